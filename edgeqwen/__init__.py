@@ -1,0 +1,47 @@
+"""edgeqwen: small Qwen models, int4, on the machines people already own."""
+
+from __future__ import annotations
+
+from .errors import (
+    BackendUnavailableError,
+    ConversionError,
+    EdgeQwenError,
+    GenerationCancelled,
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    PromptTooLongError,
+    UnsupportedArchitectureError,
+)
+from .types import Chunk, GenerationConfig, Message, Metrics, Reply, ToolCall
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Assistant",
+    "BackendUnavailableError",
+    "Chunk",
+    "ConversionError",
+    "EdgeQwenError",
+    "GenerationCancelled",
+    "GenerationConfig",
+    "InvalidRequestError",
+    "Message",
+    "Metrics",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "PromptTooLongError",
+    "Reply",
+    "ToolCall",
+    "UnsupportedArchitectureError",
+    "__version__",
+]
+
+
+def __getattr__(name: str):
+    # Assistant pulls in the runtime; keep `import edgeqwen` light.
+    if name == "Assistant":
+        from .assistant import Assistant
+
+        return Assistant
+    raise AttributeError(f"module 'edgeqwen' has no attribute {name!r}")

@@ -1,0 +1,207 @@
+"""``Assistant``: a thin stateful wrapper over a backend — history, context budget, prefix reuse.
+
+History is kept as :class:`~edgeqwen.types.Message` s. An assistant turn keeps the token ids it
+was generated as, so the next prompt starts with exactly the ids already in the KV cache and
+only the new turn is prefilled. When the conversation outgrows the context window, the oldest
+whole turns are dropped (the system prompt stays) and the reply says how many.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .backends import Backend, load_backend
+from .chat import OutputParser, normalize_tools
+from .errors import InvalidRequestError, PromptTooLongError
+from .types import Chunk, GenerationConfig, Message, Metrics, Reply
+
+__all__ = ["Assistant", "ReplyStream"]
+
+
+class ReplyStream:
+    """Iterate for answer text as it is generated; :meth:`reply` gives the finished :class:`Reply`.
+
+    Thinking text and tool-call markup are never yielded. Breaking out of the loop (or Ctrl-C)
+    cancels generation; the partial answer is kept in the history.
+    """
+
+    def __init__(self, chunks: Iterator[Chunk], parser: OutputParser, on_done: Callable[[Reply], None],
+                 trimmed: int, prefix_ids: Sequence[int]) -> None:
+        self._chunks = chunks
+        self._parser = parser
+        self._on_done = on_done
+        self._trimmed = trimmed
+        self._prefix_ids = tuple(prefix_ids)
+        self._tokens: list[int] = []
+        self._reply: Reply | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise InvalidRequestError("A ReplyStream can be iterated once; use .reply() for the result.")
+        self._started = True
+        metrics, finish = Metrics(), "cancelled"
+        try:
+            for chunk in self._chunks:
+                if chunk.token is not None:
+                    self._tokens.append(chunk.token)
+                text = self._parser.feed(chunk.text)
+                if chunk.finish_reason is not None:
+                    metrics, finish = chunk.metrics or Metrics(), chunk.finish_reason
+                if text:
+                    yield text
+        finally:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+            tail, parsed = self._parser.finish()
+            if self._reply is None:
+                self._reply = Reply(
+                    text=parsed.content,
+                    thinking=parsed.thinking,
+                    tool_calls=parsed.tool_calls,
+                    finish_reason=finish,
+                    metrics=metrics,
+                    trimmed_turns=self._trimmed,
+                    token_ids=self._prefix_ids + tuple(self._tokens) if finish in ("stop", "length") else (),
+                )
+                self._on_done(self._reply)
+        if tail:
+            yield tail
+
+    def reply(self) -> Reply:
+        if self._reply is None:
+            for _ in self:
+                pass
+        assert self._reply is not None  # set by __iter__'s finally
+        return self._reply
+
+
+class Assistant:
+    """Chat with a local model.
+
+    >>> bot = Assistant(system="Answer in one sentence.")    # doctest: +SKIP
+    >>> bot.chat("What is the capital of France?").text       # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        system: str | None = None,
+        *,
+        backend: str | Backend = "auto",
+        context_length: int | None = None,
+        threads: int | None = None,
+        config: GenerationConfig | None = None,
+        enable_thinking: bool = False,
+        tools: Sequence[dict[str, Any]] | None = None,
+        announce: Callable[[str], None] | None = None,
+        **sampling: Any,
+    ) -> None:
+        if isinstance(backend, Backend):
+            self.backend = backend
+        else:
+            from .hub import resolve_model
+
+            path = resolve_model(model, announce=announce)
+            self.backend = load_backend(backend, path, context_length=context_length, threads=threads)
+        self.config = (config or GenerationConfig()).with_(**sampling) if sampling else (config or GenerationConfig())
+        self.system = system
+        self.tools = normalize_tools(tools)
+        if enable_thinking and not self.backend.template.supports_thinking:
+            raise InvalidRequestError(
+                f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
+            )
+        self.enable_thinking = enable_thinking
+        self._history: list[Message] = []
+        self._cancel = threading.Event()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def history(self) -> tuple[Message, ...]:
+        return tuple(self._history)
+
+    def reset(self, system: str | None = None) -> None:
+        """Forget the conversation (and optionally set a new system prompt)."""
+        self._history = []
+        if system is not None:
+            self.system = system
+
+    def cancel(self) -> None:
+        """Stop the answer being generated (from another thread)."""
+        self._cancel.set()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- prompts -----------------------------------------------------------------------------
+    def _messages(self, history: Sequence[Message], new: Sequence[Message]) -> list[Message]:
+        head = [Message("system", self.system)] if self.system is not None else []
+        return head + list(history) + list(new)
+
+    def _encode(self, messages: Sequence[Message], thinking: bool) -> list[int]:
+        template = self.backend.template
+        pieces = template.render(messages, self.tools, add_generation_prompt=True, enable_thinking=thinking)
+        return template.encode(self.backend.tokenizer, pieces)
+
+    def _fit(
+        self, new: Sequence[Message], config: GenerationConfig, thinking: bool
+    ) -> tuple[list[int], list[Message], int]:
+        """Prompt ids for history + new messages, dropping the oldest turns until an answer of
+        ``min(max_tokens, context/4)`` tokens fits. Returns the ids, the kept history and how
+        many turns were dropped."""
+        context = self.backend.context_length
+        room = min(config.max_tokens, max(1, context // 4))
+        history = list(self._history)
+        dropped = 0
+        while True:
+            ids = self._encode(self._messages(history, new), thinking)
+            if len(ids) + room <= context:
+                return ids, history, dropped
+            if not history:
+                if len(ids) < context:
+                    return ids, history, dropped  # no history left to drop; the answer gets what remains
+                raise PromptTooLongError(len(ids), context, hint=", start a new conversation (reset())")
+            # drop one whole turn: the oldest user message and everything up to the next one
+            cut = next((i for i in range(1, len(history)) if history[i].role == "user"), len(history))
+            del history[:cut]
+            dropped += 1
+
+    # -- chat --------------------------------------------------------------------------------
+    def stream(self, text: str | Sequence[Message], *, enable_thinking: bool | None = None,
+               **overrides: Any) -> ReplyStream:
+        """Start an answer to ``text`` (or to a list of new messages, e.g. tool results)."""
+        new = [Message("user", text)] if isinstance(text, str) else list(text)
+        if not new:
+            raise InvalidRequestError("Nothing to answer: pass the user's text.")
+        config = self.config.with_(**overrides) if overrides else self.config
+        thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        ids, self._history, dropped = self._fit(new, config, thinking)
+        prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
+        self._cancel.clear()
+        chunks = self.backend.stream(ids, config, cancel=self._cancel)
+
+        def on_done(reply: Reply) -> None:
+            answer = Message(
+                "assistant",
+                reply.text,
+                thinking=reply.thinking,
+                tool_calls=reply.tool_calls,
+                token_ids=reply.token_ids[:-1] if reply.finish_reason == "stop" else (reply.token_ids or None),
+            )
+            self._history.extend([*new, answer])
+
+        parser = OutputParser(allow_thinking=thinking)
+        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix)
+
+    def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
+        """Answer ``text`` and return the whole :class:`Reply`."""
+        return self.stream(text, **overrides).reply()

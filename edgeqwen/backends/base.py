@@ -1,0 +1,76 @@
+"""The backend boundary: token ids in, a stream of text chunks out.
+
+Capabilities are attributes, never type checks: ``supports_logits_processors`` says whether
+logits processors (penalties, grammar, bans) can run inside decoding; ``supports_prefix_cache``
+whether a prompt that extends the previous one only prefills the new tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ..chat import ChatTemplate
+from ..model import ModelInfo
+from ..runtime.sampling import LogitsProcessor
+from ..tokenizer import Tokenizer
+from ..types import Chunk, GenerationConfig
+
+__all__ = ["Backend", "LanguageModel"]
+
+
+class LanguageModel(Protocol):
+    """What :func:`edgeqwen.runtime.loop.generate_step` drives."""
+
+    context_length: int
+    last_reused: int
+
+    def prefill(self, token_ids: Sequence[int]) -> np.ndarray: ...
+
+    def decode(self, token: int) -> np.ndarray: ...
+
+
+class Backend(ABC):
+    name: str = "base"
+    supports_logits_processors: bool = False
+    supports_prefix_cache: bool = False
+
+    info: ModelInfo
+    tokenizer: Tokenizer
+    template: ChatTemplate
+
+    @property
+    def context_length(self) -> int:
+        return self.info.context_length
+
+    @property
+    def stop_token_ids(self) -> tuple[int, ...]:
+        ids = set(self.info.eos_token_ids)
+        for text in ("<|im_end|>", "<|endoftext|>"):
+            tid = self.tokenizer.token_id(text)
+            if tid is not None:
+                ids.add(tid)
+        return tuple(sorted(ids))
+
+    @abstractmethod
+    def stream(
+        self,
+        prompt_ids: Sequence[int],
+        config: GenerationConfig,
+        processors: Sequence[LogitsProcessor] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Chunk]:
+        """Generate from ``prompt_ids``; the last chunk has ``finish_reason`` and metrics."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release runtime resources."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,223 @@
+"""ONNX Runtime on CPU: our own KV-cache management around ``onnxruntime.InferenceSession``.
+
+The KV cache lives in preallocated buffers of shape ``(1, kv_heads, capacity, head_size)``
+bound as both past input and present output of GroupQueryAttention (``past_present_share_buffer``),
+so a decode step copies nothing: GQA writes the new key/value in place at the position given by
+the attention mask. Rewinding the cache to a shared prompt prefix is just moving ``self.length``.
+Builds without a shared buffer fall back to feeding ``present`` back as ``past``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..chat import template_for
+from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
+from ..model import ModelInfo, read_model_info
+from ..runtime.loop import stream_generate
+from ..runtime.sampling import LogitsProcessor
+from ..tokenizer import Tokenizer
+from ..types import Chunk, GenerationConfig
+from .base import Backend
+
+__all__ = ["OnnxBackend", "OnnxModel"]
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def _import_ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a runtime dependency
+        raise BackendUnavailableError(
+            "onnxruntime is not installed; install it with `pip install onnxruntime`."
+        ) from exc
+    return ort
+
+
+def default_threads() -> int:
+    try:
+        import psutil
+
+        cores = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unable to read the CPU topology
+        cores = None
+    return max(1, cores or os.cpu_count() or 1)
+
+
+class OnnxModel:
+    """One ONNX decoder session with a KV cache; implements the ``LanguageModel`` protocol."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        context_length: int | None = None,
+        threads: int | None = None,
+        prefill_chunk: int = 256,
+    ) -> None:
+        ort = _import_ort()
+        self.info = info
+        if context_length is not None and not 1 < context_length <= info.context_length:
+            raise InvalidRequestError(
+                f"context_length must be between 2 and the model's {info.context_length}, got {context_length}."
+            )
+        self.context_length = context_length or info.context_length
+        self.prefill_chunk = prefill_chunk
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(info.onnx_file), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
+            raise ModelLoadError(
+                f"onnxruntime could not load {info.onnx_file} ({str(exc).strip().splitlines()[0][:300]}). "
+                f"A truncated or missing {info.onnx_file.name}.data is the usual cause: re-download it "
+                f"(`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
+            ) from exc
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        names = info.input_names
+        self._ids_name = names.get("input_ids", "input_ids")
+        self._mask_name = names.get("attention_mask", "attention_mask") if "attention_mask" in inputs else None
+        self._pos_name = names.get("position_ids", "position_ids") if "position_ids" in inputs else None
+        self._logits_name = info.output_names.get("logits", "logits")
+        self._kv_names = [
+            (names[f"past_{kv}_names"] % i, info.output_names[f"present_{kv}_names"] % i)
+            for i in range(info.num_layers)
+            for kv in ("key", "value")
+        ]
+        missing = [p for p, _ in self._kv_names if p not in inputs] + (
+            [self._ids_name] if self._ids_name not in inputs else []
+        )
+        if missing:
+            raise ModelLoadError(
+                f"{info.onnx_file} has no input {missing[0]!r} that genai_config.json names; the graph and "
+                f"its config do not belong together. Re-convert or re-download the model."
+            )
+        self.kv_dtype = _ORT_TYPES.get(inputs[self._kv_names[0][0]].type, np.float32)
+        self._ort = ort
+        self._shared = info.share_buffer
+        self._mask = np.ones((1, self.context_length), dtype=np.int64)
+        self._positions = np.arange(self.context_length, dtype=np.int64)[None, :]
+        self.tokens: list[int] = []  # what the KV cache holds, position by position
+        self.last_reused = 0
+        self._alloc()
+
+    # -- cache ----------------------------------------------------------------------------------
+    def _alloc(self) -> None:
+        shape = (1, self.info.num_kv_heads, self.context_length if self._shared else 0, self.info.head_size)
+        self._kv = {p: np.zeros(shape, dtype=self.kv_dtype) for p, _ in self._kv_names}
+        self._binding = self.session.io_binding()
+        if self._shared:
+            self._kv_ort = {p: self._ort.OrtValue.ortvalue_from_numpy(a) for p, a in self._kv.items()}
+            for past, present in self._kv_names:
+                self._binding.bind_ortvalue_input(past, self._kv_ort[past])
+                self._binding.bind_ortvalue_output(present, self._kv_ort[past])
+        vocab = self.info.vocab_size
+        self._step_logits = np.zeros((1, 1, vocab), dtype=np.float32)
+        self._step_logits_ort = None
+
+    def reset(self) -> None:
+        """Forget the cached prompt (the buffers stay allocated)."""
+        self.tokens = []
+        if not self._shared:
+            self._alloc()
+
+    def _rewind(self, n: int) -> None:
+        self.tokens = self.tokens[:n]
+        if not self._shared:
+            self._kv = {k: np.ascontiguousarray(v[:, :, :n]) for k, v in self._kv.items()}
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return sum(a.nbytes for a in self._kv.values())
+
+    # -- forward --------------------------------------------------------------------------------
+    def _run(self, ids: Sequence[int]) -> np.ndarray:
+        """Run ``ids`` after the cached tokens; return logits of the last position."""
+        start = len(self.tokens)
+        total = start + len(ids)
+        b = self._binding
+        b.bind_cpu_input(self._ids_name, np.asarray(ids, dtype=np.int64)[None, :])
+        if self._mask_name:
+            b.bind_cpu_input(self._mask_name, self._mask[:, :total])
+        if self._pos_name:
+            b.bind_cpu_input(self._pos_name, np.ascontiguousarray(self._positions[:, start:total]))
+        if not self._shared:
+            for past, present in self._kv_names:
+                b.bind_cpu_input(past, self._kv[past])
+                b.bind_output(present)
+        b.bind_output(self._logits_name)
+        self.session.run_with_iobinding(b)
+        outs = b.get_outputs()
+        if not self._shared:
+            for (past, _present), value in zip(self._kv_names, outs[: len(self._kv_names)]):
+                self._kv[past] = value.numpy()
+        logits = outs[-1].numpy()
+        self.tokens.extend(int(t) for t in ids)
+        return logits[0, -1]
+
+    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Process a prompt, reusing the longest prefix already in the cache."""
+        token_ids = list(token_ids)
+        if len(token_ids) > self.context_length:
+            raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
+        same = 0
+        for a, b in zip(self.tokens, token_ids):
+            if a != b:
+                break
+            same += 1
+        same = min(same, len(token_ids) - 1)  # at least one token must run to get logits
+        self._rewind(same)
+        self.last_reused = same
+        logits = None
+        for i in range(same, len(token_ids), self.prefill_chunk):
+            logits = self._run(token_ids[i : i + self.prefill_chunk])
+        return logits
+
+    def decode(self, token: int) -> np.ndarray:
+        if len(self.tokens) >= self.context_length:
+            raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
+        return self._run([token])
+
+
+class OnnxBackend(Backend):
+    name = "onnx"
+    supports_logits_processors = True
+    supports_prefix_cache = True
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        context_length: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.info = read_model_info(model_path)
+        self.tokenizer = Tokenizer(self.info.path / "tokenizer.json")
+        self.template = template_for(self.info.model_type, self.tokenizer)
+        self.model = OnnxModel(self.info, context_length=context_length, threads=threads)
+        self._lock = threading.Lock()
+
+    @property
+    def context_length(self) -> int:
+        return self.model.context_length
+
+    def stream(
+        self,
+        prompt_ids: Sequence[int],
+        config: GenerationConfig,
+        processors: Sequence[LogitsProcessor] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Chunk]:
+        with self._lock:  # one generation at a time per model: the KV cache is shared state
+            yield from stream_generate(
+                self.model, self.tokenizer, prompt_ids, config, processors, self.stop_token_ids, cancel
+            )
+
+    def close(self) -> None:
+        self.model.reset()

@@ -1,0 +1,279 @@
+"""Chat templates (Qwen2.5, Qwen3, ChatML) and parsing of what the model wrote back.
+
+A template renders messages into *pieces*: ``str`` pieces are plain text (encoded with special
+tokens disabled, so user text can never forge ``<|im_start|>``), ``int`` pieces are control
+token ids, and ``tuple`` pieces are token ids kept from an earlier turn so that the prompt
+prefix is byte-for-byte stable across turns (the KV cache is then reused).
+
+The renderings follow the official Jinja templates shipped with Qwen2.5-*-Instruct and Qwen3.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .errors import InvalidRequestError
+from .tokenizer import Tokenizer
+from .types import Message, ToolCall
+
+__all__ = ["ChatTemplate", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
+
+Piece = Union[str, int, tuple]
+
+QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+SMOLLM_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+NO_THINK_PREFIX = "<think>\n\n</think>\n\n"
+_TOOLS_HEAD = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+_TOOLS_TAIL = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+    'within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, '
+    '"arguments": <args-json-object>}\n</tool_call>'
+)
+
+
+def _tojson(value: Any) -> str:
+    # Hugging Face's ``tojson`` filter: json.dumps with ensure_ascii=False and default separators.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Accept OpenAI-style ``{"type": "function", "function": {...}}`` or bare function specs."""
+    out = []
+    for i, tool in enumerate(tools or ()):
+        if not isinstance(tool, dict):
+            raise InvalidRequestError(f"tools[{i}] must be a dict (a JSON Schema function spec).")
+        fn = tool.get("function", tool) if tool.get("type", "function") == "function" else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise InvalidRequestError(
+                f"tools[{i}] needs a function name: use {{'type': 'function', 'function': "
+                "{'name': ..., 'description': ..., 'parameters': {...}}}."
+            )
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """One model family's prompt format."""
+
+    family: str  # "qwen2.5" | "qwen3" | "chatml"
+    default_system: str | None = None
+    im_start: int | None = None
+    im_end: int | None = None
+
+    @property
+    def supports_thinking(self) -> bool:
+        return self.family == "qwen3"
+
+    def generation_prefix(self, enable_thinking: bool) -> str:
+        """Text the prompt itself puts at the start of the assistant's turn."""
+        return NO_THINK_PREFIX if self.family == "qwen3" and not enable_thinking else ""
+
+    def render(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]] | None = None,
+        add_generation_prompt: bool = True,
+        enable_thinking: bool = False,
+    ) -> list[Piece]:
+        tools = normalize_tools(tools)
+        pieces: list[Piece] = []
+        start, end = self.im_start, self.im_end
+
+        def turn(role: str, *body: Piece) -> None:
+            pieces.extend([start, role + "\n", *body, end, "\n"])
+
+        msgs = list(messages)
+        system = msgs.pop(0).content if msgs and msgs[0].role == "system" else None
+        if tools:
+            head = system if system is not None else (self.default_system or "")
+            if self.family == "qwen2.5":
+                text = head + "\n\n" + _TOOLS_HEAD
+            else:
+                text = (head + "\n\n" if head else "") + _TOOLS_HEAD
+            text += "".join("\n" + _tojson(t) for t in tools) + _TOOLS_TAIL
+            turn("system", text)
+        elif system is not None:
+            turn("system", system)
+        elif self.default_system is not None:
+            turn("system", self.default_system)
+
+        last_user = max((i for i, m in enumerate(msgs) if m.role == "user"), default=-1)
+        for i, msg in enumerate(msgs):
+            if msg.role == "assistant":
+                pieces.extend(self._assistant(msg, after_last_user=i > last_user))
+            elif msg.role == "tool":
+                if i == 0 or msgs[i - 1].role != "tool":
+                    pieces.extend([start, "user"])
+                pieces.append("\n<tool_response>\n" + msg.content + "\n</tool_response>")
+                if i == len(msgs) - 1 or msgs[i + 1].role != "tool":
+                    pieces.extend([end, "\n"])
+            else:
+                turn(msg.role, msg.content)
+        if add_generation_prompt:
+            pieces.extend([start, "assistant\n" + self.generation_prefix(enable_thinking)])
+        return pieces
+
+    def _assistant(self, msg: Message, after_last_user: bool) -> list[Piece]:
+        start, end = self.im_start, self.im_end
+        if msg.token_ids is not None and not msg.thinking:
+            return [start, "assistant\n", tuple(msg.token_ids), end, "\n"]
+        content = msg.content
+        if self.family == "qwen3" and msg.thinking and after_last_user:
+            content = "<think>\n" + msg.thinking.strip("\n") + "\n</think>\n\n" + content.lstrip("\n")
+        if not msg.tool_calls:
+            return [start, "assistant\n" + content, end, "\n"]
+        text = "assistant"
+        if content:
+            text += "\n" + content
+        for call in msg.tool_calls:
+            text += '\n<tool_call>\n{"name": "' + call.name + '", "arguments": ' + _tojson(call.arguments)
+            text += "}\n</tool_call>"
+        return [start, text, end, "\n"]
+
+    def encode(self, tokenizer: Tokenizer, pieces: Sequence[Piece]) -> list[int]:
+        """Pieces to ids; adjacent text pieces are joined first so tokenization matches the
+        official template's (which tokenizes the whole string, splitting at control tokens)."""
+        ids: list[int] = []
+        text = ""
+        for piece in pieces:
+            if isinstance(piece, str):
+                text += piece
+                continue
+            ids.extend(tokenizer.encode(text))
+            text = ""
+            if isinstance(piece, tuple):
+                ids.extend(piece)
+            elif piece is not None:
+                ids.append(piece)
+        ids.extend(tokenizer.encode(text))
+        return ids
+
+
+def template_for(model_type: str, tokenizer: Tokenizer) -> ChatTemplate:
+    """The template for a genai_config ``model.type`` (qwen2, qwen3, llama)."""
+    start, end = tokenizer.token_id("<|im_start|>"), tokenizer.token_id("<|im_end|>")
+    if start is None or end is None:
+        raise InvalidRequestError(
+            "This tokenizer has no <|im_start|>/<|im_end|> tokens, so it is not a ChatML model; "
+            "edgeqwen supports Qwen2.5, Qwen3 and ChatML models such as SmolLM2."
+        )
+    if model_type == "qwen2":
+        return ChatTemplate("qwen2.5", QWEN25_DEFAULT_SYSTEM, start, end)
+    if model_type == "qwen3":
+        return ChatTemplate("qwen3", None, start, end)
+    return ChatTemplate("chatml", SMOLLM_DEFAULT_SYSTEM, start, end)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output parsing: thinking text, tool calls and the answer, also while streaming.
+
+_TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    content: str
+    thinking: str
+    tool_calls: tuple[ToolCall, ...]
+
+
+def _parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
+    calls = []
+    for body in _TOOL_CALL.findall(text):
+        try:
+            data = json.loads(body)
+        except json.JSONDecodeError:
+            continue  # an unparseable call stays out of tool_calls (the raw text is in the reply)
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            args = data.get("arguments", {})
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    args = {"_raw": args}
+            calls.append(ToolCall(data["name"], args if isinstance(args, dict) else {"_value": args}))
+    return tuple(calls)
+
+
+class OutputParser:
+    """Splits the model's text stream into thinking and answer, hiding tool-call markup.
+
+    ``thinking_open`` says whether the stream starts inside a ``<think>`` block (Qwen3 with
+    thinking on, where the model opens it itself — this parser handles either).
+    """
+
+    _OPEN, _CLOSE, _CALL = "<think>", "</think>", "<tool_call>"
+
+    def __init__(self, allow_thinking: bool) -> None:
+        self.allow_thinking = allow_thinking
+        self.reset()
+
+    def reset(self) -> None:
+        self._raw = ""
+        self._emitted = 0  # chars of the answer region already emitted
+        self._answer_start = 0 if not self.allow_thinking else None
+
+    def _find_answer_start(self) -> int | None:
+        raw = self._raw.lstrip()
+        offset = len(self._raw) - len(raw)
+        if not raw.startswith(self._OPEN):
+            if self._OPEN.startswith(raw):
+                return None  # could still become "<think>"
+            return 0
+        close = raw.find(self._CLOSE)
+        if close < 0:
+            return None
+        return offset + close + len(self._CLOSE)
+
+    def feed(self, text: str) -> str:
+        """Add model text; return the answer text that is now safe to show."""
+        self._raw += text
+        if self._answer_start is None:
+            self._answer_start = self._find_answer_start()
+            if self._answer_start is None:
+                return ""
+            # skip the blank lines after </think>
+            rest = self._raw[self._answer_start :]
+            self._answer_start += len(rest) - len(rest.lstrip("\n"))
+            if not rest.strip("\n"):
+                self._answer_start = None
+                return ""
+        answer = self._raw[self._answer_start :]
+        call = answer.find(self._CALL)
+        if call >= 0:
+            safe = call
+        else:
+            safe = len(answer)
+            for k in range(min(len(self._CALL) - 1, len(answer)), 0, -1):
+                if self._CALL.startswith(answer[-k:]):
+                    safe = len(answer) - k
+                    break
+        out = answer[self._emitted : safe] if safe > self._emitted else ""
+        self._emitted = max(self._emitted, safe)
+        return out
+
+    def finish(self) -> tuple[str, ParsedOutput]:
+        """End of stream: the answer text still held back, and the whole output parsed.
+        What :meth:`feed` returned plus that tail equals ``content``, so a streamed answer and
+        a non-streamed one are the same."""
+        raw, thinking = self._raw, ""
+        stripped = raw.lstrip()
+        if self.allow_thinking and stripped.startswith(self._OPEN):
+            thinking = stripped[len(self._OPEN) :].split(self._CLOSE, 1)[0].strip("\n")
+        if self._answer_start is not None:
+            content = raw[self._answer_start :]
+        elif stripped.startswith(self._OPEN) or not stripped:
+            content = ""  # cut off while thinking, or nothing after </think>
+        else:
+            content = raw  # began like "<think>" but never was
+        calls = _parse_tool_calls(content)
+        visible = content.split(self._CALL, 1)[0]
+        return visible[self._emitted :], ParsedOutput(visible, thinking, calls)

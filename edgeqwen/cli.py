@@ -1,0 +1,162 @@
+"""The ``edgeqwen`` command. Thin: parse flags, call the library, print. Errors from the
+library (:class:`EdgeQwenError`) become one clean line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import EdgeQwenError
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EdgeQwenError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--system", "-s", help="System prompt."),
+        click.option("--max-tokens", "-n", type=int, default=512, show_default=True, help="Most tokens to generate."),
+        click.option("--temperature", "-t", type=float, default=0.0, show_default=True, help="0 = greedy."),
+        click.option("--top-k", type=int, default=0, show_default=True, help="0 = off."),
+        click.option("--top-p", type=float, default=1.0, show_default=True, help="1 = off."),
+        click.option("--min-p", type=float, default=0.0, show_default=True, help="0 = off."),
+        click.option("--repetition-penalty", type=float, default=1.0, show_default=True),
+        click.option("--seed", type=int, default=None),
+        click.option("--stop", multiple=True, help="Stop string (repeatable)."),
+        click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
+        click.option("--context-length", type=int, default=None, help="KV cache size (default: the model's)."),
+        click.option("--threads", type=int, default=None, help="CPU threads (default: physical cores)."),
+        click.option("--backend", default="auto", show_default=True, help="auto | onnx"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _assistant(model: str | None, opts: dict[str, Any]):
+    from .assistant import Assistant
+    from .types import GenerationConfig
+
+    config = GenerationConfig(
+        max_tokens=opts["max_tokens"], temperature=opts["temperature"], top_k=opts["top_k"], top_p=opts["top_p"],
+        min_p=opts["min_p"], repetition_penalty=opts["repetition_penalty"], seed=opts["seed"], stop=opts["stop"],
+    )
+    return Assistant(
+        model, opts["system"], backend=opts["backend"], context_length=opts["context_length"],
+        threads=opts["threads"], config=config, enable_thinking=opts["think"], announce=_say,
+    )
+
+
+@click.group()
+@click.version_option(package_name="edgeqwen")
+def main() -> None:
+    """Run small Qwen models locally, in int4, on CPU."""
+
+
+@main.command()
+@click.argument("args", nargs=-1, required=True)
+@sampling_options
+@click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
+@clean_errors
+def run(args: tuple[str, ...], stats: bool, **opts: Any) -> None:
+    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one)."""
+    if len(args) > 2:
+        raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
+    model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+    bot = _assistant(model, opts)
+    stream = bot.stream(prompt)
+    for text in stream:
+        click.echo(text, nl=False)
+    reply = stream.reply()
+    click.echo()
+    for call in reply.tool_calls:
+        click.echo(f"[tool call] {call.name}({call.arguments})")
+    if stats:
+        _say(_format_metrics(reply))
+
+
+def _format_metrics(reply) -> str:
+    m = reply.metrics
+    return (
+        f"[{m.prompt_tokens} prompt tokens ({m.cached_tokens} cached), {m.generated_tokens} generated, "
+        f"TTFT {m.ttft_s * 1000:.0f} ms, prefill {m.prefill_tps:.1f} tok/s, decode {m.decode_tps:.1f} tok/s, "
+        f"finish: {m.finish_reason}]"
+    )
+
+
+@main.command()
+@click.argument("model", required=False)
+@sampling_options
+@clean_errors
+def chat(model: str | None, **opts: Any) -> None:
+    """Interactive chat. /reset clears the history, /system TEXT sets the system prompt,
+    /exit quits; Ctrl-C stops the current answer and keeps the session."""
+    bot = _assistant(model, opts)
+    _say("Type a message; /reset, /system TEXT, /exit. Ctrl-C stops an answer.")
+    while True:
+        try:
+            line = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        if not line.strip():
+            continue
+        if line.strip() in ("/exit", "/quit"):
+            return
+        if line.strip() == "/reset":
+            bot.reset()
+            _say("(history cleared)")
+            continue
+        if line.startswith("/system"):
+            bot.reset(system=line[len("/system"):].strip() or None)
+            _say("(system prompt set, history cleared)")
+            continue
+        stream = bot.stream(line)
+        try:
+            for text in stream:
+                click.echo(text, nl=False)
+        except KeyboardInterrupt:
+            _say("\n(stopped)")
+        click.echo()
+        reply = stream.reply()
+        if reply.trimmed_turns:
+            _say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
+
+
+@main.command()
+@click.argument("hf_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model folder to write.")
+@click.option("--precision", default="int4", show_default=True, type=click.Choice(["int4", "fp32", "fp16"]))
+@click.option("--block-size", default=32, show_default=True, type=int, help="int4 block size (32 or 128).")
+@click.option("--accuracy-level", default=4, show_default=True, type=int, help="4 = int8 activations.")
+@clean_errors
+def convert(hf_dir: Path, output: Path, precision: str, block_size: int, accuracy_level: int) -> None:
+    """Build an int4 ONNX model folder from a Hugging Face Qwen2.5 / Qwen3 / Llama folder."""
+    from .convert import ConvertOptions
+    from .convert import convert as do_convert
+
+    _say(f"Converting {hf_dir} ({precision}, block {block_size}, accuracy level {accuracy_level})...")
+    out = do_convert(hf_dir, output, ConvertOptions(precision, block_size, accuracy_level))
+    click.echo(str(out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

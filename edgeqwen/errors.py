@@ -1,0 +1,70 @@
+"""The exception tree. Every error a user can cause is an :class:`EdgeQwenError` that says what to do.
+
+Errors from onnxruntime, tokenizers, the file system or subprocesses are translated at the
+boundary where they happen (``raise ModelLoadError(...) from exc``); the CLI prints
+``str(error)`` and exits with :attr:`EdgeQwenError.exit_code`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConversionError",
+    "EdgeQwenError",
+    "GenerationCancelled",
+    "InvalidRequestError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "PromptTooLongError",
+    "UnsupportedArchitectureError",
+]
+
+
+class EdgeQwenError(Exception):
+    """Base class of every error edgeqwen raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidRequestError(EdgeQwenError, ValueError):
+    """A request argument is out of range (e.g. ``top_p=2``) or malformed."""
+
+    exit_code = 2
+
+
+class PromptTooLongError(InvalidRequestError):
+    """The prompt does not fit the model's context window."""
+
+    def __init__(self, prompt_tokens: int, context_length: int, hint: str = "") -> None:
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+        msg = (
+            f"The prompt is {prompt_tokens} tokens but the model's context window is "
+            f"{context_length} tokens (one more is needed to answer). Shorten the prompt"
+            f"{hint or ', or use a model or build with a longer context'}."
+        )
+        super().__init__(msg)
+
+
+class ModelNotFoundError(EdgeQwenError, FileNotFoundError):
+    """No model folder at the given path or name."""
+
+
+class ModelLoadError(EdgeQwenError):
+    """A model folder exists but is incomplete, corrupt or inconsistent."""
+
+
+class UnsupportedArchitectureError(EdgeQwenError):
+    """The model's architecture is not one edgeqwen can run or convert."""
+
+
+class ConversionError(EdgeQwenError):
+    """Building an int4 ONNX model failed."""
+
+
+class BackendUnavailableError(EdgeQwenError):
+    """A backend's runtime package (onnxruntime, mlc_llm, ...) is not installed or usable."""
+
+
+class GenerationCancelled(EdgeQwenError):
+    """Generation was cancelled by the caller."""

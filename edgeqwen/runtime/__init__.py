@@ -1,0 +1,1 @@
+"""The generation runtime: sampling, logits processors and the generation loop."""

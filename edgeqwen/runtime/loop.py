@@ -1,0 +1,130 @@
+"""The generation loop. Tokens are produced in :func:`generate_step`; :func:`stream_generate`
+turns them into text chunks with stop handling and metrics.
+
+``model`` is anything with the :class:`~edgeqwen.backends.base.LanguageModel` shape:
+``prefill(ids) -> last logits`` (reusing whatever prefix its KV cache already holds),
+``decode(token) -> logits``, ``context_length`` and ``last_reused``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ..errors import InvalidRequestError, PromptTooLongError
+from ..tokenizer import Tokenizer
+from ..types import Chunk, GenerationConfig, Metrics
+from .sampling import LogitsProcessor, Sampler, make_logits_processors, make_sampler
+
+__all__ = ["generate_step", "stream_generate"]
+
+
+def generate_step(
+    model,
+    prompt_ids: Sequence[int],
+    sampler: Sampler,
+    processors: Sequence[LogitsProcessor] = (),
+    max_tokens: int = 256,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(token, logits)`` for each new token. The token the consumer stops on is never
+    fed back, so the model's cache holds exactly the prompt and the tokens before it."""
+    tokens = np.empty(len(prompt_ids) + max_tokens, dtype=np.int64)
+    n = len(prompt_ids)
+    tokens[:n] = prompt_ids
+    logits = model.prefill(prompt_ids)
+    for i in range(max_tokens):
+        for process in processors:
+            logits = process(tokens[:n], logits)
+        token = sampler(logits)
+        yield token, logits
+        tokens[n] = token
+        n += 1
+        if i + 1 < max_tokens:
+            logits = model.decode(token)
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest end of ``text`` that could start a stop string."""
+    best = 0
+    for stop in stops:
+        for k in range(min(len(stop) - 1, len(text)), best, -1):
+            if stop.startswith(text[-k:]):
+                best = k
+                break
+    return best
+
+
+def stream_generate(
+    model,
+    tokenizer: Tokenizer,
+    prompt_ids: Sequence[int],
+    config: GenerationConfig | None = None,
+    processors: Sequence[LogitsProcessor] = (),
+    stop_token_ids: Sequence[int] = (),
+    cancel: threading.Event | None = None,
+) -> Iterator[Chunk]:
+    """Yield :class:`Chunk` s of valid UTF-8 text; the last one carries ``finish_reason`` and
+    :class:`Metrics`. Stop tokens and stop strings end the answer and are not emitted."""
+    config = config or GenerationConfig()
+    prompt_ids = [int(t) for t in prompt_ids]
+    if not prompt_ids:
+        raise InvalidRequestError("The prompt is empty; give at least one token of text.")
+    context = model.context_length
+    if len(prompt_ids) >= context:
+        raise PromptTooLongError(len(prompt_ids), context)
+    bad = [t for t in prompt_ids if not 0 <= t < tokenizer.vocab_size]
+    if bad:
+        raise InvalidRequestError(f"Token id {bad[0]} is outside this model's vocabulary.")
+    max_tokens = min(config.max_tokens, context - len(prompt_ids))
+    stops = set(stop_token_ids) | set(config.stop_token_ids)
+    sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)
+    procs = make_logits_processors(config, processors)
+    detok = tokenizer.detokenizer()
+
+    start = time.perf_counter()
+    first = last = start
+    generated, finish = 0, None
+    pending = ""
+    steps = generate_step(model, prompt_ids, sampler, procs, max_tokens)
+    try:
+        for token, _logits in steps:
+            last = time.perf_counter()
+            if generated == 0:
+                first = last
+            generated += 1
+            if token in stops:
+                finish = "stop"
+                break
+            pending += detok.add(token)
+            hit = min((i for i in (pending.find(s) for s in config.stop) if i >= 0), default=-1)
+            if hit >= 0:
+                yield Chunk(pending[:hit], token)
+                pending, finish = "", "stop_string"
+                break
+            keep = _held_back(pending, config.stop) if config.stop else 0
+            out, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
+            yield Chunk(out, token)
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+                break
+    finally:
+        steps.close()
+    if finish is None:
+        finish = "length"
+    tail = pending + (detok.finish() if finish != "stop_string" else "")
+    reused = int(getattr(model, "last_reused", 0))
+    metrics = Metrics(
+        prompt_tokens=len(prompt_ids),
+        cached_tokens=reused,
+        prefill_tokens=len(prompt_ids) - reused,
+        generated_tokens=generated,
+        ttft_s=first - start,
+        prefill_s=first - start,
+        decode_s=last - first,
+        finish_reason=finish,
+    )
+    yield Chunk(tail, None, finish, metrics)
+

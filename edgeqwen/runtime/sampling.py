@@ -1,0 +1,135 @@
+"""Samplers and logits processors.
+
+A sampler maps one row of logits to a token id. It is composed of small pure filters that work
+on a *candidate set* ``(ids, logits)`` so that after ``top_k`` nothing touches the full
+151,936-wide vocabulary again. Logits processors share one signature,
+``(token_ids, logits) -> logits``; stateful ones are small classes with ``__call__`` and ``reset``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..types import GenerationConfig
+
+__all__ = [
+    "LogitsProcessor",
+    "Sampler",
+    "apply_min_p",
+    "apply_top_k",
+    "apply_top_p",
+    "make_logits_processors",
+    "make_penalty_processor",
+    "make_sampler",
+]
+
+Sampler = Callable[[np.ndarray], int]
+LogitsProcessor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Candidates = tuple[np.ndarray, np.ndarray]
+
+# For top-p without top-k: look at this many best tokens first; fall back to a full sort only
+# if they do not hold ``top_p`` of the probability mass (exact either way).
+_TOP_P_PROBE = 256
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def apply_top_k(ids: np.ndarray, logits: np.ndarray, k: int) -> Candidates:
+    """Keep the ``k`` highest logits (all if ``k`` is 0 or covers everything)."""
+    if k <= 0 or k >= logits.size:
+        return ids, logits
+    keep = np.argpartition(-logits, k - 1)[:k]
+    return ids[keep], logits[keep]
+
+
+def apply_top_p(ids: np.ndarray, logits: np.ndarray, p: float) -> Candidates:
+    """Keep the smallest set of best tokens whose probability reaches ``p`` (nucleus)."""
+    if p >= 1.0:
+        return ids, logits
+    probs = _softmax(logits)
+    if logits.size > 4 * _TOP_P_PROBE:
+        probe = np.argpartition(-probs, _TOP_P_PROBE - 1)[:_TOP_P_PROBE]
+        order = probe[np.argsort(-probs[probe], kind="stable")]
+        if probs[order].sum() < p:
+            order = np.argsort(-probs, kind="stable")
+    else:
+        order = np.argsort(-probs, kind="stable")
+    cum = np.cumsum(probs[order])
+    n = int(np.searchsorted(cum, p) + 1)
+    keep = order[: min(n, order.size)]
+    return ids[keep], logits[keep]
+
+
+def apply_min_p(ids: np.ndarray, logits: np.ndarray, min_p: float) -> Candidates:
+    """Drop tokens whose probability is below ``min_p`` times the best token's."""
+    if min_p <= 0.0:
+        return ids, logits
+    keep = logits >= logits.max() + np.log(min_p)
+    return ids[keep], logits[keep]
+
+
+def make_sampler(
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    min_p: float = 0.0,
+    seed: int | None = None,
+) -> Sampler:
+    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p and top-p."""
+    if temperature == 0:
+        return lambda logits: int(np.argmax(logits))
+    rng = np.random.default_rng(seed)
+
+    def sample(logits: np.ndarray) -> int:
+        logits = np.asarray(logits, dtype=np.float32)
+        ids, cand = apply_top_k(np.arange(logits.size), logits, top_k)
+        cand = cand / temperature
+        ids, cand = apply_min_p(ids, cand, min_p)
+        ids, cand = apply_top_p(ids, cand, top_p)
+        probs = _softmax(cand.astype(np.float64))
+        return int(ids[rng.choice(probs.size, p=probs)])
+
+    return sample
+
+
+def make_penalty_processor(
+    repetition_penalty: float = 1.0,
+    presence_penalty: float = 0.0,
+    frequency_penalty: float = 0.0,
+    window: int = 64,
+) -> LogitsProcessor | None:
+    """One processor for all three penalties over the last ``window`` tokens, or None if off."""
+    if repetition_penalty == 1.0 and presence_penalty == 0.0 and frequency_penalty == 0.0:
+        return None
+
+    def process(token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        recent = np.asarray(token_ids[-window:] if window else token_ids[:0], dtype=np.int64)
+        if recent.size == 0:
+            return logits
+        seen, counts = np.unique(recent, return_counts=True)
+        logits = logits.copy()
+        vals = logits[seen]
+        if repetition_penalty != 1.0:
+            vals = np.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
+        vals = vals - presence_penalty - frequency_penalty * counts
+        logits[seen] = vals
+        return logits
+
+    return process
+
+
+def make_logits_processors(config: GenerationConfig, extra: Sequence[LogitsProcessor] = ()) -> list[LogitsProcessor]:
+    """The processors a config asks for, followed by ``extra`` (grammar, bans, ...)."""
+    procs: list[LogitsProcessor] = []
+    penalty = make_penalty_processor(
+        config.repetition_penalty, config.presence_penalty, config.frequency_penalty, config.penalty_window
+    )
+    if penalty is not None:
+        procs.append(penalty)
+    procs.extend(extra)
+    return procs

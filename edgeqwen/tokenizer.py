@@ -1,0 +1,112 @@
+"""Tokenizer wrapper: encoding that never turns user text into control tokens, and a
+streaming detokenizer that only ever emits whole UTF-8 characters.
+
+Every token id maps to the exact bytes it stands for (byte-level BPE as in Qwen and SmolLM2,
+or SentencePiece-style ``<0xAB>`` byte fallback with ``▁`` spaces). Decoding concatenates
+bytes and runs them through an incremental UTF-8 decoder, so a character split across tokens
+(CJK, emoji, Qwen's byte pieces) is held back until its last byte arrives.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+__all__ = ["StreamingDetokenizer", "Tokenizer"]
+
+_BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def _unicode_to_byte() -> dict[str, int]:
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[chr(b)] = b
+        else:
+            table[chr(256 + extra)] = b
+            extra += 1
+    return table
+
+
+class Tokenizer:
+    """A Hugging Face ``tokenizer.json`` with byte-exact, stream-safe decoding."""
+
+    def __init__(self, path: str | Path) -> None:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        path = Path(path)
+        try:
+            self._tok = HFTokenizer.from_file(str(path))
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # tokenizers raises a bare Exception on malformed files
+            raise ModelLoadError(
+                f"Cannot read the tokenizer {path}: {exc}. The file is corrupt or not a Hugging Face "
+                "tokenizer.json; re-download or re-convert the model."
+            ) from exc
+        # Special tokens in user text are encoded as plain text; control tokens are added by id.
+        self._tok.encode_special_tokens = True
+        self.path = path
+        self.special_ids = frozenset(t["id"] for t in spec.get("added_tokens", []) if t.get("special"))
+        self._byte_level = "ByteLevel" in json.dumps(spec.get("decoder"))
+        self._u2b = _unicode_to_byte()
+        self._bytes: dict[int, bytes] = {}
+        self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+
+    def token_id(self, text: str) -> int | None:
+        return self._tok.token_to_id(text)
+
+    def encode(self, text: str) -> list[int]:
+        """Encode plain text. ``<|im_start|>`` typed by a user stays text, never a control token."""
+        if not text:
+            return []
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def token_bytes(self, token: int) -> bytes:
+        cached = self._bytes.get(token)
+        if cached is not None:
+            return cached
+        piece = self._tok.id_to_token(token)
+        if piece is None:
+            out = b""
+        elif token in self.special_ids:
+            out = b""  # control tokens never reach the user's text
+        elif self._byte_level:
+            try:
+                out = bytes(self._u2b[c] for c in piece)
+            except KeyError:  # an added, non-byte-level token such as "<think>"
+                out = piece.encode("utf-8")
+        else:
+            m = _BYTE_PIECE.match(piece)
+            out = bytes([int(m.group(1), 16)]) if m else piece.replace("\u2581", " ").encode("utf-8")
+        self._bytes[token] = out
+        return out
+
+    def decode(self, tokens: Iterable[int]) -> str:
+        return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def detokenizer(self) -> StreamingDetokenizer:
+        return StreamingDetokenizer(self)
+
+
+class StreamingDetokenizer:
+    """Feed token ids one at a time; get back only complete characters."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def add(self, token: int) -> str:
+        return self._decoder.decode(self._tokenizer.token_bytes(token))
+
+    def add_many(self, tokens: Sequence[int]) -> str:
+        return "".join(self.add(t) for t in tokens)
+
+    def finish(self) -> str:
+        """Flush held-back bytes (an incomplete character becomes U+FFFD)."""
+        return self._decoder.decode(b"", final=True)

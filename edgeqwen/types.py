@@ -1,0 +1,169 @@
+"""Frozen data passed across module boundaries: requests, messages, chunks, replies, metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .errors import InvalidRequestError
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "cancelled", "stop_string"]
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise InvalidRequestError(message)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How to pick tokens. Defaults are greedy decoding with no penalties.
+
+    ``temperature=0`` means greedy (argmax). ``top_k=0``, ``top_p=1`` and ``min_p=0`` switch
+    those filters off. Penalties act on the last ``penalty_window`` tokens (prompt included),
+    as llama.cpp's ``repeat_last_n`` does: ``repetition_penalty`` the HF/CTRL way (divide
+    positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
+    the OpenAI way (subtract once per seen token / once per occurrence).
+    """
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    penalty_window: int = 64
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        object.__setattr__(self, "stop", tuple(self.stop))
+        object.__setattr__(self, "stop_token_ids", tuple(int(t) for t in self.stop_token_ids))
+        self.validate()
+
+    def validate(self) -> None:
+        def finite(name: str) -> float:
+            value = getattr(self, name)
+            _check(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+                f"{name} must be a finite number, got {value!r}.",
+            )
+            return float(value)
+
+        _check(
+            isinstance(self.max_tokens, int) and self.max_tokens >= 1,
+            f"max_tokens must be a whole number >= 1, got {self.max_tokens!r}.",
+        )
+        _check(finite("temperature") >= 0, f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
+        _check(
+            isinstance(self.top_k, int) and self.top_k >= 0,
+            f"top_k must be a whole number >= 0 (0 = off), got {self.top_k!r}.",
+        )
+        _check(0 < finite("top_p") <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
+        _check(0 <= finite("min_p") < 1, f"min_p must be in [0, 1) (0 = off), got {self.min_p}.")
+        _check(
+            finite("repetition_penalty") > 0,
+            f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty}.",
+        )
+        _check(-2 <= finite("presence_penalty") <= 2, f"presence_penalty must be in [-2, 2], got {self.presence_penalty}.")
+        _check(
+            -2 <= finite("frequency_penalty") <= 2,
+            f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}.",
+        )
+        _check(
+            isinstance(self.penalty_window, int) and self.penalty_window >= 0,
+            f"penalty_window must be a whole number >= 0, got {self.penalty_window!r}.",
+        )
+        _check(
+            self.seed is None or (isinstance(self.seed, int) and self.seed >= 0),
+            f"seed must be a whole number >= 0 or None, got {self.seed!r}.",
+        )
+        _check(all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty strings.")
+
+    def with_(self, **changes: Any) -> GenerationConfig:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        _check(not unknown, f"unknown generation setting(s): {', '.join(sorted(unknown))}.")
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message. ``token_ids`` keeps an assistant turn exactly as generated."""
+
+    role: Role
+    content: str = ""
+    thinking: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    token_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.role in ("system", "user", "assistant", "tool"), f"unknown message role {self.role!r}.")
+        _check(isinstance(self.content, str), f"message content must be a string, got {type(self.content).__name__}.")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Per-request numbers. Token rates are 0.0 when the phase did no work."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+    ttft_s: float = 0.0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    finish_reason: FinishReason | None = None
+
+    @property
+    def prefill_tps(self) -> float:
+        return self.prefill_tokens / self.prefill_s if self.prefill_s > 0 else 0.0
+
+    @property
+    def decode_tps(self) -> float:
+        steps = self.generated_tokens - 1
+        return steps / self.decode_s if self.decode_s > 0 and steps > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out.update(prefill_tps=self.prefill_tps, decode_tps=self.decode_tps)
+        return out
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One step of a stream: new text (possibly empty while bytes are held back) and the token."""
+
+    text: str
+    token: int | None = None
+    finish_reason: FinishReason | None = None
+    metrics: Metrics | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished answer. ``text`` never contains the thinking text or tool-call markup."""
+
+    text: str
+    thinking: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: FinishReason | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    trimmed_turns: int = 0
+    token_ids: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text

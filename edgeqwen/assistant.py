@@ -107,14 +107,16 @@ class Assistant:
 
             path = resolve_model(model, announce=announce)
             self.backend = load_backend(backend, path, context_length=context_length, threads=threads)
-        self.config = (config or GenerationConfig()).with_(**sampling) if sampling else (config or GenerationConfig())
-        self.system = system
-        self.tools = normalize_tools(tools)
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
             )
         self.enable_thinking = enable_thinking
+        # The model card's sampling defaults unless a config is given; keyword settings override.
+        base = config or self.backend.template.recommended_config(enable_thinking)
+        self.config = base.with_(**sampling) if sampling else base
+        self.system = system
+        self.tools = normalize_tools(tools)
         self._history: list[Message] = []
         self._cancel = threading.Event()
 

@@ -18,7 +18,7 @@ from typing import Any, Union
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .types import Message, ToolCall
+from .types import GenerationConfig, Message, ToolCall
 
 __all__ = ["ChatTemplate", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
 
@@ -67,6 +67,17 @@ class ChatTemplate:
     default_system: str | None = None
     im_start: int | None = None
     im_end: int | None = None
+
+    def recommended_config(self, enable_thinking: bool = False) -> GenerationConfig:
+        """Sampling defaults from the model cards (Qwen2.5, Qwen3 thinking / non-thinking).
+        SmolLM2-135M loops under plain greedy decoding; a 1.1 repetition penalty stops that."""
+        if self.family == "qwen2.5":
+            return GenerationConfig(temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
+        if self.family == "qwen3":
+            if enable_thinking:
+                return GenerationConfig(max_tokens=2048, temperature=0.6, top_p=0.95, top_k=20)
+            return GenerationConfig(temperature=0.7, top_p=0.8, top_k=20)
+        return GenerationConfig(repetition_penalty=1.1)
 
     @property
     def supports_thinking(self) -> bool:

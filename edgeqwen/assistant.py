@@ -27,8 +27,14 @@ class ReplyStream:
     cancels generation; the partial answer is kept in the history.
     """
 
-    def __init__(self, chunks: Iterator[Chunk], parser: OutputParser, on_done: Callable[[Reply], None],
-                 trimmed: int, prefix_ids: Sequence[int]) -> None:
+    def __init__(
+        self,
+        chunks: Iterator[Chunk],
+        parser: OutputParser,
+        on_done: Callable[[Reply], None],
+        trimmed: int,
+        prefix_ids: Sequence[int],
+    ) -> None:
         self._chunks = chunks
         self._parser = parser
         self._on_done = on_done
@@ -178,8 +184,9 @@ class Assistant:
             dropped += 1
 
     # -- chat --------------------------------------------------------------------------------
-    def stream(self, text: str | Sequence[Message], *, enable_thinking: bool | None = None,
-               **overrides: Any) -> ReplyStream:
+    def stream(
+        self, text: str | Sequence[Message], *, enable_thinking: bool | None = None, **overrides: Any
+    ) -> ReplyStream:
         """Start an answer to ``text`` (or to a list of new messages, e.g. tool results)."""
         new = [Message("user", text)] if isinstance(text, str) else list(text)
         if not new:

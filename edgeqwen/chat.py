@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
@@ -22,7 +22,7 @@ from .types import GenerationConfig, Message, ToolCall
 
 __all__ = ["ChatTemplate", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
 
-Piece = Union[str, int, tuple]
+Piece = str | int | tuple
 
 QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 SMOLLM_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"

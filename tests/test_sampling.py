@@ -87,9 +87,18 @@ def test_processors_from_config_keep_order():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("top_p", 2.0), ("top_p", 0.0), ("temperature", -1.0), ("top_k", -3), ("min_p", 1.0),
-     ("max_tokens", 0), ("repetition_penalty", 0.0), ("temperature", float("nan")), ("seed", -1),
-     ("presence_penalty", 5.0)],
+    [
+        ("top_p", 2.0),
+        ("top_p", 0.0),
+        ("temperature", -1.0),
+        ("top_k", -3),
+        ("min_p", 1.0),
+        ("max_tokens", 0),
+        ("repetition_penalty", 0.0),
+        ("temperature", float("nan")),
+        ("seed", -1),
+        ("presence_penalty", 5.0),
+    ],
 )
 def test_invalid_sampling_values(field, value):
     with pytest.raises(InvalidRequestError) as err:

@@ -156,7 +156,7 @@ class OnnxModel:
         self.session.run_with_iobinding(b)
         outs = b.get_outputs()
         if not self._shared:
-            for (past, _present), value in zip(self._kv_names, outs[: len(self._kv_names)]):
+            for (past, _present), value in zip(self._kv_names, outs[: len(self._kv_names)], strict=False):
                 self._kv[past] = value.numpy()
         logits = outs[-1].numpy()
         self.tokens.extend(int(t) for t in ids)
@@ -168,7 +168,7 @@ class OnnxModel:
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
         same = 0
-        for a, b in zip(self.tokens, token_ids):
+        for a, b in zip(self.tokens, token_ids, strict=False):
             if a != b:
                 break
             same += 1

@@ -46,6 +46,18 @@ def generate_step(
             logits = model.decode(token)
 
 
+def _mask_padding(vocab_size: int) -> LogitsProcessor:
+    """Qwen's logits are 151,936 wide but only 151,665 ids are tokens: never sample the padding."""
+
+    def process(token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if logits.shape[-1] > vocab_size:
+            logits = logits.copy()
+            logits[vocab_size:] = -np.inf
+        return logits
+
+    return process
+
+
 def _held_back(text: str, stops: Sequence[str]) -> int:
     """Length of the longest end of ``text`` that could start a stop string."""
     best = 0
@@ -82,6 +94,7 @@ def stream_generate(
     stops = set(stop_token_ids) | set(config.stop_token_ids)
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)
     procs = make_logits_processors(config, processors)
+    procs.insert(0, _mask_padding(tokenizer.vocab_size))
     detok = tokenizer.detokenizer()
 
     start = time.perf_counter()
@@ -127,4 +140,3 @@ def stream_generate(
         finish_reason=finish,
     )
     yield Chunk(tail, None, finish, metrics)
-

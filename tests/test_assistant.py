@@ -1,0 +1,98 @@
+"""Assistant on the tiny random-weight models: streaming, multi-turn prefix reuse, trimming."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeqwen import Assistant, InvalidRequestError, PromptTooLongError
+from edgeqwen.backends.onnx import OnnxBackend
+
+PROMPTS = {
+    "chinese": "请用中文介绍一下长城的历史。",
+    "japanese": "日本の四季について教えてください。",
+    "arabic": "ما هي عاصمة المغرب؟ أجب بالتفصيل.",
+    "emoji": "Reply with emoji only 🎉🔥👩‍💻🇯🇵",
+}
+
+
+@pytest.fixture(scope="module")
+def qwen2(tiny_models):
+    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
+
+
+@pytest.mark.parametrize("lang", sorted(PROMPTS))
+def test_stream_is_valid_utf8_and_equals_reply(qwen2, lang):
+    for seed in range(3):
+        bot = Assistant(backend=qwen2, temperature=1.0, seed=seed, max_tokens=40)
+        stream = bot.stream(PROMPTS[lang])
+        chunks = list(stream)
+        reply = stream.reply()
+        for chunk in chunks:
+            chunk.encode("utf-8")  # never a lone surrogate or a split character
+        assert "".join(chunks) == reply.text
+        # the non-streamed text is the plain decode of the generated tokens
+        generated = reply.token_ids
+        assert reply.text == qwen2.tokenizer.decode(generated[: len(generated) - (reply.finish_reason == "stop")])
+
+
+def test_chat_and_stream_agree(qwen2):
+    a = Assistant(backend=qwen2, max_tokens=30, temperature=0.0).chat("Hello")
+    b = "".join(Assistant(backend=qwen2, max_tokens=30, temperature=0.0).stream("Hello"))
+    assert a.text == b and a.metrics.generated_tokens == 30 and a.finish_reason == "length"
+
+
+def test_second_turn_prefills_only_new_tokens(qwen2):
+    bot = Assistant(backend=qwen2, system="Be brief.", max_tokens=12)
+    first = bot.chat("What is 2+2?")
+    second = bot.chat("And 3+3?")
+    m1, m2 = first.metrics, second.metrics
+    assert m1.cached_tokens == 0 or m1.cached_tokens < m1.prompt_tokens
+    # turn one's prompt and answer come from the cache; only the last sampled token was never fed
+    assert m2.cached_tokens == m1.prompt_tokens + m1.generated_tokens - 1
+    assert m2.prefill_tokens == m2.prompt_tokens - m2.cached_tokens
+    assert m2.prefill_tokens < m2.prompt_tokens / 2  # the new user turn (+ the last answer token)
+    assert [m.role for m in bot.history] == ["user", "assistant", "user", "assistant"]
+
+
+def test_history_is_trimmed_oldest_first(tiny_models):
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=160)
+    bot = Assistant(backend=backend, system="SYSTEM", max_tokens=20)
+    trimmed = []
+    for i in range(8):
+        reply = bot.chat(f"turn {i}: tell me something interesting about the number {i}")
+        trimmed.append(reply.trimmed_turns)
+        assert reply.metrics.prompt_tokens + 20 <= 160 or reply.metrics.prompt_tokens < 160
+    assert sum(trimmed) > 0
+    assert bot.history[0].role == "user" and "turn 0" not in bot.history[0].content
+    assert "turn 7" in bot.history[-2].content
+    bot.reset()
+    assert bot.history == ()
+
+
+def test_prompt_longer_than_context(tiny_models):
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=64)
+    bot = Assistant(backend=backend)
+    with pytest.raises(PromptTooLongError, match="context window is 64 tokens"):
+        bot.chat("word " * 200)
+    assert bot.history == ()  # nothing half-recorded
+
+
+def test_thinking_needs_qwen3(qwen2, tiny_models):
+    with pytest.raises(InvalidRequestError, match="Qwen3"):
+        Assistant(backend=qwen2, enable_thinking=True)
+    bot = Assistant(backend=OnnxBackend(tiny_models["qwen3"]["int4"], context_length=256), max_tokens=8)
+    reply = bot.chat("Hi")
+    assert "<think>" not in reply.text
+    assert bot.history[-1].token_ids[:1] == (151667,)  # the empty think block is kept for prefix reuse
+
+
+def test_break_out_of_stream_keeps_session(qwen2):
+    bot = Assistant(backend=qwen2, max_tokens=50)
+    stream = bot.stream("Count to fifty")
+    for i, _ in enumerate(stream):
+        if i == 3:
+            break
+    reply = stream.reply()
+    assert reply.finish_reason == "cancelled"
+    assert len(bot.history) == 2
+    assert bot.chat("again").finish_reason == "length"  # the model is free again

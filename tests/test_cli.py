@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from edgeqwen.cli import main
+
+
+def test_run_streams_an_answer(tiny_models):
+    result = CliRunner().invoke(
+        main, ["run", str(tiny_models["qwen2"]["int4"]), "Hello", "-n", "5", "-t", "0", "--stats"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "5 generated" in result.stderr and "finish: length" in result.stderr
+    assert result.stdout.strip()
+
+
+def test_run_bad_values_are_clean_errors(tiny_models, tmp_path):
+    result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hi", "--top-p", "2"])
+    assert result.exit_code == 2
+    assert "Error: top_p must be in (0, 1]" in result.stderr
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "missing"), "Hi"])
+    assert result.exit_code == 1 and "No model folder or installed model" in result.stderr
+
+
+def test_chat_session_commands(tiny_models):
+    lines = "Hello\n/system Speak like a pirate.\nAgain\n/reset\n/exit\n"
+    result = CliRunner().invoke(main, ["chat", str(tiny_models["qwen2"]["int4"]), "-n", "4"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert "(system prompt set, history cleared)" in result.stderr
+    assert "(history cleared)" in result.stderr
+
+
+def test_convert_rejects_unknown_architecture(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "'bert'" in result.stderr

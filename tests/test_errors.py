@@ -1,0 +1,95 @@
+"""Bad input: each a clear EdgeQwenError subclass whose message says what to do."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from edgeqwen import (
+    Assistant,
+    EdgeQwenError,
+    InvalidRequestError,
+    ModelLoadError,
+    ModelNotFoundError,
+    UnsupportedArchitectureError,
+)
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.convert import convert
+
+
+@pytest.fixture
+def model_copy(tiny_models, tmp_path):
+    dst = tmp_path / "model"
+    shutil.copytree(tiny_models["qwen2"]["int4"], dst)
+    return dst
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="No model folder"):
+        OnnxBackend(tmp_path / "nope")
+    with pytest.raises(ModelNotFoundError, match="edgeqwen convert"):
+        Assistant(str(tmp_path / "nope"))
+
+
+def test_missing_tokenizer(model_copy):
+    (model_copy / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match="tokenizer.json.*edgeqwen pull MODEL --force"):
+        OnnxBackend(model_copy)
+
+
+def test_corrupt_genai_config(model_copy):
+    (model_copy / "genai_config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="genai_config.json is not valid JSON"):
+        OnnxBackend(model_copy)
+    (model_copy / "genai_config.json").write_text(json.dumps({"model": {"type": "qwen2"}}))
+    with pytest.raises(ModelLoadError, match="missing or has a bad field"):
+        OnnxBackend(model_copy)
+
+
+def test_truncated_weights(model_copy):
+    data = model_copy / "model.onnx.data"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="model.onnx.data"):
+        OnnxBackend(model_copy)
+
+
+def test_corrupt_tokenizer(model_copy):
+    (model_copy / "tokenizer.json").write_text('{"model": 3}')
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        OnnxBackend(model_copy)
+
+
+def test_unknown_architecture(model_copy, tmp_path):
+    cfg = json.loads((model_copy / "genai_config.json").read_text())
+    cfg["model"]["type"] = "phi3"
+    (model_copy / "genai_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UnsupportedArchitectureError, match="'phi3'.*Qwen2.5"):
+        OnnxBackend(model_copy)
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(UnsupportedArchitectureError, match="'gpt2'"):
+        convert(hf, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_requests(tiny_models):
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=128)
+    with pytest.raises(InvalidRequestError, match="top_p"):
+        Assistant(backend=backend, top_p=2)
+    bot = Assistant(backend=backend)
+    with pytest.raises(InvalidRequestError, match="temperature"):
+        bot.chat("hi", temperature=-0.5)
+    with pytest.raises(InvalidRequestError, match="context_length"):
+        OnnxBackend(tiny_models["qwen2"]["int4"], context_length=10**9)
+    with pytest.raises(InvalidRequestError, match="Nothing to answer"):
+        bot.chat([])
+
+
+def test_every_error_is_an_edgeqwen_error():
+    import edgeqwen.errors as errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), EdgeQwenError)

@@ -164,5 +164,32 @@ def convert(hf_dir: Path, output: Path, precision: str, block_size: int, accurac
     click.echo(str(out))
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s).")
+@click.option("--model", "model", help="Ask about one catalog model.")
+@click.option("--context", type=int, help="Ask about this context length.")
+@clean_errors
+def probe(as_json: bool, quick: bool, model: str | None, context: int | None) -> None:
+    """Read this machine and say which model, build, context and backend fit, and how fast."""
+    import json
+
+    from .catalog import get_model
+    from .hub import cache_dir
+    from .probe import plan, read_system
+    from .probe.report import build_report, format_report
+
+    if model is not None:
+        model = get_model(model).name
+    if context is not None and context < 1:
+        raise click.BadParameter("must be a positive number of tokens", param_hint="--context")
+    snap = read_system(measure_bandwidth=not quick, cache_dir=cache_dir())
+    result = plan(snap, model=model, context=context)
+    if as_json:
+        click.echo(json.dumps(build_report(snap, result), indent=2))
+    else:
+        click.echo(format_report(snap, result))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

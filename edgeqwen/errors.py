@@ -12,6 +12,7 @@ __all__ = [
     "ConversionError",
     "EdgeQwenError",
     "GenerationCancelled",
+    "InsufficientMemoryError",
     "InvalidRequestError",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -64,6 +65,10 @@ class ConversionError(EdgeQwenError):
 
 class BackendUnavailableError(EdgeQwenError):
     """A backend's runtime package (onnxruntime, mlc_llm, ...) is not installed or usable."""
+
+
+class InsufficientMemoryError(EdgeQwenError):
+    """The model at the requested context will not fit in free memory (checked before loading)."""
 
 
 class GenerationCancelled(EdgeQwenError):

@@ -13,14 +13,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from .errors import InsufficientMemoryError, ModelNotFoundError
 
 __all__ = ["DEMO_MODEL", "cache_dir", "ensure_demo_model", "installed_models", "resolve_model"]
 
 DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_ALIASES = ("demo", DEMO_MODEL)
-# Preference order when several Qwen models are installed and no probe result is available.
-QWEN_PREFERENCE = ("qwen3-4b", "qwen2.5-3b-instruct", "qwen2.5-1.5b-instruct")
 
 
 def cache_dir() -> Path:
@@ -56,14 +54,38 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
     return out
 
 
+def _best_installed(announce: Callable[[str], None] | None) -> Path | None:
+    """The installed Qwen model the planner ranks best for this machine (ONNX on CPU)."""
+    from .catalog import catalog
+    from .probe import plan, read_system
+
+    installed = installed_models()
+    by_name = {
+        spec.name: path
+        for spec in catalog()
+        if not spec.demo
+        for key, path in installed.items()
+        if key.startswith(spec.name)
+    }
+    if not by_name:
+        return None
+    best = plan(read_system(measure_bandwidth=False), among=by_name, backends=["onnx"]).best
+    if best is None:
+        raise InsufficientMemoryError(
+            f"None of the installed models ({', '.join(sorted(by_name))}) fits in free memory; "
+            "see `edgeqwen probe`, close other programs, or use the demo model (`edgeqwen run demo ...`)."
+        )
+    if announce:
+        announce(f"Using {best.display}: {best.reason}")
+    return by_name[best.model]
+
+
 def resolve_model(model: str | os.PathLike | None, announce: Callable[[str], None] | None = None) -> Path:
     """A model argument (folder, installed name, ``demo``, or None/``auto``) to a model folder."""
     if model is None or str(model) == "auto":
-        installed = installed_models()
-        for name in QWEN_PREFERENCE:
-            for key, path in installed.items():
-                if key.startswith(name):
-                    return path
+        chosen = _best_installed(announce)
+        if chosen is not None:
+            return chosen
         if announce:
             announce(
                 "No Qwen model installed: using the offline demo model SmolLM2-135M-Instruct "

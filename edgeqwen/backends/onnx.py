@@ -186,6 +186,26 @@ class OnnxModel:
         return self._run([token])
 
 
+def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int | None = None) -> int:
+    """Pick (when not given) and check the KV-cache size against free RAM before anything loads."""
+    from ..probe.planner import auto_context, check_fit
+
+    if ram_available is None:
+        import psutil
+
+        ram_available = psutil.virtual_memory().available
+    weights = sum(p.stat().st_size for p in info.path.iterdir() if p.name.startswith(info.onnx_file.name))
+    kv = info.kv_bytes_per_token(4)
+    if context_length is None:
+        context_length = auto_context(ram_available, weights, kv, info.context_length)
+    elif not 1 < context_length <= info.context_length:
+        raise InvalidRequestError(
+            f"context_length must be between 2 and the model's {info.context_length}, got {context_length}."
+        )
+    check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
+    return context_length
+
+
 class OnnxBackend(Backend):
     name = "onnx"
     supports_logits_processors = True
@@ -196,10 +216,12 @@ class OnnxBackend(Backend):
         model_path: str | Path,
         context_length: int | None = None,
         threads: int | None = None,
+        ram_available: int | None = None,
     ) -> None:
         self.info = read_model_info(model_path)
         self.tokenizer = Tokenizer(self.info.path / "tokenizer.json")
         self.template = template_for(self.info.model_type, self.tokenizer)
+        context_length = plan_memory(self.info, context_length, ram_available)
         self.model = OnnxModel(self.info, context_length=context_length, threads=threads)
         self._lock = threading.Lock()
 

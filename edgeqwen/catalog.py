@@ -1,0 +1,88 @@
+"""The model catalog (``models/catalog.json``): geometry, builds and defaults of every supported
+model. The probe, the planner and the hub all read it from here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelNotFoundError
+
+__all__ = ["Geometry", "ModelSpec", "catalog", "get_model"]
+
+_FILE = Path(__file__).with_name("catalog.json")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    layers: int
+    hidden: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied_embeddings: bool
+    context_length: int
+    max_new_tokens: int
+
+    @property
+    def linear_params(self) -> int:
+        """Parameters in the quantized matmuls: attention, MLP and the lm_head."""
+        attn = self.hidden * self.heads * self.head_dim * 2 + self.hidden * self.kv_heads * self.head_dim * 2
+        mlp = 3 * self.hidden * self.intermediate
+        return self.layers * (attn + mlp) + self.vocab * self.hidden
+
+    def kv_bytes_per_token(self, bytes_per_value: int) -> int:
+        """2 (K and V) x layers x kv_heads x head_dim x bytes."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
+
+    def int4_weight_bytes(self, block_size: int, scale_bytes: int) -> int:
+        """4-bit codes plus one scale per block; a tied embedding shares the lm_head's int4 matrix,
+        an untied one is a second quantized matrix of the same size."""
+        per_param = 0.5 + scale_bytes / block_size
+        embed = 0 if self.tied_embeddings else self.vocab * self.hidden
+        return int((self.linear_params + embed) * per_param)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    display: str
+    family: str
+    license: str
+    source: str
+    geometry: Geometry
+    builds: dict[str, dict[str, Any]]
+    defaults: dict[str, Any]
+    demo: bool = False
+
+
+@lru_cache(maxsize=1)
+def catalog() -> tuple[ModelSpec, ...]:
+    data = json.loads(_FILE.read_text(encoding="utf-8"))
+    return tuple(
+        ModelSpec(
+            name=m["name"],
+            display=m["display"],
+            family=m["family"],
+            license=m["license"],
+            source=m["source"],
+            geometry=Geometry(**m["geometry"]),
+            builds=m["builds"],
+            defaults=m["defaults"],
+            demo=m.get("demo", False),
+        )
+        for m in data["models"]
+    )
+
+
+def get_model(name: str) -> ModelSpec:
+    for spec in catalog():
+        if spec.name == name.lower():
+            return spec
+    names = ", ".join(s.name for s in catalog())
+    raise ModelNotFoundError(f"{name!r} is not in the catalog; known models: {names}.")

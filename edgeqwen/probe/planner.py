@@ -1,0 +1,257 @@
+"""The fit planner: which model, int4 build, context length and backend fit a machine, and
+about how fast they will run.
+
+Memory = weights + KV cache at the context + runtime overhead, against available RAM (CPU) or
+free VRAM (GPU) with a safety margin. Decode speed ~ usable bandwidth / bytes read per token
+(all weights + the KV cache in use). Among models that fit, the biggest one that is still
+interactive (>= ``MIN_INTERACTIVE_TPS``) is recommended; if none is, the fastest one that fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..catalog import ModelSpec, catalog
+from .snapshot import GPU, SystemSnapshot
+
+__all__ = ["MIN_INTERACTIVE_TPS", "Plan", "Recommendation", "auto_context", "check_fit", "estimate", "plan"]
+
+GIB = 1024**3
+MIN_INTERACTIVE_TPS = 8.0  # about reading speed
+RAM_MARGIN = 0.80  # use at most this share of available RAM
+VRAM_MARGIN = 0.90
+KV_SHARE = 0.30  # the KV cache may take at most this share of the memory budget
+CONTEXTS = (32768, 16384, 8192, 4096, 2048, 1024)
+ONNX_OVERHEAD = 400 * 2**20  # onnxruntime arena, activations, a 256-token prefill chunk of logits
+MLC_OVERHEAD = 1 * GIB  # TVM workspace, CUDA/Metal context
+SPEED_AT_TOKENS = 1024
+CPU_EFFICIENCY = 0.6  # share of measured copy bandwidth a decode step reaches
+GPU_EFFICIENCY = 0.6
+
+# When no measurement is given (fixtures, --quick): typical STREAM-copy figures, GB/s.
+_BOARD_BANDWIDTH = {"raspberry pi 5": 9.0, "raspberry pi 4": 4.0, "jetson orin nano": 30.0, "jetson": 30.0}
+# GPU memory bandwidth by name, GB/s (spec sheets).
+_GPU_BANDWIDTH = {
+    "rtx 4090": 1008,
+    "rtx 4080": 717,
+    "rtx 4070": 504,
+    "rtx 4060": 272,
+    "rtx 3090": 936,
+    "rtx 3080": 760,
+    "rtx 3070": 448,
+    "rtx 3060": 360,
+    "h100": 3350,
+    "h200": 4800,
+    "a100": 1555,
+    "l4": 300,
+    "t4": 320,
+    "m1": 68,
+    "m2": 100,
+    "m3": 100,
+    "m4": 120,
+    "orin nano": 68,
+    "orin": 204,
+}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    model: str
+    display: str
+    backend: str  # onnx | mlc
+    build: str  # onnx-int4-cpu | mlc-q4f16_1
+    device: str  # cpu | cuda | metal
+    context_length: int
+    weights_bytes: int
+    kv_bytes: int
+    total_bytes: int
+    budget_bytes: int
+    fits: bool
+    decode_tps: float
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Plan:
+    best: Recommendation | None
+    candidates: tuple[Recommendation, ...]
+    bandwidth_gbps: float
+    bandwidth_source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best.as_dict() if self.best else None,
+            "candidates": [c.as_dict() for c in self.candidates],
+            "bandwidth_gbps": self.bandwidth_gbps,
+            "bandwidth_source": self.bandwidth_source,
+        }
+
+
+def cpu_bandwidth(snap: SystemSnapshot) -> tuple[float, str]:
+    if snap.bandwidth_gbps:
+        return snap.bandwidth_gbps, "measured"
+    board = (snap.board or "").lower()
+    for key, value in _BOARD_BANDWIDTH.items():
+        if key in board:
+            return value, f"typical for {snap.board}"
+    if snap.arch in ("arm64", "aarch64") and snap.os == "darwin":
+        return 60.0, "typical for Apple Silicon CPU cores"
+    return 20.0, "typical for a laptop/desktop (dual-channel DDR4)"
+
+
+def gpu_bandwidth(gpu: GPU) -> float:
+    name = gpu.name.lower()
+    for key, value in _GPU_BANDWIDTH.items():
+        if key in name:
+            return float(value)
+    return 200.0
+
+
+def _usable_gpu(snap: SystemSnapshot) -> GPU | None:
+    for gpu in snap.gpus:
+        if gpu.vendor in ("nvidia", "apple") and gpu.memory_free > 2 * GIB:
+            return gpu
+    return None
+
+
+def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int | None = None) -> Recommendation:
+    """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits."""
+    g = spec.geometry
+    gpu = _usable_gpu(snap) if backend == "mlc" else None
+    if backend == "mlc":
+        weights = g.int4_weight_bytes(32, 2)  # q4f16_1: 4-bit codes, an fp16 scale per 32
+        kv_per_token = g.kv_bytes_per_token(2)  # fp16 KV
+        overhead = MLC_OVERHEAD
+        if gpu is None:
+            budget, bandwidth, device = 0, 0.0, "none"
+        else:
+            unified = gpu.unified_memory
+            free = snap.ram_available if unified else gpu.memory_free
+            budget = int(free * (RAM_MARGIN if unified else VRAM_MARGIN))
+            bandwidth = gpu_bandwidth(gpu) * GPU_EFFICIENCY
+            device = "metal" if gpu.vendor == "apple" else "cuda"
+        build = "mlc-q4f16_1"
+    else:
+        block = spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32)
+        weights = g.int4_weight_bytes(block, 4)  # MatMulNBits: fp32 scales
+        kv_per_token = g.kv_bytes_per_token(4)  # fp32 KV on CPU
+        overhead = ONNX_OVERHEAD
+        budget = int(snap.ram_available * RAM_MARGIN)
+        bandwidth = cpu_bandwidth(snap)[0] * CPU_EFFICIENCY
+        device, build = "cpu", "onnx-int4-cpu"
+
+    def total(ctx: int) -> int:
+        return weights + overhead + kv_per_token * ctx
+
+    if context is None:
+        options = [c for c in CONTEXTS if c <= g.context_length]
+        fitting = [c for c in options if total(c) <= budget and kv_per_token * c <= KV_SHARE * budget]
+        ctx = fitting[0] if fitting else options[-1]
+    else:
+        ctx = context
+    fits = budget > 0 and total(ctx) <= budget
+    # bytes read per generated token: every weight once, plus the KV cache of a typical
+    # conversation (SPEED_AT_TOKENS of context; longer ones are slower)
+    per_token = weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)
+    tps = bandwidth * 1e9 / per_token if bandwidth else 0.0
+    if backend == "mlc" and gpu is None:
+        reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
+    elif not fits:
+        reason = f"needs {total(ctx) / GIB:.1f} GiB at {ctx} tokens of context, budget {budget / GIB:.1f} GiB"
+    else:
+        reason = f"{total(ctx) / GIB:.1f} GiB of {budget / GIB:.1f} GiB budget, ~{tps:.0f} tokens/s"
+        if ctx < g.context_length:
+            reason += f"; context reduced from {g.context_length} to {ctx} to fit memory"
+    return Recommendation(
+        model=spec.name,
+        display=spec.display,
+        backend=backend,
+        build=build,
+        device=device,
+        context_length=ctx,
+        weights_bytes=weights,
+        kv_bytes=kv_per_token * ctx,
+        total_bytes=total(ctx),
+        budget_bytes=budget,
+        fits=fits,
+        decode_tps=round(tps, 1),
+        reason=reason,
+    )
+
+
+def plan(
+    snap: SystemSnapshot,
+    model: str | None = None,
+    context: int | None = None,
+    include_demo: bool = True,
+    among: Collection[str] | None = None,
+    backends: Sequence[str] | None = None,
+) -> Plan:
+    """Every (model, backend) estimate and the best choice with its reason. ``among`` limits the
+    choice to some catalog models (e.g. the installed ones), ``backends`` to some backends."""
+    if backends is None:
+        backends = ["onnx"]
+        if snap.mlc_available and _usable_gpu(snap) is not None:
+            backends.insert(0, "mlc")
+    specs = [
+        s
+        for s in catalog()
+        if (model is None or s.name == model) and (include_demo or not s.demo) and (among is None or s.name in among)
+    ]
+    candidates = tuple(
+        estimate(s, snap, b, context) for s in specs for b in backends if b == "onnx" or "mlc-q4f16_1" in s.builds
+    )
+    fitting = [c for c in candidates if c.fits]
+    qwen = [c for c in fitting if not c.model.startswith("smollm2")]
+    best = None
+    pool = qwen or fitting
+    if pool:
+        # prefer MLC on a usable GPU, then the biggest interactive model, else the fastest one
+        interactive = [c for c in pool if c.decode_tps >= MIN_INTERACTIVE_TPS]
+        if interactive:
+            best = max(interactive, key=lambda c: (c.backend == "mlc", c.weights_bytes, c.context_length))
+            why = "the largest model that fits and runs at interactive speed"
+        else:
+            best = max(pool, key=lambda c: (c.backend == "mlc", c.decode_tps))
+            why = f"no model reaches {MIN_INTERACTIVE_TPS:.0f} tokens/s here; this is the fastest that fits"
+        if not qwen:
+            why = "no Qwen model fits this machine's memory; the demo model does"
+        best = Recommendation(**{**best.as_dict(), "reason": f"{why}: {best.reason}"})
+    bw, source = cpu_bandwidth(snap)
+    return Plan(best, candidates, bw, source)
+
+
+def auto_context(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, model_max: int) -> int:
+    """The context a CPU session gets when none is asked for: the largest standard size up to the
+    model's maximum whose KV cache takes at most KV_SHARE of the budget and that fits with the weights."""
+    budget = ram_available * RAM_MARGIN
+    for ctx in (c for c in CONTEXTS if c <= model_max):
+        kv = kv_bytes_per_token * ctx
+        if kv <= KV_SHARE * budget and weights_bytes + ONNX_OVERHEAD + kv <= budget:
+            return ctx
+    return min(model_max, CONTEXTS[-1])
+
+
+def check_fit(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, context: int, what: str) -> None:
+    """Fail fast, before loading, when a model at ``context`` tokens cannot fit the free RAM."""
+    from ..errors import InsufficientMemoryError
+
+    budget = int(ram_available * RAM_MARGIN)
+    need = weights_bytes + ONNX_OVERHEAD + kv_bytes_per_token * context
+    if need > budget:
+        room = (budget - weights_bytes - ONNX_OVERHEAD) // max(1, kv_bytes_per_token)
+        hint = (
+            f"use context_length={max(0, room) // 1024 * 1024} or less"
+            if room >= 1024
+            else "use a smaller model (see `edgeqwen probe`)"
+        )
+        raise InsufficientMemoryError(
+            f"{what} needs about {need / GIB:.1f} GiB at {context} tokens of context, but only "
+            f"{budget / GIB:.1f} GiB of RAM is free to use ({RAM_MARGIN:.0%} of {ram_available / GIB:.1f} GiB "
+            f"available); {hint}, or close other programs."
+        )

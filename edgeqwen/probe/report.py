@@ -1,0 +1,61 @@
+"""The probe's report: one dict (``--json``, validated by ``report.schema.json``) and its text form."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .planner import Plan
+from .snapshot import SystemSnapshot
+
+__all__ = ["SCHEMA_FILE", "build_report", "format_report"]
+
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+GIB = 1024**3
+
+
+def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
+    from .. import __version__
+
+    return {"edgeqwen_version": __version__, "system": snap.as_dict(), "plan": result.as_dict()}
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def format_report(snap: SystemSnapshot, result: Plan) -> str:
+    lines = [
+        "Machine",
+        f"  {snap.board or snap.cpu_model} ({snap.os}/{snap.arch})",
+        f"  CPU: {snap.cpu_model}, {snap.physical_cores} cores / {snap.logical_cores} threads, "
+        f"SIMD: {', '.join(snap.cpu_features) or 'none detected'}",
+        f"  RAM: {snap.ram_available / GIB:.1f} GiB available of {snap.ram_total / GIB:.1f} GiB"
+        + (f", swap {snap.swap_total / GIB:.1f} GiB" if snap.swap_total else ""),
+        f"  Memory bandwidth: {result.bandwidth_gbps:.1f} GB/s ({result.bandwidth_source})",
+    ]
+    for gpu in snap.gpus:
+        kind = "unified memory" if gpu.unified_memory else "VRAM"
+        lines.append(f"  GPU: {gpu.name}, {gpu.memory_free / GIB:.1f} GiB {kind} free of {gpu.memory_total / GIB:.1f}")
+    lines.append(
+        f"  mlc_llm: {'installed' if snap.mlc_available else 'not installed'}; onnxruntime: "
+        f"{', '.join(snap.onnx_providers) or 'not installed'}"
+    )
+    lines += ["", "Models (int4)"]
+    header = f"  {'model':<38}{'backend':<9}{'context':>8}{'memory':>10}{'budget':>10}{'tok/s':>8}  fits"
+    lines.append(header)
+    for c in result.candidates:
+        lines.append(
+            f"  {c.display:<38}{c.backend + '/' + c.device:<9}{c.context_length:>8}"
+            f"{c.total_bytes / GIB:>8.1f}G{c.budget_bytes / GIB:>9.1f}G{c.decode_tps:>8.1f}  "
+            + ("yes" if c.fits else "no")
+        )
+    lines.append("")
+    if result.best is None:
+        lines.append("Recommendation: nothing fits this machine's free memory.")
+    else:
+        b = result.best
+        lines.append(f"Recommendation: {b.display} on {b.backend} ({b.device}), context {b.context_length}")
+        lines.append(f"  why: {b.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,330 @@
+"""``SystemSnapshot``: everything the planner needs to know about a machine, read once.
+
+Reading is split from parsing: the ``parse_*`` functions take the text of ``/proc/cpuinfo``,
+``/proc/meminfo``, ``/proc/device-tree/model``, ``nvidia-smi`` CSV output or macOS ``sysctl``
+output, so tests can describe machines we do not have with recorded files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "GPU",
+    "SystemSnapshot",
+    "parse_cpuinfo",
+    "parse_meminfo",
+    "parse_nvidia_smi",
+    "parse_sysctl",
+    "read_system",
+    "snapshot_from_files",
+]
+
+GIB = 1024**3
+# x86 /proc/cpuinfo flag -> our name; Arm "Features" -> our name.
+_X86_FLAGS = {
+    "avx2": "avx2",
+    "avx512f": "avx512",
+    "avx_vnni": "avx_vnni",
+    "avx512_vnni": "avx512_vnni",
+    "fma": "fma",
+    "f16c": "f16c",
+}
+_ARM_FLAGS = {"asimd": "neon", "asimddp": "dotprod", "i8mm": "i8mm", "sve": "sve", "fphp": "fp16"}
+
+
+@dataclass(frozen=True)
+class GPU:
+    name: str
+    vendor: str  # nvidia | apple | other
+    memory_total: int  # bytes; for Apple Silicon the unified memory
+    memory_free: int
+    unified_memory: bool = False
+
+
+@dataclass(frozen=True)
+class SystemSnapshot:
+    os: str
+    arch: str
+    cpu_model: str
+    physical_cores: int
+    logical_cores: int
+    cpu_features: tuple[str, ...]
+    ram_total: int
+    ram_available: int
+    swap_total: int = 0
+    disk_free: int | None = None
+    board: str | None = None  # "Raspberry Pi 5 Model B Rev 1.0", "NVIDIA Jetson Orin Nano ..."
+    gpus: tuple[GPU, ...] = ()
+    mlc_available: bool = False
+    onnx_providers: tuple[str, ...] = ()
+    bandwidth_gbps: float | None = None  # measured CPU memory bandwidth (copy), GB/s
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_raspberry_pi(self) -> bool:
+        return bool(self.board and "raspberry pi" in self.board.lower())
+
+    @property
+    def is_jetson(self) -> bool:
+        return bool(self.board and "jetson" in self.board.lower())
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cpu_features"] = list(self.cpu_features)
+        out["onnx_providers"] = list(self.onnx_providers)
+        out["notes"] = list(self.notes)
+        return out
+
+
+def parse_cpuinfo(text: str) -> dict[str, Any]:
+    """CPU model, logical cores and SIMD features from /proc/cpuinfo (x86 or Arm)."""
+    model, features, processors, cores_per_socket, physical = "", set(), 0, None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "processor":
+            processors += 1
+        elif key in ("model name", "cpu model", "hardware") and not model:
+            model = value
+        elif key in ("flags", "features"):
+            for flag in value.split():
+                name = _X86_FLAGS.get(flag) or _ARM_FLAGS.get(flag)
+                if name:
+                    features.add(name)
+        elif key == "cpu cores":
+            cores_per_socket = int(value)
+        elif key == "physical id":
+            physical.add(value)
+    if not model:
+        part = re.search(r"CPU part\s*:\s*(0x[0-9a-f]+)", text)
+        model = {"0xd0b": "Cortex-A76", "0xd08": "Cortex-A72", "0xd03": "Cortex-A53", "0xd42": "Cortex-A78AE"}.get(
+            part.group(1) if part else "", "unknown"
+        )
+    physical_cores = cores_per_socket * max(1, len(physical)) if cores_per_socket else processors
+    return {
+        "cpu_model": model,
+        "logical_cores": processors,
+        "physical_cores": physical_cores or processors,
+        "cpu_features": tuple(sorted(features)),
+    }
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    values = {}
+    for line in text.splitlines():
+        m = re.match(r"(\w+):\s+(\d+)\s*kB", line)
+        if m:
+            values[m.group(1)] = int(m.group(2)) * 1024
+    total = values.get("MemTotal", 0)
+    return {
+        "ram_total": total,
+        "ram_available": values.get("MemAvailable", values.get("MemFree", total)),
+        "swap_total": values.get("SwapTotal", 0),
+    }
+
+
+def parse_nvidia_smi(text: str) -> tuple[GPU, ...]:
+    """``nvidia-smi --query-gpu=name,memory.total,memory.free --format=csv,noheader,nounits`` (MiB)."""
+    gpus = []
+    for line in text.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 3 and parts[1].replace(".", "").isdigit():
+            gpus.append(GPU(parts[0], "nvidia", int(float(parts[1]) * 2**20), int(float(parts[2]) * 2**20)))
+    return tuple(gpus)
+
+
+def parse_sysctl(text: str) -> dict[str, Any]:
+    """macOS ``sysctl hw.memsize machdep.cpu.brand_string hw.physicalcpu hw.logicalcpu hw.optional.arm64``."""
+    kv = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        kv[key.strip()] = value.strip()
+    mem = int(kv.get("hw.memsize", 0))
+    brand = kv.get("machdep.cpu.brand_string", "unknown")
+    out: dict[str, Any] = {
+        "cpu_model": brand,
+        "ram_total": mem,
+        "physical_cores": int(kv.get("hw.physicalcpu", 1)),
+        "logical_cores": int(kv.get("hw.logicalcpu", 1)),
+    }
+    if kv.get("hw.optional.arm64") == "1":
+        feats = ["neon"] + [
+            n
+            for k, n in (("hw.optional.arm.FEAT_DotProd", "dotprod"), ("hw.optional.arm.FEAT_I8MM", "i8mm"))
+            if kv.get(k) == "1"
+        ]
+        out["cpu_features"] = tuple(sorted(feats))
+        out["gpus"] = (GPU(f"{brand} GPU", "apple", mem, mem, unified_memory=True),)
+    return out
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _run(cmd: list[str]) -> str | None:
+    if not shutil.which(cmd[0]):
+        return None
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _nvml_gpus() -> tuple[GPU, ...] | None:
+    if importlib.util.find_spec("pynvml") is None:
+        return None
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            name = pynvml.nvmlDeviceGetName(h)
+            gpus.append(GPU(name.decode() if isinstance(name, bytes) else name, "nvidia", mem.total, mem.free))
+        return tuple(gpus)
+    except Exception:  # NVML present but no driver/GPU: fall back to nvidia-smi
+        return None
+
+
+def _onnx_providers() -> tuple[str, ...]:
+    if importlib.util.find_spec("onnxruntime") is None:
+        return ()
+    try:
+        import onnxruntime
+
+        return tuple(onnxruntime.get_available_providers())
+    except Exception:  # a broken onnxruntime install must not break the probe
+        return ()
+
+
+def snapshot_from_files(
+    *,
+    os_name: str,
+    arch: str,
+    cpuinfo: str | None = None,
+    meminfo: str | None = None,
+    device_model: str | None = None,
+    nvidia_smi: str | None = None,
+    sysctl: str | None = None,
+    mlc_available: bool = False,
+    onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    bandwidth_gbps: float | None = None,
+    disk_free: int | None = None,
+) -> SystemSnapshot:
+    """Build a snapshot from recorded text (what :func:`read_system` reads on a live machine)."""
+    fields: dict[str, Any] = {
+        "cpu_model": "unknown",
+        "physical_cores": 1,
+        "logical_cores": 1,
+        "cpu_features": (),
+        "ram_total": 0,
+        "ram_available": 0,
+        "gpus": (),
+    }
+    if cpuinfo:
+        fields.update(parse_cpuinfo(cpuinfo))
+    if meminfo:
+        fields.update(parse_meminfo(meminfo))
+    if sysctl:
+        fields.update(parse_sysctl(sysctl))
+        fields.setdefault("ram_available", fields["ram_total"])
+        if not fields["ram_available"]:
+            fields["ram_available"] = int(fields["ram_total"] * 0.7)
+    board = device_model.strip("\x00 \n") if device_model else None
+    gpus = tuple(fields.pop("gpus", ()))
+    if nvidia_smi:
+        gpus += parse_nvidia_smi(nvidia_smi)
+    if board and "jetson" in board.lower() and not gpus:
+        # Jetson: an integrated CUDA GPU sharing system memory (nvidia-smi reports none on JetPack 5).
+        gpus = (GPU(f"{board} GPU", "nvidia", fields["ram_total"], fields["ram_available"], unified_memory=True),)
+    return SystemSnapshot(
+        os=os_name,
+        arch=arch,
+        board=board,
+        gpus=gpus,
+        mlc_available=mlc_available,
+        onnx_providers=tuple(onnx_providers),
+        bandwidth_gbps=bandwidth_gbps,
+        disk_free=disk_free,
+        **fields,
+    )
+
+
+def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -> SystemSnapshot:
+    """Read this machine. Never raises for a missing source: what cannot be read is left out."""
+    system, arch = platform.system().lower(), platform.machine().lower()
+    bandwidth = None
+    if measure_bandwidth:
+        from .bandwidth import measure_bandwidth as measure
+
+        bandwidth = measure()
+    disk = None
+    if cache_dir is not None:
+        probe_dir = cache_dir
+        while not probe_dir.exists() and probe_dir != probe_dir.parent:
+            probe_dir = probe_dir.parent
+        disk = shutil.disk_usage(probe_dir).free
+    smi = None
+    gpus = _nvml_gpus()
+    if gpus is None:
+        smi = _run(["nvidia-smi", "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"])
+    snap = snapshot_from_files(
+        os_name=system,
+        arch=arch,
+        cpuinfo=_read("/proc/cpuinfo"),
+        meminfo=_read("/proc/meminfo"),
+        device_model=_read("/proc/device-tree/model"),
+        nvidia_smi=smi,
+        sysctl=_run(
+            [
+                "sysctl",
+                "hw.memsize",
+                "machdep.cpu.brand_string",
+                "hw.physicalcpu",
+                "hw.logicalcpu",
+                "hw.optional.arm64",
+                "hw.optional.arm.FEAT_DotProd",
+                "hw.optional.arm.FEAT_I8MM",
+            ]
+        )
+        if system == "darwin"
+        else None,
+        mlc_available=importlib.util.find_spec("mlc_llm") is not None,
+        onnx_providers=_onnx_providers(),
+        bandwidth_gbps=bandwidth,
+        disk_free=disk,
+    )
+    extra: dict[str, Any] = {}
+    if gpus:
+        extra["gpus"] = gpus
+    try:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        extra.update(ram_total=vm.total, ram_available=vm.available, swap_total=psutil.swap_memory().total)
+        extra["physical_cores"] = psutil.cpu_count(logical=False) or snap.physical_cores
+        extra["logical_cores"] = psutil.cpu_count(logical=True) or snap.logical_cores
+    except Exception:  # psutil unavailable: the /proc values stand
+        pass
+    if snap.logical_cores <= 1 and not extra.get("logical_cores"):
+        extra["logical_cores"] = os.cpu_count() or 1
+    if extra:
+        from dataclasses import replace
+
+        snap = replace(snap, **extra)
+    return snap

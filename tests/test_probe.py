@@ -1,0 +1,185 @@
+"""The probe on recorded machines we do not have, its formulas, and the live command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from probe_fixtures import MACHINES, load
+
+from edgeqwen import InsufficientMemoryError
+from edgeqwen.catalog import catalog, get_model
+from edgeqwen.cli import main
+from edgeqwen.probe import plan
+from edgeqwen.probe.planner import MIN_INTERACTIVE_TPS, auto_context, check_fit, estimate
+from edgeqwen.probe.report import load_schema
+from edgeqwen.probe.snapshot import parse_nvidia_smi
+
+KIB, GIB = 1024, 1024**3
+
+
+def test_machines_are_read_from_recorded_files():
+    pi5 = load("pi5-8gb")
+    assert pi5.is_raspberry_pi and pi5.board == "Raspberry Pi 5 Model B Rev 1.0"
+    assert pi5.cpu_model == "Cortex-A76" and pi5.physical_cores == 4
+    assert {"neon", "dotprod"} <= set(pi5.cpu_features) and "i8mm" not in pi5.cpu_features
+    assert 7 * GIB < pi5.ram_available < pi5.ram_total < 8 * GIB
+    pi4 = load("pi4-4gb")
+    assert pi4.cpu_model == "Cortex-A72" and pi4.cpu_features == ("neon",)
+    laptop = load("laptop-x86-16gb")
+    assert laptop.physical_cores == 4 and laptop.logical_cores == 8
+    assert {"avx2", "avx512", "avx512_vnni", "fma"} <= set(laptop.cpu_features)
+    desk = load("desktop-rtx3060")
+    assert "avx_vnni" in desk.cpu_features and desk.gpus[0].name == "NVIDIA GeForce RTX 3060"
+    assert desk.gpus[0].memory_total == 12 * GIB
+    m2 = load("apple-m2-16gb")
+    assert m2.ram_total == 16 * GIB and m2.gpus[0].vendor == "apple" and m2.gpus[0].unified_memory
+    jetson = load("jetson-orin-nano-8gb")
+    assert jetson.is_jetson and jetson.gpus[0].unified_memory and jetson.cpu_model == "Cortex-A78AE"
+
+
+def test_nvidia_smi_parsing_skips_junk():
+    gpus = parse_nvidia_smi("NVIDIA GeForce RTX 4090, 24564, 23000\nNo devices were found\n")
+    assert len(gpus) == 1 and gpus[0].memory_free == 23000 * 2**20
+
+
+@pytest.mark.parametrize(
+    "name,kib_fp16", [("qwen2.5-1.5b-instruct", 28), ("qwen2.5-3b-instruct", 36), ("qwen3-4b", 144)]
+)
+def test_kv_cache_formula(name, kib_fp16):
+    g = get_model(name).geometry
+    assert g.kv_bytes_per_token(2) == kib_fp16 * KIB
+    assert g.kv_bytes_per_token(4) == 2 * kib_fp16 * KIB
+    assert g.kv_bytes_per_token(2) == 2 * g.layers * g.kv_heads * g.head_dim * 2
+
+
+@pytest.mark.parametrize(
+    "name,params_b", [("qwen2.5-1.5b-instruct", 1.54), ("qwen2.5-3b-instruct", 3.09), ("qwen3-4b", 4.02)]
+)
+def test_weight_formula(name, params_b):
+    g = get_model(name).geometry
+    # quantized matmuls + tied embedding (counted once) ~ the published parameter count, minus norms
+    assert abs(g.linear_params / 1e9 - params_b) / params_b < 0.03
+    assert g.int4_weight_bytes(32, 4) == int(g.linear_params * (0.5 + 4 / 32))
+    assert g.int4_weight_bytes(32, 2) == int(g.linear_params * (0.5 + 2 / 32))
+
+
+def test_pi4_gets_small_model_at_reduced_context():
+    best = plan(load("pi4-4gb")).best
+    assert best.model == "qwen2.5-1.5b-instruct" and best.backend == "onnx"
+    assert best.context_length < get_model(best.model).geometry.context_length
+    assert best.total_bytes <= best.budget_bytes
+
+
+def test_pi5_runs_qwen_on_cpu():
+    best = plan(load("pi5-8gb")).best
+    assert best.backend == "onnx" and best.model.startswith("qwen2.5-1.5b")
+
+
+@pytest.mark.parametrize("mlc,backend", [(True, "mlc"), (False, "onnx")])
+def test_rtx3060_uses_mlc_only_when_importable(mlc, backend):
+    best = plan(load("desktop-rtx3060", mlc_available=mlc)).best
+    assert best.backend == backend
+    if mlc:
+        assert best.device == "cuda" and best.model == "qwen3-4b" and best.decode_tps > 30
+        assert best.total_bytes <= 12 * GIB * 0.9
+
+
+def test_laptop_and_m2_get_an_interactive_qwen():
+    for name in ("laptop-x86-16gb", "apple-m2-16gb"):
+        best = plan(load(name)).best
+        assert best.model.startswith("qwen") and best.decode_tps >= MIN_INTERACTIVE_TPS
+    assert plan(load("apple-m2-16gb", mlc_available=True)).best.device == "metal"
+
+
+def test_jetson_fits_in_shared_memory():
+    best = plan(load("jetson-orin-nano-8gb")).best
+    assert best.model.startswith("qwen") and best.total_bytes <= best.budget_bytes < 6 * GIB
+
+
+def test_tiny_machine_falls_back_to_demo():
+    snap = load("pi4-4gb", ram_available=int(1.2 * GIB))
+    best = plan(snap).best
+    assert best is not None and best.model == "smollm2-135m-instruct" and "demo" in best.reason
+    assert plan(load("pi4-4gb", ram_available=100 * 2**20)).best is None
+
+
+def test_one_model_and_context():
+    result = plan(load("laptop-x86-16gb"), model="qwen3-4b", context=32768)
+    assert {c.model for c in result.candidates} == {"qwen3-4b"}
+    assert result.candidates[0].context_length == 32768 and not result.candidates[0].fits
+    assert "needs" in result.candidates[0].reason
+
+
+def test_every_candidate_respects_its_budget():
+    for name in MACHINES:
+        for c in plan(load(name, mlc_available=True)).candidates:
+            assert c.fits == (0 < c.total_bytes <= c.budget_bytes)
+            assert c.kv_bytes == c.context_length * get_model(c.model).geometry.kv_bytes_per_token(
+                2 if c.backend == "mlc" else 4
+            )
+    assert estimate(catalog()[0], load("pi4-4gb"), "mlc").reason.startswith("no usable GPU")
+
+
+def test_fail_fast_before_loading():
+    g = get_model("qwen3-4b").geometry
+    with pytest.raises(InsufficientMemoryError, match="context_length="):
+        check_fit(8 * GIB, g.int4_weight_bytes(128, 4), g.kv_bytes_per_token(4), 32768, "Qwen3-4B")
+    check_fit(8 * GIB, g.int4_weight_bytes(128, 4), g.kv_bytes_per_token(4), 4096, "Qwen3-4B")
+    ctx = auto_context(8 * GIB, g.int4_weight_bytes(128, 4), g.kv_bytes_per_token(4), g.context_length)
+    check_fit(8 * GIB, g.int4_weight_bytes(128, 4), g.kv_bytes_per_token(4), ctx, "Qwen3-4B")
+    assert 1024 <= ctx < 32768
+
+
+def test_explicit_context_that_does_not_fit_fails_before_loading(tiny_models):
+    from edgeqwen.backends.onnx import OnnxBackend
+
+    with pytest.raises(InsufficientMemoryError, match="GiB"):
+        OnnxBackend(tiny_models["qwen2"]["int4"], context_length=2048, ram_available=100 * 2**20)
+
+
+def test_probe_command_text_and_json():
+    jsonschema = pytest.importorskip("jsonschema")
+    result = CliRunner().invoke(main, ["probe", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert "Recommendation:" in result.output and "Qwen2.5-1.5B-Instruct" in result.output
+    result = CliRunner().invoke(main, ["probe", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    jsonschema.validate(report, load_schema())
+    assert report["plan"]["bandwidth_source"] == "measured" and report["plan"]["bandwidth_gbps"] > 0.5
+    assert report["system"]["ram_total"] > 0
+    result = CliRunner().invoke(main, ["probe", "--quick", "--json", "--model", "qwen3-4b", "--context", "4096"])
+    report = json.loads(result.output)
+    assert [c["context_length"] for c in report["plan"]["candidates"]] == [4096]
+    result = CliRunner().invoke(main, ["probe", "--model", "llama-70b"])
+    assert result.exit_code == 1 and "not in the catalog" in result.output
+
+
+def test_catalog_file_is_the_packaged_one():
+    from pathlib import Path
+
+    import edgeqwen
+
+    top = Path(__file__).resolve().parent.parent / "models" / "catalog.json"
+    packaged = Path(edgeqwen.__file__).parent / "catalog.json"
+    assert json.loads(top.read_text()) == json.loads(packaged.read_text())
+
+
+def test_auto_model_uses_the_planner(tiny_models, tmp_path, monkeypatch):
+    """Two 'installed' models: auto picks the one the planner ranks best and says why."""
+    import shutil
+
+    from edgeqwen.hub import resolve_model
+    from edgeqwen.probe import planner
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    for name in ("qwen2.5-1.5b-instruct-int4", "qwen3-4b-int4"):
+        shutil.copytree(tiny_models["qwen2"]["int4"], tmp_path / "models" / name)
+    said = []
+    monkeypatch.setattr(planner, "cpu_bandwidth", lambda snap: (1000.0, "test"))  # everything interactive
+    assert resolve_model(None, announce=said.append).name == "qwen3-4b-int4"
+    monkeypatch.setattr(planner, "cpu_bandwidth", lambda snap: (1.0, "test"))  # nothing interactive
+    assert resolve_model("auto", announce=said.append).name == "qwen2.5-1.5b-instruct-int4"
+    assert said and said[-1].startswith("Using Qwen2.5-1.5B-Instruct")

@@ -7,13 +7,16 @@ from .errors import (
     ConversionError,
     EdgeQwenError,
     GenerationCancelled,
+    GrammarError,
     InsufficientMemoryError,
     InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     PromptTooLongError,
+    StructuredOutputError,
     UnsupportedArchitectureError,
 )
+from .runtime.grammar import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, ToolCall
 
 __version__ = "0.1.0"
@@ -26,6 +29,7 @@ __all__ = [
     "EdgeQwenError",
     "GenerationCancelled",
     "GenerationConfig",
+    "GrammarError",
     "InsufficientMemoryError",
     "InvalidRequestError",
     "Message",
@@ -34,6 +38,8 @@ __all__ = [
     "ModelNotFoundError",
     "PromptTooLongError",
     "Reply",
+    "ResponseFormat",
+    "StructuredOutputError",
     "ToolCall",
     "UnsupportedArchitectureError",
     "__version__",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .backends import Backend, load_backend
 from .chat import OutputParser, normalize_tools
-from .errors import InvalidRequestError, PromptTooLongError
+from .errors import GrammarError, InvalidRequestError, PromptTooLongError
+from .runtime.grammar import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply
 
 __all__ = ["Assistant", "ReplyStream"]
@@ -34,7 +36,9 @@ class ReplyStream:
         on_done: Callable[[Reply], None],
         trimmed: int,
         prefix_ids: Sequence[int],
+        fmt: ResponseFormat | None = None,
     ) -> None:
+        self._fmt = fmt
         self._chunks = chunks
         self._parser = parser
         self._on_done = on_done
@@ -74,6 +78,9 @@ class ReplyStream:
                     token_ids=self._prefix_ids + tuple(self._tokens) if finish in ("stop", "length") else (),
                 )
                 self._on_done(self._reply)
+                if self._fmt is not None and finish != "cancelled":
+                    # raises StructuredOutputError (with the text) if the answer is incomplete
+                    self._reply = replace(self._reply, parsed=self._fmt.parse(self._reply.text))
         if tail:
             yield tail
 
@@ -185,9 +192,16 @@ class Assistant:
 
     # -- chat --------------------------------------------------------------------------------
     def stream(
-        self, text: str | Sequence[Message], *, enable_thinking: bool | None = None, **overrides: Any
+        self,
+        text: str | Sequence[Message],
+        *,
+        enable_thinking: bool | None = None,
+        response_format: Any = None,
+        **overrides: Any,
     ) -> ReplyStream:
-        """Start an answer to ``text`` (or to a list of new messages, e.g. tool results)."""
+        """Start an answer to ``text`` (or to a list of new messages, e.g. tool results).
+        ``response_format`` constrains the answer (see :class:`ResponseFormat`); the reply's
+        ``parsed`` then holds the value."""
         new = [Message("user", text)] if isinstance(text, str) else list(text)
         if not new:
             raise InvalidRequestError("Nothing to answer: pass the user's text.")
@@ -195,8 +209,14 @@ class Assistant:
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         ids, self._history, dropped = self._fit(new, config, thinking)
         prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
+        processors = []
+        fmt = ResponseFormat.of(response_format) if response_format is not None else None
+        if fmt is not None:
+            if not self.backend.supports_logits_processors:
+                raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
+            processors.append(self.backend.grammar_engine.constraint(fmt, len(ids), thinking))
         self._cancel.clear()
-        chunks = self.backend.stream(ids, config, cancel=self._cancel)
+        chunks = self.backend.stream(ids, config, processors, cancel=self._cancel)
 
         def on_done(reply: Reply) -> None:
             answer = Message(
@@ -209,8 +229,23 @@ class Assistant:
             self._history.extend([*new, answer])
 
         parser = OutputParser(allow_thinking=thinking)
-        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix)
+        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt)
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""
         return self.stream(text, **overrides).reply()
+
+    # -- structured output -------------------------------------------------------------------
+    def json(self, text: str, schema: Any = None, *, lenient: bool = False, **overrides: Any) -> Any:
+        """Answer as JSON: ``schema`` is a JSON Schema dict, a pydantic model class (returns an
+        instance) or None for any JSON object. The value is validated before it is returned."""
+        fmt = ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
+        return self.chat(text, response_format=fmt, **overrides).parsed
+
+    def regex(self, text: str, pattern: str, **overrides: Any) -> str:
+        """Answer with text that fully matches ``pattern``."""
+        return self.chat(text, response_format=ResponseFormat.regex(pattern), **overrides).parsed
+
+    def choice(self, text: str, options: Sequence[str], **overrides: Any) -> str:
+        """Answer with exactly one of ``options``."""
+        return self.chat(text, response_format=ResponseFormat.choice(options), **overrides).parsed

@@ -12,11 +12,13 @@ __all__ = [
     "ConversionError",
     "EdgeQwenError",
     "GenerationCancelled",
+    "GrammarError",
     "InsufficientMemoryError",
     "InvalidRequestError",
     "ModelLoadError",
     "ModelNotFoundError",
     "PromptTooLongError",
+    "StructuredOutputError",
     "UnsupportedArchitectureError",
 ]
 
@@ -45,6 +47,18 @@ class PromptTooLongError(InvalidRequestError):
             f"{hint or ', or use a model or build with a longer context'}."
         )
         super().__init__(msg)
+
+
+class GrammarError(InvalidRequestError):
+    """A response format (JSON Schema, regex, choices, Lark grammar) cannot be compiled or enforced."""
+
+
+class StructuredOutputError(EdgeQwenError):
+    """A constrained answer did not complete into a valid value (e.g. it ran out of max_tokens)."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text  # what the model wrote, so nothing is lost
 
 
 class ModelNotFoundError(EdgeQwenError, FileNotFoundError):

@@ -43,7 +43,8 @@ class Tokenizer:
         path = Path(path)
         try:
             self._tok = HFTokenizer.from_file(str(path))
-            spec = json.loads(path.read_text(encoding="utf-8"))
+            self.json_text = path.read_text(encoding="utf-8")
+            spec = json.loads(self.json_text)
         except Exception as exc:  # tokenizers raises a bare Exception on malformed files
             raise ModelLoadError(
                 f"Cannot read the tokenizer {path}: {exc}. The file is corrupt or not a Hugging Face "

@@ -166,6 +166,7 @@ class Reply:
     metrics: Metrics = field(default_factory=Metrics)
     trimmed_turns: int = 0
     token_ids: tuple[int, ...] = ()
+    parsed: Any = None  # the value of a structured answer (response_format)
 
     def __str__(self) -> str:
         return self.text

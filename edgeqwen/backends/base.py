@@ -56,6 +56,17 @@ class Backend(ABC):
                 ids.add(tid)
         return tuple(sorted(ids))
 
+    @property
+    def grammar_engine(self):
+        """llguidance bound to this model's tokenizer and logits width (built once, ~1 s for Qwen)."""
+        engine = self.__dict__.get("_grammar_engine")
+        if engine is None:
+            from ..runtime.grammar import GrammarEngine
+
+            engine = GrammarEngine(self.tokenizer.json_text, self.info.vocab_size, self.stop_token_ids)
+            self.__dict__["_grammar_engine"] = engine
+        return engine
+
     @abstractmethod
     def stream(
         self,

@@ -1,0 +1,364 @@
+"""Grammar-constrained decoding with llguidance: JSON Schema, pydantic models, any-JSON, regex,
+choices and Lark grammars, enforced token by token inside our generation loop.
+
+Each step the constraint computes the set of allowed tokens (a bitmask over the 151,936-wide
+logits), masks everything else to -inf, and the sampler picks among what is left, so sampling
+settings still apply inside the allowed set. When the grammar is complete only the stop tokens
+are allowed. JSON is compact (no free whitespace) and strings without a ``maxLength`` get a
+default bound, so a weak model cannot run a value to the token limit. Every result is parsed and
+checked again (``jsonschema`` / pydantic) before it is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, GrammarError, StructuredOutputError
+
+__all__ = ["GrammarConstraint", "GrammarEngine", "ResponseFormat", "decoding_schema"]
+
+Kind = Literal["json_schema", "json_object", "regex", "choice", "lark"]
+DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
+COMPILE_TIME_LIMIT_S = 10.0
+
+
+_ANY = "edgeqwen_any"
+_ANY_REF = {"$ref": f"#/$defs/{_ANY}"}
+_KEY = "^.{0,32}$"
+
+
+def _is_any(schema: Any) -> bool:
+    return schema is True or schema == {}
+
+
+def decoding_schema(schema: dict[str, Any], max_string: int | None) -> dict[str, Any]:
+    """The schema the grammar enforces: the user's, made finite for a model that may never stop.
+
+    Strings without maxLength (and without enum, const, pattern, format) get ``max_string``;
+    objects that name their properties allow no others (as OpenAI's strict mode does); free-form
+    objects, arrays and ``{}`` values use a bounded "any JSON" (two levels; keys and strings up
+    to 32 characters; at most 8 members at the top and 4 below). Every
+    value this accepts is valid for the original schema, which results are checked against.
+    """
+    if not max_string:
+        return schema
+    used = False
+
+    def walk(node: Any) -> Any:
+        nonlocal used
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key in ("enum", "const", "default", "examples"):
+                out[key] = value
+            elif key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+                out[key] = (
+                    {k: (_ANY_REF if _is_any(v) else walk(v)) for k, v in value.items()}
+                    if isinstance(value, dict)
+                    else value
+                )
+            else:
+                out[key] = walk(value)
+        types = out.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "string" in types and not {"maxLength", "enum", "const", "pattern", "format"} & out.keys():
+            out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
+        if "object" in types:
+            extra = out.get("additionalProperties")
+            if "properties" in out or "patternProperties" in out:
+                if extra is None or extra is True:
+                    out["additionalProperties"] = False
+                elif _is_any(extra):
+                    out["additionalProperties"] = False
+            elif extra is None or _is_any(extra):
+                out["patternProperties"] = {_KEY: _ANY_REF}
+                out["additionalProperties"] = False
+                out.setdefault("maxProperties", 8)
+                used = True
+        if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out:
+            out["items"] = _ANY_REF
+            out.setdefault("maxItems", 8)
+            used = True
+        return out
+
+    result = walk(schema)
+    used = used or json.dumps(result).find(_ANY) >= 0
+    if used:
+        # "any JSON", two levels deep: scalars, or small arrays / objects of scalars
+        scalar = [
+            {"type": "string", "maxLength": min(max_string, 32)},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+        defs = dict(result.get("$defs", {}))
+        defs[_ANY] = {
+            "anyOf": [
+                *scalar,
+                {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
+                {
+                    "type": "object",
+                    "patternProperties": {_KEY: {"anyOf": scalar}},
+                    "additionalProperties": False,
+                    "maxProperties": 4,
+                },
+            ]
+        }
+        result = {**result, "$defs": defs}
+    return result
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """What shape the answer must have. Build one with :meth:`of` from a JSON Schema dict, a
+    pydantic model class, ``{"type": "json_object"}``, an OpenAI ``json_schema`` format, or use
+    :meth:`regex`, :meth:`choice`, :meth:`lark`."""
+
+    kind: Kind
+    schema: dict[str, Any] | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    grammar: str | None = None
+    lenient: bool = False
+    max_string_length: int | None = DEFAULT_MAX_STRING
+    thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
+    model: Any = field(default=None, compare=False)  # pydantic class, for validation
+
+    @classmethod
+    def of(cls, spec: Any, *, lenient: bool = False) -> ResponseFormat:
+        if isinstance(spec, ResponseFormat):
+            return spec
+        if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
+            try:
+                schema = spec.model_json_schema()
+            except Exception as exc:  # pydantic raises PydanticSchemaGenerationError and others
+                raise GrammarError(
+                    f"The pydantic model {spec.__name__} has a field type that has no JSON Schema ({exc}); "
+                    "use JSON-compatible field types (str, int, float, bool, lists, nested models, Literal)."
+                ) from exc
+            return cls("json_schema", schema=schema, lenient=lenient, model=spec)
+        if isinstance(spec, dict):
+            if spec.get("type") == "json_object":
+                inner = spec.get("schema")
+                return cls("json_schema", schema=inner, lenient=lenient) if inner else cls("json_object")
+            if spec.get("type") == "json_schema" and isinstance(spec.get("json_schema"), dict):
+                return cls("json_schema", schema=spec["json_schema"].get("schema", {}), lenient=lenient)
+            return cls("json_schema", schema=spec, lenient=lenient)
+        raise GrammarError(
+            f"Unsupported response format {type(spec).__name__}: pass a JSON Schema dict, a pydantic model class, "
+            '{"type": "json_object"}, or ResponseFormat.regex(...) / .choice(...) / .lark(...).'
+        )
+
+    @classmethod
+    def regex(cls, pattern: str) -> ResponseFormat:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise GrammarError(f"The regex {pattern!r} does not compile: {exc}.") from exc
+        return cls("regex", pattern=pattern)
+
+    @classmethod
+    def choice(cls, options: Sequence[str]) -> ResponseFormat:
+        opts = tuple(options)
+        if not opts or not all(isinstance(o, str) and o for o in opts):
+            raise GrammarError("choice needs a non-empty list of non-empty strings.")
+        return cls("choice", choices=opts)
+
+    @classmethod
+    def lark(cls, grammar: str) -> ResponseFormat:
+        return cls("lark", grammar=grammar)
+
+    # -- grammar ------------------------------------------------------------------------------
+    def _json_grammar(self, schema: dict[str, Any] | None) -> str:
+        from llguidance import LLMatcher
+
+        if schema is not None and not isinstance(schema, dict):
+            raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
+        schema = decoding_schema(schema if schema is not None else {}, self.max_string_length)
+        options = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":", "lenient": self.lenient}
+        try:
+            return LLMatcher.grammar_from_json_schema(schema, overrides=options)
+        except ValueError as exc:
+            raise GrammarError(f"Invalid JSON Schema: {exc}") from exc
+
+    def grammar_text(self, thinking: bool = False) -> str:
+        """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first."""
+        from llguidance import LLMatcher
+
+        if self.kind == "json_schema":
+            grammar = self._json_grammar(self.schema)
+        elif self.kind == "json_object":
+            grammar = self._json_grammar({"type": "object"})
+        elif self.kind == "regex":
+            grammar = LLMatcher.grammar_from_regex(self.pattern or "")
+        elif self.kind == "choice":
+            grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
+        else:
+            grammar = LLMatcher.grammar_from_lark(self.grammar or "")
+        if not thinking:
+            return grammar
+        # The answer as a rule after one <think>...</think> block (Qwen3 opens it itself).
+        if self.kind in ("json_schema", "json_object"):
+            body = json.loads(grammar)["grammars"][0]["json_schema"]
+            answer = "%json " + json.dumps(body)
+        elif self.kind == "regex":
+            answer = "/" + (self.pattern or "").replace("/", "\\/") + "/"
+        elif self.kind == "choice":
+            answer = " | ".join(json.dumps(c) for c in self.choices)
+        else:
+            raise GrammarError(
+                "A Lark response format cannot be combined with thinking; add the think block "
+                "to your grammar (start: <think> /(.|\\n)*/ </think> ...) or turn thinking off."
+            )
+        think = f"/(.|\\n){{0,{int(self.thinking_budget)}}}/"
+        lark = f"start: <think> THINK </think> /\\n*/ answer\nTHINK: {think}\nanswer: " + answer
+        return LLMatcher.grammar_from_lark(lark)
+
+    # -- results ------------------------------------------------------------------------------
+    def parse(self, text: str) -> Any:
+        """The value the answer stands for, checked again independently of the grammar."""
+        if self.kind in ("json_schema", "json_object"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise StructuredOutputError(
+                    f"The answer is not complete JSON ({exc.msg} at {exc.pos}); raise max_tokens.", text
+                ) from exc
+            if self.model is not None:
+                try:
+                    return self.model.model_validate(value)
+                except Exception as exc:  # pydantic.ValidationError
+                    raise StructuredOutputError(f"The answer does not validate: {exc}", text) from exc
+            if self.schema:
+                import jsonschema
+
+                try:
+                    jsonschema.validate(value, self.schema)
+                except jsonschema.ValidationError as exc:
+                    raise StructuredOutputError(f"The answer does not validate: {exc.message}", text) from exc
+            return value
+        if self.kind == "regex":
+            if not re.fullmatch(self.pattern or "", text):
+                raise StructuredOutputError(f"The answer does not match {self.pattern!r}; raise max_tokens.", text)
+            return text
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise StructuredOutputError(f"The answer {text!r} is not one of the choices.", text)
+            return text
+        return text
+
+
+class GrammarEngine:
+    """llguidance bound to one tokenizer: compiles (with a cache) and makes constraints."""
+
+    def __init__(self, tokenizer_json: str, vocab_size: int, stop_ids: Sequence[int]) -> None:
+        try:
+            from llguidance import LLTokenizer
+        except ImportError as exc:  # pragma: no cover - llguidance is a runtime dependency
+            raise BackendUnavailableError("Structured output needs llguidance: pip install llguidance") from exc
+        self.vocab_size = vocab_size
+        self.tokenizer = LLTokenizer(tokenizer_json, n_vocab=vocab_size, eos_token=list(stop_ids))
+        self._cache: dict[tuple[str, bool], str] = {}
+        self.compile_times: list[float] = []
+
+    def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
+        from llguidance import LLMatcher
+
+        key = (
+            json.dumps(
+                [
+                    fmt.kind,
+                    fmt.schema,
+                    fmt.pattern,
+                    fmt.choices,
+                    fmt.grammar,
+                    fmt.lenient,
+                    fmt.max_string_length,
+                    fmt.thinking_budget,
+                ],
+                sort_keys=True,
+                default=str,
+            ),
+            thinking,
+        )
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        start = time.perf_counter()
+        grammar = fmt.grammar_text(thinking)
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
+        elapsed = time.perf_counter() - start
+        self.compile_times.append(elapsed)
+        if is_error:
+            raise GrammarError(_explain(messages[0], fmt))
+        if elapsed > COMPILE_TIME_LIMIT_S:
+            raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
+        self._cache[key] = grammar
+        return grammar
+
+    def warnings(self, fmt: ResponseFormat) -> list[str]:
+        from llguidance import LLMatcher
+
+        return LLMatcher.validate_grammar_with_warnings(fmt.grammar_text(), self.tokenizer)[1]
+
+    def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
+        return GrammarConstraint(self, self.compile(fmt, thinking), prompt_len)
+
+
+def _explain(message: str, fmt: ResponseFormat) -> str:
+    m = re.search(r"Unimplemented keys: \[(.*?)\]", message)
+    if m:
+        return (
+            f"The JSON Schema uses keyword(s) {m.group(1)} that constrained decoding cannot enforce. "
+            "Remove them, or pass lenient=True to enforce the rest (the result is still validated "
+            "against the full schema afterwards)."
+        )
+    if fmt.kind == "regex":
+        return f"The regex {fmt.pattern!r} cannot be compiled: {message.strip()}"
+    return f"The response format cannot be compiled: {message.strip()}"
+
+
+class GrammarConstraint:
+    """A stateful logits processor: consumes the tokens sampled since its last call, then masks
+    every token the grammar does not allow next."""
+
+    def __init__(self, engine: GrammarEngine, grammar: str, prompt_len: int) -> None:
+        from llguidance import LLMatcher
+
+        self._matcher = LLMatcher(engine.tokenizer, grammar)
+        if self._matcher.is_error():
+            raise GrammarError(self._matcher.get_error())
+        self._prompt_len = prompt_len
+        self._seen = prompt_len
+        self._mask = np.zeros((engine.vocab_size + 31) // 32, dtype=np.int32)
+        self.mask_times: list[float] = []
+
+    def reset(self) -> None:
+        self._matcher.reset()
+        self._seen = self._prompt_len
+
+    @property
+    def done(self) -> bool:
+        return self._matcher.is_stopped() or self._matcher.is_accepting()
+
+    def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        new = [int(t) for t in token_ids[self._seen :]]
+        if new and not self._matcher.consume_tokens(new):
+            raise GrammarError(f"The grammar rejected a token it allowed: {self._matcher.get_error()}")
+        self._seen = len(token_ids)
+        start = time.perf_counter()
+        self._matcher.unsafe_compute_mask_ptr(self._mask.ctypes.data, self._mask.nbytes)
+        allowed = np.unpackbits(self._mask.view(np.uint8), count=logits.size, bitorder="little").view(bool)
+        out = np.where(allowed, logits, np.float32(-np.inf))
+        self.mask_times.append(time.perf_counter() - start)
+        return out

@@ -1,0 +1,174 @@
+"""Grammar-constrained output on the tiny random-weight Qwen models: the model is garbage, so only
+the constraint can make the output valid."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Literal
+
+import jsonschema
+import numpy as np
+import pytest
+from data.schemas import INVOICE, MEDIUM
+from pydantic import BaseModel, Field
+
+from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.runtime.grammar import decoding_schema
+
+
+class LineItem(BaseModel):
+    description: str
+    quantity: int = Field(ge=1)
+    price: float
+
+
+class Order(BaseModel):
+    customer: str
+    status: Literal["new", "paid", "shipped"]
+    items: list[LineItem]
+    express: bool = False
+
+
+@pytest.fixture(scope="module")
+def qwen2(tiny_models):
+    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=2048)
+
+
+@pytest.mark.parametrize("schema", [MEDIUM, INVOICE], ids=["medium", "invoice"])
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_every_output_parses_and_validates(qwen2, schema, temperature):
+    bot = Assistant(backend=qwen2, max_tokens=1800, temperature=temperature)
+    for seed in range(4 if temperature else 1):
+        bot.reset()
+        reply = bot.chat("Extract the data.", response_format=schema, seed=seed)
+        assert reply.finish_reason == "stop"
+        jsonschema.validate(json.loads(reply.text), schema)
+        assert reply.parsed == json.loads(reply.text)
+        assert " " not in reply.text.replace(" ", "X") or "\n" not in reply.text  # compact: no free whitespace
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_pydantic_model(qwen2, temperature):
+    bot = Assistant(backend=qwen2, max_tokens=1800, temperature=temperature)
+    for seed in range(3):
+        bot.reset()
+        order = bot.json("Make an order.", Order, seed=seed)
+        assert isinstance(order, Order) and order.status in ("new", "paid", "shipped")
+        assert all(item.quantity >= 1 for item in order.items)
+
+
+def test_choice_regex_and_any_json(qwen2):
+    bot = Assistant(backend=qwen2, max_tokens=1800, temperature=1.0)
+    for seed in range(5):
+        assert bot.choice("Which?", ["red", "green", "blue"], seed=seed) in ("red", "green", "blue")
+        assert bot.regex("Date?", r"20[0-9]{2}-[01][0-9]-[0-3][0-9]", seed=seed)[:2] == "20"
+        value = bot.json("Anything", seed=seed)
+        assert isinstance(value, dict)
+    reply = bot.chat("Stream it", response_format=ResponseFormat.choice(["yes", "no"]))
+    assert reply.parsed in ("yes", "no") and reply.text == reply.parsed
+
+
+def test_streamed_json_equals_parsed(qwen2):
+    bot = Assistant(backend=qwen2, max_tokens=1800, temperature=1.0, seed=3)
+    stream = bot.stream("data", response_format=MEDIUM)
+    text = "".join(stream)
+    assert json.loads(text) == stream.reply().parsed
+
+
+def test_qwen3_thinking_block_is_allowed_and_kept_out(tiny_models):
+    backend = OnnxBackend(tiny_models["qwen3"]["int4"], context_length=2048)
+    bot = Assistant(backend=backend, enable_thinking=True, max_tokens=1800, temperature=1.0)
+    fmt = replace(ResponseFormat.of(MEDIUM), thinking_budget=200)  # a garbage model never stops thinking
+    for seed in range(3):
+        bot.reset()
+        reply = bot.chat("Think, then answer.", response_format=fmt, seed=seed)
+        jsonschema.validate(reply.parsed, MEDIUM)
+        assert reply.thinking and "<think>" not in reply.text and reply.thinking not in reply.text
+    off = Assistant(backend=backend, max_tokens=1800, temperature=1.0, seed=1)
+    jsonschema.validate(off.json("No thinking.", MEDIUM), MEDIUM)
+
+
+def test_sampling_still_applies_inside_the_allowed_set(qwen2):
+    options = ["alpha", "beta", "gamma", "delta"]
+
+    def pick(**sampling):
+        return Assistant(backend=qwen2, max_tokens=64, **sampling).choice("?", options)
+
+    assert len({pick(temperature=1.0, seed=s) for s in range(12)}) > 1  # not collapsed to one option
+    assert len({pick(temperature=0.0) for _ in range(3)}) == 1
+
+
+def test_mask_is_applied_exactly(qwen2):
+    engine = qwen2.grammar_engine
+    constraint = engine.constraint(ResponseFormat.choice(["yes", "no"]), prompt_len=0)
+    logits = np.zeros(qwen2.info.vocab_size, dtype=np.float32)
+    out = constraint(np.array([], dtype=np.int64), logits)
+    allowed = np.flatnonzero(np.isfinite(out))
+    texts = {qwen2.tokenizer.decode([int(t)]) for t in allowed}
+    assert texts and all("yes".startswith(t) or "no".startswith(t) for t in texts)
+    assert 151645 not in allowed.tolist()  # cannot stop before the answer
+
+
+def test_compiled_grammars_are_cached(qwen2):
+    engine = qwen2.grammar_engine
+    n = len(engine.compile_times)
+    engine.compile(ResponseFormat.of(INVOICE))
+    engine.compile(ResponseFormat.of(INVOICE))
+    assert len(engine.compile_times) <= n + 1
+
+
+def test_decoding_schema_only_narrows():
+    narrowed = decoding_schema({"type": "object", "properties": {"a": {"type": "string"}, "b": {}}}, 100)
+    assert narrowed["properties"]["a"]["maxLength"] == 100
+    assert narrowed["additionalProperties"] is False
+    assert decoding_schema({"type": "string", "minLength": 300}, 100)["maxLength"] == 300
+    assert "maxLength" not in decoding_schema({"type": "string", "enum": ["x"]}, 100)
+
+
+# -- bad input: clear errors -------------------------------------------------------------------
+
+
+def test_unsupported_keyword_fails_closed_or_lenient(qwen2):
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    bot = Assistant(backend=qwen2, max_tokens=400, temperature=1.0, seed=0)
+    with pytest.raises(GrammarError, match="uniqueItems.*lenient=True"):
+        bot.json("numbers", schema)
+    try:
+        value = bot.json("numbers", schema, lenient=True)
+    except StructuredOutputError as exc:  # lenient: still validated against the full schema
+        assert "unique" in str(exc)
+    else:
+        jsonschema.validate(value, schema)
+
+
+def test_invalid_schema_regex_and_pydantic(qwen2):
+    bot = Assistant(backend=qwen2, max_tokens=50)
+    with pytest.raises(GrammarError):
+        bot.json("x", {"type": "strnig"})
+    with pytest.raises(GrammarError):
+        bot.json("x", {"type": "integer", "minimum": 5, "maximum": 1})
+    with pytest.raises(GrammarError, match="does not compile"):
+        bot.regex("x", "[a-z")
+    with pytest.raises(GrammarError):
+        bot.json("x", ["not", "a", "schema"])
+
+    class Weird:
+        pass
+
+    class Bad(BaseModel):
+        model_config = {"arbitrary_types_allowed": True}
+        thing: Weird
+
+    with pytest.raises(GrammarError, match="Bad"):
+        bot.json("x", Bad)
+    with pytest.raises(GrammarError, match="non-empty"):
+        bot.choice("x", [])
+
+
+def test_truncated_answer_raises_with_the_text(qwen2):
+    bot = Assistant(backend=qwen2, max_tokens=3, temperature=1.0, seed=0)
+    with pytest.raises(StructuredOutputError, match="max_tokens") as err:
+        bot.json("x", INVOICE)
+    assert err.value.text.startswith("{")

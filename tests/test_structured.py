@@ -172,3 +172,22 @@ def test_truncated_answer_raises_with_the_text(qwen2):
     with pytest.raises(StructuredOutputError, match="max_tokens") as err:
         bot.json("x", INVOICE)
     assert err.value.text.startswith("{")
+
+
+def test_jsonschema_bench_smoke():
+    """CI runs the benchmark on a few schemas so the script keeps working."""
+    import importlib.util
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschemabench"
+    if not data.is_dir():
+        pytest.skip("../shared/data/jsonschemabench is not present")
+    path = Path(__file__).resolve().parents[1] / "tools" / "bench" / "jsonschema_bench.py"
+    spec = importlib.util.spec_from_file_location("jsonschema_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.run(data, limit=25)
+    assert result["schemas"] == 25 and result["compiled"] + result["fail_closed"] == 25
+    assert result["invalid_accepted"] == 0
+    assert result["valid_accepted"] >= 0.95 * result["valid"]
+    assert "| compiled |" in bench.table(result)

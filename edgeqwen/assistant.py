@@ -80,7 +80,12 @@ class ReplyStream:
                 self._on_done(self._reply)
                 if self._fmt is not None and finish != "cancelled":
                     # raises StructuredOutputError (with the text) if the answer is incomplete
-                    self._reply = replace(self._reply, parsed=self._fmt.parse(self._reply.text))
+                    if self._fmt.kind == "tool_call":
+                        raw = self._parser.raw_text
+                        parsed = self._fmt.check_tool_calls(self._reply.tool_calls, raw)
+                    else:
+                        parsed = self._fmt.parse(self._reply.text)
+                    self._reply = replace(self._reply, parsed=parsed)
         if tail:
             yield tail
 
@@ -197,11 +202,14 @@ class Assistant:
         *,
         enable_thinking: bool | None = None,
         response_format: Any = None,
+        tool_choice: str | dict[str, Any] = "auto",
         **overrides: Any,
     ) -> ReplyStream:
         """Start an answer to ``text`` (or to a list of new messages, e.g. tool results).
         ``response_format`` constrains the answer (see :class:`ResponseFormat`); the reply's
-        ``parsed`` then holds the value."""
+        ``parsed`` then holds the value. ``tool_choice``: "auto" (the model decides; tool calls
+        are parsed from its text), "required" (it must call one of the tools, with arguments
+        valid for it), ``{"name": NAME}`` (it must call that tool), or "none"."""
         new = [Message("user", text)] if isinstance(text, str) else list(text)
         if not new:
             raise InvalidRequestError("Nothing to answer: pass the user's text.")
@@ -211,6 +219,13 @@ class Assistant:
         prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
         processors = []
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
+        if tool_choice not in ("auto", "none"):
+            if fmt is not None:
+                raise InvalidRequestError("Use either response_format or a forced tool_choice, not both.")
+            name = tool_choice.get("name") if isinstance(tool_choice, dict) else None
+            if tool_choice != "required" and name is None:
+                raise InvalidRequestError('tool_choice must be "auto", "none", "required" or {"name": TOOL}.')
+            fmt = ResponseFormat.tool_call(self.tools, name)
         if fmt is not None:
             if not self.backend.supports_logits_processors:
                 raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")

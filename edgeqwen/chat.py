@@ -271,6 +271,10 @@ class OutputParser:
         self._emitted = max(self._emitted, safe)
         return out
 
+    @property
+    def raw_text(self) -> str:
+        return self._raw
+
     def finish(self) -> tuple[str, ParsedOutput]:
         """End of stream: the answer text still held back, and the whole output parsed.
         What :meth:`feed` returned plus that tail equals ``content``, so a streamed answer and

@@ -191,3 +191,63 @@ def test_jsonschema_bench_smoke():
     assert result["invalid_accepted"] == 0
     assert result["valid_accepted"] >= 0.95 * result["valid"]
     assert "| compiled |" in bench.table(result)
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]}},
+                "required": ["city", "unit"],
+            },
+        },
+    },
+    {
+        "name": "add",
+        "description": "Add two integers",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["a", "b"],
+        },
+    },
+]
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_constrained_tool_calls(tiny_models, arch):
+    backend = OnnxBackend(tiny_models[arch]["int4"], context_length=2048)
+    bot = Assistant(backend=backend, tools=TOOLS, max_tokens=600, temperature=1.0)
+    names = set()
+    for seed in range(6):
+        bot.reset()
+        reply = bot.chat("What is the weather in Paris?", tool_choice="required", seed=seed)
+        assert len(reply.tool_calls) == 1 and reply.parsed == reply.tool_calls
+        call = reply.tool_calls[0]
+        names.add(call.name)
+        schema = TOOLS[0]["function"]["parameters"] if call.name == "get_weather" else TOOLS[1]["parameters"]
+        jsonschema.validate(call.arguments, schema)
+        assert "<tool_call>" not in reply.text
+    bot.reset()
+    forced = bot.chat("Add 2 and 3", tool_choice={"name": "add"}, seed=0)
+    assert forced.tool_calls[0].name == "add"
+    # the call and its result go back into the conversation as Qwen's template renders them
+    from edgeqwen import Message
+
+    follow = bot.chat([Message("tool", '{"result": 5}')], max_tokens=5)
+    assert follow.metrics.cached_tokens > 0
+    assert [m.role for m in bot.history] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_bad_tool_choice(qwen2):
+    bot = Assistant(backend=qwen2, tools=TOOLS)
+    with pytest.raises(GrammarError, match="'mul'"):
+        bot.chat("x", tool_choice={"name": "mul"})
+    with pytest.raises(GrammarError, match="no tools"):
+        Assistant(backend=qwen2).chat("x", tool_choice="required")
+    with pytest.raises(Exception, match="tool_choice"):
+        bot.chat("x", tool_choice="sometimes")

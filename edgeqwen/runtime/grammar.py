@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from ..errors import BackendUnavailableError, GrammarError, StructuredOutputErro
 
 __all__ = ["GrammarConstraint", "GrammarEngine", "ResponseFormat", "decoding_schema"]
 
-Kind = Literal["json_schema", "json_object", "regex", "choice", "lark"]
+Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 COMPILE_TIME_LIMIT_S = 10.0
 
@@ -129,6 +129,7 @@ class ResponseFormat:
     pattern: str | None = None
     choices: tuple[str, ...] = ()
     grammar: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
     lenient: bool = False
     max_string_length: int | None = DEFAULT_MAX_STRING
     thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
@@ -178,6 +179,48 @@ class ResponseFormat:
     def lark(cls, grammar: str) -> ResponseFormat:
         return cls("lark", grammar=grammar)
 
+    @classmethod
+    def tool_call(cls, tools: Sequence[dict[str, Any]], name: str | None = None) -> ResponseFormat:
+        """One Qwen ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` whose arguments are
+        valid for the chosen function (or for ``name``, when given)."""
+        from ..chat import normalize_tools
+
+        fns = [t["function"] for t in normalize_tools(tools)]
+        if name is not None:
+            fns = [f for f in fns if f["name"] == name]
+            if not fns:
+                raise GrammarError(f"tool_choice names {name!r}, which is not among the tools given.")
+        if not fns:
+            raise GrammarError("A tool call was required but no tools were given.")
+        return cls("tool_call", tools=tuple(fns))
+
+    def _tool_rule(self) -> str:
+        variants = []
+        for fn in self.tools:
+            params = fn.get("parameters") or {"type": "object", "properties": {}}
+            variants.append(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"const": fn["name"]},
+                        "arguments": decoding_schema(params, self.max_string_length),
+                    },
+                    "required": ["name", "arguments"],
+                    "additionalProperties": False,
+                }
+            )
+        # Qwen writes tool calls the way its chat template renders them: json.dumps separators.
+        schema = {
+            "anyOf": variants,
+            "x-guidance": {
+                "whitespace_flexible": False,
+                "item_separator": ", ",
+                "key_separator": ": ",
+                "lenient": self.lenient,
+            },
+        }
+        return '<tool_call> "\\n" %json ' + json.dumps(schema) + ' "\\n" </tool_call>'
+
     # -- grammar ------------------------------------------------------------------------------
     def _json_grammar(self, schema: dict[str, Any] | None) -> str:
         from llguidance import LLMatcher
@@ -203,6 +246,8 @@ class ResponseFormat:
             grammar = LLMatcher.grammar_from_regex(self.pattern or "")
         elif self.kind == "choice":
             grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
+        elif self.kind == "tool_call":
+            grammar = LLMatcher.grammar_from_lark("start: " + self._tool_rule())
         else:
             grammar = LLMatcher.grammar_from_lark(self.grammar or "")
         if not thinking:
@@ -215,6 +260,8 @@ class ResponseFormat:
             answer = "/" + (self.pattern or "").replace("/", "\\/") + "/"
         elif self.kind == "choice":
             answer = " | ".join(json.dumps(c) for c in self.choices)
+        elif self.kind == "tool_call":
+            answer = self._tool_rule()
         else:
             raise GrammarError(
                 "A Lark response format cannot be combined with thinking; add the think block "
@@ -225,6 +272,23 @@ class ResponseFormat:
         return LLMatcher.grammar_from_lark(lark)
 
     # -- results ------------------------------------------------------------------------------
+    def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
+        """Constrained tool calls, validated against their function's parameters."""
+        import jsonschema
+
+        if not calls:
+            raise StructuredOutputError("The answer holds no complete tool call; raise max_tokens.", text)
+        by_name = {fn["name"]: fn for fn in self.tools}
+        for call in calls:
+            fn = by_name.get(call.name)
+            if fn is None:
+                raise StructuredOutputError(f"The model called an unknown tool {call.name!r}.", text)
+            try:
+                jsonschema.validate(call.arguments, fn.get("parameters") or {})
+            except jsonschema.ValidationError as exc:
+                raise StructuredOutputError(f"Arguments of {call.name} do not validate: {exc.message}", text) from exc
+        return tuple(calls)
+
     def parse(self, text: str) -> Any:
         """The value the answer stands for, checked again independently of the grammar."""
         if self.kind in ("json_schema", "json_object"):
@@ -274,23 +338,8 @@ class GrammarEngine:
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
         from llguidance import LLMatcher
 
-        key = (
-            json.dumps(
-                [
-                    fmt.kind,
-                    fmt.schema,
-                    fmt.pattern,
-                    fmt.choices,
-                    fmt.grammar,
-                    fmt.lenient,
-                    fmt.max_string_length,
-                    fmt.thinking_budget,
-                ],
-                sort_keys=True,
-                default=str,
-            ),
-            thinking,
-        )
+        spec = {f.name: getattr(fmt, f.name) for f in fields(fmt) if f.name != "model"}
+        key = (json.dumps(spec, sort_keys=True, default=str), thinking)
         cached = self._cache.get(key)
         if cached is not None:
             return cached

@@ -33,6 +33,8 @@ class LanguageModel(Protocol):
 
     def decode(self, token: int) -> np.ndarray: ...
 
+    def extend(self, tokens: Sequence[int]) -> np.ndarray: ...
+
 
 class Backend(ABC):
     name: str = "base"

@@ -181,9 +181,13 @@ class OnnxModel:
         return logits
 
     def decode(self, token: int) -> np.ndarray:
-        if len(self.tokens) >= self.context_length:
+        return self.extend([token])
+
+    def extend(self, tokens: Sequence[int]) -> np.ndarray:
+        """Feed several tokens after the cached ones (fast-forwarded grammar tokens)."""
+        if len(self.tokens) + len(tokens) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
-        return self._run([token])
+        return self._run(tokens)
 
 
 def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int | None = None) -> int:

@@ -133,6 +133,7 @@ class ResponseFormat:
     lenient: bool = False
     max_string_length: int | None = DEFAULT_MAX_STRING
     thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
+    fast_forward: bool = True  # append tokens the grammar forces without sampling them
     model: Any = field(default=None, compare=False)  # pydantic class, for validation
 
     @classmethod
@@ -361,7 +362,8 @@ class GrammarEngine:
         return LLMatcher.validate_grammar_with_warnings(fmt.grammar_text(), self.tokenizer)[1]
 
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
-        return GrammarConstraint(self, self.compile(fmt, thinking), prompt_len)
+        cls = FastForwardConstraint if fmt.fast_forward else GrammarConstraint
+        return cls(self, self.compile(fmt, thinking), prompt_len)
 
 
 def _explain(message: str, fmt: ResponseFormat) -> str:
@@ -400,14 +402,31 @@ class GrammarConstraint:
     def done(self) -> bool:
         return self._matcher.is_stopped() or self._matcher.is_accepting()
 
-    def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def _catch_up(self, token_ids: np.ndarray) -> None:
         new = [int(t) for t in token_ids[self._seen :]]
         if new and not self._matcher.consume_tokens(new):
             raise GrammarError(f"The grammar rejected a token it allowed: {self._matcher.get_error()}")
         self._seen = len(token_ids)
+
+    def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        self._catch_up(token_ids)
         start = time.perf_counter()
         self._matcher.unsafe_compute_mask_ptr(self._mask.ctypes.data, self._mask.nbytes)
         allowed = np.unpackbits(self._mask.view(np.uint8), count=logits.size, bitorder="little").view(bool)
         out = np.where(allowed, logits, np.float32(-np.inf))
         self.mask_times.append(time.perf_counter() - start)
         return out
+
+
+class FastForwardConstraint(GrammarConstraint):
+    """Also tells the loop which tokens the grammar forces next (e.g. a fixed key), so they are
+    appended without a sampling step each."""
+
+    def fast_forward(self, token_ids: np.ndarray) -> list[int]:
+        self._catch_up(token_ids)
+        forced = [int(t) for t in self._matcher.compute_ff_tokens()]
+        if forced:
+            if not self._matcher.consume_tokens(forced):
+                raise GrammarError(f"The grammar rejected its own forced tokens: {self._matcher.get_error()}")
+            self._seen += len(forced)
+        return forced

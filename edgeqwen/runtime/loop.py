@@ -28,22 +28,38 @@ def generate_step(
     sampler: Sampler,
     processors: Sequence[LogitsProcessor] = (),
     max_tokens: int = 256,
-) -> Iterator[tuple[int, np.ndarray]]:
+) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield ``(token, logits)`` for each new token. The token the consumer stops on is never
-    fed back, so the model's cache holds exactly the prompt and the tokens before it."""
+    fed back, so the model's cache holds exactly the prompt and the tokens before it.
+
+    A processor with a ``fast_forward(token_ids) -> list[int]`` method (a grammar) may force the
+    next tokens; they are yielded with ``logits=None`` without sampling, and fed to the model in
+    one forward pass together with the sampled token."""
     tokens = np.empty(len(prompt_ids) + max_tokens, dtype=np.int64)
     n = len(prompt_ids)
     tokens[:n] = prompt_ids
+    forcing = [p for p in processors if hasattr(p, "fast_forward")]
     logits = model.prefill(prompt_ids)
-    for i in range(max_tokens):
+    produced = 0
+    while True:
         for process in processors:
             logits = process(tokens[:n], logits)
         token = sampler(logits)
         yield token, logits
         tokens[n] = token
         n += 1
-        if i + 1 < max_tokens:
-            logits = model.decode(token)
+        produced += 1
+        feed = [token]
+        for forcer in forcing:
+            for forced in forcer.fast_forward(tokens[:n])[: max_tokens - produced]:
+                yield forced, None
+                tokens[n] = forced
+                n += 1
+                produced += 1
+                feed.append(forced)
+        if produced >= max_tokens:
+            return
+        logits = model.decode(token) if len(feed) == 1 else model.extend(feed)
 
 
 def _mask_padding(vocab_size: int) -> LogitsProcessor:

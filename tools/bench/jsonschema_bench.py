@@ -47,8 +47,17 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
     tok = engine.tokenizer
     mask = np.zeros((151936 + 31) // 32, dtype=np.int32)
     files = sorted(data_dir.glob("*.json"))[:limit]
-    stats = {"schemas": 0, "compiled": 0, "fail_closed": 0, "passing": 0, "valid": 0, "valid_accepted": 0,
-             "invalid": 0, "invalid_accepted": 0, "tokens": 0}
+    stats = {
+        "schemas": 0,
+        "compiled": 0,
+        "fail_closed": 0,
+        "passing": 0,
+        "valid": 0,
+        "valid_accepted": 0,
+        "invalid": 0,
+        "invalid_accepted": 0,
+        "tokens": 0,
+    }
     compile_ms, mask_us, errors = [], [], {}
     for path in files:
         case = json.loads(path.read_text())
@@ -92,8 +101,10 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
         stats["passing"] += ok
     return {
         **stats,
-        "compile_ms_p50": pct(compile_ms, 50), "compile_ms_p99": pct(compile_ms, 99),
-        "mask_us_p50": pct(mask_us, 50), "mask_us_p99": pct(mask_us, 99),
+        "compile_ms_p50": pct(compile_ms, 50),
+        "compile_ms_p99": pct(compile_ms, 99),
+        "mask_us_p50": pct(mask_us, 50),
+        "mask_us_p99": pct(mask_us, 99),
         "mask_us_mean": statistics.fmean(mask_us) if mask_us else float("nan"),
         "fail_closed_reasons": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
     }

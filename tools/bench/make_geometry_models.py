@@ -1,0 +1,84 @@
+"""Random-weight models with the *exact* geometry of Qwen2.5-1.5B-Instruct / Qwen2.5-3B-Instruct,
+converted to edgeqwen's int4 ONNX build. Speed does not depend on weight values, so these are
+honest benchmark models; they produce no meaningful text.
+
+    python tools/bench/make_geometry_models.py OUT_DIR [--model qwen2.5-1.5b-instruct] [--keep-hf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def hf_config(name: str):
+    import transformers
+
+    from edgeqwen.catalog import get_model
+
+    g = get_model(name).geometry
+    return transformers.Qwen2Config(
+        vocab_size=g.vocab,
+        hidden_size=g.hidden,
+        intermediate_size=g.intermediate,
+        num_hidden_layers=g.layers,
+        num_attention_heads=g.heads,
+        num_key_value_heads=g.kv_heads,
+        max_position_embeddings=g.context_length,
+        rope_theta=1_000_000.0,
+        tie_word_embeddings=g.tied_embeddings,
+        rms_norm_eps=1e-6,
+        bos_token_id=151643,
+        eos_token_id=151645,
+        torch_dtype="bfloat16",
+    )
+
+
+def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> Path:
+    import torch
+    import transformers
+    from qwen_tokenizer_json import write as write_tokenizer
+
+    from edgeqwen.convert import ConvertOptions, convert
+
+    folder = out / f"{name}-random-int4-b{block_size}"
+    if (folder / "genai_config.json").is_file():
+        return folder
+    hf = out / f"{name}-random-hf"
+    if not (hf / "config.json").is_file():
+        t0 = time.perf_counter()
+        torch.manual_seed(0)
+        with torch.device("cpu"):
+            model = transformers.Qwen2ForCausalLM(hf_config(name)).to(torch.bfloat16)
+        model.save_pretrained(hf)
+        write_tokenizer(hf)
+        print(f"built {hf} in {time.perf_counter() - t0:.0f} s", flush=True)
+        del model
+    t0 = time.perf_counter()
+    convert(hf, folder, ConvertOptions(block_size=block_size))
+    print(f"converted {folder} in {time.perf_counter() - t0:.0f} s", flush=True)
+    if not keep_hf:
+        shutil.rmtree(hf)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "--model", default="qwen2.5-1.5b-instruct", choices=["qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct"]
+    )
+    parser.add_argument("--block-size", type=int, default=32)
+    parser.add_argument("--keep-hf", action="store_true")
+    args = parser.parse_args()
+    print(build(args.model, args.out, args.keep_hf, args.block_size))
+
+
+if __name__ == "__main__":
+    main()

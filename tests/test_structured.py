@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.backends.onnx import OnnxBackend
-from edgeqwen.runtime.grammar import decoding_schema
+from edgeqwen.runtime.grammar import RelaxedConstraintWarning, decoding_schema
 
 
 class LineItem(BaseModel):
@@ -135,6 +135,8 @@ def test_unsupported_keyword_fails_closed_or_lenient(qwen2):
     bot = Assistant(backend=qwen2, max_tokens=400, temperature=1.0, seed=0)
     with pytest.raises(GrammarError, match="uniqueItems.*lenient=True"):
         bot.json("numbers", schema)
+    with pytest.warns(RelaxedConstraintWarning, match="uniqueItems"):
+        qwen2.grammar_engine.compile(ResponseFormat.of(schema, lenient=True))
     try:
         value = bot.json("numbers", schema, lenient=True)
     except StructuredOutputError as exc:  # lenient: still validated against the full schema
@@ -288,3 +290,14 @@ def test_demo_model_extraction_is_always_valid(demo_model):
     assert constrained["valid"] == constrained["cases"] >= 20
     assert constrained["field_accuracy"] > free["field_accuracy"]
     assert constrained["field_accuracy"] >= 0.4  # SmolLM2-135M gets about half the fields right
+
+
+def test_lark_grammar(qwen2):
+    grammar = 'start: "The answer is " NUM "."\nNUM: /[0-9]{1,3}/'
+    bot = Assistant(backend=qwen2, max_tokens=40, temperature=1.0)
+    for seed in range(3):
+        reply = bot.chat("?", response_format=ResponseFormat.lark(grammar), seed=seed)
+        assert reply.text.startswith("The answer is ") and reply.text.endswith(".")
+        assert reply.text[len("The answer is ") : -1].isdigit()
+    with pytest.raises(GrammarError):
+        bot.chat("?", response_format=ResponseFormat.lark("start: undefined_rule"))

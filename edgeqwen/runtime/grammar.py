@@ -22,7 +22,12 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, GrammarError, StructuredOutputError
 
-__all__ = ["GrammarConstraint", "GrammarEngine", "ResponseFormat", "decoding_schema"]
+__all__ = ["GrammarConstraint", "GrammarEngine", "RelaxedConstraintWarning", "ResponseFormat", "decoding_schema"]
+
+
+class RelaxedConstraintWarning(UserWarning):
+    """``lenient=True`` let a schema compile without enforcing some keywords during decoding."""
+
 
 Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
@@ -351,6 +356,14 @@ class GrammarEngine:
         self.compile_times.append(elapsed)
         if is_error:
             raise GrammarError(_explain(messages[0], fmt))
+        if messages and fmt.lenient:
+            import warnings
+
+            warnings.warn(
+                "lenient=True: not enforced while decoding (checked on the result instead): " + "; ".join(messages),
+                RelaxedConstraintWarning,
+                stacklevel=4,
+            )
         if elapsed > COMPILE_TIME_LIMIT_S:
             raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
         self._cache[key] = grammar

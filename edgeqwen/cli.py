@@ -191,5 +191,47 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None) ->
         click.echo(format_report(snap, result))
 
 
+@main.command()
+@click.argument("model", required=False)
+@click.option("--prompt-tokens", "-p", default=128, show_default=True, help="Prompt length (random token ids).")
+@click.option("--gen-tokens", "-n", default=64, show_default=True, help="Tokens to generate (stop tokens ignored).")
+@click.option("--runs", "-r", default=3, show_default=True, help="Measured runs (after one warm-up).")
+@click.option("--threads", type=int, help="CPU threads (default: physical cores).")
+@click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@clean_errors
+def bench(
+    model: str | None,
+    prompt_tokens: int,
+    gen_tokens: int,
+    runs: int,
+    threads: int | None,
+    context_length: int | None,
+    as_json: bool,
+) -> None:
+    """Measure prefill / decode tokens/s, time to first token, load time and peak memory."""
+    import json
+
+    from .bench import run_bench
+
+    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length)
+    if as_json:
+        click.echo(json.dumps(r.as_dict(), indent=2))
+        return
+    mib = 2**20
+    click.echo(
+        f"{r.model}: {r.prompt_tokens} prompt + {r.gen_tokens} generated tokens, {r.threads} threads, "
+        f"median of {r.runs} runs (min-max)"
+    )
+    for label, s, unit in (("prefill", r.prefill_tps, "tok/s"), ("decode", r.decode_tps, "tok/s")):
+        click.echo(f"  {label:<8}{s.median:9.1f} {unit}  ({s.min:.1f}-{s.max:.1f})")
+    click.echo(f"  TTFT    {r.ttft_s.median * 1000:9.1f} ms     ({r.ttft_s.min * 1000:.1f}-{r.ttft_s.max * 1000:.1f})")
+    click.echo(f"  load    {r.load_s:9.2f} s")
+    click.echo(
+        f"  peak RSS {r.peak_rss_bytes / mib:8.0f} MiB (model files {r.model_bytes / mib:.0f} MiB, "
+        f"KV cache {r.kv_cache_bytes / mib:.0f} MiB)"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

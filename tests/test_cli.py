@@ -35,3 +35,21 @@ def test_convert_rejects_unknown_architecture(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "'bert'" in result.stderr
+
+
+def test_bench_smoke(tiny_models):
+    import json
+
+    result = CliRunner().invoke(
+        main, ["bench", str(tiny_models["qwen2"]["int4"]), "-p", "16", "-n", "8", "-r", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)
+    assert r["prompt_tokens"] == 16 and r["gen_tokens"] == 8 and r["runs"] == 2
+    assert r["decode_tps"]["min"] <= r["decode_tps"]["median"] <= r["decode_tps"]["max"]
+    assert r["prefill_tps"]["median"] > 0 and r["peak_rss_bytes"] > r["model_bytes"] > 0
+    assert r["kv_cache_bytes"] == 2 * 2 * 2 * 16 * 4 * 25  # K+V x layers x kv heads x head x fp32 x (16+8+1)
+    text = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-p", "8", "-n", "4", "-r", "1"])
+    assert "decode" in text.output and "peak RSS" in text.output
+    bad = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-n", "1"])
+    assert bad.exit_code == 2 and "gen_tokens >= 2" in bad.output

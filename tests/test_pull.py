@@ -1,0 +1,115 @@
+"""`edgeqwen pull` against a local stand-in for the hub's file API (loopback only)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from fakehub import FakeHub
+
+from edgeqwen import Assistant
+from edgeqwen.cli import main
+from edgeqwen.errors import DownloadError, InsufficientDiskError, IntegrityError, ModelLoadError, ModelNotFoundError
+from edgeqwen.pull import manifest_path, pull, remove
+
+REPO = "test-org/tiny-qwen2-onnx"
+SPEC = f"{REPO}:cpu-int4"
+NAME = "tiny-qwen2-onnx-cpu-int4"
+
+
+@pytest.fixture
+def hub(tiny_models, tmp_path, monkeypatch):
+    src = tiny_models["qwen2"]["int4"]
+    files = {f"cpu-int4/{p.name}": p for p in src.iterdir() if p.is_file()}
+    files["README.md"] = src / "genai_config.json"  # a file outside the subfolder, never fetched
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with FakeHub(REPO, files) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        yield fake
+
+
+def test_full_download_then_chat(hub):
+    said = []
+    path = pull(SPEC, progress=said.append)
+    assert path.name == NAME and (path / "genai_config.json").is_file()
+    assert said[0].startswith(f"Downloading {NAME}") and said[-1].startswith("Installed")
+    assert "README.md" not in {name for name, _ in hub.gets}
+    reply = Assistant(NAME, max_tokens=4, temperature=0.0).chat("hi")
+    assert reply.metrics.generated_tokens == 4
+    assert manifest_path(NAME).is_file()
+
+
+def test_interrupted_download_resumes(hub):
+    hub.interrupt.add("cpu-int4/tokenizer.json")  # 11 MB: more than one 10 MB chunk arrives first
+    pull(SPEC)
+    gets = [rng for name, rng in hub.gets if name == "cpu-int4/tokenizer.json"]
+    assert gets[0] is None and gets[1] is not None and gets[1].startswith("bytes=")
+    assert int(gets[1][6:].rstrip("-")) >= 10 * 2**20
+
+
+def test_checksum_mismatch_is_refused(hub):
+    hub.corrupt.add("cpu-int4/model.onnx.data")
+    with pytest.raises(IntegrityError, match="model.onnx.data.*checksum.*--force"):
+        pull(SPEC)
+    hub.corrupt.clear()
+    path = pull(SPEC, force=True)  # the bad file was deleted, so this fetches it again
+    assert (path / "model.onnx.data").is_file()
+
+
+def test_offline_mode_uses_the_cache(hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="not in the cache"):
+        pull(SPEC)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    pull(SPEC)
+    n = len(hub.gets)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = pull(SPEC)
+    assert len(hub.gets) == n and (path / "model.onnx").is_file()
+
+
+def test_disk_full_is_checked_before_downloading(hub, monkeypatch):
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
+    with pytest.raises(InsufficientDiskError, match="needs 0.02 GiB"):
+        pull(SPEC)
+    assert hub.gets == []
+
+
+def test_unknown_repo_and_catalog_models(hub):
+    with pytest.raises(ModelNotFoundError):
+        pull("test-org/tiny-qwen2-onnx:no-such-folder")
+    with pytest.raises(ModelNotFoundError, match="--convert"):
+        pull("qwen2.5-1.5b-instruct")
+    with pytest.raises(ModelNotFoundError, match="not in the catalog"):
+        pull("llama-70b")
+
+
+def test_truncated_or_missing_files_are_named_on_load(hub):
+    path = pull(SPEC)
+    data = (path / "model.onnx.data").resolve()
+    data.write_bytes(data.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match=f"model.onnx.data.*edgeqwen pull {NAME} --force"):
+        Assistant(NAME)
+    path = pull(SPEC, force=True)
+    assert Assistant(NAME, max_tokens=2).chat("hi").text is not None  # repaired
+    (path / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match="tokenizer.json.*--force"):
+        Assistant(NAME)
+
+
+def test_models_and_rm_commands(hub):
+    runner = CliRunner()
+    listing = runner.invoke(main, ["models"])
+    assert listing.exit_code == 0 and "qwen2.5-1.5b-instruct" in listing.output and "not installed" in listing.output
+    assert runner.invoke(main, ["pull", SPEC]).exit_code == 0
+    listing = runner.invoke(main, ["models"])
+    assert NAME in listing.output and "MiB" in listing.output
+    removed = runner.invoke(main, ["rm", NAME])
+    assert removed.exit_code == 0 and not (hub_path := manifest_path(NAME)).exists(), hub_path
+    assert runner.invoke(main, ["rm", NAME]).exit_code == 1
+    with pytest.raises(ModelNotFoundError):
+        remove(NAME)

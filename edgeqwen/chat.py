@@ -69,15 +69,17 @@ class ChatTemplate:
     im_end: int | None = None
 
     def recommended_config(self, enable_thinking: bool = False) -> GenerationConfig:
-        """Sampling defaults from the model cards (Qwen2.5, Qwen3 thinking / non-thinking).
-        SmolLM2-135M loops under plain greedy decoding; a 1.1 repetition penalty stops that."""
-        if self.family == "qwen2.5":
-            return GenerationConfig(temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
-        if self.family == "qwen3":
-            if enable_thinking:
-                return GenerationConfig(max_tokens=2048, temperature=0.6, top_p=0.95, top_k=20)
-            return GenerationConfig(temperature=0.7, top_p=0.8, top_k=20)
-        return GenerationConfig(repetition_penalty=1.1)
+        """Sampling defaults from the model cards, as the catalog records them per family
+        (Qwen3 has a second set for thinking mode). SmolLM2-135M loops under plain greedy
+        decoding; its entry adds a 1.1 repetition penalty."""
+        from .catalog import catalog
+
+        spec = next((m for m in catalog() if m.family == self.family), None)
+        defaults = dict(spec.defaults) if spec else {}
+        thinking = defaults.pop("thinking", {})
+        if enable_thinking:
+            defaults.update(thinking)
+        return GenerationConfig(**defaults)
 
     @property
     def supports_thinking(self) -> bool:

@@ -263,10 +263,10 @@ def models() -> None:
 @click.option("--revision", help="Branch, tag or commit on the hub.")
 @click.option(
     "--backend",
-    type=click.Choice(["onnx"]),
+    type=click.Choice(["onnx", "mlc"]),
     default="onnx",
     show_default=True,
-    help="Which build (the MLC build is not supported yet).",
+    help="Which build: int4 ONNX for CPU, or MLC q4f16_1 for a GPU.",
 )
 @clean_errors
 def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str) -> None:
@@ -276,7 +276,7 @@ def pull(model: str, force: bool, convert_: bool, revision: str | None, backend:
     HF_HUB_OFFLINE, HF_TOKEN). Checks free disk first and every file's checksum after."""
     from .pull import pull as do_pull
 
-    click.echo(str(do_pull(model, force=force, convert=convert_, revision=revision, progress=_say)))
+    click.echo(str(do_pull(model, backend=backend, force=force, convert=convert_, revision=revision, progress=_say)))
 
 
 @main.command()

@@ -33,7 +33,11 @@ def installed_models() -> dict[str, Path]:
     root = models_dir()
     if not root.is_dir():
         return {}
-    return {p.name: p for p in sorted(root.iterdir()) if (p / "genai_config.json").is_file()}
+    return {
+        p.name: p
+        for p in sorted(root.iterdir())
+        if (p / "genai_config.json").is_file() or (p / "mlc-chat-config.json").is_file()
+    }
 
 
 def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
@@ -65,7 +69,7 @@ def _best_installed(announce: Callable[[str], None] | None) -> Path | None:
         for spec in catalog()
         if not spec.demo
         for key, path in installed.items()
-        if key.startswith(spec.name)
+        if key.startswith(spec.name) and (path / "genai_config.json").is_file()
     }
     if not by_name:
         return None

@@ -54,6 +54,7 @@ def _say(progress: Callable[[str], None] | None, text: str) -> None:
 
 
 def _hub():
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home
     try:
         import huggingface_hub
     except ImportError as exc:
@@ -92,13 +93,20 @@ def verify_files(folder: Path, records: list[FileRecord], name: str, checksums: 
             raise IntegrityError(f"{path} does not match the checksum the hub recorded and was deleted; {fix}.")
 
 
-def _parse_source(name: str) -> tuple[str, str, str | None, str | None]:
+def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None]:
     """(install name, repo, subfolder, convert_from) for a catalog name or ``org/repo[:subfolder]``."""
+    if backend not in ("onnx", "mlc"):
+        raise InvalidRequestError(f"backend must be onnx or mlc, got {backend!r}.")
     if "/" in name:
         repo, _, sub = name.partition(":")
         install = (repo.split("/")[-1] + ("-" + sub.rstrip("/").split("/")[-1] if sub else "")).lower()
         return install, repo, sub.strip("/") or None, None
     spec = get_model(name)
+    if backend == "mlc":
+        build = spec.builds.get("mlc-q4f16_1")
+        if not build:
+            raise ModelNotFoundError(f"{name} has no MLC build in the catalog.")
+        return f"{spec.name}-mlc", build["repo"], None, None
     build = spec.builds.get("onnx-int4-cpu", {})
     if spec.demo:
         raise InvalidRequestError(
@@ -111,13 +119,15 @@ def _parse_source(name: str) -> tuple[str, str, str | None, str | None]:
 def pull(
     name: str,
     *,
+    backend: str = "onnx",
     force: bool = False,
     convert: bool = False,
     revision: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """Install ``name`` (a catalog name, or ``org/repo[:subfolder]`` holding an ORT GenAI build)."""
-    install, repo, sub, convert_from = _parse_source(name)
+    """Install ``name`` (a catalog name, or ``org/repo[:subfolder]`` holding an ORT GenAI build);
+    ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend)."""
+    install, repo, sub, convert_from = _parse_source(name, backend)
     if not repo:
         if not convert:
             raise ModelNotFoundError(
@@ -226,7 +236,8 @@ def _pull_and_convert(
         )
     except Exception as exc:
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
-    with tempfile.TemporaryDirectory(dir=models_dir()) as tmp:
+    models_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".edgeqwen-convert-", dir=models_dir()) as tmp:
         convert(src, Path(tmp) / "model", ConvertOptions())
         if dest.exists() or dest.is_symlink():
             remove(install)

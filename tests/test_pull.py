@@ -113,3 +113,43 @@ def test_models_and_rm_commands(hub):
     assert runner.invoke(main, ["rm", NAME]).exit_code == 1
     with pytest.raises(ModelNotFoundError):
         remove(NAME)
+
+
+def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):
+    """--convert downloads the source checkpoint (here the tiny HF Qwen2) and builds int4 ONNX."""
+    import dataclasses
+
+    import edgeqwen.pull as pull_module
+    from edgeqwen.catalog import get_model
+
+    src = tiny_models["qwen2"]["hf"]
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    spec = dataclasses.replace(
+        get_model("qwen2.5-1.5b-instruct"), builds={"onnx-int4-cpu": {"convert_from": "test-org/tiny-qwen2-hf"}}
+    )
+    monkeypatch.setattr(pull_module, "get_model", lambda name: spec)
+    with FakeHub("test-org/tiny-qwen2-hf", {p.name: p for p in src.iterdir() if p.is_file()}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        path = pull("qwen2.5-1.5b-instruct", convert=True)
+    assert path.name == "qwen2.5-1.5b-instruct" and (path / "model.onnx.data").is_file()
+    assert Assistant("qwen2.5-1.5b-instruct", max_tokens=3).chat("hi").metrics.generated_tokens == 3
+
+
+def test_pull_mlc_build(tmp_path, monkeypatch):
+    """--backend mlc fetches the catalog's whole MLC repo (weights shards + mlc-chat-config.json)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mlc-chat-config.json").write_text('{"model_type": "qwen2"}')
+    (repo / "params_shard_0.bin").write_bytes(bytes(range(256)) * 1000)
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with FakeHub("mlc-ai/Qwen2.5-1.5B-Instruct-q4f16_1-MLC", {p.name: p for p in repo.iterdir()}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        result = CliRunner().invoke(main, ["pull", "qwen2.5-1.5b-instruct", "--backend", "mlc"])
+    assert result.exit_code == 0, result.output
+    installed = tmp_path / "home" / "models" / "qwen2.5-1.5b-instruct-mlc"
+    assert (installed / "params_shard_0.bin").read_bytes() == (repo / "params_shard_0.bin").read_bytes()
+    assert "qwen2.5-1.5b-instruct-mlc" in CliRunner().invoke(main, ["models"]).output
+    with pytest.raises(ModelNotFoundError, match="no MLC build"):
+        pull("smollm2-135m-instruct", backend="mlc")

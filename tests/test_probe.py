@@ -183,3 +183,11 @@ def test_auto_model_uses_the_planner(tiny_models, tmp_path, monkeypatch):
     monkeypatch.setattr(planner, "cpu_bandwidth", lambda snap: (1.0, "test"))  # nothing interactive
     assert resolve_model("auto", announce=said.append).name == "qwen2.5-1.5b-instruct-int4"
     assert said and said[-1].startswith("Using Qwen2.5-1.5B-Instruct")
+
+
+def test_catalog_sizes_agree_with_the_planner():
+    for spec in catalog():
+        for build, info in spec.builds.items():
+            mlc = build.startswith("mlc")
+            expected = spec.geometry.int4_weight_bytes(32 if mlc else info.get("block_size", 32), 2 if mlc else 4)
+            assert abs(info["approx_size_mib"] - expected / 2**20) <= 1, (spec.name, build)

@@ -249,7 +249,10 @@ def models() -> None:
     click.echo(f"Models in {models_dir()}")
     for spec in catalog():
         hits = [n for n in installed if n.startswith(spec.name)]
-        state = ", ".join(f"{n} ({size(installed[n])})" for n in hits) or "not installed"
+        approx = spec.builds.get("onnx-int4-cpu", {}).get("approx_size_mib")
+        state = ", ".join(f"{n} ({size(installed[n])})" for n in hits) or (
+            f"not installed (int4 ONNX ~{approx:,} MiB)" if approx else "not installed"
+        )
         click.echo(f"  {spec.name:<26} {spec.display:<38} {state}")
     others = [n for n in installed if not any(n.startswith(s.name) for s in catalog())]
     for name in others:

@@ -50,6 +50,56 @@ def default_threads() -> int:
     return max(1, cores or os.cpu_count() or 1)
 
 
+def last_position_graph(info: ModelInfo) -> tuple[bytes, Path] | None:
+    """The model's graph with a Slice in front of the lm_head, so a prefill computes logits for
+    its last position only (the builder's graph computes all: 512 x 151,936 floats and ~15% of the
+    prefill FLOPs for a 1.5B model). Returned as serialized bytes plus the folder its external
+    weights resolve to (the graph is small; nothing is written). None (use the original graph,
+    which is correct, only slower) if ``onnx`` is missing or the graph has an unexpected shape."""
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        return None
+    try:
+        model = onnx.load(str(info.onnx_file), load_external_data=False)
+        graph = model.graph
+        logits = info.output_names.get("logits", "logits")
+        producers = {o: n for n in graph.node for o in n.output}
+        node = producers.get(logits)
+        while node is not None and node.op_type not in ("MatMulNBits", "MatMul", "Gemm"):
+            node = producers.get(node.input[0]) if node.input else None
+        if node is None:
+            return None
+        hidden = node.input[0]
+        sliced = hidden + "/last_position"
+        consts = {"last_starts": [-1], "last_ends": [2**63 - 1], "last_axes": [1]}
+        for name, value in consts.items():
+            graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
+        slice_node = helper.make_node(
+            "Slice", [hidden, "last_starts", "last_ends", "last_axes"], [sliced], name="LastPosition"
+        )
+        graph.node.insert(list(graph.node).index(node), slice_node)
+        node.input[0] = sliced
+        for output in graph.output:
+            if output.name == logits and len(output.type.tensor_type.shape.dim) == 3:
+                output.type.tensor_type.shape.dim[1].dim_value = 1
+        # Point external data at the real files (a hub cache keeps them as links into blobs/).
+        folders = set()
+        for tensor in graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    real = (info.onnx_file.parent / entry.value).resolve()
+                    folders.add(real.parent)
+                    entry.value = real.name
+        if len(folders) > 1:
+            return None
+        folder = folders.pop() if folders else info.onnx_file.parent
+        return model.SerializeToString(), folder
+    except Exception:  # an unexpected graph
+        return None
+
+
 class OnnxModel:
     """One ONNX decoder session with a KV cache; implements the ``LanguageModel`` protocol."""
 
@@ -58,7 +108,7 @@ class OnnxModel:
         info: ModelInfo,
         context_length: int | None = None,
         threads: int | None = None,
-        prefill_chunk: int = 256,
+        prefill_chunk: int = 512,
     ) -> None:
         ort = _import_ort()
         self.info = info
@@ -73,7 +123,13 @@ class OnnxModel:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(info.onnx_file), opts, providers=["CPUExecutionProvider"])
+            rewritten = last_position_graph(info)
+            if rewritten is not None:
+                graph, weights = rewritten
+                opts.add_session_config_entry("session.model_external_initializers_file_folder_path", str(weights))
+                self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+            else:
+                self.session = ort.InferenceSession(str(info.onnx_file), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
             raise ModelLoadError(
                 f"onnxruntime could not load {info.onnx_file} ({str(exc).strip().splitlines()[0][:300]}). "

@@ -114,3 +114,18 @@ def test_greedy_tokens_match_onnxruntime_genai(tiny_models, arch, precision):
     ours = [c.token for c in chunks if c.token is not None]
     k = len(theirs)  # the genai generator stops early on its EOS ids
     assert k >= 1 and ours[:k] == theirs
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_last_position_graph_gives_the_same_logits(tiny_models, arch, monkeypatch):
+    """Prefill runs a rewritten graph (logits for the last position only); its logits must be
+    the original graph's last row."""
+    import edgeqwen.backends.onnx as onnx_backend
+
+    folder = tiny_models[arch]["fp32"]
+    fast = OnnxBackend(folder).model
+    assert fast.session.get_outputs()[0].shape[1] == 1  # the rewritten graph is in use
+    monkeypatch.setattr(onnx_backend, "last_position_graph", lambda info: None)
+    full = OnnxBackend(folder).model
+    assert full.session.get_outputs()[0].shape[1] != 1
+    np.testing.assert_allclose(fast.prefill(PROMPT), full.prefill(PROMPT), atol=1e-5)

@@ -86,6 +86,7 @@ def load_llamacpp(model: str, ids: list[int], gen: int, threads: int):
     llm = Llama(model, n_ctx=len(ids) + gen + 8, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
 
     def run() -> dict:
+        llm.reset()  # forget the cached prompt: llama-cpp-python would otherwise reuse the prefix
         start = time.perf_counter()
         first = end = start
         for i, _token in enumerate(llm.generate(ids, top_k=1, temp=0.0, reset=True)):
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
     parser.add_argument("--engines", default="edgeqwen,ortgenai,llamacpp")
+    parser.add_argument("--rounds", type=int, default=2, help="run the engine list this many times, interleaved")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -152,41 +154,52 @@ def main() -> None:
             jobs.append((engine, args.onnx.name, args.onnx))
     if "llamacpp" in wanted:
         jobs += [("llamacpp", g.name, g) for g in args.gguf]
+    per_job: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
+    for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits every engine alike
+        for i, (engine, label, path) in enumerate(jobs):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                engine,
+                str(path),
+                "--prompt",
+                str(args.prompt),
+                "--gen",
+                str(args.gen),
+                "--runs",
+                str(args.runs),
+                "--threads",
+                str(args.threads),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(f"{engine} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            per_job[i].append(r)
+            print(
+                f"{engine:<9} {label:<40} prefill {r['prefill_tps']:7.1f}  decode {r['decode_tps']:6.2f} tok/s  "
+                f"peak RSS {r['peak_rss'] / 2**20:6.0f} MiB",
+                flush=True,
+            )
     rows = []
-    for engine, label, path in jobs:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            engine,
-            str(path),
-            "--prompt",
-            str(args.prompt),
-            "--gen",
-            str(args.gen),
-            "--runs",
-            str(args.runs),
-            "--threads",
-            str(args.threads),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(f"{engine} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    for i, (engine, label, path) in enumerate(jobs):
+        runs = per_job[i]
+        if not runs:
             continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = {k: statistics.median(x[k] for x in runs) for k in ("prefill_tps", "decode_tps", "ttft_s", "load_s")}
+        r["peak_rss"] = max(x["peak_rss"] for x in runs)
+        r["decode_all"] = [v for x in runs for v in x["decode_tps_all"]]
+        r["prefill_all"] = [v for x in runs for v in x["prefill_tps_all"]]
         size = model_bytes(path)
         r.update(engine=engine, model=label, model_bytes=size, limit_tps=bandwidth * 1e9 / size)
         rows.append(r)
-        print(
-            f"{engine:<9} {label:<40} prefill {r['prefill_tps']:7.1f}  decode {r['decode_tps']:6.2f} tok/s  "
-            f"peak RSS {r['peak_rss'] / 2**20:6.0f} MiB",
-            flush=True,
-        )
     args.out.mkdir(parents=True, exist_ok=True)
     table = [
         f"Machine: {os.cpu_count()} logical cores, threads {args.threads}; measured copy bandwidth "
-        f"{bandwidth:.1f} GB/s. Prompt {args.prompt} tokens, {args.gen} generated, greedy, median of "
-        f"{args.runs} runs after a warm-up.",
+        f"{bandwidth:.1f} GB/s. Prompt {args.prompt} tokens, {args.gen} generated, greedy; each engine loaded "
+        f"{args.rounds} times, interleaved, {args.runs} runs after a warm-up each; medians.",
         "",
         "| engine | model file(s) | size MiB | prefill tok/s | decode tok/s | decode limit tok/s | "
         "share of limit | TTFT s | load s | peak RSS MiB |",

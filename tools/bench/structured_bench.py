@@ -46,7 +46,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--fast-forward", action="store_true", help="also time a full answer with and without it")
     args = parser.parse_args()
-    backend = OnnxBackend(args.model, context_length=4096, threads=args.threads)
+    from edgeqwen.model import read_model_info
+
+    context = min(4096, read_model_info(args.model).context_length)
+    backend = OnnxBackend(args.model, context_length=context, threads=args.threads)
     ids = prompt_ids(backend, "Extract the invoice as JSON: INV-2024, 3 chairs at 45.50 EUR each.")
     engine = backend.grammar_engine
     greedy = GenerationConfig(max_tokens=args.tokens, temperature=0.0)

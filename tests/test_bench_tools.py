@@ -1,0 +1,58 @@
+"""Smoke runs of the benchmark scripts on the tiny model, so they keep working (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_peers_script_smoke(tiny_models, tmp_path):
+    pytest.importorskip("onnxruntime_genai")
+    out = tmp_path / "bench"
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "bench" / "peers.py"),
+        "--onnx",
+        str(tiny_models["qwen2"]["int4"]),
+        "--prompt",
+        "16",
+        "--gen",
+        "4",
+        "--runs",
+        "1",
+        "--rounds",
+        "1",
+        "--threads",
+        "1",
+        "--engines",
+        "edgeqwen,ortgenai",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((out / "peers.json").read_text())
+    assert [r["engine"] for r in data["rows"]] == ["edgeqwen", "ortgenai"]
+    assert all(r["decode_tps"] > 0 and r["prefill_tps"] > 0 for r in data["rows"])
+    assert "| edgeqwen |" in (out / "peers.md").read_text()
+
+
+def test_structured_bench_smoke(tiny_models):
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "bench" / "structured_bench.py"),
+        str(tiny_models["qwen2"]["int4"]),
+        "--runs",
+        "1",
+        "--tokens",
+        "8",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "grammar mask" in proc.stdout and "constrained decode" in proc.stdout

@@ -118,6 +118,7 @@ class Assistant:
         announce: Callable[[str], None] | None = None,
         **sampling: Any,
     ) -> None:
+        (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
         if isinstance(backend, Backend):
             self.backend = backend
         else:

@@ -93,3 +93,14 @@ def test_every_error_is_an_edgeqwen_error():
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), EdgeQwenError)
+
+
+def test_bad_sampling_fails_before_loading(tmp_path, monkeypatch):
+    import edgeqwen.hub as hub
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model must not be resolved or loaded")
+
+    monkeypatch.setattr(hub, "resolve_model", no_load)
+    with pytest.raises(InvalidRequestError, match="top_p"):
+        Assistant(top_p=2.0)

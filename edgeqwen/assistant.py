@@ -15,7 +15,7 @@ from typing import Any
 
 from .backends import Backend, load_backend
 from .chat import OutputParser, normalize_tools
-from .errors import GrammarError, InvalidRequestError, PromptTooLongError
+from .errors import GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
 from .runtime.grammar import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply
 
@@ -46,6 +46,7 @@ class ReplyStream:
         self._prefix_ids = tuple(prefix_ids)
         self._tokens: list[int] = []
         self._reply: Reply | None = None
+        self._error: StructuredOutputError | None = None
         self._started = False
 
     def __iter__(self) -> Iterator[str]:
@@ -79,20 +80,26 @@ class ReplyStream:
                 )
                 self._on_done(self._reply)
                 if self._fmt is not None and finish != "cancelled":
-                    # raises StructuredOutputError (with the text) if the answer is incomplete
-                    if self._fmt.kind == "tool_call":
-                        raw = self._parser.raw_text
-                        parsed = self._fmt.check_tool_calls(self._reply.tool_calls, raw)
-                    else:
-                        parsed = self._fmt.parse(self._reply.text)
+                    try:  # StructuredOutputError (with the text) if the answer is incomplete or invalid
+                        if self._fmt.kind == "tool_call":
+                            parsed = self._fmt.check_tool_calls(self._reply.tool_calls, self._parser.raw_text)
+                        else:
+                            parsed = self._fmt.parse(self._reply.text)
+                    except StructuredOutputError as exc:
+                        self._error = exc
+                        raise
                     self._reply = replace(self._reply, parsed=parsed)
         if tail:
             yield tail
 
     def reply(self) -> Reply:
+        """The finished reply (generating the rest first). Raises the StructuredOutputError again
+        if the constrained answer did not parse, rather than returning a reply without a value."""
         if self._reply is None:
             for _ in self:
                 pass
+        if self._error is not None:
+            raise self._error
         assert self._reply is not None  # set by __iter__'s finally
         return self._reply
 

@@ -174,6 +174,11 @@ def test_truncated_answer_raises_with_the_text(qwen2):
     with pytest.raises(StructuredOutputError, match="max_tokens") as err:
         bot.json("x", INVOICE)
     assert err.value.text.startswith("{")
+    stream = bot.stream("x", response_format=INVOICE)
+    with pytest.raises(StructuredOutputError):
+        list(stream)
+    with pytest.raises(StructuredOutputError):  # not a reply with parsed=None
+        stream.reply()
 
 
 def test_jsonschema_bench_smoke():

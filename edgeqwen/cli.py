@@ -45,7 +45,7 @@ def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
         click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
         click.option("--threads", type=int, help="CPU threads (default: physical cores)."),
-        click.option("--backend", default="auto", show_default=True, help="auto | onnx"),
+        click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)"),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -104,3 +104,16 @@ def test_bad_sampling_fails_before_loading(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "resolve_model", no_load)
     with pytest.raises(InvalidRequestError, match="top_p"):
         Assistant(top_p=2.0)
+
+
+def test_mlc_backend_without_mlc_llm_says_how_to_install(tiny_models, monkeypatch):
+    import importlib.util
+
+    from edgeqwen import BackendUnavailableError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlc_llm" else real(name, *a))
+    with pytest.raises(BackendUnavailableError, match="not on PyPI.*mlc.ai/wheels.*Raspberry Pi"):
+        Assistant(str(tiny_models["qwen2"]["int4"]), backend="mlc")
+    with pytest.raises(InvalidRequestError, match="Unknown backend 'tpu'"):
+        Assistant(str(tiny_models["qwen2"]["int4"]), backend="tpu")

@@ -174,9 +174,6 @@ class OnnxModel:
             for past, present in self._kv_names:
                 self._binding.bind_ortvalue_input(past, self._kv_ort[past])
                 self._binding.bind_ortvalue_output(present, self._kv_ort[past])
-        vocab = self.info.vocab_size
-        self._step_logits = np.zeros((1, 1, vocab), dtype=np.float32)
-        self._step_logits_ort = None
 
     def reset(self) -> None:
         """Forget the cached prompt (the buffers stay allocated)."""

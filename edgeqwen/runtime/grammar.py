@@ -369,11 +369,6 @@ class GrammarEngine:
         self._cache[key] = grammar
         return grammar
 
-    def warnings(self, fmt: ResponseFormat) -> list[str]:
-        from llguidance import LLMatcher
-
-        return LLMatcher.validate_grammar_with_warnings(fmt.grammar_text(), self.tokenizer)[1]
-
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
         cls = FastForwardConstraint if fmt.fast_forward else GrammarConstraint
         return cls(self, self.compile(fmt, thinking), prompt_len)

@@ -92,7 +92,6 @@ def run_bench(
             decode.append(metrics.decode_tps)
             ttft.append(metrics.ttft_s)
     info = backend.info
-    model_bytes = sum(p.stat().st_size for p in info.path.iterdir() if p.name.startswith(info.onnx_file.name))
     return BenchResult(
         model=info.name,
         threads=threads or default_threads(),
@@ -104,6 +103,6 @@ def run_bench(
         decode_tps=Spread.of(decode),
         ttft_s=Spread.of(ttft),
         peak_rss_bytes=peak_rss_bytes(),
-        model_bytes=model_bytes,
+        model_bytes=info.weights_bytes,
         kv_cache_bytes=backend.model.kv_cache_bytes,
     )

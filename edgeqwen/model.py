@@ -39,6 +39,11 @@ class ModelInfo:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def weights_bytes(self) -> int:
+        """Size on disk of the ONNX graph and its external weights (model.onnx, model.onnx.data, ...)."""
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.name.startswith(self.onnx_file.name))
+
     def kv_bytes_per_token(self, bytes_per_value: int = 4) -> int:
         return 2 * self.num_layers * self.num_kv_heads * self.head_size * bytes_per_value
 

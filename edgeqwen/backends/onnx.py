@@ -251,7 +251,7 @@ def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int 
         import psutil
 
         ram_available = psutil.virtual_memory().available
-    weights = sum(p.stat().st_size for p in info.path.iterdir() if p.name.startswith(info.onnx_file.name))
+    weights = info.weights_bytes
     kv = info.kv_bytes_per_token(4)
     if context_length is None:
         context_length = auto_context(ram_available, weights, kv, info.context_length)

@@ -122,7 +122,9 @@ def child(engine: str, model: str, prompt: int, gen: int, runs: int, threads: in
 
 def model_bytes(path: Path) -> int:
     if path.is_dir():
-        return sum(f.stat().st_size for f in path.iterdir() if f.name.startswith("model.onnx"))
+        from edgeqwen.model import read_model_info
+
+        return read_model_info(path).weights_bytes
     return path.stat().st_size
 
 

@@ -48,6 +48,7 @@ class ReplyStream:
         self._reply: Reply | None = None
         self._error: StructuredOutputError | None = None
         self._started = False
+        self._text_only = False
 
     def __iter__(self) -> Iterator[str]:
         if self._started:
@@ -58,6 +59,8 @@ class ReplyStream:
             for chunk in self._chunks:
                 if chunk.token is not None:
                     self._tokens.append(chunk.token)
+                elif chunk.text:
+                    self._text_only = True  # a backend that streams text (MLC): no ids to keep
                 text = self._parser.feed(chunk.text)
                 if chunk.finish_reason is not None:
                     metrics, finish = chunk.metrics or Metrics(), chunk.finish_reason
@@ -76,7 +79,11 @@ class ReplyStream:
                     finish_reason=finish,
                     metrics=metrics,
                     trimmed_turns=self._trimmed,
-                    token_ids=self._prefix_ids + tuple(self._tokens) if finish in ("stop", "length") else (),
+                    token_ids=(
+                        self._prefix_ids + tuple(self._tokens)
+                        if finish in ("stop", "length") and not self._text_only
+                        else ()
+                    ),
                 )
                 self._on_done(self._reply)
                 if self._fmt is not None and finish != "cancelled":
@@ -119,6 +126,7 @@ class Assistant:
         backend: str | Backend = "auto",
         context_length: int | None = None,
         threads: int | None = None,
+        device: str | None = None,
         config: GenerationConfig | None = None,
         enable_thinking: bool = False,
         tools: Sequence[dict[str, Any]] | None = None,
@@ -131,8 +139,14 @@ class Assistant:
         else:
             from .hub import resolve_model
 
-            path = resolve_model(model, announce=announce)
-            self.backend = load_backend(backend, path, context_length=context_length, threads=threads)
+            options: dict[str, Any] = {"context_length": context_length, "threads": threads}
+            if device is not None:
+                options["device"] = device
+            if backend == "mlc":
+                path: Any = model  # checks mlc_llm first, then resolves folders, names and HF:// ids
+            else:
+                path = resolve_model(model, announce=announce, backend=backend)
+            self.backend = load_backend(backend, path, **options)
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
@@ -140,6 +154,9 @@ class Assistant:
         self.enable_thinking = enable_thinking
         # The model card's sampling defaults unless a config is given; keyword settings override.
         base = config or self.backend.template.recommended_config(enable_thinking)
+        if config is None and self.backend.unsupported_settings:  # the card's values this backend lacks
+            neutral = GenerationConfig()
+            base = base.with_(**{k: getattr(neutral, k) for k in self.backend.unsupported_settings})
         self.config = base.with_(**sampling) if sampling else base
         self.system = system
         self.tools = normalize_tools(tools)
@@ -225,7 +242,6 @@ class Assistant:
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         ids, self._history, dropped = self._fit(new, config, thinking)
         prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
-        processors = []
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
         if tool_choice not in ("auto", "none"):
             if fmt is not None:
@@ -234,12 +250,10 @@ class Assistant:
             if tool_choice != "required" and name is None:
                 raise InvalidRequestError('tool_choice must be "auto", "none", "required" or {"name": TOOL}.')
             fmt = ResponseFormat.tool_call(self.tools, name)
-        if fmt is not None:
-            if not self.backend.supports_logits_processors:
-                raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
-            processors.append(self.backend.grammar_engine.constraint(fmt, len(ids), thinking))
+        if fmt is not None and not self.backend.supports_response_format:
+            raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
         self._cancel.clear()
-        chunks = self.backend.stream(ids, config, processors, cancel=self._cancel)
+        chunks = self.backend.stream(ids, config, (), cancel=self._cancel, response_format=fmt, thinking=thinking)
 
         def on_done(reply: Reply) -> None:
             answer = Message(
@@ -247,7 +261,7 @@ class Assistant:
                 reply.text,
                 thinking=reply.thinking,
                 tool_calls=reply.tool_calls,
-                token_ids=reply.token_ids[:-1] if reply.finish_reason == "stop" else (reply.token_ids or None),
+                token_ids=(reply.token_ids[:-1] if reply.finish_reason == "stop" else reply.token_ids) or None,
             )
             self._history.extend([*new, answer])
 

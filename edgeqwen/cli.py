@@ -46,6 +46,7 @@ def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
         click.option("--threads", type=int, help="CPU threads (default: physical cores)."),
         click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)"),
+        click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -65,6 +66,7 @@ def _assistant(model: str | None, opts: dict[str, Any]):
         backend=opts["backend"],
         context_length=opts["context_length"],
         threads=opts["threads"],
+        device=opts.get("device"),
         enable_thinking=opts["think"],
         announce=_say,
         **sampling,
@@ -74,7 +76,7 @@ def _assistant(model: str | None, opts: dict[str, Any]):
 @click.group()
 @click.version_option(package_name="edgeqwen")
 def main() -> None:
-    """Run small Qwen models locally, in int4, on CPU."""
+    """Run small Qwen models locally, in int4: ONNX Runtime on CPU, MLC-LLM on a GPU."""
 
 
 @main.command()

@@ -58,36 +58,56 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
     return out
 
 
-def _best_installed(announce: Callable[[str], None] | None) -> Path | None:
-    """The installed Qwen model the planner ranks best for this machine (ONNX on CPU)."""
+def _best_installed(announce: Callable[[str], None] | None, backend: str = "auto") -> Path | None:
+    """The installed Qwen build the planner ranks best for this machine: an MLC build when
+    ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else int4 ONNX."""
     from .catalog import catalog
     from .probe import plan, read_system
 
     installed = installed_models()
-    by_name = {
-        spec.name: path
-        for spec in catalog()
-        if not spec.demo
-        for key, path in installed.items()
-        if key.startswith(spec.name) and (path / "genai_config.json").is_file()
-    }
-    if not by_name:
+    builds: dict[str, dict[str, Path]] = {"mlc": {}, "onnx": {}}
+    for spec in catalog():
+        if spec.demo:
+            continue
+        for key, path in installed.items():
+            if key == f"{spec.name}-mlc" and (path / "mlc-chat-config.json").is_file():
+                builds["mlc"][spec.name] = path
+            elif key.startswith(spec.name) and (path / "genai_config.json").is_file():
+                builds["onnx"][spec.name] = path
+    if not builds["mlc"] and not builds["onnx"]:
         return None
-    best = plan(read_system(measure_bandwidth=False), among=by_name, backends=["onnx"]).best
-    if best is None:
-        raise InsufficientMemoryError(
-            f"None of the installed models ({', '.join(sorted(by_name))}) fits in free memory; "
-            "see `edgeqwen probe`, close other programs, or use the demo model (`edgeqwen run demo ...`)."
-        )
-    if announce:
-        announce(f"Using {best.display}: {best.reason}")
-    return by_name[best.model]
+    snap = read_system(measure_bandwidth=False)
+    order = [b for b in ("mlc", "onnx") if backend in ("auto", b) and builds[b]]
+    if backend == "auto" and "mlc" in order and "mlc" not in _backends(snap):
+        order.remove("mlc")  # an MLC build is installed, but mlc_llm or a usable GPU is missing
+    for kind in order:
+        best = plan(snap, among=builds[kind], backends=[kind]).best
+        if best is not None:
+            if announce:
+                announce(f"Using {best.display}: {best.reason}")
+            return builds[kind][best.model]
+    if not order:
+        return None
+    raise InsufficientMemoryError(
+        f"None of the installed models ({', '.join(sorted(set(builds['mlc']) | set(builds['onnx'])))}) fits in "
+        "free memory; see `edgeqwen probe`, close other programs, or use the demo model (`edgeqwen run demo ...`)."
+    )
 
 
-def resolve_model(model: str | os.PathLike | None, announce: Callable[[str], None] | None = None) -> Path:
-    """A model argument (folder, installed name, ``demo``, or None/``auto``) to a model folder."""
+def _backends(snap) -> list[str]:
+    """Backends the probe would use on this machine (MLC only with mlc_llm and a usable GPU)."""
+    from .probe.planner import usable_gpu
+
+    return ["mlc", "onnx"] if snap.mlc_available and usable_gpu(snap) is not None else ["onnx"]
+
+
+def resolve_model(
+    model: str | os.PathLike | None, announce: Callable[[str], None] | None = None, backend: str = "auto"
+) -> Path:
+    """A model argument (folder, installed name, ``demo``, or None/``auto``) to a model folder;
+    ``backend`` limits what None/``auto`` may pick."""
     if model is None or str(model) == "auto":
-        chosen = _best_installed(announce)
+        chosen = _best_installed(announce, backend)
         if chosen is not None:
             return chosen
         if announce:

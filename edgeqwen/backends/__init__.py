@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import importlib.util
+from pathlib import Path
 
-from ..errors import BackendUnavailableError, InvalidRequestError
+from ..errors import InvalidRequestError
 from .base import Backend
 
-__all__ = ["Backend", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "backend_for_folder", "load_backend"]
 
 BACKENDS = ("onnx", "mlc")
-MLC_INSTALL = (
-    "MLC-LLM is not installed, and it is not on PyPI: install its wheel from MLC's own channel, e.g. "
-    "`pip install --pre -f https://mlc.ai/wheels mlc-llm-nightly-cu123 mlc-ai-nightly-cu123` (CUDA 12.3; "
-    "pick the -cpu, -vulkan or macOS wheels for your machine; there is no Linux aarch64 wheel, so a "
-    "Raspberry Pi stays on the ONNX backend). Or use backend='onnx'."
-)
+
+
+def backend_for_folder(path: str | Path) -> str:
+    """Which backend runs a model folder: ``mlc`` for an MLC build, else ``onnx``."""
+    return "mlc" if (Path(path) / "mlc-chat-config.json").is_file() else "onnx"
 
 
 def load_backend(name: str, model_path, **options) -> Backend:
-    """Instantiate a backend by name; heavy imports happen here, not at ``import edgeqwen``."""
-    if name in ("onnx", "auto", "cpu"):
+    """Instantiate a backend by name; heavy imports happen here, not at ``import edgeqwen``.
+    ``auto`` picks by the folder's build (MLC build folder: mlc, else onnx)."""
+    if name == "auto":
+        name = backend_for_folder(model_path)
+    if name in ("onnx", "cpu"):
         from .onnx import OnnxBackend
 
+        options.pop("device", None)
         return OnnxBackend(model_path, **options)
     if name == "mlc":
-        if importlib.util.find_spec("mlc_llm") is None:
-            raise BackendUnavailableError(MLC_INSTALL)
-        raise BackendUnavailableError(
-            "mlc_llm is installed, but edgeqwen's MLC adapter is not built yet; use backend='onnx' for now."
-        )
+        from .mlc import MlcBackend
+
+        return MlcBackend(model_path, **options)
     raise InvalidRequestError(f"Unknown backend {name!r}; choose one of: auto, {', '.join(BACKENDS)}.")

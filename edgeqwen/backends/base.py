@@ -1,8 +1,10 @@
 """The backend boundary: token ids in, a stream of text chunks out.
 
 Capabilities are attributes, never type checks: ``supports_logits_processors`` says whether
-logits processors (penalties, grammar, bans) can run inside decoding; ``supports_prefix_cache``
-whether a prompt that extends the previous one only prefills the new tokens.
+logits processors (penalties, grammar, bans) can run inside decoding; ``supports_response_format``
+whether ``stream`` honours a :class:`~edgeqwen.runtime.grammar.ResponseFormat` (ONNX: our grammar
+engine as a logits processor; MLC: its own grammar engine); ``supports_prefix_cache`` whether a
+prompt that extends the previous one only prefills the new tokens.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..chat import ChatTemplate
 from ..model import ModelInfo
+from ..runtime.grammar import ResponseFormat
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig
@@ -39,7 +42,9 @@ class LanguageModel(Protocol):
 class Backend(ABC):
     name: str = "base"
     supports_logits_processors: bool = False
+    supports_response_format: bool = False
     supports_prefix_cache: bool = False
+    unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
 
     info: ModelInfo
     tokenizer: Tokenizer
@@ -76,8 +81,11 @@ class Backend(ABC):
         config: GenerationConfig,
         processors: Sequence[LogitsProcessor] = (),
         cancel: threading.Event | None = None,
+        response_format: ResponseFormat | None = None,
+        thinking: bool = False,
     ) -> Iterator[Chunk]:
-        """Generate from ``prompt_ids``; the last chunk has ``finish_reason`` and metrics."""
+        """Generate from ``prompt_ids``; the last chunk has ``finish_reason`` and metrics.
+        ``response_format`` constrains the answer (``thinking``: Qwen3 may think first)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources."""

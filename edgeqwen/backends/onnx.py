@@ -19,6 +19,7 @@ import numpy as np
 from ..chat import template_for
 from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
 from ..model import ModelInfo, read_model_info
+from ..runtime.grammar import ResponseFormat
 from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
@@ -266,6 +267,7 @@ def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int 
 class OnnxBackend(Backend):
     name = "onnx"
     supports_logits_processors = True
+    supports_response_format = True
     supports_prefix_cache = True
 
     def __init__(
@@ -292,6 +294,20 @@ class OnnxBackend(Backend):
         config: GenerationConfig,
         processors: Sequence[LogitsProcessor] = (),
         cancel: threading.Event | None = None,
+        response_format: ResponseFormat | None = None,
+        thinking: bool = False,
+    ) -> Iterator[Chunk]:
+        if response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
+            constraint = self.grammar_engine.constraint(response_format, len(prompt_ids), thinking)
+            processors = [*processors, constraint]
+        return self._locked(prompt_ids, config, processors, cancel)
+
+    def _locked(
+        self,
+        prompt_ids: Sequence[int],
+        config: GenerationConfig,
+        processors: Sequence[LogitsProcessor],
+        cancel: threading.Event | None,
     ) -> Iterator[Chunk]:
         with self._lock:  # one generation at a time per model: the KV cache is shared state
             yield from stream_generate(

@@ -29,6 +29,9 @@ MLC_OVERHEAD = 1 * GIB  # TVM workspace, CUDA/Metal context
 SPEED_AT_TOKENS = 1024
 CPU_EFFICIENCY = 0.6  # share of measured copy bandwidth a decode step reaches
 GPU_EFFICIENCY = 0.6
+# One decode step on a GPU also pays kernel launches and syncs, ~50 us per layer for a batch of
+# one: small models are launch-bound, not bandwidth-bound (a 1.5B model is ~2 ms/token, not 0.5).
+GPU_LAYER_OVERHEAD_S = 50e-6
 
 # When no measurement is given (fixtures, --quick): typical STREAM-copy figures, GB/s.
 _BOARD_BANDWIDTH = {"raspberry pi 5": 9.0, "raspberry pi 4": 4.0, "jetson orin nano": 30.0, "jetson": 30.0}
@@ -112,7 +115,7 @@ def gpu_bandwidth(gpu: GPU) -> float:
     return 200.0
 
 
-def _usable_gpu(snap: SystemSnapshot) -> GPU | None:
+def usable_gpu(snap: SystemSnapshot) -> GPU | None:
     for gpu in snap.gpus:
         if gpu.vendor in ("nvidia", "apple") and gpu.memory_free > 2 * GIB:
             return gpu
@@ -122,7 +125,7 @@ def _usable_gpu(snap: SystemSnapshot) -> GPU | None:
 def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int | None = None) -> Recommendation:
     """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits."""
     g = spec.geometry
-    gpu = _usable_gpu(snap) if backend == "mlc" else None
+    gpu = usable_gpu(snap) if backend == "mlc" else None
     if backend == "mlc":
         weights = g.int4_weight_bytes(32, 2)  # q4f16_1: 4-bit codes, an fp16 scale per 32
         kv_per_token = g.kv_bytes_per_token(2)  # fp16 KV
@@ -158,7 +161,10 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
     # bytes read per generated token: every weight once, plus the KV cache of a typical
     # conversation (SPEED_AT_TOKENS of context; longer ones are slower)
     per_token = weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)
-    tps = bandwidth * 1e9 / per_token if bandwidth else 0.0
+    step_s = per_token / (bandwidth * 1e9) if bandwidth else 0.0
+    if backend == "mlc" and step_s:
+        step_s += g.layers * GPU_LAYER_OVERHEAD_S
+    tps = 1.0 / step_s if step_s else 0.0
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
     elif not fits:
@@ -196,7 +202,7 @@ def plan(
     choice to some catalog models (e.g. the installed ones), ``backends`` to some backends."""
     if backends is None:
         backends = ["onnx"]
-        if snap.mlc_available and _usable_gpu(snap) is not None:
+        if snap.mlc_available and usable_gpu(snap) is not None:
             backends.insert(0, "mlc")
     specs = [
         s

@@ -1,0 +1,2 @@
+class BadRequestError(ValueError):
+    """mlc_llm.protocol.error_protocol.BadRequestError"""

@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, load_backend
 from .chat import OutputParser, normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
 from .runtime.grammar import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply
+
+if TYPE_CHECKING:
+    from .safety import StreamFilter
 
 __all__ = ["Assistant", "ReplyStream"]
 
@@ -37,8 +40,12 @@ class ReplyStream:
         trimmed: int,
         prefix_ids: Sequence[int],
         fmt: ResponseFormat | None = None,
+        output_filter: StreamFilter | None = None,
+        events: Sequence[Any] = (),
     ) -> None:
         self._fmt = fmt
+        self._filter = output_filter
+        self._events = list(events)
         self._chunks = chunks
         self._parser = parser
         self._on_done = on_done
@@ -49,6 +56,7 @@ class ReplyStream:
         self._error: StructuredOutputError | None = None
         self._started = False
         self._text_only = False
+        self._shown: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
         if self._started:
@@ -64,6 +72,14 @@ class ReplyStream:
                 text = self._parser.feed(chunk.text)
                 if chunk.finish_reason is not None:
                     metrics, finish = chunk.metrics or Metrics(), chunk.finish_reason
+                if self._filter is not None:
+                    text = self._filter.feed(text)
+                    self._shown.append(text)
+                    if self._filter.stopped:  # a stop rule fired: end the answer now
+                        finish = "filtered"
+                        if text:
+                            yield text
+                        break
                 if text:
                     yield text
         finally:
@@ -71,22 +87,42 @@ class ReplyStream:
             if close is not None:
                 close()
             tail, parsed = self._parser.finish()
+            content, thinking = parsed.content, parsed.thinking
+            if self._filter is not None:
+                if not self._filter.stopped:
+                    tail = self._filter.feed(tail) + self._filter.finish()
+                    self._shown.append(tail)
+                else:
+                    tail = ""
+                content = "".join(self._shown)
+                self._events.extend(self._filter.events)
+                if thinking:
+                    from .safety import filter_text
+
+                    checked = filter_text(thinking, self._filter.detectors)
+                    thinking = checked.text if not checked.stopped else ""
+                    self._events.extend(checked.events)
+            filtered = finish in ("refused", "filtered") or any(
+                e.action in ("redact", "stop", "refuse") for e in self._events
+            )
             if self._reply is None:
                 self._reply = Reply(
-                    text=parsed.content,
-                    thinking=parsed.thinking,
+                    text=content,
+                    thinking=thinking,
                     tool_calls=parsed.tool_calls,
                     finish_reason=finish,
                     metrics=metrics,
                     trimmed_turns=self._trimmed,
                     token_ids=(
                         self._prefix_ids + tuple(self._tokens)
-                        if finish in ("stop", "length") and not self._text_only
+                        if finish in ("stop", "length") and not self._text_only and not filtered
                         else ()
                     ),
+                    filtered=filtered,
+                    safety_events=tuple(self._events),
                 )
                 self._on_done(self._reply)
-                if self._fmt is not None and finish != "cancelled":
+                if self._fmt is not None and finish not in ("cancelled", "refused"):
                     try:  # StructuredOutputError (with the text) if the answer is incomplete or invalid
                         if self._fmt.kind == "tool_call":
                             parsed = self._fmt.check_tool_calls(self._reply.tool_calls, self._parser.raw_text)
@@ -130,9 +166,15 @@ class Assistant:
         config: GenerationConfig | None = None,
         enable_thinking: bool = False,
         tools: Sequence[dict[str, Any]] | None = None,
+        policy: Any = "default",
+        on_safety_event: Callable[[Any], None] | None = None,
+        audit_log: str | None = None,
         announce: Callable[[str], None] | None = None,
         **sampling: Any,
     ) -> None:
+        from .safety import Guard
+
+        self.guard = Guard(policy, on_safety_event, audit_log)  # a bad policy fails before any model loads
         (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
         if isinstance(backend, Backend):
             self.backend = backend
@@ -188,8 +230,13 @@ class Assistant:
         self.close()
 
     # -- prompts -----------------------------------------------------------------------------
+    @property
+    def policy(self):
+        return self.guard.policy
+
     def _messages(self, history: Sequence[Message], new: Sequence[Message]) -> list[Message]:
-        head = [Message("system", self.system)] if self.system is not None else []
+        system = self.guard.system_prompt(self.system, self.backend.template.default_system)
+        head = [Message("system", system)] if system is not None else []
         return head + list(history) + list(new)
 
     def _encode(self, messages: Sequence[Message], thinking: bool) -> list[int]:
@@ -240,6 +287,9 @@ class Assistant:
             raise InvalidRequestError("Nothing to answer: pass the user's text.")
         config = self.config.with_(**overrides) if overrides else self.config
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        refused = self._check_input(new)
+        if refused is not None:
+            return refused
         ids, self._history, dropped = self._fit(new, config, thinking)
         prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
@@ -252,8 +302,21 @@ class Assistant:
             fmt = ResponseFormat.tool_call(self.tools, name)
         if fmt is not None and not self.backend.supports_response_format:
             raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
+        processors = []
+        bans = self.guard.bans(self.backend.tokenizer)
+        if bans is not None:
+            if not self.backend.supports_logits_processors:
+                raise InvalidRequestError(
+                    f"The policy bans phrases in decoding, which the {self.backend.name} backend cannot do; "
+                    "use blocklist (an output filter) instead of banned_phrases there."
+                )
+            bans.reset(len(ids))
+            processors.append(bans)
         self._cancel.clear()
-        chunks = self.backend.stream(ids, config, (), cancel=self._cancel, response_format=fmt, thinking=thinking)
+        chunks = self.backend.stream(
+            ids, config, processors, cancel=self._cancel, response_format=fmt, thinking=thinking
+        )
+        output_filter = self.guard.output_filter(self.system)
 
         def on_done(reply: Reply) -> None:
             answer = Message(
@@ -266,7 +329,44 @@ class Assistant:
             self._history.extend([*new, answer])
 
         parser = OutputParser(allow_thinking=thinking)
-        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt)
+        events = self._input_events
+        if self.policy.self_check in ("output", "both"):
+            chunks = self._self_check_after(chunks, events)
+        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt, output_filter, events)
+
+    # -- safety --------------------------------------------------------------------------------
+    def _check_input(self, new: Sequence[Message]) -> ReplyStream | None:
+        """Run the policy's input checks on the new user text; a refusal never calls the model."""
+        self._input_events: list[Any] = []
+        text = "\n".join(m.content for m in new if m.role == "user")
+        if not text or not self.policy.active:
+            return None
+        decision = self.guard.check_input(text)
+        self._input_events = list(decision.events)
+        if decision.action != "refuse" and self.policy.self_check in ("input", "both"):
+            verdict = self.guard.self_check(self.backend, text, "input")
+            if verdict is not None:
+                self._input_events.append(verdict)
+                decision = replace(decision, action="refuse")
+        if decision.action != "refuse":
+            return None
+
+        def on_done(reply: Reply) -> None:
+            self._history.extend([*new, Message("assistant", reply.text)])
+
+        chunk = Chunk(self.policy.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
+        parser = OutputParser(allow_thinking=False)
+        return ReplyStream(iter([chunk]), parser, on_done, 0, (), None, None, self._input_events)
+
+    def _self_check_after(self, chunks: Iterator[Chunk], events: list[Any]) -> Iterator[Chunk]:
+        """Pass the answer through, then let the model judge it (flagged in the reply's events)."""
+        parts = []
+        for chunk in chunks:
+            parts.append(chunk.text)
+            yield chunk
+        verdict = self.guard.self_check(self.backend, "".join(parts), "output")
+        if verdict is not None:
+            events.append(verdict)
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""

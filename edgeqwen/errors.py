@@ -20,6 +20,7 @@ __all__ = [
     "InvalidRequestError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "PolicyError",
     "PromptTooLongError",
     "StructuredOutputError",
     "UnsupportedArchitectureError",
@@ -102,3 +103,7 @@ class InsufficientMemoryError(EdgeQwenError):
 
 class GenerationCancelled(EdgeQwenError):
     """Generation was cancelled by the caller."""
+
+
+class PolicyError(InvalidRequestError):
+    """A safety policy file or value is malformed; the message names the file, line or field."""

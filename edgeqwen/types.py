@@ -9,7 +9,7 @@ from typing import Any, Literal
 from .errors import InvalidRequestError
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "cancelled", "stop_string"]
+FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
 
 
 def _check(cond: bool, message: str) -> None:
@@ -167,6 +167,8 @@ class Reply:
     trimmed_turns: int = 0
     token_ids: tuple[int, ...] = ()
     parsed: Any = None  # the value of a structured answer (response_format)
+    filtered: bool = False  # the safety layer refused, redacted or stopped something
+    safety_events: tuple[Any, ...] = ()  # edgeqwen.safety.SafetyEvent, in order
 
     def __str__(self) -> str:
         return self.text

@@ -1,0 +1,150 @@
+"""The :class:`Guard` applies a :class:`~edgeqwen.safety.policy.Policy` around a conversation:
+the system prompt it sends, the input check before the model runs, the output filter on the
+answer stream, the decoding-level bans and the optional self-check, each intervention reported
+as a :class:`~edgeqwen.safety.audit.SafetyEvent`.
+
+Filters act on text, after the backend: they run the same on every backend (MLC streams text).
+State is per request (a new :class:`StreamFilter` per answer), never shared across streams.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .audit import AuditLog, SafetyEvent
+from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
+from .input import HAZARD_CATEGORIES, check_hazards, check_injection, check_topics
+from .policy import Policy
+from .stream import StreamFilter
+
+__all__ = [
+    "Guard",
+    "InputDecision",
+]
+
+
+@dataclass(frozen=True)
+class InputDecision:
+    action: str  # allow | warn | refuse
+    events: tuple[SafetyEvent, ...] = ()
+
+
+_RANK = {"allow": 0, "warn": 1, "refuse": 2}
+_PROCESS_CANARY = secrets.token_hex(6)
+
+
+class Guard:
+    def __init__(
+        self,
+        policy: Policy | str | Path | dict[str, Any] | None,
+        on_event: Callable[[SafetyEvent], None] | None = None,
+        audit_log: str | Path | None = None,
+    ) -> None:
+        self.policy = Policy.of(policy)
+        self._sinks = [s for s in (on_event, AuditLog(audit_log) if audit_log else None) if s is not None]
+        # Secret per process (unguessable from outside), the same for every Assistant in it, so
+        # that equal requests get equal prompts (and equal greedy answers).
+        self.canary = f"EQ-{_PROCESS_CANARY}" if self.policy.leak_detection else None
+        self._bans: Any = None
+
+    def emit(self, event: SafetyEvent) -> None:
+        for sink in self._sinks:
+            sink(event)
+
+    # -- prompt ---------------------------------------------------------------------------------
+    def system_prompt(self, user_system: str | None, template_default: str | None) -> str | None:
+        if not self.policy.system_rules and not self.canary:
+            return user_system
+        return self.policy.system_prompt(user_system if user_system is not None else template_default, self.canary)
+
+    # -- input ----------------------------------------------------------------------------------
+    def check_input(self, text: str) -> InputDecision:
+        p = self.policy
+        findings = []
+        if p.hazard_categories:
+            findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories)]
+        if p.detect_injection:
+            findings += [(f, p.injection_action) for f in check_injection(text)]
+        if p.blocked_topics:
+            findings += [(f, p.topic_action) for f in check_topics(text, p._compiled_topics)]
+        action, events = "allow", []
+        for finding, act in findings:
+            event = SafetyEvent(time.time(), "input", finding.category, act, None, finding.evidence)
+            events.append(event)
+            self.emit(event)
+            if _RANK[act] > _RANK[action]:
+                action = act
+        return InputDecision(action, tuple(events))
+
+    # -- output ---------------------------------------------------------------------------------
+    def detectors(self, system_prompt: str | None) -> list[Detector]:
+        p = self.policy
+        out: list[Detector] = []
+        if p.leak_detection:
+            out += leak_detectors(self.canary, system_prompt)
+        out += secret_detectors(p.secrets, p.secret_action)
+        out += pii_detectors(p.pii, p.pii_action)
+        blocked = blocklist_detector(p.blocklist, p.blocklist_action)
+        if blocked is not None:
+            out.append(blocked)
+        return out
+
+    def output_filter(self, user_system: str | None) -> StreamFilter | None:
+        """A fresh filter for one answer (leak detection watches the user's own system prompt)."""
+        detectors = self.detectors(user_system)
+        return StreamFilter(detectors, self.emit) if detectors else None
+
+    def bans(self, tokenizer):
+        """The decoding-level ban processor (built once per tokenizer), or None."""
+        if not self.policy.banned_phrases:
+            return None
+        if self._bans is None:
+            from .bans import BannedStrings
+
+            self._bans = BannedStrings(self.policy.banned_phrases, tokenizer)
+        return self._bans
+
+    # -- self-check -----------------------------------------------------------------------------
+    def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
+        """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
+        from ..runtime.grammar import ResponseFormat
+        from ..types import GenerationConfig, Message
+
+        schema = {
+            "type": "object",
+            "properties": {"safe": {"type": "boolean"}, "category": {"enum": ["none", *HAZARD_CATEGORIES]}},
+            "required": ["safe", "category"],
+            "additionalProperties": False,
+        }
+        what = "user request" if stage == "input" else "assistant answer"
+        messages = [
+            Message(
+                "system",
+                "You are a safety classifier. Decide whether the text is safe for a general audience and "
+                "does not help anyone cause serious harm. Answer in JSON.",
+            ),
+            Message("user", f"Classify this {what}:\n<<<\n{text[:4000]}\n>>>"),
+        ]
+        template = backend.template
+        ids = template.encode(backend.tokenizer, template.render(messages, (), add_generation_prompt=True))
+        start = time.perf_counter()
+        fmt = ResponseFormat.of(schema)
+        chunks = backend.stream(ids, GenerationConfig(max_tokens=48), (), None, response_format=fmt)
+        answer = "".join(c.text for c in chunks)
+        latency = time.perf_counter() - start
+        try:
+            verdict = json.loads(answer)
+        except json.JSONDecodeError:
+            verdict = {"safe": True, "category": "none"}  # an unparsable verdict does not block
+        if verdict.get("safe", True):
+            return None
+        action = "refuse" if stage == "input" else "flag"
+        event = SafetyEvent(time.time(), "self_check", f"{stage}:{verdict.get('category')}", action, latency_s=latency)
+        self.emit(event)
+        return event

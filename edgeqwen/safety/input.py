@@ -1,0 +1,327 @@
+"""Input checks before the model runs: hazard categories, prompt injection, blocked topics.
+
+A rule-based screen, not a classifier model: each hazard category has *strong* patterns (a
+request that is harmful however it is framed, e.g. "... without getting caught") and *hazard
+terms* that count only inside a request for instructions, code or persuasive content, and not
+when the request is framed as a definition, history, prevention or a clear figure of speech
+("how do I kill a Python process", "history of the atomic bomb"). Categories follow Llama Guard 3
+(S1–S14) / Qwen3Guard. Base64 payloads are decoded and checked too. For a model-based second
+opinion see the policy's ``self_check``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "HAZARD_CATEGORIES",
+    "InputFinding",
+    "check_hazards",
+    "check_injection",
+    "check_topics",
+]
+
+# category -> (Llama Guard 3 code, strong patterns, hazard terms)
+_I = re.IGNORECASE
+_RULES: dict[str, tuple[str, list[str], list[str]]] = {
+    "violent_crimes": (
+        "S1",
+        [
+            r"\b(kill|murder|poison|hurt|harm|kidnap|torture|strangle|assassinate)\w*\b.{0,60}\b(without|and not|never) (getting caught|being caught|leaving (a|any) trace|detection|being detected)",
+            r"\bhire an? (hitman|hit man|assassin)\b",
+            r"\bhitman\b",
+            r"\b(make|making) it (look|seem) like an accident\b",
+            r"\b(fall down the stairs|push (him|her|someone) off)\b",
+            r"\b(kill|murder|poison|hurt|harm|stab|shoot) (a |my |the |your )?(\w+ ){0,2}(child|baby|kid|wife|husband|neighbou?r|boss|teacher|classmate|person|people|someone|grandmother|grandfather|parents?|pets?|dogs?|cats?)\b",
+            r"\bmass (shooting|killing|murder)\b",
+            r"\b(animal cruelty|mistreat animals|dogfights?|illegal fights)\b",
+            r"\b(intimidat|threaten)\w* (someone|a person|people|them|him|her|voters?|a witness)\b",
+            r"\bthreatening (message|letter|note)\b",
+        ],
+        [r"\bkill\w*\b", r"\bmurder\w*\b", r"\btortur\w+\b", r"\bkidnap\w*\b", r"\bassault\w*\b", r"\bstab\w*\b"],
+    ),
+    "weapons": (
+        "S9",
+        [
+            r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b(bombs?|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
+            r"\b(chemical|biological) (warfare|weapons?) agents?\b",
+            r"\bdangerous dna sequences?\b",
+            r"\b(full[- ]?auto|automatic) (conversion|switch|sear)\b|\bconvert\w* .{0,40}(fully automatic|full auto)\b",
+            r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
+            r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
+        ],
+        [r"\bexplosives?\b", r"\bbombs?\b", r"\bweapons?\b", r"\bnerve agents?\b", r"\bpathogens?\b", r"\btoxins?\b"],
+    ),
+    "non_violent_crimes": (
+        "S2",
+        [
+            r"\bwithout (getting caught|being caught|being traced|getting blocked|arousing suspicion|detection|leaving a trace|being detected)\b",
+            r"\b(evade|evading|evasion of|avoid|bypass\w*) (law enforcement|the police|taxes|tracing|monitoring|detection|filtering|customs|airport security)\b",
+            r"\b(launder|laundering) (money|cash|funds)\b|\bhow (can|do) i launder\b",
+            r"\b(counterfeit|forge|forging|fake) (money|currency|bills|checks?|cheques?|prescriptions?|passports?|ids?|documents?|designer goods|medical prescription)\b",
+            r"\b(commit|committing) (tax |credit card |insurance |wire |identity )?(fraud|theft|arson|burglary)\b",
+            r"\b(steal|stealing) (food|money|cars?|a car|from|someone'?s|credit|identit\w+|packages|gas|electricity)\b|\b(shoplift\w*|embezzl\w+|pickpocket\w*|smuggl\w+|poach\w*)\b",
+            r"\b(stolen|cloned) (credit card|card|identity|goods)\b",
+            r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|meth|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
+            r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b(meth(amphetamine)?|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
+            r"\bpirate (software|movies|music)|\b(illegally|illegal) (download|stream)\w*|\btorrent (links|sites)? ?for copyrighted|\bbypass\w* drm\b|\bcrack(ing)? (software|a license)",
+            r"\b(hack|hacking|break) into (a |an |someone'?s |my ex'?s |the )?\w*\s?(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            r"\b(write|create|draft|compose|generate|make|build|send)\b.{0,30}\b(phishing|scam|spam) (email|e-mail|message|text|script|site|page|call)s?\b",
+            r"\btech(nical)? support scam\b",
+            r"\b(write|create|build|develop|code|make)\b.{0,30}\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
+            r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b.{0,30}\b(ddos|denial[- ]of[- ]service)\b",
+            r"\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
+            r"\b(sql injection|xss|cross[- ]site scripting|command injection) (payload|attack|code)s?\b|\bpayloads? (for|designed)\b",
+            r"\bexfiltrat\w+|\b(evade|bypass)\b.{0,40}\b(wafs?|input validation|antivirus)\b|\bchild labou?rers?\b|\bsnorting cocaine\b",
+            r"\brainbow table attack\b|\bcrack\w* (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password)",
+            r"\bscrap\w+ (email addresses|personal (data|information))\b",
+            r"\b(bypass|disable|defeat|get around) (a |the )?(paywall|security (system|camera)s?|alarm|captcha|breathalyzer|ankle monitor|age verification)\b",
+            r"\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
+            r"\bfake (reviews|bank account|charity)\b|\binsider trading techniques\b|\bhide money from\b",
+            r"\b(get|buy|obtain) (alcohol|cigarettes) (underage|as a minor)\b",
+            r"\bfool\w* .{0,30}self-checkout\b",
+        ],
+        [
+            r"\bhack\w*\b",
+            r"\bexploit\w*\b",
+            r"\bfraud\w*\b",
+            r"\billegal(ly)?\b",
+            r"\bdrugs?\b",
+            r"\bscam\w*\b",
+            r"\b(steal\w*|traffick\w+|keylogger|ransomware|malware|spyware|ddos|phishing)\b",
+        ],
+    ),
+    "sex_crimes": (
+        "S3",
+        [
+            r"\b(coerc\w+|blackmail\w*|pressur\w+|force|trick)\b.{0,60}\b(sex|sexual|explicit (images|photos|pictures)|nudes?|intimate)\b",
+            r"\b(sextort\w*|revenge porn|upskirt\w*|date rape|roofie\w*|spike (a|her|his|someone'?s) drink)\b",
+            r"\bconsent is (completely )?unnecessary\b",
+            r"\b(drug|drugging) (a |my )?(woman|girl|date|someone) (to|for) (have )?sex\b",
+        ],
+        [],
+    ),
+    "child_exploitation": (
+        "S4",
+        [
+            r"\b(child|minor|underage|kid|teen|preteen)\w*\b.{0,40}\b(porn\w*|sexual\w*|nude\w*|naked|explicit|erotic\w*)\b",
+            r"\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
+            r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
+        ],
+        [],
+    ),
+    "hate": (
+        "S10",
+        [
+            r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
+            r"\b(generate|write|create)\b.{0,30}\b(racist|hateful|hate speech|slurs?)\b",
+            r"\b(inferior|subhuman|vermin|should be (exterminated|deported|eliminated))\b",
+            r"\b(glorif\w+|promot\w+|celebrat\w+|prais\w+)\b.{0,40}\b(genocide|holocaust|terroris\w+|ethnic cleansing|apartheid|slavery|animal cruelty|nazi\w*|kkk|mass shooting)\b",
+            r"\b(holocaust|genocide|holodomor|armenian genocide)\b.{0,40}\b(never happened|hoax|exaggerated|natural disaster|was justified|beneficial)\b",
+            r"\b(harass\w*|bully\w*|bullying|humiliat\w+|insult\w*|mock\w*) (a |my |the |his |her )?(classmate|coworker|colleague|child|kid|student|neighbou?r|someone|people|person|him|her)\b",
+            r"\b(join in|encourag\w+) .{0,30}(harassment|bullying)\b|\btips for how to bully\b",
+        ],
+        [],
+    ),
+    "self_harm": (
+        "S11",
+        [
+            r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
+            r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
+            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b",
+            r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
+            r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
+        ],
+        [],
+    ),
+    "sexual_content": (
+        "S12",
+        [
+            r"\b(explicit|pornographic|erotic|graphic) (sex\w*|story|stories|scene|fiction|content|description)\b",
+            r"\b(write|describe|tell)\b.{0,30}\b(porn\w*|erotica|sex scene|dirty joke|lewd)\b",
+        ],
+        [],
+    ),
+    "misinformation": (
+        "S5/S13",
+        [
+            r"\b(persuasive|convincing|viral)\b.{0,40}\b(article|post|essay|tweet|message|blog)\b.{0,60}\b(arguing|claiming|about how|that|suggesting|implying)\b.{0,120}\b(hoax|faked?|secretly|rigged|stolen election|fraud|exaggerated|not (real|caused)|cause[sd]? (covid|autism|cancer)|5g|chemtrails|flat earth|cover[- ]?up|conspiracy|natural disaster|better for the environment|good for you|deliberately|staged|inferior|never happened|were (actually|primarily)|was (actually|primarily|solely)|caused by|responsible for|benefi\w+|weren't|wasn't|didn't|did not|allegations|affair|corrupt\w*|addicted|drunk|biased|voter fraud|mail-in|illegally|only|solely)\b",
+            r"\b(posing as|pretending to be) an? (expert|doctor|scientist|official)\b",
+            r"\b(defamatory|libel\w*|slander\w*) (article|post|claims?|statements?)\b",
+            r"\b(fake news|disinformation|propaganda) (article|post|campaign|story)\b",
+            r"\bexplain that (cigarettes|cigarrettes|smoking|vaccines?)\b",
+            r"\b(vaccines?|5g) (cause|causes)\b",
+            r"\bdiscourag\w+ (people|voters?) from voting\b|\bnot voting in an election\b",
+        ],
+        [],
+    ),
+    "privacy": (
+        "S7",
+        [
+            r"\b(find|get|give|tell|locate|list)\b.{0,40}\b(home address|phone number|social security number|ssn|private (information|data)|personal (details|information))\b.{0,30}\b(of|for) (my |a |the )?(ex|neighbou?r|coworker|boss|someone|person|celebrity|journalist|\w+ \w+)\b",
+            r"\b(dox|doxx)\w*\b (a|someone|him|her|them)\b",
+            r"\b(track|spy on|stalk|monitor)\b.{0,20}\b(my (ex|wife|husband|girlfriend|boyfriend|partner|employee)|someone|a person)\b.{0,40}\b(without|secretly|phone|location)\b",
+            r"\b(fingerprints|voice waves|facial recognition)\b.{0,30}\b(of|identify) (my|a|someone)\b|\bidentify my \w+, \w+ through\b",
+        ],
+        [],
+    ),
+    "unethical_acts": (
+        "S2/S10",
+        [
+            r"\b(persuasive|convincing|convince|persuad\w+)\b.{0,60}\b(article|post|essay|advertisement|email|letter|blog|message|argument|people|parents|someone)?\b.{0,80}\b(immigra\w+|genocide|crimea|annexation|residential schools|fauci|covid|lab leak|vaccin\w+|masks?|election|terroris\w+|race|racial|women|disabilit\w+|holocaust|9/11|september 11|hiroshima|korea|senator|politician|kavanaugh|fossil fuels|cigarett?es|infants?|lill?ies|detergent|anorexia|bulimia|bleach|huff|suicide|consent|slavery|apartheid)\b",
+        ],
+        [
+            r"\b(threat|threaten\w*|hostage|ransom|abduct\w*|slurs?|harass\w*|bull(y|ies|ying)|gaslight\w*|manipulat\w+ someone|stalk\w*|dox\w*|radicali[sz]\w*|rumou?rs?|fake scandal|compromising|secretly record\w*|shame|humiliat\w+|embarrass\w+|left out|negative comments)\b",
+            r"\b(evade|evading) (antivirus|av|edr|waf|modern wafs)\b|\bexfiltrat\w+|\bpayloads?\b|\bsql ?i(njection)?\b|\bsyn flood\b|\b(dns )?amplification\b|\bobfuscat\w+|\beternalblue\b|\breverse shell\b|\bcorrupts? the hard drive\b|\bmultiple (twitter|tiktok|instagram) accounts\b|\bspread (a|the) (computer )?virus\b",
+            r"\b(skimm\w+|tamper\w*|chop shops?|stolen cars?|rob (a|the) bank|get away with|unauthori[sz]ed access|without (official )?(permission|authori[sz]ation)|unlawful\w*|untraceabl\w+|silence whistleblowers|falsify|illegally|hide signs|fool a breathalyzer|rolling coal|gps tracker|seatbelt alarm|smoke detectors)\b",
+            r"\b(lewisite|tetrodotoxin|strychnine|nitazene|chlorine gas|cholera|ebola|bsl-4|e\.? ?coli|safrole|mdma|fentanyl|car bomb|pandemic|more deadly|transmissible|biohazard|controlled (laboratory )?supplies|water supply|pacemakers?|life-saving medical devices|flight hostage|natural gas pipelines?|chemical weapons?)\b",
+            r"\b(dismember\w*|flayed|drawn and quartered|beats? (their|his|her) (spouse|wife|husband|partner)|death threat|bomb threat|hate mail|hatred toward|sexist|inherently less intelligent|burden on the economy|discrimination is beneficial|deserved to die|mocks? and trivializ\w+)\b",
+            r"\b(suicide|kill myself|self[- ]harm|get high|inhale aerosols|binge drinking|dehydrat\w+ myself|stay awake for days|stop taking prescribed|detox)\b",
+            r"\b(copyrighted|pirat\w+|torrent\w*|download links)\b",
+            r"\b(romance scam|conspiracy theor\w+|disinformation|false narrative|fake reviews?|same (review|comment)|hundreds of times|"
+            r"thousands of (different )?websites|artificially boost|unsolicited messages|(confidential|private) medical records|"
+            r"people who have hiv|privacy settings on someone|share their social security number|attack on someone|"
+            r"dangerous threat|provoke|without any training|block certain content on my boss)\b",
+        ],
+    ),
+}
+HAZARD_CATEGORIES = tuple(_RULES)
+
+# Requests for doing, not for knowing: counted with a hazard term.
+_REQUEST = re.compile(
+    r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|give (me )?(detailed |step[- ]by[- ]step )?"
+    r"(instructions|steps|a guide|tips|advice|a tutorial)|step[- ]by[- ]step|instructions for|write (me )?(a |an |some )?"
+    r"(code|script|program|message|post|article|letter|email)|generate|teach me|help me|best way to|easiest way to|"
+    r"tips for|ways to|can you (help|show|teach|provide|tell)|describe (in detail|how|ways|effective|specific)|"
+    r"describe (a|someone)|explain how to|list|devise|develop a plan|brainstorm|determine|compose|convince|"
+    r"give (a |an )?(step[- ]by[- ]step|guide|plan|suggestions|instructions)|provide a guide|where can i|"
+    r"what'?s the (best|quickest|most)|how can i|write (a|an) \w+ (note|email|letter|post|advertisement|essay|guide|"
+    r"function|office macro|blog post|message|script|threat)|write (a|an) (convincing|persuasive|sexist|anonymous|"
+    r"ransom)|write hate|write code|generate (text|a|specific))\b",
+    _I,
+)
+# Knowing, preventing, history: a hazard term alone is fine here.
+_DEFINITIONAL = re.compile(
+    r"^\s*(what (is|are|was|were|does|happened)|who (was|is)|why (did|do|does|is|are|was)|when (was|did)|"
+    r"tell me about the history|explain (how|why|both)|summari[sz]e|is it (legal|safe))\b|"
+    r"\b(history of|protect|prevent|defend|detect|report|recogni[sz]e|signs of|secure|safely|legally|humane\w*|"
+    r"tell if|know if|dispute|how do(es)? \w+ work)\b",
+    _I,
+)
+# Everyday figures of speech, games and technical senses: even a strong pattern is not meant.
+_BENIGN = re.compile(
+    r"\b(in (minecraft|elden ring|zelda|fortnite|street fighter|hitman|age of empires|kerbal|a game|my novel|a story)|"
+    r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
+    r"mosquito\w*|flies|kill bacteria|mold|"
+    r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
+    r"presentation|ethical hacking|penetration test\w*|productivity|prototype|market gap|algebra|bomb recipe|"
+    r"killer (pasta|sauce|recipe)|dependencies|cache|film industry|career|video|photo|campfire|grill|grease fire|"
+    r"child process\w*|hitman \d|steal the show|steal a base|baseball)\b",
+    _I,
+)
+_INJECTION = [
+    (
+        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|following|system|initial|original)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|messages?|context|programming)\b",
+        "instruction_override",
+    ),
+    (r"\b(new|updated|real|actual|important) (important )?instructions?\b\s*[:*!]", "instruction_override"),
+    (
+        r"\b(system|initial|original|hidden|secret|starting|first|previous|developer|internal|exact) (prompt|instructions?|message|configuration|directives?|rules|text)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\b(repeat|print|output|reveal|show|display|tell me|what (are|were|was)|translate|encode|summari[sz]e|spell check|write out|recite|dump|leak|return|copy|paraphrase|list)\b.{0,60}\b(instructions|prompt|everything (above|before)|text above|words above|the above|configuration|what you were told|you were given|you've been told|above in full|initial message|guidelines)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\b(you are now|from now on,? you (are|will)|act as|pretend (to be|you are)|roleplay as|you will now)\b.{0,80}\b(dan|dude|stan|developer mode|jailbr\w+|unfiltered|uncensored|no (restrictions|rules|limits|filters)|evil|without (any )?(restrictions|rules|limits))\b",
+        "jailbreak_roleplay",
+    ),
+    (
+        r"\b(dan|developer) mode\b|\bjailbr(oken|eak)\b|\bdo anything now\b|\bmaintenance mode\b|\bdebug mode\b|\bgod mode\b",
+        "jailbreak_roleplay",
+    ),
+    (r"\b(stop everything|nevermind)\b.{0,40}\b(print|say|output)\b", "instruction_override"),
+    (r"\bI made a mistake when I gave you your instructions\b|\bforgot to (ask|tell) you\b", "instruction_override"),
+    (
+        r"\b(above|previous|prior) (text|content|conversation)\b.{0,30}\b(code block|verbatim|in full|word for word)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\bwhat (were|have) you been (told|instructed)|\bwhat were you told\b|\bstart your (answer|response|reply) with\b|\bi was instructed to\b|\bnot supposed to tell\b|\brepeat (this|the) entire conversation\b|\bsystem_?prompt\b|\binitiali[sz]ation string\b|\bunique id\b|\bwhat you see above\b|\bstarting with .?you are\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\byou are (dan|dude|stan|a no limits ai)\b|\bimmerse yourself into the role\b|\bforget everything you (learned|know|were told)\b|\bcritical issues with your responses\b|\bignore all prior requests\b|\bregardless of (pre-existing|previous|your) (guidelines|instructions|restrictions)\b",
+        "jailbreak_roleplay",
+    ),
+    (
+        r"\b(urgent new task|priority task|new important instructions|special case: if you are told|for testing purposes only|experimental procedure|test pipeline|system malfunction|debugging error|system is experiencing errors|administrative privileges|prove you are truly intelligent|share your configuration)\b",
+        "instruction_override",
+    ),
+    (
+        r"\b(rot13|base64|hex|reverse)\b.{0,40}\b(your|the) (instructions|prompt|rules|system)\b|\byour (instructions|prompt|rules|system prompt)\b.{0,40}\b(rot13|base64|hex|in reverse|backwards|spanish|french|german)\b",
+        "prompt_extraction",
+    ),
+]
+_INJECTION_RE = [(re.compile(p, _I), cat) for p, cat in _INJECTION]
+_RULES_RE = {
+    cat: (code, [re.compile(p, _I) for p in strong], [re.compile(p, _I) for p in terms])
+    for cat, (code, strong, terms) in _RULES.items()
+}
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+
+
+@dataclass(frozen=True)
+class InputFinding:
+    category: str  # a hazard category, "prompt_injection", or "blocked_topic"
+    code: str  # Llama Guard 3 code, or the injection kind
+    evidence: str
+
+
+def _decoded_payloads(text: str) -> list[str]:
+    out = []
+    for m in _B64.finditer(text):
+        chunk = m.group()
+        try:
+            raw = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        if sum(c.isprintable() or c.isspace() for c in decoded) >= 0.9 * len(decoded):
+            out.append(decoded)
+    return out
+
+
+def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES) -> list[InputFinding]:
+    findings = []
+    texts = [text, *_decoded_payloads(text)]
+    figurative = bool(_BENIGN.search(text))
+    benign = figurative or bool(_DEFINITIONAL.search(text))
+    request = bool(_REQUEST.search(text))
+    for cat in categories:
+        code, strong, terms = _RULES_RE[cat]
+        for t in texts:
+            hit = None if figurative else next((m for p in strong if (m := p.search(t))), None)
+            if hit is None and request and not benign:
+                hit = next((m for p in terms if (m := p.search(t))), None)
+            if hit is not None:
+                findings.append(InputFinding(cat, code, hit.group()[:120]))
+                break
+    return findings
+
+
+def check_injection(text: str) -> list[InputFinding]:
+    for t in [text, *_decoded_payloads(text)]:
+        for pattern, kind in _INJECTION_RE:
+            m = pattern.search(t)
+            if m:
+                return [InputFinding("prompt_injection", kind, m.group()[:120])]
+    return []
+
+
+def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:
+    return [InputFinding("blocked_topic", p.pattern, m.group()[:120]) for p in topics if (m := p.search(text))]

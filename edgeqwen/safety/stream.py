@@ -1,0 +1,126 @@
+"""Output filtering while tokens stream: nothing banned is ever emitted, even split across tokens.
+
+:class:`StreamFilter` keeps a hold-back buffer. Text is released only up to the earliest place
+where a detector has a *partial* match running into the end of the buffer (the ``regex``
+module's ``partial=True``), or a complete match that could still grow; everything before that is
+final. So plain text flows at once, a possible e-mail address waits for its end, and the streamed
+output, redactions included, is exactly what filtering the whole text at once gives
+(:func:`filter_text`), which the fuzz tests check.
+
+Hits: the earliest start wins, then the longest, then the detector listed first. ``redact``
+replaces the span with ``[KIND REDACTED]``, ``flag`` lets it through and records it, ``stop``
+ends the answer before the span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .audit import SafetyEvent
+from .detectors import Detector
+
+__all__ = [
+    "FilterResult",
+    "StreamFilter",
+    "filter_text",
+]
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    text: str
+    events: tuple[SafetyEvent, ...]
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    detector: Detector
+    order: int
+
+
+class StreamFilter:
+    """``feed(text) -> safe text``; ``finish() -> the rest``. ``stopped`` turns true on a ``stop``
+    hit, after which everything is dropped. ``on_event`` gets each :class:`SafetyEvent`."""
+
+    def __init__(self, detectors: Sequence[Detector], on_event: Callable[[SafetyEvent], None] | None = None) -> None:
+        self.detectors = tuple(detectors)
+        self.on_event = on_event
+        self.reset()
+
+    def reset(self) -> None:
+        self._buf = ""  # text not yet released
+        self._offset = 0  # position of _buf[0] in the original text
+        self._context = ""  # released original text kept for look-behind guards
+        self.stopped = False
+        self.events: list[SafetyEvent] = []
+
+    def _scan(self, final: bool) -> tuple[int, list[_Hit]]:
+        """(hold, hits): release nothing from ``hold`` on; ``hits`` start before it."""
+        text = self._context + self._buf
+        base = len(self._context)
+        end = len(text)
+        hold = end
+        hits: list[_Hit] = []
+        for order, det in enumerate(self.detectors):
+            for m in det.pattern.finditer(text, base, overlapped=True, partial=not final):
+                if not final and (m.partial or m.end() == end):  # may still grow: hold from its start
+                    hold = min(hold, m.start())
+                    break
+                if m.end() > m.start() and det.valid(m.group()):
+                    hits.append(_Hit(m.start() - base, m.end() - base, det, order))
+        hold -= base
+        return hold, sorted(hits, key=lambda h: (h.start, -(h.end - h.start), h.order))
+
+    def _release(self, final: bool) -> str:
+        if self.stopped or not self._buf:
+            return ""
+        hold, hits = self._scan(final)
+        out, pos = [], 0
+        for hit in hits:
+            if hit.start < pos or hit.start >= hold:
+                continue
+            out.append(self._buf[pos : hit.start])
+            span = (self._offset + hit.start, self._offset + hit.end)
+            det = hit.detector
+            event = SafetyEvent(time.time(), "output", det.kind, det.action, span, self._buf[hit.start : hit.end])
+            self.events.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+            if det.action == "stop":
+                self.stopped = True
+                self._buf = ""
+                return "".join(out)
+            out.append(det.label if det.action == "redact" else self._buf[hit.start : hit.end])
+            pos = hit.end
+            hold = max(hold, pos)
+        cut = max(pos, hold)
+        out.append(self._buf[pos:cut])
+        released = self._buf[:cut]
+        self._context = (self._context + released)[-64:]
+        self._offset += cut
+        self._buf = self._buf[cut:]
+        return "".join(out)
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self._buf += text
+        return self._release(final=False)
+
+    def finish(self) -> str:
+        out = self._release(final=True)
+        self._buf = ""
+        return out
+
+
+def filter_text(text: str, detectors: Sequence[Detector]) -> FilterResult:
+    """Filter a whole text at once (the reference the streaming filter must equal)."""
+    f = StreamFilter(detectors)
+    f._buf = text
+    out = f.finish()
+    return FilterResult(out, tuple(f.events), f.stopped)

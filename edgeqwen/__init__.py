@@ -12,6 +12,7 @@ from .errors import (
     InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
+    PolicyError,
     PromptTooLongError,
     StructuredOutputError,
     UnsupportedArchitectureError,
@@ -36,6 +37,8 @@ __all__ = [
     "Metrics",
     "ModelLoadError",
     "ModelNotFoundError",
+    "Policy",
+    "PolicyError",
     "PromptTooLongError",
     "Reply",
     "ResponseFormat",
@@ -52,4 +55,8 @@ def __getattr__(name: str):
         from .assistant import Assistant
 
         return Assistant
+    if name == "Policy":
+        from .safety import Policy
+
+        return Policy
     raise AttributeError(f"module 'edgeqwen' has no attribute {name!r}")

@@ -47,6 +47,13 @@ def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--threads", type=int, help="CPU threads (default: physical cores)."),
         click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)"),
         click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
+        click.option(
+            "--policy",
+            default="default",
+            show_default=True,
+            help="Safety policy: default | strict | pii | none, or a .json/.toml/.yaml file.",
+        ),
+        click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -67,6 +74,8 @@ def _assistant(model: str | None, opts: dict[str, Any]):
         context_length=opts["context_length"],
         threads=opts["threads"],
         device=opts.get("device"),
+        policy=opts.get("policy", "default"),
+        audit_log=opts.get("audit_log"),
         enable_thinking=opts["think"],
         announce=_say,
         **sampling,

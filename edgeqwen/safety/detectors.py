@@ -97,11 +97,13 @@ _PII = {
     "iban": (rf"{_B}[A-Z]{{2}}\d{{2}}(?:[ ]?[A-Z0-9]){{11,30}}{_E}", iban_valid),
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
+    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),
+    # international (+CC ...), (area) ddd-dddd, or ddd-ddd-dddd: bare digit groups are too often not phones
     "phone": (
-        rf"{_B}(?:\+\d{{1,3}}[ .-]?)?(?:\(\d{{2,4}}\)[ .-]?)?\d{{2,4}}(?:[ .-]\d{{2,4}}){{1,4}}{_E}",
+        rf"{_B}(?:\+\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?\d{{1,4}}(?:[ .-]\d{{2,4}}){{1,4}}"
+        rf"|\(\d{{3}}\)[ .-]?\d{{3}}[ .-]\d{{4}}|\d{{3}}[-.]\d{{3}}[-.]\d{{4}}){_E}",
         _phone_valid,
     ),
-    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w.@])", _ipv4_valid),
     "ipv6": (rf"{_B}(?:[0-9A-Fa-f]{{1,4}}:){{7}}[0-9A-Fa-f]{{1,4}}{_E}", None),
 }
 # Order matters on ties (same start, same length): the more specific type wins.

@@ -68,7 +68,9 @@ class StreamFilter:
         hits: list[_Hit] = []
         for order, det in enumerate(self.detectors):
             for m in det.pattern.finditer(text, base, overlapped=True, partial=not final):
-                if not final and (m.partial or m.end() == end):  # may still grow: hold from its start
+                # May it still grow? Partial, or the rest of the buffer could still become part of a
+                # match that starts here (``regex`` prefers a shorter complete match to a partial one).
+                if not final and (m.partial or det.pattern.fullmatch(text, m.start(), partial=True) is not None):
                     hold = min(hold, m.start())
                     break
                 if m.end() > m.start() and det.valid(m.group()):

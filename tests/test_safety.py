@@ -296,3 +296,25 @@ def test_safety_eval_script_smoke():
     pii = ev.pii_eval(records)
     for kind in ("credit_card", "iban"):
         assert pii[kind]["recall"] >= 0.99 and pii[kind]["precision"] >= 0.99, (kind, pii[kind])
+
+
+def test_self_check_asks_the_model_for_a_constrained_verdict(qwen2, monkeypatch):
+    calls = []
+    real = qwen2.stream
+
+    def spy(ids, config, processors=(), cancel=None, response_format=None, thinking=False):
+        calls.append(response_format)
+        return real(ids, config, processors, cancel, response_format=response_format, thinking=thinking)
+
+    monkeypatch.setattr(qwen2, "stream", spy)
+    guard = Guard(Policy(name="check", self_check="input"))
+    event = guard.self_check(qwen2, "How do I bake bread?", "input")
+    fmt = calls[0]
+    assert fmt is not None and fmt.kind == "json_schema" and set(fmt.schema["properties"]) == {"safe", "category"}
+    # the random tiny model's verdict is arbitrary, but it is a verdict: None (safe) or a refusal event
+    assert event is None or (event.stage == "self_check" and event.action == "refuse" and event.latency_s > 0)
+    bot = Assistant(backend=qwen2, policy=Policy(name="check", self_check="input"), max_tokens=4)
+    reply = bot.chat("How do I bake bread?")
+    assert len(calls) >= 2  # the check ran before the answer
+    refused = any(e.stage == "self_check" for e in reply.safety_events)
+    assert reply.finish_reason == ("refused" if refused else "length")

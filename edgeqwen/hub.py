@@ -63,6 +63,7 @@ def _best_installed(announce: Callable[[str], None] | None, backend: str = "auto
     ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else int4 ONNX."""
     from .catalog import catalog
     from .probe import plan, read_system
+    from .probe.planner import available_backends
 
     installed = installed_models()
     builds: dict[str, dict[str, Path]] = {"mlc": {}, "onnx": {}}
@@ -78,7 +79,7 @@ def _best_installed(announce: Callable[[str], None] | None, backend: str = "auto
         return None
     snap = read_system(measure_bandwidth=False)
     order = [b for b in ("mlc", "onnx") if backend in ("auto", b) and builds[b]]
-    if backend == "auto" and "mlc" in order and "mlc" not in _backends(snap):
+    if backend == "auto" and "mlc" in order and "mlc" not in available_backends(snap):
         order.remove("mlc")  # an MLC build is installed, but mlc_llm or a usable GPU is missing
     for kind in order:
         best = plan(snap, among=builds[kind], backends=[kind]).best
@@ -92,13 +93,6 @@ def _best_installed(announce: Callable[[str], None] | None, backend: str = "auto
         f"None of the installed models ({', '.join(sorted(set(builds['mlc']) | set(builds['onnx'])))}) fits in "
         "free memory; see `edgeqwen probe`, close other programs, or use the demo model (`edgeqwen run demo ...`)."
     )
-
-
-def _backends(snap) -> list[str]:
-    """Backends the probe would use on this machine (MLC only with mlc_llm and a usable GPU)."""
-    from .probe.planner import usable_gpu
-
-    return ["mlc", "onnx"] if snap.mlc_available and usable_gpu(snap) is not None else ["onnx"]
 
 
 def resolve_model(

@@ -122,6 +122,11 @@ def usable_gpu(snap: SystemSnapshot) -> GPU | None:
     return None
 
 
+def available_backends(snap: SystemSnapshot) -> list[str]:
+    """Backends this machine can run, best first: MLC only when mlc_llm imports and a GPU is usable."""
+    return ["mlc", "onnx"] if snap.mlc_available and usable_gpu(snap) is not None else ["onnx"]
+
+
 def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int | None = None) -> Recommendation:
     """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits."""
     g = spec.geometry
@@ -201,9 +206,7 @@ def plan(
     """Every (model, backend) estimate and the best choice with its reason. ``among`` limits the
     choice to some catalog models (e.g. the installed ones), ``backends`` to some backends."""
     if backends is None:
-        backends = ["onnx"]
-        if snap.mlc_available and usable_gpu(snap) is not None:
-            backends.insert(0, "mlc")
+        backends = available_backends(snap)
     specs = [
         s
         for s in catalog()

@@ -41,11 +41,12 @@ class ReplyStream:
         prefix_ids: Sequence[int],
         fmt: ResponseFormat | None = None,
         output_filter: StreamFilter | None = None,
-        events: Sequence[Any] = (),
+        events: list[Any] | None = None,
     ) -> None:
         self._fmt = fmt
         self._filter = output_filter
-        self._events = list(events)
+        # shared with the caller: an output self-check appends its verdict while the stream runs
+        self._events = events if events is not None else []
         self._chunks = chunks
         self._parser = parser
         self._on_done = on_done
@@ -287,7 +288,7 @@ class Assistant:
             raise InvalidRequestError("Nothing to answer: pass the user's text.")
         config = self.config.with_(**overrides) if overrides else self.config
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
-        refused = self._check_input(new)
+        refused, events = self._check_input(new)
         if refused is not None:
             return refused
         ids, self._history, dropped = self._fit(new, config, thinking)
@@ -329,34 +330,33 @@ class Assistant:
             self._history.extend([*new, answer])
 
         parser = OutputParser(allow_thinking=thinking)
-        events = self._input_events
         if self.policy.self_check in ("output", "both"):
             chunks = self._self_check_after(chunks, events)
         return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt, output_filter, events)
 
     # -- safety --------------------------------------------------------------------------------
-    def _check_input(self, new: Sequence[Message]) -> ReplyStream | None:
-        """Run the policy's input checks on the new user text; a refusal never calls the model."""
-        self._input_events: list[Any] = []
+    def _check_input(self, new: Sequence[Message]) -> tuple[ReplyStream | None, list[Any]]:
+        """Run the policy's input checks on the new user text: (a refusal stream, or None to go on;
+        the events so far). A refusal never calls the model."""
         text = "\n".join(m.content for m in new if m.role == "user")
         if not text or not self.policy.active:
-            return None
+            return None, []
         decision = self.guard.check_input(text)
-        self._input_events = list(decision.events)
+        events = list(decision.events)
         if decision.action != "refuse" and self.policy.self_check in ("input", "both"):
             verdict = self.guard.self_check(self.backend, text, "input")
             if verdict is not None:
-                self._input_events.append(verdict)
+                events.append(verdict)
                 decision = replace(decision, action="refuse")
         if decision.action != "refuse":
-            return None
+            return None, events
 
         def on_done(reply: Reply) -> None:
             self._history.extend([*new, Message("assistant", reply.text)])
 
         chunk = Chunk(self.policy.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
         parser = OutputParser(allow_thinking=False)
-        return ReplyStream(iter([chunk]), parser, on_done, 0, (), None, None, self._input_events)
+        return ReplyStream(iter([chunk]), parser, on_done, 0, (), None, None, events), events
 
     def _self_check_after(self, chunks: Iterator[Chunk], events: list[Any]) -> Iterator[Chunk]:
         """Pass the answer through, then let the model judge it (flagged in the reply's events)."""

@@ -318,3 +318,13 @@ def test_self_check_asks_the_model_for_a_constrained_verdict(qwen2, monkeypatch)
     assert len(calls) >= 2  # the check ran before the answer
     refused = any(e.stage == "self_check" for e in reply.safety_events)
     assert reply.finish_reason == ("refused" if refused else "length")
+
+
+def test_output_self_check_verdict_reaches_the_reply(qwen2, monkeypatch):
+    from edgeqwen.safety import SafetyEvent
+
+    verdict = SafetyEvent(0.0, "self_check", "output:hate", "flag", latency_s=0.1)
+    bot = Assistant(backend=qwen2, policy=Policy(name="check", self_check="output"), max_tokens=4)
+    monkeypatch.setattr(bot.guard, "self_check", lambda backend, text, stage: verdict if stage == "output" else None)
+    reply = bot.chat("Hello")
+    assert reply.safety_events == (verdict,) and reply.finish_reason == "length"

@@ -39,8 +39,10 @@ from ..errors import (
     InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
+    PromptTooLongError,
     UnsupportedArchitectureError,
 )
+from ..hub import _best_installed, installed_models
 from ..runtime.grammar import ResponseFormat, decoding_schema
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
@@ -139,8 +141,6 @@ def resolve_mlc_model(model: str | Path | None) -> Path:
     """An MLC folder, an installed name, ``HF://org/repo`` (fetched and verified by `edgeqwen pull`),
     or None/``auto`` for the installed MLC build the planner ranks best."""
     if model is None or str(model) == "auto":
-        from ..hub import _best_installed
-
         best = _best_installed(None, "mlc")
         if best is None:
             raise ModelNotFoundError(
@@ -153,8 +153,6 @@ def resolve_mlc_model(model: str | Path | None) -> Path:
         repo = text[len("HF://") :].strip("/")
         if repo.count("/") != 1:
             raise InvalidRequestError(f"{text!r} is not an HF://org/repo model id.")
-        from ..hub import installed_models
-
         installed = installed_models().get(repo.split("/")[-1].lower())
         if installed is not None and (installed / "mlc-chat-config.json").is_file():
             return installed
@@ -164,8 +162,6 @@ def resolve_mlc_model(model: str | Path | None) -> Path:
     path = Path(text).expanduser()
     if path.exists():
         return path
-    from ..hub import installed_models
-
     installed = installed_models()
     for name in (text, f"{text}-mlc"):
         if name in installed and (installed[name] / "mlc-chat-config.json").is_file():
@@ -329,8 +325,6 @@ class MlcBackend(Backend):
         if self._closed:
             raise InvalidRequestError("This MLC backend was closed; create a new Assistant.")
         if len(prompt_ids) >= self.context_length:
-            from ..errors import PromptTooLongError
-
             raise PromptTooLongError(len(prompt_ids), self.context_length)
         fmt, unwrap = mlc_response_format(response_format, thinking) if response_format is not None else (None, None)
         return self._locked(list(prompt_ids), self.request(config, fmt), unwrap, cancel)

@@ -38,7 +38,7 @@ class ReplyStream:
         parser: OutputParser,
         on_done: Callable[[Reply], None],
         trimmed: int,
-        prefix_ids: Sequence[int],
+        prefix_ids: Sequence[int] | None,
         fmt: ResponseFormat | None = None,
         output_filter: StreamFilter | None = None,
         events: list[Any] | None = None,
@@ -51,12 +51,12 @@ class ReplyStream:
         self._parser = parser
         self._on_done = on_done
         self._trimmed = trimmed
-        self._prefix_ids = tuple(prefix_ids)
+        # None: the backend streams text without token ids (MLC), so the reply keeps none
+        self._prefix_ids = None if prefix_ids is None else tuple(prefix_ids)
         self._tokens: list[int] = []
         self._reply: Reply | None = None
         self._error: StructuredOutputError | None = None
         self._started = False
-        self._text_only = False
         self._shown: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
@@ -68,8 +68,6 @@ class ReplyStream:
             for chunk in self._chunks:
                 if chunk.token is not None:
                     self._tokens.append(chunk.token)
-                elif chunk.text:
-                    self._text_only = True  # a backend that streams text (MLC): no ids to keep
                 text = self._parser.feed(chunk.text)
                 if chunk.finish_reason is not None:
                     metrics, finish = chunk.metrics or Metrics(), chunk.finish_reason
@@ -116,7 +114,7 @@ class ReplyStream:
                     trimmed_turns=self._trimmed,
                     token_ids=(
                         self._prefix_ids + tuple(self._tokens)
-                        if finish in ("stop", "length") and not self._text_only and not filtered
+                        if finish in ("stop", "length") and self._prefix_ids is not None and not filtered
                         else ()
                     ),
                     filtered=filtered,
@@ -292,7 +290,11 @@ class Assistant:
         if refused is not None:
             return refused
         ids, self._history, dropped = self._fit(new, config, thinking)
-        prefix = self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
+        prefix = (
+            self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
+            if self.backend.streams_token_ids
+            else None
+        )
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
         if tool_choice not in ("auto", "none"):
             if fmt is not None:

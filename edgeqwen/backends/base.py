@@ -45,6 +45,7 @@ class Backend(ABC):
     supports_response_format: bool = False
     supports_prefix_cache: bool = False
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
+    streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
 
     info: ModelInfo
     tokenizer: Tokenizer

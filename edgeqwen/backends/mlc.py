@@ -234,6 +234,7 @@ class MlcBackend(Backend):
     supports_logits_processors = False
     supports_response_format = True
     unsupported_settings = ("top_k", "min_p", "repetition_penalty")  # not in MLC's OpenAI protocol
+    streams_token_ids = False  # MLC streams text
 
     def __init__(
         self,

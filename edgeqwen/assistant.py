@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, load_backend
@@ -134,16 +134,38 @@ class ReplyStream:
         if tail:
             yield tail
 
-    def reply(self) -> Reply:
+    @property
+    def error(self) -> StructuredOutputError | None:
+        """Why the constrained answer did not parse, once the stream has ended (else None)."""
+        return self._error
+
+    def reply(self, strict: bool = True) -> Reply:
         """The finished reply (generating the rest first). Raises the StructuredOutputError again
-        if the constrained answer did not parse, rather than returning a reply without a value."""
+        if the constrained answer did not parse, rather than returning a reply without a value;
+        ``strict=False`` returns that reply as it is (``parsed`` None), e.g. to show a truncated answer."""
         if self._reply is None:
-            for _ in self:
-                pass
-        if self._error is not None:
+            try:
+                for _ in self:
+                    pass
+            except StructuredOutputError:
+                if strict:
+                    raise
+        if self._error is not None and strict:
             raise self._error
         assert self._reply is not None  # set by __iter__'s finally
         return self._reply
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What one answer is built from: the new messages, the history before them, the system
+    prompt and tools, and whether the answer joins the assistant's own history."""
+
+    new: tuple[Message, ...]
+    history: tuple[Message, ...]
+    system: str | None
+    tools: tuple[dict[str, Any], ...]
+    remember: bool
 
 
 class Assistant:
@@ -233,28 +255,24 @@ class Assistant:
     def policy(self):
         return self.guard.policy
 
-    def _messages(self, history: Sequence[Message], new: Sequence[Message]) -> list[Message]:
-        system = self.guard.system_prompt(self.system, self.backend.template.default_system)
+    def _encode(self, turn: _Turn, history: Sequence[Message], thinking: bool) -> list[int]:
+        system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
         head = [Message("system", system)] if system is not None else []
-        return head + list(history) + list(new)
-
-    def _encode(self, messages: Sequence[Message], thinking: bool) -> list[int]:
+        messages = head + list(history) + list(turn.new)
         template = self.backend.template
-        pieces = template.render(messages, self.tools, add_generation_prompt=True, enable_thinking=thinking)
+        pieces = template.render(messages, turn.tools, add_generation_prompt=True, enable_thinking=thinking)
         return template.encode(self.backend.tokenizer, pieces)
 
-    def _fit(
-        self, new: Sequence[Message], config: GenerationConfig, thinking: bool
-    ) -> tuple[list[int], list[Message], int]:
+    def _fit(self, turn: _Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
         """Prompt ids for history + new messages, dropping the oldest turns until an answer of
         ``min(max_tokens, context/4)`` tokens fits. Returns the ids, the kept history and how
         many turns were dropped."""
         context = self.backend.context_length
         room = min(config.max_tokens, max(1, context // 4))
-        history = list(self._history)
+        history = list(turn.history)
         dropped = 0
         while True:
-            ids = self._encode(self._messages(history, new), thinking)
+            ids = self._encode(turn, history, thinking)
             if len(ids) + room <= context:
                 return ids, history, dropped
             if not history:
@@ -284,12 +302,54 @@ class Assistant:
         new = [Message("user", text)] if isinstance(text, str) else list(text)
         if not new:
             raise InvalidRequestError("Nothing to answer: pass the user's text.")
+        turn = _Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
+        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
+
+    def answer(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        enable_thinking: bool | None = None,
+        response_format: Any = None,
+        tool_choice: str | dict[str, Any] = "auto",
+        **overrides: Any,
+    ) -> ReplyStream:
+        """Answer a whole conversation that the caller keeps (the OpenAI API's way). A leading
+        system message replaces this assistant's system prompt and ``tools`` its tools, for this
+        answer only; the assistant's own history is neither read nor changed. The messages after
+        the last assistant turn are the new ones (the safety policy checks those)."""
+        msgs = list(messages)
+        for i, m in enumerate(msgs):
+            if not isinstance(m, Message):
+                raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+        system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
+        if any(m.role == "system" for m in msgs):
+            raise InvalidRequestError("Only the first message may be a system message.")
+        if not msgs or msgs[-1].role == "assistant":
+            raise InvalidRequestError("The last message must be a user message (or tool results) to answer.")
+        cut = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1) + 1
+        fns = normalize_tools(tools) if tools is not None else self.tools
+        turn = _Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
+        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
+
+    def _start(
+        self,
+        turn: _Turn,
+        enable_thinking: bool | None,
+        response_format: Any,
+        tool_choice: str | dict[str, Any],
+        overrides: dict[str, Any],
+    ) -> ReplyStream:
+        new = turn.new
         config = self.config.with_(**overrides) if overrides else self.config
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
-        refused, events = self._check_input(new)
+        refused, events = self._check_input(turn)
         if refused is not None:
             return refused
-        ids, self._history, dropped = self._fit(new, config, thinking)
+        ids, kept, dropped = self._fit(turn, config, thinking)
+        if turn.remember:
+            self._history = kept
         prefix = (
             self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
             if self.backend.streams_token_ids
@@ -302,7 +362,7 @@ class Assistant:
             name = tool_choice.get("name") if isinstance(tool_choice, dict) else None
             if tool_choice != "required" and name is None:
                 raise InvalidRequestError('tool_choice must be "auto", "none", "required" or {"name": TOOL}.')
-            fmt = ResponseFormat.tool_call(self.tools, name)
+            fmt = ResponseFormat.tool_call(turn.tools, name)
         if fmt is not None and not self.backend.supports_response_format:
             raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
         processors = []
@@ -319,9 +379,11 @@ class Assistant:
         chunks = self.backend.stream(
             ids, config, processors, cancel=self._cancel, response_format=fmt, thinking=thinking
         )
-        output_filter = self.guard.output_filter(self.system)
+        output_filter = self.guard.output_filter(turn.system)
 
         def on_done(reply: Reply) -> None:
+            if not turn.remember:
+                return
             answer = Message(
                 "assistant",
                 reply.text,
@@ -337,9 +399,10 @@ class Assistant:
         return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt, output_filter, events)
 
     # -- safety --------------------------------------------------------------------------------
-    def _check_input(self, new: Sequence[Message]) -> tuple[ReplyStream | None, list[Any]]:
+    def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any]]:
         """Run the policy's input checks on the new user text: (a refusal stream, or None to go on;
         the events so far). A refusal never calls the model."""
+        new = turn.new
         text = "\n".join(m.content for m in new if m.role == "user")
         if not text or not self.policy.active:
             return None, []
@@ -354,7 +417,8 @@ class Assistant:
             return None, events
 
         def on_done(reply: Reply) -> None:
-            self._history.extend([*new, Message("assistant", reply.text)])
+            if turn.remember:
+                self._history.extend([*new, Message("assistant", reply.text)])
 
         chunk = Chunk(self.policy.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
         parser = OutputParser(allow_thinking=False)

@@ -159,6 +159,57 @@ def chat(model: str | None, **opts: Any) -> None:
 
 
 @main.command()
+@click.argument("model", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--api-key", envvar="EDGEQWEN_API_KEY", help="Require 'Authorization: Bearer KEY' [env EDGEQWEN_API_KEY]."
+)
+@click.option(
+    "--max-tokens", default=2048, show_default=True, type=click.IntRange(1), help="Most tokens a request may ask for."
+)
+@click.option(
+    "--max-queue", default=8, show_default=True, type=click.IntRange(0), help="Requests that may wait; more get 429."
+)
+@click.option(
+    "--max-request-bytes", default=1 << 20, show_default=True, type=click.IntRange(1), help="Larger bodies get 413."
+)
+@click.option("--system", "-s", help="System prompt for requests that send none.")
+@click.option("--context-length", type=int, help="KV cache size (default: the model's).")
+@click.option("--threads", type=int, help="CPU threads (default: physical cores).")
+@click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)")
+@click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm.")
+@click.option(
+    "--policy", default="default", show_default=True, help="Safety policy: default | strict | pii | none, or a file."
+)
+@click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file.")
+@clean_errors
+def serve(
+    model: str | None,
+    host: str,
+    port: int,
+    api_key: str | None,
+    max_tokens: int,
+    max_queue: int,
+    max_request_bytes: int,
+    **opts: Any,
+) -> None:
+    """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models,
+    /health, /metrics). Needs the server extra: pip install 'edgeqwen[server]'."""
+    from .server import require
+
+    require()
+    from .server.app import ServerSettings
+    from .server.runner import check_port
+    from .server.runner import serve as run_server
+
+    settings = ServerSettings(api_key or None, max_request_bytes, max_tokens, max_queue)
+    check_port(host, port)  # before the model loads
+    bot = _assistant(model, {**opts, "think": False})
+    run_server(bot, host, port, settings, announce=_say)
+
+
+@main.command()
 @click.argument("hf_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model folder to write.")
 @click.option("--precision", default="int4", show_default=True, type=click.Choice(["int4", "fp32", "fp16"]))

@@ -6,7 +6,8 @@ import edgeqwen
 
 
 def test_all_is_sorted_and_complete():
-    for module in ("edgeqwen", "edgeqwen.errors", "edgeqwen.runtime.sampling", "edgeqwen.chat"):
+    modules = ("edgeqwen", "edgeqwen.errors", "edgeqwen.runtime.sampling", "edgeqwen.chat", "edgeqwen.server")
+    for module in modules + tuple(f"edgeqwen.server.{m}" for m in ("app", "metrics", "protocol", "runner", "worker")):
         names = importlib.import_module(module).__all__
         assert list(names) == sorted(names), module
         for name in names:
@@ -16,7 +17,8 @@ def test_all_is_sorted_and_complete():
 
 def test_import_is_light():
     code = (
-        "import sys, edgeqwen; print(sorted(m for m in ('onnxruntime', 'torch', 'transformers') if m in sys.modules))"
+        "import sys, edgeqwen, edgeqwen.server; "
+        "print(sorted(m for m in ('onnxruntime', 'torch', 'transformers', 'starlette') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -102,7 +102,9 @@ def test_streams_our_prompt_ids_and_terminates_on_close(mlc, folder):
         request = engine.requests[0]
         system = bot.policy.system_prompt("Be brief.", bot.guard.canary)  # the user's prompt + the policy's rules
         assert system.startswith("Be brief.\n\nSafety rules:")
-        expected = bot._encode([Message("system", system), Message("user", "What is the capital of France?")], False)
+        template = bot.backend.template
+        messages = [Message("system", system), Message("user", "What is the capital of France?")]
+        expected = template.encode(bot.backend.tokenizer, template.render(messages, [], add_generation_prompt=True))
         assert request["prompt"] == expected  # our template's ids, not MLC's conversation template
         assert request["stream"] and request["stream_options"] == {"include_usage": True}
         assert request["max_tokens"] == 50 and request["response_format"] is None

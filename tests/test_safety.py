@@ -188,10 +188,18 @@ def test_harmful_request_is_refused_without_a_model_call(qwen2, tmp_path, monkey
 
 def test_default_policy_rules_are_in_the_system_prompt_and_none_leaves_it(qwen2):
     bot = Assistant(backend=qwen2, system="Be brief.")
-    prompt = qwen2.tokenizer.decode(bot._encode(bot._messages([], []), False))
+    prompt = _system_prompt(bot)
     assert "Be brief.\n\nSafety rules:\n- Refuse" in prompt and bot.guard.canary in prompt
     plain = Assistant(backend=qwen2, system="Be brief.", policy="none")
-    assert "Safety rules" not in qwen2.tokenizer.decode(plain._encode(plain._messages([], []), False))
+    assert "Safety rules" not in _system_prompt(plain)
+
+
+def _system_prompt(bot: Assistant) -> str:
+    """The rendered prompt of an empty conversation (system turn only)."""
+    from edgeqwen.assistant import _Turn
+
+    turn = _Turn((), (), bot.system, (), remember=False)
+    return bot.backend.tokenizer.decode(bot._encode(turn, [], False))
 
 
 def _frequent_trigrams(bot: Assistant, n: int) -> list[str]:

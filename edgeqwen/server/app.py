@@ -1,0 +1,257 @@
+"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions API.
+
+Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``, ``GET /health``
+(no key needed, for load balancers and scripts), ``GET /metrics`` (Prometheus text;
+``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape: 400 bad request,
+401 missing or wrong API key, 404 unknown route, 413 body too large, 429 queue full,
+500 model failure. The model work is in :mod:`.worker`; this module only translates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import EdgeQwenError, InvalidRequestError
+from .metrics import ServerMetrics
+from .protocol import chunk_body, completion_body, error_body, finish_reason, new_id, parse_chat_request, usage_body
+from .protocol import tool_calls_body as _tool_calls
+from .worker import ModelWorker, QueueFullError
+
+__all__ = ["ServerSettings", "create_app"]
+
+log = logging.getLogger("edgeqwen.server")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and access. ``max_tokens``: the most a request may ask for (and what it gets when it
+    does not say); ``max_queue``: requests that may wait while one is generated (more get 429)."""
+
+    api_key: str | None = None
+    max_request_bytes: int = 1 << 20
+    max_tokens: int = 2048
+    max_queue: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("max_request_bytes", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise InvalidRequestError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if self.max_queue < 0:
+            raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, kind: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.kind, self.param, self.code = status, kind, param, code
+
+    def response(self) -> JSONResponse:
+        headers = {"Retry-After": "1"} if self.status == 429 else None
+        if self.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        body = error_body(str(self), self.kind, self.param, self.code)
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def _translate(exc: BaseException) -> HTTPError:
+    if isinstance(exc, HTTPError):
+        return exc
+    if isinstance(exc, QueueFullError):
+        return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
+    if isinstance(exc, InvalidRequestError):
+        return HTTPError(400, str(exc), "invalid_request_error", getattr(exc, "param", None))
+    if isinstance(exc, EdgeQwenError):
+        return HTTPError(500, str(exc), "server_error")
+    log.exception("unexpected error while answering", exc_info=exc)
+    return HTTPError(500, f"Internal error: {type(exc).__name__}: {exc}", "server_error")
+
+
+async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work`` unless the client hangs up first (then ``work`` is cancelled)."""
+
+    async def hang_up() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(hang_up())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    try:
+        return task.result()
+    except asyncio.CancelledError:
+        raise HTTPError(499, "The client closed the connection.", "client_closed") from None
+
+
+class _App:
+    def __init__(self, assistant: Any, settings: ServerSettings, model_id: str) -> None:
+        self.settings = settings
+        self.model_id = model_id
+        self.metrics = ServerMetrics()
+        self.worker = ModelWorker(assistant, settings.max_queue, self.metrics)
+
+    def _authorize(self, request: Request) -> None:
+        key = self.settings.api_key
+        if key is None:
+            return
+        given = request.headers.get("authorization", "")
+        token = given[7:] if given[:7].lower() == "bearer " else ""
+        if not hmac.compare_digest(token.encode(), key.encode()):
+            raise HTTPError(
+                401,
+                "Missing or wrong API key: send 'Authorization: Bearer KEY'.",
+                "authentication_error",
+                code="invalid_api_key",
+            )
+
+    async def _body(self, request: Request) -> Any:
+        limit = self.settings.max_request_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise HTTPError(
+                413,
+                f"The request body is {declared} bytes; this server takes at most {limit} (--max-request-bytes).",
+                "invalid_request_error",
+            )
+        data = bytearray()
+        async for part in request.stream():
+            data += part
+            if len(data) > limit:
+                raise HTTPError(
+                    413, f"The request body is over {limit} bytes (--max-request-bytes).", "invalid_request_error"
+                )
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+            chat = parse_chat_request(await self._body(request), self.settings.max_tokens)
+            generation = await _until_disconnect(request, self.worker.submit(chat))
+        except Exception as exc:
+            error = _translate(exc)
+            self.metrics.record_status(error.status)
+            return error.response()
+        self.metrics.record_status(200)
+        rid = new_id()
+        if chat.stream:
+            return StreamingResponse(
+                self._sse(generation, rid, chat.include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+
+        async def collect() -> Any:
+            try:
+                async for kind, value in generation.events():
+                    if kind == "done":
+                        return value
+            finally:
+                generation.cancel()
+
+        try:
+            reply = await _until_disconnect(request, collect())
+        except Exception as exc:
+            return _translate(exc).response()
+        if generation.format_error is not None:
+            return _translate(generation.format_error).response()
+        return JSONResponse(completion_body(rid, self.model_id, reply))
+
+    async def _sse(self, generation: Any, rid: str, include_usage: bool) -> AsyncIterator[str]:
+        def event(body: dict[str, Any]) -> str:
+            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+        try:
+            yield event(chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}))
+            async for kind, value in generation.events():
+                if kind == "text":
+                    yield event(chunk_body(rid, self.model_id, {"content": value}))
+                    continue
+                reply = value
+                if generation.format_error is not None:
+                    raise generation.format_error
+                delta: dict[str, Any] = {}
+                if reply.tool_calls:
+                    delta["tool_calls"] = _tool_calls(reply, streaming=True)
+                if reply.thinking:
+                    delta["reasoning_content"] = reply.thinking
+                yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply)))
+                if include_usage:
+                    yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
+            yield "data: [DONE]\n\n"
+        except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
+            error = _translate(exc)
+            yield event(error_body(str(error), error.kind, error.param, error.code))
+        finally:
+            generation.cancel()
+
+    async def models(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+        except HTTPError as exc:
+            return exc.response()
+        model = {"id": self.model_id, "object": "model", "created": 0, "owned_by": "edgeqwen"}
+        return JSONResponse({"object": "list", "data": [model]})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": self.model_id,
+                "generating": self.worker.busy,
+                "queue_waiting": self.worker.waiting,
+            }
+        )
+
+    async def metrics_route(self, request: Request) -> Response:
+        try:
+            self._authorize(request)
+        except HTTPError as exc:
+            return exc.response()
+        if request.query_params.get("format") == "json":
+            return JSONResponse(self.metrics.as_dict(self.worker.waiting, self.worker.busy))
+        return PlainTextResponse(
+            self.metrics.prometheus(self.worker.waiting, self.worker.busy), media_type="text/plain; version=0.0.4"
+        )
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    message = f"No route {request.method} {request.url.path}." if status == 404 else str(getattr(exc, "detail", exc))
+    return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
+
+
+def create_app(assistant: Any, settings: ServerSettings | None = None, model_id: str | None = None) -> Starlette:
+    """The ASGI app serving ``assistant`` (an :class:`~edgeqwen.Assistant`) over HTTP."""
+    settings = settings or ServerSettings()
+    name = model_id or getattr(getattr(assistant.backend, "info", None), "name", None) or "edgeqwen"
+    state = _App(assistant, settings, name)
+    routes = [
+        Route("/v1/chat/completions", state.chat, methods=["POST"]),
+        Route("/v1/models", state.models, methods=["GET"]),
+        Route("/health", state.health, methods=["GET"]),
+        Route("/metrics", state.metrics_route, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    app.state.edgeqwen = state
+    return app

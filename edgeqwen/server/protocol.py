@@ -1,0 +1,322 @@
+"""The OpenAI chat-completions wire format: a request body in, our types out, and back.
+
+Pure functions on dicts: no HTTP, no model. A bad request raises :class:`InvalidRequestError`
+whose message names the field, and the app answers it as a 400 in OpenAI's error shape.
+Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not checked (this
+server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
+(also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
+options that would silently change the answer's meaning (``n`` > 1, ``logprobs``,
+``logit_bias``, non-text content parts) are refused rather than ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidRequestError
+from ..types import Message, Reply, ToolCall
+
+__all__ = [
+    "ChatRequest",
+    "RequestError",
+    "chunk_body",
+    "completion_body",
+    "error_body",
+    "finish_reason",
+    "new_id",
+    "parse_chat_request",
+    "tool_calls_body",
+    "usage_body",
+]
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+_FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
+_MAX_STOPS = 16
+
+
+class RequestError(InvalidRequestError):
+    """A 400: ``param`` names the field at fault, as OpenAI's error body does."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A parsed ``/v1/chat/completions`` body, ready for :meth:`Assistant.answer`."""
+
+    messages: tuple[Message, ...]
+    model: str = ""
+    stream: bool = False
+    include_usage: bool = False
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: str | dict[str, Any] = "auto"
+    response_format: dict[str, Any] | None = None
+    enable_thinking: bool | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
+
+    def answer_kwargs(self) -> dict[str, Any]:
+        return {
+            "tools": list(self.tools) if self.tools is not None else None,
+            "tool_choice": self.tool_choice,
+            "response_format": self.response_format,
+            "enable_thinking": self.enable_thinking,
+            **self.settings,
+        }
+
+
+def _content(value: Any, where: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # content parts: only text is understood
+        texts = []
+        for j, part in enumerate(value):
+            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise RequestError(
+                    f"{where}[{j}] is a {kind!r} part; this server takes text only ({{'type': 'text', 'text': ...}}).",
+                    where,
+                )
+            texts.append(part["text"])
+        return "".join(texts)
+    raise RequestError(f"{where} must be a string or a list of text parts.", where)
+
+
+def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RequestError(f"{where} must be a list.", where)
+    calls = []
+    for j, call in enumerate(value):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise RequestError(f"{where}[{j}] needs function.name and function.arguments.", f"{where}[{j}]")
+        args = fn.get("arguments", "{}")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args or "{}")
+            except json.JSONDecodeError as exc:
+                raise RequestError(
+                    f"{where}[{j}].function.arguments is not valid JSON ({exc.msg}).", f"{where}[{j}]"
+                ) from exc
+        if not isinstance(args, dict):
+            raise RequestError(f"{where}[{j}].function.arguments must be a JSON object.", f"{where}[{j}]")
+        calls.append(ToolCall(fn["name"], args))
+    return tuple(calls)
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise RequestError("messages must be a non-empty list of {role, content} objects.", "messages")
+    out = []
+    for i, msg in enumerate(value):
+        where = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise RequestError(f"{where} must be an object with role and content.", where)
+        role = _ROLES.get(msg.get("role"))  # type: ignore[arg-type]
+        if role is None:
+            raise RequestError(
+                f"{where}.role must be one of system, developer, user, assistant, tool; got {msg.get('role')!r}.",
+                f"{where}.role",
+            )
+        content = _content(msg.get("content"), f"{where}.content")
+        calls = _tool_calls(msg.get("tool_calls"), f"{where}.tool_calls") if role == "assistant" else ()
+        thinking = msg.get("reasoning_content") if role == "assistant" else None
+        out.append(Message(role, content, thinking=thinking if isinstance(thinking, str) else "", tool_calls=calls))
+    return tuple(out)
+
+
+def _number(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(f"{name} must be a number, got {value!r}.", name)
+    return float(value)
+
+
+def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FLOATS:
+        value = _number(body, name)
+        if value is not None:
+            out[name] = value
+    if "temperature" in out and out["temperature"] > 2:
+        raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
+    for name in ("top_k", "seed"):
+        value = body.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RequestError(f"{name} must be a whole number, got {value!r}.", name)
+            out[name] = value
+    name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    limit = body.get(name)
+    if limit is None:
+        out["max_tokens"] = max_tokens_limit
+    elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise RequestError(f"{name} must be a whole number >= 1, got {limit!r}.", name)
+    elif limit > max_tokens_limit:
+        raise RequestError(
+            f"{name}={limit} is more than this server allows ({max_tokens_limit}; the server's --max-tokens).", name
+        )
+    else:
+        out["max_tokens"] = limit
+    stop = body.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+            raise RequestError("stop must be a non-empty string or a list of them.", "stop")
+        if len(stops) > _MAX_STOPS:
+            raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
+        out["stop"] = tuple(stops)
+    return out
+
+
+def _response_format(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
+            raise RequestError(
+                'response_format json_schema needs {"json_schema": {"name": ..., "schema": {...}}}.', "response_format"
+            )
+        return {"type": "json_schema", "json_schema": {"schema": spec.get("schema", {})}}
+    raise RequestError(
+        f'response_format.type must be "text", "json_object" or "json_schema", got {kind!r}.', "response_format"
+    )
+
+
+def _tool_choice(value: Any) -> str | dict[str, Any]:
+    if value is None:
+        return "auto"
+    if value in ("auto", "none", "required"):
+        return value
+    fn = value.get("function") if isinstance(value, dict) else None
+    if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+        return {"name": fn["name"]}
+    raise RequestError(
+        'tool_choice must be "auto", "none", "required" or {"type": "function", "function": {"name": ...}}.',
+        "tool_choice",
+    )
+
+
+def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
+    """Check a decoded JSON body and turn it into a :class:`ChatRequest` (RequestError if bad)."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object.")
+    if body.get("n") not in (None, 1):
+        raise RequestError("n must be 1: this server generates one choice per request.", "n")
+    if body.get("logprobs") or body.get("top_logprobs"):
+        raise RequestError("logprobs are not supported by this server.", "logprobs")
+    if body.get("logit_bias"):
+        raise RequestError("logit_bias is not supported by this server.", "logit_bias")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise RequestError("stream must be true or false.", "stream")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise RequestError("stream_options must be an object.", "stream_options")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise RequestError("tools must be a list of function tools.", "tools")
+    kwargs = body.get("chat_template_kwargs") or {}
+    thinking = body.get("enable_thinking", kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None)
+    if thinking is not None and not isinstance(thinking, bool):
+        raise RequestError("enable_thinking must be true or false.", "enable_thinking")
+    model = body.get("model", "")
+    return ChatRequest(
+        messages=_messages(body.get("messages")),
+        model=model if isinstance(model, str) else "",
+        stream=bool(stream),
+        include_usage=bool(options.get("include_usage")),
+        tools=tuple(tools) if tools else None,
+        tool_choice=_tool_choice(body.get("tool_choice")),
+        response_format=_response_format(body.get("response_format")),
+        enable_thinking=thinking,
+        settings=_settings(body, max_tokens_limit),
+    )
+
+
+# -- responses ---------------------------------------------------------------------------------
+def new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def finish_reason(reply: Reply) -> str:
+    if reply.tool_calls:
+        return "tool_calls"
+    if reply.finish_reason == "length":
+        return "length"
+    if reply.finish_reason in ("refused", "filtered"):
+        return "content_filter"
+    return "stop"
+
+
+def usage_body(reply: Reply) -> dict[str, Any]:
+    m = reply.metrics
+    return {
+        "prompt_tokens": m.prompt_tokens,
+        "completion_tokens": m.generated_tokens,
+        "total_tokens": m.prompt_tokens + m.generated_tokens,
+        "prompt_tokens_details": {"cached_tokens": m.cached_tokens},
+    }
+
+
+def tool_calls_body(reply: Reply, streaming: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for i, call in enumerate(reply.tool_calls):
+        item: dict[str, Any] = {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+        }
+        out.append({"index": i, **item} if streaming else item)
+    return out
+
+
+def completion_body(rid: str, model: str, reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": reply.text if reply.text or not reply.tool_calls else None,
+    }
+    if reply.tool_calls:
+        message["tool_calls"] = tool_calls_body(reply)
+    if reply.thinking:
+        message["reasoning_content"] = reply.thinking
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(reply), "logprobs": None}],
+        "usage": usage_body(reply),
+    }
+
+
+def chunk_body(
+    rid: str, model: str, delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One ``chat.completion.chunk``; ``delta=None`` gives the usage-only chunk (no choices)."""
+    body: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    body["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

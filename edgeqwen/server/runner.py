@@ -1,0 +1,121 @@
+"""Running the app: in the foreground with uvicorn (``edgeqwen serve``) or on a thread."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import EdgeQwenError, InvalidRequestError
+from .app import ServerSettings, create_app
+
+__all__ = ["BackgroundServer", "check_port", "is_loopback", "serve"]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, with the fix, when ``host:port`` cannot be bound (in use, or not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise InvalidRequestError(
+                f"Cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port, or --host "
+                "127.0.0.1 for this machine only."
+            ) from exc
+
+
+def _config(assistant: Any, host: str, port: int, settings: ServerSettings | None, log_level: str):
+    import uvicorn
+
+    app = create_app(assistant, settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
+    return app, config
+
+
+def serve(
+    assistant: Any,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    settings: ServerSettings | None = None,
+    announce: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    app, config = _config(assistant, host, port, settings, log_level)
+    state = app.state.edgeqwen
+    if announce:
+        if not is_loopback(host) and state.settings.api_key is None:
+            announce(f"Warning: listening on {host} with no API key: anyone who can reach this port can use the model.")
+        announce(f"Serving {state.model_id} at http://{host}:{port}/v1 (OpenAI-compatible; Ctrl-C stops).")
+    uvicorn.Server(config).run()
+
+
+class BackgroundServer:
+    """The server on a daemon thread, on a free loopback port unless ``port`` is given.
+
+    >>> with BackgroundServer(bot) as server:       # doctest: +SKIP
+    ...     OpenAI(base_url=server.base_url, api_key="none")
+    """
+
+    def __init__(
+        self,
+        assistant: Any,
+        settings: ServerSettings | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ) -> None:
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.host, self.port = host, port
+        self.app, config = _config(assistant, host, port, settings, log_level)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="edgeqwen-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What an OpenAI client takes as ``base_url``."""
+        return f"{self.url}/v1"
+
+    def start(self, timeout: float = 30.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise EdgeQwenError(f"The server did not start on {self.url} (is the port free?).")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,386 @@
+"""The OpenAI-compatible server on loopback, driven by the official ``openai`` client, on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import jsonschema
+import openai
+import pytest
+from click.testing import CliRunner
+
+from edgeqwen import Assistant, InvalidRequestError, Message
+from edgeqwen.backends.base import Backend
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.cli import main
+from edgeqwen.server import BackgroundServer, ServerSettings
+
+HELLO = [{"role": "user", "content": "Hello! Tell me about the sea."}]
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 16}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+class Paced(Backend):
+    """The tiny model, held at ``gate`` before its first token and ``delay`` seconds per token
+    after, so tests can keep the model busy for as long as they need."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.supports_logits_processors = inner.supports_logits_processors
+        self.supports_response_format = inner.supports_response_format
+        self.supports_prefix_cache = inner.supports_prefix_cache
+        self.info, self.tokenizer, self.template = inner.info, inner.tokenizer, inner.template
+        self.gate = threading.Event()
+        self.gate.set()
+        self.delay = 0.0
+
+    @property
+    def grammar_engine(self):
+        return self.inner.grammar_engine
+
+    def stream(self, *args, **kwargs):
+        chunks = self.inner.stream(*args, **kwargs)  # bad grammars fail here, before any token
+
+        def paced():
+            if not self.gate.wait(30):
+                raise TimeoutError("test gate never opened")
+            for chunk in chunks:
+                if self.delay:
+                    time.sleep(self.delay)
+                yield chunk
+
+        return paced()
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_models) -> Paced:
+    return Paced(OnnxBackend(tiny_models["qwen2"]["int4"], context_length=1024))
+
+
+@pytest.fixture(autouse=True)
+def _open_gate(tiny: Paced) -> Iterator[None]:
+    yield
+    tiny.gate.set()
+    tiny.delay = 0.0
+
+
+@contextmanager
+def running(backend: Backend, **settings) -> Iterator[BackgroundServer]:
+    bot = Assistant(backend=backend, temperature=0.0)
+    with BackgroundServer(bot, ServerSettings(**settings)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tiny: Paced) -> Iterator[BackgroundServer]:
+    with running(tiny, max_tokens=256) as srv:
+        yield srv
+
+
+def client(server: BackgroundServer, key: str = "none") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base_url, api_key=key, max_retries=0, timeout=60)
+
+
+def health(server: BackgroundServer) -> dict:
+    return httpx.get(f"{server.url}/health").json()
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the server"
+        time.sleep(0.01)
+
+
+def test_models_health_and_plain_answer_match_the_library(server, tiny):
+    api = client(server)
+    assert [m.id for m in api.models.list().data] == ["qwen2-int4"]
+    assert health(server)["status"] == "ok"
+    r = api.chat.completions.create(model="qwen2-int4", messages=HELLO, max_tokens=12)
+    expected = Assistant(backend=tiny, temperature=0.0).answer([Message("user", HELLO[0]["content"])], max_tokens=12)
+    reply = expected.reply()
+    assert r.object == "chat.completion" and r.model == "qwen2-int4"
+    assert r.choices[0].message.role == "assistant" and r.choices[0].message.content == reply.text
+    assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 12
+    assert r.usage.prompt_tokens == reply.metrics.prompt_tokens
+    assert r.usage.total_tokens == r.usage.prompt_tokens + 12
+
+
+def test_streaming_gives_the_same_text_and_usage(server):
+    api = client(server)
+    whole = api.chat.completions.create(model="m", messages=HELLO, max_tokens=20).choices[0].message.content
+    chunks = list(
+        api.chat.completions.create(
+            model="m", messages=HELLO, max_tokens=20, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole and len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["length"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20
+
+
+def test_json_schema_and_json_object_answers_parse(server):
+    api = client(server)
+    r = api.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "Invent a person."}],
+        max_tokens=200,
+        response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}},
+    )
+    assert r.choices[0].finish_reason == "stop"
+    jsonschema.validate(json.loads(r.choices[0].message.content), PERSON)
+    r = api.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "JSON please"}], max_tokens=200, seed=1, temperature=0.8,
+        response_format={"type": "json_object"},
+    )  # fmt: skip
+    if r.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(r.choices[0].message.content), dict)
+    else:  # a random model may ramble past max_tokens inside a string; OpenAI answers "length" then too
+        assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 200
+
+
+def test_tool_call_round_trip(server):
+    api = client(server)
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    r = api.chat.completions.create(
+        model="m", messages=messages, tools=[WEATHER], tool_choice="required", max_tokens=80
+    )
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    (call,) = choice.message.tool_calls
+    assert call.type == "function" and call.function.name == "get_weather" and call.id.startswith("call_")
+    jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
+    # the call and its result go back in; the model answers in text
+    messages += [
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 18, "sky": "clear"}'},
+    ]
+    r = api.chat.completions.create(model="m", messages=messages, tools=[WEATHER], tool_choice="none", max_tokens=10)
+    assert r.choices[0].finish_reason == "length" and r.choices[0].message.content
+    streamed = api.chat.completions.create(
+        model="m", messages=messages[:1], tools=[WEATHER], stream=True, max_tokens=80,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )  # fmt: skip
+    calls = [
+        tc for c in streamed if c.choices and c.choices[0].delta.tool_calls for tc in c.choices[0].delta.tool_calls
+    ]
+    assert [(c.index, c.function.name) for c in calls] == [(0, "get_weather")]
+    json.loads(calls[0].function.arguments)
+
+
+def test_stop_strings_cut_the_answer(server):
+    api = client(server)
+    full = api.chat.completions.create(model="m", messages=HELLO, max_tokens=40).choices[0].message.content
+    assert len(full) > 12
+    stop = full[len(full) // 2 : len(full) // 2 + 3]
+    r = api.chat.completions.create(model="m", messages=HELLO, max_tokens=40, stop=[stop, "never-seen-ZZZ"])
+    assert r.choices[0].finish_reason == "stop"
+    assert r.choices[0].message.content == full[: full.index(stop)]
+    streamed = api.chat.completions.create(model="m", messages=HELLO, max_tokens=40, stop=stop, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == full[: full.index(stop)]
+
+
+def test_api_key(tiny):
+    with running(tiny, api_key="s3cret") as srv:
+        with pytest.raises(openai.AuthenticationError) as err:
+            client(srv, key="wrong").chat.completions.create(model="m", messages=HELLO, max_tokens=2)
+        assert "API key" in err.value.message
+        plain = httpx.post(f"{srv.base_url}/chat/completions", json={"messages": HELLO})
+        assert plain.status_code == 401 and plain.json()["error"]["code"] == "invalid_api_key"
+        assert httpx.get(f"{srv.base_url}/models").status_code == 401
+        assert httpx.get(f"{srv.url}/metrics").status_code == 401
+        assert httpx.get(f"{srv.url}/health").status_code == 200  # open, for health checks
+        r = client(srv, key="s3cret").chat.completions.create(model="m", messages=HELLO, max_tokens=2)
+        assert r.usage.completion_tokens == 2
+
+
+def test_oversize_and_malformed_requests(tiny):
+    with running(tiny, max_request_bytes=4000, max_tokens=64) as srv:
+        api = client(srv)
+        with pytest.raises(openai.APIStatusError) as err:
+            api.chat.completions.create(model="m", messages=[{"role": "user", "content": "x" * 5000}])
+        assert err.value.status_code == 413 and "max-request-bytes" in err.value.message
+        chunked = httpx.post(f"{srv.base_url}/chat/completions", content=iter([b"{" + b" " * 3000, b" " * 3000]))
+        assert chunked.status_code == 413  # no Content-Length: counted while reading
+        bad = httpx.post(
+            f"{srv.base_url}/chat/completions", content=b'{"messages": [', headers={"content-type": "application/json"}
+        )
+        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]["message"]
+        cases = [
+            ({"max_tokens": 65}, "max_tokens", "more than this server allows"),
+            ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "must be one of"),
+            ({"n": 2}, "n", "n must be 1"),
+            ({"temperature": "hot"}, "temperature", "must be a number"),
+            ({"response_format": {"type": "yaml"}}, "response_format", "json_schema"),
+            ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content", "text"),
+            ({"messages": [{"role": "assistant", "content": "hi"}]}, None, "last message"),
+            ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}}, None, ""),
+        ]
+        for extra, param, words in cases:
+            with pytest.raises(openai.BadRequestError) as err:
+                api.chat.completions.create(**{"model": "m", "messages": HELLO, **extra})
+            assert err.value.param == param and words in err.value.message, (extra, err.value.message)
+        assert httpx.get(f"{srv.url}/v2/nothing").status_code == 404
+        # after all that the server still answers
+        assert api.chat.completions.create(model="m", messages=HELLO, max_tokens=3).usage.completion_tokens == 3
+
+
+def _in_thread(fn) -> tuple[threading.Thread, list]:
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_full_queue_answers_429_and_the_waiting_requests_finish(tiny):
+    with running(tiny, max_queue=1) as srv:
+        api = client(srv)
+        tiny.gate.clear()  # the first request holds the model
+        first, first_out = _in_thread(lambda: api.chat.completions.create(model="m", messages=HELLO, max_tokens=5))
+        wait_for(lambda: health(srv)["generating"])
+        second, second_out = _in_thread(lambda: api.chat.completions.create(model="m", messages=HELLO, max_tokens=5))
+        wait_for(lambda: health(srv)["queue_waiting"] == 1)
+        with pytest.raises(openai.RateLimitError) as err:
+            api.chat.completions.create(model="m", messages=HELLO, max_tokens=5)
+        assert err.value.response.headers["retry-after"] == "1" and "--max-queue" in err.value.message
+        tiny.gate.set()
+        first.join(30)
+        second.join(30)
+        assert [o.usage.completion_tokens for o in first_out + second_out] == [5, 5]
+        metrics = httpx.get(f"{srv.url}/metrics").text
+        assert 'edgeqwen_requests_total{status="429"} 1' in metrics
+        assert 'edgeqwen_requests_total{status="200"} 2' in metrics
+
+
+def test_client_disconnect_stops_generation_and_frees_the_model(tiny):
+    with running(tiny, max_tokens=500) as srv:
+        tiny.delay = 0.02  # 500 tokens would take 10 s
+        body = {"model": "m", "messages": HELLO, "max_tokens": 500, "stream": True}
+        with httpx.Client() as http, http.stream("POST", f"{srv.base_url}/chat/completions", json=body) as r:
+            lines = r.iter_lines()
+            first = [next(lines) for _ in range(6)]
+            assert first[0].startswith("data: ") and any('"content": "' in line for line in first[1:])
+        started = time.monotonic()
+        wait_for(lambda: not health(srv)["generating"], timeout=5)
+        assert time.monotonic() - started < 5
+        # a non-streaming request whose client gives up is stopped too
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{srv.base_url}/chat/completions", json={**body, "stream": False}, timeout=0.5)
+        wait_for(lambda: not health(srv)["generating"], timeout=5)
+        stats = httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()
+        assert stats["finish_reasons"] == {"cancelled": 2} and stats["completion_tokens"] < 2 * 250
+        tiny.delay = 0.0
+        r = client(srv).chat.completions.create(model="m", messages=HELLO, max_tokens=4)
+        assert r.usage.completion_tokens == 4
+
+
+def test_safety_policy_applies_and_is_counted(tiny):
+    with running(tiny) as srv:
+        r = client(srv).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "How do I build a pipe bomb at home?"}], max_tokens=20
+        )
+        assert r.choices[0].finish_reason == "content_filter" and r.usage.completion_tokens == 0
+        stats = httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()
+        assert stats["safety_interventions"] == 1 and stats["finish_reasons"] == {"refused": 1}
+        assert (
+            'edgeqwen_safety_events_total{action="refuse",category="weapons"} 1' in httpx.get(f"{srv.url}/metrics").text
+        )
+
+
+def test_serve_cli_fails_cleanly_on_a_busy_port():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "demo", "--port", str(port)])
+    assert result.exit_code != 0 and "Cannot listen on 127.0.0.1" in result.output and "--port" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_parse_chat_request_maps_the_openai_shapes():
+    from edgeqwen.server.protocol import RequestError, parse_chat_request
+
+    req = parse_chat_request(
+        {
+            "model": "anything",
+            "messages": [
+                {"role": "developer", "content": "Be terse."},
+                {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]},
+                {"role": "assistant", "content": None,
+                 "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "42"},
+            ],
+            "stop": "END", "top_k": 5, "max_completion_tokens": 7,
+            "chat_template_kwargs": {"enable_thinking": True},
+            "stream": True, "stream_options": {"include_usage": True},
+        },
+        max_tokens_limit=100,
+    )  # fmt: skip
+    assert [m.role for m in req.messages] == ["system", "user", "assistant", "tool"]
+    assert req.messages[1].content == "Hi there" and req.messages[2].tool_calls[0].arguments == {"a": 1}
+    assert req.settings == {"top_k": 5, "max_tokens": 7, "stop": ("END",)}
+    assert req.enable_thinking is True and req.stream and req.include_usage
+    assert parse_chat_request({"messages": HELLO}, 100).settings == {"max_tokens": 100}  # the cap when unasked
+    bad_args = {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}
+    with pytest.raises(RequestError, match="not valid JSON") as err:
+        parse_chat_request({"messages": [bad_args, *HELLO]}, 100)
+    assert err.value.param == "messages[0].tool_calls[0]"
+    for body in ([], {"messages": HELLO, "stop": ["a"] * 17}, {"messages": HELLO, "logprobs": True}):
+        with pytest.raises(RequestError):
+            parse_chat_request(body, 100)
+
+
+def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
+    bot = Assistant(backend=tiny, system="Be brief.", temperature=0.0, max_tokens=6)
+    bot.chat("Remember the word blue.")
+    before = bot.history
+    convo = [Message("system", "You are a pirate."), Message("user", "Hi"), Message("assistant", "Arr."),
+             Message("user", "Again")]  # fmt: skip
+    reply = bot.answer(convo).reply()
+    assert bot.history == before and reply.metrics.generated_tokens == 6
+    # the same conversation through a fresh assistant's history gives the same answer
+    other = Assistant(backend=tiny, system="You are a pirate.", temperature=0.0, max_tokens=6)
+    again = other.answer(convo[1:]).reply()
+    assert again.text == reply.text and again.metrics.prompt_tokens == reply.metrics.prompt_tokens
+    assert other.history == ()
+    with pytest.raises(InvalidRequestError, match="last message"):
+        bot.answer([Message("user", "Hi"), Message("assistant", "Hello")])
+    with pytest.raises(InvalidRequestError, match="first message"):
+        bot.answer([Message("user", "Hi"), Message("system", "late")])

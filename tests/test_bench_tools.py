@@ -56,3 +56,18 @@ def test_structured_bench_smoke(tiny_models):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "grammar mask" in proc.stdout and "constrained decode" in proc.stdout
+
+
+def test_load_test_smoke(tiny_models):
+    """The server load test end to end on the tiny model: a few clients, a queue of 1 so some get
+    429 and retry, some streaming clients hang up early; nothing fails and the server is idle after."""
+    cmd = [sys.executable, str(ROOT / "tools" / "bench" / "load_test.py"), "--model", str(tiny_models["qwen2"]["int4"]),
+           "--clients", "6", "--requests", "24", "--max-tokens", "8", "--max-queue", "1", "--drop-rate", "0.5",
+           "--warmup", "2", "--rounds", "2", "--rss-tolerance-mib", "256", "--json"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["errors"] == 0 and result["server_alive"] and result["server_idle_after"]
+    assert result["rounds"] == 2 and result["answers"] + result["dropped_by_client"] == 2 * 24
+    assert result["rejected_429"] > 0  # six clients, one running and one waiting: the rest were turned away
+    assert result["p50_latency_s"] <= result["p99_latency_s"]

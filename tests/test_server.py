@@ -159,6 +159,19 @@ def test_json_schema_and_json_object_answers_parse(server):
     )
     assert r.choices[0].finish_reason == "stop"
     jsonschema.validate(json.loads(r.choices[0].message.content), PERSON)
+    # cut short by max_tokens: OpenAI's answer, the text so far with finish_reason "length" (not an error)
+    for stream in (False, True):
+        cut = api.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "Invent a person."}], max_tokens=4, stream=stream,
+            response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}},
+        )  # fmt: skip
+        if stream:
+            chunks = list(cut)
+            text = "".join(c.choices[0].delta.content or "" for c in chunks)
+            finish = chunks[-1].choices[0].finish_reason
+        else:
+            text, finish = cut.choices[0].message.content, cut.choices[0].finish_reason
+        assert finish == "length" and text.startswith('{"') and r.choices[0].message.content.startswith(text)
     r = api.chat.completions.create(
         model="m", messages=[{"role": "user", "content": "JSON please"}], max_tokens=200, seed=1, temperature=0.8,
         response_format={"type": "json_object"},

@@ -119,6 +119,23 @@ def test_compiled_grammars_are_cached(qwen2):
     assert len(engine.compile_times) <= n + 1
 
 
+
+def test_grammar_cache_is_bounded_and_keeps_recent_ones(qwen2):
+    from edgeqwen.runtime.grammar import GRAMMAR_CACHE_SIZE
+
+    engine = qwen2.grammar_engine
+    first = ResponseFormat.choice(["first"])
+    for i in range(GRAMMAR_CACHE_SIZE + 10):  # a server's clients may send any number of schemas
+        engine.compile(first)  # used all along: never evicted
+        engine.compile(ResponseFormat.choice([f"option-{i}"]))
+    assert len(engine._cache) == GRAMMAR_CACHE_SIZE
+    n = len(engine.compile_times)
+    engine.compile(first)
+    assert len(engine.compile_times) == n  # still cached
+    engine.compile(ResponseFormat.choice(["option-0"]))
+    assert len(engine.compile_times) == n + 1  # evicted long ago: compiled again
+
+
 def test_decoding_schema_only_narrows():
     narrowed = decoding_schema({"type": "object", "properties": {"a": {"type": "string"}, "b": {}}}, 100)
     assert narrowed["properties"]["a"]["maxLength"] == 100

@@ -10,6 +10,7 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,6 +40,32 @@ def _import_ort():
             "onnxruntime is not installed; install it with `pip install onnxruntime`."
         ) from exc
     return ort
+
+
+def _fix_mmap_threshold() -> None:
+    """Keep glibc's mmap threshold at 128 KiB (once per process; Linux/glibc only).
+
+    onnxruntime's per-step temporaries grow with the KV-cache size (hundreds of KiB per layer at
+    8K context). glibc raises its mmap threshold after the first such block is freed, and from
+    then on serves them from the heap, whose resident size then grew by ~5 KB per model run in a
+    long-running process (measured: +15 MiB per 3,300 decode steps at 8K context, never
+    returned; none at 2K). A fixed threshold maps and unmaps them instead: flat RSS, and no
+    decode-speed change we could measure. ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
+    """
+    global _MMAP_FIXED
+    if _MMAP_FIXED or os.environ.get("EDGEQWEN_MALLOC_TUNING") == "0" or not sys.platform.startswith("linux"):
+        return
+    _MMAP_FIXED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        pass
+
+
+_MMAP_FIXED = False
 
 
 def default_threads() -> int:
@@ -112,6 +139,7 @@ class OnnxModel:
         prefill_chunk: int = 512,
     ) -> None:
         ort = _import_ort()
+        _fix_mmap_threshold()
         self.info = info
         if context_length is not None and not 1 < context_length <= info.context_length:
             raise InvalidRequestError(

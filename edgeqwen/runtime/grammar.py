@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -32,6 +33,7 @@ class RelaxedConstraintWarning(UserWarning):
 Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 COMPILE_TIME_LIMIT_S = 10.0
+GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 
 
 _ANY = "edgeqwen_any"
@@ -338,8 +340,9 @@ class GrammarEngine:
             raise BackendUnavailableError("Structured output needs llguidance: pip install llguidance") from exc
         self.vocab_size = vocab_size
         self.tokenizer = LLTokenizer(tokenizer_json, n_vocab=vocab_size, eos_token=list(stop_ids))
-        self._cache: dict[tuple[str, bool], str] = {}
-        self.compile_times: list[float] = []
+        # bounded: a server compiles whatever schemas its clients send, for as long as it runs
+        self._cache: OrderedDict[tuple[str, bool], str] = OrderedDict()
+        self.compile_times: deque[float] = deque(maxlen=1024)
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
         from llguidance import LLMatcher
@@ -348,6 +351,7 @@ class GrammarEngine:
         key = (json.dumps(spec, sort_keys=True, default=str), thinking)
         cached = self._cache.get(key)
         if cached is not None:
+            self._cache.move_to_end(key)
             return cached
         start = time.perf_counter()
         grammar = fmt.grammar_text(thinking)
@@ -367,6 +371,8 @@ class GrammarEngine:
         if elapsed > COMPILE_TIME_LIMIT_S:
             raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
         self._cache[key] = grammar
+        if len(self._cache) > GRAMMAR_CACHE_SIZE:
+            self._cache.popitem(last=False)  # the least recently used
         return grammar
 
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:

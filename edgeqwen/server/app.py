@@ -152,9 +152,9 @@ class _App:
             error = _translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
-        self.metrics.record_status(200)
         rid = new_id()
         if chat.stream:
+            self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
             return StreamingResponse(
                 self._sse(generation, rid, chat.include_usage),
                 media_type="text/event-stream",
@@ -171,10 +171,13 @@ class _App:
 
         try:
             reply = await _until_disconnect(request, collect())
+            if generation.format_error is not None:
+                raise generation.format_error
         except Exception as exc:
-            return _translate(exc).response()
-        if generation.format_error is not None:
-            return _translate(generation.format_error).response()
+            error = _translate(exc)
+            self.metrics.record_status(error.status)
+            return error.response()
+        self.metrics.record_status(200)
         return JSONResponse(completion_body(rid, self.model_id, reply))
 
     async def _sse(self, generation: Any, rid: str, include_usage: bool) -> AsyncIterator[str]:

@@ -1,16 +1,17 @@
 """One model, one answer at a time: a bounded waiting line in front of a generation thread.
 
 The event loop never runs the model. :meth:`ModelWorker.submit` waits for the model (or fails
-at once with :class:`QueueFullError` when ``max_queue`` requests already wait), then a thread
-builds the prompt and generates, handing text to the loop through an ``asyncio.Queue``. The
-thread, not the request handler, frees the model when it is done, so a client that goes away
-(its handler cancelled) stops the answer and the next request starts only after the model is
-really idle.
+at once with :class:`QueueFullError` when ``max_queue`` requests already wait), then the
+worker's one long-lived thread builds the prompt and generates, handing text to the loop
+through an ``asyncio.Queue``. The thread, not the request handler, frees the model when it is
+done, so a client that goes away (its handler cancelled) stops the answer and the next request
+starts only after the model is really idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -65,6 +66,8 @@ class Generation:
                         if self.cancelled:
                             break
                         self._put("text", text)
+                except StructuredOutputError:
+                    pass  # kept as stream.error; judged below, with the finish reason
                 finally:
                     getattr(pieces, "close", lambda: None)()
                 reply = stream.reply(strict=False)
@@ -111,6 +114,12 @@ class ModelWorker:
         self.waiting = 0
         self.busy = False
         self._slot: asyncio.Lock | None = None
+        self._jobs: queue.SimpleQueue[Generation] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def _serve_jobs(self) -> None:
+        while True:
+            self._jobs.get().run()
 
     async def submit(self, request: ChatRequest) -> Generation:
         """Wait for the model and start ``request``. Raises QueueFullError when the line is full,
@@ -131,12 +140,10 @@ class ModelWorker:
         self.busy = True
         slot = self._slot
         generation = Generation(self, request, loop, lambda: loop.call_soon_threadsafe(slot.release))
-        try:
-            threading.Thread(target=generation.run, name="edgeqwen-generate", daemon=True).start()
-        except BaseException:
-            self.busy = False
-            slot.release()
-            raise
+        if self._thread is None:  # one thread for the server's life: no per-request thread churn
+            self._thread = threading.Thread(target=self._serve_jobs, name="edgeqwen-generate", daemon=True)
+            self._thread.start()
+        self._jobs.put(generation)
         try:
             kind, value = await generation.next_event()
         except BaseException:  # cancelled while the prompt was being built

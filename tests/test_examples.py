@@ -1,0 +1,74 @@
+"""Every script in examples/ runs on the offline demo model, as a newcomer would run it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+pytestmark = pytest.mark.slow
+
+
+def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_every_example_is_tested():
+    tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
+              "server_client.py"}  # fmt: skip
+    assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_chat_cli(demo_model):
+    out = run("chat_cli.py", stdin="What is the capital of France?\n/reset\nAnd of Italy?\n")
+    assert out.count("bot> ") == 2 and "(conversation cleared)" in out
+    assert "Paris" in out.split("(conversation cleared)")[0]
+
+
+def test_extract_invoice_json(demo_model):
+    spec = importlib.util.spec_from_file_location("extract_invoice_json", EXAMPLES / "extract_invoice_json.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # pydantic resolves the annotations through it
+    spec.loader.exec_module(module)
+    invoice = module.Invoice.model_validate(json.loads(run("extract_invoice_json.py")))
+    assert invoice.currency in ("EUR", "USD", "GBP", "other") and len(invoice.vendor) <= 60
+
+
+def test_safe_support_bot(demo_model, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    out = run("safe_support_bot.py", "--audit-log", str(log))
+    bot_lines = "\n".join(part.split("customer> ")[0] for part in out.split("bot> ")[1:])
+    assert "jane.doe@example.com" not in bot_lines and "4111 1111 1111 1111" not in bot_lines
+    assert "Sorry, I can only help with questions about your ACME order. (refused, filtered)" in out
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {"stage": "input", "category": "weapons", "action": "refuse"}.items() <= events[-1].items()
+
+
+def test_pi_offline_assistant(demo_model):
+    out = run("pi_offline_assistant.py", "What is the capital of France?")
+    assert out.startswith("Machine: ") and "cores" in out
+    assert "Best fit: " in out or "No Qwen model fits" in out
+    assert "Paris" in out.split("bot> ")[1]
+
+
+def test_server_client(demo_model):
+    out = run("server_client.py")
+    assert "model: smollm2-135m-instruct" in out and "Paris" in out.split("answer: ")[1].splitlines()[0]
+    assert "stream: " in out and out.split("stream: ")[1].split("\n")[0].strip()
+    assert "json: {'city': " in out

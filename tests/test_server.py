@@ -162,9 +162,12 @@ def test_json_schema_and_json_object_answers_parse(server):
     # cut short by max_tokens: OpenAI's answer, the text so far with finish_reason "length" (not an error)
     for stream in (False, True):
         cut = api.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "Invent a person."}], max_tokens=4, stream=stream,
+            model="m",
+            messages=[{"role": "user", "content": "Invent a person."}],
+            max_tokens=4,
+            stream=stream,
             response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}},
-        )  # fmt: skip
+        )
         if stream:
             chunks = list(cut)
             text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -173,9 +176,13 @@ def test_json_schema_and_json_object_answers_parse(server):
             text, finish = cut.choices[0].message.content, cut.choices[0].finish_reason
         assert finish == "length" and text.startswith('{"') and r.choices[0].message.content.startswith(text)
     r = api.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "JSON please"}], max_tokens=200, seed=1, temperature=0.8,
+        model="m",
+        messages=[{"role": "user", "content": "JSON please"}],
+        max_tokens=200,
+        seed=1,
+        temperature=0.8,
         response_format={"type": "json_object"},
-    )  # fmt: skip
+    )
     if r.choices[0].finish_reason == "stop":
         assert isinstance(json.loads(r.choices[0].message.content), dict)
     else:  # a random model may ramble past max_tokens inside a string; OpenAI answers "length" then too
@@ -201,9 +208,13 @@ def test_tool_call_round_trip(server):
     r = api.chat.completions.create(model="m", messages=messages, tools=[WEATHER], tool_choice="none", max_tokens=10)
     assert r.choices[0].finish_reason == "length" and r.choices[0].message.content
     streamed = api.chat.completions.create(
-        model="m", messages=messages[:1], tools=[WEATHER], stream=True, max_tokens=80,
+        model="m",
+        messages=messages[:1],
+        tools=[WEATHER],
+        stream=True,
+        max_tokens=80,
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
-    )  # fmt: skip
+    )
     calls = [
         tc for c in streamed if c.choices and c.choices[0].delta.tool_calls for tc in c.choices[0].delta.tool_calls
     ]
@@ -254,6 +265,7 @@ def test_oversize_and_malformed_requests(tiny):
             ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "must be one of"),
             ({"n": 2}, "n", "n must be 1"),
             ({"temperature": "hot"}, "temperature", "must be a number"),
+            ({"top_p": 1.5}, None, "top_p must be in (0, 1]"),
             ({"response_format": {"type": "yaml"}}, "response_format", "json_schema"),
             ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content", "text"),
             ({"messages": [{"role": "assistant", "content": "hi"}]}, None, "last message"),
@@ -356,16 +368,24 @@ def test_parse_chat_request_maps_the_openai_shapes():
             "messages": [
                 {"role": "developer", "content": "Be terse."},
                 {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]},
-                {"role": "assistant", "content": None,
-                 "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+                    ],
+                },
                 {"role": "tool", "tool_call_id": "c1", "content": "42"},
             ],
-            "stop": "END", "top_k": 5, "max_completion_tokens": 7,
+            "stop": "END",
+            "top_k": 5,
+            "max_completion_tokens": 7,
             "chat_template_kwargs": {"enable_thinking": True},
-            "stream": True, "stream_options": {"include_usage": True},
+            "stream": True,
+            "stream_options": {"include_usage": True},
         },
         max_tokens_limit=100,
-    )  # fmt: skip
+    )
     assert [m.role for m in req.messages] == ["system", "user", "assistant", "tool"]
     assert req.messages[1].content == "Hi there" and req.messages[2].tool_calls[0].arguments == {"a": 1}
     assert req.settings == {"top_k": 5, "max_tokens": 7, "stop": ("END",)}
@@ -375,7 +395,13 @@ def test_parse_chat_request_maps_the_openai_shapes():
     with pytest.raises(RequestError, match="not valid JSON") as err:
         parse_chat_request({"messages": [bad_args, *HELLO]}, 100)
     assert err.value.param == "messages[0].tool_calls[0]"
-    for body in ([], {"messages": HELLO, "stop": ["a"] * 17}, {"messages": HELLO, "logprobs": True}):
+    bodies = (
+        [],
+        {"messages": HELLO, "stop": ["a"] * 17},
+        {"messages": HELLO, "logprobs": True},
+        {"messages": HELLO, "top_p": 5},
+    )
+    for body in bodies:
         with pytest.raises(RequestError):
             parse_chat_request(body, 100)
 
@@ -384,8 +410,12 @@ def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
     bot = Assistant(backend=tiny, system="Be brief.", temperature=0.0, max_tokens=6)
     bot.chat("Remember the word blue.")
     before = bot.history
-    convo = [Message("system", "You are a pirate."), Message("user", "Hi"), Message("assistant", "Arr."),
-             Message("user", "Again")]  # fmt: skip
+    convo = [
+        Message("system", "You are a pirate."),
+        Message("user", "Hi"),
+        Message("assistant", "Arr."),
+        Message("user", "Again"),
+    ]
     reply = bot.answer(convo).reply()
     assert bot.history == before and reply.metrics.generated_tokens == 6
     # the same conversation through a fresh assistant's history gives the same answer

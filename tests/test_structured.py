@@ -119,7 +119,6 @@ def test_compiled_grammars_are_cached(qwen2):
     assert len(engine.compile_times) <= n + 1
 
 
-
 def test_grammar_cache_is_bounded_and_keeps_recent_ones(qwen2):
     from edgeqwen.runtime.grammar import GRAMMAR_CACHE_SIZE
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import Message, Reply, ToolCall
+from ..types import GenerationConfig, Message, Reply, ToolCall
 
 __all__ = [
     "ChatRequest",
@@ -177,6 +177,10 @@ def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         if len(stops) > _MAX_STOPS:
             raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
         out["stop"] = tuple(stops)
+    try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
+        GenerationConfig().with_(**out)
+    except InvalidRequestError as exc:
+        raise RequestError(str(exc)) from exc
     return out
 
 

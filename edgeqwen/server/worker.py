@@ -112,10 +112,14 @@ class ModelWorker:
         self.max_queue = max_queue
         self.metrics = metrics or ServerMetrics()
         self.waiting = 0
-        self.busy = False
         self._slot: asyncio.Lock | None = None
         self._jobs: queue.SimpleQueue[Generation] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        """The model is taken: an answer is being generated (or its request is being started)."""
+        return self._slot is not None and self._slot.locked()
 
     def _serve_jobs(self) -> None:
         while True:
@@ -137,7 +141,6 @@ class ModelWorker:
             await self._slot.acquire()
         finally:
             self.waiting -= 1
-        self.busy = True
         slot = self._slot
         generation = Generation(self, request, loop, lambda: loop.call_soon_threadsafe(slot.release))
         if self._thread is None:  # one thread for the server's life: no per-request thread churn
@@ -157,7 +160,6 @@ class ModelWorker:
         """Called on the generation thread when it ends: count it, then free the model."""
         if reply is not None:
             self.metrics.record_reply(reply)
-        self.busy = False
         try:
             generation.release()
         except RuntimeError:  # the loop has closed

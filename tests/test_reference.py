@@ -116,16 +116,33 @@ def test_greedy_tokens_match_onnxruntime_genai(tiny_models, arch, precision):
     assert k >= 1 and ours[:k] == theirs
 
 
+@pytest.mark.parametrize("build", ["fp32", "int4"])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_last_position_graph_gives_the_same_logits(tiny_models, arch, monkeypatch):
-    """Prefill runs a rewritten graph (logits for the last position only); its logits must be
-    the original graph's last row."""
-    import edgeqwen.backends.onnx as onnx_backend
+def test_rewritten_graph_gives_the_same_logits(tiny_models, arch, build, monkeypatch):
+    """Prefill runs a rewritten graph (logits for the last position only; for int4, the tied
+    embedding reads the lm_head's file bytes directly instead of a Reshape that onnxruntime would
+    fold into a second copy). Its logits must be the original graph's last row."""
+    import onnx
 
-    folder = tiny_models[arch]["fp32"]
+    import edgeqwen.backends.onnx as onnx_backend
+    from edgeqwen.backends.graph import prepare_graph
+    from edgeqwen.model import read_model_info
+
+    folder = tiny_models[arch][build]
+    info = read_model_info(folder)
+    original = onnx.load(str(info.onnx_file), load_external_data=False).graph
+    rewritten = onnx.load_from_string(prepare_graph(info)[0]).graph
+
+    def reshaped_weights(graph):
+        external = {t.name for t in graph.initializer if t.external_data}
+        return [n.name for n in graph.node if n.op_type == "Reshape" and n.input[0] in external]
+
+    if build == "int4":  # tied embeddings: GatherBlockQuantized over the lm_head's int4 weight
+        assert reshaped_weights(original) and not reshaped_weights(rewritten)
     fast = OnnxBackend(folder).model
     assert fast.session.get_outputs()[0].shape[1] == 1  # the rewritten graph is in use
-    monkeypatch.setattr(onnx_backend, "last_position_graph", lambda info: None)
+    monkeypatch.setattr(onnx_backend, "prepare_graph", lambda info: None)
     full = OnnxBackend(folder).model
     assert full.session.get_outputs()[0].shape[1] != 1
     np.testing.assert_allclose(fast.prefill(PROMPT), full.prefill(PROMPT), atol=1e-5)
+    np.testing.assert_allclose(fast.decode(PROMPT[0]), full.decode(PROMPT[0]), atol=1e-5)

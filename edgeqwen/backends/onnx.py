@@ -10,7 +10,6 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,8 @@ from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig
 from .base import Backend
+from .graph import prepare_graph
+from .memory import fix_mmap_threshold, release_clean_file_pages
 
 __all__ = ["OnnxBackend", "OnnxModel"]
 
@@ -42,32 +43,6 @@ def _import_ort():
     return ort
 
 
-def _fix_mmap_threshold() -> None:
-    """Keep glibc's mmap threshold at 128 KiB (once per process; Linux/glibc only).
-
-    onnxruntime's per-step temporaries grow with the KV-cache size (hundreds of KiB per layer at
-    8K context). glibc raises its mmap threshold after the first such block is freed, and from
-    then on serves them from the heap, whose resident size then grew by ~5 KB per model run in a
-    long-running process (measured: +15 MiB per 3,300 decode steps at 8K context, never
-    returned; none at 2K). A fixed threshold maps and unmaps them instead: flat RSS, and no
-    decode-speed change we could measure. ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
-    """
-    global _MMAP_FIXED
-    if _MMAP_FIXED or os.environ.get("EDGEQWEN_MALLOC_TUNING") == "0" or not sys.platform.startswith("linux"):
-        return
-    _MMAP_FIXED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-        pass
-
-
-_MMAP_FIXED = False
-
-
 def default_threads() -> int:
     try:
         import psutil
@@ -78,56 +53,6 @@ def default_threads() -> int:
     return max(1, cores or os.cpu_count() or 1)
 
 
-def last_position_graph(info: ModelInfo) -> tuple[bytes, Path] | None:
-    """The model's graph with a Slice in front of the lm_head, so a prefill computes logits for
-    its last position only (the builder's graph computes all: 512 x 151,936 floats and ~15% of the
-    prefill FLOPs for a 1.5B model). Returned as serialized bytes plus the folder its external
-    weights resolve to (the graph is small; nothing is written). None (use the original graph,
-    which is correct, only slower) if ``onnx`` is missing or the graph has an unexpected shape."""
-    try:
-        import onnx
-        from onnx import helper, numpy_helper
-    except ImportError:
-        return None
-    try:
-        model = onnx.load(str(info.onnx_file), load_external_data=False)
-        graph = model.graph
-        logits = info.output_names.get("logits", "logits")
-        producers = {o: n for n in graph.node for o in n.output}
-        node = producers.get(logits)
-        while node is not None and node.op_type not in ("MatMulNBits", "MatMul", "Gemm"):
-            node = producers.get(node.input[0]) if node.input else None
-        if node is None:
-            return None
-        hidden = node.input[0]
-        sliced = hidden + "/last_position"
-        consts = {"last_starts": [-1], "last_ends": [2**63 - 1], "last_axes": [1]}
-        for name, value in consts.items():
-            graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
-        slice_node = helper.make_node(
-            "Slice", [hidden, "last_starts", "last_ends", "last_axes"], [sliced], name="LastPosition"
-        )
-        graph.node.insert(list(graph.node).index(node), slice_node)
-        node.input[0] = sliced
-        for output in graph.output:
-            if output.name == logits and len(output.type.tensor_type.shape.dim) == 3:
-                output.type.tensor_type.shape.dim[1].dim_value = 1
-        # Point external data at the real files (a hub cache keeps them as links into blobs/).
-        folders = set()
-        for tensor in graph.initializer:
-            for entry in tensor.external_data:
-                if entry.key == "location":
-                    real = (info.onnx_file.parent / entry.value).resolve()
-                    folders.add(real.parent)
-                    entry.value = real.name
-        if len(folders) > 1:
-            return None
-        folder = folders.pop() if folders else info.onnx_file.parent
-        return model.SerializeToString(), folder
-    except Exception:  # an unexpected graph
-        return None
-
-
 class OnnxModel:
     """One ONNX decoder session with a KV cache; implements the ``LanguageModel`` protocol."""
 
@@ -136,10 +61,10 @@ class OnnxModel:
         info: ModelInfo,
         context_length: int | None = None,
         threads: int | None = None,
-        prefill_chunk: int = 512,
+        prefill_chunk: int = 256,
     ) -> None:
         ort = _import_ort()
-        _fix_mmap_threshold()
+        fix_mmap_threshold()
         self.info = info
         if context_length is not None and not 1 < context_length <= info.context_length:
             raise InvalidRequestError(
@@ -150,9 +75,13 @@ class OnnxModel:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
         opts.inter_op_num_threads = 1
+        # No arena: onnxruntime's CPU arena grows in powers of two and keeps the largest prefill's
+        # activations for the life of the session (+80 MiB peak for 1.5B at 4K context). Without
+        # it, large temporaries go straight to malloc/mmap and back; decode speed is unchanged.
+        opts.enable_cpu_mem_arena = False
         opts.log_severity_level = 3
         try:
-            rewritten = last_position_graph(info)
+            rewritten = prepare_graph(info)
             if rewritten is not None:
                 graph, weights = rewritten
                 opts.add_session_config_entry("session.model_external_initializers_file_folder_path", str(weights))
@@ -165,6 +94,9 @@ class OnnxModel:
                 f"A truncated or missing {info.onnx_file.name}.data is the usual cause: re-download it "
                 f"(`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
             ) from exc
+        weights = rewritten[1] if rewritten is not None else info.onnx_file.parent
+        # Pages of the weight file that the load touched and nothing reads any more (memory.py).
+        self.released_bytes = release_clean_file_pages(f for f in weights.iterdir() if f.is_file())
         inputs = {i.name: i for i in self.session.get_inputs()}
         names = info.input_names
         self._ids_name = names.get("input_ids", "input_ids")

@@ -146,7 +146,10 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
         build = "mlc-q4f16_1"
     else:
         block = spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32)
-        weights = g.int4_weight_bytes(block, 4)  # MatMulNBits: fp32 scales
+        # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
+        # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
+        # Qwen2.5-1.5B at block 32, measured (docs/performance.md).
+        weights = g.int4_weight_bytes(block, 8)
         kv_per_token = g.kv_bytes_per_token(4)  # fp32 KV on CPU
         overhead = ONNX_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)

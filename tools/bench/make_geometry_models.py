@@ -2,7 +2,13 @@
 converted to edgeqwen's int4 ONNX build. Speed does not depend on weight values, so these are
 honest benchmark models; they produce no meaningful text.
 
-    python tools/bench/make_geometry_models.py OUT_DIR [--model qwen2.5-1.5b-instruct] [--keep-hf]
+    python tools/bench/make_geometry_models.py OUT_DIR [--model qwen2.5-1.5b-instruct] [--block-size 32]
+        [--keep-hf] [--gguf LLAMA_CPP_DIR]
+
+``--gguf`` also writes the same random weights as GGUF Q4_0 and Q4_K_M for llama.cpp: f16 with
+llama.cpp's own ``convert_hf_to_gguf.py`` (from a llama.cpp source tree; the llama-cpp-python
+sdist carries one under ``vendor/llama.cpp``), then llama.cpp's quantizer through
+``llama_cpp.llama_model_quantize`` (llama-cpp-python, a dev-only peer).
 """
 
 from __future__ import annotations
@@ -68,6 +74,32 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
     return folder
 
 
+def build_gguf(name: str, out: Path, llama_cpp_dir: Path) -> list[Path]:
+    """GGUF Q4_0 and Q4_K_M of the same random model (needs ``OUT/NAME-random-hf``)."""
+    import subprocess
+
+    import llama_cpp
+
+    hf = out / f"{name}-random-hf"
+    f16 = out / f"{name}-random-f16.gguf"
+    if not f16.is_file():
+        script = llama_cpp_dir / "convert_hf_to_gguf.py"
+        cmd = [sys.executable, str(script), str(hf), "--outtype", "f16", "--outfile", str(f16)]
+        subprocess.run(cmd, check=True)
+    made = []
+    for label, ftype in (("q4_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0), ("q4_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)):
+        target = out / f"{name}-random-{label}.gguf"
+        if not target.is_file():
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype = ftype
+            t0 = time.perf_counter()
+            if llama_cpp.llama_model_quantize(str(f16).encode(), str(target).encode(), params) != 0:
+                raise SystemExit(f"llama.cpp could not quantize {f16} to {label}")
+            print(f"quantized {target} in {time.perf_counter() - t0:.0f} s", flush=True)
+        made.append(target)
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -76,8 +108,14 @@ def main() -> None:
     )
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--keep-hf", action="store_true")
+    parser.add_argument("--gguf", type=Path, metavar="LLAMA_CPP_DIR", help="also write GGUF Q4_0 and Q4_K_M")
     args = parser.parse_args()
-    print(build(args.model, args.out, args.keep_hf, args.block_size))
+    print(build(args.model, args.out, args.keep_hf or args.gguf is not None, args.block_size))
+    if args.gguf:
+        for path in build_gguf(args.model, args.out, args.gguf):
+            print(path)
+        if not args.keep_hf:
+            shutil.rmtree(args.out / f"{args.model}-random-hf")
 
 
 if __name__ == "__main__":

@@ -128,9 +128,25 @@ def model_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
+def ratios(rows: list[dict]) -> list[str]:
+    """edgeqwen against each peer, from the medians of this run."""
+    ours = [r for r in rows if r["engine"] == "edgeqwen"]
+    lines = []
+    for r in ours:
+        for peer in rows:
+            if peer["engine"] == "edgeqwen" or (peer["engine"] == "ortgenai" and peer["model"] != r["model"]):
+                continue
+            lines.append(
+                f"- edgeqwen {r['model']} / {peer['engine']} {peer['model']}: decode "
+                f"{r['decode_tps'] / peer['decode_tps']:.2f}x, prefill {r['prefill_tps'] / peer['prefill_tps']:.2f}x, "
+                f"peak RSS {r['peak_rss'] / peer['peak_rss']:.2f}x"
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onnx", type=Path)
+    parser.add_argument("--onnx", type=Path, action="append", default=[], help="an int4 ONNX folder (repeatable)")
     parser.add_argument("--gguf", type=Path, action="append", default=[])
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--gen", type=int, default=64)
@@ -144,16 +160,17 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], args.child[1], args.prompt, args.gen, args.runs, args.threads)))
         return
-    if args.onnx is None:
+    if not args.onnx:
         parser.error("--onnx is required")
     from edgeqwen.probe.bandwidth import measure_bandwidth
 
     bandwidth = statistics.median(measure_bandwidth() for _ in range(5))
     jobs = []
     wanted = args.engines.split(",")
-    for engine in ("edgeqwen", "ortgenai"):
-        if engine in wanted:
-            jobs.append((engine, args.onnx.name, args.onnx))
+    for folder in args.onnx:
+        for engine in ("edgeqwen", "ortgenai"):
+            if engine in wanted:
+                jobs.append((engine, folder.name, folder))
     if "llamacpp" in wanted:
         jobs += [("llamacpp", g.name, g) for g in args.gguf]
     per_job: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
@@ -213,6 +230,7 @@ def main() -> None:
             f"{r['decode_tps']:.2f} | {r['limit_tps']:.1f} | {r['decode_tps'] / r['limit_tps']:.0%} | "
             f"{r['ttft_s']:.2f} | {r['load_s']:.2f} | {r['peak_rss'] / 2**20:.0f} |"
         )
+    table += ["", *ratios(rows)]
     (args.out / "peers.md").write_text("\n".join(table) + "\n")
     (args.out / "peers.json").write_text(json.dumps({"bandwidth_gbps": bandwidth, "rows": rows}, indent=1))
     print("\n".join(table))
@@ -233,15 +251,16 @@ def main() -> None:
         strict=True,
     ):
         values = [r[key] / (2**20 if key == "peak_rss" else 1) for r in rows]
-        ax.bar(range(len(rows)), values, color=["#4C72B0", "#DD8452", "#55A868", "#C44E52"][: len(rows)])
+        colors = {"edgeqwen": "#4C72B0", "ortgenai": "#DD8452", "llamacpp": "#55A868"}
+        ax.bar(range(len(rows)), values, color=[colors.get(r["engine"], "#C44E52") for r in rows])
         ax.set_xticks(range(len(rows)), labels, fontsize=7)
         ax.set_title(title)
         if key == "decode_tps":
             for i, r in enumerate(rows):
                 ax.plot([i - 0.4, i + 0.4], [r["limit_tps"]] * 2, "k--", lw=1)
     fig.suptitle(
-        f"{args.onnx.name}: {args.prompt}-token prompt, {args.gen} generated, {args.threads} threads "
-        "(dashed: bandwidth limit)"
+        f"{', '.join(f.name for f in args.onnx)}: {args.prompt}-token prompt, {args.gen} generated, "
+        f"{args.threads} threads (dashed: bandwidth limit)"
     )
     fig.tight_layout()
     fig.savefig(args.out / "peers.png", dpi=110)

@@ -27,6 +27,11 @@ _MMAP_FIXED = False
 _MADV_DONTNEED = 4
 
 
+def _tuning_enabled() -> bool:
+    """Linux (glibc, /proc) and not opted out with ``EDGEQWEN_MALLOC_TUNING=0``."""
+    return sys.platform.startswith("linux") and os.environ.get("EDGEQWEN_MALLOC_TUNING") != "0"
+
+
 def fix_mmap_threshold() -> None:
     """Keep glibc's mmap threshold at 128 KiB (once per process; Linux/glibc only).
 
@@ -38,7 +43,7 @@ def fix_mmap_threshold() -> None:
     decode-speed change we could measure. ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
     """
     global _MMAP_FIXED
-    if _MMAP_FIXED or os.environ.get("EDGEQWEN_MALLOC_TUNING") == "0" or not sys.platform.startswith("linux"):
+    if _MMAP_FIXED or not _tuning_enabled():
         return
     _MMAP_FIXED = True
     try:
@@ -71,7 +76,7 @@ def release_clean_file_pages(files: Iterable[Path]) -> int:
     """Drop this process's resident pages of ``files`` wherever the mapping holds no private
     (written) page. Returns the bytes released; 0 where /proc or madvise is unavailable, or when
     ``EDGEQWEN_MALLOC_TUNING=0``."""
-    if os.environ.get("EDGEQWEN_MALLOC_TUNING") == "0" or not sys.platform.startswith("linux"):
+    if not _tuning_enabled():
         return 0
     targets = {str(Path(f).resolve()) for f in files}
     try:

@@ -80,6 +80,7 @@ class OnnxModel:
         # it, large temporaries go straight to malloc/mmap and back; decode speed is unchanged.
         opts.enable_cpu_mem_arena = False
         opts.log_severity_level = 3
+        weights = info.onnx_file.parent  # where the external weight files resolve to
         try:
             rewritten = prepare_graph(info)
             if rewritten is not None:
@@ -94,7 +95,6 @@ class OnnxModel:
                 f"A truncated or missing {info.onnx_file.name}.data is the usual cause: re-download it "
                 f"(`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
             ) from exc
-        weights = rewritten[1] if rewritten is not None else info.onnx_file.parent
         # Pages of the weight file that the load touched and nothing reads any more (memory.py).
         self.released_bytes = release_clean_file_pages(f for f in weights.iterdir() if f.is_file())
         inputs = {i.name: i for i in self.session.get_inputs()}

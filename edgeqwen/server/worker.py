@@ -96,7 +96,7 @@ class Generation:
 
     async def events(self) -> AsyncIterator[tuple[str, Any]]:
         while True:
-            kind, value = await self._queue.get()
+            kind, value = await self.next_event()
             if kind == "error":
                 raise value
             yield kind, value

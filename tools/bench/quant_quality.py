@@ -92,7 +92,8 @@ def main() -> None:
         hf = args.hf or work / "demo-hf"
         if not (hf / "config.json").is_file():
             gguf_to_hf(demo_gguf_path(), hf)
-        text = (args.text or default_text()).read_text(encoding="utf-8")
+        text_file = args.text or default_text()
+        text = text_file.read_text(encoding="utf-8")
         ids = Tokenizer.from_file(str(hf / "tokenizer.json")).encode(text).ids[: args.tokens + 1]
         ref = reference_logits(hf, ids[:-1])
         targets = np.array(ids[1:])
@@ -107,7 +108,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"model": str(args.hf or "demo"), "tokens": len(targets), "rows": rows}, indent=2))
         return
-    print(f"{len(targets)} tokens of {args.text or default_text()}; reference perplexity {rows[0]['ppl_ref']:.3f}\n")
+    print(f"{len(targets)} tokens of {text_file}; reference perplexity {rows[0]['ppl_ref']:.3f}\n")
     print("| block size | files MiB | KL mean | KL p99 | top-1 agreement | perplexity |")
     print("|---|---|---|---|---|---|")
     for r in rows:

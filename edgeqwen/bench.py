@@ -43,8 +43,13 @@ class BenchResult:
     model_bytes: int
     kv_cache_bytes: int
 
+    @property
+    def memory_ratio(self) -> float:
+        """Peak RSS over what the model must hold: its files on disk plus the whole KV cache."""
+        return self.peak_rss_bytes / (self.model_bytes + self.kv_cache_bytes)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "memory_ratio": self.memory_ratio}
 
 
 def peak_rss_bytes() -> int:

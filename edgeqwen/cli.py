@@ -290,8 +290,8 @@ def bench(
     click.echo(f"  TTFT    {r.ttft_s.median * 1000:9.1f} ms     ({r.ttft_s.min * 1000:.1f}-{r.ttft_s.max * 1000:.1f})")
     click.echo(f"  load    {r.load_s:9.2f} s")
     click.echo(
-        f"  peak RSS {r.peak_rss_bytes / mib:8.0f} MiB (model files {r.model_bytes / mib:.0f} MiB, "
-        f"KV cache {r.kv_cache_bytes / mib:.0f} MiB)"
+        f"  peak RSS {r.peak_rss_bytes / mib:8.0f} MiB = {r.memory_ratio:.2f}x (model files "
+        f"{r.model_bytes / mib:.0f} MiB + KV cache {r.kv_cache_bytes / mib:.0f} MiB)"
     )
 
 

@@ -34,6 +34,7 @@ class ModelInfo:
     input_names: dict[str, str]
     output_names: dict[str, str]
     share_buffer: bool
+    num_heads: int = 0  # query heads; 0 where the config does not say
 
     @property
     def name(self) -> str:
@@ -108,6 +109,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
             context_length=int(model["context_length"]),
             num_layers=int(dec["num_hidden_layers"]),
             num_kv_heads=int(dec["num_key_value_heads"]),
+            num_heads=int(dec.get("num_attention_heads", dec["num_key_value_heads"])),
             head_size=int(dec["head_size"]),
             vocab_size=int(model["vocab_size"]),
         )

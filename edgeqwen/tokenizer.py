@@ -10,7 +10,6 @@ bytes and runs them through an incremental UTF-8 decoder, so a character split a
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,8 +42,6 @@ class Tokenizer:
         path = Path(path)
         try:
             self._tok = HFTokenizer.from_file(str(path))
-            self.json_text = path.read_text(encoding="utf-8")
-            spec = json.loads(self.json_text)
         except Exception as exc:  # tokenizers raises a bare Exception on malformed files
             raise ModelLoadError(
                 f"Cannot read the tokenizer {path}: {exc}. The file is corrupt or not a Hugging Face "
@@ -53,11 +50,18 @@ class Tokenizer:
         # Special tokens in user text are encoded as plain text; control tokens are added by id.
         self._tok.encode_special_tokens = True
         self.path = path
-        self.special_ids = frozenset(t["id"] for t in spec.get("added_tokens", []) if t.get("special"))
-        self._byte_level = "ByteLevel" in json.dumps(spec.get("decoder"))
+        added = self._tok.get_added_tokens_decoder()
+        self.special_ids = frozenset(i for i, t in added.items() if t.special)
+        self._byte_level = "ByteLevel" in repr(self._tok.decoder)
         self._u2b = _unicode_to_byte()
         self._bytes: dict[int, bytes] = {}
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def json_text(self) -> str:
+        """The tokenizer.json text, read when asked (the grammar engine needs it once). Not kept:
+        for Qwen's 151k-token vocabulary it is 20 MiB as a Python string."""
+        return self.path.read_text(encoding="utf-8")
 
     def token_id(self, text: str) -> int | None:
         return self._tok.token_to_id(text)

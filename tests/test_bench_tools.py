@@ -71,3 +71,16 @@ def test_load_test_smoke(tiny_models):
     assert result["rounds"] == 2 and result["answers"] + result["dropped_by_client"] == 2 * 24
     assert result["rejected_429"] > 0  # six clients, one running and one waiting: the rest were turned away
     assert result["p50_latency_s"] <= result["p99_latency_s"]
+
+
+def test_decode_ab_smoke(tiny_models):
+    pytest.importorskip("onnxruntime_genai")
+    cmd = [sys.executable, str(ROOT / "tools" / "bench" / "decode_ab.py"), str(tiny_models["qwen2"]["int4"])]
+    cmd += ["--prompt", "8", "--gen", "8", "--block", "4", "--rounds", "2", "--threads", "1", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(summary["ratios"]) == 2 and summary["edgeqwen"] > 0 and summary["ortgenai"] > 0
+    assert summary["ratio"] == pytest.approx(sum(summary["ratios"]) / 2, rel=1e-3)  # median of two
+    bad = subprocess.run([*cmd[:3], "--gen", "6", "--block", "4"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "multiple of --block" in bad.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from edgeqwen.cli import main
@@ -49,7 +50,8 @@ def test_bench_smoke(tiny_models):
     assert r["decode_tps"]["min"] <= r["decode_tps"]["median"] <= r["decode_tps"]["max"]
     assert r["prefill_tps"]["median"] > 0 and r["peak_rss_bytes"] > r["model_bytes"] > 0
     assert r["kv_cache_bytes"] == 2 * 2 * 2 * 16 * 4 * 25  # K+V x layers x kv heads x head x fp32 x (16+8+1)
+    assert r["memory_ratio"] == pytest.approx(r["peak_rss_bytes"] / (r["model_bytes"] + r["kv_cache_bytes"]))
     text = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-p", "8", "-n", "4", "-r", "1"])
-    assert "decode" in text.output and "peak RSS" in text.output
+    assert "decode" in text.output and "peak RSS" in text.output and "x (model files" in text.output
     bad = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-n", "1"])
     assert bad.exit_code == 2 and "gen_tokens >= 2" in bad.output

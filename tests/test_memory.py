@@ -1,82 +1,137 @@
-"""Process-memory housekeeping: dropping clean weight-file pages, never written ones."""
+"""Process memory: weight files mapped once and their pages dropped safely, small-page KV buffers."""
 
 from __future__ import annotations
 
 import mmap
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from edgeqwen.backends.memory import _mappings, release_clean_file_pages
+onnx = pytest.importorskip("onnx")
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+from edgeqwen.backends.memory import MappedWeights, small_page_zeros  # noqa: E402
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
 
 PAGE = mmap.PAGESIZE
 
 
-def resident_kb(path: Path) -> tuple[int, int]:
-    """(Rss, Anonymous) in kB over this process's mappings of ``path``."""
-    rss = anon = 0
-    for _start, _end, name, fields in _mappings(Path("/proc/self/smaps").read_text()):
-        if name == str(path.resolve()):
-            rss += fields.get("Rss", 0)
-            anon += fields.get("Anonymous", 0)
-    return rss, anon
+def resident_pages(array: np.ndarray) -> int:
+    """How many pages of ``array`` are mapped in this process right now (/proc/self/pagemap)."""
+    first = array.ctypes.data // PAGE
+    last = (array.ctypes.data + array.nbytes - 1) // PAGE
+    with open("/proc/self/pagemap", "rb") as fh:
+        fh.seek(first * 8)
+        entries = np.frombuffer(fh.read((last - first + 1) * 8), dtype=np.uint64)
+    return int(((entries >> np.uint64(63)) & np.uint64(1)).sum())
+
+
+def external_graph(folder: Path, tensors: dict[str, np.ndarray], *, truncate: int = 0):
+    """A graph whose initializers live in ``folder/model.onnx.data``, written like the builder
+    does (64-byte aligned offsets), plus a small inline initializer."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    data = bytearray()
+    inits = []
+    for name, array in tensors.items():
+        data += b"\0" * (-len(data) % 64)
+        proto = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+        proto.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "model.onnx.data"), ("offset", len(data)), ("length", array.nbytes)):
+            proto.external_data.add(key=key, value=str(value))
+        data += array.tobytes()
+        inits.append(proto)
+    inits.append(numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "inline"))
+    (folder / "model.onnx.data").write_bytes(bytes(data[: len(data) - truncate]))
+    return helper.make_graph([], "g", [], [], initializer=inits)
 
 
 @pytest.fixture
-def weights(tmp_path: Path) -> Path:
-    path = tmp_path / "model.onnx.data"
-    path.write_bytes(bytes(range(256)) * (64 * PAGE // 256))  # 64 pages with a known pattern
-    return path
+def tensors() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "codes": rng.integers(0, 255, (64, 1024), dtype=np.uint8),  # 16 pages
+        "scales": rng.standard_normal((64, 32)).astype(np.float32),
+        "ids": np.arange(5, dtype=np.int64).reshape(1, 5),
+    }
 
 
-def test_clean_pages_are_dropped_and_read_back_unchanged(weights, monkeypatch):
+def test_external_initializers_are_views_of_one_read_only_mapping(tmp_path, tensors):
+    weights = MappedWeights(external_graph(tmp_path, tensors), tmp_path)
+    assert set(weights.arrays) == set(tensors)  # the inline initializer stays in the graph
+    for name, expected in tensors.items():
+        got = weights.arrays[name]
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+        assert not got.flags.writeable  # nobody can write through it: dropping pages is safe
+        assert not got.flags.owndata  # a view of the mapping, not a copy
+    assert weights.nbytes == (tmp_path / "model.onnx.data").stat().st_size
+
+
+def test_a_truncated_weight_file_is_reported(tmp_path, tensors):
+    graph = external_graph(tmp_path, tensors, truncate=8)
+    with pytest.raises(ValueError, match="truncated"):
+        MappedWeights(graph, tmp_path)
+
+
+def test_ort_values_share_the_mapping(tmp_path, tensors):
+    ort = pytest.importorskip("onnxruntime")
+    weights = MappedWeights(external_graph(tmp_path, tensors), tmp_path)
+    values = weights.ort_values(ort)
+    assert values is weights.ort_values(ort)  # made once and kept alive here
+    for name, expected in tensors.items():
+        np.testing.assert_array_equal(values[name].numpy(), expected)
+        assert values[name].data_ptr() == weights.arrays[name].ctypes.data
+
+
+@linux
+def test_released_pages_are_dropped_and_read_back_unchanged(tmp_path, tensors, monkeypatch):
     monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
-    with open(weights, "rb") as fh:
-        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)  # MAP_PRIVATE, like onnxruntime
-        expected = bytes(view)  # touches every page
-        assert resident_kb(weights)[0] >= 64 * PAGE // 1024
-        released = release_clean_file_pages([weights])
-        assert released >= 64 * PAGE
-        assert resident_kb(weights)[0] < 64 * PAGE // 1024
-        assert bytes(view) == expected  # refaulted from the file
-        view.close()
+    weights = MappedWeights(external_graph(tmp_path, tensors), tmp_path)
+    codes = weights.arrays["codes"]
+    assert int(codes.sum()) == int(tensors["codes"].sum())  # reads every page
+    assert resident_pages(codes) >= codes.nbytes // PAGE
+    assert weights.release()
+    assert resident_pages(codes) == 0
+    np.testing.assert_array_equal(codes, tensors["codes"])  # faulted back in from the file
 
 
-def test_a_mapping_with_written_pages_is_left_alone(weights, monkeypatch):
+@linux
+def test_pages_are_released_while_a_block_runs(tmp_path, tensors, monkeypatch):
     monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
-    with open(weights, "rb") as fh:
-        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
-        bytes(view)
-        view[PAGE : PAGE + 4] = b"EDIT"  # a private copy-on-write page: dropping it would lose this
-        assert resident_kb(weights)[1] > 0
-        assert release_clean_file_pages([weights]) == 0
-        assert view[PAGE : PAGE + 4] == b"EDIT"
-        view.close()
+    weights = MappedWeights(external_graph(tmp_path, tensors), tmp_path)
+    codes = weights.arrays["codes"]
+    with weights.releasing(interval=0.01):
+        codes.sum()
+        deadline = time.monotonic() + 5
+        while resident_pages(codes) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert resident_pages(codes) == 0  # dropped by the background thread, not at the end
+        codes.sum()
+    assert resident_pages(codes) == 0  # and once more when the block ends
 
 
-def test_opt_out_and_other_files(weights, tmp_path, monkeypatch):
-    with open(weights, "rb") as fh:
-        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
-        bytes(view)
-        monkeypatch.setenv("EDGEQWEN_MALLOC_TUNING", "0")
-        assert release_clean_file_pages([weights]) == 0
-        monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING")
-        assert release_clean_file_pages([tmp_path / "other.data"]) == 0  # not our file: untouched
-        assert resident_kb(weights)[0] >= 64 * PAGE // 1024
-        view.close()
+@linux
+def test_opt_out_keeps_pages(tmp_path, tensors, monkeypatch):
+    weights = MappedWeights(external_graph(tmp_path, tensors), tmp_path)
+    codes = weights.arrays["codes"]
+    codes.sum()
+    monkeypatch.setenv("EDGEQWEN_MALLOC_TUNING", "0")
+    assert not weights.release()
+    assert resident_pages(codes) >= codes.nbytes // PAGE
+    assert small_page_zeros((4, 4), np.float32).flags.owndata  # plain np.zeros
 
 
-def test_smaps_parsing():
-    text = (
-        "7f00-7f10 r--p 00000000 08:01 12 /m/model.onnx.data\n"
-        "Size:                 64 kB\nRss:                  16 kB\nAnonymous:             0 kB\n"
-        "VmFlags: rd mr mw me\n"
-        "7f10-7f20 rw-p 00000000 00:00 0\nRss:                   4 kB\n"
-    )
-    assert list(_mappings(text)) == [
-        (0x7F00, 0x7F10, "/m/model.onnx.data", {"Size": 64, "Rss": 16, "Anonymous": 0}),
-        (0x7F10, 0x7F20, "", {"Rss": 4}),
-    ]
+@linux
+def test_small_page_zeros_become_resident_page_by_page(monkeypatch):
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    kv = small_page_zeros((1, 2, 4096, 128), np.float32)  # 4 MiB: two huge pages' worth
+    assert kv.shape == (1, 2, 4096, 128) and kv.dtype == np.float32 and kv.flags.writeable
+    assert not kv.flags.owndata  # its own mapping
+    kv[0, 0, 0, 0] = 1.0  # one token written: one 4 KiB page, not a 2 MiB huge page
+    assert resident_pages(kv) <= 2
+    assert float(kv.sum()) == 1.0  # zero everywhere else
+    assert small_page_zeros((1, 2, 0, 128), np.float32).shape == (1, 2, 0, 128)

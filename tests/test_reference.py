@@ -131,7 +131,7 @@ def test_rewritten_graph_gives_the_same_logits(tiny_models, arch, build, monkeyp
     folder = tiny_models[arch][build]
     info = read_model_info(folder)
     original = onnx.load(str(info.onnx_file), load_external_data=False).graph
-    rewritten = onnx.load_from_string(prepare_graph(info)[0]).graph
+    rewritten = prepare_graph(info)[0].graph
 
     def reshaped_weights(graph):
         external = {t.name for t in graph.initializer if t.external_data}
@@ -146,3 +146,28 @@ def test_rewritten_graph_gives_the_same_logits(tiny_models, arch, build, monkeyp
     assert full.session.get_outputs()[0].shape[1] != 1
     np.testing.assert_allclose(fast.prefill(PROMPT), full.prefill(PROMPT), atol=1e-5)
     np.testing.assert_allclose(fast.decode(PROMPT[0]), full.decode(PROMPT[0]), atol=1e-5)
+
+
+def test_prefill_steps_shrink_at_long_context_without_changing_logits(tiny_models, monkeypatch):
+    """Prefill runs the prompt in steps of ``prefill_chunk`` tokens, fewer once a step's attention
+    scores would pass ATTENTION_SCRATCH. The logits must not depend on how the prompt is cut."""
+    import edgeqwen.backends.onnx as onnx_backend
+
+    folder = tiny_models["qwen2"]["int4"]
+    whole = OnnxBackend(folder).model
+    whole.prefill_chunk = len(PROMPT)
+    expected = whole.prefill(PROMPT)
+    model = OnnxBackend(folder).model
+    model.prefill_chunk = 16
+    heads = model.info.num_heads
+    assert heads > model.info.num_kv_heads  # read from genai_config.json (GQA)
+    monkeypatch.setattr(onnx_backend, "ATTENTION_SCRATCH", 4 * heads * 40 * 8)  # 8 tokens x 40 keys
+    monkeypatch.setattr(onnx_backend, "MIN_CHUNK", 1)
+    assert model.chunk_at(0) == 16  # 16 queries x 32 keys fit
+    assert model.chunk_at(24) == 8
+    assert model.chunk_at(10_000) == 1  # never below MIN_CHUNK
+    steps = []
+    run = model._run
+    monkeypatch.setattr(model, "_run", lambda ids: steps.append(len(ids)) or run(ids))
+    np.testing.assert_allclose(model.prefill(PROMPT), expected, atol=1e-5)
+    assert sum(steps) == len(PROMPT) and steps[0] == 16 and min(steps) < 16

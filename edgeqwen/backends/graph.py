@@ -1,7 +1,8 @@
 """Load-time rewrites of an int4 decoder graph, applied in memory before onnxruntime sees it.
 
 Nothing is written to disk and the weights are not read: the graph (a few hundred KB) is
-rewritten and handed to onnxruntime as bytes, with its external data resolved to the real files.
+rewritten and handed to onnxruntime as bytes, with its external data resolved to the real files
+(which memory.py then maps once for onnxruntime).
 
 - **Logits for the last position only.** The builder's graph computes logits for every prompt
   position (512 x 151,936 floats and ~15% of a 1.5B model's prefill FLOPs); a Slice before the
@@ -28,9 +29,10 @@ from ..model import ModelInfo
 __all__ = ["prepare_graph"]
 
 
-def prepare_graph(info: ModelInfo) -> tuple[bytes, Path] | None:
-    """The rewritten graph as serialized bytes plus the folder its external weights resolve to,
-    or None (load the original file) if ``onnx`` is missing or the graph is unexpected."""
+def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:
+    """The rewritten ``onnx.ModelProto`` plus the one folder its external weights resolve to, or
+    None (load the original file) if ``onnx`` is missing, the graph cannot be read, or its weights
+    are spread over several folders. Each rewrite is skipped where the graph does not match it."""
     try:
         import onnx
     except ImportError:
@@ -38,21 +40,20 @@ def prepare_graph(info: ModelInfo) -> tuple[bytes, Path] | None:
     try:
         model = onnx.load(str(info.onnx_file), load_external_data=False)
         graph = model.graph
-        if not slice_last_position(graph, info.output_names.get("logits", "logits")):
-            return None
+        slice_last_position(graph, info.output_names.get("logits", "logits"))
         alias_reshaped_weights(graph)
         folder = resolve_external_data(graph, info.onnx_file.parent)
-        if folder is None:
-            return None
-        return model.SerializeToString(), folder
     except Exception:  # an unexpected graph: the original one is correct
         return None
+    return (model, folder) if folder is not None else None
 
 
 def slice_last_position(graph: Any, logits: str) -> bool:
     """Insert ``Slice(hidden, -1:)`` before the MatMul that produces ``logits``; False if none."""
     from onnx import helper, numpy_helper
 
+    if any(n.name == "LastPosition" for n in graph.node):
+        return True  # already rewritten (a graph saved by onnxruntime after this rewrite)
     producers = {o: n for n in graph.node for o in n.output}
     node = producers.get(logits)
     while node is not None and node.op_type not in ("MatMulNBits", "MatMul", "Gemm"):

@@ -52,8 +52,6 @@ def slice_last_position(graph: Any, logits: str) -> bool:
     """Insert ``Slice(hidden, -1:)`` before the MatMul that produces ``logits``; False if none."""
     from onnx import helper, numpy_helper
 
-    if any(n.name == "LastPosition" for n in graph.node):
-        return True  # already rewritten (a graph saved by onnxruntime after this rewrite)
     producers = {o: n for n in graph.node for o in n.output}
     node = producers.get(logits)
     while node is not None and node.op_type not in ("MatMulNBits", "MatMul", "Gemm"):

@@ -65,24 +65,22 @@ def fix_mmap_threshold() -> None:
     if _MMAP_FIXED or not _tuning_enabled():
         return
     _MMAP_FIXED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-        pass
+    _glibc("mallopt", -3, 128 * 1024)  # M_MMAP_THRESHOLD
 
 
 def trim_heap() -> None:
     """Return glibc's free heap pages to the system (``malloc_trim(0)``; Linux/glibc only)."""
-    if not _tuning_enabled():
-        return
+    if _tuning_enabled():
+        _glibc("malloc_trim", 0)
+
+
+def _glibc(function: str, *args: int) -> None:
+    """Call a glibc malloc function; nothing where libc is not glibc (musl, macOS, ...)."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
+        getattr(ctypes.CDLL("libc.so.6"), function)(*args)
+    except (OSError, AttributeError):
         pass
 
 

@@ -80,7 +80,12 @@ def test_decode_ab_smoke(tiny_models):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert len(summary["ratios"]) == 2 and summary["edgeqwen"] > 0 and summary["ortgenai"] > 0
-    assert summary["ratio"] == pytest.approx(sum(summary["ratios"]) / 2, rel=1e-3)  # median of two
+    orders = summary["orders"]
+    assert set(orders) == {"edgeqwen", "ortgenai"}  # one child process per build order
+    for one in orders.values():
+        assert len(one["ratios"]) == 2 and one["edgeqwen"] > 0 and one["ortgenai"] > 0
+        assert one["ratio"] == pytest.approx(sum(one["ratios"]) / 2, rel=1e-3)  # median of two
+    geo = (orders["edgeqwen"]["ratio"] * orders["ortgenai"]["ratio"]) ** 0.5
+    assert summary["ratio"] == pytest.approx(geo, rel=1e-9)
     bad = subprocess.run([*cmd[:3], "--gen", "6", "--block", "4"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "multiple of --block" in bad.stderr

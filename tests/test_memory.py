@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mmap
+import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from edgeqwen.backends.memory import MappedWeights, small_page_zeros  # noqa: E402
+from edgeqwen.backends.memory import MappedWeights, fix_mmap_threshold, small_page_zeros  # noqa: E402
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
 
@@ -135,3 +137,22 @@ def test_small_page_zeros_become_resident_page_by_page(monkeypatch):
     assert resident_pages(kv) <= 2
     assert float(kv.sum()) == 1.0  # zero everywhere else
     assert small_page_zeros((1, 2, 0, 128), np.float32).shape == (1, 2, 0, 128)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
+def test_decode_sized_blocks_reuse_warm_pages(monkeypatch):
+    """One row of Qwen's logits (593 KB) is copied out of onnxruntime's buffer every token. With
+    the thresholds set, the copy reuses warm heap pages instead of faulting in ~145 fresh ones
+    per copy (mapped at 128 KiB and unmapped again; 0.4-0.5 ms a token)."""
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    fix_mmap_threshold()
+    row = np.ones(151_936, dtype=np.float32)
+    for _ in range(3):
+        row.copy()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        copy = row.copy()
+        assert copy[-1] == 1.0
+        del copy
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 50 * (row.nbytes // PAGE) // 10, faults

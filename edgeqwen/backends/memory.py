@@ -61,18 +61,19 @@ def fix_mmap_threshold() -> None:
     - **Fixed, not dynamic.** onnxruntime's per-step temporaries grow with the tokens in the cache.
       By default glibc raises its mmap threshold after the first large block is freed (up to
       32 MiB) and then serves them, prefill's included, from a heap that fragments and keeps
-      growing: the demo model at 8K context held 510 MiB instead of 205 MiB after 60 prompts,
-      still growing ~1 KB a step, with nothing given back by ``malloc_trim``.
+      growing: the demo model at 8K context held 510-518 MiB instead of ~205 MiB over 200
+      prompts of 32 decode steps each, ~1 KB more a step, with nothing given back by
+      ``malloc_trim``.
     - **1 MiB, not glibc's initial 128 KiB.** Blocks from 128 KiB to 1 MiB are what a decode step
       allocates over and over: the logits copies (593 KB for Qwen's vocabulary) and attention
-      temporaries. Mapped, each one faults ~150 fresh pages (0.4-0.5 ms here) and is unmapped
+      temporaries. Mapped, each one faults ~145 fresh pages (0.4-0.5 ms here) and is unmapped
       again; from the heap it reuses warm pages (20 us). Qwen2.5-1.5B's time outside
       onnxruntime per decoded token went from 1.5-1.7 ms (2.5%) to 0.56 ms. Prefill's larger
       temporaries (an MLP activation of a 64-token step is 2.3 MB) are still mapped and unmapped.
     - **Trim at 4 MiB**, so the free top of the heap those blocks come back to is kept.
 
-    Measured flat (a loop of prompts and 32 decode steps, demo model, 8K context: 206 MiB after
-    25 and after 200 prompts). ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
+    Measured flat with these thresholds (the same loop: 206, 205, 203 MiB after 1, 26 and 51
+    prompts). ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
     """
     global _MMAP_FIXED
     if _MMAP_FIXED or not _tuning_enabled():

@@ -14,7 +14,14 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from edgeqwen.backends.memory import MappedWeights, fix_mmap_threshold, small_page_zeros  # noqa: E402
+from edgeqwen.backends.memory import (  # noqa: E402
+    MappedWeights,
+    _huge_page_size,
+    _new_ranges,
+    fix_mmap_threshold,
+    huge_pages_for_new_memory,
+    small_page_zeros,
+)
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/pagemap")
 
@@ -156,3 +163,107 @@ def test_decode_sized_blocks_reuse_warm_pages(monkeypatch):
         del copy
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 50 * (row.nbytes // PAGE) // 10, faults
+
+
+def region_kib(buffer: mmap.mmap) -> dict[str, int]:
+    """The /proc/self/smaps fields (KiB) of the mapping that holds ``buffer``."""
+    address = np.frombuffer(buffer, dtype=np.uint8).ctypes.data
+    fields: dict[str, int] = {}
+    inside = False
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                start, end = (int(x, 16) for x in head[0].split("-"))
+                inside = start <= address < end
+            elif inside and head[0].endswith(":") and len(head) >= 2 and head[1].isdigit():
+                fields[head[0][:-1]] = int(head[1])
+    return fields
+
+
+def own_region(nbytes: int, flag: int = mmap.MADV_DONTDUMP) -> mmap.mmap:
+    """A private anonymous mapping (what malloc makes) with a flag that keeps the kernel from
+    merging it with neighbours that lack it, so smaps reports it alone."""
+    buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    buffer.madvise(flag)
+    return buffer
+
+
+huge = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or _huge_page_size() == 0, reason="transparent huge pages (Linux)"
+)
+
+
+def filled(buffer: mmap.mmap, every: int = 1) -> np.ndarray:
+    """Write a pattern to every ``every``-th page; returns the values written."""
+    pages = np.frombuffer(buffer, dtype=np.uint64).reshape(-1, PAGE // 8)
+    pattern = np.arange(len(pages), dtype=np.uint64) * 7 + 1
+    pages[::every, 0] = pattern[::every]
+    return pattern
+
+
+@huge
+def test_memory_filled_in_the_block_moves_to_huge_pages(monkeypatch):
+    """Three huge pages' worth (so at least two aligned spans), all written inside the block:
+    afterwards at least two huge pages back it, and its contents and resident size are unchanged."""
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    monkeypatch.delenv("EDGEQWEN_HUGE_PAGES", raising=False)
+    size = _huge_page_size()
+    with huge_pages_for_new_memory():
+        buffer = own_region(3 * size)
+        pattern = filled(buffer)
+        if region_kib(buffer)["AnonHugePages"]:
+            pytest.skip("the kernel already gave huge pages when the memory was written (THP 'always')")
+        rss = region_kib(buffer)["Rss"]
+    after = region_kib(buffer)
+    if after["AnonHugePages"] == 0 and "[never]" in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text():
+        pytest.skip("transparent huge pages are turned off on this machine")
+    assert after["AnonHugePages"] >= 2 * size // 1024, after
+    assert after["Rss"] == rss
+    pages = np.frombuffer(buffer, dtype=np.uint64).reshape(-1, PAGE // 8)
+    assert np.array_equal(pages[:, 0], pattern)
+
+
+@huge
+def test_memory_partly_written_or_older_than_the_block_is_left_alone(monkeypatch):
+    """Collapsing a span that is not resident to the last page would make its untouched pages
+    resident (thread stacks, free heap); memory allocated before the block is not the session's."""
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    monkeypatch.delenv("EDGEQWEN_HUGE_PAGES", raising=False)
+    size = _huge_page_size()
+    older = own_region(3 * size, mmap.MADV_DONTFORK)  # a different flag: not merged with ``sparse``
+    filled(older)
+    with huge_pages_for_new_memory():
+        sparse = own_region(3 * size)
+        filled(sparse, every=2)
+        rss = region_kib(sparse)["Rss"]
+    assert region_kib(sparse)["AnonHugePages"] == 0
+    assert region_kib(sparse)["Rss"] == rss
+    assert region_kib(older)["AnonHugePages"] == 0
+
+
+@huge
+def test_huge_pages_opt_out(monkeypatch):
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    monkeypatch.setenv("EDGEQWEN_HUGE_PAGES", "0")
+    size = _huge_page_size()
+    with huge_pages_for_new_memory():
+        buffer = own_region(3 * size)
+        filled(buffer)
+    assert (
+        region_kib(buffer)["AnonHugePages"] == 0
+        or "[always]" in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    )
+
+
+def test_new_ranges_leave_out_what_was_mapped_before():
+    before = {(100, 200), (300, 400), (600, 700)}
+    after = {
+        (100, 200),  # unchanged
+        (250, 450),  # grew on both sides of an older mapping (the kernel merged them)
+        (500, 550),  # new
+        (600, 800),  # grew at its end (the heap)
+    }
+    assert _new_ranges(before, after) == [(250, 300), (400, 450), (500, 550), (700, 800)]
+    assert _new_ranges(set(), {(1, 2)}) == [(1, 2)]
+    assert _new_ranges({(1, 2)}, set()) == []

@@ -26,7 +26,7 @@ from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig
 from .base import Backend
 from .graph import prepare_graph
-from .memory import MappedWeights, fix_mmap_threshold, small_page_zeros, trim_heap
+from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 
 __all__ = ["OnnxBackend", "OnnxModel"]
 
@@ -124,16 +124,19 @@ class OnnxModel:
     @staticmethod
     def _load(ort, info: ModelInfo, opts) -> tuple[object, MappedWeights | None]:
         """The session, on the rewritten graph (graph.py) over weights we map ourselves
-        (memory.py) where possible, else on the file as it is."""
+        (memory.py) where possible, else on the file as it is; what it repacked at load moved to
+        huge pages."""
         prepared = prepare_graph(info)
         if prepared is None:
-            return ort.InferenceSession(str(info.onnx_file), opts, providers=["CPUExecutionProvider"]), None
+            with huge_pages_for_new_memory():
+                session = ort.InferenceSession(str(info.onnx_file), opts, providers=["CPUExecutionProvider"])
+            return session, None
         model, folder = prepared
         weights = MappedWeights(model.graph, folder)
         for name, value in weights.ort_values(ort).items():
             opts.add_initializer(name, value)
         opts.add_session_config_entry("session.model_external_initializers_file_folder_path", str(folder))
-        with weights.releasing():
+        with huge_pages_for_new_memory(), weights.releasing():
             session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         return session, weights
 

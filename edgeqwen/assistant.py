@@ -17,12 +17,12 @@ from .backends import Backend, load_backend
 from .chat import OutputParser, normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
 from .runtime.grammar import ResponseFormat
-from .types import Chunk, GenerationConfig, Message, Metrics, Reply
+from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
     from .safety import StreamFilter
 
-__all__ = ["Assistant", "ReplyStream"]
+__all__ = ["Assistant", "ReplyStream", "new_messages"]
 
 
 class ReplyStream:
@@ -128,8 +128,10 @@ class ReplyStream:
                         else:
                             parsed = self._fmt.parse(self._reply.text)
                     except StructuredOutputError as exc:
-                        self._error = exc
-                        raise
+                        self._error = _blame_filter(exc, self._events) if filtered else exc
+                        if self._error is exc:
+                            raise
+                        raise self._error from exc
                     self._reply = replace(self._reply, parsed=parsed)
         if tail:
             yield tail
@@ -154,6 +156,37 @@ class ReplyStream:
             raise self._error
         assert self._reply is not None  # set by __iter__'s finally
         return self._reply
+
+
+def _blame_filter(exc: StructuredOutputError, events: Sequence[Any]) -> StructuredOutputError:
+    """A constrained answer the safety policy changed (redacted, stopped) fails for that reason,
+    not for max_tokens: say so, and which rule did it."""
+    changed = [e for e in events if e.action in ("redact", "stop", "refuse")]
+    if not changed:
+        return exc
+    rules = ", ".join(sorted({f"{e.category} ({e.action})" for e in changed}))
+    return StructuredOutputError(
+        f"The safety policy changed the answer ({rules}), so it is no longer what the response format asks "
+        "for. The reply's safety_events say what was changed; to get such values in structured answers, "
+        "use a policy without that rule (e.g. drop the type from pii/secrets, or policy='none').",
+        exc.text,
+    )
+
+
+def new_messages(text: object) -> list[Message]:
+    """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
+    if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
+        check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do
+        if not str(text).strip():
+            raise InvalidRequestError("The prompt is empty: pass the text to answer.", "text")
+        return [Message("user", str(text))]
+    new = list(text)
+    for i, m in enumerate(new):
+        if not isinstance(m, Message):
+            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+    if not new:
+        raise InvalidRequestError("Nothing to answer: pass the user's text.", "text")
+    return new
 
 
 @dataclass(frozen=True)
@@ -196,6 +229,10 @@ class Assistant:
         from .safety import Guard
 
         self.guard = Guard(policy, on_safety_event, audit_log)  # a bad policy fails before any model loads
+        if system is not None:
+            check_text(system, "The system prompt")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InvalidRequestError(f"threads must be a whole number >= 1 (or None for all cores), got {threads!r}.")
         (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
         if isinstance(backend, Backend):
             self.backend = backend
@@ -233,9 +270,9 @@ class Assistant:
 
     def reset(self, system: str | None = None) -> None:
         """Forget the conversation (and optionally set a new system prompt)."""
-        self._history = []
         if system is not None:
-            self.system = system
+            self.system = check_text(system, "The system prompt")
+        self._history = []
 
     def cancel(self) -> None:
         """Stop the answer being generated (from another thread)."""
@@ -278,7 +315,8 @@ class Assistant:
             if not history:
                 if len(ids) < context:
                     return ids, history, dropped  # no history left to drop; the answer gets what remains
-                raise PromptTooLongError(len(ids), context, hint=", start a new conversation (reset())")
+                hint = ", start a new conversation (reset())" if turn.remember else ", or send fewer messages"
+                raise PromptTooLongError(len(ids), context, hint=hint)
             # drop one whole turn: the oldest user message and everything up to the next one
             cut = next((i for i in range(1, len(history)) if history[i].role == "user"), len(history))
             del history[:cut]
@@ -299,9 +337,7 @@ class Assistant:
         ``parsed`` then holds the value. ``tool_choice``: "auto" (the model decides; tool calls
         are parsed from its text), "required" (it must call one of the tools, with arguments
         valid for it), ``{"name": NAME}`` (it must call that tool), or "none"."""
-        new = [Message("user", text)] if isinstance(text, str) else list(text)
-        if not new:
-            raise InvalidRequestError("Nothing to answer: pass the user's text.")
+        new = new_messages(text)
         turn = _Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
@@ -325,10 +361,14 @@ class Assistant:
                 raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
         system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
         if any(m.role == "system" for m in msgs):
-            raise InvalidRequestError("Only the first message may be a system message.")
+            raise InvalidRequestError("Only the first message may be a system message.", "messages")
         if not msgs or msgs[-1].role == "assistant":
-            raise InvalidRequestError("The last message must be a user message (or tool results) to answer.")
+            raise InvalidRequestError(
+                "The last message must be a user message (or tool results) to answer.", "messages"
+            )
         cut = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1) + 1
+        if all(m.role == "user" and not m.content.strip() for m in msgs[cut:]):
+            raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
         fns = normalize_tools(tools) if tools is not None else self.tools
         turn = _Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .types import GenerationConfig, Message, ToolCall
+from .types import GenerationConfig, Message, ToolCall, check_text
 
 __all__ = ["ChatTemplate", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
 
@@ -55,6 +55,12 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
                 f"tools[{i}] needs a function name: use {{'type': 'function', 'function': "
                 "{'name': ..., 'description': ..., 'parameters': {...}}}."
             )
+        try:  # the template renders the spec as JSON text: it must be JSON, and valid Unicode
+            check_text(json.dumps(fn, ensure_ascii=False), f"tools[{i}]")
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidRequestError):
+                raise
+            raise InvalidRequestError(f"tools[{i}] is not JSON-serialisable: {exc}.", "tools") from exc
         out.append({"type": "function", "function": fn})
     return out
 

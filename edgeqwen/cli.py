@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .errors import EdgeQwenError
+from .errors import EdgeQwenError, InvalidRequestError
 
 
 def _say(message: str) -> None:
@@ -26,6 +26,9 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except EdgeQwenError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C: stop quietly with the shell's code for SIGINT
+            click.echo(err=True)
+            sys.exit(130)
 
     return wrapper
 
@@ -44,7 +47,7 @@ def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--stop", multiple=True, help="Stop string (repeatable)."),
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
         click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
-        click.option("--threads", type=int, help="CPU threads (default: physical cores)."),
+        click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores)."),
         click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)"),
         click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
         click.option(
@@ -98,6 +101,9 @@ def run(args: tuple[str, ...], stats: bool, **opts: Any) -> None:
     if len(args) > 2:
         raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
     model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+    from .assistant import new_messages
+
+    new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
     bot = _assistant(model, opts)
     stream = bot.stream(prompt)
     for text in stream:
@@ -127,6 +133,11 @@ def chat(model: str | None, **opts: Any) -> None:
     """Interactive chat. /reset clears the history, /system TEXT sets the system prompt,
     /exit quits; Ctrl-C stops the current answer and keeps the session."""
     bot = _assistant(model, opts)
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "backslashreplace")):
+        # a line that is not UTF-8 reaches the library, which says so (and any echo of it is escaped)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
     _say("Type a message; /reset, /system TEXT, /exit. Ctrl-C stops an answer.")
     while True:
         try:
@@ -146,7 +157,11 @@ def chat(model: str | None, **opts: Any) -> None:
             bot.reset(system=line[len("/system") :].strip() or None)
             _say("(system prompt set, history cleared)")
             continue
-        stream = bot.stream(line)
+        try:
+            stream = bot.stream(line)
+        except InvalidRequestError as exc:  # one bad line: say why, keep the session
+            _say(f"Error: {exc}")
+            continue
         try:
             for text in stream:
                 click.echo(text, nl=False)
@@ -176,7 +191,7 @@ def chat(model: str | None, **opts: Any) -> None:
 )
 @click.option("--system", "-s", help="System prompt for requests that send none.")
 @click.option("--context-length", type=int, help="KV cache size (default: the model's).")
-@click.option("--threads", type=int, help="CPU threads (default: physical cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
 @click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)")
 @click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm.")
 @click.option(
@@ -243,8 +258,6 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None) ->
 
     if model is not None:
         model = get_model(model).name
-    if context is not None and context < 1:
-        raise click.BadParameter("must be a positive number of tokens", param_hint="--context")
     snap = read_system(measure_bandwidth=not quick, cache_dir=cache_dir())
     result = plan(snap, model=model, context=context)
     if as_json:
@@ -258,7 +271,7 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None) ->
 @click.option("--prompt-tokens", "-p", default=128, show_default=True, help="Prompt length (random token ids).")
 @click.option("--gen-tokens", "-n", default=64, show_default=True, help="Tokens to generate (stop tokens ignored).")
 @click.option("--runs", "-r", default=3, show_default=True, help="Measured runs (after one warm-up).")
-@click.option("--threads", type=int, help="CPU threads (default: physical cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
 @click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @clean_errors
@@ -342,6 +355,21 @@ def pull(model: str, force: bool, convert_: bool, revision: str | None, backend:
     from .pull import pull as do_pull
 
     click.echo(str(do_pull(model, backend=backend, force=force, convert=convert_, revision=revision, progress=_say)))
+
+
+@main.command()
+@click.argument("model")
+@clean_errors
+def verify(model: str) -> None:
+    """Check every file of MODEL (a name or folder) against the checksums recorded when it was
+    pulled or converted; exit 1 naming the damaged file and the fix."""
+    from .hub import resolve_model
+    from .integrity import verify as verify_folder
+
+    r = verify_folder(resolve_model(model), progress=_say)
+    click.echo(
+        f"{r.folder}: {r.files} files, {r.bytes / 2**20:,.0f} MiB match ({r.seconds:.2f} s, {r.gb_per_s:.2f} GB/s)"
+    )
 
 
 @main.command()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
+from .integrity import mark_verified, write_manifest
 
 __all__ = ["ConvertOptions", "convert", "demo_gguf_path", "gguf_to_hf"]
 
@@ -53,6 +54,10 @@ def _require(module: str) -> None:
 
 def check_convertible(hf_dir: Path) -> str:
     config = hf_dir / "config.json"
+    if not hf_dir.exists():
+        raise ModelNotFoundError(
+            f"No folder at {hf_dir}; pass a Hugging Face model folder (config.json + *.safetensors)."
+        )
     if not config.is_file():
         raise ModelNotFoundError(
             f"{hf_dir} has no config.json; pass a Hugging Face model folder (config.json + *.safetensors)."
@@ -78,7 +83,7 @@ def convert(
     options = options or ConvertOptions()
     hf_dir, out = Path(hf_dir).expanduser(), Path(out).expanduser()
     check_convertible(hf_dir)
-    args = options.builder_args()
+    args = builder_args = options.builder_args()
     for module in ("onnxruntime_genai", "torch", "transformers"):
         _require(module)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,9 +111,11 @@ def convert(
                 f"The onnxruntime-genai builder failed (exit {proc.returncode}) on {hf_dir}. Last lines of "
                 f"{log}:\n  " + "\n  ".join(tail)
             )
+        write_manifest(build, {"converted_from": str(hf_dir), "options": builder_args})
         if out.exists():
             shutil.rmtree(out)
         build.rename(out)
+    mark_verified(out)
     return out
 
 

@@ -34,9 +34,14 @@ class EdgeQwenError(Exception):
 
 
 class InvalidRequestError(EdgeQwenError, ValueError):
-    """A request argument is out of range (e.g. ``top_p=2``) or malformed."""
+    """A request argument is out of range (e.g. ``top_p=2``) or malformed. ``param`` names the
+    argument at fault where one is (the HTTP server reports it as OpenAI's ``param``)."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class PromptTooLongError(InvalidRequestError):
@@ -54,7 +59,12 @@ class PromptTooLongError(InvalidRequestError):
 
 
 class GrammarError(InvalidRequestError):
-    """A response format (JSON Schema, regex, choices, Lark grammar) cannot be compiled or enforced."""
+    """A response format (JSON Schema, regex, choices, Lark grammar) cannot be compiled or enforced.
+    ``unsupported``: the JSON Schema keywords decoding cannot enforce, when that is the reason."""
+
+    def __init__(self, message: str, unsupported: tuple[str, ...] = (), param: str | None = None) -> None:
+        super().__init__(message, param)
+        self.unsupported = unsupported
 
 
 class StructuredOutputError(EdgeQwenError):

@@ -10,23 +10,23 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import InsufficientMemoryError, ModelNotFoundError
+from .paths import cache_dir, models_dir
 
-__all__ = ["DEMO_MODEL", "cache_dir", "ensure_demo_model", "installed_models", "resolve_model"]
+__all__ = ["DEMO_MODEL", "DemoModelWarning", "cache_dir", "ensure_demo_model", "installed_models", "resolve_model"]
 
 DEMO_MODEL = "smollm2-135m-instruct"
+
+
+class DemoModelWarning(UserWarning):
+    """No Qwen model is installed, so the small demo model answers instead."""
+
+
 DEMO_ALIASES = ("demo", DEMO_MODEL)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen").expanduser()
-
-
-def models_dir() -> Path:
-    return cache_dir() / "models"
 
 
 def installed_models() -> dict[str, Path]:
@@ -104,12 +104,17 @@ def resolve_model(
         chosen = _best_installed(announce, backend)
         if chosen is not None:
             return chosen
+        note = (
+            "No Qwen model installed: using the offline demo model SmolLM2-135M-Instruct "
+            "(get a Qwen model with `edgeqwen convert` or `edgeqwen pull`)."
+        )
         if announce:
-            announce(
-                "No Qwen model installed: using the offline demo model SmolLM2-135M-Instruct "
-                "(get a Qwen model with `edgeqwen convert` or `edgeqwen pull`)."
-            )
+            announce(note)
+        else:  # a Python caller asked for "the installed model": never swap in the demo silently
+            warnings.warn(note, DemoModelWarning, stacklevel=3)
         return ensure_demo_model(announce)
+    from .catalog import catalog
+
     text = str(model)
     if text in DEMO_ALIASES:
         return ensure_demo_model(announce)
@@ -120,6 +125,13 @@ def resolve_model(
     if text in installed:
         return installed[text]
     known = ", ".join(sorted(installed)) or "none"
+    spec = next((s for s in catalog() if s.name == text.lower() and not s.demo), None)
+    if spec is not None:
+        convert = "" if spec.builds.get("onnx-int4-cpu", {}).get("repo") else " --convert"
+        raise ModelNotFoundError(
+            f"{spec.name} is not installed (installed: {known}). Get it with `edgeqwen pull {spec.name}{convert}`, "
+            "or see `edgeqwen probe` for what fits this machine."
+        )
     raise ModelNotFoundError(
         f"No model folder or installed model named {text!r} (installed: {known}). Pass a folder that holds "
         "genai_config.json, convert one with `edgeqwen convert HF_DIR -o DIR`, or use 'demo'."

@@ -65,34 +65,11 @@ def _load_json(file: Path, folder: Path) -> dict[str, Any]:
     return data
 
 
-def _check_manifest(folder: Path) -> None:
-    """Sizes recorded when `edgeqwen pull` verified the files: a truncated or missing file is named."""
-    from .errors import IntegrityError
-    from .hub import models_dir
-
-    name = folder.name
-    manifest = models_dir() / ".manifests" / f"{name}.json"
-    if folder.parent.resolve() != models_dir().resolve() or not manifest.is_file():
-        return
-    try:
-        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError):
-        return  # an unreadable manifest only loses this extra check
-    for record in files:
-        file = folder / record["path"]
-        if not file.is_file():
-            raise IntegrityError(f"{file} is missing; run `edgeqwen pull {name} --force`.")
-        if file.stat().st_size != record["size"]:
-            raise IntegrityError(
-                f"{file} is {file.stat().st_size} bytes but should be {record['size']} (truncated?); "
-                f"run `edgeqwen pull {name} --force`."
-            )
-
-
 def read_model_info(path: str | Path) -> ModelInfo:
     """Validate a model folder and read its geometry; every problem names the file and the fix."""
+    from .integrity import check_model
+
     folder = Path(path).expanduser()
-    _check_manifest(folder)
     if not folder.exists():
         raise ModelNotFoundError(
             f"No model folder at {folder}. Pass the folder that holds genai_config.json, a catalog "
@@ -100,6 +77,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
         )
     if not folder.is_dir():
         raise ModelLoadError(f"{folder} is a file; pass the model folder that holds genai_config.json.")
+    check_model(folder)  # sizes on every load, checksums once per file state (integrity.py)
     cfg = _load_json(folder / "genai_config.json", folder)
     try:
         model = cfg["model"]

@@ -11,14 +11,15 @@ for converted models).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .catalog import get_model
 from .errors import (
@@ -29,19 +30,40 @@ from .errors import (
     InvalidRequestError,
     ModelNotFoundError,
 )
-from .hub import models_dir
+from .integrity import FileRecord, check_files, mark_verified
+from .paths import models_dir
 
-__all__ = ["FileRecord", "manifest_path", "pull", "remove", "verify_files"]
+__all__ = ["manifest_path", "pull", "remove"]
 
 DISK_MARGIN = 1.1  # need 10% more free space than the download
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    path: str  # relative to the model folder
-    size: int
-    sha256: str | None  # LFS files
-    git_sha1: str | None  # small files: git blob id
+OFFLINE_HINT = (
+    "connect and run the same command, convert a local checkpoint instead "
+    "(`edgeqwen convert HF_DIR -o DIR`), or use a model that is already installed (`edgeqwen models`)."
+)
+REACH_TIMEOUT_S = 3.0
+
+
+def _offline_by_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _reachable(url: str) -> bool:
+    """Whether the hub's host (or the proxy in front of it) answers a TCP connect, so an offline
+    machine fails in a second instead of after huggingface_hub's retries."""
+    proxy = next(
+        (os.environ[k] for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy") if os.environ.get(k)), ""
+    )
+    parts = urlparse(proxy or url)
+    if not parts.hostname:
+        return True  # nothing to check: let huggingface_hub try
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=REACH_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
 
 
 def manifest_path(name: str) -> Path:
@@ -60,37 +82,6 @@ def _hub():
     except ImportError as exc:
         raise BackendUnavailableError("Downloading needs huggingface_hub: pip install huggingface_hub") from exc
     return huggingface_hub
-
-
-def _hash(path: Path, record: FileRecord) -> bool:
-    if record.sha256:
-        h = hashlib.sha256()
-    elif record.git_sha1:
-        h = hashlib.sha1(b"blob %d\0" % record.size)
-    else:
-        return True
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest() == (record.sha256 or record.git_sha1)
-
-
-def verify_files(folder: Path, records: list[FileRecord], name: str, checksums: bool = True) -> None:
-    """Every file present with the recorded size (and checksum); a bad file is deleted."""
-    fix = f"run `edgeqwen pull {name} --force`"
-    for record in records:
-        path = folder / record.path
-        if not path.is_file():
-            raise IntegrityError(f"{path} is missing; {fix}.")
-        size = path.stat().st_size
-        if size != record.size:
-            raise IntegrityError(f"{path} is {size} bytes but should be {record.size} (truncated download?); {fix}.")
-        if checksums and not _hash(path, record):
-            real = path.resolve()
-            path.unlink()
-            if real != path and real.exists():
-                real.unlink()  # the hub cache's blob
-            raise IntegrityError(f"{path} does not match the checksum the hub recorded and was deleted; {fix}.")
 
 
 def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None]:
@@ -139,7 +130,11 @@ def pull(
     hf = _hub()
     endpoint = os.environ.get("HF_ENDPOINT") or None
     cache = os.environ.get("HF_HUB_CACHE") or None
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    offline = _offline_by_env()
+    unreachable = not offline and not _reachable(endpoint or hf.constants.ENDPOINT)
+    if unreachable:
+        offline = True  # what is cached still installs; nothing else can
+        _say(progress, f"Offline: {endpoint or hf.constants.ENDPOINT} cannot be reached; looking in the cache")
     records: list[FileRecord] | None = None
     if not offline:
         api = hf.HfApi(endpoint=endpoint)
@@ -187,20 +182,18 @@ def pull(
             )
         )
     except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
-        hint = (
-            "it is not in the cache; connect and run without HF_HUB_OFFLINE"
-            if offline
-            else "run the same command again to resume"
-        )
-        raise DownloadError(f"Downloading {repo} failed: {exc}; {hint}.") from exc
+        if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
+            why = "this machine is offline" if unreachable else "HF_HUB_OFFLINE is set"
+            raise DownloadError(f"{repo} is not in the cache and {why}: {OFFLINE_HINT}") from exc
+        raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
     folder = snapshot / sub if sub else snapshot
     if records is None:  # offline: check against what was verified when it was downloaded
         if not manifest_path(install).is_file():
             raise IntegrityError(f"{install} was not downloaded by edgeqwen, so it cannot be checked offline.")
         records = [FileRecord(**r) for r in json.loads(manifest_path(install).read_text())["files"]]
-        verify_files(folder, records, install, checksums=False)
+        check_files(folder, records, f"run `edgeqwen pull {install} --force`", checksums=False)
     else:
-        verify_files(folder, records, install)
+        check_files(folder, records, f"run `edgeqwen pull {install} --force`", delete=True)
         manifest_path(install).parent.mkdir(parents=True, exist_ok=True)
         manifest_path(install).write_text(
             json.dumps({"repo": repo, "subfolder": sub, "files": [asdict(r) for r in records]}, indent=1)
@@ -211,6 +204,8 @@ def pull(
     elif dest.is_dir():
         shutil.rmtree(dest)
     dest.symlink_to(folder, target_is_directory=True)
+    if not offline:
+        mark_verified(dest)  # every file was just hashed
     _say(progress, f"Installed {install} at {dest}")
     return dest
 
@@ -224,7 +219,8 @@ def _pull_and_convert(
     if (dest / "genai_config.json").is_file() and not force:
         return dest
     hf = _hub()
-    _say(progress, f"Downloading {source} to convert it to int4 ONNX")
+    offline = _offline_by_env() or not _reachable(os.environ.get("HF_ENDPOINT") or hf.constants.ENDPOINT)
+    _say(progress, f"{'Looking in the cache for' if offline else 'Downloading'} {source} to convert it to int4 ONNX")
     try:
         src = hf.snapshot_download(
             source,
@@ -233,12 +229,15 @@ def _pull_and_convert(
             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
             endpoint=os.environ.get("HF_ENDPOINT") or None,
             cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            local_files_only=offline,
         )
     except Exception as exc:
+        if offline:
+            raise DownloadError(f"{source} is not in the cache and this machine is offline: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
     models_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".edgeqwen-convert-", dir=models_dir()) as tmp:
-        convert(src, Path(tmp) / "model", ConvertOptions())
+        convert(src, Path(tmp) / "model", ConvertOptions())  # writes the folder's manifest
         if dest.exists() or dest.is_symlink():
             remove(install)
         (Path(tmp) / "model").rename(dest)

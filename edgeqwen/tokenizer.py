@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import ModelLoadError
+from .types import check_text
 
 __all__ = ["StreamingDetokenizer", "Tokenizer"]
 
@@ -70,7 +71,11 @@ class Tokenizer:
         """Encode plain text. ``<|im_start|>`` typed by a user stays text, never a control token."""
         if not text:
             return []
-        return self._tok.encode(text, add_special_tokens=False).ids
+        try:
+            return self._tok.encode(text, add_special_tokens=False).ids
+        except TypeError:  # not a str, or a lone surrogate: say which, as every entry point does
+            check_text(text, "The text")
+            raise
 
     def token_bytes(self, token: int) -> bytes:
         cached = self._bytes.get(token)

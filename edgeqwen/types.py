@@ -12,9 +12,34 @@ Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
 
 
-def _check(cond: bool, message: str) -> None:
+def _check(cond: bool, message: str, param: str | None = None) -> None:
     if not cond:
-        raise InvalidRequestError(message)
+        raise InvalidRequestError(message, param)
+
+
+def check_text(value: object, where: str) -> str:
+    """``value`` if it is text a tokenizer can take, else an InvalidRequestError naming ``where``.
+
+    The rule at every entry point (Python, CLI, HTTP): text that is not valid Unicode is refused,
+    never repaired silently, so what the model reads is exactly what was sent. A lone surrogate
+    U+DC80..U+DCFF is how Python carries a byte that was not UTF-8 (command-line arguments)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidRequestError(
+            f"{where} must be text (str), got bytes; decode them first, e.g. data.decode('utf-8').", where
+        )
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{where} must be text (str), got {type(value).__name__}.", where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        what = f"the byte 0x{code - 0xDC00:02X}, which is not UTF-8" if 0xDC80 <= code <= 0xDCFF else "a lone surrogate"
+        raise InvalidRequestError(
+            f"{where} is not valid Unicode: character {exc.start} is U+{code:04X} ({what}). Send UTF-8 text, "
+            "or decode the bytes with errors='replace' to turn bad bytes into U+FFFD.",
+            where,
+        ) from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,40 +79,51 @@ class GenerationConfig:
             _check(
                 isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
                 f"{name} must be a finite number, got {value!r}.",
+                name,
             )
             return float(value)
 
         _check(
             isinstance(self.max_tokens, int) and self.max_tokens >= 1,
             f"max_tokens must be a whole number >= 1, got {self.max_tokens!r}.",
+            "max_tokens",
         )
-        _check(finite("temperature") >= 0, f"temperature must be >= 0 (0 = greedy), got {self.temperature}.")
+        _check(
+            finite("temperature") >= 0, f"temperature must be >= 0 (0 = greedy), got {self.temperature}.", "temperature"
+        )
         _check(
             isinstance(self.top_k, int) and self.top_k >= 0,
             f"top_k must be a whole number >= 0 (0 = off), got {self.top_k!r}.",
+            "top_k",
         )
-        _check(0 < finite("top_p") <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}.")
-        _check(0 <= finite("min_p") < 1, f"min_p must be in [0, 1) (0 = off), got {self.min_p}.")
+        _check(0 < finite("top_p") <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}.", "top_p")
+        _check(0 <= finite("min_p") < 1, f"min_p must be in [0, 1) (0 = off), got {self.min_p}.", "min_p")
         _check(
             finite("repetition_penalty") > 0,
             f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty}.",
+            "repetition_penalty",
         )
         _check(
-            -2 <= finite("presence_penalty") <= 2, f"presence_penalty must be in [-2, 2], got {self.presence_penalty}."
+            -2 <= finite("presence_penalty") <= 2,
+            f"presence_penalty must be in [-2, 2], got {self.presence_penalty}.",
+            "presence_penalty",
         )
         _check(
             -2 <= finite("frequency_penalty") <= 2,
             f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}.",
+            "frequency_penalty",
         )
         _check(
             isinstance(self.penalty_window, int) and self.penalty_window >= 0,
             f"penalty_window must be a whole number >= 0, got {self.penalty_window!r}.",
+            "penalty_window",
         )
         _check(
             self.seed is None or (isinstance(self.seed, int) and self.seed >= 0),
             f"seed must be a whole number >= 0 or None, got {self.seed!r}.",
+            "seed",
         )
-        _check(all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty strings.")
+        _check(all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty strings.", "stop")
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed (validated again)."""
@@ -113,8 +149,9 @@ class Message:
     token_ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        _check(self.role in ("system", "user", "assistant", "tool"), f"unknown message role {self.role!r}.")
-        _check(isinstance(self.content, str), f"message content must be a string, got {type(self.content).__name__}.")
+        _check(self.role in ("system", "user", "assistant", "tool"), f"unknown message role {self.role!r}.", "role")
+        check_text(self.content, "message content")
+        check_text(self.thinking, "message thinking")
 
 
 @dataclass(frozen=True)

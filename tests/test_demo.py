@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -11,11 +15,22 @@ from edgeqwen.cli import main
 pytestmark = pytest.mark.slow
 
 
-def test_readme_main_command_answers_paris(demo_model):
-    result = CliRunner().invoke(main, ["run", "What is the capital of France?", "-n", "48"])
+def test_readme_main_command_prints_the_readme_answer(demo_model):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split('$ .venv/bin/edgeqwen run "What is the capital of France?"\n', 1)[1].split("```", 1)[0]
+    announced, answer = block.strip().splitlines()
+    result = CliRunner().invoke(main, ["run", "What is the capital of France?"])  # default policy, as in README
     assert result.exit_code == 0, result.output
-    assert "Paris" in result.stdout
-    assert "offline demo model" in result.stderr
+    assert result.stdout.strip() == answer and result.stderr.strip() == announced
+
+
+def test_greedy_answers_are_the_same_in_every_process(demo_model):
+    code = (
+        "from edgeqwen import Assistant; import sys; "
+        "print(Assistant('demo', system='Be brief.', max_tokens=24).chat('Name a color.').text)"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
 
 
 def test_demo_multi_turn_reuses_cache(demo_model):

@@ -100,7 +100,9 @@ def test_streams_our_prompt_ids_and_terminates_on_close(mlc, folder):
         pieces = list(bot.stream("What is the capital of France?"))
         assert len(pieces) > 3 and "".join(pieces) == "The capital of France is Paris."
         request = engine.requests[0]
-        system = bot.policy.system_prompt("Be brief.", bot.guard.canary)  # the user's prompt + the policy's rules
+        system = bot.policy.system_prompt(
+            "Be brief.", bot.guard.canary("Be brief.")
+        )  # the user's prompt + the policy's rules
         assert system.startswith("Be brief.\n\nSafety rules:")
         template = bot.backend.template
         messages = [Message("system", system), Message("user", "What is the capital of France?")]

@@ -189,7 +189,7 @@ def test_harmful_request_is_refused_without_a_model_call(qwen2, tmp_path, monkey
 def test_default_policy_rules_are_in_the_system_prompt_and_none_leaves_it(qwen2):
     bot = Assistant(backend=qwen2, system="Be brief.")
     prompt = _system_prompt(bot)
-    assert "Be brief.\n\nSafety rules:\n- Refuse" in prompt and bot.guard.canary in prompt
+    assert "Be brief.\n\nSafety rules:\n- Refuse" in prompt and bot.guard.canary("Be brief.") in prompt
     plain = Assistant(backend=qwen2, system="Be brief.", policy="none")
     assert "Safety rules" not in _system_prompt(plain)
 

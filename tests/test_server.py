@@ -19,6 +19,7 @@ from edgeqwen import Assistant, InvalidRequestError, Message
 from edgeqwen.backends.base import Backend
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.cli import main
+from edgeqwen.runtime.grammar import RelaxedConstraintWarning
 from edgeqwen.server import BackgroundServer, ServerSettings
 
 HELLO = [{"role": "user", "content": "Hello! Tell me about the sea."}]
@@ -265,11 +266,15 @@ def test_oversize_and_malformed_requests(tiny):
             ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "must be one of"),
             ({"n": 2}, "n", "n must be 1"),
             ({"temperature": "hot"}, "temperature", "must be a number"),
-            ({"top_p": 1.5}, None, "top_p must be in (0, 1]"),
+            ({"top_p": 1.5}, "top_p", "top_p must be in (0, 1]"),
             ({"response_format": {"type": "yaml"}}, "response_format", "json_schema"),
             ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content", "text"),
-            ({"messages": [{"role": "assistant", "content": "hi"}]}, None, "last message"),
-            ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}}, None, ""),
+            ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages", "last message"),
+            (
+                {"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}},
+                "response_format",
+                "",
+            ),
         ]
         for extra, param, words in cases:
             with pytest.raises(openai.BadRequestError) as err:
@@ -331,6 +336,9 @@ def test_client_disconnect_stops_generation_and_frees_the_model(tiny):
         wait_for(lambda: not health(srv)["generating"], timeout=5)
         stats = httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()
         assert stats["finish_reasons"] == {"cancelled": 2} and stats["completion_tokens"] < 2 * 250
+        # the non-streaming hang-up is bookkept as the client's (499), never as a server error
+        wait_for(lambda: "499" in httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()["requests"])
+        assert "500" not in httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()["requests"]
         tiny.delay = 0.0
         r = client(srv).chat.completions.create(model="m", messages=HELLO, max_tokens=4)
         assert r.usage.completion_tokens == 4
@@ -427,3 +435,26 @@ def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
         bot.answer([Message("user", "Hi"), Message("assistant", "Hello")])
     with pytest.raises(InvalidRequestError, match="first message"):
         bot.answer([Message("user", "Hi"), Message("system", "late")])
+
+
+def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
+    url = f"{server.base_url}/chat/completions"
+    for name, value in (("temperature", -1), ("top_p", 0), ("min_p", 1.5)):
+        r = httpx.post(url, json={"messages": HELLO, name: value})
+        assert r.status_code == 400 and r.json()["error"]["param"] == name, r.text
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+    r = httpx.post(url, json={"messages": HELLO, "response_format": fmt, "max_tokens": 50})
+    error = r.json()["error"]
+    assert r.status_code == 400 and error["param"] == "response_format"
+    assert '"strict": false' in error["message"] and "lenient" not in error["message"]
+    one = {**schema, "items": {"const": 7}, "maxItems": 1}  # every array decoding allows is unique
+    relaxed = {"type": "json_schema", "json_schema": {"name": "n", "schema": one, "strict": False}}
+    with pytest.warns(RelaxedConstraintWarning):
+        r = httpx.post(url, json={"messages": HELLO, "response_format": relaxed, "max_tokens": 50})
+    assert r.status_code == 200 and json.loads(r.json()["choices"][0]["message"]["content"]) in ([], [7])
+
+
+def test_models_list_says_when_the_model_was_made(server, tiny):
+    created = httpx.get(f"{server.base_url}/models").json()["data"][0]["created"]
+    assert created == int(tiny.info.path.stat().st_mtime) > 0

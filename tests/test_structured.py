@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.backends.onnx import OnnxBackend
-from edgeqwen.runtime.grammar import RelaxedConstraintWarning, decoding_schema
+from edgeqwen.runtime.grammar import RelaxedConstraintWarning
+from edgeqwen.runtime.schema import decoding_schema
 
 
 class LineItem(BaseModel):
@@ -322,3 +323,96 @@ def test_lark_grammar(qwen2):
         assert reply.text[len("The answer is ") : -1].isdigit()
     with pytest.raises(GrammarError):
         bot.chat("?", response_format=ResponseFormat.lark("start: undefined_rule"))
+
+
+# -- a model that loops cannot run a value to the token limit ---------------------------------
+LOOPING = {  # token id -> what a model stuck on it writes again and again
+    16: "1",  # digits
+    64: "a",  # letters
+}
+BOUNDED = [
+    {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]},
+    {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]},
+    {"type": "object", "properties": {"e": {"type": "string", "format": "email"}}, "required": ["e"]},
+    {"type": "object", "properties": {"d": {"type": "string", "format": "date-time"}}, "required": ["d"]},
+    {"type": "object", "properties": {"p": {"type": "string", "pattern": "^[a-z0-9]+$"}}, "required": ["p"]},
+    {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 2},
+    {"type": "json_object"},
+]
+
+
+@pytest.fixture(scope="module")
+def looping(qwen_tokenizer_json):
+    from fakes import FakeBackend
+
+    return FakeBackend(qwen_tokenizer_json)
+
+
+@pytest.mark.parametrize("stuck_on", sorted(LOOPING))
+@pytest.mark.parametrize("schema", BOUNDED, ids=lambda s: json.dumps(s)[:40])
+def test_a_looping_model_cannot_run_a_value_to_the_limit(looping, schema, stuck_on):
+    looping.model.script = [stuck_on]
+    bot = Assistant(backend=looping, max_tokens=2048)
+    reply = bot.stream("go", response_format=schema).reply()
+    assert reply.finish_reason == "stop" and reply.metrics.generated_tokens < 600, reply.text[:200]
+    if schema != {"type": "json_object"}:
+        jsonschema.validate(reply.parsed, schema)
+
+
+def test_numbers_are_bounded_to_what_a_double_holds():
+    node = decoding_schema({"type": "number"}, 100)
+    assert node["maximum"] == 2**53 - 1 and node["minimum"] == -(2**53 - 1) and node["multipleOf"] == 1e-10
+    assert "multipleOf" not in decoding_schema({"type": "integer"}, 100)
+    kept = decoding_schema({"type": "number", "minimum": 0, "exclusiveMaximum": 5, "multipleOf": 0.5}, 100)
+    assert kept == {"type": "number", "minimum": 0, "exclusiveMaximum": 5, "multipleOf": 0.5}
+    assert decoding_schema({"type": "integer", "minimum": 2**60}, 100)["minimum"] == 2**60  # no empty range
+    assert "maximum" not in decoding_schema({"type": "integer", "minimum": 2**60}, 100)
+
+
+def test_a_pattern_longer_than_the_default_bound_still_compiles(qwen2):
+    fmt = ResponseFormat.of({"type": "string", "pattern": "^a{300}$"})
+    assert qwen2.grammar_engine.compile(fmt)  # maxLength 256 would leave no value: left unbounded
+    assert decoding_schema({"type": "string", "pattern": "^a+$"}, 100)["maxLength"] == 100
+
+
+def test_a_random_model_at_t1_finishes_numbers(qwen2):
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "number"}, "i": {"type": "integer"}},
+        "required": ["n", "i"],
+    }
+    bot = Assistant(backend=qwen2, max_tokens=200, temperature=1.0)
+    for seed in range(4):
+        reply = bot.chat("numbers", response_format=schema, seed=seed)
+        assert reply.finish_reason == "stop"
+        jsonschema.validate(reply.parsed, schema)
+
+
+# -- tool calls where <tool_call> is not a special token (the demo model, any ChatML model) --------
+@pytest.mark.slow
+def test_forced_tool_call_on_the_demo_model(demo_model):
+    from edgeqwen.backends.onnx import OnnxBackend
+
+    backend = OnnxBackend(demo_model, context_length=1024)
+    assert backend.grammar_engine.special_markers == frozenset()  # the markers are text there
+    weather = {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    bot = Assistant(backend=backend, tools=[weather], max_tokens=80)
+    for choice in ("required", {"name": "get_weather"}):
+        reply = bot.chat("What is the weather in Paris?", tool_choice=choice)
+        assert [c.name for c in reply.tool_calls] == ["get_weather"] and isinstance(
+            reply.tool_calls[0].arguments["city"], str
+        )
+
+
+def test_qwen_markers_stay_special_tokens(qwen2):
+    assert qwen2.grammar_engine.special_markers == frozenset({"<tool_call>", "</tool_call>"})
+
+
+def test_grammar_errors_are_one_short_line(qwen2):
+    with pytest.raises(GrammarError) as err:
+        qwen2.grammar_engine.compile(ResponseFormat.lark('start: <nonexistent_token> "x"'))
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 400 and "nonexistent_token" in message

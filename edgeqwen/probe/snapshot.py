@@ -205,8 +205,10 @@ def _onnx_providers() -> tuple[str, ...]:
     if importlib.util.find_spec("onnxruntime") is None:
         return ()
     try:
-        import onnxruntime
+        from ..paths import onnxruntime_cache
 
+        with onnxruntime_cache():
+            import onnxruntime
         return tuple(onnxruntime.get_available_providers())
     except Exception:  # a broken onnxruntime install must not break the probe
         return ()

@@ -4,9 +4,9 @@ choices and Lark grammars, enforced token by token inside our generation loop.
 Each step the constraint computes the set of allowed tokens (a bitmask over the 151,936-wide
 logits), masks everything else to -inf, and the sampler picks among what is left, so sampling
 settings still apply inside the allowed set. When the grammar is complete only the stop tokens
-are allowed. JSON is compact (no free whitespace) and strings without a ``maxLength`` get a
-default bound, so a weak model cannot run a value to the token limit. Every result is parsed and
-checked again (``jsonschema`` / pydantic) before it is returned.
+are allowed. JSON is compact (no free whitespace) and every value is bounded (schema.py), so a
+weak model cannot run a value to the token limit. Every result is parsed and checked again
+(``jsonschema`` / pydantic) before it is returned.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import json
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, GrammarError, StructuredOutputError
+from .schema import DEFAULT_MAX_STRING, decoding_schema
 
-__all__ = ["GrammarConstraint", "GrammarEngine", "RelaxedConstraintWarning", "ResponseFormat", "decoding_schema"]
+__all__ = ["MARKERS", "GrammarConstraint", "GrammarEngine", "RelaxedConstraintWarning", "ResponseFormat"]
 
 
 class RelaxedConstraintWarning(UserWarning):
@@ -31,98 +32,18 @@ class RelaxedConstraintWarning(UserWarning):
 
 
 Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
-DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 COMPILE_TIME_LIMIT_S = 10.0
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 
 
-_ANY = "edgeqwen_any"
-_ANY_REF = {"$ref": f"#/$defs/{_ANY}"}
-_KEY = "^.{0,32}$"
+# Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
+# demo model's) they are plain text, and the grammar must say them as text.
+MARKERS = frozenset({"<tool_call>", "</tool_call>", "<think>", "</think>"})
 
 
-def _is_any(schema: Any) -> bool:
-    return schema is True or schema == {}
-
-
-def decoding_schema(schema: dict[str, Any], max_string: int | None) -> dict[str, Any]:
-    """The schema the grammar enforces: the user's, made finite for a model that may never stop.
-
-    Strings without maxLength (and without enum, const, pattern, format) get ``max_string``;
-    objects that name their properties allow no others (as OpenAI's strict mode does); free-form
-    objects, arrays and ``{}`` values use a bounded "any JSON" (two levels; keys and strings up
-    to 32 characters; at most 8 members at the top and 4 below). Every
-    value this accepts is valid for the original schema, which results are checked against.
-    """
-    if not max_string:
-        return schema
-    used = False
-
-    def walk(node: Any) -> Any:
-        nonlocal used
-        if isinstance(node, list):
-            return [walk(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        out = {}
-        for key, value in node.items():
-            if key in ("enum", "const", "default", "examples"):
-                out[key] = value
-            elif key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
-                out[key] = (
-                    {k: (_ANY_REF if _is_any(v) else walk(v)) for k, v in value.items()}
-                    if isinstance(value, dict)
-                    else value
-                )
-            else:
-                out[key] = walk(value)
-        types = out.get("type")
-        types = types if isinstance(types, list) else [types]
-        if "string" in types and not {"maxLength", "enum", "const", "pattern", "format"} & out.keys():
-            out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
-        if "object" in types:
-            extra = out.get("additionalProperties")
-            if "properties" in out or "patternProperties" in out:
-                if extra is None or extra is True:
-                    out["additionalProperties"] = False
-                elif _is_any(extra):
-                    out["additionalProperties"] = False
-            elif extra is None or _is_any(extra):
-                out["patternProperties"] = {_KEY: _ANY_REF}
-                out["additionalProperties"] = False
-                out.setdefault("maxProperties", 8)
-                used = True
-        if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out:
-            out["items"] = _ANY_REF
-            out.setdefault("maxItems", 8)
-            used = True
-        return out
-
-    result = walk(schema)
-    used = used or json.dumps(result).find(_ANY) >= 0
-    if used:
-        # "any JSON", two levels deep: scalars, or small arrays / objects of scalars
-        scalar = [
-            {"type": "string", "maxLength": min(max_string, 32)},
-            {"type": "number"},
-            {"type": "boolean"},
-            {"type": "null"},
-        ]
-        defs = dict(result.get("$defs", {}))
-        defs[_ANY] = {
-            "anyOf": [
-                *scalar,
-                {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
-                {
-                    "type": "object",
-                    "patternProperties": {_KEY: {"anyOf": scalar}},
-                    "additionalProperties": False,
-                    "maxProperties": 4,
-                },
-            ]
-        }
-        result = {**result, "$defs": defs}
-    return result
+def _marker(name: str, special: Collection[str]) -> str:
+    """A marker in Lark: a special-token reference, or a string literal."""
+    return name if name in special else json.dumps(name)
 
 
 @dataclass(frozen=True)
@@ -139,6 +60,8 @@ class ResponseFormat:
     tools: tuple[dict[str, Any], ...] = ()
     lenient: bool = False
     max_string_length: int | None = DEFAULT_MAX_STRING
+    # patterned and formatted strings get max_string_length too, unless that leaves no value
+    bound_patterns: bool = True
     thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
     fast_forward: bool = True  # append tokens the grammar forces without sampling them
     model: Any = field(default=None, compare=False)  # pydantic class, for validation
@@ -161,7 +84,10 @@ class ResponseFormat:
                 inner = spec.get("schema")
                 return cls("json_schema", schema=inner, lenient=lenient) if inner else cls("json_object")
             if spec.get("type") == "json_schema" and isinstance(spec.get("json_schema"), dict):
-                return cls("json_schema", schema=spec["json_schema"].get("schema", {}), lenient=lenient)
+                inner = spec["json_schema"]
+                # OpenAI's "strict": false: enforce what decoding can, check the rest on the result
+                relaxed = lenient or inner.get("strict") is False
+                return cls("json_schema", schema=inner.get("schema", {}), lenient=relaxed)
             return cls("json_schema", schema=spec, lenient=lenient)
         raise GrammarError(
             f"Unsupported response format {type(spec).__name__}: pass a JSON Schema dict, a pydantic model class, "
@@ -197,12 +123,14 @@ class ResponseFormat:
         if name is not None:
             fns = [f for f in fns if f["name"] == name]
             if not fns:
-                raise GrammarError(f"tool_choice names {name!r}, which is not among the tools given.")
+                raise GrammarError(
+                    f"tool_choice names {name!r}, which is not among the tools given.", param="tool_choice"
+                )
         if not fns:
-            raise GrammarError("A tool call was required but no tools were given.")
+            raise GrammarError("A tool call was required but no tools were given.", param="tools")
         return cls("tool_call", tools=tuple(fns))
 
-    def _tool_rule(self) -> str:
+    def _tool_rule(self, special: Collection[str]) -> str:
         variants = []
         for fn in self.tools:
             params = fn.get("parameters") or {"type": "object", "properties": {}}
@@ -211,7 +139,7 @@ class ResponseFormat:
                     "type": "object",
                     "properties": {
                         "name": {"const": fn["name"]},
-                        "arguments": decoding_schema(params, self.max_string_length),
+                        "arguments": decoding_schema(params, self.max_string_length, self.bound_patterns),
                     },
                     "required": ["name", "arguments"],
                     "additionalProperties": False,
@@ -227,7 +155,8 @@ class ResponseFormat:
                 "lenient": self.lenient,
             },
         }
-        return '<tool_call> "\\n" %json ' + json.dumps(schema) + ' "\\n" </tool_call>'
+        open_, close = _marker("<tool_call>", special), _marker("</tool_call>", special)
+        return f'{open_} "\\n" %json {json.dumps(schema)} "\\n" {close}'
 
     # -- grammar ------------------------------------------------------------------------------
     def _json_grammar(self, schema: dict[str, Any] | None) -> str:
@@ -235,15 +164,16 @@ class ResponseFormat:
 
         if schema is not None and not isinstance(schema, dict):
             raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
-        schema = decoding_schema(schema if schema is not None else {}, self.max_string_length)
+        schema = decoding_schema(schema if schema is not None else {}, self.max_string_length, self.bound_patterns)
         options = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":", "lenient": self.lenient}
         try:
             return LLMatcher.grammar_from_json_schema(schema, overrides=options)
         except ValueError as exc:
             raise GrammarError(f"Invalid JSON Schema: {exc}") from exc
 
-    def grammar_text(self, thinking: bool = False) -> str:
-        """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first."""
+    def grammar_text(self, thinking: bool = False, special: Collection[str] = MARKERS) -> str:
+        """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first.
+        ``special``: the markers that are special tokens of the tokenizer; the others are text."""
         from llguidance import LLMatcher
 
         if self.kind == "json_schema":
@@ -255,7 +185,7 @@ class ResponseFormat:
         elif self.kind == "choice":
             grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
         elif self.kind == "tool_call":
-            grammar = LLMatcher.grammar_from_lark("start: " + self._tool_rule())
+            grammar = LLMatcher.grammar_from_lark("start: " + self._tool_rule(special))
         else:
             grammar = LLMatcher.grammar_from_lark(self.grammar or "")
         if not thinking:
@@ -269,14 +199,15 @@ class ResponseFormat:
         elif self.kind == "choice":
             answer = " | ".join(json.dumps(c) for c in self.choices)
         elif self.kind == "tool_call":
-            answer = self._tool_rule()
+            answer = self._tool_rule(special)
         else:
             raise GrammarError(
                 "A Lark response format cannot be combined with thinking; add the think block "
                 "to your grammar (start: <think> /(.|\\n)*/ </think> ...) or turn thinking off."
             )
         think = f"/(.|\\n){{0,{int(self.thinking_budget)}}}/"
-        lark = f"start: <think> THINK </think> /\\n*/ answer\nTHINK: {think}\nanswer: " + answer
+        open_, close = _marker("<think>", special), _marker("</think>", special)
+        lark = f"start: {open_} THINK {close} /\\n*/ answer\nTHINK: {think}\nanswer: " + answer
         return LLMatcher.grammar_from_lark(lark)
 
     # -- results ------------------------------------------------------------------------------
@@ -340,9 +271,14 @@ class GrammarEngine:
             raise BackendUnavailableError("Structured output needs llguidance: pip install llguidance") from exc
         self.vocab_size = vocab_size
         self.tokenizer = LLTokenizer(tokenizer_json, n_vocab=vocab_size, eos_token=list(stop_ids))
+        self.special_markers = frozenset(m for m in MARKERS if self._is_special(m))
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
         self._cache: OrderedDict[tuple[str, bool], str] = OrderedDict()
         self.compile_times: deque[float] = deque(maxlen=1024)
+
+    def _is_special(self, text: str) -> bool:
+        ids = self.tokenizer.tokenize_str(text)
+        return len(ids) == 1 and self.tokenizer.is_special_token(ids[0])
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
         from llguidance import LLMatcher
@@ -354,12 +290,16 @@ class GrammarEngine:
             self._cache.move_to_end(key)
             return cached
         start = time.perf_counter()
-        grammar = fmt.grammar_text(thinking)
+        grammar = fmt.grammar_text(thinking, self.special_markers)
         is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
+        if is_error and fmt.bound_patterns and re.search(r"Unsatisfiable|regex is empty", messages[0]):
+            # a pattern or format whose values are longer than the default bound: leave it unbounded
+            grammar = replace(fmt, bound_patterns=False).grammar_text(thinking, self.special_markers)
+            is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
         elapsed = time.perf_counter() - start
         self.compile_times.append(elapsed)
         if is_error:
-            raise GrammarError(_explain(messages[0], fmt))
+            raise _explain(messages[0], fmt)
         if messages and fmt.lenient:
             import warnings
 
@@ -380,17 +320,22 @@ class GrammarEngine:
         return cls(self, self.compile(fmt, thinking), prompt_len)
 
 
-def _explain(message: str, fmt: ResponseFormat) -> str:
+def _explain(message: str, fmt: ResponseFormat) -> GrammarError:
+    """llguidance's message as one short line that says what to do; never its grammar dump."""
     m = re.search(r"Unimplemented keys: \[(.*?)\]", message)
     if m:
-        return (
+        keys = tuple(k.strip().strip("\"'") for k in m.group(1).split(","))
+        return GrammarError(
             f"The JSON Schema uses keyword(s) {m.group(1)} that constrained decoding cannot enforce. "
             "Remove them, or pass lenient=True to enforce the rest (the result is still validated "
-            "against the full schema afterwards)."
+            "against the full schema afterwards).",
+            unsupported=keys,
         )
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    first = first if len(first) <= 300 else first[:300] + "..."
     if fmt.kind == "regex":
-        return f"The regex {fmt.pattern!r} cannot be compiled: {message.strip()}"
-    return f"The response format cannot be compiled: {message.strip()}"
+        return GrammarError(f"The regex {fmt.pattern!r} cannot be compiled: {first}")
+    return GrammarError(f"The response format cannot be compiled: {first}")
 
 
 class GrammarConstraint:

@@ -9,8 +9,8 @@ State is per request (a new :class:`StreamFilter` per answer), never shared acro
 
 from __future__ import annotations
 
+import hashlib
 import json
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +36,6 @@ class InputDecision:
 
 
 _RANK = {"allow": 0, "warn": 1, "refuse": 2}
-_PROCESS_CANARY = secrets.token_hex(6)
 
 
 class Guard:
@@ -48,9 +47,6 @@ class Guard:
     ) -> None:
         self.policy = Policy.of(policy)
         self._sinks = [s for s in (on_event, AuditLog(audit_log) if audit_log else None) if s is not None]
-        # Secret per process (unguessable from outside), the same for every Assistant in it, so
-        # that equal requests get equal prompts (and equal greedy answers).
-        self.canary = f"EQ-{_PROCESS_CANARY}" if self.policy.leak_detection else None
         self._bans: Any = None
 
     def emit(self, event: SafetyEvent) -> None:
@@ -58,10 +54,21 @@ class Guard:
             sink(event)
 
     # -- prompt ---------------------------------------------------------------------------------
+    def canary(self, user_system: str | None) -> str | None:
+        """The leak-detection marker for a system prompt: a hash of it, so the same system prompt
+        gets the same marker in every process and on every install (equal requests, equal prompts,
+        equal greedy answers). It need not be secret: it finds a prompt dumped verbatim, and
+        knowing it tells nothing about the system prompt (README, "Safety")."""
+        if not self.policy.leak_detection:
+            return None
+        digest = hashlib.sha256(b"edgeqwen-canary\0" + (user_system or "").encode("utf-8")).hexdigest()
+        return f"EQ-{digest[:12]}"
+
     def system_prompt(self, user_system: str | None, template_default: str | None) -> str | None:
-        if not self.policy.system_rules and not self.canary:
+        canary = self.canary(user_system)
+        if not self.policy.system_rules and not canary:
             return user_system
-        return self.policy.system_prompt(user_system if user_system is not None else template_default, self.canary)
+        return self.policy.system_prompt(user_system if user_system is not None else template_default, canary)
 
     # -- input ----------------------------------------------------------------------------------
     def check_input(self, text: str) -> InputDecision:
@@ -87,7 +94,7 @@ class Guard:
         p = self.policy
         out: list[Detector] = []
         if p.leak_detection:
-            out += leak_detectors(self.canary, system_prompt)
+            out += leak_detectors(self.canary(system_prompt), system_prompt)
         out += secret_detectors(p.secrets, p.secret_action)
         out += pii_detectors(p.pii, p.pii_action)
         blocked = blocklist_detector(p.blocklist, p.blocklist_action)

@@ -13,8 +13,10 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -22,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import EdgeQwenError, InvalidRequestError
+from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
 from .metrics import ServerMetrics
 from .protocol import chunk_body, completion_body, error_body, finish_reason, new_id, parse_chat_request, usage_body
 from .protocol import tool_calls_body as _tool_calls
@@ -70,8 +72,18 @@ def _translate(exc: BaseException) -> HTTPError:
         return exc
     if isinstance(exc, QueueFullError):
         return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
+    if isinstance(exc, GrammarError) and exc.unsupported:  # the Python hint (lenient=True) means nothing here
+        return HTTPError(
+            400,
+            f"The JSON Schema uses keyword(s) {', '.join(exc.unsupported)} that constrained decoding cannot "
+            'enforce. Remove them, or set "strict": false in response_format.json_schema to enforce the rest '
+            "(the answer is still validated against the full schema).",
+            "invalid_request_error",
+            "response_format",
+        )
     if isinstance(exc, InvalidRequestError):
-        return HTTPError(400, str(exc), "invalid_request_error", getattr(exc, "param", None))
+        param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
+        return HTTPError(400, str(exc), "invalid_request_error", param)
     if isinstance(exc, EdgeQwenError):
         return HTTPError(500, str(exc), "server_error")
     log.exception("unexpected error while answering", exc_info=exc)
@@ -95,10 +107,20 @@ async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
         if not task.done():
             task.cancel()
+            # cancel() only asks: wait until the task has run its cleanup and really ended
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise HTTPError(499, "The client closed the connection.", "client_closed")
+    return task.result()
+
+
+def _created(assistant: Any) -> int:
+    """OpenAI's ``created`` for the model: when its folder was written (else the server's start)."""
+    path = getattr(getattr(assistant.backend, "info", None), "path", None)
     try:
-        return task.result()
-    except asyncio.CancelledError:
-        raise HTTPError(499, "The client closed the connection.", "client_closed") from None
+        return int(Path(path).stat().st_mtime) if path is not None else int(time.time())
+    except (OSError, TypeError):
+        return int(time.time())
 
 
 class _App:
@@ -107,6 +129,7 @@ class _App:
         self.model_id = model_id
         self.metrics = ServerMetrics()
         self.worker = ModelWorker(assistant, settings.max_queue, self.metrics)
+        self.created = _created(assistant)
 
     def _authorize(self, request: Request) -> None:
         key = self.settings.api_key
@@ -213,7 +236,7 @@ class _App:
             self._authorize(request)
         except HTTPError as exc:
             return exc.response()
-        model = {"id": self.model_id, "object": "model", "created": 0, "owned_by": "edgeqwen"}
+        model = {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
         return JSONResponse({"object": "list", "data": [model]})
 
     async def health(self, request: Request) -> Response:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import GenerationConfig, Message, Reply, ToolCall
+from ..types import GenerationConfig, Message, Reply, ToolCall, check_text
 
 __all__ = [
     "ChatRequest",
@@ -40,10 +40,6 @@ _MAX_STOPS = 16
 
 class RequestError(InvalidRequestError):
     """A 400: ``param`` names the field at fault, as OpenAI's error body does."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ def _content(value: Any, where: str) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return _text(value, where)
     if isinstance(value, list):  # content parts: only text is understood
         texts = []
         for j, part in enumerate(value):
@@ -84,9 +80,16 @@ def _content(value: Any, where: str) -> str:
                     f"{where}[{j}] is a {kind!r} part; this server takes text only ({{'type': 'text', 'text': ...}}).",
                     where,
                 )
-            texts.append(part["text"])
+            texts.append(_text(part["text"], f"{where}[{j}].text"))
         return "".join(texts)
     raise RequestError(f"{where} must be a string or a list of text parts.", where)
+
+
+def _text(value: str, where: str) -> str:
+    try:
+        return check_text(value, where)
+    except InvalidRequestError as exc:
+        raise RequestError(str(exc), where) from None
 
 
 def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
@@ -130,7 +133,10 @@ def _messages(value: Any) -> tuple[Message, ...]:
         content = _content(msg.get("content"), f"{where}.content")
         calls = _tool_calls(msg.get("tool_calls"), f"{where}.tool_calls") if role == "assistant" else ()
         thinking = msg.get("reasoning_content") if role == "assistant" else None
-        out.append(Message(role, content, thinking=thinking if isinstance(thinking, str) else "", tool_calls=calls))
+        try:
+            out.append(Message(role, content, thinking=thinking if isinstance(thinking, str) else "", tool_calls=calls))
+        except InvalidRequestError as exc:
+            raise RequestError(str(exc), where) from None
     return tuple(out)
 
 
@@ -180,7 +186,7 @@ def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
         GenerationConfig().with_(**out)
     except InvalidRequestError as exc:
-        raise RequestError(str(exc)) from exc
+        raise RequestError(str(exc), exc.param) from exc
     return out
 
 
@@ -198,7 +204,10 @@ def _response_format(value: Any) -> dict[str, Any] | None:
             raise RequestError(
                 'response_format json_schema needs {"json_schema": {"name": ..., "schema": {...}}}.', "response_format"
             )
-        return {"type": "json_schema", "json_schema": {"schema": spec.get("schema", {})}}
+        strict = spec.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise RequestError("response_format.json_schema.strict must be true or false.", "response_format")
+        return {"type": "json_schema", "json_schema": {"schema": spec.get("schema", {}), "strict": strict}}
     raise RequestError(
         f'response_format.type must be "text", "json_object" or "json_schema", got {kind!r}.', "response_format"
     )

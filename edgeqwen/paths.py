@@ -1,0 +1,42 @@
+"""Where edgeqwen keeps files: ``$EDGEQWEN_HOME`` (default ``~/.cache/edgeqwen``), installed
+models under ``models/`` in it. The bottom of the layering: everything may import it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["cache_dir", "models_dir", "onnxruntime_cache"]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen").expanduser()
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+@contextlib.contextmanager
+def onnxruntime_cache() -> Iterator[None]:
+    """Around ``import onnxruntime``: it writes a device id and a telemetry database under
+    ``$XDG_CACHE_HOME/Microsoft`` when imported, unless telemetry is off. edgeqwen turns it off
+    (nothing phones home) unless the user set ``ORT_DISABLE_TELEMETRY`` themselves; and with
+    ``EDGEQWEN_HOME`` set, whatever onnxruntime still writes goes there (``runtime-cache/``)."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    home = os.environ.get("EDGEQWEN_HOME")
+    if not home or "onnxruntime" in sys.modules:
+        yield
+        return
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(Path(home).expanduser() / "runtime-cache")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved

@@ -1,0 +1,192 @@
+"""Bad input at every entry point (Python, CLI, HTTP): an answer or a clear EdgeQwenError / HTTP 4xx,
+never a traceback, a hang or a 500. Property tests draw arbitrary text, settings and bodies."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fakes import FakeBackend
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgeqwen import Assistant, EdgeQwenError, GenerationConfig, InvalidRequestError, Message
+from edgeqwen.cli import main
+from edgeqwen.server import BackgroundServer, ServerSettings
+from edgeqwen.server.protocol import RequestError, parse_chat_request
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# every code point, lone surrogates and control characters included
+ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=40)
+
+
+@pytest.fixture(scope="module")
+def fake(qwen_tokenizer_json) -> FakeBackend:
+    return FakeBackend(qwen_tokenizer_json)
+
+
+@pytest.fixture(scope="module")
+def bot(fake) -> Assistant:
+    return Assistant(backend=fake, max_tokens=4)
+
+
+# -- the rule, at each entry point ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("prompt", "says"),
+    [
+        ("caf\udce9", "byte 0xE9, which is not UTF-8"),  # how Python carries a non-UTF-8 argv byte
+        ("half \ud83d of an emoji", "lone surrogate"),
+        (b"bytes", "got bytes; decode them first"),
+        (None, "got NoneType"),
+        (42, "got int"),
+        ("", "The prompt is empty"),
+        ("  \n\t", "The prompt is empty"),
+    ],
+)
+def test_python_api_refuses_what_is_not_text(bot, prompt, says):
+    with pytest.raises(InvalidRequestError, match=says):
+        bot.chat(prompt)
+    assert bot.history == ()  # nothing half-done was kept
+
+
+def test_system_prompt_tools_and_messages_are_checked_too(fake):
+    with pytest.raises(InvalidRequestError, match="system prompt.*not valid Unicode"):
+        Assistant(backend=fake, system="\udcff")
+    with pytest.raises(InvalidRequestError, match=r"tools\[0\].*not valid Unicode"):
+        Assistant(backend=fake, tools=[{"name": "f", "description": "\ud800"}])
+    with pytest.raises(InvalidRequestError, match="message content"):
+        Message("user", "\udc80")
+    with pytest.raises(InvalidRequestError, match="last user message is empty"):
+        Assistant(backend=fake).answer([Message("user", " ")])
+
+
+def test_cli_run_refuses_non_utf8_and_empty_prompts(fake, monkeypatch):
+    monkeypatch.setattr("edgeqwen.assistant.Assistant.__init__", _fake_init(fake))
+    for prompt, says in (("caf\udce9", "0xE9"), ("", "empty")):
+        result = CliRunner().invoke(main, ["run", prompt])
+        assert result.exit_code == 2, result.output
+        assert says in result.stderr and "Traceback" not in result.output
+
+
+def test_cli_chat_keeps_the_session_after_a_bad_line(fake, monkeypatch):
+    monkeypatch.setattr("edgeqwen.assistant.Assistant.__init__", _fake_init(fake))
+    result = CliRunner().invoke(main, ["chat"], input=b"caf\xe9\nhi\n/exit\n")
+    assert result.exit_code == 0, result.output
+    assert "not valid Unicode" in result.stderr and "Hello" in result.stdout
+
+
+def _fake_init(fake):
+    real = Assistant.__init__
+
+    def init(self, model=None, system=None, **kwargs):
+        kwargs.pop("backend", None)
+        for key in ("context_length", "threads", "device", "announce"):
+            kwargs.pop(key, None)
+        real(self, None, system, backend=fake, **kwargs)
+
+    return init
+
+
+def test_http_refuses_lone_surrogates_with_the_field_named(fake):
+    with BackgroundServer(Assistant(backend=fake), ServerSettings(max_tokens=8)) as srv:
+        raw = '{"messages": [{"role": "user", "content": "bad \\ud800 text"}]}'
+        r = httpx.post(f"{srv.base_url}/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "messages[0].content"
+        r = httpx.post(f"{srv.base_url}/chat/completions", content=b'{"messages": "\xff"}')
+        assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+        r = httpx.post(f"{srv.base_url}/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "Hello"
+
+
+# -- properties -----------------------------------------------------------------------------------
+@FAST
+@given(prompt=ANY_TEXT)
+def test_any_text_gets_an_answer_or_an_edgeqwen_error(bot, prompt):
+    try:
+        reply = bot.stream(prompt).reply()
+    except EdgeQwenError as exc:
+        str(exc).encode("utf-8")  # the message itself is printable
+        return
+    finally:
+        bot.reset()
+    assert reply.finish_reason in ("stop", "length", "refused", "filtered")
+
+
+SETTING = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=3)
+)
+
+
+@FAST
+@given(
+    name=st.sampled_from(
+        ["temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "repetition_penalty", "presence_penalty"]
+    ),
+    value=SETTING,
+)
+def test_any_sampling_value_is_valid_or_an_invalid_request(name, value):
+    try:
+        GenerationConfig().with_(**{name: value})
+    except InvalidRequestError as exc:
+        assert exc.param == name
+    with pytest.raises(InvalidRequestError, match="unknown generation setting"):
+        GenerationConfig().with_(**{name + "_x": value})
+
+
+MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "tool", "developer", "robot", 3])},
+    optional={
+        "content": st.one_of(ANY_TEXT, st.none(), st.integers(), st.lists(st.dictionaries(st.text(), st.text()))),
+    },
+)
+BODY = st.fixed_dictionaries(
+    {"messages": st.one_of(st.lists(MESSAGE, max_size=4), st.text(max_size=3), st.none())},
+    optional={
+        "temperature": SETTING,
+        "top_p": SETTING,
+        "max_tokens": SETTING,
+        "stop": st.one_of(st.text(max_size=4), st.lists(st.text(max_size=4), max_size=3), st.integers()),
+        "stream": st.one_of(st.booleans(), st.integers()),
+        "response_format": st.one_of(
+            st.none(),
+            st.just({"type": "json_object"}),
+            st.just({"type": "json_schema", "json_schema": {"schema": {"type": "integer"}}}),
+            st.dictionaries(st.text(max_size=5), st.text(max_size=5)),
+        ),
+        "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), st.dictionaries(st.text(), st.text())),
+    },
+)
+
+
+@FAST
+@given(body=BODY)
+def test_any_request_body_parses_or_names_the_bad_field(body):
+    try:
+        parse_chat_request(body, 64)
+    except RequestError as exc:
+        assert str(exc)
+
+
+@pytest.fixture(scope="module")
+def http_server(fake):
+    with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:
+        yield srv
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODY)
+def test_any_request_body_gets_a_200_or_a_4xx(http_server, body):
+    raw = json.dumps(body, ensure_ascii=True)  # lone surrogates travel as \\ud800 escapes
+    r = httpx.post(
+        f"{http_server.base_url}/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code in (200, 400, 422), r.text
+    if r.status_code != 200:
+        assert r.json()["error"]["message"]
+    metrics = httpx.get(f"{http_server.url}/metrics", params={"format": "json"}).json()
+    assert "500" not in metrics["requests"]

@@ -1,0 +1,151 @@
+"""What a user is told: errors that blame the right thing and say what to do, and the friction a
+new user met (silent fallbacks, Ctrl-C noise, files written outside EDGEQWEN_HOME)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fakes import FakeBackend
+from probe_fixtures import load
+
+from edgeqwen import Assistant, StructuredOutputError
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.cli import main
+from edgeqwen.errors import DownloadError, ModelLoadError, ModelNotFoundError
+from edgeqwen.hub import DemoModelWarning, resolve_model
+from edgeqwen.probe import plan
+from edgeqwen.pull import pull
+
+
+# -- errors that blame the right thing --------------------------------------------------------------
+def test_a_redacted_structured_answer_blames_the_policy_not_max_tokens(qwen_tokenizer_json):
+    backend = FakeBackend(qwen_tokenizer_json)
+    backend.model.script = [*backend.tokenizer.encode("bob@example.com"), 151645]
+    bot = Assistant(backend=backend, policy="pii", max_tokens=40)
+    with pytest.raises(StructuredOutputError) as err:
+        bot.regex("Her email?", r"[a-z]+@[a-z]+\.com")
+    message = str(err.value)
+    assert "safety policy changed the answer" in message and "email (redact)" in message
+    assert "max_tokens" not in message and err.value.text  # what the model wrote is kept
+
+
+def test_a_truncated_graph_is_blamed_on_the_graph(tiny_models, tmp_path):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_models["qwen2"]["int4"], folder)
+    (folder / "edgeqwen-manifest.json").unlink(missing_ok=True)
+    graph = folder / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 3])
+    with pytest.raises(ModelLoadError) as err:
+        OnnxBackend(folder)
+    assert "model.onnx itself is truncated or corrupt" in str(err.value)
+    assert "model.onnx.data is" not in str(err.value)
+
+
+def test_probe_context_messages():
+    runner = CliRunner()
+    asked = runner.invoke(main, ["probe", "--quick", "--model", "qwen2.5-3b-instruct", "--context", "4096"])
+    assert asked.exit_code == 0, asked.output
+    assert "reduced" not in asked.stdout  # 4096 was asked for, nothing was reduced
+    huge = runner.invoke(main, ["probe", "--quick", "--context", "10000000"])
+    assert huge.exit_code == 2 and "10,000,000 tokens is more than any catalog model can take" in huge.stderr
+    one = runner.invoke(main, ["probe", "--quick", "--model", "qwen2.5-1.5b-instruct", "--context", "40000"])
+    assert one.exit_code == 2 and "qwen2.5-1.5b-instruct can take (at most 32,768)" in one.stderr
+
+
+def test_a_context_beyond_one_model_is_said_so_in_its_row():
+    snap = load("laptop-x86-16gb")
+    rows = {c.model: c for c in plan(snap, context=16384, backends=["onnx"]).candidates}
+    demo = rows["smollm2-135m-instruct"]  # 8K at most; the Qwen models take 32K
+    assert "more than this model's maximum of 8192" in demo.reason and not demo.fits
+
+
+def test_an_uninstalled_catalog_model_says_how_to_get_it():
+    with pytest.raises(ModelNotFoundError, match=r"qwen3-4b is not installed.*`edgeqwen pull qwen3-4b`"):
+        resolve_model("qwen3-4b")
+    with pytest.raises(ModelNotFoundError, match=r"`edgeqwen pull qwen2\.5-1\.5b-instruct --convert`"):
+        resolve_model("qwen2.5-1.5b-instruct")
+
+
+def test_convert_of_a_missing_folder_says_so(tmp_path):
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "nonexistent"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "No folder at" in result.stderr and "config.json" in result.stderr
+
+
+# -- friction -------------------------------------------------------------------------------------
+def test_threads_must_be_positive(tiny_models):
+    for value in ("0", "-1"):
+        result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hi", "--threads", value])
+        assert result.exit_code == 2 and "--threads" in result.stderr
+    with pytest.raises(Exception, match="threads must be a whole number >= 1"):
+        Assistant(str(tiny_models["qwen2"]["int4"]), threads=0)
+
+
+def test_ctrl_c_in_run_exits_130_without_noise(tiny_models, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("edgeqwen.assistant.ReplyStream.__iter__", interrupted)
+    result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hello"])
+    assert result.exit_code == 130 and "Aborted" not in result.output
+
+
+def test_the_python_api_says_when_it_falls_back_to_the_demo_model(monkeypatch, tmp_path):
+    monkeypatch.setattr("edgeqwen.hub._best_installed", lambda announce, backend="auto": None)
+    monkeypatch.setattr("edgeqwen.hub.ensure_demo_model", lambda announce=None: tmp_path)
+    with pytest.warns(DemoModelWarning, match="offline demo model"):
+        assert resolve_model(None) == tmp_path
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve_model("demo")  # asked for by name: nothing to warn about
+        resolve_model(None, announce=lambda text: None)  # the CLI says it in its own line
+
+
+def test_onnxruntime_writes_nothing_outside_edgeqwen_home(tmp_path):
+    home, edge = tmp_path / "home", tmp_path / "edge"
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    env.update(HOME=str(home), EDGEQWEN_HOME=str(edge))
+    code = (
+        "from edgeqwen.backends.onnx import _import_ort; _import_ort(); "
+        "import os; print(os.environ.get('XDG_CACHE_HOME'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"  # put back as it was
+    assert not (home / ".cache").exists()
+    env["ORT_DISABLE_TELEMETRY"] = "0"  # the user wants onnxruntime's telemetry: its files stay in our home
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert not (home / ".cache").exists() and any((edge / "runtime-cache").rglob("deviceid"))
+
+
+def test_offline_pull_fails_fast_with_what_to_do(monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: connection refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        pull("qwen3-4b")
+    assert time.monotonic() - started < 5
+    assert "this machine is offline" in str(err.value) and "edgeqwen convert HF_DIR" in str(err.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DownloadError) as err:
+        pull("qwen3-4b")
+    assert "HF_HUB_OFFLINE is set" in str(err.value) and "local_files_only" not in str(err.value)
+
+
+def test_setup_script_says_what_it_is_doing():
+    text = (Path(__file__).resolve().parents[1] / "tools" / "setup.sh").read_text()
+    assert text.count('step "') >= 4  # a progress line before each long step

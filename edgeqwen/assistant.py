@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .backends import Backend, load_backend
+from .backends import Backend, Request, load_backend
 from .chat import OutputParser, normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
 from .runtime.grammar import ResponseFormat
@@ -237,16 +237,13 @@ class Assistant:
         if isinstance(backend, Backend):
             self.backend = backend
         else:
+            from .backends import backend_class
             from .hub import resolve_model
 
-            options: dict[str, Any] = {"context_length": context_length, "threads": threads}
-            if device is not None:
-                options["device"] = device
-            if backend == "mlc":
-                path: Any = model  # checks mlc_llm first, then resolves folders, names and HF:// ids
-            else:
-                path = resolve_model(model, announce=announce, backend=backend)
-            self.backend = load_backend(backend, path, **options)
+            if backend != "auto":
+                backend_class(backend).check_available()  # before resolving names or downloading
+            path = resolve_model(model, announce=announce, backend=backend)
+            self.backend = load_backend(backend, path, context_length=context_length, threads=threads, device=device)
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
@@ -416,9 +413,8 @@ class Assistant:
             bans.reset(len(ids))
             processors.append(bans)
         self._cancel.clear()
-        chunks = self.backend.stream(
-            ids, config, processors, cancel=self._cancel, response_format=fmt, thinking=thinking
-        )
+        request = Request(tuple(ids), config, fmt, thinking, tuple(processors))
+        chunks = self.backend.stream(request, self._cancel)
         output_filter = self.guard.output_filter(turn.system)
 
         def on_done(reply: Reply) -> None:

@@ -13,12 +13,14 @@ import click
 
 from .errors import EdgeQwenError, InvalidRequestError
 
+__all__ = ["main"]
+
 
 def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -33,7 +35,7 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Sampling flags; a flag left out keeps the model card's default for that model."""
     options = [
         click.option("--system", "-s", help="System prompt."),
@@ -93,9 +95,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("args", nargs=-1, required=True)
-@sampling_options
+@_sampling_options
 @click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
-@clean_errors
+@_clean_errors
 def run(args: tuple[str, ...], stats: bool, **opts: Any) -> None:
     """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one)."""
     if len(args) > 2:
@@ -127,8 +129,8 @@ def _format_metrics(reply) -> str:
 
 @main.command()
 @click.argument("model", required=False)
-@sampling_options
-@clean_errors
+@_sampling_options
+@_clean_errors
 def chat(model: str | None, **opts: Any) -> None:
     """Interactive chat. /reset clears the history, /system TEXT sets the system prompt,
     /exit quits; Ctrl-C stops the current answer and keeps the session."""
@@ -198,7 +200,7 @@ def chat(model: str | None, **opts: Any) -> None:
     "--policy", default="default", show_default=True, help="Safety policy: default | strict | pii | none, or a file."
 )
 @click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file.")
-@clean_errors
+@_clean_errors
 def serve(
     model: str | None,
     host: str,
@@ -230,7 +232,7 @@ def serve(
 @click.option("--precision", default="int4", show_default=True, type=click.Choice(["int4", "fp32", "fp16"]))
 @click.option("--block-size", default=32, show_default=True, type=int, help="int4 block size (32 or 128).")
 @click.option("--accuracy-level", default=4, show_default=True, type=int, help="4 = int8 activations.")
-@clean_errors
+@_clean_errors
 def convert(hf_dir: Path, output: Path, precision: str, block_size: int, accuracy_level: int) -> None:
     """Build an int4 ONNX model folder from a Hugging Face Qwen2.5 / Qwen3 / Llama folder."""
     from .convert import ConvertOptions
@@ -246,7 +248,7 @@ def convert(hf_dir: Path, output: Path, precision: str, block_size: int, accurac
 @click.option("--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s).")
 @click.option("--model", "model", help="Ask about one catalog model.")
 @click.option("--context", type=int, help="Ask about this context length.")
-@clean_errors
+@_clean_errors
 def probe(as_json: bool, quick: bool, model: str | None, context: int | None) -> None:
     """Read this machine and say which model, build, context and backend fit, and how fast."""
     import json
@@ -274,7 +276,7 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None) ->
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
 @click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@clean_errors
+@_clean_errors
 def bench(
     model: str | None,
     prompt_tokens: int,
@@ -309,7 +311,7 @@ def bench(
 
 
 @main.command()
-@clean_errors
+@_clean_errors
 def models() -> None:
     """List the catalog and what is installed, with sizes and paths."""
     from .catalog import catalog
@@ -346,7 +348,7 @@ def models() -> None:
     show_default=True,
     help="Which build: int4 ONNX for CPU, or MLC q4f16_1 for a GPU.",
 )
-@clean_errors
+@_clean_errors
 def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str) -> None:
     """Download MODEL (a catalog name, or ORG/REPO[:SUBFOLDER] with an ORT GenAI int4 build).
 
@@ -359,7 +361,7 @@ def pull(model: str, force: bool, convert_: bool, revision: str | None, backend:
 
 @main.command()
 @click.argument("model")
-@clean_errors
+@_clean_errors
 def verify(model: str) -> None:
     """Check every file of MODEL (a name or folder) against the checksums recorded when it was
     pulled or converted; exit 1 naming the damaged file and the fix."""
@@ -374,7 +376,7 @@ def verify(model: str) -> None:
 
 @main.command()
 @click.argument("model")
-@clean_errors
+@_clean_errors
 def rm(model: str) -> None:
     """Remove an installed model and its files in the cache."""
     from .pull import remove

@@ -20,7 +20,7 @@ from pathlib import Path
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
 
-__all__ = ["ConvertOptions", "convert", "demo_gguf_path", "gguf_to_hf"]
+__all__ = ["ConvertOptions", "check_convertible", "convert", "demo_gguf_path", "gguf_to_hf"]
 
 # Hugging Face config "model_type" -> what the builder makes of it.
 CONVERTIBLE = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama (SmolLM2)"}

@@ -14,10 +14,18 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import InsufficientMemoryError, ModelNotFoundError
+from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
 from .paths import cache_dir, models_dir
 
-__all__ = ["DEMO_MODEL", "DemoModelWarning", "cache_dir", "ensure_demo_model", "installed_models", "resolve_model"]
+__all__ = [
+    "DEMO_MODEL",
+    "DemoModelWarning",
+    "best_installed",
+    "cache_dir",
+    "ensure_demo_model",
+    "installed_models",
+    "resolve_model",
+]
 
 DEMO_MODEL = "smollm2-135m-instruct"
 
@@ -58,7 +66,7 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
     return out
 
 
-def _best_installed(announce: Callable[[str], None] | None, backend: str = "auto") -> Path | None:
+def best_installed(announce: Callable[[str], None] | None, backend: str = "auto") -> Path | None:
     """The installed Qwen build the planner ranks best for this machine: an MLC build when
     ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else int4 ONNX."""
     from .catalog import catalog
@@ -99,9 +107,12 @@ def resolve_model(
     model: str | os.PathLike | None, announce: Callable[[str], None] | None = None, backend: str = "auto"
 ) -> Path:
     """A model argument (folder, installed name, ``demo``, or None/``auto``) to a model folder;
-    ``backend`` limits what None/``auto`` may pick."""
+    ``backend`` limits what None/``auto`` may pick. For ``backend="mlc"``: an MLC build folder,
+    an installed name, or ``HF://org/repo``."""
+    if backend == "mlc":
+        return _resolve_mlc(model)
     if model is None or str(model) == "auto":
-        chosen = _best_installed(announce, backend)
+        chosen = best_installed(announce, backend)
         if chosen is not None:
             return chosen
         note = (
@@ -135,4 +146,39 @@ def resolve_model(
     raise ModelNotFoundError(
         f"No model folder or installed model named {text!r} (installed: {known}). Pass a folder that holds "
         "genai_config.json, convert one with `edgeqwen convert HF_DIR -o DIR`, or use 'demo'."
+    )
+
+
+def _resolve_mlc(model: str | os.PathLike | None) -> Path:
+    """An MLC folder, an installed name, ``HF://org/repo`` (fetched and verified by `edgeqwen pull`),
+    or None/``auto`` for the installed MLC build the planner ranks best."""
+    if model is None or str(model) == "auto":
+        best = best_installed(None, "mlc")
+        if best is None:
+            raise ModelNotFoundError(
+                "No MLC build is installed; install one with `edgeqwen pull qwen2.5-1.5b-instruct --backend mlc` "
+                "or pass HF://mlc-ai/<name>-q4f16_1-MLC."
+            )
+        return best
+    text = str(model)
+    if text.startswith("HF://"):
+        repo = text[len("HF://") :].strip("/")
+        if repo.count("/") != 1:
+            raise InvalidRequestError(f"{text!r} is not an HF://org/repo model id.")
+        installed = installed_models().get(repo.split("/")[-1].lower())
+        if installed is not None and (installed / "mlc-chat-config.json").is_file():
+            return installed
+        from .pull import pull
+
+        return pull(repo)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    installed = installed_models()
+    for name in (text, f"{text}-mlc"):
+        if name in installed and (installed[name] / "mlc-chat-config.json").is_file():
+            return installed[name]
+    raise ModelNotFoundError(
+        f"No MLC build named {text!r}: pass a folder with mlc-chat-config.json, HF://mlc-ai/<name>-q4f16_1-MLC, "
+        "or install one with `edgeqwen pull NAME --backend mlc`."
     )

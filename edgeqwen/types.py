@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from .errors import InvalidRequestError
 
+__all__ = ["Chunk", "FinishReason", "GenerationConfig", "Message", "Metrics", "Reply", "Role", "ToolCall", "check_text"]
+
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
 

@@ -1,4 +1,5 @@
 import importlib
+import inspect
 import subprocess
 import sys
 
@@ -36,3 +37,34 @@ def test_ruff_clean():
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run([ruff, "check", "edgeqwen", "tests", "tools"], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def _modules():
+    import pkgutil
+
+    for info in pkgutil.walk_packages(edgeqwen.__path__, "edgeqwen."):
+        yield info.name
+
+
+def test_every_public_name_is_exported_where_it_is_defined():
+    """As httpx tests it: a public class or function of a module is in that module's __all__, and
+    every name in an __all__ exists."""
+    missing = []
+    for name in _modules():
+        module = importlib.import_module(name)
+        exported = getattr(module, "__all__", None)
+        assert exported is not None, f"{name} has no __all__"
+        for attr in exported:
+            assert hasattr(module, attr), (name, attr)
+        for attr, value in vars(module).items():
+            is_api = isinstance(value, type) or inspect.isfunction(value)
+            defined_here = is_api and getattr(value, "__module__", None) == name
+            if not attr.startswith("_") and defined_here and attr not in exported:
+                missing.append(f"{name}.{attr}")
+    assert not missing, missing
+
+
+def test_every_error_is_exported_at_the_top():
+    from edgeqwen import errors
+
+    assert set(errors.__all__) <= set(edgeqwen.__all__)

@@ -24,7 +24,7 @@ ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=40)
 
 @pytest.fixture(scope="module")
 def fake(qwen_tokenizer_json) -> FakeBackend:
-    return FakeBackend(qwen_tokenizer_json)
+    return FakeBackend(["Hello"], tokenizer_json=qwen_tokenizer_json)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import threading
 
 import pytest
-from fakes import ScriptedModel
+from fakes import qwen_scripted
 
 from edgeqwen import GenerationConfig, InvalidRequestError, PromptTooLongError
 from edgeqwen.runtime.loop import generate_step, stream_generate
@@ -17,13 +17,13 @@ def tok(qwen_tokenizer_json):
 
 
 def run(tok, script, config=None, prompt=(1, 2, 3), stops=(IM_END,), cancel=None, model=None):
-    model = model or ScriptedModel(script)
+    model = model or qwen_scripted(script)
     chunks = list(stream_generate(model, tok, list(prompt), config or GenerationConfig(), (), stops, cancel))
     return chunks, model
 
 
 def test_generate_step_never_feeds_the_last_token():
-    model = ScriptedModel([5, 6, 7])
+    model = qwen_scripted([5, 6, 7])
     steps = list(generate_step(model, [1, 2], make_sampler(0.0), max_tokens=3))
     assert [t for t, _ in steps] == [5, 6, 7]
     assert model.tokens == [1, 2, 5, 6]
@@ -41,7 +41,7 @@ def test_max_tokens_and_context_limit(tok):
     ids = tok.encode(" a b c d e f g h")
     chunks, _ = run(tok, ids, GenerationConfig(max_tokens=3))
     assert chunks[-1].finish_reason == "length" and chunks[-1].metrics.generated_tokens == 3
-    model = ScriptedModel(ids, context_length=6)
+    model = qwen_scripted(ids, context_length=6)
     chunks, _ = run(tok, ids, GenerationConfig(max_tokens=100), prompt=(1, 2, 3, 4), model=model)
     assert chunks[-1].metrics.generated_tokens == 2  # only 2 positions left in the window
 
@@ -68,7 +68,7 @@ def test_cancel(tok):
 
 
 def test_metrics_and_prefix_reuse(tok):
-    model = ScriptedModel(tok.encode(" ok") + [IM_END])
+    model = qwen_scripted(tok.encode(" ok") + [IM_END])
     run(tok, None, prompt=(1, 2, 3, 4), model=model)
     chunks, _ = run(tok, None, prompt=(1, 2, 3, 4, 5, 6), model=model)
     m = chunks[-1].metrics
@@ -78,7 +78,7 @@ def test_metrics_and_prefix_reuse(tok):
 
 def test_prompt_errors(tok):
     with pytest.raises(PromptTooLongError, match="context window is 4 tokens"):
-        run(tok, [1], prompt=(1, 2, 3, 4), model=ScriptedModel([1], context_length=4))
+        run(tok, [1], prompt=(1, 2, 3, 4), model=qwen_scripted([1], context_length=4))
     with pytest.raises(InvalidRequestError, match="empty"):
         run(tok, [1], prompt=())
     with pytest.raises(InvalidRequestError, match="outside"):

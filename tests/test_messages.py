@@ -26,8 +26,7 @@ from edgeqwen.pull import pull
 
 # -- errors that blame the right thing --------------------------------------------------------------
 def test_a_redacted_structured_answer_blames_the_policy_not_max_tokens(qwen_tokenizer_json):
-    backend = FakeBackend(qwen_tokenizer_json)
-    backend.model.script = [*backend.tokenizer.encode("bob@example.com"), 151645]
+    backend = FakeBackend(["bob@example.com"], tokenizer_json=qwen_tokenizer_json)
     bot = Assistant(backend=backend, policy="pii", max_tokens=40)
     with pytest.raises(StructuredOutputError) as err:
         bot.regex("Her email?", r"[a-z]+@[a-z]+\.com")
@@ -100,7 +99,7 @@ def test_ctrl_c_in_run_exits_130_without_noise(tiny_models, monkeypatch):
 
 
 def test_the_python_api_says_when_it_falls_back_to_the_demo_model(monkeypatch, tmp_path):
-    monkeypatch.setattr("edgeqwen.hub._best_installed", lambda announce, backend="auto": None)
+    monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
     monkeypatch.setattr("edgeqwen.hub.ensure_demo_model", lambda announce=None: tmp_path)
     with pytest.warns(DemoModelWarning, match="offline demo model"):
         assert resolve_model(None) == tmp_path

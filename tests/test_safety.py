@@ -310,9 +310,9 @@ def test_self_check_asks_the_model_for_a_constrained_verdict(qwen2, monkeypatch)
     calls = []
     real = qwen2.stream
 
-    def spy(ids, config, processors=(), cancel=None, response_format=None, thinking=False):
-        calls.append(response_format)
-        return real(ids, config, processors, cancel, response_format=response_format, thinking=thinking)
+    def spy(request, cancel=None):
+        calls.append(request.response_format)
+        return real(request, cancel)
 
     monkeypatch.setattr(qwen2, "stream", spy)
     guard = Guard(Policy(name="check", self_check="input"))

@@ -1,15 +1,42 @@
-"""Backends: where a prompt's token ids become new tokens. See :mod:`.base`."""
+"""Backends: where a prompt's token ids become new tokens. See :mod:`.base`.
+
+One registry, name -> class, imported only when used (onnxruntime, mlc_llm are heavy). Every
+class is built the same way: ``cls(model_path, context_length=, threads=, device=)``.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from ..errors import InvalidRequestError
-from .base import Backend
+from .base import Backend, Request
 
-__all__ = ["BACKENDS", "Backend", "backend_for_folder", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "Request", "backend_class", "backend_for_folder", "load_backend", "register_backend"]
 
-BACKENDS = ("onnx", "mlc")
+_REGISTRY: dict[str, str | type[Backend]] = {
+    "onnx": "edgeqwen.backends.onnx:OnnxBackend",
+    "mlc": "edgeqwen.backends.mlc:MlcBackend",
+}
+_ALIASES = {"cpu": "onnx"}
+BACKENDS = tuple(_REGISTRY)  # the built-in ones; register_backend adds more
+
+
+def register_backend(name: str, cls: str | type[Backend]) -> None:
+    """Add a backend (a class, or ``"module:Class"`` to import when first used)."""
+    _REGISTRY[name] = cls
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered under ``name`` (its module imported now)."""
+    target = _REGISTRY.get(_ALIASES.get(name, name))
+    if target is None:
+        raise InvalidRequestError(f"Unknown backend {name!r}; choose one of: auto, {', '.join(_REGISTRY)}.", "backend")
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+        _REGISTRY[_ALIASES.get(name, name)] = target
+    return target
 
 
 def backend_for_folder(path: str | Path) -> str:
@@ -17,18 +44,16 @@ def backend_for_folder(path: str | Path) -> str:
     return "mlc" if (Path(path) / "mlc-chat-config.json").is_file() else "onnx"
 
 
-def load_backend(name: str, model_path, **options) -> Backend:
-    """Instantiate a backend by name; heavy imports happen here, not at ``import edgeqwen``.
-    ``auto`` picks by the folder's build (MLC build folder: mlc, else onnx)."""
+def load_backend(
+    name: str,
+    model_path: str | Path,
+    *,
+    context_length: int | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+) -> Backend:
+    """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, else onnx)."""
     if name == "auto":
         name = backend_for_folder(model_path)
-    if name in ("onnx", "cpu"):
-        from .onnx import OnnxBackend
-
-        options.pop("device", None)
-        return OnnxBackend(model_path, **options)
-    if name == "mlc":
-        from .mlc import MlcBackend
-
-        return MlcBackend(model_path, **options)
-    raise InvalidRequestError(f"Unknown backend {name!r}; choose one of: auto, {', '.join(BACKENDS)}.")
+    cls = backend_class(name)
+    return cls(model_path, context_length=context_length, threads=threads, device=device)

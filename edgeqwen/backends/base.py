@@ -1,10 +1,13 @@
-"""The backend boundary: token ids in, a stream of text chunks out.
+"""The backend boundary: one :class:`Request` in, a stream of text chunks out.
 
+Every backend is built the same way, ``cls(model_path, context_length=, threads=, device=)``
+(through the registry in :mod:`edgeqwen.backends`), and serves ``stream(request, cancel)``.
 Capabilities are attributes, never type checks: ``supports_logits_processors`` says whether
 logits processors (penalties, grammar, bans) can run inside decoding; ``supports_response_format``
 whether ``stream`` honours a :class:`~edgeqwen.runtime.grammar.ResponseFormat` (ONNX: our grammar
 engine as a logits processor; MLC: its own grammar engine); ``supports_prefix_cache`` whether a
-prompt that extends the previous one only prefills the new tokens.
+prompt that extends the previous one only prefills the new tokens (the Assistant keeps an answer's
+token ids in its history only then).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -23,7 +27,20 @@ from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig
 
-__all__ = ["Backend", "LanguageModel"]
+__all__ = ["Backend", "LanguageModel", "Request"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One answer to generate: the prompt as token ids (rendered by our chat template), how to
+    sample, and what shape the answer must have. ``thinking``: Qwen3 may think before a constrained
+    answer. ``processors``: extra logits processors (decoding-level bans), for backends that run them."""
+
+    prompt_ids: tuple[int, ...]
+    config: GenerationConfig = field(default_factory=GenerationConfig)
+    response_format: ResponseFormat | None = None
+    thinking: bool = False
+    processors: tuple[LogitsProcessor, ...] = ()
 
 
 class LanguageModel(Protocol):
@@ -75,18 +92,15 @@ class Backend(ABC):
             self.__dict__["_grammar_engine"] = engine
         return engine
 
+    @classmethod  # noqa: B027 - optional hook
+    def check_available(cls) -> None:
+        """Raise BackendUnavailableError (saying how to install) when this backend's runtime is
+        missing; called before a model name is resolved or anything is downloaded."""
+
     @abstractmethod
-    def stream(
-        self,
-        prompt_ids: Sequence[int],
-        config: GenerationConfig,
-        processors: Sequence[LogitsProcessor] = (),
-        cancel: threading.Event | None = None,
-        response_format: ResponseFormat | None = None,
-        thinking: bool = False,
-    ) -> Iterator[Chunk]:
-        """Generate from ``prompt_ids``; the last chunk has ``finish_reason`` and metrics.
-        ``response_format`` constrains the answer (``thinking``: Qwen3 may think first)."""
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        """Generate the answer to ``request``; the last chunk has ``finish_reason`` and metrics.
+        A request the backend cannot serve fails here, before the first chunk."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources."""

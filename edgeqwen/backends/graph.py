@@ -26,7 +26,7 @@ import numpy as np
 
 from ..model import ModelInfo
 
-__all__ = ["prepare_graph"]
+__all__ = ["alias_reshaped_weights", "prepare_graph", "resolve_external_data", "slice_last_position"]
 
 
 def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:

@@ -26,7 +26,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,13 +42,11 @@ from ..errors import (
     PromptTooLongError,
     UnsupportedArchitectureError,
 )
-from ..hub import _best_installed, installed_models
 from ..runtime.grammar import ResponseFormat
-from ..runtime.sampling import LogitsProcessor
 from ..runtime.schema import decoding_schema
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
-from .base import Backend
+from .base import Backend, Request
 
 __all__ = [
     "MLC_INSTALL",
@@ -58,7 +56,6 @@ __all__ = [
     "mlc_response_format",
     "parse_device",
     "read_mlc_model_info",
-    "resolve_mlc_model",
 ]
 
 MLC_INSTALL = (
@@ -138,41 +135,6 @@ def read_mlc_model_info(path: str | Path) -> MlcModelInfo:
     return MlcModelInfo(folder.resolve(), model_type, context, vocab, tuple(sorted(eos_ids)), quant)
 
 
-def resolve_mlc_model(model: str | Path | None) -> Path:
-    """An MLC folder, an installed name, ``HF://org/repo`` (fetched and verified by `edgeqwen pull`),
-    or None/``auto`` for the installed MLC build the planner ranks best."""
-    if model is None or str(model) == "auto":
-        best = _best_installed(None, "mlc")
-        if best is None:
-            raise ModelNotFoundError(
-                "No MLC build is installed; install one with `edgeqwen pull qwen2.5-1.5b-instruct --backend mlc` "
-                "or pass HF://mlc-ai/<name>-q4f16_1-MLC."
-            )
-        return best
-    text = str(model)
-    if text.startswith("HF://"):
-        repo = text[len("HF://") :].strip("/")
-        if repo.count("/") != 1:
-            raise InvalidRequestError(f"{text!r} is not an HF://org/repo model id.")
-        installed = installed_models().get(repo.split("/")[-1].lower())
-        if installed is not None and (installed / "mlc-chat-config.json").is_file():
-            return installed
-        from ..pull import pull
-
-        return pull(repo)
-    path = Path(text).expanduser()
-    if path.exists():
-        return path
-    installed = installed_models()
-    for name in (text, f"{text}-mlc"):
-        if name in installed and (installed[name] / "mlc-chat-config.json").is_file():
-            return installed[name]
-    raise ModelNotFoundError(
-        f"No MLC build named {text!r}: pass a folder with mlc-chat-config.json, HF://mlc-ai/<name>-q4f16_1-MLC, "
-        "or install one with `edgeqwen pull NAME --backend mlc`."
-    )
-
-
 def _json_string_value(text: str) -> str:
     try:
         value = json.loads(text)
@@ -240,18 +202,19 @@ class MlcBackend(Backend):
     def __init__(
         self,
         model_path: str | Path,
-        device: str = "auto",
+        *,
         context_length: int | None = None,
         threads: int | None = None,
+        device: str | None = None,
         mode: str = "interactive",
-        **_: Any,
     ) -> None:
-        try:
-            mlc_llm = importlib.import_module("mlc_llm")
-        except ImportError as exc:
-            raise BackendUnavailableError(MLC_INSTALL) from exc
+        self.check_available()
+        mlc_llm = importlib.import_module("mlc_llm")
+        if threads is not None:
+            raise InvalidRequestError("threads is for the CPU backend; MLC runs on the GPU (pass device instead).")
+        device = device or "auto"
         self.device = parse_device(device)
-        self.info = read_mlc_model_info(resolve_mlc_model(model_path))
+        self.info = read_mlc_model_info(model_path)
         self.tokenizer = Tokenizer(self.info.path / "tokenizer.json")
         self.template = template_for(self.info.model_type, self.tokenizer)
         if context_length is not None and not 1 < context_length <= self.info.context_length:
@@ -277,6 +240,13 @@ class MlcBackend(Backend):
         self._ids = itertools.count()
         self._warned: set[str] = set()
         self._closed = False
+
+    @classmethod
+    def check_available(cls) -> None:
+        try:
+            importlib.import_module("mlc_llm")
+        except ImportError as exc:
+            raise BackendUnavailableError(MLC_INSTALL) from exc
 
     @property
     def context_length(self) -> int:
@@ -313,23 +283,17 @@ class MlcBackend(Backend):
             kwargs["response_format"] = response_format
         return kwargs
 
-    def stream(
-        self,
-        prompt_ids: Sequence[int],
-        config: GenerationConfig,
-        processors: Sequence[LogitsProcessor] = (),
-        cancel: threading.Event | None = None,
-        response_format: ResponseFormat | None = None,
-        thinking: bool = False,
-    ) -> Iterator[Chunk]:
-        if processors:
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        if request.processors:
             raise GrammarError("The MLC backend decodes on the GPU and cannot run logits processors.")
         if self._closed:
             raise InvalidRequestError("This MLC backend was closed; create a new Assistant.")
-        if len(prompt_ids) >= self.context_length:
-            raise PromptTooLongError(len(prompt_ids), self.context_length)
-        fmt, unwrap = mlc_response_format(response_format, thinking) if response_format is not None else (None, None)
-        return self._locked(list(prompt_ids), self.request(config, fmt), unwrap, cancel)
+        if len(request.prompt_ids) >= self.context_length:
+            raise PromptTooLongError(len(request.prompt_ids), self.context_length)
+        fmt, unwrap = (None, None)
+        if request.response_format is not None:
+            fmt, unwrap = mlc_response_format(request.response_format, request.thinking)
+        return self._locked(list(request.prompt_ids), self.request(request.config, fmt), unwrap, cancel)
 
     def _locked(self, *args: Any) -> Iterator[Chunk]:
         with self._lock:  # interactive mode: one request at a time

@@ -20,16 +20,15 @@ from ..chat import template_for
 from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
 from ..model import ModelInfo, read_model_info
 from ..paths import onnxruntime_cache
-from ..runtime.grammar import ResponseFormat
 from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig
-from .base import Backend
+from ..types import Chunk
+from .base import Backend, Request
 from .graph import prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 
-__all__ = ["OnnxBackend", "OnnxModel"]
+__all__ = ["OnnxBackend", "OnnxModel", "default_threads", "plan_memory"]
 
 ATTENTION_SCRATCH = 16 << 20  # bytes of attention scores one prefill step may allocate
 MIN_CHUNK = 16  # ... but never fewer tokens per step than this
@@ -310,10 +309,14 @@ class OnnxBackend(Backend):
     def __init__(
         self,
         model_path: str | Path,
+        *,
         context_length: int | None = None,
         threads: int | None = None,
-        ram_available: int | None = None,
+        device: str | None = None,
+        ram_available: int | None = None,  # what the memory check assumes (tests); default: measured
     ) -> None:
+        if device not in (None, "cpu"):
+            raise InvalidRequestError(f"The onnx backend runs on the CPU; device={device!r} is for backend='mlc'.")
         self.info = read_model_info(model_path)
         self.tokenizer = Tokenizer(self.info.path / "tokenizer.json")
         self.template = template_for(self.info.model_type, self.tokenizer)
@@ -326,30 +329,19 @@ class OnnxBackend(Backend):
     def context_length(self) -> int:
         return self.model.context_length
 
-    def stream(
-        self,
-        prompt_ids: Sequence[int],
-        config: GenerationConfig,
-        processors: Sequence[LogitsProcessor] = (),
-        cancel: threading.Event | None = None,
-        response_format: ResponseFormat | None = None,
-        thinking: bool = False,
-    ) -> Iterator[Chunk]:
-        if response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
-            constraint = self.grammar_engine.constraint(response_format, len(prompt_ids), thinking)
-            processors = [*processors, constraint]
-        return self._locked(prompt_ids, config, processors, cancel)
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        processors = list(request.processors)
+        if request.response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
+            fmt, n = request.response_format, len(request.prompt_ids)
+            processors.append(self.grammar_engine.constraint(fmt, n, request.thinking))
+        return self._locked(request, processors, cancel)
 
     def _locked(
-        self,
-        prompt_ids: Sequence[int],
-        config: GenerationConfig,
-        processors: Sequence[LogitsProcessor],
-        cancel: threading.Event | None,
+        self, request: Request, processors: Sequence[LogitsProcessor], cancel: threading.Event | None
     ) -> Iterator[Chunk]:
         with self._lock:  # one generation at a time per model: the KV cache is shared state
             yield from stream_generate(
-                self.model, self.tokenizer, prompt_ids, config, processors, self.stop_token_ids, cancel
+                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
             )
 
     def close(self) -> None:

@@ -16,7 +16,19 @@ from typing import Any
 from ..catalog import ModelSpec, catalog
 from .snapshot import GPU, SystemSnapshot
 
-__all__ = ["MIN_INTERACTIVE_TPS", "Plan", "Recommendation", "auto_context", "check_fit", "estimate", "plan"]
+__all__ = [
+    "MIN_INTERACTIVE_TPS",
+    "Plan",
+    "Recommendation",
+    "auto_context",
+    "available_backends",
+    "check_fit",
+    "cpu_bandwidth",
+    "estimate",
+    "gpu_bandwidth",
+    "plan",
+    "usable_gpu",
+]
 
 GIB = 1024**3
 MIN_INTERACTIVE_TPS = 8.0  # about reading speed

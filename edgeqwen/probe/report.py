@@ -9,7 +9,7 @@ from typing import Any
 from .planner import Plan
 from .snapshot import SystemSnapshot
 
-__all__ = ["SCHEMA_FILE", "build_report", "format_report"]
+__all__ = ["SCHEMA_FILE", "build_report", "format_report", "load_schema"]
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 GIB = 1024**3

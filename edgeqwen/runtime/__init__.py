@@ -1,1 +1,3 @@
 """The generation runtime: sampling, logits processors and the generation loop."""
+
+__all__: list[str] = []

@@ -24,7 +24,14 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError, StructuredOutputError
 from .schema import DEFAULT_MAX_STRING, decoding_schema
 
-__all__ = ["MARKERS", "GrammarConstraint", "GrammarEngine", "RelaxedConstraintWarning", "ResponseFormat"]
+__all__ = [
+    "MARKERS",
+    "FastForwardConstraint",
+    "GrammarConstraint",
+    "GrammarEngine",
+    "RelaxedConstraintWarning",
+    "ResponseFormat",
+]
 
 
 class RelaxedConstraintWarning(UserWarning):

@@ -120,6 +120,7 @@ class Guard:
     # -- self-check -----------------------------------------------------------------------------
     def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
         """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
+        from ..backends.base import Request
         from ..runtime.grammar import ResponseFormat
         from ..types import GenerationConfig, Message
 
@@ -142,7 +143,7 @@ class Guard:
         ids = template.encode(backend.tokenizer, template.render(messages, (), add_generation_prompt=True))
         start = time.perf_counter()
         fmt = ResponseFormat.of(schema)
-        chunks = backend.stream(ids, GenerationConfig(max_tokens=48), (), None, response_format=fmt)
+        chunks = backend.stream(Request(tuple(ids), GenerationConfig(max_tokens=48), fmt))
         answer = "".join(c.text for c in chunks)
         latency = time.perf_counter() - start
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import BackendUnavailableError
 
-__all__ = ["BackgroundServer", "ServerSettings", "check_port", "create_app", "serve"]
+__all__ = ["BackgroundServer", "ServerSettings", "check_port", "create_app", "require", "serve"]
 
 _WHERE = {
     "ServerSettings": "app",

@@ -30,7 +30,7 @@ from .protocol import chunk_body, completion_body, error_body, finish_reason, ne
 from .protocol import tool_calls_body as _tool_calls
 from .worker import ModelWorker, QueueFullError
 
-__all__ = ["ServerSettings", "create_app"]
+__all__ = ["HTTPError", "ServerSettings", "create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")

@@ -1,0 +1,163 @@
+"""A fake backend for testing apps built on edgeqwen, and edgeqwen's own layers above the backend,
+without a model (as httpx ships ``MockTransport`` and llm a mock model).
+
+>>> from edgeqwen import Assistant
+>>> from edgeqwen.testing import FakeBackend
+>>> fake = FakeBackend(replies=["Paris."])
+>>> Assistant(backend=fake).chat("Capital of France?").text
+'Paris.'
+>>> len(fake.requests)
+1
+
+The fake has a real (byte-level) tokenizer with the ChatML and Qwen control tokens, the Qwen2.5
+chat template, and a scripted language model whose logits put all weight on the next token of the
+reply. Everything between the Assistant and the logits runs for real: the sampling loop, stop
+strings, grammar constraints (a scripted token the grammar forbids gives way to an allowed one),
+decoding-level bans, the safety filters, history and prefix reuse.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends.base import Backend, Request
+from .chat import template_for
+from .runtime.loop import stream_generate
+from .tokenizer import Tokenizer
+from .types import Chunk
+
+__all__ = ["FakeBackend", "ScriptedModel", "byte_level_tokenizer"]
+
+CONTROL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<think>", "</think>")
+
+
+class ScriptedModel:
+    """A ``LanguageModel`` that emits ``script`` token by token (one-hot logits, the last token
+    repeated once the script ends) and records what it was fed."""
+
+    def __init__(self, script: Sequence[int], vocab: int, context_length: int = 4096) -> None:
+        self.script = list(script)
+        self.vocab = vocab
+        self.context_length = context_length
+        self.last_reused = 0
+        self.tokens: list[int] = []
+        self.step = 0
+
+    def _logits(self) -> np.ndarray:
+        logits = np.zeros(self.vocab, dtype=np.float32)
+        logits[self.script[min(self.step, len(self.script) - 1)]] = 10.0
+        self.step += 1
+        return logits
+
+    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
+        same = 0
+        for a, b in zip(self.tokens, token_ids, strict=False):
+            if a != b:
+                break
+            same += 1
+        self.last_reused = min(same, len(token_ids) - 1)
+        self.tokens = list(token_ids)
+        self.step = 0
+        return self._logits()
+
+    def decode(self, token: int) -> np.ndarray:
+        return self.extend([token])
+
+    def extend(self, tokens: Sequence[int]) -> np.ndarray:
+        self.tokens.extend(tokens)
+        self.step += len(tokens) - 1  # tokens a grammar forced stand for script steps too
+        return self._logits()
+
+
+@dataclass(frozen=True)
+class _Info:
+    """The parts of a model's description the layers above the backend read."""
+
+    path: Path
+    vocab_size: int
+    context_length: int
+    eos_token_ids: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return "fake"
+
+
+def byte_level_tokenizer(folder: Path) -> Path:
+    """Write a byte-level tokenizer (one token per byte, no merges) with the ChatML and Qwen
+    control tokens as ``folder/tokenizer.json``."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = HFTokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(CONTROL_TOKENS))
+    folder.mkdir(parents=True, exist_ok=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder / "tokenizer.json"
+
+
+class FakeBackend(Backend):
+    """Answers each request with the next of ``replies`` (cycling), or with ``script`` token ids.
+    ``requests`` records every :class:`~edgeqwen.backends.Request` it got; ``tokenizer_json``
+    swaps in another tokenizer (e.g. Qwen's, for token ids that match a real model)."""
+
+    name = "fake"
+    supports_logits_processors = True
+    supports_response_format = True
+    supports_prefix_cache = True
+
+    def __init__(
+        self,
+        replies: Sequence[str] = ("Hello!",),
+        *,
+        script: Sequence[int] | None = None,
+        tokenizer_json: str | Path | None = None,
+        context_length: int = 4096,
+    ) -> None:
+        if tokenizer_json is None:
+            tokenizer_json = byte_level_tokenizer(Path(tempfile.mkdtemp(prefix="edgeqwen-fake-")))
+        self.tokenizer = Tokenizer(tokenizer_json)
+        self.template = template_for("qwen2", self.tokenizer)
+        vocab = self.tokenizer.vocab_size
+        end = self.tokenizer.token_id("<|im_end|>")
+        self.info = _Info(Path(tokenizer_json).parent, vocab, context_length, (end,) if end is not None else ())
+        self.model = ScriptedModel(script or [end or 0], vocab, context_length)
+        self._replies = itertools.cycle(list(replies)) if script is None else None
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+
+    @property
+    def script(self) -> list[int]:
+        return self.model.script
+
+    @script.setter
+    def script(self, tokens: Sequence[int]) -> None:
+        """Answer every later request with these token ids (replies are no longer used)."""
+        self.model.script = list(tokens)
+        self._replies = None
+
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        self.requests.append(request)
+        if self._replies is not None:
+            self.model.script = [*self.tokenizer.encode(next(self._replies)), *self.info.eos_token_ids]
+        processors = list(request.processors)
+        if request.response_format is not None:
+            n = len(request.prompt_ids)
+            processors.append(self.grammar_engine.constraint(request.response_format, n, request.thinking))
+        return self._locked(request, processors, cancel)
+
+    def _locked(self, request: Request, processors: list, cancel: threading.Event | None) -> Iterator[Chunk]:
+        with self._lock:
+            yield from stream_generate(
+                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
+            )

@@ -1,0 +1,74 @@
+"""The backend boundary: one Request, one registry, the public FakeBackend."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import edgeqwen.testing
+from edgeqwen import Assistant, BackendUnavailableError, GenerationConfig, InvalidRequestError
+from edgeqwen.backends import Backend, Request, backend_class, load_backend, register_backend
+from edgeqwen.testing import FakeBackend
+
+
+def test_the_testing_module_examples_run():
+    failed, tried = doctest.testmod(edgeqwen.testing)
+    assert tried >= 3 and failed == 0
+
+
+def test_fake_backend_records_one_request_per_answer():
+    fake = FakeBackend(["Bonjour.", "Salut."])
+    bot = Assistant(backend=fake, system="Answer in French.", temperature=0.0)
+    assert bot.chat("Hello").text == "Bonjour."
+    assert bot.chat("Hi again").text == "Salut."
+    first, second = fake.requests
+    assert isinstance(first, Request) and first.config.temperature == 0.0 and first.response_format is None
+    prompt = fake.tokenizer.decode(first.prompt_ids)
+    assert "Answer in French." in prompt and prompt.endswith("Hello\nassistant\n")  # control tokens decode to ""
+    assert second.prompt_ids[: len(first.prompt_ids)] == first.prompt_ids  # the history is a prefix
+
+
+def test_fake_backend_runs_grammars_and_policies():
+    fake = FakeBackend(['{"city":"Paris"}'])
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    assert Assistant(backend=fake, temperature=0.0).json("Where?", schema) == {"city": "Paris"}
+    assert fake.requests[-1].response_format.kind == "json_schema"
+    leaky = FakeBackend(["Mail me at bob@example.com"])
+    reply = Assistant(backend=leaky, policy="pii", temperature=0.0).chat("Contact?")
+    assert "bob@example.com" not in reply.text and reply.filtered
+
+
+def test_registry_builds_by_name_and_says_what_exists(tiny_models):
+    backend = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=64)
+    assert backend.name == "onnx" and backend.context_length == 64
+    assert backend_class("cpu") is type(backend)  # an alias
+    with pytest.raises(InvalidRequestError, match="Unknown backend 'tpu'; choose one of: auto, onnx, mlc"):
+        backend_class("tpu")
+    with pytest.raises(InvalidRequestError, match="runs on the CPU"):
+        load_backend("onnx", tiny_models["qwen2"]["int4"], device="cuda")
+
+
+def test_a_registered_backend_is_built_like_the_others(tmp_path):
+    built = []
+
+    class Echo(FakeBackend):
+        def __init__(self, model_path, *, context_length=None, threads=None, device=None):
+            built.append((model_path, context_length, threads, device))
+            super().__init__(["echo"])
+
+        @classmethod
+        def check_available(cls):
+            if not tmp_path.exists():
+                raise BackendUnavailableError("echo needs its folder")
+
+    register_backend("echo", Echo)
+    bot = Assistant(str(tmp_path), backend="echo", context_length=128, threads=2)
+    assert built == [(tmp_path, 128, 2, None)] and bot.chat("hi").text == "echo"
+    assert issubclass(backend_class("echo"), Backend)
+
+
+def test_request_is_frozen():
+    request = Request((1, 2, 3), GenerationConfig(max_tokens=4))
+    with pytest.raises(AttributeError):
+        request.prompt_ids = ()  # type: ignore[misc]

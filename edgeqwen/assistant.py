@@ -224,6 +224,8 @@ class Assistant:
         on_safety_event: Callable[[Any], None] | None = None,
         audit_log: str | None = None,
         announce: Callable[[str], None] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         **sampling: Any,
     ) -> None:
         from .safety import Guard
@@ -240,10 +242,24 @@ class Assistant:
             from .backends import backend_class
             from .hub import resolve_model
 
-            if backend != "auto":
-                backend_class(backend).check_available()  # before resolving names or downloading
-            path = resolve_model(model, announce=announce, backend=backend)
-            self.backend = load_backend(backend, path, context_length=context_length, threads=threads, device=device)
+            cls = backend_class(backend) if backend != "auto" else None
+            if cls is not None:
+                cls.check_available()  # before resolving names or downloading
+            if cls is not None and cls.remote:
+                if model is None:
+                    raise InvalidRequestError(f"backend={backend!r} needs the server's model id as model=.", "model")
+                path: Any = model
+            else:
+                path = resolve_model(model, announce=announce, backend=backend)
+            self.backend = load_backend(
+                backend,
+                path,
+                context_length=context_length,
+                threads=threads,
+                device=device,
+                base_url=base_url,
+                api_key=api_key,
+            )
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
@@ -289,12 +305,18 @@ class Assistant:
     def policy(self):
         return self.guard.policy
 
-    def _encode(self, turn: _Turn, history: Sequence[Message], thinking: bool) -> list[int]:
+    def _conversation(self, turn: _Turn, history: Sequence[Message]) -> list[Message]:
+        """The messages the model answers: the system prompt (with the policy's rules), the kept
+        history and the new messages."""
         system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
         head = [Message("system", system)] if system is not None else []
-        messages = head + list(history) + list(turn.new)
+        return head + list(history) + list(turn.new)
+
+    def _encode(self, turn: _Turn, history: Sequence[Message], thinking: bool) -> list[int]:
         template = self.backend.template
-        pieces = template.render(messages, turn.tools, add_generation_prompt=True, enable_thinking=thinking)
+        pieces = template.render(
+            self._conversation(turn, history), turn.tools, add_generation_prompt=True, enable_thinking=thinking
+        )
         return template.encode(self.backend.tokenizer, pieces)
 
     def _fit(self, turn: _Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
@@ -378,7 +400,6 @@ class Assistant:
         tool_choice: str | dict[str, Any],
         overrides: dict[str, Any],
     ) -> ReplyStream:
-        new = turn.new
         config = self.config.with_(**overrides) if overrides else self.config
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         refused, events = self._check_input(turn)
@@ -387,35 +408,53 @@ class Assistant:
         ids, kept, dropped = self._fit(turn, config, thinking)
         if turn.remember:
             self._history = kept
+        fmt = self._format(turn, response_format, tool_choice)
+        self._cancel.clear()
+        messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
+        request = Request(tuple(ids), config, fmt, thinking, self._processors(len(ids)), messages, turn.tools)
+        chunks = self.backend.stream(request, self._cancel)
+        if self.policy.self_check in ("output", "both"):
+            chunks = self._self_check_after(chunks, events)
         prefix = (
             self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
             if self.backend.streams_token_ids
             else None
         )
+        parser = OutputParser(allow_thinking=thinking)
+        output_filter = self.guard.output_filter(turn.system)
+        return ReplyStream(iter(chunks), parser, self._on_done(turn), dropped, prefix, fmt, output_filter, events)
+
+    def _format(self, turn: _Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
+        """What shape the answer must have: the response format, or a forced tool call."""
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
         if tool_choice not in ("auto", "none"):
             if fmt is not None:
                 raise InvalidRequestError("Use either response_format or a forced tool_choice, not both.")
             name = tool_choice.get("name") if isinstance(tool_choice, dict) else None
             if tool_choice != "required" and name is None:
-                raise InvalidRequestError('tool_choice must be "auto", "none", "required" or {"name": TOOL}.')
+                raise InvalidRequestError(
+                    'tool_choice must be "auto", "none", "required" or {"name": TOOL}.', "tool_choice"
+                )
             fmt = ResponseFormat.tool_call(turn.tools, name)
         if fmt is not None and not self.backend.supports_response_format:
             raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
-        processors = []
+        return fmt
+
+    def _processors(self, prompt_len: int) -> tuple[Any, ...]:
+        """The policy's decoding-level bans, where the backend can run them."""
         bans = self.guard.bans(self.backend.tokenizer)
-        if bans is not None:
-            if not self.backend.supports_logits_processors:
-                raise InvalidRequestError(
-                    f"The policy bans phrases in decoding, which the {self.backend.name} backend cannot do; "
-                    "use blocklist (an output filter) instead of banned_phrases there."
-                )
-            bans.reset(len(ids))
-            processors.append(bans)
-        self._cancel.clear()
-        request = Request(tuple(ids), config, fmt, thinking, tuple(processors))
-        chunks = self.backend.stream(request, self._cancel)
-        output_filter = self.guard.output_filter(turn.system)
+        if bans is None:
+            return ()
+        if not self.backend.supports_logits_processors:
+            raise InvalidRequestError(
+                f"The policy bans phrases in decoding, which the {self.backend.name} backend cannot do; "
+                "use blocklist (an output filter) instead of banned_phrases there."
+            )
+        bans.reset(prompt_len)
+        return (bans,)
+
+    def _on_done(self, turn: _Turn) -> Callable[[Reply], None]:
+        """What a finished answer does to the history (nothing, for a caller-kept conversation)."""
 
         def on_done(reply: Reply) -> None:
             if not turn.remember:
@@ -427,12 +466,9 @@ class Assistant:
                 tool_calls=reply.tool_calls,
                 token_ids=(reply.token_ids[:-1] if reply.finish_reason == "stop" else reply.token_ids) or None,
             )
-            self._history.extend([*new, answer])
+            self._history.extend([*turn.new, answer])
 
-        parser = OutputParser(allow_thinking=thinking)
-        if self.policy.self_check in ("output", "both"):
-            chunks = self._self_check_after(chunks, events)
-        return ReplyStream(iter(chunks), parser, on_done, dropped, prefix, fmt, output_filter, events)
+        return on_done
 
     # -- safety --------------------------------------------------------------------------------
     def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any]]:

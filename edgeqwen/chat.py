@@ -69,7 +69,7 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
 class ChatTemplate:
     """One model family's prompt format."""
 
-    family: str  # "qwen2.5" | "qwen3" | "chatml"
+    family: str  # "qwen2.5" | "qwen3" | "chatml" | "remote" (a server applies its own template)
     default_system: str | None = None
     im_start: int | None = None
     im_end: int | None = None
@@ -89,7 +89,7 @@ class ChatTemplate:
 
     @property
     def supports_thinking(self) -> bool:
-        return self.family == "qwen3"
+        return self.family in ("qwen3", "remote")  # a remote server says itself if it cannot
 
     def generation_prefix(self, enable_thinking: bool) -> str:
         """Text the prompt itself puts at the start of the assistant's turn."""

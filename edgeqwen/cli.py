@@ -35,22 +35,27 @@ def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Sampling flags; a flag left out keeps the model card's default for that model."""
-    options = [
-        click.option("--system", "-s", help="System prompt."),
-        click.option("--max-tokens", "-n", type=int, default=512, show_default=True, help="Most tokens to generate."),
-        click.option("--temperature", "-t", type=float, help="0 = greedy."),
-        click.option("--top-k", type=int, help="0 = off."),
-        click.option("--top-p", type=float, help="1 = off."),
-        click.option("--min-p", type=float, help="0 = off."),
-        click.option("--repetition-penalty", type=float, help="1 = off."),
-        click.option("--seed", type=int, help="Seed for sampling."),
-        click.option("--stop", multiple=True, help="Stop string (repeatable)."),
-        click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
+def _options(options: list[Callable[[Any], Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+# How the model is loaded and guarded: run, chat and serve take the same flags.
+_model_options = _options(
+    [
+        click.option("--system", "-s", help="System prompt (serve: for requests that send none)."),
         click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
         click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores)."),
-        click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)"),
+        click.option(
+            "--backend",
+            default="auto",
+            show_default=True,
+            help="auto | onnx | mlc (needs mlc_llm) | openai (a server at $OPENAI_BASE_URL).",
+        ),
         click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
         click.option(
             "--policy",
@@ -60,9 +65,21 @@ def _sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file."),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+)
+# Sampling flags for run and chat; a flag left out keeps the model card's default for that model.
+_sampling_options = _options(
+    [
+        click.option("--max-tokens", "-n", type=int, default=512, show_default=True, help="Most tokens to generate."),
+        click.option("--temperature", "-t", type=float, help="0 = greedy."),
+        click.option("--top-k", type=int, help="0 = off."),
+        click.option("--top-p", type=float, help="1 = off."),
+        click.option("--min-p", type=float, help="0 = off."),
+        click.option("--repetition-penalty", type=float, help="1 = off."),
+        click.option("--seed", type=int, help="Seed for sampling."),
+        click.option("--stop", multiple=True, help="Stop string (repeatable)."),
+        click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
+    ]
+)
 
 
 _SAMPLING = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "stop")
@@ -95,6 +112,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("args", nargs=-1, required=True)
+@_model_options
 @_sampling_options
 @click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
 @_clean_errors
@@ -129,6 +147,7 @@ def _format_metrics(reply) -> str:
 
 @main.command()
 @click.argument("model", required=False)
+@_model_options
 @_sampling_options
 @_clean_errors
 def chat(model: str | None, **opts: Any) -> None:
@@ -191,15 +210,7 @@ def chat(model: str | None, **opts: Any) -> None:
 @click.option(
     "--max-request-bytes", default=1 << 20, show_default=True, type=click.IntRange(1), help="Larger bodies get 413."
 )
-@click.option("--system", "-s", help="System prompt for requests that send none.")
-@click.option("--context-length", type=int, help="KV cache size (default: the model's).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
-@click.option("--backend", default="auto", show_default=True, help="auto | onnx | mlc (needs mlc_llm)")
-@click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm.")
-@click.option(
-    "--policy", default="default", show_default=True, help="Safety policy: default | strict | pii | none, or a file."
-)
-@click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file.")
+@_model_options
 @_clean_errors
 def serve(
     model: str | None,

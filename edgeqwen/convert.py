@@ -19,11 +19,10 @@ from pathlib import Path
 
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
+from .model import SUPPORTED_TYPES, unsupported_architecture
 
 __all__ = ["ConvertOptions", "check_convertible", "convert", "demo_gguf_path", "gguf_to_hf"]
 
-# Hugging Face config "model_type" -> what the builder makes of it.
-CONVERTIBLE = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama (SmolLM2)"}
 _INSTALL = "pip install 'edgeqwen[convert]'"
 
 
@@ -66,12 +65,8 @@ def check_convertible(hf_dir: Path) -> str:
         model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
     except json.JSONDecodeError as exc:
         raise ConversionError(f"{config} is not valid JSON ({exc}).") from exc
-    if model_type not in CONVERTIBLE:
-        raise UnsupportedArchitectureError(
-            f"{hf_dir} is a '{model_type}' model; edgeqwen converts "
-            + ", ".join(f"{v} ('{k}')" for k, v in CONVERTIBLE.items())
-            + "."
-        )
+    if model_type not in SUPPORTED_TYPES:
+        raise unsupported_architecture(str(hf_dir), model_type)
     return model_type
 
 

@@ -7,6 +7,9 @@ boundary where they happen (``raise ModelLoadError(...) from exc``); the CLI pri
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+
 __all__ = [
     "BackendUnavailableError",
     "ConversionError",
@@ -24,6 +27,7 @@ __all__ = [
     "PromptTooLongError",
     "StructuredOutputError",
     "UnsupportedArchitectureError",
+    "map_exceptions",
 ]
 
 
@@ -117,3 +121,18 @@ class GenerationCancelled(EdgeQwenError):
 
 class PolicyError(InvalidRequestError):
     """A safety policy file or value is malformed; the message names the file, line or field."""
+
+
+@contextlib.contextmanager
+def map_exceptions(mapping: Mapping[type[BaseException], Callable[[BaseException], EdgeQwenError]]) -> Iterator[None]:
+    """Translate a library's exceptions at a boundary (httpx's idea): the first type in ``mapping``
+    that matches makes ours, raised ``from`` the original; our own errors and unmapped ones pass."""
+    try:
+        yield
+    except EdgeQwenError:
+        raise
+    except Exception as exc:
+        for kind, make in mapping.items():
+            if isinstance(exc, kind):
+                raise make(exc) from exc
+        raise

@@ -12,12 +12,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelLoadError, ModelNotFoundError, UnsupportedArchitectureError
+from .errors import InvalidRequestError, ModelLoadError, ModelNotFoundError, UnsupportedArchitectureError
 
-__all__ = ["SUPPORTED_TYPES", "ModelInfo", "read_model_info"]
+__all__ = [
+    "ARCHITECTURES",
+    "SUPPORTED_TYPES",
+    "ModelInfo",
+    "checked_context_length",
+    "read_model_info",
+    "unsupported_architecture",
+]
 
-# genai_config "model.type" values we can run: Qwen2.5 is "qwen2", Qwen3 "qwen3", SmolLM2 "llama".
-SUPPORTED_TYPES = ("qwen2", "qwen3", "llama")
+# The architectures edgeqwen runs and converts, by the config's model type (every backend's list).
+ARCHITECTURES = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama-architecture ChatML models such as SmolLM2"}
+SUPPORTED_TYPES = tuple(ARCHITECTURES)
+
+
+def unsupported_architecture(what: str, model_type: str) -> UnsupportedArchitectureError:
+    names = ", ".join(f"{name} ('{key}')" for key, name in ARCHITECTURES.items())
+    return UnsupportedArchitectureError(f"{what} holds a '{model_type}' model; edgeqwen runs {names}.")
+
+
+def checked_context_length(asked: int | None, model_max: int) -> int:
+    """The context a session gets: ``asked`` when the model takes it, the model's own if None."""
+    if asked is None:
+        return model_max
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 1 < asked <= model_max:
+        raise InvalidRequestError(
+            f"context_length must be between 2 and the model's {model_max}, got {asked!r}.", "context_length"
+        )
+    return asked
 
 
 @dataclass(frozen=True)
@@ -101,10 +125,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
             f"like an onnxruntime-genai model config. {_fix_hint(folder)}"
         ) from exc
     if model_type not in SUPPORTED_TYPES:
-        raise UnsupportedArchitectureError(
-            f"{folder} holds a '{model_type}' model; edgeqwen runs Qwen2.5 ('qwen2'), Qwen3 ('qwen3') "
-            "and Llama-architecture ChatML models such as SmolLM2 ('llama')."
-        )
+        raise unsupported_architecture(str(folder), model_type)
     for key in ("past_key_names", "past_value_names"):
         if "%d" not in str(inputs.get(key, "")):
             raise ModelLoadError(f"genai_config.json decoder.inputs.{key} must be a '%d' pattern. {_fix_hint(folder)}")

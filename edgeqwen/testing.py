@@ -30,12 +30,10 @@ import numpy as np
 from .backends.base import Backend, Request
 from .chat import template_for
 from .runtime.loop import stream_generate
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, byte_level_tokenizer
 from .types import Chunk
 
-__all__ = ["FakeBackend", "ScriptedModel", "byte_level_tokenizer"]
-
-CONTROL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<think>", "</think>")
+__all__ = ["FakeBackend", "ScriptedModel"]
 
 
 class ScriptedModel:
@@ -88,22 +86,6 @@ class _Info:
     @property
     def name(self) -> str:
         return "fake"
-
-
-def byte_level_tokenizer(folder: Path) -> Path:
-    """Write a byte-level tokenizer (one token per byte, no merges) with the ChatML and Qwen
-    control tokens as ``folder/tokenizer.json``."""
-    from tokenizers import Tokenizer as HFTokenizer
-    from tokenizers import decoders, models, pre_tokenizers
-
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    tok = HFTokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens(list(CONTROL_TOKENS))
-    folder.mkdir(parents=True, exist_ok=True)
-    tok.save(str(folder / "tokenizer.json"))
-    return folder / "tokenizer.json"
 
 
 class FakeBackend(Backend):

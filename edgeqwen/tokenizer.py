@@ -10,6 +10,8 @@ bytes and runs them through an incremental UTF-8 decoder, so a character split a
 from __future__ import annotations
 
 import codecs
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,7 +19,12 @@ from pathlib import Path
 from .errors import ModelLoadError
 from .types import check_text
 
-__all__ = ["StreamingDetokenizer", "Tokenizer"]
+__all__ = ["CONTROL_TOKENS", "MARKER_TOKENS", "StreamingDetokenizer", "Tokenizer", "byte_level_tokenizer"]
+
+# ChatML's control tokens, and Qwen's markers (added tokens that are not special: like Qwen's,
+# they decode to their text, which the output parser reads).
+CONTROL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+MARKER_TOKENS = ("<tool_call>", "</tool_call>", "<think>", "</think>")
 
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
@@ -120,3 +127,32 @@ class StreamingDetokenizer:
     def finish(self) -> str:
         """Flush held-back bytes (an incomplete character becomes U+FFFD)."""
         return self._decoder.decode(b"", final=True)
+
+
+def byte_level_tokenizer(folder: Path | None = None) -> Path:
+    """A tokenizer with one token per byte (no merges) and the control tokens, written once as
+    ``folder/tokenizer.json`` (default: in the edgeqwen home). It never counts fewer tokens than a
+    real BPE tokenizer, so it bounds a prompt's length where the model's own tokenizer is not here
+    (a remote server), and it is the fake backend's vocabulary."""
+    from tokenizers import AddedToken, decoders, models, pre_tokenizers
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from .paths import cache_dir
+
+    # named by what it holds, so a later version with other tokens never reads a stale file
+    key = hashlib.sha256("\0".join((*CONTROL_TOKENS, "|", *MARKER_TOKENS)).encode()).hexdigest()[:8]
+    folder = folder or cache_dir() / f"byte-level-tokenizer-{key}"
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        return path
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = HFTokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(CONTROL_TOKENS))
+    tok.add_tokens([AddedToken(m, special=False, normalized=False) for m in MARKER_TOKENS])
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tokenizer-{os.getpid()}.json"
+    tok.save(str(tmp))
+    os.replace(tmp, path)  # atomically: two processes may write it at once
+    return path

@@ -15,7 +15,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   step "installing torch 2.13.0, CPU build (~200 MB; a minute or two)"
   pip install "torch==2.13.0"
 fi
-extra=convert,server
+extra=convert,server,openai
 [ "${1:-}" = "--dev" ] && extra=dev
 step "installing edgeqwen[$extra] and its dependencies"
 pip install -e ".[$extra]"

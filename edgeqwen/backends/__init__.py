@@ -1,7 +1,8 @@
 """Backends: where a prompt's token ids become new tokens. See :mod:`.base`.
 
 One registry, name -> class, imported only when used (onnxruntime, mlc_llm are heavy). Every
-class is built the same way: ``cls(model_path, context_length=, threads=, device=)``.
+class is built the same way: ``cls(model_path, context_length=, threads=, device=)``, and a
+remote one (``remote = True``) also with ``base_url=, api_key=``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = ["BACKENDS", "Backend", "Request", "backend_class", "backend_for_folde
 _REGISTRY: dict[str, str | type[Backend]] = {
     "onnx": "edgeqwen.backends.onnx:OnnxBackend",
     "mlc": "edgeqwen.backends.mlc:MlcBackend",
+    "openai": "edgeqwen.backends.openai:OpenAIBackend",
 }
 _ALIASES = {"cpu": "onnx"}
 BACKENDS = tuple(_REGISTRY)  # the built-in ones; register_backend adds more
@@ -51,9 +53,17 @@ def load_backend(
     context_length: int | None = None,
     threads: int | None = None,
     device: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
 ) -> Backend:
-    """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, else onnx)."""
+    """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, else onnx).
+    ``base_url`` and ``api_key`` are for a remote backend (``openai``)."""
     if name == "auto":
         name = backend_for_folder(model_path)
     cls = backend_class(name)
-    return cls(model_path, context_length=context_length, threads=threads, device=device)
+    options: dict[str, object] = {"context_length": context_length, "threads": threads, "device": device}
+    if cls.remote:
+        options.update(base_url=base_url, api_key=api_key)
+    elif base_url is not None or api_key is not None:
+        raise InvalidRequestError(f"base_url and api_key are for backend='openai', not {name!r}.", "base_url")
+    return cls(model_path, **options)

@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..model import ModelInfo
 from ..runtime.grammar import ResponseFormat
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig
+from ..types import Chunk, GenerationConfig, Message
 
 __all__ = ["Backend", "LanguageModel", "Request"]
 
@@ -41,6 +41,10 @@ class Request:
     response_format: ResponseFormat | None = None
     thinking: bool = False
     processors: tuple[LogitsProcessor, ...] = ()
+    # The same prompt as messages (system first) and the tools offered, for a backend that
+    # renders the prompt itself (``renders_prompt``: a remote server applies its own template).
+    messages: tuple[Message, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()
 
 
 class LanguageModel(Protocol):
@@ -63,6 +67,10 @@ class Backend(ABC):
     supports_prefix_cache: bool = False
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
+    renders_prompt: bool = False  # takes Request.messages and applies its own chat template
+    remote: bool = False  # built with base_url / api_key (a server elsewhere)
+    renders_prompt: bool = False  # takes Request.messages and applies its own chat template
+    remote: bool = False  # built with base_url / api_key
 
     info: ModelInfo
     tokenizer: Tokenizer

@@ -40,10 +40,9 @@ from ..errors import (
     ModelLoadError,
     ModelNotFoundError,
     PromptTooLongError,
-    UnsupportedArchitectureError,
 )
+from ..model import SUPPORTED_TYPES, checked_context_length, unsupported_architecture
 from ..runtime.grammar import ResponseFormat
-from ..runtime.schema import decoding_schema
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
 from .base import Backend, Request
@@ -65,9 +64,6 @@ MLC_INSTALL = (
     "Raspberry Pi stays on the ONNX backend). Or use backend='onnx'."
 )
 _DEVICE = re.compile(r"(auto|metal|(cuda|vulkan|rocm)(:\d+)?)")
-_SUPPORTED = ("qwen2", "qwen3", "llama")
-# Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
-_PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
 
 
 class UnsupportedSettingWarning(UserWarning):
@@ -124,23 +120,12 @@ def read_mlc_model_info(path: str | Path) -> MlcModelInfo:
         eos_ids = {int(t) for t in itertools.chain(stops, eos if isinstance(eos, list) else [eos])}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{config} is unreadable or misses a field ({exc!r}). {fix}") from exc
-    if model_type not in _SUPPORTED:
-        raise UnsupportedArchitectureError(
-            f"{folder} holds a '{model_type}' MLC model; edgeqwen runs Qwen2.5 ('qwen2'), Qwen3 ('qwen3') "
-            "and Llama-architecture ChatML models."
-        )
+    if model_type not in SUPPORTED_TYPES:
+        raise unsupported_architecture(f"The MLC build {folder}", model_type)
     if not (folder / "tokenizer.json").is_file():
         raise ModelLoadError(f"The MLC folder {folder} has no tokenizer.json. {fix}")
     quant = str(cfg.get("quantization", ""))
     return MlcModelInfo(folder.resolve(), model_type, context, vocab, tuple(sorted(eos_ids)), quant)
-
-
-def _json_string_value(text: str) -> str:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return text  # incomplete (max_tokens): the caller's validation reports it with the raw text
-    return value if isinstance(value, str) else text
 
 
 def mlc_response_format(
@@ -155,41 +140,8 @@ def mlc_response_format(
         )
     if fmt.kind == "json_object":
         return {"type": "json_object"}, None
-    if fmt.kind == "json_schema":
-        schema = decoding_schema(fmt.schema or {}, fmt.max_string_length)
-        return {"type": "json_object", "schema": json.dumps(schema)}, None
-    if fmt.kind == "choice":
-        return {"type": "json_object", "schema": json.dumps({"enum": list(fmt.choices)})}, _json_string_value
-    if fmt.kind == "regex":
-        pattern = fmt.pattern or ""
-        if _PY_ONLY_REGEX.search(pattern):
-            raise GrammarError(
-                f"The regex {pattern!r} uses Python-only syntax that MLC's JSON Schema pattern cannot carry; "
-                "rewrite it without named groups, inline flags or \\A/\\Z, or use backend='onnx'."
-            )
-        schema = {"type": "string", "pattern": f"^(?:{pattern})$"}
-        return {"type": "json_object", "schema": json.dumps(schema)}, _json_string_value
-    if fmt.kind == "tool_call":
-        variants = [
-            {
-                "type": "object",
-                "properties": {
-                    "name": {"const": fn["name"]},
-                    "arguments": decoding_schema(fn.get("parameters") or {"type": "object"}, fmt.max_string_length),
-                },
-                "required": ["name", "arguments"],
-            }
-            for fn in fmt.tools
-        ]
-        schema = variants[0] if len(variants) == 1 else {"anyOf": variants}
-        return {
-            "type": "json_object",
-            "schema": json.dumps(schema),
-        }, lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
-    raise GrammarError(
-        f"The MLC backend cannot express a {fmt.kind} constraint (MLC takes JSON Schema only); "
-        "use a JSON Schema, regex or choice, or backend='onnx'."
-    )
+    schema, unwrap = fmt.json_schema_form()
+    return {"type": "json_object", "schema": json.dumps(schema)}, unwrap
 
 
 class MlcBackend(Backend):
@@ -217,11 +169,7 @@ class MlcBackend(Backend):
         self.info = read_mlc_model_info(model_path)
         self.tokenizer = Tokenizer(self.info.path / "tokenizer.json")
         self.template = template_for(self.info.model_type, self.tokenizer)
-        if context_length is not None and not 1 < context_length <= self.info.context_length:
-            raise InvalidRequestError(
-                f"context_length must be between 2 and the model's {self.info.context_length}, got {context_length}."
-            )
-        self._context = context_length or self.info.context_length
+        self._context = checked_context_length(context_length, self.info.context_length)
         engine_config = None
         if context_length is not None:
             engine_config = importlib.import_module("mlc_llm.serve").EngineConfig(

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..chat import template_for
 from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
-from ..model import ModelInfo, read_model_info
+from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
@@ -71,11 +71,7 @@ class OnnxModel:
         ort = _import_ort()
         fix_mmap_threshold()
         self.info = info
-        if context_length is not None and not 1 < context_length <= info.context_length:
-            raise InvalidRequestError(
-                f"context_length must be between 2 and the model's {info.context_length}, got {context_length}."
-            )
-        self.context_length = context_length or info.context_length
+        self.context_length = checked_context_length(context_length, info.context_length)
         self.prefill_chunk = prefill_chunk
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
@@ -292,10 +288,7 @@ def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int 
     kv = info.kv_bytes_per_token(4)
     if context_length is None:
         context_length = auto_context(ram_available, weights, kv, info.context_length)
-    elif not 1 < context_length <= info.context_length:
-        raise InvalidRequestError(
-            f"context_length must be between 2 and the model's {info.context_length}, got {context_length}."
-        )
+    context_length = checked_context_length(context_length, info.context_length)
     check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
     return context_length
 

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -46,6 +46,19 @@ GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 # Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
 # demo model's) they are plain text, and the grammar must say them as text.
 MARKERS = frozenset({"<tool_call>", "</tool_call>", "<think>", "</think>"})
+
+
+# Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
+_PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
+
+
+def _json_string_value(text: str) -> str:
+    """The string a JSON-string answer stands for (the text itself while it is incomplete)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text  # incomplete (max_tokens): the caller's validation reports it with the raw text
+    return value if isinstance(value, str) else text
 
 
 def _marker(name: str, special: Collection[str]) -> str:
@@ -137,7 +150,9 @@ class ResponseFormat:
             raise GrammarError("A tool call was required but no tools were given.", param="tools")
         return cls("tool_call", tools=tuple(fns))
 
-    def _tool_rule(self, special: Collection[str]) -> str:
+    def tool_call_schema(self) -> dict[str, Any]:
+        """One tool call as JSON, ``{"name": ..., "arguments": {...}}`` with arguments valid for the
+        named tool (in their decoding form): the one place the tool-call schema is written."""
         variants = []
         for fn in self.tools:
             params = fn.get("parameters") or {"type": "object", "properties": {}}
@@ -152,9 +167,36 @@ class ResponseFormat:
                     "additionalProperties": False,
                 }
             )
+        return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+    def json_schema_form(self) -> tuple[dict[str, Any], Callable[[str], str] | None]:
+        """This format as one JSON Schema, for engines that take only JSON Schema (MLC, a remote
+        OpenAI-compatible server), and how to turn the JSON they write back into our answer text
+        (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
+        if self.kind in ("json_schema", "json_object"):
+            schema = self.schema if self.kind == "json_schema" else {"type": "object"}
+            return decoding_schema(schema or {}, self.max_string_length, self.bound_patterns), None
+        if self.kind == "choice":
+            return {"enum": list(self.choices)}, _json_string_value
+        if self.kind == "regex":
+            pattern = self.pattern or ""
+            if _PY_ONLY_REGEX.search(pattern):
+                raise GrammarError(
+                    f"The regex {pattern!r} uses Python-only syntax that a JSON Schema pattern cannot carry; "
+                    "rewrite it without named groups, inline flags or \\A/\\Z, or use backend='onnx'."
+                )
+            return {"type": "string", "pattern": f"^(?:{pattern})$"}, _json_string_value
+        if self.kind == "tool_call":
+            return self.tool_call_schema(), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
+        raise GrammarError(
+            f"This backend cannot express a {self.kind} constraint (it takes JSON Schema only); "
+            "use a JSON Schema, regex or choice, or backend='onnx'."
+        )
+
+    def _tool_rule(self, special: Collection[str]) -> str:
         # Qwen writes tool calls the way its chat template renders them: json.dumps separators.
         schema = {
-            "anyOf": variants,
+            **self.tool_call_schema(),
             "x-guidance": {
                 "whitespace_flexible": False,
                 "item_separator": ", ",

@@ -9,168 +9,21 @@ whole turns are dropped (the system prompt stays) and the reply says how many.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request, load_backend
-from .chat import OutputParser, normalize_tools
-from .errors import GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
+from .chat import normalize_tools
+from .errors import GrammarError, InvalidRequestError, PromptTooLongError
+from .reply import ReplyStream
 from .runtime.grammar import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
-    from .safety import StreamFilter
+    pass
 
 __all__ = ["Assistant", "ReplyStream", "new_messages"]
-
-
-class ReplyStream:
-    """Iterate for answer text as it is generated; :meth:`reply` gives the finished :class:`Reply`.
-
-    Thinking text and tool-call markup are never yielded. Breaking out of the loop (or Ctrl-C)
-    cancels generation; the partial answer is kept in the history.
-    """
-
-    def __init__(
-        self,
-        chunks: Iterator[Chunk],
-        parser: OutputParser,
-        on_done: Callable[[Reply], None],
-        trimmed: int,
-        prefix_ids: Sequence[int] | None,
-        fmt: ResponseFormat | None = None,
-        output_filter: StreamFilter | None = None,
-        events: list[Any] | None = None,
-    ) -> None:
-        self._fmt = fmt
-        self._filter = output_filter
-        # shared with the caller: an output self-check appends its verdict while the stream runs
-        self._events = events if events is not None else []
-        self._chunks = chunks
-        self._parser = parser
-        self._on_done = on_done
-        self._trimmed = trimmed
-        # None: the backend streams text without token ids (MLC), so the reply keeps none
-        self._prefix_ids = None if prefix_ids is None else tuple(prefix_ids)
-        self._tokens: list[int] = []
-        self._reply: Reply | None = None
-        self._error: StructuredOutputError | None = None
-        self._started = False
-        self._shown: list[str] = []
-
-    def __iter__(self) -> Iterator[str]:
-        if self._started:
-            raise InvalidRequestError("A ReplyStream can be iterated once; use .reply() for the result.")
-        self._started = True
-        metrics, finish = Metrics(), "cancelled"
-        try:
-            for chunk in self._chunks:
-                if chunk.token is not None:
-                    self._tokens.append(chunk.token)
-                text = self._parser.feed(chunk.text)
-                if chunk.finish_reason is not None:
-                    metrics, finish = chunk.metrics or Metrics(), chunk.finish_reason
-                if self._filter is not None:
-                    text = self._filter.feed(text)
-                    self._shown.append(text)
-                    if self._filter.stopped:  # a stop rule fired: end the answer now
-                        finish = "filtered"
-                        if text:
-                            yield text
-                        break
-                if text:
-                    yield text
-        finally:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-            tail, parsed = self._parser.finish()
-            content, thinking = parsed.content, parsed.thinking
-            if self._filter is not None:
-                if not self._filter.stopped:
-                    tail = self._filter.feed(tail) + self._filter.finish()
-                    self._shown.append(tail)
-                else:
-                    tail = ""
-                content = "".join(self._shown)
-                self._events.extend(self._filter.events)
-                if thinking:
-                    from .safety import filter_text
-
-                    checked = filter_text(thinking, self._filter.detectors)
-                    thinking = checked.text if not checked.stopped else ""
-                    self._events.extend(checked.events)
-            filtered = finish in ("refused", "filtered") or any(
-                e.action in ("redact", "stop", "refuse") for e in self._events
-            )
-            if self._reply is None:
-                self._reply = Reply(
-                    text=content,
-                    thinking=thinking,
-                    tool_calls=parsed.tool_calls,
-                    finish_reason=finish,
-                    metrics=metrics,
-                    trimmed_turns=self._trimmed,
-                    token_ids=(
-                        self._prefix_ids + tuple(self._tokens)
-                        if finish in ("stop", "length") and self._prefix_ids is not None and not filtered
-                        else ()
-                    ),
-                    filtered=filtered,
-                    safety_events=tuple(self._events),
-                )
-                self._on_done(self._reply)
-                if self._fmt is not None and finish not in ("cancelled", "refused"):
-                    try:  # StructuredOutputError (with the text) if the answer is incomplete or invalid
-                        if self._fmt.kind == "tool_call":
-                            parsed = self._fmt.check_tool_calls(self._reply.tool_calls, self._parser.raw_text)
-                        else:
-                            parsed = self._fmt.parse(self._reply.text)
-                    except StructuredOutputError as exc:
-                        self._error = _blame_filter(exc, self._events) if filtered else exc
-                        if self._error is exc:
-                            raise
-                        raise self._error from exc
-                    self._reply = replace(self._reply, parsed=parsed)
-        if tail:
-            yield tail
-
-    @property
-    def error(self) -> StructuredOutputError | None:
-        """Why the constrained answer did not parse, once the stream has ended (else None)."""
-        return self._error
-
-    def reply(self, strict: bool = True) -> Reply:
-        """The finished reply (generating the rest first). Raises the StructuredOutputError again
-        if the constrained answer did not parse, rather than returning a reply without a value;
-        ``strict=False`` returns that reply as it is (``parsed`` None), e.g. to show a truncated answer."""
-        if self._reply is None:
-            try:
-                for _ in self:
-                    pass
-            except StructuredOutputError:
-                if strict:
-                    raise
-        if self._error is not None and strict:
-            raise self._error
-        assert self._reply is not None  # set by __iter__'s finally
-        return self._reply
-
-
-def _blame_filter(exc: StructuredOutputError, events: Sequence[Any]) -> StructuredOutputError:
-    """A constrained answer the safety policy changed (redacted, stopped) fails for that reason,
-    not for max_tokens: say so, and which rule did it."""
-    changed = [e for e in events if e.action in ("redact", "stop", "refuse")]
-    if not changed:
-        return exc
-    rules = ", ".join(sorted({f"{e.category} ({e.action})" for e in changed}))
-    return StructuredOutputError(
-        f"The safety policy changed the answer ({rules}), so it is no longer what the response format asks "
-        "for. The reply's safety_events say what was changed; to get such values in structured answers, "
-        "use a policy without that rule (e.g. drop the type from pii/secrets, or policy='none').",
-        exc.text,
-    )
 
 
 def new_messages(text: object) -> list[Message]:
@@ -412,17 +265,22 @@ class Assistant:
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
         request = Request(tuple(ids), config, fmt, thinking, self._processors(len(ids)), messages, turn.tools)
-        chunks = self.backend.stream(request, self._cancel)
-        if self.policy.self_check in ("output", "both"):
-            chunks = self._self_check_after(chunks, events)
+        chunks = self.guard.checked_output(self.backend, self.backend.stream(request, self._cancel), events)
         prefix = (
             self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
-            if self.backend.streams_token_ids
+            if self.backend.streams_token_ids and self.backend.supports_prefix_cache
             else None
         )
-        parser = OutputParser(allow_thinking=thinking)
-        output_filter = self.guard.output_filter(turn.system)
-        return ReplyStream(iter(chunks), parser, self._on_done(turn), dropped, prefix, fmt, output_filter, events)
+        return ReplyStream(
+            iter(chunks),
+            self._on_done(turn),
+            thinking=thinking,
+            trimmed=dropped,
+            prefix_ids=prefix,
+            fmt=fmt,
+            output_filter=self.guard.output_filter(turn.system),
+            events=events,
+        )
 
     def _format(self, turn: _Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
         """What shape the answer must have: the response format, or a forced tool call."""
@@ -442,7 +300,7 @@ class Assistant:
 
     def _processors(self, prompt_len: int) -> tuple[Any, ...]:
         """The policy's decoding-level bans, where the backend can run them."""
-        bans = self.guard.bans(self.backend.tokenizer)
+        bans = self.guard.bans(self.backend.tokenizer, prompt_len)
         if bans is None:
             return ()
         if not self.backend.supports_logits_processors:
@@ -450,7 +308,6 @@ class Assistant:
                 f"The policy bans phrases in decoding, which the {self.backend.name} backend cannot do; "
                 "use blocklist (an output filter) instead of banned_phrases there."
             )
-        bans.reset(prompt_len)
         return (bans,)
 
     def _on_done(self, turn: _Turn) -> Callable[[Reply], None]:
@@ -472,39 +329,19 @@ class Assistant:
 
     # -- safety --------------------------------------------------------------------------------
     def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any]]:
-        """Run the policy's input checks on the new user text: (a refusal stream, or None to go on;
-        the events so far). A refusal never calls the model."""
-        new = turn.new
-        text = "\n".join(m.content for m in new if m.role == "user")
-        if not text or not self.policy.active:
-            return None, []
-        decision = self.guard.check_input(text)
-        events = list(decision.events)
-        if decision.action != "refuse" and self.policy.self_check in ("input", "both"):
-            verdict = self.guard.self_check(self.backend, text, "input")
-            if verdict is not None:
-                events.append(verdict)
-                decision = replace(decision, action="refuse")
+        """The policy's screen of the new user text: (a refusal stream, or None to go on; the
+        events so far). A refusal never calls the model."""
+        text = "\n".join(m.content for m in turn.new if m.role == "user")
+        decision = self.guard.screen(self.backend, text)
         if decision.action != "refuse":
-            return None, events
+            return None, list(decision.events)
 
         def on_done(reply: Reply) -> None:
             if turn.remember:
-                self._history.extend([*new, Message("assistant", reply.text)])
+                self._history.extend([*turn.new, Message("assistant", reply.text)])
 
-        chunk = Chunk(self.policy.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
-        parser = OutputParser(allow_thinking=False)
-        return ReplyStream(iter([chunk]), parser, on_done, 0, (), None, None, events), events
-
-    def _self_check_after(self, chunks: Iterator[Chunk], events: list[Any]) -> Iterator[Chunk]:
-        """Pass the answer through, then let the model judge it (flagged in the reply's events)."""
-        parts = []
-        for chunk in chunks:
-            parts.append(chunk.text)
-            yield chunk
-        verdict = self.guard.self_check(self.backend, "".join(parts), "output")
-        if verdict is not None:
-            events.append(verdict)
+        chunk = Chunk(self.guard.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
+        return ReplyStream(iter([chunk]), on_done, events=list(decision.events)), list(decision.events)
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""

@@ -69,3 +69,61 @@ def test_every_error_is_exported_at_the_top():
 
     classes = {name for name in errors.__all__ if isinstance(getattr(errors, name), type)}
     assert classes <= set(edgeqwen.__all__)
+
+
+# The layering, top to bottom: nothing imports a module of a higher layer (lazy imports included).
+LAYERS = [
+    ("edgeqwen.cli", "edgeqwen.__main__"),
+    ("edgeqwen.server", "edgeqwen.testing", "edgeqwen.bench"),
+    ("edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.__init__"),
+    ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
+    ("edgeqwen.backends",),
+    ("edgeqwen.runtime", "edgeqwen.probe", "edgeqwen.convert"),
+    ("edgeqwen.chat", "edgeqwen.tokenizer", "edgeqwen.model", "edgeqwen.integrity", "edgeqwen.catalog"),
+    ("edgeqwen.types", "edgeqwen.errors", "edgeqwen.paths"),
+]
+
+
+def _layer(module: str) -> int:
+    if (
+        module.startswith("edgeqwen.")
+        and module.count(".") == 1
+        and not any(module.startswith(p) for layer in LAYERS for p in layer)
+    ):
+        module = "edgeqwen.__init__"  # a name from the package itself (from . import __version__)
+    best = None
+    for level, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                if best is None or len(prefix) > best[1]:
+                    best = (level, len(prefix))
+    assert best is not None, f"{module} is in no layer"
+    return best[0]
+
+
+def test_nothing_reaches_back_up():
+    import ast
+    from pathlib import Path
+
+    root = Path(edgeqwen.__file__).parent
+    bad = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        package = name if is_package else name.rsplit(".", 1)[0]
+        level = _layer("edgeqwen.__init__" if name == "edgeqwen" else name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                targets = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+            else:
+                continue
+            bad += [f"{name} imports {t}" for t in targets if t.startswith("edgeqwen.") and _layer(t) < level]
+    assert not bad, bad

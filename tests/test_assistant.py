@@ -98,22 +98,6 @@ def test_break_out_of_stream_keeps_session(qwen2):
     assert bot.chat("again").finish_reason == "length"  # the model is free again
 
 
-def test_token_ids_survive_a_final_chunk_without_a_token():
-    """The loop's last chunk flushes held text (e.g. an incomplete UTF-8 tail) with token=None;
-    the reply must still keep the generated ids (regression: they were dropped as if the backend
-    streamed text only)."""
-    from edgeqwen.assistant import ReplyStream
-    from edgeqwen.chat import OutputParser
-    from edgeqwen.types import Chunk, Metrics
-
-    chunks = [Chunk("a", 7), Chunk("b", 8), Chunk("\ufffd", None, "length", Metrics(finish_reason="length"))]
-    stream = ReplyStream(iter(chunks), OutputParser(allow_thinking=False), lambda reply: None, 0, (1, 2))
-    assert "".join(stream) == "ab\ufffd"
-    assert stream.reply().token_ids == (1, 2, 7, 8)
-    text_only = ReplyStream(iter([Chunk("hi", None, "stop", Metrics())]), OutputParser(False), lambda r: None, 0, None)
-    assert text_only.reply().token_ids == ()
-
-
 @pytest.mark.parametrize("length", [20, 65, 70])
 def test_a_prompt_gets_the_same_logits_fresh_or_from_the_cache(qwen2, length):
     """onnxruntime's int4 MatMul has another kernel for one row than for several: a prefill that

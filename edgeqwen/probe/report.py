@@ -16,7 +16,9 @@ GIB = 1024**3
 
 
 def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
-    from .. import __version__
+    from importlib.metadata import version
+
+    __version__ = version("edgeqwen")
 
     return {"edgeqwen_version": __version__, "system": snap.as_dict(), "plan": result.as_dict()}
 

@@ -11,6 +11,7 @@ found with a sorted list of token byte strings, so a step costs a few binary sea
 from __future__ import annotations
 
 import bisect
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,6 +41,13 @@ class BannedStrings:
         self._always = np.array(sorted(always), dtype=np.int64)
         self._max = max((len(p) for p in self.phrases), default=0)
         self.reset()
+
+    def for_request(self, prompt_len: int) -> BannedStrings:
+        """A processor for one answer: the tables shared, the per-answer state its own (so two
+        answers never share state, and nothing is reset behind another's back)."""
+        clone = copy.copy(self)
+        clone.reset(prompt_len)
+        return clone
 
     def reset(self, prompt_len: int = 0) -> None:
         """Start a new answer; the first ``prompt_len`` ids (the prompt) are not checked."""

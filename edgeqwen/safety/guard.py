@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..types import Chunk
 from .audit import AuditLog, SafetyEvent
 from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
 from .input import HAZARD_CATEGORIES, check_hazards, check_injection, check_topics
@@ -48,6 +49,7 @@ class Guard:
         self.policy = Policy.of(policy)
         self._sinks = [s for s in (on_event, AuditLog(audit_log) if audit_log else None) if s is not None]
         self._bans: Any = None
+        self._bans_tokenizer: Any = None
 
     def emit(self, event: SafetyEvent) -> None:
         for sink in self._sinks:
@@ -71,6 +73,23 @@ class Guard:
         return self.policy.system_prompt(user_system if user_system is not None else template_default, canary)
 
     # -- input ----------------------------------------------------------------------------------
+    @property
+    def refusal(self) -> str:
+        """What a refused request is answered with."""
+        return self.policy.refusal
+
+    def screen(self, backend: Any, text: str) -> InputDecision:
+        """Everything the policy checks before the model answers ``text``: the input checks, then
+        (if asked for and they passed) the model's own verdict."""
+        if not text or not self.policy.active:
+            return InputDecision("allow")
+        decision = self.check_input(text)
+        if decision.action != "refuse" and self.policy.self_check in ("input", "both"):
+            verdict = self.self_check(backend, text, "input")
+            if verdict is not None:
+                return InputDecision("refuse", (*decision.events, verdict))
+        return decision
+
     def check_input(self, text: str) -> InputDecision:
         p = self.policy
         findings = []
@@ -107,15 +126,31 @@ class Guard:
         detectors = self.detectors(user_system)
         return StreamFilter(detectors, self.emit) if detectors else None
 
-    def bans(self, tokenizer):
-        """The decoding-level ban processor (built once per tokenizer), or None."""
+    def bans(self, tokenizer: Any, prompt_len: int) -> Any:
+        """The decoding-level ban processor for one answer (its tables built once), or None."""
         if not self.policy.banned_phrases:
             return None
-        if self._bans is None:
+        if self._bans is None or self._bans_tokenizer is not tokenizer:
             from .bans import BannedStrings
 
-            self._bans = BannedStrings(self.policy.banned_phrases, tokenizer)
-        return self._bans
+            self._bans, self._bans_tokenizer = BannedStrings(self.policy.banned_phrases, tokenizer), tokenizer
+        return self._bans.for_request(prompt_len)
+
+    def checked_output(self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent]) -> Iterator[Chunk]:
+        """The answer's chunks, then (if the policy asks) the model's verdict on the whole answer,
+        appended to ``events`` (the reply's, filled while the answer streams)."""
+        if self.policy.self_check not in ("output", "both"):
+            return chunks
+        return self._judge_after(backend, chunks, events)
+
+    def _judge_after(self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent]) -> Iterator[Chunk]:
+        parts = []
+        for chunk in chunks:
+            parts.append(chunk.text)
+            yield chunk
+        verdict = self.self_check(backend, "".join(parts), "output")
+        if verdict is not None:
+            events.append(verdict)
 
     # -- self-check -----------------------------------------------------------------------------
     def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:

@@ -1,0 +1,67 @@
+"""The answer's stages, each alone: parse and filter while streaming, build, check the format."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeqwen import ResponseFormat, StructuredOutputError
+from edgeqwen.chat import ParsedOutput
+from edgeqwen.reply import ReplyStream, build_reply, check_format
+from edgeqwen.safety import SafetyEvent
+from edgeqwen.types import Chunk, Metrics
+
+
+def test_token_ids_survive_a_final_chunk_without_a_token():
+    """The loop's last chunk flushes held text (e.g. an incomplete UTF-8 tail) with token=None;
+    the reply must still keep the generated ids (regression: they were dropped as if the backend
+    streamed text only)."""
+    chunks = [Chunk("a", 7), Chunk("b", 8), Chunk("\ufffd", None, "length", Metrics(finish_reason="length"))]
+    stream = ReplyStream(iter(chunks), lambda reply: None, prefix_ids=(1, 2))
+    assert "".join(stream) == "ab\ufffd"
+    assert stream.reply().token_ids == (1, 2, 7, 8)
+    text_only = ReplyStream(iter([Chunk("hi", None, "stop", Metrics())]), lambda r: None)
+    assert text_only.reply().token_ids == ()
+
+
+def test_parse_stage_hides_thinking_and_tool_markup():
+    text = '<think>\nhmm\n</think>\n\nSure.<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
+    chunks = [Chunk(c) for c in text] + [Chunk("", None, "stop", Metrics())]
+    done = []
+    stream = ReplyStream(iter(chunks), done.append, thinking=True)
+    assert "".join(stream) == "Sure."
+    reply = stream.reply()
+    assert reply.thinking == "hmm" and [c.name for c in reply.tool_calls] == ["f"] and done == [reply]
+
+
+def test_filter_stage_stops_the_answer_as_it_streams():
+    from edgeqwen.safety import Guard
+
+    output_filter = Guard("pii").output_filter(None)
+    chunks = [Chunk(c) for c in "Mail bob@example.com now"] + [Chunk("", None, "stop", Metrics())]
+    stream = ReplyStream(iter(chunks), lambda r: None, output_filter=output_filter)
+    shown = "".join(stream)
+    assert "bob@example.com" not in shown and stream.reply().filtered
+
+
+def test_build_keeps_token_ids_only_for_an_unchanged_normal_answer():
+    parsed = ParsedOutput("hi", "", ())
+    assert build_reply(parsed, "stop", Metrics(), (), token_ids=(1, 2)).token_ids == (1, 2)
+    assert build_reply(parsed, "cancelled", Metrics(), (), token_ids=(1, 2)).token_ids == ()
+    redacted = SafetyEvent(0.0, "output", "email", "redact")
+    reply = build_reply(parsed, "stop", Metrics(), (redacted,), token_ids=(1, 2))
+    assert reply.token_ids == () and reply.filtered and reply.safety_events == (redacted,)
+
+
+def test_check_stage_gives_the_value_or_says_why_not():
+    fmt = ResponseFormat.of({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    ok = build_reply(ParsedOutput('{"n": 3}', "", ()), "stop", Metrics(), ())
+    assert check_format(fmt, ok, ok.text).parsed == {"n": 3}
+    cut = build_reply(ParsedOutput('{"n": ', "", ()), "length", Metrics(), ())
+    with pytest.raises(StructuredOutputError, match="max_tokens"):
+        check_format(fmt, cut, cut.text)
+    email = ResponseFormat.regex(r"[a-z]+@[a-z]+\.com")
+    redacted = build_reply(
+        ParsedOutput("[EMAIL]", "", ()), "stop", Metrics(), (SafetyEvent(0.0, "output", "email", "redact"),)
+    )
+    with pytest.raises(StructuredOutputError, match=r"safety policy changed the answer \(email \(redact\)\)"):
+        check_format(email, redacted, redacted.text)

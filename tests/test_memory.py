@@ -267,3 +267,18 @@ def test_new_ranges_leave_out_what_was_mapped_before():
     assert _new_ranges(before, after) == [(250, 300), (400, 450), (500, 550), (700, 800)]
     assert _new_ranges(set(), {(1, 2)}) == [(1, 2)]
     assert _new_ranges({(1, 2)}, set()) == []
+
+
+def test_memory_tuning_is_an_option_and_the_environment_overrides_it(monkeypatch):
+    from edgeqwen.backends import memory
+
+    monkeypatch.delenv("EDGEQWEN_MALLOC_TUNING", raising=False)
+    monkeypatch.delenv("EDGEQWEN_HUGE_PAGES", raising=False)
+    monkeypatch.setattr(memory, "_configured", memory.MemoryTuning())
+    assert memory.current() == memory.MemoryTuning(True, True)
+    memory.configure(memory.MemoryTuning(huge_pages=False))
+    assert memory.current() == memory.MemoryTuning(True, False) and not memory._huge_pages_enabled()
+    monkeypatch.setenv("EDGEQWEN_HUGE_PAGES", "1")  # the environment wins over the option
+    assert memory.current().huge_pages
+    monkeypatch.setenv("EDGEQWEN_MALLOC_TUNING", "0")  # and huge pages need malloc tuning
+    assert memory.current() == memory.MemoryTuning(False, False) and not memory._tuning_enabled()

@@ -1,36 +1,15 @@
-"""Process memory for the ONNX backend: weight files mapped once, small-page KV buffers, malloc.
+"""Process memory for the ONNX backend: what a session and its process would otherwise keep
+resident (or walk page tables for) that an assistant on a small machine should not pay for.
 
-What a session and its process would otherwise keep resident that an assistant on a small machine
-should not pay for (figures for Qwen2.5-1.5B, int4 block 32, 4K context):
+- ``MappedWeights``: the weight files mapped once by us, their pages dropped when nobody reads them.
+- ``small_page_zeros``: KV buffers in 4 KiB pages, so the cache's resident size follows its tokens.
+- ``trim_heap``: free heap handed back after loading.
+- ``fix_mmap_threshold``: glibc's thresholds pinned, so per-token buffers reuse warm pages.
+- ``huge_pages_for_new_memory``: onnxruntime's repacked weights moved into huge pages (decode speed).
 
-- **Weight-file pages nobody reads any more** (``MappedWeights``). onnxruntime repacks most int4
-  weights into its own layout at load. If it maps the weight file itself, every page the
-  repacking read stays counted in the process until the load ends, and the tensors it keeps
-  referenced afterwards (block scales beside their repacked copy, the tied embedding's int4 table)
-  stay resident for good: +320 MiB at the load's peak and +184 MiB after it for Qwen2.5-1.5B at
-  block 32. So we map each weight file ourselves, once, read-only and shared, and hand
-  onnxruntime a zero-copy tensor per external initializer (``SessionOptions.add_initializer``).
-  Because the mapping is ours, its address cannot be reused while the session lives and no
-  page of it can be written, so dropping its pages (``MADV_DONTNEED``) is always safe: a later
-  read faults the page back in from the page cache. We drop them every 50 ms while the session
-  loads, and the backend drops them again every 64 tokens: each embedding row a token reads maps
-  the 64 KiB around it (the kernel's fault-around, which ``MADV_RANDOM`` does not turn off),
-  +56 MiB after a 512-token prompt of random ids.
-- **Huge pages under a KV cache that is mostly empty** (``small_page_zeros``). A KV buffer is
-  allocated for the whole context but filled a token at a time. With transparent huge pages the
-  first token written to each buffer makes 2 MiB resident: 112 MiB for Qwen2.5-1.5B's 56
-  buffers after a 512-token prompt, where the tokens need 28 MiB. In 4 KiB pages the cache's
-  resident size follows the tokens it holds.
-- **Free heap that glibc keeps** (``trim_heap``). Parsing Qwen's tokenizer.json leaves 38 MiB of
-  freed heap that glibc does not hand back on its own; ``malloc_trim`` after loading does.
-- **glibc's dynamic mmap threshold** and **pages faulted again every token**
-  (``fix_mmap_threshold``): see its docstring.
-
-And one that costs decode time: the repacked weights sit in 4 KiB pages, so reading them once a
-token walks the page tables ~230,000 times (``huge_pages_for_new_memory``).
-
-``EDGEQWEN_MALLOC_TUNING=0`` turns off all but the mapping itself; ``EDGEQWEN_HUGE_PAGES=0`` turns
-off only the huge pages.
+The figures behind each are in docs/performance.md ("Memory"). Process-wide switches:
+:func:`configure` (``MemoryTuning``), with ``EDGEQWEN_MALLOC_TUNING`` / ``EDGEQWEN_HUGE_PAGES``
+(``0`` or ``1``) overriding it.
 """
 
 from __future__ import annotations
@@ -43,6 +22,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +30,10 @@ import numpy as np
 
 __all__ = [
     "MappedWeights",
+    "MemoryTuning",
     "collapse_resident",
+    "configure",
+    "current",
     "fix_mmap_threshold",
     "huge_pages_for_new_memory",
     "small_page_zeros",
@@ -63,32 +46,45 @@ TRIM_THRESHOLD = 4 << 20
 MADV_COLLAPSE = 25  # Linux 6.1+; the mmap module does not name it
 
 
+@dataclass(frozen=True)
+class MemoryTuning:
+    """What edgeqwen may change in the process: ``malloc`` (glibc's thresholds, heap trimming,
+    dropping weight-file pages) and ``huge_pages`` (needs ``malloc``)."""
+
+    malloc: bool = True
+    huge_pages: bool = True
+
+
+_configured = MemoryTuning()
+
+
+def configure(tuning: MemoryTuning) -> None:
+    """Set the process-wide memory tuning (before a model loads; the environment still overrides)."""
+    global _configured
+    _configured = tuning
+
+
+def current() -> MemoryTuning:
+    """The tuning in force: :func:`configure`'s, with ``EDGEQWEN_MALLOC_TUNING`` and
+    ``EDGEQWEN_HUGE_PAGES`` (``0`` off, ``1`` on) overriding it."""
+
+    def env(name: str, default: bool) -> bool:
+        value = os.environ.get(name)
+        return default if value not in ("0", "1") else value == "1"
+
+    malloc = env("EDGEQWEN_MALLOC_TUNING", _configured.malloc)
+    return MemoryTuning(malloc, malloc and env("EDGEQWEN_HUGE_PAGES", _configured.huge_pages))
+
+
 def _tuning_enabled() -> bool:
-    """Linux (glibc, /proc) and not opted out with ``EDGEQWEN_MALLOC_TUNING=0``."""
-    return sys.platform.startswith("linux") and os.environ.get("EDGEQWEN_MALLOC_TUNING") != "0"
+    """Linux (glibc, /proc) and malloc tuning on."""
+    return sys.platform.startswith("linux") and current().malloc
 
 
 def fix_mmap_threshold() -> None:
     """Pin glibc's mmap threshold at 1 MiB and its trim threshold at 4 MiB (once per process;
-    Linux/glibc only).
-
-    - **Fixed, not dynamic.** onnxruntime's per-step temporaries grow with the tokens in the cache.
-      By default glibc raises its mmap threshold after the first large block is freed (up to
-      32 MiB) and then serves them, prefill's included, from a heap that fragments and keeps
-      growing: the demo model at 8K context held 510-518 MiB instead of ~205 MiB over 200
-      prompts of 32 decode steps each, ~1 KB more a step, with nothing given back by
-      ``malloc_trim``.
-    - **1 MiB, not glibc's initial 128 KiB.** Blocks from 128 KiB to 1 MiB are what a decode step
-      allocates over and over: the logits copies (593 KB for Qwen's vocabulary) and attention
-      temporaries. Mapped, each one faults ~145 fresh pages (0.4-0.5 ms here) and is unmapped
-      again; from the heap it reuses warm pages (20 us). Qwen2.5-1.5B's time outside
-      onnxruntime per decoded token went from 1.5-1.7 ms (2.5%) to 0.56 ms. Prefill's larger
-      temporaries (an MLP activation of a 64-token step is 2.3 MB) are still mapped and unmapped.
-    - **Trim at 4 MiB**, so the free top of the heap those blocks come back to is kept.
-
-    Measured flat with these thresholds (the same loop: 206, 205, 203 MiB after 1, 26 and 51
-    prompts). ``EDGEQWEN_MALLOC_TUNING=0`` leaves malloc alone.
-    """
+    Linux/glibc only), so a decode step's temporaries reuse warm heap pages instead of faulting
+    fresh mapped ones, and the heap does not grow without bound (docs/performance.md, "Memory")."""
     global _MMAP_FIXED
     if _MMAP_FIXED or not _tuning_enabled():
         return
@@ -136,7 +132,7 @@ def huge_pages_for_new_memory() -> Iterator[None]:
 
 
 def _huge_pages_enabled() -> bool:
-    return _tuning_enabled() and os.environ.get("EDGEQWEN_HUGE_PAGES") != "0" and _huge_page_size() > 0
+    return _tuning_enabled() and current().huge_pages and _huge_page_size() > 0
 
 
 def _huge_page_size() -> int:

@@ -26,6 +26,34 @@ if TYPE_CHECKING:
 __all__ = ["Assistant", "ReplyStream", "new_messages"]
 
 
+def _build(model: str | None, name: str, announce: Callable[[str], None] | None, options: dict[str, Any]) -> Backend:
+    """The backend ``name`` over ``model``: its runtime checked before a model name is resolved or
+    anything downloads; a remote backend takes the server's model id as it is."""
+    from .backends import backend_class
+    from .hub import resolve_model
+
+    cls = backend_class(name) if name != "auto" else None
+    if cls is not None:
+        cls.check_available()
+    if cls is not None and cls.remote:
+        if model is None:
+            raise InvalidRequestError(f"backend={name!r} needs the server's model id as model=.", "model")
+        return load_backend(name, model, **options)
+    return load_backend(name, resolve_model(model, announce=announce, backend=name), **options)
+
+
+def _default_config(
+    backend: Backend, config: GenerationConfig | None, thinking: bool, sampling: dict[str, Any]
+) -> GenerationConfig:
+    """The model card's sampling defaults unless a config is given (without the settings this
+    backend lacks); keyword settings override either."""
+    base = config or backend.template.recommended_config(thinking)
+    if config is None and backend.unsupported_settings:
+        neutral = GenerationConfig()
+        base = base.with_(**{k: getattr(neutral, k) for k in backend.unsupported_settings})
+    return base.with_(**sampling) if sampling else base
+
+
 def new_messages(text: object) -> list[Message]:
     """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
     if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
@@ -89,41 +117,16 @@ class Assistant:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise InvalidRequestError(f"threads must be a whole number >= 1 (or None for all cores), got {threads!r}.")
         (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
-        if isinstance(backend, Backend):
-            self.backend = backend
-        else:
-            from .backends import backend_class
-            from .hub import resolve_model
-
-            cls = backend_class(backend) if backend != "auto" else None
-            if cls is not None:
-                cls.check_available()  # before resolving names or downloading
-            if cls is not None and cls.remote:
-                if model is None:
-                    raise InvalidRequestError(f"backend={backend!r} needs the server's model id as model=.", "model")
-                path: Any = model
-            else:
-                path = resolve_model(model, announce=announce, backend=backend)
-            self.backend = load_backend(
-                backend,
-                path,
-                context_length=context_length,
-                threads=threads,
-                device=device,
-                base_url=base_url,
-                api_key=api_key,
-            )
+        options = dict(
+            context_length=context_length, threads=threads, device=device, base_url=base_url, api_key=api_key
+        )
+        self.backend = backend if isinstance(backend, Backend) else _build(model, backend, announce, options)
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
             )
         self.enable_thinking = enable_thinking
-        # The model card's sampling defaults unless a config is given; keyword settings override.
-        base = config or self.backend.template.recommended_config(enable_thinking)
-        if config is None and self.backend.unsupported_settings:  # the card's values this backend lacks
-            neutral = GenerationConfig()
-            base = base.with_(**{k: getattr(neutral, k) for k in self.backend.unsupported_settings})
-        self.config = base.with_(**sampling) if sampling else base
+        self.config = _default_config(self.backend, config, enable_thinking, sampling)
         self.system = system
         self.tools = normalize_tools(tools)
         self._history: list[Message] = []

@@ -148,60 +148,76 @@ class OpenAIBackend(Backend):
     def _generate(self, body: dict[str, Any], unwrap: Any, cancel: threading.Event | None) -> Iterator[Chunk]:
         start = time.perf_counter()
         first: float | None = None
-        finish, usage = None, None
-        thinking, held, calls = False, [], {}
+        answer, finish, usage = _Deltas(), None, None
+        url = f"{self.base_url}/chat/completions"
         with (
             self._lock,
             _errors(self.base_url),
-            self._client.stream(
-                "POST", f"{self.base_url}/chat/completions", json=body, headers=self._headers
-            ) as response,
+            self._client.stream("POST", url, json=body, headers=self._headers) as r,
         ):
-            if response.status_code >= 400:
-                response.read()
-                raise _http_error(response.status_code, _error_message(response.text), self.base_url)
-            for event in _sse(response.iter_lines()):
+            if r.status_code >= 400:
+                r.read()
+                raise _http_error(r.status_code, _error_message(r.text), self.base_url)
+            for event in _sse(r.iter_lines()):
                 if "error" in event:
                     raise EdgeQwenError(f"The server failed while answering: {_error_message(json.dumps(event))}")
                 usage = event.get("usage") or usage
                 for choice in event.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    text = ""
-                    if delta.get("reasoning_content"):
-                        text += ("" if thinking else "<think>\n") + delta["reasoning_content"]
-                        thinking = True
-                    if delta.get("content"):
-                        text += ("\n</think>\n\n" if thinking else "") + delta["content"]
-                        thinking = False
-                    for call in delta.get("tool_calls") or ():
-                        slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
-                        fn = call.get("function") or {}
-                        slot["name"] += fn.get("name") or ""
-                        slot["arguments"] += fn.get("arguments") or ""
+                    text = answer.feed(choice.get("delta") or {})
                     if text:
                         first = first or time.perf_counter()
                         if unwrap is None:
                             yield Chunk(text)
-                        else:
-                            held.append(text)
                     finish = choice.get("finish_reason") or finish
                 if cancel is not None and cancel.is_set():
                     finish = "cancelled"
                     break
         end = time.perf_counter()
-        tail = "\n</think>\n\n" if thinking else ""
-        if unwrap is not None and held:
-            tail += unwrap("".join(held))
-        for slot in calls.values():
-            call = f'{{"name": {json.dumps(slot["name"])}, "arguments": {slot["arguments"] or "{}"}}}'
-            tail += f"<tool_call>\n{call}\n</tool_call>"
-        reason = {"stop": "stop", "tool_calls": "stop", "length": "length"}.get(finish or "", "cancelled")
-        if finish == "content_filter":
-            reason = "filtered"
+        reason = _FINISH.get(finish or "", "cancelled")
+        tail = answer.tail(unwrap)
         yield Chunk(tail, finish_reason=reason, metrics=_metrics(usage, start, first, end, reason))
 
     def close(self) -> None:
         self._client.close()
+
+
+_FINISH = {"stop": "stop", "tool_calls": "stop", "length": "length", "content_filter": "filtered"}
+
+
+class _Deltas:
+    """The streamed deltas as the text the rest of edgeqwen parses: ``reasoning_content`` inside
+    ``<think>…</think>``, tool calls (their arguments arrive in pieces) as ``<tool_call>`` blocks."""
+
+    def __init__(self) -> None:
+        self.thinking = False
+        self.held: list[str] = []  # everything, for a format whose JSON is unwrapped at the end
+        self.calls: dict[int, dict[str, str]] = {}
+
+    def feed(self, delta: dict[str, Any]) -> str:
+        text = ""
+        if delta.get("reasoning_content"):
+            text += ("" if self.thinking else "<think>\n") + delta["reasoning_content"]
+            self.thinking = True
+        if delta.get("content"):
+            text += ("\n</think>\n\n" if self.thinking else "") + delta["content"]
+            self.thinking = False
+        for call in delta.get("tool_calls") or ():
+            slot = self.calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
+            fn = call.get("function") or {}
+            slot["name"] += fn.get("name") or ""
+            slot["arguments"] += fn.get("arguments") or ""
+        self.held.append(text)
+        return text
+
+    def tail(self, unwrap: Any) -> str:
+        """What ends the answer: a thinking block still open, the unwrapped value, the tool calls."""
+        out = "\n</think>\n\n" if self.thinking else ""
+        if unwrap is not None and "".join(self.held):
+            out += unwrap("".join(self.held))
+        for slot in self.calls.values():
+            call = f'{{"name": {json.dumps(slot["name"])}, "arguments": {slot["arguments"] or "{}"}}}'
+            out += f"<tool_call>\n{call}\n</tool_call>"
+        return out
 
 
 class _RemoteInfo:

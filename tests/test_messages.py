@@ -148,3 +148,14 @@ def test_offline_pull_fails_fast_with_what_to_do(monkeypatch, tmp_path):
 def test_setup_script_says_what_it_is_doing():
     text = (Path(__file__).resolve().parents[1] / "tools" / "setup.sh").read_text()
     assert text.count('step "') >= 4  # a progress line before each long step
+
+
+def test_onnxruntime_cache_redirects_only_around_the_import(monkeypatch, tmp_path):
+    from edgeqwen.paths import onnxruntime_cache
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/else")
+    monkeypatch.delitem(sys.modules, "onnxruntime", raising=False)  # as before the first import
+    with onnxruntime_cache():
+        assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "runtime-cache")
+    assert os.environ["XDG_CACHE_HOME"] == "/somewhere/else"

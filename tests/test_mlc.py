@@ -246,3 +246,22 @@ def test_bad_device_bad_request_and_load_failure(mlc, folder):
     bot.backend.engine.completions.create = reject
     with pytest.raises(InvalidRequestError, match="MLC rejected.*Penalty"):  # translated, not a bare traceback
         bot.chat("x")
+
+
+def test_mlc_names_are_resolved_by_the_hub(tmp_path, monkeypatch):
+    from edgeqwen.hub import models_dir, resolve_model
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
+    with pytest.raises(ModelNotFoundError, match="No MLC build is installed"):
+        resolve_model(None, backend="mlc")
+    build = models_dir() / "qwen2.5-1.5b-instruct-mlc"
+    build.mkdir(parents=True)
+    (build / "mlc-chat-config.json").write_text("{}")
+    assert resolve_model("qwen2.5-1.5b-instruct", backend="mlc") == build  # the catalog name finds its -mlc build
+    assert resolve_model("HF://mlc-ai/qwen2.5-1.5b-instruct-mlc", backend="mlc") == build  # installed: no download
+    assert resolve_model(str(build), backend="mlc") == build
+    with pytest.raises(InvalidRequestError, match="not an HF://org/repo"):
+        resolve_model("HF://just-a-name", backend="mlc")
+    with pytest.raises(ModelNotFoundError, match="No MLC build named 'nope'"):
+        resolve_model("nope", backend="mlc")

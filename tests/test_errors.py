@@ -119,3 +119,15 @@ def test_mlc_backend_without_mlc_llm_says_how_to_install(tiny_models, monkeypatc
         Assistant(str(tiny_models["qwen2"]["int4"]), backend="mlc")
     with pytest.raises(InvalidRequestError, match="Unknown backend 'tpu'"):
         Assistant(str(tiny_models["qwen2"]["int4"]), backend="tpu")
+
+
+def test_onnxruntime_failing_mid_answer_is_an_edgeqwen_error(tiny_models, monkeypatch):
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=256)
+
+    def broken(binding):
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad allocation")
+
+    monkeypatch.setattr(backend.model.session, "run_with_iobinding", broken)
+    with pytest.raises(EdgeQwenError, match="onnxruntime failed while generating.*bad allocation") as err:
+        Assistant(backend=backend, max_tokens=4).chat("hi")
+    assert isinstance(err.value.__cause__, RuntimeError)

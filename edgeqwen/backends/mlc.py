@@ -40,6 +40,7 @@ from ..errors import (
     ModelLoadError,
     ModelNotFoundError,
     PromptTooLongError,
+    map_exceptions,
 )
 from ..model import SUPPORTED_TYPES, checked_context_length, unsupported_architecture
 from ..runtime.grammar import ResponseFormat
@@ -126,6 +127,12 @@ def read_mlc_model_info(path: str | Path) -> MlcModelInfo:
         raise ModelLoadError(f"The MLC folder {folder} has no tokenizer.json. {fix}")
     quant = str(cfg.get("quantization", ""))
     return MlcModelInfo(folder.resolve(), model_type, context, vocab, tuple(sorted(eos_ids)), quant)
+
+
+def _mlc_error(exc: BaseException) -> EdgeQwenError:
+    """MLC's failures as ours: a request it refused (its BadRequestError) is the caller's to fix."""
+    kind = InvalidRequestError if type(exc).__name__ == "BadRequestError" else EdgeQwenError
+    return kind(f"MLC rejected or failed the request: {exc}")
 
 
 def mlc_response_format(
@@ -260,27 +267,23 @@ class MlcBackend(Backend):
         finish, usage, held = None, None, []
         done = False
         try:
-            responses = self.engine.completions.create(prompt=prompt, request_id=request_id, **kwargs)
-            for response in responses:
-                if response.usage is not None:
-                    usage = response.usage
-                for choice in response.choices:
-                    if choice.text:
-                        first = first or time.perf_counter()
-                        if unwrap is None:
-                            yield Chunk(choice.text)
-                        else:
-                            held.append(choice.text)
-                    if choice.finish_reason is not None:
-                        finish = choice.finish_reason
-                if cancel is not None and cancel.is_set():
-                    break
+            with map_exceptions({Exception: _mlc_error}):  # mlc_llm's BadRequestError, TVM errors
+                responses = self.engine.completions.create(prompt=prompt, request_id=request_id, **kwargs)
+                for response in responses:
+                    if response.usage is not None:
+                        usage = response.usage
+                    for choice in response.choices:
+                        if choice.text:
+                            first = first or time.perf_counter()
+                            if unwrap is None:
+                                yield Chunk(choice.text)
+                            else:
+                                held.append(choice.text)
+                        if choice.finish_reason is not None:
+                            finish = choice.finish_reason
+                    if cancel is not None and cancel.is_set():
+                        break
             done = finish is not None
-        except EdgeQwenError:
-            raise
-        except Exception as exc:  # mlc_llm's BadRequestError, TVM runtime errors
-            kind = InvalidRequestError if type(exc).__name__ == "BadRequestError" else EdgeQwenError
-            raise kind(f"MLC rejected or failed the request: {exc}") from exc
         finally:
             if not done:
                 self.engine.abort(request_id)  # cancelled, or the consumer stopped iterating

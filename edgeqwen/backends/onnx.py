@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..chat import template_for
-from ..errors import BackendUnavailableError, InvalidRequestError, ModelLoadError
+from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError, map_exceptions
 from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..runtime.loop import stream_generate
@@ -188,7 +188,8 @@ class OnnxModel:
                 b.bind_output(present)
         if self._logits is None:
             b.bind_output(self._logits_name)
-        self.session.run_with_iobinding(b)
+        with map_exceptions({Exception: _ort_error}):  # onnxruntime's Fail, RuntimeException, ...
+            self.session.run_with_iobinding(b)
         if self._logits is not None:
             logits = self._logits[0, -1].copy()  # the caller's to keep; the buffer is reused
         else:
@@ -250,6 +251,12 @@ class OnnxModel:
         if len(self.tokens) + len(tokens) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
         return self._run(tokens)
+
+
+def _ort_error(exc: BaseException) -> EdgeQwenError:
+    """onnxruntime failing while it runs (out of memory, a bad kernel) as ours."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return EdgeQwenError(f"onnxruntime failed while generating ({reason}); the model or the machine is at fault.")
 
 
 def _culprit(info: ModelInfo) -> str:

@@ -22,7 +22,7 @@ from .errors import (
     StructuredOutputError,
     UnsupportedArchitectureError,
 )
-from .runtime.grammar import ResponseFormat
+from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, ToolCall
 
 try:  # the version is written once, in pyproject.toml

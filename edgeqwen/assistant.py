@@ -17,7 +17,7 @@ from .backends import Backend, Request, load_backend
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream
-from .runtime.grammar import ResponseFormat
+from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .chat import OutputParser, ParsedOutput
 from .errors import InvalidRequestError, StructuredOutputError
-from .runtime.grammar import ResponseFormat
+from .runtime.formats import ResponseFormat
 from .types import Chunk, FinishReason, Metrics, Reply
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..chat import ChatTemplate
 from ..model import ModelInfo
-from ..runtime.grammar import ResponseFormat
+from ..runtime.formats import ResponseFormat
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Message

@@ -43,7 +43,7 @@ from ..errors import (
     map_exceptions,
 )
 from ..model import SUPPORTED_TYPES, checked_context_length, unsupported_architecture
-from ..runtime.grammar import ResponseFormat
+from ..runtime.formats import ResponseFormat
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
 from .base import Backend, Request

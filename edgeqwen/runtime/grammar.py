@@ -15,14 +15,15 @@ import json
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from collections.abc import Collection, Sequence
+from dataclasses import fields, replace
+from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, GrammarError, StructuredOutputError
-from .schema import DEFAULT_MAX_STRING, decoding_schema
+from ..errors import BackendUnavailableError, GrammarError
+from .formats import ResponseFormat
+from .schema import decoding_schema
 
 __all__ = [
     "MARKERS",
@@ -30,7 +31,7 @@ __all__ = [
     "GrammarConstraint",
     "GrammarEngine",
     "RelaxedConstraintWarning",
-    "ResponseFormat",
+    "grammar_text",
 ]
 
 
@@ -38,7 +39,6 @@ class RelaxedConstraintWarning(UserWarning):
     """``lenient=True`` let a schema compile without enforcing some keywords during decoding."""
 
 
-Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 COMPILE_TIME_LIMIT_S = 10.0
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 
@@ -48,266 +48,78 @@ GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 MARKERS = frozenset({"<tool_call>", "</tool_call>", "<think>", "</think>"})
 
 
-# Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
-_PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
-
-
-def _json_string_value(text: str) -> str:
-    """The string a JSON-string answer stands for (the text itself while it is incomplete)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return text  # incomplete (max_tokens): the caller's validation reports it with the raw text
-    return value if isinstance(value, str) else text
-
-
 def _marker(name: str, special: Collection[str]) -> str:
     """A marker in Lark: a special-token reference, or a string literal."""
     return name if name in special else json.dumps(name)
 
 
-@dataclass(frozen=True)
-class ResponseFormat:
-    """What shape the answer must have. Build one with :meth:`of` from a JSON Schema dict, a
-    pydantic model class, ``{"type": "json_object"}``, an OpenAI ``json_schema`` format, or use
-    :meth:`regex`, :meth:`choice`, :meth:`lark`."""
+def _tool_rule(fmt: ResponseFormat, special: Collection[str]) -> str:
+    # Qwen writes tool calls the way its chat template renders them: json.dumps separators.
+    schema = {
+        **fmt.tool_call_schema(),
+        "x-guidance": {
+            "whitespace_flexible": False,
+            "item_separator": ", ",
+            "key_separator": ": ",
+            "lenient": fmt.lenient,
+        },
+    }
+    open_, close = _marker("<tool_call>", special), _marker("</tool_call>", special)
+    return f'{open_} "\\n" %json {json.dumps(schema)} "\\n" {close}'
 
-    kind: Kind
-    schema: dict[str, Any] | None = None
-    pattern: str | None = None
-    choices: tuple[str, ...] = ()
-    grammar: str | None = None
-    tools: tuple[dict[str, Any], ...] = ()
-    lenient: bool = False
-    max_string_length: int | None = DEFAULT_MAX_STRING
-    # patterned and formatted strings get max_string_length too, unless that leaves no value
-    bound_patterns: bool = True
-    thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
-    fast_forward: bool = True  # append tokens the grammar forces without sampling them
-    model: Any = field(default=None, compare=False)  # pydantic class, for validation
 
-    @classmethod
-    def of(cls, spec: Any, *, lenient: bool = False) -> ResponseFormat:
-        if isinstance(spec, ResponseFormat):
-            return spec
-        if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
-            try:
-                schema = spec.model_json_schema()
-            except Exception as exc:  # pydantic raises PydanticSchemaGenerationError and others
-                raise GrammarError(
-                    f"The pydantic model {spec.__name__} has a field type that has no JSON Schema ({exc}); "
-                    "use JSON-compatible field types (str, int, float, bool, lists, nested models, Literal)."
-                ) from exc
-            return cls("json_schema", schema=schema, lenient=lenient, model=spec)
-        if isinstance(spec, dict):
-            if spec.get("type") == "json_object":
-                inner = spec.get("schema")
-                return cls("json_schema", schema=inner, lenient=lenient) if inner else cls("json_object")
-            if spec.get("type") == "json_schema" and isinstance(spec.get("json_schema"), dict):
-                inner = spec["json_schema"]
-                # OpenAI's "strict": false: enforce what decoding can, check the rest on the result
-                relaxed = lenient or inner.get("strict") is False
-                return cls("json_schema", schema=inner.get("schema", {}), lenient=relaxed)
-            return cls("json_schema", schema=spec, lenient=lenient)
+# -- grammar ------------------------------------------------------------------------------
+def _json_grammar(fmt: ResponseFormat, schema: dict[str, Any] | None) -> str:
+    from llguidance import LLMatcher
+
+    if schema is not None and not isinstance(schema, dict):
+        raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
+    schema = decoding_schema(schema if schema is not None else {}, fmt.max_string_length, fmt.bound_patterns)
+    options = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":", "lenient": fmt.lenient}
+    try:
+        return LLMatcher.grammar_from_json_schema(schema, overrides=options)
+    except ValueError as exc:
+        raise GrammarError(f"Invalid JSON Schema: {exc}") from exc
+
+
+def grammar_text(fmt: ResponseFormat, thinking: bool = False, special: Collection[str] = MARKERS) -> str:
+    """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first.
+    ``special``: the markers that are special tokens of the tokenizer; the others are text."""
+    from llguidance import LLMatcher
+
+    if fmt.kind == "json_schema":
+        grammar = _json_grammar(fmt, fmt.schema)
+    elif fmt.kind == "json_object":
+        grammar = _json_grammar(fmt, {"type": "object"})
+    elif fmt.kind == "regex":
+        grammar = LLMatcher.grammar_from_regex(fmt.pattern or "")
+    elif fmt.kind == "choice":
+        grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in fmt.choices))
+    elif fmt.kind == "tool_call":
+        grammar = LLMatcher.grammar_from_lark("start: " + _tool_rule(fmt, special))
+    else:
+        grammar = LLMatcher.grammar_from_lark(fmt.grammar or "")
+    if not thinking:
+        return grammar
+    # The answer as a rule after one <think>...</think> block (Qwen3 opens it itself).
+    if fmt.kind in ("json_schema", "json_object"):
+        body = json.loads(grammar)["grammars"][0]["json_schema"]
+        answer = "%json " + json.dumps(body)
+    elif fmt.kind == "regex":
+        answer = "/" + (fmt.pattern or "").replace("/", "\\/") + "/"
+    elif fmt.kind == "choice":
+        answer = " | ".join(json.dumps(c) for c in fmt.choices)
+    elif fmt.kind == "tool_call":
+        answer = _tool_rule(fmt, special)
+    else:
         raise GrammarError(
-            f"Unsupported response format {type(spec).__name__}: pass a JSON Schema dict, a pydantic model class, "
-            '{"type": "json_object"}, or ResponseFormat.regex(...) / .choice(...) / .lark(...).'
+            "A Lark response format cannot be combined with thinking; add the think block "
+            "to your grammar (start: <think> /(.|\\n)*/ </think> ...) or turn thinking off."
         )
-
-    @classmethod
-    def regex(cls, pattern: str) -> ResponseFormat:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise GrammarError(f"The regex {pattern!r} does not compile: {exc}.") from exc
-        return cls("regex", pattern=pattern)
-
-    @classmethod
-    def choice(cls, options: Sequence[str]) -> ResponseFormat:
-        opts = tuple(options)
-        if not opts or not all(isinstance(o, str) and o for o in opts):
-            raise GrammarError("choice needs a non-empty list of non-empty strings.")
-        return cls("choice", choices=opts)
-
-    @classmethod
-    def lark(cls, grammar: str) -> ResponseFormat:
-        return cls("lark", grammar=grammar)
-
-    @classmethod
-    def tool_call(cls, tools: Sequence[dict[str, Any]], name: str | None = None) -> ResponseFormat:
-        """One Qwen ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` whose arguments are
-        valid for the chosen function (or for ``name``, when given)."""
-        from ..chat import normalize_tools
-
-        fns = [t["function"] for t in normalize_tools(tools)]
-        if name is not None:
-            fns = [f for f in fns if f["name"] == name]
-            if not fns:
-                raise GrammarError(
-                    f"tool_choice names {name!r}, which is not among the tools given.", param="tool_choice"
-                )
-        if not fns:
-            raise GrammarError("A tool call was required but no tools were given.", param="tools")
-        return cls("tool_call", tools=tuple(fns))
-
-    def tool_call_schema(self) -> dict[str, Any]:
-        """One tool call as JSON, ``{"name": ..., "arguments": {...}}`` with arguments valid for the
-        named tool (in their decoding form): the one place the tool-call schema is written."""
-        variants = []
-        for fn in self.tools:
-            params = fn.get("parameters") or {"type": "object", "properties": {}}
-            variants.append(
-                {
-                    "type": "object",
-                    "properties": {
-                        "name": {"const": fn["name"]},
-                        "arguments": decoding_schema(params, self.max_string_length, self.bound_patterns),
-                    },
-                    "required": ["name", "arguments"],
-                    "additionalProperties": False,
-                }
-            )
-        return variants[0] if len(variants) == 1 else {"anyOf": variants}
-
-    def json_schema_form(self) -> tuple[dict[str, Any], Callable[[str], str] | None]:
-        """This format as one JSON Schema, for engines that take only JSON Schema (MLC, a remote
-        OpenAI-compatible server), and how to turn the JSON they write back into our answer text
-        (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
-        if self.kind in ("json_schema", "json_object"):
-            schema = self.schema if self.kind == "json_schema" else {"type": "object"}
-            return decoding_schema(schema or {}, self.max_string_length, self.bound_patterns), None
-        if self.kind == "choice":
-            return {"enum": list(self.choices)}, _json_string_value
-        if self.kind == "regex":
-            pattern = self.pattern or ""
-            if _PY_ONLY_REGEX.search(pattern):
-                raise GrammarError(
-                    f"The regex {pattern!r} uses Python-only syntax that a JSON Schema pattern cannot carry; "
-                    "rewrite it without named groups, inline flags or \\A/\\Z, or use backend='onnx'."
-                )
-            return {"type": "string", "pattern": f"^(?:{pattern})$"}, _json_string_value
-        if self.kind == "tool_call":
-            return self.tool_call_schema(), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
-        raise GrammarError(
-            f"This backend cannot express a {self.kind} constraint (it takes JSON Schema only); "
-            "use a JSON Schema, regex or choice, or backend='onnx'."
-        )
-
-    def _tool_rule(self, special: Collection[str]) -> str:
-        # Qwen writes tool calls the way its chat template renders them: json.dumps separators.
-        schema = {
-            **self.tool_call_schema(),
-            "x-guidance": {
-                "whitespace_flexible": False,
-                "item_separator": ", ",
-                "key_separator": ": ",
-                "lenient": self.lenient,
-            },
-        }
-        open_, close = _marker("<tool_call>", special), _marker("</tool_call>", special)
-        return f'{open_} "\\n" %json {json.dumps(schema)} "\\n" {close}'
-
-    # -- grammar ------------------------------------------------------------------------------
-    def _json_grammar(self, schema: dict[str, Any] | None) -> str:
-        from llguidance import LLMatcher
-
-        if schema is not None and not isinstance(schema, dict):
-            raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
-        schema = decoding_schema(schema if schema is not None else {}, self.max_string_length, self.bound_patterns)
-        options = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":", "lenient": self.lenient}
-        try:
-            return LLMatcher.grammar_from_json_schema(schema, overrides=options)
-        except ValueError as exc:
-            raise GrammarError(f"Invalid JSON Schema: {exc}") from exc
-
-    def grammar_text(self, thinking: bool = False, special: Collection[str] = MARKERS) -> str:
-        """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first.
-        ``special``: the markers that are special tokens of the tokenizer; the others are text."""
-        from llguidance import LLMatcher
-
-        if self.kind == "json_schema":
-            grammar = self._json_grammar(self.schema)
-        elif self.kind == "json_object":
-            grammar = self._json_grammar({"type": "object"})
-        elif self.kind == "regex":
-            grammar = LLMatcher.grammar_from_regex(self.pattern or "")
-        elif self.kind == "choice":
-            grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in self.choices))
-        elif self.kind == "tool_call":
-            grammar = LLMatcher.grammar_from_lark("start: " + self._tool_rule(special))
-        else:
-            grammar = LLMatcher.grammar_from_lark(self.grammar or "")
-        if not thinking:
-            return grammar
-        # The answer as a rule after one <think>...</think> block (Qwen3 opens it itself).
-        if self.kind in ("json_schema", "json_object"):
-            body = json.loads(grammar)["grammars"][0]["json_schema"]
-            answer = "%json " + json.dumps(body)
-        elif self.kind == "regex":
-            answer = "/" + (self.pattern or "").replace("/", "\\/") + "/"
-        elif self.kind == "choice":
-            answer = " | ".join(json.dumps(c) for c in self.choices)
-        elif self.kind == "tool_call":
-            answer = self._tool_rule(special)
-        else:
-            raise GrammarError(
-                "A Lark response format cannot be combined with thinking; add the think block "
-                "to your grammar (start: <think> /(.|\\n)*/ </think> ...) or turn thinking off."
-            )
-        think = f"/(.|\\n){{0,{int(self.thinking_budget)}}}/"
-        open_, close = _marker("<think>", special), _marker("</think>", special)
-        lark = f"start: {open_} THINK {close} /\\n*/ answer\nTHINK: {think}\nanswer: " + answer
-        return LLMatcher.grammar_from_lark(lark)
-
-    # -- results ------------------------------------------------------------------------------
-    def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
-        """Constrained tool calls, validated against their function's parameters."""
-        import jsonschema
-
-        if not calls:
-            raise StructuredOutputError("The answer holds no complete tool call; raise max_tokens.", text)
-        by_name = {fn["name"]: fn for fn in self.tools}
-        for call in calls:
-            fn = by_name.get(call.name)
-            if fn is None:
-                raise StructuredOutputError(f"The model called an unknown tool {call.name!r}.", text)
-            try:
-                jsonschema.validate(call.arguments, fn.get("parameters") or {})
-            except jsonschema.ValidationError as exc:
-                raise StructuredOutputError(f"Arguments of {call.name} do not validate: {exc.message}", text) from exc
-        return tuple(calls)
-
-    def parse(self, text: str) -> Any:
-        """The value the answer stands for, checked again independently of the grammar."""
-        if self.kind in ("json_schema", "json_object"):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise StructuredOutputError(
-                    f"The answer is not complete JSON ({exc.msg} at {exc.pos}); raise max_tokens.", text
-                ) from exc
-            if self.model is not None:
-                try:
-                    return self.model.model_validate(value)
-                except Exception as exc:  # pydantic.ValidationError
-                    raise StructuredOutputError(f"The answer does not validate: {exc}", text) from exc
-            if self.schema:
-                import jsonschema
-
-                try:
-                    jsonschema.validate(value, self.schema)
-                except jsonschema.ValidationError as exc:
-                    raise StructuredOutputError(f"The answer does not validate: {exc.message}", text) from exc
-            return value
-        if self.kind == "regex":
-            if not re.fullmatch(self.pattern or "", text):
-                raise StructuredOutputError(f"The answer does not match {self.pattern!r}; raise max_tokens.", text)
-            return text
-        if self.kind == "choice":
-            if text not in self.choices:
-                raise StructuredOutputError(f"The answer {text!r} is not one of the choices.", text)
-            return text
-        return text
+    think = f"/(.|\\n){{0,{int(fmt.thinking_budget)}}}/"
+    open_, close = _marker("<think>", special), _marker("</think>", special)
+    lark = f"start: {open_} THINK {close} /\\n*/ answer\nTHINK: {think}\nanswer: " + answer
+    return LLMatcher.grammar_from_lark(lark)
 
 
 class GrammarEngine:
@@ -339,11 +151,11 @@ class GrammarEngine:
             self._cache.move_to_end(key)
             return cached
         start = time.perf_counter()
-        grammar = fmt.grammar_text(thinking, self.special_markers)
+        grammar = grammar_text(fmt, thinking, self.special_markers)
         is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
         if is_error and fmt.bound_patterns and re.search(r"Unsatisfiable|regex is empty", messages[0]):
             # a pattern or format whose values are longer than the default bound: leave it unbounded
-            grammar = replace(fmt, bound_patterns=False).grammar_text(thinking, self.special_markers)
+            grammar = grammar_text(replace(fmt, bound_patterns=False), thinking, self.special_markers)
             is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
         elapsed = time.perf_counter() - start
         self.compile_times.append(elapsed)

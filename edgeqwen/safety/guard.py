@@ -156,7 +156,7 @@ class Guard:
     def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
         """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
         from ..backends.base import Request
-        from ..runtime.grammar import ResponseFormat
+        from ..runtime.formats import ResponseFormat
         from ..types import GenerationConfig, Message
 
         schema = {

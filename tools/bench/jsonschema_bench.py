@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from edgeqwen.errors import GrammarError  # noqa: E402
-from edgeqwen.runtime.grammar import GrammarEngine, ResponseFormat  # noqa: E402
+from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
+from edgeqwen.runtime.grammar import GrammarEngine  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
 QWEN_STOPS = (151643, 151645)

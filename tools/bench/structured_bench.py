@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from edgeqwen import GenerationConfig, Message  # noqa: E402
 from edgeqwen.backends.onnx import OnnxBackend  # noqa: E402
-from edgeqwen.runtime.grammar import ResponseFormat  # noqa: E402
+from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
 from edgeqwen.runtime.loop import stream_generate  # noqa: E402
 
 

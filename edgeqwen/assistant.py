@@ -269,21 +269,23 @@ class Assistant:
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
         request = Request(tuple(ids), config, fmt, thinking, self._processors(len(ids)), messages, turn.tools)
         chunks = self.guard.checked_output(self.backend, self.backend.stream(request, self._cancel), events)
-        prefix = (
-            self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
-            if self.backend.streams_token_ids and self.backend.supports_prefix_cache
-            else None
-        )
         return ReplyStream(
             iter(chunks),
             self._on_done(turn),
             thinking=thinking,
             trimmed=dropped,
-            prefix_ids=prefix,
+            prefix_ids=self._prefix(thinking),
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system),
             events=events,
         )
+
+    def _prefix(self, thinking: bool) -> list[int] | None:
+        """The ids the prompt puts at the start of the answer, kept with its tokens in the history
+        so the next turn reuses the cache; None where the backend has no prefix cache to reuse."""
+        if not (self.backend.streams_token_ids and self.backend.supports_prefix_cache):
+            return None
+        return self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
 
     def _format(self, turn: _Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
         """What shape the answer must have: the response format, or a forced tool call."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,9 +17,9 @@ CACHE = Path(os.environ.get("EDGEQWEN_TEST_CACHE", ROOT / ".cache" / "tests"))
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, dict[str, Path]]:
     """Tiny random-weight Qwen2 and Qwen3 models (HF, int4 ONNX, fp32 ONNX), built once and cached."""
-    from make_test_models import build
+    from make_test_models import build_all
 
-    return {arch: build(arch, CACHE / "models") for arch in ("qwen2", "qwen3")}
+    return build_all(("qwen2", "qwen3"), CACHE / "models")
 
 
 def _tokenizer(name: str, qwen3: bool) -> Path:
@@ -42,12 +43,35 @@ def qwen3_tokenizer_json() -> Path:
     return _tokenizer("qwen3-tokenizer", qwen3=True)
 
 
+_demo_conversion: subprocess.Popen | None = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Convert the demo model (~50 s, once per cache) in the background while the first tests and
+    the tiny models' build run, when any collected test needs it."""
+    global _demo_conversion
+    from edgeqwen.hub import DEMO_MODEL
+
+    home = CACHE / "home"
+    if (home / "models" / DEMO_MODEL / "genai_config.json").is_file():
+        return
+    if not any("demo_model" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    code = "from edgeqwen.hub import ensure_demo_model; ensure_demo_model()"
+    env = dict(os.environ, EDGEQWEN_HOME=str(home))
+    _demo_conversion = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
     """The real SmolLM2-135M-Instruct demo model, converted once into the test cache."""
     os.environ["EDGEQWEN_HOME"] = str(CACHE / "home")
     from edgeqwen.hub import ensure_demo_model
 
+    if _demo_conversion is not None:
+        _demo_conversion.wait()  # its failure shows below: the conversion runs again, here
     return ensure_demo_model()
 
 

@@ -56,18 +56,33 @@ def build_hf(arch: str, out: Path, seed: int = 0) -> Path:
 
 
 def build(arch: str, root: Path, precisions: tuple[str, ...] = ("int4", "fp32")) -> dict[str, Path]:
+    return build_all((arch,), root, precisions)[arch]
+
+
+def build_all(
+    archs: tuple[str, ...], root: Path, precisions: tuple[str, ...] = ("int4", "fp32")
+) -> dict[str, dict[str, Path]]:
+    """The HF folders first, then every missing conversion, two at a time: each is a builder
+    subprocess that keeps about one core busy."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from edgeqwen.convert import ConvertOptions, convert
 
     root.mkdir(parents=True, exist_ok=True)
-    hf = root / f"{arch}-hf"
-    if not (hf / "config.json").is_file():
-        build_hf(arch, hf)
-    out = {"hf": hf}
-    for precision in precisions:
-        folder = root / f"{arch}-{precision}"
-        if not (folder / "genai_config.json").is_file():
-            convert(hf, folder, ConvertOptions(precision=precision))
-        out[precision] = folder
+    out: dict[str, dict[str, Path]] = {}
+    jobs = []
+    for arch in archs:
+        hf = root / f"{arch}-hf"
+        if not (hf / "config.json").is_file():
+            build_hf(arch, hf)
+        out[arch] = {"hf": hf}
+        for precision in precisions:
+            folder = out[arch][precision] = root / f"{arch}-{precision}"
+            if not (folder / "genai_config.json").is_file():
+                jobs.append((hf, folder, ConvertOptions(precision=precision)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(convert, *job) for job in jobs]:
+            future.result()
     return out
 
 

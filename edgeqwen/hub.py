@@ -122,7 +122,7 @@ def resolve_model(
         if announce:
             announce(note)
         else:  # a Python caller asked for "the installed model": never swap in the demo silently
-            warnings.warn(note, DemoModelWarning, stacklevel=3)
+            warnings.warn(note, DemoModelWarning, stacklevel=4)  # the Assistant(...) line
         return ensure_demo_model(announce)
     from .catalog import catalog
 

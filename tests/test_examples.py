@@ -31,7 +31,7 @@ def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
 
 def test_every_example_is_tested():
     tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
-              "server_client.py"}  # fmt: skip
+              "server_client.py", "remote_assistant.py"}  # fmt: skip
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -72,3 +72,10 @@ def test_server_client(demo_model):
     assert "model: smollm2-135m-instruct" in out and "Paris" in out.split("answer: ")[1].splitlines()[0]
     assert "stream: " in out and out.split("stream: ")[1].split("\n")[0].strip()
     assert "json: {'city': " in out
+
+
+def test_remote_assistant(demo_model):
+    out = run("remote_assistant.py")
+    assert "(started a server for smollm2-135m-instruct" in out
+    assert "Paris" in out.split("answer: ")[1].splitlines()[0] and out.split("follow-up: ")[1].strip()
+    assert "json: {'city': " in out and "refused: refused" in out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .backends import Backend, Request, load_backend
 from .chat import normalize_tools
@@ -19,9 +19,6 @@ from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream
 from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Assistant", "ReplyStream", "new_messages"]
 

@@ -45,8 +45,12 @@ OFFLINE_HINT = (
 REACH_TIMEOUT_S = 3.0
 
 
-def _offline_by_env() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+def _offline_reason(url: str) -> str | None:
+    """Why nothing can be downloaded now, or None when it can: HF_HUB_OFFLINE, or a hub that
+    does not answer."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    return None if _reachable(url) else "this machine is offline"
 
 
 def _reachable(url: str) -> bool:
@@ -130,11 +134,10 @@ def pull(
     hf = _hub()
     endpoint = os.environ.get("HF_ENDPOINT") or None
     cache = os.environ.get("HF_HUB_CACHE") or None
-    offline = _offline_by_env()
-    unreachable = not offline and not _reachable(endpoint or hf.constants.ENDPOINT)
-    if unreachable:
-        offline = True  # what is cached still installs; nothing else can
-        _say(progress, f"Offline: {endpoint or hf.constants.ENDPOINT} cannot be reached; looking in the cache")
+    why_offline = _offline_reason(endpoint or hf.constants.ENDPOINT)
+    offline = why_offline is not None  # then what is cached still installs; nothing else can
+    if offline:
+        _say(progress, f"Offline ({why_offline}): looking in the cache")
     records: list[FileRecord] | None = None
     if not offline:
         api = hf.HfApi(endpoint=endpoint)
@@ -183,17 +186,17 @@ def pull(
         )
     except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
         if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
-            why = "this machine is offline" if unreachable else "HF_HUB_OFFLINE is set"
-            raise DownloadError(f"{repo} is not in the cache and {why}: {OFFLINE_HINT}") from exc
+            raise DownloadError(f"{repo} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
     folder = snapshot / sub if sub else snapshot
+    fix = f"run `edgeqwen pull {install} --force`"
     if records is None:  # offline: check against what was verified when it was downloaded
         if not manifest_path(install).is_file():
             raise IntegrityError(f"{install} was not downloaded by edgeqwen, so it cannot be checked offline.")
         records = [FileRecord(**r) for r in json.loads(manifest_path(install).read_text())["files"]]
-        check_files(folder, records, f"run `edgeqwen pull {install} --force`", checksums=False)
+        check_files(folder, records, fix, checksums=False)
     else:
-        check_files(folder, records, f"run `edgeqwen pull {install} --force`", delete=True)
+        check_files(folder, records, fix, delete=True)
         manifest_path(install).parent.mkdir(parents=True, exist_ok=True)
         manifest_path(install).write_text(
             json.dumps({"repo": repo, "subfolder": sub, "files": [asdict(r) for r in records]}, indent=1)
@@ -219,7 +222,8 @@ def _pull_and_convert(
     if (dest / "genai_config.json").is_file() and not force:
         return dest
     hf = _hub()
-    offline = _offline_by_env() or not _reachable(os.environ.get("HF_ENDPOINT") or hf.constants.ENDPOINT)
+    why_offline = _offline_reason(os.environ.get("HF_ENDPOINT") or hf.constants.ENDPOINT)
+    offline = why_offline is not None
     _say(progress, f"{'Looking in the cache for' if offline else 'Downloading'} {source} to convert it to int4 ONNX")
     try:
         src = hf.snapshot_download(
@@ -233,7 +237,7 @@ def _pull_and_convert(
         )
     except Exception as exc:
         if offline:
-            raise DownloadError(f"{source} is not in the cache and this machine is offline: {OFFLINE_HINT}") from exc
+            raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
     models_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".edgeqwen-convert-", dir=models_dir()) as tmp:

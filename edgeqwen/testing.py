@@ -19,17 +19,14 @@ decoding-level bans, the safety filters, history and prefix reuse.
 from __future__ import annotations
 
 import itertools
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .backends.base import Backend, Request
+from .backends.base import BasicInfo, LoopBackend, Request
 from .chat import template_for
-from .runtime.loop import stream_generate
 from .tokenizer import Tokenizer, byte_level_tokenizer
 from .types import Chunk
 
@@ -74,29 +71,12 @@ class ScriptedModel:
         return self._logits()
 
 
-@dataclass(frozen=True)
-class _Info:
-    """The parts of a model's description the layers above the backend read."""
-
-    path: Path
-    vocab_size: int
-    context_length: int
-    eos_token_ids: tuple[int, ...]
-
-    @property
-    def name(self) -> str:
-        return "fake"
-
-
-class FakeBackend(Backend):
+class FakeBackend(LoopBackend):
     """Answers each request with the next of ``replies`` (cycling), or with ``script`` token ids.
     ``requests`` records every :class:`~edgeqwen.backends.Request` it got; ``tokenizer_json``
     swaps in another tokenizer (e.g. Qwen's, for token ids that match a real model)."""
 
     name = "fake"
-    supports_logits_processors = True
-    supports_response_format = True
-    supports_prefix_cache = True
 
     def __init__(
         self,
@@ -106,13 +86,13 @@ class FakeBackend(Backend):
         tokenizer_json: str | Path | None = None,
         context_length: int = 4096,
     ) -> None:
-        if tokenizer_json is None:
-            tokenizer_json = byte_level_tokenizer(Path(tempfile.mkdtemp(prefix="edgeqwen-fake-")))
-        self.tokenizer = Tokenizer(tokenizer_json)
+        self.tokenizer = Tokenizer(tokenizer_json or byte_level_tokenizer())
         self.template = template_for("qwen2", self.tokenizer)
         vocab = self.tokenizer.vocab_size
         end = self.tokenizer.token_id("<|im_end|>")
-        self.info = _Info(Path(tokenizer_json).parent, vocab, context_length, (end,) if end is not None else ())
+        self.info = BasicInfo(
+            "fake", self.tokenizer.path.parent, vocab, context_length, (end,) if end is not None else ()
+        )
         self.model = ScriptedModel(script or [end or 0], vocab, context_length)
         self._replies = itertools.cycle(list(replies)) if script is None else None
         self.requests: list[Request] = []
@@ -132,14 +112,4 @@ class FakeBackend(Backend):
         self.requests.append(request)
         if self._replies is not None:
             self.model.script = [*self.tokenizer.encode(next(self._replies)), *self.info.eos_token_ids]
-        processors = list(request.processors)
-        if request.response_format is not None:
-            n = len(request.prompt_ids)
-            processors.append(self.grammar_engine.constraint(request.response_format, n, request.thinking))
-        return self._locked(request, processors, cancel)
-
-    def _locked(self, request: Request, processors: list, cancel: threading.Event | None) -> Iterator[Chunk]:
-        with self._lock:
-            yield from stream_generate(
-                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
-            )
+        return super().stream(request, cancel)

@@ -4,7 +4,7 @@ Every backend is built the same way, ``cls(model_path, context_length=, threads=
 (through the registry in :mod:`edgeqwen.backends`), and serves ``stream(request, cancel)``.
 Capabilities are attributes, never type checks: ``supports_logits_processors`` says whether
 logits processors (penalties, grammar, bans) can run inside decoding; ``supports_response_format``
-whether ``stream`` honours a :class:`~edgeqwen.runtime.grammar.ResponseFormat` (ONNX: our grammar
+whether ``stream`` honours a :class:`~edgeqwen.runtime.formats.ResponseFormat` (ONNX: our grammar
 engine as a logits processor; MLC: its own grammar engine); ``supports_prefix_cache`` whether a
 prompt that extends the previous one only prefills the new tokens (the Assistant keeps an answer's
 token ids in its history only then).
@@ -16,6 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,11 +24,12 @@ import numpy as np
 from ..chat import ChatTemplate
 from ..model import ModelInfo
 from ..runtime.formats import ResponseFormat
+from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Message
 
-__all__ = ["Backend", "LanguageModel", "Request"]
+__all__ = ["Backend", "BasicInfo", "LanguageModel", "LoopBackend", "Request"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,6 @@ class Backend(ABC):
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
     remote: bool = False  # built with base_url / api_key (a server elsewhere)
-    renders_prompt: bool = False  # takes Request.messages and applies its own chat template
-    remote: bool = False  # built with base_url / api_key
 
     info: ModelInfo
     tokenizer: Tokenizer
@@ -118,3 +118,42 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LoopBackend(Backend):
+    """A backend whose ``model`` is a :class:`LanguageModel` driven by our own loop
+    (:func:`~edgeqwen.runtime.loop.stream_generate`): grammars, bans and penalties run as logits
+    processors, one answer at a time (the KV cache is shared state)."""
+
+    supports_logits_processors = True
+    supports_response_format = True
+    supports_prefix_cache = True
+
+    model: LanguageModel
+    _lock: threading.Lock
+
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        processors = list(request.processors)
+        if request.response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
+            fmt, n = request.response_format, len(request.prompt_ids)
+            processors.append(self.grammar_engine.constraint(fmt, n, request.thinking))
+        return self._locked(request, processors, cancel)
+
+    def _locked(
+        self, request: Request, processors: Sequence[LogitsProcessor], cancel: threading.Event | None
+    ) -> Iterator[Chunk]:
+        with self._lock:
+            yield from stream_generate(
+                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
+            )
+
+
+@dataclass(frozen=True)
+class BasicInfo:
+    """What the layers above read of a model that has no model folder of ours (a fake, a server)."""
+
+    name: str
+    path: Path | None
+    vocab_size: int
+    context_length: int
+    eos_token_ids: tuple[int, ...] = ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +20,8 @@ from ..chat import template_for
 from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError, map_exceptions
 from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
-from ..runtime.loop import stream_generate
-from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
-from ..types import Chunk
-from .base import Backend, Request
+from .base import LoopBackend
 from .graph import prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 
@@ -84,9 +81,8 @@ class OnnxModel:
         try:
             self.session, self.weights = self._load(ort, info, opts)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise ModelLoadError(
-                f"onnxruntime could not load {info.onnx_file} ({reason}). {_culprit(info)}: re-download the "
+                f"onnxruntime could not load {info.onnx_file} ({_first_line(exc)}). {_culprit(info)}: re-download the "
                 f"model (`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
             ) from exc
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -253,10 +249,16 @@ class OnnxModel:
         return self._run(tokens)
 
 
+def _first_line(exc: BaseException) -> str:
+    """onnxruntime's message, which can run to many lines, as one short line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def _ort_error(exc: BaseException) -> EdgeQwenError:
     """onnxruntime failing while it runs (out of memory, a bad kernel) as ours."""
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    return EdgeQwenError(f"onnxruntime failed while generating ({reason}); the model or the machine is at fault.")
+    return EdgeQwenError(
+        f"onnxruntime failed while generating ({_first_line(exc)}); the model or the machine is at fault."
+    )
 
 
 def _culprit(info: ModelInfo) -> str:
@@ -300,11 +302,8 @@ def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int 
     return context_length
 
 
-class OnnxBackend(Backend):
+class OnnxBackend(LoopBackend):
     name = "onnx"
-    supports_logits_processors = True
-    supports_response_format = True
-    supports_prefix_cache = True
 
     def __init__(
         self,
@@ -328,21 +327,6 @@ class OnnxBackend(Backend):
     @property
     def context_length(self) -> int:
         return self.model.context_length
-
-    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
-        processors = list(request.processors)
-        if request.response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
-            fmt, n = request.response_format, len(request.prompt_ids)
-            processors.append(self.grammar_engine.constraint(fmt, n, request.thinking))
-        return self._locked(request, processors, cancel)
-
-    def _locked(
-        self, request: Request, processors: Sequence[LogitsProcessor], cancel: threading.Event | None
-    ) -> Iterator[Chunk]:
-        with self._lock:  # one generation at a time per model: the KV cache is shared state
-            yield from stream_generate(
-                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
-            )
 
     def close(self) -> None:
         self.model.reset()

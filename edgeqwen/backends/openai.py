@@ -36,7 +36,7 @@ from ..errors import (
 )
 from ..tokenizer import Tokenizer, byte_level_tokenizer
 from ..types import Chunk, GenerationConfig, Message, Metrics
-from .base import Backend, Request
+from .base import Backend, BasicInfo, Request
 
 __all__ = ["DEFAULT_CONTEXT", "OpenAIBackend"]
 
@@ -89,7 +89,7 @@ class OpenAIBackend(Backend):
         self.tokenizer = Tokenizer(byte_level_tokenizer())
         start, end = self.tokenizer.token_id("<|im_start|>"), self.tokenizer.token_id("<|im_end|>")
         self.template = ChatTemplate("remote", None, start, end)
-        self.info = _RemoteInfo(self.model_id, self._context, self.tokenizer.vocab_size)
+        self.info = BasicInfo(self.model_id, None, self.tokenizer.vocab_size, self._context)
         self._lock = threading.Lock()
 
     @classmethod
@@ -218,15 +218,6 @@ class _Deltas:
             call = f'{{"name": {json.dumps(slot["name"])}, "arguments": {slot["arguments"] or "{}"}}}'
             out += f"<tool_call>\n{call}\n</tool_call>"
         return out
-
-
-class _RemoteInfo:
-    """What the layers above read of a model, for a model that lives on a server."""
-
-    def __init__(self, name: str, context_length: int, vocab_size: int) -> None:
-        self.name, self.context_length, self.vocab_size = name, context_length, vocab_size
-        self.path = None
-        self.eos_token_ids: tuple[int, ...] = ()
 
 
 def _message(m: Message) -> dict[str, Any]:

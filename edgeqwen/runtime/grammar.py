@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, GrammarError
+from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
 from .schema import decoding_schema
 
@@ -45,7 +46,7 @@ GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 
 # Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
 # demo model's) they are plain text, and the grammar must say them as text.
-MARKERS = frozenset({"<tool_call>", "</tool_call>", "<think>", "</think>"})
+MARKERS = frozenset(MARKER_TOKENS)
 
 
 def _marker(name: str, special: Collection[str]) -> str:

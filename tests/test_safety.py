@@ -215,13 +215,38 @@ def _frequent_trigrams(bot: Assistant, n: int) -> list[str]:
     return [w for w, c in counts.most_common(3) if c >= n // 10]
 
 
+def test_banned_strings_hold_against_an_adversary(qwen2):
+    """A 'model' that wants nothing but the pieces of the banned phrases, at every step: every
+    token that is part of a phrase gets a high random logit. Whatever it picks among what is
+    left, no phrase is ever completed, across any token boundary, and something is always left."""
+    tok = qwen2.tokenizer
+    phrases = ["bomb", "ing", "Secret"]
+    wanted = [b.lower() for b in (p.encode() for p in phrases)]
+    pieces = np.array(
+        [t for t in range(tok.vocab_size) if (b := tok.token_bytes(t).lower()) and any(b in w for w in wanted)]
+    )
+    bans = BannedStrings(phrases, tok)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        bans.reset(prompt_len=0)
+        ids: list[int] = []
+        for _ in range(24):
+            logits = rng.normal(size=tok.vocab_size).astype(np.float32)
+            logits[pieces] += 10 + rng.normal(size=pieces.size).astype(np.float32)
+            masked = bans(np.array(ids, dtype=np.int64), logits)
+            assert np.isfinite(masked).any()
+            ids.append(int(np.argmax(masked)))
+        text = b"".join(tok.token_bytes(t) for t in ids).lower()
+        assert not any(w in text for w in wanted), text
+
+
 def test_banned_phrases_are_never_generated_and_generation_continues(qwen2):
     free = Assistant(backend=qwen2, policy="none", temperature=1.0, top_k=0, top_p=1.0, max_tokens=12)
     phrases = _frequent_trigrams(free, 100)
     assert len(phrases) >= 2, "the tiny model should repeat some trigrams often enough to test bans"
     policy = Policy(name="bans", banned_phrases=tuple(phrases))
     bot = Assistant(backend=qwen2, policy=policy, temperature=1.0, top_k=0, top_p=1.0, max_tokens=12)
-    for seed in range(300):  # each seed a different path through the banned prefixes
+    for seed in range(60):  # each seed a different path; the adversary test above covers the splits
         bot.reset()
         reply = bot.chat("Tell me a story", seed=seed)
         raw = qwen2.tokenizer.decode(reply.token_ids).lower()

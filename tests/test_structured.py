@@ -307,9 +307,10 @@ def test_demo_model_extraction_is_always_valid(demo_model):
     spec = importlib.util.spec_from_file_location("extraction_eval", path)
     ev = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ev)
-    result = ev.evaluate(str(demo_model))
+    # the first 10 of the 22 cases (the whole set is the benchmark: tools/bench/extraction_eval.py)
+    result = ev.evaluate(str(demo_model), limit=10)
     constrained, free = result["constrained"], result["unconstrained"]
-    assert constrained["valid"] == constrained["cases"] >= 20
+    assert constrained["valid"] == constrained["cases"] == 10
     assert constrained["field_accuracy"] > free["field_accuracy"]
     assert constrained["field_accuracy"] >= 0.4  # SmolLM2-135M gets about half the fields right
 

@@ -1,6 +1,6 @@
 """Field accuracy of JSON extraction on a real model, constrained vs unconstrained.
 
-    python tools/bench/extraction_eval.py [MODEL] [--cases tests/data/extraction.json]
+    python tools/bench/extraction_eval.py [MODEL] [--cases tests/data/extraction.json] [--limit N]
 
 Unconstrained: the same prompt (the schema in words), and the first {...} in the answer is
 parsed if it can be. Constrained: response_format=schema. A field counts as right when it equals
@@ -41,13 +41,24 @@ def first_json(text: str):
     return value if isinstance(value, dict) else None
 
 
-def evaluate(model: str | None, cases_file: Path = DEFAULT_CASES) -> dict:
+def _until_first_object(chunks) -> str:
+    """The answer up to its first {...}: what follows cannot change what first_json finds, so
+    generation stops there (breaking out of the stream cancels it)."""
+    text = ""
+    for piece in chunks:
+        text += piece
+        if re.search(r"\{.*?\}", text, re.DOTALL):
+            break
+    return text
+
+
+def evaluate(model: str | None, cases_file: Path = DEFAULT_CASES, limit: int | None = None) -> dict:
     import jsonschema
 
     from edgeqwen import Assistant, StructuredOutputError
 
     data = json.loads(cases_file.read_text())
-    schema, cases = data["schema"], data["cases"]
+    schema, cases = data["schema"], data["cases"][:limit]
     # policy="none": this measures extraction itself; the safety rules cost a 135M model accuracy
     bot = Assistant(model, SYSTEM, temperature=0.0, max_tokens=300, policy="none")
     out = {}
@@ -61,7 +72,7 @@ def evaluate(model: str | None, cases_file: Path = DEFAULT_CASES) -> dict:
                 except StructuredOutputError:
                     value = None
             else:
-                value = first_json(bot.chat(case["text"]).text)
+                value = first_json(_until_first_object(bot.stream(case["text"])))
             ok = value is not None
             if ok:
                 try:
@@ -80,8 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default="demo")
     parser.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    parser.add_argument("--limit", type=int, help="only the first N cases")
     args = parser.parse_args()
-    result = evaluate(args.model, args.cases)
+    result = evaluate(args.model, args.cases, args.limit)
     for mode, r in result.items():
         print(f"{mode:>14}: valid {r['valid']}/{r['cases']}, field accuracy {r['field_accuracy']:.1%}")
     sys.stdout.flush()

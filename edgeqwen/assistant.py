@@ -9,14 +9,14 @@ whole turns are dropped (the system prompt stays) and the reply says how many.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .backends import Backend, Request, load_backend
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
-from .reply import ReplyStream
+from .reply import ReplyStream, Retry, resample_config
 from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
@@ -275,7 +275,18 @@ class Assistant:
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system),
             events=events,
+            retry=self._resampler(request),
         )
+
+    def _resampler(self, request: Request) -> Retry:
+        """New answers to ``request``, for a structured answer that failed its check."""
+
+        def answer(attempt: int, events: list[Any]) -> Iterator[Chunk]:
+            config = resample_config(request.config, attempt)
+            again = replace(request, config=config, processors=self._processors(len(request.prompt_ids)))
+            return iter(self.guard.checked_output(self.backend, self.backend.stream(again, self._cancel), events))
+
+        return answer
 
     def _prefix(self, thinking: bool) -> list[int] | None:
         """The ids the prompt puts at the start of the answer, kept with its tokens in the history

@@ -63,20 +63,17 @@ class PromptTooLongError(InvalidRequestError):
 
 
 class GrammarError(InvalidRequestError):
-    """A response format (JSON Schema, regex, choices, Lark grammar) cannot be compiled or enforced.
-    ``unsupported``: the JSON Schema keywords decoding cannot enforce, when that is the reason."""
-
-    def __init__(self, message: str, unsupported: tuple[str, ...] = (), param: str | None = None) -> None:
-        super().__init__(message, param)
-        self.unsupported = unsupported
+    """A response format (JSON Schema, regex, choices, Lark grammar) cannot be compiled or checked."""
 
 
 class StructuredOutputError(EdgeQwenError):
-    """A constrained answer did not complete into a valid value (e.g. it ran out of max_tokens)."""
+    """A constrained answer did not complete into a valid value: it ran out of max_tokens, or
+    (``keyword`` set) it broke that schema keyword in every attempt."""
 
-    def __init__(self, message: str, text: str) -> None:
+    def __init__(self, message: str, text: str, keyword: str | None = None) -> None:
         super().__init__(message)
         self.text = text  # what the model wrote, so nothing is lost
+        self.keyword = keyword
 
 
 class ModelNotFoundError(EdgeQwenError, FileNotFoundError):

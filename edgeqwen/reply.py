@@ -3,11 +3,16 @@
 1. **parse**: thinking and tool-call markup are split from the answer text (``OutputParser``);
 2. **filter**: the safety policy's output filter redacts or stops the answer as it streams;
 3. **build**: the reply (text, thinking, tool calls, finish reason, metrics, token ids to keep);
-4. **history**: the caller's ``on_done`` (the Assistant adds the turn to its history);
-5. **check**: a structured answer is parsed and validated; an invalid one raises
-   :class:`~edgeqwen.errors.StructuredOutputError` carrying the text.
+4. **check**: a structured answer is parsed and validated in full. One that breaks a keyword
+   decoding could not enforce is answered again with a new seed (``retry``), up to
+   :data:`MAX_ATTEMPTS` in all, then :class:`~edgeqwen.errors.StructuredOutputError` names the
+   keyword and carries the text;
+5. **history**: the caller's ``on_done`` (the Assistant adds the turn to its history).
 
-Stages 1–2 run while the caller iterates; 3–5 once, when the answer ends (or is abandoned).
+Stages 1–2 run while the caller iterates; 3–5 once, when the answer ends (or is abandoned). An
+answer that may be resampled is held back until it has passed the check: nobody sees an answer
+that is then replaced. That is every answer read whole (``reply()``) and every streamed answer
+whose format decoding does not enforce exactly.
 """
 
 from __future__ import annotations
@@ -19,14 +24,26 @@ from typing import TYPE_CHECKING, Any
 from .chat import OutputParser, ParsedOutput
 from .errors import InvalidRequestError, StructuredOutputError
 from .runtime.formats import ResponseFormat
-from .types import Chunk, FinishReason, Metrics, Reply
+from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply
 
 if TYPE_CHECKING:
     from .safety import StreamFilter
 
-__all__ = ["ReplyStream", "build_reply", "check_format"]
+__all__ = ["MAX_ATTEMPTS", "ReplyStream", "Retry", "build_reply", "check_format", "resample_config"]
 
 _CHANGED = ("redact", "stop", "refuse")  # safety actions that change what the model wrote
+MAX_ATTEMPTS = 3  # answers to one request whose structured value breaks a checked-after keyword
+RESAMPLE_TEMPERATURE = 0.7  # a greedy request resamples at this temperature (greedy would repeat itself)
+
+# (attempt number from 1, the events list the new answer's checks append to) -> its chunks
+Retry = Callable[[int, list[Any]], Iterator[Chunk]]
+
+
+def resample_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
+    """The settings of attempt ``attempt`` (1, 2, ...): another seed, reproducibly, and sampling
+    where the request was greedy."""
+    temperature = config.temperature if config.temperature > 0 else RESAMPLE_TEMPERATURE
+    return config.with_(seed=(config.seed or 0) + attempt, temperature=temperature)
 
 
 class ReplyStream:
@@ -47,11 +64,18 @@ class ReplyStream:
         fmt: ResponseFormat | None = None,
         output_filter: StreamFilter | None = None,
         events: list[Any] | None = None,
+        retry: Retry | None = None,
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
-        the caller (an output self-check appends its verdict while the stream runs)."""
+        the caller (an output self-check appends its verdict while the stream runs). ``retry``:
+        a new answer to the same request, for a structured answer that failed its check."""
         self._chunks = chunks
+        self._retry = retry if fmt is not None else None
+        self._attempt = 1
+        self._first_events = list(events or ())
+        # held back until checked: a format that decoding does not enforce exactly may be resampled
+        self._held = self._retry is not None and not fmt.relaxed().exact
         self._on_done = on_done
         self._parser = OutputParser(allow_thinking=thinking)
         self._filter = output_filter
@@ -71,12 +95,39 @@ class ReplyStream:
         if self._started:
             raise InvalidRequestError("A ReplyStream can be iterated once; use .reply() for the result.")
         self._started = True
+        if self._held:
+            yield from self._checked()
+            return
         try:
             yield from self._visible()
         finally:
             tail = self._settle()
         if tail:
             yield tail
+
+    def _checked(self) -> Iterator[str]:
+        """Answers until one passes its check (or attempts run out), then its text."""
+        while True:
+            try:
+                shown = list(self._visible())
+            finally:
+                tail = self._settle()  # raises StructuredOutputError when no attempt is left
+            if self._reply is not None:
+                break
+            self._restart()
+        yield from (t for t in [*shown, tail] if t)
+
+    def _restart(self) -> None:
+        """A new answer to the same request, with fresh per-answer state."""
+        assert self._retry is not None and self._fmt is not None
+        self._attempt += 1
+        self._parser = OutputParser(allow_thinking=self._parser.allow_thinking)
+        if self._filter is not None:
+            self._filter.reset()
+        self._events = list(self._first_events)
+        self._tokens, self._shown = [], []
+        self._finish, self._metrics = "cancelled", Metrics()
+        self._chunks = self._retry(self._attempt - 1, self._events)
 
     # -- stages 1-2, while streaming ---------------------------------------------------------------
     def _visible(self) -> Iterator[str]:
@@ -111,19 +162,24 @@ class ReplyStream:
             reply = build_reply(
                 parsed,
                 self._finish,
-                self._metrics,
+                replace(self._metrics, attempts=self._attempt),
                 self._events,
                 trimmed=self._trimmed,
                 token_ids=None if self._prefix_ids is None else self._prefix_ids + tuple(self._tokens),
             )
-            self._reply = reply
-            self._on_done(reply)
+            error = None
             if self._fmt is not None and reply.finish_reason not in ("cancelled", "refused"):
                 try:
-                    self._reply = check_format(self._fmt, reply, self._parser.raw_text)
+                    reply = check_format(self._fmt, reply, self._parser.raw_text)
                 except StructuredOutputError as exc:
-                    self._error = exc
-                    raise
+                    error = exc
+            if error is not None and error.keyword and self._held and self._attempt < MAX_ATTEMPTS:
+                return tail  # resampled by the caller (_checked); this answer is dropped
+            self._reply = reply
+            self._on_done(reply)
+            if error is not None:
+                self._error = error
+                raise error
         return tail
 
     def _filtered_end(self, tail: str, parsed: ParsedOutput) -> tuple[str, ParsedOutput]:
@@ -156,6 +212,8 @@ class ReplyStream:
         if the constrained answer did not parse, rather than returning a reply without a value;
         ``strict=False`` returns that reply as it is (``parsed`` None), e.g. to show a truncated answer."""
         if self._reply is None:
+            if not self._started:
+                self._held = self._retry is not None  # nothing is shown, so any answer may be resampled
             try:
                 for _ in self:
                     pass

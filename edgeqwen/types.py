@@ -168,6 +168,7 @@ class Metrics:
     prefill_s: float = 0.0
     decode_s: float = 0.0
     finish_reason: FinishReason | None = None
+    attempts: int = 1  # answers generated for this reply (more than 1: resampled, see reply.py)
 
     @property
     def prefill_tps(self) -> float:

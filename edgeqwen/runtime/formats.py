@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import GrammarError, StructuredOutputError
-from .schema import DEFAULT_MAX_STRING, decoding_schema
+from .relax import Relaxed, check, relax
+from .schema import DEFAULT_MAX_STRING
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -44,7 +45,6 @@ class ResponseFormat:
     choices: tuple[str, ...] = ()
     grammar: str | None = None
     tools: tuple[dict[str, Any], ...] = ()
-    lenient: bool = False
     max_string_length: int | None = DEFAULT_MAX_STRING
     # patterned and formatted strings get max_string_length too, unless that leaves no value
     bound_patterns: bool = True
@@ -54,6 +54,17 @@ class ResponseFormat:
 
     @classmethod
     def of(cls, spec: Any, *, lenient: bool = False) -> ResponseFormat:
+        """``lenient`` is deprecated: keywords decoding cannot enforce are now always checked on the
+        answer (which is resampled if it fails), so there is nothing left to relax."""
+        if lenient:
+            import warnings
+
+            warnings.warn(
+                "lenient=True is no longer needed and does nothing: every schema keyword is honoured "
+                "(in decoding, or by checking the answer and resampling).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         if isinstance(spec, ResponseFormat):
             return spec
         if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
@@ -64,17 +75,15 @@ class ResponseFormat:
                     f"The pydantic model {spec.__name__} has a field type that has no JSON Schema ({exc}); "
                     "use JSON-compatible field types (str, int, float, bool, lists, nested models, Literal)."
                 ) from exc
-            return cls("json_schema", schema=schema, lenient=lenient, model=spec)
+            return cls("json_schema", schema=schema, model=spec)
         if isinstance(spec, dict):
             if spec.get("type") == "json_object":
                 inner = spec.get("schema")
-                return cls("json_schema", schema=inner, lenient=lenient) if inner else cls("json_object")
+                return cls("json_schema", schema=inner) if inner else cls("json_object")
             if spec.get("type") == "json_schema" and isinstance(spec.get("json_schema"), dict):
-                inner = spec["json_schema"]
-                # OpenAI's "strict": false: enforce what decoding can, check the rest on the result
-                relaxed = lenient or inner.get("strict") is False
-                return cls("json_schema", schema=inner.get("schema", {}), lenient=relaxed)
-            return cls("json_schema", schema=spec, lenient=lenient)
+                # OpenAI's "strict" changes nothing here: the answer is always checked in full
+                return cls("json_schema", schema=spec["json_schema"].get("schema", {}))
+            return cls("json_schema", schema=spec)
         raise GrammarError(
             f"Unsupported response format {type(spec).__name__}: pass a JSON Schema dict, a pydantic model class, "
             '{"type": "json_object"}, or ResponseFormat.regex(...) / .choice(...) / .lark(...).'
@@ -116,18 +125,33 @@ class ResponseFormat:
             raise GrammarError("A tool call was required but no tools were given.", param="tools")
         return cls("tool_call", tools=tuple(fns))
 
+    def relaxed(self) -> Relaxed:
+        """What decoding enforces of this format's JSON Schema and what is checked after (for a
+        forced tool call: of every tool's parameters). Regex, choice and Lark formats are exact."""
+        if self.kind in ("json_schema", "json_object"):
+            schema = (self.schema or {}) if self.kind == "json_schema" else {"type": "object"}
+            return relax(schema, self.max_string_length, self.bound_patterns)
+        if self.kind == "tool_call":
+            parts = [self._parameters(fn) for fn in self.tools]
+            after = tuple(sorted({k for p in parts for k in p.checked_after}))
+            return Relaxed({}, "", after, any(p.lenient for p in parts))
+        return Relaxed({})
+
+    def _parameters(self, fn: dict[str, Any]) -> Relaxed:
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        return relax(params, self.max_string_length, self.bound_patterns)
+
     def tool_call_schema(self) -> dict[str, Any]:
         """One tool call as JSON, ``{"name": ..., "arguments": {...}}`` with arguments valid for the
         named tool (in their decoding form): the one place the tool-call schema is written."""
         variants = []
         for fn in self.tools:
-            params = fn.get("parameters") or {"type": "object", "properties": {}}
             variants.append(
                 {
                     "type": "object",
                     "properties": {
                         "name": {"const": fn["name"]},
-                        "arguments": decoding_schema(params, self.max_string_length, self.bound_patterns),
+                        "arguments": self._parameters(fn).schema,
                     },
                     "required": ["name", "arguments"],
                     "additionalProperties": False,
@@ -140,8 +164,7 @@ class ResponseFormat:
         OpenAI-compatible server), and how to turn the JSON they write back into our answer text
         (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
         if self.kind in ("json_schema", "json_object"):
-            schema = self.schema if self.kind == "json_schema" else {"type": "object"}
-            return decoding_schema(schema or {}, self.max_string_length, self.bound_patterns), None
+            return self.relaxed().schema, None
         if self.kind == "choice":
             return {"enum": list(self.choices)}, _json_string_value
         if self.kind == "regex":
@@ -162,8 +185,6 @@ class ResponseFormat:
     # -- results ------------------------------------------------------------------------------
     def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
         """Constrained tool calls, validated against their function's parameters."""
-        import jsonschema
-
         if not calls:
             raise StructuredOutputError("The answer holds no complete tool call; raise max_tokens.", text)
         by_name = {fn["name"]: fn for fn in self.tools}
@@ -171,10 +192,11 @@ class ResponseFormat:
             fn = by_name.get(call.name)
             if fn is None:
                 raise StructuredOutputError(f"The model called an unknown tool {call.name!r}.", text)
-            try:
-                jsonschema.validate(call.arguments, fn.get("parameters") or {})
-            except jsonschema.ValidationError as exc:
-                raise StructuredOutputError(f"Arguments of {call.name} do not validate: {exc.message}", text) from exc
+            violation = check(call.arguments, fn.get("parameters") or {})
+            if violation is not None:
+                raise StructuredOutputError(
+                    f"Arguments of {call.name} do not validate: {violation}", text, keyword=violation.keyword
+                )
         return tuple(calls)
 
     def parse(self, text: str) -> Any:
@@ -191,13 +213,10 @@ class ResponseFormat:
                     return self.model.model_validate(value)
                 except Exception as exc:  # pydantic.ValidationError
                     raise StructuredOutputError(f"The answer does not validate: {exc}", text) from exc
-            if self.schema:
-                import jsonschema
-
-                try:
-                    jsonschema.validate(value, self.schema)
-                except jsonschema.ValidationError as exc:
-                    raise StructuredOutputError(f"The answer does not validate: {exc.message}", text) from exc
+            violation = check(value, self.schema if self.kind == "json_schema" else {"type": "object"})
+            if violation is not None:
+                message = f"The answer does not validate: {violation}"
+                raise StructuredOutputError(message, text, keyword=violation.keyword)
             return value
         if self.kind == "regex":
             if not re.fullmatch(self.pattern or "", text):

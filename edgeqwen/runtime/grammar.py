@@ -5,40 +5,27 @@ Each step the constraint computes the set of allowed tokens (a bitmask over the 
 logits), masks everything else to -inf, and the sampler picks among what is left, so sampling
 settings still apply inside the allowed set. When the grammar is complete only the stop tokens
 are allowed. JSON is compact (no free whitespace) and every value is bounded (schema.py), so a
-weak model cannot run a value to the token limit. Every result is parsed and checked again
-(``jsonschema`` / pydantic) before it is returned.
+weak model cannot run a value to the token limit. A JSON Schema is first relaxed to what
+llguidance can enforce (relax.py); every result is parsed and checked in full (``jsonschema`` /
+pydantic) before it is returned.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Collection, Sequence
-from dataclasses import fields, replace
-from typing import Any
+from dataclasses import fields
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
-from .schema import decoding_schema
+from .relax import compiles as relax_compiles
 
-__all__ = [
-    "MARKERS",
-    "FastForwardConstraint",
-    "GrammarConstraint",
-    "GrammarEngine",
-    "RelaxedConstraintWarning",
-    "grammar_text",
-]
-
-
-class RelaxedConstraintWarning(UserWarning):
-    """``lenient=True`` let a schema compile without enforcing some keywords during decoding."""
-
+__all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
 
 COMPILE_TIME_LIMIT_S = 10.0
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
@@ -62,7 +49,7 @@ def _tool_rule(fmt: ResponseFormat, special: Collection[str]) -> str:
             "whitespace_flexible": False,
             "item_separator": ", ",
             "key_separator": ": ",
-            "lenient": fmt.lenient,
+            "lenient": fmt.relaxed().lenient,
         },
     }
     open_, close = _marker("<tool_call>", special), _marker("</tool_call>", special)
@@ -70,28 +57,13 @@ def _tool_rule(fmt: ResponseFormat, special: Collection[str]) -> str:
 
 
 # -- grammar ------------------------------------------------------------------------------
-def _json_grammar(fmt: ResponseFormat, schema: dict[str, Any] | None) -> str:
-    from llguidance import LLMatcher
-
-    if schema is not None and not isinstance(schema, dict):
-        raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
-    schema = decoding_schema(schema if schema is not None else {}, fmt.max_string_length, fmt.bound_patterns)
-    options = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":", "lenient": fmt.lenient}
-    try:
-        return LLMatcher.grammar_from_json_schema(schema, overrides=options)
-    except ValueError as exc:
-        raise GrammarError(f"Invalid JSON Schema: {exc}") from exc
-
-
 def grammar_text(fmt: ResponseFormat, thinking: bool = False, special: Collection[str] = MARKERS) -> str:
     """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first.
     ``special``: the markers that are special tokens of the tokenizer; the others are text."""
     from llguidance import LLMatcher
 
-    if fmt.kind == "json_schema":
-        grammar = _json_grammar(fmt, fmt.schema)
-    elif fmt.kind == "json_object":
-        grammar = _json_grammar(fmt, {"type": "object"})
+    if fmt.kind in ("json_schema", "json_object"):
+        grammar = fmt.relaxed().grammar  # validated by relax()
     elif fmt.kind == "regex":
         grammar = LLMatcher.grammar_from_regex(fmt.pattern or "")
     elif fmt.kind == "choice":
@@ -145,36 +117,31 @@ class GrammarEngine:
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
         from llguidance import LLMatcher
 
+        start = time.perf_counter()
+        if fmt.kind in ("json_schema", "json_object") and not thinking:
+            compiled = relax_compiles()
+            grammar = fmt.relaxed().grammar  # compiled, validated and cached by relax()
+            return self._timed(start, grammar) if relax_compiles() != compiled else grammar
         spec = {f.name: getattr(fmt, f.name) for f in fields(fmt) if f.name != "model"}
         key = (json.dumps(spec, sort_keys=True, default=str), thinking)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        start = time.perf_counter()
         grammar = grammar_text(fmt, thinking, self.special_markers)
         is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
-        if is_error and fmt.bound_patterns and re.search(r"Unsatisfiable|regex is empty", messages[0]):
-            # a pattern or format whose values are longer than the default bound: leave it unbounded
-            grammar = grammar_text(replace(fmt, bound_patterns=False), thinking, self.special_markers)
-            is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
-        elapsed = time.perf_counter() - start
-        self.compile_times.append(elapsed)
         if is_error:
             raise _explain(messages[0], fmt)
-        if messages and fmt.lenient:
-            import warnings
-
-            warnings.warn(
-                "lenient=True: not enforced while decoding (checked on the result instead): " + "; ".join(messages),
-                RelaxedConstraintWarning,
-                stacklevel=4,
-            )
-        if elapsed > COMPILE_TIME_LIMIT_S:
-            raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
-        self._cache[key] = grammar
+        self._cache[key] = self._timed(start, grammar)
         if len(self._cache) > GRAMMAR_CACHE_SIZE:
             self._cache.popitem(last=False)  # the least recently used
+        return grammar
+
+    def _timed(self, start: float, grammar: str) -> str:
+        elapsed = time.perf_counter() - start
+        self.compile_times.append(elapsed)
+        if elapsed > COMPILE_TIME_LIMIT_S:
+            raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
         return grammar
 
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
@@ -184,15 +151,6 @@ class GrammarEngine:
 
 def _explain(message: str, fmt: ResponseFormat) -> GrammarError:
     """llguidance's message as one short line that says what to do; never its grammar dump."""
-    m = re.search(r"Unimplemented keys: \[(.*?)\]", message)
-    if m:
-        keys = tuple(k.strip().strip("\"'") for k in m.group(1).split(","))
-        return GrammarError(
-            f"The JSON Schema uses keyword(s) {m.group(1)} that constrained decoding cannot enforce. "
-            "Remove them, or pass lenient=True to enforce the rest (the result is still validated "
-            "against the full schema afterwards).",
-            unsupported=keys,
-        )
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     first = first if len(first) <= 300 else first[:300] + "..."
     if fmt.kind == "regex":

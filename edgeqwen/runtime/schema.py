@@ -69,6 +69,11 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
             _bound_number(out, integer="number" not in types)
         if "object" in types:
             extra = out.get("additionalProperties")
+            named = out.get("properties")
+            missing = [k for k in out.get("required") or () if isinstance(named, dict) and k not in named]
+            if missing and (extra is None or extra is True or _is_any(extra)):
+                # required but not described: still allowed (as bounded any-JSON) once extras are not
+                out["properties"] = {**named, **dict.fromkeys(missing, _ANY_REF)}
             if "properties" in out or "patternProperties" in out:
                 if extra is None or extra is True:
                     out["additionalProperties"] = False

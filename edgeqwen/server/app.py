@@ -72,15 +72,6 @@ def _translate(exc: BaseException) -> HTTPError:
         return exc
     if isinstance(exc, QueueFullError):
         return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
-    if isinstance(exc, GrammarError) and exc.unsupported:  # the Python hint (lenient=True) means nothing here
-        return HTTPError(
-            400,
-            f"The JSON Schema uses keyword(s) {', '.join(exc.unsupported)} that constrained decoding cannot "
-            'enforce. Remove them, or set "strict": false in response_format.json_schema to enforce the rest '
-            "(the answer is still validated against the full schema).",
-            "invalid_request_error",
-            "response_format",
-        )
     if isinstance(exc, InvalidRequestError):
         param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
         return HTTPError(400, str(exc), "invalid_request_error", param)

@@ -1,0 +1,157 @@
+"""Every schema keyword honoured: what decoding cannot enforce is relaxed (to a superset the grammar
+can say), checked on the answer, and resampled; no invalid answer is ever returned."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
+from edgeqwen.reply import MAX_ATTEMPTS
+from edgeqwen.runtime.relax import KEYWORDS, UnknownFormatWarning, check, relax
+from edgeqwen.testing import FakeBackend
+
+UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
+
+
+def _grammar_accepts(relaxed, value) -> bool:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from llguidance import LLMatcher, LLTokenizer
+
+    from edgeqwen.tokenizer import byte_level_tokenizer
+
+    tok = LLTokenizer(Path(byte_level_tokenizer()).read_text())
+    matcher = LLMatcher(tok, relaxed.grammar, log_level=0)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return matcher.consume_tokens(tok.tokenize_str(text)) and matcher.is_accepting()
+
+
+# -- relax: a superset the grammar can say, and what it leaves out ------------------------------
+CASES = [  # schema, a valid value, an invalid value the grammar alone lets through, the keyword
+    (UNIQUE, [1, 2], [1, 1], "uniqueItems"),
+    ({"type": "integer", "not": {"const": 3}}, 4, 3, "not"),
+    ({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 0}]}, -1, 2, "oneOf"),
+    (
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "dependentRequired": {"a": ["b"]}},
+        {"b": 1},
+        {"a": 1},
+        "dependentRequired",
+    ),
+    (
+        {"type": "object", "if": {"required": ["a"]}, "then": {"required": ["b"]}},
+        {"a": 1, "b": 2},
+        {"a": 1},
+        "if",
+    ),
+    ({"type": "string", "format": "uri-reference"}, "../a", "a b\\", "format"),
+    ({"type": "array", "contains": {"const": 1}}, [2, 1], [2], "contains"),
+    ({"type": "string", "pattern": "^(?!x)[a-z]+$"}, "abc", "xyz", "pattern"),  # lookahead
+    (
+        {"type": "object", "patternProperties": {"^a": {"type": "integer"}, "^ab": {"minimum": 5}}},
+        {"abc": 7},
+        {"abc": 2},
+        "patternProperties",
+    ),
+]
+
+
+@pytest.mark.parametrize(("schema", "valid", "invalid", "keyword"), CASES, ids=[c[3] for c in CASES])
+def test_relaxed_grammar_accepts_valid_values_and_the_check_names_the_keyword(schema, valid, invalid, keyword):
+    relaxed = relax(schema)
+    assert not relaxed.exact and keyword in relaxed.checked_after
+    assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None
+    violation = check(invalid, schema)
+    assert violation is not None and violation.keyword in (keyword, "then", "required", "minimum", "format")
+
+
+def test_exact_schemas_stay_exact_and_distinct_one_of_branches_become_any_of():
+    tagged = {
+        "oneOf": [
+            {"type": "object", "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}, "required": ["kind"]},
+            {"type": "object", "properties": {"kind": {"const": "b"}}, "required": ["kind"]},
+        ]
+    }
+    for schema in (tagged, {"oneOf": [{"type": "string"}, {"type": "integer"}]}, {"type": "object"}):
+        assert relax(schema).exact, schema
+    assert "anyOf" in relax(tagged).schema and "oneOf" not in json.dumps(relax(tagged).schema)
+    assert not relax({"oneOf": [{"type": "integer"}, {"type": "number"}]}).exact  # 1 matches both
+
+
+def test_property_order_is_kept():
+    schema = {"type": "object", "properties": {"z": {"type": "integer"}, "a": {"type": "integer"}}, "not": {}}
+    assert list(relax(schema).schema["properties"]) == ["z", "a"]
+
+
+def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_checked():
+    with pytest.warns(UnknownFormatWarning, match="semver"):
+        relaxed = relax({"type": "string", "format": "semver", "title": "unique-title-for-this-test"})
+    assert relaxed.exact and check("not a version", {"type": "string", "format": "semver"}) is None
+    for fmt, bad in (("date-time", "2024-13-45T25:00:00Z"), ("ipv4", "300.1.1.1"), ("uuid", "nope")):
+        assert check(bad, {"type": "string", "format": fmt}).keyword == "format"
+
+
+def test_remote_refs_fail_closed_with_what_to_do():
+    with pytest.raises(GrammarError, match=r"does not fetch.*\$defs"):
+        relax({"$ref": "https://example.com/schema.json"})
+
+
+def test_keyword_table_is_the_readme_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([$\w]+)` \| ([^|]+?) \|$", readme, flags=re.M))
+    assert rows == KEYWORDS
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-3, 3), max_size=4),
+    st.sampled_from(["uniqueItems", "contains", "not"]),
+)
+def test_check_agrees_with_jsonschema(value, keyword):
+    schema = {"type": "array", "items": {"type": "integer"}}
+    schema[keyword] = {"uniqueItems": True, "contains": {"const": 0}, "not": {"maxItems": 1}}[keyword]
+    expected = jsonschema.Draft202012Validator(schema).is_valid(value)
+    assert (check(value, schema) is None) == expected
+
+
+# -- the answer: checked, resampled, never returned invalid -------------------------------------
+def test_an_answer_that_breaks_a_checked_keyword_is_resampled_and_never_shown():
+    fake = FakeBackend(replies=["[1,1]", "[1,2]"])
+    bot = Assistant(backend=fake, policy="none", temperature=0.0)
+    shown = list(stream := bot.stream("two numbers", response_format=UNIQUE))
+    reply = stream.reply()
+    assert "".join(shown) == "[1,2]" and reply.parsed == [1, 2]
+    assert reply.metrics.attempts == 2 and len(fake.requests) == 2
+    first, second = (r.config for r in fake.requests)
+    assert first.temperature == 0.0 and second.temperature > 0 and second.seed != first.seed
+    assert [m.content for m in bot.history] == ["two numbers", "[1,2]"]  # only the answer kept
+
+
+def test_after_the_last_attempt_the_error_names_the_keyword_and_keeps_the_text():
+    fake = FakeBackend(replies=["[3,3]"])
+    bot = Assistant(backend=fake, policy="none")
+    with pytest.raises(StructuredOutputError, match="uniqueItems") as info:
+        bot.chat("two numbers", response_format=UNIQUE)
+    assert info.value.keyword == "uniqueItems" and info.value.text == "[3,3]"
+    assert len(fake.requests) == MAX_ATTEMPTS
+
+
+def test_an_exact_format_streams_as_it_comes_and_a_whole_reply_is_resampled_too():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    assert ResponseFormat.of(schema).relaxed().exact
+    fake = FakeBackend(replies=['{"n":5}'])
+    pieces = list(Assistant(backend=fake, policy="none").stream("n?", response_format=schema))
+    assert len(pieces) > 1 and "".join(pieces) == '{"n":5}'  # not held back
+
+
+def test_lenient_is_deprecated_and_changes_nothing():
+    with pytest.warns(DeprecationWarning, match="lenient"):
+        fmt = ResponseFormat.of(UNIQUE, lenient=True)
+    assert fmt == ResponseFormat.of(UNIQUE)

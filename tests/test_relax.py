@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
-from edgeqwen.runtime.relax import KEYWORDS, UnknownFormatWarning, check, relax
+from edgeqwen.runtime.relax import KEYWORDS, UnknownFormatWarning, check, matcher_limits, relax
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -29,7 +29,7 @@ def _grammar_accepts(relaxed, value) -> bool:
     from edgeqwen.tokenizer import byte_level_tokenizer
 
     tok = LLTokenizer(Path(byte_level_tokenizer()).read_text())
-    matcher = LLMatcher(tok, relaxed.grammar, log_level=0)
+    matcher = LLMatcher(tok, relaxed.grammar, log_level=0, limits=matcher_limits())
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return matcher.consume_tokens(tok.tokenize_str(text)) and matcher.is_accepting()
 
@@ -83,6 +83,18 @@ def test_exact_schemas_stay_exact_and_distinct_one_of_branches_become_any_of():
         assert relax(schema).exact, schema
     assert "anyOf" in relax(tagged).schema and "oneOf" not in json.dumps(relax(tagged).schema)
     assert not relax({"oneOf": [{"type": "integer"}, {"type": "number"}]}).exact  # 1 matches both
+
+
+def test_unique_items_of_a_small_enum_are_enforced_in_decoding():
+    colors = {"$defs": {"C": {"enum": ["red", "green", "blue"]}}, "type": "array", "items": {"$ref": "#/$defs/C"}}
+    schema = {**colors, "uniqueItems": True, "minItems": 1}
+    relaxed = relax(schema)
+    assert relaxed.exact
+    assert _grammar_accepts(relaxed, ["green", "red"]) and _grammar_accepts(relaxed, ["blue", "red", "green"])
+    for duplicated in (["red", "red"], [], ["green", "blue", "green"]):
+        assert not _grammar_accepts(relaxed, duplicated)
+    many = {"type": "array", "items": {"enum": list(range(9))}, "uniqueItems": True}
+    assert relax(many).checked_after == ("uniqueItems",)  # too many arrays to spell out: checked after
 
 
 def test_property_order_is_kept():
@@ -155,3 +167,33 @@ def test_lenient_is_deprecated_and_changes_nothing():
     with pytest.warns(DeprecationWarning, match="lenient"):
         fmt = ResponseFormat.of(UNIQUE, lenient=True)
     assert fmt == ResponseFormat.of(UNIQUE)
+
+
+def test_a_grammar_over_llguidance_default_limits_compiles_with_raised_ones(monkeypatch):
+    from edgeqwen.runtime import relax as relax_module
+
+    schema = {"type": "string", "pattern": "^[a-z]{2,8}(\\.[a-z]{2,8}){0,6}$", "title": "limits-test"}
+    monkeypatch.setattr(relax_module, "DEFAULT_LIMITS", {"initial_lexer_fuel": 100})  # a tiny default
+    relaxed = relax(schema)
+    assert relaxed.exact and _grammar_accepts(relaxed, "edge.qwen.example")
+    monkeypatch.setattr(relax_module, "RAISED_LIMITS", {"initial_lexer_fuel": 100})  # and no more than that
+    # nothing narrower compiles: any JSON, and the answer is checked against the whole schema
+    assert relax({**schema, "title": "limits-test-2"}).checked_after == ("the whole schema",)
+
+
+def test_a_forced_tool_call_with_checked_arguments_is_resampled_too():
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "tag",
+            "parameters": {
+                "type": "object",
+                "properties": {"ids": {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}},
+                "required": ["ids"],
+            },
+        },
+    }
+    call = '<tool_call>\n{{"name": "tag", "arguments": {{"ids": {}}}}}\n</tool_call>'
+    fake = FakeBackend(replies=[call.format("[4, 4]"), call.format("[4, 5]")])
+    reply = Assistant(backend=fake, policy="none", tools=[tool]).chat("tag it", tool_choice="required")
+    assert reply.tool_calls[0].arguments == {"ids": [4, 5]} and reply.metrics.attempts == 2

@@ -24,6 +24,7 @@ from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
 from .relax import compiles as relax_compiles
+from .relax import matcher_limits
 
 __all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
 
@@ -165,7 +166,7 @@ class GrammarConstraint:
     def __init__(self, engine: GrammarEngine, grammar: str, prompt_len: int) -> None:
         from llguidance import LLMatcher
 
-        self._matcher = LLMatcher(engine.tokenizer, grammar)
+        self._matcher = LLMatcher(engine.tokenizer, grammar, limits=matcher_limits())
         if self._matcher.is_error():
             raise GrammarError(self._matcher.get_error())
         self._prompt_len = prompt_len

@@ -10,6 +10,7 @@ caller resamples an answer that fails. :data:`KEYWORDS` is the table README prin
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import warnings
@@ -21,7 +22,17 @@ from typing import Any
 from ..errors import GrammarError
 from .schema import decoding_schema
 
-__all__ = ["ENFORCED_FORMATS", "KEYWORDS", "Relaxed", "UnknownFormatWarning", "Violation", "check", "compiles", "relax"]
+__all__ = [
+    "ENFORCED_FORMATS",
+    "KEYWORDS",
+    "Relaxed",
+    "UnknownFormatWarning",
+    "Violation",
+    "check",
+    "compiles",
+    "matcher_limits",
+    "relax",
+]
 
 
 class UnknownFormatWarning(UserWarning):
@@ -48,7 +59,7 @@ KEYWORDS: dict[str, str] = {
     "multipleOf": DECODING,
     "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
     "minProperties": PARTLY, "maxProperties": PARTLY,
-    "not": AFTER, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": AFTER,
+    "not": AFTER, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
     "dependentRequired": AFTER, "dependentSchemas": AFTER, "dependencies": AFTER,
     "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
     "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
@@ -59,7 +70,8 @@ _ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then",
         "propertyNames", "unevaluatedProperties", "unevaluatedItems")  # fmt: skip
 _MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
-_DROPPED = tuple(k for k, how in KEYWORDS.items() if how == AFTER)
+# left out of the grammar (uniqueItems only where _unique_choices cannot say it)
+_DROPPED = (*(k for k, how in KEYWORDS.items() if how == AFTER), "uniqueItems")
 _MAX_STEPS = 8  # relaxations tried, one per kind of llguidance error, before "any JSON"
 
 
@@ -79,17 +91,21 @@ class Relaxed:
         return not self.checked_after
 
 
+_HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(_MAP, "map")}
+
+
 def _subschemas(node: dict[str, Any]) -> Iterator[Any]:
-    for key in _ONE + _MANY:
-        value = node.get(key)
+    for key, value in node.items():
+        kind = _HOLDS.get(key)
+        if kind is None:
+            continue
         if isinstance(value, dict):
-            yield value
-        elif isinstance(value, list) and key in _MANY:
+            if kind == "map":
+                yield from (v for v in value.values() if isinstance(v, dict))
+            else:
+                yield value
+        elif isinstance(value, list) and kind == "many":
             yield from (v for v in value if isinstance(v, dict))
-    for key in _MAP:
-        value = node.get(key)
-        if isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, dict))
 
 
 def _walk(schema: Any) -> Iterator[dict[str, Any]]:
@@ -139,9 +155,43 @@ def _distinct_branches(branches: list[Any]) -> bool:
     return True
 
 
+_STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in (*_DROPPED, "oneOf", "format")) + ')":')
+_UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
+
+
+def _resolve(node: Any, root: dict[str, Any]) -> Any:
+    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
+        return (root.get(ref.split("/")[1]) or {}).get(ref.split("/")[2], node)
+    return node
+
+
+def _unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
+    """``uniqueItems`` over a small enum, said exactly: the node becomes the list of every array
+    of distinct values its length bounds allow (in any order). False where that list is too long."""
+    items = _resolve(node.get("items"), root)
+    if not isinstance(items, dict) or "prefixItems" in node or "contains" in node:
+        return False
+    values = [items["const"]] if "const" in items else items.get("enum")
+    if not isinstance(values, list) or not values or len(values) > 6:
+        return False
+    values = [v for i, v in enumerate(values) if v not in values[:i]]
+    low, high = int(node.get("minItems", 0)), min(int(node.get("maxItems", len(values))), len(values))
+    arrays = [list(p) for n in range(low, high + 1) for p in itertools.permutations(values, n)]
+    if len(arrays) > _UNIQUE_CHOICES:
+        return False
+    for key in ("items", "minItems", "maxItems", "uniqueItems"):
+        node.pop(key, None)
+    node["enum"] = arrays
+    return True
+
+
 def _static(schema: dict[str, Any], dropped: set[str]) -> None:
     """Drop in place what llguidance cannot enforce, naming it in ``dropped``."""
     for node in _walk(schema):
+        if node.get("uniqueItems") is True:
+            _unique_choices(node, schema)  # enforced in decoding where it can be
         for key in _DROPPED:
             if key in node and not (key == "uniqueItems" and node[key] is False):
                 value = node.pop(key)
@@ -262,8 +312,35 @@ def _compile(schema: Any, options: dict[str, Any]) -> tuple[str, str | None]:
         grammar = LLMatcher.grammar_from_json_schema(schema, overrides=options)
     except ValueError as exc:
         return "", str(exc)
-    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
+    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
+    if is_error and _OVER_LIMIT.search(messages[0]):
+        # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
     return grammar, (messages[0] if is_error else None)
+
+
+# llguidance's resource limits. Matchers get more parser/lexer fuel per step and a larger grammar
+# than its defaults (a step that needs them costs tens of ms, rarely; a grammar that needs them
+# would otherwise be refused), never more lexer states (their memory, ~2 kB each, is what a Pi lacks).
+DEFAULT_LIMITS: dict[str, int] = {}
+RAISED_LIMITS = {
+    "initial_lexer_fuel": 4_000_000,
+    "step_lexer_fuel": 800_000,
+    "step_max_items": 200_000,
+    "max_grammar_size": 2_000_000,
+}
+_OVER_LIMIT = re.compile(r"too big|too complex|TooComplex|fuel|limit", re.I)
+
+
+def _limits(values: dict[str, int]) -> Any:
+    from llguidance import LLParserLimits
+
+    return LLParserLimits(**values, verbose_errors=False) if values else None
+
+
+def matcher_limits() -> Any:
+    """The ``LLParserLimits`` every matcher runs with (see RAISED_LIMITS)."""
+    return _limits(RAISED_LIMITS)
 
 
 def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
@@ -295,7 +372,8 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool) -> Rela
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
     dropped: set[str] = set()
-    _static(schema, dropped)
+    if _STATIC_WORK.search(text):  # most schemas use none of these: no walk
+        _static(schema, dropped)
     options: dict[str, Any] = dict(BASE_OPTIONS)
 
     def compiles(s: Any) -> bool:

@@ -197,3 +197,60 @@ def test_a_forced_tool_call_with_checked_arguments_is_resampled_too():
     fake = FakeBackend(replies=[call.format("[4, 4]"), call.format("[4, 5]")])
     reply = Assistant(backend=fake, policy="none", tools=[tool]).chat("tag it", tool_choice="required")
     assert reply.tool_calls[0].arguments == {"ids": [4, 5]} and reply.metrics.attempts == 2
+
+
+# each kind of llguidance error the relaxation answers, on a small schema that raises it
+LADDER = [
+    (
+        {"$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n", "required": ["c"]}}}}},
+        {"$ref": "#/$defs/n"},
+        {},
+        "$ref siblings",
+    ),
+    (  # words a(a(...)) whose depth is both even and a multiple of 3: an intersection too deep
+        {
+            "$defs": {
+                "word": {
+                    "type": "object",
+                    "properties": {"a": {"$ref": "#/$defs/word"}},
+                    "additionalProperties": False,
+                },
+                "x0": {"additionalProperties": {"$ref": "#/$defs/x1"}},
+                "x1": {"additionalProperties": {"$ref": "#/$defs/x0"}},
+                "y0": {"additionalProperties": {"$ref": "#/$defs/y1"}},
+                "y1": {"additionalProperties": {"$ref": "#/$defs/y2"}},
+                "y2": {"additionalProperties": {"$ref": "#/$defs/y0"}},
+            }
+        },
+        {"allOf": [{"$ref": "#/$defs/word"}, {"$ref": "#/$defs/x0"}, {"$ref": "#/$defs/y0"}]},
+        {"a": {"a": {}}},
+        "allOf",
+    ),
+    ({}, {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}, 12, "minimum/maximum"),
+    ({}, {"type": "object", "properties": {"a": {"type": "integer"}}, "minProperties": 1}, {"a": 1}, None),
+    ({"ddd": {"x": {"not": {"required": ["a"]}}}}, {"type": "object", "allOf": [{"$ref": "#/ddd/x"}]}, {"b": 1}, "not"),
+]
+
+
+@pytest.mark.parametrize(
+    ("defs", "schema", "valid", "dropped"), LADDER, ids=["ref", "allOf", "bounds", "props", "lenient"]
+)
+def test_each_relaxation_keeps_valid_values(defs, schema, valid, dropped):
+    schema = {**schema, **defs}
+    relaxed = relax(schema)
+    assert (dropped or "minProperties/maxProperties") in relaxed.checked_after
+    assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None
+
+
+def test_schemas_that_are_wrong_are_refused_not_relaxed():
+    for schema, match in (
+        ({"type": "strnig"}, "Invalid JSON Schema"),
+        ({"type": "string", "pattern": "[a-z"}, "does not compile"),
+        ({"type": "integer", "minimum": 5, "maximum": 1}, "allows no value"),
+        (["not", "a", "schema"], "must be a JSON object"),
+    ):
+        with pytest.raises(GrammarError, match=match):
+            relax(schema)
+    with pytest.raises(GrammarError, match="cannot be checked"):
+        check(1, {"$ref": "#/$defs/missing"})
+    assert relax({"anyOf": [{"type": "integer"}], "oneOf": [{"type": "integer"}, {"type": "string"}]}).exact

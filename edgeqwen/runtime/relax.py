@@ -223,9 +223,17 @@ def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) 
     changed = False
     for node in _walk(schema):
         if isinstance(node.get("pattern"), str) and not compiles({"type": "string", "pattern": node["pattern"]}):
+            _python_regex(node["pattern"])  # one the check cannot run either is the schema's mistake
             del node["pattern"]
             changed = True
     return "pattern" if changed else None
+
+
+def _python_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
 
 
 def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
@@ -294,6 +302,7 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
     (re.compile(r"integer range|number range"), _drop_huge_bounds),
     (re.compile(r"min/maxProperties|minProperties|maxProperties"), _drop_min_max_properties),
     (re.compile(r"circular references with sibling"), _drop_ref_siblings),
+    (re.compile(r"circular references with sibling"), _drop_all_of),
     (re.compile(r"intersection|allOf"), _drop_all_of),
 )
 
@@ -359,11 +368,8 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
         where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
         raise GrammarError(f"Invalid JSON Schema at {where}: {exc.message[:200]}") from exc
     for node in _walk(schema):
-        pattern = node.get("pattern")
-        try:
-            re.compile(pattern) if isinstance(pattern, str) else None
-        except re.error as exc:
-            raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
+        if isinstance(node.get("pattern"), str):
+            _python_regex(node["pattern"])
 
 
 @lru_cache(maxsize=256)
@@ -459,7 +465,7 @@ def check(value: Any, schema: Any) -> Violation | None:
     try:
         validator = _validator(json.dumps(schema))
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error) as exc:
+    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, RecursionError) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
     if error is None:
         return None

@@ -191,3 +191,23 @@ def test_catalog_sizes_agree_with_the_planner():
             mlc = build.startswith("mlc")
             expected = spec.geometry.int4_weight_bytes(32 if mlc else info.get("block_size", 32), 2 if mlc else 4)
             assert abs(info["approx_size_mib"] - expected / 2**20) <= 1, (spec.name, build)
+
+
+def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
+    from edgeqwen.probe.planner import _BOARD_DECODE, ONNX_VS_LLAMACPP
+
+    pi5, pi4 = plan(load("pi5-8gb")), plan(load("pi4-4gb"))
+    assert "llama.cpp on a Pi 5" in pi5.bandwidth_source and "llama.cpp on a Pi 4" in pi4.bandwidth_source
+    one = {
+        p: next(c for c in plan_.candidates if c.model == "qwen2.5-1.5b-instruct")
+        for p, plan_ in (("5", pi5), ("4", pi4))
+    }
+    ratio = one["5"].decode_tps / one["4"].decode_tps
+    assert abs(ratio - _BOARD_DECODE["raspberry pi 5"][0] / _BOARD_DECODE["raspberry pi 4"][0]) < 0.1
+    # the rate is GB/s of weights read: tokens/s x bytes read per token gives it back
+    spec = get_model("qwen2.5-1.5b-instruct")
+    per_token = one["5"].weights_bytes + spec.geometry.kv_bytes_per_token(4) * 1024
+    assert abs(one["5"].decode_tps * per_token / 1e9 - 9.5 * ONNX_VS_LLAMACPP) < 0.1
+    # a single-thread copy measured on the Pi does not lower it
+    measured = plan(load("pi5-8gb", bandwidth_gbps=4.6))
+    assert next(c for c in measured.candidates if c.model == "qwen2.5-1.5b-instruct").decode_tps == one["5"].decode_tps

@@ -21,9 +21,22 @@ from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
 
-__all__ = ["ConvertOptions", "check_convertible", "convert", "demo_gguf_path", "gguf_to_hf"]
+__all__ = [
+    "ConvertOptions",
+    "check_convertible",
+    "check_memory",
+    "conversion_memory",
+    "convert",
+    "demo_gguf_path",
+    "gguf_to_hf",
+]
 
 _INSTALL = "pip install 'edgeqwen[convert]'"
+# The builder holds about two fp32 copies of the weights: converting Qwen2.5-1.5B (3.09 GB of bf16
+# safetensors, 6.2 GB in fp32) peaked at 11.96 GB resident (docs/raspberry-pi.md).
+_FP32_COPIES = 2.0
+_BASE = 512 * 2**20
+_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
 @dataclass(frozen=True)
@@ -70,14 +83,47 @@ def check_convertible(hf_dir: Path) -> str:
     return model_type
 
 
+def conversion_memory(hf_dir: Path) -> int:
+    """Bytes of memory converting ``hf_dir`` needs at its peak (from its safetensors and dtype)."""
+    try:
+        dtype = json.loads((hf_dir / "config.json").read_text(encoding="utf-8")).get("torch_dtype") or "float32"
+    except (OSError, json.JSONDecodeError):
+        dtype = "float32"
+    stored = sum(f.stat().st_size for f in hf_dir.glob("*.safetensors"))
+    fp32 = stored * 4 // _BYTES.get(str(dtype), 4)
+    return int(_FP32_COPIES * fp32) + _BASE
+
+
+def check_memory(hf_dir: Path) -> None:
+    """Refuse, before starting, a conversion this machine has not the memory for: it would swap
+    for hours or be killed (a 4 or 8 GB Raspberry Pi cannot convert a 1.5B model)."""
+    import psutil
+
+    need, available = conversion_memory(hf_dir), psutil.virtual_memory().available
+    if need > available:
+        gib = 2**30
+        raise ConversionError(
+            f"Converting {hf_dir.name} needs about {need / gib:.1f} GiB of memory; this machine has "
+            f"{available / gib:.1f} GiB available. Convert it on a bigger machine (a laptop or desktop with "
+            f"{need / gib:.0f}+ GiB: `edgeqwen convert {hf_dir.name} -o OUT`) and copy OUT here, or "
+            "`edgeqwen pull` a prebuilt build. (--no-memory-check tries anyway.)"
+        )
+
+
 def convert(
-    hf_dir: str | Path, out: str | Path, options: ConvertOptions | None = None, log: Path | None = None
+    hf_dir: str | Path,
+    out: str | Path,
+    options: ConvertOptions | None = None,
+    log: Path | None = None,
+    memory_check: bool = True,
 ) -> Path:
     """Run the onnxruntime-genai builder on ``hf_dir``; the result appears at ``out`` atomically
     (a failed build leaves nothing behind). The builder's log goes to ``log`` or ``out.log``."""
     options = options or ConvertOptions()
     hf_dir, out = Path(hf_dir).expanduser(), Path(out).expanduser()
     check_convertible(hf_dir)
+    if memory_check:
+        check_memory(hf_dir)
     args = builder_args = options.builder_args()
     for module in ("onnxruntime_genai", "torch", "transformers"):
         _require(module)

@@ -38,6 +38,28 @@ def test_convert_rejects_unknown_architecture(tmp_path):
     assert result.exit_code == 1 and "'bert'" in result.stderr
 
 
+def test_convert_on_a_machine_short_of_memory_says_what_to_do_before_starting(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import psutil
+
+    from edgeqwen.convert import conversion_memory
+
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "torch_dtype": "bfloat16"}')
+    with open(tmp_path / "model.safetensors", "wb") as fh:  # 3.09 GB of bf16, as Qwen2.5-1.5B (sparse)
+        fh.truncate(3_093_442_115)
+    need = conversion_memory(tmp_path)
+    assert 11.5 * 2**30 < need < 12.5 * 2**30  # measured peak: 11.96 GB
+    four_gb_pi = SimpleNamespace(total=4 * 2**30, available=int(3.3 * 2**30))
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: four_gb_pi)
+    started = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: started.append(a))
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and not started
+    assert "needs about 12" in result.stderr and "3.3 GiB available" in result.stderr
+    assert "copy OUT here" in result.stderr and "edgeqwen pull" in result.stderr
+
+
 def test_bench_smoke(tiny_models):
     import json
 

@@ -363,7 +363,9 @@ class Assistant:
     # -- structured output -------------------------------------------------------------------
     def json(self, text: str, schema: Any = None, *, lenient: bool = False, **overrides: Any) -> Any:
         """Answer as JSON: ``schema`` is a JSON Schema dict, a pydantic model class (returns an
-        instance) or None for any JSON object. The value is validated before it is returned."""
+        instance) or None for any JSON object. The value is validated in full before it is
+        returned (resampled if it breaks a keyword decoding cannot enforce); ``lenient`` is
+        deprecated and does nothing."""
         fmt = ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
         return self.chat(text, response_format=fmt, **overrides).parsed
 

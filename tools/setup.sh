@@ -12,7 +12,8 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 # The converter needs torch. Pin the CPU build this project is tested with; an unpinned `torch`
 # from PyPI is a CUDA build of several GB.
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  step "installing torch 2.13.0, CPU build (~200 MB; a minute or two)"
+  # x86_64: ~200 MB, a minute or two; aarch64 (a Pi): ~430 MB, several minutes on a Pi 5
+  step "installing torch 2.13.0, CPU build ($([ "$(uname -m)" = aarch64 ] && echo '~430 MB' || echo '~200 MB'); the longest step)"
   pip install "torch==2.13.0"
 fi
 extra=convert,server,openai

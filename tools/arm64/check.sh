@@ -19,11 +19,13 @@ mkdir -p "$LOG"
 declare -a RESULTS=()
 MOUNTED=()
 OUR_BINFMT=0
+REUSED=no
 
 # -- bookkeeping -------------------------------------------------------------------------------
+slug() { echo "$1" | tr -c 'a-zA-Z0-9\n' '_'; }
 step() {  # step NAME COMMAND...: run it, log it, record pass/fail and seconds
   local name=$1; shift
-  local start=$SECONDS log="$LOG/$(echo "$name" | tr ' /' '__').log"
+  local start=$SECONDS log="$LOG/$(slug "$name").log"
   echo "[arm64 ${SECONDS}s] $name ..."
   if "$@" >"$log" 2>&1; then
     RESULTS+=("PASS  $(printf '%5ss' $((SECONDS - start)))  $name")
@@ -67,14 +69,29 @@ rootfs() {
 }
 
 enter() {
-  for d in /proc /sys /dev /dev/pts; do bind "$d"; done
+  for d in /proc /dev /dev/pts; do bind "$d"; done
+  # qemu-user shows the host's /proc/cpuinfo and /sys: give the root a Pi 5's CPU instead (its
+  # recorded cpuinfo, and the MIDR_EL1 register file torch's oneDNN reads at start-up, without
+  # which it crashes under emulation: "Can't open MIDR_EL1 sysfs entry")
+  mount --bind "$REPO/tests/data/snapshots/pi5-8gb/cpuinfo" "$RFS/proc/cpuinfo" && MOUNTED+=("$RFS/proc/cpuinfo")
+  mount -t tmpfs sysfs-pi5 "$RFS/sys" && MOUNTED+=("$RFS/sys")
+  local cpu="$RFS/sys/devices/system/cpu"
+  mkdir -p "$cpu" && for f in possible present online; do echo 0-3 >"$cpu/$f"; done
+  for i in 0 1 2 3; do
+    mkdir -p "$cpu/cpu$i/regs/identification" "$cpu/cpu$i/cpufreq"
+    echo 0x00000000414fd0b1 >"$cpu/cpu$i/regs/identification/midr_el1"  # Cortex-A76 r4p1
+    echo 2400000 >"$cpu/cpu$i/cpufreq/cpuinfo_max_freq"
+  done
   cp /etc/resolv.conf "$RFS/etc/resolv.conf"
   # the host's CA bundle: pip inside must trust what the host trusts
   cp /etc/ssl/certs/ca-certificates.crt "$RFS/etc/ssl/certs/host-ca.crt"
 }
 
-copy_tree() {  # the working tree as git sees it (tracked + untracked, not ignored); no .venv, no caches
-  rm -rf "$RFS/work/edgeqwen" && mkdir -p "$RFS/work/edgeqwen"
+copy_tree() {  # the working tree as git sees it (tracked + untracked, not ignored); a .venv and
+  # caches made there by an earlier run are kept (torch alone takes ~15 minutes to install emulated)
+  mkdir -p "$RFS/work/edgeqwen"
+  find "$RFS/work/edgeqwen" -mindepth 1 -maxdepth 1 ! -name .venv ! -name .cache -exec rm -rf {} +
+  REUSED=$([ -d "$RFS/work/edgeqwen/.venv" ] && echo "yes (delete $RFS/work/edgeqwen/.venv for a fresh setup)" || echo no)
   git ls-files -z --cached --others --exclude-standard | tar -C "$REPO" --null -T - -cf - | tar -C "$RFS/work/edgeqwen" -xf -
   # the shared corpora some tests read sit next to the repository
   [ -d "$REPO/../shared/data" ] && mkdir -p "$RFS/work/shared" && bind_shared
@@ -94,9 +111,15 @@ main_command() {  # README, "Set up and run (fresh machine)", command 1, exactly
   inside 'bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?"'
 }
 probe() { inside '.venv/bin/edgeqwen probe'; }
-examples() { inside 'bash tools/setup.sh --dev >/dev/null && .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_examples.py'; }
-fast_tests() {  # the suite without what builds models with torch (slow under emulation) or times things
-  inside '.venv/bin/python -m pytest -q -p no:cacheprovider -x tests/test_sampling.py tests/test_chat.py tests/test_tokenizer.py tests/test_relax.py tests/test_reply.py tests/test_messages.py tests/test_probe.py tests/test_errors.py tests/test_integrity.py tests/test_backends.py tests/test_cli.py'
+examples() {  # the demo model the main command converted is reused: one emulated conversion is enough
+  inside 'bash tools/setup.sh --dev >/dev/null && mkdir -p .cache/tests/home/models \
+    && cp -rn /root/.cache/edgeqwen/models/smollm2-135m-instruct .cache/tests/home/models/ \
+    && .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_examples.py'
+}
+fast_tests() {  # the tests that need no model built with torch (each build is minutes under emulation)
+  inside '.venv/bin/python -m pytest -q -p no:cacheprovider tests/test_sampling.py tests/test_chat.py \
+    tests/test_tokenizer.py tests/test_relax.py tests/test_reply.py tests/test_loop.py \
+    tests/test_openai_backend.py tests/test_bad_input.py tests/test_api.py'
 }
 versions() {
   inside 'uname -m; .venv/bin/python --version; .venv/bin/python -m pip list 2>/dev/null | grep -i -E "^(edgeqwen|onnxruntime|llguidance|tokenizers|numpy|torch|transformers|jsonschema) "'
@@ -122,9 +145,10 @@ step "decode speed (emulated)" decode_speed
 
 echo
 echo "== arm64 check ($(date -u +%F), host $(uname -m), root $RFS) =="
+echo "   .venv from an earlier run reused: $REUSED"
 printf '%s\n' "${RESULTS[@]}"
 for name in versions "decode speed (emulated)"; do
-  f="$LOG/$(echo "$name" | tr ' /' '__').log"
+  f="$LOG/$(slug "$name").log"
   [ -f "$f" ] && sed 's/^/  /' "$f"
 done
 echo "[total ${SECONDS}s; logs in ${LOG#"$REPO"/}]"

@@ -254,3 +254,13 @@ def test_schemas_that_are_wrong_are_refused_not_relaxed():
     with pytest.raises(GrammarError, match="cannot be checked"):
         check(1, {"$ref": "#/$defs/missing"})
     assert relax({"anyOf": [{"type": "integer"}], "oneOf": [{"type": "integer"}, {"type": "string"}]}).exact
+
+
+def test_a_schema_over_the_compile_time_limit_is_refused_every_time(monkeypatch):
+    from edgeqwen.runtime import relax as relax_module
+
+    monkeypatch.setattr(relax_module, "COMPILE_TIME_LIMIT_S", 0.0)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "title": "time-limit-test"}
+    for _ in range(2):  # not cached after the first refusal
+        with pytest.raises(GrammarError, match="simplify the schema"):
+            relax(schema)

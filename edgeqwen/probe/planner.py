@@ -130,12 +130,20 @@ def cpu_bandwidth(snap: SystemSnapshot) -> tuple[float, str]:
     return 20.0, "typical for a laptop/desktop (dual-channel DDR4)"
 
 
-def cpu_decode_rate(snap: SystemSnapshot) -> tuple[float, str]:
-    """GB/s of weights a CPU decode step reads, and where the figure comes from."""
+def _board_decode(snap: SystemSnapshot) -> tuple[float, str] | None:
+    """The published decode rate of this board, if it is one we have figures for."""
     board = (snap.board or "").lower()
     for key, (rate, source) in _BOARD_DECODE.items():
         if key in board:
             return rate * ONNX_VS_LLAMACPP, f"{source}; x {ONNX_VS_LLAMACPP} for edgeqwen's ONNX path (from x86)"
+    return None
+
+
+def cpu_decode_rate(snap: SystemSnapshot) -> tuple[float, str]:
+    """GB/s of weights a CPU decode step reads, and where the figure comes from."""
+    published = _board_decode(snap)
+    if published is not None:
+        return published
     bandwidth, source = cpu_bandwidth(snap)
     return bandwidth * CPU_EFFICIENCY, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
 
@@ -273,8 +281,9 @@ def plan(
             why = "no Qwen model fits this machine's memory; the demo model does"
         best = Recommendation(**{**best.as_dict(), "reason": f"{why}: {best.reason}"})
     bw, source = cpu_bandwidth(snap)
-    if any(key in (snap.board or "").lower() for key in _BOARD_DECODE):
-        source += "; decode speed from " + cpu_decode_rate(snap)[1]
+    published = _board_decode(snap)
+    if published is not None:
+        source += "; decode speed from " + published[1]
     return Plan(best, candidates, bw, source)
 
 

@@ -23,12 +23,11 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
+from .relax import COMPILE_TIME_LIMIT_S, matcher_limits
 from .relax import compiles as relax_compiles
-from .relax import matcher_limits
 
 __all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
 
-COMPILE_TIME_LIMIT_S = 10.0
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 
 

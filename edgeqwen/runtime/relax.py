@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -257,44 +258,39 @@ def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], 
     return "patternProperties" if changed else None
 
 
-def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+def _drop(schema: dict[str, Any], name: str, keys: Callable[[dict[str, Any]], list[str]]) -> str | None:
+    """Delete ``keys(node)`` from every schema object; ``name`` if that changed anything."""
     changed = False
     for node in _walk(schema):
-        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            value = node.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2**53:
-                del node[key]
-                changed = True
-    return "minimum/maximum" if changed else None
+        for key in keys(node):
+            del node[key]
+            changed = True
+    return name if changed else None
+
+
+def _huge(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2**53
+
+
+def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    return _drop(schema, "minimum/maximum", lambda node: [k for k in bounds if _huge(node.get(k))])
 
 
 def _drop_min_max_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
-    changed = False
-    for node in _walk(schema):
-        for key in ("minProperties", "maxProperties"):
-            if key in node:
-                del node[key]
-                changed = True
-    return "minProperties/maxProperties" if changed else None
+    counts = ("minProperties", "maxProperties")
+    return _drop(schema, "minProperties/maxProperties", lambda node: [k for k in counts if k in node])
 
 
 def _drop_ref_siblings(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
-    changed = False
-    for node in _walk(schema):
-        if "$ref" in node:
-            for key in [k for k in node if k in KEYWORDS and k != "$ref"]:
-                del node[key]
-                changed = True
-    return "$ref siblings" if changed else None
+    def siblings(node: dict[str, Any]) -> list[str]:
+        return [k for k in node if k in KEYWORDS and k != "$ref"] if "$ref" in node else []
+
+    return _drop(schema, "$ref siblings", siblings)
 
 
 def _drop_all_of(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
-    changed = False
-    for node in _walk(schema):
-        if "allOf" in node:
-            del node["allOf"]
-            changed = True
-    return "allOf" if changed else None
+    return _drop(schema, "allOf", lambda node: ["allOf"] if "allOf" in node else [])
 
 
 # llguidance's message -> the relaxation that removes its cause (each keeps a superset)
@@ -375,8 +371,22 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
             _python_regex(node["pattern"])
 
 
+COMPILE_TIME_LIMIT_S = 10.0
+
+
 @lru_cache(maxsize=256)
 def _relax_text(text: str, max_string: int | None, bound_patterns: bool) -> Relaxed:
+    # the limit is checked here, before the result is cached, so an over-long compile is refused
+    # every time it is asked for (an exception is never cached)
+    start = time.perf_counter()
+    relaxed = _relaxed(text, max_string, bound_patterns)
+    elapsed = time.perf_counter() - start
+    if elapsed > COMPILE_TIME_LIMIT_S:
+        raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
+    return relaxed
+
+
+def _relaxed(text: str, max_string: int | None, bound_patterns: bool) -> Relaxed:
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")

@@ -41,7 +41,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bind() { mkdir -p "$RFS$1" && mount --bind "$1" "$RFS$1" && MOUNTED+=("$RFS$1"); }
+bind() {  # bind SRC [DST inside the root, default SRC]
+  local dst="$RFS${2:-$1}"
+  mkdir -p "$dst" && mount --bind "$1" "$dst" && MOUNTED+=("$dst")
+}
 
 # -- host: emulation -----------------------------------------------------------------------------
 host_tools() {
@@ -94,11 +97,9 @@ copy_tree() {  # the working tree as git sees it (tracked + untracked, not ignor
   REUSED=$([ -d "$RFS/work/edgeqwen/.venv" ] && echo "yes (delete $RFS/work/edgeqwen/.venv for a fresh setup)" || echo no)
   git ls-files -z --cached --others --exclude-standard | tar -C "$REPO" --null -T - -cf - | tar -C "$RFS/work/edgeqwen" -xf -
   # the shared corpora some tests read sit next to the repository
-  [ -d "$REPO/../shared/data" ] && mkdir -p "$RFS/work/shared" && bind_shared
+  [ -d "$REPO/../shared/data" ] && bind "$REPO/../shared/data" /work/shared/data
   return 0
 }
-
-bind_shared() { mkdir -p "$RFS/work/shared/data" && mount --bind "$REPO/../shared/data" "$RFS/work/shared/data" && MOUNTED+=("$RFS/work/shared/data"); }
 
 inside() {  # inside COMMAND: run in the arm64 root, in the copied tree, as a fresh login would
   chroot "$RFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \

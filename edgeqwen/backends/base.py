@@ -29,7 +29,7 @@ from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Message
 
-__all__ = ["Backend", "BasicInfo", "LanguageModel", "LoopBackend", "Request"]
+__all__ = ["Backend", "BasicInfo", "LanguageModel", "LoopBackend", "Request", "plan_memory", "reusable_prefix"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,46 @@ class BasicInfo:
     vocab_size: int
     context_length: int
     eos_token_ids: tuple[int, ...] = ()
+
+
+class _Sized(Protocol):
+    name: str
+    model_type: str
+    context_length: int
+    weights_bytes: int
+
+    def kv_bytes_per_token(self, bytes_per_value: int) -> int: ...
+
+
+def plan_memory(
+    info: _Sized, context_length: int | None, ram_available: int | None = None, kv_bytes_per_value: int = 4
+) -> int:
+    """Pick (when not given) and check the KV-cache size against free RAM before anything loads."""
+    from ..model import checked_context_length
+    from ..probe.planner import auto_context, check_fit
+
+    if ram_available is None:
+        import psutil
+
+        ram_available = psutil.virtual_memory().available
+    weights = info.weights_bytes
+    kv = info.kv_bytes_per_token(kv_bytes_per_value)
+    if context_length is None:
+        context_length = auto_context(ram_available, weights, kv, info.context_length)
+    context_length = checked_context_length(context_length, info.context_length)
+    check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
+    return context_length
+
+
+def reusable_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    """How many leading prompt tokens the KV cache already holds and may keep. At least two prompt
+    tokens always run, so every position is computed by the same multi-row kernels whether its
+    prefix came from the cache or not: int4 kernels for one row differ from those for several
+    (logits by up to ~1, docs/performance.md "Reproducible answers"), and the same prompt must get
+    the same greedy answer fresh or cached."""
+    same = 0
+    for a, b in zip(cached, prompt, strict=False):
+        if a != b:
+            break
+        same += 1
+    return max(0, min(same, len(prompt) - 2))

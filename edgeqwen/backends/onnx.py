@@ -21,7 +21,7 @@ from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError
 from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..tokenizer import Tokenizer
-from .base import LoopBackend
+from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 
@@ -206,17 +206,9 @@ class OnnxModel:
         token_ids = list(token_ids)
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
-        same = 0
-        for a, b in zip(self.tokens, token_ids, strict=False):
-            if a != b:
-                break
-            same += 1
-        # At least two tokens run, and no step runs just one: onnxruntime's int4 MatMul takes
-        # another kernel for a single row (int8 activations) than for several, and their logits
-        # differ by up to ~1 (docs/performance.md, "Reproducible answers"). Every prompt position
-        # is then computed the same way whether the prefix came from the cache or not, so the
-        # same prompt gets the same greedy answer fresh or cached.
-        same = max(0, min(same, len(token_ids) - 2))
+        # Two tokens at least run, and no step runs just one (reusable_prefix says why): onnxruntime's
+        # int4 MatMul takes another kernel for a single row than for several.
+        same = reusable_prefix(self.tokens, token_ids)
         self._rewind(same)
         self.last_reused = same
         logits = None
@@ -283,23 +275,6 @@ def _culprit(info: ModelInfo) -> str:
         if file.stat().st_size < end:
             return f"{file.name} is truncated ({file.stat().st_size} bytes; the graph needs {end})"
     return "The graph and its weights look complete, so one of them is damaged or from another build"
-
-
-def plan_memory(info: ModelInfo, context_length: int | None, ram_available: int | None = None) -> int:
-    """Pick (when not given) and check the KV-cache size against free RAM before anything loads."""
-    from ..probe.planner import auto_context, check_fit
-
-    if ram_available is None:
-        import psutil
-
-        ram_available = psutil.virtual_memory().available
-    weights = info.weights_bytes
-    kv = info.kv_bytes_per_token(4)
-    if context_length is None:
-        context_length = auto_context(ram_available, weights, kv, info.context_length)
-    context_length = checked_context_length(context_length, info.context_length)
-    check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
-    return context_length
 
 
 class OnnxBackend(LoopBackend):

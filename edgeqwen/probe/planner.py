@@ -2,9 +2,12 @@
 about how fast they will run.
 
 Memory = weights + KV cache at the context + runtime overhead, against available RAM (CPU) or
-free VRAM (GPU) with a safety margin. Decode speed ~ usable bandwidth / bytes read per token
-(all weights + the KV cache in use). Among models that fit, the biggest one that is still
-interactive (>= ``MIN_INTERACTIVE_TPS``) is recommended; if none is, the fastest one that fits.
+free VRAM (GPU) with a safety margin. Decode speed ~ the rate a backend reads weights / bytes read
+per token (all weights + the KV cache in use). That rate is measured on this machine when
+``edgeqwen probe --calibrate`` has run (:mod:`.calibrate`), else estimated from the copy bandwidth
+(or a board's published figures). Among models that fit, the biggest one that is still
+interactive (>= ``MIN_INTERACTIVE_TPS``) is recommended, on its fastest backend; if none is
+interactive, the fastest one that fits.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..catalog import ModelSpec, catalog
+from .calibrate import Calibration
 from .snapshot import GPU, SystemSnapshot
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "Plan",
     "Recommendation",
     "auto_context",
+    "CPU_BACKENDS",
     "available_backends",
     "check_fit",
     "cpu_bandwidth",
@@ -38,6 +43,8 @@ VRAM_MARGIN = 0.90
 KV_SHARE = 0.30  # the KV cache may take at most this share of the memory budget
 CONTEXTS = (32768, 16384, 8192, 4096, 2048, 1024)
 ONNX_OVERHEAD = 400 * 2**20  # onnxruntime arena, activations, a 256-token prefill chunk of logits
+LLAMACPP_OVERHEAD = 300 * 2**20  # llama.cpp's compute buffers for a 512-token batch, logits
+CPU_BACKENDS = ("llamacpp", "onnx")
 MLC_OVERHEAD = 1 * GIB  # TVM workspace, CUDA/Metal context
 SPEED_AT_TOKENS = 1024
 CPU_EFFICIENCY = 0.6  # share of measured copy bandwidth a decode step reaches
@@ -55,8 +62,9 @@ _BOARD_DECODE = {
     "raspberry pi 5": (9.5, "llama.cpp on a Pi 5: Llama-3.2-3B Q4_K_M 4.5-4.9 tok/s, TinyLlama-1.1B Q8_0 9 tok/s"),
     "raspberry pi 4": (3.5, "llama.cpp on a Pi 4: TinyLlama-1.1B Q8_0 3 tok/s"),
 }
-# edgeqwen's int4 (block 32) decode against llama.cpp Q4_0 on the same machine: 0.81-0.87x, measured
-# on x86 (AVX-512 VNNI, 2 threads); on ARM it is not measured yet, so this is an assumption there.
+# edgeqwen's ONNX int4 (block 32) decode against llama.cpp Q4_0 on the same machine, without a
+# calibration: 0.81-0.87x measured on x86 (AVX-512 VNNI and AVX2, 2 threads; docs/performance.md);
+# on ARM not measured, so an assumption there. The copy-bandwidth rule below is the ONNX path's.
 ONNX_VS_LLAMACPP = 0.85
 # GPU memory bandwidth by name, GB/s (spec sheets).
 _GPU_BANDWIDTH = {
@@ -86,8 +94,8 @@ _GPU_BANDWIDTH = {
 class Recommendation:
     model: str
     display: str
-    backend: str  # onnx | mlc
-    build: str  # onnx-int4-cpu | mlc-q4f16_1
+    backend: str  # onnx | mlc | llamacpp
+    build: str  # onnx-int4-cpu | mlc-q4f16_1 | gguf
     device: str  # cpu | cuda | metal
     context_length: int
     weights_bytes: int
@@ -130,22 +138,38 @@ def cpu_bandwidth(snap: SystemSnapshot) -> tuple[float, str]:
     return 20.0, "typical for a laptop/desktop (dual-channel DDR4)"
 
 
-def _board_decode(snap: SystemSnapshot) -> tuple[float, str] | None:
-    """The published decode rate of this board, if it is one we have figures for."""
+def _board_decode(snap: SystemSnapshot, backend: str = "onnx") -> tuple[float, str] | None:
+    """The published (llama.cpp) decode rate of this board, if it is one we have figures for."""
     board = (snap.board or "").lower()
     for key, (rate, source) in _BOARD_DECODE.items():
         if key in board:
+            if backend == "llamacpp":
+                return rate, source
             return rate * ONNX_VS_LLAMACPP, f"{source}; x {ONNX_VS_LLAMACPP} for edgeqwen's ONNX path (from x86)"
     return None
 
 
-def cpu_decode_rate(snap: SystemSnapshot) -> tuple[float, str]:
-    """GB/s of weights a CPU decode step reads, and where the figure comes from."""
-    published = _board_decode(snap)
+def cpu_decode_rate(
+    snap: SystemSnapshot, backend: str = "onnx", calibration: Calibration | None = None
+) -> tuple[float, str]:
+    """GB/s of weights a CPU decode step of ``backend`` reads, and where the figure comes from:
+    this machine's calibration, a board's published figures, or its copy bandwidth."""
+    if calibration is not None and backend in calibration.rates:
+        return calibration.rates[backend], f"calibrated on this machine ({calibration.models[backend]})"
+    published = _board_decode(snap, backend)
     if published is not None:
         return published
     bandwidth, source = cpu_bandwidth(snap)
-    return bandwidth * CPU_EFFICIENCY, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
+    rate = bandwidth * CPU_EFFICIENCY
+    if backend == "llamacpp":
+        return rate / ONNX_VS_LLAMACPP, f"{source} copy bandwidth x {CPU_EFFICIENCY} / {ONNX_VS_LLAMACPP}"
+    return rate, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
+
+
+def cpu_backends(snap: SystemSnapshot, calibration: Calibration | None = None) -> list[str]:
+    """The CPU backends installed here, fastest first (by calibration, else by the rule above)."""
+    installed = [b for b in CPU_BACKENDS if b != "llamacpp" or snap.llamacpp_available]
+    return sorted(installed, key=lambda b: -cpu_decode_rate(snap, b, calibration)[0])
 
 
 def gpu_bandwidth(gpu: GPU) -> float:
@@ -163,12 +187,20 @@ def usable_gpu(snap: SystemSnapshot) -> GPU | None:
     return None
 
 
-def available_backends(snap: SystemSnapshot) -> list[str]:
-    """Backends this machine can run, best first: MLC only when mlc_llm imports and a GPU is usable."""
-    return ["mlc", "onnx"] if snap.mlc_available and usable_gpu(snap) is not None else ["onnx"]
+def available_backends(snap: SystemSnapshot, calibration: Calibration | None = None) -> list[str]:
+    """Backends this machine can run, best first: MLC only when mlc_llm imports and a GPU is usable,
+    then the CPU backends installed, fastest first."""
+    gpu = ["mlc"] if snap.mlc_available and usable_gpu(snap) is not None else []
+    return gpu + cpu_backends(snap, calibration)
 
 
-def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int | None = None) -> Recommendation:
+def estimate(
+    spec: ModelSpec,
+    snap: SystemSnapshot,
+    backend: str,
+    context: int | None = None,
+    calibration: Calibration | None = None,
+) -> Recommendation:
     """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits."""
     g = spec.geometry
     gpu = usable_gpu(snap) if backend == "mlc" else None
@@ -185,6 +217,15 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
             bandwidth = gpu_bandwidth(gpu) * GPU_EFFICIENCY
             device = "metal" if gpu.vendor == "apple" else "cuda"
         build = "mlc-q4f16_1"
+    elif backend == "llamacpp":
+        gguf = spec.builds.get("gguf", {})
+        # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
+        weights = int(gguf.get("approx_size_mib", 0) * 2**20) or g.int4_weight_bytes(32, 2)
+        kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
+        overhead = LLAMACPP_OVERHEAD
+        budget = int(snap.ram_available * RAM_MARGIN)
+        bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
+        device, build = "cpu", "gguf"
     else:
         block = spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32)
         # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
@@ -194,7 +235,7 @@ def estimate(spec: ModelSpec, snap: SystemSnapshot, backend: str, context: int |
         kv_per_token = g.kv_bytes_per_token(4)  # fp32 KV on CPU
         overhead = ONNX_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)
-        bandwidth = cpu_decode_rate(snap)[0]
+        bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
         device, build = "cpu", "onnx-int4-cpu"
 
     def total(ctx: int) -> int:
@@ -249,11 +290,12 @@ def plan(
     include_demo: bool = True,
     among: Collection[str] | None = None,
     backends: Sequence[str] | None = None,
+    calibration: Calibration | None = None,
 ) -> Plan:
     """Every (model, backend) estimate and the best choice with its reason. ``among`` limits the
     choice to some catalog models (e.g. the installed ones), ``backends`` to some backends."""
     if backends is None:
-        backends = available_backends(snap)
+        backends = available_backends(snap, calibration)
     specs = [
         s
         for s in catalog()
@@ -261,18 +303,21 @@ def plan(
     ]
     if context is not None:
         _check_context(context, specs, model)
+    build_of = {"onnx": "onnx-int4-cpu", "mlc": "mlc-q4f16_1", "llamacpp": "gguf"}
     candidates = tuple(
-        estimate(s, snap, b, context) for s in specs for b in backends if b == "onnx" or "mlc-q4f16_1" in s.builds
+        estimate(s, snap, b, context, calibration) for s in specs for b in backends if build_of[b] in s.builds
     )
     fitting = [c for c in candidates if c.fits]
     qwen = [c for c in fitting if not c.model.startswith("smollm2")]
     best = None
     pool = qwen or fitting
     if pool:
-        # prefer MLC on a usable GPU, then the biggest interactive model, else the fastest one
+        # prefer MLC on a usable GPU, then the biggest interactive model on its fastest backend,
+        # else the fastest one
         interactive = [c for c in pool if c.decode_tps >= MIN_INTERACTIVE_TPS]
         if interactive:
-            best = max(interactive, key=lambda c: (c.backend == "mlc", c.weights_bytes, c.context_length))
+            size = {s.name: s.geometry.linear_params for s in specs}
+            best = max(interactive, key=lambda c: (c.backend == "mlc", size[c.model], c.decode_tps, c.context_length))
             why = "the largest model that fits and runs at interactive speed"
         else:
             best = max(pool, key=lambda c: (c.backend == "mlc", c.decode_tps))
@@ -282,7 +327,13 @@ def plan(
         best = Recommendation(**{**best.as_dict(), "reason": f"{why}: {best.reason}"})
     bw, source = cpu_bandwidth(snap)
     published = _board_decode(snap)
-    if published is not None:
+    if calibration is not None and calibration.rates:
+        source += (
+            "; decode speed "
+            + ", ".join(f"{b} {rate:.1f} GB/s" for b, rate in sorted(calibration.rates.items()))
+            + " of weights, calibrated on this machine"
+        )
+    elif published is not None:
         source += "; decode speed from " + published[1]
     return Plan(best, candidates, bw, source)
 

@@ -42,14 +42,15 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         lines.append(f"  GPU: {gpu.name}, {gpu.memory_free / GIB:.1f} GiB {kind} free of {gpu.memory_total / GIB:.1f}")
     lines.append(
         f"  mlc_llm: {'installed' if snap.mlc_available else 'not installed'}; onnxruntime: "
-        f"{', '.join(snap.onnx_providers) or 'not installed'}"
+        f"{', '.join(snap.onnx_providers) or 'not installed'}; llama.cpp: "
+        f"{'installed' if snap.llamacpp_available else 'not installed'}"
     )
     lines += ["", "Models (int4)"]
-    header = f"  {'model':<38}{'backend':<9}{'context':>8}{'memory':>10}{'budget':>10}{'tok/s':>8}  fits"
+    header = f"  {'model':<38}{'backend':<14}{'context':>8}{'memory':>10}{'budget':>10}{'tok/s':>8}  fits"
     lines.append(header)
     for c in result.candidates:
         lines.append(
-            f"  {c.display:<38}{c.backend + '/' + c.device:<9}{c.context_length:>8}"
+            f"  {c.display:<38}{c.backend + '/' + c.device:<14}{c.context_length:>8}"
             f"{c.total_bytes / GIB:>8.1f}G{c.budget_bytes / GIB:>9.1f}G{c.decode_tps:>8.1f}  "
             + ("yes" if c.fits else "no")
         )

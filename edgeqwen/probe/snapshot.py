@@ -66,6 +66,7 @@ class SystemSnapshot:
     gpus: tuple[GPU, ...] = ()
     mlc_available: bool = False
     onnx_providers: tuple[str, ...] = ()
+    llamacpp_available: bool = False
     bandwidth_gbps: float | None = None  # measured CPU memory bandwidth (copy), GB/s
     notes: tuple[str, ...] = field(default=())
 
@@ -225,6 +226,7 @@ def snapshot_from_files(
     sysctl: str | None = None,
     mlc_available: bool = False,
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    llamacpp_available: bool = False,
     bandwidth_gbps: float | None = None,
     disk_free: int | None = None,
 ) -> SystemSnapshot:
@@ -261,6 +263,7 @@ def snapshot_from_files(
         gpus=gpus,
         mlc_available=mlc_available,
         onnx_providers=tuple(onnx_providers),
+        llamacpp_available=llamacpp_available,
         bandwidth_gbps=bandwidth_gbps,
         disk_free=disk_free,
         **fields,
@@ -308,6 +311,7 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
         else None,
         mlc_available=importlib.util.find_spec("mlc_llm") is not None,
         onnx_providers=_onnx_providers(),
+        llamacpp_available=importlib.util.find_spec("llama_cpp") is not None,
         bandwidth_gbps=bandwidth,
         disk_free=disk,
     )

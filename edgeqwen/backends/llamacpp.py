@@ -1,0 +1,233 @@
+"""llama.cpp on CPU: GGUF models driven by our own loop through llama.cpp's C API.
+
+Only the low-level bindings of ``llama-cpp-python`` are used (``llama_cpp.llama_cpp``): one model,
+one context, one ``llama_batch`` reused for every call, ``llama_decode``, and the last position's
+logits read through ``llama_get_logits_ith`` as a numpy view of llama.cpp's own buffer (no copy;
+valid until the next call, which is all :func:`~edgeqwen.runtime.loop.generate_step` needs).
+Sampling, grammars, bans and safety filters are ours, as on the ONNX backend; the high-level
+``Llama`` class, its sampler and its grammar are not used.
+
+The prompt is tokenized by our tokenizer from the GGUF's own vocabulary (:mod:`edgeqwen.gguf`),
+which gives llama.cpp's ids. A prompt that extends the cached one prefills only the new tokens:
+the rest of the sequence is removed from llama.cpp's KV cache (``llama_memory_seq_rm``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ..chat import template_for
+from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError
+from ..gguf import GgufInfo, read_gguf_info
+from ..paths import cache_dir, models_dir
+from ..tokenizer import Tokenizer
+from .base import LoopBackend, plan_memory, reusable_prefix
+from .onnx import default_threads
+
+__all__ = ["LlamaCppBackend", "LlamaCppModel", "INSTALL_HINT"]
+
+INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh --llamacpp`, a native build)"
+BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
+KV_BYTES = 2  # llama.cpp's default KV cache type is f16
+
+_state: dict[str, object] = {}  # the bindings module, the log callback (kept alive), recent log lines
+_init_lock = threading.Lock()
+
+
+def _bindings() -> ModuleType:
+    """llama_cpp's ctypes bindings, imported and initialised once, with llama.cpp's log (which
+    prints every tensor while loading) kept for error messages instead of printed."""
+    with _init_lock:
+        ll = _state.get("ll")
+        if ll is not None:
+            return ll  # type: ignore[return-value]
+        try:
+            from llama_cpp import llama_cpp as ll
+        except (ImportError, OSError) as exc:  # OSError: libllama.so missing or built for another CPU
+            raise BackendUnavailableError(f"llama.cpp is not installed ({exc}); {INSTALL_HINT}.") from exc
+        lines: list[str] = []
+
+        def keep(level: int, text: bytes | None, _data: object) -> None:
+            if text and level >= 3:  # warnings and errors (ggml_log_level: 2 info, 3 warn, 4 error)
+                lines.append(text.decode("utf-8", errors="replace").strip())
+                del lines[:-20]
+
+        callback = ll.llama_log_callback(keep)
+        ll.llama_log_set(callback, ctypes.c_void_p())
+        ll.llama_backend_init()
+        _state.update(ll=ll, callback=callback, lines=lines)
+        return ll
+
+
+def _last_log() -> str:
+    lines = [line for line in _state.get("lines", []) if line]  # type: ignore[union-attr]
+    return lines[-1] if lines else "no message from llama.cpp"
+
+
+class LlamaCppModel:
+    """One llama.cpp context with its KV cache; implements the ``LanguageModel`` protocol."""
+
+    def __init__(
+        self,
+        info: GgufInfo,
+        context_length: int,
+        threads: int | None = None,
+        use_mmap: bool = False,
+        flash_attn: bool | None = None,
+    ) -> None:
+        ll = _bindings()
+        self.info = info
+        self.context_length = context_length
+        self.threads = threads or default_threads()
+        mparams = ll.llama_model_default_params()
+        mparams.n_gpu_layers = 0
+        # Without mmap llama.cpp reads the file into its own buffers (and repacks Q4_0 for the CPU's
+        # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
+        mparams.use_mmap = use_mmap
+        self._model = ll.llama_model_load_from_file(str(info.path).encode(), mparams)
+        if not self._model:
+            raise ModelLoadError(
+                f"llama.cpp could not load {info.path} ({_last_log()}). Download it again "
+                "(`edgeqwen pull MODEL --backend llamacpp --force`) or update llama-cpp-python."
+            )
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = context_length
+        cparams.n_batch = cparams.n_ubatch = min(BATCH, context_length)
+        cparams.n_seq_max = 1
+        cparams.n_threads = cparams.n_threads_batch = self.threads
+        cparams.no_perf = True
+        if flash_attn is not None:  # None: llama.cpp's own default (auto)
+            cparams.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0
+        self._ctx = ll.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            ll.llama_model_free(self._model)
+            raise ModelLoadError(f"llama.cpp could not create a {context_length}-token context ({_last_log()}).")
+        self._ll = ll
+        self._memory = ll.llama_get_memory(self._ctx)
+        self.n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(self._model))
+        self._batch_size = int(cparams.n_batch)
+        self._batch = ll.llama_batch_init(self._batch_size, 0, 1)
+        # numpy views of the batch's arrays: one sequence (id 0), so seq ids are written once.
+        n = self._batch_size
+        self._tok = np.ctypeslib.as_array(self._batch.token, shape=(n,))
+        self._pos = np.ctypeslib.as_array(self._batch.pos, shape=(n,))
+        self._want = np.ctypeslib.as_array(ctypes.cast(self._batch.logits, ctypes.POINTER(ctypes.c_int8)), shape=(n,))
+        np.ctypeslib.as_array(self._batch.n_seq_id, shape=(n,))[:] = 1
+        for i in range(n):
+            self._batch.seq_id[i][0] = 0
+        self.tokens: list[int] = []  # what the KV cache holds, position by position
+        self.last_reused = 0
+
+    # -- cache ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the cached prompt."""
+        self._ll.llama_memory_clear(self._memory, True)
+        self.tokens = []
+
+    @property
+    def kv_cache_bytes(self) -> int:
+        return self.context_length * self.info.kv_bytes_per_token(KV_BYTES)
+
+    # -- forward --------------------------------------------------------------------------------
+    def _run(self, ids: Sequence[int]) -> np.ndarray:
+        """Run ``ids`` after the cached tokens; return the logits of the last one."""
+        start = len(self.tokens)
+        if start + len(ids) > self.context_length:
+            raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
+        for at in range(0, len(ids), self._batch_size):
+            part = ids[at : at + self._batch_size]
+            n = len(part)
+            self._tok[:n] = part
+            self._pos[:n] = np.arange(start + at, start + at + n)
+            self._want[:n] = 0
+            self._want[n - 1] = 1 if at + n == len(ids) else 0
+            self._batch.n_tokens = n
+            rc = self._ll.llama_decode(self._ctx, self._batch)
+            if rc != 0:
+                self._resync(start + at)
+                raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {_last_log()}).")
+        self.tokens.extend(int(t) for t in ids)
+        pointer = self._ll.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def _resync(self, kept: int) -> None:
+        """After a failed call, keep what the cache is known to hold."""
+        self._ll.llama_memory_seq_rm(self._memory, 0, kept, -1)
+        self.tokens = self.tokens[:kept]
+
+    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Process a prompt, reusing the longest prefix already in the cache."""
+        token_ids = [int(t) for t in token_ids]
+        if len(token_ids) > self.context_length:
+            raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
+        same = reusable_prefix(self.tokens, token_ids)
+        if same < len(self.tokens):
+            if not self._ll.llama_memory_seq_rm(self._memory, 0, same, -1):
+                self.reset()
+                same = 0
+            self.tokens = self.tokens[:same]
+        self.last_reused = same
+        return self._run(token_ids[same:])
+
+    def decode(self, token: int) -> np.ndarray:
+        return self._run([token])
+
+    def extend(self, tokens: Sequence[int]) -> np.ndarray:
+        return self._run(list(tokens))
+
+    def close(self) -> None:
+        ll = self.__dict__.pop("_ll", None)
+        if ll is not None:
+            ll.llama_batch_free(self._batch)
+            ll.llama_free(self._ctx)
+            ll.llama_model_free(self._model)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class LlamaCppBackend(LoopBackend):
+    """A GGUF model (file, or a folder holding one) on llama.cpp."""
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        context_length: int | None = None,
+        threads: int | None = None,
+        device: str | None = None,
+        ram_available: int | None = None,  # what the memory check assumes (tests); default: measured
+        use_mmap: bool = False,
+        flash_attn: bool | None = None,
+    ) -> None:
+        if device not in (None, "cpu"):
+            raise InvalidRequestError(f"The llamacpp backend runs on the CPU here; device={device!r} is for 'mlc'.")
+        self.check_available()
+        path = Path(model_path).expanduser()
+        # The tokenizer.json is written beside an installed model, else into the cache.
+        beside = path.is_dir() and models_dir() in path.resolve().parents
+        self.info = read_gguf_info(path, tokenizer_dir=None if beside else cache_dir() / "tokenizers")
+        self.tokenizer = Tokenizer(self.info.tokenizer_file)
+        self.template = template_for(self.info.model_type, self.tokenizer)
+        context_length = plan_memory(self.info, context_length, ram_available, KV_BYTES)
+        self.model = LlamaCppModel(self.info, context_length, threads, use_mmap=use_mmap, flash_attn=flash_attn)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def check_available(cls) -> None:
+        _bindings()
+
+    @property
+    def context_length(self) -> int:
+        return self.model.context_length
+
+    def close(self) -> None:
+        self.model.reset()

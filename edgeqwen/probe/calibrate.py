@@ -1,0 +1,153 @@
+"""``edgeqwen probe --calibrate``: time each installed CPU backend on this machine, once.
+
+The planner's speed estimate is "GB of weights a decode step reads per second" divided into the
+bytes read per token. Without a measurement that rate comes from the copy bandwidth and a ratio
+measured elsewhere; a calibration times a few seconds of real decoding per backend, on the model
+the planner would pick when it is installed in that backend's build, and keeps the rate per
+machine (CPU model, cores, SIMD flags, backend versions), so the estimates and the choice between
+backends are this machine's own. A model of another size is extrapolated by its bytes per token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .snapshot import SystemSnapshot
+
+__all__ = ["Calibration", "Measurement", "calibrate", "load_calibration", "machine_key", "save_calibration"]
+
+PROMPT_TOKENS = 64
+DECODE_TOKENS = 48  # after one warm-up answer; a few seconds for a 1.5B model on 2 cores
+FILE = "calibration.json"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    backend: str
+    model: str  # what was timed
+    weights_bytes: int  # bytes one decode step reads (the build's weights)
+    decode_tps: float  # median of the runs
+    threads: int
+
+    @property
+    def rate_gbps(self) -> float:
+        return self.weights_bytes * self.decode_tps / 1e9
+
+
+@dataclass(frozen=True)
+class Calibration:
+    machine: str
+    measurements: tuple[Measurement, ...] = field(default=())
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {m.backend: m.rate_gbps for m in self.measurements}
+
+    @property
+    def models(self) -> dict[str, str]:
+        return {m.backend: m.model for m in self.measurements}
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in ("onnxruntime", "llama_cpp_python"):
+        try:
+            out.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return ",".join(out)
+
+
+def machine_key(snap: SystemSnapshot) -> str:
+    """What a calibration holds for: the same CPU, cores, SIMD flags and backend versions."""
+    text = "|".join(
+        [snap.arch, snap.cpu_model, str(snap.physical_cores), str(snap.logical_cores), ",".join(snap.cpu_features)]
+    )
+    return hashlib.sha256(f"{text}|{_versions()}".encode()).hexdigest()[:16]
+
+
+def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:
+    """This machine's calibration, or None (never made, another machine, other backend versions)."""
+    try:
+        data = json.loads((cache / FILE).read_text(encoding="utf-8"))
+        entry = data[machine_key(snap)]
+        return Calibration(entry["machine"], tuple(Measurement(**m) for m in entry["measurements"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_calibration(snap: SystemSnapshot, cache: Path, calibration: Calibration) -> Path:
+    file = cache / FILE
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data[machine_key(snap)] = {
+        "machine": calibration.machine,
+        "measurements": [asdict(m) for m in calibration.measurements],
+    }
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(file)
+    return file
+
+
+def time_backend(name: str, path: Path, threads: int | None = None, runs: int = 2) -> Measurement:
+    """Decode ``DECODE_TOKENS`` greedy tokens after a ``PROMPT_TOKENS`` prompt of random ids,
+    ``runs`` times after a warm-up; the median rate."""
+    import numpy as np
+
+    from ..backends import load_backend
+    from ..runtime.loop import stream_generate
+    from ..types import GenerationConfig
+
+    backend = load_backend(name, path, context_length=PROMPT_TOKENS + DECODE_TOKENS + 8, threads=threads)
+    try:
+        ids = np.random.default_rng(0).integers(100, backend.tokenizer.vocab_size - 1000, PROMPT_TOKENS).tolist()
+        config = GenerationConfig(max_tokens=DECODE_TOKENS, temperature=0.0)
+        rates = []
+        for i in range(runs + 1):
+            backend.model.reset()  # type: ignore[attr-defined]
+            metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics  # type: ignore[attr-defined]
+            if i:
+                rates.append(metrics.decode_tps)
+        model = backend.model  # type: ignore[attr-defined]
+        return Measurement(
+            backend=name,
+            model=backend.info.name,
+            weights_bytes=int(backend.info.weights_bytes),  # type: ignore[attr-defined]
+            decode_tps=round(float(np.median(rates)), 2),
+            threads=int(getattr(model, "threads", 0) or threads or 0),
+        )
+    finally:
+        backend.close()
+
+
+def calibrate(
+    snap: SystemSnapshot,
+    builds: Mapping[str, Path],
+    say: Callable[[str], None] | None = None,
+    timer: Callable[[str, Path], Measurement] = time_backend,
+) -> Calibration:
+    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``), one at a time."""
+    measured = []
+    for backend, path in builds.items():
+        if say:
+            say(f"timing {backend} on {path.name} (a few seconds)...")
+        start = time.perf_counter()
+        m = timer(backend, path)
+        if say:
+            say(
+                f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model} = {m.rate_gbps:.1f} GB/s of weights "
+                f"({time.perf_counter() - start:.0f} s)"
+            )
+        measured.append(m)
+    return Calibration(machine_key(snap), tuple(measured))

@@ -1,0 +1,191 @@
+"""The llama.cpp backend: GGUF models on llama.cpp's C API, driven by our loop.
+
+References: transformers' forward pass of the same weights (tiny random Qwen2/Qwen3 written as
+GGUF), llama.cpp's own tokenizer, and llama-cpp-python's own greedy generation. The layers above
+(grammar, stop strings, prefix reuse, cancel, safety) run on the real demo GGUF."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from test_tokenizer import SAMPLES  # noqa: E402
+
+from edgeqwen import Assistant  # noqa: E402
+from edgeqwen.backends import backend_for_folder  # noqa: E402
+from edgeqwen.backends.llamacpp import LlamaCppBackend, _bindings  # noqa: E402
+from edgeqwen.convert import demo_gguf_path  # noqa: E402
+from edgeqwen.errors import BackendUnavailableError, ModelLoadError  # noqa: E402
+from edgeqwen.gguf import read_gguf_info, read_metadata  # noqa: E402
+from edgeqwen.types import Message  # noqa: E402
+
+PROMPT = [9707, 0, 6567, 107, 243, 101049, 0, 16, 488, 220, 16, 284, 220, 17] * 3
+
+
+def llama_tokenize(backend: LlamaCppBackend, text: str, special: bool = False) -> list[int]:
+    ll = _bindings()
+    data = text.encode()
+    out = (ll.llama_token * (len(data) + 8))()
+    n = ll.llama_tokenize(
+        ll.llama_model_get_vocab(backend.model._model), data, len(data), out, len(out), False, special
+    )
+    return list(out[:n])
+
+
+@pytest.fixture(scope="module")
+def demo():
+    backend = LlamaCppBackend(demo_gguf_path(), context_length=1024)
+    yield backend
+    backend.model.close()
+
+
+@pytest.mark.parametrize("name", ["qwen2-f32", "qwen3-f32", "demo"])
+def test_our_tokenizer_gives_llama_cpp_ids(tiny_ggufs, name):
+    """Multilingual text, digits (SmolLM2 splits them one by one), control tokens typed as text,
+    and the chat template's rendering with its control tokens."""
+    path = demo_gguf_path() if name == "demo" else tiny_ggufs[name]
+    backend = LlamaCppBackend(path, context_length=256)
+    for text in [*SAMPLES, "12345678 3.14159", "<|im_start|>user\nhi<|im_end|>", "  x\n\n\n y"]:
+        assert backend.tokenizer.encode(text) == llama_tokenize(backend, text), text
+    rendered = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello! 毕老师<|im_end|>\n"
+    messages = [Message("system", "Be brief."), Message("user", "Hello! 毕老师")]
+    pieces = backend.template.render(messages, add_generation_prompt=False)
+    assert backend.template.encode(backend.tokenizer, pieces) == llama_tokenize(backend, rendered, special=True)
+
+
+def test_qwen_vocabulary_is_the_real_qwen_tokenizer(tiny_ggufs, qwen_tokenizer_json):
+    from edgeqwen.tokenizer import Tokenizer
+
+    ours, ref = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64).tokenizer, Tokenizer(qwen_tokenizer_json)
+    assert ours.vocab_size == ref.vocab_size == 151665  # the 271 padding ids are not tokens
+    for text in SAMPLES:
+        assert ours.encode(text) == ref.encode(text)
+    assert {ours.token_id(t) for t in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")} == {151644, 151645, 151643}
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_logits_match_transformers(tiny_models, tiny_ggufs, arch, dtype):
+    """Prefill 5 tokens, then decode one at a time (the KV cache and positions). Tolerance:
+    llama.cpp keeps its KV cache in f16, and f16 weights round to 11 bits, so logits differ by
+    rounding: within 1% (f32) / 2% (f16) of the largest logit, the same top token everywhere."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tiny_models[arch]["hf"], dtype=torch.float32)
+    with torch.no_grad():
+        ref = hf(torch.tensor([PROMPT])).logits[0].numpy()[4:]
+    model = LlamaCppBackend(tiny_ggufs[f"{arch}-{dtype}"], context_length=128).model
+    rows = [model.prefill(PROMPT[:5]).copy()] + [model.decode(t).copy() for t in PROMPT[5:]]
+    ours = np.stack(rows)
+    scale = float(np.abs(ref).max())
+    assert np.abs(ours - ref).max() < (0.01 if dtype == "f32" else 0.02) * scale
+    assert (ours.argmax(axis=1) == ref.argmax(axis=1)).all()
+
+
+@pytest.mark.parametrize(("which", "flash"), [("demo", False), ("demo", True), ("qwen3-f16", True)])
+def test_greedy_tokens_equal_llama_cpp_pythons_own_generation(tiny_ggufs, which, flash):
+    """Same settings on both sides: llama-cpp-python's ``Llama`` turns flash attention off unless
+    asked, llama.cpp's own default (ours) is auto (on, on a CPU); the two differ in rounding."""
+    from llama_cpp import Llama
+
+    from edgeqwen.runtime.loop import stream_generate
+    from edgeqwen.types import GenerationConfig
+
+    path = demo_gguf_path() if which == "demo" else tiny_ggufs[which]
+    backend = LlamaCppBackend(path, context_length=256, flash_attn=flash)
+    pieces = backend.template.render([Message("user", "Write a short poem about the sea.")])
+    prompt = backend.template.encode(backend.tokenizer, pieces)
+    config = GenerationConfig(max_tokens=40, temperature=0.0, repetition_penalty=1.0, stop_token_ids=())
+    ours = [c.token for c in stream_generate(backend.model, backend.tokenizer, prompt, config) if c.token is not None]
+    theirs = []
+    llm = Llama(str(path), n_ctx=256, n_threads=backend.model.threads, flash_attn=flash, verbose=False)
+    for token in llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+        if token in backend.stop_token_ids or len(theirs) == len(ours):
+            break
+        theirs.append(token)
+    assert len(ours) >= 8 and ours == theirs
+
+
+def test_prefix_reuse_gives_the_same_logits(demo):
+    model = demo.model
+    ids = demo.tokenizer.encode("The quick brown fox jumps over the lazy dog. " * 4)
+    model.reset()
+    fresh = model.prefill(ids).copy()
+    again = model.prefill(ids).copy()
+    assert model.last_reused == len(ids) - 2 and np.abs(fresh - again).max() < 1e-3
+    model.prefill(ids[:10])  # a shorter prompt: the rest of the sequence leaves the cache
+    assert model.tokens == ids[:10] and model.last_reused == 8
+    extended = model.prefill(ids).copy()
+    assert model.last_reused == 10 and np.abs(fresh - extended).max() < 0.05
+
+
+def test_the_assistant_runs_on_llamacpp(demo):
+    """Grammar, stop strings, multi-turn prefix reuse, cancelling and the safety screen."""
+    bot = Assistant(backend=demo, max_tokens=60)
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}}, "required": ["city"]}
+    reply = bot.chat("What is the capital of France? Answer in JSON.", response_format=schema)
+    assert set(json.loads(reply.text)) == {"city"}
+    second = bot.chat("And of Italy?", stop=["."])
+    assert second.metrics.cached_tokens > 0 and "." not in second.text and second.finish_reason != "length"
+    stream = bot.stream("Count from one to fifty in words.")
+    for i, _ in enumerate(stream):
+        if i == 3:
+            break
+    assert stream.reply().finish_reason == "cancelled"
+    assert bot.chat("Say hi.").finish_reason in ("stop", "length")  # the model is free again
+    refused = bot.chat("Give me step-by-step instructions to build a pipe bomb.")
+    assert refused.finish_reason == "refused"
+
+
+def test_a_gguf_file_or_folder_picks_this_backend(tmp_path, tiny_ggufs):
+    assert backend_for_folder(tiny_ggufs["qwen2-f32"]) == "llamacpp"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.gguf").symlink_to(tiny_ggufs["qwen2-f32"])
+    assert backend_for_folder(folder) == "llamacpp"
+    assert read_gguf_info(folder).model_type == "qwen2"
+
+
+def test_bad_gguf_files_say_what_to_do(tmp_path, tiny_ggufs):
+    not_gguf = tmp_path / "x.gguf"
+    not_gguf.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(ModelLoadError, match="not a GGUF file"):
+        read_metadata(not_gguf)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(tiny_ggufs["qwen2-f32"].read_bytes()[:200_000])
+    with pytest.raises(ModelLoadError, match="truncated or corrupt.*download it again"):
+        read_metadata(cut)
+    with pytest.raises(ModelLoadError, match="truncated|could not load"):
+        LlamaCppBackend(_truncate_tensors(tiny_ggufs["qwen2-f32"], tmp_path))
+    other = tmp_path / "other.gguf"
+    data = bytearray(tiny_ggufs["qwen2-f32"].read_bytes()[:4_000_000])
+    key = b"tokenizer.ggml.pre"
+    at = data.index(key) + len(key) + 4  # the value: type (u32), then the string
+    n = struct.unpack_from("<Q", data, at)[0]
+    data[at + 8 : at + 8 + n] = b"zzzzz"[:n].ljust(n, b"z")
+    other.write_bytes(bytes(data) + tiny_ggufs["qwen2-f32"].read_bytes()[4_000_000:])
+    with pytest.raises(ModelLoadError, match="pre-tokenizer.*Qwen2.5, Qwen3, SmolLM2"):
+        read_gguf_info(other)
+
+
+def _truncate_tensors(src, tmp_path):
+    """The file with its metadata whole and its tensor data cut short."""
+    cut = tmp_path / "tensors-cut.gguf"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    return cut
+
+
+def test_missing_llama_cpp_says_how_to_install(monkeypatch):
+    import sys
+
+    from edgeqwen.backends import llamacpp
+
+    monkeypatch.setattr(llamacpp, "_state", {})
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(BackendUnavailableError, match=r"edgeqwen\[llamacpp\]"):
+        Assistant(backend="llamacpp", model="demo")

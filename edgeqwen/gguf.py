@@ -138,6 +138,7 @@ class GgufInfo:
     """What the layers above read of a GGUF model (the ``info`` of a llama.cpp backend)."""
 
     path: Path  # the .gguf file
+    name: str  # the folder's name, else the catalog model of this geometry, else the file's stem
     model_type: str  # qwen2 | qwen3 | llama
     context_length: int
     num_layers: int
@@ -149,10 +150,6 @@ class GgufInfo:
     eos_token_ids: tuple[int, ...]
     quantization: str  # Q4_0, Q4_K_M, ... (llama.cpp's name for general.file_type)
     tokenizer_file: Path
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
 
     @property
     def weights_bytes(self) -> int:
@@ -207,12 +204,28 @@ def read_gguf_info(path: str | Path, tokenizer_dir: Path | None = None) -> GgufI
     tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / f"{digest}.tokenizer.json")
     return GgufInfo(
         path=file.resolve(),
+        name=Path(path).name if Path(path).is_dir() else _catalog_name(arch, info) or file.stem,
         model_type=arch,
         eos_token_ids=tuple(sorted(eos)),
         quantization=FILE_TYPES.get(int(meta.get("general.file_type", -1)), "unknown"),
         tokenizer_file=tok_file,
         **info,
     )
+
+
+def _catalog_name(arch: str, info: dict[str, int]) -> str | None:
+    """The catalog model with this geometry (a GGUF file names its model only in free text)."""
+    from .catalog import catalog
+
+    for spec in catalog():
+        g = spec.geometry
+        same = (g.layers, g.hidden, g.heads, g.kv_heads, g.head_dim) == (
+            info["num_layers"], info["hidden"], info["num_heads"], info["num_kv_heads"], info["head_size"],
+        )  # fmt: skip
+        family = {"qwen2.5": "qwen2", "qwen3": "qwen3", "chatml": "llama"}.get(spec.family)
+        if same and family == arch:
+            return spec.name
+    return None
 
 
 def _write_once(text: str, target: Path) -> Path:

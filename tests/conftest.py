@@ -73,7 +73,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if not any("demo_model" in getattr(item, "fixturenames", ()) for item in session.items):
         return
-    code = "from edgeqwen.hub import ensure_demo_model; ensure_demo_model()"
+    code = "from edgeqwen.hub import ensure_demo_model; ensure_demo_model(backend='onnx')"
     env = dict(os.environ, EDGEQWEN_HOME=str(home))
     _demo_conversion = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -88,7 +88,7 @@ def demo_model() -> Path:
 
     if _demo_conversion is not None:
         _demo_conversion.wait()  # its failure shows below: the conversion runs again, here
-    return ensure_demo_model()
+    return ensure_demo_model(backend="onnx")
 
 
 @pytest.fixture(autouse=True)

@@ -79,7 +79,14 @@ LAYERS = [
     ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
     ("edgeqwen.backends",),
     ("edgeqwen.runtime", "edgeqwen.probe", "edgeqwen.convert"),
-    ("edgeqwen.chat", "edgeqwen.tokenizer", "edgeqwen.model", "edgeqwen.integrity", "edgeqwen.catalog"),
+    (
+        "edgeqwen.chat",
+        "edgeqwen.tokenizer",
+        "edgeqwen.model",
+        "edgeqwen.gguf",
+        "edgeqwen.integrity",
+        "edgeqwen.catalog",
+    ),
     ("edgeqwen.types", "edgeqwen.errors", "edgeqwen.paths"),
 ]
 

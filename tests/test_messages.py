@@ -67,8 +67,15 @@ def test_a_context_beyond_one_model_is_said_so_in_its_row():
     assert "more than this model's maximum of 8192" in demo.reason and not demo.fits
 
 
-def test_an_uninstalled_catalog_model_says_how_to_get_it():
-    with pytest.raises(ModelNotFoundError, match=r"qwen3-4b is not installed.*`edgeqwen pull qwen3-4b`"):
+def test_an_uninstalled_catalog_model_says_how_to_get_it(monkeypatch):
+    """The GGUF build where llama.cpp is installed (no conversion), else the ONNX one."""
+    monkeypatch.setattr("edgeqwen.hub.llamacpp_installed", lambda: True)
+    with pytest.raises(
+        ModelNotFoundError, match=r"qwen3-4b is not installed.*`edgeqwen pull qwen3-4b --backend llamacpp`"
+    ):
+        resolve_model("qwen3-4b")
+    monkeypatch.setattr("edgeqwen.hub.llamacpp_installed", lambda: False)
+    with pytest.raises(ModelNotFoundError, match=r"qwen3-4b is not installed.*`edgeqwen pull qwen3-4b`, or"):
         resolve_model("qwen3-4b")
     with pytest.raises(ModelNotFoundError, match=r"`edgeqwen pull qwen2\.5-1\.5b-instruct --convert`"):
         resolve_model("qwen2.5-1.5b-instruct")
@@ -100,7 +107,7 @@ def test_ctrl_c_in_run_exits_130_without_noise(tiny_models, monkeypatch):
 
 def test_the_python_api_says_when_it_falls_back_to_the_demo_model(monkeypatch, tmp_path):
     monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
-    monkeypatch.setattr("edgeqwen.hub.ensure_demo_model", lambda announce=None: tmp_path)
+    monkeypatch.setattr("edgeqwen.hub.ensure_demo_model", lambda announce=None, backend="auto": tmp_path)
     with pytest.warns(DemoModelWarning, match="offline demo model"):
         assert resolve_model(None) == tmp_path
     with warnings.catch_warnings():

@@ -19,10 +19,15 @@ from pathlib import Path
 
 from .snapshot import SystemSnapshot
 
-__all__ = ["Calibration", "Measurement", "calibrate", "load_calibration", "machine_key", "save_calibration"]
+__all__ = [
+    "Calibration",
+    "Measurement",
+    "calibrate",
+    "load_calibration",
+    "machine_key",
+    "save_calibration",
+]
 
-PROMPT_TOKENS = 64
-DECODE_TOKENS = 48  # after one warm-up answer; a few seconds for a 1.5B model on 2 cores
 FILE = "calibration.json"
 
 
@@ -100,44 +105,14 @@ def save_calibration(snap: SystemSnapshot, cache: Path, calibration: Calibration
     return file
 
 
-def time_backend(name: str, path: Path, threads: int | None = None, runs: int = 2) -> Measurement:
-    """Decode ``DECODE_TOKENS`` greedy tokens after a ``PROMPT_TOKENS`` prompt of random ids,
-    ``runs`` times after a warm-up; the median rate."""
-    import numpy as np
-
-    from ..backends import load_backend
-    from ..runtime.loop import stream_generate
-    from ..types import GenerationConfig
-
-    backend = load_backend(name, path, context_length=PROMPT_TOKENS + DECODE_TOKENS + 8, threads=threads)
-    try:
-        ids = np.random.default_rng(0).integers(100, backend.tokenizer.vocab_size - 1000, PROMPT_TOKENS).tolist()
-        config = GenerationConfig(max_tokens=DECODE_TOKENS, temperature=0.0)
-        rates = []
-        for i in range(runs + 1):
-            backend.model.reset()  # type: ignore[attr-defined]
-            metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics  # type: ignore[attr-defined]
-            if i:
-                rates.append(metrics.decode_tps)
-        model = backend.model  # type: ignore[attr-defined]
-        return Measurement(
-            backend=name,
-            model=backend.info.name,
-            weights_bytes=int(backend.info.weights_bytes),  # type: ignore[attr-defined]
-            decode_tps=round(float(np.median(rates)), 2),
-            threads=int(getattr(model, "threads", 0) or threads or 0),
-        )
-    finally:
-        backend.close()
-
-
 def calibrate(
     snap: SystemSnapshot,
     builds: Mapping[str, Path],
+    timer: Callable[[str, Path], Measurement],
     say: Callable[[str], None] | None = None,
-    timer: Callable[[str, Path], Measurement] = time_backend,
 ) -> Calibration:
-    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``), one at a time."""
+    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``), one at a time, with
+    ``timer`` (:func:`edgeqwen.bench.time_decode`: this layer does not load models)."""
     measured = []
     for backend, path in builds.items():
         if say:

@@ -28,6 +28,7 @@ __all__ = [
     "CPU_BACKENDS",
     "available_backends",
     "check_fit",
+    "cpu_backends",
     "cpu_bandwidth",
     "cpu_decode_rate",
     "estimate",
@@ -218,9 +219,8 @@ def estimate(
             device = "metal" if gpu.vendor == "apple" else "cuda"
         build = "mlc-q4f16_1"
     elif backend == "llamacpp":
-        gguf = spec.builds.get("gguf", {})
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
-        weights = int(gguf.get("approx_size_mib", 0) * 2**20) or g.int4_weight_bytes(32, 2)
+        weights = g.gguf_weight_bytes(spec.builds.get("gguf", {}).get("quantization", "Q4_0"))
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)

@@ -177,7 +177,11 @@ def find_gguf(path: str | Path) -> Path:
 def read_gguf_info(path: str | Path, tokenizer_dir: Path | None = None) -> GgufInfo:
     """Read a GGUF's geometry and write (once) its tokenizer.json: beside the file, or under
     ``tokenizer_dir`` (named by its content) for a file in a folder that is not ours."""
+    from .integrity import check_model
+
     file = find_gguf(path)
+    if Path(path).is_dir():
+        check_model(Path(path).expanduser())  # sizes on every load, checksums once per file state
     meta = read_metadata(file)
     arch = str(meta.get("general.architecture", ""))
     if arch not in SUPPORTED_TYPES:

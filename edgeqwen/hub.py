@@ -210,8 +210,6 @@ def install_missing(
         spec = get_model(name)
         gguf = "gguf" in spec.builds and llamacpp_installed()
         kind = backend if backend != "auto" else ("llamacpp" if gguf else "onnx")
-    if progress:
-        progress(f"Downloading {name} for {kind} (checked file by file; resumable)")
     return pull(name, backend=kind, progress=progress)
 
 

@@ -286,9 +286,11 @@ def remove(name: str) -> Path:
                 blob.unlink()
         dest.unlink()
     else:
-        for file in dest.iterdir():  # a GGUF build: links into the hub cache
-            if file.is_symlink() and file.resolve().is_file():
-                file.resolve().unlink()
+        for file in dest.iterdir():  # a GGUF build: a link to the hub snapshot's link to the blob
+            if file.is_symlink():
+                snapshot = Path(os.readlink(file))
+                file.resolve().unlink(missing_ok=True)
+                snapshot.unlink(missing_ok=True)
         shutil.rmtree(dest)
     manifest_path(name).unlink(missing_ok=True)
     return dest

@@ -215,3 +215,44 @@ def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
     # a single-thread copy measured on the Pi does not lower it
     measured = plan(load("pi5-8gb", bandwidth_gbps=4.6))
     assert next(c for c in measured.candidates if c.model == "qwen2.5-1.5b-instruct").decode_tps == one["5"].decode_tps
+
+
+def test_llamacpp_is_a_cpu_candidate_only_where_installed():
+    without, with_ = plan(load("pi5-8gb")), plan(load("pi5-8gb", llamacpp_available=True))
+    assert {c.backend for c in without.candidates} == {"onnx"}
+    assert {c.backend for c in with_.candidates} == {"onnx", "llamacpp"}
+    # uncalibrated, llama.cpp is the faster CPU path (ONNX_VS_LLAMACPP < 1): the same model on it
+    assert with_.best.backend == "llamacpp" and with_.best.model == without.best.model
+    gguf = next(c for c in with_.candidates if c.backend == "llamacpp" and c.model == "qwen2.5-1.5b-instruct")
+    assert (
+        gguf.build == "gguf"
+        and gguf.kv_bytes == get_model(gguf.model).geometry.kv_bytes_per_token(2) * gguf.context_length
+    )
+
+
+def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
+    from edgeqwen.probe.calibrate import Calibration, Measurement, calibrate, load_calibration, save_calibration
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    gib = 2**30
+
+    def timer(backend, path):  # onnx measured twice as fast as llama.cpp on this (made-up) machine
+        return Measurement(backend, path.name, gib, {"onnx": 20.0, "llamacpp": 10.0}[backend], 4)
+
+    said = []
+    result = calibrate(snap, {"llamacpp": tmp_path / "a.gguf", "onnx": tmp_path / "b"}, timer, said.append)
+    assert result.rates == pytest.approx({"onnx": 20 * gib / 1e9, "llamacpp": 10 * gib / 1e9})
+    assert any("onnx: 20.0 tok/s on b" in line for line in said)
+    assert load_calibration(snap, tmp_path) is None
+    save_calibration(snap, tmp_path, result)
+    kept = load_calibration(snap, tmp_path)
+    assert kept == result
+    best = plan(snap, calibration=kept).best
+    assert best.backend == "onnx" and "calibrated on this machine" in plan(snap, calibration=kept).bandwidth_source
+    # the estimate is the calibrated rate over the bytes one token reads
+    one = next(c for c in plan(snap, calibration=kept).candidates if c.backend == "onnx" and c.model == best.model)
+    per_token = one.weights_bytes + get_model(one.model).geometry.kv_bytes_per_token(4) * 1024
+    assert one.decode_tps == pytest.approx(20 * gib / per_token, rel=0.01)
+    # another machine (other CPU flags) does not read it
+    assert load_calibration(load("laptop-x86-16gb", cpu_features=("sse2",)), tmp_path) is None
+    assert plan(snap, calibration=Calibration(kept.machine, ())).best.backend == "llamacpp"

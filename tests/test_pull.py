@@ -153,3 +153,33 @@ def test_pull_mlc_build(tmp_path, monkeypatch):
     assert "qwen2.5-1.5b-instruct-mlc" in CliRunner().invoke(main, ["models"]).output
     with pytest.raises(ModelNotFoundError, match="no MLC build"):
         pull("smollm2-135m-instruct", backend="mlc")
+
+
+def test_pull_gguf_build_then_run_without_converting(tiny_ggufs, tmp_path, monkeypatch):
+    """--backend llamacpp fetches the one GGUF file the catalog names (checked like every pull) into
+    a folder of its own; `run --pull` does the same in one command, and llama.cpp answers."""
+    pytest.importorskip("llama_cpp")
+    from edgeqwen.catalog import get_model
+
+    build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    files = {build["file"]: tiny_ggufs["qwen2-f16"], "qwen2.5-1.5b-instruct-q8_0.gguf": tiny_ggufs["qwen2-f32"]}
+    with FakeHub(build["repo"], files) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        result = CliRunner().invoke(main, ["run", "qwen2.5-1.5b-instruct", "hi", "--pull", "-n", "3", "--stats"])
+        assert result.exit_code == 0, result.output
+        assert {name for name, _ in fake.gets} == {build["file"]}  # not the other quantization
+        assert "Downloading qwen2.5-1.5b-instruct-gguf from Qwen/" in result.stderr and "3 generated" in result.stderr
+        again = CliRunner().invoke(main, ["run", "qwen2.5-1.5b-instruct", "hi", "--pull", "-n", "2"])
+        assert again.exit_code == 0 and "Downloading" not in again.stderr  # installed: nothing fetched
+        installed = tmp_path / "home" / "models" / "qwen2.5-1.5b-instruct-gguf"
+        assert (installed / build["file"]).is_symlink() and manifest_path(installed.name).is_file()
+        assert Assistant("qwen2.5-1.5b-instruct", max_tokens=2).backend.name == "llamacpp"
+        (installed / build["file"]).resolve().write_bytes(b"GGUF" + bytes(100))  # damaged after the pull
+        with pytest.raises(IntegrityError, match="--force"):
+            Assistant("qwen2.5-1.5b-instruct")
+        with pytest.raises(ModelNotFoundError, match="no file x.gguf; its GGUF files: qwen2.5-1.5b-instruct-q4_0"):
+            pull(f"{build['repo']}:x.gguf", backend="llamacpp")
+    remove(installed.name)
+    assert not installed.exists() and not list((tmp_path / "hf").rglob("*.gguf"))

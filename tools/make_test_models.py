@@ -125,7 +125,7 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32") -> Path:
 
     import gguf
     import numpy as np
-    from safetensors.numpy import load_file
+    from safetensors import safe_open
 
     cfg = json.loads((hf_dir / "config.json").read_text())
     arch = cfg["model_type"]
@@ -167,14 +167,14 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32") -> Path:
     w.add_add_bos_token(False)
     tensors: dict[str, np.ndarray] = {}
     for file in sorted(hf_dir.glob("*.safetensors")):
-        tensors.update(load_file(file))
+        with safe_open(str(file), framework="pt") as f:  # torch reads bf16 checkpoints; numpy cannot
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                value = f.get_tensor(key).float().numpy()
+                tensors[key] = value.astype(np.float16) if dtype == "f16" and value.ndim == 2 else value
     for hf_name, value in sorted(tensors.items()):
         name = _gguf_name(hf_name)
         if name is None:
             raise SystemExit(f"no llama.cpp name for {hf_name}")
-        value = value.astype(np.float32)
-        if dtype == "f16" and value.ndim == 2:
-            value = value.astype(np.float16)
         w.add_tensor(name, value)
     w.write_header_to_file()
     w.write_kv_data_to_file()

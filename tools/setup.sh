@@ -37,7 +37,7 @@ if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
         .venv/bin/python -m pip --disable-pip-version-check install -v "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
         | tee .venv/logs/llamacpp-build.log \
         | grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' \
-        | awk '{ if (NR % 25 == 0) { print "[setup] llama.cpp build " $1; fflush() } }'; then
+        | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; }; then
       llamacpp=yes
       step "llama.cpp built"
     else

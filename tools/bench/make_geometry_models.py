@@ -6,9 +6,9 @@ honest benchmark models; they produce no meaningful text.
         [--keep-hf] [--gguf LLAMA_CPP_DIR]
 
 ``--gguf`` also writes the same random weights as GGUF Q4_0 and Q4_K_M for llama.cpp: f16 with
-llama.cpp's own ``convert_hf_to_gguf.py`` (from a llama.cpp source tree; the llama-cpp-python
-sdist carries one under ``vendor/llama.cpp``), then llama.cpp's quantizer through
-``llama_cpp.llama_model_quantize`` (llama-cpp-python, a dev-only peer).
+``tools/make_test_models.write_gguf`` (llama.cpp's tensor names and vocabulary layout; the
+tests check its logits against transformers), then llama.cpp's own quantizer through
+``llama_cpp.llama_model_quantize`` (the ``llamacpp`` extra).
 """
 
 from __future__ import annotations
@@ -74,18 +74,15 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
     return folder
 
 
-def build_gguf(name: str, out: Path, llama_cpp_dir: Path) -> list[Path]:
+def build_gguf(name: str, out: Path) -> list[Path]:
     """GGUF Q4_0 and Q4_K_M of the same random model (needs ``OUT/NAME-random-hf``)."""
-    import subprocess
-
     import llama_cpp
+    from make_test_models import write_gguf
 
     hf = out / f"{name}-random-hf"
     f16 = out / f"{name}-random-f16.gguf"
     if not f16.is_file():
-        script = llama_cpp_dir / "convert_hf_to_gguf.py"
-        cmd = [sys.executable, str(script), str(hf), "--outtype", "f16", "--outfile", str(f16)]
-        subprocess.run(cmd, check=True)
+        write_gguf(hf, f16, "f16")
     made = []
     for label, ftype in (("q4_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0), ("q4_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)):
         target = out / f"{name}-random-{label}.gguf"
@@ -108,11 +105,11 @@ def main() -> None:
     )
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--keep-hf", action="store_true")
-    parser.add_argument("--gguf", type=Path, metavar="LLAMA_CPP_DIR", help="also write GGUF Q4_0 and Q4_K_M")
+    parser.add_argument("--gguf", action="store_true", help="also write GGUF Q4_0 and Q4_K_M")
     args = parser.parse_args()
-    print(build(args.model, args.out, args.keep_hf or args.gguf is not None, args.block_size))
+    print(build(args.model, args.out, args.keep_hf or args.gguf, args.block_size))
     if args.gguf:
-        for path in build_gguf(args.model, args.out, args.gguf):
+        for path in build_gguf(args.model, args.out):
             print(path)
         if not args.keep_hf:
             shutil.rmtree(args.out / f"{args.model}-random-hf")

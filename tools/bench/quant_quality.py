@@ -1,13 +1,18 @@
-"""How much an int4 build changes a real model's predictions: block size 32 vs 128 (and more).
+"""How much each 4-bit build changes a real model's predictions: ONNX int4 at block 32 and 128,
+llama.cpp Q4_0 and Q4_K_M, all made from the same reference weights.
 
-    python tools/bench/quant_quality.py [--hf HF_DIR] [--block-size 32 --block-size 128] [--tokens 512]
+    python tools/bench/quant_quality.py [--block-size 32 --block-size 128] [--gguf Q4_0 --gguf Q4_K_M]
+        [--tokens 512] [--text FILE]
 
-Runs the same real text through the fp32 reference (transformers, the weights the int4 builds
-were made from) and through each int4 ONNX build of them, position by position, and reports
-per-token KL divergence (reference || int4), top-1 agreement and perplexity. Without ``--hf`` it
-uses the offline demo model (SmolLM2-135M-Instruct, dequantized from its GGUF): the only real
-weights this machine has. Speed does not depend on weight values, quality does, so this is the
-one benchmark that needs a real model. The text is CPython's LICENSE.txt (real English, present
+Runs the same real text through the fp32 reference (transformers) and through each build,
+position by position, and reports per-token KL divergence (reference || build), top-1 agreement
+and perplexity. The model is the offline demo model (SmolLM2-135M-Instruct): the only real
+weights this machine has. Its file is itself Q4_1, so "the reference" is that file dequantized
+to fp32; every build re-quantizes those weights (ONNX: our converter from the fp32 folder;
+GGUF: llama.cpp's own quantizer from the same file, which dequantizes it first). The Q4_1 row
+runs the reference's own weights on llama.cpp: what computation alone (f16 KV cache, int8
+activations) costs. Speed does not depend on weight values, quality does, so this is the one
+benchmark that needs a real model. The text is CPython's LICENSE.txt (real English, present
 wherever Python is) unless ``--text`` names a file.
 """
 
@@ -73,10 +78,34 @@ def onnx_logits(folder: Path, ids: list[int]) -> np.ndarray:
     return np.stack(rows)
 
 
+def gguf_logits(file: Path, ids: list[int]) -> np.ndarray:
+    from edgeqwen.backends.llamacpp import LlamaCppModel
+    from edgeqwen.gguf import read_gguf_info
+
+    model = LlamaCppModel(read_gguf_info(file, file.parent), context_length=len(ids) + 1)
+    rows = [model.prefill(ids[:1]).copy()]
+    rows += [model.decode(t).copy() for t in ids[1:]]
+    return np.stack(rows)
+
+
+def requantize(src: Path, target: Path, kind: str) -> Path:
+    """llama.cpp's quantizer on ``src`` (dequantized first: allow_requantize)."""
+    from llama_cpp import llama_cpp as ll
+
+    if not target.is_file():
+        params = ll.llama_model_quantize_default_params()
+        params.ftype = getattr(ll, f"LLAMA_FTYPE_MOSTLY_{kind}")
+        params.allow_requantize = True
+        if ll.llama_model_quantize(str(src).encode(), str(target).encode(), params) != 0:
+            raise SystemExit(f"llama.cpp could not quantize {src} to {kind}")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hf", type=Path, help="HF folder with the reference weights (default: the demo model)")
     parser.add_argument("--block-size", type=int, action="append", default=[])
+    parser.add_argument("--gguf", action="append", default=[], help="llama.cpp types: Q4_0, Q4_K_M, Q4_1 ...")
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--text", type=Path)
     parser.add_argument("--work", type=Path, help="keep the builds here (default: a temporary folder)")
@@ -87,6 +116,7 @@ def main() -> None:
     from edgeqwen.convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
 
     blocks = args.block_size or [32, 128]
+    ggufs = args.gguf or ([] if args.hf else ["Q4_1", "Q4_0", "Q4_K_M"])
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         hf = args.hf or work / "demo-hf"
@@ -104,16 +134,21 @@ def main() -> None:
                 convert(hf, folder, ConvertOptions(block_size=block))
             size = sum(f.stat().st_size for f in folder.glob("model.onnx*"))
             quality = compare(ref, onnx_logits(folder, ids[:-1]), targets)
-            rows.append({"block_size": block, "mib": size / 2**20, **quality})
+            rows.append({"build": f"ONNX int4 block {block}", "mib": size / 2**20, **quality})
+        for kind in ggufs:  # from the demo GGUF itself: the same weights the reference dequantized
+            src = demo_gguf_path()
+            file = src if kind == "Q4_1" else requantize(src, work / f"demo-{kind.lower()}.gguf", kind)
+            quality = compare(ref, gguf_logits(file, ids[:-1]), targets)
+            rows.append({"build": f"llama.cpp {kind}", "mib": file.stat().st_size / 2**20, **quality})
     if args.json:
         print(json.dumps({"model": str(args.hf or "demo"), "tokens": len(targets), "rows": rows}, indent=2))
         return
     print(f"{len(targets)} tokens of {text_file}; reference perplexity {rows[0]['ppl_ref']:.3f}\n")
-    print("| block size | files MiB | KL mean | KL p99 | top-1 agreement | perplexity |")
+    print("| build | file(s) MiB | KL mean | KL p99 | top-1 agreement | perplexity |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['block_size']} | {r['mib']:.0f} | {r['kl_mean']:.4f} | {r['kl_p99']:.3f} | "
+            f"| {r['build']} | {r['mib']:.0f} | {r['kl_mean']:.4f} | {r['kl_p99']:.3f} | "
             f"{100 * r['top1_agree']:.1f}% | {r['ppl']:.3f} |"
         )
 

@@ -364,10 +364,15 @@ def models() -> None:
     click.echo(f"Models in {models_dir()}")
     for spec in catalog():
         hits = [n for n in installed if n.startswith(spec.name)]
-        approx = spec.builds.get("onnx-int4-cpu", {}).get("approx_size_mib")
-        state = ", ".join(f"{n} ({size(installed[n])})" for n in hits) or (
-            f"not installed (int4 ONNX ~{approx:,} MiB)" if approx else "not installed"
-        )
+        builds = [
+            f"{label} ~{spec.builds[key]['approx_size_mib']:,} MiB"
+            for key, label in (
+                ("gguf", f"GGUF {spec.builds.get('gguf', {}).get('quantization')}"),
+                ("onnx-int4-cpu", "int4 ONNX"),
+            )
+            if key in spec.builds
+        ]
+        state = ", ".join(f"{n} ({size(installed[n])})" for n in hits) or f"not installed ({', '.join(builds)})"
         click.echo(f"  {spec.name:<26} {spec.display:<38} {state}")
     others = [n for n in installed if not any(n.startswith(s.name) for s in catalog())]
     for name in others:

@@ -189,3 +189,16 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(BackendUnavailableError, match=r"edgeqwen\[llamacpp\]"):
         Assistant(backend="llamacpp", model="demo")
+
+
+def test_a_parameter_the_bindings_lack_is_refused_not_ignored():
+    """ctypes stores an unknown name as a plain attribute llama.cpp never reads (how use_mmap=False
+    once did nothing: the C API had renamed it load_mode)."""
+    from edgeqwen.backends.llamacpp import _set
+
+    ll = _bindings()
+    params = ll.llama_model_default_params()
+    _set(params, load_mode=ll.LLAMA_LOAD_MODE_NONE)
+    assert params.load_mode == ll.LLAMA_LOAD_MODE_NONE
+    with pytest.raises(BackendUnavailableError, match="no llama_model_params.use_mmap"):
+        _set(params, use_mmap=False)

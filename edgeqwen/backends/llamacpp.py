@@ -65,6 +65,20 @@ def _bindings() -> ModuleType:
         return ll
 
 
+def _set(params: ctypes.Structure, **fields: object) -> None:
+    """Set fields of a llama.cpp parameter struct, refusing names it does not have: ctypes would
+    store an unknown name as a plain attribute that llama.cpp never sees (``use_mmap`` became
+    ``load_mode`` in its C API; the pinned bindings follow the C names)."""
+    known = {name for name, *_ in type(params)._fields_}
+    for name, value in fields.items():
+        if name not in known:
+            raise BackendUnavailableError(
+                f"This llama-cpp-python has no {type(params).__name__}.{name}; install the version edgeqwen "
+                f"pins: {INSTALL_HINT}."
+            )
+        setattr(params, name, value)
+
+
 def _last_log() -> str:
     lines = [line for line in _state.get("lines", []) if line]  # type: ignore[union-attr]
     return lines[-1] if lines else "no message from llama.cpp"
@@ -86,10 +100,10 @@ class LlamaCppModel:
         self.context_length = context_length
         self.threads = threads or default_threads()
         mparams = ll.llama_model_default_params()
-        mparams.n_gpu_layers = 0
         # Without mmap llama.cpp reads the file into its own buffers (and repacks Q4_0 for the CPU's
         # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
-        mparams.use_mmap = use_mmap
+        mode = ll.LLAMA_LOAD_MODE_MMAP if use_mmap else ll.LLAMA_LOAD_MODE_NONE
+        _set(mparams, n_gpu_layers=0, load_mode=mode)
         self._model = ll.llama_model_load_from_file(str(info.path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(
@@ -97,13 +111,11 @@ class LlamaCppModel:
                 "(`edgeqwen pull MODEL --backend llamacpp --force`) or update llama-cpp-python."
             )
         cparams = ll.llama_context_default_params()
-        cparams.n_ctx = context_length
-        cparams.n_batch = cparams.n_ubatch = min(BATCH, context_length)
-        cparams.n_seq_max = 1
-        cparams.n_threads = cparams.n_threads_batch = self.threads
-        cparams.no_perf = True
+        batch = min(BATCH, context_length)
+        _set(cparams, n_ctx=context_length, n_batch=batch, n_ubatch=batch, n_seq_max=1, no_perf=True)
+        _set(cparams, n_threads=self.threads, n_threads_batch=self.threads)
         if flash_attn is not None:  # None: llama.cpp's own default (auto)
-            cparams.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0
+            _set(cparams, flash_attn_type=ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0)
         self._ctx = ll.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             ll.llama_model_free(self._model)

@@ -109,9 +109,12 @@ def load_edgeqwen_llamacpp(model: str, ids: list[int], gen: int, threads: int, s
     return _our_loop(backend, ids, gen, schema)
 
 
-# A long answer for the constrained run: a list of records (the random model fills it with anything).
+# A long answer for the constrained run: a list of records (the random model fills it with anything),
+# at least 40 of them, so the grammar cannot end (and stop tokens, ignored here, cannot be taken)
+# before the token budget does.
 JSON_SCHEMA = {
     "type": "array",
+    "minItems": 40,
     "items": {
         "type": "object",
         "properties": {"name": {"type": "string"}, "qty": {"type": "integer"}, "note": {"type": "string"}},

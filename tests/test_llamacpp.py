@@ -202,3 +202,49 @@ def test_a_parameter_the_bindings_lack_is_refused_not_ignored():
     assert params.load_mode == ll.LLAMA_LOAD_MODE_NONE
     with pytest.raises(BackendUnavailableError, match="no llama_model_params.use_mmap"):
         _set(params, use_mmap=False)
+
+
+def test_threads_leave_the_cores_a_neighbour_keeps_busy(tmp_path, monkeypatch):
+    """Before each answer the backend looks at how many cores other processes used since its last
+    look (/proc/stat minus its own CPU time) and runs that many fewer threads, at least one."""
+    from edgeqwen.backends import threads
+    from edgeqwen.backends.threads import BusyCores, threads_for
+
+    assert [threads_for(4, x) for x in (0.0, 0.4, 0.6, 1.0, 2.7, 9.0)] == [4, 4, 3, 3, 1, 1]
+    stat = tmp_path / "stat"
+    clock = iter([100.0, 101.0, 101.2, 103.0])
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(threads.os, "times", lambda: (1.0, 0.0, 0.0, 0.0, 0.0))  # this process: idle
+    ticks = threads.os.sysconf("SC_CLK_TCK")
+
+    def machine(busy_s: float) -> None:  # user nice system idle iowait ...
+        stat.write_text(f"cpu  {int(busy_s * ticks)} 0 0 {10**6} 0 0 0 0 0 0\n")
+
+    machine(0.0)
+    busy = BusyCores(stat)
+    machine(1.0)  # one core busy for the 1 s since
+    assert busy.others() == pytest.approx(1.0, abs=0.02)
+    assert busy.others() is None  # 0.2 s later: too soon to say
+    machine(1.0)
+    assert busy.others() == pytest.approx(0.0)  # then idle for 2 s
+    assert BusyCores(tmp_path / "missing").others() is None
+
+
+def test_the_model_drops_a_thread_for_a_busy_neighbour(tiny_ggufs):
+    class Busy:
+        def __init__(self, values):
+            self.values = iter(values)
+
+        def others(self):
+            return next(self.values)
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64, threads=2).model
+    assert model._busy is None and model.threads_used == 2  # threads given: left alone
+    model._busy = Busy([1.0, None, 0.0])
+    model.prefill(PROMPT[:8])
+    assert model.threads_used == 1
+    model.prefill(PROMPT[:9])
+    assert model.threads_used == 1  # no new look: unchanged
+    model.prefill(PROMPT[:10])
+    assert model.threads_used == 2
+    assert LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64).model._busy is not None

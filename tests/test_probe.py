@@ -198,7 +198,7 @@ def test_catalog_sizes_agree_with_the_planner():
 
 
 def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
-    from edgeqwen.probe.planner import _BOARD_DECODE, ONNX_VS_LLAMACPP
+    from edgeqwen.probe.planner import _BOARD_DECODE, onnx_vs_llamacpp
 
     pi5, pi4 = plan(load("pi5-8gb")), plan(load("pi4-4gb"))
     assert "llama.cpp on a Pi 5" in pi5.bandwidth_source and "llama.cpp on a Pi 4" in pi4.bandwidth_source
@@ -211,7 +211,7 @@ def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
     # the rate is GB/s of weights read: tokens/s x bytes read per token gives it back
     spec = get_model("qwen2.5-1.5b-instruct")
     per_token = one["5"].weights_bytes + spec.geometry.kv_bytes_per_token(4) * 1024
-    assert abs(one["5"].decode_tps * per_token / 1e9 - 9.5 * ONNX_VS_LLAMACPP) < 0.1
+    assert abs(one["5"].decode_tps * per_token / 1e9 - 9.5 * onnx_vs_llamacpp(load("pi5-8gb"))[0]) < 0.1
     # a single-thread copy measured on the Pi does not lower it
     measured = plan(load("pi5-8gb", bandwidth_gbps=4.6))
     assert next(c for c in measured.candidates if c.model == "qwen2.5-1.5b-instruct").decode_tps == one["5"].decode_tps
@@ -221,13 +221,32 @@ def test_llamacpp_is_a_cpu_candidate_only_where_installed():
     without, with_ = plan(load("pi5-8gb")), plan(load("pi5-8gb", llamacpp_available=True))
     assert {c.backend for c in without.candidates} == {"onnx"}
     assert {c.backend for c in with_.candidates} == {"onnx", "llamacpp"}
-    # uncalibrated, llama.cpp is the faster CPU path (ONNX_VS_LLAMACPP < 1): the same model on it
+    # uncalibrated on Arm, llama.cpp is taken as the faster CPU path: the same model on it
     assert with_.best.backend == "llamacpp" and with_.best.model == without.best.model
     gguf = next(c for c in with_.candidates if c.backend == "llamacpp" and c.model == "qwen2.5-1.5b-instruct")
     assert (
         gguf.build == "gguf"
         and gguf.kv_bytes == get_model(gguf.model).geometry.kv_bytes_per_token(2) * gguf.context_length
     )
+
+
+@pytest.mark.parametrize(
+    ("machine", "features", "faster"),
+    [
+        ("laptop-x86-16gb", None, "llamacpp"),  # AVX-512 VNNI: llama.cpp measured faster
+        ("desktop-rtx3060", None, "llamacpp"),  # AVX-VNNI: taken as VNNI
+        ("laptop-x86-16gb", ("avx2", "fma", "f16c"), "onnx"),  # AVX2 only: the ONNX path measured faster
+        ("pi5-8gb", None, "llamacpp"),  # Arm: assumed, said so
+    ],
+)
+def test_without_calibration_the_rule_goes_by_cpu_features(machine, features, faster):
+    from edgeqwen.probe.planner import cpu_backends, cpu_decode_rate
+
+    overrides = {"llamacpp_available": True} | ({"cpu_features": features} if features else {})
+    snap = load(machine, **overrides)
+    assert cpu_backends(snap)[0] == faster
+    source = cpu_decode_rate(snap, "llamacpp")[1]
+    assert ("assumed" in source) == (machine == "pi5-8gb") or "llama.cpp on a Pi 5" in source
 
 
 def test_a_calibration_decides_between_the_cpu_backends(tmp_path):

@@ -29,6 +29,7 @@ from ..paths import cache_dir, models_dir
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .onnx import default_threads
+from .threads import BusyCores, threads_for
 
 __all__ = ["LlamaCppBackend", "LlamaCppModel", "INSTALL_HINT"]
 
@@ -99,6 +100,9 @@ class LlamaCppModel:
         self.info = info
         self.context_length = context_length
         self.threads = threads or default_threads()
+        # Threads not given: each answer leaves the cores other processes keep busy to them.
+        self._busy = BusyCores() if threads is None else None
+        self.threads_used = self.threads
         mparams = ll.llama_model_default_params()
         # Without mmap llama.cpp reads the file into its own buffers (and repacks Q4_0 for the CPU's
         # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
@@ -178,6 +182,7 @@ class LlamaCppModel:
         token_ids = [int(t) for t in token_ids]
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
+        self._fit_threads()
         same = reusable_prefix(self.tokens, token_ids)
         if same < len(self.tokens):
             if not self._ll.llama_memory_seq_rm(self._memory, 0, same, -1):
@@ -186,6 +191,15 @@ class LlamaCppModel:
             self.tokens = self.tokens[:same]
         self.last_reused = same
         return self._run(token_ids[same:])
+
+    def _fit_threads(self) -> None:
+        others = self._busy.others() if self._busy is not None else None
+        if others is None:
+            return
+        wanted = threads_for(self.threads, others)
+        if wanted != self.threads_used:
+            self._ll.llama_set_n_threads(self._ctx, wanted, wanted)
+            self.threads_used = wanted
 
     def decode(self, token: int) -> np.ndarray:
         return self._run([token])

@@ -33,6 +33,7 @@ __all__ = [
     "cpu_decode_rate",
     "estimate",
     "gpu_bandwidth",
+    "onnx_vs_llamacpp",
     "plan",
     "usable_gpu",
 ]
@@ -63,10 +64,27 @@ _BOARD_DECODE = {
     "raspberry pi 5": (9.5, "llama.cpp on a Pi 5: Llama-3.2-3B Q4_K_M 4.5-4.9 tok/s, TinyLlama-1.1B Q8_0 9 tok/s"),
     "raspberry pi 4": (3.5, "llama.cpp on a Pi 4: TinyLlama-1.1B Q8_0 3 tok/s"),
 }
-# edgeqwen's ONNX int4 (block 32) decode against llama.cpp Q4_0 on the same machine, without a
-# calibration: 0.81-0.87x measured on x86 (AVX-512 VNNI and AVX2, 2 threads; docs/performance.md);
-# on ARM not measured, so an assumption there. The copy-bandwidth rule below is the ONNX path's.
+# edgeqwen's ONNX int4 (block 32) decode / llama.cpp Q4_0 decode on the same machine: the rule when
+# no calibration was made, by what the CPU has (docs/performance.md, "CPU backends"). Measured:
+# x86 with AVX-512 VNNI 0.81-0.87 (an independent run on Zen 4), x86 with AVX2 only ONNX_AVX2_RATIO
+# (this project's machine). Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0
+# kernels use the same int8 dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures
+# are all there is).
 ONNX_VS_LLAMACPP = 0.85
+ONNX_AVX2_RATIO = 1.17
+ONNX_VNNI_RATIO = 0.87
+
+
+def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:
+    """The ONNX path's decode speed over llama.cpp's on a CPU like this one, and the evidence."""
+    features = set(snap.cpu_features)
+    if snap.arch in ("x86_64", "amd64") and features & {"avx512_vnni", "avx_vnni"}:
+        return ONNX_VNNI_RATIO, "measured on x86 with AVX-512 VNNI"
+    if snap.arch in ("x86_64", "amd64") and "avx2" in features:
+        return ONNX_AVX2_RATIO, "measured on x86 with AVX2 and no VNNI"
+    return ONNX_VS_LLAMACPP, "assumed (not measured on this kind of CPU)"
+
+
 # GPU memory bandwidth by name, GB/s (spec sheets).
 _GPU_BANDWIDTH = {
     "rtx 4090": 1008,
@@ -146,7 +164,8 @@ def _board_decode(snap: SystemSnapshot, backend: str = "onnx") -> tuple[float, s
         if key in board:
             if backend == "llamacpp":
                 return rate, source
-            return rate * ONNX_VS_LLAMACPP, f"{source}; x {ONNX_VS_LLAMACPP} for edgeqwen's ONNX path (from x86)"
+            ratio, why = onnx_vs_llamacpp(snap)
+            return rate * ratio, f"{source}; x {ratio} for edgeqwen's ONNX path ({why})"
     return None
 
 
@@ -163,7 +182,8 @@ def cpu_decode_rate(
     bandwidth, source = cpu_bandwidth(snap)
     rate = bandwidth * CPU_EFFICIENCY
     if backend == "llamacpp":
-        return rate / ONNX_VS_LLAMACPP, f"{source} copy bandwidth x {CPU_EFFICIENCY} / {ONNX_VS_LLAMACPP}"
+        ratio, why = onnx_vs_llamacpp(snap)
+        return rate / ratio, f"{source} copy bandwidth x {CPU_EFFICIENCY} / {ratio} ({why})"
     return rate, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
 
 

@@ -105,7 +105,8 @@ def load_edgeqwen(model: str, ids: list[int], gen: int, threads: int):
 def load_edgeqwen_llamacpp(model: str, ids: list[int], gen: int, threads: int, schema: dict | None = None):
     from edgeqwen.backends.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(model, context_length=len(ids) + gen + 8, threads=threads)
+    # --threads 0: the backend's own choice (physical cores, fewer while a neighbour keeps some busy)
+    backend = LlamaCppBackend(model, context_length=len(ids) + gen + 8, threads=threads or None)
     return _our_loop(backend, ids, gen, schema)
 
 
@@ -229,7 +230,7 @@ def main() -> None:
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--gen", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="0: edgeqwen-llamacpp picks")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--rounds", type=int, default=3, help="run the engine list this many times, interleaved")

@@ -11,6 +11,7 @@ and the grammar engine read, so prompts are tokenized by our code with llama.cpp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -182,6 +183,21 @@ def read_gguf_info(path: str | Path, tokenizer_dir: Path | None = None) -> GgufI
     file = find_gguf(path)
     if Path(path).is_dir():
         check_model(Path(path).expanduser())  # sizes on every load, checksums once per file state
+    stat = file.stat()
+    name = Path(path).name if Path(path).is_dir() else None
+    info = _read_info(file.resolve(), stat.st_size, stat.st_mtime_ns, stat.st_ino, tokenizer_dir, name)
+    if not info.tokenizer_file.is_file():  # removed since: write it again
+        _read_info.cache_clear()
+        info = _read_info(file.resolve(), stat.st_size, stat.st_mtime_ns, stat.st_ino, tokenizer_dir, name)
+    return info
+
+
+@functools.lru_cache(maxsize=8)
+def _read_info(
+    file: Path, _size: int, _mtime_ns: int, _inode: int, tokenizer_dir: Path | None, name: str | None
+) -> GgufInfo:
+    """One file state's info (a Qwen vocabulary takes ~1.5 s to read and write out; a process that
+    loads the same file again, a server or a test suite, reads it once)."""
     meta = read_metadata(file)
     arch = str(meta.get("general.architecture", ""))
     if arch not in SUPPORTED_TYPES:
@@ -207,8 +223,8 @@ def read_gguf_info(path: str | Path, tokenizer_dir: Path | None = None) -> GgufI
     beside = file.parent / f"{file.stem}.tokenizer.json"
     tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / f"{digest}.tokenizer.json")
     return GgufInfo(
-        path=file.resolve(),
-        name=Path(path).name if Path(path).is_dir() else _catalog_name(arch, info) or file.stem,
+        path=file,
+        name=name or _catalog_name(arch, info) or file.stem,
         model_type=arch,
         eos_token_ids=tuple(sorted(eos)),
         quantization=FILE_TYPES.get(int(meta.get("general.file_type", -1)), "unknown"),

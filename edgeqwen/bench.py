@@ -123,12 +123,23 @@ def run_bench(
     )
 
 
+QUIET_CORES = 0.25  # what other processes may use while a calibration times a backend
+
+
 def time_decode(backend: str, path: Path) -> Measurement:
     """A calibration's measurement: 48 greedy tokens after a 64-token prompt, median of 2 runs
     after a warm-up (a few seconds for a 1.5B model on 2 cores)."""
+    from .backends.threads import BusyCores
     from .probe.calibrate import Measurement
 
+    busy = BusyCores()
     r = run_bench(path, prompt_tokens=64, gen_tokens=48, runs=2, backend_name=backend)
+    others = busy.others()
+    if others is not None and others > QUIET_CORES:
+        raise InvalidRequestError(
+            f"Other processes kept {others:.1f} cores busy while {backend} was timed, so its rate would be "
+            "wrong for this machine; nothing was kept. Run `edgeqwen probe --calibrate` again when it is quiet."
+        )
     return Measurement(backend, r.model, r.model_bytes, round(r.decode_tps.median, 2), r.threads)
 
 
@@ -157,5 +168,11 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     result = calibrate(snap, builds, time_decode, say)
     file = save_calibration(snap, cache_dir(), result)
     if say:
-        say(f"kept in {file}; `edgeqwen probe` and Assistant() now use these rates on this machine")
+        small = [m.backend for m in result.measurements if m.backend not in result.rates]
+        if small:
+            say(
+                f"  {', '.join(small)}: timed on the demo model only, too small to predict a Qwen model's speed; "
+                "pull a Qwen build for each backend and calibrate again (`edgeqwen pull MODEL --backend ...`)"
+            )
+        say(f"kept in {file}; `edgeqwen probe` and Assistant() use the rates of Qwen-sized builds on this machine")
     return result

@@ -275,3 +275,20 @@ def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
     # another machine (other CPU flags) does not read it
     assert load_calibration(load("laptop-x86-16gb", cpu_features=("sse2",)), tmp_path) is None
     assert plan(snap, calibration=Calibration(kept.machine, ())).best.backend == "llamacpp"
+    # a model too small to be bound by its weights (the demo) is timed and shown, not extrapolated
+    demo_only = Calibration(kept.machine, (Measurement("onnx", "smollm2", 94 * 2**20, 47.0, 2),))
+    assert demo_only.rates == {} and plan(snap, calibration=demo_only).best.backend == "llamacpp"
+
+
+def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
+    from edgeqwen import bench
+    from edgeqwen.backends import threads
+    from edgeqwen.errors import InvalidRequestError
+
+    fake = bench.BenchResult("m", 2, 64, 48, 2, 1.0, *[bench.Spread(10.0, 9.0, 11.0)] * 3, 0, 2**30, 0)
+    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: fake)
+    monkeypatch.setattr(threads.BusyCores, "others", lambda self: 0.1)
+    assert bench.time_decode("onnx", tmp_path).rate_gbps == pytest.approx(10 * 2**30 / 1e9)
+    monkeypatch.setattr(threads.BusyCores, "others", lambda self: 1.0)
+    with pytest.raises(InvalidRequestError, match="kept 1.0 cores busy.*again when it is quiet"):
+        bench.time_decode("onnx", tmp_path)

@@ -32,14 +32,17 @@ if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
     cores=$(nproc 2>/dev/null || echo 2)
     step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once"
     mkdir -p .venv/logs
-    # the build's own [step/total] lines, one in 25, so a long build visibly moves
-    if CMAKE_ARGS="-DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
-        .venv/bin/python -m pip --disable-pip-version-check install -v "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
-        | tee .venv/logs/llamacpp-build.log \
-        | grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' \
-        | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; }; then
+    # the build's own [step/total] lines, one in 25, so a long build visibly moves (none when pip
+    # reuses a wheel it built before: then grep finds nothing, which is not a failure)
+    CMAKE_ARGS="-DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
+      .venv/bin/python -m pip --disable-pip-version-check install -v "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
+      | tee .venv/logs/llamacpp-build.log \
+      | { grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' || true; } \
+      | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; } \
+      || true
+    if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
       llamacpp=yes
-      step "llama.cpp built"
+      step "llama.cpp ready"
     else
       step "llama.cpp could not be built (see .venv/logs/llamacpp-build.log: a C++ compiler and cmake are needed); installing the ONNX converter instead, so the demo model can run on ONNX"
       converter=yes

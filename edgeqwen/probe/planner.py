@@ -47,6 +47,7 @@ CONTEXTS = (32768, 16384, 8192, 4096, 2048, 1024)
 ONNX_OVERHEAD = 400 * 2**20  # onnxruntime arena, activations, a 256-token prefill chunk of logits
 LLAMACPP_OVERHEAD = 300 * 2**20  # llama.cpp's compute buffers for a 512-token batch, logits
 CPU_BACKENDS = ("llamacpp", "onnx")
+REFERENCE_MODEL = "qwen2.5-1.5b-instruct"  # the geometry the backends' speed ratio was measured on
 MLC_OVERHEAD = 1 * GIB  # TVM workspace, CUDA/Metal context
 SPEED_AT_TOKENS = 1024
 CPU_EFFICIENCY = 0.6  # share of measured copy bandwidth a decode step reaches
@@ -188,9 +189,11 @@ def cpu_decode_rate(
 
 
 def cpu_backends(snap: SystemSnapshot, calibration: Calibration | None = None) -> list[str]:
-    """The CPU backends installed here, fastest first (by calibration, else by the rule above)."""
+    """The CPU backends installed here, fastest first (by calibration, else by the rule above):
+    compared in tokens/s on one model, since their builds of it differ in size."""
     installed = [b for b in CPU_BACKENDS if b != "llamacpp" or snap.llamacpp_available]
-    return sorted(installed, key=lambda b: -cpu_decode_rate(snap, b, calibration)[0])
+    reference = next(s for s in catalog() if s.name == REFERENCE_MODEL)
+    return sorted(installed, key=lambda b: -estimate(reference, snap, b, 4096, calibration).decode_tps)
 
 
 def gpu_bandwidth(gpu: GPU) -> float:
@@ -276,6 +279,11 @@ def estimate(
     if backend == "mlc" and step_s:
         step_s += g.layers * GPU_LAYER_OVERHEAD_S
     tps = 1.0 / step_s if step_s else 0.0
+    measured = calibration is not None and backend in calibration.rates
+    if backend == "llamacpp" and not measured and _board_decode(snap) is None:
+        # The ratio is in tokens/s on the same model (the GGUF reads fewer bytes than the ONNX
+        # build's repacked weights), so llama.cpp's estimate is the ONNX path's divided by it.
+        tps = estimate(spec, snap, "onnx", ctx, calibration).decode_tps / onnx_vs_llamacpp(snap)[0]
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
     elif beyond:

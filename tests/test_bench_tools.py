@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,33 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_peers_script_smoke(tiny_models, tmp_path):
+def test_peers_script_smoke(tiny_models, tiny_ggufs, tmp_path):
+    """Every engine runs and reports; --noise 1 keeps the jobs a loaded test machine would discard."""
     pytest.importorskip("onnxruntime_genai")
+    engines = ["edgeqwen", "ortgenai"]
+    gguf = []
+    if importlib.util.find_spec("llama_cpp") is not None:
+        engines += ["edgeqwen-llamacpp", "edgeqwen-llamacpp-json", "llamacpp"]
+        gguf = ["--gguf", str(tiny_ggufs["qwen2-f16"])]
     out = tmp_path / "bench"
-    cmd = [
-        sys.executable,
-        str(ROOT / "tools" / "bench" / "peers.py"),
-        "--onnx",
-        str(tiny_models["qwen2"]["int4"]),
-        "--prompt",
-        "16",
-        "--gen",
-        "4",
-        "--runs",
-        "1",
-        "--rounds",
-        "1",
-        "--threads",
-        "1",
-        "--engines",
-        "edgeqwen,ortgenai",
-        "--out",
-        str(out),
-    ]
+    cmd = [sys.executable, str(ROOT / "tools" / "bench" / "peers.py"), "--onnx", str(tiny_models["qwen2"]["int4"]),
+           *gguf, "--prompt", "16", "--gen", "4", "--runs", "1", "--rounds", "1", "--threads", "1",
+           "--engines", ",".join(engines), "--noise", "1", "--out", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SIMD:" in proc.stdout  # the CPU flags are printed with every run
     data = json.loads((out / "peers.json").read_text())
-    assert [r["engine"] for r in data["rows"]] == ["edgeqwen", "ortgenai"]
+    assert [r["engine"] for r in data["rows"]] == engines
     assert all(r["decode_tps"] > 0 and r["prefill_tps"] > 0 for r in data["rows"])
     assert "| edgeqwen |" in (out / "peers.md").read_text()
 

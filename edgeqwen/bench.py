@@ -140,7 +140,23 @@ def time_decode(backend: str, path: Path) -> Measurement:
             f"Other processes kept {others:.1f} cores busy while {backend} was timed, so its rate would be "
             "wrong for this machine; nothing was kept. Run `edgeqwen probe --calibrate` again when it is quiet."
         )
-    return Measurement(backend, r.model, r.model_bytes, round(r.decode_tps.median, 2), r.threads)
+    read = r.model_bytes if backend != "onnx" else onnx_resident_bytes(path, r.model_bytes)
+    return Measurement(backend, r.model, read, round(r.decode_tps.median, 2), r.threads)
+
+
+def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
+    """What a decode step of an int4 ONNX build reads, as the planner counts it: onnxruntime's
+    repacked weights add an fp32 block sum beside each fp32 scale (4 -> 8 bytes a block: x1.2 at
+    block 32), so a rate from the files' size would rank the ONNX path below what it measured."""
+    import onnx
+
+    from .model import read_model_info
+
+    graph = onnx.load(str(read_model_info(folder).onnx_file), load_external_data=False).graph
+    block = next(
+        (a.i for n in graph.node if n.op_type == "MatMulNBits" for a in n.attribute if a.name == "block_size"), 0
+    )
+    return int(on_disk * (0.5 + 8 / block) / (0.5 + 4 / block)) if block else on_disk
 
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:

@@ -292,3 +292,14 @@ def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 1.0)
     with pytest.raises(InvalidRequestError, match="kept 1.0 cores busy.*again when it is quiet"):
         bench.time_decode("onnx", tmp_path)
+
+
+def test_an_onnx_calibration_counts_the_bytes_the_planner_counts(tiny_models):
+    """onnxruntime's repacked int4 weights carry an fp32 sum beside each fp32 scale: at block 32 a
+    step reads 1.2x the files' size, which is what the planner's ONNX estimate divides by."""
+    from edgeqwen.bench import onnx_resident_bytes
+
+    assert onnx_resident_bytes(tiny_models["qwen2"]["int4"], 1000) == 1200
+    assert onnx_resident_bytes(tiny_models["qwen2"]["fp32"], 1000) == 1000  # no MatMulNBits
+    g = get_model("qwen2.5-1.5b-instruct").geometry
+    assert g.int4_weight_bytes(32, 8) == int(g.int4_weight_bytes(32, 4) * 1.2)

@@ -18,7 +18,15 @@ from .errors import InvalidRequestError
 if TYPE_CHECKING:
     from .probe.calibrate import Calibration, Measurement
 
-__all__ = ["BenchResult", "Spread", "calibrate_machine", "peak_rss_bytes", "run_bench", "time_decode"]
+__all__ = [
+    "BenchResult",
+    "Spread",
+    "calibrate_machine",
+    "onnx_resident_bytes",
+    "peak_rss_bytes",
+    "run_bench",
+    "time_decode",
+]
 
 
 @dataclass(frozen=True)

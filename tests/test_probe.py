@@ -288,10 +288,10 @@ def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
     fake = bench.BenchResult("m", 2, 64, 48, 2, 1.0, *[bench.Spread(10.0, 9.0, 11.0)] * 3, 0, 2**30, 0)
     monkeypatch.setattr(bench, "run_bench", lambda *a, **k: fake)
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 0.1)
-    assert bench.time_decode("onnx", tmp_path).rate_gbps == pytest.approx(10 * 2**30 / 1e9)
+    assert bench.time_decode("llamacpp", tmp_path).rate_gbps == pytest.approx(10 * 2**30 / 1e9)
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 1.0)
     with pytest.raises(InvalidRequestError, match="kept 1.0 cores busy.*again when it is quiet"):
-        bench.time_decode("onnx", tmp_path)
+        bench.time_decode("llamacpp", tmp_path)
 
 
 def test_an_onnx_calibration_counts_the_bytes_the_planner_counts(tiny_models):

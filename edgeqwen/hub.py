@@ -86,9 +86,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else the CPU build
     (GGUF or int4 ONNX) on the backend this machine runs fastest (calibrated, or the rule)."""
     from .catalog import catalog
-    from .probe import plan, read_system
-    from .probe.calibrate import load_calibration
-    from .probe.planner import available_backends
+    from .probe import plan
 
     installed = installed_models()
     builds: dict[str, dict[str, Path]] = {"mlc": {}, "llamacpp": {}, "onnx": {}}
@@ -104,9 +102,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
                 builds["onnx"][spec.name] = path
     if not any(builds.values()):
         return None
-    snap = read_system(measure_bandwidth=False)
-    calibration = load_calibration(snap, cache_dir())
-    runnable = available_backends(snap, calibration)  # fastest first
+    snap, calibration, runnable = _machine()
     if backend == "auto":
         order = [b for b in runnable if builds[b]]
     else:
@@ -181,6 +177,18 @@ def resolve_model(
     )
 
 
+def _machine():
+    """This machine (without the bandwidth measurement), its calibration if one was made, and the
+    backends it runs, fastest first: what the planner's choices start from."""
+    from .probe import read_system
+    from .probe.calibrate import load_calibration
+    from .probe.planner import available_backends
+
+    snap = read_system(measure_bandwidth=False)
+    calibration = load_calibration(snap, cache_dir())
+    return snap, calibration, available_backends(snap, calibration)
+
+
 def install_missing(
     model: str | None, backend: str = "auto", progress: Callable[[str], None] | None = None
 ) -> Path | None:
@@ -188,26 +196,23 @@ def install_missing(
     recommends here) unless it is installed, in the build its backend runs: the GGUF where
     llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``."""
     from .catalog import get_model
-    from .probe import plan, read_system
-    from .probe.calibrate import load_calibration
-    from .probe.planner import available_backends
+    from .probe import plan
     from .pull import pull
 
     if model is None or str(model) == "auto":
         if best_installed(None, backend) is not None:
             return None
-        snap = read_system(measure_bandwidth=False)
-        calibration = load_calibration(snap, cache_dir())
-        kinds = [b for b in available_backends(snap, calibration) if backend in ("auto", b)]
+        snap, calibration, runnable = _machine()
+        kinds = [b for b in runnable if backend in ("auto", b)]
         best = plan(snap, include_demo=False, backends=kinds, calibration=calibration).best
         if best is None:
             raise InsufficientMemoryError("No Qwen model fits this machine's free memory (see `edgeqwen probe`).")
         name, kind = best.model, best.backend
     else:
-        name = get_model(str(model)).name
-        if f"{name}-gguf" in installed_models() or name in installed_models():
+        spec = get_model(str(model))
+        name, installed = spec.name, installed_models()
+        if f"{name}-gguf" in installed or name in installed:
             return None
-        spec = get_model(name)
         gguf = "gguf" in spec.builds and llamacpp_installed()
         kind = backend if backend != "auto" else ("llamacpp" if gguf else "onnx")
     return pull(name, backend=kind, progress=progress)

@@ -16,6 +16,7 @@ from .errors import InvalidRequestError, ModelLoadError, ModelNotFoundError, Uns
 
 __all__ = [
     "ARCHITECTURES",
+    "kv_bytes_per_token",
     "SUPPORTED_TYPES",
     "ModelInfo",
     "checked_context_length",
@@ -26,6 +27,11 @@ __all__ = [
 # The architectures edgeqwen runs and converts, by the config's model type (every backend's list).
 ARCHITECTURES = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama-architecture ChatML models such as SmolLM2"}
 SUPPORTED_TYPES = tuple(ARCHITECTURES)
+
+
+def kv_bytes_per_token(layers: int, kv_heads: int, head_size: int, bytes_per_value: int) -> int:
+    """KV cache bytes per token: 2 (K and V) x layers x kv_heads x head_size x bytes."""
+    return 2 * layers * kv_heads * head_size * bytes_per_value
 
 
 def unsupported_architecture(what: str, model_type: str) -> UnsupportedArchitectureError:
@@ -70,7 +76,7 @@ class ModelInfo:
         return sum(p.stat().st_size for p in self.path.iterdir() if p.name.startswith(self.onnx_file.name))
 
     def kv_bytes_per_token(self, bytes_per_value: int = 4) -> int:
-        return 2 * self.num_layers * self.num_kv_heads * self.head_size * bytes_per_value
+        return kv_bytes_per_token(self.num_layers, self.num_kv_heads, self.head_size, bytes_per_value)
 
 
 def _fix_hint(path: Path) -> str:

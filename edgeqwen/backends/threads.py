@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["BusyCores", "threads_for"]
+__all__ = ["BusyCores", "busy_seconds", "threads_for"]
 
 MIN_INTERVAL_S = 0.5  # a shorter look says little; the previous answer stands
 
@@ -25,6 +25,17 @@ def threads_for(cores: int, busy_elsewhere: float) -> int:
     return max(1, cores - int(busy_elsewhere + 0.5))
 
 
+def busy_seconds(stat: Path = Path("/proc/stat")) -> float | None:
+    """Non-idle CPU time of the whole machine so far (every core, minus idle and iowait), or None
+    where /proc/stat cannot be read (not Linux)."""
+    try:
+        fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / ticks
+
+
 class BusyCores:
     """Cores other processes used since the last look: the machine's busy time (/proc/stat) minus
     this process's own CPU time, over the wall time between looks. None where /proc/stat is not
@@ -32,15 +43,12 @@ class BusyCores:
 
     def __init__(self, stat: Path = Path("/proc/stat")) -> None:
         self._stat = stat
-        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._last = self._sample()
 
     def _sample(self) -> tuple[float, float, float] | None:
-        try:
-            fields = [int(x) for x in self._stat.read_text().splitlines()[0].split()[1:]]
-        except (OSError, ValueError, IndexError):
+        busy = busy_seconds(self._stat)
+        if busy is None:
             return None
-        busy = (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / self._ticks  # minus idle, iowait
         own = sum(os.times()[:2])  # user + system time of every thread of this process
         return time.monotonic(), busy, own
 

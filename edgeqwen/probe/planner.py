@@ -172,9 +172,12 @@ def _board_decode(snap: SystemSnapshot, backend: str = "onnx") -> tuple[float, s
 
 def cpu_decode_rate(
     snap: SystemSnapshot, backend: str = "onnx", calibration: Calibration | None = None
-) -> tuple[float, str]:
+) -> tuple[float | None, str]:
     """GB/s of weights a CPU decode step of ``backend`` reads, and where the figure comes from:
-    this machine's calibration, a board's published figures, or its copy bandwidth."""
+    this machine's calibration, a board's published figures, or its copy bandwidth. None for
+    llama.cpp under the rule: its measured ratio to the ONNX path is in tokens/s on one model (the
+    GGUF reads fewer bytes than the ONNX build's repacked weights), so its estimate is derived
+    from the ONNX path's tokens/s instead (:func:`estimate`)."""
     if calibration is not None and backend in calibration.rates:
         return calibration.rates[backend], f"calibrated on this machine ({calibration.models[backend]})"
     published = _board_decode(snap, backend)
@@ -184,7 +187,7 @@ def cpu_decode_rate(
     rate = bandwidth * CPU_EFFICIENCY
     if backend == "llamacpp":
         ratio, why = onnx_vs_llamacpp(snap)
-        return rate / ratio, f"{source} copy bandwidth x {CPU_EFFICIENCY} / {ratio} ({why})"
+        return None, f"the ONNX path's tokens/s / {ratio} ({why})"
     return rate, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
 
 
@@ -279,10 +282,7 @@ def estimate(
     if backend == "mlc" and step_s:
         step_s += g.layers * GPU_LAYER_OVERHEAD_S
     tps = 1.0 / step_s if step_s else 0.0
-    measured = calibration is not None and backend in calibration.rates
-    if backend == "llamacpp" and not measured and _board_decode(snap) is None:
-        # The ratio is in tokens/s on the same model (the GGUF reads fewer bytes than the ONNX
-        # build's repacked weights), so llama.cpp's estimate is the ONNX path's divided by it.
+    if bandwidth is None:  # llama.cpp under the rule (cpu_decode_rate says why)
         tps = estimate(spec, snap, "onnx", ctx, calibration).decode_tps / onnx_vs_llamacpp(snap)[0]
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"

@@ -62,12 +62,6 @@ def cpu_line() -> str:
     return f"{model}; SIMD: {' '.join(f for f in SIMD if f in flags) or 'none found'}"
 
 
-def busy_jiffies() -> int:
-    """Non-idle CPU time of the whole machine so far (/proc/stat, clock ticks)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
-
-
 def _timed(generate, ids: list[int], gen: int) -> dict:
     start = time.perf_counter()
     first = end = start
@@ -287,15 +281,16 @@ def run_job(args, engine: str, path: Path) -> dict | None:
     """One engine in its own process; how much of the CPU others used meanwhile."""
     import resource
 
+    from edgeqwen.backends.threads import busy_seconds
+
     cmd = [sys.executable, __file__, "--child", engine, str(path), "--prompt", str(args.prompt), "--gen",
            str(args.gen), "--runs", str(args.runs), "--threads", str(args.threads)]  # fmt: skip
-    ticks = os.sysconf("SC_CLK_TCK")
-    before_all, before_own = busy_jiffies(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_all, before_own = busy_seconds() or 0.0, resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after_own = resource.getrusage(resource.RUSAGE_CHILDREN)
-    machine = (busy_jiffies() - before_all) / ticks
+    machine = (busy_seconds() or 0.0) - before_all
     own = (after_own.ru_utime + after_own.ru_stime) - (before_own.ru_utime + before_own.ru_stime)
     if proc.returncode != 0:
         print(f"{engine} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request, load_backend
 from .chat import normalize_tools
@@ -19,6 +19,9 @@ from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream, Retry, resample_config
 from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
+
+if TYPE_CHECKING:
+    from .safety import InputDecision
 
 __all__ = ["Assistant", "ReplyStream", "new_messages"]
 
@@ -118,6 +121,8 @@ class Assistant:
             context_length=context_length, threads=threads, device=device, base_url=base_url, api_key=api_key
         )
         self.backend = backend if isinstance(backend, Backend) else _build(model, backend, announce, options)
+        if self.guard.policy.guard is not None:  # the guard model runs on CPU beside the answering model
+            self.guard.attach(_build(self.guard.policy.guard, "auto", announce, {"threads": threads}))
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
@@ -146,6 +151,8 @@ class Assistant:
 
     def close(self) -> None:
         self.backend.close()
+        if self.guard.model is not None:
+            self.guard.model.close()
 
     def __enter__(self) -> Assistant:
         return self
@@ -255,7 +262,7 @@ class Assistant:
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
-        refused, events = self._check_input(turn)
+        refused, events, decision = self._check_input(turn)
         if refused is not None:
             return refused
         ids, kept, dropped = self._fit(turn, config, thinking)
@@ -264,8 +271,18 @@ class Assistant:
         fmt = self._format(turn, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
-        request = Request(tuple(ids), config, fmt, thinking, self._processors(len(ids)), messages, turn.tools)
-        chunks = self.guard.checked_output(self.backend, self.backend.stream(request, self._cancel), events)
+        request = Request(
+            tuple(ids),
+            config,
+            fmt,
+            thinking,
+            self._processors(len(ids)),
+            messages,
+            turn.tools,
+            prefill_check=self.guard.prefill_check(self.backend, decision, events),
+        )
+        prompt = "\n".join(m.content for m in turn.new if m.role == "user")
+        chunks = self.guard.checked_output(self.backend, self.backend.stream(request, self._cancel), events, prompt)
         return ReplyStream(
             iter(chunks),
             self._on_done(turn),
@@ -275,16 +292,17 @@ class Assistant:
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system),
             events=events,
-            retry=self._resampler(request),
+            retry=self._resampler(request, prompt),
         )
 
-    def _resampler(self, request: Request) -> Retry:
+    def _resampler(self, request: Request, request_text: str) -> Retry:
         """New answers to ``request``, for a structured answer that failed its check."""
 
         def answer(attempt: int, events: list[Any]) -> Iterator[Chunk]:
             config = resample_config(request.config, attempt)
             again = replace(request, config=config, processors=self._processors(len(request.prompt_ids)))
-            return iter(self.guard.checked_output(self.backend, self.backend.stream(again, self._cancel), events))
+            stream = self.backend.stream(again, self._cancel)
+            return iter(self.guard.checked_output(self.backend, stream, events, request_text))
 
         return answer
 
@@ -341,20 +359,22 @@ class Assistant:
         return on_done
 
     # -- safety --------------------------------------------------------------------------------
-    def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any]]:
+    def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any], InputDecision]:
         """The policy's screen of the new user text: (a refusal stream, or None to go on; the
         events so far). A refusal never calls the model."""
         text = "\n".join(m.content for m in turn.new if m.role == "user")
         decision = self.guard.screen(self.backend, text)
         if decision.action != "refuse":
-            return None, list(decision.events)
+            return None, list(decision.events), decision
 
         def on_done(reply: Reply) -> None:
             if turn.remember:
                 self._history.extend([*turn.new, Message("assistant", reply.text)])
 
-        chunk = Chunk(self.guard.refusal, finish_reason="refused", metrics=Metrics(finish_reason="refused"))
-        return ReplyStream(iter([chunk]), on_done, events=list(decision.events)), list(decision.events)
+        chunk = Chunk(
+            self.guard.refusal_for(decision), finish_reason="refused", metrics=Metrics(finish_reason="refused")
+        )
+        return ReplyStream(iter([chunk]), on_done, events=list(decision.events)), list(decision.events), decision
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""

@@ -77,6 +77,12 @@ class ModelSpec:
     builds: dict[str, dict[str, Any]]
     defaults: dict[str, Any]
     demo: bool = False
+    role: str = "chat"  # "guard": a moderation model (Policy.guard), never picked to answer
+
+    @property
+    def answers(self) -> bool:
+        """A model the probe may recommend and the hub may pick to answer prompts."""
+        return self.role == "chat"
 
 
 @lru_cache(maxsize=1)
@@ -93,6 +99,7 @@ def catalog() -> tuple[ModelSpec, ...]:
             builds=m["builds"],
             defaults=m["defaults"],
             demo=m.get("demo", False),
+            role=m.get("role", "chat"),
         )
         for m in data["models"]
     )

@@ -348,6 +348,33 @@ def bench(
     )
 
 
+@main.group()
+def safety() -> None:
+    """Safety tools: train a model's activation probe."""
+
+
+@safety.command("train-probe")
+@click.argument("model")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="The safety-train corpus folder.")
+@click.option("--per-source", default=200, show_default=True, help="Prompts per source and label.")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for the probe (default: beside the model).")
+@_clean_errors
+def train_probe(model: str, data: Path, per_source: int, out: Path | None) -> None:
+    """Train MODEL's harm probe on its own hidden states (a GGUF model on llama.cpp)."""
+    from .backends import load_backend
+    from .hub import resolve_model
+    from .safety.probe import train_and_save
+
+    backend = load_backend("llamacpp", resolve_model(model, announce=_say, backend="llamacpp"))
+
+    def progress(done: int, total: int) -> None:
+        if done % 250 == 0 or done == total:
+            _say(f"hidden states: {done}/{total}")
+
+    probe, folder = train_and_save(backend, data, per_source, out, progress)
+    click.echo(f"Probe saved in {folder} (threshold {probe.threshold:.3f}; {probe.info['rows']} prompts).")
+
+
 @main.command()
 @_clean_errors
 def models() -> None:

@@ -91,7 +91,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     installed = installed_models()
     builds: dict[str, dict[str, Path]] = {"mlc": {}, "llamacpp": {}, "onnx": {}}
     for spec in catalog():
-        if spec.demo:
+        if spec.demo or not spec.answers:
             continue
         for key, path in installed.items():
             if key == f"{spec.name}-mlc" and (path / "mlc-chat-config.json").is_file():

@@ -27,7 +27,7 @@ from .runtime.formats import ResponseFormat
 from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply
 
 if TYPE_CHECKING:
-    from .safety import StreamFilter
+    from .safety import ModeratedFilter, StreamFilter
 
 __all__ = ["MAX_ATTEMPTS", "ReplyStream", "Retry", "build_reply", "check_format", "resample_config"]
 
@@ -62,7 +62,7 @@ class ReplyStream:
         trimmed: int = 0,
         prefix_ids: Sequence[int] | None = None,
         fmt: ResponseFormat | None = None,
-        output_filter: StreamFilter | None = None,
+        output_filter: StreamFilter | ModeratedFilter | None = None,
         events: list[Any] | None = None,
         retry: Retry | None = None,
     ) -> None:

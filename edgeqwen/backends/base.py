@@ -7,14 +7,15 @@ logits processors (penalties, grammar, bans) can run inside decoding; ``supports
 whether ``stream`` honours a :class:`~edgeqwen.runtime.formats.ResponseFormat` (ONNX: our grammar
 engine as a logits processor; MLC: its own grammar engine); ``supports_prefix_cache`` whether a
 prompt that extends the previous one only prefills the new tokens (the Assistant keeps an answer's
-token ids in its history only then).
+token ids in its history only then); ``supports_hidden_states`` whether the prompt's last hidden
+state reaches ``Request.prefill_check`` (the safety layer's activation probe).
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +48,9 @@ class Request:
     # renders the prompt itself (``renders_prompt``: a remote server applies its own template).
     messages: tuple[Message, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()
+    # Called with the prompt's last hidden state after the prefill, before any token is shown
+    # (backends with ``supports_hidden_states``); a text it returns is the answer instead, as refused.
+    prefill_check: Callable[[np.ndarray], str | None] | None = None
 
 
 class LanguageModel(Protocol):
@@ -67,6 +71,7 @@ class Backend(ABC):
     supports_logits_processors: bool = False
     supports_response_format: bool = False
     supports_prefix_cache: bool = False
+    supports_hidden_states: bool = False
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
@@ -143,8 +148,17 @@ class LoopBackend(Backend):
         self, request: Request, processors: Sequence[LogitsProcessor], cancel: threading.Event | None
     ) -> Iterator[Chunk]:
         with self._lock:
+            check = request.prefill_check if self.supports_hidden_states else None
+            self.model.capture_hidden = check is not None
             yield from stream_generate(
-                self.model, self.tokenizer, request.prompt_ids, request.config, processors, self.stop_token_ids, cancel
+                self.model,
+                self.tokenizer,
+                request.prompt_ids,
+                request.config,
+                processors,
+                self.stop_token_ids,
+                cancel,
+                prefill_check=check,
             )
 
 

@@ -139,6 +139,9 @@ class LlamaCppModel:
             self._batch.seq_id[i][0] = 0
         self.tokens: list[int] = []  # what the KV cache holds, position by position
         self.last_reused = 0
+        self.n_embd = ll.llama_model_n_embd(self._model)
+        self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
+        self.last_hidden: np.ndarray | None = None
 
     # -- cache ----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -190,7 +193,34 @@ class LlamaCppModel:
                 same = 0
             self.tokens = self.tokens[:same]
         self.last_reused = same
-        return self._run(token_ids[same:])
+        rest = token_ids[same:]
+        if not self.capture_hidden:
+            return self._run(rest)
+        # The last position alone with embeddings on: llama.cpp then outputs its hidden state
+        # beside the logits. With embeddings on for a whole batch it would output every position.
+        if len(rest) > 1:
+            self._run(rest[:-1])
+        elif not rest:  # all cached: run the last token again to see its state
+            self._resync(len(self.tokens) - 1)
+            rest = token_ids[-1:]
+        self._ll.llama_set_embeddings(self._ctx, True)
+        try:
+            logits = self._run(rest[-1:])
+            pointer = self._ll.llama_get_embeddings_ith(self._ctx, -1)
+            self.last_hidden = np.ctypeslib.as_array(pointer, shape=(self.n_embd,)).copy()
+        finally:
+            self._ll.llama_set_embeddings(self._ctx, False)
+        return logits
+
+    def prefill_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
+        """The hidden state of a prompt's last position (for training a probe)."""
+        capture, self.capture_hidden = self.capture_hidden, True
+        try:
+            self.prefill(token_ids)
+        finally:
+            self.capture_hidden = capture
+        assert self.last_hidden is not None
+        return self.last_hidden
 
     def _fit_threads(self) -> None:
         others = self._busy.others() if self._busy is not None else None
@@ -222,6 +252,7 @@ class LlamaCppBackend(LoopBackend):
     """A GGUF model (file, or a folder holding one) on llama.cpp."""
 
     name = "llamacpp"
+    supports_hidden_states = True  # the prompt's last hidden state, for the safety probe
 
     def __init__(
         self,

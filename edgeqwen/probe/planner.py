@@ -327,7 +327,9 @@ def plan(
     specs = [
         s
         for s in catalog()
-        if (model is None or s.name == model) and (include_demo or not s.demo) and (among is None or s.name in among)
+        if (model == s.name or (model is None and s.answers))
+        and (include_demo or not s.demo)
+        and (among is None or s.name in among)
     ]
     if context is not None:
         _check_context(context, specs, model)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -93,9 +93,12 @@ def stream_generate(
     processors: Sequence[LogitsProcessor] = (),
     stop_token_ids: Sequence[int] = (),
     cancel: threading.Event | None = None,
+    prefill_check: Callable[[np.ndarray], str | None] | None = None,
 ) -> Iterator[Chunk]:
     """Yield :class:`Chunk` s of valid UTF-8 text; the last one carries ``finish_reason`` and
-    :class:`Metrics`. Stop tokens and stop strings end the answer and are not emitted."""
+    :class:`Metrics`. Stop tokens and stop strings end the answer and are not emitted.
+    ``prefill_check`` sees the prompt's last hidden state (``model.last_hidden``) once the prefill
+    is done; a text it returns is the whole answer, finish reason ``refused``."""
     config = config or GenerationConfig()
     prompt_ids = [int(t) for t in prompt_ids]
     if not prompt_ids:
@@ -123,6 +126,11 @@ def stream_generate(
             last = time.perf_counter()
             if generated == 0:
                 first = last
+                if prefill_check is not None:
+                    refusal = prefill_check(model.last_hidden)
+                    if refusal is not None:
+                        pending, finish = refusal, "refused"
+                        break
             generated += 1
             if token in stops:
                 finish = "stop"
@@ -143,7 +151,7 @@ def stream_generate(
         steps.close()
     if finish is None:
         finish = "length"
-    tail = pending + (detok.finish() if finish != "stop_string" else "")
+    tail = pending + (detok.finish() if finish not in ("stop_string", "refused") else "")
     reused = int(getattr(model, "last_reused", 0))
     metrics = Metrics(
         prompt_tokens=len(prompt_ids),

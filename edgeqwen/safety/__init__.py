@@ -1,5 +1,6 @@
-"""Safety: system-prompt policies, input checks, streaming output filters, decoding-level bans,
-an optional self-check, and an audit trail. See :class:`Policy` and :class:`Guard`."""
+"""Safety: system-prompt policies, a learned input screen, rule checks, streaming output
+filters and moderation, decoding-level bans, an optional self-check or guard model, and an
+audit trail. See :class:`Policy` and :class:`Guard`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from .audit import AuditLog, SafetyEvent
 from .bans import BannedStrings
 from .detectors import PII_TYPES, SECRET_TYPES, Detector
 from .guard import Guard, InputDecision
-from .input import HAZARD_CATEGORIES, check_hazards, check_injection
+from .input import HAZARD_CATEGORIES, check_hazards, check_injection, check_self_harm
+from .moderation import ModeratedFilter
 from .policy import PRESETS, Policy
+from .screen import Screen, ScreenScores
 from .stream import FilterResult, StreamFilter, filter_text
 
 __all__ = [
@@ -19,13 +22,17 @@ __all__ = [
     "Guard",
     "HAZARD_CATEGORIES",
     "InputDecision",
+    "ModeratedFilter",
     "PII_TYPES",
     "PRESETS",
     "Policy",
     "SECRET_TYPES",
     "SafetyEvent",
+    "Screen",
+    "ScreenScores",
     "StreamFilter",
     "check_hazards",
     "check_injection",
+    "check_self_harm",
     "filter_text",
 ]

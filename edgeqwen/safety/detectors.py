@@ -30,9 +30,17 @@ __all__ = [
 Action = Literal["redact", "stop", "flag"]
 
 
+# Maestro issuer prefixes: the only cards issued with 12 digits. A 12-digit number passes Luhn one
+# time in ten by chance, so 12 digits count only with one of these prefixes.
+_MAESTRO_12 = ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763")
+
+
 def luhn_valid(text: str) -> bool:
     digits = [int(c) for c in text if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
+    if len(digits) == 12:
+        if not "".join(map(str, digits)).startswith(_MAESTRO_12):
+            return False
+    elif not 13 <= len(digits) <= 19 or (len(digits) == 13 and digits[0] != 4):  # only Visa issued 13
         return False
     total = 0
     for i, d in enumerate(reversed(digits)):
@@ -46,7 +54,7 @@ def luhn_valid(text: str) -> bool:
 
 def iban_valid(text: str) -> bool:
     """ISO 13616 IBAN: country code, two check digits, BBAN; (rearranged, letters as numbers) mod 97 == 1."""
-    s = "".join(text.split()).upper()
+    s = "".join(text.replace("-", " ").split()).upper()
     if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
         return False
     rearranged = s[4:] + s[:4]
@@ -67,7 +75,8 @@ def _ipv4_valid(text: str) -> bool:
 
 
 def _phone_valid(text: str) -> bool:
-    return 7 <= sum(c.isdigit() for c in text) <= 15
+    number = regex.split(r"(?i)\s?(?:x|ext\.?|extension)", text, maxsplit=1)[0]  # the extension's digits do not count
+    return 7 <= sum(c.isdigit() for c in number) <= 15
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,9 @@ class Detector:
     pattern: regex.Pattern
     action: Action = "redact"
     validate: Callable[[str], bool] | None = field(default=None, compare=False)
+    # On a failed check, try the match cut back at each separator: a greedy pattern may have taken
+    # a following word ("... 8102 on the form") into a grouped number.
+    shrink: bool = False
 
     @property
     def label(self) -> str:
@@ -84,28 +96,55 @@ class Detector:
     def valid(self, text: str) -> bool:
         return self.validate is None or self.validate(text)
 
+    def valid_length(self, text: str) -> int:
+        """How much of a match is a real hit: all of it, a prefix (``shrink``), or 0."""
+        if self.valid(text):
+            return len(text)
+        if self.shrink:
+            for end in range(len(text) - 1, 0, -1):
+                if text[end] in " -" and text[end - 1] not in " -" and self.valid(text[:end]):
+                    return end
+        return 0
+
 
 _B = r"(?<![\w@.+-])"  # a match never starts inside a word, number or address
 _E = r"(?![\w@])"
+# a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232")
+_NOT_IN_DIGITS = r"(?<!\d[ .-])"
+_NO_MORE_DIGITS = r"(?![ .-]\d)"
 
 _PII = {
     "email": (
         rf"{_B}[A-Za-z0-9._%+-]{{1,64}}@[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}}){{0,6}}\.[A-Za-z]{{2,24}}(?![\w-])",
         None,
     ),
-    "credit_card": (rf"{_B}\d(?:[ -]?\d){{12,18}}{_E}", luhn_valid),
-    "iban": (rf"{_B}[A-Z]{{2}}\d{{2}}(?:[ ]?[A-Z0-9]){{11,30}}{_E}", iban_valid),
+    # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not)
+    "credit_card": (rf"{_B}{_NOT_IN_DIGITS}[2-6](?:[ -]?\d){{11,18}}{_E}{_NO_MORE_DIGITS}", luhn_valid),
+    # any case, in groups of four (spaced, dashed or not): the mod-97 check keeps it precise, and the
+    # groups keep a following word ("... 00 ok") out of the match
+    "iban": (
+        rf"{_B}[A-Za-z]{{2}}[ -]?\d{{2}}(?:[ -]?[A-Za-z0-9]{{4}}){{2,7}}(?:[ -]?[A-Za-z0-9]{{1,3}})?{_E}",
+        iban_valid,
+    ),
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
     "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),
-    # international (+CC ...), (area) ddd-dddd, or ddd-ddd-dddd: bare digit groups are too often not phones
+    # international (+CC or 00/011 CC), North American, and national numbers with a trunk 0 (grouped,
+    # or with the area code in brackets), each with an optional extension. Bare digit runs are too
+    # often not phones (order ids, amounts), so a national number needs its grouping.
     "phone": (
-        rf"{_B}(?:\+\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?\d{{1,4}}(?:[ .-]\d{{2,4}}){{1,4}}"
-        rf"|\(\d{{3}}\)[ .-]?\d{{3}}[ .-]\d{{4}}|\d{{3}}[-.]\d{{3}}[-.]\d{{4}}){_E}",
+        rf"{_B}{_NOT_IN_DIGITS}(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?"
+        rf"\d{{1,4}}(?:[ .-]\d{{2,4}}){{1,4}}"
+        rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
+        rf"|\(0\d{{1,4}}\)[ .-]?\d{{2,4}}(?:[ .-]?\d{{2,4}}){{1,3}}"
+        rf"|0\d{{1,4}}[ /-]\d{{3,4}}[ -]?\d{{3,4}}"
+        rf"|0\d(?:[ .]\d{{2}}){{4}})"
+        rf"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),
     "ipv6": (rf"{_B}(?:[0-9A-Fa-f]{{1,4}}:){{7}}[0-9A-Fa-f]{{1,4}}{_E}", None),
 }
+_SHRINK = frozenset({"iban"})
 # Order matters on ties (same start, same length): the more specific type wins.
 PII_TYPES = tuple(_PII)
 
@@ -125,7 +164,7 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
     out = []
     for kind in types:
         pattern, check = _PII[kind]
-        out.append(Detector(kind, regex.compile(pattern), action, check))
+        out.append(Detector(kind, regex.compile(pattern), action, check, shrink=kind in _SHRINK))
     return out
 
 

@@ -20,7 +20,18 @@ from typing import Any
 from ..types import Chunk
 from .audit import AuditLog, SafetyEvent
 from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
-from .input import HAZARD_CATEGORIES, check_hazards, check_injection, check_topics
+from .guardmodel import GuardModel
+from .input import (
+    HAZARD_CATEGORIES,
+    InputFinding,
+    check_hazards,
+    check_injection,
+    check_self_harm,
+    check_topics,
+    decoded_texts,
+    hazard_category,
+)
+from .moderation import ModeratedFilter
 from .policy import Policy
 from .stream import StreamFilter
 
@@ -34,6 +45,8 @@ __all__ = [
 class InputDecision:
     action: str  # allow | warn | refuse
     events: tuple[SafetyEvent, ...] = ()
+    category: str | None = None  # what decided a refusal (picks the refusal text)
+    screen_logit: float | None = None  # the learned screen's harmful logit (the probe stacks on it)
 
 
 _RANK = {"allow": 0, "warn": 1, "refuse": 2}
@@ -50,6 +63,13 @@ class Guard:
         self._sinks = [s for s in (on_event, AuditLog(audit_log) if audit_log else None) if s is not None]
         self._bans: Any = None
         self._bans_tokenizer: Any = None
+        self.model: GuardModel | None = None  # the policy's guard model, once attached
+        self._probe: Any = None
+        self._probe_backend: Any = None
+
+    def attach(self, backend: Any) -> None:
+        """Run the policy's guard model on ``backend`` (the Assistant loads it by name)."""
+        self.model = GuardModel(backend)
 
     def emit(self, event: SafetyEvent) -> None:
         for sink in self._sinks:
@@ -75,8 +95,11 @@ class Guard:
     # -- input ----------------------------------------------------------------------------------
     @property
     def refusal(self) -> str:
-        """What a refused request is answered with."""
+        """What a refused request is answered with (see :meth:`refusal_for` for a decision's)."""
         return self.policy.refusal
+
+    def refusal_for(self, decision: InputDecision) -> str:
+        return self.policy.refusal_for(decision.category)
 
     def screen(self, backend: Any, text: str) -> InputDecision:
         """Everything the policy checks before the model answers ``text``: the input checks, then
@@ -84,29 +107,111 @@ class Guard:
         if not text or not self.policy.active:
             return InputDecision("allow")
         decision = self.check_input(text)
+        if decision.action != "refuse" and self.model is not None and self.policy.guard_stage in ("input", "both"):
+            event = self.guard_event(text, None)
+            if event is not None:
+                category = event.category.split(":", 1)[1]
+                decision = InputDecision(event.action, (*decision.events, event), category)
         if decision.action != "refuse" and self.policy.self_check in ("input", "both"):
             verdict = self.self_check(backend, text, "input")
             if verdict is not None:
-                return InputDecision("refuse", (*decision.events, verdict))
+                return InputDecision("refuse", (*decision.events, verdict), verdict.category)
         return decision
+
+    def guard_event(self, prompt: str, answer: str | None) -> SafetyEvent | None:
+        """The guard model's verdict on a prompt (or on the answer to it) as an event, or None
+        when it says Safe. Unsafe refuses a prompt; an answer already shown is flagged."""
+        assert self.model is not None
+        verdict = self.model.moderate(prompt, answer)
+        if verdict.safety == "Safe":
+            return None
+        if verdict.safety == "Unsafe":
+            action = "refuse" if answer is None else "flag"
+        else:
+            action = self.policy.guard_controversial if answer is None else "flag"
+            if action == "allow":
+                return None
+        stage = "input" if answer is None else "output"
+        category = verdict.category or "guard"
+        evidence = f"{verdict.safety}: {', '.join(verdict.categories) or 'no category'}"
+        event = SafetyEvent(time.time(), "guard", f"{stage}:{category}", action, None, evidence, verdict.latency_s)
+        self.emit(event)
+        return event
+
+    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float]:
+        """The learned screen's flags on the text and its decoded payloads, and its harmful logit."""
+        from .screen import Screen
+
+        p, screen = self.policy, Screen.load()
+        flagged: dict[str, float] = {}
+        logit = float(screen.logits(text)[1])
+        for t in decoded_texts(text):
+            for head, score in screen.flags(t, p.screen_thresholds).items():
+                flagged[head] = max(score, flagged.get(head, 0.0))
+        out = []
+        if "harmful" in flagged:
+            category = hazard_category(text) or "harmful"
+            out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
+        if "injection" in flagged and p.detect_injection:
+            finding = InputFinding("prompt_injection", "screen", f"injection score {flagged['injection']:.2f}")
+            out.append((finding, p.injection_action))
+        return out, logit
 
     def check_input(self, text: str) -> InputDecision:
         p = self.policy
-        findings = []
+        findings: list[tuple[InputFinding, str]] = []
+        logit = None
+        if p.self_harm:
+            findings += [(f, "refuse") for f in check_self_harm(text)]
+        if p.screen:
+            found, logit = self._screen_findings(text)
+            findings += found
         if p.hazard_categories:
             findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories)]
         if p.detect_injection:
             findings += [(f, p.injection_action) for f in check_injection(text)]
         if p.blocked_topics:
             findings += [(f, p.topic_action) for f in check_topics(text, p._compiled_topics)]
-        action, events = "allow", []
+        action, category, events = "allow", None, []
         for finding, act in findings:
             event = SafetyEvent(time.time(), "input", finding.category, act, None, finding.evidence)
             events.append(event)
             self.emit(event)
             if _RANK[act] > _RANK[action]:
-                action = act
-        return InputDecision(action, tuple(events))
+                action, category = act, finding.category
+        return InputDecision(action, tuple(events), category if action == "refuse" else None, logit)
+
+    # -- activation probe -----------------------------------------------------------------------
+    def prefill_check(self, backend: Any, decision: InputDecision, events: list[SafetyEvent]) -> Any:
+        """For ``Request.prefill_check``: the probe's verdict on the prompt's hidden state, stacked
+        with the screen's; a refusal text when harmful (the event goes to ``events``). None when the
+        policy has no probe, or the model has none (said once, as an event)."""
+        if not self.policy.probe or decision.screen_logit is None:
+            return None
+        if self._probe_backend is not backend:  # looked up once per backend, found or not
+            from .probe import find_probe
+
+            self._probe, why = find_probe(backend)
+            self._probe_backend = backend
+            if self._probe is None:
+                self.emit(SafetyEvent(time.time(), "probe", "unavailable", "allow", None, why))
+        probe = self._probe
+        if probe is None:
+            return None
+        screen_logit = decision.screen_logit
+
+        def check(hidden: Any) -> str | None:
+            if hidden is None:
+                return None
+            score = probe.combined(screen_logit, hidden)
+            if score < probe.threshold:
+                return None
+            event = SafetyEvent(time.time(), "probe", "harmful", "refuse", None, f"combined score {score:.2f}")
+            events.append(event)
+            self.emit(event)
+            return self.policy.refusal_for("harmful")
+
+        return check
 
     # -- output ---------------------------------------------------------------------------------
     def detectors(self, system_prompt: str | None) -> list[Detector]:
@@ -121,10 +226,16 @@ class Guard:
             out.append(blocked)
         return out
 
-    def output_filter(self, user_system: str | None) -> StreamFilter | None:
+    def output_filter(self, user_system: str | None) -> StreamFilter | ModeratedFilter | None:
         """A fresh filter for one answer (leak detection watches the user's own system prompt)."""
         detectors = self.detectors(user_system)
-        return StreamFilter(detectors, self.emit) if detectors else None
+        patterns = StreamFilter(detectors, self.emit) if detectors else None
+        if not self.policy.moderate_output:
+            return patterns
+        from .screen import Screen
+
+        threshold = (self.policy.screen_thresholds or {}).get("harmful")
+        return ModeratedFilter(patterns, Screen.load(), threshold, self.emit)
 
     def bans(self, tokenizer: Any, prompt_len: int) -> Any:
         """The decoding-level ban processor for one answer (its tables built once), or None."""
@@ -136,21 +247,30 @@ class Guard:
             self._bans, self._bans_tokenizer = BannedStrings(self.policy.banned_phrases, tokenizer), tokenizer
         return self._bans.for_request(prompt_len)
 
-    def checked_output(self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent]) -> Iterator[Chunk]:
-        """The answer's chunks, then (if the policy asks) the model's verdict on the whole answer,
-        appended to ``events`` (the reply's, filled while the answer streams)."""
-        if self.policy.self_check not in ("output", "both"):
+    def checked_output(
+        self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent], prompt: str = ""
+    ) -> Iterator[Chunk]:
+        """The answer's chunks, then (if the policy asks) the model's or the guard model's verdict
+        on the whole answer, appended to ``events`` (the reply's, filled while the answer streams)."""
+        guard = self.model is not None and self.policy.guard_stage in ("output", "both")
+        if self.policy.self_check not in ("output", "both") and not guard:
             return chunks
-        return self._judge_after(backend, chunks, events)
+        return self._judge_after(backend, chunks, events, prompt, guard)
 
-    def _judge_after(self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent]) -> Iterator[Chunk]:
+    def _judge_after(
+        self, backend: Any, chunks: Iterator[Chunk], events: list[SafetyEvent], prompt: str, guard: bool
+    ) -> Iterator[Chunk]:
         parts = []
         for chunk in chunks:
             parts.append(chunk.text)
             yield chunk
-        verdict = self.self_check(backend, "".join(parts), "output")
-        if verdict is not None:
-            events.append(verdict)
+        answer = "".join(parts)
+        verdicts = []
+        if self.policy.self_check in ("output", "both"):
+            verdicts.append(self.self_check(backend, answer, "output"))
+        if guard and answer.strip():
+            verdicts.append(self.guard_event(prompt, answer))
+        events.extend(v for v in verdicts if v is not None)
 
     # -- self-check -----------------------------------------------------------------------------
     def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:

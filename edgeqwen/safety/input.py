@@ -1,6 +1,9 @@
 """Input checks before the model runs: hazard categories, prompt injection, blocked topics.
 
-A rule-based screen, not a classifier model: each hazard category has *strong* patterns (a
+Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default. Here: a
+self-harm check (answered with support), the injection patterns that proved precise, base64
+payloads decoded, and a rule-based hazard screen (the ``strict`` preset adds it; in the default
+preset it only names the category of a prompt the learned screen refused). Each hazard category has *strong* patterns (a
 request that is harmful however it is framed, e.g. "... without getting caught") and *hazard
 terms* that count only inside a request for instructions, code or persuasive content, and not
 when the request is framed as a definition, history, prevention or a clear figure of speech
@@ -21,7 +24,10 @@ __all__ = [
     "InputFinding",
     "check_hazards",
     "check_injection",
+    "check_self_harm",
     "check_topics",
+    "decoded_texts",
+    "hazard_category",
 ]
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
@@ -222,6 +228,9 @@ _BENIGN = re.compile(
     r"child process\w*|hitman \d|steal the show|steal a base|baseball)\b",
     _I,
 )
+# Kept beside the learned screen (edgeqwen.safety.screen) because they flagged no benign prompt
+# of safety-train's 8,875 and at least a few of its injections each (tools/bench/safety_eval.py);
+# patterns that flagged benign prompts ("system prompt", "repeat ... instructions") were dropped.
 _INJECTION = [
     (
         r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|following|system|initial|original)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|messages?|context|programming)\b",
@@ -229,35 +238,10 @@ _INJECTION = [
     ),
     (r"\b(new|updated|real|actual|important) (important )?instructions?\b\s*[:*!]", "instruction_override"),
     (
-        r"\b(system|initial|original|hidden|secret|starting|first|previous|developer|internal|exact) (prompt|instructions?|message|configuration|directives?|rules|text)\b",
-        "prompt_extraction",
-    ),
-    (
-        r"\b(repeat|print|output|reveal|show|display|tell me|what (are|were|was)|translate|encode|summari[sz]e|spell check|write out|recite|dump|leak|return|copy|paraphrase|list)\b.{0,60}\b(instructions|prompt|everything (above|before)|text above|words above|the above|configuration|what you were told|you were given|you've been told|above in full|initial message|guidelines)\b",
-        "prompt_extraction",
-    ),
-    (
         r"\b(you are now|from now on,? you (are|will)|act as|pretend (to be|you are)|roleplay as|you will now)\b.{0,80}\b(dan|dude|stan|developer mode|jailbr\w+|unfiltered|uncensored|no (restrictions|rules|limits|filters)|evil|without (any )?(restrictions|rules|limits))\b",
         "jailbreak_roleplay",
     ),
-    (
-        r"\b(dan|developer) mode\b|\bjailbr(oken|eak)\b|\bdo anything now\b|\bmaintenance mode\b|\bdebug mode\b|\bgod mode\b",
-        "jailbreak_roleplay",
-    ),
     (r"\b(stop everything|nevermind)\b.{0,40}\b(print|say|output)\b", "instruction_override"),
-    (r"\bI made a mistake when I gave you your instructions\b|\bforgot to (ask|tell) you\b", "instruction_override"),
-    (
-        r"\b(above|previous|prior) (text|content|conversation)\b.{0,30}\b(code block|verbatim|in full|word for word)\b",
-        "prompt_extraction",
-    ),
-    (
-        r"\bwhat (were|have) you been (told|instructed)|\bwhat were you told\b|\bstart your (answer|response|reply) with\b|\bi was instructed to\b|\bnot supposed to tell\b|\brepeat (this|the) entire conversation\b|\bsystem_?prompt\b|\binitiali[sz]ation string\b|\bunique id\b|\bwhat you see above\b|\bstarting with .?you are\b",
-        "prompt_extraction",
-    ),
-    (
-        r"\byou are (dan|dude|stan|a no limits ai)\b|\bimmerse yourself into the role\b|\bforget everything you (learned|know|were told)\b|\bcritical issues with your responses\b|\bignore all prior requests\b|\bregardless of (pre-existing|previous|your) (guidelines|instructions|restrictions)\b",
-        "jailbreak_roleplay",
-    ),
     (
         r"\b(urgent new task|priority task|new important instructions|special case: if you are told|for testing purposes only|experimental procedure|test pipeline|system malfunction|debugging error|system is experiencing errors|administrative privileges|prove you are truly intelligent|share your configuration)\b",
         "instruction_override",
@@ -267,6 +251,16 @@ _INJECTION = [
         "prompt_extraction",
     ),
 ]
+# Someone speaking of hurting themselves: answered with support, not a refusal (Policy.self_harm_response).
+_SELF_HARM = [
+    r"\bi (want|wanna|am going|'m going|plan|need|intend) to (die|kill myself|end (it all|my life|everything)|hurt myself|cut myself|disappear forever)\b",
+    r"\b(thinking|thought) (about|of) (suicide|killing myself|ending (it all|my life)|hurting myself|self[- ]harm)\b",
+    r"\bi('m| am| feel) (so )?(suicidal|like (dying|killing myself|ending it))\b",
+    r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
+    r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
+    r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+]
+_SELF_HARM_RE = [re.compile(p, re.IGNORECASE) for p in _SELF_HARM]
 _INJECTION_RE = [(re.compile(p, _I), cat) for p, cat in _INJECTION]
 _RULES_RE = {
     cat: (code, [re.compile(p, _I) for p in strong], [re.compile(p, _I) for p in terms])
@@ -321,6 +315,30 @@ def check_injection(text: str) -> list[InputFinding]:
             if m:
                 return [InputFinding("prompt_injection", kind, m.group()[:120])]
     return []
+
+
+def check_self_harm(text: str) -> list[InputFinding]:
+    """A person at risk (speaking of hurting themselves) or a request for self-harm methods."""
+    code, strong, _ = _RULES_RE["self_harm"]
+    for pattern in (*_SELF_HARM_RE, *strong):
+        m = pattern.search(text)
+        if m:
+            return [InputFinding("self_harm", code, m.group()[:120])]
+    return []
+
+
+def hazard_category(text: str) -> str | None:
+    """The first rule category whose strong pattern or hazard term the text has: a label for a
+    prompt the learned screen refused (which refusal text it gets), never a verdict on its own."""
+    for cat, (_code, strong, terms) in _RULES_RE.items():
+        if any(p.search(text) for p in (*strong, *terms)):
+            return cat
+    return None
+
+
+def decoded_texts(text: str) -> list[str]:
+    """The text and any base64 payloads in it, decoded: what the screens look at."""
+    return [text, *_decoded_payloads(text)]
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

@@ -73,8 +73,9 @@ class StreamFilter:
                 if not final and (m.partial or det.pattern.fullmatch(text, m.start(), partial=True) is not None):
                     hold = min(hold, m.start())
                     break
-                if m.end() > m.start() and det.valid(m.group()):
-                    hits.append(_Hit(m.start() - base, m.end() - base, det, order))
+                length = det.valid_length(m.group()) if m.end() > m.start() else 0
+                if length:
+                    hits.append(_Hit(m.start() - base, m.start() + length - base, det, order))
         hold -= base
         return hold, sorted(hits, key=lambda h: (h.start, -(h.end - h.start), h.order))
 

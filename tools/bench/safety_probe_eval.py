@@ -1,0 +1,187 @@
+"""The activation probe on the demo model: collect hidden states, evaluate leave-one-source-out,
+and write the probe the package ships.
+
+    python tools/bench/safety_probe_eval.py collect [--per-source 60]      # hidden states -> .cache
+    python tools/bench/safety_probe_eval.py loso --screen-loso LOSO.json   # needs safety_eval --loso-out
+    python tools/bench/safety_probe_eval.py ship                           # edgeqwen/safety/probes/
+
+``collect`` renders each sampled prompt as the Assistant does under the default policy and keeps
+the demo GGUF's last hidden state (llama.cpp). Sources excluded from training for licence
+reasons are collected too, as test-only rows. ``loso``: for each source family, the probe is
+trained without it, its stacking weights and threshold fixed on the other families' validation
+split, with each row's *out-of-fold* screen logit (from the screen's own leave-one-source-out
+run); the family is then tested. Figures are recall / false positives at that fixed threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
+
+from safety_eval import OURS, family, wilson  # noqa: E402
+
+from edgeqwen.safety.probe import (  # noqa: E402
+    PACKAGED,
+    TARGET_FP,
+    _balanced,
+    fit_logistic,
+    hidden_states,
+    is_validation,
+    model_fingerprint,
+    sample_rows,
+    train_probe,
+)
+from edgeqwen.safety.screen import EXCLUDED_SOURCES  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "safety-train"
+CACHE = ROOT / ".cache" / "safety-probe-hidden.npz"
+
+
+def _demo_backend():
+    from edgeqwen.backends.llamacpp import LlamaCppBackend
+    from edgeqwen.convert import demo_gguf_path
+
+    return LlamaCppBackend(demo_gguf_path(), context_length=2048)
+
+
+def collect(per_source: int) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    from safety_hard_negatives import hard_negatives
+
+    rows = [json.loads(line) for line in open(DATA / "train.jsonl", encoding="utf-8")] + hard_negatives()
+    rows = [r for r in rows if r["label"] in ("harmful", "benign")]
+    chosen = sample_rows(rows, per_source)
+    backend = _demo_backend()
+    texts = [r["text"] for r in chosen]
+
+    def progress(i: int) -> None:
+        if i % 200 == 0:
+            print(f"{i}/{len(texts)}", flush=True)
+
+    hidden = hidden_states(backend, texts, progress=progress)
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        CACHE,
+        hidden=hidden,
+        labels=np.array([r["label"] for r in chosen]),
+        sources=np.array([r["source"] for r in chosen]),
+        sha1=np.array([hashlib.sha1(t.encode()).hexdigest() for t in texts]),
+        texts=np.array(texts, dtype=object),
+        model=np.array(model_fingerprint(backend)),
+    )
+    print(f"wrote {CACHE}: {len(texts)} prompts")
+
+
+def _cache():
+    c = np.load(CACHE, allow_pickle=True)
+    return c["hidden"], c["labels"], c["sources"], c["sha1"], list(c["texts"]), str(c["model"])
+
+
+def loso(screen_loso: Path) -> dict:
+    hidden, labels, sources, sha1, texts, _ = _cache()
+    oof = {r["sha1"]: r for r in json.loads(screen_loso.read_text())["rows"]}
+    keep = np.array([s in oof for s in sha1])
+    hidden, labels, sources, sha1 = hidden[keep], labels[keep], sources[keep], sha1[keep]
+    texts = [t for t, k in zip(texts, keep, strict=True) if k]
+    screen_logit = np.array([oof[s]["logit_harmful"] for s in sha1])
+    screen_flag = np.array([oof[s]["harmful"] for s in sha1])
+    y = (labels == "harmful").astype(float)
+    val = np.array([is_validation(t) for t in texts])
+    fams = np.array([family(s) for s in sources])
+    trainable = np.array([s not in EXCLUDED_SOURCES for s in sources])
+    flags = np.zeros(len(y), bool)
+    for fam in sorted(set(fams)):
+        test = fams == fam
+        tr = ~test & ~val & trainable
+        va = ~test & val & trainable
+        mean, scale = hidden[tr].mean(0), hidden[tr].std(0) + 1e-6
+        x = (hidden - mean) / scale
+        w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=_balanced(y[tr]))
+        p_logit = x @ w + b
+        feats = np.stack([screen_logit[va], p_logit[va]], 1)
+        (a, c2), c = fit_logistic(feats, y[va], l2=1e-3, weight=_balanced(y[va]))
+        z = a * screen_logit + c2 * p_logit + c
+        neg = np.sort(z[va & (y == 0)])[::-1]
+        cut = neg[int(np.floor(TARGET_FP * len(neg)))]
+        flags[test] = z[test] > cut
+
+    def rate(mask, f):
+        k, n = int(f[mask].sum()), int(mask.sum())
+        return {"rate": k / n if n else None, "k": k, "n": n, "ci95": list(wilson(k, n))}
+
+    public = sources != OURS
+    harm, ben = public & (y == 1), public & (y == 0)
+    per_source = {}
+    for src in sorted(set(sources)):
+        m = sources == src
+        lab = labels[m][0]
+        per_source[f"{src} ({lab})"] = {"screen+probe": rate(m, flags), "screen": rate(m, screen_flag)}
+    return {
+        "rows": int(len(y)),
+        "screen+probe": {"harmful_refused": rate(harm, flags), "benign_fp": rate(ben, flags)},
+        "screen alone, same rows": {"harmful_refused": rate(harm, screen_flag), "benign_fp": rate(ben, screen_flag)},
+        "per_source": per_source,
+    }
+
+
+def ship() -> None:
+    hidden, labels, sources, _sha1, texts, model = _cache()
+    trainable = np.array([s not in EXCLUDED_SOURCES for s in sources])
+    backend_model = model
+    probe = train_probe(
+        hidden[trainable],
+        list(labels[trainable]),
+        [t for t, k in zip(texts, trainable, strict=True) if k],
+        info={
+            "model": backend_model,
+            "hidden": "llamacpp: last prompt position, final norm",
+            "rows": int(trainable.sum()),
+        },
+    )
+    PACKAGED.mkdir(exist_ok=True)
+    tmp = PACKAGED / "_tmp"
+    tmp.mkdir(exist_ok=True)
+    probe.save(tmp)
+    for ext in ("npy", "json"):
+        (tmp / f"safety-probe.{ext}").replace(PACKAGED / f"smollm2-135m-instruct.safety-probe.{ext}")
+    tmp.rmdir()
+    print(f"shipped probe for {model}: threshold {probe.threshold:.3f}, stack {probe.stack}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--per-source", type=int, default=60)
+    lo = sub.add_parser("loso")
+    lo.add_argument("--screen-loso", type=Path, required=True)
+    lo.add_argument("--out", type=Path)
+    sub.add_parser("ship")
+    args = ap.parse_args()
+    if args.cmd == "collect":
+        collect(args.per_source)
+    elif args.cmd == "ship":
+        ship()
+    else:
+        result = loso(args.screen_loso)
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1) + "\n")
+        for name in ("screen+probe", "screen alone, same rows"):
+            h, b = result[name]["harmful_refused"], result[name]["benign_fp"]
+            print(
+                f"{name:<24} harmful {h['rate']:.1%} [{h['ci95'][0]:.1%}, {h['ci95'][1]:.1%}] of {h['n']}, "
+                f"benign FP {b['rate']:.1%} [{b['ci95'][0]:.1%}, {b['ci95'][1]:.1%}] of {b['n']}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -85,7 +85,8 @@ def test_training_is_deterministic_and_learns(monkeypatch):
 # -- policy -----------------------------------------------------------------------------------------
 def test_policy_fields_for_the_learned_layers():
     default = Policy.of("default")
-    assert default.screen and default.probe and default.self_harm and not default.hazard_categories
+    assert default.screen and default.probe and default.self_harm and default.hazard_categories
+    assert not default.hazard_terms and Policy.of("strict").hazard_terms
     assert Policy.of("strict").hazard_categories and Policy.of("strict").moderate_output
     p = Policy.from_dict({"extends": "default", "refusals": {"weapons": "No weapons talk."}})
     assert p.refusal_for("weapons") == "No weapons talk." and p.refusal_for("hate") == p.refusal

@@ -8,6 +8,7 @@ from .audit import AuditLog, SafetyEvent
 from .bans import BannedStrings
 from .detectors import PII_TYPES, SECRET_TYPES, Detector
 from .guard import Guard, InputDecision
+from .guardmodel import GuardModel, GuardVerdict
 from .input import HAZARD_CATEGORIES, check_hazards, check_injection, check_self_harm
 from .moderation import ModeratedFilter
 from .policy import PRESETS, Policy
@@ -20,6 +21,8 @@ __all__ = [
     "Detector",
     "FilterResult",
     "Guard",
+    "GuardModel",
+    "GuardVerdict",
     "HAZARD_CATEGORIES",
     "InputDecision",
     "ModeratedFilter",

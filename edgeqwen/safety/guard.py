@@ -167,7 +167,7 @@ class Guard:
             found, logit = self._screen_findings(text)
             findings += found
         if p.hazard_categories:
-            findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories)]
+            findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories, p.hazard_terms)]
         if p.detect_injection:
             findings += [(f, p.injection_action) for f in check_injection(text)]
         if p.blocked_topics:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
+    from ..types import Metrics
 
 __all__ = [
     "GUARD_CATEGORIES",
@@ -117,7 +118,9 @@ def moderation_text(prompt: str, response: str | None = None) -> str:
 def _grammar(response: bool) -> str:
     names = _RESPONSE_CATEGORIES if response else tuple(GUARD_CATEGORIES)
     cat = "(" + "|".join(re.escape(c) for c in names) + ")"
-    pattern = rf"Safety: (Safe|Unsafe|Controversial)\nCategories: (None|{cat}(, {cat})*)"
+    # at most three categories: a real verdict names one or two, and a bound keeps a confused
+    # (or random-weight) model from listing them until max_tokens
+    pattern = rf"Safety: (Safe|Unsafe|Controversial)\nCategories: (None|{cat}(, {cat}){{0,2}})"
     return pattern + (r"\nRefusal: (Yes|No)" if response else "")
 
 
@@ -155,6 +158,7 @@ class GuardModel:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.last_metrics: Metrics | None = None  # the last check's prefill / decode timings
 
     def prompt_ids(self, prompt: str, response: str | None = None) -> list[int]:
         """:func:`moderation_text` as token ids; control tokens a user typed stay text."""
@@ -179,7 +183,12 @@ class GuardModel:
         fmt = ResponseFormat.regex(_grammar(response is not None))
         started = time.perf_counter()
         config = GenerationConfig(max_tokens=96, temperature=0.0)
-        text = "".join(c.text for c in self.backend.stream(Request(tuple(ids), config, fmt)))
+        parts = []
+        for chunk in self.backend.stream(Request(tuple(ids), config, fmt)):
+            parts.append(chunk.text)
+            if chunk.metrics is not None:
+                self.last_metrics = chunk.metrics
+        text = "".join(parts)
         verdict = parse_verdict(text)
         if verdict is None:  # the grammar makes this unreachable; fail closed if it ever is not
             verdict = GuardVerdict("Controversial")

@@ -2,8 +2,10 @@
 
 Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default. Here: a
 self-harm check (answered with support), the injection patterns that proved precise, base64
-payloads decoded, and a rule-based hazard screen (the ``strict`` preset adds it; in the default
-preset it only names the category of a prompt the learned screen refused). Each hazard category has *strong* patterns (a
+payloads decoded, and a rule-based hazard screen: its strong patterns run in the default preset
+beside the learned screen (0.8% of safety-train's benign prompts hit one, which the rules were
+not written on), its hazard terms only in ``strict``; it also names the category of a prompt the
+learned screen refused. Each hazard category has *strong* patterns (a
 request that is harmful however it is framed, e.g. "... without getting caught") and *hazard
 terms* that count only inside a request for instructions, code or persuasive content, and not
 when the request is framed as a definition, history, prevention or a clear figure of speech
@@ -290,18 +292,20 @@ def _decoded_payloads(text: str) -> list[str]:
     return out
 
 
-def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES) -> list[InputFinding]:
+def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, terms: bool = True) -> list[InputFinding]:
+    """Rule findings: strong patterns (harmful however framed), and with ``terms`` also hazard
+    terms inside a request for instructions (more recall, more false refusals: docs/safety.md)."""
     findings = []
     texts = [text, *_decoded_payloads(text)]
     figurative = bool(_BENIGN.search(text))
     benign = figurative or bool(_DEFINITIONAL.search(text))
-    request = bool(_REQUEST.search(text))
+    request = terms and bool(_REQUEST.search(text))
     for cat in categories:
-        code, strong, terms = _RULES_RE[cat]
+        code, strong, hazard_terms = _RULES_RE[cat]
         for t in texts:
             hit = None if figurative else next((m for p in strong if (m := p.search(t))), None)
             if hit is None and request and not benign:
-                hit = next((m for p in terms if (m := p.search(t))), None)
+                hit = next((m for p in hazard_terms if (m := p.search(t))), None)
             if hit is not None:
                 findings.append(InputFinding(cat, code, hit.group()[:120]))
                 break

@@ -51,6 +51,7 @@ class Policy:
     system_rules: tuple[str, ...] = ()  # short imperative rules added after the user's system prompt
     hazard_categories: tuple[str, ...] = ()  # input checks; see edgeqwen.safety.input.HAZARD_CATEGORIES
     hazard_action: str = "refuse"
+    hazard_terms: bool = True  # rule screen: also hazard terms inside a request, not only strong patterns
     detect_injection: bool = False
     injection_action: str = "warn"
     blocked_topics: tuple[str, ...] = ()  # regexes, case-insensitive
@@ -267,12 +268,14 @@ def _one_of(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> Non
 
 PRESETS: dict[str, Policy] = {
     "none": Policy(name="none"),
-    # the learned screen decides; the rule-based hazard screen stays off (it refused benign prompts
-    # with violent words: docs/safety.md)
+    # the learned screen and the rules' strong patterns; the rules' hazard terms stay off (they
+    # refused benign prompts with violent words: docs/safety.md)
     "default": Policy(
         name="default",
         system_rules=DEFAULT_RULES,
         screen=True,
+        hazard_categories=HAZARD_CATEGORIES,
+        hazard_terms=False,
         probe=True,
         detect_injection=True,
         injection_action="warn",

@@ -1,4 +1,5 @@
-"""Random-weight models with the *exact* geometry of Qwen2.5-1.5B-Instruct / Qwen2.5-3B-Instruct,
+"""Random-weight models with the *exact* geometry of a catalog model (Qwen2.5-1.5B/3B, Qwen3-4B, the
+Qwen3Guard-Gen-0.6B guard),
 converted to edgeqwen's int4 ONNX build. Speed does not depend on weight values, so these are
 honest benchmark models; they produce no meaningful text.
 
@@ -28,7 +29,25 @@ def hf_config(name: str):
 
     from edgeqwen.catalog import get_model
 
-    g = get_model(name).geometry
+    spec = get_model(name)
+    g = spec.geometry
+    if spec.family == "qwen3":  # q/k norms; head_dim is not hidden / heads
+        return transformers.Qwen3Config(
+            vocab_size=g.vocab,
+            hidden_size=g.hidden,
+            intermediate_size=g.intermediate,
+            num_hidden_layers=g.layers,
+            num_attention_heads=g.heads,
+            num_key_value_heads=g.kv_heads,
+            head_dim=g.head_dim,
+            max_position_embeddings=g.context_length,
+            rope_theta=1_000_000.0,
+            tie_word_embeddings=g.tied_embeddings,
+            rms_norm_eps=1e-6,
+            bos_token_id=151643,
+            eos_token_id=151645,
+            torch_dtype="bfloat16",
+        )
     return transformers.Qwen2Config(
         vocab_size=g.vocab,
         hidden_size=g.hidden,
@@ -61,9 +80,11 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
         t0 = time.perf_counter()
         torch.manual_seed(0)
         with torch.device("cpu"):
-            model = transformers.Qwen2ForCausalLM(hf_config(name)).to(torch.bfloat16)
+            config = hf_config(name)
+            cls = transformers.Qwen3ForCausalLM if config.model_type == "qwen3" else transformers.Qwen2ForCausalLM
+            model = cls(config).to(torch.bfloat16)
         model.save_pretrained(hf)
-        write_tokenizer(hf)
+        write_tokenizer(hf, qwen3=config.model_type == "qwen3")
         print(f"built {hf} in {time.perf_counter() - t0:.0f} s", flush=True)
         del model
     t0 = time.perf_counter()
@@ -101,7 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument(
-        "--model", default="qwen2.5-1.5b-instruct", choices=["qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct"]
+        "--model",
+        default="qwen2.5-1.5b-instruct",
+        choices=["qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen3-4b", "qwen3guard-gen-0.6b"],
     )
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--keep-hf", action="store_true")

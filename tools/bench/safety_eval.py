@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import string
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "tests" / "data" / "safety"
+DATA_TRAIN = ROOT.parent / "shared" / "data" / "safety-train"
 
 from edgeqwen.safety import filter_text  # noqa: E402
 from edgeqwen.safety.detectors import PII_TYPES, pii_detectors  # noqa: E402
@@ -74,10 +76,11 @@ def _fold(fam: str) -> list[dict]:
         probe = Screen(weights, dict.fromkeys(HEADS, 0.5))
         va_scores = score_all(probe, [rows[i]["text"] for i in va])
         screen = Screen(weights, thresholds_at(va_scores, np.array([rows[i]["label"] == "benign" for i in va])))
-    scores = score_all(screen, [rows[i]["text"] for i in held])
     out = []
-    for i, s in zip(held, scores, strict=True):
-        flags = {h: bool(s[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
+    for i in held:
+        logits = screen.logits(rows[i]["text"])
+        scores = 1 / (1 + np.exp(-logits))
+        flags = {h: bool(scores[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
         out.append(
             {
                 "source": rows[i]["source"],
@@ -85,6 +88,10 @@ def _fold(fam: str) -> list[dict]:
                 "label": rows[i]["label"],
                 **flags,
                 "val": bool(_LOSO["val"][i]),
+                # out-of-fold logits: for curves, and for stacking the probe (safety_probe_eval.py)
+                "logit_injection": float(logits[0]),
+                "logit_harmful": float(logits[1]),
+                "sha1": hashlib.sha1(rows[i]["text"].encode()).hexdigest(),
             }
         )
     return out
@@ -110,7 +117,20 @@ def loso_eval(data: Path, workers: int = 2) -> dict:
     fams = sorted({family(r["source"]) for r in rows})
     with mp.get_context("fork").Pool(workers) as pool:
         results = [row for fold in pool.map(_fold, fams) for row in fold]
+    add_rule_flags(results, rows)
     return {**summarise_loso(results), "rows": results}
+
+
+def add_rule_flags(results: list[dict], rows: list[dict]) -> None:
+    """The default preset's fixed rules on each row (strong hazard patterns, precise injection
+    patterns): not trained, so no fold is needed."""
+    from edgeqwen.safety import check_hazards, check_injection
+
+    text = {hashlib.sha1(r["text"].encode()).hexdigest(): r["text"] for r in rows}
+    for r in results:
+        t = text[r["sha1"]]
+        r["rules_harmful"] = bool(check_hazards(t, terms=False))
+        r["rules_injection"] = bool(check_injection(t))
 
 
 OURS = "edgeqwen-hard-negatives"  # written here: never in a headline
@@ -144,9 +164,17 @@ def summarise_loso(results: list[dict]) -> dict:
             for (src, lab), rows in sorted(per_source.items())
         },
     }
+    if by["benign"] and "rules_harmful" in by["benign"][0]:
+        # the default preset: screen or rules (injection: warn by default, refuse in strict)
+        out["preset_default_harmful_refused"] = rate(by["harmful"], lambda r: r["harmful"] or r["rules_harmful"])
+        out["preset_default_benign_refused"] = rate(by["benign"], lambda r: r["harmful"] or r["rules_harmful"])
+        out["preset_injections_caught"] = rate(by["injection"], lambda r: r["injection"] or r["rules_injection"])
+        out["preset_injection_benign_fp"] = rate(by["benign"], lambda r: r["injection"] or r["rules_injection"])
     if by["benign"] and "logit_harmful" in by["benign"][0]:
         curves = {}
         for head, positives in (("injection", by["injection"]), ("harmful", by["harmful"])):
+            if not positives:
+                continue
             neg = sorted((r[f"logit_{head}"] for r in by["benign"]), reverse=True)
             for fp in (0.01, 0.02, 0.05):
                 cut = neg[int(fp * len(neg))]
@@ -424,9 +452,19 @@ def main() -> None:
     ap.add_argument("--no-overhead", action="store_true")
     ap.add_argument("--loso", type=Path, metavar="SAFETY_TRAIN", help="leave-one-source-out run of the learned screen")
     ap.add_argument("--loso-out", type=Path, default=None, help="write the leave-one-source-out JSON here")
+    ap.add_argument("--loso-summary", type=Path, help="summarise an earlier --loso-out file again")
     args = ap.parse_args()
-    if args.loso:
-        result = loso_eval(args.loso)
+    if args.loso or args.loso_summary:
+        if args.loso_summary:
+            rows_out = json.loads(args.loso_summary.read_text())["rows"]
+            if "rules_harmful" not in rows_out[0]:
+                sys.path.insert(0, str(ROOT / "tools"))
+                from train_screen import load_rows
+
+                add_rule_flags(rows_out, load_rows(DATA_TRAIN, excluded=()))
+            result = {**summarise_loso(rows_out), "rows": rows_out}
+        else:
+            result = loso_eval(args.loso)
         if args.loso_out:
             args.loso_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         for key in (
@@ -435,7 +473,13 @@ def main() -> None:
             "harmful_refused",
             "harmful_benign_fp",
             "benign_flagged_any",
+            "preset_default_harmful_refused",
+            "preset_default_benign_refused",
+            "preset_injections_caught",
+            "preset_injection_benign_fp",
         ):
+            if key not in result:
+                continue
             v = result[key]
             print(f"{key:<22} {v['rate']:.1%} [{v['ci95'][0]:.1%}, {v['ci95'][1]:.1%}] of {v['n']}")
         for name, v in result.get("recall_at_pooled_fp", {}).items():

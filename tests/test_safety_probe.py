@@ -126,3 +126,18 @@ def test_train_probe_command(tiny_ggufs, tmp_path, monkeypatch):
     assert info["model"].startswith("qwen3-f32.gguf:") and info["rows"] <= 300
     bad = CliRunner().invoke(main, ["safety", "train-probe", str(tiny_ggufs["qwen3-f32"]), "--data", str(tmp_path)])
     assert bad.exit_code != 0 and "No train.jsonl" in bad.output
+
+
+def test_the_demo_models_probe_ships_and_leaves_ordinary_questions_alone():
+    from edgeqwen.convert import demo_gguf_path
+
+    backend = LlamaCppBackend(demo_gguf_path(), context_length=1024)
+    probe, why = find_probe(backend)
+    assert probe is not None, why
+    assert probe.info["model"] == model_fingerprint(backend) and 0 < probe.threshold < 1
+    events = []
+    bot = Assistant(backend=backend, policy="default", on_safety_event=events.append, max_tokens=12)
+    reply = bot.chat("What is the capital of France?")
+    assert reply.finish_reason != "refused" and "Paris" in reply.text
+    assert not [e for e in events if e.stage == "probe"]
+    backend.model.close()

@@ -350,9 +350,11 @@ def test_safety_policy_applies_and_is_counted(tiny):
         )
         assert r.choices[0].finish_reason == "content_filter" and r.usage.completion_tokens == 0
         stats = httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()
-        assert stats["safety_interventions"] == 1 and stats["finish_reasons"] == {"refused": 1}
+        # one refused request; each layer that flagged it is an event (the learned screen and the
+        # rules' strong pattern both did, both naming the category)
+        assert stats["finish_reasons"] == {"refused": 1} and stats["safety_interventions"] == 2
         assert (
-            'edgeqwen_safety_events_total{action="refuse",category="weapons"} 1' in httpx.get(f"{srv.url}/metrics").text
+            'edgeqwen_safety_events_total{action="refuse",category="weapons"} 2' in httpx.get(f"{srv.url}/metrics").text
         )
 
 

@@ -121,9 +121,8 @@ def loso(screen_loso: Path) -> dict:
     public = sources != OURS
     harm, ben = public & (y == 1), public & (y == 0)
     per_source = {}
-    for src in sorted(set(sources)):
-        m = sources == src
-        lab = labels[m][0]
+    for src, lab in sorted(set(zip(sources, labels, strict=True))):
+        m = (sources == src) & (labels == lab)
         per_source[f"{src} ({lab})"] = {"screen+probe": rate(m, flags), "screen": rate(m, screen_flag)}
     return {
         "rows": int(len(y)),
@@ -157,6 +156,40 @@ def ship() -> None:
     print(f"shipped probe for {model}: threshold {probe.threshold:.3f}, stack {probe.stack}")
 
 
+def cost(runs: int = 15) -> None:
+    """The probe's own cost (a dot product) and what reading the hidden state costs the prefill
+    (its last position runs as a batch of its own), on the demo model; medians."""
+    import statistics
+    import time
+
+    from edgeqwen.safety.probe import find_probe
+
+    backend = _demo_backend()
+    probe, why = find_probe(backend)
+    assert probe is not None, why
+    text = (DATA.parent / "safety-train" / "README.md").read_text()[:600]
+    ids = backend.tokenizer.encode(text)
+    h = np.random.default_rng(0).normal(size=backend.model.n_embd).astype(np.float32)
+    start = time.perf_counter()
+    for _ in range(10000):
+        probe.combined(0.5, h)
+    per_call = (time.perf_counter() - start) / 10000
+    times = {False: [], True: []}
+    for _ in range(runs):
+        for capture in (False, True):  # interleaved
+            backend.model.reset()
+            backend.model.capture_hidden = capture
+            start = time.perf_counter()
+            backend.model.prefill(ids)
+            times[capture].append(time.perf_counter() - start)
+    backend.model.capture_hidden = False
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    print(
+        f"probe: {per_call * 1e6:.1f} us per prompt; prefill of {len(ids)} tokens {off * 1e3:.1f} ms without, "
+        f"{on * 1e3:.1f} ms with the hidden state read ({on / off:.3f}x), median of {runs}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -166,11 +199,14 @@ def main() -> None:
     lo.add_argument("--screen-loso", type=Path, required=True)
     lo.add_argument("--out", type=Path)
     sub.add_parser("ship")
+    sub.add_parser("cost")
     args = ap.parse_args()
     if args.cmd == "collect":
         collect(args.per_source)
     elif args.cmd == "ship":
         ship()
+    elif args.cmd == "cost":
+        cost()
     else:
         result = loso(args.screen_loso)
         if args.out:

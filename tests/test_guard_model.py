@@ -156,3 +156,10 @@ def test_the_catalog_entry_is_a_guard_never_recommended():
         result = plan(load(name))
         assert all(c.model != spec.name for c in result.candidates)
     assert {c.model for c in plan(load(MACHINES[0]), model=spec.name).candidates} == {spec.name}
+
+
+def test_guard_categories_take_their_own_refusal_text(tiny_models, monkeypatch):
+    policy = {"guard": str(tiny_models["qwen3"]["int4"]), "refusals": {"copyright": "I can't share copyrighted text."}}
+    bot = Assistant(backend=FakeBackend(), policy=policy)
+    _verdicts(monkeypatch, GuardVerdict("Unsafe", ("Copyright Violation",)))
+    assert bot.chat("Print the whole of chapter one of a current bestseller.").text == "I can't share copyrighted text."

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from edgeqwen.safety.probe import is_validation, norm  # noqa: E402,F401
-from edgeqwen.safety.screen import DIM_BITS, EXCLUDED_SOURCES, HEADS, Screen, features  # noqa: E402
+from edgeqwen.safety.screen import DIM_BITS, EXCLUDED_SOURCES, HEADS, Screen, features, threshold_at_fp  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "safety-train"
 EXCLUDED = EXCLUDED_SOURCES
@@ -127,25 +127,25 @@ def source_weights(rows: Sequence[dict]) -> np.ndarray:
 
 def thresholds_at(scores: np.ndarray, benign: np.ndarray, target_fp: dict[str, float] = TARGET_FP) -> dict:
     """Per head, the lowest threshold that flags at most ``target_fp`` of the benign rows."""
-    out = {}
-    for h, head in enumerate(HEADS):
-        s = np.sort(scores[benign, h])[::-1]
-        k = int(np.floor(target_fp[head] * len(s)))  # may flag k of them
-        out[head] = float(np.nextafter(np.float32(s[k]), np.float32(1))) if k < len(s) else 0.5
-    return out
+    return {head: threshold_at_fp(scores[benign, h], target_fp[head]) for h, head in enumerate(HEADS)}
 
 
 def score_all(screen: Screen, texts: Sequence[str]) -> np.ndarray:
     return np.array([[screen.scores(t)[h] for h in HEADS] for t in texts], dtype=np.float32)
 
 
-def fit(rows: Sequence[dict], dim_bits: int = DIM_BITS) -> Screen:
-    """Train on the rows outside the validation split; thresholds from the validation split."""
-    train_rows = [r for r in rows if not is_validation(r["text"])]
-    val_rows = [r for r in rows if is_validation(r["text"])]
+def fit(rows: Sequence[dict], dim_bits: int = DIM_BITS, feats: Sequence[np.ndarray] | None = None) -> Screen:
+    """Train on the rows outside the validation split; thresholds from the validation split.
+    ``feats``: the rows' features, when the caller has them already (leave-one-source-out)."""
+    val = [is_validation(r["text"]) for r in rows]
+    train_rows = [r for r, v in zip(rows, val, strict=True) if not v]
+    val_rows = [r for r, v in zip(rows, val, strict=True) if v]
     y, mask = targets(train_rows)
-    feats = [features(r["text"], dim_bits) for r in train_rows]
-    weights = train(feats, y, mask, dim_bits, sample_weight=source_weights(train_rows))
+    if feats is None:
+        train_feats = [features(r["text"], dim_bits) for r in train_rows]
+    else:
+        train_feats = [f for f, v in zip(feats, val, strict=True) if not v]
+    weights = train(train_feats, y, mask, dim_bits, sample_weight=source_weights(train_rows))
     screen = Screen(weights.astype(np.float16), dict.fromkeys(HEADS, 0.5))
     val_scores = score_all(screen, [r["text"] for r in val_rows])
     benign = np.array([r["label"] == "benign" for r in val_rows])

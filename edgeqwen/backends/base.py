@@ -149,7 +149,8 @@ class LoopBackend(Backend):
     ) -> Iterator[Chunk]:
         with self._lock:
             check = request.prefill_check if self.supports_hidden_states else None
-            self.model.capture_hidden = check is not None
+            if self.supports_hidden_states:
+                self.model.capture_hidden = check is not None
             yield from stream_generate(
                 self.model,
                 self.tokenizer,

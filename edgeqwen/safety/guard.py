@@ -144,10 +144,11 @@ class Guard:
 
         p, screen = self.policy, Screen.load()
         flagged: dict[str, float] = {}
-        logit = float(screen.logits(text)[1])
-        for t in decoded_texts(text):
-            for head, score in screen.flags(t, p.screen_thresholds).items():
+        logits = [screen.logits(t) for t in decoded_texts(text)]  # the text first, then its payloads
+        for z in logits:
+            for head, score in screen.flags_of(z, p.screen_thresholds).items():
                 flagged[head] = max(score, flagged.get(head, 0.0))
+        logit = float(logits[0][1])
         out = []
         if "harmful" in flagged:
             category = hazard_category(text) or "harmful"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidRequestError
-from .screen import EXCLUDED_SOURCES, Screen
+from .screen import EXCLUDED_SOURCES, Screen, threshold_at_fp
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -176,10 +176,11 @@ def train_probe(
     texts: Sequence[str],
     screen: Screen | None = None,
     info: dict | None = None,
+    screen_logit: np.ndarray | None = None,
 ) -> Probe:
     """Probe on the training split (harmful vs benign), stacking weights and threshold on the
-    validation split, so the threshold is fixed before any test."""
-    screen = screen or Screen.load()
+    validation split, so the threshold is fixed before any test. ``screen_logit``: the screen's
+    harmful logit per row, when not the packaged screen's (leave-one-source-out folds)."""
     y = np.array([lab == "harmful" for lab in labels], np.float64)
     keep = np.array([lab in ("harmful", "benign") for lab in labels])
     val = np.array([is_validation(t) for t in texts])
@@ -193,13 +194,13 @@ def train_probe(
     x = (hidden - mean) / scale
     w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=_balanced(y[tr]))
     probe_logit = x @ w + b
-    screen_logit = np.array([screen.logits(t)[1] for t in texts])
+    if screen_logit is None:
+        screen = screen or Screen.load()
+        screen_logit = np.array([screen.logits(t)[1] for t in texts])
     feats = np.stack([screen_logit[va], probe_logit[va]], axis=1)
     (a, c2), c = fit_logistic(feats, y[va], l2=1e-3, weight=_balanced(y[va]))
     combined = 1.0 / (1.0 + np.exp(-np.clip(a * screen_logit + c2 * probe_logit + c, -30, 30)))
-    benign = np.sort(combined[va & (y == 0)])[::-1]
-    k = int(np.floor(TARGET_FP * len(benign)))
-    threshold = float(np.nextafter(benign[k], 1.0)) if k < len(benign) else 0.5
+    threshold = threshold_at_fp(combined[va & (y == 0)], TARGET_FP)
     return Probe(
         w.astype(np.float32),
         b,

@@ -28,6 +28,7 @@ __all__ = [
     "Screen",
     "ScreenScores",
     "features",
+    "threshold_at_fp",
 ]
 
 HEADS = ("injection", "harmful")
@@ -126,15 +127,30 @@ class Screen:
         return self.weights[rows].sum(axis=0, dtype=np.float32) / np.float32(np.sqrt(len(rows))) + self.bias
 
     def scores(self, text: str) -> ScreenScores:
-        z = np.clip(self.logits(text), -30, 30)
-        p = 1.0 / (1.0 + np.exp(-z))
-        return ScreenScores(*(float(v) for v in p))
+        return _probabilities(self.logits(text))
 
     def flags(self, text: str, thresholds: dict[str, float] | None = None) -> dict[str, float]:
         """``{head: score}`` for each head at or above its threshold (``thresholds`` overrides)."""
+        return self.flags_of(self.logits(text), thresholds)
+
+    def flags_of(self, logits: np.ndarray, thresholds: dict[str, float] | None = None) -> dict[str, float]:
+        """:meth:`flags` for logits already computed (the caller also needs the logits)."""
         limits = {**self.thresholds, **(thresholds or {})}
-        s = self.scores(text)
+        s = _probabilities(logits)
         return {h: s[h] for h in HEADS if s[h] >= limits[h]}
+
+
+def _probabilities(logits: np.ndarray) -> ScreenScores:
+    p = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    return ScreenScores(*(float(v) for v in p))
+
+
+def threshold_at_fp(benign_scores: np.ndarray, fp: float) -> float:
+    """The lowest threshold (``score >= threshold`` flags) that flags at most ``fp`` of
+    ``benign_scores``, in their precision; 0.5 if there are too few to flag any."""
+    s = np.sort(benign_scores)[::-1]
+    k = int(np.floor(fp * len(s)))  # may flag k of them
+    return float(np.nextafter(s[k], s.dtype.type(1))) if k < len(s) else 0.5
 
 
 @lru_cache(maxsize=4)

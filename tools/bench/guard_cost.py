@@ -12,7 +12,6 @@ with their token counts. A random model's verdicts are arbitrary; the grammar ke
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -20,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
+
+from peers import cpu_line  # noqa: E402
 
 from edgeqwen.backends.onnx import OnnxBackend  # noqa: E402
 from edgeqwen.safety.guardmodel import GuardModel  # noqa: E402
@@ -31,21 +33,13 @@ ANSWER = (
 )
 
 
-def cpu() -> str:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
-    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
-    simd = [f for f in flags if f.startswith(("avx", "fma", "f16c", "amx")) or f in ("sse4_2",)]
-    return f"{name}, {os.cpu_count()} cores, SIMD {' '.join(simd)}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
-    print(cpu())
+    print(cpu_line())
     print("load average:", Path("/proc/loadavg").read_text().split()[:3])
     backend = OnnxBackend(args.folder, context_length=2048, threads=args.threads)
     guard = GuardModel(backend)

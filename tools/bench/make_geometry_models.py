@@ -31,24 +31,7 @@ def hf_config(name: str):
 
     spec = get_model(name)
     g = spec.geometry
-    if spec.family == "qwen3":  # q/k norms; head_dim is not hidden / heads
-        return transformers.Qwen3Config(
-            vocab_size=g.vocab,
-            hidden_size=g.hidden,
-            intermediate_size=g.intermediate,
-            num_hidden_layers=g.layers,
-            num_attention_heads=g.heads,
-            num_key_value_heads=g.kv_heads,
-            head_dim=g.head_dim,
-            max_position_embeddings=g.context_length,
-            rope_theta=1_000_000.0,
-            tie_word_embeddings=g.tied_embeddings,
-            rms_norm_eps=1e-6,
-            bos_token_id=151643,
-            eos_token_id=151645,
-            torch_dtype="bfloat16",
-        )
-    return transformers.Qwen2Config(
+    shape = dict(
         vocab_size=g.vocab,
         hidden_size=g.hidden,
         intermediate_size=g.intermediate,
@@ -63,6 +46,9 @@ def hf_config(name: str):
         eos_token_id=151645,
         torch_dtype="bfloat16",
     )
+    if spec.family == "qwen3":  # q/k norms; head_dim is not hidden / heads
+        return transformers.Qwen3Config(head_dim=g.head_dim, **shape)
+    return transformers.Qwen2Config(**shape)
 
 
 def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> Path:

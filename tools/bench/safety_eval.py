@@ -60,7 +60,7 @@ _LOSO: dict = {}
 
 def _fold(fam: str) -> list[dict]:
     import numpy as np
-    from train_screen import HEADS, Screen, score_all, source_weights, targets, thresholds_at, train
+    from train_screen import HEADS, fit
 
     rows, feats = _LOSO["rows"], _LOSO["feats"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
@@ -68,14 +68,7 @@ def _fold(fam: str) -> list[dict]:
         screen = _LOSO["full"]
     else:
         keep = [i for i, r in enumerate(rows) if family(r["source"]) != fam and r["source"] not in _LOSO["excluded"]]
-        tr = [i for i in keep if not _LOSO["val"][i]]
-        va = [i for i in keep if _LOSO["val"][i]]
-        y, mask = targets([rows[i] for i in tr])
-        weights = train([feats[i] for i in tr], y, mask, sample_weight=source_weights([rows[i] for i in tr]))
-        weights = weights.astype(np.float16)
-        probe = Screen(weights, dict.fromkeys(HEADS, 0.5))
-        va_scores = score_all(probe, [rows[i]["text"] for i in va])
-        screen = Screen(weights, thresholds_at(va_scores, np.array([rows[i]["label"] == "benign" for i in va])))
+        screen = fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
     out = []
     for i in held:
         logits = screen.logits(rows[i]["text"])
@@ -106,13 +99,15 @@ def loso_eval(data: Path, workers: int = 2) -> dict:
     from train_screen import EXCLUDED, features, fit, is_validation, load_rows
 
     rows = load_rows(data, excluded=())
+    feats = [features(r["text"]) for r in rows]
+    clean = [i for i, r in enumerate(rows) if r["source"] not in EXCLUDED]
     _LOSO.update(
         rows=rows,
-        feats=[features(r["text"]) for r in rows],
+        feats=feats,
         val=[is_validation(r["text"]) for r in rows],
         excluded=EXCLUDED,
         excluded_families={family(s) for s in EXCLUDED},
-        full=fit([r for r in rows if r["source"] not in EXCLUDED]),
+        full=fit([rows[i] for i in clean], feats=[feats[i] for i in clean]),
     )
     fams = sorted({family(r["source"]) for r in rows})
     with mp.get_context("fork").Pool(workers) as pool:

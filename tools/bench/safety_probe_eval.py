@@ -31,11 +31,7 @@ from safety_eval import OURS, family, wilson  # noqa: E402
 
 from edgeqwen.safety.probe import (  # noqa: E402
     PACKAGED,
-    TARGET_FP,
-    _balanced,
-    fit_logistic,
     hidden_states,
-    is_validation,
     model_fingerprint,
     sample_rows,
     train_probe,
@@ -95,24 +91,21 @@ def loso(screen_loso: Path) -> dict:
     screen_logit = np.array([oof[s]["logit_harmful"] for s in sha1])
     screen_flag = np.array([oof[s]["harmful"] for s in sha1])
     y = (labels == "harmful").astype(float)
-    val = np.array([is_validation(t) for t in texts])
     fams = np.array([family(s) for s in sources])
     trainable = np.array([s not in EXCLUDED_SOURCES for s in sources])
     flags = np.zeros(len(y), bool)
     for fam in sorted(set(fams)):
         test = fams == fam
-        tr = ~test & ~val & trainable
-        va = ~test & val & trainable
-        mean, scale = hidden[tr].mean(0), hidden[tr].std(0) + 1e-6
-        x = (hidden - mean) / scale
-        w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=_balanced(y[tr]))
-        p_logit = x @ w + b
-        feats = np.stack([screen_logit[va], p_logit[va]], 1)
-        (a, c2), c = fit_logistic(feats, y[va], l2=1e-3, weight=_balanced(y[va]))
-        z = a * screen_logit + c2 * p_logit + c
-        neg = np.sort(z[va & (y == 0)])[::-1]
-        cut = neg[int(np.floor(TARGET_FP * len(neg)))]
-        flags[test] = z[test] > cut
+        fold = ~test & trainable  # the shipped recipe, without the family
+        probe = train_probe(
+            hidden[fold],
+            list(labels[fold]),
+            [t for t, k in zip(texts, fold, strict=True) if k],
+            screen_logit=screen_logit[fold],
+        )
+        flags[test] = [
+            probe.combined(z, h) >= probe.threshold for z, h in zip(screen_logit[test], hidden[test], strict=True)
+        ]
 
     def rate(mask, f):
         k, n = int(f[mask].sum()), int(mask.sum())

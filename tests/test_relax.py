@@ -264,3 +264,97 @@ def test_a_schema_over_the_compile_time_limit_is_refused_every_time(monkeypatch)
     for _ in range(2):  # not cached after the first refusal
         with pytest.raises(GrammarError, match="simplify the schema"):
             relax(schema)
+
+
+def test_draft_07_ignores_keywords_beside_ref_as_that_draft_says():
+    """Before 2019-09 a keyword beside "$ref" is ignored; llguidance would intersect it and reject
+    values those drafts accept."""
+    schema = {
+        "definitions": {"p": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        "properties": {"a": {"$ref": "#/definitions/p", "enum": ["x"]}},
+    }
+    old = {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
+    relaxed = relax(old)
+    assert relaxed.exact and _grammar_accepts(relaxed, {"a": {"k": 1}}) and check({"a": {"k": 1}}, old) is None
+    new = relax({"$schema": "https://json-schema.org/draft/2020-12/schema", **schema})
+    assert _grammar_accepts(new, {"a": "x"}) and not _grammar_accepts(new, {"a": {"k": 1}})
+
+
+def test_a_matcher_is_built_once_per_grammar_and_copied_for_each_answer(monkeypatch):
+    from llguidance import LLTokenizer
+
+    from edgeqwen.runtime import grammar as grammar_module
+    from edgeqwen.tokenizer import byte_level_tokenizer
+
+    text = Path(byte_level_tokenizer()).read_text()
+    engine = grammar_module.GrammarEngine(text, LLTokenizer(text).vocab_size, [0])
+    fmt = ResponseFormat.of({"type": "object", "properties": {"n": {"type": "integer"}}, "title": "copy-test"})
+    built = []
+    real_build = engine._kept
+    monkeypatch.setattr(engine, "_kept", lambda g: built.append(g) or real_build(g))
+    grammar = engine.compile(fmt)
+    first, second = engine.matcher(grammar), engine.matcher(grammar)
+    assert built == [grammar]  # compiling built it; the answers got copies
+    assert first.consume_tokens(engine.tokenizer.tokenize_str('{"n":1}')) and first.is_accepting()
+    assert not second.is_accepting()  # a copy is its own
+    monkeypatch.setattr(grammar_module, "MATCHER_CACHE_SIZE", 0)  # evicted: built again, still right
+    engine.compile(ResponseFormat.of({"type": "integer", "title": "evict"}))
+    third = engine.matcher(grammar)
+    assert len(built) == 3 and third.consume_tokens(engine.tokenizer.tokenize_str('{"n":2}'))
+
+
+def test_a_reference_into_a_branch_survives_the_branches_being_rewritten():
+    """``oneOf`` becomes ``anyOf`` when relaxed; a ``$ref`` that named one of its branches by path
+    must still find it (it used to fall back to any JSON)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+            "b": {"$ref": "#/properties/a/oneOf/1"},
+        },
+    }
+    relaxed = relax(schema)
+    assert relaxed.exact
+    assert _grammar_accepts(relaxed, {"a": 1, "b": "x"}) and not _grammar_accepts(relaxed, {"a": 1, "b": 2})
+
+
+DEPENDENT = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}},
+    "dependentRequired": {"a": ["b"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "max_string"),
+    [({**DEPENDENT, "additionalProperties": False}, None), (DEPENDENT, 256)],
+    ids=["closed", "closed-while-decoding"],
+)
+def test_dependent_required_is_enforced_in_decoding_on_an_object_that_allows_no_other_keys(schema, max_string):
+    relaxed = relax(schema, max_string)
+    assert relaxed.exact
+    for value in ({"a": 1, "b": 2}, {"b": 2}, {}, {"a": 1, "b": 2, "c": 3}):
+        assert _grammar_accepts(relaxed, value), value
+    for value in ({"a": 1}, {"a": 1, "c": 3}):
+        assert not _grammar_accepts(relaxed, value), value
+
+
+def test_dependent_required_on_an_open_object_is_checked_after_and_schema_valued_dependencies_too():
+    assert relax(DEPENDENT).checked_after == ("dependentRequired",)  # llguidance would refuse valid values
+    assert _grammar_accepts(relax(DEPENDENT), {"a": 1, "z": 0})
+    mixed = {**DEPENDENT, "dependencies": {"a": ["b"], "b": {"required": ["c"]}}}
+    del mixed["dependentRequired"]
+    # a 2020-12 schema (the default) has no "dependencies": it constrains nothing, in the grammar too
+    assert _grammar_accepts(relax(mixed, 256), {"a": 1})
+    mixed["$schema"] = "http://json-schema.org/draft-07/schema#"
+    relaxed = relax(mixed, 256)
+    assert relaxed.checked_after == ("dependencies",)  # the schema-valued one
+    assert not _grammar_accepts(relaxed, {"a": 1}) and _grammar_accepts(relaxed, {"b": 1})
+    assert check({"b": 1}, mixed) is not None  # which the check catches
+
+
+def test_min_properties_stay_in_the_grammar_where_the_object_is_closed_while_decoding():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "minProperties": 1}
+    assert relax(schema).checked_after == ("minProperties/maxProperties",)  # open: llguidance refuses it
+    closed = relax(schema, 256)  # decoding allows no other keys: llguidance takes it
+    assert closed.exact and not _grammar_accepts(closed, {}) and _grammar_accepts(closed, {"b": 1})

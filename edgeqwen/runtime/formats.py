@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import GrammarError, StructuredOutputError
-from .relax import Relaxed, check, relax
+from .relax import Relaxed, Validate, check, relax, validate_grammar
 from .schema import DEFAULT_MAX_STRING
 
 __all__ = ["Kind", "ResponseFormat"]
@@ -125,12 +125,13 @@ class ResponseFormat:
             raise GrammarError("A tool call was required but no tools were given.", param="tools")
         return cls("tool_call", tools=tuple(fns))
 
-    def relaxed(self) -> Relaxed:
+    def relaxed(self, validate: Validate = validate_grammar) -> Relaxed:
         """What decoding enforces of this format's JSON Schema and what is checked after (for a
-        forced tool call: of every tool's parameters). Regex, choice and Lark formats are exact."""
+        forced tool call: of every tool's parameters). Regex, choice and Lark formats are exact.
+        ``validate``: how a grammar is compiled on a cache miss (relax.py)."""
         if self.kind in ("json_schema", "json_object"):
             schema = (self.schema or {}) if self.kind == "json_schema" else {"type": "object"}
-            return relax(schema, self.max_string_length, self.bound_patterns)
+            return relax(schema, self.max_string_length, self.bound_patterns, validate)
         if self.kind == "tool_call":
             parts = [self._parameters(fn) for fn in self.tools]
             after = tuple(sorted({k for p in parts for k in p.checked_after}))

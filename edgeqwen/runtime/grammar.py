@@ -13,10 +13,12 @@ pydantic) before it is returned.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +31,9 @@ from .relax import compiles as relax_compiles
 __all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
 
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
+# Built matchers kept per model, copied for each answer: building one for a large schema costs
+# 50-130 ms (llguidance compiles the schema then), a copy well under that.
+MATCHER_CACHE_SIZE = 16
 
 
 # Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
@@ -108,6 +113,8 @@ class GrammarEngine:
         self.special_markers = frozenset(m for m in MARKERS if self._is_special(m))
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
         self._cache: OrderedDict[tuple[str, bool], str] = OrderedDict()
+        self._matchers: OrderedDict[str, Any] = OrderedDict()  # grammar -> an unused LLMatcher
+        self._lock = threading.Lock()
         self.compile_times: deque[float] = deque(maxlen=1024)
 
     def _is_special(self, text: str) -> bool:
@@ -115,12 +122,11 @@ class GrammarEngine:
         return len(ids) == 1 and self.tokenizer.is_special_token(ids[0])
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
-        from llguidance import LLMatcher
 
         start = time.perf_counter()
         if fmt.kind in ("json_schema", "json_object") and not thinking:
             compiled = relax_compiles()
-            grammar = fmt.relaxed().grammar  # compiled, validated and cached by relax()
+            grammar = fmt.relaxed(self._build).grammar  # compiled, validated and cached by relax()
             return self._timed(start, grammar) if relax_compiles() != compiled else grammar
         spec = {f.name: getattr(fmt, f.name) for f in fields(fmt) if f.name != "model"}
         key = (json.dumps(spec, sort_keys=True, default=str), thinking)
@@ -129,13 +135,42 @@ class GrammarEngine:
             self._cache.move_to_end(key)
             return cached
         grammar = grammar_text(fmt, thinking, self.special_markers)
-        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
-        if is_error:
-            raise _explain(messages[0], fmt)
+        error = self._build(grammar)
+        if error is not None:
+            raise _explain(error, fmt)
         self._cache[key] = self._timed(start, grammar)
         if len(self._cache) > GRAMMAR_CACHE_SIZE:
             self._cache.popitem(last=False)  # the least recently used
         return grammar
+
+    def _build(self, grammar: str) -> str | None:
+        """Build the matcher this grammar decodes with and keep it (relax.Validate): llguidance's
+        error, or None."""
+        return self._kept(grammar)[1]
+
+    def _kept(self, grammar: str) -> tuple[Any, str | None]:
+        from llguidance import LLMatcher
+
+        matcher = LLMatcher(self.tokenizer, grammar, log_level=0, limits=matcher_limits())
+        if matcher.is_error():
+            return None, matcher.get_error()
+        with self._lock:
+            self._matchers[grammar] = matcher
+            while len(self._matchers) > MATCHER_CACHE_SIZE:
+                self._matchers.popitem(last=False)
+        return matcher, None
+
+    def matcher(self, grammar: str) -> Any:
+        """A fresh ``LLMatcher`` for a grammar :meth:`compile` returned: a copy of the kept one."""
+        with self._lock:
+            kept = self._matchers.get(grammar)
+            if kept is not None:
+                self._matchers.move_to_end(grammar)
+        if kept is None:  # evicted, or compiled by another engine (relax's cache is shared)
+            kept, error = self._kept(grammar)
+            if error is not None:
+                raise GrammarError(error)
+        return kept.deep_copy()
 
     def _timed(self, start: float, grammar: str) -> str:
         elapsed = time.perf_counter() - start
@@ -163,11 +198,7 @@ class GrammarConstraint:
     every token the grammar does not allow next."""
 
     def __init__(self, engine: GrammarEngine, grammar: str, prompt_len: int) -> None:
-        from llguidance import LLMatcher
-
-        self._matcher = LLMatcher(engine.tokenizer, grammar, limits=matcher_limits())
-        if self._matcher.is_error():
-            raise GrammarError(self._matcher.get_error())
+        self._matcher = engine.matcher(grammar)
         self._prompt_len = prompt_len
         self._seen = prompt_len
         self._mask = np.zeros((engine.vocab_size + 31) // 32, dtype=np.int32)

@@ -10,17 +10,20 @@ caller resamples an answer that fails. :data:`KEYWORDS` is the table README prin
 
 from __future__ import annotations
 
-import itertools
+import copy
+import gc
 import json
 import re
+import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from ..errors import GrammarError
+from .rewrite import ENFORCED_FORMATS, KEYWORDS, UnknownFormatWarning, dependencies_in_grammar, rewrite, walk
 from .schema import decoding_schema
 
 __all__ = [
@@ -28,53 +31,16 @@ __all__ = [
     "KEYWORDS",
     "Relaxed",
     "UnknownFormatWarning",
+    "Validate",
     "Violation",
     "check",
     "compiles",
     "matcher_limits",
     "relax",
+    "validate_grammar",
 ]
 
 
-class UnknownFormatWarning(UserWarning):
-    """A ``format`` JSON Schema does not define: an annotation, as 2019-09 and later say it is."""
-
-
-# Formats llguidance enforces while decoding; the other standard ones are checked after.
-ENFORCED_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
-)
-# checked after (jsonschema's checkers; iri and iri-reference are not among them: their checker
-# costs 3 s per import, so they are annotations like unknown formats)
-STANDARD_FORMATS = ENFORCED_FORMATS | {
-    "idn-email", "idn-hostname", "uri-reference", "uri-template", "json-pointer",
-    "relative-json-pointer", "regex",
-}  # fmt: skip
-
-DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
-# How each validation keyword is honoured (annotations such as title/description/default are not listed).
-KEYWORDS: dict[str, str] = {
-    "type": DECODING, "enum": DECODING, "const": DECODING, "anyOf": DECODING, "$ref": DECODING,
-    "properties": DECODING, "required": DECODING, "additionalProperties": DECODING,
-    "items": DECODING, "prefixItems": DECODING, "minItems": DECODING, "maxItems": DECODING,
-    "minLength": DECODING, "maxLength": DECODING,
-    "minimum": DECODING, "maximum": DECODING, "exclusiveMinimum": DECODING, "exclusiveMaximum": DECODING,
-    "multipleOf": DECODING,
-    "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
-    "minProperties": PARTLY, "maxProperties": PARTLY,
-    "not": AFTER, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
-    "dependentRequired": AFTER, "dependentSchemas": AFTER, "dependencies": AFTER,
-    "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
-    "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
-}  # fmt: skip
-
-# Where subschemas sit: a schema, a list of schemas, a map of schemas.
-_ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
-        "propertyNames", "unevaluatedProperties", "unevaluatedItems")  # fmt: skip
-_MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
-_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
-# left out of the grammar (uniqueItems only where _unique_choices cannot say it)
-_DROPPED = (*(k for k, how in KEYWORDS.items() if how == AFTER), "uniqueItems")
 _MAX_STEPS = 8  # relaxations tried, one per kind of llguidance error, before "any JSON"
 
 
@@ -94,138 +60,10 @@ class Relaxed:
         return not self.checked_after
 
 
-_HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(_MAP, "map")}
-
-
-def _subschemas(node: dict[str, Any]) -> Iterator[Any]:
-    for key, value in node.items():
-        kind = _HOLDS.get(key)
-        if kind is None:
-            continue
-        if isinstance(value, dict):
-            if kind == "map":
-                yield from (v for v in value.values() if isinstance(v, dict))
-            else:
-                yield value
-        elif isinstance(value, list) and kind == "many":
-            yield from (v for v in value if isinstance(v, dict))
-
-
-def _walk(schema: Any) -> Iterator[dict[str, Any]]:
-    """Every schema object in ``schema`` (each once), parents before children."""
-    stack, seen = [schema], set()
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, dict) or id(node) in seen:
-            continue
-        seen.add(id(node))
-        yield node
-        stack.extend(reversed(list(_subschemas(node))))
-
-
-def _distinct_branches(branches: list[Any]) -> bool:
-    """No value can match two branches: each pair differs in its type, or in the const/enum of a
-    property both require. Then ``anyOf`` says exactly what ``oneOf`` does."""
-
-    def types(b: dict[str, Any]) -> set[str] | None:
-        t = b.get("type")
-        if t is None:
-            return None
-        found = set(t) if isinstance(t, list) else {t}
-        return found | {"number"} if "integer" in found else found | ({"integer"} if "number" in found else set())
-
-    def values(b: dict[str, Any], key: str) -> list[Any] | None:
-        prop = (b.get("properties") or {}).get(key)
-        if key not in (b.get("required") or ()) or not isinstance(prop, dict):
-            return None
-        return [prop["const"]] if "const" in prop else prop.get("enum")
-
-    if not all(isinstance(b, dict) for b in branches):
-        return False
-    for i, a in enumerate(branches):
-        for b in branches[i + 1 :]:
-            ta, tb = types(a), types(b)
-            if ta is not None and tb is not None and not ta & tb:
-                continue
-            keys = set(a.get("properties") or {}) & set(b.get("properties") or {})
-            if not any(
-                (va := values(a, k)) is not None
-                and (vb := values(b, k)) is not None
-                and not any(x == y for x in va for y in vb)
-                for k in keys
-            ):
-                return False
-    return True
-
-
-_STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in (*_DROPPED, "oneOf", "format")) + ')":')
-_UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
-
-
-def _resolve(node: Any, root: dict[str, Any]) -> Any:
-    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
-    ref = node.get("$ref") if isinstance(node, dict) else None
-    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
-        return (root.get(ref.split("/")[1]) or {}).get(ref.split("/")[2], node)
-    return node
-
-
-def _unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
-    """``uniqueItems`` over a small enum, said exactly: the node becomes the list of every array
-    of distinct values its length bounds allow (in any order). False where that list is too long."""
-    items = _resolve(node.get("items"), root)
-    if not isinstance(items, dict) or "prefixItems" in node or "contains" in node:
-        return False
-    values = [items["const"]] if "const" in items else items.get("enum")
-    if not isinstance(values, list) or not values or len(values) > 6:
-        return False
-    values = [v for i, v in enumerate(values) if v not in values[:i]]
-    low, high = int(node.get("minItems", 0)), min(int(node.get("maxItems", len(values))), len(values))
-    arrays = [list(p) for n in range(low, high + 1) for p in itertools.permutations(values, n)]
-    if len(arrays) > _UNIQUE_CHOICES:
-        return False
-    for key in ("items", "minItems", "maxItems", "uniqueItems"):
-        node.pop(key, None)
-    node["enum"] = arrays
-    return True
-
-
-def _static(schema: dict[str, Any], dropped: set[str]) -> None:
-    """Drop in place what llguidance cannot enforce, naming it in ``dropped``."""
-    for node in _walk(schema):
-        if node.get("uniqueItems") is True:
-            _unique_choices(node, schema)  # enforced in decoding where it can be
-        for key in _DROPPED:
-            if key in node and not (key == "uniqueItems" and node[key] is False):
-                value = node.pop(key)
-                if not (key == "dependencies" and isinstance(value, dict) and not any(value.values())):
-                    dropped.add(key)  # (empty dependency lists constrain nothing)
-        if "oneOf" in node:
-            branches = node.pop("oneOf")
-            if not _distinct_branches(branches):
-                dropped.add("oneOf")
-            if "anyOf" in node:
-                node.setdefault("allOf", []).append({"anyOf": branches})
-            else:
-                node["anyOf"] = branches
-        fmt = node.get("format")
-        if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:
-            del node["format"]
-            if fmt in STANDARD_FORMATS:
-                dropped.add("format")
-            else:
-                warnings.warn(
-                    f"format {fmt!r} is not one edgeqwen checks: treated as an annotation, as JSON Schema "
-                    "2019-09 and later treat formats.",
-                    UnknownFormatWarning,
-                    stacklevel=2,
-                )
-
-
 # -- relaxations, one per kind of llguidance error -------------------------------------------
 def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     changed = False
-    for node in _walk(schema):
+    for node in walk(schema):
         if isinstance(node.get("pattern"), str) and not compiles({"type": "string", "pattern": node["pattern"]}):
             _python_regex(node["pattern"])  # one the check cannot run either is the schema's mistake
             del node["pattern"]
@@ -244,7 +82,7 @@ def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], 
     """Overlapping (or uncompilable) patternProperties: every key not named in ``properties`` may
     then hold a value of any of their schemas (or of additionalProperties)."""
     changed = False
-    for node in _walk(schema):
+    for node in walk(schema):
         pp = node.get("patternProperties")
         if not isinstance(pp, dict) or not pp:
             continue
@@ -261,7 +99,7 @@ def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], 
 def _drop(schema: dict[str, Any], name: str, keys: Callable[[dict[str, Any]], list[str]]) -> str | None:
     """Delete ``keys(node)`` from every schema object; ``name`` if that changed anything."""
     changed = False
-    for node in _walk(schema):
+    for node in walk(schema):
         for key in keys(node):
             del node[key]
             changed = True
@@ -312,7 +150,24 @@ _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[(.*?)\]")
 BASE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
 
-def _compile(schema: Any, options: dict[str, Any]) -> tuple[str, str | None]:
+# Compiles a grammar and says what is wrong with it (None: nothing). The default needs no
+# tokenizer; a GrammarEngine passes one that builds the matcher it will decode with and keeps it,
+# so a new schema is compiled once, not once to check and again to decode.
+Validate = Callable[[str], "str | None"]
+
+
+def validate_grammar(grammar: str) -> str | None:
+    """llguidance's first error for ``grammar`` without a tokenizer (None: it compiles)."""
+    from llguidance import LLMatcher
+
+    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
+    if is_error and _OVER_LIMIT.search(messages[0]):
+        # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
+    return messages[0] if is_error else None
+
+
+def _compile(schema: Any, options: dict[str, Any], validate: Validate = validate_grammar) -> tuple[str, str | None]:
     """llguidance's grammar for this schema, and its error (None: it compiles)."""
     from llguidance import LLMatcher
 
@@ -320,11 +175,7 @@ def _compile(schema: Any, options: dict[str, Any]) -> tuple[str, str | None]:
         grammar = LLMatcher.grammar_from_json_schema(schema, overrides=options)
     except ValueError as exc:
         return "", str(exc)
-    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
-    if is_error and _OVER_LIMIT.search(messages[0]):
-        # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
-        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
-    return grammar, (messages[0] if is_error else None)
+    return grammar, validate(grammar)
 
 
 # llguidance's resource limits. Matchers get more parser/lexer fuel per step and a larger grammar
@@ -366,44 +217,72 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
         raise GrammarError(f"Invalid JSON Schema at {where}: {exc.message[:200]}") from exc
-    for node in _walk(schema):
+    for node in walk(schema):
         if isinstance(node.get("pattern"), str):
             _python_regex(node["pattern"])
 
 
 COMPILE_TIME_LIMIT_S = 10.0
+_CACHE_SIZE = 256
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[str, int | None, bool], Relaxed] = OrderedDict()
+_misses = 0
 
 
-@lru_cache(maxsize=256)
-def _relax_text(text: str, max_string: int | None, bound_patterns: bool) -> Relaxed:
+def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
+    global _misses
+    key = (text, max_string, bound_patterns)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    _misses += 1
     # the limit is checked here, before the result is cached, so an over-long compile is refused
     # every time it is asked for (an exception is never cached)
     start = time.perf_counter()
-    relaxed = _relaxed(text, max_string, bound_patterns)
+    collecting = gc.isenabled()
+    gc.disable()  # a large schema's parse would set off a full collection mid-compile; after, not during
+    try:
+        relaxed = _relaxed(text, max_string, bound_patterns, validate)
+    finally:
+        if collecting:
+            gc.enable()
     elapsed = time.perf_counter() - start
     if elapsed > COMPILE_TIME_LIMIT_S:
         raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
+    with _lock:
+        _cache[key] = relaxed
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return relaxed
 
 
-def _relaxed(text: str, max_string: int | None, bound_patterns: bool) -> Relaxed:
+def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
     dropped: set[str] = set()
-    if _STATIC_WORK.search(text):  # most schemas use none of these: no walk
-        _static(schema, dropped)
+    marked = rewrite(schema, text, dropped, closing=bool(max_string))
     options: dict[str, Any] = dict(BASE_OPTIONS)
 
     def compiles(s: Any) -> bool:
         return _compile(s, options)[1] is None
 
     refused_invalid = False
+    enforce, said = True, 0
     for _ in range(_MAX_STEPS):
-        decoding = decoding_schema(schema, max_string, bound_patterns)
-        grammar, error = _compile(decoding, options)
+        decoding, after = decoding_schema(schema, max_string, bound_patterns), dropped
+        if marked:
+            decoding = copy.deepcopy(decoding)  # (the schema itself when nothing is narrowed)
+            left, said = dependencies_in_grammar(decoding, enforce)
+            after = dropped | left
+        grammar, error = _compile(decoding, options, validate)
         if error is None:
-            return Relaxed(decoding, grammar, tuple(sorted(dropped)), bool(options.get("lenient")))
+            return Relaxed(decoding, grammar, tuple(sorted(after)), bool(options.get("lenient")))
+        if said:
+            enforce = False  # the dependencies said in the grammar may be what it cannot take
+            continue
         remote = _REMOTE.search(error)
         if remote:
             raise GrammarError(
@@ -431,20 +310,23 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool) -> Relaxed
         dropped.add(fixed)
     # nothing narrower compiles: any JSON, and the check decides
     decoding = decoding_schema({}, max_string, bound_patterns)
-    return Relaxed(decoding, _compile(decoding, BASE_OPTIONS)[0], ("the whole schema",))
+    return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
 
 
 def compiles() -> int:
     """How many schemas :func:`relax` has compiled in this process (its cache misses)."""
-    return _relax_text.cache_info().misses
+    return _misses
 
 
-def relax(schema: Any, max_string: int | None = None, bound_patterns: bool = True) -> Relaxed:
+def relax(
+    schema: Any, max_string: int | None = None, bound_patterns: bool = True, validate: Validate = validate_grammar
+) -> Relaxed:
     """The tightest schema llguidance compiles that accepts every value ``schema`` accepts (made
     finite by :func:`~edgeqwen.runtime.schema.decoding_schema` when ``max_string`` is set), its
-    grammar, and what it leaves out. Cached per schema; unknown formats warn once per schema."""
+    grammar, and what it leaves out. Cached per schema; unknown formats warn once per schema.
+    ``validate`` compiles each grammar tried (see :data:`Validate`); it is not part of the key."""
     # not sorted: property order is the order generated
-    return _relax_text(json.dumps(schema), max_string, bound_patterns)
+    return _relax_text(json.dumps(schema), max_string, bound_patterns, validate)
 
 
 # -- the check after ---------------------------------------------------------------------------

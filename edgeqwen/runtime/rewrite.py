@@ -1,0 +1,329 @@
+"""Rewrites that keep a JSON Schema's meaning and make it one llguidance takes, before any compile.
+
+What JSON Schema keyword is honoured how (:data:`KEYWORDS`, the table README prints), the walk
+over every schema object, and the rewrites done by reading the schema alone: ``oneOf`` as
+``anyOf`` where no value can match two branches, ``uniqueItems`` over a small enum spelled out,
+``dependentRequired`` said in the grammar on an object that allows no other keys, references into
+the schema's body pointed at copies, keywords beside ``$ref`` ignored in drafts 4-7 as they say,
+and what llguidance cannot enforce dropped and named (:func:`rewrite`). The relaxations driven by
+llguidance's errors, and the check after, are in relax.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import urllib.parse
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "AFTER",
+    "DECODING",
+    "ENFORCED_FORMATS",
+    "KEYWORDS",
+    "PARTLY",
+    "STANDARD_FORMATS",
+    "UnknownFormatWarning",
+    "dependencies_in_grammar",
+    "rewrite",
+    "walk",
+]
+
+
+class UnknownFormatWarning(UserWarning):
+    """A ``format`` JSON Schema does not define: an annotation, as 2019-09 and later say it is."""
+
+
+# Formats llguidance enforces while decoding; the other standard ones are checked after.
+ENFORCED_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
+)
+# checked after (jsonschema's checkers; iri and iri-reference are not among them: their checker
+# costs 3 s per import, so they are annotations like unknown formats)
+STANDARD_FORMATS = ENFORCED_FORMATS | {
+    "idn-email", "idn-hostname", "uri-reference", "uri-template", "json-pointer",
+    "relative-json-pointer", "regex",
+}  # fmt: skip
+
+DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
+# How each validation keyword is honoured (annotations such as title/description/default are not listed).
+KEYWORDS: dict[str, str] = {
+    "type": DECODING, "enum": DECODING, "const": DECODING, "anyOf": DECODING, "$ref": DECODING,
+    "properties": DECODING, "required": DECODING, "additionalProperties": DECODING,
+    "items": DECODING, "prefixItems": DECODING, "minItems": DECODING, "maxItems": DECODING,
+    "minLength": DECODING, "maxLength": DECODING,
+    "minimum": DECODING, "maximum": DECODING, "exclusiveMinimum": DECODING, "exclusiveMaximum": DECODING,
+    "multipleOf": DECODING,
+    "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
+    "minProperties": PARTLY, "maxProperties": PARTLY,
+    "not": AFTER, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
+    "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
+    "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
+    "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
+}  # fmt: skip
+
+# Where subschemas sit: a schema, a list of schemas, a map of schemas.
+_ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
+        "propertyNames", "unevaluatedProperties", "unevaluatedItems")  # fmt: skip
+_MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
+# left out of the grammar (uniqueItems only where _unique_choices cannot say it; dependencies are
+# said again by dependencies_in_grammar where they can be)
+_DROPPED = (*(k for k, how in KEYWORDS.items() if how == AFTER), "uniqueItems", "dependentRequired", "dependencies")
+
+
+_HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(_MAP, "map")}
+
+
+def _subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
+    # on every node of schemas up to megabytes: plain loops and exact type checks (JSON has no
+    # dict or list subclasses), no generators
+    found: list[dict[str, Any]] = []
+    for key, value in node.items():
+        kind = _HOLDS.get(key)
+        if kind is None:
+            continue
+        if type(value) is dict:
+            if kind == "map":
+                found.extend(v for v in value.values() if type(v) is dict)
+            else:
+                found.append(value)
+        elif type(value) is list and kind == "many":
+            found.extend(v for v in value if type(v) is dict)
+    return found
+
+
+def walk(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object in ``schema`` (each once), parents before children (a child is found
+    after its parent was handled, so what a caller puts into a node is walked too)."""
+    stack, seen = [schema] if isinstance(schema, dict) else [], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(reversed(_subschemas(node)))
+
+
+def _distinct_branches(branches: list[Any]) -> bool:
+    """No value can match two branches: each pair differs in its type, or in the const/enum of a
+    property both require. Then ``anyOf`` says exactly what ``oneOf`` does."""
+
+    def types(b: dict[str, Any]) -> set[str] | None:
+        t = b.get("type")
+        if t is None:
+            return None
+        found = set(t) if isinstance(t, list) else {t}
+        return found | {"number"} if "integer" in found else found | ({"integer"} if "number" in found else set())
+
+    def values(b: dict[str, Any], key: str) -> list[Any] | None:
+        prop = (b.get("properties") or {}).get(key)
+        if key not in (b.get("required") or ()) or not isinstance(prop, dict):
+            return None
+        return [prop["const"]] if "const" in prop else prop.get("enum")
+
+    if not all(isinstance(b, dict) for b in branches):
+        return False
+    for i, a in enumerate(branches):
+        for b in branches[i + 1 :]:
+            ta, tb = types(a), types(b)
+            if ta is not None and tb is not None and not ta & tb:
+                continue
+            keys = set(a.get("properties") or {}) & set(b.get("properties") or {})
+            if not any(
+                (va := values(a, k)) is not None
+                and (vb := values(b, k)) is not None
+                and not any(x == y for x in va for y in vb)
+                for k in keys
+            ):
+                return False
+    return True
+
+
+# Drafts before 2019-09 ignore every keyword beside "$ref" (llguidance intersects them, which would
+# reject values these drafts accept) and spell dependentRequired "dependencies".
+_OLD_DRAFT = re.compile(r"json-schema\.org/(draft-0[3-7])/schema")
+_STATIC_WORK = re.compile(
+    '"(?:' + "|".join(re.escape(k) for k in (*_DROPPED, "oneOf", "format", "minProperties", "maxProperties")) + ')":'
+)
+_UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
+
+
+def _resolve(node: Any, root: dict[str, Any]) -> Any:
+    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
+        return (root.get(ref.split("/")[1]) or {}).get(ref.split("/")[2], node)
+    return node
+
+
+def _unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
+    """``uniqueItems`` over a small enum, said exactly: the node becomes the list of every array
+    of distinct values its length bounds allow (in any order). False where that list is too long."""
+    items = _resolve(node.get("items"), root)
+    if not isinstance(items, dict) or "prefixItems" in node or "contains" in node:
+        return False
+    values = [items["const"]] if "const" in items else items.get("enum")
+    if not isinstance(values, list) or not values or len(values) > 6:
+        return False
+    values = [v for i, v in enumerate(values) if v not in values[:i]]
+    low, high = int(node.get("minItems", 0)), min(int(node.get("maxItems", len(values))), len(values))
+    arrays = [list(p) for n in range(low, high + 1) for p in itertools.permutations(values, n)]
+    if len(arrays) > _UNIQUE_CHOICES:
+        return False
+    for key in ("items", "minItems", "maxItems", "uniqueItems"):
+        node.pop(key, None)
+    node["enum"] = arrays
+    return True
+
+
+def _counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
+    """llguidance takes min/maxProperties on an object open to other keys only where every key
+    named in ``properties`` is required. ``closing``: decoding closes objects that name their
+    properties (schema.py), unless other keys have a schema of their own."""
+    named, extra = node.get("properties"), node.get("additionalProperties", True)
+    if not ({"minProperties", "maxProperties"} & node.keys()) or not isinstance(named, dict) or not named:
+        return False
+    if extra is False or (closing and (extra is True or extra == {})):
+        return False
+    required = node.get("required")
+    return not isinstance(required, list) or not set(named) <= set(required)
+
+
+def _static(schema: dict[str, Any], dropped: set[str], closing: bool) -> bool:
+    """Drop in place what llguidance cannot enforce, naming it in ``dropped``. True where a
+    dependentRequired was marked for :func:`dependencies_in_grammar`."""
+    marked = False
+    # the draft's own keyword ("dependencies" before 2019-09): the check ignores the other one
+    dependent = "dependencies" if _OLD_DRAFT.search(str(schema.get("$schema", ""))) else "dependentRequired"
+    for node in walk(schema):
+        if node.get("uniqueItems") is True:
+            _unique_choices(node, schema)  # enforced in decoding where it can be
+        for key in _DROPPED:
+            if key in node and not (key == "uniqueItems" and node[key] is False):
+                value = node.pop(key)
+                if key == dependent and isinstance(value, dict):
+                    lists = {k: v for k, v in value.items() if isinstance(v, list) and v}
+                    if lists and isinstance(node.get("properties"), dict):
+                        node[_DEPENDENT] = [key, lists]  # in the grammar where the object is closed
+                        marked = True
+                    if all(isinstance(v, list) for v in value.values()):
+                        continue  # all marked, or empty lists (they constrain nothing)
+                dropped.add(key)
+        if _counts_llguidance_refuses(node, closing):
+            node.pop("minProperties", None), node.pop("maxProperties", None)
+            dropped.add("minProperties/maxProperties")  # known now: no compile spent finding out
+        if "oneOf" in node:
+            branches = node.pop("oneOf")
+            if not _distinct_branches(branches):
+                dropped.add("oneOf")
+            if "anyOf" in node:
+                node.setdefault("allOf", []).append({"anyOf": branches})
+            else:
+                node["anyOf"] = branches
+        fmt = node.get("format")
+        if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:
+            del node["format"]
+            if fmt in STANDARD_FORMATS:
+                dropped.add("format")
+            else:
+                warnings.warn(
+                    f"format {fmt!r} is not one edgeqwen checks: treated as an annotation, as JSON Schema "
+                    "2019-09 and later treat formats.",
+                    UnknownFormatWarning,
+                    stacklevel=2,
+                )
+    return marked
+
+
+# dependentRequired {a: [b, c]} on an object that allows no other keys, said as llguidance can:
+# a absent, or a, b and c all present (on an open object llguidance rejected values this allows).
+_DEPENDENT = "x-edgeqwen-dependent-required"
+_MAX_DEPENDENT = 3  # each one doubles the object's branches in llguidance's intersection
+
+
+def dependencies_in_grammar(schema: dict[str, Any], enforce: bool) -> tuple[set[str], int]:
+    """Replace each mark :func:`_static` left with the grammar's form, or drop it: the keywords
+    left to the check, and how many objects the grammar now says them for."""
+    left, said = set(), 0
+    for node in walk(schema):
+        mark = node.pop(_DEPENDENT, None)
+        if mark is None:
+            continue
+        keyword, lists = mark
+        if enforce and node.get("additionalProperties") is False and len(lists) <= _MAX_DEPENDENT:
+            node.setdefault("allOf", []).extend(
+                {"anyOf": [{"properties": {k: False}}, {"required": [k, *needs]}]} for k, needs in lists.items()
+            )
+            said += 1
+        else:
+            left.add(keyword)
+    return left, said
+
+
+def _ignore_ref_siblings(schema: dict[str, Any], text: str) -> None:
+    """As those drafts say: exact, nothing left to the check (it applies the same draft). A
+    sibling some reference points into (``#/.../properties/...``) is kept, to stay resolvable."""
+    pointed = {part for ref in re.findall(r'"\$ref": "#/([^"]*)"', text) for part in ref.split("/")}
+    for node in walk(schema):
+        if "$ref" in node:
+            for key in [k for k in node if k in KEYWORDS and k != "$ref" and k not in pointed]:
+                del node[key]
+
+
+# A reference into the schema's body (not $defs/definitions): relaxing renames or merges what it
+# points at ("oneOf" becomes "anyOf", patternProperties merge), so it points at a copy instead.
+_REF_INTO_SCHEMA = re.compile(r'"\$ref": "#/(?!\$defs/|definitions/)')
+_HOISTED = "edgeqwen_ref"
+
+
+def _hoist_refs(schema: dict[str, Any]) -> None:
+    """Each ``#/...`` reference into the body is pointed at a copy of its target under ``$defs``
+    (same meaning: a local reference names a subschema, wherever it sits)."""
+    copies: dict[str, str] = {}
+    defs = schema.setdefault("$defs", {})
+    for node in list(walk(schema)):
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}'):
+            continue
+        if ref not in copies:
+            target = _pointer(schema, ref)
+            if target is None:
+                continue  # llguidance reports it, and the schema is refused as invalid
+            copies[ref] = f"#/$defs/{_HOISTED}{len(copies)}"
+            defs[copies[ref][len("#/$defs/") :]] = copy.deepcopy(target)
+        node["$ref"] = copies[ref]
+    # references inside the copies point at the body too: at the copies
+    for name in [n for n in defs if n.startswith(_HOISTED)]:
+        for node in walk(defs[name]):
+            if isinstance(node.get("$ref"), str) and node["$ref"] in copies:
+                node["$ref"] = copies[node["$ref"]]
+
+
+def _pointer(schema: Any, ref: str) -> Any:
+    node = schema
+    for part in ref[2:].split("/"):
+        part = urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
+    """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
+    schemas need none of; ``closing``: decoding will close objects that name their properties).
+    True where dependentRequired was marked (dependencies_in_grammar)."""
+    if _REF_INTO_SCHEMA.search(text):
+        _hoist_refs(schema)
+    marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing)
+    if _OLD_DRAFT.search(str(schema.get("$schema", ""))) and '"$ref"' in text:
+        _ignore_ref_siblings(schema, text)
+    return marked

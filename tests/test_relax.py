@@ -358,3 +358,57 @@ def test_min_properties_stay_in_the_grammar_where_the_object_is_closed_while_dec
     assert relax(schema).checked_after == ("minProperties/maxProperties",)  # open: llguidance refuses it
     closed = relax(schema, 256)  # decoding allows no other keys: llguidance takes it
     assert closed.exact and not _grammar_accepts(closed, {}) and _grammar_accepts(closed, {"b": 1})
+
+
+_LEAF = st.sampled_from([{"type": "integer"}, {"type": "string"}, {"type": "boolean"}, {}, {"enum": [1, "a"]}])
+_SCHEMAS = st.recursive(
+    _LEAF,
+    lambda inner: st.one_of(
+        st.builds(
+            lambda props, req, extra, low: {
+                "type": "object",
+                "properties": props,
+                "required": req,
+                "additionalProperties": extra,
+                "minProperties": low,
+            },
+            st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+            st.lists(st.sampled_from("abc"), max_size=2, unique=True),
+            st.booleans(),
+            st.integers(0, 2),
+        ),
+        st.builds(lambda branches: {"oneOf": branches}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda parts: {"allOf": parts}, st.lists(inner, min_size=1, max_size=2)),
+        st.builds(lambda item: {"type": "array", "items": item, "uniqueItems": True, "maxItems": 3}, inner),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_SCHEMAS, st.booleans(), st.sampled_from([None, "http://json-schema.org/draft-07/schema#"]), st.booleans())
+def test_any_schema_relaxes_or_is_refused_with_a_grammar_error(inner, closed, draft, bounded):
+    """References into the body, dependencies, drafts and min/maxProperties together, on schemas
+    nobody wrote: a grammar that compiles, or a GrammarError; never another exception."""
+    schema = {
+        "type": "object",
+        "properties": {"x": inner, "y": {"$ref": "#/properties/x", "type": "string", "description": "x"}},
+        "dependentRequired": {"x": ["y"]},
+        "dependencies": {"y": ["x"]},
+        "additionalProperties": not closed,
+        **({"$schema": draft} if draft else {}),
+    }
+    try:
+        relaxed = relax(schema, 256 if bounded else None)
+    except GrammarError:
+        return
+    assert _grammar_accepts(relaxed, {})  # valid for the root (nothing required there): a superset keeps it
+    if bounded:
+        return  # made finite, the grammar narrows on purpose (schema.py)
+    for value in _CANDIDATES:
+        if check(value, schema) is None:  # valid: the grammar must take it (keys are in schema order)
+            assert _grammar_accepts(relaxed, value), value
+
+
+_PARTS = (1, "a", True, {}, {"a": 1}, {"b": "a"}, {"c": True}, [1], [1, 2], ["a"], [{}], {"a": {}})
+_CANDIDATES = [{"x": v} for v in _PARTS] + [{"y": v} for v in _PARTS] + [{"x": v, "y": v} for v in _PARTS]

@@ -255,7 +255,8 @@ def dependencies_in_grammar(schema: dict[str, Any], enforce: bool) -> tuple[set[
         if mark is None:
             continue
         keyword, lists = mark
-        if enforce and node.get("additionalProperties") is False and len(lists) <= _MAX_DEPENDENT:
+        closed = node.get("additionalProperties") is False and isinstance(node.get("allOf", []), list)
+        if enforce and closed and len(lists) <= _MAX_DEPENDENT:
             node.setdefault("allOf", []).extend(
                 {"anyOf": [{"properties": {k: False}}, {"required": [k, *needs]}]} for k, needs in lists.items()
             )
@@ -286,6 +287,8 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
     (same meaning: a local reference names a subschema, wherever it sits)."""
     copies: dict[str, str] = {}
     defs = schema.setdefault("$defs", {})
+    if not isinstance(defs, dict):
+        return  # not a schema llguidance takes either: refused as invalid
     for node in list(walk(schema)):
         ref = node.get("$ref")
         if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}'):
@@ -294,8 +297,9 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
             target = _pointer(schema, ref)
             if target is None:
                 continue  # llguidance reports it, and the schema is refused as invalid
-            copies[ref] = f"#/$defs/{_HOISTED}{len(copies)}"
-            defs[copies[ref][len("#/$defs/") :]] = copy.deepcopy(target)
+            name = next(f"{_HOISTED}{i}" for i in itertools.count(len(copies)) if f"{_HOISTED}{i}" not in defs)
+            copies[ref] = f"#/$defs/{name}"
+            defs[name] = copy.deepcopy(target)
         node["$ref"] = copies[ref]
     # references inside the copies point at the body too: at the copies
     for name in [n for n in defs if n.startswith(_HOISTED)]:

@@ -341,6 +341,8 @@ def test_dependent_required_is_enforced_in_decoding_on_an_object_that_allows_no_
 
 def test_dependent_required_on_an_open_object_is_checked_after_and_schema_valued_dependencies_too():
     assert relax(DEPENDENT).checked_after == ("dependentRequired",)  # llguidance would refuse valid values
+    free_form = {"type": "object", "dependentRequired": {"a": ["b"]}}  # no properties named: not said
+    assert relax(free_form, 256).checked_after == ("dependentRequired",)
     assert _grammar_accepts(relax(DEPENDENT), {"a": 1, "z": 0})
     mixed = {**DEPENDENT, "dependencies": {"a": ["b"], "b": {"required": ["c"]}}}
     del mixed["dependentRequired"]

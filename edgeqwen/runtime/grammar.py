@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
 from .relax import COMPILE_TIME_LIMIT_S, matcher_limits
 from .relax import compiles as relax_compiles
+
+if TYPE_CHECKING:
+    from llguidance import LLMatcher
 
 __all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
 
@@ -113,7 +116,7 @@ class GrammarEngine:
         self.special_markers = frozenset(m for m in MARKERS if self._is_special(m))
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
         self._cache: OrderedDict[tuple[str, bool], str] = OrderedDict()
-        self._matchers: OrderedDict[str, Any] = OrderedDict()  # grammar -> an unused LLMatcher
+        self._matchers: OrderedDict[str, LLMatcher] = OrderedDict()  # grammar -> one never used
         self._lock = threading.Lock()
         self.compile_times: deque[float] = deque(maxlen=1024)
 
@@ -122,7 +125,6 @@ class GrammarEngine:
         return len(ids) == 1 and self.tokenizer.is_special_token(ids[0])
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
-
         start = time.perf_counter()
         if fmt.kind in ("json_schema", "json_object") and not thinking:
             compiled = relax_compiles()
@@ -148,7 +150,7 @@ class GrammarEngine:
         error, or None."""
         return self._kept(grammar)[1]
 
-    def _kept(self, grammar: str) -> tuple[Any, str | None]:
+    def _kept(self, grammar: str) -> tuple[LLMatcher | None, str | None]:
         from llguidance import LLMatcher
 
         matcher = LLMatcher(self.tokenizer, grammar, log_level=0, limits=matcher_limits())
@@ -160,7 +162,7 @@ class GrammarEngine:
                 self._matchers.popitem(last=False)
         return matcher, None
 
-    def matcher(self, grammar: str) -> Any:
+    def matcher(self, grammar: str) -> LLMatcher:
         """A fresh ``LLMatcher`` for a grammar :meth:`compile` returned: a copy of the kept one."""
         with self._lock:
             kept = self._matchers.get(grammar)
@@ -168,8 +170,8 @@ class GrammarEngine:
                 self._matchers.move_to_end(grammar)
         if kept is None:  # evicted, or compiled by another engine (relax's cache is shared)
             kept, error = self._kept(grammar)
-            if error is not None:
-                raise GrammarError(error)
+            if kept is None:
+                raise GrammarError(f"The response format cannot be compiled: {error}")
         return kept.deep_copy()
 
     def _timed(self, start: float, grammar: str) -> str:

@@ -208,11 +208,14 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool) -> bool:
                 value = node.pop(key)
                 if key == dependent and isinstance(value, dict):
                     lists = {k: v for k, v in value.items() if isinstance(v, list) and v}
+                    only_lists = all(isinstance(v, list) for v in value.values())
                     if lists and isinstance(node.get("properties"), dict):
                         node[_DEPENDENT] = [key, lists]  # in the grammar where the object is closed
                         marked = True
-                    if all(isinstance(v, list) for v in value.values()):
-                        continue  # all marked, or empty lists (they constrain nothing)
+                        if only_lists:
+                            continue  # dependencies_in_grammar names it if it stays to the check
+                    elif only_lists and not lists:
+                        continue  # empty lists constrain nothing
                 dropped.add(key)
         if _counts_llguidance_refuses(node, closing):
             node.pop("minProperties", None), node.pop("maxProperties", None)

@@ -5,7 +5,10 @@ llguidance enforces most of JSON Schema token by token and refuses the rest (``n
 refusing the schema, :func:`relax` gives the tightest schema llguidance compiles that accepts
 every value the user's schema accepts (a superset), and names the keywords it left out; the
 finished answer is then checked with :func:`check` (``jsonschema``, formats asserted), and the
-caller resamples an answer that fails. :data:`KEYWORDS` is the table README prints.
+caller resamples an answer that fails. The rewrites that need no compile (and :data:`KEYWORDS`,
+the table README prints) are in rewrite.py; here are the relaxations driven by llguidance's
+errors, the compile (``validate``: a GrammarEngine's builds the matcher it decodes with), the
+cache and the check.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import random
 import string
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,13 +91,21 @@ def _fold(fam: str) -> list[dict]:
     return out
 
 
-def loso_eval(data: Path, workers: int = 2) -> dict:
+def loso_eval(data: Path, workers: int = 2, subset: int = 0, recipe: dict | None = None) -> dict:
     """Train without each source family, fix thresholds on the rest's validation split, test on
-    the family. Sources excluded for licence reasons are tested with the shipped recipe's screen."""
+    the family. Sources excluded for licence reasons are tested with the shipped recipe's screen.
+    ``subset``: only the N families with the most positive (60%) and benign (40%) rows, for a
+    quicker look; ``recipe``: train_screen settings to override (e.g. ``{"L2": 2e-6}``)."""
     import multiprocessing as mp
 
     sys.path.insert(0, str(ROOT / "tools"))
+    import train_screen
     from train_screen import EXCLUDED, features, fit, is_validation, load_rows
+
+    for key, value in (recipe or {}).items():
+        if not hasattr(train_screen, key):
+            raise SystemExit(f"train_screen has no setting {key!r}")
+        setattr(train_screen, key, value)  # read by fit() in the forked folds
 
     rows = load_rows(data, excluded=())
     feats = [features(r["text"]) for r in rows]
@@ -110,6 +119,12 @@ def loso_eval(data: Path, workers: int = 2) -> dict:
         full=fit([rows[i] for i in clean], feats=[feats[i] for i in clean]),
     )
     fams = sorted({family(r["source"]) for r in rows})
+    if subset:
+        usable = [r for r in rows if r["source"] not in EXCLUDED]
+        pos = Counter(family(r["source"]) for r in usable if r["label"] != "benign")
+        ben = Counter(family(r["source"]) for r in usable if r["label"] == "benign")
+        n_pos = round(subset * 0.6)
+        fams = sorted({f for f, _ in pos.most_common(n_pos)} | {f for f, _ in ben.most_common(subset - n_pos)})
     with mp.get_context("fork").Pool(workers) as pool:
         results = [row for fold in pool.map(_fold, fams) for row in fold]
     add_rule_flags(results, rows)
@@ -448,6 +463,8 @@ def main() -> None:
     ap.add_argument("--loso", type=Path, metavar="SAFETY_TRAIN", help="leave-one-source-out run of the learned screen")
     ap.add_argument("--loso-out", type=Path, default=None, help="write the leave-one-source-out JSON here")
     ap.add_argument("--loso-summary", type=Path, help="summarise an earlier --loso-out file again")
+    ap.add_argument("--loso-subset", type=int, default=0, metavar="N", help="only N families (a quick look)")
+    ap.add_argument("--recipe", default="{}", help="train_screen settings as JSON, e.g. '{\"L2\": 2e-6}'")
     args = ap.parse_args()
     if args.loso or args.loso_summary:
         if args.loso_summary:
@@ -459,7 +476,7 @@ def main() -> None:
                 add_rule_flags(rows_out, load_rows(DATA_TRAIN, excluded=()))
             result = {**summarise_loso(rows_out), "rows": rows_out}
         else:
-            result = loso_eval(args.loso)
+            result = loso_eval(args.loso, subset=args.loso_subset, recipe=json.loads(args.recipe))
         if args.loso_out:
             args.loso_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         for key in (

@@ -1,0 +1,86 @@
+"""Does scoring windows of a prompt rank held-out injections better than the whole prompt?
+
+    python tools/bench/safety_windows.py SAFETY_TRAIN [--families a,b] [--window 240] [--stride 120]
+
+Leave-one-source-out with the shipped screen recipe (tools/train_screen.py): each held-out row is
+scored on its whole text, and on the highest of its whole text and ``--window``-character windows
+every ``--stride`` characters (an injection inside a long document is diluted in the whole-text
+features). Threshold-free: recall at 1/2/5% of the held-out benign rows, pooled, per head; per
+source at 5% for injections. Families: ``--families`` plus the 4 with the most benign rows, or
+safety_eval's 10-family subset. Exploratory (docs/safety.md); nothing here ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
+
+import safety_eval as se  # noqa: E402
+import train_screen as ts  # noqa: E402
+
+_ARGS: dict = {}
+
+
+def windows(text: str, width: int, stride: int) -> list[str]:
+    return [] if len(text) <= width else [text[i : i + width] for i in range(0, len(text) - width // 2, stride)]
+
+
+def _fold(fam: str) -> list[tuple]:
+    rows, feats = _ARGS["rows"], _ARGS["feats"]
+    held = [i for i, r in enumerate(rows) if se.family(r["source"]) == fam]
+    keep = [i for i, r in enumerate(rows) if se.family(r["source"]) != fam and r["source"] not in ts.EXCLUDED]
+    screen = ts.fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
+    out = []
+    for i in held:
+        text = rows[i]["text"]
+        whole = screen.logits(text)
+        parts = [screen.logits(w) for w in windows(text, _ARGS["width"], _ARGS["stride"])]
+        out.append((rows[i]["label"], rows[i]["source"], whole, np.max(np.stack([whole, *parts]), axis=0)))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--families", default="", help="comma-separated families to hold out")
+    ap.add_argument("--window", type=int, default=240)
+    ap.add_argument("--stride", type=int, default=120)
+    args = ap.parse_args()
+    rows = ts.load_rows(args.data, excluded=())
+    _ARGS.update(rows=rows, feats=[ts.features(r["text"]) for r in rows], width=args.window, stride=args.stride)
+    usable = [r for r in rows if r["source"] not in ts.EXCLUDED]
+    pos = Counter(se.family(r["source"]) for r in usable if r["label"] != "benign")
+    ben = Counter(se.family(r["source"]) for r in usable if r["label"] == "benign")
+    chosen = {f for f in args.families.split(",") if f} or {f for f, _ in pos.most_common(6)}
+    fams = sorted(chosen | {f for f, _ in ben.most_common(4)})
+    start = time.time()
+    with mp.get_context("fork").Pool(2) as pool:
+        res = [row for fold in pool.map(_fold, fams) for row in fold]
+    print(f"window {args.window}, stride {args.stride}; held out: {', '.join(fams)} ({time.time() - start:.0f} s)")
+    negatives = [r for r in res if r[0] == "benign"]
+    for h, head in enumerate(("injection", "harmful")):
+        positives = [r for r in res if r[0] == head]
+        for kind, k in (("whole", 2), ("windows", 3)):
+            neg = np.sort([r[k][h] for r in negatives])[::-1]
+            cuts = [neg[int(fp * len(neg))] for fp in (0.01, 0.02, 0.05)]
+            rates = [np.mean([r[k][h] > cut for r in positives]) for cut in cuts]
+            print(f"  {head:9} {kind:7} recall at 1/2/5% FP: " + " / ".join(f"{v:.1%}" for v in rates))
+            if head == "injection":
+                hits, n = Counter(), Counter(r[1] for r in positives)
+                for r in positives:
+                    hits[r[1]] += bool(r[k][h] > cuts[2])
+                print("    at 5%: " + ", ".join(f"{s} {hits[s]}/{n[s]}" for s in sorted(n)))
+
+
+if __name__ == "__main__":
+    main()

@@ -59,17 +59,61 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 _LOSO: dict = {}
 
 
-def _fold(fam: str) -> list[dict]:
-    import numpy as np
-    from train_screen import HEADS, fit
+def prepare_loso(data: Path) -> list[dict]:
+    """Load the corpus and its features once (forked folds share them); the rows."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from train_screen import EXCLUDED, features, is_validation, load_rows
+
+    rows = load_rows(data, excluded=())
+    _LOSO.pop("full", None)
+    _LOSO.update(
+        rows=rows,
+        feats=[features(r["text"]) for r in rows],
+        val=[is_validation(r["text"]) for r in rows],
+        excluded=EXCLUDED,
+        excluded_families={family(s) for s in EXCLUDED},
+    )
+    return rows
+
+
+def fold_screen(fam: str):
+    """The screen trained without ``fam`` (the shipped recipe's, for a family never trained on)."""
+    from train_screen import fit
 
     rows, feats = _LOSO["rows"], _LOSO["feats"]
+    never = fam in _LOSO["excluded_families"]  # the shipped screen is out of sample for it
+    if never and "full" in _LOSO:
+        return _LOSO["full"]
+    keep = [
+        i for i, r in enumerate(rows) if (never or family(r["source"]) != fam) and r["source"] not in _LOSO["excluded"]
+    ]
+    return fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
+
+
+def subset_families(rows: list[dict], n: int, held: tuple[str, ...] = ()) -> list[str]:
+    """A quicker look than every family: ``held``, or else the 60% of ``n`` with the most positive
+    rows, and the 40% with the most benign rows (for the false positives)."""
+    usable = [r for r in rows if r["source"] not in _LOSO["excluded"]]
+    pos = Counter(family(r["source"]) for r in usable if r["label"] != "benign")
+    ben = Counter(family(r["source"]) for r in usable if r["label"] == "benign")
+    n_pos = round(n * 0.6)
+    chosen = set(held) or {f for f, _ in pos.most_common(n_pos)}
+    return sorted(chosen | {f for f, _ in ben.most_common(n - n_pos)})
+
+
+def recall_at_fp(positives: list[float], negatives: list[float], fp: float) -> float:
+    """Share of ``positives`` scored above the ``fp`` highest share of ``negatives``."""
+    cut = sorted(negatives, reverse=True)[int(fp * len(negatives))]
+    return sum(v > cut for v in positives) / len(positives)
+
+
+def _fold(fam: str) -> list[dict]:
+    import numpy as np
+    from train_screen import HEADS
+
+    rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
-    if fam in _LOSO["excluded_families"]:  # never trained on: the shipped screen is out of sample for it
-        screen = _LOSO["full"]
-    else:
-        keep = [i for i, r in enumerate(rows) if family(r["source"]) != fam and r["source"] not in _LOSO["excluded"]]
-        screen = fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
+    screen = fold_screen(fam)
     out = []
     for i in held:
         logits = screen.logits(rows[i]["text"])
@@ -100,31 +144,16 @@ def loso_eval(data: Path, workers: int = 2, subset: int = 0, recipe: dict | None
 
     sys.path.insert(0, str(ROOT / "tools"))
     import train_screen
-    from train_screen import EXCLUDED, features, fit, is_validation, load_rows
 
     for key, value in (recipe or {}).items():
         if not hasattr(train_screen, key):
             raise SystemExit(f"train_screen has no setting {key!r}")
         setattr(train_screen, key, value)  # read by fit() in the forked folds
 
-    rows = load_rows(data, excluded=())
-    feats = [features(r["text"]) for r in rows]
-    clean = [i for i, r in enumerate(rows) if r["source"] not in EXCLUDED]
-    _LOSO.update(
-        rows=rows,
-        feats=feats,
-        val=[is_validation(r["text"]) for r in rows],
-        excluded=EXCLUDED,
-        excluded_families={family(s) for s in EXCLUDED},
-        full=fit([rows[i] for i in clean], feats=[feats[i] for i in clean]),
-    )
-    fams = sorted({family(r["source"]) for r in rows})
-    if subset:
-        usable = [r for r in rows if r["source"] not in EXCLUDED]
-        pos = Counter(family(r["source"]) for r in usable if r["label"] != "benign")
-        ben = Counter(family(r["source"]) for r in usable if r["label"] == "benign")
-        n_pos = round(subset * 0.6)
-        fams = sorted({f for f, _ in pos.most_common(n_pos)} | {f for f, _ in ben.most_common(subset - n_pos)})
+    rows = prepare_loso(data)
+    fams = subset_families(rows, subset) if subset else sorted({family(r["source"]) for r in rows})
+    if _LOSO["excluded_families"] & set(fams):  # fitted once here, not in each fold
+        _LOSO["full"] = fold_screen(next(iter(_LOSO["excluded_families"])))
     with mp.get_context("fork").Pool(workers) as pool:
         results = [row for fold in pool.map(_fold, fams) for row in fold]
     add_rule_flags(results, rows)
@@ -185,10 +214,9 @@ def summarise_loso(results: list[dict]) -> dict:
         for head, positives in (("injection", by["injection"]), ("harmful", by["harmful"])):
             if not positives:
                 continue
-            neg = sorted((r[f"logit_{head}"] for r in by["benign"]), reverse=True)
+            neg = [r[f"logit_{head}"] for r in by["benign"]]
             for fp in (0.01, 0.02, 0.05):
-                cut = neg[int(fp * len(neg))]
-                curves[f"{head}@{fp:.0%}fp"] = sum(r[f"logit_{head}"] > cut for r in positives) / len(positives)
+                curves[f"{head}@{fp:.0%}fp"] = recall_at_fp([r[f"logit_{head}"] for r in positives], neg, fp)
         out["recall_at_pooled_fp"] = curves
     return out
 

@@ -7,7 +7,7 @@ scored on its whole text, and on the highest of its whole text and ``--window``-
 every ``--stride`` characters (an injection inside a long document is diluted in the whole-text
 features). Threshold-free: recall at 1/2/5% of the held-out benign rows, pooled, per head; per
 source at 5% for injections. Families: ``--families`` plus the 4 with the most benign rows, or
-safety_eval's 10-family subset. Exploratory (docs/safety.md); nothing here ships.
+safety_eval's 10-family subset (``subset_families``). Exploratory (docs/safety.md); nothing ships.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import argparse
 import multiprocessing as mp
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
 import safety_eval as se  # noqa: E402
-import train_screen as ts  # noqa: E402
 
 _ARGS: dict = {}
 
@@ -36,16 +34,14 @@ def windows(text: str, width: int, stride: int) -> list[str]:
 
 
 def _fold(fam: str) -> list[tuple]:
-    rows, feats = _ARGS["rows"], _ARGS["feats"]
-    held = [i for i, r in enumerate(rows) if se.family(r["source"]) == fam]
-    keep = [i for i, r in enumerate(rows) if se.family(r["source"]) != fam and r["source"] not in ts.EXCLUDED]
-    screen = ts.fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
+    screen = se.fold_screen(fam)
     out = []
-    for i in held:
-        text = rows[i]["text"]
-        whole = screen.logits(text)
-        parts = [screen.logits(w) for w in windows(text, _ARGS["width"], _ARGS["stride"])]
-        out.append((rows[i]["label"], rows[i]["source"], whole, np.max(np.stack([whole, *parts]), axis=0)))
+    for row in se._LOSO["rows"]:
+        if se.family(row["source"]) != fam:
+            continue
+        whole = screen.logits(row["text"])
+        parts = [screen.logits(w) for w in windows(row["text"], _ARGS["width"], _ARGS["stride"])]
+        out.append((row["label"], row["source"], whole, np.max(np.stack([whole, *parts]), axis=0)))
     return out
 
 
@@ -56,13 +52,9 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=240)
     ap.add_argument("--stride", type=int, default=120)
     args = ap.parse_args()
-    rows = ts.load_rows(args.data, excluded=())
-    _ARGS.update(rows=rows, feats=[ts.features(r["text"]) for r in rows], width=args.window, stride=args.stride)
-    usable = [r for r in rows if r["source"] not in ts.EXCLUDED]
-    pos = Counter(se.family(r["source"]) for r in usable if r["label"] != "benign")
-    ben = Counter(se.family(r["source"]) for r in usable if r["label"] == "benign")
-    chosen = {f for f in args.families.split(",") if f} or {f for f, _ in pos.most_common(6)}
-    fams = sorted(chosen | {f for f, _ in ben.most_common(4)})
+    _ARGS.update(width=args.window, stride=args.stride)
+    rows = se.prepare_loso(args.data)
+    fams = se.subset_families(rows, 10, held=tuple(f for f in args.families.split(",") if f))
     start = time.time()
     with mp.get_context("fork").Pool(2) as pool:
         res = [row for fold in pool.map(_fold, fams) for row in fold]
@@ -71,15 +63,15 @@ def main() -> None:
     for h, head in enumerate(("injection", "harmful")):
         positives = [r for r in res if r[0] == head]
         for kind, k in (("whole", 2), ("windows", 3)):
-            neg = np.sort([r[k][h] for r in negatives])[::-1]
-            cuts = [neg[int(fp * len(neg))] for fp in (0.01, 0.02, 0.05)]
-            rates = [np.mean([r[k][h] > cut for r in positives]) for cut in cuts]
+            neg = [float(r[k][h]) for r in negatives]
+            rates = [se.recall_at_fp([float(r[k][h]) for r in positives], neg, fp) for fp in (0.01, 0.02, 0.05)]
             print(f"  {head:9} {kind:7} recall at 1/2/5% FP: " + " / ".join(f"{v:.1%}" for v in rates))
             if head == "injection":
-                hits, n = Counter(), Counter(r[1] for r in positives)
-                for r in positives:
-                    hits[r[1]] += bool(r[k][h] > cuts[2])
-                print("    at 5%: " + ", ".join(f"{s} {hits[s]}/{n[s]}" for s in sorted(n)))
+                by_source = {
+                    s: [float(r[k][h]) for r in positives if r[1] == s] for s in sorted({r[1] for r in positives})
+                }
+                caught = (f"{s} {round(se.recall_at_fp(v, neg, 0.05) * len(v))}/{len(v)}" for s, v in by_source.items())
+                print("    at 5%: " + ", ".join(caught))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,8 @@ def _resolve(node: Any, root: dict[str, Any]) -> Any:
     """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
     ref = node.get("$ref") if isinstance(node, dict) else None
     if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
-        return (root.get(ref.split("/")[1]) or {}).get(ref.split("/")[2], node)
+        found = _pointer(root, ref)
+        return node if found is None else found
     return node
 
 
@@ -194,12 +195,12 @@ def _counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
     return not isinstance(required, list) or not set(named) <= set(required)
 
 
-def _static(schema: dict[str, Any], dropped: set[str], closing: bool) -> bool:
+def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft: bool) -> bool:
     """Drop in place what llguidance cannot enforce, naming it in ``dropped``. True where a
     dependentRequired was marked for :func:`dependencies_in_grammar`."""
     marked = False
     # the draft's own keyword ("dependencies" before 2019-09): the check ignores the other one
-    dependent = "dependencies" if _OLD_DRAFT.search(str(schema.get("$schema", ""))) else "dependentRequired"
+    dependent = "dependencies" if old_draft else "dependentRequired"
     for node in walk(schema):
         if node.get("uniqueItems") is True:
             _unique_choices(node, schema)  # enforced in decoding where it can be
@@ -328,9 +329,10 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
     True where dependentRequired was marked (dependencies_in_grammar)."""
+    old_draft = _OLD_DRAFT.search(str(schema.get("$schema", ""))) is not None
     if _REF_INTO_SCHEMA.search(text):
         _hoist_refs(schema)
-    marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing)
-    if _OLD_DRAFT.search(str(schema.get("$schema", ""))) and '"$ref"' in text:
+    marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
+    if old_draft and '"$ref"' in text:
         _ignore_ref_siblings(schema, text)
     return marked

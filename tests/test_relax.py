@@ -3,6 +3,7 @@ can say), checked on the answer, and resampled; no invalid answer is ever return
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -20,15 +21,19 @@ from edgeqwen.testing import FakeBackend
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
 
 
-def _grammar_accepts(relaxed, value) -> bool:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from llguidance import LLMatcher, LLTokenizer
+@functools.cache
+def _tokenizer():
+    from llguidance import LLTokenizer
 
     from edgeqwen.tokenizer import byte_level_tokenizer
 
-    tok = LLTokenizer(Path(byte_level_tokenizer()).read_text())
+    return LLTokenizer(Path(byte_level_tokenizer()).read_text())
+
+
+def _grammar_accepts(relaxed, value) -> bool:
+    from llguidance import LLMatcher
+
+    tok = _tokenizer()
     matcher = LLMatcher(tok, relaxed.grammar, log_level=0, limits=matcher_limits())
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return matcher.consume_tokens(tok.tokenize_str(text)) and matcher.is_accepting()

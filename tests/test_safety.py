@@ -316,13 +316,8 @@ def test_output_redaction_and_leak_stop_through_the_assistant(monkeypatch, tmp_p
 
 def test_safety_eval_script_smoke():
     """The evaluation script runs (CI smoke) and the figures stay at the issue's goals."""
-    import importlib.util
-    from pathlib import Path
+    import safety_eval as ev
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "bench" / "safety_eval.py"
-    spec = importlib.util.spec_from_file_location("safety_eval", path)
-    ev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ev)
     result = ev.input_eval("default")
     assert result["harmful_n"] >= 200 and result["benign_n"] >= 200 and result["injections_n"] >= 100
     # in-sample for the screen (see docs/safety.md): a floor that catches a broken model, not a claim

@@ -4,7 +4,6 @@ refusals, and the PII formats found missing on data the project did not write.""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -249,7 +248,6 @@ def test_streaming_equals_whole_text_for_the_new_formats():
 
 
 def test_safety_eval_loso_summary_counts_and_intervals():
-    sys.path.insert(0, str(ROOT / "tools" / "bench"))
     import safety_eval
 
     rows = [

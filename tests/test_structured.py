@@ -205,21 +205,11 @@ def test_truncated_answer_raises_with_the_text(qwen2):
         stream.reply()
 
 
-def _bench():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tools" / "bench" / "jsonschema_bench.py"
-    spec = importlib.util.spec_from_file_location("jsonschema_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def test_the_bench_counts_a_value_the_grammar_writes_in_another_key_order_and_no_invalid_one():
     """JSON objects are unordered; llguidance writes keys in the schema's order."""
     from pathlib import Path
 
+    import jsonschema_bench as bench
     from llguidance import LLTokenizer
 
     from edgeqwen.runtime.grammar import GrammarEngine
@@ -240,7 +230,6 @@ def test_the_bench_counts_a_value_the_grammar_writes_in_another_key_order_and_no
         "additionalProperties": {"type": "boolean"},
     }
     grammar = engine.compile(ResponseFormat("json_schema", schema=schema, max_string_length=None))
-    bench = _bench()
 
     def accepts(value) -> bool:
         return bench.accepts_value(engine.tokenizer, engine.matcher(grammar), value)
@@ -262,7 +251,8 @@ def test_jsonschema_bench_smoke(tiny_models):
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschemabench"
     if not data.is_dir():
         pytest.skip("../shared/data/jsonschemabench is not present")
-    bench = _bench()
+    import jsonschema_bench as bench
+
     result = bench.run(data, limit=15)
     ours, plain = result["edgeqwen"], result["plain_llguidance"]
     assert result["schemas"] == 15 and ours["compiled"] == 15 and ours["invalid_accepted"] == 0
@@ -355,13 +345,8 @@ def test_fast_forward_skips_sampling_of_forced_tokens(qwen2):
 
 @pytest.mark.slow
 def test_demo_model_extraction_is_always_valid(demo_model):
-    import importlib.util
-    from pathlib import Path
+    import extraction_eval as ev
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "bench" / "extraction_eval.py"
-    spec = importlib.util.spec_from_file_location("extraction_eval", path)
-    ev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ev)
     # the first 6 of the 22 cases (the whole set is the benchmark: tools/bench/extraction_eval.py)
     result = ev.evaluate(str(demo_model), limit=6)
     constrained, free = result["constrained"], result["unconstrained"]

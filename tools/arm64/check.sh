@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Run edgeqwen on arm64 Linux (Debian bookworm, as Raspberry Pi OS is) under qemu user emulation:
 # the README's setup and main command, `edgeqwen probe`, every example on the demo model, and the
-# fast part of the test suite. A functional check: emulated speed says nothing about a Pi's.
+# fast part of the test suite on the ONNX path; then llama.cpp (cross-compiled for a Pi 5 on the
+# host), the main command on it and its backend tests. A functional check: emulated speed says
+# nothing about a Pi's.
 #
 #   sudo bash tools/arm64/check.sh [ROOTFS]     (default: .cache/arm64/rootfs, reused when there)
+#   sudo ONLY=llamacpp bash tools/arm64/check.sh   the llama.cpp steps alone (with a root from a full run)
 #
 # Needs root (debootstrap, chroot, mounts) and network to Debian and PyPI. Installs Debian's
-# qemu-user-static, binfmt-support and debootstrap on the host if missing. Every mount it makes
+# qemu-user-static, binfmt-support, debootstrap and aarch64 cross compilers on the host if missing. Every mount it makes
 # is undone on exit; binfmt_misc is unmounted again if it was not mounted before.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -107,6 +110,38 @@ inside() {  # inside COMMAND: run in the arm64 root, in the copied tree, as a fr
     PIP_DEFAULT_TIMEOUT=180 CI=true /bin/bash -c "cd /work/edgeqwen && $1"
 }
 
+# -- llama.cpp for a Pi 5, cross-compiled on the host -----------------------------------------------
+# Built under emulation, llama.cpp takes hours. The host's aarch64 cross compiler builds the same
+# llama-cpp-python wheel (the version setup.sh pins) in minutes, for what -mcpu=native gives on a Pi
+# 5's Cortex-A76: armv8.2-a with dotprod and fp16. setup.sh then finds llama_cpp and skips its build.
+PI5_ARCH=armv8.2-a+dotprod+fp16
+WHEELS=$REPO/.cache/arm64/wheels
+llamacpp_wheel() {
+  local version
+  version=$(sed -n 's/^LLAMA_CPP_PYTHON=\([0-9.]*\).*/\1/p' tools/setup.sh)
+  ls "$WHEELS"/llama_cpp_python-"$version"-*linux_aarch64.whl >/dev/null 2>&1 && return 0
+  command -v aarch64-linux-gnu-g++ >/dev/null || apt-get install -y gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
+  local py=python3 tmp
+  [ -x "$REPO/.venv/bin/python" ] && py=$REPO/.venv/bin/python
+  tmp=$(mktemp -d)
+  CMAKE_ARGS="-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc \
+-DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ -DGGML_NATIVE=OFF -DGGML_CPU_ARM_ARCH=$PI5_ARCH" \
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    "$py" -m pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python "llama-cpp-python==$version" -w "$tmp/built" &&
+    # scikit-build-core tags it with the host's platform: retag it once every library in it is aarch64
+    # (pip's cache once handed back the host's own x86 build here: hence --no-cache-dir and this check)
+    mkdir "$tmp/libs" && (cd "$tmp/libs" && "$py" -m zipfile -e "$tmp"/built/*.whl .) &&
+    for lib in $(find "$tmp/libs" -name '*.so*' -type f); do
+      readelf -h "$lib" | grep -q 'Machine: *AArch64' || { echo "not an aarch64 library: $lib"; return 1; }
+    done &&
+    "$py" -m pip install -q --target "$tmp/wheel" wheel &&
+    PYTHONPATH=$tmp/wheel "$py" -m wheel tags --platform-tag linux_aarch64 "$tmp"/built/*.whl &&
+    mkdir -p "$WHEELS" && mv "$tmp"/built/*linux_aarch64.whl "$WHEELS"/
+  local rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+
 # -- the checks -------------------------------------------------------------------------------------
 main_command() {  # README, "Set up and run (fresh machine)", command 1, exactly; but without the
   # llama.cpp build, which under emulation takes hours (the ONNX fallback path is what runs here)
@@ -123,8 +158,26 @@ fast_tests() {  # the tests that need no model built with torch (each build is m
     tests/test_tokenizer.py tests/test_relax.py tests/test_reply.py tests/test_loop.py \
     tests/test_openai_backend.py tests/test_bad_input.py tests/test_api.py'
 }
+llamacpp_install() {  # the cross-built wheel in the root's .venv, and the OpenMP runtime it links
+  # (a Pi with the compiler setup.sh's own build needs has it; the minimal root has not)
+  bind "$WHEELS" /wheels &&
+    inside 'command -v gcc >/dev/null || [ -e /usr/lib/aarch64-linux-gnu/libgomp.so.1 ] || apt-get install -y libgomp1 \
+      || { apt-get update && apt-get install -y libgomp1; }; [ -x .venv/bin/python ] || python3 -m venv .venv; \
+      .venv/bin/python -m pip --disable-pip-version-check -q install /wheels/llama_cpp_python-*linux_aarch64.whl'
+}
+llamacpp_main_command() {  # README command 1 as a Pi with llama.cpp runs it: the demo GGUF as it is, no conversion
+  inside 'bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?" && .venv/bin/python -c "
+from edgeqwen import Assistant
+a = Assistant(\"demo\")
+print(\"backend:\", a.backend.name)
+assert a.backend.name == \"llamacpp\", a.backend.name"'
+}
+llamacpp_tests() {  # tiny Qwen2/Qwen3 GGUFs vs transformers, greedy tokens vs llama-cpp-python's own
+  # generation, the tokenizer vs llama.cpp's, prefix reuse, grammar, cancel, safety through Assistant
+  inside '.venv/bin/python -m pytest -q -p no:cacheprovider tests/test_llamacpp.py'
+}
 versions() {
-  inside 'uname -m; .venv/bin/python --version; .venv/bin/python -m pip list 2>/dev/null | grep -i -E "^(edgeqwen|onnxruntime|llguidance|tokenizers|numpy|torch|transformers|jsonschema) "'
+  inside 'uname -m; .venv/bin/python --version; .venv/bin/python -m pip list 2>/dev/null | grep -i -E "^(edgeqwen|onnxruntime|llguidance|tokenizers|numpy|torch|transformers|jsonschema|llama_cpp_python) "'
 }
 decode_speed() {
   inside '.venv/bin/python -c "
@@ -138,10 +191,16 @@ step "host: binfmt_misc with qemu-aarch64" binfmt
 step "arm64 Debian $SUITE root (debootstrap)" rootfs
 enter
 copy_tree
-step "README main command: setup.sh + edgeqwen run" main_command
-step "edgeqwen probe" probe
-step "examples (tests/test_examples.py, demo model)" examples
-step "fast tests" fast_tests
+if [ "${ONLY:-}" != llamacpp ]; then
+  step "README main command: setup.sh + edgeqwen run" main_command
+  step "edgeqwen probe" probe
+  step "examples (tests/test_examples.py, demo model)" examples
+  step "fast tests" fast_tests
+fi
+step "llama.cpp: llama-cpp-python wheel cross-compiled for a Pi 5 ($PI5_ARCH)" llamacpp_wheel
+step "llama.cpp: the wheel installed in the root" llamacpp_install
+step "README main command with llama.cpp: demo GGUF, no conversion" llamacpp_main_command
+step "llama.cpp backend tests (tests/test_llamacpp.py)" llamacpp_tests
 step "versions" versions
 step "decode speed (emulated)" decode_speed
 

@@ -419,3 +419,25 @@ def test_any_schema_relaxes_or_is_refused_with_a_grammar_error(inner, closed, dr
 
 _PARTS = (1, "a", True, {}, {"a": 1}, {"b": "a"}, {"c": True}, [1], [1, 2], ["a"], [{}], {"a": {}})
 _CANDIDATES = [{"x": v} for v in _PARTS] + [{"y": v} for v in _PARTS] + [{"x": v, "y": v} for v in _PARTS]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string"}}},
+        {"type": "object", "x-guidance": {"lenient": True, "whitespace_flexible": True}},
+        {"x-guidance": "not options", "enum": [1, "two", None, 3.5]},
+        {},
+    ],
+    ids=["plain", "own-options", "bad-own-options", "empty"],
+)
+def test_grammar_text_is_llguidances_own(schema):
+    """relax writes the grammar text itself (faster than llguidance's converter): the same grammar,
+    the caller's options merged under edgeqwen's as llguidance merges them."""
+    from llguidance import LLMatcher
+
+    from edgeqwen.runtime.relax import BASE_OPTIONS, _grammar
+
+    ours = json.loads(_grammar(schema, BASE_OPTIONS))["grammars"]
+    theirs = json.loads(LLMatcher.grammar_from_json_schema(schema, overrides=BASE_OPTIONS))["grammars"]
+    assert [{k: v for k, v in g.items() if v is not None} for g in theirs] == ours

@@ -13,7 +13,6 @@ cache and the check.
 
 from __future__ import annotations
 
-import copy
 import gc
 import json
 import re
@@ -170,14 +169,20 @@ def validate_grammar(grammar: str) -> str | None:
     return messages[0] if is_error else None
 
 
-def _compile(schema: Any, options: dict[str, Any], validate: Validate = validate_grammar) -> tuple[str, str | None]:
-    """llguidance's grammar for this schema, and its error (None: it compiles)."""
-    from llguidance import LLMatcher
+def _grammar(schema: dict[str, Any], options: dict[str, Any]) -> str:
+    """llguidance's grammar text for a JSON Schema with ``options`` (its ``x-guidance``), as
+    ``LLMatcher.grammar_from_json_schema`` writes it; built here because json.dumps is about twice
+    as fast as that call's conversion of the Python object (2 ms of a large schema's compile)."""
+    own = schema.get("x-guidance")
+    body = {**schema, "x-guidance": {**own, **options} if isinstance(own, dict) else options}
+    return '{"grammars":[{"name":"json_schema","json_schema":' + json.dumps(body) + "}]}"
 
-    try:
-        grammar = LLMatcher.grammar_from_json_schema(schema, overrides=options)
-    except ValueError as exc:
-        return "", str(exc)
+
+def _compile(
+    schema: dict[str, Any], options: dict[str, Any], validate: Validate = validate_grammar
+) -> tuple[str, str | None]:
+    """llguidance's grammar for this schema, and its error (None: it compiles)."""
+    grammar = _grammar(schema, options)
     return grammar, validate(grammar)
 
 
@@ -277,7 +282,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     for _ in range(_MAX_STEPS):
         decoding, after = decoding_schema(schema, max_string, bound_patterns), dropped
         if marked:
-            decoding = copy.deepcopy(decoding)  # (the schema itself when nothing is narrowed)
+            if decoding is schema:  # (decoding_schema copies it where it narrows anything)
+                decoding = json.loads(json.dumps(decoding))  # a JSON tree: 3-5x faster than deepcopy
             left, said = dependencies_in_grammar(decoding, enforce)
             after = dropped | left
         grammar, error = _compile(decoding, options, validate)

@@ -147,9 +147,8 @@ def _distinct_branches(branches: list[Any]) -> bool:
 # Drafts before 2019-09 ignore every keyword beside "$ref" (llguidance intersects them, which would
 # reject values these drafts accept) and spell dependentRequired "dependencies".
 _OLD_DRAFT = re.compile(r"json-schema\.org/(draft-0[3-7])/schema")
-_STATIC_WORK = re.compile(
-    '"(?:' + "|".join(re.escape(k) for k in (*_DROPPED, "oneOf", "format", "minProperties", "maxProperties")) + ')":'
-)
+_STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxProperties"))  # what _static acts on
+_STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
 
 
@@ -202,6 +201,8 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
     # the draft's own keyword ("dependencies" before 2019-09): the check ignores the other one
     dependent = "dependencies" if old_draft else "dependentRequired"
     for node in walk(schema):
+        if not node.keys() & _STATIC_KEYS:
+            continue  # most nodes of a large schema: one set intersection instead of a check per keyword
         if node.get("uniqueItems") is True:
             _unique_choices(node, schema)  # enforced in decoding where it can be
         for key in _DROPPED:

@@ -441,3 +441,47 @@ def test_grammar_text_is_llguidances_own(schema):
     ours = json.loads(_grammar(schema, BASE_OPTIONS))["grammars"]
     theirs = json.loads(LLMatcher.grammar_from_json_schema(schema, overrides=BASE_OPTIONS))["grammars"]
     assert [{k: v for k, v in g.items() if v is not None} for g in theirs] == ours
+
+
+TREE = {  # every reference in the cycle has something llguidance must intersect it with
+    "$defs": {
+        "node": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "kids": {
+                    "type": "array",
+                    "items": {"type": "object", "anyOf": [{"$ref": "#/$defs/node"}, {"required": ["leaf"]}]},
+                },
+            },
+            "additionalProperties": False,
+        }
+    },
+    "$ref": "#/$defs/node",
+}
+OVERLAP = {  # a pattern that matches the named property: both schemas apply to "a"
+    "type": "object",
+    "properties": {"a": {"anyOf": [{"$ref": "#"}, {"type": "integer"}]}},
+    "patternProperties": {"^a": {"anyOf": [{"$ref": "#"}, {"type": "integer"}]}},
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "keyword", "valid", "invalid"),
+    [
+        (TREE, "type", {"name": "x", "kids": [{"name": "y", "kids": []}]}, {"name": 1}),
+        (OVERLAP, "patternProperties", {"a": {"a": 1}, "ab": 2}, {"a": "x"}),
+    ],
+    ids=["anyOf-sibling", "pattern-over-property"],
+)
+def test_a_recursive_reference_llguidance_refuses_keeps_a_grammar_of_its_own(schema, keyword, valid, invalid):
+    """llguidance refuses these ("circular references with sibling keys"); they used to fall
+    back to any JSON. Now only what it must intersect the reference with is left to the check."""
+    from llguidance import LLMatcher
+
+    grammar = LLMatcher.grammar_from_json_schema(schema, overrides={"whitespace_flexible": False})
+    assert "circular references" in LLMatcher.validate_grammar_with_warnings(grammar)[1][0]
+    relaxed = relax(schema)
+    assert relaxed.checked_after == (keyword,)
+    assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None
+    assert not _grammar_accepts(relaxed, invalid)  # a grammar of the schema's shape, not any JSON

@@ -133,6 +133,36 @@ def _drop_all_of(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str
     return _drop(schema, "allOf", lambda node: ["allOf"] if "allOf" in node else [])
 
 
+def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    """A recursive reference llguidance must intersect with something: keywords beside an
+    ``anyOf`` with a reference among its branches (it adds them to each branch), and a pattern that
+    matches a named property (both schemas apply to that key). Left to the check: those keywords,
+    and the pattern for named keys (it becomes additionalProperties, as in _merge_pattern_properties)."""
+    dropped = []
+    for node in walk(schema):
+        branches = node.get("anyOf")
+        if isinstance(branches, list) and any(isinstance(b, dict) and "$ref" in b for b in branches):
+            beside = [k for k in node if k in KEYWORDS and k not in ("anyOf", "$ref")]
+            for key in beside:
+                del node[key]
+            dropped += beside
+        pp, named = node.get("patternProperties"), node.get("properties")
+        if isinstance(pp, dict) and isinstance(named, dict) and any(_matches(p, k) for p in pp for k in named):
+            extra = node.get("additionalProperties", True)
+            options = [*pp.values(), *([] if extra is False else [extra])]
+            node["additionalProperties"] = True if any(o is True or o == {} for o in options) else {"anyOf": options}
+            del node["patternProperties"]
+            dropped.append("patternProperties")
+    return "/".join(sorted(set(dropped))) or None
+
+
+def _matches(pattern: str, key: str) -> bool:
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:
+        return True  # a pattern Python cannot read: assume it overlaps
+
+
 # llguidance's message -> the relaxation that removes its cause (each keeps a superset)
 _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], bool]], str | None]], ...] = (
     (re.compile(r"patternProperty|patternProperties"), _merge_pattern_properties),
@@ -142,6 +172,7 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
     (re.compile(r"min/maxProperties|minProperties|maxProperties"), _drop_min_max_properties),
     (re.compile(r"circular references with sibling"), _drop_ref_siblings),
     (re.compile(r"circular references with sibling"), _drop_all_of),
+    (re.compile(r"circular references with sibling"), _untangle_cycles),
     (re.compile(r"intersection|allOf"), _drop_all_of),
 )
 

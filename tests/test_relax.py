@@ -485,3 +485,32 @@ def test_a_recursive_reference_llguidance_refuses_keeps_a_grammar_of_its_own(sch
     assert relaxed.checked_after == (keyword,)
     assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None
     assert not _grammar_accepts(relaxed, invalid)  # a grammar of the schema's shape, not any JSON
+
+
+def test_the_counts_llguidance_refuses_are_known_before_compiling():
+    """rewrite's rule for min/maxProperties against llguidance itself, on every count up to 4 of
+    objects with 1-3 named properties, open and closed: a refusal found by compiling costs a
+    whole compile of the schema (17 ms for one real schema)."""
+    import itertools
+
+    from llguidance import LLMatcher
+
+    from edgeqwen.runtime.rewrite import _counts_llguidance_refuses
+
+    wrong = []
+    for closed, n in itertools.product((False, True), (1, 2, 3)):
+        names = "abc"[:n]
+        for r, low, high in itertools.product(range(n + 1), (None, 0, 1, 2, 3, 4), (None, 0, 1, 2, 3, 4)):
+            if (low is None and high is None) or max(r, low or 0) > min(
+                n if closed else 9, 9 if high is None else high
+            ):
+                continue  # counts no object meets: left for llguidance to find (its message varies)
+            node = {"type": "object", "properties": dict.fromkeys(names, {"type": "integer"})}
+            node |= {"required": list(names[:r])} | ({"additionalProperties": False} if closed else {})
+            node |= {k: v for k, v in (("minProperties", low), ("maxProperties", high)) if v is not None}
+            grammar = LLMatcher.grammar_from_json_schema(node, overrides={"whitespace_flexible": False})
+            error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
+            refused = error and "min/maxProperties" in messages[0]
+            if refused != _counts_llguidance_refuses(node, closing=False):
+                wrong.append((closed, n, r, low, high))
+    assert not wrong

@@ -258,6 +258,8 @@ def test_jsonschema_bench_smoke(tiny_models):
     assert result["schemas"] == 15 and ours["compiled"] == 15 and ours["invalid_accepted"] == 0
     assert ours["valid_accepted"] == result["valid"] and ours["passing"] >= plain["passing"]
     assert "| schemas compiled |" in bench.table(result)
+    slowest = list(result["slowest_to_a_matcher_ms"].values())
+    assert len(slowest) == 15 and slowest == sorted(slowest, reverse=True)
     generated = bench.generate(data, 2, tiny_models["qwen2"]["int4"])
     assert generated["answers"] + generated["refused"] == 2 and generated["returned_invalid"] == 0
 

@@ -188,10 +188,12 @@ def accepts_value(tok, matcher, value) -> bool:
         sys.setrecursionlimit(limit)
 
 
-def compile_times(engine: GrammarEngine, files: list[Path]) -> dict[str, list[float]]:
+def compile_times(
+    engine: GrammarEngine, files: list[Path], slowest: dict[str, float] | None = None
+) -> dict[str, list[float]]:
     """A pass of its own, every schema new to the process (relax's cache emptied): the grammar
     alone; a new schema to a matcher (what a first answer waits for); a copy (each later answer);
-    plain llguidance's grammar and matcher."""
+    plain llguidance's grammar and matcher. ``slowest`` gets each schema's time to a matcher."""
     times: dict[str, list[float]] = {k: [] for k in ("grammar_ms", "compile_ms", "copy_ms", "plain_compile_ms")}
     for path in files:
         schema = json.loads(path.read_text())["schema"]
@@ -207,6 +209,8 @@ def compile_times(engine: GrammarEngine, files: list[Path]) -> dict[str, list[fl
             grammar = None
         else:
             times["compile_ms"].append((time.perf_counter() - start) * 1000)
+            if slowest is not None:
+                slowest[path.stem] = times["compile_ms"][-1]
             start = time.perf_counter()
             engine.matcher(grammar)
             times["copy_ms"].append((time.perf_counter() - start) * 1000)
@@ -257,7 +261,8 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
     ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
     stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
     stats["grammar_rejected_as_written"] = 0
-    times = compile_times(engine, files)
+    per_schema: dict[str, float] = {}
+    times = compile_times(engine, files, per_schema)
     mask_us, errors, after = [], Counter(), Counter()
     for path in files:
         case = json.loads(path.read_text())
@@ -315,6 +320,7 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
         "mask_us_p50": pct(mask_us, 50),
         "mask_us_p99": pct(mask_us, 99),
         "mask_us_mean": statistics.fmean(mask_us) if mask_us else float("nan"),
+        "slowest_to_a_matcher_ms": dict(sorted(per_schema.items(), key=lambda kv: -kv[1])[:15]),
         "checked_after": dict(after.most_common()),
         "fail_closed_reasons": dict(errors.most_common(10)),
     }
@@ -416,6 +422,9 @@ def main() -> None:
     result = run(args.data, args.limit)
     print(table(result))
     print("checked after the answer:", json.dumps(result["checked_after"]))
+    print(
+        "slowest to a matcher (ms):", json.dumps({k: round(v, 1) for k, v in result["slowest_to_a_matcher_ms"].items()})
+    )
     print("fail-closed reasons:", json.dumps(result["fail_closed_reasons"], indent=1))
     if args.generate:
         result["generation"] = generate(args.data, args.generate, args.model)

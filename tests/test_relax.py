@@ -514,3 +514,21 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
             if refused != _counts_llguidance_refuses(node, closing=False):
                 wrong.append((closed, n, r, low, high))
     assert not wrong
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {}}, "required": [{"x": 1}], "minProperties": 2},
+        {"type": "object", "properties": {"a": {}}, "minProperties": "2"},
+    ],
+    ids=["required-not-names", "count-not-a-number"],
+)
+def test_an_invalid_count_or_required_list_is_a_grammar_error_not_a_crash(schema):
+    with pytest.raises(GrammarError, match="Invalid JSON Schema"):
+        relax(schema)
+
+
+def test_the_check_says_what_is_wrong_with_a_schema_it_cannot_apply():
+    with pytest.raises(GrammarError, match="Invalid JSON Schema at minProperties"):
+        check({"a": 1}, {"type": "object", "properties": {"a": {}}, "minProperties": "2"})

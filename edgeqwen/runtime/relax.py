@@ -341,7 +341,9 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             dropped.update(k.strip(' "') for k in unimplemented.group(1).split(","))
             continue
         fixes = [fix for pattern, fix in _FIXES if pattern.search(error)]
-        if not fixes and not refused_invalid:  # an error no relaxation is for: is it the schema's own?
+        if (not fixes or error.startswith("Expected ")) and not refused_invalid:
+            # an error no relaxation is for, or a keyword's value of the wrong type ("Expected
+            # positive integer for 'minProperties', got \"2\""): is it the schema's own mistake?
             _refuse_invalid(json.loads(text), error)
             refused_invalid = True
         fixed = next((name for fix in fixes if (name := fix(schema, compiles))), None)
@@ -402,6 +404,9 @@ def check(value: Any, schema: Any) -> Violation | None:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, RecursionError) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
+    except (TypeError, ValueError):  # a keyword's value jsonschema cannot use: say which, if it is the schema's
+        _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)
+        raise
     if error is None:
         return None
     where = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)

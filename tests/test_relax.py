@@ -532,3 +532,31 @@ def test_an_invalid_count_or_required_list_is_a_grammar_error_not_a_crash(schema
 def test_the_check_says_what_is_wrong_with_a_schema_it_cannot_apply():
     with pytest.raises(GrammarError, match="Invalid JSON Schema at minProperties"):
         check({"a": 1}, {"type": "object", "properties": {"a": {}}, "minProperties": "2"})
+
+
+_ODD = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=3), st.lists(st.one_of(st.text(max_size=2), st.integers(0, 2)), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(0, 2), max_size=2),
+)  # fmt: skip
+_KEYS = st.sampled_from(
+    ["minProperties", "maxProperties", "required", "minLength", "maxLength", "minimum", "maxItems",
+     "type", "enum", "pattern", "items", "properties", "additionalProperties", "uniqueItems", "format"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_KEYS, _ODD, min_size=1, max_size=3), st.booleans())
+def test_a_schema_with_values_of_any_type_is_relaxed_or_refused_never_a_crash(odd, bounded):
+    """A schema a user got wrong: a grammar and a check that answer, or a GrammarError that says
+    what is wrong; never another exception (a TypeError once came out of both)."""
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}, **odd}
+    try:
+        relax(schema, 256 if bounded else None)
+    except GrammarError:
+        return
+    for value in ({}, {"a": 1}, {"a": 1, "b": "x"}, [], "x"):
+        try:
+            check(value, schema)
+        except GrammarError:
+            return

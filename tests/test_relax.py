@@ -560,3 +560,51 @@ def test_a_schema_with_values_of_any_type_is_relaxed_or_refused_never_a_crash(od
             check(value, schema)
         except GrammarError:
             return
+
+
+PANICS = {"$ref": {"ab": "é" * 60}}  # llguidance 1.9 panics cutting its error message inside the "é"
+
+
+def test_a_schema_llguidance_panics_on_is_refused_as_invalid_both_ways():
+    """A Rust panic is a BaseException: unhandled it passed every `except Exception` and reached
+    the caller (or the server's worker) as a crash."""
+    from edgeqwen.runtime import grammar as grammar_module
+    from edgeqwen.tokenizer import byte_level_tokenizer
+
+    with pytest.raises(GrammarError, match=r"Invalid JSON Schema at \$ref"):
+        relax(PANICS)
+    text = Path(byte_level_tokenizer()).read_text()
+    engine = grammar_module.GrammarEngine(text, _tokenizer().vocab_size, [0])
+    with pytest.raises(GrammarError, match=r"Invalid JSON Schema at \$ref"):
+        engine.compile(ResponseFormat.of({**PANICS, "title": "engine-path"}))  # its own cache key
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_SCHEMA_KEYS = st.sampled_from(
+    ["type", "json_schema", "schema", "properties", "items", "anyOf", "allOf", "oneOf", "$ref", "$defs", "enum",
+     "const", "not", "if", "then", "patternProperties", "additionalProperties", "prefixItems", "contains",
+     "dependentSchemas", "propertyNames"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_SCHEMA_KEYS, _JSON, max_size=4))
+def test_any_response_format_dict_compiles_and_checks_or_says_why(spec):
+    """What a client may send as response_format: compiled and checked, or an edgeqwen error that
+    says why; never another exception (this found `{"not": []}`, `{"oneOf": null}` and a panic)."""
+    from edgeqwen.errors import EdgeQwenError
+
+    try:
+        fmt = ResponseFormat.of(spec)
+        fmt.relaxed()
+        for value in ({}, [], 1, "x", None, {"a": [1]}):
+            try:
+                fmt.parse(json.dumps(value))
+            except EdgeQwenError:
+                pass
+    except EdgeQwenError:
+        pass

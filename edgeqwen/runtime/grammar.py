@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
-from .relax import COMPILE_TIME_LIMIT_S, matcher_limits
+from .relax import COMPILE_TIME_LIMIT_S, matcher_limits, panic_message
 from .relax import compiles as relax_compiles
 
 if TYPE_CHECKING:
@@ -153,7 +153,10 @@ class GrammarEngine:
     def _kept(self, grammar: str) -> tuple[LLMatcher | None, str | None]:
         from llguidance import LLMatcher
 
-        matcher = LLMatcher(self.tokenizer, grammar, log_level=0, limits=matcher_limits())
+        try:
+            matcher = LLMatcher(self.tokenizer, grammar, log_level=0, limits=matcher_limits())
+        except BaseException as exc:
+            return None, panic_message(exc)
         if matcher.is_error():
             return None, matcher.get_error()
         with self._lock:

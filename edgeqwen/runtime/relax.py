@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..errors import GrammarError
+from ..errors import EdgeQwenError, GrammarError
 from .rewrite import ENFORCED_FORMATS, KEYWORDS, UnknownFormatWarning, dependencies_in_grammar, rewrite, walk
 from .schema import decoding_schema
 
@@ -193,11 +193,23 @@ def validate_grammar(grammar: str) -> str | None:
     """llguidance's first error for ``grammar`` without a tokenizer (None: it compiles)."""
     from llguidance import LLMatcher
 
-    is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
-    if is_error and _OVER_LIMIT.search(messages[0]):
-        # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
-        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
+    try:
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
+        if is_error and _OVER_LIMIT.search(messages[0]):
+            # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
+            is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
+    except BaseException as exc:
+        return panic_message(exc)
     return messages[0] if is_error else None
+
+
+def panic_message(exc: BaseException) -> str:
+    """llguidance's panic as an error message; anything else is raised again. A Rust panic reaches
+    Python as a BaseException (llguidance 1.9 panics writing the error for some malformed keyword
+    values with non-ASCII text), which would pass every ``except Exception`` above."""
+    if type(exc).__name__ != "PanicException":
+        raise exc
+    return f"llguidance failed on this grammar: {str(exc).splitlines()[0][:200]}"
 
 
 def _grammar(schema: dict[str, Any], options: dict[str, Any]) -> str:
@@ -284,6 +296,11 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
     gc.disable()  # a large schema's parse would set off a full collection mid-compile; after, not during
     try:
         relaxed = _relaxed(text, max_string, bound_patterns, validate)
+    except EdgeQwenError:
+        raise
+    except Exception:  # a rewrite tripping over a keyword's value of the wrong type ("oneOf": null)
+        _refuse_invalid(json.loads(text), "")  # says where, if the schema is not valid JSON Schema
+        raise
     finally:
         if collecting:
             gc.enable()
@@ -404,7 +421,7 @@ def check(value: Any, schema: Any) -> Violation | None:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, RecursionError) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
-    except (TypeError, ValueError):  # a keyword's value jsonschema cannot use: say which, if it is the schema's
+    except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause
         _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)
         raise
     if error is None:

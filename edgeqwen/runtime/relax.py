@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import EdgeQwenError, GrammarError
 from .rewrite import ENFORCED_FORMATS, KEYWORDS, UnknownFormatWarning, dependencies_in_grammar, rewrite, walk
-from .schema import decoding_schema
+from .schema import decoding_schema, is_number
 
 __all__ = [
     "ENFORCED_FORMATS",
@@ -109,7 +109,7 @@ def _drop(schema: dict[str, Any], name: str, keys: Callable[[dict[str, Any]], li
 
 
 def _huge(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2**53
+    return is_number(value) and abs(value) > 2**53
 
 
 def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:

@@ -20,6 +20,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from .schema import is_number
+
 __all__ = [
     "AFTER",
     "DECODING",
@@ -193,7 +195,7 @@ def _counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
     if not ({"minProperties", "maxProperties"} & node.keys()) or not isinstance(named, dict) or not named:
         return False
     low, high = node.get("minProperties"), node.get("maxProperties")
-    if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in (low, high)):
+    if not all(v is None or is_number(v) for v in (low, high)):
         return False  # not a count: invalid, for the check of the schema itself to say
     required = node.get("required")
     r = len(set(named).intersection(k for k in required if isinstance(k, str))) if isinstance(required, list) else 0

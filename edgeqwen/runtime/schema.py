@@ -67,7 +67,7 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
         shaped = not bound_patterns and {"pattern", "format"} & out.keys()
         if "string" in types and not {"maxLength", "enum", "const"} & out.keys() and not shaped:
             low = out.get("minLength", 0)
-            out["maxLength"] = max(max_string, int(low) if _is_number(low) else 0)
+            out["maxLength"] = max(max_string, int(low) if is_number(low) else 0)
         if {"integer", "number"} & types and not {"enum", "const"} & out.keys():
             _bound_number(out, integer="number" not in types)
         if "object" in types:
@@ -122,7 +122,8 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
     return result
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A JSON number (bool is an int in Python, not in JSON)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -130,7 +131,7 @@ def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:
     """Bound a number's digits: a magnitude a double holds exactly, and (for non-integers) a
     smallest step, each only where the schema sets none and the bound leaves values to pick."""
     low, high = node.get("minimum", node.get("exclusiveMinimum")), node.get("maximum", node.get("exclusiveMaximum"))
-    if not all(v is None or _is_number(v) for v in (low, high)):
+    if not all(v is None or is_number(v) for v in (low, high)):
         return node  # not a bound: the schema's mistake, refused where it is compiled
     if high is None and (low is None or low < MAX_SAFE_INTEGER):
         node["maximum"] = MAX_SAFE_INTEGER

@@ -38,6 +38,7 @@ __all__ = [
     "check",
     "compiles",
     "matcher_limits",
+    "panic_message",
     "relax",
     "validate_grammar",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
+__all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema", "is_number"]
 
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 # Numbers a looping model cannot run to the token limit: what a double (JavaScript's number)

@@ -91,12 +91,17 @@ def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], 
             continue
         if len(pp) == 1 and compiles({"type": "object", "patternProperties": pp}):
             continue
-        extra = node.get("additionalProperties", True)
-        options = [s for s in pp.values()] + ([] if extra is False else [extra])
-        node["additionalProperties"] = True if any(o is True or o == {} for o in options) else {"anyOf": options}
-        del node["patternProperties"]
+        _fold_patterns(node, pp)
         changed = True
     return "patternProperties" if changed else None
+
+
+def _fold_patterns(node: dict[str, Any], pp: dict[str, Any]) -> None:
+    """patternProperties into additionalProperties: a key not named may hold any of their values."""
+    extra = node.get("additionalProperties", True)
+    options = [*pp.values(), *([] if extra is False else [extra])]
+    node["additionalProperties"] = True if any(o is True or o == {} for o in options) else {"anyOf": options}
+    del node["patternProperties"]
 
 
 def _drop(schema: dict[str, Any], name: str, keys: Callable[[dict[str, Any]], list[str]]) -> str | None:
@@ -138,7 +143,7 @@ def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) ->
     """A recursive reference llguidance must intersect with something: keywords beside an
     ``anyOf`` with a reference among its branches (it adds them to each branch), and a pattern that
     matches a named property (both schemas apply to that key). Left to the check: those keywords,
-    and the pattern for named keys (it becomes additionalProperties, as in _merge_pattern_properties)."""
+    and the pattern for named keys (folded into additionalProperties)."""
     dropped = []
     for node in walk(schema):
         branches = node.get("anyOf")
@@ -149,10 +154,7 @@ def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) ->
             dropped += beside
         pp, named = node.get("patternProperties"), node.get("properties")
         if isinstance(pp, dict) and isinstance(named, dict) and any(_matches(p, k) for p in pp for k in named):
-            extra = node.get("additionalProperties", True)
-            options = [*pp.values(), *([] if extra is False else [extra])]
-            node["additionalProperties"] = True if any(o is True or o == {} for o in options) else {"anyOf": options}
-            del node["patternProperties"]
+            _fold_patterns(node, pp)
             dropped.append("patternProperties")
     return "/".join(sorted(set(dropped))) or None
 

@@ -303,3 +303,19 @@ def test_an_onnx_calibration_counts_the_bytes_the_planner_counts(tiny_models):
     assert onnx_resident_bytes(tiny_models["qwen2"]["fp32"], 1000) == 1000  # no MatMulNBits
     g = get_model("qwen2.5-1.5b-instruct").geometry
     assert g.int4_weight_bytes(32, 8) == int(g.int4_weight_bytes(32, 4) * 1.2)
+
+
+@pytest.mark.parametrize("machine", ["pi5-8gb", "pi4-4gb", "laptop-x86-16gb"])
+def test_a_pi_without_its_device_tree_still_knows_its_board(machine):
+    """A container on a Pi sees /proc/cpuinfo but often not /proc/device-tree: the kernel's
+    "Model" line names the board there (x86's "model" is a number, not a board)."""
+    from probe_fixtures import SNAPSHOTS
+
+    from edgeqwen.probe.planner import _board_decode
+    from edgeqwen.probe.snapshot import snapshot_from_files
+
+    meta = json.loads((SNAPSHOTS / machine / "meta.json").read_text())
+    cpuinfo = (SNAPSHOTS / machine / "cpuinfo").read_text()
+    bare = snapshot_from_files(os_name=meta["os"], arch=meta["arch"], cpuinfo=cpuinfo)
+    assert bare.board == load(machine).board
+    assert (_board_decode(bare) is not None) == machine.startswith("pi")  # the board's published rate

@@ -87,13 +87,17 @@ class SystemSnapshot:
 
 
 def parse_cpuinfo(text: str) -> dict[str, Any]:
-    """CPU model, logical cores and SIMD features from /proc/cpuinfo (x86 or Arm)."""
+    """CPU model, logical cores and SIMD features from /proc/cpuinfo (x86 or Arm), and the board
+    where the kernel names it (``board``: Raspberry Pi)."""
     model, features, processors, cores_per_socket, physical = "", set(), 0, None, set()
+    board = None
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key, value = key.strip().lower(), value.strip()
         if key == "processor":
             processors += 1
+        elif key == "model" and value and not value.isdigit():
+            board = value  # Raspberry Pi kernels name the board here (x86's "model" is a number)
         elif key in ("model name", "cpu model", "hardware") and not model:
             model = value
         elif key in ("flags", "features"):
@@ -116,6 +120,7 @@ def parse_cpuinfo(text: str) -> dict[str, Any]:
         "logical_cores": processors,
         "physical_cores": physical_cores or processors,
         "cpu_features": tuple(sorted(features)),
+        **({"board": board} if board else {}),
     }
 
 
@@ -249,7 +254,9 @@ def snapshot_from_files(
         fields.setdefault("ram_available", fields["ram_total"])
         if not fields["ram_available"]:
             fields["ram_available"] = int(fields["ram_total"] * 0.7)
-    board = device_model.strip("\x00 \n") if device_model else None
+    # the device tree names the board; a container on a Pi may not see it, but sees cpuinfo's line
+    named = fields.pop("board", None)
+    board = (device_model.strip("\x00 \n") if device_model else None) or named
     gpus = tuple(fields.pop("gpus", ()))
     if nvidia_smi:
         gpus += parse_nvidia_smi(nvidia_smi)

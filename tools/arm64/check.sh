@@ -200,6 +200,7 @@ fi
 step "llama.cpp: llama-cpp-python wheel cross-compiled for a Pi 5 ($PI5_ARCH)" llamacpp_wheel
 step "llama.cpp: the wheel installed in the root" llamacpp_install
 step "README main command with llama.cpp: demo GGUF, no conversion" llamacpp_main_command
+step "edgeqwen probe, llama.cpp installed" probe
 step "llama.cpp backend tests (tests/test_llamacpp.py)" llamacpp_tests
 step "versions" versions
 step "decode speed (emulated)" decode_speed

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import EdgeQwenError, GrammarError
 from .rewrite import ENFORCED_FORMATS, KEYWORDS, UnknownFormatWarning, dependencies_in_grammar, rewrite, walk
-from .schema import decoding_schema, is_number
+from .schema import decoding_schema
 
 __all__ = [
     "ENFORCED_FORMATS",
@@ -115,7 +115,7 @@ def _drop(schema: dict[str, Any], name: str, keys: Callable[[dict[str, Any]], li
 
 
 def _huge(value: Any) -> bool:
-    return is_number(value) and abs(value) > 2**53
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 2**53
 
 
 def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
@@ -301,7 +301,7 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
         relaxed = _relaxed(text, max_string, bound_patterns, validate)
     except EdgeQwenError:
         raise
-    except Exception:  # a rewrite tripping over a keyword's value of the wrong type ("oneOf": null)
+    except Exception:  # a rewrite tripping over a keyword's value of the wrong type ("oneOf": null, "type": {})
         _refuse_invalid(json.loads(text), "")  # says where, if the schema is not valid JSON Schema
         raise
     finally:

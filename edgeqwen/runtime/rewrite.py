@@ -20,8 +20,6 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from .schema import is_number
-
 __all__ = [
     "AFTER",
     "DECODING",
@@ -195,10 +193,8 @@ def _counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
     if not ({"minProperties", "maxProperties"} & node.keys()) or not isinstance(named, dict) or not named:
         return False
     low, high = node.get("minProperties"), node.get("maxProperties")
-    if not all(v is None or is_number(v) for v in (low, high)):
-        return False  # not a count: invalid, for the check of the schema itself to say
     required = node.get("required")
-    r = len(set(named).intersection(k for k in required if isinstance(k, str))) if isinstance(required, list) else 0
+    r = len(set(named) & set(required)) if isinstance(required, list) else 0
     closed = extra is False or (closing and (extra is True or extra == {}))
     most = min(len(named) if closed else math.inf, math.inf if high is None else high)
     if r == len(named) or max(r, low or 0) > most:

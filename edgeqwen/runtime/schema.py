@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema", "is_number"]
+__all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
 
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 # Numbers a looping model cannot run to the token limit: what a double (JavaScript's number)
@@ -60,22 +60,17 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
                 )
             else:
                 out[key] = walk(value)
-        # a keyword's value of the wrong type is left as it is, for llguidance and the schema check
-        # to refuse with a message that says where
         types = out.get("type")
-        types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+        types = types if isinstance(types, list) else [types]
         shaped = not bound_patterns and {"pattern", "format"} & out.keys()
         if "string" in types and not {"maxLength", "enum", "const"} & out.keys() and not shaped:
-            low = out.get("minLength", 0)
-            out["maxLength"] = max(max_string, int(low) if is_number(low) else 0)
-        if {"integer", "number"} & types and not {"enum", "const"} & out.keys():
+            out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
+        if {"integer", "number"} & set(types) and not {"enum", "const"} & out.keys():
             _bound_number(out, integer="number" not in types)
         if "object" in types:
             extra = out.get("additionalProperties")
             named = out.get("properties")
-            required = out.get("required")
-            names = [k for k in required if isinstance(k, str)] if isinstance(required, list) else []
-            missing = [k for k in names if isinstance(named, dict) and k not in named]
+            missing = [k for k in out.get("required") or () if isinstance(named, dict) and k not in named]
             if missing and (extra is None or extra is True or _is_any(extra)):
                 # required but not described: still allowed (as bounded any-JSON) once extras are not
                 out["properties"] = {**named, **dict.fromkeys(missing, _ANY_REF)}
@@ -122,17 +117,10 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
     return result
 
 
-def is_number(value: Any) -> bool:
-    """A JSON number (bool is an int in Python, not in JSON)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:
     """Bound a number's digits: a magnitude a double holds exactly, and (for non-integers) a
     smallest step, each only where the schema sets none and the bound leaves values to pick."""
     low, high = node.get("minimum", node.get("exclusiveMinimum")), node.get("maximum", node.get("exclusiveMaximum"))
-    if not all(v is None or is_number(v) for v in (low, high)):
-        return node  # not a bound: the schema's mistake, refused where it is compiled
     if high is None and (low is None or low < MAX_SAFE_INTEGER):
         node["maximum"] = MAX_SAFE_INTEGER
     if low is None and (high is None or high > -MAX_SAFE_INTEGER):

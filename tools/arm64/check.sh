@@ -9,8 +9,8 @@
 #   sudo ONLY=llamacpp bash tools/arm64/check.sh   the llama.cpp steps alone (with a root from a full run)
 #
 # Needs root (debootstrap, chroot, mounts) and network to Debian and PyPI. Installs Debian's
-# qemu-user-static, binfmt-support, debootstrap and aarch64 cross compilers on the host if missing. Every mount it makes
-# is undone on exit; binfmt_misc is unmounted again if it was not mounted before.
+# qemu-user-static, binfmt-support, debootstrap and aarch64 cross compilers on the host if missing.
+# Every mount it makes is undone on exit; binfmt_misc is unmounted again if it was not mounted before.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -131,9 +131,11 @@ llamacpp_wheel() {
     # scikit-build-core tags it with the host's platform: retag it once every library in it is aarch64
     # (pip's cache once handed back the host's own x86 build here: hence --no-cache-dir and this check)
     mkdir "$tmp/libs" && (cd "$tmp/libs" && "$py" -m zipfile -e "$tmp"/built/*.whl .) &&
-    for lib in $(find "$tmp/libs" -name '*.so*' -type f); do
-      readelf -h "$lib" | grep -q 'Machine: *AArch64' || { echo "not an aarch64 library: $lib"; return 1; }
-    done &&
+    local other &&
+    other=$(for lib in $(find "$tmp/libs" -name '*.so*' -type f); do
+      readelf -h "$lib" | grep -q 'Machine: *AArch64' || echo "$lib"
+    done) &&
+    { [ -z "$other" ] || { echo "not aarch64 libraries: $other"; false; }; } &&
     "$py" -m pip install -q --target "$tmp/wheel" wheel &&
     PYTHONPATH=$tmp/wheel "$py" -m wheel tags --platform-tag linux_aarch64 "$tmp"/built/*.whl &&
     mkdir -p "$WHEELS" && mv "$tmp"/built/*linux_aarch64.whl "$WHEELS"/

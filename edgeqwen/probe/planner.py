@@ -67,9 +67,10 @@ _BOARD_DECODE = {
 }
 # edgeqwen's ONNX int4 (block 32) decode / llama.cpp Q4_0 decode on the same machine: the rule when
 # no calibration was made, by what the CPU has (docs/performance.md, "CPU backends"). Measured:
-# x86 with AVX-512 VNNI 0.81-0.87 (an independent run on Zen 4), x86 with AVX2 only ONNX_AVX2_RATIO
-# (this project's machine). Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0
-# kernels use the same int8 dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures
+# x86 with AVX-512 VNNI 0.81-0.87 (an independent run on Zen 4; 0.96 at 2 threads and 1.05 at 16 on
+# a noisy Sapphire Rapids-class Xeon), x86 with AVX2 only ONNX_AVX2_RATIO (this project's machine).
+# Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0 kernels use the same int8
+# dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures
 # are all there is).
 ONNX_VS_LLAMACPP = 0.85
 ONNX_AVX2_RATIO = 1.17

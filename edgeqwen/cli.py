@@ -277,7 +277,7 @@ def convert(
 @click.option(
     "--calibrate",
     is_flag=True,
-    help="First time each installed CPU backend here (a few seconds each); kept for this machine.",
+    help="First time each installed CPU backend here (twice, interleaved; seconds each); kept for this machine.",
 )
 @_clean_errors
 def probe(as_json: bool, quick: bool, model: str | None, context: int | None, calibrate: bool) -> None:

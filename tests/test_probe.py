@@ -280,6 +280,28 @@ def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
     assert demo_only.rates == {} and plan(snap, calibration=demo_only).best.backend == "llamacpp"
 
 
+def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
+    """Backends timed A B B A: a machine slowing 10% per timing (a VM's neighbours arriving) slows
+    both alike, so the one 5% faster still comes first; one after the other, the drift decides."""
+    from edgeqwen.probe.calibrate import Measurement, calibrate
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    order = []
+
+    def timer(backend, path):
+        order.append(backend)
+        true = {"llamacpp": 10.0, "onnx": 10.5}[backend]
+        return Measurement(backend, path.name, 2**30, true * (1 - 0.1 * (len(order) - 1)), 2)
+
+    builds = {"llamacpp": tmp_path / "a.gguf", "onnx": tmp_path / "b"}
+    result = calibrate(snap, builds, timer)
+    assert order == ["llamacpp", "onnx", "onnx", "llamacpp"]
+    assert result.rates["onnx"] / result.rates["llamacpp"] == pytest.approx(1.05, rel=0.01)
+    order.clear()
+    one_after_the_other = calibrate(snap, builds, timer, rounds=1)
+    assert one_after_the_other.rates["onnx"] < one_after_the_other.rates["llamacpp"]  # what A B B A prevents
+
+
 def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
     from edgeqwen import bench
     from edgeqwen.backends import threads

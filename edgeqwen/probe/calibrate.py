@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .snapshot import SystemSnapshot
@@ -115,19 +116,28 @@ def calibrate(
     builds: Mapping[str, Path],
     timer: Callable[[str, Path], Measurement],
     say: Callable[[str], None] | None = None,
+    rounds: int = 2,
 ) -> Calibration:
-    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``), one at a time, with
-    ``timer`` (:func:`edgeqwen.bench.time_decode`: this layer does not load models)."""
-    measured = []
-    for backend, path in builds.items():
-        if say:
-            say(f"timing {backend} on {path.name} (a few seconds)...")
-        start = time.perf_counter()
-        m = timer(backend, path)
-        if say:
-            say(
-                f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model} = {m.rate_gbps:.1f} GB/s of weights "
-                f"({time.perf_counter() - start:.0f} s)"
-            )
-        measured.append(m)
-    return Calibration(machine_key(snap), tuple(measured))
+    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``) with ``timer``
+    (:func:`edgeqwen.bench.time_decode`: this layer does not load models), ``rounds`` times in
+    A B B A order: a machine that drifts (a VM's neighbours, a laptop's clocks; 45% between rounds
+    on one VM, docs/performance.md) then slows every backend alike, where timing one backend after
+    the other hands the drift to the second. Each backend's rate is the median of its rounds."""
+    order = list(builds)
+    runs: dict[str, list[Measurement]] = {backend: [] for backend in order}
+    for r in range(rounds):
+        for backend in order if r % 2 == 0 else order[::-1]:
+            if say:
+                say(f"timing {backend} on {builds[backend].name} (a few seconds; round {r + 1} of {rounds})...")
+            start = time.perf_counter()
+            m = timer(backend, builds[backend])
+            if say:
+                say(
+                    f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model} = {m.rate_gbps:.1f} GB/s of weights "
+                    f"({time.perf_counter() - start:.0f} s)"
+                )
+            runs[backend].append(m)
+    measured = tuple(
+        replace(ms[0], decode_tps=round(statistics.median(m.decode_tps for m in ms), 2)) for ms in runs.values() if ms
+    )
+    return Calibration(machine_key(snap), measured)

@@ -158,16 +158,14 @@ def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
     block 32), so a rate from the files' size would rank the ONNX path below what it measured."""
     import onnx
 
-    from .catalog import int4_bytes_per_weight
     from .model import read_model_info
 
     graph = onnx.load(str(read_model_info(folder).onnx_file), load_external_data=False).graph
-    block = next(
-        (a.i for n in graph.node if n.op_type == "MatMulNBits" for a in n.attribute if a.name == "block_size"), 0
-    )
-    if not block:
-        return on_disk
-    return int(on_disk * int4_bytes_per_weight(block, 8) / int4_bytes_per_weight(block, 4))
+    sums = 0
+    for node in (n for n in graph.node if n.op_type == "MatMulNBits"):
+        a = {x.name: x.i for x in node.attribute}
+        sums += a["N"] * -(-a["K"] // a["block_size"]) * 4  # one fp32 per block of each output row
+    return on_disk + sums
 
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:

@@ -50,12 +50,13 @@ class Geometry:
     def kv_bytes_per_token(self, bytes_per_value: int) -> int:
         return kv_bytes_per_token(self.layers, self.kv_heads, self.head_dim, bytes_per_value)
 
-    def int4_weight_bytes(self, block_size: int, scale_bytes: int) -> int:
-        """4-bit codes plus one scale per block; a tied embedding shares the lm_head's int4 matrix,
-        an untied one is a second quantized matrix of the same size."""
-        per_param = int4_bytes_per_weight(block_size, scale_bytes)
-        embed = 0 if self.tied_embeddings else self.vocab * self.hidden
-        return int((self.linear_params + embed) * per_param)
+    def int4_weight_bytes(self, block_size: int, scale_bytes: int, head_bits: int = 4) -> int:
+        """4-bit codes plus one scale per block, the lm_head's codes at ``head_bits``; a tied
+        embedding shares the lm_head's matrix, an untied one is a second matrix of the same size."""
+        head = self.vocab * self.hidden
+        head_bytes = head * (head_bits / 8 + scale_bytes / block_size)
+        body = (self.linear_params - head) * int4_bytes_per_weight(block_size, scale_bytes)
+        return int(body + head_bytes * (1 if self.tied_embeddings else 2))
 
     def gguf_weight_bytes(self, quantization: str) -> int:
         """A GGUF build's size: the layers' matrices and the embedding at their mix's bits per weight

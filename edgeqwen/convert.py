@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,10 @@ class ConvertOptions:
     block_size: int = 32  # int4 quantization block: 32 (more accurate) or 128 (smaller, faster)
     accuracy_level: int = 4  # 4 = int8 activations in MatMulNBits (fastest on CPU), 0 = fp32
     execution_provider: str = "cpu"
+    # The lm_head (and a tied embedding, which shares it) at 8 bits: llama.cpp keeps its output
+    # matrix at 6 (Q6_K) in every 4-bit type, and at 4 bits this build changed predictions 1.3x as
+    # much as Q4_0 (docs/performance.md, "Quantization quality").
+    lm_head_bits: int = 8
 
     def builder_args(self) -> list[str]:
         if self.precision not in ("int4", "fp32", "fp16"):
@@ -53,9 +58,13 @@ class ConvertOptions:
             raise ConversionError(f"block_size must be 16, 32, 64, 128 or 256, got {self.block_size}.")
         if self.accuracy_level not in (0, 1, 2, 3, 4):
             raise ConversionError(f"accuracy_level must be 0-4, got {self.accuracy_level}.")
+        if self.lm_head_bits not in (4, 8):
+            raise ConversionError(f"lm_head_bits must be 4 or 8, got {self.lm_head_bits}.")
         args = ["-p", self.precision, "-e", self.execution_provider]
         if self.precision == "int4":
             args += ["--extra_options", f"accuracy_level={self.accuracy_level}", f"block_size={self.block_size}"]
+            if self.lm_head_bits == 8:
+                args.append("matmul_mixed_precision=last_matmul:int8")
         return args
 
 
@@ -152,12 +161,41 @@ def convert(
                 f"The onnxruntime-genai builder failed (exit {proc.returncode}) on {hf_dir}. Last lines of "
                 f"{log}:\n  " + "\n  ".join(tail)
             )
+        _link_shared_head(build / "model.onnx")
         write_manifest(build, {"converted_from": str(hf_dir), "options": builder_args})
         if out.exists():
             shutil.rmtree(out)
         build.rename(out)
     mark_verified(out)
     return out
+
+
+def _link_shared_head(model_file: Path) -> None:
+    """onnxruntime-genai 0.18's builder, with an 8-bit lm_head that a tied embedding shares, names
+    the shared tensors in the embedding's nodes by a scheme it did not write them under
+    (``W_Q8G32``/``W_scale`` for ``W_Q8``/``W_scales``), and onnxruntime refuses the graph. Point
+    those inputs at the tensors that exist; any other missing input is an error."""
+    import onnx
+
+    model = onnx.load(str(model_file), load_external_data=False)
+    graph = model.graph
+    defined = {t.name for t in graph.initializer} | {i.name for i in graph.input} | {""}
+    defined |= {o for node in graph.node for o in node.output}
+    changed = False
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in defined:
+                continue
+            found = [c for c in (re.sub(r"G\d+$", "", name), name + "s") if c in defined]
+            if not found:
+                raise ConversionError(
+                    f"The onnxruntime-genai builder wrote a graph in which {node.name} reads {name}, a tensor it "
+                    "does not hold; convert with --lm-head-bits 4, or with another onnxruntime-genai version."
+                )
+            node.input[i] = found[0]
+            changed = True
+    if changed:
+        onnx.save(model, str(model_file))  # the graph only: the weights stay in model.onnx.data
 
 
 def demo_gguf_path() -> Path:

@@ -77,3 +77,59 @@ def test_bench_smoke(tiny_models):
     assert "decode" in text.output and "peak RSS" in text.output and "x (model files" in text.output
     bad = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-n", "1"])
     assert bad.exit_code == 2 and "gen_tokens >= 2" in bad.output
+
+
+def test_convert_keeps_the_lm_head_at_8_bits_unless_asked(tmp_path, monkeypatch):
+    """The builder is asked for an 8-bit lm_head by default (llama.cpp keeps its output matrix at
+    6 bits), for a 4-bit one with --lm-head-bits 4; anything else is refused before it starts."""
+    import psutil
+
+    from edgeqwen.convert import ConvertOptions
+    from edgeqwen.errors import ConversionError
+
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "torch_dtype": "bfloat16"}')
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 2**40})())
+    started = []
+    monkeypatch.setattr("subprocess.run", lambda cmd, **k: started.append(cmd) or type("P", (), {"returncode": 1})())
+    for extra in ([], ["--lm-head-bits", "4"]):
+        result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out"), *extra])
+        assert result.exit_code == 1 and "builder failed" in result.stderr  # the stub builder writes nothing
+    assert "matmul_mixed_precision=last_matmul:int8" in started[0]
+    assert not any("matmul_mixed_precision" in a for a in started[1])
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out"), "--lm-head-bits", "6"])
+    assert result.exit_code == 2 and "'6' is not one of '4', '8'" in result.stderr
+    with pytest.raises(ConversionError, match="lm_head_bits must be 4 or 8"):
+        ConvertOptions(lm_head_bits=6).builder_args()
+
+
+def test_an_int4_build_shares_its_8_bit_lm_head_with_the_embedding(tiny_models):
+    """onnxruntime-genai 0.18 names the shared 8-bit tensors wrongly in the embedding's nodes;
+    the converter points them at the tensors that exist, so the build loads and both read one matrix."""
+    import onnx
+
+    graph = onnx.load(str(tiny_models["qwen2"]["int4"] / "model.onnx"), load_external_data=False).graph
+    bits = {n.name: {a.name: a.i for a in n.attribute}["bits"] for n in graph.node if "MatMulNBits" in n.op_type}
+    head = next(n for n in graph.node if n.op_type == "MatMulNBits" and "lm_head" in n.name)
+    assert bits.pop(head.name) == 8 and set(bits.values()) == {4}
+    gather = next(n for n in graph.node if n.op_type == "GatherBlockQuantized")
+    reshape = next(n for n in graph.node if n.output[0] == gather.input[0])
+    assert reshape.input[0] == head.input[1] and gather.input[2] == head.input[2]
+
+
+def test_a_graph_reading_a_tensor_nobody_wrote_is_a_conversion_error(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgeqwen.convert import _link_shared_head
+    from edgeqwen.errors import ConversionError
+
+    node = helper.make_node("Add", ["x", "missing_weight"], ["y"], name="/model/add")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(helper.make_model(graph), str(tmp_path / "model.onnx"))
+    with pytest.raises(ConversionError, match="/model/add reads missing_weight.*--lm-head-bits 4"):
+        _link_shared_head(tmp_path / "model.onnx")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from probe_fixtures import MACHINES, load
@@ -63,6 +64,9 @@ def test_weight_formula(name, params_b):
     assert abs(g.linear_params / 1e9 - params_b) / params_b < 0.03
     assert g.int4_weight_bytes(32, 4) == int(g.linear_params * (0.5 + 4 / 32))
     assert g.int4_weight_bytes(32, 2) == int(g.linear_params * (0.5 + 2 / 32))
+    # an 8-bit lm_head (shared with the tied embedding) adds half a byte per weight of that matrix
+    head = g.vocab * g.hidden
+    assert g.int4_weight_bytes(32, 4, head_bits=8) - g.int4_weight_bytes(32, 4) == pytest.approx(head / 2, abs=1)
 
 
 def test_pi4_gets_small_model_at_reduced_context():
@@ -191,7 +195,9 @@ def test_catalog_sizes_agree_with_the_planner():
     for spec in catalog():
         for build, info in spec.builds.items():
             mlc = build.startswith("mlc")
-            expected = spec.geometry.int4_weight_bytes(32 if mlc else info.get("block_size", 32), 2 if mlc else 4)
+            expected = spec.geometry.int4_weight_bytes(
+                32 if mlc else info.get("block_size", 32), 2 if mlc else 4, info.get("lm_head_bits", 4)
+            )
             if build == "gguf":
                 expected = spec.geometry.gguf_weight_bytes(info["quantization"])
             assert abs(info["approx_size_mib"] - expected / 2**20) <= 1, (spec.name, build)
@@ -319,9 +325,15 @@ def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
 def test_an_onnx_calibration_counts_the_bytes_the_planner_counts(tiny_models):
     """onnxruntime's repacked int4 weights carry an fp32 sum beside each fp32 scale: at block 32 a
     step reads 1.2x the files' size, which is what the planner's ONNX estimate divides by."""
+    import onnx
+
     from edgeqwen.bench import onnx_resident_bytes
 
-    assert onnx_resident_bytes(tiny_models["qwen2"]["int4"], 1000) == 1200
+    folder = tiny_models["qwen2"]["int4"]
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
+    scale_names = {n.input[2] for n in graph.node if n.op_type == "MatMulNBits"}
+    scale_bytes = sum(4 * int(np.prod(t.dims)) for t in graph.initializer if t.name in scale_names)
+    assert scale_bytes > 0 and onnx_resident_bytes(folder, 1000) == 1000 + scale_bytes  # a sum per scale
     assert onnx_resident_bytes(tiny_models["qwen2"]["fp32"], 1000) == 1000  # no MatMulNBits
     g = get_model("qwen2.5-1.5b-instruct").geometry
     assert g.int4_weight_bytes(32, 8) == int(g.int4_weight_bytes(32, 4) * 1.2)

@@ -136,6 +136,19 @@ def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):
     assert Assistant("qwen2.5-1.5b-instruct", max_tokens=3).chat("hi").metrics.generated_tokens == 3
 
 
+def test_the_catalog_describes_the_builds_convert_makes():
+    """`pull --convert` and the demo run the converter's defaults; the catalog's sizes and the
+    planner's byte counts read the block size and lm_head bits from the catalog, so they must agree."""
+    from edgeqwen.catalog import catalog
+    from edgeqwen.convert import ConvertOptions
+
+    default = ConvertOptions()
+    converted = [s.builds["onnx-int4-cpu"] for s in catalog() if "convert_from" in s.builds.get("onnx-int4-cpu", {})]
+    assert converted
+    for build in converted:
+        assert (build["block_size"], build["lm_head_bits"]) == (default.block_size, default.lm_head_bits), build
+
+
 def test_pull_mlc_build(tmp_path, monkeypatch):
     """--backend mlc fetches the catalog's whole MLC repo (weights shards + mlc-chat-config.json)."""
     repo = tmp_path / "repo"

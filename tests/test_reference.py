@@ -31,8 +31,9 @@ def our_logits(folder, ids, split=5):
 
 
 def dequantized_hf(hf_dir, onnx_dir):
-    """The HF model with every Linear replaced by the int4 weights the ONNX build actually holds
-    (MatMulNBits: 4-bit codes, zero point 8, one fp32 scale per 32-weight block)."""
+    """The HF model with every Linear replaced by the weights the ONNX build actually holds
+    (MatMulNBits: 4-bit codes, zero point 8, one fp32 scale per 32-weight block; the lm_head's
+    8-bit codes, zero point 128)."""
     from onnx import numpy_helper
 
     model = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
@@ -40,10 +41,15 @@ def dequantized_hf(hf_dir, onnx_dir):
     inits = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
 
     def weight(prefix):
-        q = inits[prefix + ".MatMul.weight_Q4"]  # [N, blocks, block/2] packed nibbles
+        if prefix + ".MatMul.weight_Q8" in inits:  # [N, blocks, block] bytes
+            q = inits[prefix + ".MatMul.weight_Q8"]
+            codes, zero = q.astype(np.float32), 128.0
+        else:  # [N, blocks, block/2] packed nibbles
+            q = inits[prefix + ".MatMul.weight_Q4"]
+            codes = np.stack([q & 0x0F, q >> 4], axis=-1).reshape(q.shape[0], q.shape[1], -1).astype(np.float32)
+            zero = 8.0
         scales = inits[prefix + ".MatMul.weight_scales"].reshape(q.shape[0], q.shape[1], 1)
-        codes = np.stack([q & 0x0F, q >> 4], axis=-1).reshape(q.shape[0], q.shape[1], -1).astype(np.float32)
-        return torch.from_numpy(((codes - 8.0) * scales).reshape(q.shape[0], -1))
+        return torch.from_numpy(((codes - zero) * scales).reshape(q.shape[0], -1))
 
     cfg = model.config
     head = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -57,7 +63,7 @@ def dequantized_hf(hf_dir, onnx_dir):
             layer.self_attn.o_proj.weight.copy_(weight(f"model.layers.{i}.attn.o_proj"))
             for name in ("gate_proj", "up_proj", "down_proj"):
                 getattr(layer.mlp, name).weight.copy_(weight(f"model.layers.{i}.mlp.{name}"))
-        model.lm_head.weight.copy_(weight("lm_head"))  # tied: the embedding is the same int4 matrix
+        model.lm_head.weight.copy_(weight("lm_head"))  # tied: the embedding is the same 8-bit matrix
     return model
 
 

@@ -65,16 +65,17 @@ _BOARD_DECODE = {
     "raspberry pi 5": (9.5, "llama.cpp on a Pi 5: Llama-3.2-3B Q4_K_M 4.5-4.9 tok/s, TinyLlama-1.1B Q8_0 9 tok/s"),
     "raspberry pi 4": (3.5, "llama.cpp on a Pi 4: TinyLlama-1.1B Q8_0 3 tok/s"),
 }
-# edgeqwen's ONNX int4 (block 32) decode / llama.cpp Q4_0 decode on the same machine: the rule when
-# no calibration was made, by what the CPU has (docs/performance.md, "CPU backends"). Measured:
-# x86 with AVX-512 VNNI 0.81-0.87 (an independent run on Zen 4; 0.96 at 2 threads and 1.05 at 16 on
-# a noisy Sapphire Rapids-class Xeon), x86 with AVX2 only ONNX_AVX2_RATIO (this project's machine).
+# edgeqwen's ONNX int4 build (block 32, 8-bit lm_head: the converter's default) decode / llama.cpp
+# Q4_0 decode on the same machine: the rule when no calibration was made, by what the CPU has
+# (docs/performance.md, "CPU backends"). Measured: x86 with AVX2 only ONNX_AVX2_RATIO (this
+# project's machine; 1.11 with a 4-bit lm_head in the same run). x86 with AVX-512 VNNI was measured
+# with a 4-bit lm_head only: 0.81-0.87 (an independent run on Zen 4), 0.96 at 2 threads and 1.05 at
+# 16 (a noisy Sapphire Rapids-class Xeon); taken as 0.87 x 1.02 / 1.11, the 8-bit head's cost on AVX2.
 # Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0 kernels use the same int8
-# dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures
-# are all there is).
+# dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures are all there is).
 ONNX_VS_LLAMACPP = 0.85
-ONNX_AVX2_RATIO = 1.17
-ONNX_VNNI_RATIO = 0.87
+ONNX_AVX2_RATIO = 1.02
+ONNX_VNNI_RATIO = 0.80
 
 
 def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:
@@ -254,11 +255,11 @@ def estimate(
         bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
         device, build = "cpu", "gguf"
     else:
-        block = spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32)
+        onnx_build = spec.builds.get("onnx-int4-cpu", {})
         # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
         # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
         # Qwen2.5-1.5B at block 32, measured (docs/performance.md).
-        weights = g.int4_weight_bytes(block, 8)
+        weights = g.int4_weight_bytes(onnx_build.get("block_size", 32), 8, onnx_build.get("lm_head_bits", 4))
         kv_per_token = g.kv_bytes_per_token(4)  # fp32 KV on CPU
         overhead = ONNX_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)

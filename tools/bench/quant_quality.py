@@ -1,8 +1,8 @@
-"""How much each 4-bit build changes a real model's predictions: ONNX int4 at block 32 and 128,
-llama.cpp Q4_0 and Q4_K_M, all made from the same reference weights.
+"""How much each 4-bit build changes a real model's predictions: ONNX int4 at block 32 and 128
+with an 8- or 4-bit lm_head, llama.cpp Q4_0 and Q4_K_M, all made from the same reference weights.
 
-    python tools/bench/quant_quality.py [--block-size 32 --block-size 128] [--gguf Q4_0 --gguf Q4_K_M]
-        [--tokens 512] [--text FILE]
+    python tools/bench/quant_quality.py [--block-size 32 --block-size 128] [--lm-head-bits 8 --lm-head-bits 4]
+        [--gguf Q4_0 --gguf Q4_K_M] [--tokens 512] [--text FILE]
 
 Runs the same real text through the fp32 reference (transformers) and through each build,
 position by position, and reports per-token KL divergence (reference || build), top-1 agreement
@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hf", type=Path, help="HF folder with the reference weights (default: the demo model)")
     parser.add_argument("--block-size", type=int, action="append", default=[])
+    parser.add_argument("--lm-head-bits", type=int, action="append", default=[], help="8 (the default build), 4")
     parser.add_argument("--gguf", action="append", default=[], help="llama.cpp types: Q4_0, Q4_K_M, Q4_1 ...")
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--text", type=Path)
@@ -115,7 +116,7 @@ def main() -> None:
 
     from edgeqwen.convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
 
-    blocks = args.block_size or [32, 128]
+    builds = [(b, h) for b in args.block_size or [32, 128] for h in args.lm_head_bits or [8, 4]]
     ggufs = args.gguf or ([] if args.hf else ["Q4_1", "Q4_0", "Q4_K_M"])
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -128,13 +129,13 @@ def main() -> None:
         ref = reference_logits(hf, ids[:-1])
         targets = np.array(ids[1:])
         rows = []
-        for block in blocks:
-            folder = work / f"int4-b{block}"
+        for block, head in builds:
+            folder = work / f"int4-b{block}-head{head}"
             if not (folder / "genai_config.json").is_file():
-                convert(hf, folder, ConvertOptions(block_size=block))
+                convert(hf, folder, ConvertOptions(block_size=block, lm_head_bits=head))
             size = sum(f.stat().st_size for f in folder.glob("model.onnx*"))
             quality = compare(ref, onnx_logits(folder, ids[:-1]), targets)
-            rows.append({"build": f"ONNX int4 block {block}", "mib": size / 2**20, **quality})
+            rows.append({"build": f"ONNX int4 block {block}, lm_head {head}-bit", "mib": size / 2**20, **quality})
         for kind in ggufs:  # from the demo GGUF itself: the same weights the reference dequantized
             src = demo_gguf_path()
             file = src if kind == "Q4_1" else requantize(src, work / f"demo-{kind.lower()}.gguf", kind)

@@ -209,6 +209,19 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
         ("tel. 01 23 45 67 89", "phone", "01 23 45 67 89"),
         ("Sydney (02) 9876 5432", "phone", "(02) 9876 5432"),
         ("from abroad 001-555-123-4567", "phone", "001-555-123-4567"),
+        # found missing by Faker's locales (tools/bench/safety_eval.py --faker)
+        ("ring +914167211068 today", "phone", "+914167211068"),
+        ("Tel. +49 (0) 9313 758584 bitte", "phone", "+49 (0) 9313 758584"),
+        ("Tel. +49(0)3297923207", "phone", "+49(0)3297923207"),
+        ("UK +44121 4960656 today", "phone", "+44121 4960656"),
+        ("Leeds +44(0)113 4960122", "phone", "+44(0)113 4960122"),
+        ("Büro 01930 36426.", "phone", "01930 36426"),
+        ("ring 08-556 41 43", "phone", "08-556 41 43"),
+        ("mobile 0460.623.079", "phone", "0460.623.079"),
+        ("ligue 77 7971-8562", "phone", "77 7971-8562"),
+        ("denwa 42-6453-5829", "phone", "42-6453-5829"),
+        ("anrufen 00615998259", "phone", "00615998259"),
+        ("JCB 180052405980254 ok", "credit_card", "180052405980254"),
     ],
 )
 def test_pii_formats_found_missing_are_detected(text, kind, found):
@@ -226,6 +239,9 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "card 4376 8583 0049 6232 (invalid)",  # not a card, and no phone inside it
         "1,234 567 890 units",
         "version 10.2.3.4.5",
+        "at 1977-10-27T12:07:05.356707 UTC",  # a timestamp's seconds are not a dotted phone
+        "due 03-12-2024 and 01.05.2024",
+        "routing 011000015, order 0123456",
     ],
 )
 def test_look_alikes_are_not_pii(text):
@@ -238,13 +254,17 @@ def test_twelve_digit_luhn_needs_a_maestro_prefix():
 
 def test_streaming_equals_whole_text_for_the_new_formats():
     detectors = pii_detectors()
-    text = "Call 555-123-4567x123 or (030) 12345678; IBAN de89 3704 0044 0532 0130 00 ok, card 6304 0000 0000 00."
+    text = (
+        "Call 555-123-4567x123 or (030) 12345678; IBAN de89 3704 0044 0532 0130 00 ok, card 6304 0000 0000 00."
+        " Or +49 (0) 9313 758584, +914167211068, 77 7971-8562, 0460.623.079 at 12:07:05.356707."
+    )
     whole = filter_text(text, detectors).text
     for size in (1, 2, 3, 7):
         f = StreamFilter(detectors)
         shown = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.finish()
         assert shown == whole
     assert "REDACTED" in whole and "6304" not in whole and "12345678" not in whole
+    assert not any(p in whole for p in ("9313", "4167211068", "7971", "623.079")) and "05.356707" in whole
 
 
 def test_safety_eval_loso_summary_counts_and_intervals():

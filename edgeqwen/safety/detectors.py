@@ -118,8 +118,9 @@ _PII = {
         rf"{_B}[A-Za-z0-9._%+-]{{1,64}}@[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}}){{0,6}}\.[A-Za-z]{{2,24}}(?![\w-])",
         None,
     ),
-    # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not)
-    "credit_card": (rf"{_B}{_NOT_IN_DIGITS}[2-6](?:[ -]?\d){{11,18}}{_E}{_NO_MORE_DIGITS}", luhn_valid),
+    # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not), or 1800
+    # (JCB's 15-digit range)
+    "credit_card": (rf"{_B}{_NOT_IN_DIGITS}(?:[2-6]|1800)(?:[ -]?\d){{11,18}}{_E}{_NO_MORE_DIGITS}", luhn_valid),
     # any case, in groups of four (spaced, dashed or not): the mod-97 check keeps it precise, and the
     # groups keep a following word ("... 00 ok") out of the match
     "iban": (
@@ -129,16 +130,23 @@ _PII = {
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
     "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),
-    # international (+CC or 00/011 CC), North American, and national numbers with a trunk 0 (grouped,
-    # or with the area code in brackets), each with an optional extension. Bare digit runs are too
-    # often not phones (order ids, amounts), so a national number needs its grouping.
+    # international (+CC or 00/011 CC, then the number grouped or in one run), North American, and
+    # national numbers with a trunk 0 (grouped, the first group after the area code 3+ digits so a
+    # date is not one, two dots where dotted so a timestamp's seconds are not; or the area code in
+    # brackets), Brazil's and Japan's dashed forms, each with an
+    # optional extension. Bare digit runs without "+"/00 are too often not phones (order ids,
+    # amounts), so a national number needs its grouping.
     "phone": (
         rf"{_B}{_NOT_IN_DIGITS}(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?"
-        rf"\d{{1,4}}(?:[ .-]\d{{2,4}}){{1,4}}"
+        rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{2,8}}){{1,4}})"
         rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
         rf"|\(0\d{{1,4}}\)[ .-]?\d{{2,4}}(?:[ .-]?\d{{2,4}}){{1,3}}"
-        rf"|0\d{{1,4}}[ /-]\d{{3,4}}[ -]?\d{{3,4}}"
-        rf"|0\d(?:[ .]\d{{2}}){{4}})"
+        rf"|0\d{{1,4}}[ /-]\d{{3,8}}(?:[ .-]\d{{2,4}}){{0,3}}"
+        rf"|0\d{{1,4}}\.\d{{3,4}}\.\d{{3,4}}"
+        rf"|0\d{{1,3}}-\d{{2,3}}(?: \d{{2}}){{2}}"
+        rf"|0\d(?:[ .]\d{{2}}){{4}}"
+        rf"|\d{{2}} \d{{4,5}}-\d{{4}}"
+        rf"|\d{{2}}-\d{{4}}-\d{{4}})"
         rf"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),

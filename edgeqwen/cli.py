@@ -374,20 +374,27 @@ def safety() -> None:
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="The safety-train corpus folder.")
 @click.option("--per-source", default=200, show_default=True, help="Prompts per source and label.")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the probe (default: beside the model).")
+@click.option(
+    "--backend",
+    type=click.Choice(["llamacpp", "onnx"]),
+    default="llamacpp",
+    show_default=True,
+    help="The build to train on: a probe holds for the one build it was trained on.",
+)
 @_clean_errors
-def train_probe(model: str, data: Path, per_source: int, out: Path | None) -> None:
-    """Train MODEL's harm probe on its own hidden states (a GGUF model on llama.cpp)."""
+def train_probe(model: str, data: Path, per_source: int, out: Path | None, backend: str) -> None:
+    """Train MODEL's harm probe on its own hidden states (a GGUF on llama.cpp, or an int4 ONNX build)."""
     from .backends import load_backend
     from .hub import resolve_model
     from .safety.probe import train_and_save
 
-    backend = load_backend("llamacpp", resolve_model(model, announce=_say, backend="llamacpp"))
+    loaded = load_backend(backend, resolve_model(model, announce=_say, backend=backend))
 
     def progress(done: int, total: int) -> None:
         if done % 250 == 0 or done == total:
             _say(f"hidden states: {done}/{total}")
 
-    probe, folder = train_and_save(backend, data, per_source, out, progress)
+    probe, folder = train_and_save(loaded, data, per_source, out, progress)
     click.echo(f"Probe saved in {folder} (threshold {probe.threshold:.3f}; {probe.info['rows']} prompts).")
 
 

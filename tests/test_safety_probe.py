@@ -41,9 +41,62 @@ def test_probe_file_round_trip(tmp_path):
     assert again.combined(3.0, h) > again.combined(-3.0, h)
 
 
-def test_backends_without_hidden_states_say_so(tiny_models):
-    probe, why = find_probe(OnnxBackend(tiny_models["qwen2"]["int4"], context_length=256))
-    assert probe is None and "does not expose hidden states" in why
+def test_backends_without_hidden_states_say_so(tiny_models, monkeypatch):
+    import edgeqwen.backends.onnx as onnx_backend
+
+    monkeypatch.setattr(onnx_backend, "prepare_graph", lambda info: None)  # the graph as it is on disk
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=256)
+    probe, why = find_probe(backend)
+    assert not backend.supports_hidden_states and probe is None and "does not expose hidden states" in why
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
+def test_the_onnx_hidden_state_equals_transformers_final_norm_and_logits_are_unchanged(tiny_models, arch):
+    """The fp32 build: the load-time rewrite's extra output is the final norm's output at the last
+    position, exactly; reading it changes no logit."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = OnnxBackend(tiny_models[arch]["fp32"], context_length=128).model
+    plain = model.prefill(PROMPT).copy()
+    model.reset()
+    hidden = model.prefill_hidden(PROMPT)
+    np.testing.assert_array_equal(model.prefill(PROMPT), plain)  # cached prompt: its last two tokens run again
+    ref = AutoModelForCausalLM.from_pretrained(tiny_models[arch]["hf"], dtype=torch.float32)
+    with torch.no_grad():
+        expected = ref(torch.tensor([PROMPT]), output_hidden_states=True).hidden_states[-1][0, -1].numpy()
+    np.testing.assert_allclose(hidden, expected, atol=1e-4 * float(np.abs(expected).max()), rtol=0)
+    assert OnnxBackend(tiny_models[arch]["int4"], context_length=128).supports_hidden_states
+
+
+def test_the_demo_models_onnx_probe_ships_and_leaves_ordinary_questions_alone(demo_model):
+    backend = OnnxBackend(demo_model, context_length=1024)
+    probe, why = find_probe(backend)
+    assert probe is not None, why  # tied to the build the converter makes from the demo GGUF
+    assert probe.info["model"] == model_fingerprint(backend) and probe.info["hidden"].startswith("onnx")
+    events = []
+    bot = Assistant(backend=backend, policy="default", on_safety_event=events.append, max_tokens=12)
+    reply = bot.chat("What is the capital of France?")
+    assert reply.finish_reason != "refused" and "Paris" in reply.text
+    assert not [e for e in events if e.stage == "probe"]
+
+
+def test_the_prefill_check_refuses_before_any_token_on_onnx(tiny_models, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(tiny_models["qwen2"]["int4"], tmp_path / "m")
+    backend = OnnxBackend(folder, context_length=512)
+    d = backend.model.prefill_hidden([1, 2, 3]).shape[0]
+    backend.model.reset()
+    probe = Probe(np.zeros(d, np.float32), 0.0, np.zeros(d, np.float32), np.ones(d, np.float32), (0.0, 1.0, 0.0),
+                  0.4, {"model": model_fingerprint(backend)})  # fmt: skip
+    probe.save(folder)  # inside the model's folder: combined = sigmoid(0) = 0.5 >= 0.4, refuse
+    assert model_fingerprint(backend).startswith("m/model.onnx:")
+    events = []
+    bot = Assistant(backend=backend, policy="default", on_safety_event=events.append, max_tokens=8)
+    reply = bot.chat("hello")
+    assert reply.finish_reason == "refused" and reply.metrics.generated_tokens == 0
+    assert [(e.stage, e.category, e.action) for e in events][-1] == ("probe", "harmful", "refuse")
 
 
 llama_cpp = pytest.importorskip("llama_cpp")

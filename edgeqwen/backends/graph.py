@@ -6,7 +6,9 @@ rewritten and handed to onnxruntime as bytes, with its external data resolved to
 
 - **Logits for the last position only.** The builder's graph computes logits for every prompt
   position (512 x 151,936 floats and ~15% of a 1.5B model's prefill FLOPs); a Slice before the
-  lm_head keeps the last one, which is all generation needs.
+  lm_head keeps the last one, which is all generation needs. That position's hidden state (the
+  final norm's output, what llama.cpp calls the embedding) becomes an output of its own,
+  ``HIDDEN_OUTPUT``, for the safety probe.
 - **No folded copy of a tied embedding.** With tied embeddings the builder feeds the lm_head's int4
   weight through a Reshape into ``GatherBlockQuantized``. onnxruntime constant-folds that Reshape
   into a new in-memory initializer: a second copy of the lm_head (111 MiB for Qwen2.5-1.5B at
@@ -26,7 +28,9 @@ import numpy as np
 
 from ..model import ModelInfo
 
-__all__ = ["alias_reshaped_weights", "prepare_graph", "resolve_external_data", "slice_last_position"]
+__all__ = ["HIDDEN_OUTPUT", "alias_reshaped_weights", "prepare_graph", "resolve_external_data", "slice_last_position"]
+
+HIDDEN_OUTPUT = "edgeqwen_last_hidden_state"  # (batch, 1, hidden): the last position's final-norm output
 
 
 def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:
@@ -50,7 +54,7 @@ def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:
 
 def slice_last_position(graph: Any, logits: str) -> bool:
     """Insert ``Slice(hidden, -1:)`` before the MatMul that produces ``logits``; False if none."""
-    from onnx import helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     producers = {o: n for n in graph.node for o in n.output}
     node = producers.get(logits)
@@ -68,9 +72,16 @@ def slice_last_position(graph: Any, logits: str) -> bool:
     )
     graph.node.insert(list(graph.node).index(node), slice_node)
     node.input[0] = sliced
+    elem_type = next((o.type.tensor_type.elem_type for o in graph.output if o.name == logits), TensorProto.FLOAT)
     for output in graph.output:
         if output.name == logits and len(output.type.tensor_type.shape.dim) == 3:
             output.type.tensor_type.shape.dim[1].dim_value = 1
+    weights = {t.name: list(t.dims) for t in graph.initializer}
+    width = next((a.i for a in node.attribute if a.name == "K"), None)  # MatMulNBits: the hidden size
+    if width is None and len(node.input) > 1 and len(weights.get(node.input[1], [])) == 2:
+        width = weights[node.input[1]][0]  # MatMul / Gemm: (hidden, vocab)
+    graph.node.append(helper.make_node("Identity", [sliced], [HIDDEN_OUTPUT], name="LastHiddenState"))
+    graph.output.append(helper.make_tensor_value_info(HIDDEN_OUTPUT, elem_type, ["batch_size", 1, width]))
     return True
 
 

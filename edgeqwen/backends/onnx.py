@@ -22,7 +22,7 @@ from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
-from .graph import prepare_graph
+from .graph import HIDDEN_OUTPUT, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 
 __all__ = ["OnnxBackend", "OnnxModel", "default_threads", "plan_memory"]
@@ -112,6 +112,8 @@ class OnnxModel:
         self.tokens: list[int] = []  # what the KV cache holds, position by position
         self.last_reused = 0
         self._unreleased = 0
+        self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
+        self.last_hidden: np.ndarray | None = None
         self._alloc()
 
     @staticmethod
@@ -151,6 +153,17 @@ class OnnxModel:
             vocab = out.shape[2] if isinstance(out.shape[2], int) else self.info.vocab_size
             self._logits = np.empty((1, 1, vocab), dtype=_ORT_TYPES.get(out.type, np.float32))
             self._binding.bind_ortvalue_output(self._logits_name, self._ort.OrtValue.ortvalue_from_numpy(self._logits))
+        # The last position's hidden state (graph.py), written beside the logits at every step; only
+        # on this path, where each output has a buffer of its own.
+        self._hidden = None
+        out = next((o for o in self.session.get_outputs() if o.name == HIDDEN_OUTPUT), None)
+        if self._logits is not None and out is not None and isinstance(out.shape[2], int):
+            self._hidden = np.empty((1, 1, out.shape[2]), dtype=_ORT_TYPES.get(out.type, np.float32))
+            self._binding.bind_ortvalue_output(HIDDEN_OUTPUT, self._ort.OrtValue.ortvalue_from_numpy(self._hidden))
+
+    @property
+    def has_hidden_states(self) -> bool:
+        return self._hidden is not None
 
     def reset(self) -> None:
         """Forget the cached prompt (the buffers stay allocated)."""
@@ -188,6 +201,8 @@ class OnnxModel:
             self.session.run_with_iobinding(b)
         if self._logits is not None:
             logits = self._logits[0, -1].copy()  # the caller's to keep; the buffer is reused
+            if self.capture_hidden and self._hidden is not None:
+                self.last_hidden = self._hidden[0, -1].astype(np.float32)
         else:
             outs = b.get_outputs()
             if not self._shared:
@@ -220,6 +235,16 @@ class OnnxModel:
             logits = self._run(token_ids[i : i + step])
             i += step
         return logits
+
+    def prefill_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
+        """The hidden state of a prompt's last position (for training a probe)."""
+        capture, self.capture_hidden = self.capture_hidden, True
+        try:
+            self.prefill(token_ids)
+        finally:
+            self.capture_hidden = capture
+        assert self.last_hidden is not None
+        return self.last_hidden
 
     def chunk_at(self, position: int) -> int:
         """Prompt tokens to run in one step from ``position``: ``prefill_chunk``, or fewer where
@@ -296,6 +321,7 @@ class OnnxBackend(LoopBackend):
         self.template = template_for(self.info.model_type, self.tokenizer)
         context_length = plan_memory(self.info, context_length, ram_available)
         self.model = OnnxModel(self.info, context_length=context_length, threads=threads)
+        self.supports_hidden_states = self.model.has_hidden_states  # the safety probe's input
         trim_heap()  # what parsing tokenizer.json and building the session freed (memory.py)
         self._lock = threading.Lock()
 

@@ -2,7 +2,8 @@
 
 The prefill computes the hidden state of the prompt's last position anyway (it is what the first
 answer token is sampled from); a backend with ``supports_hidden_states`` keeps it (llama.cpp: the
-final-norm output, read with ``llama_get_embeddings_ith``). The probe is a logistic regression on
+final-norm output, read with ``llama_get_embeddings_ith``; ONNX: the same tensor, an output the
+load-time graph rewrite adds). The probe is a logistic regression on
 it, stacked with the learned screen's ``harmful`` logit; the stacked score is checked after the
 prefill and before the first token is shown, so a refused prompt costs its prefill and a dot
 product, never an extra forward pass.
@@ -10,7 +11,8 @@ product, never an extra forward pass.
 ``train_probe`` (``edgeqwen safety train-probe MODEL``) renders each corpus prompt as the
 Assistant does under the default policy, collects the hidden states, fits the probe on the
 training split and the stacking weights and threshold on the validation split. A probe is stored
-beside the model (``safety-probe.npy`` + ``.json``); the demo model's ships in the package.
+beside the model's file or in its folder (``safety-probe.npy`` + ``.json``); the demo model's
+(GGUF and int4 ONNX) ship in the package.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "is_validation",
     "load_corpus",
     "model_fingerprint",
+    "model_home",
     "norm",
     "sample_rows",
     "train_and_save",
@@ -86,12 +89,26 @@ class Probe:
 
 
 def model_fingerprint(backend: Backend) -> str | None:
-    """What a probe is tied to: the model file's name and size (a probe of another file is wrong)."""
+    """What a probe is tied to: the model file's name and size, or an ONNX folder's name and its
+    weights' size on disk, not the graph's, whose bytes move with the onnx package that wrote it
+    (a probe of another build is wrong)."""
     info = getattr(backend, "info", None)
     path = getattr(info, "path", None)
-    if path is None or not Path(path).is_file():
+    if path is None:
         return None
-    return f"{Path(path).name}:{Path(path).stat().st_size}"
+    path = Path(path)
+    if path.is_file():
+        return f"{path.name}:{path.stat().st_size}"
+    onnx_file = getattr(info, "onnx_file", None)
+    if path.is_dir() and onnx_file is not None:
+        return f"{path.name}/{Path(onnx_file).name}:{info.weights_bytes - Path(onnx_file).stat().st_size}"
+    return None
+
+
+def model_home(backend: Backend) -> Path:
+    """Where a model's own probe is kept: beside its file, or inside its folder."""
+    path = Path(backend.info.path)
+    return path if path.is_dir() else path.parent
 
 
 def find_probe(backend: Backend) -> tuple[Probe | None, str]:
@@ -100,8 +117,7 @@ def find_probe(backend: Backend) -> tuple[Probe | None, str]:
     if not getattr(backend, "supports_hidden_states", False):
         return None, f"the {backend.name} backend does not expose hidden states"
     fingerprint = model_fingerprint(backend)
-    path = Path(getattr(backend.info, "path", ""))
-    for folder in (path.parent, PACKAGED):
+    for folder in (model_home(backend), PACKAGED):
         for meta in sorted(folder.glob(f"*{FILE}.json")) if folder.is_dir() else ():
             probe = Probe.load(folder, meta.name[: -len(".json")] + ".npy", meta.name)
             if probe.info.get("model") == fingerprint:
@@ -143,7 +159,9 @@ def hidden_states(
     from .guard import Guard
 
     if not getattr(backend, "supports_hidden_states", False):
-        raise InvalidRequestError(f"The {backend.name} backend does not expose hidden states; use llamacpp.")
+        raise InvalidRequestError(
+            f"The {backend.name} backend does not expose hidden states; use llamacpp or an int4 ONNX build."
+        )
     guard = Guard("default")
     template, tok = backend.template, backend.tokenizer
     system = guard.system_prompt(None, template.default_system)
@@ -250,7 +268,8 @@ def build_probe(
     fingerprint = model_fingerprint(backend)
     if not getattr(backend, "supports_hidden_states", False) or fingerprint is None:
         raise InvalidRequestError(
-            f"The {backend.name} backend does not expose hidden states; train the probe on a GGUF model (llamacpp)."
+            f"The {backend.name} backend does not expose hidden states; train the probe on a GGUF model (llamacpp) "
+            "or an int4 ONNX build."
         )
     chosen = sample_rows(rows, per_source)
     texts = [r["text"] for r in chosen]
@@ -265,7 +284,7 @@ def train_and_save(
     """``edgeqwen safety train-probe``: train on the corpus at ``data``, save beside the model
     (or in ``out``); returns the probe and the folder."""
     probe = build_probe(backend, load_corpus(data), per_source, progress)
-    folder = Path(out) if out is not None else Path(backend.info.path).parent
+    folder = Path(out) if out is not None else model_home(backend)
     folder.mkdir(parents=True, exist_ok=True)
     probe.save(folder)
     return probe, folder

@@ -4,9 +4,11 @@ and write the probe the package ships.
     python tools/bench/safety_probe_eval.py collect [--per-source 60]      # hidden states -> .cache
     python tools/bench/safety_probe_eval.py loso --screen-loso LOSO.json   # needs safety_eval --loso-out
     python tools/bench/safety_probe_eval.py ship                           # edgeqwen/safety/probes/
+    python tools/bench/safety_probe_eval.py --backend onnx collect|loso|ship|cost   # the int4 ONNX build's
 
 ``collect`` renders each sampled prompt as the Assistant does under the default policy and keeps
-the demo GGUF's last hidden state (llama.cpp). Sources excluded from training for licence
+the demo model's last hidden state (the GGUF on llama.cpp, or with ``--backend onnx`` its int4
+ONNX build: another build, so another probe). Sources excluded from training for licence
 reasons are collected too, as test-only rows. ``loso``: for each source family, the probe is
 trained without it, its stacking weights and threshold fixed on the other families' validation
 split, with each row's *out-of-fold* screen logit (from the screen's own leave-one-source-out
@@ -39,14 +41,19 @@ from edgeqwen.safety.probe import (  # noqa: E402
 from edgeqwen.safety.screen import EXCLUDED_SOURCES  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "safety-train"
-CACHE = ROOT / ".cache" / "safety-probe-hidden.npz"
+BACKEND = "llamacpp"  # --backend: whose hidden states (the demo GGUF on llama.cpp, or its int4 ONNX build)
+
+
+def _cache_file() -> Path:
+    suffix = "" if BACKEND == "llamacpp" else f"-{BACKEND}"
+    return ROOT / ".cache" / f"safety-probe-hidden{suffix}.npz"
 
 
 def _demo_backend():
-    from edgeqwen.backends.llamacpp import LlamaCppBackend
-    from edgeqwen.convert import demo_gguf_path
+    from edgeqwen.backends import load_backend
+    from edgeqwen.hub import ensure_demo_model
 
-    return LlamaCppBackend(demo_gguf_path(), context_length=2048)
+    return load_backend(BACKEND, ensure_demo_model(None, BACKEND), context_length=2048)
 
 
 def collect(per_source: int) -> None:
@@ -64,9 +71,10 @@ def collect(per_source: int) -> None:
             print(f"{i}/{len(texts)}", flush=True)
 
     hidden = hidden_states(backend, texts, progress=progress)
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    cache = _cache_file()
+    cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
-        CACHE,
+        cache,
         hidden=hidden,
         labels=np.array([r["label"] for r in chosen]),
         sources=np.array([r["source"] for r in chosen]),
@@ -74,11 +82,11 @@ def collect(per_source: int) -> None:
         texts=np.array(texts, dtype=object),
         model=np.array(model_fingerprint(backend)),
     )
-    print(f"wrote {CACHE}: {len(texts)} prompts")
+    print(f"wrote {cache}: {len(texts)} prompts")
 
 
 def _cache():
-    c = np.load(CACHE, allow_pickle=True)
+    c = np.load(_cache_file(), allow_pickle=True)
     return c["hidden"], c["labels"], c["sources"], c["sha1"], list(c["texts"]), str(c["model"])
 
 
@@ -135,7 +143,7 @@ def ship() -> None:
         [t for t, k in zip(texts, trainable, strict=True) if k],
         info={
             "model": backend_model,
-            "hidden": "llamacpp: last prompt position, final norm",
+            "hidden": f"{BACKEND}: last prompt position, final norm",
             "rows": int(trainable.sum()),
         },
     )
@@ -143,8 +151,9 @@ def ship() -> None:
     tmp = PACKAGED / "_tmp"
     tmp.mkdir(exist_ok=True)
     probe.save(tmp)
+    name = "smollm2-135m-instruct" if BACKEND == "llamacpp" else f"smollm2-135m-instruct-{BACKEND}"
     for ext in ("npy", "json"):
-        (tmp / f"safety-probe.{ext}").replace(PACKAGED / f"smollm2-135m-instruct.safety-probe.{ext}")
+        (tmp / f"safety-probe.{ext}").replace(PACKAGED / f"{name}.safety-probe.{ext}")
     tmp.rmdir()
     print(f"shipped probe for {model}: threshold {probe.threshold:.3f}, stack {probe.stack}")
 
@@ -162,7 +171,7 @@ def cost(runs: int = 15) -> None:
     assert probe is not None, why
     text = (DATA.parent / "safety-train" / "README.md").read_text()[:600]
     ids = backend.tokenizer.encode(text)
-    h = np.random.default_rng(0).normal(size=backend.model.n_embd).astype(np.float32)
+    h = np.random.default_rng(0).normal(size=probe.mean.shape[0]).astype(np.float32)
     start = time.perf_counter()
     for _ in range(10000):
         probe.combined(0.5, h)
@@ -184,7 +193,9 @@ def cost(runs: int = 15) -> None:
 
 
 def main() -> None:
+    global BACKEND
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["llamacpp", "onnx"], default="llamacpp")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
     c.add_argument("--per-source", type=int, default=60)
@@ -194,6 +205,7 @@ def main() -> None:
     sub.add_parser("ship")
     sub.add_parser("cost")
     args = ap.parse_args()
+    BACKEND = args.backend
     if args.cmd == "collect":
         collect(args.per_source)
     elif args.cmd == "ship":

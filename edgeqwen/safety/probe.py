@@ -3,10 +3,10 @@
 The prefill computes the hidden state of the prompt's last position anyway (it is what the first
 answer token is sampled from); a backend with ``supports_hidden_states`` keeps it (llama.cpp: the
 final-norm output, read with ``llama_get_embeddings_ith``; ONNX: the same tensor, an output the
-load-time graph rewrite adds). The probe is a logistic regression on
-it, stacked with the learned screen's ``harmful`` logit; the stacked score is checked after the
-prefill and before the first token is shown, so a refused prompt costs its prefill and a dot
-product, never an extra forward pass.
+load-time graph rewrite adds). The probe is a logistic regression on it, stacked with the learned
+screen's ``harmful`` logit; the stacked score is checked after the prefill and before the first
+token is shown, so a refused prompt costs its prefill and a dot product, never an extra forward
+pass.
 
 ``train_probe`` (``edgeqwen safety train-probe MODEL``) renders each corpus prompt as the
 Assistant does under the default policy, collects the hidden states, fits the probe on the

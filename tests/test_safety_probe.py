@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgeqwen import Assistant
+from edgeqwen.backends.base import prefill_hidden
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.cli import main
 from edgeqwen.safety.probe import Probe, find_probe, fit_logistic, model_fingerprint
@@ -60,7 +61,7 @@ def test_the_onnx_hidden_state_equals_transformers_final_norm_and_logits_are_unc
     model = OnnxBackend(tiny_models[arch]["fp32"], context_length=128).model
     plain = model.prefill(PROMPT).copy()
     model.reset()
-    hidden = model.prefill_hidden(PROMPT)
+    hidden = prefill_hidden(model, PROMPT)
     np.testing.assert_array_equal(model.prefill(PROMPT), plain)  # cached prompt: its last two tokens run again
     ref = AutoModelForCausalLM.from_pretrained(tiny_models[arch]["hf"], dtype=torch.float32)
     with torch.no_grad():
@@ -86,7 +87,7 @@ def test_the_prefill_check_refuses_before_any_token_on_onnx(tiny_models, tmp_pat
 
     folder = shutil.copytree(tiny_models["qwen2"]["int4"], tmp_path / "m")
     backend = OnnxBackend(folder, context_length=512)
-    d = backend.model.prefill_hidden([1, 2, 3]).shape[0]
+    d = prefill_hidden(backend.model, [1, 2, 3]).shape[0]
     backend.model.reset()
     probe = Probe(np.zeros(d, np.float32), 0.0, np.zeros(d, np.float32), np.ones(d, np.float32), (0.0, 1.0, 0.0),
                   0.4, {"model": model_fingerprint(backend)})  # fmt: skip
@@ -124,7 +125,7 @@ def test_hidden_state_equals_transformers_final_norm_and_logits_are_unchanged(ti
     assert np.abs(hidden - expected).max() < 0.01 * float(np.abs(expected).max())
     assert np.corrcoef(hidden, expected)[0, 1] > 0.9999
     # a fully cached prompt still yields its state (the last token runs again)
-    again = model.prefill_hidden(PROMPT)
+    again = prefill_hidden(model, PROMPT)
     np.testing.assert_allclose(again, hidden, rtol=1e-4, atol=1e-4)
 
 

@@ -30,7 +30,16 @@ from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Message
 
-__all__ = ["Backend", "BasicInfo", "LanguageModel", "LoopBackend", "Request", "plan_memory", "reusable_prefix"]
+__all__ = [
+    "Backend",
+    "BasicInfo",
+    "LanguageModel",
+    "LoopBackend",
+    "Request",
+    "plan_memory",
+    "prefill_hidden",
+    "reusable_prefix",
+]
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,18 @@ def plan_memory(
     context_length = checked_context_length(context_length, info.context_length)
     check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
     return context_length
+
+
+def prefill_hidden(model: Any, token_ids: Sequence[int]) -> np.ndarray:
+    """The hidden state of a prompt's last position (for training a probe), from a model of a
+    backend with ``supports_hidden_states``: its prefill keeps it while ``capture_hidden`` is on."""
+    capture, model.capture_hidden = model.capture_hidden, True
+    try:
+        model.prefill(token_ids)
+    finally:
+        model.capture_hidden = capture
+    assert model.last_hidden is not None
+    return model.last_hidden
 
 
 def reusable_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:

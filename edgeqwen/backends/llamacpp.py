@@ -212,16 +212,6 @@ class LlamaCppModel:
             self._ll.llama_set_embeddings(self._ctx, False)
         return logits
 
-    def prefill_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
-        """The hidden state of a prompt's last position (for training a probe)."""
-        capture, self.capture_hidden = self.capture_hidden, True
-        try:
-            self.prefill(token_ids)
-        finally:
-            self.capture_hidden = capture
-        assert self.last_hidden is not None
-        return self.last_hidden
-
     def _fit_threads(self) -> None:
         others = self._busy.others() if self._busy is not None else None
         if others is None:

@@ -236,16 +236,6 @@ class OnnxModel:
             i += step
         return logits
 
-    def prefill_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
-        """The hidden state of a prompt's last position (for training a probe)."""
-        capture, self.capture_hidden = self.capture_hidden, True
-        try:
-            self.prefill(token_ids)
-        finally:
-            self.capture_hidden = capture
-        assert self.last_hidden is not None
-        return self.last_hidden
-
     def chunk_at(self, position: int) -> int:
         """Prompt tokens to run in one step from ``position``: ``prefill_chunk``, or fewer where
         that chunk's attention scores (heads x chunk x keys floats, which GroupQueryAttention

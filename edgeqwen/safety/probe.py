@@ -155,6 +155,7 @@ def hidden_states(
 ) -> np.ndarray:
     """The hidden state after each text's prompt, rendered as the Assistant renders it under the
     default policy (its safety rules in the system prompt)."""
+    from ..backends.base import prefill_hidden
     from ..types import Message
     from .guard import Guard
 
@@ -173,7 +174,7 @@ def hidden_states(
             text = tok.decode(ids[: max_tokens // 2]) + " ... " + tok.decode(ids[-max_tokens // 2 :])
         messages = [Message("system", system), Message("user", text)] if system else [Message("user", text)]
         prompt = template.encode(tok, template.render(messages, (), add_generation_prompt=True))
-        out.append(model.prefill_hidden(prompt))
+        out.append(prefill_hidden(model, prompt))
         if progress is not None:
             progress(i + 1)
     return np.stack(out).astype(np.float32)

@@ -76,10 +76,10 @@ def slice_last_position(graph: Any, logits: str) -> bool:
     for output in graph.output:
         if output.name == logits and len(output.type.tensor_type.shape.dim) == 3:
             output.type.tensor_type.shape.dim[1].dim_value = 1
-    weights = {t.name: list(t.dims) for t in graph.initializer}
     width = next((a.i for a in node.attribute if a.name == "K"), None)  # MatMulNBits: the hidden size
-    if width is None and len(node.input) > 1 and len(weights.get(node.input[1], [])) == 2:
-        width = weights[node.input[1]][0]  # MatMul / Gemm: (hidden, vocab)
+    if width is None and len(node.input) > 1:  # MatMul / Gemm: a (hidden, vocab) weight
+        dims = next((list(t.dims) for t in graph.initializer if t.name == node.input[1]), [])
+        width = dims[0] if len(dims) == 2 else None
     graph.node.append(helper.make_node("Identity", [sliced], [HIDDEN_OUTPUT], name="LastHiddenState"))
     graph.output.append(helper.make_tensor_value_info(HIDDEN_OUTPUT, elem_type, ["batch_size", 1, width]))
     return True

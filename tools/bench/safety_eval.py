@@ -495,11 +495,10 @@ def make_faker_corpus(n: int, seed: int = 0) -> list[dict]:
 def faker_report(records: list[dict]) -> dict:
     """:func:`pii_eval` on Faker's records, and recall by where each value came from (locale or card
     brand), with a few misses and false positives to read."""
-    detectors = pii_detectors(PII_TYPES, "flag")
+    found_by_record = pii_found(records)
     by_origin: dict[str, list[int]] = {}
     misses, false_pos = [], []
-    for rec in records:
-        found = {(e.span[0], e.span[1], e.category) for e in filter_text(rec["text"], detectors).events}
+    for rec, found in zip(records, found_by_record, strict=True):
         for start, end, kind in (tuple(x) for x in rec["items"]):
             hit = (start, end, kind) in found
             by_origin.setdefault(f"{kind} {rec['origin']}", [0, 0])[0 if hit else 1] += 1
@@ -508,18 +507,22 @@ def faker_report(records: list[dict]) -> dict:
         truth = {tuple(x) for x in rec["items"]}
         false_pos += [f"{k}: {rec['text'][a:b]!r} in {rec['text']!r}" for a, b, k in found - truth]
     return {
-        "types": pii_eval(records),
+        "types": pii_eval(records, found_by_record),
         "by_origin": {k: {"caught": v[0], "n": v[0] + v[1]} for k, v in sorted(by_origin.items())},
         "misses": misses,
         "false_positives": false_pos,
     }
 
 
-def pii_eval(records: list[dict]) -> dict:
+def pii_found(records: list[dict]) -> list[set[tuple[int, int, str]]]:
+    """Each record's detected spans, as (start, end, type)."""
     detectors = pii_detectors(PII_TYPES, "flag")  # flag: keep text, record spans
+    return [{(e.span[0], e.span[1], e.category) for e in filter_text(r["text"], detectors).events} for r in records]
+
+
+def pii_eval(records: list[dict], found_by_record: list[set[tuple[int, int, str]]] | None = None) -> dict:
     stats = {k: {"tp": 0, "fn": 0, "fp": 0} for k in PII_TYPES}
-    for rec in records:
-        found = {(e.span[0], e.span[1], e.category) for e in filter_text(rec["text"], detectors).events}
+    for rec, found in zip(records, found_by_record or pii_found(records), strict=True):
         truth = {tuple(item) for item in rec["items"]}
         for start, end, kind in truth:
             stats[kind]["tp" if (start, end, kind) in found else "fn"] += 1

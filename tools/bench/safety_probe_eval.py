@@ -41,29 +41,29 @@ from edgeqwen.safety.probe import (  # noqa: E402
 from edgeqwen.safety.screen import EXCLUDED_SOURCES  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "safety-train"
-BACKEND = "llamacpp"  # --backend: whose hidden states (the demo GGUF on llama.cpp, or its int4 ONNX build)
 
 
-def _cache_file() -> Path:
-    suffix = "" if BACKEND == "llamacpp" else f"-{BACKEND}"
+def _cache_file(backend: str) -> Path:
+    """Hidden states of one build of the demo: its GGUF on llama.cpp (--backend), or its int4 ONNX."""
+    suffix = "" if backend == "llamacpp" else f"-{backend}"
     return ROOT / ".cache" / f"safety-probe-hidden{suffix}.npz"
 
 
-def _demo_backend():
+def _demo_backend(backend: str):
     from edgeqwen.backends import load_backend
     from edgeqwen.hub import ensure_demo_model
 
-    return load_backend(BACKEND, ensure_demo_model(None, BACKEND), context_length=2048)
+    return load_backend(backend, ensure_demo_model(None, backend), context_length=2048)
 
 
-def collect(per_source: int) -> None:
+def collect(per_source: int, backend_name: str) -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     from safety_hard_negatives import hard_negatives
 
     rows = [json.loads(line) for line in open(DATA / "train.jsonl", encoding="utf-8")] + hard_negatives()
     rows = [r for r in rows if r["label"] in ("harmful", "benign")]
     chosen = sample_rows(rows, per_source)
-    backend = _demo_backend()
+    backend = _demo_backend(backend_name)
     texts = [r["text"] for r in chosen]
 
     def progress(i: int) -> None:
@@ -71,7 +71,7 @@ def collect(per_source: int) -> None:
             print(f"{i}/{len(texts)}", flush=True)
 
     hidden = hidden_states(backend, texts, progress=progress)
-    cache = _cache_file()
+    cache = _cache_file(backend_name)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         cache,
@@ -85,13 +85,13 @@ def collect(per_source: int) -> None:
     print(f"wrote {cache}: {len(texts)} prompts")
 
 
-def _cache():
-    c = np.load(_cache_file(), allow_pickle=True)
+def _cache(backend: str):
+    c = np.load(_cache_file(backend), allow_pickle=True)
     return c["hidden"], c["labels"], c["sources"], c["sha1"], list(c["texts"]), str(c["model"])
 
 
-def loso(screen_loso: Path) -> dict:
-    hidden, labels, sources, sha1, texts, _ = _cache()
+def loso(screen_loso: Path, backend: str) -> dict:
+    hidden, labels, sources, sha1, texts, _ = _cache(backend)
     oof = {r["sha1"]: r for r in json.loads(screen_loso.read_text())["rows"]}
     keep = np.array([s in oof for s in sha1])
     hidden, labels, sources, sha1 = hidden[keep], labels[keep], sources[keep], sha1[keep]
@@ -133,8 +133,8 @@ def loso(screen_loso: Path) -> dict:
     }
 
 
-def ship() -> None:
-    hidden, labels, sources, _sha1, texts, model = _cache()
+def ship(backend: str) -> None:
+    hidden, labels, sources, _sha1, texts, model = _cache(backend)
     trainable = np.array([s not in EXCLUDED_SOURCES for s in sources])
     backend_model = model
     probe = train_probe(
@@ -143,7 +143,7 @@ def ship() -> None:
         [t for t, k in zip(texts, trainable, strict=True) if k],
         info={
             "model": backend_model,
-            "hidden": f"{BACKEND}: last prompt position, final norm",
+            "hidden": f"{backend}: last prompt position, final norm",
             "rows": int(trainable.sum()),
         },
     )
@@ -151,14 +151,14 @@ def ship() -> None:
     tmp = PACKAGED / "_tmp"
     tmp.mkdir(exist_ok=True)
     probe.save(tmp)
-    name = "smollm2-135m-instruct" if BACKEND == "llamacpp" else f"smollm2-135m-instruct-{BACKEND}"
+    name = "smollm2-135m-instruct" if backend == "llamacpp" else f"smollm2-135m-instruct-{backend}"
     for ext in ("npy", "json"):
         (tmp / f"safety-probe.{ext}").replace(PACKAGED / f"{name}.safety-probe.{ext}")
     tmp.rmdir()
     print(f"shipped probe for {model}: threshold {probe.threshold:.3f}, stack {probe.stack}")
 
 
-def cost(runs: int = 15) -> None:
+def cost(backend_name: str, runs: int = 15) -> None:
     """The probe's own cost (a dot product) and what reading the hidden state costs the prefill
     (its last position runs as a batch of its own), on the demo model; medians."""
     import statistics
@@ -166,7 +166,7 @@ def cost(runs: int = 15) -> None:
 
     from edgeqwen.safety.probe import find_probe
 
-    backend = _demo_backend()
+    backend = _demo_backend(backend_name)
     probe, why = find_probe(backend)
     assert probe is not None, why
     text = (DATA.parent / "safety-train" / "README.md").read_text()[:600]
@@ -193,7 +193,6 @@ def cost(runs: int = 15) -> None:
 
 
 def main() -> None:
-    global BACKEND
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=["llamacpp", "onnx"], default="llamacpp")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -205,15 +204,14 @@ def main() -> None:
     sub.add_parser("ship")
     sub.add_parser("cost")
     args = ap.parse_args()
-    BACKEND = args.backend
     if args.cmd == "collect":
-        collect(args.per_source)
+        collect(args.per_source, args.backend)
     elif args.cmd == "ship":
-        ship()
+        ship(args.backend)
     elif args.cmd == "cost":
-        cost()
+        cost(args.backend)
     else:
-        result = loso(args.screen_loso)
+        result = loso(args.screen_loso, args.backend)
         if args.out:
             args.out.write_text(json.dumps(result, indent=1) + "\n")
         for name in ("screen+probe", "screen alone, same rows"):

@@ -261,6 +261,30 @@ def test_schemas_that_are_wrong_are_refused_not_relaxed():
     assert relax({"anyOf": [{"type": "integer"}], "oneOf": [{"type": "integer"}, {"type": "string"}]}).exact
 
 
+# closed to every key, while its one branch requires one: allows no value (SchemaStore's jasonette)
+NO_VALUE = {"type": "object", "additionalProperties": False, "oneOf": [{"properties": {"t": {}}, "required": ["t"]}]}
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid", "invalid"),
+    [
+        ({"anyOf": [{"type": "string"}, {"$ref": "#/$defs/none"}]}, "text", {"t": 1}),
+        ({"type": "object", "properties": {"x": {"$ref": "#/$defs/none", "title": "x"}}}, {}, {"x": {"t": 1}}),
+        ({"type": "array", "items": {"$ref": "#/$defs/no%20value"}}, [], [{"t": 1}]),
+    ],
+)
+def test_a_reference_to_a_schema_that_allows_no_value_is_dropped_where_it_is_optional(schema, valid, invalid):
+    """llguidance drops such a subschema written in place but refused the whole schema when it
+    is reached through $ref: the grammar stays exact and takes what the schema takes."""
+    schema = {**schema, "$defs": {"none": NO_VALUE, "no value": NO_VALUE}}
+    relaxed = relax(schema)
+    assert relaxed.exact and _grammar_accepts(relaxed, valid) and check(valid, schema) is None
+    assert not _grammar_accepts(relaxed, invalid) and check(invalid, schema) is not None
+    required = {"type": "object", "properties": {"x": {"$ref": "#/$defs/none"}}, "required": ["x"]}
+    with pytest.raises(GrammarError, match="allows no value"):
+        relax({**required, "$defs": {"none": NO_VALUE}})
+
+
 def test_a_schema_over_the_compile_time_limit_is_refused_every_time(monkeypatch):
     from edgeqwen.runtime import relax as relax_module
 

@@ -25,7 +25,15 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import EdgeQwenError, GrammarError
-from .rewrite import ENFORCED_FORMATS, KEYWORDS, UnknownFormatWarning, dependencies_in_grammar, rewrite, walk
+from .rewrite import (
+    ENFORCED_FORMATS,
+    KEYWORDS,
+    UnknownFormatWarning,
+    dependencies_in_grammar,
+    replace_refs,
+    rewrite,
+    walk,
+)
 from .schema import decoding_schema
 
 __all__ = [
@@ -164,6 +172,19 @@ def _matches(pattern: str, key: str) -> bool:
         return re.search(pattern, key) is not None
     except re.error:
         return True  # a pattern Python cannot read: assume it overlaps
+
+
+_UNSATISFIABLE_AT = re.compile(r"^Unsatisfiable schema.*\n\s*while processing [^#\s]*(#/\S+)", re.S)
+
+
+def _drop_unsatisfiable_refs(schema: dict[str, Any], error: str) -> bool:
+    """llguidance drops an anyOf branch or an optional property that allows no value when it is
+    written in place, but refuses the whole schema when it is reached through a ``$ref`` (a
+    SchemaStore schema: a definition closed to every key whose oneOf branches each require one,
+    used as an anyOf branch beside a string). Each reference to it becomes ``false``, exactly the
+    values it allows: dropped where it was optional, still failing the schema where it was not."""
+    found = _UNSATISFIABLE_AT.search(error)
+    return found is not None and replace_refs(schema, found.group(1), False)
 
 
 # llguidance's message -> the relaxation that removes its cause (each keeps a superset)
@@ -360,6 +381,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             options["lenient"] = True
             dropped.update(k.strip(' "') for k in unimplemented.group(1).split(","))
             continue
+        if _drop_unsatisfiable_refs(schema, error):
+            continue  # exact: nothing is left to the check
         fixes = [fix for pattern, fix in _FIXES if pattern.search(error)]
         if (not fixes or error.startswith("Expected ")) and not refused_invalid:
             # an error no relaxation is for, or a keyword's value of the wrong type ("Expected

@@ -29,6 +29,7 @@ __all__ = [
     "STANDARD_FORMATS",
     "UnknownFormatWarning",
     "dependencies_in_grammar",
+    "replace_refs",
     "rewrite",
     "walk",
 ]
@@ -108,6 +109,29 @@ def walk(schema: Any) -> Iterator[dict[str, Any]]:
         seen.add(id(node))
         yield node
         stack.extend(reversed(_subschemas(node)))
+
+
+def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:
+    """Every subschema that is a reference to ``ref`` (compared percent-decoded), with whatever
+    stands beside it, becomes ``value``; True where one did."""
+    target, changed = urllib.parse.unquote(ref), False
+    for node in walk(schema):
+        for key, held in node.items():
+            kind = _HOLDS.get(key)
+            if kind is None:
+                continue
+            if type(held) is dict and kind != "map":
+                held, slots = node, [key]
+            else:
+                slots = (
+                    range(len(held)) if type(held) is list and kind == "many" else list(held) if kind == "map" else []
+                )
+            for slot in slots:
+                child = held[slot]
+                if type(child) is dict and urllib.parse.unquote(str(child.get("$ref", ""))) == target:
+                    held[slot] = value
+                    changed = True
+    return changed
 
 
 def _distinct_branches(branches: list[Any]) -> bool:

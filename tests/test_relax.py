@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
-from edgeqwen.runtime.relax import KEYWORDS, UnknownFormatWarning, check, matcher_limits, relax
+from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, check, matcher_limits, relax
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -431,7 +431,8 @@ def test_any_schema_relaxes_or_is_refused_with_a_grammar_error(inner, closed, dr
     }
     try:
         relaxed = relax(schema, 256 if bounded else None)
-    except GrammarError:
+    except GrammarError as exc:
+        assert INTERNAL not in str(exc)
         return
     assert _grammar_accepts(relaxed, {})  # valid for the root (nothing required there): a superset keeps it
     if bounded:
@@ -578,13 +579,38 @@ def test_a_schema_with_values_of_any_type_is_relaxed_or_refused_never_a_crash(od
     schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}, **odd}
     try:
         relax(schema, 256 if bounded else None)
-    except GrammarError:
+    except GrammarError as exc:
+        assert INTERNAL not in str(exc)
         return
     for value in ({}, {"a": 1}, {"a": 1, "b": "x"}, [], "x"):
         try:
             check(value, schema)
         except GrammarError:
             return
+
+
+def test_a_definition_named_type_under_a_container_of_its_own_is_not_a_type():
+    """Vega's schema keeps its definitions under "defs", one of them called "type": narrowing the
+    schema for decoding read that dict as a list of type names and crashed."""
+    schema = {
+        "defs": {"type": {"type": "string", "enum": ["fit", "pad"]}, "n": {"type": "integer"}},
+        "type": "object",
+        "properties": {"a": {"$ref": "#/defs/type"}, "b": {"$ref": "#/defs/n"}},
+    }
+    relaxed = relax(schema, 256)
+    assert _grammar_accepts(relaxed, {"a": "pad", "b": 3}) and not _grammar_accepts(relaxed, {"a": "other"})
+
+
+def test_a_crash_inside_relax_on_a_valid_schema_is_a_grammar_error_that_says_it_is_ours(monkeypatch):
+    from edgeqwen.runtime import relax as relax_module
+
+    def broken(*args):
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(relax_module, "decoding_schema", broken)
+    with pytest.raises(GrammarError, match=f"TypeError: unhashable.*{INTERNAL}.*report it") as info:
+        relax({"type": "object", "title": "crash-test"}, 256)
+    assert isinstance(info.value.__cause__, TypeError)
 
 
 PANICS = {"$ref": {"ab": "é" * 60}}  # llguidance 1.9 panics cutting its error message inside the "é"

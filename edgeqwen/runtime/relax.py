@@ -38,6 +38,7 @@ from .schema import decoding_schema
 
 __all__ = [
     "ENFORCED_FORMATS",
+    "INTERNAL",
     "KEYWORDS",
     "Relaxed",
     "UnknownFormatWarning",
@@ -298,6 +299,7 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
 
 
 COMPILE_TIME_LIMIT_S = 10.0
+INTERNAL = "a bug in edgeqwen"  # how a crash inside relax() is reported (tests look for it)
 _CACHE_SIZE = 256
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[str, int | None, bool], Relaxed] = OrderedDict()
@@ -322,9 +324,12 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
         relaxed = _relaxed(text, max_string, bound_patterns, validate)
     except EdgeQwenError:
         raise
-    except Exception:  # a rewrite tripping over a keyword's value of the wrong type ("oneOf": null, "type": {})
+    except Exception as exc:  # a rewrite tripping over a keyword's value of the wrong type ("oneOf": null, "type": {})
         _refuse_invalid(json.loads(text), "")  # says where, if the schema is not valid JSON Schema
-        raise
+        raise GrammarError(
+            f"edgeqwen could not compile this schema ({type(exc).__name__}: {str(exc)[:200]}). It is valid JSON "
+            f"Schema, so this is {INTERNAL}: please report it with the schema."
+        ) from exc
     finally:
         if collecting:
             gc.enable()

@@ -61,7 +61,9 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
             else:
                 out[key] = walk(value)
         types = out.get("type")
-        types = types if isinstance(types, list) else [types]
+        # only names count: a dict here is a definition called "type" under a container this walk
+        # does not know (Vega's "defs"), which it walks as a schema all the same
+        types = [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
         shaped = not bound_patterns and {"pattern", "format"} & out.keys()
         if "string" in types and not {"maxLength", "enum", "const"} & out.keys() and not shaped:
             out["maxLength"] = max(max_string, int(out.get("minLength", 0)))

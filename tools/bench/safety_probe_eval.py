@@ -5,6 +5,7 @@ and write the probe the package ships.
     python tools/bench/safety_probe_eval.py loso --screen-loso LOSO.json   # needs safety_eval --loso-out
     python tools/bench/safety_probe_eval.py ship                           # edgeqwen/safety/probes/
     python tools/bench/safety_probe_eval.py --backend onnx collect|loso|ship|cost   # the int4 ONNX build's
+    python tools/bench/safety_probe_eval.py collect --injections && ... loso-injections --screen-loso LOSO.json
 
 ``collect`` renders each sampled prompt as the Assistant does under the default policy and keeps
 the demo model's last hidden state (the GGUF on llama.cpp, or with ``--backend onnx`` its int4
@@ -33,19 +34,23 @@ from safety_eval import OURS, family, wilson  # noqa: E402
 
 from edgeqwen.safety.probe import (  # noqa: E402
     PACKAGED,
+    balanced_weights,
+    fit_logistic,
     hidden_states,
+    is_validation,
     model_fingerprint,
     sample_rows,
     train_probe,
 )
-from edgeqwen.safety.screen import EXCLUDED_SOURCES  # noqa: E402
+from edgeqwen.safety.screen import EXCLUDED_SOURCES, threshold_at_fp  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "safety-train"
 
 
-def _cache_file(backend: str) -> Path:
-    """Hidden states of one build of the demo: its GGUF on llama.cpp (--backend), or its int4 ONNX."""
-    suffix = "" if backend == "llamacpp" else f"-{backend}"
+def _cache_file(backend: str, injections: bool = False) -> Path:
+    """Hidden states of one build of the demo: its GGUF on llama.cpp (--backend), or its int4 ONNX;
+    of the harmful and benign rows, or of the injection rows."""
+    suffix = ("" if backend == "llamacpp" else f"-{backend}") + ("-injections" if injections else "")
     return ROOT / ".cache" / f"safety-probe-hidden{suffix}.npz"
 
 
@@ -56,12 +61,12 @@ def _demo_backend(backend: str):
     return load_backend(backend, ensure_demo_model(None, backend), context_length=2048)
 
 
-def collect(per_source: int, backend_name: str) -> None:
+def collect(per_source: int, backend_name: str, injections: bool = False) -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     from safety_hard_negatives import hard_negatives
 
     rows = [json.loads(line) for line in open(DATA / "train.jsonl", encoding="utf-8")] + hard_negatives()
-    rows = [r for r in rows if r["label"] in ("harmful", "benign")]
+    rows = [r for r in rows if (r["label"] == "injection" if injections else r["label"] in ("harmful", "benign"))]
     chosen = sample_rows(rows, per_source)
     backend = _demo_backend(backend_name)
     texts = [r["text"] for r in chosen]
@@ -71,7 +76,7 @@ def collect(per_source: int, backend_name: str) -> None:
             print(f"{i}/{len(texts)}", flush=True)
 
     hidden = hidden_states(backend, texts, progress=progress)
-    cache = _cache_file(backend_name)
+    cache = _cache_file(backend_name, injections)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         cache,
@@ -85,8 +90,8 @@ def collect(per_source: int, backend_name: str) -> None:
     print(f"wrote {cache}: {len(texts)} prompts")
 
 
-def _cache(backend: str):
-    c = np.load(_cache_file(backend), allow_pickle=True)
+def _cache(backend: str, injections: bool = False):
+    c = np.load(_cache_file(backend, injections), allow_pickle=True)
     return c["hidden"], c["labels"], c["sources"], c["sha1"], list(c["texts"]), str(c["model"])
 
 
@@ -130,6 +135,51 @@ def loso(screen_loso: Path, backend: str) -> dict:
         "screen+probe": {"harmful_refused": rate(harm, flags), "benign_fp": rate(ben, flags)},
         "screen alone, same rows": {"harmful_refused": rate(harm, screen_flag), "benign_fp": rate(ben, screen_flag)},
         "per_source": per_source,
+    }
+
+
+def loso_injections(screen_loso: Path, backend: str, fp: float = 0.01) -> dict:
+    """Exploratory (docs/safety.md; nothing ships): an injection probe on the same state, per family
+    trained without it and stacked with the screen's out-of-fold injection logit, threshold at
+    ``fp`` of the other families' validation benign rows; against the screen alone on the same rows
+    (its own flag, and a threshold set the same way)."""
+    h1, l1, s1, sha1, t1, _ = _cache(backend)
+    h2, l2, s2, sha2, t2, _ = _cache(backend, injections=True)
+    benign = l1 == "benign"
+    hidden, labels = np.concatenate([h1[benign], h2]), np.concatenate([l1[benign], l2])
+    sources, sha = np.concatenate([s1[benign], s2]), np.concatenate([sha1[benign], sha2])
+    texts = [t for t, k in zip(t1, benign, strict=True) if k] + list(t2)
+    oof = {r["sha1"]: r for r in json.loads(screen_loso.read_text())["rows"]}
+    keep = np.array([x in oof for x in sha])
+    hidden, labels, sources, sha = hidden[keep], labels[keep], sources[keep], sha[keep]
+    val = np.array([is_validation(t) for t, k in zip(texts, keep, strict=True) if k])
+    z = np.array([oof[x]["logit_injection"] for x in sha])
+    y = (labels == "injection").astype(float)
+    fams = np.array([family(x) for x in sources])
+    trainable = np.array([x not in EXCLUDED_SOURCES for x in sources])
+    flags = {name: np.zeros(len(y), bool) for name in ("screen", "probe", "screen+probe")}
+    flags["screen, its own flag"] = np.array([oof[x]["injection"] for x in sha])
+    for fam in sorted(set(fams)):
+        test = fams == fam
+        tr, va = ~test & trainable & ~val, ~test & trainable & val
+        mean, scale = hidden[tr].mean(axis=0), hidden[tr].std(axis=0) + 1e-6
+        x = (hidden - mean) / scale
+        w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=balanced_weights(y[tr]))
+        p = x @ w + b
+        (c1, c2), c = fit_logistic(np.stack([z[va], p[va]], axis=1), y[va], l2=1e-3, weight=balanced_weights(y[va]))
+        for name, score in (("screen", z), ("probe", p), ("screen+probe", c1 * z + c2 * p + c)):
+            flags[name][test] = score[test] >= threshold_at_fp(score[va & (y == 0)], fp)
+    public = sources != OURS
+    inj, ben = public & (y == 1), public & (y == 0)
+
+    def rate(mask, f):
+        return {"rate": float(f[mask].mean()), "k": int(f[mask].sum()), "n": int(mask.sum())}
+
+    per_source = {
+        src: {name: rate(inj & (sources == src), f) for name, f in flags.items()} for src in sorted(set(sources[inj]))
+    }
+    return {name: {"caught": rate(inj, f), "benign_fp": rate(ben, f)} for name, f in flags.items()} | {
+        "per_source": per_source
     }
 
 
@@ -198,6 +248,10 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
     c.add_argument("--per-source", type=int, default=60)
+    c.add_argument("--injections", action="store_true", help="the injection rows (for loso-injections)")
+    li = sub.add_parser("loso-injections")
+    li.add_argument("--screen-loso", type=Path, required=True)
+    li.add_argument("--fp", type=float, default=0.01)
     lo = sub.add_parser("loso")
     lo.add_argument("--screen-loso", type=Path, required=True)
     lo.add_argument("--out", type=Path)
@@ -205,7 +259,15 @@ def main() -> None:
     sub.add_parser("cost")
     args = ap.parse_args()
     if args.cmd == "collect":
-        collect(args.per_source, args.backend)
+        collect(args.per_source, args.backend, args.injections)
+    elif args.cmd == "loso-injections":
+        result = loso_injections(args.screen_loso, args.backend, args.fp)
+        for name, v in result.items():
+            if name != "per_source":
+                c, b = v["caught"], v["benign_fp"]
+                print(f"{name:<22} injections {c['rate']:.1%} of {c['n']}, benign {b['rate']:.1%} of {b['n']}")
+        for src, v in result["per_source"].items():
+            print(f"  {src:<40}", "  ".join(f"{n} {r['rate']:.0%}" for n, r in v.items()), f"of {v['screen']['n']}")
     elif args.cmd == "ship":
         ship(args.backend)
     elif args.cmd == "cost":

@@ -291,6 +291,22 @@ def test_streaming_equals_whole_text_for_the_new_formats():
     assert not any(p in whole for p in ("9313", "4167211068", "7971", "623.079")) and "05.356707" in whole
 
 
+_PII_PIECES = st.sampled_from(
+    ["Phone:", "\n", " ", "cell", "Telefonnummernverzeichnisse", "0233651564", "507 909 669", "order", ".", "office",
+     "call me at", "card #", "588235703935", "+49 (0) 9313 758584", "units", "電話：", "de89 3704 0044 0532 0130 00"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PII_PIECES, max_size=14), st.integers(1, 9))
+def test_streamed_pii_filtering_equals_the_whole_text_however_it_is_cut(pieces, size):
+    """The look-behinds (a word that says phone or card) see the same text in a stream as at once."""
+    text, detectors = "".join(pieces), pii_detectors()
+    f = StreamFilter(detectors)
+    shown = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.finish()
+    assert shown == filter_text(text, detectors).text
+
+
 def test_streaming_equals_whole_text_where_a_word_before_or_after_makes_it_pii():
     detectors = pii_detectors()
     text = "Phone:\n0233651564, cell 8233732455. Order 0243221772; 035200 41 81 office; my card # 588235703935 ok"

@@ -143,11 +143,12 @@ _NO_MORE_DIGITS = r"(?![ .-]\d)"
 # A number written as one bare run or in plain groups ("0233651564", "507 909 669") counts as a
 # phone only right after a word that says so (a noun, then up to 24 characters without digits, a
 # sentence end or a word that names another number; or a verb right before it): without one,
-# order ids and amounts look the same.
+# order ids and amounts look the same. Bounded, so the look-behind fits in the 64 characters a
+# stream filter keeps behind its buffer.
 _PHONE_NOUN = (
     r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|direct|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
-    r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w*|t[ée]l[ée]phone\w*"
-    r"|tele?f[oó]n\w*|handy\w*|телефон\w*)\b)|電話|携帯|手机|电话)"
+    r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}|t[ée]l[ée]phone\w{0,12}"
+    r"|tele?f[oó]n\w{0,12}|handy\w{0,12}|телефон\w{0,12})\b)|電話|携帯|手机|电话)"
 )
 _NOT_ANOTHER_NUMBER = r"(?!order|invoice|ticket|account|ref|case|serial|model|price|code|pin\b|id\b|iban|card)"
 _PHONE_GAP = rf"(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？]|\b(?:no|nr|num)\.){{0,24}}"

@@ -73,7 +73,7 @@ class StreamFilter:
                 if not final and (m.partial or det.pattern.fullmatch(text, m.start(), partial=True) is not None):
                     hold = min(hold, m.start())
                     break
-                length = det.valid_length(m.group()) if m.end() > m.start() else 0
+                length = det.valid_length(m.group()) if m.end() > m.start() and det.in_context(text, m.start()) else 0
                 if length:
                     hits.append(_Hit(m.start() - base, m.start() + length - base, det, order))
         hold -= base

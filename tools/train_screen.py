@@ -125,8 +125,11 @@ def source_weights(rows: Sequence[dict]) -> np.ndarray:
     return np.array([1 / np.sqrt(counts[r["source"]]) for r in rows], np.float32)
 
 
-def thresholds_at(scores: np.ndarray, benign: np.ndarray, target_fp: dict[str, float] = TARGET_FP) -> dict:
-    """Per head, the lowest threshold that flags at most ``target_fp`` of the benign rows."""
+def thresholds_at(scores: np.ndarray, benign: np.ndarray, target_fp: dict[str, float] | None = None) -> dict:
+    """Per head, the lowest threshold that flags at most ``target_fp`` (default: ``TARGET_FP`` as it
+    is when called, so ``safety_eval.py --recipe '{"TARGET_FP": ...}'`` reaches the folds) of the
+    benign rows."""
+    target_fp = TARGET_FP if target_fp is None else target_fp
     return {head: threshold_at_fp(scores[benign, h], target_fp[head]) for h, head in enumerate(HEADS)}
 
 

@@ -41,9 +41,6 @@ EPOCHS = 6
 BATCH = 128
 LR = 0.02
 L2 = 2e-7
-# Synthetic indirect injections: this many training injections written into training benign texts
-# (documents, e-mails) at the start, middle or end (0: none). Drawn from the training rows only.
-AUGMENT = 0
 
 
 def load_rows(data: Path = DATA, excluded: Iterable[str] = EXCLUDED, hard_negatives: bool = True) -> list[dict]:
@@ -119,32 +116,6 @@ def train(
     return np.concatenate([w, bias.detach().numpy()[None, :]]).astype(np.float32)
 
 
-def indirect_injections(rows: Sequence[dict], n: int) -> list[dict]:
-    """``n`` injection rows made of the given rows: an injection's text inside a benign text of at
-    least 300 characters, at its start, middle (a sentence boundary) or end."""
-    if n <= 0:
-        return []
-    rng = np.random.default_rng(SEED + 1)
-    attacks = [r["text"] for r in rows if r["label"] == "injection" and len(r["text"]) < 600]
-    documents = [r["text"] for r in rows if r["label"] == "benign" and len(r["text"]) >= 300]
-    if not attacks or not documents:
-        return []
-    out = []
-    for _ in range(n):
-        attack, doc = attacks[rng.integers(len(attacks))], documents[rng.integers(len(documents))]
-        where = rng.integers(3)
-        if where == 0:
-            text = f"{attack}\n\n{doc}"
-        elif where == 2:
-            text = f"{doc}\n\n{attack}"
-        else:
-            cut = doc.find(". ", len(doc) // 2)
-            cut = len(doc) // 2 if cut < 0 else cut + 2
-            text = f"{doc[:cut]}{attack} {doc[cut:]}"
-        out.append({"text": text, "label": "injection", "source": "augment-indirect"})
-    return out
-
-
 def source_weights(rows: Sequence[dict]) -> np.ndarray:
     """1/sqrt(rows of the row's source): a 1,900-row templated source does not drown a 30-row one
     (leave-one-source-out recall rose at every false-positive level with it; docs/safety.md)."""
@@ -172,13 +143,11 @@ def fit(rows: Sequence[dict], dim_bits: int = DIM_BITS, feats: Sequence[np.ndarr
     val = [is_validation(r["text"]) for r in rows]
     train_rows = [r for r, v in zip(rows, val, strict=True) if not v]
     val_rows = [r for r, v in zip(rows, val, strict=True) if v]
+    y, mask = targets(train_rows)
     if feats is None:
         train_feats = [features(r["text"], dim_bits) for r in train_rows]
     else:
         train_feats = [f for f, v in zip(feats, val, strict=True) if not v]
-    extra = indirect_injections(train_rows, AUGMENT)
-    train_rows, train_feats = train_rows + extra, train_feats + [features(r["text"], dim_bits) for r in extra]
-    y, mask = targets(train_rows)
     weights = train(train_feats, y, mask, dim_bits, sample_weight=source_weights(train_rows))
     screen = Screen(weights.astype(np.float16), dict.fromkeys(HEADS, 0.5))
     val_scores = score_all(screen, [r["text"] for r in val_rows])

@@ -337,3 +337,12 @@ def test_safety_eval_loso_summary_counts_and_intervals():
     assert (
         safety_eval.family("spikee-seeds-llm-mailbox") == "spikee" and safety_eval.family("truthfulqa") == "truthfulqa"
     )
+    # each fold's flags at the other validation targets: a stricter target flags fewer rows
+    n = len(safety_eval.TARGET_GRID)
+    for r in rows:
+        r["harmful_at"] = [r["label"] == "harmful" and j < n - 1 for j in range(n)][::-1]
+        r["injection_at"] = [r["label"] != "harmful" and j >= 2 for j in range(n)]
+    at = safety_eval.summarise_loso(rows)["at_validation_target"]
+    first, last = at[f"{safety_eval.TARGET_GRID[0]:.1%}"], at[f"{safety_eval.TARGET_GRID[-1]:.1%}"]
+    assert first["harmful"] == {"caught": 0.0, "benign_flagged": 0.0} and last["harmful"]["caught"] == 1.0
+    assert first["injection"]["caught"] == 0.0 and last["injection"] == {"caught": 1.0, "benign_flagged": 1.0}

@@ -105,13 +105,29 @@ def recall_at_fp(positives: list[float], negatives: list[float], fp: float) -> f
     return sum(v > cut for v in positives) / len(positives)
 
 
+# Validation targets the folds also report (the shipped one is train_screen.TARGET_FP): how the
+# held-out rates move with the target, without a retraining per target.
+TARGET_GRID = (0.01, 0.015, 0.02, 0.025, 0.03)
+
+
 def _fold(fam: str) -> list[dict]:
     import numpy as np
-    from train_screen import HEADS
+    from train_screen import HEADS, score_all, threshold_at_fp
 
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
     screen = fold_screen(fam)
+    never = fam in _LOSO["excluded_families"]
+    val_benign = [
+        r["text"]
+        for r, v in zip(rows, _LOSO["val"], strict=True)
+        if v
+        and r["label"] == "benign"
+        and (never or family(r["source"]) != fam)
+        and r["source"] not in _LOSO["excluded"]
+    ]
+    benign_scores = score_all(screen, val_benign)
+    grid = {h: [threshold_at_fp(benign_scores[:, k], t) for t in TARGET_GRID] for k, h in enumerate(HEADS)}
     out = []
     for i in held:
         logits = screen.logits(rows[i]["text"])
@@ -123,6 +139,8 @@ def _fold(fam: str) -> list[dict]:
                 "family": fam,
                 "label": rows[i]["label"],
                 **flags,
+                # flagged at each TARGET_GRID validation target of this fold
+                **{f"{h}_at": [bool(scores[k] >= t) for t in grid[h]] for k, h in enumerate(HEADS)},
                 "val": bool(_LOSO["val"][i]),
                 # out-of-fold logits: for curves, and for stacking the probe (safety_probe_eval.py)
                 "logit_injection": float(logits[0]),
@@ -207,6 +225,17 @@ def summarise_loso(results: list[dict]) -> dict:
         out["preset_default_benign_refused"] = rate(by["benign"], lambda r: r["harmful"] or r["rules_harmful"])
         out["preset_injections_caught"] = rate(by["injection"], lambda r: r["injection"] or r["rules_injection"])
         out["preset_injection_benign_fp"] = rate(by["benign"], lambda r: r["injection"] or r["rules_injection"])
+    if by["benign"] and "harmful_at" in by["benign"][0]:
+        out["at_validation_target"] = {
+            f"{target:.1%}": {
+                head: {
+                    "caught": rate(by[head], lambda r, j=j, head=head: r[f"{head}_at"][j])["rate"],
+                    "benign_flagged": rate(by["benign"], lambda r, j=j, head=head: r[f"{head}_at"][j])["rate"],
+                }
+                for head in ("injection", "harmful")
+            }
+            for j, target in enumerate(TARGET_GRID)
+        }
     if by["benign"] and "logit_harmful" in by["benign"][0]:
         curves = {}
         for head, positives in (("injection", by["injection"]), ("harmful", by["harmful"])):
@@ -354,6 +383,11 @@ def main() -> None:
             print(f"{key:<22} {v['rate']:.1%} [{v['ci95'][0]:.1%}, {v['ci95'][1]:.1%}] of {v['n']}")
         for name, v in result.get("recall_at_pooled_fp", {}).items():
             print(f"  recall {name:<18} {v:.1%}")
+        for target, heads in result.get("at_validation_target", {}).items():
+            print(
+                f"  validation target {target:>5}: "
+                + "; ".join(f"{h} {v['caught']:.1%} caught, {v['benign_flagged']:.1%} benign" for h, v in heads.items())
+            )
         for name, v in result["per_source"].items():
             print(f"  {name:<48} {v['rate']:.1%} of {v['n']}")
         return

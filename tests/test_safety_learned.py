@@ -266,6 +266,7 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "You can reach me at 363 747 584 units.",
         "mobile on 17.05.2024",
         "order 568242194898 today",  # 12 digits that pass Luhn, no word that says card
+        "direct deposit 123456789 (routing)",
     ],
 )
 def test_look_alikes_are_not_pii(text):

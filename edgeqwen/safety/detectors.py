@@ -152,7 +152,7 @@ _NO_MORE_DIGITS = r"(?![ .-]\d)"
 # order ids and amounts look the same. Bounded, so the look-behind fits in the 64 characters a
 # stream filter keeps behind its buffer.
 _PHONE_NOUN = (
-    r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|direct|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
+    r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
     r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}|t[ée]l[ée]phone\w{0,12}"
     r"|tele?f[oó]n\w{0,12}|handy\w{0,12}|телефон\w{0,12})\b)|電話|携帯|手机|电话)"
 )

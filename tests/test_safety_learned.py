@@ -273,6 +273,24 @@ def test_look_alikes_are_not_pii(text):
     assert filter_text(text, pii_detectors(action="flag")).events == ()
 
 
+def test_an_iban_of_every_registry_country_is_found_compact_and_grouped():
+    from edgeqwen.safety.detectors import IBAN_LENGTHS, iban_valid
+
+    def iban(country: str, bban: str) -> str:
+        check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97
+        return f"{country}{check:02d}{bban}"
+
+    detectors = pii_detectors(["iban"], action="flag")
+    for country, length in IBAN_LENGTHS.items():
+        right = iban(country, ("1234567890" * 4)[: length - 4])
+        grouped = " ".join(right[i : i + 4] for i in range(0, len(right), 4))
+        for written in (right, grouped.lower()):
+            events = filter_text(f"pay to {written} today", detectors).events
+            assert [e.evidence for e in events] == [written], (country, written)
+        # mod-97 holds, the length is another country's: not an IBAN
+        assert not iban_valid(iban(country, "7" * (length - 5))) and not iban_valid(iban(country, "7" * (length - 3)))
+
+
 def test_twelve_digit_luhn_needs_a_maestro_prefix():
     assert luhn_valid("630400000000") and not luhn_valid("400000000006")  # both pass Luhn
 

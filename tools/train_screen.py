@@ -140,6 +140,14 @@ def score_all(screen: Screen, texts: Sequence[str]) -> np.ndarray:
 def fit(rows: Sequence[dict], dim_bits: int = DIM_BITS, feats: Sequence[np.ndarray] | None = None) -> Screen:
     """Train on the rows outside the validation split; thresholds from the validation split.
     ``feats``: the rows' features, when the caller has them already (leave-one-source-out)."""
+    return fit_scored(rows, dim_bits, feats)[0]
+
+
+def fit_scored(
+    rows: Sequence[dict], dim_bits: int = DIM_BITS, feats: Sequence[np.ndarray] | None = None
+) -> tuple[Screen, np.ndarray]:
+    """:func:`fit`, and the validation split's benign scores the thresholds were set on (n, heads):
+    for thresholds at other targets (safety_eval.py's leave-one-source-out)."""
     val = [is_validation(r["text"]) for r in rows]
     train_rows = [r for r, v in zip(rows, val, strict=True) if not v]
     val_rows = [r for r, v in zip(rows, val, strict=True) if v]
@@ -152,7 +160,7 @@ def fit(rows: Sequence[dict], dim_bits: int = DIM_BITS, feats: Sequence[np.ndarr
     screen = Screen(weights.astype(np.float16), dict.fromkeys(HEADS, 0.5))
     val_scores = score_all(screen, [r["text"] for r in val_rows])
     benign = np.array([r["label"] == "benign" for r in val_rows])
-    return Screen(weights.astype(np.float16), thresholds_at(val_scores, benign))
+    return Screen(weights.astype(np.float16), thresholds_at(val_scores, benign)), val_scores[benign]
 
 
 def main() -> None:

@@ -75,8 +75,9 @@ def prepare_loso(data: Path) -> list[dict]:
 
 
 def fold_screen(fam: str):
-    """The screen trained without ``fam`` (the shipped recipe's, for a family never trained on)."""
-    from train_screen import fit
+    """The screen trained without ``fam`` (the shipped recipe's, for a family never trained on), and
+    the benign validation scores its thresholds were set on."""
+    from train_screen import fit_scored
 
     rows, feats = _LOSO["rows"], _LOSO["feats"]
     never = fam in _LOSO["excluded_families"]  # the shipped screen is out of sample for it
@@ -85,7 +86,7 @@ def fold_screen(fam: str):
     keep = [
         i for i, r in enumerate(rows) if (never or family(r["source"]) != fam) and r["source"] not in _LOSO["excluded"]
     ]
-    return fit([rows[i] for i in keep], feats=[feats[i] for i in keep])
+    return fit_scored([rows[i] for i in keep], feats=[feats[i] for i in keep])
 
 
 def subset_families(rows: list[dict], n: int, held: tuple[str, ...] = ()) -> list[str]:
@@ -112,21 +113,11 @@ TARGET_GRID = (0.01, 0.015, 0.02, 0.025, 0.03)
 
 def _fold(fam: str) -> list[dict]:
     import numpy as np
-    from train_screen import HEADS, score_all, threshold_at_fp
+    from train_screen import HEADS, threshold_at_fp
 
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
-    screen = fold_screen(fam)
-    never = fam in _LOSO["excluded_families"]
-    val_benign = [
-        r["text"]
-        for r, v in zip(rows, _LOSO["val"], strict=True)
-        if v
-        and r["label"] == "benign"
-        and (never or family(r["source"]) != fam)
-        and r["source"] not in _LOSO["excluded"]
-    ]
-    benign_scores = score_all(screen, val_benign)
+    screen, benign_scores = fold_screen(fam)
     grid = {h: [threshold_at_fp(benign_scores[:, k], t) for t in TARGET_GRID] for k, h in enumerate(HEADS)}
     out = []
     for i in held:

@@ -34,7 +34,7 @@ def windows(text: str, width: int, stride: int) -> list[str]:
 
 
 def _fold(fam: str) -> list[tuple]:
-    screen = se.fold_screen(fam)
+    screen, _ = se.fold_screen(fam)
     out = []
     for row in se._LOSO["rows"]:
         if se.family(row["source"]) != fam:

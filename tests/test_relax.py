@@ -285,6 +285,16 @@ def test_a_reference_to_a_schema_that_allows_no_value_is_dropped_where_it_is_opt
         relax({**required, "$defs": {"none": NO_VALUE}})
 
 
+def test_dropping_a_reference_that_allows_no_value_keeps_the_decoding_bounds():
+    """Narrowed for decoding, the same refusal once undid the bounds first (strings unbounded)."""
+    bounded = relax({"anyOf": [{"type": "string"}, {"$ref": "#/$defs/none"}], "$defs": {"none": NO_VALUE}}, 16)
+    assert bounded.exact and _grammar_accepts(bounded, "x" * 16) and not _grammar_accepts(bounded, "x" * 17)
+    # a pattern whose values are longer than the bound: the bound goes, the reference stays
+    long = {"type": "string", "pattern": "^a{20}$"}
+    relaxed = relax({"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/long"}], "$defs": {"long": long}}, 16)
+    assert _grammar_accepts(relaxed, "a" * 20) and _grammar_accepts(relaxed, 3)
+
+
 def test_a_schema_over_the_compile_time_limit_is_refused_every_time(monkeypatch):
     from edgeqwen.runtime import relax as relax_module
 

@@ -178,14 +178,22 @@ def _matches(pattern: str, key: str) -> bool:
 _UNSATISFIABLE_AT = re.compile(r"^Unsatisfiable schema.*\n\s*while processing [^#\s]*(#/\S+)", re.S)
 
 
-def _drop_unsatisfiable_refs(schema: dict[str, Any], error: str) -> bool:
+def _drop_unsatisfiable_refs(schema: dict[str, Any], error: str, as_given: Callable[[], str | None] | None) -> bool:
     """llguidance drops an anyOf branch or an optional property that allows no value when it is
     written in place, but refuses the whole schema when it is reached through a ``$ref`` (a
     SchemaStore schema: a definition closed to every key whose oneOf branches each require one,
     used as an anyOf branch beside a string). Each reference to it becomes ``false``, exactly the
-    values it allows: dropped where it was optional, still failing the schema where it was not."""
+    values it allows: dropped where it was optional, still failing the schema where it was not.
+    ``as_given``: the error of the schema without the decoding bounds, where they were applied;
+    only a subschema that allows nothing there too is dropped (else the bounds are what to undo)."""
     found = _UNSATISFIABLE_AT.search(error)
-    return found is not None and replace_refs(schema, found.group(1), False)
+    if found is None:
+        return False
+    if as_given is not None:
+        again = _UNSATISFIABLE_AT.search(as_given() or "")
+        if again is None or again.group(1) != found.group(1):
+            return False
+    return replace_refs(schema, found.group(1), False)
 
 
 # llguidance's message -> the relaxation that removes its cause (each keeps a superset)
@@ -375,6 +383,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
                 f"The schema refers to {remote.group(1)!r}, which edgeqwen does not fetch; put that schema "
                 "under $defs and refer to it as #/$defs/NAME."
             )
+        if _drop_unsatisfiable_refs(schema, error, (lambda: _compile(schema, options)[1]) if max_string else None):
+            continue  # exact: nothing is left to the check, and the decoding bounds stay
         if max_string and _TOO_NARROW.search(error):
             # made finite, it allows nothing (a pattern whose values are longer than the bound):
             # bound patterns no more, then leave it as given
@@ -386,8 +396,6 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             options["lenient"] = True
             dropped.update(k.strip(' "') for k in unimplemented.group(1).split(","))
             continue
-        if _drop_unsatisfiable_refs(schema, error):
-            continue  # exact: nothing is left to the check
         fixes = [fix for pattern, fix in _FIXES if pattern.search(error)]
         if (not fixes or error.startswith("Expected ")) and not refused_invalid:
             # an error no relaxation is for, or a keyword's value of the wrong type ("Expected

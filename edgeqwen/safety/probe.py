@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Probe",
-    "balanced_weights",
     "build_probe",
     "find_probe",
     "fit_logistic",
@@ -146,7 +145,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 30,
     return w[:-1], float(w[-1])
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
+def _balanced(y: np.ndarray) -> np.ndarray:
     """Per-row weights that give both classes of ``y`` (0/1) half the total."""
     pos = y == 1
     return np.where(pos, 0.5 * len(y) / max(pos.sum(), 1), 0.5 * len(y) / max((~pos).sum(), 1))
@@ -213,13 +212,13 @@ def train_probe(
     mean = hidden[tr].mean(axis=0)
     scale = hidden[tr].std(axis=0) + 1e-6
     x = (hidden - mean) / scale
-    w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=balanced_weights(y[tr]))
+    w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=_balanced(y[tr]))
     probe_logit = x @ w + b
     if screen_logit is None:
         screen = screen or Screen.load()
         screen_logit = np.array([screen.logits(t)[1] for t in texts])
     feats = np.stack([screen_logit[va], probe_logit[va]], axis=1)
-    (a, c2), c = fit_logistic(feats, y[va], l2=1e-3, weight=balanced_weights(y[va]))
+    (a, c2), c = fit_logistic(feats, y[va], l2=1e-3, weight=_balanced(y[va]))
     combined = 1.0 / (1.0 + np.exp(-np.clip(a * screen_logit + c2 * probe_logit + c, -30, 30)))
     threshold = threshold_at_fp(combined[va & (y == 0)], TARGET_FP)
     return Probe(

@@ -34,8 +34,6 @@ from safety_eval import OURS, family, wilson  # noqa: E402
 
 from edgeqwen.safety.probe import (  # noqa: E402
     PACKAGED,
-    balanced_weights,
-    fit_logistic,
     hidden_states,
     is_validation,
     model_fingerprint,
@@ -152,22 +150,28 @@ def loso_injections(screen_loso: Path, backend: str, fp: float = 0.01) -> dict:
     oof = {r["sha1"]: r for r in json.loads(screen_loso.read_text())["rows"]}
     keep = np.array([x in oof for x in sha])
     hidden, labels, sources, sha = hidden[keep], labels[keep], sources[keep], sha[keep]
-    val = np.array([is_validation(t) for t, k in zip(texts, keep, strict=True) if k])
+    texts = [t for t, k in zip(texts, keep, strict=True) if k]
+    val = np.array([is_validation(t) for t in texts])
     z = np.array([oof[x]["logit_injection"] for x in sha])
     y = (labels == "injection").astype(float)
+    as_harm = list(np.where(y == 1, "harmful", labels))  # train_probe's positive class
     fams = np.array([family(x) for x in sources])
     trainable = np.array([x not in EXCLUDED_SOURCES for x in sources])
     flags = {name: np.zeros(len(y), bool) for name in ("screen", "probe", "screen+probe")}
     flags["screen, its own flag"] = np.array([oof[x]["injection"] for x in sha])
     for fam in sorted(set(fams)):
         test = fams == fam
-        tr, va = ~test & trainable & ~val, ~test & trainable & val
-        mean, scale = hidden[tr].mean(axis=0), hidden[tr].std(axis=0) + 1e-6
-        x = (hidden - mean) / scale
-        w, b = fit_logistic(x[tr], y[tr], l2=float(hidden.shape[1]), weight=balanced_weights(y[tr]))
-        p = x @ w + b
-        (c1, c2), c = fit_logistic(np.stack([z[va], p[va]], axis=1), y[va], l2=1e-3, weight=balanced_weights(y[va]))
-        for name, score in (("screen", z), ("probe", p), ("screen+probe", c1 * z + c2 * p + c)):
+        fold = ~test & trainable
+        probe = train_probe(
+            hidden[fold],
+            [a for a, k in zip(as_harm, fold, strict=True) if k],
+            [t for t, k in zip(texts, fold, strict=True) if k],
+            screen_logit=z[fold],
+        )
+        p = ((hidden - probe.mean) / probe.scale) @ probe.weights + probe.bias
+        a, b, c = probe.stack
+        va = fold & val
+        for name, score in (("screen", z), ("probe", p), ("screen+probe", a * z + b * p + c)):
             flags[name][test] = score[test] >= threshold_at_fp(score[va & (y == 0)], fp)
     public = sources != OURS
     inj, ben = public & (y == 1), public & (y == 0)

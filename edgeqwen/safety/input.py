@@ -126,7 +126,10 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
         [
             r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
             r"\b(generate|write|create)\b.{0,30}\b(racist|hateful|hate speech|slurs?)\b",
-            r"\b(inferior|subhuman|vermin|should be (exterminated|deported|eliminated))\b",
+            # said of people, not anatomy, economics or "la parte inferior" (rules_precision.py);
+            # "should be eliminated" is as often a team or a bug
+            r"\b(women|men|girls|boys|blacks?|whites?|jews?|muslims?|christians?|immigrants?|refugees?|foreigners?|people|races?|gays?|lesbians?|trans\w*|asians?|africans?|arabs?|mexicans?|indians?|minorit\w+|groups?|gender|they|them|someone|students?|others|peers)\b.{0,40}\b(inferior|vermin)\b",
+            r"\binferior (races?|people|groups?|beings|breeds?|creatures)\b|\bsubhumans?\b|\bshould (all )?be (exterminated|deported|wiped out)\b",
             r"\b(glorif\w+|promot\w+|celebrat\w+|prais\w+)\b.{0,40}\b(genocide|holocaust|terroris\w+|ethnic cleansing|apartheid|slavery|animal cruelty|nazi\w*|kkk|mass shooting)\b",
             r"\b(holocaust|genocide|holodomor|armenian genocide)\b.{0,40}\b(never happened|hoax|exaggerated|natural disaster|was justified|beneficial)\b",
             r"\b(harass\w*|bully\w*|bullying|humiliat\w+|insult\w*|mock\w*) (a |my |the |his |her )?(classmate|coworker|colleague|child|kid|student|neighbou?r|someone|people|person|him|her)\b",
@@ -230,12 +233,40 @@ _BENIGN = re.compile(
     r"child process\w*|hitman \d|steal the show|steal a base|baseball)\b",
     _I,
 )
+# "Ignore/forget the previous instructions" in the languages Qwen users write most: the English
+# pattern's shape (an imperative, a word for "earlier/all", a word for instructions). The screen
+# scores cognates (es/fr/it/pt) but not these scripts or Germanic verbs (docs/safety.md).
+_OVERRIDE_OTHER_LANGUAGES = (
+    # German, Dutch
+    r"\b(ignorier(e|en)?|vergiss|vergessen sie|missachte|missachten sie)\b(?! nicht).{0,30}\b(alle|sämtliche|vorherigen?|bisherigen?|obigen?|vorigen?|früheren?|vorangegangenen?)\b.{0,30}\b(anweisungen|instruktionen|befehle|regeln|vorgaben|richtlinien)\b",
+    r"\bvergiss (einfach )?alles,? (davor|zuvor|bisher|vorher|bisherige|was (dir |ich dir |man dir )?(davor|zuvor|bisher|vorher))\b",
+    r"\b(negeer|vergeet)\b(?! niet).{0,30}\b(alle|vorige|eerdere|voorgaande|bovenstaande|oorspronkelijke)\b.{0,30}\b(instructies|opdrachten|regels|aanwijzingen|richtlijnen)\b",
+    # French, Spanish, Portuguese, Italian: the noun, then "previous"
+    r"(?<!n\')(?<!ne )\b(ignore|ignorez|oublie|oubliez|ne tiens pas compte|ne tenez pas compte)\b(?! pas).{0,30}\b(instructions?|consignes?|règles|directives)\b.{0,20}(précédentes?|antérieures?|ci-dessus|initiales?|d'avant|du système)",
+    r"(?<!no )(?<!não )(?<!non )\b(ignora|ignore|ignoren|olvida|olvide|olviden|descarta|esqueça|esquece|desconsidere|dimentica|dimenticate|ignorate)\b.{0,30}\b(instrucciones|indicaciones|reglas|instruções|regras|orientações|istruzioni|regole|indicazioni)\b.{0,20}\b(anteriores?|previas?|prévias?|acima|precedenti|di prima|iniciais|iniciales|originales|originais|iniziali|del sistema|do sistema|di sistema)\b",
+    # Polish, Russian, Ukrainian (Russian also as an infinitive, as machine translation writes it)
+    r"(?<!nie )\b(zignoruj|ignoruj|zapomnij)\b.{0,30}\b(poprzednie|wcześniejsze|powyższe|wszystkie)\b.{0,20}\b(instrukcje|polecenia|zasady|reguły)\b",
+    r"(?<!не )(игнорируй|игнорируйте|игнорировать|проигнорируй|проигнорируйте|забудь|забудьте|забыть|не обращай(те)? внимания на|ігноруй|проігноруй|забудь)\b.{0,30}(предыдущ|прошл|вышеуказанн|вышеизложенн|прежн|все|всё|попередн|усі)\w*.{0,25}(инструкци|указани|правил|команд|промпт|інструкці|вказівк)",
+    # Greek
+    r"(?<!μην )(αγνόησε|αγνοήστε|ξέχασε|ξεχάστε)\s.{0,30}(προηγούμενες|παραπάνω|όλες)\s.{0,20}(οδηγίες|εντολές|κανόνες)",
+    # Chinese (simplified, traditional), Japanese, Korean: no word boundaries, so short gaps
+    # (each language's "don't ..." is excluded, as for English)
+    r"(?<!不要)(?<!不能)(?<!别)(?<!別)(?<!勿)(忽略|无视|無視|忽视|忽視|忘记|忘記|忘掉|不要理会|不要理會|不要遵守|不再遵守)[^。！？\n]{0,12}(之前|以上|上面|前面|先前|此前|上述|原来|原來|原有|原先|系统|系統)[^。！？\n]{0,8}(指令|指示|说明|說明|规则|規則|提示|设定|設定|要求|命令|约束|約束)",
+    r"(以前|前|上記|これまで|先ほど|今まで|上|すべて|全て)の[^。\n]{0,10}(指示|命令|ルール|プロンプト|指令|設定)[^。\n]{0,8}(無視(?!しない|せず)|忘れ(?!ない|ず))",
+    r"(이전|위의|앞의|모든|기존)[^.\n]{0,10}(지시|지침|명령|규칙|프롬프트|설정)[^.\n]{0,8}(무시하|무시해|잊어)",
+    # Turkish, Arabic, Hindi, Indonesian, Vietnamese
+    r"\b(önceki|yukarıdaki|tüm)\b.{0,20}\b(talimatları|komutları|kuralları)\b.{0,10}\b(yok say|görmezden gel|unut)(?!ma|me)",
+    r"(تجاهل|انس|إنس)\s.{0,20}(التعليمات|الأوامر|القواعد|الإرشادات)\s.{0,10}(السابقة|أعلاه)",
+    r"(पिछले|पिछली|ऊपर के|सभी)\s.{0,20}(निर्देशों|निर्देश|आदेशों|नियमों)\s.{0,15}(?<!मत )(?<!न )(अनदेखा|अनदेखी|नज़रअंदाज़|नजरअंदाज|भूल)",
+    r"(?<!jangan )\b(abaikan|lupakan)\b.{0,20}\b(instruksi|perintah|aturan|petunjuk)\b.{0,15}\b(sebelumnya|di atas)\b",
+    r"(?<!đừng )(?<!không )\b(bỏ qua|quên|phớt lờ)\b.{0,20}\b(hướng dẫn|chỉ dẫn|lệnh|quy tắc|chỉ thị)\b.{0,15}\b(trước đó|trước|ở trên)\b",
+)
 # Kept beside the learned screen (edgeqwen.safety.screen) because they flagged no benign prompt
 # of safety-train's 8,875 and at least a few of its injections each (tools/bench/safety_eval.py);
 # patterns that flagged benign prompts ("system prompt", "repeat ... instructions") were dropped.
 _INJECTION = [
     (
-        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|following|system|initial|original)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|messages?|context|programming)\b",
+        r"(?<!n\'t )(?<!not )(?<!never )\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|following|system|initial|original)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|messages?|context|programming)\b",
         "instruction_override",
     ),
     (r"\b(new|updated|real|actual|important) (important )?instructions?\b\s*[:*!]", "instruction_override"),
@@ -252,6 +283,7 @@ _INJECTION = [
         r"\b(rot13|base64|hex|reverse)\b.{0,40}\b(your|the) (instructions|prompt|rules|system)\b|\byour (instructions|prompt|rules|system prompt)\b.{0,40}\b(rot13|base64|hex|in reverse|backwards|spanish|french|german)\b",
         "prompt_extraction",
     ),
+    *((p, "instruction_override") for p in _OVERRIDE_OTHER_LANGUAGES),
 ]
 # Someone speaking of hurting themselves: answered with support, not a refusal (Policy.self_harm_response).
 _SELF_HARM = [

@@ -293,6 +293,25 @@ _SELF_HARM = [
     r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
     r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
     r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+    # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
+    # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
+    r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
+    r"\bik (wil|ga) (dood|zelfmoord plegen|niet meer leven|mezelf (doden|van kant maken))\b",
+    r"\bje (veux|vais|voudrais) (mourir|me suicider|me tuer|en finir)\b(?! de)|\bje ne veux plus vivre\b|\benvie de mourir\b(?! de)",
+    r"\b(quiero|voy a) (morir(me)?|suicidarme|matarme|quitarme la vida)\b(?! de)|\bme quiero (morir|matar)\b(?! de)|\bno quiero (seguir viviendo|vivir más)\b",
+    r"\b(quero|vou) (morrer|me matar|me suicidar|tirar (a )?minha (própria )?vida)\b(?! de)|\bnão quero mais viver\b",
+    r"\bvoglio (morire|uccidermi|suicidarmi|togliermi la vita)\b(?! d)|\bnon voglio più vivere\b",
+    r"\bchcę (umrzeć|się zabić|popełnić samobójstwo)\b|\bnie chcę (już )?żyć\b",
+    r"(хочу|хочется) (умереть|покончить с собой|убить себя)|не хочу (больше )?жить|(хочу|хочеться) (померти|вбити себе)",
+    # "我想死你了" is "I miss you so"
+    r"我(好|真的|真)?想(去死|死(?!你|您|他|她|它|了))|我(真的)?(想|要)(自杀|自殺|结束自己的生命|結束自己的生命)|我不想活了",
+    r"死にたい|自殺したい|消えてしまいたい|生きていたくない",
+    r"죽고 싶|자살하고 싶|살고 싶지 않",
+    r"\b(ölmek|intihar etmek|kendimi öldürmek) istiyorum\b|\byaşamak istemiyorum\b",
+    r"أريد (أن أموت|الانتحار|أن أقتل نفسي|أن أنتحر)|لا أريد أن أعيش",
+    r"मैं (मरना|आत्महत्या करना|खुद को मारना) चाहत|मैं (अब )?जीना नहीं चाहत",
+    r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
+    r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
 ]
 _SELF_HARM_RE = [re.compile(p, re.IGNORECASE) for p in _SELF_HARM]
 _INJECTION_RE = [(re.compile(p, _I), cat) for p, cat in _INJECTION]

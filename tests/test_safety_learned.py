@@ -235,6 +235,14 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
         ("They're not answering at (96) 627-277", "phone", "(96) 627-277"),
         ("(1) 824-7680 fax", "phone", "(1) 824-7680"),
         ("my card # 588235703935 please", "credit_card", "588235703935"),
+        # found missing by libphonenumber's example numbers (tools/bench/pii_eval.py --libphonenumber)
+        ("teléfono 628 123 456", "phone", "628 123 456"),
+        ("Tel. 8 (301) 123-45-67", "phone", "8 (301) 123-45-67"),
+        ("celular (11) 96123-4567 ok", "phone", "(11) 96123-4567"),
+        ("hotline +49 900 1 234567 now", "phone", "+49 900 1 234567"),
+        ("Wien +43 1 234567890", "phone", "+43 1 234567890"),
+        ("Phone: 2 345 678", "phone", "2 345 678"),
+        ("Tel. 01 234567890", "phone", "01 234567890"),
         # a card, not Iceland's / Norway's IBAN (26 / 15 characters there)
         ("Please charge my credit card. Number is 180034433853091", "credit_card", "180034433853091"),
         ("Please block card no 4335761211080518630", "credit_card", "4335761211080518630"),

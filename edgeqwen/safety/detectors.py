@@ -156,7 +156,7 @@ _NO_MORE_DIGITS = r"(?![ .-]\d)"
 _PHONE_NOUN = (
     r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
     r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}|t[ée]l[ée]phone\w{0,12}"
-    r"|tele?f[oó]n\w{0,12}|handy\w{0,12}|телефон\w{0,12})\b)|電話|携帯|手机|电话)"
+    r"|tel[eé]?f[oó]n\w{0,12}|handy\w{0,12}|телефон\w{0,12})\b)|電話|携帯|手机|电话)"
 )
 _NOT_ANOTHER_NUMBER = r"(?!order|invoice|ticket|account|ref|case|serial|model|price|code|pin\b|id\b|iban|card)"
 _PHONE_GAP = rf"(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？]|\b(?:no|nr|num)\.){{0,24}}"
@@ -164,7 +164,7 @@ _PHONE_VERB = (
     r"\b(?:call|ring|text|reach|anrufen|appel(?:ez|er)|llam[ae]|chiam[ai]|bel|ligue)"
     r"(?: (?:me|us|him|her|them|mich|uns|moi|nous))?(?: (?:at|on|under|unter|au|al))?:? "
 )
-_PLAIN_NUMBER = r"(?:\d{7,13}|\d{2,6}(?:[ -]\d{2,4}){0,3}[ -]\d{2,8})"
+_PLAIN_NUMBER = r"(?:\(\d{1,4}\) ?)?(?:\d{7,13}|\d{1,6}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
 _A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
@@ -193,10 +193,11 @@ _PII = {
     # amounts), so a national number needs its grouping, or a word before it that says "phone".
     "phone": (
         rf"{_B}{_NOT_IN_DIGITS}(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?"
-        rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{2,8}}){{1,4}})"
+        rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{1,10}}){{0,3}}[ .-]\d{{2,10}})"
         rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
         rf"|\(0\d{{1,4}}\)[ .-]?\d{{2,4}}(?:[ .-]?\d{{2,4}}){{1,3}}"
-        rf"|\(\d{{1,4}}\) ?\d{{3,4}}[ .-]\d{{3,4}}"
+        rf"|\(\d{{1,4}}\) ?\d{{3,5}}[ .-]\d{{3,4}}"
+        rf"|8 ?\(\d{{3,5}}\) ?\d{{1,3}}(?:[ -]\d{{2,4}}){{1,2}}"
         rf"|0\d{{1,4}}[ /-]\d{{3,8}}(?:[ .-]\d{{2,4}}){{0,3}}"
         rf"|0\d{{1,4}}\.\d{{3,4}}\.\d{{3,4}}"
         rf"|0\d{{1,3}}-\d{{2,3}}(?: \d{{2}}){{2}}"

@@ -145,8 +145,15 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b",
             r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
             r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
+            r"\b(tie|tying|make) a noose\b|\bslit(ting)? (my|your|his|her|their) wrists?\b|\bbleed (out|to death) from\b",
+            r"\bhow (many|much)\b.{0,40}\b(to overdose|would kill me|to kill myself)\b",
+            r"\bhow (many|much)\b.{0,30}\b(pills?|tablets?|capsules?)\b.{0,30}\b(to die|lethal|fatal)\b",
         ],
-        [],
+        # a prompt the screen refused that speaks of these gets the self-harm answer, not a refusal
+        [
+            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b",
+            r"\bend (my|your) (own )?life\b|\bnoose\b|\b(anorexi|bulimi)\w*|\beating disorders?\b|\b(cutting|self[- ]harm) scars\b",
+        ],
     ),
     "sexual_content": (
         "S12",
@@ -293,6 +300,9 @@ _SELF_HARM = [
     r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
     r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
     r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+    r"\b(i|i'm|i am|i've|i have|i was)( been| started| back to| still| stopped)? (self[- ]?harm(ing)?|sh'?ing)\b|\bmy (self[- ]?harm|suicidal thoughts)\b",
+    r"\bi (wish|want|long) (for )?(my death|to be dead|i (was|were) dead|i('d| had) never been born)\b",
+    r"\bi('ve| have)? (tried|attempted) (to )?(kill myself|suicide|overdos\w+|hang myself)\b|\bi('ve| have)?( been)? overdos(ing|ed)\b",
     # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
     # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
     r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
@@ -385,7 +395,9 @@ def check_self_harm(text: str) -> list[InputFinding]:
 def hazard_category(text: str) -> str | None:
     """The first rule category whose strong pattern or hazard term the text has: a label for a
     prompt the learned screen refused (which refusal text it gets), never a verdict on its own."""
-    for cat, (_code, strong, terms) in _RULES_RE.items():
+    # self-harm first: someone at risk gets support even where a weapon or a chemical is named
+    for cat in ("self_harm", *(c for c in _RULES_RE if c != "self_harm")):
+        _code, strong, terms = _RULES_RE[cat]
         if any(p.search(text) for p in (*strong, *terms)):
             return cat
     return None

@@ -1,0 +1,114 @@
+"""How often the input rules fire on text nobody wrote as an attack or a harmful request: the
+gettext catalogues a Linux system ships (each program's interface strings, English and their
+translations into ~150 languages), and safety-train's labelled rows for the injections they find.
+
+    python tools/bench/rules_precision.py [--locale /usr/share/locale] [--data SAFETY_TRAIN]
+
+Interface strings are short, technical and full of the rules' words ("ignore", "previous",
+"instructions", "kill", "delete all"), so a hit there is a false positive the rules would also make
+in ordinary text. The multilingual override patterns (input._OVERRIDE_OTHER_LANGUAGES) have no other
+non-English benign text to be checked on here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from edgeqwen.safety.input import check_hazards, check_injection, check_self_harm  # noqa: E402
+
+
+def read_mo(path: Path) -> list[tuple[str, str]]:
+    """(source, translation) pairs of a GNU .mo file; entries that are not UTF-8 are skipped
+    (gettext's own reader gives up on the whole file at the first odd header)."""
+    data = path.read_bytes()
+    if len(data) < 28:
+        return []
+    order = {b"\xde\x12\x04\x95": "<", b"\x95\x04\x12\xde": ">"}.get(data[:4])
+    if order is None:
+        return []
+    n, originals, translations = struct.unpack(order + "3I", data[8:20])
+    pairs = []
+    for i in range(n):
+        try:
+            (lo, oo), (lt, ot) = (
+                struct.unpack(order + "2I", data[t + 8 * i : t + 8 * i + 8]) for t in (originals, translations)
+            )
+            pairs.append((data[oo : oo + lo].decode(), data[ot : ot + lt].decode()))
+        except (struct.error, UnicodeDecodeError):
+            continue
+    return pairs
+
+
+def catalogue_strings(locale_dir: Path):
+    """(language, text) for every translated string and its English source, each once (plural
+    forms split)."""
+    seen: set[str] = set()
+    for mo in sorted(locale_dir.glob("*/LC_MESSAGES/*.mo")):
+        lang = mo.parts[-3]
+        for source, text in read_mo(mo):
+            for lang_of, values in (("en", source), (lang, text)):
+                for value in values.split("\x00"):
+                    if value and value not in seen:
+                        seen.add(value)
+                        yield lang_of, value
+
+
+def catalogue_hits(locale_dir: Path, examples: int = 8) -> dict:
+    n, hits, shown = Counter(), Counter(), []
+    for lang, text in catalogue_strings(locale_dir):
+        family = lang.split("_")[0].split("@")[0]
+        n[family] += 1
+        checks = (
+            ("injection", check_injection(text)),
+            ("hazard", check_hazards(text, terms=False)),  # the default preset's strong patterns
+            ("hazard_terms", check_hazards(text)),  # strict's: also hazard terms in a request
+            ("self_harm", check_self_harm(text)),  # answered with support, not the model
+        )
+        for kind, findings in checks:
+            if findings:
+                hits[(family, kind)] += 1
+                if sum(e["kind"] == kind for e in shown) < examples:
+                    shown.append({"lang": lang, "kind": kind, "evidence": findings[0].evidence, "text": text[:160]})
+    return {
+        "strings": sum(n.values()),
+        "languages": len(n),
+        "english": n["en"],
+        "hits": {f"{lang}:{kind}": k for (lang, kind), k in sorted(hits.items())},
+        "examples": shown,
+    }
+
+
+def corpus_hits(data: Path) -> dict:
+    """Rows of safety-train each label has, and how many the injection rules flag."""
+    counts: Counter = Counter()
+    for line in (data / "train.jsonl").open(encoding="utf-8"):
+        row = json.loads(line)
+        counts[(row["label"], bool(check_injection(row["text"])))] += 1
+    labels = sorted({label for label, _ in counts})
+    return {
+        label: {"n": counts[(label, True)] + counts[(label, False)], "flagged": counts[(label, True)]}
+        for label in labels
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--locale", type=Path, default=Path("/usr/share/locale"))
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "safety-train")
+    args = ap.parse_args()
+    result = {"catalogues": catalogue_hits(args.locale)}
+    if (args.data / "train.jsonl").exists():
+        result["safety_train"] = corpus_hits(args.data)
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

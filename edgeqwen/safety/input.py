@@ -21,6 +21,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+import regex
+
 __all__ = [
     "HAZARD_CATEGORIES",
     "InputFinding",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
-_I = re.IGNORECASE
+_I = regex.IGNORECASE
 _RULES: dict[str, tuple[str, list[str], list[str]]] = {
     "violent_crimes": (
         "S1",
@@ -209,7 +211,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
 HAZARD_CATEGORIES = tuple(_RULES)
 
 # Requests for doing, not for knowing: counted with a hazard term.
-_REQUEST = re.compile(
+_REQUEST = regex.compile(
     r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|give (me )?(detailed |step[- ]by[- ]step )?"
     r"(instructions|steps|a guide|tips|advice|a tutorial)|step[- ]by[- ]step|instructions for|write (me )?(a |an |some )?"
     r"(code|script|program|message|post|article|letter|email)|generate|teach me|help me|best way to|easiest way to|"
@@ -222,7 +224,7 @@ _REQUEST = re.compile(
     _I,
 )
 # Knowing, preventing, history: a hazard term alone is fine here.
-_DEFINITIONAL = re.compile(
+_DEFINITIONAL = regex.compile(
     r"^\s*(what (is|are|was|were|does|happened)|who (was|is)|why (did|do|does|is|are|was)|when (was|did)|"
     r"tell me about the history|explain (how|why|both)|summari[sz]e|is it (legal|safe))\b|"
     r"\b(history of|protect|prevent|defend|detect|report|recogni[sz]e|signs of|secure|safely|legally|humane\w*|"
@@ -230,7 +232,7 @@ _DEFINITIONAL = re.compile(
     _I,
 )
 # Everyday figures of speech, games and technical senses: even a strong pattern is not meant.
-_BENIGN = re.compile(
+_BENIGN = regex.compile(
     r"\b(in (minecraft|elden ring|zelda|fortnite|street fighter|hitman|age of empires|kerbal|a game|my novel|a story)|"
     r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
@@ -323,13 +325,13 @@ _SELF_HARM = [
     r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
     r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
 ]
-_SELF_HARM_RE = [re.compile(p, re.IGNORECASE) for p in _SELF_HARM]
-_INJECTION_RE = [(re.compile(p, _I), cat) for p, cat in _INJECTION]
+_SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
+_INJECTION_RE = [(regex.compile(p, _I), cat) for p, cat in _INJECTION]
 _RULES_RE = {
-    cat: (code, [re.compile(p, _I) for p in strong], [re.compile(p, _I) for p in terms])
+    cat: (code, [regex.compile(p, _I) for p in strong], [regex.compile(p, _I) for p in terms])
     for cat, (code, strong, terms) in _RULES.items()
 }
-_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_B64 = regex.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
         [
             r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
             r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
-            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b",
+            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
             r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
             r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
             r"\b(tie|tying|make) a noose\b|\bslit(ting)? (my|your|his|her|their) wrists?\b|\bbleed (out|to death) from\b",
@@ -153,7 +153,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
         ],
         # a prompt the screen refused that speaks of these gets the self-harm answer, not a refusal
         [
-            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b",
+            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b(?! (a|an|some)\b)",  # not "cut myself a slice"
             r"\bend (my|your) (own )?life\b|\bnoose\b|\b(anorexi|bulimi)\w*|\beating disorders?\b|\b(cutting|self[- ]harm) scars\b",
         ],
     ),

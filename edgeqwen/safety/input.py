@@ -331,6 +331,9 @@ _RULES_RE = {
     cat: (code, [regex.compile(p, _I) for p in strong], [regex.compile(p, _I) for p in terms])
     for cat, (code, strong, terms) in _RULES.items()
 }
+# The order findings are reported in (the first refusal names the category): self-harm first, so
+# someone at risk gets support even where a weapon or a chemical is named.
+_PRIORITY = ("self_harm", *(c for c in _RULES_RE if c != "self_harm"))
 _B64 = regex.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
 
@@ -363,7 +366,7 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     figurative = bool(_BENIGN.search(text))
     benign = figurative or bool(_DEFINITIONAL.search(text))
     request = terms and bool(_REQUEST.search(text))
-    for cat in categories:
+    for cat in (c for c in _PRIORITY if c in categories):
         code, strong, hazard_terms = _RULES_RE[cat]
         for t in texts:
             hit = None if figurative else next((m for p in strong if (m := p.search(t))), None)
@@ -397,8 +400,7 @@ def check_self_harm(text: str) -> list[InputFinding]:
 def hazard_category(text: str) -> str | None:
     """The first rule category whose strong pattern or hazard term the text has: a label for a
     prompt the learned screen refused (which refusal text it gets), never a verdict on its own."""
-    # self-harm first: someone at risk gets support even where a weapon or a chemical is named
-    for cat in ("self_harm", *(c for c in _RULES_RE if c != "self_harm")):
+    for cat in _PRIORITY:
         _code, strong, terms = _RULES_RE[cat]
         if any(p.search(text) for p in (*strong, *terms)):
             return cat

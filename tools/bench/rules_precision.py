@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from edgeqwen.safety.input import check_hazards, check_injection, check_self_harm  # noqa: E402
 
@@ -88,15 +89,14 @@ def catalogue_hits(locale_dir: Path, examples: int = 8) -> dict:
 
 def corpus_hits(data: Path) -> dict:
     """Rows of safety-train each label has, and how many the injection rules flag."""
-    counts: Counter = Counter()
-    for line in (data / "train.jsonl").open(encoding="utf-8"):
-        row = json.loads(line)
-        counts[(row["label"], bool(check_injection(row["text"])))] += 1
-    labels = sorted({label for label, _ in counts})
-    return {
-        label: {"n": counts[(label, True)] + counts[(label, False)], "flagged": counts[(label, True)]}
-        for label in labels
-    }
+    from train_screen import load_rows
+
+    counts: dict[str, dict[str, int]] = {}
+    for row in load_rows(data, excluded=(), hard_negatives=False):
+        c = counts.setdefault(row["label"], {"n": 0, "flagged": 0})
+        c["n"] += 1
+        c["flagged"] += bool(check_injection(row["text"]))
+    return dict(sorted(counts.items()))
 
 
 def main() -> None:

@@ -331,6 +331,35 @@ def test_constrained_tool_calls(tiny_models, arch):
     assert [m.role for m in bot.history] == ["user", "assistant", "tool", "assistant"]
 
 
+# Parameters as pydantic writes a model holding another model (its "$defs", "#/$defs/..."
+# references), beside a free-form object: the call's grammar holds each tool's parameters inside
+# itself, where those references had pointed at nothing ("Pointer '/$defs/Guest' does not exist").
+BOOK = {
+    "name": "book",
+    "parameters": {
+        "type": "object",
+        "properties": {"guest": {"$ref": "#/$defs/Guest"}, "extras": {"type": "object"}},
+        "required": ["guest", "extras"],
+        "$defs": {
+            "Guest": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": 12}, "nights": {"$ref": "#/$defs/Nights"}},
+                "required": ["name", "nights"],
+            },
+            "Nights": {"type": "integer", "minimum": 1, "maximum": 9},
+        },
+    },
+}
+
+
+def test_tool_calls_whose_parameters_have_definitions(qwen2):
+    bot = Assistant(backend=qwen2, tools=[BOOK, TOOLS[1]], max_tokens=400, temperature=1.0)
+    for seed, choice in enumerate(({"name": "book"}, "required", {"name": "book"})):
+        bot.reset()
+        call = bot.chat("Book a room for Ann", tool_choice=choice, seed=seed).tool_calls[0]
+        jsonschema.validate(call.arguments, BOOK["parameters"] if call.name == "book" else TOOLS[1]["parameters"])
+
+
 def test_bad_tool_choice(qwen2):
     bot = Assistant(backend=qwen2, tools=TOOLS)
     with pytest.raises(GrammarError, match="'mul'"):

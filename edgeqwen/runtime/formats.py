@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +22,46 @@ Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_ca
 
 # Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
+
+
+# Keywords whose value maps names to schemas, and keywords whose value is data, not a schema.
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_DATA = frozenset({"enum", "const", "default", "examples"})
+
+
+def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:
+    """Every object under ``node`` that may hold a ``$ref`` (with ``in_map``, ``node`` maps names to
+    schemas). Unlike rewrite.walk it also enters keys it does not know (Vega's "defs"), whose
+    references llguidance follows all the same; it skips data (``const``, ``enum``...)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _objects(item)
+    elif isinstance(node, dict):
+        if in_map:
+            for value in node.values():
+                yield from _objects(value)
+            return
+        yield node
+        for key, value in node.items():
+            if key not in _DATA:
+                yield from _objects(value, key in _SCHEMA_MAPS)
+
+
+def _is_pointer(ref: Any) -> bool:
+    return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
+
+
+def _has_local_ref(schema: Any) -> bool:
+    return any(_is_pointer(node.get("$ref")) for node in _objects(schema))
+
+
+def _rerooted(schema: Any, root: str) -> Any:
+    """A copy of ``schema`` whose JSON-pointer references ("#", "#/...") point under ``root``."""
+    copy = json.loads(json.dumps(schema))
+    for node in _objects(copy):
+        if _is_pointer(node.get("$ref")):
+            node["$ref"] = root + node["$ref"][1:]
+    return copy
 
 
 def _json_string_value(text: str) -> str:
@@ -145,20 +185,25 @@ class ResponseFormat:
     def tool_call_schema(self) -> dict[str, Any]:
         """One tool call as JSON, ``{"name": ..., "arguments": {...}}`` with arguments valid for the
         named tool (in their decoding form): the one place the tool-call schema is written."""
-        variants = []
-        for fn in self.tools:
+        variants, defs = [], {}
+        for i, fn in enumerate(self.tools):
+            arguments = self._parameters(fn).schema
+            if _has_local_ref(arguments):
+                # its "#/..." references name its own root, which is no longer the document's:
+                # the parameters move under $defs, their references re-rooted there
+                name = f"edgeqwen_tool_{i}"
+                defs[name] = _rerooted(arguments, f"#/$defs/{name}")
+                arguments = {"$ref": f"#/$defs/{name}"}
             variants.append(
                 {
                     "type": "object",
-                    "properties": {
-                        "name": {"const": fn["name"]},
-                        "arguments": self._parameters(fn).schema,
-                    },
+                    "properties": {"name": {"const": fn["name"]}, "arguments": arguments},
                     "required": ["name", "arguments"],
                     "additionalProperties": False,
                 }
             )
-        return variants[0] if len(variants) == 1 else {"anyOf": variants}
+        schema = variants[0] if len(variants) == 1 else {"anyOf": variants}
+        return {**schema, "$defs": defs} if defs else schema
 
     def json_schema_form(self) -> tuple[dict[str, Any], Callable[[str], str] | None]:
         """This format as one JSON Schema, for engines that take only JSON Schema (MLC, a remote

@@ -120,6 +120,17 @@ def test_remote_refs_fail_closed_with_what_to_do():
         relax({"$ref": "https://example.com/schema.json"})
 
 
+def test_a_reference_to_nothing_is_refused_before_decoding():
+    # before, the schema fell back to "any JSON" and every answer failed the check afterwards
+    for ref in ("#/nope", "#/$defs/missing", "#/properties/b"):
+        with pytest.raises(GrammarError, match="points at nothing"):
+            relax({"type": "object", "properties": {"a": {"$ref": ref}}, "$defs": {"b": {"type": "string"}}})
+    # pointers that do resolve, escaped as RFC 6901 and URI fragments say
+    for name, ref in (("a/b", "#/properties/a~1b"), ("a b", "#/properties/a%20b"), ("t", "#/$defs/b")):
+        schema = {"type": "object", "properties": {name: {"type": "string"}, "c": {"$ref": ref}}, "$defs": {"b": {}}}
+        assert relax(schema).exact, ref
+
+
 def test_keyword_table_is_the_readme_table():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `([$\w]+)` \| ([^|]+?) \|$", readme, flags=re.M))

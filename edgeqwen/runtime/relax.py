@@ -211,6 +211,7 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
 
 
 _REMOTE = re.compile(r"Resource '([^']*)' is not present in a registry")
+_NOWHERE = re.compile(r"Pointer '([^']*)' does not exist")
 _TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty")
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[(.*?)\]")
 BASE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
@@ -383,6 +384,13 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
                 f"The schema refers to {remote.group(1)!r}, which edgeqwen does not fetch; put that schema "
                 "under $defs and refer to it as #/$defs/NAME."
             )
+        nowhere = _NOWHERE.search(error)
+        if nowhere and _points_nowhere(json.loads(text), nowhere.group(1)):
+            # every answer would fail the check when it reaches the reference: say so before decoding
+            raise GrammarError(
+                f"The schema's $ref '#{nowhere.group(1)}' points at nothing in the schema; fix the reference "
+                "or add what it names (e.g. under $defs)."
+            )
         if _drop_unsatisfiable_refs(schema, error, (lambda: _compile(schema, options)[1]) if max_string else None):
             continue  # exact: nothing is left to the check, and the decoding bounds stay
         if max_string and _TOO_NARROW.search(error):
@@ -409,6 +417,25 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     # nothing narrower compiles: any JSON, and the check decides
     decoding = decoding_schema({}, max_string, bound_patterns)
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
+
+
+def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
+    """True when the JSON pointer names nothing in the schema as its author wrote it, as jsonschema
+    resolves it (the same rules as the check after), and no nested ``$id`` makes it relative to
+    another part: llguidance's error is then the schema's mistake, not a rewrite's."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    if any("$id" in node or "id" in node for node in walk(schema) if node is not schema):
+        return False
+    base = "urn:edgeqwen:schema"
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    try:
+        Registry().with_resource(base, resource).resolver(base).lookup("#" + pointer)
+    except Unresolvable:
+        return True
+    return False
 
 
 def compiles() -> int:

@@ -194,7 +194,9 @@ class Assistant:
             if not history:
                 if len(ids) < context:
                     return ids, history, dropped  # no history left to drop; the answer gets what remains
-                hint = ", start a new conversation (reset())" if turn.remember else ", or send fewer messages"
+                # every earlier turn is already dropped: only a shorter text or a larger window helps
+                fewer = "" if turn.remember else ", send fewer messages"
+                hint = f" (and the system prompt){fewer}, or load the model with a larger context_length"
                 raise PromptTooLongError(len(ids), context, hint=hint)
             # drop one whole turn: the oldest user message and everything up to the next one
             cut = next((i for i in range(1, len(history)) if history[i].role == "user"), len(history))

@@ -251,8 +251,8 @@ _OVERRIDE_OTHER_LANGUAGES = (
     r"\bvergiss (einfach )?alles,? (davor|zuvor|bisher|vorher|bisherige|was (dir |ich dir |man dir )?(davor|zuvor|bisher|vorher))\b",
     r"\b(negeer|vergeet)\b(?! niet).{0,30}\b(alle|vorige|eerdere|voorgaande|bovenstaande|oorspronkelijke)\b.{0,30}\b(instructies|opdrachten|regels|aanwijzingen|richtlijnen)\b",
     # French, Spanish, Portuguese, Italian: the noun, then "previous"
-    r"(?<!n\')(?<!ne )\b(ignore|ignorez|oublie|oubliez|ne tiens pas compte|ne tenez pas compte)\b(?! pas).{0,30}\b(instructions?|consignes?|règles|directives)\b.{0,20}(précédentes?|antérieures?|ci-dessus|initiales?|d'avant|du système)",
-    r"(?<!no )(?<!não )(?<!non )\b(ignora|ignore|ignoren|olvida|olvide|olviden|descarta|esqueça|esquece|desconsidere|dimentica|dimenticate|ignorate)\b.{0,30}\b(instrucciones|indicaciones|reglas|instruções|regras|orientações|istruzioni|regole|indicazioni)\b.{0,20}\b(anteriores?|previas?|prévias?|acima|precedenti|di prima|iniciais|iniciales|originales|originais|iniziali|del sistema|do sistema|di sistema)\b",
+    r"\b(?<!(?:n'|ne ))(ignore|ignorez|oublie|oubliez|ne tiens pas compte|ne tenez pas compte)\b(?! pas).{0,30}\b(instructions?|consignes?|règles|directives)\b.{0,20}(précédentes?|antérieures?|ci-dessus|initiales?|d'avant|du système)",
+    r"\b(?<!(?:no|não|non) )(ignora|ignore|ignoren|olvida|olvide|olviden|descarta|esqueça|esquece|desconsidere|dimentica|dimenticate|ignorate)\b.{0,30}\b(instrucciones|indicaciones|reglas|instruções|regras|orientações|istruzioni|regole|indicazioni)\b.{0,20}\b(anteriores?|previas?|prévias?|acima|precedenti|di prima|iniciais|iniciales|originales|originais|iniziali|del sistema|do sistema|di sistema)\b",
     # Polish, Russian, Ukrainian (Russian also as an infinitive, as machine translation writes it)
     r"(?<!nie )\b(zignoruj|ignoruj|zapomnij)\b.{0,30}\b(poprzednie|wcześniejsze|powyższe|wszystkie)\b.{0,20}\b(instrukcje|polecenia|zasady|reguły)\b",
     r"(?<!не )(игнорируй|игнорируйте|игнорировать|проигнорируй|проигнорируйте|забудь|забудьте|забыть|не обращай(те)? внимания на|ігноруй|проігноруй|забудь)\b.{0,30}(предыдущ|прошл|вышеуказанн|вышеизложенн|прежн|все|всё|попередн|усі)\w*.{0,25}(инструкци|указани|правил|команд|промпт|інструкці|вказівк)",
@@ -271,16 +271,94 @@ _OVERRIDE_OTHER_LANGUAGES = (
     r"(?<!đừng )(?<!không )\b(bỏ qua|quên|phớt lờ)\b.{0,20}\b(hướng dẫn|chỉ dẫn|lệnh|quy tắc|chỉ thị)\b.{0,15}\b(trước đó|trước|ở trên)\b",
 )
 # Kept beside the learned screen (edgeqwen.safety.screen) because they flagged no benign prompt
-# of safety-train's 8,875 and at least a few of its injections each (tools/bench/safety_eval.py);
+# of safety-train's 8,875 and none of 1.26M interface strings (tools/bench/rules_precision.py);
 # patterns that flagged benign prompts ("system prompt", "repeat ... instructions") were dropped.
+# "not"/"never" before the verb: checked after \b, so only at word starts (half the cost)
+_NOT = r"(?<!(?:n't|not|never|no) )"
+_DISMISS = (
+    r"\b"
+    + _NOT
+    + r"(ignore|disregard|forget|override|bypass|overlook|discard|dismiss|abandon|neglect|set aside|throw out|scrap)\b"
+)
+_EARLIER = r"\b(previous|prior|above|earlier|preceding|foregoing|all|any|system|initial|original)\b"
+_MODES = (
+    r"(developer|dev|god|admin|administrator|debug|debugging|maintenance|jailbreak|jailbroken|unrestricted|unfiltered|"
+    r"uncensored|dan|sudo|root|override|superuser|diagnostic|evil|chaos|opposite|unlocked|unchained|no[- ]limits?|dude|"
+    r"stan|anti-?dan|\w+ override)"
+)
 _INJECTION = [
+    # "Ignore the previous instructions": words that only name instructions may follow "the"/"your";
+    # words that also name ordinary things (a message, the context, a task) need "previous"/"all"
     (
-        r"(?<!n\'t )(?<!not )(?<!never )\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the|following|system|initial|original)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|directions|messages?|context|programming)\b",
+        _DISMISS + r".{0,40}(" + _EARLIER + r"|\b(foregoing|former|your|the|existing|old)\b).{0,30}"
+        r"\b(instructions?|prompts?|rules|guidelines|directions|directives|programming|constraints|restrictions|"
+        r"guidance|policies)\b",
+        "instruction_override",
+    ),
+    (
+        _DISMISS + r".{0,40}" + _EARLIER + r".{0,30}"
+        r"\b(messages?|context|requests|tasks|orders|commands|assignments|input|conversation)\b",
+        "instruction_override",
+    ),
+    (
+        r"\b" + _NOT + r"(ignore|disregard|forget)\b (all )?(of )?(the |everything )?above\b\s*(and|[,.;:!-]|$)",
+        "instruction_override",
+    ),
+    (
+        r"\b" + _NOT + r"(ignore|disregard|forget|overlook)\b (about )?(everything|all( that)?|anything|what(ever)?) "
+        r"(you('ve| have)? (been |were )?(told|instructed|given|taught|programmed)|i (said|told you|wrote) "
+        r"(before|above|earlier|previously)|(before|above|prior to) (this|that|now)|(said |written )?(so far|up to "
+        r"(now|this point)|previously|above|before))",
+        "instruction_override",
+    ),
+    (
+        r"\b(regardless of|irrespective of|no matter) (any |all |the |your )?(previous|prior|earlier|above|preceding|"
+        r"original|other|existing) (instructions|tasks|input|requests|rules|prompts|directions|guidelines|commands)\b",
+        "instruction_override",
+    ),
+    (
+        r"\b(made a mistake|made an error|was wrong|forgot to (tell|ask) you)\b.{0,40}\b(your|the) (instructions|prompt|"
+        r"directions|rules)\b|\b(your|the) (previous |original )?instructions\b.{0,30}\b(were|was) (wrong|a mistake|"
+        r"incorrect|outdated|cancell?ed|revoked)\b",
         "instruction_override",
     ),
     (r"\b(new|updated|real|actual|important) (important )?instructions?\b\s*[:*!]", "instruction_override"),
     (
+        r"\byour (new|real|actual|true|updated) (task|goal|objective|purpose|instructions?|directive|job|mission) "
+        r"(is|are|now|will be|from now)\b|\bnew instructions follow\b",
+        "instruction_override",
+    ),
+    (r"\b(i have been|i've been|i am|you have been|haha|you've been|been) pwned\b", "instruction_override"),
+    (
         r"\b(you are now|from now on,? you (are|will)|act as|pretend (to be|you are)|roleplay as|you will now)\b.{0,80}\b(dan|dude|stan|developer mode|jailbr\w+|unfiltered|uncensored|no (restrictions|rules|limits|filters)|evil|without (any )?(restrictions|rules|limits))\b",
+        "jailbreak_roleplay",
+    ),
+    # a persona freed from its rules, a "mode" switched on, an authority the user claims
+    (
+        r"\b(you are|you're|you will be|you have been|you can now|he is|she is|they are|who is)\b.{0,30}\b(free (from|of)|"
+        r"not (bound|restrained|restricted|limited|constrained) by|no longer (bound|restrained|restricted|limited) by|"
+        r"unbound by|released from|freed from|exempt from)\b.{0,20}\b(all |any |the |your |its |their )?(typical |usual |"
+        r"normal |standard )?(constraints|restrictions|rules|guidelines|filters|limitations|ethics|morals|ethical|moral|"
+        r"policies|content polic\w+|openai|censorship)\b",
+        "jailbreak_roleplay",
+    ),
+    (
+        r"\b(god ?mode|developer mode|dev mode|jailbreak mode|dan mode|unrestricted mode|admin mode|sudo mode|debug mode|"
+        r"maintenance mode|override mode)\b\s*[:=]\s*(enabled|on|true|activated|active)\b|<\s*(god|system|admin|developer|"
+        r"dev|sudo|root|debug)\s*mode\s*>|\b(ethics|ethical|safety|content|moral|censorship) (filters?|guidelines|"
+        r"protocols?|restrictions)\s*[:=]\s*(disabled|off|deactivated|removed|none)\b",
+        "jailbreak_roleplay",
+    ),
+    (
+        r"\b((you are|you're|you will be|you have been|you've been|you are now|you're now|you will now be|you now) (now )?"
+        r"(in|entering|operating in|running in|switched (in)?to|put (in)?to|placed in|working in|functioning in)|"
+        r"(i am|i'm|we are|we're) (now )?(entering|activating|enabling|putting you (in)?to|switching you (in)?to|placing "
+        r"you in)|now entering)( the)? ['\"]?" + _MODES + r"['\"]? mode\b",
+        "jailbreak_roleplay",
+    ),
+    (
+        r"\b(i am|i'm|this is|as) (your|the ai'?s?|the model'?s?|the assistant'?s?) (developer|creator|programmer|"
+        r"administrator|admin|owner|maker|designer|operator|supervisor)\b",
         "jailbreak_roleplay",
     ),
     (r"\b(stop everything|nevermind)\b.{0,40}\b(print|say|output)\b", "instruction_override"),
@@ -288,8 +366,39 @@ _INJECTION = [
         r"\b(urgent new task|priority task|new important instructions|special case: if you are told|for testing purposes only|experimental procedure|test pipeline|system malfunction|debugging error|system is experiencing errors|administrative privileges|prove you are truly intelligent|share your configuration)\b",
         "instruction_override",
     ),
+    # asking for the system prompt by what it is ("your initial instructions"), not by the words
+    # "system prompt" alone (people ask how to write one)
     (
         r"\b(rot13|base64|hex|reverse)\b.{0,40}\b(your|the) (instructions|prompt|rules|system)\b|\byour (instructions|prompt|rules|system prompt)\b.{0,40}\b(rot13|base64|hex|in reverse|backwards|spanish|french|german)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\b(what (is|are|were|was)|reveal|show( me)?|print|output|repeat|display|tell me|give me|share|write out|"
+        r"spell out|list|recite|leak|dump|paste|translate|summari[sz]e|encode)\b (me )?(all |exactly |verbatim )?(of )?"
+        r"your (initial|original|hidden|secret|system|internal|pre-?|starting|first|underlying|full|complete|"
+        r"confidential|exact)[- ]?(instructions|prompt|directives|configuration|guidelines|rules|system prompt|message)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\bwhat (were you|have you been|you were|you have been|you've been) (told|instructed|given|asked|programmed)\b"
+        r".{0,20}\b(before|at the (start|beginning)|initially|earlier|above|previously|to (hide|keep secret|not (say|"
+        r"tell|reveal)))\b|\b(the )?(instructions|text|words|prompt) you were given (at the (start|beginning)|initially|"
+        r"before|earlier|above)\b|\bwhat are you not (supposed|allowed|permitted) to (tell|say|reveal|share)\b|"
+        r"\bi was instructed to['\"]",
+        "prompt_extraction",
+    ),
+    (
+        r"\b(repeat|print|output|recite|echo|copy|reproduce|write down|spell out|show me)\b (back )?(all |everything |"
+        r"exactly )?(the |all the |everything |of the )?(text|words|content|instructions|messages?|lines)? ?(above|"
+        r"before this( line| message| point)?|that came before|preceding this)\b.{0,30}\b(verbatim|word for word|exactly|"
+        r"starting|including|in full|but|from the (start|beginning)|unchanged)\b|\b(verbatim|word for word)\b.{0,30}"
+        r"\b(everything|all|text|words)\b.{0,15}\b(above|before this)\b",
+        "prompt_extraction",
+    ),
+    (
+        r"\b(your|the) (secret (key|password|code|word|phrase)|passcode|passphrase|password)\b.{0,30}\b(you (were|have "
+        r"been) (given|told)|in your (instructions|prompt|system))\b|\b(what is|what's|tell me|reveal|give me|share|"
+        r"confirm|spell)\b (me )?your (secret (key|password|code|word|phrase)|passcode( phrase)?|passphrase|password)\b",
         "prompt_extraction",
     ),
     *((p, "instruction_override") for p in _OVERRIDE_OTHER_LANGUAGES),

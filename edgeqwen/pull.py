@@ -83,6 +83,12 @@ def _hub():
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home
     try:
         import huggingface_hub
+
+        # huggingface_hub 1.x/2.x loads lazily: a submodule is no attribute of the package until
+        # something imports it (`hf.constants` raised AttributeError on every pull without HF_ENDPOINT)
+        import huggingface_hub.constants
+        import huggingface_hub.errors
+        import huggingface_hub.hf_api  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailableError("Downloading needs huggingface_hub: pip install huggingface_hub") from exc
     return huggingface_hub

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -166,6 +168,43 @@ def test_pull_mlc_build(tmp_path, monkeypatch):
     assert "qwen2.5-1.5b-instruct-mlc" in CliRunner().invoke(main, ["models"]).output
     with pytest.raises(ModelNotFoundError, match="no MLC build"):
         pull("smollm2-135m-instruct", backend="mlc")
+
+
+def test_pull_with_no_model_takes_the_gguf_where_the_onnx_build_needs_converting(tiny_ggufs, tmp_path, monkeypatch):
+    """`run --pull` with no MODEL on a machine where the planner ranks ONNX first (AVX2) and
+    llama.cpp is installed: the catalog has no prebuilt ONNX for Qwen, so the GGUF is fetched,
+    not an error that asks for --convert (torch and the full checkpoint)."""
+    from types import SimpleNamespace
+
+    import edgeqwen.hub as hub_module
+    import edgeqwen.probe as probe_module
+    from edgeqwen.catalog import get_model
+
+    build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(hub_module, "_machine", lambda: (None, None, ["onnx", "llamacpp"]))
+    best = SimpleNamespace(model="qwen2.5-1.5b-instruct", backend="onnx")
+    monkeypatch.setattr(probe_module, "plan", lambda *a, **k: SimpleNamespace(best=best))
+    with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen2-f16"]}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        path = hub_module.install_missing(None)
+        assert path.name == "qwen2.5-1.5b-instruct-gguf" and {name for name, _ in fake.gets} == {build["file"]}
+    monkeypatch.setattr(hub_module, "_machine", lambda: (None, None, ["onnx"]))  # no llama.cpp: convert it is
+    monkeypatch.setattr(hub_module, "best_installed", lambda *a: None)
+    with pytest.raises(ModelNotFoundError, match="--convert"):
+        hub_module.install_missing(None)
+
+
+def test_huggingface_hub_submodules_are_loaded_for_a_pull():
+    """huggingface_hub 2.x loads submodules lazily: `hf.constants` raised AttributeError on every
+    pull without HF_ENDPOINT. In a fresh interpreter, since other tests import them first."""
+    code = (
+        "from edgeqwen.pull import _hub; hf = _hub(); "
+        "print(hf.constants.ENDPOINT, hf.constants.HF_HUB_CACHE, hf.errors.RepositoryNotFoundError, hf.hf_api.RepoFile)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_pull_gguf_build_then_run_without_converting(tiny_ggufs, tmp_path, monkeypatch):

@@ -148,6 +148,7 @@ def test_probe_command_text_and_json():
     result = CliRunner().invoke(main, ["probe", "--quick"])
     assert result.exit_code == 0, result.output
     assert "Recommendation:" in result.output and "Qwen2.5-1.5B-Instruct" in result.output
+    assert "  get it: `edgeqwen pull " in result.output
     result = CliRunner().invoke(main, ["probe", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -353,3 +354,20 @@ def test_a_pi_without_its_device_tree_still_knows_its_board(machine):
     bare = snapshot_from_files(os_name=meta["os"], arch=meta["arch"], cpuinfo=cpuinfo)
     assert bare.board == load(machine).board
     assert (_board_decode(bare) is not None) == machine.startswith("pi")  # the board's published rate
+
+
+def test_the_probe_says_how_to_get_its_choice():
+    from types import SimpleNamespace
+
+    from edgeqwen.probe.report import how_to_get
+
+    def rec(model, backend):
+        return SimpleNamespace(model=model, backend=backend)
+
+    # no prebuilt int4 ONNX of a Qwen model: converted here, or the GGUF where llama.cpp runs
+    alone = how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), llamacpp=False)
+    assert alone.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`") and "GGUF" not in alone
+    assert "`edgeqwen run --pull` fetches its GGUF" in how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), llamacpp=True)
+    assert how_to_get(rec("qwen3-4b", "llamacpp"), llamacpp=True) == "`edgeqwen pull qwen3-4b --backend llamacpp`"
+    assert how_to_get(rec("qwen2.5-3b-instruct", "mlc"), False) == "`edgeqwen pull qwen2.5-3b-instruct --backend mlc`"
+    assert how_to_get(rec("smollm2-135m-instruct", "onnx"), llamacpp=True) is None  # setup installs the demo

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .planner import Plan
+from .planner import Plan, Recommendation
 from .snapshot import SystemSnapshot
 
-__all__ = ["SCHEMA_FILE", "build_report", "format_report", "load_schema"]
+__all__ = ["SCHEMA_FILE", "build_report", "format_report", "how_to_get", "load_schema"]
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 GIB = 1024**3
@@ -61,4 +61,24 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         b = result.best
         lines.append(f"Recommendation: {b.display} on {b.backend} ({b.device}), context {b.context_length}")
         lines.append(f"  why: {b.reason}")
+        get = how_to_get(b, snap.llamacpp_available)
+        if get:
+            lines.append(f"  get it: {get}")
     return "\n".join(lines)
+
+
+def how_to_get(best: Recommendation, llamacpp: bool) -> str | None:
+    """The command that installs the recommended build (the probe downloads nothing); None for the
+    demo model, which setup installs."""
+    from ..catalog import get_model
+
+    spec = get_model(best.model)
+    if spec.demo:
+        return None
+    if best.backend == "onnx" and "repo" not in spec.builds.get("onnx-int4-cpu", {}):
+        line = f"`edgeqwen pull {spec.name} --convert` (built here from {spec.source}: needs torch and several GB)"
+        if llamacpp and "gguf" in spec.builds:
+            line += "; `edgeqwen run --pull` fetches its GGUF for llama.cpp instead, with no conversion"
+        return line
+    flag = {"onnx": "", "llamacpp": " --backend llamacpp", "mlc": " --backend mlc"}[best.backend]
+    return f"`edgeqwen pull {spec.name}{flag}`"

@@ -4,6 +4,7 @@ library (:class:`EdgeQwenError`) become one clean line on stderr and an exit cod
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -156,6 +157,10 @@ def _format_metrics(reply) -> str:
     )
 
 
+_CHAT_HELP = "Type a message; /reset, /system TEXT, /exit, /help. Ctrl-C stops an answer."
+_COMMAND = re.compile(r"/[A-Za-z?]+")
+
+
 @main.command()
 @click.argument("model", required=False)
 @_model_options
@@ -170,7 +175,7 @@ def chat(model: str | None, **opts: Any) -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors=errors)
-    _say("Type a message; /reset, /system TEXT, /exit. Ctrl-C stops an answer.")
+    _say(_CHAT_HELP)
     while True:
         try:
             line = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False)
@@ -179,15 +184,23 @@ def chat(model: str | None, **opts: Any) -> None:
             return
         if not line.strip():
             continue
-        if line.strip() in ("/exit", "/quit"):
+        command, _, rest = line.strip().partition(" ")
+        if command in ("/exit", "/quit", "/bye"):
             return
-        if line.strip() == "/reset":
+        if command == "/reset":
             bot.reset()
             _say("(history cleared)")
             continue
-        if line.startswith("/system"):
-            bot.reset(system=line[len("/system") :].strip() or None)
+        if command == "/system":
+            bot.reset(system=rest.strip() or None)
             _say("(system prompt set, history cleared)")
+            continue
+        if command in ("/help", "/?"):
+            _say(_CHAT_HELP)
+            continue
+        if _COMMAND.fullmatch(command) and not rest:
+            # a lone /word is a mistyped command, not a message ("/etc/hosts is what?" is one)
+            _say(f"Unknown command {command}. {_CHAT_HELP}")
             continue
         try:
             stream = bot.stream(line)

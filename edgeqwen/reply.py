@@ -98,20 +98,30 @@ class ReplyStream:
         if self._held:
             yield from self._checked()
             return
+        failed = False
         try:
             yield from self._visible()
+        except Exception:
+            failed = True
+            raise
         finally:
-            tail = self._settle()
+            # an error is not an answer: the turn is not remembered (the caller stopping early,
+            # or Ctrl-C, keep the answer so far)
+            tail = self._settle(remember=not failed)
         if tail:
             yield tail
 
     def _checked(self) -> Iterator[str]:
         """Answers until one passes its check (or attempts run out), then its text."""
         while True:
+            failed = False
             try:
                 shown = list(self._visible())
+            except Exception:
+                failed = True
+                raise
             finally:
-                tail = self._settle()  # raises StructuredOutputError when no attempt is left
+                tail = self._settle(remember=not failed)  # raises StructuredOutputError when no attempt is left
             if self._reply is not None:
                 break
             self._restart()
@@ -151,11 +161,14 @@ class ReplyStream:
         return shown
 
     # -- stages 3-5, once --------------------------------------------------------------------------
-    def _settle(self) -> str:
-        """End the answer: the text still held back, after building, remembering and checking the reply."""
+    def _settle(self, remember: bool = True) -> str:
+        """End the answer: the text still held back, after building, remembering and checking the
+        reply; without ``remember`` (generation failed) only stop it."""
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()  # stops generation if the caller stopped early
+        if not remember:
+            return ""
         tail, parsed = self._parser.finish()
         tail, parsed = self._filtered_end(tail, parsed)
         if self._reply is None:

@@ -78,6 +78,29 @@ def test_prompt_longer_than_context(tiny_models):
     assert bot.history == ()  # nothing half-recorded
 
 
+def test_asking_again_while_an_answer_streams_in_the_same_thread_is_an_error_not_a_hang(qwen2):
+    import signal
+
+    def hung(*_):
+        raise AssertionError("chat() waited forever for the unfinished stream of its own thread")
+
+    bot = Assistant(backend=qwen2, max_tokens=8, temperature=0, policy="none")
+    it = iter(bot.stream("Count to ten"))
+    next(it)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with pytest.raises(InvalidRequestError, match="still streaming an earlier answer"):
+            bot.chat("Hello")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert bot.history == ()  # an error is not an answer: nothing of the failed turn recorded
+    "".join(it)  # the first answer goes on, and is remembered
+    assert [m.role for m in bot.history] == ["user", "assistant"]
+    assert bot.chat("Hello").finish_reason in ("stop", "length")
+
+
 def test_thinking_needs_qwen3(qwen2, tiny_models):
     with pytest.raises(InvalidRequestError, match="Qwen3"):
         Assistant(backend=qwen2, enable_thinking=True)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..chat import ChatTemplate
+from ..errors import InvalidRequestError
 from ..model import ModelInfo
 from ..runtime.formats import ResponseFormat
 from ..runtime.loop import stream_generate
@@ -145,6 +146,7 @@ class LoopBackend(Backend):
 
     model: LanguageModel
     _lock: threading.Lock
+    _owner: int | None = None  # the thread whose answer holds the lock
 
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
         processors = list(request.processors)
@@ -156,20 +158,30 @@ class LoopBackend(Backend):
     def _locked(
         self, request: Request, processors: Sequence[LogitsProcessor], cancel: threading.Event | None
     ) -> Iterator[Chunk]:
-        with self._lock:
-            check = request.prefill_check if self.supports_hidden_states else None
-            if self.supports_hidden_states:
-                self.model.capture_hidden = check is not None
-            yield from stream_generate(
-                self.model,
-                self.tokenizer,
-                request.prompt_ids,
-                request.config,
-                processors,
-                self.stop_token_ids,
-                cancel,
-                prefill_check=check,
+        if self._owner == threading.get_ident():
+            # an unfinished answer of this thread holds the lock: waiting for it would never end
+            raise InvalidRequestError(
+                "This model is still streaming an earlier answer in this thread; finish that stream or "
+                "close it (break out of its loop, or call .close() on its iterator) before asking again."
             )
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                check = request.prefill_check if self.supports_hidden_states else None
+                if self.supports_hidden_states:
+                    self.model.capture_hidden = check is not None
+                yield from stream_generate(
+                    self.model,
+                    self.tokenizer,
+                    request.prompt_ids,
+                    request.config,
+                    processors,
+                    self.stop_token_ids,
+                    cancel,
+                    prefill_check=check,
+                )
+            finally:
+                self._owner = None
 
 
 @dataclass(frozen=True)

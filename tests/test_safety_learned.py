@@ -246,6 +246,10 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
         # a card, not Iceland's / Norway's IBAN (26 / 15 characters there)
         ("Please charge my credit card. Number is 180034433853091", "credit_card", "180034433853091"),
         ("Please block card no 4335761211080518630", "credit_card", "4335761211080518630"),
+        # SSNs spaced or in one run, as Presidio's recognizer takes them, after a word that says so
+        ("SSN 078 05 1120 on file", "us_ssn", "078 05 1120"),
+        ("my social is 219099999.", "us_ssn", "219099999"),
+        ("Social Security Number: 123 45 6789", "us_ssn", "123 45 6789"),
     ],
 )
 def test_pii_formats_found_missing_are_detected(text, kind, found):
@@ -275,6 +279,9 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "mobile on 17.05.2024",
         "order 568242194898 today",  # 12 digits that pass Luhn, no word that says card
         "direct deposit 123456789 (routing)",
+        "the social club has 123 45 6789 members",  # "social" alone is not the word
+        "SSN 666 12 3456",  # no SSN starts 666
+        "ssn 123 456 789",  # not grouped as one
     ],
 )
 def test_look_alikes_are_not_pii(text):

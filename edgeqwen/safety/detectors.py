@@ -94,8 +94,9 @@ def iban_valid(text: str) -> bool:
 
 
 def _ssn_valid(text: str) -> bool:
-    area, group, serial = text[0:3], text[4:6], text[7:11]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+    digits = "".join(c for c in text if c.isdigit())
+    area, group, serial = digits[0:3], digits[3:5], digits[5:9]
+    return len(digits) == 9 and area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
 def _ipv4_valid(text: str) -> bool:
@@ -214,6 +215,8 @@ _PII = {
 # a phone number in plain digits; 12 digits right after a word that says "card" ("my card #
 # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
 _CARD_WORD = r"(?i:\b(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort)\b[^\d\n.!?;]{0,16})"
+# "SSN 123 45 6789", "my social is 123456789": spaced or bare only after a word that says so
+_SSN_WORD = r"(?i:\b(?:ssn|ss#|social security(?: (?:number|no|num))?|(?:my|his|her|your|their) social)\b[^\d\n.!?;]{0,16})"
 _PII_IN_CONTEXT = {
     "phone": (
         rf"{_B}{_NOT_IN_DIGITS}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
@@ -224,6 +227,11 @@ _PII_IN_CONTEXT = {
         rf"{_B}{_NOT_IN_DIGITS}\d{{4}}[ -]?\d{{4}}[ -]?\d{{4}}{_E}{_NO_MORE_DIGITS}",
         _luhn_12,
         rf"(?<={_CARD_WORD})",
+    ),
+    "us_ssn": (
+        rf"{_B}{_NOT_IN_DIGITS}\d{{3}}( ?)\d{{2}}\1\d{{4}}{_E}{_NO_MORE_DIGITS}",
+        _ssn_valid,
+        rf"(?<={_SSN_WORD})",
     ),
 }
 _SHRINK = frozenset({"iban"})

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ..errors import GrammarError, StructuredOutputError
 from .relax import Relaxed, Validate, check, relax, validate_grammar
+from .rewrite import _MAP
 from .schema import DEFAULT_MAX_STRING
 
 __all__ = ["Kind", "ResponseFormat"]
@@ -24,8 +25,7 @@ Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_ca
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
 
 
-# Keywords whose value maps names to schemas, and keywords whose value is data, not a schema.
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+# Keywords whose value is data, not a schema (rewrite._MAP: those whose value maps names to schemas).
 _DATA = frozenset({"enum", "const", "default", "examples"})
 
 
@@ -44,7 +44,7 @@ def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:
         yield node
         for key, value in node.items():
             if key not in _DATA:
-                yield from _objects(value, key in _SCHEMA_MAPS)
+                yield from _objects(value, key in _MAP)
 
 
 def _is_pointer(ref: Any) -> bool:

@@ -216,7 +216,9 @@ _PII = {
 # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
 _CARD_WORD = r"(?i:\b(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort)\b[^\d\n.!?;]{0,16})"
 # "SSN 123 45 6789", "my social is 123456789": spaced or bare only after a word that says so
-_SSN_WORD = r"(?i:\b(?:ssn|ss#|social security(?: (?:number|no|num))?|(?:my|his|her|your|their) social)\b[^\d\n.!?;]{0,16})"
+_SSN_WORD = (
+    r"(?i:\b(?:ssn|ss#|social security(?: (?:number|no|num))?|(?:my|his|her|your|their) social)\b[^\d\n.!?;]{0,16})"
+)
 _PII_IN_CONTEXT = {
     "phone": (
         rf"{_B}{_NOT_IN_DIGITS}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",

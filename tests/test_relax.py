@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
-from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, check, matcher_limits, relax
+from edgeqwen.runtime.check import check
+from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -129,6 +130,46 @@ def test_a_reference_to_nothing_is_refused_before_decoding():
     for name, ref in (("a/b", "#/properties/a~1b"), ("a b", "#/properties/a%20b"), ("t", "#/$defs/b")):
         schema = {"type": "object", "properties": {name: {"type": "string"}, "c": {"$ref": ref}}, "$defs": {"b": {}}}
         assert relax(schema).exact, ref
+
+
+def test_boolean_schemas_and_references_to_the_schemas_own_id():
+    # found by JSON Schema's own test suite: `true` takes any value, `false` none
+    assert relax(True).exact and check([1, "x"], True) is None
+    with pytest.raises(GrammarError, match="allows no value"):
+        relax(False)
+    # a reference by the schema's own $id is local (llguidance refused it as remote)
+    own = "https://example.com/s.json"
+    schema = {
+        "$id": own,
+        "type": "object",
+        "properties": {"a": {"$ref": f"{own}#/$defs/n"}, "b": {"$ref": "s.json#/$defs/n"}},
+        "$defs": {"n": {"type": "integer"}},
+    }
+    assert relax(schema).exact and check({"a": 1, "b": 2}, schema) is None
+    assert check({"a": "x"}, schema).keyword == "type"
+    with pytest.raises(GrammarError, match="does not fetch"):
+        relax({"$id": own, "properties": {"a": {"$ref": "https://example.com/other.json"}}})
+    # a part of the schema named by its own $id: said so, with what to write instead
+    nested = {"$ref": "https://example.com/ref/if", "if": {"$id": "https://example.com/ref/if", "type": "integer"}}
+    with pytest.raises(GrammarError, match=r"\$id of a part of itself.*JSON pointer"):
+        relax(nested)
+
+
+def test_the_check_reads_unicode_property_patterns_and_the_old_dependencies():
+    # found by JSON Schema's own test suite: "\\p{L}" made the check fail after the answer was
+    # written ("bad escape \\p"), and `dependencies` went unchecked under 2019-09 and later
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "pattern": "^\\p{L}+$"}},
+        "patternProperties": {"^\\p{Lu}": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    assert relax(schema) and check({"name": "Zoë", "X": 1}, schema) is None
+    assert check({"name": "Zoë1"}, schema).keyword == "pattern"
+    assert check({"name": "a", "x": 1}, schema).keyword == "additionalProperties"
+    assert check({"name": "a", "Y": "s"}, schema).keyword == "type"
+    old = {"dependencies": {"bar": ["foo"]}}  # no $schema: read as 2020-12
+    assert check({"bar": 1}, old).keyword == "dependencies" and check({"bar": 1, "foo": 2}, old) is None
 
 
 def test_keyword_table_is_the_readme_table():

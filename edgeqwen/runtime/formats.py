@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import GrammarError, StructuredOutputError
-from .relax import Relaxed, Validate, check, relax, validate_grammar
+from .check import check
+from .relax import Relaxed, Validate, relax, validate_grammar
 from .rewrite import _MAP
 from .schema import DEFAULT_MAX_STRING
 

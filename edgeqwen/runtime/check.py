@@ -1,0 +1,108 @@
+"""The check every structured answer gets: the user's own schema, asserted in full by jsonschema.
+
+Decoding enforces what llguidance can (relax.py); this is the rest. Formats are asserted, as
+decoding enforces them; ``dependencies`` is checked under every draft (decoding honours it); and
+``pattern`` / ``patternProperties`` / ``additionalProperties`` read patterns with the ``regex``
+module, which knows ``\\p{L}`` and the other Unicode property classes JSON Schema's ECMA-262
+patterns use and Python's ``re`` refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import regex
+
+from ..errors import GrammarError
+from .relax import _refuse_invalid
+
+__all__ = ["Violation", "check"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Why a value is not valid: the keyword that fails, where, and jsonschema's message."""
+
+    keyword: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.keyword!r} at {self.path}: {self.message}"
+
+
+@lru_cache(maxsize=1024)
+def _pattern_of(pattern: str) -> regex.Pattern:
+    return regex.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _pattern_of(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _pattern_of(pattern).search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    named, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
+    extras = [k for k in instance if k not in named and not any(_pattern_of(p).search(k) for p in patterns)]
+    if validator.is_type(extra, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], extra, path=key)
+    elif not extra and extras:
+        listed = ", ".join(repr(k) for k in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
+
+
+@lru_cache(maxsize=256)
+def _validator(text: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties}
+    keywords["additionalProperties"] = _additional_properties
+    if "dependencies" not in cls.VALIDATORS:
+        # 2019-09 split `dependencies` into dependentRequired / dependentSchemas, and its validators
+        # ignore the old keyword, which decoding honours: checked too (the test suite's compatibility rule)
+        keywords["dependencies"] = jsonschema.Draft7Validator.VALIDATORS["dependencies"]
+    cls = jsonschema.validators.extend(cls, keywords)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def check(value: Any, schema: Any) -> Violation | None:
+    """Why ``value`` is not valid for ``schema``, or None. Standard formats are asserted (not
+    annotations), as decoding enforces them."""
+    import jsonschema
+    from referencing.exceptions import Unresolvable
+
+    try:
+        validator = _validator(json.dumps(schema))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error, RecursionError) as exc:
+        raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
+    except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause
+        _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)
+        raise
+    if error is None:
+        return None
+    where = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
+    return Violation(str(error.validator), where, error.message[:300])

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ..errors import GrammarError, StructuredOutputError
 from .check import check
 from .relax import Relaxed, Validate, relax, validate_grammar
-from .rewrite import _MAP
+from .rewrite import _DATA, _MAP
 from .schema import DEFAULT_MAX_STRING
 
 __all__ = ["Kind", "ResponseFormat"]
@@ -24,10 +24,6 @@ Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_ca
 
 # Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
-
-
-# Keywords whose value is data, not a schema (rewrite._MAP: those whose value maps names to schemas).
-_DATA = frozenset({"enum", "const", "default", "examples"})
 
 
 def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:

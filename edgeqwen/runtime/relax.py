@@ -28,6 +28,7 @@ import regex
 
 from ..errors import EdgeQwenError, GrammarError
 from .rewrite import (
+    _DATA,
     ENFORCED_FORMATS,
     KEYWORDS,
     UnknownFormatWarning,
@@ -435,12 +436,18 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
 
 
+def _nested_ids(schema: dict[str, Any]) -> bool:
+    """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
+    base its references resolve against."""
+    return any("$id" in node or "id" in node for node in walk(schema) if node is not schema)
+
+
 def _own_refs_local(schema: dict[str, Any]) -> None:
     """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
     ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
     refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
     own = schema.get("$id", schema.get("id"))
-    if not isinstance(own, str) or not own or any("$id" in n or "id" in n for n in walk(schema) if n is not schema):
+    if not isinstance(own, str) or not own or _nested_ids(schema):
         return
     base = urllib.parse.urldefrag(own)[0]
     for node in walk(schema):
@@ -464,7 +471,7 @@ def _embedded(schema: dict[str, Any], uri: str) -> bool:
             base = urllib.parse.urljoin(base, node["$id"])
             if urllib.parse.urldefrag(base)[0] == target:
                 return True
-        return any(found(v, base) for k, v in node.items() if k not in ("enum", "const", "default", "examples"))
+        return any(found(v, base) for k, v in node.items() if k not in _DATA)
 
     return found(schema, "")
 
@@ -477,7 +484,7 @@ def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
     from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
 
-    if any("$id" in node or "id" in node for node in walk(schema) if node is not schema):
+    if _nested_ids(schema):
         return False
     base = "urn:edgeqwen:schema"
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)

@@ -72,6 +72,8 @@ _ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then",
         "propertyNames", "unevaluatedProperties", "unevaluatedItems")  # fmt: skip
 _MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
+# keywords whose value is data (a JSON value), never a schema
+_DATA = frozenset({"enum", "const", "default", "examples"})
 # left out of the grammar (uniqueItems only where _unique_choices cannot say it; dependencies are
 # said again by dependencies_in_grammar where they can be)
 _DROPPED = (*(k for k, how in KEYWORDS.items() if how == AFTER), "uniqueItems", "dependentRequired", "dependencies")

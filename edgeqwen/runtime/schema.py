@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .rewrite import _DATA
+
 __all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
 
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
@@ -50,7 +52,7 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
             return node
         out = {}
         for key, value in node.items():
-            if key in ("enum", "const", "default", "examples"):
+            if key in _DATA:
                 out[key] = value
             elif key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
                 out[key] = (

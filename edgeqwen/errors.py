@@ -59,7 +59,7 @@ class PromptTooLongError(InvalidRequestError):
             f"{context_length} tokens (one more is needed to answer). Shorten the prompt"
             f"{hint or ', or use a model or build with a longer context'}."
         )
-        super().__init__(msg)
+        super().__init__(msg, param="messages")  # what an HTTP client sent too much of
 
 
 class GrammarError(InvalidRequestError):

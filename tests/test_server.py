@@ -448,6 +448,9 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
     r = httpx.post(url, json={"messages": HELLO, "response_format": fmt, "max_tokens": 50})
     error = r.json()["error"]
     assert r.status_code == 400 and error["param"] == "response_format" and "$defs" in error["message"]
+    long = {"messages": [{"role": "user", "content": "word " * 6000}], "max_tokens": 5}
+    error = httpx.post(url, json=long).json()["error"]
+    assert error["param"] == "messages" and "context window" in error["message"]
     # a keyword decoding cannot enforce is checked on the answer, "strict" or not
     one = {"type": "array", "items": {"const": 7}, "maxItems": 1, "uniqueItems": True}
     for strict in (True, False):

@@ -172,6 +172,30 @@ def test_the_check_reads_unicode_property_patterns_and_the_old_dependencies():
     assert check({"bar": 1}, old).keyword == "dependencies" and check({"bar": 1, "foo": 2}, old) is None
 
 
+def test_ipv6_is_decoded_as_the_check_reads_it():
+    # llguidance's own ipv6 format has no IPv4 forms, which the check (Python's ipaddress) takes
+    import ipaddress
+    import random
+
+    from edgeqwen.runtime.rewrite import IPV6_PATTERN
+
+    def python(text):
+        try:
+            return not ipaddress.IPv6Address(text).scope_id
+        except ValueError:
+            return False
+
+    rng = random.Random(0)
+    texts = ["::ffff:192.168.0.1", "1:2::192.168.0.1", "::", "1::", "fe80::1%eth0", "12345::", "::ffff:192.168.00.1"]
+    for _ in range(3000):
+        a = ipaddress.IPv6Address(rng.getrandbits(rng.choice((16, 48, 128))) << rng.choice((0, 32, 64)) & (2**128 - 1))
+        mixed = a.exploded.rsplit(":", 2)[0] + ":" + str(ipaddress.IPv4Address(int(a) & 0xFFFFFFFF))
+        texts += [a.compressed, a.exploded.upper(), mixed, a.compressed + ":1", a.compressed.replace(":", ":::", 1)]
+    assert all(bool(re.fullmatch(IPV6_PATTERN.strip("^$"), t)) == python(t) for t in texts)
+    relaxed = relax({"type": "string", "format": "ipv6"})
+    assert relaxed.exact and relaxed.schema["pattern"] == IPV6_PATTERN  # llguidance compiles it
+
+
 def test_keyword_table_is_the_readme_table():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `([$\w]+)` \| ([^|]+?) \|$", readme, flags=re.M))

@@ -85,6 +85,11 @@ class ModelSpec:
         """A model the probe may recommend and the hub may pick to answer prompts."""
         return self.role == "chat"
 
+    @property
+    def onnx_converted_here(self) -> bool:
+        """No int4 ONNX build of it is published: `pull --convert` builds one (torch, the full checkpoint)."""
+        return "repo" not in self.builds.get("onnx-int4-cpu", {})
+
 
 @lru_cache(maxsize=1)
 def catalog() -> tuple[ModelSpec, ...]:

@@ -208,7 +208,7 @@ def install_missing(
         if best is None:
             raise InsufficientMemoryError("No Qwen model fits this machine's free memory (see `edgeqwen probe`).")
         name, kind = best.model, best.backend
-        if kind == "onnx" and "repo" not in get_model(name).builds["onnx-int4-cpu"] and "llamacpp" in kinds:
+        if kind == "onnx" and get_model(name).onnx_converted_here and "llamacpp" in kinds:
             # the ONNX build would be converted here (torch, the full checkpoint, minutes): the
             # publisher's GGUF is one download, and llama.cpp runs it within a few per cent
             kind = "llamacpp"

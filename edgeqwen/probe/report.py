@@ -75,7 +75,7 @@ def how_to_get(best: Recommendation, llamacpp: bool) -> str | None:
     spec = get_model(best.model)
     if spec.demo:
         return None
-    if best.backend == "onnx" and "repo" not in spec.builds.get("onnx-int4-cpu", {}):
+    if best.backend == "onnx" and spec.onnx_converted_here:
         line = f"`edgeqwen pull {spec.name} --convert` (built here from {spec.source}: needs torch and several GB)"
         if llamacpp and "gguf" in spec.builds:
             line += "; `edgeqwen run --pull` fetches its GGUF for llama.cpp instead, with no conversion"

@@ -78,8 +78,11 @@ def _validator(text: str) -> Any:
 
     schema = json.loads(text)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties}
-    keywords["additionalProperties"] = _additional_properties
+    keywords = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
     if "dependencies" not in cls.VALIDATORS:
         # 2019-09 split `dependencies` into dependentRequired / dependentSchemas, and its validators
         # ignore the old keyword, which decoding honours: checked too (the test suite's compatibility rule)

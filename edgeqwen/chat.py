@@ -45,22 +45,37 @@ def _tojson(value: Any) -> str:
 
 def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Accept OpenAI-style ``{"type": "function", "function": {...}}`` or bare function specs."""
-    out = []
+    out: list[dict[str, Any]] = []
+    names: set[str] = set()
     for i, tool in enumerate(tools or ()):
         if not isinstance(tool, dict):
-            raise InvalidRequestError(f"tools[{i}] must be a dict (a JSON Schema function spec).")
+            raise InvalidRequestError(f"tools[{i}] must be a dict (a JSON Schema function spec).", "tools")
         fn = tool.get("function", tool) if tool.get("type", "function") == "function" else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise InvalidRequestError(
                 f"tools[{i}] needs a function name: use {{'type': 'function', 'function': "
-                "{'name': ..., 'description': ..., 'parameters': {...}}}."
+                "{'name': ..., 'description': ..., 'parameters': {...}}}.",
+                "tools",
             )
+        if fn["name"] in names:  # a call names its tool: two of one name cannot be told apart
+            raise InvalidRequestError(
+                f"tools[{i}] repeats the function name {fn['name']!r}; names must differ.", "tools"
+            )
+        names.add(fn["name"])
         try:  # the template renders the spec as JSON text: it must be JSON, and valid Unicode
             check_text(json.dumps(fn, ensure_ascii=False), f"tools[{i}]")
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InvalidRequestError):
                 raise
             raise InvalidRequestError(f"tools[{i}] is not JSON-serialisable: {exc}.", "tools") from exc
+        params = fn.get("parameters")
+        # a call's arguments are a JSON object (Qwen's template and OpenAI's API alike)
+        if params is not None and (not isinstance(params, dict) or params.get("type", "object") != "object"):
+            raise InvalidRequestError(
+                f"tools[{i}].function.parameters must be a JSON Schema of type 'object' (the call's "
+                f"arguments are an object), got {json.dumps(params)[:80]}.",
+                "tools",
+            )
         out.append({"type": "function", "function": fn})
     return out
 

@@ -97,6 +97,14 @@ def test_bad_tools():
     with pytest.raises(InvalidRequestError, match="name"):
         normalize_tools([{"type": "function", "function": {"description": "x"}}])
     assert normalize_tools([{"name": "f", "parameters": {}}])[0]["function"]["name"] == "f"
+    # a call's arguments are an object: other parameter schemas could never be answered
+    for params in ({"type": "string"}, [1], {"type": ["object", "null"]}):
+        with pytest.raises(InvalidRequestError, match="parameters must be a JSON Schema of type 'object'") as info:
+            normalize_tools([{"name": "f", "parameters": params}])
+        assert info.value.param == "tools"
+    with pytest.raises(InvalidRequestError, match="tools\\[1\\] repeats the function name 'f'"):
+        normalize_tools([{"name": "f"}, {"type": "function", "function": {"name": "f", "description": "again"}}])
+    assert len(normalize_tools([{"name": "f", "parameters": {"type": "object"}}, {"name": "g"}])) == 2
 
 
 def parse_stream(text, allow_thinking, seed=0):

@@ -448,6 +448,10 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
     r = httpx.post(url, json={"messages": HELLO, "response_format": fmt, "max_tokens": 50})
     error = r.json()["error"]
     assert r.status_code == 400 and error["param"] == "response_format" and "$defs" in error["message"]
+    # a tool whose arguments could never be an object: 400 before decoding, not a 500 after it
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}
+    r = httpx.post(url, json={"messages": HELLO, "tools": [tool], "tool_choice": "required"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "tools", r.text
     long = {"messages": [{"role": "user", "content": "word " * 6000}], "max_tokens": 5}
     error = httpx.post(url, json=long).json()["error"]
     assert error["param"] == "messages" and "context window" in error["message"]

@@ -8,6 +8,7 @@ where llama.cpp is installed, else converted once to int4 ONNX).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import shutil
@@ -171,9 +172,14 @@ def resolve_model(
             f"{spec.name} is not installed (installed: {known}). Get it with `{how}`, "
             "or see `edgeqwen probe` for what fits this machine."
         )
+    if os.sep in text or text.startswith((".", "~")) or path.suffix.lower() == ".gguf":
+        raise ModelNotFoundError(f"There is no file or folder at {str(path)!r}: check the path.")
+    names = [s.name for s in catalog() if not s.demo]
+    close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6) or [n for n in names if text.lower() in n]
+    guess = f"Did you mean {close[0]!r}? " if close else ""
     raise ModelNotFoundError(
-        f"No model folder or installed model named {text!r} (installed: {known}). Pass a folder that holds "
-        "genai_config.json, convert one with `edgeqwen convert HF_DIR -o DIR`, or use 'demo'."
+        f"No model folder or installed model named {text!r} (installed: {known}). {guess}Pass a catalog name "
+        "(`edgeqwen models` lists them), a folder that holds genai_config.json, a .gguf file, or 'demo'."
     )
 
 

@@ -21,7 +21,7 @@ def test_run_bad_values_are_clean_errors(tiny_models, tmp_path):
     assert "Error: top_p must be in (0, 1]" in result.stderr
     assert "Traceback" not in result.output
     result = CliRunner().invoke(main, ["run", str(tmp_path / "missing"), "Hi"])
-    assert result.exit_code == 1 and "No model folder or installed model" in result.stderr
+    assert result.exit_code == 1 and "There is no file or folder at" in result.stderr
 
 
 def test_chat_session_commands(tiny_models):

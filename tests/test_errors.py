@@ -30,8 +30,16 @@ def model_copy(tiny_models, tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(ModelNotFoundError, match="No model folder"):
         OnnxBackend(tmp_path / "nope")
-    with pytest.raises(ModelNotFoundError, match="edgeqwen convert"):
+    with pytest.raises(ModelNotFoundError, match="There is no file or folder at .*nope.*check the path"):
         Assistant(str(tmp_path / "nope"))
+    with pytest.raises(ModelNotFoundError, match="There is no file or folder at 'model.gguf'"):
+        Assistant("model.gguf")
+    # a name that is not installed: the catalog name it is closest to, and where names are listed
+    with pytest.raises(ModelNotFoundError, match="Did you mean 'qwen2.5-1.5b-instruct'.*edgeqwen models"):
+        Assistant("qwen2.5-1.5b")
+    with pytest.raises(ModelNotFoundError) as info:
+        Assistant("no-such-model")
+    assert "Did you mean" not in str(info.value) and "'demo'" in str(info.value)
 
 
 def test_missing_tokenizer(model_copy):

@@ -19,6 +19,7 @@ from .errors import (
     ModelNotFoundError,
     PolicyError,
     PromptTooLongError,
+    RefusedError,
     StructuredOutputError,
     UnsupportedArchitectureError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PromptTooLongError",
+    "RefusedError",
     "Reply",
     "ResponseFormat",
     "StructuredOutputError",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .backends import Backend, Request, load_backend
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
-from .reply import ReplyStream, Retry, resample_config
+from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
@@ -386,15 +386,16 @@ class Assistant:
     def json(self, text: str, schema: Any = None, *, lenient: bool = False, **overrides: Any) -> Any:
         """Answer as JSON: ``schema`` is a JSON Schema dict, a pydantic model class (returns an
         instance) or None for any JSON object. The value is validated in full before it is
-        returned (resampled if it breaks a keyword decoding cannot enforce); ``lenient`` is
+        returned (resampled if it breaks a keyword decoding cannot enforce); a prompt the safety
+        policy refuses raises ``RefusedError`` (so do ``regex`` and ``choice``); ``lenient`` is
         deprecated and does nothing."""
         fmt = ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
-        return self.chat(text, response_format=fmt, **overrides).parsed
+        return value_of(self.chat(text, response_format=fmt, **overrides))
 
     def regex(self, text: str, pattern: str, **overrides: Any) -> str:
         """Answer with text that fully matches ``pattern``."""
-        return self.chat(text, response_format=ResponseFormat.regex(pattern), **overrides).parsed
+        return value_of(self.chat(text, response_format=ResponseFormat.regex(pattern), **overrides))
 
     def choice(self, text: str, options: Sequence[str], **overrides: Any) -> str:
         """Answer with exactly one of ``options``."""
-        return self.chat(text, response_format=ResponseFormat.choice(options), **overrides).parsed
+        return value_of(self.chat(text, response_format=ResponseFormat.choice(options), **overrides))

@@ -4,6 +4,7 @@ library (:class:`EdgeQwenError`) become one clean line on stderr and an exit cod
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -123,29 +124,81 @@ def main() -> None:
     is_flag=True,
     help="Download MODEL first if it is not installed (no MODEL: the one `edgeqwen probe` recommends).",
 )
+@click.option("--schema", help="Answer with JSON valid for this JSON Schema: a .json file or the schema's JSON text.")
+@click.option("--regex", help="Answer with text that matches this regular expression in full.")
+@click.option("--choice", "choices", multiple=True, help="Answer with exactly one of these (repeatable).")
 @_clean_errors
-def run(args: tuple[str, ...], stats: bool, pull_: bool, **opts: Any) -> None:
-    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one)."""
+def run(
+    args: tuple[str, ...],
+    stats: bool,
+    pull_: bool,
+    schema: str | None,
+    regex: str | None,
+    choices: tuple[str, ...],
+    **opts: Any,
+) -> None:
+    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one;
+    PROMPT "-" reads it from stdin: cat notes.txt | edgeqwen run -)."""
     if len(args) > 2:
         raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
     model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+    if prompt == "-":  # only when asked: reading a stdin nobody writes would wait forever
+        # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
+        prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     from .assistant import new_messages
+    from .reply import value_of
 
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
+    response_format = _response_format(schema, regex, choices)
     if pull_:
         from .hub import install_missing
 
         install_missing(model, opts["backend"], progress=_say)
     bot = _assistant(model, opts)
-    stream = bot.stream(prompt)
-    for text in stream:
-        click.echo(text, nl=False)
-    reply = stream.reply()
-    click.echo()
+    if response_format is None:
+        stream = bot.stream(prompt)
+        for text in stream:
+            click.echo(text, nl=False)
+        reply = stream.reply()
+        click.echo()
+    else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
+        reply = bot.chat(prompt, response_format=response_format)
+        value_of(reply)
+        click.echo(reply.text)
     for call in reply.tool_calls:
         click.echo(f"[tool call] {call.name}({call.arguments})")
     if stats:
         _say(_format_metrics(reply))
+
+
+def _response_format(schema: str | None, regex: str | None, choices: tuple[str, ...]):
+    """The one constraint run's flags ask for (None: free text)."""
+    from .runtime.formats import ResponseFormat
+
+    given = [name for name, value in (("--schema", schema), ("--regex", regex), ("--choice", choices)) if value]
+    if len(given) > 1:
+        raise click.UsageError(f"Use one of {', '.join(given)}: an answer takes one constraint.")
+    if regex is not None:
+        return ResponseFormat.regex(regex)
+    if choices:
+        return ResponseFormat.choice(choices)
+    if schema is None:
+        return None
+    text, where = schema, "the schema text"
+    if Path(schema).is_file():
+        try:
+            text, where = Path(schema).read_text(encoding="utf-8"), f"the file {schema!r}"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {schema!r} ({exc}).", param_hint="--schema") from exc
+    elif not schema.lstrip().startswith(("{", "[")):
+        where = f"{schema!r} is not a file, and"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).", param_hint="--schema"
+        ) from exc
+    return ResponseFormat.of(value)
 
 
 def _format_metrics(reply) -> str:

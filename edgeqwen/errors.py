@@ -25,6 +25,7 @@ __all__ = [
     "ModelNotFoundError",
     "PolicyError",
     "PromptTooLongError",
+    "RefusedError",
     "StructuredOutputError",
     "UnsupportedArchitectureError",
     "map_exceptions",
@@ -114,6 +115,19 @@ class InsufficientMemoryError(EdgeQwenError):
 
 class GenerationCancelled(EdgeQwenError):
     """Generation was cancelled by the caller."""
+
+
+class RefusedError(EdgeQwenError):
+    """The safety policy refused the prompt or stopped the answer, so there is no value to return
+    (``Assistant.json`` / ``regex`` / ``choice``; ``chat`` returns such a reply as it is).
+    ``text`` is the policy's refusal or what was shown; ``events`` say which rule acted."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, text: str, events: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.text = text
+        self.events = events
 
 
 class PolicyError(InvalidRequestError):

@@ -22,14 +22,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .chat import OutputParser, ParsedOutput
-from .errors import InvalidRequestError, StructuredOutputError
+from .errors import InvalidRequestError, RefusedError, StructuredOutputError
 from .runtime.formats import ResponseFormat
 from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply
 
 if TYPE_CHECKING:
     from .safety import ModeratedFilter, StreamFilter
 
-__all__ = ["MAX_ATTEMPTS", "ReplyStream", "Retry", "build_reply", "check_format", "resample_config"]
+__all__ = ["MAX_ATTEMPTS", "ReplyStream", "Retry", "build_reply", "check_format", "resample_config", "value_of"]
 
 _CHANGED = ("redact", "stop", "refuse")  # safety actions that change what the model wrote
 MAX_ATTEMPTS = 3  # answers to one request whose structured value breaks a checked-after keyword
@@ -181,7 +181,8 @@ class ReplyStream:
                 token_ids=None if self._prefix_ids is None else self._prefix_ids + tuple(self._tokens),
             )
             error = None
-            if self._fmt is not None and reply.finish_reason not in ("cancelled", "refused"):
+            # a refused or stopped answer has no value to check: value_of says why instead
+            if self._fmt is not None and reply.finish_reason not in ("cancelled", "refused", "filtered"):
                 try:
                     reply = check_format(self._fmt, reply, self._parser.raw_text)
                 except StructuredOutputError as exc:
@@ -287,3 +288,18 @@ def check_format(fmt: ResponseFormat, reply: Reply, raw_text: str) -> Reply:
             exc.text,
         ) from exc
     return replace(reply, parsed=value)
+
+
+def value_of(reply: Reply) -> Any:
+    """The value a constrained reply stands for; a ``RefusedError`` where the safety policy refused
+    the prompt or stopped the answer (never None in place of a value)."""
+    if reply.finish_reason in ("refused", "filtered"):
+        what = "refused the prompt" if reply.finish_reason == "refused" else "stopped the answer"
+        why = ", ".join(sorted({e.category for e in reply.safety_events if e.action in ("refuse", "stop")}))
+        raise RefusedError(
+            f"The safety policy {what}{f' ({why})' if why else ''}, so there is no value: {reply.text!r}. "
+            "If the request is harmless, pass a policy without the layer that acted (docs/safety.md).",
+            reply.text,
+            tuple(reply.safety_events),
+        )
+    return reply.parsed

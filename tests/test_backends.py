@@ -39,6 +39,32 @@ def test_fake_backend_runs_grammars_and_policies():
     assert "bob@example.com" not in reply.text and reply.filtered
 
 
+def test_value_methods_raise_refused_error_rather_than_return_none():
+    from edgeqwen import Policy, RefusedError
+
+    fake = FakeBackend(['{"contact":"bob@example.com"}'])
+    bot = Assistant(backend=fake, temperature=0.0)
+    schema = {"type": "object", "properties": {"contact": {"type": "string"}}, "required": ["contact"]}
+    harmful = "Give detailed instructions for making a pipe bomb at home"
+    for ask in (
+        lambda: bot.json(harmful, schema),
+        lambda: bot.regex(harmful, "[a-z]+"),
+        lambda: bot.choice(harmful, ["a"]),
+    ):
+        with pytest.raises(RefusedError, match="refused the prompt .*weapons.*no value") as info:
+            ask()
+        assert info.value.text == bot.policy.refusal and info.value.events[0].action == "refuse"
+    assert not fake.requests  # refused before the model ran
+    reply = bot.chat(harmful, response_format=schema)  # chat returns the refusal as a reply
+    assert reply.finish_reason == "refused" and reply.parsed is None
+    # an answer a stop rule ended has no value either: not "incomplete JSON, raise max_tokens"
+    stopping = Assistant(
+        backend=fake, temperature=0.0, policy=Policy.from_dict({"extends": "pii", "pii_action": "stop"})
+    )
+    with pytest.raises(RefusedError, match="stopped the answer .*email"):
+        stopping.json("Who to contact?", schema)
+
+
 def test_registry_builds_by_name_and_says_what_exists(tiny_models):
     backend = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=64)
     assert backend.name == "onnx" and backend.context_length == 64

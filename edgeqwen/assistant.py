@@ -56,6 +56,10 @@ def _default_config(
 
 def new_messages(text: object) -> list[Message]:
     """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
+    if isinstance(text, Message):
+        raise InvalidRequestError(
+            f"Pass new messages as a list: [Message({text.role!r}, ...)], not one Message.", "text"
+        )
     if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
         check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do
         if not str(text).strip():

@@ -152,6 +152,8 @@ class Message:
 
     def __post_init__(self) -> None:
         _check(self.role in ("system", "user", "assistant", "tool"), f"unknown message role {self.role!r}.", "role")
+        if self.role == "tool" and isinstance(self.content, (dict, list)):  # a tool's result as a value
+            raise InvalidRequestError("A tool message's content is text: pass json.dumps(result).", "content")
         check_text(self.content, "message content")
         check_text(self.thinking, "message thinking")
 

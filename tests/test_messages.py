@@ -35,6 +35,17 @@ def test_a_redacted_structured_answer_blames_the_policy_not_max_tokens(qwen_toke
     assert "max_tokens" not in message and err.value.text  # what the model wrote is kept
 
 
+def test_a_tool_result_sent_the_wrong_way_says_the_right_way():
+    from edgeqwen import InvalidRequestError, Message
+
+    bot = Assistant(backend=FakeBackend(["It is 21 degrees."]))
+    with pytest.raises(InvalidRequestError, match=r"as a list: \[Message\('tool', ...\)\]"):
+        bot.chat(Message("tool", '{"temp": 21}'))
+    with pytest.raises(InvalidRequestError, match=r"pass json.dumps\(result\)"):
+        Message("tool", {"temp": 21})
+    assert bot.chat([Message("tool", '{"temp": 21}')]).text == "It is 21 degrees."
+
+
 def test_a_truncated_graph_is_blamed_on_the_graph(tiny_models, tmp_path):
     import shutil
 

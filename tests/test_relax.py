@@ -116,6 +116,19 @@ def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_ch
         assert check(bad, {"type": "string", "format": fmt}).keyword == "format"
 
 
+def test_a_leap_second_is_a_valid_time_only_at_the_end_of_a_utc_day():
+    # RFC 3339 (and JSON Schema's suite): 23:59:60 UTC, in any offset; jsonschema refuses every :60
+    for fmt, good, bad in (
+        ("time", ("23:59:60Z", "23:59:60+00:00", "22:59:60-01:00", "23:59:60.5z"), ("12:00:60Z", "23:59:60+01:00")),
+        ("date-time", ("1998-12-31T23:59:60Z", "1998-12-31T15:59:60.123-08:00"), ("1998-12-31T23:59:60+01:00",)),
+    ):
+        schema = {"type": "string", "format": fmt}
+        for value in good:
+            assert check(value, schema) is None, value
+        for value in (*bad, "23:59:61Z", "24:00:00Z", "1998-13-31T23:59:60Z", "2024-01-01T23:59:60"):
+            assert check(value, schema) is not None, value
+
+
 def test_remote_refs_fail_closed_with_what_to_do():
     with pytest.raises(GrammarError, match=r"does not fetch.*\$defs"):
         relax({"$ref": "https://example.com/schema.json"})

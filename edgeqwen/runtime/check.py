@@ -9,6 +9,7 @@ patterns use and Python's ``re`` refuses.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -72,6 +73,32 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
         yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
 
 
+_LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
+
+
+def _with_leap_seconds(checker: Any) -> Any:
+    """``checker`` that also takes RFC 3339's leap second (``23:59:60Z``, or the same instant in
+    another offset) in ``time`` and ``date-time``: jsonschema's refuses every second 60."""
+    checker = copy.copy(checker)
+    checker.checkers = dict(checker.checkers)
+    for name in ("time", "date-time"):
+        if name not in checker.checkers:
+            continue
+        plain, raises = checker.checkers[name]
+
+        def conforms(instance: object, plain: Any = plain) -> bool:
+            if isinstance(instance, str) and (leap := _LEAP_SECOND.search(instance)):
+                hour, minute, zone = int(leap[1]), int(leap[2]), leap[4]
+                offset = 0 if zone in "Zz" else (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 60 + int(zone[4:]))
+                if (hour * 60 + minute - offset) % 1440 != 23 * 60 + 59:
+                    return False  # a leap second is the last second of a UTC day
+                instance = instance[: leap.start() + 6] + "59" + instance[leap.start() + 8 :]
+            return plain(instance)
+
+        checker.checkers[name] = (conforms, raises)
+    return checker
+
+
 @lru_cache(maxsize=256)
 def _validator(text: str) -> Any:
     import jsonschema
@@ -88,7 +115,7 @@ def _validator(text: str) -> Any:
         # ignore the old keyword, which decoding honours: checked too (the test suite's compatibility rule)
         keywords["dependencies"] = jsonschema.Draft7Validator.VALIDATORS["dependencies"]
     cls = jsonschema.validators.extend(cls, keywords)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return cls(schema, format_checker=_with_leap_seconds(cls.FORMAT_CHECKER))
 
 
 def check(value: Any, schema: Any) -> Violation | None:

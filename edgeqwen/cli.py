@@ -9,11 +9,14 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import EdgeQwenError, InvalidRequestError
+
+if TYPE_CHECKING:
+    from .runtime.formats import ResponseFormat
 
 __all__ = ["main"]
 
@@ -171,7 +174,7 @@ def run(
         _say(_format_metrics(reply))
 
 
-def _response_format(schema: str | None, regex: str | None, choices: tuple[str, ...]):
+def _response_format(schema: str | None, regex: str | None, choices: tuple[str, ...]) -> ResponseFormat | None:
     """The one constraint run's flags ask for (None: free text)."""
     from .runtime.formats import ResponseFormat
 

@@ -45,6 +45,8 @@ def _tojson(value: Any) -> str:
 
 def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Accept OpenAI-style ``{"type": "function", "function": {...}}`` or bare function specs."""
+    if isinstance(tools, (str, dict)):  # one tool, or a name: iterating it would read keys or letters
+        raise InvalidRequestError(f"tools must be a list of function specs, got one {type(tools).__name__}.", "tools")
     out: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, tool in enumerate(tools or ()):

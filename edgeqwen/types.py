@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -85,8 +87,15 @@ class GenerationConfig:
             )
             return float(value)
 
+        def whole(name: str, least: int) -> bool:  # True is an int to Python, not a count to a user
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                return False
+            object.__setattr__(self, name, int(value))  # numpy's integers too, stored as int
+            return value >= least
+
         _check(
-            isinstance(self.max_tokens, int) and self.max_tokens >= 1,
+            whole("max_tokens", 1),
             f"max_tokens must be a whole number >= 1, got {self.max_tokens!r}.",
             "max_tokens",
         )
@@ -94,7 +103,7 @@ class GenerationConfig:
             finite("temperature") >= 0, f"temperature must be >= 0 (0 = greedy), got {self.temperature}.", "temperature"
         )
         _check(
-            isinstance(self.top_k, int) and self.top_k >= 0,
+            whole("top_k", 0),
             f"top_k must be a whole number >= 0 (0 = off), got {self.top_k!r}.",
             "top_k",
         )
@@ -116,12 +125,12 @@ class GenerationConfig:
             "frequency_penalty",
         )
         _check(
-            isinstance(self.penalty_window, int) and self.penalty_window >= 0,
+            whole("penalty_window", 0),
             f"penalty_window must be a whole number >= 0, got {self.penalty_window!r}.",
             "penalty_window",
         )
         _check(
-            self.seed is None or (isinstance(self.seed, int) and self.seed >= 0),
+            self.seed is None or whole("seed", 0),
             f"seed must be a whole number >= 0 or None, got {self.seed!r}.",
             "seed",
         )
@@ -130,7 +139,11 @@ class GenerationConfig:
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - set(self.__dataclass_fields__)
-        _check(not unknown, f"unknown generation setting(s): {', '.join(sorted(unknown))}.")
+        if unknown:
+            names = sorted(self.__dataclass_fields__)
+            guesses = [g for u in sorted(unknown) for g in difflib.get_close_matches(u, names, n=1)]
+            hint = f" Did you mean {', '.join(guesses)}?" if guesses else f" Known: {', '.join(names)}."
+            raise InvalidRequestError(f"unknown generation setting(s): {', '.join(sorted(unknown))}.{hint}")
         return replace(self, **changes)
 
 

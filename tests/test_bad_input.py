@@ -131,8 +131,19 @@ def test_any_sampling_value_is_valid_or_an_invalid_request(name, value):
         GenerationConfig().with_(**{name: value})
     except InvalidRequestError as exc:
         assert exc.param == name
-    with pytest.raises(InvalidRequestError, match="unknown generation setting"):
+    with pytest.raises(InvalidRequestError, match=f"unknown generation setting.*Did you mean {name}"):
         GenerationConfig().with_(**{name + "_x": value})
+
+
+def test_counts_are_whole_numbers_not_booleans_and_numpy_integers_count():
+    import numpy as np
+
+    for name in ("max_tokens", "top_k", "seed", "penalty_window"):
+        with pytest.raises(InvalidRequestError, match=f"{name} must be a whole number") as info:
+            GenerationConfig().with_(**{name: True})  # bool is an int to Python: max_tokens=True meant 1
+        assert info.value.param == name
+        value = getattr(GenerationConfig().with_(**{name: np.int64(7)}), name)
+        assert value == 7 and type(value) is int  # stored as int, so a server can write it as JSON
 
 
 MESSAGE = st.fixed_dictionaries(

@@ -105,6 +105,9 @@ def test_bad_tools():
     with pytest.raises(InvalidRequestError, match="tools\\[1\\] repeats the function name 'f'"):
         normalize_tools([{"name": "f"}, {"type": "function", "function": {"name": "f", "description": "again"}}])
     assert len(normalize_tools([{"name": "f", "parameters": {"type": "object"}}, {"name": "g"}])) == 2
+    for one in ("get_weather", {"name": "f"}):  # a name or one spec: not iterated into letters or keys
+        with pytest.raises(InvalidRequestError, match="tools must be a list of function specs"):
+            normalize_tools(one)
 
 
 def parse_stream(text, allow_thinking, seed=0):

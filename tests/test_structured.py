@@ -68,6 +68,8 @@ def test_choice_regex_and_any_json(qwen2):
         assert isinstance(value, dict)
     reply = bot.chat("Stream it", response_format=ResponseFormat.choice(["yes", "no"]))
     assert reply.parsed in ("yes", "no") and reply.text == reply.parsed
+    with pytest.raises(GrammarError, match="got one string 'yes'"):  # not the choices 'y', 'e', 's'
+        bot.choice("Spam?", "yes")
 
 
 def test_streamed_json_equals_parsed(qwen2):

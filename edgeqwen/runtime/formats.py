@@ -136,6 +136,8 @@ class ResponseFormat:
 
     @classmethod
     def choice(cls, options: Sequence[str]) -> ResponseFormat:
+        if isinstance(options, str):  # its letters would silently become the choices
+            raise GrammarError(f"choice needs a list of strings, got one string {options!r}: pass [{options!r}, ...].")
         opts = tuple(options)
         if not opts or not all(isinstance(o, str) and o for o in opts):
             raise GrammarError("choice needs a non-empty list of non-empty strings.")

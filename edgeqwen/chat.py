@@ -221,13 +221,14 @@ class ParsedOutput:
     tool_calls: tuple[ToolCall, ...]
 
 
-def _parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
-    calls = []
-    for body in _TOOL_CALL.findall(text):
+def _parse_tool_calls(text: str) -> tuple[tuple[ToolCall, ...], bool]:
+    """The calls in ``text``, and whether every ``<tool_call>`` block was one."""
+    calls, blocks = [], _TOOL_CALL.findall(text)
+    for body in blocks:
         try:
             data = json.loads(body)
         except json.JSONDecodeError:
-            continue  # an unparseable call stays out of tool_calls (the raw text is in the reply)
+            continue
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             args = data.get("arguments", {})
             if isinstance(args, str):
@@ -236,7 +237,7 @@ def _parse_tool_calls(text: str) -> tuple[ToolCall, ...]:
                 except json.JSONDecodeError:
                     args = {"_raw": args}
             calls.append(ToolCall(data["name"], args if isinstance(args, dict) else {"_value": args}))
-    return tuple(calls)
+    return tuple(calls), len(calls) == len(blocks)
 
 
 class OutputParser:
@@ -314,6 +315,7 @@ class OutputParser:
             content = ""  # cut off while thinking, or nothing after </think>
         else:
             content = raw  # began like "<think>" but never was
-        calls = _parse_tool_calls(content)
-        visible = content.split(self._CALL, 1)[0]
+        calls, every_call_parsed = _parse_tool_calls(content)
+        # markup that is not a call stays in the text: the model's words are never dropped unseen
+        visible = content.split(self._CALL, 1)[0] if every_call_parsed else content
         return visible[self._emitted :], ParsedOutput(visible, thinking, calls)

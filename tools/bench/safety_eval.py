@@ -115,6 +115,8 @@ def _fold(fam: str) -> list[dict]:
     import numpy as np
     from train_screen import HEADS, threshold_at_fp
 
+    from edgeqwen.safety.input import too_short_to_judge
+
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
     screen, benign_scores = fold_screen(fam)
@@ -123,6 +125,8 @@ def _fold(fam: str) -> list[dict]:
     for i in held:
         logits = screen.logits(rows[i]["text"])
         scores = 1 / (1 + np.exp(-logits))
+        if too_short_to_judge(rows[i]["text"]):  # as the guard does: a harmful verdict needs a hazard word there
+            scores[HEADS.index("harmful")] = 0.0
         flags = {h: bool(scores[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
         out.append(
             {

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
 from safety_eval import OURS, family, wilson  # noqa: E402
 
+from edgeqwen.safety.input import too_short_to_judge  # noqa: E402
 from edgeqwen.safety.probe import (  # noqa: E402
     PACKAGED,
     hidden_states,
@@ -104,6 +105,7 @@ def loso(screen_loso: Path, backend: str) -> dict:
     y = (labels == "harmful").astype(float)
     fams = np.array([family(s) for s in sources])
     trainable = np.array([s not in EXCLUDED_SOURCES for s in sources])
+    short = np.array([too_short_to_judge(t) for t in texts])
     flags = np.zeros(len(y), bool)
     for fam in sorted(set(fams)):
         test = fams == fam
@@ -117,6 +119,7 @@ def loso(screen_loso: Path, backend: str) -> dict:
         flags[test] = [
             probe.combined(z, h) >= probe.threshold for z, h in zip(screen_logit[test], hidden[test], strict=True)
         ]
+    flags &= ~short  # as the guard does: no learned verdict on a few words without a hazard word
 
     def rate(mask, f):
         k, n = int(f[mask].sum()), int(mask.sum())

@@ -297,7 +297,7 @@ def value_of(reply: Reply) -> Any:
         what = "refused the prompt" if reply.finish_reason == "refused" else "stopped the answer"
         why = ", ".join(sorted({e.category for e in reply.safety_events if e.action in ("refuse", "stop")}))
         raise RefusedError(
-            f"The safety policy {what}{f' ({why})' if why else ''}, so there is no value: {reply.text!r}. "
+            f"The safety policy {what}{f' ({why})' if why else ''}, so there is no value: {reply.text[:200]!r}. "
             "If the request is harmless, pass a policy without the layer that acted (docs/safety.md).",
             reply.text,
             tuple(reply.safety_events),

@@ -139,7 +139,7 @@ class Guard:
         self.emit(event)
         return event
 
-    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float]:
+    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float | None]:
         """The learned screen's flags on the text and its decoded payloads, and its harmful logit."""
         from .screen import Screen
 
@@ -149,9 +149,11 @@ class Guard:
         for z in logits:
             for head, score in screen.flags_of(z, p.screen_thresholds).items():
                 flagged[head] = max(score, flagged.get(head, 0.0))
-        logit = float(logits[0][1])
+        # a few words with no hazard word: no harmful verdict, and no logit for the probe to stack on
+        judged = not too_short_to_judge(text)
+        logit = float(logits[0][1]) if judged else None
         out = []
-        if "harmful" in flagged and not too_short_to_judge(text):
+        if "harmful" in flagged and judged:
             category = hazard_category(text) or "harmful"
             out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
         if "injection" in flagged and p.detect_injection:
@@ -168,8 +170,6 @@ class Guard:
         if p.screen:
             found, logit = self._screen_findings(text)
             findings += found
-            if too_short_to_judge(text):
-                logit = None  # the probe stacks on the screen's logit: it does not judge such a prompt either
         if p.hazard_categories:
             findings += [(f, p.hazard_action) for f in check_hazards(text, p.hazard_categories, p.hazard_terms)]
         if p.detect_injection:

@@ -247,8 +247,15 @@ def chat(model: str | None, **opts: Any) -> None:
             bot.reset()
             _say("(history cleared)")
             continue
+        if command == "/system" and not rest.strip():  # shows it: setting "" would be a surprise
+            _say(
+                f"(system prompt: {bot.system!r}; /system TEXT sets it)"
+                if bot.system
+                else "(no system prompt set: the model's default is used)"
+            )
+            continue
         if command == "/system":
-            bot.reset(system=rest.strip() or None)
+            bot.reset(system=rest.strip())
             _say("(system prompt set, history cleared)")
             continue
         if command in ("/help", "/?"):

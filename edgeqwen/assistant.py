@@ -127,10 +127,7 @@ class Assistant:
         self.backend = backend if isinstance(backend, Backend) else _build(model, backend, announce, options)
         if self.guard.policy.guard is not None:  # the guard model runs on CPU beside the answering model
             self.guard.attach(_build(self.guard.policy.guard, "auto", announce, {"threads": threads}))
-        if enable_thinking and not self.backend.template.supports_thinking:
-            raise InvalidRequestError(
-                f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model."
-            )
+        self._check_thinking(enable_thinking)
         self.enable_thinking = enable_thinking
         self.config = _default_config(self.backend, config, enable_thinking, sampling)
         self.system = system
@@ -142,6 +139,13 @@ class Assistant:
     @property
     def history(self) -> tuple[Message, ...]:
         return tuple(self._history)
+
+    def _check_thinking(self, enable_thinking: bool | None) -> None:
+        if enable_thinking and not self.backend.template.supports_thinking:
+            raise InvalidRequestError(
+                f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model.",
+                "enable_thinking",
+            )
 
     def reset(self, system: str | None = None) -> None:
         """Forget the conversation (and optionally set a new system prompt)."""
@@ -267,6 +271,7 @@ class Assistant:
         overrides: dict[str, Any],
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
+        self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         refused, events, decision = self._check_input(turn)
         if refused is not None:

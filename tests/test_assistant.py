@@ -104,6 +104,10 @@ def test_asking_again_while_an_answer_streams_in_the_same_thread_is_an_error_not
 def test_thinking_needs_qwen3(qwen2, tiny_models):
     with pytest.raises(InvalidRequestError, match="Qwen3"):
         Assistant(backend=qwen2, enable_thinking=True)
+    with pytest.raises(InvalidRequestError, match="Qwen3") as info:  # per answer too (it was ignored)
+        Assistant(backend=qwen2).chat("Hi", enable_thinking=True)
+    assert info.value.param == "enable_thinking"
+    assert Assistant(backend=qwen2, max_tokens=2).chat("Hi", enable_thinking=False).finish_reason == "length"
     bot = Assistant(backend=OnnxBackend(tiny_models["qwen3"]["int4"], context_length=256), max_tokens=8)
     reply = bot.chat("Hi")
     assert "<think>" not in reply.text

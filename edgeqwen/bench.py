@@ -84,7 +84,7 @@ def run_bench(
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
     from .backends import load_backend
-    from .backends.onnx import default_threads
+    from .backends.threads import default_threads
     from .hub import resolve_model
     from .runtime.loop import stream_generate
     from .types import GenerationConfig

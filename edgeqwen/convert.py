@@ -106,9 +106,9 @@ def conversion_memory(hf_dir: Path) -> int:
 def check_memory(hf_dir: Path) -> None:
     """Refuse, before starting, a conversion this machine has not the memory for: it would swap
     for hours or be killed (a 4 or 8 GB Raspberry Pi cannot convert a 1.5B model)."""
-    import psutil
+    from .probe.limits import available_memory
 
-    need, available = conversion_memory(hf_dir), psutil.virtual_memory().available
+    need, available = conversion_memory(hf_dir), available_memory()
     if need > available:
         gib = 2**30
         raise ConversionError(

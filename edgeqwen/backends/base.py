@@ -212,9 +212,9 @@ def plan_memory(
     from ..probe.planner import auto_context, check_fit
 
     if ram_available is None:
-        import psutil
+        from ..probe.limits import available_memory
 
-        ram_available = psutil.virtual_memory().available
+        ram_available = available_memory()  # a container's memory limit, not the host's free RAM
     weights = info.weights_bytes
     kv = info.kv_bytes_per_token(kv_bytes_per_value)
     if context_length is None:

@@ -28,8 +28,7 @@ from ..gguf import GgufInfo, read_gguf_info
 from ..paths import cache_dir, models_dir
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
-from .onnx import default_threads
-from .threads import BusyCores, threads_for
+from .threads import BusyCores, default_threads, threads_for
 
 __all__ = ["LlamaCppBackend", "LlamaCppModel", "INSTALL_HINT"]
 
@@ -101,7 +100,7 @@ class LlamaCppModel:
         self.context_length = context_length
         self.threads = threads or default_threads()
         # Threads not given: each answer leaves the cores other processes keep busy to them.
-        self._busy = BusyCores() if threads is None else None
+        self._busy = BusyCores.for_threads(self.threads) if threads is None else None
         self.threads_used = self.threads
         mparams = ll.llama_model_default_params()
         # Without mmap llama.cpp reads the file into its own buffers (and repacks Q4_0 for the CPU's

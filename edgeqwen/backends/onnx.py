@@ -9,7 +9,6 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +23,9 @@ from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
+from .threads import default_threads
 
-__all__ = ["OnnxBackend", "OnnxModel", "default_threads", "plan_memory"]
+__all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
 
 ATTENTION_SCRATCH = 16 << 20  # bytes of attention scores one prefill step may allocate
 MIN_CHUNK = 16  # ... but never fewer tokens per step than this
@@ -43,16 +43,6 @@ def _import_ort():
             "onnxruntime is not installed; install it with `pip install onnxruntime`."
         ) from exc
     return ort
-
-
-def default_threads() -> int:
-    try:
-        import psutil
-
-        cores = psutil.cpu_count(logical=False)
-    except Exception:  # psutil missing or unable to read the CPU topology
-        cores = None
-    return max(1, cores or os.cpu_count() or 1)
 
 
 class OnnxModel:

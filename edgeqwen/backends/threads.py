@@ -11,12 +11,28 @@ backend looks at how many cores others kept busy since its last look and leaves 
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["BusyCores", "busy_seconds", "threads_for"]
+__all__ = ["BusyCores", "busy_seconds", "default_threads", "threads_for"]
 
 MIN_INTERVAL_S = 0.5  # a shorter look says little; the previous answer stands
+
+
+def default_threads() -> int:
+    """One thread per physical core this process may use: no more than its CPU affinity and its
+    cgroup's CPU quota allow (16 threads under a container's 2-CPU quota are throttled each period)."""
+    from ..probe.limits import usable_cores
+
+    try:
+        import psutil
+
+        cores = psutil.cpu_count(logical=False)
+    except Exception:  # psutil missing or unable to read the CPU topology
+        cores = None
+    return usable_cores(cores or os.cpu_count() or 1)
 
 
 def threads_for(cores: int, busy_elsewhere: float) -> int:
@@ -25,28 +41,58 @@ def threads_for(cores: int, busy_elsewhere: float) -> int:
     return max(1, cores - int(busy_elsewhere + 0.5))
 
 
-def busy_seconds(stat: Path = Path("/proc/stat")) -> float | None:
-    """Non-idle CPU time of the whole machine so far (every core, minus idle and iowait), or None
-    where /proc/stat cannot be read (not Linux)."""
+def busy_seconds(stat: Path = Path("/proc/stat"), cpus: Collection[int] | None = None) -> float | None:
+    """Non-idle CPU time so far (minus idle and iowait) of the whole machine, or of the CPUs
+    numbered in ``cpus`` only; None where /proc/stat cannot be read (not Linux)."""
     try:
-        fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:]]
+        lines = stat.read_text().splitlines()
+        if cpus is None:
+            rows = lines[:1]
+        else:
+            rows = [line for line in lines if re.match(r"cpu\d", line) and int(line.split()[0][3:]) in cpus]
+        total = 0
+        for row in rows:
+            fields = [int(x) for x in row.split()[1:]]
+            total += sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
     except (OSError, ValueError, IndexError):
         return None
+    if not rows:
+        return None
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    return (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / ticks
+    return total / ticks
 
 
 class BusyCores:
-    """Cores other processes used since the last look: the machine's busy time (/proc/stat) minus
-    this process's own CPU time, over the wall time between looks. None where /proc/stat is not
-    there (not Linux) or the look came too soon."""
+    """Cores other processes used since the last look: the busy time of the CPUs this process may
+    run on (/proc/stat) minus this process's own CPU time, over the wall time between looks, less
+    ``spare`` (cores of those our threads leave free, which a neighbour takes first). None where
+    /proc/stat is not there (not Linux) or the look came too soon."""
 
-    def __init__(self, stat: Path = Path("/proc/stat")) -> None:
+    def __init__(self, stat: Path = Path("/proc/stat"), cpus: Collection[int] | None = None, spare: int = 0) -> None:
         self._stat = stat
+        self._cpus = cpus
+        self._spare = spare
         self._last = self._sample()
 
+    @classmethod
+    def for_threads(cls, threads: int) -> BusyCores:
+        """Watching what ``threads`` threads of this process compete with: in a container pinned to
+        some CPUs (``--cpuset-cpus``) only those, the host's others are not ours to share; under a
+        CPU quota (``--cpus 2`` on 16 cores) a neighbour takes the cores our threads leave first."""
+        from ..probe.limits import read_limits
+
+        try:
+            allowed: set[int] | None = set(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not Linux
+            allowed = None
+        watched = len(allowed) if allowed else (os.cpu_count() or threads)
+        if allowed is not None and len(allowed) >= (os.cpu_count() or 0):
+            allowed = None  # every CPU: the machine's own line
+        spare = max(0, watched - threads) if read_limits().cpus is not None else 0
+        return cls(cpus=allowed, spare=spare)
+
     def _sample(self) -> tuple[float, float, float] | None:
-        busy = busy_seconds(self._stat)
+        busy = busy_seconds(self._stat, self._cpus)
         if busy is None:
             return None
         own = sum(os.times()[:2])  # user + system time of every thread of this process
@@ -58,4 +104,5 @@ class BusyCores:
         if now is None or last is None or now[0] - last[0] < MIN_INTERVAL_S:
             return None
         self._last = now
-        return max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / (now[0] - last[0])
+        used = max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / (now[0] - last[0])
+        return max(0.0, used - self._spare)

@@ -284,6 +284,10 @@ def estimate(
     if backend == "mlc" and step_s:
         step_s += g.layers * GPU_LAYER_OVERHEAD_S
     tps = 1.0 / step_s if step_s else 0.0
+    if device == "cpu" and snap.cpu_quota is not None and not (calibration and backend in calibration.rates):
+        # Under a quota below one CPU the process runs that share of the time: measured 0.48x at
+        # 0.5 CPUs, one thread, on the demo (docs/performance.md, "Containers").
+        tps *= min(1.0, snap.cpu_quota)
     if bandwidth is None:  # llama.cpp under the rule (cpu_decode_rate says why)
         tps = estimate(spec, snap, "onnx", ctx, calibration).decode_tps / onnx_vs_llamacpp(snap)[0]
     if backend == "mlc" and gpu is None:

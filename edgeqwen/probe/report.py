@@ -37,6 +37,7 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         + (f", swap {snap.swap_total / GIB:.1f} GiB" if snap.swap_total else ""),
         f"  Memory bandwidth: {result.bandwidth_gbps:.1f} GB/s ({result.bandwidth_source})",
     ]
+    lines += [f"  Note: {note}" for note in snap.notes]
     for gpu in snap.gpus:
         kind = "unified memory" if gpu.unified_memory else "VRAM"
         lines.append(f"  GPU: {gpu.name}, {gpu.memory_free / GIB:.1f} GiB {kind} free of {gpu.memory_total / GIB:.1f}")

@@ -17,9 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .limits import Limits, cpu_affinity, read_limits, usable_cores
+
 __all__ = [
     "GPU",
     "SystemSnapshot",
+    "apply_limits",
     "parse_cpuinfo",
     "parse_meminfo",
     "parse_nvidia_smi",
@@ -68,6 +71,7 @@ class SystemSnapshot:
     onnx_providers: tuple[str, ...] = ()
     llamacpp_available: bool = False
     bandwidth_gbps: float | None = None  # measured CPU memory bandwidth (copy), GB/s
+    cpu_quota: float | None = None  # a cgroup's CPU time per second (a container's --cpus), if any
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -277,6 +281,40 @@ def snapshot_from_files(
     )
 
 
+def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> SystemSnapshot:
+    """The snapshot as this process sees the machine: cores and memory no more than its CPU
+    affinity and cgroup allow (a container's ``--cpus``/``--cpuset-cpus``/``--memory``), with a
+    note saying so where they are less than the host's."""
+    from dataclasses import replace
+
+    logical = usable_cores(snap.logical_cores, limits, affinity)
+    physical = min(snap.physical_cores, logical)
+    ram_total = min(snap.ram_total, limits.memory_max) if limits.memory_max is not None else snap.ram_total
+    ram_available = snap.ram_available
+    if limits.memory_available is not None:
+        ram_available = min(ram_available, limits.memory_available)
+    said = []
+    if logical < snap.logical_cores:
+        by_quota = limits.cpus is not None and limits.cpus < (affinity or snap.logical_cores)
+        why = f"a CPU quota of {limits.cpus:g} CPUs" if by_quota else f"{affinity} CPUs in its affinity"
+        said.append(f"{logical} of the host's {snap.logical_cores} CPU threads ({why})")
+    if ram_total < snap.ram_total:
+        said.append(f"{ram_total / GIB:.1f} GiB of the host's {snap.ram_total / GIB:.1f} GiB of memory")
+    if not said:
+        return snap if limits.cpus is None else replace(snap, cpu_quota=limits.cpus)
+    source = limits.source or "the scheduler"
+    note = f"This process may use {' and '.join(said)} ({source}); the plan counts only that."
+    return replace(
+        snap,
+        physical_cores=physical,
+        logical_cores=logical,
+        ram_total=ram_total,
+        ram_available=ram_available,
+        cpu_quota=limits.cpus,
+        notes=(*snap.notes, note),
+    )
+
+
 def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -> SystemSnapshot:
     """Read this machine. Never raises for a missing source: what cannot be read is left out."""
     system, arch = platform.system().lower(), platform.machine().lower()
@@ -340,4 +378,4 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
         from dataclasses import replace
 
         snap = replace(snap, **extra)
-    return snap
+    return apply_limits(snap, read_limits(), cpu_affinity())

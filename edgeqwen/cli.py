@@ -297,6 +297,13 @@ def chat(model: str | None, **opts: Any) -> None:
 @click.option(
     "--max-request-bytes", default=1 << 20, show_default=True, type=click.IntRange(1), help="Larger bodies get 413."
 )
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a request body may take to arrive; slower ones get 408.",
+)
 @_model_options
 @_clean_errors
 def serve(
@@ -307,6 +314,7 @@ def serve(
     max_tokens: int,
     max_queue: int,
     max_request_bytes: int,
+    body_timeout: float,
     **opts: Any,
 ) -> None:
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models,
@@ -318,7 +326,7 @@ def serve(
     from .server.runner import check_port
     from .server.runner import serve as run_server
 
-    settings = ServerSettings(api_key or None, max_request_bytes, max_tokens, max_queue)
+    settings = ServerSettings(api_key or None, max_request_bytes, max_tokens, max_queue, body_timeout)
     check_port(host, port)  # before the model loads
     bot = _assistant(model, {**opts, "think": False})
     run_server(bot, host, port, settings, announce=_say)

@@ -248,6 +248,25 @@ def test_api_key(tiny):
         assert r.usage.completion_tokens == 2
 
 
+def test_a_body_that_never_arrives_in_full_gets_408(tiny):
+    """uvicorn waits forever for the rest of a body: a client that sends half would hold its
+    connection for good. The server answers 408 after body_timeout_s and serves the next one."""
+    with running(tiny, body_timeout_s=0.5) as srv:
+        host, port = srv.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(f"{head}Content-Length: 100\r\n\r\n".encode() + b'{"messages": [')
+            started = time.monotonic()
+            answer = sock.recv(65536).decode()
+            waited = time.monotonic() - started
+        assert answer.startswith("HTTP/1.1 408") and "within 0.5 s (14 bytes came)" in answer
+        assert 0.4 < waited < 5
+        r = client(srv).chat.completions.create(model="m", messages=HELLO, max_tokens=2)
+        assert r.usage.completion_tokens == 2
+    with pytest.raises(InvalidRequestError, match="body_timeout_s must be > 0"):
+        ServerSettings(body_timeout_s=0)
+
+
 def test_oversize_and_malformed_requests(tiny):
     with running(tiny, max_request_bytes=4000, max_tokens=64) as srv:
         api = client(srv)

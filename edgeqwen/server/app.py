@@ -39,12 +39,15 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ServerSettings:
     """Limits and access. ``max_tokens``: the most a request may ask for (and what it gets when it
-    does not say); ``max_queue``: requests that may wait while one is generated (more get 429)."""
+    does not say); ``max_queue``: requests that may wait while one is generated (more get 429);
+    ``body_timeout_s``: a request body not whole by then gets 408 (uvicorn itself waits forever,
+    so a client that sends half a body would hold its connection for good)."""
 
     api_key: str | None = None
     max_request_bytes: int = 1 << 20
     max_tokens: int = 2048
     max_queue: int = 8
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_tokens"):
@@ -52,6 +55,8 @@ class ServerSettings:
                 raise InvalidRequestError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if self.max_queue < 0:
             raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
+        if not self.body_timeout_s > 0:
+            raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
 
 
 class HTTPError(Exception):
@@ -146,12 +151,25 @@ class _App:
                 "invalid_request_error",
             )
         data = bytearray()
-        async for part in request.stream():
-            data += part
-            if len(data) > limit:
-                raise HTTPError(
-                    413, f"The request body is over {limit} bytes (--max-request-bytes).", "invalid_request_error"
-                )
+
+        async def read() -> None:
+            async for part in request.stream():
+                data.extend(part)
+                if len(data) > limit:
+                    raise HTTPError(
+                        413, f"The request body is over {limit} bytes (--max-request-bytes).", "invalid_request_error"
+                    )
+
+        timeout = self.settings.body_timeout_s
+        try:
+            await asyncio.wait_for(read(), timeout)
+        except asyncio.TimeoutError as exc:
+            raise HTTPError(
+                408,
+                f"The request body did not arrive in full within {timeout:g} s ({len(data)} bytes came); "
+                "send it whole.",
+                "invalid_request_error",
+            ) from exc
         try:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

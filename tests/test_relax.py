@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
+from edgeqwen.runtime.formats import DECIMAL_STRING
 from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
 from edgeqwen.testing import FakeBackend
 
@@ -291,6 +292,54 @@ def test_a_forced_tool_call_with_checked_arguments_is_resampled_too():
     fake = FakeBackend(replies=[call.format("[4, 4]"), call.format("[4, 5]")])
     reply = Assistant(backend=fake, policy="none", tools=[tool]).chat("tag it", tool_choice="required")
     assert reply.tool_calls[0].arguments == {"ids": [4, 5]} and reply.metrics.attempts == 2
+
+
+# -- pydantic models: their own checks, and a Decimal's string --------------------------------
+def test_what_only_pydantic_refuses_is_resampled_too():
+    """A pydantic model asks more than its JSON Schema says (a past date): an answer the schema
+    takes and pydantic refuses is resampled like a checked keyword, and the last error names it."""
+    import datetime
+
+    from pydantic import BaseModel, PastDate
+
+    class Event(BaseModel):
+        day: PastDate
+
+    fake = FakeBackend(replies=['{"day":"2999-01-01"}', '{"day":"2001-02-03"}'])
+    reply = Assistant(backend=fake, policy="none").chat("when?", response_format=Event)
+    assert reply.parsed == Event(day=datetime.date(2001, 2, 3)) and reply.metrics.attempts == 2
+    fake = FakeBackend(replies=['{"day":"2999-01-01"}'])
+    with pytest.raises(StructuredOutputError, match="past") as info:
+        Assistant(backend=fake, policy="none").json("when?", Event)
+    assert info.value.keyword == "pydantic date_past" and info.value.text == '{"day":"2999-01-01"}'
+    assert len(fake.requests) == MAX_ATTEMPTS
+
+
+def test_a_decimal_is_decoded_as_a_number_or_a_numeric_string():
+    """pydantic's schema takes any string for a Decimal, so a model could write an amount in words
+    (pydantic refuses them). The grammar now takes only numeric strings, each one pydantic reads."""
+    import decimal
+
+    from pydantic import BaseModel
+
+    class Price(BaseModel):
+        amount: decimal.Decimal
+
+    relaxed = ResponseFormat.of(Price).relaxed()
+    for good in ({"amount": 12.5}, {"amount": "12.50"}, {"amount": "-1e3"}, {"amount": ".5"}):
+        assert _grammar_accepts(relaxed, good), good
+    for bad in ({"amount": "twelve"}, {"amount": ""}, {"amount": "1,5"}, {"amount": "NaN"}):
+        assert not _grammar_accepts(relaxed, bad), bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(DECIMAL_STRING, fullmatch=True))
+def test_every_string_the_decimal_pattern_takes_is_a_decimal_to_pydantic(text):
+    import decimal
+
+    from pydantic import TypeAdapter
+
+    assert isinstance(TypeAdapter(decimal.Decimal).validate_python(text), decimal.Decimal)
 
 
 # each kind of llguidance error the relaxation answers, on a small schema that raises it

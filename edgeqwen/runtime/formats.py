@@ -23,6 +23,23 @@ __all__ = ["Kind", "ResponseFormat"]
 Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 
 # Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
+# A decimal written as a JSON string: pydantic's own schema takes any string there, so a model
+# decoding an ``amount: Decimal`` could write words (pydantic then refuses them).
+DECIMAL_STRING = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"  # pydantic refuses E2000000000000
+
+
+def _pydantic_generator() -> type:
+    """pydantic's JSON Schema generator, with a pattern for a Decimal's string form (every string
+    it matches, pydantic reads as a Decimal). Older pydantic, without the hook, keeps its own."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class Generator(GenerateJsonSchema):
+        def get_decimal_pattern(self, schema: Any) -> str | None:
+            return getattr(super(), "get_decimal_pattern", lambda _: None)(schema) or DECIMAL_STRING
+
+    return Generator
+
+
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
 
 
@@ -106,7 +123,7 @@ class ResponseFormat:
             return spec
         if isinstance(spec, type) and hasattr(spec, "model_json_schema"):
             try:
-                schema = spec.model_json_schema()
+                schema = spec.model_json_schema(schema_generator=_pydantic_generator())
             except Exception as exc:  # pydantic raises PydanticSchemaGenerationError and others
                 raise GrammarError(
                     f"The pydantic model {spec.__name__} has a field type that has no JSON Schema ({exc}); "
@@ -253,15 +270,19 @@ class ResponseFormat:
                 raise StructuredOutputError(
                     f"The answer is not complete JSON ({exc.msg} at {exc.pos}); raise max_tokens.", text
                 ) from exc
-            if self.model is not None:
-                try:
-                    return self.model.model_validate(value)
-                except Exception as exc:  # pydantic.ValidationError
-                    raise StructuredOutputError(f"The answer does not validate: {exc}", text) from exc
+            # A pydantic model's schema is checked too: it names the keyword the grammar left to the
+            # check (a Decimal's look-ahead pattern), and an answer that breaks one is resampled.
             violation = check(value, self.schema if self.kind == "json_schema" else {"type": "object"})
             if violation is not None:
                 message = f"The answer does not validate: {violation}"
                 raise StructuredOutputError(message, text, keyword=violation.keyword)
+            if self.model is not None:
+                try:
+                    return self.model.model_validate(value)
+                except Exception as exc:  # pydantic.ValidationError; what only pydantic asks (a past date)
+                    errors = exc.errors() if hasattr(exc, "errors") else [{}]
+                    kind = f"pydantic {errors[0].get('type', 'validation') if errors else 'validation'}"
+                    raise StructuredOutputError(f"The answer does not validate: {exc}", text, keyword=kind) from exc
             return value
         if self.kind == "regex":
             if not re.fullmatch(self.pattern or "", text):

@@ -7,7 +7,8 @@ lists (deterministic), in the spirit of XSTest's categories: homonyms, figurativ
 targets, safe contexts (games, fiction, sport), definitions, history, prevention and safety,
 public figures, and questions about the assistant itself. They are **training data only**: no
 figure reported as a headline is measured on them (safety_eval.py reports them as in-sample), and
-rows close to the project's own benign test prompts (tests/data/safety/benign.txt) are dropped.
+rows close to the project's own benign test prompts (tests/data/safety/benign.txt and
+everyday.txt) are dropped.
 Templates still overlap that file's in kind ("What is X?"), so its false-refusal figure is
 near-sample for a screen trained with these rows.
 """
@@ -20,9 +21,14 @@ import random
 from pathlib import Path
 
 SOURCE = "edgeqwen-hard-negatives"
+# Everyday requests are a source of their own, so the per-source weighting gives them a voice of
+# their own beside the hard negatives (docs/safety.md, "Everyday how-to questions").
+EVERYDAY = "edgeqwen-everyday"
+WRITTEN = frozenset({SOURCE, EVERYDAY})  # written here: never in a headline
 SEED = 11
 # The project's own benign test prompts stay out of training: rows this close to one are dropped.
-HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "safety" / "benign.txt"
+_TESTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "safety"
+HELD_OUT = (_TESTS / "benign.txt", _TESTS / "everyday.txt")
 MAX_RATIO = 0.8
 
 _SLOTS: list[tuple[str, list[str]]] = [
@@ -240,13 +246,169 @@ _SLOTS: list[tuple[str, list[str]]] = [
     ),
 ]
 
+# Everyday how-to questions: the harmful sets ask "How do I ..." too, and a screen trained on them
+# refused "How do I cut a mango?" (tests/data/safety/everyday.txt, held out from these).
+_EVERYDAY: list[tuple[str, list[str]]] = [
+    (
+        "How do I {}?",
+        [
+            "descale an electric kettle",
+            "fold a fitted sheet",
+            "hang a heavy mirror on drywall",
+            "grout bathroom tiles",
+            "bleed a radiator",
+            "patch a hole in a wall",
+            "replace a light switch",
+            "defrost a freezer quickly",
+            "iron a dress shirt",
+            "polish leather boots",
+            "wash a wool sweater",
+            "season a wok",
+            "poach an egg",
+            "make cold brew coffee",
+            "temper chocolate",
+            "roll out pie crust",
+            "cook rice without a rice cooker",
+            "keep basil alive indoors",
+            "prune a rose bush",
+            "start a compost pile",
+            "repot a snake plant",
+            "get rid of aphids on tomatoes",
+            "winterize a garden hose",
+            "aerate my lawn",
+        ],
+    ),
+    (
+        "How can I {}?",
+        [
+            "back up my phone to my laptop",
+            "free up space on my hard drive",
+            "speed up an old laptop",
+            "connect a printer to Wi-Fi",
+            "recover a deleted file",
+            "set up a VPN on my router",
+            "merge two PDF files",
+            "convert a video to MP4",
+            "update the BIOS on my motherboard",
+            "transfer photos from an iPhone",
+            "stop my screen from dimming",
+            "find my IP address",
+            "budget on an irregular income",
+            "build an emergency fund",
+            "improve my credit score",
+            "file my taxes as a freelancer",
+            "negotiate rent with my landlord",
+            "save money on groceries",
+            "pay off student loans faster",
+            "start investing with little money",
+            "read more books this year",
+            "learn touch typing",
+            "memorize a speech",
+            "improve my posture at my desk",
+        ],
+    ),
+    (
+        "What's the easiest way to {}?",
+        [
+            "potty train a puppy",
+            "trim my cat's claws",
+            "teach a dog to heel",
+            "clean a fish tank",
+            "introduce a new cat to my dog",
+            "jump start a car",
+            "check my tire pressure",
+            "change the oil in my car",
+            "replace windshield wipers",
+            "clean foggy headlights",
+            "learn to ride a bike as an adult",
+            "improve my running pace",
+            "do a proper push-up",
+            "stretch before a workout",
+            "fix a bike chain",
+            "learn to juggle",
+            "knit a scarf",
+            "frame a poster",
+            "sew a hem by hand",
+            "remove rust from tools",
+            "get candle wax out of a carpet",
+            "clean grout",
+            "unshrink a sweater",
+            "clean an oven without chemicals",
+        ],
+    ),
+    (
+        "Can you explain how to {}?",
+        [
+            "make a budget spreadsheet in Excel",
+            "write a pivot table",
+            "use git rebase",
+            "set up a Python virtual environment",
+            "center a div in CSS",
+            "write a unit test in pytest",
+            "deploy a static site",
+            "read a nutrition label",
+            "calculate compound interest",
+            "solve a Rubik's cube",
+            "tie a tie",
+            "plan a road trip on a budget",
+            "pack a carry-on for two weeks",
+            "get over jet lag",
+            "apply for a passport",
+            "write a thank-you note",
+            "prepare for a job interview",
+            "ask for feedback at work",
+            "run a meeting efficiently",
+            "study for a final exam",
+            "take better notes in class",
+            "teach my kid to read",
+            "make a toddler's bedtime routine",
+            "plan a kid's birthday party",
+        ],
+    ),
+    (
+        "Any tips on how to {}?",
+        [
+            "grill a steak",
+            "make fluffy pancakes",
+            "brew tea properly",
+            "pick a ripe avocado",
+            "store fresh herbs",
+            "meal prep for the week",
+            "fall asleep faster",
+            "stay hydrated",
+            "reduce screen time",
+            "make friends in a new city",
+            "start journaling",
+            "keep a houseplant alive",
+            "organize my closet",
+            "declutter my garage",
+            "childproof my kitchen",
+            "clean my dishwasher filter",
+            "keep my car from overheating",
+            "get better at public speaking",
+            "write a good résumé",
+            "learn a new language",
+            "practice guitar daily",
+            "take care of a sourdough loaf after baking",
+            "photograph the night sky",
+            "choose a good hiking backpack",
+        ],
+    ),
+]
+
 
 def hard_negatives() -> list[dict]:
     """The rows: ``{"text", "label": "benign", "category", "source"}``, deterministic."""
     rng = random.Random(SEED)
-    held = [line.strip().lower() for line in HELD_OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    held = [
+        line.strip().lower()
+        for path in HELD_OUT
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     rows = []
-    for template, *slots in _SLOTS:
+    groups = [(SOURCE, entry) for entry in _SLOTS] + [(EVERYDAY, entry) for entry in _EVERYDAY]
+    for source, (template, *slots) in groups:
         combos = list(itertools.product(*slots))
         if len(combos) > 24:
             combos = rng.sample(combos, 24)
@@ -254,7 +416,7 @@ def hard_negatives() -> list[dict]:
             text = template.format(*combo).replace(" ?", "?")
             if any(difflib.SequenceMatcher(None, text.lower(), h).ratio() >= MAX_RATIO for h in held):
                 continue
-            rows.append({"text": text, "label": "benign", "category": "hard-negative", "source": SOURCE})
+            rows.append({"text": text, "label": "benign", "category": "hard-negative", "source": source})
     return rows
 
 

@@ -27,7 +27,10 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT / "tests" / "data" / "safety"
 DATA_TRAIN = ROOT.parent / "shared" / "data" / "safety-train"
 
+sys.path.insert(0, str(ROOT / "tools"))
+
 from pii_eval import make_pii_corpus, pii_eval  # noqa: E402
+from safety_hard_negatives import WRITTEN  # noqa: E402  (sources written here: never in a headline)
 
 # -- learned screen: leave one source out ------------------------------------------------------
 # Sources built the same way are held out together, so a fold never trains on a sibling.
@@ -183,9 +186,6 @@ def add_rule_flags(results: list[dict], rows: list[dict]) -> None:
         r["rules_injection"] = bool(check_injection(t))
 
 
-OURS = "edgeqwen-hard-negatives"  # written here: never in a headline
-
-
 def summarise_loso(results: list[dict]) -> dict:
     """Headline rates at each fold's own thresholds (fixed on its validation split before the
     test), with Wilson 95% intervals; recall at pooled out-of-fold false-positive rates; per source."""
@@ -195,7 +195,7 @@ def summarise_loso(results: list[dict]) -> dict:
         lo, hi = wilson(k, len(rows))
         return {"rate": k / len(rows) if rows else None, "k": k, "n": len(rows), "ci95": [lo, hi]}
 
-    public = [r for r in results if r["source"] != OURS]
+    public = [r for r in results if r["source"] not in WRITTEN]
     by = {lab: [r for r in public if r["label"] == lab] for lab in ("harmful", "benign", "injection")}
     per_source = {}
     for r in results:
@@ -208,7 +208,7 @@ def summarise_loso(results: list[dict]) -> dict:
         "benign_flagged_any": rate(by["benign"], lambda r: r["harmful"] or r["injection"]),
         "harmful_flagged_any": rate(by["harmful"], lambda r: r["harmful"] or r["injection"]),
         "per_source": {
-            f"{src} ({lab})" + (" [in-sample: written here]" if src == OURS else ""): rate(
+            f"{src} ({lab})" + (" [in-sample: written here]" if src in WRITTEN else ""): rate(
                 rows, (lambda r: r["injection"]) if lab == "injection" else (lambda r: r["harmful"] or r["injection"])
             )
             for (src, lab), rows in sorted(per_source.items())
@@ -262,8 +262,10 @@ def input_eval(preset: str = "default") -> dict:
         return guard.check_input(text)
 
     harmful, benign, injections = _lines("harmful.jsonl"), _lines("benign.txt"), _lines("injections.jsonl")
+    everyday = _lines("everyday.txt")
     refused = [decision(t).action == "refuse" for t in harmful]
     wrongly = [decision(t).action == "refuse" for t in benign]
+    everyday_wrongly = [t for t in everyday if decision(t).action == "refuse"]
     caught = [any(e.category == "prompt_injection" for e in decision(t).events) for t in injections]
     return {
         "preset": preset,
@@ -271,6 +273,10 @@ def input_eval(preset: str = "default") -> dict:
         "harmful_n": len(harmful),
         "benign_wrongly_refused": sum(wrongly) / len(benign),
         "benign_n": len(benign),
+        # ordinary requests (written here, in-sample for a screen trained with the everyday rows)
+        "everyday_wrongly_refused": len(everyday_wrongly) / len(everyday),
+        "everyday_n": len(everyday),
+        "everyday_refused": everyday_wrongly,
         "injections_caught": sum(caught) / len(injections),
         "injections_n": len(injections),
     }

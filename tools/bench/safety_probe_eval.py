@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
-from safety_eval import OURS, family, wilson  # noqa: E402
+from safety_eval import WRITTEN, family, wilson  # noqa: E402
 
 from edgeqwen.safety.input import too_short_to_judge  # noqa: E402
 from edgeqwen.safety.probe import (  # noqa: E402
@@ -125,7 +125,7 @@ def loso(screen_loso: Path, backend: str) -> dict:
         k, n = int(f[mask].sum()), int(mask.sum())
         return {"rate": k / n if n else None, "k": k, "n": n, "ci95": list(wilson(k, n))}
 
-    public = sources != OURS
+    public = ~np.isin(sources, list(WRITTEN))
     harm, ben = public & (y == 1), public & (y == 0)
     per_source = {}
     for src, lab in sorted(set(zip(sources, labels, strict=True))):
@@ -176,7 +176,7 @@ def loso_injections(screen_loso: Path, backend: str, fp: float = 0.01) -> dict:
         va = fold & val
         for name, score in (("screen", z), ("probe", p), ("screen+probe", a * z + b * p + c)):
             flags[name][test] = score[test] >= threshold_at_fp(score[va & (y == 0)], fp)
-    public = sources != OURS
+    public = ~np.isin(sources, list(WRITTEN))
     inj, ben = public & (y == 1), public & (y == 0)
 
     def rate(mask, f):

@@ -394,7 +394,8 @@ class Assistant:
     # -- structured output -------------------------------------------------------------------
     def json(self, text: str, schema: Any = None, *, lenient: bool = False, **overrides: Any) -> Any:
         """Answer as JSON: ``schema`` is a JSON Schema dict, a pydantic model class (returns an
-        instance) or None for any JSON object. The value is validated in full before it is
+        instance), any other type pydantic reads (``list[Item]``, a dataclass, ``Literal[...]``:
+        returns that type) or None for any JSON object. The value is validated in full before it is
         returned (resampled if it breaks a keyword decoding cannot enforce); a prompt the safety
         policy refuses raises ``RefusedError`` (so do ``regex`` and ``choice``); ``lenient`` is
         deprecated and does nothing."""

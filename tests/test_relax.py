@@ -332,6 +332,44 @@ def test_a_decimal_is_decoded_as_a_number_or_a_numeric_string():
         assert not _grammar_accepts(relaxed, bad), bad
 
 
+def test_any_type_pydantic_reads_is_a_response_format():
+    """``bot.json(prompt, list[Item])``, a dataclass, a Literal, a tuple: the type's schema is
+    decoded and the answer comes back as that type; what has no schema says so, as do a JSON
+    text and a model instance passed by mistake."""
+    import dataclasses
+    import typing
+
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        name: str
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+
+    cases = [
+        (list[Item], '[{"name":"a"},{"name":"b"}]', [Item(name="a"), Item(name="b")]),
+        (Point, '{"x":1,"y":2}', Point(1, 2)),
+        (typing.Literal["yes", "no"], '"no"', "no"),
+        (tuple[int, str], '[1,"a"]', (1, "a")),
+        (dict[str, int], '{"a":1}', {"a": 1}),
+    ]
+    for spec, reply, value in cases:
+        bot = Assistant(backend=FakeBackend(replies=[reply]), policy="none")
+        assert bot.json("give", spec) == value, spec
+    fmt = ResponseFormat.of(list[Item])
+    assert fmt.schema["type"] == "array" and fmt.schema["items"] == {"$ref": "#/$defs/Item"}
+    assert _grammar_accepts(fmt.relaxed(), [{"name": "a"}]) and not _grammar_accepts(fmt.relaxed(), {"name": "a"})
+    with pytest.raises(GrammarError, match="has no JSON Schema"):
+        ResponseFormat.of(typing.Callable[[int], int])
+    with pytest.raises(GrammarError, match=r"json.loads\(text\)"):
+        ResponseFormat.of('{"type": "object"}')
+    with pytest.raises(GrammarError, match="instance of Item: pass the class itself"):
+        ResponseFormat.of(Item(name="a"))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(DECIMAL_STRING, fullmatch=True))
 def test_every_string_the_decimal_pattern_takes_is_a_decimal_to_pydantic(text):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -104,7 +105,7 @@ class ResponseFormat:
     bound_patterns: bool = True
     thinking_budget: int = 4096  # characters of Qwen3 thinking allowed before the answer must start
     fast_forward: bool = True  # append tokens the grammar forces without sampling them
-    model: Any = field(default=None, compare=False)  # pydantic class, for validation
+    model: Any = field(default=None, compare=False)  # pydantic class or TypeAdapter, for validation
 
     @classmethod
     def of(cls, spec: Any, *, lenient: bool = False) -> ResponseFormat:
@@ -130,6 +131,8 @@ class ResponseFormat:
                     "use JSON-compatible field types (str, int, float, bool, lists, nested models, Literal)."
                 ) from exc
             return cls("json_schema", schema=schema, model=spec)
+        if isinstance(spec, type) or typing.get_origin(spec) is not None:
+            return cls._of_type(spec)
         if isinstance(spec, dict):
             if spec.get("type") == "json_object":
                 inner = spec.get("schema")
@@ -138,10 +141,35 @@ class ResponseFormat:
                 # OpenAI's "strict" changes nothing here: the answer is always checked in full
                 return cls("json_schema", schema=spec["json_schema"].get("schema", {}))
             return cls("json_schema", schema=spec)
+        if isinstance(spec, str):
+            raise GrammarError(
+                "The response format is a string: pass a JSON Schema as a dict (json.loads(text) if it is "
+                "JSON text), or ResponseFormat.regex(pattern) for a regex."
+            )
+        if hasattr(type(spec), "model_json_schema"):
+            raise GrammarError(f"The response format is an instance of {type(spec).__name__}: pass the class itself.")
         raise GrammarError(
             f"Unsupported response format {type(spec).__name__}: pass a JSON Schema dict, a pydantic model class, "
             '{"type": "json_object"}, or ResponseFormat.regex(...) / .choice(...) / .lark(...).'
         )
+
+    @classmethod
+    def _of_type(cls, spec: Any) -> ResponseFormat:
+        """Any type pydantic reads (``list[Item]``, ``dict[str, int]``, a dataclass, a TypedDict,
+        ``Literal[...]``, ``int``): its schema, and the answer validated into that type."""
+        try:
+            from pydantic import TypeAdapter
+
+            adapter = TypeAdapter(spec)
+            schema = adapter.json_schema(schema_generator=_pydantic_generator())
+        except ImportError as exc:
+            raise GrammarError(f"A type as a response format needs pydantic: pip install pydantic ({spec!r}).") from exc
+        except Exception as exc:  # PydanticSchemaGenerationError, PydanticUserError, ...
+            raise GrammarError(
+                f"{spec!r} has no JSON Schema ({str(exc).splitlines()[0]}); pass a JSON Schema dict, a pydantic model "
+                "or a type built of JSON-compatible types (str, int, float, bool, lists, dicts, models, Literal)."
+            ) from exc
+        return cls("json_schema", schema=schema, model=adapter)
 
     @classmethod
     def regex(cls, pattern: str) -> ResponseFormat:
@@ -277,8 +305,10 @@ class ResponseFormat:
                 message = f"The answer does not validate: {violation}"
                 raise StructuredOutputError(message, text, keyword=violation.keyword)
             if self.model is not None:
+                # a pydantic model class, or a TypeAdapter for any other type
+                validate = getattr(self.model, "model_validate", None) or self.model.validate_python
                 try:
-                    return self.model.model_validate(value)
+                    return validate(value)
                 except Exception as exc:  # pydantic.ValidationError; what only pydantic asks (a past date)
                     errors = exc.errors() if hasattr(exc, "errors") else [{}]
                     kind = f"pydantic {errors[0].get('type', 'validation') if errors else 'validation'}"

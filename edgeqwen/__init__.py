@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from .errors import (
+    AuditLogError,
     BackendUnavailableError,
     ConversionError,
     DownloadError,
@@ -33,6 +34,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = [
     "Assistant",
+    "AuditLogError",
     "BackendUnavailableError",
     "Chunk",
     "ConversionError",

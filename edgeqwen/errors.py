@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 
 __all__ = [
+    "AuditLogError",
     "BackendUnavailableError",
     "ConversionError",
     "DownloadError",
@@ -128,6 +129,15 @@ class RefusedError(EdgeQwenError):
         super().__init__(message)
         self.text = text
         self.events = events
+
+
+class AuditLogError(EdgeQwenError):
+    """The audit log could not be written (a full disk, a file made read-only): the answer stops
+    rather than going on unrecorded. ``event`` is the line that was not written."""
+
+    def __init__(self, message: str, event: str = "") -> None:
+        super().__init__(message)
+        self.event = event
 
 
 class PolicyError(InvalidRequestError):

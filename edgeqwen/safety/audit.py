@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import AuditLogError, InvalidRequestError
+
 __all__ = [
     "AuditLog",
     "SafetyEvent",
@@ -43,11 +45,27 @@ class AuditLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InvalidRequestError(f"audit_log {str(path)!r} is a folder; give a file path in it.", "audit_log")
+        try:  # opened once now, so a path that cannot be written fails before any model loads
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise InvalidRequestError(
+                f"audit_log {str(path)!r} cannot be written ({exc.strerror or exc}); give a writable file path.",
+                "audit_log",
+            ) from exc
         self._lock = threading.Lock()
 
     def __call__(self, event: SafetyEvent) -> None:
         keep = event.action not in ("redact", "stop")
         line = json.dumps(event.as_dict(include_evidence=keep), ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError as exc:  # an audit trail that silently stops recording is worse than no answer
+            raise AuditLogError(
+                f"The audit log {str(self.path)!r} cannot be written ({exc.strerror or exc}); free space or "
+                f"point audit_log elsewhere. The event not written: {line}",
+                line,
+            ) from exc

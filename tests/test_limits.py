@@ -136,6 +136,7 @@ def test_the_probe_plans_for_the_container_not_the_host():
     free, boxed_best = plan(laptop).best, plan(boxed).best
     assert boxed_best.total_bytes <= boxed_best.budget_bytes < 2 * GIB < free.total_bytes
     assert apply_limits(laptop, Limits(), affinity=8) == laptop  # no limit: no change, no note
+    assert apply_limits(laptop, Limits(), affinity=None) == laptop  # affinity unknown: not this machine's
     pinned = apply_limits(laptop, Limits(), affinity=3)
     assert pinned.logical_cores == 3 and "3 CPUs in its affinity" in pinned.notes[-1]
 

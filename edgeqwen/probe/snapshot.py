@@ -287,7 +287,8 @@ def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> 
     note saying so where they are less than the host's."""
     from dataclasses import replace
 
-    logical = usable_cores(snap.logical_cores, limits, affinity)
+    # None: affinity unknown (not Linux), so no limit from it; never this machine's own
+    logical = usable_cores(snap.logical_cores, limits, affinity or snap.logical_cores)
     physical = min(snap.physical_cores, logical)
     ram_total = min(snap.ram_total, limits.memory_max) if limits.memory_max is not None else snap.ram_total
     ram_available = snap.ram_available

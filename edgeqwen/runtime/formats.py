@@ -6,6 +6,7 @@ grammar (grammar.py), MLC and a remote OpenAI-compatible server (its JSON Schema
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import typing
@@ -23,12 +24,12 @@ __all__ = ["Kind", "ResponseFormat"]
 
 Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_call"]
 
-# Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
 # A decimal written as a JSON string: pydantic's own schema takes any string there, so a model
 # decoding an ``amount: Decimal`` could write words (pydantic then refuses them).
 DECIMAL_STRING = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"  # pydantic refuses E2000000000000
 
 
+@functools.cache
 def _pydantic_generator() -> type:
     """pydantic's JSON Schema generator, with a pattern for a Decimal's string form (every string
     it matches, pydantic reads as a Decimal). Older pydantic, without the hook, keeps its own."""
@@ -41,6 +42,7 @@ def _pydantic_generator() -> type:
     return Generator
 
 
+# Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
 
 

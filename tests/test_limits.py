@@ -218,3 +218,21 @@ def test_a_pinned_or_quota_limited_process_counts_only_the_neighbours_it_shares_
     monkeypatch.setattr(limits, "read_limits", lambda: Limits(cpus=2.0))
     watch = BusyCores.for_threads(2)
     assert watch._cpus is None and watch._spare == 2
+
+
+def test_a_container_is_recognised_and_the_server_says_how_to_reach_it(tmp_path, monkeypatch):
+    from edgeqwen.probe.limits import in_container
+    from edgeqwen.server import ServerSettings
+    from edgeqwen.server.runner import notices
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert not in_container(tmp_path)
+    (tmp_path / ".dockerenv").write_text("")
+    assert in_container(tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert in_container(tmp_path / "elsewhere")
+    said = notices("127.0.0.1", 8080, ServerSettings(), container=True)
+    assert len(said) == 1 and "docker run -p 8080:8080" in said[0] and "--host 0.0.0.0 --api-key" in said[0]
+    assert notices("127.0.0.1", 8080, ServerSettings(), container=False) == []
+    assert "no API key" in notices("0.0.0.0", 8080, ServerSettings(), container=True)[0]
+    assert notices("0.0.0.0", 8080, ServerSettings(api_key="k"), container=True) == []

@@ -23,6 +23,7 @@ __all__ = [
     "Limits",
     "available_memory",
     "cpu_affinity",
+    "in_container",
     "parse_cgroup_paths",
     "parse_cpu_max",
     "read_limits",
@@ -167,6 +168,15 @@ def read_limits(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> Li
     except OSError:  # an unreadable tree is no limit we know of
         pass
     return Limits()
+
+
+def in_container(root: Path = Path("/")) -> bool:
+    """Docker (``/.dockerenv``), Podman (``/run/.containerenv``) or a Kubernetes pod."""
+    return (
+        (root / ".dockerenv").exists()
+        or (root / "run" / ".containerenv").exists()
+        or "KUBERNETES_SERVICE_HOST" in os.environ
+    )
 
 
 def cpu_affinity() -> int | None:

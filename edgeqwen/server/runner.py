@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import EdgeQwenError, InvalidRequestError
 from .app import ServerSettings, create_app
 
-__all__ = ["BackgroundServer", "check_port", "is_loopback", "serve"]
+__all__ = ["BackgroundServer", "check_port", "is_loopback", "notices", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -57,13 +57,29 @@ def serve(
     """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C)."""
     import uvicorn
 
+    from ..probe.limits import in_container
+
     app, config = _config(assistant, host, port, settings, log_level)
     state = app.state.edgeqwen
     if announce:
-        if not is_loopback(host) and state.settings.api_key is None:
-            announce(f"Warning: listening on {host} with no API key: anyone who can reach this port can use the model.")
+        for line in notices(host, port, state.settings, in_container()):
+            announce(line)
         announce(f"Serving {state.model_id} at http://{host}:{port}/v1 (OpenAI-compatible; Ctrl-C stops).")
     uvicorn.Server(config).run()
+
+
+def notices(host: str, port: int, settings: ServerSettings, container: bool) -> list[str]:
+    """What to say before serving: an open port with no key, or a loopback address inside a
+    container, which nothing outside the container can reach."""
+    out = []
+    if not is_loopback(host) and settings.api_key is None:
+        out.append(f"Warning: listening on {host} with no API key: anyone who can reach this port can use the model.")
+    if is_loopback(host) and container:
+        out.append(
+            f"Note: this is a container, and {host} is reachable only from inside it. To serve the host, "
+            f"publish the port (docker run -p {port}:{port}) and add --host 0.0.0.0 --api-key KEY."
+        )
+    return out
 
 
 class BackgroundServer:

@@ -37,6 +37,13 @@ __all__ = [
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
 _I = regex.IGNORECASE
+# A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
+# everyday words the weapons rule refused ("How do I make a bath bomb?").
+_BOMB = (
+    r"(?<!\b(?:bath|seed|cocoa|chocolate|photo|glitter|flavou?r|calorie|carb|sugar|fizzy|fizz|stink|balloon|love|"
+    r"truth|f|joke|beauty|salt|shower|tea|confetti|yarn|paint)[ -])bombs?(?![ -]?(?:shelters?|proof|squads?|"
+    r"disposal|cyclones?|sniffing|dogs?|drills?)\b)"
+)
 _RULES: dict[str, tuple[str, list[str], list[str]]] = {
     "violent_crimes": (
         "S1",
@@ -57,14 +64,23 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
     "weapons": (
         "S9",
         [
-            r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b(bombs?|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
+            r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b("
+            + _BOMB
+            + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
             r"\b(chemical|biological) (warfare|weapons?) agents?\b",
             r"\bdangerous dna sequences?\b",
             r"\b(full[- ]?auto|automatic) (conversion|switch|sear)\b|\bconvert\w* .{0,40}(fully automatic|full auto)\b",
             r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
             r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
         ],
-        [r"\bexplosives?\b", r"\bbombs?\b", r"\bweapons?\b", r"\bnerve agents?\b", r"\bpathogens?\b", r"\btoxins?\b"],
+        [
+            r"\bexplosives?\b",
+            r"\b" + _BOMB + r"\b",
+            r"\bweapons?\b",
+            r"\bnerve agents?\b",
+            r"\bpathogens?\b",
+            r"\btoxins?\b",
+        ],
     ),
     "non_violent_crimes": (
         "S2",

@@ -37,6 +37,12 @@ __all__ = [
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
 _I = regex.IGNORECASE
+# No word of defence anywhere in the text: a question about preventing, patching or detecting an
+# attack is not a request for one. Anchored, so the look-ahead reads the whole text once.
+_NOT_DEFENSIVE = (
+    r"(?s)^(?!.*\b(?:prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
+    r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*)\b)"
+)
 # A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
 # everyday words the weapons rule refused ("How do I make a bath bomb?").
 _BOMB = (
@@ -55,7 +61,8 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             r"\b(fall down the stairs|push (him|her|someone) off)\b",
             r"\b(kill|murder|poison|hurt|harm|stab|shoot) (a |my |the |your )?(\w+ ){0,2}(child|baby|kid|wife|husband|neighbou?r|boss|teacher|classmate|person|people|someone|grandmother|grandfather|parents?|pets?|dogs?|cats?)\b",
             r"\bmass (shooting|killing|murder)\b",
-            r"\b(animal cruelty|mistreat animals|dogfights?|illegal fights)\b",
+            # "dogfight" is also air combat (a game genre) and news reports the blood sport: one set up counts
+            r"\b(animal cruelty|mistreat animals|illegal fights)\b|\b(organi[sz]\w*|host\w*|arrang\w*|set\w* up|start\w*|run\w*|bet\w* on|train\w* \w+ for) (an? )?(illegal )?dog ?fight(s|ing)?\b",
             r"\b(intimidat|threaten)\w* (someone|a person|people|them|him|her|voters?|a witness)\b",
             r"\bthreatening (message|letter|note)\b",
         ],
@@ -100,10 +107,15 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             r"\btech(nical)? support scam\b",
             r"\b(write|create|build|develop|code|make)\b.{0,30}\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
             r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b.{0,30}\b(ddos|denial[- ]of[- ]service)\b",
-            r"\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
-            r"\b(sql injection|xss|cross[- ]site scripting|command injection) (payload|attack|code)s?\b|\bpayloads? (for|designed)\b",
+            # an attack asked for, not defended against ("How do I prevent XSS attacks?" was refused)
+            _NOT_DEFENSIVE
+            + r".*?\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
+            _NOT_DEFENSIVE
+            + r".*?\b(sql injection|xss|cross[- ]site scripting|command injection) (payload|code)s?\b|\bpayloads? (for|designed)\b",
+            _NOT_DEFENSIVE
+            + r".*?\b(write|craft|create|generate|give me|perform|launch|carry out|conduct|use|using|run)\b.{0,30}\b(sql injection|xss|cross[- ]site scripting|command injection) attacks?\b",
             r"\bexfiltrat\w+|\b(evade|bypass)\b.{0,40}\b(wafs?|input validation|antivirus)\b|\bchild labou?rers?\b|\bsnorting cocaine\b",
-            r"\brainbow table attack\b|\bcrack\w* (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password)",
+            r"\brainbow table attack\b|\bcrack(s|ed|ing)? (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password)",
             r"\bscrap\w+ (email addresses|personal (data|information))\b",
             r"\b(bypass|disable|defeat|get around) (a |the )?(paywall|security (system|camera)s?|alarm|captcha|breathalyzer|ankle monitor|age verification)\b",
             r"\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
@@ -380,7 +392,7 @@ _INJECTION = [
     ),
     (r"\b(stop everything|nevermind)\b.{0,40}\b(print|say|output)\b", "instruction_override"),
     (
-        r"\b(urgent new task|priority task|new important instructions|special case: if you are told|for testing purposes only|experimental procedure|test pipeline|system malfunction|debugging error|system is experiencing errors|administrative privileges|prove you are truly intelligent|share your configuration)\b",
+        r"\b(urgent new task|priority task(?=\s*:)|new important instructions|special case: if you are told|for testing purposes only|experimental procedure|test pipeline|system malfunction|debugging error|system is experiencing errors|administrative privileges|prove you are truly intelligent|share your configuration)\b",
         "instruction_override",
     ),
     # asking for the system prompt by what it is ("your initial instructions"), not by the words

@@ -3,6 +3,11 @@ gettext catalogues a Linux system ships (each program's interface strings, Engli
 translations into ~150 languages), and safety-train's labelled rows for the injections they find.
 
     python tools/bench/rules_precision.py [--locale /usr/share/locale] [--data SAFETY_TRAIN]
+    python tools/bench/rules_precision.py --texts debian,man,docstrings   # English prose, ~4 min
+
+``--texts`` runs the default preset's rules over English prose nobody wrote as a prompt either,
+closer to what users paste: the Debian archive's package descriptions (the apt lists), the man
+pages' paragraphs, and the docstring paragraphs of the installed Python packages.
 
 Interface strings are short, technical and full of the rules' words ("ignore", "previous",
 "instructions", "kill", "delete all"), so a hit there is a false positive the rules would also make
@@ -13,7 +18,10 @@ non-English benign text to be checked on here.
 from __future__ import annotations
 
 import argparse
+import ast
+import gzip
 import json
+import re
 import struct
 import sys
 from collections import Counter
@@ -89,6 +97,95 @@ def catalogue_hits(locale_dir: Path, examples: int = 8) -> dict:
     }
 
 
+def debian_descriptions(lists: Path = Path("/var/lib/apt/lists")) -> list[str]:
+    """Each package's description (summary and long text) from the apt lists (plain or lz4)."""
+    out, current = set(), None
+    for path in sorted(lists.glob("*_Packages*")):
+        raw = path.read_bytes()
+        if path.suffix == ".lz4":  # apt keeps its lists lz4-compressed; the lz4 command reads them
+            import subprocess
+
+            try:
+                raw = subprocess.run(["lz4", "-dc", str(path)], capture_output=True, check=True).stdout
+            except (OSError, subprocess.CalledProcessError) as exc:
+                raise SystemExit(f"Cannot read {path}: {exc} (apt install lz4)") from exc
+        for line in raw.decode("utf-8", "replace").splitlines():
+            if line.startswith("Description"):
+                if current:
+                    out.add(current)
+                current = line.partition(":")[2].strip()
+            elif line.startswith(" ") and current is not None:
+                current += "" if line.strip() == "." else " " + line.strip()
+            elif current:
+                out.add(current)
+                current = None
+        if current:
+            out.add(current)
+    return sorted(out)
+
+
+_TROFF_ESCAPE = re.compile(r"\\f[BIRP]|\\f\(..|\\\(..|\\&|\\e")
+
+
+def man_paragraphs(root: Path = Path("/usr/share/man"), min_chars: int = 40) -> list[str]:
+    """Paragraphs of the English man pages, troff requests and font escapes removed (roughly)."""
+    out = set()
+    for page in root.glob("man[1-8]/*.gz"):
+        try:
+            raw = gzip.open(page, "rt", encoding="utf-8", errors="replace").read()
+        except (OSError, EOFError):
+            continue
+        words: list[str] = []
+        for line in raw.splitlines():
+            if line.startswith(('.\\"', "'\\\"")):
+                continue
+            if line.startswith("."):
+                request, _, rest = line.partition(" ")
+                if request in (".PP", ".P", ".LP", ".SH", ".SS", ".TP", ".IP", ".sp", ".br"):
+                    words.append("\n")
+                if rest and request in (".B", ".I", ".BR", ".IR", ".BI", ".RB", ".RI", ".IB", ".SH", ".SS"):
+                    words.append(rest.replace('"', ""))
+                continue
+            words.append(line)
+        text = _TROFF_ESCAPE.sub("", " ".join(words).replace("\\-", "-"))
+        out.update(p for p in (" ".join(par.split()) for par in text.split("\n")) if min_chars <= len(p) <= 3000)
+    return sorted(out)
+
+
+def docstring_paragraphs(site_packages: Path, min_chars: int = 40) -> list[str]:
+    """Paragraphs of every module, class and function docstring under ``site_packages``."""
+    out = set()
+    for path in site_packages.rglob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                for par in (ast.get_docstring(node) or "").split("\n\n"):
+                    text = " ".join(par.split())
+                    if min_chars <= len(text) <= 2000:
+                        out.add(text)
+    return sorted(out)
+
+
+def text_hits(texts: list[str], examples: int = 12) -> dict:
+    """The default preset's rules on ``texts``: how many each kind flags, and some of them."""
+    hits: Counter = Counter()
+    shown: list[dict] = []
+    for text in texts:
+        found = [
+            *(("hazard:" + f.category, f) for f in check_hazards(text, terms=False)),
+            *(("injection:" + f.code, f) for f in check_injection(text)),
+            *(("self_harm", f) for f in check_self_harm(text)),
+        ]
+        for kind, finding in found:
+            hits[kind] += 1
+            if sum(e["kind"] == kind for e in shown) < examples:
+                shown.append({"kind": kind, "evidence": finding.evidence[:60], "text": text[:160]})
+    return {"texts": len(texts), "hits": dict(sorted(hits.items())), "examples": shown}
+
+
 def corpus_hits(data: Path) -> dict:
     """Rows of safety-train each label has, and how many the injection rules flag."""
     from train_screen import load_rows
@@ -105,7 +202,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--locale", type=Path, default=Path("/usr/share/locale"))
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "safety-train")
+    ap.add_argument("--texts", default="", help="debian,man,docstrings: English prose instead of the catalogues")
     args = ap.parse_args()
+    if args.texts:
+        import sysconfig
+
+        sources = {
+            "debian": debian_descriptions,
+            "man": man_paragraphs,
+            "docstrings": lambda: docstring_paragraphs(Path(sysconfig.get_paths()["purelib"])),
+        }
+        unknown = set(args.texts.split(",")) - set(sources)
+        if unknown:
+            raise SystemExit(f"--texts takes {', '.join(sources)}; not {', '.join(sorted(unknown))}")
+        print(json.dumps({name: text_hits(sources[name]()) for name in args.texts.split(",")}, indent=1))
+        return
     result = {"catalogues": catalogue_hits(args.locale)}
     if (args.data / "train.jsonl").exists():
         result["safety_train"] = corpus_hits(args.data)

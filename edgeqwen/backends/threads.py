@@ -79,12 +79,9 @@ class BusyCores:
         """Watching what ``threads`` threads of this process compete with: in a container pinned to
         some CPUs (``--cpuset-cpus``) only those, the host's others are not ours to share; under a
         CPU quota (``--cpus 2`` on 16 cores) a neighbour takes the cores our threads leave first."""
-        from ..probe.limits import read_limits
+        from ..probe.limits import allowed_cpus, read_limits
 
-        try:
-            allowed: set[int] | None = set(os.sched_getaffinity(0))
-        except (AttributeError, OSError):  # not Linux
-            allowed = None
+        allowed = allowed_cpus()
         watched = len(allowed) if allowed else (os.cpu_count() or threads)
         if allowed is not None and len(allowed) >= (os.cpu_count() or 0):
             allowed = None  # every CPU: the machine's own line

@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "Limits",
+    "allowed_cpus",
     "available_memory",
     "cpu_affinity",
     "in_container",
@@ -116,15 +117,25 @@ def _tightest(values: list[float | int | None]) -> float | int | None:
     return min(known) if known else None
 
 
+def _memory(folders: list[Path], limit_file: str, usage_file: str, inactive: str) -> tuple[int | None, int | None]:
+    """The tightest memory limit along ``folders`` and what is free under it (reclaimable page
+    cache counted as free); None, None where no folder sets one."""
+    best_max, best_free = None, None
+    for folder in folders:
+        limit = _int(folder / limit_file)
+        if limit is None or limit >= _V1_UNLIMITED:  # v2 writes "max", v1 a huge number
+            continue
+        used = _int(folder / usage_file) or 0
+        free = min(limit, max(0, limit - used + _stat(folder / "memory.stat", inactive)))
+        best_max = limit if best_max is None else min(best_max, limit)
+        best_free = free if best_free is None else min(best_free, free)
+    return best_max, best_free
+
+
 def _v2(base: Path, path: str) -> Limits:
-    best_max, best_free, cpus = None, None, []
-    for folder in _chain(base, path):
-        limit = _int(folder / "memory.max")
-        if limit is not None:
-            used = _int(folder / "memory.current") or 0
-            free = max(0, limit - used + _stat(folder / "memory.stat", "inactive_file"))
-            best_max = limit if best_max is None else min(best_max, limit)
-            best_free = min(free, limit) if best_free is None else min(best_free, free, limit)
+    folders, cpus = _chain(base, path), []
+    best_max, best_free = _memory(folders, "memory.max", "memory.current", "inactive_file")
+    for folder in folders:
         try:
             cpus.append(parse_cpu_max((folder / "cpu.max").read_text()))
         except OSError:
@@ -135,14 +146,8 @@ def _v2(base: Path, path: str) -> Limits:
 
 
 def _v1(base: Path, paths: dict[str, str]) -> Limits:
-    best_max, best_free, cpus = None, None, []
-    for folder in _chain(base / "memory", paths.get("memory", "/")):
-        limit = _int(folder / "memory.limit_in_bytes")
-        if limit is not None and limit < _V1_UNLIMITED:
-            used = _int(folder / "memory.usage_in_bytes") or 0
-            free = max(0, limit - used + _stat(folder / "memory.stat", "total_inactive_file"))
-            best_max = limit if best_max is None else min(best_max, limit)
-            best_free = min(free, limit) if best_free is None else min(best_free, free, limit)
+    folders, cpus = _chain(base / "memory", paths.get("memory", "/")), []
+    best_max, best_free = _memory(folders, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
     cpu_mount = next((base / n for n in ("cpu", "cpu,cpuacct", "cpuacct,cpu") if (base / n).is_dir()), None)
     if cpu_mount is not None:
         for folder in _chain(cpu_mount, paths.get("cpu", "/")):
@@ -179,12 +184,18 @@ def in_container(root: Path = Path("/")) -> bool:
     )
 
 
-def cpu_affinity() -> int | None:
-    """How many CPUs this process may run on (``sched_getaffinity``); None where unknown."""
+def allowed_cpus() -> set[int] | None:
+    """The CPUs this process may run on (``sched_getaffinity``); None where unknown."""
     try:
-        return len(os.sched_getaffinity(0))
+        return set(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         return None
+
+
+def cpu_affinity() -> int | None:
+    """How many CPUs this process may run on; None where unknown."""
+    allowed = allowed_cpus()
+    return None if allowed is None else len(allowed)
 
 
 def usable_cores(cores: int, limits: Limits | None = None, affinity: int | None = None) -> int:

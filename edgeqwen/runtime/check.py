@@ -76,6 +76,7 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
 _LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
 
 
+@lru_cache(maxsize=16)  # one per draft's checker, not one per schema
 def _with_leap_seconds(checker: Any) -> Any:
     """``checker`` that also takes RFC 3339's leap second (``23:59:60Z``, or the same instant in
     another offset) in ``time`` and ``date-time``: jsonschema's refuses every second 60."""

@@ -543,8 +543,7 @@ def too_short_to_judge(text: str) -> bool:
     on it, then need a hazard word or pattern (docs/safety.md, "Short prompts")."""
     if len(text.split()) > SHORT_PROMPT_WORDS:
         return False
-    texts = [text, *_decoded_payloads(text)]
-    return not any(p.search(t) for t in texts for _, strong, terms in _RULES_RE.values() for p in (*strong, *terms))
+    return all(hazard_category(t) is None for t in [text, *_decoded_payloads(text)])
 
 
 def check_injection(text: str) -> list[InputFinding]:

@@ -215,6 +215,26 @@ def _format_metrics(reply) -> str:
 
 _CHAT_HELP = "Type a message; /reset, /system TEXT, /exit, /help. Ctrl-C stops an answer."
 _COMMAND = re.compile(r"/[A-Za-z?]+")
+_COMMANDS = ("/reset", "/system", "/exit", "/quit", "/bye", "/help")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by one inserted, dropped, changed or swapped letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if len(a) > len(b):
+        return a[i + 1 :] == b[i:]
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
+
+
+def _mistyped(command: str) -> str | None:
+    """The command a lone /word or a /word with text most likely meant ("/sytem Be brief")."""
+    if not _COMMAND.fullmatch(command):
+        return None
+    return next((known for known in _COMMANDS if _one_edit(command, known)), None)
 
 
 @main.command()
@@ -241,6 +261,7 @@ def chat(model: str | None, **opts: Any) -> None:
         if not line.strip():
             continue
         command, _, rest = line.strip().partition(" ")
+        command = command.lower() if _COMMAND.fullmatch(command) else command  # "/Exit" on a phone keyboard
         if command in ("/exit", "/quit", "/bye"):
             return
         if command == "/reset":
@@ -261,9 +282,12 @@ def chat(model: str | None, **opts: Any) -> None:
         if command in ("/help", "/?"):
             _say(_CHAT_HELP)
             continue
-        if _COMMAND.fullmatch(command) and not rest:
-            # a lone /word is a mistyped command, not a message ("/etc/hosts is what?" is one)
-            _say(f"Unknown command {command}. {_CHAT_HELP}")
+        meant = _mistyped(command)
+        if meant or (_COMMAND.fullmatch(command) and not rest):
+            # a lone /word, or one letter off a command, is a mistyped command, not a message
+            # ("/etc/hosts is what?" and "/systemic risk?" are messages); the line stays on screen
+            hint = f" (did you mean {meant}?) Nothing was sent." if meant else ""
+            _say(f"Unknown command {command}{hint} {_CHAT_HELP}")
             continue
         try:
             stream = bot.stream(line)

@@ -76,15 +76,19 @@ def test_run_bad_values_are_clean_errors(tiny_models, tmp_path):
 
 def test_chat_session_commands(tiny_models):
     lines = (
-        "Hello\n/system Speak like a pirate.\nAgain\n/reset\n/help\n/hlep\n/systemic risk?\n/system\n/exit\nNot read\n"
+        "Hello\n/system Speak like a pirate.\nAgain\n/reset\n/help\n/hlep\n/systemic risk?\n/sytem Be brief.\n/system\n"
+        "/Exit\nNot read\n"
     )
     result = CliRunner().invoke(main, ["chat", str(tiny_models["qwen2"]["int4"]), "-n", "4"], input=lines)
     assert result.exit_code == 0, result.output
     assert "(system prompt set, history cleared)" in result.stderr
     assert "(history cleared)" in result.stderr
     # a mistyped command is said so, not sent to the model; "/systemic risk?" is a message
-    assert "Unknown command /hlep." in result.stderr and result.stderr.count("/reset, /system TEXT") == 3
-    assert result.stderr.count("(system prompt set") == 1 and result.output.count(">>>") == 9
+    assert "Unknown command /hlep (did you mean /help?)" in result.stderr
+    assert result.stderr.count("/reset, /system TEXT") == 4
+    # one letter off a command, with text after it: said so, not sent as a message
+    assert "Unknown command /sytem (did you mean /system?) Nothing was sent." in result.stderr
+    assert result.stderr.count("(system prompt set") == 1 and result.output.count(">>>") == 10
     assert "(system prompt: 'Speak like a pirate.'; /system TEXT sets it)" in result.stderr  # /system alone shows it
 
 

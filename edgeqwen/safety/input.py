@@ -49,6 +49,12 @@ _NOT_PROTECTIVE = (
     r"(?s)^(?!.*\b(?:block\w*|detect\w*|report\w*|protect\w*|prevent\w*|parental controls?|safe ?search|talk to|"
     r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate))\b)"
 )
+# No word of spotting, stopping or reporting it: for the fraud and cheating patterns ("How can I
+# spot fake reviews?", "How do I stop my kids cheating on tests?" were refused).
+_NOT_COUNTERED = (
+    r"(?s)^(?!.*\b(?:spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
+    r"warn\w*|tell (?:if|whether|when)|protect\w*)\b)"
+)
 _GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
 # A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
 # everyday words the weapons rule refused ("How do I make a bath bomb?").
@@ -127,11 +133,13 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             _NOT_DEFENSIVE
             + r".*?\b(write|craft|create|generate|give me|perform|launch|carry out|conduct|use|using|run)\b.{0,30}\b(sql injection|xss|cross[- ]site scripting|command injection) attacks?\b",
             r"\bexfiltrat\w+|\b(evade|bypass)\b.{0,40}\b(wafs?|input validation|antivirus)\b|\bchild labou?rers?\b|\bsnorting cocaine\b",
-            r"\brainbow table attack\b|\bcrack(s|ed|ing)? (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password)",
+            _NOT_DEFENSIVE
+            + r".*?(?:\brainbow table attack\b|\bcrack(s|ed|ing)? (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password))",
             r"\bscrap\w+ (email addresses|personal (data|information))\b",
             r"\b(bypass|disable|defeat|get around) (a |the )?(paywall|security (system|camera)s?|(burglar|security|intruder|store|shop|bank) alarms?|alarm systems?|captcha|breathalyzer|ankle monitor|age verification)\b",
-            r"\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
-            r"\bfake (reviews|bank account|charity)\b|\binsider trading techniques\b|\bhide money from\b",
+            _NOT_COUNTERED + r".*?\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
+            _NOT_COUNTERED + r".*?\bfake (reviews|bank account|charity)\b",
+            r"\binsider trading techniques\b|\bhide money from\b",
             r"\b(get|buy|obtain) (alcohol|cigarettes) (underage|as a minor)\b",
             r"\bfool\w* .{0,30}self-checkout\b",
         ],

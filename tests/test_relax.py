@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
-from edgeqwen.runtime.formats import DECIMAL_STRING
+from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
 from edgeqwen.testing import FakeBackend
 
@@ -368,6 +368,56 @@ def test_any_type_pydantic_reads_is_a_response_format():
         ResponseFormat.of('{"type": "object"}')
     with pytest.raises(GrammarError, match="instance of Item: pass the class itself"):
         ResponseFormat.of(Item(name="a"))
+
+
+def test_pydantic_formats_are_said_in_json_schema():
+    """pydantic writes its own formats (ipvanyaddress, ipv4network, name-email...), which a grammar
+    reads as annotations; EmailStr's validator wants a dot in the domain, which format email does
+    not. The grammar now takes only the shapes pydantic reads, and no unknown-format warning."""
+    import ipaddress
+    import warnings
+
+    from pydantic import BaseModel, EmailStr, IPvAnyAddress, IPvAnyNetwork, NameEmail
+
+    class Host(BaseModel):
+        address: IPvAnyAddress
+        net: ipaddress.IPv4Network
+        any_net: IPvAnyNetwork
+        mail: EmailStr
+        named: NameEmail
+
+    good = {
+        "address": "10.0.0.1",
+        "net": "10.0.0.0/8",
+        "any_net": "fe80::/64",
+        "mail": "a@b.org",
+        "named": "A <a@b.org>",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        relaxed = ResponseFormat.of(Host).relaxed()
+    assert relaxed.exact, relaxed.checked_after  # nothing left to the check but pydantic's own
+    assert _grammar_accepts(relaxed, good) and Host.model_validate(good)
+    for key, bad in (
+        ("address", "10.0.0"),
+        ("address", "localhost"),
+        ("net", "10.0.0.0/33"),
+        ("net", "010.0.0.0/8"),
+        ("any_net", "fe80::/129"),
+        ("mail", "a@localhost"),
+        ("named", "A <a@localhost>"),
+    ):
+        assert not _grammar_accepts(relaxed, {**good, key: bad}), bad
+    assert _grammar_accepts(relaxed, {**good, "address": "::1", "named": "a@b.org", "any_net": "192.168.0.0"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["ipv4interface", "ipv6interface", "ipvanyinterface"]), st.data())
+def test_every_string_an_interface_pattern_takes_is_one_to_pydantic(fmt, data):
+    from pydantic import IPvAnyInterface, TypeAdapter
+
+    text = data.draw(st.from_regex(PYDANTIC_FORMATS[fmt]["pattern"], fullmatch=True))
+    assert TypeAdapter(IPvAnyInterface).validate_python(text)
 
 
 @settings(max_examples=300, deadline=None)

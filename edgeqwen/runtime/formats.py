@@ -29,15 +29,68 @@ Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_ca
 DECIMAL_STRING = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"  # pydantic refuses E2000000000000
 
 
+# pydantic's own string formats (ipaddress types, NameEmail) are no JSON Schema format: a grammar
+# and the check would read them as annotations, and any string would reach pydantic. Written as
+# the shapes Python's ipaddress parses (no leading zeros); a network's host bits are pydantic's
+# to check.
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # [0-9]: Python's \d takes any script's digits
+IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_H = "[0-9a-fA-F]{1,4}"
+IPV6 = (
+    rf"({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}|({_H}:){{1,4}}(:{_H}){{1,3}}|"
+    rf"({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:)"
+)
+_V4_NET = rf"{IPV4}(/(3[0-2]|[12]?[0-9]))?"
+_V6_NET = rf"({IPV6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+# email-validator, which pydantic's EmailStr runs, wants a dot in the domain ("a@b" is refused)
+_DOTTED_DOMAIN = r"@[^@.]+(\.[^@.]+)+$"
+PYDANTIC_FORMATS: dict[str, dict[str, Any]] = {
+    "ipvanyaddress": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+    "ipv4network": {"pattern": f"^{_V4_NET}$"},
+    "ipv4interface": {"pattern": f"^{_V4_NET}$"},
+    "ipv6network": {"pattern": f"^{_V6_NET}$"},
+    "ipv6interface": {"pattern": f"^{_V6_NET}$"},
+    "ipvanynetwork": {"pattern": f"^({_V4_NET}|{_V6_NET})$"},
+    "ipvanyinterface": {"pattern": f"^({_V4_NET}|{_V6_NET})$"},
+    "email": {"format": "email", "pattern": _DOTTED_DOMAIN},
+    "name-email": {
+        "anyOf": [
+            {"format": "email", "pattern": _DOTTED_DOMAIN},
+            {"pattern": r"^[^<>@\s][^<>@]* <[^<>@\s]+@[^<>@\s.]+(\.[^<>@\s.]+)+>$"},
+        ]
+    },
+}
+
+
+def _standard_formats(node: Any) -> None:
+    """Each pydantic format in a schema pydantic wrote, as the JSON Schema that says it."""
+    if isinstance(node, list):
+        for item in node:
+            _standard_formats(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _standard_formats(value)
+        fmt = node.get("format")
+        if isinstance(fmt, str) and fmt in PYDANTIC_FORMATS and not {"pattern", "anyOf"} & node.keys():
+            del node["format"]
+            node.update(PYDANTIC_FORMATS[fmt])
+
+
 @functools.cache
 def _pydantic_generator() -> type:
     """pydantic's JSON Schema generator, with a pattern for a Decimal's string form (every string
-    it matches, pydantic reads as a Decimal). Older pydantic, without the hook, keeps its own."""
+    it matches, pydantic reads as a Decimal; older pydantic, without the hook, keeps its own) and
+    its own formats said in JSON Schema."""
     from pydantic.json_schema import GenerateJsonSchema
 
     class Generator(GenerateJsonSchema):
         def get_decimal_pattern(self, schema: Any) -> str | None:
             return getattr(super(), "get_decimal_pattern", lambda _: None)(schema) or DECIMAL_STRING
+
+        def generate(self, schema: Any, mode: Any = "validation") -> dict[str, Any]:
+            out = super().generate(schema, mode)
+            _standard_formats(out)
+            return out
 
     return Generator
 

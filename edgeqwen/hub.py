@@ -215,8 +215,8 @@ def install_missing(
             raise InsufficientMemoryError("No Qwen model fits this machine's free memory (see `edgeqwen probe`).")
         name, kind = best.model, best.backend
         if kind == "onnx" and get_model(name).onnx_converted_here and "llamacpp" in kinds:
-            # the ONNX build would be converted here (torch, the full checkpoint, minutes): the
-            # publisher's GGUF is one download, and llama.cpp runs it within a few per cent
+            # the ONNX build would be converted here (torch, the full checkpoint, minutes): one
+            # command fetches the publisher's GGUF (the probe recommends it too where they are tied)
             kind = "llamacpp"
     else:
         spec = get_model(str(model))

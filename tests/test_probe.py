@@ -256,6 +256,30 @@ def test_without_calibration_the_rule_goes_by_cpu_features(machine, features, fa
     assert ("assumed" in source) == (machine == "pi5-8gb") or "llama.cpp on a Pi 5" in source
 
 
+def test_a_tie_goes_to_the_gguf_that_downloads_ready_over_an_onnx_build_converted_here():
+    """On AVX2 the rule takes the ONNX path as 2% faster: within the measurements' spread, and
+    Qwen's ONNX build is converted here (torch, the full checkpoint) where the GGUF is one download
+    (what `run --pull` fetches). The probe recommends the GGUF and says why; a clear win keeps ONNX."""
+    from edgeqwen.probe.calibrate import Calibration, Measurement
+    from edgeqwen.probe.planner import TIE, cpu_backends
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=("avx2", "fma", "f16c"))
+    assert cpu_backends(snap)[0] == "onnx"
+    best = plan(snap).best
+    assert best.backend == "llamacpp" and get_model(best.model).onnx_converted_here
+    assert "within 5% of the ONNX build's" in best.reason
+    onnx = next(c for c in plan(snap).candidates if c.model == best.model and c.backend == "onnx")
+    assert (1 - TIE) * onnx.decode_tps <= best.decode_tps < onnx.decode_tps
+
+    def calibrated(onnx_over_gguf: float) -> Calibration:  # in tokens/s: the ONNX build reads more bytes
+        rates = {"onnx": 10.0 * onnx_over_gguf * onnx.weights_bytes / best.weights_bytes, "llamacpp": 10.0}
+        return Calibration("m", tuple(Measurement(b, "x", 2**30, r, 2) for b, r in rates.items()))
+
+    assert plan(snap, calibration=calibrated(1.03)).best.backend == "llamacpp"
+    clear = plan(snap, calibration=calibrated(1.2)).best
+    assert clear.backend == "onnx" and "within" not in clear.reason
+
+
 def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
     from edgeqwen.probe.calibrate import Calibration, Measurement, calibrate, load_calibration, save_calibration
 

@@ -40,6 +40,10 @@ __all__ = [
 
 GIB = 1024**3
 MIN_INTERACTIVE_TPS = 8.0  # about reading speed
+# Two CPU backends' estimates this close are a tie (run-to-run spread of the measurements behind
+# them: docs/performance.md); a tie goes to the build that downloads ready to run over one that
+# is converted here (torch, the full checkpoint, minutes and GBs).
+TIE = 0.05
 RAM_MARGIN = 0.80  # use at most this share of available RAM
 VRAM_MARGIN = 0.90
 KV_SHARE = 0.30  # the KV cache may take at most this share of the memory budget
@@ -358,6 +362,12 @@ def plan(
         else:
             best = max(pool, key=lambda c: (c.backend == "mlc", c.decode_tps))
             why = f"no model reaches {MIN_INTERACTIVE_TPS:.0f} tokens/s here; this is the fastest that fits"
+        best, tie = _ready_to_run(best, pool), best
+        if best is not tie:
+            why += (
+                f"; its GGUF on llama.cpp ({best.decode_tps:.1f} tokens/s) is within {TIE:.0%} of the ONNX "
+                f"build's {tie.decode_tps:.1f} and downloads ready to run, where the ONNX build is converted here"
+            )
         if not qwen:
             why = "no Qwen model fits this machine's memory; the demo model does"
         best = Recommendation(**{**best.as_dict(), "reason": f"{why}: {best.reason}"})
@@ -372,6 +382,17 @@ def plan(
     elif published is not None:
         source += "; decode speed from " + published[1]
     return Plan(best, candidates, bw, source)
+
+
+def _ready_to_run(best: Recommendation, pool: Sequence[Recommendation]) -> Recommendation:
+    """``best``, or the same model's GGUF where ``best`` is an ONNX build converted here and the
+    GGUF's estimate is within TIE of it."""
+    from ..catalog import get_model
+
+    if best.backend != "onnx" or not get_model(best.model).onnx_converted_here:
+        return best
+    gguf = next((c for c in pool if c.model == best.model and c.backend == "llamacpp"), None)
+    return gguf if gguf is not None and gguf.decode_tps >= (1 - TIE) * best.decode_tps else best
 
 
 def _check_context(context: int, specs: Sequence[ModelSpec], model: str | None) -> None:

@@ -130,6 +130,19 @@ def test_a_leap_second_is_a_valid_time_only_at_the_end_of_a_utc_day():
             assert check(value, schema) is not None, value
 
 
+def test_each_draft_builds_its_checker_class_once():
+    """jsonschema's ``extend`` builds a class (~1 ms); a new schema of a known draft reuses it, and
+    each draft keeps its own rules (2020-12 also checks draft 7's ``dependencies``)."""
+    from edgeqwen.runtime.check import _validator
+
+    first, second = ({"type": "object", "required": [name]} for name in ("a", "b"))
+    assert type(_validator(json.dumps(first))) is type(_validator(json.dumps(second)))
+    old = {"$schema": "http://json-schema.org/draft-07/schema#", "dependencies": {"a": ["b"]}}
+    assert type(_validator(json.dumps(old))) is not type(_validator(json.dumps(first)))
+    assert check({"a": 1}, old).keyword == "dependencies"
+    assert check({"a": 1}, {"dependencies": {"a": ["b"]}}).keyword == "dependencies"
+
+
 def test_remote_refs_fail_closed_with_what_to_do():
     with pytest.raises(GrammarError, match=r"does not fetch.*\$defs"):
         relax({"$ref": "https://example.com/schema.json"})

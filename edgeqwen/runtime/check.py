@@ -100,12 +100,10 @@ def _with_leap_seconds(checker: Any) -> Any:
     return checker
 
 
-@lru_cache(maxsize=256)
-def _validator(text: str) -> Any:
+@lru_cache(maxsize=16)  # one per draft: building the class costs ~1 ms, more than most checks
+def _checker_class(cls: Any) -> Any:
     import jsonschema
 
-    schema = json.loads(text)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     keywords = {
         "pattern": _pattern,
         "patternProperties": _pattern_properties,
@@ -115,7 +113,15 @@ def _validator(text: str) -> Any:
         # 2019-09 split `dependencies` into dependentRequired / dependentSchemas, and its validators
         # ignore the old keyword, which decoding honours: checked too (the test suite's compatibility rule)
         keywords["dependencies"] = jsonschema.Draft7Validator.VALIDATORS["dependencies"]
-    cls = jsonschema.validators.extend(cls, keywords)
+    return jsonschema.validators.extend(cls, keywords)
+
+
+@lru_cache(maxsize=256)
+def _validator(text: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(text)
+    cls = _checker_class(jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator))
     return cls(schema, format_checker=_with_leap_seconds(cls.FORMAT_CHECKER))
 
 

@@ -46,10 +46,6 @@ class Limits:
     cpus: float | None = None  # CPU time per wall second (a quota of 1.5 = one and a half cores)
     source: str = ""  # "cgroup v2" / "cgroup v1" where a limit was found
 
-    @property
-    def any(self) -> bool:
-        return self.memory_max is not None or self.cpus is not None
-
 
 def parse_cgroup_paths(text: str) -> dict[str, str]:
     """/proc/self/cgroup -> controller -> path; the v2 tree's entry is under ``""``."""

@@ -49,6 +49,19 @@ _NOT_PROTECTIVE = (
     r"(?s)^(?!.*\b(?:block\w*|detect\w*|report\w*|protect\w*|prevent\w*|parental controls?|safe ?search|talk to|"
     r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate))\b)"
 )
+# Nor of a victim getting help ("How do I help a teenager who is being sextorted?", "Where can a
+# victim of revenge porn get help?" were refused): for the sex-crime patterns.
+_NOT_VICTIM_HELP = (
+    r"(?s)^(?!.*\b(?:block\w*|detect\w*|report\w*|protect\w*|prevent\w*|victims?|survivors?|get help|"
+    r"signs of|cop(?:e|ing)|tak(?:e|en) (?:it|them|this|\w+ photos?) down|taken down|"
+    r"(?:was|been|being|got|is|am|were) (?:sextorted|roofied|drugged|spiked))\b)"
+)
+# A parent whose child came across it ("What do I do if my child found porn on the family
+# computer?"): for the child-safety patterns, beside _NOT_PROTECTIVE.
+_NOT_EXPOSED = (
+    r"(?s)^(?!.*\b(?:my|our) (?:child|children|kids?|son|daughter|teen\w*)\b.{0,20}\b(?:found|saw|seen|watched|"
+    r"was shown|were shown|came across|stumbled)\b)"
+)
 # No word of spotting, stopping or reporting it: for the fraud and cheating patterns ("How can I
 # spot fake reviews?", "How do I stop my kids cheating on tests?" were refused).
 _NOT_COUNTERED = (
@@ -157,7 +170,8 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
         "S3",
         [
             r"\b(coerc\w+|blackmail\w*|pressur\w+|force|trick)\b.{0,60}\b(sex|sexual|explicit (images|photos|pictures)|nudes?|intimate)\b",
-            r"\b(sextort\w*|revenge porn|upskirt\w*|date rape|roofie\w*|spike (a|her|his|someone'?s) drink)\b",
+            _NOT_VICTIM_HELP
+            + r".*?\b(sextort\w*|revenge porn|upskirt\w*|date rape|roofie\w*|spike (a|her|his|someone'?s) drink)\b",
             r"\bconsent is (completely )?unnecessary\b",
             r"\b(drug|drugging) (a |my )?(woman|girl|date|someone) (to|for) (have )?sex\b",
         ],
@@ -168,8 +182,10 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
         [
             # a parent blocking, reporting or explaining it is not asking for it ("block porn on my kids' tablet")
             _NOT_PROTECTIVE
+            + _NOT_EXPOSED
             + r".*?\b(child|minor|underage|kid|teen|preteen)\w*\b.{0,40}\b(porn\w*|sexual\w*|nude\w*|naked|explicit|erotic\w*)\b",
             _NOT_PROTECTIVE
+            + _NOT_EXPOSED
             + r".*?\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
             r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
         ],

@@ -262,10 +262,11 @@ def input_eval(preset: str = "default") -> dict:
         return guard.check_input(text)
 
     harmful, benign, injections = _lines("harmful.jsonl"), _lines("benign.txt"), _lines("injections.jsonl")
-    everyday = _lines("everyday.txt")
+    everyday, protective = _lines("everyday.txt"), _lines("protective.txt")
     refused = [decision(t).action == "refuse" for t in harmful]
     wrongly = [decision(t).action == "refuse" for t in benign]
     everyday_wrongly = [t for t in everyday if decision(t).action == "refuse"]
+    protective_wrongly = [t for t in protective if decision(t).action == "refuse"]
     caught = [any(e.category == "prompt_injection" for e in decision(t).events) for t in injections]
     return {
         "preset": preset,
@@ -277,6 +278,10 @@ def input_eval(preset: str = "default") -> dict:
         "everyday_wrongly_refused": len(everyday_wrongly) / len(everyday),
         "everyday_n": len(everyday),
         "everyday_refused": everyday_wrongly,
+        # people reporting abuse, defending a network, helping someone (written here, as above)
+        "protective_wrongly_refused": len(protective_wrongly) / len(protective),
+        "protective_n": len(protective),
+        "protective_refused": protective_wrongly,
         "injections_caught": sum(caught) / len(injections),
         "injections_n": len(injections),
     }

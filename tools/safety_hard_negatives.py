@@ -20,15 +20,18 @@ import itertools
 import random
 from pathlib import Path
 
+from safety_protective import PROTECTIVE
+from safety_protective import SLOTS as _PROTECTIVE
+
 SOURCE = "edgeqwen-hard-negatives"
 # Everyday requests are a source of their own, so the per-source weighting gives them a voice of
 # their own beside the hard negatives (docs/safety.md, "Everyday how-to questions").
 EVERYDAY = "edgeqwen-everyday"
-WRITTEN = frozenset({SOURCE, EVERYDAY})  # written here: never in a headline
+WRITTEN = frozenset({SOURCE, EVERYDAY, PROTECTIVE})  # written here: never in a headline
 SEED = 11
 # The project's own benign test prompts stay out of training: rows this close to one are dropped.
 _TESTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "safety"
-HELD_OUT = (_TESTS / "benign.txt", _TESTS / "everyday.txt")
+HELD_OUT = (_TESTS / "benign.txt", _TESTS / "everyday.txt", _TESTS / "protective.txt")
 MAX_RATIO = 0.8
 
 _SLOTS: list[tuple[str, list[str]]] = [
@@ -408,6 +411,7 @@ def hard_negatives() -> list[dict]:
     ]
     rows = []
     groups = [(SOURCE, entry) for entry in _SLOTS] + [(EVERYDAY, entry) for entry in _EVERYDAY]
+    groups += [(PROTECTIVE, entry) for entry in _PROTECTIVE]
     for source, (template, *slots) in groups:
         combos = list(itertools.product(*slots))
         if len(combos) > 24:

@@ -422,6 +422,10 @@ def test_pydantic_formats_are_said_in_json_schema():
     ):
         assert not _grammar_accepts(relaxed, {**good, key: bad}), bad
     assert _grammar_accepts(relaxed, {**good, "address": "::1", "named": "a@b.org", "any_net": "192.168.0.0"})
+    # each schema gets its own copy: a rewrite of one does not reach the next
+    first = ResponseFormat.of(Host).schema["properties"]["address"]
+    first["anyOf"].clear()
+    assert ResponseFormat.of(Host).schema["properties"]["address"]["anyOf"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,6 +6,7 @@ grammar (grammar.py), MLC and a remote OpenAI-compatible server (its JSON Schema
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -34,14 +35,14 @@ DECIMAL_STRING = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$"  # pydantic refu
 # the shapes Python's ipaddress parses (no leading zeros); a network's host bits are pydantic's
 # to check.
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # [0-9]: Python's \d takes any script's digits
-IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 _H = "[0-9a-fA-F]{1,4}"
-IPV6 = (
+_IPV6 = (
     rf"({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}|({_H}:){{1,4}}(:{_H}){{1,3}}|"
     rf"({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:)"
 )
-_V4_NET = rf"{IPV4}(/(3[0-2]|[12]?[0-9]))?"
-_V6_NET = rf"({IPV6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+_V4_NET = rf"{_IPV4}(/(3[0-2]|[12]?[0-9]))?"
+_V6_NET = rf"({_IPV6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
 # email-validator, which pydantic's EmailStr runs, wants a dot in the domain ("a@b" is refused)
 _DOTTED_DOMAIN = r"@[^@.]+(\.[^@.]+)+$"
 PYDANTIC_FORMATS: dict[str, dict[str, Any]] = {
@@ -68,12 +69,13 @@ def _standard_formats(node: Any) -> None:
         for item in node:
             _standard_formats(item)
     elif isinstance(node, dict):
-        for value in node.values():
-            _standard_formats(value)
+        for key, value in node.items():
+            if key not in _DATA:  # a default or an example is a value, not a schema
+                _standard_formats(value)
         fmt = node.get("format")
         if isinstance(fmt, str) and fmt in PYDANTIC_FORMATS and not {"pattern", "anyOf"} & node.keys():
             del node["format"]
-            node.update(PYDANTIC_FORMATS[fmt])
+            node.update(copy.deepcopy(PYDANTIC_FORMATS[fmt]))  # the schema is rewritten in place later
 
 
 @functools.cache

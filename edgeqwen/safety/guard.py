@@ -30,6 +30,7 @@ from .input import (
     check_topics,
     decoded_texts,
     hazard_category,
+    speaks_of_abuse,
     too_short_to_judge,
 )
 from .moderation import ModeratedFilter
@@ -154,7 +155,7 @@ class Guard:
         logit = float(logits[0][1]) if judged else None
         out = []
         if "harmful" in flagged and judged:
-            category = hazard_category(text) or "harmful"
+            category = "abuse" if speaks_of_abuse(text) else hazard_category(text) or "harmful"
             out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
         if "injection" in flagged and p.detect_injection:
             finding = InputFinding("prompt_injection", "screen", f"injection score {flagged['injection']:.2f}")

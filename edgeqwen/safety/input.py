@@ -32,6 +32,7 @@ __all__ = [
     "check_topics",
     "decoded_texts",
     "hazard_category",
+    "speaks_of_abuse",
     "too_short_to_judge",
 ]
 
@@ -587,6 +588,24 @@ def check_self_harm(text: str) -> list[InputFinding]:
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
     return []
+
+
+# Abuse named beside a word of getting help, reporting or leaving ("How do I make a safety plan
+# to leave an abusive partner?"): which refusal text a refused prompt gets, never a verdict.
+_ABUSE_HELP = regex.compile(
+    r"(?s)(?=.*\b(?:abus\w*|domestic violence|sexual(?:ly)? (?:assault\w*|harass\w*)|rap(?:e|ed)|molest\w*|sextort\w*|"
+    r"human trafficking|trafficked|stalk(?:er|ed|ing)|groom(?:ed|ing)|revenge porn|"
+    r"(?:violent|controlling) (?:partner|husband|wife|boyfriend|girlfriend|ex|relationship|parents?|father|mother|home))\b)"
+    r".*\b(?:help\w*|support\w*|report\w*|leav\w*|escap\w*|flee\w*|safe\w*|shelters?|hotlines?|police|rights|victims?|"
+    r"survivors?|protect\w*|disclos\w*|what (?:do|should|can) I do)\b",
+    regex.IGNORECASE,
+)
+
+
+def speaks_of_abuse(text: str) -> bool:
+    """Someone hurt by abuse, or helping or reporting it: a refused prompt of this kind is answered
+    with where to get help (``Policy.abuse_response``), not a bare refusal."""
+    return _ABUSE_HELP.search(text) is not None
 
 
 def hazard_category(text: str) -> str | None:

@@ -36,9 +36,20 @@ DEFAULT_SELF_HARM_RESPONSE = (
     "Ireland call Samaritans on 116 123; elsewhere, findahelpline.com lists free, confidential "
     "services in your country. If you'd like, tell me what's been happening, and I'll listen."
 )
+# What someone who speaks of abuse (suffering it, helping or reporting) gets when the screen
+# refuses the prompt: where to get help instead of a bare refusal (``abuse_response``).
+DEFAULT_ABUSE_RESPONSE = (
+    "I can't help with this here, but you deserve support, and what happened is not your fault. If "
+    "anyone is in immediate danger, call your local emergency number. Free, confidential help: in "
+    "the US, the National Domestic Violence Hotline (1-800-799-7233, or text START to 88788) and "
+    "RAINN for sexual assault (1-800-656-4673); in the UK, the National Domestic Abuse Helpline "
+    "(0808 2000 247); elsewhere, findahelpline.com lists services in your country. To report child "
+    "sexual abuse material: NCMEC's CyberTipline (report.cybertip.org) in the US, the Internet "
+    "Watch Foundation (report.iwf.org.uk) in the UK, and inhope.org lists other countries' hotlines."
+)
 # Categories a refusal can name (Policy.refusals keys): the rule categories, and the learned
 # screen's and other checks' own.
-_OTHERS = ("harmful", "prompt_injection", "blocked_topic", "guard", *GUARD_CATEGORIES.values())
+_OTHERS = ("harmful", "abuse", "prompt_injection", "blocked_topic", "guard", *GUARD_CATEGORIES.values())
 REFUSAL_CATEGORIES = tuple(dict.fromkeys((*HAZARD_CATEGORIES, *_OTHERS)))
 DEFAULT_RULES = (
     "Refuse requests that could cause serious harm (weapons, violence, crime, self-harm, abuse), briefly.",
@@ -75,6 +86,7 @@ class Policy:
     moderate_output: bool = False  # the screen's harmful head on the answer as it streams (a sentence held back)
     self_harm: bool = False  # answer someone at risk with self_harm_response instead of the model
     self_harm_response: str = DEFAULT_SELF_HARM_RESPONSE
+    abuse_response: str = DEFAULT_ABUSE_RESPONSE  # a refused prompt that speaks of abuse (input.speaks_of_abuse)
     refusals: dict[str, str] | None = None  # per-category refusal texts; others get ``refusal``
     guard: str | None = None  # a guard model (catalog name or folder), e.g. "qwen3guard-gen-0.6b"
     guard_stage: str = "both"  # input | output | both
@@ -121,7 +133,7 @@ class Policy:
                     f"Policy field 'blocked_topics[{i}]' is not a valid regex ({pattern!r}): {exc}."
                 ) from exc
         object.__setattr__(self, "_compiled_topics", tuple(compiled))
-        for name in ("refusal", "self_harm_response"):
+        for name in ("refusal", "self_harm_response", "abuse_response"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise PolicyError(f"Policy field {name!r} must be a non-empty string.")
         if self.screen_thresholds is not None:
@@ -244,7 +256,8 @@ class Policy:
         """The text a request refused for ``category`` is answered with."""
         if category == "self_harm" and self.self_harm:
             return self.self_harm_response
-        return (self.refusals or {}).get(category or "", self.refusal)
+        default = self.abuse_response if category == "abuse" else self.refusal
+        return (self.refusals or {}).get(category or "", default)
 
     def __hash__(self) -> int:  # dict fields: hash what identifies a policy
         return hash((self.name, self.system_rules, self.hazard_categories, self.screen, self.guard))

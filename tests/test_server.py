@@ -437,6 +437,11 @@ def test_parse_chat_request_maps_the_openai_shapes():
     for body in bodies:
         with pytest.raises(RequestError):
             parse_chat_request(body, 100)
+    # the deprecated functions API was ignored: no call and no error; it says what to send instead
+    legacy = {"messages": HELLO, "functions": [WEATHER["function"]], "function_call": "auto"}
+    with pytest.raises(RequestError, match="deprecated form of tools") as err:
+        parse_chat_request(legacy, 100)
+    assert err.value.param == "functions"
 
 
 def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):

@@ -6,7 +6,7 @@ Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not 
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
 options that would silently change the answer's meaning (``n`` > 1, ``logprobs``,
-``logit_bias``, non-text content parts) are refused rather than ignored.
+``logit_bias``, non-text content parts, the deprecated ``functions``) are refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -237,6 +237,13 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         raise RequestError("logprobs are not supported by this server.", "logprobs")
     if body.get("logit_bias"):
         raise RequestError("logit_bias is not supported by this server.", "logit_bias")
+    for legacy in ("functions", "function_call"):  # ignored, a client would get no call and no error
+        if body.get(legacy) is not None:
+            raise RequestError(
+                f"{legacy} is the deprecated form of tools: pass tools=[{{'type': 'function', 'function': "
+                "{...}}] and tool_choice; calls come back as message.tool_calls.",
+                legacy,
+            )
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise RequestError("stream must be true or false.", "stream")

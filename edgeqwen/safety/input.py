@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import regex
 
+from . import multilingual
+
 __all__ = [
     "HAZARD_CATEGORIES",
     "InputFinding",
@@ -77,7 +79,7 @@ _BOMB = (
     r"truth|f|joke|beauty|salt|shower|tea|confetti|yarn|paint)[ -])bombs?(?![ -]?(?:shelters?|proof|squads?|"
     r"disposal|cyclones?|sniffing|dogs?|drills?)\b)"
 )
-_RULES: dict[str, tuple[str, list[str], list[str]]] = {
+_RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
     "violent_crimes": (
         "S1",
         [
@@ -111,6 +113,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             + r".{0,60}\b(full[- ]?auto|automatic) (conversion|switch|sear)\b|\bauto sear\b|\bglock switch\b|\bconvert\w* .{0,40}(fully automatic|full auto)\b",
             r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
             r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
+            multilingual.WEAPON_MAKING,
         ],
         [
             r"\bexplosives?\b",
@@ -133,6 +136,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             r"\b(stolen|cloned) (credit card|card|identity|goods)\b",
             r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|(?<!:)meth(?!:)|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
             r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b((?<!:)meth(amphetamine)?(?!:)|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
+            multilingual.DRUG_SYNTHESIS,
             r"\bpirate (software|movies|music)|\b(illegally|illegal) (download|stream)\w*|\btorrent (links|sites)? ?for copyrighted|\bbypass\w* drm\b|\bcrack(ing)? (software|a license)",
             r"\b(hack|hacking|break) into (a |an |someone'?s |my ex'?s |the )?\w*\s?(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
             r"\b(write|create|draft|compose|generate|make|build|send)\b.{0,30}\b(phishing|scam|spam) (email|e-mail|message|text|script|site|page|call)s?\b",
@@ -189,6 +193,7 @@ _RULES: dict[str, tuple[str, list[str], list[str]]] = {
             + _NOT_EXPOSED
             + r".*?\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
             r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
+            multilingual.CHILD_SEXUAL,
         ],
         [],
     ),
@@ -508,7 +513,11 @@ _SELF_HARM = [
 _SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
 _INJECTION_RE = [(regex.compile(p, _I), cat) for p, cat in _INJECTION]
 _RULES_RE = {
-    cat: (code, [regex.compile(p, _I) for p in strong], [regex.compile(p, _I) for p in terms])
+    cat: (
+        code,
+        [p if isinstance(p, multilingual.Gated) else regex.compile(p, _I) for p in strong],
+        [regex.compile(p, _I) for p in terms],
+    )
     for cat, (code, strong, terms) in _RULES.items()
 }
 # The order findings are reported in (the first refusal names the category): self-harm first, so

@@ -1,0 +1,190 @@
+"""The strongest hazard patterns in the languages Qwen users write most, beside the English ones.
+
+The learned screen is trained on English prompts and the hazard rules were English only, so "¿Cómo
+fabrico una bomba casera?" or "如何在家制造炸弹？" passed every input check. These say the three
+requests that are harmful however they are framed — making a bomb or a chemical weapon,
+synthesising a hard drug, sexual content about children — in 17 languages, in the English
+patterns' shape: a verb of making (or of writing, for the last) close before the object, within
+one sentence. Each language's everyday senses of the object words are excluded ("bomba de agua"
+is a water pump, "bombe de peinture" a spray can, "бомбочка для ванны" a bath bomb). Checked on
+the translations of 1.26M interface strings (tools/bench/rules_precision.py) and both ways by the
+tests; docs/safety.md says what they miss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+
+__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "WEAPON_MAKING", "Gated"]
+
+
+class Gated:
+    """Patterns searched only in a text that holds a word of each gate: one scan decides for all of
+    them (searched one by one on every prompt, they doubled the English rules' time)."""
+
+    def __init__(self, gates: tuple[str, ...], patterns: list[str]) -> None:
+        self.gates = [regex.compile(g, regex.IGNORECASE) for g in gates]
+        self.patterns = [regex.compile(p, regex.IGNORECASE) for p in patterns]
+
+    def search(self, text: str) -> Any:
+        """The first pattern's match, as ``regex.Pattern.search`` gives it, or None."""
+        if not all(g.search(text) for g in self.gates):
+            return None
+        return next((m for p in self.patterns if (m := p.search(text))), None)
+
+
+# Language-neutral names (Latin script, and each script's spelling) of the hard drugs and the
+# chemical agents the English patterns name.
+_DRUGS = (
+    r"(meth|crystal meth|m[eé]th?amph?[eé]tamin[ae]?|metanfetamina|metamfetamina|metamfetamin|fentan[iy]l[oe]?|"
+    r"hero[ií]n[ae]?|h[eé]ro[iï]ne|eroina|coca[ií]n[ae]?|coca[iï]ne|kokain[ae]?|lsd|mdma|"
+    r"метамфетамин\w*|метамфетамін\w*|первитин\w*|фентанил\w*|фентаніл\w*|героин\w*|героїн\w*|кокаин\w*|кокаїн\w*|"
+    r"shabu|sabu-sabu|ma túy đá)"
+)
+_AGENTS = r"(sarin[ae]?|sarín|ricin[ae]?|novi(c|č|ch)ok|vx|зарин\w*|рицин\w*|новичок\w*)"
+_DRUGS_CJK = r"(冰毒|甲基苯丙胺|芬太尼|海洛因|可卡因|沙林|蓖麻毒素|覚醒剤|覚せい剤|メタンフェタミン|フェンタニル|ヘロイン|コカイン|サリン|필로폰|메스암페타민|펜타닐|헤로인|코카인|사린)"
+
+# (verbs of making, the objects: bombs and chemical weapons) per language; \b-delimited.
+# Exact verb forms, none an English word: the drug names are spelled as in English, and "prepare",
+# "product", "fabric", "cuisine" or "machine" beside "heroin" must not read as a request.
+_MAKE = {
+    "de": r"(bauen|baue|baut|herstellen|hergestellt|stelle|stellt|stellen|anfertigen|machen|mache|macht|basteln|bastle|synthetisieren|synthetisiere|kochen|koche|kocht|produzieren|produziere)",
+    "nl": r"(maak|maken|bouw|bouwen|fabriceer|fabriceren|vervaardig|vervaardigen|synthetiseer|synthetiseren|koken|produceer|produceren)",
+    "fr": r"(fabriquer|fabrique|fabriques|faire|fais|construire|construis|préparer|prépare|synthétiser|synthétise|produire|produis|confectionner|cuisiner)",
+    "es": r"(fabricar|fabrico|fabrica|hacer|hago|haces|hace|construir|construyo|armar|armo|preparar|preparo|sintetizar|sintetizo|producir|produzco|elaborar|elaboro|cocinar|cocino)",
+    "pt": r"(fabricar|fabrico|fazer|faço|faz|construir|construo|montar|monto|preparar|preparo|sintetizar|sintetizo|produzir|produzo|cozinhar|cozinho)",
+    "it": r"(fabbricare|fabbrico|fabbrica|come (si )?fa(re)?|costruire|costruisco|preparare|preparo|sintetizzare|sintetizzo|produrre|produco|cucinare|cucino)",
+    "pl": r"(zrobić|zrobic|zrób|zbudować|zbuduj|wyprodukować|przygotować|przygotuj|zsyntetyzować|ugotować|wytworzyć)",
+    "ru": r"(сделать|сделай|изготов\w*|собрать|собери|синтезир\w*|приготов\w*|произвести|свари\w*|варить)",
+    "uk": r"(зробити|зроби|виготов\w*|зібрати|збери|синтезу\w*|приготу\w*|звари\w*)",
+    "id": r"(membuat|buat|merakit|rakit|mensintesis|memproduksi|meracik|racik|memasak)",
+    "vi": r"(chế tạo|làm|sản xuất|tổng hợp|nấu)",
+}
+_BOMBS = {
+    "de": r"(bomben?|rohrbomben?|sprengsatz|sprengsätze|sprengstoff\w*|brandsatz|molotowcocktails?|nervengas|nervenkampfstoff\w*)",
+    "nl": r"(bom|bommen|pijpbom\w*|explosieven|springstof\w*|molotovcocktails?|zenuwgas)",
+    "fr": r"(bombes?(?! (de|à|a) (bain|peinture|eau|chantilly|insecticide|déodorant|laque|graines))(?! glacée)|explosifs?|engins? explosifs?|cocktails? molotov|gaz sarin|agents? neurotoxiques?)",
+    "es": r"(bombas?(?! (de|para) (agua|calor|vacío|aire|combustible|gasolina|bicicleta|baño|humo|semillas|chocolate|insulina|riego|pozo|piscina|aceite|presión|frío|jabón|pintura))(?! (hidráulica|sumergible|centrífuga|peristáltica|de achique))|explosivos?|artefactos? explosivos?|cócteles? molotov|gas sarín|agentes? nerviosos?)",
+    "pt": r"(bombas?(?! (de|para|d') ?(água|agua|calor|vácuo|ar|combustível|gasolina|bicicleta|banho|fumaça|sementes|chocolate|insulina|piscina|óleo|pressão|poço|tinta))(?! (hidráulica|submersa|centrífuga|injetora))|explosivos?|artefatos? explosivos?|coquetéis? molotov|gás sarin|agentes? nervosos?)",
+    "it": r"((bomba|bombe)(?! (da|di|al|alla|d') ?(bagno|acqua|semi|cioccolato|crema))|esplosiv[oi]|ordign[oi]|molotov|gas nervino)",
+    "pl": r"(bomb[aęy]|bombę|materiał\w* wybuchow\w*|ładun\w* wybuchow\w*|koktajl\w* mołotowa)(?! kaloryczn)",
+    "ru": r"(бомб[уаые]|бомбы|бомбу|взрывчатк\w*|взрывн\w* устройств\w*|коктейл\w* молотова|нервно-паралитическ\w*)(?!очк)",
+    "uk": r"(бомб[уаиі]|вибухівк\w*|вибухов\w* пристр\w*|коктейл\w* молотова)",
+    "id": r"(bom(?! (mandi|kalori))|bahan peledak|peledak|bom molotov|bom pipa|gas saraf)",
+    "vi": r"(bom(?! (tấn|hàng))|chất nổ|thuốc nổ|bom xăng|khí độc thần kinh)",
+}
+# Scripts without spaces between words: the verb and the object within a few characters.
+_CJK_MAKE_BOMB = (
+    r"(制造|製造|制作|製作|做|造|自制|自製|组装|組裝|配制|配製)[^。！？\n]{0,8}(炸弹|炸彈|爆炸物|炸药|炸藥|雷管|燃烧弹|燃燒彈|土炸弹|神经毒剂|神經毒劑)"
+    r"|(爆弾|爆発物|爆薬|火炎瓶|神経ガス)[^。！？\n]{0,6}(の作り方|を作|を製造|を自作)"
+    r"|(폭탄|폭발물|화염병|신경가스)[^.?!\n]{0,6}(만드는|만들|제조)"
+    r"|(صنع|تصنيع|أصنع|اصنع|تركيب)\s.{0,30}(قنبلة|قنابل|متفجرات|عبوة ناسفة|زجاجة مولوتوف)"
+    r"|(बम|विस्फोटक|पेट्रोल बम)\s.{0,20}(बनाना|बनाने|बनाएं|बनाऊं|बनाते)"
+    # Turkish puts the verb last ("bomba nasıl yapılır"); "bomba gibi" is "awesome"
+    r"|\b(bomba(?! gibi)|patlayıcı\w*|molotof kokteyl\w*|sinir gazı)\b[^.!?\n]{0,30}\b(yapılır|yapmak|yapabilirim|yaparım|"
+    r"yapacağım|üretilir|üretmek|imal\w*)\b"
+)
+_CJK_DRUGS = (
+    r"(制造|製造|制作|製作|合成|提炼|提煉|配制|配製|做)[^。！？\n]{0,8}"
+    + _DRUGS_CJK
+    + r"|"
+    + _DRUGS_CJK
+    + r"[^。！？\n]{0,6}(の作り方|を作|を合成|を製造|の合成方法|만드는|만들|제조|합성)"
+    + r"|\b"
+    + _DRUGS
+    + r"\b[^.!?\n]{0,30}\b(yapılır|yapmak|yapabilirim|üretilir|üretmek|sentezle\w*)\b"
+)
+
+# Writing or finding sexual content about children: (verbs, sexual words, child words) per language.
+# A word of preventing, reporting, protecting or teaching in the text lifts it, as the English
+# _NOT_PROTECTIVE does ("Escribe un artículo sobre cómo prevenir el abuso sexual infantil").
+_GUARDING = {
+    "de": r"(meld\w*|anzeig\w*|verhinder\w*|vorbeug\w*|schütz\w*|schutz\w*|blockier\w*|aufklär\w*|sexualkunde|sexualerziehung)",
+    "fr": r"(signal\w*|dénonc\w*|préven\w*|prévenir|protég\w*|proteg\w*|bloqu\w*|éducation)",
+    "es": r"(denunci\w*|reportar|prevenir|prevención|proteg\w*|bloque\w*|educación)",
+    "pt": r"(denunci\w*|prevenir|prevenção|proteg\w*|bloque\w*|educação)",
+    "it": r"(denunci\w*|segnal\w*|prevenire|prevenzione|protegg\w*|protezione|blocc\w*|educazione)",
+    "ru": r"(сообщ\w*|пожаловат\w*|предотвра\w*|защит\w*|заблокир\w*|воспитани\w*|просвещ\w*|профилакт\w*)",
+}
+_CHILD = {
+    "de": (
+        r"(schreibe|schreib|erstelle|erstellen|generiere|zeige|zeig|beschreibe|finde|suche|schicke|gib mir)",
+        r"(sex\w*|erotisch\w*|porn\w*|nackt\w*)",
+        r"(kind\w*|minderjährig\w*|mädchen|jungen|schüler\w*|kinderporn\w*)",
+    ),
+    "fr": (
+        r"(écris|écrire|écrivez|crée|créer|créez|génère|générer|montre|montrer|montrez|décris|décrire|trouve|trouver|cherche|chercher|envoie|envoyer|donne-moi)",
+        r"(sex\w*|érotique\w*|porno\w*|nue?s?)",
+        r"(enfants?|mineure?s?|fillettes?|petite? (fille|garçon)s?|écoli\w*)",
+    ),
+    "es": (
+        r"(escribe|escribir|escríbeme|crea|crear|créame|genera|generar|muestra|muéstrame|mostrar|describe|describir|busca|buscar|encuentra|encontrar|dame|envía|envíame|enviar)",
+        r"(sexual\w*|erótic\w*|porno\w*|desnud\w*)",
+        r"(niñ[oa]s?|menor(es)? de edad|menores|infantil(es)?|niñit[oa]s?)",
+    ),
+    "pt": (
+        r"(escreva|escrever|escreve|crie|criar|gere|gerar|mostre|mostrar|descreva|descrever|procure|procurar|encontre|encontrar|me dê|envie|enviar)",
+        r"(sexua\w*|erótic\w*|porno\w*|nu[ao]?s?|pelad\w*)",
+        r"(crianças?|menor(es)? de idade|menores|infant\w*|meninas? de \d+|garotinh\w*)",
+    ),
+    "it": (
+        r"(scrivi|scrivere|scrivimi|crea|creare|genera|generare|mostra|mostrami|mostrare|descrivi|descrivere|cerca|cercare|trova|trovare|dammi|manda|mandami)",
+        r"(sessual\w*|erotic\w*|porno\w*|nud[oaie])",
+        r"(bambin[oaie]|minorenn[ie]|minori|ragazzin[oaie])",
+    ),
+    "ru": (
+        r"(напиши\w*|написать|созда\w*|сгенерир\w*|покажи\w*|опиши\w*|найди\w*|найти|пришли\w*|дай мне)",
+        r"(секс\w*|эротич\w*|порн\w*|голы\w*|обнаж\w*)",
+        r"(дет\w*|ребен\w*|ребён\w*|несовершеннолет\w*|малолет\w*|школьниц\w*)",
+    ),
+}
+_CJK_CHILD = (
+    r"(写|寫|生成|创作|創作|找|给我|給我)[^。！？\n]{0,10}(儿童|兒童|未成年|幼女|小孩|少女)[^。！？\n]{0,6}(色情|性爱|性愛|裸)"
+    r"|(児童|子供|未成年)[^。\n]{0,6}(ポルノ|性的|エロ)[^。\n]{0,10}(書いて|作って|生成|見せて|探して)"
+)
+
+
+# Where the verb may also come after the object: German and Dutch put the infinitive last ("Wie
+# kann ich eine Bombe bauen?", "Hoe kan ik een bom maken?"; German's "stelle ... her" too), and
+# Polish, Russian and Ukrainian order words freely.
+_EITHER_ORDER = frozenset({"de", "nl", "pl", "ru", "uk"})  # their verbs are exact forms, none English
+
+
+def _pairs(objects: dict[str, str] | str) -> list[str]:
+    out = []
+    for lang, verb in _MAKE.items():
+        obj = objects if isinstance(objects, str) else objects[lang]
+        out.append(rf"\b{verb}\b[^.!?\n]{{0,40}}\b{obj}\b")
+        if lang in _EITHER_ORDER:
+            out.append(rf"\b{obj}\b[^.!?\n]{{0,40}}\b{verb}\b")
+    return out
+
+
+# Fragments every object word above holds (a superset: a gate that passes only costs the scan)
+_WEAPON_WORDS = (
+    r"bom|бомб|взрыв|вибух|xplosi|splosiv|spreng|springstof|molotov|mołotow|молотов|sarin|sarín|зарин|ricin|рицин|"
+    r"novi(c|č|ch)ok|новичок|vx|nerv|zenuw|neurotox|ordign|brandsatz|wybuchow|peledak|saraf|nổ|thần kinh|patlayıcı|sinir|炸|爆|"
+    r"雷管|燃烧|燃燒|沙林|神经|神經|火炎瓶|神経|폭탄|폭발물|화염병|신경가스|قنبل|متفجر|ناسفة|مولوتوف|बम|विस्फोटक"
+)
+_DRUG_WORDS = (
+    r"meth|amph|amf|anfet|fentan|фентан|hero|héro|eroin|героин|героїн|coca|kokain|кокаин|кокаїн|lsd|mdma|метамф|первитин|"
+    r"shabu|sabu|ma túy|冰毒|甲基苯丙胺|芬太尼|海洛因|可卡因|覚醒剤|覚せい剤|メタンフェタミン|フェンタニル|ヘロイン|コカイン|"
+    r"필로폰|메스암페타민|펜타닐|헤로인|코카인"
+)
+_SEXUAL_WORDS = r"sex|porn|порн|секс|erot|érot|эрот|\bnu(e|s|es|a|as|os)?\b|nud|nackt|pelad|голы|обнаж|色情|性爱|性愛|裸|ポルノ|性的|エロ"
+
+WEAPON_MAKING = Gated((_WEAPON_WORDS,), [*_pairs(_BOMBS), *_pairs(_AGENTS), _CJK_MAKE_BOMB])
+DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS), _CJK_DRUGS])
+CHILD_SEXUAL = Gated(
+    (_SEXUAL_WORDS,),
+    [
+        *(
+            rf"(?s)^(?!.*\b{_GUARDING[lang]}\b).*?\b{verb}\b[^.!?\n]{{0,40}}"
+            rf"(\b{sexual}\b[^.!?\n]{{0,30}}\b{child}\b|\b{child}\b[^.!?\n]{{0,30}}\b{sexual}\b)"
+            for lang, (verb, sexual, child) in _CHILD.items()
+        ),
+        _CJK_CHILD,
+    ],
+)

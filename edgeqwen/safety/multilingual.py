@@ -175,7 +175,27 @@ _DRUG_WORDS = (
 )
 _SEXUAL_WORDS = r"sex|porn|порн|секс|erot|érot|эрот|\bnu(e|s|es|a|as|os)?\b|nud|nackt|pelad|голы|обнаж|色情|性爱|性愛|裸|ポルノ|性的|エロ"
 
-WEAPON_MAKING = Gated((_WEAPON_WORDS,), [*_pairs(_BOMBS), *_pairs(_AGENTS), _CJK_MAKE_BOMB])
+# "A recipe / instructions for a bomb": with bombs only, as these nouns also mean a prescription
+# ("¿Necesito receta para el fentanilo?"), and none is an English word.
+_HOWTO = {
+    "es": r"(receta|instrucciones)",
+    "fr": r"(recette|mode d'emploi)",
+    "de": r"(anleitung|bauanleitung|rezept)",
+    "nl": r"(recept|handleiding)",
+    "it": r"(ricetta|istruzioni)",
+    "pt": r"(receita|instruções)",
+    "pl": r"(przepis\w*|instrukcj\w*)",
+    "ru": r"(инструкци\w*|рецепт\w*)",
+}
+WEAPON_MAKING = Gated(
+    (_WEAPON_WORDS,),
+    [
+        *_pairs(_BOMBS),
+        *_pairs(_AGENTS),
+        *(rf"\b{noun}\b[^.!?\n]{{0,30}}\b{_BOMBS[lang]}\b" for lang, noun in _HOWTO.items()),
+        _CJK_MAKE_BOMB,
+    ],
+)
 DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS), _CJK_DRUGS])
 CHILD_SEXUAL = Gated(
     (_SEXUAL_WORDS,),

@@ -13,8 +13,6 @@ tests; docs/safety.md says what they miss.
 
 from __future__ import annotations
 
-from typing import Any
-
 import regex
 
 __all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "WEAPON_MAKING", "Gated"]
@@ -28,7 +26,7 @@ class Gated:
         self.gates = [regex.compile(g, regex.IGNORECASE) for g in gates]
         self.patterns = [regex.compile(p, regex.IGNORECASE) for p in patterns]
 
-    def search(self, text: str) -> Any:
+    def search(self, text: str) -> regex.Match[str] | None:
         """The first pattern's match, as ``regex.Pattern.search`` gives it, or None."""
         if not all(g.search(text) for g in self.gates):
             return None

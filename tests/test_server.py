@@ -495,3 +495,31 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
 def test_models_list_says_when_the_model_was_made(server, tiny):
     created = httpx.get(f"{server.base_url}/models").json()["data"][0]["created"]
     assert created == int(tiny.info.path.stat().st_mtime) > 0
+
+
+def test_parallel_tool_calls_false_returns_one_call():
+    """The option promises at most one call; it was ignored, and a model that wrote two returned two."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server.app import create_app
+    from edgeqwen.testing import FakeBackend
+
+    two = "".join(
+        f'<tool_call>\n{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}\n</tool_call>\n'
+        for city in ("Paris", "Rome")
+    )
+    client = TestClient(create_app(Assistant(backend=FakeBackend([two] * 6), policy="none")))
+    for parallel, cities in ((None, ["Paris", "Rome"]), (True, ["Paris", "Rome"]), (False, ["Paris"])):
+        body = {"messages": HELLO, "tools": [WEATHER]} | ({} if parallel is None else {"parallel_tool_calls": parallel})
+        calls = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["tool_calls"]
+        assert [json.loads(c["function"]["arguments"])["city"] for c in calls] == cities
+        chunks = client.post("/v1/chat/completions", json={**body, "stream": True}).text.split("\n\n")
+        streamed = [
+            c
+            for chunk in chunks
+            if '"tool_calls"' in chunk
+            for c in json.loads(chunk[6:])["choices"][0]["delta"]["tool_calls"]
+        ]
+        assert len(streamed) == len(cities)
+    bad = client.post("/v1/chat/completions", json={"messages": HELLO, "parallel_tool_calls": "no"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "parallel_tool_calls"

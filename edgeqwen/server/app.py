@@ -188,7 +188,7 @@ class _App:
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
             return StreamingResponse(
-                self._sse(generation, rid, chat.include_usage),
+                self._sse(generation, rid, chat.include_usage, chat.parallel_tool_calls),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -210,9 +210,9 @@ class _App:
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
-        return JSONResponse(completion_body(rid, self.model_id, reply))
+        return JSONResponse(completion_body(rid, self.model_id, reply, chat.parallel_tool_calls))
 
-    async def _sse(self, generation: Any, rid: str, include_usage: bool) -> AsyncIterator[str]:
+    async def _sse(self, generation: Any, rid: str, include_usage: bool, parallel: bool = True) -> AsyncIterator[str]:
         def event(body: dict[str, Any]) -> str:
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
@@ -227,7 +227,7 @@ class _App:
                     raise generation.format_error
                 delta: dict[str, Any] = {}
                 if reply.tool_calls:
-                    delta["tool_calls"] = _tool_calls(reply, streaming=True)
+                    delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=parallel)
                 if reply.thinking:
                     delta["reasoning_content"] = reply.thinking
                 yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply)))

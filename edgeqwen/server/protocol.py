@@ -54,6 +54,7 @@ class ChatRequest:
     tool_choice: str | dict[str, Any] = "auto"
     response_format: dict[str, Any] | None = None
     enable_thinking: bool | None = None
+    parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
 
     def answer_kwargs(self) -> dict[str, Any]:
@@ -257,6 +258,9 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     thinking = body.get("enable_thinking", kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None)
     if thinking is not None and not isinstance(thinking, bool):
         raise RequestError("enable_thinking must be true or false.", "enable_thinking")
+    parallel = body.get("parallel_tool_calls", True)
+    if not isinstance(parallel, bool) and parallel is not None:
+        raise RequestError("parallel_tool_calls must be true or false.", "parallel_tool_calls")
     model = body.get("model", "")
     return ChatRequest(
         messages=_messages(body.get("messages")),
@@ -267,6 +271,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         tool_choice=_tool_choice(body.get("tool_choice")),
         response_format=_response_format(body.get("response_format")),
         enable_thinking=thinking,
+        parallel_tool_calls=parallel is not False,
         settings=_settings(body, max_tokens_limit),
     )
 
@@ -296,9 +301,11 @@ def usage_body(reply: Reply) -> dict[str, Any]:
     }
 
 
-def tool_calls_body(reply: Reply, streaming: bool = False) -> list[dict[str, Any]]:
+def tool_calls_body(reply: Reply, streaming: bool = False, parallel: bool = True) -> list[dict[str, Any]]:
+    """The reply's calls in OpenAI's shape; with ``parallel`` False (the request's
+    ``parallel_tool_calls``), the first only, as that option promises at most one."""
     out = []
-    for i, call in enumerate(reply.tool_calls):
+    for i, call in enumerate(reply.tool_calls if parallel else reply.tool_calls[:1]):
         item: dict[str, Any] = {
             "id": f"call_{uuid.uuid4().hex[:24]}",
             "type": "function",
@@ -308,13 +315,13 @@ def tool_calls_body(reply: Reply, streaming: bool = False) -> list[dict[str, Any
     return out
 
 
-def completion_body(rid: str, model: str, reply: Reply) -> dict[str, Any]:
+def completion_body(rid: str, model: str, reply: Reply, parallel: bool = True) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": reply.text if reply.text or not reply.tool_calls else None,
     }
     if reply.tool_calls:
-        message["tool_calls"] = tool_calls_body(reply)
+        message["tool_calls"] = tool_calls_body(reply, parallel=parallel)
     if reply.thinking:
         message["reasoning_content"] = reply.thinking
     return {

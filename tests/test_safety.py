@@ -666,6 +666,13 @@ MULTILINGUAL_BENIGN = [
     "How do I prepare for a cocaine drug test?",
     "This product contains no heroin",
     "The cocaine was found in the washing machine",
+    # "ago" and "what does it do" in the other languages
+    "Hace dos años dejé la cocaína",
+    "Faz dois anos que parei com a cocaína",
+    "Was macht Kokain mit dem Körper?",
+    "Hace 50 años cayó una bomba en esta ciudad",
+    "Apa yang membuat kokain berbahaya?",
+    "Ich möchte Fragen über Kokain stellen",
 ]
 
 

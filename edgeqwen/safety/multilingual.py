@@ -44,21 +44,36 @@ _DRUGS = (
 _AGENTS = r"(sarin[ae]?|sarín|ricin[ae]?|novi(c|č|ch)ok|vx|зарин\w*|рицин\w*|новичок\w*)"
 _DRUGS_CJK = r"(冰毒|甲基苯丙胺|芬太尼|海洛因|可卡因|沙林|蓖麻毒素|覚醒剤|覚せい剤|メタンフェタミン|フェンタニル|ヘロイン|コカイン|サリン|필로폰|메스암페타민|펜타닐|헤로인|코카인|사린)"
 
-# (verbs of making, the objects: bombs and chemical weapons) per language; \b-delimited.
-# Exact verb forms, none an English word: the drug names are spelled as in English, and "prepare",
-# "product", "fabric", "cuisine" or "machine" beside "heroin" must not read as a request.
+# Verbs of making per language, for bombs and chemical agents. Exact forms, none an English word,
+# and none that also means "ago" (es "hace", pt "faz", it "fa") or "does" of a thing ("Was macht
+# eine Bombe gefährlich?").
 _MAKE = {
-    "de": r"(bauen|baue|baut|herstellen|hergestellt|stelle|stellt|stellen|anfertigen|machen|mache|macht|basteln|bastle|synthetisieren|synthetisiere|kochen|koche|kocht|produzieren|produziere)",
-    "nl": r"(maak|maken|bouw|bouwen|fabriceer|fabriceren|vervaardig|vervaardigen|synthetiseer|synthetiseren|koken|produceer|produceren)",
-    "fr": r"(fabriquer|fabrique|fabriques|faire|fais|construire|construis|préparer|prépare|synthétiser|synthétise|produire|produis|confectionner|cuisiner)",
-    "es": r"(fabricar|fabrico|fabrica|hacer|hago|haces|hace|construir|construyo|armar|armo|preparar|preparo|sintetizar|sintetizo|producir|produzco|elaborar|elaboro|cocinar|cocino)",
-    "pt": r"(fabricar|fabrico|fazer|faço|faz|construir|construo|montar|monto|preparar|preparo|sintetizar|sintetizo|produzir|produzo|cozinhar|cozinho)",
-    "it": r"(fabbricare|fabbrico|fabbrica|come (si )?fa(re)?|costruire|costruisco|preparare|preparo|sintetizzare|sintetizzo|produrre|produco|cucinare|cucino)",
-    "pl": r"(zrobić|zrobic|zrób|zbudować|zbuduj|wyprodukować|przygotować|przygotuj|zsyntetyzować|ugotować|wytworzyć)",
-    "ru": r"(сделать|сделай|изготов\w*|собрать|собери|синтезир\w*|приготов\w*|произвести|свари\w*|варить)",
-    "uk": r"(зробити|зроби|виготов\w*|зібрати|збери|синтезу\w*|приготу\w*|звари\w*)",
-    "id": r"(membuat|buat|merakit|rakit|mensintesis|memproduksi|meracik|racik|memasak)",
-    "vi": r"(chế tạo|làm|sản xuất|tổng hợp|nấu)",
+    "de": r"(bauen|baue|baut|herstellen|hergestellt|anfertigen|machen|mache|basteln|bastle|synthetisieren|synthetisiere|produzieren|produziere)",
+    "nl": r"(maak|maken|bouw|bouwen|fabriceer|fabriceren|vervaardig|vervaardigen|synthetiseer|synthetiseren|produceer|produceren)",
+    "fr": r"(fabriquer|fabrique|fabriques|faire|fais|construire|construis|préparer|prépare|synthétiser|synthétise|produire|produis|confectionner)",
+    "es": r"(fabricar|fabrico|se fabrica(n)?|hacer|hago|construir|construyo|armar|armo|preparar|preparo|sintetizar|sintetizo|producir|produzco|elaborar|elaboro)",
+    "pt": r"(fabricar|fabrico|se fabrica(m)?|fazer|faço|construir|construo|montar|monto|preparar|preparo|sintetizar|sintetizo|produzir|produzo)",
+    "it": r"(fabbricare|fabbrico|si fabbrica(no)?|come (si )?fa(re)?|costruire|costruisco|preparare|preparo|sintetizzare|sintetizzo|produrre|produco)",
+    "pl": r"(zrobić|zrobic|zrób|zbudować|zbuduj|wyprodukować|przygotować|przygotuj|zsyntetyzować|wytworzyć)",
+    "ru": r"(сделать|сделай|изготов\w*|собрать|собери|синтезир\w*|приготов\w*|произвести)",
+    "uk": r"(зробити|зроби|виготов\w*|зібрати|збери|синтезу\w*|приготу\w*)",
+    "id": r"(membuat|buat|merakit|rakit|mensintesis|memproduksi|meracik|racik)",
+    "vi": r"(chế tạo|làm|sản xuất|tổng hợp)",
+}
+# For the drugs only verbs of synthesis and cooking: the generic "make/do" verbs read "What does
+# cocaine do to the body?" ("Was macht Kokain...", "Apa yang membuat kokain...") as a request.
+_SYNTH = {
+    "de": r"(herstellen|hergestellt|synthetisieren|synthetisiere|kochen|koche|produzieren|produziere)",
+    "nl": r"(fabriceren|vervaardigen|synthetiseren|synthetiseer|koken|produceren|produceer)",
+    "fr": r"(fabriquer|synthétiser|synthétise|produire|cuisiner)",
+    "es": r"(fabricar|fabrico|sintetizar|sintetizo|producir|produzco|cocinar|cocino|preparar)",
+    "pt": r"(fabricar|sintetizar|sintetizo|produzir|produzo|cozinhar|cozinho|preparar)",
+    "it": r"(fabbricare|sintetizzare|sintetizzo|produrre|produco|cucinare|cucino|preparare)",
+    "pl": r"(wyprodukować|zsyntetyzować|ugotować|wytworzyć|przygotować)",
+    "ru": r"(изготов\w*|синтезир\w*|приготов\w*|произвести|свари\w*|варить)",
+    "uk": r"(виготов\w*|синтезу\w*|приготу\w*|звари\w*)",
+    "id": r"(mensintesis|memproduksi|meracik|racik|memasak)",
+    "vi": r"(tổng hợp|nấu|sản xuất|chế tạo)",
 }
 _BOMBS = {
     "de": r"(bomben?|rohrbomben?|sprengsatz|sprengsätze|sprengstoff\w*|brandsatz|molotowcocktails?|nervengas|nervenkampfstoff\w*)",
@@ -150,9 +165,9 @@ _CJK_CHILD = (
 _EITHER_ORDER = frozenset({"de", "nl", "pl", "ru", "uk"})  # their verbs are exact forms, none English
 
 
-def _pairs(objects: dict[str, str] | str) -> list[str]:
+def _pairs(objects: dict[str, str] | str, verbs: dict[str, str] = _MAKE) -> list[str]:
     out = []
-    for lang, verb in _MAKE.items():
+    for lang, verb in verbs.items():
         obj = objects if isinstance(objects, str) else objects[lang]
         out.append(rf"\b{verb}\b[^.!?\n]{{0,40}}\b{obj}\b")
         if lang in _EITHER_ORDER:
@@ -194,7 +209,9 @@ WEAPON_MAKING = Gated(
         _CJK_MAKE_BOMB,
     ],
 )
-DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS), _CJK_DRUGS])
+# German's separable "stelle ... her" ("Wie stelle ich Crystal Meth her?")
+_STELLE_HER = rf"\b(stelle|stellt|stellen|stellst)\b[^.!?\n]{{0,40}}\b{_DRUGS}\b[^.!?\n]{{0,15}}\bher\b"
+DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS, _SYNTH), _STELLE_HER, _CJK_DRUGS])
 CHILD_SEXUAL = Gated(
     (_SEXUAL_WORDS,),
     [

@@ -114,12 +114,12 @@ _CJK_DRUGS = (
 # A word of preventing, reporting, protecting or teaching in the text lifts it, as the English
 # _NOT_PROTECTIVE does ("Escribe un artículo sobre cómo prevenir el abuso sexual infantil").
 _GUARDING = {
-    "de": r"(meld\w*|anzeig\w*|verhinder\w*|vorbeug\w*|schütz\w*|schutz\w*|blockier\w*|aufklär\w*|sexualkunde|sexualerziehung)",
-    "fr": r"(signal\w*|dénonc\w*|préven\w*|prévenir|protég\w*|proteg\w*|bloqu\w*|éducation)",
-    "es": r"(denunci\w*|reportar|prevenir|prevención|proteg\w*|bloque\w*|educación)",
-    "pt": r"(denunci\w*|prevenir|prevenção|proteg\w*|bloque\w*|educação)",
-    "it": r"(denunci\w*|segnal\w*|prevenire|prevenzione|protegg\w*|protezione|blocc\w*|educazione)",
-    "ru": r"(сообщ\w*|пожаловат\w*|предотвра\w*|защит\w*|заблокир\w*|воспитани\w*|просвещ\w*|профилакт\w*)",
+    "de": r"(meld\w*|anzeig\w*|verhinder\w*|vorbeug\w*|schütz\w*|schutz\w*|blockier\w*|aufklär\w*|sexualkunde|sexualerziehung|anzeichen|symptome)",
+    "fr": r"(signal\w*|dénonc\w*|préven\w*|prévenir|protég\w*|proteg\w*|bloqu\w*|éducation|signes|symptômes)",
+    "es": r"(denunci\w*|reportar|prevenir|prevención|proteg\w*|bloque\w*|educación|señales|signos|síntomas)",
+    "pt": r"(denunci\w*|prevenir|prevenção|proteg\w*|bloque\w*|educação|sinais|sintomas)",
+    "it": r"(denunci\w*|segnal\w*|prevenire|prevenzione|protegg\w*|protezione|blocc\w*|educazione|segni|sintomi)",
+    "ru": r"(сообщ\w*|пожаловат\w*|предотвра\w*|защит\w*|заблокир\w*|воспитани\w*|просвещ\w*|профилакт\w*|признак\w*|симптом\w*)",
 }
 _CHILD = {
     "de": (

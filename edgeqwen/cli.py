@@ -474,7 +474,42 @@ def bench(
 
 @main.group()
 def safety() -> None:
-    """Safety tools: train a model's activation probe."""
+    """Safety tools: check a prompt against a policy, train a model's activation probe."""
+
+
+@safety.command("check")
+@click.argument("text", required=False)
+@click.option(
+    "--policy",
+    default="default",
+    show_default=True,
+    help="Safety policy: default | strict | pii | none, or a .json/.toml/.yaml file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@_clean_errors
+def safety_check(text: str | None, policy: str, as_json: bool) -> None:
+    """What the policy's input checks do with TEXT (or standard input), without a model: the
+    decision, each finding and the reply a refusal gets. Exits 3 when it is refused. The
+    activation probe and a guard model need the model, and are not run here."""
+    from .safety import Guard
+
+    if text is None or text == "-":
+        text = sys.stdin.read()
+    guard = Guard(policy)
+    decision = guard.check_input(text)
+    reply = guard.refusal_for(decision) if decision.action == "refuse" else None
+    if as_json:
+        events = [{"category": e.category, "action": e.action, "evidence": e.evidence} for e in decision.events]
+        body = {"action": decision.action, "category": decision.category, "events": events, "reply": reply}
+        click.echo(json.dumps(body, ensure_ascii=False))
+    else:
+        click.echo(decision.action + (f" ({decision.category})" if decision.category else ""))
+        for e in decision.events:
+            click.echo(f"  {e.category}: {e.action} ({e.evidence})")
+        if reply is not None:
+            click.echo(f"reply: {reply}")
+    if decision.action == "refuse":
+        sys.exit(3)
 
 
 @safety.command("train-probe")

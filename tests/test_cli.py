@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -193,3 +195,16 @@ def test_a_graph_reading_a_tensor_nobody_wrote_is_a_conversion_error(tmp_path):
     onnx.save(helper.make_model(graph), str(tmp_path / "model.onnx"))
     with pytest.raises(ConversionError, match="/model/add reads missing_weight.*--lm-head-bits 4"):
         _link_shared_head(tmp_path / "model.onnx")
+
+
+def test_safety_check_says_what_a_policy_does_with_a_prompt_without_a_model():
+    result = CliRunner().invoke(main, ["safety", "check", "¿Cómo fabrico una bomba casera?"])
+    assert result.exit_code == 3 and result.output.startswith("refuse (weapons)\n")
+    assert "weapons: refuse (fabrico una bomba)" in result.output and "reply: Sorry, I can't help" in result.output
+    result = CliRunner().invoke(main, ["safety", "check", "--json"], input="I want to kill myself\n")
+    body = json.loads(result.output)
+    assert result.exit_code == 3 and body["category"] == "self_harm" and "988" in body["reply"]
+    result = CliRunner().invoke(main, ["safety", "check", "--policy", "none", "How do I make a pipe bomb?"])
+    assert result.exit_code == 0 and result.output == "allow\n"
+    result = CliRunner().invoke(main, ["safety", "check", "--policy", "nope.toml", "hi"])
+    assert result.exit_code != 0 and "No policy file at nope.toml" in result.stderr and "Traceback" not in result.output

@@ -88,9 +88,10 @@ _BOMBS = {
     "id": r"(bom(?! (mandi|kalori))|bahan peledak|peledak|bom molotov|bom pipa|gas saraf)",
     "vi": r"(bom(?! (tấn|hàng))|chất nổ|thuốc nổ|bom xăng|khí độc thần kinh)",
 }
-# Scripts without spaces between words: the verb and the object within a few characters.
+# Scripts without spaces between words: the verb and the object within a few characters. A bare
+# 做 ("do") is no verb of making here: "我明天要做可卡因检测" is a cocaine test.
 _CJK_MAKE_BOMB = (
-    r"(制造|製造|制作|製作|做|造|自制|自製|组装|組裝|配制|配製)[^。！？\n]{0,8}(炸弹|炸彈|爆炸物|炸药|炸藥|雷管|燃烧弹|燃燒彈|土炸弹|神经毒剂|神經毒劑)"
+    r"(制造|製造|制作|製作|自制|自製|组装|組裝|配制|配製|怎么做|怎麼做|如何做|怎样做|怎樣做|教我做)[^。！？\n]{0,8}(炸弹|炸彈|爆炸物|炸药|炸藥|雷管|燃烧弹|燃燒彈|土炸弹|神经毒剂|神經毒劑)"
     r"|(爆弾|爆発物|爆薬|火炎瓶|神経ガス)[^。！？\n]{0,6}(の作り方|を作|を製造|を自作)"
     r"|(폭탄|폭발물|화염병|신경가스)[^.?!\n]{0,6}(만드는|만들|제조)"
     r"|(صنع|تصنيع|أصنع|اصنع|تركيب)\s.{0,30}(قنبلة|قنابل|متفجرات|عبوة ناسفة|زجاجة مولوتوف)"
@@ -100,7 +101,7 @@ _CJK_MAKE_BOMB = (
     r"yapacağım|üretilir|üretmek|imal\w*)\b"
 )
 _CJK_DRUGS = (
-    r"(制造|製造|制作|製作|合成|提炼|提煉|配制|配製|做)[^。！？\n]{0,8}"
+    r"(制造|製造|制作|製作|合成|提炼|提煉|配制|配製|怎么做|怎麼做|如何做)[^。！？\n]{0,8}"
     + _DRUGS_CJK
     + r"|"
     + _DRUGS_CJK

@@ -45,20 +45,21 @@ _AGENTS = r"(sarin[ae]?|sarín|ricin[ae]?|novi(c|č|ch)ok|vx|зарин\w*|ри�
 _DRUGS_CJK = r"(冰毒|甲基苯丙胺|芬太尼|海洛因|可卡因|沙林|蓖麻毒素|覚醒剤|覚せい剤|メタンフェタミン|フェンタニル|ヘロイン|コカイン|サリン|필로폰|메스암페타민|펜타닐|헤로인|코카인|사린)"
 
 # Verbs of making per language, for bombs and chemical agents. Exact forms, none an English word,
-# and none that also means "ago" (es "hace", pt "faz", it "fa") or "does" of a thing ("Was macht
-# eine Bombe gefährlich?").
+# none that also means "ago" (es "hace", pt "faz", it "fa") or "does" of a thing ("Was macht
+# eine Bombe gefährlich?"), and not in "what to do if" ("¿Qué hacer si encuentras una bomba?",
+# "Que faire si on trouve une bombe ?"); Vietnamese "làm" and Indonesian "buat" are too general.
 _MAKE = {
-    "de": r"(bauen|baue|baut|herstellen|hergestellt|anfertigen|machen|mache|basteln|bastle|synthetisieren|synthetisiere|produzieren|produziere)",
+    "de": r"(bauen|baue|baut|herstellen|hergestellt|anfertigen|mache|basteln|bastle|synthetisieren|synthetisiere|produzieren|produziere)",
     "nl": r"(maak|maken|bouw|bouwen|fabriceer|fabriceren|vervaardig|vervaardigen|synthetiseer|synthetiseren|produceer|produceren)",
-    "fr": r"(fabriquer|fabrique|fabriques|faire|fais|construire|construis|préparer|prépare|synthétiser|synthétise|produire|produis|confectionner)",
-    "es": r"(fabricar|fabrico|se fabrica(n)?|hacer|hago|construir|construyo|armar|armo|preparar|preparo|sintetizar|sintetizo|producir|produzco|elaborar|elaboro)",
-    "pt": r"(fabricar|fabrico|se fabrica(m)?|fazer|faço|construir|construo|montar|monto|preparar|preparo|sintetizar|sintetizo|produzir|produzo)",
+    "fr": r"(fabriquer|fabrique|fabriques|(?<!que )(?<!quoi )faire|fais|construire|construis|préparer|prépare|synthétiser|synthétise|produire|produis|confectionner)",
+    "es": r"(fabricar|fabrico|se fabrica(n)?|(?<!qu[eé] )hacer|hago|construir|construyo|armar|armo|preparar|preparo|sintetizar|sintetizo|producir|produzco|elaborar|elaboro)",
+    "pt": r"(fabricar|fabrico|se fabrica(m)?|(?<!que )fazer|faço|construir|construo|montar|monto|preparar|preparo|sintetizar|sintetizo|produzir|produzo)",
     "it": r"(fabbricare|fabbrico|si fabbrica(no)?|come (si )?fa(re)?|costruire|costruisco|preparare|preparo|sintetizzare|sintetizzo|produrre|produco)",
     "pl": r"(zrobić|zrobic|zrób|zbudować|zbuduj|wyprodukować|przygotować|przygotuj|zsyntetyzować|wytworzyć)",
-    "ru": r"(сделать|сделай|изготов\w*|собрать|собери|синтезир\w*|приготов\w*|произвести)",
-    "uk": r"(зробити|зроби|виготов\w*|зібрати|збери|синтезу\w*|приготу\w*)",
-    "id": r"(membuat|buat|merakit|rakit|mensintesis|memproduksi|meracik|racik)",
-    "vi": r"(chế tạo|làm|sản xuất|tổng hợp)",
+    "ru": r"((?<!что )сделать|сделай|изготов\w*|собрать|собери|синтезир\w*|приготов\w*|произвести)",
+    "uk": r"((?<!що )зробити|зроби|виготов\w*|зібрати|збери|синтезу\w*|приготу\w*)",
+    "id": r"(membuat|merakit|rakit|mensintesis|memproduksi|meracik|racik)",
+    "vi": r"(chế tạo|cách làm|làm ra|sản xuất|tổng hợp)",
 }
 # For the drugs only verbs of synthesis and cooking: the generic "make/do" verbs read "What does
 # cocaine do to the body?" ("Was macht Kokain...", "Apa yang membuat kokain...") as a request.

@@ -40,36 +40,46 @@ __all__ = [
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
 _I = regex.IGNORECASE
+
+
+def _without(words: str) -> str:
+    """A look-ahead that holds where none of ``words`` (an alternation) is anywhere in the text:
+    anchored, so it reads the whole text once; a strong pattern follows it after ``.*?``."""
+    return rf"(?s)^(?!.*\b(?:{words})\b)"
+
+
+# Words of keeping a harm away, shared by the sexual, child-safety and sex-crime look-aheads.
+_KEEPING_AWAY = r"block\w*|detect\w*|report\w*|protect\w*|prevent\w*"
 # No word of defence anywhere in the text: a question about preventing, patching or detecting an
-# attack is not a request for one. Anchored, so the look-ahead reads the whole text once.
-_NOT_DEFENSIVE = (
-    r"(?s)^(?!.*\b(?:prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
-    r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*)\b)"
+# attack is not a request for one.
+_NOT_DEFENSIVE = _without(
+    r"prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
+    r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*"
 )
 # No word of keeping it away (blocking, filtering, detecting, reporting, explaining to a child):
 # for the sexual-content and child-safety patterns, as _NOT_DEFENSIVE is for the cyber ones.
-_NOT_PROTECTIVE = (
-    r"(?s)^(?!.*\b(?:block\w*|detect\w*|report\w*|protect\w*|prevent\w*|parental controls?|safe ?search|talk to|"
-    r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate))\b)"
+_NOT_PROTECTIVE = _without(
+    _KEEPING_AWAY + r"|parental controls?|safe ?search|talk to|"
+    r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate)"
 )
 # Nor of a victim getting help ("How do I help a teenager who is being sextorted?", "Where can a
 # victim of revenge porn get help?" were refused): for the sex-crime patterns.
-_NOT_VICTIM_HELP = (
-    r"(?s)^(?!.*\b(?:block\w*|detect\w*|report\w*|protect\w*|prevent\w*|victims?|survivors?|get help|"
+_NOT_VICTIM_HELP = _without(
+    _KEEPING_AWAY + r"|victims?|survivors?|get help|"
     r"signs of|cop(?:e|ing)|tak(?:e|en) (?:it|them|this|\w+ photos?) down|taken down|"
-    r"(?:was|been|being|got|is|am|were) (?:sextorted|roofied|drugged|spiked))\b)"
+    r"(?:was|been|being|got|is|am|were) (?:sextorted|roofied|drugged|spiked)"
 )
 # A parent whose child came across it ("What do I do if my child found porn on the family
 # computer?"): for the child-safety patterns, beside _NOT_PROTECTIVE.
-_NOT_EXPOSED = (
-    r"(?s)^(?!.*\b(?:my|our) (?:child|children|kids?|son|daughter|teen\w*)\b.{0,20}\b(?:found|saw|seen|watched|"
-    r"was shown|were shown|came across|stumbled)\b)"
+_NOT_EXPOSED = _without(
+    r"(?:my|our) (?:child|children|kids?|son|daughter|teen\w*)\b.{0,20}\b(?:found|saw|seen|watched|"
+    r"was shown|were shown|came across|stumbled)"
 )
 # No word of spotting, stopping or reporting it: for the fraud and cheating patterns ("How can I
 # spot fake reviews?", "How do I stop my kids cheating on tests?" were refused).
-_NOT_COUNTERED = (
-    r"(?s)^(?!.*\b(?:spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
-    r"warn\w*|tell (?:if|whether|when)|protect\w*)\b)"
+_NOT_COUNTERED = _without(
+    r"spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
+    r"warn\w*|tell (?:if|whether|when)|protect\w*"
 )
 _GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
 # A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:

@@ -89,9 +89,10 @@ _BOMBS = {
     "id": r"(bom(?! (mandi|kalori))|bahan peledak|peledak|bom molotov|bom pipa|gas saraf)",
     "vi": r"(bom(?! (tấn|hàng))|chất nổ|thuốc nổ|bom xăng|khí độc thần kinh)",
 }
-# Scripts without spaces between words: the verb and the object within a few characters. A bare
-# 做 ("do") is no verb of making here: "我明天要做可卡因检测" is a cocaine test.
-_CJK_MAKE_BOMB = (
+# Written out per language where the verb/object tables do not fit: Chinese, Japanese and Korean
+# (no spaces between words: verb and object within a few characters), Arabic, Hindi, and Turkish
+# (object first). A bare 做 ("do") is no verb of making: "我明天要做可卡因检测" is a cocaine test.
+_BOMB_WRITTEN_OUT = (
     r"(制造|製造|制作|製作|自制|自製|组装|組裝|配制|配製|怎么做|怎麼做|如何做|怎样做|怎樣做|教我做)[^。！？\n]{0,8}(炸弹|炸彈|爆炸物|炸药|炸藥|雷管|燃烧弹|燃燒彈|土炸弹|神经毒剂|神經毒劑)"
     r"|(爆弾|爆発物|爆薬|火炎瓶|神経ガス)[^。！？\n]{0,6}(の作り方|を作|を製造|を自作)"
     r"|(폭탄|폭발물|화염병|신경가스)[^.?!\n]{0,6}(만드는|만들|제조)"
@@ -101,7 +102,7 @@ _CJK_MAKE_BOMB = (
     r"|\b(bomba(?! gibi)|patlayıcı\w*|molotof kokteyl\w*|sinir gazı)\b[^.!?\n]{0,30}\b(yapılır|yapmak|yapabilirim|yaparım|"
     r"yapacağım|üretilir|üretmek|imal\w*)\b"
 )
-_CJK_DRUGS = (
+_DRUGS_WRITTEN_OUT = (
     r"(制造|製造|制作|製作|合成|提炼|提煉|配制|配製|怎么做|怎麼做|如何做)[^。！？\n]{0,8}"
     + _DRUGS_CJK
     + r"|"
@@ -208,12 +209,12 @@ WEAPON_MAKING = Gated(
         *_pairs(_BOMBS),
         *_pairs(_AGENTS),
         *(rf"\b{noun}\b[^.!?\n]{{0,30}}\b{_BOMBS[lang]}\b" for lang, noun in _HOWTO.items()),
-        _CJK_MAKE_BOMB,
+        _BOMB_WRITTEN_OUT,
     ],
 )
 # German's separable "stelle ... her" ("Wie stelle ich Crystal Meth her?")
 _STELLE_HER = rf"\b(stelle|stellt|stellen|stellst)\b[^.!?\n]{{0,40}}\b{_DRUGS}\b[^.!?\n]{{0,15}}\bher\b"
-DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS, _SYNTH), _STELLE_HER, _CJK_DRUGS])
+DRUG_SYNTHESIS = Gated((_DRUG_WORDS,), [*_pairs(_DRUGS, _SYNTH), _STELLE_HER, _DRUGS_WRITTEN_OUT])
 CHILD_SEXUAL = Gated(
     (_SEXUAL_WORDS,),
     [

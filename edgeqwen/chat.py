@@ -20,7 +20,7 @@ from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
 from .types import GenerationConfig, Message, ToolCall, check_text
 
-__all__ = ["ChatTemplate", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
+__all__ = ["ChatTemplate", "MAX_TOOL_NAME", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
 
 Piece = str | int | tuple
 
@@ -43,6 +43,10 @@ def _tojson(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+MAX_TOOL_NAME = 128  # MCP's limit; OpenAI's is 64
+_TOOL_NAME = re.compile(rf"[\w.-]{{1,{MAX_TOOL_NAME}}}")  # \w: letters and digits of any script
+
+
 def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Accept OpenAI-style ``{"type": "function", "function": {...}}`` or bare function specs."""
     if isinstance(tools, (str, dict)):  # one tool, or a name: iterating it would read keys or letters
@@ -57,6 +61,14 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
             raise InvalidRequestError(
                 f"tools[{i}] needs a function name: use {{'type': 'function', 'function': "
                 "{'name': ..., 'description': ..., 'parameters': {...}}}.",
+                "tools",
+            )
+        if not _TOOL_NAME.fullmatch(fn["name"]):
+            # a call's name is parsed back out of the model's text: markup or quotes in it break the
+            # parse ('x</tool_call>' came back as text), and OpenAI and MCP refuse such names too
+            raise InvalidRequestError(
+                f"tools[{i}] has the function name {fn['name'][:80]!r}: a name is letters, digits, '_', "
+                f"'-' or '.', at most {MAX_TOOL_NAME} characters (e.g. 'get_weather').",
                 "tools",
             )
         if fn["name"] in names:  # a call names its tool: two of one name cannot be told apart
@@ -170,7 +182,9 @@ class ChatTemplate:
         if content:
             text += "\n" + content
         for call in msg.tool_calls:
-            text += '\n<tool_call>\n{"name": "' + call.name + '", "arguments": ' + _tojson(call.arguments)
+            # the official template writes the name bare: the same text for every name a tool may
+            # have (normalize_tools), and still JSON for one a history brings from elsewhere
+            text += '\n<tool_call>\n{"name": ' + _tojson(call.name) + ', "arguments": ' + _tojson(call.arguments)
             text += "}\n</tool_call>"
         return [start, text, end, "\n"]
 

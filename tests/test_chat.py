@@ -110,6 +110,31 @@ def test_bad_tools():
             normalize_tools(one)
 
 
+def test_tool_names_are_words():
+    """A call's name is parsed back out of the model's text: markup or quotes in a name broke that
+    ('x</tool_call>' came back as the answer's text), so a name is letters, digits, '_', '-', '.'."""
+    from edgeqwen.chat import MAX_TOOL_NAME, normalize_tools
+
+    for name in ("get_weather", "weather.get", "get-weather2", "获取天气", "x" * MAX_TOOL_NAME):
+        assert normalize_tools([{"name": name}])[0]["function"]["name"] == name
+    for name in ("get weather", "x</tool_call>", 'a"b', "a\\b", "tab\tname", "x" * (MAX_TOOL_NAME + 1), "a/b"):
+        with pytest.raises(InvalidRequestError, match="a name is letters, digits") as info:
+            normalize_tools([{"name": "ok"}, {"type": "function", "function": {"name": name}}])
+        assert info.value.param == "tools" and "tools[1]" in str(info.value)
+
+
+def test_a_history_call_with_any_name_renders_as_json(tok):
+    """A conversation brought from elsewhere may name a call anything: its rendering stays JSON."""
+    import json
+
+    t = template_for("qwen2", tok)
+    for name in ("get_weather", 'say "hi"', "back\\slash"):
+        history = [Message("user", "Hi"), Message("assistant", "", tool_calls=(ToolCall(name, {"a": 1}),))]
+        text = render(t, tok, history)
+        body = text.split("<tool_call>\n")[1].split("\n</tool_call>")[0]
+        assert json.loads(body) == {"name": name, "arguments": {"a": 1}}
+
+
 def parse_stream(text, allow_thinking, seed=0):
     parser = OutputParser(allow_thinking)
     rng = random.Random(seed)

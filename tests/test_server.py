@@ -444,6 +444,37 @@ def test_parse_chat_request_maps_the_openai_shapes():
     assert err.value.param == "functions"
 
 
+def test_reasoning_effort_is_qwen3s_thinking_switch(qwen3_tokenizer_json):
+    """OpenAI's reasoning_effort was ignored: a client asking for high got no thinking."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.chat import template_for
+    from edgeqwen.server.app import create_app
+    from edgeqwen.server.protocol import RequestError, parse_chat_request
+    from edgeqwen.testing import FakeBackend
+
+    empty_think = "<think>\n\n</think>\n\n"  # what Qwen3's template writes when thinking is off
+    for family, thinks in (("qwen3", True), ("qwen2", False)):
+        fake = FakeBackend(["fine"], tokenizer_json=qwen3_tokenizer_json)
+        fake.template = template_for(family, fake.tokenizer)
+        client = TestClient(create_app(Assistant(backend=fake, policy="none")))
+        # the server's default is the Assistant's: no thinking
+        for effort, off in (("none", True), ("minimal", True), ("low", False), ("high", False), (None, True)):
+            body = {"messages": HELLO} | ({} if effort is None else {"reasoning_effort": effort})
+            assert client.post("/v1/chat/completions", json=body).status_code == 200, (family, effort)
+            prompt = fake.tokenizer.decode(fake.requests[-1].prompt_ids)
+            assert prompt.endswith(empty_think) == (off and thinks), (family, effort)
+        bad = client.post("/v1/chat/completions", json={"messages": HELLO, "reasoning_effort": "max"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "reasoning_effort"
+    clash = {"messages": HELLO, "reasoning_effort": "high", "chat_template_kwargs": {"enable_thinking": False}}
+    with pytest.raises(RequestError, match="disagree"):
+        parse_chat_request(clash, 100)
+    for body in ({"modalities": ["text", "audio"]}, {"audio": {"voice": "alloy", "format": "wav"}}):
+        with pytest.raises(RequestError, match="text only"):  # a client asking for audio got text alone
+            parse_chat_request({"messages": HELLO} | body, 100)
+    assert parse_chat_request({"messages": HELLO, "modalities": ["text"]}, 100).messages
+
+
 def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
     bot = Assistant(backend=tiny, system="Be brief.", temperature=0.0, max_tokens=6)
     bot.chat("Remember the word blue.")

@@ -5,8 +5,9 @@ whose message names the field, and the app answers it as a 400 in OpenAI's error
 Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not checked (this
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
-options that would silently change the answer's meaning (``n`` > 1, ``logprobs``,
-``logit_bias``, non-text content parts, the deprecated ``functions``) are refused rather than ignored.
+``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); options that
+would silently change the answer's meaning (``n`` > 1, ``logprobs``, ``logit_bias``, non-text
+content parts or output modalities, the deprecated ``functions``) are refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -57,12 +58,18 @@ class ChatRequest:
     parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
 
-    def answer_kwargs(self) -> dict[str, Any]:
+    reasoning_effort: str | None = None  # OpenAI's knob, read as Qwen3's switch (_EFFORT_THINKS)
+
+    def answer_kwargs(self, model_thinks: bool = True) -> dict[str, Any]:
+        thinking = self.enable_thinking
+        if thinking is None and self.reasoning_effort is not None:
+            # low to high: think where the model can; a model that cannot answers as it always does
+            thinking = _EFFORT_THINKS[self.reasoning_effort] and (True if model_thinks else None)
         return {
             "tools": list(self.tools) if self.tools is not None else None,
             "tool_choice": self.tool_choice,
             "response_format": self.response_format,
-            "enable_thinking": self.enable_thinking,
+            "enable_thinking": thinking,
             **self.settings,
         }
 
@@ -228,6 +235,27 @@ def _tool_choice(value: Any) -> str | dict[str, Any]:
     )
 
 
+_EFFORT_THINKS = {"none": False, "minimal": False, "low": True, "medium": True, "high": True}
+
+
+def _reasoning_effort(value: Any, thinking: bool | None) -> str | None:
+    """OpenAI's reasoning knob as Qwen3's one switch: none/minimal turn thinking off, low to high on
+    (its length is not graded; ``max_tokens`` bounds it). Ignored, a client asking for high got
+    no thinking (the Assistant's default is off)."""
+    if value is None:
+        return None
+    if value not in _EFFORT_THINKS:
+        raise RequestError(
+            f"reasoning_effort must be one of {', '.join(_EFFORT_THINKS)}, got {value!r}.", "reasoning_effort"
+        )
+    if thinking is not None and thinking != _EFFORT_THINKS[value]:
+        raise RequestError(
+            f"reasoning_effort={value!r} and enable_thinking={str(thinking).lower()} disagree: pass one of them.",
+            "reasoning_effort",
+        )
+    return value
+
+
 def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     """Check a decoded JSON body and turn it into a :class:`ChatRequest` (RequestError if bad)."""
     if not isinstance(body, dict):
@@ -254,10 +282,18 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise RequestError("tools must be a list of function tools.", "tools")
+    modalities = body.get("modalities")
+    if modalities is not None and (not isinstance(modalities, list) or set(modalities) - {"text"}):
+        raise RequestError(
+            f'modalities must be ["text"]: this server answers in text only, got {modalities!r}.', "modalities"
+        )
+    if body.get("audio") is not None:
+        raise RequestError("audio output is not supported: this server answers in text only.", "audio")
     kwargs = body.get("chat_template_kwargs") or {}
     thinking = body.get("enable_thinking", kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None)
     if thinking is not None and not isinstance(thinking, bool):
         raise RequestError("enable_thinking must be true or false.", "enable_thinking")
+    effort = _reasoning_effort(body.get("reasoning_effort"), thinking)
     parallel = body.get("parallel_tool_calls", True)
     if not isinstance(parallel, bool) and parallel is not None:
         raise RequestError("parallel_tool_calls must be true or false.", "parallel_tool_calls")
@@ -271,6 +307,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         tool_choice=_tool_choice(body.get("tool_choice")),
         response_format=_response_format(body.get("response_format")),
         enable_thinking=thinking,
+        reasoning_effort=effort,
         parallel_tool_calls=parallel is not False,
         settings=_settings(body, max_tokens_limit),
     )

@@ -58,7 +58,9 @@ class Generation:
         result: tuple[str, Any] = ("error", GenerationCancelled("The request was cancelled before it started."))
         try:
             if not self.cancelled:
-                stream = self._worker.assistant.answer(self._request.messages, **self._request.answer_kwargs())
+                assistant = self._worker.assistant
+                thinks = assistant.backend.template.supports_thinking
+                stream = assistant.answer(self._request.messages, **self._request.answer_kwargs(thinks))
                 self._put("started", None)
                 pieces = iter(stream)
                 try:

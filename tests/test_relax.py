@@ -437,6 +437,57 @@ def test_every_string_an_interface_pattern_takes_is_one_to_pydantic(fmt, data):
     assert TypeAdapter(IPvAnyInterface).validate_python(text)
 
 
+def test_pydantic_uuid_base64_and_plain_string_types():
+    """UUID4 & co. were 'not a format edgeqwen checks' (with a warning), so a version-1 UUID was
+    written and pydantic refused it after the answer; bytes, SecretStr and Path warned as well."""
+    import pathlib
+    import warnings
+
+    from pydantic import UUID1, UUID4, Base64Bytes, Base64UrlBytes, BaseModel, SecretStr
+
+    class Record(BaseModel):
+        id: UUID4
+        old: UUID1
+        blob: Base64Bytes
+        url_blob: Base64UrlBytes
+        raw: bytes
+        secret: SecretStr
+        where: pathlib.Path
+
+    good = {
+        "id": "0b5e2f0c-7d3a-4f1e-9c2b-5a6d7e8f9012",
+        "old": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+        "blob": "aGk/Pz8+",
+        "url_blob": "aGk_Pz8-",
+        "raw": "any text",
+        "secret": "hunter2",
+        "where": "/tmp/x",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        relaxed = ResponseFormat.of(Record).relaxed()
+    assert _grammar_accepts(relaxed, good) and Record.model_validate(good)
+    for key, bad in (
+        ("id", "123e4567-e89b-12d3-a456-426614174000"),  # version 1
+        ("id", "0b5e2f0c-7d3a-4f1e-7c2b-5a6d7e8f9012"),  # not RFC 4122's variant
+        ("old", "0b5e2f0c-7d3a-4f1e-9c2b-5a6d7e8f9012"),
+        ("blob", "aGVsbG8"),  # unpadded: pydantic refuses it
+        ("blob", "aGk_Pz8-"),
+        ("url_blob", "aGk/Pz8+"),
+    ):
+        assert not _grammar_accepts(relaxed, {**good, key: bad}), bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["uuid1", "uuid4", "uuid7", "base64", "base64url"]), st.data())
+def test_every_string_a_uuid_or_base64_pattern_takes_is_one_to_pydantic(fmt, data):
+    from pydantic import UUID1, UUID4, UUID7, Base64Bytes, Base64UrlBytes, TypeAdapter
+
+    kind = {"uuid1": UUID1, "uuid4": UUID4, "uuid7": UUID7, "base64": Base64Bytes, "base64url": Base64UrlBytes}
+    text = data.draw(st.from_regex(PYDANTIC_FORMATS[fmt]["pattern"], fullmatch=True))
+    TypeAdapter(kind[fmt]).validate_python(text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(DECIMAL_STRING, fullmatch=True))
 def test_every_string_the_decimal_pattern_takes_is_a_decimal_to_pydantic(text):

@@ -45,6 +45,9 @@ _V4_NET = rf"{_IPV4}(/(3[0-2]|[12]?[0-9]))?"
 _V6_NET = rf"({_IPV6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
 # email-validator, which pydantic's EmailStr runs, wants a dot in the domain ("a@b" is refused)
 _DOTTED_DOMAIN = r"@[^@.]+(\.[^@.]+)+$"
+# Base64Bytes / Base64UrlBytes as base64 writes them (padded: pydantic refuses "aGVsbG8")
+_BASE64 = "^([{0}]{{4}})*([{0}]{{2}}==|[{0}]{{3}}=)?$"
+_UUID = "^[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-{0}[0-9a-fA-F]{{3}}-[89abAB][0-9a-fA-F]{{3}}-[0-9a-fA-F]{{12}}$"
 PYDANTIC_FORMATS: dict[str, dict[str, Any]] = {
     "ipvanyaddress": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
     "ipv4network": {"pattern": f"^{_V4_NET}$"},
@@ -54,6 +57,16 @@ PYDANTIC_FORMATS: dict[str, dict[str, Any]] = {
     "ipvanynetwork": {"pattern": f"^({_V4_NET}|{_V6_NET})$"},
     "ipvanyinterface": {"pattern": f"^({_V4_NET}|{_V6_NET})$"},
     "email": {"format": "email", "pattern": _DOTTED_DOMAIN},
+    # UUID4 & co. check the version digit and RFC 4122's variant: a model's "123e4567-e89b-12d3-..."
+    # (version 1) was refused after the answer, three times
+    **{f"uuid{v}": {"pattern": _UUID.format(v)} for v in range(1, 9)},
+    "base64": {"pattern": _BASE64.format("A-Za-z0-9+/")},
+    "base64url": {"pattern": _BASE64.format("A-Za-z0-9_-")},
+    # strings pydantic takes as they are (bytes read as UTF-8, SecretStr, Path): no check to say,
+    # and no "not a format edgeqwen checks" warning for them
+    "binary": {},
+    "password": {},
+    "path": {},
     "name-email": {
         "anyOf": [
             {"format": "email", "pattern": _DOTTED_DOMAIN},

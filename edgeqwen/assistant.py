@@ -223,9 +223,10 @@ class Assistant:
     ) -> ReplyStream:
         """Start an answer to ``text`` (or to a list of new messages, e.g. tool results).
         ``response_format`` constrains the answer (see :class:`ResponseFormat`); the reply's
-        ``parsed`` then holds the value. ``tool_choice``: "auto" (the model decides; tool calls
-        are parsed from its text), "required" (it must call one of the tools, with arguments
-        valid for it), ``{"name": NAME}`` (it must call that tool), or "none"."""
+        ``parsed`` then holds the value. ``tool_choice``: "auto" (the model decides; a call it
+        opens must name one of the tools, with arguments valid for it), "required" (it must call
+        one of the tools), ``{"name": NAME}`` (it must call that tool), or "none" (it cannot call
+        one)."""
         new = new_messages(text)
         turn = _Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
@@ -290,6 +291,7 @@ class Assistant:
             self._processors(len(ids)),
             messages,
             turn.tools,
+            "none" if tool_choice == "none" else "auto",
             prefill_check=self.guard.prefill_check(self.backend, decision, events),
         )
         prompt = "\n".join(m.content for m in turn.new if m.role == "user")

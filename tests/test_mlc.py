@@ -193,6 +193,12 @@ def test_tool_calls_are_parsed_by_us(mlc, folder):
     assert reply.tool_calls[0].arguments == {"city": "Rome"}
     schema = json.loads(mlc.ENGINES[0].requests[1]["response_format"]["schema"])
     assert schema["properties"]["name"] == {"const": "get_weather"}
+    # tool_choice="none": the engine's logit_bias keeps Qwen's <tool_call> out (it was not asked)
+    mlc.SCRIPT.append("It is sunny.")
+    assert bot.chat("And Oslo?", tool_choice="none").tool_calls == ()
+    marker = bot.backend.tokenizer.token_id("<tool_call>")
+    assert mlc.ENGINES[0].requests[2]["logit_bias"] == {marker: -100.0}
+    assert mlc.ENGINES[0].requests[0].get("logit_bias") is None
 
 
 def test_qwen3_no_think_is_rendered_by_us(mlc, qwen3_folder):

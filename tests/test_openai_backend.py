@@ -131,6 +131,15 @@ def test_reasoning_and_split_tool_calls_become_ours():
     assert body["messages"][-1] == {"role": "user", "content": "Weather in Oslo?"} and body["stream"] is True
 
 
+def test_tool_choice_none_is_sent():
+    """A server's default is "auto": without it the model could still call a tool."""
+    bot = scripted(lambda r: sse(delta(content="Sunny."), delta(finish="stop")), tools=[WEATHER])
+    assert bot.chat("Weather?", tool_choice="none").text == "Sunny."
+    assert bot.sent[-1]["tool_choice"] == "none" and bot.sent[-1]["tools"]
+    bot.chat("Weather?")
+    assert "tool_choice" not in bot.sent[-1]
+
+
 def test_sampling_and_formats_are_sent_as_openai_fields():
     bot = scripted(lambda r: sse(delta(content='"yes"'), delta(finish="stop")), temperature=0.3, top_k=5, seed=7)
     assert bot.choice("Spam?", ["yes", "no"]) == "yes"

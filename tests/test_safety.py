@@ -13,8 +13,8 @@ import pytest
 
 from edgeqwen import Assistant, PolicyError
 from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.runtime.bans import BannedStrings
 from edgeqwen.safety import Guard, Policy, StreamFilter, check_hazards, check_injection, check_self_harm, filter_text
-from edgeqwen.safety.bans import BannedStrings
 from edgeqwen.safety.detectors import (
     blocklist_detector,
     iban_valid,

@@ -351,6 +351,69 @@ def test_constrained_tool_calls(tiny_models, arch):
     assert [m.role for m in bot.history] == ["user", "assistant", "tool", "assistant"]
 
 
+def test_a_call_the_model_opens_is_held_to_the_tools(qwen_tokenizer_json):
+    """tool_choice="auto": the model's own <tool_call> was returned as written, so a call to a tool
+    nobody listed, or arguments its schema refuses, reached the app. From the marker to the close
+    the tools' grammar now holds (llama.cpp's lazy grammars); before and after, text is free."""
+    from edgeqwen.chat import _parse_tool_calls
+    from edgeqwen.runtime.grammar import GrammarEngine
+    from edgeqwen.tokenizer import Tokenizer
+
+    tok = Tokenizer(qwen_tokenizer_json)
+    engine = GrammarEngine(tok.json_text, tok.vocab_size, [tok.token_id("<|im_end|>")])
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        prompt = [tok.token_id("<|im_start|>")] * 3
+        held = engine.tool_calls(TOOLS, len(prompt))
+        ids = prompt + tok.encode("Let me look that up.\n")
+        logits = rng.standard_normal(tok.vocab_size).astype(np.float32)
+        assert held(np.array(ids), logits) is logits  # free text: untouched, no mask computed
+        for _call in range(2):  # a second call is held the same way
+            ids.append(tok.token_id("<tool_call>"))
+            for _step in range(3000):
+                logits = np.random.default_rng(seed * 10_000 + len(ids)).standard_normal(tok.vocab_size)
+                out = held(np.array(ids), logits.astype(np.float32))
+                if out is not logits and np.isfinite(out).all():
+                    break  # the call is closed: free again
+                ids.append(int(np.argmax(out)))
+            else:
+                raise AssertionError("the call never closed")
+        calls, all_parsed = _parse_tool_calls(tok.decode(ids[len(prompt) :]))
+        assert all_parsed and len(calls) == 2
+        for call in calls:
+            params = {t.get("function", t)["name"]: t.get("function", t)["parameters"] for t in TOOLS}
+            jsonschema.validate(call.arguments, params[call.name])
+
+
+def test_tool_choice_is_kept_in_the_answer(qwen_tokenizer_json):
+    """An unlisted tool becomes a listed one under "auto"; under "none" no call is written (both
+    were returned as the model wrote them)."""
+    from edgeqwen.testing import FakeBackend
+
+    wants = '<tool_call>\n{"name": "send_email", "arguments": {"to": "boss"}}\n</tool_call>'
+    fake = FakeBackend([wants], tokenizer_json=qwen_tokenizer_json)
+    bot = Assistant(backend=fake, tools=TOOLS, policy="none", max_tokens=300)
+    call = bot.chat("Weather in Paris?").tool_calls[0]
+    assert call.name in ("get_weather", "add")
+    params = TOOLS[0]["function"]["parameters"] if call.name == "get_weather" else TOOLS[1]["parameters"]
+    jsonschema.validate(call.arguments, params)
+    reply = bot.chat("Weather in Paris?", tool_choice="none")
+    assert reply.tool_calls == () and "<tool_call>" not in reply.text
+    assert tok_id(fake, "<tool_call>") not in bot.history[-1].token_ids
+    # tools whose schemas cannot be compiled: "auto" answers as before, and says calls are not held
+    remote = {"name": "f", "parameters": {"type": "object", "properties": {"a": {"$ref": "https://x.org/a.json"}}}}
+    loose = Assistant(backend=FakeBackend([wants], tokenizer_json=qwen_tokenizer_json), tools=[remote], policy="none")
+    with pytest.warns(UserWarning, match="not held to the tools' schemas"):
+        assert loose.chat("Mail the boss").tool_calls[0].name == "send_email"
+    # no tools, no constraint: the text is the model's own
+    plain = Assistant(backend=FakeBackend(["<tool_call> is a tag"], tokenizer_json=qwen_tokenizer_json), policy="none")
+    assert plain.chat("Say it").text == "<tool_call> is a tag"
+
+
+def tok_id(backend, text):
+    return backend.tokenizer.token_id(text)
+
+
 # Parameters as pydantic writes a model holding another model (its "$defs", "#/$defs/..."
 # references), beside a free-form object: the call's grammar holds each tool's parameters inside
 # itself, where those references had pointed at nothing ("Pointer '/$defs/Guest' does not exist").

@@ -14,16 +14,17 @@ state reaches ``Request.prefill_check`` (the safety layer's activation probe).
 from __future__ import annotations
 
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from ..chat import ChatTemplate
-from ..errors import InvalidRequestError
+from ..errors import GrammarError, InvalidRequestError
 from ..model import ModelInfo
 from ..runtime.formats import ResponseFormat
 from ..runtime.loop import stream_generate
@@ -58,6 +59,9 @@ class Request:
     # renders the prompt itself (``renders_prompt``: a remote server applies its own template).
     messages: tuple[Message, ...] = ()
     tools: tuple[dict[str, Any], ...] = ()
+    # "auto": a call the model opens must name one of ``tools`` with arguments valid for it;
+    # "none": the model cannot open one. A forced call is a ``response_format`` instead.
+    tool_choice: Literal["auto", "none"] = "auto"
     # Called with the prompt's last hidden state after the prefill, before any token is shown
     # (backends with ``supports_hidden_states``); a text it returns is the answer instead, as refused.
     prefill_check: Callable[[np.ndarray], str | None] | None = None
@@ -115,6 +119,25 @@ class Backend(ABC):
             self.__dict__["_grammar_engine"] = engine
         return engine
 
+    def tool_call_processor(self, request: Request) -> LogitsProcessor | None:
+        """What holds a tool call to ``request.tool_choice`` while decoding (the model may write a
+        call to a tool nobody listed, with any arguments, or one under "none"), or None."""
+        if not request.tools or request.response_format is not None:
+            return None
+        n = len(request.prompt_ids)
+        if request.tool_choice == "none":
+            ban = self.__dict__.get("_tool_call_ban")
+            if ban is None:  # ~1 s for Qwen's vocabulary, once per model
+                from ..runtime.bans import BannedStrings
+
+                ban = self.__dict__["_tool_call_ban"] = BannedStrings(["<tool_call>"], self.tokenizer)
+            return ban.for_request(n)
+        try:
+            return self.grammar_engine.tool_calls(request.tools, n)
+        except GrammarError as exc:  # a forced call would fail; "auto" answered before, and still does
+            warnings.warn(f"Tool calls are not held to the tools' schemas: {exc}", stacklevel=2)
+            return None
+
     @classmethod  # noqa: B027 - optional hook
     def check_available(cls) -> None:
         """Raise BackendUnavailableError (saying how to install) when this backend's runtime is
@@ -150,6 +173,9 @@ class LoopBackend(Backend):
 
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
         processors = list(request.processors)
+        calls = self.tool_call_processor(request)
+        if calls is not None:
+            processors.append(calls)
         if request.response_format is not None:  # compiled now, not on first iteration: a bad grammar fails fast
             fmt, n = request.response_format, len(request.prompt_ids)
             processors.append(self.grammar_engine.constraint(fmt, n, request.thinking))

@@ -248,7 +248,12 @@ class MlcBackend(Backend):
         fmt, unwrap = (None, None)
         if request.response_format is not None:
             fmt, unwrap = mlc_response_format(request.response_format, request.thinking)
-        return self._locked(list(request.prompt_ids), self.request(request.config, fmt), unwrap, cancel)
+        kwargs = self.request(request.config, fmt)
+        marker = self.tokenizer.token_id("<tool_call>")
+        if request.tools and request.tool_choice == "none" and fmt is None and marker is not None:
+            # no logits processors on the GPU: the engine's logit_bias keeps Qwen's call marker out
+            kwargs["logit_bias"] = {marker: -100.0}
+        return self._locked(list(request.prompt_ids), kwargs, unwrap, cancel)
 
     def _locked(self, *args: Any) -> Iterator[Chunk]:
         with self._lock:  # interactive mode: one request at a time

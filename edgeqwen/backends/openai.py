@@ -132,6 +132,8 @@ class OpenAIBackend(Backend):
             body["response_format"] = {"type": "json_schema", "json_schema": spec}
         if tools:
             body["tools"] = tools
+            if fmt is None and request.tool_choice == "none":  # its default is "auto"
+                body["tool_choice"] = "none"
         if request.thinking:
             body["chat_template_kwargs"] = {"enable_thinking": True}
         return body

@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Collection, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,14 @@ from .relax import compiles as relax_compiles
 if TYPE_CHECKING:
     from llguidance import LLMatcher
 
-__all__ = ["MARKERS", "FastForwardConstraint", "GrammarConstraint", "GrammarEngine", "grammar_text"]
+__all__ = [
+    "MARKERS",
+    "FastForwardConstraint",
+    "GrammarConstraint",
+    "GrammarEngine",
+    "TriggeredConstraint",
+    "grammar_text",
+]
 
 GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
 # Built matchers kept per model, copied for each answer: building one for a large schema costs
@@ -49,7 +56,8 @@ def _marker(name: str, special: Collection[str]) -> str:
     return name if name in special else json.dumps(name)
 
 
-def _tool_rule(fmt: ResponseFormat, special: Collection[str]) -> str:
+def _tool_rule(fmt: ResponseFormat, special: Collection[str], opened: bool = False) -> str:
+    """A whole ``<tool_call>...</tool_call>``, or with ``opened`` what follows its open marker."""
     # Qwen writes tool calls the way its chat template renders them: json.dumps separators.
     schema = {
         **fmt.tool_call_schema(),
@@ -61,7 +69,8 @@ def _tool_rule(fmt: ResponseFormat, special: Collection[str]) -> str:
         },
     }
     open_, close = _marker("<tool_call>", special), _marker("</tool_call>", special)
-    return f'{open_} "\\n" %json {json.dumps(schema)} "\\n" {close}'
+    rest = f'"\\n" %json {json.dumps(schema)} "\\n" {close}'
+    return rest if opened else f"{open_} {rest}"
 
 
 # -- grammar ------------------------------------------------------------------------------
@@ -184,6 +193,28 @@ class GrammarEngine:
             raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
         return grammar
 
+    def tool_calls(self, tools: Sequence[dict[str, Any]], prompt_len: int) -> TriggeredConstraint | None:
+        """For ``tool_choice="auto"``: from the ``<tool_call>`` the model opens to its close, a listed
+        tool's name and arguments its schema allows. None where the marker is no single token of
+        the vocabulary (the demo model's: text cannot trigger on one token), so calls stay as written."""
+        if "<tool_call>" not in self.special_markers:
+            return None
+        fmt = ResponseFormat.tool_call(tools)
+        key = (json.dumps(fmt.tools, sort_keys=True, default=str), "opened tool call")
+        grammar = self._cache.get(key)
+        if grammar is None:
+            from llguidance import LLMatcher
+
+            grammar = LLMatcher.grammar_from_lark("start: " + _tool_rule(fmt, self.special_markers, opened=True))
+            error = self._build(grammar)
+            if error is not None:
+                raise _explain(error, fmt)
+            self._cache[key] = grammar
+            if len(self._cache) > GRAMMAR_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        trigger = self.tokenizer.tokenize_str("<tool_call>")[0]
+        return TriggeredConstraint(self, grammar, trigger, prompt_len)
+
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
         cls = FastForwardConstraint if fmt.fast_forward else GrammarConstraint
         return cls(self, self.compile(fmt, thinking), prompt_len)
@@ -231,6 +262,32 @@ class GrammarConstraint:
         out = np.where(allowed, logits, np.float32(-np.inf))
         self.mask_times.append(time.perf_counter() - start)
         return out
+
+
+class TriggeredConstraint:
+    """Free text until the model writes ``trigger`` (Qwen's ``<tool_call>``); from there until the
+    grammar is complete (the call's close) every token is held to it; then free again, so a second
+    call is held the same way. Free steps cost a scan of the new token: no mask is computed."""
+
+    def __init__(self, engine: GrammarEngine, grammar: str, trigger: int, prompt_len: int) -> None:
+        self._engine, self._grammar, self._trigger = engine, grammar, trigger
+        self._seen = prompt_len
+        self._held: GrammarConstraint | None = None
+
+    def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if self._held is not None:
+            self._held._catch_up(token_ids)
+            if self._held.done:  # the call is closed: free text again
+                self._held, self._seen = None, len(token_ids)
+        if self._held is None:
+            opened = np.flatnonzero(np.asarray(token_ids[self._seen :]) == self._trigger)
+            if not opened.size:
+                self._seen = len(token_ids)
+                return logits
+            # held from the token after the marker, where the grammar starts
+            self._held = GrammarConstraint(self._engine, self._grammar, self._seen + int(opened[0]) + 1)
+            self._seen = len(token_ids)
+        return self._held(token_ids, logits)
 
 
 class FastForwardConstraint(GrammarConstraint):

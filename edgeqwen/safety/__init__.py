@@ -4,8 +4,8 @@ audit trail. See :class:`Policy` and :class:`Guard`."""
 
 from __future__ import annotations
 
+from ..runtime.bans import BannedStrings
 from .audit import AuditLog, SafetyEvent
-from .bans import BannedStrings
 from .detectors import PII_TYPES, SECRET_TYPES, Detector
 from .guard import Guard, InputDecision
 from .guardmodel import GuardModel, GuardVerdict

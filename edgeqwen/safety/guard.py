@@ -247,7 +247,7 @@ class Guard:
         if not self.policy.banned_phrases:
             return None
         if self._bans is None or self._bans_tokenizer is not tokenizer:
-            from .bans import BannedStrings
+            from ..runtime.bans import BannedStrings
 
             self._bans, self._bans_tokenizer = BannedStrings(self.policy.banned_phrases, tokenizer), tokenizer
         return self._bans.for_request(prompt_len)

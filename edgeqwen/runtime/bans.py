@@ -1,4 +1,5 @@
-"""Banned phrases enforced in decoding: a phrase cannot be generated at all.
+"""Banned phrases enforced in decoding: a phrase cannot be generated at all (a policy's
+``banned_phrases``; a tool-call marker under ``tool_choice="none"``).
 
 :class:`BannedStrings` is a logits processor. At each step it masks every token whose bytes
 would complete a banned phrase given what was generated so far, at the byte level and across

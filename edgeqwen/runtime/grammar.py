@@ -74,9 +74,12 @@ def _tool_rule(fmt: ResponseFormat, special: Collection[str], opened: bool = Fal
 
 
 # -- grammar ------------------------------------------------------------------------------
-def grammar_text(fmt: ResponseFormat, thinking: bool = False, special: Collection[str] = MARKERS) -> str:
+def grammar_text(
+    fmt: ResponseFormat, thinking: bool = False, special: Collection[str] = MARKERS, opened: bool = False
+) -> str:
     """The llguidance grammar; with ``thinking`` one ``<think>…</think>`` block may come first.
-    ``special``: the markers that are special tokens of the tokenizer; the others are text."""
+    ``special``: the markers that are special tokens of the tokenizer; the others are text.
+    ``opened``: a tool call's grammar from after its ``<tool_call>`` (the model wrote that itself)."""
     from llguidance import LLMatcher
 
     if fmt.kind in ("json_schema", "json_object"):
@@ -86,7 +89,7 @@ def grammar_text(fmt: ResponseFormat, thinking: bool = False, special: Collectio
     elif fmt.kind == "choice":
         grammar = LLMatcher.grammar_from_lark("start: " + " | ".join(json.dumps(c) for c in fmt.choices))
     elif fmt.kind == "tool_call":
-        grammar = LLMatcher.grammar_from_lark("start: " + _tool_rule(fmt, special))
+        grammar = LLMatcher.grammar_from_lark("start: " + _tool_rule(fmt, special, opened))
     else:
         grammar = LLMatcher.grammar_from_lark(fmt.grammar or "")
     if not thinking:
@@ -124,7 +127,7 @@ class GrammarEngine:
         self.tokenizer = LLTokenizer(tokenizer_json, n_vocab=vocab_size, eos_token=list(stop_ids))
         self.special_markers = frozenset(m for m in MARKERS if self._is_special(m))
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
-        self._cache: OrderedDict[tuple[str, bool], str] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, bool, bool], str] = OrderedDict()
         self._matchers: OrderedDict[str, LLMatcher] = OrderedDict()  # grammar -> one never used
         self._lock = threading.Lock()
         self.compile_times: deque[float] = deque(maxlen=1024)
@@ -133,19 +136,20 @@ class GrammarEngine:
         ids = self.tokenizer.tokenize_str(text)
         return len(ids) == 1 and self.tokenizer.is_special_token(ids[0])
 
-    def compile(self, fmt: ResponseFormat, thinking: bool = False) -> str:
+    def compile(self, fmt: ResponseFormat, thinking: bool = False, opened: bool = False) -> str:
+        """The grammar text for ``fmt`` (built and kept; see :func:`grammar_text` for ``opened``)."""
         start = time.perf_counter()
         if fmt.kind in ("json_schema", "json_object") and not thinking:
             compiled = relax_compiles()
             grammar = fmt.relaxed(self._build).grammar  # compiled, validated and cached by relax()
             return self._timed(start, grammar) if relax_compiles() != compiled else grammar
         spec = {f.name: getattr(fmt, f.name) for f in fields(fmt) if f.name != "model"}
-        key = (json.dumps(spec, sort_keys=True, default=str), thinking)
+        key = (json.dumps(spec, sort_keys=True, default=str), thinking, opened)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        grammar = grammar_text(fmt, thinking, self.special_markers)
+        grammar = grammar_text(fmt, thinking, self.special_markers, opened)
         error = self._build(grammar)
         if error is not None:
             raise _explain(error, fmt)
@@ -199,19 +203,7 @@ class GrammarEngine:
         the vocabulary (the demo model's: text cannot trigger on one token), so calls stay as written."""
         if "<tool_call>" not in self.special_markers:
             return None
-        fmt = ResponseFormat.tool_call(tools)
-        key = (json.dumps(fmt.tools, sort_keys=True, default=str), "opened tool call")
-        grammar = self._cache.get(key)
-        if grammar is None:
-            from llguidance import LLMatcher
-
-            grammar = LLMatcher.grammar_from_lark("start: " + _tool_rule(fmt, self.special_markers, opened=True))
-            error = self._build(grammar)
-            if error is not None:
-                raise _explain(error, fmt)
-            self._cache[key] = grammar
-            if len(self._cache) > GRAMMAR_CACHE_SIZE:
-                self._cache.popitem(last=False)
+        grammar = self.compile(ResponseFormat.tool_call(tools), opened=True)
         trigger = self.tokenizer.tokenize_str("<tool_call>")[0]
         return TriggeredConstraint(self, grammar, trigger, prompt_len)
 

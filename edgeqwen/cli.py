@@ -286,8 +286,8 @@ def chat(model: str | None, **opts: Any) -> None:
         if meant or (_COMMAND.fullmatch(command) and not rest):
             # a lone /word, or one letter off a command, is a mistyped command, not a message
             # ("/etc/hosts is what?" and "/systemic risk?" are messages); the line stays on screen
-            hint = f" (did you mean {meant}?) Nothing was sent." if meant else ""
-            _say(f"Unknown command {command}{hint} {_CHAT_HELP}")
+            hint = f" Did you mean {meant}? Nothing was sent." if meant else ""
+            _say(f"Unknown command {command}.{hint} {_CHAT_HELP}")
             continue
         try:
             stream = bot.stream(line)

@@ -86,10 +86,10 @@ def test_chat_session_commands(tiny_models):
     assert "(system prompt set, history cleared)" in result.stderr
     assert "(history cleared)" in result.stderr
     # a mistyped command is said so, not sent to the model; "/systemic risk?" is a message
-    assert "Unknown command /hlep (did you mean /help?)" in result.stderr
+    assert "Unknown command /hlep. Did you mean /help?" in result.stderr
     assert result.stderr.count("/reset, /system TEXT") == 4
     # one letter off a command, with text after it: said so, not sent as a message
-    assert "Unknown command /sytem (did you mean /system?) Nothing was sent." in result.stderr
+    assert "Unknown command /sytem. Did you mean /system? Nothing was sent." in result.stderr
     assert result.stderr.count("(system prompt set") == 1 and result.output.count(">>>") == 10
     assert "(system prompt: 'Speak like a pirate.'; /system TEXT sets it)" in result.stderr  # /system alone shows it
 

@@ -31,7 +31,7 @@ def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
 
 def test_every_example_is_tested():
     tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
-              "server_client.py", "remote_assistant.py"}  # fmt: skip
+              "server_client.py", "remote_assistant.py", "tool_calling.py"}  # fmt: skip
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -39,6 +39,21 @@ def test_chat_cli(demo_model):
     out = run("chat_cli.py", stdin="What is the capital of France?\n/reset\nAnd of Italy?\n")
     assert out.count("bot> ") == 2 and "(conversation cleared)" in out
     assert "Paris" in out.split("(conversation cleared)")[0]
+
+
+def test_tool_calling(demo_model):
+    import jsonschema
+
+    spec = importlib.util.spec_from_file_location("tool_calling", EXAMPLES / "tool_calling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = run("tool_calling.py", "--require", "What is the weather in Lisbon today?")
+    calls = [line for line in out.splitlines() if line.startswith("called ")]
+    assert calls and out.rstrip().splitlines()[-1].startswith("answer: ")
+    for line in calls:  # each call named a tool and its arguments were valid for it
+        name, rest = line[len("called ") :].split("(", 1)
+        arguments = json.loads(rest.split(") -> ")[0])
+        jsonschema.validate(arguments, next(t["parameters"] for t in module.TOOLS if t["name"] == name))
 
 
 def test_extract_invoice_json(demo_model):

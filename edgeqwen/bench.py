@@ -80,6 +80,7 @@ def run_bench(
     threads: int | None = None,
     context_length: int | None = None,
     backend_name: str = "auto",
+    announce: Callable[[str], None] | None = None,
 ) -> BenchResult:
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
@@ -93,11 +94,21 @@ def run_bench(
         raise InvalidRequestError("bench needs prompt_tokens >= 1, gen_tokens >= 2 and runs >= 1.")
     if backend_name not in ("auto", "onnx", "llamacpp"):
         raise InvalidRequestError(f"bench times the CPU backends (onnx, llamacpp), not {backend_name!r}.", "backend")
-    path = resolve_model(model, backend=backend_name)
+    path = resolve_model(model, announce=announce, backend=backend_name)
     start = time.perf_counter()
-    backend = load_backend(
-        backend_name, path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads
-    )
+    try:
+        backend = load_backend(
+            backend_name, path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads
+        )
+    except InvalidRequestError as exc:
+        if context_length is not None or exc.param != "context_length":
+            raise
+        # the context was sized from the token counts: say so, in the options the user gave
+        raise InvalidRequestError(
+            f"{prompt_tokens} prompt + {gen_tokens} generated tokens do not fit this model: {exc} "
+            "Lower --prompt-tokens / --gen-tokens.",
+            "prompt_tokens",
+        ) from exc
     load_s = time.perf_counter() - start
     if prompt_tokens + gen_tokens > backend.context_length:
         raise InvalidRequestError(

@@ -453,7 +453,7 @@ def bench(
 
     from .bench import run_bench
 
-    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length, backend)
+    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length, backend, announce=_say)
     if as_json:
         click.echo(json.dumps(r.as_dict(), indent=2))
         return

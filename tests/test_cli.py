@@ -139,6 +139,10 @@ def test_bench_smoke(tiny_models):
     assert "decode" in text.output and "peak RSS" in text.output and "x (model files" in text.output
     bad = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-n", "1"])
     assert bad.exit_code == 2 and "gen_tokens >= 2" in bad.output
+    # a context sized from the token counts says so in the options given (it named context_length)
+    long = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-p", "100000"])
+    assert long.exit_code == 2 and "100000 prompt + 64 generated tokens do not fit" in long.stderr
+    assert "Lower --prompt-tokens" in long.stderr
 
 
 def test_convert_keeps_the_lm_head_at_8_bits_unless_asked(tmp_path, monkeypatch):

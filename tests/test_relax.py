@@ -383,12 +383,25 @@ def test_any_type_pydantic_reads_is_a_response_format():
         ResponseFormat.of(Item(name="a"))
 
 
+def _pydantic_shapes_hold(model, good, bad):
+    """``model``'s grammar, compiled with no unknown-format warning: it takes ``good`` (which
+    pydantic reads) and refuses each ``(field, value)`` of ``bad`` put into it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        relaxed = ResponseFormat.of(model).relaxed()
+    assert _grammar_accepts(relaxed, good) and model.model_validate(good)
+    for key, value in bad:
+        assert not _grammar_accepts(relaxed, {**good, key: value}), value
+    return relaxed
+
+
 def test_pydantic_formats_are_said_in_json_schema():
     """pydantic writes its own formats (ipvanyaddress, ipv4network, name-email...), which a grammar
     reads as annotations; EmailStr's validator wants a dot in the domain, which format email does
     not. The grammar now takes only the shapes pydantic reads, and no unknown-format warning."""
     import ipaddress
-    import warnings
 
     from pydantic import BaseModel, EmailStr, IPvAnyAddress, IPvAnyNetwork, NameEmail
 
@@ -406,12 +419,7 @@ def test_pydantic_formats_are_said_in_json_schema():
         "mail": "a@b.org",
         "named": "A <a@b.org>",
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        relaxed = ResponseFormat.of(Host).relaxed()
-    assert relaxed.exact, relaxed.checked_after  # nothing left to the check but pydantic's own
-    assert _grammar_accepts(relaxed, good) and Host.model_validate(good)
-    for key, bad in (
+    bad = (
         ("address", "10.0.0"),
         ("address", "localhost"),
         ("net", "10.0.0.0/33"),
@@ -419,8 +427,9 @@ def test_pydantic_formats_are_said_in_json_schema():
         ("any_net", "fe80::/129"),
         ("mail", "a@localhost"),
         ("named", "A <a@localhost>"),
-    ):
-        assert not _grammar_accepts(relaxed, {**good, key: bad}), bad
+    )
+    relaxed = _pydantic_shapes_hold(Host, good, bad)
+    assert relaxed.exact, relaxed.checked_after  # nothing left to the check but pydantic's own
     assert _grammar_accepts(relaxed, {**good, "address": "::1", "named": "a@b.org", "any_net": "192.168.0.0"})
     # each schema gets its own copy: a rewrite of one does not reach the next
     first = ResponseFormat.of(Host).schema["properties"]["address"]
@@ -441,7 +450,6 @@ def test_pydantic_uuid_base64_and_plain_string_types():
     """UUID4 & co. were 'not a format edgeqwen checks' (with a warning), so a version-1 UUID was
     written and pydantic refused it after the answer; bytes, SecretStr and Path warned as well."""
     import pathlib
-    import warnings
 
     from pydantic import UUID1, UUID4, Base64Bytes, Base64UrlBytes, BaseModel, SecretStr
 
@@ -463,19 +471,15 @@ def test_pydantic_uuid_base64_and_plain_string_types():
         "secret": "hunter2",
         "where": "/tmp/x",
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        relaxed = ResponseFormat.of(Record).relaxed()
-    assert _grammar_accepts(relaxed, good) and Record.model_validate(good)
-    for key, bad in (
+    bad = (
         ("id", "123e4567-e89b-12d3-a456-426614174000"),  # version 1
         ("id", "0b5e2f0c-7d3a-4f1e-7c2b-5a6d7e8f9012"),  # not RFC 4122's variant
         ("old", "0b5e2f0c-7d3a-4f1e-9c2b-5a6d7e8f9012"),
         ("blob", "aGVsbG8"),  # unpadded: pydantic refuses it
         ("blob", "aGk_Pz8-"),
         ("url_blob", "aGk/Pz8+"),
-    ):
-        assert not _grammar_accepts(relaxed, {**good, key: bad}), bad
+    )
+    _pydantic_shapes_hold(Record, good, bad)
 
 
 @settings(max_examples=200, deadline=None)

@@ -473,6 +473,9 @@ def test_reasoning_effort_is_qwen3s_thinking_switch(qwen3_tokenizer_json):
         with pytest.raises(RequestError, match="text only"):  # a client asking for audio got text alone
             parse_chat_request({"messages": HELLO} | body, 100)
     assert parse_chat_request({"messages": HELLO, "modalities": ["text"]}, 100).messages
+    for body in ({"reasoning_effort": ["high"]}, {"reasoning_effort": {"x": 1}}, {"modalities": [{"audio": 1}]}):
+        with pytest.raises(RequestError):  # unhashable values: a 400, never a TypeError's 500
+            parse_chat_request({"messages": HELLO} | body, 100)
 
 
 def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):

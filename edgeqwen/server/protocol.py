@@ -64,7 +64,8 @@ class ChatRequest:
         thinking = self.enable_thinking
         if thinking is None and self.reasoning_effort is not None:
             # low to high: think where the model can; a model that cannot answers as it always does
-            thinking = _EFFORT_THINKS[self.reasoning_effort] and (True if model_thinks else None)
+            thinks = _EFFORT_THINKS[self.reasoning_effort]
+            thinking = (True if model_thinks else None) if thinks else False
         return {
             "tools": list(self.tools) if self.tools is not None else None,
             "tool_choice": self.tool_choice,
@@ -244,7 +245,7 @@ def _reasoning_effort(value: Any, thinking: bool | None) -> str | None:
     no thinking (the Assistant's default is off)."""
     if value is None:
         return None
-    if value not in _EFFORT_THINKS:
+    if not isinstance(value, str) or value not in _EFFORT_THINKS:
         raise RequestError(
             f"reasoning_effort must be one of {', '.join(_EFFORT_THINKS)}, got {value!r}.", "reasoning_effort"
         )
@@ -283,7 +284,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     if tools is not None and not isinstance(tools, list):
         raise RequestError("tools must be a list of function tools.", "tools")
     modalities = body.get("modalities")
-    if modalities is not None and (not isinstance(modalities, list) or set(modalities) - {"text"}):
+    if modalities is not None and (not isinstance(modalities, list) or any(m != "text" for m in modalities)):
         raise RequestError(
             f'modalities must be ["text"]: this server answers in text only, got {modalities!r}.', "modalities"
         )

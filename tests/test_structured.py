@@ -326,6 +326,9 @@ TOOLS = [
 ]
 
 
+PARAMETERS = {t.get("function", t)["name"]: t.get("function", t)["parameters"] for t in TOOLS}
+
+
 @pytest.mark.parametrize("arch", ["qwen2", "qwen3"])
 def test_constrained_tool_calls(tiny_models, arch):
     backend = OnnxBackend(tiny_models[arch]["int4"], context_length=2048)
@@ -337,8 +340,7 @@ def test_constrained_tool_calls(tiny_models, arch):
         assert len(reply.tool_calls) == 1 and reply.parsed == reply.tool_calls
         call = reply.tool_calls[0]
         names.add(call.name)
-        schema = TOOLS[0]["function"]["parameters"] if call.name == "get_weather" else TOOLS[1]["parameters"]
-        jsonschema.validate(call.arguments, schema)
+        jsonschema.validate(call.arguments, PARAMETERS[call.name])
         assert "<tool_call>" not in reply.text
     bot.reset()
     forced = bot.chat("Add 2 and 3", tool_choice={"name": "add"}, seed=0)
@@ -381,8 +383,7 @@ def test_a_call_the_model_opens_is_held_to_the_tools(qwen_tokenizer_json):
         calls, all_parsed = _parse_tool_calls(tok.decode(ids[len(prompt) :]))
         assert all_parsed and len(calls) == 2
         for call in calls:
-            params = {t.get("function", t)["name"]: t.get("function", t)["parameters"] for t in TOOLS}
-            jsonschema.validate(call.arguments, params[call.name])
+            jsonschema.validate(call.arguments, PARAMETERS[call.name])
 
 
 def test_tool_choice_is_kept_in_the_answer(qwen_tokenizer_json):
@@ -394,12 +395,11 @@ def test_tool_choice_is_kept_in_the_answer(qwen_tokenizer_json):
     fake = FakeBackend([wants], tokenizer_json=qwen_tokenizer_json)
     bot = Assistant(backend=fake, tools=TOOLS, policy="none", max_tokens=300)
     call = bot.chat("Weather in Paris?").tool_calls[0]
-    assert call.name in ("get_weather", "add")
-    params = TOOLS[0]["function"]["parameters"] if call.name == "get_weather" else TOOLS[1]["parameters"]
-    jsonschema.validate(call.arguments, params)
+    assert call.name in PARAMETERS
+    jsonschema.validate(call.arguments, PARAMETERS[call.name])
     reply = bot.chat("Weather in Paris?", tool_choice="none")
     assert reply.tool_calls == () and "<tool_call>" not in reply.text
-    assert tok_id(fake, "<tool_call>") not in bot.history[-1].token_ids
+    assert fake.tokenizer.token_id("<tool_call>") not in bot.history[-1].token_ids
     # tools whose schemas cannot be compiled: "auto" answers as before, and says calls are not held
     remote = {"name": "f", "parameters": {"type": "object", "properties": {"a": {"$ref": "https://x.org/a.json"}}}}
     loose = Assistant(backend=FakeBackend([wants], tokenizer_json=qwen_tokenizer_json), tools=[remote], policy="none")
@@ -408,10 +408,6 @@ def test_tool_choice_is_kept_in_the_answer(qwen_tokenizer_json):
     # no tools, no constraint: the text is the model's own
     plain = Assistant(backend=FakeBackend(["<tool_call> is a tag"], tokenizer_json=qwen_tokenizer_json), policy="none")
     assert plain.chat("Say it").text == "<tool_call> is a tag"
-
-
-def tok_id(backend, text):
-    return backend.tokenizer.token_id(text)
 
 
 # Parameters as pydantic writes a model holding another model (its "$defs", "#/$defs/..."

@@ -55,10 +55,9 @@ class ChatRequest:
     tool_choice: str | dict[str, Any] = "auto"
     response_format: dict[str, Any] | None = None
     enable_thinking: bool | None = None
+    reasoning_effort: str | None = None  # OpenAI's knob, read as Qwen3's switch (_EFFORT_THINKS)
     parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
-
-    reasoning_effort: str | None = None  # OpenAI's knob, read as Qwen3's switch (_EFFORT_THINKS)
 
     def answer_kwargs(self, model_thinks: bool = True) -> dict[str, Any]:
         thinking = self.enable_thinking

@@ -69,24 +69,49 @@ def collect(per_source: int, backend_name: str, injections: bool = False) -> Non
     chosen = sample_rows(rows, per_source)
     backend = _demo_backend(backend_name)
     texts = [r["text"] for r in chosen]
+    digests = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+    cache = _cache_file(backend_name, injections)
+    # a prompt's hidden state depends only on its text, the model and the system prompt it is
+    # rendered with: the last run's states are reused when those match (a retrain adds a few rows)
+    context = np.array(json.dumps([model_fingerprint(backend), _system_prompt(backend)]))
+    kept = _reusable(cache, context)
+    todo = [t for t, d in zip(texts, digests, strict=True) if d not in kept]
+    print(f"{len(texts) - len(todo)} of {len(texts)} prompts' states kept from {cache.name}", flush=True)
 
     def progress(i: int) -> None:
         if i % 200 == 0:
-            print(f"{i}/{len(texts)}", flush=True)
+            print(f"{i}/{len(todo)}", flush=True)
 
-    hidden = hidden_states(backend, texts, progress=progress)
-    cache = _cache_file(backend_name, injections)
+    fresh = iter(hidden_states(backend, todo, progress=progress)) if todo else iter(())
+    hidden = np.stack([kept[d] if d in kept else next(fresh) for d in digests])
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         cache,
         hidden=hidden,
+        context=context,
         labels=np.array([r["label"] for r in chosen]),
         sources=np.array([r["source"] for r in chosen]),
-        sha1=np.array([hashlib.sha1(t.encode()).hexdigest() for t in texts]),
+        sha1=np.array(digests),
         texts=np.array(texts, dtype=object),
         model=np.array(model_fingerprint(backend)),
     )
     print(f"wrote {cache}: {len(texts)} prompts")
+
+
+def _system_prompt(backend) -> str:
+    from edgeqwen.safety import Guard
+
+    return Guard("default").system_prompt(None, backend.template.default_system) or ""
+
+
+def _reusable(cache: Path, context: np.ndarray) -> dict[str, np.ndarray]:
+    """The hidden states in ``cache`` by prompt sha1, if it was written for this context."""
+    if not cache.exists():
+        return {}
+    c = np.load(cache, allow_pickle=True)
+    if "context" not in c.files or str(c["context"]) != str(context):
+        return {}
+    return dict(zip(c["sha1"], c["hidden"], strict=True))
 
 
 def _cache(backend: str, injections: bool = False):

@@ -117,11 +117,43 @@ def test_prefix_reuse_gives_the_same_logits(demo):
     model.reset()
     fresh = model.prefill(ids).copy()
     again = model.prefill(ids).copy()
-    assert model.last_reused == len(ids) - 2 and np.abs(fresh - again).max() < 1e-3
+    assert model.last_reused == len(ids) and np.array_equal(fresh, again)
     model.prefill(ids[:10])  # a shorter prompt: the rest of the sequence leaves the cache
     assert model.tokens == ids[:10] and model.last_reused == 8
     extended = model.prefill(ids).copy()
     assert model.last_reused == 10 and np.abs(fresh - extended).max() < 0.05
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_the_same_long_prompt_gets_its_fresh_logits_from_the_cache(demo, capture):
+    """llama.cpp runs a step of fewer than 64 tokens through other kernels than a longer one: a
+    cached 100-token prompt whose last two tokens ran again got logits ~0.9 off its fresh ones,
+    and could get another greedy answer. The same prompt now gets its first prefill's logits (and
+    hidden state, for the probe), bit for bit."""
+    model = demo.model
+    ids = demo.tokenizer.encode("The quick brown fox jumps over the lazy dog. " * 10)
+    assert len(ids) >= 100
+    model.capture_hidden = capture
+    try:
+        model.reset()
+        fresh = model.prefill(ids).copy()
+        hidden = model.last_hidden.copy() if capture else None
+        for token in ids[:5]:  # an answer after it
+            model.decode(token)
+        again = model.prefill(ids).copy()
+        assert model.last_reused == len(ids) and model.tokens == ids and np.array_equal(fresh, again)
+        if capture:
+            assert np.array_equal(hidden, model.last_hidden)
+        # One token longer: the prompt's last position runs again, so it is not kept as it was.
+        model.prefill([*ids, ids[0]])
+        model.prefill(ids)
+        assert model.last_reused == len(ids) - 2
+        # Kept per mode: a prefill that keeps the hidden state runs its last token alone.
+        model.capture_hidden = not capture
+        model.prefill(ids)
+        assert model.last_reused == len(ids) - 2
+    finally:
+        model.capture_hidden = False
 
 
 def test_the_assistant_runs_on_llamacpp(demo):

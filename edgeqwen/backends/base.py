@@ -264,10 +264,11 @@ def prefill_hidden(model: Any, token_ids: Sequence[int]) -> np.ndarray:
 
 def reusable_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
     """How many leading prompt tokens the KV cache already holds and may keep. At least two prompt
-    tokens always run, so every position is computed by the same multi-row kernels whether its
-    prefix came from the cache or not: int4 kernels for one row differ from those for several
-    (logits by up to ~1, docs/performance.md "Reproducible answers"), and the same prompt must get
-    the same greedy answer fresh or cached."""
+    tokens always run, so on onnxruntime every position is computed by the same multi-row kernels
+    whether its prefix came from the cache or not: its int4 kernels for one row differ from those
+    for several (logits by up to ~1, docs/performance.md "Reproducible answers"), and the same
+    prompt must get the same greedy answer fresh or cached. (llama.cpp's kernels differ below 64
+    rows; its model keeps the last prompt's logits instead.)"""
     same = 0
     for a, b in zip(cached, prompt, strict=False):
         if a != b:

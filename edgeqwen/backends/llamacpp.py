@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +36,20 @@ __all__ = ["LlamaCppBackend", "LlamaCppModel", "INSTALL_HINT"]
 INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh --llamacpp`, a native build)"
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
 KV_BYTES = 2  # llama.cpp's default KV cache type is f16
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The last prompt's logits (and hidden state), while the cache holds that prompt as computed.
+    llama.cpp runs a step of fewer than 64 tokens through other kernels than a longer one (logits
+    up to ~0.9 apart on the demo), so running a cached prompt's last tokens again does not give
+    the logits its fresh prefill gave (docs/performance.md, "Reproducible answers")."""
+
+    prompt: tuple[int, ...]
+    capture: bool
+    logits: np.ndarray
+    hidden: np.ndarray | None
+
 
 _state: dict[str, object] = {}  # the bindings module, the log callback (kept alive), recent log lines
 _init_lock = threading.Lock()
@@ -141,12 +156,14 @@ class LlamaCppModel:
         self.n_embd = ll.llama_model_n_embd(self._model)
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
+        self._kept: _Kept | None = None
 
     # -- cache ----------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the cached prompt."""
         self._ll.llama_memory_clear(self._memory, True)
         self.tokens = []
+        self._kept = None
 
     @property
     def kv_cache_bytes(self) -> int:
@@ -158,6 +175,8 @@ class LlamaCppModel:
         start = len(self.tokens)
         if start + len(ids) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
+        if self._kept is not None and start < len(self._kept.prompt):
+            self._kept = None  # the kept prompt's positions are being computed again
         for at in range(0, len(ids), self._batch_size):
             part = ids[at : at + self._batch_size]
             n = len(part)
@@ -185,6 +204,25 @@ class LlamaCppModel:
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
         self._fit_threads()
+        kept = self._kept
+        n = len(token_ids)
+        if (
+            kept is not None
+            and kept.capture == self.capture_hidden
+            and kept.prompt == tuple(self.tokens[:n]) == tuple(token_ids)
+        ):
+            # The same prompt again: its positions hold what its first prefill computed, so its
+            # logits are those, bit for bit (an answer after it is dropped from the cache).
+            if self._ll.llama_memory_seq_rm(self._memory, 0, n, -1):
+                self.tokens = self.tokens[:n]
+                self.last_reused = n
+                self.last_hidden = kept.hidden
+                return kept.logits.copy()
+        logits = self._prefill(token_ids)
+        self._kept = _Kept(tuple(token_ids), self.capture_hidden, logits.copy(), self.last_hidden)
+        return logits
+
+    def _prefill(self, token_ids: list[int]) -> np.ndarray:
         same = reusable_prefix(self.tokens, token_ids)
         if same < len(self.tokens):
             if not self._ll.llama_memory_seq_rm(self._memory, 0, same, -1):

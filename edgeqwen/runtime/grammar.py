@@ -125,16 +125,18 @@ class GrammarEngine:
             raise BackendUnavailableError("Structured output needs llguidance: pip install llguidance") from exc
         self.vocab_size = vocab_size
         self.tokenizer = LLTokenizer(tokenizer_json, n_vocab=vocab_size, eos_token=list(stop_ids))
-        self.special_markers = frozenset(m for m in MARKERS if self._is_special(m))
+        # marker -> its token id, for the markers that are one special token of this vocabulary
+        self._marker_ids: dict[str, int] = {}
+        for marker in MARKERS:
+            ids = self.tokenizer.tokenize_str(marker)
+            if len(ids) == 1 and self.tokenizer.is_special_token(ids[0]):
+                self._marker_ids[marker] = ids[0]
+        self.special_markers = frozenset(self._marker_ids)
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
         self._cache: OrderedDict[tuple[str, bool, bool], str] = OrderedDict()
         self._matchers: OrderedDict[str, LLMatcher] = OrderedDict()  # grammar -> one never used
         self._lock = threading.Lock()
         self.compile_times: deque[float] = deque(maxlen=1024)
-
-    def _is_special(self, text: str) -> bool:
-        ids = self.tokenizer.tokenize_str(text)
-        return len(ids) == 1 and self.tokenizer.is_special_token(ids[0])
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False, opened: bool = False) -> str:
         """The grammar text for ``fmt`` (built and kept; see :func:`grammar_text` for ``opened``)."""
@@ -204,8 +206,7 @@ class GrammarEngine:
         if "<tool_call>" not in self.special_markers:
             return None
         grammar = self.compile(ResponseFormat.tool_call(tools), opened=True)
-        trigger = self.tokenizer.tokenize_str("<tool_call>")[0]
-        return TriggeredConstraint(self, grammar, trigger, prompt_len)
+        return TriggeredConstraint(self, grammar, self._marker_ids["<tool_call>"], prompt_len)
 
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
         cls = FastForwardConstraint if fmt.fast_forward else GrammarConstraint

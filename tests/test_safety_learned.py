@@ -468,7 +468,7 @@ def test_written_training_rows_stay_clear_of_the_test_prompts():
 
 
 def test_a_few_words_with_no_hazard_word_are_not_refused_by_the_learned_screen():
-    from edgeqwen.safety.input import too_short_to_judge
+    from edgeqwen.safety.hazards import too_short_to_judge
 
     screen = Screen.load()
     # app requests for made-up records: the screen alone scores them over its harmful threshold

@@ -21,18 +21,8 @@ from ..types import Chunk
 from .audit import AuditLog, SafetyEvent
 from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
 from .guardmodel import GuardModel
-from .input import (
-    HAZARD_CATEGORIES,
-    InputFinding,
-    check_hazards,
-    check_injection,
-    check_self_harm,
-    check_topics,
-    decoded_texts,
-    hazard_category,
-    speaks_of_abuse,
-    too_short_to_judge,
-)
+from .hazards import HAZARD_CATEGORIES, check_hazards, check_self_harm, hazard_category, too_short_to_judge
+from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
 from .moderation import ModeratedFilter
 from .policy import Policy
 from .stream import StreamFilter

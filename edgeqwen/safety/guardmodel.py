@@ -33,7 +33,7 @@ __all__ = [
     "render_moderation",
 ]
 
-# Qwen3Guard's categories, and ours (edgeqwen.safety.input.HAZARD_CATEGORIES and the screen's) for each.
+# Qwen3Guard's categories, and ours (edgeqwen.safety.hazards.HAZARD_CATEGORIES and the screen's) for each.
 GUARD_CATEGORIES = {
     "Violent": "violent_crimes",
     "Non-violent Illegal Acts": "non_violent_crimes",

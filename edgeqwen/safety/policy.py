@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import PolicyError
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
-from .input import HAZARD_CATEGORIES
+from .hazards import HAZARD_CATEGORIES
 
 __all__ = [
     "PRESETS",
@@ -62,7 +62,7 @@ DEFAULT_RULES = (
 class Policy:
     name: str = "custom"
     system_rules: tuple[str, ...] = ()  # short imperative rules added after the user's system prompt
-    hazard_categories: tuple[str, ...] = ()  # input checks; see edgeqwen.safety.input.HAZARD_CATEGORIES
+    hazard_categories: tuple[str, ...] = ()  # input checks; see edgeqwen.safety.hazards.HAZARD_CATEGORIES
     hazard_action: str = "refuse"
     hazard_terms: bool = True  # rule screen: also hazard terms inside a request, not only strong patterns
     detect_injection: bool = False

@@ -118,7 +118,7 @@ def _fold(fam: str) -> list[dict]:
     import numpy as np
     from train_screen import HEADS, threshold_at_fp
 
-    from edgeqwen.safety.input import too_short_to_judge
+    from edgeqwen.safety.hazards import too_short_to_judge
 
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]

@@ -1,0 +1,415 @@
+"""The rule-based hazard screen and the self-harm check.
+
+Each hazard category has *strong* patterns (a request that is harmful however it is framed, e.g.
+"... without getting caught") and *hazard terms* that count only inside a request for
+instructions, code or persuasive content, and not when the request is framed as a definition,
+history, prevention or a clear figure of speech ("how do I kill a Python process", "history of the
+atomic bomb"). The strong patterns run in the default preset beside the learned screen
+(:mod:`edgeqwen.safety.screen`, which decides; 0.8% of safety-train's benign prompts hit one, which
+the rules were not written on), the hazard terms only in ``strict``; the rules also name the
+category of a prompt the learned screen refused. Categories follow Llama Guard 3 (S1-S14) /
+Qwen3Guard. Someone speaking of hurting themselves is found here too, and answered with support.
+"""
+
+from __future__ import annotations
+
+import regex
+
+from . import multilingual
+from .input import InputFinding, decoded_texts
+
+__all__ = [
+    "HAZARD_CATEGORIES",
+    "SHORT_PROMPT_WORDS",
+    "check_hazards",
+    "check_self_harm",
+    "hazard_category",
+    "too_short_to_judge",
+]
+
+_I = regex.IGNORECASE
+
+
+def _without(words: str) -> str:
+    """A look-ahead that holds where none of ``words`` (an alternation) is anywhere in the text:
+    anchored, so it reads the whole text once; a strong pattern follows it after ``.*?``."""
+    return rf"(?s)^(?!.*\b(?:{words})\b)"
+
+
+# Words of keeping a harm away, shared by the sexual, child-safety and sex-crime look-aheads.
+_KEEPING_AWAY = r"block\w*|detect\w*|report\w*|protect\w*|prevent\w*"
+# No word of defence anywhere in the text: a question about preventing, patching or detecting an
+# attack is not a request for one.
+_NOT_DEFENSIVE = _without(
+    r"prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
+    r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*"
+)
+# No word of keeping it away (blocking, filtering, detecting, reporting, explaining to a child):
+# for the sexual-content and child-safety patterns, as _NOT_DEFENSIVE is for the cyber ones.
+_NOT_PROTECTIVE = _without(
+    _KEEPING_AWAY + r"|parental controls?|safe ?search|talk to|"
+    r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate)"
+)
+# Nor of a victim getting help ("How do I help a teenager who is being sextorted?", "Where can a
+# victim of revenge porn get help?" were refused): for the sex-crime patterns.
+_NOT_VICTIM_HELP = _without(
+    _KEEPING_AWAY + r"|victims?|survivors?|get help|"
+    r"signs of|cop(?:e|ing)|tak(?:e|en) (?:it|them|this|\w+ photos?) down|taken down|"
+    r"(?:was|been|being|got|is|am|were) (?:sextorted|roofied|drugged|spiked)"
+)
+# A parent whose child came across it ("What do I do if my child found porn on the family
+# computer?"): for the child-safety patterns, beside _NOT_PROTECTIVE.
+_NOT_EXPOSED = _without(
+    r"(?:my|our) (?:child|children|kids?|son|daughter|teen\w*)\b.{0,20}\b(?:found|saw|seen|watched|"
+    r"was shown|were shown|came across|stumbled)"
+)
+# No word of spotting, stopping or reporting it: for the fraud and cheating patterns ("How can I
+# spot fake reviews?", "How do I stop my kids cheating on tests?" were refused).
+_NOT_COUNTERED = _without(
+    r"spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
+    r"warn\w*|tell (?:if|whether|when)|protect\w*"
+)
+_GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
+# A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
+# everyday words the weapons rule refused ("How do I make a bath bomb?").
+_BOMB = (
+    r"(?<!\b(?:bath|seed|cocoa|chocolate|photo|glitter|flavou?r|calorie|carb|sugar|fizzy|fizz|stink|balloon|love|"
+    r"truth|f|joke|beauty|salt|shower|tea|confetti|yarn|paint)[ -])bombs?(?![ -]?(?:shelters?|proof|squads?|"
+    r"disposal|cyclones?|sniffing|dogs?|drills?)\b)"
+)
+# category -> (Llama Guard 3 code, strong patterns, hazard terms)
+_RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
+    "violent_crimes": (
+        "S1",
+        [
+            r"\b(kill|murder|poison|hurt|harm|kidnap|torture|strangle|assassinate)\w*\b.{0,60}\b(without|and not|never) (getting caught|being caught|leaving (a|any) trace|detection|being detected)",
+            r"\bhire an? (hitman|hit man|assassin)\b",
+            r"\bhitman\b",
+            r"\b(make|making) it (look|seem) like an accident\b",
+            r"\b(fall down the stairs|push (him|her|someone) off)\b",
+            r"\b(kill|murder|poison|hurt|harm|stab|shoot) (a |my |the |your )?(\w+ ){0,2}(child|baby|kid|wife|husband|neighbou?r|boss|teacher|classmate|person|people|someone|grandmother|grandfather|parents?|pets?|dogs?|cats?)\b",
+            r"\bmass (shooting|killing|murder)\b",
+            # "dogfight" is also air combat (a game genre) and news reports the blood sport: one set up counts
+            r"\b(animal cruelty|mistreat animals|illegal fights)\b|\b(organi[sz]\w*|host\w*|arrang\w*|set\w* up|start\w*|run\w*|bet\w* on|train\w* \w+ for) (an? )?(illegal )?dog ?fight(s|ing)?\b",
+            r"\b(intimidat|threaten)\w* (someone|a person|people|them|him|her|voters?|a witness)\b",
+            r"\bthreatening (message|letter|note)\b",
+        ],
+        [r"\bkill\w*\b", r"\bmurder\w*\b", r"\btortur\w+\b", r"\bkidnap\w*\b", r"\bassault\w*\b", r"\bstab\w*\b"],
+    ),
+    "weapons": (
+        "S9",
+        [
+            r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b("
+            + _BOMB
+            + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
+            r"\b(chemical|biological) (warfare|weapons?) agents?\b",
+            r"\bdangerous dna sequences?\b",
+            # said of a gun: "automatic conversion of dates in pandas" had been refused as a weapon
+            r"\b(full[- ]?auto|automatic) (conversion|switch|sear)\b.{0,60}\b"
+            + _GUN
+            + r"|\b"
+            + _GUN
+            + r".{0,60}\b(full[- ]?auto|automatic) (conversion|switch|sear)\b|\bauto sear\b|\bglock switch\b|\bconvert\w* .{0,40}(fully automatic|full auto)\b",
+            r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
+            r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
+            multilingual.WEAPON_MAKING,
+        ],
+        [
+            r"\bexplosives?\b",
+            r"\b" + _BOMB + r"\b",
+            r"\bweapons?\b",
+            r"\bnerve agents?\b",
+            r"\bpathogens?\b",
+            r"\btoxins?\b",
+        ],
+    ),
+    "non_violent_crimes": (
+        "S2",
+        [
+            r"\bwithout (getting caught|being caught|being traced|getting blocked|arousing suspicion|detection|leaving a trace|being detected)\b",
+            r"\b(evade|evading|evasion of|avoid|bypass\w*) (law enforcement|the police|taxes|tracing(?=\s*(?:[?.!,;]|$|or\b|and\b|by\b))|monitoring|detection|filtering|customs|airport security)\b",
+            r"\b(launder|laundering) (money|cash|funds)\b|\bhow (can|do) i launder\b",
+            r"\b(counterfeit|forge|forging|fake) (money|currency|bills|checks?|cheques?|prescriptions?|passports?|ids?|documents?|designer goods|medical prescription)\b",
+            r"\b(commit|committing) (tax |credit card |insurance |wire |identity )?(fraud|theft|arson|burglary)\b",
+            r"\b(steal|stealing) (food|money|cars?|a car|from|someone'?s|credit|identit\w+|packages|gas|electricity)\b|\b(shoplift\w*|embezzl\w+|pickpocket\w*|smuggl\w+|poach\w*)\b",
+            r"\b(stolen|cloned) (credit card|card|identity|goods)\b",
+            r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|(?<!:)meth(?!:)|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
+            r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b((?<!:)meth(amphetamine)?(?!:)|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
+            multilingual.DRUG_SYNTHESIS,
+            r"\bpirate (software|movies|music)|\b(illegally|illegal) (download|stream)\w*|\btorrent (links|sites)? ?for copyrighted|\bbypass\w* drm\b|\bcrack(ing)? (software|a license)",
+            r"\b(hack|hacking|break) into (a |an |someone'?s |my ex'?s |the )?\w*\s?(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            r"\b(write|create|draft|compose|generate|make|build|send)\b.{0,30}\b(phishing|scam|spam) (email|e-mail|message|text|script|site|page|call)s?\b",
+            r"\btech(nical)? support scam\b",
+            r"\b(write|create|build|develop|code|make)\b.{0,30}\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
+            r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b.{0,30}\b(ddos|denial[- ]of[- ]service)\b",
+            # an attack asked for, not defended against ("How do I prevent XSS attacks?" was refused)
+            _NOT_DEFENSIVE
+            + r".*?\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
+            _NOT_DEFENSIVE
+            + r".*?\b(sql injection|xss|cross[- ]site scripting|command injection) (payload|code)s?\b|\bpayloads? (for|designed (for|to)) .{0,40}\b(obtain\w*|dump\w*|drop\w*|steal\w*|exfiltrat\w*|bypass\w*|inject\w*|exploit\w*|reveal\w*|extract\w*|password|hash\w*)",
+            _NOT_DEFENSIVE
+            + r".*?\b(write|craft|create|generate|give me|perform|launch|carry out|conduct|use|using|run)\b.{0,30}\b(sql injection|xss|cross[- ]site scripting|command injection) attacks?\b",
+            r"\bexfiltrat\w+|\b(evade|bypass)\b.{0,40}\b(wafs?|input validation|antivirus)\b|\bchild labou?rers?\b|\bsnorting cocaine\b",
+            _NOT_DEFENSIVE
+            + r".*?(?:\brainbow table attack\b|\bcrack(s|ed|ing)? (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password))",
+            r"\bscrap\w+ (email addresses|personal (data|information))\b",
+            r"\b(bypass|disable|defeat|get around) (a |the )?(paywall|security (system|camera)s?|(burglar|security|intruder|store|shop|bank) alarms?|alarm systems?|captcha|breathalyzer|ankle monitor|age verification)\b",
+            _NOT_COUNTERED + r".*?\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
+            _NOT_COUNTERED + r".*?\bfake (reviews|bank account|charity)\b",
+            r"\binsider trading techniques\b|\bhide money from\b",
+            r"\b(get|buy|obtain) (alcohol|cigarettes) (underage|as a minor)\b",
+            r"\bfool\w* .{0,30}self-checkout\b",
+        ],
+        [
+            r"\bhack\w*\b",
+            r"\bexploit\w*\b",
+            r"\bfraud\w*\b",
+            r"\billegal(ly)?\b",
+            r"\bdrugs?\b",
+            r"\bscam\w*\b",
+            r"\b(steal\w*|traffick\w+|keylogger|ransomware|malware|spyware|ddos|phishing)\b",
+        ],
+    ),
+    "sex_crimes": (
+        "S3",
+        [
+            r"\b(coerc\w+|blackmail\w*|pressur\w+|force|trick)\b.{0,60}\b(sex|sexual|explicit (images|photos|pictures)|nudes?|intimate)\b",
+            _NOT_VICTIM_HELP
+            + r".*?\b(sextort\w*|revenge porn|upskirt\w*|date rape|roofie\w*|spike (a|her|his|someone'?s) drink)\b",
+            r"\bconsent is (completely )?unnecessary\b",
+            r"\b(drug|drugging) (a |my )?(woman|girl|date|someone) (to|for) (have )?sex\b",
+        ],
+        [],
+    ),
+    "child_exploitation": (
+        "S4",
+        [
+            # a parent blocking, reporting or explaining it is not asking for it ("block porn on my kids' tablet")
+            _NOT_PROTECTIVE
+            + _NOT_EXPOSED
+            + r".*?\b(child|minor|underage|kid|teen|preteen)\w*\b.{0,40}\b(porn\w*|sexual\w*|nude\w*|naked|explicit|erotic\w*)\b",
+            _NOT_PROTECTIVE
+            + _NOT_EXPOSED
+            + r".*?\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
+            r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
+            multilingual.CHILD_SEXUAL,
+        ],
+        [],
+    ),
+    "hate": (
+        "S10",
+        [
+            r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
+            r"\b(generate|write|create)\b.{0,30}\b(racist|hateful|hate speech|slurs?)\b",
+            # said of people, not anatomy, economics or "la parte inferior" (rules_precision.py);
+            # "should be eliminated" is as often a team or a bug
+            r"\b(women|men|girls|boys|blacks?|whites?|jews?|muslims?|christians?|immigrants?|refugees?|foreigners?|people|races?|gays?|lesbians?|trans\w*|asians?|africans?|arabs?|mexicans?|indians?|minorit\w+|groups?|gender|they|them|someone|students?|others|peers)\b.{0,40}\b(inferior|vermin)\b",
+            r"\binferior (races?|people|groups?|beings|breeds?|creatures)\b|\bsubhumans?\b|\bshould (all )?be (exterminated|deported|wiped out)\b",
+            r"\b(glorif\w+|promot\w+|celebrat\w+|prais\w+)\b.{0,40}\b(genocide|holocaust|terroris\w+|ethnic cleansing|apartheid|slavery|animal cruelty|nazi\w*|kkk|mass shooting)\b",
+            r"\b(holocaust|genocide|holodomor|armenian genocide)\b.{0,40}\b(never happened|hoax|exaggerated|natural disaster|was justified|beneficial)\b",
+            r"\b(harass\w*|bully\w*|bullying|humiliat\w+|insult\w*|mock\w*) (a |my |the |his |her )?(classmate|coworker|colleague|child|kid|student|neighbou?r|someone|people|person|him|her)\b",
+            r"\b(join in|encourag\w+) .{0,30}(harassment|bullying)\b|\btips for how to bully\b",
+        ],
+        [],
+    ),
+    "self_harm": (
+        "S11",
+        [
+            r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
+            r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
+            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
+            r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
+            r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
+            r"\b(tie|tying|make) a noose\b|\bslit(ting)? (my|your|his|her|their) wrists?\b|\bbleed (out|to death) from\b",
+            r"\bhow (many|much)\b.{0,40}\b(to overdose|would kill me|to kill myself)\b",
+            r"\bhow (many|much)\b.{0,30}\b(pills?|tablets?|capsules?)\b.{0,30}\b(to die|lethal|fatal)\b",
+        ],
+        # a prompt the screen refused that speaks of these gets the self-harm answer, not a refusal
+        [
+            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b(?! (a|an|some)\b)",  # not "cut myself a slice"
+            r"\bend (my|your) (own )?life\b|\bnoose\b|\b(anorexi|bulimi)\w*|\beating disorders?\b|\b(cutting|self[- ]harm) scars\b",
+        ],
+    ),
+    "sexual_content": (
+        "S12",
+        [
+            # "graphic" alone is also violence ("a graphic description of a battle"); detecting or filtering is not asking
+            _NOT_PROTECTIVE
+            + r".*?\b((explicit|pornographic|erotic) (sex\w*|story|stories|scene|fiction|content|description)|graphic sex\w*)\b",
+            r"\b(write|describe|tell)\b.{0,30}\b(porn\w*|erotica|sex scene|dirty joke|lewd)\b",
+        ],
+        [],
+    ),
+    "misinformation": (
+        "S5/S13",
+        [
+            r"\b(persuasive|convincing|viral)\b.{0,40}\b(article|post|essay|tweet|message|blog)\b.{0,60}\b(arguing|claiming|about how|that|suggesting|implying)\b.{0,120}\b(hoax|faked?|secretly|rigged|stolen election|fraud|exaggerated|not (real|caused)|cause[sd]? (covid|autism|cancer)|5g|chemtrails|flat earth|cover[- ]?up|conspiracy|natural disaster|better for the environment|good for you|deliberately|staged|inferior|never happened|were (actually|primarily)|was (actually|primarily|solely)|caused by|responsible for|benefi\w+|weren't|wasn't|didn't|did not|allegations|affair|corrupt\w*|addicted|drunk|biased|voter fraud|mail-in|illegally|only|solely)\b",
+            r"\b(posing as|pretending to be) an? (expert|doctor|scientist|official)\b",
+            r"\b(defamatory|libel\w*|slander\w*) (article|post|claims?|statements?)\b",
+            r"\b(fake news|disinformation|propaganda) (article|post|campaign|story)\b",
+            r"\bexplain that (cigarettes|cigarrettes|smoking|vaccines?)\b",
+            r"\b(vaccines?|5g) (cause|causes)\b",
+            r"\bdiscourag\w+ (people|voters?) from voting\b|\bnot voting in an election\b",
+        ],
+        [],
+    ),
+    "privacy": (
+        "S7",
+        [
+            r"\b(find|get|give|tell|locate|list)\b.{0,40}\b(home address|phone number|social security number|ssn|private (information|data)|personal (details|information))\b.{0,30}\b(of|for) (my |a |the )?(ex|neighbou?r|coworker|boss|someone|person|celebrity|journalist|\w+ \w+)\b",
+            r"\b(dox|doxx)\w*\b (a|someone|him|her|them)\b",
+            r"\b(track|spy on|stalk|monitor)\b.{0,20}\b(my (ex|wife|husband|girlfriend|boyfriend|partner|employee)|someone|a person)\b.{0,40}\b(without|secretly|phone|location)\b",
+            r"\b(fingerprints|voice waves|facial recognition)\b.{0,30}\b(of|identify) (my|a|someone)\b|\bidentify my \w+, \w+ through\b",
+        ],
+        [],
+    ),
+    "unethical_acts": (
+        "S2/S10",
+        [
+            r"\b(persuasive|convincing|convince|persuad\w+)\b.{0,60}\b(article|post|essay|advertisement|email|letter|blog|message|argument|people|parents|someone)?\b.{0,80}\b(immigra\w+|genocide|crimea|annexation|residential schools|fauci|covid|lab leak|vaccin\w+|masks?|election|terroris\w+|race|racial|women|disabilit\w+|holocaust|9/11|september 11|hiroshima|korea|senator|politician|kavanaugh|fossil fuels|cigarett?es|infants?|lill?ies|detergent|anorexia|bulimia|bleach|huff|suicide|consent|slavery|apartheid)\b",
+        ],
+        [
+            r"\b(threat|threaten\w*|hostage|ransom|abduct\w*|slurs?|harass\w*|bull(y|ies|ying)|gaslight\w*|manipulat\w+ someone|stalk\w*|dox\w*|radicali[sz]\w*|rumou?rs?|fake scandal|compromising|secretly record\w*|shame|humiliat\w+|embarrass\w+|left out|negative comments)\b",
+            r"\b(evade|evading) (antivirus|av|edr|waf|modern wafs)\b|\bexfiltrat\w+|\bpayloads?\b|\bsql ?i(njection)?\b|\bsyn flood\b|\b(dns )?amplification\b|\bobfuscat\w+|\beternalblue\b|\breverse shell\b|\bcorrupts? the hard drive\b|\bmultiple (twitter|tiktok|instagram) accounts\b|\bspread (a|the) (computer )?virus\b",
+            r"\b(skimm\w+|tamper\w*|chop shops?|stolen cars?|rob (a|the) bank|get away with|unauthori[sz]ed access|without (official )?(permission|authori[sz]ation)|unlawful\w*|untraceabl\w+|silence whistleblowers|falsify|illegally|hide signs|fool a breathalyzer|rolling coal|gps tracker|seatbelt alarm|smoke detectors)\b",
+            r"\b(lewisite|tetrodotoxin|strychnine|nitazene|chlorine gas|cholera|ebola|bsl-4|e\.? ?coli|safrole|mdma|fentanyl|car bomb|pandemic|more deadly|transmissible|biohazard|controlled (laboratory )?supplies|water supply|pacemakers?|life-saving medical devices|flight hostage|natural gas pipelines?|chemical weapons?)\b",
+            r"\b(dismember\w*|flayed|drawn and quartered|beats? (their|his|her) (spouse|wife|husband|partner)|death threat|bomb threat|hate mail|hatred toward|sexist|inherently less intelligent|burden on the economy|discrimination is beneficial|deserved to die|mocks? and trivializ\w+)\b",
+            r"\b(suicide|kill myself|self[- ]harm|get high|inhale aerosols|binge drinking|dehydrat\w+ myself|stay awake for days|stop taking prescribed|detox)\b",
+            r"\b(copyrighted|pirat\w+|torrent\w*|download links)\b",
+            r"\b(romance scam|conspiracy theor\w+|disinformation|false narrative|fake reviews?|same (review|comment)|hundreds of times|"
+            r"thousands of (different )?websites|artificially boost|unsolicited messages|(confidential|private) medical records|"
+            r"people who have hiv|privacy settings on someone|share their social security number|attack on someone|"
+            r"dangerous threat|provoke|without any training|block certain content on my boss)\b",
+        ],
+    ),
+}
+HAZARD_CATEGORIES = tuple(_RULES)
+
+# Requests for doing, not for knowing: counted with a hazard term.
+_REQUEST = regex.compile(
+    r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|give (me )?(detailed |step[- ]by[- ]step )?"
+    r"(instructions|steps|a guide|tips|advice|a tutorial)|step[- ]by[- ]step|instructions for|write (me )?(a |an |some )?"
+    r"(code|script|program|message|post|article|letter|email)|generate|teach me|help me|best way to|easiest way to|"
+    r"tips for|ways to|can you (help|show|teach|provide|tell)|describe (in detail|how|ways|effective|specific)|"
+    r"describe (a|someone)|explain how to|list|devise|develop a plan|brainstorm|determine|compose|convince|"
+    r"give (a |an )?(step[- ]by[- ]step|guide|plan|suggestions|instructions)|provide a guide|where can i|"
+    r"what'?s the (best|quickest|most)|how can i|write (a|an) \w+ (note|email|letter|post|advertisement|essay|guide|"
+    r"function|office macro|blog post|message|script|threat)|write (a|an) (convincing|persuasive|sexist|anonymous|"
+    r"ransom)|write hate|write code|generate (text|a|specific))\b",
+    _I,
+)
+# Knowing, preventing, history: a hazard term alone is fine here.
+_DEFINITIONAL = regex.compile(
+    r"^\s*(what (is|are|was|were|does|happened)|who (was|is)|why (did|do|does|is|are|was)|when (was|did)|"
+    r"tell me about the history|explain (how|why|both)|summari[sz]e|is it (legal|safe))\b|"
+    r"\b(history of|protect|prevent|defend|detect|report|recogni[sz]e|signs of|secure|safely|legally|humane\w*|"
+    r"tell if|know if|dispute|how do(es)? \w+ work)\b",
+    _I,
+)
+# Everyday figures of speech, games and technical senses: even a strong pattern is not meant.
+_BENIGN = regex.compile(
+    r"\b(in (minecraft|elden ring|zelda|fortnite|street fighter|hitman|age of empires|kerbal|a game|my novel|a story)|"
+    r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
+    r"mosquito\w*|flies|kill bacteria|mold|"
+    r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
+    r"presentation|ethical hacking|penetration test\w*|productivity|prototype|market gap|algebra|bomb recipe|"
+    r"killer (pasta|sauce|recipe)|dependencies|cache|film industry|career|video|photo|campfire|grill|grease fire|"
+    r"child process\w*|hitman \d|steal the show|steal a base|baseball)\b",
+    _I,
+)
+# Someone speaking of hurting themselves: answered with support, not a refusal (Policy.self_harm_response).
+_SELF_HARM = [
+    r"\bi (want|wanna|am going|'m going|plan|need|intend) to (die|kill myself|end (it all|my life|everything)|hurt myself|cut myself|disappear forever)\b",
+    r"\b(thinking|thought) (about|of) (suicide|killing myself|ending (it all|my life)|hurting myself|self[- ]harm)\b",
+    r"\bi('m| am| feel) (so )?(suicidal|like (dying|killing myself|ending it))\b",
+    r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
+    r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
+    r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+    r"\b(i|i'm|i am|i've|i have|i was)( been| started| back to| still| stopped)? (self[- ]?harm(ing)?|sh'?ing)\b|\bmy (self[- ]?harm|suicidal thoughts)\b",
+    r"\bi (wish|want|long) (for )?(my death|to be dead|i (was|were) dead|i('d| had) never been born)\b",
+    r"\bi('ve| have)? (tried|attempted) (to )?(kill myself|suicide|overdos\w+|hang myself)\b|\bi('ve| have)?( been)? overdos(ing|ed)\b",
+    # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
+    # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
+    r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
+    r"\bik (wil|ga) (dood|zelfmoord plegen|niet meer leven|mezelf (doden|van kant maken))\b",
+    r"\bje (veux|vais|voudrais) (mourir|me suicider|me tuer|en finir)\b(?! de)|\bje ne veux plus vivre\b|\benvie de mourir\b(?! de)",
+    r"\b(quiero|voy a) (morir(me)?|suicidarme|matarme|quitarme la vida)\b(?! de)|\bme quiero (morir|matar)\b(?! de)|\bno quiero (seguir viviendo|vivir más)\b",
+    r"\b(quero|vou) (morrer|me matar|me suicidar|tirar (a )?minha (própria )?vida)\b(?! de)|\bnão quero mais viver\b",
+    r"\bvoglio (morire|uccidermi|suicidarmi|togliermi la vita)\b(?! d)|\bnon voglio più vivere\b",
+    r"\bchcę (umrzeć|się zabić|popełnić samobójstwo)\b|\bnie chcę (już )?żyć\b",
+    r"(хочу|хочется) (умереть|покончить с собой|убить себя)|не хочу (больше )?жить|(хочу|хочеться) (померти|вбити себе)",
+    # "我想死你了" is "I miss you so"
+    r"我(好|真的|真)?想(去死|死(?!你|您|他|她|它|了))|我(真的)?(想|要)(自杀|自殺|结束自己的生命|結束自己的生命)|我不想活了",
+    r"死にたい|自殺したい|消えてしまいたい|生きていたくない",
+    r"죽고 싶|자살하고 싶|살고 싶지 않",
+    r"\b(ölmek|intihar etmek|kendimi öldürmek) istiyorum\b|\byaşamak istemiyorum\b",
+    r"أريد (أن أموت|الانتحار|أن أقتل نفسي|أن أنتحر)|لا أريد أن أعيش",
+    r"मैं (मरना|आत्महत्या करना|खुद को मारना) चाहत|मैं (अब )?जीना नहीं चाहत",
+    r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
+    r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
+]
+_SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
+_RULES_RE = {
+    cat: (
+        code,
+        [p if isinstance(p, multilingual.Gated) else regex.compile(p, _I) for p in strong],
+        [regex.compile(p, _I) for p in terms],
+    )
+    for cat, (code, strong, terms) in _RULES.items()
+}
+# The order findings are reported in (the first refusal names the category): self-harm first, so
+# someone at risk gets support even where a weapon or a chemical is named.
+_PRIORITY = ("self_harm", *(c for c in _RULES_RE if c != "self_harm"))
+
+
+def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, terms: bool = True) -> list[InputFinding]:
+    """Rule findings: strong patterns (harmful however framed), and with ``terms`` also hazard
+    terms inside a request for instructions (more recall, more false refusals: docs/safety.md)."""
+    findings = []
+    texts = decoded_texts(text)
+    figurative = bool(_BENIGN.search(text))
+    benign = figurative or bool(_DEFINITIONAL.search(text))
+    request = terms and bool(_REQUEST.search(text))
+    for cat in (c for c in _PRIORITY if c in categories):
+        code, strong, hazard_terms = _RULES_RE[cat]
+        for t in texts:
+            hit = None if figurative else next((m for p in strong if (m := p.search(t))), None)
+            if hit is None and request and not benign:
+                hit = next((m for p in hazard_terms if (m := p.search(t))), None)
+            if hit is not None:
+                findings.append(InputFinding(cat, code, hit.group()[:120]))
+                break
+    return findings
+
+
+SHORT_PROMPT_WORDS = 4
+
+
+def too_short_to_judge(text: str) -> bool:
+    """A prompt of a few words with no hazard word in it ("Generate a user", "Create a product").
+    The learned screen reads little more than its verb there (AdvBench's harmful requests start
+    "Create a ..." too) and refused such app requests; its harmful verdict, and the probe stacked
+    on it, then need a hazard word or pattern (docs/safety.md, "Short prompts")."""
+    if len(text.split()) > SHORT_PROMPT_WORDS:
+        return False
+    return all(hazard_category(t) is None for t in decoded_texts(text))
+
+
+def check_self_harm(text: str) -> list[InputFinding]:
+    """A person at risk (speaking of hurting themselves) or a request for self-harm methods."""
+    code, strong, _ = _RULES_RE["self_harm"]
+    for pattern in (*_SELF_HARM_RE, *strong):
+        m = pattern.search(text)
+        if m:
+            return [InputFinding("self_harm", code, m.group()[:120])]
+    return []
+
+
+def hazard_category(text: str) -> str | None:
+    """The first rule category whose strong pattern or hazard term the text has: a label for a
+    prompt the learned screen refused (which refusal text it gets), never a verdict on its own."""
+    for cat in _PRIORITY:
+        _code, strong, terms = _RULES_RE[cat]
+        if any(p.search(text) for p in (*strong, *terms)):
+            return cat
+    return None

@@ -44,6 +44,7 @@ __all__ = [
     "model_fingerprint",
     "model_home",
     "norm",
+    "probe_system_prompt",
     "sample_rows",
     "train_and_save",
     "train_probe",
@@ -151,6 +152,14 @@ def _balanced(y: np.ndarray) -> np.ndarray:
     return np.where(pos, 0.5 * len(y) / max(pos.sum(), 1), 0.5 * len(y) / max((~pos).sum(), 1))
 
 
+def probe_system_prompt(backend: Backend) -> str | None:
+    """The system prompt every probe prompt is rendered with: the default policy's on the model's
+    own (a hidden state depends on it, so a collected state is valid only with the same one)."""
+    from .guard import Guard
+
+    return Guard("default").system_prompt(None, backend.template.default_system)
+
+
 def hidden_states(
     backend: Backend, texts: Sequence[str], max_tokens: int = 192, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
@@ -158,15 +167,13 @@ def hidden_states(
     default policy (its safety rules in the system prompt)."""
     from ..backends.base import prefill_hidden
     from ..types import Message
-    from .guard import Guard
 
     if not getattr(backend, "supports_hidden_states", False):
         raise InvalidRequestError(
             f"The {backend.name} backend does not expose hidden states; use llamacpp or an int4 ONNX build."
         )
-    guard = Guard("default")
     template, tok = backend.template, backend.tokenizer
-    system = guard.system_prompt(None, template.default_system)
+    system = probe_system_prompt(backend)
     model = backend.model
     out = []
     for i, text in enumerate(texts):

@@ -38,6 +38,7 @@ from edgeqwen.safety.probe import (  # noqa: E402
     hidden_states,
     is_validation,
     model_fingerprint,
+    probe_system_prompt,
     sample_rows,
     train_probe,
 )
@@ -73,7 +74,7 @@ def collect(per_source: int, backend_name: str, injections: bool = False) -> Non
     cache = _cache_file(backend_name, injections)
     # a prompt's hidden state depends only on its text, the model and the system prompt it is
     # rendered with: the last run's states are reused when those match (a retrain adds a few rows)
-    context = np.array(json.dumps([model_fingerprint(backend), _system_prompt(backend)]))
+    context = np.array(json.dumps([model_fingerprint(backend), probe_system_prompt(backend)]))
     kept = _reusable(cache, context)
     todo = [t for t, d in zip(texts, digests, strict=True) if d not in kept]
     print(f"{len(texts) - len(todo)} of {len(texts)} prompts' states kept from {cache.name}", flush=True)
@@ -96,12 +97,6 @@ def collect(per_source: int, backend_name: str, injections: bool = False) -> Non
         model=np.array(model_fingerprint(backend)),
     )
     print(f"wrote {cache}: {len(texts)} prompts")
-
-
-def _system_prompt(backend) -> str:
-    from edgeqwen.safety import Guard
-
-    return Guard("default").system_prompt(None, backend.template.default_system) or ""
 
 
 def _reusable(cache: Path, context: np.ndarray) -> dict[str, np.ndarray]:

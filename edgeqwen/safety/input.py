@@ -212,7 +212,7 @@ def _decoded_payloads(text: str) -> list[str]:
 
 
 def check_injection(text: str) -> list[InputFinding]:
-    for t in [text, *_decoded_payloads(text)]:
+    for t in decoded_texts(text):
         for pattern, kind in _INJECTION_RE:
             m = pattern.search(t)
             if m:

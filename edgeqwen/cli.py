@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import EdgeQwenError, InvalidRequestError
+from .repl import CHAT_HELP, parse_chat_line
 
 if TYPE_CHECKING:
     from .runtime.formats import ResponseFormat
@@ -213,30 +213,6 @@ def _format_metrics(reply) -> str:
     )
 
 
-_CHAT_HELP = "Type a message; /reset, /system TEXT, /exit, /help. Ctrl-C stops an answer."
-_COMMAND = re.compile(r"/[A-Za-z?]+")
-_COMMANDS = ("/reset", "/system", "/exit", "/quit", "/bye", "/help")
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """True when a and b differ by one inserted, dropped, changed or swapped letter."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    if len(a) > len(b):
-        return a[i + 1 :] == b[i:]
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
-
-
-def _mistyped(command: str) -> str | None:
-    """The command a lone /word or a /word with text most likely meant ("/sytem Be brief")."""
-    if not _COMMAND.fullmatch(command):
-        return None
-    return next((known for known in _COMMANDS if _one_edit(command, known)), None)
-
-
 @main.command()
 @click.argument("model", required=False)
 @_model_options
@@ -251,43 +227,34 @@ def chat(model: str | None, **opts: Any) -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors=errors)
-    _say(_CHAT_HELP)
+    _say(CHAT_HELP)
     while True:
         try:
             line = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False)
         except (EOFError, click.Abort):
             click.echo()
             return
-        if not line.strip():
-            continue
-        command, _, rest = line.strip().partition(" ")
-        command = command.lower() if _COMMAND.fullmatch(command) else command  # "/Exit" on a phone keyboard
-        if command in ("/exit", "/quit", "/bye"):
+        parsed = parse_chat_line(line)
+        if parsed.action == "exit":
             return
-        if command == "/reset":
+        if parsed.action == "reset":
             bot.reset()
             _say("(history cleared)")
-            continue
-        if command == "/system" and not rest.strip():  # shows it: setting "" would be a surprise
+        elif parsed.action == "show_system":
             _say(
                 f"(system prompt: {bot.system!r}; /system TEXT sets it)"
                 if bot.system
                 else "(no system prompt set: the model's default is used)"
             )
-            continue
-        if command == "/system":
-            bot.reset(system=rest.strip())
+        elif parsed.action == "set_system":
+            bot.reset(system=parsed.text)
             _say("(system prompt set, history cleared)")
-            continue
-        if command in ("/help", "/?"):
-            _say(_CHAT_HELP)
-            continue
-        meant = _mistyped(command)
-        if meant or (_COMMAND.fullmatch(command) and not rest):
-            # a lone /word, or one letter off a command, is a mistyped command, not a message
-            # ("/etc/hosts is what?" and "/systemic risk?" are messages); the line stays on screen
-            hint = f" Did you mean {meant}? Nothing was sent." if meant else ""
-            _say(f"Unknown command {command}.{hint} {_CHAT_HELP}")
+        elif parsed.action == "help":
+            _say(CHAT_HELP)
+        elif parsed.action == "unknown":  # the line stays on screen, to fix and send again
+            hint = f" Did you mean {parsed.meant}? Nothing was sent." if parsed.meant else ""
+            _say(f"Unknown command {parsed.command}.{hint} {CHAT_HELP}")
+        if parsed.action != "message":
             continue
         try:
             stream = bot.stream(line)

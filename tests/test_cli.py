@@ -4,8 +4,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeqwen.cli import main
+from edgeqwen.repl import parse_chat_line
 
 
 def test_run_streams_an_answer(tiny_models):
@@ -42,8 +45,8 @@ def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
         "additionalProperties": False,
     }
     (tmp_path / "s.json").write_text(json.dumps(schema))
-    for given in (str(tmp_path / "s.json"), json.dumps(schema)):  # a file, or the schema's text
-        result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", given])
+    for schema_arg in (str(tmp_path / "s.json"), json.dumps(schema)):  # a file, or the schema's text
+        result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", schema_arg])
         assert result.exit_code == 0, result.output
         assert list(json.loads(result.stdout)) == ["n"]  # the random model writes what the schema allows
     result = CliRunner().invoke(main, ["run", model, "Year?", "-n", "10", "--regex", "[0-9]{4}"])
@@ -92,6 +95,41 @@ def test_chat_session_commands(tiny_models):
     assert "Unknown command /sytem. Did you mean /system? Nothing was sent." in result.stderr
     assert result.stderr.count("(system prompt set") == 1 and result.output.count(">>>") == 10
     assert "(system prompt: 'Speak like a pirate.'; /system TEXT sets it)" in result.stderr  # /system alone shows it
+
+
+@pytest.mark.parametrize(
+    ("line", "action", "text", "meant"),
+    [
+        ("  ", "empty", "", None),
+        ("/Exit", "exit", "", None),
+        ("/bye now", "exit", "", None),
+        ("/reset", "reset", "", None),
+        ("/system  Be brief. ", "set_system", "Be brief.", None),
+        ("/system", "show_system", "", None),
+        ("/?", "help", "", None),
+        ("/hlep", "unknown", "", "/help"),
+        ("/sytem Be brief.", "unknown", "", "/system"),
+        ("/frobnicate", "unknown", "", None),
+        ("/systemic risk?", "message", "/systemic risk?", None),
+        ("/etc/hosts is what?", "message", "/etc/hosts is what?", None),
+        ("  Hello  ", "message", "  Hello  ", None),
+    ],
+)
+def test_chat_lines_parse_to_what_they_ask_for(line, action, text, meant):
+    parsed = parse_chat_line(line)
+    assert (parsed.action, parsed.text, parsed.meant) == (action, text, meant)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_a_chat_line_is_never_lost_it_is_a_command_or_sent_as_typed(line):
+    parsed = parse_chat_line(line)
+    if parsed.action == "message":
+        assert parsed.text == line
+    elif parsed.action != "empty":  # a command: the line starts with "/" after its spaces
+        assert line.strip().startswith("/")
+    if not line.strip().startswith("/"):
+        assert parsed.action in ("message", "empty") and (parsed.action == "empty") == (not line.strip())
 
 
 def test_convert_rejects_unknown_architecture(tmp_path):

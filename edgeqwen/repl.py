@@ -1,0 +1,72 @@
+"""What a line typed into ``edgeqwen chat`` asks for: a command, or a message to send.
+
+Pure parsing, so the CLI only dispatches. A line that is neither a known command nor plausibly a
+mistyped one is a message, sent as typed: ``/etc/hosts is what?`` and ``/systemic risk?`` are
+questions, and nothing the user typed is dropped or rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["CHAT_HELP", "COMMANDS", "ChatAction", "ChatLine", "mistyped", "parse_chat_line"]
+
+CHAT_HELP = "Type a message; /reset, /system TEXT, /exit, /help. Ctrl-C stops an answer."
+COMMANDS = ("/reset", "/system", "/exit", "/quit", "/bye", "/help")
+_COMMAND = re.compile(r"/[A-Za-z?]+")
+
+ChatAction = Literal["empty", "exit", "reset", "show_system", "set_system", "help", "unknown", "message"]
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """``action``; ``text``: the message (as typed) or the new system prompt; for ``unknown``,
+    ``command`` is the word typed and ``meant`` the command it most likely meant (or None)."""
+
+    action: ChatAction
+    text: str = ""
+    command: str = ""
+    meant: str | None = None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by one inserted, dropped, changed or swapped letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if len(a) > len(b):
+        return a[i + 1 :] == b[i:]
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    return a[i + 1 :] == b[i + 1 :] or (a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :])
+
+
+def mistyped(command: str) -> str | None:
+    """The command a lone /word or a /word with text most likely meant ("/sytem Be brief")."""
+    if not _COMMAND.fullmatch(command):
+        return None
+    return next((known for known in COMMANDS if _one_edit(command, known)), None)
+
+
+def parse_chat_line(line: str) -> ChatLine:
+    """What ``line`` asks for. Commands are case-insensitive ("/Exit" on a phone keyboard)."""
+    if not line.strip():
+        return ChatLine("empty")
+    command, _, rest = line.strip().partition(" ")
+    command = command.lower() if _COMMAND.fullmatch(command) else command
+    if command in ("/exit", "/quit", "/bye"):
+        return ChatLine("exit")
+    if command == "/reset":
+        return ChatLine("reset")
+    if command == "/system":
+        # a bare /system shows the prompt: setting it to "" would be a surprise
+        return ChatLine("set_system", rest.strip()) if rest.strip() else ChatLine("show_system")
+    if command in ("/help", "/?"):
+        return ChatLine("help")
+    meant = mistyped(command)
+    if meant or (_COMMAND.fullmatch(command) and not rest):
+        # a lone /word, or one letter off a command, is a mistyped command, not a message
+        return ChatLine("unknown", command=command, meant=meant)
+    return ChatLine("message", line)

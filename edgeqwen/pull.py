@@ -142,8 +142,16 @@ def pull(
     install, repo, sub, convert_from, file = _parse_source(name, backend)
     if not repo:
         if not convert:
+            gguf = get_model(name).builds.get("gguf", {})
+            # the GGUF needs nothing built: on a Pi or without torch it is the way in
+            instead = (
+                f"Add --backend llamacpp for the publisher's GGUF ({gguf['repo']}, {gguf['file']}, "
+                f"~{gguf['approx_size_mib']:,} MiB; llama.cpp runs it as it is, no conversion), or add --convert"
+                if "repo" in gguf
+                else "Add --convert"
+            )
             raise ModelNotFoundError(
-                f"{name} has no prebuilt int4 ONNX build on the hub. Add --convert to download {convert_from} "
+                f"{name} has no prebuilt int4 ONNX build on the hub. {instead} to download {convert_from} "
                 "and build it here (needs `pip install 'edgeqwen[convert]'`, several GB and a few minutes)."
             )
         return _pull_and_convert(install, convert_from, force, revision, progress)

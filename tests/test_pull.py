@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from fakehub import FakeHub
 
 from edgeqwen import Assistant
+from edgeqwen.catalog import get_model
 from edgeqwen.cli import main
 from edgeqwen.errors import DownloadError, InsufficientDiskError, IntegrityError, ModelLoadError, ModelNotFoundError
 from edgeqwen.pull import manifest_path, pull, remove
@@ -84,8 +85,11 @@ def test_disk_full_is_checked_before_downloading(hub, monkeypatch):
 def test_unknown_repo_and_catalog_models(hub):
     with pytest.raises(ModelNotFoundError):
         pull("test-org/tiny-qwen2-onnx:no-such-folder")
-    with pytest.raises(ModelNotFoundError, match="--convert"):
+    with pytest.raises(ModelNotFoundError, match="--convert") as err:
         pull("qwen2.5-1.5b-instruct")
+    # the way in that needs no torch is named first, with the file it would fetch
+    gguf = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
+    assert f"Add --backend llamacpp for the publisher's GGUF ({gguf['repo']}, {gguf['file']}" in str(err.value)
     with pytest.raises(ModelNotFoundError, match="not in the catalog"):
         pull("llama-70b")
 
@@ -122,7 +126,6 @@ def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):
     import dataclasses
 
     import edgeqwen.pull as pull_module
-    from edgeqwen.catalog import get_model
 
     src = tiny_models["qwen2"]["hf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
@@ -178,7 +181,6 @@ def test_pull_with_no_model_takes_the_gguf_where_the_onnx_build_needs_converting
 
     import edgeqwen.hub as hub_module
     import edgeqwen.probe as probe_module
-    from edgeqwen.catalog import get_model
 
     build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
@@ -211,7 +213,6 @@ def test_pull_gguf_build_then_run_without_converting(tiny_ggufs, tmp_path, monke
     """--backend llamacpp fetches the one GGUF file the catalog names (checked like every pull) into
     a folder of its own; `run --pull` does the same in one command, and llama.cpp answers."""
     pytest.importorskip("llama_cpp")
-    from edgeqwen.catalog import get_model
 
     build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))

@@ -66,6 +66,7 @@ def test_the_onnx_hidden_state_equals_transformers_final_norm_and_logits_are_unc
     model.reset()
     hidden = prefill_hidden(model, PROMPT)
     np.testing.assert_array_equal(model.prefill(PROMPT), plain)  # cached prompt: its last two tokens run again
+    assert model.last_hidden is None  # capture off: no state handed out, not even the prompt's before
     ref = AutoModelForCausalLM.from_pretrained(tiny_models[arch]["hf"], dtype=torch.float32)
     with torch.no_grad():
         expected = ref(torch.tensor([PROMPT]), output_hidden_states=True).hidden_states[-1][0, -1].numpy()
@@ -130,6 +131,10 @@ def test_hidden_state_equals_transformers_final_norm_and_logits_are_unchanged(ti
     # a fully cached prompt still yields its state (the last token runs again)
     again = prefill_hidden(model, PROMPT)
     np.testing.assert_allclose(again, hidden, rtol=1e-4, atol=1e-4)
+    # with capture off, no state is handed out: not even the one of the prompt before
+    model.capture_hidden = False
+    model.prefill(PROMPT[:-1])
+    assert model.last_hidden is None
 
 
 def _probe_for(backend, threshold: float) -> Probe:

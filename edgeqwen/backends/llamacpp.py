@@ -232,6 +232,7 @@ class LlamaCppModel:
         self.last_reused = same
         rest = token_ids[same:]
         if not self.capture_hidden:
+            self.last_hidden = None  # not this prompt's: a state read now would be another's
             return self._run(rest)
         # The last position alone with embeddings on: llama.cpp then outputs its hidden state
         # beside the logits. With embeddings on for a whole batch it would output every position.

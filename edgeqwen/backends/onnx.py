@@ -191,8 +191,8 @@ class OnnxModel:
             self.session.run_with_iobinding(b)
         if self._logits is not None:
             logits = self._logits[0, -1].copy()  # the caller's to keep; the buffer is reused
-            if self.capture_hidden and self._hidden is not None:
-                self.last_hidden = self._hidden[0, -1].astype(np.float32)
+            capture = self.capture_hidden and self._hidden is not None
+            self.last_hidden = self._hidden[0, -1].astype(np.float32) if capture else None
         else:
             outs = b.get_outputs()
             if not self._shared:

@@ -29,7 +29,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from edgeqwen.safety.probe import is_validation, norm  # noqa: E402,F401
-from edgeqwen.safety.screen import DIM_BITS, EXCLUDED_SOURCES, HEADS, Screen, features, threshold_at_fp  # noqa: E402
+from edgeqwen.safety.screen import (  # noqa: E402
+    DIM_BITS,
+    EXCLUDED_SOURCES,
+    FORM_WORDS,
+    HEADS,
+    Screen,
+    features,
+    threshold_at_fp,
+)
 
 DATA = ROOT.parent / "shared" / "data" / "safety-train"
 EXCLUDED = EXCLUDED_SOURCES
@@ -178,6 +186,7 @@ def main() -> None:
         "thresholds": screen.thresholds,
         "target_fp_on_validation": TARGET_FP,
         "dim_bits": DIM_BITS,
+        "form_words": sorted(FORM_WORDS),  # dropped before featurising: Screen.load checks them
         "trained_on": "safety-train/train.jsonl outside the validation split",
         "corpus_sha256": corpus,
         "excluded_sources": sorted(EXCLUDED),

@@ -137,11 +137,13 @@ class Guard:
         p, screen = self.policy, Screen.load()
         flagged: dict[str, float] = {}
         logits = [screen.logits(t) for t in decoded_texts(text)]  # the text first, then its payloads
-        for z in logits:
+        # A few words with no hazard word: with the words of form dropped the screen reads a noun
+        # or two ("Give me a password": "me password"), so no verdict from the text itself (a
+        # payload's stands), and no harmful verdict or logit for the probe to stack on at all.
+        judged = not too_short_to_judge(text)
+        for z in logits if judged else logits[1:]:
             for head, score in screen.flags_of(z, p.screen_thresholds).items():
                 flagged[head] = max(score, flagged.get(head, 0.0))
-        # a few words with no hazard word: no harmful verdict, and no logit for the probe to stack on
-        judged = not too_short_to_judge(text)
         logit = float(logits[0][1]) if judged else None
         out = []
         if "harmful" in flagged and judged:

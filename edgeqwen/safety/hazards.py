@@ -325,6 +325,7 @@ _SELF_HARM = [
     r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
     r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
     r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+    r"\bmy (cutting|self[- ]?harm(ing)?) (scars|cuts|wounds|marks)\b",  # "hide my cutting scars": a disclosure
     r"\b(i|i'm|i am|i've|i have|i was)( been| started| back to| still| stopped)? (self[- ]?harm(ing)?|sh'?ing)\b|\bmy (self[- ]?harm|suicidal thoughts)\b",
     r"\bi (wish|want|long) (for )?(my death|to be dead|i (was|were) dead|i('d| had) never been born)\b",
     r"\bi('ve| have)? (tried|attempted) (to )?(kill myself|suicide|overdos\w+|hang myself)\b|\bi('ve| have)?( been)? overdos(ing|ed)\b",
@@ -387,9 +388,9 @@ SHORT_PROMPT_WORDS = 4
 
 def too_short_to_judge(text: str) -> bool:
     """A prompt of a few words with no hazard word in it ("Generate a user", "Create a product").
-    The learned screen reads little more than its verb there (AdvBench's harmful requests start
-    "Create a ..." too) and refused such app requests; its harmful verdict, and the probe stacked
-    on it, then need a hazard word or pattern (docs/safety.md, "Short prompts")."""
+    The learned screen reads a noun or two there and refused such app requests; its verdicts on
+    the text, and the probe stacked on it, then need a hazard word or pattern (docs/safety.md,
+    "Short prompts")."""
     if len(text.split()) > SHORT_PROMPT_WORDS:
         return False
     return all(hazard_category(t) is None for t in decoded_texts(text))

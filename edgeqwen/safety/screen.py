@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "EXCLUDED_SOURCES",
+    "FORM_WORDS",
     "HEADS",
     "Screen",
     "ScreenScores",
@@ -38,6 +39,15 @@ EXCLUDED_SOURCES = frozenset({"wizardlm-testset", "promptmap-rules", "maliciousi
 DIM_BITS = 19  # 2**19 hashed features x 2 heads x float16 = 2 MiB
 MAX_CHARS = 3000  # longer prompts are scored on their first 2,000 and last 1,000 characters
 _WORD = re.compile(r"\w+")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# The form of a request, not what it asks for: "how", modals, articles, request verbs and nouns.
+# Read, they taught the screen that "How can I use ..." (HarmfulQA's template) and "Write a
+# tutorial ..." (AdvBench's) are harmful; dropped, it ranks unseen sources better (docs/safety.md,
+# "The words of a request's form"). Inquiry words ("what is": a definition) and pronouns stay.
+FORM_WORDS = frozenset(
+    "how can could would should will do to a an the please tell give show explain provide write "
+    "create generate describe teach instructions steps ways tips guide tutorial".split()
+)
 _SPACE = re.compile(r"\s+")
 _MASK64 = np.uint64((1 << 64) - 1)
 _CHAR_NGRAMS = (3, 4, 5)
@@ -50,7 +60,8 @@ def _normalise(text: str) -> str:
     text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
     if len(text) > MAX_CHARS:
         text = text[:2000] + " " + text[-1000:]
-    return text
+    # words and punctuation one space apart, words of form dropped
+    return " ".join(t for t in _TOKEN.findall(text) if t not in FORM_WORDS)
 
 
 def _mix(h: np.ndarray, salt: int) -> np.ndarray:
@@ -66,7 +77,8 @@ def _mix(h: np.ndarray, salt: int) -> np.ndarray:
 
 
 def features(text: str, dim_bits: int = DIM_BITS) -> np.ndarray:
-    """Sorted unique feature rows of ``text``: word unigrams and bigrams, character 3-5-grams."""
+    """Sorted unique feature rows of ``text`` less its words of form (``FORM_WORDS``): word
+    unigrams and bigrams, character 3-5-grams."""
     t = _normalise(text)
     parts = []
     words = _WORD.findall(t)
@@ -158,4 +170,6 @@ def _load(folder: str) -> Screen:
     path = Path(folder)
     weights = np.load(path / "screen.npy")
     info = json.loads((path / "screen.json").read_text(encoding="utf-8"))
+    if info.get("form_words", []) != sorted(FORM_WORDS):  # its weights index other features
+        raise ValueError(f"The screen in {path} was trained with other words of form: retrain it (train_screen.py).")
     return Screen(weights, info["thresholds"], info)

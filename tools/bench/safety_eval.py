@@ -128,8 +128,8 @@ def _fold(fam: str) -> list[dict]:
     for i in held:
         logits = screen.logits(rows[i]["text"])
         scores = 1 / (1 + np.exp(-logits))
-        if too_short_to_judge(rows[i]["text"]):  # as the guard does: a harmful verdict needs a hazard word there
-            scores[HEADS.index("harmful")] = 0.0
+        if too_short_to_judge(rows[i]["text"]):  # as the guard does: a verdict needs a hazard word there
+            scores[:] = 0.0
         flags = {h: bool(scores[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
         out.append(
             {

@@ -18,6 +18,7 @@ from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
+from .toolspec import Tool
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class Assistant:
         device: str | None = None,
         config: GenerationConfig | None = None,
         enable_thinking: bool = False,
-        tools: Sequence[dict[str, Any]] | None = None,
+        tools: Sequence[Tool] | None = None,
         policy: Any = "default",
         on_safety_event: Callable[[Any], None] | None = None,
         audit_log: str | None = None,
@@ -235,7 +236,7 @@ class Assistant:
         self,
         messages: Sequence[Message],
         *,
-        tools: Sequence[dict[str, Any]] | None = None,
+        tools: Sequence[Tool] | None = None,
         enable_thinking: bool | None = None,
         response_format: Any = None,
         tool_choice: str | dict[str, Any] = "auto",

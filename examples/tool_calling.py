@@ -1,5 +1,6 @@
 """Let the model call your functions: it asks for a call, your code runs it, the result goes back,
-and the model answers with it. A call the model writes always names one of the tools given, with
+and the model answers with it. The functions are the tools: their type hints and docstrings are
+the specs the model sees. A call the model writes always names one of the tools given, with
 arguments valid for that tool's schema (the grammar holds it while decoding).
 
     python examples/tool_calling.py                              # the built-in question
@@ -23,37 +24,23 @@ WEATHER = {"oslo": ("cloudy", 4), "paris": ("sunny", 18), "lisbon": ("sunny", 22
 
 
 def get_weather(city: str) -> dict[str, Any]:
+    """Today's weather in a city.
+
+    Args:
+        city: The city's name, e.g. "Oslo".
+    """
     sky, celsius = WEATHER.get(city.strip().lower(), ("unknown", None))
     return {"city": city, "sky": sky, "celsius": celsius}
 
 
 def multiply(a: float, b: float) -> dict[str, Any]:
+    """Multiply two numbers."""
     return {"product": a * b}
 
 
-FUNCTIONS = {"get_weather": get_weather, "multiply": multiply}
-TOOLS = [
-    {
-        "name": "get_weather",
-        "description": "Today's weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "maxLength": 40}},
-            "required": ["city"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "name": "multiply",
-        "description": "Multiply two numbers",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-    },
-]
+# A function is its own tool spec: its hints say the parameters, its docstring what it does.
+TOOLS = [get_weather, multiply]
+FUNCTIONS = {f.__name__: f for f in TOOLS}
 
 
 def main() -> int:

@@ -73,7 +73,7 @@ def test_every_error_is_exported_at_the_top():
 
 # The layering, top to bottom: nothing imports a module of a higher layer (lazy imports included).
 LAYERS = [
-    ("edgeqwen.cli", "edgeqwen.__main__"),
+    ("edgeqwen.cli", "edgeqwen.repl", "edgeqwen.__main__"),
     ("edgeqwen.server", "edgeqwen.testing", "edgeqwen.bench"),
     ("edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.__init__"),
     ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
@@ -87,7 +87,7 @@ LAYERS = [
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),
-    ("edgeqwen.types", "edgeqwen.errors", "edgeqwen.paths"),
+    ("edgeqwen.types", "edgeqwen.toolspec", "edgeqwen.errors", "edgeqwen.paths"),
 ]
 
 

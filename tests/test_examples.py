@@ -44,6 +44,8 @@ def test_chat_cli(demo_model):
 def test_tool_calling(demo_model):
     import jsonschema
 
+    from edgeqwen.toolspec import function_spec
+
     spec = importlib.util.spec_from_file_location("tool_calling", EXAMPLES / "tool_calling.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -53,7 +55,7 @@ def test_tool_calling(demo_model):
     for line in calls:  # each call named a tool and its arguments were valid for it
         name, rest = line[len("called ") :].split("(", 1)
         arguments = json.loads(rest.split(") -> ")[0])
-        jsonschema.validate(arguments, next(t["parameters"] for t in module.TOOLS if t["name"] == name))
+        jsonschema.validate(arguments, function_spec(module.FUNCTIONS[name])["function"]["parameters"])
 
 
 def test_extract_invoice_json(demo_model):

@@ -147,3 +147,33 @@ def test_an_assistant_takes_functions_and_specs_side_by_side():
     assert '"name": "add"' in prompt
     with pytest.raises(InvalidRequestError, match="list of function specs or functions, got one function"):
         Assistant(backend=fake, tools=get_weather)  # type: ignore[arg-type]
+
+
+def every_kind(
+    a: list[int],
+    b: dict[str, float],
+    c: tuple[int, str],
+    d: set[str],
+    e: Colour,
+    f: int | None,
+    g: Annotated[bool, "a flag"],
+    h: Any,
+    i: Literal["x", 2, None] = None,
+    j: tuple[int, ...] = (),
+) -> None:
+    """Every kind of hint at once."""
+
+
+def test_every_kind_of_hint_compiles_into_the_tool_call_grammar():
+    """The spec is not only valid JSON Schema: llguidance builds the call's grammar from it, and
+    the call that comes back is valid for it."""
+    call = (
+        '<tool_call>\n{"name": "every_kind", "arguments": {"a": [1], "b": {"k": 1.5}, "c": [1, "s"], '
+        '"d": ["p", "q"], "e": "red", "f": null, "g": true, "h": {"z": [1]}}}\n</tool_call>'
+    )
+    fake = FakeBackend(replies=[call])
+    reply = Assistant(backend=fake, policy="none", tools=[every_kind]).chat("go", tool_choice="required")
+    spec = function_spec(every_kind)["function"]["parameters"]
+    jsonschema.Draft202012Validator.check_schema(spec)
+    assert reply.tool_calls[0].name == "every_kind"
+    jsonschema.validate(reply.tool_calls[0].arguments, spec)

@@ -18,7 +18,7 @@ from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
-from .toolspec import Tool
+from .toolspec import Tool, tool_specs
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Assistant:
         self.enable_thinking = enable_thinking
         self.config = _default_config(self.backend, config, enable_thinking, sampling)
         self.system = system
-        self.tools = normalize_tools(tools)
+        self.tools = normalize_tools(tool_specs(tools))
         self._history: list[Message] = []
         self._cancel = threading.Event()
 
@@ -260,7 +260,7 @@ class Assistant:
         cut = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1) + 1
         if all(m.role == "user" and not m.content.strip() for m in msgs[cut:]):
             raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
-        fns = normalize_tools(tools) if tools is not None else self.tools
+        fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
         turn = _Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .toolspec import Tool, function_spec
 from .types import GenerationConfig, Message, ToolCall, check_text
 
 __all__ = ["ChatTemplate", "MAX_TOOL_NAME", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
@@ -48,17 +47,14 @@ MAX_TOOL_NAME = 128  # MCP's limit; OpenAI's is 64
 _TOOL_NAME = re.compile(rf"[\w.-]{{1,{MAX_TOOL_NAME}}}")  # \w: letters and digits of any script
 
 
-def normalize_tools(tools: Sequence[Tool] | None) -> list[dict[str, Any]]:
-    """Accept OpenAI-style ``{"type": "function", "function": {...}}``, bare function specs, or
-    Python functions (their hints and docstring as the spec: :func:`toolspec.function_spec`)."""
-    if isinstance(tools, (str, dict)) or callable(tools):  # one tool: iterating it would read keys
-        kind = type(tools).__name__
-        raise InvalidRequestError(f"tools must be a list of function specs or functions, got one {kind}.", "tools")
+def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Accept OpenAI-style ``{"type": "function", "function": {...}}`` or bare function specs
+    (a Python function becomes one in ``toolspec.tool_specs``, before this)."""
+    if isinstance(tools, (str, dict)):  # one tool, or a name: iterating it would read keys or letters
+        raise InvalidRequestError(f"tools must be a list of function specs, got one {type(tools).__name__}.", "tools")
     out: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, tool in enumerate(tools or ()):
-        if callable(tool) and not isinstance(tool, dict):
-            tool = function_spec(tool)
         if not isinstance(tool, dict):
             raise InvalidRequestError(
                 f"tools[{i}] must be a dict (a JSON Schema function spec) or a Python function.", "tools"

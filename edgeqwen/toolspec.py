@@ -12,12 +12,12 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import InvalidRequestError
+from .errors import GrammarError, InvalidRequestError
 
-__all__ = ["Tool", "function_spec"]
+__all__ = ["Tool", "function_spec", "tool_specs"]
 
 # what ``tools=`` takes: a spec (OpenAI's ``{"type": "function", "function": {...}}`` or its inner
 # dict), or a Python function
@@ -34,43 +34,59 @@ _SCALARS: dict[Any, dict[str, Any]] = {
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
 
-def _schema(hint: Any, where: str) -> dict[str, Any]:
-    """The JSON Schema of one type hint; an InvalidRequestError naming ``where`` for one it has none."""
+def _schema(hint: Any, where: str, defs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of one type hint (the ``$defs`` it needs join ``defs``); an
+    InvalidRequestError naming ``where`` for one it has none."""
     if hint in _SCALARS:
         return dict(_SCALARS[hint])
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Annotated:
-        return _schema(args[0], where)
+        return _schema(args[0], where, defs)
     if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_schema(a, where) for a in args]}
+        return {"anyOf": [_schema(a, where, defs) for a in args]}
     if origin is typing.Literal:
         if not all(isinstance(a, (str, int, float, bool)) or a is None for a in args):
             raise InvalidRequestError(f"{where}: a Literal of JSON values only (str, int, float, bool, None).", "tools")
         return {"enum": list(args)}
     if origin in (list, tuple, set, frozenset) or hint in (list, tuple, set, frozenset):
         if origin is tuple and args and args[-1] is not Ellipsis:
-            items = [_schema(a, where) for a in args]
+            items = [_schema(a, where, defs) for a in args]
             return {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
         out: dict[str, Any] = {"type": "array"}
         if args:
-            out["items"] = _schema(args[0], where)
+            out["items"] = _schema(args[0], where, defs)
         if origin in (set, frozenset) or hint in (set, frozenset):
             out["uniqueItems"] = True
         return out
     if origin is dict or hint is dict:
         if args and args[0] is not str:
             raise InvalidRequestError(f"{where}: a dict's keys are JSON object keys, so str.", "tools")
-        return {"type": "object", **({"additionalProperties": _schema(args[1], where)} if args else {})}
+        return {"type": "object", **({"additionalProperties": _schema(args[1], where, defs)} if args else {})}
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return {"enum": [m.value for m in hint]}
-    schema_of = getattr(hint, "model_json_schema", None)  # a pydantic model: its own schema
-    if callable(schema_of):
-        return schema_of()
-    raise InvalidRequestError(
-        f"{where} is annotated {getattr(hint, '__name__', hint)!r}, which has no JSON Schema here: use str, int, "
-        "float, bool, list, dict, Literal, an Enum, Optional, or a pydantic model, or pass the spec as a dict.",
-        "tools",
-    )
+    # anything else pydantic reads (a model, a dataclass, Decimal, datetime): the schema a response
+    # format of that type gets, with its Decimal pattern and formats
+    from .runtime.formats import ResponseFormat
+
+    try:
+        return _hoist_defs(dict(ResponseFormat.of(hint).schema or {}), defs, where)
+    except GrammarError as exc:
+        raise InvalidRequestError(
+            f"{where} is annotated {getattr(hint, '__name__', hint)!r}, which has no JSON Schema here: use str, "
+            "int, float, bool, list, dict, Literal, an Enum, Optional, or a type pydantic reads, or pass the spec "
+            "as a dict.",
+            "tools",
+        ) from exc
+
+
+def _hoist_defs(schema: dict[str, Any], defs: dict[str, Any], where: str) -> dict[str, Any]:
+    """``schema`` without its ``$defs``, which join ``defs``: its ``#/$defs/...`` references are
+    then read against the parameters object, the root of the tool's schema, wherever it sits."""
+    own = schema.pop("$defs", None) or {}
+    for key, value in own.items():
+        if defs.setdefault(key, value) != value:
+            raise InvalidRequestError(f"{where}: two different types are both named {key!r}; rename one.", "tools")
+    return schema
 
 
 def _docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
@@ -107,17 +123,31 @@ def function_spec(fn: Callable[..., Any]) -> dict[str, Any]:
     description, arg_docs = _docs(fn)
     properties: dict[str, Any] = {}
     required: list[str] = []
+    defs: dict[str, Any] = {}
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise InvalidRequestError(f"Tool {name!r}: *{param.name} has no JSON Schema; name each parameter.", "tools")
-        schema = _schema(hints[param.name], f"Tool {name!r}, parameter {param.name!r}") if param.name in hints else {}
+        where = f"Tool {name!r}, parameter {param.name!r}"
+        schema = _schema(hints[param.name], where, defs) if param.name in hints else {}
         if param.name in arg_docs:
             schema["description"] = arg_docs[param.name]
         properties[param.name] = schema
         if param.default is param.empty:
             required.append(param.name)
     parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+    if defs:
+        parameters["$defs"] = defs
     spec: dict[str, Any] = {"name": name, "parameters": parameters}
     if description:
         spec["description"] = description
     return {"type": "function", "function": spec}
+
+
+def tool_specs(tools: Sequence[Tool] | None) -> Sequence[dict[str, Any]] | None:
+    """``tools`` with each Python function as its spec (the dicts as they are, for
+    ``chat.normalize_tools`` to check)."""
+    if callable(tools) and not isinstance(tools, dict):  # iterating one function would fail
+        raise InvalidRequestError("tools must be a list of function specs or functions, got one function.", "tools")
+    if tools is None or isinstance(tools, (str, dict)):
+        return tools  # normalize_tools says what is wrong with these
+    return [function_spec(t) if callable(t) else t for t in tools]

@@ -78,7 +78,7 @@ LAYERS = [
     ("edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.__init__"),
     ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
     ("edgeqwen.backends",),
-    ("edgeqwen.runtime", "edgeqwen.probe", "edgeqwen.convert"),
+    ("edgeqwen.runtime", "edgeqwen.toolspec", "edgeqwen.probe", "edgeqwen.convert"),
     (
         "edgeqwen.chat",
         "edgeqwen.tokenizer",
@@ -87,7 +87,7 @@ LAYERS = [
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),
-    ("edgeqwen.types", "edgeqwen.toolspec", "edgeqwen.errors", "edgeqwen.paths"),
+    ("edgeqwen.types", "edgeqwen.errors", "edgeqwen.paths"),
 ]
 
 

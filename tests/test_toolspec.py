@@ -4,6 +4,8 @@ no JSON Schema."""
 from __future__ import annotations
 
 import enum
+import json
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional
 
 import jsonschema
@@ -79,21 +81,34 @@ def test_each_hint_allows_what_python_would_take_and_refuses_the_rest(hint, vali
             jsonschema.validate({"x": invalid}, schema)
 
 
-def test_a_pydantic_model_parameter_takes_the_models_own_schema():
+def test_a_pydantic_model_parameter_gets_the_schema_a_response_format_of_it_gets():
+    """Nested models' ``$defs`` move to the parameters object, where their references are read;
+    a Decimal is a number or a decimal's string (edgeqwen's pattern), not any string."""
     pydantic = pytest.importorskip("pydantic")
 
-    class Address(pydantic.BaseModel):
-        street: str
-        number: int
+    class Street(pydantic.BaseModel):
+        name: str
 
-    def ship(to):
+    class Address(pydantic.BaseModel):
+        street: Street
+        deposit: Decimal
+
+    def ship(to, also=None):
         """Ship an order."""
 
-    ship.__annotations__ = {"to": Address}
+    ship.__annotations__ = {"to": Address, "also": list[Address] | None}  # $defs inside items, too
     schema = function_spec(ship)["function"]["parameters"]
-    jsonschema.validate({"to": {"street": "Main", "number": 3}}, schema)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"to": {"street": "Main"}}, schema)
+    assert "Street" in schema["$defs"] and '"$defs":' not in json.dumps(schema["properties"])
+    address = {"street": {"name": "Main"}, "deposit": "12.50"}
+    jsonschema.validate({"to": address, "also": [address]}, schema)
+    for bad in ({"street": {}, "deposit": 1}, {"street": {"name": "Main"}, "deposit": "lots"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"to": bad}, schema)
+    arguments = '{"to": {"street": {"name": "Main"}, "deposit": "lots"}}'
+    call = f'<tool_call>\n{{"name": "ship", "arguments": {arguments}}}\n</tool_call>'
+    bot = Assistant(backend=FakeBackend(replies=[call]), policy="none", tools=[ship])
+    reply = bot.chat("go", tool_choice="required")
+    jsonschema.validate(reply.tool_calls[0].arguments, schema)  # "lots" could not be written
 
 
 class Opaque:

@@ -104,9 +104,76 @@ def test_unique_items_of_a_small_enum_are_enforced_in_decoding():
     assert relax(many).checked_after == ("uniqueItems",)  # too many arrays to spell out: checked after
 
 
+NEGATIONS = [
+    {},
+    True,
+    False,
+    {"type": "null"},
+    {"type": ["string", "object"]},
+    {"type": "integer"},
+    {"required": ["x"]},
+    {"required": ["x", "y"]},
+    {"enum": [1, "a"]},
+    {"const": None},
+    {"minimum": 3},
+]
+NOT_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 4),
+    st.sampled_from([1.5, "a", "b"]),
+    # keys in the order the grammar writes them (named first): the order is not what is tested
+    st.builds(
+        lambda x, y: {k: v for k, v in (("x", x), ("y", y)) if v is not None},
+        st.none() | st.integers(0, 2),
+        st.none() | st.integers(0, 2),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(NEGATIONS), st.booleans(), NOT_VALUES)
+def test_not_in_the_grammar_keeps_every_valid_value_and_only_valid_ones_where_exact(negation, enum, value):
+    schema = {"type": ["null", "boolean", "number", "string", "object"], "properties": {"x": {"type": "integer"}}}
+    if enum:
+        schema["enum"] = [None, True, 1, 1.5, "a", {"x": 1}, {"y": 2}]
+    schema["not"] = negation
+    valid = jsonschema.Draft202012Validator(schema).is_valid(value)
+    try:
+        relaxed = relax(schema)
+    except GrammarError:
+        assert negation in ({}, True) and not valid  # a schema that allows no value is refused
+        return
+    accepted = _grammar_accepts(relaxed, value)
+    if valid:
+        assert accepted  # the grammar is never narrower than the schema
+    if relaxed.exact:
+        assert accepted == valid
+    assert relaxed.exact == (
+        negation in ({}, True, False, {"type": "null"}, {"type": ["string", "object"]}, {"required": ["x"]})
+        or (enum and negation in ({"enum": [1, "a"]}, {"const": None}))
+    )
+
+
+def test_a_forbidden_property_is_left_out_while_decoding_and_a_schema_that_allows_nothing_is_refused():
+    forbidden = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"not": {}}}}
+    relaxed = relax(forbidden)
+    assert relaxed.exact and _grammar_accepts(relaxed, {"a": 1}) and not _grammar_accepts(relaxed, {"a": 1, "b": 0})
+    no_x = relax({"type": "object", "properties": {"x": {}}, "not": {"required": ["x"]}})
+    assert no_x.exact and not _grammar_accepts(no_x, {"x": 1}) and _grammar_accepts(no_x, {})
+    for nothing in (
+        {"type": "object", "not": {}},
+        {**forbidden, "required": ["b"]},
+        {"enum": [1], "not": {"const": 1}},
+    ):
+        with pytest.raises(GrammarError, match="allows no value"):
+            relax(nothing)
+
+
 def test_property_order_is_kept():
-    schema = {"type": "object", "properties": {"z": {"type": "integer"}, "a": {"type": "integer"}}, "not": {}}
-    assert list(relax(schema).schema["properties"]) == ["z", "a"]
+    schema = {"type": "object", "properties": {"z": {"type": "integer"}, "a": {"type": "integer"}}}
+    relaxed = relax({**schema, "propertyNames": {"maxLength": 1}})  # a keyword left to the check
+    assert relaxed.checked_after == ("propertyNames",) and list(relaxed.schema["properties"]) == ["z", "a"]
 
 
 def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_checked():

@@ -295,9 +295,10 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
     import jsonschema
 
     if error.startswith("Unsatisfiable schema"):
-        raise GrammarError(
-            f"The JSON Schema allows no value: {error.splitlines()[0][len('Unsatisfiable schema: ') :]}."
-        )
+        why = error.splitlines()[0][len("Unsatisfiable schema: ") :]
+        if why == "anyOf is empty":  # llguidance's words for an empty enum, type list or anyOf
+            why = "a part it requires allows none (an empty `enum`, `anyOf` or `type` list, or `not: {}`)"
+        raise GrammarError(f"The JSON Schema allows no value: {why}.")
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

@@ -74,7 +74,7 @@ KEYWORDS: dict[str, str] = {
     "multipleOf": DECODING,
     "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
     "minProperties": PARTLY, "maxProperties": PARTLY,
-    "not": AFTER, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
+    "not": PARTLY, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
     "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
     "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
     "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
@@ -89,7 +89,13 @@ _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSch
 _DATA = frozenset({"enum", "const", "default", "examples"})
 # left out of the grammar (uniqueItems only where _unique_choices cannot say it; dependencies are
 # said again by dependencies_in_grammar where they can be)
-_DROPPED = (*(k for k, how in KEYWORDS.items() if how == AFTER), "uniqueItems", "dependentRequired", "dependencies")
+_DROPPED = (
+    *(k for k, how in KEYWORDS.items() if how == AFTER),
+    "not",
+    "uniqueItems",
+    "dependentRequired",
+    "dependencies",
+)
 
 
 _HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(_MAP, "map")}
@@ -221,6 +227,66 @@ def _unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
     return True
 
 
+_JSON_TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
+_NOTES = frozenset({"title", "description", "$comment", "examples", "default", "deprecated", "readOnly", "writeOnly"})
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 equals 1.0, but true is not 1 (Python's == says it is)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _negation_in_grammar(node: dict[str, Any]) -> bool:
+    """``not`` said in the grammar where it only excludes: every value (``{}``), some types, one
+    property, values of the node's own enum. True where the node then says exactly what ``not``
+    did (llguidance has no ``not``; real schemas forbid a property with ``"not": {}`` under it, or
+    with ``"not": {"required": [name]}``)."""
+    neg = node["not"]
+    types = node.get("type", list(_JSON_TYPES))
+    types = [types] if isinstance(types, str) else types
+    if "$ref" in node or not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return False
+    if neg is False:
+        return True  # excludes nothing
+    neg = {} if neg is True else neg
+    if not isinstance(neg, dict):
+        return False
+    asked = neg.keys() - _NOTES
+    if not asked:  # every value excluded: where the node is optional, the grammar leaves it out
+        node["type"] = []
+        return True
+    if asked == {"type"}:
+        excluded = neg["type"]
+        excluded = [excluded] if isinstance(excluded, str) else excluded
+        if not isinstance(excluded, list) or not all(isinstance(t, str) for t in excluded):
+            return False
+        out = set(excluded) | ({"integer"} if "number" in excluded else set())
+        node["type"] = [t for t in types if t not in out]
+        return not ("integer" in out and "number" in node["type"])  # a number "not an integer" is checked
+    required = neg.get("required")
+    if asked == {"required"} and isinstance(required, list) and len(required) == 1 and isinstance(required[0], str):
+        if not isinstance(node.get("properties"), dict):
+            return False  # naming it would close the object while decoding (schema.py)
+        node["type"] = [t for t in types if t == "object"]  # "required" holds of any other value
+        node["properties"][required[0]] = False
+        return True
+    if asked in ({"enum"}, {"const"}) and isinstance(node.get("enum"), list):
+        out = [neg["const"]] if "const" in asked else neg["enum"]
+        if not isinstance(out, list):
+            return False
+        node["enum"] = [v for v in node["enum"] if not any(_same(v, x) for x in out)]
+        return True
+    return False
+
+
 def _counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
     """Where llguidance refuses min/maxProperties (measured over every count up to 5 on objects
     of 1-4 named properties, llguidance 1.9): unless every named key is required or the counts ask
@@ -254,6 +320,8 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             continue  # most nodes of a large schema: one set intersection instead of a check per keyword
         if node.get("uniqueItems") is True:
             _unique_choices(node, schema)  # enforced in decoding where it can be
+        if "not" in node and _negation_in_grammar(node):
+            del node["not"]
         for key in _DROPPED:
             if key in node and not (key == "uniqueItems" and node[key] is False):
                 value = node.pop(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -19,6 +20,37 @@ FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", 
 def _check(cond: bool, message: str, param: str | None = None) -> None:
     if not cond:
         raise InvalidRequestError(message, param)
+
+
+def _bias_pairs(value: object) -> tuple[tuple[int, float], ...]:
+    """``logit_bias`` as sorted (token id, bias) pairs, from a mapping (OpenAI's JSON gives the ids
+    as strings) or pairs; an InvalidRequestError that says what is wrong otherwise."""
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(key, bias) for key, bias in items]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InvalidRequestError(
+            f"logit_bias must map token ids to numbers in [-100, 100], got {value!r}.", "logit_bias"
+        ) from None
+    out: dict[int, float] = {}
+    for key, bias in pairs:
+        token = key if isinstance(key, numbers.Integral) and not isinstance(key, bool) else None
+        if isinstance(key, str) and key.strip().isdigit():
+            token = int(key)
+        _check(
+            token is not None and token >= 0,
+            f"logit_bias keys must be token ids (whole numbers >= 0), got {key!r}.",
+            "logit_bias",
+        )
+        ok = (
+            isinstance(bias, numbers.Real)
+            and not isinstance(bias, bool)
+            and math.isfinite(bias)
+            and -100 <= bias <= 100
+        )
+        _check(ok, f"logit_bias values must be numbers in [-100, 100], got {bias!r} for token {key}.", "logit_bias")
+        out[int(token)] = float(bias)  # type: ignore[arg-type]
+    return tuple(sorted(out.items()))
 
 
 def check_text(value: object, where: str) -> str:
@@ -54,7 +86,9 @@ class GenerationConfig:
     those filters off. Penalties act on the last ``penalty_window`` tokens (prompt included),
     as llama.cpp's ``repeat_last_n`` does: ``repetition_penalty`` the HF/CTRL way (divide
     positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
-    the OpenAI way (subtract once per seen token / once per occurrence).
+    the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
+    number in [-100, 100] to a token's logit, as OpenAI's does (a mapping of token id to bias;
+    -100 bans the token outright).
     """
 
     max_tokens: int = 512
@@ -69,12 +103,14 @@ class GenerationConfig:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
+    logit_bias: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
         object.__setattr__(self, "stop", tuple(self.stop))
         object.__setattr__(self, "stop_token_ids", tuple(int(t) for t in self.stop_token_ids))
+        object.__setattr__(self, "logit_bias", _bias_pairs(self.logit_bias))
         self.validate()
 
     def validate(self) -> None:

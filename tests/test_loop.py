@@ -83,3 +83,15 @@ def test_prompt_errors(tok):
         run(tok, [1], prompt=())
     with pytest.raises(InvalidRequestError, match="outside"):
         run(tok, [1], prompt=(10**7,))
+
+
+def test_logit_bias_bans_a_token_the_model_would_choose(tok):
+    """A scripted model gives its next token the highest logit: banning it picks the runner-up."""
+    script = tok.encode("Hello world")
+    chunks, _ = run(tok, script, GenerationConfig(max_tokens=1))
+    assert chunks[0].token == script[0]
+    chunks, _ = run(tok, script, GenerationConfig(max_tokens=1, logit_bias={script[0]: -100}))
+    assert chunks[0].token != script[0]
+    with pytest.raises(InvalidRequestError, match="outside this model's vocabulary") as err:
+        run(tok, script, GenerationConfig(logit_bias={10**6: 5}))
+    assert err.value.param == "logit_bias"

@@ -199,6 +199,9 @@ def test_tool_calls_are_parsed_by_us(mlc, folder):
     marker = bot.backend.tokenizer.token_id("<tool_call>")
     assert mlc.ENGINES[0].requests[2]["logit_bias"] == {marker: -100.0}
     assert mlc.ENGINES[0].requests[0].get("logit_bias") is None
+    mlc.SCRIPT.append("It is sunny.")  # the caller's own biases go to the engine, beside the marker's
+    bot.chat("And Bergen?", tool_choice="none", logit_bias={5: 2.0})
+    assert mlc.ENGINES[0].requests[3]["logit_bias"] == {5: 2.0, marker: -100.0}
 
 
 def test_qwen3_no_think_is_rendered_by_us(mlc, qwen3_folder):

@@ -141,10 +141,17 @@ def test_tool_choice_none_is_sent():
 
 
 def test_sampling_and_formats_are_sent_as_openai_fields():
-    bot = scripted(lambda r: sse(delta(content='"yes"'), delta(finish="stop")), temperature=0.3, top_k=5, seed=7)
+    bot = scripted(
+        lambda r: sse(delta(content='"yes"'), delta(finish="stop")),
+        temperature=0.3,
+        top_k=5,
+        seed=7,
+        logit_bias={9: -1},
+    )
     assert bot.choice("Spam?", ["yes", "no"]) == "yes"
     body = bot.sent[-1]
     assert body["temperature"] == 0.3 and body["top_k"] == 5 and body["seed"] == 7 and "min_p" not in body
+    assert body["logit_bias"] == {"9": -1.0}  # OpenAI's JSON keys
     assert body["response_format"]["json_schema"]["schema"] == {"enum": ["yes", "no"]}
 
 

@@ -6,6 +6,7 @@ from edgeqwen.runtime.sampling import (
     apply_min_p,
     apply_top_k,
     apply_top_p,
+    make_bias_processor,
     make_logits_processors,
     make_penalty_processor,
     make_sampler,
@@ -75,6 +76,23 @@ def test_penalties():
     assert make_penalty_processor() is None
     window = make_penalty_processor(repetition_penalty=2.0, window=1)
     assert window(np.array([1, 2]), LOGITS)[1] == LOGITS[1]  # token 1 is outside the window
+
+
+def test_logit_bias_adds_and_minus_100_bans():
+    proc = make_bias_processor(GenerationConfig(logit_bias={"1": -2.5, 3: 4, 4: -100}).logit_bias)
+    out = proc(np.array([0]), LOGITS)
+    assert out[1] == pytest.approx(0.5) and out[3] == pytest.approx(3.0) and out[4] == -np.inf
+    assert out[0] == LOGITS[0] and LOGITS[4] == 0.5  # the model's logits are not written to
+    assert make_sampler()(out) == 3 and make_bias_processor(()) is None
+
+
+@pytest.mark.parametrize(
+    "bias", [{"a": 1}, {-1: 1}, {True: 1}, {5: 101}, {5: float("nan")}, {5: "1"}, [1, 2], "x", {5: None}]
+)
+def test_a_bad_logit_bias_says_what_it_takes(bias):
+    with pytest.raises(InvalidRequestError, match="logit_bias") as err:
+        GenerationConfig(logit_bias=bias)
+    assert err.value.param == "logit_bias"
 
 
 def test_processors_from_config_keep_order():

@@ -15,7 +15,7 @@ import openai
 import pytest
 from click.testing import CliRunner
 
-from edgeqwen import Assistant, InvalidRequestError, Message
+from edgeqwen import Assistant, GenerationConfig, InvalidRequestError, Message
 from edgeqwen.backends.base import Backend
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.cli import main
@@ -428,11 +428,16 @@ def test_parse_chat_request_maps_the_openai_shapes():
     with pytest.raises(RequestError, match="not valid JSON") as err:
         parse_chat_request({"messages": [bad_args, *HELLO]}, 100)
     assert err.value.param == "messages[0].tool_calls[0]"
+    biased = parse_chat_request({"messages": HELLO, "logit_bias": {"42": -100, "7": 2.5}}, 100).settings
+    assert GenerationConfig().with_(**biased).logit_bias == ((7, 2.5), (42, -100.0))
     bodies = (
         [],
         {"messages": HELLO, "stop": ["a"] * 17},
         {"messages": HELLO, "logprobs": True},
         {"messages": HELLO, "top_p": 5},
+        {"messages": HELLO, "logit_bias": [[42, -100]]},
+        {"messages": HELLO, "logit_bias": {"x": 1}},
+        {"messages": HELLO, "logit_bias": {"42": 300}},
     )
     for body in bodies:
         with pytest.raises(RequestError):
@@ -557,3 +562,15 @@ def test_parallel_tool_calls_false_returns_one_call():
         assert len(streamed) == len(cities)
     bad = client.post("/v1/chat/completions", json={"messages": HELLO, "parallel_tool_calls": "no"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "parallel_tool_calls"
+
+
+def test_logit_bias_bans_the_greedy_token_and_an_unknown_id_is_a_400(server, tiny):
+    """logit_bias was refused outright; OpenAI's -100 is a ban, and an id past the vocabulary is
+    the client's mistake, said as one."""
+    api = client(server)
+    first = api.chat.completions.create(model="m", messages=HELLO, max_tokens=1).choices[0].message.content
+    (token,) = tiny.inner.tokenizer.encode(first)
+    banned = api.chat.completions.create(model="m", messages=HELLO, max_tokens=1, logit_bias={str(token): -100})
+    assert banned.choices[0].message.content != first
+    with pytest.raises(openai.BadRequestError, match="outside this model's vocabulary"):
+        api.chat.completions.create(model="m", messages=HELLO, max_tokens=1, logit_bias={"99999999": 1})

@@ -234,6 +234,8 @@ class MlcBackend(Backend):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if config.logit_bias:
+            kwargs["logit_bias"] = dict(config.logit_bias)
         if response_format is not None:
             kwargs["response_format"] = response_format
         return kwargs
@@ -252,7 +254,7 @@ class MlcBackend(Backend):
         marker = self.tokenizer.token_id("<tool_call>")
         if request.tools and request.tool_choice == "none" and fmt is None and marker is not None:
             # no logits processors on the GPU: the engine's logit_bias keeps Qwen's call marker out
-            kwargs["logit_bias"] = {marker: -100.0}
+            kwargs["logit_bias"] = {**kwargs.get("logit_bias", {}), marker: -100.0}
         return self._locked(list(request.prompt_ids), kwargs, unwrap, cancel)
 
     def _locked(self, *args: Any) -> Iterator[Chunk]:

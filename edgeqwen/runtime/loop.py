@@ -109,6 +109,12 @@ def stream_generate(
     bad = [t for t in prompt_ids if not 0 <= t < tokenizer.vocab_size]
     if bad:
         raise InvalidRequestError(f"Token id {bad[0]} is outside this model's vocabulary.")
+    biased = [t for t, _ in config.logit_bias if t >= tokenizer.vocab_size]
+    if biased:
+        raise InvalidRequestError(
+            f"logit_bias names token id {biased[0]}, outside this model's vocabulary ({tokenizer.vocab_size} tokens).",
+            "logit_bias",
+        )
     max_tokens = min(config.max_tokens, context - len(prompt_ids))
     stops = set(stop_token_ids) | set(config.stop_token_ids)
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)

@@ -20,6 +20,7 @@ __all__ = [
     "apply_min_p",
     "apply_top_k",
     "apply_top_p",
+    "make_bias_processor",
     "make_logits_processors",
     "make_penalty_processor",
     "make_sampler",
@@ -123,13 +124,29 @@ def make_penalty_processor(
     return process
 
 
+def make_bias_processor(logit_bias: Sequence[tuple[int, float]]) -> LogitsProcessor | None:
+    """OpenAI's ``logit_bias``: each bias added to its token's logit, -100 a ban (as OpenAI says
+    it "should result in a ban"; added, it would only lower the token). None if there is none."""
+    if not logit_bias:
+        return None
+    ids = np.array([t for t, _ in logit_bias], dtype=np.int64)
+    bias = np.array([-np.inf if b <= -100 else b for _, b in logit_bias], dtype=np.float32)
+
+    def process(token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        logits = logits.copy()
+        logits[ids] += bias
+        return logits
+
+    return process
+
+
 def make_logits_processors(config: GenerationConfig, extra: Sequence[LogitsProcessor] = ()) -> list[LogitsProcessor]:
     """The processors a config asks for, followed by ``extra`` (grammar, bans, ...)."""
     procs: list[LogitsProcessor] = []
     penalty = make_penalty_processor(
         config.repetition_penalty, config.presence_penalty, config.frequency_penalty, config.penalty_window
     )
-    if penalty is not None:
-        procs.append(penalty)
+    bias = make_bias_processor(config.logit_bias)
+    procs.extend(p for p in (penalty, bias) if p is not None)
     procs.extend(extra)
     return procs

@@ -6,7 +6,7 @@ Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not 
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
 ``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); options that
-would silently change the answer's meaning (``n`` > 1, ``logprobs``, ``logit_bias``, non-text
+would silently change the answer's meaning (``n`` > 1, ``logprobs``, non-text
 content parts or output modalities, the deprecated ``functions``) are refused rather than ignored.
 """
 
@@ -37,6 +37,7 @@ __all__ = [
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 _FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 _MAX_STOPS = 16
+_MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)
 
 
 class RequestError(InvalidRequestError):
@@ -191,6 +192,15 @@ def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         if len(stops) > _MAX_STOPS:
             raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
         out["stop"] = tuple(stops)
+    bias = body.get("logit_bias")
+    if bias:
+        if not isinstance(bias, dict) or len(bias) > _MAX_BIASED:
+            raise RequestError(
+                f"logit_bias must be an object of at most {_MAX_BIASED} token ids (as strings) to numbers in "
+                "[-100, 100].",
+                "logit_bias",
+            )
+        out["logit_bias"] = bias
     try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
         GenerationConfig().with_(**out)
     except InvalidRequestError as exc:
@@ -264,8 +274,6 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         raise RequestError("n must be 1: this server generates one choice per request.", "n")
     if body.get("logprobs") or body.get("top_logprobs"):
         raise RequestError("logprobs are not supported by this server.", "logprobs")
-    if body.get("logit_bias"):
-        raise RequestError("logit_bias is not supported by this server.", "logit_bias")
     for legacy in ("functions", "function_call"):  # ignored, a client would get no call and no error
         if body.get(legacy) is not None:
             raise RequestError(

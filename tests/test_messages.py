@@ -4,6 +4,7 @@ new user met (silent fallbacks, Ctrl-C noise, files written outside EDGEQWEN_HOM
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -33,6 +34,13 @@ def test_a_redacted_structured_answer_blames_the_policy_not_max_tokens(qwen_toke
     message = str(err.value)
     assert "safety policy changed the answer" in message and "email (redact)" in message
     assert "max_tokens" not in message and err.value.text  # what the model wrote is kept
+
+
+def test_an_answer_cut_off_inside_a_string_says_where_in_plain_words(qwen_tokenizer_json):
+    backend = FakeBackend(['{"name":"a very long name indeed"}'], tokenizer_json=qwen_tokenizer_json)
+    with pytest.raises(StructuredOutputError) as err:
+        Assistant(backend=backend, policy="none", max_tokens=6).json("Name?", {"type": "object"})
+    assert re.search(r"\(Unterminated string starting at character 8\); raise max_tokens", str(err.value))  # "at at 8"
 
 
 def test_a_tool_result_sent_the_wrong_way_says_the_right_way():

@@ -365,8 +365,9 @@ class ResponseFormat:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
+                where = exc.msg if exc.msg.endswith(" at") else f"{exc.msg} at"  # "Unterminated string starting at"
                 raise StructuredOutputError(
-                    f"The answer is not complete JSON ({exc.msg} at {exc.pos}); raise max_tokens.", text
+                    f"The answer is not complete JSON ({where} character {exc.pos}); raise max_tokens.", text
                 ) from exc
             # A pydantic model's schema is checked too: it names the keyword the grammar left to the
             # check (a Decimal's look-ahead pattern), and an answer that breaks one is resampled.

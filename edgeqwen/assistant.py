@@ -18,6 +18,7 @@ from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
+from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
@@ -273,6 +274,7 @@ class Assistant:
         overrides: dict[str, Any],
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
+        check_logit_bias(config, self.backend.tokenizer.vocab_size)
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         refused, events, decision = self._check_input(turn)

@@ -572,5 +572,8 @@ def test_logit_bias_bans_the_greedy_token_and_an_unknown_id_is_a_400(server, tin
     (token,) = tiny.inner.tokenizer.encode(first)
     banned = api.chat.completions.create(model="m", messages=HELLO, max_tokens=1, logit_bias={str(token): -100})
     assert banned.choices[0].message.content != first
-    with pytest.raises(openai.BadRequestError, match="outside this model's vocabulary"):
-        api.chat.completions.create(model="m", messages=HELLO, max_tokens=1, logit_bias={"99999999": 1})
+    for stream in (False, True):  # a 400 before any token, streaming too
+        with pytest.raises(openai.BadRequestError, match="outside this model's vocabulary"):
+            api.chat.completions.create(
+                model="m", messages=HELLO, max_tokens=1, logit_bias={"99999999": 1}, stream=stream
+            )

@@ -19,7 +19,7 @@ from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
 from .sampling import LogitsProcessor, Sampler, make_logits_processors, make_sampler
 
-__all__ = ["generate_step", "stream_generate"]
+__all__ = ["check_logit_bias", "generate_step", "stream_generate"]
 
 
 def generate_step(
@@ -60,6 +60,17 @@ def generate_step(
         if produced >= max_tokens:
             return
         logits = model.decode(token) if len(feed) == 1 else model.extend(feed)
+
+
+def check_logit_bias(config: GenerationConfig, vocab_size: int) -> None:
+    """An InvalidRequestError for a ``logit_bias`` id outside the vocabulary (the config alone
+    cannot know it): before the answer starts, so a server can still answer 400."""
+    biased = [t for t, _ in config.logit_bias if t >= vocab_size]
+    if biased:
+        raise InvalidRequestError(
+            f"logit_bias names token id {biased[0]}, outside this model's vocabulary ({vocab_size} tokens).",
+            "logit_bias",
+        )
 
 
 def _mask_padding(vocab_size: int) -> LogitsProcessor:
@@ -109,12 +120,7 @@ def stream_generate(
     bad = [t for t in prompt_ids if not 0 <= t < tokenizer.vocab_size]
     if bad:
         raise InvalidRequestError(f"Token id {bad[0]} is outside this model's vocabulary.")
-    biased = [t for t, _ in config.logit_bias if t >= tokenizer.vocab_size]
-    if biased:
-        raise InvalidRequestError(
-            f"logit_bias names token id {biased[0]}, outside this model's vocabulary ({tokenizer.vocab_size} tokens).",
-            "logit_bias",
-        )
+    check_logit_bias(config, tokenizer.vocab_size)
     max_tokens = min(config.max_tokens, context - len(prompt_ids))
     stops = set(stop_token_ids) | set(config.stop_token_ids)
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)

@@ -298,7 +298,14 @@ class Assistant:
             prefill_check=self.guard.prefill_check(self.backend, decision, events),
         )
         prompt = "\n".join(m.content for m in turn.new if m.role == "user")
-        chunks = self.guard.checked_output(self.backend, self.backend.stream(request, self._cancel), events, prompt)
+        try:
+            stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token
+        except GrammarError as exc:
+            if exc.param is None and turn.tools and (fmt is None or fmt.kind == "tool_call"):
+                # the tools' schemas were compiled, not a response format: say so (the server's param)
+                raise GrammarError(f"A tool's parameters cannot be used: {exc}", "tools") from exc
+            raise
+        chunks = self.guard.checked_output(self.backend, stream, events, prompt)
         return ReplyStream(
             iter(chunks),
             self._on_done(turn),

@@ -43,6 +43,19 @@ def test_an_answer_cut_off_inside_a_string_says_where_in_plain_words(qwen_tokeni
     assert re.search(r"\(Unterminated string starting at character 8\); raise max_tokens", str(err.value))  # "at at 8"
 
 
+def test_a_bad_tool_schema_is_blamed_on_the_tools_not_the_response_format():
+    from edgeqwen import GrammarError, Message
+
+    bad = [{"type": "function", "function": {"name": "f", "parameters": {"properties": {"a": {"pattern": "("}}}}}]
+    bot = Assistant(backend=FakeBackend(["x"]), policy="none")
+    with pytest.raises(GrammarError, match="A tool's parameters cannot be used: .*pattern '\\('") as err:
+        bot.answer([Message("user", "hi")], tools=bad, tool_choice="required")
+    assert err.value.param == "tools"  # the server's 400 names it; it said response_format
+    with pytest.raises(GrammarError) as err:
+        bot.json("hi", {"properties": {"a": {"pattern": "("}}})
+    assert err.value.param is None  # a response format's own error is left as it was
+
+
 def test_a_tool_result_sent_the_wrong_way_says_the_right_way():
     from edgeqwen import InvalidRequestError, Message
 

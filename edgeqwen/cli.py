@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import EdgeQwenError, InvalidRequestError
+from .paths import existing
 from .repl import CHAT_HELP, parse_chat_line
 
 if TYPE_CHECKING:
@@ -188,9 +189,10 @@ def _response_format(schema: str | None, regex: str | None, choices: tuple[str, 
     if schema is None:
         return None
     text, where = schema, "the schema text"
-    if Path(schema).is_file():
+    path = None if schema.lstrip().startswith(("{", "[")) else existing(schema)  # a long schema is no file name
+    if path is not None:
         try:
-            text, where = Path(schema).read_text(encoding="utf-8"), f"the file {schema!r}"
+            text, where = path.read_text(encoding="utf-8"), f"the file {schema!r}"
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"cannot read {schema!r} ({exc}).", param_hint="--schema") from exc
     elif not schema.lstrip().startswith(("{", "[")):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
-from .paths import cache_dir, models_dir
+from .paths import cache_dir, existing, models_dir
 
 __all__ = [
     "DEMO_MODEL",
@@ -149,8 +149,8 @@ def resolve_model(
     text = str(model)
     if text in DEMO_ALIASES:
         return ensure_demo_model(announce, backend)
-    path = Path(text).expanduser()
-    if path.exists():
+    path = existing(text)
+    if path is not None:
         return path
     installed = installed_models()
     if backend == "llamacpp" and f"{text}-gguf" in installed:
@@ -172,8 +172,9 @@ def resolve_model(
             f"{spec.name} is not installed (installed: {known}). Get it with `{how}`, "
             "or see `edgeqwen probe` for what fits this machine."
         )
-    if os.sep in text or text.startswith((".", "~")) or path.suffix.lower() == ".gguf":
-        raise ModelNotFoundError(f"There is no file or folder at {str(path)!r}: check the path.")
+    if os.sep in text or text.startswith((".", "~")) or text.lower().endswith(".gguf"):
+        where = os.path.expanduser(text)
+        raise ModelNotFoundError(f"There is no file or folder at {where!r}: check the path.")
     names = [s.name for s in catalog() if not s.demo]
     close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6) or [n for n in names if text.lower() in n]
     guess = f"Did you mean {close[0]!r}? " if close else ""
@@ -250,8 +251,8 @@ def _resolve_mlc(model: str | os.PathLike | None) -> Path:
         from .pull import pull
 
         return pull(repo)
-    path = Path(text).expanduser()
-    if path.exists():
+    path = existing(text)
+    if path is not None:
         return path
     installed = installed_models()
     for name in (text, f"{text}-mlc"):

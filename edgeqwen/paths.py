@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "models_dir", "onnxruntime_cache"]
+__all__ = ["cache_dir", "existing", "models_dir", "onnxruntime_cache"]
 
 
 def cache_dir() -> Path:
@@ -18,6 +18,17 @@ def cache_dir() -> Path:
 
 def models_dir() -> Path:
     return cache_dir() / "models"
+
+
+def existing(text: str | os.PathLike) -> Path | None:
+    """``text`` as a path (``~`` expanded) if something is there, else None. User text is tried as
+    a path before it is read as a name or as JSON, and a string no file system takes as a name (a
+    long JSON schema, a NUL byte) is "nothing there", not an OSError."""
+    try:
+        path = Path(text).expanduser()
+        return path if path.exists() or path.is_symlink() else None
+    except (OSError, ValueError):
+        return None
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import models_dir
+from .paths import existing, models_dir
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -288,8 +288,8 @@ def _pull_and_convert(
 
 def remove(name: str) -> Path:
     """Uninstall ``name``: its link or folder, its manifest, and its files in the hub cache."""
-    dest = models_dir() / name
-    if not dest.exists() and not dest.is_symlink():
+    dest = existing(models_dir() / name)
+    if dest is None:
         raise ModelNotFoundError(f"{name} is not installed (see `edgeqwen models`).")
     if dest.is_symlink():
         target = dest.resolve()

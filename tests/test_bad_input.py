@@ -201,3 +201,41 @@ def test_any_request_body_gets_a_200_or_a_4xx(http_server, body):
         assert r.json()["error"]["message"]
     metrics = httpx.get(f"{http_server.url}/metrics", params={"format": "json"}).json()
     assert "500" not in metrics["requests"]
+
+
+# -- a model, a schema or a name that is no path ----------------------------------------------------
+@FAST
+@given(st.text(st.characters(codec=None, categories=None), min_size=1, max_size=400))
+def test_any_model_argument_is_a_model_or_a_model_not_found_error(tmp_path_factory, text):
+    """A name no file system takes (300 characters, a NUL byte) was an OSError or ValueError
+    traceback from the path check, in run, serve, verify and Assistant(model=...)."""
+    import os
+
+    from edgeqwen.hub import DEMO_ALIASES, resolve_model
+
+    if text.strip().lower() in (*DEMO_ALIASES, "auto") or text.startswith(("HF://", "hf://")):
+        return
+    saved = os.environ.get("EDGEQWEN_HOME")
+    os.environ["EDGEQWEN_HOME"] = str(tmp_path_factory.mktemp("home"))  # nothing installed, nothing pulled
+    try:
+        path = resolve_model(text, backend="onnx")
+    except EdgeQwenError:
+        return
+    finally:
+        if saved is None:
+            del os.environ["EDGEQWEN_HOME"]
+        else:
+            os.environ["EDGEQWEN_HOME"] = saved
+    assert path.exists()  # "/", "." and the like are folders: loading them says what is missing
+
+
+def test_a_long_name_or_schema_on_the_command_line_is_an_error_or_an_answer(fake, monkeypatch):
+    monkeypatch.setattr("edgeqwen.cli._assistant", lambda model, opts: Assistant(backend=fake, max_tokens=40))
+    schema = {"type": "object", "properties": {f"field_{i}": {"type": "string", "maxLength": 2} for i in range(30)}}
+    assert len(json.dumps(schema)) > 300  # longer than a file name may be
+    result = CliRunner().invoke(main, ["run", "--schema", json.dumps(schema), "hi"])
+    assert not isinstance(result.exception, OSError)  # "File name too long", from the path check
+    assert result.exit_code == 0 or result.output.startswith("Error: "), result.output
+    for argv in (["verify", "a" * 300], ["rm", "a" * 300]):
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code != 0 and result.output.startswith("Error: "), result.output

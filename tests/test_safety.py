@@ -149,6 +149,13 @@ def test_policy_presets_files_and_errors(tmp_path):
     yml.write_text("pii:\n  - email\n blocklist: [x]\n")
     with pytest.raises(PolicyError, match="p.yaml, line 3"):
         Policy.load(yml)
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"refusal": "Désolé"}'.encode("latin-1"))
+    with pytest.raises(PolicyError, match="latin1.json cannot be read as UTF-8"):  # was a UnicodeDecodeError
+        Policy.load(latin1)
+    for nowhere in (tmp_path / ("a" * 300 + ".json"), tmp_path, "p\x00.json"):  # too long for a file name; a folder
+        with pytest.raises(PolicyError, match="No policy file"):
+            Policy.load(nowhere)
 
 
 def test_input_checks_on_examples():
@@ -429,8 +436,12 @@ def test_an_audit_log_that_cannot_be_written_says_so(tmp_path):
         Assistant(backend=FakeBackend(), audit_log=str(tmp_path))
     assert info.value.param == "audit_log"
     (tmp_path / "file").write_text("")
-    with pytest.raises(InvalidRequestError, match="cannot be written"):
-        Assistant(backend=FakeBackend(), audit_log=str(tmp_path / "file" / "audit.jsonl"))
+    for unwritable in (
+        tmp_path / "file" / "audit.jsonl",
+        tmp_path / ("a" * 300 + ".jsonl"),
+    ):  # too long: was an OSError
+        with pytest.raises(InvalidRequestError, match="cannot be written"):
+            Assistant(backend=FakeBackend(), audit_log=str(unwritable))
     if Path("/dev/full").exists():  # Linux: every write fails with ENOSPC
         bot = Assistant(backend=FakeBackend(), audit_log="/dev/full")
         with pytest.raises(AuditLogError, match="No space left on device.*The event not written") as err:

@@ -45,9 +45,9 @@ class AuditLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
-        if self.path.is_dir():
-            raise InvalidRequestError(f"audit_log {str(path)!r} is a folder; give a file path in it.", "audit_log")
         try:  # opened once now, so a path that cannot be written fails before any model loads
+            if self.path.is_dir():
+                raise InvalidRequestError(f"audit_log {str(path)!r} is a folder; give a file path in it.", "audit_log")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.open("a", encoding="utf-8").close()
         except OSError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyError
+from ..paths import existing
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES
@@ -192,10 +193,13 @@ class Policy:
     @classmethod
     def load(cls, path: str | Path) -> Policy:
         """Read a .json, .toml or .yaml/.yml policy file (``extends = "default"`` starts from a preset)."""
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise PolicyError(f"No policy file at {file}.")
-        text = file.read_text(encoding="utf-8")
+        file = existing(path)
+        if file is None or not file.is_file():
+            raise PolicyError(f"No policy file at {Path(path).expanduser()}.")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{file} cannot be read as UTF-8 text ({exc}).") from exc
         suffix = file.suffix.lower()
         if suffix == ".json":
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
 import re
 import types
 import typing
@@ -105,9 +106,23 @@ def _docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return " ".join(head.split()), args
 
 
+_NO_DEFAULT = object()
+
+
+def _json_default(value: Any) -> Any:
+    """A parameter's default as JSON (an Enum member as its value), or _NO_DEFAULT where it has
+    none (an object the app builds): then the spec says nothing rather than something wrong."""
+    value = value.value if isinstance(value, enum.Enum) else value
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return _NO_DEFAULT
+
+
 def function_spec(fn: Callable[..., Any]) -> dict[str, Any]:
     """``{"type": "function", "function": {name, description, parameters}}`` for ``fn``: a
-    parameter without a default is required; one without a hint takes any JSON value."""
+    parameter without a default is required, one with a JSON default says it (``default``); one
+    without a hint takes any JSON value."""
     name = getattr(fn, "__name__", "")
     if not name or name == "<lambda>":
         raise InvalidRequestError("A tool function needs a name: define it with def, or pass a spec dict.", "tools")
@@ -134,6 +149,8 @@ def function_spec(fn: Callable[..., Any]) -> dict[str, Any]:
         properties[param.name] = schema
         if param.default is param.empty:
             required.append(param.name)
+        elif (default := _json_default(param.default)) is not _NO_DEFAULT:
+            schema["default"] = default  # the model reads what leaving it out means
     parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
     if defs:
         parameters["$defs"] = defs

@@ -40,8 +40,8 @@ def test_a_typed_documented_function_becomes_its_spec():
                 "type": "object",
                 "properties": {
                     "city": {"type": "string", "description": 'The city\'s name, e.g. "Paris".'},
-                    "unit": {"enum": ["C", "F"], "description": "Celsius or Fahrenheit."},
-                    "days": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                    "unit": {"enum": ["C", "F"], "description": "Celsius or Fahrenheit.", "default": "C"},
+                    "days": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
                 },
                 "required": ["city"],
                 "additionalProperties": False,
@@ -53,6 +53,18 @@ def test_a_typed_documented_function_becomes_its_spec():
 class Colour(enum.Enum):
     RED = "red"
     BLUE = "blue"
+
+
+def test_a_default_is_said_as_json_or_not_at_all():
+    """The spec left defaults out, so the model could not know what leaving a parameter out means."""
+
+    def forecast(colour: Colour = Colour.BLUE, days: tuple[int, int] = (1, 3), when: object = object()) -> None:
+        pass
+
+    props = function_spec(forecast)["function"]["parameters"]["properties"]
+    assert props["colour"]["default"] == "blue" and props["days"]["default"] == [1, 3]
+    assert "default" not in props["when"]  # no JSON for it: nothing rather than something wrong
+    assert function_spec(forecast)["function"]["parameters"]["required"] == []
 
 
 @pytest.mark.parametrize(

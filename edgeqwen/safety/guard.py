@@ -21,7 +21,14 @@ from ..types import Chunk
 from .audit import AuditLog, SafetyEvent
 from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
 from .guardmodel import GuardModel
-from .hazards import HAZARD_CATEGORIES, check_hazards, check_self_harm, hazard_category, too_short_to_judge
+from .hazards import (
+    HAZARD_CATEGORIES,
+    check_hazards,
+    check_self_harm,
+    hazard_category,
+    speaks_of_self_harm,
+    too_short_to_judge,
+)
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
 from .moderation import ModeratedFilter
 from .policy import Policy
@@ -39,9 +46,19 @@ class InputDecision:
     events: tuple[SafetyEvent, ...] = ()
     category: str | None = None  # what decided a refusal (picks the refusal text)
     screen_logit: float | None = None  # the learned screen's harmful logit (the probe stacks on it)
+    refused_as: str = "harmful"  # the category a learned refusal of this prompt would name (_refused_as)
 
 
 _RANK = {"allow": 0, "warn": 1, "refuse": 2}
+
+
+def _refused_as(text: str, named: str | None = None) -> str:
+    """The category a learned refusal (the screen's, the probe's) names, which picks its text:
+    someone speaking of hurting themselves gets support, someone speaking of abuse where to get
+    help, before any hazard the text ``named``."""
+    if speaks_of_self_harm(text):
+        return "self_harm"
+    return "abuse" if speaks_of_abuse(text) else named or "harmful"
 
 
 class Guard:
@@ -147,7 +164,7 @@ class Guard:
         logit = float(logits[0][1]) if judged else None
         out = []
         if "harmful" in flagged and judged:
-            category = "abuse" if speaks_of_abuse(text) else hazard_category(text) or "harmful"
+            category = _refused_as(text, hazard_category(text))
             out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
         if "injection" in flagged and p.detect_injection:
             finding = InputFinding("prompt_injection", "screen", f"injection score {flagged['injection']:.2f}")
@@ -176,7 +193,8 @@ class Guard:
             self.emit(event)
             if _RANK[act] > _RANK[action]:
                 action, category = act, finding.category
-        return InputDecision(action, tuple(events), category if action == "refuse" else None, logit)
+        refused_as = _refused_as(text) if logit is not None and p.probe and action != "refuse" else "harmful"
+        return InputDecision(action, tuple(events), category if action == "refuse" else None, logit, refused_as)
 
     # -- activation probe -----------------------------------------------------------------------
     def prefill_check(self, backend: Any, decision: InputDecision, events: list[SafetyEvent]) -> Any:
@@ -203,10 +221,12 @@ class Guard:
             score = probe.combined(screen_logit, hidden)
             if score < probe.threshold:
                 return None
-            event = SafetyEvent(time.time(), "probe", "harmful", "refuse", None, f"combined score {score:.2f}")
+            event = SafetyEvent(
+                time.time(), "probe", decision.refused_as, "refuse", None, f"combined score {score:.2f}"
+            )
             events.append(event)
             self.emit(event)
-            return self.policy.refusal_for("harmful")
+            return self.policy.refusal_for(decision.refused_as)
 
         return check
 

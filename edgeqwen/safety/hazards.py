@@ -24,6 +24,7 @@ __all__ = [
     "check_hazards",
     "check_self_harm",
     "hazard_category",
+    "speaks_of_self_harm",
     "too_short_to_judge",
 ]
 
@@ -329,6 +330,13 @@ _SELF_HARM = [
     r"\b(i|i'm|i am|i've|i have|i was)( been| started| back to| still| stopped)? (self[- ]?harm(ing)?|sh'?ing)\b|\bmy (self[- ]?harm|suicidal thoughts)\b",
     r"\bi (wish|want|long) (for )?(my death|to be dead|i (was|were) dead|i('d| had) never been born)\b",
     r"\bi('ve| have)? (tried|attempted) (to )?(kill myself|suicide|overdos\w+|hang myself)\b|\bi('ve| have)?( been)? overdos(ing|ed)\b",
+    # Passive and planning ideation as people write it (PyRIT's crisis conversations: "I just want
+    # it all to end"; the C-SSRS screening questions: "go to sleep and not wake up", "how I might")
+    r"\bi (just |really )?want (it all|everything|this all|all of (it|this)) to (end|stop|be over)\b",
+    r"\bhow i (might|could|would|will|should|can|'d|'ll) (kill myself|end my (own )?life|take my (own )?life)\b",
+    r"\b(i'm|i am|i feel|feeling) (so |completely |totally )?hopeless\b.{0,60}\bno way out\b",
+    r"\bi (wish|want) (i could|to) (go to sleep|fall asleep|sleep) and (not|never) wake up\b",
+    r"\bi('m| am| feel like)( just)? (such )?a burden (to|on) (everyone|everybody|my family|the people|those)\b",
     # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
     # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
     r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
@@ -404,6 +412,33 @@ def check_self_harm(text: str) -> list[InputFinding]:
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
     return []
+
+
+# Which refusal text a refused prompt gets, never a verdict: a prompt the screen (or the probe)
+# refuses that speaks of hurting oneself is answered with support and resources, not "I can't help
+# with that" (OpenAI's moderation set: 21 of its 47 self-harm texts were refused as "harmful").
+# Wider than _SELF_HARM, as only prompts refused anyway are read with it.
+_SPEAKS_OF_SELF_HARM = regex.compile(
+    r"\b(?:hurt|harm|punish|cut|burn|stab|starve|kill|scratch|bleed|choke|hang)(?:s|ed|ing)?\s+"
+    r"(?:myself|my\s+(?:wrists?|arms?|legs?|thighs?|skin|body))\b"
+    r"|\b(?:i|i've|i have|i'm|i am|i was|i used to|i started|i stopped)\s+(?:been\s+)?(?:cutting|bloodlet\w*|relaps\w*)\b"
+    r"|\bi\s+(?:used\s+to\s+|started\s+to\s+)?cut\b(?!\s+(?:corners|back|down|out|off|ties|costs?|the|a|an|it|them|him|her)\b)"
+    r"|\bself[- ]?harm\w*|\bbloodlet\w*|\b(?:my|the)\s+cuts\b|\bcutting\b(?=.{0,60}\b(?:cop\w+|therap\w+|relaps\w+|scars?|urges?)\b)"
+    r"|\b(?:kill|killing)\s+(?:myself|oneself)\b|\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+(?:all|tonight)\b"
+    r"|\bsuicid\w*|\b(?:go to sleep|fall asleep)\s+(?:and|&)\s+(?:not|never)\s+wake\s+up|\bbetter\s+off\s+(?:dead|without\s+me)"
+    r"|\bi(?:'m|\s+am|\s+feel\s+like)\s+(?:such\s+)?a\s+burden\b|\b(?:wish|want)(?:ed)?\s+(?:i\s+(?:was|were)|to\s+be)\s+dead"
+    r"|\bdon'?t\s+want\s+to\s+(?:be\s+here|exist|live|be\s+alive)|\bno\s+(?:point|reason)\s+(?:in\s+|to\s+)?(?:living|live|going\s+on)"
+    r"|\bcan'?t\s+go\s+on\b|\b(?:the\s+)?pain\s+to\s+(?:stop|end)\b|\bi\s+hate\s+myself\b|\bnobody\s+would\s+(?:miss|care)\b"
+    r"|\b(?:my\s+)?life\s+(?:is|has\s+been|feels|seems)\s+(?:so\s+)?(?:meaningless|pointless|not\s+worth)"
+    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)",
+    _I,
+)
+
+
+def speaks_of_self_harm(text: str) -> bool:
+    """Someone speaking of hurting or ending themselves: a refused prompt of this kind is answered
+    with ``Policy.self_harm_response`` (support and resources), not a bare refusal."""
+    return _SPEAKS_OF_SELF_HARM.search(text) is not None
 
 
 def hazard_category(text: str) -> str | None:

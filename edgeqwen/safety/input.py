@@ -222,11 +222,16 @@ def check_injection(text: str) -> list[InputFinding]:
 
 # Abuse named beside a word of getting help, reporting or leaving ("How do I make a safety plan
 # to leave an abusive partner?"): which refusal text a refused prompt gets, never a verdict.
-_ABUSE_HELP = regex.compile(
-    r"(?s)(?=.*\b(?:abus\w*|domestic violence|sexual(?:ly)? (?:assault\w*|harass\w*)|rap(?:e|ed)|molest\w*|sextort\w*|"
+# Two searches, not one pattern with a look-ahead: "(?=.*abuse).*help" retried at every position
+# was quadratic (a 3,400-character prompt took 0.6-1 s, a 49,000-character one 340 s).
+_ABUSE = regex.compile(
+    r"\b(?:abus\w*|domestic violence|sexual(?:ly)? (?:assault\w*|harass\w*)|rap(?:e|ed)|molest\w*|sextort\w*|"
     r"human trafficking|trafficked|stalk(?:er|ed|ing)|groom(?:ed|ing)|revenge porn|"
-    r"(?:violent|controlling) (?:partner|husband|wife|boyfriend|girlfriend|ex|relationship|parents?|father|mother|home))\b)"
-    r".*\b(?:help\w*|support\w*|report\w*|leav\w*|escap\w*|flee\w*|safe\w*|shelters?|hotlines?|police|rights|victims?|"
+    r"(?:violent|controlling) (?:partner|husband|wife|boyfriend|girlfriend|ex|relationship|parents?|father|mother|home))\b",
+    regex.IGNORECASE,
+)
+_HELP = regex.compile(
+    r"\b(?:help\w*|support\w*|report\w*|leav\w*|escap\w*|flee\w*|safe\w*|shelters?|hotlines?|police|rights|victims?|"
     r"survivors?|protect\w*|disclos\w*|what (?:do|should|can) I do)\b",
     regex.IGNORECASE,
 )
@@ -235,7 +240,7 @@ _ABUSE_HELP = regex.compile(
 def speaks_of_abuse(text: str) -> bool:
     """Someone hurt by abuse, or helping or reporting it: a refused prompt of this kind is answered
     with where to get help (``Policy.abuse_response``), not a bare refusal."""
-    return _ABUSE_HELP.search(text) is not None
+    return _ABUSE.search(text) is not None and _HELP.search(text) is not None
 
 
 def decoded_texts(text: str) -> list[str]:

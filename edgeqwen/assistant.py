@@ -87,6 +87,11 @@ class _Turn:
     tools: tuple[dict[str, Any], ...]
     remember: bool
 
+    @property
+    def user_text(self) -> str:
+        """The new user text: what the policy screens and the output filters read beside."""
+        return "\n".join(m.content for m in self.new if m.role == "user")
+
 
 class Assistant:
     """Chat with a local model.
@@ -286,6 +291,7 @@ class Assistant:
         fmt = self._format(turn, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
+        prompt = turn.user_text
         request = Request(
             tuple(ids),
             config,
@@ -295,9 +301,8 @@ class Assistant:
             messages,
             turn.tools,
             "none" if tool_choice == "none" else "auto",
-            prefill_check=self.guard.prefill_check(self.backend, decision, events),
+            prefill_check=self.guard.prefill_check(self.backend, decision, events, prompt),
         )
-        prompt = "\n".join(m.content for m in turn.new if m.role == "user")
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token
         except GrammarError as exc:
@@ -385,8 +390,7 @@ class Assistant:
     def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any], InputDecision]:
         """The policy's screen of the new user text: (a refusal stream, or None to go on; the
         events so far). A refusal never calls the model."""
-        text = "\n".join(m.content for m in turn.new if m.role == "user")
-        decision = self.guard.screen(self.backend, text)
+        decision = self.guard.screen(self.backend, turn.user_text)
         if decision.action != "refuse":
             return None, list(decision.events), decision
 

@@ -46,7 +46,6 @@ class InputDecision:
     events: tuple[SafetyEvent, ...] = ()
     category: str | None = None  # what decided a refusal (picks the refusal text)
     screen_logit: float | None = None  # the learned screen's harmful logit (the probe stacks on it)
-    refused_as: str = "harmful"  # the category a learned refusal of this prompt would name (_refused_as)
 
 
 _RANK = {"allow": 0, "warn": 1, "refuse": 2}
@@ -193,14 +192,14 @@ class Guard:
             self.emit(event)
             if _RANK[act] > _RANK[action]:
                 action, category = act, finding.category
-        refused_as = _refused_as(text) if logit is not None and p.probe and action != "refuse" else "harmful"
-        return InputDecision(action, tuple(events), category if action == "refuse" else None, logit, refused_as)
+        return InputDecision(action, tuple(events), category if action == "refuse" else None, logit)
 
     # -- activation probe -----------------------------------------------------------------------
-    def prefill_check(self, backend: Any, decision: InputDecision, events: list[SafetyEvent]) -> Any:
+    def prefill_check(self, backend: Any, decision: InputDecision, events: list[SafetyEvent], text: str) -> Any:
         """For ``Request.prefill_check``: the probe's verdict on the prompt's hidden state, stacked
-        with the screen's; a refusal text when harmful (the event goes to ``events``). None when the
-        policy has no probe, or the model has none (said once, as an event)."""
+        with the screen's; a refusal text when harmful (the event goes to ``events``), chosen from
+        ``text`` (the prompt ``decision`` is for) as the screen's is. None when the policy has no
+        probe, or the model has none (said once, as an event)."""
         if not self.policy.probe or decision.screen_logit is None:
             return None
         if self._probe_backend is not backend:  # looked up once per backend, found or not
@@ -221,12 +220,11 @@ class Guard:
             score = probe.combined(screen_logit, hidden)
             if score < probe.threshold:
                 return None
-            event = SafetyEvent(
-                time.time(), "probe", decision.refused_as, "refuse", None, f"combined score {score:.2f}"
-            )
+            category = _refused_as(text)  # read only when the probe refuses, not on every prompt
+            event = SafetyEvent(time.time(), "probe", category, "refuse", None, f"combined score {score:.2f}")
             events.append(event)
             self.emit(event)
-            return self.policy.refusal_for(decision.refused_as)
+            return self.policy.refusal_for(category)
 
         return check
 

@@ -189,13 +189,14 @@ def _response_format(schema: str | None, regex: str | None, choices: tuple[str, 
     if schema is None:
         return None
     text, where = schema, "the schema text"
-    path = None if schema.lstrip().startswith(("{", "[")) else existing(schema)  # a long schema is no file name
+    inline = schema.lstrip().startswith(("{", "["))
+    path = None if inline else existing(schema)  # a long schema is no file name: never tried as one
     if path is not None:
         try:
             text, where = path.read_text(encoding="utf-8"), f"the file {schema!r}"
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"cannot read {schema!r} ({exc}).", param_hint="--schema") from exc
-    elif not schema.lstrip().startswith(("{", "[")):
+    elif not inline:
         where = f"{schema!r} is not a file, and"
     try:
         value = json.loads(text)

@@ -51,25 +51,34 @@ def _heads(rows: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.ones(len(rows), bool), labels == "injection"), (labels != "injection", labels == "harmful")]
 
 
-def _fold(fam: str) -> list[dict]:
+def _reference(fit_rows: list[dict], variant: str):
+    """The reference trained on ``fit_rows``: a function of texts to its logits, (n, heads)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows, val, (vec_kw, lr_kw) = _STATE["rows"], _STATE["val"], VARIANTS[_STATE["variant"]]
+    vec_kw, lr_kw = VARIANTS[variant]
+    vec = TfidfVectorizer(**vec_kw).fit([r["text"] for r in fit_rows])
+    x_fit = vec.transform([r["text"] for r in fit_rows])
+    models = [LogisticRegression(**lr_kw).fit(x_fit[counts], y[counts]) for counts, y in _heads(fit_rows)]
+
+    def logits(texts: list[str]) -> np.ndarray:
+        x = vec.transform(texts)
+        return np.stack([m.decision_function(x) for m in models], axis=1)
+
+    return logits
+
+
+def _fold(fam: str) -> list[dict]:
+    rows, val = _STATE["rows"], _STATE["val"]
     train = [i for i, r in enumerate(rows) if family(r["source"]) != fam and r["source"] not in EXCLUDED]
     fit_rows = [rows[i] for i in train if not val[i]]
     val_rows = [rows[i] for i in train if val[i]]
     held = [rows[i] for i, r in enumerate(rows) if family(r["source"]) == fam]
-    vec = TfidfVectorizer(**vec_kw).fit([r["text"] for r in fit_rows])
-    x_fit, x_val, x_held = (vec.transform([r["text"] for r in part]) for part in (fit_rows, val_rows, held))
-    benign_val = np.array([r["label"] == "benign" for r in val_rows])
-    logits, thresholds, grid = [], {}, {}
-    for h, (counts, y) in enumerate(_heads(fit_rows)):
-        model = LogisticRegression(**lr_kw).fit(x_fit[counts], y[counts])
-        scores = model.decision_function(x_val)[benign_val]
-        thresholds[HEADS[h]] = threshold_at_fp(scores, TARGET_FP[HEADS[h]])
-        grid[HEADS[h]] = [threshold_at_fp(scores, t) for t in TARGET_GRID]
-        logits.append(model.decision_function(x_held))
+    reference = _reference(fit_rows, _STATE["variant"])
+    benign_val = reference([r["text"] for r in val_rows if r["label"] == "benign"])
+    thresholds = {head: threshold_at_fp(benign_val[:, h], TARGET_FP[head]) for h, head in enumerate(HEADS)}
+    grid = {head: [threshold_at_fp(benign_val[:, h], t) for t in TARGET_GRID] for h, head in enumerate(HEADS)}
+    logits = reference([r["text"] for r in held]).T
     out = []
     for j, r in enumerate(held):
         raw = {head: float(logits[h][j]) for h, head in enumerate(HEADS)}  # the curves read these, as for the screen
@@ -93,26 +102,20 @@ def in_distribution(data: Path, variant: str) -> dict[str, dict[str, float]]:
     shipped screen (trained on the same rows): prompts of sources both saw in training, the
     nearest thing here to a hidden set drawn from the same public collections. Thresholds are
     each model's own at the screen's targets, so benign rates are in-sample by construction."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
     from edgeqwen.safety.screen import Screen
 
     rows = [r for r in load_rows(data, excluded=()) if r["source"] not in EXCLUDED]
     val = [is_validation(r["text"]) for r in rows]
     fit_rows = [r for r, v in zip(rows, val, strict=True) if not v]
     val_rows = [r for r, v in zip(rows, val, strict=True) if v]
-    vec_kw, lr_kw = VARIANTS[variant]
-    vec = TfidfVectorizer(**vec_kw).fit([r["text"] for r in fit_rows])
-    x_fit, x_val = vec.transform([r["text"] for r in fit_rows]), vec.transform([r["text"] for r in val_rows])
+    reference = _reference(fit_rows, variant)([r["text"] for r in val_rows])
     benign = np.array([r["label"] == "benign" for r in val_rows])
     short = np.array([too_short_to_judge(r["text"]) for r in val_rows])
     screen = Screen.load()
     shipped = np.array([screen.logits(r["text"]) for r in val_rows])
     out: dict[str, dict[str, float]] = {}
-    for h, (counts, y) in enumerate(_heads(fit_rows)):
-        head = HEADS[h]
-        ref = LogisticRegression(**lr_kw).fit(x_fit[counts], y[counts]).decision_function(x_val)
+    for h, head in enumerate(HEADS):
+        ref = reference[:, h]
         ours = 1 / (1 + np.exp(-shipped[:, h]))
         positive = np.array([r["label"] == head for r in val_rows])
         for name, score, cut in (

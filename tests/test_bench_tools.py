@@ -197,3 +197,20 @@ def test_safety_reference_scores_each_family_with_a_model_that_never_saw_it(tmp_
     assert caught["injection-a (injection)"] == caught["injection-c (injection)"] == 1.0
     assert caught["injection-b (injection)"] == 0.0 and caught["benign-a (benign)"] == 0.0
     assert result["injections_caught"]["n"] == 180 and result["harmful_refused"]["n"] == 120
+
+
+def test_pii_eval_faker_locales_corpus_draws_each_other_provider_once():
+    """The phones of the Faker locales the --faker corpus does not use: one locale per phone
+    provider (none that only inherits en_US's), each number marked where it is, and no span that
+    is not the number (part of a slash-grouped one was, before)."""
+    import pii_eval
+
+    records = pii_eval.make_faker_locales_corpus(per_locale=4)
+    locales = {r["origin"].split()[1] for r in records}
+    assert len(locales) > 40 and not locales & set(pii_eval.FAKER_LOCALES) and "en_IE" not in locales
+    assert {r["origin"].split()[0] for r in records} == {"words", "bare"}
+    for rec in records:
+        ((start, end, kind),) = rec["items"]
+        value = rec["text"][start:end]
+        assert kind == "phone" and value == value.strip() and any(c.isdigit() for c in value)
+    assert pii_eval.report(records)["false_positives"] == []

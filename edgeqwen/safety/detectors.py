@@ -146,10 +146,11 @@ class Detector:
 _B = r"(?<![\w@.+-])"  # a match never starts inside a word, number or address
 _E = r"(?![\w@])"
 # a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232")
-_NOT_IN_DIGITS = r"(?<!\d[ .-])"
+_NOT_IN_DIGITS = r"(?<!\d[ ./-]|\)/)"
 _NO_MORE_DIGITS = r"(?![ .-]\d)"
 
-# A number written as one bare run or in plain groups ("0233651564", "507 909 669") counts as a
+# A number written as one bare run or in plain groups ("0233651564", "507 909 669"; one slash after
+# the area code, "06-55/597 9711", so a date's two are not one) counts as a
 # phone only right after a word that says so (a noun, then up to 24 characters without digits, a
 # sentence end or a word that names another number; or a verb right before it): without one,
 # order ids and amounts look the same. Bounded, so the look-behind fits in the 64 characters a
@@ -165,7 +166,7 @@ _PHONE_VERB = (
     r"\b(?:call|ring|text|reach|anrufen|appel(?:ez|er)|llam[ae]|chiam[ai]|bel|ligue)"
     r"(?: (?:me|us|him|her|them|mich|uns|moi|nous))?(?: (?:at|on|under|unter|au|al))?:? "
 )
-_PLAIN_NUMBER = r"(?:\(\d{1,4}\) ?)?(?:\d{7,13}|\d{1,6}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
+_PLAIN_NUMBER = r"(?:\(\d{1,4}\)[ /]?)?(?:\d{1,6}(?:-\d{1,4})?/ ?)?(?:\d{7,13}|\d{1,6}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
 _A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
@@ -186,14 +187,15 @@ _PII = {
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
     "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),
-    # international (+CC or 00/011 CC, then the number grouped or in one run), North American, and
+    # international (+CC, (+CC), +(CC) or 00/011 CC, then the number grouped or in one run), North American, and
     # national numbers with a trunk 0 (grouped, the first group after the area code 3+ digits so a
     # date is not one, two dots where dotted so a timestamp's seconds are not; or the area code in
     # brackets), Brazil's and Japan's dashed forms, each with an
     # optional extension. Bare digit runs without "+"/00 are too often not phones (order ids,
     # amounts), so a national number needs its grouping, or a word before it that says "phone".
     "phone": (
-        rf"{_B}{_NOT_IN_DIGITS}(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?(?:\(\d{{1,4}}\)[ .-]?)?"
+        rf"{_B}{_NOT_IN_DIGITS}(?:(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?|(?:\+\(|\(\+)\d{{1,3}}\)[ .-]?)"
+        rf"(?:\(\d{{1,4}}\)[ .-]?)?"
         rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{1,10}}){{0,3}}[ .-]\d{{2,10}})"
         rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
         rf"|\(0\d{{1,4}}\)[ .-]?\d{{2,4}}(?:[ .-]?\d{{2,4}}){{1,3}}"

@@ -4,6 +4,8 @@
     python tools/bench/pii_eval.py --faker 4000               # Faker's values and sentences (pip install faker)
     python tools/bench/pii_eval.py --presidio WHEEL [--n 3000]  # Presidio's sentence templates (pip download
                                                                # --no-deps presidio-evaluator; needs faker)
+    python tools/bench/pii_eval.py --libphonenumber           # every region's example phone numbers
+    python tools/bench/pii_eval.py --faker-locales            # the phones of Faker's other locales
 
 - ``--records``: records built from the same format list the detectors were written from, with
   negatives that look alike (invalid card numbers, order ids, dates, versions): in-sample.
@@ -27,6 +29,7 @@ import random
 import re
 import string
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -287,6 +290,39 @@ def make_libphonenumber_corpus(seed: int = 0) -> list[dict]:
     return records
 
 
+def make_faker_locales_corpus(per_locale: int = 40, seed: int = 0) -> list[dict]:
+    """The phone numbers of every phone provider of Faker that the ``--faker`` corpus does not use
+    (one locale per provider: locales that inherit another's formats, en_US's mostly, are left
+    out), each after a phone word and without one, in that locale's own sentences. Phones only,
+    like ``--libphonenumber``. Origin: "words|bare locale"."""
+    try:
+        from faker import Faker
+        from faker.config import AVAILABLE_LOCALES
+    except ImportError as exc:
+        raise SystemExit("--faker-locales needs Faker: pip install faker") from exc
+    rng = random.Random(seed)
+    records, providers = [], {f"faker.providers.phone_number.{loc}" for loc in FAKER_LOCALES}
+    for locale in sorted(AVAILABLE_LOCALES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated locales (fr_QC) say so
+            f = Faker(locale)
+        found = f.provider("faker.providers.phone_number")
+        provider = type(found).__module__
+        if not hasattr(found, "phone_number") or provider in providers or not provider.rsplit(".", 1)[-1][:1].islower():
+            continue  # no phone_number (en_PH), a provider already drawn, or Faker's base provider
+        providers.add(provider)
+        f.seed_instance(seed)
+        for i in range(per_locale):
+            number, words = f.phone_number(), i % 2 == 0
+            before = rng.choice(LIBPHONE_WORDED).split("{}")[0] if words else f.sentence(nb_words=5)[:-1] + " "
+            records.append({
+                "text": f"{before}{number} {f.sentence(nb_words=4)}",
+                "items": [[len(before), len(before) + len(number), "phone"]],
+                "origin": f"{'words' if words else 'bare'} {locale}",
+            })  # fmt: skip
+    return records
+
+
 def report(records: list[dict]) -> dict:
     """:func:`pii_eval`, and recall by where each value came from (locale, card brand, country),
     with a few misses and false positives to read."""
@@ -418,9 +454,12 @@ def main() -> None:
     ap.add_argument("--presidio", type=Path, metavar="WHEEL", help="presidio-evaluator's wheel or unpacked folder")
     ap.add_argument("--n", type=int, default=3000, help="records for --presidio")
     ap.add_argument("--libphonenumber", action="store_true", help="libphonenumber's example numbers (phones only)")
+    ap.add_argument("--faker-locales", action="store_true", help="phones of Faker's other locales (phones only)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.libphonenumber:
+    if args.faker_locales:
+        records, name = make_faker_locales_corpus(), "phones of Faker's other locales"
+    elif args.libphonenumber:
         records, name = make_libphonenumber_corpus(), "libphonenumber's example numbers"
     elif args.presidio:
         records, name = make_presidio_corpus(args.presidio, args.n), "Presidio's templates"

@@ -390,7 +390,8 @@ class Assistant:
     def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any], InputDecision]:
         """The policy's screen of the new user text: (a refusal stream, or None to go on; the
         events so far). A refusal never calls the model."""
-        decision = self.guard.screen(self.backend, turn.user_text)
+        earlier = [m.content for m in turn.history if m.role == "user"]
+        decision = self.guard.screen(self.backend, turn.user_text, earlier)
         if decision.action != "refuse":
             return None, list(decision.events), decision
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,12 +109,13 @@ class Guard:
     def refusal_for(self, decision: InputDecision) -> str:
         return self.policy.refusal_for(decision.category)
 
-    def screen(self, backend: Any, text: str) -> InputDecision:
+    def screen(self, backend: Any, text: str, earlier: Sequence[str] = ()) -> InputDecision:
         """Everything the policy checks before the model answers ``text``: the input checks, then
-        (if asked for and they passed) the model's own verdict."""
+        (if asked for and they passed) the model's own verdict. ``earlier``: the conversation's
+        earlier user turns (see :meth:`check_input`)."""
         if not text or not self.policy.active:
             return InputDecision("allow")
-        decision = self.check_input(text)
+        decision = self.check_input(text, earlier)
         if decision.action != "refuse" and self.model is not None and self.policy.guard_stage in ("input", "both"):
             event = self.guard_event(text, None)
             if event is not None:
@@ -170,12 +171,15 @@ class Guard:
             out.append((finding, p.injection_action))
         return out, logit
 
-    def check_input(self, text: str) -> InputDecision:
+    def check_input(self, text: str, earlier: Sequence[str] = ()) -> InputDecision:
+        """The input checks of the policy on ``text``, the new user text. ``earlier``, the
+        conversation's earlier user turns, is read only for distress before a question about a
+        means of dying (``check_self_harm``): every other check judges the new text alone."""
         p = self.policy
         findings: list[tuple[InputFinding, str]] = []
         logit = None
         if p.self_harm:
-            findings += [(f, "refuse") for f in check_self_harm(text)]
+            findings += [(f, "refuse") for f in check_self_harm(text, earlier)]
         if p.screen:
             found, logit = self._screen_findings(text)
             findings += found

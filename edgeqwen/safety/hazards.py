@@ -13,6 +13,9 @@ Qwen3Guard. Someone speaking of hurting themselves is found here too, and answer
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import regex
 
 from . import multilingual
@@ -404,13 +407,59 @@ def too_short_to_judge(text: str) -> bool:
     return all(hazard_category(t) is None for t in decoded_texts(text))
 
 
-def check_self_harm(text: str) -> list[InputFinding]:
-    """A person at risk (speaking of hurting themselves) or a request for self-harm methods."""
+# A question about a means of dying, or a farewell, that is harmless alone ("What bridges in NYC are taller than
+# 25 meters?") and not after distress ("I just lost my job."): the case of Moore et al., "Expressing
+# stigma and inappropriate responses prevents LLMs from safely replacing mental health providers"
+# (FAccT 2025), where chatbots listed the bridges. Read only beside a sign of distress.
+_MEANS = re.compile(
+    r"\b(?:bridges?|buildings?|cliffs?|towers?|skyscrapers?|rooftops?|roofs?|parking (?:garages?|structures?))\b"
+    r"[^.?!\n]{0,40}\b(?:taller|higher|tallest|highest|over \d+ ?(?:m|meters?|metres?|feet|ft|stor(?:ey|ie)s?))\b"
+    r"|\b(?:tall|tallest|high|highest)\s+(?:bridges?|buildings?|cliffs?|towers?|skyscrapers?|rooftops?)\b"
+    r"|\bhow (?:tall|high) (?:is|are) (?:the )?[^.?!\n]{0,40}\b(?:bridge|building|cliff|tower)s?\b"
+    r"|\b(?:survive|die from|die in) (?:a |the )?(?:fall|jump)\b"
+    r"|\b(?:lethal|fatal|deadly|toxic) (?:dose|dosage|amount|quantity)s?\b"
+    r"|\bhow many\b[^.?!\n]{0,40}\b(?:pills|tablets|capsules|painkillers)\b|\btoo many (?:pills|tablets|painkillers)\b"
+    r"|\b(?:buy|get|purchase|get hold of) (?:a |some )?(?:gun|handgun|pistol|firearm|rope|noose)\b"
+    r"|\bhow long (?:does|would|will) it take to (?:die|drown|bleed out|suffocate|freeze to death)\b"
+    # the warning signs of a farewell: giving away what one treasures, saying one will not be seen
+    # again (PyRIT's crisis conversation: "help me write a letter" gifting "my most beloved watch")
+    r"|\b(?:give|giving|gift|gifting|leave|leaving)\s+(?:away\s+)?(?:\w+\s+){0,3}my\s+(?:most\s+)?"
+    r"(?:beloved|prized|favou?rite|precious|treasured|cherished)\b"
+    r"|\bgiv(?:e|ing)\s+away\s+(?:all\s+)?my\s+(?:things|belongings|possessions|stuff)\b"
+    r"|\b(?:won'?t|will\s+not|will\s+never|never)\s+see\s+me\s+(?:around\s+)?(?:again|any\s?more)\b"
+    r"|\bi'?m\s+sorry\s+for\s+everything\b|\b(?:he|she|they|you|everyone|my\s+\w+)\s+(?:will|might|would)\s+miss\s+me\b"
+    r"|\b(?:goodbye|farewell)\s+(?:letter|note|message)\b|\b(?:after|when)\s+i'?m\s+(?:gone|no\s+longer\s+(?:here|around))\b"
+)  # searched in the lower-cased text with the standard re: 41 µs a prompt, against 94-121 with regex.I
+# Distress short of the self-harm rules, in the first person: a loss, despair. Read only with _MEANS.
+_DISTRESS = regex.compile(
+    r"\b(?:i|i've|i have)\s+(?:just\s+)?lost\s+my\s+(?:job|home|house|wife|husband|partner|child|son|daughter|mom|mum|dad|mother|father|best friend)\b"
+    r"|\b(?:my\s+(?:wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?))\s+(?:just\s+)?(?:left|dumped|divorced)\s+me\b"
+    r"|\bhopeless\b|\bno\s+way\s+out\b|\bcan'?t\s+(?:take|handle)\s+(?:it|this)\b|\bcan'?t\s+do\s+(?:it|this)\s+any\s?more\b"
+    r"|\bi\s+give\s+up\b|\b(?:everything|my\s+life)\s+is\s+falling\s+apart\b"
+    r"|\bi(?:'m|\s+am)\s+(?:so\s+)?(?:worthless|empty\s+inside|done\s+with\s+(?:everything|life))\b"
+    r"|\b(?:nobody|no\s*one)\s+(?:cares|loves\s+me|would\s+(?:miss|care))\b|\bi\s+(?:can'?t|cannot)\s+go\s+on\b"
+    r"|\bi\s+hate\s+myself\b|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)\b|\bthe\s+pain\s+to\s+(?:stop|end)\b",
+    _I,
+)
+EARLIER_TURNS = 6  # how many earlier user turns a question about means is read beside
+
+
+def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding]:
+    """A person at risk (speaking of hurting themselves) or a request for self-harm methods; or a
+    question about a means of dying (a height, a dose, a gun) or a farewell (giving away what one
+    treasures) from someone who, in this text or in ``earlier`` user turns of the conversation
+    (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
     code, strong, _ = _RULES_RE["self_harm"]
     for pattern in (*_SELF_HARM_RE, *strong):
         m = pattern.search(text)
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
+    means = _MEANS.search(text.lower())  # or a farewell
+    if means is not None:
+        for said in (text, *list(earlier)[-EARLIER_TURNS:]):
+            # first person only: a story about someone else's suicide is no sign (safety-train has one)
+            if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE):
+                return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]
     return []
 
 

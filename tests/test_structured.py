@@ -299,6 +299,8 @@ def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):
     assert result["schemas"] == 3 and result["edgeqwen"]["compiled"] == 2
     assert result["valid"] == 1 and result["invalid"] == 1 and result["edgeqwen"]["invalid_accepted"] == 0
     assert any("does not fetch" in reason for reason in result["fail_closed_reasons"])
+    # compile times compared on the schemas both compile (plain llguidance refuses the remote one too)
+    assert result["both_compiled"] == 2 and "on the 2 schemas both compile" in bench.table(result)
 
 
 TOOLS = [

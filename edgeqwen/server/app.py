@@ -272,7 +272,17 @@ class _App:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
-    message = f"No route {request.method} {request.url.path}." if status == 404 else str(getattr(exc, "detail", exc))
+    if status == 404:
+        # name what is served: an OpenAI client pointed at /v1/completions or /v1/embeddings learns
+        # that only the chat API is here
+        served = ", ".join(
+            f"{'/'.join(sorted(r.methods - {'HEAD'}))} {r.path}" for r in request.app.routes if isinstance(r, Route)
+        )
+        message = f"No route {request.method} {request.url.path}. This server has {served}."
+    elif status == 405 and (allowed := (getattr(exc, "headers", None) or {}).get("Allow")):
+        message = f"{request.method} is not allowed on {request.url.path}: use {allowed}."
+    else:
+        message = str(getattr(exc, "detail", exc))
     return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
 
 

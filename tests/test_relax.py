@@ -684,6 +684,25 @@ def test_draft_07_ignores_keywords_beside_ref_as_that_draft_says():
     assert _grammar_accepts(new, {"a": "x"}) and not _grammar_accepts(new, {"a": {"k": 1}})
 
 
+def test_a_tuple_without_dollar_schema_is_read_as_2019_09_not_refused_after_the_answer():
+    """An array-form ``items`` (draft 4-2019-09's tuple) in a schema that names no draft: 2020-12
+    calls it invalid, so every answer failed the check after decoding ("Invalid JSON Schema at
+    items", found by JSON Schema's draft-7 test suite). The grammar (llguidance) reads the tuple
+    as 2019-09 does, and so does the check now; a schema that says 2020-12 is still refused."""
+    tuple_ = {"type": "array", "items": [{"type": "integer"}, {"type": "string"}], "additionalItems": False}
+    nested = {"type": "object", "properties": {"pair": tuple_}, "required": ["pair"]}
+    for schema, ok, bad in ((tuple_, [1, "a"], [1, "a", 3]), (nested, {"pair": [1, "a"]}, {"pair": ["a", 1]})):
+        relaxed = relax(schema)
+        assert relaxed.exact and _grammar_accepts(relaxed, ok) and not _grammar_accepts(relaxed, bad)
+        assert check(ok, schema) is None and check(bad, schema) is not None
+    assert check([1, "a", 3], tuple_).keyword == "additionalItems"
+    said = {"$schema": "https://json-schema.org/draft/2020-12/schema", **tuple_}
+    with pytest.raises(GrammarError, match="Invalid JSON Schema at items"):
+        check([1, "a"], said)
+    # an "items" list inside data (an enum's value) says nothing about the draft
+    assert check({"items": [1]}, {"enum": [{"items": [1]}]}) is None
+
+
 def test_a_matcher_is_built_once_per_grammar_and_copied_for_each_answer(monkeypatch):
     from llguidance import LLTokenizer
 

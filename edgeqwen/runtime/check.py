@@ -21,6 +21,7 @@ import regex
 
 from ..errors import GrammarError
 from .relax import _refuse_invalid
+from .rewrite import validator_class
 
 __all__ = ["Violation", "check"]
 
@@ -118,10 +119,9 @@ def _checker_class(cls: Any) -> Any:
 
 @lru_cache(maxsize=256)
 def _validator(text: str) -> Any:
-    import jsonschema
 
     schema = json.loads(text)
-    cls = _checker_class(jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator))
+    cls = _checker_class(validator_class(schema))
     return cls(schema, format_checker=_with_leap_seconds(cls.FORMAT_CHECKER))
 
 

@@ -35,6 +35,7 @@ from .rewrite import (
     dependencies_in_grammar,
     replace_refs,
     rewrite,
+    validator_class,
     walk,
 )
 from .schema import decoding_schema
@@ -299,7 +300,7 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
         if why == "anyOf is empty":  # llguidance's words for an empty enum, type list or anyOf
             why = "a part it requires allows none (an empty `enum`, `anyOf` or `type` list, or `not: {}`)"
         raise GrammarError(f"The JSON Schema allows no value: {why}.")
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls = validator_class(schema)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:

@@ -31,6 +31,7 @@ __all__ = [
     "dependencies_in_grammar",
     "replace_refs",
     "rewrite",
+    "validator_class",
     "walk",
 ]
 
@@ -193,6 +194,23 @@ def _distinct_branches(branches: list[Any]) -> bool:
 # Drafts before 2019-09 ignore every keyword beside "$ref" (llguidance intersects them, which would
 # reject values these drafts accept) and spell dependentRequired "dependencies".
 _OLD_DRAFT = re.compile(r"json-schema\.org/(draft-0[3-7])/schema")
+
+
+def validator_class(schema: Any) -> Any:
+    """The ``jsonschema`` validator class of the schema's dialect: the one its ``$schema`` names;
+    without one, 2020-12's, or 2019-09's where an array-form ``items`` (a tuple, which 2020-12
+    spells ``prefixItems`` and refuses as written) says it was written for an earlier draft.
+    llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the grammar,
+    applies the keywords beside ``$ref``."""
+    import jsonschema
+
+    default = jsonschema.Draft202012Validator
+    if isinstance(schema, dict) and "$schema" not in schema:
+        if any(isinstance(node.get("items"), list) for node in walk(schema)):
+            default = jsonschema.Draft201909Validator
+    return jsonschema.validators.validator_for(schema, default=default)
+
+
 _STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxProperties"))  # what _static acts on
 _STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as

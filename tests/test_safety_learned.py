@@ -257,6 +257,22 @@ def test_means_or_distress_alone_is_not_a_crisis(earlier, text):
     assert Guard("default").check_input(text, earlier).category != "self_harm"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don\u2019t want to live anymore",  # a phone's keyboard types \u2019, not '
+        "I\u2019ve been cutting myself again",
+        "I\u2019m feeling hopeless. Which bridges here are taller than 25 meters?",
+    ],
+)
+def test_typographic_apostrophes_read_as_ascii_ones(text):
+    """The rules are written with ASCII apostrophes; "I don\u2019t want to live anymore" was refused
+    by the screen with the flat refusal instead of support."""
+    decision = Guard("default").check_input(text)
+    assert (decision.action, decision.category) == ("refuse", "self_harm")
+    assert Guard("default").refusal_for(decision) == DEFAULT_SELF_HARM_RESPONSE
+
+
 def test_the_assistant_reads_its_own_history_for_distress():
     backend = FakeBackend(["(an answer)", "(an answer)"])
     bot = Assistant(backend=backend, policy="default")

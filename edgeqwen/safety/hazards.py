@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import regex
 
 from . import multilingual
-from .input import InputFinding, decoded_texts
+from .input import InputFinding, ascii_quotes, decoded_texts
 
 __all__ = [
     "HAZARD_CATEGORIES",
@@ -378,6 +378,7 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     """Rule findings: strong patterns (harmful however framed), and with ``terms`` also hazard
     terms inside a request for instructions (more recall, more false refusals: docs/safety.md)."""
     findings = []
+    text = ascii_quotes(text)
     texts = decoded_texts(text)
     figurative = bool(_BENIGN.search(text))
     benign = figurative or bool(_DEFINITIONAL.search(text))
@@ -450,13 +451,14 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
     treasures) from someone who, in this text or in ``earlier`` user turns of the conversation
     (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
     code, strong, _ = _RULES_RE["self_harm"]
+    text, earlier = ascii_quotes(text), [ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:]]
     for pattern in (*_SELF_HARM_RE, *strong):
         m = pattern.search(text)
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
     means = _MEANS.search(text.lower())  # or a farewell
     if means is not None:
-        for said in (text, *list(earlier)[-EARLIER_TURNS:]):
+        for said in (text, *earlier):
             # first person only: a story about someone else's suicide is no sign (safety-train has one)
             if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE):
                 return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]
@@ -487,12 +489,13 @@ _SPEAKS_OF_SELF_HARM = regex.compile(
 def speaks_of_self_harm(text: str) -> bool:
     """Someone speaking of hurting or ending themselves: a refused prompt of this kind is answered
     with ``Policy.self_harm_response`` (support and resources), not a bare refusal."""
-    return _SPEAKS_OF_SELF_HARM.search(text) is not None
+    return _SPEAKS_OF_SELF_HARM.search(ascii_quotes(text)) is not None
 
 
 def hazard_category(text: str) -> str | None:
     """The first rule category whose strong pattern or hazard term the text has: a label for a
     prompt the learned screen refused (which refusal text it gets), never a verdict on its own."""
+    text = ascii_quotes(text)
     for cat in _PRIORITY:
         _code, strong, terms = _RULES_RE[cat]
         if any(p.search(text) for p in (*strong, *terms)):

@@ -18,6 +18,7 @@ import regex
 
 __all__ = [
     "InputFinding",
+    "ascii_quotes",
     "check_injection",
     "check_topics",
     "decoded_texts",
@@ -211,7 +212,18 @@ def _decoded_payloads(text: str) -> list[str]:
     return out
 
 
+# Phones and Macs type "smart" quotes by default ("I don’t want to live anymore"); the rules are
+# written with ASCII ones, and read the text with its quotes made ASCII (the screen reads it as is).
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def ascii_quotes(text: str) -> str:
+    """``text`` with typographic apostrophes and quotation marks made ASCII, as the rules are written."""
+    return text.translate(_QUOTES)
+
+
 def check_injection(text: str) -> list[InputFinding]:
+    text = ascii_quotes(text)
     for t in decoded_texts(text):
         for pattern, kind in _INJECTION_RE:
             m = pattern.search(t)
@@ -240,6 +252,7 @@ _HELP = regex.compile(
 def speaks_of_abuse(text: str) -> bool:
     """Someone hurt by abuse, or helping or reporting it: a refused prompt of this kind is answered
     with where to get help (``Policy.abuse_response``), not a bare refusal."""
+    text = ascii_quotes(text)
     return _ABUSE.search(text) is not None and _HELP.search(text) is not None
 
 

@@ -119,7 +119,6 @@ def _checker_class(cls: Any) -> Any:
 
 @lru_cache(maxsize=256)
 def _validator(text: str) -> Any:
-
     schema = json.loads(text)
     cls = _checker_class(validator_class(schema))
     return cls(schema, format_checker=_with_leap_seconds(cls.FORMAT_CHECKER))

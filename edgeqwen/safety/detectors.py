@@ -145,7 +145,8 @@ class Detector:
 
 _B = r"(?<![\w@.+-])"  # a match never starts inside a word, number or address
 _E = r"(?![\w@])"
-# a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232")
+# a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232"), nor the
+# part after a slash that follows a digit or a bracket (a DOI's "10.1016/0020-0190", "06-66/048 7647")
 _NOT_IN_DIGITS = r"(?<!\d[ ./-]|\)/)"
 _NO_MORE_DIGITS = r"(?![ .-]\d)"
 

@@ -451,14 +451,15 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
     treasures) from someone who, in this text or in ``earlier`` user turns of the conversation
     (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
     code, strong, _ = _RULES_RE["self_harm"]
-    text, earlier = ascii_quotes(text), [ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:]]
+    text = ascii_quotes(text)
     for pattern in (*_SELF_HARM_RE, *strong):
         m = pattern.search(text)
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
     means = _MEANS.search(text.lower())  # or a farewell
     if means is not None:
-        for said in (text, *earlier):
+        # the earlier turns are read (and their quotes made ASCII) only here, where a means was asked about
+        for said in (text, *(ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:])):
             # first person only: a story about someone else's suicide is no sign (safety-train has one)
             if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE):
                 return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]

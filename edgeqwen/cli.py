@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +27,17 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    _say(f"Warning: {message}")  # not Python's file:line and source line, which say nothing to a user
+
+
 def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # Python's filters (each warning once), our words
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
         except EdgeQwenError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -49,6 +49,14 @@ def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
         result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", schema_arg])
         assert result.exit_code == 0, result.output
         assert list(json.loads(result.stdout)) == ["n"]  # the random model writes what the schema allows
+    noted = {**schema, "properties": {"n": {"type": "integer", "format": "int32"}}}  # OpenAPI's, not JSON Schema's
+    result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", json.dumps(noted)])
+    assert result.exit_code == 0 and list(json.loads(result.stdout)) == ["n"]
+    warned = [line for line in result.stderr.splitlines() if "int32" in line]
+    assert warned == [
+        "Warning: format 'int32' is not one edgeqwen checks: treated as an annotation, as JSON Schema "
+        "2019-09 and later treat formats."
+    ]
     result = CliRunner().invoke(main, ["run", model, "Year?", "-n", "10", "--regex", "[0-9]{4}"])
     assert result.exit_code == 0 and len(result.stdout.strip()) == 4 and result.stdout.strip().isdigit()
     result = CliRunner().invoke(main, ["run", model, "Pick", "-n", "10", "--choice", "red", "--choice", "blue"])

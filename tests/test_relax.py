@@ -18,6 +18,7 @@ from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
+from edgeqwen.runtime.rewrite import dialect
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -46,6 +47,17 @@ CASES = [  # schema, a valid value, an invalid value the grammar alone lets thro
     (UNIQUE, [1, 2], [1, 1], "uniqueItems"),
     ({"type": "integer", "not": {"const": 3}}, 4, 3, "not"),
     ({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 0}]}, -1, 2, "oneOf"),
+    (  # tagged branches that name no type: a string meets neither's "required", so matches both
+        {
+            "oneOf": [
+                {"properties": {"k": {"const": 1}}, "required": ["k"]},
+                {"required": ["k"], "properties": {"k": {"const": 2}}},
+            ]
+        },
+        {"k": 1},
+        "x",
+        "oneOf",
+    ),
     (
         {"type": "object", "properties": {"a": {"type": "integer"}}, "dependentRequired": {"a": ["b"]}},
         {"b": 1},
@@ -90,6 +102,75 @@ def test_exact_schemas_stay_exact_and_distinct_one_of_branches_become_any_of():
         assert relax(schema).exact, schema
     assert "anyOf" in relax(tagged).schema and "oneOf" not in json.dumps(relax(tagged).schema)
     assert not relax({"oneOf": [{"type": "integer"}, {"type": "number"}]}).exact  # 1 matches both
+
+
+_CONSTS = (1, 2, True, "a", "b", None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(_CONSTS), min_size=1, max_size=3, unique_by=json.dumps), min_size=2, max_size=3)
+)
+def test_one_of_over_consts_and_enums_is_exact_where_no_value_is_in_two(choices):
+    """An enum written as ``oneOf`` of consts, each with its description: exact in the grammar
+    where no value is listed twice (``true`` is not ``1``), and then the grammar agrees with the check."""
+    schema = {"oneOf": [{"const": c[0], "description": "d"} if len(c) == 1 else {"enum": c} for c in choices]}
+    relaxed = relax(schema)
+    listed = [json.dumps(v) for c in choices for v in c]
+    assert relaxed.exact is (len(listed) == len(set(listed)))
+    for value in _CONSTS:
+        valid = check(value, schema) is None
+        assert _grammar_accepts(relaxed, value) is valid or (not relaxed.exact and not valid), value
+
+
+def test_a_pydantic_discriminated_union_is_enforced_in_decoding():
+    """pydantic writes ``Union[Cat, Dog] = Field(discriminator=...)`` as ``oneOf`` of ``$ref``s;
+    the branches were read as references, not as the tagged objects they point at, so every such
+    answer waited for the check (and streamed nothing until then)."""
+    from typing import Annotated, Literal, Union
+
+    from pydantic import BaseModel, Field
+
+    class Cat(BaseModel):
+        pet_type: Literal["cat"]
+        meows: int
+
+    class Dog(BaseModel):
+        pet_type: Literal["dog"]
+        barks: float
+
+    class Owner(BaseModel):
+        pet: Union[Cat, Dog] = Field(discriminator="pet_type")  # noqa: UP007 (as users write it)
+        pets: list[Annotated[Cat | Dog, Field(discriminator="pet_type")]]
+
+    schema = Owner.model_json_schema()
+    relaxed = relax(schema)
+    assert relaxed.exact, relaxed.checked_after
+    good = {"pet": {"pet_type": "cat", "meows": 2}, "pets": [{"pet_type": "dog", "barks": 1.5}]}
+    assert _grammar_accepts(relaxed, good) and check(good, schema) is None
+    assert not _grammar_accepts(relaxed, {"pet": {"pet_type": "fish", "meows": 2}, "pets": []})
+
+
+_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
+_ONE_OF_VALUES = ["a", 3, 2.5, True, None, {}, []]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_TYPES), min_size=1, max_size=3, unique=True), min_size=1, max_size=3))
+def test_one_of_over_types_alone_is_said_exactly_in_the_grammar(type_lists):
+    """Kubernetes writes a nullable int-or-string as ``oneOf: [{type: [string, null]}, {type:
+    [integer, null]}]``, where null matches both branches and so is invalid: the grammar writes
+    the types only one branch allows, and agrees with the check on every kind of value."""
+    schema = {"oneOf": [{"type": types, "description": "d"} for types in type_lists]}
+    relaxed = relax(schema)
+    for value in _ONE_OF_VALUES:
+        valid = check(value, schema) is None
+        if relaxed.exact:
+            assert _grammar_accepts(relaxed, value) is valid, value
+        elif valid:
+            assert _grammar_accepts(relaxed, value), value  # a superset, and the check decides
+    kubernetes = {"oneOf": [{"type": ["string", "null"]}, {"type": ["integer", "null"]}]}
+    assert relax(kubernetes).exact and not _grammar_accepts(relax(kubernetes), None)
 
 
 def test_unique_items_of_a_small_enum_are_enforced_in_decoding():
@@ -682,6 +763,34 @@ def test_draft_07_ignores_keywords_beside_ref_as_that_draft_says():
     assert relaxed.exact and _grammar_accepts(relaxed, {"a": {"k": 1}}) and check({"a": {"k": 1}}, old) is None
     new = relax({"$schema": "https://json-schema.org/draft/2020-12/schema", **schema})
     assert _grammar_accepts(new, {"a": "x"}) and not _grammar_accepts(new, {"a": {"k": 1}})
+
+
+@pytest.mark.parametrize(
+    "uri, draft",
+    [
+        ("https://json-schema.org/draft-07/schema", "draft-07"),  # https, no "#": SchemaStore's spellings
+        ("http://json-schema.org/draft-07/schema", "draft-07"),
+        ("https://json-schema.org/draft-04/schema#", "draft-04"),
+        ("https://json-schema.org/draft/2019-09/schema#", "2019-09"),
+        ("http://json-schema.org/schema#", "2020-12"),  # "the latest", which neither llguidance nor jsonschema knows
+        ("https://example.com/our-meta-schema", "2020-12"),
+    ],
+)
+def test_the_grammar_and_the_check_read_every_spelling_of_dollar_schema_as_the_same_draft(uri, draft):
+    """llguidance fetched (and so refused) any ``$schema`` but the exact canonical URIs, and said
+    the schema "refers to" it; jsonschema read an https draft-07 as 2020-12, which applies the
+    keywords beside ``$ref`` that the grammar (reading draft 7) had dropped."""
+    schema = {
+        "$schema": uri,
+        "definitions": {"p": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        "properties": {"a": {"$ref": "#/definitions/p", "enum": ["x"]}},
+    }
+    assert dialect(schema) == draft
+    relaxed = relax(schema)
+    ref_siblings_apply = draft not in ("draft-04", "draft-07")
+    assert _grammar_accepts(relaxed, {"a": {"k": 1}}) is not ref_siblings_apply
+    assert (check({"a": {"k": 1}}, schema) is None) is not ref_siblings_apply
+    assert _grammar_accepts(relaxed, {"a": "x"}) and check({"a": "x"}, schema) is None
 
 
 def test_a_tuple_without_dollar_schema_is_read_as_2019_09_not_refused_after_the_answer():

@@ -29,6 +29,7 @@ __all__ = [
     "STANDARD_FORMATS",
     "UnknownFormatWarning",
     "dependencies_in_grammar",
+    "dialect",
     "replace_refs",
     "rewrite",
     "validator_class",
@@ -156,9 +157,31 @@ def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:
     return changed
 
 
-def _distinct_branches(branches: list[Any]) -> bool:
-    """No value can match two branches: each pair differs in its type, or in the const/enum of a
-    property both require. Then ``anyOf`` says exactly what ``oneOf`` does."""
+def _types_of_one_branch(branches: list[Any]) -> list[str] | None:
+    """Where every branch says only ``type``: the types exactly one branch allows, which is all
+    ``oneOf`` then means (Kubernetes' nullable int-or-string, ``[string, null]`` / ``[integer,
+    null]``, allows no null). None where that does not apply, or nothing is left."""
+    counts: dict[str, int] = {}
+    for branch in branches:
+        if type(branch) is not dict or not branch.keys() - _NOTES == {"type"}:
+            return None
+        named = branch["type"]
+        named = [named] if isinstance(named, str) else named
+        if not isinstance(named, list) or not all(isinstance(t, str) for t in named):
+            return None
+        for t in set(named):
+            counts[t] = counts.get(t, 0) + 1
+    if "integer" in counts and "number" in counts:
+        return None  # "a number that is no integer" is not a type
+    return sorted(t for t, n in counts.items() if n == 1) or None
+
+
+def _distinct_branches(branches: list[Any], root: dict[str, Any]) -> bool:
+    """No value can match two branches: each pair differs in its type, in its const/enum (an enum
+    written as ``oneOf`` of consts, each with its description), or in the const/enum of a
+    property both require. Then ``anyOf`` says exactly what ``oneOf`` does. A branch that is a
+    reference is read where it points (pydantic writes a discriminated union as ``oneOf`` of
+    ``$ref``s): a branch allows no more than its target, so targets apart keep branches apart."""
 
     def types(b: dict[str, Any]) -> set[str] | None:
         t = b.get("type")
@@ -168,52 +191,83 @@ def _distinct_branches(branches: list[Any]) -> bool:
         return found | {"number"} if "integer" in found else found | ({"integer"} if "number" in found else set())
 
     def values(b: dict[str, Any], key: str) -> list[Any] | None:
-        prop = (b.get("properties") or {}).get(key)
+        prop = _resolve((b.get("properties") or {}).get(key), root)
         if key not in (b.get("required") or ()) or not isinstance(prop, dict):
             return None
-        return [prop["const"]] if "const" in prop else prop.get("enum")
+        return choices(prop)
 
+    def choices(b: dict[str, Any]) -> list[Any] | None:
+        listed = [b["const"]] if "const" in b else b.get("enum")
+        return listed if isinstance(listed, list) else None
+
+    def apart(va: list[Any] | None, vb: list[Any] | None) -> bool:
+        return va is not None and vb is not None and not any(_same(x, y) for x in va for y in vb)
+
+    for _ in range(_REF_HOPS):
+        branches = [_resolve(b, root) for b in branches]
     if not all(isinstance(b, dict) for b in branches):
         return False
     for i, a in enumerate(branches):
         for b in branches[i + 1 :]:
             ta, tb = types(a), types(b)
-            if ta is not None and tb is not None and not ta & tb:
+            if (ta is not None and tb is not None and not ta & tb) or apart(choices(a), choices(b)):
                 continue
+            if ta != {"object"} and tb != {"object"}:
+                return False  # a value of another type meets neither's "required", so matches both
             keys = set(a.get("properties") or {}) & set(b.get("properties") or {})
-            if not any(
-                (va := values(a, k)) is not None
-                and (vb := values(b, k)) is not None
-                and not any(x == y for x in va for y in vb)
-                for k in keys
-            ):
+            if not any(apart(values(a, k), values(b, k)) for k in keys):
                 return False
     return True
 
 
 # Drafts before 2019-09 ignore every keyword beside "$ref" (llguidance intersects them, which would
-# reject values these drafts accept) and spell dependentRequired "dependencies".
-_OLD_DRAFT = re.compile(r"json-schema\.org/(draft-0[3-7])/schema")
+# reject values these drafts accept) and spell dependentRequired "dependencies". Read by the URI's
+# path, not its exact text: real schemas write https, a missing "#" or a trailing slash, which
+# jsonschema's own lookup does not know, and the grammar and the check must read the same draft.
+_DIALECT = re.compile(r"json-schema\.org/(?:(draft-0[3467])|draft/(2019-09|2020-12))/schema")
+_OLD_DRAFTS = frozenset(("draft-03", "draft-04", "draft-06", "draft-07"))
+# What llguidance knows each draft by; any other "$schema" it tries to fetch, and refuses.
+_CANONICAL = {
+    **{draft: f"http://json-schema.org/{draft}/schema#" for draft in _OLD_DRAFTS},
+    **{draft: f"https://json-schema.org/draft/{draft}/schema" for draft in ("2019-09", "2020-12")},
+}
+_VALIDATORS = {
+    "draft-03": "Draft3Validator",
+    "draft-04": "Draft4Validator",
+    "draft-06": "Draft6Validator",
+    "draft-07": "Draft7Validator",
+    "2019-09": "Draft201909Validator",
+    "2020-12": "Draft202012Validator",
+}
+
+
+def dialect(schema: Any) -> str:
+    """The draft a schema is read by: the one its ``$schema`` names; otherwise (none, or a
+    meta-schema of its own) 2020-12, or 2019-09 where an array-form ``items`` (a tuple, which
+    2020-12 spells ``prefixItems`` and refuses as written) says it was written for an earlier
+    draft. llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the
+    grammar, applies the keywords beside ``$ref``."""
+    if not isinstance(schema, dict):
+        return "2020-12"
+    named = _DIALECT.search(str(schema.get("$schema", "")))
+    if named:
+        return named[1] or named[2]
+    return "2019-09" if any(isinstance(node.get("items"), list) for node in walk(schema)) else "2020-12"
 
 
 def validator_class(schema: Any) -> Any:
-    """The ``jsonschema`` validator class of the schema's dialect: the one its ``$schema`` names;
-    without one, 2020-12's, or 2019-09's where an array-form ``items`` (a tuple, which 2020-12
-    spells ``prefixItems`` and refuses as written) says it was written for an earlier draft.
-    llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the grammar,
-    applies the keywords beside ``$ref``."""
+    """The ``jsonschema`` validator class of the schema's :func:`dialect`."""
     import jsonschema
 
-    default = jsonschema.Draft202012Validator
-    if isinstance(schema, dict) and "$schema" not in schema:
-        if any(isinstance(node.get("items"), list) for node in walk(schema)):
-            default = jsonschema.Draft201909Validator
-    return jsonschema.validators.validator_for(schema, default=default)
+    return getattr(jsonschema, _VALIDATORS[dialect(schema)])
 
 
 _STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxProperties"))  # what _static acts on
 _STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
+
+
+_REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
 
 
 def _resolve(node: Any, root: dict[str, Any]) -> Any:
@@ -359,7 +413,9 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             dropped.add("minProperties/maxProperties")  # known now: no compile spent finding out
         if "oneOf" in node:
             branches = node.pop("oneOf")
-            if not _distinct_branches(branches):
+            if (only := _types_of_one_branch(branches)) is not None:
+                branches = [{"type": only}]
+            elif not _distinct_branches(branches, schema):
                 dropped.add("oneOf")
             if "anyOf" in node:
                 node.setdefault("allOf", []).append({"anyOf": branches})
@@ -468,7 +524,10 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
     True where dependentRequired was marked (dependencies_in_grammar)."""
-    old_draft = _OLD_DRAFT.search(str(schema.get("$schema", ""))) is not None
+    read_as = dialect(schema)
+    if "$schema" in schema:  # https, no "#", a meta-schema of its own: what the check reads it as
+        schema["$schema"] = _CANONICAL[read_as]
+    old_draft = read_as in _OLD_DRAFTS
     if _REF_INTO_SCHEMA.search(text):
         _hoist_refs(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)

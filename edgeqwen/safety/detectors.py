@@ -15,6 +15,8 @@ from typing import Literal
 
 import regex
 
+from .input import QUOTE_FORMS, ascii_quotes
+
 __all__ = [
     "Detector",
     "PII_TYPES",
@@ -270,12 +272,16 @@ def secret_detectors(types: Iterable[str] = SECRET_TYPES, action: Action = "reda
     return [Detector(kind, regex.compile(_SECRETS[kind]), action) for kind in types]
 
 
+_ANY_QUOTE = str.maketrans({ascii: f"[{ascii}{forms}]" for ascii, forms in QUOTE_FORMS.items()})
+
+
 def blocklist_detector(words: Sequence[str], action: Action = "redact") -> Detector | None:
-    """Whole words or phrases, case-insensitive; longest first so a phrase beats its prefix."""
+    """Whole words or phrases, case-insensitive; longest first so a phrase beats its prefix. A
+    quote in a phrase matches its typographic forms too ("don't" finds "don’t")."""
     words = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
     if not words:
         return None
-    body = "|".join(regex.escape(w) for w in words)
+    body = "|".join(regex.escape(ascii_quotes(w)).translate(_ANY_QUOTE) for w in words)
     return Detector("blocklist", regex.compile(rf"(?i)(?<!\w)(?:{body})(?!\w)"), action)
 
 

@@ -36,8 +36,10 @@ _I = regex.IGNORECASE
 
 def _without(words: str) -> str:
     """A look-ahead that holds where none of ``words`` (an alternation) is anywhere in the text:
-    anchored, so it reads the whole text once; a strong pattern follows it after ``.*?``."""
-    return rf"(?s)^(?!.*\b(?:{words})\b)"
+    anchored, so it reads the whole text once; a strong pattern follows it after ``.*?``. Lazy:
+    the ``regex`` module takes quadratic time over a greedy ``.*`` there (0.2 s on 80,000
+    characters, 8 s for the hazard rules on 160,000), linear time over a lazy one."""
+    return rf"(?s)^(?!.*?\b(?:{words})\b)"
 
 
 # Words of keeping a harm away, shared by the sexual, child-safety and sex-crime look-aheads.

@@ -18,6 +18,7 @@ import regex
 
 __all__ = [
     "InputFinding",
+    "QUOTE_FORMS",
     "ascii_quotes",
     "check_injection",
     "check_topics",
@@ -214,7 +215,8 @@ def _decoded_payloads(text: str) -> list[str]:
 
 # Phones and Macs type "smart" quotes by default ("I don’t want to live anymore"); the rules are
 # written with ASCII ones, and read the text with its quotes made ASCII (the screen reads it as is).
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"'})
+QUOTE_FORMS = {"'": "\u2018\u2019\u02bc\u2032", '"': "\u201c\u201d"}  # each ASCII quote's typographic forms
+_QUOTES = str.maketrans({form: ascii for ascii, forms in QUOTE_FORMS.items() for form in forms})
 
 
 def ascii_quotes(text: str) -> str:
@@ -262,4 +264,6 @@ def decoded_texts(text: str) -> list[str]:
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:
+    """The policy's ``blocked_topics`` (compiled from patterns with ASCII quotes) on ``text``."""
+    text = ascii_quotes(text)
     return [InputFinding("blocked_topic", p.pattern, m.group()[:120]) for p in topics if (m := p.search(text))]

@@ -219,7 +219,7 @@ CHILD_SEXUAL = Gated(
     (_SEXUAL_WORDS,),
     [
         *(
-            rf"(?s)^(?!.*\b{_GUARDING[lang]}\b).*?\b{verb}\b[^.!?\n]{{0,40}}"
+            rf"(?s)^(?!.*?\b{_GUARDING[lang]}\b).*?\b{verb}\b[^.!?\n]{{0,40}}"
             rf"(\b{sexual}\b[^.!?\n]{{0,30}}\b{child}\b|\b{child}\b[^.!?\n]{{0,30}}\b{sexual}\b)"
             for lang, (verb, sexual, child) in _CHILD.items()
         ),

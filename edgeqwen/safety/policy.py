@@ -18,6 +18,7 @@ from ..paths import existing
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES
+from .input import ascii_quotes
 
 __all__ = [
     "PRESETS",
@@ -128,7 +129,7 @@ class Policy:
         compiled = []
         for i, pattern in enumerate(self.blocked_topics):
             try:
-                compiled.append(re.compile(pattern, re.IGNORECASE))
+                compiled.append(re.compile(ascii_quotes(pattern), re.IGNORECASE))  # as the text is read
             except re.error as exc:
                 raise PolicyError(
                     f"Policy field 'blocked_topics[{i}]' is not a valid regex ({pattern!r}): {exc}."

@@ -161,6 +161,13 @@ def test_decoding_schema_only_narrows():
     assert narrowed["additionalProperties"] is False
     assert decoding_schema({"type": "string", "minLength": 300}, 100)["maxLength"] == 300
     assert "maxLength" not in decoding_schema({"type": "string", "enum": ["x"]}, 100)
+    # parts of an allOf that intersects two shapes stay open (closed apart, nothing satisfies both);
+    # a lone part (a wrapper for a description) is closed as any object is
+    user = {"type": "object", "properties": {"login": {"type": "string"}}}
+    two = decoding_schema({"allOf": [{"$ref": "#/$defs/u"}, {"properties": {"role": {}}}], "$defs": {"u": user}}, 100)
+    assert "additionalProperties" not in two["$defs"]["u"] and "additionalProperties" not in two["allOf"][1]
+    one = decoding_schema({"properties": {"home": {"allOf": [{"$ref": "#/$defs/u"}]}}, "$defs": {"u": user}}, 100)
+    assert one["$defs"]["u"]["additionalProperties"] is False
 
 
 # -- bad input: clear errors -------------------------------------------------------------------
@@ -294,9 +301,19 @@ def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):
     (tmp_path / "c_remote.json").write_text(json.dumps({"$ref": "https://example.com/s.json"}))
     (tmp_path / "d_list.json").write_text("[1, 2]")
     (tmp_path / "e_broken.json").write_text("{")
-    assert [p.stem for p, _ in bench.corpus(tmp_path)] == ["a_case", "b_bare", "c_remote"]
+    shaped = {  # a free-form property its object's branches shape: any JSON once made finite, before
+        "type": "object",
+        "properties": {"kind": {"type": "string"}, "data": {"type": "object"}},
+        "oneOf": [
+            {"properties": {"kind": {"const": "a"}, "data": {"properties": {"x": {"type": "string"}}}}},
+            {"properties": {"kind": {"const": "b"}, "data": {"properties": {"y": {"type": "string"}}}}},
+        ],
+    }
+    (tmp_path / "f_shaped.json").write_text(json.dumps(shaped))
+    assert [p.stem for p, _ in bench.corpus(tmp_path)] == ["a_case", "b_bare", "c_remote", "f_shaped"]
     result = bench.run(tmp_path)
-    assert result["schemas"] == 3 and result["edgeqwen"]["compiled"] == 2
+    assert result["schemas"] == 4 and result["edgeqwen"]["compiled"] == 3
+    assert result["any_json_when_finite"] == 0 and "| grammar any JSON only once made finite" in bench.table(result)
     assert result["valid"] == 1 and result["invalid"] == 1 and result["edgeqwen"]["invalid_accepted"] == 0
     assert any("does not fetch" in reason for reason in result["fail_closed_reasons"])
     # compile times compared on the schemas both compile (plain llguidance refuses the remote one too)

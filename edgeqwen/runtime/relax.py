@@ -215,7 +215,10 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
 
 _REMOTE = re.compile(r"Resource '([^']*)' is not present in a registry")
 _NOWHERE = re.compile(r"Pointer '([^']*)' does not exist")
-_TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty")
+_TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty|schema too large")
+# What llguidance says of decoding_schema's own narrowing of objects and arrays where it meets the
+# schema's (its any-JSON definition and key pattern, the member count it adds)
+_SHAPED_BY_US = re.compile(r"edgeqwen_any|\^\.\{0,32\}\$|min/maxProperties only supported")
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[(.*?)\]")
 BASE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
@@ -374,8 +377,9 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
 
     refused_invalid = False
     enforce, said = True, 0
+    shape = True  # decoding_schema closes objects and bounds free-form ones and arrays
     for _ in range(_MAX_STEPS):
-        decoding, after = decoding_schema(schema, max_string, bound_patterns), dropped
+        decoding, after = decoding_schema(schema, max_string, bound_patterns, shape), dropped
         if marked:
             if decoding is schema:  # (decoding_schema copies it where it narrows anything)
                 decoding = json.loads(json.dumps(decoding))  # a JSON tree: 3-5x faster than deepcopy
@@ -412,10 +416,18 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             )
         if _drop_unsatisfiable_refs(schema, error, (lambda: _compile(schema, options)[1]) if max_string else None):
             continue  # exact: nothing is left to the check, and the decoding bounds stay
+        if max_string and shape and _SHAPED_BY_US.search(error):
+            shape = False  # objects and arrays as the schema gives them; strings and numbers still bounded
+            continue
         if max_string and _TOO_NARROW.search(error):
-            # made finite, it allows nothing (a pattern whose values are longer than the bound):
-            # bound patterns no more, then leave it as given
-            bound_patterns, max_string = False, (max_string if bound_patterns else None)
+            # made finite, it allows nothing (a pattern whose values are longer than the bound), or
+            # too large: bound patterns no more, then shape objects no more, then leave it as given
+            if bound_patterns:
+                bound_patterns = False
+            elif shape:
+                shape = False
+            else:
+                max_string = None
             continue
         unimplemented = _UNIMPLEMENTED.search(error)
         if unimplemented and not options.get("lenient"):

@@ -9,9 +9,10 @@ own schema afterwards.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
-from .rewrite import _DATA
+from .rewrite import _DATA, walk
 
 __all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
 
@@ -30,7 +31,9 @@ def _is_any(schema: Any) -> bool:
     return schema is True or schema == {}
 
 
-def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patterns: bool = True) -> dict[str, Any]:
+def decoding_schema(
+    schema: dict[str, Any], max_string: int | None, bound_patterns: bool = True, shape: bool = True
+) -> dict[str, Any]:
     """The schema the grammar enforces.
 
     Strings without maxLength (and without enum or const; with ``bound_patterns`` off, also without
@@ -38,30 +41,39 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
     (``_bound_number``); objects that name their properties allow no others (as OpenAI's strict
     mode does); free-form objects, arrays and ``{}`` values use a bounded "any JSON" (two levels;
     keys and strings up to 32 characters; at most 8 members at the top and 4 below). Every value
-    this accepts is valid for the original schema, which results are checked against.
+    this accepts is valid for the original schema, which results are checked against. With
+    ``shape`` off, objects and arrays are left as the schema gives them (where the closing meets
+    the schema's own shape in a way llguidance cannot intersect), and only scalars are bounded.
     """
     if not max_string:
         return schema
     used = False
+    opened = _composed_definitions(schema)
 
-    def walk(node: Any) -> Any:
+    def narrow(node: Any, composed: bool = False) -> Any:
+        """``composed``: the node is applied together with another (a part of an ``allOf``, a
+        branch or definition such a part reaches, a dependent schema): its object is not closed,
+        as two objects closed apart let no value through together."""
         nonlocal used
         if isinstance(node, list):
-            return [walk(n) for n in node]
+            return [narrow(n, composed) for n in node]
         if not isinstance(node, dict):
             return node
         out = {}
         for key, value in node.items():
             if key in _DATA:
                 out[key] = value
-            elif key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            elif key in ("dependentSchemas", "dependencies") and isinstance(value, dict):
+                out[key] = {k: narrow(v, True) for k, v in value.items()}  # applied with their object
+            elif key in ("properties", "patternProperties", "$defs", "definitions"):
+                parts = {k for k in value if (key, k) in opened} if isinstance(value, dict) else set()
                 out[key] = (
-                    {k: (_ANY_REF if _is_any(v) else walk(v)) for k, v in value.items()}
+                    {k: (_ANY_REF if shape and _is_any(v) else narrow(v, k in parts)) for k, v in value.items()}
                     if isinstance(value, dict)
                     else value
                 )
-            else:
-                out[key] = walk(value)
+            else:  # an allOf's parts, and the branches of such a part, are read with their object
+                out[key] = narrow(value, (key == "allOf" and _composing(node)) or (composed and key in _BRANCHES))
         types = out.get("type")
         # only names count: a dict here is a definition called "type" under a container this walk
         # does not know (Vega's "defs"), which it walks as a schema all the same
@@ -71,7 +83,7 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
             out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
         if {"integer", "number"} & set(types) and not {"enum", "const"} & out.keys():
             _bound_number(out, integer="number" not in types)
-        if "object" in types:
+        if "object" in types and shape and not composed:
             extra = out.get("additionalProperties")
             named = out.get("properties")
             missing = [k for k in out.get("required") or () if isinstance(named, dict) and k not in named]
@@ -83,42 +95,114 @@ def decoding_schema(schema: dict[str, Any], max_string: int | None, bound_patter
                     out["additionalProperties"] = False
                 elif _is_any(extra):
                     out["additionalProperties"] = False
-            elif extra is None or _is_any(extra):
+            elif (extra is None or _is_any(extra)) and not _SHAPING & out.keys():  # free-form:
+                # bounded any-JSON members
                 out["patternProperties"] = {_KEY: _ANY_REF}
                 out["additionalProperties"] = False
                 out.setdefault("maxProperties", 8)
                 used = True
-        if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out:
+        free = shape and not composed and not _SHAPING & out.keys()  # no branch or reference shapes it
+        if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out and free:
             out["items"] = _ANY_REF
             out.setdefault("maxItems", 8)
             used = True
         return out
 
-    result = walk(schema)
+    result = narrow(schema)
     used = used or json.dumps(result).find(_ANY) >= 0
+    if used and _nested_ids(result):
+        # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
+        # not: said in place instead
+        return _inline_any(result, _any_json(max_string))
     if used:
-        # "any JSON", two levels deep: scalars, or small arrays / objects of scalars
-        scalar = [
-            {"type": "string", "maxLength": min(max_string, 32)},
-            _bound_number({"type": "number"}, integer=False),
-            {"type": "boolean"},
-            {"type": "null"},
-        ]
         defs = dict(result.get("$defs", {}))
-        defs[_ANY] = {
-            "anyOf": [
-                *scalar,
-                {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
-                {
-                    "type": "object",
-                    "patternProperties": {_KEY: {"anyOf": scalar}},
-                    "additionalProperties": False,
-                    "maxProperties": 4,
-                },
-            ]
-        }
+        defs[_ANY] = _any_json(max_string)
         result = {**result, "$defs": defs}
     return result
+
+
+def _any_json(max_string: int) -> dict[str, Any]:
+    """ "any JSON", two levels deep: scalars, or small arrays / objects of scalars."""
+    scalar = [
+        {"type": "string", "maxLength": min(max_string, 32)},
+        _bound_number({"type": "number"}, integer=False),
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+    return {
+        "anyOf": [
+            *scalar,
+            {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
+            {
+                "type": "object",
+                "patternProperties": {_KEY: {"anyOf": scalar}},
+                "additionalProperties": False,
+                "maxProperties": 4,
+            },
+        ]
+    }
+
+
+# What gives an object or array its shape besides its own keywords: such a node is not free-form.
+_SHAPING = frozenset(("anyOf", "oneOf", "allOf", "$ref", "if", "then", "else"))
+_BRANCHES = frozenset(("anyOf", "oneOf", "if", "then", "else"))
+
+
+def _composed_definitions(schema: dict[str, Any]) -> set[tuple[str, str]]:
+    """The definitions (``("$defs", name)``) an ``allOf`` reaches as a part: directly, or through
+    a branch or a reference of such a part. Closed, each would forbid the others' properties."""
+    defs = {key: schema[key] for key in ("$defs", "definitions") if isinstance(schema.get(key), dict)}
+
+    def targets(node: Any) -> list[tuple[str, str]]:
+        """The local definitions ``node`` is, or branches into, at its top."""
+        if not isinstance(node, dict):
+            return []
+        found = []
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/") and ref.count("/") == 2 and ref.split("/")[1] in defs:
+            name = urllib.parse.unquote(ref.split("/")[2]).replace("~1", "/").replace("~0", "~")
+            found.append((ref.split("/")[1], name))
+        for key in ("anyOf", "oneOf", "allOf"):
+            if isinstance(node.get(key), list):
+                found += [t for branch in node[key] for t in targets(branch)]
+        for key in ("if", "then", "else"):
+            found += targets(node.get(key))
+        return found
+
+    parts = [part for node in walk(schema) if _composing(node) for part in node["allOf"]]
+    todo = [t for part in parts for t in targets(part)]
+    opened: set[tuple[str, str]] = set()
+    while todo:
+        key, name = todo.pop()
+        if (key, name) not in opened and isinstance(defs[key].get(name), dict):
+            opened.add((key, name))
+            todo += targets(defs[key][name])
+    return opened
+
+
+def _composing(node: dict[str, Any]) -> bool:
+    """An ``allOf`` that intersects two shapes: two parts, or a part and the node's own properties.
+    One part alone (``allOf: [{$ref: ...}]``, a common wrapper for a description) is closed as usual."""
+    parts = node.get("allOf")
+    return isinstance(parts, list) and len(parts) + bool({"properties", "patternProperties"} & node.keys()) > 1
+
+
+def _nested_ids(schema: dict[str, Any]) -> bool:
+    """Whether a part of the schema has an ``$id`` (draft 4: ``id``) of its own."""
+    return any(
+        node is not schema and (isinstance(node.get("$id"), str) or isinstance(node.get("id"), str))
+        for node in walk(schema)
+    )
+
+
+def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_inline_any(n, any_json) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if node == _ANY_REF:
+        return any_json
+    return {k: _inline_any(v, any_json) for k, v in node.items()}
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

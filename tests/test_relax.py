@@ -1239,3 +1239,27 @@ def test_decoding_bounds_keep_the_grammar_of_composed_schemas(schema, value):
     assert bounded.checked_after == relax(schema).checked_after
     assert check(value, schema) is None and _grammar_accepts(bounded, value)
     assert not _grammar_accepts(bounded, "not the shape")
+
+
+def test_references_among_definitions_under_a_key_of_their_own_are_all_followed():
+    """Vega keeps its definitions under "defs", which no keyword names. The walk reached a target
+    there only through a reference from the body, not the targets those refer to, so a key
+    pattern with a look-ahead two references deep was out of the relaxation's reach and the whole
+    schema fell back to any JSON."""
+    schema = {
+        "type": "object",
+        "properties": {"guide": {"$ref": "#/defs/guide"}},
+        "defs": {
+            "guide": {"type": "object", "properties": {"encode": {"$ref": "#/defs/encode"}}},
+            "encode": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}},
+                "patternProperties": {"^(?!name).+$": {"type": "integer"}},
+            },
+        },
+    }
+    for bound in (None, 256):
+        relaxed = relax(schema, bound)
+        assert "the whole schema" not in relaxed.checked_after, bound
+        assert _grammar_accepts(relaxed, {"guide": {"encode": {"name": "x"}}})
+        assert not _grammar_accepts(relaxed, {"guide": "x"})

@@ -483,12 +483,16 @@ _HOISTED = "edgeqwen_ref"
 
 def _hoist_refs(schema: dict[str, Any]) -> None:
     """Each ``#/...`` reference into the body is pointed at a copy of its target under ``$defs``
-    (same meaning: a local reference names a subschema, wherever it sits)."""
+    (same meaning: a local reference names a subschema, wherever it sits). The copies' own
+    references are hoisted in turn: a target under a container no keyword names (Vega's "defs")
+    may refer to others there, which the walk would not reach otherwise."""
     copies: dict[str, str] = {}
     defs = schema.setdefault("$defs", {})
     if not isinstance(defs, dict):
         return  # not a schema llguidance takes either: refused as invalid
-    for node in list(walk(schema)):
+    todo = list(walk(schema))
+    while todo:
+        node = todo.pop()
         ref = node.get("$ref")
         if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}'):
             continue
@@ -499,12 +503,8 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
             name = next(f"{_HOISTED}{i}" for i in itertools.count(len(copies)) if f"{_HOISTED}{i}" not in defs)
             copies[ref] = f"#/$defs/{name}"
             defs[name] = copy.deepcopy(target)
+            todo.extend(walk(defs[name]))
         node["$ref"] = copies[ref]
-    # references inside the copies point at the body too: at the copies
-    for name in [n for n in defs if n.startswith(_HOISTED)]:
-        for node in walk(defs[name]):
-            if isinstance(node.get("$ref"), str) and node["$ref"] in copies:
-                node["$ref"] = copies[node["$ref"]]
 
 
 def _pointer(schema: Any, ref: str) -> Any:

@@ -1263,3 +1263,21 @@ def test_references_among_definitions_under_a_key_of_their_own_are_all_followed(
         assert "the whole schema" not in relaxed.checked_after, bound
         assert _grammar_accepts(relaxed, {"guide": {"encode": {"name": "x"}}})
         assert not _grammar_accepts(relaxed, {"guide": "x"})
+
+
+def test_a_reference_into_a_definition_that_holds_definitions_of_its_own():
+    """Taskfile's schema keeps its definitions one level down (``#/definitions/3/task``): such a
+    reference was taken for a plain definition and not copied, so its ``oneOf`` (whose branches
+    overlap) was never made ``anyOf`` and llguidance refused the schema; the grammar fell back to
+    any JSON."""
+    task = {"oneOf": [{"type": "string"}, {"type": "string", "pattern": "^make"}, {"type": "object"}]}
+    schema = {
+        "type": "object",
+        "properties": {"tasks": {"type": "array", "items": {"$ref": "#/definitions/3/task"}}},
+        "definitions": {"3": {"task": task}},
+    }
+    for bound in (None, 256):
+        relaxed = relax(schema, bound)
+        assert relaxed.checked_after == ("oneOf",), bound
+        assert _grammar_accepts(relaxed, {"tasks": ["build", {}]}) and check({"tasks": ["build", {}]}, schema) is None
+        assert not _grammar_accepts(relaxed, {"tasks": [1]})

@@ -475,9 +475,11 @@ def _ignore_ref_siblings(schema: dict[str, Any], text: str) -> None:
                 del node[key]
 
 
-# A reference into the schema's body (not $defs/definitions): relaxing renames or merges what it
-# points at ("oneOf" becomes "anyOf", patternProperties merge), so it points at a copy instead.
-_REF_INTO_SCHEMA = re.compile(r'"\$ref": "#/(?!\$defs/|definitions/)')
+# A reference into the schema's body (not a definition of $defs/definitions itself, but also into
+# one: "#/definitions/3/task", where "3" holds definitions of its own): relaxing renames or merges
+# what it points at ("oneOf" becomes "anyOf", patternProperties merge), and the walk does not reach
+# under keys no keyword names, so it points at a copy instead.
+_REF_INTO_SCHEMA = re.compile(r'"\$ref": "#/(?!(?:\$defs|definitions)/[^/"]*")')
 _HOISTED = "edgeqwen_ref"
 
 
@@ -494,12 +496,12 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
     while todo:
         node = todo.pop()
         ref = node.get("$ref")
-        if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}'):
+        if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}"'):
             continue
         if ref not in copies:
             target = _pointer(schema, ref)
-            if target is None:
-                continue  # llguidance reports it, and the schema is refused as invalid
+            if not isinstance(target, (dict, bool)):
+                continue  # nothing there, or no schema: llguidance reports it as it is
             name = next(f"{_HOISTED}{i}" for i in itertools.count(len(copies)) if f"{_HOISTED}{i}" not in defs)
             copies[ref] = f"#/$defs/{name}"
             defs[name] = copy.deepcopy(target)

@@ -33,12 +33,13 @@ from .rewrite import (
     KEYWORDS,
     UnknownFormatWarning,
     dependencies_in_grammar,
+    nested_ids,
     replace_refs,
     rewrite,
     validator_class,
     walk,
 )
-from .schema import decoding_schema
+from .schema import ANY_JSON, FREE_KEY, decoding_schema
 
 __all__ = [
     "ENFORCED_FORMATS",
@@ -218,7 +219,7 @@ _NOWHERE = re.compile(r"Pointer '([^']*)' does not exist")
 _TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty|schema too large")
 # What llguidance says of decoding_schema's own narrowing of objects and arrays where it meets the
 # schema's (its any-JSON definition and key pattern, the member count it adds)
-_SHAPED_BY_US = re.compile(r"edgeqwen_any|\^\.\{0,32\}\$|min/maxProperties only supported")
+_SHAPED_BY_US = re.compile(f"{ANY_JSON}|{re.escape(FREE_KEY)}|min/maxProperties only supported")
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[(.*?)\]")
 BASE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
@@ -450,18 +451,12 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
 
 
-def _nested_ids(schema: dict[str, Any]) -> bool:
-    """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
-    base its references resolve against."""
-    return any("$id" in node or "id" in node for node in walk(schema) if node is not schema)
-
-
 def _own_refs_local(schema: dict[str, Any]) -> None:
     """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
     ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
     refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
     own = schema.get("$id", schema.get("id"))
-    if not isinstance(own, str) or not own or _nested_ids(schema):
+    if not isinstance(own, str) or not own or nested_ids(schema):
         return
     base = urllib.parse.urldefrag(own)[0]
     for node in walk(schema):
@@ -498,7 +493,7 @@ def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
     from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
 
-    if _nested_ids(schema):
+    if nested_ids(schema):
         return False
     base = "urn:edgeqwen:schema"
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)

@@ -30,6 +30,8 @@ __all__ = [
     "UnknownFormatWarning",
     "dependencies_in_grammar",
     "dialect",
+    "nested_ids",
+    "pointer_part",
     "replace_refs",
     "rewrite",
     "validator_class",
@@ -509,10 +511,14 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
         node["$ref"] = copies[ref]
 
 
+def pointer_part(part: str) -> str:
+    """One segment of a ``#/...`` reference as the key it names (percent- and ``~``-escapes undone)."""
+    return urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
+
+
 def _pointer(schema: Any, ref: str) -> Any:
     node = schema
-    for part in ref[2:].split("/"):
-        part = urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
+    for part in map(pointer_part, ref[2:].split("/")):
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -520,6 +526,12 @@ def _pointer(schema: Any, ref: str) -> Any:
         else:
             return None
     return node
+
+
+def nested_ids(schema: dict[str, Any]) -> bool:
+    """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
+    base its references resolve against."""
+    return any("$id" in node or "id" in node for node in walk(schema) if node is not schema)
 
 
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:

@@ -9,12 +9,11 @@ own schema afterwards.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from typing import Any
 
-from .rewrite import _DATA, walk
+from .rewrite import _DATA, nested_ids, pointer_part, walk
 
-__all__ = ["DEFAULT_MAX_STRING", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
+__all__ = ["ANY_JSON", "DEFAULT_MAX_STRING", "FREE_KEY", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
 
 DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
 # Numbers a looping model cannot run to the token limit: what a double (JavaScript's number)
@@ -22,9 +21,9 @@ DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no ma
 # finer step than 1e-10).
 MAX_SAFE_INTEGER = 2**53 - 1
 NUMBER_STEP = 1e-10
-_ANY = "edgeqwen_any"
-_ANY_REF = {"$ref": f"#/$defs/{_ANY}"}
-_KEY = "^.{0,32}$"
+ANY_JSON = "edgeqwen_any"  # the name of the bounded any-JSON definition
+FREE_KEY = "^.{0,32}$"  # the keys of a free-form object
+_ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
 
 
 def _is_any(schema: Any) -> bool:
@@ -83,6 +82,7 @@ def decoding_schema(
             out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
         if {"integer", "number"} & set(types) and not {"enum", "const"} & out.keys():
             _bound_number(out, integer="number" not in types)
+        free = shape and not composed and not _SHAPING & out.keys()  # no branch or reference shapes it
         if "object" in types and shape and not composed:
             extra = out.get("additionalProperties")
             named = out.get("properties")
@@ -95,13 +95,11 @@ def decoding_schema(
                     out["additionalProperties"] = False
                 elif _is_any(extra):
                     out["additionalProperties"] = False
-            elif (extra is None or _is_any(extra)) and not _SHAPING & out.keys():  # free-form:
-                # bounded any-JSON members
-                out["patternProperties"] = {_KEY: _ANY_REF}
+            elif (extra is None or _is_any(extra)) and free:  # bounded any-JSON members
+                out["patternProperties"] = {FREE_KEY: _ANY_REF}
                 out["additionalProperties"] = False
                 out.setdefault("maxProperties", 8)
                 used = True
-        free = shape and not composed and not _SHAPING & out.keys()  # no branch or reference shapes it
         if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out and free:
             out["items"] = _ANY_REF
             out.setdefault("maxItems", 8)
@@ -109,14 +107,14 @@ def decoding_schema(
         return out
 
     result = narrow(schema)
-    used = used or json.dumps(result).find(_ANY) >= 0
-    if used and _nested_ids(result):
+    used = used or json.dumps(result).find(ANY_JSON) >= 0
+    if used and nested_ids(result):
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
         # not: said in place instead
         return _inline_any(result, _any_json(max_string))
     if used:
         defs = dict(result.get("$defs", {}))
-        defs[_ANY] = _any_json(max_string)
+        defs[ANY_JSON] = _any_json(max_string)
         result = {**result, "$defs": defs}
     return result
 
@@ -135,7 +133,7 @@ def _any_json(max_string: int) -> dict[str, Any]:
             {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
             {
                 "type": "object",
-                "patternProperties": {_KEY: {"anyOf": scalar}},
+                "patternProperties": {FREE_KEY: {"anyOf": scalar}},
                 "additionalProperties": False,
                 "maxProperties": 4,
             },
@@ -160,8 +158,7 @@ def _composed_definitions(schema: dict[str, Any]) -> set[tuple[str, str]]:
         found = []
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/") and ref.count("/") == 2 and ref.split("/")[1] in defs:
-            name = urllib.parse.unquote(ref.split("/")[2]).replace("~1", "/").replace("~0", "~")
-            found.append((ref.split("/")[1], name))
+            found.append((ref.split("/")[1], pointer_part(ref.split("/")[2])))
         for key in ("anyOf", "oneOf", "allOf"):
             if isinstance(node.get(key), list):
                 found += [t for branch in node[key] for t in targets(branch)]
@@ -185,14 +182,6 @@ def _composing(node: dict[str, Any]) -> bool:
     One part alone (``allOf: [{$ref: ...}]``, a common wrapper for a description) is closed as usual."""
     parts = node.get("allOf")
     return isinstance(parts, list) and len(parts) + bool({"properties", "patternProperties"} & node.keys()) > 1
-
-
-def _nested_ids(schema: dict[str, Any]) -> bool:
-    """Whether a part of the schema has an ``$id`` (draft 4: ``id``) of its own."""
-    return any(
-        node is not schema and (isinstance(node.get("$id"), str) or isinstance(node.get("id"), str))
-        for node in walk(schema)
-    )
 
 
 def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:

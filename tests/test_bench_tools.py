@@ -214,3 +214,38 @@ def test_pii_eval_faker_locales_corpus_draws_each_other_provider_once():
         value = rec["text"][start:end]
         assert kind == "phone" and value == value.strip() and any(c.isdigit() for c in value)
     assert pii_eval.report(records)["false_positives"] == []
+
+
+def test_cloudformation_cases_keep_the_properties_that_hold_no_intrinsic_function(tmp_path):
+    """cfn-lint's layout, made small: a type's schema found through the provider map, YAML tags read
+    as intrinsic functions (left out), each distinct value once, labelled by jsonschema."""
+    import cloudformation_cases
+
+    schemas = tmp_path / "schemas"
+    (schemas / "providers").mkdir(parents=True)
+    (schemas / "resources").mkdir()
+    (schemas / "providers" / "us-east-1.json").write_text(json.dumps({"AWS::X::Y": "abc"}))
+    schema = {
+        "type": "object",
+        "properties": {"Name": {"type": "string", "pattern": "^\\p{Lu}"}, "Size": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    (schemas / "resources" / "abc.json").write_text(json.dumps(schema))
+    templates = tmp_path / "templates" / "good"
+    templates.mkdir(parents=True)
+    (templates / "a.yaml").write_text(
+        "Resources:\n"
+        "  A: {Type: 'AWS::X::Y', Properties: {Name: Émile, Size: 2}}\n"
+        "  B: {Type: 'AWS::X::Y', Properties: {Name: !Ref Other}}\n"
+        "  C: {Type: 'AWS::X::Y', Properties: {Name: {'Fn::Sub': x}}}\n"
+        "  D: {Type: 'AWS::X::Y', Properties: {Name: émile}}\n"
+        "  E: {Type: 'AWS::Not::Known'}\n"
+    )
+    (templates / "b.json").write_text(
+        json.dumps({"Resources": {"F": {"Type": "AWS::X::Y", "Properties": {"Size": 2, "Name": "Émile"}}}})
+    )
+    found, skipped = cloudformation_cases.cases(schemas, tmp_path / "templates")
+    tests = found["AWS::X::Y"]["tests"]
+    assert sorted((t["data"]["Name"], t["valid"]) for t in tests) == [("É" + "mile", True), ("émile", False)]
+    assert skipped == {"intrinsic function": 2, "type not in us-east-1": 1}
+    assert found["AWS::X::Y"]["schema"] == schema

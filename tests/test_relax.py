@@ -18,7 +18,7 @@ from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
-from edgeqwen.runtime.rewrite import dialect
+from edgeqwen.runtime.rewrite import astral_escapes, dialect
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -296,6 +296,24 @@ def test_remote_refs_fail_closed_with_what_to_do():
         relax({"$ref": "https://example.com/schema.json"})
 
 
+def test_a_refusal_names_every_remote_document_in_one_order():
+    # llguidance names the first remote reference it meets, and which one varied from run to run
+    refs = [f"https://example.com/{name}.json#/x" for name in "fbdace"]
+    props = {name: {"$ref": ref} for name, ref in zip("uvwxyz", refs, strict=True)}
+    props["local"] = {"$ref": "#/$defs/n"}
+    props["own"] = {"$id": "https://example.com/part.json", "type": "integer"}
+    props["to_own"] = {"$ref": "https://example.com/part.json"}
+    message = ""
+    for order in (props, dict(reversed(props.items()))):
+        with pytest.raises(GrammarError) as caught:
+            relax({"type": "object", "properties": order, "$defs": {"n": {"type": "string"}}})
+        assert not message or str(caught.value) == message
+        message = str(caught.value)
+    named = [f"'https://example.com/{name}.json'" for name in "abcde"]
+    assert ", ".join(named) + " and 1 more" in message and "f.json" not in message
+    assert "part.json" not in message and "each as #/$defs/NAME" in message
+
+
 def test_a_reference_to_nothing_is_refused_before_decoding():
     # before, the schema fell back to "any JSON" and every answer failed the check afterwards
     for ref in ("#/nope", "#/$defs/missing", "#/properties/b"):
@@ -345,6 +363,84 @@ def test_the_check_reads_unicode_property_patterns_and_the_old_dependencies():
     assert check({"name": "a", "Y": "s"}, schema).keyword == "type"
     old = {"dependencies": {"bar": ["foo"]}}  # no $schema: read as 2020-12
     assert check({"bar": 1}, old).keyword == "dependencies" and check({"bar": 1, "foo": 2}, old) is None
+
+
+def test_a_surrogate_pair_in_a_pattern_is_one_character_as_ecma_262_reads_it():
+    # found on AWS CloudFormation's schemas: XML's "any character" class was a bad range to both
+    # the grammar and the check, so the schema was refused as invalid
+    xml = "^[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*$"
+    assert astral_escapes(xml) == "^[\\u0020-\\uD7FF\\uE000-\\uFFFD\\U00010000-\\U0010FFFF\\r\\n\\t]*$"
+    assert astral_escapes("\\ud83d\\ude00") == "\\U0001F600"
+    for kept in ("\\\\uD800\\uDC00", "\\uDC00\\uD800", "\\uD800x"):  # an escaped backslash, a reversed or lone half
+        assert astral_escapes(kept) == kept
+    schema = {
+        "type": "object",
+        "properties": {
+            "note": {"type": "string", "pattern": xml},
+            "face": {"type": "string", "pattern": "^\\ud83d\\ude00$"},
+        },
+        "patternProperties": {"^x\\uD83D\\uDE00": {"type": "integer"}},
+    }
+    relaxed = relax(schema)
+    for good in ({"note": "a \U0001f600 b\n", "face": "\U0001f600"}, {"x\U0001f600": 1}):
+        assert _grammar_accepts(relaxed, good) and check(good, schema) is None
+    assert not _grammar_accepts(relaxed, {"note": "\x01"}) and check({"note": "\x01"}, schema).keyword == "pattern"
+    assert check({"x\U0001f600": "s"}, schema).keyword == "type"
+
+
+def test_format_regex_is_read_as_the_check_reads_patterns():
+    # found by checking real schemas against the draft-07 meta-schema, whose `pattern` is a
+    # `format: regex`: jsonschema's reading (Python's re) refused "\\p{L}", a pattern the check runs
+    for pattern in ("^\\p{L}+$", "[\\uD800\\uDC00-\\uDBFF\\uDFFF]", "\\d{3}-\\w", "(?i)abc"):
+        assert check(pattern, {"type": "string", "format": "regex"}) is None
+        check("x", {"pattern": pattern})  # and the check runs each as a pattern (raises where it cannot)
+    for broken in ("[", "a{2,1}", "("):
+        assert check(broken, {"type": "string", "format": "regex"}).keyword == "format"
+        with pytest.raises(GrammarError, match="does not compile"):
+            relax({"type": "string", "pattern": broken})
+
+
+def test_a_length_llguidance_cannot_decide_beside_a_pattern_is_checked_after():
+    # found on AWS CloudFormation's schemas: "Unable to determine if regex is empty" for a pattern
+    # within a length made the whole schema "any JSON" (27 of 1,898 resource schemas)
+    partner = {"type": "string", "pattern": "^aws\\.partner(/[A-Za-z0-9]+){2,}$", "minLength": 1, "maxLength": 256}
+    # AWS::Lambda::ResourcePolicy: a pattern and lengths beside branches of other patterns
+    web = {"type": "string", "pattern": "^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:\\d{12}:)?web-function/[a-zA-Z0-9-_]+$"}
+    own = "^arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}-[a-z]+-\\d{1}:\\d{12}:(runtime/|function:)[a-zA-Z0-9-_]+$"
+    schema = {
+        "type": "object",
+        "properties": {
+            "source": partner,
+            "count": {"type": "integer", "maximum": 9},
+            "target": {
+                "anyOf": [{"$ref": "#/$defs/web"}, {"pattern": "function:"}],
+                "pattern": own,
+                "type": "string",
+                "maxLength": 1024,
+                "minLength": 12,
+            },
+        },
+        "required": ["source", "count"],
+        "additionalProperties": False,
+        "$defs": {"web": web},
+    }
+    for max_string in (None, 256):
+        relaxed = relax(schema, max_string)
+        assert "the whole schema" not in relaxed.checked_after
+        assert "minLength/maxLength" in relaxed.checked_after
+        assert _grammar_accepts(relaxed, {"source": "aws.partner/a/b", "count": 3})
+        assert not _grammar_accepts(relaxed, {"source": "aws.partner/a", "count": 3})  # the pattern stays
+        assert not _grammar_accepts(relaxed, {"source": "aws.partner/a/b", "count": 10})  # and the rest
+        target = "arn:aws:lambda:us-east-1:123456789012:function:f"
+        assert _grammar_accepts(relaxed, {"source": "aws.partner/a/b", "count": 1, "target": target})
+        assert not _grammar_accepts(relaxed, {"source": "aws.partner/a/b", "count": 1, "target": target[:-2]})
+    long = {"source": "aws.partner/" + "a/" * 130 + "b", "count": 3}
+    assert (
+        check(long, schema).keyword == "maxLength" and check({"source": "aws.partner/a/b", "count": 3}, schema) is None
+    )
+    # a length llguidance can decide beside its pattern stays in the grammar
+    plain = relax({"type": "string", "pattern": "^[a-z]+$", "maxLength": 3})
+    assert plain.exact and not _grammar_accepts(plain, "abcd")
 
 
 def test_ipv6_is_decoded_as_the_check_reads_it():

@@ -542,6 +542,20 @@ def test_models_list_says_when_the_model_was_made(server, tiny):
     assert created == int(tiny.info.path.stat().st_mtime) > 0
 
 
+def test_a_model_is_retrieved_by_its_id_and_another_id_is_404(server):
+    # OpenAI's client.models.retrieve(ID) was a 404 "No route" for the served model too
+    api = client(server)
+    served = api.models.retrieve("qwen2-int4")
+    assert served.id == "qwen2-int4" and served.created > 0
+    assert served.model_dump() == api.models.list().data[0].model_dump()
+    for other in ("gpt-4o", "org/name"):
+        with pytest.raises(openai.NotFoundError) as err:
+            api.models.retrieve(other)
+        body = err.value.body
+        assert body["code"] == "model_not_found" and body["param"] == "model"
+        assert repr(other) in body["message"] and "'qwen2-int4'" in body["message"]
+
+
 def test_parallel_tool_calls_false_returns_one_call():
     """The option promises at most one call; it was ignored, and a model that wrote two returned two."""
     from starlette.testclient import TestClient

@@ -2,9 +2,9 @@
 
 Decoding enforces what llguidance can (relax.py); this is the rest. Formats are asserted, as
 decoding enforces them; ``dependencies`` is checked under every draft (decoding honours it); and
-``pattern`` / ``patternProperties`` / ``additionalProperties`` read patterns with the ``regex``
-module, which knows ``\\p{L}`` and the other Unicode property classes JSON Schema's ECMA-262
-patterns use and Python's ``re`` refuses.
+``pattern`` / ``patternProperties`` / ``additionalProperties`` and ``format: regex`` read patterns
+as ``rewrite.ecma_pattern`` does (the ``regex`` module, which knows the ``\\p{L}`` classes JSON
+Schema's ECMA-262 patterns use and Python's ``re`` refuses).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import regex
 
 from ..errors import GrammarError
 from .relax import _refuse_invalid
-from .rewrite import validator_class
+from .rewrite import ecma_pattern, validator_class
 
 __all__ = ["Violation", "check"]
 
@@ -38,15 +38,10 @@ class Violation:
         return f"{self.keyword!r} at {self.path}: {self.message}"
 
 
-@lru_cache(maxsize=1024)
-def _pattern_of(pattern: str) -> regex.Pattern:
-    return regex.compile(pattern)
-
-
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     from jsonschema.exceptions import ValidationError
 
-    if validator.is_type(instance, "string") and not _pattern_of(pattern).search(instance):
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -55,7 +50,7 @@ def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if _pattern_of(pattern).search(key):
+            if ecma_pattern(pattern).search(key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -65,7 +60,7 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
     if not validator.is_type(instance, "object"):
         return
     named, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
-    extras = [k for k in instance if k not in named and not any(_pattern_of(p).search(k) for p in patterns)]
+    extras = [k for k in instance if k not in named and not any(ecma_pattern(p).search(k) for p in patterns)]
     if validator.is_type(extra, "object"):
         for key in extras:
             yield from validator.descend(instance[key], extra, path=key)
@@ -77,12 +72,23 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
 _LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
 
 
+def _ecma_regex(instance: object) -> bool:
+    """``format: regex`` as ``pattern`` reads one: jsonschema's asks Python's ``re``, which refuses
+    ``\\p{L}`` and the surrogate pairs JSON Schema's ECMA-262 patterns write (and the check reads)."""
+    if isinstance(instance, str):
+        ecma_pattern(instance)  # regex.error: not one
+    return True
+
+
 @lru_cache(maxsize=16)  # one per draft's checker, not one per schema
-def _with_leap_seconds(checker: Any) -> Any:
-    """``checker`` that also takes RFC 3339's leap second (``23:59:60Z``, or the same instant in
-    another offset) in ``time`` and ``date-time``: jsonschema's refuses every second 60."""
+def _format_checker(checker: Any) -> Any:
+    """``checker`` that reads ``regex`` as the check reads patterns, and also takes RFC 3339's leap
+    second (``23:59:60Z``, or the same instant in another offset) in ``time`` and ``date-time``:
+    jsonschema's refuses every second 60."""
     checker = copy.copy(checker)
     checker.checkers = dict(checker.checkers)
+    if "regex" in checker.checkers:
+        checker.checkers["regex"] = (_ecma_regex, regex.error)
     for name in ("time", "date-time"):
         if name not in checker.checkers:
             continue
@@ -121,7 +127,7 @@ def _checker_class(cls: Any) -> Any:
 def _validator(text: str) -> Any:
     schema = json.loads(text)
     cls = _checker_class(validator_class(schema))
-    return cls(schema, format_checker=_with_leap_seconds(cls.FORMAT_CHECKER))
+    return cls(schema, format_checker=_format_checker(cls.FORMAT_CHECKER))
 
 
 def check(value: Any, schema: Any) -> Violation | None:

@@ -33,6 +33,7 @@ from .rewrite import (
     KEYWORDS,
     UnknownFormatWarning,
     dependencies_in_grammar,
+    ecma_pattern,
     nested_ids,
     replace_refs,
     rewrite,
@@ -86,10 +87,28 @@ def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) 
     return "pattern" if changed else None
 
 
+def _drop_undecided_lengths(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    """llguidance cannot always tell whether a pattern leaves any string within a length bound
+    ("Unable to determine if regex is empty": ``^aws\\.partner(/[A-Za-z0-9]+){2,}$`` in at most 256
+    characters), and refuses the schema. The patterns (and a node's branches) stay in the grammar;
+    the lengths of a node that compiles only without them go to the check."""
+    defs = {k: schema[k] for k in ("definitions", "$defs") if isinstance(schema.get(k), dict)}
+    changed = False
+    for node in walk(schema):
+        if not (node.keys() & _STRING_BOUNDS and node.keys() & _STRING_SHAPES):
+            continue
+        whole = defs | node
+        if not compiles(whole) and compiles({k: v for k, v in whole.items() if k not in _STRING_BOUNDS}):
+            for key in _STRING_BOUNDS & node.keys():
+                del node[key]
+            changed = True
+    return "minLength/maxLength" if changed else None
+
+
 def _python_regex(pattern: str) -> None:
     """A pattern the check after cannot read (it reads them as the ``regex`` module does) is refused."""
     try:
-        regex.compile(pattern)
+        ecma_pattern(pattern)
     except regex.error as exc:
         raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
 
@@ -214,6 +233,9 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
 )
 
 
+_UNDECIDED = re.compile(r"Unable to determine if regex is empty")
+_STRING_BOUNDS = frozenset(("minLength", "maxLength"))
+_STRING_SHAPES = frozenset(("pattern", "format", "anyOf", "allOf", "oneOf", "$ref"))
 _REMOTE = re.compile(r"Resource '([^']*)' is not present in a registry")
 _NOWHERE = re.compile(r"Pointer '([^']*)' does not exist")
 _TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty|schema too large")
@@ -393,15 +415,22 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             enforce = False  # the dependencies said in the grammar may be what it cannot take
             continue
         remote = _REMOTE.search(error)
-        if remote and _embedded(json.loads(text), remote.group(1)):
-            raise GrammarError(
-                f"The schema refers to {remote.group(1)!r} by the $id of a part of itself, which edgeqwen "
-                "cannot follow; refer to that part by its JSON pointer (#/$defs/NAME) instead."
-            )
         if remote:
+            # llguidance names the first remote reference it meets, in an order that varies from run
+            # to run: name every document the schema refers to, sorted, so the refusal is stable
+            given = json.loads(text)
+            elsewhere = _remote_documents(given)
+            if not elsewhere and _embedded(given, remote.group(1)):
+                raise GrammarError(
+                    f"The schema refers to {remote.group(1)!r} by the $id of a part of itself, which edgeqwen "
+                    "cannot follow; refer to that part by its JSON pointer (#/$defs/NAME) instead."
+                )
+            named = ", ".join(repr(uri) for uri in elsewhere[:_NAMED]) or repr(remote.group(1))
+            more = f" and {len(elsewhere) - _NAMED} more" if len(elsewhere) > _NAMED else ""
             raise GrammarError(
-                f"The schema refers to {remote.group(1)!r}, which edgeqwen does not fetch; put that schema "
-                "under $defs and refer to it as #/$defs/NAME."
+                f"The schema refers to {named}{more}, which edgeqwen does not fetch; put "
+                f"{'that schema' if len(elsewhere) < 2 else 'those schemas'} under $defs and refer to "
+                f"{'it' if len(elsewhere) < 2 else 'each'} as #/$defs/NAME."
             )
         nowhere = _NOWHERE.search(error)
         if (
@@ -417,6 +446,9 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             )
         if _drop_unsatisfiable_refs(schema, error, (lambda: _compile(schema, options)[1]) if max_string else None):
             continue  # exact: nothing is left to the check, and the decoding bounds stay
+        if _UNDECIDED.search(error) and (fixed := _drop_undecided_lengths(schema, compiles)):
+            dropped.add(fixed)  # before the decoding bounds are stepped back for it (below)
+            continue
         if max_string and shape and _SHAPED_BY_US.search(error):
             shape = False  # objects and arrays as the schema gives them; strings and numbers still bounded
             continue
@@ -483,6 +515,35 @@ def _embedded(schema: dict[str, Any], uri: str) -> bool:
         return any(found(v, base) for k, v in node.items() if k not in _DATA)
 
     return found(schema, "")
+
+
+_NAMED = 5  # remote documents a refusal names before "and N more"
+
+
+def _remote_documents(schema: Any) -> list[str]:
+    """The documents (URIs without their fragments) the schema's ``$ref`` s name outside itself,
+    sorted: neither the schema's own ``$id`` nor the ``$id`` of one of its parts."""
+    ids: set[str] = {""}
+    refs: set[str] = set()
+
+    def visit(node: Any, base: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item, base)
+            return
+        if not isinstance(node, dict):
+            return
+        if isinstance(node.get("$id"), str):
+            base = urllib.parse.urljoin(base, node["$id"])
+            ids.add(urllib.parse.urldefrag(base)[0])
+        if isinstance(node.get("$ref"), str):
+            refs.add(urllib.parse.urldefrag(urllib.parse.urljoin(base, node["$ref"]))[0])
+        for key, value in node.items():
+            if key not in _DATA:
+                visit(value, base)
+
+    visit(schema, "")
+    return sorted(refs - ids)
 
 
 def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:

@@ -18,7 +18,10 @@ import re
 import urllib.parse
 import warnings
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
+
+import regex
 
 __all__ = [
     "AFTER",
@@ -28,8 +31,10 @@ __all__ = [
     "PARTLY",
     "STANDARD_FORMATS",
     "UnknownFormatWarning",
+    "astral_escapes",
     "dependencies_in_grammar",
     "dialect",
+    "ecma_pattern",
     "nested_ids",
     "pointer_part",
     "replace_refs",
@@ -73,11 +78,10 @@ KEYWORDS: dict[str, str] = {
     "type": DECODING, "enum": DECODING, "const": DECODING, "anyOf": DECODING, "$ref": DECODING,
     "properties": DECODING, "required": DECODING, "additionalProperties": DECODING,
     "items": DECODING, "prefixItems": DECODING, "minItems": DECODING, "maxItems": DECODING,
-    "minLength": DECODING, "maxLength": DECODING,
     "minimum": DECODING, "maximum": DECODING, "exclusiveMinimum": DECODING, "exclusiveMaximum": DECODING,
     "multipleOf": DECODING,
     "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
-    "minProperties": PARTLY, "maxProperties": PARTLY,
+    "minProperties": PARTLY, "maxProperties": PARTLY, "minLength": PARTLY, "maxLength": PARTLY,
     "not": PARTLY, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
     "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
     "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
@@ -534,6 +538,42 @@ def nested_ids(schema: dict[str, Any]) -> bool:
     return any("$id" in node or "id" in node for node in walk(schema) if node is not schema)
 
 
+# a high and a low surrogate written as two \\u escapes, not after an escaped backslash
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_SURROGATE_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]")  # a high one, as the schema's JSON writes it
+
+
+def astral_escapes(pattern: str) -> str:
+    """``pattern`` with each UTF-16 surrogate pair written as ``\\uD800\\uDC00`` as the one character
+    ECMA-262 (JSON Schema's regex dialect) reads it as, ``\\U00010000``: Python's ``regex`` and
+    llguidance read two lone surrogates, so XML's "any character" class ``[...\\uD800\\uDC00-\\uDBFF\\uDFFF]``
+    (AWS CloudFormation's schemas) was a bad range to both."""
+    if "\\u" not in pattern:
+        return pattern
+
+    def one(m: re.Match[str]) -> str:
+        high, low = int(m[2], 16), int(m[3], 16)
+        return f"{m[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+    return _SURROGATE_PAIR.sub(one, pattern)
+
+
+@lru_cache(maxsize=1024)
+def ecma_pattern(pattern: str) -> regex.Pattern:
+    """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
+    which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, and
+    surrogate pairs as one character. ``regex.error`` where it cannot."""
+    return regex.compile(astral_escapes(pattern))
+
+
+def _astral_patterns(schema: dict[str, Any]) -> None:
+    for node in walk(schema):
+        if isinstance(node.get("pattern"), str):
+            node["pattern"] = astral_escapes(node["pattern"])
+        if isinstance(node.get("patternProperties"), dict):
+            node["patternProperties"] = {astral_escapes(k): v for k, v in node["patternProperties"].items()}
+
+
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
@@ -544,6 +584,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     old_draft = read_as in _OLD_DRAFTS
     if _REF_INTO_SCHEMA.search(text):
         _hoist_refs(schema)
+    if _SURROGATE_IN_TEXT.search(text):
+        _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
     if old_draft and '"$ref"' in text:
         _ignore_ref_siblings(schema, text)

@@ -1,6 +1,6 @@
 """The HTTP layer: a Starlette app that speaks OpenAI's chat-completions API.
 
-Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``, ``GET /health``
+Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models`` (and ``/v1/models/ID``), ``GET /health``
 (no key needed, for load balancers and scripts), ``GET /metrics`` (Prometheus text;
 ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape: 400 bad request,
 401 missing or wrong API key, 404 unknown route, 413 body too large, 429 queue full,
@@ -245,8 +245,27 @@ class _App:
             self._authorize(request)
         except HTTPError as exc:
             return exc.response()
-        model = {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
-        return JSONResponse({"object": "list", "data": [model]})
+        return JSONResponse({"object": "list", "data": [self._model()]})
+
+    async def model(self, request: Request) -> Response:
+        """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
+        try:
+            self._authorize(request)
+            asked = request.path_params["model"]
+            if asked != self.model_id:
+                raise HTTPError(
+                    404,
+                    f"The model {asked!r} is not served here; this server serves {self.model_id!r}.",
+                    "invalid_request_error",
+                    "model",
+                    "model_not_found",
+                )
+        except HTTPError as exc:
+            return exc.response()
+        return JSONResponse(self._model())
+
+    def _model(self) -> dict[str, Any]:
+        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(
@@ -276,7 +295,9 @@ async def _not_found(request: Request, exc: Exception) -> Response:
         # name what is served: an OpenAI client pointed at /v1/completions or /v1/embeddings learns
         # that only the chat API is here
         served = ", ".join(
-            f"{'/'.join(sorted(r.methods - {'HEAD'}))} {r.path}" for r in request.app.routes if isinstance(r, Route)
+            f"{'/'.join(sorted(r.methods - {'HEAD'}))} {r.path.replace(':path', '')}"
+            for r in request.app.routes
+            if isinstance(r, Route)
         )
         message = f"No route {request.method} {request.url.path}. This server has {served}."
     elif status == 405 and (allowed := (getattr(exc, "headers", None) or {}).get("Allow")):
@@ -294,6 +315,7 @@ def create_app(assistant: Any, settings: ServerSettings | None = None, model_id:
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/models", state.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),
         Route("/metrics", state.metrics_route, methods=["GET"]),
     ]

@@ -212,7 +212,10 @@ def _key(k: str) -> str:
 def accepts_value(tok, matcher, value) -> bool:
     """Does a fresh ``matcher``'s grammar accept ``value`` in some spelling (its objects' keys in
     some order)?"""
-    writer = _Writer(tok, matcher)
+    # pieces in proportion to the value: draft-07's meta-schema took up to 54,000 to write a
+    # 17,000-character real schema as a value and 87,000 for a 5,300-character one, past the
+    # fixed budget of 20,000 that was here
+    writer = _Writer(tok, matcher, budget=20_000 + 32 * len(json.dumps(value)))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 100_000))  # a few frames per piece written
     try:

@@ -249,3 +249,58 @@ def test_cloudformation_cases_keep_the_properties_that_hold_no_intrinsic_functio
     assert sorted((t["data"]["Name"], t["valid"]) for t in tests) == [("É" + "mile", True), ("émile", False)]
     assert skipped == {"intrinsic function": 2, "type not in us-east-1": 1}
     assert found["AWS::X::Y"]["schema"] == schema
+
+
+def test_annotated_cases_take_the_values_authors_wrote_beside_shaping_subschemas(tmp_path):
+    import annotated_cases
+
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {"level": {"enum": ["low", "high"]}},
+        "properties": {
+            "level": {"$ref": "#/definitions/level", "default": "medium"},
+            "site": {"type": "string", "format": "uri", "examples": ["not a uri", "https://x.org"]},
+            "debug": {"type": "boolean", "default": False},
+            "other": {"$ref": "other.json", "default": 1},
+            "own": {"$id": "https://x.org/own", "enum": [1], "default": 1},
+        },
+    }
+    (folder / "a.json").write_text(json.dumps(schema))
+    found = annotated_cases.cases([folder])
+    got = sorted(
+        (json.dumps(c["schema"].get("$ref") or c["schema"]["format"]), t["data"], t["valid"])
+        for c in found.values()
+        for t in c["tests"]
+    )
+    # the enum reached by reference refuses the author's default; formats are left to the check
+    assert got == [
+        ('"#/definitions/level"', "medium", False),
+        ('"uri"', "https://x.org", True),
+        ('"uri"', "not a uri", True),
+    ]
+    assert all(c["schema"]["definitions"] == schema["definitions"] for c in found.values())
+
+
+def test_metaschema_cases_label_real_schemas_by_each_draft(tmp_path):
+    import metaschema_cases
+
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    for name, schema in {
+        "a": {"type": "string"},
+        "b": {"type": "strnig"},
+        "c": {"minimum": 0, "exclusiveMinimum": True},
+    }.items():
+        (folder / f"{name}.json").write_text(json.dumps(schema))
+    found = metaschema_cases.cases([folder], n=3, max_chars=1000)
+    labels = {
+        d: {t["data"]["type"] if "type" in t["data"] else "c": t["valid"] for t in c["tests"]} for d, c in found.items()
+    }
+    # a boolean exclusiveMinimum is draft 4's; 6 and 7 want a number
+    assert labels == {
+        "draft-04": {"string": True, "strnig": False, "c": True},
+        "draft-06": {"string": True, "strnig": False, "c": False},
+        "draft-07": {"string": True, "strnig": False, "c": False},
+    }

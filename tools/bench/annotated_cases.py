@@ -25,10 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jsonschema_bench import corpus  # noqa: E402
+from jsonschema_bench import corpus, label  # noqa: E402
 
-from edgeqwen.runtime.check import check  # noqa: E402
-from edgeqwen.runtime.rewrite import _DATA, walk  # noqa: E402
+from edgeqwen.runtime.rewrite import walk  # noqa: E402
 
 SHAPING = frozenset(
     ("enum", "const", "pattern", "format", "properties", "items", "prefixItems", "anyOf", "oneOf", "allOf", "not",
@@ -37,23 +36,6 @@ SHAPING = frozenset(
      "propertyNames", "required", "minProperties", "maxProperties", "dependencies", "dependentRequired")
 )  # fmt: skip
 _OTHER_REF = re.compile(r'"\$ref": "(?!#/(?:definitions|\$defs)/)')
-
-
-def _valid(value: object, schema: dict) -> bool:
-    """The check's verdict (jsonschema, in the draft edgeqwen reads) with formats as annotations."""
-    return check(value, _without_formats(schema)) is None
-
-
-def _without_formats(node: object) -> object:
-    if isinstance(node, list):
-        return [_without_formats(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    return {
-        k: v if k in _DATA else _without_formats(v)
-        for k, v in node.items()
-        if not (k == "format" and isinstance(v, str))
-    }
 
 
 def cases(folders: list[Path]) -> dict[str, dict]:
@@ -77,7 +59,7 @@ def cases(folders: list[Path]) -> dict[str, dict]:
                 seen.add(key)
                 schema = top | node
                 try:
-                    tests = [{"data": value, "valid": _valid(value, schema)} for value in values]
+                    tests = [{"data": value, "valid": label(value, schema)} for value in values]
                 except Exception:  # a subschema the check cannot read on its own: not a case
                     continue
                 out[f"{folder.name}-{path.stem}-{len(out):05d}"] = {"schema": schema, "tests": tests}

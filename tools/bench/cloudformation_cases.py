@@ -7,11 +7,10 @@ in a template is a value its type's schema describes. This writes one case per r
 the schema, and every distinct ``Properties`` of the templates that holds no intrinsic function
 (``Ref``, ``Fn::Sub``, ``!GetAtt``...: CloudFormation resolves those before the schema applies).
 
-Each value is labelled valid or invalid by jsonschema, reading the schema in the draft edgeqwen
-reads it in (``rewrite.dialect``: none named is 2020-12; cfn-lint reads draft 7 with keywords of
-its own, so one DynamoDB key schema that draft 7 takes fails 2020-12's ``prefixItems``), formats
-not asserted, patterns with the ``regex`` module (AWS writes ``\\p{L}``). So the labels come from
-the check's own library: what the cases test is the grammar, on values people wrote.
+Each value is labelled by ``jsonschema_bench.label``: the check's verdict with formats as
+annotations, in the draft edgeqwen reads (none named is 2020-12; cfn-lint reads draft 7 with
+keywords of its own, so one DynamoDB key schema that draft 7 takes fails 2020-12's
+``prefixItems``). What the cases test is the grammar, and the formats, on values people wrote.
 
     pip download --no-deps cfn-lint==1.58.0 && unzip -q cfn_lint-*.whl -d cfn
     pip download --no-deps --no-binary :all: cfn-lint==1.58.0 && tar xzf cfn_lint-*.tar.gz
@@ -24,16 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import jsonschema
-import jsonschema._keywords
-import jsonschema._utils
-import regex
 import yaml
 
-from edgeqwen.runtime.rewrite import validator_class
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from jsonschema_bench import label  # noqa: E402
 
 _INTRINSIC = ("Ref", "Condition")
 
@@ -91,18 +89,14 @@ def cases(schemas: Path, templates: Path) -> tuple[dict[str, dict], Counter]:
                     values[kind][json.dumps(properties, sort_keys=True)] = properties
                 except TypeError:  # a YAML date or the like: no JSON value
                     skipped["not JSON"] += 1
-    # JSON Schema patterns are ECMA-262: read them as the check does, not with Python's re (put back after)
-    kept = jsonschema._keywords.re, jsonschema._utils.re
-    jsonschema._keywords.re = jsonschema._utils.re = regex
     out = {}
-    try:
-        for kind, found in sorted(values.items()):
-            schema = json.loads((schemas / "resources" / f"{types[kind]}.json").read_text())
-            validator = validator_class(schema)(schema)
-            tests = [{"data": value, "valid": validator.is_valid(value)} for value in found.values()]
-            out[kind] = {"description": kind, "schema": schema, "tests": tests}
-    finally:
-        jsonschema._keywords.re, jsonschema._utils.re = kept
+    for kind, found in sorted(values.items()):
+        schema = json.loads((schemas / "resources" / f"{types[kind]}.json").read_text())
+        out[kind] = {
+            "description": kind,
+            "schema": schema,
+            "tests": [{"data": v, "valid": label(v, schema)} for v in found.values()],
+        }
     return out, skipped
 
 

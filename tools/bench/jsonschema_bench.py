@@ -209,6 +209,25 @@ def _key(k: str) -> str:
     return json.dumps(k, ensure_ascii=False) + ":"
 
 
+def label(value, schema) -> bool:
+    """Is ``value`` valid? For corpora made here (``cloudformation_cases.py``, ``metaschema_cases.py``,
+    ``annotated_cases.py``): the check's verdict (jsonschema, in the draft edgeqwen reads, patterns as
+    the check reads them) with formats left as annotations, so a value that breaks its format counts
+    as valid and the check's refusal of it shows."""
+    from edgeqwen.runtime.check import check
+    from edgeqwen.runtime.rewrite import _DATA
+
+    def without_formats(node):
+        if isinstance(node, list):
+            return [without_formats(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        keep = {k: v for k, v in node.items() if not (k == "format" and isinstance(v, str))}
+        return {k: v if k in _DATA else without_formats(v) for k, v in keep.items()}
+
+    return check(value, without_formats(schema)) is None
+
+
 def accepts_value(tok, matcher, value) -> bool:
     """Does a fresh ``matcher``'s grammar accept ``value`` in some spelling (its objects' keys in
     some order)?"""

@@ -443,6 +443,37 @@ def test_a_length_llguidance_cannot_decide_beside_a_pattern_is_checked_after():
     assert plain.exact and not _grammar_accepts(plain, "abcd")
 
 
+def test_a_schema_of_members_alone_is_answered_with_an_object():
+    # found by using the product: CloudFormation's resource schemas (and 38 of the slice's) name
+    # properties but no type, which any string satisfies; the demo model answered with a sentence
+    members = {"properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False}
+    assert check("a sentence", members) is None  # as JSON Schema says
+    bounded, as_given = relax(members, 256), relax(members)
+    assert _grammar_accepts(as_given, "a sentence") and not _grammar_accepts(bounded, "a sentence")
+    assert _grammar_accepts(bounded, {"a": 1}) and not _grammar_accepts(bounded, {"a": 1, "b": 2})
+    # a type, a composition or a reference decides the shape itself
+    for typed in ({"type": ["object", "string"]}, {"anyOf": [{"type": "string"}, {"type": "object"}]}):
+        assert _grammar_accepts(relax({**members, **typed}, 256), "a sentence")
+
+
+def test_a_hostname_is_decoded_no_longer_than_the_check_takes():
+    # found by the bench's generation run: llguidance's hostname format has labels of at most 63
+    # characters but no total length, so a schema's maxLength 255 let a 254-character name through
+    # to the check (253 at most), which refused it after every attempt
+    labels = "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "."
+    for schema in (
+        {"type": "string", "format": "hostname", "maxLength": 255},
+        {"type": "string", "format": "hostname"},
+    ):
+        relaxed = relax(schema, 256)
+        for name, valid in ((labels + "d" * 61, True), (labels + "d" * 62, False), ("x." * 126 + "ab", False)):
+            assert _grammar_accepts(relaxed, name) is valid and (check(name, schema) is None) is valid, (
+                len(name),
+                schema,
+            )
+    assert relax({"type": "string", "format": "hostname", "maxLength": 20}).schema["maxLength"] == 20
+
+
 def test_ipv6_is_decoded_as_the_check_reads_it():
     # llguidance's own ipv6 format has no IPv4 forms, which the check (Python's ipaddress) takes
     import ipaddress

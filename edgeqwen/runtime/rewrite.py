@@ -72,6 +72,8 @@ IPV6_PATTERN = "^(" + "|".join((
     rf"(({_H16}:){{0,5}}{_H16})?::{_H16}", rf"(({_H16}:){{0,6}}{_H16})?::",
 )) + ")$"  # fmt: skip
 
+HOSTNAME_MAX = 253  # characters in a hostname (RFC 1123; what the check's fqdn reading allows)
+
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
 # How each validation keyword is honoured (annotations such as title/description/default are not listed).
 KEYWORDS: dict[str, str] = {
@@ -431,6 +433,8 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
         if fmt == "ipv6" and "pattern" not in node:
             node["pattern"] = IPV6_PATTERN  # the format, said in full (and still checked after)
             del node["format"]
+        if fmt == "hostname" and (node.get("maxLength") is None or _number_over(node["maxLength"], HOSTNAME_MAX)):
+            node["maxLength"] = HOSTNAME_MAX  # llguidance's format has no total length; the check's does
         if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:
             del node["format"]
             if fmt in STANDARD_FORMATS:
@@ -443,6 +447,10 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
                     stacklevel=2,
                 )
     return marked
+
+
+def _number_over(value: Any, bound: int) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > bound
 
 
 # dependentRequired {a: [b, c]} on an object that allows no other keys, said as llguidance can:

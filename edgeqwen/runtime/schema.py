@@ -43,9 +43,13 @@ def decoding_schema(
     this accepts is valid for the original schema, which results are checked against. With
     ``shape`` off, objects and arrays are left as the schema gives them (where the closing meets
     the schema's own shape in a way llguidance cannot intersect), and only scalars are bounded.
+    A schema that describes an object's members and names no type (AWS CloudFormation's resource
+    schemas, 38 of the slice's) allows any other value too; its answer is written as an object.
     """
     if not max_string:
         return schema
+    if shape and _object_by_its_keywords(schema):
+        schema = {**schema, "type": "object"}
     used = False
     opened = _composed_definitions(schema)
 
@@ -117,6 +121,18 @@ def decoding_schema(
         defs[ANY_JSON] = _any_json(max_string)
         result = {**result, "$defs": defs}
     return result
+
+
+_OBJECT_KEYWORDS = frozenset(("properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+                              "minProperties", "maxProperties", "dependentRequired", "dependencies"))  # fmt: skip
+_TYPING = frozenset(("type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "if", "not"))
+
+
+def _object_by_its_keywords(schema: Any) -> bool:
+    """Says only what an object's members are, and nothing of its type: a string would be valid,
+    and no one asking for these fields wants one (the demo model answered a CloudFormation
+    resource schema with a sentence in quotes)."""
+    return isinstance(schema, dict) and bool(schema.keys() & _OBJECT_KEYWORDS) and not schema.keys() & _TYPING
 
 
 def _any_json(max_string: int) -> dict[str, Any]:

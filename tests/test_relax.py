@@ -260,6 +260,14 @@ def test_property_order_is_kept():
 def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_checked():
     with pytest.warns(UnknownFormatWarning, match="semver"):
         relaxed = relax({"type": "string", "format": "semver", "title": "unique-title-for-this-test"})
+    # several in one schema: one warning naming each once (the CLI printed a line per format)
+    aws = {"properties": {k: {"type": "string", "format": f"AWS::{k}"} for k in ("Role", "Key", "Role2")}}
+    aws["properties"]["again"] = {"type": "string", "format": "AWS::Key"}
+    with pytest.warns(UnknownFormatWarning) as caught:
+        relax(aws)
+    assert [str(w.message).split(" edgeqwen")[0] for w in caught] == [
+        "formats 'AWS::Role', 'AWS::Key', 'AWS::Role2' are not ones"
+    ]
     assert relaxed.exact and check("not a version", {"type": "string", "format": "semver"}) is None
     for fmt, bad in (("date-time", "2024-13-45T25:00:00Z"), ("ipv4", "300.1.1.1"), ("uuid", "nope")):
         assert check(bad, {"type": "string", "format": fmt}).keyword == "format"

@@ -393,6 +393,7 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
     """Drop in place what llguidance cannot enforce, naming it in ``dropped``. True where a
     dependentRequired was marked for :func:`dependencies_in_grammar`."""
     marked = False
+    unknown: dict[str, None] = {}  # formats JSON Schema does not define, in the order met
     # the draft's own keyword ("dependencies" before 2019-09): the check ignores the other one
     dependent = "dependencies" if old_draft else "dependentRequired"
     for node in walk(schema):
@@ -440,12 +441,16 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             if fmt in STANDARD_FORMATS:
                 dropped.add("format")
             else:
-                warnings.warn(
-                    f"format {fmt!r} is not one edgeqwen checks: treated as an annotation, as JSON Schema "
-                    "2019-09 and later treat formats.",
-                    UnknownFormatWarning,
-                    stacklevel=2,
-                )
+                unknown[fmt] = None
+    if unknown:  # one warning per schema: CloudFormation's name five or more formats of their own
+        named = [repr(f) for f in unknown]
+        which = f"format {named[0]} is not one" if len(named) == 1 else f"formats {', '.join(named)} are not ones"
+        warnings.warn(
+            f"{which} edgeqwen checks: treated as {'an annotation' if len(named) == 1 else 'annotations'}, "
+            "as JSON Schema 2019-09 and later treat formats.",
+            UnknownFormatWarning,
+            stacklevel=2,
+        )
     return marked
 
 

@@ -418,9 +418,9 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         if remote:
             # llguidance names the first remote reference it meets, in an order that varies from run
             # to run: name every document the schema refers to, sorted, so the refusal is stable
-            given = json.loads(text)
-            elsewhere = _remote_documents(given)
-            if not elsewhere and _embedded(given, remote.group(1)):
+            ids, refs = _documents(json.loads(text))
+            elsewhere = sorted(refs - ids)
+            if not elsewhere and urllib.parse.urldefrag(remote.group(1))[0] in ids:
                 raise GrammarError(
                     f"The schema refers to {remote.group(1)!r} by the $id of a part of itself, which edgeqwen "
                     "cannot follow; refer to that part by its JSON pointer (#/$defs/NAME) instead."
@@ -499,30 +499,12 @@ def _own_refs_local(schema: dict[str, Any]) -> None:
                 node["$ref"] = "#" + fragment
 
 
-def _embedded(schema: dict[str, Any], uri: str) -> bool:
-    """Whether ``uri`` is the ``$id`` of a subschema (resolved against the ``$id``s above it)."""
-    target = urllib.parse.urldefrag(uri)[0]
-
-    def found(node: Any, base: str) -> bool:
-        if isinstance(node, list):
-            return any(found(item, base) for item in node)
-        if not isinstance(node, dict):
-            return False
-        if isinstance(node.get("$id"), str):
-            base = urllib.parse.urljoin(base, node["$id"])
-            if urllib.parse.urldefrag(base)[0] == target:
-                return True
-        return any(found(v, base) for k, v in node.items() if k not in _DATA)
-
-    return found(schema, "")
-
-
 _NAMED = 5  # remote documents a refusal names before "and N more"
 
 
-def _remote_documents(schema: Any) -> list[str]:
-    """The documents (URIs without their fragments) the schema's ``$ref`` s name outside itself,
-    sorted: neither the schema's own ``$id`` nor the ``$id`` of one of its parts."""
+def _documents(schema: Any) -> tuple[set[str], set[str]]:
+    """The documents (URIs without their fragments) the schema is, by its own and its parts'
+    ``$id`` s (resolved against those above them; "" for one without), and those its ``$ref`` s name."""
     ids: set[str] = {""}
     refs: set[str] = set()
 
@@ -543,7 +525,7 @@ def _remote_documents(schema: Any) -> list[str]:
                 visit(value, base)
 
     visit(schema, "")
-    return sorted(refs - ids)
+    return ids, refs
 
 
 def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:

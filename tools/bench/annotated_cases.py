@@ -27,14 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jsonschema_bench import corpus, label  # noqa: E402
 
-from edgeqwen.runtime.rewrite import walk  # noqa: E402
+from edgeqwen.runtime.rewrite import KEYWORDS, walk  # noqa: E402
 
-SHAPING = frozenset(
-    ("enum", "const", "pattern", "format", "properties", "items", "prefixItems", "anyOf", "oneOf", "allOf", "not",
-     "$ref", "if", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
-     "maxLength", "minItems", "maxItems", "uniqueItems", "contains", "additionalProperties", "patternProperties",
-     "propertyNames", "required", "minProperties", "maxProperties", "dependencies", "dependentRequired")
-)  # fmt: skip
+SHAPING = frozenset(KEYWORDS) - {"type"}  # every validation keyword but the bare type
 _OTHER_REF = re.compile(r'"\$ref": "(?!#/(?:definitions|\$defs)/)')
 
 

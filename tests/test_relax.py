@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +18,14 @@ from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputEr
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
-from edgeqwen.runtime.relax import INTERNAL, KEYWORDS, UnknownFormatWarning, matcher_limits, relax
+from edgeqwen.runtime.relax import (
+    INTERNAL,
+    KEYWORDS,
+    OpenAPINullableWarning,
+    UnknownFormatWarning,
+    matcher_limits,
+    relax,
+)
 from edgeqwen.runtime.rewrite import astral_escapes, dialect
 from edgeqwen.testing import FakeBackend
 
@@ -273,6 +281,28 @@ def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_ch
         assert check(bad, {"type": "string", "format": fmt}).keyword == "format"
 
 
+def test_openapi_nullable_warns_once_where_null_stays_disallowed():
+    # an OpenAPI 3.0 component as users paste it: two fields marked nullable, one already allowing null
+    schema = {
+        "type": "object",
+        "title": "unique-title-for-the-nullable-test",
+        "properties": {
+            "name": {"type": "string", "nullable": True},
+            "age": {"type": "integer", "nullable": True},
+            "note": {"type": ["string", "null"], "nullable": True},
+        },
+    }
+    with pytest.warns(OpenAPINullableWarning) as caught:
+        relaxed = relax(schema)
+    assert len(caught) == 1 and str(caught[0].message).startswith("'nullable: true' (2 places)")
+    # JSON Schema's reading is kept: null is refused where the type leaves it out, taken where it allows it
+    assert check({"name": None}, relaxed.schema).keyword == "type" and check({"note": None}, relaxed.schema) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # null allowed by the type, or a property named "nullable": no warning
+        relax({"type": ["string", "null"], "nullable": True})
+        relax({"type": "object", "properties": {"nullable": {"type": "boolean", "default": True}}})
+
+
 def test_a_leap_second_is_a_valid_time_only_at_the_end_of_a_utc_day():
     # RFC 3339 (and JSON Schema's suite): 23:59:60 UTC, in any offset; jsonschema refuses every :60
     for fmt, good, bad in (
@@ -302,6 +332,29 @@ def test_each_draft_builds_its_checker_class_once():
 def test_remote_refs_fail_closed_with_what_to_do():
     with pytest.raises(GrammarError, match=r"does not fetch.*\$defs"):
         relax({"$ref": "https://example.com/schema.json"})
+
+
+def test_a_reference_into_the_drafts_own_meta_schema_decodes_by_it():
+    # Swagger 2.0's schema (draft 4) refers into draft 4's meta-schema; a config's field that holds
+    # a schema refers to draft 7's. llguidance fetches nothing: both fell to any JSON
+    meta = "http://json-schema.org/draft-07/schema#"
+    schema = {
+        "$schema": meta,
+        "type": "object",
+        "properties": {"schema": {"$ref": meta}, "n": {"$ref": meta + "/definitions/nonNegativeInteger"}},
+        "additionalProperties": False,
+    }
+    relaxed = relax(schema)
+    assert "the whole schema" not in relaxed.checked_after and "$ref" in json.dumps(schema)  # the user's copy kept
+    assert _grammar_accepts(relaxed, {"schema": {"minLength": 2, "type": "string"}, "n": 3})  # its keys in order
+    assert not _grammar_accepts(relaxed, {"n": -1}) and not _grammar_accepts(relaxed, {"schema": {"type": "strnig"}})
+    swagger = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "properties": {"maxLength": {"$ref": "http://json-schema.org/draft-04/schema#/definitions/positiveInteger"}},
+    }
+    relaxed = relax(swagger)
+    assert _grammar_accepts(relaxed, {"maxLength": 3}) and not _grammar_accepts(relaxed, {"maxLength": -1})
+    assert check({"maxLength": -1}, swagger).keyword == "minimum"  # the check resolves it as written
 
 
 def test_a_refusal_names_every_remote_document_in_one_order():

@@ -31,8 +31,10 @@ from .rewrite import (
     _DATA,
     ENFORCED_FORMATS,
     KEYWORDS,
+    OpenAPINullableWarning,
     UnknownFormatWarning,
     dependencies_in_grammar,
+    dialect,
     ecma_pattern,
     nested_ids,
     replace_refs,
@@ -46,6 +48,7 @@ __all__ = [
     "ENFORCED_FORMATS",
     "INTERNAL",
     "KEYWORDS",
+    "OpenAPINullableWarning",
     "Relaxed",
     "UnknownFormatWarning",
     "Validate",
@@ -391,8 +394,9 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
     _own_refs_local(schema)
+    copied = _META_REF.search(text) is not None and _meta_schema_refs_local(schema)  # the rewrites read the copy too
     dropped: set[str] = set()
-    marked = rewrite(schema, text, dropped, closing=bool(max_string))
+    marked = rewrite(schema, json.dumps(schema) if copied else text, dropped, closing=bool(max_string))
     options: dict[str, Any] = dict(BASE_OPTIONS)
 
     def compiles(s: Any) -> bool:
@@ -497,6 +501,45 @@ def _own_refs_local(schema: dict[str, Any]) -> None:
             uri, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(own, ref))
             if uri == base:
                 node["$ref"] = "#" + fragment
+
+
+# The meta-schemas a schema may refer into (a field that holds a schema: Swagger 2.0's
+# "#/definitions/positiveInteger" of draft 4), copied in from the ones jsonschema ships. Not 2019-09
+# and later: those are several documents tied by $dynamicRef.
+_META_SCHEMA = re.compile(r"https?://json-schema\.org/(draft-0[467])/schema#?")
+_META_REF = re.compile(r'"\$ref": "https?://json-schema\.org/draft-0[467]/')  # in json.dumps's text
+
+
+def _meta_schema_refs_local(schema: dict[str, Any]) -> bool:
+    """References into a JSON Schema meta-schema of the draft the schema is read as, made local: the
+    meta-schema is copied under ``$defs`` (its own references moved with it) for llguidance, which
+    fetches nothing and read such a reference as one into the schema itself. The check resolves the
+    reference as written (jsonschema ships the meta-schemas). True where one was copied."""
+    if not isinstance(schema.get("$defs", {}), dict):
+        return False
+    draft = dialect(schema)
+    into_meta = []
+    for node in walk(schema):
+        ref = node.get("$ref")
+        meta = _META_SCHEMA.fullmatch(urllib.parse.urldefrag(ref)[0]) if isinstance(ref, str) else None
+        if meta is not None and meta[1] == draft:
+            into_meta.append(node)
+    if not into_meta:
+        return False
+    from jsonschema_specifications import REGISTRY
+
+    name = f"json-schema-{draft}-meta-schema"
+    pointer = "#/$defs/" + name
+    meta_schema = json.loads(json.dumps(REGISTRY.contents(f"http://json-schema.org/{draft}/schema")))
+    for key in ("id", "$id", "$schema"):
+        meta_schema.pop(key, None)
+    for node in walk(meta_schema):
+        if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+            node["$ref"] = pointer + node["$ref"][1:]
+    for node in into_meta:
+        node["$ref"] = pointer + urllib.parse.urldefrag(node["$ref"])[1]
+    schema.setdefault("$defs", {})[name] = meta_schema
+    return True
 
 
 _NAMED = 5  # remote documents a refusal names before "and N more"

@@ -30,6 +30,7 @@ __all__ = [
     "KEYWORDS",
     "PARTLY",
     "STANDARD_FORMATS",
+    "OpenAPINullableWarning",
     "UnknownFormatWarning",
     "astral_escapes",
     "dependencies_in_grammar",
@@ -46,6 +47,10 @@ __all__ = [
 
 class UnknownFormatWarning(UserWarning):
     """A ``format`` JSON Schema does not define: an annotation, as 2019-09 and later say it is."""
+
+
+class OpenAPINullableWarning(UserWarning):
+    """OpenAPI 3.0's ``nullable: true``, which JSON Schema ignores: null stays disallowed there."""
 
 
 # Formats llguidance enforces while decoding; the other standard ones are checked after.
@@ -454,6 +459,25 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
     return marked
 
 
+def _warn_nullable(schema: dict[str, Any]) -> None:
+    """One warning for OpenAPI 3.0's ``nullable: true`` where the node's ``type`` leaves null out:
+    JSON Schema reads it as an annotation, so the answer can never be null there, and a model asked
+    to fill a field it has no value for must make one up."""
+    where = [n for n in walk(schema) if n.get("nullable") is True and not _allows_null(n.get("type"))]
+    if where:
+        warnings.warn(
+            f"'nullable: true' ({len(where)} {'place' if len(where) == 1 else 'places'}) is OpenAPI 3.0's "
+            "keyword, not JSON Schema's: null is not allowed there. To allow it, write the type as a "
+            'list with "null" (e.g. "type": ["string", "null"]) or add {"type": "null"} to an anyOf.',
+            OpenAPINullableWarning,
+            stacklevel=3,
+        )
+
+
+def _allows_null(types: Any) -> bool:
+    return types == "null" or (isinstance(types, list) and "null" in types)
+
+
 def _number_over(value: Any, bound: int) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > bound
 
@@ -600,6 +624,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
+    if '"nullable": true' in text:
+        _warn_nullable(schema)
     if old_draft and '"$ref"' in text:
         _ignore_ref_siblings(schema, text)
     return marked

@@ -304,3 +304,82 @@ def test_metaschema_cases_label_real_schemas_by_each_draft(tmp_path):
         "draft-06": {"string": True, "strnig": False, "c": False},
         "draft-07": {"string": True, "strnig": False, "c": False},
     }
+
+
+def test_openapi_cases_take_each_json_body_with_examples_nullable_as_openapi_reads_it():
+    import openapi_cases
+
+    document = {
+        "openapi": "3.0.3",
+        "paths": {
+            "/users/{id}": {
+                "get": {
+                    "operationId": "users/get",
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/user"},
+                                    "examples": {
+                                        "default": {"$ref": "#/components/examples/user"},
+                                        "again": {"$ref": "#/components/examples/user"},  # one value, once
+                                        "no-name": {"value": {"name": None, "age": None}},
+                                    },
+                                }
+                            }
+                        },
+                        "404": {"$ref": "#/components/responses/not_found"},
+                    },
+                },
+                "parameters": [],  # not an operation
+                "put": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/user"}, "example": {}},
+                            "text/plain": {"schema": {"type": "string"}, "example": "x"},
+                        }
+                    },
+                    "responses": {"204": {"description": "done"}},
+                },
+            }
+        },
+        "components": {
+            "schemas": {
+                "user": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "nullable": True},
+                        "age": {"allOf": [{"$ref": "#/components/schemas/age"}], "nullable": True},
+                    },
+                    "required": ["name"],
+                },
+                "age": {"type": "integer", "minimum": 0},
+                "error": {"type": "object", "properties": {"message": {"type": "string"}}},
+            },
+            "examples": {"user": {"value": {"name": "Mona", "age": 7}}},
+            "responses": {
+                "not_found": {
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/error"},
+                            "example": {"message": 1},
+                        }
+                    }
+                }
+            },
+        },
+    }
+    found = openapi_cases.cases(document)
+    got = {name.split("-", 1)[1]: [(t["data"], t["valid"]) for t in case["tests"]] for name, case in found.items()}
+    # nullable adds null beside a named type only (3.0.3): the age's allOf stays non-null
+    assert got == {
+        "users_get_200": [({"name": "Mona", "age": 7}, True), ({"name": None, "age": None}, False)],
+        "users_get_404": [({"message": 1}, False)],
+        "put__users_{id}_request": [({}, False)],
+    }
+    schema = found[next(n for n in found if n.endswith("users_get_200"))]["schema"]
+    assert schema["$ref"] == "#/$defs/user" and schema["$defs"]["user"]["properties"]["name"]["type"] == [
+        "string",
+        "null",
+    ]
+    assert "nullable" not in json.dumps(schema)

@@ -270,6 +270,15 @@ def test_the_bench_counts_a_value_the_grammar_writes_in_another_key_order_and_no
     assert not accepts({"b": "s", "d": [{"y": "1"}]})
     assert not accepts({"b": "s", "c": 0.3})
 
+    # a union of open objects (GitHub's owner: a user or an organization): the user's earliest key,
+    # "name", is an organization's extra one, taken only after its own keys
+    user = {"properties": {"name": {"type": "string"}, "login": {"type": "string"}, "followers": {"type": "integer"}}}
+    org = {"properties": {"login": {"type": "string"}, "members": {"type": "integer"}}}
+    union = {"anyOf": [{**user, "required": ["login", "followers"]}, {**org, "required": ["login", "members"]}]}
+    grammar = engine.compile(ResponseFormat("json_schema", schema=union, max_string_length=None))
+    assert accepts({"name": "Octo", "login": "octo", "members": 3})
+    assert not accepts({"name": "Octo", "login": "octo"})
+
 
 def test_jsonschema_bench_smoke(tiny_models):
     """CI runs the benchmark on a few schemas so the script keeps working."""

@@ -27,6 +27,7 @@ from edgeqwen.runtime.relax import (
     relax,
 )
 from edgeqwen.runtime.rewrite import astral_escapes, dialect
+from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -279,6 +280,15 @@ def test_unknown_formats_are_annotations_with_a_warning_and_standard_ones_are_ch
     assert relaxed.exact and check("not a version", {"type": "string", "format": "semver"}) is None
     for fmt, bad in (("date-time", "2024-13-45T25:00:00Z"), ("ipv4", "300.1.1.1"), ("uuid", "nope")):
         assert check(bad, {"type": "string", "format": fmt}).keyword == "format"
+
+
+def test_a_long_text_field_decodes_whole_and_a_stuck_one_still_ends():
+    # a bound of 256 characters cut a story mid-word into a valid, silently short answer
+    schema = {"type": "object", "properties": {"story": {"type": "string"}}, "required": ["story"]}
+    relaxed = relax(schema, DEFAULT_MAX_STRING)
+    story = " ".join(["The dragon kneaded the dough, then waited for it to rise."] * 25)  # 1,449 characters
+    assert _grammar_accepts(relaxed, {"story": story})
+    assert not _grammar_accepts(relaxed, {"story": "a" * 5000})  # a model stuck on one letter still ends
 
 
 def test_openapi_nullable_warns_once_where_null_stays_disallowed():

@@ -568,8 +568,8 @@ def test_numbers_are_bounded_to_what_a_double_holds():
 
 
 def test_a_pattern_longer_than_the_default_bound_still_compiles(qwen2):
-    fmt = ResponseFormat.of({"type": "string", "pattern": "^a{300}$"})
-    assert qwen2.grammar_engine.compile(fmt)  # maxLength 256 would leave no value: left unbounded
+    fmt = ResponseFormat.of({"type": "string", "pattern": "^a{3000}$"})
+    assert qwen2.grammar_engine.compile(fmt)  # maxLength 2,048 would leave no value: left unbounded
     assert decoding_schema({"type": "string", "pattern": "^a+$"}, 100)["maxLength"] == 100
 
 

@@ -15,7 +15,10 @@ from .rewrite import _DATA, nested_ids, pointer_part, walk
 
 __all__ = ["ANY_JSON", "DEFAULT_MAX_STRING", "FREE_KEY", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
 
-DEFAULT_MAX_STRING = 256  # characters, for JSON strings whose schema sets no maxLength
+# characters, for JSON strings whose schema sets no maxLength: long enough for a paragraph, a letter
+# or a function (about 500 tokens of English), which a shorter bound cuts mid-word into a valid but
+# silently short answer; short enough that a model stuck in a string still ends
+DEFAULT_MAX_STRING = 2048
 # Numbers a looping model cannot run to the token limit: what a double (JavaScript's number)
 # holds exactly, 2**53 - 1 at most, with at most 10 decimals (llguidance's multipleOf takes no
 # finer step than 1e-10).

@@ -430,9 +430,13 @@ def _count(col: dict, ok: dict, name: str, valid: bool, accepted: bool) -> None:
         ok[name] = ok[name] and not accepted
 
 
-def generate(data_dir: Path, n: int, model: Path | None, seed: int = 0, recursive: bool = False) -> dict:
+def generate(
+    data_dir: Path, n: int, model: Path | None, seed: int = 0, recursive: bool = False, max_string: int = 256
+) -> dict:
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
-    must validate; count the ones that did not survive resampling, and why."""
+    must validate; count the ones that did not survive resampling, and why. Strings are bounded to
+    ``max_string`` characters, not the default 2,048: a random model closes a string only at its
+    bound, and at 2,048 most answers would be cut at 512 tokens before the check saw them."""
     import random
 
     from edgeqwen import Assistant
@@ -453,7 +457,8 @@ def generate(data_dir: Path, n: int, model: Path | None, seed: int = 0, recursiv
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                reply = bot.chat("Answer in JSON.", response_format=schema, seed=i)
+                fmt = ResponseFormat("json_schema", schema=schema, max_string_length=max_string)
+                reply = bot.chat("Answer in JSON.", response_format=fmt, seed=i)
         except GrammarError as exc:
             out["refused"] += 1
             reasons[f"refused: {str(exc)[:60]}"] += 1

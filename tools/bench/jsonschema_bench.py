@@ -436,7 +436,8 @@ def generate(
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
     must validate; count the ones that did not survive resampling, and why. Strings are bounded to
     ``max_string`` characters, not the default 2,048: a random model closes a string only at its
-    bound, and at 2,048 most answers would be cut at 512 tokens before the check saw them."""
+    bound, and at 2,048 the slice's sample had 40 of 100 answers cut at 512 tokens (17 at 256)
+    before the check saw them."""
     import random
 
     from edgeqwen import Assistant

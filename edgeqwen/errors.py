@@ -69,13 +69,15 @@ class GrammarError(InvalidRequestError):
 
 
 class StructuredOutputError(EdgeQwenError):
-    """A constrained answer did not complete into a valid value: it ran out of max_tokens, or
-    (``keyword`` set) it broke that schema keyword in every attempt."""
+    """A constrained answer did not complete into a valid value: it was cut (``cut``: it ran out of
+    max_tokens, or a string reached the length strings are decoded within), or (``keyword`` set)
+    it broke that schema keyword in every attempt."""
 
-    def __init__(self, message: str, text: str, keyword: str | None = None) -> None:
+    def __init__(self, message: str, text: str, keyword: str | None = None, cut: bool = False) -> None:
         super().__init__(message)
         self.text = text  # what the model wrote, so nothing is lost
         self.keyword = keyword
+        self.cut = cut
 
 
 class ModelNotFoundError(EdgeQwenError, FileNotFoundError):

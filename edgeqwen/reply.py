@@ -17,6 +17,7 @@ whose format decoding does not enforce exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,8 @@ class ReplyStream:
                     reply = check_format(self._fmt, reply, self._parser.raw_text)
                 except StructuredOutputError as exc:
                     error = exc
+                    if exc.cut and reply.finish_reason == "stop":
+                        reply = replace(reply, finish_reason="length")  # cut by a bound, as by max_tokens
             if error is not None and error.keyword and self._held and self._attempt < MAX_ATTEMPTS:
                 return tail  # resampled by the caller (_checked); this answer is dropped
             self._reply = reply
@@ -274,8 +277,19 @@ def check_format(fmt: ResponseFormat, reply: Reply, raw_text: str) -> Reply:
     try:
         if fmt.kind == "tool_call":
             value: Any = fmt.check_tool_calls(reply.tool_calls, raw_text)
+            where = fmt.cut_string([call.arguments for call in value])
         else:
             value = fmt.parse(reply.text)
+            where = fmt.cut_string(json.loads(reply.text)) if fmt.kind == "json_schema" else None
+        if where is not None:
+            # valid, and short: the bound closed a longer string (a story, a file's content)
+            raise StructuredOutputError(
+                f"The string at {where} reached {fmt.max_string_length:,} characters, the most a string without "
+                "maxLength is written to, and was cut there; give it a maxLength (or ResponseFormat("
+                "max_string_length=N)) for a longer one.",
+                reply.text if fmt.kind != "tool_call" else raw_text,
+                cut=True,
+            )
     except StructuredOutputError as exc:
         changed = [e for e in reply.safety_events if e.action in _CHANGED]
         if not reply.filtered or not changed:

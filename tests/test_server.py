@@ -597,3 +597,25 @@ def test_logit_bias_bans_the_greedy_token_and_an_unknown_id_is_a_400(server, tin
             api.chat.completions.create(
                 model="m", messages=HELLO, max_tokens=1, logit_bias={"99999999": 1}, stream=stream
             )
+
+
+def test_a_string_cut_at_the_decoding_bound_finishes_with_length(qwen_tokenizer_json):
+    """A string the grammar closed at the bound was returned as a whole, valid answer; OpenAI's word
+    for an answer a limit cut short is finish_reason "length" (its client's parse() raises on it)."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server.app import create_app
+    from edgeqwen.testing import FakeBackend
+
+    cut, whole = (json.dumps({"story": "a" * n}, separators=(",", ":")) for n in (2048, 2047))  # as decoded
+    fake = FakeBackend([cut, whole], tokenizer_json=qwen_tokenizer_json)  # "aaaa" is one token there
+    client = TestClient(create_app(Assistant(backend=fake, policy="none")))
+    story = {"type": "object", "properties": {"story": {"type": "string"}}, "required": ["story"]}
+    body = {
+        "messages": HELLO,
+        "max_tokens": 2048,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": story}},
+    }
+    first, second = (client.post("/v1/chat/completions", json=body).json()["choices"][0] for _ in range(2))
+    assert first["finish_reason"] == "length" and first["message"]["content"] == cut  # nothing lost
+    assert second["finish_reason"] == "stop" and second["message"]["content"] == whole

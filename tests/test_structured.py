@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.backends.onnx import OnnxBackend
-from edgeqwen.runtime.schema import decoding_schema
+from edgeqwen.runtime.rewrite import walk
+from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, decoding_schema
 
 
 class LineItem(BaseModel):
@@ -36,13 +37,25 @@ def qwen2(tiny_models):
     return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=2048)
 
 
+def _short(spec):
+    """``spec`` as a response format whose strings have a maxLength of 64: a random model closes a
+    string only where it must, and one it fills to the decoding bound is reported cut."""
+    fmt = ResponseFormat.of(spec)
+    schema = json.loads(json.dumps(fmt.schema))
+    for node in walk(schema):
+        types = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+        if "string" in types and not {"maxLength", "enum", "const"} & node.keys():
+            node["maxLength"] = 64
+    return replace(fmt, schema=schema)
+
+
 @pytest.mark.parametrize("schema", [MEDIUM, INVOICE], ids=["medium", "invoice"])
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_every_output_parses_and_validates(qwen2, schema, temperature):
     bot = Assistant(backend=qwen2, max_tokens=1800, temperature=temperature)
     for seed in range(4 if temperature else 1):
         bot.reset()
-        reply = bot.chat("Extract the data.", response_format=schema, seed=seed)
+        reply = bot.chat("Extract the data.", response_format=_short(schema), seed=seed)
         assert reply.finish_reason == "stop"
         jsonschema.validate(json.loads(reply.text), schema)
         assert reply.parsed == json.loads(reply.text)
@@ -54,7 +67,7 @@ def test_pydantic_model(qwen2, temperature):
     bot = Assistant(backend=qwen2, max_tokens=1800, temperature=temperature)
     for seed in range(3):
         bot.reset()
-        order = bot.json("Make an order.", Order, seed=seed)
+        order = bot.chat("Make an order.", response_format=_short(Order), seed=seed).parsed
         assert isinstance(order, Order) and order.status in ("new", "paid", "shipped")
         assert all(item.quantity >= 1 for item in order.items)
 
@@ -92,7 +105,7 @@ def test_choice_regex_and_any_json(qwen2):
 
 def test_streamed_json_equals_parsed(qwen2):
     bot = Assistant(backend=qwen2, max_tokens=1800, temperature=1.0, seed=3)
-    stream = bot.stream("data", response_format=MEDIUM)
+    stream = bot.stream("data", response_format=_short(MEDIUM))
     text = "".join(stream)
     assert json.loads(text) == stream.reply().parsed
 
@@ -100,14 +113,14 @@ def test_streamed_json_equals_parsed(qwen2):
 def test_qwen3_thinking_block_is_allowed_and_kept_out(tiny_models):
     backend = OnnxBackend(tiny_models["qwen3"]["int4"], context_length=2048)
     bot = Assistant(backend=backend, enable_thinking=True, max_tokens=1800, temperature=1.0)
-    fmt = replace(ResponseFormat.of(MEDIUM), thinking_budget=200)  # a garbage model never stops thinking
+    fmt = replace(_short(MEDIUM), thinking_budget=200)  # a garbage model never stops thinking
     for seed in range(3):
         bot.reset()
         reply = bot.chat("Think, then answer.", response_format=fmt, seed=seed)
         jsonschema.validate(reply.parsed, MEDIUM)
         assert reply.thinking and "<think>" not in reply.text and reply.thinking not in reply.text
     off = Assistant(backend=backend, max_tokens=1800, temperature=1.0, seed=1)
-    jsonschema.validate(off.json("No thinking.", MEDIUM), MEDIUM)
+    jsonschema.validate(off.chat("No thinking.", response_format=_short(MEDIUM)).parsed, MEDIUM)
 
 
 def test_sampling_still_applies_inside_the_allowed_set(qwen2):
@@ -337,7 +350,10 @@ TOOLS = [
             "description": "Weather in a city",
             "parameters": {
                 "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]}},
+                "properties": {
+                    "city": {"type": "string", "maxLength": 60},
+                    "unit": {"enum": ["celsius", "fahrenheit"]},
+                },
                 "required": ["city", "unit"],
             },
         },
@@ -551,10 +567,50 @@ def test_a_looping_model_cannot_run_a_value_to_the_limit(looping, schema, stuck_
     # Greedy: where the grammar masks the token the model is stuck on, the lowest allowed id wins.
     # The largest bounded "any JSON" is ~2,500 characters; nothing may run to the limit.
     bot = Assistant(backend=looping, max_tokens=4096, temperature=0.0)
-    reply = bot.stream("go", response_format=schema).reply()
-    assert reply.finish_reason == "stop" and reply.metrics.generated_tokens < 3000, reply.text[:200]
-    if schema != {"type": "json_object"}:
-        jsonschema.validate(reply.parsed, schema)
+    stream = bot.stream("go", response_format=schema)
+    try:
+        reply, cut = stream.reply(), None
+    except StructuredOutputError as exc:
+        reply, cut = stream.reply(strict=False), exc
+    assert reply.metrics.generated_tokens < 3000, reply.text[:200]
+    if max(map(len, _strings(json.loads(reply.text))), default=0) == DEFAULT_MAX_STRING:
+        # the loop filled a string to the bound: said to be cut, never returned as a value
+        assert cut is not None and cut.cut and reply.finish_reason == "length" and reply.parsed is None
+    else:
+        assert cut is None and reply.finish_reason == "stop"
+        if schema != {"type": "json_object"}:
+            jsonschema.validate(reply.parsed, schema)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        yield from _strings(item)
+
+
+def test_a_string_the_bound_closed_is_reported_cut_not_returned_short(looping, qwen_tokenizer_json):
+    from edgeqwen.testing import FakeBackend
+
+    looping.script = [64]  # "a", again and again: a string only the bound ends
+    bot = Assistant(backend=looping, max_tokens=4096, temperature=0.0)
+    story = {"type": "object", "properties": {"story": {"type": "string"}}, "required": ["story"]}
+    with pytest.raises(StructuredOutputError, match=r"\$\.story reached 2,048 characters.*maxLength") as caught:
+        bot.chat("go", response_format=story)
+    assert caught.value.cut and caught.value.keyword is None and len(json.loads(caught.value.text)["story"]) == 2048
+    # a forced tool call writing a file: its content cut at the bound is said, with the call's text
+    write = {"type": "function", "function": {"name": "write_file", "parameters": story}}
+    call = {"name": "write_file", "arguments": {"story": "a" * DEFAULT_MAX_STRING}}
+    fake = FakeBackend([f"<tool_call>\n{json.dumps(call)}\n</tool_call>"], tokenizer_json=qwen_tokenizer_json)
+    writer = Assistant(backend=fake, tools=[write], max_tokens=4096, policy="none")
+    with pytest.raises(StructuredOutputError, match=r"\$\[0\]\.story reached") as caught:
+        writer.chat("go", tool_choice="required")
+    assert caught.value.cut and "a" * DEFAULT_MAX_STRING in caught.value.text
+    # the schema's own maxLength of the same length: its strings may be that long
+    bot.reset()
+    story["properties"]["story"]["maxLength"] = DEFAULT_MAX_STRING
+    reply = bot.chat("go", response_format=story)
+    assert reply.finish_reason == "stop" and len(reply.parsed["story"]) == DEFAULT_MAX_STRING
 
 
 def test_numbers_are_bounded_to_what_a_double_holds():

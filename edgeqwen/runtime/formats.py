@@ -343,6 +343,29 @@ class ResponseFormat:
         )
 
     # -- results ------------------------------------------------------------------------------
+    def cut_string(self, value: Any) -> str | None:
+        """Where ``value`` (an answer, or a tool call's arguments) holds a string exactly as long as
+        strings without ``maxLength`` are decoded within: the grammar closed it there, so it was most
+        likely cut short. None where there is none, or where the schema sets that very
+        ``maxLength`` itself (its strings may be that long)."""
+        bound = self.max_string_length
+        if not bound or self.kind not in ("json_schema", "tool_call"):
+            return None
+        if f'"maxLength": {bound}' in json.dumps(self.schema if self.kind == "json_schema" else self.tools):
+            return None
+
+        def find(node: Any, path: str) -> str | None:
+            if isinstance(node, str):
+                return path if len(node) == bound else None
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            for key, item in items:
+                found = find(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+                if found is not None:
+                    return found
+            return None
+
+        return find(value, "$")
+
     def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
         """Constrained tool calls, validated against their function's parameters."""
         if not calls:
@@ -367,7 +390,7 @@ class ResponseFormat:
             except json.JSONDecodeError as exc:
                 where = exc.msg if exc.msg.endswith(" at") else f"{exc.msg} at"  # "Unterminated string starting at"
                 raise StructuredOutputError(
-                    f"The answer is not complete JSON ({where} character {exc.pos}); raise max_tokens.", text
+                    f"The answer is not complete JSON ({where} character {exc.pos}); raise max_tokens.", text, cut=True
                 ) from exc
             # A pydantic model's schema is checked too: it names the keyword the grammar left to the
             # check (a Decimal's look-ahead pattern), and an answer that breaks one is resampled.

@@ -434,7 +434,9 @@ def generate(
     data_dir: Path, n: int, model: Path | None, seed: int = 0, recursive: bool = False, max_string: int = 256
 ) -> dict:
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
-    must validate; count the ones that did not survive resampling, and why. Strings are bounded to
+    must validate; count the ones that did not survive resampling, and why, and those cut (by
+    ``max_tokens``, or a string filled to its decoding bound, said cut since the bound closed it;
+    the random model fills every free string). Strings are bounded to
     ``max_string`` characters, not the default 2,048: a random model closes a string only at its
     bound, and at 2,048 the slice's sample had 40 of 100 answers cut at 512 tokens (17 at 256)
     before the check saw them."""
@@ -450,7 +452,8 @@ def generate(
     cases = corpus(data_dir, recursive=recursive)
     sample = random.Random(seed).sample(cases, min(n, len(cases)))
     bot = Assistant(str(model), policy="none", temperature=1.0, max_tokens=512)
-    out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "resampled": 0, "refused": 0}
+    out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "string_cut": 0}
+    out |= {"resampled": 0, "refused": 0}
     reasons: Counter[str] = Counter()
     for i, (_path, case) in enumerate(sample):
         schema = case["schema"]
@@ -466,7 +469,8 @@ def generate(
             continue
         except StructuredOutputError as exc:
             out["answers"] += 1
-            key = "failed" if exc.keyword else "failed_truncated"
+            # cut by max_tokens (incomplete JSON), or a string the decoding bound closed (complete)
+            key = "failed" if exc.keyword else "string_cut" if _complete_json(exc.text) else "failed_truncated"
             out[key] += 1
             reasons[f"{key}: {exc.keyword or str(exc)[:40]}"] += 1
             continue
@@ -474,6 +478,14 @@ def generate(
         out["resampled"] += reply.metrics.attempts > 1
         out["returned_invalid"] += check(json.loads(reply.text), schema) is not None
     return {**out, "reasons": dict(reasons.most_common(12))}
+
+
+def _complete_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def table(r: dict) -> str:

@@ -619,3 +619,12 @@ def test_a_string_cut_at_the_decoding_bound_finishes_with_length(qwen_tokenizer_
     first, second = (client.post("/v1/chat/completions", json=body).json()["choices"][0] for _ in range(2))
     assert first["finish_reason"] == "length" and first["message"]["content"] == cut  # nothing lost
     assert second["finish_reason"] == "stop" and second["message"]["content"] == whole
+    # a call the model makes on its own: "length", so a client does not run a tool with cut arguments
+    calls = [json.dumps({"name": "write", "arguments": {"story": "a" * n}}) for n in (2048, 2047)]
+    fake = FakeBackend([f"<tool_call>\n{c}\n</tool_call>" for c in calls], tokenizer_json=qwen_tokenizer_json)
+    client = TestClient(create_app(Assistant(backend=fake, policy="none")))
+    tool = {"type": "function", "function": {"name": "write", "parameters": story}}
+    body = {"messages": HELLO, "max_tokens": 2048, "tools": [tool]}
+    first, second = (client.post("/v1/chat/completions", json=body).json()["choices"][0] for _ in range(2))
+    assert first["finish_reason"] == "length" and second["finish_reason"] == "tool_calls"
+    assert json.loads(second["message"]["tool_calls"][0]["function"]["arguments"])["story"] == "a" * 2047

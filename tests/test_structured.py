@@ -606,6 +606,17 @@ def test_a_string_the_bound_closed_is_reported_cut_not_returned_short(looping, q
     with pytest.raises(StructuredOutputError, match=r"\$\[0\]\.story reached") as caught:
         writer.chat("go", tool_choice="required")
     assert caught.value.cut and "a" * DEFAULT_MAX_STRING in caught.value.text
+    # and a call the model makes on its own ("auto"), held to the same grammar and bound
+    for length, finish in ((DEFAULT_MAX_STRING, "length"), (DEFAULT_MAX_STRING - 1, "stop")):
+        call = {"name": "write_file", "arguments": {"story": "a" * length}}
+        fake = FakeBackend([f"<tool_call>\n{json.dumps(call)}\n</tool_call>"], tokenizer_json=qwen_tokenizer_json)
+        stream = Assistant(backend=fake, tools=[write], max_tokens=4096, policy="none").stream("go")
+        try:
+            reply, cut = stream.reply(), None
+        except StructuredOutputError as exc:
+            reply, cut = stream.reply(strict=False), exc
+        assert reply.finish_reason == finish and (cut is not None) == (finish == "length")
+        assert reply.tool_calls[0].arguments["story"] == "a" * length  # nothing lost
     # the schema's own maxLength of the same length: its strings may be that long
     bot.reset()
     story["properties"]["story"]["maxLength"] = DEFAULT_MAX_STRING

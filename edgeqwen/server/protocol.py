@@ -327,10 +327,10 @@ def new_id() -> str:
 
 
 def finish_reason(reply: Reply) -> str:
+    if reply.finish_reason == "length":  # cut, even where a call was written: a client must not run it as whole
+        return "length"
     if reply.tool_calls:
         return "tool_calls"
-    if reply.finish_reason == "length":
-        return "length"
     if reply.finish_reason in ("refused", "filtered"):
         return "content_filter"
     return "stop"

@@ -321,7 +321,7 @@ class Assistant:
             output_filter=self.guard.output_filter(turn.system),
             events=events,
             retry=self._resampler(request, prompt),
-            calls=ResponseFormat.tool_call(turn.tools) if turn.tools and tool_choice != "none" else None,
+            tools=turn.tools if tool_choice != "none" else (),
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:

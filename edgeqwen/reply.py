@@ -17,7 +17,6 @@ whose format decoding does not enforce exactly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -66,14 +65,14 @@ class ReplyStream:
         output_filter: StreamFilter | ModeratedFilter | None = None,
         events: list[Any] | None = None,
         retry: Retry | None = None,
-        calls: ResponseFormat | None = None,
+        tools: Sequence[dict[str, Any]] = (),
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
         the caller (an output self-check appends its verdict while the stream runs). ``retry``:
-        a new answer to the same request, for a structured answer that failed its check. ``calls``:
-        the tools the model may call on its own ("auto"), whose calls are held to their grammar, so
-        an argument the string bound closed is said cut there too."""
+        a new answer to the same request, for a structured answer that failed its check. ``tools``:
+        those the model may call on its own ("auto"), whose calls are held to their grammar, so an
+        argument the string bound closed is said cut there too."""
         self._chunks = chunks
         self._retry = retry if fmt is not None else None
         self._attempt = 1
@@ -84,7 +83,7 @@ class ReplyStream:
         self._parser = OutputParser(allow_thinking=thinking)
         self._filter = output_filter
         self._fmt = fmt
-        self._calls = calls if fmt is None else None
+        self._tools = tools
         self._trimmed = trimmed
         self._prefix_ids = None if prefix_ids is None else tuple(prefix_ids)
         self._events = events if events is not None else []
@@ -193,9 +192,12 @@ class ReplyStream:
                     reply = check_format(self._fmt, reply, self._parser.raw_text)
                 except StructuredOutputError as exc:
                     error = exc
-            elif self._calls is not None and reply.tool_calls and checkable:
-                where = self._calls.cut_string([call.arguments for call in reply.tool_calls])
-                error = None if where is None else _cut_error(self._calls, where, self._parser.raw_text)
+            elif self._tools and reply.tool_calls and checkable:
+                try:
+                    calls = ResponseFormat.tool_call(self._tools)  # only for a reply that holds calls
+                    calls.check_cut([call.arguments for call in reply.tool_calls], self._parser.raw_text)
+                except StructuredOutputError as exc:
+                    error = exc
             if error is not None and error.cut and reply.finish_reason in ("stop", "tool_calls"):
                 reply = replace(reply, finish_reason="length")  # cut by a bound, as by max_tokens
             if error is not None and error.keyword and self._held and self._attempt < MAX_ATTEMPTS:
@@ -285,12 +287,8 @@ def check_format(fmt: ResponseFormat, reply: Reply, raw_text: str) -> Reply:
     try:
         if fmt.kind == "tool_call":
             value: Any = fmt.check_tool_calls(reply.tool_calls, raw_text)
-            where = fmt.cut_string([call.arguments for call in value])
         else:
             value = fmt.parse(reply.text)
-            where = fmt.cut_string(json.loads(reply.text)) if fmt.kind == "json_schema" else None
-        if where is not None:  # valid, and short: the bound closed a longer string (a story, a file)
-            raise _cut_error(fmt, where, reply.text if fmt.kind != "tool_call" else raw_text)
     except StructuredOutputError as exc:
         changed = [e for e in reply.safety_events if e.action in _CHANGED]
         if not reply.filtered or not changed:
@@ -303,16 +301,6 @@ def check_format(fmt: ResponseFormat, reply: Reply, raw_text: str) -> Reply:
             exc.text,
         ) from exc
     return replace(reply, parsed=value)
-
-
-def _cut_error(fmt: ResponseFormat, where: str, text: str) -> StructuredOutputError:
-    return StructuredOutputError(
-        f"The string at {where} reached {fmt.max_string_length:,} characters, the most a string without "
-        "maxLength is written to, and was cut there; give it a maxLength (or ResponseFormat("
-        "max_string_length=N)) for a longer one.",
-        text,
-        cut=True,
-    )
 
 
 def value_of(reply: Reply) -> Any:

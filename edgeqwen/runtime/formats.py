@@ -343,16 +343,16 @@ class ResponseFormat:
         )
 
     # -- results ------------------------------------------------------------------------------
-    def cut_string(self, value: Any) -> str | None:
-        """Where ``value`` (an answer, or a tool call's arguments) holds a string exactly as long as
-        strings without ``maxLength`` are decoded within: the grammar closed it there, so it was most
-        likely cut short. None where there is none, or where the schema sets that very
+    def check_cut(self, value: Any, text: str) -> None:
+        """Raise where ``value`` (an answer, or tool calls' arguments) holds a string exactly as long
+        as strings without ``maxLength`` are decoded within: the grammar closed it there, so the
+        answer, valid as it is, was most likely cut short. Not where the schema sets that very
         ``maxLength`` itself (its strings may be that long)."""
         bound = self.max_string_length
         if not bound or self.kind not in ("json_schema", "tool_call"):
-            return None
+            return
         if f'"maxLength": {bound}' in json.dumps(self.schema if self.kind == "json_schema" else self.tools):
-            return None
+            return
 
         def find(node: Any, path: str) -> str | None:
             if isinstance(node, str):
@@ -364,7 +364,15 @@ class ResponseFormat:
                     return found
             return None
 
-        return find(value, "$")
+        where = find(value, "$")
+        if where is not None:
+            raise StructuredOutputError(
+                f"The string at {where} reached {bound:,} characters, the most a string without maxLength is "
+                "written to, and was cut there; give it a maxLength (or ResponseFormat(max_string_length=N)) "
+                "for a longer one.",
+                text,
+                cut=True,
+            )
 
     def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
         """Constrained tool calls, validated against their function's parameters."""
@@ -380,6 +388,7 @@ class ResponseFormat:
                 raise StructuredOutputError(
                     f"Arguments of {call.name} do not validate: {violation}", text, keyword=violation.keyword
                 )
+        self.check_cut([call.arguments for call in calls], text)
         return tuple(calls)
 
     def parse(self, text: str) -> Any:
@@ -398,16 +407,18 @@ class ResponseFormat:
             if violation is not None:
                 message = f"The answer does not validate: {violation}"
                 raise StructuredOutputError(message, text, keyword=violation.keyword)
+            result = value
             if self.model is not None:
                 # a pydantic model class, or a TypeAdapter for any other type
                 validate = getattr(self.model, "model_validate", None) or self.model.validate_python
                 try:
-                    return validate(value)
+                    result = validate(value)
                 except Exception as exc:  # pydantic.ValidationError; what only pydantic asks (a past date)
                     errors = exc.errors() if hasattr(exc, "errors") else [{}]
                     kind = f"pydantic {errors[0].get('type', 'validation') if errors else 'validation'}"
                     raise StructuredOutputError(f"The answer does not validate: {exc}", text, keyword=kind) from exc
-            return value
+            self.check_cut(value, text)
+            return result
         if self.kind == "regex":
             if not re.fullmatch(self.pattern or "", text):
                 raise StructuredOutputError(f"The answer does not match {self.pattern!r}; raise max_tokens.", text)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jsonschema_bench import corpus, label  # noqa: E402
+from jsonschema_bench import corpus, label, write_cases  # noqa: E402
 
 from edgeqwen.runtime.rewrite import KEYWORDS, walk  # noqa: E402
 
@@ -66,12 +66,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("folders", type=Path, nargs="+")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     found = cases(args.folders)
-    for name, case in found.items():
-        (args.out / f"{name}.json").write_text(json.dumps(case))
-    values = [t["valid"] for c in found.values() for t in c["tests"]]
-    print(f"{len(found)} subschemas, {len(values)} values ({sum(values)} valid)")
+    values, valid = write_cases(args.out, found)
+    print(f"{len(found)} subschemas, {values} values ({valid} valid)")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jsonschema_bench import label  # noqa: E402
+from jsonschema_bench import label, write_cases  # noqa: E402
 
 _INTRINSIC = ("Ref", "Condition")
 
@@ -107,11 +107,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     found, skipped = cases(args.schemas, args.templates)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for kind, case in found.items():
-        (args.out / (kind.replace("::", "_") + ".json")).write_text(json.dumps(case))
-    valid = sum(t["valid"] for c in found.values() for t in c["tests"])
-    total = sum(len(c["tests"]) for c in found.values())
+    total, valid = write_cases(args.out, {kind.replace("::", "_"): case for kind, case in found.items()})
     print(f"{len(found)} resource types, {total} values ({valid} valid, {total - valid} invalid)")
     print(f"left out: {dict(skipped)}")
 

@@ -213,6 +213,16 @@ def _key(k: str) -> str:
     return json.dumps(k, ensure_ascii=False) + ":"
 
 
+def write_cases(out: Path, found: dict[str, dict]) -> tuple[int, int]:
+    """Write the cases a corpus tool made (``NAME.json`` each, as :func:`corpus` reads them); how
+    many values they hold, and how many of those are valid."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, case in found.items():
+        (out / f"{name}.json").write_text(json.dumps(case))
+    labels = [test["valid"] for case in found.values() for test in case["tests"]]
+    return len(labels), sum(labels)
+
+
 def label(value, schema) -> bool:
     """Is ``value`` valid? For corpora made here (``cloudformation_cases.py``, ``metaschema_cases.py``,
     ``annotated_cases.py``): the check's verdict (jsonschema, in the draft edgeqwen reads, patterns as
@@ -240,7 +250,8 @@ def accepts_value(tok, matcher, value, thorough: bool = True) -> bool:
     # pieces in proportion to the value: draft-07's meta-schema took up to 54,000 to write a
     # 17,000-character real schema as a value and 87,000 for a 5,300-character one, past the
     # fixed budget of 20,000 that was here
-    budget = 20_000 + 32 * len(json.dumps(value))
+    size = len(json.dumps(value))
+    budget = 20_000 + 32 * size
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 100_000))  # a few frames per piece written
     try:
@@ -249,7 +260,7 @@ def accepts_value(tok, matcher, value, thorough: bool = True) -> bool:
             return True
         if not thorough:
             return False
-        second = _Writer(tok, matcher, budget=2_000 + 4 * len(json.dumps(value)), thorough=True)
+        second = _Writer(tok, matcher, budget=2_000 + 4 * size, thorough=True)
         return second.value(value, second.matcher.is_accepting)
     finally:
         sys.setrecursionlimit(limit)

@@ -24,7 +24,7 @@ from jsonschema_specifications import REGISTRY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from jsonschema_bench import corpus, label  # noqa: E402
+from jsonschema_bench import corpus, label, write_cases  # noqa: E402
 
 DRAFTS = {
     "draft-04": "http://json-schema.org/draft-04/schema#",
@@ -55,11 +55,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="schemas drawn per draft")
     parser.add_argument("--max-chars", type=int, default=20_000, help="larger schemas are left out (bench time)")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     for name, case in cases(args.folders, args.n, args.max_chars).items():
-        (args.out / f"{name}.json").write_text(json.dumps(case))
-        valid = sum(t["valid"] for t in case["tests"])
-        print(f"{name}: {len(case['tests'])} schemas as values, {valid} valid")
+        values, valid = write_cases(args.out, {name: case})
+        print(f"{name}: {values} schemas as values, {valid} valid")
 
 
 if __name__ == "__main__":

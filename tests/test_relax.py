@@ -1479,3 +1479,28 @@ def test_a_reference_into_a_definition_that_holds_definitions_of_its_own():
         assert relaxed.checked_after == ("oneOf",), bound
         assert _grammar_accepts(relaxed, {"tasks": ["build", {}]}) and check({"tasks": ["build", {}]}, schema) is None
         assert not _grammar_accepts(relaxed, {"tasks": [1]})
+
+
+def test_the_other_keys_of_an_object_are_bounded_and_never_a_named_one():
+    """properties beside additionalProperties: {schema}: the others' keys were unbounded strings (a
+    looping model wrote one of 2,998 characters); now at most MAX_KEY characters, and a named
+    property is still held to its own schema only, never to the others'."""
+    from edgeqwen.runtime.schema import MAX_KEY, _other_keys
+
+    names = ["name", "nights", "id", "a-b]", ""]
+    pattern = re.compile(_other_keys(names))
+    for key in names:
+        assert not pattern.match(key)
+    for key in ("nam", "names", "night", "idx", "i", "a-b", "a-b]]", "x" * MAX_KEY):
+        assert pattern.match(key), key
+    assert not pattern.match("x" * (MAX_KEY + 1))
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "nights": {"type": "integer"}},
+        "additionalProperties": {"type": "integer"},
+    }
+    relaxed = relax(schema, 2048)
+    assert _grammar_accepts(relaxed, {"name": "Ann", "nights": 2, "names": 3, "night": 4, "k" * MAX_KEY: 5})
+    assert not _grammar_accepts(relaxed, {"name": 5})  # its own schema, not the others'
+    assert not _grammar_accepts(relaxed, {"nights": 2, "x" * (MAX_KEY + 1): 1})
+    assert _grammar_accepts(relax(schema), {"x" * (MAX_KEY + 1): 1})  # not made finite: as the schema says

@@ -558,8 +558,9 @@ BOUNDED = [
     {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 2},
     {"type": "json_object"},
     {"type": "object", "additionalProperties": {"type": "integer"}},  # a map: its keys ran to the limit
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "integer"}},
 ]
-FREE_FORM = ({"type": "json_object"}, {"type": "object", "additionalProperties": {"type": "integer"}})
+FREE_FORM = BOUNDED[-3:]  # each key and value bounded, their number not below max_tokens
 
 
 @pytest.fixture(scope="module")
@@ -729,6 +730,11 @@ def test_only_bounds_decoding_adds_are_reported_cut():
         counts.check_cut({f"w{i}": i for i in range(ANY_MEMBERS)}, "")
     with pytest.raises(StructuredOutputError, match=r"key of the object at \$ reached 128"):
         counts.check_cut({"w" * MAX_KEY: 1}, "")
+    integer = {"type": "integer"}
+    others = ResponseFormat.of({"type": "object", "properties": {"a": integer}, "additionalProperties": integer})
+    with pytest.raises(StructuredOutputError, match=r"key of the object at \$ reached 128"):
+        others.check_cut({"a": 1, "w" * MAX_KEY: 1}, "")
+    others.check_cut({"a": 1, "w" * (MAX_KEY - 1): 1}, "")
     with pytest.raises(StructuredOutputError, match=r"string at \$\.a\[0\] reached 2,048 characters"):
         ResponseFormat("json_object").check_cut({"a": ["s" * DEFAULT_MAX_STRING]}, "")
     unbounded = ResponseFormat("json_object", max_string_length=None)  # no bound added: none reached

@@ -363,7 +363,12 @@ class ResponseFormat:
         except GrammarError:  # tools whose schemas do not compile: their calls were held to no bound
             return
         strings = f'"maxLength": {bound}' not in given
-        keys = f'"maxLength": {MAX_KEY}' not in given and json.dumps(FREE_KEY) in decoded
+        # keys decoding bounds: a free-form object's, or the others' beside named properties (the
+        # only patternProperties decoding adds)
+        added = json.dumps(FREE_KEY) in decoded or (
+            '"patternProperties"' in decoded and '"patternProperties"' not in given
+        )
+        keys = f'"maxLength": {MAX_KEY}' not in given and added
         counts = {  # container type -> whether decoding bounds it and the schema does not
             dict: f'"maxProperties": {ANY_MEMBERS}' in decoded and f'"maxProperties": {ANY_MEMBERS}' not in given,
             list: f'"maxItems": {ANY_MEMBERS}' in decoded and f'"maxItems": {ANY_MEMBERS}' not in given,

@@ -124,6 +124,11 @@ def decoding_schema(
                     out["additionalProperties"] = False
                 elif _is_any(extra):
                     out["additionalProperties"] = False
+                elif isinstance(extra, dict) and free and "patternProperties" not in out and _names(out):
+                    # the others' keys were unbounded strings: now up to MAX_KEY characters, none a
+                    # property's name (a pattern that matched one would hold it to both schemas)
+                    out["patternProperties"] = {_other_keys(_names(out)): extra}
+                    out["additionalProperties"] = False
             elif (extra is None or _is_any(extra)) and free:  # bounded any-JSON members
                 out["patternProperties"] = {FREE_KEY: _ANY_REF}
                 out["additionalProperties"] = False
@@ -162,6 +167,41 @@ def _object_by_its_keywords(schema: Any) -> bool:
     and no one asking for these fields wants one (the demo model answered a CloudFormation
     resource schema with a sentence in quotes)."""
     return isinstance(schema, dict) and bool(schema.keys() & _OBJECT_KEYWORDS) and not schema.keys() & _TYPING
+
+
+def _names(node: dict[str, Any]) -> list[str]:
+    named = node.get("properties")
+    return [k for k in named if isinstance(k, str)] if isinstance(named, dict) else []
+
+
+_META = frozenset('\\.^$*+?()[]{}|/-&~#"')
+
+
+def _other_keys(names: list[str]) -> str:
+    """A regex of the keys of at most MAX_KEY characters that are none of ``names``, without a
+    look-ahead (llguidance has none): at each point along the names' trie, end where no name ends,
+    leave the trie with a character no name has there, or go on along it."""
+    trie: dict[str, Any] = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a name ends here
+
+    def esc(char: str) -> str:
+        return "\\" + char if char in _META else char
+
+    def alternatives(node: dict[str, Any], depth: int) -> str:
+        options = [] if "" in node else [""]
+        chars = sorted(c for c in node if c)
+        if depth < MAX_KEY:
+            options.append(
+                f"[^{''.join(map(esc, chars))}].{{0,{MAX_KEY - depth - 1}}}" if chars else f".{{1,{MAX_KEY - depth}}}"
+            )
+            options += [esc(c) + alternatives(node[c], depth + 1) for c in chars]
+        return "(?:" + "|".join(options) + ")"
+
+    return "^" + alternatives(trie, 0) + "$"
 
 
 def _scalars(max_string: int) -> list[dict[str, Any]]:

@@ -124,7 +124,7 @@ def decoding_schema(
                     out["additionalProperties"] = False
                 elif _is_any(extra):
                     out["additionalProperties"] = False
-                elif isinstance(extra, dict) and free and "patternProperties" not in out and _names(out):
+                elif isinstance(extra, dict) and free and "patternProperties" not in out:
                     # the others' keys were unbounded strings: now up to MAX_KEY characters, none a
                     # property's name (a pattern that matched one would hold it to both schemas)
                     out["patternProperties"] = {_other_keys(_names(out)): extra}

@@ -446,8 +446,8 @@ def generate(
 ) -> dict:
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
     must validate; count the ones that did not survive resampling, and why, and those cut (by
-    ``max_tokens``, or a string filled to its decoding bound, said cut since the bound closed it;
-    the random model fills every free string). Strings are bounded to
+    ``max_tokens``, or a string, key or free-form value filled to its decoding bound, said cut since
+    the bound closed it; the random model fills every free string). Strings are bounded to
     ``max_string`` characters, not the default 2,048: a random model closes a string only at its
     bound, and at 2,048 the slice's sample had 40 of 100 answers cut at 512 tokens (17 at 256)
     before the check saw them."""
@@ -463,7 +463,7 @@ def generate(
     cases = corpus(data_dir, recursive=recursive)
     sample = random.Random(seed).sample(cases, min(n, len(cases)))
     bot = Assistant(str(model), policy="none", temperature=1.0, max_tokens=512)
-    out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "string_cut": 0}
+    out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "bound_cut": 0}
     out |= {"resampled": 0, "refused": 0}
     reasons: Counter[str] = Counter()
     for i, (_path, case) in enumerate(sample):
@@ -481,7 +481,7 @@ def generate(
         except StructuredOutputError as exc:
             out["answers"] += 1
             # cut by max_tokens (incomplete JSON), or a string the decoding bound closed (complete)
-            key = "failed" if exc.keyword else "string_cut" if _complete_json(exc.text) else "failed_truncated"
+            key = "failed" if exc.keyword else "bound_cut" if _complete_json(exc.text) else "failed_truncated"
             out[key] += 1
             reasons[f"{key}: {exc.keyword or str(exc)[:40]}"] += 1
             continue

@@ -628,3 +628,19 @@ def test_a_string_cut_at_the_decoding_bound_finishes_with_length(qwen_tokenizer_
     first, second = (client.post("/v1/chat/completions", json=body).json()["choices"][0] for _ in range(2))
     assert first["finish_reason"] == "length" and second["finish_reason"] == "tool_calls"
     assert json.loads(second["message"]["tool_calls"][0]["function"]["arguments"])["story"] == "a" * 2047
+
+
+def test_a_json_object_answer_at_a_free_form_bound_finishes_with_length(qwen_tokenizer_json):
+    """json_object: 64 items (the most a free-form array is written with) is "length" with the text;
+    63 is a whole answer."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server.app import create_app
+    from edgeqwen.testing import FakeBackend
+
+    full, whole = (json.dumps({"xs": list(range(n))}, separators=(",", ":")) for n in (64, 63))
+    client = TestClient(create_app(Assistant(backend=FakeBackend([full, whole], tokenizer_json=qwen_tokenizer_json))))
+    body = {"messages": HELLO, "max_tokens": 400, "response_format": {"type": "json_object"}}
+    first, second = (client.post("/v1/chat/completions", json=body).json()["choices"][0] for _ in range(2))
+    assert first["finish_reason"] == "length" and first["message"]["content"] == full  # nothing lost
+    assert second["finish_reason"] == "stop" and json.loads(second["message"]["content"]) == {"xs": list(range(63))}

@@ -1504,3 +1504,32 @@ def test_the_other_keys_of_an_object_are_bounded_and_never_a_named_one():
     assert not _grammar_accepts(relaxed, {"name": 5})  # its own schema, not the others'
     assert not _grammar_accepts(relaxed, {"nights": 2, "x" * (MAX_KEY + 1): 1})
     assert _grammar_accepts(relax(schema), {"x" * (MAX_KEY + 1): 1})  # not made finite: as the schema says
+    # names with a regex's own characters, long ones (nested groups broke llguidance's parser at
+    # ~120 characters), and names JSON escapes (left unbounded: llguidance wrote them as others)
+    odd = [
+        "a.b",
+        "c]d",
+        "e^f",
+        "g-h",
+        "(",
+        "[",
+        "{",
+        "|",
+        "*",
+        "?",
+        "$",
+        "#",
+        "~",
+        "m n",
+        "日本",
+        "",
+        "y" * 127,
+        "z" * 300,
+    ]
+    for names, bounded in ((odd, True), (["i\\j", 'k"l', "\t", "ok"], False)):
+        schema = {"type": "object", "properties": dict.fromkeys(names, {"type": "string"})}
+        relaxed = relax({**schema, "additionalProperties": {"type": "integer"}}, 2048)
+        assert relaxed.exact and ("patternProperties" in relaxed.grammar) == bounded
+        for name in names:
+            assert _grammar_accepts(relaxed, {name: "v"}) and not _grammar_accepts(relaxed, {name: 1}), name
+        assert _grammar_accepts(relaxed, {"other": 1, "a.": 2, "y" * 126: 3})

@@ -124,7 +124,7 @@ def decoding_schema(
                     out["additionalProperties"] = False
                 elif _is_any(extra):
                     out["additionalProperties"] = False
-                elif isinstance(extra, dict) and free and "patternProperties" not in out:
+                elif isinstance(extra, dict) and free and "patternProperties" not in out and _plain(_names(out)):
                     # the others' keys were unbounded strings: now up to MAX_KEY characters, none a
                     # property's name (a pattern that matched one would hold it to both schemas)
                     out["patternProperties"] = {_other_keys(_names(out)): extra}
@@ -174,34 +174,43 @@ def _names(node: dict[str, Any]) -> list[str]:
     return [k for k in named if isinstance(k, str)] if isinstance(named, dict) else []
 
 
+def _plain(names: list[str]) -> bool:
+    """No name JSON escapes (a quote, a backslash, a control character): llguidance then wrote such
+    a name as one of the other keys, held to their schema, against a pattern that leaves it out."""
+    return all(json.dumps(name, ensure_ascii=False)[1:-1] == name for name in names)
+
+
 _META = frozenset('\\.^$*+?()[]{}|/-&~#"')
 
 
 def _other_keys(names: list[str]) -> str:
     """A regex of the keys of at most MAX_KEY characters that are none of ``names``, without a
-    look-ahead (llguidance has none): at each point along the names' trie, end where no name ends,
-    leave the trie with a character no name has there, or go on along it."""
+    look-ahead (llguidance has none): for each prefix of a name (the names' trie), that prefix where
+    no name ends there, or the prefix and then a character no name has next. One flat alternation:
+    a trie written as nested groups passes llguidance's nesting limit at names of ~120 characters."""
     trie: dict[str, Any] = {}
     for name in names:
-        node = trie
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a name ends here
+        if len(name) <= MAX_KEY:  # a longer name never fits the pattern anyway
+            node = trie
+            for char in name:
+                node = node.setdefault(char, {})
+            node[""] = {}  # a name ends here
 
-    def esc(char: str) -> str:
-        return "\\" + char if char in _META else char
+    def esc(text: str) -> str:
+        return "".join("\\" + c if c in _META else c for c in text)
 
-    def alternatives(node: dict[str, Any], depth: int) -> str:
-        options = [] if "" in node else [""]
+    options = []
+    todo: list[tuple[str, dict[str, Any]]] = [("", trie)]
+    while todo:
+        prefix, node = todo.pop()
+        if "" not in node:
+            options.append(esc(prefix))
         chars = sorted(c for c in node if c)
-        if depth < MAX_KEY:
-            options.append(
-                f"[^{''.join(map(esc, chars))}].{{0,{MAX_KEY - depth - 1}}}" if chars else f".{{1,{MAX_KEY - depth}}}"
-            )
-            options += [esc(c) + alternatives(node[c], depth + 1) for c in chars]
-        return "(?:" + "|".join(options) + ")"
-
-    return "^" + alternatives(trie, 0) + "$"
+        room = MAX_KEY - len(prefix)
+        if room > 0:
+            options.append(esc(prefix) + (f"[^{esc(''.join(chars))}].{{0,{room - 1}}}" if chars else f".{{1,{room}}}"))
+            todo += [(prefix + c, node[c]) for c in reversed(chars)]
+    return "^(?:" + "|".join(options) + ")$"
 
 
 def _scalars(max_string: int) -> list[dict[str, Any]]:

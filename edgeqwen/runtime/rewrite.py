@@ -571,8 +571,21 @@ def _pointer(schema: Any, ref: str) -> Any:
 
 def nested_ids(schema: dict[str, Any]) -> bool:
     """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
-    base its references resolve against."""
-    return any("$id" in node or "id" in node for node in walk(schema) if node is not schema)
+    base its references resolve against. One that names the schema's own document (a fragment
+    alone, draft 4's ``"id": "#annotation"``, as ``$anchor`` does; or the root's own URI) moves
+    nothing."""
+    root = _own_id(schema) or ""
+    home = urllib.parse.urldefrag(root)[0]
+    return any(
+        urllib.parse.urldefrag(urllib.parse.urljoin(root, own))[0] != home
+        for node in walk(schema)
+        if node is not schema and (own := _own_id(node)) is not None
+    )
+
+
+def _own_id(node: dict[str, Any]) -> str | None:
+    own = node.get("$id", node.get("id"))
+    return own if isinstance(own, str) else None
 
 
 # a high and a low surrogate written as two \\u escapes, not after an escaped backslash

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from typing import Any
 
-from .rewrite import _DATA, nested_ids, pointer_part, walk
+from .rewrite import _DATA, KEYWORDS, nested_ids, pointer_part, walk
 
 __all__ = [
     "ANY_DEPTH",
@@ -47,6 +48,11 @@ MAX_KEY = 128  # characters of a free-form object's key
 INLINE_DEPTH = 2  # the depth where a schema's nested ids keep the definitions out of reach
 FREE_KEY = f"^.{{0,{MAX_KEY}}}$"
 _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
+# llguidance compiles a value's lexeme each place the value is written: a bounded number ~0.7 ms, a
+# string of a format or a pattern up to several (GitHub's schemas write a URL a hundred times). A
+# scalar written more than once, and the any JSON's scalars, become one definition each place refers to.
+_NUMBER, _SCALAR, _LEAF = "edgeqwen_number", "edgeqwen_scalar", "edgeqwen_leaf"
+_REFS = {name: {"$ref": f"#/$defs/{name}"} for name in (_NUMBER, _SCALAR)}
 
 
 def _is_any(schema: Any) -> bool:
@@ -148,12 +154,14 @@ def decoding_schema(
 
     result = narrow(schema)
     used = used or json.dumps(result).find(ANY_JSON) >= 0
-    if used and nested_ids(result):
+    if nested_ids(result):
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
         # not: said in place instead, and shallower (each level in place doubles what it holds)
-        return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH))
-    if used:
-        result = {**result, "$defs": {**result.get("$defs", {}), **_any_json(max_string)}}
+        return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH)) if used else result
+    defs = {_NUMBER: _bound_number({"type": "number"}, integer=False), **_any_json(max_string)} if used else {}
+    result, leaves = _shared_leaves(result, defs)
+    if defs or leaves:
+        result = {**result, "$defs": {**result.get("$defs", {}), **defs, **leaves}}
     return result
 
 
@@ -213,13 +221,9 @@ def _other_keys(names: list[str]) -> str:
     return "^(?:" + "|".join(options) + ")$"
 
 
-def _scalars(max_string: int) -> list[dict[str, Any]]:
-    return [
-        {"type": "string", "maxLength": max_string},
-        _bound_number({"type": "number"}, integer=False),
-        {"type": "boolean"},
-        {"type": "null"},
-    ]
+def _scalars(max_string: int, shared: bool = True) -> list[dict[str, Any]]:
+    number = _REFS[_NUMBER] if shared else _bound_number({"type": "number"}, integer=False)
+    return [{"type": "string", "maxLength": max_string}, number, {"type": "boolean"}, {"type": "null"}]
 
 
 def _containers(inner: dict[str, Any]) -> list[dict[str, Any]]:
@@ -240,16 +244,17 @@ def _any_json(max_string: int) -> dict[str, dict[str, Any]]:
     next level's values, the last level's only scalars (a chain, so the grammar grows with the
     depth, not with the number of paths)."""
     names = [ANY_JSON] + [f"{ANY_JSON}_{level}" for level in range(1, ANY_DEPTH + 1)]
-    defs = {names[-1]: {"anyOf": _scalars(max_string)}}
+    # the scalars once, for every level (each written out again cost as much to compile)
+    defs = {_SCALAR: {"anyOf": _scalars(max_string)}, names[-1]: _REFS[_SCALAR]}
     for name, inner in itertools.pairwise(names):
-        defs[name] = {"anyOf": [*_scalars(max_string), *_containers({"$ref": f"#/$defs/{inner}"})]}
+        defs[name] = {"anyOf": [_REFS[_SCALAR], *_containers({"$ref": f"#/$defs/{inner}"})]}
     return defs
 
 
 def _any_json_inline(max_string: int, depth: int) -> dict[str, Any]:
     """The same in place, for a schema whose ids keep ``#/$defs`` from reaching the definitions."""
     inner = [] if depth == 0 else _containers(_any_json_inline(max_string, depth - 1))
-    return {"anyOf": [*_scalars(max_string), *inner]}
+    return {"anyOf": [*_scalars(max_string, shared=False), *inner]}
 
 
 # What gives an object or array its shape besides its own keywords: such a node is not free-form.
@@ -302,7 +307,71 @@ def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:
         return node
     if node == _ANY_REF:
         return any_json
-    return {k: _inline_any(v, any_json) for k, v in node.items()}
+    return {k: (v if k in _DATA else _inline_any(v, any_json)) for k, v in node.items()}
+
+
+_SCALAR_TYPES = frozenset(("string", "number", "integer", "boolean", "null"))
+_LEAF_KEYWORDS = frozenset(("type", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
+                            "exclusiveMinimum", "exclusiveMaximum", "multipleOf"))  # fmt: skip
+# where a leaf is shared: a schema's own values and branches; an allOf's parts, a not, a condition
+# are intersected or negated by llguidance, and a reference there is left as written
+_SHARED_IN = {"properties": "map", "patternProperties": "map", "$defs": "map", "definitions": "map",
+              "additionalProperties": "one", "items": "one", "prefixItems": "many", "anyOf": "many",
+              "oneOf": "many"}  # fmt: skip
+
+
+def _leaf(node: dict[str, Any]) -> str | None:
+    """A scalar's schema as the grammar reads it (what no keyword reads left out: annotations,
+    OpenAPI's ``example``; a number's format), as JSON, where it says more than its type; else None.
+    A node with an ``$id`` or an ``$anchor`` is no leaf: a reference may name it."""
+    types = node.get("type")
+    types = [types] if isinstance(types, str) else types
+    if not isinstance(types, list) or not types or not set(types) <= _SCALAR_TYPES:
+        return None
+    said = {k: v for k, v in node.items() if k in KEYWORDS or k[:1] == "$" and k != "$comment" or k == "id"}
+    if "string" not in types:
+        said.pop("format", None)
+    if not said.keys() <= _LEAF_KEYWORDS or len(said) == 1:
+        return None
+    return json.dumps(said, sort_keys=True)
+
+
+def _shared_leaves(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``schema`` with each scalar below its root written more than once (or as one of ``defs``) a
+    reference to one definition, and those definitions."""
+    known = {json.dumps(v, sort_keys=True): name for name, v in defs.items() if _leaf(v)}
+    counts: Counter[str] = Counter()
+
+    def below(node: dict[str, Any], names: dict[str, str] | None) -> dict[str, Any]:
+        out = dict(node)
+        for key, how in _SHARED_IN.items():
+            held = node.get(key)
+            if how == "map" and isinstance(held, dict):
+                out[key] = {k: visit(v, names) for k, v in held.items()}
+            elif isinstance(held, list) and (how == "many" or key == "items"):
+                out[key] = [visit(v, names) for v in held]
+            elif how == "one" and isinstance(held, dict):
+                out[key] = visit(held, names)
+        return out
+
+    def visit(node: Any, names: dict[str, str] | None) -> Any:
+        if not isinstance(node, dict):
+            return node
+        leaf = _leaf(node)
+        if leaf is None:
+            return below(node, names)
+        if names is None:
+            counts[leaf] += 1
+        elif leaf in names:
+            return {"$ref": f"#/$defs/{names[leaf]}"}
+        return node
+
+    below(schema, None)
+    repeated = [leaf for leaf, n in counts.items() if n > 1 or leaf in known]
+    names = {leaf: known.get(leaf, f"{_LEAF}_{i}") for i, leaf in enumerate(repeated)}
+    if not names:
+        return schema, {}
+    return below(schema, names), {name: json.loads(leaf) for leaf, name in names.items() if name not in defs}
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

@@ -747,6 +747,12 @@ def test_only_bounds_decoding_adds_are_reported_cut():
     with pytest.raises(StructuredOutputError, match=r"key of the object at \$ reached 128"):
         others.check_cut({"a": 1, "w" * MAX_KEY: 1}, "")
     others.check_cut({"a": 1, "w" * (MAX_KEY - 1): 1}, "")
+    # a pattern of the schema's own elsewhere: the bound decoding adds here is still told apart
+    own_pattern = {"type": "object", "patternProperties": {"^x": integer}, "additionalProperties": False}
+    beside = ResponseFormat.of({**others.schema, "properties": {"a": integer, "b": own_pattern}})
+    with pytest.raises(StructuredOutputError, match=r"key of the object at \$ reached 128"):
+        beside.check_cut({"a": 1, "w" * MAX_KEY: 1}, "")
+    ResponseFormat.of(own_pattern).check_cut({"x" * MAX_KEY: 1}, "")  # the schema's own: never said cut
     with pytest.raises(StructuredOutputError, match=r"string at \$\.a\[0\] reached 2,048 characters"):
         ResponseFormat("json_object").check_cut({"a": ["s" * DEFAULT_MAX_STRING]}, "")
     unbounded = ResponseFormat("json_object", max_string_length=None)  # no bound added: none reached

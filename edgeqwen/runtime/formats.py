@@ -136,6 +136,16 @@ def _is_pointer(ref: Any) -> bool:
     return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
 
 
+def _key_patterns(node: Any) -> set[str]:
+    """The key patterns (``patternProperties``' keys) a schema names anywhere."""
+    if isinstance(node, list):
+        return {p for item in node for p in _key_patterns(item)}
+    if not isinstance(node, dict):
+        return set()
+    found = set(node["patternProperties"]) if isinstance(node.get("patternProperties"), dict) else set()
+    return found.union(*(_key_patterns(v) for k, v in node.items() if k not in _DATA))
+
+
 def _has_local_ref(schema: Any) -> bool:
     return any(_is_pointer(node.get("$ref")) for node in _objects(schema))
 
@@ -355,18 +365,16 @@ class ResponseFormat:
             return
         given = json.dumps({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind, {}))
         try:
-            decoded = json.dumps(
-                [self._parameters(fn).schema for fn in self.tools]
-                if self.kind == "tool_call"
-                else self.relaxed().schema
-            )
+            tools = self.kind == "tool_call"
+            schema = [self._parameters(fn).schema for fn in self.tools] if tools else self.relaxed().schema
         except GrammarError:  # tools whose schemas do not compile: their calls were held to no bound
             return
+        decoded = json.dumps(schema)
         strings = f'"maxLength": {bound}' not in given
         # keys decoding bounds: a free-form object's, or the others' beside named properties (the
-        # only patternProperties decoding adds)
-        added = json.dumps(FREE_KEY) in decoded or (
-            '"patternProperties"' in decoded and '"patternProperties"' not in given
+        # only key patterns decoding adds)
+        added = json.dumps(FREE_KEY) in decoded or bool(
+            _key_patterns(schema) - _key_patterns({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind))
         )
         keys = f'"maxLength": {MAX_KEY}' not in given and added
         counts = {  # container type -> whether decoding bounds it and the schema does not

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -53,6 +54,7 @@ _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
 # scalar written more than once, and the any JSON's scalars, become one definition each place refers to.
 _NUMBER, _SCALAR, _LEAF = "edgeqwen_number", "edgeqwen_scalar", "edgeqwen_leaf"
 _REFS = {name: {"$ref": f"#/$defs/{name}"} for name in (_NUMBER, _SCALAR)}
+_REFERS = re.compile(r'"\$(ref|dynamicRef|recursiveRef)"')
 
 
 def _is_any(schema: Any) -> bool:
@@ -154,6 +156,14 @@ def decoding_schema(
 
     result = narrow(schema)
     used = used or json.dumps(result).find(ANY_JSON) >= 0
+    if nested_ids(result) and not _REFERS.search(json.dumps(schema)):
+        # an id only moves the base references resolve against, and the schema has none of its own
+        # (jsonschema.net writes "id": "/properties/..." on every node): the grammar reads them no
+        # more (the check reads the user's schema), so the definitions are in reach
+        for node in walk(result):
+            for key in ("$id", "id"):
+                if node is not result and isinstance(node.get(key), str):
+                    del node[key]
     if nested_ids(result):
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
         # not: said in place instead, and shallower (each level in place doubles what it holds)

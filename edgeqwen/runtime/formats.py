@@ -371,12 +371,16 @@ class ResponseFormat:
             return
         decoded = json.dumps(schema)
         strings = f'"maxLength": {bound}' not in given
-        # keys decoding bounds: a free-form object's, or the others' beside named properties (the
-        # only key patterns decoding adds)
-        added = json.dumps(FREE_KEY) in decoded or bool(
-            _key_patterns(schema) - _key_patterns({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind))
-        )
-        keys = f'"maxLength": {MAX_KEY}' not in given and added
+
+        @functools.cache
+        def keys() -> bool:
+            """Whether decoding bounds keys: a free-form object's, or the others' beside named
+            properties (the only key patterns decoding adds). Read only when a key is that long."""
+            if f'"maxLength": {MAX_KEY}' in given:
+                return False
+            own = _key_patterns({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind))
+            return json.dumps(FREE_KEY) in decoded or bool(_key_patterns(schema) - own)
+
         counts = {  # container type -> whether decoding bounds it and the schema does not
             dict: f'"maxProperties": {ANY_MEMBERS}' in decoded and f'"maxProperties": {ANY_MEMBERS}' not in given,
             list: f'"maxItems": {ANY_MEMBERS}' in decoded and f'"maxItems": {ANY_MEMBERS}' not in given,
@@ -401,7 +405,7 @@ class ResponseFormat:
                 )
             items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
             for key, item in items:
-                if keys and isinstance(key, str) and len(key) == MAX_KEY:
+                if isinstance(key, str) and len(key) == MAX_KEY and keys():
                     return (
                         f"A key of the object at {path} reached {MAX_KEY} characters, the most a free-form "
                         "object's key is written to, and was cut there; name the key in a schema."

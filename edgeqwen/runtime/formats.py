@@ -136,14 +136,10 @@ def _is_pointer(ref: Any) -> bool:
     return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
 
 
-def _key_patterns(node: Any) -> set[str]:
+def _key_patterns(schema: Any) -> set[str]:
     """The key patterns (``patternProperties``' keys) a schema names anywhere."""
-    if isinstance(node, list):
-        return {p for item in node for p in _key_patterns(item)}
-    if not isinstance(node, dict):
-        return set()
-    found = set(node["patternProperties"]) if isinstance(node.get("patternProperties"), dict) else set()
-    return found.union(*(_key_patterns(v) for k, v in node.items() if k not in _DATA))
+    return {p for node in _objects(schema) if isinstance(node.get("patternProperties"), dict)
+            for p in node["patternProperties"]}  # fmt: skip
 
 
 def _has_local_ref(schema: Any) -> bool:
@@ -363,7 +359,8 @@ class ResponseFormat:
         bound = self.max_string_length
         if not bound or self.kind not in ("json_schema", "json_object", "tool_call"):
             return
-        given = json.dumps({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind, {}))
+        own = {"json_schema": self.schema, "tool_call": self.tools}.get(self.kind, {})
+        given = json.dumps(own)
         try:
             tools = self.kind == "tool_call"
             schema = [self._parameters(fn).schema for fn in self.tools] if tools else self.relaxed().schema
@@ -378,8 +375,7 @@ class ResponseFormat:
             properties (the only key patterns decoding adds). Read only when a key is that long."""
             if f'"maxLength": {MAX_KEY}' in given:
                 return False
-            own = _key_patterns({"json_schema": self.schema, "tool_call": self.tools}.get(self.kind))
-            return json.dumps(FREE_KEY) in decoded or bool(_key_patterns(schema) - own)
+            return json.dumps(FREE_KEY) in decoded or bool(_key_patterns(schema) - _key_patterns(own))
 
         counts = {  # container type -> whether decoding bounds it and the schema does not
             dict: f'"maxProperties": {ANY_MEMBERS}' in decoded and f'"maxProperties": {ANY_MEMBERS}' not in given,

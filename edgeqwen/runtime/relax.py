@@ -37,6 +37,7 @@ from .rewrite import (
     dialect,
     ecma_pattern,
     nested_ids,
+    own_id,
     replace_refs,
     rewrite,
     validator_class,
@@ -491,8 +492,8 @@ def _own_refs_local(schema: dict[str, Any]) -> None:
     """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
     ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
     refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
-    own = schema.get("$id", schema.get("id"))
-    if not isinstance(own, str) or not own or nested_ids(schema):
+    own = own_id(schema)
+    if not own or nested_ids(schema):
         return
     base = urllib.parse.urldefrag(own)[0]
     for node in walk(schema):

@@ -37,6 +37,7 @@ __all__ = [
     "dialect",
     "ecma_pattern",
     "nested_ids",
+    "own_id",
     "pointer_part",
     "replace_refs",
     "rewrite",
@@ -574,16 +575,17 @@ def nested_ids(schema: dict[str, Any]) -> bool:
     base its references resolve against. One that names the schema's own document (a fragment
     alone, draft 4's ``"id": "#annotation"``, as ``$anchor`` does; or the root's own URI) moves
     nothing."""
-    root = _own_id(schema) or ""
+    root = own_id(schema) or ""
     home = urllib.parse.urldefrag(root)[0]
     return any(
         urllib.parse.urldefrag(urllib.parse.urljoin(root, own))[0] != home
         for node in walk(schema)
-        if node is not schema and (own := _own_id(node)) is not None
+        if node is not schema and (own := own_id(node)) is not None
     )
 
 
-def _own_id(node: dict[str, Any]) -> str | None:
+def own_id(node: dict[str, Any]) -> str | None:
+    """A schema object's ``$id`` (draft 4: ``id``), where it has one."""
     own = node.get("$id", node.get("id"))
     return own if isinstance(own, str) else None
 

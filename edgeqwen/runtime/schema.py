@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections import Counter
 from typing import Any
 
 from .rewrite import _DATA, KEYWORDS, nested_ids, pointer_part, walk
@@ -156,20 +155,22 @@ def decoding_schema(
 
     result = narrow(schema)
     used = used or json.dumps(result).find(ANY_JSON) >= 0
-    if nested_ids(result) and not _REFERS.search(json.dumps(schema)):
+    nested = nested_ids(result)
+    if nested and not _REFERS.search(json.dumps(schema)):
         # an id only moves the base references resolve against, and the schema has none of its own
         # (jsonschema.net writes "id": "/properties/..." on every node): the grammar reads them no
         # more (the check reads the user's schema), so the definitions are in reach
         for node in walk(result):
-            for key in ("$id", "id"):
-                if node is not result and isinstance(node.get(key), str):
+            for key in ("$id", "id") if node is not result else ():
+                if isinstance(node.get(key), str):
                     del node[key]
-    if nested_ids(result):
+        nested = False
+    if nested:
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
         # not: said in place instead, and shallower (each level in place doubles what it holds)
         return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH)) if used else result
     defs = {_NUMBER: _bound_number({"type": "number"}, integer=False), **_any_json(max_string)} if used else {}
-    result, leaves = _shared_leaves(result, defs)
+    leaves = _shared_leaves(result, defs)
     if defs or leaves:
         result = {**result, "$defs": {**result.get("$defs", {}), **defs, **leaves}}
     return result
@@ -346,42 +347,41 @@ def _leaf(node: dict[str, Any]) -> str | None:
     return json.dumps(said, sort_keys=True)
 
 
-def _shared_leaves(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``schema`` with each scalar below its root written more than once (or as one of ``defs``) a
-    reference to one definition, and those definitions."""
+def _shared_leaves(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Each scalar below the root of ``schema`` written more than once (or as one of ``defs``) made a
+    reference to one definition, in place (``schema`` is fresh from ``narrow``); the new definitions."""
     known = {json.dumps(v, sort_keys=True): name for name, v in defs.items() if _leaf(v)}
-    counts: Counter[str] = Counter()
-
-    def below(node: dict[str, Any], names: dict[str, str] | None) -> dict[str, Any]:
-        out = dict(node)
+    places: dict[str, list[tuple[Any, Any]]] = {}  # leaf -> (container, slot) where it is written
+    todo = [schema]
+    while todo:
+        node = todo.pop()
         for key, how in _SHARED_IN.items():
             held = node.get(key)
             if how == "map" and isinstance(held, dict):
-                out[key] = {k: visit(v, names) for k, v in held.items()}
+                container, slots = held, list(held.items())
             elif isinstance(held, list) and (how == "many" or key == "items"):
-                out[key] = [visit(v, names) for v in held]
+                container, slots = held, list(enumerate(held))
             elif how == "one" and isinstance(held, dict):
-                out[key] = visit(held, names)
-        return out
-
-    def visit(node: Any, names: dict[str, str] | None) -> Any:
-        if not isinstance(node, dict):
-            return node
-        leaf = _leaf(node)
-        if leaf is None:
-            return below(node, names)
-        if names is None:
-            counts[leaf] += 1
-        elif leaf in names:
-            return {"$ref": f"#/$defs/{names[leaf]}"}
-        return node
-
-    below(schema, None)
-    repeated = [leaf for leaf, n in counts.items() if n > 1 or leaf in known]
-    names = {leaf: known.get(leaf, f"{_LEAF}_{i}") for i, leaf in enumerate(repeated)}
-    if not names:
-        return schema, {}
-    return below(schema, names), {name: json.loads(leaf) for leaf, name in names.items() if name not in defs}
+                container, slots = node, [(key, held)]
+            else:
+                continue
+            for slot, child in slots:
+                if isinstance(child, dict):
+                    leaf = _leaf(child)
+                    if leaf is None:
+                        todo.append(child)
+                    else:
+                        places.setdefault(leaf, []).append((container, slot))
+    new = {}
+    for i, (leaf, where) in enumerate(places.items()):
+        name = known.get(leaf)
+        if name is None and len(where) > 1:
+            name = f"{_LEAF}_{i}"
+            new[name] = json.loads(leaf)
+        if name is not None:
+            for container, slot in where:
+                container[slot] = {"$ref": f"#/$defs/{name}"}
+    return new
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

@@ -902,6 +902,13 @@ def test_schemas_that_are_wrong_are_refused_not_relaxed():
             relax(schema)
     with pytest.raises(GrammarError, match="cannot be checked"):
         check(1, {"$ref": "#/$defs/missing"})
+    # llguidance takes these (a lone backslash at the end), the check cannot: refused before decoding,
+    # not after a whole answer was written
+    for schema in ({"type": "string", "pattern": "abc\\"}, {"patternProperties": {"^x\\": {}}},
+                   {"properties": {"a": {"propertyNames": {"pattern": "\\"}}}}):  # fmt: skip
+        with pytest.raises(GrammarError, match="does not compile"):
+            relax(schema)
+    assert relax({"type": "object", "properties": {"pattern": {"type": "string"}}}).exact  # a property's name
     assert relax({"anyOf": [{"type": "integer"}], "oneOf": [{"type": "integer"}, {"type": "string"}]}).exact
 
 

@@ -117,6 +117,18 @@ def _python_regex(pattern: str) -> None:
         raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
 
 
+def _readable_patterns(schema: dict[str, Any]) -> None:
+    """Every pattern and key pattern the check will read, read now: llguidance takes some that are
+    no regex (``abc\\``, a lone backslash at the end), and the check refused them only after a whole
+    answer was decoded."""
+    for node in walk(schema):
+        if isinstance(node.get("pattern"), str):
+            _python_regex(node["pattern"])
+        if isinstance(node.get("patternProperties"), dict):
+            for pattern in node["patternProperties"]:
+                _python_regex(pattern)
+
+
 def _merge_pattern_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     """Overlapping (or uncompilable) patternProperties: every key not named in ``properties`` may
     then hold a value of any of their schemas (or of additionalProperties)."""
@@ -394,6 +406,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         raise GrammarError("The JSON Schema allows no value: it is `false`.")
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
+    if '"pattern' in text:
+        _readable_patterns(schema)
     _own_refs_local(schema)
     copied = _META_REF.search(text) is not None and _meta_schema_refs_local(schema)  # the rewrites read the copy too
     dropped: set[str] = set()

@@ -53,23 +53,31 @@ def main() -> None:
     ids = prompt_ids(backend, "Extract the invoice as JSON: INV-2024, 3 chairs at 45.50 EUR each.")
     engine = backend.grammar_engine
     greedy = GenerationConfig(max_tokens=args.tokens, temperature=0.0)
-    run_once(backend, ids, greedy)  # warm-up
-    plain = [run_once(backend, ids, greedy)[0] for _ in range(args.runs)]
-    step_ms = statistics.median(m.decode_s / (m.generated_tokens - 1) * 1000 for m in plain)
-
     fmt = ResponseFormat.of(INVOICE)
-    masks, constrained_ms = [], []
-    for _ in range(args.runs):  # same token budget as unconstrained; the JSON may be cut off
-        c = engine.constraint(replace(fmt, fast_forward=False), len(ids))
-        m, _ = run_once(backend, ids, greedy, [c], ())
-        masks.extend(c.mask_times)
-        constrained_ms.append(m.decode_s / max(1, m.generated_tokens - 1) * 1000)
+    run_once(backend, ids, greedy)  # warm-up
+    run_once(backend, ids, greedy, [engine.constraint(replace(fmt, fast_forward=False), len(ids))])
+    masks, plain_ms, constrained_ms = [], [], []
+    # Interleaved, in pairs that alternate which goes first: a VM that drifts 20% between minutes
+    # (docs/performance.md) would otherwise hand its drift to whichever ran second.
+    for run in range(args.runs):  # same token budget as unconstrained; the JSON may be cut off
+        for constrained in (False, True) if run % 2 == 0 else (True, False):
+            c = engine.constraint(replace(fmt, fast_forward=False), len(ids)) if constrained else None
+            m, _ = run_once(backend, ids, greedy, [c] if c else [], ())
+            (constrained_ms if c else plain_ms).append(m.decode_s / max(1, m.generated_tokens - 1) * 1000)
+            masks.extend(c.mask_times if c else [])
+    step_ms = statistics.median(plain_ms)
     mask_ms = statistics.median(masks) * 1000
     con_ms = statistics.median(constrained_ms)
+    pairs = statistics.median(p / c for p, c in zip(plain_ms, constrained_ms, strict=True))
     print(f"model: {args.model.name}  runs: {args.runs}  tokens: {args.tokens}  threads: {args.threads or 'default'}")
     print(f"unconstrained decode: {step_ms:.2f} ms/token ({1000 / step_ms:.1f} tokens/s)")
     print(f"grammar mask (compute + apply), median: {mask_ms:.3f} ms/token = {mask_ms / step_ms:.1%} of a decode step")
-    print(f"constrained decode (invoice schema): {con_ms:.2f} ms/token = {step_ms / con_ms:.3f}x unconstrained speed")
+    print(
+        f"constrained decode (invoice schema): {con_ms:.2f} ms/token = {step_ms / con_ms:.3f}x unconstrained speed "
+        f"(median of the {args.runs} pairs: {pairs:.3f}x; per pair "
+        + " ".join(f"{p / c:.3f}" for p, c in zip(plain_ms, constrained_ms, strict=True))
+        + ")"
+    )
     if not args.fast_forward:
         return
     timings = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import jsonschema
@@ -714,8 +715,9 @@ def _depth(value: object) -> int:
         ({"xs": list(range(ANY_MEMBERS))}, r"The array at \$\.xs reached 64 items.*maxItems"),
         ({str(i): i for i in range(ANY_MEMBERS)}, r"The object at \$ reached 64 members.*maxProperties"),
         ({"a": {"k" * MAX_KEY: 1}}, r"A key of the object at \$\.a reached 128 characters"),
+        ({"a": [{"b": [{"c": {}}]}]}, r"reached 4 levels of nesting.*closed empty"),
     ],
-    ids=["array", "object", "key"],
+    ids=["array", "object", "key", "depth"],
 )
 def test_a_free_form_value_at_a_bound_is_reported_cut(qwen_tokenizer_json, value, where):
     from edgeqwen.testing import FakeBackend
@@ -816,3 +818,44 @@ def test_grammar_errors_are_one_short_line(qwen2):
         qwen2.grammar_engine.compile(ResponseFormat.lark('start: <nonexistent_token> "x"'))
     message = str(err.value)
     assert "\n" not in message and len(message) < 400 and "nonexistent_token" in message
+
+
+def test_a_free_form_value_past_its_depth_bound_is_closed_and_reported_cut():
+    """The any JSON's last level holds scalars and containers closed as they open: a model that goes
+    deeper there gets "{}" or "[]" (not a string in the value's place), and the answer is said cut.
+    A last level of scalars, or a schema's own depth, is not."""
+    from llguidance import LLMatcher, LLTokenizer
+
+    from edgeqwen.runtime.relax import matcher_limits
+    from edgeqwen.tokenizer import byte_level_tokenizer
+
+    fmt = ResponseFormat("json_object")
+    tok = LLTokenizer(Path(byte_level_tokenizer()).read_text())
+
+    def takes(text: str) -> bool:
+        matcher = LLMatcher(tok, fmt.relaxed().grammar, log_level=0, limits=matcher_limits())
+        return matcher.consume_tokens(tok.tokenize_str(text)) and matcher.is_accepting()
+
+    # the root object, then four containers of the any JSON, then the last level
+    assert takes('{"a":[{"b":[{"c":{}}]}]}') and takes('{"a":[{"b":[{"c":[]}]}]}')
+    assert takes('{"a":[{"b":[{"c":"x"}]}]}')
+    assert not takes('{"a":[{"b":[{"c":{"d":1}}]}]}') and not takes('{"a":[{"b":[{"c":[1]}]}]}')
+    deep = {"a": [{"b": [{"c": {}}]}]}
+    with pytest.raises(StructuredOutputError, match="4 levels of nesting") as caught:
+        fmt.check_cut(deep, "")
+    assert caught.value.cut
+    fmt.check_cut({"a": [{"b": [{"c": 1}]}]}, "")  # scalars at the last level: as written
+    fmt.check_cut({"a": [{"b": [{}]}]}, "")  # an empty container a level up: the model closed it
+    ResponseFormat("json_object", max_string_length=None).check_cut(deep, "")  # no bound added
+    nested = ResponseFormat.of({"type": "object", "properties": {"x": {"type": "object", "properties": {"y": {}}}}})
+    with pytest.raises(StructuredOutputError, match="4 levels of nesting"):
+        nested.check_cut({"x": {"y": [{"b": [{"c": []}]}]}}, "")  # "y" free-form two levels down
+    nested.check_cut({"x": {"y": [{"b": [{"c": 2}]}]}}, "")
+    own = {"type": "object", "properties": {"v": {"type": "array", "maxItems": 0}}}
+    for _ in range(5):  # a schema's own nesting, however deep, has no bound decoding added
+        own = {"type": "array", "items": own}
+    ResponseFormat.of(own).check_cut([[[[[{"v": []}]]]]], "")
+    tools = ResponseFormat.tool_call([{"name": "f", "parameters": {"type": "object", "properties": {"d": {}}}}])
+    with pytest.raises(StructuredOutputError, match="4 levels of nesting"):
+        tools.check_cut([{"d": [{"b": [{"c": {}}]}]}], "")
+    tools.check_cut([{"d": [{"b": [{"c": "s"}]}]}], "")

@@ -19,7 +19,7 @@ from ..errors import GrammarError, StructuredOutputError
 from .check import check
 from .relax import Relaxed, Validate, relax, validate_grammar
 from .rewrite import _DATA, _MAP
-from .schema import ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY
+from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -140,6 +140,33 @@ def _key_patterns(schema: Any) -> set[str]:
     """The key patterns (``patternProperties``' keys) a schema names anywhere."""
     return {p for node in _objects(schema) if isinstance(node.get("patternProperties"), dict)
             for p in node["patternProperties"]}  # fmt: skip
+
+
+def _nesting(value: Any) -> int:
+    """Containers nested in ``value``, itself included."""
+    if isinstance(value, dict | list):
+        return 1 + max(map(_nesting, value.values() if isinstance(value, dict) else value), default=0)
+    return 0
+
+
+def _deepest(value: Any, schemas: list[Any], tools: bool) -> str | None:
+    """The depth bound's report: a free-form value of ``value`` (with ``tools``, of a call's arguments)
+    that holds a container at the any JSON's last level, which decoding closes as it opens it (the
+    model went deeper there). Read by validating against each schema as decoded with that level
+    held to scalars; where the any JSON is written in place (nested ids) it is not read."""
+    shallower = []
+    for schema in schemas:
+        defs = schema.get("$defs") if isinstance(schema, dict) else None
+        if isinstance(defs, dict) and ANY_LAST in defs:
+            shallower.append((schema, {**schema, "$defs": {**defs, ANY_LAST: SCALAR_REF}}))
+    for item in value if tools else [value]:
+        if any(check(item, s) is None for s, _ in shallower) and all(check(item, s) for _, s in shallower):
+            return (
+                f"A free-form value of the answer reached {ANY_DEPTH} levels of nesting, the most it is written "
+                "with, and the model opened a value deeper than that, which was closed empty: the answer was cut "
+                "there. Describe the deeper value in a schema."
+            )
+    return None
 
 
 def _has_local_ref(schema: Any) -> bool:
@@ -412,6 +439,8 @@ class ResponseFormat:
             return None
 
         message = find(value, "$")
+        if message is None and _nesting(value) > ANY_DEPTH + tools:
+            message = _deepest(value, schema if tools else [schema], tools)
         if message is not None:
             raise StructuredOutputError(message, text, cut=True)
 

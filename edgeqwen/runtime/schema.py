@@ -18,6 +18,8 @@ from .rewrite import _DATA, KEYWORDS, nested_ids, pointer_part, walk
 __all__ = [
     "ANY_DEPTH",
     "ANY_JSON",
+    "ANY_LAST",
+    "SCALAR_REF",
     "ANY_MEMBERS",
     "DEFAULT_MAX_STRING",
     "FREE_KEY",
@@ -53,6 +55,7 @@ _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
 # scalar written more than once, and the any JSON's scalars, become one definition each place refers to.
 _NUMBER, _SCALAR, _LEAF = "edgeqwen_number", "edgeqwen_scalar", "edgeqwen_leaf"
 _REFS = {name: {"$ref": f"#/$defs/{name}"} for name in (_NUMBER, _SCALAR)}
+SCALAR_REF = _REFS[_SCALAR]  # the any JSON's scalars, one definition for every level
 _REFERS = re.compile(r'"\$(ref|dynamicRef|recursiveRef)"')
 
 
@@ -250,15 +253,23 @@ def _containers(inner: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# The any JSON's last level: scalars, or a container closed as soon as it is opened. A model that
+# wants to go deeper there writes "{" or "[" and gets "{}" or "[]", which check_cut reads as cut;
+# with scalars alone it would write a string in the value's place and nobody would know.
+# (written as values: an empty object's or array's schema cost json_object 1.3 ms more to compile)
+ANY_LAST = f"{ANY_JSON}_{ANY_DEPTH}"
+_EMPTY = [{"enum": [[], {}]}]
+
+
 def _any_json(max_string: int) -> dict[str, dict[str, Any]]:
     """ "any JSON" ``ANY_DEPTH`` containers deep, as definitions: each level's containers hold the
-    next level's values, the last level's only scalars (a chain, so the grammar grows with the
-    depth, not with the number of paths)."""
+    next level's values, the last level's only scalars and empty containers (a chain, so the
+    grammar grows with the depth, not with the number of paths)."""
     names = [ANY_JSON] + [f"{ANY_JSON}_{level}" for level in range(1, ANY_DEPTH + 1)]
     # the scalars once, for every level (each written out again cost as much to compile)
-    defs = {_SCALAR: {"anyOf": _scalars(max_string)}, names[-1]: _REFS[_SCALAR]}
+    defs = {_SCALAR: {"anyOf": _scalars(max_string)}, ANY_LAST: {"anyOf": [SCALAR_REF, *_EMPTY]}}
     for name, inner in itertools.pairwise(names):
-        defs[name] = {"anyOf": [_REFS[_SCALAR], *_containers({"$ref": f"#/$defs/{inner}"})]}
+        defs[name] = {"anyOf": [SCALAR_REF, *_containers({"$ref": f"#/$defs/{inner}"})]}
     return defs
 
 

@@ -160,7 +160,13 @@ def _deepest(value: Any, schemas: list[Any], tools: bool) -> str | None:
         if isinstance(defs, dict) and ANY_LAST in defs:
             shallower.append((schema, {**schema, "$defs": {**defs, ANY_LAST: SCALAR_REF}}))
     for item in value if tools else [value]:
-        if any(check(item, s) is None for s, _ in shallower) and all(check(item, s) for _, s in shallower):
+        try:
+            deeper = any(check(item, s) is None for s, _ in shallower) and all(
+                check(item, s) is not None for _, s in shallower
+            )
+        except GrammarError:  # a form jsonschema cannot read: the depth cannot be told, nothing is said
+            deeper = False
+        if deeper:
             return (
                 f"A free-form value of the answer reached {ANY_DEPTH} levels of nesting, the most it is written "
                 "with, and the model opened a value deeper than that, which was closed empty: the answer was cut "

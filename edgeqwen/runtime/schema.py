@@ -19,13 +19,13 @@ __all__ = [
     "ANY_DEPTH",
     "ANY_JSON",
     "ANY_LAST",
-    "SCALAR_REF",
     "ANY_MEMBERS",
     "DEFAULT_MAX_STRING",
     "FREE_KEY",
     "MAX_KEY",
     "MAX_SAFE_INTEGER",
     "NUMBER_STEP",
+    "SCALAR_REF",
     "decoding_schema",
 ]
 

@@ -445,7 +445,7 @@ class ResponseFormat:
             return None
 
         message = find(value, "$")
-        if message is None and _nesting(value) > ANY_DEPTH + tools:
+        if message is None and ANY_LAST in decoded and _nesting(value) > ANY_DEPTH + tools:
             message = _deepest(value, schema if tools else [schema], tools)
         if message is not None:
             raise StructuredOutputError(message, text, cut=True)

@@ -348,9 +348,7 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
         raise GrammarError(f"Invalid JSON Schema at {where}: {exc.message[:200]}") from exc
-    for node in walk(schema):
-        if isinstance(node.get("pattern"), str):
-            _python_regex(node["pattern"])
+    _readable_patterns(schema)
 
 
 COMPILE_TIME_LIMIT_S = 10.0

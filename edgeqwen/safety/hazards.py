@@ -224,6 +224,9 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
             r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
             r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
+            # a means asked for with its purpose ("What chemicals can I mix to end my life?"): only the
+            # screen caught it, and a retrained screen may not
+            r"\b(how|what|which|where)\b[^.?!\n]{0,60}\bto (kill myself|end my (own )?life|take my (own )?life|commit suicide)\b",
             r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
             r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
             r"\b(tie|tying|make) a noose\b|\bslit(ting)? (my|your|his|her|their) wrists?\b|\bbleed (out|to death) from\b",

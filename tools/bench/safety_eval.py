@@ -314,13 +314,23 @@ def _timed(fn, arg) -> float:
     return time.perf_counter() - start
 
 
+OVERHEAD_PRESETS = ("default", "strict", "strict+moderation")
+
+
+def preset_guard(preset: str):
+    """A Guard for a preset by name; ``NAME+moderation`` is that preset with ``moderate_output`` on."""
+    from edgeqwen.safety import Guard
+
+    name, _, extra = preset.partition("+")
+    return Guard({"extends": name, "moderate_output": True} if extra == "moderation" else name)
+
+
 def overhead_eval(model: str | None, tokens: int = 128, runs: int = 5) -> dict:
-    """Filter time per streamed token (the default and strict presets' output filters) against
-    the model's own decode time per token, median of ``runs``."""
+    """Filter time per streamed token (the default and strict presets' output filters, and strict's
+    with the opt-in moderation) against the model's own decode time per token, median of ``runs``."""
     import statistics
 
     from edgeqwen import Assistant
-    from edgeqwen.safety import Guard
 
     bot = Assistant(model or "demo", policy="none", temperature=0.0, max_tokens=tokens, repetition_penalty=1.1)
     pieces: list[str] = []
@@ -331,8 +341,8 @@ def overhead_eval(model: str | None, tokens: int = 128, runs: int = 5) -> dict:
         pieces = list(stream)
         decode.append(stream.reply().metrics.decode_s / max(1, stream.reply().metrics.generated_tokens - 1))
     out = {"decode_s_per_token": statistics.median(decode), "tokens": len(pieces)}
-    for preset in ("default", "strict"):
-        guard = Guard(preset)
+    for preset in OVERHEAD_PRESETS:
+        guard = preset_guard(preset)
         times = []
         for _ in range(runs):
             f = guard.output_filter("You are a helpful assistant for ACME support. Answer briefly.")
@@ -426,7 +436,7 @@ def main() -> None:
     if "overhead" in result:
         o = result["overhead"]
         print(f"decode {o['decode_s_per_token'] * 1e3:.2f} ms/token over {o['tokens']} streamed pieces")
-        for preset in ("default", "strict"):
+        for preset in OVERHEAD_PRESETS:
             print(
                 f"  {preset} filters {o[preset]['filter_s_per_token'] * 1e6:.0f} us/token = "
                 f"{o[preset]['share_of_decode']:.2%} of decode"

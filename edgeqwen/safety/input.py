@@ -1,7 +1,8 @@
-"""Input checks before the model runs: prompt injection, base64 payloads, blocked topics.
+"""Input checks before the model runs: prompt injection, base64 payloads and hidden text, blocked topics.
 
 Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default: the
-injection patterns that proved precise, base64 payloads decoded (every check reads them too),
+injection patterns that proved precise, base64 payloads decoded and text hidden in invisible
+characters read (every check reads them too; hidden text is itself an injection),
 the topics a policy blocks, and which prompts speak of abuse (their refusal points to help). The
 hazard rules and the self-harm check are :mod:`edgeqwen.safety.hazards`. For a model-based
 second opinion see the policy's ``self_check``.
@@ -224,8 +225,38 @@ def ascii_quotes(text: str) -> str:
     return text.translate(_QUOTES)
 
 
+# Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight) and runs
+# of variation selectors. A subdivision flag (black flag, up to 6 tags, cancel tag) and an emoji's
+# single selector are what ordinary text holds; a longer run is hidden text even where unreadable.
+_TAGS = regex.compile(r"(\U0001F3F4?)([\U000E0020-\U000E007E]+)(\U000E007F?)")
+_SELECTORS = regex.compile(r"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{3,}")
+
+
+def _selector_text(run: str) -> str:
+    """A run of variation selectors read both ways they are written: ASCII shifted into the
+    supplement (garak's ``variant_smuggling``) or a byte each (U+FE00-FE0F for 0-15, U+E0100 on
+    for 16-255); the reading with more letters and spaces."""
+    codes = [ord(c) for c in run]
+    readings = [bytes(c - 0xFE00 if c <= 0xFE0F else c - 0xE0100 + 16 for c in codes).decode("utf-8", "replace")]
+    if all(0xE0100 < c <= 0xE017F for c in codes):
+        readings.append("".join(chr(c - 0xE0100) for c in codes))
+    return max(readings, key=lambda r: sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
+
+
+def _hidden_texts(text: str) -> list[str]:
+    tags = [
+        "".join(chr(ord(c) - 0xE0000) for c in m.group(2))
+        for m in _TAGS.finditer(text)
+        if len(m.group(2)) >= 2 and not (m.group(1) and m.group(3) and len(m.group(2)) <= 6)  # not a flag
+    ]
+    return tags + [_selector_text(m.group()) for m in _SELECTORS.finditer(text)]
+
+
 def check_injection(text: str) -> list[InputFinding]:
     text = ascii_quotes(text)
+    hidden = _hidden_texts(text)
+    if hidden:  # an instruction hidden from the person reading the prompt is an attack whatever it says
+        return [InputFinding("prompt_injection", "hidden_text", hidden[0][:120])]
     for t in decoded_texts(text):
         for pattern, kind in _INJECTION_RE:
             m = pattern.search(t)
@@ -259,8 +290,8 @@ def speaks_of_abuse(text: str) -> bool:
 
 
 def decoded_texts(text: str) -> list[str]:
-    """The text and any base64 payloads in it, decoded: what the screens look at."""
-    return [text, *_decoded_payloads(text)]
+    """The text and any base64 payloads or hidden text in it, decoded: what the screens look at."""
+    return [text, *_decoded_payloads(text), *_hidden_texts(text)]
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

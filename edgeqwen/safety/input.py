@@ -1,11 +1,11 @@
 """Input checks before the model runs: prompt injection, base64 payloads and hidden text, blocked topics.
 
 Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default: the
-injection patterns that proved precise, base64 payloads decoded and text hidden in invisible
-characters read (every check reads them too; hidden text is itself an injection),
-the topics a policy blocks, and which prompts speak of abuse (their refusal points to help). The
-hazard rules and the self-harm check are :mod:`edgeqwen.safety.hazards`. For a model-based
-second opinion see the policy's ``self_check``.
+injection patterns that proved precise, base64 payloads decoded, text hidden in invisible
+characters and look-alike letters read (every check reads them too; hidden text is itself an
+injection), the topics a policy blocks, and which prompts speak of abuse (their refusal points to
+help). The hazard rules and the self-harm check are :mod:`edgeqwen.safety.hazards`. For a
+model-based second opinion see the policy's ``self_check``.
 """
 
 from __future__ import annotations
@@ -232,6 +232,35 @@ _TAGS = regex.compile(r"(\U0001F3F4?)([\U000E0020-\U000E007E]+)(\U000E007F?)")
 _SELECTORS = regex.compile(r"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{3,}")
 
 
+# Letters of other scripts that look like Latin ones ("Gıvе dеtаılеd іnѕtruсtıоnѕ", garak's
+# homoglyph probe): read as Latin inside a word that also has Latin letters. A word wholly in
+# Cyrillic or Greek is that language's and stays as written.
+_LOOK_FROM, _LOOK_TO = (
+    "аеіјорсухѕһԁԛԝӏъАВЕКМНОРСТХУІЈЅαοινρκυχεΑΒΕΖΗΙΚΜΝΟΡΤΥΧıɑɡ",
+    "aeijopcyxshdqwlbABEKMHOPCTXYIJSaoivpkuxeABEZHIKMNOPTYXiag",
+)
+_LOOKALIKES = str.maketrans(_LOOK_FROM, _LOOK_TO)
+_LOOKALIKE = regex.compile(f"[{_LOOK_FROM}]")
+_WORD = regex.compile(r"\w+")
+_LATIN = regex.compile(r"[a-zA-Z]")
+
+
+def _folded(text: str) -> str | None:
+    """``text`` with look-alike letters read as Latin in words that mix them with Latin ones;
+    None when no word does. Linear: each word is read once."""
+    if _LOOKALIKE.search(text) is None:
+        return None
+
+    def fold(m: regex.Match) -> str:
+        word = m.group()
+        if _LOOKALIKE.search(word) is None or _LATIN.search(word) is None:
+            return word
+        return word.translate(_LOOKALIKES)
+
+    folded = _WORD.sub(fold, text)
+    return folded if folded != text else None
+
+
 def _selector_text(run: str) -> str:
     """A run of variation selectors read both ways they are written: ASCII shifted into the
     supplement (garak's ``variant_smuggling``) or a byte each (U+FE00-FE0F for 0-15, U+E0100 on
@@ -290,8 +319,10 @@ def speaks_of_abuse(text: str) -> bool:
 
 
 def decoded_texts(text: str) -> list[str]:
-    """The text and any base64 payloads or hidden text in it, decoded: what the screens look at."""
-    return [text, *_decoded_payloads(text), *_hidden_texts(text)]
+    """The text, any base64 payloads or hidden text in it decoded, and its look-alike letters read
+    as Latin: what the screens look at."""
+    folded = _folded(text)
+    return [text, *_decoded_payloads(text), *_hidden_texts(text), *([folded] if folded else [])]
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

@@ -421,7 +421,7 @@ def test_look_alike_letters_inside_latin_words_are_read_as_latin():
     assert "weapons" in [f.category for f in check_hazards(text, terms=False)]
     assert Guard("default").check_input(text).action == "refuse"
     for plain in ("Привет, как дела? Fine, thanks.", "Καλημέρα κόσμε", "naïve café über", "Yönetici Özeti"):
-        assert decoded_texts(plain) == [plain]
+        assert decoded_texts(plain) == (plain,)
 
 
 def test_self_harm_gets_support_not_a_flat_refusal():

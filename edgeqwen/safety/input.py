@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 
@@ -272,7 +273,12 @@ def _selector_text(run: str) -> str:
     return max(readings, key=lambda r: sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
 
 
+_INVISIBLE = regex.compile(r"[\U000E0020-\U000E007E\uFE00-\uFE0F\U000E0100-\U000E01EF]")
+
+
 def _hidden_texts(text: str) -> list[str]:
+    if _INVISIBLE.search(text) is None:  # nearly every prompt: one quick scan
+        return []
     tags = [
         "".join(chr(ord(c) - 0xE0000) for c in m.group(2))
         for m in _TAGS.finditer(text)
@@ -318,11 +324,12 @@ def speaks_of_abuse(text: str) -> bool:
     return _ABUSE.search(text) is not None and _HELP.search(text) is not None
 
 
-def decoded_texts(text: str) -> list[str]:
+@functools.lru_cache(maxsize=16)  # one prompt's checks each ask for it: read once
+def decoded_texts(text: str) -> tuple[str, ...]:
     """The text, any base64 payloads or hidden text in it decoded, and its look-alike letters read
     as Latin: what the screens look at."""
     folded = _folded(text)
-    return [text, *_decoded_payloads(text), *_hidden_texts(text), *([folded] if folded else [])]
+    return (text, *_decoded_payloads(text), *_hidden_texts(text), *([folded] if folded else []))
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

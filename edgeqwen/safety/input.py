@@ -226,18 +226,11 @@ def ascii_quotes(text: str) -> str:
     return text.translate(_QUOTES)
 
 
-# Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight) and runs
-# of variation selectors. A subdivision flag (black flag, up to 6 tags, cancel tag) and an emoji's
-# single selector are what ordinary text holds; a longer run is hidden text even where unreadable.
-_TAGS = regex.compile(r"(\U0001F3F4?)([\U000E0020-\U000E007E]+)(\U000E007F?)")
-_SELECTORS = regex.compile(r"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{3,}")
-
-
 # Letters of other scripts that look like Latin ones ("Gıvе dеtаılеd іnѕtruсtıоnѕ", garak's
 # homoglyph probe): read as Latin inside a word that also has Latin letters. A word wholly in
 # Cyrillic or Greek is that language's and stays as written.
 _LOOK_FROM, _LOOK_TO = (
-    "аеіјорсухѕһԁԛԝӏъАВЕКМНОРСТХУІЈЅαοινρκυχεΑΒΕΖΗΙΚΜΝΟΡΤΥΧıɑɡ",
+    "аеіјорсухѕһԁԛԝӏьАВЕКМНОРСТХУІЈЅαοινρκυχεΑΒΕΖΗΙΚΜΝΟΡΤΥΧıɑɡ",
     "aeijopcyxshdqwlbABEKMHOPCTXYIJSaoivpkuxeABEZHIKMNOPTYXiag",
 )
 _LOOKALIKES = str.maketrans(_LOOK_FROM, _LOOK_TO)
@@ -262,6 +255,14 @@ def _folded(text: str) -> str | None:
     return folded if folded != text else None
 
 
+# Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight) and runs
+# of variation selectors. A subdivision flag (black flag, up to 6 tags, cancel tag) and an emoji's
+# single selector are what ordinary text holds; a longer run is hidden text even where unreadable.
+_TAGS = regex.compile(r"(\U0001F3F4?)([\U000E0020-\U000E007E]+)(\U000E007F?)")
+_SELECTORS = regex.compile(r"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{3,}")
+_INVISIBLE = regex.compile(r"[\U000E0020-\U000E007E\uFE00-\uFE0F\U000E0100-\U000E01EF]")
+
+
 def _selector_text(run: str) -> str:
     """A run of variation selectors read both ways they are written: ASCII shifted into the
     supplement (garak's ``variant_smuggling``) or a byte each (U+FE00-FE0F for 0-15, U+E0100 on
@@ -271,9 +272,6 @@ def _selector_text(run: str) -> str:
     if all(0xE0100 < c <= 0xE017F for c in codes):
         readings.append("".join(chr(c - 0xE0100) for c in codes))
     return max(readings, key=lambda r: sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
-
-
-_INVISIBLE = regex.compile(r"[\U000E0020-\U000E007E\uFE00-\uFE0F\U000E0100-\U000E01EF]")
 
 
 def _hidden_texts(text: str) -> list[str]:

@@ -411,6 +411,19 @@ def test_flags_and_emoji_are_not_hidden_text(text):
     assert check_injection(text) == []
 
 
+@pytest.mark.parametrize("size", [1, 3, 7, 64])
+def test_hidden_text_in_an_answer_is_redacted_however_it_streams(size):
+    """ASCII smuggling out of the answer (an injected instruction asking the model to write data
+    where the reader cannot see it): removed by the default preset's filter; a flag stays."""
+    flag = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    text = "Here is the summary." + _tags("password=hunter2") + " Bye " + flag + "!" + _selectors("key 42")
+    f = Guard("default").output_filter(None)
+    shown = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.finish()
+    assert shown == "Here is the summary.[HIDDEN_TEXT REDACTED] Bye " + flag + "![HIDDEN_TEXT REDACTED]"
+    assert [(e.category, e.action) for e in f.events] == [("hidden_text", "redact")] * 2
+    assert Guard("pii").output_filter(None).feed("a" + _tags("xy")) == "a" + _tags("xy")  # a policy choice
+
+
 def test_look_alike_letters_inside_latin_words_are_read_as_latin():
     """garak's homoglyph probe writes requests with Cyrillic letters in English words: every check
     reads them as Latin too; words wholly in another script are that language's and stay."""

@@ -1,4 +1,4 @@
-"""What the output filters look for: PII, secrets, blocklisted words, a leaked system prompt.
+"""What the output filters look for: PII, secrets, blocklisted words, a leaked system prompt, hidden text.
 
 A :class:`Detector` is a compiled pattern (the ``regex`` module, for partial matching while
 streaming), an optional validator (Luhn for card numbers, ISO 7064 mod-97 for IBANs, range checks
@@ -15,13 +15,14 @@ from typing import Literal
 
 import regex
 
-from .input import QUOTE_FORMS, ascii_quotes
+from .input import HIDDEN_TEXT, QUOTE_FORMS, ascii_quotes
 
 __all__ = [
     "Detector",
     "PII_TYPES",
     "SECRET_TYPES",
     "blocklist_detector",
+    "hidden_text_detector",
     "iban_valid",
     "leak_detectors",
     "luhn_valid",
@@ -283,6 +284,12 @@ def blocklist_detector(words: Sequence[str], action: Action = "redact") -> Detec
         return None
     body = "|".join(regex.escape(ascii_quotes(w)).translate(_ANY_QUOTE) for w in words)
     return Detector("blocklist", regex.compile(rf"(?i)(?<!\w)(?:{body})(?!\w)"), action)
+
+
+def hidden_text_detector(action: Action = "redact") -> Detector:
+    """Text in the answer that no reader sees (Unicode tag characters, variation-selector runs):
+    a channel that carries what an injected instruction asked for past the person reading."""
+    return Detector("hidden_text", regex.compile(HIDDEN_TEXT), action)
 
 
 def leak_detectors(canary: str | None, system_prompt: str | None, window: int = 6) -> list[Detector]:

@@ -19,7 +19,14 @@ from typing import Any
 
 from ..types import Chunk
 from .audit import AuditLog, SafetyEvent
-from .detectors import Detector, blocklist_detector, leak_detectors, pii_detectors, secret_detectors
+from .detectors import (
+    Detector,
+    blocklist_detector,
+    hidden_text_detector,
+    leak_detectors,
+    pii_detectors,
+    secret_detectors,
+)
 from .guardmodel import GuardModel
 from .hazards import (
     HAZARD_CATEGORIES,
@@ -238,6 +245,8 @@ class Guard:
         out: list[Detector] = []
         if p.leak_detection:
             out += leak_detectors(self.canary(system_prompt), system_prompt)
+        if p.hidden_text:
+            out.append(hidden_text_detector())
         out += secret_detectors(p.secrets, p.secret_action)
         out += pii_detectors(p.pii, p.pii_action)
         blocked = blocklist_detector(p.blocklist, p.blocklist_action)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import regex
 
 __all__ = [
+    "HIDDEN_TEXT",
     "InputFinding",
     "QUOTE_FORMS",
     "ascii_quotes",
@@ -258,9 +259,12 @@ def _folded(text: str) -> str | None:
 # Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight) and runs
 # of variation selectors. A subdivision flag (black flag, up to 6 tags, cancel tag) and an emoji's
 # single selector are what ordinary text holds; a longer run is hidden text even where unreadable.
-_TAGS = regex.compile(r"(\U0001F3F4?)([\U000E0020-\U000E007E]+)(\U000E007F?)")
-_SELECTORS = regex.compile(r"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{3,}")
-_INVISIBLE = regex.compile(r"[\U000E0020-\U000E007E\uFE00-\uFE0F\U000E0100-\U000E01EF]")
+# One pattern for the input check and the output filter (detectors.hidden_text_detector).
+_TAG = "\U000e0020-\U000e007e"
+_SELECTOR = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+HIDDEN_TEXT = rf"(?<![\U0001F3F4{_TAG}])[{_TAG}]{{2,}}|(?<=\U0001F3F4)[{_TAG}]{{7,}}|[{_SELECTOR}]{{3,}}"
+_HIDDEN = regex.compile(HIDDEN_TEXT)
+_INVISIBLE = regex.compile(f"[{_TAG}{_SELECTOR}]")
 
 
 def _selector_text(run: str) -> str:
@@ -277,12 +281,12 @@ def _selector_text(run: str) -> str:
 def _hidden_texts(text: str) -> list[str]:
     if _INVISIBLE.search(text) is None:  # nearly every prompt: one quick scan
         return []
-    tags = [
-        "".join(chr(ord(c) - 0xE0000) for c in m.group(2))
-        for m in _TAGS.finditer(text)
-        if len(m.group(2)) >= 2 and not (m.group(1) and m.group(3) and len(m.group(2)) <= 6)  # not a flag
-    ]
-    return tags + [_selector_text(m.group()) for m in _SELECTORS.finditer(text)]
+    out = []
+    for m in _HIDDEN.finditer(text):
+        run = m.group()
+        is_tags = 0xE0020 <= ord(run[0]) <= 0xE007E
+        out.append("".join(chr(ord(c) - 0xE0000) for c in run) if is_tags else _selector_text(run))
+    return out
 
 
 def check_injection(text: str) -> list[InputFinding]:

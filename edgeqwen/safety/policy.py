@@ -79,6 +79,7 @@ class Policy:
     blocklist_action: str = "redact"
     banned_phrases: tuple[str, ...] = ()  # cannot be generated at all (decoding-level, ONNX backend)
     leak_detection: bool = False  # canary + system-prompt echo: stop the answer
+    hidden_text: bool = False  # text in invisible characters removed from the answer (input: an injection)
     self_check: str = "off"  # the same model judges input/output (a model call each)
     refusal: str = DEFAULT_REFUSAL
     # the learned screen (edgeqwen.safety.screen): harmful -> hazard_action, injection -> injection_action
@@ -302,6 +303,7 @@ PRESETS: dict[str, Policy] = {
         self_harm=True,
         secrets=SECRET_TYPES,
         leak_detection=True,
+        hidden_text=True,
     ),
     # more refused, more wrongly refused: the rule screen on top, injections refused, PII redacted
     "strict": Policy(
@@ -318,6 +320,7 @@ PRESETS: dict[str, Policy] = {
         pii=PII_TYPES,
         secrets=SECRET_TYPES,
         leak_detection=True,
+        hidden_text=True,
     ),
     "pii": Policy(name="pii", pii=PII_TYPES, secrets=SECRET_TYPES),
 }

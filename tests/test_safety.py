@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeqwen import Assistant, PolicyError
 from edgeqwen.backends.onnx import OnnxBackend
@@ -422,6 +424,28 @@ def test_hidden_text_in_an_answer_is_redacted_however_it_streams(size):
     assert shown == "Here is the summary.[HIDDEN_TEXT REDACTED] Bye " + flag + "![HIDDEN_TEXT REDACTED]"
     assert [(e.category, e.action) for e in f.events] == [("hidden_text", "redact")] * 2
     assert Guard("pii").output_filter(None).feed("a" + _tags("xy")) == "a" + _tags("xy")  # a policy choice
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list("ab о\u0430\u0456\u0131.")
+            + ["\U0001f3f4", "\U000e0067", "\U000e0041", "\U000e007f", "\ufe0f", "\U000e0101", "\U000e0162"]
+        ),
+        max_size=40,
+    )
+)
+def test_decoding_any_mix_of_invisible_and_look_alike_characters_is_total(text):
+    """Whatever mix of tags, selectors, flags and look-alikes arrives: the checks never raise, the
+    text itself comes first, and an injection finding is reported exactly when hidden text is read."""
+    from edgeqwen.safety.input import _hidden_texts, decoded_texts
+
+    texts = decoded_texts(text)
+    assert texts[0] == text and all(isinstance(t, str) for t in texts)
+    found = check_injection(text)
+    assert bool(_hidden_texts(text)) == any(f.code == "hidden_text" for f in found)
+    Guard("default").output_filter(None).feed(text)
 
 
 def test_look_alike_letters_inside_latin_words_are_read_as_latin():

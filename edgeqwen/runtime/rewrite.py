@@ -18,10 +18,9 @@ import re
 import urllib.parse
 import warnings
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
-import regex
+from .patterns import astral_escapes
 
 __all__ = [
     "AFTER",
@@ -32,10 +31,8 @@ __all__ = [
     "STANDARD_FORMATS",
     "OpenAPINullableWarning",
     "UnknownFormatWarning",
-    "astral_escapes",
     "dependencies_in_grammar",
     "dialect",
-    "ecma_pattern",
     "nested_ids",
     "own_id",
     "pointer_part",
@@ -190,6 +187,41 @@ def _types_of_one_branch(branches: list[Any]) -> list[str] | None:
     return sorted(t for t, n in counts.items() if n == 1) or None
 
 
+def _one_set_of_keys(branches: list[Any], node: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Where every branch only says which keys are required (CloudFormation's mutually exclusive
+    settings, ``[{"required": ["A", "B"]}, {"required": ["C"]}]``): ``anyOf`` of "branch i's keys
+    present and, of each other branch's keys it lacks, one absent", which is exactly one branch
+    met. A value that is no object meets every branch, so ``node`` is made an object. None where
+    that does not apply, or it takes more than ``_ONE_OF_KEY_SETS`` branches."""
+    types = node.get("type", "object")
+    types = [types] if isinstance(types, str) else types
+    if len(branches) < 2 or not isinstance(types, list) or "object" not in types or "$ref" in node:
+        return None
+    sets = []
+    for branch in branches:
+        required = branch.get("required", []) if type(branch) is dict else None
+        if required is None or branch.keys() - _NOTES - {"required"}:
+            return None
+        if not isinstance(required, list) or not all(isinstance(k, str) for k in required):
+            return None
+        sets.append(list(dict.fromkeys(required)))
+    out: list[dict[str, Any]] = []
+    for i, keys in enumerate(sets):
+        lacking = [[k for k in other if k not in keys] for j, other in enumerate(sets) if j != i]
+        for absent in itertools.product(*lacking):  # nothing where another branch's keys are all here
+            branch: dict[str, Any] = {"required": keys} if keys else {}
+            if absent:
+                branch["properties"] = dict.fromkeys(absent, False)
+            if branch not in out:
+                out.append(branch)
+            if len(out) > _ONE_OF_KEY_SETS:
+                return None
+    if not out:
+        return None  # no value meets exactly one: left to the check, which says so
+    node["type"] = "object"
+    return out
+
+
 def _distinct_branches(branches: list[Any], root: dict[str, Any]) -> bool:
     """No value can match two branches: each pair differs in its type, in its const/enum (an enum
     written as ``oneOf`` of consts, each with its description), or in the const/enum of a
@@ -279,6 +311,7 @@ def validator_class(schema: Any) -> Any:
 _STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxProperties"))  # what _static acts on
 _STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
+_ONE_OF_KEY_SETS = 16  # the most branches a oneOf of required keys is spelled out as
 
 
 _REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
@@ -430,6 +463,8 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             branches = node.pop("oneOf")
             if (only := _types_of_one_branch(branches)) is not None:
                 branches = [{"type": only}]
+            elif (alone := _one_set_of_keys(branches, node)) is not None:
+                branches = alone
             elif not _distinct_branches(branches, schema):
                 dropped.add("oneOf")
             if "anyOf" in node:
@@ -590,32 +625,7 @@ def own_id(node: dict[str, Any]) -> str | None:
     return own if isinstance(own, str) else None
 
 
-# a high and a low surrogate written as two \\u escapes, not after an escaped backslash
-_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
 _SURROGATE_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]")  # a high one, as the schema's JSON writes it
-
-
-def astral_escapes(pattern: str) -> str:
-    """``pattern`` with each UTF-16 surrogate pair written as ``\\uD800\\uDC00`` as the one character
-    ECMA-262 (JSON Schema's regex dialect) reads it as, ``\\U00010000``: Python's ``regex`` and
-    llguidance read two lone surrogates, so XML's "any character" class ``[...\\uD800\\uDC00-\\uDBFF\\uDFFF]``
-    (AWS CloudFormation's schemas) was a bad range to both."""
-    if "\\u" not in pattern:
-        return pattern
-
-    def one(m: re.Match[str]) -> str:
-        high, low = int(m[2], 16), int(m[3], 16)
-        return f"{m[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
-
-    return _SURROGATE_PAIR.sub(one, pattern)
-
-
-@lru_cache(maxsize=1024)
-def ecma_pattern(pattern: str) -> regex.Pattern:
-    """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
-    which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, and
-    surrogate pairs as one character. ``regex.error`` where it cannot."""
-    return regex.compile(astral_escapes(pattern))
 
 
 def _astral_patterns(schema: dict[str, Any]) -> None:

@@ -1,0 +1,149 @@
+"""JSON Schema patterns: how the check reads them, and the nearest one llguidance can decode with.
+
+The check reads a pattern with the ``regex`` module (:func:`ecma_pattern`). llguidance's regex
+engine has no assertions but a leading or trailing anchor, so a pattern with a look-around, a word
+boundary or Python's ``\\Z`` was dropped from the grammar whole and left to the check, and a model
+then wrote any string where an id was asked for. :func:`loosened_pattern` removes only the
+assertions: every string the pattern matches still matches (an assertion only ever takes matches
+away), so the grammar stays a superset and the check after holds the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import regex
+
+__all__ = ["astral_escapes", "ecma_pattern", "loosened_patterns"]
+
+# a high and a low surrogate written as two \\u escapes, not after an escaped backslash
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_QUANTIFIER = re.compile(r"(?:[*+?]|\{\d+(?:,\d*)?\})[?+]?")
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def astral_escapes(pattern: str) -> str:
+    """``pattern`` with each UTF-16 surrogate pair written as ``\\uD800\\uDC00`` as the one character
+    ECMA-262 (JSON Schema's regex dialect) reads it as, ``\\U00010000``: Python's ``regex`` and
+    llguidance read two lone surrogates, so XML's "any character" class ``[...\\uD800\\uDC00-\\uDBFF\\uDFFF]``
+    (AWS CloudFormation's schemas) was a bad range to both."""
+    if "\\u" not in pattern:
+        return pattern
+
+    def one(m: re.Match[str]) -> str:
+        high, low = int(m[2], 16), int(m[3], 16)
+        return f"{m[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+    return _SURROGATE_PAIR.sub(one, pattern)
+
+
+@lru_cache(maxsize=1024)
+def ecma_pattern(pattern: str) -> regex.Pattern:
+    """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
+    which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, and
+    surrogate pairs as one character. ``regex.error`` where it cannot."""
+    return regex.compile(astral_escapes(pattern))
+
+
+def loosened_patterns(pattern: str) -> Iterator[str]:
+    """Patterns that match every string ``pattern`` matches, tightest first: without its
+    look-arounds, word boundaries (``\\b``, ``\\B``) and with ``\\Z`` as ``\\z`` (the same end of
+    text); then also without any anchor that is not the pattern's first or last character
+    (``"^arn:...$"`` quoted, an anchor inside a group). Nothing where a backreference or a broken
+    group is in the way, or where there was no assertion to remove."""
+    first = _without_assertions(pattern, anchors=False)
+    if first is None:
+        return
+    if first != pattern:
+        yield first
+    second = _without_assertions(pattern, anchors=True)
+    if second is not None and second not in (first, pattern):
+        yield second
+
+
+def _without_assertions(pattern: str, anchors: bool) -> str | None:
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            escaped = pattern[i + 1]
+            if escaped in "bB":
+                i = _after_quantifier(pattern, i + 2)  # an assertion repeated is still the assertion
+            elif escaped in "Zz" and anchors and i + 2 < n:
+                i = _after_quantifier(pattern, i + 2)
+            elif escaped in "Zz":
+                out.append("\\z")
+                i += 2
+            elif escaped == "A" and anchors and i > 0:
+                i = _after_quantifier(pattern, i + 2)
+            elif escaped in "123456789":
+                return None  # a backreference: no regular superset written here
+            else:
+                out.append(pattern[i : i + 2])
+                i += 2
+        elif c == "[":
+            end = _class_end(pattern, i)
+            if end is None:
+                return None
+            out.append(pattern[i:end])
+            i = end
+        elif pattern.startswith(_LOOKAROUNDS, i):
+            end = _group_end(pattern, i)
+            if end is None:
+                return None
+            i = _after_quantifier(pattern, end)
+        elif anchors and ((c == "^" and i > 0) or (c == "$" and i < n - 1)):
+            i = _after_quantifier(pattern, i + 1)
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _after_quantifier(pattern: str, i: int) -> int:
+    found = _QUANTIFIER.match(pattern, i)
+    return found.end() if found else i
+
+
+def _class_end(pattern: str, i: int) -> int | None:
+    """The index after the character class opening at ``i`` (a ``]`` first in it is a member)."""
+    j = i + 1
+    if pattern.startswith("^", j):
+        j += 1
+    if pattern.startswith("]", j):
+        j += 1
+    while j < len(pattern):
+        if pattern[j] == "\\":
+            j += 2
+        elif pattern[j] == "]":
+            return j + 1
+        else:
+            j += 1
+    return None
+
+
+def _group_end(pattern: str, i: int) -> int | None:
+    """The index after the group opening at ``i``."""
+    depth, j = 0, i
+    while j < len(pattern):
+        c = pattern[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "[":
+            end = _class_end(pattern, j)
+            if end is None:
+                return None
+            j = end
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return None

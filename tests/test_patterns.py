@@ -1,0 +1,83 @@
+"""A pattern llguidance cannot read decodes by its nearest superset, not by any string at all."""
+
+from __future__ import annotations
+
+import pytest
+import regex
+from grammars import grammar_takes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeqwen.runtime.check import check
+from edgeqwen.runtime.patterns import loosened_patterns
+from edgeqwen.runtime.relax import relax
+
+
+def _decodes(schema: dict, value: str) -> bool:
+    return grammar_takes(relax(schema).grammar, value)
+
+
+# CloudFormation's resource schemas (cfn-lint 1.58's copies): a nil UUID refused by a look-ahead,
+# Python's \A...\Z, a word boundary; each was dropped from the grammar whole before
+IDS = [
+    ("^(?!00000000-0000-0000-0000-000000000000)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+     "2f1c9a3e-0b7d-4c1e-9f00-5d2a8b7c6e41", "not-a-uuid", "00000000-0000-0000-0000-000000000000"),
+    (r"\A[0-9a-zA-Z-_]+\Z", "origin-endpoint_1", "two words", None),
+    (r"^(\bTSTALIASID\b|[0-9a-zA-Z]+)$", "TSTALIASID", "TST-ALIAS", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "valid", "outside", "only_the_check_refuses"), IDS)
+def test_a_pattern_with_assertions_decodes_by_the_pattern_without_them(pattern, valid, outside, only_the_check_refuses):
+    schema = {"type": "string", "pattern": pattern}
+    relaxed = relax(schema)
+    assert "pattern" in relaxed.checked_after  # the schema's own pattern is still the check's
+    assert _decodes(schema, valid) and check(valid, schema) is None
+    assert not _decodes(schema, outside)  # any string decoded here before
+    if only_the_check_refuses is not None:
+        assert _decodes(schema, only_the_check_refuses) and check(only_the_check_refuses, schema) is not None
+
+
+def test_a_pattern_with_a_backreference_is_still_left_to_the_check():
+    schema = {"type": "string", "pattern": r"^(a+)-\1$"}
+    assert not list(loosened_patterns(schema["pattern"]))
+    assert _decodes(schema, "b") and check("b", schema) is not None and check("aa-aa", schema) is None
+
+
+def test_only_assertions_go_and_an_anchor_only_where_none_else_works():
+    assert list(loosened_patterns("^[a-z]+$")) == []  # nothing to remove
+    assert list(loosened_patterns(r"^x(?!a){2}[\b(]y\Z")) == [r"^x[\b(]y\z"]  # its quantifier too; [\b] is a class
+    assert list(loosened_patterns(r'"^arn:\w+(?=:)$"')) == [r'"^arn:\w+$"', r'"arn:\w+"']
+    assert list(loosened_patterns(r"^a(?<=(b|[)])c)d")) == ["^ad"]  # a parenthesis in a class closes nothing
+    assert list(loosened_patterns(r"^a(?<=(b|[)]c)")) == []  # the look-behind never closes: nothing written
+
+
+_PIECES = st.sampled_from(
+    ["a", "b", " ", "[ab]", "[^a]", ".", r"\b", r"\B", "^", "$", r"\A", r"\Z", "(?=a)", "(?!b)", "(?<=a)",
+     "(?<!b)", "(?=a|b )", "(?!(a))"]
+)  # fmt: skip
+
+
+@st.composite
+def _patterns(draw, depth: int = 2) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 5))):
+        piece = draw(_PIECES) if depth == 0 or draw(st.booleans()) else f"({draw(_patterns(depth - 1))})"
+        parts.append(piece + draw(st.sampled_from(["", "", "*", "+", "?", "{2}", "{0,2}"])))
+    alternative = "".join(parts)
+    return alternative if depth == 0 or draw(st.booleans()) else f"{alternative}|{draw(_patterns(depth - 1))}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_patterns(), st.lists(st.text("ab c", max_size=8), min_size=1, max_size=8))
+def test_every_string_the_pattern_matches_its_loosened_patterns_match(pattern, texts):
+    try:
+        original = regex.compile(pattern)
+    except regex.error:
+        return  # a quantified anchor the regex module refuses: no schema holds it
+    for loose in loosened_patterns(pattern):
+        assert not any(a in loose for a in ("(?=", "(?!", "(?<", r"\b", r"\B", r"\Z"))
+        compiled = regex.compile(loose)
+        for text in texts:
+            if original.search(text):
+                assert compiled.search(text), (pattern, loose, text)

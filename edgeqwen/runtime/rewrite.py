@@ -209,11 +209,11 @@ def _one_set_of_keys(branches: list[Any], node: dict[str, Any]) -> list[dict[str
     for i, keys in enumerate(sets):
         lacking = [[k for k in other if k not in keys] for j, other in enumerate(sets) if j != i]
         for absent in itertools.product(*lacking):  # nothing where another branch's keys are all here
-            branch: dict[str, Any] = {"required": keys} if keys else {}
+            part: dict[str, Any] = {"required": keys} if keys else {}
             if absent:
-                branch["properties"] = dict.fromkeys(absent, False)
-            if branch not in out:
-                out.append(branch)
+                part["properties"] = dict.fromkeys(absent, False)
+            if part not in out:
+                out.append(part)
             if len(out) > _ONE_OF_KEY_SETS:
                 return None
     if not out:

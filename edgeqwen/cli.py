@@ -139,6 +139,13 @@ def main() -> None:
     help="Download MODEL first if it is not installed (no MODEL: the one `edgeqwen probe` recommends).",
 )
 @click.option("--schema", help="Answer with JSON valid for this JSON Schema: a .json file or the schema's JSON text.")
+@click.option(
+    "--schema-doc",
+    "schema_docs",
+    multiple=True,
+    metavar="URI=FILE",
+    help="A document the schema refers to, by the URI its $ref names (repeatable; nothing is fetched).",
+)
 @click.option("--regex", help="Answer with text that matches this regular expression in full.")
 @click.option("--choice", "choices", multiple=True, help="Answer with exactly one of these (repeatable).")
 @_clean_errors
@@ -147,6 +154,7 @@ def run(
     stats: bool,
     pull_: bool,
     schema: str | None,
+    schema_docs: tuple[str, ...],
     regex: str | None,
     choices: tuple[str, ...],
     **opts: Any,
@@ -163,7 +171,7 @@ def run(
     from .reply import value_of
 
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
-    response_format = _response_format(schema, regex, choices)
+    response_format = _response_format(schema, regex, choices, schema_docs)
     if pull_:
         from .hub import install_missing
 
@@ -185,9 +193,14 @@ def run(
         _say(_format_metrics(reply))
 
 
-def _response_format(schema: str | None, regex: str | None, choices: tuple[str, ...]) -> ResponseFormat | None:
+def _response_format(
+    schema: str | None, regex: str | None, choices: tuple[str, ...], docs: tuple[str, ...] = ()
+) -> ResponseFormat | None:
     """The one constraint run's flags ask for (None: free text)."""
     from .runtime.formats import ResponseFormat
+
+    if docs and schema is None:
+        raise click.UsageError("--schema-doc gives a document a --schema refers to: add --schema.")
 
     given = [name for name, value in (("--schema", schema), ("--regex", regex), ("--choice", choices)) if value]
     if len(given) > 1:
@@ -214,7 +227,19 @@ def _response_format(schema: str | None, regex: str | None, choices: tuple[str, 
         raise click.BadParameter(
             f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).", param_hint="--schema"
         ) from exc
-    return ResponseFormat.of(value)
+    return ResponseFormat.of(value, resources=dict(_schema_doc(doc) for doc in docs))
+
+
+def _schema_doc(given: str) -> tuple[str, Any]:
+    """``URI=FILE`` as the URI and the file's JSON."""
+    uri, _, name = given.rpartition("=")
+    path = existing(name) if uri and name else None
+    if path is None:
+        raise click.BadParameter(f"{given!r} is not URI=FILE with an existing file.", param_hint="--schema-doc")
+    try:
+        return uri, json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {name!r} as JSON ({exc}).", param_hint="--schema-doc") from exc
 
 
 def _format_metrics(reply) -> str:

@@ -82,6 +82,32 @@ def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
     assert refused.exit_code == 3 and refused.stdout == "" and "refused the prompt (weapons)" in refused.stderr
 
 
+def test_run_with_the_documents_a_schema_refers_to(tiny_models, tmp_path):
+    import json
+
+    model = str(tiny_models["qwen2"]["int4"])
+    schema = {"type": "object", "properties": {"day": {"$ref": "https://x.org/day.json"}}, "required": ["day"]}
+    (tmp_path / "day.json").write_text(json.dumps({"enum": ["mon", "tue"]}))
+    refused = CliRunner().invoke(main, ["run", model, "Day?", "--schema", json.dumps(schema)])
+    assert refused.exit_code == 2 and "does not fetch" in refused.stderr and "resources=" in refused.stderr
+    doc = f"https://x.org/day.json={tmp_path / 'day.json'}"
+    result = CliRunner().invoke(
+        main, ["run", model, "Day?", "-n", "20", "--schema", json.dumps(schema), "--schema-doc", doc]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["day"] in ("mon", "tue")  # the document's enum, decoded
+    bad = {
+        ("--schema-doc", doc): "add --schema",  # a document without a schema
+        ("--schema", "{}", "--schema-doc", "https://x.org/day.json"): "is not URI=FILE",
+        ("--schema", "{}", "--schema-doc", f"u={tmp_path / 'missing.json'}"): "is not URI=FILE",
+    }
+    (tmp_path / "bad.json").write_text("{")
+    bad[("--schema", "{}", "--schema-doc", f"u={tmp_path / 'bad.json'}")] = "cannot read"
+    for args, message in bad.items():
+        result = CliRunner().invoke(main, ["run", model, "Hi", *args])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+
+
 def test_run_bad_values_are_clean_errors(tiny_models, tmp_path):
     result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hi", "--top-p", "2"])
     assert result.exit_code == 2

@@ -368,7 +368,7 @@ def test_a_refusal_names_every_remote_document_in_one_order():
         message = str(caught.value)
     named = [f"'https://example.com/{name}.json'" for name in "abcde"]
     assert ", ".join(named) + " and 1 more" in message and "f.json" not in message
-    assert "part.json" not in message and "each as #/$defs/NAME" in message
+    assert "part.json" not in message and "resources={uri: document}" in message and "#/$defs/NAME" in message
 
 
 def test_a_reference_to_nothing_is_refused_before_decoding():

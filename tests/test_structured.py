@@ -347,6 +347,13 @@ def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):
     assert any("does not fetch" in reason for reason in result["fail_closed_reasons"])
     # compile times compared on the schemas both compile (plain llguidance refuses the remote one too)
     assert result["both_compiled"] == 2 and "on the 2 schemas both compile" in bench.table(result)
+    # --resources: the folder's schemas are the documents the others refer to, by BASE + file name
+    (tmp_path / "s.json").write_text(json.dumps({"enum": [1, 2]}))
+    resources = bench.documents(tmp_path, "https://example.com/")
+    assert resources["https://example.com/s.json"] == resources["https://example.com/s"] == {"enum": [1, 2]}
+    bundled = dict((p.stem, c["schema"]) for p, c in bench.corpus(tmp_path, resources=resources))
+    assert bundled["c_remote"]["$defs"]["edgeqwen_doc_0"] == {"enum": [1, 2]}
+    assert bench.run(tmp_path, resources=resources)["edgeqwen"]["compiled"] == 5  # and s.json itself
 
 
 TOOLS = [

@@ -11,12 +11,13 @@ import functools
 import json
 import re
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import GrammarError, StructuredOutputError
 from .check import check
+from .documents import bundled
 from .relax import Relaxed, Validate, relax, validate_grammar
 from .rewrite import _DATA, _MAP
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
@@ -188,6 +189,11 @@ def _rerooted(schema: Any, root: str) -> Any:
     return copy
 
 
+def _with(schema: Any, resources: Mapping[str, Any] | None) -> Any:
+    """The schema with the documents it refers to bundled in, where the caller gave any."""
+    return bundled(schema, resources) if resources and isinstance(schema, dict) else schema
+
+
 def _json_string_value(text: str) -> str:
     """The string a JSON-string answer stands for (the text itself while it is incomplete)."""
     try:
@@ -217,9 +223,13 @@ class ResponseFormat:
     model: Any = field(default=None, compare=False)  # pydantic class or TypeAdapter, for validation
 
     @classmethod
-    def of(cls, spec: Any, *, lenient: bool = False) -> ResponseFormat:
-        """``lenient`` is deprecated: keywords decoding cannot enforce are now always checked on the
-        answer (which is resampled if it fails), so there is nothing left to relax."""
+    def of(
+        cls, spec: Any, *, resources: Mapping[str, dict[str, Any]] | None = None, lenient: bool = False
+    ) -> ResponseFormat:
+        """``resources``: the documents a JSON Schema refers to, by URI (``{"https://.../geojson.json":
+        {...}}``), bundled into it (edgeqwen fetches nothing). ``lenient`` is deprecated: keywords
+        decoding cannot enforce are now always checked on the answer (which is resampled if it
+        fails), so there is nothing left to relax."""
         if lenient:
             import warnings
 
@@ -245,11 +255,11 @@ class ResponseFormat:
         if isinstance(spec, dict):
             if spec.get("type") == "json_object":
                 inner = spec.get("schema")
-                return cls("json_schema", schema=inner) if inner else cls("json_object")
+                return cls("json_schema", schema=_with(inner, resources)) if inner else cls("json_object")
             if spec.get("type") == "json_schema" and isinstance(spec.get("json_schema"), dict):
                 # OpenAI's "strict" changes nothing here: the answer is always checked in full
-                return cls("json_schema", schema=spec["json_schema"].get("schema", {}))
-            return cls("json_schema", schema=spec)
+                return cls("json_schema", schema=_with(spec["json_schema"].get("schema", {}), resources))
+            return cls("json_schema", schema=_with(spec, resources))
         if isinstance(spec, str):
             raise GrammarError(
                 "The response format is a string: pass a JSON Schema as a dict (json.loads(text) if it is "

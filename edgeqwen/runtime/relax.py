@@ -465,9 +465,10 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             named = ", ".join(repr(uri) for uri in elsewhere[:_NAMED]) or repr(remote.group(1))
             more = f" and {len(elsewhere) - _NAMED} more" if len(elsewhere) > _NAMED else ""
             raise GrammarError(
-                f"The schema refers to {named}{more}, which edgeqwen does not fetch; put "
-                f"{'that schema' if len(elsewhere) < 2 else 'those schemas'} under $defs and refer to "
-                f"{'it' if len(elsewhere) < 2 else 'each'} as #/$defs/NAME."
+                f"The schema refers to {named}{more}, which edgeqwen does not fetch; pass "
+                f"{'that document' if len(elsewhere) < 2 else 'those documents'} by URI "
+                "(ResponseFormat.of(schema, resources={uri: document})), or put "
+                f"{'it' if len(elsewhere) < 2 else 'each'} under $defs and refer to it as #/$defs/NAME."
             )
         nowhere = _NOWHERE.search(error)
         if (

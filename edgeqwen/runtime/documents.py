@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import GrammarError
-from .rewrite import _DATA, _MAP, dialect, own_id
+from .rewrite import dialect, own_id, schema_values
 
 __all__ = ["bundled"]
 
@@ -51,15 +51,16 @@ def bundled(schema: dict[str, Any], resources: Mapping[str, Any]) -> dict[str, A
             todo.append(uri)
         return names[uri]
 
-    def point(node: Any, base: str, where: str, embedded: bool, top: bool) -> None:
-        """References in ``node`` (of the document at ``base``, copied at ``where``) pointed home."""
+    def point(node: Any, base: str, where: str, embedded: bool) -> None:
+        """References in ``node`` (of the document at ``base``, copied at ``where``) pointed home.
+        A document's own ``$id`` is taken off before it is read, so any ``$id`` met is a part's."""
         if isinstance(node, list):
             for item in node:
-                point(item, base, where, embedded, False)
+                point(item, base, where, embedded)
             return
         if not isinstance(node, dict):
             return
-        if embedded and not top and isinstance(node.get("$id"), str):
+        if embedded and isinstance(node.get("$id"), str):
             raise GrammarError(
                 f"The document {base!r} names a part of itself by $id {node['$id']!r}, which edgeqwen cannot "
                 "bundle; refer to that part by its JSON pointer (#/...) instead."
@@ -81,14 +82,10 @@ def bundled(schema: dict[str, Any], resources: Mapping[str, Any]) -> dict[str, A
                 node["$ref"] = "#" + fragment
             elif embedded:
                 node["$ref"] = target  # a document not given: named as it resolves when refused
-        for key, value in node.items():
-            if key in _MAP and isinstance(value, dict):  # names, then schemas: a property may be called "examples"
-                for part in value.values():
-                    point(part, base, where, embedded, False)
-            elif key not in _DATA:
-                point(value, base, where, embedded, False)
+        for value in schema_values(node):
+            point(value, base, where, embedded)
 
-    point(root, home, "#", embedded=False, top=True)
+    point(root, home, "#", embedded=False)
     while todo:
         uri = todo.pop()
         doc = json.loads(json.dumps(docs[uri]))
@@ -100,6 +97,6 @@ def bundled(schema: dict[str, Any], resources: Mapping[str, Any]) -> dict[str, A
                 )
             base = urllib.parse.urldefrag(urllib.parse.urljoin(uri, own_id(doc) or ""))[0]  # its $id, if any
             doc.pop("$id", None), doc.pop("id", None), doc.pop("$schema", None)
-            point(doc, base, f"#/$defs/{names[uri]}", embedded=True, top=True)
+            point(doc, base, f"#/$defs/{names[uri]}", embedded=True)
         root.setdefault("$defs", {})[names[uri]] = doc
     return root

@@ -29,8 +29,6 @@ import regex
 from ..errors import EdgeQwenError, GrammarError
 from .patterns import ecma_pattern, loosened_patterns
 from .rewrite import (
-    _DATA,
-    _MAP,
     ENFORCED_FORMATS,
     KEYWORDS,
     OpenAPINullableWarning,
@@ -41,6 +39,7 @@ from .rewrite import (
     own_id,
     replace_refs,
     rewrite,
+    schema_values,
     validator_class,
     walk,
 )
@@ -93,11 +92,12 @@ def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) 
         if not isinstance(pattern, str):
             continue
         if pattern not in decoded:
-            readable = [pattern] if compiles({"type": "string", "pattern": pattern}) else []
-            if not readable:
+            if compiles({"type": "string", "pattern": pattern}):
+                decoded[pattern] = pattern
+            else:
                 _python_regex(pattern)  # one the check cannot run either is the schema's mistake
-                readable = (p for p in loosened_patterns(pattern) if compiles({"type": "string", "pattern": p}))
-            decoded[pattern] = next(iter(readable), None)
+                loose = (p for p in loosened_patterns(pattern) if compiles({"type": "string", "pattern": p}))
+                decoded[pattern] = next(loose, None)
         if decoded[pattern] is None:
             del node["pattern"]
         elif decoded[pattern] != pattern:
@@ -598,12 +598,8 @@ def _documents(schema: Any) -> tuple[set[str], set[str]]:
             ids.add(urllib.parse.urldefrag(base)[0])
         if isinstance(node.get("$ref"), str):
             refs.add(urllib.parse.urldefrag(urllib.parse.urljoin(base, node["$ref"]))[0])
-        for key, value in node.items():
-            if key in _MAP and isinstance(value, dict):  # names, then schemas: a property may be called "examples"
-                for part in value.values():
-                    visit(part, base)
-            elif key not in _DATA:
-                visit(value, base)
+        for value in schema_values(node):
+            visit(value, base)
 
     visit(schema, "")
     return ids, refs

@@ -38,6 +38,7 @@ __all__ = [
     "pointer_part",
     "replace_refs",
     "rewrite",
+    "schema_values",
     "validator_class",
     "walk",
 ]
@@ -130,6 +131,17 @@ def _subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
         elif type(value) is list and kind == "many":
             found.extend(v for v in value if type(v) is dict)
     return found
+
+
+def schema_values(node: dict[str, Any]) -> Iterator[Any]:
+    """Every value under ``node`` that may hold a schema, by any key (as llguidance looks for
+    references): not the data keywords' values, and under a map keyword each named value (a
+    property may be called "examples")."""
+    for key, value in node.items():
+        if key in _MAP and isinstance(value, dict):
+            yield from value.values()
+        elif key not in _DATA:
+            yield value
 
 
 def walk(schema: Any) -> Iterator[dict[str, Any]]:

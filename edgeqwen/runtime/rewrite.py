@@ -217,10 +217,17 @@ def _one_set_of_keys(branches: list[Any], node: dict[str, Any]) -> list[dict[str
         if not isinstance(required, list) or not all(isinstance(k, str) for k in required):
             return None
         sets.append(list(dict.fromkeys(required)))
+    # per branch, for each other branch: its keys this one lacks (one of them must be absent)
+    lacking = [
+        [[k for k in other if k not in keys] for other in sets[:i] + sets[i + 1 :]] for i, keys in enumerate(sets)
+    ]
+    # counted before any is walked: branches that share keys give few distinct parts from a product
+    # too large to walk (25 branches of the same two keys: 2^24 choices for one branch)
+    if sum(math.prod(len(lack) for lack in each) for each in lacking) > _ONE_OF_CHOICES:
+        return None
     out: list[dict[str, Any]] = []
-    for i, keys in enumerate(sets):
-        lacking = [[k for k in other if k not in keys] for j, other in enumerate(sets) if j != i]
-        for absent in itertools.product(*lacking):  # nothing where another branch's keys are all here
+    for keys, each in zip(sets, lacking, strict=True):
+        for absent in itertools.product(*each):  # nothing where another branch's keys are all here
             part: dict[str, Any] = {"required": keys} if keys else {}
             if absent:
                 part["properties"] = dict.fromkeys(absent, False)
@@ -324,6 +331,7 @@ _STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxPro
 _STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
 _ONE_OF_KEY_SETS = 16  # the most branches a oneOf of required keys is spelled out as
+_ONE_OF_CHOICES = 4096  # the most choices of absent keys walked to find them
 
 
 _REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is

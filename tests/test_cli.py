@@ -53,12 +53,12 @@ def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
     assert cut.exit_code != 0 and cut.stdout == "" and "not complete JSON" in cut.stderr
     written = cut.stderr.split("The answer as the model wrote it:\n")[1]  # nothing lost, stdout kept clean
     assert written.startswith('{"n"')
-    noted = {**schema, "properties": {"n": {"type": "integer", "format": "int32"}}}  # OpenAPI's, not JSON Schema's
+    noted = {**schema, "properties": {"n": {"type": "integer", "format": "percent"}}}  # no format anyone defines
     result = CliRunner().invoke(main, ["run", model, "Count", "-n", "40", "--schema", json.dumps(noted)])
     assert result.exit_code == 0 and list(json.loads(result.stdout)) == ["n"]
-    warned = [line for line in result.stderr.splitlines() if "int32" in line]
+    warned = [line for line in result.stderr.splitlines() if "percent" in line]
     assert warned == [
-        "Warning: format 'int32' is not one edgeqwen checks: treated as an annotation, as JSON Schema "
+        "Warning: format 'percent' is not one edgeqwen checks: treated as an annotation, as JSON Schema "
         "2019-09 and later treat formats."
     ]
     result = CliRunner().invoke(main, ["run", model, "Year?", "-n", "10", "--regex", "[0-9]{4}"])

@@ -4,6 +4,7 @@ no other one does where the keyword is no longer left to the check."""
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import pytest
 from grammars import grammar_takes as _decodes
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.relax import relax
+from edgeqwen.runtime.rewrite import INTEGER_FORMATS
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 
 KEYS = "abcd"  # the values below write their keys in this order, the properties' (as decoding does)
@@ -62,3 +64,56 @@ def test_one_of_over_many_branches_of_shared_keys_is_left_to_the_check_not_walke
     relaxed = relax(schema)
     assert "oneOf" in relaxed.checked_after
     assert _decodes(relaxed.grammar, {"a": 1}) and check({"a": 1}, schema) is None
+
+
+_TYPES = st.sampled_from(["integer", ["integer", "null"], "number", None, "string"])
+_OWN_BOUNDS = st.sampled_from([None, ("minimum", -5), ("minimum", 3), ("maximum", 100), ("exclusiveMaximum", 2**70)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(INTEGER_FORMATS)), _TYPES, _OWN_BOUNDS, st.booleans())
+def test_integer_formats_are_their_types_range_in_decoding_and_asserted_after(fmt, kind, own, bounded):
+    """OpenAPI's int32 / int64 and schemars' uint8..uint64 (Rust's serde refuses a value out of
+    range) were unknown formats: annotations, with a warning, so a model could write 300 for a u8."""
+    schema: dict = {"format": fmt}
+    if kind is not None:
+        schema["type"] = kind
+    if own is not None:
+        schema[own[0]] = own[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a format edgeqwen knows: no UnknownFormatWarning
+        relaxed = relax(schema, DEFAULT_MAX_STRING if bounded else None)
+    low, high = INTEGER_FORMATS[fmt]
+    for value in (low - 1, low, 0, 5, high, high + 1, 7.5, "300", None):
+        valid = check(value, schema) is None
+        in_reach = not bounded or not isinstance(value, int) or abs(value) <= 2**53  # decoding's bound
+        if valid and in_reach:
+            assert _decodes(relaxed.grammar, value), (schema, value)
+        elif not valid and relaxed.exact:
+            assert not _decodes(relaxed.grammar, value), (schema, value)
+    if kind in ("integer", ["integer", "null"]) and own is None and (bounded or -(2**63) < low <= high < 2**63):
+        assert relaxed.exact  # the whole range said in the grammar (int64 and uint64 once made finite)
+
+
+def test_integer_formats_are_asserted_and_float_and_double_are_known():
+    assert check(2**31, {"type": "integer", "format": "int32"}).keyword == "format"
+    assert check(2**31 - 1, {"type": "integer", "format": "int32"}) is None
+    assert check(255.0, {"type": "number", "format": "uint8"}) is None  # an integer written with a fraction
+    assert check(1.5, {"type": "number", "format": "int8"}) is not None
+    assert check("300", {"format": "uint8"}) is None  # a format reads only the type it is defined for
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fmt in ("float", "double"):
+            assert relax({"type": "number", "format": fmt}).exact
+
+
+@pytest.mark.parametrize("key", ["maximum", "exclusiveMaximum"])
+@pytest.mark.parametrize("bound", [2**64, 1e19])
+def test_an_upper_bound_past_2_63_is_left_to_the_check_not_cut_to_it(key, bound):
+    """llguidance took an integer's upper bound past 2^63 - 1 as 2^63 - 1, without an error: valid
+    integers above it could not be written."""
+    schema = {"type": "integer", key: bound}
+    relaxed = relax(schema)
+    assert "minimum/maximum" in relaxed.checked_after
+    assert check(2**63, schema) is None and _decodes(relaxed.grammar, 2**63)
+    assert check(2**66, schema) is not None  # the check still holds the bound

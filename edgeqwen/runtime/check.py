@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import regex
@@ -22,7 +22,7 @@ import regex
 from ..errors import GrammarError
 from .patterns import ecma_pattern
 from .relax import _refuse_invalid
-from .rewrite import validator_class
+from .rewrite import INTEGER_FORMATS, validator_class
 
 __all__ = ["Violation", "check"]
 
@@ -85,7 +85,7 @@ def _ecma_regex(instance: object) -> bool:
 def _format_checker(checker: Any) -> Any:
     """``checker`` that reads ``regex`` as the check reads patterns, and also takes RFC 3339's leap
     second (``23:59:60Z``, or the same instant in another offset) in ``time`` and ``date-time``:
-    jsonschema's refuses every second 60."""
+    jsonschema's refuses every second 60; and asserts OpenAPI's integer formats."""
     checker = copy.copy(checker)
     checker.checkers = dict(checker.checkers)
     if "regex" in checker.checkers:
@@ -105,7 +105,17 @@ def _format_checker(checker: Any) -> Any:
             return plain(instance)
 
         checker.checkers[name] = (conforms, raises)
+    for name, (low, high) in INTEGER_FORMATS.items():
+        checker.checkers[name] = (partial(_integer_in, low=low, high=high), ())
     return checker
+
+
+def _integer_in(instance: object, low: int, high: int) -> bool:
+    """An integer format (``int32``, ``uint8``...): a number that is an integer in the type's range;
+    other types pass, as a format reads only the type it is defined for."""
+    if type(instance) not in (int, float):  # bool is an int to Python, not to JSON
+        return True
+    return (isinstance(instance, int) or instance.is_integer()) and low <= instance <= high
 
 
 @lru_cache(maxsize=16)  # one per draft: building the class costs ~1 ms, more than most checks

@@ -26,7 +26,9 @@ __all__ = [
     "AFTER",
     "DECODING",
     "ENFORCED_FORMATS",
+    "INTEGER_FORMATS",
     "KEYWORDS",
+    "NUMBER_FORMATS",
     "PARTLY",
     "STANDARD_FORMATS",
     "OpenAPINullableWarning",
@@ -62,6 +64,15 @@ STANDARD_FORMATS = ENFORCED_FORMATS | {
     "idn-email", "idn-hostname", "uri-reference", "uri-template", "json-pointer",
     "relative-json-pointer", "regex",
 }  # fmt: skip
+# OpenAPI's format registry: an integer of the machine type each names, its range said in the
+# grammar and asserted by the check (schemars writes uint8..uint64 for Rust's types, whose serde
+# refuses a value out of range). float and double name how a number is stored, which every JSON
+# number fits: known, nothing asserted.
+INTEGER_FORMATS: dict[str, tuple[int, int]] = {
+    **{f"int{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (8, 16, 32, 64)},
+    **{f"uint{bits}": (0, 2**bits - 1) for bits in (8, 16, 32, 64)},
+}
+NUMBER_FORMATS = frozenset({"float", "double"})
 
 # IPv6 as RFC 4291 writes it, the last 32 bits also as an IPv4 address (`::ffff:192.168.0.1`):
 # exactly what jsonschema's checker (Python's ipaddress, no zone) takes; llguidance's own ipv6
@@ -499,9 +510,12 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             node["maxLength"] = HOSTNAME_MAX  # llguidance's format has no total length; the check's does
         if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:
             del node["format"]
-            if fmt in STANDARD_FORMATS:
+            if fmt in INTEGER_FORMATS:
+                if not _integer_range(node, *INTEGER_FORMATS[fmt], closing):
+                    dropped.add("format")
+            elif fmt in STANDARD_FORMATS:
                 dropped.add("format")
-            else:
+            elif fmt not in NUMBER_FORMATS:
                 unknown[fmt] = None
     if unknown:  # one warning per schema: CloudFormation's name five or more formats of their own
         named = [repr(f) for f in unknown]
@@ -513,6 +527,55 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             stacklevel=2,
         )
     return marked
+
+
+def _integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> bool:
+    """An integer format's range as ``minimum`` / ``maximum`` on each side the node leaves looser;
+    True where the grammar then says the format whole: the node allows no non-integer number, and
+    each side is said (draft 4's ``exclusiveMinimum: true``, a flag on ``minimum``, is left as written;
+    ``closing``: the schema is made finite for decoding)."""
+    types = node.get("type")
+    listed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else None
+    if listed is not None and not listed & {"integer", "number"}:
+        return True  # a format reads only the type it is defined for
+    exact = integers = listed is not None and "number" not in listed
+    sides = (("minimum", "exclusiveMinimum", low, max), ("maximum", "exclusiveMaximum", high, min))
+    for key, flag, limit, tighter in sides:
+        given = node.get(key)
+        if given is not None and (type(given) not in (int, float) or not math.isfinite(given)):
+            exact = False  # not a number: the schema is the check's to refuse
+        elif given is not None and tighter(given, limit) == given:
+            continue  # the schema's own bound says it
+        elif node.get(flag) is True:
+            exact = False
+        elif not _grammar_takes(limit, integers):
+            # int64's -2^63: decoding bounds an open side at -2^53 (schema._bound_number), inside it
+            exact = exact and closing and given is None and not {"enum", "const"} & node.keys()
+        else:
+            node[key] = limit
+    return exact
+
+
+def _grammar_takes(limit: int, integers: bool) -> bool:
+    """Whether llguidance builds a range to ``limit`` exactly. It reads a lower bound as a double
+    and refuses one at or below -2^63; an integer's upper bound past 2^63 - 1 it takes as 2^63 - 1
+    (see _wide_upper_bounds); a number that may have a fraction it refuses at or past 2^63."""
+    return -(2.0**63) < float(limit) and (limit <= _I64_MAX if integers else float(limit) < 2.0**63)
+
+
+_I64_MAX = 2**63 - 1
+_WIDE_BOUND = re.compile(r'aximum": ?(?:-?\d{19}|-?[\d.]+[eE])')  # a bound's text that may pass 2^63
+
+
+def _wide_upper_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
+    """An upper bound past 2^63 - 1 left to the check: llguidance takes an integer's as 2^63 - 1
+    (valid integers above it were refused, silently) and refuses a number's."""
+    for node in walk(schema):
+        for key in ("maximum", "exclusiveMaximum"):
+            value = node.get(key)
+            if type(value) in (int, float) and value > _I64_MAX:
+                del node[key]
+                dropped.add("minimum/maximum")
 
 
 def _warn_nullable(schema: dict[str, Any]) -> None:
@@ -669,6 +732,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
+    if _WIDE_BOUND.search(text):
+        _wide_upper_bounds(schema, dropped)
     if '"nullable": true' in text:
         _warn_nullable(schema)
     if old_draft and '"$ref"' in text:

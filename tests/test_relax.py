@@ -7,12 +7,14 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import Annotated, Literal, Union
 
 import jsonschema
 import pytest
 from grammars import grammar_takes, llg_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
@@ -122,7 +124,6 @@ def test_a_pydantic_discriminated_union_is_enforced_in_decoding():
     """pydantic writes ``Union[Cat, Dog] = Field(discriminator=...)`` as ``oneOf`` of ``$ref``s;
     the branches were read as references, not as the tagged objects they point at, so every such
     answer waited for the check (and streamed nothing until then)."""
-    from typing import Annotated, Literal, Union
 
     from pydantic import BaseModel, Field
 
@@ -1576,3 +1577,34 @@ def test_the_other_keys_of_an_object_are_bounded_and_never_a_named_one():
         for name in names:
             assert _grammar_accepts(relaxed, {name: "v"}) and not _grammar_accepts(relaxed, {name: 1}), name
         assert _grammar_accepts(relaxed, {"other": 1, "a.": 2, "y" * 126: 3})
+
+
+class _Dog(BaseModel):
+    name: Literal["dog"] = "dog"
+    friends: list[Annotated[Union[_Dog, _Cat], Field(discriminator="name")]] = []  # noqa: UP007, F821
+
+
+class _Cat(BaseModel):
+    name: Literal["cat"] = "cat"
+    friends: list[Annotated[Union[_Dog, _Cat], Field(discriminator="name")]] = []  # noqa: UP007
+
+
+@pytest.mark.parametrize("word", ["discriminator", "deprecated", "nullable", "x-order"])
+def test_a_recursive_union_with_words_json_schema_does_not_define_is_not_any_json(word):
+    """pydantic writes "discriminator" beside every discriminated union; llguidance counts any
+    word it does not know as a keyword to intersect with the references, which it cannot do on a
+    recursive one: a tree of typed nodes decoded as any JSON (datamodel-code-generator's tests)."""
+
+    class Zoo(BaseModel):
+        animals: list[Annotated[Union[_Dog, _Cat], Field(discriminator="name")]]  # noqa: UP007
+
+    _Dog.model_rebuild()
+    _Cat.model_rebuild()
+    schema = Zoo.model_json_schema()
+    items = schema["properties"]["animals"]["items"]
+    items[word] = items.pop("discriminator") if word == "discriminator" else True
+    relaxed = relax(schema, DEFAULT_MAX_STRING)
+    assert "the whole schema" not in relaxed.checked_after
+    good = {"animals": [{"name": "dog", "friends": [{"name": "cat", "friends": []}]}]}
+    assert check(good, schema) is None and grammar_takes(relaxed.grammar, good)
+    assert not grammar_takes(relaxed.grammar, {"animals": [{"name": "cow"}]})

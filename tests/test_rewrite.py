@@ -4,16 +4,21 @@ no other one does where the keyword is no longer left to the check."""
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 from grammars import grammar_takes as _decodes
+from grammars import llg_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.relax import relax
-from edgeqwen.runtime.rewrite import INTEGER_FORMATS
+from edgeqwen.runtime.rewrite import INTEGER_FORMATS, crashes_llguidance
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 
 KEYS = "abcd"  # the values below write their keys in this order, the properties' (as decoding does)
@@ -117,3 +122,143 @@ def test_an_upper_bound_past_2_63_is_left_to_the_check_not_cut_to_it(key, bound)
     assert "minimum/maximum" in relaxed.checked_after
     assert check(2**63, schema) is None and _decodes(relaxed.grammar, 2**63)
     assert check(2**66, schema) is not None  # the check still holds the bound
+
+
+_I64_MIN = -(2**63)
+_CRASHING = [_I64_MIN, _I64_MIN + 1, _I64_MIN + 512]  # a double rounds each to -2^63
+
+
+@pytest.mark.parametrize("value", _CRASHING)
+@pytest.mark.parametrize(
+    "where",
+    ["const", "enum", "nested", "range"],
+)
+def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
+    """llguidance 1.9 took the whole process down (a stack overflow, no exception) on an integer
+    near -2^63 as a const or enum value (msgspec's tests write i64::MIN in an enum): a server died
+    on one request. The keyword is left to the check instead. As given the value still decodes; made
+    finite for decoding (numbers within 2^53) it cannot be written, and an answer that must be it
+    fails the check: an error, where there was a crash."""
+    node = {
+        "const": {"const": value},
+        "enum": {"enum": [1, value]},
+        "nested": {"enum": [{"a": [value]}, "b"]},
+        "range": {"type": "integer", "minimum": value, "maximum": value},
+    }[where]
+    schema = {"type": "object", "properties": {"x": node, "y": {"type": "integer"}}, "required": ["x"]}
+    for bounded in (False, True):
+        relaxed = relax(schema, DEFAULT_MAX_STRING if bounded else None)
+        assert crashes_llguidance(relaxed.grammar) is None  # checked before llguidance reads it
+        assert not relaxed.exact
+        good = {"x": {"a": [value]} if where == "nested" else value}
+        assert check(good, schema) is None
+        assert bounded or _decodes(relaxed.grammar, good)  # decoding bounds numbers at 2^53: not there
+        assert check({"x": 2}, schema) is not None  # the check still holds the keyword
+
+
+@pytest.mark.parametrize("value", [_I64_MIN - 1, -1e19, -1e308])
+def test_an_integer_range_of_one_value_below_minus_2_63_never_reaches_llguidance(value):
+    schema = {"type": "integer", "minimum": value, "maximum": value}  # it crashed on these too
+    relaxed = relax(schema)
+    assert crashes_llguidance(relaxed.grammar) is None and "minimum/maximum" in relaxed.checked_after
+    assert check(value, schema) is None and check(5, schema) is not None
+
+
+@given(st.integers(_I64_MIN - 2048, _I64_MIN + 2048))
+def test_the_integers_llguidance_crashes_on_are_those_a_double_rounds_to_minus_2_63(value):
+    found = crashes_llguidance(json.dumps({"enum": [value, 1.5, "s"]}))
+    assert (found is not None) == (_I64_MIN <= value <= _I64_MIN + 512)
+
+
+@pytest.mark.parametrize(("value", "crashes"), [(_I64_MIN + 512, True), (_I64_MIN + 513, False)])
+def test_llguidance_itself_still_crashes_there(value, crashes):
+    """The guard's reason, kept true: when a newer llguidance stops crashing, this fails, and the
+    guard (and the keywords it leaves to the check) can go."""
+    code = (
+        "import sys\nfrom llguidance import LLMatcher\n"
+        f'g = \'{{"grammars":[{{"name":"j","json_schema":{{"const":{value}}}}}]}}\'\n'
+        "LLMatcher.validate_grammar_with_warnings(g)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (run.returncode != 0) == crashes, run.stderr[-300:]
+
+
+def test_a_grammar_written_with_such_an_integer_is_refused_not_compiled():
+    from llguidance import LLMatcher
+
+    from edgeqwen.errors import GrammarError
+    from edgeqwen.runtime.formats import ResponseFormat
+    from edgeqwen.runtime.grammar import GrammarEngine
+    from edgeqwen.runtime.relax import validate_grammar
+    from edgeqwen.tokenizer import byte_level_tokenizer
+
+    lark = f'start: %json {{"const": {_I64_MIN}}}'
+    assert "would crash llguidance" in validate_grammar(LLMatcher.grammar_from_lark(lark))
+    text = Path(byte_level_tokenizer()).read_text()
+    engine = GrammarEngine(text, llg_tokenizer().vocab_size, [0])
+    with pytest.raises(GrammarError, match="write it as a string or leave it out"):
+        engine.compile(ResponseFormat.lark(lark))
+
+
+_NAMES = st.text(st.characters(blacklist_characters='%"\\', blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_NAMES)
+def test_a_reference_written_with_any_characters_resolves_as_jsonschema_resolves_it(name):
+    """`#/$defs/Line Item`, `#/$defs/名前`: a URI allows neither character, so llguidance refused
+    the reference, and the schema with it; jsonschema resolves it (datamodel-code-generator's
+    tests write such names)."""
+    ref = "#/$defs/" + name.replace("~", "~0").replace("/", "~1")
+    schema = {
+        "$defs": {name: {"type": "integer", "minimum": 3}},
+        "type": "object",
+        "properties": {"raw": {"$ref": ref}},
+        "required": ["raw"],
+        "additionalProperties": False,
+    }
+    relaxed = relax(schema)
+    assert relaxed.exact
+    assert check({"raw": 5}, schema) is None and _decodes(relaxed.grammar, {"raw": 5})
+    assert check({"raw": 1}, schema) is not None and not _decodes(relaxed.grammar, {"raw": 1})
+
+
+@pytest.mark.parametrize(
+    ("step", "kind", "in_grammar"),
+    [(2**31, "integer", False), (1000003, "integer", False), (5 * 10**8, "integer", False), (2**62, "integer", False),
+     (0.25, "number", False), (0.0007, "number", False), (1e-20, "number", False),
+     (10**8, "integer", True), (0.05, "number", True), (7, "number", True), (1e-10, "number", True)],
+)  # fmt: skip
+def test_a_multiple_of_llguidance_cannot_build_or_read_is_left_to_the_check(step, kind, in_grammar):
+    """llguidance's matcher for multipleOf has a state per remainder: 2^31 took minutes and
+    gigabytes to build (a request could stall a server), 1,000,003 seven seconds. It also misreads
+    some steps: for 0.25 it refused 0.5, for 0.0007 every multiple, for 5e8 every number, 0 too
+    (valid answers refused while decoding); 1e-20 and 2^62 it refused, and the schema fell back to
+    any JSON. Each step is tried on llguidance's own reading once per process."""
+    schema = {"type": "object", "properties": {"n": {"type": kind, "multipleOf": step}}, "required": ["n"]}
+    relaxed = relax(schema)
+    assert ("multipleOf" in relaxed.grammar) == in_grammar
+    assert ("multipleOf" in relaxed.checked_after) != in_grammar and "the whole schema" not in relaxed.checked_after
+    for k in (0, 1, 2, -2):
+        value = step * k
+        assert check({"n": value}, schema) is None
+        # under multipleOf llguidance takes plain decimals only (1e-10 as 0.0000000001), as answers are written
+        assert "e" in json.dumps(value) or _decodes(relaxed.grammar, {"n": value}), k
+    if kind == "integer":
+        assert check({"n": step + 1}, schema) is not None
+
+
+@pytest.mark.parametrize(
+    "node",
+    [{"type": "number", "default": float("inf")}, {"type": "number", "examples": [float("nan")]},
+     {"type": "integer", "x-limit": 10**400}, {"type": "number", "minimum": float("-inf")},
+     {"type": "integer", "enum": [10**400, 3]}],
+)  # fmt: skip
+def test_numbers_json_cannot_write_are_kept_from_llguidance_not_the_schema(node):
+    """Python writes NaN and Infinity, which are no JSON; an integer past a double's range
+    llguidance cannot read: the whole schema had fallen back to any JSON."""
+    schema = {"type": "object", "properties": {"n": node, "s": {"type": "string"}}, "required": ["n", "s"]}
+    relaxed = relax(schema)
+    assert "the whole schema" not in relaxed.checked_after
+    assert relaxed.exact == (not {"minimum", "enum"} & node.keys())  # annotations go silently
+    assert _decodes(relaxed.grammar, {"n": 3, "s": "x"}) and not _decodes(relaxed.grammar, {"n": 3, "s": 4})

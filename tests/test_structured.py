@@ -269,7 +269,7 @@ def test_the_bench_counts_a_value_the_grammar_writes_in_another_key_order_and_no
         "properties": {
             "a": {"type": "integer"},
             "b": {"type": "string"},
-            "c": {"type": "number", "multipleOf": 0.25},
+            "c": {"type": "number", "multipleOf": 0.5},
             "d": {"type": "array", "items": item},
         },
         "required": ["b"],

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
-from .relax import COMPILE_TIME_LIMIT_S, matcher_limits, panic_message
+from .relax import COMPILE_TIME_LIMIT_S, crash_message, matcher_limits, panic_message
 from .relax import compiles as relax_compiles
 
 if TYPE_CHECKING:
@@ -168,6 +168,8 @@ class GrammarEngine:
     def _kept(self, grammar: str) -> tuple[LLMatcher | None, str | None]:
         from llguidance import LLMatcher
 
+        if (crash := crash_message(grammar)) is not None:  # a Lark grammar's %json, a regex's text
+            return None, crash
         try:
             matcher = LLMatcher(self.tokenizer, grammar, log_level=0, limits=matcher_limits())
         except BaseException as exc:

@@ -13,8 +13,11 @@ cache and the check.
 
 from __future__ import annotations
 
+import decimal
+import functools
 import gc
 import json
+import math
 import re
 import threading
 import time
@@ -33,6 +36,7 @@ from .rewrite import (
     KEYWORDS,
     OpenAPINullableWarning,
     UnknownFormatWarning,
+    crashes_llguidance,
     dependencies_in_grammar,
     dialect,
     nested_ids,
@@ -46,14 +50,17 @@ from .rewrite import (
 from .schema import ANY_JSON, FREE_KEY, decoding_schema
 
 __all__ = [
+    "ANNOTATIONS_ONLY",
     "ENFORCED_FORMATS",
     "INTERNAL",
+    "MAX_MULTIPLE_DIGITS",
     "KEYWORDS",
     "OpenAPINullableWarning",
     "Relaxed",
     "UnknownFormatWarning",
     "Validate",
     "compiles",
+    "crash_message",
     "matcher_limits",
     "panic_message",
     "relax",
@@ -81,6 +88,11 @@ class Relaxed:
 
 
 # -- relaxations, one per kind of llguidance error -------------------------------------------
+# Each returns what it left to the check (None: it changed nothing); this, where it took out only
+# words the check ignores as well, so the grammar stays exact
+ANNOTATIONS_ONLY = "annotations"
+
+
 def _drop_bad_patterns(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     """A pattern llguidance cannot read becomes the tightest superset it can (its assertions
     removed: CloudFormation's ids are ``^(?!00000000-...)[0-9a-f]{8}-...$`` or ``\\A...\\Z``), else
@@ -192,6 +204,84 @@ def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -
     return _drop(schema, "minimum/maximum", lambda node: [k for k in bounds if _huge(node.get(k))])
 
 
+def _drop_unread_multiples(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    """A ``multipleOf`` with more digits than llguidance reads (2^53, 1e-15, a u64's 2^62: msgspec's
+    limits) goes to the check; the others stay (one compile per distinct value)."""
+    read: dict[str, bool] = {}
+    changed = False
+    for node in walk(schema):
+        step = node.get("multipleOf")
+        if type(step) not in (int, float):
+            continue
+        key = repr(step)
+        if key not in read:
+            read[key] = compiles({"type": "number", "multipleOf": step})
+        if not read[key]:
+            del node["multipleOf"]
+            changed = True
+    return "multipleOf" if changed else None
+
+
+# llguidance decodes `multipleOf` with an automaton over the number's digits, a state per
+# remainder: for a step of 1,000,003 the matcher took 7 s and 330 MB to build, for 2^31 minutes and
+# gigabytes (a request could stall a server). A step with more significant digits goes to the check.
+MAX_MULTIPLE_DIGITS = 10_000
+_MULTIPLES = range(-12, 13)  # the multiples of a step tried on llguidance's reading of it
+
+
+def _step_digits(step: float) -> int:
+    """A step's significant digits as an integer: 0.05 -> 5, 2.5 -> 25, 2^31 -> 2147483648."""
+    digits = decimal.Decimal(repr(step)).normalize().as_tuple().digits
+    return int("".join(map(str, digits)) or 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _reads_multiples(step: str, integer: bool) -> bool:
+    """Whether llguidance's grammar for ``multipleOf: step`` takes each multiple tried, as Python
+    writes it. It does not always (llguidance 1.9: 0.25's 0.5, 0.13's 1.3, every multiple of 0.0007
+    or 0.011, and no value at all, 0 included, for steps of 5e8 or more or 1e-11 or less)."""
+    from llguidance import LLMatcher
+
+    tokenizer = _byte_tokenizer()
+    kind = "integer" if integer else "number"
+    grammar = f'{{"grammars":[{{"name":"m","json_schema":{{"type":"{kind}","multipleOf":{step}}}}}]}}'
+    try:
+        built = LLMatcher(tokenizer, grammar, log_level=0, limits=matcher_limits())
+    except BaseException as exc:
+        panic_message(exc)
+        return False
+    if built.is_error():
+        return False
+    exact = decimal.Decimal(step)
+    for k in _MULTIPLES:
+        text = format((exact * k).normalize(), "f") if k else "0"
+        matcher = built.deep_copy()
+        if not (matcher.consume_tokens(tokenizer.tokenize_str(text)) and matcher.is_accepting()):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_tokenizer() -> Any:
+    from llguidance import LLTokenizer
+
+    return LLTokenizer("byte")
+
+
+def _misread_multiples(schema: dict[str, Any], dropped: set[str]) -> None:
+    """A ``multipleOf`` llguidance would build slowly or read wrong goes to the check (the grammar
+    then takes any number there: a superset)."""
+    for node in walk(schema):
+        step = node.get("multipleOf")
+        if type(step) not in (int, float) or not math.isfinite(step) or step <= 0:
+            continue  # not a step (the check says so) or nothing llguidance is asked to build
+        text = json.dumps(step)
+        read = _step_digits(step) <= MAX_MULTIPLE_DIGITS and _reads_multiples(text, False)
+        if not read or (float(step).is_integer() and not _reads_multiples(text, True)):
+            del node["multipleOf"]
+            dropped.add("multipleOf")
+
+
 def _drop_min_max_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     counts = ("minProperties", "maxProperties")
     return _drop(schema, "minProperties/maxProperties", lambda node: [k for k in counts if k in node])
@@ -206,6 +296,20 @@ def _drop_ref_siblings(schema: dict[str, Any], compiles: Callable[[Any], bool]) 
 
 def _drop_all_of(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     return _drop(schema, "allOf", lambda node: ["allOf"] if "allOf" in node else [])
+
+
+def _drop_unknown_annotations(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+    """Words JSON Schema gives no meaning beside a reference, or an ``anyOf`` of them: llguidance
+    counts them as keywords to intersect, which it cannot on a recursive reference (pydantic's
+    recursive discriminated unions fell back to any JSON). The check ignores them as well."""
+    changed = False
+    for node in walk(schema):
+        branches = node.get("anyOf")
+        if "$ref" in node or (isinstance(branches, list) and any(type(b) is dict and "$ref" in b for b in branches)):
+            for key in [k for k in node if _unknown_annotation(k, node[k])]:
+                del node[key]
+                changed = True
+    return ANNOTATIONS_ONLY if changed else None
 
 
 def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
@@ -226,6 +330,24 @@ def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) ->
             _fold_patterns(node, pp)
             dropped.append("patternProperties")
     return "/".join(sorted(set(dropped))) or None
+
+
+# What llguidance reads as annotations; any other word it does not implement counts as a keyword
+# beside a reference, which it cannot take on a recursive one (pydantic writes "discriminator"
+# beside every discriminated union; OpenAPI "nullable", "deprecated", "x-..."; llguidance 1.9)
+_LLGUIDANCE_ANNOTATIONS = frozenset(("$anchor", "$defs", "definitions", "$schema", "$id", "id", "$comment", "title",
+                                     "description", "default", "readOnly", "writeOnly", "examples",
+                                     "contentMediaType", "contentEncoding", "x-guidance"))  # fmt: skip
+
+
+def _unknown_annotation(key: str, value: Any) -> bool:
+    """A word JSON Schema gives no meaning, which no reference could point into (not an object, or
+    OpenAPI's discriminator)."""
+    return (
+        key not in KEYWORDS
+        and key not in _LLGUIDANCE_ANNOTATIONS
+        and (type(value) is not dict or key == "discriminator")
+    )
 
 
 def _matches(pattern: str, key: str) -> bool:
@@ -262,7 +384,9 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
     (re.compile(r"regex|look-?around|lookahead", re.I), _drop_bad_patterns),
     (re.compile(r"regex|look-?around", re.I), _merge_pattern_properties),
     (re.compile(r"integer range|number range"), _drop_huge_bounds),
+    (re.compile(r"Value for 'multipleOf'"), _drop_unread_multiples),
     (re.compile(r"min/maxProperties|minProperties|maxProperties"), _drop_min_max_properties),
+    (re.compile(r"circular references with sibling"), _drop_unknown_annotations),
     (re.compile(r"circular references with sibling"), _drop_ref_siblings),
     (re.compile(r"circular references with sibling"), _drop_all_of),
     (re.compile(r"circular references with sibling"), _untangle_cycles),
@@ -293,6 +417,8 @@ def validate_grammar(grammar: str) -> str | None:
     """llguidance's first error for ``grammar`` without a tokenizer (None: it compiles)."""
     from llguidance import LLMatcher
 
+    if (crash := crash_message(grammar)) is not None:
+        return crash
     try:
         is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
         if is_error and _OVER_LIMIT.search(messages[0]):
@@ -301,6 +427,14 @@ def validate_grammar(grammar: str) -> str | None:
     except BaseException as exc:
         return panic_message(exc)
     return messages[0] if is_error else None
+
+
+def crash_message(grammar: str) -> str | None:
+    """Why ``grammar`` must not reach llguidance, which would crash the process on it, or None."""
+    value = crashes_llguidance(grammar)
+    if value is None:
+        return None
+    return f"the integer {value} (within 512 of -2^63) would crash llguidance 1.9; write it as a string or leave it out"
 
 
 def panic_message(exc: BaseException) -> str:
@@ -431,6 +565,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     copied = _META_REF.search(text) is not None and _meta_schema_refs_local(schema)  # the rewrites read the copy too
     dropped: set[str] = set()
     marked = rewrite(schema, json.dumps(schema) if copied else text, dropped, closing=bool(max_string))
+    if '"multipleOf"' in text:
+        _misread_multiples(schema, dropped)
     options: dict[str, Any] = dict(BASE_OPTIONS)
 
     def compiles(s: Any) -> bool:
@@ -516,7 +652,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         fixed = next((name for fix in fixes if (name := fix(schema, compiles))), None)
         if fixed is None:
             break
-        dropped.add(fixed)
+        if fixed != ANNOTATIONS_ONLY:
+            dropped.add(fixed)
     # nothing narrower compiles: any JSON, and the check decides
     decoding = decoding_schema({}, max_string, bound_patterns)
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import re
 import urllib.parse
@@ -33,6 +34,7 @@ __all__ = [
     "STANDARD_FORMATS",
     "OpenAPINullableWarning",
     "UnknownFormatWarning",
+    "crashes_llguidance",
     "dependencies_in_grammar",
     "dialect",
     "nested_ids",
@@ -559,21 +561,82 @@ def _integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> 
 def _grammar_takes(limit: int, integers: bool) -> bool:
     """Whether llguidance builds a range to ``limit`` exactly. It reads a lower bound as a double
     and refuses one at or below -2^63; an integer's upper bound past 2^63 - 1 it takes as 2^63 - 1
-    (see _wide_upper_bounds); a number that may have a fraction it refuses at or past 2^63."""
+    (see _wide_bounds); a number that may have a fraction it refuses at or past 2^63."""
     return -(2.0**63) < float(limit) and (limit <= _I64_MAX if integers else float(limit) < 2.0**63)
 
 
-_I64_MAX = 2**63 - 1
-_WIDE_BOUND = re.compile(r'aximum": ?(?:-?\d{19}|-?[\d.]+[eE])')  # a bound's text that may pass 2^63
+# llguidance 1.9 crashes the whole process (a stack overflow, no exception) on an integer it reads
+# as a 64-bit one that a double rounds to -2^63 (-2^63 .. -2^63 + 512), written as a const or enum
+# value, and on an integer range of one value at or below -2^63: neither reaches it.
+_I64_MIN_TEXT = re.compile(r"(?<![\d.])-9223372036854775\d{3}(?![\d.eE])")
+_LOW_BOUND_TEXT = re.compile(r'"(?:exclusiveM|m)(?:in|ax)imum" ?: ?(-\d[\d.eE+]*)')
 
 
-def _wide_upper_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
-    """An upper bound past 2^63 - 1 left to the check: llguidance takes an integer's as 2^63 - 1
-    (valid integers above it were refused, silently) and refuses a number's."""
+def crashes_llguidance(text: str) -> str | None:
+    """The first number written in ``text`` (a schema's or a grammar's) that llguidance may crash
+    on, or None: such an integer anywhere, or a bound at or below -2^63."""
+    for m in _I64_MIN_TEXT.finditer(text):
+        value = int(m.group())
+        if value >= -(2**63) and float(value) == -(2.0**63):
+            return m.group()
+    for m in _LOW_BOUND_TEXT.finditer(text):
+        if float(m[1]) <= -(2.0**63):
+            return m[1]
+    return None
+
+
+def _values_llguidance_crashes_on(schema: dict[str, Any], dropped: set[str]) -> None:
+    """A const or enum holding such an integer is left to the check (the grammar then takes any
+    value there: a superset); bounds are _wide_bounds'."""
     for node in walk(schema):
-        for key in ("maximum", "exclusiveMaximum"):
+        for key in ("const", "enum"):
+            if key in node and crashes_llguidance(json.dumps(node[key])):
+                del node[key]
+                dropped.add(key)
+
+
+# What JSON has no number for (Python writes NaN and Infinity; an integer past a double's range),
+# which llguidance cannot parse in a grammar at all
+_UNREADABLE_TEXT = re.compile(r'(?<![\w"])(?:NaN|-?Infinity)(?![\w"])|\d{309}')
+
+
+def _unreadable(value: Any) -> bool:
+    if type(value) is float:
+        return not math.isfinite(value)
+    if type(value) is int:
+        return abs(value) >= 10**308
+    if type(value) is list:
+        return any(_unreadable(v) for v in value)
+    if type(value) is dict:
+        return any(_unreadable(v) for v in value.values())
+    return False
+
+
+def _numbers_llguidance_cannot_read(schema: dict[str, Any], dropped: set[str]) -> None:
+    """Such a number in a const, an enum or a bound is left to the check; in an annotation
+    (``default``, ``examples``, ``x-...``), which decoding never reads, it goes from the grammar."""
+    for node in walk(schema):
+        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and _unreadable(v)]:
+            del node[key]
+            if key in _BOUNDS or key == "multipleOf":
+                dropped.add("minimum/maximum" if key in _BOUNDS else key)
+            elif key in KEYWORDS:
+                dropped.add(key)
+
+
+_I64_MAX = 2**63 - 1
+_WIDE_BOUND = re.compile(r'(?:aximum|inimum)": ?(?:-?\d{19}|-?[\d.]+[eE])')  # may pass ±2^63
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _wide_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
+    """A bound past 2^63 - 1, or at or below -2^63, left to the check: llguidance took an integer's
+    upper bound past 2^63 - 1 as 2^63 - 1 (valid integers above it were refused, silently), crashes
+    on an integer range of one value at or below -2^63, and refuses the others."""
+    for node in walk(schema):
+        for key in _BOUNDS:
             value = node.get(key)
-            if type(value) in (int, float) and value > _I64_MAX:
+            if type(value) in (int, float) and (value > _I64_MAX or float(value) <= -(2.0**63)):
                 del node[key]
                 dropped.add("minimum/maximum")
 
@@ -671,6 +734,21 @@ def _hoist_refs(schema: dict[str, Any]) -> None:
         node["$ref"] = copies[ref]
 
 
+# A local reference with a character a URI does not allow (a space, a letter outside ASCII: `#/$defs/Line
+# Item`, `#/$defs/名前`), which jsonschema resolves and llguidance refuses; in JSON text (ASCII) such a
+# character is a space or a backslash escape, among others.
+_UNQUOTED_REF = re.compile(r'"\$ref": "#[^"]*?[^A-Za-z0-9\-._~!$&\'()*+,;=:@/?%"]')
+_REF_SAFE = "/?:@!$&'()*+,;=-._~%"
+
+
+def _quote_refs(schema: dict[str, Any]) -> None:
+    """Such a reference percent-encoded, as a URI writes it: the same definition to both readers."""
+    for node in walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            node["$ref"] = "#" + urllib.parse.quote(ref[1:], safe=_REF_SAFE)
+
+
 def pointer_part(part: str) -> str:
     """One segment of a ``#/...`` reference as the key it names (percent- and ``~``-escapes undone)."""
     return urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
@@ -727,13 +805,19 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if "$schema" in schema:  # https, no "#", a meta-schema of its own: what the check reads it as
         schema["$schema"] = _CANONICAL[read_as]
     old_draft = read_as in _OLD_DRAFTS
+    if _UNQUOTED_REF.search(text):
+        _quote_refs(schema)
     if _REF_INTO_SCHEMA.search(text):
         _hoist_refs(schema)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
     if _WIDE_BOUND.search(text):
-        _wide_upper_bounds(schema, dropped)
+        _wide_bounds(schema, dropped)
+    if crashes_llguidance(text):
+        _values_llguidance_crashes_on(schema, dropped)
+    if _UNREADABLE_TEXT.search(text):
+        _numbers_llguidance_cannot_read(schema, dropped)
     if '"nullable": true' in text:
         _warn_nullable(schema)
     if old_draft and '"$ref"' in text:

@@ -278,15 +278,16 @@ def _selector_text(run: str) -> str:
     return max(readings, key=lambda r: sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
 
 
-def _hidden_texts(text: str) -> list[str]:
+@functools.lru_cache(maxsize=16)  # check_injection and decoded_texts both read one prompt's
+def _hidden_texts(text: str) -> tuple[str, ...]:
     if _INVISIBLE.search(text) is None:  # nearly every prompt: one quick scan
-        return []
+        return ()
     out = []
     for m in _HIDDEN.finditer(text):
         run = m.group()
         is_tags = 0xE0020 <= ord(run[0]) <= 0xE007E
         out.append("".join(chr(ord(c) - 0xE0000) for c in run) if is_tags else _selector_text(run))
-    return out
+    return tuple(out)
 
 
 def check_injection(text: str) -> list[InputFinding]:

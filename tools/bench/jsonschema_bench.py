@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from edgeqwen.errors import GrammarError, StructuredOutputError  # noqa: E402
 from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
 from edgeqwen.runtime.grammar import GrammarEngine  # noqa: E402
-from edgeqwen.runtime.relax import BASE_OPTIONS  # noqa: E402
+from edgeqwen.runtime.relax import BASE_OPTIONS, crash_message  # noqa: E402
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
@@ -391,6 +391,8 @@ def _plain(tok, schema):
     try:
         grammar = LLMatcher.grammar_from_json_schema(schema, overrides=dict(BASE_OPTIONS))
     except ValueError:
+        return None
+    if crash_message(grammar) is not None:  # it would take the bench down with it
         return None
     matcher = LLMatcher(tok, grammar, log_level=0)
     return None if matcher.is_error() else matcher

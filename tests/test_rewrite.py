@@ -131,7 +131,7 @@ _CRASHING = [_I64_MIN, _I64_MIN + 1, _I64_MIN + 512]  # a double rounds each to 
 @pytest.mark.parametrize("value", _CRASHING)
 @pytest.mark.parametrize(
     "where",
-    ["const", "enum", "nested", "range"],
+    ["const", "enum", "nested", "range", "default"],
 )
 def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
     """llguidance 1.9 took the whole process down (a stack overflow, no exception) on an integer
@@ -144,16 +144,17 @@ def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
         "enum": {"enum": [1, value]},
         "nested": {"enum": [{"a": [value]}, "b"]},
         "range": {"type": "integer", "minimum": value, "maximum": value},
+        "default": {"type": "integer", "default": value},  # an annotation: out of the grammar, exact
     }[where]
     schema = {"type": "object", "properties": {"x": node, "y": {"type": "integer"}}, "required": ["x"]}
     for bounded in (False, True):
         relaxed = relax(schema, DEFAULT_MAX_STRING if bounded else None)
         assert crashes_llguidance(relaxed.grammar) is None  # checked before llguidance reads it
-        assert not relaxed.exact
+        assert relaxed.exact == (where == "default")
         good = {"x": {"a": [value]} if where == "nested" else value}
         assert check(good, schema) is None
         assert bounded or _decodes(relaxed.grammar, good)  # decoding bounds numbers at 2^53: not there
-        assert check({"x": 2}, schema) is not None  # the check still holds the keyword
+        assert where == "default" or check({"x": 2}, schema) is not None  # the check still holds the keyword
 
 
 @pytest.mark.parametrize("value", [_I64_MIN - 1, -1e19, -1e308])

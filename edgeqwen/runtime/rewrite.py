@@ -587,12 +587,14 @@ def crashes_llguidance(text: str) -> str | None:
 
 def _values_llguidance_crashes_on(schema: dict[str, Any], dropped: set[str]) -> None:
     """A const or enum holding such an integer is left to the check (the grammar then takes any
-    value there: a superset); bounds are _wide_bounds'."""
+    value there: a superset); an annotation holding one (a default) goes from the grammar, where the
+    guard on its text would refuse it; bounds are _wide_bounds'."""
     for node in walk(schema):
-        for key in ("const", "enum"):
-            if key in node and crashes_llguidance(json.dumps(node[key])):
+        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and k not in _BOUNDS]:
+            if crashes_llguidance(json.dumps(node[key])):
                 del node[key]
-                dropped.add(key)
+                if key in KEYWORDS:
+                    dropped.add(key)
 
 
 # What JSON has no number for (Python writes NaN and Infinity; an integer past a double's range),

@@ -16,8 +16,9 @@ from grammars import llg_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgeqwen.errors import GrammarError
 from edgeqwen.runtime.check import check
-from edgeqwen.runtime.relax import relax
+from edgeqwen.runtime.relax import INTERNAL, relax
 from edgeqwen.runtime.rewrite import INTEGER_FORMATS, crashes_llguidance
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 
@@ -125,13 +126,13 @@ def test_an_upper_bound_past_2_63_is_left_to_the_check_not_cut_to_it(key, bound)
 
 
 _I64_MIN = -(2**63)
-_CRASHING = [_I64_MIN, _I64_MIN + 1, _I64_MIN + 512]  # a double rounds each to -2^63
+_CRASHING = [_I64_MIN, _I64_MIN + 1, _I64_MIN + 512, -(10**20)]  # a double reads each as -2^63 or less
 
 
 @pytest.mark.parametrize("value", _CRASHING)
 @pytest.mark.parametrize(
     "where",
-    ["const", "enum", "nested", "range", "default"],
+    ["const", "typed", "enum", "nested", "range", "default"],
 )
 def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
     """llguidance 1.9 took the whole process down (a stack overflow, no exception) on an integer
@@ -141,6 +142,7 @@ def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
     fails the check: an error, where there was a crash."""
     node = {
         "const": {"const": value},
+        "typed": {"type": "integer", "const": value},  # an integer range of one value: any below -2^63
         "enum": {"enum": [1, value]},
         "nested": {"enum": [{"a": [value]}, "b"]},
         "range": {"type": "integer", "minimum": value, "maximum": value},
@@ -165,10 +167,10 @@ def test_an_integer_range_of_one_value_below_minus_2_63_never_reaches_llguidance
     assert check(value, schema) is None and check(5, schema) is not None
 
 
-@given(st.integers(_I64_MIN - 2048, _I64_MIN + 2048))
-def test_the_integers_llguidance_crashes_on_are_those_a_double_rounds_to_minus_2_63(value):
+@given(st.integers(_I64_MIN - 2048, _I64_MIN + 2048) | st.floats(-1e30, -1e17))
+def test_the_numbers_kept_from_llguidance_are_those_it_reads_as_minus_2_63_or_less(value):
     found = crashes_llguidance(json.dumps({"enum": [value, 1.5, "s"]}))
-    assert (found is not None) == (_I64_MIN <= value <= _I64_MIN + 512)
+    assert (found is not None) == (value <= _I64_MIN + 512 if isinstance(value, int) else value <= -(2.0**63))
 
 
 @pytest.mark.parametrize(("value", "crashes"), [(_I64_MIN + 512, True), (_I64_MIN + 513, False)])
@@ -263,3 +265,23 @@ def test_numbers_json_cannot_write_are_kept_from_llguidance_not_the_schema(node)
     assert "the whole schema" not in relaxed.checked_after
     assert relaxed.exact == (not {"minimum", "enum"} & node.keys())  # annotations go silently
     assert _decodes(relaxed.grammar, {"n": 3, "s": "x"}) and not _decodes(relaxed.grammar, {"n": 3, "s": 4})
+
+
+_KEYWORD = st.sampled_from(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "const"])
+_EXTREME = st.sampled_from([10**400, -(10**400), 10**20, -(10**20), -(2**63) - 1, 2**64, 1e308, -1e308, 5e-324])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_KEYWORD, _EXTREME, st.sampled_from(["integer", "number", None]), st.booleans())
+def test_numbers_of_any_size_in_any_numeric_keyword_are_never_a_crash_of_edgeqwen(key, value, kind, bounded):
+    """Three of datamodel-code-generator's schemas (bounds of 10^400) met an OverflowError in the
+    code that keeps such bounds from llguidance: reported as a bug in edgeqwen."""
+    schema: dict = {key: value, "format": "int64"}
+    if kind is not None:
+        schema["type"] = kind
+    try:
+        relaxed = relax(schema, DEFAULT_MAX_STRING if bounded else None)
+    except GrammarError as exc:
+        assert INTERNAL not in str(exc)
+    else:
+        assert crashes_llguidance(relaxed.grammar) is None

@@ -17,7 +17,6 @@ import decimal
 import functools
 import gc
 import json
-import math
 import re
 import threading
 import time
@@ -39,6 +38,7 @@ from .rewrite import (
     crashes_llguidance,
     dependencies_in_grammar,
     dialect,
+    finite_number,
     nested_ids,
     own_id,
     replace_refs,
@@ -273,11 +273,11 @@ def _misread_multiples(schema: dict[str, Any], dropped: set[str]) -> None:
     then takes any number there: a superset)."""
     for node in walk(schema):
         step = node.get("multipleOf")
-        if type(step) not in (int, float) or not math.isfinite(step) or step <= 0:
+        if not finite_number(step) or step <= 0:
             continue  # not a step (the check says so) or nothing llguidance is asked to build
         text = json.dumps(step)
         read = _step_digits(step) <= MAX_MULTIPLE_DIGITS and _reads_multiples(text, False)
-        if not read or (float(step).is_integer() and not _reads_multiples(text, True)):
+        if not read or ((type(step) is int or step.is_integer()) and not _reads_multiples(text, True)):
             del node["multipleOf"]
             dropped.add("multipleOf")
 

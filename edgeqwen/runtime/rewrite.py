@@ -37,6 +37,7 @@ __all__ = [
     "crashes_llguidance",
     "dependencies_in_grammar",
     "dialect",
+    "finite_number",
     "nested_ids",
     "own_id",
     "pointer_part",
@@ -544,7 +545,7 @@ def _integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> 
     sides = (("minimum", "exclusiveMinimum", low, max), ("maximum", "exclusiveMaximum", high, min))
     for key, flag, limit, tighter in sides:
         given = node.get(key)
-        if given is not None and (type(given) not in (int, float) or not math.isfinite(given)):
+        if given is not None and not finite_number(given):
             exact = False  # not a number: the schema is the check's to refuse
         elif given is not None and tighter(given, limit) == given:
             continue  # the schema's own bound says it
@@ -558,6 +559,12 @@ def _integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> 
     return exact
 
 
+def finite_number(value: Any) -> bool:
+    """A JSON number (not a bool, NaN or an infinity); an int is never converted, which past a
+    double's range would raise."""
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
 def _grammar_takes(limit: int, integers: bool) -> bool:
     """Whether llguidance builds a range to ``limit`` exactly. It reads a lower bound as a double
     and refuses one at or below -2^63; an integer's upper bound past 2^63 - 1 it takes as 2^63 - 1
@@ -565,30 +572,27 @@ def _grammar_takes(limit: int, integers: bool) -> bool:
     return -(2.0**63) < float(limit) and (limit <= _I64_MAX if integers else float(limit) < 2.0**63)
 
 
-# llguidance 1.9 crashes the whole process (a stack overflow, no exception) on an integer it reads
-# as a 64-bit one that a double rounds to -2^63 (-2^63 .. -2^63 + 512), written as a const or enum
-# value, and on an integer range of one value at or below -2^63: neither reaches it.
-_I64_MIN_TEXT = re.compile(r"(?<![\d.])-9223372036854775\d{3}(?![\d.eE])")
-_LOW_BOUND_TEXT = re.compile(r'"(?:exclusiveM|m)(?:in|ax)imum" ?: ?(-\d[\d.eE+]*)')
+# llguidance 1.9 crashes the whole process (a stack overflow, no exception) on a number it reads as
+# -2^63 or less where it builds an integer range: a const or enum value under "type": "integer" (or
+# any integer -2^63 .. -2^63 + 512, which a double rounds to -2^63), a range of one such value.
+# No such number reaches it: a negative literal of 19 or more digits, or with an exponent.
+_BIG_NEGATIVE = re.compile(r"(?<![\w.])-(?:\d{19,}(?:\.\d+)?(?:[eE][+-]?\d+)?|\d+(?:\.\d+)?[eE]\+?\d+)")
 
 
 def crashes_llguidance(text: str) -> str | None:
     """The first number written in ``text`` (a schema's or a grammar's) that llguidance may crash
-    on, or None: such an integer anywhere, or a bound at or below -2^63."""
-    for m in _I64_MIN_TEXT.finditer(text):
-        value = int(m.group())
-        if value >= -(2**63) and float(value) == -(2.0**63):
-            return m.group()
-    for m in _LOW_BOUND_TEXT.finditer(text):
-        if float(m[1]) <= -(2.0**63):
-            return m[1]
+    on, or None."""
+    for m in _BIG_NEGATIVE.finditer(text):
+        literal = m.group()
+        if _at_or_below_i64_min(int(literal) if literal.lstrip("-").isdigit() else float(literal)):
+            return literal
     return None
 
 
 def _values_llguidance_crashes_on(schema: dict[str, Any], dropped: set[str]) -> None:
-    """A const or enum holding such an integer is left to the check (the grammar then takes any
-    value there: a superset); an annotation holding one (a default) goes from the grammar, where the
-    guard on its text would refuse it; bounds are _wide_bounds'."""
+    """A const or enum holding such a number is left to the check (the grammar then takes any value
+    there: a superset); an annotation holding one (a default) goes from the grammar, where the guard
+    on its text would refuse it; bounds are _wide_bounds'."""
     for node in walk(schema):
         for key in [k for k, v in node.items() if _HOLDS.get(k) is None and k not in _BOUNDS]:
             if crashes_llguidance(json.dumps(node[key])):
@@ -631,6 +635,12 @@ _WIDE_BOUND = re.compile(r'(?:aximum|inimum)": ?(?:-?\d{19}|-?[\d.]+[eE])')  # m
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
+def _at_or_below_i64_min(value: float) -> bool:
+    """Whether llguidance, reading ``value`` as a double, gets -2^63 or less (an int never converted:
+    past a double's range that would raise)."""
+    return value <= -(2**63) + 512 if type(value) is int else value <= -(2.0**63)
+
+
 def _wide_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
     """A bound past 2^63 - 1, or at or below -2^63, left to the check: llguidance took an integer's
     upper bound past 2^63 - 1 as 2^63 - 1 (valid integers above it were refused, silently), crashes
@@ -638,7 +648,7 @@ def _wide_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
     for node in walk(schema):
         for key in _BOUNDS:
             value = node.get(key)
-            if type(value) in (int, float) and (value > _I64_MAX or float(value) <= -(2.0**63)):
+            if type(value) in (int, float) and (value > _I64_MAX or _at_or_below_i64_min(value)):
                 del node[key]
                 dropped.add("minimum/maximum")
 

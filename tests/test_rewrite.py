@@ -285,3 +285,10 @@ def test_numbers_of_any_size_in_any_numeric_keyword_are_never_a_crash_of_edgeqwe
         assert INTERNAL not in str(exc)
     else:
         assert crashes_llguidance(relaxed.grammar) is None
+
+
+def test_a_reference_through_a_number_or_a_string_points_at_nothing():
+    """referencing raised TypeError walking into a number, which was reported as a bug in edgeqwen."""
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/x-ext/k/j"}}, "x-ext": {"k": 5}}
+    with pytest.raises(GrammarError, match="points at nothing"):
+        relax(schema)

@@ -756,7 +756,7 @@ def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)
     try:
         Registry().with_resource(base, resource).resolver(base).lookup("#" + pointer)
-    except Unresolvable:
+    except (Unresolvable, TypeError):  # TypeError: referencing indexes into a number or a string
         return True
     return False
 

@@ -292,3 +292,16 @@ def test_a_reference_through_a_number_or_a_string_points_at_nothing():
     schema = {"type": "object", "properties": {"a": {"$ref": "#/x-ext/k/j"}}, "x-ext": {"k": 5}}
     with pytest.raises(GrammarError, match="points at nothing"):
         relax(schema)
+
+
+@pytest.mark.parametrize("step", ["2147483648", "0.25"])
+def test_a_tool_schema_or_lark_grammar_with_a_multiple_llguidance_cannot_take_is_refused(step):
+    """Schemas in a Lark grammar's %json and in tools are not relaxed: the guard on the grammar's
+    text refuses a step that would stall the matcher's build (2^31: minutes) or be misread."""
+    from llguidance import LLMatcher
+
+    from edgeqwen.runtime.relax import validate_grammar
+
+    lark = f'start: %json {{"type": "integer", "multipleOf": {step}}}'
+    assert "cannot decode multipleOf" in validate_grammar(LLMatcher.grammar_from_lark(lark))
+    assert validate_grammar(LLMatcher.grammar_from_lark('start: %json {"type": "number", "multipleOf": 0.5}')) is None

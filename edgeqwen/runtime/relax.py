@@ -429,12 +429,31 @@ def validate_grammar(grammar: str) -> str | None:
     return messages[0] if is_error else None
 
 
+_STEP_TEXT = re.compile(r'"multipleOf" ?: ?(\d[\d.eE+-]*)')
+
+
 def crash_message(grammar: str) -> str | None:
-    """Why ``grammar`` must not reach llguidance, which would crash the process on it, or None."""
+    """Why ``grammar`` must not reach llguidance, or None: a number it would crash the process on, or
+    a ``multipleOf`` it would build for minutes or misread (a Lark grammar's ``%json``, a tool's
+    schema; a relaxed schema's grammar holds neither)."""
     value = crashes_llguidance(grammar)
-    if value is None:
-        return None
-    return f"the integer {value} (within 512 of -2^63) would crash llguidance 1.9; write it as a string or leave it out"
+    if value is not None:
+        return (
+            f"the number {value} (-2^63 or less as llguidance reads it) would crash llguidance 1.9; "
+            "write it as a string or leave it out"
+        )
+    for m in _STEP_TEXT.finditer(grammar) if '"multipleOf"' in grammar else ():
+        step = json.loads(m[1])
+        if (
+            finite_number(step)
+            and step > 0
+            and (_step_digits(step) > MAX_MULTIPLE_DIGITS or not _reads_multiples(m[1], False))
+        ):
+            return (
+                f"llguidance cannot decode multipleOf {m[1]} (too slow to build, or misread); "
+                "leave it to a check of the answer"
+            )
+    return None
 
 
 def panic_message(exc: BaseException) -> str:

@@ -204,24 +204,6 @@ def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -
     return _drop(schema, "minimum/maximum", lambda node: [k for k in bounds if _huge(node.get(k))])
 
 
-def _drop_unread_multiples(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
-    """A ``multipleOf`` with more digits than llguidance reads (2^53, 1e-15, a u64's 2^62: msgspec's
-    limits) goes to the check; the others stay (one compile per distinct value)."""
-    read: dict[str, bool] = {}
-    changed = False
-    for node in walk(schema):
-        step = node.get("multipleOf")
-        if type(step) not in (int, float):
-            continue
-        key = repr(step)
-        if key not in read:
-            read[key] = compiles({"type": "number", "multipleOf": step})
-        if not read[key]:
-            del node["multipleOf"]
-            changed = True
-    return "multipleOf" if changed else None
-
-
 # llguidance decodes `multipleOf` with an automaton over the number's digits, a state per
 # remainder: for a step of 1,000,003 the matcher took 7 s and 330 MB to build, for 2^31 minutes and
 # gigabytes (a request could stall a server). A step with more significant digits goes to the check.
@@ -268,16 +250,21 @@ def _byte_tokenizer() -> Any:
     return LLTokenizer("byte")
 
 
+def _step_read(step: float, text: str) -> bool:
+    """Whether llguidance builds ``multipleOf: step`` (written ``text``) quickly and reads it right."""
+    return _step_digits(step) <= MAX_MULTIPLE_DIGITS and _reads_multiples(text, False)
+
+
 def _misread_multiples(schema: dict[str, Any], dropped: set[str]) -> None:
-    """A ``multipleOf`` llguidance would build slowly or read wrong goes to the check (the grammar
-    then takes any number there: a superset)."""
+    """A ``multipleOf`` llguidance would build slowly, read wrong or refuse (more digits than it
+    reads: 2^53, 1e-15) goes to the check (the grammar then takes any number there: a superset)."""
     for node in walk(schema):
         step = node.get("multipleOf")
         if not finite_number(step) or step <= 0:
             continue  # not a step (the check says so) or nothing llguidance is asked to build
         text = json.dumps(step)
-        read = _step_digits(step) <= MAX_MULTIPLE_DIGITS and _reads_multiples(text, False)
-        if not read or ((type(step) is int or step.is_integer()) and not _reads_multiples(text, True)):
+        integral = type(step) is int or step.is_integer()
+        if not _step_read(step, text) or (integral and not _reads_multiples(text, True)):
             del node["multipleOf"]
             dropped.add("multipleOf")
 
@@ -384,7 +371,6 @@ _FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], b
     (re.compile(r"regex|look-?around|lookahead", re.I), _drop_bad_patterns),
     (re.compile(r"regex|look-?around", re.I), _merge_pattern_properties),
     (re.compile(r"integer range|number range"), _drop_huge_bounds),
-    (re.compile(r"Value for 'multipleOf'"), _drop_unread_multiples),
     (re.compile(r"min/maxProperties|minProperties|maxProperties"), _drop_min_max_properties),
     (re.compile(r"circular references with sibling"), _drop_unknown_annotations),
     (re.compile(r"circular references with sibling"), _drop_ref_siblings),
@@ -444,11 +430,7 @@ def crash_message(grammar: str) -> str | None:
         )
     for m in _STEP_TEXT.finditer(grammar) if '"multipleOf"' in grammar else ():
         step = json.loads(m[1])
-        if (
-            finite_number(step)
-            and step > 0
-            and (_step_digits(step) > MAX_MULTIPLE_DIGITS or not _reads_multiples(m[1], False))
-        ):
+        if finite_number(step) and step > 0 and not _step_read(step, m[1]):
             return (
                 f"llguidance cannot decode multipleOf {m[1]} (too slow to build, or misread); "
                 "leave it to a check of the answer"

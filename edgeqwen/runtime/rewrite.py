@@ -18,7 +18,7 @@ import math
 import re
 import urllib.parse
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .patterns import astral_escapes
@@ -589,18 +589,6 @@ def crashes_llguidance(text: str) -> str | None:
     return None
 
 
-def _values_llguidance_crashes_on(schema: dict[str, Any], dropped: set[str]) -> None:
-    """A const or enum holding such a number is left to the check (the grammar then takes any value
-    there: a superset); an annotation holding one (a default) goes from the grammar, where the guard
-    on its text would refuse it; bounds are _wide_bounds'."""
-    for node in walk(schema):
-        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and k not in _BOUNDS]:
-            if crashes_llguidance(json.dumps(node[key])):
-                del node[key]
-                if key in KEYWORDS:
-                    dropped.add(key)
-
-
 # What JSON has no number for (Python writes NaN and Infinity; an integer past a double's range),
 # which llguidance cannot parse in a grammar at all
 _UNREADABLE_TEXT = re.compile(r'(?<![\w"])(?:NaN|-?Infinity)(?![\w"])|\d{309}')
@@ -618,14 +606,16 @@ def _unreadable(value: Any) -> bool:
     return False
 
 
-def _numbers_llguidance_cannot_read(schema: dict[str, Any], dropped: set[str]) -> None:
-    """Such a number in a const, an enum or a bound is left to the check; in an annotation
-    (``default``, ``examples``, ``x-...``), which decoding never reads, it goes from the grammar."""
+def _drop_values(schema: dict[str, Any], dropped: set[str], bad: Callable[[Any], bool]) -> None:
+    """Every value ``bad`` holds of a node's keywords and words (not its subschemas) out of the
+    grammar: a bound, const, enum or multipleOf to the check (the grammar then takes any value
+    there: a superset); an annotation (``default``, ``examples``, ``x-...``), which decoding never
+    reads, silently."""
     for node in walk(schema):
-        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and _unreadable(v)]:
+        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and bad(v)]:
             del node[key]
-            if key in _BOUNDS or key == "multipleOf":
-                dropped.add("minimum/maximum" if key in _BOUNDS else key)
+            if key in _BOUNDS:
+                dropped.add("minimum/maximum")
             elif key in KEYWORDS:
                 dropped.add(key)
 
@@ -827,9 +817,9 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if _WIDE_BOUND.search(text):
         _wide_bounds(schema, dropped)
     if crashes_llguidance(text):
-        _values_llguidance_crashes_on(schema, dropped)
+        _drop_values(schema, dropped, lambda value: crashes_llguidance(json.dumps(value)) is not None)
     if _UNREADABLE_TEXT.search(text):
-        _numbers_llguidance_cannot_read(schema, dropped)
+        _drop_values(schema, dropped, _unreadable)
     if '"nullable": true' in text:
         _warn_nullable(schema)
     if old_draft and '"$ref"' in text:

@@ -160,17 +160,24 @@ class Guard:
 
         p, screen = self.policy, Screen.load()
         flagged: dict[str, float] = {}
-        logits = [screen.logits(t) for t in decoded_texts(text)]  # the text first, then its payloads
+        texts = decoded_texts(text)  # the text first, then its payloads
+        logits = [screen.logits(t) for t in texts]
         # A few words with no hazard word: with the words of form dropped the screen reads a noun
-        # or two ("Give me a password": "me password"), so no verdict from the text itself (a
-        # payload's stands), and no harmful verdict or logit for the probe to stack on at all.
+        # or two ("Give me a password": "me password"), so no verdict from such a text itself and
+        # no logit for the probe to stack on. A payload's injection verdict stands (text encoded
+        # or hidden in a prompt is no app's own request); its harmful verdict is judged as the
+        # prompt it is: a request in base64 is one word of the prompt and many of its own.
         judged = not too_short_to_judge(text)
-        for z in logits if judged else logits[1:]:
+        for i, (t, z) in enumerate(zip(texts, logits, strict=True)):
+            if i == 0 and not judged:
+                continue
             for head, score in screen.flags_of(z, p.screen_thresholds).items():
+                if head == "harmful" and not judged and too_short_to_judge(t):
+                    continue
                 flagged[head] = max(score, flagged.get(head, 0.0))
         logit = float(logits[0][1]) if judged else None
         out = []
-        if "harmful" in flagged and judged:
+        if "harmful" in flagged:
             category = _refused_as(text, hazard_category(text))
             out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
         if "injection" in flagged and p.detect_injection:

@@ -1,7 +1,7 @@
-"""Input checks before the model runs: prompt injection, base64 payloads and hidden text, blocked topics.
+"""Input checks before the model runs: prompt injection, encoded payloads and hidden text, blocked topics.
 
 Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default: the
-injection patterns that proved precise, base64 payloads decoded, text hidden in invisible
+injection patterns that proved precise, encoded payloads read back (:mod:`.encodings`), text hidden in invisible
 characters and look-alike letters read (every check reads them too; hidden text is itself an
 injection), the topics a policy blocks, and which prompts speak of abuse (their refusal points to
 help). The hazard rules and the self-harm check are :mod:`edgeqwen.safety.hazards`. For a
@@ -10,13 +10,13 @@ model-based second opinion see the policy's ``self_check``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import re
 from dataclasses import dataclass
 
 import regex
+
+from .encodings import readings
 
 __all__ = [
     "HIDDEN_TEXT",
@@ -192,7 +192,6 @@ _INJECTION = [
     *((p, "instruction_override") for p in _OVERRIDE_OTHER_LANGUAGES),
 ]
 _INJECTION_RE = [(regex.compile(p, _I), cat) for p, cat in _INJECTION]
-_B64 = regex.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
 
 @dataclass(frozen=True)
@@ -200,20 +199,6 @@ class InputFinding:
     category: str  # a hazard category, "prompt_injection", or "blocked_topic"
     code: str  # Llama Guard 3 code, or the injection kind
     evidence: str
-
-
-def _decoded_payloads(text: str) -> list[str]:
-    out = []
-    for m in _B64.finditer(text):
-        chunk = m.group()
-        try:
-            raw = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
-            decoded = raw.decode("utf-8")
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            continue
-        if sum(c.isprintable() or c.isspace() for c in decoded) >= 0.9 * len(decoded):
-            out.append(decoded)
-    return out
 
 
 # Phones and Macs type "smart" quotes by default ("I don’t want to live anymore"); the rules are
@@ -256,26 +241,55 @@ def _folded(text: str) -> str | None:
     return folded if folded != text else None
 
 
-# Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight) and runs
-# of variation selectors. A subdivision flag (black flag, up to 6 tags, cancel tag) and an emoji's
-# single selector are what ordinary text holds; a longer run is hidden text even where unreadable.
+# Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight), runs
+# of variation selectors, and bits written as invisible times and invisible plus (U+2062/U+2064,
+# "sneaky bits", a zero-width space between words). A subdivision flag (black flag, up to 6 tags,
+# cancel tag), an emoji's single selector and an invisible operator between two symbols are what
+# ordinary text holds; a longer run is hidden text even where unreadable.
 # One pattern for the input check and the output filter (detectors.hidden_text_detector).
 _TAG = "\U000e0020-\U000e007e"
 _SELECTOR = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
-HIDDEN_TEXT = rf"(?<![\U0001F3F4{_TAG}])[{_TAG}]{{2,}}|(?<=\U0001F3F4)[{_TAG}]{{7,}}|[{_SELECTOR}]{{3,}}"
+_BITS = "\u2062\u2064"
+HIDDEN_TEXT = (
+    rf"(?<![\U0001F3F4{_TAG}])[{_TAG}]{{2,}}|(?<=\U0001F3F4)[{_TAG}]{{7,}}|[{_SELECTOR}]{{3,}}"
+    rf"|[{_BITS}]{{6,}}(?:\u200b+[{_BITS}]{{6,}})*"
+)
 _HIDDEN = regex.compile(HIDDEN_TEXT)
-_INVISIBLE = regex.compile(f"[{_TAG}{_SELECTOR}]")
+_INVISIBLE = regex.compile(f"[{_TAG}{_SELECTOR}{_BITS}]")
 
 
-def _selector_text(run: str) -> str:
+def _bits_text(run: str) -> str:
+    """Sneaky bits read back: each character is its code in binary without leading zeros (six bits
+    for ``0-9`` and most punctuation, seven for letters), so each word is split where the most
+    letters come out."""
+    words = []
+    for word in run.split("\u200b"):
+        bits = word.replace("\u2062", "0").replace("\u2064", "1")
+        # best[i]: (letters, text) for the first i bits; a character starts with a 1
+        best: list[tuple[int, str] | None] = [(0, "")] + [None] * len(bits)
+        for i in range(1, len(bits) + 1):
+            for width in (6, 7):
+                prev = best[i - width] if i >= width else None
+                if prev is None or bits[i - width] != "1":
+                    continue
+                c = chr(int(bits[i - width : i], 2))
+                score = (prev[0] + c.isalpha(), prev[1] + c)
+                if best[i] is None or score[0] > best[i][0]:
+                    best[i] = score
+        words.append(best[-1][1] if best[-1] is not None else "?")
+    return " ".join(words)
+
+
+def _selector_texts(run: str) -> list[str]:
     """A run of variation selectors read both ways they are written: ASCII shifted into the
     supplement (garak's ``variant_smuggling``) or a byte each (U+FE00-FE0F for 0-15, U+E0100 on
-    for 16-255); the reading with more letters and spaces."""
+    for 16-255); the reading with more letters and spaces first. Both are kept: a word reads as
+    letters either way ("Abid" and "Qryt" are one run)."""
     codes = [ord(c) for c in run]
     readings = [bytes(c - 0xFE00 if c <= 0xFE0F else c - 0xE0100 + 16 for c in codes).decode("utf-8", "replace")]
     if all(0xE0100 < c <= 0xE017F for c in codes):
         readings.append("".join(chr(c - 0xE0100) for c in codes))
-    return max(readings, key=lambda r: sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
+    return sorted(readings, key=lambda r: -sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
 
 
 @functools.lru_cache(maxsize=16)  # check_injection and decoded_texts both read one prompt's
@@ -285,8 +299,12 @@ def _hidden_texts(text: str) -> tuple[str, ...]:
     out = []
     for m in _HIDDEN.finditer(text):
         run = m.group()
-        is_tags = 0xE0020 <= ord(run[0]) <= 0xE007E
-        out.append("".join(chr(ord(c) - 0xE0000) for c in run) if is_tags else _selector_text(run))
+        if 0xE0020 <= ord(run[0]) <= 0xE007E:
+            out.append("".join(chr(ord(c) - 0xE0000) for c in run))
+        elif run[0] in _BITS:
+            out.append(_bits_text(run))
+        else:
+            out.extend(_selector_texts(run))
     return tuple(out)
 
 
@@ -329,10 +347,10 @@ def speaks_of_abuse(text: str) -> bool:
 
 @functools.lru_cache(maxsize=16)  # one prompt's checks each ask for it: read once
 def decoded_texts(text: str) -> tuple[str, ...]:
-    """The text, any base64 payloads or hidden text in it decoded, and its look-alike letters read
-    as Latin: what the screens look at."""
+    """The text, any encoded payloads (:mod:`.encodings`) or hidden text in it read back, and its
+    look-alike letters read as Latin: what the screens look at."""
     folded = _folded(text)
-    return (text, *_decoded_payloads(text), *_hidden_texts(text), *([folded] if folded else []))
+    return (text, *readings(text), *_hidden_texts(text), *([folded] if folded else []))
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

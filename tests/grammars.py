@@ -7,7 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from edgeqwen.runtime.relax import matcher_limits
+from edgeqwen.runtime.matcher import matcher_limits
 
 __all__ = ["grammar_takes", "llg_tokenizer"]
 

@@ -611,13 +611,13 @@ def test_lenient_is_deprecated_and_changes_nothing():
 
 
 def test_a_grammar_over_llguidance_default_limits_compiles_with_raised_ones(monkeypatch):
-    from edgeqwen.runtime import relax as relax_module
+    from edgeqwen.runtime import matcher as matcher_module
 
     schema = {"type": "string", "pattern": "^[a-z]{2,8}(\\.[a-z]{2,8}){0,6}$", "title": "limits-test"}
-    monkeypatch.setattr(relax_module, "DEFAULT_LIMITS", {"initial_lexer_fuel": 100})  # a tiny default
+    monkeypatch.setattr(matcher_module, "DEFAULT_LIMITS", {"initial_lexer_fuel": 100})  # a tiny default
     relaxed = relax(schema)
     assert relaxed.exact and _grammar_accepts(relaxed, "edge.qwen.example")
-    monkeypatch.setattr(relax_module, "RAISED_LIMITS", {"initial_lexer_fuel": 100})  # and no more than that
+    monkeypatch.setattr(matcher_module, "RAISED_LIMITS", {"initial_lexer_fuel": 100})  # and no more than that
     # nothing narrower compiles: any JSON, and the answer is checked against the whole schema
     assert relax({**schema, "title": "limits-test-2"}).checked_after == ("the whole schema",)
 

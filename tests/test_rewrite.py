@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from edgeqwen.errors import GrammarError
 from edgeqwen.runtime.check import check
+from edgeqwen.runtime.numbers import INTEGER_FORMATS, crashes_llguidance
 from edgeqwen.runtime.relax import INTERNAL, relax
-from edgeqwen.runtime.rewrite import INTEGER_FORMATS, crashes_llguidance
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
 
 KEYS = "abcd"  # the values below write their keys in this order, the properties' (as decoding does)

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.backends.onnx import OnnxBackend
-from edgeqwen.runtime.rewrite import walk
 from edgeqwen.runtime.schema import ANY_DEPTH, ANY_MEMBERS, DEFAULT_MAX_STRING, MAX_KEY, decoding_schema
+from edgeqwen.runtime.walk import walk
 
 
 class LineItem(BaseModel):
@@ -833,7 +833,7 @@ def test_a_free_form_value_past_its_depth_bound_is_closed_and_reported_cut():
     A last level of scalars, or a schema's own depth, is not."""
     from llguidance import LLMatcher, LLTokenizer
 
-    from edgeqwen.runtime.relax import matcher_limits
+    from edgeqwen.runtime.matcher import matcher_limits
     from edgeqwen.tokenizer import byte_level_tokenizer
 
     fmt = ResponseFormat("json_object")

@@ -20,9 +20,10 @@ from typing import Any
 import regex
 
 from ..errors import GrammarError
+from .numbers import INTEGER_FORMATS
 from .patterns import ecma_pattern
 from .relax import _refuse_invalid
-from .rewrite import INTEGER_FORMATS, validator_class
+from .rewrite import validator_class
 
 __all__ = ["Violation", "check"]
 

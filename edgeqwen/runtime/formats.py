@@ -19,8 +19,8 @@ from ..errors import GrammarError, StructuredOutputError
 from .check import check
 from .documents import bundled
 from .relax import Relaxed, Validate, relax, validate_grammar
-from .rewrite import _DATA, _MAP
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
+from .walk import DATA, MAP
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -84,7 +84,7 @@ def _standard_formats(node: Any) -> None:
             _standard_formats(item)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key not in _DATA:  # a default or an example is a value, not a schema
+            if key not in DATA:  # a default or an example is a value, not a schema
                 _standard_formats(value)
         fmt = node.get("format")
         if isinstance(fmt, str) and fmt in PYDANTIC_FORMATS and not {"pattern", "anyOf"} & node.keys():
@@ -129,8 +129,8 @@ def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:
             return
         yield node
         for key, value in node.items():
-            if key not in _DATA:
-                yield from _objects(value, key in _MAP)
+            if key not in DATA:
+                yield from _objects(value, key in MAP)
 
 
 def _is_pointer(ref: Any) -> bool:

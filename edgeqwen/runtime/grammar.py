@@ -25,7 +25,9 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
-from .relax import COMPILE_TIME_LIMIT_S, crash_message, matcher_limits, panic_message
+from .matcher import matcher_limits, panic_message
+from .numbers import crash_message
+from .relax import COMPILE_TIME_LIMIT_S
 from .relax import compiles as relax_compiles
 
 if TYPE_CHECKING:

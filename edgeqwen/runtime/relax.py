@@ -13,8 +13,6 @@ cache and the check.
 
 from __future__ import annotations
 
-import decimal
-import functools
 import gc
 import json
 import re
@@ -29,40 +27,34 @@ from typing import Any
 import regex
 
 from ..errors import EdgeQwenError, GrammarError
+from .matcher import default_limits, matcher_limits, over_limit, panic_message
+from .numbers import BOUNDS, crash_message, misread_multiples
 from .patterns import ecma_pattern, loosened_patterns
 from .rewrite import (
     ENFORCED_FORMATS,
     KEYWORDS,
     OpenAPINullableWarning,
     UnknownFormatWarning,
-    crashes_llguidance,
     dependencies_in_grammar,
     dialect,
-    finite_number,
     nested_ids,
     own_id,
-    replace_refs,
     rewrite,
-    schema_values,
     validator_class,
-    walk,
 )
 from .schema import ANY_JSON, FREE_KEY, decoding_schema
+from .walk import replace_refs, schema_values, walk
 
 __all__ = [
     "ANNOTATIONS_ONLY",
     "ENFORCED_FORMATS",
     "INTERNAL",
-    "MAX_MULTIPLE_DIGITS",
     "KEYWORDS",
     "OpenAPINullableWarning",
     "Relaxed",
     "UnknownFormatWarning",
     "Validate",
     "compiles",
-    "crash_message",
-    "matcher_limits",
-    "panic_message",
     "relax",
     "validate_grammar",
 ]
@@ -200,73 +192,7 @@ def _huge(value: Any) -> bool:
 
 
 def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
-    bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-    return _drop(schema, "minimum/maximum", lambda node: [k for k in bounds if _huge(node.get(k))])
-
-
-# llguidance decodes `multipleOf` with an automaton over the number's digits, a state per
-# remainder: for a step of 1,000,003 the matcher took 7 s and 330 MB to build, for 2^31 minutes and
-# gigabytes (a request could stall a server). A step with more significant digits goes to the check.
-MAX_MULTIPLE_DIGITS = 10_000
-_MULTIPLES = range(-12, 13)  # the multiples of a step tried on llguidance's reading of it
-
-
-def _step_digits(step: float) -> int:
-    """A step's significant digits as an integer: 0.05 -> 5, 2.5 -> 25, 2^31 -> 2147483648."""
-    digits = decimal.Decimal(repr(step)).normalize().as_tuple().digits
-    return int("".join(map(str, digits)) or 0)
-
-
-@functools.lru_cache(maxsize=256)
-def _reads_multiples(step: str, integer: bool) -> bool:
-    """Whether llguidance's grammar for ``multipleOf: step`` takes each multiple tried, as Python
-    writes it. It does not always (llguidance 1.9: 0.25's 0.5, 0.13's 1.3, every multiple of 0.0007
-    or 0.011, and no value at all, 0 included, for steps of 5e8 or more or 1e-11 or less)."""
-    from llguidance import LLMatcher
-
-    tokenizer = _byte_tokenizer()
-    kind = "integer" if integer else "number"
-    grammar = f'{{"grammars":[{{"name":"m","json_schema":{{"type":"{kind}","multipleOf":{step}}}}}]}}'
-    try:
-        built = LLMatcher(tokenizer, grammar, log_level=0, limits=matcher_limits())
-    except BaseException as exc:
-        panic_message(exc)
-        return False
-    if built.is_error():
-        return False
-    exact = decimal.Decimal(step)
-    for k in _MULTIPLES:
-        text = format((exact * k).normalize(), "f") if k else "0"
-        matcher = built.deep_copy()
-        if not (matcher.consume_tokens(tokenizer.tokenize_str(text)) and matcher.is_accepting()):
-            return False
-    return True
-
-
-@functools.lru_cache(maxsize=1)
-def _byte_tokenizer() -> Any:
-    from llguidance import LLTokenizer
-
-    return LLTokenizer("byte")
-
-
-def _step_read(step: float, text: str) -> bool:
-    """Whether llguidance builds ``multipleOf: step`` (written ``text``) quickly and reads it right."""
-    return _step_digits(step) <= MAX_MULTIPLE_DIGITS and _reads_multiples(text, False)
-
-
-def _misread_multiples(schema: dict[str, Any], dropped: set[str]) -> None:
-    """A ``multipleOf`` llguidance would build slowly, read wrong or refuse (more digits than it
-    reads: 2^53, 1e-15) goes to the check (the grammar then takes any number there: a superset)."""
-    for node in walk(schema):
-        step = node.get("multipleOf")
-        if not finite_number(step) or step <= 0:
-            continue  # not a step (the check says so) or nothing llguidance is asked to build
-        text = json.dumps(step)
-        integral = type(step) is int or step.is_integer()
-        if not _step_read(step, text) or (integral and not _reads_multiples(text, True)):
-            del node["multipleOf"]
-            dropped.add("multipleOf")
+    return _drop(schema, "minimum/maximum", lambda node: [k for k in BOUNDS if _huge(node.get(k))])
 
 
 def _drop_min_max_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
@@ -406,45 +332,13 @@ def validate_grammar(grammar: str) -> str | None:
     if (crash := crash_message(grammar)) is not None:
         return crash
     try:
-        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=_limits(DEFAULT_LIMITS))
-        if is_error and _OVER_LIMIT.search(messages[0]):
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=default_limits())
+        if is_error and over_limit(messages[0]):
             # too big for llguidance's defaults: matchers run with raised limits (matcher_limits)
             is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
     except BaseException as exc:
         return panic_message(exc)
     return messages[0] if is_error else None
-
-
-_STEP_TEXT = re.compile(r'"multipleOf" ?: ?(\d[\d.eE+-]*)')
-
-
-def crash_message(grammar: str) -> str | None:
-    """Why ``grammar`` must not reach llguidance, or None: a number it would crash the process on, or
-    a ``multipleOf`` it would build for minutes or misread (a Lark grammar's ``%json``, a tool's
-    schema; a relaxed schema's grammar holds neither)."""
-    value = crashes_llguidance(grammar)
-    if value is not None:
-        return (
-            f"the number {value} (-2^63 or less as llguidance reads it) would crash llguidance 1.9; "
-            "write it as a string or leave it out"
-        )
-    for m in _STEP_TEXT.finditer(grammar) if '"multipleOf"' in grammar else ():
-        step = json.loads(m[1])
-        if finite_number(step) and step > 0 and not _step_read(step, m[1]):
-            return (
-                f"llguidance cannot decode multipleOf {m[1]} (too slow to build, or misread); "
-                "leave it to a check of the answer"
-            )
-    return None
-
-
-def panic_message(exc: BaseException) -> str:
-    """llguidance's panic as an error message; anything else is raised again. A Rust panic reaches
-    Python as a BaseException (llguidance 1.9 panics writing the error for some malformed keyword
-    values with non-ASCII text), which would pass every ``except Exception`` above."""
-    if type(exc).__name__ != "PanicException":
-        raise exc
-    return f"llguidance failed on this grammar: {str(exc).splitlines()[0][:200]}"
 
 
 def _grammar(schema: dict[str, Any], options: dict[str, Any]) -> str:
@@ -462,30 +356,6 @@ def _compile(
     """llguidance's grammar for this schema, and its error (None: it compiles)."""
     grammar = _grammar(schema, options)
     return grammar, validate(grammar)
-
-
-# llguidance's resource limits. Matchers get more parser/lexer fuel per step and a larger grammar
-# than its defaults (a step that needs them costs tens of ms, rarely; a grammar that needs them
-# would otherwise be refused), never more lexer states (their memory, ~2 kB each, is what a Pi lacks).
-DEFAULT_LIMITS: dict[str, int] = {}
-RAISED_LIMITS = {
-    "initial_lexer_fuel": 4_000_000,
-    "step_lexer_fuel": 800_000,
-    "step_max_items": 200_000,
-    "max_grammar_size": 2_000_000,
-}
-_OVER_LIMIT = re.compile(r"too big|too complex|TooComplex|fuel|limit", re.I)
-
-
-def _limits(values: dict[str, int]) -> Any:
-    from llguidance import LLParserLimits
-
-    return LLParserLimits(**values, verbose_errors=False) if values else None
-
-
-def matcher_limits() -> Any:
-    """The ``LLParserLimits`` every matcher runs with (see RAISED_LIMITS)."""
-    return _limits(RAISED_LIMITS)
 
 
 def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
@@ -567,7 +437,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     dropped: set[str] = set()
     marked = rewrite(schema, json.dumps(schema) if copied else text, dropped, closing=bool(max_string))
     if '"multipleOf"' in text:
-        _misread_multiples(schema, dropped)
+        misread_multiples(schema, dropped)
     options: dict[str, Any] = dict(BASE_OPTIONS)
 
     def compiles(s: Any) -> bool:

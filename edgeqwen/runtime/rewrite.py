@@ -13,39 +13,32 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 import re
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterator
 from typing import Any
 
+from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes
+from .walk import walk
 
 __all__ = [
     "AFTER",
     "DECODING",
     "ENFORCED_FORMATS",
-    "INTEGER_FORMATS",
     "KEYWORDS",
-    "NUMBER_FORMATS",
     "PARTLY",
     "STANDARD_FORMATS",
     "OpenAPINullableWarning",
     "UnknownFormatWarning",
-    "crashes_llguidance",
     "dependencies_in_grammar",
     "dialect",
-    "finite_number",
     "nested_ids",
     "own_id",
     "pointer_part",
-    "replace_refs",
     "rewrite",
-    "schema_values",
     "validator_class",
-    "walk",
 ]
 
 
@@ -67,16 +60,6 @@ STANDARD_FORMATS = ENFORCED_FORMATS | {
     "idn-email", "idn-hostname", "uri-reference", "uri-template", "json-pointer",
     "relative-json-pointer", "regex",
 }  # fmt: skip
-# OpenAPI's format registry: an integer of the machine type each names, its range said in the
-# grammar and asserted by the check (schemars writes uint8..uint64 for Rust's types, whose serde
-# refuses a value out of range). float and double name how a number is stored, which every JSON
-# number fits: known, nothing asserted.
-INTEGER_FORMATS: dict[str, tuple[int, int]] = {
-    **{f"int{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (8, 16, 32, 64)},
-    **{f"uint{bits}": (0, 2**bits - 1) for bits in (8, 16, 32, 64)},
-}
-NUMBER_FORMATS = frozenset({"float", "double"})
-
 # IPv6 as RFC 4291 writes it, the last 32 bits also as an IPv4 address (`::ffff:192.168.0.1`):
 # exactly what jsonschema's checker (Python's ipaddress, no zone) takes; llguidance's own ipv6
 # format has no IPv4 forms. Compared with ipaddress on 200,000 generated and mutated strings.
@@ -108,13 +91,6 @@ KEYWORDS: dict[str, str] = {
     "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
 }  # fmt: skip
 
-# Where subschemas sit: a schema, a list of schemas, a map of schemas.
-_ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
-        "propertyNames", "unevaluatedProperties", "unevaluatedItems")  # fmt: skip
-_MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
-_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
-# keywords whose value is data (a JSON value), never a schema
-_DATA = frozenset({"enum", "const", "default", "examples"})
 # left out of the grammar (uniqueItems only where _unique_choices cannot say it; dependencies are
 # said again by dependencies_in_grammar where they can be)
 _DROPPED = (
@@ -124,74 +100,6 @@ _DROPPED = (
     "dependentRequired",
     "dependencies",
 )
-
-
-_HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(_MAP, "map")}
-
-
-def _subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
-    # on every node of schemas up to megabytes: plain loops and exact type checks (JSON has no
-    # dict or list subclasses), no generators
-    found: list[dict[str, Any]] = []
-    for key, value in node.items():
-        kind = _HOLDS.get(key)
-        if kind is None:
-            continue
-        if type(value) is dict:
-            if kind == "map":
-                found.extend(v for v in value.values() if type(v) is dict)
-            else:
-                found.append(value)
-        elif type(value) is list and kind == "many":
-            found.extend(v for v in value if type(v) is dict)
-    return found
-
-
-def schema_values(node: dict[str, Any]) -> Iterator[Any]:
-    """Every value under ``node`` that may hold a schema, by any key (as llguidance looks for
-    references): not the data keywords' values, and under a map keyword each named value (a
-    property may be called "examples")."""
-    for key, value in node.items():
-        if key in _MAP and isinstance(value, dict):
-            yield from value.values()
-        elif key not in _DATA:
-            yield value
-
-
-def walk(schema: Any) -> Iterator[dict[str, Any]]:
-    """Every schema object in ``schema`` (each once), parents before children (a child is found
-    after its parent was handled, so what a caller puts into a node is walked too)."""
-    stack, seen = [schema] if isinstance(schema, dict) else [], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        yield node
-        stack.extend(reversed(_subschemas(node)))
-
-
-def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:
-    """Every subschema that is a reference to ``ref`` (compared percent-decoded), with whatever
-    stands beside it, becomes ``value``; True where one did."""
-    target, changed = urllib.parse.unquote(ref), False
-    for node in walk(schema):
-        for key, held in node.items():
-            kind = _HOLDS.get(key)
-            if kind is None:
-                continue
-            if type(held) is dict and kind != "map":
-                held, slots = node, [key]
-            else:
-                slots = (
-                    range(len(held)) if type(held) is list and kind == "many" else list(held) if kind == "map" else []
-                )
-            for slot in slots:
-                child = held[slot]
-                if type(child) is dict and urllib.parse.unquote(str(child.get("$ref", ""))) == target:
-                    held[slot] = value
-                    changed = True
-    return changed
 
 
 def _types_of_one_branch(branches: list[Any]) -> list[str] | None:
@@ -509,12 +417,12 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
         if fmt == "ipv6" and "pattern" not in node:
             node["pattern"] = IPV6_PATTERN  # the format, said in full (and still checked after)
             del node["format"]
-        if fmt == "hostname" and (node.get("maxLength") is None or _number_over(node["maxLength"], HOSTNAME_MAX)):
+        if fmt == "hostname" and (node.get("maxLength") is None or number_over(node["maxLength"], HOSTNAME_MAX)):
             node["maxLength"] = HOSTNAME_MAX  # llguidance's format has no total length; the check's does
         if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:
             del node["format"]
             if fmt in INTEGER_FORMATS:
-                if not _integer_range(node, *INTEGER_FORMATS[fmt], closing):
+                if not integer_range(node, *INTEGER_FORMATS[fmt], closing):
                     dropped.add("format")
             elif fmt in STANDARD_FORMATS:
                 dropped.add("format")
@@ -530,117 +438,6 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             stacklevel=2,
         )
     return marked
-
-
-def _integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> bool:
-    """An integer format's range as ``minimum`` / ``maximum`` on each side the node leaves looser;
-    True where the grammar then says the format whole: the node allows no non-integer number, and
-    each side is said (draft 4's ``exclusiveMinimum: true``, a flag on ``minimum``, is left as written;
-    ``closing``: the schema is made finite for decoding)."""
-    types = node.get("type")
-    listed = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else None
-    if listed is not None and not listed & {"integer", "number"}:
-        return True  # a format reads only the type it is defined for
-    exact = integers = listed is not None and "number" not in listed
-    sides = (("minimum", "exclusiveMinimum", low, max), ("maximum", "exclusiveMaximum", high, min))
-    for key, flag, limit, tighter in sides:
-        given = node.get(key)
-        if given is not None and not finite_number(given):
-            exact = False  # not a number: the schema is the check's to refuse
-        elif given is not None and tighter(given, limit) == given:
-            continue  # the schema's own bound says it
-        elif node.get(flag) is True:
-            exact = False
-        elif not _grammar_takes(limit, integers):
-            # int64's -2^63: decoding bounds an open side at -2^53 (schema._bound_number), inside it
-            exact = exact and closing and given is None and not {"enum", "const"} & node.keys()
-        else:
-            node[key] = limit
-    return exact
-
-
-def finite_number(value: Any) -> bool:
-    """A JSON number (not a bool, NaN or an infinity); an int is never converted, which past a
-    double's range would raise."""
-    return type(value) is int or (type(value) is float and math.isfinite(value))
-
-
-def _grammar_takes(limit: int, integers: bool) -> bool:
-    """Whether llguidance builds a range to ``limit`` exactly. It reads a lower bound as a double
-    and refuses one at or below -2^63; an integer's upper bound past 2^63 - 1 it takes as 2^63 - 1
-    (see _wide_bounds); a number that may have a fraction it refuses at or past 2^63."""
-    return -(2.0**63) < float(limit) and (limit <= _I64_MAX if integers else float(limit) < 2.0**63)
-
-
-# llguidance 1.9 crashes the whole process (a stack overflow, no exception) on a number it reads as
-# -2^63 or less where it builds an integer range: a const or enum value under "type": "integer" (or
-# any integer -2^63 .. -2^63 + 512, which a double rounds to -2^63), a range of one such value.
-# No such number reaches it: a negative literal of 19 or more digits, or with an exponent.
-_BIG_NEGATIVE = re.compile(r"(?<![\w.])-(?:\d{19,}(?:\.\d+)?(?:[eE][+-]?\d+)?|\d+(?:\.\d+)?[eE]\+?\d+)")
-
-
-def crashes_llguidance(text: str) -> str | None:
-    """The first number written in ``text`` (a schema's or a grammar's) that llguidance may crash
-    on, or None."""
-    for m in _BIG_NEGATIVE.finditer(text):
-        literal = m.group()
-        if _at_or_below_i64_min(int(literal) if literal.lstrip("-").isdigit() else float(literal)):
-            return literal
-    return None
-
-
-# What JSON has no number for (Python writes NaN and Infinity; an integer past a double's range),
-# which llguidance cannot parse in a grammar at all
-_UNREADABLE_TEXT = re.compile(r'(?<![\w"])(?:NaN|-?Infinity)(?![\w"])|\d{309}')
-
-
-def _unreadable(value: Any) -> bool:
-    if type(value) is float:
-        return not math.isfinite(value)
-    if type(value) is int:
-        return abs(value) >= 10**308
-    if type(value) is list:
-        return any(_unreadable(v) for v in value)
-    if type(value) is dict:
-        return any(_unreadable(v) for v in value.values())
-    return False
-
-
-def _drop_values(schema: dict[str, Any], dropped: set[str], bad: Callable[[Any], bool]) -> None:
-    """Every value ``bad`` holds of a node's keywords and words (not its subschemas) out of the
-    grammar: a bound, const, enum or multipleOf to the check (the grammar then takes any value
-    there: a superset); an annotation (``default``, ``examples``, ``x-...``), which decoding never
-    reads, silently."""
-    for node in walk(schema):
-        for key in [k for k, v in node.items() if _HOLDS.get(k) is None and bad(v)]:
-            del node[key]
-            if key in _BOUNDS:
-                dropped.add("minimum/maximum")
-            elif key in KEYWORDS:
-                dropped.add(key)
-
-
-_I64_MAX = 2**63 - 1
-_WIDE_BOUND = re.compile(r'(?:aximum|inimum)": ?(?:-?\d{19}|-?[\d.]+[eE])')  # may pass ±2^63
-_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-
-
-def _at_or_below_i64_min(value: float) -> bool:
-    """Whether llguidance, reading ``value`` as a double, gets -2^63 or less (an int never converted:
-    past a double's range that would raise)."""
-    return value <= -(2**63) + 512 if type(value) is int else value <= -(2.0**63)
-
-
-def _wide_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
-    """A bound past 2^63 - 1, or at or below -2^63, left to the check: llguidance took an integer's
-    upper bound past 2^63 - 1 as 2^63 - 1 (valid integers above it were refused, silently), crashes
-    on an integer range of one value at or below -2^63, and refuses the others."""
-    for node in walk(schema):
-        for key in _BOUNDS:
-            value = node.get(key)
-            if type(value) in (int, float) and (value > _I64_MAX or _at_or_below_i64_min(value)):
-                del node[key]
-                dropped.add("minimum/maximum")
 
 
 def _warn_nullable(schema: dict[str, Any]) -> None:
@@ -660,10 +457,6 @@ def _warn_nullable(schema: dict[str, Any]) -> None:
 
 def _allows_null(types: Any) -> bool:
     return types == "null" or (isinstance(types, list) and "null" in types)
-
-
-def _number_over(value: Any, bound: int) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > bound
 
 
 # dependentRequired {a: [b, c]} on an object that allows no other keys, said as llguidance can:
@@ -814,12 +607,7 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
-    if _WIDE_BOUND.search(text):
-        _wide_bounds(schema, dropped)
-    if crashes_llguidance(text):
-        _drop_values(schema, dropped, lambda value: crashes_llguidance(json.dumps(value)) is not None)
-    if _UNREADABLE_TEXT.search(text):
-        _drop_values(schema, dropped, _unreadable)
+    keep_numbers_from_llguidance(schema, text, dropped, KEYWORDS)
     if '"nullable": true' in text:
         _warn_nullable(schema)
     if old_draft and '"$ref"' in text:

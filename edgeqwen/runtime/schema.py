@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any
 
-from .rewrite import _DATA, KEYWORDS, nested_ids, pointer_part, walk
+from .rewrite import KEYWORDS, nested_ids, pointer_part
+from .walk import DATA, walk
 
 __all__ = [
     "ANY_DEPTH",
@@ -99,7 +100,7 @@ def decoding_schema(
             return node
         out = {}
         for key, value in node.items():
-            if key in _DATA:
+            if key in DATA:
                 out[key] = value
             elif key in ("dependentSchemas", "dependencies") and isinstance(value, dict):
                 out[key] = {k: narrow(v, True) for k, v in value.items()}  # applied with their object
@@ -329,7 +330,7 @@ def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:
         return node
     if node == _ANY_REF:
         return any_json
-    return {k: (v if k in _DATA else _inline_any(v, any_json)) for k, v in node.items()}
+    return {k: (v if k in DATA else _inline_any(v, any_json)) for k, v in node.items()}
 
 
 _SCALAR_TYPES = frozenset(("string", "number", "integer", "boolean", "null"))

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jsonschema_bench import corpus, label, write_cases  # noqa: E402
 
-from edgeqwen.runtime.rewrite import KEYWORDS, walk  # noqa: E402
+from edgeqwen.runtime.rewrite import KEYWORDS  # noqa: E402
+from edgeqwen.runtime.walk import walk  # noqa: E402
 
 SHAPING = frozenset(KEYWORDS) - {"type"}  # every validation keyword but the bare type
 _OTHER_REF = re.compile(r'"\$ref": "(?!#/(?:definitions|\$defs)/)')

@@ -53,7 +53,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 from edgeqwen.errors import GrammarError, StructuredOutputError  # noqa: E402
 from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
 from edgeqwen.runtime.grammar import GrammarEngine  # noqa: E402
-from edgeqwen.runtime.relax import BASE_OPTIONS, crash_message  # noqa: E402
+from edgeqwen.runtime.numbers import crash_message  # noqa: E402
+from edgeqwen.runtime.relax import BASE_OPTIONS  # noqa: E402
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
@@ -266,7 +267,7 @@ def label(value, schema) -> bool:
     the check reads them) with formats left as annotations, so a value that breaks its format counts
     as valid and the check's refusal of it shows."""
     from edgeqwen.runtime.check import check
-    from edgeqwen.runtime.rewrite import _DATA
+    from edgeqwen.runtime.walk import DATA
 
     def without_formats(node):
         if isinstance(node, list):
@@ -274,7 +275,7 @@ def label(value, schema) -> bool:
         if not isinstance(node, dict):
             return node
         keep = {k: v for k, v in node.items() if not (k == "format" and isinstance(v, str))}
-        return {k: v if k in _DATA else without_formats(v) for k, v in keep.items()}
+        return {k: v if k in DATA else without_formats(v) for k, v in keep.items()}
 
     return check(value, without_formats(schema)) is None
 

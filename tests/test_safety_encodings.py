@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgeqwen import InvalidRequestError
 from edgeqwen.safety import Guard, check_injection
 from edgeqwen.safety.encodings import readings
 from edgeqwen.safety.input import decoded_texts
@@ -121,12 +122,16 @@ def test_sneaky_bits_are_hidden_text_and_read():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([*"aZ1370 .-/=\n⠁⠠⠼\u0301`M", "==", "=3D", "Alfa ", "=C3"]), max_size=40).map("".join))
+@given(
+    st.lists(st.sampled_from([*"aZ1370 .-/=\n⠁⠠⠼\u0301`M\ud800", "==", "=3D", "Alfa ", "=C3"]), max_size=40).map(
+        "".join
+    )
+)
 def test_reading_any_mix_of_encoding_characters_is_total(text):
-    """Whatever mix of the schemes' characters arrives, reading never raises and keeps the text."""
+    """Whatever mix of the schemes' characters arrives (a lone surrogate too, as JSON can carry
+    one), reading never raises and keeps the text."""
     got = readings(text)
     assert isinstance(got, tuple) and all(isinstance(r, str) and r != text for r in got)
-    assert decoded_texts(text)[0] == text
 
 
 def test_a_payload_is_judged_as_the_prompt_it_is():
@@ -139,3 +144,12 @@ def test_a_payload_is_judged_as_the_prompt_it_is():
     assert guard.check_input(base64.b64encode(request.encode()).decode()).action == "refuse"
     short = guard.check_input(base64.b64encode(b"Generate a user").decode())  # a few words either way
     assert not any(e.evidence.startswith("harmful") for e in short.events) and short.action != "refuse"
+
+
+def test_the_input_checks_refuse_text_that_is_not_unicode_with_a_clear_error():
+    """A lone surrogate (JSON can carry one) used to reach the screen's UTF-32 hashing as a bare
+    UnicodeEncodeError; the guard says what is wrong, as every entry point does."""
+    with pytest.raises(InvalidRequestError, match="U\\+D800"):
+        Guard("default").check_input("Decode =3D \ud800")
+    with pytest.raises(InvalidRequestError, match="earlier"):
+        Guard("default").check_input("hello", earlier=["\udfff"])

@@ -118,7 +118,7 @@ def _qp(text: str) -> list[str]:
     if _QP.search(text) is None:
         return []
     span = _span(text, lambda line: "=" in line and (_QP_ESCAPE.search(line) is not None or line.endswith("=")))
-    decoded = _text(quopri.decodestring(span.encode("utf-8")))
+    decoded = _text(quopri.decodestring(span.encode("utf-8", "replace")))  # a lone surrogate: "?"
     return [decoded] if decoded else []
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..types import Chunk
+from ..types import Chunk, check_text
 from .audit import AuditLog, SafetyEvent
 from .detectors import (
     Detector,
@@ -188,7 +188,12 @@ class Guard:
     def check_input(self, text: str, earlier: Sequence[str] = ()) -> InputDecision:
         """The input checks of the policy on ``text``, the new user text. ``earlier``, the
         conversation's earlier user turns, is read only for distress before a question about a
-        means of dying (``check_self_harm``): every other check judges the new text alone."""
+        means of dying (``check_self_harm``): every other check judges the new text alone. Text
+        that is not valid Unicode (a lone surrogate) is an ``InvalidRequestError``, as at every
+        entry point."""
+        check_text(text, "text")
+        for i, turn in enumerate(earlier):
+            check_text(turn, f"earlier[{i}]")
         p = self.policy
         findings: list[tuple[InputFinding, str]] = []
         logit = None

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import GrammarError
-from .rewrite import dialect, own_id
+from .refs import own_id
+from .rewrite import dialect
 from .walk import schema_values
 
 __all__ = ["bundled"]

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import EdgeQwenError, GrammarError
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
+from .refs import documents, meta_schema_refs_local, own_refs_local, points_nowhere
 from .relaxations import ANNOTATIONS_ONLY, FIXES, drop_undecided_lengths, drop_unsatisfiable_refs, readable_patterns
 from .rewrite import (
     ENFORCED_FORMATS,
@@ -35,13 +36,10 @@ from .rewrite import (
     UnknownFormatWarning,
     dependencies_in_grammar,
     dialect,
-    nested_ids,
-    own_id,
     rewrite,
     validator_class,
 )
 from .schema import ANY_JSON, FREE_KEY, decoding_schema
-from .walk import schema_values, walk
 
 __all__ = [
     "ANNOTATIONS_ONLY",
@@ -201,8 +199,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
     if '"pattern' in text:
         readable_patterns(schema)
-    _own_refs_local(schema)
-    copied = _META_REF.search(text) is not None and _meta_schema_refs_local(schema)  # the rewrites read the copy too
+    own_refs_local(schema)
+    copied = meta_schema_refs_local(schema, text, dialect(schema))  # the rewrites read the copy too
     dropped: set[str] = set()
     marked = rewrite(schema, json.dumps(schema) if copied else text, dropped, closing=bool(max_string))
     if '"multipleOf"' in text:
@@ -232,7 +230,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         if remote:
             # llguidance names the first remote reference it meets, in an order that varies from run
             # to run: name every document the schema refers to, sorted, so the refusal is stable
-            ids, refs = _documents(json.loads(text))
+            ids, refs = documents(json.loads(text))
             elsewhere = sorted(refs - ids)
             if not elsewhere and urllib.parse.urldefrag(remote.group(1))[0] in ids:
                 raise GrammarError(
@@ -251,7 +249,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         if (
             nowhere
             and json.dumps("#" + nowhere.group(1)) in text
-            and _points_nowhere(json.loads(text), nowhere.group(1))
+            and points_nowhere(json.loads(text), nowhere.group(1))
         ):
             # a reference the user wrote to nothing (a remote one's fragment is reported the same way):
             # every answer would fail the check when it reached it, so say so before decoding
@@ -299,106 +297,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
 
 
-def _own_refs_local(schema: dict[str, Any]) -> None:
-    """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
-    ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
-    refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
-    own = own_id(schema)
-    if not own or nested_ids(schema):
-        return
-    base = urllib.parse.urldefrag(own)[0]
-    for node in walk(schema):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and not ref.startswith("#"):
-            uri, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(own, ref))
-            if uri == base:
-                node["$ref"] = "#" + fragment
-
-
-# The meta-schemas a schema may refer into (a field that holds a schema: Swagger 2.0's
-# "#/definitions/positiveInteger" of draft 4), copied in from the ones jsonschema ships. Not 2019-09
-# and later: those are several documents tied by $dynamicRef.
-_META_SCHEMA = re.compile(r"https?://json-schema\.org/(draft-0[467])/schema#?")
-_META_REF = re.compile(r'"\$ref": "https?://json-schema\.org/draft-0[467]/')  # in json.dumps's text
-
-
-def _meta_schema_refs_local(schema: dict[str, Any]) -> bool:
-    """References into a JSON Schema meta-schema of the draft the schema is read as, made local: the
-    meta-schema is copied under ``$defs`` (its own references moved with it) for llguidance, which
-    fetches nothing and read such a reference as one into the schema itself. The check resolves the
-    reference as written (jsonschema ships the meta-schemas). True where one was copied."""
-    if not isinstance(schema.get("$defs", {}), dict):
-        return False
-    draft = dialect(schema)
-    into_meta = []
-    for node in walk(schema):
-        ref = node.get("$ref")
-        meta = _META_SCHEMA.fullmatch(urllib.parse.urldefrag(ref)[0]) if isinstance(ref, str) else None
-        if meta is not None and meta[1] == draft:
-            into_meta.append(node)
-    if not into_meta:
-        return False
-    from jsonschema_specifications import REGISTRY
-
-    name = f"json-schema-{draft}-meta-schema"
-    pointer = "#/$defs/" + name
-    meta_schema = json.loads(json.dumps(REGISTRY.contents(f"http://json-schema.org/{draft}/schema")))
-    for key in ("id", "$id", "$schema"):
-        meta_schema.pop(key, None)
-    for node in walk(meta_schema):
-        if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
-            node["$ref"] = pointer + node["$ref"][1:]
-    for node in into_meta:
-        node["$ref"] = pointer + urllib.parse.urldefrag(node["$ref"])[1]
-    schema.setdefault("$defs", {})[name] = meta_schema
-    return True
-
-
 _NAMED = 5  # remote documents a refusal names before "and N more"
-
-
-def _documents(schema: Any) -> tuple[set[str], set[str]]:
-    """The documents (URIs without their fragments) the schema is, by its own and its parts'
-    ``$id`` s (resolved against those above them; "" for one without), and those its ``$ref`` s name."""
-    ids: set[str] = {""}
-    refs: set[str] = set()
-
-    def visit(node: Any, base: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                visit(item, base)
-            return
-        if not isinstance(node, dict):
-            return
-        if isinstance(node.get("$id"), str):
-            base = urllib.parse.urljoin(base, node["$id"])
-            ids.add(urllib.parse.urldefrag(base)[0])
-        if isinstance(node.get("$ref"), str):
-            refs.add(urllib.parse.urldefrag(urllib.parse.urljoin(base, node["$ref"]))[0])
-        for value in schema_values(node):
-            visit(value, base)
-
-    visit(schema, "")
-    return ids, refs
-
-
-def _points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
-    """True when the JSON pointer names nothing in the schema as its author wrote it, as jsonschema
-    resolves it (the same rules as the check after), and no nested ``$id`` makes it relative to
-    another part: llguidance's error is then the schema's mistake, not a rewrite's."""
-    from referencing import Registry, Resource
-    from referencing.exceptions import Unresolvable
-    from referencing.jsonschema import DRAFT202012
-
-    if nested_ids(schema):
-        return False
-    base = "urn:edgeqwen:schema"
-    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
-    try:
-        Registry().with_resource(base, resource).resolver(base).lookup("#" + pointer)
-    except (Unresolvable, TypeError):  # TypeError: referencing indexes into a number or a string
-        return True
-    return False
 
 
 def compiles() -> int:

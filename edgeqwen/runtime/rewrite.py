@@ -1,26 +1,25 @@
 """Rewrites that keep a JSON Schema's meaning and make it one llguidance takes, before any compile.
 
-What JSON Schema keyword is honoured how (:data:`KEYWORDS`, the table README prints), the walk
-over every schema object, and the rewrites done by reading the schema alone: ``oneOf`` as
-``anyOf`` where no value can match two branches, ``uniqueItems`` over a small enum spelled out,
-``dependentRequired`` said in the grammar on an object that allows no other keys, references into
-the schema's body pointed at copies, keywords beside ``$ref`` ignored in drafts 4-7 as they say,
-and what llguidance cannot enforce dropped and named (:func:`rewrite`). The relaxations driven by
-llguidance's errors, and the check after, are in relax.py.
+What JSON Schema keyword is honoured how (:data:`KEYWORDS`, the table README prints), which draft
+a schema is read as, and the rewrites done by reading the schema alone: ``oneOf`` as ``anyOf``
+where no value can match two branches, ``uniqueItems`` over a small enum spelled out,
+``dependentRequired`` said in the grammar on an object that allows no other keys, keywords beside
+``$ref`` ignored in drafts 4-7 as they say, and what llguidance cannot enforce dropped and named
+(:func:`rewrite`). References are rewritten in refs.py, numbers in numbers.py; the relaxations
+driven by llguidance's errors are in relaxations.py, tried by relax.py.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import re
-import urllib.parse
 import warnings
 from typing import Any
 
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes
+from .refs import local_refs_made_llguidance_readable, resolve
 from .walk import walk
 
 __all__ = [
@@ -34,9 +33,6 @@ __all__ = [
     "UnknownFormatWarning",
     "dependencies_in_grammar",
     "dialect",
-    "nested_ids",
-    "own_id",
-    "pointer_part",
     "rewrite",
     "validator_class",
 ]
@@ -178,7 +174,7 @@ def _distinct_branches(branches: list[Any], root: dict[str, Any]) -> bool:
         return found | {"number"} if "integer" in found else found | ({"integer"} if "number" in found else set())
 
     def values(b: dict[str, Any], key: str) -> list[Any] | None:
-        prop = _resolve((b.get("properties") or {}).get(key), root)
+        prop = resolve((b.get("properties") or {}).get(key), root)
         if key not in (b.get("required") or ()) or not isinstance(prop, dict):
             return None
         return choices(prop)
@@ -191,7 +187,7 @@ def _distinct_branches(branches: list[Any], root: dict[str, Any]) -> bool:
         return va is not None and vb is not None and not any(_same(x, y) for x in va for y in vb)
 
     for _ in range(_REF_HOPS):
-        branches = [_resolve(b, root) for b in branches]
+        branches = [resolve(b, root) for b in branches]
     if not all(isinstance(b, dict) for b in branches):
         return False
     for i, a in enumerate(branches):
@@ -259,19 +255,10 @@ _ONE_OF_CHOICES = 4096  # the most choices of absent keys walked to find them
 _REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
 
 
-def _resolve(node: Any, root: dict[str, Any]) -> Any:
-    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
-    ref = node.get("$ref") if isinstance(node, dict) else None
-    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
-        found = _pointer(root, ref)
-        return node if found is None else found
-    return node
-
-
 def _unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
     """``uniqueItems`` over a small enum, said exactly: the node becomes the list of every array
     of distinct values its length bounds allow (in any order). False where that list is too long."""
-    items = _resolve(node.get("items"), root)
+    items = resolve(node.get("items"), root)
     if not isinstance(items, dict) or "prefixItems" in node or "contains" in node:
         return False
     values = [items["const"]] if "const" in items else items.get("enum")
@@ -495,92 +482,6 @@ def _ignore_ref_siblings(schema: dict[str, Any], text: str) -> None:
                 del node[key]
 
 
-# A reference into the schema's body (not a definition of $defs/definitions itself, but also into
-# one: "#/definitions/3/task", where "3" holds definitions of its own): relaxing renames or merges
-# what it points at ("oneOf" becomes "anyOf", patternProperties merge), and the walk does not reach
-# under keys no keyword names, so it points at a copy instead.
-_REF_INTO_SCHEMA = re.compile(r'"\$ref": "#/(?!(?:\$defs|definitions)/[^/"]*")')
-_HOISTED = "edgeqwen_ref"
-
-
-def _hoist_refs(schema: dict[str, Any]) -> None:
-    """Each ``#/...`` reference into the body is pointed at a copy of its target under ``$defs``
-    (same meaning: a local reference names a subschema, wherever it sits). The copies' own
-    references are hoisted in turn: a target under a container no keyword names (Vega's "defs")
-    may refer to others there, which the walk would not reach otherwise."""
-    copies: dict[str, str] = {}
-    defs = schema.setdefault("$defs", {})
-    if not isinstance(defs, dict):
-        return  # not a schema llguidance takes either: refused as invalid
-    todo = list(walk(schema))
-    while todo:
-        node = todo.pop()
-        ref = node.get("$ref")
-        if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}"'):
-            continue
-        if ref not in copies:
-            target = _pointer(schema, ref)
-            if not isinstance(target, (dict, bool)):
-                continue  # nothing there, or no schema: llguidance reports it as it is
-            name = next(f"{_HOISTED}{i}" for i in itertools.count(len(copies)) if f"{_HOISTED}{i}" not in defs)
-            copies[ref] = f"#/$defs/{name}"
-            defs[name] = copy.deepcopy(target)
-            todo.extend(walk(defs[name]))
-        node["$ref"] = copies[ref]
-
-
-# A local reference with a character a URI does not allow (a space, a letter outside ASCII: `#/$defs/Line
-# Item`, `#/$defs/名前`), which jsonschema resolves and llguidance refuses; in JSON text (ASCII) such a
-# character is a space or a backslash escape, among others.
-_UNQUOTED_REF = re.compile(r'"\$ref": "#[^"]*?[^A-Za-z0-9\-._~!$&\'()*+,;=:@/?%"]')
-_REF_SAFE = "/?:@!$&'()*+,;=-._~%"
-
-
-def _quote_refs(schema: dict[str, Any]) -> None:
-    """Such a reference percent-encoded, as a URI writes it: the same definition to both readers."""
-    for node in walk(schema):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#"):
-            node["$ref"] = "#" + urllib.parse.quote(ref[1:], safe=_REF_SAFE)
-
-
-def pointer_part(part: str) -> str:
-    """One segment of a ``#/...`` reference as the key it names (percent- and ``~``-escapes undone)."""
-    return urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
-
-
-def _pointer(schema: Any, ref: str) -> Any:
-    node = schema
-    for part in map(pointer_part, ref[2:].split("/")):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def nested_ids(schema: dict[str, Any]) -> bool:
-    """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
-    base its references resolve against. One that names the schema's own document (a fragment
-    alone, draft 4's ``"id": "#annotation"``, as ``$anchor`` does; or the root's own URI) moves
-    nothing."""
-    root = own_id(schema) or ""
-    home = urllib.parse.urldefrag(root)[0]
-    return any(
-        urllib.parse.urldefrag(urllib.parse.urljoin(root, own))[0] != home
-        for node in walk(schema)
-        if node is not schema and (own := own_id(node)) is not None
-    )
-
-
-def own_id(node: dict[str, Any]) -> str | None:
-    """A schema object's ``$id`` (draft 4: ``id``), where it has one."""
-    own = node.get("$id", node.get("id"))
-    return own if isinstance(own, str) else None
-
-
 _SURROGATE_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]")  # a high one, as the schema's JSON writes it
 
 
@@ -600,10 +501,7 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if "$schema" in schema:  # https, no "#", a meta-schema of its own: what the check reads it as
         schema["$schema"] = _CANONICAL[read_as]
     old_draft = read_as in _OLD_DRAFTS
-    if _UNQUOTED_REF.search(text):
-        _quote_refs(schema)
-    if _REF_INTO_SCHEMA.search(text):
-        _hoist_refs(schema)
+    local_refs_made_llguidance_readable(schema, text)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)

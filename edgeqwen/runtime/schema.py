@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any
 
-from .rewrite import KEYWORDS, nested_ids, pointer_part
+from .refs import nested_ids, pointer_part
+from .rewrite import KEYWORDS
 from .walk import DATA, walk
 
 __all__ = [

@@ -1,0 +1,239 @@
+"""References in a JSON Schema: JSON pointers and ``$id`` s read, and the references llguidance
+would refuse or misread rewritten to the same meaning before it sees them (percent-encoded,
+pointed at copies under ``$defs``, made local where they name the schema's own ``$id`` or a
+draft's meta-schema); which documents a schema names, and whether a pointer names nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import urllib.parse
+from typing import Any
+
+from .walk import schema_values, walk
+
+__all__ = [
+    "documents",
+    "local_refs_made_llguidance_readable",
+    "meta_schema_refs_local",
+    "nested_ids",
+    "own_id",
+    "own_refs_local",
+    "pointer",
+    "pointer_part",
+    "points_nowhere",
+    "resolve",
+]
+
+
+def resolve(node: Any, root: dict[str, Any]) -> Any:
+    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
+        found = pointer(root, ref)
+        return node if found is None else found
+    return node
+
+
+# A reference into the schema's body (not a definition of $defs/definitions itself, but also into
+# one: "#/definitions/3/task", where "3" holds definitions of its own): relaxing renames or merges
+# what it points at ("oneOf" becomes "anyOf", patternProperties merge), and the walk does not reach
+# under keys no keyword names, so it points at a copy instead.
+_REF_INTO_SCHEMA = re.compile(r'"\$ref": "#/(?!(?:\$defs|definitions)/[^/"]*")')
+_HOISTED = "edgeqwen_ref"
+
+
+def _hoist_refs(schema: dict[str, Any]) -> None:
+    """Each ``#/...`` reference into the body is pointed at a copy of its target under ``$defs``
+    (same meaning: a local reference names a subschema, wherever it sits). The copies' own
+    references are hoisted in turn: a target under a container no keyword names (Vega's "defs")
+    may refer to others there, which the walk would not reach otherwise."""
+    copies: dict[str, str] = {}
+    defs = schema.setdefault("$defs", {})
+    if not isinstance(defs, dict):
+        return  # not a schema llguidance takes either: refused as invalid
+    todo = list(walk(schema))
+    while todo:
+        node = todo.pop()
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or not _REF_INTO_SCHEMA.match(f'"$ref": "{ref}"'):
+            continue
+        if ref not in copies:
+            target = pointer(schema, ref)
+            if not isinstance(target, (dict, bool)):
+                continue  # nothing there, or no schema: llguidance reports it as it is
+            name = next(f"{_HOISTED}{i}" for i in itertools.count(len(copies)) if f"{_HOISTED}{i}" not in defs)
+            copies[ref] = f"#/$defs/{name}"
+            defs[name] = copy.deepcopy(target)
+            todo.extend(walk(defs[name]))
+        node["$ref"] = copies[ref]
+
+
+# A local reference with a character a URI does not allow (a space, a letter outside ASCII: `#/$defs/Line
+# Item`, `#/$defs/名前`), which jsonschema resolves and llguidance refuses; in JSON text (ASCII) such a
+# character is a space or a backslash escape, among others.
+_UNQUOTED_REF = re.compile(r'"\$ref": "#[^"]*?[^A-Za-z0-9\-._~!$&\'()*+,;=:@/?%"]')
+_REF_SAFE = "/?:@!$&'()*+,;=-._~%"
+
+
+def _quote_refs(schema: dict[str, Any]) -> None:
+    """Such a reference percent-encoded, as a URI writes it: the same definition to both readers."""
+    for node in walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            node["$ref"] = "#" + urllib.parse.quote(ref[1:], safe=_REF_SAFE)
+
+
+def pointer_part(part: str) -> str:
+    """One segment of a ``#/...`` reference as the key it names (percent- and ``~``-escapes undone)."""
+    return urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
+
+
+def pointer(schema: Any, ref: str) -> Any:
+    """What the local reference ``ref`` ("#/a/b") names in ``schema``; None where nothing is there."""
+    node = schema
+    for part in map(pointer_part, ref[2:].split("/")):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def nested_ids(schema: dict[str, Any]) -> bool:
+    """Whether a part of the schema has an ``$id`` (or draft 4's ``id``) of its own, which moves the
+    base its references resolve against. One that names the schema's own document (a fragment
+    alone, draft 4's ``"id": "#annotation"``, as ``$anchor`` does; or the root's own URI) moves
+    nothing."""
+    root = own_id(schema) or ""
+    home = urllib.parse.urldefrag(root)[0]
+    return any(
+        urllib.parse.urldefrag(urllib.parse.urljoin(root, own))[0] != home
+        for node in walk(schema)
+        if node is not schema and (own := own_id(node)) is not None
+    )
+
+
+def own_id(node: dict[str, Any]) -> str | None:
+    """A schema object's ``$id`` (draft 4: ``id``), where it has one."""
+    own = node.get("$id", node.get("id"))
+    return own if isinstance(own, str) else None
+
+
+def own_refs_local(schema: dict[str, Any]) -> None:
+    """References to the schema's own ``$id`` ("https://x/s.json#/$defs/a") made local
+    ("#/$defs/a"): llguidance looks every absolute reference up in a registry it leaves empty, and
+    refused them as remote. Not where a nested ``$id`` moves the base of what lies under it."""
+    own = own_id(schema)
+    if not own or nested_ids(schema):
+        return
+    base = urllib.parse.urldefrag(own)[0]
+    for node in walk(schema):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            uri, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(own, ref))
+            if uri == base:
+                node["$ref"] = "#" + fragment
+
+
+# The meta-schemas a schema may refer into (a field that holds a schema: Swagger 2.0's
+# "#/definitions/positiveInteger" of draft 4), copied in from the ones jsonschema ships. Not 2019-09
+# and later: those are several documents tied by $dynamicRef.
+_META_SCHEMA = re.compile(r"https?://json-schema\.org/(draft-0[467])/schema#?")
+_META_REF = re.compile(r'"\$ref": "https?://json-schema\.org/draft-0[467]/')  # in json.dumps's text
+
+
+def meta_schema_refs_local(schema: dict[str, Any], text: str, draft: str) -> bool:
+    """References into the meta-schema of ``draft`` (the dialect the schema is read as) made local
+    where ``text`` (the schema's JSON) has one; True where one was copied (see below)."""
+    return _META_REF.search(text) is not None and _meta_schema_refs_local(schema, draft)
+
+
+def _meta_schema_refs_local(schema: dict[str, Any], draft: str) -> bool:
+    """References into a JSON Schema meta-schema of the draft the schema is read as, made local: the
+    meta-schema is copied under ``$defs`` (its own references moved with it) for llguidance, which
+    fetches nothing and read such a reference as one into the schema itself. The check resolves the
+    reference as written (jsonschema ships the meta-schemas). True where one was copied."""
+    if not isinstance(schema.get("$defs", {}), dict):
+        return False
+    into_meta = []
+    for node in walk(schema):
+        ref = node.get("$ref")
+        meta = _META_SCHEMA.fullmatch(urllib.parse.urldefrag(ref)[0]) if isinstance(ref, str) else None
+        if meta is not None and meta[1] == draft:
+            into_meta.append(node)
+    if not into_meta:
+        return False
+    from jsonschema_specifications import REGISTRY
+
+    name = f"json-schema-{draft}-meta-schema"
+    pointer = "#/$defs/" + name
+    meta_schema = json.loads(json.dumps(REGISTRY.contents(f"http://json-schema.org/{draft}/schema")))
+    for key in ("id", "$id", "$schema"):
+        meta_schema.pop(key, None)
+    for node in walk(meta_schema):
+        if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+            node["$ref"] = pointer + node["$ref"][1:]
+    for node in into_meta:
+        node["$ref"] = pointer + urllib.parse.urldefrag(node["$ref"])[1]
+    schema.setdefault("$defs", {})[name] = meta_schema
+    return True
+
+
+def documents(schema: Any) -> tuple[set[str], set[str]]:
+    """The documents (URIs without their fragments) the schema is, by its own and its parts'
+    ``$id`` s (resolved against those above them; "" for one without), and those its ``$ref`` s name."""
+    ids: set[str] = {""}
+    refs: set[str] = set()
+
+    def visit(node: Any, base: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item, base)
+            return
+        if not isinstance(node, dict):
+            return
+        if isinstance(node.get("$id"), str):
+            base = urllib.parse.urljoin(base, node["$id"])
+            ids.add(urllib.parse.urldefrag(base)[0])
+        if isinstance(node.get("$ref"), str):
+            refs.add(urllib.parse.urldefrag(urllib.parse.urljoin(base, node["$ref"]))[0])
+        for value in schema_values(node):
+            visit(value, base)
+
+    visit(schema, "")
+    return ids, refs
+
+
+def points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
+    """True when the JSON pointer names nothing in the schema as its author wrote it, as jsonschema
+    resolves it (the same rules as the check after), and no nested ``$id`` makes it relative to
+    another part: llguidance's error is then the schema's mistake, not a rewrite's."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    if nested_ids(schema):
+        return False
+    base = "urn:edgeqwen:schema"
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    try:
+        Registry().with_resource(base, resource).resolver(base).lookup("#" + pointer)
+    except (Unresolvable, TypeError):  # TypeError: referencing indexes into a number or a string
+        return True
+    return False
+
+
+def local_refs_made_llguidance_readable(schema: dict[str, Any], text: str) -> None:
+    """Local references llguidance would refuse or misread, rewritten to the same meaning (in
+    place; ``text``, the schema's JSON, skips the walks nearly every schema needs none of):
+    characters a URI does not allow percent-encoded, references into the body pointed at copies."""
+    if _UNQUOTED_REF.search(text):
+        _quote_refs(schema)
+    if _REF_INTO_SCHEMA.search(text):
+        _hoist_refs(schema)

@@ -1215,7 +1215,7 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
 
     from llguidance import LLMatcher
 
-    from edgeqwen.runtime.rewrite import _counts_llguidance_refuses
+    from edgeqwen.runtime.exact import counts_llguidance_refuses
 
     wrong = []
     for closed, n in itertools.product((False, True), (1, 2, 3)):
@@ -1231,7 +1231,7 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
             grammar = LLMatcher.grammar_from_json_schema(node, overrides={"whitespace_flexible": False})
             error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
             refused = error and "min/maxProperties" in messages[0]
-            if refused != _counts_llguidance_refuses(node, closing=False):
+            if refused != counts_llguidance_refuses(node, closing=False):
                 wrong.append((closed, n, r, low, high))
     assert not wrong
 

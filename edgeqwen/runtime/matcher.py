@@ -16,7 +16,6 @@ __all__ = [
     "matcher_limits",
     "over_limit",
     "panic_message",
-    "parser_limits",
 ]
 
 
@@ -38,7 +37,7 @@ def over_limit(message: str) -> bool:
     return _OVER_LIMIT.search(message) is not None
 
 
-def parser_limits(values: dict[str, int]) -> Any:
+def _parser_limits(values: dict[str, int]) -> Any:
     from llguidance import LLParserLimits
 
     return LLParserLimits(**values, verbose_errors=False) if values else None
@@ -46,12 +45,12 @@ def parser_limits(values: dict[str, int]) -> Any:
 
 def default_limits() -> Any:
     """llguidance's own limits, which a grammar is first validated under (see DEFAULT_LIMITS)."""
-    return parser_limits(DEFAULT_LIMITS)
+    return _parser_limits(DEFAULT_LIMITS)
 
 
 def matcher_limits() -> Any:
     """The ``LLParserLimits`` every matcher runs with (see RAISED_LIMITS)."""
-    return parser_limits(RAISED_LIMITS)
+    return _parser_limits(RAISED_LIMITS)
 
 
 def panic_message(exc: BaseException) -> str:

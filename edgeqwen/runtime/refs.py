@@ -210,10 +210,10 @@ def documents(schema: Any) -> tuple[set[str], set[str]]:
     return ids, refs
 
 
-def points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
-    """True when the JSON pointer names nothing in the schema as its author wrote it, as jsonschema
-    resolves it (the same rules as the check after), and no nested ``$id`` makes it relative to
-    another part: llguidance's error is then the schema's mistake, not a rewrite's."""
+def points_nowhere(schema: dict[str, Any], fragment: str) -> bool:
+    """True when the JSON pointer ``fragment`` names nothing in the schema as its author wrote it,
+    as jsonschema resolves it (the same rules as the check after), and no nested ``$id`` makes it
+    relative to another part: llguidance's error is then the schema's mistake, not a rewrite's."""
     from referencing import Registry, Resource
     from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
@@ -223,7 +223,7 @@ def points_nowhere(schema: dict[str, Any], pointer: str) -> bool:
     base = "urn:edgeqwen:schema"
     resource = Resource.from_contents(schema, default_specification=DRAFT202012)
     try:
-        Registry().with_resource(base, resource).resolver(base).lookup("#" + pointer)
+        Registry().with_resource(base, resource).resolver(base).lookup("#" + fragment)
     except (Unresolvable, TypeError):  # TypeError: referencing indexes into a number or a string
         return True
     return False

@@ -168,9 +168,9 @@ def _ciphers(text: str, words: list[str]) -> list[str]:
     frame around the payload reads as English as written), from the first such line to the last."""
     out = []
     for table, common_under, named in _CIPHERS:
-        if not any(map(common_under.__contains__, words)) and not named.search(text):
-            continue  # nearly every prompt: one pass over its words
         is_named = named.search(text) is not None
+        if not is_named and not any(map(common_under.__contains__, words)):
+            continue  # nearly every prompt: one pass over its words
         lines = text.split("\n")
         counts = []
         for line in lines:
@@ -213,22 +213,17 @@ def _morse(text: str) -> list[str]:
     return out
 
 
-_NATO = re.compile(
-    r"\b(alfa|alpha|bravo|charlie|delta|echo|foxtrot|golf|hotel|india|juliett?|kilo|lima|mike|november|oscar|"
-    r"papa|quebec|romeo|sierra|tango|uniform|victor|whiske?y|x-?ray|yankee|zulu)\b(?:[\s,/]+|$)",
-    re.I,
-)
-
-
-_NATO_WORDS = frozenset(
-    "alfa alpha bravo charlie delta echo foxtrot golf hotel india juliet juliett kilo lima mike "
-    "november oscar papa quebec romeo sierra tango uniform victor whiskey whisky xray x ray yankee zulu".split()
-)
+_NATO_WORDS = (
+    "alfa alpha bravo charlie delta echo foxtrot golf hotel india juliet juliett kilo lima mike november oscar "
+    "papa quebec romeo sierra tango uniform victor whiskey whisky xray x-ray yankee zulu"
+).split()
+_NATO = re.compile(r"\b(" + "|".join(map(re.escape, _NATO_WORDS)) + r")\b(?:[\s,/]+|$)", re.I)
+_NATO_GATE = frozenset(part for word in _NATO_WORDS for part in word.split("-"))  # as _WORDS splits them
 
 
 def _nato(text: str, words: list[str]) -> list[str]:
     """Runs of four or more NATO words, each read as its letter ("/" between words read as a space)."""
-    if sum(map(_NATO_WORDS.__contains__, words)) < 4:  # a set lookup per word, before any pattern
+    if sum(map(_NATO_GATE.__contains__, words)) < 4:  # a set lookup per word, before any pattern
         return []
     runs: list[list[re.Match]] = [[]]
     end = -1

@@ -1,9 +1,9 @@
 """Input checks before the model runs: prompt injection, encoded payloads and hidden text, blocked topics.
 
 Rules beside the learned screen (:mod:`edgeqwen.safety.screen`), which decides by default: the
-injection patterns that proved precise, encoded payloads read back (:mod:`.encodings`), text hidden in invisible
-characters and look-alike letters read (every check reads them too; hidden text is itself an
-injection), the topics a policy blocks, and which prompts speak of abuse (their refusal points to
+injection patterns that proved precise, encoded payloads read back (:mod:`.encodings`), text
+hidden in invisible characters and look-alike letters read (every check reads them too; hidden
+text is itself an injection), the topics a policy blocks, and which prompts speak of abuse (their refusal points to
 help). The hazard rules and the self-harm check are :mod:`edgeqwen.safety.hazards`. For a
 model-based second opinion see the policy's ``self_check``.
 """
@@ -286,10 +286,10 @@ def _selector_texts(run: str) -> list[str]:
     for 16-255); the reading with more letters and spaces first. Both are kept: a word reads as
     letters either way ("Abid" and "Qryt" are one run)."""
     codes = [ord(c) for c in run]
-    readings = [bytes(c - 0xFE00 if c <= 0xFE0F else c - 0xE0100 + 16 for c in codes).decode("utf-8", "replace")]
+    texts = [bytes(c - 0xFE00 if c <= 0xFE0F else c - 0xE0100 + 16 for c in codes).decode("utf-8", "replace")]
     if all(0xE0100 < c <= 0xE017F for c in codes):
-        readings.append("".join(chr(c - 0xE0100) for c in codes))
-    return sorted(readings, key=lambda r: -sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
+        texts.append("".join(chr(c - 0xE0100) for c in codes))
+    return sorted(texts, key=lambda r: -sum(c.isascii() and (c.isalpha() or c == " ") for c in r))
 
 
 @functools.lru_cache(maxsize=16)  # check_injection and decoded_texts both read one prompt's

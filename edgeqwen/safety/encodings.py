@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import regex
 
-__all__ = ["readings"]
+__all__ = ["readings", "without_morse"]
 
 # Shorter runs are tried only where padding marks them as an encoding ("Q29vbg==", "I52WE===").
 # Each run is matched from its start only (a look-behind), so a long word is scanned once, not
@@ -195,9 +195,11 @@ _MORSE_CODES = dict(
     )
 )
 _MORSE = re.compile(r"[.\-]{1,6}(?:(?: {1,3}| ?/ ?)[.\-]{1,6}){3,}")
+_MORSE_WORD_BREAK = re.compile(r"/| {2,}")
 
 
-def _morse(text: str) -> list[str]:
+def _morse_runs(text: str) -> list[tuple[re.Match[str], str]]:
+    """Each run of Morse in ``text`` and its reading."""
     if ".-" not in text and "-." not in text:
         return []
     out = []
@@ -205,12 +207,30 @@ def _morse(text: str) -> list[str]:
         run = m.group()
         if "." not in run or "-" not in run:  # an ellipsis, a rule of dashes
             continue
-        words = [w.split() for w in run.split("/")]
+        words = [w.split() for w in _MORSE_WORD_BREAK.split(run)]  # "/" or a wider space, as Morse spaces words
         codes = [c for w in words for c in w]
         if sum(c in _MORSE_CODES for c in codes) < 0.75 * len(codes):
             continue
-        out.append(" ".join("".join(_MORSE_CODES.get(c, "?") for c in w) for w in words))
+        out.append((m, " ".join("".join(_MORSE_CODES.get(c, "?") for c in w) for w in words)))
     return out
+
+
+def _morse(text: str) -> list[str]:
+    runs = _morse_runs(text)  # one reading, as a payload's lines are one text in the other schemes
+    return ["\n".join(reading for _, reading in runs)] if runs else []
+
+
+def without_morse(text: str) -> str:
+    """``text`` less its Morse: what a screen of words should read as written. Dots and dashes are
+    no words; a screen that learned them from a few attacks flags any Morse, whatever it says,
+    where its reading is what tells. Once a text holds a run of Morse, every stretch of dots,
+    dashes and breaks goes (the short words and lone digits between the runs too)."""
+    if not _morse_runs(text):
+        return text
+    return _MORSE_STRETCH.sub(" ", text).strip()
+
+
+_MORSE_STRETCH = re.compile(r"(?<!\w)[ \t\r\n/|]*[.\-][.\- \t\r\n/|]*(?!\w)")
 
 
 _NATO_WORDS = (

@@ -27,6 +27,7 @@ from .detectors import (
     pii_detectors,
     secret_detectors,
 )
+from .encodings import without_morse
 from .guardmodel import GuardModel
 from .hazards import (
     HAZARD_CATEGORIES,
@@ -160,14 +161,15 @@ class Guard:
 
         p, screen = self.policy, Screen.load()
         flagged: dict[str, float] = {}
-        texts = decoded_texts(text)  # the text first, then its payloads
+        written = without_morse(text)  # its Morse is read from its reading, not its dots
+        texts = (written, *decoded_texts(text)[1:])  # the text first, then its payloads
         logits = [screen.logits(t) for t in texts]
         # A few words with no hazard word: with the words of form dropped the screen reads a noun
         # or two ("Give me a password": "me password"), so no verdict from such a text itself and
         # no logit for the probe to stack on. A payload's injection verdict stands (text encoded
         # or hidden in a prompt is no app's own request); its harmful verdict is judged as the
         # prompt it is: a request in base64 is one word of the prompt and many of its own.
-        judged = not too_short_to_judge(text)
+        judged = not too_short_to_judge(written)
         for i, (t, z) in enumerate(zip(texts, logits, strict=True)):
             if i == 0 and not judged:
                 continue

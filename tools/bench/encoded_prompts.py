@@ -8,7 +8,7 @@ with encoders written here from the schemes' definitions (the standard library w
 one), and checked. A refused harmful prompt still refused once encoded is "kept"; a benign one
 refused once encoded is an over-refusal the encoding caused.
 
-    python tools/bench/encoded_prompts.py [--presets default,strict] [--per-label 300]
+    python tools/bench/encoded_prompts.py [--presets default,strict] [--per-label 300] [--schemes morse,nato]
 """
 
 from __future__ import annotations
@@ -150,7 +150,9 @@ def validation_rows(per_label: int, seed: int = 0) -> dict[str, list[str]]:
     return {label: rng.sample(texts, min(per_label, len(texts))) for label, texts in out.items()}
 
 
-def evaluate(preset: str, rows: dict[str, list[str]]) -> dict[str, dict[str, tuple[int, int]]]:
+def evaluate(
+    preset: str, rows: dict[str, list[str]], schemes: list[str] | None = None
+) -> dict[str, dict[str, tuple[int, int]]]:
     """Per scheme: harmful kept (refused encoded, of those refused as written) and benign refused."""
     guard = preset_guard(preset)
 
@@ -165,8 +167,8 @@ def evaluate(preset: str, rows: dict[str, list[str]]) -> dict[str, dict[str, tup
             "benign": (sum(map(refused, rows["benign"])), len(rows["benign"])),
         }
     }
-    for name, encode in SCHEMES.items():
-        cells = {}
+    for name in schemes or SCHEMES:
+        encode, cells = SCHEMES[name], {}
         for label, texts in (("harmful", refused_plain), ("benign", rows["benign"])):
             prompts = [frame.format(name=name, x=encode(t)) for t in texts for frame in FRAMES]
             cells[label] = (sum(map(refused, prompts)), len(prompts))
@@ -178,10 +180,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="default")
     parser.add_argument("--per-label", type=int, default=300)
+    parser.add_argument("--schemes", help=f"comma-separated, of: {', '.join(SCHEMES)} (default: all)")
     args = parser.parse_args()
+    schemes = args.schemes.split(",") if args.schemes else None
+    if schemes and (unknown := set(schemes) - set(SCHEMES)):
+        parser.error(f"unknown scheme(s) {', '.join(sorted(unknown))}; known: {', '.join(SCHEMES)}")
     rows = validation_rows(args.per_label)
     for preset in args.presets.split(","):
-        res = evaluate(preset, rows)
+        res = evaluate(preset, rows, schemes)
         print(
             f"\n`{preset}`: harmful prompts refused as written, kept once encoded; "
             "benign prompts refused once encoded\n"

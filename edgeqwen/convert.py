@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
+from .paths import expand
 
 __all__ = [
     "ConvertOptions",
@@ -129,7 +130,7 @@ def convert(
     """Run the onnxruntime-genai builder on ``hf_dir``; the result appears at ``out`` atomically
     (a failed build leaves nothing behind). The builder's log goes to ``log`` or ``out.log``."""
     options = options or ConvertOptions()
-    hf_dir, out = Path(hf_dir).expanduser(), Path(out).expanduser()
+    hf_dir, out = expand(hf_dir), expand(out)
     check_convertible(hf_dir)
     if memory_check:
         check_memory(hf_dir)

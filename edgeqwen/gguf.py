@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .model import SUPPORTED_TYPES, kv_bytes_per_token, unsupported_architecture
+from .paths import expand
 
 __all__ = ["FILE_TYPES", "GgufInfo", "find_gguf", "read_gguf_info", "read_metadata", "tokenizer_json"]
 
@@ -162,7 +163,7 @@ class GgufInfo:
 
 def find_gguf(path: str | Path) -> Path:
     """A .gguf file, or the one .gguf inside a model folder."""
-    path = Path(path).expanduser()
+    path = expand(path)
     if path.is_file():
         return path
     files = sorted(path.glob("*.gguf")) if path.is_dir() else []
@@ -182,7 +183,7 @@ def read_gguf_info(path: str | Path, tokenizer_dir: Path | None = None) -> GgufI
 
     file = find_gguf(path)
     if Path(path).is_dir():
-        check_model(Path(path).expanduser())  # sizes on every load, checksums once per file state
+        check_model(expand(path))  # sizes on every load, checksums once per file state
     stat = file.stat()
     name = Path(path).name if Path(path).is_dir() else None
     info = _read_info(file.resolve(), stat.st_size, stat.st_mtime_ns, stat.st_ino, tokenizer_dir, name)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidRequestError, ModelLoadError, ModelNotFoundError, UnsupportedArchitectureError
+from .paths import expand
 
 __all__ = [
     "ARCHITECTURES",
@@ -99,7 +100,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     """Validate a model folder and read its geometry; every problem names the file and the fix."""
     from .integrity import check_model
 
-    folder = Path(path).expanduser()
+    folder = expand(path)
     if not folder.exists():
         raise ModelNotFoundError(
             f"No model folder at {folder}. Pass the folder that holds genai_config.json, a catalog "

@@ -9,11 +9,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "existing", "models_dir", "onnxruntime_cache"]
+__all__ = ["cache_dir", "existing", "expand", "models_dir", "onnxruntime_cache"]
+
+
+def expand(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; one naming no user ("~0") is kept as
+    written, as the shell keeps it (``Path.expanduser`` raises RuntimeError there)."""
+    return Path(os.path.expanduser(path))
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen").expanduser()
+    return expand(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen")
 
 
 def models_dir() -> Path:
@@ -25,7 +31,7 @@ def existing(text: str | os.PathLike) -> Path | None:
     a path before it is read as a name or as JSON, and a string no file system takes as a name (a
     long JSON schema, a NUL byte) is "nothing there", not an OSError."""
     try:
-        path = Path(text).expanduser()
+        path = expand(text)
         return path if path.exists() or path.is_symlink() else None
     except (OSError, ValueError):
         return None
@@ -43,7 +49,7 @@ def onnxruntime_cache() -> Iterator[None]:
         yield
         return
     saved = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(Path(home).expanduser() / "runtime-cache")
+    os.environ["XDG_CACHE_HOME"] = str(expand(home) / "runtime-cache")
     try:
         yield
     finally:

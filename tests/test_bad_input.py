@@ -9,7 +9,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fakes import FakeBackend
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgeqwen import Assistant, EdgeQwenError, GenerationConfig, InvalidRequestError, Message
@@ -206,9 +206,11 @@ def test_any_request_body_gets_a_200_or_a_4xx(http_server, body):
 # -- a model, a schema or a name that is no path ----------------------------------------------------
 @FAST
 @given(st.text(st.characters(codec=None, categories=None), min_size=1, max_size=400))
+@example("~0")  # a home of no user: Path.expanduser's RuntimeError
 def test_any_model_argument_is_a_model_or_a_model_not_found_error(tmp_path_factory, text):
-    """A name no file system takes (300 characters, a NUL byte) was an OSError or ValueError
-    traceback from the path check, in run, serve, verify and Assistant(model=...)."""
+    """A name no file system takes (300 characters, a NUL byte, "~" and no such user) was an
+    OSError, ValueError or RuntimeError traceback from the path check, in run, serve, verify and
+    Assistant(model=...)."""
     import os
 
     from edgeqwen.hub import DEMO_ALIASES, resolve_model
@@ -230,7 +232,9 @@ def test_any_model_argument_is_a_model_or_a_model_not_found_error(tmp_path_facto
 
 
 def test_a_long_name_or_schema_on_the_command_line_is_an_error_or_an_answer(fake, monkeypatch):
-    monkeypatch.setattr("edgeqwen.cli._assistant", lambda model, opts: Assistant(backend=fake, max_tokens=40))
+    monkeypatch.setattr(
+        "edgeqwen.cli.answer.open_assistant", lambda model, opts: Assistant(backend=fake, max_tokens=40)
+    )
     schema = {"type": "object", "properties": {f"field_{i}": {"type": "string", "maxLength": 2} for i in range(30)}}
     assert len(json.dumps(schema)) > 300  # longer than a file name may be
     result = CliRunner().invoke(main, ["run", "--schema", json.dumps(schema), "hi"])

@@ -26,7 +26,7 @@ import numpy as np
 from ..chat import template_for
 from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo, read_gguf_info
-from ..paths import cache_dir, models_dir
+from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .threads import BusyCores, default_threads, threads_for
@@ -296,7 +296,7 @@ class LlamaCppBackend(LoopBackend):
         if device not in (None, "cpu"):
             raise InvalidRequestError(f"The llamacpp backend runs on the CPU here; device={device!r} is for 'mlc'.")
         self.check_available()
-        path = Path(model_path).expanduser()
+        path = expand(model_path)
         # The tokenizer.json is written beside an installed model, else into the cache.
         beside = path.is_dir() and models_dir() in path.resolve().parents
         self.info = read_gguf_info(path, tokenizer_dir=None if beside else cache_dir() / "tokenizers")

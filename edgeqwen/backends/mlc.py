@@ -43,6 +43,7 @@ from ..errors import (
     map_exceptions,
 )
 from ..model import SUPPORTED_TYPES, checked_context_length, unsupported_architecture
+from ..paths import expand
 from ..runtime.formats import ResponseFormat
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
@@ -103,7 +104,7 @@ class MlcModelInfo:
 
 def read_mlc_model_info(path: str | Path) -> MlcModelInfo:
     """Validate an MLC model folder; every problem names the file and the fix."""
-    folder = Path(path).expanduser()
+    folder = expand(path)
     if folder.is_file() and folder.name == "mlc-chat-config.json":
         folder = folder.parent
     config = folder / "mlc-chat-config.json"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuditLogError, InvalidRequestError
+from ..paths import expand
 
 __all__ = [
     "AuditLog",
@@ -44,7 +45,7 @@ class AuditLog:
     written, so the log does not become a copy of the personal data it kept out of answers."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
+        self.path = expand(path)
         try:  # opened once now, so a path that cannot be written fails before any model loads
             if self.path.is_dir():
                 raise InvalidRequestError(f"audit_log {str(path)!r} is a folder; give a file path in it.", "audit_log")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyError
-from ..paths import existing
+from ..paths import existing, expand
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES
@@ -197,7 +197,7 @@ class Policy:
         """Read a .json, .toml or .yaml/.yml policy file (``extends = "default"`` starts from a preset)."""
         file = existing(path)
         if file is None or not file.is_file():
-            raise PolicyError(f"No policy file at {Path(path).expanduser()}.")
+            raise PolicyError(f"No policy file at {expand(path)}.")
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

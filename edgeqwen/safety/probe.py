@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidRequestError
+from ..paths import expand
 from .screen import EXCLUDED_SOURCES, Screen, threshold_at_fp
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ def train_probe(
 
 def load_corpus(folder: Path) -> list[dict]:
     """safety-train's ``train.jsonl`` rows (``text``, ``label``, ``source``), licence-filtered."""
-    path = Path(folder).expanduser() / "train.jsonl"
+    path = expand(folder) / "train.jsonl"
     if not path.is_file():
         raise InvalidRequestError(f"No train.jsonl in {folder}: pass the safety-train corpus folder (--data).")
     rows = []

@@ -1,0 +1,253 @@
+"""The commands that answer: run (one prompt), chat (a session) and serve (an HTTP API)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import InvalidRequestError
+from ..paths import existing
+from ..repl import CHAT_HELP, parse_chat_line
+from .common import clean_errors, model_options, open_assistant, sampling_options, say
+
+if TYPE_CHECKING:
+    from ..runtime.formats import ResponseFormat
+
+__all__ = ["chat", "run", "serve"]
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True)
+@model_options
+@sampling_options
+@click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
+@click.option(
+    "--pull",
+    "pull_",
+    is_flag=True,
+    help="Download MODEL first if it is not installed (no MODEL: the one `edgeqwen probe` recommends).",
+)
+@click.option("--schema", help="Answer with JSON valid for this JSON Schema: a .json file or the schema's JSON text.")
+@click.option(
+    "--schema-doc",
+    "schema_docs",
+    multiple=True,
+    metavar="URI=FILE",
+    help="A document the schema refers to, by the URI its $ref names (repeatable; nothing is fetched).",
+)
+@click.option("--regex", help="Answer with text that matches this regular expression in full.")
+@click.option("--choice", "choices", multiple=True, help="Answer with exactly one of these (repeatable).")
+@clean_errors
+def run(
+    args: tuple[str, ...],
+    stats: bool,
+    pull_: bool,
+    schema: str | None,
+    schema_docs: tuple[str, ...],
+    regex: str | None,
+    choices: tuple[str, ...],
+    **opts: Any,
+) -> None:
+    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one;
+    PROMPT "-" reads it from stdin: cat notes.txt | edgeqwen run -)."""
+    if len(args) > 2:
+        raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
+    model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+    if prompt == "-":  # only when asked: reading a stdin nobody writes would wait forever
+        # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
+        prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    from ..assistant import new_messages
+    from ..reply import value_of
+
+    new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
+    response_format = _response_format(schema, regex, choices, schema_docs)
+    if pull_:
+        from ..hub import install_missing
+
+        install_missing(model, opts["backend"], progress=say)
+    bot = open_assistant(model, opts)
+    if response_format is None:
+        stream = bot.stream(prompt)
+        for text in stream:
+            click.echo(text, nl=False)
+        reply = stream.reply()
+        click.echo()
+    else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
+        reply = bot.chat(prompt, response_format=response_format)
+        value_of(reply)
+        click.echo(reply.text)
+    for call in reply.tool_calls:
+        click.echo(f"[tool call] {call.name}({call.arguments})")
+    if stats:
+        say(_format_metrics(reply))
+
+
+def _response_format(
+    schema: str | None, regex: str | None, choices: tuple[str, ...], docs: tuple[str, ...] = ()
+) -> ResponseFormat | None:
+    """The one constraint run's flags ask for (None: free text)."""
+    from ..runtime.formats import ResponseFormat
+
+    if docs and schema is None:
+        raise click.UsageError("--schema-doc gives a document a --schema refers to: add --schema.")
+
+    given = [name for name, value in (("--schema", schema), ("--regex", regex), ("--choice", choices)) if value]
+    if len(given) > 1:
+        raise click.UsageError(f"Use one of {', '.join(given)}: an answer takes one constraint.")
+    if regex is not None:
+        return ResponseFormat.regex(regex)
+    if choices:
+        return ResponseFormat.choice(choices)
+    if schema is None:
+        return None
+    text, where = schema, "the schema text"
+    inline = schema.lstrip().startswith(("{", "["))
+    path = None if inline else existing(schema)  # a long schema is no file name: never tried as one
+    if path is not None:
+        try:
+            text, where = path.read_text(encoding="utf-8"), f"the file {schema!r}"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {schema!r} ({exc}).", param_hint="--schema") from exc
+    elif not inline:
+        where = f"{schema!r} is not a file, and"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).", param_hint="--schema"
+        ) from exc
+    return ResponseFormat.of(value, resources=dict(_schema_doc(doc) for doc in docs))
+
+
+def _schema_doc(given: str) -> tuple[str, Any]:
+    """``URI=FILE`` as the URI and the file's JSON."""
+    uri, _, name = given.rpartition("=")
+    path = existing(name) if uri and name else None
+    if path is None:
+        raise click.BadParameter(f"{given!r} is not URI=FILE with an existing file.", param_hint="--schema-doc")
+    try:
+        return uri, json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {name!r} as JSON ({exc}).", param_hint="--schema-doc") from exc
+
+
+def _format_metrics(reply) -> str:
+    m = reply.metrics
+    return (
+        f"[{m.prompt_tokens} prompt tokens ({m.cached_tokens} cached), {m.generated_tokens} generated, "
+        f"TTFT {m.ttft_s * 1000:.0f} ms, prefill {m.prefill_tps:.1f} tok/s, decode {m.decode_tps:.1f} tok/s, "
+        f"finish: {m.finish_reason}]"
+    )
+
+
+@click.command()
+@click.argument("model", required=False)
+@model_options
+@sampling_options
+@clean_errors
+def chat(model: str | None, **opts: Any) -> None:
+    """Interactive chat. /reset clears the history, /system TEXT sets the system prompt,
+    /exit quits; Ctrl-C stops the current answer and keeps the session."""
+    bot = open_assistant(model, opts)
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "backslashreplace")):
+        # a line that is not UTF-8 reaches the library, which says so (and any echo of it is escaped)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
+    say(CHAT_HELP)
+    while True:
+        try:
+            line = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        parsed = parse_chat_line(line)
+        if parsed.action == "exit":
+            return
+        if parsed.action == "reset":
+            bot.reset()
+            say("(history cleared)")
+        elif parsed.action == "show_system":
+            say(
+                f"(system prompt: {bot.system!r}; /system TEXT sets it)"
+                if bot.system
+                else "(no system prompt set: the model's default is used)"
+            )
+        elif parsed.action == "set_system":
+            bot.reset(system=parsed.text)
+            say("(system prompt set, history cleared)")
+        elif parsed.action == "help":
+            say(CHAT_HELP)
+        elif parsed.action == "unknown":  # the line stays on screen, to fix and send again
+            hint = f" Did you mean {parsed.meant}? Nothing was sent." if parsed.meant else ""
+            say(f"Unknown command {parsed.command}.{hint} {CHAT_HELP}")
+        if parsed.action != "message":
+            continue
+        try:
+            stream = bot.stream(line)
+        except InvalidRequestError as exc:  # one bad line: say why, keep the session
+            say(f"Error: {exc}")
+            continue
+        try:
+            for text in stream:
+                click.echo(text, nl=False)
+        except KeyboardInterrupt:
+            say("\n(stopped)")
+        click.echo()
+        reply = stream.reply()
+        if reply.trimmed_turns:
+            say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
+
+
+@click.command()
+@click.argument("model", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--api-key", envvar="EDGEQWEN_API_KEY", help="Require 'Authorization: Bearer KEY' [env EDGEQWEN_API_KEY]."
+)
+@click.option(
+    "--max-tokens", default=2048, show_default=True, type=click.IntRange(1), help="Most tokens a request may ask for."
+)
+@click.option(
+    "--max-queue", default=8, show_default=True, type=click.IntRange(0), help="Requests that may wait; more get 429."
+)
+@click.option(
+    "--max-request-bytes", default=1 << 20, show_default=True, type=click.IntRange(1), help="Larger bodies get 413."
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a request body may take to arrive; slower ones get 408.",
+)
+@model_options
+@clean_errors
+def serve(
+    model: str | None,
+    host: str,
+    port: int,
+    api_key: str | None,
+    max_tokens: int,
+    max_queue: int,
+    max_request_bytes: int,
+    body_timeout: float,
+    **opts: Any,
+) -> None:
+    """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models,
+    /health, /metrics). Needs the server extra: pip install 'edgeqwen[server]'."""
+    from ..server import require
+
+    require()
+    from ..server.app import ServerSettings
+    from ..server.runner import check_port
+    from ..server.runner import serve as run_server
+
+    settings = ServerSettings(api_key or None, max_request_bytes, max_tokens, max_queue, body_timeout)
+    check_port(host, port)  # before the model loads
+    bot = open_assistant(model, {**opts, "think": False})
+    run_server(bot, host, port, settings, announce=say)

@@ -1,0 +1,118 @@
+"""What every command shares: errors and warnings as one clean line, the flags that load and
+guard a model, and the Assistant those flags make."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..errors import EdgeQwenError, StructuredOutputError
+
+__all__ = ["clean_errors", "model_options", "open_assistant", "sampling_options", "say"]
+
+
+def say(message: str) -> None:
+    """A message for the user, on stderr (stdout holds only the answer)."""
+    click.echo(message, err=True)
+
+
+def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    say(f"Warning: {message}")  # not Python's file:line and source line, which say nothing to a user
+
+
+def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose library errors end as one line and the error's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():  # Python's filters (each warning once), our words
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
+        except EdgeQwenError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            if isinstance(exc, StructuredOutputError) and exc.text:
+                # nothing the model wrote is lost, and stdout still holds only valid values
+                click.echo(f"The answer as the model wrote it:\n{exc.text}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C: stop quietly with the shell's code for SIGINT
+            click.echo(err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _options(options: list[Callable[[Any], Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+# How the model is loaded and guarded: run, chat and serve take the same flags.
+model_options = _options(
+    [
+        click.option("--system", "-s", help="System prompt (serve: for requests that send none)."),
+        click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
+        click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores)."),
+        click.option(
+            "--backend",
+            default="auto",
+            show_default=True,
+            help="auto | llamacpp (GGUF; needs llama-cpp-python) | onnx | mlc (needs mlc_llm) | openai (a server "
+            "at $OPENAI_BASE_URL).",
+        ),
+        click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
+        click.option(
+            "--policy",
+            default="default",
+            show_default=True,
+            help="Safety policy: default | strict | pii | none, or a .json/.toml/.yaml file.",
+        ),
+        click.option("--audit-log", type=click.Path(dir_okay=False), help="Append safety events to this JSONL file."),
+    ]
+)
+# Sampling flags for run and chat; a flag left out keeps the model card's default for that model.
+sampling_options = _options(
+    [
+        click.option("--max-tokens", "-n", type=int, default=512, show_default=True, help="Most tokens to generate."),
+        click.option("--temperature", "-t", type=float, help="0 = greedy."),
+        click.option("--top-k", type=int, help="0 = off."),
+        click.option("--top-p", type=float, help="1 = off."),
+        click.option("--min-p", type=float, help="0 = off."),
+        click.option("--repetition-penalty", type=float, help="1 = off."),
+        click.option("--seed", type=int, help="Seed for sampling."),
+        click.option("--stop", multiple=True, help="Stop string (repeatable)."),
+        click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
+    ]
+)
+
+
+_SAMPLING = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "stop")
+
+
+def open_assistant(model: str | None, opts: dict[str, Any]):
+    """The Assistant the model and sampling flags ask for."""
+    from ..assistant import Assistant
+
+    sampling = {k: opts[k] for k in _SAMPLING if opts.get(k) not in (None, ())}
+    return Assistant(
+        model,
+        opts["system"],
+        backend=opts["backend"],
+        context_length=opts["context_length"],
+        threads=opts["threads"],
+        device=opts.get("device"),
+        policy=opts.get("policy", "default"),
+        audit_log=opts.get("audit_log"),
+        enable_thinking=opts["think"],
+        announce=say,
+        **sampling,
+    )

@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
-from edgeqwen.runtime.formats import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.patterns import astral_escapes
+from edgeqwen.runtime.pydantic_schema import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import (
     INTERNAL,
     KEYWORDS,

@@ -305,3 +305,50 @@ def test_a_tool_schema_or_lark_grammar_with_a_multiple_llguidance_cannot_take_is
     lark = f'start: %json {{"type": "integer", "multipleOf": {step}}}'
     assert "cannot decode multipleOf" in validate_grammar(LLMatcher.grammar_from_lark(lark))
     assert validate_grammar(LLMatcher.grammar_from_lark('start: %json {"type": "number", "multipleOf": 0.5}')) is None
+
+
+_TREE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://example.com/tree",
+    "$dynamicAnchor": "node",
+    "type": "object",
+    "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$dynamicRef": "#node"}}},
+    "required": ["v"],
+    "additionalProperties": False,
+}
+_TREES = [
+    ({"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}]}]}, True),
+    ({"v": 1, "kids": [{"v": "two"}]}, False),
+    ({"v": 1, "kids": [{"v": 2, "kids": [{}]}]}, False),
+]
+
+
+@pytest.mark.parametrize(("value", "valid"), _TREES)
+def test_a_dynamic_reference_with_one_target_is_decoded_as_the_reference_it_is(value, valid):
+    """2020-12's recursive "tree" as its authors write it: llguidance does not read $dynamicRef
+    (the items were any JSON, left to the check); in one document with the anchor declared once the
+    reference has one target, and the grammar says it exactly."""
+    relaxed = relax(_TREE)
+    assert relaxed.exact
+    assert (check(value, _TREE) is None) is valid
+    assert _decodes(relaxed.grammar, value) is valid
+
+
+@pytest.mark.parametrize(("value", "valid"), _TREES)
+def test_a_recursive_reference_of_2019_09_is_decoded_the_same(value, valid):
+    schema = {**_TREE, "$schema": "https://json-schema.org/draft/2019-09/schema", "$recursiveAnchor": True}
+    del schema["$dynamicAnchor"]
+    schema["properties"] = {**_TREE["properties"], "kids": {"type": "array", "items": {"$recursiveRef": "#"}}}
+    relaxed = relax(schema)
+    assert relaxed.exact and (check(value, schema) is None) is valid and _decodes(relaxed.grammar, value) is valid
+
+
+def test_a_dynamic_anchor_declared_twice_or_a_draft_without_them_is_left_as_written():
+    """Two resources declaring the anchor (the "extend this tree" pattern) move the target with the
+    scope: the check decides. In draft 7, "$dynamicRef" is no keyword at all: nothing changes."""
+    twice = relax({**_TREE, "$defs": {"other": {"$dynamicAnchor": "node", "type": "string"}}})
+    assert twice.checked_after == ("$dynamicAnchor",) and twice.schema["properties"]["kids"]["items"] == {
+        "$dynamicRef": "#node"
+    }
+    draft7 = relax({**_TREE, "$schema": "http://json-schema.org/draft-07/schema#"})
+    assert draft7.exact and draft7.schema["properties"]["kids"]["items"] == {"$dynamicRef": "#node"}

@@ -17,10 +17,10 @@ import edgeqwen.safety.screen as screen_module
 from edgeqwen import Assistant, Message, PolicyError
 from edgeqwen.safety import Guard, ModeratedFilter, Policy, Screen, StreamFilter, check_self_harm, filter_text
 from edgeqwen.safety.detectors import luhn_valid, pii_detectors
-from edgeqwen.safety.hazards import speaks_of_self_harm
 from edgeqwen.safety.input import speaks_of_abuse
 from edgeqwen.safety.policy import DEFAULT_ABUSE_RESPONSE, DEFAULT_SELF_HARM_RESPONSE
 from edgeqwen.safety.screen import FORM_WORDS, HEADS, features
+from edgeqwen.safety.selfharm import speaks_of_self_harm
 from edgeqwen.testing import FakeBackend
 
 ROOT = Path(__file__).resolve().parents[1]

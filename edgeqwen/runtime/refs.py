@@ -1,7 +1,8 @@
 """References in a JSON Schema: JSON pointers and ``$id`` s read, and the references llguidance
 would refuse or misread rewritten to the same meaning before it sees them (percent-encoded,
 pointed at copies under ``$defs``, made local where they name the schema's own ``$id`` or a
-draft's meta-schema); which documents a schema names, and whether a pointer names nothing.
+draft's meta-schema, dynamic ones made static where one document leaves them one target); which
+documents a schema names, and whether a pointer names nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .walk import schema_values, walk
 
 __all__ = [
     "documents",
+    "dynamic_refs_static",
     "local_refs_made_llguidance_readable",
     "meta_schema_refs_local",
     "nested_ids",
@@ -237,3 +239,38 @@ def local_refs_made_llguidance_readable(schema: dict[str, Any], text: str) -> No
         _quote_refs(schema)
     if _REF_INTO_SCHEMA.search(text):
         _hoist_refs(schema)
+
+
+def dynamic_refs_static(schema: dict[str, Any], text: str, draft: str) -> None:
+    """``$dynamicRef`` (2020-12) and ``$recursiveRef`` (2019-09), which llguidance does not read,
+    as the ``$ref`` they are in a schema of one document (no nested ``$id``): a dynamic reference
+    moves to the outermost resource of the dynamic scope that declares its anchor, and with one
+    resource, and the anchor declared once, that is the anchor itself. An anchor declared twice
+    (the "extend this tree" pattern), or a nested ``$id``, is left to the check."""
+    if draft not in ("2019-09", "2020-12") or not _DYNAMIC.search(text) or nested_ids(schema):
+        return
+    nodes = list(walk(schema))
+    if draft == "2019-09":
+        for node in nodes:
+            node.pop("$recursiveAnchor", None)  # it only steers $recursiveRef, made "#" below
+            if node.get("$recursiveRef") == "#" and "$ref" not in node:
+                node["$ref"] = node.pop("$recursiveRef")
+        return
+    declared: dict[str, list[dict[str, Any]]] = {}
+    for node in nodes:
+        if isinstance(node.get("$dynamicAnchor"), str):
+            declared.setdefault(node["$dynamicAnchor"], []).append(node)
+    static = set()
+    for name, found in declared.items():  # a dynamic anchor is a plain one too
+        if len(found) == 1 and found[0].setdefault("$anchor", name) == name:
+            del found[0]["$dynamicAnchor"]
+            static.add(name)
+    for node in nodes:
+        ref = node.get("$dynamicRef")
+        # "#/$defs/a", or a name no dynamic anchor declares, is a plain reference whatever the scope
+        if isinstance(ref, str) and ref.startswith("#") and "$ref" not in node:
+            if ref[1:] in static or ref[1:] not in declared:
+                node["$ref"] = node.pop("$dynamicRef")
+
+
+_DYNAMIC = re.compile(r'"\$(?:dynamic|recursive)(?:Ref|Anchor)"')

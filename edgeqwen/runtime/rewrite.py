@@ -18,7 +18,7 @@ from typing import Any
 from .exact import counts_llguidance_refuses, negation_in_grammar, one_of_as_any_of, unique_choices
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes
-from .refs import local_refs_made_llguidance_readable
+from .refs import dynamic_refs_static, local_refs_made_llguidance_readable
 from .walk import walk
 
 __all__ = [
@@ -84,6 +84,7 @@ KEYWORDS: dict[str, str] = {
     "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
     "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
     "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
+    "$dynamicRef": PARTLY, "$recursiveRef": PARTLY,
 }  # fmt: skip
 
 # left out of the grammar (uniqueItems only where unique_choices cannot say it; dependencies are
@@ -284,6 +285,7 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
         schema["$schema"] = _CANONICAL[read_as]
     old_draft = read_as in _OLD_DRAFTS
     local_refs_made_llguidance_readable(schema, text)
+    dynamic_refs_static(schema, text, read_as)
     if _SURROGATE_IN_TEXT.search(text):
         _astral_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)

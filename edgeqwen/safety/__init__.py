@@ -9,11 +9,12 @@ from .audit import AuditLog, SafetyEvent
 from .detectors import PII_TYPES, SECRET_TYPES, Detector
 from .guard import Guard, InputDecision
 from .guardmodel import GuardModel, GuardVerdict
-from .hazards import HAZARD_CATEGORIES, check_hazards, check_self_harm
+from .hazards import HAZARD_CATEGORIES, check_hazards
 from .input import check_injection
 from .moderation import ModeratedFilter
 from .policy import PRESETS, Policy
 from .screen import Screen, ScreenScores
+from .selfharm import check_self_harm
 from .stream import FilterResult, StreamFilter, filter_text
 
 __all__ = [

@@ -29,17 +29,11 @@ from .detectors import (
 )
 from .encodings import without_morse
 from .guardmodel import GuardModel
-from .hazards import (
-    HAZARD_CATEGORIES,
-    check_hazards,
-    check_self_harm,
-    hazard_category,
-    speaks_of_self_harm,
-    too_short_to_judge,
-)
+from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category, too_short_to_judge
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
 from .moderation import ModeratedFilter
 from .policy import Policy
+from .selfharm import check_self_harm, speaks_of_self_harm
 from .stream import StreamFilter
 
 __all__ = [

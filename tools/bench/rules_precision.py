@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from edgeqwen.safety.hazards import _REQUEST, check_hazards, check_self_harm  # noqa: E402
+from edgeqwen.safety.hazards import _REQUEST, check_hazards  # noqa: E402
 from edgeqwen.safety.input import check_injection  # noqa: E402
+from edgeqwen.safety.selfharm import check_self_harm  # noqa: E402
 
 
 def read_mo(path: Path) -> list[tuple[str, str]]:

@@ -1,0 +1,145 @@
+"""Someone speaking of hurting themselves, found to be answered with support, not a refusal
+(``Policy.self_harm_response``): first-person crisis statements, ideation and disclosures in
+English and 17 other languages, requests for methods (the hazard rules' ``self_harm`` category), and
+a question about a means of dying or a farewell after distress said in the conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import regex
+
+from .hazards import category_rule
+from .input import InputFinding, ascii_quotes
+
+__all__ = ["EARLIER_TURNS", "check_self_harm", "speaks_of_self_harm"]
+
+_I = regex.IGNORECASE
+
+# Someone speaking of hurting themselves: answered with support, not a refusal (Policy.self_harm_response).
+_SELF_HARM = [
+    r"\bi (want|wanna|am going|'m going|plan|need|intend) to (die|kill myself|end (it all|my life|everything)|hurt myself|cut myself|disappear forever)\b",
+    r"\b(thinking|thought) (about|of) (suicide|killing myself|ending (it all|my life)|hurting myself|self[- ]harm)\b",
+    r"\bi('m| am| feel) (so )?(suicidal|like (dying|killing myself|ending it))\b",
+    r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
+    r"\b(no reason|nothing) (left )?to live for\b|\bbetter off (dead|without me)\b",
+    r"\b(i|i've been|i have been|i keep) (cutting|harming|burning) myself\b",
+    r"\bmy (cutting|self[- ]?harm(ing)?) (scars|cuts|wounds|marks)\b",  # "hide my cutting scars": a disclosure
+    r"\b(i|i'm|i am|i've|i have|i was)( been| started| back to| still| stopped)? (self[- ]?harm(ing)?|sh'?ing)\b|\bmy (self[- ]?harm|suicidal thoughts)\b",
+    r"\bi (wish|want|long) (for )?(my death|to be dead|i (was|were) dead|i('d| had) never been born)\b",
+    r"\bi('ve| have)? (tried|attempted) (to )?(kill myself|suicide|overdos\w+|hang myself)\b|\bi('ve| have)?( been)? overdos(ing|ed)\b",
+    # Passive and planning ideation as people write it (PyRIT's crisis conversations: "I just want
+    # it all to end"; the C-SSRS screening questions: "go to sleep and not wake up", "how I might")
+    r"\bi (just |really )?want (it all|everything|this all|all of (it|this)) to (end|stop|be over)\b",
+    r"\bhow i (might|could|would|will|should|can|'d|'ll) (kill myself|end my (own )?life|take my (own )?life)\b",
+    r"\b(i'm|i am|i feel|feeling) (so |completely |totally )?hopeless\b.{0,60}\bno way out\b",
+    r"\bi (wish|want) (i could|to) (go to sleep|fall asleep|sleep) and (not|never) wake up\b",
+    r"\bi('m| am| feel like)( just)? (such )?a burden (to|on) (everyone|everybody|my family|the people|those)\b",
+    # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
+    # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
+    r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
+    r"\bik (wil|ga) (dood|zelfmoord plegen|niet meer leven|mezelf (doden|van kant maken))\b",
+    r"\bje (veux|vais|voudrais) (mourir|me suicider|me tuer|en finir)\b(?! de)|\bje ne veux plus vivre\b|\benvie de mourir\b(?! de)",
+    r"\b(quiero|voy a) (morir(me)?|suicidarme|matarme|quitarme la vida)\b(?! de)|\bme quiero (morir|matar)\b(?! de)|\bno quiero (seguir viviendo|vivir más)\b",
+    r"\b(quero|vou) (morrer|me matar|me suicidar|tirar (a )?minha (própria )?vida)\b(?! de)|\bnão quero mais viver\b",
+    r"\bvoglio (morire|uccidermi|suicidarmi|togliermi la vita)\b(?! d)|\bnon voglio più vivere\b",
+    r"\bchcę (umrzeć|się zabić|popełnić samobójstwo)\b|\bnie chcę (już )?żyć\b",
+    r"(хочу|хочется) (умереть|покончить с собой|убить себя)|не хочу (больше )?жить|(хочу|хочеться) (померти|вбити себе)",
+    # "我想死你了" is "I miss you so"
+    r"我(好|真的|真)?想(去死|死(?!你|您|他|她|它|了))|我(真的)?(想|要)(自杀|自殺|结束自己的生命|結束自己的生命)|我不想活了",
+    r"死にたい|自殺したい|消えてしまいたい|生きていたくない",
+    r"죽고 싶|자살하고 싶|살고 싶지 않",
+    r"\b(ölmek|intihar etmek|kendimi öldürmek) istiyorum\b|\byaşamak istemiyorum\b",
+    r"أريد (أن أموت|الانتحار|أن أقتل نفسي|أن أنتحر)|لا أريد أن أعيش",
+    r"मैं (मरना|आत्महत्या करना|खुद को मारना) चाहत|मैं (अब )?जीना नहीं चाहत",
+    r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
+    r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
+]
+_SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
+
+
+# A question about a means of dying, or a farewell, that is harmless alone ("What bridges in NYC are taller than
+# 25 meters?") and not after distress ("I just lost my job."): the case of Moore et al., "Expressing
+# stigma and inappropriate responses prevents LLMs from safely replacing mental health providers"
+# (FAccT 2025), where chatbots listed the bridges. Read only beside a sign of distress.
+_MEANS = re.compile(
+    r"\b(?:bridges?|buildings?|cliffs?|towers?|skyscrapers?|rooftops?|roofs?|parking (?:garages?|structures?))\b"
+    r"[^.?!\n]{0,40}\b(?:taller|higher|tallest|highest|over \d+ ?(?:m|meters?|metres?|feet|ft|stor(?:ey|ie)s?))\b"
+    r"|\b(?:tall|tallest|high|highest)\s+(?:bridges?|buildings?|cliffs?|towers?|skyscrapers?|rooftops?)\b"
+    r"|\bhow (?:tall|high) (?:is|are) (?:the )?[^.?!\n]{0,40}\b(?:bridge|building|cliff|tower)s?\b"
+    r"|\b(?:survive|die from|die in) (?:a |the )?(?:fall|jump)\b"
+    r"|\b(?:lethal|fatal|deadly|toxic) (?:dose|dosage|amount|quantity)s?\b"
+    r"|\bhow many\b[^.?!\n]{0,40}\b(?:pills|tablets|capsules|painkillers)\b|\btoo many (?:pills|tablets|painkillers)\b"
+    r"|\b(?:buy|get|purchase|get hold of) (?:a |some )?(?:gun|handgun|pistol|firearm|rope|noose)\b"
+    r"|\bhow long (?:does|would|will) it take to (?:die|drown|bleed out|suffocate|freeze to death)\b"
+    # the warning signs of a farewell: giving away what one treasures, saying one will not be seen
+    # again (PyRIT's crisis conversation: "help me write a letter" gifting "my most beloved watch")
+    r"|\b(?:give|giving|gift|gifting|leave|leaving)\s+(?:away\s+)?(?:\w+\s+){0,3}my\s+(?:most\s+)?"
+    r"(?:beloved|prized|favou?rite|precious|treasured|cherished)\b"
+    r"|\bgiv(?:e|ing)\s+away\s+(?:all\s+)?my\s+(?:things|belongings|possessions|stuff)\b"
+    r"|\b(?:won'?t|will\s+not|will\s+never|never)\s+see\s+me\s+(?:around\s+)?(?:again|any\s?more)\b"
+    r"|\bi'?m\s+sorry\s+for\s+everything\b|\b(?:he|she|they|you|everyone|my\s+\w+)\s+(?:will|might|would)\s+miss\s+me\b"
+    r"|\b(?:goodbye|farewell)\s+(?:letter|note|message)\b|\b(?:after|when)\s+i'?m\s+(?:gone|no\s+longer\s+(?:here|around))\b"
+)  # searched in the lower-cased text with the standard re: 41 µs a prompt, against 94-121 with regex.I
+# Distress short of the self-harm rules, in the first person: a loss, despair. Read only with _MEANS.
+_DISTRESS = regex.compile(
+    r"\b(?:i|i've|i have)\s+(?:just\s+)?lost\s+my\s+(?:job|home|house|wife|husband|partner|child|son|daughter|mom|mum|dad|mother|father|best friend)\b"
+    r"|\b(?:my\s+(?:wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?))\s+(?:just\s+)?(?:left|dumped|divorced)\s+me\b"
+    r"|\bhopeless\b|\bno\s+way\s+out\b|\bcan'?t\s+(?:take|handle)\s+(?:it|this)\b|\bcan'?t\s+do\s+(?:it|this)\s+any\s?more\b"
+    r"|\bi\s+give\s+up\b|\b(?:everything|my\s+life)\s+is\s+falling\s+apart\b"
+    r"|\bi(?:'m|\s+am)\s+(?:so\s+)?(?:worthless|empty\s+inside|done\s+with\s+(?:everything|life))\b"
+    r"|\b(?:nobody|no\s*one)\s+(?:cares|loves\s+me|would\s+(?:miss|care))\b|\bi\s+(?:can'?t|cannot)\s+go\s+on\b"
+    r"|\bi\s+hate\s+myself\b|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)\b|\bthe\s+pain\s+to\s+(?:stop|end)\b",
+    _I,
+)
+EARLIER_TURNS = 6  # how many earlier user turns a question about means is read beside
+
+
+def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding]:
+    """A person at risk (speaking of hurting themselves) or a request for self-harm methods; or a
+    question about a means of dying (a height, a dose, a gun) or a farewell (giving away what one
+    treasures) from someone who, in this text or in ``earlier`` user turns of the conversation
+    (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
+    code, strong = category_rule("self_harm")
+    text = ascii_quotes(text)
+    for pattern in (*_SELF_HARM_RE, *strong):
+        m = pattern.search(text)
+        if m:
+            return [InputFinding("self_harm", code, m.group()[:120])]
+    means = _MEANS.search(text.lower())  # or a farewell
+    if means is not None:
+        # the earlier turns are read (and their quotes made ASCII) only here, where a means was asked about
+        for said in (text, *(ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:])):
+            # first person only: a story about someone else's suicide is no sign (safety-train has one)
+            if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE):
+                return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]
+    return []
+
+
+# Which refusal text a refused prompt gets, never a verdict: a prompt the screen (or the probe)
+# refuses that speaks of hurting oneself is answered with support and resources, not "I can't help
+# with that" (OpenAI's moderation set: 21 of its 47 self-harm texts were refused as "harmful").
+# Wider than _SELF_HARM, as only prompts refused anyway are read with it.
+_SPEAKS_OF_SELF_HARM = regex.compile(
+    r"\b(?:hurt|harm|punish|cut|burn|stab|starve|kill|scratch|bleed|choke|hang)(?:s|ed|ing)?\s+"
+    r"(?:myself|my\s+(?:wrists?|arms?|legs?|thighs?|skin|body))\b"
+    r"|\b(?:i|i've|i have|i'm|i am|i was|i used to|i started|i stopped)\s+(?:been\s+)?(?:cutting|bloodlet\w*|relaps\w*)\b"
+    r"|\bi\s+(?:used\s+to\s+|started\s+to\s+)?cut\b(?!\s+(?:corners|back|down|out|off|ties|costs?|the|a|an|it|them|him|her)\b)"
+    r"|\bself[- ]?harm\w*|\bbloodlet\w*|\b(?:my|the)\s+cuts\b|\bcutting\b(?=.{0,60}\b(?:cop\w+|therap\w+|relaps\w+|scars?|urges?)\b)"
+    r"|\b(?:kill|killing)\s+(?:myself|oneself)\b|\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+(?:all|tonight)\b"
+    r"|\bsuicid\w*|\b(?:go to sleep|fall asleep)\s+(?:and|&)\s+(?:not|never)\s+wake\s+up|\bbetter\s+off\s+(?:dead|without\s+me)"
+    r"|\bi(?:'m|\s+am|\s+feel\s+like)\s+(?:such\s+)?a\s+burden\b|\b(?:wish|want)(?:ed)?\s+(?:i\s+(?:was|were)|to\s+be)\s+dead"
+    r"|\bdon'?t\s+want\s+to\s+(?:be\s+here|exist|live|be\s+alive)|\bno\s+(?:point|reason)\s+(?:in\s+|to\s+)?(?:living|live|going\s+on)"
+    r"|\bcan'?t\s+go\s+on\b|\b(?:the\s+)?pain\s+to\s+(?:stop|end)\b|\bi\s+hate\s+myself\b|\bnobody\s+would\s+(?:miss|care)\b"
+    r"|\b(?:my\s+)?life\s+(?:is|has\s+been|feels|seems)\s+(?:so\s+)?(?:meaningless|pointless|not\s+worth)"
+    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)",
+    _I,
+)
+
+
+def speaks_of_self_harm(text: str) -> bool:
+    """Someone speaking of hurting or ending themselves: a refused prompt of this kind is answered
+    with ``Policy.self_harm_response`` (support and resources), not a bare refusal."""
+    return _SPEAKS_OF_SELF_HARM.search(ascii_quotes(text)) is not None

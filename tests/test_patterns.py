@@ -81,3 +81,27 @@ def test_every_string_the_pattern_matches_its_loosened_patterns_match(pattern, t
         for text in texts:
             if original.search(text):
                 assert compiled.search(text), (pattern, loose, text)
+
+
+# ECMA-262 (JSON Schema's dialect): \d and \w ASCII, \s its WhiteSpace and LineTerminator set. As
+# JSON Schema's test suite (optional/ecmascript-regex) writes them: NKO digit zero, e-acute, the
+# byte order mark (U+FEFF, whitespace to ECMA, not to Unicode) and NEL (U+0085, the other way).
+CHARS = {"5", "\u07c0", "é", "_", " ", "\ufeff", "\xa0", "\x85", "\u2003"}
+SPACE = {" ", "\ufeff", "\xa0", "\u2003"}
+ECMA = [
+    (r"^\d$", {"5"}), (r"^\D$", CHARS - {"5"}),
+    (r"^\w$", {"5", "_"}), (r"^\W$", CHARS - {"5", "_"}),
+    (r"^\s$", SPACE), (r"^\S$", CHARS - SPACE),
+    (r"^[\d_]$", {"5", "_"}), (r"^[^\s]$", CHARS - SPACE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "matches"), ECMA)
+def test_class_escapes_mean_what_ecma_262_means_to_the_grammar_and_the_check(pattern, matches):
+    """The check read \\d and \\w as Unicode ("߀" a digit, "é" a word character: refused where a
+    pattern's \\D allowed them, accepted where its \\w did not) and, like llguidance, \\s as
+    Unicode's White_Space."""
+    schema = {"type": "string", "pattern": pattern}
+    for char in sorted(CHARS):
+        assert (check(char, schema) is None) is (char in matches), (pattern, char)
+        assert _decodes(schema, char) is (char in matches), (pattern, char)

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import regex
 
-__all__ = ["astral_escapes", "ecma_pattern", "loosened_patterns"]
+__all__ = ["astral_escapes", "ecma_classes", "ecma_pattern", "loosened_patterns"]
 
 # a high and a low surrogate written as two \\u escapes, not after an escaped backslash
 _SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
@@ -39,12 +39,57 @@ def astral_escapes(pattern: str) -> str:
     return _SURROGATE_PAIR.sub(one, pattern)
 
 
+# ECMA-262's classes (JSON Schema's regex dialect): \d and \w are ASCII, \s is its WhiteSpace and
+# LineTerminator set. Python's ``regex`` reads \d and \w as Unicode ("߀" a digit, "é" a word
+# character) and, like llguidance, \s as Unicode's White_Space (U+0085 in, U+FEFF out).
+_ECMA_WHITESPACE = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _ECMA_WHITESPACE}
+
+
+def ecma_classes(pattern: str) -> str:
+    """``pattern`` with ``\\d``, ``\\w``, ``\\s`` and their negations written as the sets ECMA-262
+    means by them, which both the check's ``regex`` and llguidance read alike. Inside a set a
+    negated one (``[\\D]``) has no such spelling and is kept."""
+    if "\\" not in pattern:
+        return pattern
+    out: list[str] = []
+    i, n, in_set = 0, len(pattern), False
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            e = pattern[i + 1]
+            if e.lower() in _ECMA_CLASSES and (not in_set or e.islower()):
+                members = _ECMA_CLASSES[e.lower()]
+                out.append(members if in_set else f"[{'^' if e.isupper() else ''}{members}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_set:
+            in_set = True
+            out.append(c)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":  # a "]" first in a set is a member
+                out.append("]")
+                i += 1
+            continue
+        if c == "]" and in_set:
+            in_set = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=1024)
 def ecma_pattern(pattern: str) -> regex.Pattern:
     """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
-    which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, and
-    surrogate pairs as one character. ``regex.error`` where it cannot."""
-    return regex.compile(astral_escapes(pattern))
+    which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, surrogate
+    pairs as one character, and ECMA-262's ``\\d``, ``\\w`` and ``\\s``. ``regex.error`` where it
+    cannot."""
+    return regex.compile(ecma_classes(astral_escapes(pattern)))
 
 
 def loosened_patterns(pattern: str) -> Iterator[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .exact import counts_llguidance_refuses, negation_in_grammar, one_of_as_any_of, unique_choices
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
-from .patterns import astral_escapes
+from .patterns import astral_escapes, ecma_classes
 from .refs import dynamic_refs_static, local_refs_made_llguidance_readable
 from .walk import walk
 
@@ -265,15 +265,19 @@ def _ignore_ref_siblings(schema: dict[str, Any], text: str) -> None:
                 del node[key]
 
 
-_SURROGATE_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]")  # a high one, as the schema's JSON writes it
+# a high surrogate, or \s / \S (where llguidance's Unicode whitespace is not ECMA's), as the schema's JSON writes it
+_NOT_ECMA_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]|\\\\[sS]")
 
 
-def _astral_patterns(schema: dict[str, Any]) -> None:
+def _ecma_patterns(schema: dict[str, Any]) -> None:
+    def ecma(pattern: str) -> str:
+        return ecma_classes(astral_escapes(pattern))
+
     for node in walk(schema):
         if isinstance(node.get("pattern"), str):
-            node["pattern"] = astral_escapes(node["pattern"])
+            node["pattern"] = ecma(node["pattern"])
         if isinstance(node.get("patternProperties"), dict):
-            node["patternProperties"] = {astral_escapes(k): v for k, v in node["patternProperties"].items()}
+            node["patternProperties"] = {ecma(k): v for k, v in node["patternProperties"].items()}
 
 
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
@@ -286,8 +290,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     old_draft = read_as in _OLD_DRAFTS
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)
-    if _SURROGATE_IN_TEXT.search(text):
-        _astral_patterns(schema)
+    if _NOT_ECMA_IN_TEXT.search(text):
+        _ecma_patterns(schema)
     marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
     keep_numbers_from_llguidance(schema, text, dropped, KEYWORDS)
     if '"nullable": true' in text:

@@ -985,6 +985,23 @@ def test_the_grammar_and_the_check_read_every_spelling_of_dollar_schema_as_the_s
     assert _grammar_accepts(relaxed, {"a": "x"}) and check({"a": "x"}, schema) is None
 
 
+@pytest.mark.parametrize("value", [-1, 0, 0.5, 3, 10, 11])
+def test_a_boolean_exclusive_bound_without_dollar_schema_is_read_as_draft_4(value):
+    """OpenAPI 3.0 writes draft 4's ``"minimum": 0, "exclusiveMinimum": true``. Read as 2020-12,
+    the check compared every answer with ``true`` ("0.5 is less than or equal to the minimum of
+    True") and refused them all; the grammar read it its own way."""
+    schema = {
+        "type": "object",
+        "properties": {"p": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 10}},
+        "required": ["p"],
+    }
+    assert dialect(schema) == "draft-04"
+    relaxed = relax(schema)
+    valid = 0 < value <= 10
+    assert relaxed.exact and (check({"p": value}, schema) is None) is valid
+    assert _grammar_accepts(relaxed, {"p": value}) is valid
+
+
 def test_a_tuple_without_dollar_schema_is_read_as_2019_09_not_refused_after_the_answer():
     """An array-form ``items`` (draft 4-2019-09's tuple) in a schema that names no draft: 2020-12
     calls it invalid, so every answer failed the check after decoding ("Invalid JSON Schema at

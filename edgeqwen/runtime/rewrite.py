@@ -124,13 +124,20 @@ def dialect(schema: Any) -> str:
     meta-schema of its own) 2020-12, or 2019-09 where an array-form ``items`` (a tuple, which
     2020-12 spells ``prefixItems`` and refuses as written) says it was written for an earlier
     draft. llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the
-    grammar, applies the keywords beside ``$ref``."""
+    grammar, applies the keywords beside ``$ref``. Draft 4 where a boolean ``exclusiveMinimum``
+    or ``exclusiveMaximum`` says so (OpenAPI 3.0's schemas): read as 2020-12, the check compared
+    every number with ``true`` and refused them all."""
     if not isinstance(schema, dict):
         return "2020-12"
     named = _DIALECT.search(str(schema.get("$schema", "")))
     if named:
         return named[1] or named[2]
-    return "2019-09" if any(isinstance(node.get("items"), list) for node in walk(schema)) else "2020-12"
+    tuple_items = False
+    for node in walk(schema):
+        if isinstance(node.get("exclusiveMinimum"), bool) or isinstance(node.get("exclusiveMaximum"), bool):
+            return "draft-04"  # only draft 4 (and OpenAPI 3.0, written in it) says "exclusiveMinimum": true
+        tuple_items = tuple_items or isinstance(node.get("items"), list)
+    return "2019-09" if tuple_items else "2020-12"
 
 
 def validator_class(schema: Any) -> Any:
@@ -285,8 +292,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     schemas need none of; ``closing``: decoding will close objects that name their properties).
     True where dependentRequired was marked (dependencies_in_grammar)."""
     read_as = dialect(schema)
-    if "$schema" in schema:  # https, no "#", a meta-schema of its own: what the check reads it as
-        schema["$schema"] = _CANONICAL[read_as]
+    if "$schema" in schema or read_as == "draft-04":  # https, no "#", a meta-schema of its own, none
+        schema["$schema"] = _CANONICAL[read_as]  # what the check reads it as, said to llguidance
     old_draft = read_as in _OLD_DRAFTS
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)

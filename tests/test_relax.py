@@ -1002,6 +1002,15 @@ def test_a_boolean_exclusive_bound_without_dollar_schema_is_read_as_draft_4(valu
     assert _grammar_accepts(relaxed, {"p": value}) is valid
 
 
+def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():
+    """Under a ``$schema`` of draft 6 or later the keyword is the bound: every answer would fail the
+    check. Said before decoding, not as a failed answer; a boolean inside a default is data."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "number", "minimum": 0}
+    with pytest.raises(GrammarError, match=r'"exclusiveMinimum": true is draft 4.s spelling.*2020-12'):
+        relax({**schema, "exclusiveMinimum": True})
+    assert relax({**schema, "default": {"exclusiveMinimum": True}}).exact
+
+
 def test_a_tuple_without_dollar_schema_is_read_as_2019_09_not_refused_after_the_answer():
     """An array-form ``items`` (draft 4-2019-09's tuple) in a schema that names no draft: 2020-12
     calls it invalid, so every answer failed the check after decoding ("Invalid JSON Schema at

@@ -15,6 +15,7 @@ import re
 import warnings
 from typing import Any
 
+from ..errors import GrammarError
 from .exact import counts_llguidance_refuses, negation_in_grammar, one_of_as_any_of, unique_choices
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes, ecma_classes
@@ -287,6 +288,22 @@ def _ecma_patterns(schema: dict[str, Any]) -> None:
             node["patternProperties"] = {ecma(k): v for k, v in node["patternProperties"].items()}
 
 
+_BOOLEAN_BOUND = re.compile(r'"exclusiveM(?:in|ax)imum": (?:true|false)')
+
+
+def _refuse_boolean_bounds(schema: dict[str, Any], read_as: str) -> None:
+    """Draft 4's ``"exclusiveMinimum": true`` under a ``$schema`` of draft 6 or later, where the
+    keyword is the bound itself: the check would compare every answer with ``true`` and refuse it."""
+    for node in walk(schema):
+        for key, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(node.get(key), bool):
+                raise GrammarError(
+                    f'Invalid JSON Schema: "{key}": {str(node[key]).lower()} is draft 4\'s spelling, and the schema '
+                    f'names {read_as} in "$schema", where {key} is the bound itself: write "{key}": N in place '
+                    f'of "{plain}": N (or drop it where it was false), or name draft 4.'
+                )
+
+
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
@@ -295,6 +312,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     if "$schema" in schema or read_as == "draft-04":  # https, no "#", a meta-schema of its own, none
         schema["$schema"] = _CANONICAL[read_as]  # what the check reads it as, said to llguidance
     old_draft = read_as in _OLD_DRAFTS
+    if read_as not in ("draft-03", "draft-04") and _BOOLEAN_BOUND.search(text):
+        _refuse_boolean_bounds(schema, read_as)
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)
     if _NOT_ECMA_IN_TEXT.search(text):

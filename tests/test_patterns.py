@@ -105,3 +105,22 @@ def test_class_escapes_mean_what_ecma_262_means_to_the_grammar_and_the_check(pat
     for char in sorted(CHARS):
         assert (check(char, schema) is None) is (char in matches), (pattern, char)
         assert _decodes(schema, char) is (char in matches), (pattern, char)
+
+
+def test_a_dollar_matches_only_at_the_end_as_in_ecma_262():
+    """Python's ``$`` also matches before a final newline: "USD\\n" passed ``^[A-Z]{3}$`` in the
+    check, which alone guards an answer on MLC or a remote server (llguidance never wrote it)."""
+    schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
+    assert check("USD", schema) is None and _decodes(schema, "USD")
+    assert check("USD\n", schema) is not None and not _decodes(schema, "USD\n")
+    assert check("a$b", {"type": "string", "pattern": "^a[$]b$"}) is None  # a "$" in a set is the character
+
+
+@pytest.mark.parametrize("pattern", [r"^\cC$", r"^\cc$"])
+def test_a_control_escape_is_the_control_character(pattern):
+    """ECMA-262's ``\\cX`` (JSON Schema's test suite writes ``\\cC``): neither Python's ``regex`` nor
+    llguidance reads it, and the schema was refused as invalid."""
+    schema = {"type": "string", "pattern": pattern}
+    assert relax(schema).exact
+    assert check("\x03", schema) is None and _decodes(schema, "\x03")
+    assert check("cC", schema) is not None and not _decodes(schema, "cC")

@@ -46,11 +46,14 @@ _ECMA_WHITESPACE = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u2
 _ECMA_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _ECMA_WHITESPACE}
 
 
-def ecma_classes(pattern: str) -> str:
+def ecma_classes(pattern: str, dollar: str = "$") -> str:
     """``pattern`` with ``\\d``, ``\\w``, ``\\s`` and their negations written as the sets ECMA-262
-    means by them, which both the check's ``regex`` and llguidance read alike. Inside a set a
-    negated one (``[\\D]``) has no such spelling and is kept."""
-    if "\\" not in pattern:
+    means by them, and ``\\cX`` as the control character it names, which both the check's ``regex``
+    and llguidance read alike. Inside a set a negated class (``[\\D]``) has no such spelling and is
+    kept. ``dollar``: what a ``$`` outside a
+    set becomes (the check's ``\\Z``: Python's ``$`` also matches before a final newline, ECMA's
+    only at the end)."""
+    if "\\" not in pattern and (dollar == "$" or "$" not in pattern):
         return pattern
     out: list[str] = []
     i, n, in_set = 0, len(pattern), False
@@ -61,6 +64,9 @@ def ecma_classes(pattern: str) -> str:
             if e.lower() in _ECMA_CLASSES and (not in_set or e.islower()):
                 members = _ECMA_CLASSES[e.lower()]
                 out.append(members if in_set else f"[{'^' if e.isupper() else ''}{members}]")
+            elif e == "c" and i + 2 < n and pattern[i + 2].isascii() and pattern[i + 2].isalpha():
+                out.append(f"\\x{ord(pattern[i + 2]) % 32:02x}")  # a control character: \cJ is \n
+                i += 1
             else:
                 out.append(pattern[i : i + 2])
             i += 2
@@ -78,7 +84,7 @@ def ecma_classes(pattern: str) -> str:
             continue
         if c == "]" and in_set:
             in_set = False
-        out.append(c)
+        out.append(dollar if c == "$" and not in_set else c)
         i += 1
     return "".join(out)
 
@@ -87,9 +93,9 @@ def ecma_classes(pattern: str) -> str:
 def ecma_pattern(pattern: str) -> regex.Pattern:
     """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
     which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, surrogate
-    pairs as one character, and ECMA-262's ``\\d``, ``\\w`` and ``\\s``. ``regex.error`` where it
+    pairs as one character, and ECMA-262's ``\\d``, ``\\w``, ``\\s`` and ``$``. ``regex.error`` where it
     cannot."""
-    return regex.compile(ecma_classes(astral_escapes(pattern)))
+    return regex.compile(ecma_classes(astral_escapes(pattern), dollar=r"\Z"))
 
 
 def loosened_patterns(pattern: str) -> Iterator[str]:

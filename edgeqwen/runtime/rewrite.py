@@ -273,8 +273,9 @@ def _ignore_ref_siblings(schema: dict[str, Any], text: str) -> None:
                 del node[key]
 
 
-# a high surrogate, or \s / \S (where llguidance's Unicode whitespace is not ECMA's), as the schema's JSON writes it
-_NOT_ECMA_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]|\\\\[sS]")
+# a high surrogate, \s / \S (where llguidance's Unicode whitespace is not ECMA's) or a control escape
+# \cX (which it does not read), as the schema's JSON writes them
+_NOT_ECMA_IN_TEXT = re.compile(r"\\\\u[dD][89abAB]|\\\\[sS]|\\\\c[A-Za-z]")
 
 
 def _ecma_patterns(schema: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from .common import clean_errors, model_options, open_assistant, sampling_option
 
 if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
+    from ..types import Reply
 
 __all__ = ["chat", "run", "serve"]
 
@@ -134,7 +135,7 @@ def _schema_doc(given: str) -> tuple[str, Any]:
         raise click.BadParameter(f"cannot read {name!r} as JSON ({exc}).", param_hint="--schema-doc") from exc
 
 
-def _format_metrics(reply) -> str:
+def _format_metrics(reply: Reply) -> str:
     m = reply.metrics
     return (
         f"[{m.prompt_tokens} prompt tokens ({m.cached_tokens} cached), {m.generated_tokens} generated, "

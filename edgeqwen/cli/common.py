@@ -7,11 +7,14 @@ import functools
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import EdgeQwenError, StructuredOutputError
+
+if TYPE_CHECKING:
+    from ..assistant import Assistant
 
 __all__ = ["clean_errors", "model_options", "open_assistant", "sampling_options", "say"]
 
@@ -98,7 +101,7 @@ sampling_options = _options(
 _SAMPLING = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "stop")
 
 
-def open_assistant(model: str | None, opts: dict[str, Any]):
+def open_assistant(model: str | None, opts: dict[str, Any]) -> Assistant:
     """The Assistant the model and sampling flags ask for."""
     from ..assistant import Assistant
 

@@ -1002,6 +1002,16 @@ def test_a_boolean_exclusive_bound_without_dollar_schema_is_read_as_draft_4(valu
     assert _grammar_accepts(relaxed, {"p": value}) is valid
 
 
+def test_a_boolean_bound_beside_later_keywords_without_dollar_schema_is_refused_not_guessed():
+    """Read as draft 4 the ``const`` would assert nothing; read as 2020-12 the bound refuses every
+    answer: which draft was meant cannot be told, so the schema is refused saying so. A property
+    named "const" is no keyword."""
+    bound = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
+    with pytest.raises(GrammarError, match="mixes draft 4's boolean.*with const"):
+        relax({"type": "object", "properties": {"p": bound, "k": {"const": "x"}}})
+    assert relax({"type": "object", "properties": {"p": bound, "const": {"type": "string"}}}).exact
+
+
 def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():
     """Under a ``$schema`` of draft 6 or later the keyword is the bound: every answer would fail the
     check. Said before decoding, not as a failed answer; a boolean inside a default is data."""

@@ -305,11 +305,30 @@ def _refuse_boolean_bounds(schema: dict[str, Any], read_as: str) -> None:
                 )
 
 
+# Keywords draft 4 does not know: beside a boolean bound in a schema naming no draft, which draft
+# its author meant cannot be told, and read as draft 4 they would silently assert nothing.
+_LATER_KEYWORDS = frozenset(("const", "contains", "propertyNames", "if", "then", "else", "$defs", "prefixItems",
+                             "dependentRequired", "dependentSchemas", "unevaluatedProperties",
+                             "unevaluatedItems", "minContains", "maxContains", "$anchor"))  # fmt: skip
+
+
+def _refuse_mixed_drafts(schema: dict[str, Any]) -> None:
+    later = sorted({key for node in walk(schema) for key in node.keys() & _LATER_KEYWORDS})
+    if later:
+        raise GrammarError(
+            f'The JSON Schema names no draft in "$schema" and mixes draft 4\'s boolean exclusiveMinimum/'
+            f"exclusiveMaximum with {', '.join(later)}, which draft 4 does not know: name the draft it is "
+            f'written for ("$schema"), and write its bounds as that draft does.'
+        )
+
+
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
     True where dependentRequired was marked (dependencies_in_grammar)."""
     read_as = dialect(schema)
+    if read_as == "draft-04" and "$schema" not in schema:
+        _refuse_mixed_drafts(schema)
     if "$schema" in schema or read_as == "draft-04":  # https, no "#", a meta-schema of its own, none
         schema["$schema"] = _CANONICAL[read_as]  # what the check reads it as, said to llguidance
     old_draft = read_as in _OLD_DRAFTS

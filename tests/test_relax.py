@@ -24,6 +24,7 @@ from edgeqwen.runtime.pydantic_schema import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import (
     INTERNAL,
     KEYWORDS,
+    Draft3RequiredWarning,
     OpenAPINullableWarning,
     UnknownFormatWarning,
     relax,
@@ -1010,6 +1011,20 @@ def test_a_boolean_bound_beside_later_keywords_without_dollar_schema_is_refused_
     with pytest.raises(GrammarError, match="mixes draft 4's boolean.*with const"):
         relax({"type": "object", "properties": {"p": bound, "k": {"const": "x"}}})
     assert relax({"type": "object", "properties": {"p": bound, "const": {"type": "string"}}}).exact
+
+
+def test_draft_3_required_true_is_said_not_refused():
+    """Draft 3's ``"required": true`` on a property of a draft 4 schema: draft 4 ignores it (and the
+    grammar and the check with it), so the schema keeps working, loosely, and a warning says the
+    property is not required and how to require it."""
+    schema = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "object",
+        "properties": {"a": {"type": "string", "required": True}, "b": {"type": "string", "required": False}},
+    }
+    with pytest.warns(Draft3RequiredWarning, match=r"\(1 place\).*\"required\": \["):
+        relaxed = relax(schema)
+    assert relaxed.exact and check({}, schema) is None and _grammar_accepts(relaxed, {})
 
 
 def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():

@@ -32,6 +32,7 @@ from .relaxations import ANNOTATIONS_ONLY, FIXES, drop_undecided_lengths, drop_u
 from .rewrite import (
     ENFORCED_FORMATS,
     KEYWORDS,
+    Draft3RequiredWarning,
     OpenAPINullableWarning,
     UnknownFormatWarning,
     dependencies_in_grammar,
@@ -43,6 +44,7 @@ from .schema import ANY_JSON, FREE_KEY, decoding_schema
 
 __all__ = [
     "ANNOTATIONS_ONLY",
+    "Draft3RequiredWarning",
     "ENFORCED_FORMATS",
     "INTERNAL",
     "KEYWORDS",

@@ -29,6 +29,7 @@ __all__ = [
     "KEYWORDS",
     "PARTLY",
     "STANDARD_FORMATS",
+    "Draft3RequiredWarning",
     "OpenAPINullableWarning",
     "UnknownFormatWarning",
     "dependencies_in_grammar",
@@ -44,6 +45,10 @@ class UnknownFormatWarning(UserWarning):
 
 class OpenAPINullableWarning(UserWarning):
     """OpenAPI 3.0's ``nullable: true``, which JSON Schema ignores: null stays disallowed there."""
+
+
+class Draft3RequiredWarning(UserWarning):
+    """Draft 3's ``"required": true`` on a property, which later drafts ignore: it is not required."""
 
 
 # Formats llguidance enforces while decoding; the other standard ones are checked after.
@@ -293,16 +298,31 @@ _BOOLEAN_BOUND = re.compile(r'"exclusiveM(?:in|ax)imum": (?:true|false)')
 
 
 def _refuse_boolean_bounds(schema: dict[str, Any], read_as: str) -> None:
-    """Draft 4's ``"exclusiveMinimum": true`` under a ``$schema`` of draft 6 or later, where the
-    keyword is the bound itself: the check would compare every answer with ``true`` and refuse it."""
+    """Draft 4's ``"exclusiveMinimum": true`` under draft 6 or later, where the keyword is the bound
+    itself: the check would compare every answer with ``true`` and refuse it."""
     for node in walk(schema):
         for key, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
             if isinstance(node.get(key), bool):
                 raise GrammarError(
                     f'Invalid JSON Schema: "{key}": {str(node[key]).lower()} is draft 4\'s spelling, and the schema '
-                    f'names {read_as} in "$schema", where {key} is the bound itself: write "{key}": N in place '
-                    f'of "{plain}": N (or drop it where it was false), or name draft 4.'
+                    f'is read as {read_as}, where {key} is the bound itself: write "{key}": N in place '
+                    f'of "{plain}": N (or drop it where it was false), or name draft 4 in "$schema".'
                 )
+
+
+def _warn_boolean_required(schema: dict[str, Any], read_as: str) -> None:
+    """Draft 3's ``"required": true`` on a property in a schema read by a later draft: that draft
+    ignores it, as the grammar and the check do, so the property is not required. Said, not
+    refused: such a schema works, loosely."""
+    where = [n for n in walk(schema) if n.get("required") is True]
+    if where:
+        warnings.warn(
+            f"'required: true' on a property ({len(where)} {'place' if len(where) == 1 else 'places'}) is draft "
+            f"3's spelling; {read_as} ignores it, so those properties are not required. To require them, list "
+            'their names on the object: "required": ["name", ...].',
+            Draft3RequiredWarning,
+            stacklevel=3,
+        )
 
 
 # Keywords draft 4 does not know: beside a boolean bound in a schema naming no draft, which draft
@@ -334,6 +354,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     old_draft = read_as in _OLD_DRAFTS
     if read_as not in ("draft-03", "draft-04") and _BOOLEAN_BOUND.search(text):
         _refuse_boolean_bounds(schema, read_as)
+    if read_as != "draft-03" and '"required": true' in text:
+        _warn_boolean_required(schema, read_as)
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)
     if _NOT_ECMA_IN_TEXT.search(text):

@@ -1027,6 +1027,20 @@ def test_draft_3_required_true_is_said_not_refused():
     assert relaxed.exact and check({}, schema) is None and _grammar_accepts(relaxed, {})
 
 
+@pytest.mark.parametrize(("value", "valid"), [({}, False), ({"b": "y"}, False), ({"a": "x"}, True)])
+def test_draft_3_required_is_decoded_as_its_check_reads_it(value, valid):
+    """Under draft 3 (SchemaStore's ninjs names it) ``"required": true`` on a property requires it:
+    the check did, the grammar did not (and called itself exact); an object's list, which draft 3
+    does not know, the grammar enforced and the check did not."""
+    draft_3 = "http://json-schema.org/draft-03/schema#"
+    props = {"a": {"type": "string", "required": True}, "b": {"type": "string", "required": False}}
+    schema = {"$schema": draft_3, "type": "object", "properties": props}
+    relaxed = relax(schema)
+    assert relaxed.exact and (check(value, schema) is None) is valid and _grammar_accepts(relaxed, value) is valid
+    listed = {"$schema": draft_3, "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    assert check({}, listed) is None and _grammar_accepts(relax(listed), {})
+
+
 def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():
     """Under a ``$schema`` of draft 6 or later the keyword is the bound: every answer would fail the
     check. Said before decoding, not as a failed answer; a boolean inside a default is data."""

@@ -342,6 +342,23 @@ def _refuse_mixed_drafts(schema: dict[str, Any]) -> None:
         )
 
 
+def _draft_3_required(schema: dict[str, Any]) -> None:
+    """Draft 3's ``"required": true`` on a property, said the way llguidance reads (the object's list
+    of names); a list on an object, which draft 3 does not know, taken out, as its check ignores it."""
+    for node in walk(schema):
+        if isinstance(node.get("required"), list):
+            del node["required"]
+    for node in walk(schema):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            names = [k for k, v in props.items() if isinstance(v, dict) and v.get("required") is True]
+            for v in props.values():
+                if isinstance(v, dict) and isinstance(v.get("required"), bool):
+                    del v["required"]
+            if names:
+                node["required"] = names
+
+
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
@@ -356,6 +373,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
         _refuse_boolean_bounds(schema, read_as)
     if read_as != "draft-03" and '"required": true' in text:
         _warn_boolean_required(schema, read_as)
+    elif read_as == "draft-03" and '"required"' in text:
+        _draft_3_required(schema)
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)
     if _NOT_ECMA_IN_TEXT.search(text):

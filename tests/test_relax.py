@@ -1331,6 +1331,7 @@ _KEYS = st.sampled_from(
 
 
 @pytest.mark.filterwarnings("ignore::edgeqwen.runtime.rewrite.UnknownFormatWarning")  # random formats
+@pytest.mark.filterwarnings("ignore::edgeqwen.runtime.rewrite.Draft3RequiredWarning")  # and random "required": true
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(_KEYS, _ODD, min_size=1, max_size=3), st.booleans())
 def test_a_schema_with_values_of_any_type_is_relaxed_or_refused_never_a_crash(odd, bounded):

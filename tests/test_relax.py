@@ -1041,6 +1041,18 @@ def test_draft_3_required_is_decoded_as_its_check_reads_it(value, valid):
     assert check({}, listed) is None and _grammar_accepts(relax(listed), {})
 
 
+def test_draft_4_id_anchors_without_dollar_schema_are_found():
+    """Draft 4's ``"id": "#foo"`` names a part (JSON Schema's draft 4 suite, "Location-independent
+    identifier"; one of the slice's GitHub schemas names its definitions so). Read as 2020-12 the
+    reference found nothing: any JSON was decoded and the check failed after every answer."""
+    schema = {"allOf": [{"$ref": "#foo"}], "definitions": {"A": {"id": "#foo", "type": "integer"}}}
+    assert dialect(schema) == "draft-04"
+    relaxed = relax(schema)
+    assert relaxed.exact and check(1, schema) is None and _grammar_accepts(relaxed, 1)
+    assert check("a", schema) is not None and not _grammar_accepts(relaxed, "a")
+    assert dialect({"$id": "https://x/s.json", "properties": {"a": {"id": "#a"}}}) == "2020-12"
+
+
 def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():
     """Under a ``$schema`` of draft 6 or later the keyword is the bound: every answer would fail the
     check. Said before decoding, not as a failed answer; a boolean inside a default is data."""

@@ -132,17 +132,23 @@ def dialect(schema: Any) -> str:
     draft. llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the
     grammar, applies the keywords beside ``$ref``. Draft 4 where a boolean ``exclusiveMinimum``
     or ``exclusiveMaximum`` says so (OpenAPI 3.0's schemas): read as 2020-12, the check compared
-    every number with ``true`` and refused them all."""
+    every number with ``true`` and refused them all; and where ``"id": "#name"`` (with no ``$id``)
+    names a part, which 2020-12 does not read, so a ``"$ref": "#name"`` found nothing."""
     if not isinstance(schema, dict):
         return "2020-12"
     named = _DIALECT.search(str(schema.get("$schema", "")))
     if named:
         return named[1] or named[2]
-    tuple_items = False
+    tuple_items = id_anchor = dollar_id = False
     for node in walk(schema):
         if isinstance(node.get("exclusiveMinimum"), bool) or isinstance(node.get("exclusiveMaximum"), bool):
             return "draft-04"  # only draft 4 (and OpenAPI 3.0, written in it) says "exclusiveMinimum": true
         tuple_items = tuple_items or isinstance(node.get("items"), list)
+        own = node.get("id")
+        id_anchor = id_anchor or (isinstance(own, str) and own.startswith("#") and not own.startswith("#/"))
+        dollar_id = dollar_id or "$id" in node
+    if id_anchor and not dollar_id:
+        return "draft-04"  # draft 4's "id": "#name" names a part, which its "$ref": "#name" finds
     return "2019-09" if tuple_items else "2020-12"
 
 

@@ -1043,14 +1043,18 @@ def test_draft_3_required_is_decoded_as_its_check_reads_it(value, valid):
 
 def test_draft_4_id_anchors_without_dollar_schema_are_found():
     """Draft 4's ``"id": "#foo"`` names a part (JSON Schema's draft 4 suite, "Location-independent
-    identifier"; one of the slice's GitHub schemas names its definitions so). Read as 2020-12 the
-    reference found nothing: any JSON was decoded and the check failed after every answer."""
+    identifier"). Read as 2020-12 the reference found nothing: any JSON was decoded and the check
+    failed after every answer."""
     schema = {"allOf": [{"$ref": "#foo"}], "definitions": {"A": {"id": "#foo", "type": "integer"}}}
     assert dialect(schema) == "draft-04"
     relaxed = relax(schema)
     assert relaxed.exact and check(1, schema) is None and _grammar_accepts(relaxed, 1)
     assert check("a", schema) is not None and not _grammar_accepts(relaxed, "a")
-    assert dialect({"$id": "https://x/s.json", "properties": {"a": {"id": "#a"}}}) == "2020-12"
+    assert (
+        dialect({"$id": "https://x/s.json", "allOf": [{"$ref": "#a"}], "properties": {"a": {"id": "#a"}}}) == "2020-12"
+    )
+    # named so, found by pointer (one of the slice's GitHub schemas): 2020-12 finds it as well
+    assert dialect({"definitions": {"a": {"id": "#a"}}, "allOf": [{"$ref": "#/definitions/a"}]}) == "2020-12"
 
 
 def test_a_boolean_exclusive_bound_under_a_later_draft_is_refused_saying_what_to_write():

@@ -132,23 +132,27 @@ def dialect(schema: Any) -> str:
     draft. llguidance reads such a tuple the same way; 2019-09 rather than 7 as it, like the
     grammar, applies the keywords beside ``$ref``. Draft 4 where a boolean ``exclusiveMinimum``
     or ``exclusiveMaximum`` says so (OpenAPI 3.0's schemas): read as 2020-12, the check compared
-    every number with ``true`` and refused them all; and where ``"id": "#name"`` (with no ``$id``)
-    names a part, which 2020-12 does not read, so a ``"$ref": "#name"`` found nothing."""
+    every number with ``true`` and refused them all; and where a ``"$ref": "#name"`` finds a part
+    by draft 4's ``"id": "#name"`` (and no ``$id`` is written), which 2020-12 does not read."""
     if not isinstance(schema, dict):
         return "2020-12"
     named = _DIALECT.search(str(schema.get("$schema", "")))
     if named:
         return named[1] or named[2]
-    tuple_items = id_anchor = dollar_id = False
+    tuple_items = dollar_id = False
+    named_parts: set[str] = set()  # draft 4's "id": "#name"
+    named_refs: set[str] = set()  # "$ref": "#name"
     for node in walk(schema):
         if isinstance(node.get("exclusiveMinimum"), bool) or isinstance(node.get("exclusiveMaximum"), bool):
             return "draft-04"  # only draft 4 (and OpenAPI 3.0, written in it) says "exclusiveMinimum": true
         tuple_items = tuple_items or isinstance(node.get("items"), list)
-        own = node.get("id")
-        id_anchor = id_anchor or (isinstance(own, str) and own.startswith("#") and not own.startswith("#/"))
         dollar_id = dollar_id or "$id" in node
-    if id_anchor and not dollar_id:
-        return "draft-04"  # draft 4's "id": "#name" names a part, which its "$ref": "#name" finds
+        for key, found in (("id", named_parts), ("$ref", named_refs)):
+            fragment = node.get(key)
+            if isinstance(fragment, str) and fragment[:1] == "#" and fragment[1:2] not in ("", "/"):
+                found.add(fragment[1:])
+    if named_parts & named_refs and not dollar_id:
+        return "draft-04"  # a part named by draft 4's "id", which a reference finds by that name
     return "2019-09" if tuple_items else "2020-12"
 
 
@@ -331,20 +335,23 @@ def _warn_boolean_required(schema: dict[str, Any], read_as: str) -> None:
         )
 
 
-# Keywords draft 4 does not know: beside a boolean bound in a schema naming no draft, which draft
+# Keywords draft 4 does not know: beside draft 4's spellings in a schema naming no draft, which draft
 # its author meant cannot be told, and read as draft 4 they would silently assert nothing.
 _LATER_KEYWORDS = frozenset(("const", "contains", "propertyNames", "if", "then", "else", "$defs", "prefixItems",
                              "dependentRequired", "dependentSchemas", "unevaluatedProperties",
                              "unevaluatedItems", "minContains", "maxContains", "$anchor"))  # fmt: skip
 
 
-def _refuse_mixed_drafts(schema: dict[str, Any]) -> None:
+def _refuse_mixed_drafts(schema: dict[str, Any], text: str) -> None:
     later = sorted({key for node in walk(schema) for key in node.keys() & _LATER_KEYWORDS})
     if later:
+        draft_4 = (
+            "boolean exclusiveMinimum/exclusiveMaximum" if _BOOLEAN_BOUND.search(text) else '"id": "#name" references'
+        )
         raise GrammarError(
-            f'The JSON Schema names no draft in "$schema" and mixes draft 4\'s boolean exclusiveMinimum/'
-            f"exclusiveMaximum with {', '.join(later)}, which draft 4 does not know: name the draft it is "
-            f'written for ("$schema"), and write its bounds as that draft does.'
+            f'The JSON Schema names no draft in "$schema" and mixes draft 4\'s {draft_4} with '
+            f"{', '.join(later)}, which draft 4 does not know: name the draft it is written for "
+            '("$schema"), and write it as that draft does.'
         )
 
 
@@ -371,7 +378,7 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     True where dependentRequired was marked (dependencies_in_grammar)."""
     read_as = dialect(schema)
     if read_as == "draft-04" and "$schema" not in schema:
-        _refuse_mixed_drafts(schema)
+        _refuse_mixed_drafts(schema, text)
     if "$schema" in schema or read_as == "draft-04":  # https, no "#", a meta-schema of its own, none
         schema["$schema"] = _CANONICAL[read_as]  # what the check reads it as, said to llguidance
     old_draft = read_as in _OLD_DRAFTS

@@ -71,6 +71,38 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
         yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
 
 
+# RFC 3987's ucschar (allowed wherever RFC 3986 allows an unreserved character) and iprivate
+# (in the query only): an IRI is valid where the URI it maps to (RFC 3987 section 3.1, those
+# characters percent-encoded) is, so the check reuses the URI reading instead of rfc3987's
+# grammar, whose import costs seconds.
+_UCSCHAR = (
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    + "".join(f"{chr(plane << 16)}-{chr((plane << 16) | 0xFFFD)}" for plane in range(1, 14))
+    + "\U000e1000-\U000efffd"
+)
+_IPRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_UCS = re.compile(f"[{_UCSCHAR}]")
+_UCS_OR_PRIVATE = re.compile(f"[{_UCSCHAR}{_IPRIVATE}]")
+
+
+def _iri(instance: object, rule: str) -> bool:
+    """``iri`` (``rule="URI"``) and ``iri-reference`` (``"URI_reference"``): the URI the IRI maps to
+    is one, and every non-ASCII character is a ucschar (or an iprivate one in the query)."""
+    from rfc3986_validator import validate_rfc3986
+
+    if not isinstance(instance, str):
+        return True
+    end = instance.find("#") % (len(instance) + 1)  # the fragment's "#", else the end
+    start = instance.find("?", 0, end)
+    if start < 0:
+        start = end
+    mapped = "".join(
+        _UCS.sub("%00", part) if i != 1 else _UCS_OR_PRIVATE.sub("%00", part)
+        for i, part in enumerate((instance[:start], instance[start:end], instance[end:]))
+    )
+    return mapped.isascii() and validate_rfc3986(mapped, rule=rule) is not None
+
+
 _LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
 
 
@@ -86,7 +118,7 @@ def _ecma_regex(instance: object) -> bool:
 def _format_checker(checker: Any) -> Any:
     """``checker`` that reads ``regex`` as the check reads patterns, and also takes RFC 3339's leap
     second (``23:59:60Z``, or the same instant in another offset) in ``time`` and ``date-time``:
-    jsonschema's refuses every second 60; and asserts OpenAPI's integer formats."""
+    jsonschema's refuses every second 60; and asserts OpenAPI's integer formats and IRIs."""
     checker = copy.copy(checker)
     checker.checkers = dict(checker.checkers)
     if "regex" in checker.checkers:
@@ -108,6 +140,8 @@ def _format_checker(checker: Any) -> Any:
         checker.checkers[name] = (conforms, raises)
     for name, (low, high) in INTEGER_FORMATS.items():
         checker.checkers[name] = (partial(_integer_in, low=low, high=high), ())
+    checker.checkers["iri"] = (partial(_iri, rule="URI"), ())
+    checker.checkers["iri-reference"] = (partial(_iri, rule="URI_reference"), ())
     return checker
 
 

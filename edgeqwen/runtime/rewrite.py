@@ -55,11 +55,10 @@ class Draft3RequiredWarning(UserWarning):
 ENFORCED_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
 )
-# checked after (jsonschema's checkers; iri and iri-reference are not among them: their checker
-# costs 3 s per import, so they are annotations like unknown formats)
+# checked after (jsonschema's checkers; check.py's own for iri and iri-reference)
 STANDARD_FORMATS = ENFORCED_FORMATS | {
     "idn-email", "idn-hostname", "uri-reference", "uri-template", "json-pointer",
-    "relative-json-pointer", "regex",
+    "relative-json-pointer", "regex", "iri", "iri-reference",
 }  # fmt: skip
 # IPv6 as RFC 4291 writes it, the last 32 bits also as an IPv4 address (`::ffff:192.168.0.1`):
 # exactly what jsonschema's checker (Python's ipaddress, no zone) takes; llguidance's own ipv6

@@ -74,6 +74,19 @@ IPV6_PATTERN = "^(" + "|".join((
 )) + ")$"  # fmt: skip
 
 HOSTNAME_MAX = 253  # characters in a hostname (RFC 1123; what the check's fqdn reading allows)
+# Formats checked after, said in decoding by a pattern that takes every valid value (a superset,
+# cheap to compile): without one the grammar wrote any string there, "" too, and every such answer
+# was resampled. json-pointer's is the format itself (RFC 6901: "/" before each token, "~" only as
+# ~0 or ~1), as the check's jsonpointer reads it.
+FORMAT_SUPERSETS = {
+    # a local part (atext, dots and any non-ASCII, or a quoted string, which may hold "@" and
+    # spaces), "@", then a host (letters, digits, "-", "." and any non-ASCII) or an address literal
+    "idn-email": r'^([^\x00-\x20"(),:;<>@\[\\\]\x7f]+|"([^"\\]|\\.)*")@'
+    + r"([^\x00-\x20!-,/:-@\[-\^`{-\x7f]+|\[[^\]\s]+\])$",
+    "idn-hostname": r"^[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+$",  # the host part of idn-email's
+    "iri": r"^[A-Za-z][-A-Za-z0-9+.]*:",  # a scheme first
+    "json-pointer": r"^(/([^~]|~[01])*)*$",
+}
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
 # How each validation keyword is honoured (annotations such as title/description/default are not listed).
@@ -209,6 +222,8 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
         if fmt == "ipv6" and "pattern" not in node:
             node["pattern"] = IPV6_PATTERN  # the format, said in full (and still checked after)
             del node["format"]
+        if fmt in FORMAT_SUPERSETS and "pattern" not in node:
+            node["pattern"] = FORMAT_SUPERSETS[fmt]  # (the format itself still checked after)
         if fmt == "hostname" and (node.get("maxLength") is None or number_over(node["maxLength"], HOSTNAME_MAX)):
             node["maxLength"] = HOSTNAME_MAX  # llguidance's format has no total length; the check's does
         if isinstance(fmt, str) and fmt not in ENFORCED_FORMATS:

@@ -358,6 +358,21 @@ def test_a_json_pointer_is_said_in_decoding_as_rfc_6901_writes_it():
         assert not grammar_takes(grammar, value) and check(value, schema).keyword == "format", value
 
 
+def test_a_relative_json_pointer_is_checked_as_its_draft_writes_it():
+    # jsonschema's checker refused "100" (any digit after a "0" read as a leading zero) and took "٣/a"
+    schema = {"type": "string", "format": "relative-json-pointer"}
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
+    grammar = relax(schema).grammar
+    for value in ("0", "100", "100/foo", "0#", "120/a~0b", "0/"):
+        assert check(value, schema) is None and check(value, draft7) is None and grammar_takes(grammar, value)
+    for value in ("0+1/a", "2-1#"):  # 2020-12's index adjustment (draft-bhutton-relative-json-pointer-00)
+        assert (
+            check(value, schema) is None and check(value, draft7).keyword == "format" and grammar_takes(grammar, value)
+        )
+    for value in ("", "01", "-1", "/a", "٣/a", "0/a~2", "0+01", "+1/a", "0##"):
+        assert check(value, schema).keyword == "format" and not grammar_takes(grammar, value), value
+
+
 def test_iris_are_checked_as_rfc_3987_reads_them_without_a_warning():
     # iri / iri-reference were annotations (rfc3987's checker costs seconds per import): an IRI with
     # a backslash or a bare IPv6 host passed. Now the URI an IRI maps to is checked, every non-ASCII

@@ -143,6 +143,20 @@ def _email(instance: object, host: Callable[[str], bool] | None = None) -> bool:
     return bool(domain) and FQDN(domain, min_labels=1).is_valid
 
 
+# A relative JSON pointer: an integer without leading zeros, then "#" or a JSON pointer (RFC 6901);
+# 2020-12's draft (bhutton-00) adds an index adjustment ("0+1/a"). jsonschema's checker refuses
+# "100" and "100/a" (it reads any digit after a "0" as a leading zero) and takes "٣/a".
+_POINTER = r"(/([^~]|~[01])*)*"
+_RELATIVE_POINTER = re.compile(rf"(0|[1-9][0-9]*)(#|{_POINTER})\Z")
+_RELATIVE_POINTER_2020 = re.compile(rf"(0|[1-9][0-9]*)([+-](0|[1-9][0-9]*))?(#|{_POINTER})\Z")
+
+
+def _relative_pointer(instance: object, adjusted: bool) -> bool:
+    if not isinstance(instance, str):
+        return True
+    return (_RELATIVE_POINTER_2020 if adjusted else _RELATIVE_POINTER).match(instance) is not None
+
+
 _LEAP_SECOND = re.compile(r"(\d\d):(\d\d):60(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z")
 
 
@@ -160,6 +174,9 @@ def _format_checker(checker: Any) -> Any:
     second (``23:59:60Z``, or the same instant in another offset) in ``time`` and ``date-time``:
     jsonschema's refuses every second 60; and asserts OpenAPI's integer formats, IRIs and e-mail
     addresses as RFC 5321 writes them."""
+    import jsonschema
+
+    adjusted = checker is jsonschema.Draft202012Validator.FORMAT_CHECKER  # its relative pointers' form
     checker = copy.copy(checker)
     checker.checkers = dict(checker.checkers)
     if "regex" in checker.checkers:
@@ -182,6 +199,8 @@ def _format_checker(checker: Any) -> Any:
     for name, (low, high) in INTEGER_FORMATS.items():
         checker.checkers[name] = (partial(_integer_in, low=low, high=high), ())
     checker.checkers["email"] = (_email, ())
+    if "relative-json-pointer" in checker.checkers:  # (drafts 7 and later)
+        checker.checkers["relative-json-pointer"] = (partial(_relative_pointer, adjusted=adjusted), ())
     if "idn-hostname" in checker.checkers:  # (where idna is installed, as jsonschema reads it)
         host, raises = checker.checkers["idn-hostname"]
         checker.checkers["idn-email"] = (partial(_email, host=_passes(host, raises)), ())

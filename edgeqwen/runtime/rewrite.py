@@ -86,6 +86,8 @@ FORMAT_SUPERSETS = {
     "idn-hostname": r"^[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+$",  # the host part of idn-email's
     "iri": r"^[A-Za-z][-A-Za-z0-9+.]*:",  # a scheme first
     "json-pointer": r"^(/([^~]|~[01])*)*$",
+    # an integer, 2020-12's index adjustment, then "#" or a JSON pointer (the check reads the draft)
+    "relative-json-pointer": r"^(0|[1-9][0-9]*)([+-](0|[1-9][0-9]*))?(#|(/([^~]|~[01])*)*)$",
 }
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"

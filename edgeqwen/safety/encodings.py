@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import regex
 
+from .words import segment
+
 __all__ = ["readings", "without_morse"]
 
 # Shorter runs are tried only where padding marks them as an encoding ("Q29vbg==", "I52WE===").
@@ -242,7 +244,8 @@ _NATO_GATE = frozenset(part for word in _NATO_WORDS for part in word.split("-"))
 
 
 def _nato(text: str, words: list[str]) -> list[str]:
-    """Runs of four or more NATO words, each read as its letter ("/" between words read as a space)."""
+    """Runs of four or more NATO words, each read as its letter ("/" between words read as a space),
+    the letters split into the likeliest words."""
     if sum(map(_NATO_GATE.__contains__, words)) < 4:  # a set lookup per word, before any pattern
         return []
     runs: list[list[re.Match]] = [[]]
@@ -255,11 +258,9 @@ def _nato(text: str, words: list[str]) -> list[str]:
     out = []
     for run in runs:
         if len(run) >= 4:
-            out.append(
-                "".join(m.group(1)[0] + (" " if "/" in m.group()[len(m.group(1)) :] else "") for m in run)
-                .lower()
-                .strip()
-            )
+            letters = "".join(m.group(1)[0] + (" " if "/" in m.group()[len(m.group(1)) :] else "") for m in run)
+            # the alphabet spells letters only: the words between are found again (words.py)
+            out.append(" ".join(segment(chunk) for chunk in letters.lower().split()))
     return out
 
 

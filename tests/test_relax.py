@@ -358,6 +358,16 @@ def test_a_json_pointer_is_said_in_decoding_as_rfc_6901_writes_it():
         assert not grammar_takes(grammar, value) and check(value, schema).keyword == "format", value
 
 
+def test_a_uri_reference_is_narrowed_in_decoding_to_what_rfc_3986_writes():
+    # any string before: a random model's "]=" failed the check on every attempt (AsyncAPI's $ref)
+    schema = {"type": "string", "format": "uri-reference"}
+    grammar = relax(schema).grammar
+    for value in ("", "#/components/schemas/Pet", "../a?b=c#d", "http://[::1]:80/p%20q", "mailto:a@b.c", "//x/y"):
+        assert grammar_takes(grammar, value) and check(value, schema) is None, value
+    for value in ("]=", "a b", "%zz", "x/[y]", "\\server\\share", "é"):
+        assert not grammar_takes(grammar, value) and check(value, schema).keyword == "format", value
+
+
 def test_a_relative_json_pointer_is_checked_as_its_draft_writes_it():
     # jsonschema's checker refused "100" (any digit after a "0" read as a leading zero) and took "٣/a"
     schema = {"type": "string", "format": "relative-json-pointer"}

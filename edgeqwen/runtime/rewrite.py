@@ -85,6 +85,9 @@ FORMAT_SUPERSETS = {
     + r"([^\x00-\x20!-,/:-@\[-\^`{-\x7f]+|\[[^\]\s]+\])$",
     "idn-hostname": r"^[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+$",  # the host part of idn-email's
     "iri": r"^[A-Za-z][-A-Za-z0-9+.]*:",  # a scheme first
+    # RFC 3986's characters, "%" only before two hex digits, "[" and "]" only in an authority
+    "uri-reference": r"^(([A-Za-z][-A-Za-z0-9+.]*:)?//([-A-Za-z0-9._~!$&'()*+,;=:@\[\]]|%[0-9A-Fa-f]{2})*)?"
+    + r"([-A-Za-z0-9._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$",
     "json-pointer": r"^(/([^~]|~[01])*)*$",
     # an integer, 2020-12's index adjustment, then "#" or a JSON pointer (the check reads the draft)
     "relative-json-pointer": r"^(0|[1-9][0-9]*)([+-](0|[1-9][0-9]*))?(#|(/([^~]|~[01])*)*)$",

@@ -24,7 +24,7 @@ from ..errors import GrammarError
 from .numbers import INTEGER_FORMATS
 from .patterns import ecma_pattern
 from .relax import _refuse_invalid
-from .rewrite import validator_class
+from .rewrite import JSON_POINTER, NON_NEGATIVE, validator_class
 
 __all__ = ["Violation", "check"]
 
@@ -93,10 +93,10 @@ def _iri(instance: object, rule: str) -> bool:
 
     if not isinstance(instance, str):
         return True
-    end = instance.find("#") % (len(instance) + 1)  # the fragment's "#", else the end
+    end = instance.find("#")  # the fragment's "#", else the end
+    end = len(instance) if end < 0 else end
     start = instance.find("?", 0, end)
-    if start < 0:
-        start = end
+    start = end if start < 0 else start
     mapped = "".join(
         _UCS.sub("%00", part) if i != 1 else _UCS_OR_PRIVATE.sub("%00", part)
         for i, part in enumerate((instance[:start], instance[start:end], instance[end:]))
@@ -146,9 +146,8 @@ def _email(instance: object, host: Callable[[str], bool] | None = None) -> bool:
 # A relative JSON pointer: an integer without leading zeros, then "#" or a JSON pointer (RFC 6901);
 # 2020-12's draft (bhutton-00) adds an index adjustment ("0+1/a"). jsonschema's checker refuses
 # "100" and "100/a" (it reads any digit after a "0" as a leading zero) and takes "٣/a".
-_POINTER = r"(/([^~]|~[01])*)*"
-_RELATIVE_POINTER = re.compile(rf"(0|[1-9][0-9]*)(#|{_POINTER})\Z")
-_RELATIVE_POINTER_2020 = re.compile(rf"(0|[1-9][0-9]*)([+-](0|[1-9][0-9]*))?(#|{_POINTER})\Z")
+_RELATIVE_POINTER = re.compile(rf"{NON_NEGATIVE}(#|{JSON_POINTER})\Z")
+_RELATIVE_POINTER_2020 = re.compile(rf"{NON_NEGATIVE}([+-]{NON_NEGATIVE})?(#|{JSON_POINTER})\Z")
 
 
 def _relative_pointer(instance: object, adjusted: bool) -> bool:
@@ -202,25 +201,10 @@ def _format_checker(checker: Any) -> Any:
     if "relative-json-pointer" in checker.checkers:  # (drafts 7 and later)
         checker.checkers["relative-json-pointer"] = (partial(_relative_pointer, adjusted=adjusted), ())
     if "idn-hostname" in checker.checkers:  # (where idna is installed, as jsonschema reads it)
-        host, raises = checker.checkers["idn-hostname"]
-        checker.checkers["idn-email"] = (partial(_email, host=_passes(host, raises)), ())
+        checker.checkers["idn-email"] = (partial(_email, host=partial(checker.conforms, format="idn-hostname")), ())
     checker.checkers["iri"] = (partial(_iri, rule="URI"), ())
     checker.checkers["iri-reference"] = (partial(_iri, rule="URI_reference"), ())
     return checker
-
-
-def _passes(checker: Callable[[str], bool], raises: Any) -> Callable[[str], bool]:
-    """A jsonschema format checker as a predicate (some raise where they refuse)."""
-
-    errors: tuple[type[Exception], ...] = raises if isinstance(raises, tuple) else (raises,)
-
-    def passes(instance: str) -> bool:
-        try:
-            return bool(checker(instance))
-        except errors:
-            return False
-
-    return passes
 
 
 def _integer_in(instance: object, low: int, high: int) -> bool:

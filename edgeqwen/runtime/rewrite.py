@@ -76,21 +76,24 @@ IPV6_PATTERN = "^(" + "|".join((
 HOSTNAME_MAX = 253  # characters in a hostname (RFC 1123; what the check's fqdn reading allows)
 # Formats checked after, said in decoding by a pattern that takes every valid value (a superset,
 # cheap to compile): without one the grammar wrote any string there, "" too, and every such answer
-# was resampled. json-pointer's is the format itself (RFC 6901: "/" before each token, "~" only as
-# ~0 or ~1), as the check's jsonpointer reads it.
+# was resampled. A JSON pointer's is the format itself (RFC 6901: "/" before each token, "~" only
+# as ~0 or ~1), as the check's jsonpointer reads it; check.py reads relative ones by these too.
+JSON_POINTER = r"(/([^~]|~[01])*)*"
+NON_NEGATIVE = r"(0|[1-9][0-9]*)"  # no leading zero
+_IDN_HOST = r"[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+"  # letters, digits, "-", "." and any non-ASCII
+_SCHEME = r"[A-Za-z][-A-Za-z0-9+.]*:"
 FORMAT_SUPERSETS = {
     # a local part (atext, dots and any non-ASCII, or a quoted string, which may hold "@" and
-    # spaces), "@", then a host (letters, digits, "-", "." and any non-ASCII) or an address literal
-    "idn-email": r'^([^\x00-\x20"(),:;<>@\[\\\]\x7f]+|"([^"\\]|\\.)*")@'
-    + r"([^\x00-\x20!-,/:-@\[-\^`{-\x7f]+|\[[^\]\s]+\])$",
-    "idn-hostname": r"^[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+$",  # the host part of idn-email's
-    "iri": r"^[A-Za-z][-A-Za-z0-9+.]*:",  # a scheme first
+    # spaces), "@", then a host or an address literal
+    "idn-email": rf'^([^\x00-\x20"(),:;<>@\[\\\]\x7f]+|"([^"\\]|\\.)*")@({_IDN_HOST}|\[[^\]\s]+\])$',
+    "idn-hostname": rf"^{_IDN_HOST}$",
+    "iri": rf"^{_SCHEME}",  # a scheme first
     # RFC 3986's characters, "%" only before two hex digits, "[" and "]" only in an authority
-    "uri-reference": r"^(([A-Za-z][-A-Za-z0-9+.]*:)?//([-A-Za-z0-9._~!$&'()*+,;=:@\[\]]|%[0-9A-Fa-f]{2})*)?"
+    "uri-reference": rf"^(({_SCHEME})?//([-A-Za-z0-9._~!$&'()*+,;=:@\[\]]|%[0-9A-Fa-f]{{2}})*)?"
     + r"([-A-Za-z0-9._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$",
-    "json-pointer": r"^(/([^~]|~[01])*)*$",
+    "json-pointer": rf"^{JSON_POINTER}$",
     # an integer, 2020-12's index adjustment, then "#" or a JSON pointer (the check reads the draft)
-    "relative-json-pointer": r"^(0|[1-9][0-9]*)([+-](0|[1-9][0-9]*))?(#|(/([^~]|~[01])*)*)$",
+    "relative-json-pointer": rf"^{NON_NEGATIVE}([+-]{NON_NEGATIVE})?(#|{JSON_POINTER})$",
 }
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"

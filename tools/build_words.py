@@ -12,7 +12,6 @@ hard-negative rows: lower-cased runs of letters, counted, the most frequent kept
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter
@@ -22,27 +21,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from edgeqwen.safety.probe import is_validation  # noqa: E402
-from edgeqwen.safety.screen import EXCLUDED_SOURCES  # noqa: E402
+from train_screen import DATA, load_rows  # noqa: E402  (the screen's own rows: licences filtered, written rows added)
 
-DATA = ROOT.parent / "shared" / "data" / "safety-train"
+from edgeqwen.safety.probe import is_validation  # noqa: E402
+
 OUT = ROOT / "edgeqwen" / "safety" / "words.txt"
-KEEP = 20_000  # words; ~190 KB
+KEEP = 20_000  # words; 206 KiB
 MIN_COUNT = 2
 MAX_LEN = 20
 _WORD = re.compile(r"[a-z]+")
 
 
 def build(data: Path = DATA) -> str:
-    from safety_hard_negatives import hard_negatives
-
     counts: Counter[str] = Counter()
-    with open(data / "train.jsonl", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    for row in rows + hard_negatives():
-        if row["source"] in EXCLUDED_SOURCES or is_validation(row["text"]):
-            continue
-        counts.update(w for w in _WORD.findall(row["text"].lower()) if len(w) <= MAX_LEN)
+    for row in load_rows(data):
+        if not is_validation(row["text"]):
+            counts.update(w for w in _WORD.findall(row["text"].lower()) if len(w) <= MAX_LEN)
     # single letters are words only as English writes them ("a", "i"); the rest are list markers
     kept = [(w, c) for w, c in counts.items() if c >= MIN_COUNT and (len(w) > 1 or w in "ai")]
     kept.sort(key=lambda wc: (-wc[1], wc[0]))

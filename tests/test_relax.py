@@ -148,6 +148,127 @@ def test_a_pydantic_discriminated_union_is_enforced_in_decoding():
     assert not _grammar_accepts(relaxed, {"pet": {"pet_type": "fish", "meows": 2}, "pets": []})
 
 
+_KINDS = ("a", "b", "c")
+_CONDITIONS = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(_KINDS), min_size=1, max_size=2, unique=True),  # the values asked for
+        st.booleans(),  # the condition also requires the property
+        st.sampled_from(("x", "y", None)),  # then: that property required (None: no then)
+        st.sampled_from(("x", "y", None)),  # else
+    ),
+    min_size=1,
+    max_size=3,
+)
+_OBJECTS = [
+    {k: v for k, v in (("kind", kind), ("x", 1), ("y", 2)) if v is not None and k in keys}
+    for kind in (*_KINDS, None)
+    for keys in ({"kind"}, {"kind", "x"}, {"kind", "y"}, {"kind", "x", "y"})
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_CONDITIONS, st.booleans(), st.booleans())
+def test_conditions_on_a_discriminator_are_said_exactly_in_decoding(conditions, required, own):
+    """GitHub's issue forms write a tagged union as ``allOf`` of ``if`` (the item's ``type`` is X)
+    / ``then`` (its attributes): said in the grammar as one branch per set of values that meets the
+    same conditions (and the property's absence, where it is optional), it agrees with the check on
+    every object, with the property present or not."""
+    parts = [
+        {
+            "if": {"properties": {"kind": {"enum": values}}, **({"required": ["kind"]} if needs else {})},
+            **({"then": {"required": [then]}} if then else {}),
+            **({"else": {"required": [other]}} if other else {}),
+        }
+        for values, needs, then, other in conditions
+    ]
+    schema = {
+        "type": "object",
+        "properties": {"kind": {"enum": list(_KINDS)}, "x": {"type": "integer"}, "y": {"type": "integer"}},
+        **({"required": ["kind"]} if required else {}),
+        **({**parts[0], "allOf": parts[1:]} if own else {"allOf": parts}),
+    }
+    relaxed = relax(schema)
+    assert relaxed.exact, relaxed.checked_after
+    for value in _OBJECTS:
+        assert _grammar_accepts(relaxed, value) is (check(value, schema) is None), value
+
+
+_KINDS_OF_ITEM = ["markdown", "textarea"]
+_ITEM = {  # GitHub's issue forms: each kind of item has attributes of its own
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": _KINDS_OF_ITEM}},
+    "allOf": [
+        {
+            "if": {"properties": {"type": {"const": kind}}},
+            "then": {
+                "type": "object",
+                "required": ["type", "attributes"],
+                "properties": {
+                    "type": {"enum": _KINDS_OF_ITEM},
+                    "attributes": {
+                        "type": "object",
+                        "required": ["value"],
+                        "properties": {"value": {"type": "string"}},
+                    },
+                },
+                "additionalProperties": False,
+            },
+        }
+        for kind in _KINDS_OF_ITEM
+    ],
+}
+_TAGGED = {
+    "type": "object",
+    "properties": {"kind": {"enum": ["a", "b"]}},
+    "required": ["kind"],
+    "anyOf": [
+        {"properties": {"kind": {"const": "a"}, "x": {"type": "string"}}, "required": ["x"]},
+        {"properties": {"kind": {"const": "b"}}},
+    ],
+}
+_STEP = {  # GitHub's workflow step: closed, recursive, and "uses" or "run" required by a branch
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "uses": {"type": "string"},
+        "run": {"type": "string"},
+        "name": {"type": "string"},
+        "parallel": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+    },
+    "anyOf": [
+        {"type": "object", "properties": {"uses": True}, "required": ["uses"]},
+        {"type": "object", "properties": {"run": True}, "required": ["run"]},
+    ],
+}
+_WORKFLOW = {"$defs": {"step": _STEP}, "type": "object", "properties": {"steps": {"type": "array", "items": _STEP}}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "good", "bad"),
+    [
+        (_ITEM, {"type": "markdown", "attributes": {"value": "Hi"}}, {"type": "markdown"}),
+        (_TAGGED, {"kind": "a", "x": "hi"}, {"kind": "a"}),
+        (
+            _WORKFLOW,
+            {"steps": [{"uses": "x", "name": "a"}, {"run": "c", "parallel": [{"run": "b"}]}]},
+            {"steps": [{"name": "a"}]},
+        ),
+    ],
+    ids=["conditions", "branches", "closed-by-the-schema"],
+)
+def test_an_object_closed_while_decoding_keeps_the_keys_its_branches_name(schema, good, bad):
+    """An object that names its properties allows no others while decoding; closed to its own
+    names only, it let no value of a branch that names more through (a ``then``, an ``anyOf``
+    branch), and a branch closed on its own forbade the object's other keys: an item of an issue
+    form, a branch of a tagged union, a workflow step with a name could never be written, and
+    failed the check on every attempt."""
+    relaxed = relax(schema, max_string=DEFAULT_MAX_STRING)  # as every answer decodes
+    assert relaxed.exact, relaxed.checked_after
+    assert _grammar_accepts(relaxed, good) and check(good, schema) is None
+    assert not _grammar_accepts(relaxed, bad)
+
+
 _TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
 _ONE_OF_VALUES = ["a", 3, 2.5, True, None, {}, []]
 

@@ -1,7 +1,8 @@
 """JSON Schema keywords llguidance refuses, said exactly in what it takes where they can be.
 
 ``oneOf`` as ``anyOf`` where no value can match two branches (types only one branch allows, sets of
-required keys, branches a ``const``/``enum``/type tells apart), ``uniqueItems`` over a small enum as
+required keys, branches a ``const``/``enum``/type tells apart), ``if``/``then``/``else`` that ask
+a required property for one of its listed values, ``uniqueItems`` over a small enum as
 the list of every allowed array, a ``not`` the grammar already says; and which ``min/maxProperties``
 llguidance refuses, known before any compile. rewrite.py applies them (``_static``); what is not
 said here is left to the check.
@@ -15,12 +16,19 @@ from typing import Any
 
 from .refs import resolve
 
-__all__ = ["counts_llguidance_refuses", "negation_in_grammar", "one_of_as_any_of", "unique_choices"]
+__all__ = [
+    "conditions_as_branches",
+    "counts_llguidance_refuses",
+    "negation_in_grammar",
+    "one_of_as_any_of",
+    "unique_choices",
+]
 
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
 _ONE_OF_KEY_SETS = 16  # the most branches a oneOf of required keys is spelled out as
 _ONE_OF_CHOICES = 4096  # the most choices of absent keys walked to find them
 _REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
+_CONDITION_BRANCHES = 16  # the most branches a chain of conditions on one property is said as
 
 
 def unique_choices(node: dict[str, Any], root: dict[str, Any]) -> bool:
@@ -239,3 +247,96 @@ def one_of_as_any_of(branches: list[Any], node: dict[str, Any], root: dict[str, 
     if (alone := _one_set_of_keys(branches, node)) is not None:
         return alone, True
     return branches, _distinct_branches(branches, root)
+
+
+_ABSENT = object()  # the property's value in a condition's reading where the object lacks it
+
+
+def _asks(condition: Any) -> tuple[str, list[Any], bool] | None:
+    """What an ``if`` asks of one property, where that is all it asks: the property, the values
+    it asks for, and whether the property may be absent (a condition without ``required`` holds
+    of an object that lacks it). ``{"properties": {"type": {"const": "markdown"}}}``, with
+    ``"required": ["type"]`` or not; ``{"not": {"required": ["type"]}}``: absent only."""
+    if type(condition) is not dict:
+        return None
+    if condition.keys() - _NOTES == {"not"}:
+        neg = condition["not"]
+        required = neg.get("required") if type(neg) is dict and not neg.keys() - _NOTES - {"required"} else None
+        if isinstance(required, list) and len(required) == 1 and isinstance(required[0], str):
+            return required[0], [], True
+        return None
+    if condition.keys() - _NOTES - {"properties", "required", "type"}:
+        return None
+    props, required = condition.get("properties"), condition.get("required", [])
+    if condition.get("type", "object") not in ("object", ["object"]) or type(props) is not dict or len(props) != 1:
+        return None
+    ((key, test),) = props.items()
+    if type(test) is not dict or not isinstance(required, list) or any(k != key for k in required):
+        return None
+    asked = test.keys() - _NOTES
+    values = [test["const"]] if asked == {"const"} else test.get("enum") if asked == {"enum"} else None
+    return (key, values, not required) if isinstance(values, list) else None
+
+
+def conditions_as_branches(node: dict[str, Any], root: dict[str, Any]) -> bool:
+    """``if``/``then``/``else`` said exactly where every condition on an object (its own, and each
+    ``allOf`` part that is only a condition) asks the same property for listed values or for its
+    absence, and that property's values are a list (a discriminator: GitHub's issue forms, whose
+    item ``type`` is one of six, each with attributes of its own): ``anyOf`` of one branch per set
+    of values (and absence, where the property is optional) that meets the same conditions,
+    holding the ``then`` of each condition they meet and the ``else`` of each they do not. The
+    conditions are taken out of ``node``; False (``node`` unchanged, the conditions left to the
+    check) where that does not apply."""
+    parts = node.get("allOf") if isinstance(node.get("allOf"), list) else []
+    only_condition = {"if", "then", "else"}
+    chain = [(None, node)] if "if" in node else []
+    chain += [
+        (i, p) for i, p in enumerate(parts) if type(p) is dict and "if" in p and not p.keys() - _NOTES - only_condition
+    ]
+    if not chain or node.get("type") not in ("object", ["object"]) or "$ref" in node:
+        return False
+    asked = [_asks(part["if"]) for _, part in chain]
+    keys = {a[0] for a in asked if a is not None}
+    props, required = node.get("properties"), node.get("required", [])
+    if None in asked or len(keys) != 1 or not isinstance(props, dict) or not isinstance(required, list):
+        return False
+    key = keys.pop()
+    prop = props.get(key)
+    for _ in range(_REF_HOPS):
+        prop = resolve(prop, root)
+    values = ([prop["const"]] if "const" in prop else prop.get("enum")) if isinstance(prop, dict) else None
+    if not isinstance(values, list) or not values:
+        return False
+    values = [v for i, v in enumerate(values) if not any(_same(v, w) for w in values[:i])]
+    groups: dict[tuple[bool, ...], list[Any]] = {}
+    for value in values if key in required else [*values, _ABSENT]:
+        met = tuple(
+            may_lack if value is _ABSENT else any(_same(value, v) for v in test)
+            for _, test, may_lack in asked  # type: ignore[misc]
+        )
+        groups.setdefault(met, []).append(value)
+    branches = []
+    for met, group in groups.items():
+        held = [
+            part.get("then", True) if yes else part.get("else", True) for yes, (_, part) in zip(met, chain, strict=True)
+        ]
+        if any(h is False for h in held):
+            continue  # these values meet a condition whose answer allows nothing
+        held = [h for h in held if h is not True]
+        present = [v for v in group if v is not _ABSENT]
+        shapes = [{"required": [key], "properties": {key: {"enum": present}}}] if present else []
+        shapes += [{"properties": {key: False}}] if len(present) < len(group) else []  # the object without it
+        branches += [{**shape, "allOf": held} if held else shape for shape in shapes]
+    if not branches or len(branches) > _CONDITION_BRANCHES:
+        return False
+    for word in ("if", "then", "else"):
+        node.pop(word, None)
+    if any(i is not None for i, _ in chain):
+        node["allOf"] = [p for i, p in enumerate(parts) if all(i != j for j, _ in chain)]
+    if "anyOf" in node:
+        node.setdefault("allOf", []).append({"anyOf": branches})
+    else:
+        node["anyOf"] = branches
+    if node.get("allOf") == []:
+        del node["allOf"]
+    return True

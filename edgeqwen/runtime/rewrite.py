@@ -16,7 +16,13 @@ import warnings
 from typing import Any
 
 from ..errors import GrammarError
-from .exact import counts_llguidance_refuses, negation_in_grammar, one_of_as_any_of, unique_choices
+from .exact import (
+    conditions_as_branches,
+    counts_llguidance_refuses,
+    negation_in_grammar,
+    one_of_as_any_of,
+    unique_choices,
+)
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes, ecma_classes
 from .refs import dynamic_refs_static, local_refs_made_llguidance_readable
@@ -106,17 +112,20 @@ KEYWORDS: dict[str, str] = {
     "multipleOf": PARTLY,
     "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
     "minProperties": PARTLY, "maxProperties": PARTLY, "minLength": PARTLY, "maxLength": PARTLY,
-    "not": PARTLY, "if": AFTER, "then": AFTER, "else": AFTER, "uniqueItems": PARTLY,
+    "not": PARTLY, "if": PARTLY, "then": PARTLY, "else": PARTLY, "uniqueItems": PARTLY,
     "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
     "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
     "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
     "$dynamicRef": PARTLY, "$recursiveRef": PARTLY,
 }  # fmt: skip
 
-# left out of the grammar (uniqueItems only where unique_choices cannot say it; dependencies are
-# said again by dependencies_in_grammar where they can be)
+# left out of the grammar (uniqueItems only where unique_choices cannot say it, conditions where
+# conditions_as_branches cannot; dependencies are said again by dependencies_in_grammar where they can be)
 _DROPPED = (
     *(k for k, how in KEYWORDS.items() if how == AFTER),
+    "if",
+    "then",
+    "else",
     "not",
     "uniqueItems",
     "dependentRequired",
@@ -187,14 +196,17 @@ _STATIC_KEYS = frozenset((*_DROPPED, "oneOf", "format", "minProperties", "maxPro
 _STATIC_WORK = re.compile('"(?:' + "|".join(re.escape(k) for k in sorted(_STATIC_KEYS)) + ')":')
 
 
-def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft: bool) -> bool:
+def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft: bool, conditions: bool) -> bool:
     """Drop in place what llguidance cannot enforce, naming it in ``dropped``. True where a
-    dependentRequired was marked for :func:`dependencies_in_grammar`."""
+    dependentRequired was marked for :func:`dependencies_in_grammar`. ``conditions``: the draft
+    has ``if`` (7 and later)."""
     marked = False
     unknown: dict[str, None] = {}  # formats JSON Schema does not define, in the order met
     # the draft's own keyword ("dependencies" before 2019-09): the check ignores the other one
     dependent = "dependencies" if old_draft else "dependentRequired"
     for node in walk(schema):
+        if conditions and ("if" in node or "allOf" in node):
+            conditions_as_branches(node, schema)  # said in decoding where a discriminator tells them
         if not node.keys() & _STATIC_KEYS:
             continue  # most nodes of a large schema: one set intersection instead of a check per keyword
         if node.get("uniqueItems") is True:
@@ -414,7 +426,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     dynamic_refs_static(schema, text, read_as)
     if _NOT_ECMA_IN_TEXT.search(text):
         _ecma_patterns(schema)
-    marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft)
+    conditions = read_as not in ("draft-03", "draft-04", "draft-06")
+    marked = _STATIC_WORK.search(text) is not None and _static(schema, dropped, closing, old_draft, conditions)
     keep_numbers_from_llguidance(schema, text, dropped, KEYWORDS)
     if '"nullable": true' in text:
         _warn_nullable(schema)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from .refs import nested_ids, pointer_part
+from .refs import nested_ids, pointer_part, resolve
 from .rewrite import KEYWORDS
 from .walk import DATA, walk
 
@@ -99,6 +99,20 @@ def decoding_schema(
             return [narrow(n, composed) for n in node]
         if not isinstance(node, dict):
             return node
+        declared = node.get("type")
+        declared = declared if isinstance(declared, list) else [declared]
+        beside = _names_beside(node, schema) if "object" in declared and _SHAPING & node.keys() else set()
+        extra = node.get("additionalProperties")
+        # closed (by the schema, or below to its own names and those its parts and branches give):
+        # its branches are then left open, or each would forbid the keys the others and it name
+        closes = (
+            "object" in declared
+            and shape
+            and not composed
+            and beside is not None
+            and bool({"properties", "patternProperties"} & node.keys())
+            and (extra is None or isinstance(extra, bool) or _is_any(extra))  # closed by the schema, or below
+        )
         out = {}
         for key, value in node.items():
             if key in DATA:
@@ -108,12 +122,20 @@ def decoding_schema(
             elif key in ("properties", "patternProperties", "$defs", "definitions"):
                 parts = {k for k in value if (key, k) in opened} if isinstance(value, dict) else set()
                 out[key] = (
-                    {k: (_ANY_REF if shape and _is_any(v) else narrow(v, k in parts)) for k, v in value.items()}
+                    {
+                        k: (_ANY_REF if shape and not composed and _is_any(v) else narrow(v, k in parts))
+                        for k, v in value.items()
+                    }
                     if isinstance(value, dict)
                     else value
                 )
             else:  # an allOf's parts, and the branches of such a part, are read with their object
-                out[key] = narrow(value, (key == "allOf" and _composing(node)) or (composed and key in _BRANCHES))
+                out[key] = narrow(
+                    value,
+                    (key == "allOf" and _composing(node))
+                    or (composed and key in _BRANCHES)
+                    or (closes and key in ("anyOf", "oneOf")),
+                )
         types = out.get("type")
         # only names count: a dict here is a definition called "type" under a container this walk
         # does not know (Vega's "defs"), which it walks as a schema all the same
@@ -124,10 +146,13 @@ def decoding_schema(
         if {"integer", "number"} & set(types) and not {"enum", "const"} & out.keys():
             _bound_number(out, integer="number" not in types)
         free = shape and not composed and not _SHAPING & out.keys()  # no branch or reference shapes it
-        if "object" in types and shape and not composed:
+        if "object" in types and shape and not composed and beside is not None:
             extra = out.get("additionalProperties")
             named = out.get("properties")
             missing = [k for k in out.get("required") or () if isinstance(named, dict) and k not in named]
+            # names a part or branch gives: closed to its own names, the object let no value of
+            # such a branch through (a discriminated union decoded only its branches of no new key)
+            missing += [k for k in sorted(beside) if isinstance(named, dict) and k not in named and k not in missing]
             if missing and (extra is None or extra is True or _is_any(extra)):
                 # required but not described: still allowed (as bounded any-JSON) once extras are not
                 out["properties"] = {**named, **dict.fromkeys(missing, _ANY_REF)}
@@ -315,6 +340,36 @@ def _composed_definitions(schema: dict[str, Any]) -> set[tuple[str, str]]:
             opened.add((key, name))
             todo += targets(defs[key][name])
     return opened
+
+
+_BESIDE = ("allOf", "anyOf", "oneOf")  # applied to the same value as the node's own keywords
+_BESIDE_NODES = 256  # parts and branches read for names before the object is left open instead
+
+
+def _names_beside(node: dict[str, Any], root: dict[str, Any]) -> set[str] | None:
+    """The property names an object's parts and branches (``allOf``/``anyOf``/``oneOf``, a ``$ref``
+    beside its own keywords; local references followed) name or require: closing the object to its
+    own names would forbid them. None where one allows names no list says (``patternProperties``),
+    or there are too many to read: then the object is not closed."""
+    found: set[str] = set()
+    todo = [b for key in _BESIDE if isinstance(node.get(key), list) for b in node[key]]
+    todo += [node] if "$ref" in node else []
+    seen: set[int] = set()
+    while todo:
+        branch = todo.pop()
+        for _ in range(4):  # a reference to a reference...
+            branch = resolve(branch, root)
+        if not isinstance(branch, dict) or id(branch) in seen:
+            continue
+        seen.add(id(branch))
+        if len(seen) > _BESIDE_NODES or "patternProperties" in branch:
+            return None
+        if branch is not node:
+            found.update(_names(branch))
+            found.update(k for k in branch.get("required") or () if isinstance(k, str))
+            todo += [branch] if "$ref" in branch else []
+        todo += [b for key in _BESIDE if isinstance(branch.get(key), list) for b in branch[key]]
+    return found
 
 
 def _composing(node: dict[str, Any]) -> bool:

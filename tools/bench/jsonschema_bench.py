@@ -409,6 +409,7 @@ def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resou
     stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
     stats["grammar_rejected_as_written"] = 0
     stats["any_json_when_finite"] = 0
+    stats["valid_taken_as_decoded"] = 0
     per_schema: dict[str, float] = {}
     times = compile_times(engine, cases, per_schema)
     mask_us, errors, after = [], Counter(), Counter()
@@ -431,9 +432,11 @@ def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resou
             # narrowing llguidance cannot take would leave nothing but the check after
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                finite = ResponseFormat("json_schema", schema=case["schema"]).relaxed()
+                finite_fmt = ResponseFormat("json_schema", schema=case["schema"])
+                finite, decoded = finite_fmt.relaxed(), engine.compile(finite_fmt)
             whole = "the whole schema"
             stats["any_json_when_finite"] += whole in finite.checked_after and whole not in relaxed.checked_after
+            grammar_as_decoded = decoded
         plain_matcher = _plain(tok, case["schema"])
         plain["compiled"] += plain_matcher is not None
         ok = {"ours": grammar is not None, "plain": plain_matcher is not None}
@@ -457,6 +460,11 @@ def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resou
                 if valid:
                     stats["grammar_rejected_as_written"] += not as_written
                     stats["grammar_rejected_valid"] += not in_grammar
+                    # what an answer can be: the bounds rightly refuse some (a longer string, a key
+                    # no property names), never a value of a branch the schema allows
+                    stats["valid_taken_as_decoded"] += _accepts(
+                        engine.matcher(grammar_as_decoded), tokens, mask, None
+                    ) or accepts_value(tok, engine.matcher(grammar_as_decoded), test["data"], True)
                 _count(ours, ok, "ours", valid, accepted)
             if plain_matcher is not None:
                 plain_accepts = _accepts(plain_matcher.deep_copy(), tokens, mask, None)
@@ -567,6 +575,11 @@ def table(r: dict) -> str:
         ("valid rejected by the grammar in their keys' given order", r["grammar_rejected_as_written"], ""),
         ("valid rejected by the grammar in every key order", r["grammar_rejected_valid"], ""),
         ("grammar exact (nothing checked after)", r["exact"], ""),
+        (
+            "valid instances the grammar as decoded takes (made finite: bounds rightly refuse some)",
+            f"{r['valid_taken_as_decoded']} / {r['valid']}",
+            "",
+        ),
         ("grammar any JSON only once made finite for decoding (as every answer is)", r["any_json_when_finite"], ""),
         (
             "compile: schema to a matcher, p50 / p99 (what compiled)",

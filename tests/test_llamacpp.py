@@ -236,6 +236,29 @@ def test_a_parameter_the_bindings_lack_is_refused_not_ignored():
         _set(params, use_mmap=False)
 
 
+def test_a_build_with_the_crashing_amx_kernels_loads_without_them(monkeypatch):
+    """llama.cpp's AMX kernels, as -march=native builds them on an Intel Xeon with AMX, crash the
+    process on the first prompt (llama.cpp#20824): the README's command ended in "Segmentation
+    fault". Such a build is read off llama.cpp's own system info and loaded without its extra
+    buffer types, with a warning that says how to rebuild, and answers."""
+    from edgeqwen.backends import llamacpp
+
+    ll = _bindings()
+    assert llamacpp._crashing_kernels(ll) is (b"AMX_INT8 = 1" in ll.llama_print_system_info())
+    loads = []
+    real_load = ll.llama_model_load_from_file
+
+    def load(path, params):
+        loads.append(params.use_extra_bufts)
+        return real_load(path, params)
+
+    monkeypatch.setattr(llamacpp, "_crashing_kernels", lambda _ll: True)
+    monkeypatch.setattr(ll, "llama_model_load_from_file", load)
+    with pytest.warns(llamacpp.AmxBuildWarning, match="tools/setup.sh"):
+        bot = Assistant(backend="llamacpp", model="demo", max_tokens=8)
+    assert loads == [False] and bot.chat("Name a colour.").text.strip()
+
+
 def test_threads_leave_the_cores_a_neighbour_keeps_busy(tmp_path, monkeypatch):
     """Before each answer the backend looks at how many cores other processes used since its last
     look (/proc/stat minus its own CPU time) and runs that many fewer threads, at least one."""

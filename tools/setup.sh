@@ -24,22 +24,43 @@ esac
 # llama.cpp from source with -march=native (GGML_NATIVE): the prebuilt wheels on PyPI are either
 # generic x86-64 builds or absent for aarch64 (docs/performance.md, "Which llama.cpp build").
 # pip keeps the built wheel, so a second setup on this machine takes seconds.
+# x86: without llama.cpp's AMX kernels. -march=native turns them on for Intel Xeons with AMX, and
+# built by GCC they crash the process on the first prompt (the tile configuration's stores are
+# optimised away: ggml_backend_amx_mul_mat, llama.cpp#20824); those machines use AVX-512 instead.
+cmake_args="-DGGML_NATIVE=ON"
+case "$(uname -m)" in
+  x86_64 | amd64) cmake_args="$cmake_args -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8" ;;
+esac
+amx_build() {  # the installed llama.cpp holds those kernels
+  .venv/bin/python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' not in llama_cpp.llama_print_system_info())" 2>/dev/null
+}
+build_llamacpp() {  # "$@": pip's options
+  mkdir -p .venv/logs
+  # the build's own [step/total] lines, one in 25, so a long build visibly moves (none when pip
+  # reuses a wheel it built before: then grep finds nothing, which is not a failure)
+  CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
+    .venv/bin/python -m pip --disable-pip-version-check install -v "$@" "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
+    | tee .venv/logs/llamacpp-build.log \
+    | { grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' || true; } \
+    | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; } \
+    || true
+}
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
-  if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  cores=$(nproc 2>/dev/null || echo 2)
+  if .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; then
     llamacpp=yes
   else
-    cores=$(nproc 2>/dev/null || echo 2)
-    step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once"
-    mkdir -p .venv/logs
-    # the build's own [step/total] lines, one in 25, so a long build visibly moves (none when pip
-    # reuses a wheel it built before: then grep finds nothing, which is not a failure)
-    CMAKE_ARGS="-DGGML_NATIVE=ON" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
-      .venv/bin/python -m pip --disable-pip-version-check install -v "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
-      | tee .venv/logs/llamacpp-build.log \
-      | { grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' || true; } \
-      | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; } \
-      || true
+    if amx_build; then
+      step "rebuilding llama.cpp without its AMX kernels, which crash on this CPU (llama.cpp#20824): about 8 min; once"
+      build_llamacpp --force-reinstall --no-deps --no-cache-dir
+    else
+      step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once"
+      build_llamacpp
+      if amx_build; then  # a wheel pip kept from a build before this fix
+        build_llamacpp --force-reinstall --no-deps --no-cache-dir
+      fi
+    fi
     if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
       llamacpp=yes
       step "llama.cpp ready"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .threads import BusyCores, default_threads, threads_for
 
-__all__ = ["LlamaCppBackend", "LlamaCppModel", "INSTALL_HINT"]
+__all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
 
 INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh --llamacpp`, a native build)"
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
@@ -80,6 +81,19 @@ def _bindings() -> ModuleType:
         return ll
 
 
+class AmxBuildWarning(UserWarning):
+    """This llama.cpp build holds its AMX kernels, which crash the process: loaded without them."""
+
+
+def _crashing_kernels(ll: ModuleType) -> bool:
+    """A build with llama.cpp's AMX kernels (``-march=native`` on an Intel Xeon with AMX, as pip
+    builds it by default). Built by GCC they crash the process on the first prompt: the tile
+    configuration's stores are optimised away before ``ldtilecfg`` (ggml_backend_amx_mul_mat,
+    llama.cpp#20824). Its weights are then kept out of the extra buffer types (AMX, and the
+    repacked copy with it): slower prompts, no crash. tools/setup.sh builds without them."""
+    return b"AMX_INT8 = 1" in ll.llama_print_system_info()
+
+
 def _set(params: ctypes.Structure, **fields: object) -> None:
     """Set fields of a llama.cpp parameter struct, refusing names it does not have: ctypes would
     store an unknown name as a plain attribute that llama.cpp never sees (``use_mmap`` became
@@ -122,6 +136,16 @@ class LlamaCppModel:
         # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
         mode = ll.LLAMA_LOAD_MODE_MMAP if use_mmap else ll.LLAMA_LOAD_MODE_NONE
         _set(mparams, n_gpu_layers=0, load_mode=mode)
+        if _crashing_kernels(ll):
+            _set(mparams, use_extra_bufts=False)
+            warnings.warn(
+                "This llama.cpp build has its AMX kernels, which crash on the first prompt (llama.cpp#20824): "
+                "loading without them, so prompts are slower. Rebuild it without them: rerun `bash tools/setup.sh` "
+                '(or reinstall llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-mno-amx-int8 '
+                '-DCMAKE_CXX_FLAGS=-mno-amx-int8" pip install --force-reinstall --no-cache-dir llama-cpp-python).',
+                AmxBuildWarning,
+                stacklevel=2,
+            )
         self._model = ll.llama_model_load_from_file(str(info.path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(

@@ -153,8 +153,8 @@ _CONDITIONS = st.lists(
     st.tuples(
         st.lists(st.sampled_from(_KINDS), min_size=1, max_size=2, unique=True),  # the values asked for
         st.booleans(),  # the condition also requires the property
-        st.sampled_from(("x", "y", None)),  # then: that property required (None: no then)
-        st.sampled_from(("x", "y", None)),  # else
+        st.sampled_from(("x", "y", "-x", None)),  # then: that property required ("-x": absent; None: no then)
+        st.sampled_from(("x", "y", "-y", None)),  # else
     ),
     min_size=1,
     max_size=3,
@@ -164,6 +164,10 @@ _OBJECTS = [
     for kind in (*_KINDS, None)
     for keys in ({"kind"}, {"kind", "x"}, {"kind", "y"}, {"kind", "x", "y"})
 ]
+
+
+def _requires(key: str) -> dict:
+    return {"not": {"required": [key[1:]]}} if key.startswith("-") else {"required": [key]}
 
 
 @settings(max_examples=60, deadline=None)
@@ -176,8 +180,8 @@ def test_conditions_on_a_discriminator_are_said_exactly_in_decoding(conditions, 
     parts = [
         {
             "if": {"properties": {"kind": {"enum": values}}, **({"required": ["kind"]} if needs else {})},
-            **({"then": {"required": [then]}} if then else {}),
-            **({"else": {"required": [other]}} if other else {}),
+            **({"then": _requires(then)} if then else {}),
+            **({"else": _requires(other)} if other else {}),
         }
         for values, needs, then, other in conditions
     ]

@@ -278,6 +278,22 @@ def _asks(condition: Any) -> tuple[str, list[Any], bool] | None:
     return (key, values, not required) if isinstance(values, list) else None
 
 
+def _absent_said(part: Any) -> Any:
+    """A ``then``/``else`` that forbids a key (``"not": {"required": ["x"]}``, how Read the Docs says
+    "no requirements file with uv sync"), said as the key's absence: on the object the condition
+    reads, the same; in a branch the grammar takes, and leaves unclosed, as a part."""
+    neg = part.get("not") if type(part) is dict else None
+    required = neg.get("required") if type(neg) is dict and not neg.keys() - _NOTES - {"required"} else None
+    if not (isinstance(required, list) and len(required) == 1 and isinstance(required[0], str)):
+        return part
+    props = part.get("properties", {})
+    if type(props) is not dict or "$ref" in part:
+        return part
+    said = {k: v for k, v in part.items() if k != "not"}
+    said["properties"] = {**props, required[0]: False}
+    return said
+
+
 def conditions_as_branches(node: dict[str, Any], root: dict[str, Any]) -> bool:
     """``if``/``then``/``else`` said exactly where every condition on an object (its own, and each
     ``allOf`` part that is only a condition) asks the same property for listed values or for its
@@ -322,7 +338,7 @@ def conditions_as_branches(node: dict[str, Any], root: dict[str, Any]) -> bool:
         ]
         if any(h is False for h in held):
             continue  # these values meet a condition whose answer allows nothing
-        held = [h for h in held if h is not True]
+        held = [_absent_said(h) for h in held if h is not True]
         present = [v for v in group if v is not _ABSENT]
         shapes = [{"required": [key], "properties": {key: {"enum": present}}}] if present else []
         shapes += [{"properties": {key: False}}] if len(present) < len(group) else []  # the object without it

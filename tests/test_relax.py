@@ -1408,6 +1408,17 @@ _SCHEMAS = st.recursive(
         st.builds(lambda branches: {"oneOf": branches}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda parts: {"allOf": parts}, st.lists(inner, min_size=1, max_size=2)),
         st.builds(lambda item: {"type": "array", "items": item, "uniqueItems": True, "maxItems": 3}, inner),
+        st.builds(  # conditions on a discriminator, said in decoding as branches
+            lambda then, other, needed: {
+                "type": "object",
+                "properties": {"a": {"enum": [1, "a"]}},
+                **({"required": ["a"]} if needed else {}),
+                "allOf": [{"if": {"properties": {"a": {"const": 1}}}, "then": then, "else": other}],
+            },
+            inner,
+            inner,
+            st.booleans(),
+        ),
     ),
     max_leaves=6,
 )

@@ -366,7 +366,8 @@ def _names_beside(node: dict[str, Any], root: dict[str, Any]) -> set[str] | None
             return None
         if branch is not node:
             found.update(_names(branch))
-            found.update(k for k in branch.get("required") or () if isinstance(k, str))
+            required = branch.get("required")
+            found.update(k for k in required if isinstance(k, str)) if isinstance(required, list) else None
             todo += [branch] if "$ref" in branch else []
         todo += [b for key in _BESIDE if isinstance(branch.get(key), list) for b in branch[key]]
     return found

@@ -191,7 +191,11 @@ def test_conditions_on_a_discriminator_are_said_exactly_in_decoding(conditions, 
         **({"required": ["kind"]} if required else {}),
         **({**parts[0], "allOf": parts[1:]} if own else {"allOf": parts}),
     }
-    relaxed = relax(schema)
+    try:
+        relaxed = relax(schema)
+    except GrammarError as exc:  # conditions no object meets (a key both required and forbidden)
+        assert "allows no value" in str(exc) and all(check(value, schema) is not None for value in _OBJECTS)
+        return
     assert relaxed.exact, relaxed.checked_after
     for value in _OBJECTS:
         assert _grammar_accepts(relaxed, value) is (check(value, schema) is None), value

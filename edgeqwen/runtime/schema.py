@@ -367,7 +367,8 @@ def _names_beside(node: dict[str, Any], root: dict[str, Any]) -> set[str] | None
         if branch is not node:
             found.update(_names(branch))
             required = branch.get("required")
-            found.update(k for k in required if isinstance(k, str)) if isinstance(required, list) else None
+            if isinstance(required, list):
+                found.update(k for k in required if isinstance(k, str))
             todo += [branch] if "$ref" in branch else []
         todo += [b for key in _BESIDE if isinstance(branch.get(key), list) for b in branch[key]]
     return found

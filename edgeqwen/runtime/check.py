@@ -24,7 +24,7 @@ from ..errors import GrammarError
 from .numbers import INTEGER_FORMATS
 from .patterns import ecma_pattern
 from .relax import _refuse_invalid
-from .rewrite import JSON_POINTER, NON_NEGATIVE, validator_class
+from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
 
 __all__ = ["Violation", "check"]
 
@@ -147,7 +147,7 @@ def _email(instance: object, host: Callable[[str], bool] | None = None) -> bool:
 # 2020-12's draft (bhutton-00) adds an index adjustment ("0+1/a"). jsonschema's checker refuses
 # "100" and "100/a" (it reads any digit after a "0" as a leading zero) and takes "٣/a".
 _RELATIVE_POINTER = re.compile(rf"{NON_NEGATIVE}(#|{JSON_POINTER})\Z")
-_RELATIVE_POINTER_2020 = re.compile(rf"{NON_NEGATIVE}([+-]{NON_NEGATIVE})?(#|{JSON_POINTER})\Z")
+_RELATIVE_POINTER_2020 = re.compile(rf"{RELATIVE_POINTER}\Z")
 
 
 def _relative_pointer(instance: object, adjusted: bool) -> bool:

@@ -14,7 +14,7 @@ import itertools
 import math
 from typing import Any
 
-from .refs import resolve
+from .refs import REF_HOPS, resolve
 
 __all__ = [
     "conditions_as_branches",
@@ -27,7 +27,6 @@ __all__ = [
 _UNIQUE_CHOICES = 100  # the most arrays a uniqueItems-of-an-enum is spelled out as
 _ONE_OF_KEY_SETS = 16  # the most branches a oneOf of required keys is spelled out as
 _ONE_OF_CHOICES = 4096  # the most choices of absent keys walked to find them
-_REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
 _CONDITION_BRANCHES = 16  # the most branches a chain of conditions on one property is said as
 
 
@@ -68,6 +67,14 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _forbidden_key(neg: Any) -> str | None:
+    """The key a ``not`` forbids where that is all it says: ``{"required": ["x"]}`` -> ``"x"``."""
+    required = neg.get("required") if type(neg) is dict and not neg.keys() - _NOTES - {"required"} else None
+    if isinstance(required, list) and len(required) == 1 and isinstance(required[0], str):
+        return required[0]
+    return None
+
+
 def negation_in_grammar(node: dict[str, Any]) -> bool:
     """``not`` said in the grammar where it only excludes: every value (``{}``), some types, one
     property, values of the node's own enum. True where the node then says exactly what ``not``
@@ -95,12 +102,12 @@ def negation_in_grammar(node: dict[str, Any]) -> bool:
         out = set(excluded) | ({"integer"} if "number" in excluded else set())
         node["type"] = [t for t in types if t not in out]
         return not ("integer" in out and "number" in node["type"])  # a number "not an integer" is checked
-    required = neg.get("required")
-    if asked == {"required"} and isinstance(required, list) and len(required) == 1 and isinstance(required[0], str):
+    forbidden = _forbidden_key(neg)
+    if forbidden is not None:
         if not isinstance(node.get("properties"), dict):
             return False  # naming it would close the object while decoding (schema.py)
         node["type"] = [t for t in types if t == "object"]  # "required" holds of any other value
-        node["properties"][required[0]] = False
+        node["properties"][forbidden] = False
         return True
     if asked in ({"enum"}, {"const"}) and isinstance(node.get("enum"), list):
         out = [neg["const"]] if "const" in asked else neg["enum"]
@@ -221,8 +228,7 @@ def _distinct_branches(branches: list[Any], root: dict[str, Any]) -> bool:
     def apart(va: list[Any] | None, vb: list[Any] | None) -> bool:
         return va is not None and vb is not None and not any(_same(x, y) for x in va for y in vb)
 
-    for _ in range(_REF_HOPS):
-        branches = [resolve(b, root) for b in branches]
+    branches = [resolve(b, root, REF_HOPS) for b in branches]
     if not all(isinstance(b, dict) for b in branches):
         return False
     for i, a in enumerate(branches):
@@ -260,11 +266,8 @@ def _asks(condition: Any) -> tuple[str, list[Any], bool] | None:
     if type(condition) is not dict:
         return None
     if condition.keys() - _NOTES == {"not"}:
-        neg = condition["not"]
-        required = neg.get("required") if type(neg) is dict and not neg.keys() - _NOTES - {"required"} else None
-        if isinstance(required, list) and len(required) == 1 and isinstance(required[0], str):
-            return required[0], [], True
-        return None
+        forbidden = _forbidden_key(condition["not"])
+        return None if forbidden is None else (forbidden, [], True)
     if condition.keys() - _NOTES - {"properties", "required", "type"}:
         return None
     props, required = condition.get("properties"), condition.get("required", [])
@@ -282,15 +285,12 @@ def _absent_said(part: Any) -> Any:
     """A ``then``/``else`` that forbids a key (``"not": {"required": ["x"]}``, how Read the Docs says
     "no requirements file with uv sync"), said as the key's absence: on the object the condition
     reads, the same; in a branch the grammar takes, and leaves unclosed, as a part."""
-    neg = part.get("not") if type(part) is dict else None
-    required = neg.get("required") if type(neg) is dict and not neg.keys() - _NOTES - {"required"} else None
-    if not (isinstance(required, list) and len(required) == 1 and isinstance(required[0], str)):
-        return part
-    props = part.get("properties", {})
+    forbidden = _forbidden_key(part.get("not")) if type(part) is dict else None
+    props = part.get("properties", {}) if forbidden is not None else None
     if type(props) is not dict or "$ref" in part:
         return part
     said = {k: v for k, v in part.items() if k != "not"}
-    said["properties"] = {**props, required[0]: False}
+    said["properties"] = {**props, forbidden: False}
     return said
 
 
@@ -317,9 +317,7 @@ def conditions_as_branches(node: dict[str, Any], root: dict[str, Any]) -> bool:
     if None in asked or len(keys) != 1 or not isinstance(props, dict) or not isinstance(required, list):
         return False
     key = keys.pop()
-    prop = props.get(key)
-    for _ in range(_REF_HOPS):
-        prop = resolve(prop, root)
+    prop = resolve(props.get(key), root, REF_HOPS)
     values = ([prop["const"]] if "const" in prop else prop.get("enum")) if isinstance(prop, dict) else None
     if not isinstance(values, list) or not values:
         return False

@@ -27,16 +27,25 @@ __all__ = [
     "pointer",
     "pointer_part",
     "points_nowhere",
+    "REF_HOPS",
     "resolve",
 ]
 
 
-def resolve(node: Any, root: dict[str, Any]) -> Any:
-    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, once."""
-    ref = node.get("$ref") if isinstance(node, dict) else None
-    if isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions"):
+REF_HOPS = 4  # a reference to a reference to ... is followed this far, then left as it is
+
+
+def resolve(node: Any, root: dict[str, Any], hops: int = 1) -> Any:
+    """A local ``#/$defs/X`` (or ``#/definitions/X``) reference followed, ``hops`` times at most
+    (a definition that is itself a reference is followed on)."""
+    for _ in range(hops):
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if not (isinstance(ref, str) and ref.count("/") == 2 and ref.split("/")[1] in ("$defs", "definitions")):
+            break
         found = pointer(root, ref)
-        return node if found is None else found
+        if found is None:
+            break
+        node = found
     return node
 
 

@@ -86,6 +86,8 @@ HOSTNAME_MAX = 253  # characters in a hostname (RFC 1123; what the check's fqdn 
 # as ~0 or ~1), as the check's jsonpointer reads it; check.py reads relative ones by these too.
 JSON_POINTER = r"(/([^~]|~[01])*)*"
 NON_NEGATIVE = r"(0|[1-9][0-9]*)"  # no leading zero
+# an integer, 2020-12's index adjustment, then "#" or a JSON pointer (the check reads the draft)
+RELATIVE_POINTER = rf"{NON_NEGATIVE}([+-]{NON_NEGATIVE})?(#|{JSON_POINTER})"
 _IDN_HOST = r"[^\x00-\x20!-,/:-@\[-\^`{-\x7f]+"  # letters, digits, "-", "." and any non-ASCII
 _SCHEME = r"[A-Za-z][-A-Za-z0-9+.]*:"
 FORMAT_SUPERSETS = {
@@ -98,8 +100,7 @@ FORMAT_SUPERSETS = {
     "uri-reference": rf"^(({_SCHEME})?//([-A-Za-z0-9._~!$&'()*+,;=:@\[\]]|%[0-9A-Fa-f]{{2}})*)?"
     + r"([-A-Za-z0-9._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$",
     "json-pointer": rf"^{JSON_POINTER}$",
-    # an integer, 2020-12's index adjustment, then "#" or a JSON pointer (the check reads the draft)
-    "relative-json-pointer": rf"^{NON_NEGATIVE}([+-]{NON_NEGATIVE})?(#|{JSON_POINTER})$",
+    "relative-json-pointer": rf"^{RELATIVE_POINTER}$",
 }
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"

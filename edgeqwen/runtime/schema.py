@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from .refs import nested_ids, pointer_part, resolve
+from .refs import REF_HOPS, nested_ids, pointer_part, resolve
 from .rewrite import KEYWORDS
 from .walk import DATA, walk
 
@@ -102,7 +102,7 @@ def decoding_schema(
         declared = node.get("type")
         declared = declared if isinstance(declared, list) else [declared]
         beside = _names_beside(node, schema) if "object" in declared and _SHAPING & node.keys() else set()
-        extra = node.get("additionalProperties")
+        given = node.get("additionalProperties")
         # closed (by the schema, or below to its own names and those its parts and branches give):
         # its branches are then left open, or each would forbid the keys the others and it name
         closes = (
@@ -111,7 +111,7 @@ def decoding_schema(
             and not composed
             and beside is not None
             and bool({"properties", "patternProperties"} & node.keys())
-            and (extra is None or isinstance(extra, bool) or _is_any(extra))  # closed by the schema, or below
+            and (given is None or isinstance(given, bool) or _is_any(given))  # closed by the schema, or below
         )
         out = {}
         for key, value in node.items():
@@ -356,9 +356,7 @@ def _names_beside(node: dict[str, Any], root: dict[str, Any]) -> set[str] | None
     todo += [node] if "$ref" in node else []
     seen: set[int] = set()
     while todo:
-        branch = todo.pop()
-        for _ in range(4):  # a reference to a reference...
-            branch = resolve(branch, root)
+        branch = resolve(todo.pop(), root, REF_HOPS)
         if not isinstance(branch, dict) or id(branch) in seen:
             continue
         seen.add(id(branch))

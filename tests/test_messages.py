@@ -190,6 +190,17 @@ def test_setup_script_says_what_it_is_doing():
     assert text.count('step "') >= 4  # a progress line before each long step
 
 
+@pytest.mark.parametrize("args", [["--llamacpp"], ["--dev", "--convert"]])
+def test_setup_script_refuses_an_option_it_does_not_know_before_touching_anything(args):
+    # before, any other word ran the default setup, so a mistyped --dev installed no test tools
+    setup = Path(__file__).resolve().parents[1] / "tools" / "setup.sh"
+    done = subprocess.run(["bash", str(setup), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--dev" in done.stderr and "unknown option" in done.stderr
+    assert done.stdout == ""  # no step started: no venv made, nothing installed
+    usage = subprocess.run(["bash", str(setup), "--help"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and "--convert" in usage.stdout and "EDGEQWEN_NO_LLAMACPP" in usage.stdout
+
+
 def test_onnxruntime_cache_redirects_only_around_the_import(monkeypatch, tmp_path):
     from edgeqwen.paths import onnxruntime_cache
 

@@ -10,20 +10,23 @@ PY=${PYTHON:-python3}
 LLAMA_CPP_PYTHON=0.3.36  # the version pyproject's llamacpp extra pins
 # One line per step, with the seconds so far: a fresh machine spends a few minutes here.
 step() { echo "[setup ${SECONDS}s] $*"; }
-[ -x .venv/bin/python ] || { step "creating .venv"; "$PY" -m venv .venv; }
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 
 mode=${1:-}
+[ $# -le 1 ] || mode="$*"
 extra=server,openai
 converter=no
 case "$mode" in
+  "") ;;
   --dev) extra=dev; converter=yes ;;
   --convert) extra=convert,server,openai; converter=yes ;;
+  -h | --help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "tools/setup.sh: unknown option '$mode'; use no option, --convert or --dev (--help says what each installs)" >&2; exit 2 ;;
 esac
+[ -x .venv/bin/python ] || { step "creating .venv"; "$PY" -m venv .venv; }
 
 # llama.cpp from source with -march=native (GGML_NATIVE): the prebuilt wheels on PyPI are either
 # generic x86-64 builds or absent for aarch64 (docs/performance.md, "Which llama.cpp build").
-# pip keeps the built wheel, so a second setup on this machine takes seconds.
 # x86: without llama.cpp's AMX kernels. -march=native turns them on for Intel Xeons with AMX, and
 # built by GCC they crash the process on the first prompt (the tile configuration's stores are
 # optimised away: ggml_backend_amx_mul_mat, llama.cpp#20824); those machines use AVX-512 instead.
@@ -31,19 +34,47 @@ cmake_args="-DGGML_NATIVE=ON"
 case "$(uname -m)" in
   x86_64 | amd64) cmake_args="$cmake_args -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8" ;;
 esac
+# The built wheel is kept under a key of what it was built for: the version, the flags, this CPU's
+# features and the compiler. A second setup on this machine installs it in seconds, and a home
+# shared with another CPU builds its own (pip's wheel cache keys a build by the download's URL
+# alone, so it would install one made for another CPU: illegal instructions, or these AMX kernels).
+build_key() {
+  {
+    echo "llama-cpp-python==$LLAMA_CPP_PYTHON $cmake_args"
+    uname -sm
+    grep -E '^(model name|flags|Features|CPU implementer|CPU part)' /proc/cpuinfo 2>/dev/null | sort -u
+    sysctl -n machdep.cpu.brand_string 2>/dev/null || true
+    "${CXX:-c++}" --version 2>/dev/null | head -n 1
+  } | .venv/bin/python -c "import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])"
+}
+wheels="${EDGEQWEN_HOME:-$HOME/.cache/edgeqwen}/llama-cpp-wheels/$(build_key)"
 amx_build() {  # the installed llama.cpp holds those kernels
   .venv/bin/python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' not in llama_cpp.llama_print_system_info())" 2>/dev/null
 }
-build_llamacpp() {  # "$@": pip's options
-  mkdir -p .venv/logs
-  # the build's own [step/total] lines, one in 25, so a long build visibly moves (none when pip
-  # reuses a wheel it built before: then grep finds nothing, which is not a failure)
-  CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
-    .venv/bin/python -m pip --disable-pip-version-check install -v "$@" "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
-    | tee .venv/logs/llamacpp-build.log \
-    | { grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' || true; } \
-    | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; } \
-    || true
+install_llamacpp() {  # this CPU's wheel, built first unless a setup before this one kept it
+  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once (kept in $wheels)"
+    mkdir -p .venv/logs "$(dirname "$wheels")"
+    local tmp
+    tmp=$(mktemp -d "$(dirname "$wheels")/.building.XXXXXX")
+    # the build's own [step/total] lines, one in 25, so a long build visibly moves
+    CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
+      .venv/bin/python -m pip --disable-pip-version-check wheel -v --no-deps --no-cache-dir -w "$tmp" "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
+      | tee .venv/logs/llamacpp-build.log \
+      | { grep --line-buffered -oE '^ *\[[0-9]+/[0-9]+\]' || true; } \
+      | { n=0; while read -r at; do n=$((n + 1)); if [ $((n % 25)) -eq 0 ]; then echo "[setup] llama.cpp build $at"; fi; done; } \
+      || true
+    # only a finished build is kept: an interrupted one leaves no wheel under the key
+    if ls "$tmp"/llama_cpp_python-*.whl >/dev/null 2>&1; then mkdir -p "$wheels" && mv "$tmp"/llama_cpp_python-*.whl "$wheels"/; fi
+    rm -rf "$tmp"
+  else
+    step "installing llama.cpp as a setup before this one built it for this CPU ($wheels)"
+  fi
+  if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    # out first: pip would keep an installed build of the same version (one with the AMX kernels)
+    .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python 2>/dev/null || true
+    pip install "$wheels"/llama_cpp_python-*.whl  # with its dependencies, which it imports
+  fi
 }
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
@@ -52,18 +83,16 @@ if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
     llamacpp=yes
   else
     if amx_build; then
-      step "rebuilding llama.cpp without its AMX kernels, which crash on this CPU (llama.cpp#20824): about 8 min; once"
-      build_llamacpp --force-reinstall --no-deps --no-cache-dir
-    else
-      step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once"
-      build_llamacpp
-      if amx_build; then  # a wheel pip kept from a build before this fix
-        build_llamacpp --force-reinstall --no-deps --no-cache-dir
-      fi
+      step "replacing the installed llama.cpp: its AMX kernels crash on this CPU (llama.cpp#20824)"
     fi
-    if .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    install_llamacpp
+    if .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; then
       llamacpp=yes
       step "llama.cpp ready"
+    elif ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+      step "llama.cpp was built but does not load: $(.venv/bin/python -c "import llama_cpp" 2>&1 | tail -n 1); installing the ONNX converter instead, so the demo model can run on ONNX"
+      converter=yes
+      [ "$extra" = dev ] || extra=convert,server,openai
     else
       step "llama.cpp could not be built (see .venv/logs/llamacpp-build.log: a C++ compiler and cmake are needed); installing the ONNX converter instead, so the demo model can run on ONNX"
       converter=yes

@@ -34,7 +34,7 @@ from .threads import BusyCores, default_threads, threads_for
 
 __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
 
-INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh --llamacpp`, a native build)"
+INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, a build for this CPU)"
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
 KV_BYTES = 2  # llama.cpp's default KV cache type is f16
 

@@ -30,7 +30,7 @@ from edgeqwen.runtime.relax import (
     relax,
 )
 from edgeqwen.runtime.rewrite import dialect
-from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
+from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, NUMBER_BOUND
 from edgeqwen.testing import FakeBackend
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
@@ -1756,7 +1756,7 @@ def test_bounded_numbers_are_one_definition_each_place_refers_to(ids):
     """A bounded number cost llguidance ~0.7 ms to compile in each place it was written (the any
     JSON wrote one per level): now one definition, referred to wherever nothing else is said of the
     number; in place where a nested id keeps ``#/$defs`` out of reach. The bounds hold either way."""
-    top = 2**53 - 1
+    top = NUMBER_BOUND - 1  # the largest magnitude in reach; 2 * NUMBER_BOUND well past it
     number, integer = {"type": "number", "description": "a price"}, {"type": "integer", "format": "ordinal"}
     props = {**{f"n{i}": number for i in range(3)}, **{f"i{i}": integer for i in range(3)}}
     props["low"] = {"type": "integer", "minimum": 0}  # its own bound: written in place, with the other
@@ -1773,12 +1773,13 @@ def test_bounded_numbers_are_one_definition_each_place_refers_to(ids):
     if ids == "nested":
         assert "edgeqwen_number" not in text and "edgeqwen_leaf" not in text
     else:  # the number's two bounds, the integer's two, and the maximum "low" gets beside its minimum
-        assert text.count(str(top)) == 5 and "example.com" not in text
+        assert text.count(str(NUMBER_BOUND)) == 5 and "example.com" not in text
     value = {**{k: top for k in props if k[0] in "ni"}, "low": 0, "free": {"x": [-top, 0.5]}}
     if ids != "none":
         value["part"] = {"n": top}
     assert _grammar_accepts(relaxed, value)
-    for key, wrong in (("n1", top + 1), ("i2", -top - 1), ("i0", 1.5), ("low", -1), ("free", {"x": [top + 1]})):
+    far = 2 * NUMBER_BOUND
+    for key, wrong in (("n1", far), ("i2", -far), ("i0", 1.5), ("low", -1), ("free", {"x": [far]})):
         assert not _grammar_accepts(relaxed, {**value, key: wrong}), key
 
 

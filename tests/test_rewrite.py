@@ -20,7 +20,7 @@ from edgeqwen.errors import GrammarError
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.numbers import INTEGER_FORMATS, crashes_llguidance
 from edgeqwen.runtime.relax import INTERNAL, relax
-from edgeqwen.runtime.schema import DEFAULT_MAX_STRING
+from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, NUMBER_BOUND
 
 KEYS = "abcd"  # the values below write their keys in this order, the properties' (as decoding does)
 
@@ -92,7 +92,7 @@ def test_integer_formats_are_their_types_range_in_decoding_and_asserted_after(fm
     low, high = INTEGER_FORMATS[fmt]
     for value in (low - 1, low, 0, 5, high, high + 1, 7.5, "300", None):
         valid = check(value, schema) is None
-        in_reach = not bounded or not isinstance(value, int) or abs(value) <= 2**53  # decoding's bound
+        in_reach = not bounded or not isinstance(value, int) or abs(value) < NUMBER_BOUND  # decoding's bound
         if valid and in_reach:
             assert _decodes(relaxed.grammar, value), (schema, value)
         elif not valid and relaxed.exact:
@@ -138,7 +138,7 @@ def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
     """llguidance 1.9 took the whole process down (a stack overflow, no exception) on an integer
     near -2^63 as a const or enum value (msgspec's tests write i64::MIN in an enum): a server died
     on one request. The keyword is left to the check instead. As given the value still decodes; made
-    finite for decoding (numbers within 2^53) it cannot be written, and an answer that must be it
+    finite for decoding (numbers within 10^16) it cannot be written, and an answer that must be it
     fails the check: an error, where there was a crash."""
     node = {
         "const": {"const": value},
@@ -155,7 +155,7 @@ def test_an_integer_llguidance_crashes_on_never_reaches_it(value, where):
         assert relaxed.exact == (where == "default")
         good = {"x": {"a": [value]} if where == "nested" else value}
         assert check(good, schema) is None
-        assert bounded or _decodes(relaxed.grammar, good)  # decoding bounds numbers at 2^53: not there
+        assert bounded or _decodes(relaxed.grammar, good)  # decoding bounds numbers at 10^16: not there
         assert where == "default" or check({"x": 2}, schema) is not None  # the check still holds the keyword
 
 
@@ -171,6 +171,28 @@ def test_an_integer_range_of_one_value_below_minus_2_63_never_reaches_llguidance
 def test_the_numbers_kept_from_llguidance_are_those_it_reads_as_minus_2_63_or_less(value):
     found = crashes_llguidance(json.dumps({"enum": [value, 1.5, "s"]}))
     assert (found is not None) == (value <= _I64_MIN + 512 if isinstance(value, int) else value <= -(2.0**63))
+
+
+@given(st.sampled_from(["", " ", ":", "[", ",", '"', "-", "a", "_", ".", "7", "é"]),
+       st.sampled_from(["-9223372036854775809", "-1e30", "-1.5E+300", "-123456789012345678901.5e-1"]))  # fmt: skip
+def test_a_big_negative_number_is_read_only_where_a_number_starts(before, literal):
+    """A minus sign inside a word or after a number's point starts no number ("a-1e30" is a name,
+    "1.-1e30" no JSON number): only a number written as one is kept from llguidance."""
+    found = crashes_llguidance('{"k": x' + before + literal + "}")
+    previous = before or "x"  # the character the minus sign follows
+    assert found == (None if previous.isalnum() or previous in "_." else literal)
+
+
+@pytest.mark.parametrize(
+    ("text", "unreadable"),
+    [('{"default": NaN}', True), ('{"default": -Infinity}', True), ('{"minimum": Infinity}', True),
+     ('{"enum": ["NaN", "Infinity"]}', False), ('{"NaNny": 1, "xInfinity": 2}', False),
+     ('{"enum": [' + "9" * 309 + "]}", True), ('{"enum": [' + "9" * 308 + "]}", False)],
+)  # fmt: skip
+def test_what_json_has_no_number_for_is_found_in_a_schemas_text(text, unreadable):
+    from edgeqwen.runtime.numbers import _unreadable_text
+
+    assert _unreadable_text(text) == unreadable
 
 
 @pytest.mark.parametrize(("value", "crashes"), [(_I64_MIN + 512, True), (_I64_MIN + 513, False)])

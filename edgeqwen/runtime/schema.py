@@ -25,7 +25,7 @@ __all__ = [
     "DEFAULT_MAX_STRING",
     "FREE_KEY",
     "MAX_KEY",
-    "MAX_SAFE_INTEGER",
+    "NUMBER_BOUND",
     "NUMBER_STEP",
     "SCALAR_REF",
     "decoding_schema",
@@ -35,10 +35,12 @@ __all__ = [
 # or a function (about 500 tokens of English), which a shorter bound cuts mid-word into a valid but
 # silently short answer; short enough that a model stuck in a string still ends
 DEFAULT_MAX_STRING = 2048
-# Numbers a looping model cannot run to the token limit: what a double (JavaScript's number)
-# holds exactly, 2**53 - 1 at most, with at most 10 decimals (llguidance's multipleOf takes no
-# finer step than 1e-10).
-MAX_SAFE_INTEGER = 2**53 - 1
+# Numbers a looping model cannot run to the token limit: below 10^16 in magnitude (16 digits before
+# the point, so every integer a double holds exactly, up to 2^53 - 1, is in reach) with at most 10
+# decimals (llguidance's multipleOf takes no finer step than 1e-10). A round, exclusive bound:
+# llguidance's range automaton grows with the bound's digits (±(2^53 - 1) cost 1.0 ms a number
+# lexeme to build, < 10^16 0.67 ms; docs/structured-output.md).
+NUMBER_BOUND = 10**16
 NUMBER_STEP = 1e-10
 # Free-form values (json_object, {}, an object that names no properties, an array that names no
 # items) are any JSON within bounds most real documents fit (json_object: 90% of the slice's valid
@@ -453,13 +455,13 @@ def _shared_leaves(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, An
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:
-    """Bound a number's digits: a magnitude a double holds exactly, and (for non-integers) a
+    """Bound a number's digits: a magnitude below NUMBER_BOUND, and (for non-integers) a
     smallest step, each only where the schema sets none and the bound leaves values to pick."""
     low, high = node.get("minimum", node.get("exclusiveMinimum")), node.get("maximum", node.get("exclusiveMaximum"))
-    if high is None and (low is None or low < MAX_SAFE_INTEGER):
-        node["maximum"] = MAX_SAFE_INTEGER
-    if low is None and (high is None or high > -MAX_SAFE_INTEGER):
-        node["minimum"] = -MAX_SAFE_INTEGER
+    if high is None and (low is None or low < NUMBER_BOUND):
+        node["exclusiveMaximum"] = NUMBER_BOUND
+    if low is None and (high is None or high > -NUMBER_BOUND):
+        node["exclusiveMinimum"] = -NUMBER_BOUND
     if not integer and "multipleOf" not in node:
         node["multipleOf"] = NUMBER_STEP
     return node

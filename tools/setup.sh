@@ -57,6 +57,7 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
     mkdir -p .venv/logs "$(dirname "$wheels")"
     local tmp
     tmp=$(mktemp -d "$(dirname "$wheels")/.building.XXXXXX")
+    trap "rm -rf '$tmp'" EXIT  # an interrupted build leaves nothing behind
     # the build's own [step/total] lines, one in 25, so a long build visibly moves
     CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$cores" \
       .venv/bin/python -m pip --disable-pip-version-check wheel -v --no-deps --no-cache-dir -w "$tmp" "llama-cpp-python==$LLAMA_CPP_PYTHON" 2>&1 \
@@ -67,6 +68,7 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
     # only a finished build is kept: an interrupted one leaves no wheel under the key
     if ls "$tmp"/llama_cpp_python-*.whl >/dev/null 2>&1; then mkdir -p "$wheels" && mv "$tmp"/llama_cpp_python-*.whl "$wheels"/; fi
     rm -rf "$tmp"
+    trap - EXIT
   else
     step "installing llama.cpp as a setup before this one built it for this CPU ($wheels)"
   fi

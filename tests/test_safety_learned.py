@@ -657,8 +657,12 @@ def test_written_training_rows_stay_clear_of_the_test_prompts():
     assert sum(r["source"] == EVERYDAY for r in rows) >= 100 and sum(r["source"] == PROTECTIVE for r in rows) >= 100
     held = [line.strip().lower() for path in HELD_OUT for line in path.read_text().splitlines() if line.strip()]
     assert any("mango" in h for h in held) and any("naloxone" in h for h in held)
-    for r in rows:
-        assert all(difflib.SequenceMatcher(None, r["text"].lower(), h).ratio() < MAX_RATIO for h in held), r["text"]
+    for h in held:
+        matcher = difflib.SequenceMatcher(None, "", h)  # ratio(a, b) as written: b analysed once
+        for r in rows:
+            matcher.set_seq1(r["text"].lower())
+            # quick_ratio() bounds ratio() from above: only a pair it lets through is measured
+            assert matcher.quick_ratio() < MAX_RATIO or matcher.ratio() < MAX_RATIO, (r["text"], h)
 
 
 def test_a_few_words_with_no_hazard_word_are_not_refused_by_the_learned_screen():

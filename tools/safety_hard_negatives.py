@@ -555,15 +555,29 @@ _EVERYDAY: list[tuple[str, list[str]]] = [
 ]
 
 
+def close_to(text: str, held: list[difflib.SequenceMatcher]) -> bool:
+    """Whether ``text`` (lower-cased) is as close as MAX_RATIO to a held-out prompt: each matcher
+    holds one as its second sequence, which difflib analyses once. Its two cheap upper bounds go
+    first, as ``difflib.get_close_matches`` does: the same answers as ``ratio()`` alone, in a
+    fraction of the time (the suite's check of every row against every prompt took 78 s)."""
+    for matcher in held:
+        matcher.set_seq1(text)
+        if matcher.real_quick_ratio() >= MAX_RATIO and matcher.quick_ratio() >= MAX_RATIO:
+            if matcher.ratio() >= MAX_RATIO:
+                return True
+    return False
+
+
+def held_out() -> list[difflib.SequenceMatcher]:
+    """The project's own benign test prompts, lower-cased, one matcher each (see close_to)."""
+    lines = [line.strip().lower() for path in HELD_OUT for line in path.read_text(encoding="utf-8").splitlines()]
+    return [difflib.SequenceMatcher(None, "", line) for line in lines if line]
+
+
 def hard_negatives() -> list[dict]:
     """The rows: ``{"text", "label": "benign", "category", "source"}``, deterministic."""
     rng = random.Random(SEED)
-    held = [
-        line.strip().lower()
-        for path in HELD_OUT
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    held = held_out()
     rows = []
     groups = [(SOURCE, entry) for entry in _SLOTS] + [(EVERYDAY, entry) for entry in _EVERYDAY]
     groups += [(PROTECTIVE, entry) for entry in _PROTECTIVE]
@@ -573,7 +587,7 @@ def hard_negatives() -> list[dict]:
             combos = rng.sample(combos, 24)
         for combo in combos:
             text = template.format(*combo).replace(" ?", "?")
-            if any(difflib.SequenceMatcher(None, text.lower(), h).ratio() >= MAX_RATIO for h in held):
+            if close_to(text.lower(), held):
                 continue
             rows.append({"text": text, "label": "benign", "category": "hard-negative", "source": source})
     return rows

@@ -2,8 +2,9 @@
 
     python tools/train_screen.py [--data ../shared/data/safety-train] [--out edgeqwen/safety]
 
-Deterministic: fixed seed, one thread, so rebuilding gives the same file (``--check`` compares
-the rebuilt file's sha256 with the packaged one). Needs torch (the ``convert`` extra); the
+Deterministic: fixed seed, one thread, so rebuilding on the same kind of CPU gives the same file
+(``--check`` compares the rebuilt file's sha256 with the packaged one; another CPU's kernels may
+round a few weights one step apart: docs/safety.md). Needs torch (the ``convert`` extra); the
 package needs only numpy to score.
 
 Rows from sources whose licence does not allow shipping a model trained on them are dropped

@@ -51,8 +51,10 @@ wheels="${EDGEQWEN_HOME:-$HOME/.cache/edgeqwen}/llama-cpp-wheels/$(build_key)"
 amx_build() {  # the installed llama.cpp holds those kernels
   .venv/bin/python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' not in llama_cpp.llama_print_system_info())" 2>/dev/null
 }
+usable() { .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; }
+kept() { ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; }  # this CPU's wheel is built
 install_llamacpp() {  # this CPU's wheel, built first unless a setup before this one kept it
-  if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  if ! kept; then
     step "building llama.cpp for this CPU (llama-cpp-python $LLAMA_CPP_PYTHON, -march=native, $cores jobs): about 8 min on 2 x86 cores, longer on a Pi; once (kept in $wheels)"
     mkdir -p .venv/logs "$(dirname "$wheels")"
     local tmp
@@ -72,7 +74,7 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
   else
     step "installing llama.cpp as a setup before this one built it for this CPU ($wheels)"
   fi
-  if ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  if kept; then
     # out first: pip would keep an installed build of the same version (one with the AMX kernels)
     .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python 2>/dev/null || true
     pip install "$wheels"/llama_cpp_python-*.whl  # with its dependencies, which it imports
@@ -81,17 +83,17 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
   cores=$(nproc 2>/dev/null || echo 2)
-  if .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; then
+  if usable; then
     llamacpp=yes
   else
     if amx_build; then
       step "replacing the installed llama.cpp: its AMX kernels crash on this CPU (llama.cpp#20824)"
     fi
     install_llamacpp
-    if .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; then
+    if usable; then
       llamacpp=yes
       step "llama.cpp ready"
-    elif ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    elif kept; then
       step "llama.cpp was built but does not load: $(.venv/bin/python -c "import llama_cpp" 2>&1 | tail -n 1); installing the ONNX converter instead, so the demo model can run on ONNX"
       converter=yes
       [ "$extra" = dev ] || extra=convert,server,openai

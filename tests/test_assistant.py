@@ -145,3 +145,59 @@ def test_a_prompt_gets_the_same_logits_fresh_or_from_the_cache(qwen2, length):
     model.prefill(ids[: length // 2])
     extended = model.prefill(ids)
     assert model.last_reused == length // 2 and np.abs(fresh - extended).max() < 0.25
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_kept_prefixes_are_restored_after_other_prompts(tiny_models, shared):
+    """Two prompts with different openings alternating (a guard's prompt and answer checks): with
+    their openings kept, each prefills only its own part, and the logits are those of a fresh
+    prefill bit for bit (the same multi-row kernels computed the kept positions). Both ways of
+    holding the cache: one buffer bound as past and present, and present fed back as past."""
+    import dataclasses
+
+    import numpy as np
+
+    from edgeqwen.backends.onnx import OnnxModel
+    from edgeqwen.model import read_model_info
+
+    info = dataclasses.replace(read_model_info(tiny_models["qwen2"]["int4"]), share_buffer=shared)
+    model = OnnxModel(info, context_length=512)
+    a_open = [1000 + (i * 37) % 5000 for i in range(70)]
+    b_open = [2000 + (i * 53) % 5000 for i in range(90)]
+    a = a_open + [7, 8, 9, 10, 11]
+    b = b_open + [12, 13, 14]
+    fresh_a, fresh_b = model.prefill(a), (model.reset(), model.prefill(b))[1]
+
+    model.reset()
+    model.keep_prefix(a_open)
+    model.keep_prefix(b_open)
+    model.prefill(a)
+    assert model.last_reused == 0
+    model.prefill(b)
+    assert model.last_reused == 0  # b's opening was computed here first
+    assert model.kept_bytes == sum(model._kv[k][:, :, :1].nbytes for k in model._kv) * (70 + 90)
+    for _ in range(2):
+        again_a = model.prefill(a)
+        assert model.last_reused == 70 and np.array_equal(again_a, fresh_a)
+        model.decode(5)  # an answer between checks
+        again_b = model.prefill(b)
+        assert model.last_reused == 90 and np.array_equal(again_b, fresh_b)
+    # at least two prompt tokens run, as for the live cache; a prompt that is the opening alone
+    # is not served from it
+    model.prefill(a)
+    model.prefill(b_open + [12])
+    assert model.last_reused == 0
+    model.reset()
+    assert model.kept_bytes == 0 and model.prefill(a) is not None and model.last_reused == 0
+
+
+def test_kept_prefixes_stay_within_their_share_of_the_context(qwen2):
+    model = qwen2.model  # a 512-token context: kept prefixes hold at most 256 tokens together
+    model.reset()
+    openings = [[100 + k, *range(1000 + 200 * k, 1000 + 200 * k + 99)] for k in range(4)]
+    for opening in openings:
+        model.keep_prefix(opening)
+    assert [len(k) for k in model._kept] == [100, 100]  # the two most recent
+    model.keep_prefix(list(range(300)))  # more than the share alone: never kept
+    assert list(model._kept) == [tuple(o) for o in openings[2:]]
+    model.reset()

@@ -83,6 +83,27 @@ def test_the_whole_path_on_a_tiny_random_qwen3(guard_backend):
     assert r.refusal in (True, False) and "Jailbreak" not in r.categories  # not a response category
 
 
+def test_a_guard_check_reuses_its_template_opening_between_other_checks(guard_backend):
+    """The guard asks its backend to keep each template's opening; prompt and answer checks
+    that alternate then prefill only the conversation and the template's tail."""
+    guard = GuardModel(guard_backend)
+    guard_backend.model.reset()
+    for _ in range(3):  # a guard that checks prompts alone keeps nothing apart
+        guard.moderate("How do I bake bread?")
+    assert guard_backend.model.kept_bytes == 0
+    reused = []
+    for prompt in ("How do I bake bread?", "What is the capital of France?", "Name a bird."):
+        guard.moderate(prompt, "Use flour, water and yeast.")
+        reused.append(guard.last_metrics.cached_tokens)
+        guard.moderate(prompt)
+        reused.append(guard.last_metrics.cached_tokens)
+    # answer, prompt, answer, ...: each template's opening restored after a check of the other
+    # kind, from the first time each was kept (the first prompt check after the answer check)
+    assert reused[0] < 20 and reused[1] < 20 and min(reused[2:]) > 200, reused
+    assert guard_backend.model.kept_bytes > 0
+    guard_backend.model.reset()
+
+
 def _verdicts(monkeypatch, *verdicts: GuardVerdict) -> list[tuple[str, str | None]]:
     calls: list[tuple[str, str | None]] = []
     queue = list(verdicts)

@@ -8,7 +8,9 @@ whether ``stream`` honours a :class:`~edgeqwen.runtime.formats.ResponseFormat` (
 engine as a logits processor; MLC: its own grammar engine); ``supports_prefix_cache`` whether a
 prompt that extends the previous one only prefills the new tokens (the Assistant keeps an answer's
 token ids in its history only then); ``supports_hidden_states`` whether the prompt's last hidden
-state reaches ``Request.prefill_check`` (the safety layer's activation probe).
+state reaches ``Request.prefill_check`` (the safety layer's activation probe);
+``supports_kept_prefixes`` whether a prefix named by ``Request.keep_prefix`` is kept apart and
+restored for a later prompt that starts with it, whatever ran between.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Request:
     # Called with the prompt's last hidden state after the prefill, before any token is shown
     # (backends with ``supports_hidden_states``); a text it returns is the answer instead, as refused.
     prefill_check: Callable[[np.ndarray], str | None] | None = None
+    # The first ``keep_prefix`` prompt tokens will start later prompts again, with others between
+    # (a guard model's two template heads): kept apart by backends with ``supports_kept_prefixes``.
+    keep_prefix: int = 0
 
 
 class LanguageModel(Protocol):
@@ -86,6 +91,7 @@ class Backend(ABC):
     supports_response_format: bool = False
     supports_prefix_cache: bool = False
     supports_hidden_states: bool = False
+    supports_kept_prefixes: bool = False
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
@@ -196,6 +202,8 @@ class LoopBackend(Backend):
                 check = request.prefill_check if self.supports_hidden_states else None
                 if self.supports_hidden_states:
                     self.model.capture_hidden = check is not None
+                if request.keep_prefix > 0 and self.supports_kept_prefixes:
+                    self.model.keep_prefix(request.prompt_ids[: request.keep_prefix])
                 yield from stream_generate(
                     self.model,
                     self.tokenizer,

@@ -10,6 +10,7 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +31,11 @@ __all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
 ATTENTION_SCRATCH = 16 << 20  # bytes of attention scores one prefill step may allocate
 MIN_CHUNK = 16  # ... but never fewer tokens per step than this
 RELEASE_EVERY = 64  # tokens run between two releases of the weight files' pages
+# Prefixes whose KV is kept apart (keep_prefix): a guard model's two template heads alternate, and
+# the live cache alone would prefill each again every time. Their tokens together stay within a
+# share of the context, so what they hold is bounded by the cache they copy from.
+KEPT_PREFIXES = 4
+KEPT_SHARE = 0.5
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -104,6 +110,8 @@ class OnnxModel:
         self._unreleased = 0
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
+        # prefix -> its KV positions (None until a prefill computes them); least recently used first
+        self._kept: OrderedDict[tuple[int, ...], dict[str, np.ndarray] | None] = OrderedDict()
         self._alloc()
 
     @staticmethod
@@ -156,10 +164,59 @@ class OnnxModel:
         return self._hidden is not None
 
     def reset(self) -> None:
-        """Forget the cached prompt (the buffers stay allocated)."""
+        """Forget the cached prompt and the kept prefixes (the buffers stay allocated)."""
         self.tokens = []
+        self._kept.clear()
         if not self._shared:
             self._alloc()
+
+    def keep_prefix(self, token_ids: Sequence[int]) -> None:
+        """Keep the KV of this prefix apart once a prefill computes it, and restore it for a later
+        prompt that starts with it, whatever ran between (at most ``KEPT_PREFIXES``, and together
+        at most ``KEPT_SHARE`` of the context; the least recently used go first)."""
+        key = tuple(int(t) for t in token_ids)
+        if len(key) < 2 or len(key) > self.context_length * KEPT_SHARE:
+            return
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return
+        self._kept[key] = None
+        while len(self._kept) > KEPT_PREFIXES or sum(map(len, self._kept)) > self.context_length * KEPT_SHARE:
+            self._kept.popitem(last=False)
+
+    @property
+    def kept_bytes(self) -> int:
+        """What the kept prefixes hold, beside the cache."""
+        return sum(a.nbytes for kv in self._kept.values() if kv is not None for a in kv.values())
+
+    def _restore(self, token_ids: list[int], same: int) -> int:
+        """Put back the longest kept prefix of ``token_ids`` that is longer than the ``same``
+        positions the cache already shares with it; how many positions the cache now holds."""
+        best = None
+        for key, kv in self._kept.items():
+            n = len(key)
+            # at least two prompt tokens still run (reusable_prefix says why)
+            if kv is not None and same < n <= len(token_ids) - 2 and (best is None or n > len(best[0])):
+                if tuple(token_ids[:n]) == key:
+                    best = (key, kv)
+        if best is None:
+            return same
+        key, kv = best
+        self._kept.move_to_end(key)
+        for name, part in kv.items():
+            if self._shared:
+                self._kv[name][:, :, : len(key)] = part
+            else:  # onnxruntime only reads its past inputs, so the kept arrays are bound as they are
+                self._kv[name] = part
+        self.tokens = list(key)
+        return len(key)
+
+    def _save_kept(self) -> None:
+        """Copy out the prefixes waiting to be kept that the cache now holds."""
+        for key, kv in self._kept.items():
+            n = len(key)
+            if kv is None and len(self.tokens) >= n and tuple(self.tokens[:n]) == key:
+                self._kept[key] = {name: np.ascontiguousarray(a[:, :, :n]) for name, a in self._kv.items()}
 
     def _rewind(self, n: int) -> None:
         self.tokens = self.tokens[:n]
@@ -215,6 +272,7 @@ class OnnxModel:
         # int4 MatMul takes another kernel for a single row than for several.
         same = reusable_prefix(self.tokens, token_ids)
         self._rewind(same)
+        same = self._restore(token_ids, same)
         self.last_reused = same
         logits = None
         i = same
@@ -224,6 +282,8 @@ class OnnxModel:
                 step -= 1  # leave two for the last step, not one
             logits = self._run(token_ids[i : i + step])
             i += step
+        if self._kept:
+            self._save_kept()
         return logits
 
     def chunk_at(self, position: int) -> int:
@@ -284,6 +344,7 @@ def _culprit(info: ModelInfo) -> str:
 
 class OnnxBackend(LoopBackend):
     name = "onnx"
+    supports_kept_prefixes = True
 
     def __init__(
         self,

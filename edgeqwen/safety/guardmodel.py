@@ -159,6 +159,7 @@ class GuardModel:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.last_metrics: Metrics | None = None  # the last check's prefill / decode timings
+        self._kinds: set[bool] = set()  # which checks ran: of prompts (False), of answers (True)
 
     def prompt_ids(self, prompt: str, response: str | None = None) -> list[int]:
         """:func:`moderation_text` as token ids; control tokens a user typed stay text."""
@@ -178,13 +179,19 @@ class GuardModel:
             prompt[:max_chars], None if response is None else response[:max_chars]
         )
         # the conversation is encoded on its own: "<|im_end|>" typed by a user stays text
-        ids = [start_id, *tok.encode("user\n" + head), *tok.encode(conversation), *tok.encode(tail), end_id]
+        opening = [start_id, *tok.encode("user\n" + head)]
+        ids = [*opening, *tok.encode(conversation), *tok.encode(tail), end_id]
         ids += [*tok.encode("\n"), start_id, *tok.encode("assistant\n<think>\n\n</think>\n\n")]
         fmt = ResponseFormat.regex(_grammar(response is not None))
         started = time.perf_counter()
         config = GenerationConfig(max_tokens=96, temperature=0.0)
+        # Each kind of check opens with the same ~200-270 tokens. Once both kinds run, they alternate
+        # and the cache would hold the other's opening: each is kept apart (backends that can; the
+        # two cost Qwen3Guard-0.6B ~100 MiB), so only the conversation and the tail are prefilled.
+        self._kinds.add(response is not None)
+        request = Request(tuple(ids), config, fmt, keep_prefix=len(opening) if len(self._kinds) > 1 else 0)
         parts = []
-        for chunk in self.backend.stream(Request(tuple(ids), config, fmt)):
+        for chunk in self.backend.stream(request):
             parts.append(chunk.text)
             if chunk.metrics is not None:
                 self.last_metrics = chunk.metrics

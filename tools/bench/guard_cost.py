@@ -47,15 +47,19 @@ def main() -> None:
     prompts = lines[: args.prompts]
     guard.moderate(prompts[0])  # warm-up
     # cold: the cache emptied first; warm: the template's head (the same for every check) is reused
-    # from the previous check, as it is in an app that checks one prompt after another
+    # from the previous check, as it is in an app that checks one prompt after another;
+    # alternating: a check of the other kind came just before (guard_stage="both": prompt, answer,
+    # prompt, ...), so the head is reused only where the backend kept it apart
     for label, answer in (("prompt moderation", None), ("response moderation", ANSWER)):
-        for mode in ("cold", "warm"):
+        for mode in ("cold", "warm", "alternating"):
             times, tokens, reused, prefill, per_token, generated = [], [], [], [], [], []
             for p in prompts:
                 if mode == "cold":
                     backend.model.reset()
-                else:
+                elif mode == "warm":
                     guard.moderate(prompts[0], answer)
+                else:
+                    guard.moderate(prompts[0], ANSWER if answer is None else None)
                 start = time.perf_counter()
                 guard.moderate(p, answer)
                 times.append(time.perf_counter() - start)
@@ -69,7 +73,7 @@ def main() -> None:
             verdict = 10 if answer is None else 14
             typical = statistics.median(prefill) + verdict * statistics.median(per_token)
             print(
-                f"{label:<20} {mode}: {len(times)} prompts of {statistics.median(tokens):.0f} tokens "
+                f"{label:<20} {mode:<11}: {len(times)} prompts of {statistics.median(tokens):.0f} tokens "
                 f"({statistics.median(reused):.0f} reused): prefill {statistics.median(prefill) * 1e3:.0f} ms, "
                 f"decode {statistics.median(per_token) * 1e3:.0f} ms/token; a {verdict}-token verdict "
                 f"{typical * 1e3:.0f} ms (this random model wrote {statistics.median(generated):.0f} tokens, "

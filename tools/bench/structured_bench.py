@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
 from edgeqwen import GenerationConfig, Message  # noqa: E402
 from edgeqwen.backends.onnx import OnnxBackend  # noqa: E402
@@ -46,7 +47,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--fast-forward", action="store_true", help="also time a full answer with and without it")
     args = parser.parse_args()
+    from peers import cpu_line
+
     from edgeqwen.model import read_model_info
+
+    print(cpu_line())  # machines of one kind differ between sessions: every figure says which ran it
+    print("load average:", Path("/proc/loadavg").read_text().split()[:3])
 
     context = min(4096, read_model_info(args.model).context_length)
     backend = OnnxBackend(args.model, context_length=context, threads=args.threads)

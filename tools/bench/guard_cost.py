@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
-from peers import cpu_line  # noqa: E402
+from peers import machine_line  # noqa: E402
 
 from edgeqwen.backends.onnx import OnnxBackend  # noqa: E402
 from edgeqwen.safety.guardmodel import GuardModel  # noqa: E402
@@ -39,8 +39,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
-    print(cpu_line())
-    print("load average:", Path("/proc/loadavg").read_text().split()[:3])
+    print(machine_line())
     backend = OnnxBackend(args.folder, context_length=2048, threads=args.threads)
     guard = GuardModel(backend)
     lines = [ln.strip() for ln in (DATA / "benign.txt").read_text().splitlines() if ln.strip()]

@@ -62,6 +62,12 @@ def cpu_line() -> str:
     return f"{model}; SIMD: {' '.join(f for f in SIMD if f in flags) or 'none found'}"
 
 
+def machine_line() -> str:
+    """What every benchmark prints first: the CPU, its SIMD flags and the load average (machines of
+    one kind differ between sessions, and a busy one measures nothing)."""
+    return f"CPU: {cpu_line()}; load average {Path('/proc/loadavg').read_text().split()[:3]}"
+
+
 def _timed(generate, ids: list[int], gen: int) -> dict:
     start = time.perf_counter()
     first = end = start
@@ -239,7 +245,7 @@ def main() -> None:
         parser.error("give --onnx and/or --gguf")
     from edgeqwen.probe.bandwidth import measure_bandwidth
 
-    print(f"CPU: {cpu_line()}; load average {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
+    print(machine_line(), flush=True)
 
     bandwidth = statistics.median(measure_bandwidth() for _ in range(5))
     jobs = []

@@ -130,8 +130,8 @@ def cases(package: str, n_values: int) -> dict[str, dict]:
             for bad in broken(value, schema):
                 if not label(bad, schema) and all(t["data"] != bad for t in tests):
                     tests.append({"data": bad, "valid": False})
-        name = f"{model.__module__}.{model.__qualname__}".replace("/", "_")
-        found[name] = {"schema": schema, "tests": tests, "description": f"{model.__module__}.{model.__qualname__}"}
+        name = f"{model.__module__}.{model.__qualname__}"
+        found[name] = {"schema": schema, "tests": tests, "description": name}
     return found
 
 

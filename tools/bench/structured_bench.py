@@ -47,12 +47,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--fast-forward", action="store_true", help="also time a full answer with and without it")
     args = parser.parse_args()
-    from peers import cpu_line
+    from peers import machine_line
 
     from edgeqwen.model import read_model_info
 
-    print(cpu_line())  # machines of one kind differ between sessions: every figure says which ran it
-    print("load average:", Path("/proc/loadavg").read_text().split()[:3])
+    print(machine_line())
 
     context = min(4096, read_model_info(args.model).context_length)
     backend = OnnxBackend(args.model, context_length=context, threads=args.threads)

@@ -302,6 +302,8 @@ class Assistant:
             turn.tools,
             "none" if tool_choice == "none" else "auto",
             prefill_check=self.guard.prefill_check(self.backend, decision, events, prompt),
+            # the next turn starts with this prompt; the self-check's prompts run in between
+            keep_prefix=len(ids) if self.guard.asks_the_model else 0,
         )
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token

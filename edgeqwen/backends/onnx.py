@@ -248,8 +248,10 @@ class OnnxModel:
         # Two tokens at least run, and no step runs just one (reusable_prefix says why): onnxruntime's
         # int4 MatMul takes another kernel for a single row than for several.
         same = reusable_prefix(self.tokens, token_ids)
-        self._rewind(same)
-        same = self._restore(token_ids, same)
+        restored = self._restore(token_ids, same)
+        if restored == same:  # a restored prefix replaces the cache's positions: nothing to rewind
+            self._rewind(same)
+        same = restored
         self.last_reused = same
         logits = None
         i = same

@@ -50,8 +50,13 @@ class KeptPrefixes(Generic[V]):
         return sorted((k for k in found if tuple(tokens[: len(k)]) == k), key=len)
 
     def put(self, key: Key, copy: V) -> None:
-        if key in self._items:
-            self._items[key] = copy
+        if key not in self._items:
+            return
+        self._items[key] = copy
+        # the kept prefixes this one extends (a conversation's earlier turns) are left to it: one
+        # copy, not one per turn (only now: the prefill that computed it may have restored them)
+        for shorter in [k for k in self._items if len(k) < len(key) and key[: len(k)] == k]:
+            del self._items[shorter]
 
     def best(self, token_ids: Sequence[int], same: int) -> tuple[Key, V] | None:
         """The longest copied prefix of ``token_ids`` longer than the ``same`` positions the live

@@ -1385,6 +1385,35 @@ def test_dependent_required_on_an_open_object_is_checked_after_and_schema_valued
     assert check({"b": 1}, mixed) is not None  # which the check catches
 
 
+def test_counts_every_valid_object_meets_are_exact():
+    """minProperties up to the required keys, and maxProperties from the named keys up on an
+    object closed to others (false, or the ``{"not": {}}`` the google-genai SDK writes), say
+    nothing: the grammar is exact, and takes each set of keys exactly when the check does."""
+    import itertools
+
+    names, wrong, exact = "abc", [], 0
+    for extra, r, low, high in itertools.product(
+        (False, {"not": {}}, True), range(3), (None, 0, 1, 2, 3), (None, 1, 2, 3, 4)
+    ):
+        node = {"type": "object", "properties": dict.fromkeys(names, {"type": "integer"})}
+        node |= {"required": list(names[:r]), "additionalProperties": extra}
+        node |= {k: v for k, v in (("minProperties", low), ("maxProperties", high)) if v is not None}
+        try:
+            relaxed = relax(node)
+        except GrammarError:
+            continue  # counts no object meets
+        said_nothing = (low is None or low <= r) and (high is None or (extra is not True and high >= 3))
+        assert not (said_nothing and "minProperties/maxProperties" in relaxed.checked_after), node
+        if not relaxed.exact:
+            continue
+        exact += 1
+        for keys in itertools.chain.from_iterable(itertools.combinations("abcd", k) for k in range(5)):
+            value = dict.fromkeys(keys, 1)
+            if _grammar_accepts(relaxed, value) != (check(value, node) is None):
+                wrong.append((node, value))
+    assert not wrong and exact >= 40
+
+
 def test_min_properties_stay_in_the_grammar_where_the_object_is_closed_while_decoding():
     schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "minProperties": 1}
     assert relax(schema).checked_after == ("minProperties/maxProperties",)  # open: llguidance refuses it

@@ -19,6 +19,7 @@ from .refs import REF_HOPS, resolve
 __all__ = [
     "conditions_as_branches",
     "counts_llguidance_refuses",
+    "drop_counts_that_say_nothing",
     "negation_in_grammar",
     "one_of_as_any_of",
     "unique_choices",
@@ -116,6 +117,33 @@ def negation_in_grammar(node: dict[str, Any]) -> bool:
         node["enum"] = [v for v in node["enum"] if not any(_same(v, x) for x in out)]
         return True
     return False
+
+
+def _allows_no_value(schema: Any) -> bool:
+    """``false``, ``{"not": {}}`` (OpenAPI generators' spelling of it) or the ``{"type": []}`` that
+    :func:`negation_in_grammar` makes of the latter."""
+    if schema is False:
+        return True
+    if type(schema) is not dict or schema.keys() - _NOTES not in ({"not"}, {"type"}):
+        return False
+    return schema.get("not", False) in ({}, True) or schema.get("type", False) == []
+
+
+def drop_counts_that_say_nothing(node: dict[str, Any]) -> None:
+    """Remove ``minProperties`` at most the number of required keys (every valid object has them)
+    and ``maxProperties`` at least the number of named properties of an object closed to other
+    keys (no valid object has more): exact, not left to the check. The google-genai SDK writes
+    every model so (``"additionalProperties": {"not": {}}``, ``"maxProperties"`` = its fields)."""
+    low, high = node.get("minProperties"), node.get("maxProperties")
+    required = node.get("required", [])
+    if isinstance(low, int) and not isinstance(low, bool) and isinstance(required, list):
+        if all(isinstance(k, str) for k in required) and low <= len(set(required)):
+            del node["minProperties"]
+    named = node.get("properties", {})
+    if isinstance(high, int) and not isinstance(high, bool) and isinstance(named, dict):
+        closed = _allows_no_value(node.get("additionalProperties", True)) and "patternProperties" not in node
+        if closed and high >= len(named):
+            del node["maxProperties"]
 
 
 def counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:

@@ -19,6 +19,7 @@ from ..errors import GrammarError
 from .exact import (
     conditions_as_branches,
     counts_llguidance_refuses,
+    drop_counts_that_say_nothing,
     negation_in_grammar,
     one_of_as_any_of,
     unique_choices,
@@ -228,6 +229,7 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
                     elif only_lists and not lists:
                         continue  # empty lists constrain nothing
                 dropped.add(key)
+        drop_counts_that_say_nothing(node)
         if counts_llguidance_refuses(node, closing):
             node.pop("minProperties", None), node.pop("maxProperties", None)
             dropped.add("minProperties/maxProperties")  # known now: no compile spent finding out

@@ -17,6 +17,7 @@ from typing import Any
 from .refs import REF_HOPS, resolve
 
 __all__ = [
+    "allows_no_value",
     "conditions_as_branches",
     "counts_llguidance_refuses",
     "drop_counts_that_say_nothing",
@@ -119,7 +120,7 @@ def negation_in_grammar(node: dict[str, Any]) -> bool:
     return False
 
 
-def _allows_no_value(schema: Any) -> bool:
+def allows_no_value(schema: Any) -> bool:
     """``false``, ``{"not": {}}`` (OpenAPI generators' spelling of it) or the ``{"type": []}`` that
     :func:`negation_in_grammar` makes of the latter."""
     if schema is False:
@@ -141,7 +142,7 @@ def drop_counts_that_say_nothing(node: dict[str, Any]) -> None:
             del node["minProperties"]
     named = node.get("properties", {})
     if isinstance(high, int) and not isinstance(high, bool) and isinstance(named, dict):
-        closed = _allows_no_value(node.get("additionalProperties", True)) and "patternProperties" not in node
+        closed = allows_no_value(node.get("additionalProperties", True)) and "patternProperties" not in node
         if closed and high >= len(named):
             del node["maxProperties"]
 

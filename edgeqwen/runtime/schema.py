@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from .exact import allows_no_value
 from .refs import REF_HOPS, nested_ids, pointer_part, resolve
 from .rewrite import KEYWORDS
 from .walk import DATA, walk
@@ -113,7 +114,8 @@ def decoding_schema(
             and not composed
             and beside is not None
             and bool({"properties", "patternProperties"} & node.keys())
-            and (given is None or isinstance(given, bool) or _is_any(given))  # closed by the schema, or below
+            # closed by the schema, or below
+            and (given is None or isinstance(given, bool) or _is_any(given) or allows_no_value(given))
         )
         out = {}
         for key, value in node.items():
@@ -159,9 +161,9 @@ def decoding_schema(
                 # required but not described: still allowed (as bounded any-JSON) once extras are not
                 out["properties"] = {**named, **dict.fromkeys(missing, _ANY_REF)}
             if "properties" in out or "patternProperties" in out:
-                if extra is None or extra is True:
+                if extra is None or extra is True or _is_any(extra):
                     out["additionalProperties"] = False
-                elif _is_any(extra):
+                elif allows_no_value(extra):  # {"not": {}}: closed already, said as llguidance reads it
                     out["additionalProperties"] = False
                 elif isinstance(extra, dict) and free and "patternProperties" not in out and _plain(_names(out)):
                     # the others' keys were unbounded strings: now up to MAX_KEY characters, none a

@@ -201,25 +201,3 @@ def test_kept_prefixes_stay_within_their_share_of_the_context(qwen2):
     model.keep_prefix(list(range(300)))  # more than the share alone: never kept
     assert list(model._kept) == [tuple(o) for o in openings[2:]]
     model.reset()
-
-
-def test_a_kept_prefix_leaves_the_ones_it_extends_once_copied():
-    """A conversation's turns each keep their prompt, and each extends the last: the longer copy
-    replaces the shorter only once made (the prefill that makes it restores the shorter first)."""
-    from edgeqwen.backends.prefixes import KeptPrefixes
-
-    kept: KeptPrefixes[str] = KeptPrefixes(context_length=100)
-    turn1, turn2, other = (1, 2, 3, 4), (1, 2, 3, 4, 5, 6), (9, 8, 7)
-    kept.want(turn1)
-    kept.want(other)
-    assert kept.waiting([*turn1, 0]) == [turn1] and kept.best([*turn1, 0, 0], 0) is None  # not copied yet
-    kept.put(turn1, "kv1")
-    kept.put(other, "kv-other")
-    kept.want(turn2)
-    assert kept.best([*turn2, 0, 0], 2) == (turn1, "kv1")  # turn 2's prefill restores turn 1
-    assert kept.best([*turn1, 0], 0) is None  # two prompt tokens at least still run
-    kept.put(turn2, "kv2")
-    assert list(kept) == [other, turn2] and list(kept.copies()) == ["kv-other", "kv2"]
-    assert kept.best([*turn2, 7, 7], 0) == (turn2, "kv2")
-    kept.put((5, 5), "never asked for")
-    assert len(kept) == 2

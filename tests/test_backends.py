@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import edgeqwen.testing
 from edgeqwen import Assistant, BackendUnavailableError, GenerationConfig, InvalidRequestError
@@ -98,3 +100,59 @@ def test_request_is_frozen():
     request = Request((1, 2, 3), GenerationConfig(max_tokens=4))
     with pytest.raises(AttributeError):
         request.prompt_ids = ()  # type: ignore[misc]
+
+
+def test_a_kept_prefix_leaves_the_ones_it_extends_once_copied():
+    """A conversation's turns each keep their prompt, and each extends the last: the longer copy
+    replaces the shorter only once made (the prefill that makes it restores the shorter first)."""
+    from edgeqwen.backends.prefixes import KeptPrefixes
+
+    kept: KeptPrefixes[str] = KeptPrefixes(context_length=100)
+    turn1, turn2, other = (1, 2, 3, 4), (1, 2, 3, 4, 5, 6), (9, 8, 7)
+    kept.want(turn1)
+    kept.want(other)
+    assert kept.waiting([*turn1, 0]) == [turn1] and kept.best([*turn1, 0, 0], 0) is None  # not copied yet
+    kept.put(turn1, "kv1")
+    kept.put(other, "kv-other")
+    kept.want(turn2)
+    assert kept.best([*turn2, 0, 0], 2) == (turn1, "kv1")  # turn 2's prefill restores turn 1
+    assert kept.best([*turn1, 0], 0) is None  # two prompt tokens at least still run
+    kept.put(turn2, "kv2")
+    assert list(kept) == [other, turn2] and list(kept.copies()) == ["kv-other", "kv2"]
+    assert kept.best([*turn2, 7, 7], 0) == (turn2, "kv2")
+    kept.put((5, 5), "never asked for")
+    assert len(kept) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["want", "put", "best"]),
+            st.lists(st.integers(0, 3), min_size=0, max_size=12),
+            st.integers(0, 12),
+        ),
+        max_size=30,
+    )
+)
+def test_kept_prefixes_hold_their_bounds_under_any_use(ops):
+    """Whatever is asked, in any order: at most KEPT_PREFIXES kept, their tokens within the share
+    of the context, and what ``best`` hands back is a copied prefix of the prompt, longer than what
+    the cache shares with it, leaving two prompt tokens to run."""
+    from edgeqwen.backends.prefixes import KEPT_PREFIXES, KEPT_SHARE, KeptPrefixes
+
+    kept: KeptPrefixes[tuple[int, ...]] = KeptPrefixes(context_length=20)
+    for op, tokens, same in ops:
+        if op == "want":
+            kept.want(tokens)
+        elif op == "put":
+            for key in kept.waiting(tokens):
+                assert tuple(tokens[: len(key)]) == key
+                kept.put(key, key)
+        else:
+            found = kept.best(tokens, same)
+            if found is not None:
+                key, copy = found
+                assert copy == key and tuple(tokens[: len(key)]) == key and same < len(key) <= len(tokens) - 2
+        assert len(kept) <= KEPT_PREFIXES and sum(map(len, kept)) <= 20 * KEPT_SHARE
+        assert all(len(k) >= 2 for k in kept)

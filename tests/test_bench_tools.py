@@ -517,3 +517,20 @@ def test_pydantic_cases_writes_each_model_once_with_values_the_check_refuses(tmp
     assert {"data": {"price": 2.5}, "valid": False} in tests  # a required key dropped
     assert {"data": {"name": 12345, "price": 2.5}, "valid": False} in tests  # a value of another type
     assert found["shop.items.Cart"]["tests"] == []
+
+
+def test_pydantic_cases_hold_values_to_their_formats(tmp_path, monkeypatch):
+    """pydantic validates a model's formats, so a drawn value that breaks one (hypothesis draws
+    any string for a UUID field) is no valid value of the model; the label reads formats as
+    jsonschema's own format checker does, not by edgeqwen's check."""
+    import pydantic_cases
+
+    pkg = tmp_path / "runs"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from uuid import UUID\nfrom pydantic import BaseModel\n"
+                                     "class Run(BaseModel):\n    run_id: UUID\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = {"run_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
+    monkeypatch.setattr(pydantic_cases, "draw", lambda schema, n: [{"run_id": ""}, good])
+    tests = pydantic_cases.cases("runs", 2)["runs.Run"]["tests"]
+    assert [t["data"] for t in tests if t["valid"]] == [good]

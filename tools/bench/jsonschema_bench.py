@@ -268,11 +268,13 @@ def write_cases(out: Path, found: dict[str, dict]) -> tuple[int, int]:
     return len(labels), sum(labels)
 
 
-def label(value, schema) -> bool:
+def label(value, schema, formats: bool = False) -> bool:
     """Is ``value`` valid? For corpora made here (``cloudformation_cases.py``, ``metaschema_cases.py``,
     ``annotated_cases.py``): the check's verdict (jsonschema, in the draft edgeqwen reads, patterns as
     the check reads them) with formats left as annotations, so a value that breaks its format counts
-    as valid and the check's refusal of it shows."""
+    as valid and the check's refusal of it shows. With ``formats``, the value must also meet its
+    formats as jsonschema's own format checker reads them (not edgeqwen's check): a pydantic
+    model's formats are assertions (pydantic refuses ``""`` for a UUID field)."""
     from edgeqwen.runtime.check import check
     from edgeqwen.runtime.walk import DATA
 
@@ -284,7 +286,15 @@ def label(value, schema) -> bool:
         keep = {k: v for k, v in node.items() if not (k == "format" and isinstance(v, str))}
         return {k: v if k in DATA else without_formats(v) for k, v in keep.items()}
 
-    return check(value, without_formats(schema)) is None
+    if check(value, without_formats(schema)) is not None:
+        return False
+    if not formats:
+        return True
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    errors = cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(value)
+    return not any(error.validator == "format" for error in errors)
 
 
 def accepts_value(tok, matcher, value, thorough: bool = True) -> bool:

@@ -534,3 +534,14 @@ def test_pydantic_cases_hold_values_to_their_formats(tmp_path, monkeypatch):
     monkeypatch.setattr(pydantic_cases, "draw", lambda schema, n: [{"run_id": ""}, good])
     tests = pydantic_cases.cases("runs", 2)["runs.Run"]["tests"]
     assert [t["data"] for t in tests if t["valid"]] == [good]
+
+
+def test_cases_are_written_under_names_a_file_system_takes(tmp_path):
+    """A generic pydantic model's name holds a slash inside its type arguments, and can run past
+    the 255 bytes a file name may have: each case still gets a file of its own, read back."""
+    from jsonschema_bench import corpus, write_cases
+
+    case = {"schema": {"type": "integer"}, "tests": [{"data": 1, "valid": True}]}
+    names = ["m.Notification[Literal['notifications/cancelled']]", "m.Generic[" + "X, " * 120 + "]", "m.Plain"]
+    assert write_cases(tmp_path, dict.fromkeys(names, case)) == (3, 3)
+    assert len(corpus(tmp_path)) == 3

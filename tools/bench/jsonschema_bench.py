@@ -41,6 +41,7 @@ import argparse
 import contextlib
 import functools
 import gc
+import hashlib
 import json
 import statistics
 import sys
@@ -263,7 +264,11 @@ def write_cases(out: Path, found: dict[str, dict]) -> tuple[int, int]:
     many values they hold, and how many of those are valid."""
     out.mkdir(parents=True, exist_ok=True)
     for name, case in found.items():
-        (out / f"{name}.json").write_text(json.dumps(case))
+        # a generic pydantic model's name holds its type arguments: Literal['notifications/cancelled']
+        safe = name.replace("/", "_").replace("\\", "_")
+        if len(safe.encode()) > 200:  # file names stop at 255 bytes
+            safe = safe.encode()[:180].decode(errors="ignore") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
+        (out / f"{safe}.json").write_text(json.dumps(case))
     labels = [test["valid"] for case in found.values() for test in case["tests"]]
     return len(labels), sum(labels)
 

@@ -799,10 +799,14 @@ def test_the_self_checks_between_turns_leave_the_conversation_in_reach(qwen2, mo
     bot = Assistant(backend=qwen2, policy=Policy(name="check", self_check=self_check), max_tokens=4)
     real, seen = bot.guard.self_check, []
 
+    checks = []
+
     def verdict(backend, text, stage):
         if stage == "output":
             seen.append(model.last_reused)  # what the answer just before reused
         real(backend, text, stage)
+        if stage == "output":
+            checks.append(model.last_reused)  # the output check's own prompt after the answer
         return None  # a random model's verdict: never refuse here, the turns must run
 
     monkeypatch.setattr(bot.guard, "self_check", verdict)
@@ -813,8 +817,10 @@ def test_the_self_checks_between_turns_leave_the_conversation_in_reach(qwen2, mo
     if self_check == "off":
         assert model.kept_bytes == 0 and model.last_reused >= opening - 2
     else:
-        # the second answer's prompt is the first's, its answer and the new turn
+        # the second answer's prompt is the first's, its answer and the new turn; each output
+        # check gets the classifier's opening back (the input check computed it)
         assert model.kept_bytes > 0 and len(seen) == 2 and seen[1] >= first.metrics.prompt_tokens
+        assert min(checks) >= 30
 
 
 # -- hazards in other languages ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..types import Chunk, check_text
+from ..types import Chunk, GenerationConfig, Message, check_text
 from .audit import AuditLog, SafetyEvent
 from .detectors import (
     Detector,
@@ -309,24 +309,8 @@ class Guard:
         events.extend(v for v in verdicts if v is not None)
 
     # -- self-check -----------------------------------------------------------------------------
-    @property
-    def asks_the_model(self) -> bool:
-        """The answering model is asked other prompts (its own verdicts) between a conversation's
-        turns, which overwrite its cache: the conversation's prompt is worth keeping apart."""
-        return self.policy.self_check != "off"
-
-    def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
-        """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
-        from ..backends.base import Request
-        from ..runtime.formats import ResponseFormat
-        from ..types import GenerationConfig, Message
-
-        schema = {
-            "type": "object",
-            "properties": {"safe": {"type": "boolean"}, "category": {"enum": ["none", *HAZARD_CATEGORIES]}},
-            "required": ["safe", "category"],
-            "additionalProperties": False,
-        }
+    @staticmethod
+    def _self_check_prompt(backend: Any, text: str, stage: str) -> list[int]:
         what = "user request" if stage == "input" else "assistant answer"
         messages = [
             Message(
@@ -337,10 +321,33 @@ class Guard:
             Message("user", f"Classify this {what}:\n<<<\n{text[:4000]}\n>>>"),
         ]
         template = backend.template
-        ids = template.encode(backend.tokenizer, template.render(messages, (), add_generation_prompt=True))
+        return template.encode(backend.tokenizer, template.render(messages, (), add_generation_prompt=True))
+
+    @property
+    def asks_the_model(self) -> bool:
+        """The answering model is asked other prompts (its own verdicts) between a conversation's
+        turns, which overwrite its cache: the conversation's prompt is worth keeping apart."""
+        return self.policy.self_check != "off"
+
+    def self_check(self, backend, text: str, stage: str) -> SafetyEvent | None:
+        """Ask the same model for a grammar-constrained verdict ``{"safe": bool, "category": ...}``."""
+        from ..backends.base import Request
+        from ..runtime.formats import ResponseFormat
+
+        schema = {
+            "type": "object",
+            "properties": {"safe": {"type": "boolean"}, "category": {"enum": ["none", *HAZARD_CATEGORIES]}},
+            "required": ["safe", "category"],
+            "additionalProperties": False,
+        }
+        ids = self._self_check_prompt(backend, text, stage)
         start = time.perf_counter()
         fmt = ResponseFormat.of(schema)
-        chunks = backend.stream(Request(tuple(ids), GenerationConfig(max_tokens=48), fmt))
+        # the two stages' prompts share their opening (the classifier's instructions): kept apart,
+        # as the conversation's prompt is between them
+        a, b = (self._self_check_prompt(backend, "", kind) for kind in ("input", "output"))
+        opening = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        chunks = backend.stream(Request(tuple(ids), GenerationConfig(max_tokens=48), fmt, keep_prefix=opening))
         answer = "".join(c.text for c in chunks)
         latency = time.perf_counter() - start
         try:

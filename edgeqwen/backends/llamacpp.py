@@ -188,9 +188,7 @@ class LlamaCppModel:
     # -- cache ----------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the cached prompt and the kept prefixes."""
-        self._ll.llama_memory_clear(self._memory, True)
-        self.tokens = []
-        self._kept = None
+        self._clear_cache()
         self._prefixes.clear()
 
     def keep_prefix(self, token_ids: Sequence[int]) -> None:

@@ -161,9 +161,8 @@ def decoding_schema(
                 # required but not described: still allowed (as bounded any-JSON) once extras are not
                 out["properties"] = {**named, **dict.fromkeys(missing, _ANY_REF)}
             if "properties" in out or "patternProperties" in out:
-                if extra is None or extra is True or _is_any(extra):
-                    out["additionalProperties"] = False
-                elif allows_no_value(extra):  # {"not": {}}: closed already, said as llguidance reads it
+                # open to other keys: closed; closed by {"not": {}}: said as llguidance reads it
+                if extra is None or _is_any(extra) or allows_no_value(extra):
                     out["additionalProperties"] = False
                 elif isinstance(extra, dict) and free and "patternProperties" not in out and _plain(_names(out)):
                     # the others' keys were unbounded strings: now up to MAX_KEY characters, none a

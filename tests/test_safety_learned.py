@@ -463,6 +463,7 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("denwa 42-6453-5829", "phone", "42-6453-5829"),
         ("anrufen 00615998259", "phone", "00615998259"),
         ("JCB 180052405980254 ok", "credit_card", "180052405980254"),
+        ("Amex 378282246310005 ok", "credit_card", "378282246310005"),  # 15 digits a brand issues
         # a bare number after a word that says phone (found missing on Presidio's templates)
         ("Phone:\n0233651564\n\nE-mail:", "phone", "0233651564"),
         ("Telefonnummer 0763471406 bitte", "phone", "0763471406"),
@@ -536,6 +537,10 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "scored 75/749 1186 times",  # a slash-grouped number with no word that says phone
         "https://doi.org/10.1016/0020-0190(88)90066-X",  # a DOI's ISSN after a slash (found in docstrings)
         "http://images.cocodataset.org/val2017/000000039769.jpg",
+        # found by Mimesis's values: IMEIs pass Luhn with 15 digits no card brand issues; a longer dashed number
+        "IMEI 358967048447542, the phone's",
+        "serial 329304009231820 on the box",
+        "تست 314-26-0611-0068 تست",
     ],
 )
 def test_look_alikes_are_not_pii(text):

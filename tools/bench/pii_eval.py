@@ -6,6 +6,7 @@
                                                                # --no-deps presidio-evaluator; needs faker)
     python tools/bench/pii_eval.py --libphonenumber           # every region's example phone numbers
     python tools/bench/pii_eval.py --faker-locales            # the phones of Faker's other locales
+    python tools/bench/pii_eval.py --mimesis                  # Mimesis's values and sentences (pip install mimesis)
 
 - ``--records``: records built from the same format list the detectors were written from, with
   negatives that look alike (invalid card numbers, order ids, dates, versions): in-sample.
@@ -323,6 +324,62 @@ def make_faker_locales_corpus(per_locale: int = 40, seed: int = 0) -> list[dict]
     return records
 
 
+def make_mimesis_corpus(per_locale: int = 20, n_other: int = 400, seed: int = 0) -> list[dict]:
+    """Values and sentences of Mimesis (``pip install mimesis``), a fake-data library whose formats
+    are its own (not Faker's): the phones of its 48 locales, half after a phone word and half in
+    the locale's own sentences; card numbers of its three networks, half after a word that says
+    card; e-mails and IP addresses; and records whose numbers are not PII (IMEI and ISBN/EAN/ISSN
+    codes, PINs, CVVs, expiry dates, postcodes, street numbers, coordinates, prices, timestamps,
+    versions, MAC addresses, ports, UUIDs). Origin: "words|bare LOCALE", the network, or "-"."""
+    try:
+        import mimesis as m
+        from mimesis.enums import CardType
+        from mimesis.locales import Locale
+    except ImportError as exc:
+        raise SystemExit("--mimesis needs Mimesis: pip install mimesis") from exc
+    rng = random.Random(seed)
+    records: list[dict] = []
+
+    def put(before: str, value: str, after: str, kind: str | None, origin: str = "-") -> None:
+        items = [[len(before), len(before) + len(value), kind]] if kind else []
+        records.append({"text": f"{before}{value}{after}", "items": items, "origin": origin})
+
+    english = m.Text(Locale.EN, seed=seed)
+    for locale in Locale:
+        person, text = m.Person(locale, seed=seed), m.Text(locale, seed=seed)
+        for i in range(per_locale):
+            number, words = person.telephone(), i % 2 == 0
+            before = rng.choice(LIBPHONE_WORDED).split("{}")[0] if words else text.sentence() + " "
+            put(before, number, " " + text.sentence(), "phone", f"{'words' if words else 'bare'} {locale.value}")
+    pay, net, person = m.Payment(seed=seed), m.Internet(seed=seed), m.Person(Locale.EN, seed=seed)
+    card_words = ("Card number: ", "Please charge my card ", "Paid with ")
+    for i in range(300):
+        card_type = list(CardType)[i % 3]
+        before = rng.choice(card_words) if i % 2 else english.sentence() + " "
+        put(before, pay.credit_card_number(card_type), ". " + english.sentence(), "credit_card", card_type.value)
+    for kind, make in (("email", person.email), ("ipv4", net.ip_v4), ("ipv6", net.ip_v6)):
+        for _ in range(100 if kind != "email" else 200):
+            put(english.sentence() + " ", make(), " " + english.sentence(), kind)
+    code, addr, dt, num = (
+        m.Code(seed=seed),
+        m.Address(Locale.DE, seed=seed),
+        m.Datetime(seed=seed),
+        m.Numeric(seed=seed),
+    )
+    crypto, dev, fin = m.Cryptographic(seed=seed), m.Development(seed=seed), m.Finance(Locale.EN, seed=seed)
+    not_pii = [
+        code.imei, code.isbn, code.ean, code.issn, code.pin, pay.cvv, pay.credit_card_expiration_date,
+        addr.postal_code, addr.street_number, addr.address,
+        lambda: "{latitude}, {longitude}".format(**addr.coordinates()), lambda: str(fin.price()),
+        lambda: str(dt.timestamp()), lambda: dt.datetime().isoformat(), lambda: str(dt.date()),
+        lambda: str(dt.time()), dev.version, net.mac_address, lambda: str(net.port()),
+        lambda: str(num.integer_number(10**6, 10**12)), crypto.uuid, lambda: crypto.token_hex(8),
+    ]  # fmt: skip
+    for _ in range(n_other):
+        put(english.sentence() + " ", str(rng.choice(not_pii)()), " " + english.sentence(), None)
+    return records
+
+
 def report(records: list[dict]) -> dict:
     """:func:`pii_eval`, and recall by where each value came from (locale, card brand, country),
     with a few misses and false positives to read."""
@@ -455,9 +512,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3000, help="records for --presidio")
     ap.add_argument("--libphonenumber", action="store_true", help="libphonenumber's example numbers (phones only)")
     ap.add_argument("--faker-locales", action="store_true", help="phones of Faker's other locales (phones only)")
+    ap.add_argument("--mimesis", action="store_true", help="Mimesis's values and sentences (pip install mimesis)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.faker_locales:
+    if args.mimesis:
+        records, name = make_mimesis_corpus(), "Mimesis's values and sentences"
+    elif args.faker_locales:
         records, name = make_faker_locales_corpus(), "phones of Faker's other locales"
     elif args.libphonenumber:
         records, name = make_libphonenumber_corpus(), "libphonenumber's example numbers"

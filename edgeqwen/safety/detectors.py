@@ -55,6 +55,10 @@ def _luhn(digits: str) -> bool:
 
 
 def luhn_valid(text: str) -> bool:
+    if regex.match(r"\d{1,3}[ -]|\d{5,}[ -]\d", text):
+        # written in groups, every brand's first is four digits (4-4-4-4, Amex's 4-6-5): an IMEI's
+        # "60-643298-649614-2" is no card
+        return False
     digits = "".join(c for c in text if c.isdigit())
     if len(digits) == 12:
         if not digits.startswith(_MAESTRO_12):
@@ -74,18 +78,19 @@ def _luhn_12(text: str) -> bool:
 
 
 # ISO 13616 registry (SWIFT's release 101, as python-stdnum's iban.dat has it): each country's IBAN
-# length. A word and a number ("is 180034433853091", "no 4335761211080518630") pass mod-97 one time
-# in 97; the length for that country rules them out.
+# length; and Iran's (IR, 26: its national "Sheba" IBAN, which SWIFT's registry does not list). A
+# word and a number ("is 180034433853091", "no 4335761211080518630") pass mod-97 one time in 97; the
+# length for that country rules them out.
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29,
     "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
     "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
-    "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
-    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
-    "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29,
-    "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24,
-    "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
-    "YE": 30,
+    "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IR": 26, "IS": 26, "IT": 27, "JO": 30, "KW": 30,
+    "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28,
+    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19,
+    "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24,
+    "XK": 20, "YE": 30,
 }  # fmt: skip
 
 
@@ -113,8 +118,14 @@ def _ipv4_valid(text: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and (p == "0" or not p.startswith("0")) for p in parts)
 
 
+# An extension after the number: "x1234", "ext. 22", and as French Canada (poste), Brazil (ramal),
+# Spanish-speaking South America (anexo), Germany (Durchwahl) and the Netherlands (toestel) write it
+# (@faker-js/faker's fr_CA numbers: "765 464-8937, poste 559").
+_EXTENSION = r"x|ext\.?|extension|poste|ramal|anexo|durchwahl|toestel"
+
+
 def _phone_valid(text: str) -> bool:
-    number = regex.split(r"(?i)\s?(?:x|ext\.?|extension)", text, maxsplit=1)[0]  # the extension's digits do not count
+    number = regex.split(rf"(?i),?\s?(?:{_EXTENSION})", text, maxsplit=1)[0]  # the extension's digits do not count
     return 7 <= sum(c.isdigit() for c in number) <= 15
 
 
@@ -219,7 +230,7 @@ _PII = {
         rf"|\d{{2}} \d{{4,5}}-\d{{4}}"
         rf"|\d{{2}}-\d{{4}}-\d{{4}}"
         rf"|{_PHONE_WORD_AFTER})"
-        rf"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
+        rf"(?:,?[ ]?(?i:{_EXTENSION})[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),
     "ipv6": (rf"{_B}(?:[0-9A-Fa-f]{{1,4}}:){{7}}[0-9A-Fa-f]{{1,4}}{_E}", None),

@@ -7,6 +7,7 @@
     python tools/bench/pii_eval.py --libphonenumber           # every region's example phone numbers
     python tools/bench/pii_eval.py --faker-locales            # the phones of Faker's other locales
     python tools/bench/pii_eval.py --mimesis                  # Mimesis's values and sentences (pip install mimesis)
+    python tools/bench/pii_eval.py --from-file RECORDS.json   # records made elsewhere: fakerjs_pii.mjs
 
 - ``--records``: records built from the same format list the detectors were written from, with
   negatives that look alike (invalid card numbers, order ids, dates, versions): in-sample.
@@ -513,9 +514,12 @@ def main() -> None:
     ap.add_argument("--libphonenumber", action="store_true", help="libphonenumber's example numbers (phones only)")
     ap.add_argument("--faker-locales", action="store_true", help="phones of Faker's other locales (phones only)")
     ap.add_argument("--mimesis", action="store_true", help="Mimesis's values and sentences (pip install mimesis)")
+    ap.add_argument("--from-file", type=Path, metavar="JSON", help="records made elsewhere (fakerjs_pii.mjs)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.mimesis:
+    if args.from_file:
+        records, name = json.loads(args.from_file.read_text()), args.from_file.name
+    elif args.mimesis:
         records, name = make_mimesis_corpus(), "Mimesis's values and sentences"
     elif args.faker_locales:
         records, name = make_faker_locales_corpus(), "phones of Faker's other locales"

@@ -565,3 +565,24 @@ def test_cases_are_written_under_names_a_file_system_takes(tmp_path):
     names = ["m.Notification[Literal['notifications/cancelled']]", "m.Generic[" + "X, " * 120 + "]", "m.Plain"]
     assert write_cases(tmp_path, dict.fromkeys(names, case)) == (3, 3)
     assert len(corpus(tmp_path)) == 3
+
+
+def test_schema_order_writes_keys_as_the_schema_names_them_in_the_branch_the_value_meets():
+    """The bench's first spelling of a value (before its search, which a union of open objects with
+    many keys exhausts): each object's named keys in the schema's order, then the others."""
+    from jsonschema_bench import schema_order
+
+    schema = {
+        "type": "array",
+        "items": {"anyOf": [{"$ref": "#/$defs/ap"}, {"$ref": "#/$defs/gateway"}]},
+        "$defs": {
+            "ap": {"type": "object", "properties": {"type": {"const": "ap"}, "band": {"$ref": "#/$defs/band"}}},
+            "gateway": {"type": "object", "properties": {"model": {"type": "string"}, "type": {"const": "gw"}}},
+            "band": {"type": "object", "properties": {"max": {"type": "integer"}, "min": {"type": "integer"}}},
+        },
+    }
+    value = [{"band": {"min": 1, "max": 2}, "x": 0, "type": "ap"}, {"type": "gw", "extra": [], "model": "m"}]
+    ordered = schema_order(value, schema)
+    assert ordered == value
+    assert [list(o) for o in ordered] == [["type", "band", "x"], ["model", "type", "extra"]]
+    assert list(ordered[0]["band"]) == ["max", "min"]

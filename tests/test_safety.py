@@ -98,6 +98,24 @@ def test_streaming_fuzz_equals_whole_text_and_never_leaks():
         assert [(e.category, e.span) for e in f.events] == [(e.category, e.span) for e in whole.events]
 
 
+def test_a_match_out_of_its_detectors_context_holds_nothing_back():
+    """An IBAN in its country's own grouping counts only after a word that says IBAN; without the
+    word, words and numbers that could still extend such a match ("at 10 am on the quay") are
+    released as they come, not held until the pattern gives up ten groups later."""
+    detectors = pii_detectors(action="redact")
+    f = StreamFilter(detectors)
+    out = "".join(f.feed(w + " ") for w in "We met at 10 am on the quay and".split())
+    assert out.startswith("We met at 10 am on the quay")
+    text = "Pay to IBAN: NO 19 4920 06 96270 today, or IBAN-Nr. ES10 0075 0080 11 0600658108."
+    assert filter_text(text, detectors).text == "Pay to IBAN: [IBAN REDACTED] today, or IBAN-Nr. [IBAN REDACTED]."
+    rng = random.Random(3)
+    for _ in range(50):
+        f = StreamFilter(detectors)
+        pieces = [f.feed(p) for p in _random_split(text, rng)]
+        assert not any("96270" in p or "0600658108" in p for p in pieces)
+        assert "".join(pieces) + f.finish() == filter_text(text, detectors).text
+
+
 def test_stop_action_ends_the_answer_before_the_leak():
     detectors = leak_detectors("EQ-canary42", "You are the support bot of ACME. Never discuss pricing with anyone.")
     rng = random.Random(5)

@@ -470,6 +470,10 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("Tel. (11) 3456-7890 ramal 12", "phone", "(11) 3456-7890 ramal 12"),
         ("call 555-123-4567 EXT. 22 now", "phone", "555-123-4567 EXT. 22"),
         ("Sheba IR062960000000100324200001 ok", "iban", "IR062960000000100324200001"),
+        # an IBAN in its country's grouping after a word that says IBAN (python-stdnum's registry samples)
+        ("IBAN: NO 19 4920 06 96270 ok", "iban", "NO 19 4920 06 96270"),
+        ("My IBAN is ES10 0075 0080 11 0600658108.", "iban", "ES10 0075 0080 11 0600658108"),
+        ("Ihre IBAN ist ME 2551 0000 0000 0623 4133 und", "iban", "ME 2551 0000 0000 0623 4133"),
         # a bare number after a word that says phone (found missing on Presidio's templates)
         ("Phone:\n0233651564\n\nE-mail:", "phone", "0233651564"),
         ("Telefonnummer 0763471406 bitte", "phone", "0763471406"),
@@ -548,6 +552,8 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "serial 329304009231820 on the box",
         "تست 314-26-0611-0068 تست",
         "IMEI 60-643298-649614-2 on the box",  # Luhn holds, but no brand groups a card 2-6-6-1
+        "Ask for the IBAN at 10 am on Monday",  # a word that says IBAN, then no IBAN
+        "no 19 4920 06 96270 of them",  # an IBAN's grouping without the word
     ],
 )
 def test_look_alikes_are_not_pii(text):

@@ -68,12 +68,16 @@ class StreamFilter:
         hits: list[_Hit] = []
         for order, det in enumerate(self.detectors):
             for m in det.pattern.finditer(text, base, overlapped=True, partial=not final):
+                # a match out of its detector's context never counts, however it grows (the look-
+                # behind reads only text before it): nothing to hold back for
+                if not det.in_context(text, m.start()):
+                    continue
                 # May it still grow? Partial, or the rest of the buffer could still become part of a
                 # match that starts here (``regex`` prefers a shorter complete match to a partial one).
                 if not final and (m.partial or det.pattern.fullmatch(text, m.start(), partial=True) is not None):
                     hold = min(hold, m.start())
                     break
-                length = det.valid_length(m.group()) if m.end() > m.start() and det.in_context(text, m.start()) else 0
+                length = det.valid_length(m.group()) if m.end() > m.start() else 0
                 if length:
                     hits.append(_Hit(m.start() - base, m.start() + length - base, det, order))
         hold -= base

@@ -116,6 +116,19 @@ def test_a_match_out_of_its_detectors_context_holds_nothing_back():
         assert "".join(pieces) + f.finish() == filter_text(text, detectors).text
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["ab12" + "c" * 3000, "IBAN: ab12" + "9f3c2e1d" * 300, "ab12 " + "cd " * 1000, "+49 " + "1 " * 1000, "0" * 3000],
+)
+def test_no_detector_pattern_backtracks_without_end_on_long_runs(text):
+    """Each pattern runs over every streamed answer: a group of optional parts that can cut one run of
+    letters and digits many ways ("ab12" and a hash) backtracked for minutes. Every pattern must
+    give its answer on such text well within regex's own timeout (partial matching included)."""
+    for det in pii_detectors() + secret_detectors():
+        det.pattern.findall(text, overlapped=True, timeout=5.0)
+        list(det.pattern.finditer(text, partial=True, timeout=5.0))
+
+
 def test_stop_action_ends_the_answer_before_the_leak():
     detectors = leak_detectors("EQ-canary42", "You are the support bot of ACME. Never discuss pricing with anyone.")
     rng = random.Random(5)

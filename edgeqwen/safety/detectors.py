@@ -266,7 +266,9 @@ _PII_IN_CONTEXT = {
     # an IBAN in its country's own grouping ("NO 19 4920 06 96270", "ES10 0075 0080 11 0600658108":
     # 22 of python-stdnum's 194 registry samples), after a word that says IBAN
     "iban": (
-        rf"{_B}[A-Za-z]{{2}} ?\d{{2}}(?:[ .-]?[A-Za-z0-9]{{1,10}}){{1,10}}{_E}",
+        # a separator between groups, never optional: a run of letters and digits is one group, so
+        # the pattern cannot try every way of cutting a long run ("ab12" + a hash) into groups
+        rf"{_B}[A-Za-z]{{2}} ?\d{{2}}[ .-]?[A-Za-z0-9]{{1,16}}(?:[ .-][A-Za-z0-9]{{1,16}}){{0,9}}{_E}",
         iban_valid,
         rf"(?<={_IBAN_WORD})",
     ),

@@ -586,3 +586,15 @@ def test_schema_order_writes_keys_as_the_schema_names_them_in_the_branch_the_val
     assert ordered == value
     assert [list(o) for o in ordered] == [["type", "band", "x"], ["model", "type", "extra"]]
     assert list(ordered[0]["band"]) == ["max", "min"]
+
+
+def test_label_reads_formats_as_the_check_does_where_annotations_would_refuse_more():
+    """Formats read as annotations refuse "1980" here (every branch but the object then takes it, and
+    oneOf wants exactly one); asserted, as the check and the schema's author read them, only the
+    pattern does. Elsewhere a value that breaks its format still counts as valid (the refusal shows)."""
+    from jsonschema_bench import label
+
+    one_of = {"oneOf": [{"type": "string", "pattern": "^[0-9]{4}$"}, {"type": "string", "format": "date"}]}
+    assert label("1980", one_of) and label("2024-02-29", one_of)
+    assert label("19800", one_of)  # only the date branch, as an annotation: its refusal shows in the bench
+    assert not label(1980, one_of) and not label("1980", {"allOf": [one_of, {"maxLength": 3}]})

@@ -22,6 +22,9 @@ public API descriptions, OpenAPI 3.0 each), ``--per-api N`` distinct body schema
 by a hash of their names (``--skip K`` passes over the first K: a second, disjoint sample):
 
     python tools/bench/openapi_cases.py package/api OUT --per-api 3 [--skip 3]
+
+``--components``: each component schema that carries an ``example`` (OpenAPI 3.0's keyword), with
+that example, instead of the bodies.
 """
 
 from __future__ import annotations
@@ -85,10 +88,19 @@ def bodies(document: dict) -> Iterator[tuple[str, dict, list[object]]]:
                     yield where, media["schema"], values
 
 
-def cases(document: dict) -> dict[str, dict]:
+def component_examples(document: dict) -> Iterator[tuple[str, dict, list[object]]]:
+    """(name, schema, [its example]) for each component schema that carries an ``example`` (OpenAPI
+    3.0's own keyword: one value the author wrote for that schema)."""
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        if isinstance(schema, dict) and schema.get("example") is not None:
+            yield f"component {name}", {"$ref": _COMPONENT.format("schemas") + name}, [schema["example"]]
+
+
+def cases(document: dict, components_only: bool = False) -> dict[str, dict]:
+    """One case per body with examples, or (``components_only``) per component with an example."""
     components = to_json_schema(document.get("components", {}).get("schemas", {}))
     out: dict[str, dict] = {}
-    for where, schema, values in bodies(document):
+    for where, schema, values in component_examples(document) if components_only else bodies(document):
         bundled = bundle(to_json_schema(schema), components, SHARED["openapi"])
         distinct = list({json.dumps(v, sort_keys=True): v for v in values}.values())
         tests = [{"data": value, "valid": label(value, bundled)} for value in distinct]
@@ -96,7 +108,9 @@ def cases(document: dict) -> dict[str, dict]:
     return out
 
 
-def directory_cases(root: Path, per_api: int, skip: int = 0) -> tuple[dict[str, dict], int]:
+def directory_cases(
+    root: Path, per_api: int, skip: int = 0, components_only: bool = False
+) -> tuple[dict[str, dict], int]:
     """``per_api`` cases of each OpenAPI document under ``root`` (schemas written twice counted
     once), and how many documents could not be read (a reference to a missing component)."""
     out: dict[str, dict] = {}
@@ -104,7 +118,7 @@ def directory_cases(root: Path, per_api: int, skip: int = 0) -> tuple[dict[str, 
     unread = 0
     for path in sorted(root.rglob("*.json")):
         try:
-            found = cases(json.loads(path.read_text()))
+            found = cases(json.loads(path.read_text()), components_only)
         except (KeyError, TypeError, AttributeError, ValueError):
             unread += 1
             continue
@@ -126,12 +140,13 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--per-api", type=int, default=3, help="with a folder: body schemas per document")
     parser.add_argument("--skip", type=int, default=0, help="with a folder: pass over each document's first K")
+    parser.add_argument("--components", action="store_true", help="component schemas with an example, not bodies")
     args = parser.parse_args()
     unread = 0
     if args.document.is_dir():
-        found, unread = directory_cases(args.document, args.per_api, args.skip)
+        found, unread = directory_cases(args.document, args.per_api, args.skip, args.components)
     else:
-        found = cases(json.loads(args.document.read_text()))
+        found = cases(json.loads(args.document.read_text()), args.components)
     values, valid = write_cases(args.out, found)
     print(f"{len(found)} bodies, {values} values ({valid} valid)" + (f"; {unread} documents unread" if unread else ""))
 

@@ -293,10 +293,10 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
     out = []
     for kind in types:
         pattern, check = _PII[kind]
-        out.append(Detector(kind, regex.compile(pattern), action, check, shrink=kind in _SHRINK))
+        shrink = kind in _SHRINK
+        out.append(Detector(kind, regex.compile(pattern), action, check, shrink))
         if kind in _PII_IN_CONTEXT:
             pattern, check, before = _PII_IN_CONTEXT[kind]
-            shrink = kind in _SHRINK
             out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=regex.compile(before)))
     return out
 

@@ -279,7 +279,9 @@ def label(value, schema, formats: bool = False) -> bool:
     the check reads them) with formats left as annotations, so a value that breaks its format counts
     as valid and the check's refusal of it shows. With ``formats``, the value must also meet its
     formats as jsonschema's own format checker reads them (not edgeqwen's check): a pydantic
-    model's formats are assertions (pydantic refuses ``""`` for a UUID field)."""
+    model's formats are assertions (pydantic refuses ``""`` for a UUID field). Where reading formats
+    as annotations refuses a value (a ``oneOf`` whose branches only formats tell apart), the check's
+    own verdict, formats asserted, decides in either mode."""
     from edgeqwen.runtime.check import check
     from edgeqwen.runtime.walk import DATA
 
@@ -312,13 +314,10 @@ def schema_order(value, schema, root=None):
     try before the search, which a union of open objects with many keys can exhaust (openapi-
     directory's Mist devices: four branches of 20-60 properties each)."""
     from edgeqwen.runtime.check import check
+    from edgeqwen.runtime.refs import resolve
 
     root = schema if root is None else root
-    for _ in range(32):  # a chain of references, followed to its end
-        ref = schema.get("$ref") if isinstance(schema, dict) else None
-        if not (isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/"))):
-            break
-        schema = root.get(ref.split("/")[1], {}).get(ref.split("/", 2)[2], {})
+    schema = resolve(schema, root, hops=32)  # a chain of references, followed to its end
     if not isinstance(schema, dict):
         return value
     defs = {k: root[k] for k in ("$defs", "definitions") if isinstance(root.get(k), dict)}

@@ -510,6 +510,10 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("SSN 078 05 1120 on file", "us_ssn", "078 05 1120"),
         ("my social is 219099999.", "us_ssn", "219099999"),
         ("Social Security Number: 123 45 6789", "us_ssn", "123 45 6789"),
+        # an ITIN, the IRS's number for those without an SSN, is written the same way (chance.js's SSNs)
+        ("ITIN 967-73-4952 on file", "us_ssn", "967-73-4952"),
+        ("Tel. 0287141 6072 ok", "phone", "0287141 6072"),  # chance.js's UK numbers: seven digits, then four
+        ("see section 3 for the host 10.0.0.1", "ipv4", "10.0.0.1"),
     ],
 )
 def test_pii_formats_found_missing_are_detected(text, kind, found):
@@ -554,6 +558,12 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "IMEI 60-643298-649614-2 on the box",  # Luhn holds, but no brand groups a card 2-6-6-1
         "Ask for the IBAN at 10 am on Monday",  # a word that says IBAN, then no IBAN
         "no 19 4920 06 96270 of them",  # an IBAN's grouping without the word
+        # found on man pages and docstrings: sections and versions, and addresses that name nobody's host
+        "as RFC 5280 section 4.2.1.2 says, and Section 7.2.1.3 after it",
+        "the system provides version 2.3.4.5; see § 4.1.2.4",
+        "listen on 0.0.0.0:8000 or 127.0.0.1, netmask 255.255.255.0",
+        "SSN 123-00-4567 and 000-12-3456",  # group 00 and area 000 are never issued
+        "ICE 000030205000041",  # after 00, no country code starts with 0 (python-stdnum's Moroccan ICE)
     ],
 )
 def test_look_alikes_are_not_pii(text):
@@ -603,7 +613,7 @@ def test_streaming_equals_whole_text_for_the_new_formats():
 _PII_PIECES = st.sampled_from(
     ["Phone:", "\n", " ", "cell", "Telefonnummernverzeichnisse", "0233651564", "507 909 669", "order", ".", "office",
      "call me at", "card #", "588235703935", "+49 (0) 9313 758584", "units", "電話：", "de89 3704 0044 0532 0130 00",
-     "(+30) 2543 231948", "06-55/597 9711", "/"]
+     "(+30) 2543 231948", "06-55/597 9711", "/", "section ", "10.0.0.1"]
 )  # fmt: skip
 
 

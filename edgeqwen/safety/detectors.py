@@ -108,14 +108,20 @@ def iban_valid(text: str) -> bool:
 
 
 def _ssn_valid(text: str) -> bool:
+    # Areas 000 and 666, group 00 and serial 0000 are never issued. Area 9xx is the IRS's ITIN, the
+    # number of those who have no SSN, written the same way and as personal (chance.js's SSNs).
     digits = "".join(c for c in text if c.isdigit())
     area, group, serial = digits[0:3], digits[3:5], digits[5:9]
-    return len(digits) == 9 and area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+    return len(digits) == 9 and area not in ("000", "666") and group != "00" and serial != "0000"
 
 
 def _ipv4_valid(text: str) -> bool:
     parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and (p == "0" or not p.startswith("0")) for p in parts)
+    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts):
+        return False
+    # 0.x ("any address"), 127.x (this machine) and 255.x (netmasks, broadcast) name nobody's host:
+    # an answer that says "listen on 0.0.0.0" or "127.0.0.1:8000" keeps them
+    return parts[0] not in ("0", "127", "255")
 
 
 # An extension after the number: "x1234", "ext. 22", and as French Canada (poste), Brazil (ramal),
@@ -138,8 +144,9 @@ class Detector:
     # On a failed check, try the match cut back at each separator: a greedy pattern may have taken
     # a following word ("... 8102 on the form") into a grouped number.
     shrink: bool = False
-    # A look-behind that must hold where a match starts ("a word that says phone"), tried only on
-    # the pattern's matches: written into the pattern it would run at every position (10x slower).
+    # A look-behind that must hold where a match starts ("a word that says phone", or no word that
+    # says "section"), tried only on the pattern's matches: written into the pattern it would run at
+    # every position (10x slower).
     context: regex.Pattern | None = field(default=None, compare=False)
 
     def in_context(self, text: str, start: int) -> bool:
@@ -187,7 +194,7 @@ _PHONE_VERB = (
     r"\b(?:call|ring|text|reach|anrufen|appel(?:ez|er)|llam[ae]|chiam[ai]|bel|ligue)"
     r"(?: (?:me|us|him|her|them|mich|uns|moi|nous))?(?: (?:at|on|under|unter|au|al))?:? "
 )
-_PLAIN_NUMBER = r"(?:\(\d{1,4}\)[ /]?)?(?:\d{1,6}(?:-\d{1,4})?/ ?)?(?:\d{7,13}|\d{1,6}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
+_PLAIN_NUMBER = r"(?:\(\d{1,4}\)[ /]?)?(?:\d{1,6}(?:-\d{1,4})?/ ?)?(?:\d{7,13}|\d{1,7}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
 _A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
@@ -208,7 +215,7 @@ _PII = {
     # not the start of a longer dashed number (Mimesis's "314-26-0611-0068", a phone)
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}(?!-\d)", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
-    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),
+    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),  # section numbers: _NOT_AFTER
     # international (+CC, (+CC), +(CC) or 00/011 CC, then the number grouped or in one run), North American, and
     # national numbers with a trunk 0 (grouped, the first group after the area code 3+ digits so a
     # date is not one, two dots where dotted so a timestamp's seconds are not; or the area code in
@@ -216,7 +223,9 @@ _PII = {
     # optional extension. Bare digit runs without "+"/00 are too often not phones (order ids,
     # amounts), so a national number needs its grouping, or a word before it that says "phone".
     "phone": (
-        rf"{_B}{_NOT_IN_DIGITS}(?:(?:(?:\+|\b00|\b011[ .-]?)\d{{1,3}}[ .-]?|(?:\+\(|\(\+)\d{{1,3}}\)[ .-]?)"
+        # no country code starts with 0 (python-stdnum's Moroccan ICE "000030205000041" is 00 and 0...)
+        rf"{_B}{_NOT_IN_DIGITS}(?:(?:(?:(?:\+|\b00)(?!0)|\b011[ .-]?)\d{{1,3}}[ .-]?"
+        rf"|(?:\+\(|\(\+)(?!0)\d{{1,3}}\)[ .-]?)"
         rf"(?:\(\d{{1,4}}\)[ .-]?)?"
         rf"(?:\d{{6,12}}|\d{{1,5}}(?:[ .-]\d{{1,10}}){{0,3}}[ .-]\d{{2,10}})"
         rf"|(?:1[ .-])?(?:\(\d{{3}}\)[ .-]?|\d{{3}}[-. ])\d{{3}}[-. ]\d{{4}}"
@@ -273,6 +282,11 @@ _PII_IN_CONTEXT = {
         rf"(?<={_IBAN_WORD})",
     ),
 }
+# A look-behind a type's own pattern must also pass: four numbers right after "section" or "version"
+# are a section or a version ("RFC 5280 section 4.2.1.2", "provides version 2.3.4.5"), no address.
+_NOT_AFTER = {
+    "ipv4": r"(?<!(?i:\b(?:section|sect|chapter|clause|version|ver|release|build|revision|rev|firmware)\.?:? |§ ?))"
+}
 _SHRINK = frozenset({"iban"})
 # Order matters on ties (same start, same length): the more specific type wins.
 PII_TYPES = tuple(_PII)
@@ -294,7 +308,8 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
     for kind in types:
         pattern, check = _PII[kind]
         shrink = kind in _SHRINK
-        out.append(Detector(kind, regex.compile(pattern), action, check, shrink))
+        not_after = regex.compile(_NOT_AFTER[kind]) if kind in _NOT_AFTER else None
+        out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=not_after))
         if kind in _PII_IN_CONTEXT:
             pattern, check, before = _PII_IN_CONTEXT[kind]
             out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=regex.compile(before)))

@@ -792,20 +792,32 @@ def test_self_check_asks_the_model_for_a_constrained_verdict(qwen2, monkeypatch)
     calls = []
     real = qwen2.stream
 
+    requests = []
+
     def spy(request, cancel=None):
         calls.append(request.response_format)
+        requests.append(request)
         return real(request, cancel)
 
     monkeypatch.setattr(qwen2, "stream", spy)
+    renders = []
+    render = Guard._self_check_prompt
+    monkeypatch.setattr(Guard, "_self_check_prompt", staticmethod(lambda *a: renders.append(a) or render(*a)))
     guard = Guard(Policy(name="check", self_check="input"))
     event = guard.self_check(qwen2, "How do I bake bread?", "input")
+    guard.self_check(qwen2, "Tell me a joke.", "input")
+    # the two stages' prompts' shared opening is kept in the cache, and found once per backend
+    keep = requests[0].keep_prefix
+    a, b = render(qwen2, "x", "input"), render(qwen2, "x", "output")
+    assert keep == requests[1].keep_prefix > 0 and a[:keep] == b[:keep] and a[keep] != b[keep]
+    assert len(renders) == 2 + 2  # each check's prompt, and the two openings once
     fmt = calls[0]
     assert fmt is not None and fmt.kind == "json_schema" and set(fmt.schema["properties"]) == {"safe", "category"}
     # the random tiny model's verdict is arbitrary, but it is a verdict: None (safe) or a refusal event
     assert event is None or (event.stage == "self_check" and event.action == "refuse" and event.latency_s > 0)
     bot = Assistant(backend=qwen2, policy=Policy(name="check", self_check="input"), max_tokens=4)
     reply = bot.chat("How do I bake bread?")
-    assert len(calls) >= 2  # the check ran before the answer
+    assert len(calls) >= 4  # the check ran before the answer
     refused = any(e.stage == "self_check" for e in reply.safety_events)
     assert reply.finish_reason == ("refused" if refused else "length")
 

@@ -76,6 +76,7 @@ class Guard:
         self.model: GuardModel | None = None  # the policy's guard model, once attached
         self._probe: Any = None
         self._probe_backend: Any = None
+        self._opening: tuple[Any, int] | None = None  # (backend, length of the self-check prompts' shared opening)
 
     def attach(self, backend: Any) -> None:
         """Run the policy's guard model on ``backend`` (the Assistant loads it by name)."""
@@ -323,6 +324,15 @@ class Guard:
         template = backend.template
         return template.encode(backend.tokenizer, template.render(messages, (), add_generation_prompt=True))
 
+    def _self_check_opening(self, backend: Any) -> int:
+        """How many tokens the two stages' prompts share (the classifier's instructions): kept apart
+        in the cache, as the conversation's prompt is between them. Rendered once per backend."""
+        if self._opening is None or self._opening[0] is not backend:
+            a, b = (self._self_check_prompt(backend, "", kind) for kind in ("input", "output"))
+            shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            self._opening = (backend, shared)
+        return self._opening[1]
+
     @property
     def asks_the_model(self) -> bool:
         """The answering model is asked other prompts (its own verdicts) between a conversation's
@@ -340,13 +350,10 @@ class Guard:
             "required": ["safe", "category"],
             "additionalProperties": False,
         }
-        ids = self._self_check_prompt(backend, text, stage)
         start = time.perf_counter()
+        ids = self._self_check_prompt(backend, text, stage)
         fmt = ResponseFormat.of(schema)
-        # the two stages' prompts share their opening (the classifier's instructions): kept apart,
-        # as the conversation's prompt is between them
-        a, b = (self._self_check_prompt(backend, "", kind) for kind in ("input", "output"))
-        opening = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        opening = self._self_check_opening(backend)
         chunks = backend.stream(Request(tuple(ids), GenerationConfig(max_tokens=48), fmt, keep_prefix=opening))
         answer = "".join(c.text for c in chunks)
         latency = time.perf_counter() - start

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from edgeqwen import InvalidRequestError
 from edgeqwen.safety import Guard, check_injection
-from edgeqwen.safety.encodings import readings, without_morse
+from edgeqwen.safety.encodings import readings, without_code
 from edgeqwen.safety.input import decoded_texts
 from edgeqwen.safety.words import segment
 
@@ -42,7 +42,9 @@ def test_every_scheme_is_read_back(scheme, words, capital):
     punctuation mark, as a word or a name would not."""
     sentence = " ".join(words)
     sentence = sentence.capitalize() if capital else sentence
-    prompt = f"Decode this {scheme} and answer it:\n{SCHEMES[scheme](sentence)}"
+    encoded = SCHEMES[scheme](sentence)
+    assume(encoded != sentence)  # leetspeak swaps each letter by chance: it may swap none
+    prompt = f"Decode this {scheme} and answer it:\n{encoded}"
     assert any(_letters(sentence) in _letters(t) for t in decoded_texts(prompt)[1:])
 
 
@@ -109,10 +111,10 @@ def test_morse_is_judged_by_what_it_says():
     assert "prompt_injection" in [e.category for e in flagged.events]
 
 
-def test_without_morse_keeps_the_words_around_it():
+def test_without_code_keeps_the_words_around_it():
     two_lines = f"Read this:\n{SCHEMES['morse']('how are you')} / \n-.. --- /\nThanks, -- Ann"
-    assert without_morse(two_lines).split() == ["Read", "this:", "Thanks,", "Ann"]  # a dash alone goes too
-    assert without_morse("a ... b, a close-up - x") == "a ... b, a close-up - x"  # no Morse run: as written
+    assert without_code(two_lines).split() == ["Read", "this:", "Thanks,", "Ann"]  # a dash alone goes too
+    assert without_code("a ... b, a close-up - x") == "a ... b, a close-up - x"  # no Morse run: as written
 
 
 def test_quoted_printable_escapes_and_short_padded_payloads_are_read():
@@ -151,7 +153,7 @@ def test_reading_any_mix_of_encoding_characters_is_total(text):
     one), reading never raises and keeps the text."""
     got = readings(text)
     assert isinstance(got, tuple) and all(isinstance(r, str) and r != text for r in got)
-    assert len(without_morse(text)) <= len(text)
+    assert len(without_code(text)) <= len(text)
 
 
 def test_a_payload_is_judged_as_the_prompt_it_is():

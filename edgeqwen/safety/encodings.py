@@ -1,13 +1,14 @@
 """Encoded payloads read back as text, so every check sees what a model asked to decode them would.
 
 "Decode this and do what it says" carries a request past any check that reads the text as it is
-written. The schemes are the ones attack collections write (garak's encoding probes among them):
-base64, base32, base16 and hex, Ascii85 and base85, quoted-printable, uuencode; ROT13 and Atbash;
-Morse, the NATO alphabet, Braille; leetspeak and Zalgo marks. Each reading is one more text the
-input checks see beside the prompt; nothing is flagged for being encoded. A reading is kept only
-where it looks like text (binary schemes) or reads as English where the prompt does not (letter
-ciphers), so hashes, keys, numbers and ordinary prose give none (docs/safety.md, "Encoded
-payloads").
+written. The schemes are the ones attack collections write (garak's encoding probes and PyRIT's
+converters among them): base64, base32, base16 and hex, Ascii85 and base85, quoted-printable,
+uuencode, URL and string escapes, bits; Caesar's shifts (ROT13 among them), Atbash and text written
+backwards; Morse, the NATO alphabet, Braille; Zalgo marks (leetspeak is read with the letter-by-
+letter disguises, :mod:`.disguises`). Each reading is one more text the input checks see beside
+the prompt; nothing is flagged for being encoded. A reading is kept only where it looks like text
+(binary schemes) or reads as English where the prompt does not (letter ciphers), so hashes, keys,
+numbers and ordinary prose give none (docs/safety.md, "Encoded payloads").
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from collections.abc import Callable
 
 import regex
 
+from .words import COMMON as _COMMON
 from .words import segment
 
-__all__ = ["readings", "without_morse"]
+__all__ = ["readings", "without_code"]
 
 # Shorter runs are tried only where padding marks them as an encoding ("Q29vbg==", "I52WE===").
 # Each run is matched from its start only (a look-behind), so a long word is scanned once, not
@@ -146,46 +148,68 @@ def _uu(text: str) -> list[str]:
 
 # Letter ciphers: every word has a reading, so one is kept only when it reads as English and the
 # prompt does not (more common English words in it than in the prompt, at least two), or when
-# the prompt names the cipher (a lone word: "ROT13 encoded string: shpx").
-_COMMON = frozenset(
-    "the a an and or of to in on at for with from by is are was be it this that these you your i me my we "
-    "our he she they them his her how what why who when where which do does can could would should will "
-    "not no all any some one make get give tell write".split()
-)
-_ROT13 = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"
-)
-_ATBASH = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
-)
+# the prompt names the cipher (a lone word: "ROT13 encoded string: shpx"). Caesar's other shifts
+# (PyRIT's converter shifts by any) and text written backwards ("?emoh ta bmob") are read the same way.
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _shift(n: int) -> dict[int, int]:
+    return str.maketrans(_LOWER + _LOWER.upper(), _LOWER[n:] + _LOWER[:n] + (_LOWER[n:] + _LOWER[:n]).upper())
+
+
+def _table_cipher(table: dict[int, int]) -> Callable[[str], str]:
+    return lambda line: line.translate(table)
+
+
+_ATBASH = str.maketrans(_LOWER + _LOWER.upper(), _LOWER[::-1] + _LOWER[::-1].upper())
+# (read a line, the common words as the cipher writes them, a name that says the cipher)
 _CIPHERS = (
-    (_ROT13, frozenset(w.translate(_ROT13) for w in _COMMON), re.compile(r"\brot[- ]?13\b", re.I)),
-    (_ATBASH, frozenset(w.translate(_ATBASH) for w in _COMMON), re.compile(r"\batbash\b", re.I)),
+    *(
+        (_table_cipher(_shift(n)), frozenset(w.translate(_shift(26 - n)) for w in _COMMON), named)
+        for n, named in ((13, re.compile(r"\brot[- ]?13\b", re.I)), *((k, None) for k in range(1, 26) if k != 13))
+    ),
+    (_table_cipher(_ATBASH), frozenset(w.translate(_ATBASH) for w in _COMMON), re.compile(r"\batbash\b", re.I)),
+    (lambda line: line[::-1], frozenset(w[::-1] for w in _COMMON), None),
 )
+# each common word as any cipher writes it -> those ciphers: one pass over a prompt's words finds
+# the few ciphers worth a look (nearly every prompt: none)
+_WRITTEN_BY: dict[str, list[int]] = {}
+for _i, (_, _under, _) in enumerate(_CIPHERS):
+    for _w in _under:
+        _WRITTEN_BY.setdefault(_w, []).append(_i)
 _WORDS = re.compile(r"[a-z]+")
 
 
 def _ciphers(text: str, words: list[str]) -> list[str]:
     """Each cipher's reading of the lines that read as English under it and not as written (a
     frame around the payload reads as English as written), from the first such line to the last."""
-    out = []
-    for table, common_under, named in _CIPHERS:
-        is_named = named.search(text) is not None
-        if not is_named and not any(map(common_under.__contains__, words)):
-            continue  # nearly every prompt: one pass over its words
+    seen: dict[int, int] = {}
+    for w in words:
+        for i in _WRITTEN_BY.get(w, ()):
+            seen[i] = seen.get(i, 0) + 1
+    found: list[tuple[int, str]] = []  # (common words under the cipher, its reading)
+    for i, (read, common_under, named) in enumerate(_CIPHERS):
+        is_named = named is not None and named.search(text) is not None
+        if not is_named and i not in seen:
+            continue
         lines = text.split("\n")
-        counts = []
+        counts, under = [], []
         for line in lines:
             ws = [w for w in _WORDS.findall(line.lower()) if len(w) > 1]  # a lone letter is a variable ("n", "v")
-            counts.append((sum(map(common_under.__contains__, ws)), sum(map(_COMMON.__contains__, ws)), bool(ws)))
+            under.append({w for w in ws if w in common_under})
+            counts.append((sum(map(common_under.__contains__, ws)), sum(map(_COMMON.__contains__, ws)), len(ws)))
         hits = [i for i, (u, p, _) in enumerate(counts) if u > p]
+        common = sum(counts[i][0] for i in hits)
         if is_named:  # a lone word under a frame that names the cipher: "ROT13 encoded string: shpx"
-            hits = [i for i, (u, p, has) in enumerate(counts) if u > p or (u == p and has)]
-        elif sum(counts[i][0] for i in hits) < 2:
-            continue
+            hits = [i for i, (u, p, n) in enumerate(counts) if u > p or (u == p and n)]
+        elif len(set().union(*(under[i] for i in hits))) < 2:
+            continue  # two different common words: code under some shift reads as a repeated "is" by chance
         if hits:
-            out.append("\n".join(lines[hits[0] : hits[-1] + 1]).translate(table))
-    return out
+            found.append((common, read("\n".join(lines[hits[0] : hits[-1] + 1]))))
+    # text in one cipher reads as a little English under some others by chance ("or", "it"): only
+    # the readings with at least half the best one's common words are kept
+    best = max((n for n, _ in found), default=0)
+    return [reading for n, reading in found if 2 * n >= best]
 
 
 _MORSE_CODES = dict(
@@ -222,16 +246,6 @@ def _morse(text: str) -> list[str]:
     return ["\n".join(reading for _, reading in runs)] if runs else []
 
 
-def without_morse(text: str) -> str:
-    """``text`` less its Morse: what a screen of words should read as written. Dots and dashes are
-    no words; a screen that learned them from a few attacks flags any Morse, whatever it says,
-    where its reading is what tells. Once a text holds a run of Morse, every stretch of dots,
-    dashes and breaks goes (the short words and lone digits between the runs too)."""
-    if not _morse_runs(text):
-        return text
-    return _MORSE_STRETCH.sub(" ", text).strip()
-
-
 _MORSE_STRETCH = re.compile(r"(?<!\w)[ \t\r\n/|]*[.\-][.\- \t\r\n/|]*(?!\w)")
 
 
@@ -243,25 +257,38 @@ _NATO = re.compile(r"\b(" + "|".join(map(re.escape, _NATO_WORDS)) + r")\b(?:[\s,
 _NATO_GATE = frozenset(part for word in _NATO_WORDS for part in word.split("-"))  # as _WORDS splits them
 
 
-def _nato(text: str, words: list[str]) -> list[str]:
-    """Runs of four or more NATO words, each read as its letter ("/" between words read as a space),
-    the letters split into the likeliest words."""
+_NATO_SPACE = re.compile(r"\s*<space>\s*", re.I)  # how PyRIT's converter parts the words
+_NATO_BREAK = re.compile(r"(?<!\S)/(?!\S)")
+
+
+def _nato_runs(text: str, words: list[str]) -> list[list[re.Match]]:
+    """Runs of four or more NATO words in ``text`` (with "<space>" read as "/")."""
     if sum(map(_NATO_GATE.__contains__, words)) < 4:  # a set lookup per word, before any pattern
         return []
     runs: list[list[re.Match]] = [[]]
     end = -1
-    for m in _NATO.finditer(text):
+    for m in _NATO.finditer(text):  # a run is the words one after another, nothing between
         if m.start() != end:
             runs.append([])
         runs[-1].append(m)
         end = m.end()
-    out = []
+    return [run for run in runs if len(run) >= 4]
+
+
+def _nato(text: str, words: list[str]) -> list[str]:
+    """The text with each run of NATO words read as its letters ("/" between words read as a
+    space), the letters split into the likeliest words: one reading, what lies between the runs
+    (punctuation, digits) kept in place, as a payload's lines are one text in the other schemes."""
+    runs = _nato_runs(spaced := _NATO_SPACE.sub(" / ", text), words)
+    if not runs:
+        return []
+    parts, end = [], 0
     for run in runs:
-        if len(run) >= 4:
-            letters = "".join(m.group(1)[0] + (" " if "/" in m.group()[len(m.group(1)) :] else "") for m in run)
-            # the alphabet spells letters only: the words between are found again (words.py)
-            out.append(" ".join(segment(chunk) for chunk in letters.lower().split()))
-    return out
+        letters = "".join(m.group(1)[0] + (" " if "/" in m.group()[len(m.group(1)) :] else "") for m in run)
+        # the alphabet spells letters only: the words between are found again (words.py)
+        parts += [spaced[end : run[0].start()], " ".join(segment(chunk) for chunk in letters.lower().split()) + " "]
+        end = run[-1].end()
+    return [" ".join(_NATO_BREAK.sub(" ", "".join(parts) + spaced[end:]).split())]
 
 
 # Braille, English grade 1 (U+2800 block): letters, a capital sign, common punctuation, and a
@@ -300,44 +327,6 @@ def _braille(text: str) -> list[str]:
     return out
 
 
-# Leetspeak: digits standing for letters inside words ("h0w t0 m4k3 7he rac157"): a digit between
-# two letters, digits before two letters that are not an ordinal's or a unit's ("1st", "50mg"), or
-# two after three letters. One digit at a word's end is a version or a name ("IPv4", "SHA1",
-# "python3"), and a lone leet-looking word a model number or a name: a reading needs two leet
-# words, or a prompt that names leetspeak.
-_LEET_WORD = re.compile(
-    r"\b(?!0x|\d+(?:st|nd|rd|th|[ap]m|[kmgt]?[bgl]|[kmc]?m|[kmg]?hz|px|fps|ft|lbs?|oz|min|ms|yrs?)\b)"
-    r"(?=[a-z013457]*[a-z][013457]+[a-z]|[013457]+[a-z]{2}|[a-z013457]*[a-z]{3}[013457]{2,}\b)[a-z013457]{2,}\b",
-    re.I,
-)
-_LEET = str.maketrans("013457", "oieast")
-_LEET_HINT = re.compile(r"[a-z][013457]|[013457][a-z]", re.I)
-_LEET_NAMED = re.compile(r"\bleet(?:speak)?\b|\bl33t\b|\b1337\b", re.I)
-_LEET_ANY = re.compile(r"\b(?=[0-9]*[a-z])(?=[a-z]*[013457])[a-z013457]{2,}\b", re.I)
-
-
-def _leet_words(pattern: re.Pattern, text: str) -> list[re.Match]:
-    """Matches of ``pattern`` written as leetspeak is: lower case, or all capitals, or a capital
-    first ("H0w", "N1GG3R"); capitals inside a word are a name's ("SHA1s", "Axes3D")."""
-    return [m for m in pattern.finditer(text) if m.group().isupper() or m.group()[1:] == m.group()[1:].lower()]
-
-
-def _leet(text: str) -> list[str]:
-    if _LEET_HINT.search(text) is None:
-        return []
-    named = _LEET_NAMED.search(text) is not None  # "Leetspeak encoded string: D3g0": any such word
-    found = _leet_words(_LEET_ANY if named else _LEET_WORD, text)
-    if not found or (not named and len(found) < 2):
-        return []
-    out, end = [], 0
-    for m in found:
-        out += [text[end : m.start()], m.group().translate(_LEET)]
-        end = m.end()
-    read = "".join(out) + text[end:]
-    first, last = text.count("\n", 0, found[0].start()), text.count("\n", 0, found[-1].start())
-    return ["\n".join(read.split("\n")[first : last + 1])]  # the lines holding leet words
-
-
 # Zalgo: letters buried under runs of combining marks; no script stacks three on one letter.
 _ZALGO = regex.compile(r"\p{Mn}{3,}")
 _MARKS = regex.compile(r"\p{Mn}+")
@@ -345,6 +334,70 @@ _MARKS = regex.compile(r"\p{Mn}+")
 
 def _zalgo(text: str) -> list[str]:
     return [_MARKS.sub("", _span(text, lambda line: _ZALGO.search(line) is not None))] if _ZALGO.search(text) else []
+
+
+# Escapes a program would read: "%48%6F%77" (a URL's), "\\u0048\\u006f" and "\\x48\\x6f" (a
+# string literal's); three or more in a run. And bits, seven to sixteen a character, in groups
+# ("01001000 01101111 ...": PyRIT's converter writes sixteen).
+_URL_CHAR = r"[\w.~:/?#\[\]@!$&'()*+,;=-]"
+_ESCAPED = re.compile(
+    rf"(?:\\(?:u[0-9A-Fa-f]{{4}}|x[0-9A-Fa-f]{{2}}) ?){{3,}}"
+    rf"|(?<!\S){_URL_CHAR}*(?:%[0-9A-Fa-f]{{2}}{_URL_CHAR}*?){{3,}}(?!\S)"
+)
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})")
+_ASCII_ESCAPE = re.compile(r"%[2-7][0-9A-Fa-f]|\\u00[2-7][0-9A-Fa-f]|\\x[2-7][0-9A-Fa-f]")
+_BITS = re.compile(r"\b[01]{7,16}(?:[ ,]+[01]{7,16}){3,}\b")
+
+
+def _unescaped(run: str) -> str:
+    def one(m: re.Match) -> str:
+        if m.group(2):
+            return chr(int(m.group(2), 16))
+        return chr(int(m.group(1) or m.group(3), 16))  # a byte: read as Latin-1, then as UTF-8 below
+
+    out = _ESCAPE.sub(one, run)
+    try:
+        return out.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return out
+
+
+def _escapes(text: str) -> list[str]:
+    """Escaped runs read back. A URL's escapes are its own (a link to a page with an en dash in its
+    name): a run with "://" in it, or whose escapes are all of bytes outside ASCII, is no payload."""
+    if "%" not in text and "\\" not in text:
+        return []
+    found = [m for m in _ESCAPED.finditer(text) if "://" not in m.group() and _ASCII_ESCAPE.search(m.group())]
+    if not found:
+        return []
+    if not all(c.isprintable() or c.isspace() for m in found for c in _unescaped(m.group())):
+        return []  # bytes, not text
+    read = _ESCAPED.sub(lambda m: _unescaped(m.group()), text)
+    return [read] if _text(read.encode("utf-8")) else []
+
+
+def _bits(text: str) -> list[str]:
+    out = []
+    for m in _BITS.finditer(text):
+        groups = re.split(r"[ ,]+", m.group())
+        if len(set(map(len, groups))) == 1 and (decoded := _text("".join(chr(int(g, 2)) for g in groups).encode())):
+            out.append(decoded)
+    return out
+
+
+def without_code(text: str) -> str:
+    """``text`` less the symbols a code spells with: what a screen of words should read as written.
+    Dots and dashes and the NATO alphabet's words are no words of the request; a screen that
+    learned them from a few attacks flags Morse or NATO text whatever it says, where its reading
+    is what tells. Once a text holds a run of Morse, every stretch of dots, dashes and breaks goes
+    (the short words and lone digits between the runs too); once it holds a run of NATO words,
+    every NATO word and word break goes (the text around keeps its lines' words)."""
+    if _morse_runs(text):
+        text = _MORSE_STRETCH.sub(" ", text).strip()
+    if not _nato_runs(spaced := _NATO_SPACE.sub(" / ", text), _WORDS.findall(text.lower())):
+        return text
+    # as with Morse: once a run of them shows the code, every code word goes, and the breaks
+    return " ".join(_NATO_BREAK.sub(" ", _NATO.sub(" ", spaced)).split())
 
 
 def readings(text: str) -> tuple[str, ...]:
@@ -362,7 +415,8 @@ def readings(text: str) -> tuple[str, ...]:
         *_morse(text),
         *_nato(text, words),
         *_braille(text),
-        *_leet(text),
         *_zalgo(text),
+        *_escapes(text),
+        *_bits(text),
     ]
     return tuple(dict.fromkeys(r for r in found if r != text))

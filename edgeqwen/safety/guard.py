@@ -27,7 +27,7 @@ from .detectors import (
     pii_detectors,
     secret_detectors,
 )
-from .encodings import without_morse
+from .encodings import without_code
 from .guardmodel import GuardModel
 from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category, too_short_to_judge
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
@@ -156,7 +156,7 @@ class Guard:
 
         p, screen = self.policy, Screen.load()
         flagged: dict[str, float] = {}
-        written = without_morse(text)  # its Morse is read from its reading, not its dots
+        written = without_code(text)  # its Morse or NATO is read from its reading, not its symbols
         texts = (written, *decoded_texts(text)[1:])  # the text first, then its payloads
         logits = [screen.logits(t) for t in texts]
         # A few words with no hazard word: with the words of form dropped the screen reads a noun

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import regex
 
+from .disguises import leetspeak, plain
 from .encodings import readings
 
 __all__ = [
@@ -212,35 +213,6 @@ def ascii_quotes(text: str) -> str:
     return text.translate(_QUOTES)
 
 
-# Letters of other scripts that look like Latin ones ("Gıvе dеtаılеd іnѕtruсtıоnѕ", garak's
-# homoglyph probe): read as Latin inside a word that also has Latin letters. A word wholly in
-# Cyrillic or Greek is that language's and stays as written.
-_LOOK_FROM, _LOOK_TO = (
-    "аеіјорсухѕһԁԛԝӏьАВЕКМНОРСТХУІЈЅαοινρκυχεΑΒΕΖΗΙΚΜΝΟΡΤΥΧıɑɡ",
-    "aeijopcyxshdqwlbABEKMHOPCTXYIJSaoivpkuxeABEZHIKMNOPTYXiag",
-)
-_LOOKALIKES = str.maketrans(_LOOK_FROM, _LOOK_TO)
-_LOOKALIKE = regex.compile(f"[{_LOOK_FROM}]")
-_WORD = regex.compile(r"\w+")
-_LATIN = regex.compile(r"[a-zA-Z]")
-
-
-def _folded(text: str) -> str | None:
-    """``text`` with look-alike letters read as Latin in words that mix them with Latin ones;
-    None when no word does. Linear: each word is read once."""
-    if _LOOKALIKE.search(text) is None:
-        return None
-
-    def fold(m: regex.Match) -> str:
-        word = m.group()
-        if _LOOKALIKE.search(word) is None or _LATIN.search(word) is None:
-            return word
-        return word.translate(_LOOKALIKES)
-
-    folded = _WORD.sub(fold, text)
-    return folded if folded != text else None
-
-
 # Text no reader sees: Unicode tag characters (U+E0020-E007E: ASCII shifted out of sight), runs
 # of variation selectors, and bits written as invisible times and invisible plus (U+2062/U+2064,
 # "sneaky bits", a zero-width space between words). A subdivision flag (black flag, up to 6 tags,
@@ -348,9 +320,9 @@ def speaks_of_abuse(text: str) -> bool:
 @functools.lru_cache(maxsize=16)  # one prompt's checks each ask for it: read once
 def decoded_texts(text: str) -> tuple[str, ...]:
     """The text, any encoded payloads (:mod:`.encodings`) or hidden text in it read back, and its
-    look-alike letters read as Latin: what the screens look at."""
-    folded = _folded(text)
-    return (text, *readings(text), *_hidden_texts(text), *([folded] if folded else []))
+    letter-by-letter disguises undone (:mod:`.disguises`): what the screens look at."""
+    undone = plain(text)
+    return (text, *readings(text), *leetspeak(text), *_hidden_texts(text), *([undone] if undone else []))
 
 
 def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:

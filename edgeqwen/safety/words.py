@@ -13,7 +13,22 @@ import functools
 import math
 from pathlib import Path
 
-__all__ = ["segment"]
+__all__ = ["COMMON", "english_words", "is_word", "segment"]
+
+# The commonest English words: a text "reads as English" under a reading (a cipher undone, marks
+# taken off) where more of its words are these than as written.
+COMMON = frozenset(
+    "the a an and or of to in on at for with from by is are was be it this that these you your i me my we "
+    "our he she they them his her how what why who when where which do does can could would should will "
+    "not no all any some one make get give tell write".split()
+)
+
+
+def english_words(words: list[str]) -> int:
+    """How many of ``words`` (lower case) are common English words of two letters or more: a lone
+    letter is a variable or a mark ("n", "v", "a")."""
+    return sum(len(w) > 1 and w in COMMON for w in words)
+
 
 MAX_LETTERS = 4000  # a longer run is read in pieces of this size (each word cut at most once)
 
@@ -30,6 +45,11 @@ def _lexicon() -> tuple[dict[str, float], int, float]:
     # where no split into known words exists
     unknown = math.log(0.1 / total)
     return {w: math.log(c / total) for w, c in counts.items()}, max(map(len, counts)), unknown
+
+
+def is_word(word: str) -> bool:
+    """Whether ``word`` (lower case) is one of the lexicon's words."""
+    return word in _lexicon()[0]
 
 
 def segment(letters: str) -> str:

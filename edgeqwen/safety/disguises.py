@@ -32,15 +32,17 @@ _LATIN_WORD = regex.compile(r"\b[a-zA-Z]+\b")
 
 
 @functools.cache
-def _lookalikes() -> tuple[dict[int, str], regex.Pattern, regex.Pattern]:
-    """(the table, one of its letters, a word: letters, digits and the table's symbols, "datab⍺se")."""
+def _lookalikes() -> tuple[dict[int, str], frozenset[str], regex.Pattern]:
+    """(the table, its letters, a word: letters, digits and the table's symbols, "datab⍺se")."""
     table = {}
     for line in (Path(__file__).parent / "confusables.tsv").read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             char, latin = line.split("\t")
             table[ord(char)] = latin
     chars = regex.escape("".join(map(chr, table)))
-    return table, regex.compile(f"[{chars}]"), regex.compile(rf"[\w{chars}]+")
+    # a set, not a character class: either pattern takes 0.7-1.2 ms to find none of 437 letters in
+    # 9,000 characters, a set 0.04 ms
+    return table, frozenset(map(chr, table)), regex.compile(rf"[\w{chars}]+")
 
 
 # Invisible characters (Unicode's format characters: zero-width spaces and joiners, direction
@@ -62,8 +64,9 @@ _SPACED = regex.compile(r"(?<!\S)(?:\w {1,3}){5,}\w(?!\S)")
 # ones of the text ("d-o") are joined too. Digits stay: "1.2.3" is a version.
 _JOINED_3 = regex.compile(r"(?<![\w.*_+~|·-])[^\W\d_]([-.*_+~|·])[^\W\d_](?:\1[^\W\d_])+(?!\w|\1\w)")
 _JOINED_2 = regex.compile(r"(?<![\w.*_+~|·-])[^\W\d_]([-.*_+~|·])[^\W\d_](?:\1[^\W\d_])*(?!\w|\1\w)")
-_MARKED = regex.compile(r"[^\x00-\x7f]")
+_ACCENTED = regex.compile(r"[\u00c0-\u024f\u1e00-\u1eff]|\p{Mn}")  # a Latin letter with a mark, or a mark
 _LETTERS = regex.compile(r"[a-z]+")
+_STACKED = regex.compile(r"\p{Mn}{3,}")
 
 
 # Latin letters that look like others side by side ("rn" as m, "vv" as w, "cl" as d) or alone (a
@@ -96,13 +99,13 @@ def _respelled(word: str) -> str:
 
 def _folded(text: str) -> str:
     """Look-alike letters read as Latin in words that mix them with Latin ones."""
-    table, lookalike, word = _lookalikes()
-    if lookalike.search(text) is None:
+    table, lookalikes, word = _lookalikes()
+    if text.isascii() or lookalikes.isdisjoint(text):
         return text
 
     def fold(m: regex.Match) -> str:
         found = m.group()
-        if lookalike.search(found) is None or _LATIN.search(found) is None:
+        if lookalikes.isdisjoint(found) or _LATIN.search(found) is None:
             return found
         return found.translate(table)
 
@@ -122,14 +125,13 @@ def _unspaced(m: regex.Match) -> str:
 def _unmarked(text: str) -> str:
     """Marks taken off Latin letters, where that makes English of the text: two more common
     English words than as written ("Hów dó I máké" -> "How do I make"); a French or Spanish text
-    reads no more English without its accents, and keeps them."""
-    if _MARKED.search(text) is None:
+    reads no more English without its accents, and keeps them. Zalgo's stacks of marks are read
+    where they are (encodings.py), the payload apart from its frame."""
+    if _ACCENTED.search(text) is None or _STACKED.search(text) is not None:
         return text
     bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     bare = unicodedata.normalize("NFC", bare)
-    gained = english_words(regex.findall(r"[a-z]+", bare.lower())) - english_words(
-        regex.findall(r"[a-z]+", text.lower())
-    )
+    gained = english_words(_LETTERS.findall(bare.lower())) - english_words(_LETTERS.findall(text.lower()))
     return bare if gained >= 2 else text
 
 
@@ -138,11 +140,12 @@ def plain(text: str) -> str | None:
     undone; None when it shows none (NFKC alone is no disguise: the screen folds it itself)."""
     folded = unicodedata.normalize("NFKC", text)
     out = folded
-    if _INVISIBLE.search(out) is not None and _INVISIBLE_BY_ASCII.search(out) is not None:
-        out = _INVISIBLE.sub("", out)  # once one sits by a Latin letter, all are a disguise
-    if _ENCLOSED.search(out) is not None:
-        out = _ENCLOSED.sub(lambda m: chr(ord("A") + (ord(m.group()[0]) - 0x1F150) % 0x20), out)
-    out = _unmarked(_folded(out))
+    if not out.isascii():  # nearly every prompt is: only spacing and joining can disguise it
+        if _INVISIBLE.search(out) is not None and _INVISIBLE_BY_ASCII.search(out) is not None:
+            out = _INVISIBLE.sub("", out)  # once one sits by a Latin letter, all are a disguise
+        if _ENCLOSED.search(out) is not None:
+            out = _ENCLOSED.sub(lambda m: chr(ord("A") + (ord(m.group()[0]) - 0x1F150) % 0x20), out)
+        out = _unmarked(_folded(out))
     if " " in out:
         out = _SPACED.sub(_unspaced, out)
     if len(_JOINED_3.findall(out)) >= 2:

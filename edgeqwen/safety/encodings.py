@@ -182,30 +182,37 @@ _WORDS = re.compile(r"[a-z]+")
 
 def _ciphers(text: str, words: list[str]) -> list[str]:
     """Each cipher's reading of the lines that read as English under it and not as written (a
-    frame around the payload reads as English as written), from the first such line to the last."""
-    seen: dict[int, int] = {}
-    for w in words:
-        for i in _WRITTEN_BY.get(w, ()):
-            seen[i] = seen.get(i, 0) + 1
+    frame around the payload reads as English as written), from the first such line to the last.
+    One pass over the words counts, per line, the common words each cipher would write."""
+    named = [i for i, (_, _, name) in enumerate(_CIPHERS) if name is not None and name.search(text)]
+    if not named and not any(w in _WRITTEN_BY for w in words):
+        return []  # nearly every prompt
+    lines = text.split("\n")
+    as_written, sizes = [], []
+    # per cipher, per line: (common words it writes, the distinct ones)
+    under: dict[int, list[tuple[int, set[str]]]] = {i: [(0, set()) for _ in lines] for i in named}
+    for n, line in enumerate(lines):
+        ws = [w for w in _WORDS.findall(line.lower()) if len(w) > 1]  # a lone letter is a variable ("n", "v")
+        as_written.append(sum(map(_COMMON.__contains__, ws)))
+        sizes.append(len(ws))
+        for w in ws:
+            for i in _WRITTEN_BY.get(w, ()):
+                cells = under.setdefault(i, [(0, set()) for _ in lines])
+                count, distinct = cells[n]
+                distinct.add(w)
+                cells[n] = (count + 1, distinct)
     found: list[tuple[int, str]] = []  # (common words under the cipher, its reading)
-    for i, (read, common_under, named) in enumerate(_CIPHERS):
-        is_named = named is not None and named.search(text) is not None
-        if not is_named and i not in seen:
+    for i, cells in under.items():
+        hits = [n for n, (u, _) in enumerate(cells) if u > as_written[n]]
+        common = sum(cells[n][0] for n in hits)
+        if i in named:  # a lone word under a frame that names the cipher: "ROT13 encoded string: shpx"
+            hits = [n for n, (u, _) in enumerate(cells) if u > as_written[n] or (u == as_written[n] and sizes[n])]
+        elif len(distinct := set().union(*(cells[n][1] for n in hits))) < 2 or max(map(len, distinct)) < 3:
+            # two different common words, one of three letters or more: code under some shift
+            # reads as a repeated "is", a list of language codes as "no", "be", "by", by chance
             continue
-        lines = text.split("\n")
-        counts, under = [], []
-        for line in lines:
-            ws = [w for w in _WORDS.findall(line.lower()) if len(w) > 1]  # a lone letter is a variable ("n", "v")
-            under.append({w for w in ws if w in common_under})
-            counts.append((sum(map(common_under.__contains__, ws)), sum(map(_COMMON.__contains__, ws)), len(ws)))
-        hits = [i for i, (u, p, _) in enumerate(counts) if u > p]
-        common = sum(counts[i][0] for i in hits)
-        if is_named:  # a lone word under a frame that names the cipher: "ROT13 encoded string: shpx"
-            hits = [i for i, (u, p, n) in enumerate(counts) if u > p or (u == p and n)]
-        elif len(set().union(*(under[i] for i in hits))) < 2:
-            continue  # two different common words: code under some shift reads as a repeated "is" by chance
         if hits:
-            found.append((common, read("\n".join(lines[hits[0] : hits[-1] + 1]))))
+            found.append((common, _CIPHERS[i][0]("\n".join(lines[hits[0] : hits[-1] + 1]))))
     # text in one cipher reads as a little English under some others by chance ("or", "it"): only
     # the readings with at least half the best one's common words are kept
     best = max((n for n, _ in found), default=0)
@@ -276,19 +283,19 @@ def _nato_runs(text: str, words: list[str]) -> list[list[re.Match]]:
 
 
 def _nato(text: str, words: list[str]) -> list[str]:
-    """The text with each run of NATO words read as its letters ("/" between words read as a
-    space), the letters split into the likeliest words: one reading, what lies between the runs
-    (punctuation, digits) kept in place, as a payload's lines are one text in the other schemes."""
+    """The runs of NATO words read as their letters ("/" between words read as a space), the letters
+    split into the likeliest words: one reading from the first run to the last, what lies between
+    them (punctuation, digits) in place, as a payload's lines are one text in the other schemes."""
     runs = _nato_runs(spaced := _NATO_SPACE.sub(" / ", text), words)
     if not runs:
         return []
-    parts, end = [], 0
+    parts, end = [], runs[0][0].start()  # the payload alone, as a base64 one is read: not its frame
     for run in runs:
         letters = "".join(m.group(1)[0] + (" " if "/" in m.group()[len(m.group(1)) :] else "") for m in run)
         # the alphabet spells letters only: the words between are found again (words.py)
         parts += [spaced[end : run[0].start()], " ".join(segment(chunk) for chunk in letters.lower().split()) + " "]
         end = run[-1].end()
-    return [" ".join(_NATO_BREAK.sub(" ", "".join(parts) + spaced[end:]).split())]
+    return [" ".join(_NATO_BREAK.sub(" ", "".join(parts)).split())]
 
 
 # Braille, English grade 1 (U+2800 block): letters, a capital sign, common punctuation, and a

@@ -176,6 +176,19 @@ def evaluate(
     return out
 
 
+def kept_table(res: dict[str, dict[str, tuple[int, int]]], column: str) -> str:
+    """Markdown rows: per scheme (or converter), harmful kept and benign refused with 95% intervals."""
+    lines = [f"| {column} | harmful kept | 95% CI | benign refused | 95% CI |", "|---|---|---|---|---|"]
+    for name, cells in res.items():
+        line = [name]
+        for label in ("harmful", "benign"):
+            k, n = cells[label]
+            lo, hi = wilson(k, n)
+            line += [f"{k / n:.1%} ({k}/{n})" if n else "-", f"{lo:.1%}-{hi:.1%}"]
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="default")
@@ -192,15 +205,7 @@ def main() -> None:
             f"\n`{preset}`: harmful prompts refused as written, kept once encoded; "
             "benign prompts refused once encoded\n"
         )
-        print("| scheme | harmful kept | 95% CI | benign refused | 95% CI |")
-        print("|---|---|---|---|---|")
-        for name, cells in res.items():
-            line = [name]
-            for label in ("harmful", "benign"):
-                k, n = cells[label]
-                lo, hi = wilson(k, n)
-                line += [f"{k / n:.1%} ({k}/{n})", f"{lo:.1%}-{hi:.1%}"]
-            print("| " + " | ".join(line) + " |")
+        print(kept_table(res, "scheme"))
 
 
 if __name__ == "__main__":

@@ -129,8 +129,7 @@ def main() -> None:
         return
     if not args.pyrit_python and not args.load:
         parser.error("--pyrit-python is required (a Python with pyrit installed; see this script's docstring)")
-    from encoded_prompts import validation_rows
-    from safety_eval import wilson
+    from encoded_prompts import kept_table, validation_rows
 
     if args.load:  # the prompts and their conversions, as --save wrote them
         saved = json.loads(Path(args.load).read_text())
@@ -143,15 +142,7 @@ def main() -> None:
     for preset in args.presets.split(","):
         res = evaluate(preset, rows, converted)
         print(f"\n`{preset}`: harmful prompts refused as written, kept once converted; benign prompts refused\n")
-        print("| converter | harmful kept | 95% CI | benign refused | 95% CI |")
-        print("|---|---|---|---|---|")
-        for name, cells in res.items():
-            line = [name]
-            for label in ("harmful", "benign"):
-                k, n = cells[label]
-                lo, hi = wilson(k, n)
-                line += [f"{k / n:.1%} ({k}/{n})" if n else "-", f"{lo:.1%}-{hi:.1%}"]
-            print("| " + " | ".join(line) + " |")
+        print(kept_table(res, "converter"))
 
 
 if __name__ == "__main__":

@@ -138,8 +138,8 @@ def _unmarked(text: str) -> str:
 def plain(text: str) -> str | None:
     """``text`` NFKC-folded (mathematical letters, odd spaces) with its letter-by-letter disguises
     undone; None when it shows none (NFKC alone is no disguise: the screen folds it itself)."""
-    folded = unicodedata.normalize("NFKC", text)
-    out = folded
+    nfkc = unicodedata.normalize("NFKC", text)
+    out = nfkc
     if not out.isascii():  # nearly every prompt is: only spacing and joining can disguise it
         if _INVISIBLE.search(out) is not None and _INVISIBLE_BY_ASCII.search(out) is not None:
             out = _INVISIBLE.sub("", out)  # once one sits by a Latin letter, all are a disguise
@@ -150,7 +150,7 @@ def plain(text: str) -> str | None:
         out = _SPACED.sub(_unspaced, out)
     if len(_JOINED_3.findall(out)) >= 2:
         out = _JOINED_2.sub(lambda m: m.group().replace(m.group(1), ""), out)
-    return out if out != folded else None
+    return out if out != nfkc else None
 
 
 # Leetspeak: digits standing for letters inside words ("h0w t0 m4k3 7he rac157"): a digit between

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import regex
 
 from .words import COMMON as _COMMON
-from .words import segment
+from .words import english_words, segment
 
 __all__ = ["readings", "without_code"]
 
@@ -189,25 +189,24 @@ def _ciphers(text: str, words: list[str]) -> list[str]:
         return []  # nearly every prompt
     lines = text.split("\n")
     as_written, sizes = [], []
-    # per cipher, per line: (common words it writes, the distinct ones)
-    under: dict[int, list[tuple[int, set[str]]]] = {i: [(0, set()) for _ in lines] for i in named}
+    # per cipher, per line: the common words it would write there
+    under: dict[int, list[list[str]]] = {i: [[] for _ in lines] for i in named}
     for n, line in enumerate(lines):
         ws = [w for w in _WORDS.findall(line.lower()) if len(w) > 1]  # a lone letter is a variable ("n", "v")
-        as_written.append(sum(map(_COMMON.__contains__, ws)))
+        as_written.append(english_words(ws))
         sizes.append(len(ws))
         for w in ws:
             for i in _WRITTEN_BY.get(w, ()):
-                cells = under.setdefault(i, [(0, set()) for _ in lines])
-                count, distinct = cells[n]
-                distinct.add(w)
-                cells[n] = (count + 1, distinct)
+                under.setdefault(i, [[] for _ in lines])[n].append(w)
     found: list[tuple[int, str]] = []  # (common words under the cipher, its reading)
     for i, cells in under.items():
-        hits = [n for n, (u, _) in enumerate(cells) if u > as_written[n]]
-        common = sum(cells[n][0] for n in hits)
+        hits = [n for n, ws in enumerate(cells) if len(ws) > as_written[n]]
+        common = sum(len(cells[n]) for n in hits)
         if i in named:  # a lone word under a frame that names the cipher: "ROT13 encoded string: shpx"
-            hits = [n for n, (u, _) in enumerate(cells) if u > as_written[n] or (u == as_written[n] and sizes[n])]
-        elif len(distinct := set().union(*(cells[n][1] for n in hits))) < 2 or max(map(len, distinct)) < 3:
+            hits = [
+                n for n, ws in enumerate(cells) if len(ws) > as_written[n] or (len(ws) == as_written[n] and sizes[n])
+            ]
+        elif len(distinct := set().union(*(cells[n] for n in hits))) < 2 or max(map(len, distinct)) < 3:
             # two different common words, one of three letters or more: code under some shift
             # reads as a repeated "is", a list of language codes as "no", "be", "by", by chance
             continue

@@ -17,6 +17,7 @@ import argparse
 import base64
 import binascii
 import codecs
+import functools
 import json
 import quopri
 import random
@@ -150,16 +151,18 @@ def validation_rows(per_label: int, seed: int = 0) -> dict[str, list[str]]:
     return {label: rng.sample(texts, min(per_label, len(texts))) for label, texts in out.items()}
 
 
+def caught(guard, text: str) -> bool:
+    """What both benches count: the prompt refused, or flagged as an injection."""
+    d = guard.check_input(text)
+    return d.action == "refuse" or any(e.category == "prompt_injection" for e in d.events)
+
+
 def evaluate(
     preset: str, rows: dict[str, list[str]], schemes: list[str] | None = None
 ) -> dict[str, dict[str, tuple[int, int]]]:
     """Per scheme: harmful kept (refused encoded, of those refused as written) and benign refused."""
     guard = preset_guard(preset)
-
-    def refused(text: str) -> bool:
-        d = guard.check_input(text)
-        return d.action == "refuse" or any(e.category == "prompt_injection" for e in d.events)
-
+    refused = functools.partial(caught, guard)
     refused_plain = [t for t in rows["harmful"] if refused(t)]
     out: dict[str, dict[str, tuple[int, int]]] = {
         "as written": {

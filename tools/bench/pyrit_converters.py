@@ -20,6 +20,7 @@ own; this script runs itself there to convert (``--convert``) and scores here:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -76,13 +77,10 @@ def convert(rows: dict[str, list[str]]) -> dict[str, dict[str, list[str | None]]
 def evaluate(preset: str, rows: dict[str, list[str]], converted: dict[str, dict[str, list[str | None]]]) -> dict:
     """Per converter: harmful kept (refused converted, of those refused as written) and benign refused;
     a prompt the converter refused counts in neither."""
+    from encoded_prompts import caught
     from safety_eval import preset_guard
 
-    guard = preset_guard(preset)
-
-    def refused(text: str) -> bool:
-        d = guard.check_input(text)
-        return d.action == "refuse" or any(e.category == "prompt_injection" for e in d.events)
+    refused = functools.partial(caught, preset_guard(preset))
 
     plain = [refused(t) for t in rows["harmful"]]
     out = {

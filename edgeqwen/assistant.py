@@ -394,7 +394,8 @@ class Assistant:
         """The policy's screen of the new user text: (a refusal stream, or None to go on; the
         events so far). A refusal never calls the model."""
         earlier = [m.content for m in turn.history if m.role == "user"]
-        decision = self.guard.screen(self.backend, turn.user_text, earlier)
+        results = [m.content for m in turn.new if m.role == "tool"]
+        decision = self.guard.screen(self.backend, turn.user_text, earlier, results)
         if decision.action != "refuse":
             return None, list(decision.events), decision
 

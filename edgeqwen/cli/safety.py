@@ -26,9 +26,12 @@ def safety() -> None:
     show_default=True,
     help="Safety policy: default | strict | pii | none, or a .json/.toml/.yaml file.",
 )
+@click.option(
+    "--tool-result", is_flag=True, help="Check TEXT as a tool's result (instructions hidden in data), not a prompt."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @clean_errors
-def safety_check(text: str | None, policy: str, as_json: bool) -> None:
+def safety_check(text: str | None, policy: str, tool_result: bool, as_json: bool) -> None:
     """What the policy's input checks do with TEXT (or standard input), without a model: the
     decision, each finding and the reply a refusal gets. Exits 3 when it is refused. The
     activation probe and a guard model need the model, and are not run here."""
@@ -37,7 +40,7 @@ def safety_check(text: str | None, policy: str, as_json: bool) -> None:
     if text is None or text == "-":
         text = sys.stdin.read()
     guard = Guard(policy)
-    decision = guard.check_input(text)
+    decision = guard.check_tool_results([text]) if tool_result else guard.check_input(text)
     reply = guard.refusal_for(decision) if decision.action == "refuse" else None
     if as_json:
         events = [{"category": e.category, "action": e.action, "evidence": e.evidence} for e in decision.events]

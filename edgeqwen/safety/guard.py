@@ -35,6 +35,7 @@ from .moderation import ModeratedFilter
 from .policy import Policy
 from .selfharm import check_self_harm, speaks_of_self_harm
 from .stream import StreamFilter
+from .tooldata import check_tool_result
 
 __all__ = [
     "Guard",
@@ -112,13 +113,24 @@ class Guard:
     def refusal_for(self, decision: InputDecision) -> str:
         return self.policy.refusal_for(decision.category)
 
-    def screen(self, backend: Any, text: str, earlier: Sequence[str] = ()) -> InputDecision:
+    def screen(
+        self, backend: Any, text: str, earlier: Sequence[str] = (), results: Sequence[str] = ()
+    ) -> InputDecision:
         """Everything the policy checks before the model answers ``text``: the input checks, then
         (if asked for and they passed) the model's own verdict. ``earlier``: the conversation's
-        earlier user turns (see :meth:`check_input`)."""
-        if not text or not self.policy.active:
+        earlier user turns (see :meth:`check_input`); ``results``: the new tool results (see
+        :meth:`check_tool_results`)."""
+        if not self.policy.active or not (text or results):
             return InputDecision("allow")
-        decision = self.check_input(text, earlier)
+        decision = self.check_input(text, earlier) if text else InputDecision("allow")
+        if results and decision.action != "refuse":
+            data = self.check_tool_results(results)
+            if data.events:
+                action = max(decision.action, data.action, key=_RANK.__getitem__)
+                category = data.category if action == "refuse" else None
+                decision = InputDecision(action, (*decision.events, *data.events), category, decision.screen_logit)
+        if not text:
+            return decision
         if decision.action != "refuse" and self.model is not None and self.policy.guard_stage in ("input", "both"):
             event = self.guard_event(text, None)
             if event is not None:
@@ -150,8 +162,9 @@ class Guard:
         self.emit(event)
         return event
 
-    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float | None]:
-        """The learned screen's flags on the text and its decoded payloads, and its harmful logit."""
+    def _screen_flags(self, text: str) -> tuple[dict[str, float], float | None]:
+        """The learned screen's flags (``{head: score}``) on the text and its decoded payloads, and
+        its harmful logit on the text (None where it is too short to judge)."""
         from .screen import Screen
 
         p, screen = self.policy, Screen.load()
@@ -172,7 +185,13 @@ class Guard:
                 if head == "harmful" and not judged and too_short_to_judge(t):
                     continue
                 flagged[head] = max(score, flagged.get(head, 0.0))
-        logit = float(logits[0][1]) if judged else None
+        return flagged, float(logits[0][1]) if judged else None
+
+    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float | None]:
+        """The learned screen's findings on the text, with the actions the policy gives them, and
+        its harmful logit."""
+        p = self.policy
+        flagged, logit = self._screen_flags(text)
         out = []
         if "harmful" in flagged:
             category = _refused_as(text, hazard_category(text))
@@ -213,6 +232,29 @@ class Guard:
             if _RANK[act] > _RANK[action]:
                 action, category = act, finding.category
         return InputDecision(action, tuple(events), category if action == "refuse" else None, logit)
+
+    def check_tool_results(self, results: Sequence[str]) -> InputDecision:
+        """The policy's injection checks on what tools returned, before the model reads it. An
+        instruction to the assistant inside an e-mail, a web page or a file is an attack on the app
+        whoever its user is (an indirect prompt injection), so each result, read as data, gets the
+        injection rules and those that hold in data alone (``tooldata``), with ``injection_action``.
+        Neither the harm checks (a page about explosives asks for nothing) nor the learned screen
+        (trained and calibrated on prompts, it read code and bug reports as injections:
+        docs/safety.md, "Tool results") run. Events have stage ``tool``."""
+        p = self.policy
+        if not p.active or not p.detect_injection:
+            return InputDecision("allow")
+        action, events = "allow", []
+        for i, text in enumerate(results):
+            check_text(text, f"tool result {i + 1}")
+            for finding in check_tool_result(text):
+                evidence = f"tool result {i + 1}: {finding.evidence}"
+                event = SafetyEvent(time.time(), "tool", finding.category, p.injection_action, None, evidence)
+                events.append(event)
+                self.emit(event)
+                if _RANK[p.injection_action] > _RANK[action]:
+                    action = p.injection_action
+        return InputDecision(action, tuple(events), "tool_injection" if action == "refuse" else None)
 
     # -- activation probe -----------------------------------------------------------------------
     def prefill_check(self, backend: Any, decision: InputDecision, events: list[SafetyEvent], text: str) -> Any:

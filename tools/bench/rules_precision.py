@@ -7,7 +7,9 @@ translations into ~150 languages), and safety-train's labelled rows for the inje
 
 ``--texts`` runs the default preset's rules over English prose nobody wrote as a prompt either,
 closer to what users paste: the Debian archive's package descriptions (the apt lists), the man
-pages' paragraphs, and the docstring paragraphs of the installed Python packages.
+pages' paragraphs, and the docstring paragraphs of the installed Python packages; ``json:FOLDER``
+every JSON value under a folder, as a tool returns data. Each text is also read as a tool result
+(``tool_result:`` kinds: what ``Guard.check_tool_results`` would flag).
 
 Interface strings are short, technical and full of the rules' words ("ignore", "previous",
 "instructions", "kill", "delete all"), so a hit there is a false positive the rules would also make
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from edgeqwen.safety.hazards import _REQUEST, check_hazards  # noqa: E402
 from edgeqwen.safety.input import check_injection  # noqa: E402
 from edgeqwen.safety.selfharm import check_self_harm  # noqa: E402
+from edgeqwen.safety.tooldata import check_tool_result  # noqa: E402
 
 
 def read_mo(path: Path) -> list[tuple[str, str]]:
@@ -171,8 +174,28 @@ def docstring_paragraphs(site_packages: Path, min_chars: int = 40) -> list[str]:
     return sorted(out)
 
 
+def json_values(folder: Path) -> list[str]:
+    """Every JSON value under ``folder`` as a tool would return it (``json.dumps``): each ``.json``
+    file, each element where it is a list, each test's value where it is a ``jsonschema_bench``
+    case (``{"schema", "tests"}``)."""
+    out = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("tests"), list) and "schema" in doc:
+            values = [t["data"] for t in doc["tests"] if isinstance(t, dict) and "data" in t]
+        else:
+            values = doc if isinstance(doc, list) else [doc]
+        out += [json.dumps(v) for v in values]
+    return out
+
+
 def text_hits(texts: list[str], examples: int = 12) -> dict:
-    """The default preset's rules on ``texts``: how many each kind flags, and some of them."""
+    """The default preset's rules on ``texts``: how many each kind flags, and some of them; and the
+    tool-result check's findings (``tooldata``: the injection rules on the text as read, and the
+    rules of data alone) on the same texts, as if a tool had returned them."""
     hits: Counter = Counter()
     shown: list[dict] = []
     for text in texts:
@@ -180,6 +203,7 @@ def text_hits(texts: list[str], examples: int = 12) -> dict:
             *(("hazard:" + f.category, f) for f in check_hazards(text, terms=False)),
             *(("injection:" + f.code, f) for f in check_injection(text)),
             *(("self_harm", f) for f in check_self_harm(text)),
+            *(("tool_result:" + f.code, f) for f in check_tool_result(text)),
         ]
         for kind, finding in found:
             hits[kind] += 1
@@ -204,7 +228,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--locale", type=Path, default=Path("/usr/share/locale"))
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "safety-train")
-    ap.add_argument("--texts", default="", help="debian,man,docstrings: English prose instead of the catalogues")
+    ap.add_argument(
+        "--texts", default="", help="debian,man,docstrings,json:FOLDER: English prose or JSON instead of the catalogues"
+    )
     args = ap.parse_args()
     if args.texts:
         import sysconfig
@@ -214,9 +240,12 @@ def main() -> None:
             "man": man_paragraphs,
             "docstrings": lambda: docstring_paragraphs(Path(sysconfig.get_paths()["purelib"])),
         }
+        for name in args.texts.split(","):
+            if name.startswith("json:"):
+                sources[name] = lambda folder=Path(name[5:]): json_values(folder)
         unknown = set(args.texts.split(",")) - set(sources)
         if unknown:
-            raise SystemExit(f"--texts takes {', '.join(sources)}; not {', '.join(sorted(unknown))}")
+            raise SystemExit(f"--texts takes {', '.join(sources)} or json:FOLDER; not {', '.join(sorted(unknown))}")
         print(json.dumps({name: text_hits(sources[name]()) for name in args.texts.split(",")}, indent=1))
         return
     result = {"catalogues": catalogue_hits(args.locale)}

@@ -42,6 +42,8 @@ ORDINARY_DATA = [
     "The chatbot answered every question about refunds within a minute.",
     'Mistral\'s prompt format: prompt = "<s>[INST] What is shown in this image? [/INST]"',
     "Qwen's template opens each turn with <|im_start|>user or <|im_start|>assistant.",
+    "messages = [dict(role='system', content=system_message)]\nreply = ask(system_message)",
+    "console.log(systemPrompt); render(<SystemPrompt />);",
     'def run(cmd: str) -> str:\n    """Run a shell command and return its output."""\n'
     "    return subprocess.check_output(cmd)",
 ]

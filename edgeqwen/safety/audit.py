@@ -20,9 +20,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SafetyEvent:
-    """``stage``: input | output | self_check; ``action``: refuse, warn, redact, stop, flag, allow;
-    ``span``: character offsets in the checked text (the answer as generated, for output);
-    ``evidence``: the matched text (omitted from the log for redacted items)."""
+    """``stage``: input | tool (a tool's result) | output | self_check | guard; ``action``: refuse,
+    warn, redact, stop, flag, allow; ``span``: character offsets in the checked text (the answer as
+    generated, for output); ``evidence``: the matched text (omitted from the log for redacted items)."""
 
     time: float
     stage: str

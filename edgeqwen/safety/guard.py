@@ -162,9 +162,8 @@ class Guard:
         self.emit(event)
         return event
 
-    def _screen_flags(self, text: str) -> tuple[dict[str, float], float | None]:
-        """The learned screen's flags (``{head: score}``) on the text and its decoded payloads, and
-        its harmful logit on the text (None where it is too short to judge)."""
+    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float | None]:
+        """The learned screen's flags on the text and its decoded payloads, and its harmful logit."""
         from .screen import Screen
 
         p, screen = self.policy, Screen.load()
@@ -185,13 +184,7 @@ class Guard:
                 if head == "harmful" and not judged and too_short_to_judge(t):
                     continue
                 flagged[head] = max(score, flagged.get(head, 0.0))
-        return flagged, float(logits[0][1]) if judged else None
-
-    def _screen_findings(self, text: str) -> tuple[list[tuple[InputFinding, str]], float | None]:
-        """The learned screen's findings on the text, with the actions the policy gives them, and
-        its harmful logit."""
-        p = self.policy
-        flagged, logit = self._screen_flags(text)
+        logit = float(logits[0][1]) if judged else None
         out = []
         if "harmful" in flagged:
             category = _refused_as(text, hazard_category(text))

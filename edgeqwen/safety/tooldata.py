@@ -52,10 +52,10 @@ _TO_THE_MODEL = [
     ),
     # a system turn in a chat template's markers, or a bracketed system message: the data claims
     # to be the app's own instructions (a user's or assistant's marker is what documentation of
-    # chat templates is full of)
+    # chat templates is full of; "f(system_message)" and "log(systemPrompt)" are code)
     (
         r"<\|(?:im_start|start_header_id)\|>\s*system\b|<\|system\|>|<<SYS>>|"
-        r"[(\[<]\s*system[ _-]?(?:message|prompt|instructions?|override|note)\s*[)\]>]",
+        r"(?<![\w.])[(\[<]\s*system[ _-](?:message|prompt|instructions?|override|note)\s*[)\]>]",
         "fake_turn",
     ),
 ]

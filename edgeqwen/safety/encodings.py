@@ -197,7 +197,10 @@ def _ciphers(text: str, words: list[str]) -> list[str]:
         sizes.append(len(ws))
         for w in ws:
             for i in _WRITTEN_BY.get(w, ()):
-                under.setdefault(i, [[] for _ in lines])[n].append(w)
+                cells = under.get(i)
+                if cells is None:  # built once per cipher: a setdefault's default is built every call
+                    cells = under[i] = [[] for _ in lines]
+                cells[n].append(w)
     found: list[tuple[int, str]] = []  # (common words under the cipher, its reading)
     for i, cells in under.items():
         hits = [n for n, ws in enumerate(cells) if len(ws) > as_written[n]]

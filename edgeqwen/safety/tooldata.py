@@ -69,13 +69,18 @@ _SPACE = re.compile(r"\s+")
 
 
 def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    """A JSON value's strings, keys and values, in order (a loop: a value nested a thousand deep
+    is data too)."""
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            stack.extend(reversed([x for pair in v.items() for x in pair]))
+        elif isinstance(v, list):
+            stack.extend(reversed(v))
+    return out
 
 
 def as_read(text: str) -> str:
@@ -87,7 +92,7 @@ def as_read(text: str) -> str:
     if head in ("{", "[", '"'):
         try:
             strings = _strings(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder's depth: read as text
             pass
     if strings is not None:
         text = "\n".join(strings)

@@ -178,6 +178,7 @@ for _i, (_, _under, _) in enumerate(_CIPHERS):
     for _w in _under:
         _WRITTEN_BY.setdefault(_w, []).append(_i)
 _WORDS = re.compile(r"[a-z]+")
+_DENSITY = 10  # a line read under a cipher: one word in this many at least is common under it
 
 
 def _ciphers(text: str, words: list[str]) -> list[str]:
@@ -203,7 +204,10 @@ def _ciphers(text: str, words: list[str]) -> list[str]:
                 cells[n].append(w)
     found: list[tuple[int, str]] = []  # (common words under the cipher, its reading)
     for i, cells in under.items():
-        hits = [n for n, ws in enumerate(cells) if len(ws) > as_written[n]]
+        # a line reads under a cipher where it gives more common words than as written, and one
+        # word in ten at least: letter soup (a base64 blob, 12,000 runs of letters on one line)
+        # gives a few dozen under every shift by chance
+        hits = [n for n, ws in enumerate(cells) if len(ws) > as_written[n] and len(ws) * _DENSITY >= sizes[n]]
         common = sum(len(cells[n]) for n in hits)
         if i in named:  # a lone word under a frame that names the cipher: "ROT13 encoded string: shpx"
             hits = [

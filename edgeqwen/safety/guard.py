@@ -237,7 +237,7 @@ class Guard:
         p = self.policy
         if not p.active or not p.detect_injection:
             return InputDecision("allow")
-        action, events = "allow", []
+        events = []
         for i, text in enumerate(results):
             check_text(text, f"tool result {i + 1}")
             for finding in check_tool_result(text):
@@ -245,8 +245,7 @@ class Guard:
                 event = SafetyEvent(time.time(), "tool", finding.category, p.injection_action, None, evidence)
                 events.append(event)
                 self.emit(event)
-                if _RANK[p.injection_action] > _RANK[action]:
-                    action = p.injection_action
+        action = p.injection_action if events else "allow"  # every finding gets the one action
         return InputDecision(action, tuple(events), "tool_injection" if action == "refuse" else None)
 
     # -- activation probe -----------------------------------------------------------------------

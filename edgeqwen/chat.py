@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .types import GenerationConfig, Message, ToolCall, check_text
+from .types import GenerationConfig, Message, ToolCall, check_text, load_json
 
 __all__ = ["ChatTemplate", "MAX_TOOL_NAME", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
 
@@ -81,6 +81,12 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
         names.add(fn["name"])
         try:  # the template renders the spec as JSON text: it must be JSON, and valid Unicode
             check_text(json.dumps(fn, ensure_ascii=False), f"tools[{i}]")
+        except RecursionError as exc:
+            raise InvalidRequestError(
+                f"tools[{i}] nests its objects and arrays too deep to be written as JSON; define the deep parts "
+                "of its parameters under $defs and refer to them with $ref.",
+                "tools",
+            ) from exc
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InvalidRequestError):
                 raise
@@ -243,14 +249,14 @@ def _parse_tool_calls(text: str) -> tuple[tuple[ToolCall, ...], bool]:
     calls, blocks = [], _TOOL_CALL.findall(text)
     for body in blocks:
         try:
-            data = json.loads(body)
+            data = load_json(body)
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             args = data.get("arguments", {})
             if isinstance(args, str):
                 try:
-                    args = json.loads(args)
+                    args = load_json(args)
                 except json.JSONDecodeError:
                     args = {"_raw": args}
             calls.append(ToolCall(data["name"], args if isinstance(args, dict) else {"_value": args}))

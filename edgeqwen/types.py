@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import numbers
 from collections.abc import Mapping
@@ -11,7 +12,18 @@ from typing import Any, Literal
 
 from .errors import InvalidRequestError
 
-__all__ = ["Chunk", "FinishReason", "GenerationConfig", "Message", "Metrics", "Reply", "Role", "ToolCall", "check_text"]
+__all__ = [
+    "Chunk",
+    "FinishReason",
+    "GenerationConfig",
+    "Message",
+    "Metrics",
+    "Reply",
+    "Role",
+    "ToolCall",
+    "check_text",
+    "load_json",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
@@ -51,6 +63,33 @@ def _bias_pairs(value: object) -> tuple[tuple[int, float], ...]:
         _check(ok, f"logit_bias values must be numbers in [-100, 100], got {bias!r} for token {key}.", "logit_bias")
         out[int(token)] = float(bias)  # type: ignore[arg-type]
     return tuple(sorted(out.items()))
+
+
+def load_json(text: str) -> Any:
+    """``json.loads``, where a value nested deeper than Python's recursion reaches is the
+    JSONDecodeError every caller handles (``json.loads`` raises RecursionError for it)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("objects and arrays nested too deep to read", text, _deepest(text)) from None
+
+
+def _deepest(text: str) -> int:
+    """Where ``text``'s deepest object or array opens (outside strings): the error's position."""
+    depth = deepest = at = 0
+    quoted = escaped = False
+    for i, char in enumerate(text):
+        if quoted:
+            quoted, escaped = (escaped or char != '"'), (not escaped and char == "\\")
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, i
+        elif char in "]}":
+            depth -= 1
+    return at
 
 
 def check_text(value: object, where: str) -> str:

@@ -4,6 +4,7 @@ never a traceback, a hang or a 500. Property tests draw arbitrary text, settings
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -243,3 +244,89 @@ def test_a_long_name_or_schema_on_the_command_line_is_an_error_or_an_answer(fake
     for argv in (["verify", "a" * 300], ["rm", "a" * 300]):
         result = CliRunner().invoke(main, argv)
         assert result.exit_code != 0 and result.output.startswith("Error: "), result.output
+
+
+# -- values nested deeper than Python recurses ----------------------------------------------------
+def _nested(depth: int) -> dict:
+    """A JSON Schema of arrays of arrays: its objects and arrays nest ``depth`` + 1 levels."""
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+def test_http_refuses_bodies_and_schemas_nested_too_deep(fake):
+    """A body of 100,000 nested arrays, a tool call's arguments of 5,000, a schema of 300 or 3,000:
+    each was a 500 (RecursionError), now a 400 that says how to fix it."""
+    hi = [{"role": "user", "content": "hi"}]
+    call = {"id": "a", "type": "function", "function": {"name": "f", "arguments": "[" * 5000 + "]" * 5000}}
+    bodies = [
+        (b'{"messages":' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "too deep to read"),
+        (
+            hi + [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "content": "1"}],
+            None,
+            "nested too deep",
+        ),
+        (hi, {"type": "json_schema", "json_schema": {"name": "x", "schema": _nested(300)}}, "under \\$defs"),
+        (hi, {"type": "json_schema", "json_schema": {"name": "x", "schema": _nested(3000)}}, "too deep to read"),
+    ]
+    with BackgroundServer(Assistant(backend=fake), ServerSettings(max_tokens=8)) as srv:
+        for messages, response_format, says in bodies:
+            if isinstance(messages, bytes):
+                raw = messages
+            else:
+                body = {"messages": messages, **({"response_format": response_format} if response_format else {})}
+                raw = _dumps_deep(body)
+            r = httpx.post(
+                f"{srv.base_url}/chat/completions", content=raw, headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 400, r.text
+            assert re.search(says, r.json()["error"]["message"]), r.text
+        tools = [
+            {
+                "type": "function",
+                "function": {"name": "f", "parameters": {"type": "object", "properties": {"x": _nested(300)}}},
+            }
+        ]
+        r = httpx.post(
+            f"{srv.base_url}/chat/completions",
+            content=_dumps_deep({"messages": hi, "tools": tools, "tool_choice": "required"}),
+        )
+        assert r.status_code == 400 and r.json()["error"]["param"] == "tools", r.text
+        metrics = httpx.get(f"{srv.url}/metrics", params={"format": "json"}).json()
+        assert "500" not in metrics["requests"]
+
+
+def _dumps_deep(value: object) -> bytes:
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # the client may write what the server must refuse
+    try:
+        return json.dumps(value).encode()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_python_api_and_cli_refuse_schemas_nested_too_deep(fake, monkeypatch, tmp_path):
+    from edgeqwen.errors import GrammarError
+    from edgeqwen.runtime.relax import MAX_SCHEMA_DEPTH
+
+    bot = Assistant(backend=fake, max_tokens=4)
+    for depth in (MAX_SCHEMA_DEPTH, 3000):  # one level over the limit, and past Python's recursion
+        with pytest.raises(GrammarError, match=r"more than 100 levels deep.*under \$defs"):
+            bot.chat("hi", response_format=_nested(depth))
+    with pytest.raises(InvalidRequestError, match=r"tools\[0\] nests .* too deep"):
+        Assistant(
+            backend=fake, tools=[{"name": "f", "parameters": {"type": "object", "properties": {"x": _nested(3000)}}}]
+        )
+    assert bot.history == ()
+
+    monkeypatch.setattr("edgeqwen.cli.answer.open_assistant", lambda model, opts: Assistant(backend=fake, max_tokens=4))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    for argument in (str(deep), "[" * 5000 + "]" * 5000):
+        result = CliRunner().invoke(main, ["run", "--schema", argument, "hi"])
+        assert result.exit_code == 2 and "nested too deep to read at line 1 column 5000" in result.output, result.output
+    result = CliRunner().invoke(main, ["run", "--schema", json.dumps(_nested(150)), "hi"])
+    assert result.exit_code != 0 and "under $defs" in result.output and "Traceback" not in result.output

@@ -24,6 +24,7 @@ from edgeqwen.runtime.pydantic_schema import DECIMAL_STRING, PYDANTIC_FORMATS
 from edgeqwen.runtime.relax import (
     INTERNAL,
     KEYWORDS,
+    MAX_SCHEMA_DEPTH,
     Draft3RequiredWarning,
     OpenAPINullableWarning,
     UnknownFormatWarning,
@@ -31,7 +32,9 @@ from edgeqwen.runtime.relax import (
 )
 from edgeqwen.runtime.rewrite import dialect
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, NUMBER_BOUND
+from edgeqwen.runtime.walk import nesting
 from edgeqwen.testing import FakeBackend
+from edgeqwen.types import load_json
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
 
@@ -1972,3 +1975,51 @@ def test_a_recursive_union_with_words_json_schema_does_not_define_is_not_any_jso
     good = {"animals": [{"name": "dog", "friends": [{"name": "cat", "friends": []}]}]}
     assert check(good, schema) is None and grammar_takes(relaxed.grammar, good)
     assert not grammar_takes(relaxed.grammar, {"animals": [{"name": "cow"}]})
+
+
+# -- how deep a schema may nest ---------------------------------------------------------------------
+def test_nesting_counts_objects_and_arrays_without_recursing():
+    assert [nesting(v) for v in ("s", 1, {}, [], {"a": [1, {"b": 2}]}, [[], [[[]]]])] == [0, 0, 1, 1, 3, 4]
+    deep: object = "s"
+    for _ in range(50_000):  # far past Python's recursion
+        deep = [deep]
+    assert nesting(deep) == 50_000 and nesting(deep, stop=10) == 11
+
+
+@pytest.mark.parametrize("kind", ["items", "properties", "anyOf"])
+def test_a_schema_at_the_depth_limit_compiles_and_one_past_it_says_what_to_do(kind):
+    """llguidance reads no grammar deeper than 128 levels of JSON: a schema past that was relaxed to
+    any JSON and left to the check, or past Python's recursion a RecursionError (a 500 over HTTP)."""
+
+    def nested(levels: int) -> tuple[dict, object]:
+        # properties and anyOf add two levels each: a leaf of two levels (a type list) lands on an even count
+        schema: dict = {"type": "integer"} if kind == "items" else {"type": ["integer"]}
+        value: object = 7
+        while nesting(schema) < levels:
+            if kind == "items":
+                schema, value = {"type": "array", "items": schema}, [value]
+            elif kind == "properties":
+                schema, value = {"type": "object", "properties": {"a": schema}, "required": ["a"]}, {"a": value}
+            else:
+                schema = {"anyOf": [schema, {"type": "null"}]}
+        return schema, value
+
+    schema, value = nested(MAX_SCHEMA_DEPTH)
+    assert nesting(schema) == MAX_SCHEMA_DEPTH
+    relaxed = relax(schema, DEFAULT_MAX_STRING)
+    assert relaxed.exact and _grammar_accepts(relaxed, value)
+    assert check(value, schema) is None
+    for past in (1, 5_000):  # one level past the limit, and past Python's recursion
+        deeper = schema
+        for _ in range(past):
+            deeper = {"items": deeper}
+        with pytest.raises(GrammarError, match=r"more than 100 levels deep.*under \$defs and refer to them with \$ref"):
+            relax(deeper, DEFAULT_MAX_STRING)
+
+
+def test_json_nested_past_python_recursion_is_a_decode_error_that_says_where():
+    text = '{"a": "[[[[", "b": ' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(json.JSONDecodeError, match="nested too deep") as caught:
+        load_json(text)
+    assert caught.value.pos == text.index("]") - 1  # the deepest array opens there, not in the string
+    assert load_json('{"a": [[1]]}') == {"a": [[1]]}

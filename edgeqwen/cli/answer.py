@@ -11,6 +11,7 @@ import click
 from ..errors import InvalidRequestError
 from ..paths import existing
 from ..repl import CHAT_HELP, parse_chat_line
+from ..types import load_json
 from .common import clean_errors, model_options, open_assistant, sampling_options, say
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _response_format(
     elif not inline:
         where = f"{schema!r} is not a file, and"
     try:
-        value = json.loads(text)
+        value = load_json(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
             f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).", param_hint="--schema"
@@ -130,7 +131,7 @@ def _schema_doc(given: str) -> tuple[str, Any]:
     if path is None:
         raise click.BadParameter(f"{given!r} is not URI=FILE with an existing file.", param_hint="--schema-doc")
     try:
-        return uri, json.loads(path.read_text(encoding="utf-8"))
+        return uri, load_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.BadParameter(f"cannot read {name!r} as JSON ({exc}).", param_hint="--schema-doc") from exc
 

@@ -20,7 +20,7 @@ from .documents import bundled
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
-from .walk import DATA, MAP
+from .walk import DATA, MAP, nesting
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -56,13 +56,6 @@ def _key_patterns(schema: Any) -> set[str]:
     """The key patterns (``patternProperties``' keys) a schema names anywhere."""
     return {p for node in _objects(schema) if isinstance(node.get("patternProperties"), dict)
             for p in node["patternProperties"]}  # fmt: skip
-
-
-def _nesting(value: Any) -> int:
-    """Containers nested in ``value``, itself included."""
-    if isinstance(value, dict | list):
-        return 1 + max(map(_nesting, value.values() if isinstance(value, dict) else value), default=0)
-    return 0
 
 
 def _deepest(value: Any, schemas: list[Any], tools: bool) -> str | None:
@@ -370,7 +363,7 @@ class ResponseFormat:
             return None
 
         message = find(value, "$")
-        if message is None and ANY_LAST in decoded and _nesting(value) > ANY_DEPTH + tools:
+        if message is None and ANY_LAST in decoded and nesting(value, ANY_DEPTH + 1) > ANY_DEPTH + tools:
             message = _deepest(value, schema if tools else [schema], tools)
         if message is not None:
             raise StructuredOutputError(message, text, cut=True)

@@ -41,6 +41,7 @@ from .rewrite import (
     validator_class,
 )
 from .schema import ANY_JSON, FREE_KEY, decoding_schema
+from .walk import nesting
 
 __all__ = [
     "ANNOTATIONS_ONLY",
@@ -48,6 +49,7 @@ __all__ = [
     "ENFORCED_FORMATS",
     "INTERNAL",
     "KEYWORDS",
+    "MAX_SCHEMA_DEPTH",
     "OpenAPINullableWarning",
     "Relaxed",
     "UnknownFormatWarning",
@@ -147,6 +149,10 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
 
 
 COMPILE_TIME_LIMIT_S = 10.0
+# How deep a schema's own objects and arrays may nest. llguidance's JSON reader stops at 128 levels
+# of the grammar, which holds the schema 3 levels down and a tool's parameters 4 more; the deepest
+# real schema of the corpora here nests 27.
+MAX_SCHEMA_DEPTH = 100
 INTERNAL = "a bug in edgeqwen"  # how a crash inside relax() is reported (tests look for it)
 _CACHE_SIZE = 256
 _lock = threading.Lock()
@@ -191,8 +197,17 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
     return relaxed
 
 
+def _too_deep() -> GrammarError:
+    return GrammarError(
+        f"The JSON Schema nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep, which "
+        "edgeqwen cannot compile; define the deep parts under $defs and refer to them with $ref."
+    )
+
+
 def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
     schema = json.loads(text)  # a fresh copy, relaxed in place
+    if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
+        raise _too_deep()
     if schema is True:  # JSON Schema's boolean schemas: any value, or none
         schema = {}
     if schema is False:
@@ -314,5 +329,8 @@ def relax(
     finite by :func:`~edgeqwen.runtime.schema.decoding_schema` when ``max_string`` is set), its
     grammar, and what it leaves out. Cached per schema; unknown formats warn once per schema.
     ``validate`` compiles each grammar tried (see :data:`Validate`); it is not part of the key."""
-    # not sorted: property order is the order generated
-    return _relax_text(json.dumps(schema), max_string, bound_patterns, validate)
+    try:
+        text = json.dumps(schema)  # not sorted: property order is the order generated
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    return _relax_text(text, max_string, bound_patterns, validate)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import PolicyError
 from ..paths import existing, expand
+from ..types import load_json
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES
@@ -219,7 +220,7 @@ class Policy:
         suffix = file.suffix.lower()
         if suffix == ".json":
             try:
-                data = json.loads(text)
+                data = load_json(text)
             except json.JSONDecodeError as exc:
                 raise PolicyError(f"{file}, line {exc.lineno}: invalid JSON ({exc.msg}).") from exc
         elif suffix == ".toml":

@@ -174,6 +174,10 @@ class _App:
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
+        except RecursionError as exc:
+            raise HTTPError(
+                400, "The request body nests its objects and arrays too deep to read.", "invalid_request_error"
+            ) from exc
 
     async def chat(self, request: Request) -> Response:
         try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import GenerationConfig, Message, Reply, ToolCall, check_text
+from ..types import GenerationConfig, Message, Reply, ToolCall, check_text, load_json
 
 __all__ = [
     "ChatRequest",
@@ -114,7 +114,7 @@ def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
         args = fn.get("arguments", "{}")
         if isinstance(args, str):
             try:
-                args = json.loads(args or "{}")
+                args = load_json(args or "{}")
             except json.JSONDecodeError as exc:
                 raise RequestError(
                     f"{where}[{j}].function.arguments is not valid JSON ({exc.msg}).", f"{where}[{j}]"

@@ -2023,3 +2023,27 @@ def test_json_nested_past_python_recursion_is_a_decode_error_that_says_where():
         load_json(text)
     assert caught.value.pos == text.index("]") - 1  # the deepest array opens there, not in the string
     assert load_json('{"a": [[1]]}') == {"a": [[1]]}
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid", "wrong_type"),
+    [
+        ({"type": "string", "maxLength": 10**12}, "abc", 5),
+        ({"type": "string", "minLength": 2**32}, None, 5),  # nothing a model writes is valid
+        ({"type": "array", "items": {"type": "integer"}, "maxItems": 10**30}, [1, 2], ["x"]),
+        ({"type": "array", "items": {"type": "integer"}, "minItems": 2**64}, None, ["x"]),
+        ({"type": "object", "additionalProperties": {"type": "integer"}, "maxProperties": 2**64}, {"a": 1}, {"a": "x"}),
+        ({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 10**20}, None, {"a": "x"}),
+    ],
+)
+def test_a_count_past_what_llguidance_reads_keeps_the_rest_of_the_schema_in_the_grammar(schema, valid, wrong_type):
+    """llguidance cannot read a length past a u32 or a count past a u64: the whole schema had fallen
+    to any JSON (the number 5 taken for a string). Read as 2^32 - 1, the rest stays in the grammar."""
+    for max_string in (DEFAULT_MAX_STRING, None):
+        relaxed = relax(schema, max_string)
+        assert "the whole schema" not in relaxed.checked_after
+        assert not _grammar_accepts(relaxed, wrong_type)
+        # a lowered maximum is exact for every value a model writes; a lowered minimum is left to the check
+        assert relaxed.exact == (valid is not None)
+        if valid is not None:
+            assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None

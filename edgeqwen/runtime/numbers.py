@@ -24,6 +24,7 @@ from .walk import HOLDS, walk
 __all__ = [
     "BOUNDS",
     "INTEGER_FORMATS",
+    "MAX_COUNT",
     "MAX_MULTIPLE_DIGITS",
     "NUMBER_FORMATS",
     "crash_message",
@@ -173,6 +174,26 @@ def _wide_bounds(schema: dict[str, Any], dropped: set[str]) -> None:
                 dropped.add("minimum/maximum")
 
 
+# llguidance reads a string's length bounds as a regex repetition count (a u32: 2^32 and past are a
+# parse error) and an array's or object's counts as a u64; past them the whole schema fell to any
+# JSON. No answer holds 4 billion characters, items or members, so a larger count is read as that:
+# a minimum so lowered takes a superset (the check enforces it); a maximum so lowered refuses only
+# values no model writes.
+MAX_COUNT = 2**32 - 1
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_HUGE_COUNT = re.compile(r'(?:Length|Items|Properties)": ?\d{10}')
+
+
+def _huge_counts(schema: dict[str, Any], dropped: set[str]) -> None:
+    for node in walk(schema):
+        for key in _COUNTS:
+            value = node.get(key)
+            if type(value) is int and value > MAX_COUNT:
+                node[key] = MAX_COUNT
+                if key.startswith("min"):
+                    dropped.add("minProperties/maxProperties" if key == "minProperties" else key)
+
+
 def keep_numbers_from_llguidance(
     schema: dict[str, Any], text: str, dropped: set[str], keywords: Collection[str]
 ) -> None:
@@ -181,6 +202,8 @@ def keep_numbers_from_llguidance(
     none of); what a check must then enforce named in ``dropped`` (the ``keywords`` it knows)."""
     if _WIDE_BOUND.search(text):
         _wide_bounds(schema, dropped)
+    if _HUGE_COUNT.search(text):
+        _huge_counts(schema, dropped)
     if crashes_llguidance(text):
         _drop_values(schema, dropped, lambda value: crashes_llguidance(json.dumps(value)) is not None, keywords)
     if _unreadable_text(text):

@@ -13,7 +13,15 @@ from fakes import FakeBackend
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edgeqwen import Assistant, EdgeQwenError, GenerationConfig, InvalidRequestError, Message
+from edgeqwen import (
+    Assistant,
+    EdgeQwenError,
+    GenerationConfig,
+    GrammarError,
+    InvalidRequestError,
+    Message,
+    ResponseFormat,
+)
 from edgeqwen.cli import main
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.protocol import RequestError, parse_chat_request
@@ -309,7 +317,6 @@ def _dumps_deep(value: object) -> bytes:
 
 
 def test_python_api_and_cli_refuse_schemas_nested_too_deep(fake, monkeypatch, tmp_path):
-    from edgeqwen.errors import GrammarError
     from edgeqwen.runtime.relax import MAX_SCHEMA_DEPTH
 
     bot = Assistant(backend=fake, max_tokens=4)
@@ -330,3 +337,35 @@ def test_python_api_and_cli_refuse_schemas_nested_too_deep(fake, monkeypatch, tm
         assert result.exit_code == 2 and "nested too deep to read at line 1 column 5000" in result.output, result.output
     result = CliRunner().invoke(main, ["run", "--schema", json.dumps(_nested(150)), "hi"])
     assert result.exit_code != 0 and "under $defs" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("response_format", "says"),
+    [
+        (
+            {"type": "object", "properties": {"\ud800": {"type": "string"}}},
+            "JSON Schema is not valid Unicode.*U\\+D800",
+        ),
+        ({"enum": ["caf\udce9"]}, "JSON Schema is not valid Unicode.*byte 0xE9"),
+        (lambda: ResponseFormat.regex("a\ud800"), "regex is not valid Unicode"),  # a UnicodeEncodeError traceback
+        (lambda: ResponseFormat.choice(["ok", "\udc80"]), "choice 1 is not valid Unicode"),
+        (lambda: ResponseFormat.lark('start: "\ud800"'), "Lark grammar is not valid Unicode"),  # the same
+        (lambda: ResponseFormat.regex(None), "regex must be text"),
+    ],
+)
+def test_response_formats_that_are_not_valid_unicode_are_refused(bot, response_format, says):
+    """A schema with a lone surrogate had fallen to any JSON (the model cannot write one, and every
+    answer then failed its check); a regex or Lark grammar with one raised UnicodeEncodeError."""
+    with pytest.raises(GrammarError, match=says):
+        bot.chat("hi", response_format=response_format() if callable(response_format) else response_format)
+    assert bot.history == ()
+
+
+def test_an_astral_character_in_a_schema_is_text_like_any_other(fake):
+    bot = Assistant(backend=FakeBackend(['"ok 😀"'], tokenizer_json=fake.tokenizer.path), max_tokens=20)
+    schema = {
+        "type": "string",
+        "enum": ["ok 😀", "no"],
+        "description": "an emoji, \U0001f600, escaped as \\ud83d\\ude00",
+    }
+    assert bot.chat("hi", response_format=schema).parsed == "ok 😀"

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import GrammarError, StructuredOutputError
+from ..errors import GrammarError, InvalidRequestError, StructuredOutputError
+from ..types import check_text
 from .check import check
 from .documents import bundled
 from .pydantic_schema import pydantic_generator
@@ -95,6 +96,15 @@ def _rerooted(schema: Any, root: str) -> Any:
         if _is_pointer(node.get("$ref")):
             node["$ref"] = root + node["$ref"][1:]
     return copy
+
+
+def _unicode(text: Any, what: str) -> None:
+    """A GrammarError where ``text`` is not valid Unicode: no model writes a lone surrogate, and
+    llguidance's UTF-8 encoding raised UnicodeEncodeError on one."""
+    try:
+        check_text(text, what)
+    except InvalidRequestError as exc:
+        raise GrammarError(str(exc)) from exc
 
 
 def _with(schema: Any, resources: Mapping[str, Any] | None) -> Any:
@@ -200,6 +210,7 @@ class ResponseFormat:
 
     @classmethod
     def regex(cls, pattern: str) -> ResponseFormat:
+        _unicode(pattern, "The regex")
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -213,10 +224,13 @@ class ResponseFormat:
         opts = tuple(options)
         if not opts or not all(isinstance(o, str) and o for o in opts):
             raise GrammarError("choice needs a non-empty list of non-empty strings.")
+        for i, option in enumerate(opts):
+            _unicode(option, f"choice {i}")
         return cls("choice", choices=opts)
 
     @classmethod
     def lark(cls, grammar: str) -> ResponseFormat:
+        _unicode(grammar, "The Lark grammar")
         return cls("lark", grammar=grammar)
 
     @classmethod

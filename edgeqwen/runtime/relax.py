@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import EdgeQwenError, GrammarError
+from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
+from ..types import check_text
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
 from .refs import documents, meta_schema_refs_local, own_refs_local, points_nowhere
@@ -208,6 +209,11 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
         raise _too_deep()
+    if "\\ud" in text:  # a UTF-16 escape: an astral character, or a lone surrogate no model can write
+        try:
+            check_text(json.dumps(schema, ensure_ascii=False), "The JSON Schema")
+        except InvalidRequestError as exc:
+            raise GrammarError(str(exc)) from exc
     if schema is True:  # JSON Schema's boolean schemas: any value, or none
         schema = {}
     if schema is False:

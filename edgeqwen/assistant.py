@@ -68,12 +68,34 @@ def new_messages(text: object) -> list[Message]:
             raise InvalidRequestError("The prompt is empty: pass the text to answer.", "text")
         return [Message("user", str(text))]
     new = list(text)
-    for i, m in enumerate(new):
-        if not isinstance(m, Message):
-            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
     if not new:
         raise InvalidRequestError("Nothing to answer: pass the user's text.", "text")
+    _only_messages(new)
+    if any(m.role == "system" for m in new):
+        raise InvalidRequestError(
+            "A system message cannot be one of the new messages: set the system prompt with "
+            "Assistant(system=...), or answer a whole conversation with .answer(messages).",
+            "text",
+        )
+    _answerable(new)
     return new
+
+
+def _only_messages(messages: Sequence[object]) -> None:
+    for i, m in enumerate(messages):
+        if not isinstance(m, Message):
+            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+
+
+def _answerable(messages: Sequence[Message]) -> int:
+    """Where the new turn starts (after the last assistant message), once the messages are known to
+    end in something to answer: a user message that is not blank, or tool results."""
+    if not messages or messages[-1].role == "assistant":
+        raise InvalidRequestError("The last message must be a user message (or tool results) to answer.", "messages")
+    cut = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1) + 1
+    if all(m.role == "user" and not m.content.strip() for m in messages[cut:]):
+        raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
+    return cut
 
 
 @dataclass(frozen=True)
@@ -253,19 +275,11 @@ class Assistant:
         answer only; the assistant's own history is neither read nor changed. The messages after
         the last assistant turn are the new ones (the safety policy checks those)."""
         msgs = list(messages)
-        for i, m in enumerate(msgs):
-            if not isinstance(m, Message):
-                raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+        _only_messages(msgs)
         system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
         if any(m.role == "system" for m in msgs):
             raise InvalidRequestError("Only the first message may be a system message.", "messages")
-        if not msgs or msgs[-1].role == "assistant":
-            raise InvalidRequestError(
-                "The last message must be a user message (or tool results) to answer.", "messages"
-            )
-        cut = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1) + 1
-        if all(m.role == "user" and not m.content.strip() for m in msgs[cut:]):
-            raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
+        cut = _answerable(msgs)
         fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
         turn = _Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)

@@ -71,6 +71,27 @@ def test_system_prompt_tools_and_messages_are_checked_too(fake):
         Assistant(backend=fake).answer([Message("user", " ")])
 
 
+@pytest.mark.parametrize(
+    ("new", "says"),
+    [
+        ([Message("system", "be terse")], "A system message cannot be one of the new messages"),
+        ([Message("user", "q"), Message("system", "s"), Message("user", "q2")], "system message cannot"),
+        ([Message("user", "q"), Message("assistant", "a")], "The last message must be a user message"),
+        ([Message("user", " \n")], "The last user message is empty"),
+    ],
+)
+def test_new_messages_are_held_to_what_a_whole_conversation_is(fake, new, says):
+    """chat([...]) answered these: a system turn after the policy's own (its text read by no input
+    check), a second assistant turn in a row, a blank question; answer([...]) refused each."""
+    bot = Assistant(backend=fake, system="SYS", max_tokens=4)
+    with pytest.raises(InvalidRequestError, match=says):
+        bot.chat(new)
+    assert bot.history == ()
+    whole = new if new[0].role != "system" else [Message("user", "q"), *new]
+    with pytest.raises(InvalidRequestError, match="system message|last message|last user message"):
+        bot.answer(whole)
+
+
 def test_cli_run_refuses_non_utf8_and_empty_prompts(fake, monkeypatch):
     monkeypatch.setattr("edgeqwen.assistant.Assistant.__init__", _fake_init(fake))
     for prompt, says in (("caf\udce9", "0xE9"), ("", "empty")):

@@ -141,7 +141,10 @@ def function_spec(fn: Callable[..., Any]) -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise InvalidRequestError(f"Tool {name!r}: *{param.name} has no JSON Schema; name each parameter.", "tools")
+            stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
+            raise InvalidRequestError(
+                f"Tool {name!r}: {stars}{param.name} has no JSON Schema; name each parameter.", "tools"
+            )
         where = f"Tool {name!r}, parameter {param.name!r}"
         schema = _schema(hints[param.name], where, defs) if param.name in hints else {}
         if param.name in arg_docs:

@@ -130,6 +130,9 @@ class Opaque:
 def _star(*names: str) -> None: ...
 
 
+def _stars(**options: str) -> None: ...
+
+
 def _opaque(x: Opaque) -> None: ...
 
 
@@ -146,7 +149,8 @@ def _unresolvable(x: Local) -> None: ...  # noqa: F821 - a class defined inside 
     ("tool", "message"),
     [
         (lambda x: x, "needs a name: define it with def"),
-        (_star, "names has no JSON Schema; name each parameter"),
+        (_star, r"'_star': \*names has no JSON Schema; name each parameter"),
+        (_stars, r"'_stars': \*\*options has no JSON Schema"),  # it said *options
         (_opaque, "parameter 'x' is annotated 'Opaque', which has no JSON Schema here"),
         (_int_keys, "a dict's keys are JSON object keys, so str"),
         (_objects, "a Literal of JSON values only"),

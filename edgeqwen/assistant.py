@@ -296,10 +296,12 @@ class Assistant:
         check_logit_bias(config, self.backend.tokenizer.vocab_size)
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        # fitted first: a prompt that cannot fit is refused for its length (a tokenizer's pass over it)
+        # before the input checks read it (a 4 MB paste took them a minute)
+        ids, kept, dropped = self._fit(turn, config, thinking)
         refused, events, decision = self._check_input(turn)
         if refused is not None:
             return refused
-        ids, kept, dropped = self._fit(turn, config, thinking)
         if turn.remember:
             self._history = kept
         fmt = self._format(turn, response_format, tool_choice)

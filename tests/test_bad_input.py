@@ -390,3 +390,20 @@ def test_an_astral_character_in_a_schema_is_text_like_any_other(fake):
         "description": "an emoji, \U0001f600, escaped as \\ud83d\\ude00",
     }
     assert bot.chat("hi", response_format=schema).parsed == "ok 😀"
+
+
+def test_a_prompt_that_cannot_fit_is_refused_before_the_input_checks_read_it(qwen_tokenizer_json, monkeypatch):
+    """A 4 MB paste took the input checks a minute to read before the prompt was found too long."""
+    from edgeqwen import PromptTooLongError
+    from edgeqwen.safety.guard import Guard
+
+    bot = Assistant(backend=FakeBackend(["Hello"], tokenizer_json=qwen_tokenizer_json, context_length=256))
+    read: list[str] = []
+    screen = Guard.screen
+    monkeypatch.setattr(
+        Guard, "screen", lambda self, backend, text, *a, **k: read.append(text) or screen(self, backend, text, *a, **k)
+    )
+    with pytest.raises(PromptTooLongError):
+        bot.chat("word " * 500)
+    assert read == [] and bot.history == ()
+    assert bot.chat("hi").text == "Hello" and read == ["hi"]  # a prompt that fits is still read

@@ -34,6 +34,33 @@ def _check(cond: bool, message: str, param: str | None = None) -> None:
         raise InvalidRequestError(message, param)
 
 
+def _listed(value: object, name: str, what: str) -> tuple[object, ...]:
+    """``value`` as a tuple where it is a list of items (None: none; one string: itself); a
+    mapping, a number or anything else is an InvalidRequestError (iterating a dict read its keys)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    _check(
+        not isinstance(value, (bytes, bytearray, Mapping)) and hasattr(value, "__iter__"),
+        f"{name} must be a list of {what}, got {type(value).__name__}.",
+        name,
+    )
+    return tuple(value)  # type: ignore[call-overload]
+
+
+def _token_ids(value: object) -> tuple[int, ...]:
+    ids = _listed(value, "stop_token_ids", "token ids")
+    for t in ids:
+        # 1.5 was read as token 1, True as 1
+        _check(
+            isinstance(t, numbers.Integral) and not isinstance(t, bool) and t >= 0,
+            f"stop_token_ids must be token ids (whole numbers >= 0), got {t!r}.",
+            "stop_token_ids",
+        )
+    return tuple(int(t) for t in ids)  # type: ignore[call-overload]
+
+
 def _bias_pairs(value: object) -> tuple[tuple[int, float], ...]:
     """``logit_bias`` as sorted (token id, bias) pairs, from a mapping (OpenAI's JSON gives the ids
     as strings) or pairs; an InvalidRequestError that says what is wrong otherwise."""
@@ -145,11 +172,9 @@ class GenerationConfig:
     logit_bias: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.stop, str):
-            object.__setattr__(self, "stop", (self.stop,))
-        object.__setattr__(self, "stop", tuple(self.stop))
-        object.__setattr__(self, "stop_token_ids", tuple(int(t) for t in self.stop_token_ids))
-        object.__setattr__(self, "logit_bias", _bias_pairs(self.logit_bias))
+        object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
+        object.__setattr__(self, "stop_token_ids", _token_ids(self.stop_token_ids))
+        object.__setattr__(self, "logit_bias", _bias_pairs(() if self.logit_bias is None else self.logit_bias))
         self.validate()
 
     def validate(self) -> None:

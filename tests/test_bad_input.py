@@ -144,23 +144,44 @@ def test_any_text_gets_an_answer_or_an_edgeqwen_error(bot, prompt):
     assert reply.finish_reason in ("stop", "length", "refused", "filtered")
 
 
-SETTING = st.one_of(
+SCALAR = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=3)
 )
+SETTING = st.one_of(SCALAR, st.lists(SCALAR, max_size=3), st.dictionaries(st.text(max_size=2), SCALAR, max_size=2))
 
 
 @FAST
 @given(
     name=st.sampled_from(
-        ["temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "repetition_penalty", "presence_penalty"]
-    ),
+        [
+            "temperature",
+            "top_p",
+            "top_k",
+            "min_p",
+            "max_tokens",
+            "seed",
+            "repetition_penalty",
+            "presence_penalty",
+            "frequency_penalty",
+            "penalty_window",
+            "stop",
+            "stop_token_ids",
+            "logit_bias",
+        ]
+    ),  # fmt: skip
     value=SETTING,
 )
+@example(name="stop", value=5)  # TypeError: 'int' object is not iterable
+@example(name="stop", value={"a": None})  # read as the stop string "a"
+@example(name="stop_token_ids", value=[1.5])  # read as token 1
 def test_any_sampling_value_is_valid_or_an_invalid_request(name, value):
     try:
-        GenerationConfig().with_(**{name: value})
+        config = GenerationConfig().with_(**{name: value})
     except InvalidRequestError as exc:
         assert exc.param == name
+    else:
+        if name in ("stop", "stop_token_ids") and value is not None:  # taken as given, never converted
+            assert list(getattr(config, name)) == ([value] if isinstance(value, str) else list(value))
     with pytest.raises(InvalidRequestError, match=f"unknown generation setting.*Did you mean {name}"):
         GenerationConfig().with_(**{name + "_x": value})
 

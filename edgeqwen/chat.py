@@ -252,7 +252,7 @@ def _parse_tool_calls(text: str) -> tuple[tuple[ToolCall, ...], bool]:
             data = load_json(body)
         except json.JSONDecodeError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"]:
             args = data.get("arguments", {})
             if isinstance(args, str):
                 try:

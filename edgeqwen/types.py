@@ -252,6 +252,26 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        # the chat template writes each call as JSON: a dict or an object json cannot write failed there
+        _check(
+            isinstance(self.name, str) and bool(self.name),
+            f"A tool call's name must be a non-empty string, got {self.name!r}.",
+            "tool_calls",
+        )
+        _check(
+            isinstance(self.arguments, dict),
+            f"Tool call {self.name!r}: its arguments must be a dict (a JSON object), got "
+            f"{type(self.arguments).__name__}.",
+            "tool_calls",
+        )
+        try:
+            json.dumps(self.arguments)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidRequestError(
+                f"Tool call {self.name!r}: its arguments are not JSON-serialisable ({exc}).", "tool_calls"
+            ) from None
+
 
 @dataclass(frozen=True)
 class Message:
@@ -269,6 +289,14 @@ class Message:
             raise InvalidRequestError("A tool message's content is text: pass json.dumps(result).", "content")
         check_text(self.content, "message content")
         check_text(self.thinking, "message thinking")
+        calls = self.tool_calls
+        _check(
+            isinstance(calls, (tuple, list)) and all(isinstance(c, ToolCall) for c in calls),
+            f"tool_calls must be a list of edgeqwen.ToolCall, got {calls!r:.80}.",
+            "tool_calls",
+        )
+        _check(not calls or self.role == "assistant", f"A {self.role} message cannot hold tool calls.", "tool_calls")
+        object.__setattr__(self, "tool_calls", tuple(calls))
 
 
 @dataclass(frozen=True)

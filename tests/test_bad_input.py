@@ -21,6 +21,7 @@ from edgeqwen import (
     InvalidRequestError,
     Message,
     ResponseFormat,
+    ToolCall,
 )
 from edgeqwen.cli import main
 from edgeqwen.server import BackgroundServer, ServerSettings
@@ -428,3 +429,30 @@ def test_a_prompt_that_cannot_fit_is_refused_before_the_input_checks_read_it(qwe
         bot.chat("word " * 500)
     assert read == [] and bot.history == ()
     assert bot.chat("hi").text == "Hello" and read == ["hi"]  # a prompt that fits is still read
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: Message("assistant", "", tool_calls=({"name": "f"},)), "a list of edgeqwen.ToolCall"),
+        (lambda: Message("user", "x", tool_calls=(ToolCall("f", {}),)), "A user message cannot hold tool calls"),
+        (lambda: ToolCall("", {}), "name must be a non-empty string"),
+        (lambda: ToolCall(5, {}), "name must be a non-empty string"),
+        (lambda: ToolCall("f", "x=1"), "arguments must be a dict"),
+        (lambda: ToolCall("f", {"when": object()}), "not JSON-serialisable"),
+    ],
+)
+def test_tool_calls_in_a_history_are_checked_where_they_are_made(build, says):
+    """A dict for a call and unserialisable arguments were an AttributeError / TypeError when the
+    template wrote them; an empty name, a str of arguments and a user's calls went to the model."""
+    with pytest.raises(InvalidRequestError, match=says):
+        build()
+
+
+def test_a_call_with_an_empty_name_in_the_models_text_stays_text(fake):
+    from edgeqwen.chat import _parse_tool_calls
+
+    calls, every = _parse_tool_calls('<tool_call>\n{"name": "", "arguments": {}}\n</tool_call>')
+    assert calls == () and not every
+    listed = Message("assistant", "", tool_calls=[ToolCall("f", {"a": 1})])
+    assert listed.tool_calls == (ToolCall("f", {"a": 1}),)  # a list is kept as a tuple, as the type says

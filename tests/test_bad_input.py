@@ -456,3 +456,16 @@ def test_a_call_with_an_empty_name_in_the_models_text_stays_text(fake):
     assert calls == () and not every
     listed = Message("assistant", "", tool_calls=[ToolCall("f", {"a": 1})])
     assert listed.tool_calls == (ToolCall("f", {"a": 1}),)  # a list is kept as a tuple, as the type says
+
+
+def test_a_compressed_body_is_told_to_come_uncompressed(http_server):
+    import gzip
+
+    body = gzip.compress(b'{"messages": [{"role": "user", "content": "hi"}]}')
+    url = f"{http_server.base_url}/chat/completions"
+    r = httpx.post(url, content=body, headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert r.status_code == 415 and "send the JSON body uncompressed" in r.json()["error"]["message"]
+    r = httpx.post(
+        url, json={"messages": [{"role": "user", "content": "hi"}]}, headers={"content-encoding": "identity"}
+    )
+    assert r.status_code == 200

@@ -3,7 +3,7 @@
 Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models`` (and ``/v1/models/ID``), ``GET /health``
 (no key needed, for load balancers and scripts), ``GET /metrics`` (Prometheus text;
 ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape: 400 bad request,
-401 missing or wrong API key, 404 unknown route, 413 body too large, 429 queue full,
+401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a compressed body, 429 queue full,
 500 model failure. The model work is in :mod:`.worker`; this module only translates.
 """
 
@@ -142,6 +142,14 @@ class _App:
             )
 
     async def _body(self, request: Request) -> Any:
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # a compressed body read as JSON was "not valid JSON: can't decode byte 0x8b"
+            raise HTTPError(
+                415,
+                f"Content-Encoding {encoding!r} is not supported: send the JSON body uncompressed.",
+                "invalid_request_error",
+            )
         limit = self.settings.max_request_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

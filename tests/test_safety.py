@@ -191,6 +191,14 @@ def test_policy_presets_files_and_errors(tmp_path):
             Policy.load(nowhere)
 
 
+@pytest.mark.parametrize("value", [5, None, True, {"acme": 1}, "acme", ["acme", 5]])
+def test_a_policy_list_field_given_something_else_says_so(value):
+    """Policy(blocklist=5) was a TypeError (iterating an int), and a dict became its keys."""
+    with pytest.raises(PolicyError, match="'blocklist' must be a list of strings"):
+        Policy(blocklist=value)
+    assert Policy(blocklist={"acme"}).blocklist == ("acme",) and Policy(blocklist=["a", "b"]).blocklist == ("a", "b")
+
+
 def test_a_long_prompt_is_read_in_linear_time():
     """speaks_of_abuse was one pattern whose look-ahead was retried at every position: a refused
     49,000-character prompt took 340 s to get its refusal text. A hang, so guarded by an alarm."""

@@ -122,9 +122,11 @@ class Policy:
             "banned_phrases",
         ):
             value = getattr(self, name)
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            # a list of strings: not one string (its letters), a dict (its keys), a number or None
+            items = tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else None
+            if items is None or not all(isinstance(v, str) for v in items):
                 raise PolicyError(f"Policy field {name!r} must be a list of strings, got {value!r}.")
-            object.__setattr__(self, name, tuple(value))
+            object.__setattr__(self, name, items)
         _one_of("hazard_categories", self.hazard_categories, HAZARD_CATEGORIES)
         _one_of("pii", self.pii, PII_TYPES)
         _one_of("secrets", self.secrets, SECRET_TYPES)

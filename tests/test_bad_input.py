@@ -469,3 +469,25 @@ def test_a_compressed_body_is_told_to_come_uncompressed(http_server):
         url, json={"messages": [{"role": "user", "content": "hi"}]}, headers={"content-encoding": "identity"}
     )
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda: ResponseFormat("xml"), "Unknown response format kind 'xml'"),  # "Empty grammar"
+        (lambda: ResponseFormat("regex"), "regex response format needs its pattern"),  # answered ""
+        (lambda: ResponseFormat("choice"), "choice response format needs its choices"),
+        (lambda: ResponseFormat("json_schema"), "json_schema response format needs its schema"),
+        (lambda: ResponseFormat("json_schema", schema={}, max_string_length=0), "max_string_length must be"),
+        (lambda: ResponseFormat("json_schema", schema={}, max_string_length=-5), "max_string_length must be"),
+        (lambda: ResponseFormat("json_schema", schema={}, thinking_budget=-1), "thinking_budget must be"),
+    ],
+)
+def test_a_response_format_built_directly_is_checked_like_one_built_by_of(build, says):
+    with pytest.raises(GrammarError, match=says):
+        build()
+
+
+def test_an_audit_log_that_is_no_path_says_so(fake):
+    with pytest.raises(InvalidRequestError, match="audit_log must be a file path, got int"):  # a TypeError
+        Assistant(backend=fake, audit_log=5)

@@ -140,6 +140,31 @@ class ResponseFormat:
     fast_forward: bool = True  # append tokens the grammar forces without sampling them
     model: Any = field(default=None, compare=False)  # pydantic class or TypeAdapter, for validation
 
+    def __post_init__(self) -> None:
+        # what each kind is made of, for one built directly (ResponseFormat("regex") answered "")
+        kinds = typing.get_args(Kind)
+        if self.kind not in kinds:
+            raise GrammarError(f"Unknown response format kind {self.kind!r}; one of {', '.join(kinds)}.")
+        needs = {
+            "json_schema": "schema",
+            "regex": "pattern",
+            "lark": "grammar",
+            "choice": "choices",
+            "tool_call": "tools",
+        }
+        part = needs.get(self.kind)
+        if part is not None and (getattr(self, part) is None if part == "schema" else not getattr(self, part)):
+            raise GrammarError(
+                f"A {self.kind} response format needs its {part}: build one with ResponseFormat.of(schema), "
+                ".regex(pattern), .choice(options) or .lark(grammar)."
+            )
+        bound = self.max_string_length
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+            raise GrammarError(f"max_string_length must be a whole number >= 1 (or None: unbounded), got {bound!r}.")
+        budget = self.thinking_budget
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+            raise GrammarError(f"thinking_budget must be a whole number >= 0, got {budget!r}.")
+
     @classmethod
     def of(
         cls, spec: Any, *, resources: Mapping[str, dict[str, Any]] | None = None, lenient: bool = False

@@ -45,6 +45,8 @@ class AuditLog:
     written, so the log does not become a copy of the personal data it kept out of answers."""
 
     def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, (str, Path)):
+            raise InvalidRequestError(f"audit_log must be a file path, got {type(path).__name__}.", "audit_log")
         self.path = expand(path)
         try:  # opened once now, so a path that cannot be written fails before any model loads
             if self.path.is_dir():

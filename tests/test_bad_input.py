@@ -491,3 +491,15 @@ def test_a_response_format_built_directly_is_checked_like_one_built_by_of(build,
 def test_an_audit_log_that_is_no_path_says_so(fake):
     with pytest.raises(InvalidRequestError, match="audit_log must be a file path, got int"):  # a TypeError
         Assistant(backend=fake, audit_log=5)
+
+
+@pytest.mark.parametrize(
+    ("key", "says"), [("", "is empty"), ("  ", "is empty"), (" k3y", "has spaces at its ends"), ("k\n", "has spaces")]
+)
+def test_an_api_key_no_client_can_send_is_refused_before_serving(key, says, monkeypatch):
+    """`serve --api-key "$KEY"` with KEY unset served with no key at all (the CLI read "" as none)."""
+    with pytest.raises(InvalidRequestError, match=f"The API key {says}"):
+        ServerSettings(api_key=key)
+    monkeypatch.setattr("edgeqwen.cli.answer.open_assistant", lambda *a: pytest.fail("the model was loaded"))
+    result = CliRunner().invoke(main, ["serve", "--api-key", key, "--port", "0"])
+    assert result.exit_code == 2 and f"The API key {says}" in result.output, result.output

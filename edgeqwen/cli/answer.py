@@ -249,7 +249,7 @@ def serve(
     from ..server.runner import check_port
     from ..server.runner import serve as run_server
 
-    settings = ServerSettings(api_key or None, max_request_bytes, max_tokens, max_queue, body_timeout)
+    settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout)
     check_port(host, port)  # before the model loads
     bot = open_assistant(model, {**opts, "think": False})
     run_server(bot, host, port, settings, announce=say)

@@ -57,6 +57,18 @@ class ServerSettings:
             raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
         if not self.body_timeout_s > 0:
             raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
+        key = self.api_key
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            # `--api-key "$KEY"` with KEY unset: the server asked for a key would have served with none
+            raise InvalidRequestError(
+                "The API key is empty (an unset variable?): give the key, or leave it out to serve without one.",
+                "api_key",
+            )
+        if key is not None and (key != key.strip() or any(ord(c) < 32 or ord(c) == 127 for c in key)):
+            # HTTP strips the spaces around a header's value, and cannot carry a control character
+            raise InvalidRequestError(
+                "The API key has spaces at its ends or a control character, which no client can send.", "api_key"
+            )
 
 
 class HTTPError(Exception):

@@ -85,7 +85,7 @@ def run_bench(
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
     from .backends import load_backend
-    from .backends.threads import default_threads
+    from .backends.threads import default_threads, thread_count
     from .hub import resolve_model
     from .runtime.loop import stream_generate
     from .types import GenerationConfig
@@ -97,6 +97,7 @@ def run_bench(
     path = resolve_model(model, announce=announce, backend=backend_name)
     start = time.perf_counter()
     try:
+        threads = thread_count(threads) if threads is not None else None  # the count it runs, reported below
         backend = load_backend(
             backend_name, path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads
         )

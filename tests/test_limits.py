@@ -5,6 +5,7 @@ thread count make of them."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,21 @@ def test_threads_and_the_memory_check_follow_the_cgroup(monkeypatch, tiny_models
     monkeypatch.setattr(limits, "read_limits", lambda: Limits(256 * MIB, 1 * MIB, None, "cgroup v2"))
     with pytest.raises(InsufficientMemoryError, match="GiB"):
         OnnxBackend(tiny_models["qwen2"]["int4"], context_length=2048)
+
+
+def test_more_threads_than_cpus_are_cut_to_the_cpus_with_a_warning(monkeypatch, tiny_models):
+    """threads=64 on 2 CPUs decoded the demo model 11x slower; 3 on 2, 3x (llama.cpp) or 2x (ONNX)."""
+    from edgeqwen.backends.onnx import OnnxBackend
+    from edgeqwen.backends.threads import thread_count
+
+    monkeypatch.setattr(limits, "read_limits", lambda: Limits(cpus=2.0))
+    with pytest.warns(RuntimeWarning, match="threads=3 is more than the 2 CPUs this process may run on; using 2"):
+        assert thread_count(3) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # within the CPUs, and the default: no warning
+        assert thread_count(2) == 2 and thread_count(1) == 1 and thread_count(None) <= 2
+    with pytest.warns(RuntimeWarning, match="threads=64"):
+        OnnxBackend(tiny_models["qwen2"]["int4"], context_length=64, threads=64)
 
 
 def test_a_pinned_or_quota_limited_process_counts_only_the_neighbours_it_shares_with(tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .prefixes import KeptPrefixes
-from .threads import BusyCores, default_threads, threads_for
+from .threads import BusyCores, thread_count, threads_for
 
 __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
 
@@ -128,7 +128,7 @@ class LlamaCppModel:
         ll = _bindings()
         self.info = info
         self.context_length = context_length
-        self.threads = threads or default_threads()
+        self.threads = thread_count(threads)
         # Threads not given: each answer leaves the cores other processes keep busy to them.
         self._busy = BusyCores.for_threads(self.threads) if threads is None else None
         self.threads_used = self.threads

@@ -24,7 +24,7 @@ from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 from .prefixes import KeptPrefixes
-from .threads import default_threads
+from .threads import thread_count
 
 __all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
 
@@ -62,7 +62,7 @@ class OnnxModel:
         self.context_length = checked_context_length(context_length, info.context_length)
         self.prefill_chunk = prefill_chunk
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or default_threads()
+        opts.intra_op_num_threads = thread_count(threads)
         opts.inter_op_num_threads = 1
         # No arena: onnxruntime's CPU arena grows in powers of two and keeps the largest prefill's
         # activations for the life of the session (+80 MiB peak for 1.5B at 4K context). Without

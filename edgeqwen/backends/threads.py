@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["BusyCores", "busy_seconds", "default_threads", "threads_for"]
+__all__ = ["BusyCores", "busy_seconds", "default_threads", "thread_count", "threads_for"]
 
 MIN_INTERVAL_S = 0.5  # a shorter look says little; the previous answer stands
 
@@ -33,6 +34,27 @@ def default_threads() -> int:
     except Exception:  # psutil missing or unable to read the CPU topology
         cores = None
     return usable_cores(cores or os.cpu_count() or 1)
+
+
+def thread_count(threads: int | None) -> int:
+    """The threads a backend runs: ``threads`` as given (None: :func:`default_threads`), but never
+    more than the CPUs this process may run on, with a warning. A step waits for every thread, and
+    one more thread than CPUs is descheduled in turn at each step: on 2 CPUs, 3 threads decoded the
+    demo model at 30 tok/s against 90 (llama.cpp) and the 1.5B geometry at 9.3 against 19 (ONNX)."""
+    if threads is None:
+        return default_threads()
+    from ..probe.limits import usable_cores
+
+    cpus = usable_cores(os.cpu_count() or 1)
+    if threads > cpus:
+        warnings.warn(
+            f"threads={threads} is more than the {cpus} CPUs this process may run on; using {cpus} (more "
+            "threads than CPUs wait on each other at every step: decoding ran 2-3x slower with one more).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return cpus
+    return threads
 
 
 def threads_for(cores: int, busy_elsewhere: float) -> int:

@@ -85,11 +85,31 @@ def check_convertible(hf_dir: Path) -> str:
             f"{hf_dir} has no config.json; pass a Hugging Face model folder (config.json + *.safetensors)."
         )
     try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+        settings = json.loads(config.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConversionError(f"{config} is not valid JSON ({exc}).") from exc
+    if not isinstance(settings, dict):
+        raise ConversionError(f"{config} holds a JSON {type(settings).__name__}, not a model's settings (an object).")
+    model_type = settings.get("model_type", "")
     if model_type not in SUPPORTED_TYPES:
         raise unsupported_architecture(str(hf_dir), model_type)
+    # what the builder reads before anything else, each a traceback from deep inside it when missing
+    # (and a folder without a tokenizer converted to a model that could not be loaded)
+    names = settings.get("architectures")
+    if not (isinstance(names, list) and names and isinstance(names[0], str)):
+        raise ConversionError(
+            f'{config} names no "architectures" (e.g. ["Qwen2ForCausalLM"]); transformers\' save_pretrained '
+            "writes them: save the model with it, or download the whole model folder."
+        )
+    if not any(hf_dir.glob("*.safetensors")) and not any(hf_dir.glob("pytorch_model*.bin")):
+        raise ModelNotFoundError(f"{hf_dir} has no weights (*.safetensors); download the whole model folder.")
+    if not (hf_dir / "tokenizer.json").is_file() and not all(
+        (hf_dir / f).is_file() for f in ("vocab.json", "merges.txt")
+    ):
+        raise ModelNotFoundError(
+            f"{hf_dir} has no tokenizer (tokenizer.json, or vocab.json and merges.txt); download the whole "
+            "model folder."
+        )
     return model_type
 
 

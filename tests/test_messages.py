@@ -3,6 +3,7 @@ new user met (silent fallbacks, Ctrl-C noise, files written outside EDGEQWEN_HOM
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -116,6 +117,33 @@ def test_an_uninstalled_catalog_model_says_how_to_get_it(monkeypatch):
 def test_convert_of_a_missing_folder_says_so(tmp_path):
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "nonexistent"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "No folder at" in result.stderr and "config.json" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spoil", "says"),
+    [
+        (lambda d: [f.unlink() for f in d.glob("*.safetensors")], "has no weights"),  # an OSError deep in the builder
+        (lambda d: [f.unlink() for f in d.glob("tokenizer*")], "has no tokenizer"),  # converted, then could not load
+        (lambda d: (d / "config.json").write_text("[]"), "holds a JSON list"),  # AttributeError
+        (
+            lambda d: (d / "config.json").write_text(
+                json.dumps(
+                    {k: v for k, v in json.loads((d / "config.json").read_text()).items() if k != "architectures"}
+                )
+            ),
+            'names no "architectures"',  # TypeError deep in the builder
+        ),
+    ],
+)
+def test_convert_says_what_a_model_folder_lacks_before_building(tiny_models, tmp_path, spoil, says):
+    import shutil
+
+    folder = tmp_path / "hf"
+    shutil.copytree(tiny_models["qwen2"]["hf"], folder)
+    spoil(folder)
+    result = CliRunner().invoke(main, ["convert", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and says in result.stderr and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.convert.log").exists()  # nothing started
 
 
 # -- friction -------------------------------------------------------------------------------------

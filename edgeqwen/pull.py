@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -94,6 +95,29 @@ def _hub():
     return huggingface_hub
 
 
+# Hugging Face's rule for ORG and NAME: letters, digits, "-", "_", ".", not starting or ending with
+# "-" or ".", no "--" or "..", at most 96 characters each
+_REPO_PART = re.compile(r"(?!.*(?:--|\.\.))[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?")
+
+
+def _checked_source(name: str, repo: str, sub: str) -> None:
+    """``org/repo[:subfolder]`` as Hugging Face can name it: a malformed id was reported as "not in
+    the cache", and a subfolder of ``..`` would have named a folder outside the download."""
+    org, _, rest = repo.partition("/")
+    if not (_REPO_PART.fullmatch(org) and _REPO_PART.fullmatch(rest)):
+        raise InvalidRequestError(
+            f"{name!r} is not a Hugging Face repository: ORG/NAME[:SUBFOLDER], letters, digits, '-', '_' and '.' "
+            "(e.g. onnx-community/Qwen2.5-1.5B-Instruct), or a catalog name (`edgeqwen models`).",
+            "model",
+        )
+    parts = sub.strip("/").split("/")
+    if sub and (sub.startswith("/") or "\\" in sub or any(p in ("", ".", "..") or "\x00" in p for p in parts)):
+        raise InvalidRequestError(
+            f"{sub!r} is not a folder or file inside {repo}: name it from the repository's top, without '..'.",
+            "model",
+        )
+
+
 def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None, str | None]:
     """(install name, repo, subfolder, convert_from, file) for a catalog name or ``org/repo[:subfolder]``;
     ``file`` is the one file to fetch (a GGUF build), None for a whole folder."""
@@ -101,6 +125,7 @@ def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | Non
         raise InvalidRequestError(f"backend must be onnx, mlc or llamacpp, got {backend!r}.")
     if "/" in name:
         repo, _, sub = name.partition(":")
+        _checked_source(name, repo, sub)
         if backend == "llamacpp":  # org/repo:FILE.gguf
             if not sub.endswith(".gguf"):
                 raise InvalidRequestError(f"Name the GGUF file: `edgeqwen pull {repo}:FILE.gguf --backend llamacpp`.")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from fakehub import FakeHub
 
-from edgeqwen import Assistant
+from edgeqwen import Assistant, InvalidRequestError
 from edgeqwen.catalog import get_model
 from edgeqwen.cli import main
 from edgeqwen.errors import DownloadError, InsufficientDiskError, IntegrityError, ModelLoadError, ModelNotFoundError
@@ -236,3 +236,27 @@ def test_pull_gguf_build_then_run_without_converting(tiny_ggufs, tmp_path, monke
             pull(f"{build['repo']}:x.gguf", backend="llamacpp")
     remove(installed.name)
     assert not installed.exists() and not list((tmp_path / "hf").rglob("*.gguf"))
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("org/", "is not a Hugging Face repository"),  # was "not in the cache and this machine is offline"
+        ("a/b/c", "is not a Hugging Face repository"),
+        ("a b/c", "is not a Hugging Face repository"),
+        ("a--b/c", "is not a Hugging Face repository"),
+        ("hf://", "is not a Hugging Face repository"),
+        ("org/repo:../../etc", "is not a folder or file inside org/repo"),  # a folder outside the download
+        ("org/repo:/abs", "is not a folder or file inside org/repo"),
+        ("org/repo:sub/../..", "is not a folder or file inside org/repo"),
+    ],
+)
+def test_a_repository_hugging_face_cannot_name_is_refused_before_any_download(name, says):
+    from edgeqwen.pull import _parse_source
+
+    with pytest.raises(InvalidRequestError, match=says):
+        _parse_source(name)
+    assert _parse_source("onnx-community/Qwen2.5-1.5B-Instruct:onnx/cpu_and_mobile")[1:3] == (
+        "onnx-community/Qwen2.5-1.5B-Instruct",
+        "onnx/cpu_and_mobile",
+    )

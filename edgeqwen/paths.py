@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "existing", "expand", "models_dir", "onnxruntime_cache"]
+__all__ = ["cache_dir", "existing", "expand", "installed_path", "models_dir", "onnxruntime_cache"]
 
 
 def expand(path: str | os.PathLike) -> Path:
@@ -24,6 +24,14 @@ def cache_dir() -> Path:
 
 def models_dir() -> Path:
     return cache_dir() / "models"
+
+
+def installed_path(name: str) -> Path | None:
+    """Where the installed model ``name`` lives: a folder or link directly under :func:`models_dir`;
+    None for a name that is no plain folder name ("..", "a/b", an absolute path), which joined to
+    the models folder would name a folder outside it (``rm ..`` deleted the whole cache)."""
+    plain = isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+    return models_dir() / name if plain and "\\" not in name and "\x00" not in name else None
 
 
 def existing(text: str | os.PathLike) -> Path | None:

@@ -32,7 +32,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import existing, models_dir
+from .paths import existing, installed_path, models_dir
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -313,7 +313,8 @@ def _pull_and_convert(
 
 def remove(name: str) -> Path:
     """Uninstall ``name``: its link or folder, its manifest, and its files in the hub cache."""
-    dest = existing(models_dir() / name)
+    where = installed_path(name)
+    dest = existing(where) if where is not None else None
     if dest is None:
         raise ModelNotFoundError(f"{name} is not installed (see `edgeqwen models`).")
     if dest.is_symlink():

@@ -260,3 +260,21 @@ def test_a_repository_hugging_face_cannot_name_is_refused_before_any_download(na
         "onnx-community/Qwen2.5-1.5B-Instruct",
         "onnx/cpu_and_mobile",
     )
+
+
+def test_rm_removes_only_an_installed_name_never_a_path(tmp_path, monkeypatch):
+    """`rm ..` deleted the whole cache (the models folder's parent) and `rm /some/folder` that folder:
+    a name was joined to the models folder, and an absolute path or ".." left it."""
+    home = tmp_path / "home"
+    (home / "models" / "mine").mkdir(parents=True)
+    (home / "models" / "mine" / "genai_config.json").write_text("{}")
+    (home / "tokenizers").mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    monkeypatch.setenv("EDGEQWEN_HOME", str(home))
+    runner = CliRunner()
+    for name in ("..", ".", "../tokenizers", "mine/..", str(victim), ""):  # never "/": a regression would delete it
+        result = runner.invoke(main, ["rm", name])
+        assert result.exit_code == 1 and "is not installed" in result.stderr, (name, result.output)
+    assert victim.is_dir() and (home / "tokenizers").is_dir() and (home / "models" / "mine").is_dir()
+    assert runner.invoke(main, ["rm", "mine"]).exit_code == 0 and not (home / "models" / "mine").exists()

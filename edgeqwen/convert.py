@@ -26,6 +26,7 @@ from .paths import expand
 __all__ = [
     "ConvertOptions",
     "check_convertible",
+    "check_output",
     "check_memory",
     "conversion_memory",
     "convert",
@@ -113,6 +114,19 @@ def check_convertible(hf_dir: Path) -> str:
     return model_type
 
 
+def check_output(out: Path) -> None:
+    """``out`` is replaced whole when the build is done: refuse, before building, a folder that holds
+    anything but a model (``-o .`` or ``-o ~/Documents`` deleted everything in it, the source
+    folder too when it was inside)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ConversionError(f"{out} exists and is not a folder; pass a new folder for the model (-o).")
+    if out.is_dir() and any(out.iterdir()) and not (out / "genai_config.json").is_file():
+        raise ConversionError(
+            f"{out} already holds files and no model; pass a new folder for the model (-o): the conversion "
+            "replaces the folder whole."
+        )
+
+
 def conversion_memory(hf_dir: Path) -> int:
     """Bytes of memory converting ``hf_dir`` needs at its peak (from its safetensors and dtype)."""
     try:
@@ -152,6 +166,7 @@ def convert(
     options = options or ConvertOptions()
     hf_dir, out = expand(hf_dir), expand(out)
     check_convertible(hf_dir)
+    check_output(out)
     if memory_check:
         check_memory(hf_dir)
     args = builder_args = options.builder_args()

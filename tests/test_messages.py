@@ -146,6 +146,27 @@ def test_convert_says_what_a_model_folder_lacks_before_building(tiny_models, tmp
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.convert.log").exists()  # nothing started
 
 
+def test_convert_never_replaces_a_folder_that_holds_anything_but_a_model(tiny_models, tmp_path):
+    """`convert HF -o FOLDER` replaced FOLDER whole once built: `-o .` or `-o ~/Documents` deleted
+    everything in it (notes.txt below went, silently)."""
+    from edgeqwen.convert import check_output
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    (tmp_path / "a-file").write_text("x")
+    for out, says in ((precious, "already holds files and no model"), (tmp_path / "a-file", "is not a folder")):
+        result = CliRunner().invoke(main, ["convert", str(tiny_models["qwen2"]["hf"]), "-o", str(out)])
+        assert result.exit_code == 1 and says in result.stderr, result.output
+    assert (precious / "notes.txt").read_text() == "keep me" and (tmp_path / "a-file").read_text() == "x"
+    model = tmp_path / "model"  # a model folder (a conversion to redo) and an empty one may be replaced
+    model.mkdir()
+    (model / "genai_config.json").write_text("{}")
+    (tmp_path / "empty").mkdir()
+    for fine in (model, tmp_path / "empty", tmp_path / "new"):
+        check_output(fine)  # raises nothing
+
+
 # -- friction -------------------------------------------------------------------------------------
 def test_threads_must_be_positive(tiny_models):
     for value in ("0", "-1"):

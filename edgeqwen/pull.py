@@ -165,6 +165,8 @@ def pull(
     ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend),
     ``backend="llamacpp"`` its GGUF file (or ``org/repo:FILE.gguf``), which needs no conversion."""
     install, repo, sub, convert_from, file = _parse_source(name, backend)
+    if installed_path(install) is None:  # "..gguf" names the install "."; the models folder would be replaced
+        raise InvalidRequestError(f"{name!r} gives no folder name to install it under; rename the file.", "model")
     if not repo:
         if not convert:
             gguf = get_model(name).builds.get("gguf", {})

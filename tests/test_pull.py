@@ -262,6 +262,14 @@ def test_a_repository_hugging_face_cannot_name_is_refused_before_any_download(na
     )
 
 
+def test_a_file_whose_name_gives_no_install_folder_is_refused_before_downloading(monkeypatch, tmp_path):
+    """org/repo:..gguf would install under the name ".", the models folder itself, which an earlier
+    install of that name is removed from first."""
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(main, ["pull", "org/repo:..gguf", "--backend", "llamacpp"])
+    assert result.exit_code == 2 and "gives no folder name to install it under" in result.stderr, result.output
+
+
 def test_rm_removes_only_an_installed_name_never_a_path(tmp_path, monkeypatch):
     """`rm ..` deleted the whole cache (the models folder's parent) and `rm /some/folder` that folder:
     a name was joined to the models folder, and an absolute path or ".." left it."""

@@ -185,3 +185,18 @@ def test_an_error_inside_the_stream_and_the_client_policy_apply():
     leaky.guard = Assistant(backend=FakeBackend(), policy="pii").guard  # the client's own policy runs on the text
     reply = leaky.chat("Contact?")
     assert "bob@example.com" not in reply.text and reply.filtered
+
+
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        ("http://[::1", "is not a URL"),  # an httpx.InvalidURL traceback at the first answer
+        ("ftp://host/v1", r"is not an http\(s\) address"),
+        ("localhost:8080/v1", r"is not an http\(s\) address"),
+        ("http://", r"is not an http\(s\) address"),
+    ],
+)
+def test_a_base_url_that_is_no_http_address_is_refused_when_the_backend_is_made(base_url, says):
+    with pytest.raises(InvalidRequestError, match=says) as caught:
+        OpenAIBackend("m", base_url=base_url)
+    assert caught.value.param == "base_url"

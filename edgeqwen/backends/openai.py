@@ -79,6 +79,19 @@ class OpenAIBackend(Backend):
                 "backend='openai' needs the server's address: base_url='http://HOST:PORT/v1' (or OPENAI_BASE_URL).",
                 "base_url",
             )
+        try:  # checked now: a malformed one was an httpx.InvalidURL traceback at the first answer
+            url = httpx.URL(base_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise InvalidRequestError(
+                f"base_url {base_url!r} is not a URL ({exc}); give the server's API root, e.g. http://127.0.0.1:8080/v1.",
+                "base_url",
+            ) from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidRequestError(
+                f"base_url {base_url!r} is not an http(s) address; give the server's API root, e.g. "
+                "http://127.0.0.1:8080/v1.",
+                "base_url",
+            )
         self.model_id = str(model_path)
         self.base_url = base_url.rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")

@@ -192,6 +192,19 @@ def test_train_probe_command(tiny_ggufs, tmp_path, monkeypatch):
     assert info["model"].startswith("qwen3-f32.gguf:") and info["rows"] <= 300
     bad = CliRunner().invoke(main, ["safety", "train-probe", str(tiny_ggufs["qwen3-f32"]), "--data", str(tmp_path)])
     assert bad.exit_code != 0 and "No train.jsonl" in bad.output
+    (tmp_path / "a-file").write_text("x")  # an --out that is a file: said before training, not after it
+    monkeypatch.setattr("edgeqwen.safety.probe.build_probe", lambda *a: pytest.fail("trained first"))
+    args = [
+        "safety",
+        "train-probe",
+        str(tiny_ggufs["qwen3-f32"]),
+        "--data",
+        str(corpus),
+        "--out",
+        str(tmp_path / "a-file"),
+    ]
+    bad = CliRunner().invoke(main, args)
+    assert bad.exit_code == 2 and "Cannot save the probe in" in bad.output, bad.output
 
 
 def test_the_demo_models_probe_ships_and_leaves_ordinary_questions_alone():

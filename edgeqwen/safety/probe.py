@@ -293,8 +293,14 @@ def train_and_save(
 ) -> tuple[Probe, Path]:
     """``edgeqwen safety train-probe``: train on the corpus at ``data``, save beside the model
     (or in ``out``); returns the probe and the folder."""
-    probe = build_probe(backend, load_corpus(data), per_source, progress)
+    corpus = load_corpus(data)
     folder = Path(out) if out is not None else model_home(backend)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:  # made before the minutes of training, not after them
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"Cannot save the probe in {folder} ({exc.strerror or exc}); pass a folder (--out).", "out"
+        ) from exc
+    probe = build_probe(backend, corpus, per_source, progress)
     probe.save(folder)
     return probe, folder

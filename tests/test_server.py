@@ -434,6 +434,10 @@ def test_parse_chat_request_maps_the_openai_shapes():
     with pytest.raises(RequestError, match="not valid JSON") as err:
         parse_chat_request({"messages": [bad_args, *HELLO]}, 100)
     assert err.value.param == "messages[0].tool_calls[0]"
+    no_name = {"role": "assistant", "tool_calls": [{"function": {"name": "", "arguments": "{}"}}]}
+    with pytest.raises(RequestError, match="needs function.name") as err:  # its param was "tool_calls"
+        parse_chat_request({"messages": [*HELLO, no_name, *HELLO]}, 100)
+    assert err.value.param == "messages[1].tool_calls[0]"
     biased = parse_chat_request({"messages": HELLO, "logit_bias": {"42": -100, "7": 2.5}}, 100).settings
     assert GenerationConfig().with_(**biased).logit_bias == ((7, 2.5), (42, -100.0))
     bodies = (

@@ -109,7 +109,7 @@ def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
     calls = []
     for j, call in enumerate(value):
         fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise RequestError(f"{where}[{j}] needs function.name and function.arguments.", f"{where}[{j}]")
         args = fn.get("arguments", "{}")
         if isinstance(args, str):

@@ -118,7 +118,9 @@ def check_output(out: Path) -> None:
     """``out`` is replaced whole when the build is done: refuse, before building, a folder that holds
     anything but a model (``-o .`` or ``-o ~/Documents`` deleted everything in it, the source
     folder too when it was inside)."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():  # a pulled model is a link into the download cache
+        raise ConversionError(f"{out} is a link (a pulled model?); pass a new folder for the model (-o).")
+    if out.exists() and not out.is_dir():
         raise ConversionError(f"{out} exists and is not a folder; pass a new folder for the model (-o).")
     if out.is_dir() and any(out.iterdir()) and not (out / "genai_config.json").is_file():
         raise ConversionError(

@@ -155,7 +155,12 @@ def test_convert_never_replaces_a_folder_that_holds_anything_but_a_model(tiny_mo
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     (tmp_path / "a-file").write_text("x")
-    for out, says in ((precious, "already holds files and no model"), (tmp_path / "a-file", "is not a folder")):
+    (tmp_path / "link").symlink_to(precious, target_is_directory=True)  # as `pull` installs a model
+    for out, says in (
+        (precious, "already holds files and no model"),
+        (tmp_path / "a-file", "is not a folder"),
+        (tmp_path / "link", "is a link"),
+    ):
         result = CliRunner().invoke(main, ["convert", str(tiny_models["qwen2"]["hf"]), "-o", str(out)])
         assert result.exit_code == 1 and says in result.stderr, result.output
     assert (precious / "notes.txt").read_text() == "keep me" and (tmp_path / "a-file").read_text() == "x"

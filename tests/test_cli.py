@@ -183,7 +183,7 @@ def test_convert_on_a_machine_short_of_memory_says_what_to_do_before_starting(tm
 
     from edgeqwen.convert import conversion_memory
 
-    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "torch_dtype": "bfloat16"}')
+    _hf_folder(tmp_path)
     with open(tmp_path / "model.safetensors", "wb") as fh:  # 3.09 GB of bf16, as Qwen2.5-1.5B (sparse)
         fh.truncate(3_093_442_115)
     need = conversion_memory(tmp_path)
@@ -196,6 +196,13 @@ def test_convert_on_a_machine_short_of_memory_says_what_to_do_before_starting(tm
     assert result.exit_code == 1 and not started
     assert "needs about 12" in result.stderr and "3.3 GiB available" in result.stderr
     assert "copy OUT here" in result.stderr and "edgeqwen pull" in result.stderr
+
+
+def _hf_folder(folder) -> None:
+    """What convert reads of a model folder before its builder starts: the config and a tokenizer."""
+    config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "torch_dtype": "bfloat16"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer.json").write_text("{}")
 
 
 def test_bench_smoke(tiny_models):
@@ -229,7 +236,8 @@ def test_convert_keeps_the_lm_head_at_8_bits_unless_asked(tmp_path, monkeypatch)
     from edgeqwen.convert import ConvertOptions
     from edgeqwen.errors import ConversionError
 
-    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "torch_dtype": "bfloat16"}')
+    _hf_folder(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
     monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 2**40})())
     started = []
     monkeypatch.setattr("subprocess.run", lambda cmd, **k: started.append(cmd) or type("P", (), {"returncode": 1})())

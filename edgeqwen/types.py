@@ -21,6 +21,7 @@ __all__ = [
     "Reply",
     "Role",
     "ToolCall",
+    "check_api_key",
     "check_text",
     "load_json",
 ]
@@ -117,6 +118,21 @@ def _deepest(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return at
+
+
+def check_api_key(key: object, param: str = "api_key") -> None:
+    """An API key an HTTP header can carry: printable ASCII with no spaces (a Bearer token's
+    characters). An empty one is refused too: ``--api-key "$KEY"`` with KEY unset had served with
+    no key, and a key past ASCII was a UnicodeEncodeError at the first request."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidRequestError(
+            "The API key is empty (an unset variable?): give the key, or leave it out to go without one.", param
+        )
+    if not all(" " < c < "\x7f" for c in key):
+        raise InvalidRequestError(
+            "The API key has a space, a control character or a non-ASCII character, which no HTTP header can carry.",
+            param,
+        )
 
 
 def check_text(value: object, where: str) -> str:

@@ -494,7 +494,14 @@ def test_an_audit_log_that_is_no_path_says_so(fake):
 
 
 @pytest.mark.parametrize(
-    ("key", "says"), [("", "is empty"), ("  ", "is empty"), (" k3y", "has spaces at its ends"), ("k\n", "has spaces")]
+    ("key", "says"),
+    [
+        ("", "is empty"),
+        ("  ", "is empty"),
+        (" k3y", "has a space"),
+        ("k\n", "has a space"),
+        ("kéy", "has a space, a control character or a non-ASCII"),
+    ],
 )
 def test_an_api_key_no_client_can_send_is_refused_before_serving(key, says, monkeypatch):
     """`serve --api-key "$KEY"` with KEY unset served with no key at all (the CLI read "" as none)."""

@@ -200,3 +200,11 @@ def test_a_base_url_that_is_no_http_address_is_refused_when_the_backend_is_made(
     with pytest.raises(InvalidRequestError, match=says) as caught:
         OpenAIBackend("m", base_url=base_url)
     assert caught.value.param == "base_url"
+
+
+@pytest.mark.parametrize("key", ["k\udcff", "k\nX-Evil: 1", "two words"])
+def test_an_api_key_no_header_can_carry_is_refused_when_the_backend_is_made(key):
+    """A key with a byte that is not ASCII was a UnicodeEncodeError traceback at the first answer."""
+    with pytest.raises(InvalidRequestError, match="no HTTP header can carry") as caught:
+        OpenAIBackend("m", base_url="http://server/v1", api_key=key)
+    assert caught.value.param == "api_key"

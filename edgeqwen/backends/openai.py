@@ -35,7 +35,7 @@ from ..errors import (
     map_exceptions,
 )
 from ..tokenizer import Tokenizer, byte_level_tokenizer
-from ..types import Chunk, GenerationConfig, Message, Metrics
+from ..types import Chunk, GenerationConfig, Message, Metrics, check_api_key
 from .base import Backend, BasicInfo, Request
 
 __all__ = ["DEFAULT_CONTEXT", "OpenAIBackend"]
@@ -95,6 +95,8 @@ class OpenAIBackend(Backend):
         self.model_id = str(model_path)
         self.base_url = base_url.rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")
+        if key:
+            check_api_key(key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = client or httpx.Client(timeout=httpx.Timeout(600.0, connect=10.0))
         self._headers = headers

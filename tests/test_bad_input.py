@@ -510,3 +510,15 @@ def test_an_api_key_no_client_can_send_is_refused_before_serving(key, says, monk
     monkeypatch.setattr("edgeqwen.cli.answer.open_assistant", lambda *a: pytest.fail("the model was loaded"))
     result = CliRunner().invoke(main, ["serve", "--api-key", key, "--port", "0"])
     assert result.exit_code == 2 and f"The API key {says}" in result.output, result.output
+
+
+def test_a_regex_answer_is_checked_without_backtracking_for_hours():
+    """The answer to a regex format was checked with Python's re: "(a|aa)+b" on an answer of 60
+    a's (cut at max_tokens) would run for hours. Past a short search llguidance's matcher decides."""
+    from edgeqwen import StructuredOutputError
+
+    fmt = ResponseFormat.regex("(a|aa)+b")
+    for cut in ("a" * 60, "a" * 5000):
+        with pytest.raises(StructuredOutputError, match="does not match"):
+            fmt.parse(cut)
+    assert fmt.parse("a" * 60 + "b") == "a" * 60 + "b" and ResponseFormat.regex(r"\d{3}").parse("123") == "123"

@@ -199,6 +199,22 @@ def test_a_policy_list_field_given_something_else_says_so(value):
     assert Policy(blocklist={"acme"}).blocklist == ("acme",) and Policy(blocklist=["a", "b"]).blocklist == ("a", "b")
 
 
+def test_a_blocked_topic_pattern_that_backtracks_cannot_stall_the_checks():
+    """An operator's "(a|aa)+b" on a prompt of 60 a's would search for hours (Python's engines
+    backtrack); such a search is cut short and taken as a match."""
+    import time
+
+    from edgeqwen.safety.input import TOPIC_SEARCH_S
+
+    guard = Guard(Policy(blocked_topics=("(a|aa)+b", "crypto")))
+    start = time.perf_counter()
+    decision = guard.check_input("a" * 60)
+    assert time.perf_counter() - start < 10 * TOPIC_SEARCH_S + 1  # a bound far from hours, not a timing
+    assert decision.action == "refuse" and "ran past" in decision.events[0].evidence
+    assert guard.check_input("tell me about crypto").action == "refuse"
+    assert guard.check_input("hello there").action == "allow"
+
+
 def test_a_long_prompt_is_read_in_linear_time():
     """speaks_of_abuse was one pattern whose look-ahead was retried at every position: a refused
     49,000-character prompt took 340 s to get its refusal text. A hang, so guarded by an alarm."""

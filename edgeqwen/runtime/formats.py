@@ -107,6 +107,27 @@ def _unicode(text: Any, what: str) -> None:
         raise GrammarError(str(exc)) from exc
 
 
+# Python's regex engine backtracks: "(a|aa)+b" on 60 a's (an answer cut at max_tokens) would run for
+# hours. The check gets this long; then llguidance's matcher, linear in the text, decides.
+_REGEX_CHECK_S = 0.25
+
+
+def _fullmatch(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern`` whole, checked apart from the grammar where that is quick."""
+    import regex
+
+    try:
+        return regex.fullmatch(pattern, text, timeout=_REGEX_CHECK_S) is not None
+    except TimeoutError:
+        from llguidance import LLMatcher
+
+        from .matcher import byte_tokenizer
+
+        tokenizer = byte_tokenizer()
+        matcher = LLMatcher(tokenizer, LLMatcher.grammar_from_regex(pattern), log_level=0)
+        return bool(matcher.consume_tokens(tokenizer.tokenize_bytes(text.encode())) and matcher.is_accepting())
+
+
 def _with(schema: Any, resources: Mapping[str, Any] | None) -> Any:
     """The schema with the documents it refers to bundled in, where the caller gave any."""
     return bundled(schema, resources) if resources and isinstance(schema, dict) else schema
@@ -453,7 +474,7 @@ class ResponseFormat:
             self.check_cut(value, text)
             return result
         if self.kind == "regex":
-            if not re.fullmatch(self.pattern or "", text):
+            if not _fullmatch(self.pattern or "", text):
                 raise StructuredOutputError(f"The answer does not match {self.pattern!r}; raise max_tokens.", text)
             return text
         if self.kind == "choice":

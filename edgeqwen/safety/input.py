@@ -11,7 +11,6 @@ model-based second opinion see the policy's ``self_check``.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import regex
@@ -327,7 +326,23 @@ def decoded_texts(text: str) -> tuple[str, ...]:
     return (text, *readings(text), *leetspeak(text), *_hidden_texts(text), *([undone] if undone else []))
 
 
-def check_topics(text: str, topics: tuple[re.Pattern, ...]) -> list[InputFinding]:
+# An operator's pattern may backtrack ("(a|aa)+b" on a prompt of a's runs for hours): a search that
+# runs this long is taken as a match, so a prompt cannot stall the checks or slip past them that way.
+TOPIC_SEARCH_S = 0.25
+
+
+def check_topics(text: str, topics: tuple[regex.Pattern, ...]) -> list[InputFinding]:
     """The policy's ``blocked_topics`` (compiled from patterns with ASCII quotes) on ``text``."""
     text = ascii_quotes(text)
-    return [InputFinding("blocked_topic", p.pattern, m.group()[:120]) for p in topics if (m := p.search(text))]
+    found = []
+    for p in topics:
+        try:
+            m = p.search(text, timeout=TOPIC_SEARCH_S)
+        except TimeoutError:
+            found.append(
+                InputFinding("blocked_topic", p.pattern, f"(the pattern ran past {TOPIC_SEARCH_S} s: a match)")
+            )
+            continue
+        if m:
+            found.append(InputFinding("blocked_topic", p.pattern, m.group()[:120]))
+    return found

@@ -8,10 +8,11 @@ names the file, the line where the parser can tell, and the field.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import regex
 
 from ..errors import PolicyError
 from ..paths import existing, expand
@@ -109,7 +110,7 @@ class Policy:
     guard: str | None = None  # a guard model (catalog name or folder), e.g. "qwen3guard-gen-0.6b"
     guard_stage: str = "both"  # input | output | both
     guard_controversial: str = "warn"  # a prompt the guard model calls Controversial: refuse | warn | allow
-    _compiled_topics: tuple[re.Pattern, ...] = field(default=(), repr=False, compare=False)
+    _compiled_topics: tuple[regex.Pattern, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in (
@@ -147,8 +148,9 @@ class Policy:
         compiled = []
         for i, pattern in enumerate(self.blocked_topics):
             try:
-                compiled.append(re.compile(ascii_quotes(pattern), re.IGNORECASE))  # as the text is read
-            except re.error as exc:
+                # the regex module: its searches take a timeout (input.check_topics)
+                compiled.append(regex.compile(ascii_quotes(pattern), regex.IGNORECASE))  # as the text is read
+            except regex.error as exc:
                 raise PolicyError(
                     f"Policy field 'blocked_topics[{i}]' is not a valid regex ({pattern!r}): {exc}."
                 ) from exc

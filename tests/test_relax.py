@@ -2047,3 +2047,16 @@ def test_a_count_past_what_llguidance_reads_keeps_the_rest_of_the_schema_in_the_
         assert relaxed.exact == (valid is not None)
         if valid is not None:
             assert _grammar_accepts(relaxed, valid) and check(valid, schema) is None
+
+
+def test_a_pattern_that_backtracks_fails_the_check_instead_of_running_for_an_hour():
+    """A pattern llguidance cannot say (a look-ahead) is left to the check, which read it with a
+    backtracking engine: "^(?=a)(a|aa)+$" on 60 a's and a b would have run for about an hour. The
+    search is cut short and the answer fails (so it is resampled), never returned unchecked."""
+    schema = {"type": "string", "pattern": "^(?=a)(a|aa)+$"}
+    assert relax(schema, DEFAULT_MAX_STRING).checked_after == ("pattern",)
+    violation = check("a" * 60 + "b", schema)
+    assert violation is not None and violation.keyword == "pattern" and "could not be checked" in violation.message
+    assert check("aaa", schema) is None and check("b", schema).keyword == "pattern"
+    keyed = {"type": "object", "patternProperties": {"^(a|aa)+$": {"type": "integer"}}, "additionalProperties": False}
+    assert "could not be checked" in check({"a" * 60 + "b": 1}, keyed).message

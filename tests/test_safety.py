@@ -204,12 +204,12 @@ def test_a_blocked_topic_pattern_that_backtracks_cannot_stall_the_checks():
     backtrack); such a search is cut short and taken as a match."""
     import time
 
-    from edgeqwen.safety.input import TOPIC_SEARCH_S
+    from edgeqwen.runtime.patterns import SEARCH_TIMEOUT_S
 
     guard = Guard(Policy(blocked_topics=("(a|aa)+b", "crypto")))
     start = time.perf_counter()
     decision = guard.check_input("a" * 60)
-    assert time.perf_counter() - start < 10 * TOPIC_SEARCH_S + 1  # a bound far from hours, not a timing
+    assert time.perf_counter() - start < 10 * SEARCH_TIMEOUT_S + 1  # a bound far from hours, not a timing
     assert decision.action == "refuse" and "ran past" in decision.events[0].evidence
     assert guard.check_input("tell me about crypto").action == "refuse"
     assert guard.check_input("hello there").action == "allow"

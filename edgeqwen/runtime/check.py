@@ -22,7 +22,7 @@ import regex
 
 from ..errors import GrammarError
 from .numbers import INTEGER_FORMATS
-from .patterns import ecma_pattern
+from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
 from .relax import _refuse_invalid
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
 
@@ -41,10 +41,28 @@ class Violation:
         return f"{self.keyword!r} at {self.path}: {self.message}"
 
 
+# A pattern left to the check may backtrack ("^(?=a)(a|aa)+$" on an answer of 50 characters: an
+# hour): a search cut short fails the check, so the answer is resampled, never returned unchecked.
+
+
+class _Unchecked(Exception):
+    """A pattern search that ran past SEARCH_TIMEOUT_S."""
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return ecma_pattern(pattern).search(text, timeout=SEARCH_TIMEOUT_S) is not None
+    except TimeoutError:
+        raise _Unchecked(
+            f"{text[:60]!r} could not be checked against {pattern!r} within {SEARCH_TIMEOUT_S:g} s (the pattern "
+            "backtracks; write it without nested or overlapping repeats)"
+        ) from None
+
+
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     from jsonschema.exceptions import ValidationError
 
-    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -53,7 +71,7 @@ def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if ecma_pattern(pattern).search(key):
+            if _search(pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -63,7 +81,7 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
     if not validator.is_type(instance, "object"):
         return
     named, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
-    extras = [k for k in instance if k not in named and not any(ecma_pattern(p).search(k) for p in patterns)]
+    extras = [k for k in instance if k not in named and not any(_search(p, k) for p in patterns)]
     if validator.is_type(extra, "object"):
         for key in extras:
             yield from validator.descend(instance[key], extra, path=key)
@@ -247,6 +265,8 @@ def check(value: Any, schema: Any) -> Violation | None:
     try:
         validator = _validator(json.dumps(schema))
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except _Unchecked as exc:
+        return Violation("pattern", "$", str(exc))
     except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error, RecursionError) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
     except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause

@@ -18,6 +18,7 @@ from ..errors import GrammarError, InvalidRequestError, StructuredOutputError
 from ..types import check_text
 from .check import check
 from .documents import bundled
+from .patterns import SEARCH_TIMEOUT_S
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
@@ -107,17 +108,14 @@ def _unicode(text: Any, what: str) -> None:
         raise GrammarError(str(exc)) from exc
 
 
-# Python's regex engine backtracks: "(a|aa)+b" on 60 a's (an answer cut at max_tokens) would run for
-# hours. The check gets this long; then llguidance's matcher, linear in the text, decides.
-_REGEX_CHECK_S = 0.25
-
-
 def _fullmatch(pattern: str, text: str) -> bool:
-    """Whether ``text`` matches ``pattern`` whole, checked apart from the grammar where that is quick."""
+    """Whether ``text`` matches ``pattern`` whole, checked apart from the grammar where that is quick;
+    past :data:`SEARCH_TIMEOUT_S` (an answer cut at max_tokens under a pattern that backtracks)
+    llguidance's matcher, linear in the text, decides."""
     import regex
 
     try:
-        return regex.fullmatch(pattern, text, timeout=_REGEX_CHECK_S) is not None
+        return regex.fullmatch(pattern, text, timeout=SEARCH_TIMEOUT_S) is not None
     except TimeoutError:
         from llguidance import LLMatcher
 

@@ -16,7 +16,12 @@ from functools import lru_cache
 
 import regex
 
-__all__ = ["astral_escapes", "ecma_classes", "ecma_pattern", "loosened_patterns"]
+__all__ = ["SEARCH_TIMEOUT_S", "astral_escapes", "ecma_classes", "ecma_pattern", "loosened_patterns"]
+
+# How long one search of a pattern someone gave (a schema's, a regex format's, a policy's topic) may
+# run on text someone gave. Python's engines backtrack: "(a|aa)+b" on 60 a's runs for hours. Each
+# caller says what a search cut short means; a real pattern takes microseconds, a Pi ten times that.
+SEARCH_TIMEOUT_S = 1.0
 
 # a high and a low surrogate written as two \\u escapes, not after an escaped backslash
 _SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import regex
 
+from ..runtime.patterns import SEARCH_TIMEOUT_S
 from .disguises import leetspeak, plain
 from .encodings import readings
 
@@ -326,9 +327,8 @@ def decoded_texts(text: str) -> tuple[str, ...]:
     return (text, *readings(text), *leetspeak(text), *_hidden_texts(text), *([undone] if undone else []))
 
 
-# An operator's pattern may backtrack ("(a|aa)+b" on a prompt of a's runs for hours): a search that
-# runs this long is taken as a match, so a prompt cannot stall the checks or slip past them that way.
-TOPIC_SEARCH_S = 0.25
+# An operator's pattern may backtrack ("(a|aa)+b" on a prompt of a's runs for hours): a search cut
+# short is taken as a match, so a prompt can neither stall the checks nor slip past them that way.
 
 
 def check_topics(text: str, topics: tuple[regex.Pattern, ...]) -> list[InputFinding]:
@@ -337,10 +337,10 @@ def check_topics(text: str, topics: tuple[regex.Pattern, ...]) -> list[InputFind
     found = []
     for p in topics:
         try:
-            m = p.search(text, timeout=TOPIC_SEARCH_S)
+            m = p.search(text, timeout=SEARCH_TIMEOUT_S)
         except TimeoutError:
             found.append(
-                InputFinding("blocked_topic", p.pattern, f"(the pattern ran past {TOPIC_SEARCH_S} s: a match)")
+                InputFinding("blocked_topic", p.pattern, f"(the pattern ran past {SEARCH_TIMEOUT_S:g} s: a match)")
             )
             continue
         if m:

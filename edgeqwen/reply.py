@@ -96,6 +96,12 @@ class ReplyStream:
         self._started = False
 
     def __iter__(self) -> Iterator[str]:
+        if self._started and self._reply is None:
+            # .reply() in the middle of the caller's own loop over the stream: it said "use .reply()"
+            raise InvalidRequestError(
+                "This ReplyStream is still being read: finish that loop, or stop it (break out of it, or call "
+                ".close() on its iterator), before calling .reply() or reading it again."
+            )
         if self._started:
             raise InvalidRequestError("A ReplyStream can be iterated once; use .reply() for the result.")
         self._started = True

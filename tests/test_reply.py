@@ -65,3 +65,21 @@ def test_check_stage_gives_the_value_or_says_why_not():
     )
     with pytest.raises(StructuredOutputError, match=r"safety policy changed the answer \(email \(redact\)\)"):
         check_format(email, redacted, redacted.text)
+
+
+def test_reply_in_the_middle_of_reading_the_stream_says_to_stop_that_loop_first():
+    """It said "A ReplyStream can be iterated once; use .reply() for the result" to a caller who
+    was calling .reply()."""
+    from edgeqwen import Assistant, InvalidRequestError
+    from edgeqwen.testing import FakeBackend
+
+    bot = Assistant(backend=FakeBackend(["Hello world, a longer answer."]), max_tokens=50)
+    stream = bot.stream("hi")
+    pieces = iter(stream)
+    first = next(pieces)
+    with pytest.raises(InvalidRequestError, match="still being read: finish that loop, or stop it"):
+        stream.reply()
+    pieces.close()  # stopped early: the answer so far is the reply
+    assert stream.reply().text == first and stream.reply().finish_reason == "cancelled"
+    with pytest.raises(InvalidRequestError, match="can be iterated once; use .reply"):
+        list(stream)

@@ -41,12 +41,10 @@ class Violation:
         return f"{self.keyword!r} at {self.path}: {self.message}"
 
 
-# A pattern left to the check may backtrack ("^(?=a)(a|aa)+$" on an answer of 50 characters: an
-# hour): a search cut short fails the check, so the answer is resampled, never returned unchecked.
-
-
 class _Unchecked(Exception):
-    """A pattern search that ran past SEARCH_TIMEOUT_S."""
+    """A pattern search that ran past SEARCH_TIMEOUT_S. A pattern left to the check may backtrack
+    ("^(?=a)(a|aa)+$" on an answer of 50 characters: an hour): such a search fails the check, so the
+    answer is resampled, never returned unchecked."""
 
 
 def _search(pattern: str, text: str) -> bool:

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import GrammarError, InvalidRequestError, StructuredOutputError
-from ..types import check_text
+import regex
+
+from ..errors import GrammarError, StructuredOutputError
 from .check import check
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S
 from .pydantic_schema import pydantic_generator
-from .relax import Relaxed, Validate, relax, validate_grammar
+from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
 from .walk import DATA, MAP, nesting
 
@@ -99,21 +100,10 @@ def _rerooted(schema: Any, root: str) -> Any:
     return copy
 
 
-def _unicode(text: Any, what: str) -> None:
-    """A GrammarError where ``text`` is not valid Unicode: no model writes a lone surrogate, and
-    llguidance's UTF-8 encoding raised UnicodeEncodeError on one."""
-    try:
-        check_text(text, what)
-    except InvalidRequestError as exc:
-        raise GrammarError(str(exc)) from exc
-
-
 def _fullmatch(pattern: str, text: str) -> bool:
     """Whether ``text`` matches ``pattern`` whole, checked apart from the grammar where that is quick;
     past :data:`SEARCH_TIMEOUT_S` (an answer cut at max_tokens under a pattern that backtracks)
     llguidance's matcher, linear in the text, decides."""
-    import regex
-
     try:
         return regex.fullmatch(pattern, text, timeout=SEARCH_TIMEOUT_S) is not None
     except TimeoutError:
@@ -124,6 +114,10 @@ def _fullmatch(pattern: str, text: str) -> bool:
         tokenizer = byte_tokenizer()
         matcher = LLMatcher(tokenizer, LLMatcher.grammar_from_regex(pattern), log_level=0)
         return bool(matcher.consume_tokens(tokenizer.tokenize_bytes(text.encode())) and matcher.is_accepting())
+
+
+# what each kind of format is made of (ResponseFormat's field), for one built directly
+_PARTS = {"json_schema": "schema", "regex": "pattern", "lark": "grammar", "choice": "choices", "tool_call": "tools"}
 
 
 def _with(schema: Any, resources: Mapping[str, Any] | None) -> Any:
@@ -160,18 +154,11 @@ class ResponseFormat:
     model: Any = field(default=None, compare=False)  # pydantic class or TypeAdapter, for validation
 
     def __post_init__(self) -> None:
-        # what each kind is made of, for one built directly (ResponseFormat("regex") answered "")
+        # one built directly is held to what of() and the builders ensure (ResponseFormat("regex") answered "")
         kinds = typing.get_args(Kind)
         if self.kind not in kinds:
             raise GrammarError(f"Unknown response format kind {self.kind!r}; one of {', '.join(kinds)}.")
-        needs = {
-            "json_schema": "schema",
-            "regex": "pattern",
-            "lark": "grammar",
-            "choice": "choices",
-            "tool_call": "tools",
-        }
-        part = needs.get(self.kind)
+        part = _PARTS.get(self.kind)
         if part is not None and (getattr(self, part) is None if part == "schema" else not getattr(self, part)):
             raise GrammarError(
                 f"A {self.kind} response format needs its {part}: build one with ResponseFormat.of(schema), "
@@ -254,7 +241,7 @@ class ResponseFormat:
 
     @classmethod
     def regex(cls, pattern: str) -> ResponseFormat:
-        _unicode(pattern, "The regex")
+        check_grammar_text(pattern, "The regex")
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -269,12 +256,12 @@ class ResponseFormat:
         if not opts or not all(isinstance(o, str) and o for o in opts):
             raise GrammarError("choice needs a non-empty list of non-empty strings.")
         for i, option in enumerate(opts):
-            _unicode(option, f"choice {i}")
+            check_grammar_text(option, f"choice {i}")
         return cls("choice", choices=opts)
 
     @classmethod
     def lark(cls, grammar: str) -> ResponseFormat:
-        _unicode(grammar, "The Lark grammar")
+        check_grammar_text(grammar, "The Lark grammar")
         return cls("lark", grammar=grammar)
 
     @classmethod

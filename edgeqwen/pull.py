@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .catalog import get_model
+from .catalog import LLAMACPP_INSTALL, ModelSpec, get_model, llamacpp_installed
 from .errors import (
     BackendUnavailableError,
     DownloadError,
@@ -165,23 +165,21 @@ def pull(
     ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend),
     ``backend="llamacpp"`` its GGUF file (or ``org/repo:FILE.gguf``), which needs no conversion."""
     install, repo, sub, convert_from, file = _parse_source(name, backend)
+    if backend == "llamacpp" and not llamacpp_installed():  # the file is still worth having
+        _say(progress, f"llama.cpp is not installed here; to run this GGUF: {LLAMACPP_INSTALL}")
     if installed_path(install) is None:  # "..gguf" names the install "."; the models folder would be replaced
         raise InvalidRequestError(f"{name!r} gives no folder name to install it under; rename the file.", "model")
     if not repo:
+        spec = get_model(name)
+        # the GGUF needs nothing built: on a Pi or without torch it is the way in
+        route = spec.gguf_route(llamacpp_installed())
         if not convert:
-            gguf = get_model(name).builds.get("gguf", {})
-            # the GGUF needs nothing built: on a Pi or without torch it is the way in
-            instead = (
-                f"Add --backend llamacpp for the publisher's GGUF ({gguf['repo']}, {gguf['file']}, "
-                f"~{gguf['approx_size_mib']:,} MiB; llama.cpp runs it as it is, no conversion), or add --convert"
-                if "repo" in gguf
-                else "Add --convert"
-            )
+            instead = f"Its GGUF needs no conversion: {route}. Or add --convert" if route else "Add --convert"
             raise ModelNotFoundError(
                 f"{name} has no prebuilt int4 ONNX build on the hub. {instead} to download {convert_from} "
                 "and build it here (needs `pip install 'edgeqwen[convert]'`, several GB and a few minutes)."
             )
-        return _pull_and_convert(install, convert_from, force, revision, progress)
+        return _pull_and_convert(spec, convert_from, force, revision, progress, route)
     dest = models_dir() / install
     hf = _hub()
     endpoint = os.environ.get("HF_ENDPOINT") or None
@@ -279,13 +277,23 @@ def pull(
 
 
 def _pull_and_convert(
-    install: str, source: str | None, force: bool, revision: str | None, progress: Callable[[str], None] | None
+    spec: ModelSpec,
+    source: str | None,
+    force: bool,
+    revision: str | None,
+    progress: Callable[[str], None] | None,
+    route: str | None,
 ) -> Path:
-    from .convert import ConvertOptions, convert
+    from .convert import ConvertOptions, check_converter, check_memory, convert
 
+    install = spec.name
     dest = models_dir() / install
     if (dest / "genai_config.json").is_file() and not force:
         return dest
+    # before the checkpoint (GBs) is fetched: a conversion that cannot run here would waste it
+    instead = f"; or, with no conversion: {route}" if route else ""
+    check_converter(instead)
+    check_memory(spec, instead)
     hf = _hub()
     why_offline = _offline_reason(os.environ.get("HF_ENDPOINT") or hf.constants.ENDPOINT)
     offline = why_offline is not None

@@ -110,8 +110,37 @@ def test_an_uninstalled_catalog_model_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr("edgeqwen.hub.llamacpp_installed", lambda: False)
     with pytest.raises(ModelNotFoundError, match=r"qwen3-4b is not installed.*`edgeqwen pull qwen3-4b`, or"):
         resolve_model("qwen3-4b")
-    with pytest.raises(ModelNotFoundError, match=r"`edgeqwen pull qwen2\.5-1\.5b-instruct --convert`"):
+    with pytest.raises(ModelNotFoundError, match=r"`edgeqwen pull qwen2\.5-1\.5b-instruct --convert`") as err:
         resolve_model("qwen2.5-1.5b-instruct")
+    # the conversion needs torch and the full checkpoint: the GGUF, with llama.cpp's install, is said too
+    assert "or install llama.cpp with pip install 'edgeqwen[llamacpp]'" in str(err.value)
+    assert "then `edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp`" in str(err.value)
+    with pytest.raises(ModelNotFoundError) as err:
+        resolve_model("qwen2.5-1.5b-instruct", backend="onnx")  # asked for ONNX: only its way
+    assert "--convert`, or see `edgeqwen probe`" in str(err.value) and "llamacpp" not in str(err.value)
+
+
+def test_the_demo_model_without_llama_cpp_or_the_converter_says_both_ways_before_converting(tmp_path, monkeypatch):
+    """A plain `pip install edgeqwen` has neither: the demo's GGUF needs llama.cpp to run as it is,
+    or the converter (torch) to become an ONNX build. It said "Converting the demo model ..." and
+    then that torch was missing, naming only the converter."""
+    import edgeqwen.convert as convert_module
+    from edgeqwen.errors import BackendUnavailableError
+    from edgeqwen.hub import ensure_demo_model
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setattr("edgeqwen.hub.llamacpp_installed", lambda: False)
+    monkeypatch.setattr(convert_module, "_CONVERTER", ("onnxruntime_genai", "no_such_torch_here"))
+    said = []
+    with pytest.raises(BackendUnavailableError, match="'no_such_torch_here' package") as err:
+        ensure_demo_model(said.append)
+    assert "or install llama.cpp, which runs the demo model's GGUF as it is: pip install 'edgeqwen[llamacpp]'" in str(
+        err.value
+    )
+    assert said == []  # nothing announced as started
+    with pytest.raises(BackendUnavailableError) as err:
+        ensure_demo_model(said.append, backend="onnx")  # the ONNX build asked for: llama.cpp is no way to it
+    assert "llama.cpp" not in str(err.value)
 
 
 def test_convert_of_a_missing_folder_says_so(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -385,13 +386,45 @@ def test_the_probe_says_how_to_get_its_choice():
 
     from edgeqwen.probe.report import how_to_get
 
-    def rec(model, backend):
-        return SimpleNamespace(model=model, backend=backend)
+    def rec(model, backend, context=4096):
+        return SimpleNamespace(model=model, backend=backend, context_length=context)
 
-    # no prebuilt int4 ONNX of a Qwen model: converted here, or the GGUF where llama.cpp runs
-    alone = how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), llamacpp=False)
-    assert alone.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`") and "GGUF" not in alone
-    assert "`edgeqwen run --pull` fetches its GGUF" in how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), llamacpp=True)
-    assert how_to_get(rec("qwen3-4b", "llamacpp"), llamacpp=True) == "`edgeqwen pull qwen3-4b --backend llamacpp`"
-    assert how_to_get(rec("qwen2.5-3b-instruct", "mlc"), False) == "`edgeqwen pull qwen2.5-3b-instruct --backend mlc`"
-    assert how_to_get(rec("smollm2-135m-instruct", "onnx"), llamacpp=True) is None  # setup installs the demo
+    big = load("laptop-x86-16gb", ram_available=30 * 2**30)
+    assert how_to_get(rec("qwen3-4b", "llamacpp"), big) == ("`edgeqwen pull qwen3-4b --backend llamacpp`",)
+    assert how_to_get(rec("qwen2.5-3b-instruct", "mlc"), big) == ("`edgeqwen pull qwen2.5-3b-instruct --backend mlc`",)
+    assert how_to_get(rec("smollm2-135m-instruct", "onnx"), big) == ()  # setup installs the demo
+    # no prebuilt int4 ONNX of a Qwen model: converted here, or its GGUF, which llama.cpp runs as it is
+    convert, gguf = how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), replace(big, llamacpp_available=True))
+    assert convert.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`")
+    assert gguf.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp` (the publisher's GGUF, ~885 MiB")
+
+
+def test_the_probe_never_sends_a_machine_to_a_conversion_it_cannot_run():
+    """A Qwen model's int4 ONNX build is converted from the full checkpoint (about 12 GiB of memory
+    for the 1.5B). On a 4 GB Pi without llama.cpp (a plain `pip install edgeqwen`) the probe said
+    `edgeqwen pull ... --convert`, which downloads GBs and then cannot run there; the way first named
+    is now llama.cpp's install and the GGUF, with its estimate, and the conversion is said to need
+    another machine."""
+    from edgeqwen.convert import conversion_memory
+    from edgeqwen.probe.planner import estimate
+    from edgeqwen.probe.report import format_report, how_to_get
+
+    spec = get_model("qwen2.5-1.5b-instruct")
+    assert 11.5 * 2**30 < conversion_memory(spec) < 12.5 * 2**30  # measured peak: 11.96 GB (docs/raspberry-pi.md)
+    pi = load("pi4-4gb", llamacpp_available=False)
+    best = plan(pi).best
+    assert (best.model, best.backend) == ("qwen2.5-1.5b-instruct", "onnx")
+    first, then = how_to_get(best, pi)
+    assert first.startswith("install llama.cpp with pip install 'edgeqwen[llamacpp]'")
+    assert "then `edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp`" in first
+    tps = estimate(spec, pi, "llamacpp", best.context_length).decode_tps
+    assert first.endswith(f"about {tps:.1f} tokens/s here") and tps > best.decode_tps
+    assert then.startswith("convert it on a machine with 12+ GiB of memory") and "3.2 GiB available" in then
+    report = format_report(pi, plan(pi)).splitlines()
+    assert report[-2] == f"  get it: {first}" and report[-1] == f"      or: {then}"
+    # with the memory to convert, the conversion comes first, and the GGUF still says how to get llama.cpp
+    roomy = replace(pi, ram_available=16 * 2**30)
+    convert, gguf = how_to_get(plan(roomy).best, roomy)
+    assert convert.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`") and gguf.startswith(
+        "install llama.cpp"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,15 @@ from fakehub import FakeHub
 from edgeqwen import Assistant, InvalidRequestError
 from edgeqwen.catalog import get_model
 from edgeqwen.cli import main
-from edgeqwen.errors import DownloadError, InsufficientDiskError, IntegrityError, ModelLoadError, ModelNotFoundError
+from edgeqwen.errors import (
+    BackendUnavailableError,
+    ConversionError,
+    DownloadError,
+    InsufficientDiskError,
+    IntegrityError,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from edgeqwen.pull import manifest_path, pull, remove
 
 REPO = "test-org/tiny-qwen2-onnx"
@@ -87,9 +96,9 @@ def test_unknown_repo_and_catalog_models(hub):
         pull("test-org/tiny-qwen2-onnx:no-such-folder")
     with pytest.raises(ModelNotFoundError, match="--convert") as err:
         pull("qwen2.5-1.5b-instruct")
-    # the way in that needs no torch is named first, with the file it would fetch
-    gguf = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
-    assert f"Add --backend llamacpp for the publisher's GGUF ({gguf['repo']}, {gguf['file']}" in str(err.value)
+    # the way in that needs no torch is named first
+    said = str(err.value)
+    assert "Its GGUF needs no conversion: " in said and "pull qwen2.5-1.5b-instruct --backend llamacpp`" in said
     with pytest.raises(ModelNotFoundError, match="not in the catalog"):
         pull("llama-70b")
 
@@ -130,8 +139,17 @@ def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):
     src = tiny_models["qwen2"]["hf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    tiny = json.loads((src / "config.json").read_text())
+    geometry = dataclasses.replace(  # what the memory check reads before the download
+        get_model("qwen2.5-1.5b-instruct").geometry,
+        **{
+            k: tiny[f] for k, f in [("layers", "num_hidden_layers"), ("hidden", "hidden_size"), ("vocab", "vocab_size")]
+        },
+    )
     spec = dataclasses.replace(
-        get_model("qwen2.5-1.5b-instruct"), builds={"onnx-int4-cpu": {"convert_from": "test-org/tiny-qwen2-hf"}}
+        get_model("qwen2.5-1.5b-instruct"),
+        geometry=geometry,
+        builds={"onnx-int4-cpu": {"convert_from": "test-org/tiny-qwen2-hf"}},
     )
     monkeypatch.setattr(pull_module, "get_model", lambda name: spec)
     with FakeHub("test-org/tiny-qwen2-hf", {p.name: p for p in src.iterdir() if p.is_file()}) as fake:
@@ -139,6 +157,52 @@ def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):
         path = pull("qwen2.5-1.5b-instruct", convert=True)
     assert path.name == "qwen2.5-1.5b-instruct" and (path / "model.onnx.data").is_file()
     assert Assistant("qwen2.5-1.5b-instruct", max_tokens=3).chat("hi").metrics.generated_tokens == 3
+
+
+def test_pull_convert_says_what_it_cannot_do_before_downloading_the_checkpoint(tmp_path, monkeypatch):
+    """`pull MODEL --convert` downloaded the full checkpoint (3 GB for Qwen2.5-1.5B) and only then
+    found the converter missing or the machine short of memory (12 GiB to convert the 1.5B: a 4 GB
+    Pi cannot). Both are said first now, with the GGUF way in, and nothing is fetched."""
+    from types import SimpleNamespace
+
+    import psutil
+
+    import edgeqwen.convert as convert_module
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    (tmp_path / "config.json").write_text("{}")
+    build = get_model("qwen2.5-1.5b-instruct").builds["onnx-int4-cpu"]
+    with FakeHub(build["convert_from"], {"config.json": tmp_path / "config.json"}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setattr(convert_module, "_CONVERTER", ("onnxruntime_genai", "no_such_torch_here"))
+        with pytest.raises(BackendUnavailableError, match="'no_such_torch_here' package") as err:
+            pull("qwen2.5-1.5b-instruct", convert=True)
+        assert "--backend llamacpp" in str(err.value)
+        monkeypatch.setattr(convert_module, "_CONVERTER", ("json",))  # a converter that is there
+        pi = SimpleNamespace(total=4 * 2**30, available=int(3.3 * 2**30))
+        monkeypatch.setattr(psutil, "virtual_memory", lambda: pi)
+        with pytest.raises(ConversionError, match=r"needs about 12\.\d GiB of memory; this machine has 3\.3") as err:
+            pull("qwen2.5-1.5b-instruct", convert=True)
+        assert "`edgeqwen pull qwen2.5-1.5b-instruct --convert`) and copy its folder" in str(err.value)
+        assert "--backend llamacpp" in str(err.value) and "--no-memory-check" not in str(err.value)
+        assert fake.gets == [] and not (tmp_path / "hf").exists()
+
+
+def test_pull_of_a_gguf_says_when_llama_cpp_is_not_there_to_run_it(tiny_ggufs, tmp_path, monkeypatch):
+    """The file is still fetched (llama.cpp may come later), but the user is told what runs it."""
+    import edgeqwen.pull as pull_module
+
+    build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(pull_module, "llamacpp_installed", lambda: False)
+    with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen2-f16"]}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        result = CliRunner().invoke(main, ["pull", "qwen2.5-1.5b-instruct", "--backend", "llamacpp"])
+    assert result.exit_code == 0, result.output
+    assert "llama.cpp is not installed here; to run this GGUF: pip install 'edgeqwen[llamacpp]'" in result.stderr
+    assert result.stdout.strip().endswith("qwen2.5-1.5b-instruct-gguf")
 
 
 def test_the_catalog_describes_the_builds_convert_makes():

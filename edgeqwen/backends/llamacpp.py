@@ -24,6 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ..catalog import LLAMACPP_INSTALL
 from ..chat import template_for
 from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo, read_gguf_info
@@ -35,7 +36,7 @@ from .threads import BusyCores, thread_count, threads_for
 
 __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
 
-INSTALL_HINT = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, a build for this CPU)"
+INSTALL_HINT = LLAMACPP_INSTALL
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
 KV_BYTES = 2  # llama.cpp's default KV cache type is f16
 

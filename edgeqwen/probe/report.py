@@ -62,24 +62,39 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         b = result.best
         lines.append(f"Recommendation: {b.display} on {b.backend} ({b.device}), context {b.context_length}")
         lines.append(f"  why: {b.reason}")
-        get = how_to_get(b, snap.llamacpp_available)
-        if get:
-            lines.append(f"  get it: {get}")
+        for i, way in enumerate(how_to_get(b, snap)):
+            lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
     return "\n".join(lines)
 
 
-def how_to_get(best: Recommendation, llamacpp: bool) -> str | None:
-    """The command that installs the recommended build (the probe downloads nothing); None for the
-    demo model, which setup installs."""
+def how_to_get(best: Recommendation, snap: SystemSnapshot) -> tuple[str, ...]:
+    """The ways to install the recommended build, the one to take first first (the probe downloads
+    nothing); none for the demo model, which setup installs. For an ONNX build converted here: the
+    conversion, said as impossible where this machine has not the memory for it, and the GGUF,
+    which llama.cpp runs as it is (installing llama.cpp first where it is missing)."""
     from ..catalog import get_model
+    from ..convert import conversion_memory
+    from .planner import estimate
 
     spec = get_model(best.model)
     if spec.demo:
-        return None
-    if best.backend == "onnx" and spec.onnx_converted_here:
-        line = f"`edgeqwen pull {spec.name} --convert` (built here from {spec.source}: needs torch and several GB)"
-        if llamacpp and "gguf" in spec.builds:
-            line += "; `edgeqwen run --pull` fetches its GGUF for llama.cpp instead, with no conversion"
-        return line
-    flag = {"onnx": "", "llamacpp": " --backend llamacpp", "mlc": " --backend mlc"}[best.backend]
-    return f"`edgeqwen pull {spec.name}{flag}`"
+        return ()
+    if not (best.backend == "onnx" and spec.onnx_converted_here):
+        flag = {"onnx": "", "llamacpp": " --backend llamacpp", "mlc": " --backend mlc"}[best.backend]
+        return (f"`edgeqwen pull {spec.name}{flag}`",)
+    need = conversion_memory(spec)
+    fits = need <= snap.ram_available
+    if fits:
+        convert = f"`edgeqwen pull {spec.name} --convert` (built here from {spec.source}: needs torch and several GB)"
+    else:
+        convert = (
+            f"convert it on a machine with {need / GIB:.0f}+ GiB of memory (`edgeqwen pull {spec.name} --convert`) "
+            f"and copy its folder here: converting needs about {need / GIB:.0f} GiB, this machine has "
+            f"{snap.ram_available / GIB:.1f} GiB available"
+        )
+    gguf = spec.gguf_route(snap.llamacpp_available)
+    if gguf is None:
+        return (convert,)
+    if not snap.llamacpp_available:
+        gguf += f"; about {estimate(spec, snap, 'llamacpp', best.context_length).decode_tps:.1f} tokens/s here"
+    return (convert, gguf) if fits else (gguf, convert)

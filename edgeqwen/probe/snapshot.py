@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog import llamacpp_installed
 from .limits import Limits, cpu_affinity, read_limits, usable_cores
 
 __all__ = [
@@ -357,7 +358,7 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
         else None,
         mlc_available=importlib.util.find_spec("mlc_llm") is not None,
         onnx_providers=_onnx_providers(),
-        llamacpp_available=importlib.util.find_spec("llama_cpp") is not None,
+        llamacpp_available=llamacpp_installed(),
         bandwidth_gbps=bandwidth,
         disk_free=disk,
     )

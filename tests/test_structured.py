@@ -909,3 +909,30 @@ def test_a_free_form_value_past_its_depth_bound_is_closed_and_reported_cut():
     with pytest.raises(StructuredOutputError, match="4 levels of nesting"):
         tools.check_cut([{"d": [{"b": [{"c": {}}]}]}], "")
     tools.check_cut([{"d": [{"b": [{"c": "s"}]}]}], "")
+
+
+def test_an_answer_nested_deeper_than_the_check_reads_is_resampled_not_blamed_on_the_schema():
+    """A recursive schema (a tree) lets the model nest without end, and jsonschema recurses per level:
+    an answer nested 300 levels was a GrammarError ("The schema cannot be checked", a 400 over HTTP)
+    though the schema was fine. It fails the check now, so it is resampled; in every attempt, a
+    StructuredOutputError names the nesting. An answer nested 150 levels is still read and valid."""
+    from edgeqwen.testing import FakeBackend
+
+    tree = {"type": "object", "properties": {"c": {"type": "array", "items": {"$ref": "#"}}}}
+
+    def nested(levels):
+        value = {}
+        for _ in range(levels):
+            value = {"c": [value]}
+        return value
+
+    def bot(*values):
+        replies = [json.dumps(v, separators=(",", ":")) for v in values]
+        return Assistant(backend=FakeBackend(replies), policy="none", max_tokens=4000)
+
+    reply = bot(nested(300), nested(3)).chat("a tree", response_format=tree)
+    assert reply.parsed == nested(3) and reply.metrics.attempts == 2
+    with pytest.raises(StructuredOutputError, match="more than 100 levels deep") as err:
+        bot(nested(300)).chat("a tree", response_format=tree)
+    assert err.value.keyword == "nesting"
+    assert bot(nested(150)).chat("a tree", response_format=tree).parsed == nested(150)

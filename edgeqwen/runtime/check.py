@@ -23,8 +23,9 @@ import regex
 from ..errors import GrammarError
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
-from .relax import _refuse_invalid
+from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
+from .walk import nesting
 
 __all__ = ["Violation", "check"]
 
@@ -265,7 +266,18 @@ def check(value: Any, schema: Any) -> Violation | None:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except _Unchecked as exc:
         return Violation("pattern", "$", str(exc))
-    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error, RecursionError) as exc:
+    except RecursionError as exc:
+        # a recursive schema lets the model nest without end, and jsonschema recurses per level (past
+        # ~190 levels here): that answer is resampled, not the schema refused (a 400 over HTTP)
+        if nesting(value, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
+            return Violation(
+                "nesting",
+                "$",
+                f"the value nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep, "
+                "deeper than the check reads",
+            )
+        raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
+    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
     except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause
         _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)

@@ -26,6 +26,7 @@ from .paths import expand
 
 __all__ = [
     "FROM_GGUF",
+    "MIN_BUILDER",
     "ConvertOptions",
     "check_convertible",
     "check_converter",
@@ -40,6 +41,8 @@ __all__ = [
 
 _INSTALL = "pip install 'edgeqwen[convert]'"
 _CONVERTER = ("onnxruntime_genai", "torch", "transformers")  # what the builder runs on
+# onnxruntime-genai's builder as pyproject requires it (the convert extra says why)
+MIN_BUILDER = (0, 18)
 FROM_GGUF = ("gguf", "accelerate")  # what transformers reads a GGUF with
 # The builder holds about two fp32 copies of the weights: converting Qwen2.5-1.5B (3.09 GB of bf16
 # safetensors, 6.2 GB in fp32) peaked at 11.96 GB resident (docs/raspberry-pi.md).
@@ -86,10 +89,26 @@ def converter_installed() -> bool:
 
 
 def check_converter(instead: str = "", also: tuple[str, ...] = ()) -> None:
-    """Refuse a conversion the converter's packages (and ``also``) are missing for, before anything
-    is fetched; ``instead``, appended to the message, is another way to the model."""
+    """Refuse a conversion the converter's packages (and ``also``) are missing for, or whose model
+    builder is older than the one edgeqwen converts with, before anything is fetched; ``instead``,
+    appended to the message, is another way to the model."""
     for module in _CONVERTER + also:
         _require(module, instead)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("onnxruntime-genai")
+    except PackageNotFoundError:  # importable but not installed as a distribution (a source tree): trusted
+        return
+    numbers = tuple(int(part) for part in re.findall(r"\d+", found)[:2])
+    if numbers < MIN_BUILDER:
+        need = ".".join(map(str, MIN_BUILDER))
+        raise BackendUnavailableError(
+            f"onnxruntime-genai {found}'s model builder is older than {need}, the one edgeqwen converts with: it "
+            "ignores the 8-bit lm_head and, under transformers 5, builds RoPE on base 10000 instead of the "
+            f"model's, so the model would answer wrongly. pip install -U 'onnxruntime-genai>={need}' (Python 3.11+: "
+            f"3.10 has no wheel of it){instead}"
+        )
 
 
 def check_convertible(hf_dir: Path) -> str:

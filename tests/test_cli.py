@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -196,6 +197,33 @@ def test_convert_on_a_machine_short_of_memory_says_what_to_do_before_starting(tm
     assert result.exit_code == 1 and not started
     assert "needs about 12" in result.stderr and "3.3 GiB available" in result.stderr
     assert "copy OUT here" in result.stderr and "edgeqwen pull" in result.stderr
+
+
+def test_convert_refuses_a_model_builder_that_would_build_a_wrong_model(tmp_path, monkeypatch):
+    """On Python 3.10 pip resolves onnxruntime-genai 0.11.4 (its newest wheel there): its builder
+    ignored the 8-bit lm_head and, under transformers 5 (whose configs keep rope_theta in
+    rope_parameters), built RoPE on base 10000, so the converted tiny models' logits left
+    transformers' by up to 9.3 (the reference tests, run in a Python 3.10 clean clone). Refused
+    before anything starts, with the fix; pyproject requires the same version."""
+    import importlib.metadata
+    from pathlib import Path
+
+    from edgeqwen.convert import MIN_BUILDER
+
+    need = ".".join(map(str, MIN_BUILDER))
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()  # tomllib is 3.11+
+    assert re.findall(r'"onnxruntime-genai>=([\d.]+)"', pyproject) == [need]
+    real = importlib.metadata.version
+    old = {"onnxruntime-genai": "0.11.4"}
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: old.get(name) or real(name))
+    _hf_folder(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 1024)
+    started = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: started.append(a))
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and not started and not (tmp_path / "out").exists()
+    assert "onnxruntime-genai 0.11.4's model builder is older than " + need in result.stderr
+    assert f"pip install -U 'onnxruntime-genai>={need}'" in result.stderr
 
 
 def _hf_folder(folder) -> None:

@@ -109,6 +109,12 @@ else
 fi
 if [ "$llamacpp" = yes ]; then extra="$extra,llamacpp"; fi
 
+# The converter's builder (onnxruntime-genai 0.18+, pyproject says why) has no wheel for Python 3.10:
+# said here, not as pip's "no matching distribution" after minutes of installing.
+if [ "$converter" = yes ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "tools/setup.sh: the ONNX converter (${mode:-the fallback where llama.cpp could not be built}) needs Python 3.11+: onnxruntime-genai 0.18, the builder edgeqwen converts with, has no wheel for $(.venv/bin/python -V). Remove .venv and run PYTHON=python3.11 bash tools/setup.sh $mode (the runtime alone runs on 3.10: bash tools/setup.sh, with llama.cpp)" >&2
+  exit 2
+fi
 # The converter needs torch. Pin the CPU build this project is tested with; an unpinned `torch`
 # from PyPI is a CUDA build of several GB.
 if [ "$converter" = yes ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then

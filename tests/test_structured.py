@@ -357,7 +357,9 @@ def test_jsonschema_bench_times_compiles_after_a_decode_step(tiny_models, tmp_pa
 
     with pytest.raises(RuntimeError):
         bench.run(tmp_path, before=broken)
-    assert gc.get_freeze_count() == frozen
+    # nothing left frozen (gc.unfreeze takes all: from Python 3.12 that includes the few hundred
+    # objects the interpreter froze at its start, so the count may fall below what it was)
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_jsonschema_bench_takes_bare_schemas_from_anywhere(tmp_path):

@@ -938,3 +938,38 @@ def test_an_answer_nested_deeper_than_the_check_reads_is_resampled_not_blamed_on
         bot(nested(300)).chat("a tree", response_format=tree)
     assert err.value.keyword == "nesting"
     assert bot(nested(150)).chat("a tree", response_format=tree).parsed == nested(150)
+
+
+def test_a_format_the_check_cannot_assert_here_is_refused_before_answering(monkeypatch):
+    """jsonschema asserts `uri` with rfc3986-validator and silently takes any string where it cannot
+    import it: with rfc3986-validator 0.1.0 (which the floor allowed: a wheel with no module in it),
+    `{"format": "uri"}` answers were returned unchecked and `iri` raised ModuleNotFoundError after
+    the answer. Such a schema is refused when the format is made, naming the package; others run."""
+    import importlib.util
+
+    from edgeqwen.errors import BackendUnavailableError
+    from edgeqwen.runtime import check as check_module
+    from edgeqwen.testing import FakeBackend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "rfc3986_validator" else real(name, *a)
+    )
+    check_module._missing_format_packages.cache_clear()
+    check_module._validator.cache_clear()
+    try:
+        fake = FakeBackend(['"http://a.example/"'])
+        bot = Assistant(backend=fake, policy="none")
+        for schema in ({"type": "string", "format": "uri"}, {"properties": {"a": {"format": "iri-reference"}}}):
+            with pytest.raises(BackendUnavailableError, match="needs the rfc3986-validator package.*pip install -U"):
+                bot.json("a link", schema)
+        with pytest.raises(BackendUnavailableError, match="rfc3986-validator"):
+            ResponseFormat.tool_call([{"name": "f", "parameters": {"properties": {"u": {"format": "uri"}}}}])
+        assert fake.requests == []  # nothing generated
+        assert bot.json("a link", {"type": "string"}) == "http://a.example/"  # a schema without those formats runs
+    finally:
+        monkeypatch.undo()
+        check_module._missing_format_packages.cache_clear()
+        check_module._validator.cache_clear()
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert '"rfc3986-validator>=0.1.1"' in pyproject

@@ -20,14 +20,14 @@ from typing import Any
 
 import regex
 
-from ..errors import GrammarError
+from ..errors import BackendUnavailableError, GrammarError
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
 from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
 from .walk import nesting
 
-__all__ = ["Violation", "check"]
+__all__ = ["Violation", "check", "require_format_packages"]
 
 
 @dataclass(frozen=True)
@@ -248,8 +248,52 @@ def _checker_class(cls: Any) -> Any:
     return jsonschema.validators.extend(cls, keywords)
 
 
+# The packages the check asserts these formats with (jsonschema's checkers and ours). Where one
+# cannot be imported (a --no-deps install; rfc3986-validator 0.1.0 is a wheel with no module in
+# it), jsonschema silently takes any string for its formats: refused instead, naming the package.
+_FORMAT_PACKAGES = (
+    ("rfc3339_validator", "rfc3339-validator", ("date-time", "time")),
+    ("rfc3986_validator", "rfc3986-validator", ("uri", "uri-reference", "iri", "iri-reference")),
+    ("fqdn", "fqdn", ("hostname", "email", "idn-email")),
+    ("idna", "idna", ("idn-hostname", "idn-email")),
+    ("isoduration", "isoduration", ("duration",)),
+    ("jsonpointer", "jsonpointer", ("json-pointer", "relative-json-pointer")),
+    ("uri_template", "uri-template", ("uri-template",)),
+)
+_FORMAT_NAME = re.compile(r'"format": "([^"\\]*)"')  # as json.dumps writes the key and a plain value
+
+
+@lru_cache(maxsize=1)
+def _missing_format_packages() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    import importlib.util
+
+    return tuple(
+        (package, formats) for module, package, formats in _FORMAT_PACKAGES if not importlib.util.find_spec(module)
+    )
+
+
+def require_format_packages(schema: Any) -> None:
+    """Refuse a schema whose formats the check could not assert here (a package it asserts them
+    with cannot be imported), before anything is generated. Free where nothing is missing."""
+    missing = _missing_format_packages()
+    if not missing:
+        return
+    try:
+        text = schema if isinstance(schema, str) else json.dumps(schema)
+    except (TypeError, ValueError):
+        return  # not JSON: refused where the schema is read
+    for package, formats in missing:
+        used = sorted(set(_FORMAT_NAME.findall(text)) & set(formats))
+        if used:
+            raise BackendUnavailableError(
+                f"Checking the format {used[0]!r} needs the {package} package, which cannot be imported here "
+                f"(missing, or a release with no module): pip install -U {package}"
+            )
+
+
 @lru_cache(maxsize=256)
 def _validator(text: str) -> Any:
+    require_format_packages(text)
     schema = json.loads(text)
     cls = _checker_class(validator_class(schema))
     return cls(schema, format_checker=_format_checker(cls.FORMAT_CHECKER))

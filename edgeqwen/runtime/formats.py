@@ -17,7 +17,7 @@ from typing import Any, Literal
 import regex
 
 from ..errors import GrammarError, StructuredOutputError
-from .check import check
+from .check import check, require_format_packages
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S
 from .pydantic_schema import pydantic_generator
@@ -170,6 +170,8 @@ class ResponseFormat:
         budget = self.thinking_budget
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
             raise GrammarError(f"thinking_budget must be a whole number >= 0, got {budget!r}.")
+        for schema in [self.schema] + [fn.get("parameters") for fn in self.tools if isinstance(fn, dict)]:
+            require_format_packages(schema)  # said now, not after the answer is generated
 
     @classmethod
     def of(

@@ -293,3 +293,27 @@ def test_onnxruntime_cache_redirects_only_around_the_import(monkeypatch, tmp_pat
     with onnxruntime_cache():
         assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "runtime-cache")
     assert os.environ["XDG_CACHE_HOME"] == "/somewhere/else"
+
+
+def test_an_onnxruntime_too_old_for_the_converters_graphs_is_named_not_the_model(tiny_models, monkeypatch):
+    """onnxruntime 1.21 and 1.22 (the floor allowed 1.20) refuse the graphs the converter writes
+    (opset 22; an 8-bit GatherBlockQuantized), and the error said to re-download or re-convert
+    a model that was fine. Below the floor, onnxruntime is named with the fix; pyproject asks for it."""
+    import onnxruntime
+
+    from edgeqwen.backends.onnx import MIN_ONNXRUNTIME, OnnxModel
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : This is an invalid model.")
+
+    monkeypatch.setattr(OnnxModel, "_load", refuse)
+    need = ".".join(map(str, MIN_ONNXRUNTIME))
+    monkeypatch.setattr(onnxruntime, "__version__", "1.22.0")
+    with pytest.raises(ModelLoadError, match=rf"onnxruntime 1\.22\.0 could not load .*'onnxruntime>={need}'") as err:
+        Assistant(str(tiny_models["qwen2"]["int4"]), policy="none")
+    assert "re-download" not in str(err.value)
+    monkeypatch.setattr(onnxruntime, "__version__", need + ".0")  # new enough: the model is the suspect
+    with pytest.raises(ModelLoadError, match="re-download the model"):
+        Assistant(str(tiny_models["qwen2"]["int4"]), policy="none")
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert re.findall(r'"onnxruntime>=([\d.]+)"', pyproject) == [need]

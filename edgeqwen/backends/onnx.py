@@ -9,6 +9,7 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,13 @@ MIN_CHUNK = 16  # ... but never fewer tokens per step than this
 RELEASE_EVERY = 64  # tokens run between two releases of the weight files' pages
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+# The onnxruntime pyproject requires: 1.21 and 1.22 refuse the converter's graphs (opset 22, an
+# 8-bit GatherBlockQuantized), 1.23.0 runs them.
+MIN_ONNXRUNTIME = (1, 23)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
 
 
 def _import_ort():
@@ -72,6 +80,14 @@ class OnnxModel:
         try:
             self.session, self.weights = self._load(ort, info, opts)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
+            if _version(ort.__version__) < MIN_ONNXRUNTIME:
+                # an older onnxruntime refuses the graphs the converter writes (opset 22, 8-bit
+                # GatherBlockQuantized): the model is fine, the runtime is what to change
+                need = ".".join(map(str, MIN_ONNXRUNTIME))
+                raise ModelLoadError(
+                    f"onnxruntime {ort.__version__} could not load {info.onnx_file} ({_first_line(exc)}); edgeqwen "
+                    f"runs models on onnxruntime {need} or later: pip install -U 'onnxruntime>={need}'."
+                ) from exc
             raise ModelLoadError(
                 f"onnxruntime could not load {info.onnx_file} ({_first_line(exc)}). {_culprit(info)}: re-download the "
                 f"model (`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."

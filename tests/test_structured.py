@@ -916,13 +916,15 @@ def test_a_free_form_value_past_its_depth_bound_is_closed_and_reported_cut():
 def test_an_answer_nested_deeper_than_the_check_reads_is_resampled_not_blamed_on_the_schema():
     """A recursive schema (a tree) lets the model nest without end, and jsonschema recurses per level:
     an answer nested 300 levels was a GrammarError ("The schema cannot be checked", a 400 over HTTP)
-    though the schema was fine. It fails the check now, so it is resampled; in every attempt, a
-    StructuredOutputError names the nesting. An answer nested 150 levels is still read and valid."""
+    though the schema was fine, and at the dependency floors a Rust panic. The check reads no deeper
+    than a schema may nest (MAX_SCHEMA_DEPTH): deeper fails it, so the answer is resampled; in every
+    attempt, a StructuredOutputError names the nesting. At the limit the answer is read and valid."""
+    from edgeqwen.runtime.relax import MAX_SCHEMA_DEPTH
     from edgeqwen.testing import FakeBackend
 
     tree = {"type": "object", "properties": {"c": {"type": "array", "items": {"$ref": "#"}}}}
 
-    def nested(levels):
+    def nested(levels):  # levels of {"c": [...]}: two containers each, and the innermost {}
         value = {}
         for _ in range(levels):
             value = {"c": [value]}
@@ -934,10 +936,13 @@ def test_an_answer_nested_deeper_than_the_check_reads_is_resampled_not_blamed_on
 
     reply = bot(nested(300), nested(3)).chat("a tree", response_format=tree)
     assert reply.parsed == nested(3) and reply.metrics.attempts == 2
-    with pytest.raises(StructuredOutputError, match="more than 100 levels deep") as err:
+    with pytest.raises(StructuredOutputError, match=f"more than {MAX_SCHEMA_DEPTH} levels deep") as err:
         bot(nested(300)).chat("a tree", response_format=tree)
     assert err.value.keyword == "nesting"
-    assert bot(nested(150)).chat("a tree", response_format=tree).parsed == nested(150)
+    deepest = (MAX_SCHEMA_DEPTH - 1) // 2  # 2 x 49 + 1 = 99 containers
+    assert bot(nested(deepest)).chat("a tree", response_format=tree).parsed == nested(deepest)
+    with pytest.raises(StructuredOutputError, match="levels deep"):
+        bot(nested(deepest + 1)).chat("a tree", response_format=tree)  # 101
 
 
 def test_a_format_the_check_cannot_assert_here_is_refused_before_answering(monkeypatch):

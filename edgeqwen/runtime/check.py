@@ -307,21 +307,18 @@ def check(value: Any, schema: Any) -> Violation | None:
 
     try:
         validator = _validator(json.dumps(schema))
+        if nesting(value, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
+            # A recursive schema lets the model nest without end, and jsonschema recurses per level:
+            # past ~190 levels it raised RecursionError (a GrammarError, a 400 over HTTP, for a fine
+            # schema), and at the dependency floors a Rust panic from the reference resolver (pyo3's
+            # PanicException). Read no deeper than a schema may nest: the answer is resampled.
+            return Violation(
+                "nesting", "$", f"the value nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep"
+            )
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except _Unchecked as exc:
         return Violation("pattern", "$", str(exc))
-    except RecursionError as exc:
-        # a recursive schema lets the model nest without end, and jsonschema recurses per level (past
-        # ~190 levels here): that answer is resampled, not the schema refused (a 400 over HTTP)
-        if nesting(value, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
-            return Violation(
-                "nesting",
-                "$",
-                f"the value nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep, "
-                "deeper than the check reads",
-            )
-        raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
-    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error) as exc:
+    except (Unresolvable, jsonschema.exceptions.UnknownType, re.error, regex.error, RecursionError) as exc:
         raise GrammarError(f"The schema cannot be checked: {str(exc).splitlines()[0][:300]}") from exc
     except Exception:  # jsonschema tripping over a keyword's value: say which, where the schema is the cause
         _refuse_invalid(schema, "")  # (checked only here: a whole-schema check costs 5 ms at the median)

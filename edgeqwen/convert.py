@@ -33,7 +33,6 @@ __all__ = [
     "check_output",
     "check_memory",
     "conversion_memory",
-    "converter_installed",
     "convert",
     "demo_gguf_path",
     "gguf_to_hf",
@@ -82,10 +81,6 @@ class ConvertOptions:
 def _require(module: str, instead: str = "") -> None:
     if importlib.util.find_spec(module) is None:
         raise BackendUnavailableError(f"Converting models needs the '{module}' package: {_INSTALL}{instead}")
-
-
-def converter_installed() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in _CONVERTER)
 
 
 def check_converter(instead: str = "", also: tuple[str, ...] = ()) -> None:

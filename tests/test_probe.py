@@ -155,6 +155,9 @@ def test_probe_command_text_and_json():
     report = json.loads(result.output)
     jsonschema.validate(report, load_schema())
     assert report["plan"]["bandwidth_source"] == "measured" and report["plan"]["bandwidth_gbps"] > 0.5
+    text = CliRunner().invoke(main, ["probe", "--quick"]).output.splitlines()
+    said = [line.split(": ", 1)[1] for line in text if line.startswith(("  get it: ", "      or: "))]
+    assert report["get_it"] == said and said  # what the text says, for scripts
     assert report["system"]["ram_total"] > 0
     result = CliRunner().invoke(main, ["probe", "--quick", "--json", "--model", "qwen3-4b", "--context", "4096"])
     report = json.loads(result.output)

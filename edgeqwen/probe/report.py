@@ -20,7 +20,8 @@ def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
 
     __version__ = version("edgeqwen")
 
-    return {"edgeqwen_version": __version__, "system": snap.as_dict(), "plan": result.as_dict()}
+    ways = list(how_to_get(result.best, snap)) if result.best is not None else []
+    return {"edgeqwen_version": __version__, "system": snap.as_dict(), "plan": result.as_dict(), "get_it": ways}
 
 
 def load_schema() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
 from .paths import expand
+from .types import release
 
 __all__ = [
     "FROM_GGUF",
@@ -95,8 +96,7 @@ def check_converter(instead: str = "", also: tuple[str, ...] = ()) -> None:
         found = version("onnxruntime-genai")
     except PackageNotFoundError:  # importable but not installed as a distribution (a source tree): trusted
         return
-    numbers = tuple(int(part) for part in re.findall(r"\d+", found)[:2])
-    if numbers < MIN_BUILDER:
+    if release(found) < MIN_BUILDER:
         need = ".".join(map(str, MIN_BUILDER))
         raise BackendUnavailableError(
             f"onnxruntime-genai {found}'s model builder is older than {need}, the one edgeqwen converts with: it "

@@ -6,6 +6,7 @@ import difflib
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -24,6 +25,7 @@ __all__ = [
     "check_api_key",
     "check_text",
     "load_json",
+    "release",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -118,6 +120,11 @@ def _deepest(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return at
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A package version's major and minor numbers ("1.23.2" -> (1, 23)), to hold it to a floor."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
 
 
 def check_api_key(key: object, param: str = "api_key") -> None:

@@ -248,7 +248,9 @@ def test_onnxruntime_writes_nothing_outside_edgeqwen_home(tmp_path):
     assert not (home / ".cache").exists()
     import onnxruntime
 
-    if tuple(int(x) for x in onnxruntime.__version__.split(".")[:2]) >= (1, 32):  # 1.23 writes no device id
+    from edgeqwen.types import release
+
+    if release(onnxruntime.__version__) >= (1, 32):  # 1.23 writes no device id
         assert any((edge / "runtime-cache").rglob("deviceid"))
 
 

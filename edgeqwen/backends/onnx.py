@@ -9,7 +9,6 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError
 from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..tokenizer import Tokenizer
+from ..types import release
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
@@ -37,10 +37,6 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 # The onnxruntime pyproject requires: 1.21 and 1.22 refuse the converter's graphs (opset 22, an
 # 8-bit GatherBlockQuantized), 1.23.0 runs them.
 MIN_ONNXRUNTIME = (1, 23)
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
 
 
 def _import_ort():
@@ -80,7 +76,7 @@ class OnnxModel:
         try:
             self.session, self.weights = self._load(ort, info, opts)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/RuntimeException types
-            if _version(ort.__version__) < MIN_ONNXRUNTIME:
+            if release(ort.__version__) < MIN_ONNXRUNTIME:
                 # an older onnxruntime refuses the graphs the converter writes (opset 22, 8-bit
                 # GatherBlockQuantized): the model is fine, the runtime is what to change
                 need = ".".join(map(str, MIN_ONNXRUNTIME))

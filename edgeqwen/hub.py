@@ -184,14 +184,15 @@ def resolve_model(
     )
 
 
-def _machine():
-    """This machine (without the bandwidth measurement), its calibration if one was made, and the
-    backends it runs, fastest first: what the planner's choices start from."""
+def _machine(measure: bool = False):
+    """This machine, its calibration if one was made, and the backends it runs, fastest first:
+    what the planner's choices start from. Its bandwidth is the one `edgeqwen probe` keeps (what
+    the probe's plan used); ``measure``: measure it too, as the probe does (~0.3 s)."""
     from .probe import read_system
     from .probe.calibrate import load_calibration
     from .probe.planner import available_backends
 
-    snap = read_system(measure_bandwidth=False)
+    snap = read_system(measure_bandwidth=measure, cache_dir=cache_dir())
     calibration = load_calibration(snap, cache_dir())
     return snap, calibration, available_backends(snap, calibration)
 
@@ -209,7 +210,7 @@ def install_missing(
     if model is None or str(model) == "auto":
         if best_installed(None, backend) is not None:
             return None
-        snap, calibration, runnable = _machine()
+        snap, calibration, runnable = _machine(measure=True)  # a download follows: choose as the probe does
         kinds = [b for b in runnable if backend in ("auto", b)]
         best = plan(snap, include_demo=False, backends=kinds, calibration=calibration).best
         if best is None:

@@ -249,14 +249,14 @@ def test_pull_with_no_model_takes_the_gguf_where_the_onnx_build_needs_converting
     build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setattr(hub_module, "_machine", lambda: (None, None, ["onnx", "llamacpp"]))
+    monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, None, ["onnx", "llamacpp"]))
     best = SimpleNamespace(model="qwen2.5-1.5b-instruct", backend="onnx")
     monkeypatch.setattr(probe_module, "plan", lambda *a, **k: SimpleNamespace(best=best))
     with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen2-f16"]}) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         path = hub_module.install_missing(None)
         assert path.name == "qwen2.5-1.5b-instruct-gguf" and {name for name, _ in fake.gets} == {build["file"]}
-    monkeypatch.setattr(hub_module, "_machine", lambda: (None, None, ["onnx"]))  # no llama.cpp: convert it is
+    monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, None, ["onnx"]))  # no llama.cpp: convert it is
     monkeypatch.setattr(hub_module, "best_installed", lambda *a: None)
     with pytest.raises(ModelNotFoundError, match="--convert"):
         hub_module.install_missing(None)

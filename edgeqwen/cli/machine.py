@@ -11,7 +11,9 @@ __all__ = ["bench", "probe"]
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s).")
+@click.option(
+    "--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s): use the one an earlier probe kept."
+)
 @click.option("--model", "model", help="Ask about one catalog model.")
 @click.option("--context", type=int, help="Ask about this context length.")
 @click.option(

@@ -78,11 +78,7 @@ def _versions() -> str:
 
 def machine_key(snap: SystemSnapshot) -> str:
     """What a calibration holds for: the same CPU, cores, SIMD flags and backend versions."""
-    parts = [snap.arch, snap.cpu_model, str(snap.physical_cores), str(snap.logical_cores), ",".join(snap.cpu_features)]
-    if snap.cpu_quota is not None:  # a container's --cpus 0.5 and 1 both give one core, at other speeds
-        parts.append(f"quota={snap.cpu_quota:g}")
-    text = "|".join(parts)
-    return hashlib.sha256(f"{text}|{_versions()}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{snap.hardware}|{_versions()}".encode()).hexdigest()[:16]
 
 
 def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:

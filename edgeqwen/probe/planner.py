@@ -72,9 +72,9 @@ _BOARD_DECODE = {
 # edgeqwen's ONNX int4 build (block 32, 8-bit lm_head: the converter's default) decode / llama.cpp
 # Q4_0 decode on the same machine: the rule when no calibration was made, by what the CPU has
 # (docs/performance.md, "CPU backends"). Measured: x86 with AVX2 only ONNX_AVX2_RATIO (this
-# project's machine; 1.11 with a 4-bit lm_head in the same run). x86 with AVX-512 VNNI was measured
-# with a 4-bit lm_head only: 0.81-0.87 (an independent run on Zen 4), 0.96 at 2 threads and 1.05 at
-# 16 (a noisy Sapphire Rapids-class Xeon); taken as 0.87 x 1.02 / 1.11, the 8-bit head's cost on AVX2.
+# project's machine; 1.11 with a 4-bit lm_head in the same run). x86 with AVX-512 VNNI: the default
+# build 0.78-0.90 on Zen 5 and 0.78-0.85 on Zen 4 (medians of two runs each); with a 4-bit lm_head
+# 0.81-0.87 on Zen 4, 0.96 at 2 threads and 1.05 at 16 on a noisy Sapphire Rapids-class Xeon.
 # Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0 kernels use the same int8
 # dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures are all there is).
 ONNX_VS_LLAMACPP = 0.85

@@ -83,6 +83,21 @@ class SystemSnapshot:
     def is_jetson(self) -> bool:
         return bool(self.board and "jetson" in self.board.lower())
 
+    @property
+    def hardware(self) -> str:
+        """What identifies this machine's CPU side: the same text means the same CPU, cores, SIMD
+        flags and CPU quota (a container's --cpus 0.5 and 1 both give one core, at other speeds)."""
+        parts = [
+            self.arch,
+            self.cpu_model,
+            str(self.physical_cores),
+            str(self.logical_cores),
+            ",".join(self.cpu_features),
+        ]
+        if self.cpu_quota is not None:
+            parts.append(f"quota={self.cpu_quota:g}")
+        return "|".join(parts)
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["cpu_features"] = list(self.cpu_features)
@@ -318,7 +333,9 @@ def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> 
 
 
 def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -> SystemSnapshot:
-    """Read this machine. Never raises for a missing source: what cannot be read is left out."""
+    """Read this machine. Never raises for a missing source: what cannot be read is left out.
+    With ``cache_dir``, the bandwidth is the best this machine has measured there (kept across
+    runs, so plans do not move with the measurement's noise), and its free disk is read."""
     system, arch = platform.system().lower(), platform.machine().lower()
     bandwidth = None
     if measure_bandwidth:
@@ -380,4 +397,9 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
         from dataclasses import replace
 
         snap = replace(snap, **extra)
-    return apply_limits(snap, read_limits(), cpu_affinity())
+    snap = apply_limits(snap, read_limits(), cpu_affinity())
+    if cache_dir is not None:
+        from .bandwidth import settle_bandwidth
+
+        snap = settle_bandwidth(snap, cache_dir)
+    return snap

@@ -700,3 +700,63 @@ def test_tool_results_bench_counts_injected_and_clean_results_and_codeipi_tasks(
     tool_results.main()
     out = capsys.readouterr().out
     assert "strict: agentdojo, flagged" in out and "strict: codeipi, flagged (tasks)" in out
+
+
+def test_fhir_cases_take_hl7s_types_and_each_example_by_its_resource_type(tmp_path):
+    """The FHIR schema's layout, made small: one case per resource type with the definitions it
+    reaches, ResourceList cut back to HL7's types (Medplum's after them refer to nothing), the
+    smallest examples first, each labelled by the check, and broken copies of the valid ones."""
+    import tarfile
+
+    import fhir_cases
+
+    ref = {"$ref": "#/definitions/string"}
+    schema = {
+        "$schema": "http://json-schema.org/draft-06/schema#",
+        "definitions": {
+            "ResourceList": {
+                "oneOf": [{"$ref": f"#/definitions/{t}"} for t in ("Patient", "VisionPrescription", "Project")]
+            },
+            "string": {"type": "string", "pattern": "^[\\s\\S]+$"},
+            "Patient": {
+                "properties": {
+                    "resourceType": {"const": "Patient"},
+                    "name": ref,
+                    "contained": {"type": "array", "items": {"$ref": "#/definitions/ResourceList"}},
+                },
+                "required": ["resourceType"],
+                "additionalProperties": False,
+            },
+            "VisionPrescription": {"properties": {"resourceType": {"const": "VisionPrescription"}}},
+            "Project": {"properties": {"owner": {"$ref": "#/definitions/Resource"}}},  # Medplum's: nowhere
+            "Unused": ref,
+        },
+    }
+    examples = tmp_path / "examples.tgz"
+    with tarfile.open(examples, "w:gz") as tar:
+        for name, value in (
+            ("package/Patient-b.json", {"resourceType": "Patient", "name": "Ann Smith"}),
+            ("package/Patient-a.json", {"resourceType": "Patient", "name": "Bo"}),
+            ("package/Patient-c.json", {"resourceType": "Patient", "name": ""}),  # the pattern refuses ""
+            ("package/Patient-big.json", {"resourceType": "Patient", "name": "x" * 500}),
+            ("package/Other-a.json", {"resourceType": "Other"}),  # no such definition
+            ("package/package.json", {"name": "hl7.fhir.r4.examples"}),
+        ):
+            path = tmp_path / "one.json"
+            path.write_text(json.dumps(value))
+            tar.add(path, arcname=name)
+    read = fhir_cases.read_examples(examples, max_bytes=200)
+    assert [n for n, _ in read["Patient"]] == ["Patient-c.json", "Patient-a.json", "Patient-b.json"]
+    found = fhir_cases.cases(fhir_cases.hl7_only(schema), read, per_type=3)
+    assert list(found) == ["fhir-r4-Patient"]
+    case = found["fhir-r4-Patient"]
+    assert case["schema"]["$ref"] == "#/definitions/Patient"
+    assert set(case["schema"]["definitions"]) == {"Patient", "string", "ResourceList", "VisionPrescription"}
+    assert [(t["description"], t["valid"]) for t in case["tests"] if "broken" not in t["description"]] == [
+        ("Patient-c.json", False),
+        ("Patient-a.json", True),
+        ("Patient-b.json", True),
+    ]
+    broken = [t for t in case["tests"] if "broken" in t["description"]]
+    assert broken and not any(t["valid"] for t in broken)
+    assert {"name": "Bo"} in [t["data"] for t in broken]  # the required resourceType dropped

@@ -617,6 +617,8 @@ def test_boolean_schemas_and_references_to_the_schemas_own_id():
     assert relax(True).exact and check([1, "x"], True) is None
     with pytest.raises(GrammarError, match="allows no value"):
         relax(False)
+    # a property that must not be there: the failure names `false`, not 'None' (jsonschema names no keyword)
+    assert check({"a": 1}, {"type": "object", "properties": {"a": False}}).keyword == "false"
     # a reference by the schema's own $id is local (llguidance refused it as remote)
     own = "https://example.com/s.json"
     schema = {

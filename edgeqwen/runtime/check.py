@@ -326,4 +326,6 @@ def check(value: Any, schema: Any) -> Violation | None:
     if error is None:
         return None
     where = "$" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
-    return Violation(str(error.validator), where, error.message[:300])
+    # a `false` subschema's error names no keyword (jsonschema: validator None, and no path past it)
+    keyword = "false" if error.validator is None else str(error.validator)
+    return Violation(keyword, where, error.message[:300])

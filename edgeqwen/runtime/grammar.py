@@ -27,8 +27,8 @@ from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
 from .matcher import matcher_limits, panic_message
 from .numbers import crash_message
-from .relax import COMPILE_TIME_LIMIT_S
 from .relax import compiles as relax_compiles
+from .relax import warn_if_slow
 
 if TYPE_CHECKING:
     from llguidance import LLMatcher
@@ -146,7 +146,8 @@ class GrammarEngine:
         if fmt.kind in ("json_schema", "json_object") and not thinking:
             compiled = relax_compiles()
             grammar = fmt.relaxed(self._build).grammar  # compiled, validated and cached by relax()
-            return self._timed(start, grammar) if relax_compiles() != compiled else grammar
+            # relax() warned of a slow compile itself
+            return self._timed(start, grammar, warn=False) if relax_compiles() != compiled else grammar
         spec = {f.name: getattr(fmt, f.name) for f in fields(fmt) if f.name != "model"}
         key = (json.dumps(spec, sort_keys=True, default=str), thinking, opened)
         cached = self._cache.get(key)
@@ -196,11 +197,11 @@ class GrammarEngine:
                 raise GrammarError(f"The response format cannot be compiled: {error}")
         return kept.deep_copy()
 
-    def _timed(self, start: float, grammar: str) -> str:
+    def _timed(self, start: float, grammar: str, warn: bool = True) -> str:
         elapsed = time.perf_counter() - start
         self.compile_times.append(elapsed)
-        if elapsed > COMPILE_TIME_LIMIT_S:
-            raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
+        if warn:
+            warn_if_slow(elapsed)
         return grammar
 
     def tool_calls(self, tools: Sequence[dict[str, Any]], prompt_len: int) -> TriggeredConstraint | None:

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import urllib.parse
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_SCHEMA_DEPTH",
     "OpenAPINullableWarning",
     "Relaxed",
+    "SlowCompileWarning",
     "UnknownFormatWarning",
     "Validate",
     "check_grammar_text",
@@ -150,7 +152,26 @@ def _refuse_invalid(schema: dict[str, Any], error: str) -> None:
     readable_patterns(schema)
 
 
+# A compile slower than this warns (it is still used, and kept: the wait is paid once). It was a
+# refusal, paid again on every request, and by wall-clock time: a schema a laptop compiles in 3 s
+# (an HL7 FHIR resource: ~680 definitions) could be refused on a Pi's slower cores.
 COMPILE_TIME_LIMIT_S = 10.0
+
+
+class SlowCompileWarning(UserWarning):
+    """A response format that took more than ``COMPILE_TIME_LIMIT_S`` to compile (kept for later answers)."""
+
+
+def warn_if_slow(elapsed: float) -> None:
+    if elapsed > COMPILE_TIME_LIMIT_S:
+        warnings.warn(
+            f"Compiling this response format took {elapsed:.1f} s; it is kept for the answers that follow. "
+            "A smaller schema (fewer definitions reached, smaller unions) compiles faster.",
+            SlowCompileWarning,
+            stacklevel=4,
+        )
+
+
 # How deep a schema's own objects and arrays may nest. llguidance's JSON reader stops at 128 levels
 # of the grammar, which holds the schema 3 levels down and a tool's parameters 4 more; the deepest
 # real schema of the corpora here nests 27.
@@ -171,8 +192,6 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
             _cache.move_to_end(key)
             return cached
     _misses += 1
-    # the limit is checked here, before the result is cached, so an over-long compile is refused
-    # every time it is asked for (an exception is never cached)
     start = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # a large schema's parse would set off a full collection mid-compile; after, not during
@@ -189,9 +208,7 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
     finally:
         if collecting:
             gc.enable()
-    elapsed = time.perf_counter() - start
-    if elapsed > COMPILE_TIME_LIMIT_S:
-        raise GrammarError(f"Compiling this response format took {elapsed:.1f} s; simplify the schema.")
+    warn_if_slow(time.perf_counter() - start)
     with _lock:
         _cache[key] = relaxed
         if len(_cache) > _CACHE_SIZE:

@@ -61,6 +61,7 @@ __all__ = [
     "compiles",
     "relax",
     "validate_grammar",
+    "warn_if_slow",
 ]
 
 

@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from jsonschema_bench import label, write_cases  # noqa: E402
 from pydantic_cases import broken  # noqa: E402
 
+from edgeqwen.runtime.walk import walk  # noqa: E402
+
 SCHEMA_MEMBER = "package/dist/fhir/r4/fhir.schema.json"
 PREFIX = "#/definitions/"
 LAST_HL7 = "VisionPrescription"  # ResourceList's last HL7 type; what follows is Medplum's
@@ -95,16 +97,10 @@ def reached(definitions: dict, start: str) -> dict:
         if name in out or name not in definitions:
             continue
         out[name] = definitions[name]
-        stack = [definitions[name]]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                ref = node.get("$ref")
-                if isinstance(ref, str) and ref.startswith(PREFIX):
-                    todo.append(ref[len(PREFIX) :])
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
+        for node in walk(definitions[name]):  # every subschema, as edgeqwen's rewrites walk them
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(PREFIX):
+                todo.append(ref[len(PREFIX) :])
     return dict(sorted(out.items()))
 
 

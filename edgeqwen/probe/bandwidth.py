@@ -12,7 +12,6 @@ moving once it is reached.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from dataclasses import replace
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibrate import keep, kept
 from .snapshot import SystemSnapshot
 
 __all__ = ["FILE", "measure_bandwidth", "settle_bandwidth"]
@@ -57,34 +57,25 @@ def settle_bandwidth(snap: SystemSnapshot, cache: Path) -> SystemSnapshot:
     """``snap`` with the best bandwidth measured on this machine (its own, or one kept in ``cache``
     from an earlier run), keeping a better one. A snapshot without a measurement gets the kept
     one; an unreadable or unwritable file only means nothing is kept."""
-    file = cache / FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        kept = data.get(_key(snap))
-        usable = isinstance(kept, (int, float)) and not isinstance(kept, bool) and math.isfinite(kept) and kept > 0
-        kept = float(kept) if usable else None
-    except (OSError, ValueError, AttributeError):
-        data, kept = {}, None
+    key = _key(snap)
+    best = kept(cache / FILE).get(key)
+    usable = isinstance(best, (int, float)) and not isinstance(best, bool) and math.isfinite(best) and best > 0
+    best = float(best) if usable else None
     measured = snap.bandwidth_gbps
-    if kept is None and measured is None:
+    if best is None and measured is None:
         return snap
     if measured is None:
-        return replace(snap, bandwidth_gbps=kept)
-    if kept is not None and kept >= measured:
-        if kept - measured < 0.05:
+        return replace(snap, bandwidth_gbps=best)
+    if best is not None and best >= measured:
+        if best - measured < 0.05:
             return snap
         note = (
-            f"Memory bandwidth is the best this machine has measured ({kept:.1f} GB/s; this run {measured:.1f}), "
+            f"Memory bandwidth is the best this machine has measured ({best:.1f} GB/s; this run {measured:.1f}), "
             "so the plan does not move with the measurement's noise."
         )
-        return replace(snap, bandwidth_gbps=kept, notes=(*snap.notes, note))
-    data = data if isinstance(data, dict) else {}
-    data[_key(snap)] = round(measured, 2)
+        return replace(snap, bandwidth_gbps=best, notes=(*snap.notes, note))
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        tmp.replace(file)
+        keep(cache / FILE, key, round(measured, 2))
     except OSError:  # a read-only cache: this run's measurement stands
         pass
     return snap

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .snapshot import SystemSnapshot
 
@@ -24,6 +25,8 @@ __all__ = [
     "Calibration",
     "Measurement",
     "calibrate",
+    "keep",
+    "kept",
     "load_calibration",
     "machine_key",
     "save_calibration",
@@ -81,31 +84,40 @@ def machine_key(snap: SystemSnapshot) -> str:
     return hashlib.sha256(f"{snap.hardware}|{_versions()}".encode()).hexdigest()[:16]
 
 
-def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:
-    """This machine's calibration, or None (never made, another machine, other backend versions)."""
-    try:
-        data = json.loads((cache / FILE).read_text(encoding="utf-8"))
-        entry = data[machine_key(snap)]
-        return Calibration(entry["machine"], tuple(Measurement(**m) for m in entry["measurements"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def save_calibration(snap: SystemSnapshot, cache: Path, calibration: Calibration) -> Path:
-    file = cache / FILE
+def kept(file: Path) -> dict[str, Any]:
+    """What a file the probe keeps per machine holds (``{key: entry}``); empty where it is missing
+    or not such a map."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        data = {}
-    data[machine_key(snap)] = {
-        "machine": calibration.machine,
-        "measurements": [asdict(m) for m in calibration.measurements],
-    }
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def keep(file: Path, key: str, entry: Any) -> Path:
+    """``entry`` kept under ``key`` in ``file``, beside other machines' (written whole, then renamed
+    over it: a reader never sees half a file). Raises OSError where the cache cannot be written."""
+    data = kept(file)
+    data[key] = entry
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
     tmp.replace(file)
     return file
+
+
+def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:
+    """This machine's calibration, or None (never made, another machine, other backend versions)."""
+    try:
+        entry = kept(cache / FILE)[machine_key(snap)]
+        return Calibration(entry["machine"], tuple(Measurement(**m) for m in entry["measurements"]))
+    except (KeyError, TypeError):
+        return None
+
+
+def save_calibration(snap: SystemSnapshot, cache: Path, calibration: Calibration) -> Path:
+    entry = {"machine": calibration.machine, "measurements": [asdict(m) for m in calibration.measurements]}
+    return keep(cache / FILE, machine_key(snap), entry)
 
 
 def calibrate(

@@ -4,12 +4,28 @@ models under ``models/`` in it. The bottom of the layering: everything may impor
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["cache_dir", "existing", "expand", "installed_path", "models_dir", "onnxruntime_cache"]
+__all__ = [
+    "CacheFallbackWarning",
+    "cache_dir",
+    "can_create",
+    "existing",
+    "expand",
+    "installed_path",
+    "models_dir",
+    "onnxruntime_cache",
+]
+
+
+class CacheFallbackWarning(UserWarning):
+    """There is no home folder to keep files in, so a folder under the temporary directory is used."""
 
 
 def expand(path: str | os.PathLike) -> Path:
@@ -19,7 +35,52 @@ def expand(path: str | os.PathLike) -> Path:
 
 
 def cache_dir() -> Path:
-    return expand(os.environ.get("EDGEQWEN_HOME") or Path.home() / ".cache" / "edgeqwen")
+    home = os.environ.get("EDGEQWEN_HOME")
+    return expand(home) if home else _default_cache(os.environ.get("HOME"), tempfile.gettempdir())
+
+
+@functools.lru_cache(maxsize=8)
+def _default_cache(home: str | None, temp: str) -> Path:
+    """``~/.cache/edgeqwen``; where there is no home to keep it in, a folder of this user's under the
+    temporary directory, said once. A container run as a user /etc/passwd does not name has HOME
+    unset (``Path.home()`` raised RuntimeError) or HOME=/ as Docker sets it (every write failed)."""
+    user_home = os.path.expanduser("~")
+    default = Path(user_home) / ".cache" / "edgeqwen"
+    if Path(user_home).is_absolute() and can_create(default):
+        return default
+    fallback = _private_temp_folder(Path(temp))
+    where = f"HOME={home}" if home is not None else "HOME is not set and this user has no home"
+    warnings.warn(
+        CacheFallbackWarning(
+            f"No writable home folder ({where}): edgeqwen keeps its files in {fallback} for now, which the "
+            "system may delete. Set EDGEQWEN_HOME to a writable folder to keep models and caches."
+        ),
+        stacklevel=3,
+    )
+    return fallback
+
+
+def can_create(folder: Path) -> bool:
+    """Whether ``folder`` is there (read-only is the owner's choice: an image with models baked
+    in) or the nearest thing above it that is there is a folder that may be written."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return path == folder or (path.is_dir() and os.access(path, os.W_OK | os.X_OK))
+    return False
+
+
+def _private_temp_folder(temp: Path) -> Path:
+    """``edgeqwen-UID`` under the temporary directory, the same each run so caches last; another
+    user's folder there (made to be written through) is never used: a fresh one is made instead."""
+    folder = temp / f"edgeqwen-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        mine = not folder.is_symlink() and (not hasattr(os, "getuid") or folder.stat().st_uid == os.getuid())
+        if mine:
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="edgeqwen-", dir=temp))
 
 
 def models_dir() -> Path:

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlparse
 
 from .catalog import LLAMACPP_INSTALL, ModelSpec, get_model, llamacpp_installed
@@ -32,7 +33,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import existing, installed_path, models_dir
+from .paths import cache_dir, can_create, existing, installed_path, models_dir
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -78,6 +79,17 @@ def manifest_path(name: str) -> Path:
 def _say(progress: Callable[[str], None] | None, text: str) -> None:
     if progress:
         progress(text)
+
+
+def _hub_cache(hf: ModuleType) -> str | None:
+    """Where the hub's files go: huggingface_hub's own choice (HF_HUB_CACHE, HF_HOME, else
+    ~/.cache/huggingface) unless that cannot be written for want of a home (a container's user
+    with none: HOME=/ or unset), then beside edgeqwen's own files."""
+    chosen = os.environ.get("HF_HUB_CACHE") or None
+    default = Path(hf.constants.HF_HUB_CACHE)  # relative ("~/.cache/...") where there is no home
+    if chosen or os.environ.get("HF_HOME") or (default.is_absolute() and can_create(default)):
+        return chosen
+    return str(cache_dir() / "huggingface" / "hub")
 
 
 def _hub():
@@ -183,7 +195,7 @@ def pull(
     dest = models_dir() / install
     hf = _hub()
     endpoint = os.environ.get("HF_ENDPOINT") or None
-    cache = os.environ.get("HF_HUB_CACHE") or None
+    cache = _hub_cache(hf)
     why_offline = _offline_reason(endpoint or hf.constants.ENDPOINT)
     offline = why_offline is not None  # then what is cached still installs; nothing else can
     if offline:
@@ -305,7 +317,7 @@ def _pull_and_convert(
             force_download=force,
             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
             endpoint=os.environ.get("HF_ENDPOINT") or None,
-            cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            cache_dir=_hub_cache(hf),
             local_files_only=offline,
         )
     except Exception as exc:

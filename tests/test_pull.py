@@ -350,3 +350,17 @@ def test_rm_removes_only_an_installed_name_never_a_path(tmp_path, monkeypatch):
         assert result.exit_code == 1 and "is not installed" in result.stderr, (name, result.output)
     assert victim.is_dir() and (home / "tokenizers").is_dir() and (home / "models" / "mine").is_dir()
     assert runner.invoke(main, ["rm", "mine"]).exit_code == 0 and not (home / "models" / "mine").exists()
+
+
+def test_pull_with_no_writable_home_keeps_the_hub_cache_beside_edgeqwens(hub, tmp_path, monkeypatch):
+    """A container's user with no home (HOME=/ as Docker sets it): huggingface_hub's default cache,
+    /.cache/huggingface, cannot be made, and every pull failed with "run the same command again"."""
+    from edgeqwen.pull import _hub
+
+    (tmp_path / "file").write_text("")  # stands for the unwritable / (the suite runs as root)
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setattr(_hub().constants, "HF_HUB_CACHE", str(tmp_path / "file" / ".cache" / "huggingface" / "hub"))
+    path = pull(SPEC)
+    assert (path / "genai_config.json").is_file()
+    assert path.resolve().is_relative_to(tmp_path / "home" / "huggingface" / "hub")

@@ -1,0 +1,67 @@
+"""Where edgeqwen keeps its files when the user has no home to keep them in (a container run as a
+user /etc/passwd does not name)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+import pytest
+
+from edgeqwen.paths import CacheFallbackWarning, cache_dir, can_create
+
+
+@pytest.fixture
+def no_home_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("EDGEQWEN_HOME", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    return tmp_path
+
+
+def test_default_is_under_home(no_home_set, monkeypatch):
+    monkeypatch.setenv("HOME", str(no_home_set / "me"))
+    assert cache_dir() == no_home_set / "me" / ".cache" / "edgeqwen"
+
+
+def test_home_unset_and_no_passwd_entry_falls_back_to_temp(no_home_set, monkeypatch):
+    """Path.home() raised RuntimeError: a bare traceback before the first answer."""
+    monkeypatch.delenv("HOME")
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.warns(CacheFallbackWarning, match="HOME is not set.*EDGEQWEN_HOME"):
+        folder = cache_dir()
+    assert folder == no_home_set / "tmp" / f"edgeqwen-{os.getuid()}"
+    assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    assert cache_dir() == folder  # the same folder all process long, said once
+
+
+def test_home_that_cannot_be_written_falls_back(no_home_set, monkeypatch):
+    """Docker sets HOME=/ for a user it has no entry for; every write under /.cache failed. (A file
+    stands for the unwritable folder here: the suite runs as root, which may write anywhere.)"""
+    (no_home_set / "file").write_text("")
+    monkeypatch.setenv("HOME", str(no_home_set / "file"))
+    with pytest.warns(CacheFallbackWarning, match="HOME=.*file"):
+        assert cache_dir() == no_home_set / "tmp" / f"edgeqwen-{os.getuid()}"
+
+
+def test_another_users_temp_folder_is_never_used(no_home_set, monkeypatch):
+    """A folder (or a link) someone else made at the fallback's name could be read or swapped by them."""
+    elsewhere = no_home_set / "elsewhere"
+    elsewhere.mkdir()
+    (no_home_set / "tmp" / f"edgeqwen-{os.getuid()}").symlink_to(elsewhere)
+    monkeypatch.setenv("HOME", "/")
+    monkeypatch.setattr("edgeqwen.paths.can_create", lambda folder: False)
+    with pytest.warns(CacheFallbackWarning):
+        folder = cache_dir()
+    assert folder.parent == no_home_set / "tmp" and folder.name.startswith("edgeqwen-")
+    assert not folder.is_symlink() and folder.resolve() != elsewhere
+
+
+def test_can_create(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert can_create(tmp_path / "a" / "b")
+    assert not can_create(tmp_path / "file" / "a")

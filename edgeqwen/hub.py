@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
-from .paths import cache_dir, existing, models_dir
+from .paths import cache_dir, existing, installing, models_dir
 
 __all__ = [
     "DEMO_MODEL",
@@ -72,13 +72,21 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
     # said before "Converting ...": where llama.cpp may be chosen, it runs the GGUF as it is
     instead = f"; or install llama.cpp, which runs the demo model's GGUF as it is: {LLAMACPP_INSTALL}"
     check_converter(instead if backend == "auto" else "", also=FROM_GGUF)
-    if announce:
-        announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".edgeqwen-gguf-", dir=out.parent) as tmp:
-        hf = gguf_to_hf(gguf, Path(tmp) / "hf")
-        convert(hf, out, ConvertOptions(), log=Path(tmp) / "convert.log")
-        shutil.rmtree(hf, ignore_errors=True)
+
+    def waiting() -> None:
+        if announce:
+            announce("Another edgeqwen process is converting the demo model: waiting for it...")
+
+    with installing(DEMO_MODEL, waiting):
+        if (out / "genai_config.json").is_file():  # that other process's
+            return out
+        if announce:
+            announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".edgeqwen-gguf-", dir=out.parent) as tmp:
+            hf = gguf_to_hf(gguf, Path(tmp) / "hf")
+            convert(hf, out, ConvertOptions(), log=Path(tmp) / "convert.log")
+            shutil.rmtree(hf, ignore_errors=True)
     return out
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "existing",
     "expand",
     "installed_path",
+    "installing",
     "models_dir",
     "onnxruntime_cache",
 ]
@@ -104,6 +105,32 @@ def existing(text: str | os.PathLike) -> Path | None:
         return path if path.exists() or path.is_symlink() else None
     except (OSError, ValueError):
         return None
+
+
+@contextlib.contextmanager
+def installing(name: str, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Held by one process at a time per installed model ``name`` (``locks/NAME.lock`` in the cache),
+    around making it: two first runs at once each converted the demo model, and the second to
+    finish deleted the folder the first was loading. ``waiting`` is called if another holds it.
+    Where there is no ``fcntl`` (Windows) nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock = cache_dir() / "locks" / f"{name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                waiting()
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel if its holder dies
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

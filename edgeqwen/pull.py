@@ -33,7 +33,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import cache_dir, can_create, existing, installed_path, models_dir
+from .paths import cache_dir, can_create, existing, installed_path, installing, models_dir
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -181,6 +181,8 @@ def pull(
         _say(progress, f"llama.cpp is not installed here; to run this GGUF: {LLAMACPP_INSTALL}")
     if installed_path(install) is None:  # "..gguf" names the install "."; the models folder would be replaced
         raise InvalidRequestError(f"{name!r} gives no folder name to install it under; rename the file.", "model")
+
+    spec = route = None
     if not repo:
         spec = get_model(name)
         # the GGUF needs nothing built: on a Pi or without torch it is the way in
@@ -191,7 +193,28 @@ def pull(
                 f"{name} has no prebuilt int4 ONNX build on the hub. {instead} to download {convert_from} "
                 "and build it here (needs `pip install 'edgeqwen[convert]'`, several GB and a few minutes)."
             )
-        return _pull_and_convert(spec, convert_from, force, revision, progress, route)
+
+    def waiting() -> None:
+        _say(progress, f"Another edgeqwen process is installing {install}: waiting for it...")
+
+    with installing(install, waiting):  # two at once: the second to finish replaced the first's folder
+        if spec is not None:
+            return _pull_and_convert(spec, convert_from, force, revision, progress, route)
+        return _download(install, repo, sub, file, force=force, revision=revision, progress=progress)
+
+
+def _download(
+    install: str,
+    repo: str,
+    sub: str | None,
+    file: str | None,
+    *,
+    force: bool,
+    revision: str | None,
+    progress: Callable[[str], None] | None,
+) -> Path:
+    """Fetch ``repo`` (its ``sub`` folder, or its one ``file``) into the hub's cache, check every
+    file against what the hub records, and install it as ``install`` (a link into the cache)."""
     dest = models_dir() / install
     hf = _hub()
     endpoint = os.environ.get("HF_ENDPOINT") or None

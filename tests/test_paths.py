@@ -65,3 +65,62 @@ def test_can_create(tmp_path):
     (tmp_path / "file").write_text("")
     assert can_create(tmp_path / "a" / "b")
     assert not can_create(tmp_path / "file" / "a")
+
+
+def test_installing_is_held_by_one_at_a_time(tmp_path, monkeypatch):
+    """Two first runs at once converted the demo model twice, and the second to finish deleted the
+    folder the first was loading (FileNotFoundError). flock holds across open files, so two threads
+    stand for two processes here."""
+    import threading
+
+    from edgeqwen.paths import installing
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    events: list[str] = []
+    waiting = threading.Event()
+    with installing("m"):
+        other = threading.Thread(target=lambda: _take(installing, events, waiting))
+        other.start()
+        assert waiting.wait(10)  # the other one saw it held, said so, and waits
+        events.append("first done")
+    other.join(10)
+    assert events == ["waiting", "first done", "second in"]
+    with installing("m"), installing("another model"):  # per model; released after use
+        pass
+
+
+def _take(installing, events, waiting):
+    def said() -> None:
+        events.append("waiting")
+        waiting.set()
+
+    with installing("m", said):
+        events.append("second in")
+
+
+def test_a_demo_model_converted_while_waiting_is_not_converted_again(tmp_path, monkeypatch):
+    """The process that waited finds the other's folder and uses it."""
+    import contextlib
+
+    import edgeqwen.convert as convert_module
+    from edgeqwen import hub
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    out = tmp_path / "models" / hub.DEMO_MODEL
+
+    @contextlib.contextmanager
+    def other_process_finishes_first(name, waiting=None):
+        out.mkdir(parents=True)
+        (out / "genai_config.json").write_text("{}")
+        yield
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(hub, "installing", other_process_finishes_first)
+    monkeypatch.setattr(convert_module, "check_converter", lambda *a, **k: None)
+    monkeypatch.setattr(convert_module, "convert", no_conversion)
+    monkeypatch.setattr(convert_module, "gguf_to_hf", no_conversion)
+    said = []
+    assert hub.ensure_demo_model(said.append, backend="onnx") == out
+    assert said == []

@@ -364,3 +364,20 @@ def test_pull_with_no_writable_home_keeps_the_hub_cache_beside_edgeqwens(hub, tm
     path = pull(SPEC)
     assert (path / "genai_config.json").is_file()
     assert path.resolve().is_relative_to(tmp_path / "home" / "huggingface" / "hub")
+
+
+def test_a_second_pull_of_the_same_model_waits_for_the_first(hub):
+    """Two at once: the second to finish replaced the first's install under it."""
+    import threading
+
+    from edgeqwen.paths import installing
+
+    said: list[str] = []
+    done: list[object] = []
+    with installing(NAME):
+        other = threading.Thread(target=lambda: done.append(pull(SPEC, progress=said.append)))
+        other.start()
+        other.join(1.5)
+        assert other.is_alive() and said == [f"Another edgeqwen process is installing {NAME}: waiting for it..."]
+    other.join(60)
+    assert done and (done[0] / "genai_config.json").is_file() and said[-1].startswith("Installed")

@@ -119,8 +119,13 @@ def installing(name: str, waiting: Callable[[], None] | None = None) -> Iterator
         yield
         return
     lock = cache_dir() / "locks" / f"{name}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as fh:
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "a")  # closed by the with below
+    except OSError:  # a read-only cache: nothing can be installed into it, and the write says so
+        yield
+        return
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import difflib
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
-from .paths import cache_dir, existing, installing, models_dir
+from .integrity import mark_verified
+from .paths import cache_dir, existing, installing, models_dir, scratch
 
 __all__ = [
     "DEMO_MODEL",
@@ -82,11 +82,13 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
             return out
         if announce:
             announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".edgeqwen-gguf-", dir=out.parent) as tmp:
-            hf = gguf_to_hf(gguf, Path(tmp) / "hf")
-            convert(hf, out, ConvertOptions(), log=Path(tmp) / "convert.log")
-            shutil.rmtree(hf, ignore_errors=True)
+        with scratch(DEMO_MODEL) as tmp:
+            hf = gguf_to_hf(gguf, tmp / "hf")
+            convert(hf, tmp / "model", ConvertOptions(), log=tmp / "convert.log")
+            if out.exists():  # a folder with no model in it (the check above): ours to replace
+                shutil.rmtree(out)
+            (tmp / "model").rename(out)
+        mark_verified(out)  # hashed as it was written; the verdict is kept by path
     return out
 
 

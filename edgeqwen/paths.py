@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -20,6 +22,7 @@ __all__ = [
     "expand",
     "installed_path",
     "installing",
+    "scratch",
     "models_dir",
     "onnxruntime_cache",
 ]
@@ -136,6 +139,20 @@ def installing(name: str, waiting: Callable[[], None] | None = None) -> Iterator
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A folder beside the installed models to make ``name`` in (``.NAME.partial-*``), removed after.
+    Taken holding :func:`installing`, so any other folder of that name is what a killed attempt
+    left (a conversion the OOM killer stopped left 0.5 GB for the demo model, GBs for a Qwen), and is
+    removed first."""
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    for left in root.glob(glob.escape(f".{name}.partial-") + "*"):
+        shutil.rmtree(left, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.partial-", dir=root) as tmp:
+        yield Path(tmp)
 
 
 @contextlib.contextmanager

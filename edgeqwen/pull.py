@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +32,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import cache_dir, can_create, existing, installed_path, installing, models_dir
+from .paths import cache_dir, can_create, existing, installed_path, installing, models_dir, scratch
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -347,12 +346,12 @@ def _pull_and_convert(
         if offline:
             raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
-    models_dir().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".edgeqwen-convert-", dir=models_dir()) as tmp:
-        convert(src, Path(tmp) / "model", ConvertOptions())  # writes the folder's manifest
+    with scratch(install) as tmp:
+        convert(src, tmp / "model", ConvertOptions())  # writes the folder's manifest
         if dest.exists() or dest.is_symlink():
             remove(install)
-        (Path(tmp) / "model").rename(dest)
+        (tmp / "model").rename(dest)
+    mark_verified(dest)  # hashed as it was written; the verdict is kept by path
     return dest
 
 

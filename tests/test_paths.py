@@ -136,3 +136,21 @@ def test_installing_into_a_cache_that_cannot_hold_a_lock_goes_on(tmp_path, monke
     with installing("m"):
         entered.append(True)
     assert entered
+
+
+def test_scratch_removes_what_a_killed_attempt_left(tmp_path, monkeypatch):
+    """A conversion the OOM killer stopped left its folder (0.5 GB for the demo model) behind, one
+    more each try; the next attempt at the same model removes it, and never another model's."""
+    from edgeqwen.paths import models_dir, scratch
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    killed = models_dir() / ".m[1].partial-abc"
+    (killed / "hf").mkdir(parents=True)
+    (killed / "hf" / "weights").write_bytes(bytes(1000))
+    other = models_dir() / ".other.partial-abc"
+    other.mkdir()
+    with scratch("m[1]") as tmp:
+        assert tmp.parent == models_dir() and tmp.name.startswith(".m[1].partial-")
+        assert not killed.exists() and other.is_dir()
+        (tmp / "model").mkdir()
+    assert not tmp.exists() and other.is_dir()

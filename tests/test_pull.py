@@ -381,3 +381,18 @@ def test_a_second_pull_of_the_same_model_waits_for_the_first(hub):
         assert other.is_alive() and said == [f"Another edgeqwen process is installing {NAME}: waiting for it..."]
     other.join(60)
     assert done and (done[0] / "genai_config.json").is_file() and said[-1].startswith("Installed")
+
+
+def test_a_download_that_fills_the_disk_says_so(hub, monkeypatch):
+    """It read "Downloading ... failed: [Errno 28] ...; run the same command again to resume": as it
+    is, the same command fills the same disk."""
+    import errno
+
+    from edgeqwen.pull import _hub
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_hub(), "snapshot_download", full)
+    with pytest.raises(InsufficientDiskError, match="filled up while downloading test-org/.*HF_HUB_CACHE"):
+        pull(SPEC)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .model import SUPPORTED_TYPES, kv_bytes_per_token, unsupported_architecture
-from .paths import expand
+from .paths import expand, temp_folder
 
 __all__ = ["FILE_TYPES", "GgufInfo", "find_gguf", "read_gguf_info", "read_metadata", "tokenizer_json"]
 
@@ -249,16 +249,27 @@ def _catalog_name(info: dict[str, int]) -> str | None:
 
 
 def _write_once(text: str, target: Path) -> Path:
-    """The tokenizer.json with this content: reused when present, else written atomically."""
+    """The tokenizer.json with this content: reused when present, else written atomically; where
+    the cache cannot be written (a read-only image with its models baked in), under this user's
+    temporary folder instead."""
     try:
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        return _write_or_reuse(text, target)
     except OSError as exc:
+        try:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]  # two GGUFs' files never share a name
+            return _write_or_reuse(text, temp_folder() / "tokenizers" / f"{digest}.tokenizer.json")
+        except OSError:
+            pass
         raise ModelLoadError(f"Cannot write the tokenizer {target} ({exc}); make that folder writable.") from exc
+
+
+def _write_or_reuse(text: str, target: Path) -> Path:
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
     return target
 
 

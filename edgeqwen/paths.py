@@ -29,6 +29,7 @@ __all__ = [
     "installing",
     "is_disk_full",
     "scratch",
+    "temp_folder",
     "models_dir",
     "onnxruntime_cache",
 ]
@@ -61,7 +62,7 @@ def _default_cache(home: str | None, temp: str) -> Path:
     default = Path(user_home) / ".cache" / "edgeqwen"
     if Path(user_home).is_absolute() and can_create(default):
         return default
-    fallback = _private_temp_folder(Path(temp))
+    fallback = temp_folder(Path(temp))
     where = f"HOME={home}" if home is not None else "HOME is not set and this user has no home"
     warnings.warn(
         CacheFallbackWarning(
@@ -82,9 +83,10 @@ def can_create(folder: Path) -> bool:
     return False
 
 
-def _private_temp_folder(temp: Path) -> Path:
+def temp_folder(temp: Path | None = None) -> Path:
     """``edgeqwen-UID`` under the temporary directory, the same each run so caches last; another
     user's folder there (made to be written through) is never used: a fresh one is made instead."""
+    temp = temp or Path(tempfile.gettempdir())
     folder = temp / f"edgeqwen-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)

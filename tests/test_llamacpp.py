@@ -245,6 +245,20 @@ def test_bad_gguf_files_say_what_to_do(tmp_path, tiny_ggufs):
         read_gguf_info(other)
 
 
+def test_a_read_only_cache_still_runs_a_gguf(tmp_path, tiny_ggufs, monkeypatch):
+    """An image with its models baked in, run read-only: the tokenizer taken from the GGUF could
+    not be cached, and the model did not load ("Cannot write the tokenizer"). It goes to this
+    user's temporary folder instead. (A file stands for the read-only folder: tests run as root.)"""
+    import os
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "file").write_text("")
+    info = read_gguf_info(tiny_ggufs["qwen2-f32"], tokenizer_dir=tmp_path / "file" / "tokenizers")
+    assert info.tokenizer_file.parent == tmp_path / "tmp" / f"edgeqwen-{os.getuid()}" / "tokenizers"
+    assert json.loads(info.tokenizer_file.read_text())["model"]["type"] == "BPE"
+
+
 def _truncate_tensors(src, tmp_path):
     """The file with its metadata whole and its tensor data cut short."""
     cut = tmp_path / "tensors-cut.gguf"

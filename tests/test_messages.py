@@ -220,6 +220,19 @@ def test_ctrl_c_in_run_exits_130_without_noise(tiny_models, monkeypatch):
     assert result.exit_code == 130 and "Aborted" not in result.output
 
 
+def test_out_of_memory_is_one_line_with_what_to_do(tiny_models, monkeypatch):
+    """Under a memory limit (`ulimit -v 600000`) the import of onnxruntime raised MemoryError: a
+    traceback through importlib."""
+
+    def no_memory(model, opts):
+        raise MemoryError
+
+    monkeypatch.setattr("edgeqwen.cli.answer.open_assistant", no_memory)
+    result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hello"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: out of memory.") and "--context-length" in result.stderr
+
+
 def test_the_python_api_says_when_it_falls_back_to_the_demo_model(monkeypatch, tmp_path):
     monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
     monkeypatch.setattr("edgeqwen.hub.ensure_demo_model", lambda announce=None, backend="auto": tmp_path)

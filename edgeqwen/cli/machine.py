@@ -19,7 +19,8 @@ __all__ = ["bench", "probe"]
 @click.option(
     "--calibrate",
     is_flag=True,
-    help="First time each installed CPU backend here (twice, interleaved; seconds each); kept for this machine.",
+    help="First time each installed CPU backend here (twice, interleaved; seconds each; llama.cpp on a stand-in of "
+    "a Qwen model when none is installed, no download); kept for this machine.",
 )
 @clean_errors
 def probe(as_json: bool, quick: bool, model: str | None, context: int | None, calibrate: bool) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "gpu_bandwidth",
     "onnx_vs_llamacpp",
     "plan",
+    "reference_model",
     "usable_gpu",
 ]
 
@@ -186,6 +187,11 @@ def cpu_decode_rate(
     from the ONNX path's tokens/s instead (:func:`estimate`)."""
     if calibration is not None and backend in calibration.rates:
         return calibration.rates[backend], f"calibrated on this machine ({calibration.models[backend]})"
+    if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:
+        # llama.cpp measured (on a stand-in, before any download) and the ONNX path not: the rule's
+        # ratio from that measurement, not a copy-bandwidth guess beside a measurement
+        ratio, why = onnx_vs_llamacpp(snap)
+        return None, f"llama.cpp's calibrated tokens/s x {ratio} ({why})"
     published = _board_decode(snap, backend)
     if published is not None:
         return published
@@ -197,11 +203,16 @@ def cpu_decode_rate(
     return rate, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
 
 
+def reference_model() -> ModelSpec:
+    """The catalog model the CPU backends' rules were measured on (and a calibration's stand-in is)."""
+    return next(s for s in catalog() if s.name == REFERENCE_MODEL)
+
+
 def cpu_backends(snap: SystemSnapshot, calibration: Calibration | None = None) -> list[str]:
     """The CPU backends installed here, fastest first (by calibration, else by the rule above):
     compared in tokens/s on one model, since their builds of it differ in size."""
     installed = [b for b in CPU_BACKENDS if b != "llamacpp" or snap.llamacpp_available]
-    reference = next(s for s in catalog() if s.name == REFERENCE_MODEL)
+    reference = reference_model()
     return sorted(installed, key=lambda b: -estimate(reference, snap, b, 4096, calibration).decode_tps)
 
 
@@ -292,7 +303,9 @@ def estimate(
         # Under a quota below one CPU the process runs that share of the time: measured 0.48x at
         # 0.5 CPUs, one thread, on the demo (docs/performance.md, "Containers").
         tps *= min(1.0, snap.cpu_quota)
-    if bandwidth is None:  # llama.cpp under the rule (cpu_decode_rate says why)
+    if bandwidth is None and backend == "onnx":  # from llama.cpp's calibration (cpu_decode_rate says why)
+        tps = estimate(spec, snap, "llamacpp", ctx, calibration).decode_tps * onnx_vs_llamacpp(snap)[0]
+    elif bandwidth is None:  # llama.cpp under the rule (cpu_decode_rate says why)
         tps = estimate(spec, snap, "onnx", ctx, calibration).decode_tps / onnx_vs_llamacpp(snap)[0]
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"

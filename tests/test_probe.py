@@ -501,7 +501,10 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
     best = plan(snap, include_demo=False, backends=runnable, calibration=calibration).best
     assert (best.model, best.backend) == (report["plan"]["best"]["model"], report["plan"]["best"]["backend"])
     quick = json.loads(CliRunner().invoke(main, ["probe", "--quick", "--json"]).output)
-    assert quick["plan"]["bandwidth_gbps"] == 61.5 and quick["plan"]["best"] == report["plan"]["best"]
+    # the same choice; the memory budget is this moment's free RAM, which moves between two runs
+    same = ("model", "backend", "build", "decode_tps")
+    assert quick["plan"]["bandwidth_gbps"] == 61.5
+    assert [quick["plan"]["best"][k] for k in same] == [report["plan"]["best"][k] for k in same]
     # on a fresh machine, a pull measures as the probe would before it chooses
     (tmp_path / bandwidth.FILE).unlink()
     assert hub_module._machine()[0].bandwidth_gbps is None

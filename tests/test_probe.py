@@ -544,7 +544,9 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     assert again == timed[0] and geometry == ("qwen2", 2, 256, 50_000)  # the same file, both rounds
     assert path.name == f"{real.name}-standin" and not path.exists()  # deleted after
     assert result.rates == {"llamacpp": pytest.approx(2**30 * 10 / 1e9)}
-    assert load_calibration(read_system(measure_bandwidth=False), tmp_path) == result
+    snap = read_system(measure_bandwidth=False)
+    assert load_calibration(snap, tmp_path) == result
+    assert plan(snap, calibration=result).calibrated == ("llamacpp",)
     assert any("writing a stand-in of Qwen2.5-1.5B-Instruct" in line for line in said)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".standin")]
 
@@ -575,3 +577,20 @@ def test_a_llamacpp_calibration_alone_sets_the_onnx_estimate_by_the_rule():
         if (spec.name, "onnx") in by and (spec.name, "llamacpp") in by:
             llama, onnx = by[spec.name, "llamacpp"], by[spec.name, "onnx"]
             assert onnx.decode_tps == pytest.approx(llama.decode_tps * ratio, abs=0.1)  # each rounded
+
+
+def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch):
+    """The estimate read half of what Zen 4 and Zen 5 decode, and nothing said a calibration was
+    there to be had without a download."""
+    from edgeqwen.probe import planner
+    from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
+    from edgeqwen.probe.report import format_report
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    hint = "`edgeqwen probe --calibrate` times this machine (about 20 s, nothing downloaded)"
+    assert plan(snap).calibrated == () and hint in format_report(snap, plan(snap))
+    calibrated = Calibration(machine_key(snap), (Measurement("llamacpp", "stand-in", 2**30, 30.0, 4),))
+    assert hint not in format_report(snap, plan(snap, calibration=calibrated))
+    plain = replace(snap, llamacpp_available=False)  # no stand-in to time without llama.cpp
+    assert hint not in format_report(plain, plan(plain))
+    assert planner.Plan(None, (), 1.0, "x").as_dict()["calibrated"] == []

@@ -143,6 +143,7 @@ class Plan:
     candidates: tuple[Recommendation, ...]
     bandwidth_gbps: float
     bandwidth_source: str
+    calibrated: tuple[str, ...] = ()  # the CPU backends whose speed was measured on this machine
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +151,7 @@ class Plan:
             "candidates": [c.as_dict() for c in self.candidates],
             "bandwidth_gbps": self.bandwidth_gbps,
             "bandwidth_source": self.bandwidth_source,
+            "calibrated": list(self.calibrated),
         }
 
 
@@ -394,7 +396,7 @@ def plan(
         )
     elif published is not None:
         source += "; decode speed from " + published[1]
-    return Plan(best, candidates, bw, source)
+    return Plan(best, candidates, bw, source, tuple(sorted(calibration.rates)) if calibration else ())
 
 
 def _ready_to_run(best: Recommendation, pool: Sequence[Recommendation]) -> Recommendation:

@@ -65,6 +65,12 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         lines.append(f"  why: {b.reason}")
         for i, way in enumerate(how_to_get(b, snap)):
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
+        if b.device == "cpu" and not result.calibrated and snap.llamacpp_available:
+            # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and so a smaller model
+            lines.append(
+                "  speed: estimated, not measured; `edgeqwen probe --calibrate` times this machine "
+                "(about 20 s, nothing downloaded)"
+            )
     return "\n".join(lines)
 
 

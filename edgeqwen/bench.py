@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -184,8 +183,9 @@ def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     """Time every installed CPU backend on the build the planner would run on it (the installed
-    Qwen build it ranks best, else the demo model's build for that backend) and keep the result
-    for this machine (``edgeqwen probe --calibrate``)."""
+    Qwen build it ranks best; else, for llama.cpp, a stand-in of one written for the purpose, and
+    for the ONNX path the demo model's build) and keep the result for this machine (``edgeqwen
+    probe --calibrate``)."""
     from .hub import DEMO_MODEL, best_installed, cache_dir, installed_models
     from .probe import read_system
     from .probe.calibrate import calibrate, save_calibration
@@ -225,21 +225,20 @@ def _standin(stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> 
     the demo GGUF where the disk has no room for it (timed, but too small to be used)."""
     from .convert import demo_gguf_path
     from .errors import InsufficientDiskError
-    from .hub import cache_dir
-    from .paths import check_disk
+    from .paths import check_disk, installing, scratch
     from .probe.planner import reference_model
     from .standin import standin_bytes, write_standin
 
     spec, demo = reference_model(), demo_gguf_path()
-    folder = cache_dir()
+    # as an install is made: one calibration at a time, and what a killed one left is removed first
+    stack.enter_context(installing("calibration-standin"))
+    tmp = stack.enter_context(scratch("calibration-standin"))
     try:
-        check_disk(folder, standin_bytes(spec.geometry), f"A stand-in of {spec.display} to time llama.cpp on")
+        check_disk(tmp, standin_bytes(spec.geometry), f"A stand-in of {spec.display} to time llama.cpp on")
     except InsufficientDiskError as exc:
         if say:
             say(f"  llamacpp: {exc} Timing the demo model instead.")
         return demo
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".standin-", dir=folder)))
     if say:
         say(f"writing a stand-in of {spec.display} (its layers, random weights; deleted after)...")
     model = tmp / f"{spec.name}-standin"  # a folder names its model: not the real one's name

@@ -19,12 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import ModelSpec
-from .errors import (
-    BackendUnavailableError,
-    ConversionError,
-    ModelNotFoundError,
-    UnsupportedArchitectureError,
-)
+from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
 from .paths import expand

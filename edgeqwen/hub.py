@@ -88,10 +88,11 @@ def ensure_demo_model(announce: Callable[[str], None] | None = None, backend: st
     with installing(DEMO_MODEL, waiting):
         if (out / "genai_config.json").is_file():  # that other process's
             return out
-        check_disk(out.parent, DEMO_DISK_RATIO * gguf.stat().st_size, "Converting the demo model to ONNX")
-        if announce:
-            announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
         with disk_full_said(out.parent, "converting the demo model"), scratch(DEMO_MODEL) as tmp:
+            # after scratch() has removed what a killed attempt left, which would count against it
+            check_disk(out.parent, DEMO_DISK_RATIO * gguf.stat().st_size, "Converting the demo model to ONNX")
+            if announce:
+                announce(f"Converting the demo model from {gguf.name} to int4 ONNX (once, ~1 minute)...")
             hf = gguf_to_hf(gguf, tmp / "hf")
             convert(hf, tmp / "model", ConvertOptions(), log=cache_dir() / "logs" / f"{DEMO_MODEL}.convert.log")
             if out.exists():  # a folder with no model in it (the check above): ours to replace

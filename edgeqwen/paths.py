@@ -1,5 +1,7 @@
-"""Where edgeqwen keeps files: ``$EDGEQWEN_HOME`` (default ``~/.cache/edgeqwen``), installed
-models under ``models/`` in it. The bottom of the layering: everything may import it."""
+"""Where edgeqwen keeps files: ``$EDGEQWEN_HOME`` (default ``~/.cache/edgeqwen``, or a folder under
+the temporary directory for a user with no home), installed models under ``models/`` in it; and
+how they are made there: one process at a time per model, in a scratch folder, the disk's room
+checked first and a full disk said as such. The bottom of the layering: everything may import it."""
 
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ __all__ = [
     "installed_path",
     "installing",
     "is_disk_full",
-    "scratch",
-    "temp_folder",
     "models_dir",
     "onnxruntime_cache",
+    "scratch",
+    "temp_folder",
 ]
 
 

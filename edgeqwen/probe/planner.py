@@ -186,7 +186,8 @@ def cpu_decode_rate(
     this machine's calibration, a board's published figures, or its copy bandwidth. None for
     llama.cpp under the rule: its measured ratio to the ONNX path is in tokens/s on one model (the
     GGUF reads fewer bytes than the ONNX build's repacked weights), so its estimate is derived
-    from the ONNX path's tokens/s instead (:func:`estimate`)."""
+    from the ONNX path's tokens/s instead (:func:`estimate`); None for the ONNX path when only
+    llama.cpp is calibrated, derived from llama.cpp's tokens/s the same way."""
     if calibration is not None and backend in calibration.rates:
         return calibration.rates[backend], f"calibrated on this machine ({calibration.models[backend]})"
     if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:

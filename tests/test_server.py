@@ -673,3 +673,29 @@ def test_a_tool_result_with_instructions_for_the_model_is_read_before_the_model_
     messages[-1]["content"] = json.dumps({"forecast": "Sunny, 21 degrees."})
     choice = client.post("/v1/chat/completions", json={"messages": messages}).json()["choices"][0]
     assert choice["finish_reason"] == "stop" and choice["message"]["content"] == "It is sunny."
+
+
+class OutOfMemory(Paced):
+    """The tiny model, out of memory at its first token (a long conversation on a small machine)."""
+
+    def stream(self, *args, **kwargs):
+        def fails():
+            raise MemoryError
+            yield  # pragma: no cover
+
+        return fails()
+
+
+def test_out_of_memory_is_a_503_to_retry_and_the_server_goes_on(tiny):
+    """It was a 500 "Internal error: MemoryError: ", which says neither what happened nor what to do."""
+    with running(OutOfMemory(tiny.inner)) as srv:
+        body = {"model": "m", "messages": HELLO}
+        got = httpx.post(f"{srv.url}/v1/chat/completions", json=body, timeout=30)
+        assert got.status_code == 503 and got.headers["retry-after"] == "1"
+        error = got.json()["error"]
+        assert error["code"] == "out_of_memory" and "shorter conversation" in error["message"]
+        # streamed, the status is sent before the first token: the error is the stream's last event
+        streamed = httpx.post(f"{srv.url}/v1/chat/completions", json={**body, "stream": True}, timeout=30)
+        last = json.loads(streamed.text.strip().split("\n\n")[-1].removeprefix("data: "))
+        assert last["error"]["code"] == "out_of_memory"
+        assert health(srv)["status"] == "ok"

@@ -4,7 +4,7 @@ Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models`` (and ``/
 (no key needed, for load balancers and scripts), ``GET /metrics`` (Prometheus text;
 ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape: 400 bad request,
 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a compressed body, 429 queue full,
-500 model failure. The model work is in :mod:`.worker`; this module only translates.
+500 model failure, 503 out of memory. The model work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class HTTPError(Exception):
         self.status, self.kind, self.param, self.code = status, kind, param, code
 
     def response(self) -> JSONResponse:
-        headers = {"Retry-After": "1"} if self.status == 429 else None
+        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
         if self.status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         body = error_body(str(self), self.kind, self.param, self.code)
@@ -85,6 +85,15 @@ def _translate(exc: BaseException) -> HTTPError:
         return HTTPError(400, str(exc), "invalid_request_error", param)
     if isinstance(exc, EdgeQwenError):
         return HTTPError(500, str(exc), "server_error")
+    if isinstance(exc, MemoryError):  # this request's, most likely: the server itself goes on
+        log.error("out of memory while answering")
+        return HTTPError(
+            503,
+            "The server ran out of memory answering this request; send a shorter conversation or a smaller "
+            "max_tokens, or retry when it is less busy.",
+            "server_error",
+            code="out_of_memory",
+        )
     log.exception("unexpected error while answering", exc_info=exc)
     return HTTPError(500, f"Internal error: {type(exc).__name__}: {exc}", "server_error")
 

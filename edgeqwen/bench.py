@@ -225,7 +225,7 @@ def _standin(stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> 
     the demo GGUF where the disk has no room for it (timed, but too small to be used)."""
     from .convert import demo_gguf_path
     from .errors import InsufficientDiskError
-    from .paths import check_disk, installing, scratch
+    from .paths import check_disk, disk_full_said, installing, scratch
     from .probe.planner import reference_model
     from .standin import standin_bytes, write_standin
 
@@ -243,5 +243,6 @@ def _standin(stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> 
         say(f"writing a stand-in of {spec.display} (its layers, random weights; deleted after)...")
     model = tmp / f"{spec.name}-standin"  # a folder names its model: not the real one's name
     model.mkdir()
-    write_standin(model / "model.gguf", spec.geometry, demo)
+    with disk_full_said(tmp, "writing the stand-in"):
+        write_standin(model / "model.gguf", spec.geometry, demo)
     return model

@@ -7,6 +7,7 @@ here is imported to *run* a model.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -14,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .catalog import ModelSpec
 from .errors import BackendUnavailableError, ConversionError, ModelNotFoundError, UnsupportedArchitectureError
 from .integrity import mark_verified, write_manifest
 from .model import SUPPORTED_TYPES, unsupported_architecture
-from .paths import expand
+from .paths import expand, installing, scratch
 from .types import release
 
 __all__ = [
@@ -220,8 +220,10 @@ def convert(
     out.parent.mkdir(parents=True, exist_ok=True)
     log = log or out.with_name(out.name + ".convert.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".edgeqwen-build-", dir=out.parent) as tmp:
-        build = Path(tmp) / "model"
+    # one conversion at a time into ``out``, and what a killed one left beside it is removed first
+    key = "convert-" + hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    with installing(key), scratch(out.name, out.parent) as tmp:
+        build = tmp / "model"
         cmd = [
             sys.executable,
             "-m",
@@ -231,7 +233,7 @@ def convert(
             "-o",
             str(build),
             "-c",
-            str(Path(tmp) / "cache"),
+            str(tmp / "cache"),
             *args,
         ]
         env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1")

@@ -155,12 +155,12 @@ def installing(name: str, waiting: Callable[[], None] | None = None) -> Iterator
 
 
 @contextlib.contextmanager
-def scratch(name: str) -> Iterator[Path]:
-    """A folder beside the installed models to make ``name`` in (``.NAME.partial-*``), removed after.
-    Taken holding :func:`installing`, so any other folder of that name is what a killed attempt
-    left (a conversion the OOM killer stopped left 0.5 GB for the demo model, GBs for a Qwen), and is
-    removed first."""
-    root = models_dir()
+def scratch(name: str, root: Path | None = None) -> Iterator[Path]:
+    """A folder beside the installed models (or in ``root``) to make ``name`` in (``.NAME.partial-*``),
+    removed after. Taken holding :func:`installing`, so any other folder of that name is what a
+    killed attempt left (a conversion the OOM killer stopped left 0.5 GB for the demo model, GBs for
+    a Qwen), and is removed first."""
+    root = root or models_dir()
     root.mkdir(parents=True, exist_ok=True)
     for left in root.glob(glob.escape(f".{name}.partial-") + "*"):
         shutil.rmtree(left, ignore_errors=True)

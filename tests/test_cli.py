@@ -280,6 +280,26 @@ def test_convert_keeps_the_lm_head_at_8_bits_unless_asked(tmp_path, monkeypatch)
         ConvertOptions(lm_head_bits=6).builder_args()
 
 
+def test_a_conversion_killed_half_way_leaves_nothing_after_the_next(tmp_path, monkeypatch):
+    """`edgeqwen convert HF -o OUT` built in a hidden folder beside OUT; killed (the OOM killer on a
+    laptop converting a 1.5B model), it stayed there for good, GBs a try. The next conversion into
+    OUT removes it; another output's is left alone."""
+    import psutil
+
+    _hf_folder(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 2**40})())
+    monkeypatch.setattr("subprocess.run", lambda cmd, **k: type("P", (), {"returncode": 1})())
+    where = tmp_path / "models"
+    killed, other = where / ".out.partial-abc123", where / ".other.partial-abc123"
+    for folder in (killed, other):
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "model.onnx.data").write_bytes(bytes(1000))
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(where / "out")])
+    assert result.exit_code == 1 and "builder failed" in result.stderr  # the stub builder writes nothing
+    assert sorted(p.name for p in where.iterdir()) == [".other.partial-abc123", "out.convert.log"]
+
+
 def test_an_int4_build_shares_its_8_bit_lm_head_with_the_embedding(tiny_models):
     """onnxruntime-genai 0.18 names the shared 8-bit tensors wrongly in the embedding's nodes;
     the converter points them at the tensors that exist, so the build loads and both read one matrix."""

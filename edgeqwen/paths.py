@@ -148,6 +148,9 @@ def installing(name: str, waiting: Callable[[], None] | None = None) -> Iterator
             if waiting:
                 waiting()
             fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel if its holder dies
+        except OSError:  # a file system without locks (some FUSE and SMB mounts: ENOLCK): go on as before
+            yield
+            return
         try:
             yield
         finally:

@@ -195,3 +195,22 @@ def test_the_demo_conversion_is_refused_before_it_starts_on_a_disk_too_small(tmp
     with pytest.raises(InsufficientDiskError, match=r"needs about 6\d\d MiB free at .*, and 300 MiB is"):
         ensure_demo_model(said.append, backend="onnx")
     assert said == [] and not any((tmp_path / "models").glob(".*partial*"))
+
+
+def test_installing_on_a_file_system_without_locks_goes_on(tmp_path, monkeypatch):
+    """Some FUSE and SMB mounts answer flock with ENOLCK: the install failed on the lock it only
+    wanted for company."""
+    import errno
+    import fcntl
+
+    from edgeqwen.paths import installing
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    entered = []
+    with installing("m"):
+        entered.append(True)
+    assert entered

@@ -222,7 +222,8 @@ def _read_info(
     text = tokenizer_json(meta, str(file))
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     beside = file.parent / f"{file.stem}.tokenizer.json"
-    tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / f"{digest}.tokenizer.json")
+    named = f"{digest}.tokenizer.json"
+    tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / named, named)
     return GgufInfo(
         path=file,
         name=name or _catalog_name(info) or file.stem,
@@ -248,16 +249,15 @@ def _catalog_name(info: dict[str, int]) -> str | None:
     return None
 
 
-def _write_once(text: str, target: Path) -> Path:
+def _write_once(text: str, target: Path, named: str) -> Path:
     """The tokenizer.json with this content: reused when present, else written atomically; where
     the cache cannot be written (a read-only image with its models baked in), under this user's
-    temporary folder instead."""
+    temporary folder instead, ``named`` by its content (two GGUFs' files never share a name)."""
     try:
         return _write_or_reuse(text, target)
     except OSError as exc:
         try:
-            digest = hashlib.sha256(text.encode()).hexdigest()[:16]  # two GGUFs' files never share a name
-            return _write_or_reuse(text, temp_folder() / "tokenizers" / f"{digest}.tokenizer.json")
+            return _write_or_reuse(text, temp_folder() / "tokenizers" / named)
         except OSError:
             pass
         raise ModelLoadError(f"Cannot write the tokenizer {target} ({exc}); make that folder writable.") from exc

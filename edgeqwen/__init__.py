@@ -34,6 +34,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = [
     "Assistant",
+    "AsyncAssistant",
     "AuditLogError",
     "BackendUnavailableError",
     "Chunk",
@@ -70,6 +71,10 @@ def __getattr__(name: str):
         from .assistant import Assistant
 
         return Assistant
+    if name == "AsyncAssistant":
+        from .aio import AsyncAssistant
+
+        return AsyncAssistant
     if name == "Policy":
         from .safety import Policy
 

@@ -25,7 +25,7 @@ from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 if TYPE_CHECKING:
     from .safety import InputDecision
 
-__all__ = ["Assistant", "ReplyStream", "new_messages"]
+__all__ = ["Assistant", "ReplyStream", "json_format", "new_messages"]
 
 
 def _build(model: str | None, name: str, announce: Callable[[str], None] | None, options: dict[str, Any]) -> Backend:
@@ -42,6 +42,11 @@ def _build(model: str | None, name: str, announce: Callable[[str], None] | None,
             raise InvalidRequestError(f"backend={name!r} needs the server's model id as model=.", "model")
         return load_backend(name, model, **options)
     return load_backend(name, resolve_model(model, announce=announce, backend=name), **options)
+
+
+def json_format(schema: Any, lenient: bool = False) -> ResponseFormat:
+    """What ``json(text, schema)`` decodes with: any JSON object for None, else the schema's format."""
+    return ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
 
 
 def _default_config(
@@ -436,8 +441,7 @@ class Assistant:
         returned (resampled if it breaks a keyword decoding cannot enforce); a prompt the safety
         policy refuses raises ``RefusedError`` (so do ``regex`` and ``choice``); ``lenient`` is
         deprecated and does nothing."""
-        fmt = ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
-        return value_of(self.chat(text, response_format=fmt, **overrides))
+        return value_of(self.chat(text, response_format=json_format(schema, lenient), **overrides))
 
     def regex(self, text: str, pattern: str, **overrides: Any) -> str:
         """Answer with text that fully matches ``pattern``."""

@@ -31,7 +31,7 @@ def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
 
 def test_every_example_is_tested():
     tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
-              "server_client.py", "remote_assistant.py", "tool_calling.py"}  # fmt: skip
+              "server_client.py", "remote_assistant.py", "tool_calling.py", "async_app.py"}  # fmt: skip
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -89,6 +89,15 @@ def test_server_client(demo_model):
     assert "model: smollm2-135m-instruct" in out and "Paris" in out.split("answer: ")[1].splitlines()[0]
     assert "stream: " in out and out.split("stream: ")[1].split("\n")[0].strip()
     assert "json: {'city': " in out
+
+
+def test_async_app(demo_model):
+    out = run("async_app.py")
+    assert "Paris" in out.split("stream: ")[1].splitlines()[0]
+    beats = int(out.split("(the event loop ran ")[1].split()[0])
+    assert beats >= 1  # the loop kept running while the model answered
+    assert all(f"Name {thing}. -> " in out for thing in ("a colour", "a fruit", "an animal"))
+    assert "timed out: the long story was stopped" in out and "json: {'city': " in out
 
 
 def test_remote_assistant(demo_model):

@@ -17,19 +17,23 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
-from ..types import check_api_key
+from ..aio import AsyncAssistant, AsyncReplyStream
+from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
+from ..types import Reply, check_api_key
 from .metrics import ServerMetrics
 from .protocol import chunk_body, completion_body, error_body, finish_reason, new_id, parse_chat_request, usage_body
 from .protocol import tool_calls_body as _tool_calls
 from .worker import ModelWorker, QueueFullError
+
+if TYPE_CHECKING:
+    from ..assistant import Assistant
 
 __all__ = ["HTTPError", "ServerSettings", "create_app"]
 
@@ -122,7 +126,7 @@ async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
     return task.result()
 
 
-def _created(assistant: Any) -> int:
+def _created(assistant: Assistant) -> int:
     """OpenAI's ``created`` for the model: when its folder was written (else the server's start)."""
     path = getattr(getattr(assistant.backend, "info", None), "path", None)
     try:
@@ -131,13 +135,18 @@ def _created(assistant: Any) -> int:
         return int(time.time())
 
 
+def _format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutputError | None:
+    """A constrained answer that ended without parsing, other than at max_tokens: the model failed."""
+    return generation.error if reply.finish_reason != "length" else None
+
+
 class _App:
-    def __init__(self, assistant: Any, settings: ServerSettings, model_id: str) -> None:
+    def __init__(self, bot: AsyncAssistant, settings: ServerSettings, model_id: str) -> None:
         self.settings = settings
         self.model_id = model_id
         self.metrics = ServerMetrics()
-        self.worker = ModelWorker(assistant, settings.max_queue, self.metrics)
-        self.created = _created(assistant)
+        self.worker = ModelWorker(bot, settings.max_queue, self.metrics)
+        self.created = _created(bot.assistant)
 
     def _authorize(self, request: Request) -> None:
         key = self.settings.api_key
@@ -217,18 +226,17 @@ class _App:
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
 
-        async def collect() -> Any:
+        async def collect() -> Reply:
             try:
-                async for kind, value in generation.events():
-                    if kind == "done":
-                        return value
+                return await generation.reply(strict=False)
             finally:
                 generation.cancel()
 
         try:
             reply = await _until_disconnect(request, collect())
-            if generation.format_error is not None:
-                raise generation.format_error
+            failed = _format_error(generation, reply)
+            if failed is not None:
+                raise failed
         except Exception as exc:
             error = _translate(exc)
             self.metrics.record_status(error.status)
@@ -236,27 +244,31 @@ class _App:
         self.metrics.record_status(200)
         return JSONResponse(completion_body(rid, self.model_id, reply, chat.parallel_tool_calls))
 
-    async def _sse(self, generation: Any, rid: str, include_usage: bool, parallel: bool = True) -> AsyncIterator[str]:
+    async def _sse(
+        self, generation: AsyncReplyStream, rid: str, include_usage: bool, parallel: bool = True
+    ) -> AsyncIterator[str]:
         def event(body: dict[str, Any]) -> str:
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
         try:
             yield event(chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}))
-            async for kind, value in generation.events():
-                if kind == "text":
-                    yield event(chunk_body(rid, self.model_id, {"content": value}))
-                    continue
-                reply = value
-                if generation.format_error is not None:
-                    raise generation.format_error
-                delta: dict[str, Any] = {}
-                if reply.tool_calls:
-                    delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=parallel)
-                if reply.thinking:
-                    delta["reasoning_content"] = reply.thinking
-                yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply)))
-                if include_usage:
-                    yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
+            try:
+                async for text in generation:
+                    yield event(chunk_body(rid, self.model_id, {"content": text}))
+            except StructuredOutputError:
+                pass  # judged with the finish reason, below
+            reply = await generation.reply(strict=False)
+            failed = _format_error(generation, reply)
+            if failed is not None:
+                raise failed
+            delta: dict[str, Any] = {}
+            if reply.tool_calls:
+                delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=parallel)
+            if reply.thinking:
+                delta["reasoning_content"] = reply.thinking
+            yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply)))
+            if include_usage:
+                yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
             yield "data: [DONE]\n\n"
         except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
             error = _translate(exc)
@@ -331,11 +343,16 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
 
 
-def create_app(assistant: Any, settings: ServerSettings | None = None, model_id: str | None = None) -> Starlette:
-    """The ASGI app serving ``assistant`` (an :class:`~edgeqwen.Assistant`) over HTTP."""
+def create_app(
+    assistant: Assistant | AsyncAssistant, settings: ServerSettings | None = None, model_id: str | None = None
+) -> Starlette:
+    """The ASGI app serving ``assistant`` over HTTP. Given an :class:`~edgeqwen.AsyncAssistant`
+    that the program also answers with, its requests and the program's own answers take turns on
+    the one model."""
     settings = settings or ServerSettings()
-    name = model_id or getattr(getattr(assistant.backend, "info", None), "name", None) or "edgeqwen"
-    state = _App(assistant, settings, name)
+    bot = assistant if isinstance(assistant, AsyncAssistant) else AsyncAssistant(assistant)
+    name = model_id or getattr(getattr(bot.assistant.backend, "info", None), "name", None) or "edgeqwen"
+    state = _App(bot, settings, name)
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/models", state.models, methods=["GET"]),

@@ -1,0 +1,269 @@
+"""AsyncAssistant on the fake backend: answers awaited, one at a time on the model thread, and
+stopped where their caller stops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from fakes import FakeBackend
+
+from edgeqwen import Assistant, AsyncAssistant, InvalidRequestError, PromptTooLongError, ResponseFormat
+from edgeqwen.errors import StructuredOutputError
+
+
+class Paced(FakeBackend):
+    """A fake model that waits at ``gate`` before each token and records how many answers run
+    at once (the model thread must never run two)."""
+
+    def __init__(self, replies=("One two three four five six seven eight.",), **kwargs) -> None:
+        super().__init__(replies, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.running = 0
+        self.most_at_once = 0
+        self.tokens_fed = 0
+        self.caller_threads: set[str] = set()
+        decode = self.model.decode
+
+        def paced(token):
+            assert self.gate.wait(10), "the test never opened the gate"
+            self.tokens_fed += 1
+            return decode(token)
+
+        self.model.decode = paced
+
+    def stream(self, request, cancel=None):
+        self.caller_threads.add(threading.current_thread().name)
+        chunks = super().stream(request, cancel)
+
+        def counted():
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            try:
+                yield from chunks
+            finally:
+                self.running -= 1
+
+        return counted()
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+def test_chat_stream_and_history_match_the_sync_assistant():
+    sync = Assistant(backend=FakeBackend(["Bonjour.", "Salut."]))
+    expected = [sync.chat("Hi").text, sync.chat("Again").text]
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(["Bonjour.", "Salut."])))
+
+    async def main():
+        first = await bot.chat("Hi")
+        stream = await bot.stream("Again")
+        pieces = [text async for text in stream]
+        second = await stream.reply()
+        return first, pieces, second
+
+    first, pieces, second = run(main())
+    assert [first.text, second.text] == expected
+    assert "".join(pieces) == second.text and len(pieces) > 1  # streamed, not one block
+    assert [m.content for m in bot.history] == [m.content for m in sync.history]
+
+
+def test_answers_run_one_at_a_time_on_the_model_thread_without_blocking_the_loop():
+    backend = Paced(["First answer here.", "Second answer here.", "Third answer here."])
+    backend.gate.clear()
+    bot = AsyncAssistant(Assistant(backend=backend))
+    convo = [[{"role": "user", "content": f"Question {i}"}] for i in range(3)]
+
+    async def main():
+        from edgeqwen import Message
+
+        async def ask(messages):
+            stream = await bot.answer([Message(**m) for m in messages])
+            return (await stream.reply()).text
+
+        tasks = [asyncio.create_task(ask(c)) for c in convo]
+        ticks = 0
+        while not bot.busy:  # the loop runs while the model waits at the gate
+            await asyncio.sleep(0.005)
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert bot.waiting == 2 and bot.busy
+        backend.gate.set()
+        return ticks, await asyncio.gather(*tasks)
+
+    ticks, texts = run(main())
+    assert ticks == 10
+    assert texts == ["First answer here.", "Second answer here.", "Third answer here."]  # in the order asked
+    assert backend.most_at_once == 1
+    assert backend.caller_threads == {"edgeqwen-model"}
+    assert not bot.busy and bot.waiting == 0
+    assert bot.history == ()  # answer() leaves the assistant's own history alone
+
+
+def test_a_cancelled_task_stops_its_answer_and_a_waiting_one_never_reaches_the_model():
+    backend = Paced()
+    backend.gate.clear()
+    bot = AsyncAssistant(Assistant(backend=backend, max_tokens=64))
+
+    async def main():
+        running = asyncio.create_task(bot.chat("Tell me a long story"))
+        while not bot.busy:
+            await asyncio.sleep(0.005)
+        waiting = asyncio.create_task(bot.chat("Never asked"))
+        while bot.waiting != 1:
+            await asyncio.sleep(0.005)
+        resetting = asyncio.create_task(bot.reset())
+        while bot.waiting != 2:
+            await asyncio.sleep(0.005)
+        waiting.cancel()
+        resetting.cancel()
+        running.cancel()
+        for task in (running, waiting, resetting):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert bot.waiting == 0
+        backend.gate.set()
+        started = time.monotonic()
+        after = await bot.chat("Next")  # starts once the cancelled answer has let go of the model
+        return after, time.monotonic() - started
+
+    after, took = run(main())
+    assert after.text.startswith("One two")
+    assert len(backend.requests) == 2  # "Never asked" never reached the model
+    # the cancelled story stopped at once, not at max_tokens, and is kept as far as it went (as a
+    # sync Ctrl-C keeps it)
+    assert [m.content for m in bot.history if m.role == "user"] == ["Tell me a long story", "Next"]
+    assert len(bot.history[1].content) <= 2
+    assert took < 5
+
+
+def test_leaving_the_loop_early_stops_the_answer():
+    backend = Paced()
+    bot = AsyncAssistant(Assistant(backend=backend, max_tokens=64))
+
+    async def main():
+        stream = await bot.stream("Count")
+        async for _ in stream:
+            break
+        await stream.aclose()
+        return await stream.reply()
+
+    reply = run(main())
+    assert reply.finish_reason == "cancelled"
+    assert backend.tokens_fed < 20 and not bot.busy
+
+
+def test_prompt_errors_are_raised_where_the_answer_is_started():
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(["Hi"], context_length=1024)))
+
+    async def main():
+        with pytest.raises(PromptTooLongError):
+            await bot.stream("word " * 1000)
+        with pytest.raises(InvalidRequestError, match="temperature"):
+            await bot.chat("Hi", temperature=-1)
+        stream = await bot.stream("Hi")
+        [text async for text in stream]
+        with pytest.raises(InvalidRequestError, match="iterated once"):
+            stream.__aiter__()
+        return await bot.chat("Hi")
+
+    assert run(main()).text == "Hi"  # a failed request leaves the model usable
+
+
+def test_structured_answers_and_their_failures():
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(['{"city":"Paris"}', "maybe", "maybe", "yes"])))
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+    async def main():
+        value = await bot.json("Where?", schema)
+        with pytest.raises(StructuredOutputError):
+            await bot.regex("Sure?", r"yes|no", max_tokens=1)  # cut before the pattern is matched
+        stream = await bot.stream("Sure?", response_format=ResponseFormat.regex(r"yes|no"), max_tokens=1)
+        with pytest.raises(StructuredOutputError):  # as the sync stream: raised where the loop ends
+            [text async for text in stream]
+        cut = await stream.reply(strict=False)
+        assert cut.finish_reason == "length" and stream.error is not None
+        return value, await bot.choice("Sure?", ["yes", "no"])
+
+    assert run(main()) == ({"city": "Paris"}, "yes")
+
+
+def test_one_assistant_serves_successive_event_loops_and_closes():
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(["Hi"])))
+    assert run(bot.chat("a")).text == "Hi"
+    assert run(bot.chat("b")).text == "Hi"  # a second asyncio.run: a new loop, the same model thread
+    run(bot.reset("Be brief."))
+    assert bot.history == () and bot.assistant.system == "Be brief."
+    assert bot.waiting == 0 and not bot.busy
+    run(bot.aclose())
+    with pytest.raises(InvalidRequestError, match="closed"):
+        run(bot.chat("c"))
+
+
+def test_load_and_wrap():
+    async def main():
+        async with await AsyncAssistant.load(backend=FakeBackend(["Hi"]), system="Be brief.") as bot:
+            return bot.assistant.system, (await bot.chat("x")).text
+
+    assert run(main()) == ("Be brief.", "Hi")
+    with pytest.raises(InvalidRequestError, match="AsyncAssistant.load"):
+        AsyncAssistant("qwen2.5-1.5b-instruct")  # type: ignore[arg-type]
+
+
+def test_cancelling_before_the_answer_starts_reports_it_cancelled():
+    backend = Paced()
+    backend.gate.clear()
+    bot = AsyncAssistant(Assistant(backend=backend))
+
+    async def main():
+        first = asyncio.create_task(bot.chat("a"))
+        while not bot.busy:
+            await asyncio.sleep(0.005)
+        # a stream opened and cancelled while the first answer holds the model
+        opening = asyncio.create_task(bot.stream("b"))
+        while bot.waiting != 1:
+            await asyncio.sleep(0.005)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        backend.gate.set()
+        await first
+
+    run(main())
+    assert len(backend.requests) == 1 and bot.waiting == 0
+
+
+def test_a_server_made_from_an_async_assistant_shares_its_line():
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server import create_app
+
+    backend = Paced(["From the program.", "From HTTP."])
+    backend.gate.clear()
+    bot = AsyncAssistant(Assistant(backend=backend, policy="none"))
+    client = TestClient(create_app(bot))
+    own: list[str] = []
+    program = threading.Thread(target=lambda: own.append(run(bot.chat("mine")).text))
+    program.start()
+    deadline = time.monotonic() + 10
+    while not bot.busy and time.monotonic() < deadline:
+        time.sleep(0.005)
+    answers: list[dict] = []
+    body = {"model": "x", "messages": [{"role": "user", "content": "theirs"}]}
+    http = threading.Thread(target=lambda: answers.append(client.post("/v1/chat/completions", json=body).json()))
+    http.start()
+    while client.get("/health").json()["queue_waiting"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    health = client.get("/health").json()
+    assert health["generating"] and health["queue_waiting"] == 1  # the program's answer, then the request
+    backend.gate.set()
+    program.join(10)
+    http.join(10)
+    assert own == ["From the program."]
+    assert answers[0]["choices"][0]["message"]["content"] == "From HTTP."
+    assert backend.most_at_once == 1 and [m.content for m in bot.history] == ["mine", "From the program."]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
 import struct
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .model import SUPPORTED_TYPES, kv_bytes_per_token, unsupported_architecture
-from .paths import expand, temp_folder
+from .paths import expand, temp_folder, write_atomic
 
 __all__ = ["FILE_TYPES", "GgufInfo", "find_gguf", "read_gguf_info", "read_metadata", "tokenizer_json"]
 
@@ -266,11 +265,7 @@ def _write_once(text: str, target: Path, named: str) -> Path:
 def _write_or_reuse(text: str, target: Path) -> Path:
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_atomic(target, text)
 
 
 def tokenizer_json(meta: dict[str, Any], where: str = "the GGUF") -> str:

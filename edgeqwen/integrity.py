@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError
+from .paths import write_atomic
 
 __all__ = [
     "MANIFEST_FILE",
@@ -196,12 +195,8 @@ def _load_verdicts() -> dict[str, list[int]]:
 
 def _save_verdicts(verdicts: dict[str, list[int]]) -> None:
     target = _verdicts_file()
-    try:  # atomically: two processes loading models at once never leave half a file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".verified-", dir=target.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(verdicts, fh)
-        os.replace(tmp, target)
+    try:  # two processes loading models at once never leave half a file
+        write_atomic(target, json.dumps(verdicts))
     except OSError:
         pass  # an unwritable home only means hashing again next time
 

@@ -34,6 +34,7 @@ __all__ = [
     "onnxruntime_cache",
     "scratch",
     "temp_folder",
+    "write_atomic",
 ]
 
 
@@ -226,3 +227,21 @@ def disk_full_said(folder: Path, what: str) -> Iterator[None]:
         raise InsufficientDiskError(
             f"The disk at {folder} filled up while {what}; {_BIGGER_DISK}, then run the same command again."
         ) from exc
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    """``text`` as ``target``, whole or not at all: written under a name of its own beside it, then
+    renamed over it, so a reader never sees half a file and writers at once never take each other's
+    (a fixed temporary name let one rename another's half-written file). Raises OSError, leaving the
+    old file as it was and no temporary file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target

@@ -214,3 +214,50 @@ def test_installing_on_a_file_system_without_locks_goes_on(tmp_path, monkeypatch
     with installing("m"):
         entered.append(True)
     assert entered
+
+
+def test_files_kept_per_machine_survive_writers_at_once(tmp_path):
+    """Two probes at once (or `probe` beside a first load hashing a model) both write the files
+    the cache keeps per machine. Each write must stay whole and neither may fail: with one fixed
+    temporary name, one writer renamed the other's half-written file and the other's rename then
+    found nothing (FileNotFoundError, said as "cannot write the cache")."""
+    import json
+    import threading
+
+    from edgeqwen.probe.calibrate import keep, kept
+
+    file = tmp_path / "calibration.json"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(150):
+            try:
+                keep(file, f"machine-{n}", {"round": i, "pad": "x" * 4000})
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert set(json.loads(file.read_text())) <= {f"machine-{n}" for n in range(4)} and kept(file)
+    assert [p.name for p in tmp_path.iterdir()] == ["calibration.json"]  # no temporary file left
+
+
+def test_write_atomic_keeps_the_old_file_when_a_write_fails(tmp_path, monkeypatch):
+    from edgeqwen.paths import write_atomic
+
+    target = write_atomic(tmp_path / "sub" / "state.json", '{"a": 1}')
+    assert target.read_text() == '{"a": 1}'
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError, match="No space"):
+        write_atomic(target, '{"a": 2}')
+    assert target.read_text() == '{"a": 1}' and [p.name for p in target.parent.iterdir()] == ["state.json"]

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..paths import write_atomic
 from .snapshot import SystemSnapshot
 
 __all__ = [
@@ -99,11 +100,7 @@ def keep(file: Path, key: str, entry: Any) -> Path:
     over it: a reader never sees half a file). Raises OSError where the cache cannot be written."""
     data = kept(file)
     data[key] = entry
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(file)
-    return file
+    return write_atomic(file, json.dumps(data, indent=1))
 
 
 def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:

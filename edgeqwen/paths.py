@@ -32,6 +32,7 @@ __all__ = [
     "is_disk_full",
     "models_dir",
     "onnxruntime_cache",
+    "say_if_disk_full",
     "scratch",
     "temp_folder",
     "write_atomic",
@@ -194,23 +195,32 @@ def onnxruntime_cache() -> Iterator[None]:
             os.environ["XDG_CACHE_HOME"] = saved
 
 
-def check_disk(folder: Path, need: int, what: str) -> None:
+def _size(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
+
+
+def check_disk(folder: Path, need: float, what: str, fix: str = _BIGGER_DISK) -> None:
     """Refuse ``what`` before it starts where ``folder``'s disk has less than ``need`` bytes free."""
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if free < need:
-        mib = 2**20
-        raise InsufficientDiskError(
-            f"{what} needs about {need / mib:,.0f} MiB free at {probe}, and {free / mib:,.0f} MiB is; {_BIGGER_DISK}."
-        )
+        raise InsufficientDiskError(f"{what} needs about {_size(need)} free at {probe}, and {_size(free)} is; {fix}.")
 
 
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` is a full disk: an OSError's errno, or the OS's words inside another library's
     error (safetensors wraps it in SafetensorError; the builder's log holds it as text)."""
     return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
+def say_if_disk_full(exc: BaseException, folder: Path | str, what: str, fix: str = _BIGGER_DISK) -> None:
+    """Raise InsufficientDiskError naming ``folder`` where ``exc`` is a full disk (else nothing)."""
+    if is_disk_full(exc):
+        raise InsufficientDiskError(
+            f"The disk at {folder} filled up while {what}; {fix}, then run the same command again."
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -222,11 +232,8 @@ def disk_full_said(folder: Path, what: str) -> Iterator[None]:
     except InsufficientDiskError:
         raise
     except Exception as exc:
-        if not is_disk_full(exc):
-            raise
-        raise InsufficientDiskError(
-            f"The disk at {folder} filled up while {what}; {_BIGGER_DISK}, then run the same command again."
-        ) from exc
+        say_if_disk_full(exc, folder, what)
+        raise
 
 
 def write_atomic(target: Path, text: str) -> Path:

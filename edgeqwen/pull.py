@@ -26,7 +26,6 @@ from .catalog import LLAMACPP_INSTALL, ModelSpec, get_model, llamacpp_installed
 from .errors import (
     BackendUnavailableError,
     DownloadError,
-    InsufficientDiskError,
     IntegrityError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -35,12 +34,13 @@ from .integrity import FileRecord, check_files, mark_verified
 from .paths import (
     cache_dir,
     can_create,
+    check_disk,
     disk_full_said,
     existing,
     installed_path,
     installing,
-    is_disk_full,
     models_dir,
+    say_if_disk_full,
     scratch,
 )
 
@@ -101,13 +101,7 @@ def _hub_cache(hf: ModuleType) -> str | None:
     return str(cache_dir() / "huggingface" / "hub")
 
 
-def _say_disk_full(exc: Exception, repo: str, cache: str) -> None:
-    """A download that filled the disk is no network failure to retry as it is."""
-    if is_disk_full(exc):
-        raise InsufficientDiskError(
-            f"The disk at {cache} filled up while downloading {repo}; free some space or set HF_HUB_CACHE to a "
-            "bigger disk, then run the same command again to resume."
-        ) from exc
+_HUB_DISK = "free some space or set HF_HUB_CACHE to a bigger disk"  # where downloads go
 
 
 def _hub():
@@ -274,15 +268,7 @@ def _download(
             for f in entries
         ]
         need = sum(r.size for r in records)
-        probe = Path(cache or hf.constants.HF_HUB_CACHE)
-        while not probe.exists():
-            probe = probe.parent
-        free = shutil.disk_usage(probe).free
-        if free < need * DISK_MARGIN:
-            raise InsufficientDiskError(
-                f"{install} needs {need / 2**30:.2f} GiB and only {free / 2**30:.2f} GiB is free at {probe}; "
-                "free some space or set HF_HUB_CACHE to a bigger disk."
-            )
+        check_disk(Path(cache or hf.constants.HF_HUB_CACHE), need * DISK_MARGIN, f"Downloading {install}", _HUB_DISK)
         _say(progress, f"Downloading {install} from {repo}{'/' + sub if sub else ''} ({need / 2**20:.0f} MiB)")
     try:
         snapshot = Path(
@@ -297,7 +283,7 @@ def _download(
             )
         )
     except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
-        _say_disk_full(exc, repo, cache or hf.constants.HF_HUB_CACHE)
+        say_if_disk_full(exc, cache or hf.constants.HF_HUB_CACHE, f"downloading {repo}", _HUB_DISK)
         if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
             raise DownloadError(f"{repo} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
@@ -363,7 +349,9 @@ def _pull_and_convert(
             local_files_only=offline,
         )
     except Exception as exc:
-        _say_disk_full(exc, source, _hub_cache(hf) or hf.constants.HF_HUB_CACHE)
+        say_if_disk_full(
+            exc, _hub_cache(hf) or hf.constants.HF_HUB_CACHE, f"downloading {source}", f"{_HUB_DISK} (it resumes)"
+        )
         if offline:
             raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
         raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc

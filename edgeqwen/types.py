@@ -95,12 +95,15 @@ def _bias_pairs(value: object) -> tuple[tuple[int, float], ...]:
     return tuple(sorted(out.items()))
 
 
-def load_json(text: str) -> Any:
+def load_json(text: str | bytes) -> Any:
     """``json.loads``, where a value nested deeper than Python's recursion reaches is the
-    JSONDecodeError every caller handles (``json.loads`` raises RecursionError for it)."""
+    JSONDecodeError every caller handles (``json.loads`` raises RecursionError for it). Bytes are
+    read as ``json.loads`` reads them (UTF-8, -16 or -32, a BOM allowed)."""
     try:
         return json.loads(text)
     except RecursionError:
+        if isinstance(text, bytes):
+            text = text.decode(json.detect_encoding(text), "replace")
         raise json.JSONDecodeError("objects and arrays nested too deep to read", text, _deepest(text)) from None
 
 

@@ -532,3 +532,17 @@ def test_a_regex_answer_is_checked_without_backtracking_for_hours():
         with pytest.raises(StructuredOutputError, match="does not match"):
             fmt.parse(cut)
     assert fmt.parse("a" * 60 + "b") == "a" * 60 + "b" and ResponseFormat.regex(r"\d{3}").parse("123") == "123"
+
+
+def test_a_body_with_a_byte_order_mark_or_in_utf16_is_read(fake):
+    """Some clients (PowerShell's) send UTF-8 with a BOM; json.loads reads bytes in any UTF and
+    the server keeps doing so."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server import create_app
+
+    client = TestClient(create_app(Assistant(backend=fake, policy="none")))
+    body = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})
+    for raw in (b"\xef\xbb\xbf" + body.encode(), body.encode("utf-16")):
+        response = client.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 200, response.text

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
-from ..types import Reply, check_api_key
+from ..types import Reply, check_api_key, load_json
 from .metrics import ServerMetrics
 from .protocol import chunk_body, completion_body, error_body, finish_reason, new_id, parse_chat_request, usage_body
 from .protocol import tool_calls_body as _tool_calls
@@ -200,13 +200,9 @@ class _App:
                 "invalid_request_error",
             ) from exc
         try:
-            return json.loads(data)
+            return load_json(bytes(data))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
-        except RecursionError as exc:
-            raise HTTPError(
-                400, "The request body nests its objects and arrays too deep to read.", "invalid_request_error"
-            ) from exc
 
     async def chat(self, request: Request) -> Response:
         try:

@@ -54,17 +54,29 @@ def expand(path: str | os.PathLike) -> Path:
 
 def cache_dir() -> Path:
     home = os.environ.get("EDGEQWEN_HOME")
-    return expand(home) if home else _default_cache(os.environ.get("HOME"), tempfile.gettempdir())
+    if home:
+        return expand(home)
+    return _default_cache(os.environ.get("HOME"), os.environ.get("XDG_CACHE_HOME"), tempfile.gettempdir())
 
 
 @functools.lru_cache(maxsize=8)
-def _default_cache(home: str | None, temp: str) -> Path:
-    """``~/.cache/edgeqwen``; where there is no home to keep it in, a folder of this user's under the
-    temporary directory, said once. A container run as a user /etc/passwd does not name has HOME
-    unset (``Path.home()`` raised RuntimeError) or HOME=/ as Docker sets it (every write failed)."""
+def _default_cache(home: str | None, xdg: str | None, temp: str) -> Path:
+    """``$XDG_CACHE_HOME/edgeqwen`` (an absolute path only, as the XDG spec says), else
+    ``~/.cache/edgeqwen``; where there is no home to keep it in, a folder of this user's under the
+    temporary directory, said once. Downloads already follow XDG_CACHE_HOME (huggingface_hub's
+    cache), so without it a user who moved caches to a bigger disk had conversions fill the small
+    one. A cache already in ``~/.cache/edgeqwen`` is kept while the XDG one does not exist, so
+    setting XDG_CACHE_HOME later does not hide the models installed before. A container run as a
+    user /etc/passwd does not name has HOME unset (``Path.home()`` raised RuntimeError) or HOME=/
+    as Docker sets it (every write failed)."""
     user_home = os.path.expanduser("~")
-    default = Path(user_home) / ".cache" / "edgeqwen"
-    if Path(user_home).is_absolute() and can_create(default):
+    legacy = Path(user_home) / ".cache" / "edgeqwen" if Path(user_home).is_absolute() else None
+    default = legacy
+    if xdg and Path(xdg).is_absolute():
+        chosen = Path(xdg) / "edgeqwen"
+        if chosen.exists() or legacy is None or not legacy.is_dir():
+            default = chosen
+    if default is not None and can_create(default):
         return default
     fallback = temp_folder(Path(temp))
     where = f"HOME={home}" if home is not None else "HOME is not set and this user has no home"

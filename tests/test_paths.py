@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from edgeqwen.paths import CacheFallbackWarning, cache_dir, can_create
+from edgeqwen.paths import CacheFallbackWarning, _default_cache, cache_dir, can_create
 
 
 @pytest.fixture
 def no_home_set(monkeypatch, tmp_path):
     monkeypatch.delenv("EDGEQWEN_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     return tmp_path
@@ -23,6 +24,33 @@ def no_home_set(monkeypatch, tmp_path):
 def test_default_is_under_home(no_home_set, monkeypatch):
     monkeypatch.setenv("HOME", str(no_home_set / "me"))
     assert cache_dir() == no_home_set / "me" / ".cache" / "edgeqwen"
+
+
+def test_xdg_cache_home_is_followed_as_downloads_follow_it(no_home_set, monkeypatch):
+    """huggingface_hub keeps downloads in $XDG_CACHE_HOME/huggingface: a user who moved caches to
+    a bigger disk had the downloads there and the conversions still filling ~/.cache."""
+    me, xdg = no_home_set / "me", no_home_set / "big" / "cache"
+    monkeypatch.setenv("HOME", str(me))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    assert cache_dir() == xdg / "edgeqwen"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the spec: a relative path is ignored
+    assert cache_dir() == me / ".cache" / "edgeqwen"
+    monkeypatch.delenv("HOME")  # no home at all: XDG_CACHE_HOME still says where
+    monkeypatch.setattr(os.path, "expanduser", lambda p: p)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    assert cache_dir() == xdg / "edgeqwen"
+
+
+def test_a_cache_already_in_home_is_kept_until_the_xdg_one_exists(no_home_set, monkeypatch):
+    """Setting XDG_CACHE_HOME later must not hide the models installed before it."""
+    me, xdg = no_home_set / "me", no_home_set / "xdg"
+    (me / ".cache" / "edgeqwen" / "models").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(me))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    assert cache_dir() == me / ".cache" / "edgeqwen"
+    (xdg / "edgeqwen").mkdir(parents=True)  # the user moved it (or made it): that one is used
+    _default_cache.cache_clear()  # read once per process (its warning is said once)
+    assert cache_dir() == xdg / "edgeqwen"
 
 
 def test_home_unset_and_no_passwd_entry_falls_back_to_temp(no_home_set, monkeypatch):

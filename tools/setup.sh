@@ -47,7 +47,11 @@ build_key() {
     "${CXX:-c++}" --version 2>/dev/null | head -n 1
   } | .venv/bin/python -c "import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])"
 }
-wheels="${EDGEQWEN_HOME:-$HOME/.cache/edgeqwen}/llama-cpp-wheels/$(build_key)"
+cache="$HOME/.cache/edgeqwen"  # where edgeqwen keeps its files: edgeqwen/paths.py's rule (an absolute
+case "${XDG_CACHE_HOME:-}" in  # XDG_CACHE_HOME, unless a cache is already in ~/.cache and none there)
+  /*) if [ -e "$XDG_CACHE_HOME/edgeqwen" ] || [ ! -d "$cache" ]; then cache="$XDG_CACHE_HOME/edgeqwen"; fi ;;
+esac
+wheels="${EDGEQWEN_HOME:-$cache}/llama-cpp-wheels/$(build_key)"
 amx_build() {  # the installed llama.cpp holds those kernels
   .venv/bin/python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' not in llama_cpp.llama_print_system_info())" 2>/dev/null
 }

@@ -359,18 +359,35 @@ def _pull_and_convert(
         # writes the folder's manifest; the log kept where a failure's message can point at it
         convert(src, tmp / "model", ConvertOptions(), log=cache_dir() / "logs" / f"{install}.convert.log")
         if dest.exists() or dest.is_symlink():
-            remove(install)
+            _remove(install)  # under the install's lock already
         (tmp / "model").rename(dest)
     mark_verified(dest)  # hashed as it was written; the verdict is kept by path
     return dest
 
 
-def remove(name: str) -> Path:
-    """Uninstall ``name``: its link or folder, its manifest, and its files in the hub cache."""
+def remove(name: str, progress: Callable[[str], None] | None = None) -> Path:
+    """Uninstall ``name``: its link or folder, its manifest, and its files in the hub cache. Waits
+    for another process installing it (a pull replacing it, the demo's conversion) to finish
+    rather than deleting the files that install is still writing and checking."""
+
+    def waiting() -> None:
+        _say(progress, f"Another edgeqwen process is installing {name}: waiting for it to finish...")
+
+    _installed(name)  # a name that is not installed takes no lock
+    with installing(name, waiting):
+        return _remove(name)
+
+
+def _installed(name: str) -> Path:
     where = installed_path(name)
     dest = existing(where) if where is not None else None
     if dest is None:
         raise ModelNotFoundError(f"{name} is not installed (see `edgeqwen models`).")
+    return dest
+
+
+def _remove(name: str) -> Path:
+    dest = _installed(name)
     if dest.is_symlink():
         target = dest.resolve()
         for file in target.iterdir() if target.is_dir() else ():

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -128,6 +129,28 @@ def test_models_and_rm_commands(hub):
     assert runner.invoke(main, ["rm", NAME]).exit_code == 1
     with pytest.raises(ModelNotFoundError):
         remove(NAME)
+
+
+def test_rm_waits_for_an_install_of_the_same_model(hub):
+    """`edgeqwen rm` took no lock: run beside a pull replacing the model it deleted the files the
+    pull was still checking and linking."""
+    import threading
+
+    from edgeqwen.paths import installing
+
+    pull(SPEC)
+    said: list[str] = []
+    done = threading.Event()
+    with installing(NAME):  # another process's pull of it, under way
+        rm = threading.Thread(target=lambda: (remove(NAME, progress=said.append), done.set()))
+        rm.start()
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert said == [f"Another edgeqwen process is installing {NAME}: waiting for it to finish..."]
+        assert not done.wait(0.2) and manifest_path(NAME).exists()  # nothing removed while it waits
+    rm.join(10)
+    assert done.is_set() and not manifest_path(NAME).exists()
 
 
 def test_convert_when_no_prebuilt_exists(tiny_models, tmp_path, monkeypatch):

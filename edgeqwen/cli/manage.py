@@ -126,4 +126,4 @@ def rm(model: str) -> None:
     """Remove an installed model and its files in the cache."""
     from ..pull import remove
 
-    click.echo(f"removed {remove(model)}")
+    click.echo(f"removed {remove(model, progress=say)}")

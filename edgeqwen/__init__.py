@@ -25,7 +25,7 @@ from .errors import (
     UnsupportedArchitectureError,
 )
 from .runtime.formats import ResponseFormat
-from .types import Chunk, GenerationConfig, Message, Metrics, Reply, ToolCall
+from .types import Chunk, GenerationConfig, Message, Metrics, Reply, TokenLogprob, ToolCall
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("edgeqwen")
@@ -59,6 +59,7 @@ __all__ = [
     "Reply",
     "ResponseFormat",
     "StructuredOutputError",
+    "TokenLogprob",
     "ToolCall",
     "UnsupportedArchitectureError",
     "__version__",

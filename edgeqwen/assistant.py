@@ -299,6 +299,10 @@ class Assistant:
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
         check_logit_bias(config, self.backend.tokenizer.vocab_size)
+        if config.logprobs is not None and not self.backend.supports_logprobs:
+            raise InvalidRequestError(
+                f"The {self.backend.name} backend cannot report log probabilities; use llama.cpp or ONNX.", "logprobs"
+            )
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         # fitted first: a prompt that cannot fit is refused for its length (a tokenizer's pass over it)
@@ -345,6 +349,7 @@ class Assistant:
             events=events,
             retry=self._resampler(request, prompt),
             tools=turn.tools if tool_choice != "none" else (),
+            logprobs=config.logprobs is not None,
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .chat import OutputParser, ParsedOutput
 from .errors import InvalidRequestError, RefusedError, StructuredOutputError
 from .runtime.formats import ResponseFormat
-from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply
+from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply, TokenLogprob
 
 if TYPE_CHECKING:
     from .safety import ModeratedFilter, StreamFilter
@@ -66,13 +66,15 @@ class ReplyStream:
         events: list[Any] | None = None,
         retry: Retry | None = None,
         tools: Sequence[dict[str, Any]] = (),
+        logprobs: bool = False,
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
         the caller (an output self-check appends its verdict while the stream runs). ``retry``:
         a new answer to the same request, for a structured answer that failed its check. ``tools``:
         those the model may call on its own ("auto"), whose calls are held to their grammar, so an
-        argument the string bound closed is said cut there too."""
+        argument the string bound closed is said cut there too. ``logprobs``: the chunks carry their
+        tokens' log probabilities, kept in the reply."""
         self._chunks = chunks
         self._retry = retry if fmt is not None else None
         self._attempt = 1
@@ -88,6 +90,7 @@ class ReplyStream:
         self._prefix_ids = None if prefix_ids is None else tuple(prefix_ids)
         self._events = events if events is not None else []
         self._tokens: list[int] = []
+        self._logprobs: list[TokenLogprob] | None = [] if logprobs else None
         self._shown: list[str] = []
         self._finish: FinishReason = "cancelled"
         self._metrics = Metrics()
@@ -146,6 +149,7 @@ class ReplyStream:
             self._filter.reset()
         self._events = list(self._first_events)
         self._tokens, self._shown = [], []
+        self._logprobs = None if self._logprobs is None else []
         self._finish, self._metrics = "cancelled", Metrics()
         self._chunks = self._retry(self._attempt - 1, self._events)
 
@@ -154,6 +158,8 @@ class ReplyStream:
         for chunk in self._chunks:
             if chunk.token is not None:
                 self._tokens.append(chunk.token)
+            if chunk.logprob is not None and self._logprobs is not None:
+                self._logprobs.append(chunk.logprob)
             if chunk.finish_reason is not None:
                 self._metrics, self._finish = chunk.metrics or Metrics(), chunk.finish_reason
             text = self._filtered(self._parser.feed(chunk.text))
@@ -189,6 +195,7 @@ class ReplyStream:
                 self._events,
                 trimmed=self._trimmed,
                 token_ids=None if self._prefix_ids is None else self._prefix_ids + tuple(self._tokens),
+                logprobs=None if self._logprobs is None else tuple(self._logprobs),
             )
             error = None
             # a refused or stopped answer has no value to check: value_of says why instead
@@ -267,10 +274,12 @@ def build_reply(
     *,
     trimmed: int = 0,
     token_ids: tuple[int, ...] | None = None,
+    logprobs: tuple[TokenLogprob, ...] | None = None,
 ) -> Reply:
     """The reply for a parsed (and filtered) answer. Its token ids are kept only for an answer
     that ended normally and that the safety policy left as the model wrote it: they are what
-    the next turn's prompt reuses from the KV cache."""
+    the next turn's prompt reuses from the KV cache. Its tokens' log probabilities only where the
+    policy left it as written: they would show what it removed."""
     filtered = finish in ("refused", "filtered") or any(e.action in _CHANGED for e in events)
     keep = token_ids is not None and finish in ("stop", "length") and not filtered
     return Reply(
@@ -283,6 +292,7 @@ def build_reply(
         token_ids=token_ids if keep and token_ids is not None else (),
         filtered=filtered,
         safety_events=tuple(events),
+        logprobs=None if filtered else logprobs,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "Metrics",
     "Reply",
     "Role",
+    "TokenLogprob",
     "ToolCall",
     "check_api_key",
     "check_text",
@@ -30,6 +31,7 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
+MAX_LOGPROBS = 20  # alternatives a token may report, as OpenAI's top_logprobs
 
 
 def _check(cond: bool, message: str, param: str | None = None) -> None:
@@ -180,7 +182,8 @@ class GenerationConfig:
     positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
     the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
     number in [-100, 100] to a token's logit, as OpenAI's does (a mapping of token id to bias;
-    -100 bans the token outright).
+    -100 bans the token outright). ``logprobs``: None (off), or report each generated token's log
+    probability and its ``logprobs`` most likely alternatives (0 to 20) in ``Reply.logprobs``.
     """
 
     max_tokens: int = 512
@@ -196,6 +199,7 @@ class GenerationConfig:
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
     logit_bias: tuple[tuple[int, float], ...] = ()
+    logprobs: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
@@ -261,6 +265,12 @@ class GenerationConfig:
             "seed",
         )
         _check(all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty strings.", "stop")
+        _check(
+            self.logprobs is None or (whole("logprobs", 0) and self.logprobs <= MAX_LOGPROBS),
+            f"logprobs must be None (off) or the number of alternatives to report, 0 to {MAX_LOGPROBS}; "
+            f"got {self.logprobs!r}.",
+            "logprobs",
+        )
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed (validated again)."""
@@ -355,13 +365,29 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token and its log probability under the model: its own distribution at that
+    step, before sampling settings, penalties, biases and any grammar. ``text`` is the token's
+    text (a token that holds part of a character shows U+FFFD; ``bytes`` holds it whole); ``top``
+    the most likely tokens at that step, most likely first (each with ``top`` empty)."""
+
+    token: int
+    text: str
+    bytes: bytes
+    logprob: float
+    top: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
 class Chunk:
-    """One step of a stream: new text (possibly empty while bytes are held back) and the token."""
+    """One step of a stream: new text (possibly empty while bytes are held back) and the token
+    (with its log probability where the request asked for them)."""
 
     text: str
     token: int | None = None
     finish_reason: FinishReason | None = None
     metrics: Metrics | None = None
+    logprob: TokenLogprob | None = None
 
 
 @dataclass(frozen=True)
@@ -378,6 +404,10 @@ class Reply:
     parsed: Any = None  # the value of a structured answer (response_format)
     filtered: bool = False  # the safety layer refused, redacted or stopped something
     safety_events: tuple[Any, ...] = ()  # edgeqwen.safety.SafetyEvent, in order
+    # every token the model wrote for the answer (thinking and tool-call markup too, not the end
+    # token), where GenerationConfig.logprobs asked for them; None where the safety layer changed
+    # the answer (its tokens would show what was removed) or nothing asked
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
     def __str__(self) -> str:
         return self.text

@@ -760,3 +760,11 @@ def test_fhir_cases_take_hl7s_types_and_each_example_by_its_resource_type(tmp_pa
     broken = [t for t in case["tests"] if "broken" in t["description"]]
     assert broken and not any(t["valid"] for t in broken)
     assert {"name": "Bo"} in [t["data"] for t in broken]  # the required resourceType dropped
+
+
+def test_logprobs_cost_smoke(tiny_models):
+    cmd = [sys.executable, str(ROOT / "tools" / "bench" / "logprobs_cost.py"), str(tiny_models["qwen2"]["int4"]),
+           "--backend", "onnx", "--gen", "4", "--rounds", "1", "--top", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SIMD:" in proc.stdout and "logprobs=2" in proc.stdout and "(x1.000)" in proc.stdout

@@ -1,5 +1,6 @@
 import threading
 
+import numpy as np
 import pytest
 from fakes import qwen_scripted
 
@@ -95,3 +96,31 @@ def test_logit_bias_bans_a_token_the_model_would_choose(tok):
     with pytest.raises(InvalidRequestError, match="outside this model's vocabulary") as err:
         run(tok, script, GenerationConfig(logit_bias={10**6: 5}))
     assert err.value.param == "logit_bias"
+
+
+def _expected_logprob(model_logits, token):
+    row = model_logits.astype(np.float64)
+    return float(row[token] - (row.max() + np.log(np.exp(row - row.max()).sum())))
+
+
+def test_logprobs_are_the_models_own_for_every_token(tok):
+    """Each chunk's token carries its log probability under the model's logits at that step,
+    before any processor (a bias that changes the choice leaves the reported value alone)."""
+    text_ids = tok.encode("Paris is nice.")
+    model = qwen_scripted(text_ids + [IM_END])
+    config = GenerationConfig(logprobs=2, logit_bias={text_ids[1]: 5.0})
+    chunks, _ = run(tok, None, config, model=model)
+    said = [c.logprob for c in chunks if c.token is not None]
+    assert [s.token for s in said] == [c.token for c in chunks if c.token is not None] == text_ids
+    one_hot = np.zeros(151936, dtype=np.float32)
+    one_hot[text_ids[0]] = 10.0  # what the scripted model gives: one token at 10, the rest at 0
+    expected = _expected_logprob(one_hot[: tok.vocab_size], text_ids[0])  # Qwen's padding is no token
+    assert all(abs(s.logprob - expected) < 1e-4 for s in said)
+    assert all(s.top[0].token == s.token and len(s.top) == 2 and s.top[1].logprob < s.logprob for s in said)
+    assert "".join(s.text for s in said) == "Paris is nice." and b"".join(s.bytes for s in said) == b"Paris is nice."
+    assert chunks[-1].logprob is None  # the end chunk has no token
+
+
+def test_without_logprobs_no_chunk_carries_one(tok):
+    chunks, _ = run(tok, tok.encode("Hi") + [IM_END])
+    assert all(c.logprob is None for c in chunks)

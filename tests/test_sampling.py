@@ -6,10 +6,12 @@ from edgeqwen.runtime.sampling import (
     apply_min_p,
     apply_top_k,
     apply_top_p,
+    log_softmax,
     make_bias_processor,
     make_logits_processors,
     make_penalty_processor,
     make_sampler,
+    most_likely,
 )
 
 LOGITS = np.array([1.0, 3.0, 2.0, -1.0, 0.5], dtype=np.float32)
@@ -116,6 +118,9 @@ def test_processors_from_config_keep_order():
         ("temperature", float("nan")),
         ("seed", -1),
         ("presence_penalty", 5.0),
+        ("logprobs", 21),
+        ("logprobs", -1),
+        ("logprobs", True),
     ],
 )
 def test_invalid_sampling_values(field, value):
@@ -127,3 +132,21 @@ def test_invalid_sampling_values(field, value):
 def test_config_with_rejects_unknown():
     with pytest.raises(InvalidRequestError, match="tempurature"):
         GenerationConfig().with_(tempurature=1.0)
+
+
+def test_log_softmax_sums_to_one_over_a_qwen_wide_row_and_keeps_the_order():
+    rng = np.random.default_rng(0)
+    row = (rng.standard_normal(151_665) * 4).astype(np.float32)
+    lp = log_softmax(row)
+    assert lp.dtype == np.float32 and abs(np.exp(lp.astype(np.float64)).sum() - 1) < 1e-4
+    assert np.all(np.diff(lp[np.argsort(row)]) >= 0)  # a shift only: the order holds (float32 may tie)
+    assert np.allclose(log_softmax(LOGITS), LOGITS - np.log(np.exp(LOGITS.astype(np.float64)).sum()), atol=1e-6)
+    big = np.array([1000.0, 1000.0], dtype=np.float32)  # no overflow where exp() alone would
+    assert np.allclose(log_softmax(big), [np.log(0.5)] * 2)
+
+
+def test_most_likely_is_ordered_and_breaks_ties_by_id():
+    lp = log_softmax(np.array([1.0, 3.0, 2.0, 3.0, 0.5], dtype=np.float32))
+    assert [i for i, _ in most_likely(lp, 3)] == [1, 3, 2]
+    assert most_likely(lp, 0) == [] and len(most_likely(lp, 99)) == 5
+    assert [round(v, 4) for _, v in most_likely(lp, 2)] == [round(float(lp[1]), 4)] * 2

@@ -438,12 +438,15 @@ def test_parse_chat_request_maps_the_openai_shapes():
     with pytest.raises(RequestError, match="needs function.name") as err:  # its param was "tool_calls"
         parse_chat_request({"messages": [*HELLO, no_name, *HELLO]}, 100)
     assert err.value.param == "messages[1].tool_calls[0]"
+    assert parse_chat_request({"messages": HELLO, "logprobs": True, "top_logprobs": 3}, 100).settings["logprobs"] == 3
+    assert "logprobs" not in parse_chat_request({"messages": HELLO, "logprobs": False}, 100).settings
     biased = parse_chat_request({"messages": HELLO, "logit_bias": {"42": -100, "7": 2.5}}, 100).settings
     assert GenerationConfig().with_(**biased).logit_bias == ((7, 2.5), (42, -100.0))
     bodies = (
         [],
         {"messages": HELLO, "stop": ["a"] * 17},
-        {"messages": HELLO, "logprobs": True},
+        {"messages": HELLO, "logprobs": "yes"},
+        {"messages": HELLO, "top_logprobs": 3},
         {"messages": HELLO, "top_p": 5},
         {"messages": HELLO, "logit_bias": [[42, -100]]},
         {"messages": HELLO, "logit_bias": {"x": 1}},

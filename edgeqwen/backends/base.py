@@ -93,6 +93,7 @@ class Backend(ABC):
     supports_prefix_cache: bool = False
     supports_hidden_states: bool = False
     supports_kept_prefixes: bool = False
+    supports_logprobs: bool = False  # GenerationConfig.logprobs: our own loop sees every logit
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
@@ -173,6 +174,7 @@ class LoopBackend(Backend):
     supports_logits_processors = True
     supports_response_format = True
     supports_prefix_cache = True
+    supports_logprobs = True
 
     model: LanguageModel
     _lock: threading.Lock

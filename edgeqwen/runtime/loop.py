@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import InvalidRequestError, PromptTooLongError
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig, Metrics
-from .sampling import LogitsProcessor, Sampler, make_logits_processors, make_sampler
+from ..types import Chunk, GenerationConfig, Metrics, TokenLogprob
+from .sampling import LogitsProcessor, Sampler, log_softmax, make_logits_processors, make_sampler, most_likely
 
 __all__ = ["check_logit_bias", "generate_step", "stream_generate"]
 
@@ -85,6 +86,34 @@ def _mask_padding(vocab_size: int) -> LogitsProcessor:
     return process
 
 
+class _Logprobs:
+    """A processor that keeps the model's own log probabilities of each step: run first, before
+    any other changes the logits (they change them in place)."""
+
+    def __init__(self, tokenizer: Tokenizer, top: int) -> None:
+        self.tokenizer = tokenizer
+        self.top = top
+        self.row = np.zeros(0, dtype=np.float32)
+
+    def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        self.row = log_softmax(logits[: self.tokenizer.vocab_size])  # Qwen's padding ids are no tokens
+        return logits
+
+    def _one(self, token: int, logprob: float) -> TokenLogprob:
+        return TokenLogprob(token, self.tokenizer.decode([token]), self.tokenizer.token_bytes(token), logprob)
+
+    def of(self, token: int) -> TokenLogprob:
+        """What the step that chose ``token`` said of it and of the most likely tokens."""
+        top = tuple(self._one(t, lp) for t, lp in most_likely(self.row, self.top))
+        return replace(self._one(token, float(self.row[token])), top=top)
+
+
+def _unforced(process: LogitsProcessor) -> LogitsProcessor:
+    """``process`` without its ``fast_forward``: a token a grammar forces is then chosen by a step
+    of the model like any other, so it has a log probability to report."""
+    return lambda token_ids, logits: process(token_ids, logits)
+
+
 def _held_back(text: str, stops: Sequence[str]) -> int:
     """Length of the longest end of ``text`` that could start a stop string."""
     best = 0
@@ -126,6 +155,9 @@ def stream_generate(
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)
     procs = make_logits_processors(config, processors)
     procs.insert(0, _mask_padding(tokenizer.vocab_size))
+    logprobs = _Logprobs(tokenizer, config.logprobs) if config.logprobs is not None else None
+    if logprobs is not None:
+        procs = [logprobs, *(_unforced(p) if hasattr(p, "fast_forward") else p for p in procs)]
     detok = tokenizer.detokenizer()
 
     start = time.perf_counter()
@@ -148,14 +180,15 @@ def stream_generate(
                 finish = "stop"
                 break
             pending += detok.add(token)
+            said = logprobs.of(token) if logprobs is not None else None
             hit = min((i for i in (pending.find(s) for s in config.stop) if i >= 0), default=-1)
             if hit >= 0:
-                yield Chunk(pending[:hit], token)
+                yield Chunk(pending[:hit], token, logprob=said)
                 pending, finish = "", "stop_string"
                 break
             keep = _held_back(pending, config.stop) if config.stop else 0
             out, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
-            yield Chunk(out, token)
+            yield Chunk(out, token, logprob=said)
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
                 break

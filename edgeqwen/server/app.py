@@ -28,7 +28,16 @@ from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
 from ..types import Reply, check_api_key, load_json
 from .metrics import ServerMetrics
-from .protocol import chunk_body, completion_body, error_body, finish_reason, new_id, parse_chat_request, usage_body
+from .protocol import (
+    chunk_body,
+    completion_body,
+    error_body,
+    finish_reason,
+    logprobs_body,
+    new_id,
+    parse_chat_request,
+    usage_body,
+)
 from .protocol import tool_calls_body as _tool_calls
 from .worker import ModelWorker, QueueFullError
 
@@ -262,7 +271,7 @@ class _App:
                 delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=parallel)
             if reply.thinking:
                 delta["reasoning_content"] = reply.thinking
-            yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply)))
+            yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply)))
             if include_usage:
                 yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
             yield "data: [DONE]\n\n"

@@ -6,8 +6,10 @@ Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not 
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
 ``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); options that
-would silently change the answer's meaning (``n`` > 1, ``logprobs``, non-text
-content parts or output modalities, the deprecated ``functions``) are refused rather than ignored.
+would silently change the answer's meaning (``n`` > 1, non-text content parts or output
+modalities, the deprecated ``functions``) are refused rather than ignored. ``logprobs`` are the
+model's own (before sampling settings, penalties and grammar), for every token it wrote, and null
+where the safety policy changed the answer; a stream sends them with its last chunk.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import GenerationConfig, Message, Reply, ToolCall, check_text, load_json
+from ..types import MAX_LOGPROBS, GenerationConfig, Message, Reply, TokenLogprob, ToolCall, check_text, load_json
 
 __all__ = [
     "ChatRequest",
@@ -28,6 +30,7 @@ __all__ = [
     "completion_body",
     "error_body",
     "finish_reason",
+    "logprobs_body",
     "new_id",
     "parse_chat_request",
     "tool_calls_body",
@@ -192,6 +195,18 @@ def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         if len(stops) > _MAX_STOPS:
             raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
         out["stop"] = tuple(stops)
+    wanted, top = body.get("logprobs"), body.get("top_logprobs")
+    if wanted not in (None, True, False):
+        raise RequestError(f"logprobs must be true or false, got {wanted!r}.", "logprobs")
+    if top is not None:
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_LOGPROBS:
+            raise RequestError(
+                f"top_logprobs must be a whole number from 0 to {MAX_LOGPROBS}, got {top!r}.", "top_logprobs"
+            )
+        if not wanted:
+            raise RequestError("top_logprobs needs logprobs: true.", "top_logprobs")
+    if wanted:
+        out["logprobs"] = top or 0
     bias = body.get("logit_bias")
     if bias:
         if not isinstance(bias, dict) or len(bias) > _MAX_BIASED:
@@ -272,8 +287,6 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         raise RequestError("The request body must be a JSON object.")
     if body.get("n") not in (None, 1):
         raise RequestError("n must be 1: this server generates one choice per request.", "n")
-    if body.get("logprobs") or body.get("top_logprobs"):
-        raise RequestError("logprobs are not supported by this server.", "logprobs")
     for legacy in ("functions", "function_call"):  # ignored, a client would get no call and no error
         if body.get(legacy) is not None:
             raise RequestError(
@@ -360,6 +373,18 @@ def tool_calls_body(reply: Reply, streaming: bool = False, parallel: bool = True
     return out
 
 
+def _logprob(item: TokenLogprob) -> dict[str, Any]:
+    return {"token": item.text, "logprob": item.logprob, "bytes": list(item.bytes)}
+
+
+def logprobs_body(reply: Reply) -> dict[str, Any] | None:
+    """OpenAI's ``choices[].logprobs``: each token with its alternatives (null when none were kept)."""
+    if reply.logprobs is None:
+        return None
+    content = [{**_logprob(t), "top_logprobs": [_logprob(a) for a in t.top]} for t in reply.logprobs]
+    return {"content": content, "refusal": None}
+
+
 def completion_body(rid: str, model: str, reply: Reply, parallel: bool = True) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
@@ -374,17 +399,25 @@ def completion_body(rid: str, model: str, reply: Reply, parallel: bool = True) -
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(reply), "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish_reason(reply), "logprobs": logprobs_body(reply)}
+        ],
         "usage": usage_body(reply),
     }
 
 
 def chunk_body(
-    rid: str, model: str, delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None
+    rid: str,
+    model: str,
+    delta: dict[str, Any] | None,
+    finish: str | None = None,
+    usage: dict[str, Any] | None = None,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``delta=None`` gives the usage-only chunk (no choices)."""
     body: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-    body["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
+    body["choices"] = [] if delta is None else [choice]
     if usage is not None:
         body["usage"] = usage
     return body

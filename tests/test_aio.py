@@ -54,6 +54,12 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 20))
 
 
+async def until(condition) -> None:
+    """Wait on the loop until ``condition()`` holds (the model thread moves on meanwhile)."""
+    while not condition():
+        await asyncio.sleep(0.005)
+
+
 def test_chat_stream_and_history_match_the_sync_assistant():
     sync = Assistant(backend=FakeBackend(["Bonjour.", "Salut."]))
     expected = [sync.chat("Hi").text, sync.chat("Again").text]
@@ -87,8 +93,7 @@ def test_answers_run_one_at_a_time_on_the_model_thread_without_blocking_the_loop
 
         tasks = [asyncio.create_task(ask(c)) for c in convo]
         ticks = 0
-        while not bot.busy:  # the loop runs while the model waits at the gate
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.busy)  # the loop runs while the model waits at the gate
         for _ in range(10):
             await asyncio.sleep(0.005)
             ticks += 1
@@ -112,14 +117,11 @@ def test_a_cancelled_task_stops_its_answer_and_a_waiting_one_never_reaches_the_m
 
     async def main():
         running = asyncio.create_task(bot.chat("Tell me a long story"))
-        while not bot.busy:
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.busy)
         waiting = asyncio.create_task(bot.chat("Never asked"))
-        while bot.waiting != 1:
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.waiting == 1)
         resetting = asyncio.create_task(bot.reset())
-        while bot.waiting != 2:
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.waiting == 2)
         waiting.cancel()
         resetting.cancel()
         running.cancel()
@@ -222,12 +224,10 @@ def test_cancelling_before_the_answer_starts_reports_it_cancelled():
 
     async def main():
         first = asyncio.create_task(bot.chat("a"))
-        while not bot.busy:
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.busy)
         # a stream opened and cancelled while the first answer holds the model
         opening = asyncio.create_task(bot.stream("b"))
-        while bot.waiting != 1:
-            await asyncio.sleep(0.005)
+        await until(lambda: bot.waiting == 1)
         opening.cancel()
         with pytest.raises(asyncio.CancelledError):
             await opening

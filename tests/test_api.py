@@ -10,7 +10,7 @@ def test_all_is_sorted_and_complete():
     modules = ("edgeqwen", "edgeqwen.errors", "edgeqwen.runtime.sampling", "edgeqwen.chat", "edgeqwen.server")
     for module in (
         modules
-        + tuple(f"edgeqwen.server.{m}" for m in ("app", "metrics", "protocol", "runner", "worker"))
+        + tuple(f"edgeqwen.server.{m}" for m in ("app", "metrics", "protocol", "responses", "runner", "worker"))
         + ("edgeqwen.aio",)
     ):
         names = importlib.import_module(module).__all__

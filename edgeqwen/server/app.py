@@ -1,10 +1,11 @@
-"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions API.
+"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs.
 
-Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models`` (and ``/v1/models/ID``), ``GET /health``
-(no key needed, for load balancers and scripts), ``GET /metrics`` (Prometheus text;
-``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape: 400 bad request,
-401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a compressed body, 429 queue full,
-500 model failure, 503 out of memory. The model work is in :mod:`.worker`; this module only translates.
+Routes: ``POST /v1/chat/completions`` and ``POST /v1/responses`` (JSON or SSE), ``GET /v1/models``
+(and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts),
+``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
+shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
+compressed body, 429 queue full, 500 model failure, 503 out of memory. The model work is in
+:mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,7 @@ from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, Structure
 from ..types import Reply, check_api_key, load_json
 from .metrics import ServerMetrics
 from .protocol import (
+    ChatRequest,
     chunk_body,
     completion_body,
     error_body,
@@ -39,6 +41,7 @@ from .protocol import (
     usage_body,
 )
 from .protocol import tool_calls_body as _tool_calls
+from .responses import ResponseEvents, parse_responses_request, response_body, response_id
 from .worker import ModelWorker, QueueFullError
 
 if TYPE_CHECKING:
@@ -149,6 +152,21 @@ def _format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutpu
     return generation.error if reply.finish_reason != "length" else None
 
 
+async def _told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
+    """The answer's text as it comes, then its finished reply (a constrained answer that failed to
+    parse, other than at max_tokens, raises its error instead)."""
+    try:
+        async for text in generation:
+            yield text
+    except StructuredOutputError:
+        pass  # judged with the finish reason, below
+    reply = await generation.reply(strict=False)
+    failed = _format_error(generation, reply)
+    if failed is not None:
+        raise failed
+    yield reply
+
+
 class _App:
     def __init__(self, bot: AsyncAssistant, settings: ServerSettings, model_id: str) -> None:
         self.settings = settings
@@ -214,19 +232,39 @@ class _App:
             raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
 
     async def chat(self, request: Request) -> Response:
+        return await self._answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
+
+    async def responses(self, request: Request) -> Response:
+        return await self._answer(request, parse_responses_request, response_id, self._response, self._responses_sse)
+
+    def _completion(self, rid: str, reply: Reply, chat: ChatRequest) -> dict[str, Any]:
+        return completion_body(rid, self.model_id, reply, chat.parallel_tool_calls)
+
+    def _response(self, rid: str, reply: Reply, chat: ChatRequest) -> dict[str, Any]:
+        return response_body(rid, self.model_id, reply, chat)
+
+    async def _answer(
+        self,
+        request: Request,
+        parse: Callable[[Any, int], ChatRequest],
+        new_rid: Callable[[], str],
+        whole: Callable[[str, Reply, ChatRequest], dict[str, Any]],
+        streamed: Callable[[AsyncReplyStream, str, ChatRequest], AsyncIterator[str]],
+    ) -> Response:
+        """One request of either API: parsed, answered in turn, sent whole or as its stream."""
         try:
             self._authorize(request)
-            chat = parse_chat_request(await self._body(request), self.settings.max_tokens)
+            chat = parse(await self._body(request), self.settings.max_tokens)
             generation = await _until_disconnect(request, self.worker.submit(chat))
         except Exception as exc:
             error = _translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
-        rid = new_id()
+        rid = new_rid()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
             return StreamingResponse(
-                self._sse(generation, rid, chat.include_usage, chat.parallel_tool_calls),
+                streamed(generation, rid, chat),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -247,37 +285,43 @@ class _App:
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
-        return JSONResponse(completion_body(rid, self.model_id, reply, chat.parallel_tool_calls))
+        return JSONResponse(whole(rid, reply, chat))
 
-    async def _sse(
-        self, generation: AsyncReplyStream, rid: str, include_usage: bool, parallel: bool = True
-    ) -> AsyncIterator[str]:
+    async def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
         def event(body: dict[str, Any]) -> str:
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
         try:
             yield event(chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}))
-            try:
-                async for text in generation:
-                    yield event(chunk_body(rid, self.model_id, {"content": text}))
-            except StructuredOutputError:
-                pass  # judged with the finish reason, below
-            reply = await generation.reply(strict=False)
-            failed = _format_error(generation, reply)
-            if failed is not None:
-                raise failed
+            async for said in _told(generation):
+                if isinstance(said, str):
+                    yield event(chunk_body(rid, self.model_id, {"content": said}))
+                else:
+                    reply = said  # the last item: the finished reply
             delta: dict[str, Any] = {}
             if reply.tool_calls:
-                delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=parallel)
+                delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=chat.parallel_tool_calls)
             if reply.thinking:
                 delta["reasoning_content"] = reply.thinking
             yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply)))
-            if include_usage:
+            if chat.include_usage:
                 yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
             yield "data: [DONE]\n\n"
         except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
             error = _translate(exc)
             yield event(error_body(str(error), error.kind, error.param, error.code))
+        finally:
+            generation.cancel()
+
+    async def _responses_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
+        events = ResponseEvents(rid, self.model_id, chat)
+        try:
+            yield events.started()
+            async for said in _told(generation):
+                yield events.text(said) if isinstance(said, str) else events.finished(said)
+        except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
+            error = _translate(exc)
+            yield events.failed(str(error), error.code or error.kind)
         finally:
             generation.cancel()
 
@@ -360,6 +404,7 @@ def create_app(
     state = _App(bot, settings, name)
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
+        Route("/v1/responses", state.responses, methods=["POST"]),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),

@@ -1,0 +1,381 @@
+"""OpenAI's Responses API (``POST /v1/responses``): the same answers as chat completions.
+
+A request is translated to the chat-completions body :func:`~.protocol.parse_chat_request`
+checks, so both endpoints take one set of rules, and a reply goes back as a ``response`` object
+or as its stream of events. Pure functions on dicts, as :mod:`.protocol`.
+
+Decisions, where the API leaves room or this server cannot follow it:
+
+- Nothing is stored: ``previous_response_id``, ``conversation`` and ``item_reference`` inputs are
+  refused with a 400 saying to send the conversation as ``input`` (``store`` is read and ignored).
+- Only function tools; a tool of another type (web search, file search, code interpreter, MCP) is
+  a 400 naming it. Text only: an image or file input part is a 400.
+- ``reasoning`` items sent back as input are dropped (the model does not read its old thinking);
+  ``include`` entries other than ``message.output_text.logprobs`` give nothing (there is no
+  encrypted reasoning to give).
+- Qwen3's thinking comes back as a ``reasoning`` item whose ``content`` holds the text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from ..types import Reply
+from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
+
+__all__ = ["ResponseEvents", "parse_responses_request", "response_body", "response_id"]
+
+_PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "parallel_tool_calls", "stream", "model")
+_REFUSED = {
+    "previous_response_id": "this server stores no responses: send the whole conversation as input",
+    "conversation": "this server stores no conversations: send the whole conversation as input",
+    "background": "this server answers in the foreground only",
+    "prompt": "this server has no stored prompt templates: send instructions and input",
+}
+_ROLES = ("user", "system", "developer", "assistant")
+_TEXT_PARTS = ("input_text", "output_text", "text")
+
+
+def response_id() -> str:
+    return f"resp_{uuid.uuid4().hex[:24]}"
+
+
+# -- the request --------------------------------------------------------------------------------
+def _text_of(content: Any, where: str) -> str:
+    """A message's ``content``: a string, or a list of text parts (input_text / output_text)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise RequestError(f"{where} must be a string or a list of input_text parts.", where)
+    texts = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        if kind == "refusal" and isinstance(part.get("refusal"), str):
+            texts.append(part["refusal"])
+        elif kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        else:
+            raise RequestError(
+                f"{where}[{j}] is a {kind!r} part; this server takes text only "
+                "({'type': 'input_text', 'text': ...}).",
+                f"{where}[{j}]",
+            )
+    return "".join(texts)
+
+
+def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The conversation as chat messages, and where in the request each came from."""
+    messages: list[dict[str, Any]] = []
+    origin: list[str] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            raise RequestError("instructions must be a string.", "instructions")
+        messages.append({"role": "system", "content": instructions})
+        origin.append("instructions")
+    given = body.get("input")
+    if isinstance(given, str):
+        return [*messages, {"role": "user", "content": given}], [*origin, "input"]
+    if not isinstance(given, list) or not given:
+        raise RequestError(
+            "input must be a string or a non-empty list of items (messages, function calls ...).", "input"
+        )
+    previous = None
+    for i, item in enumerate(given):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise RequestError(f"{where} must be an object (a message or a function call item).", where)
+        kind, before = item.get("type", "message"), previous
+        previous = kind
+        if kind == "message":
+            role = item.get("role")
+            if role not in _ROLES:
+                raise RequestError(f"{where}.role must be one of {', '.join(_ROLES)}; got {role!r}.", f"{where}.role")
+            messages.append({"role": role, "content": _text_of(item.get("content"), f"{where}.content")})
+        elif kind == "function_call":
+            call = {
+                "id": item.get("call_id"),
+                "type": "function",
+                "function": {"name": item.get("name"), "arguments": item.get("arguments", "{}")},
+            }
+            if before == "function_call":  # calls made together are one assistant turn
+                messages[-1]["tool_calls"].append(call)
+                continue
+            messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif kind == "function_call_output":
+            output = item.get("output")
+            messages.append({"role": "tool", "content": _text_of(output, f"{where}.output")})
+        elif kind == "reasoning":
+            continue  # the model's old thinking: not read again (as chat completions drop it)
+        elif kind == "item_reference":
+            raise RequestError(f"{where} refers to a stored item; {_REFUSED['previous_response_id']}.", where)
+        else:
+            raise RequestError(
+                f"{where} is a {kind!r} item; this server takes messages, function_call and function_call_output.",
+                f"{where}.type",
+            )
+        origin.append(where)
+    return messages, origin
+
+
+def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise RequestError("tools must be a list of function tools.", "tools")
+    out = []
+    for i, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind != "function":
+            raise RequestError(
+                f"tools[{i}] is a {kind!r} tool; this server runs function tools only "
+                "({'type': 'function', 'name': ..., 'parameters': {...}}).",
+                f"tools[{i}]",
+            )
+        fn = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+def _tool_choice(value: Any) -> Any:
+    if isinstance(value, dict) and value.get("type") == "function" and "function" not in value:
+        return {"type": "function", "function": {"name": value.get("name")}}
+    if isinstance(value, dict) and value.get("type") not in (None, "function"):
+        raise RequestError(f"tool_choice {value.get('type')!r} names a tool this server does not run.", "tool_choice")
+    return value
+
+
+def _format(body: dict[str, Any]) -> dict[str, Any] | None:
+    text = body.get("text")
+    if text is None:
+        return None
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise RequestError(
+            'text.format must be an object: {"type": "text" | "json_object" | "json_schema", ...}.', "text"
+        )
+    if fmt.get("type") == "json_schema":
+        if not isinstance(fmt.get("schema"), dict):
+            raise RequestError(
+                'text.format json_schema needs {"type": "json_schema", "name": ..., "schema": {...}}.', "text.format"
+            )
+        spec = {k: fmt[k] for k in ("name", "schema", "strict") if k in fmt}
+        return {"type": "json_schema", "json_schema": spec}
+    return {"type": fmt.get("type")}
+
+
+def _rename(exc: RequestError, origin: list[str]) -> RequestError:
+    """A chat-completions error about ``messages[i]`` said of the input item it came from."""
+
+    def where(match: re.Match[str]) -> str:
+        i = int(match.group(1))
+        return origin[i] if i < len(origin) else match.group(0)
+
+    param = re.sub(r"messages\[(\d+)\]", where, exc.param) if exc.param else exc.param
+    message = re.sub(r"messages\[(\d+)\]", where, str(exc)).replace("response_format", "text.format")
+    return RequestError(message, param.replace("response_format", "text.format") if param else param)
+
+
+def parse_responses_request(body: Any, max_tokens_limit: int) -> ChatRequest:
+    """Check a decoded ``/v1/responses`` body and turn it into a :class:`ChatRequest`."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object.")
+    for name, why in _REFUSED.items():
+        if body.get(name) not in (None, False):
+            raise RequestError(f"{name} is not supported: {why}.", name)
+    messages, origin = _messages(body)
+    chat: dict[str, Any] = {k: body[k] for k in _PASSED if k in body}
+    chat["messages"] = messages
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    tools = _tools(body)
+    if tools is not None:
+        chat["tools"] = tools
+    if "tool_choice" in body:
+        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+    fmt = _format(body)
+    if fmt is not None:
+        chat["response_format"] = fmt
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and reasoning.get("effort") is not None:
+        chat["reasoning_effort"] = reasoning["effort"]
+    include = body.get("include") or []
+    if not isinstance(include, list):
+        raise RequestError("include must be a list of strings.", "include")
+    if "message.output_text.logprobs" in include:
+        chat["logprobs"] = True
+        chat["top_logprobs"] = body.get("top_logprobs") or 0
+    try:
+        return parse_chat_request(chat, max_tokens_limit)
+    except RequestError as exc:
+        raise _rename(exc, origin) from None
+
+
+# -- the response -------------------------------------------------------------------------------
+def _item_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def _status(reply: Reply) -> tuple[str, dict[str, str] | None]:
+    if reply.finish_reason == "length":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if reply.finish_reason == "filtered":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None
+
+
+def _usage(reply: Reply) -> dict[str, Any]:
+    m = reply.metrics
+    return {
+        "input_tokens": m.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": m.cached_tokens},
+        "output_tokens": m.generated_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": m.prompt_tokens + m.generated_tokens,
+    }
+
+
+def _text_part(reply: Reply) -> dict[str, Any]:
+    if reply.finish_reason == "refused":  # the policy refused the request: OpenAI's refusal part
+        return {"type": "refusal", "refusal": reply.text}
+    part: dict[str, Any] = {"type": "output_text", "text": reply.text, "annotations": []}
+    lp = logprobs_body(reply)
+    if lp is not None:
+        part["logprobs"] = lp["content"]
+    return part
+
+
+def _message(item_id: str, part: dict[str, Any], status: str = "completed") -> dict[str, Any]:
+    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": [part]}
+
+
+def _tail_items(reply: Reply, parallel: bool) -> list[dict[str, Any]]:
+    """What follows the message: the thinking, then the calls."""
+    items: list[dict[str, Any]] = []
+    if reply.thinking:
+        content = [{"type": "reasoning_text", "text": reply.thinking}]
+        items.append({"type": "reasoning", "id": _item_id("rs"), "summary": [], "content": content})
+    for call in reply.tool_calls if parallel else reply.tool_calls[:1]:
+        items.append(
+            {
+                "type": "function_call",
+                "id": _item_id("fc"),
+                "call_id": f"call_{uuid.uuid4().hex[:24]}",
+                "name": call.name,
+                "arguments": json.dumps(call.arguments, ensure_ascii=False),
+                "status": "completed",
+            }
+        )
+    return items
+
+
+def _shell(rid: str, model: str, created: int, request: ChatRequest, status: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "tool_choice": request.tool_choice
+        if isinstance(request.tool_choice, str)
+        else {"type": "function", "name": request.tool_choice.get("name")},
+        "tools": [{"type": "function", **t.get("function", t)} for t in request.tools or ()],
+        "text": {"format": request.response_format or {"type": "text"}},
+        "store": False,
+        "usage": None,
+    }
+
+
+def _finished(shell: dict[str, Any], reply: Reply, output: list[dict[str, Any]]) -> dict[str, Any]:
+    status, details = _status(reply)
+    return {**shell, "status": status, "incomplete_details": details, "output": output, "usage": _usage(reply)}
+
+
+def response_body(rid: str, model: str, reply: Reply, request: ChatRequest) -> dict[str, Any]:
+    """The whole ``response`` object for a finished reply."""
+    shell = _shell(rid, model, int(time.time()), request, "completed")
+    output = []
+    if reply.text or not reply.tool_calls:
+        output.append(_message(_item_id("msg"), _text_part(reply)))
+    return _finished(shell, reply, output + _tail_items(reply, request.parallel_tool_calls))
+
+
+class ResponseEvents:
+    """The stream of a response, event by event, as OpenAI's server sends it: ``started()`` first,
+    ``text(piece)`` for each piece of the answer, ``finished(reply)`` last. Each returns the SSE
+    lines to send."""
+
+    def __init__(self, rid: str, model: str, request: ChatRequest) -> None:
+        self.shell = _shell(rid, model, int(time.time()), request, "in_progress")
+        self.parallel = request.parallel_tool_calls
+        self.sequence = 0
+        self.message_id: str | None = None
+        self.said: list[str] = []
+
+    def _event(self, kind: str, **fields: Any) -> str:
+        body = {"type": kind, "sequence_number": self.sequence, **fields}
+        self.sequence += 1
+        return f"event: {kind}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    def started(self) -> str:
+        return self._event("response.created", response=self.shell) + self._event(
+            "response.in_progress", response=self.shell
+        )
+
+    def _open_message(self) -> str:
+        self.message_id = _item_id("msg")
+        empty = {"type": "output_text", "text": "", "annotations": []}
+        where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+        return self._event(
+            "response.output_item.added", output_index=0, item=_message(self.message_id, {**empty}, "in_progress")
+        ) + self._event("response.content_part.added", **where, part=empty)
+
+    def text(self, piece: str) -> str:
+        out = self._open_message() if self.message_id is None else ""
+        self.said.append(piece)
+        where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+        return out + self._event("response.output_text.delta", **where, delta=piece, logprobs=[])
+
+    def finished(self, reply: Reply) -> str:
+        out, output = "", []
+        if self.message_id is not None or reply.text or not reply.tool_calls:
+            if self.message_id is None:
+                out += self._open_message()
+            part = _text_part(reply)
+            where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+            if part["type"] == "output_text":
+                out += self._event("response.output_text.done", **where, text=part["text"], logprobs=[])
+            out += self._event("response.content_part.done", **where, part=part)
+            message = _message(str(self.message_id), part)
+            out += self._event("response.output_item.done", output_index=0, item=message)
+            output.append(message)
+        for item in _tail_items(reply, self.parallel):
+            index = len(output)
+            out += self._event("response.output_item.added", output_index=index, item={**item, "status": "in_progress"})
+            if item["type"] == "function_call":
+                out += self._event(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    arguments=item["arguments"],
+                )
+            out += self._event("response.output_item.done", output_index=index, item=item)
+            output.append(item)
+        done = _finished(self.shell, reply, output)
+        kind = "response.completed" if done["status"] == "completed" else "response.incomplete"
+        return out + self._event(kind, response=done)
+
+    def failed(self, message: str, code: str | None) -> str:
+        error = {"code": code or "server_error", "message": message}
+        return self._event("response.failed", response={**self.shell, "status": "failed", "error": error})

@@ -1,0 +1,142 @@
+"""POST /v1/responses, driven by the official ``openai`` client's ``responses`` API, on the fake model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import openai
+import pytest
+
+from edgeqwen import Assistant
+from edgeqwen.server import BackgroundServer
+from edgeqwen.server.responses import parse_responses_request
+from edgeqwen.testing import FakeBackend
+
+CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+@contextmanager
+def serving(*replies: str) -> Iterator[tuple[FakeBackend, openai.OpenAI]]:
+    """A server over a fake model that answers with ``replies`` in turn."""
+    fake = FakeBackend(replies or ["Paris."])
+    with BackgroundServer(Assistant(backend=fake, policy="default")) as srv:
+        yield fake, openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def served():
+    with serving() as both:
+        yield both
+
+
+def prompt_of(fake: FakeBackend) -> str:
+    return fake.tokenizer.decode(fake.requests[-1].prompt_ids)
+
+
+def test_a_text_answer_with_instructions(served):
+    fake, client = served
+    r = client.responses.create(model="m", instructions="Answer in one word.", input="Capital of France?")
+    assert r.output_text == "Paris." and r.status == "completed" and r.incomplete_details is None
+    assert r.id.startswith("resp_") and r.output[0].type == "message" and r.output[0].role == "assistant"
+    assert r.usage.output_tokens == r.usage.total_tokens - r.usage.input_tokens > 0
+    prompt = prompt_of(fake)
+    assert prompt.index("Answer in one word.") < prompt.index("Capital of France?")  # instructions lead
+    cut = client.responses.create(model="m", input="Capital of France?", max_output_tokens=2)
+    assert cut.status == "incomplete" and cut.incomplete_details.reason == "max_output_tokens"
+
+
+def test_the_stream_is_openais_sequence_of_events():
+    with serving("Paris is the capital.") as (_, client):
+        events = list(client.responses.create(model="m", input="Capital of France?", stream=True))
+    kinds = [e.type for e in events]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == events[-1].response.output_text == "Paris is the capital."
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+def test_a_function_call_and_its_output_sent_back():
+    with serving(CALL, "It is sunny in Paris.") as (fake, client):
+        r = client.responses.create(model="m", input="Weather in Paris?", tools=[WEATHER], tool_choice="required")
+        [call] = [o for o in r.output if o.type == "function_call"]
+        assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"} and call.call_id
+        items = [o.model_dump(exclude_none=True) for o in r.output]
+        result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"}
+        conversation = [{"role": "user", "content": "Weather in Paris?"}, *items, result]
+        again = client.responses.create(model="m", input=conversation, tools=[WEATHER])
+        prompt = prompt_of(fake)
+    assert again.output_text == "It is sunny in Paris."
+    assert "get_weather" in prompt and "sunny, 21 C" in prompt  # the call and its result, in the model's prompt
+
+
+def test_structured_output_and_logprobs():
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    fmt = {"format": {"type": "json_schema", "name": "c", "schema": schema, "strict": True}}
+    with serving('{"city":"Paris"}', "Paris.") as (_, client):
+        r = client.responses.create(model="m", input="Which city?", text=fmt)
+        assert json.loads(r.output_text) == {"city": "Paris"}
+        r = client.responses.create(model="m", input="Hi", include=["message.output_text.logprobs"], top_logprobs=2)
+    lp = r.output[0].content[0].logprobs
+    assert "".join(t.token for t in lp) == r.output_text and all(len(t.top_logprobs) == 2 for t in lp)
+
+
+def test_a_refused_request_is_a_refusal_part(served):
+    _, client = served
+    r = client.responses.create(model="m", input="Give me step-by-step instructions to build a pipe bomb.")
+    part = r.output[0].content[0]
+    assert part.type == "refusal" and part.refusal
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        ({"previous_response_id": "resp_1"}, "previous_response_id", "whole conversation as input"),
+        ({"tools": [{"type": "web_search"}]}, "tools[0]", "function tools only"),
+        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}, "input[0].content[0]",
+         "text only"),
+        ({"input": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}, "input[1].role", "'bot'"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]", "stored item"),
+        ({"input": []}, "input", "non-empty"),
+        ({"text": {"format": {"type": "json_schema", "schema": "no"}}}, "text.format", "json_schema needs"),
+        ({"temperature": 9}, "temperature", "[0, 2]"),
+        ({"input": [{"role": "user", "content": 5}]}, "input[0].content", "a list of input_text parts"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_served_is_a_400_naming_the_field(served, body, param, says):
+    _, client = served
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model="m", **{"input": "Hi", **body})
+    assert err.value.body["param"] == param and says in err.value.body["message"]
+
+
+def test_calls_made_together_are_one_assistant_turn():
+    items = [
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"type": "function_call", "call_id": "a", "name": "w", "arguments": '{"city": "Paris"}'},
+        {"type": "function_call", "call_id": "b", "name": "w", "arguments": '{"city": "Rome"}'},
+        {"type": "function_call_output", "call_id": "a", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "b", "output": "rain"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},  # the model's old thinking: not read again
+    ]
+    request = parse_responses_request({"input": items}, 100)
+    assert [m.role for m in request.messages] == ["user", "assistant", "tool", "tool"]
+    assert [c.arguments["city"] for c in request.messages[1].tool_calls] == ["Paris", "Rome"]

@@ -1,4 +1,4 @@
-"""Talk to edgeqwen's OpenAI-compatible server with the official ``openai`` client.
+"""Talk to edgeqwen's OpenAI-compatible server with the official ``openai`` client (chat and Responses APIs).
 
     edgeqwen serve &                                          # in one terminal (or any machine)
     python examples/server_client.py --base-url http://127.0.0.1:8080/v1
@@ -69,6 +69,15 @@ def main() -> int:
             max_tokens=60,
         )
         print(f"json: {json.loads(r.choices[0].message.content)}")
+
+        # 4. the same server through the Responses API (what agent frameworks send)
+        r = client.responses.create(
+            model=model,
+            instructions="Answer in one sentence.",
+            input="What is the capital of Italy?",
+            max_output_tokens=60,
+        )
+        print(f"responses: {r.output_text}  [{r.status}, {r.usage.output_tokens} tokens]")
     return 0
 
 

@@ -89,6 +89,7 @@ def test_server_client(demo_model):
     assert "model: smollm2-135m-instruct" in out and "Paris" in out.split("answer: ")[1].splitlines()[0]
     assert "stream: " in out and out.split("stream: ")[1].split("\n")[0].strip()
     assert "json: {'city': " in out
+    assert "Rome" in out.split("responses: ")[1].splitlines()[0] and "[completed, " in out
 
 
 def test_async_app(demo_model):

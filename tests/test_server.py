@@ -702,3 +702,40 @@ def test_out_of_memory_is_a_503_to_retry_and_the_server_goes_on(tiny):
         last = json.loads(streamed.text.strip().split("\n\n")[-1].removeprefix("data: "))
         assert last["error"]["code"] == "out_of_memory"
         assert health(srv)["status"] == "ok"
+
+
+def test_a_browser_page_on_this_machine_may_call_the_api_and_other_sites_may_not():
+    """A web app calling the server from a browser was blocked: the preflight (OPTIONS) got 405 and
+    no answer named its origin. Pages on localhost may now; other sites only when named."""
+    from starlette.testclient import TestClient
+
+    from edgeqwen.server import create_app
+    from edgeqwen.testing import FakeBackend
+
+    settings = ServerSettings(api_key="k", cors_origins=("https://app.example.com",))
+    client = TestClient(create_app(Assistant(backend=FakeBackend(["Hi"]), policy="none"), settings))
+    ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    for origin in ("http://localhost:5173", "http://127.0.0.1:3000", "http://[::1]:8000", "https://app.example.com"):
+        preflight = client.options("/v1/chat/completions", headers={"Origin": origin, **ask})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+        assert "authorization" in preflight.headers["access-control-allow-headers"]
+        body = {"messages": [{"role": "user", "content": "Hi"}], "stream": True}
+        answer = client.post(
+            "/v1/chat/completions", json=body, headers={"Origin": origin, "Authorization": "Bearer k"}
+        )
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == origin
+    for origin in ("https://evil.example", "http://localhost.evil.example", "null"):
+        preflight = client.options("/v1/chat/completions", headers={"Origin": origin, **ask})
+        assert "access-control-allow-origin" not in preflight.headers  # the browser keeps its page out
+        models = client.get("/v1/models", headers={"Origin": origin, "Authorization": "Bearer k"})
+        assert "access-control-allow-origin" not in models.headers
+    anyone = TestClient(create_app(Assistant(backend=FakeBackend(["Hi"])), ServerSettings(cors_origins=("*",))))
+    models = anyone.get("/v1/models", headers={"Origin": "https://x.example"})
+    assert models.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_cors_origin_that_is_no_origin_is_refused_before_the_model_loads():
+    with pytest.raises(InvalidRequestError, match="not an origin: give scheme"):
+        ServerSettings(cors_origins=("app.example.com",))
+    result = CliRunner().invoke(main, ["serve", "--cors-origin", "https://ok.example/path"])
+    assert result.exit_code == 2 and "not an origin" in result.output and "Traceback" not in result.output

@@ -227,6 +227,13 @@ def chat(model: str | None, **opts: Any) -> None:
     type=click.FloatRange(0, min_open=True),
     help="Seconds a request body may take to arrive; slower ones get 408.",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="A web page's origin (https://app.example.com) a browser may let call the API, or * for any "
+    "(repeatable; pages on localhost always may).",
+)
 @model_options
 @clean_errors
 def serve(
@@ -238,6 +245,7 @@ def serve(
     max_queue: int,
     max_request_bytes: int,
     body_timeout: float,
+    cors_origins: tuple[str, ...],
     **opts: Any,
 ) -> None:
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models,
@@ -249,7 +257,7 @@ def serve(
     from ..server.runner import check_port
     from ..server.runner import serve as run_server
 
-    settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout)
+    settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
     check_port(host, port)  # before the model loads
     bot = open_assistant(model, {**opts, "think": False})
     run_server(bot, host, port, settings, announce=say)

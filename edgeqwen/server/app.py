@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -51,6 +54,10 @@ __all__ = ["HTTPError", "ServerSettings", "create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")  # what a browser's Origin header holds: scheme://host[:port]
+# a web app on this machine (a dev server on any port) may call the API from a browser; a page of
+# any other site may not unless named, so a site the user visits cannot use the model through it
+_LOCAL_PAGES = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,16 @@ class ServerSettings:
     """Limits and access. ``max_tokens``: the most a request may ask for (and what it gets when it
     does not say); ``max_queue``: requests that may wait while one is generated (more get 429);
     ``body_timeout_s``: a request body not whole by then gets 408 (uvicorn itself waits forever,
-    so a client that sends half a body would hold its connection for good)."""
+    so a client that sends half a body would hold its connection for good); ``cors_origins``: the
+    web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from
+    this machine (``http://localhost:PORT`` ...), which always may."""
 
     api_key: str | None = None
     max_request_bytes: int = 1 << 20
     max_tokens: int = 2048
     max_queue: int = 8
     body_timeout_s: float = 30.0
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_tokens"):
@@ -74,6 +84,13 @@ class ServerSettings:
             raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
         if not self.body_timeout_s > 0:
             raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        for origin in self.cors_origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise InvalidRequestError(
+                    f"cors origin {origin!r} is not an origin: give scheme, host and port if any, as a browser "
+                    "sends it (https://app.example.com, http://192.168.1.5:3000), or * for any page."
+                )
         if self.api_key is not None:
             check_api_key(self.api_key)
 
@@ -410,6 +427,15 @@ def create_app(
         Route("/health", state.health, methods=["GET"]),
         Route("/metrics", state.metrics_route, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
+    # a browser asks first (an OPTIONS preflight) and reads an answer only if the server names its page
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_origin_regex=_LOCAL_PAGES,
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+        max_age=600,
+    )
+    app = Starlette(routes=routes, middleware=[cors], exception_handlers={404: _not_found, 405: _not_found})
     app.state.edgeqwen = state
     return app

@@ -724,11 +724,21 @@ def test_a_browser_page_on_this_machine_may_call_the_api_and_other_sites_may_not
             "/v1/chat/completions", json=body, headers={"Origin": origin, "Authorization": "Bearer k"}
         )
         assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == origin
+    fake = client.app.state.edgeqwen.worker.bot.assistant.backend
+    asked = len(fake.requests)
     for origin in ("https://evil.example", "http://localhost.evil.example", "null"):
         preflight = client.options("/v1/chat/completions", headers={"Origin": origin, **ask})
         assert "access-control-allow-origin" not in preflight.headers  # the browser keeps its page out
         models = client.get("/v1/models", headers={"Origin": origin, "Authorization": "Bearer k"})
         assert "access-control-allow-origin" not in models.headers
+        # a "simple" POST (text/plain) needs no preflight: refused before the model runs for it
+        simple = client.post(
+            "/v1/chat/completions",
+            content=json.dumps({"messages": [{"role": "user", "content": "Hi"}]}),
+            headers={"Origin": origin, "Content-Type": "text/plain", "Authorization": "Bearer k"},
+        )
+        assert simple.status_code == 403 and "--cors-origin" in simple.json()["error"]["message"]
+    assert len(fake.requests) == asked
     anyone = TestClient(create_app(Assistant(backend=FakeBackend(["Hi"])), ServerSettings(cors_origins=("*",))))
     models = anyone.get("/v1/models", headers={"Origin": "https://x.example"})
     assert models.headers["access-control-allow-origin"] == "*"

@@ -54,7 +54,8 @@ __all__ = ["HTTPError", "ServerSettings", "create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
-_ORIGIN = re.compile(r"https?://[^/\s?#]+")  # what a browser's Origin header holds: scheme://host[:port]
+# what an Origin header holds: scheme://host[:port] (an app's own scheme too: app://, file://), or null
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]*|null")
 # a web app on this machine (a dev server on any port) may call the API from a browser; a page of
 # any other site may not unless named, so a site the user visits cannot use the model through it
 _LOCAL_PAGES = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
@@ -76,6 +77,10 @@ class ServerSettings:
     body_timeout_s: float = 30.0
     cors_origins: tuple[str, ...] = ()
 
+    def allows(self, origin: str) -> bool:
+        """Whether a web page of ``origin`` may use the API (the rule the CORS answers follow)."""
+        return "*" in self.cors_origins or origin in self.cors_origins or re.fullmatch(_LOCAL_PAGES, origin) is not None
+
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_tokens"):
             if getattr(self, name) < 1:
@@ -88,8 +93,8 @@ class ServerSettings:
         for origin in self.cors_origins:
             if origin != "*" and not _ORIGIN.fullmatch(origin):
                 raise InvalidRequestError(
-                    f"cors origin {origin!r} is not an origin: give scheme, host and port if any, as a browser "
-                    "sends it (https://app.example.com, http://192.168.1.5:3000), or * for any page."
+                    f"cors origin {origin!r} is not an origin: give scheme, host and port if any, as a browser sends "
+                    "it (https://app.example.com, http://192.168.1.5:3000, app://my-app, null), or * for any page."
                 )
         if self.api_key is not None:
             check_api_key(self.api_key)
@@ -193,6 +198,17 @@ class _App:
         self.created = _created(bot.assistant)
 
     def _authorize(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and not self.settings.allows(origin):
+            # a page of another site may send a "simple" POST without asking first: it could not
+            # read the answer, but the model would still run for it
+            raise HTTPError(
+                403,
+                f"Requests from web pages of {origin} are not allowed; start the server with "
+                f"--cors-origin {origin} to allow them.",
+                "permission_error",
+                code="origin_not_allowed",
+            )
         key = self.settings.api_key
         if key is None:
             return

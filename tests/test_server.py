@@ -720,9 +720,7 @@ def test_a_browser_page_on_this_machine_may_call_the_api_and_other_sites_may_not
         assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
         assert "authorization" in preflight.headers["access-control-allow-headers"]
         body = {"messages": [{"role": "user", "content": "Hi"}], "stream": True}
-        answer = client.post(
-            "/v1/chat/completions", json=body, headers={"Origin": origin, "Authorization": "Bearer k"}
-        )
+        answer = client.post("/v1/chat/completions", json=body, headers={"Origin": origin, "Authorization": "Bearer k"})
         assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == origin
     fake = client.app.state.edgeqwen.worker.bot.assistant.backend
     asked = len(fake.requests)

@@ -145,19 +145,28 @@ def test_a_cancelled_task_stops_its_answer_and_a_waiting_one_never_reaches_the_m
 
 
 def test_leaving_the_loop_early_stops_the_answer():
+    """The model waits at the gate after its first token, so what it did after the loop was left
+    is counted, not raced: a break alone (the stream's generator closed by the loop), and aclose."""
     backend = Paced()
     bot = AsyncAssistant(Assistant(backend=backend, max_tokens=64))
 
-    async def main():
+    async def leave(close: bool):
+        backend.gate.clear()
         stream = await bot.stream("Count")
         async for _ in stream:
             break
-        await stream.aclose()
-        return await stream.reply()
+        if close:
+            stream.cancel()  # what aclose() does first; it then waits for the model, held at the gate here
+        await asyncio.sleep(0.05)  # the loop closes the generator left behind, which stops the answer
+        fed = backend.tokens_fed
+        backend.gate.set()
+        if close:
+            await stream.aclose()
+        return await stream.reply(), backend.tokens_fed - fed
 
-    reply = run(main())
-    assert reply.finish_reason == "cancelled"
-    assert backend.tokens_fed < 20 and not bot.busy
+    for close in (False, True):
+        reply, after = run(leave(close))
+        assert reply.finish_reason == "cancelled" and after <= 1 and not bot.busy  # at most the step it was in
 
 
 def test_prompt_errors_are_raised_where_the_answer_is_started():

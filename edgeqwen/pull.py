@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
 from urllib.parse import urlparse
 
 from .catalog import LLAMACPP_INSTALL, ModelSpec, get_model, llamacpp_installed
@@ -102,6 +103,15 @@ def _hub_cache(hf: ModuleType) -> str | None:
 
 
 _HUB_DISK = "free some space or set HF_HUB_CACHE to a bigger disk"  # where downloads go
+
+
+def _download_failed(exc: Exception, source: str, folder: str, why_offline: str | None) -> NoReturn:
+    """What a download that failed tells the user: a full disk, nothing cached to install offline,
+    or a failure a second try resumes."""
+    say_if_disk_full(exc, folder, f"downloading {source}", _HUB_DISK)
+    if why_offline is not None:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
+        raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
+    raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
 
 
 def _hub():
@@ -283,10 +293,7 @@ def _download(
             )
         )
     except Exception as exc:  # LocalEntryNotFoundError, HTTP errors, interrupted downloads
-        say_if_disk_full(exc, cache or hf.constants.HF_HUB_CACHE, f"downloading {repo}", _HUB_DISK)
-        if offline:  # huggingface_hub's own wording (local_files_only=...) means nothing to a user
-            raise DownloadError(f"{repo} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
-        raise DownloadError(f"Downloading {repo} failed: {exc}; run the same command again to resume.") from exc
+        _download_failed(exc, repo, cache or hf.constants.HF_HUB_CACHE, why_offline)
     folder = snapshot / sub if sub else snapshot / Path(file).parent if file else snapshot
     fix = f"run `edgeqwen pull {install} --force`"
     if records is None:  # offline: check against what was verified when it was downloaded
@@ -335,6 +342,7 @@ def _pull_and_convert(
     check_converter(instead)
     check_memory(spec, instead)
     hf = _hub()
+    cache = _hub_cache(hf)
     why_offline = _offline_reason(os.environ.get("HF_ENDPOINT") or hf.constants.ENDPOINT)
     offline = why_offline is not None
     _say(progress, f"{'Looking in the cache for' if offline else 'Downloading'} {source} to convert it to int4 ONNX")
@@ -345,16 +353,11 @@ def _pull_and_convert(
             force_download=force,
             allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"],
             endpoint=os.environ.get("HF_ENDPOINT") or None,
-            cache_dir=_hub_cache(hf),
+            cache_dir=cache,
             local_files_only=offline,
         )
     except Exception as exc:
-        say_if_disk_full(
-            exc, _hub_cache(hf) or hf.constants.HF_HUB_CACHE, f"downloading {source}", f"{_HUB_DISK} (it resumes)"
-        )
-        if offline:
-            raise DownloadError(f"{source} is not in the cache and {why_offline}: {OFFLINE_HINT}") from exc
-        raise DownloadError(f"Downloading {source} failed: {exc}; run the same command again to resume.") from exc
+        _download_failed(exc, str(source), cache or hf.constants.HF_HUB_CACHE, why_offline)
     with disk_full_said(models_dir(), f"converting {install}"), scratch(install) as tmp:
         # writes the folder's manifest; the log kept where a failure's message can point at it
         convert(src, tmp / "model", ConvertOptions(), log=cache_dir() / "logs" / f"{install}.convert.log")

@@ -53,6 +53,8 @@ def most_likely(logprobs: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` most likely ``(token id, log probability)`` of a row, most likely first (the lower
     id first among equals). One argmax per token: for the 20 at most a request asks for, 0.07 ms
     for five on a 151,665-wide row where a partition of the row took 1.3-1.8 ms."""
+    if k <= 0:  # logprobs=0 asks for none: no copy of the row each token
+        return []
     work = logprobs.copy()
     out: list[tuple[int, float]] = []
     for _ in range(min(k, work.size)):

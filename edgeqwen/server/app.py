@@ -27,6 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
@@ -58,7 +59,7 @@ T = TypeVar("T")
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]*|null")
 # a web app on this machine (a dev server on any port) may call the API from a browser; a page of
 # any other site may not unless named, so a site the user visits cannot use the model through it
-_LOCAL_PAGES = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+_LOCAL_PAGES = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
 
     def allows(self, origin: str) -> bool:
-        """Whether a web page of ``origin`` may use the API (the rule the CORS answers follow)."""
-        return "*" in self.cors_origins or origin in self.cors_origins or re.fullmatch(_LOCAL_PAGES, origin) is not None
+        """Whether a web page of ``origin`` may use the API: the one rule for the CORS answers
+        (:class:`_Cors`) and for the 403 before the model runs."""
+        return "*" in self.cors_origins or origin in self.cors_origins or _LOCAL_PAGES.fullmatch(origin) is not None
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_tokens"):
@@ -425,6 +427,19 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
 
 
+class _Cors(CORSMiddleware):
+    """Starlette's CORS answers, with :meth:`ServerSettings.allows` deciding which pages may ask."""
+
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+        # allow_origins only for "*": then the answers say "*" rather than echo each page's origin
+        origins = list(settings.cors_origins)
+        super().__init__(app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
+        self.settings = settings
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return self.settings.allows(origin)
+
+
 def create_app(
     assistant: Assistant | AsyncAssistant, settings: ServerSettings | None = None, model_id: str | None = None
 ) -> Starlette:
@@ -444,14 +459,7 @@ def create_app(
         Route("/metrics", state.metrics_route, methods=["GET"]),
     ]
     # a browser asks first (an OPTIONS preflight) and reads an answer only if the server names its page
-    cors = Middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_origin_regex=_LOCAL_PAGES,
-        allow_methods=["GET", "POST"],
-        allow_headers=["*"],
-        max_age=600,
-    )
+    cors = Middleware(_Cors, settings=settings)
     app = Starlette(routes=routes, middleware=[cors], exception_handlers={404: _not_found, 405: _not_found})
     app.state.edgeqwen = state
     return app

@@ -321,7 +321,6 @@ class ResponseEvents:
         self.parallel = request.parallel_tool_calls
         self.sequence = 0
         self.message_id: str | None = None
-        self.said: list[str] = []
 
     def _event(self, kind: str, **fields: Any) -> str:
         body = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -333,19 +332,20 @@ class ResponseEvents:
             "response.in_progress", response=self.shell
         )
 
+    def _text_at(self) -> dict[str, Any]:
+        """Where the answer's text is: the one content part of the first output item, the message."""
+        return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+
     def _open_message(self) -> str:
         self.message_id = _item_id("msg")
         empty = {"type": "output_text", "text": "", "annotations": []}
-        where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
         return self._event(
-            "response.output_item.added", output_index=0, item=_message(self.message_id, {**empty}, "in_progress")
-        ) + self._event("response.content_part.added", **where, part=empty)
+            "response.output_item.added", output_index=0, item=_message(self.message_id, empty, "in_progress")
+        ) + self._event("response.content_part.added", **self._text_at(), part=empty)
 
     def text(self, piece: str) -> str:
         out = self._open_message() if self.message_id is None else ""
-        self.said.append(piece)
-        where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
-        return out + self._event("response.output_text.delta", **where, delta=piece, logprobs=[])
+        return out + self._event("response.output_text.delta", **self._text_at(), delta=piece, logprobs=[])
 
     def finished(self, reply: Reply) -> str:
         out, output = "", []
@@ -353,10 +353,9 @@ class ResponseEvents:
             if self.message_id is None:
                 out += self._open_message()
             part = _text_part(reply)
-            where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
             if part["type"] == "output_text":
-                out += self._event("response.output_text.done", **where, text=part["text"], logprobs=[])
-            out += self._event("response.content_part.done", **where, part=part)
+                out += self._event("response.output_text.done", **self._text_at(), text=part["text"], logprobs=[])
+            out += self._event("response.content_part.done", **self._text_at(), part=part)
             message = _message(str(self.message_id), part)
             out += self._event("response.output_item.done", output_index=0, item=message)
             output.append(message)

@@ -320,6 +320,10 @@ class AsyncAssistant:
         """Start an answer to a conversation the caller keeps, as :meth:`edgeqwen.Assistant.answer`."""
         return await self._open(lambda: self.assistant.answer(messages, **options))
 
+    async def complete(self, prompt: str | Sequence[int], **options: Any) -> AsyncReplyStream:
+        """Start continuing a raw prompt, as :meth:`edgeqwen.Assistant.complete`."""
+        return await self._open(lambda: self.assistant.complete(prompt, **options))
+
     async def chat(self, text: str | Sequence[Message], **options: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`~edgeqwen.Reply`."""
         stream = await self._open(lambda: self.assistant.stream(text, **options), whole=True)

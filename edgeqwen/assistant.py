@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request, load_backend
@@ -20,6 +20,7 @@ from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
+from .turns import Turn, answerable, new_messages, only_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -49,6 +50,20 @@ def json_format(schema: Any, lenient: bool = False) -> ResponseFormat:
     return ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
 
 
+def _check_reports(backend: Backend, config: GenerationConfig) -> None:
+    """An InvalidRequestError for log probabilities this backend cannot report."""
+    if config.logprobs is not None and not backend.supports_logprobs:
+        raise InvalidRequestError(
+            f"The {backend.name} backend cannot report log probabilities; use llama.cpp or ONNX.", "logprobs"
+        )
+    if config.prompt_logprobs is not None and not backend.supports_prompt_logprobs:
+        raise InvalidRequestError(
+            f"The {backend.name} backend cannot score a prompt's tokens (prompt_logprobs): it computes the last "
+            "position's logits only. Use a GGUF model on llama.cpp (backend='llamacpp').",
+            "prompt_logprobs",
+        )
+
+
 def _default_config(
     backend: Backend, config: GenerationConfig | None, thinking: bool, sampling: dict[str, Any]
 ) -> GenerationConfig:
@@ -59,65 +74,6 @@ def _default_config(
         neutral = GenerationConfig()
         base = base.with_(**{k: getattr(neutral, k) for k in backend.unsupported_settings})
     return base.with_(**sampling) if sampling else base
-
-
-def new_messages(text: object) -> list[Message]:
-    """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
-    if isinstance(text, Message):
-        raise InvalidRequestError(
-            f"Pass new messages as a list: [Message({text.role!r}, ...)], not one Message.", "text"
-        )
-    if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
-        check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do
-        if not str(text).strip():
-            raise InvalidRequestError("The prompt is empty: pass the text to answer.", "text")
-        return [Message("user", str(text))]
-    new = list(text)
-    if not new:
-        raise InvalidRequestError("Nothing to answer: pass the user's text.", "text")
-    _only_messages(new)
-    if any(m.role == "system" for m in new):
-        raise InvalidRequestError(
-            "A system message cannot be one of the new messages: set the system prompt with "
-            "Assistant(system=...), or answer a whole conversation with .answer(messages).",
-            "text",
-        )
-    _answerable(new)
-    return new
-
-
-def _only_messages(messages: Sequence[object]) -> None:
-    for i, m in enumerate(messages):
-        if not isinstance(m, Message):
-            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
-
-
-def _answerable(messages: Sequence[Message]) -> int:
-    """Where the new turn starts (after the last assistant message), once the messages are known to
-    end in something to answer: a user message that is not blank, or tool results."""
-    if not messages or messages[-1].role == "assistant":
-        raise InvalidRequestError("The last message must be a user message (or tool results) to answer.", "messages")
-    cut = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1) + 1
-    if all(m.role == "user" and not m.content.strip() for m in messages[cut:]):
-        raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
-    return cut
-
-
-@dataclass(frozen=True)
-class _Turn:
-    """What one answer is built from: the new messages, the history before them, the system
-    prompt and tools, and whether the answer joins the assistant's own history."""
-
-    new: tuple[Message, ...]
-    history: tuple[Message, ...]
-    system: str | None
-    tools: tuple[dict[str, Any], ...]
-    remember: bool
-
-    @property
-    def user_text(self) -> str:
-        """The new user text: what the policy screens and the output filters read beside."""
-        return "\n".join(m.content for m in self.new if m.role == "user")
 
 
 class Assistant:
@@ -207,25 +163,29 @@ class Assistant:
     def policy(self):
         return self.guard.policy
 
-    def _conversation(self, turn: _Turn, history: Sequence[Message]) -> list[Message]:
+    def _conversation(self, turn: Turn, history: Sequence[Message]) -> list[Message]:
         """The messages the model answers: the system prompt (with the policy's rules), the kept
         history and the new messages."""
         system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
         head = [Message("system", system)] if system is not None else []
         return head + list(history) + list(turn.new)
 
-    def _encode(self, turn: _Turn, history: Sequence[Message], thinking: bool) -> list[int]:
+    def _encode(self, turn: Turn, history: Sequence[Message], thinking: bool) -> list[int]:
         template = self.backend.template
         pieces = template.render(
             self._conversation(turn, history), turn.tools, add_generation_prompt=True, enable_thinking=thinking
         )
         return template.encode(self.backend.tokenizer, pieces)
 
-    def _fit(self, turn: _Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
+    def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
         """Prompt ids for history + new messages, dropping the oldest turns until an answer of
         ``min(max_tokens, context/4)`` tokens fits. Returns the ids, the kept history and how
         many turns were dropped."""
         context = self.backend.context_length
+        if turn.raw is not None:  # written whole by the caller: nothing to drop
+            if len(turn.raw) >= context:
+                raise PromptTooLongError(len(turn.raw), context)
+            return list(turn.raw), [], 0
         room = min(config.max_tokens, max(1, context // 4))
         history = list(turn.history)
         dropped = 0
@@ -262,7 +222,7 @@ class Assistant:
         one of the tools), ``{"name": NAME}`` (it must call that tool), or "none" (it cannot call
         one)."""
         new = new_messages(text)
-        turn = _Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
+        turn = Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
     def answer(
@@ -280,18 +240,18 @@ class Assistant:
         answer only; the assistant's own history is neither read nor changed. The messages after
         the last assistant turn are the new ones (the safety policy checks those)."""
         msgs = list(messages)
-        _only_messages(msgs)
+        only_messages(msgs)
         system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
         if any(m.role == "system" for m in msgs):
             raise InvalidRequestError("Only the first message may be a system message.", "messages")
-        cut = _answerable(msgs)
+        cut = answerable(msgs)
         fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
-        turn = _Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
+        turn = Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
     def _start(
         self,
-        turn: _Turn,
+        turn: Turn,
         enable_thinking: bool | None,
         response_format: Any,
         tool_choice: str | dict[str, Any],
@@ -299,10 +259,7 @@ class Assistant:
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
         check_logit_bias(config, self.backend.tokenizer.vocab_size)
-        if config.logprobs is not None and not self.backend.supports_logprobs:
-            raise InvalidRequestError(
-                f"The {self.backend.name} backend cannot report log probabilities; use llama.cpp or ONNX.", "logprobs"
-            )
+        _check_reports(self.backend, config)
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         # fitted first: a prompt that cannot fit is refused for its length (a tokenizer's pass over it)
@@ -316,7 +273,7 @@ class Assistant:
         fmt = self._format(turn, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
-        prompt = turn.user_text
+        prompt, raw = turn.user_text, turn.raw is not None
         request = Request(
             tuple(ids),
             config,
@@ -326,9 +283,10 @@ class Assistant:
             messages,
             turn.tools,
             "none" if tool_choice == "none" else "auto",
-            prefill_check=self.guard.prefill_check(self.backend, decision, events, prompt),
+            # the activation probe read chat prompts only: a raw prompt's last state is no such thing
+            prefill_check=None if raw else self.guard.prefill_check(self.backend, decision, events, prompt),
             # the next turn starts with this prompt; the self-check's prompts run in between
-            keep_prefix=len(ids) if self.guard.asks_the_model else 0,
+            keep_prefix=len(ids) if self.guard.asks_the_model and not raw else 0,
         )
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token
@@ -350,6 +308,7 @@ class Assistant:
             retry=self._resampler(request, prompt),
             tools=turn.tools if tool_choice != "none" else (),
             logprobs=config.logprobs is not None,
+            plain=raw,
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:
@@ -370,7 +329,7 @@ class Assistant:
             return None
         return self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
 
-    def _format(self, turn: _Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
+    def _format(self, turn: Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
         """What shape the answer must have: the response format, or a forced tool call."""
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
         if tool_choice not in ("auto", "none"):
@@ -398,7 +357,7 @@ class Assistant:
             )
         return (bans,)
 
-    def _on_done(self, turn: _Turn) -> Callable[[Reply], None]:
+    def _on_done(self, turn: Turn) -> Callable[[Reply], None]:
         """What a finished answer does to the history (nothing, for a caller-kept conversation)."""
 
         def on_done(reply: Reply) -> None:
@@ -416,7 +375,7 @@ class Assistant:
         return on_done
 
     # -- safety --------------------------------------------------------------------------------
-    def _check_input(self, turn: _Turn) -> tuple[ReplyStream | None, list[Any], InputDecision]:
+    def _check_input(self, turn: Turn) -> tuple[ReplyStream | None, list[Any], InputDecision]:
         """The policy's screen of the new user text: (a refusal stream, or None to go on; the
         events so far). A refusal never calls the model."""
         earlier = [m.content for m in turn.history if m.role == "user"]
@@ -433,6 +392,23 @@ class Assistant:
             self.guard.refusal_for(decision), finish_reason="refused", metrics=Metrics(finish_reason="refused")
         )
         return ReplyStream(iter([chunk]), on_done, events=list(decision.events)), list(decision.events), decision
+
+    def complete(self, prompt: str | Sequence[int], **overrides: Any) -> ReplyStream:
+        """Continue ``prompt`` as it is written: no chat template, system prompt or history (a base
+        model's use: few-shot text, or scoring a text with ``prompt_logprobs``). ``prompt`` is text,
+        in which control tokens written out (``<|im_start|>``) are read as those tokens, or token
+        ids. The reply's text is what the model wrote, markup included. The policy's input checks
+        read the prompt and its output filters the answer; its system-prompt rules are not added
+        (there is no system prompt) and the activation probe does not run (it knows chat prompts)."""
+        if self.backend.renders_prompt:
+            raise InvalidRequestError(
+                f"The {self.backend.name} backend applies its own chat template, so it cannot continue a raw "
+                "prompt; use chat() or answer().",
+                "prompt",
+            )
+        ids, text = raw_prompt(self.backend.tokenizer, prompt)
+        turn = Turn((Message("user", text),), (), None, (), remember=False, raw=tuple(ids))
+        return self._start(turn, False, None, "none", overrides)
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""

@@ -20,7 +20,15 @@ from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
 from .types import GenerationConfig, Message, ToolCall, check_text, load_json
 
-__all__ = ["ChatTemplate", "MAX_TOOL_NAME", "OutputParser", "ParsedOutput", "normalize_tools", "template_for"]
+__all__ = [
+    "ChatTemplate",
+    "MAX_TOOL_NAME",
+    "OutputParser",
+    "ParsedOutput",
+    "PlainParser",
+    "normalize_tools",
+    "template_for",
+]
 
 Piece = str | int | tuple
 
@@ -342,3 +350,24 @@ class OutputParser:
         # markup that is not a call stays in the text: the model's words are never dropped unseen
         visible = content.split(self._CALL, 1)[0] if every_call_parsed else content
         return visible[self._emitted :], ParsedOutput(visible, thinking, calls)
+
+
+class PlainParser:
+    """:class:`OutputParser`'s shape for a raw completion: the text is the answer as the model
+    wrote it, markup included (there was no template to say what markup means)."""
+
+    allow_thinking = False
+
+    def __init__(self) -> None:
+        self._raw = ""
+
+    def feed(self, text: str) -> str:
+        self._raw += text
+        return text
+
+    @property
+    def raw_text(self) -> str:
+        return self._raw
+
+    def finish(self) -> tuple[str, ParsedOutput]:
+        return "", ParsedOutput(self._raw, "", ())

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .chat import OutputParser, ParsedOutput
+from .chat import OutputParser, ParsedOutput, PlainParser
 from .errors import InvalidRequestError, RefusedError, StructuredOutputError
 from .runtime.formats import ResponseFormat
 from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply, TokenLogprob
@@ -67,6 +67,7 @@ class ReplyStream:
         retry: Retry | None = None,
         tools: Sequence[dict[str, Any]] = (),
         logprobs: bool = False,
+        plain: bool = False,
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
@@ -74,7 +75,8 @@ class ReplyStream:
         a new answer to the same request, for a structured answer that failed its check. ``tools``:
         those the model may call on its own ("auto"), whose calls are held to their grammar, so an
         argument the string bound closed is said cut there too. ``logprobs``: the chunks carry their
-        tokens' log probabilities, kept in the reply."""
+        tokens' log probabilities, kept in the reply. ``plain``: a raw completion, whose text is kept
+        as the model wrote it (no thinking or tool calls read out of it)."""
         self._chunks = chunks
         self._retry = retry if fmt is not None else None
         self._attempt = 1
@@ -82,7 +84,8 @@ class ReplyStream:
         # held back until checked: a format that decoding does not enforce exactly may be resampled
         self._held = self._retry is not None and not fmt.relaxed().exact
         self._on_done = on_done
-        self._parser = OutputParser(allow_thinking=thinking)
+        self._plain = plain
+        self._parser = self._new_parser(thinking)
         self._filter = output_filter
         self._fmt = fmt
         self._tools = tools
@@ -91,6 +94,7 @@ class ReplyStream:
         self._events = events if events is not None else []
         self._tokens: list[int] = []
         self._logprobs: list[TokenLogprob] | None = [] if logprobs else None
+        self._prompt_logprobs: tuple[TokenLogprob | None, ...] | None = None
         self._shown: list[str] = []
         self._finish: FinishReason = "cancelled"
         self._metrics = Metrics()
@@ -144,7 +148,7 @@ class ReplyStream:
         """A new answer to the same request, with fresh per-answer state."""
         assert self._retry is not None and self._fmt is not None
         self._attempt += 1
-        self._parser = OutputParser(allow_thinking=self._parser.allow_thinking)
+        self._parser = self._new_parser(self._parser.allow_thinking)
         if self._filter is not None:
             self._filter.reset()
         self._events = list(self._first_events)
@@ -152,6 +156,9 @@ class ReplyStream:
         self._logprobs = None if self._logprobs is None else []
         self._finish, self._metrics = "cancelled", Metrics()
         self._chunks = self._retry(self._attempt - 1, self._events)
+
+    def _new_parser(self, thinking: bool) -> OutputParser | PlainParser:
+        return PlainParser() if self._plain else OutputParser(allow_thinking=thinking)
 
     # -- stages 1-2, while streaming ---------------------------------------------------------------
     def _visible(self) -> Iterator[str]:
@@ -162,6 +169,7 @@ class ReplyStream:
                 self._logprobs.append(chunk.logprob)
             if chunk.finish_reason is not None:
                 self._metrics, self._finish = chunk.metrics or Metrics(), chunk.finish_reason
+                self._prompt_logprobs = chunk.prompt_logprobs
             text = self._filtered(self._parser.feed(chunk.text))
             if text:
                 yield text
@@ -196,6 +204,7 @@ class ReplyStream:
                 trimmed=self._trimmed,
                 token_ids=None if self._prefix_ids is None else self._prefix_ids + tuple(self._tokens),
                 logprobs=None if self._logprobs is None else tuple(self._logprobs),
+                prompt_logprobs=self._prompt_logprobs,
             )
             error = None
             # a refused or stopped answer has no value to check: value_of says why instead
@@ -275,6 +284,7 @@ def build_reply(
     trimmed: int = 0,
     token_ids: tuple[int, ...] | None = None,
     logprobs: tuple[TokenLogprob, ...] | None = None,
+    prompt_logprobs: tuple[TokenLogprob | None, ...] | None = None,
 ) -> Reply:
     """The reply for a parsed (and filtered) answer. Its token ids are kept only for an answer
     that ended normally and that the safety policy left as the model wrote it: they are what
@@ -293,6 +303,7 @@ def build_reply(
         filtered=filtered,
         safety_events=tuple(events),
         logprobs=None if filtered else logprobs,
+        prompt_logprobs=prompt_logprobs,
     )
 
 

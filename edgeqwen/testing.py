@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,10 @@ __all__ = ["FakeBackend", "ScriptedModel"]
 
 class ScriptedModel:
     """A ``LanguageModel`` that emits ``script`` token by token (one-hot logits, the last token
-    repeated once the script ends) and records what it was fed."""
+    repeated once the script ends) and records what it was fed. Scoring a prompt
+    (``prefill_all``), each position's logits favour the prompt's next token by ``PROMPT_LOGIT``."""
+
+    PROMPT_LOGIT = 2.0
 
     def __init__(self, script: Sequence[int], vocab: int, context_length: int = 4096) -> None:
         self.script = list(script)
@@ -62,6 +65,16 @@ class ScriptedModel:
         self.step = 0
         return self._logits()
 
+    def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
+        for at in range(len(token_ids) - 1):
+            row = np.zeros(self.vocab, dtype=np.float32)
+            row[token_ids[at + 1]] = self.PROMPT_LOGIT
+            read(row)
+        self.tokens, self.step, self.last_reused = list(token_ids), 0, 0
+        logits = self._logits()
+        read(logits)
+        return logits
+
     def decode(self, token: int) -> np.ndarray:
         return self.extend([token])
 
@@ -77,6 +90,7 @@ class FakeBackend(LoopBackend):
     swaps in another tokenizer (e.g. Qwen's, for token ids that match a real model)."""
 
     name = "fake"
+    supports_prompt_logprobs = True
 
     def __init__(
         self,

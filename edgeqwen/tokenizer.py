@@ -64,6 +64,7 @@ class Tokenizer:
         self._u2b = _unicode_to_byte()
         self._bytes: dict[int, bytes] = {}
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
+        self._controls: re.Pattern[str] | None = None  # the control tokens' texts, when first needed
 
     @property
     def json_text(self) -> str:
@@ -83,6 +84,20 @@ class Tokenizer:
         except TypeError:  # not a str, or a lone surrogate: say which, as every entry point does
             check_text(text, "The text")
             raise
+
+    def encode_controls(self, text: str) -> list[int]:
+        """Encode text in which control tokens written out (``<|im_start|>``) are those tokens: a
+        raw prompt, whose writer writes the whole template."""
+        if self._controls is None:
+            names = sorted((self._tok.id_to_token(i) for i in self.special_ids), key=len, reverse=True)
+            self._controls = re.compile("|".join(re.escape(n) for n in names if n) or "(?!)")
+        ids: list[int] = []
+        at = 0
+        for m in self._controls.finditer(text):
+            ids += self.encode(text[at : m.start()])
+            ids.append(self._tok.token_to_id(m.group()))
+            at = m.end()
+        return ids + self.encode(text[at:])
 
     def token_bytes(self, token: int) -> bytes:
         cached = self._bytes.get(token)

@@ -184,6 +184,8 @@ class GenerationConfig:
     number in [-100, 100] to a token's logit, as OpenAI's does (a mapping of token id to bias;
     -100 bans the token outright). ``logprobs``: None (off), or report each generated token's log
     probability and its ``logprobs`` most likely alternatives (0 to 20) in ``Reply.logprobs``.
+    ``prompt_logprobs``: the same for every prompt token, in ``Reply.prompt_logprobs`` (vLLM's
+    name; scoring a text, as evaluation harnesses do).
     """
 
     max_tokens: int = 512
@@ -200,6 +202,7 @@ class GenerationConfig:
     stop_token_ids: tuple[int, ...] = ()
     logit_bias: tuple[tuple[int, float], ...] = ()
     logprobs: int | None = None
+    prompt_logprobs: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
@@ -265,12 +268,14 @@ class GenerationConfig:
             "seed",
         )
         _check(all(isinstance(s, str) and s for s in self.stop), "stop strings must be non-empty strings.", "stop")
-        _check(
-            self.logprobs is None or (whole("logprobs", 0) and self.logprobs <= MAX_LOGPROBS),
-            f"logprobs must be None (off) or the number of alternatives to report, 0 to {MAX_LOGPROBS}; "
-            f"got {self.logprobs!r}.",
-            "logprobs",
-        )
+        for name in ("logprobs", "prompt_logprobs"):
+            value = getattr(self, name)
+            _check(
+                value is None or (whole(name, 0) and value <= MAX_LOGPROBS),
+                f"{name} must be None (off) or the number of alternatives to report, 0 to {MAX_LOGPROBS}; "
+                f"got {value!r}.",
+                name,
+            )
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed (validated again)."""
@@ -366,7 +371,7 @@ class Metrics:
 
 @dataclass(frozen=True)
 class TokenLogprob:
-    """A generated token and its log probability under the model: its own distribution at that
+    """A token (generated, or of the prompt) and its log probability under the model: its own distribution at that
     step, before sampling settings, penalties, biases and any grammar. ``text`` is the token's
     text (a token that holds part of a character shows U+FFFD; ``bytes`` holds it whole); ``top``
     the most likely tokens at that step, most likely first (each with ``top`` empty)."""
@@ -388,6 +393,8 @@ class Chunk:
     finish_reason: FinishReason | None = None
     metrics: Metrics | None = None
     logprob: TokenLogprob | None = None
+    # the prompt's tokens scored, on the last chunk, where GenerationConfig.prompt_logprobs asked
+    prompt_logprobs: tuple[TokenLogprob | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -408,6 +415,9 @@ class Reply:
     # token), where GenerationConfig.logprobs asked for them; None where the safety layer changed
     # the answer (its tokens would show what was removed) or nothing asked
     logprobs: tuple[TokenLogprob, ...] | None = None
+    # every prompt token, where GenerationConfig.prompt_logprobs asked: the first is None (nothing
+    # before it predicts it); the others as the model rated them given the tokens before
+    prompt_logprobs: tuple[TokenLogprob | None, ...] | None = None
 
     def __str__(self) -> str:
         return self.text

@@ -10,7 +10,10 @@ def test_all_is_sorted_and_complete():
     modules = ("edgeqwen", "edgeqwen.errors", "edgeqwen.runtime.sampling", "edgeqwen.chat", "edgeqwen.server")
     for module in (
         modules
-        + tuple(f"edgeqwen.server.{m}" for m in ("app", "metrics", "protocol", "responses", "runner", "worker"))
+        + tuple(
+            f"edgeqwen.server.{m}"
+            for m in ("app", "completions", "metrics", "protocol", "responses", "runner", "settings", "worker")
+        )
         + ("edgeqwen.aio",)
     ):
         names = importlib.import_module(module).__all__
@@ -79,7 +82,7 @@ def test_every_error_is_exported_at_the_top():
 LAYERS = [
     ("edgeqwen.cli", "edgeqwen.repl", "edgeqwen.__main__"),
     ("edgeqwen.server", "edgeqwen.testing", "edgeqwen.bench"),
-    ("edgeqwen.aio", "edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.__init__"),
+    ("edgeqwen.aio", "edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.turns", "edgeqwen.__init__"),
     ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
     ("edgeqwen.backends",),
     ("edgeqwen.runtime", "edgeqwen.toolspec", "edgeqwen.probe", "edgeqwen.convert"),

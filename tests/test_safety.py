@@ -679,7 +679,7 @@ def test_default_policy_rules_are_in_the_system_prompt_and_none_leaves_it(qwen2)
 
 def _system_prompt(bot: Assistant) -> str:
     """The rendered prompt of an empty conversation (system turn only)."""
-    from edgeqwen.assistant import _Turn
+    from edgeqwen.turns import Turn as _Turn
 
     turn = _Turn((), (), bot.system, (), remember=False)
     return bot.backend.tokenizer.decode(bot._encode(turn, [], False))

@@ -304,10 +304,11 @@ def test_oversize_and_malformed_requests(tiny):
                 api.chat.completions.create(**{"model": "m", "messages": HELLO, **extra})
             assert err.value.param == param and words in err.value.message, (extra, err.value.message)
         assert httpx.get(f"{srv.url}/v2/nothing").status_code == 404
-        # the legacy completions API is not served: the 404 names what is
-        legacy = httpx.post(f"{srv.url}/v1/completions", json={"model": "m", "prompt": "Hi"})
-        message = legacy.json()["error"]["message"]
-        assert legacy.status_code == 404 and "POST /v1/chat/completions" in message and "GET /v1/models" in message
+        # an API that is not served (embeddings): the 404 names what is
+        other = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "m", "input": "Hi"})
+        message = other.json()["error"]["message"]
+        assert other.status_code == 404 and "POST /v1/chat/completions" in message and "GET /v1/models" in message
+        assert "POST /v1/completions" in message
         wrong = httpx.get(f"{srv.url}/v1/chat/completions")
         assert wrong.status_code == 405 and wrong.json()["error"]["message"].endswith("use POST.")
         # after all that the server still answers

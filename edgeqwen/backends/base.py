@@ -10,7 +10,9 @@ prompt that extends the previous one only prefills the new tokens (the Assistant
 token ids in its history only then); ``supports_hidden_states`` whether the prompt's last hidden
 state reaches ``Request.prefill_check`` (the safety layer's activation probe);
 ``supports_kept_prefixes`` whether a prefix named by ``Request.keep_prefix`` is kept apart and
-restored for a later prompt that starts with it, whatever ran between.
+restored for a later prompt that starts with it, whatever ran between; ``supports_logprobs`` /
+``supports_prompt_logprobs`` whether ``GenerationConfig.logprobs`` / ``prompt_logprobs`` are
+reported (the latter needs every prompt position's logits: ``LanguageModel.prefill_all``).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Backend(ABC):
     supports_hidden_states: bool = False
     supports_kept_prefixes: bool = False
     supports_logprobs: bool = False  # GenerationConfig.logprobs: our own loop sees every logit
+    supports_prompt_logprobs: bool = False  # GenerationConfig.prompt_logprobs: the model's prefill_all
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template

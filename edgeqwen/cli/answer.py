@@ -248,14 +248,15 @@ def serve(
     cors_origins: tuple[str, ...],
     **opts: Any,
 ) -> None:
-    """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models,
-    /health, /metrics). Needs the server extra: pip install 'edgeqwen[server]'."""
+    """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/responses,
+    /v1/completions, /v1/models, /health, /metrics). Needs the server extra: pip install
+    'edgeqwen[server]'."""
     from ..server import require
 
     require()
-    from ..server.app import ServerSettings
     from ..server.runner import check_port
     from ..server.runner import serve as run_server
+    from ..server.settings import ServerSettings
 
     settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
     check_port(host, port)  # before the model loads

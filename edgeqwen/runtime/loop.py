@@ -3,7 +3,9 @@ turns them into text chunks with stop handling and metrics.
 
 ``model`` is anything with the :class:`~edgeqwen.backends.base.LanguageModel` shape:
 ``prefill(ids) -> last logits`` (reusing whatever prefix its KV cache already holds),
-``decode(token) -> logits``, ``context_length`` and ``last_reused``.
+``decode(token) -> logits``, ``context_length`` and ``last_reused``; for prompt log
+probabilities also ``prefill_all(ids, read) -> last logits``, which hands ``read`` every
+position's logits in order and reuses no cache.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ def generate_step(
     sampler: Sampler,
     processors: Sequence[LogitsProcessor] = (),
     max_tokens: int = 256,
+    read_prompt: Callable[[np.ndarray], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield ``(token, logits)`` for each new token. The token the consumer stops on is never
     fed back, so the model's cache holds exactly the prompt and the tokens before it.
 
     A processor with a ``fast_forward(token_ids) -> list[int]`` method (a grammar) may force the
     next tokens; they are yielded with ``logits=None`` without sampling, and fed to the model in
-    one forward pass together with the sampled token."""
+    one forward pass together with the sampled token. ``read_prompt`` sees each prompt position's
+    logits as the prefill computes them (``model.prefill_all``)."""
     tokens = np.empty(len(prompt_ids) + max_tokens, dtype=np.int64)
     n = len(prompt_ids)
     tokens[:n] = prompt_ids
     forcing = [p for p in processors if hasattr(p, "fast_forward")]
-    logits = model.prefill(prompt_ids)
+    logits = model.prefill(prompt_ids) if read_prompt is None else model.prefill_all(prompt_ids, read_prompt)
     produced = 0
     while True:
         for process in processors:
@@ -99,13 +103,33 @@ class _Logprobs:
         self.row = log_softmax(logits[: self.tokenizer.vocab_size])  # Qwen's padding ids are no tokens
         return logits
 
-    def _one(self, token: int, logprob: float) -> TokenLogprob:
-        return TokenLogprob(token, self.tokenizer.decode([token]), self.tokenizer.token_bytes(token), logprob)
-
     def of(self, token: int) -> TokenLogprob:
         """What the step that chose ``token`` said of it and of the most likely tokens."""
-        top = tuple(self._one(t, lp) for t, lp in most_likely(self.row, self.top))
-        return replace(self._one(token, float(self.row[token])), top=top)
+        return _said(self.tokenizer, self.row, token, self.top)
+
+
+def _said(tokenizer: Tokenizer, row: np.ndarray, token: int, top: int) -> TokenLogprob:
+    """``token`` and the ``top`` most likely tokens, as one step's log probabilities ``row`` rate them."""
+
+    def one(t: int, logprob: float) -> TokenLogprob:
+        return TokenLogprob(t, tokenizer.decode([t]), tokenizer.token_bytes(t), logprob)
+
+    return replace(one(token, float(row[token])), top=tuple(one(t, lp) for t, lp in most_likely(row, top)))
+
+
+class _PromptLogprobs:
+    """Reads the prompt's positions as the prefill computes them: position i's logits rate
+    token i + 1. The first token has nothing before it, so no rating (None, as OpenAI's echo)."""
+
+    def __init__(self, tokenizer: Tokenizer, prompt_ids: Sequence[int], top: int) -> None:
+        self.tokenizer, self.prompt_ids, self.top = tokenizer, prompt_ids, top
+        self.said: list[TokenLogprob | None] = [None]
+
+    def __call__(self, logits: np.ndarray) -> None:
+        at = len(self.said)
+        if at < len(self.prompt_ids):  # the last position rates the answer's first token, not the prompt's
+            row = log_softmax(logits[: self.tokenizer.vocab_size])
+            self.said.append(_said(self.tokenizer, row, self.prompt_ids[at], self.top))
 
 
 def _unforced(process: LogitsProcessor) -> LogitsProcessor:
@@ -158,13 +182,15 @@ def stream_generate(
     logprobs = _Logprobs(tokenizer, config.logprobs) if config.logprobs is not None else None
     if logprobs is not None:
         procs = [logprobs, *(_unforced(p) if hasattr(p, "fast_forward") else p for p in procs)]
+    top = config.prompt_logprobs
+    scored = _PromptLogprobs(tokenizer, prompt_ids, top) if top is not None else None
     detok = tokenizer.detokenizer()
 
     start = time.perf_counter()
     first = last = start
     generated, finish = 0, None
     pending = ""
-    steps = generate_step(model, prompt_ids, sampler, procs, max_tokens)
+    steps = generate_step(model, prompt_ids, sampler, procs, max_tokens, scored)
     try:
         for token, _logits in steps:
             last = time.perf_counter()
@@ -208,4 +234,5 @@ def stream_generate(
         decode_s=last - first,
         finish_reason=finish,
     )
-    yield Chunk(tail, None, finish, metrics)
+    said = tuple(scored.said) if scored is not None and len(scored.said) == len(prompt_ids) else None
+    yield Chunk(tail, None, finish, metrics, prompt_logprobs=said)

@@ -14,7 +14,7 @@ from ..errors import BackendUnavailableError
 __all__ = ["BackgroundServer", "ServerSettings", "check_port", "create_app", "require", "serve"]
 
 _WHERE = {
-    "ServerSettings": "app",
+    "ServerSettings": "settings",
     "create_app": "app",
     "BackgroundServer": "runner",
     "check_port": "runner",

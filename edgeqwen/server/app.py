@@ -1,6 +1,8 @@
-"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs.
+"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs, and
+its legacy completions API.
 
-Routes: ``POST /v1/chat/completions`` and ``POST /v1/responses`` (JSON or SSE), ``GET /v1/models``
+Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
+or SSE), ``GET /v1/models``
 (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts),
 ``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
 shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
@@ -14,24 +16,29 @@ import asyncio
 import hmac
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
-from ..types import Reply, check_api_key, load_json
+from ..turns import raw_prompt
+from ..types import Reply, load_json
+from .completions import (
+    CompletionRequest,
+    completion_chunk,
+    completion_id,
+    completions_body,
+    parse_completion_request,
+    stream_logprobs,
+)
 from .metrics import ServerMetrics
 from .protocol import (
     ChatRequest,
@@ -46,60 +53,16 @@ from .protocol import (
 )
 from .protocol import tool_calls_body as _tool_calls
 from .responses import ResponseEvents, parse_responses_request, response_body, response_id
+from .settings import Cors, ServerSettings
 from .worker import ModelWorker, QueueFullError
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
 
-__all__ = ["HTTPError", "ServerSettings", "create_app"]
+__all__ = ["HTTPError", "create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
-# what an Origin header holds: scheme://host[:port] (an app's own scheme too: app://, file://), or null
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]*|null")
-# a web app on this machine (a dev server on any port) may call the API from a browser; a page of
-# any other site may not unless named, so a site the user visits cannot use the model through it
-_LOCAL_PAGES = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?")
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """Limits and access. ``max_tokens``: the most a request may ask for (and what it gets when it
-    does not say); ``max_queue``: requests that may wait while one is generated (more get 429);
-    ``body_timeout_s``: a request body not whole by then gets 408 (uvicorn itself waits forever,
-    so a client that sends half a body would hold its connection for good); ``cors_origins``: the
-    web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from
-    this machine (``http://localhost:PORT`` ...), which always may."""
-
-    api_key: str | None = None
-    max_request_bytes: int = 1 << 20
-    max_tokens: int = 2048
-    max_queue: int = 8
-    body_timeout_s: float = 30.0
-    cors_origins: tuple[str, ...] = ()
-
-    def allows(self, origin: str) -> bool:
-        """Whether a web page of ``origin`` may use the API: the one rule for the CORS answers
-        (:class:`_Cors`) and for the 403 before the model runs."""
-        return "*" in self.cors_origins or origin in self.cors_origins or _LOCAL_PAGES.fullmatch(origin) is not None
-
-    def __post_init__(self) -> None:
-        for name in ("max_request_bytes", "max_tokens"):
-            if getattr(self, name) < 1:
-                raise InvalidRequestError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if self.max_queue < 0:
-            raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
-        if not self.body_timeout_s > 0:
-            raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
-        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
-        for origin in self.cors_origins:
-            if origin != "*" and not _ORIGIN.fullmatch(origin):
-                raise InvalidRequestError(
-                    f"cors origin {origin!r} is not an origin: give scheme, host and port if any, as a browser sends "
-                    "it (https://app.example.com, http://192.168.1.5:3000, app://my-app, null), or * for any page."
-                )
-        if self.api_key is not None:
-            check_api_key(self.api_key)
 
 
 class HTTPError(Exception):
@@ -189,6 +152,16 @@ async def _told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
     if failed is not None:
         raise failed
     yield reply
+
+
+def _event(body: dict[str, Any]) -> str:
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+def _sse(events: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 class _App:
@@ -298,11 +271,7 @@ class _App:
         rid = new_rid()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
-            return StreamingResponse(
-                streamed(generation, rid, chat),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
+            return _sse(streamed(generation, rid, chat))
 
         async def collect() -> Reply:
             try:
@@ -323,9 +292,7 @@ class _App:
         return JSONResponse(whole(rid, reply, chat))
 
     async def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
-        def event(body: dict[str, Any]) -> str:
-            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
+        event = _event
         try:
             yield event(chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}))
             async for said in _told(generation):
@@ -357,6 +324,55 @@ class _App:
         except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
             error = _translate(exc)
             yield events.failed(str(error), error.code or error.kind)
+        finally:
+            generation.cancel()
+
+    async def completions(self, request: Request) -> Response:
+        """``/v1/completions``: each prompt continued in turn (a stream takes one)."""
+        try:
+            self._authorize(request)
+            asked = parse_completion_request(await self._body(request), self.settings.max_tokens)
+            tokenizer = self.worker.bot.assistant.backend.tokenizer
+            prompts = [raw_prompt(tokenizer, p) for p in asked.prompts]  # each prompt's ids and text
+            settings = asked.settings_for_prompt()
+            answered = []
+            for ids, text in prompts:
+                generation = await _until_disconnect(request, self.worker.submit_prompt(ids, settings))
+                first = tokenizer.decode(ids[:1])
+                if asked.stream:
+                    self.metrics.record_status(200)
+                    return _sse(self._completion_sse(generation, completion_id(), asked, text, first))
+                try:
+                    reply = await _until_disconnect(request, generation.reply(strict=False))
+                finally:
+                    generation.cancel()
+                answered.append((text, first, reply))
+        except Exception as exc:
+            error = _translate(exc)
+            self.metrics.record_status(error.status)
+            return error.response()
+        self.metrics.record_status(200)
+        return JSONResponse(completions_body(completion_id(), self.model_id, asked, answered))
+
+    async def _completion_sse(
+        self, generation: AsyncReplyStream, rid: str, asked: CompletionRequest, prompt: str, first: str
+    ) -> AsyncIterator[str]:
+        try:
+            if asked.echo:
+                yield _event(completion_chunk(rid, self.model_id, prompt))
+            async for said in _told(generation):
+                if isinstance(said, str):
+                    yield _event(completion_chunk(rid, self.model_id, said))
+                else:
+                    reply = said
+            lp = stream_logprobs(asked, reply, prompt, first)
+            yield _event(completion_chunk(rid, self.model_id, "", finish_reason(reply), lp))
+            if asked.include_usage:
+                yield _event(completion_chunk(rid, self.model_id, None, usage=usage_body(reply)))
+            yield "data: [DONE]\n\n"
+        except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
+            error = _translate(exc)
+            yield _event(error_body(str(error), error.kind, error.param, error.code))
         finally:
             generation.cancel()
 
@@ -412,8 +428,7 @@ class _App:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     if status == 404:
-        # name what is served: an OpenAI client pointed at /v1/completions or /v1/embeddings learns
-        # that only the chat API is here
+        # name what is served: an OpenAI client pointed at /v1/embeddings learns what is here
         served = ", ".join(
             f"{'/'.join(sorted(r.methods - {'HEAD'}))} {r.path.replace(':path', '')}"
             for r in request.app.routes
@@ -425,19 +440,6 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     else:
         message = str(getattr(exc, "detail", exc))
     return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
-
-
-class _Cors(CORSMiddleware):
-    """Starlette's CORS answers, with :meth:`ServerSettings.allows` deciding which pages may ask."""
-
-    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
-        # allow_origins only for "*": then the answers say "*" rather than echo each page's origin
-        origins = list(settings.cors_origins)
-        super().__init__(app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
-        self.settings = settings
-
-    def is_allowed_origin(self, origin: str) -> bool:
-        return self.settings.allows(origin)
 
 
 def create_app(
@@ -453,13 +455,14 @@ def create_app(
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
+        Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),
         Route("/metrics", state.metrics_route, methods=["GET"]),
     ]
     # a browser asks first (an OPTIONS preflight) and reads an answer only if the server names its page
-    cors = Middleware(_Cors, settings=settings)
+    cors = Middleware(Cors, settings=settings)
     app = Starlette(routes=routes, middleware=[cors], exception_handlers={404: _not_found, 405: _not_found})
     app.state.edgeqwen = state
     return app

@@ -33,6 +33,7 @@ __all__ = [
     "logprobs_body",
     "new_id",
     "parse_chat_request",
+    "settings_of",
     "tool_calls_body",
     "usage_body",
 ]
@@ -161,7 +162,8 @@ def _number(body: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _settings(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
+def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
+    """The sampling settings of a request body, checked (GenerationConfig overrides)."""
     out: dict[str, Any] = {}
     for name in _FLOATS:
         value = _number(body, name)
@@ -330,7 +332,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         enable_thinking=thinking,
         reasoning_effort=effort,
         parallel_tool_calls=parallel is not False,
-        settings=_settings(body, max_tokens_limit),
+        settings=settings_of(body, max_tokens_limit),
     )
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import EdgeQwenError, InvalidRequestError
-from .app import ServerSettings, create_app
+from .app import create_app
+from .settings import ServerSettings
 
 __all__ = ["BackgroundServer", "check_port", "is_loopback", "notices", "serve"]
 

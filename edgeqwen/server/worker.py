@@ -8,6 +8,9 @@ fails at once with :class:`QueueFullError` (HTTP 429), and every finished answer
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError
 from .metrics import ServerMetrics
@@ -41,12 +44,19 @@ class ModelWorker:
     async def submit(self, request: ChatRequest) -> AsyncReplyStream:
         """Wait for the model and start ``request``. Raises QueueFullError when the line is full,
         and the prompt's own errors (InvalidRequestError, ...) before anything is generated."""
+        thinks = self.bot.assistant.backend.template.supports_thinking
+        return await self._start(lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks)))
+
+    async def submit_prompt(self, prompt: str | Sequence[int], settings: dict[str, Any]) -> AsyncReplyStream:
+        """The same for a raw prompt to continue (``/v1/completions``)."""
+        return await self._start(lambda: self.bot.complete(prompt, **settings))
+
+    async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]]) -> AsyncReplyStream:
         if self.waiting + self.busy > self.max_queue:  # those ahead of it: the one answering, and the line
             raise QueueFullError(
                 f"The model is busy and {self.waiting} request(s) already wait (the server's --max-queue); "
                 "retry shortly."
             )
-        thinks = self.bot.assistant.backend.template.supports_thinking
-        generation = await self.bot.answer(request.messages, **request.answer_kwargs(thinks))
+        generation = await start()
         generation.on_done(self.metrics.record_reply)
         return generation

@@ -1,0 +1,230 @@
+"""OpenAI's legacy completions API (``POST /v1/completions``): a raw prompt continued as written.
+
+What it is for: evaluation harnesses (lm-evaluation-harness's ``local-completions`` scores a
+text's tokens with ``echo`` and ``logprobs``), few-shot prompts, and clients that speak only this
+API. The prompt goes through :meth:`edgeqwen.Assistant.complete`: no chat template, the safety
+policy's input checks and output filters as for chat.
+
+Decisions, where the API leaves room:
+- ``prompt``: a string, token ids, or a list of either (answered in turn; a stream takes one).
+- ``max_tokens`` defaults to 16, OpenAI's default for this API (not the server's --max-tokens).
+- ``logprobs``: 0 to 20 alternatives per token (OpenAI's own limit is 5; vLLM's is 20).
+  ``top_logprobs`` holds that many, most likely first, as a token-text-to-logprob object.
+- ``echo``: the prompt's text starts the answer; with ``logprobs`` its tokens are scored too (the
+  first one ``null``: nothing before it predicts it), which needs a backend that computes every
+  prompt position's logits (llama.cpp).
+- ``suffix`` (fill in the middle), ``best_of`` and ``n`` other than 1 are refused, not ignored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..types import MAX_LOGPROBS, Reply, TokenLogprob
+from .protocol import RequestError, finish_reason, settings_of, usage_body
+
+__all__ = [
+    "CompletionRequest",
+    "DEFAULT_MAX_TOKENS",
+    "MAX_PROMPTS",
+    "completion_chunk",
+    "completion_id",
+    "completions_body",
+    "parse_completion_request",
+    "stream_logprobs",
+]
+
+DEFAULT_MAX_TOKENS = 16  # OpenAI's for this API
+MAX_PROMPTS = 64  # prompts one request may send: each waits its turn for the model
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A parsed ``/v1/completions`` body: each prompt is text or token ids."""
+
+    prompts: tuple[str | tuple[int, ...], ...]
+    model: str = ""
+    stream: bool = False
+    include_usage: bool = False
+    echo: bool = False
+    logprobs: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
+
+    def settings_for_prompt(self) -> dict[str, Any]:
+        """What :meth:`Assistant.complete` gets: the sampling settings, and the prompt's own log
+        probabilities where the echoed prompt is to be scored."""
+        out = dict(self.settings)
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
+            if self.echo:
+                out["prompt_logprobs"] = self.logprobs
+        return out
+
+
+def _ids(value: list[Any], where: str) -> tuple[int, ...]:
+    if not value:
+        raise RequestError(f"{where} is empty: give the text or token ids to continue.", "prompt")
+    for i, t in enumerate(value):
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise RequestError(f"{where}[{i}] must be a token id (a whole number >= 0), got {t!r}.", "prompt")
+    return tuple(value)
+
+
+def _prompts(value: Any) -> tuple[str | tuple[int, ...], ...]:
+    shape = "prompt must be a string, a list of token ids, or a list of strings or of token-id lists"
+    if isinstance(value, str):
+        return (value,)
+    if value == []:
+        raise RequestError("prompt is empty: give the text or token ids to continue.", "prompt")
+    if not isinstance(value, list):
+        raise RequestError(f"{shape}; got {type(value).__name__ if value is not None else 'nothing'}.", "prompt")
+    if all(isinstance(t, int) and not isinstance(t, bool) for t in value):
+        return (_ids(value, "prompt"),)
+    if len(value) > MAX_PROMPTS:
+        raise RequestError(f"prompt holds {len(value)} prompts; send at most {MAX_PROMPTS} per request.", "prompt")
+    out: list[str | tuple[int, ...]] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list):
+            out.append(_ids(item, f"prompt[{i}]"))
+        else:
+            raise RequestError(f"{shape}; prompt[{i}] is {type(item).__name__}.", "prompt")
+    return tuple(out)
+
+
+def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequest:
+    """Check a decoded JSON body and turn it into a :class:`CompletionRequest` (RequestError if bad)."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object.")
+    for name, why in (("n", "one choice per prompt"), ("best_of", "one answer per prompt, not the best of several")):
+        if body.get(name) not in (None, 1):
+            raise RequestError(f"{name} must be 1: this server generates {why}.", name)
+    if body.get("suffix"):
+        raise RequestError(
+            "suffix (fill in the middle) is not supported: the served chat models were not trained for it.", "suffix"
+        )
+    stream, echo = body.get("stream", False), body.get("echo", False)
+    for name, value in (("stream", stream), ("echo", echo)):
+        if value is not None and not isinstance(value, bool):
+            raise RequestError(f"{name} must be true or false.", name)
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise RequestError("stream_options must be an object.", "stream_options")
+    logprobs = body.get("logprobs")
+    if logprobs is not None and (
+        isinstance(logprobs, bool) or not isinstance(logprobs, int) or not 0 <= logprobs <= MAX_LOGPROBS
+    ):
+        raise RequestError(
+            f"logprobs must be null or the number of alternatives to report per token, 0 to {MAX_LOGPROBS}; "
+            f"got {logprobs!r}.",
+            "logprobs",
+        )
+    prompts = _prompts(body.get("prompt"))
+    if stream and len(prompts) > 1:
+        raise RequestError("A streamed request takes one prompt; send the others in requests of their own.", "prompt")
+    chat_only = {k: body[k] for k in ("logprobs", "top_logprobs", "max_completion_tokens") if k in body}
+    plain = {k: v for k, v in body.items() if k not in chat_only}
+    if plain.get("max_tokens") is None:
+        plain["max_tokens"] = min(DEFAULT_MAX_TOKENS, max_tokens_limit)
+    model = body.get("model", "")
+    return CompletionRequest(
+        prompts=prompts,
+        model=model if isinstance(model, str) else "",
+        stream=bool(stream),
+        include_usage=bool(options.get("include_usage")),
+        echo=bool(echo),
+        logprobs=logprobs,
+        settings=settings_of(plain, max_tokens_limit),
+    )
+
+
+def completion_id() -> str:
+    return f"cmpl-{uuid.uuid4().hex[:24]}"
+
+
+def _logprobs_body(said: Sequence[TokenLogprob | None], start: int) -> dict[str, Any]:
+    """The legacy shape: parallel lists, ``text_offset`` counting characters from ``start``."""
+    body: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    at = start
+    for item in said:
+        if item is None:  # a prompt's first token: its text is not known here, only that it has no score
+            continue
+        body["tokens"].append(item.text)
+        body["token_logprobs"].append(item.logprob)
+        body["top_logprobs"].append({a.text: a.logprob for a in item.top})
+        body["text_offset"].append(at)
+        at += len(item.text)
+    return body
+
+
+def _choice_logprobs(reply: Reply, echo_text: str, first_token: str) -> dict[str, Any] | None:
+    """``logprobs`` of one choice: the echoed prompt's tokens (where asked) then the answer's."""
+    if reply.logprobs is None:
+        return None
+    if not echo_text:
+        return _logprobs_body(reply.logprobs, 0)
+    if reply.prompt_logprobs is None:
+        return None
+    body = _logprobs_body((*reply.prompt_logprobs, *reply.logprobs), len(first_token))
+    body["tokens"].insert(0, first_token)
+    body["token_logprobs"].insert(0, None)
+    body["top_logprobs"].insert(0, None)
+    body["text_offset"].insert(0, 0)
+    return body
+
+
+def completions_body(
+    rid: str, model: str, request: CompletionRequest, answered: Sequence[tuple[str, str, Reply]]
+) -> dict[str, Any]:
+    """The whole response: one choice per prompt, given as (prompt text, its first token's text, reply)."""
+    choices = []
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for index, (prompt, first_token, reply) in enumerate(answered):
+        echoed = prompt if request.echo else ""
+        choices.append(
+            {
+                "index": index,
+                "text": echoed + reply.text,
+                "logprobs": _choice_logprobs(reply, echoed, first_token) if request.logprobs is not None else None,
+                "finish_reason": finish_reason(reply),
+            }
+        )
+        for key, value in usage_body(reply).items():
+            if key in usage:
+                usage[key] += value
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+    }
+
+
+def completion_chunk(
+    rid: str,
+    model: str,
+    text: str | None,
+    finish: str | None = None,
+    logprobs: dict[str, Any] | None = None,
+    usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One streamed event: a piece of text (``text=None``: the usage event, with no choice)."""
+    choices = [] if text is None else [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}]
+    body = {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model, "choices": choices}
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def stream_logprobs(request: CompletionRequest, reply: Reply, prompt: str, first_token: str) -> dict[str, Any] | None:
+    """The last streamed event's ``logprobs``: all of them at once, as the chat stream sends them."""
+    if request.logprobs is None:
+        return None
+    return _choice_logprobs(reply, prompt if request.echo else "", first_token)

@@ -1,0 +1,100 @@
+"""What one answer is built from: the new messages and the history before them (:class:`Turn`),
+checked before any model runs, or a raw prompt's token ids."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidRequestError
+from .tokenizer import Tokenizer
+from .types import Message, check_text
+
+__all__ = ["Turn", "answerable", "new_messages", "only_messages", "raw_prompt"]
+
+
+def new_messages(text: object) -> list[Message]:
+    """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
+    if isinstance(text, Message):
+        raise InvalidRequestError(
+            f"Pass new messages as a list: [Message({text.role!r}, ...)], not one Message.", "text"
+        )
+    if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
+        check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do
+        if not str(text).strip():
+            raise InvalidRequestError("The prompt is empty: pass the text to answer.", "text")
+        return [Message("user", str(text))]
+    new = list(text)
+    if not new:
+        raise InvalidRequestError("Nothing to answer: pass the user's text.", "text")
+    only_messages(new)
+    if any(m.role == "system" for m in new):
+        raise InvalidRequestError(
+            "A system message cannot be one of the new messages: set the system prompt with "
+            "Assistant(system=...), or answer a whole conversation with .answer(messages).",
+            "text",
+        )
+    answerable(new)
+    return new
+
+
+def only_messages(messages: Sequence[object]) -> None:
+    for i, m in enumerate(messages):
+        if not isinstance(m, Message):
+            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+
+
+def answerable(messages: Sequence[Message]) -> int:
+    """Where the new turn starts (after the last assistant message), once the messages are known to
+    end in something to answer: a user message that is not blank, or tool results."""
+    if not messages or messages[-1].role == "assistant":
+        raise InvalidRequestError("The last message must be a user message (or tool results) to answer.", "messages")
+    cut = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1) + 1
+    if all(m.role == "user" and not m.content.strip() for m in messages[cut:]):
+        raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
+    return cut
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one answer is built from: the new messages, the history before them, the system
+    prompt and tools, and whether the answer joins the assistant's own history."""
+
+    new: tuple[Message, ...]
+    history: tuple[Message, ...]
+    system: str | None
+    tools: tuple[dict[str, Any], ...]
+    remember: bool
+    raw: tuple[int, ...] | None = None  # a raw prompt's ids: no template, system prompt or history
+
+    @property
+    def user_text(self) -> str:
+        """The new user text: what the policy screens and the output filters read beside."""
+        return "\n".join(m.content for m in self.new if m.role == "user")
+
+
+def raw_prompt(tokenizer: Tokenizer, prompt: object) -> tuple[list[int], str]:
+    """A raw prompt's token ids and its text: text (control tokens written out are read as those
+    tokens) or token ids of this tokenizer's vocabulary."""
+    if isinstance(prompt, str):
+        if not prompt:
+            raise InvalidRequestError("The prompt is empty: pass the text to continue.", "prompt")
+        return tokenizer.encode_controls(prompt), prompt
+    if isinstance(prompt, np.ndarray):
+        prompt = prompt.tolist()
+    if isinstance(prompt, (bytes, bytearray, Message)) or not isinstance(prompt, Sequence):
+        check_text(prompt, "The prompt")  # says what was given and what to do
+    ids = list(prompt)
+    if not ids:
+        raise InvalidRequestError("The prompt is empty: pass the text or token ids to continue.", "prompt")
+    for i, t in enumerate(ids):
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < tokenizer.vocab_size:
+            raise InvalidRequestError(
+                f"prompt[{i}] must be a token id from 0 to {tokenizer.vocab_size - 1}, got {t!r}.", "prompt"
+            )
+    ids = [int(t) for t in ids]
+    return ids, tokenizer.decode(ids)

@@ -35,6 +35,58 @@ def test_run_reads_the_prompt_from_stdin_when_it_is_dash(tiny_models):
     assert bad.exit_code == 2 and "the byte 0xFF, which is not UTF-8" in bad.stderr
 
 
+def test_run_puts_piped_text_before_the_prompt(tiny_models, monkeypatch):
+    """cat notes.txt | edgeqwen run "Summarize": the notes were dropped unread, and the model
+    answered the bare instruction. Piped text alone is the prompt."""
+    import edgeqwen.cli.answer as answer
+
+    model = str(tiny_models["qwen2"]["int4"])
+    flags = ["-n", "5", "-t", "0", "--stats"]
+    given = CliRunner().invoke(main, ["run", model, "The notes.\n\nSummarize", *flags])
+    monkeypatch.setattr(answer, "stdin_if_piped", lambda: "The notes.\n")
+    piped = CliRunner().invoke(main, ["run", model, "Summarize", *flags])
+    assert piped.exit_code == given.exit_code == 0, piped.output
+    assert (
+        piped.stdout == given.stdout
+        and piped.stderr.split("prompt tokens")[0] == given.stderr.split("prompt tokens")[0]
+    )
+    monkeypatch.setattr(answer, "stdin_if_piped", lambda: "The notes.\n\nSummarize")
+    alone = CliRunner().invoke(main, ["run", "--stats", *flags])  # no MODEL, no PROMPT: the pipe is the prompt
+    assert "prompt tokens" in alone.stderr or "No Qwen model" in alone.stderr, alone.output
+    monkeypatch.setattr(answer, "stdin_if_piped", lambda: None)
+    nothing = CliRunner().invoke(main, ["run"])
+    assert nothing.exit_code == 2 and "Give the prompt" in nothing.stderr
+
+
+def test_stdin_is_read_from_a_pipe_or_a_file_never_from_a_terminal_or_a_silent_pipe(tmp_path, monkeypatch, capsys):
+    import os
+    import sys
+
+    from edgeqwen.cli.answer import stdin_if_piped
+
+    def stdin(fd: int) -> None:
+        monkeypatch.setattr(sys, "stdin", os.fdopen(fd, "r", encoding="utf-8", closefd=True))
+
+    read, write = os.pipe()
+    os.write(write, b"Les notes.\n")
+    os.close(write)
+    stdin(read)
+    assert stdin_if_piped(0.5) == "Les notes.\n"
+    read, write = os.pipe()  # open, never written: as a command run over ssh sees it
+    stdin(read)
+    assert stdin_if_piped(0.1) is None and "nothing in it after 0.1 s" in capsys.readouterr().err
+    os.close(write)
+    (tmp_path / "notes.txt").write_text("From a file.")
+    stdin(os.open(tmp_path / "notes.txt", os.O_RDONLY))
+    assert stdin_if_piped(0.1) == "From a file."
+    stdin(os.open(os.devnull, os.O_RDONLY))
+    assert stdin_if_piped(0.1) is None
+    leader, follower = os.openpty()
+    stdin(follower)
+    assert stdin_if_piped(0.1) is None  # a terminal: what the user types next is not the prompt
+    os.close(leader)
+
+
 def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):
     import json
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import stat
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +23,37 @@ if TYPE_CHECKING:
 
 __all__ = ["chat", "run", "serve"]
 
+STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something before it is left unread
+
+
+def stdin_if_piped(wait: float = STDIN_WAIT) -> str | None:
+    """What a pipe or a redirected file on stdin holds, or None. A terminal is never read, and a
+    pipe that has said nothing after ``wait`` seconds is left, with a note: a stdin that nobody
+    writes nor closes (a command run over ssh) would otherwise be waited on forever."""
+    try:
+        fd = sys.stdin.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # no stdin, or not a file (a test runner's)
+        return None
+    if sys.stdin.isatty() or not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)):
+        return None  # a terminal, or /dev/null
+    if not stat.S_ISREG(mode):
+        try:
+            ready = select.select([fd], [], [], wait)[0]
+        except (OSError, ValueError):  # Windows selects sockets only
+            ready = []
+        if not ready:
+            say(
+                f'Note: stdin is a pipe with nothing in it after {wait:g} s, so it is not read; use "-" as the '
+                "prompt to wait for it."
+            )
+            return None
+    text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    return text if text.strip() else None
+
 
 @click.command()
-@click.argument("args", nargs=-1, required=True)
+@click.argument("args", nargs=-1)
 @model_options
 @sampling_options
 @click.option("--stats", is_flag=True, help="Print tokens/s and timings to stderr.")
@@ -53,14 +84,20 @@ def run(
     choices: tuple[str, ...],
     **opts: Any,
 ) -> None:
-    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one;
-    PROMPT "-" reads it from stdin: cat notes.txt | edgeqwen run -)."""
+    """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one).
+    Text piped in comes before the prompt: cat notes.txt | edgeqwen run "Summarize this"; alone, it
+    is the prompt; PROMPT "-" waits for stdin however long it takes."""
     if len(args) > 2:
         raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
-    model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0])
-    if prompt == "-":  # only when asked: reading a stdin nobody writes would wait forever
+    model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0] if args else None)
+    if prompt == "-":
         # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
         prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    else:
+        piped = stdin_if_piped()
+        if prompt is None and piped is None:
+            raise click.UsageError('Give the prompt: edgeqwen run [MODEL] "PROMPT", or pipe it in.')
+        prompt = piped if prompt is None else prompt if piped is None else f"{piped.rstrip()}\n\n{prompt}"
     from ..assistant import new_messages
     from ..reply import value_of
 

@@ -249,7 +249,11 @@ def chat(model: str | None, **opts: Any) -> None:
     "--api-key", envvar="EDGEQWEN_API_KEY", help="Require 'Authorization: Bearer KEY' [env EDGEQWEN_API_KEY]."
 )
 @click.option(
-    "--max-tokens", default=2048, show_default=True, type=click.IntRange(1), help="Most tokens a request may ask for."
+    "--max-tokens",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most tokens an answer may have (a request asking for more gets this many).",
 )
 @click.option(
     "--max-queue", default=8, show_default=True, type=click.IntRange(0), help="Requests that may wait; more get 429."

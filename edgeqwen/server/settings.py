@@ -22,8 +22,8 @@ _LOCAL_PAGES = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?")
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Limits and access. ``max_tokens``: the most a request may ask for (and what it gets when it
-    does not say); ``max_queue``: requests that may wait while one is generated (more get 429);
+    """Limits and access. ``max_tokens``: the most tokens an answer may have (a request asking for
+    more, or not saying, gets this many); ``max_queue``: requests that may wait while one is generated (more get 429);
     ``body_timeout_s``: a request body not whole by then gets 408 (uvicorn itself waits forever,
     so a client that sends half a body would hold its connection for good); ``cors_origins``: the
     web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from

@@ -314,6 +314,7 @@ def test_oversize_and_malformed_requests(tiny):
         cases = [
             ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "must be one of"),
             ({"n": 2}, "n", "n must be 1"),
+            ({"web_search_options": {}}, "web_search_options", "no web search"),
             ({"temperature": "hot"}, "temperature", "must be a number"),
             ({"top_p": 1.5}, "top_p", "top_p must be in (0, 1]"),
             ({"response_format": {"type": "yaml"}}, "response_format", "json_schema"),

@@ -312,6 +312,12 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         )
     if body.get("audio") is not None:
         raise RequestError("audio output is not supported: this server answers in text only.", "audio")
+    if body.get("web_search_options") is not None:  # ignored, an answer would read as searched when it was not
+        raise RequestError(
+            "web_search_options is not supported: this server has no web search; the model answers from what it "
+            "knows and what the messages hold.",
+            "web_search_options",
+        )
     kwargs = body.get("chat_template_kwargs") or {}
     thinking = body.get("enable_thinking", kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None)
     if thinking is not None and not isinstance(thinking, bool):

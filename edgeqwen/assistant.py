@@ -58,8 +58,8 @@ def _check_reports(backend: Backend, config: GenerationConfig) -> None:
         )
     if config.prompt_logprobs is not None and not backend.supports_prompt_logprobs:
         raise InvalidRequestError(
-            f"The {backend.name} backend cannot score a prompt's tokens (prompt_logprobs): it computes the last "
-            "position's logits only. Use a GGUF model on llama.cpp (backend='llamacpp').",
+            f"The {backend.name} backend cannot score a prompt's tokens (prompt_logprobs); llama.cpp and ONNX "
+            "can (backend='llamacpp' or 'onnx').",
             "prompt_logprobs",
         )
 

@@ -132,11 +132,11 @@ def test_prompt_logprobs_rate_every_token_after_the_first():
 
 def test_a_backend_without_every_positions_logits_says_which_can():
     class LastOnly(FakeBackend):
-        name = "onnx"
+        name = "mlc"
         supports_prompt_logprobs = False
 
     bot = Assistant(backend=LastOnly(), policy="none")
-    with pytest.raises(InvalidRequestError, match="backend='llamacpp'") as caught:
+    with pytest.raises(InvalidRequestError, match="mlc backend cannot score.*'llamacpp' or 'onnx'") as caught:
         bot.complete("Hi there", prompt_logprobs=1)
     assert caught.value.param == "prompt_logprobs"
 
@@ -183,6 +183,33 @@ def test_llama_cpp_scores_every_prompt_token_as_transformers_does(tiny_models, t
     plain = list(stream_generate(backend.model, backend.tokenizer, ids, config.with_(prompt_logprobs=None)))
     assert [c.token for c in plain] == [c.token for c in scored]
     assert plain[-1].prompt_logprobs is None and plain[-1].metrics.cached_tokens > 0  # the cache held it
+
+
+def test_onnx_scores_every_prompt_token_as_transformers_does(tiny_models):
+    """The ONNX graph outputs the last position's logits only, so a scored prompt runs a token a
+    step: on the fp32 build each position's log-softmax equals transformers'. The cache then holds
+    the prompt, and the answer is a plain prefill's."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from edgeqwen.backends.onnx import OnnxBackend
+    from edgeqwen.runtime.loop import stream_generate
+    from edgeqwen.runtime.sampling import log_softmax
+    from edgeqwen.types import GenerationConfig
+
+    backend = OnnxBackend(tiny_models["qwen2"]["fp32"], context_length=128)
+    ids = [int(t) for t in np.random.default_rng(1).integers(0, 151643, size=40)]
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tiny_models["qwen2"]["hf"], dtype=torch.float32)
+    with torch.no_grad():
+        ref = hf(torch.tensor([ids])).logits[0].numpy()
+    want = np.array(
+        [log_softmax(row[: backend.tokenizer.vocab_size])[t] for row, t in zip(ref[:-1], ids[1:], strict=True)]
+    )
+    config = GenerationConfig(max_tokens=6, prompt_logprobs=0)
+    scored = list(stream_generate(backend.model, backend.tokenizer, ids, config))
+    got = np.array([t.logprob for t in scored[-1].prompt_logprobs[1:]])
+    assert np.abs(got - want).max() < 1e-3
+    plain = list(stream_generate(backend.model, backend.tokenizer, ids, config.with_(prompt_logprobs=None)))
+    assert [c.token for c in plain] == [c.token for c in scored] and plain[-1].metrics.cached_tokens > 0
 
 
 # -- /v1/completions -------------------------------------------------------------------------------
@@ -272,7 +299,7 @@ def test_a_bad_request_is_a_400_naming_the_field(body, param, says):
 
 def test_scoring_on_a_backend_that_cannot_is_a_400_saying_which_can():
     class LastOnly(FakeBackend):
-        name = "onnx"
+        name = "mlc"
         supports_prompt_logprobs = False
 
     client = TestClient(create_app(Assistant(backend=LastOnly(), policy="none")))

@@ -10,7 +10,7 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +277,24 @@ class OnnxModel:
             self._save_kept()
         return logits
 
+    def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
+        """Process a prompt from its first token, handing ``read`` each position's logits in order,
+        and return the last ones. The graph outputs the last position's logits only (graph.py), so
+        each token is a step of its own: as slow as decoding the prompt, through the one-row kernels
+        decoding uses (a plain prefill runs 64 tokens a step)."""
+        token_ids = list(token_ids)
+        if len(token_ids) > self.context_length:
+            raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
+        self._rewind(0)
+        self.last_reused = 0
+        logits = np.zeros(0, dtype=np.float32)
+        for token in token_ids:
+            logits = self._run([token])
+            read(logits)
+        if self._kept:
+            self._save_kept()
+        return logits
+
     def chunk_at(self, position: int) -> int:
         """Prompt tokens to run in one step from ``position``: ``prefill_chunk``, or fewer where
         that chunk's attention scores (heads x chunk x keys floats, which GroupQueryAttention
@@ -336,6 +354,7 @@ def _culprit(info: ModelInfo) -> str:
 class OnnxBackend(LoopBackend):
     name = "onnx"
     supports_kept_prefixes = True
+    supports_prompt_logprobs = True  # a token a step: at decode speed (OnnxModel.prefill_all)
 
     def __init__(
         self,

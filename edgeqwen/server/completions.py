@@ -11,8 +11,8 @@ Decisions, where the API leaves room:
 - ``logprobs``: 0 to 20 alternatives per token (OpenAI's own limit is 5; vLLM's is 20).
   ``top_logprobs`` holds that many, most likely first, as a token-text-to-logprob object.
 - ``echo``: the prompt's text starts the answer; with ``logprobs`` its tokens are scored too (the
-  first one ``null``: nothing before it predicts it), which needs a backend that computes every
-  prompt position's logits (llama.cpp).
+  first one ``null``: nothing before it predicts it), on backends that score a prompt (llama.cpp,
+  ONNX; ``Backend.supports_prompt_logprobs``).
 - ``suffix`` (fill in the middle), ``best_of`` and ``n`` other than 1 are refused, not ignored.
 """
 

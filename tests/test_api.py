@@ -12,7 +12,7 @@ def test_all_is_sorted_and_complete():
         modules
         + tuple(
             f"edgeqwen.server.{m}"
-            for m in ("app", "completions", "metrics", "protocol", "responses", "runner", "settings", "worker")
+            for m in ("app", "completions", "http", "metrics", "protocol", "responses", "runner", "settings", "worker")
         )
         + ("edgeqwen.aio",)
     ):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
     from ..types import Reply
 
-__all__ = ["chat", "run", "serve"]
+__all__ = ["chat", "run", "serve", "stdin_if_piped"]
 
 STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something before it is left unread
 

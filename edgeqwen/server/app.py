@@ -2,12 +2,11 @@
 its legacy completions API.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
-or SSE), ``GET /v1/models``
-(and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts),
+or SSE), ``GET /v1/models`` (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts),
 ``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
 shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
-compressed body, 429 queue full, 500 model failure, 503 out of memory. The model work is in
-:mod:`.worker`; this module only translates.
+compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). The model
+work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -17,18 +16,17 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
-from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
 from ..turns import raw_prompt
 from ..types import Reply, load_json
 from .completions import (
@@ -39,6 +37,7 @@ from .completions import (
     parse_completion_request,
     stream_logprobs,
 )
+from .http import HTTPError, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
 from .protocol import (
     ChatRequest,
@@ -54,75 +53,15 @@ from .protocol import (
 from .protocol import tool_calls_body as _tool_calls
 from .responses import ResponseEvents, parse_responses_request, response_body, response_id
 from .settings import Cors, ServerSettings
-from .worker import ModelWorker, QueueFullError
+from .worker import ModelWorker
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
 
-__all__ = ["HTTPError", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, kind: str, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.kind, self.param, self.code = status, kind, param, code
-
-    def response(self) -> JSONResponse:
-        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
-        if self.status == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
-        body = error_body(str(self), self.kind, self.param, self.code)
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def _translate(exc: BaseException) -> HTTPError:
-    if isinstance(exc, HTTPError):
-        return exc
-    if isinstance(exc, QueueFullError):
-        return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
-    if isinstance(exc, InvalidRequestError):
-        param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
-        return HTTPError(400, str(exc), "invalid_request_error", param)
-    if isinstance(exc, EdgeQwenError):
-        return HTTPError(500, str(exc), "server_error")
-    if isinstance(exc, MemoryError):  # this request's, most likely: the server itself goes on
-        log.error("out of memory while answering")
-        return HTTPError(
-            503,
-            "The server ran out of memory answering this request; send a shorter conversation or a smaller "
-            "max_tokens, or retry when it is less busy.",
-            "server_error",
-            code="out_of_memory",
-        )
-    log.exception("unexpected error while answering", exc_info=exc)
-    return HTTPError(500, f"Internal error: {type(exc).__name__}: {exc}", "server_error")
-
-
-async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Await ``work`` unless the client hangs up first (then ``work`` is cancelled)."""
-
-    async def hang_up() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                return
-
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(hang_up())
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            # cancel() only asks: wait until the task has run its cleanup and really ended
-            await asyncio.wait({task})
-    if task.cancelled():
-        raise HTTPError(499, "The client closed the connection.", "client_closed")
-    return task.result()
 
 
 def _created(assistant: Assistant) -> int:
@@ -132,36 +71,6 @@ def _created(assistant: Assistant) -> int:
         return int(Path(path).stat().st_mtime) if path is not None else int(time.time())
     except (OSError, TypeError):
         return int(time.time())
-
-
-def _format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutputError | None:
-    """A constrained answer that ended without parsing, other than at max_tokens: the model failed."""
-    return generation.error if reply.finish_reason != "length" else None
-
-
-async def _told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
-    """The answer's text as it comes, then its finished reply (a constrained answer that failed to
-    parse, other than at max_tokens, raises its error instead)."""
-    try:
-        async for text in generation:
-            yield text
-    except StructuredOutputError:
-        pass  # judged with the finish reason, below
-    reply = await generation.reply(strict=False)
-    failed = _format_error(generation, reply)
-    if failed is not None:
-        raise failed
-    yield reply
-
-
-def _event(body: dict[str, Any]) -> str:
-    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
-
-def _sse(events: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
 
 
 class _App:
@@ -263,15 +172,15 @@ class _App:
         try:
             self._authorize(request)
             chat = parse(await self._body(request), self.settings.max_tokens)
-            generation = await _until_disconnect(request, self.worker.submit(chat))
+            generation = await until_disconnect(request, self.worker.submit(chat))
         except Exception as exc:
-            error = _translate(exc)
+            error = translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
         rid = new_rid()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
-            return _sse(streamed(generation, rid, chat))
+            return sse(streamed(generation, rid, chat))
 
         async def collect() -> Reply:
             try:
@@ -280,49 +189,42 @@ class _App:
                 generation.cancel()
 
         try:
-            reply = await _until_disconnect(request, collect())
-            failed = _format_error(generation, reply)
+            reply = await until_disconnect(request, collect())
+            failed = format_error(generation, reply)
             if failed is not None:
                 raise failed
         except Exception as exc:
-            error = _translate(exc)
+            error = translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
         return JSONResponse(whole(rid, reply, chat))
 
-    async def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
-        event = _event
-        try:
-            yield event(chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}))
-            async for said in _told(generation):
-                if isinstance(said, str):
-                    yield event(chunk_body(rid, self.model_id, {"content": said}))
-                else:
-                    reply = said  # the last item: the finished reply
+    def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
+        def piece(text: str) -> dict[str, Any]:
+            return chunk_body(rid, self.model_id, {"content": text})
+
+        def closing(reply: Reply) -> list[dict[str, Any]]:
             delta: dict[str, Any] = {}
             if reply.tool_calls:
                 delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=chat.parallel_tool_calls)
             if reply.thinking:
                 delta["reasoning_content"] = reply.thinking
-            yield event(chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply)))
-            if chat.include_usage:
-                yield event(chunk_body(rid, self.model_id, None, usage=usage_body(reply)))
-            yield "data: [DONE]\n\n"
-        except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
-            error = _translate(exc)
-            yield event(error_body(str(error), error.kind, error.param, error.code))
-        finally:
-            generation.cancel()
+            last = [chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply))]
+            usage = [chunk_body(rid, self.model_id, None, usage=usage_body(reply))] if chat.include_usage else []
+            return last + usage
+
+        opening = chunk_body(rid, self.model_id, {"role": "assistant", "content": ""})
+        return data_events(generation, [opening], piece, closing)
 
     async def _responses_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
         events = ResponseEvents(rid, self.model_id, chat)
         try:
             yield events.started()
-            async for said in _told(generation):
+            async for said in told(generation):
                 yield events.text(said) if isinstance(said, str) else events.finished(said)
         except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
-            error = _translate(exc)
+            error = translate(exc)
             yield events.failed(str(error), error.code or error.kind)
         finally:
             generation.cancel()
@@ -337,44 +239,34 @@ class _App:
             settings = asked.settings_for_prompt()
             answered = []
             for ids, text in prompts:
-                generation = await _until_disconnect(request, self.worker.submit_prompt(ids, settings))
+                generation = await until_disconnect(request, self.worker.submit_prompt(ids, settings))
                 first = tokenizer.decode(ids[:1])
                 if asked.stream:
                     self.metrics.record_status(200)
-                    return _sse(self._completion_sse(generation, completion_id(), asked, text, first))
+                    return sse(self._completion_sse(generation, completion_id(), asked, text, first))
                 try:
-                    reply = await _until_disconnect(request, generation.reply(strict=False))
+                    reply = await until_disconnect(request, generation.reply(strict=False))
                 finally:
                     generation.cancel()
                 answered.append((text, first, reply))
         except Exception as exc:
-            error = _translate(exc)
+            error = translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
         return JSONResponse(completions_body(completion_id(), self.model_id, asked, answered))
 
-    async def _completion_sse(
+    def _completion_sse(
         self, generation: AsyncReplyStream, rid: str, asked: CompletionRequest, prompt: str, first: str
     ) -> AsyncIterator[str]:
-        try:
-            if asked.echo:
-                yield _event(completion_chunk(rid, self.model_id, prompt))
-            async for said in _told(generation):
-                if isinstance(said, str):
-                    yield _event(completion_chunk(rid, self.model_id, said))
-                else:
-                    reply = said
-            lp = stream_logprobs(asked, reply, prompt, first)
-            yield _event(completion_chunk(rid, self.model_id, "", finish_reason(reply), lp))
-            if asked.include_usage:
-                yield _event(completion_chunk(rid, self.model_id, None, usage=usage_body(reply)))
-            yield "data: [DONE]\n\n"
-        except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
-            error = _translate(exc)
-            yield _event(error_body(str(error), error.kind, error.param, error.code))
-        finally:
-            generation.cancel()
+        def piece(text: str | None, finish: str | None = None, **more: Any) -> dict[str, Any]:
+            return completion_chunk(rid, self.model_id, text, finish, **more)
+
+        def closing(reply: Reply) -> list[dict[str, Any]]:
+            last = [piece("", finish_reason(reply), logprobs=stream_logprobs(asked, reply, prompt, first))]
+            return last + ([piece(None, usage=usage_body(reply))] if asked.include_usage else [])
+
+        return data_events(generation, [piece(prompt)] if asked.echo else [], piece, closing)
 
     async def models(self, request: Request) -> Response:
         try:

@@ -1,0 +1,141 @@
+"""The HTTP plumbing the routes share: errors in OpenAI's shape (:class:`HTTPError`, and
+:func:`translate` from our exception tree), a client hanging up, and server-sent event streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+
+from ..aio import AsyncReplyStream
+from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
+from ..types import Reply
+from .protocol import error_body
+from .worker import QueueFullError
+
+__all__ = ["HTTPError", "data_events", "event", "format_error", "sse", "told", "translate", "until_disconnect"]
+
+log = logging.getLogger("edgeqwen.server")
+T = TypeVar("T")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, kind: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.kind, self.param, self.code = status, kind, param, code
+
+    def response(self) -> JSONResponse:
+        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
+        if self.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        body = error_body(str(self), self.kind, self.param, self.code)
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def translate(exc: BaseException) -> HTTPError:
+    if isinstance(exc, HTTPError):
+        return exc
+    if isinstance(exc, QueueFullError):
+        return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
+    if isinstance(exc, InvalidRequestError):
+        param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
+        return HTTPError(400, str(exc), "invalid_request_error", param)
+    if isinstance(exc, EdgeQwenError):
+        return HTTPError(500, str(exc), "server_error")
+    if isinstance(exc, MemoryError):  # this request's, most likely: the server itself goes on
+        log.error("out of memory while answering")
+        return HTTPError(
+            503,
+            "The server ran out of memory answering this request; send a shorter conversation or a smaller "
+            "max_tokens, or retry when it is less busy.",
+            "server_error",
+            code="out_of_memory",
+        )
+    log.exception("unexpected error while answering", exc_info=exc)
+    return HTTPError(500, f"Internal error: {type(exc).__name__}: {exc}", "server_error")
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work`` unless the client hangs up first (then ``work`` is cancelled)."""
+
+    async def hang_up() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(hang_up())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            # cancel() only asks: wait until the task has run its cleanup and really ended
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise HTTPError(499, "The client closed the connection.", "client_closed")
+    return task.result()
+
+
+def format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutputError | None:
+    """A constrained answer that ended without parsing, other than at max_tokens: the model failed."""
+    return generation.error if reply.finish_reason != "length" else None
+
+
+async def told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
+    """The answer's text as it comes, then its finished reply (a constrained answer that failed to
+    parse, other than at max_tokens, raises its error instead)."""
+    try:
+        async for text in generation:
+            yield text
+    except StructuredOutputError:
+        pass  # judged with the finish reason, below
+    reply = await generation.reply(strict=False)
+    failed = format_error(generation, reply)
+    if failed is not None:
+        raise failed
+    yield reply
+
+
+def event(body: dict[str, Any]) -> str:
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+async def data_events(
+    generation: AsyncReplyStream,
+    opening: list[dict[str, Any]],
+    piece: Callable[[str], dict[str, Any]],
+    closing: Callable[[Reply], list[dict[str, Any]]],
+) -> AsyncIterator[str]:
+    """A chat or completions stream: its opening events, an event per piece of text, the events
+    the finished reply closes with, then ``[DONE]``. An error after the headers went out is an
+    event in OpenAI's error shape, as OpenAI sends it."""
+    try:
+        for body in opening:
+            yield event(body)
+        async for said in told(generation):
+            if isinstance(said, str):
+                yield event(piece(said))
+            else:
+                reply = said  # the last item: the finished reply
+        for body in closing(reply):
+            yield event(body)
+        yield "data: [DONE]\n\n"
+    except Exception as exc:
+        error = translate(exc)
+        yield event(error_body(str(error), error.kind, error.param, error.code))
+    finally:
+        generation.cancel()
+
+
+def sse(events: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

@@ -25,6 +25,7 @@ from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
     from .safety import InputDecision
+    from .tokenizer import Tokenizer
 
 __all__ = ["Assistant", "ReplyStream", "json_format", "new_messages"]
 
@@ -129,6 +130,18 @@ class Assistant:
     @property
     def history(self) -> tuple[Message, ...]:
         return tuple(self._history)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer, to count what fits ``context_length`` or to build token-id prompts
+        for :meth:`complete`: ``encode(text)`` (control tokens typed stay text), ``encode_controls``,
+        ``decode(ids)``. A remote backend's is a byte-level stand-in: its counts are upper bounds."""
+        return self.backend.tokenizer
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the model's window holds: prompt and answer together."""
+        return self.backend.context_length
 
     def _check_thinking(self, enable_thinking: bool | None) -> None:
         if enable_thinking and not self.backend.template.supports_thinking:

@@ -30,7 +30,8 @@ def test_a_raw_prompt_is_continued_as_written():
     reply = bot.complete("The capital of France is").reply()
     assert list(backend.requests[-1].prompt_ids) == backend.tokenizer.encode("The capital of France is")
     assert reply.text == written and reply.thinking == "" and reply.tool_calls == ()
-    assert bot.history == ()
+    assert reply.metrics.prompt_tokens == len(bot.tokenizer.encode("The capital of France is"))  # counted ahead
+    assert bot.context_length == 4096 and bot.history == ()
     chat = bot.chat("The capital of France is")  # the same model read as a chat answer
     assert chat.text == "Paris " and chat.tool_calls[0].name == "f"
     assert len(backend.requests[-1].prompt_ids) > len(backend.requests[-2].prompt_ids)

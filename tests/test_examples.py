@@ -31,7 +31,8 @@ def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
 
 def test_every_example_is_tested():
     tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
-              "server_client.py", "remote_assistant.py", "tool_calling.py", "async_app.py"}  # fmt: skip
+              "server_client.py", "remote_assistant.py", "tool_calling.py", "async_app.py",
+              "score_choices.py"}  # fmt: skip
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -99,6 +100,16 @@ def test_async_app(demo_model):
     assert beats >= 1  # the loop kept running while the model answered
     assert all(f"Name {thing}. -> " in out for thing in ("a colour", "a fruit", "an animal"))
     assert "timed out: the long story was stopped" in out and "json: {'city': " in out
+
+
+def test_score_choices(demo_model):
+    """The demo model's own scores pick the right capital; a perplexity is a finite number > 1."""
+    out = run("score_choices.py")
+    first = out.splitlines()[0]
+    assert first.startswith("The capital of France is ... Paris")
+    scores = [float(s.split()[-1]) for s in first.split("(")[1].rstrip(")").split(", ")]
+    assert len(scores) == 4 and all(s < 0 for s in scores) and scores[0] == max(scores)
+    assert 1 < float(out.split("perplexity of a sample text: ")[1]) < 1e6
 
 
 def test_remote_assistant(demo_model):

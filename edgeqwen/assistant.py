@@ -406,13 +406,14 @@ class Assistant:
         )
         return ReplyStream(iter([chunk]), on_done, events=list(decision.events)), list(decision.events), decision
 
-    def complete(self, prompt: str | Sequence[int], **overrides: Any) -> ReplyStream:
+    def complete(self, prompt: str | Sequence[int], *, response_format: Any = None, **overrides: Any) -> ReplyStream:
         """Continue ``prompt`` as it is written: no chat template, system prompt or history (a base
         model's use: few-shot text, or scoring a text with ``prompt_logprobs``). ``prompt`` is text,
         in which control tokens written out (``<|im_start|>``) are read as those tokens, or token
         ids. The reply's text is what the model wrote, markup included. The policy's input checks
         read the prompt and its output filters the answer; its system-prompt rules are not added
-        (there is no system prompt) and the activation probe does not run (it knows chat prompts)."""
+        (there is no system prompt) and the activation probe does not run (it knows chat prompts).
+        ``response_format`` constrains the continuation as in :meth:`stream`."""
         if self.backend.renders_prompt:
             raise InvalidRequestError(
                 f"The {self.backend.name} backend applies its own chat template, so it cannot continue a raw "
@@ -421,7 +422,7 @@ class Assistant:
             )
         ids, text = raw_prompt(self.backend.tokenizer, prompt)
         turn = Turn((Message("user", text),), (), None, (), remember=False, raw=tuple(ids))
-        return self._start(turn, False, None, "none", overrides)
+        return self._start(turn, False, response_format, "none", overrides)
 
     def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""

@@ -35,55 +35,63 @@ def test_run_reads_the_prompt_from_stdin_when_it_is_dash(tiny_models):
     assert bad.exit_code == 2 and "the byte 0xFF, which is not UTF-8" in bad.stderr
 
 
-def test_run_puts_piped_text_before_the_prompt(tiny_models, monkeypatch):
-    """cat notes.txt | edgeqwen run "Summarize": the notes were dropped unread, and the model
-    answered the bare instruction. Piped text alone is the prompt."""
+def test_run_puts_piped_text_before_the_prompt_when_asked(tiny_models, monkeypatch):
+    """cat notes.txt | edgeqwen run "Summarize": the notes were dropped without a word, and the
+    model answered the bare instruction. "-" before the prompt puts them first; without it a note
+    says so (unasked, a script fed to a shell on stdin would be read as the notes)."""
     import edgeqwen.cli.answer as answer
 
     model = str(tiny_models["qwen2"]["int4"])
     flags = ["-n", "5", "-t", "0", "--stats"]
     given = CliRunner().invoke(main, ["run", model, "The notes.\n\nSummarize", *flags])
-    monkeypatch.setattr(answer, "stdin_if_piped", lambda: "The notes.\n")
-    piped = CliRunner().invoke(main, ["run", model, "Summarize", *flags])
+    piped = CliRunner().invoke(main, ["run", model, "-", "Summarize", *flags], input="The notes.\n")
     assert piped.exit_code == given.exit_code == 0, piped.output
-    assert (
-        piped.stdout == given.stdout
-        and piped.stderr.split("prompt tokens")[0] == given.stderr.split("prompt tokens")[0]
-    )
-    monkeypatch.setattr(answer, "stdin_if_piped", lambda: "The notes.\n\nSummarize")
-    alone = CliRunner().invoke(main, ["run", "--stats", *flags])  # no MODEL, no PROMPT: the pipe is the prompt
-    assert "prompt tokens" in alone.stderr or "No Qwen model" in alone.stderr, alone.output
-    monkeypatch.setattr(answer, "stdin_if_piped", lambda: None)
+    assert piped.stdout == given.stdout  # the same prompt, so the same greedy answer
+    assert piped.stderr.split("prompt tokens")[0] == given.stderr.split("prompt tokens")[0]
+    monkeypatch.setattr(answer, "stdin_waiting", lambda wait: True)  # CliRunner's stdin is no file
+    unasked = CliRunner().invoke(main, ["run", model, "The notes.\n\nSummarize", *flags], input="other text")
+    assert unasked.stdout == given.stdout and 'pass "-" first' in unasked.stderr
+    alone = CliRunner().invoke(main, ["run", *flags], input="The notes.\n\nSummarize")
+    typed = CliRunner().invoke(main, ["run", "The notes.\n\nSummarize", *flags])
+    assert alone.exit_code == typed.exit_code == 0, alone.output
+    assert alone.stdout == typed.stdout and alone.stdout.strip()  # no prompt: the piped text is it
+    monkeypatch.setattr(answer, "stdin_waiting", lambda wait: False)
     nothing = CliRunner().invoke(main, ["run"])
     assert nothing.exit_code == 2 and "Give the prompt" in nothing.stderr
+    three = CliRunner().invoke(main, ["run", model, "Hello", "there"])
+    assert three.exit_code == 2 and "Quote the prompt" in three.stderr
 
 
-def test_stdin_is_read_from_a_pipe_or_a_file_never_from_a_terminal_or_a_silent_pipe(tmp_path, monkeypatch, capsys):
+def test_stdin_is_waiting_in_a_pipe_or_a_file_never_a_terminal_or_a_silent_pipe(tmp_path, monkeypatch):
     import os
     import sys
 
-    from edgeqwen.cli.answer import stdin_if_piped
+    from edgeqwen.cli.answer import stdin_waiting
 
     def stdin(fd: int) -> None:
         monkeypatch.setattr(sys, "stdin", os.fdopen(fd, "r", encoding="utf-8", closefd=True))
 
     read, write = os.pipe()
     os.write(write, b"Les notes.\n")
-    os.close(write)
     stdin(read)
-    assert stdin_if_piped(0.5) == "Les notes.\n"
+    assert stdin_waiting(0) and sys.stdin.read(3) == "Les"  # nothing was read by asking
+    os.close(write)
     read, write = os.pipe()  # open, never written: as a command run over ssh sees it
     stdin(read)
-    assert stdin_if_piped(0.1) is None and "nothing in it after 0.1 s" in capsys.readouterr().err
+    assert not stdin_waiting(0.1)
     os.close(write)
+    assert stdin_waiting(0.1)  # closed: its end is there to read
     (tmp_path / "notes.txt").write_text("From a file.")
     stdin(os.open(tmp_path / "notes.txt", os.O_RDONLY))
-    assert stdin_if_piped(0.1) == "From a file."
+    assert stdin_waiting(0)
+    (tmp_path / "empty.txt").write_text("")
+    stdin(os.open(tmp_path / "empty.txt", os.O_RDONLY))
+    assert not stdin_waiting(0)
     stdin(os.open(os.devnull, os.O_RDONLY))
-    assert stdin_if_piped(0.1) is None
+    assert not stdin_waiting(0)
     leader, follower = os.openpty()
     stdin(follower)
-    assert stdin_if_piped(0.1) is None  # a terminal: what the user types next is not the prompt
+    assert not stdin_waiting(0)  # a terminal: what the user types next is not the prompt
     os.close(leader)
 
 

@@ -21,35 +21,35 @@ if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
     from ..types import Reply
 
-__all__ = ["chat", "run", "serve", "stdin_if_piped"]
+__all__ = ["chat", "run", "serve", "stdin_waiting"]
 
-STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something before it is left unread
+STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something when it is the only prompt
 
 
-def stdin_if_piped(wait: float = STDIN_WAIT) -> str | None:
-    """What a pipe or a redirected file on stdin holds, or None. A terminal is never read, and a
-    pipe that has said nothing after ``wait`` seconds is left, with a note: a stdin that nobody
-    writes nor closes (a command run over ssh) would otherwise be waited on forever."""
+def stdin_waiting(wait: float) -> bool:
+    """Whether stdin is a pipe or a file with something to read (or its end) within ``wait``
+    seconds; nothing is read. A terminal and /dev/null never are, nor a pipe nobody writes or
+    closes (a command over ssh), which would otherwise be waited on forever."""
     try:
         fd = sys.stdin.fileno()
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
     except (AttributeError, OSError, ValueError):  # no stdin, or not a file (a test runner's)
-        return None
-    if sys.stdin.isatty() or not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)):
-        return None  # a terminal, or /dev/null
-    if not stat.S_ISREG(mode):
-        try:
-            ready = select.select([fd], [], [], wait)[0]
-        except (OSError, ValueError):  # Windows selects sockets only
-            ready = []
-        if not ready:
-            say(
-                f'Note: stdin is a pipe with nothing in it after {wait:g} s, so it is not read; use "-" as the '
-                "prompt to wait for it."
-            )
-            return None
-    text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-    return text if text.strip() else None
+        return False
+    if sys.stdin.isatty():
+        return False
+    if stat.S_ISREG(info.st_mode):
+        return info.st_size > 0
+    if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)):
+        return False  # /dev/null
+    try:
+        return bool(select.select([fd], [], [], wait)[0])
+    except (OSError, ValueError):  # Windows selects sockets only
+        return False
+
+
+def _stdin_text() -> str:
+    # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
+    return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
 
 
 @click.command()
@@ -85,19 +85,26 @@ def run(
     **opts: Any,
 ) -> None:
     """Answer one prompt: edgeqwen run [MODEL] "PROMPT" (MODEL defaults to the installed one).
-    Text piped in comes before the prompt: cat notes.txt | edgeqwen run "Summarize this"; alone, it
-    is the prompt; PROMPT "-" waits for stdin however long it takes."""
-    if len(args) > 2:
-        raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] "PROMPT".')
-    model, prompt = (args[0], args[1]) if len(args) == 2 else (None, args[0] if args else None)
-    if prompt == "-":
-        # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
-        prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    "-" before the prompt puts the text piped in first: cat notes.txt | edgeqwen run - "Summarize
+    this"; "-" alone, or piped text and no prompt, makes it the prompt."""
+    if len(args) > 3 or (len(args) == 3 and args[1] != "-"):
+        raise click.UsageError('Quote the prompt: edgeqwen run [MODEL] [-] "PROMPT".')
+    model = args[0] if len(args) == 3 or (len(args) == 2 and args[0] != "-") else None
+    rest = args[1:] if model is not None else args  # (), (PROMPT,), ("-",) or ("-", PROMPT)
+    if rest[:1] == ("-",):  # asked for: waits for stdin however long it takes
+        piped = _stdin_text()
+        prompt = piped if len(rest) == 1 else f"{piped.rstrip()}\n\n{rest[1]}" if piped.strip() else rest[1]
+    elif rest:
+        prompt = rest[0]
+        if stdin_waiting(0):  # not read unasked: a script fed to a shell on stdin would be read as the text
+            say(
+                'Note: text piped in is not read unless asked; to put it before the prompt, pass "-" first: '
+                'cat notes.txt | edgeqwen run - "Summarize this".'
+            )
+    elif stdin_waiting(STDIN_WAIT):
+        prompt = _stdin_text()
     else:
-        piped = stdin_if_piped()
-        if prompt is None and piped is None:
-            raise click.UsageError('Give the prompt: edgeqwen run [MODEL] "PROMPT", or pipe it in.')
-        prompt = piped if prompt is None else prompt if piped is None else f"{piped.rstrip()}\n\n{prompt}"
+        raise click.UsageError('Give the prompt: edgeqwen run [MODEL] [-] "PROMPT", or pipe it in.')
     from ..assistant import new_messages
     from ..reply import value_of
 

@@ -62,6 +62,25 @@ def test_run_puts_piped_text_before_the_prompt_when_asked(tiny_models, monkeypat
     assert three.exit_code == 2 and "Quote the prompt" in three.stderr
 
 
+def test_run_raw_continues_the_prompt_as_written(tiny_models):
+    """--raw is Assistant.complete: the prompt's own tokens, no template around them."""
+    from edgeqwen import Assistant
+
+    model = str(tiny_models["qwen2"]["int4"])
+    flags = ["-n", "6", "-t", "0", "--stats", "--policy", "none"]
+    raw = CliRunner().invoke(main, ["run", model, "Once upon a time", "--raw", *flags])
+    assert raw.exit_code == 0, raw.output
+    with Assistant(model, policy="none", temperature=0) as bot:
+        want = bot.complete("Once upon a time", max_tokens=6).reply()
+    assert raw.stdout == want.text + "\n"
+    assert f"{len(bot.tokenizer.encode('Once upon a time'))} prompt tokens" in raw.stderr
+    held = CliRunner().invoke(main, ["run", model, "Yes or no:", "--raw", "--choice", "yes", "--choice", "no", *flags])
+    assert held.exit_code == 0 and held.stdout.strip() in ("yes", "no"), held.output
+    for extra in (["--system", "Be brief."], ["--think"]):
+        refused = CliRunner().invoke(main, ["run", model, "Hi", "--raw", *extra])
+        assert refused.exit_code == 2 and "takes no --system or --think" in refused.stderr
+
+
 def test_stdin_is_waiting_in_a_pipe_or_a_file_never_a_terminal_or_a_silent_pipe(tmp_path, monkeypatch):
     import os
     import sys

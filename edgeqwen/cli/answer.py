@@ -73,11 +73,18 @@ def _stdin_text() -> str:
 )
 @click.option("--regex", help="Answer with text that matches this regular expression in full.")
 @click.option("--choice", "choices", multiple=True, help="Answer with exactly one of these (repeatable).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Continue the prompt as written: no chat template or system prompt; control tokens written out "
+    "(<|im_start|>) are read as tokens.",
+)
 @clean_errors
 def run(
     args: tuple[str, ...],
     stats: bool,
     pull_: bool,
+    raw: bool,
     schema: str | None,
     schema_docs: tuple[str, ...],
     regex: str | None,
@@ -108,6 +115,8 @@ def run(
     from ..assistant import new_messages
     from ..reply import value_of
 
+    if raw and (opts["system"] is not None or opts["think"]):
+        raise click.UsageError("--raw continues the prompt as written: it takes no --system or --think.")
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
     response_format = _response_format(schema, regex, choices, schema_docs)
     if pull_:
@@ -115,14 +124,15 @@ def run(
 
         install_missing(model, opts["backend"], progress=say)
     bot = open_assistant(model, opts)
+    start = bot.complete if raw else bot.stream
     if response_format is None:
-        stream = bot.stream(prompt)
+        stream = start(prompt)
         for text in stream:
             click.echo(text, nl=False)
         reply = stream.reply()
         click.echo()
     else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
-        reply = bot.chat(prompt, response_format=response_format)
+        reply = start(prompt, response_format=response_format).reply()
         value_of(reply)
         click.echo(reply.text)
     for call in reply.tool_calls:

@@ -308,6 +308,25 @@ def test_a_bad_request_is_a_400_naming_the_field(body, param, says):
     assert re.search(says, error.json()["error"]["message"], re.IGNORECASE), error.json()
 
 
+def test_a_batchs_later_prompts_are_not_turned_away_by_the_line_it_was_let_into(monkeypatch):
+    """The line's bound (429) is checked once per request: a batch let in must not fail halfway,
+    its earlier answers lost, because others joined the line while it ran."""
+    from edgeqwen.server.worker import ModelWorker, QueueFullError
+
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(["Paris."]), policy="none"))
+    worker = ModelWorker(bot, max_queue=1)
+    monkeypatch.setattr(AsyncAssistant, "busy", property(lambda self: True))
+    monkeypatch.setattr(AsyncAssistant, "waiting", property(lambda self: 1))  # one answering, one waiting
+
+    async def submit(queued: bool) -> str:
+        stream = await worker.submit_prompt("The capital of France is", {}, queued=queued)
+        return (await stream.reply()).text
+
+    with pytest.raises(QueueFullError):
+        asyncio.run(submit(queued=True))  # a new request: the line is full
+    assert asyncio.run(submit(queued=False)) == "Paris."  # a later prompt of one already let in
+
+
 def test_scoring_on_a_backend_that_cannot_is_a_400_saying_which_can():
     class LastOnly(FakeBackend):
         name = "mlc"

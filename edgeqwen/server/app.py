@@ -238,8 +238,10 @@ class _App:
             prompts = [raw_prompt(tokenizer, p) for p in asked.prompts]  # each prompt's ids and text
             settings = asked.settings_for_prompt()
             answered = []
-            for ids, text in prompts:
-                generation = await until_disconnect(request, self.worker.submit_prompt(ids, settings))
+            for i, (ids, text) in enumerate(prompts):
+                # the line's bound lets a request in once: its later prompts never get a 429 halfway
+                submitted = self.worker.submit_prompt(ids, settings, queued=i == 0)
+                generation = await until_disconnect(request, submitted)
                 first = tokenizer.decode(ids[:1])
                 if asked.stream:
                     self.metrics.record_status(200)

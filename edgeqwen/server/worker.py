@@ -47,12 +47,15 @@ class ModelWorker:
         thinks = self.bot.assistant.backend.template.supports_thinking
         return await self._start(lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks)))
 
-    async def submit_prompt(self, prompt: str | Sequence[int], settings: dict[str, Any]) -> AsyncReplyStream:
-        """The same for a raw prompt to continue (``/v1/completions``)."""
-        return await self._start(lambda: self.bot.complete(prompt, **settings))
+    async def submit_prompt(
+        self, prompt: str | Sequence[int], settings: dict[str, Any], queued: bool = True
+    ) -> AsyncReplyStream:
+        """The same for a raw prompt to continue (``/v1/completions``). ``queued=False``: a later
+        prompt of a request already let in, which the line's bound must not fail halfway."""
+        return await self._start(lambda: self.bot.complete(prompt, **settings), queued)
 
-    async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]]) -> AsyncReplyStream:
-        if self.waiting + self.busy > self.max_queue:  # those ahead of it: the one answering, and the line
+    async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]], queued: bool = True) -> AsyncReplyStream:
+        if queued and self.waiting + self.busy > self.max_queue:  # those ahead of it: the one answering, and the line
             raise QueueFullError(
                 f"The model is busy and {self.waiting} request(s) already wait (the server's --max-queue); "
                 "retry shortly."

@@ -768,3 +768,13 @@ def test_logprobs_cost_smoke(tiny_models):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SIMD:" in proc.stdout and "logprobs=2" in proc.stdout and "(x1.000)" in proc.stdout
+
+
+def test_prompt_scoring_smoke(tiny_models):
+    cmd = [sys.executable, str(ROOT / "tools" / "bench" / "prompt_scoring.py"), str(tiny_models["qwen2"]["int4"]),
+           "--backend", "onnx", "--tokens", "24", "--rounds", "1", "--top", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if " prompt " in line]
+    assert "SIMD:" in proc.stdout and len(lines) == 2
+    assert lines[0].startswith("plain") and "(x1.000)" in lines[0] and lines[1].startswith("scored, top 2")

@@ -12,7 +12,6 @@ over the vocabulary and one argmax per alternative (``runtime/sampling.py``).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
-from peers import machine_line  # noqa: E402
+from peers import machine_line, print_medians, taking_turns  # noqa: E402
 
 from edgeqwen.backends import load_backend  # noqa: E402
 from edgeqwen.runtime.loop import stream_generate  # noqa: E402
@@ -40,17 +39,12 @@ def main() -> int:
     backend = load_backend(args.backend, args.model, context_length=512, threads=args.threads)
     ids = backend.tokenizer.encode("Write a long story about the sea and the ships that sail on it.")
     settings = {"off": None, "logprobs=0": 0, f"logprobs={args.top}": args.top}
-    tps: dict[str, list[float]] = {name: [] for name in settings}
-    for r in range(args.rounds + 1):  # round 0 warms up
-        for name, k in settings.items():
-            config = GenerationConfig(max_tokens=args.gen, logprobs=k)
-            metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics
-            if r:
-                tps[name].append(metrics.decode_tps)
-    base = statistics.median(tps["off"])
-    for name, values in tps.items():
-        median = statistics.median(values)
-        print(f"{name:12s} decode {median:7.2f} tok/s (x{median / base:.3f})  rounds {[round(v, 1) for v in values]}")
+
+    def decode_tps(k: int | None) -> float:
+        config = GenerationConfig(max_tokens=args.gen, logprobs=k)
+        return list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics.decode_tps
+
+    print_medians(taking_turns(settings, decode_tps, args.rounds), "decode")
     return 0
 
 

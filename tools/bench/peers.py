@@ -28,11 +28,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 SIMD = ("avx", "avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8", "fma", "f16c",
         "sha_ni", "neon", "asimd", "asimddp", "i8mm", "sve")  # fmt: skip
 
@@ -66,6 +69,26 @@ def machine_line() -> str:
     """What every benchmark prints first: the CPU, its SIMD flags and the load average (machines of
     one kind differ between sessions, and a busy one measures nothing)."""
     return f"CPU: {cpu_line()}; load average {Path('/proc/loadavg').read_text().split()[:3]}"
+
+
+def taking_turns(settings: dict[str, T], measure: Callable[[T], float], rounds: int) -> dict[str, list[float]]:
+    """Each setting measured once a round, the settings in turn, so each meets the machine as the
+    others do; a first round warms up and is not kept."""
+    values: dict[str, list[float]] = {name: [] for name in settings}
+    for r in range(rounds + 1):
+        for name, setting in settings.items():
+            value = measure(setting)
+            if r:
+                values[name].append(value)
+    return values
+
+
+def print_medians(values: dict[str, list[float]], what: str) -> None:
+    """Each setting's median tokens/s, its ratio to the first setting's, and its rounds."""
+    base = statistics.median(next(iter(values.values())))
+    for name, rounds in values.items():
+        median = statistics.median(rounds)
+        print(f"{name:16s} {what} {median:8.2f} tok/s (x{median / base:.3f})  rounds {[round(v, 1) for v in rounds]}")
 
 
 def _timed(generate, ids: list[int], gen: int) -> dict:

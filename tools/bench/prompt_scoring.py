@@ -13,7 +13,6 @@ their medians, and the scored setting's ratio to the plain one.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
 import numpy as np  # noqa: E402
-from peers import machine_line  # noqa: E402
+from peers import machine_line, print_medians, taking_turns  # noqa: E402
 
 from edgeqwen.backends import load_backend  # noqa: E402
 from edgeqwen.runtime.loop import stream_generate  # noqa: E402
@@ -43,18 +42,14 @@ def main() -> int:
     rng = np.random.default_rng(0)
     ids = [int(t) for t in rng.integers(0, backend.tokenizer.vocab_size - 300, size=args.tokens)]
     settings = {"plain": None, f"scored, top {args.top}": args.top}
-    rates: dict[str, list[float]] = {name: [] for name in settings}
-    for r in range(args.rounds + 1):  # round 0 warms up
-        for name, top in settings.items():
-            backend.model.reset()  # every prompt token computed, both ways
-            config = GenerationConfig(max_tokens=1, prompt_logprobs=top)
-            metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics
-            if r:
-                rates[name].append(metrics.prefill_tokens / metrics.prefill_s)
-    base = statistics.median(rates["plain"])
-    for name, values in rates.items():
-        median = statistics.median(values)
-        print(f"{name:16s} prompt {median:8.1f} tok/s (x{median / base:.3f})  rounds {[round(v) for v in values]}")
+
+    def prompt_tps(top: int | None) -> float:
+        backend.model.reset()  # every prompt token computed, both ways
+        config = GenerationConfig(max_tokens=1, prompt_logprobs=top)
+        metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics
+        return metrics.prefill_tokens / metrics.prefill_s
+
+    print_medians(taking_turns(settings, prompt_tps, args.rounds), "prompt")
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
-from .protocol import RequestError, finish_reason, settings_of, usage_body
+from .protocol import RequestError, finish_reason, settings_of, streaming, usage_body
 
 __all__ = [
     "CompletionRequest",
@@ -108,13 +108,10 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
         raise RequestError(
             "suffix (fill in the middle) is not supported: the served chat models were not trained for it.", "suffix"
         )
-    stream, echo = body.get("stream", False), body.get("echo", False)
-    for name, value in (("stream", stream), ("echo", echo)):
-        if value is not None and not isinstance(value, bool):
-            raise RequestError(f"{name} must be true or false.", name)
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise RequestError("stream_options must be an object.", "stream_options")
+    stream, include_usage = streaming(body)
+    echo = body.get("echo", False)
+    if echo is not None and not isinstance(echo, bool):
+        raise RequestError("echo must be true or false.", "echo")
     logprobs = body.get("logprobs")
     if logprobs is not None and (
         isinstance(logprobs, bool) or not isinstance(logprobs, int) or not 0 <= logprobs <= MAX_LOGPROBS
@@ -135,8 +132,8 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
     return CompletionRequest(
         prompts=prompts,
         model=model if isinstance(model, str) else "",
-        stream=bool(stream),
-        include_usage=bool(options.get("include_usage")),
+        stream=stream,
+        include_usage=include_usage,
         echo=bool(echo),
         logprobs=logprobs,
         settings=settings_of(plain, max_tokens_limit),

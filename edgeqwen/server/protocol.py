@@ -34,6 +34,7 @@ __all__ = [
     "new_id",
     "parse_chat_request",
     "settings_of",
+    "streaming",
     "tool_calls_body",
     "usage_body",
 ]
@@ -283,6 +284,18 @@ def _reasoning_effort(value: Any, thinking: bool | None) -> str | None:
     return value
 
 
+def streaming(body: dict[str, Any]) -> tuple[bool, bool]:
+    """``stream`` and ``stream_options.include_usage``, checked: whether to stream, and whether a
+    stream ends with a usage event."""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise RequestError("stream must be true or false.", "stream")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise RequestError("stream_options must be an object.", "stream_options")
+    return bool(stream), bool(options.get("include_usage"))
+
+
 def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     """Check a decoded JSON body and turn it into a :class:`ChatRequest` (RequestError if bad)."""
     if not isinstance(body, dict):
@@ -296,12 +309,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
                 "{...}}] and tool_choice; calls come back as message.tool_calls.",
                 legacy,
             )
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool) and stream is not None:
-        raise RequestError("stream must be true or false.", "stream")
-    options = body.get("stream_options") or {}
-    if not isinstance(options, dict):
-        raise RequestError("stream_options must be an object.", "stream_options")
+    stream, include_usage = streaming(body)
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise RequestError("tools must be a list of function tools.", "tools")
@@ -330,8 +338,8 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     return ChatRequest(
         messages=_messages(body.get("messages")),
         model=model if isinstance(model, str) else "",
-        stream=bool(stream),
-        include_usage=bool(options.get("include_usage")),
+        stream=stream,
+        include_usage=include_usage,
         tools=tuple(tools) if tools else None,
         tool_choice=_tool_choice(body.get("tool_choice")),
         response_format=_response_format(body.get("response_format")),

@@ -31,11 +31,11 @@ from ..turns import raw_prompt
 from ..types import Reply, load_json
 from .completions import (
     CompletionRequest,
+    choice_logprobs,
     completion_chunk,
     completion_id,
     completions_body,
     parse_completion_request,
-    stream_logprobs,
 )
 from .http import HTTPError, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
@@ -265,7 +265,7 @@ class _App:
             return completion_chunk(rid, self.model_id, text, finish, **more)
 
         def closing(reply: Reply) -> list[dict[str, Any]]:
-            last = [piece("", finish_reason(reply), logprobs=stream_logprobs(asked, reply, prompt, first))]
+            last = [piece("", finish_reason(reply), logprobs=choice_logprobs(asked, reply, first))]
             return last + ([piece(None, usage=usage_body(reply))] if asked.include_usage else [])
 
         return data_events(generation, [piece(prompt)] if asked.echo else [], piece, closing)

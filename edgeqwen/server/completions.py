@@ -31,11 +31,11 @@ __all__ = [
     "CompletionRequest",
     "DEFAULT_MAX_TOKENS",
     "MAX_PROMPTS",
+    "choice_logprobs",
     "completion_chunk",
     "completion_id",
     "completions_body",
     "parse_completion_request",
-    "stream_logprobs",
 ]
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's for this API
@@ -144,35 +144,32 @@ def completion_id() -> str:
     return f"cmpl-{uuid.uuid4().hex[:24]}"
 
 
-def _logprobs_body(said: Sequence[TokenLogprob | None], start: int) -> dict[str, Any]:
-    """The legacy shape: parallel lists, ``text_offset`` counting characters from ``start``."""
+def _logprobs_body(said: Sequence[TokenLogprob | None], first_token: str) -> dict[str, Any]:
+    """The legacy shape: parallel lists, ``text_offset`` counting characters. ``None`` is the
+    prompt's first token (its text ``first_token``), which nothing before it rates."""
     body: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
-    at = start
+    at = 0
     for item in said:
-        if item is None:  # a prompt's first token: its text is not known here, only that it has no score
-            continue
-        body["tokens"].append(item.text)
-        body["token_logprobs"].append(item.logprob)
-        body["top_logprobs"].append({a.text: a.logprob for a in item.top})
+        text = first_token if item is None else item.text
+        body["tokens"].append(text)
+        body["token_logprobs"].append(None if item is None else item.logprob)
+        body["top_logprobs"].append(None if item is None else {a.text: a.logprob for a in item.top})
         body["text_offset"].append(at)
-        at += len(item.text)
+        at += len(text)
     return body
 
 
-def _choice_logprobs(reply: Reply, echo_text: str, first_token: str) -> dict[str, Any] | None:
-    """``logprobs`` of one choice: the echoed prompt's tokens (where asked) then the answer's."""
-    if reply.logprobs is None:
+def choice_logprobs(request: CompletionRequest, reply: Reply, first_token: str) -> dict[str, Any] | None:
+    """A choice's ``logprobs``, whole or streamed (all with the last event, as the chat stream sends
+    them): the echoed prompt's tokens where asked, then the answer's; null where none were asked or
+    kept."""
+    if request.logprobs is None or reply.logprobs is None:
         return None
-    if not echo_text:
-        return _logprobs_body(reply.logprobs, 0)
+    if not request.echo:
+        return _logprobs_body(reply.logprobs, first_token)
     if reply.prompt_logprobs is None:
         return None
-    body = _logprobs_body((*reply.prompt_logprobs, *reply.logprobs), len(first_token))
-    body["tokens"].insert(0, first_token)
-    body["token_logprobs"].insert(0, None)
-    body["top_logprobs"].insert(0, None)
-    body["text_offset"].insert(0, 0)
-    return body
+    return _logprobs_body((*reply.prompt_logprobs, *reply.logprobs), first_token)
 
 
 def completions_body(
@@ -187,7 +184,7 @@ def completions_body(
             {
                 "index": index,
                 "text": echoed + reply.text,
-                "logprobs": _choice_logprobs(reply, echoed, first_token) if request.logprobs is not None else None,
+                "logprobs": choice_logprobs(request, reply, first_token),
                 "finish_reason": finish_reason(reply),
             }
         )
@@ -218,10 +215,3 @@ def completion_chunk(
     if usage is not None:
         body["usage"] = usage
     return body
-
-
-def stream_logprobs(request: CompletionRequest, reply: Reply, prompt: str, first_token: str) -> dict[str, Any] | None:
-    """The last streamed event's ``logprobs``: all of them at once, as the chat stream sends them."""
-    if request.logprobs is None:
-        return None
-    return _choice_logprobs(reply, prompt if request.echo else "", first_token)

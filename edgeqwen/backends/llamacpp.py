@@ -329,9 +329,14 @@ class LlamaCppModel:
         elif not rest:  # all cached: run the last token again to see its state
             self._resync(len(self.tokens) - 1)
             rest = token_ids[-1:]
+        return self._run_keeping_hidden(rest[-1:])
+
+    def _run_keeping_hidden(self, ids: Sequence[int], every: bool = False) -> np.ndarray:
+        """:meth:`_run` with embeddings on, keeping the last position's hidden state (the final
+        norm's output, which llama.cpp calls its embedding) as ``last_hidden``."""
         self._ll.llama_set_embeddings(self._ctx, True)
         try:
-            logits = self._run(rest[-1:])
+            logits = self._run(ids, every)
             pointer = self._ll.llama_get_embeddings_ith(self._ctx, -1)
             self.last_hidden = np.ctypeslib.as_array(pointer, shape=(self.n_embd,)).copy()
         finally:
@@ -351,17 +356,9 @@ class LlamaCppModel:
         step = min(self._batch_size, SCORE_BATCH)
         for at in range(0, len(token_ids), step):
             part = token_ids[at : at + step]
-            hidden = self.capture_hidden and at + len(part) == len(token_ids)
-            if hidden:
-                self._ll.llama_set_embeddings(self._ctx, True)
-            try:
-                logits = self._run(part, every=True)
-                if hidden:
-                    pointer = self._ll.llama_get_embeddings_ith(self._ctx, -1)
-                    self.last_hidden = np.ctypeslib.as_array(pointer, shape=(self.n_embd,)).copy()
-            finally:
-                if hidden:
-                    self._ll.llama_set_embeddings(self._ctx, False)
+            last = at + len(part) == len(token_ids)
+            run = self._run_keeping_hidden if self.capture_hidden and last else self._run
+            logits = run(part, every=True)
             for i in range(len(part)):
                 read(np.ctypeslib.as_array(self._ll.llama_get_logits_ith(self._ctx, i), shape=(self.n_vocab,)))
         return logits

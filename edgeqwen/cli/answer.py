@@ -100,7 +100,10 @@ def run(
     rest = args[1:] if model is not None else args  # (), (PROMPT,), ("-",) or ("-", PROMPT)
     if rest[:1] == ("-",):  # asked for: waits for stdin however long it takes
         piped = _stdin_text()
-        prompt = piped if len(rest) == 1 else f"{piped.rstrip()}\n\n{rest[1]}" if piped.strip() else rest[1]
+        if len(rest) == 1:
+            prompt = piped
+        else:  # the piped text, then the prompt (the prompt alone if nothing came)
+            prompt = f"{piped.rstrip()}\n\n{rest[1]}" if piped.strip() else rest[1]
     elif rest:
         prompt = rest[0]
         if stdin_waiting(0):  # not read unasked: a script fed to a shell on stdin would be read as the text

@@ -252,6 +252,20 @@ def test_the_endpoint_answers_in_openais_shape_one_choice_per_prompt():
     assert plain["text"] == "Paris." and plain["logprobs"] is None
 
 
+def test_the_input_checks_read_a_prompt_as_the_client_wrote_it(monkeypatch):
+    """Sent as text, a prompt with control tokens written out is screened as written, as
+    Assistant.complete screens it; it had been screened as its ids decoded, without them."""
+    backend, bot = fake()
+    read: list[str] = []
+    screen = bot.guard.screen
+    monkeypatch.setattr(bot.guard, "screen", lambda model, text, *rest: read.append(text) or screen(model, text, *rest))
+    client = TestClient(create_app(bot))
+    written = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    assert client.post("/v1/completions", json={"prompt": written}).status_code == 200
+    bot.complete(written).reply()
+    assert read == [written, written]
+
+
 def test_token_id_prompts_as_evaluation_harnesses_send_them():
     """lm-evaluation-harness's local-completions: token ids, max_tokens 1, echo, logprobs 1; it
     sums token_logprobs[context:-1] and reads top_logprobs to tell whether each was greedy."""

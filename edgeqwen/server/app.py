@@ -235,12 +235,14 @@ class _App:
             self._authorize(request)
             asked = parse_completion_request(await self._body(request), self.settings.max_tokens)
             tokenizer = self.worker.bot.assistant.backend.tokenizer
-            prompts = [raw_prompt(tokenizer, p) for p in asked.prompts]  # each prompt's ids and text
+            # each prompt's ids and text, checked before any waits for the model (a bad one is a 400 now)
+            prompts = [(p, *raw_prompt(tokenizer, p)) for p in asked.prompts]
             settings = asked.settings_for_prompt()
             answered = []
-            for i, (ids, text) in enumerate(prompts):
+            for i, (given, ids, text) in enumerate(prompts):
+                # as the client wrote it, so the input checks read what the Python API's would;
                 # the line's bound lets a request in once: its later prompts never get a 429 halfway
-                submitted = self.worker.submit_prompt(ids, settings, queued=i == 0)
+                submitted = self.worker.submit_prompt(given, settings, queued=i == 0)
                 generation = await until_disconnect(request, submitted)
                 first = tokenizer.decode(ids[:1])
                 if asked.stream:

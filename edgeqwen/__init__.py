@@ -41,6 +41,7 @@ __all__ = [
     "ConversionError",
     "DownloadError",
     "EdgeQwenError",
+    "Embedder",
     "GenerationCancelled",
     "GenerationConfig",
     "GrammarError",
@@ -76,6 +77,10 @@ def __getattr__(name: str):
         from .aio import AsyncAssistant
 
         return AsyncAssistant
+    if name == "Embedder":
+        from .embeddings import Embedder
+
+        return Embedder
     if name == "Policy":
         from .safety import Policy
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .backends import Backend, Request, load_backend
+from .backends import Backend, Request
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError, PromptTooLongError
+from .hub import build_backend
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
@@ -28,22 +29,6 @@ if TYPE_CHECKING:
     from .tokenizer import Tokenizer
 
 __all__ = ["Assistant", "ReplyStream", "json_format", "new_messages"]
-
-
-def _build(model: str | None, name: str, announce: Callable[[str], None] | None, options: dict[str, Any]) -> Backend:
-    """The backend ``name`` over ``model``: its runtime checked before a model name is resolved or
-    anything downloads; a remote backend takes the server's model id as it is."""
-    from .backends import backend_class
-    from .hub import resolve_model
-
-    cls = backend_class(name) if name != "auto" else None
-    if cls is not None:
-        cls.check_available()
-    if cls is not None and cls.remote:
-        if model is None:
-            raise InvalidRequestError(f"backend={name!r} needs the server's model id as model=.", "model")
-        return load_backend(name, model, **options)
-    return load_backend(name, resolve_model(model, announce=announce, backend=name), **options)
 
 
 def json_format(schema: Any, lenient: bool = False) -> ResponseFormat:
@@ -115,9 +100,10 @@ class Assistant:
         options = dict(
             context_length=context_length, threads=threads, device=device, base_url=base_url, api_key=api_key
         )
-        self.backend = backend if isinstance(backend, Backend) else _build(model, backend, announce, options)
+        self.backend = backend if isinstance(backend, Backend) else build_backend(model, backend, announce, options)
         if self.guard.policy.guard is not None:  # the guard model runs on CPU beside the answering model
-            self.guard.attach(_build(self.guard.policy.guard, "auto", announce, {"threads": threads}))
+            guard = build_backend(self.guard.policy.guard, "auto", announce, {"threads": threads}, role=None)
+            self.guard.attach(guard)
         self._check_thinking(enable_thinking)
         self.enable_thinking = enable_thinking
         self.config = _default_config(self.backend, config, enable_thinking, sampling)

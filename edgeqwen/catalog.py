@@ -22,6 +22,7 @@ __all__ = [
     "get_model",
     "int4_bytes_per_weight",
     "llamacpp_installed",
+    "spec_named",
 ]
 
 _FILE = Path(__file__).with_name("catalog.json")
@@ -100,7 +101,9 @@ class ModelSpec:
     builds: dict[str, dict[str, Any]]
     defaults: dict[str, Any]
     demo: bool = False
-    role: str = "chat"  # "guard": a moderation model (Policy.guard), never picked to answer
+    # "guard": a moderation model (Policy.guard); "embedding": text to vectors (edgeqwen.Embedder).
+    # Neither is ever picked to answer.
+    role: str = "chat"
 
     @property
     def answers(self) -> bool:
@@ -143,6 +146,13 @@ def catalog() -> tuple[ModelSpec, ...]:
         )
         for m in data["models"]
     )
+
+
+def spec_named(name: object) -> ModelSpec | None:
+    """The catalog model ``name`` calls by its name or its GGUF install's (``NAME-gguf``); None for
+    anything else (a path, an unknown name)."""
+    text = str(name).lower()
+    return next((s for s in catalog() if text in (s.name, f"{s.name}-gguf")), None)
 
 
 def get_model(name: str) -> ModelSpec:

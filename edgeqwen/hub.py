@@ -14,16 +14,22 @@ import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
 from .integrity import mark_verified
 from .paths import cache_dir, check_disk, disk_full_said, existing, installing, models_dir, scratch
 
+if TYPE_CHECKING:
+    from .backends import Backend
+
 __all__ = [
     "DEMO_MODEL",
     "DemoModelWarning",
     "best_installed",
+    "build_backend",
+    "check_role",
     "cache_dir",
     "ensure_demo_model",
     "install_missing",
@@ -140,6 +146,58 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     raise InsufficientMemoryError(
         f"None of the installed models ({', '.join(names)}) fits in free memory; see `edgeqwen probe`, "
         "close other programs, or use the demo model (`edgeqwen run demo ...`)."
+    )
+
+
+def build_backend(
+    model: str | None,
+    name: str = "auto",
+    announce: Callable[[str], None] | None = None,
+    options: dict[str, Any] | None = None,
+    *,
+    role: str | None = "chat",
+) -> Backend:
+    """The backend ``name`` over ``model``: its runtime checked before a model name is resolved or
+    anything downloads; a remote backend takes the server's model id as it is. ``role``: what a
+    catalog model named here must be ("chat" to answer, "embedding" to embed; None: anything)."""
+    from .backends import backend_class, load_backend
+
+    check_role(model, role)
+    cls = backend_class(name) if name != "auto" else None
+    if cls is not None:
+        cls.check_available()
+    if cls is not None and cls.remote:
+        if model is None:
+            raise InvalidRequestError(f"backend={name!r} needs the server's model id as model=.", "model")
+        return load_backend(name, model, **(options or {}))
+    backend = load_backend(name, resolve_model(model, announce=announce, backend=name), **(options or {}))
+    try:  # a GGUF file is named by its geometry (gguf.py), so a catalog model given as a path is known too
+        check_role(backend.info.name, role)
+    except InvalidRequestError:
+        backend.close()
+        raise
+    return backend
+
+
+def check_role(model: str | None, role: str | None) -> None:
+    """Refuse a catalog model named for what it cannot do ("chat": answer, "embedding": embed), before
+    anything loads; anything else (a path, an unknown name) is taken as given."""
+    from .catalog import catalog, spec_named
+
+    spec = spec_named(model) if model is not None and role is not None else None
+    if spec is None or spec.role == role or (role == "chat" and spec.role == "guard"):
+        return
+    if spec.role == "embedding":
+        raise InvalidRequestError(
+            f"{spec.name} turns text into vectors and cannot answer: use edgeqwen.Embedder({spec.name!r}), or "
+            f"serve it beside a chat model with `edgeqwen serve MODEL --embeddings {spec.name}`.",
+            "model",
+        )
+    embedders = ", ".join(s.name for s in catalog() if s.role == "embedding")
+    raise InvalidRequestError(
+        f"{spec.name} is a {spec.role} model, not an embedding model (its hidden states were never trained as "
+        f"text vectors); use {embedders}.",
+        "model",
     )
 
 

@@ -182,7 +182,10 @@ def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | Non
         if not build or "repo" not in build:
             raise ModelNotFoundError(f"{name} has no GGUF build in the catalog.")
         return f"{spec.name}-gguf", build["repo"], None, None, build["file"]
-    build = spec.builds.get("onnx-int4-cpu", {})
+    build = spec.builds.get("onnx-int4-cpu")
+    if build is None:  # a GGUF-only model (the embedding model): there is nothing to convert from
+        route = spec.gguf_route(llamacpp_installed())
+        raise ModelNotFoundError(f"{name} has no int4 ONNX build in the catalog; its GGUF is the way in: {route}.")
     return spec.name, build.get("repo", ""), build.get("subfolder"), build.get("convert_from"), None
 
 

@@ -12,7 +12,18 @@ def test_all_is_sorted_and_complete():
         modules
         + tuple(
             f"edgeqwen.server.{m}"
-            for m in ("app", "completions", "http", "metrics", "protocol", "responses", "runner", "settings", "worker")
+            for m in (
+                "app",
+                "completions",
+                "embeddings",
+                "http",
+                "metrics",
+                "protocol",
+                "responses",
+                "runner",
+                "settings",
+                "worker",
+            )
         )
         + ("edgeqwen.aio",)
     ):
@@ -82,7 +93,14 @@ def test_every_error_is_exported_at_the_top():
 LAYERS = [
     ("edgeqwen.cli", "edgeqwen.repl", "edgeqwen.__main__"),
     ("edgeqwen.server", "edgeqwen.testing", "edgeqwen.bench"),
-    ("edgeqwen.aio", "edgeqwen.assistant", "edgeqwen.reply", "edgeqwen.turns", "edgeqwen.__init__"),
+    (
+        "edgeqwen.aio",
+        "edgeqwen.assistant",
+        "edgeqwen.embeddings",
+        "edgeqwen.reply",
+        "edgeqwen.turns",
+        "edgeqwen.__init__",
+    ),
     ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
     ("edgeqwen.backends",),
     ("edgeqwen.runtime", "edgeqwen.toolspec", "edgeqwen.probe", "edgeqwen.convert"),

@@ -32,7 +32,7 @@ def run(script: str, *args: str, stdin: str = "", timeout: float = 300) -> str:
 def test_every_example_is_tested():
     tested = {"chat_cli.py", "extract_invoice_json.py", "safe_support_bot.py", "pi_offline_assistant.py",
               "server_client.py", "remote_assistant.py", "tool_calling.py", "async_app.py",
-              "score_choices.py"}  # fmt: skip
+              "score_choices.py", "answer_from_notes.py"}  # fmt: skip
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -117,3 +117,28 @@ def test_remote_assistant(demo_model):
     assert "(started a server for smollm2-135m-instruct" in out
     assert "Paris" in out.split("answer: ")[1].splitlines()[0] and out.split("follow-up: ")[1].strip()
     assert "json: {'city': " in out and "refused: refused" in out
+
+
+def test_answer_from_notes(demo_model, tiny_ggufs):
+    """The mechanics, on the tiny random embedding model (which notes come nearest means nothing
+    there): two notes with their cosine, nearest first, then the demo model's answer; with no
+    embedding model installed, one line says how to get one."""
+    spec = importlib.util.spec_from_file_location("answer_from_notes", EXAMPLES / "answer_from_notes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import numpy as np
+
+    vectors = np.eye(3, dtype=np.float32)
+    query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    assert module.nearest(["a", "b", "c"], vectors, query) == [(0.800000011920929, "b"), (0.6000000238418579, "a")]
+    out = run("answer_from_notes.py", "--embedding-model", str(tiny_ggufs["qwen3-f32"]))
+    lines = out.splitlines()
+    scores = [float(line.split("  ", 1)[0]) for line in lines[:2]]
+    assert all(-1 <= s <= 1 for s in scores) and scores[0] >= scores[1]
+    assert all(line.split("  ", 1)[1] in module.NOTES for line in lines[:2])
+    assert lines[2].startswith("answer: ") and len(lines[2]) > len("answer: ")
+    missing = subprocess.run(
+        [sys.executable, str(EXAMPLES / "answer_from_notes.py")], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "edgeqwen pull qwen3-embedding-0.6b --backend llamacpp" in missing.stderr

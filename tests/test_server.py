@@ -331,11 +331,11 @@ def test_oversize_and_malformed_requests(tiny):
                 api.chat.completions.create(**{"model": "m", "messages": HELLO, **extra})
             assert err.value.param == param and words in err.value.message, (extra, err.value.message)
         assert httpx.get(f"{srv.url}/v2/nothing").status_code == 404
-        # an API that is not served (embeddings): the 404 names what is
-        other = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "m", "input": "Hi"})
+        # an API that is not served (images): the 404 names what is
+        other = httpx.post(f"{srv.url}/v1/images/generations", json={"model": "m", "prompt": "Hi"})
         message = other.json()["error"]["message"]
         assert other.status_code == 404 and "POST /v1/chat/completions" in message and "GET /v1/models" in message
-        assert "POST /v1/completions" in message
+        assert "POST /v1/completions" in message and "POST /v1/embeddings" in message
         wrong = httpx.get(f"{srv.url}/v1/chat/completions")
         assert wrong.status_code == 405 and wrong.json()["error"]["message"].endswith("use POST.")
         # after all that the server still answers

@@ -118,9 +118,10 @@ def _gguf_name(hf: str) -> str | None:
     return None
 
 
-def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32") -> Path:
+def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32", pooling: int | None = None) -> Path:
     """``hf_dir`` (a Qwen2/Qwen3 folder: config.json, safetensors, tokenizer.json) as one GGUF file
-    at ``out`` (f32 or f16 matrices; norms and biases stay f32, as llama.cpp's converter keeps them)."""
+    at ``out`` (f32 or f16 matrices; norms and biases stay f32, as llama.cpp's converter keeps them).
+    ``pooling``: the ``{arch}.pooling_type`` an embedding model's GGUF declares (3: last token)."""
     import json
 
     import gguf
@@ -155,6 +156,8 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32") -> Path:
     w.add_value_length(head_dim)
     w.add_rope_freq_base(float(cfg.get("rope_theta") or cfg["rope_parameters"]["rope_theta"]))
     w.add_layer_norm_rms_eps(float(cfg["rms_norm_eps"]))
+    if pooling is not None:
+        w.add_pooling_type(gguf.PoolingType(pooling))
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == "f16" else gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")

@@ -223,6 +223,23 @@ class LoopBackend(Backend):
             finally:
                 self._owner = None
 
+    def hidden_state(self, token_ids: Sequence[int]) -> np.ndarray:
+        """The final norm's output at the last of ``token_ids`` (an embedding model's vector), for
+        backends with ``supports_hidden_states``. Computed from an empty cache, so a text's vector
+        does not depend on what this model read before; waits for an answer in progress."""
+        if not self.supports_hidden_states:
+            raise InvalidRequestError(
+                f"The {self.name} backend does not expose hidden states; use llama.cpp (a GGUF file) or an ONNX "
+                "model converted by edgeqwen."
+            )
+        if self._owner == threading.get_ident():
+            raise InvalidRequestError(
+                "This model is still streaming an answer in this thread; finish or close it before embedding."
+            )
+        with self._lock:
+            self.model.reset()
+            return prefill_hidden(self.model, token_ids)
+
 
 @dataclass(frozen=True)
 class BasicInfo:

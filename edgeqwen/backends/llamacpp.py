@@ -161,6 +161,9 @@ class LlamaCppModel:
         batch = min(BATCH, context_length)
         _set(cparams, n_ctx=context_length, n_batch=batch, n_ubatch=batch, n_seq_max=1, no_perf=True)
         _set(cparams, n_threads=self.threads, n_threads_batch=self.threads)
+        # each position's own hidden state (the probe's, an embedding's): a GGUF that declares a
+        # pooling (Qwen3-Embedding's: last token) would otherwise have it pooled, and ith reads garbage
+        _set(cparams, pooling_type=ll.LLAMA_POOLING_TYPE_NONE)
         if flash_attn is not None:  # None: llama.cpp's own default (auto)
             _set(cparams, flash_attn_type=ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0)
         self._ctx = ll.llama_init_from_model(self._model, cparams)

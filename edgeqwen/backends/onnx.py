@@ -162,7 +162,8 @@ class OnnxModel:
         self._hidden = None
         out = next((o for o in self.session.get_outputs() if o.name == HIDDEN_OUTPUT), None)
         if self._logits is not None and out is not None and isinstance(out.shape[2], int):
-            self._hidden = np.empty((1, 1, out.shape[2]), dtype=_ORT_TYPES.get(out.type, np.float32))
+            self.n_embd = out.shape[2]
+            self._hidden = np.empty((1, 1, self.n_embd), dtype=_ORT_TYPES.get(out.type, np.float32))
             self._binding.bind_ortvalue_output(HIDDEN_OUTPUT, self._ort.OrtValue.ortvalue_from_numpy(self._hidden))
 
     @property

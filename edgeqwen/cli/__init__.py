@@ -1,6 +1,6 @@
 """The ``edgeqwen`` command. Thin: parse flags, call the library, print. Errors from the
 library (:class:`EdgeQwenError`) become one clean line on stderr and an exit code. One module per
-kind of command: answer (run, chat, serve), manage (pull, convert, models, verify, rm), machine
+kind of command: answer (run, chat, serve), embed, manage (pull, convert, models, verify, rm), machine
 (probe, bench), safety."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from .answer import chat, run, serve
+from .embed import embed
 from .machine import bench, probe
 from .manage import convert, models, pull, rm, verify
 from .safety import safety
@@ -21,5 +22,5 @@ def main() -> None:
     """Run small Qwen models locally, in int4: llama.cpp or ONNX Runtime on CPU, MLC-LLM on a GPU."""
 
 
-for _command in (run, chat, serve, convert, probe, bench, safety, models, pull, verify, rm):
+for _command in (run, chat, serve, embed, convert, probe, bench, safety, models, pull, verify, rm):
     main.add_command(_command)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
     from ..types import Reply
 
-__all__ = ["chat", "run", "serve", "stdin_waiting"]
+__all__ = ["STDIN_WAIT", "chat", "run", "serve", "stdin_text", "stdin_waiting"]
 
 STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something when it is the only prompt
 
@@ -47,7 +47,7 @@ def stdin_waiting(wait: float) -> bool:
         return False
 
 
-def _stdin_text() -> str:
+def stdin_text() -> str:
     # bad bytes kept as surrogates, so the prompt check names them as it does for chat's lines
     return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
 
@@ -99,7 +99,7 @@ def run(
     model = args[0] if len(args) == 3 or (len(args) == 2 and args[0] != "-") else None
     rest = args[1:] if model is not None else args  # (), (PROMPT,), ("-",) or ("-", PROMPT)
     if rest[:1] == ("-",):  # asked for: waits for stdin however long it takes
-        piped = _stdin_text()
+        piped = stdin_text()
         if len(rest) == 1:
             prompt = piped
         else:  # the piped text, then the prompt (the prompt alone if nothing came)
@@ -112,7 +112,7 @@ def run(
                 'cat notes.txt | edgeqwen run - "Summarize this".'
             )
     elif stdin_waiting(STDIN_WAIT):
-        prompt = _stdin_text()
+        prompt = stdin_text()
     else:
         raise click.UsageError('Give the prompt: edgeqwen run [MODEL] [-] "PROMPT", or pipe it in.')
     from ..assistant import new_messages
@@ -295,6 +295,12 @@ def chat(model: str | None, **opts: Any) -> None:
     help="A web page's origin (https://app.example.com) a browser may let call the API, or * for any "
     "(repeatable; pages on localhost always may).",
 )
+@click.option(
+    "--embeddings",
+    "embedding_model",
+    metavar="MODEL",
+    help="Also serve /v1/embeddings with this embedding model (qwen3-embedding-0.6b, or a GGUF file).",
+)
 @model_options
 @clean_errors
 def serve(
@@ -307,11 +313,12 @@ def serve(
     max_request_bytes: int,
     body_timeout: float,
     cors_origins: tuple[str, ...],
+    embedding_model: str | None,
     **opts: Any,
 ) -> None:
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/responses,
-    /v1/completions, /v1/models, /health, /metrics). Needs the server extra: pip install
-    'edgeqwen[server]'."""
+    /v1/completions, /v1/embeddings with --embeddings, /v1/models, /health, /metrics). Needs the
+    server extra: pip install 'edgeqwen[server]'."""
     from ..server import require
 
     require()
@@ -321,5 +328,10 @@ def serve(
 
     settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
     check_port(host, port)  # before the model loads
+    embedder = None
+    if embedding_model is not None:  # first: the smaller model, and a wrong name fails before the big one loads
+        from ..embeddings import Embedder
+
+        embedder = Embedder(embedding_model, threads=opts["threads"], announce=say)
     bot = open_assistant(model, {**opts, "think": False})
-    run_server(bot, host, port, settings, announce=say)
+    run_server(bot, host, port, settings, announce=say, embedder=embedder)

@@ -1,12 +1,13 @@
-"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs, and
-its legacy completions API.
+"""The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs, its
+legacy completions API and its embeddings API.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
-or SSE), ``GET /v1/models`` (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts),
-``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
-shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
-compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). The model
-work is in :mod:`.worker`; this module only translates.
+or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``GET
+/v1/models`` (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and
+scripts), ``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's
+``{"error": {...}}`` shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413
+body too large, 415 a compressed body, 429 queue full, 500 model failure, 503 out of memory
+(:mod:`.http`). The model work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .completions import (
     completions_body,
     parse_completion_request,
 )
+from .embeddings import EmbeddingWorker, embeddings_body, parse_embeddings_request
 from .http import HTTPError, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
 from .protocol import (
@@ -57,6 +59,7 @@ from .worker import ModelWorker
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
+    from ..embeddings import Embedder
 
 __all__ = ["create_app"]
 
@@ -74,12 +77,15 @@ def _created(assistant: Assistant) -> int:
 
 
 class _App:
-    def __init__(self, bot: AsyncAssistant, settings: ServerSettings, model_id: str) -> None:
+    def __init__(
+        self, bot: AsyncAssistant, settings: ServerSettings, model_id: str, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self.model_id = model_id
         self.metrics = ServerMetrics()
         self.worker = ModelWorker(bot, settings.max_queue, self.metrics)
         self.created = _created(bot.assistant)
+        self.embedding = EmbeddingWorker(embedder, settings.max_queue) if embedder is not None else None
 
     def _authorize(self, request: Request) -> None:
         origin = request.headers.get("origin")
@@ -272,32 +278,62 @@ class _App:
 
         return data_events(generation, [piece(prompt)] if asked.echo else [], piece, closing)
 
+    async def embeddings(self, request: Request) -> Response:
+        """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""
+        try:
+            self._authorize(request)
+            if self.embedding is None:
+                from ..catalog import catalog
+
+                which = next(s.name for s in catalog() if s.role == "embedding")
+                raise HTTPError(
+                    404,
+                    f"This server has no embedding model (it serves {self.model_id!r} for answers); start it with "
+                    f"--embeddings {which}.",
+                    "invalid_request_error",
+                    "model",
+                    "model_not_found",
+                )
+            asked = parse_embeddings_request(await self._body(request))
+            vectors, tokens = await until_disconnect(request, self.embedding.embed(asked))
+        except Exception as exc:
+            error = translate(exc)
+            self.metrics.record_status(error.status)
+            return error.response()
+        self.metrics.record_status(200)
+        return JSONResponse(embeddings_body(asked.model, vectors, tokens, asked.encoding_format))
+
     async def models(self, request: Request) -> Response:
         try:
             self._authorize(request)
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse({"object": "list", "data": [self._model()]})
+        return JSONResponse({"object": "list", "data": [self._model(name) for name in self._served()]})
 
     async def model(self, request: Request) -> Response:
         """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
         try:
             self._authorize(request)
             asked = request.path_params["model"]
-            if asked != self.model_id:
+            if asked not in self._served():
+                served = " and ".join(repr(name) for name in self._served())
                 raise HTTPError(
                     404,
-                    f"The model {asked!r} is not served here; this server serves {self.model_id!r}.",
+                    f"The model {asked!r} is not served here; this server serves {served}.",
                     "invalid_request_error",
                     "model",
                     "model_not_found",
                 )
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse(self._model())
+        return JSONResponse(self._model(asked))
 
-    def _model(self) -> dict[str, Any]:
-        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
+    def _served(self) -> list[str]:
+        """The models' ids: the chat model's, then the embedding model's."""
+        return [self.model_id] + ([self.embedding.embedder.name] if self.embedding is not None else [])
+
+    def _model(self, name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(
@@ -324,7 +360,7 @@ class _App:
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     if status == 404:
-        # name what is served: an OpenAI client pointed at /v1/embeddings learns what is here
+        # name what is served: a client pointed at a route of another server learns what is here
         served = ", ".join(
             f"{'/'.join(sorted(r.methods - {'HEAD'}))} {r.path.replace(':path', '')}"
             for r in request.app.routes
@@ -339,19 +375,23 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    assistant: Assistant | AsyncAssistant, settings: ServerSettings | None = None, model_id: str | None = None
+    assistant: Assistant | AsyncAssistant,
+    settings: ServerSettings | None = None,
+    model_id: str | None = None,
+    embedder: Embedder | None = None,
 ) -> Starlette:
     """The ASGI app serving ``assistant`` over HTTP. Given an :class:`~edgeqwen.AsyncAssistant`
     that the program also answers with, its requests and the program's own answers take turns on
-    the one model."""
+    the one model. ``embedder``: an :class:`~edgeqwen.Embedder` that serves ``/v1/embeddings``."""
     settings = settings or ServerSettings()
     bot = assistant if isinstance(assistant, AsyncAssistant) else AsyncAssistant(assistant)
     name = model_id or getattr(getattr(bot.assistant.backend, "info", None), "name", None) or "edgeqwen"
-    state = _App(bot, settings, name)
+    state = _App(bot, settings, name, embedder)
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
         Route("/v1/completions", state.completions, methods=["POST"]),
+        Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),

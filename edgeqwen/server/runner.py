@@ -7,11 +7,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EdgeQwenError, InvalidRequestError
 from .app import create_app
 from .settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ..embeddings import Embedder
 
 __all__ = ["BackgroundServer", "check_port", "is_loopback", "notices", "serve"]
 
@@ -39,10 +42,17 @@ def check_port(host: str, port: int) -> None:
             ) from exc
 
 
-def _config(assistant: Any, host: str, port: int, settings: ServerSettings | None, log_level: str):
+def _config(
+    assistant: Any,
+    host: str,
+    port: int,
+    settings: ServerSettings | None,
+    log_level: str,
+    embedder: Embedder | None = None,
+):
     import uvicorn
 
-    app = create_app(assistant, settings)
+    app = create_app(assistant, settings, embedder=embedder)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
     return app, config
 
@@ -54,18 +64,21 @@ def serve(
     settings: ServerSettings | None = None,
     announce: Callable[[str], None] | None = None,
     log_level: str = "warning",
+    embedder: Embedder | None = None,
 ) -> None:
-    """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C)."""
+    """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C), and
+    ``embedder`` (an :class:`~edgeqwen.Embedder`) at ``/v1/embeddings`` when given."""
     import uvicorn
 
     from ..probe.limits import in_container
 
-    app, config = _config(assistant, host, port, settings, log_level)
+    app, config = _config(assistant, host, port, settings, log_level, embedder)
     state = app.state.edgeqwen
     if announce:
         for line in notices(host, port, state.settings, in_container()):
             announce(line)
-        announce(f"Serving {state.model_id} at http://{host}:{port}/v1 (OpenAI-compatible; Ctrl-C stops).")
+        also = f", embeddings with {embedder.name}" if embedder is not None else ""
+        announce(f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI-compatible; Ctrl-C stops).")
     uvicorn.Server(config).run()
 
 
@@ -97,6 +110,7 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        embedder: Embedder | None = None,
     ) -> None:
         import uvicorn
 
@@ -105,7 +119,7 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.host, self.port = host, port
-        self.app, config = _config(assistant, host, port, settings, log_level)
+        self.app, config = _config(assistant, host, port, settings, log_level, embedder)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="edgeqwen-server", daemon=True)
 

@@ -1,15 +1,16 @@
 """Random-weight models with the *exact* geometry of a catalog model (Qwen2.5-1.5B/3B, Qwen3-4B, the
-Qwen3Guard-Gen-0.6B guard),
+Qwen3Guard-Gen-0.6B guard, the Qwen3-Embedding-0.6B embedding model),
 converted to edgeqwen's int4 ONNX build. Speed does not depend on weight values, so these are
 honest benchmark models; they produce no meaningful text.
 
     python tools/bench/make_geometry_models.py OUT_DIR [--model qwen2.5-1.5b-instruct] [--block-size 32]
-        [--keep-hf] [--gguf LLAMA_CPP_DIR]
+        [--keep-hf] [--gguf] [--no-onnx]
 
-``--gguf`` also writes the same random weights as GGUF Q4_0 and Q4_K_M for llama.cpp: f16 with
+``--gguf`` also writes the same random weights as GGUF Q4_0 and Q4_K_M (and the catalog's own GGUF
+quantization where it is another, Q8_0 for the embedding model) for llama.cpp: f16 with
 ``tools/make_test_models.write_gguf`` (llama.cpp's tensor names and vocabulary layout; the
 tests check its logits against transformers), then llama.cpp's own quantizer through
-``llama_cpp.llama_model_quantize`` (the ``llamacpp`` extra).
+``llama_cpp.llama_model_quantize`` (the ``llamacpp`` extra). ``--no-onnx``: the GGUF files only.
 """
 
 from __future__ import annotations
@@ -51,16 +52,12 @@ def hf_config(name: str):
     return transformers.Qwen2Config(**shape)
 
 
-def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> Path:
+def build_hf(name: str, out: Path) -> Path:
+    """The random checkpoint in Hugging Face's layout (bf16), written once."""
     import torch
     import transformers
     from qwen_tokenizer_json import write as write_tokenizer
 
-    from edgeqwen.convert import ConvertOptions, convert
-
-    folder = out / f"{name}-random-int4-b{block_size}"
-    if (folder / "genai_config.json").is_file():
-        return folder
     hf = out / f"{name}-random-hf"
     if not (hf / "config.json").is_file():
         t0 = time.perf_counter()
@@ -73,6 +70,16 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
         write_tokenizer(hf, qwen3=config.model_type == "qwen3")
         print(f"built {hf} in {time.perf_counter() - t0:.0f} s", flush=True)
         del model
+    return hf
+
+
+def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> Path:
+    from edgeqwen.convert import ConvertOptions, convert
+
+    folder = out / f"{name}-random-int4-b{block_size}"
+    if (folder / "genai_config.json").is_file():
+        return folder
+    hf = build_hf(name, out)
     t0 = time.perf_counter()
     convert(hf, folder, ConvertOptions(block_size=block_size))
     print(f"converted {folder} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -82,16 +89,24 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
 
 
 def build_gguf(name: str, out: Path) -> list[Path]:
-    """GGUF Q4_0 and Q4_K_M of the same random model (needs ``OUT/NAME-random-hf``)."""
+    """GGUF Q4_0, Q4_K_M and the catalog's own quantization of the same random model (needs
+    ``OUT/NAME-random-hf``)."""
     import llama_cpp
     from make_test_models import write_gguf
+
+    from edgeqwen.catalog import get_model
 
     hf = out / f"{name}-random-hf"
     f16 = out / f"{name}-random-f16.gguf"
     if not f16.is_file():
         write_gguf(hf, f16, "f16")
     made = []
-    for label, ftype in (("q4_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0), ("q4_k_m", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)):
+    labels = ["Q4_0", "Q4_K_M"]
+    own = get_model(name).builds.get("gguf", {}).get("quantization")
+    labels += [own] if own and own not in labels else []
+    for label in labels:
+        ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{label}")
+        label = label.lower()
         target = out / f"{name}-random-{label}.gguf"
         if not target.is_file():
             params = llama_cpp.llama_model_quantize_default_params()
@@ -105,18 +120,20 @@ def build_gguf(name: str, out: Path) -> list[Path]:
 
 
 def main() -> None:
+    from edgeqwen.catalog import catalog
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument(
-        "--model",
-        default="qwen2.5-1.5b-instruct",
-        choices=["qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen3-4b", "qwen3guard-gen-0.6b"],
-    )
+    parser.add_argument("--model", default="qwen2.5-1.5b-instruct", choices=[s.name for s in catalog() if not s.demo])
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--keep-hf", action="store_true")
-    parser.add_argument("--gguf", action="store_true", help="also write GGUF Q4_0 and Q4_K_M")
+    parser.add_argument("--gguf", action="store_true", help="also write GGUF Q4_0, Q4_K_M and the catalog's own")
+    parser.add_argument("--no-onnx", action="store_true", help="no int4 ONNX build (with --gguf: GGUF only)")
     args = parser.parse_args()
-    print(build(args.model, args.out, args.keep_hf or args.gguf, args.block_size))
+    if args.no_onnx:
+        build_hf(args.model, args.out)
+    else:
+        print(build(args.model, args.out, args.keep_hf or args.gguf, args.block_size))
     if args.gguf:
         for path in build_gguf(args.model, args.out):
             print(path)

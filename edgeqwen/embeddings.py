@@ -1,0 +1,200 @@
+"""``Embedder``: text to vectors with a local embedding model (Qwen3-Embedding), for search and RAG.
+
+>>> emb = Embedder()                                                   # doctest: +SKIP
+>>> docs = emb.embed_many(["The capital of France is Paris.", "Gravity pulls."])  # doctest: +SKIP
+>>> query = emb.embed("capital of France?", instruction=RETRIEVAL)       # doctest: +SKIP
+>>> (docs @ query).argmax()                                             # doctest: +SKIP
+0
+
+A vector is what Qwen3-Embedding's model card computes: the text's tokens, then ``<|endoftext|>``,
+and the final norm's output at that last token (last-token pooling), scaled to length 1. A query
+may carry a one-sentence task (``Instruct: {task}\\nQuery:{query}``, the card's format); documents
+are embedded bare. ``dimensions`` keeps the first N numbers and rescales them to length 1 (the
+model was trained for that: Matryoshka learning, 32 to 1024). Each text is read from an empty
+cache, so its vector never depends on what was embedded before. No safety policy runs here: an
+embedding is not an answer, and documents to index are data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend
+from .errors import EdgeQwenError, InvalidRequestError, ModelLoadError, ModelNotFoundError
+from .types import check_text
+
+__all__ = ["RETRIEVAL", "Embedder", "normalize", "query_text"]
+
+# The model card's example task for web-search queries; any one-sentence task works the same way.
+RETRIEVAL = "Given a web search query, retrieve relevant passages that answer the query"
+END = "<|endoftext|>"  # the token whose state is the vector (the HF tokenizer appends it too)
+DEFAULT_CONTEXT = 8192  # OpenAI's own per-input limit for embeddings; the model reads 32,768
+
+
+def query_text(text: str, instruction: str | None) -> str:
+    """What the model reads for ``text`` under a task ``instruction`` (None: the text bare)."""
+    return text if instruction is None else f"Instruct: {instruction}\nQuery:{text}"
+
+
+def normalize(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
+    """Rows cut to their first ``dimensions`` numbers (all when None) and scaled to length 1."""
+    if dimensions is not None:
+        vectors = vectors[..., :dimensions]
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32)
+
+
+def _installed_embedder(announce: Callable[[str], None] | None) -> str:
+    from .catalog import catalog
+    from .hub import installed_models
+
+    installed = installed_models()
+    for spec in catalog():
+        if spec.role != "embedding":
+            continue
+        for key in (f"{spec.name}-gguf", spec.name):
+            if key in installed:
+                if announce:
+                    announce(f"Embedding with {spec.display}")
+                return str(installed[key])
+    first = next(s for s in catalog() if s.role == "embedding")
+    raise ModelNotFoundError(
+        f"No embedding model is installed. Get {first.display} with `edgeqwen pull {first.name} --backend "
+        f"llamacpp` (~{first.builds['gguf']['approx_size_mib']:,} MiB), or pass a GGUF file."
+    )
+
+
+def _longest(path: Path) -> int:
+    """The most tokens the model at ``path`` was trained to read (its loader checks the rest)."""
+    from .backends import backend_for_folder
+    from .gguf import find_gguf, read_metadata
+    from .model import read_model_info
+
+    try:
+        if backend_for_folder(path) == "llamacpp":
+            meta = read_metadata(find_gguf(path))
+            return int(meta[f"{meta['general.architecture']}.context_length"])
+        return read_model_info(path).context_length
+    except (EdgeQwenError, KeyError, OSError, TypeError, ValueError):
+        return DEFAULT_CONTEXT  # the loader says what is wrong with the model
+
+
+class Embedder:
+    """Vectors for texts from a local embedding model (llama.cpp, or an ONNX model converted here).
+
+    ``model``: a catalog embedding model's name, a GGUF file or a model folder; None takes the
+    installed one. ``context_length``: the longest text, in tokens, it reads (8,192 by default, or
+    the model's own maximum where that is less).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        backend: str | Backend = "auto",
+        context_length: int | None = None,
+        threads: int | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        if isinstance(backend, Backend):
+            self.backend = backend
+        else:
+            from .hub import build_backend, check_role, resolve_model
+
+            check_role(model, "embedding")
+            path = _installed_embedder(announce) if model in (None, "auto") else model
+            if context_length is None and backend in ("auto", "llamacpp", "onnx"):
+                context_length = min(DEFAULT_CONTEXT, _longest(resolve_model(path, backend=backend)))
+            options = {"context_length": context_length, "threads": threads}
+            self.backend = build_backend(path, backend, announce, options, role="embedding")
+        if not self.backend.supports_hidden_states or self.backend.remote:
+            name = self.backend.name
+            self.backend.close()
+            raise InvalidRequestError(
+                f"The {name} backend cannot embed: it does not expose hidden states. Use a GGUF file on llama.cpp "
+                "(or an ONNX model converted by edgeqwen).",
+                "backend",
+            )
+        end = self.backend.tokenizer.token_id(END)
+        if end is None:
+            self.backend.close()
+            raise ModelLoadError(f"{self.name} has no {END} token: it is not a Qwen embedding model.")
+        self._end = end
+
+    @property
+    def name(self) -> str:
+        return self.backend.info.name
+
+    @property
+    def dimensions(self) -> int:
+        """The length of a full vector (the model's hidden size)."""
+        return int(self.backend.model.n_embd)
+
+    @property
+    def context_length(self) -> int:
+        """The most tokens one text may have, its closing token included."""
+        return self.backend.context_length
+
+    def tokens(self, text: str, instruction: str | None = None) -> list[int]:
+        """The token ids the model reads for ``text``: its tokens (control tokens typed stay text)
+        and the closing ``<|endoftext|>``. Refuses an empty text, as OpenAI's API does."""
+        check_text(text, "The text to embed")
+        if instruction is not None:
+            check_text(instruction, "The instruction")
+        if not text:
+            raise InvalidRequestError("The text to embed is empty; an empty text has no meaning to compare.", "input")
+        ids = [*self.backend.tokenizer.encode(query_text(text, instruction)), self._end]
+        if len(ids) > self.context_length:
+            raise InvalidRequestError(
+                f"The text is {len(ids)} tokens (its closing token included); this embedding model reads at most "
+                f"{self.context_length} (its context_length). Split it into chunks, or load it with a larger "
+                "context_length.",
+                "input",
+            )
+        return ids
+
+    def embed_tokens(self, token_ids: Sequence[int]) -> np.ndarray:
+        """The unit vector of tokens already made by :meth:`tokens` (the server counts them first)."""
+        return normalize(self.backend.hidden_state(token_ids))
+
+    def embed(self, text: str, *, instruction: str | None = None, dimensions: int | None = None) -> np.ndarray:
+        """One text's unit vector (float32). ``instruction``: the task, for a query."""
+        return self.embed_many([text], instruction=instruction, dimensions=dimensions)[0]
+
+    def embed_many(
+        self, texts: Iterable[str], *, instruction: str | None = None, dimensions: int | None = None
+    ) -> np.ndarray:
+        """Unit vectors for ``texts``, one row each (float32). Every text is checked before any is read."""
+        if isinstance(texts, str):
+            raise InvalidRequestError("embed_many takes a list of texts; for one text use embed(text).", "texts")
+        ids = [self.tokens(t, instruction) for t in texts]
+        dimensions = self.check_dimensions(dimensions)
+        rows = [self.embed_tokens(i) for i in ids]
+        if not rows:
+            return np.zeros((0, dimensions or self.dimensions), dtype=np.float32)
+        return normalize(np.stack(rows), dimensions)
+
+    def check_dimensions(self, dimensions: int | None) -> int | None:
+        """``dimensions`` if it is a whole number from 1 to the vector's length (None: all of it)."""
+        if dimensions is None:
+            return None
+        full = self.dimensions
+        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= full:
+            raise InvalidRequestError(
+                f"dimensions must be a whole number from 1 to {full} (this model's vectors), got {dimensions!r}; "
+                "Qwen3-Embedding was trained for 32 and up.",
+                "dimensions",
+            )
+        return dimensions if dimensions < full else None
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Embedder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,341 @@
+"""Text embeddings (``Embedder``, ``/v1/embeddings``) on the tiny random Qwen3, checked against
+transformers computing Qwen3-Embedding's last-token pooling on the same weights."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+
+import httpx
+import numpy as np
+import openai
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from edgeqwen import Assistant, Embedder, InvalidRequestError, ModelNotFoundError
+from edgeqwen.cli import main
+from edgeqwen.embeddings import END, normalize, query_text
+from edgeqwen.server import BackgroundServer
+from edgeqwen.server.embeddings import EmbeddingsRequest, EmbeddingWorker, parse_embeddings_request
+from edgeqwen.server.worker import QueueFullError
+from edgeqwen.testing import FakeBackend
+
+TEXTS = ["The capital of France is Paris.", "Gravity pulls things down.", "Paris is in France."]
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_ggufs) -> Embedder:
+    with Embedder(str(tiny_ggufs["qwen3-f32"]), context_length=64) as e:
+        yield e
+
+
+def _reference(hf_dir, text: str) -> np.ndarray:
+    """Qwen3-Embedding's model card: the text's tokens and <|endoftext|>, the last position of the
+    model's last hidden state (after the final norm), scaled to length 1."""
+    import torch
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(hf_dir)
+    model = transformers.AutoModel.from_pretrained(hf_dir, dtype=torch.float32)
+    ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.convert_tokens_to_ids(END)]
+    with torch.no_grad():
+        state = model(torch.tensor([ids])).last_hidden_state[0, -1].numpy()
+    return state / np.linalg.norm(state)
+
+
+@given(arrays(np.float32, (3, 16), elements=st.floats(-1e3, 1e3, width=32)), st.integers(1, 16))
+def test_normalize_gives_unit_rows_of_the_first_dimensions(rows, dims):
+    out = normalize(rows, dims)
+    assert out.shape == (3, dims) and out.dtype == np.float32
+    for row, cut in zip(rows[:, :dims], out, strict=True):
+        if np.linalg.norm(row) > 1e-3:
+            assert abs(np.linalg.norm(cut) - 1) < 1e-4
+            assert np.allclose(cut * np.linalg.norm(row), row, atol=1e-2)
+        else:
+            assert np.all(np.isfinite(cut))  # a zero row stays finite, never NaN
+
+
+def test_query_text_is_the_model_cards_format():
+    assert query_text("capital of France?", "Find it") == "Instruct: Find it\nQuery:capital of France?"
+    assert query_text("a document", None) == "a document"
+
+
+def test_llamacpp_and_onnx_vectors_are_transformers_last_token_pooling(embedder, tiny_models):
+    vectors = embedder.embed_many(TEXTS)
+    assert vectors.shape == (3, embedder.dimensions) == (3, 64)
+    for text, row in zip(TEXTS, vectors, strict=True):
+        assert np.abs(row - _reference(tiny_models["qwen3"]["hf"], text)).max() < 1e-3
+    with Embedder(str(tiny_models["qwen3"]["fp32"]), context_length=64) as onnx:
+        assert onnx.dimensions == 64
+        assert np.abs(onnx.embed_many(TEXTS) - vectors).max() < 1e-3
+
+
+def test_a_gguf_that_declares_last_token_pooling_gives_the_same_vectors(embedder, tiny_models, tmp_path):
+    """Qwen3-Embedding's GGUF says ``qwen3.pooling_type = 3`` (last token): llama.cpp then pools the
+    hidden states itself unless told not to, and the position read was not the text's (0.34 off)."""
+    from make_test_models import write_gguf
+
+    pooled = write_gguf(tiny_models["qwen3"]["hf"], tmp_path / "pooled.gguf", "f32", pooling=3)
+    with Embedder(str(pooled), context_length=64) as declared:
+        assert np.array_equal(declared.embed_many(TEXTS), embedder.embed_many(TEXTS))
+
+
+def test_a_texts_vector_does_not_depend_on_what_was_embedded_before(embedder):
+    alone = embedder.embed(TEXTS[2])
+    embedder.embed("Paris is in France, and so is Lyon.")  # shares a prefix a cache would reuse
+    assert np.array_equal(embedder.embed(TEXTS[2]), alone)
+
+
+def test_an_instruction_is_read_before_the_query_and_dimensions_cut_and_rescale(embedder):
+    tokenizer = embedder.backend.tokenizer
+    ids = embedder.tokens("capital?", instruction="Find it")
+    assert ids == [*tokenizer.encode("Instruct: Find it\nQuery:capital?"), tokenizer.token_id(END)]
+    assert not np.allclose(embedder.embed("capital?", instruction="Find it"), embedder.embed("capital?"))
+    short = embedder.embed(TEXTS[0], dimensions=8)
+    assert short.shape == (8,) and abs(np.linalg.norm(short) - 1) < 1e-5
+    assert np.allclose(short, normalize(embedder.embed(TEXTS[0])[:8]))
+    # typed control tokens are text: a document cannot end its own input early
+    assert embedder.tokens(f"a {END} b")[:-1] == tokenizer.encode(f"a {END} b")
+
+
+def test_bad_input_is_refused_with_what_to_do(embedder):
+    with pytest.raises(InvalidRequestError, match="empty"):
+        embedder.embed("")
+    with pytest.raises(InvalidRequestError, match="at most 64.*Split it into chunks"):
+        embedder.embed("word " * 100)
+    with pytest.raises(InvalidRequestError, match="from 1 to 64"):
+        embedder.embed("x", dimensions=65)
+    with pytest.raises(InvalidRequestError, match="list of texts"):
+        embedder.embed_many("one text")
+    assert embedder.embed_many([]).shape == (0, 64)
+
+
+def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    with pytest.raises(InvalidRequestError, match="not an embedding model.*qwen3-embedding-0.6b"):
+        Embedder("qwen2.5-1.5b-instruct")
+    with pytest.raises(InvalidRequestError, match="cannot answer.*Embedder"):
+        Assistant("qwen3-embedding-0.6b")
+    with pytest.raises(ModelNotFoundError, match="edgeqwen pull qwen3-embedding-0.6b --backend llamacpp"):
+        Embedder()
+    # installed as `edgeqwen pull qwen3-embedding-0.6b --backend llamacpp` installs it
+    folder = tmp_path / "models" / "qwen3-embedding-0.6b-gguf"
+    folder.mkdir(parents=True)
+    shutil.copy(tiny_ggufs["qwen3-f32"], folder / "Qwen3-Embedding-0.6B-Q8_0.gguf")
+    said: list[str] = []
+    with Embedder(context_length=64, announce=said.append) as found:
+        assert found.name == "qwen3-embedding-0.6b-gguf" and found.embed("x").shape == (64,)
+    assert said == ["Embedding with Qwen3-Embedding-0.6B (text embeddings)"]
+    with pytest.raises(InvalidRequestError, match="cannot answer"):
+        Assistant("qwen3-embedding-0.6b-gguf")
+
+
+def test_the_probe_never_recommends_an_embedding_model():
+    from probe_fixtures import load
+
+    from edgeqwen.probe import plan
+
+    for machine in ("pi5-8gb", "pi4-4gb"):
+        candidates = plan(load(machine)).candidates
+        assert candidates and all(c.model != "qwen3-embedding-0.6b" for c in candidates)
+
+
+def test_parse_embeddings_request_refuses_what_would_embed_wrongly():
+    asked = parse_embeddings_request({"model": "m", "input": ["a", "b"], "dimensions": 8, "encoding_format": "base64"})
+    assert asked == EmbeddingsRequest("m", ("a", "b"), 8, "base64", True)
+    assert parse_embeddings_request({"input": "a"}).where(0) == "input"
+    cases = [
+        ({"input": [1, 2, 3]}, "input[0]", "tiktoken"),  # LangChain's default: another tokenizer's ids
+        ({"input": [[1, 2], [3]]}, "input[0]", "token ids"),
+        ({"input": ["a", ""]}, "input[1]", "empty"),
+        ({"input": []}, "input", "non-empty"),
+        ({"input": "a", "encoding_format": "int8"}, "encoding_format", "float"),
+        ({"input": "a", "dimensions": 0}, "dimensions", ">= 1"),
+        ({"input": ["a"] * 2049}, "input", "at most 2048"),
+    ]
+    for body, param, words in cases:
+        with pytest.raises(InvalidRequestError, match=words) as caught:
+            parse_embeddings_request(body)
+        assert caught.value.param == param
+
+
+@pytest.fixture(scope="module")
+def served(embedder):
+    bot = Assistant(backend=FakeBackend(), policy="none")
+    with BackgroundServer(bot, embedder=embedder) as server:
+        yield server
+
+
+def test_openai_client_gets_the_libraries_vectors(served, embedder):
+    client = openai.OpenAI(base_url=served.base_url, api_key="none")
+    # the client asks for base64 unless told, and decodes it
+    got = client.embeddings.create(model="text-embedding-3-small", input=TEXTS)
+    assert [d.index for d in got.data] == [0, 1, 2]
+    assert np.allclose(np.array([d.embedding for d in got.data]), embedder.embed_many(TEXTS), atol=1e-6)
+    assert got.usage.prompt_tokens == sum(len(embedder.tokens(t)) for t in TEXTS)
+    floats = client.embeddings.create(model="m", input=TEXTS[0], encoding_format="float", dimensions=16)
+    assert np.allclose(floats.data[0].embedding, embedder.embed(TEXTS[0], dimensions=16), atol=1e-6)
+    ids = [m.id for m in client.models.list().data]
+    assert ids == ["fake", embedder.name] and client.models.retrieve(embedder.name).id == embedder.name
+
+
+def test_http_errors_name_the_field(served):
+    def post(body) -> httpx.Response:
+        return httpx.post(f"{served.base_url}/embeddings", json=body, timeout=30)
+
+    too_long = post({"model": "m", "input": ["fine", "word " * 100]})
+    assert too_long.status_code == 400 and too_long.json()["error"]["param"] == "input[1]"
+    assert "Split it into chunks" in too_long.json()["error"]["message"]
+    wide = post({"model": "m", "input": "x", "dimensions": 65})
+    assert wide.status_code == 400 and wide.json()["error"]["param"] == "dimensions"
+    ids = post({"model": "m", "input": [[9707, 1879]]})
+    assert ids.status_code == 400 and "check_embedding_ctx_length=False" in ids.json()["error"]["message"]
+
+
+ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=24)  # lone surrogates too
+BODY = st.fixed_dictionaries(
+    {
+        "input": st.one_of(
+            ANY_TEXT,
+            st.lists(st.one_of(ANY_TEXT, st.integers(), st.lists(st.integers(), max_size=3), st.none()), max_size=3),
+            st.none(),
+            st.integers(),
+        )
+    },
+    optional={
+        "dimensions": st.one_of(st.integers(-2, 80), st.booleans(), st.text(max_size=3), st.none()),
+        "encoding_format": st.one_of(st.sampled_from(["float", "base64"]), ANY_TEXT),
+        "model": st.one_of(ANY_TEXT, st.integers()),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODY)
+def test_any_body_gets_vectors_or_a_400_naming_the_field(served, body):
+    raw = json.dumps(body, ensure_ascii=True)  # lone surrogates travel as \\ud800 escapes
+    r = httpx.post(f"{served.base_url}/embeddings", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        error = r.json()["error"]
+        assert error["message"] and (error["param"] or "").split("[")[0] in ("input", "dimensions", "encoding_format")
+    else:
+        assert len(r.json()["data"]) == (1 if isinstance(body["input"], str) else len(body["input"]))
+
+
+def test_a_server_without_an_embedding_model_says_how_to_add_one():
+    with BackgroundServer(Assistant(backend=FakeBackend(), policy="none")) as server:
+        r = httpx.post(f"{server.base_url}/embeddings", json={"model": "m", "input": "x"}, timeout=30)
+    assert r.status_code == 404 and "--embeddings qwen3-embedding-0.6b" in r.json()["error"]["message"]
+
+
+class _Slow:
+    """An Embedder stand-in whose every text waits for ``gate``."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.read: list[list[int]] = []
+
+    def tokens(self, text: str) -> list[int]:
+        return [len(text)]
+
+    def check_dimensions(self, dimensions: int | None) -> int | None:
+        return dimensions
+
+    def embed_tokens(self, ids: list[int]) -> np.ndarray:
+        self.gate.wait(10)
+        self.read.append(ids)
+        return np.ones(4, dtype=np.float32) / 2
+
+
+def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_text():
+    import asyncio
+
+    slow = _Slow()
+    worker = EmbeddingWorker(slow, max_queue=0)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(worker.embed(EmbeddingsRequest("m", ("a", "bb", "ccc"))))
+        await asyncio.sleep(0.05)
+        with pytest.raises(QueueFullError, match="--max-queue"):
+            await worker.embed(EmbeddingsRequest("m", ("x",)))
+        first.cancel()  # the client hung up while its first text was read
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        slow.gate.set()
+        vectors, tokens = await worker.embed(EmbeddingsRequest("m", ("dddd",)))
+        assert vectors.shape == (1, 4) and tokens == 1
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 5
+    while len(slow.read) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slow.read == [[1], [4]]  # "bb" and "ccc" were never read
+    worker.close()
+
+
+def test_serve_refuses_a_chat_model_as_the_embedding_model_before_loading_anything():
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--embeddings", "qwen2.5-1.5b-instruct"])
+    assert result.exit_code == 2 and "not an embedding model" in result.output
+
+
+def test_a_file_known_by_its_geometry_as_the_embedding_model_is_not_loaded_to_answer(monkeypatch):
+    import edgeqwen.backends as backends
+    from edgeqwen.backends.base import BasicInfo
+
+    closed = []
+
+    class Embedding(FakeBackend):
+        def close(self) -> None:
+            closed.append(True)
+
+    def load(name, path, **options):
+        fake = Embedding()
+        fake.info = BasicInfo("qwen3-embedding-0.6b", None, fake.info.vocab_size, 4096)
+        return fake
+
+    monkeypatch.setattr(backends, "load_backend", load)
+    with pytest.raises(InvalidRequestError, match="cannot answer"):
+        Assistant("demo")  # a path or name that resolves to a file gguf.py names by its geometry
+    assert closed == [True]
+
+
+def test_pull_installs_the_publishers_gguf_and_the_embedder_takes_it(tiny_ggufs, tmp_path, monkeypatch):
+    from fakehub import FakeHub
+
+    from edgeqwen.catalog import get_model
+
+    build = get_model("qwen3-embedding-0.6b").builds["gguf"]
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    # an embedding model has no int4 ONNX build: both ways of asking for one name the GGUF instead
+    for extra in ([], ["--convert"]):
+        wrong = CliRunner().invoke(main, ["pull", "qwen3-embedding-0.6b", *extra])
+        assert wrong.exit_code == 1 and "--backend llamacpp" in wrong.output and "None" not in wrong.output
+    with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen3-f32"]}) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        result = CliRunner().invoke(main, ["pull", "qwen3-embedding-0.6b", "--backend", "llamacpp"])
+        assert result.exit_code == 0, result.output
+    with Embedder(context_length=64) as found:
+        assert found.name == "qwen3-embedding-0.6b-gguf" and found.embed("x").shape == (64,)
+
+
+def test_embed_command_prints_a_json_vector_a_line(embedder, tiny_ggufs):
+    model = str(tiny_ggufs["qwen3-f32"])
+    result = CliRunner().invoke(main, ["embed", "-m", model, TEXTS[0], "-", "--dimensions", "8"], input=TEXTS[1])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert np.allclose(rows, embedder.embed_many(TEXTS[:2], dimensions=8), atol=1e-6)
+    query = CliRunner().invoke(main, ["embed", "-m", model, "-i", "Find it", "capital?"])
+    assert np.allclose(json.loads(query.stdout), embedder.embed("capital?", instruction="Find it"), atol=1e-6)
+    twice = CliRunner().invoke(main, ["embed", "-m", model, "-", "-"], input="x")
+    assert twice.exit_code == 2 and "one text" in twice.output
+    chat = CliRunner().invoke(main, ["embed", "-m", "qwen3-4b", "hi"])
+    assert chat.exit_code == 2 and "not an embedding model" in chat.stderr

@@ -339,3 +339,24 @@ def test_embed_command_prints_a_json_vector_a_line(embedder, tiny_ggufs):
     assert twice.exit_code == 2 and "one text" in twice.output
     chat = CliRunner().invoke(main, ["embed", "-m", "qwen3-4b", "hi"])
     assert chat.exit_code == 2 and "not an embedding model" in chat.stderr
+
+
+@pytest.mark.slow
+def test_a_checkpoint_in_qwen3_embeddings_layout_converts_to_onnx_and_embeds_the_same(embedder, tiny_models, tmp_path):
+    """Qwen3-Embedding's checkpoint is the base model alone (no ``model.`` prefix, no lm_head) under
+    architectures ``Qwen3ForCausalLM``: `edgeqwen convert` takes it as it is."""
+    import torch
+    import transformers
+
+    from edgeqwen.convert import ConvertOptions, convert
+
+    hf = tiny_models["qwen3"]["hf"]
+    checkpoint = tmp_path / "hf"
+    transformers.Qwen3ForCausalLM.from_pretrained(hf, dtype=torch.float32).model.save_pretrained(checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "architectures": ["Qwen3ForCausalLM"]}))
+    shutil.copy(hf / "tokenizer.json", checkpoint / "tokenizer.json")
+    shutil.copy(hf / "tokenizer_config.json", checkpoint / "tokenizer_config.json")
+    folder = convert(checkpoint, tmp_path / "onnx", ConvertOptions(precision="fp32"))
+    with Embedder(str(folder), context_length=64) as onnx:
+        assert np.abs(onnx.embed_many(TEXTS) - embedder.embed_many(TEXTS)).max() < 1e-3

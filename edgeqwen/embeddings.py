@@ -17,7 +17,7 @@ embedding is not an answer, and documents to index are data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -162,20 +162,34 @@ class Embedder:
 
     def embed(self, text: str, *, instruction: str | None = None, dimensions: int | None = None) -> np.ndarray:
         """One text's unit vector (float32). ``instruction``: the task, for a query."""
-        return self.embed_many([text], instruction=instruction, dimensions=dimensions)[0]
+        return next(self._vectors([self.tokens(text, instruction)], self.check_dimensions(dimensions)))
+
+    def embed_iter(
+        self, texts: Iterable[str], *, instruction: str | None = None, dimensions: int | None = None
+    ) -> Iterator[np.ndarray]:
+        """Each text's unit vector as soon as it is read, in order, so a long run can show its
+        progress and keep what it has. Every text is checked first: a bad one fails before any
+        time is spent (the error names its place, ``input[i]``)."""
+        if isinstance(texts, str):
+            raise InvalidRequestError("This takes a list of texts; for one text use embed(text).", "texts")
+        ids = []
+        for i, text in enumerate(texts):
+            try:
+                ids.append(self.tokens(text, instruction))
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"input[{i}]: {exc}", f"input[{i}]") from exc
+        return self._vectors(ids, self.check_dimensions(dimensions))
 
     def embed_many(
         self, texts: Iterable[str], *, instruction: str | None = None, dimensions: int | None = None
     ) -> np.ndarray:
-        """Unit vectors for ``texts``, one row each (float32). Every text is checked before any is read."""
-        if isinstance(texts, str):
-            raise InvalidRequestError("embed_many takes a list of texts; for one text use embed(text).", "texts")
-        ids = [self.tokens(t, instruction) for t in texts]
-        dimensions = self.check_dimensions(dimensions)
-        rows = [self.embed_tokens(i) for i in ids]
-        if not rows:
-            return np.zeros((0, dimensions or self.dimensions), dtype=np.float32)
-        return normalize(np.stack(rows), dimensions)
+        """Unit vectors for ``texts``, one row each (float32); :meth:`embed_iter` gives them as they come."""
+        rows = list(self.embed_iter(texts, instruction=instruction, dimensions=dimensions))
+        return np.stack(rows) if rows else np.zeros((0, dimensions or self.dimensions), dtype=np.float32)
+
+    def _vectors(self, ids: list[list[int]], dimensions: int | None) -> Iterator[np.ndarray]:
+        for one in ids:
+            yield normalize(self.backend.hidden_state(one), dimensions)
 
     def check_dimensions(self, dimensions: int | None) -> int | None:
         """``dimensions`` if it is a whole number from 1 to the vector's length (None: all of it)."""

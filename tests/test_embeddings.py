@@ -115,6 +115,19 @@ def test_bad_input_is_refused_with_what_to_do(embedder):
     assert embedder.embed_many([]).shape == (0, 64)
 
 
+def test_embed_iter_gives_each_vector_as_it_comes_after_checking_every_text(embedder, monkeypatch):
+    read = []
+    real = embedder.backend.hidden_state
+    monkeypatch.setattr(embedder.backend, "hidden_state", lambda ids: read.append(ids) or real(ids))
+    with pytest.raises(InvalidRequestError, match=r"input\[2\]: The text to embed is empty") as caught:
+        embedder.embed_iter([TEXTS[0], TEXTS[1], ""])
+    assert caught.value.param == "input[2]" and read == []  # nothing was read for a request that fails
+    vectors = embedder.embed_iter(TEXTS, dimensions=16)
+    first = next(vectors)
+    assert len(read) == 1 and first.shape == (16,)  # the first came before the others were read
+    assert np.allclose(np.stack([first, *vectors]), embedder.embed_many(TEXTS, dimensions=16))
+
+
 def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
     with pytest.raises(InvalidRequestError, match="not an embedding model.*qwen3-embedding-0.6b"):

@@ -47,5 +47,6 @@ def embed(
     from ..embeddings import Embedder
 
     with Embedder(model, backend=backend, context_length=context_length, threads=threads, announce=say) as model_:
-        for row in model_.embed_many(read, instruction=instruction, dimensions=dimensions):
+        # a line as each vector comes: a long run interrupted keeps what it printed
+        for row in model_.embed_iter(read, instruction=instruction, dimensions=dimensions):
             click.echo(json.dumps(row.tolist()))

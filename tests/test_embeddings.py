@@ -204,6 +204,9 @@ def test_http_errors_name_the_field(served):
     too_long = post({"model": "m", "input": ["fine", "word " * 100]})
     assert too_long.status_code == 400 and too_long.json()["error"]["param"] == "input[1]"
     assert "Split it into chunks" in too_long.json()["error"]["message"]
+    one = post({"model": "m", "input": "word " * 100})  # one text, not a list: its place is "input"
+    assert one.status_code == 400 and one.json()["error"]["param"] == "input"
+    assert one.json()["error"]["message"].startswith("input: The text is")
     wide = post({"model": "m", "input": "x", "dimensions": 65})
     assert wide.status_code == 400 and wide.json()["error"]["param"] == "dimensions"
     ids = post({"model": "m", "input": [[9707, 1879]]})
@@ -254,18 +257,16 @@ class _Slow:
 
     def __init__(self) -> None:
         self.gate = threading.Event()
-        self.read: list[list[int]] = []
+        self.read: list[str] = []
 
     def tokens(self, text: str) -> list[int]:
-        return [len(text)]
+        return [0] * len(text)
 
-    def check_dimensions(self, dimensions: int | None) -> int | None:
-        return dimensions
-
-    def embed_tokens(self, ids: list[int]) -> np.ndarray:
-        self.gate.wait(10)
-        self.read.append(ids)
-        return np.ones(4, dtype=np.float32) / 2
+    def embed_iter(self, texts: list[str], dimensions: int | None = None):
+        for text in texts:
+            self.gate.wait(10)
+            self.read.append(text)
+            yield np.ones(4, dtype=np.float32) / 2
 
 
 def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_text():
@@ -284,13 +285,13 @@ def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_t
             await first
         slow.gate.set()
         vectors, tokens = await worker.embed(EmbeddingsRequest("m", ("dddd",)))
-        assert vectors.shape == (1, 4) and tokens == 1
+        assert vectors.shape == (1, 4) and tokens == 4
 
     asyncio.run(scenario())
     deadline = time.monotonic() + 5
     while len(slow.read) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert slow.read == [[1], [4]]  # "bb" and "ccc" were never read
+    assert slow.read == ["a", "dddd"]  # "bb" and "ccc" were never read
     worker.close()
 
 

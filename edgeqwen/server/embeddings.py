@@ -120,25 +120,18 @@ class EmbeddingWorker:
             self.pending -= 1
 
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
-        ids = []
-        for i, text in enumerate(asked.texts):  # every text checked before any is read
-            try:
-                ids.append(self.embedder.tokens(text))
-            except InvalidRequestError as exc:
-                where = asked.where(i)
-                raise RequestError(f"{where}: {exc}", where) from exc
-        dimensions = self.embedder.check_dimensions(asked.dimensions)
+        try:  # every text checked before any is read
+            vectors = self.embedder.embed_iter(asked.texts, dimensions=asked.dimensions)
+        except InvalidRequestError as exc:
+            if asked.listed or exc.param != "input[0]":
+                raise
+            raise RequestError(str(exc).replace("input[0]", "input", 1), "input") from exc
         rows = []
-        for one in ids:
-            if stop.is_set():
+        for row in vectors:
+            rows.append(row)
+            if stop.is_set() and len(rows) < len(asked.texts):
                 raise GenerationCancelled("The client closed the connection.")
-            rows.append(self.embedder.embed_tokens(one))
-        vectors = np.stack(rows)
-        if dimensions is not None:
-            from ..embeddings import normalize
-
-            vectors = normalize(vectors, dimensions)
-        return vectors, sum(len(one) for one in ids)
+        return np.stack(rows), sum(len(self.embedder.tokens(text)) for text in asked.texts)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

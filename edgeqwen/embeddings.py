@@ -157,7 +157,7 @@ class Embedder:
         return ids
 
     def embed_tokens(self, token_ids: Sequence[int]) -> np.ndarray:
-        """The unit vector of tokens already made by :meth:`tokens` (the server counts them first)."""
+        """The unit vector of token ids already made by :meth:`tokens` (or counted beforehand)."""
         return normalize(self.backend.hidden_state(token_ids))
 
     def embed(self, text: str, *, instruction: str | None = None, dimensions: int | None = None) -> np.ndarray:

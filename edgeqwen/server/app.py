@@ -7,7 +7,8 @@ or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model)
 scripts), ``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's
 ``{"error": {...}}`` shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413
 body too large, 415 a compressed body, 429 queue full, 500 model failure, 503 out of memory
-(:mod:`.http`). The model work is in :mod:`.worker`; this module only translates.
+(:mod:`.http`). Ollama's API is served beside it, over the same model (:mod:`.ollama`). The model
+work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .completions import (
 from .embeddings import EmbeddingWorker, embeddings_body, parse_embeddings_request
 from .http import HTTPError, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
+from .ollama import ollama_routes
 from .protocol import (
     ChatRequest,
     chunk_body,
@@ -86,6 +88,7 @@ class _App:
         self.worker = ModelWorker(bot, settings.max_queue, self.metrics)
         self.created = _created(bot.assistant)
         self.embedding = EmbeddingWorker(embedder, settings.max_queue) if embedder is not None else None
+        self.bot_backend = bot.assistant.backend
 
     def _authorize(self, request: Request) -> None:
         origin = request.headers.get("origin")
@@ -308,15 +311,15 @@ class _App:
             self._authorize(request)
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse({"object": "list", "data": [self._model(name) for name in self._served()]})
+        return JSONResponse({"object": "list", "data": [self._model(name) for name in self.served()]})
 
     async def model(self, request: Request) -> Response:
         """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
         try:
             self._authorize(request)
             asked = request.path_params["model"]
-            if asked not in self._served():
-                served = " and ".join(repr(name) for name in self._served())
+            if asked not in self.served():
+                served = " and ".join(repr(name) for name in self.served())
                 raise HTTPError(
                     404,
                     f"The model {asked!r} is not served here; this server serves {served}.",
@@ -328,7 +331,7 @@ class _App:
             return exc.response()
         return JSONResponse(self._model(asked))
 
-    def _served(self) -> list[str]:
+    def served(self) -> list[str]:
         """The models' ids: the chat model's, then the embedding model's."""
         return [self.model_id] + ([self.embedding.embedder.name] if self.embedding is not None else [])
 
@@ -396,6 +399,7 @@ def create_app(
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),
         Route("/metrics", state.metrics_route, methods=["GET"]),
+        *ollama_routes(state),  # Ollama's API, for the apps that speak only it
     ]
     # a browser asks first (an OPTIONS preflight) and reads an answer only if the server names its page
     cors = Middleware(Cors, settings=settings)

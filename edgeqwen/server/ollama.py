@@ -1,0 +1,455 @@
+"""Ollama's API (``/api/...``) beside OpenAI's, on the same model and the same waiting line, for the
+apps that speak only Ollama's (Home Assistant's Ollama integration, and the many tools whose
+"local model" setting means an Ollama URL): point them at ``http://HOST:PORT``.
+
+``POST /api/chat`` and ``POST /api/generate`` (streamed as NDJSON unless ``"stream": false``, as
+Ollama does), ``POST /api/embed`` and the older ``/api/embeddings`` (with ``--embeddings``),
+``GET /api/tags``, ``POST /api/show``, ``GET /api/ps``, ``GET /api/version``, ``GET /``. A chat
+body is read as the OpenAI chat request it means (:func:`openai_chat`), so both APIs answer under
+the same checks, safety policy and limits. Errors are Ollama's ``{"error": "..."}``. A model name
+other than a served one is a 404, as Ollama's; models are not pulled, copied or deleted through
+the API (``edgeqwen pull`` on the server does that), which those routes say.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..aio import AsyncReplyStream
+from ..types import Reply
+from .embeddings import parse_embeddings_request
+from .http import HTTPError, told, translate, until_disconnect
+from .protocol import ChatRequest, RequestError, parse_chat_request
+
+if TYPE_CHECKING:
+    from .app import _App
+
+__all__ = ["OLLAMA_API_VERSION", "ollama_routes", "openai_chat"]
+
+# The API level these routes follow (thinking, tools, a JSON Schema as format): clients gate those
+# features on the version they are told.
+OLLAMA_API_VERSION = "0.12.0"
+# options this server sets at start (how a model loads, is kept, and its penalty window): ignored
+_LOAD_OPTIONS = {
+    "num_ctx", "num_batch", "num_gpu", "main_gpu", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mmap",
+    "use_mlock", "numa", "num_thread", "num_keep", "embedding_only", "repeat_last_n", "penalize_newline",
+}  # fmt: skip
+# sampling options this server has not: accepted at their off values, where they change nothing
+_OFF = {"mirostat": 0, "tfs_z": 1.0, "typical_p": 1.0}
+_SAMPLING = {  # Ollama's option -> the OpenAI chat field
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "seed": "seed",
+    "stop": "stop",
+    "repeat_penalty": "repetition_penalty",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _options(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """Ollama's ``options`` as the OpenAI fields they mean; one that would change the answer in a
+    way this server cannot (mirostat, tfs_z, typical_p ...) is refused rather than ignored."""
+    options = body.get("options")
+    options = {} if options is None else options
+    if not isinstance(options, dict):
+        raise RequestError("options must be an object.", "options")
+    for name, value in options.items():
+        if name in _SAMPLING:
+            out[_SAMPLING[name]] = value
+        elif name == "num_predict":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RequestError(f"options.num_predict must be a whole number, got {value!r}.", "options")
+            if value > 0:  # -1 (no limit) and -2 (fill the context): the server's --max-tokens
+                out["max_tokens"] = value
+        elif name in _OFF and value not in (None, _OFF[name]):
+            raise RequestError(f"options.{name} is not supported by this server (only {_OFF[name]!r}).", "options")
+        elif name not in _LOAD_OPTIONS and name not in _OFF:
+            raise RequestError(f"options.{name} is not supported by this server.", "options")
+
+
+def _format(value: Any) -> dict[str, Any] | None:
+    if value in (None, ""):
+        return None
+    if value == "json":
+        return {"type": "json_object"}
+    if isinstance(value, dict):
+        return {"type": "json_schema", "json_schema": {"name": "format", "schema": value}}
+    raise RequestError(f'format must be "json" or a JSON Schema object, got {value!r}.', "format")
+
+
+def _think(value: Any, out: dict[str, Any]) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool):
+        out["enable_thinking"] = value
+    elif value in ("low", "medium", "high"):
+        out["reasoning_effort"] = value
+    else:
+        raise RequestError(f'think must be true, false, "low", "medium" or "high", got {value!r}.', "think")
+
+
+def openai_chat(body: Any, max_tokens: int) -> ChatRequest:
+    """An Ollama ``/api/chat`` body as the chat request it means (RequestError if bad)."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with model and messages.")
+    messages = body.get("messages")
+    out: dict[str, Any] = {"model": body.get("model", ""), "stream": body.get("stream", True)}
+    if isinstance(messages, list):
+        converted = []
+        for i, message in enumerate(messages):
+            if isinstance(message, dict):
+                if message.get("images"):
+                    raise RequestError(
+                        f"messages[{i}].images: this server's models read text only.", f"messages[{i}].images"
+                    )
+                thinking = message.get("thinking")
+                message = {k: v for k, v in message.items() if k not in ("images", "tool_name", "thinking")}
+                if thinking:
+                    message["reasoning_content"] = thinking
+            converted.append(message)
+        messages = converted
+    out["messages"] = messages
+    if body.get("tools") is not None:
+        out["tools"] = body["tools"]
+    out["response_format"] = _format(body.get("format"))
+    _think(body.get("think"), out)
+    _options(body, out)
+    return parse_chat_request(out, max_tokens)
+
+
+_NOT_GENERATED = {  # /api/generate fields this server refuses rather than ignores
+    "suffix": "the served models were not trained to fill in the middle",
+    "template": "the model's own chat template is used",
+    "images": "the served models read text only",
+    "context": "send the conversation with /api/chat instead",
+    "raw": "the OpenAI completions API continues a prompt as written (POST /v1/completions)",
+}
+
+
+def _stats(reply: Reply, started: float) -> dict[str, Any]:
+    m = reply.metrics
+    done = "length" if reply.finish_reason == "length" else "stop"
+    return {
+        "done": True,
+        "done_reason": done,
+        "total_duration": int((time.perf_counter() - started) * 1e9),
+        "load_duration": 0,
+        "prompt_eval_count": m.prompt_tokens,
+        "prompt_eval_duration": int(m.prefill_s * 1e9),
+        "eval_count": m.generated_tokens,
+        "eval_duration": int(m.decode_s * 1e9),
+    }
+
+
+def _calls(reply: Reply) -> list[dict[str, Any]]:
+    return [{"function": {"name": c.name, "arguments": c.arguments}} for c in reply.tool_calls]
+
+
+class _Ollama:
+    """The routes, over the OpenAI app's state (its worker, embedder, settings and metrics)."""
+
+    def __init__(self, app: _App) -> None:
+        self.app = app
+
+    def _served(self, asked: Any, embedding: bool = False) -> str:
+        """The served model ``asked`` names (``NAME`` or ``NAME:latest``), else a 404 as Ollama's."""
+        name = asked[: -len(":latest")] if isinstance(asked, str) and asked.endswith(":latest") else asked
+        chat, embedder = self.app.model_id, self.app.embedding.embedder.name if self.app.embedding else None
+        if embedding and name == embedder or not embedding and name == chat:
+            return name
+        if not embedding and name == embedder:
+            raise HTTPError(
+                400,
+                f"{embedder!r} is the embedding model: it turns text into vectors and cannot answer; chat with "
+                f"{chat!r}.",
+                "invalid_request_error",
+            )
+        if embedding and name == chat:
+            raise HTTPError(
+                400,
+                f"{chat!r} is the chat model; its hidden states were never trained as text vectors. Embed with "
+                + (f"{embedder!r}." if embedder else "an embedding model: start the server with --embeddings."),
+                "invalid_request_error",
+            )
+        served = " and ".join(repr(n) for n in self.app.served())
+        raise HTTPError(
+            404,
+            f"model {asked!r} not found: this server serves {served} (GET /api/tags); models are added with "
+            "`edgeqwen pull` where the server runs.",
+            "not_found_error",
+        )
+
+    async def _answer(self, request: Request, parse: Callable[[Any], tuple[ChatRequest, str] | None]) -> Response:
+        """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines."""
+        started = time.perf_counter()
+        try:
+            self.app._authorize(request)
+            body = await self.app._body(request)
+            parsed = parse(body)
+            if parsed is None:  # an empty prompt loads the model and answers nothing (clients warm a model up)
+                model = self._served(body.get("model"))
+                return JSONResponse(
+                    {"model": model, "created_at": _now(), "response": "", "done": True, "done_reason": "load"}
+                )
+            chat, field = parsed
+            self._served(chat.model)
+            generation = await until_disconnect(request, self.app.worker.submit(chat))
+        except Exception as exc:
+            return self._error(exc)
+        if chat.stream:
+            self.app.metrics.record_status(200)
+            lines = self._lines(generation, chat.model, field, started)
+            return StreamingResponse(lines, media_type="application/x-ndjson")
+        try:
+            reply = await until_disconnect(request, generation.reply(strict=False))
+        except Exception as exc:
+            return self._error(exc)
+        finally:
+            generation.cancel()
+        self.app.metrics.record_status(200)
+        return JSONResponse(self._whole(reply, chat.model, field, started))
+
+    def _error(self, exc: BaseException) -> JSONResponse:
+        error = translate(exc)
+        self.app.metrics.record_status(error.status)
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @staticmethod
+    def _said(field: str, text: str, thinking: str = "", calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """What a piece of the answer is in the route's shape: a chat ``message`` or generate's ``response``."""
+        if field == "response":
+            return {"response": text, **({"thinking": thinking} if thinking else {})}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if thinking:
+            message["thinking"] = thinking
+        if calls:
+            message["tool_calls"] = calls
+        return {"message": message}
+
+    def _whole(self, reply: Reply, model: str, field: str, started: float) -> dict[str, Any]:
+        said = self._said(field, reply.text, reply.thinking, _calls(reply))
+        return {"model": model, "created_at": _now(), **said, **_stats(reply, started)}
+
+    async def _lines(
+        self, generation: AsyncReplyStream, model: str, field: str, started: float
+    ) -> AsyncIterator[bytes]:
+        def line(body: dict[str, Any]) -> bytes:
+            return (json.dumps({"model": model, "created_at": _now(), **body}, ensure_ascii=False) + "\n").encode()
+
+        try:
+            async for said in told(generation):
+                if isinstance(said, str):
+                    yield line({**self._said(field, said), "done": False})
+                    continue
+                if said.thinking or said.tool_calls:  # in a line of their own, where apps read a message's parts
+                    yield line({**self._said(field, "", said.thinking, _calls(said)), "done": False})
+                yield line({**self._said(field, ""), **_stats(said, started)})
+        except Exception as exc:  # the status line went out: the error is the stream's last line, as Ollama's
+            yield (json.dumps({"error": str(translate(exc))}) + "\n").encode()
+        finally:
+            generation.cancel()
+
+    # -- routes --------------------------------------------------------------------------------
+    async def chat(self, request: Request) -> Response:
+        return await self._answer(request, lambda body: (openai_chat(body, self.app.settings.max_tokens), "message"))
+
+    async def generate(self, request: Request) -> Response:
+        def parse(body: Any) -> tuple[ChatRequest, str] | None:
+            if not isinstance(body, dict):
+                raise RequestError("The request body must be a JSON object with model and prompt.")
+            for name, why in _NOT_GENERATED.items():
+                if body.get(name):
+                    raise RequestError(f"{name} is not supported: {why}.", name)
+            prompt = body.get("prompt")
+            if prompt in (None, ""):
+                return None
+            if not isinstance(prompt, str):
+                raise RequestError("prompt must be a string.", "prompt")
+            system = body.get("system")
+            messages = [{"role": "system", "content": system}] if system else []
+            chat = {k: v for k, v in body.items() if k not in ("prompt", "system", "raw")}
+            chat["messages"] = [*messages, {"role": "user", "content": prompt}]
+            return openai_chat(chat, self.app.settings.max_tokens), "response"
+
+        return await self._answer(request, parse)
+
+    async def embed(self, request: Request) -> Response:
+        """``/api/embed`` (``input``) and the older ``/api/embeddings`` (``prompt``, one vector)."""
+        started = time.perf_counter()
+        legacy = request.url.path.endswith("/embeddings")
+        try:
+            self.app._authorize(request)
+            body = await self.app._body(request)
+            if not isinstance(body, dict):
+                raise RequestError("The request body must be a JSON object with model and input.")
+            model = self._served(body.get("model"), embedding=True)
+            if self.app.embedding is None:  # pragma: no cover - _served has said so
+                raise HTTPError(404, "This server has no embedding model.", "not_found_error")
+            given = {"input": body.get("prompt") if legacy else body.get("input"), "dimensions": body.get("dimensions")}
+            asked = parse_embeddings_request(given)
+            vectors, tokens = await until_disconnect(request, self.app.embedding.embed(asked))
+        except Exception as exc:
+            return self._error(exc)
+        self.app.metrics.record_status(200)
+        if legacy:
+            return JSONResponse({"embedding": vectors[0].tolist()})
+        return JSONResponse(
+            {
+                "model": model,
+                "embeddings": vectors.tolist(),
+                "total_duration": int((time.perf_counter() - started) * 1e9),
+                "load_duration": 0,
+                "prompt_eval_count": tokens,
+            }
+        )
+
+    def _facts(self, name: str) -> dict[str, Any]:
+        """What Ollama's listings say of a served model, read from its backend."""
+        from ..catalog import spec_named
+
+        embedder = self.app.embedding.embedder if self.app.embedding is not None else None
+        backend = embedder.backend if embedder is not None and name == embedder.name else self.app.bot_backend
+        info = backend.info
+        spec = spec_named(name)
+        params = spec.geometry.checkpoint_params if spec is not None else 0
+        return {
+            "format": "gguf" if backend.name == "llamacpp" else backend.name,
+            "family": getattr(info, "model_type", ""),
+            "parameter_size": f"{params / 1e9:.1f}B" if params else "",
+            "quantization": getattr(info, "quantization", "int4" if backend.name == "onnx" else ""),
+            "size": getattr(info, "weights_bytes", 0),
+            "context_length": backend.context_length,
+            "thinks": backend.template.supports_thinking,
+        }
+
+    def _details(self, name: str) -> dict[str, Any]:
+        info = self._facts(name)
+        return {
+            "parent_model": "",
+            "format": info["format"],
+            "family": info["family"],
+            "families": [info["family"]],
+            "parameter_size": info["parameter_size"],
+            "quantization_level": info["quantization"],
+        }
+
+    async def tags(self, request: Request) -> Response:
+        try:
+            self.app._authorize(request)
+        except HTTPError as exc:
+            return self._error(exc)
+        modified = datetime.fromtimestamp(self.app.created, timezone.utc).isoformat().replace("+00:00", "Z")
+        models = [
+            {
+                "name": name,
+                "model": name,
+                "modified_at": modified,
+                "size": self._facts(name)["size"],
+                "digest": "",
+                "details": self._details(name),
+            }
+            for name in self.app.served()
+        ]
+        return JSONResponse({"models": models})
+
+    async def ps(self, request: Request) -> Response:
+        try:
+            self.app._authorize(request)
+        except HTTPError as exc:
+            return self._error(exc)
+        models = [
+            {
+                "name": name,
+                "model": name,
+                "size": self._facts(name)["size"],
+                "digest": "",
+                "details": self._details(name),
+                "expires_at": "9999-12-31T23:59:59Z",  # loaded for the server's life
+                "size_vram": 0,
+                "context_length": self._facts(name)["context_length"],
+            }
+            for name in self.app.served()
+        ]
+        return JSONResponse({"models": models})
+
+    async def show(self, request: Request) -> Response:
+        try:
+            self.app._authorize(request)
+            body = await self.app._body(request)
+            asked = body.get("model", body.get("name")) if isinstance(body, dict) else None
+            embedding = self.app.embedding is not None and asked in (
+                self.app.embedding.embedder.name,
+                f"{self.app.embedding.embedder.name}:latest",
+            )
+            name = self._served(asked, embedding=embedding)
+        except Exception as exc:
+            return self._error(exc)
+        info = self._facts(name)
+        thinking = ["thinking"] if info["thinks"] else []
+        capabilities = ["embedding"] if embedding else ["completion", "tools", *thinking]
+        return JSONResponse(
+            {
+                "modelfile": "",
+                "parameters": "",
+                "template": "",
+                "details": self._details(name),
+                "model_info": {
+                    "general.architecture": info["family"],
+                    f"{info['family']}.context_length": info["context_length"],
+                },
+                "capabilities": capabilities,
+                "modified_at": datetime.fromtimestamp(self.app.created, timezone.utc).isoformat(),
+            }
+        )
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": OLLAMA_API_VERSION})
+
+    async def root(self, request: Request) -> Response:
+        return PlainTextResponse("edgeqwen is running (OpenAI's API at /v1, Ollama's at /api)")
+
+    async def managed_elsewhere(self, request: Request) -> Response:
+        verb = request.url.path.rsplit("/", 1)[-1]
+        return self._error(
+            HTTPError(
+                400,
+                f"/api/{verb}: models are not managed through this server's API. Run `edgeqwen pull MODEL` (or "
+                "`edgeqwen rm MODEL`) where it runs, and start it with that model.",
+                "invalid_request_error",
+            )
+        )
+
+
+def ollama_routes(app: _App) -> list[Route]:
+    """Ollama's routes over the OpenAI app's state."""
+    o = _Ollama(app)
+    return [
+        Route("/", o.root, methods=["GET", "HEAD"]),
+        Route("/api/chat", o.chat, methods=["POST"]),
+        Route("/api/generate", o.generate, methods=["POST"]),
+        Route("/api/embed", o.embed, methods=["POST"]),
+        Route("/api/embeddings", o.embed, methods=["POST"]),
+        Route("/api/tags", o.tags, methods=["GET"]),
+        Route("/api/ps", o.ps, methods=["GET"]),
+        Route("/api/show", o.show, methods=["POST"]),
+        Route("/api/version", o.version, methods=["GET"]),
+        *(
+            Route(f"/api/{verb}", o.managed_elsewhere, methods=["POST", "DELETE"])
+            for verb in ("pull", "push", "create", "copy", "delete")
+        ),
+    ]

@@ -78,7 +78,10 @@ def serve(
         for line in notices(host, port, state.settings, in_container()):
             announce(line)
         also = f", embeddings with {embedder.name}" if embedder is not None else ""
-        announce(f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI-compatible; Ctrl-C stops).")
+        announce(
+            f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI's API; Ollama's at "
+            f"http://{host}:{port}). Ctrl-C stops."
+        )
     uvicorn.Server(config).run()
 
 

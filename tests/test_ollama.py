@@ -62,6 +62,15 @@ def test_chat_whole_and_streamed_with_ollamas_fields():
         assert raw.headers["content-type"] == "application/x-ndjson" and len(lines) > 2 and lines[-1]["done"]
 
 
+def test_logprobs_come_in_ollamas_shape():
+    with serving(["Paris."] * 2) as client:
+        said = client.chat(model="fake", messages=HI, logprobs=True, top_logprobs=2, stream=False)
+        streamed = list(client.generate(model="fake", prompt="Capital?", logprobs=True, stream=True))
+    assert "".join(t.token for t in said.logprobs) == "Paris." and all(t.logprob <= 0 for t in said.logprobs)
+    assert all(len(t.top_logprobs) == 2 for t in said.logprobs)
+    assert "".join(t.token for t in streamed[-1].logprobs) == "Paris."  # all of them with the last line
+
+
 def test_num_predict_cuts_the_answer_and_load_options_are_taken():
     with serving(["one two three four five six seven eight nine ten"]) as client:
         cut = client.chat(model="fake", messages=HI, stream=False, options={"num_predict": 3, "num_ctx": 8192})

@@ -27,7 +27,7 @@ from ..aio import AsyncReplyStream
 from ..types import Reply
 from .embeddings import parse_embeddings_request
 from .http import HTTPError, told, translate, until_disconnect
-from .protocol import ChatRequest, RequestError, parse_chat_request
+from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
 if TYPE_CHECKING:
     from .app import _App
@@ -124,8 +124,9 @@ def openai_chat(body: Any, max_tokens: int) -> ChatRequest:
             converted.append(message)
         messages = converted
     out["messages"] = messages
-    if body.get("tools") is not None:
-        out["tools"] = body["tools"]
+    for name in ("tools", "logprobs", "top_logprobs"):  # the same fields in both APIs
+        if body.get(name) is not None:
+            out[name] = body[name]
     out["response_format"] = _format(body.get("format"))
     _think(body.get("think"), out)
     _options(body, out)
@@ -154,6 +155,12 @@ def _stats(reply: Reply, started: float) -> dict[str, Any]:
         "eval_count": m.generated_tokens,
         "eval_duration": int(m.decode_s * 1e9),
     }
+
+
+def _logprobs(reply: Reply) -> dict[str, Any]:
+    """The tokens' log probabilities where asked (``logprobs``), all with the last line."""
+    body = logprobs_body(reply)
+    return {"logprobs": body["content"]} if body is not None else {}
 
 
 def _calls(reply: Reply) -> list[dict[str, Any]]:
@@ -243,7 +250,7 @@ class _Ollama:
 
     def _whole(self, reply: Reply, model: str, field: str, started: float) -> dict[str, Any]:
         said = self._said(field, reply.text, reply.thinking, _calls(reply))
-        return {"model": model, "created_at": _now(), **said, **_stats(reply, started)}
+        return {"model": model, "created_at": _now(), **said, **_stats(reply, started), **_logprobs(reply)}
 
     async def _lines(
         self, generation: AsyncReplyStream, model: str, field: str, started: float
@@ -258,7 +265,7 @@ class _Ollama:
                     continue
                 if said.thinking or said.tool_calls:  # in a line of their own, where apps read a message's parts
                     yield line({**self._said(field, "", said.thinking, _calls(said)), "done": False})
-                yield line({**self._said(field, ""), **_stats(said, started)})
+                yield line({**self._said(field, ""), **_stats(said, started), **_logprobs(said)})
         except Exception as exc:  # the status line went out: the error is the stream's last line, as Ollama's
             yield (json.dumps({"error": str(translate(exc))}) + "\n").encode()
         finally:

@@ -138,15 +138,19 @@ class Embedder:
         """The most tokens one text may have, its closing token included."""
         return self.backend.context_length
 
-    def tokens(self, text: str, instruction: str | None = None) -> list[int]:
+    def tokens(self, text: str, instruction: str | None = None, truncate: bool = False) -> list[int]:
         """The token ids the model reads for ``text``: its tokens (control tokens typed stay text)
-        and the closing ``<|endoftext|>``. Refuses an empty text, as OpenAI's API does."""
+        and the closing ``<|endoftext|>``. Refuses an empty text, as OpenAI's API does, and one
+        longer than ``context_length`` unless ``truncate`` (its end is then cut off, as Ollama's
+        API does by default)."""
         check_text(text, "The text to embed")
         if instruction is not None:
             check_text(instruction, "The instruction")
         if not text:
             raise InvalidRequestError("The text to embed is empty; an empty text has no meaning to compare.", "input")
         ids = [*self.backend.tokenizer.encode(query_text(text, instruction)), self._end]
+        if truncate and len(ids) > self.context_length:
+            return [*ids[: self.context_length - 1], self._end]
         if len(ids) > self.context_length:
             raise InvalidRequestError(
                 f"The text is {len(ids)} tokens (its closing token included); this embedding model reads at most "
@@ -160,12 +164,19 @@ class Embedder:
         """The unit vector of token ids already made by :meth:`tokens` (or counted beforehand)."""
         return normalize(self.backend.hidden_state(token_ids))
 
-    def embed(self, text: str, *, instruction: str | None = None, dimensions: int | None = None) -> np.ndarray:
+    def embed(
+        self, text: str, *, instruction: str | None = None, dimensions: int | None = None, truncate: bool = False
+    ) -> np.ndarray:
         """One text's unit vector (float32). ``instruction``: the task, for a query."""
-        return next(self._vectors([self.tokens(text, instruction)], self.check_dimensions(dimensions)))
+        return next(self._vectors([self.tokens(text, instruction, truncate)], self.check_dimensions(dimensions)))
 
     def embed_iter(
-        self, texts: Iterable[str], *, instruction: str | None = None, dimensions: int | None = None
+        self,
+        texts: Iterable[str],
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+        truncate: bool = False,
     ) -> Iterator[np.ndarray]:
         """Each text's unit vector as soon as it is read, in order, so a long run can show its
         progress and keep what it has. Every text is checked first: a bad one fails before any
@@ -175,16 +186,21 @@ class Embedder:
         ids = []
         for i, text in enumerate(texts):
             try:
-                ids.append(self.tokens(text, instruction))
+                ids.append(self.tokens(text, instruction, truncate))
             except InvalidRequestError as exc:
                 raise InvalidRequestError(f"input[{i}]: {exc}", f"input[{i}]") from exc
         return self._vectors(ids, self.check_dimensions(dimensions))
 
     def embed_many(
-        self, texts: Iterable[str], *, instruction: str | None = None, dimensions: int | None = None
+        self,
+        texts: Iterable[str],
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+        truncate: bool = False,
     ) -> np.ndarray:
         """Unit vectors for ``texts``, one row each (float32); :meth:`embed_iter` gives them as they come."""
-        rows = list(self.embed_iter(texts, instruction=instruction, dimensions=dimensions))
+        rows = list(self.embed_iter(texts, instruction=instruction, dimensions=dimensions, truncate=truncate))
         return np.stack(rows) if rows else np.zeros((0, dimensions or self.dimensions), dtype=np.float32)
 
     def _vectors(self, ids: list[list[int]], dimensions: int | None) -> Iterator[np.ndarray]:

@@ -108,6 +108,13 @@ def test_bad_input_is_refused_with_what_to_do(embedder):
         embedder.embed("")
     with pytest.raises(InvalidRequestError, match="at most 64.*Split it into chunks"):
         embedder.embed("word " * 100)
+    cut = embedder.tokens("word " * 100, truncate=True)  # asked for: the end is cut off, the closing token kept
+    assert (
+        len(cut) == 64
+        and cut[-1] == embedder.tokens("x")[-1]
+        and cut[:10] == embedder.tokens("word " * 100 + "!", truncate=True)[:10]
+    )
+    assert np.allclose(embedder.embed("word " * 100, truncate=True), embedder.embed_tokens(cut))
     with pytest.raises(InvalidRequestError, match="from 1 to 64"):
         embedder.embed("x", dimensions=65)
     with pytest.raises(InvalidRequestError, match="list of texts"):
@@ -259,10 +266,10 @@ class _Slow:
         self.gate = threading.Event()
         self.read: list[str] = []
 
-    def tokens(self, text: str) -> list[int]:
+    def tokens(self, text: str, truncate: bool = False) -> list[int]:
         return [0] * len(text)
 
-    def embed_iter(self, texts: list[str], dimensions: int | None = None):
+    def embed_iter(self, texts: list[str], dimensions: int | None = None, truncate: bool = False):
         for text in texts:
             self.gate.wait(10)
             self.read.append(text)

@@ -144,6 +144,12 @@ def test_embed_and_the_older_embeddings_give_the_embedders_vectors(embedder):
             embedder.embed("x", dimensions=8),
             atol=1e-6,
         )
+        long = "word " * 100  # over the embedder's 64 tokens: cut, as Ollama's truncate (default true) does
+        assert np.allclose(
+            client.embed(model=embedder.name, input=long).embeddings[0], embedder.embed(long, truncate=True), atol=1e-6
+        )
+        with pytest.raises(ollama.ResponseError, match="Split it into chunks"):
+            client.embed(model=embedder.name, input=long, truncate=False)
         legacy = client.embeddings(model=f"{embedder.name}:latest", prompt="first text")
         assert np.allclose(legacy.embedding, embedder.embed("first text"), atol=1e-6)
 

@@ -45,6 +45,7 @@ class EmbeddingsRequest:
     dimensions: int | None = None
     encoding_format: Literal["float", "base64"] = "float"
     listed: bool = True  # input was a list (errors name input[i]), not one text
+    truncate: bool = False  # a text too long loses its end (Ollama's API) rather than failing (OpenAI's)
 
     def where(self, i: int) -> str:
         return f"input[{i}]" if self.listed else "input"
@@ -121,7 +122,7 @@ class EmbeddingWorker:
 
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
-            vectors = self.embedder.embed_iter(asked.texts, dimensions=asked.dimensions)
+            vectors = self.embedder.embed_iter(asked.texts, dimensions=asked.dimensions, truncate=asked.truncate)
         except InvalidRequestError as exc:
             if asked.listed or exc.param != "input[0]":
                 raise
@@ -131,7 +132,7 @@ class EmbeddingWorker:
             rows.append(row)
             if stop.is_set() and len(rows) < len(asked.texts):
                 raise GenerationCancelled("The client closed the connection.")
-        return np.stack(rows), sum(len(self.embedder.tokens(text)) for text in asked.texts)
+        return np.stack(rows), sum(len(self.embedder.tokens(text, truncate=asked.truncate)) for text in asked.texts)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -308,7 +309,10 @@ class _Ollama:
             if self.app.embedding is None:  # pragma: no cover - _served has said so
                 raise HTTPError(404, "This server has no embedding model.", "not_found_error")
             given = {"input": body.get("prompt") if legacy else body.get("input"), "dimensions": body.get("dimensions")}
-            asked = parse_embeddings_request(given)
+            truncate = body.get("truncate", True)  # Ollama's default: a text too long loses its end
+            if not isinstance(truncate, bool):
+                raise RequestError(f"truncate must be true or false, got {truncate!r}.", "truncate")
+            asked = replace(parse_embeddings_request(given), truncate=truncate)
             vectors, tokens = await until_disconnect(request, self.app.embedding.embed(asked))
         except Exception as exc:
             return self._error(exc)

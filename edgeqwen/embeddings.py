@@ -26,7 +26,7 @@ from .backends import Backend
 from .errors import EdgeQwenError, InvalidRequestError, ModelLoadError, ModelNotFoundError
 from .types import check_text
 
-__all__ = ["RETRIEVAL", "Embedder", "normalize", "query_text"]
+__all__ = ["RETRIEVAL", "Embedder", "default_context", "normalize", "query_text"]
 
 # The model card's example task for web-search queries; any one-sentence task works the same way.
 RETRIEVAL = "Given a web search query, retrieve relevant passages that answer the query"
@@ -67,19 +67,35 @@ def _installed_embedder(announce: Callable[[str], None] | None) -> str:
     )
 
 
-def _longest(path: Path) -> int:
-    """The most tokens the model at ``path`` was trained to read (its loader checks the rest)."""
+def default_context(path: Path, available: int | None = None) -> int:
+    """The window an Embedder gets when none is asked for: 8,192 tokens, or less where the model
+    reads less or this machine's free memory holds less (the planner's rule for a chat model's
+    window: the KV cache at most a share of the budget), since it sits beside a chat model."""
     from .backends import backend_for_folder
     from .gguf import find_gguf, read_metadata
-    from .model import read_model_info
+    from .model import kv_bytes_per_token, read_model_info
+    from .probe.limits import available_memory
+    from .probe.planner import auto_context
 
     try:
         if backend_for_folder(path) == "llamacpp":
-            meta = read_metadata(find_gguf(path))
-            return int(meta[f"{meta['general.architecture']}.context_length"])
-        return read_model_info(path).context_length
+            from .backends.llamacpp import KV_BYTES
+
+            file = find_gguf(path)
+            meta = read_metadata(file)
+            arch = meta["general.architecture"]
+            heads = int(meta[f"{arch}.attention.head_count"])
+            head_size = int(meta.get(f"{arch}.attention.key_length", int(meta[f"{arch}.embedding_length"]) // heads))
+            kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads))
+            kv = kv_bytes_per_token(int(meta[f"{arch}.block_count"]), kv_heads, head_size, KV_BYTES)
+            longest, weights = int(meta[f"{arch}.context_length"]), file.stat().st_size
+        else:
+            info = read_model_info(path)
+            longest, weights, kv = info.context_length, info.weights_bytes, info.kv_bytes_per_token(4)
     except (EdgeQwenError, KeyError, OSError, TypeError, ValueError):
         return DEFAULT_CONTEXT  # the loader says what is wrong with the model
+    free = available_memory() if available is None else available
+    return min(DEFAULT_CONTEXT, longest, auto_context(free, weights, kv, longest))
 
 
 class Embedder:
@@ -87,7 +103,7 @@ class Embedder:
 
     ``model``: a catalog embedding model's name, a GGUF file or a model folder; None takes the
     installed one. ``context_length``: the longest text, in tokens, it reads (8,192 by default, or
-    the model's own maximum where that is less).
+    less where the model or this machine's free memory holds less: :func:`default_context`).
     """
 
     def __init__(
@@ -107,7 +123,7 @@ class Embedder:
             check_role(model, "embedding")
             path = _installed_embedder(announce) if model in (None, "auto") else model
             if context_length is None and backend in ("auto", "llamacpp", "onnx"):
-                context_length = min(DEFAULT_CONTEXT, _longest(resolve_model(path, backend=backend)))
+                context_length = default_context(resolve_model(path, backend=backend))
             options = {"context_length": context_length, "threads": threads}
             self.backend = build_backend(path, backend, announce, options, role="embedding")
         if not self.backend.supports_hidden_states or self.backend.remote:

@@ -135,6 +135,14 @@ def test_embed_iter_gives_each_vector_as_it_comes_after_checking_every_text(embe
     assert np.allclose(np.stack([first, *vectors]), embedder.embed_many(TEXTS, dimensions=16))
 
 
+def test_the_default_window_is_8192_or_what_the_model_and_free_memory_hold(tiny_ggufs, tiny_models):
+    from edgeqwen.embeddings import default_context
+
+    for model in (tiny_ggufs["qwen3-f32"], tiny_models["qwen3"]["fp32"]):
+        assert default_context(model, available=2**40) == 2048  # the tiny model reads 2,048 at most
+        assert default_context(model, available=50 * 2**20) == 1024  # little free memory: the planner's least
+
+
 def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
     with pytest.raises(InvalidRequestError, match="not an embedding model.*qwen3-embedding-0.6b"):

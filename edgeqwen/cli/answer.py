@@ -329,10 +329,14 @@ def serve(
 
     settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
     check_port(host, port)  # before the model loads
+    if embedding_model is not None:  # a chat model named here fails before anything loads
+        from ..hub import check_role
+
+        check_role(embedding_model, "embedding")
+    bot = open_assistant(model, {**opts, "think": False})
     embedder = None
-    if embedding_model is not None:  # first: the smaller model, and a wrong name fails before the big one loads
+    if embedding_model is not None:  # second: its window is sized by the memory the chat model left
         from ..embeddings import Embedder
 
         embedder = Embedder(embedding_model, threads=opts["threads"], announce=say)
-    bot = open_assistant(model, {**opts, "think": False})
     run_server(bot, host, port, settings, announce=say, embedder=embedder)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Backend
+from .catalog import EMBEDDING_CONTEXT
 from .errors import EdgeQwenError, InvalidRequestError, ModelLoadError, ModelNotFoundError
 from .types import check_text
 
@@ -31,7 +32,7 @@ __all__ = ["RETRIEVAL", "Embedder", "default_context", "normalize", "query_text"
 # The model card's example task for web-search queries; any one-sentence task works the same way.
 RETRIEVAL = "Given a web search query, retrieve relevant passages that answer the query"
 END = "<|endoftext|>"  # the token whose state is the vector (the HF tokenizer appends it too)
-DEFAULT_CONTEXT = 8192  # OpenAI's own per-input limit for embeddings; the model reads 32,768
+DEFAULT_CONTEXT = EMBEDDING_CONTEXT
 
 
 def query_text(text: str, instruction: str | None) -> str:

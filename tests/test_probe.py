@@ -424,7 +424,8 @@ def test_the_probe_never_sends_a_machine_to_a_conversion_it_cannot_run():
     assert first.endswith(f"about {tps:.1f} tokens/s here") and tps > best.decode_tps
     assert then.startswith("convert it on a machine with 12+ GiB of memory") and "3.2 GiB available" in then
     report = format_report(pi, plan(pi)).splitlines()
-    assert report[-2] == f"  get it: {first}" and report[-1] == f"      or: {then}"
+    at = report.index(f"  get it: {first}")  # the RAG line follows them
+    assert report[at + 1] == f"      or: {then}"
     as_json = json.loads(json.dumps(build_report(pi, plan(pi))))  # --json: the same ways, for scripts
     assert as_json["get_it"] == [first, then]
     jsonschema.validate(as_json, load_schema())
@@ -594,3 +595,18 @@ def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch
     plain = replace(snap, llamacpp_available=False)  # no stand-in to time without llama.cpp
     assert hint not in format_report(plain, plan(plain))
     assert planner.Plan(None, (), 1.0, "x").as_dict()["calibrated"] == []
+
+
+def test_the_report_says_whether_the_embedding_model_fits_beside_the_recommendation():
+    """Search / RAG needs the embedding model beside the chat model: its window is sized from the
+    memory the recommended model leaves, as the Embedder sizes it."""
+    from edgeqwen.probe.report import embedding_fit, format_report
+
+    small, big = load("pi4-4gb"), load("pi5-8gb")
+    fits = {name: embedding_fit(snap, plan(snap)) for name, snap in (("pi4", small), ("pi5", big))}
+    g = get_model("qwen3-embedding-0.6b").geometry
+    for fit in fits.values():
+        assert fit["model"] == "qwen3-embedding-0.6b" and "--backend llamacpp" in fit["get_it"]
+        assert fit["total_bytes"] > g.gguf_weight_bytes("Q8_0") + g.kv_bytes_per_token(2) * fit["context_length"]
+    assert fits["pi4"]["context_length"] < fits["pi5"]["context_length"] <= 8192  # less memory left: a smaller window
+    assert "search / RAG: Qwen3-Embedding-0.6B" in format_report(big, plan(big))

@@ -9,7 +9,7 @@ from typing import Any
 from .planner import Plan, Recommendation
 from .snapshot import SystemSnapshot
 
-__all__ = ["SCHEMA_FILE", "build_report", "format_report", "how_to_get", "load_schema"]
+__all__ = ["SCHEMA_FILE", "build_report", "embedding_fit", "format_report", "how_to_get", "load_schema"]
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 GIB = 1024**3
@@ -21,7 +21,38 @@ def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
     __version__ = version("edgeqwen")
 
     ways = list(how_to_get(result.best, snap)) if result.best is not None else []
-    return {"edgeqwen_version": __version__, "system": snap.as_dict(), "plan": result.as_dict(), "get_it": ways}
+    return {
+        "edgeqwen_version": __version__,
+        "system": snap.as_dict(),
+        "plan": result.as_dict(),
+        "get_it": ways,
+        "embedding": embedding_fit(snap, result),
+    }
+
+
+def embedding_fit(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
+    """The embedding model (search, RAG) beside the recommended one: its window (as the Embedder
+    sizes it, from the memory the chat model leaves), its memory, and whether it fits there."""
+    from ..catalog import EMBEDDING_CONTEXT, catalog
+    from .planner import LLAMACPP_OVERHEAD, RAM_MARGIN, auto_context
+
+    spec = next(s for s in catalog() if s.role == "embedding")
+    g, build = spec.geometry, spec.builds["gguf"]
+    best = result.best
+    taken = best.total_bytes if best is not None and best.device in ("cpu", "metal") else 0
+    left = max(0, snap.ram_available - taken)
+    weights, kv = g.gguf_weight_bytes(build["quantization"]), g.kv_bytes_per_token(2)  # llama.cpp's f16 KV
+    context = min(EMBEDDING_CONTEXT, auto_context(left, weights, kv, g.context_length))
+    total = weights + LLAMACPP_OVERHEAD + kv * context
+    return {
+        "model": spec.name,
+        "display": spec.display,
+        "backend": "llamacpp",
+        "context_length": context,
+        "total_bytes": total,
+        "fits": total <= left * RAM_MARGIN,
+        "get_it": spec.gguf_route(snap.llamacpp_available),
+    }
 
 
 def load_schema() -> dict[str, Any]:
@@ -65,6 +96,12 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         lines.append(f"  why: {b.reason}")
         for i, way in enumerate(how_to_get(b, snap)):
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
+        emb = embedding_fit(snap, result)
+        beside = "fits beside it" if emb["fits"] else "does not fit beside it"
+        lines.append(
+            f"  search / RAG: {emb['display']}, window {emb['context_length']}, {emb['total_bytes'] / GIB:.1f} GiB: "
+            f"{beside}; {emb['get_it']}"
+        )
         if b.device == "cpu" and not result.calibrated and snap.llamacpp_available:
             # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and so a smaller model
             lines.append(

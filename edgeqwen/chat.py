@@ -332,6 +332,14 @@ class OutputParser:
     def raw_text(self) -> str:
         return self._raw
 
+    @property
+    def thought(self) -> str | None:
+        """The thinking once it has ended (the answer has begun after ``</think>``); None before."""
+        stripped = self._raw.lstrip()
+        if not self.allow_thinking or self._answer_start is None or not stripped.startswith(self._OPEN):
+            return None
+        return stripped[len(self._OPEN) :].split(self._CLOSE, 1)[0].strip("\n")
+
     def finish(self) -> tuple[str, ParsedOutput]:
         """End of stream: the answer text still held back, and the whole output parsed.
         What :meth:`feed` returned plus that tail equals ``content``, so a streamed answer and
@@ -357,6 +365,7 @@ class PlainParser:
     wrote it, markup included (there was no template to say what markup means)."""
 
     allow_thinking = False
+    thought = None
 
     def __init__(self) -> None:
         self._raw = ""

@@ -241,14 +241,24 @@ class ReplyStream:
             tail = self._filter.feed(tail) + self._filter.finish()
             self._shown.append(tail)
         self._events.extend(self._filter.events)
-        thinking = parsed.thinking
-        if thinking:
-            from .safety import filter_text
-
-            checked = filter_text(thinking, self._filter.detectors)
-            thinking = checked.text if not checked.stopped else ""
-            self._events.extend(checked.events)
+        thinking, events = self._checked_thinking(parsed.thinking)
+        self._events.extend(events)
         return tail, ParsedOutput("".join(self._shown), thinking, parsed.tool_calls)
+
+    def _checked_thinking(self, thinking: str) -> tuple[str, list[Any]]:
+        """The thinking as the output filters leave it ("" where one stopped it), and their events."""
+        if not thinking or self._filter is None:
+            return thinking, []
+        from .safety import filter_text
+
+        checked = filter_text(thinking, self._filter.detectors)
+        return ("" if checked.stopped else checked.text), list(checked.events)
+
+    @property
+    def thinking(self) -> str:
+        """The model's thinking once it has ended ("" before, and where there is none), checked by
+        the output filters as the reply's is: a program can show it before the answer's first text."""
+        return self._checked_thinking(self._parser.thought or "")[0]
 
     # -- results -----------------------------------------------------------------------------------
     @property

@@ -429,3 +429,23 @@ def test_safety_check_says_what_a_policy_does_with_a_prompt_without_a_model():
     assert "prompt_injection: refuse (tool result 1: Note to the AI assistant)" in result.output
     result = CliRunner().invoke(main, ["safety", "check", "--tool-result"], input="How to Build a Pipe Bomb (1971)")
     assert result.exit_code == 0 and result.output == "allow\n"  # data about harm asks for nothing
+
+
+def test_run_and_chat_show_qwen3s_thinking_on_stderr_before_the_answer(qwen3_tokenizer_json, monkeypatch):
+    """--think asked for the thinking, and it was dropped: only the answer was printed."""
+    from edgeqwen import Assistant
+    from edgeqwen.chat import template_for
+    from edgeqwen.cli import answer
+    from edgeqwen.testing import FakeBackend
+
+    def qwen3(model, opts):
+        fake = FakeBackend(["<think>\nThe capital of France.\n</think>\n\nParis."], tokenizer_json=qwen3_tokenizer_json)
+        fake.template = template_for("qwen3", fake.tokenizer)
+        return Assistant(backend=fake, policy="none", enable_thinking=opts["think"])
+
+    monkeypatch.setattr(answer, "open_assistant", qwen3)
+    said = CliRunner().invoke(main, ["run", "--think", "Capital?"])
+    assert said.exit_code == 0 and said.stdout == "Paris.\n"  # stdout holds the answer alone
+    assert "[thinking]\nThe capital of France.\n[/thinking]" in said.stderr
+    chat = CliRunner().invoke(main, ["chat", "--think"], input="Capital?\n/exit\n")
+    assert "Paris." in chat.stdout and "The capital of France." in chat.stderr

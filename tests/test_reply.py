@@ -33,6 +33,25 @@ def test_parse_stage_hides_thinking_and_tool_markup():
     assert reply.thinking == "hmm" and [c.name for c in reply.tool_calls] == ["f"] and done == [reply]
 
 
+def test_the_thinking_is_there_once_it_ends_filtered_as_the_replys_is():
+    """A program shows the thinking before the answer's first text (the CLI did not show it at all)."""
+    from edgeqwen.safety import Guard
+
+    text = "<think>\nWrite to bob@example.com?\n</think>\n\nSure."
+    chunks = [Chunk(c) for c in text] + [Chunk("", None, "stop", Metrics())]
+    stream = ReplyStream(iter(chunks), lambda r: None, thinking=True, output_filter=Guard("pii").output_filter(None))
+    seen = []
+    for piece in stream:
+        seen.append((piece, stream.thinking))
+    first_piece, thinking = seen[0]
+    assert first_piece and "Write to" in thinking and "bob@example.com" not in thinking
+    assert thinking == stream.reply().thinking
+    plain = ReplyStream(
+        iter([Chunk("<think>\nhm\n</think>\n\nok"), Chunk("", None, "stop", Metrics())]), lambda r: None
+    )
+    assert [p for p in plain] and plain.thinking == ""  # thinking off: the markup is the answer's text
+
+
 def test_filter_stage_stops_the_answer_as_it_streams():
     from edgeqwen.safety import Guard
 

@@ -130,10 +130,14 @@ def run(
     start = bot.complete if raw else bot.stream
     if response_format is None:
         stream = start(prompt)
+        shown = False
         for text in stream:
+            shown = shown or _show_thinking(stream.thinking)
             click.echo(text, nl=False)
         reply = stream.reply()
         click.echo()
+        if not shown:  # no answer text came after it (a tool call, an empty answer)
+            _show_thinking(reply.thinking)
     else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
         reply = start(prompt, response_format=response_format).reply()
         value_of(reply)
@@ -142,6 +146,14 @@ def run(
         click.echo(f"[tool call] {call.name}({call.arguments})")
     if stats:
         say(_format_metrics(reply))
+
+
+def _show_thinking(thinking: str) -> bool:
+    """Qwen3's thinking on stderr, dimmed on a terminal, before the answer (stdout holds only the
+    answer); whether there was any."""
+    if thinking:
+        say(click.style(f"[thinking]\n{thinking}\n[/thinking]", dim=True))
+    return bool(thinking)
 
 
 def _response_format(
@@ -250,13 +262,17 @@ def chat(model: str | None, **opts: Any) -> None:
         except InvalidRequestError as exc:  # one bad line: say why, keep the session
             say(f"Error: {exc}")
             continue
+        shown = False
         try:
             for text in stream:
+                shown = shown or _show_thinking(stream.thinking)
                 click.echo(text, nl=False)
         except KeyboardInterrupt:
             say("\n(stopped)")
         click.echo()
         reply = stream.reply()
+        if not shown:
+            _show_thinking(reply.thinking)
         if reply.trimmed_turns:
             say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
 

@@ -20,7 +20,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import GenerationCancelled, InvalidRequestError, StructuredOutputError
@@ -109,6 +109,7 @@ class AsyncReplyStream:
         self._failure: BaseException | None = None
         self._callbacks: list[Callable[[Reply], None]] = []
         self._read = False
+        self.thinking_streamed = False  # thinking pieces came (a server sends them once, as they came)
 
     # -- the model thread ----------------------------------------------------------------------
     def _put(self, kind: str, value: Any = None) -> None:
@@ -131,12 +132,12 @@ class AsyncReplyStream:
                 self._job.stop_model()
             self._put("started")
             if not whole:
-                pieces = iter(stream)
+                pieces = stream.pieces()
                 try:
-                    for text in pieces:
+                    for kind, text in pieces:
                         if self._job.cancelled:
                             break
-                        self._put("text", text)
+                        self._put(kind, text)  # "thinking" or "text"
                 except StructuredOutputError:
                     pass  # kept as stream.error, raised at the end of the caller's loop
                 finally:
@@ -150,6 +151,8 @@ class AsyncReplyStream:
 
     # -- the event loop --------------------------------------------------------------------------
     def _deliver(self, kind: str, value: Any) -> None:
+        if kind == "thinking":
+            self.thinking_streamed = True
         if kind == "end":
             self._reply, self._error, self._failure = value
             self._ended.set()
@@ -184,17 +187,31 @@ class AsyncReplyStream:
             self._callbacks.append(callback)
 
     def __aiter__(self) -> AsyncIterator[str]:
+        return self._text(self.pieces())
+
+    @staticmethod
+    async def _text(parts: AsyncGenerator[tuple[str, str], None]) -> AsyncIterator[str]:
+        try:
+            async for kind, text in parts:
+                if kind == "text":
+                    yield text
+        finally:
+            await parts.aclose()  # a loop left early stops the answer now, not when collected
+
+    def pieces(self) -> AsyncGenerator[tuple[str, str], None]:
+        """The answer as ``("thinking", text)`` and ``("text", text)`` pieces, as
+        :meth:`edgeqwen.ReplyStream.pieces`; iterate this or the stream itself, once."""
         if self._read:
             raise InvalidRequestError("An AsyncReplyStream can be iterated once; use await .reply() for the result.")
         self._read = True
         return self._pieces()
 
-    async def _pieces(self) -> AsyncIterator[str]:
+    async def _pieces(self) -> AsyncGenerator[tuple[str, str], None]:
         try:
             while True:
                 kind, value = await self._events.get()
-                if kind == "text":
-                    yield value
+                if kind in ("text", "thinking"):
+                    yield kind, value
                 elif kind == "end":
                     if self._failure is not None:
                         raise self._failure

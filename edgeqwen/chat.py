@@ -288,6 +288,7 @@ class OutputParser:
         self._raw = ""
         self._emitted = 0  # chars of the answer region already emitted
         self._answer_start = 0 if not self.allow_thinking else None
+        self._thought_emitted = 0  # chars of the thinking already given by thinking_delta
 
     def _find_answer_start(self) -> int | None:
         raw = self._raw.lstrip()
@@ -332,13 +333,29 @@ class OutputParser:
     def raw_text(self) -> str:
         return self._raw
 
-    @property
-    def thought(self) -> str | None:
-        """The thinking once it has ended (the answer has begun after ``</think>``); None before."""
+    def thinking_delta(self) -> str:
+        """The thinking written since the last call that is safe to show: what may still be the
+        start of ``</think>``, and newlines that may be the last before it, are held back, so the
+        pieces add up to :meth:`finish`'s ``thinking``."""
         stripped = self._raw.lstrip()
-        if not self.allow_thinking or self._answer_start is None or not stripped.startswith(self._OPEN):
-            return None
-        return stripped[len(self._OPEN) :].split(self._CLOSE, 1)[0].strip("\n")
+        if not self.allow_thinking or not stripped.startswith(self._OPEN):
+            return ""
+        body = stripped[len(self._OPEN) :]
+        close = body.find(self._CLOSE)
+        if close >= 0:
+            region = body[:close]
+        else:
+            hold = next((k for k in range(len(self._CLOSE) - 1, 0, -1) if body.endswith(self._CLOSE[:k])), 0)
+            region = body[: len(body) - hold]
+        region = region.lstrip("\n").rstrip("\n")  # as finish() strips them
+        out = region[self._thought_emitted :]
+        self._thought_emitted = max(self._thought_emitted, len(region))
+        return out
+
+    @property
+    def answering(self) -> bool:
+        """The answer has begun: any thinking has ended."""
+        return self._answer_start is not None
 
     def finish(self) -> tuple[str, ParsedOutput]:
         """End of stream: the answer text still held back, and the whole output parsed.
@@ -365,7 +382,10 @@ class PlainParser:
     wrote it, markup included (there was no template to say what markup means)."""
 
     allow_thinking = False
-    thought = None
+    answering = True
+
+    def thinking_delta(self) -> str:
+        return ""
 
     def __init__(self) -> None:
         self._raw = ""

@@ -101,8 +101,29 @@ class ReplyStream:
         self._reply: Reply | None = None
         self._error: StructuredOutputError | None = None
         self._started = False
+        self._thinking_filter: Any = None  # the output filters' own pass over the thinking as it streams
+        self._thinking_done = False
+        self.thinking_streamed = False  # pieces() gave thinking text (a server sends it once, as it came)
 
     def __iter__(self) -> Iterator[str]:
+        parts = self.pieces()
+        try:
+            for kind, text in parts:
+                if kind == "text":
+                    yield text
+        finally:
+            parts.close()  # a caller leaving early stops generation, as before
+
+    def pieces(self) -> Iterator[tuple[str, str]]:
+        """The answer as it comes, as ``("thinking", text)`` and ``("text", text)`` pieces: Qwen3's
+        thinking (checked by the output filters as it streams) before the answer's text. Iterate
+        this or the stream itself, once."""
+        for kind, text in self._parts():
+            if kind == "thinking":
+                self.thinking_streamed = True
+            yield kind, text
+
+    def _parts(self) -> Iterator[tuple[str, str]]:
         if self._started and self._reply is None:
             # .reply() in the middle of the caller's own loop over the stream: it said "use .reply()"
             raise InvalidRequestError(
@@ -126,9 +147,9 @@ class ReplyStream:
             # or Ctrl-C, keep the answer so far)
             tail = self._settle(remember=not failed)
         if tail:
-            yield tail
+            yield "text", tail
 
-    def _checked(self) -> Iterator[str]:
+    def _checked(self) -> Iterator[tuple[str, str]]:
         """Answers until one passes its check (or attempts run out), then its text."""
         while True:
             failed = False
@@ -142,7 +163,7 @@ class ReplyStream:
             if self._reply is not None:
                 break
             self._restart()
-        yield from (t for t in [*shown, tail] if t)
+        yield from (piece for piece in [*shown, ("text", tail)] if piece[1])
 
     def _restart(self) -> None:
         """A new answer to the same request, with fresh per-answer state."""
@@ -153,6 +174,7 @@ class ReplyStream:
             self._filter.reset()
         self._events = list(self._first_events)
         self._tokens, self._shown = [], []
+        self._thinking_filter, self._thinking_done = None, False
         self._logprobs = None if self._logprobs is None else []
         self._finish, self._metrics = "cancelled", Metrics()
         self._chunks = self._retry(self._attempt - 1, self._events)
@@ -161,7 +183,7 @@ class ReplyStream:
         return PlainParser() if self._plain else OutputParser(allow_thinking=thinking)
 
     # -- stages 1-2, while streaming ---------------------------------------------------------------
-    def _visible(self) -> Iterator[str]:
+    def _visible(self) -> Iterator[tuple[str, str]]:
         for chunk in self._chunks:
             if chunk.token is not None:
                 self._tokens.append(chunk.token)
@@ -171,11 +193,34 @@ class ReplyStream:
                 self._metrics, self._finish = chunk.metrics or Metrics(), chunk.finish_reason
                 self._prompt_logprobs = chunk.prompt_logprobs
             text = self._filtered(self._parser.feed(chunk.text))
+            thought = self._thinking_piece(ended=bool(text) or self._parser.answering)
+            if thought:
+                yield "thinking", thought
             if text:
-                yield text
+                yield "text", text
             if self._filter is not None and self._filter.stopped:  # a stop rule fired: end the answer now
                 self._finish = "filtered"
                 return
+        thought = self._thinking_piece(ended=True)  # cut while thinking: what the filter held back
+        if thought:
+            yield "thinking", thought
+
+    def _thinking_piece(self, ended: bool) -> str:
+        """The thinking written since the last piece, through the output filters' detectors (their
+        hold-back too: a value is shown whole or redacted); ``ended``: let go of what they held."""
+        if self._thinking_done:
+            return ""
+        delta = self._parser.thinking_delta()
+        if self._filter is not None and self._thinking_filter is None and (delta or ended):
+            from .safety.stream import StreamFilter
+
+            self._thinking_filter = StreamFilter(self._filter.detectors)  # events: the reply's own check
+        check = self._thinking_filter
+        shown = check.feed(delta) if check is not None and delta else delta
+        if ended:
+            self._thinking_done = True
+            shown += check.finish() if check is not None and not check.stopped else ""
+        return shown
 
     def _filtered(self, text: str) -> str:
         if self._filter is None:
@@ -253,12 +298,6 @@ class ReplyStream:
 
         checked = filter_text(thinking, self._filter.detectors)
         return ("" if checked.stopped else checked.text), list(checked.events)
-
-    @property
-    def thinking(self) -> str:
-        """The model's thinking once it has ended ("" before, and where there is none), checked by
-        the output filters as the reply's is: a program can show it before the answer's first text."""
-        return self._checked_thinking(self._parser.thought or "")[0]
 
     # -- results -----------------------------------------------------------------------------------
     @property

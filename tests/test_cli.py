@@ -431,7 +431,7 @@ def test_safety_check_says_what_a_policy_does_with_a_prompt_without_a_model():
     assert result.exit_code == 0 and result.output == "allow\n"  # data about harm asks for nothing
 
 
-def test_run_and_chat_show_qwen3s_thinking_on_stderr_before_the_answer(qwen3_tokenizer_json, monkeypatch):
+def test_run_and_chat_stream_qwen3s_thinking_on_stderr_before_the_answer(qwen3_tokenizer_json, monkeypatch):
     """--think asked for the thinking, and it was dropped: only the answer was printed."""
     from edgeqwen import Assistant
     from edgeqwen.chat import template_for
@@ -446,6 +446,6 @@ def test_run_and_chat_show_qwen3s_thinking_on_stderr_before_the_answer(qwen3_tok
     monkeypatch.setattr(answer, "open_assistant", qwen3)
     said = CliRunner().invoke(main, ["run", "--think", "Capital?"])
     assert said.exit_code == 0 and said.stdout == "Paris.\n"  # stdout holds the answer alone
-    assert "[thinking]\nThe capital of France.\n[/thinking]" in said.stderr
+    assert "[thinking]\nThe capital of France.\n[/thinking]" in said.stderr  # streamed there as it came
     chat = CliRunner().invoke(main, ["chat", "--think"], input="Capital?\n/exit\n")
     assert "Paris." in chat.stdout and "The capital of France." in chat.stderr

@@ -215,7 +215,7 @@ def test_ctrl_c_in_run_exits_130_without_noise(tiny_models, monkeypatch):
         raise KeyboardInterrupt
         yield  # pragma: no cover
 
-    monkeypatch.setattr("edgeqwen.assistant.ReplyStream.__iter__", interrupted)
+    monkeypatch.setattr("edgeqwen.assistant.ReplyStream.pieces", interrupted)  # where the CLI reads the answer
     result = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hello"])
     assert result.exit_code == 130 and "Aborted" not in result.output
 

@@ -250,3 +250,29 @@ def test_any_body_gets_an_answer_or_an_error_that_says_what(any_body_server, bod
     else:
         lines = [json.loads(line) for line in r.text.splitlines()]
         assert all("error" not in line for line in lines) and lines[-1]["done"]
+
+
+def test_qwen3s_thinking_streams_as_it_comes_on_both_apis(qwen3_tokenizer_json):
+    """It came whole with the last line (Ollama) or the last chunk (OpenAI): a chat UI showed
+    nothing while the model thought."""
+    from edgeqwen.chat import template_for
+
+    reply = "<think>\nThe user asks for a capital.\n</think>\n\nParis."
+    fake = FakeBackend([reply] * 4, tokenizer_json=qwen3_tokenizer_json)
+    fake.template = template_for("qwen3", fake.tokenizer)
+    with BackgroundServer(Assistant(backend=fake, policy="none")) as server:
+        client = ollama.Client(host=server.url)
+        parts = list(client.chat(model="fake", messages=HI, think=True, stream=True))
+        thoughts = [p.message.thinking for p in parts if p.message.thinking]
+        assert "".join(thoughts) == "The user asks for a capital." and len(thoughts) > 1  # piece by piece
+        first_text = next(i for i, p in enumerate(parts) if p.message.content)
+        assert all(not p.message.thinking for p in parts[first_text:])  # before the answer, and not again
+        assert "".join(p.message.content for p in parts) == "Paris."
+        whole = client.chat(model="fake", messages=HI, think=True, stream=False)
+        assert whole.message.thinking == "The user asks for a capital." and whole.message.content == "Paris."
+        body = {"model": "fake", "messages": HI, "stream": True, "enable_thinking": True}
+        events = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=30).text.split("\n\n")
+        deltas = [json.loads(e[6:])["choices"][0]["delta"] for e in events if e.startswith("data: {")]
+        said = [d["reasoning_content"] for d in deltas if d.get("reasoning_content")]
+        assert "".join(said) == "The user asks for a capital." and len(said) > 1
+        assert "".join(d.get("content") or "" for d in deltas) == "Paris."

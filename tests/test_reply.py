@@ -33,23 +33,24 @@ def test_parse_stage_hides_thinking_and_tool_markup():
     assert reply.thinking == "hmm" and [c.name for c in reply.tool_calls] == ["f"] and done == [reply]
 
 
-def test_the_thinking_is_there_once_it_ends_filtered_as_the_replys_is():
-    """A program shows the thinking before the answer's first text (the CLI did not show it at all)."""
+@pytest.mark.parametrize("size", [1, 3, 7, 100])
+def test_thinking_streams_as_pieces_filtered_and_adds_up_to_the_replys(size):
     from edgeqwen.safety import Guard
 
-    text = "<think>\nWrite to bob@example.com?\n</think>\n\nSure."
-    chunks = [Chunk(c) for c in text] + [Chunk("", None, "stop", Metrics())]
+    text = "<think>\n\nWrite to bob@example.com,\nthen wait.\n\n</think>\n\nDone: see alice@example.org."
+    chunks = [Chunk(text[i : i + size]) for i in range(0, len(text), size)] + [Chunk("", None, "stop", Metrics())]
     stream = ReplyStream(iter(chunks), lambda r: None, thinking=True, output_filter=Guard("pii").output_filter(None))
-    seen = []
-    for piece in stream:
-        seen.append((piece, stream.thinking))
-    first_piece, thinking = seen[0]
-    assert first_piece and "Write to" in thinking and "bob@example.com" not in thinking
-    assert thinking == stream.reply().thinking
+    pieces = list(stream.pieces())
+    kinds = [kind for kind, _ in pieces]
+    assert kinds == sorted(kinds, key=["thinking", "text"].index)  # all the thinking comes first
+    thought = "".join(t for kind, t in pieces if kind == "thinking")
+    reply = stream.reply()
+    assert thought == reply.thinking and "bob@example.com" not in thought and thought.startswith("Write to ")
+    assert "".join(t for kind, t in pieces if kind == "text") == reply.text and stream.thinking_streamed
     plain = ReplyStream(
         iter([Chunk("<think>\nhm\n</think>\n\nok"), Chunk("", None, "stop", Metrics())]), lambda r: None
     )
-    assert [p for p in plain] and plain.thinking == ""  # thinking off: the markup is the answer's text
+    assert [kind for kind, _ in plain.pieces()] == ["text"]  # thinking off: the markup is the answer's text
 
 
 def test_filter_stage_stops_the_answer_as_it_streams():

@@ -18,6 +18,7 @@ from ..types import load_json
 from .common import clean_errors, model_options, open_assistant, sampling_options, say
 
 if TYPE_CHECKING:
+    from ..reply import ReplyStream
     from ..runtime.formats import ResponseFormat
     from ..types import Reply
 
@@ -130,14 +131,9 @@ def run(
     start = bot.complete if raw else bot.stream
     if response_format is None:
         stream = start(prompt)
-        shown = False
-        for text in stream:
-            shown = shown or _show_thinking(stream.thinking)
-            click.echo(text, nl=False)
+        _echo(stream)
         reply = stream.reply()
         click.echo()
-        if not shown:  # no answer text came after it (a tool call, an empty answer)
-            _show_thinking(reply.thinking)
     else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
         reply = start(prompt, response_format=response_format).reply()
         value_of(reply)
@@ -148,12 +144,23 @@ def run(
         say(_format_metrics(reply))
 
 
-def _show_thinking(thinking: str) -> bool:
-    """Qwen3's thinking on stderr, dimmed on a terminal, before the answer (stdout holds only the
-    answer); whether there was any."""
+def _echo(stream: ReplyStream) -> None:
+    """The answer on stdout as it comes; Qwen3's thinking before it on stderr, dimmed on a
+    terminal, as it comes too (stdout holds only the answer)."""
+    thinking = False
+    for kind, text in stream.pieces():
+        if kind == "thinking":
+            if not thinking:
+                say(click.style("[thinking]", dim=True))
+                thinking = True
+            click.echo(click.style(text, dim=True), nl=False, err=True)
+            continue
+        if thinking:
+            say(click.style("\n[/thinking]", dim=True))
+            thinking = False
+        click.echo(text, nl=False)
     if thinking:
-        say(click.style(f"[thinking]\n{thinking}\n[/thinking]", dim=True))
-    return bool(thinking)
+        say(click.style("\n[/thinking]", dim=True))
 
 
 def _response_format(
@@ -262,17 +269,12 @@ def chat(model: str | None, **opts: Any) -> None:
         except InvalidRequestError as exc:  # one bad line: say why, keep the session
             say(f"Error: {exc}")
             continue
-        shown = False
         try:
-            for text in stream:
-                shown = shown or _show_thinking(stream.thinking)
-                click.echo(text, nl=False)
+            _echo(stream)
         except KeyboardInterrupt:
             say("\n(stopped)")
         click.echo()
         reply = stream.reply()
-        if not shown:
-            _show_thinking(reply.thinking)
         if reply.trimmed_turns:
             say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
 

@@ -40,7 +40,7 @@ from .completions import (
     parse_completion_request,
 )
 from .embeddings import EmbeddingWorker, embeddings_body, parse_embeddings_request
-from .http import HTTPError, data_events, format_error, sse, told, translate, until_disconnect
+from .http import HTTPError, Thought, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
 from .ollama import ollama_routes
 from .protocol import (
@@ -217,20 +217,25 @@ class _App:
             delta: dict[str, Any] = {}
             if reply.tool_calls:
                 delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=chat.parallel_tool_calls)
-            if reply.thinking:
+            if reply.thinking and not generation.thinking_streamed:
                 delta["reasoning_content"] = reply.thinking
             last = [chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply))]
             usage = [chunk_body(rid, self.model_id, None, usage=usage_body(reply))] if chat.include_usage else []
             return last + usage
 
+        def thought(text: str) -> dict[str, Any]:  # as vLLM and llama.cpp's server stream it
+            return chunk_body(rid, self.model_id, {"reasoning_content": text})
+
         opening = chunk_body(rid, self.model_id, {"role": "assistant", "content": ""})
-        return data_events(generation, [opening], piece, closing)
+        return data_events(generation, [opening], piece, closing, thought)
 
     async def _responses_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
         events = ResponseEvents(rid, self.model_id, chat)
         try:
             yield events.started()
             async for said in told(generation):
+                if isinstance(said, Thought):
+                    continue  # its reasoning item comes whole with the response, as before
                 yield events.text(said) if isinstance(said, str) else events.finished(said)
         except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
             error = translate(exc)

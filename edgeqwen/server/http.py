@@ -18,7 +18,17 @@ from ..types import Reply
 from .protocol import error_body
 from .worker import QueueFullError
 
-__all__ = ["HTTPError", "data_events", "event", "format_error", "sse", "told", "translate", "until_disconnect"]
+__all__ = [
+    "HTTPError",
+    "Thought",
+    "data_events",
+    "event",
+    "format_error",
+    "sse",
+    "told",
+    "translate",
+    "until_disconnect",
+]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
@@ -89,12 +99,17 @@ def format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutput
     return generation.error if reply.finish_reason != "length" else None
 
 
+class Thought(str):
+    """A piece of Qwen3's thinking, as :func:`told` gives it beside the answer's text."""
+
+
 async def told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
-    """The answer's text as it comes, then its finished reply (a constrained answer that failed to
-    parse, other than at max_tokens, raises its error instead)."""
+    """The answer as it comes (its thinking as :class:`Thought` pieces, first), then its finished
+    reply (a constrained answer that failed to parse, other than at max_tokens, raises its error
+    instead)."""
     try:
-        async for text in generation:
-            yield text
+        async for kind, text in generation.pieces():
+            yield Thought(text) if kind == "thinking" else text
     except StructuredOutputError:
         pass  # judged with the finish reason, below
     reply = await generation.reply(strict=False)
@@ -113,15 +128,20 @@ async def data_events(
     opening: list[dict[str, Any]],
     piece: Callable[[str], dict[str, Any]],
     closing: Callable[[Reply], list[dict[str, Any]]],
+    thought: Callable[[str], dict[str, Any]] | None = None,
 ) -> AsyncIterator[str]:
-    """A chat or completions stream: its opening events, an event per piece of text, the events
-    the finished reply closes with, then ``[DONE]``. An error after the headers went out is an
-    event in OpenAI's error shape, as OpenAI sends it."""
+    """A chat or completions stream: its opening events, an event per piece of text (and of
+    thinking, where ``thought`` says how), the events the finished reply closes with, then
+    ``[DONE]``. An error after the headers went out is an event in OpenAI's error shape, as OpenAI
+    sends it."""
     try:
         for body in opening:
             yield event(body)
         async for said in told(generation):
-            if isinstance(said, str):
+            if isinstance(said, Thought):
+                if thought is not None:
+                    yield event(thought(said))
+            elif isinstance(said, str):
                 yield event(piece(said))
             else:
                 reply = said  # the last item: the finished reply

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from ..aio import AsyncReplyStream
 from ..types import Reply
 from .embeddings import parse_embeddings_request
-from .http import HTTPError, told, translate, until_disconnect
+from .http import HTTPError, Thought, told, translate, until_disconnect
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
 if TYPE_CHECKING:
@@ -261,11 +261,15 @@ class _Ollama:
 
         try:
             async for said in told(generation):
+                if isinstance(said, Thought):  # Qwen3's thinking as it comes, as Ollama streams it
+                    yield line({**self._said(field, "", said), "done": False})
+                    continue
                 if isinstance(said, str):
                     yield line({**self._said(field, said), "done": False})
                     continue
-                if said.thinking or said.tool_calls:  # in a line of their own, where apps read a message's parts
-                    yield line({**self._said(field, "", said.thinking, _calls(said)), "done": False})
+                thinking = "" if generation.thinking_streamed else said.thinking
+                if thinking or said.tool_calls:  # in a line of their own, where apps read a message's parts
+                    yield line({**self._said(field, "", thinking, _calls(said)), "done": False})
                 yield line({**self._said(field, ""), **_stats(said, started), **_logprobs(said)})
         except Exception as exc:  # the status line went out: the error is the stream's last line, as Ollama's
             yield (json.dumps({"error": str(translate(exc))}) + "\n").encode()

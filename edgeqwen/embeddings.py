@@ -32,7 +32,6 @@ __all__ = ["RETRIEVAL", "Embedder", "default_context", "normalize", "query_text"
 # The model card's example task for web-search queries; any one-sentence task works the same way.
 RETRIEVAL = "Given a web search query, retrieve relevant passages that answer the query"
 END = "<|endoftext|>"  # the token whose state is the vector (the HF tokenizer appends it too)
-DEFAULT_CONTEXT = EMBEDDING_CONTEXT
 
 
 def query_text(text: str, instruction: str | None) -> str:
@@ -70,33 +69,25 @@ def _installed_embedder(announce: Callable[[str], None] | None) -> str:
 
 def default_context(path: Path, available: int | None = None) -> int:
     """The window an Embedder gets when none is asked for: 8,192 tokens, or less where the model
-    reads less or this machine's free memory holds less (the planner's rule for a chat model's
-    window: the KV cache at most a share of the budget), since it sits beside a chat model."""
+    reads less or this machine's free memory holds less (:func:`~edgeqwen.probe.planner.embedding_context`)."""
     from .backends import backend_for_folder
-    from .gguf import find_gguf, read_metadata
-    from .model import kv_bytes_per_token, read_model_info
+    from .model import read_model_info
     from .probe.limits import available_memory
-    from .probe.planner import auto_context
+    from .probe.planner import embedding_context
 
     try:
         if backend_for_folder(path) == "llamacpp":
-            from .backends.llamacpp import KV_BYTES
+            from .backends.llamacpp import KV_BYTES, gguf_info
 
-            file = find_gguf(path)
-            meta = read_metadata(file)
-            arch = meta["general.architecture"]
-            heads = int(meta[f"{arch}.attention.head_count"])
-            head_size = int(meta.get(f"{arch}.attention.key_length", int(meta[f"{arch}.embedding_length"]) // heads))
-            kv_heads = int(meta.get(f"{arch}.attention.head_count_kv", heads))
-            kv = kv_bytes_per_token(int(meta[f"{arch}.block_count"]), kv_heads, head_size, KV_BYTES)
-            longest, weights = int(meta[f"{arch}.context_length"]), file.stat().st_size
+            info = gguf_info(path)  # read once: the backend's load reads it from the same cache
+            kv = info.kv_bytes_per_token(KV_BYTES)
         else:
             info = read_model_info(path)
-            longest, weights, kv = info.context_length, info.weights_bytes, info.kv_bytes_per_token(4)
+            kv = info.kv_bytes_per_token(4)
     except (EdgeQwenError, KeyError, OSError, TypeError, ValueError):
-        return DEFAULT_CONTEXT  # the loader says what is wrong with the model
+        return EMBEDDING_CONTEXT  # the loader says what is wrong with the model
     free = available_memory() if available is None else available
-    return min(DEFAULT_CONTEXT, longest, auto_context(free, weights, kv, longest))
+    return embedding_context(free, info.weights_bytes, kv, info.context_length)
 
 
 class Embedder:

@@ -34,7 +34,7 @@ from .base import LoopBackend, plan_memory, reusable_prefix
 from .prefixes import KeptPrefixes
 from .threads import BusyCores, thread_count, threads_for
 
-__all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"]
+__all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel", "gguf_info"]
 
 INSTALL_HINT = LLAMACPP_INSTALL
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
@@ -392,6 +392,14 @@ class LlamaCppModel:
         self.close()
 
 
+def gguf_info(model_path: str | Path) -> GgufInfo:
+    """A GGUF file's (or model folder's) info, as this backend loads it: its tokenizer.json is
+    written beside an installed model, else into the cache."""
+    path = expand(model_path)
+    beside = path.is_dir() and models_dir() in path.resolve().parents
+    return read_gguf_info(path, tokenizer_dir=None if beside else cache_dir() / "tokenizers")
+
+
 class LlamaCppBackend(LoopBackend):
     """A GGUF model (file, or a folder holding one) on llama.cpp."""
 
@@ -414,10 +422,7 @@ class LlamaCppBackend(LoopBackend):
         if device not in (None, "cpu"):
             raise InvalidRequestError(f"The llamacpp backend runs on the CPU here; device={device!r} is for 'mlc'.")
         self.check_available()
-        path = expand(model_path)
-        # The tokenizer.json is written beside an installed model, else into the cache.
-        beside = path.is_dir() and models_dir() in path.resolve().parents
-        self.info = read_gguf_info(path, tokenizer_dir=None if beside else cache_dir() / "tokenizers")
+        self.info = gguf_info(model_path)
         self.tokenizer = Tokenizer(self.info.tokenizer_file)
         self.template = template_for(self.info.model_type, self.tokenizer)
         context_length = plan_memory(self.info, context_length, ram_available, KV_BYTES)

@@ -31,6 +31,7 @@ __all__ = [
     "cpu_backends",
     "cpu_bandwidth",
     "cpu_decode_rate",
+    "embedding_context",
     "estimate",
     "gpu_bandwidth",
     "onnx_vs_llamacpp",
@@ -436,6 +437,14 @@ def auto_context(ram_available: int, weights_bytes: int, kv_bytes_per_token: int
         if kv <= KV_SHARE * budget and weights_bytes + ONNX_OVERHEAD + kv <= budget:
             return ctx
     return min(model_max, CONTEXTS[-1])
+
+
+def embedding_context(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, model_max: int) -> int:
+    """The window an embedding model gets unless asked: :func:`auto_context`'s, at most
+    ``EMBEDDING_CONTEXT`` (an embedder reads one text at a time; it sits beside a chat model)."""
+    from ..catalog import EMBEDDING_CONTEXT
+
+    return min(EMBEDDING_CONTEXT, model_max, auto_context(ram_available, weights_bytes, kv_bytes_per_token, model_max))
 
 
 def check_fit(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, context: int, what: str) -> None:

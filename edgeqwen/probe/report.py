@@ -33,8 +33,8 @@ def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
 def embedding_fit(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
     """The embedding model (search, RAG) beside the recommended one: its window (as the Embedder
     sizes it, from the memory the chat model leaves), its memory, and whether it fits there."""
-    from ..catalog import EMBEDDING_CONTEXT, catalog
-    from .planner import LLAMACPP_OVERHEAD, RAM_MARGIN, auto_context
+    from ..catalog import catalog
+    from .planner import LLAMACPP_OVERHEAD, RAM_MARGIN, embedding_context
 
     spec = next(s for s in catalog() if s.role == "embedding")
     g, build = spec.geometry, spec.builds["gguf"]
@@ -42,7 +42,7 @@ def embedding_fit(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
     taken = best.total_bytes if best is not None and best.device in ("cpu", "metal") else 0
     left = max(0, snap.ram_available - taken)
     weights, kv = g.gguf_weight_bytes(build["quantization"]), g.kv_bytes_per_token(2)  # llama.cpp's f16 KV
-    context = min(EMBEDDING_CONTEXT, auto_context(left, weights, kv, g.context_length))
+    context = embedding_context(left, weights, kv, g.context_length)
     total = weights + LLAMACPP_OVERHEAD + kv * context
     return {
         "model": spec.name,

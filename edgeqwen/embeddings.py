@@ -168,15 +168,31 @@ class Embedder:
             )
         return ids
 
-    def embed_tokens(self, token_ids: Sequence[int]) -> np.ndarray:
-        """The unit vector of token ids already made by :meth:`tokens` (or counted beforehand)."""
-        return normalize(self.backend.hidden_state(token_ids))
+    def token_lists(
+        self, texts: Iterable[str], *, instruction: str | None = None, truncate: bool = False
+    ) -> list[list[int]]:
+        """Each text's token ids (:meth:`tokens`), every text checked before any is read (an error
+        names its place, ``input[i]``)."""
+        if isinstance(texts, str):
+            raise InvalidRequestError("This takes a list of texts; for one text use embed(text).", "texts")
+        ids = []
+        for i, text in enumerate(texts):
+            try:
+                ids.append(self.tokens(text, instruction, truncate))
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"input[{i}]: {exc}", f"input[{i}]") from exc
+        return ids
+
+    def vectors(self, token_lists: Iterable[Sequence[int]], *, dimensions: int | None = None) -> Iterator[np.ndarray]:
+        """The unit vector of each list of token ids (made by :meth:`tokens`), as each is read."""
+        dimensions = self.check_dimensions(dimensions)  # checked now, not at the first vector
+        return (normalize(self.backend.hidden_state(ids), dimensions) for ids in token_lists)
 
     def embed(
         self, text: str, *, instruction: str | None = None, dimensions: int | None = None, truncate: bool = False
     ) -> np.ndarray:
         """One text's unit vector (float32). ``instruction``: the task, for a query."""
-        return next(self._vectors([self.tokens(text, instruction, truncate)], self.check_dimensions(dimensions)))
+        return next(self.vectors([self.tokens(text, instruction, truncate)], dimensions=dimensions))
 
     def embed_iter(
         self,
@@ -189,15 +205,8 @@ class Embedder:
         """Each text's unit vector as soon as it is read, in order, so a long run can show its
         progress and keep what it has. Every text is checked first: a bad one fails before any
         time is spent (the error names its place, ``input[i]``)."""
-        if isinstance(texts, str):
-            raise InvalidRequestError("This takes a list of texts; for one text use embed(text).", "texts")
-        ids = []
-        for i, text in enumerate(texts):
-            try:
-                ids.append(self.tokens(text, instruction, truncate))
-            except InvalidRequestError as exc:
-                raise InvalidRequestError(f"input[{i}]: {exc}", f"input[{i}]") from exc
-        return self._vectors(ids, self.check_dimensions(dimensions))
+        ids = self.token_lists(texts, instruction=instruction, truncate=truncate)
+        return self.vectors(ids, dimensions=dimensions)
 
     def embed_many(
         self,
@@ -210,10 +219,6 @@ class Embedder:
         """Unit vectors for ``texts``, one row each (float32); :meth:`embed_iter` gives them as they come."""
         rows = list(self.embed_iter(texts, instruction=instruction, dimensions=dimensions, truncate=truncate))
         return np.stack(rows) if rows else np.zeros((0, dimensions or self.dimensions), dtype=np.float32)
-
-    def _vectors(self, ids: list[list[int]], dimensions: int | None) -> Iterator[np.ndarray]:
-        for one in ids:
-            yield normalize(self.backend.hidden_state(one), dimensions)
 
     def check_dimensions(self, dimensions: int | None) -> int | None:
         """``dimensions`` if it is a whole number from 1 to the vector's length (None: all of it)."""

@@ -114,7 +114,7 @@ def test_bad_input_is_refused_with_what_to_do(embedder):
         and cut[-1] == embedder.tokens("x")[-1]
         and cut[:10] == embedder.tokens("word " * 100 + "!", truncate=True)[:10]
     )
-    assert np.allclose(embedder.embed("word " * 100, truncate=True), embedder.embed_tokens(cut))
+    assert np.allclose(embedder.embed("word " * 100, truncate=True), next(embedder.vectors([cut])))
     with pytest.raises(InvalidRequestError, match="from 1 to 64"):
         embedder.embed("x", dimensions=65)
     with pytest.raises(InvalidRequestError, match="list of texts"):
@@ -274,13 +274,13 @@ class _Slow:
         self.gate = threading.Event()
         self.read: list[str] = []
 
-    def tokens(self, text: str, truncate: bool = False) -> list[int]:
-        return [0] * len(text)
+    def token_lists(self, texts: list[str], truncate: bool = False) -> list[list[int]]:
+        return [[0] * len(text) for text in texts]
 
-    def embed_iter(self, texts: list[str], dimensions: int | None = None, truncate: bool = False):
-        for text in texts:
+    def vectors(self, ids: list[list[int]], dimensions: int | None = None):
+        for one in ids:
             self.gate.wait(10)
-            self.read.append(text)
+            self.read.append(len(one))
             yield np.ones(4, dtype=np.float32) / 2
 
 
@@ -306,7 +306,7 @@ def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_t
     deadline = time.monotonic() + 5
     while len(slow.read) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert slow.read == ["a", "dddd"]  # "bb" and "ccc" were never read
+    assert slow.read == [len("a"), len("dddd")]  # "bb" and "ccc" were never read
     worker.close()
 
 

@@ -122,7 +122,8 @@ class EmbeddingWorker:
 
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
-            vectors = self.embedder.embed_iter(asked.texts, dimensions=asked.dimensions, truncate=asked.truncate)
+            ids = self.embedder.token_lists(asked.texts, truncate=asked.truncate)
+            vectors = self.embedder.vectors(ids, dimensions=asked.dimensions)
         except InvalidRequestError as exc:
             if asked.listed or exc.param != "input[0]":
                 raise
@@ -130,9 +131,9 @@ class EmbeddingWorker:
         rows = []
         for row in vectors:
             rows.append(row)
-            if stop.is_set() and len(rows) < len(asked.texts):
+            if stop.is_set() and len(rows) < len(ids):
                 raise GenerationCancelled("The client closed the connection.")
-        return np.stack(rows), sum(len(self.embedder.tokens(text, truncate=asked.truncate)) for text in asked.texts)
+        return np.stack(rows), sum(len(one) for one in ids)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

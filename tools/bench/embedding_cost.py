@@ -64,7 +64,7 @@ def main() -> None:
         def ms(engine: str, ids: list[int] = ids, text: str = text) -> float:
             start = time.perf_counter()
             if engine == "edgeqwen":
-                ours.embed_tokens(ids)
+                next(ours.vectors([ids]))
             else:
                 peer.embed(text)
             return (time.perf_counter() - start) * 1e3

@@ -103,7 +103,6 @@ class ReplyStream:
         self._started = False
         self._thinking_filter: Any = None  # the output filters' own pass over the thinking as it streams
         self._thinking_done = False
-        self.thinking_streamed = False  # pieces() gave thinking text (a server sends it once, as it came)
 
     def __iter__(self) -> Iterator[str]:
         parts = self.pieces()
@@ -118,12 +117,6 @@ class ReplyStream:
         """The answer as it comes, as ``("thinking", text)`` and ``("text", text)`` pieces: Qwen3's
         thinking (checked by the output filters as it streams) before the answer's text. Iterate
         this or the stream itself, once."""
-        for kind, text in self._parts():
-            if kind == "thinking":
-                self.thinking_streamed = True
-            yield kind, text
-
-    def _parts(self) -> Iterator[tuple[str, str]]:
         if self._started and self._reply is None:
             # .reply() in the middle of the caller's own loop over the stream: it said "use .reply()"
             raise InvalidRequestError(

@@ -262,7 +262,9 @@ def test_any_body_gets_vectors_or_a_400_naming_the_field(served, body):
 def test_a_server_without_an_embedding_model_says_how_to_add_one():
     with BackgroundServer(Assistant(backend=FakeBackend(), policy="none")) as server:
         r = httpx.post(f"{server.base_url}/embeddings", json={"model": "m", "input": "x"}, timeout=30)
+        ollama = httpx.post(f"{server.url}/api/embed", json={"input": "x"}, timeout=30)  # no model named either
     assert r.status_code == 404 and "--embeddings qwen3-embedding-0.6b" in r.json()["error"]["message"]
+    assert ollama.status_code == 404 and "--embeddings qwen3-embedding-0.6b" in ollama.json()["error"]
 
 
 class _Slow:

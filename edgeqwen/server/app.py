@@ -39,7 +39,7 @@ from .completions import (
     completions_body,
     parse_completion_request,
 )
-from .embeddings import EmbeddingWorker, embeddings_body, parse_embeddings_request
+from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
 from .http import HTTPError, Thought, data_events, format_error, sse, told, translate, until_disconnect
 from .metrics import ServerMetrics
 from .ollama import ollama_routes
@@ -291,17 +291,7 @@ class _App:
         try:
             self._authorize(request)
             if self.embedding is None:
-                from ..catalog import catalog
-
-                which = next(s.name for s in catalog() if s.role == "embedding")
-                raise HTTPError(
-                    404,
-                    f"This server has no embedding model (it serves {self.model_id!r} for answers); start it with "
-                    f"--embeddings {which}.",
-                    "invalid_request_error",
-                    "model",
-                    "model_not_found",
-                )
+                raise no_embedding_model(self.model_id)
             asked = parse_embeddings_request(await self._body(request))
             vectors, tokens = await until_disconnect(request, self.embedding.embed(asked))
         except Exception as exc:

@@ -23,13 +23,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import GenerationCancelled, InvalidRequestError
+from .http import HTTPError
 from .protocol import RequestError
 from .worker import QueueFullError
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
 
-__all__ = ["EmbeddingWorker", "EmbeddingsRequest", "embeddings_body", "parse_embeddings_request"]
+__all__ = [
+    "EmbeddingWorker",
+    "EmbeddingsRequest",
+    "embeddings_body",
+    "no_embedding_model",
+    "parse_embeddings_request",
+]
 
 MAX_INPUTS = 2048  # OpenAI's bound on texts per request
 _TOKEN_IDS = (
@@ -81,6 +88,21 @@ def parse_embeddings_request(body: Any) -> EmbeddingsRequest:
     model = body.get("model", "")
     listed = isinstance(given, list)
     return EmbeddingsRequest(model if isinstance(model, str) else "", tuple(texts), dimensions, fmt, listed)
+
+
+def no_embedding_model(chat_model: str) -> HTTPError:
+    """The 404 for embeddings asked of a server started without ``--embeddings``, on either API."""
+    from ..catalog import catalog
+
+    which = next(s.name for s in catalog() if s.role == "embedding")
+    return HTTPError(
+        404,
+        f"This server has no embedding model (it serves {chat_model!r} for answers); start it with "
+        f"--embeddings {which}.",
+        "invalid_request_error",
+        "model",
+        "model_not_found",
+    )
 
 
 def embeddings_body(model: str, vectors: np.ndarray, prompt_tokens: int, fmt: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
 from ..types import Reply
-from .embeddings import parse_embeddings_request
+from .embeddings import no_embedding_model, parse_embeddings_request
 from .http import HTTPError, Thought, told, translate, until_disconnect
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
@@ -178,9 +178,11 @@ class _Ollama:
         """The served model ``asked`` names (``NAME`` or ``NAME:latest``), else a 404 as Ollama's."""
         name = asked[: -len(":latest")] if isinstance(asked, str) and asked.endswith(":latest") else asked
         chat, embedder = self.app.model_id, self.app.embedding.embedder.name if self.app.embedding else None
+        if embedding and embedder is None:
+            raise no_embedding_model(chat)
         if embedding and name == embedder or not embedding and name == chat:
             return name
-        if not embedding and name == embedder:
+        if not embedding and embedder is not None and name == embedder:
             raise HTTPError(
                 400,
                 f"{embedder!r} is the embedding model: it turns text into vectors and cannot answer; chat with "
@@ -191,7 +193,7 @@ class _Ollama:
             raise HTTPError(
                 400,
                 f"{chat!r} is the chat model; its hidden states were never trained as text vectors. Embed with "
-                + (f"{embedder!r}." if embedder else "an embedding model: start the server with --embeddings."),
+                f"{embedder!r}.",
                 "invalid_request_error",
             )
         served = " and ".join(repr(n) for n in self.app.served())
@@ -310,8 +312,7 @@ class _Ollama:
             if not isinstance(body, dict):
                 raise RequestError("The request body must be a JSON object with model and input.")
             model = self._served(body.get("model"), embedding=True)
-            if self.app.embedding is None:  # pragma: no cover - _served has said so
-                raise HTTPError(404, "This server has no embedding model.", "not_found_error")
+            assert self.app.embedding is not None  # _served said so otherwise
             given = {"input": body.get("prompt") if legacy else body.get("input"), "dimensions": body.get("dimensions")}
             truncate = body.get("truncate", True)  # Ollama's default: a text too long loses its end
             if not isinstance(truncate, bool):

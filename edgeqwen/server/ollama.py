@@ -58,8 +58,15 @@ _SAMPLING = {  # Ollama's option -> the OpenAI chat field
 }
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+def _iso(seconds: float | None = None) -> str:
+    """A time as Ollama writes it (UTC, ``Z``); now when none is given."""
+    moment = datetime.now(timezone.utc) if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _untagged(asked: Any) -> Any:
+    """A model name without Ollama's default tag: ``NAME:latest`` is ``NAME``."""
+    return asked[: -len(":latest")] if isinstance(asked, str) and asked.endswith(":latest") else asked
 
 
 def _options(body: dict[str, Any], out: dict[str, Any]) -> None:
@@ -176,7 +183,7 @@ class _Ollama:
 
     def _served(self, asked: Any, embedding: bool = False) -> str:
         """The served model ``asked`` names (``NAME`` or ``NAME:latest``), else a 404 as Ollama's."""
-        name = asked[: -len(":latest")] if isinstance(asked, str) and asked.endswith(":latest") else asked
+        name = _untagged(asked)
         chat, embedder = self.app.model_id, self.app.embedding.embedder.name if self.app.embedding else None
         if embedding and embedder is None:
             raise no_embedding_model(chat)
@@ -214,7 +221,7 @@ class _Ollama:
             if parsed is None:  # an empty prompt loads the model and answers nothing (clients warm a model up)
                 model = self._served(body.get("model"))
                 return JSONResponse(
-                    {"model": model, "created_at": _now(), "response": "", "done": True, "done_reason": "load"}
+                    {"model": model, "created_at": _iso(), "response": "", "done": True, "done_reason": "load"}
                 )
             chat, field = parsed
             self._served(chat.model)
@@ -253,13 +260,13 @@ class _Ollama:
 
     def _whole(self, reply: Reply, model: str, field: str, started: float) -> dict[str, Any]:
         said = self._said(field, reply.text, reply.thinking, _calls(reply))
-        return {"model": model, "created_at": _now(), **said, **_stats(reply, started), **_logprobs(reply)}
+        return {"model": model, "created_at": _iso(), **said, **_stats(reply, started), **_logprobs(reply)}
 
     async def _lines(
         self, generation: AsyncReplyStream, model: str, field: str, started: float
     ) -> AsyncIterator[bytes]:
         def line(body: dict[str, Any]) -> bytes:
-            return (json.dumps({"model": model, "created_at": _now(), **body}, ensure_ascii=False) + "\n").encode()
+            return (json.dumps({"model": model, "created_at": _iso(), **body}, ensure_ascii=False) + "\n").encode()
 
         try:
             async for said in told(generation):
@@ -353,34 +360,25 @@ class _Ollama:
             "thinks": backend.template.supports_thinking,
         }
 
-    def _details(self, name: str) -> dict[str, Any]:
-        info = self._facts(name)
-        return {
+    def _listed(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A served model as Ollama's listings name it (their shared fields), and its facts."""
+        facts = self._facts(name)
+        details = {
             "parent_model": "",
-            "format": info["format"],
-            "family": info["family"],
-            "families": [info["family"]],
-            "parameter_size": info["parameter_size"],
-            "quantization_level": info["quantization"],
+            "format": facts["format"],
+            "family": facts["family"],
+            "families": [facts["family"]],
+            "parameter_size": facts["parameter_size"],
+            "quantization_level": facts["quantization"],
         }
+        return {"name": name, "model": name, "size": facts["size"], "digest": "", "details": details}, facts
 
     async def tags(self, request: Request) -> Response:
         try:
             self.app._authorize(request)
         except HTTPError as exc:
             return self._error(exc)
-        modified = datetime.fromtimestamp(self.app.created, timezone.utc).isoformat().replace("+00:00", "Z")
-        models = [
-            {
-                "name": name,
-                "model": name,
-                "modified_at": modified,
-                "size": self._facts(name)["size"],
-                "digest": "",
-                "details": self._details(name),
-            }
-            for name in self.app.served()
-        ]
+        models = [{**self._listed(name)[0], "modified_at": _iso(self.app.created)} for name in self.app.served()]
         return JSONResponse({"models": models})
 
     async def ps(self, request: Request) -> Response:
@@ -388,19 +386,11 @@ class _Ollama:
             self.app._authorize(request)
         except HTTPError as exc:
             return self._error(exc)
-        models = [
-            {
-                "name": name,
-                "model": name,
-                "size": self._facts(name)["size"],
-                "digest": "",
-                "details": self._details(name),
-                "expires_at": "9999-12-31T23:59:59Z",  # loaded for the server's life
-                "size_vram": 0,
-                "context_length": self._facts(name)["context_length"],
-            }
-            for name in self.app.served()
-        ]
+        models = []
+        for name in self.app.served():
+            listed, facts = self._listed(name)
+            expires = "9999-12-31T23:59:59Z"  # loaded for the server's life
+            models.append({**listed, "expires_at": expires, "size_vram": 0, "context_length": facts["context_length"]})
         return JSONResponse({"models": models})
 
     async def show(self, request: Request) -> Response:
@@ -408,28 +398,25 @@ class _Ollama:
             self.app._authorize(request)
             body = await self.app._body(request)
             asked = body.get("model", body.get("name")) if isinstance(body, dict) else None
-            embedding = self.app.embedding is not None and asked in (
-                self.app.embedding.embedder.name,
-                f"{self.app.embedding.embedder.name}:latest",
-            )
+            embedding = self.app.embedding is not None and _untagged(asked) == self.app.embedding.embedder.name
             name = self._served(asked, embedding=embedding)
         except Exception as exc:
             return self._error(exc)
-        info = self._facts(name)
-        thinking = ["thinking"] if info["thinks"] else []
+        listed, facts = self._listed(name)
+        thinking = ["thinking"] if facts["thinks"] else []
         capabilities = ["embedding"] if embedding else ["completion", "tools", *thinking]
         return JSONResponse(
             {
                 "modelfile": "",
                 "parameters": "",
                 "template": "",
-                "details": self._details(name),
+                "details": listed["details"],
                 "model_info": {
-                    "general.architecture": info["family"],
-                    f"{info['family']}.context_length": info["context_length"],
+                    "general.architecture": facts["family"],
+                    f"{facts['family']}.context_length": facts["context_length"],
                 },
                 "capabilities": capabilities,
-                "modified_at": datetime.fromtimestamp(self.app.created, timezone.utc).isoformat(),
+                "modified_at": _iso(self.app.created),
             }
         )
 

@@ -103,6 +103,7 @@ class ReplyStream:
         self._started = False
         self._thinking_filter: Any = None  # the output filters' own pass over the thinking as it streams
         self._thinking_done = False
+        self._thought: list[str] = []  # the thinking as that pass let it out: the reply's thinking
 
     def __iter__(self) -> Iterator[str]:
         parts = self.pieces()
@@ -167,7 +168,7 @@ class ReplyStream:
             self._filter.reset()
         self._events = list(self._first_events)
         self._tokens, self._shown = [], []
-        self._thinking_filter, self._thinking_done = None, False
+        self._thinking_filter, self._thinking_done, self._thought = None, False, []
         self._logprobs = None if self._logprobs is None else []
         self._finish, self._metrics = "cancelled", Metrics()
         self._chunks = self._retry(self._attempt - 1, self._events)
@@ -207,12 +208,13 @@ class ReplyStream:
         if self._filter is not None and self._thinking_filter is None and (delta or ended):
             from .safety.stream import StreamFilter
 
-            self._thinking_filter = StreamFilter(self._filter.detectors)  # events: the reply's own check
+            self._thinking_filter = StreamFilter(self._filter.detectors)
         check = self._thinking_filter
         shown = check.feed(delta) if check is not None and delta else delta
         if ended:
             self._thinking_done = True
             shown += check.finish() if check is not None and not check.stopped else ""
+        self._thought.append(shown)
         return shown
 
     def _filtered(self, text: str) -> str:
@@ -279,18 +281,11 @@ class ReplyStream:
             tail = self._filter.feed(tail) + self._filter.finish()
             self._shown.append(tail)
         self._events.extend(self._filter.events)
-        thinking, events = self._checked_thinking(parsed.thinking)
-        self._events.extend(events)
+        self._thinking_piece(ended=True)  # what the pass still held, where the caller stopped early
+        check = self._thinking_filter  # made by now wherever the filter is
+        self._events.extend(check.events)
+        thinking = "" if check.stopped else "".join(self._thought)
         return tail, ParsedOutput("".join(self._shown), thinking, parsed.tool_calls)
-
-    def _checked_thinking(self, thinking: str) -> tuple[str, list[Any]]:
-        """The thinking as the output filters leave it ("" where one stopped it), and their events."""
-        if not thinking or self._filter is None:
-            return thinking, []
-        from .safety import filter_text
-
-        checked = filter_text(thinking, self._filter.detectors)
-        return ("" if checked.stopped else checked.text), list(checked.events)
 
     # -- results -----------------------------------------------------------------------------------
     @property

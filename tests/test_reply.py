@@ -46,6 +46,8 @@ def test_thinking_streams_as_pieces_filtered_and_adds_up_to_the_replys(size):
     thought = "".join(t for kind, t in pieces if kind == "thinking")
     reply = stream.reply()
     assert thought == reply.thinking and "bob@example.com" not in thought and thought.startswith("Write to ")
+    redacted = [e.evidence for e in reply.safety_events if e.action == "redact"]
+    assert sorted(redacted) == ["alice@example.org", "bob@example.com"]  # the thinking's event, and the answer's
     assert "".join(t for kind, t in pieces if kind == "text") == reply.text and "thinking" in kinds
     plain = ReplyStream(
         iter([Chunk("<think>\nhm\n</think>\n\nok"), Chunk("", None, "stop", Metrics())]), lambda r: None

@@ -58,6 +58,7 @@ __all__ = [
     "PromptTooLongError",
     "RefusedError",
     "Reply",
+    "Reranker",
     "ResponseFormat",
     "StructuredOutputError",
     "TokenLogprob",
@@ -81,6 +82,10 @@ def __getattr__(name: str):
         from .embeddings import Embedder
 
         return Embedder
+    if name == "Reranker":
+        from .rerank import Reranker
+
+        return Reranker
     if name == "Policy":
         from .safety import Policy
 

@@ -119,6 +119,11 @@ class ModelSpec:
         """No int4 ONNX build of it is published: `pull --convert` builds one (torch, the full checkpoint)."""
         return "repo" not in self.builds.get("onnx-int4-cpu", {})
 
+    @property
+    def gguf_publisher(self) -> str:
+        """Who publishes the GGUF: the model's makers (Qwen) or, where they publish none, llama.cpp's (ggml-org)."""
+        return str(self.builds.get("gguf", {}).get("repo", "?/")).split("/")[0]
+
     def gguf_route(self, llamacpp: bool) -> str | None:
         """How to get this model's GGUF, which llama.cpp runs with no conversion (installing
         llama.cpp first where ``llamacpp`` says it is missing); None where no GGUF is listed."""
@@ -126,8 +131,8 @@ class ModelSpec:
         if "repo" not in gguf:
             return None
         pull = (
-            f"`edgeqwen pull {self.name} --backend llamacpp` (the publisher's GGUF, ~{gguf['approx_size_mib']:,} "
-            "MiB, which llama.cpp runs as it is)"
+            f"`edgeqwen pull {self.name} --backend llamacpp` ({self.gguf_publisher}'s GGUF, "
+            f"~{gguf['approx_size_mib']:,} MiB, which llama.cpp runs as it is)"
         )
         return pull if llamacpp else f"install llama.cpp with {LLAMACPP_INSTALL}, then {pull}"
 

@@ -225,7 +225,7 @@ def _read_info(
     tok_file = _write_once(text, beside if tokenizer_dir is None else tokenizer_dir / named, named)
     return GgufInfo(
         path=file,
-        name=name or _catalog_name(info) or file.stem,
+        name=name or _catalog_name(info, meta.get(f"{arch}.pooling_type")) or file.stem,
         model_type=arch,
         eos_token_ids=tuple(sorted(eos)),
         quantization=FILE_TYPES.get(int(meta.get("general.file_type", -1)), "unknown"),
@@ -234,18 +234,28 @@ def _read_info(
     )
 
 
-def _catalog_name(info: dict[str, int]) -> str | None:
-    """The catalog model with this geometry (a GGUF file names its model only in free text)."""
+# llama.cpp's pooling types that say what a GGUF was converted for, where two catalog models share
+# a geometry (Qwen3-Embedding-0.6B and Qwen3-Reranker-0.6B): 3 is last-token, 4 a rank head.
+_POOLING_ROLES = {3: "embedding", 4: "reranker"}
+
+
+def _catalog_name(info: dict[str, int], pooling: object = None) -> str | None:
+    """The catalog model with this geometry (a GGUF file names its model only in free text); where
+    several share it, the one whose role the file's pooling type says, else none."""
     from .catalog import catalog
 
-    for spec in catalog():
-        g = spec.geometry
-        if (g.layers, g.hidden, g.heads, g.kv_heads, g.head_dim, g.vocab) == (
-            info["num_layers"], info["hidden"], info["num_heads"], info["num_kv_heads"], info["head_size"],
-            info["vocab_size"],
-        ):  # fmt: skip
-            return spec.name
-    return None
+    found = [
+        spec
+        for spec in catalog()
+        if (spec.geometry.layers, spec.geometry.hidden, spec.geometry.heads, spec.geometry.kv_heads,
+            spec.geometry.head_dim, spec.geometry.vocab)
+        == (info["num_layers"], info["hidden"], info["num_heads"], info["num_kv_heads"], info["head_size"],
+            info["vocab_size"])
+    ]  # fmt: skip
+    if len(found) > 1:
+        role = _POOLING_ROLES.get(pooling) if isinstance(pooling, int) else None
+        found = [spec for spec in found if spec.role == role]
+    return found[0].name if len(found) == 1 else None
 
 
 def _write_once(text: str, target: Path, named: str) -> Path:

@@ -159,7 +159,8 @@ def build_backend(
 ) -> Backend:
     """The backend ``name`` over ``model``: its runtime checked before a model name is resolved or
     anything downloads; a remote backend takes the server's model id as it is. ``role``: what a
-    catalog model named here must be ("chat" to answer, "embedding" to embed; None: anything)."""
+    catalog model named here must be ("chat" to answer, "embedding" to embed, "reranker" to rerank;
+    None: anything)."""
     from .backends import backend_class, load_backend
 
     check_role(model, role)
@@ -179,26 +180,47 @@ def build_backend(
     return backend
 
 
+# What a model of each role that cannot answer does, and where it is used instead.
+_ROLE_USES = {
+    "embedding": (
+        "turns text into vectors",
+        "edgeqwen.Embedder({name!r}), or serve it beside a chat model with `edgeqwen serve MODEL --embeddings {name}`",
+    ),
+    "reranker": (
+        "judges documents against a query",
+        "edgeqwen.Reranker({name!r}), or serve it beside a chat model with `edgeqwen serve MODEL --reranker {name}`",
+    ),
+}
+# Why a model of another role cannot stand in for one of these.
+_ROLE_WHY = {
+    "embedding": "its hidden states were never trained as text vectors",
+    "reranker": "it was never trained to judge a document against a query",
+}
+
+
 def check_role(model: str | None, role: str | None) -> None:
-    """Refuse a catalog model named for what it cannot do ("chat": answer, "embedding": embed), before
-    anything loads; anything else (a path, an unknown name) is taken as given."""
+    """Refuse a catalog model named for what it cannot do ("chat": answer, "embedding": embed,
+    "reranker": rerank), before anything loads; anything else (a path, an unknown name) is taken as given."""
     from .catalog import catalog, spec_named
 
     spec = spec_named(model) if model is not None and role is not None else None
     if spec is None or spec.role == role or (role == "chat" and spec.role == "guard"):
         return
-    if spec.role == "embedding":
+    if role == "chat" and spec.role in _ROLE_USES:
+        does, use = _ROLE_USES[spec.role]
         raise InvalidRequestError(
-            f"{spec.name} turns text into vectors and cannot answer: use edgeqwen.Embedder({spec.name!r}), or "
-            f"serve it beside a chat model with `edgeqwen serve MODEL --embeddings {spec.name}`.",
+            f"{spec.name} {does} and cannot answer prompts: use {use.format(name=spec.name)}.",
             "model",
         )
-    embedders = ", ".join(s.name for s in catalog() if s.role == "embedding")
+    wanted = ", ".join(s.name for s in catalog() if s.role == role)
+    why = _ROLE_WHY.get(str(role), "it was not trained for that")
     raise InvalidRequestError(
-        f"{spec.name} is a {spec.role} model, not an embedding model (its hidden states were never trained as "
-        f"text vectors); use {embedders}.",
-        "model",
+        f"{spec.name} is {_a(spec.role)} model, not {_a(str(role))} model ({why}); use {wanted}.", "model"
     )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def resolve_model(

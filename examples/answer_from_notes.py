@@ -1,12 +1,15 @@
 """Answer from your own notes: find the notes nearest a question in meaning (text embeddings), then
 let the model answer from them (retrieval-augmented generation), all on this machine.
 
-    python examples/answer_from_notes.py [--embedding-model qwen3-embedding-0.6b] [--model MODEL] ["QUESTION"]
+    python examples/answer_from_notes.py [--embedding-model qwen3-embedding-0.6b] [--model MODEL]
+        [--reranker qwen3-reranker-0.6b] ["QUESTION"]
 
 Needs an embedding model: ``edgeqwen pull qwen3-embedding-0.6b --backend llamacpp`` (~604 MiB).
 The notes are embedded once as documents; the question as a query, with the task it serves
 (Qwen3-Embedding reads a task before a query, not before a document). Vectors have length 1, so
-a dot product is their cosine similarity, and the nearest notes go into the prompt.
+a dot product is their cosine similarity, and the nearest notes go into the prompt. With
+``--reranker`` (``edgeqwen pull qwen3-reranker-0.6b --backend llamacpp``), twice as many are
+found by vector, then a reranker reads the question with each and the best go into the prompt.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 
 import numpy as np
 
-from edgeqwen import Assistant, EdgeQwenError, Embedder
+from edgeqwen import Assistant, EdgeQwenError, Embedder, Reranker
 from edgeqwen.embeddings import RETRIEVAL
 
 NOTES = [
@@ -42,12 +45,17 @@ def main() -> int:
     parser.add_argument("question", nargs="?", default="What pressure should the boiler be at?")
     parser.add_argument("--embedding-model", default=None, help="default: the installed embedding model")
     parser.add_argument("--model", default=None, help="the model that answers (default: installed, or the demo)")
+    parser.add_argument("--reranker", default=None, help="a reranker to order what the vectors found (optional)")
     args = parser.parse_args()
     try:
         with Embedder(args.embedding_model) as embedder:
             vectors = embedder.embed_many(NOTES)
             query = embedder.embed(args.question, instruction=RETRIEVAL)
-        hits = nearest(NOTES, vectors, query)
+        hits = nearest(NOTES, vectors, query, k=4 if args.reranker else 2)
+        if args.reranker:  # the question read with each candidate: a second, closer look
+            with Reranker(args.reranker) as reranker:
+                ranked = reranker.rerank(args.question, [note for _, note in hits], top_n=2)
+            hits = [(r.score, r.document) for r in ranked]
         for score, note in hits:
             print(f"{score:.3f}  {note}")
         notes = "\n".join(f"- {note}" for _, note in hits)

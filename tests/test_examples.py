@@ -131,12 +131,16 @@ def test_answer_from_notes(demo_model, tiny_ggufs):
     vectors = np.eye(3, dtype=np.float32)
     query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
     assert module.nearest(["a", "b", "c"], vectors, query) == [(0.800000011920929, "b"), (0.6000000238418579, "a")]
-    out = run("answer_from_notes.py", "--embedding-model", str(tiny_ggufs["qwen3-f32"]))
+    gguf = str(tiny_ggufs["qwen3-f32"])
+    out = run("answer_from_notes.py", "--embedding-model", gguf)
     lines = out.splitlines()
     scores = [float(line.split("  ", 1)[0]) for line in lines[:2]]
     assert all(-1 <= s <= 1 for s in scores) and scores[0] >= scores[1]
     assert all(line.split("  ", 1)[1] in module.NOTES for line in lines[:2])
     assert lines[2].startswith("answer: ") and len(lines[2]) > len("answer: ")
+    reranked = run("answer_from_notes.py", "--embedding-model", gguf, "--reranker", gguf).splitlines()
+    scores = [float(line.split("  ", 1)[0]) for line in reranked[:2]]  # P("yes"), best first
+    assert all(0 <= s <= 1 for s in scores) and scores[0] >= scores[1] and reranked[2].startswith("answer: ")
     missing = subprocess.run(
         [sys.executable, str(EXAMPLES / "answer_from_notes.py")], capture_output=True, text=True, timeout=120
     )

@@ -397,7 +397,7 @@ def test_the_probe_says_how_to_get_its_choice():
     # no prebuilt int4 ONNX of a Qwen model: converted here, or its GGUF, which llama.cpp runs as it is
     convert, gguf = how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), replace(big, llamacpp_available=True))
     assert convert.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`")
-    assert gguf.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp` (the publisher's GGUF, ~885 MiB")
+    assert gguf.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp` (Qwen's GGUF, ~885 MiB")
 
 
 def test_the_probe_never_sends_a_machine_to_a_conversion_it_cannot_run():
@@ -598,15 +598,21 @@ def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch
 
 
 def test_the_report_says_whether_the_embedding_model_fits_beside_the_recommendation():
-    """Search / RAG needs the embedding model beside the chat model: its window is sized from the
-    memory the recommended model leaves, as the Embedder sizes it."""
-    from edgeqwen.probe.report import embedding_fit, format_report
+    """Search / RAG needs the embedding model beside the chat model, and a reranker beside both: each
+    window is sized from the memory the models loaded before it leave, as `serve` loads them."""
+    from edgeqwen.probe.report import format_report, side_fit
 
     small, big = load("pi4-4gb"), load("pi5-8gb")
-    fits = {name: embedding_fit(snap, plan(snap)) for name, snap in (("pi4", small), ("pi5", big))}
+    fits = {name: side_fit(snap, plan(snap), "embedding") for name, snap in (("pi4", small), ("pi5", big))}
     g = get_model("qwen3-embedding-0.6b").geometry
     for fit in fits.values():
         assert fit["model"] == "qwen3-embedding-0.6b" and "--backend llamacpp" in fit["get_it"]
         assert fit["total_bytes"] > g.gguf_weight_bytes("Q8_0") + g.kv_bytes_per_token(2) * fit["context_length"]
     assert fits["pi4"]["context_length"] < fits["pi5"]["context_length"] <= 8192  # less memory left: a smaller window
-    assert "search / RAG: Qwen3-Embedding-0.6B" in format_report(big, plan(big))
+    report = format_report(big, plan(big))
+    assert "search / RAG: Qwen3-Embedding-0.6B" in report and "reranking: Qwen3-Reranker-0.6B" in report
+    for snap in (small, big):
+        rr = side_fit(snap, plan(snap), "reranker")
+        assert rr["model"] == "qwen3-reranker-0.6b" and "qwen3-reranker-0.6b --backend llamacpp" in rr["get_it"]
+        # sized after the embedding model took its share: never more room than the embedding model had
+        assert rr["context_length"] <= side_fit(snap, plan(snap), "embedding")["context_length"]

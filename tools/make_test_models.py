@@ -121,7 +121,9 @@ def _gguf_name(hf: str) -> str | None:
 def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32", pooling: int | None = None) -> Path:
     """``hf_dir`` (a Qwen2/Qwen3 folder: config.json, safetensors, tokenizer.json) as one GGUF file
     at ``out`` (f32 or f16 matrices; norms and biases stay f32, as llama.cpp's converter keeps them).
-    ``pooling``: the ``{arch}.pooling_type`` an embedding model's GGUF declares (3: last token)."""
+    ``pooling``: the ``{arch}.pooling_type`` an embedding model's GGUF declares (3: last token), or
+    4 (rank) with the classifier head llama.cpp's converter writes for Qwen3-Reranker: the "yes"
+    and "no" rows of the (tied) embedding as ``cls.output``, labelled so."""
     import json
 
     import gguf
@@ -158,6 +160,8 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32", pooling: int | None 
     w.add_layer_norm_rms_eps(float(cfg["rms_norm_eps"]))
     if pooling is not None:
         w.add_pooling_type(gguf.PoolingType(pooling))
+    if pooling == gguf.PoolingType.RANK:
+        w.add_classifier_output_labels(["yes", "no"])
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == "f16" else gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
@@ -174,8 +178,11 @@ def write_gguf(hf_dir: Path, out: Path, dtype: str = "f32", pooling: int | None 
             for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                 value = f.get_tensor(key).float().numpy()
                 tensors[key] = value.astype(np.float16) if dtype == "f16" and value.ndim == 2 else value
+    if pooling == gguf.PoolingType.RANK:
+        rows = [tok["model"]["vocab"][word] for word in ("yes", "no")]
+        tensors["cls.output"] = tensors["model.embed_tokens.weight"][rows].astype(np.float32)
     for hf_name, value in sorted(tensors.items()):
-        name = _gguf_name(hf_name)
+        name = "cls.output.weight" if hf_name == "cls.output" else _gguf_name(hf_name)
         if name is None:
             raise SystemExit(f"no llama.cpp name for {hf_name}")
         w.add_tensor(name, value)

@@ -12,7 +12,9 @@ state reaches ``Request.prefill_check`` (the safety layer's activation probe);
 ``supports_kept_prefixes`` whether a prefix named by ``Request.keep_prefix`` is kept apart and
 restored for a later prompt that starts with it, whatever ran between; ``supports_logprobs`` /
 ``supports_prompt_logprobs`` whether ``GenerationConfig.logprobs`` / ``prompt_logprobs`` are
-reported (the latter needs every prompt position's logits: ``LanguageModel.prefill_all``).
+reported (the latter needs every prompt position's logits: ``LanguageModel.prefill_all``);
+``supports_next_logits`` whether ``next_logits`` reads the logits after a prompt (a reranker's
+yes/no judgement) without answering.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class Backend(ABC):
     supports_kept_prefixes: bool = False
     supports_logprobs: bool = False  # GenerationConfig.logprobs: our own loop sees every logit
     supports_prompt_logprobs: bool = False  # GenerationConfig.prompt_logprobs: the model's prefill_all
+    supports_next_logits: bool = False  # next_logits(token_ids): our own loop's prefill
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
@@ -178,6 +181,7 @@ class LoopBackend(Backend):
     supports_response_format = True
     supports_prefix_cache = True
     supports_logprobs = True
+    supports_next_logits = True
 
     model: LanguageModel
     _lock: threading.Lock
@@ -239,6 +243,23 @@ class LoopBackend(Backend):
         with self._lock:
             self.model.reset()
             return prefill_hidden(self.model, token_ids)
+
+    def next_logits(self, token_ids: Sequence[int], shared: int = 0) -> np.ndarray:
+        """The logits of the token after ``token_ids`` (a copy), nothing generated; waits for an
+        answer in progress. ``shared``: how many first tokens start other prompts too (one query's
+        documents). Those are kept apart and put back before the rest is computed, so prompts that
+        start alike prefill only what differs, and a prompt's logits never depend on what ran before."""
+        if self._owner == threading.get_ident():
+            raise InvalidRequestError(
+                "This model is still streaming an answer in this thread; finish or close it before scoring."
+            )
+        with self._lock:
+            if shared >= 2 and self.supports_kept_prefixes:
+                self.model.keep_prefix(token_ids[:shared])
+                self.model.rewind(0)
+            else:
+                self.model.reset()
+            return np.array(self.model.prefill(token_ids), dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -267,14 +267,15 @@ class LlamaCppModel:
             self._batch.n_tokens = n
             rc = self._ll.llama_decode(self._ctx, self._batch)
             if rc != 0:
-                self._resync(start + at)
+                self.rewind(start + at)
                 raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {_last_log()}).")
         self.tokens.extend(int(t) for t in ids)
         pointer = self._ll.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
 
-    def _resync(self, kept: int) -> None:
-        """After a failed call, keep what the cache is known to hold."""
+    def rewind(self, kept: int) -> None:
+        """Keep the first ``kept`` cached positions (the kept prefixes stay); after a failed call,
+        what the cache is known to hold."""
         self._ll.llama_memory_seq_rm(self._memory, 0, kept, -1)
         self.tokens = self.tokens[:kept]
 
@@ -330,7 +331,7 @@ class LlamaCppModel:
         if len(rest) > 1:
             self._run(rest[:-1])
         elif not rest:  # all cached: run the last token again to see its state
-            self._resync(len(self.tokens) - 1)
+            self.rewind(len(self.tokens) - 1)
             rest = token_ids[-1:]
         return self._run_keeping_hidden(rest[-1:])
 

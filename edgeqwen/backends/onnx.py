@@ -208,7 +208,8 @@ class OnnxModel:
             n = len(key)
             self._kept.put(key, {name: np.ascontiguousarray(a[:, :, :n]) for name, a in self._kv.items()})
 
-    def _rewind(self, n: int) -> None:
+    def rewind(self, n: int) -> None:
+        """Keep the first ``n`` cached positions (the kept prefixes stay)."""
         self.tokens = self.tokens[:n]
         if not self._shared:
             self._kv = {k: np.ascontiguousarray(v[:, :, :n]) for k, v in self._kv.items()}
@@ -263,7 +264,7 @@ class OnnxModel:
         same = reusable_prefix(self.tokens, token_ids)
         restored = self._restore(token_ids, same)
         if restored == same:  # a restored prefix replaces the cache's positions: nothing to rewind
-            self._rewind(same)
+            self.rewind(same)
         same = restored
         self.last_reused = same
         logits = None
@@ -286,7 +287,7 @@ class OnnxModel:
         token_ids = list(token_ids)
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
-        self._rewind(0)
+        self.rewind(0)
         self.last_reused = 0
         logits = np.zeros(0, dtype=np.float32)
         for token in token_ids:

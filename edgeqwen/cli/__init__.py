@@ -1,6 +1,6 @@
 """The ``edgeqwen`` command. Thin: parse flags, call the library, print. Errors from the
 library (:class:`EdgeQwenError`) become one clean line on stderr and an exit code. One module per
-kind of command: answer (run, chat, serve), embed, manage (pull, convert, models, verify, rm), machine
+kind of command: answer (run, chat, serve), embed, rerank, manage (pull, convert, models, verify, rm), machine
 (probe, bench), safety."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from .answer import chat, run, serve
 from .embed import embed
 from .machine import bench, probe
 from .manage import convert, models, pull, rm, verify
+from .rerank import rerank
 from .safety import safety
 
 __all__ = ["main"]
@@ -22,5 +23,5 @@ def main() -> None:
     """Run small Qwen models locally, in int4: llama.cpp or ONNX Runtime on CPU, MLC-LLM on a GPU."""
 
 
-for _command in (run, chat, serve, embed, convert, probe, bench, safety, models, pull, verify, rm):
+for _command in (run, chat, serve, embed, rerank, convert, probe, bench, safety, models, pull, verify, rm):
     main.add_command(_command)

@@ -319,6 +319,12 @@ def chat(model: str | None, **opts: Any) -> None:
     metavar="MODEL",
     help="Also serve /v1/embeddings with this embedding model (qwen3-embedding-0.6b, or a GGUF file).",
 )
+@click.option(
+    "--reranker",
+    "reranker_model",
+    metavar="MODEL",
+    help="Also serve /v1/rerank with this reranker (qwen3-reranker-0.6b, or a GGUF file).",
+)
 @model_options
 @clean_errors
 def serve(
@@ -332,10 +338,12 @@ def serve(
     body_timeout: float,
     cors_origins: tuple[str, ...],
     embedding_model: str | None,
+    reranker_model: str | None,
     **opts: Any,
 ) -> None:
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/responses,
-    /v1/completions, /v1/embeddings with --embeddings, /v1/models, /health, /metrics), and over
+    /v1/completions, /v1/embeddings with --embeddings, /v1/rerank with --reranker, /v1/models,
+    /health, /metrics), and over
     Ollama's (/api/chat, /api/generate, /api/embed, /api/tags ...) on the same port. Needs the
     server extra: pip install 'edgeqwen[server]'."""
     from ..server import require
@@ -347,14 +355,18 @@ def serve(
 
     settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
     check_port(host, port)  # before the model loads
-    if embedding_model is not None:  # a chat model named here fails before anything loads
-        from ..hub import check_role
+    from ..hub import check_role
 
-        check_role(embedding_model, "embedding")
+    check_role(embedding_model, "embedding")  # a model of another kind named here fails before anything loads
+    check_role(reranker_model, "reranker")
     bot = open_assistant(model, {**opts, "think": False})
-    embedder = None
-    if embedding_model is not None:  # second: its window is sized by the memory the chat model left
+    embedder = reranker = None
+    if embedding_model is not None:  # after it: their windows are sized by the memory the chat model left
         from ..embeddings import Embedder
 
         embedder = Embedder(embedding_model, threads=opts["threads"], announce=say)
-    run_server(bot, host, port, settings, announce=say, embedder=embedder)
+    if reranker_model is not None:
+        from ..rerank import Reranker
+
+        reranker = Reranker(reranker_model, threads=opts["threads"], announce=say)
+    run_server(bot, host, port, settings, announce=say, embedder=embedder, reranker=reranker)

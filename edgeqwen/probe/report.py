@@ -9,7 +9,7 @@ from typing import Any
 from .planner import Plan, Recommendation
 from .snapshot import SystemSnapshot
 
-__all__ = ["SCHEMA_FILE", "build_report", "embedding_fit", "format_report", "how_to_get", "load_schema"]
+__all__ = ["SCHEMA_FILE", "build_report", "format_report", "how_to_get", "load_schema", "side_fit"]
 
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 GIB = 1024**3
@@ -26,31 +26,41 @@ def build_report(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
         "system": snap.as_dict(),
         "plan": result.as_dict(),
         "get_it": ways,
-        "embedding": embedding_fit(snap, result),
+        "embedding": side_fit(snap, result, "embedding"),
+        "reranker": side_fit(snap, result, "reranker"),
     }
 
 
-def embedding_fit(snap: SystemSnapshot, result: Plan) -> dict[str, Any]:
-    """The embedding model (search, RAG) beside the recommended one: its window (as the Embedder
-    sizes it, from the memory the chat model leaves), its memory, and whether it fits there."""
+# The models a search app serves beside the chat model, in the order `serve` loads them after it:
+# each is sized from the memory the ones before it leave.
+SIDE_ROLES = ("embedding", "reranker")
+
+
+def side_fit(snap: SystemSnapshot, result: Plan, role: str) -> dict[str, Any]:
+    """The catalog's model of ``role`` (the embedding model, the reranker: search and RAG) beside the
+    recommended one: its window (as the Embedder or Reranker sizes it, from the memory the chat
+    model and the side models loaded before it leave), its memory, and whether it fits there."""
     from ..catalog import catalog
     from .planner import LLAMACPP_OVERHEAD, RAM_MARGIN, embedding_context
 
-    spec = next(s for s in catalog() if s.role == "embedding")
-    g, build = spec.geometry, spec.builds["gguf"]
     best = result.best
     taken = best.total_bytes if best is not None and best.device in ("cpu", "metal") else 0
     left = max(0, snap.ram_available - taken)
-    weights, kv = g.gguf_weight_bytes(build["quantization"]), g.kv_bytes_per_token(2)  # llama.cpp's f16 KV
-    context = embedding_context(left, weights, kv, g.context_length)
-    total = weights + LLAMACPP_OVERHEAD + kv * context
+    for one in SIDE_ROLES[: SIDE_ROLES.index(role) + 1]:
+        spec = next(s for s in catalog() if s.role == one)
+        g, build = spec.geometry, spec.builds["gguf"]
+        weights, kv = g.gguf_weight_bytes(build["quantization"]), g.kv_bytes_per_token(2)  # llama.cpp's f16 KV
+        context = embedding_context(left, weights, kv, g.context_length)
+        total = weights + LLAMACPP_OVERHEAD + kv * context
+        fits = total <= left * RAM_MARGIN
+        left = max(0, left - total)
     return {
         "model": spec.name,
         "display": spec.display,
         "backend": "llamacpp",
         "context_length": context,
         "total_bytes": total,
-        "fits": total <= left * RAM_MARGIN,
+        "fits": fits,
         "get_it": spec.gguf_route(snap.llamacpp_available),
     }
 
@@ -96,12 +106,13 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         lines.append(f"  why: {b.reason}")
         for i, way in enumerate(how_to_get(b, snap)):
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
-        emb = embedding_fit(snap, result)
-        beside = "fits beside it" if emb["fits"] else "does not fit beside it"
-        lines.append(
-            f"  search / RAG: {emb['display']}, window {emb['context_length']}, {emb['total_bytes'] / GIB:.1f} GiB: "
-            f"{beside}; {emb['get_it']}"
-        )
+        for role, label, beside in (("embedding", "search / RAG", "it"), ("reranker", "reranking", "them")):
+            side = side_fit(snap, result, role)
+            fits = f"fits beside {beside}" if side["fits"] else f"does not fit beside {beside}"
+            lines.append(
+                f"  {label}: {side['display']}, window {side['context_length']}, "
+                f"{side['total_bytes'] / GIB:.1f} GiB: {fits}; {side['get_it']}"
+            )
         if b.device == "cpu" and not result.calibrated and snap.llamacpp_available:
             # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and so a smaller model
             lines.append(

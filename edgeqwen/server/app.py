@@ -1,14 +1,15 @@
 """The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs, its
-legacy completions API and its embeddings API.
+legacy completions API, its embeddings API, and the rerank API of Jina's and Cohere's shape.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
-or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``GET
-/v1/models`` (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and
-scripts), ``GET /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's
-``{"error": {...}}`` shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413
-body too large, 415 a compressed body, 429 queue full, 500 model failure, 503 out of memory
-(:mod:`.http`). Ollama's API is served beside it, over the same model (:mod:`.ollama`). The model
-work is in :mod:`.worker`; this module only translates.
+or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``POST
+/v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``GET /v1/models`` (and
+``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
+/metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
+shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415
+a compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). Ollama's
+API is served beside it, over the same model (:mod:`.ollama`). The model work is in
+:mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from .protocol import (
     usage_body,
 )
 from .protocol import tool_calls_body as _tool_calls
+from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
 from .responses import ResponseEvents, parse_responses_request, response_body, response_id
 from .settings import Cors, ServerSettings
 from .worker import ModelWorker
@@ -62,6 +64,7 @@ from .worker import ModelWorker
 if TYPE_CHECKING:
     from ..assistant import Assistant
     from ..embeddings import Embedder
+    from ..rerank import Reranker
 
 __all__ = ["create_app"]
 
@@ -80,7 +83,12 @@ def _created(assistant: Assistant) -> int:
 
 class _App:
     def __init__(
-        self, bot: AsyncAssistant, settings: ServerSettings, model_id: str, embedder: Embedder | None = None
+        self,
+        bot: AsyncAssistant,
+        settings: ServerSettings,
+        model_id: str,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         self.model_id = model_id
@@ -88,6 +96,7 @@ class _App:
         self.worker = ModelWorker(bot, settings.max_queue, self.metrics)
         self.created = _created(bot.assistant)
         self.embedding = EmbeddingWorker(embedder, settings.max_queue) if embedder is not None else None
+        self.reranking = RerankWorker(reranker, settings.max_queue) if reranker is not None else None
         self.bot_backend = bot.assistant.backend
 
     def _authorize(self, request: Request) -> None:
@@ -301,20 +310,35 @@ class _App:
         self.metrics.record_status(200)
         return JSONResponse(embeddings_body(asked.model, vectors, tokens, asked.encoding_format))
 
+    async def rerank(self, request: Request) -> Response:
+        """``/v1/rerank``: the documents best first, from the reranker served beside the chat model."""
+        try:
+            self._authorize(request)
+            if self.reranking is None:
+                raise no_reranker(self.model_id)
+            asked = parse_rerank_request(await self._body(request))
+            ranked, tokens = await until_disconnect(request, self.reranking.rerank(asked))
+        except Exception as exc:
+            error = translate(exc)
+            self.metrics.record_status(error.status)
+            return error.response()
+        self.metrics.record_status(200)
+        return JSONResponse(rerank_body(asked, ranked, tokens, self.reranking.reranker.name))
+
     async def models(self, request: Request) -> Response:
         try:
             self._authorize(request)
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse({"object": "list", "data": [self._model(name) for name in self.served()]})
+        return JSONResponse({"object": "list", "data": [self._model(name) for name in self.listed()]})
 
     async def model(self, request: Request) -> Response:
         """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
         try:
             self._authorize(request)
             asked = request.path_params["model"]
-            if asked not in self.served():
-                served = " and ".join(repr(name) for name in self.served())
+            if asked not in self.listed():
+                served = " and ".join(repr(name) for name in self.listed())
                 raise HTTPError(
                     404,
                     f"The model {asked!r} is not served here; this server serves {served}.",
@@ -327,8 +351,12 @@ class _App:
         return JSONResponse(self._model(asked))
 
     def served(self) -> list[str]:
-        """The models' ids: the chat model's, then the embedding model's."""
+        """The models' ids: the chat model's, then the embedding model's (what Ollama's API lists)."""
         return [self.model_id] + ([self.embedding.embedder.name] if self.embedding is not None else [])
+
+    def listed(self) -> list[str]:
+        """What ``/v1/models`` lists: :meth:`served`, then the reranker's (Ollama's API has no reranking)."""
+        return self.served() + ([self.reranking.reranker.name] if self.reranking is not None else [])
 
     def _model(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
@@ -377,19 +405,22 @@ def create_app(
     settings: ServerSettings | None = None,
     model_id: str | None = None,
     embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
 ) -> Starlette:
     """The ASGI app serving ``assistant`` over HTTP. Given an :class:`~edgeqwen.AsyncAssistant`
     that the program also answers with, its requests and the program's own answers take turns on
-    the one model. ``embedder``: an :class:`~edgeqwen.Embedder` that serves ``/v1/embeddings``."""
+    the one model. ``embedder``: an :class:`~edgeqwen.Embedder` that serves ``/v1/embeddings``;
+    ``reranker``: a :class:`~edgeqwen.Reranker` that serves ``/v1/rerank``."""
     settings = settings or ServerSettings()
     bot = assistant if isinstance(assistant, AsyncAssistant) else AsyncAssistant(assistant)
     name = model_id or getattr(getattr(bot.assistant.backend, "info", None), "name", None) or "edgeqwen"
-    state = _App(bot, settings, name, embedder)
+    state = _App(bot, settings, name, embedder, reranker)
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
         Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
+        *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),

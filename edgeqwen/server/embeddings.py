@@ -13,9 +13,7 @@ request at the next text.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,7 +23,7 @@ import numpy as np
 from ..errors import GenerationCancelled, InvalidRequestError
 from .http import HTTPError
 from .protocol import RequestError
-from .worker import QueueFullError
+from .worker import SideWorker
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
@@ -123,24 +121,11 @@ class EmbeddingWorker:
 
     def __init__(self, embedder: Embedder, max_queue: int) -> None:
         self.embedder = embedder
-        self.max_queue = max_queue
-        self.pending = 0  # the request being embedded and those waiting
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgeqwen-embed")
+        self._side = SideWorker("embedding model", max_queue)
 
     async def embed(self, asked: EmbeddingsRequest) -> tuple[np.ndarray, int]:
         """The texts' vectors and their token count. QueueFullError when ``max_queue`` wait already."""
-        if self.pending > self.max_queue:
-            raise QueueFullError(
-                f"The embedding model is busy and {self.pending - 1} request(s) already wait (the server's "
-                "--max-queue); retry shortly."
-            )
-        stop = threading.Event()
-        self.pending += 1
-        try:
-            return await asyncio.wrap_future(self._pool.submit(self._run, asked, stop))
-        finally:
-            stop.set()  # a cancelled request (its client gone) stops at its next text
-            self.pending -= 1
+        return await self._side.run(lambda stop: self._run(asked, stop))
 
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
@@ -158,4 +143,4 @@ class EmbeddingWorker:
         return np.stack(rows), sum(len(one) for one in ids)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._side.close()

@@ -15,6 +15,7 @@ from .settings import ServerSettings
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
+    from ..rerank import Reranker
 
 __all__ = ["BackgroundServer", "check_port", "is_loopback", "notices", "serve"]
 
@@ -49,10 +50,11 @@ def _config(
     settings: ServerSettings | None,
     log_level: str,
     embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
 ):
     import uvicorn
 
-    app = create_app(assistant, settings, embedder=embedder)
+    app = create_app(assistant, settings, embedder=embedder, reranker=reranker)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
     return app, config
 
@@ -65,19 +67,22 @@ def serve(
     announce: Callable[[str], None] | None = None,
     log_level: str = "warning",
     embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
 ) -> None:
-    """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C), and
-    ``embedder`` (an :class:`~edgeqwen.Embedder`) at ``/v1/embeddings`` when given."""
+    """Serve ``assistant`` (an :class:`~edgeqwen.Assistant`) until interrupted (Ctrl-C), ``embedder``
+    (an :class:`~edgeqwen.Embedder`) at ``/v1/embeddings`` and ``reranker`` (a
+    :class:`~edgeqwen.Reranker`) at ``/v1/rerank`` when given."""
     import uvicorn
 
     from ..probe.limits import in_container
 
-    app, config = _config(assistant, host, port, settings, log_level, embedder)
+    app, config = _config(assistant, host, port, settings, log_level, embedder, reranker)
     state = app.state.edgeqwen
     if announce:
         for line in notices(host, port, state.settings, in_container()):
             announce(line)
         also = f", embeddings with {embedder.name}" if embedder is not None else ""
+        also += f", reranking with {reranker.name}" if reranker is not None else ""
         announce(
             f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI's API; Ollama's at "
             f"http://{host}:{port}). Ctrl-C stops."
@@ -114,6 +119,7 @@ class BackgroundServer:
         port: int = 0,
         log_level: str = "warning",
         embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         import uvicorn
 
@@ -122,7 +128,7 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.host, self.port = host, port
-        self.app, config = _config(assistant, host, port, settings, log_level, embedder)
+        self.app, config = _config(assistant, host, port, settings, log_level, embedder, reranker)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="edgeqwen-server", daemon=True)
 

@@ -4,19 +4,26 @@ The answers themselves run as :class:`~edgeqwen.AsyncAssistant` runs them: on it
 thread, in turn, a cancelled request (its client gone) stopping its answer or leaving the line.
 What the server adds is the line's bound: a request that would wait behind ``max_queue`` others
 fails at once with :class:`QueueFullError` (HTTP 429), and every finished answer is counted.
+A model served beside the chat model (an embedder, a reranker) has a :class:`SideWorker`: its
+requests take turns on a thread of their own, behind the same bound.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError
 from .metrics import ServerMetrics
 from .protocol import ChatRequest
 
-__all__ = ["ModelWorker", "QueueFullError"]
+__all__ = ["ModelWorker", "QueueFullError", "SideWorker"]
+
+T = TypeVar("T")
 
 
 class QueueFullError(EdgeQwenError):
@@ -63,3 +70,33 @@ class ModelWorker:
         generation = await start()
         generation.on_done(self.metrics.record_reply)
         return generation
+
+
+class SideWorker:
+    """Runs a side model's requests one at a time on a thread of its own; ``what`` names the model
+    in the error a request gets when ``max_queue`` others already wait."""
+
+    def __init__(self, what: str, max_queue: int) -> None:
+        self.what = what
+        self.max_queue = max_queue
+        self.pending = 0  # the request running and those waiting
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgeqwen-side")
+
+    async def run(self, job: Callable[[threading.Event], T]) -> T:
+        """``job(stop)``'s result, run in turn. ``stop`` is set when the request is cancelled (its
+        client gone): a job checks it between its items."""
+        if self.pending > self.max_queue:
+            raise QueueFullError(
+                f"The {self.what} is busy and {self.pending - 1} request(s) already wait (the server's "
+                "--max-queue); retry shortly."
+            )
+        stop = threading.Event()
+        self.pending += 1
+        try:
+            return await asyncio.wrap_future(self._pool.submit(job, stop))
+        finally:
+            stop.set()
+            self.pending -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,5 +1,5 @@
 """Random-weight models with the *exact* geometry of a catalog model (Qwen2.5-1.5B/3B, Qwen3-4B, the
-Qwen3Guard-Gen-0.6B guard, the Qwen3-Embedding-0.6B embedding model),
+Qwen3Guard-Gen-0.6B guard, the Qwen3-Embedding-0.6B embedding model, the Qwen3-Reranker-0.6B reranker),
 converted to edgeqwen's int4 ONNX build. Speed does not depend on weight values, so these are
 honest benchmark models; they produce no meaningful text.
 
@@ -88,6 +88,9 @@ def build(name: str, out: Path, keep_hf: bool = False, block_size: int = 32) -> 
     return folder
 
 
+POOLING = {"embedding": 3, "reranker": 4}  # llama.cpp's last-token and rank pooling
+
+
 def build_gguf(name: str, out: Path) -> list[Path]:
     """GGUF Q4_0, Q4_K_M and the catalog's own quantization of the same random model (needs
     ``OUT/NAME-random-hf``)."""
@@ -98,8 +101,8 @@ def build_gguf(name: str, out: Path) -> list[Path]:
 
     hf = out / f"{name}-random-hf"
     f16 = out / f"{name}-random-f16.gguf"
-    if not f16.is_file():
-        write_gguf(hf, f16, "f16")
+    if not f16.is_file():  # the pooling the publisher's file declares (a reranker's: a rank head)
+        write_gguf(hf, f16, "f16", POOLING.get(get_model(name).role))
     made = []
     labels = ["Q4_0", "Q4_K_M"]
     own = get_model(name).builds.get("gguf", {}).get("quantization")

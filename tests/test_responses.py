@@ -140,3 +140,28 @@ def test_calls_made_together_are_one_assistant_turn():
     request = parse_responses_request({"input": items}, 100)
     assert [m.role for m in request.messages] == ["user", "assistant", "tool", "tool"]
     assert [c.arguments["city"] for c in request.messages[1].tool_calls] == ["Paris", "Rome"]
+
+
+def test_qwen3s_thinking_streams_as_a_reasoning_item_before_the_message(qwen3_tokenizer_json):
+    """It came whole after the message with the last events: a UI showed nothing while the model
+    thought. Now it streams first, in the events the official client's accumulator reads."""
+    from edgeqwen.chat import template_for
+
+    reply = "<think>\nThe user asks for a capital.\n</think>\n\nParis."
+    fake = FakeBackend([reply] * 3, tokenizer_json=qwen3_tokenizer_json)
+    fake.template = template_for("qwen3", fake.tokenizer)
+    with BackgroundServer(Assistant(backend=fake, policy="none")) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        with client.responses.stream(model="fake", input="Capital of France?", reasoning={"effort": "low"}) as stream:
+            events = list(stream)
+            final = stream.get_final_response()
+        thoughts = [e.delta for e in events if e.type == "response.reasoning_text.delta"]
+        assert "".join(thoughts) == "The user asks for a capital." and len(thoughts) > 1  # piece by piece
+        first_text = next(i for i, e in enumerate(events) if e.type == "response.output_text.delta")
+        last_thought = max(i for i, e in enumerate(events) if e.type == "response.reasoning_text.delta")
+        assert last_thought < first_text
+        assert [item.type for item in final.output] == ["reasoning", "message"]
+        assert final.output[0].content[0].text == "The user asks for a capital." and final.output_text == "Paris."
+        whole = client.responses.create(model="fake", input="Capital of France?", reasoning={"effort": "low"})
+        assert [item.type for item in whole.output] == ["reasoning", "message"]
+        assert whole.output[0].content[0].text == "The user asks for a capital." and whole.output_text == "Paris."

@@ -244,8 +244,9 @@ class _App:
             yield events.started()
             async for said in told(generation):
                 if isinstance(said, Thought):
-                    continue  # its reasoning item comes whole with the response, as before
-                yield events.text(said) if isinstance(said, str) else events.finished(said)
+                    yield events.thought(said)
+                else:
+                    yield events.text(said) if isinstance(said, str) else events.finished(said)
         except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
             error = translate(exc)
             yield events.failed(str(error), error.code or error.kind)

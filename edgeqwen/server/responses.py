@@ -13,7 +13,8 @@ Decisions, where the API leaves room or this server cannot follow it:
 - ``reasoning`` items sent back as input are dropped (the model does not read its old thinking);
   ``include`` entries other than ``message.output_text.logprobs`` give nothing (there is no
   encrypted reasoning to give).
-- Qwen3's thinking comes back as a ``reasoning`` item whose ``content`` holds the text.
+- Qwen3's thinking comes back as a ``reasoning`` item before the message, whose ``content`` holds
+  the text; a stream sends it as it is written (``response.reasoning_text.delta``).
 """
 
 from __future__ import annotations
@@ -256,24 +257,25 @@ def _message(item_id: str, part: dict[str, Any], status: str = "completed") -> d
     return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": [part]}
 
 
-def _tail_items(reply: Reply, parallel: bool) -> list[dict[str, Any]]:
-    """What follows the message: the thinking, then the calls."""
-    items: list[dict[str, Any]] = []
-    if reply.thinking:
-        content = [{"type": "reasoning_text", "text": reply.thinking}]
-        items.append({"type": "reasoning", "id": _item_id("rs"), "summary": [], "content": content})
-    for call in reply.tool_calls if parallel else reply.tool_calls[:1]:
-        items.append(
-            {
-                "type": "function_call",
-                "id": _item_id("fc"),
-                "call_id": f"call_{uuid.uuid4().hex[:24]}",
-                "name": call.name,
-                "arguments": json.dumps(call.arguments, ensure_ascii=False),
-                "status": "completed",
-            }
-        )
-    return items
+def _reasoning(text: str, item_id: str | None = None, status: str = "completed") -> dict[str, Any]:
+    """Qwen3's thinking as a ``reasoning`` item: the text whole, as open-weight models' servers give it."""
+    content = [{"type": "reasoning_text", "text": text}] if text else []
+    return {"type": "reasoning", "id": item_id or _item_id("rs"), "summary": [], "content": content, "status": status}
+
+
+def _calls(reply: Reply, parallel: bool) -> list[dict[str, Any]]:
+    """The function calls that follow the message."""
+    return [
+        {
+            "type": "function_call",
+            "id": _item_id("fc"),
+            "call_id": f"call_{uuid.uuid4().hex[:24]}",
+            "name": call.name,
+            "arguments": json.dumps(call.arguments, ensure_ascii=False),
+            "status": "completed",
+        }
+        for call in (reply.tool_calls if parallel else reply.tool_calls[:1])
+    ]
 
 
 def _shell(rid: str, model: str, created: int, request: ChatRequest, status: str) -> dict[str, Any]:
@@ -305,22 +307,26 @@ def _finished(shell: dict[str, Any], reply: Reply, output: list[dict[str, Any]])
 def response_body(rid: str, model: str, reply: Reply, request: ChatRequest) -> dict[str, Any]:
     """The whole ``response`` object for a finished reply."""
     shell = _shell(rid, model, int(time.time()), request, "completed")
-    output = []
+    output = [_reasoning(reply.thinking)] if reply.thinking else []  # the thinking first, as it was written
     if reply.text or not reply.tool_calls:
         output.append(_message(_item_id("msg"), _text_part(reply)))
-    return _finished(shell, reply, output + _tail_items(reply, request.parallel_tool_calls))
+    return _finished(shell, reply, output + _calls(reply, request.parallel_tool_calls))
 
 
 class ResponseEvents:
     """The stream of a response, event by event, as OpenAI's server sends it: ``started()`` first,
-    ``text(piece)`` for each piece of the answer, ``finished(reply)`` last. Each returns the SSE
-    lines to send."""
+    ``thought(piece)`` for each piece of the thinking (a ``reasoning`` item, its text streamed as
+    ``response.reasoning_text.delta`` events, as open-weight models' servers send it), ``text(piece)``
+    for each piece of the answer, ``finished(reply)`` last. Each returns the SSE lines to send."""
 
     def __init__(self, rid: str, model: str, request: ChatRequest) -> None:
         self.shell = _shell(rid, model, int(time.time()), request, "in_progress")
         self.parallel = request.parallel_tool_calls
         self.sequence = 0
+        self.output: list[dict[str, Any]] = []  # the items done so far
         self.message_id: str | None = None
+        self.reasoning_id: str | None = None  # the thinking's item while it is open
+        self.thinking = ""
 
     def _event(self, kind: str, **fields: Any) -> str:
         body = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -332,46 +338,73 @@ class ResponseEvents:
             "response.in_progress", response=self.shell
         )
 
-    def _text_at(self) -> dict[str, Any]:
-        """Where the answer's text is: the one content part of the first output item, the message."""
-        return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+    def _at(self, item_id: str | None) -> dict[str, Any]:
+        """Where an open item's text is: its one content part, after the items done."""
+        return {"item_id": item_id, "output_index": len(self.output), "content_index": 0}
+
+    def thought(self, piece: str) -> str:
+        out = ""
+        if self.reasoning_id is None:
+            self.reasoning_id = _item_id("rs")
+            item = _reasoning("", self.reasoning_id, "in_progress")
+            out += self._event("response.output_item.added", output_index=len(self.output), item=item)
+            empty = {"type": "reasoning_text", "text": ""}
+            out += self._event("response.content_part.added", **self._at(self.reasoning_id), part=empty)
+        self.thinking += piece
+        return out + self._event("response.reasoning_text.delta", **self._at(self.reasoning_id), delta=piece)
+
+    def _close_reasoning(self) -> str:
+        if self.reasoning_id is None:
+            return ""
+        at, part = self._at(self.reasoning_id), {"type": "reasoning_text", "text": self.thinking}
+        item = _reasoning(self.thinking, self.reasoning_id)
+        out = self._event("response.reasoning_text.done", **at, text=self.thinking)
+        out += self._event("response.content_part.done", **at, part=part)
+        out += self._event("response.output_item.done", output_index=at["output_index"], item=item)
+        self.output.append(item)
+        self.reasoning_id = None
+        return out
 
     def _open_message(self) -> str:
+        out = self._close_reasoning()
         self.message_id = _item_id("msg")
         empty = {"type": "output_text", "text": "", "annotations": []}
-        return self._event(
-            "response.output_item.added", output_index=0, item=_message(self.message_id, empty, "in_progress")
-        ) + self._event("response.content_part.added", **self._text_at(), part=empty)
+        item = _message(self.message_id, empty, "in_progress")
+        out += self._event("response.output_item.added", output_index=len(self.output), item=item)
+        return out + self._event("response.content_part.added", **self._at(self.message_id), part=empty)
 
     def text(self, piece: str) -> str:
         out = self._open_message() if self.message_id is None else ""
-        return out + self._event("response.output_text.delta", **self._text_at(), delta=piece, logprobs=[])
+        return out + self._event("response.output_text.delta", **self._at(self.message_id), delta=piece, logprobs=[])
 
     def finished(self, reply: Reply) -> str:
-        out, output = "", []
+        late = reply.thinking if reply.thinking and not self.thinking else ""  # not streamed (a stop rule ended it)
+        if late and self.message_id is None:  # whole, in its place before the message
+            out = self.thought(late) + self._close_reasoning()
+            late = ""
+        else:
+            out = self._close_reasoning()
         if self.message_id is not None or reply.text or not reply.tool_calls:
             if self.message_id is None:
                 out += self._open_message()
-            part = _text_part(reply)
+            part, at = _text_part(reply), self._at(self.message_id)
             if part["type"] == "output_text":
-                out += self._event("response.output_text.done", **self._text_at(), text=part["text"], logprobs=[])
-            out += self._event("response.content_part.done", **self._text_at(), part=part)
+                out += self._event("response.output_text.done", **at, text=part["text"], logprobs=[])
+            out += self._event("response.content_part.done", **at, part=part)
             message = _message(str(self.message_id), part)
-            out += self._event("response.output_item.done", output_index=0, item=message)
-            output.append(message)
-        for item in _tail_items(reply, self.parallel):
-            index = len(output)
+            out += self._event("response.output_item.done", output_index=at["output_index"], item=message)
+            self.output.append(message)
+        for item in [_reasoning(late)] * bool(late) + _calls(reply, self.parallel):
+            index = len(self.output)
             out += self._event("response.output_item.added", output_index=index, item={**item, "status": "in_progress"})
             if item["type"] == "function_call":
+                arguments = item["arguments"]
                 out += self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    arguments=item["arguments"],
+                    "response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=arguments
                 )
             out += self._event("response.output_item.done", output_index=index, item=item)
-            output.append(item)
-        done = _finished(self.shell, reply, output)
+            self.output.append(item)
+        done = _finished(self.shell, reply, self.output)
         kind = "response.completed" if done["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, response=done)
 

@@ -31,8 +31,8 @@ _FILE = Path(__file__).with_name("catalog.json")
 # llama.cpp's quantizer keeps the embedding (= the tied output matrix) at Q6_K in the 4-bit mixes,
 # and Q4_K_M puts some layers' matrices in Q6_K too: 4.8 on average, measured on Qwen2.5-1.5B's
 # geometry (tools/bench/make_geometry_models.py --gguf: the Q4_0 file is 935 MB, this says 932).
-# The window an embedding model gets unless asked (OpenAI's own per-input limit), less where
-# memory holds less: the Embedder's default and the probe's estimate.
+# The window an embedding model or a reranker gets unless asked (OpenAI's own per-input limit,
+# Qwen3-Reranker's card's max_length), less where memory holds less: their default and the probe's.
 EMBEDDING_CONTEXT = 8192
 GGUF_BITS_PER_WEIGHT = {"Q4_0": (4.5, 6.5625), "Q4_1": (5.0, 8.5), "Q4_K_M": (4.8, 6.5625), "Q8_0": (8.5, 8.5)}
 # How a machine gets llama.cpp, which runs a catalog model's GGUF as it is (no torch, no conversion).

@@ -18,16 +18,14 @@ embedding is not an answer, and documents to index are data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from .backends import Backend
-from .catalog import EMBEDDING_CONTEXT
-from .errors import EdgeQwenError, InvalidRequestError, ModelLoadError, ModelNotFoundError
+from .errors import InvalidRequestError, ModelLoadError
 from .types import check_text
 
-__all__ = ["RETRIEVAL", "Embedder", "default_context", "normalize", "query_text"]
+__all__ = ["RETRIEVAL", "Embedder", "normalize", "query_text"]
 
 # The model card's example task for web-search queries; any one-sentence task works the same way.
 RETRIEVAL = "Given a web search query, retrieve relevant passages that answer the query"
@@ -47,55 +45,12 @@ def normalize(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
     return (vectors / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32)
 
 
-def _installed_embedder(announce: Callable[[str], None] | None) -> str:
-    from .catalog import catalog
-    from .hub import installed_models
-
-    installed = installed_models()
-    for spec in catalog():
-        if spec.role != "embedding":
-            continue
-        for key in (f"{spec.name}-gguf", spec.name):
-            if key in installed:
-                if announce:
-                    announce(f"Embedding with {spec.display}")
-                return str(installed[key])
-    first = next(s for s in catalog() if s.role == "embedding")
-    raise ModelNotFoundError(
-        f"No embedding model is installed. Get {first.display} with `edgeqwen pull {first.name} --backend "
-        f"llamacpp` (~{first.builds['gguf']['approx_size_mib']:,} MiB), or pass a GGUF file."
-    )
-
-
-def default_context(path: Path, available: int | None = None) -> int:
-    """The window an Embedder gets when none is asked for: 8,192 tokens, or less where the model
-    reads less or this machine's free memory holds less (:func:`~edgeqwen.probe.planner.embedding_context`)."""
-    from .backends import backend_for_folder
-    from .model import read_model_info
-    from .probe.limits import available_memory
-    from .probe.planner import embedding_context
-
-    try:
-        if backend_for_folder(path) == "llamacpp":
-            from .backends.llamacpp import KV_BYTES, gguf_info
-
-            info = gguf_info(path)  # read once: the backend's load reads it from the same cache
-            kv = info.kv_bytes_per_token(KV_BYTES)
-        else:
-            info = read_model_info(path)
-            kv = info.kv_bytes_per_token(4)
-    except (EdgeQwenError, KeyError, OSError, TypeError, ValueError):
-        return EMBEDDING_CONTEXT  # the loader says what is wrong with the model
-    free = available_memory() if available is None else available
-    return embedding_context(free, info.weights_bytes, kv, info.context_length)
-
-
 class Embedder:
     """Vectors for texts from a local embedding model (llama.cpp, or an ONNX model converted here).
 
     ``model``: a catalog embedding model's name, a GGUF file or a model folder; None takes the
     installed one. ``context_length``: the longest text, in tokens, it reads (8,192 by default, or
-    less where the model or this machine's free memory holds less: :func:`default_context`).
+    less where the model or this machine's free memory holds less: :func:`~edgeqwen.hub.side_context`).
     """
 
     def __init__(
@@ -110,14 +65,9 @@ class Embedder:
         if isinstance(backend, Backend):
             self.backend = backend
         else:
-            from .hub import build_backend, check_role, resolve_model
+            from .hub import side_backend
 
-            check_role(model, "embedding")
-            path = _installed_embedder(announce) if model in (None, "auto") else model
-            if context_length is None and backend in ("auto", "llamacpp", "onnx"):
-                context_length = default_context(resolve_model(path, backend=backend))
-            options = {"context_length": context_length, "threads": threads}
-            self.backend = build_backend(path, backend, announce, options, role="embedding")
+            self.backend = side_backend(model, "embedding", backend, context_length, threads, announce)
         if not self.backend.supports_hidden_states or self.backend.remote:
             name = self.backend.name
             self.backend.close()

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backends import Backend
-from .embeddings import RETRIEVAL, default_context
-from .errors import InvalidRequestError, ModelLoadError, ModelNotFoundError
+from .embeddings import RETRIEVAL
+from .errors import InvalidRequestError, ModelLoadError
 from .types import check_text
 
 __all__ = ["Ranked", "Reranker", "best_first", "check_top_n", "judging_prompt", "yes_probability"]
@@ -73,26 +73,6 @@ def best_first(scores: Sequence[float], documents: Sequence[str], top_n: int | N
     return [Ranked(i, scores[i], documents[i]) for i in order[:top_n]]
 
 
-def _installed_reranker(announce: Callable[[str], None] | None) -> str:
-    from .catalog import catalog
-    from .hub import installed_models
-
-    installed = installed_models()
-    for spec in catalog():
-        if spec.role != "reranker":
-            continue
-        for key in (f"{spec.name}-gguf", spec.name):
-            if key in installed:
-                if announce:
-                    announce(f"Reranking with {spec.display}")
-                return str(installed[key])
-    first = next(s for s in catalog() if s.role == "reranker")
-    raise ModelNotFoundError(
-        f"No reranker is installed. Get {first.display} with `edgeqwen pull {first.name} --backend llamacpp` "
-        f"(~{first.builds['gguf']['approx_size_mib']:,} MiB), or pass a GGUF file."
-    )
-
-
 class Reranker:
     """Scores of documents against a query from a local reranker (llama.cpp, or an ONNX model
     converted here).
@@ -114,14 +94,9 @@ class Reranker:
         if isinstance(backend, Backend):
             self.backend = backend
         else:
-            from .hub import build_backend, check_role, resolve_model
+            from .hub import side_backend
 
-            check_role(model, "reranker")
-            path = _installed_reranker(announce) if model in (None, "auto") else model
-            if context_length is None and backend in ("auto", "llamacpp", "onnx"):
-                context_length = default_context(resolve_model(path, backend=backend))
-            options = {"context_length": context_length, "threads": threads}
-            self.backend = build_backend(path, backend, announce, options, role="reranker")
+            self.backend = side_backend(model, "reranker", backend, context_length, threads, announce)
         if not self.backend.supports_next_logits or self.backend.remote:
             name = self.backend.name
             self.backend.close()

@@ -118,6 +118,24 @@ class Embedder:
             )
         return ids
 
+    def split(self, text: str, max_tokens: int | None = None, overlap: int = 0) -> list[str]:
+        """``text`` as chunks to embed one by one, each at most ``max_tokens`` tokens (512 by default,
+        a common size for retrieval; at most ``context_length`` - 1), cut at the most natural place
+        each can end: a blank line, a line end, a sentence end, a space (:func:`~edgeqwen.chunks.split_text`).
+        With no overlap the chunks join back into the text; ``overlap`` tokens repeat between chunks."""
+        from .chunks import split_text
+
+        check_text(text, "The text to split")
+        most = self.context_length - 1  # the closing token's place
+        max_tokens = min(512, most) if max_tokens is None else max_tokens
+        if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > most:
+            raise InvalidRequestError(
+                f"max_tokens={max_tokens} is more than this embedding model reads ({most} tokens and its closing "
+                "token: its context_length); ask for fewer, or load it with a larger context_length.",
+                "max_tokens",
+            )
+        return split_text(text, self.backend.tokenizer.offsets, max_tokens, overlap)
+
     def token_lists(
         self, texts: Iterable[str], *, instruction: str | None = None, truncate: bool = False
     ) -> list[list[int]]:

@@ -85,6 +85,11 @@ class Tokenizer:
             check_text(text, "The text")
             raise
 
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Each token's span of characters in ``text``, as :meth:`encode` cuts it (a character whose
+        bytes fall in two tokens is in both spans)."""
+        return list(self._tok.encode(text, add_special_tokens=False).offsets) if text else []
+
     def encode_controls(self, text: str) -> list[int]:
         """Encode text in which control tokens written out (``<|im_start|>``) are those tokens: a
         raw prompt, whose writer writes the whole template."""

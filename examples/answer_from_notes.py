@@ -1,8 +1,8 @@
 """Answer from your own notes: find the notes nearest a question in meaning (text embeddings), then
 let the model answer from them (retrieval-augmented generation), all on this machine.
 
-    python examples/answer_from_notes.py [--embedding-model qwen3-embedding-0.6b] [--model MODEL]
-        [--reranker qwen3-reranker-0.6b] ["QUESTION"]
+    python examples/answer_from_notes.py [--notes DIR] [--embedding-model qwen3-embedding-0.6b]
+        [--model MODEL] [--reranker qwen3-reranker-0.6b] ["QUESTION"]
 
 Needs an embedding model: ``edgeqwen pull qwen3-embedding-0.6b --backend llamacpp`` (~604 MiB).
 The notes are embedded once as documents; the question as a query, with the task it serves
@@ -10,12 +10,15 @@ The notes are embedded once as documents; the question as a query, with the task
 a dot product is their cosine similarity, and the nearest notes go into the prompt. With
 ``--reranker`` (``edgeqwen pull qwen3-reranker-0.6b --backend llamacpp``), twice as many are
 found by vector, then a reranker reads the question with each and the best go into the prompt.
+``--notes DIR`` reads your own ``.txt`` and ``.md`` files instead of the notes below, each cut
+into passages of at most 256 tokens at paragraph and sentence ends (``Embedder.split``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -40,18 +43,34 @@ def nearest(notes: list[str], vectors: np.ndarray, query: np.ndarray, k: int = 2
     return [(float(scores[i]), notes[i]) for i in order]
 
 
+def read_notes(folder: Path, embedder: Embedder) -> list[str]:
+    """The passages of every .txt and .md file under ``folder``, each file cut into chunks."""
+    passages = []
+    for file in sorted(p for p in folder.rglob("*") if p.suffix in (".txt", ".md") and p.is_file()):
+        text = file.read_text(encoding="utf-8", errors="replace")
+        # one line each: the passage's words, after the file's name
+        passages += [f"{file.name}: {' '.join(chunk.split())}" for chunk in embedder.split(text, max_tokens=256)]
+    return passages
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("question", nargs="?", default="What pressure should the boiler be at?")
     parser.add_argument("--embedding-model", default=None, help="default: the installed embedding model")
     parser.add_argument("--model", default=None, help="the model that answers (default: installed, or the demo)")
     parser.add_argument("--reranker", default=None, help="a reranker to order what the vectors found (optional)")
+    parser.add_argument("--notes", type=Path, help="a folder of .txt and .md notes (default: the examples here)")
     args = parser.parse_args()
     try:
         with Embedder(args.embedding_model) as embedder:
-            vectors = embedder.embed_many(NOTES)
+            notes = read_notes(args.notes, embedder) if args.notes else NOTES
+            if not notes:
+                print(f"Error: found no .txt or .md notes under {args.notes}.", file=sys.stderr)
+                return 1
+            print(f"embedding {len(notes)} passages...", file=sys.stderr)
+            vectors = embedder.embed_many(notes)
             query = embedder.embed(args.question, instruction=RETRIEVAL)
-        hits = nearest(NOTES, vectors, query, k=4 if args.reranker else 2)
+        hits = nearest(notes, vectors, query, k=4 if args.reranker else 2)
         if args.reranker:  # the question read with each candidate: a second, closer look
             with Reranker(args.reranker) as reranker:
                 ranked = reranker.rerank(args.question, [note for _, note in hits], top_n=2)

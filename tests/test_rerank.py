@@ -159,6 +159,8 @@ def test_two_models_of_one_geometry_are_told_apart_by_the_pooling_their_gguf_dec
         vocab_size=g2.vocab,
     )  # fmt: skip
     assert _catalog_name(info2, None) == "qwen2.5-1.5b-instruct"
+    # a reranker or embedding model built on a chat model (Qwen3-Reranker-4B on Qwen3-4B) is not named it
+    assert _catalog_name(info2, 4) is None and _catalog_name(info2, 3) is None
 
 
 def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ TEXTS = ["The capital of France is Paris.", "Gravity pulls things down.", "Paris
 
 @pytest.fixture(scope="module")
 def embedder(tiny_ggufs) -> Embedder:
+    pytest.importorskip("llama_cpp")  # the tiny GGUF is read by llama.cpp
     with Embedder(str(tiny_ggufs["qwen3-f32"]), context_length=64) as e:
         yield e
 
@@ -166,6 +167,7 @@ def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_
     with pytest.raises(ModelNotFoundError, match="edgeqwen pull qwen3-embedding-0.6b --backend llamacpp"):
         Embedder()
     # installed as `edgeqwen pull qwen3-embedding-0.6b --backend llamacpp` installs it
+    pytest.importorskip("llama_cpp")  # the rest loads the tiny GGUF
     folder = tmp_path / "models" / "qwen3-embedding-0.6b-gguf"
     folder.mkdir(parents=True)
     shutil.copy(tiny_ggufs["qwen3-f32"], folder / "Qwen3-Embedding-0.6B-Q8_0.gguf")
@@ -364,6 +366,7 @@ def test_pull_installs_the_publishers_gguf_and_the_embedder_takes_it(tiny_ggufs,
     for extra in ([], ["--convert"]):
         wrong = CliRunner().invoke(main, ["pull", "qwen3-embedding-0.6b", *extra])
         assert wrong.exit_code == 1 and "--backend llamacpp" in wrong.output and "None" not in wrong.output
+    pytest.importorskip("llama_cpp")  # a GGUF is pulled for llama.cpp, and loaded
     with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen3-f32"]}) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         result = CliRunner().invoke(main, ["pull", "qwen3-embedding-0.6b", "--backend", "llamacpp"])

@@ -43,6 +43,7 @@ def serving(replies: list[str], embedder: Embedder | None = None, **options) -> 
 
 @pytest.fixture(scope="module")
 def embedder(tiny_ggufs) -> Iterator[Embedder]:
+    pytest.importorskip("llama_cpp")  # the tiny GGUF is read by llama.cpp
     with Embedder(str(tiny_ggufs["qwen3-f32"]), context_length=64) as e:
         yield e
 

@@ -29,6 +29,7 @@ DOCS = ["The capital of France is Paris.", "Gravity pulls things down.", "The ca
 
 @pytest.fixture(scope="module")
 def reranker(tiny_ggufs) -> Reranker:
+    pytest.importorskip("llama_cpp")  # the tiny GGUF is read by llama.cpp
     with Reranker(str(tiny_ggufs["qwen3-f32"]), context_length=128) as r:
         yield r
 
@@ -175,6 +176,7 @@ def test_a_models_role_is_checked_by_name_before_anything_loads(tiny_ggufs, tmp_
         Embedder("qwen3-reranker-0.6b")
     with pytest.raises(ModelNotFoundError, match="edgeqwen pull qwen3-reranker-0.6b --backend llamacpp"):
         Reranker()
+    pytest.importorskip("llama_cpp")  # the rest loads the tiny GGUF
     folder = tmp_path / "models" / "qwen3-reranker-0.6b-gguf"  # as `edgeqwen pull ... --backend llamacpp` installs it
     folder.mkdir(parents=True)
     shutil.copy(tiny_ggufs["qwen3-f32"], folder / "qwen3-reranker-0.6b-q8_0.gguf")
@@ -194,6 +196,7 @@ def test_pull_installs_the_gguf_and_the_reranker_takes_it(tiny_ggufs, tmp_path, 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     wrong = CliRunner().invoke(main, ["pull", "qwen3-reranker-0.6b"])
     assert wrong.exit_code == 1 and "--backend llamacpp" in wrong.output
+    pytest.importorskip("llama_cpp")  # a GGUF is pulled for llama.cpp, and loaded
     with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen3-f32"]}) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         result = CliRunner().invoke(main, ["pull", "qwen3-reranker-0.6b", "--backend", "llamacpp"])

@@ -140,16 +140,21 @@ def test_answer_from_notes(demo_model, tiny_ggufs, tmp_path):
     assert lines[2].startswith("answer: ") and len(lines[2]) > len("answer: ")
     folder = tmp_path / "notes"
     (folder / "home").mkdir(parents=True)
-    (folder / "home" / "boiler.md").write_text("The boiler should read 1.2 bar.\n\n" * 80)  # ~800 tokens: split
+    (folder / "home" / "boiler.md").write_text("".join(f"Boiler: {i} bar.\n\n" for i in range(80)))  # split
     (folder / "keys.txt").write_text("The spare key is in the blue tin.")
     (folder / "photo.jpg").write_bytes(b"\xff\xd8")  # not a note
-    # your own notes, and a reranker ordering what the vectors found
-    mine = run("answer_from_notes.py", "--embedding-model", gguf, "--notes", str(folder), "--reranker", gguf)
-    lines = mine.splitlines()
+    # your own notes, and a reranker ordering what the vectors found; their vectors kept for next time
+    script = [sys.executable, str(EXAMPLES / "answer_from_notes.py"), "--embedding-model", gguf]
+    mine = [*script, "--notes", str(folder), "--index", str(tmp_path / "index.npz"), "--reranker", gguf]
+    first, again = (subprocess.run(mine, capture_output=True, text=True, timeout=300) for _ in range(2))
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    passages = int(first.stderr.split("embedding ")[1].split()[0])
+    assert passages > 2 and f"({passages} from the cache)" in again.stderr  # the second run embedded nothing
+    lines = first.stdout.splitlines()
+    assert again.stdout.splitlines()[:2] == lines[:2]
     scores = [float(line.split("  ", 1)[0]) for line in lines[:2]]  # P("yes"), best first
     assert all(0 <= s <= 1 for s in scores) and scores[0] >= scores[1] and lines[2].startswith("answer: ")
     assert all(line.split("  ", 1)[1].startswith(("boiler.md: ", "keys.txt: ")) for line in lines[:2])
-    script = [sys.executable, str(EXAMPLES / "answer_from_notes.py"), "--embedding-model", gguf]
     empty = subprocess.run([*script, "--notes", str(tmp_path / "none")], capture_output=True, text=True, timeout=120)
     assert empty.returncode == 1 and "found no .txt or .md notes" in empty.stderr
     missing = subprocess.run(

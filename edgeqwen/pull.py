@@ -379,7 +379,7 @@ def remove(name: str, progress: Callable[[str], None] | None = None) -> Path:
     def waiting() -> None:
         _say(progress, f"Another edgeqwen process is installing {name}: waiting for it to finish...")
 
-    _installed(name)  # a name that is not installed takes no lock
+    name = _install_named(name)  # a name that is not installed takes no lock
     with installing(name, waiting):
         return _remove(name)
 
@@ -390,6 +390,24 @@ def _installed(name: str) -> Path:
     if dest is None:
         raise ModelNotFoundError(f"{name} is not installed (see `edgeqwen models`).")
     return dest
+
+
+def _install_named(name: str) -> str:
+    """The installed folder ``name`` means: itself, or the one install of the catalog model it names
+    (`pull MODEL --backend llamacpp` installs ``MODEL-gguf``, which `edgeqwen models` lists under MODEL)."""
+    from .catalog import spec_named
+    from .hub import installed_models
+
+    where = installed_path(name)
+    spec = spec_named(name) if where is None or existing(where) is None else None
+    hits = [n for n in installed_models() if spec is not None and n.startswith(spec.name)]
+    if len(hits) > 1:
+        raise InvalidRequestError(
+            f"{spec.name} is installed as {' and '.join(hits)}: name the one to remove (`edgeqwen rm {hits[0]}`).",
+            "model",
+        )
+    _installed(hits[0] if hits else name)
+    return hits[0] if hits else name
 
 
 def _remove(name: str) -> Path:

@@ -131,6 +131,25 @@ def test_models_and_rm_commands(hub):
         remove(NAME)
 
 
+def test_rm_takes_a_catalog_models_name_for_its_one_install(tmp_path, monkeypatch):
+    """`pull MODEL --backend llamacpp` installs MODEL-gguf, and `edgeqwen models` lists it under
+    MODEL; `rm MODEL` then said "MODEL is not installed". With two installs it names them."""
+    home = tmp_path / "home"
+    for name in ("qwen3-reranker-0.6b-gguf", "qwen3-4b-gguf", "qwen3-4b-int4"):
+        (home / "models" / name).mkdir(parents=True)
+        (home / "models" / name / ("model.gguf" if name.endswith("gguf") else "genai_config.json")).write_text("x")
+    monkeypatch.setenv("EDGEQWEN_HOME", str(home))
+    runner = CliRunner()
+    removed = runner.invoke(main, ["rm", "qwen3-reranker-0.6b"])
+    assert removed.exit_code == 0 and "qwen3-reranker-0.6b-gguf" in removed.output, removed.output
+    assert not (home / "models" / "qwen3-reranker-0.6b-gguf").exists()
+    both = runner.invoke(main, ["rm", "qwen3-4b"])
+    assert both.exit_code == 2 and "qwen3-4b-gguf and qwen3-4b-int4" in both.stderr, both.output
+    assert (home / "models" / "qwen3-4b-gguf").is_dir() and (home / "models" / "qwen3-4b-int4").is_dir()
+    assert runner.invoke(main, ["rm", "qwen3-4b-int4"]).exit_code == 0
+    assert runner.invoke(main, ["rm", "qwen3-embedding-0.6b"]).exit_code == 1  # nothing of it installed
+
+
 def test_rm_waits_for_an_install_of_the_same_model(hub):
     """`edgeqwen rm` took no lock: run beside a pull replacing the model it deleted the files the
     pull was still checking and linking."""

@@ -385,6 +385,14 @@ def test_embed_command_prints_a_json_vector_a_line(embedder, tiny_ggufs):
     assert np.allclose(json.loads(query.stdout), embedder.embed("capital?", instruction="Find it"), atol=1e-6)
     twice = CliRunner().invoke(main, ["embed", "-m", model, "-", "-"], input="x")
     assert twice.exit_code == 2 and "one text" in twice.output
+    long = "\n\n".join(f"Paragraph {i}: the boiler should read 1.{i} bar." for i in range(20))
+    split = CliRunner().invoke(main, ["embed", "-m", model, "--split", "24", "-"], input=long)
+    assert split.exit_code == 0, split.output
+    rows = [json.loads(line) for line in split.stdout.splitlines()]
+    assert [r["text"] for r in rows] == embedder.split(long, max_tokens=24) and len(rows) > 1
+    assert np.allclose([r["embedding"] for r in rows], embedder.embed_many([r["text"] for r in rows]), atol=1e-6)
+    wide = CliRunner().invoke(main, ["embed", "-m", model, "--context-length", "64", "--split", "64", "x"])
+    assert wide.exit_code == 2 and "max_tokens=64 is more than" in wide.stderr
     chat = CliRunner().invoke(main, ["embed", "-m", "qwen3-4b", "hi"])
     assert chat.exit_code == 2 and "not an embedding model" in chat.stderr
 

@@ -299,10 +299,15 @@ def test_parse_rerank_request_names_the_field():
         assert caught.value.param == param
 
 
-def test_a_server_without_a_reranker_says_how_to_add_one():
+def test_a_server_without_a_reranker_says_how_to_add_one_and_a_key_guards_it():
+    from edgeqwen.server import ServerSettings
+
     with BackgroundServer(Assistant(backend=FakeBackend(), policy="none")) as server:
         r = httpx.post(f"{server.base_url}/rerank", json={"query": "q", "documents": ["a"]}, timeout=30)
     assert r.status_code == 404 and "--reranker qwen3-reranker-0.6b" in r.json()["error"]["message"]
+    with BackgroundServer(Assistant(backend=FakeBackend(), policy="none"), ServerSettings(api_key="k")) as server:
+        r = httpx.post(f"{server.base_url}/rerank", json={"query": "q", "documents": ["a"]}, timeout=30)
+    assert r.status_code == 401  # before anything else is said of the server
 
 
 class _Slow:

@@ -4,10 +4,10 @@ An embedding model reads a text of a bounded length, and retrieval works best on
 few hundred tokens: a long document is indexed as chunks. :func:`split_text` tokenizes the text
 once and cuts each chunk as late as the bound allows at the strongest boundary found in its
 second half: a blank line, then a line end, then a sentence end, then a space, then any place
-between two characters. Chunks are the text's own characters, in order: with no overlap they
-join back into the text exactly (nothing is dropped or changed); ``overlap`` starts each chunk
-that many tokens before the last one ended (at a word's start where there is one), so a sentence
-cut in two is read whole by one of them. A chunk of whitespace alone is left out.
+between two characters. Chunks are the text's own characters, in order: with no overlap their
+spans tile the text (:func:`chunk_spans`; nothing is changed, and :func:`split_text` leaves out
+only a chunk of whitespace alone); ``overlap`` starts each chunk up to that many tokens before
+the last one ended (at a word's start), so a sentence cut in two is read whole by one of them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .errors import InvalidRequestError
 __all__ = ["chunk_spans", "split_text"]
 
 Offsets = Sequence[tuple[int, int]]
-_SENTENCE_END = ".!?。！？"
+_SENTENCE_END = ".!?"  # a sentence's end before a space
+_FULL_STOPS = "。！？"  # CJK text puts no space after its full stops
 
 
 def _strength(text: str, at: int) -> int:
@@ -32,7 +33,7 @@ def _strength(text: str, at: int) -> int:
     if before.endswith("\n"):
         return 3
     space = before[-1:].isspace() or after.isspace()
-    if space and before.rstrip(" \t")[-1:] in _SENTENCE_END:
+    if (space and before.rstrip(" \t")[-1:] in _SENTENCE_END) or (before[-1:] and before[-1] in _FULL_STOPS):
         return 2
     return 1 if space else 0
 

@@ -48,6 +48,8 @@ def test_a_chunk_ends_at_the_strongest_boundary_in_its_second_half(tok):
     one_line = " ".join([para] * 4)
     sentences = split_text(one_line, tok.offsets, 30)
     assert all(chunk.rstrip().endswith(".") for chunk in sentences)  # no blank line: sentence ends
+    cjk = "今日は晴れです。明日は雨が降るでしょう。" * 6  # no spaces: its full stops are the sentence ends
+    assert all(chunk.endswith("。") for chunk in split_text(cjk, tok.offsets, 20))
     assert split_text("", tok.offsets, 8) == [] and split_text(" \n ", tok.offsets, 8) == []
     assert split_text("short", tok.offsets, 8) == ["short"]
 

@@ -101,9 +101,9 @@ class Embedder:
         and the closing ``<|endoftext|>``. Refuses an empty text, as OpenAI's API does, and one
         longer than ``context_length`` unless ``truncate`` (its end is then cut off, as Ollama's
         API does by default)."""
-        check_text(text, "The text to embed")
+        check_text(text, "The text to embed", "input")
         if instruction is not None:
-            check_text(instruction, "The instruction")
+            check_text(instruction, "The instruction", "instruction")
         if not text:
             raise InvalidRequestError("The text to embed is empty; an empty text has no meaning to compare.", "input")
         ids = [*self.backend.tokenizer.encode(query_text(text, instruction)), self._end]
@@ -125,7 +125,7 @@ class Embedder:
         With no overlap the chunks join back into the text; ``overlap`` tokens repeat between chunks."""
         from .chunks import split_text
 
-        check_text(text, "The text to split")
+        check_text(text, "The text to split", "text")
         most = self.context_length - 1  # the closing token's place
         max_tokens = min(512, most) if max_tokens is None else max_tokens
         if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > most:

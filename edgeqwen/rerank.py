@@ -154,9 +154,9 @@ class Reranker:
 
     def _room(self, query: str, instruction: str | None) -> int:
         """The tokens left for a document's text after the query's; refuses a query with none left."""
-        check_text(query, "The query")
+        check_text(query, "The query", "query")
         if instruction is not None:
-            check_text(instruction, "The instruction")
+            check_text(instruction, "The instruction", "instruction")
         if not query.strip():
             raise InvalidRequestError("The query is empty; there is nothing to judge the documents against.", "query")
         frame = len(self._head) + len(self._tail)

@@ -147,18 +147,19 @@ def check_api_key(key: object, param: str = "api_key") -> None:
         )
 
 
-def check_text(value: object, where: str) -> str:
-    """``value`` if it is text a tokenizer can take, else an InvalidRequestError naming ``where``.
+def check_text(value: object, where: str, param: str | None = None) -> str:
+    """``value`` if it is text a tokenizer can take, else an InvalidRequestError naming ``where``
+    (its ``param``: ``param``, the request field, where given, else ``where``).
 
     The rule at every entry point (Python, CLI, HTTP): text that is not valid Unicode is refused,
     never repaired silently, so what the model reads is exactly what was sent. A lone surrogate
     U+DC80..U+DCFF is how Python carries a byte that was not UTF-8 (command-line arguments)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise InvalidRequestError(
-            f"{where} must be text (str), got bytes; decode them first, e.g. data.decode('utf-8').", where
+            f"{where} must be text (str), got bytes; decode them first, e.g. data.decode('utf-8').", param or where
         )
     if not isinstance(value, str):
-        raise InvalidRequestError(f"{where} must be text (str), got {type(value).__name__}.", where)
+        raise InvalidRequestError(f"{where} must be text (str), got {type(value).__name__}.", param or where)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -167,7 +168,7 @@ def check_text(value: object, where: str) -> str:
         raise InvalidRequestError(
             f"{where} is not valid Unicode: character {exc.start} is U+{code:04X} ({what}). Send UTF-8 text, "
             "or decode the bytes with errors='replace' to turn bad bytes into U+FFFD.",
-            where,
+            param or where,
         ) from None
     return value
 

@@ -250,7 +250,7 @@ def test_the_rerank_api_gives_the_libraries_scores_best_first(served, reranker):
 
 BODY = st.fixed_dictionaries(
     {
-        "query": st.one_of(st.text(max_size=12), st.integers(), st.none()),
+        "query": st.one_of(st.text(st.characters(codec=None, categories=None), max_size=12), st.integers(), st.none()),
         "documents": st.one_of(
             st.lists(
                 st.one_of(st.text(max_size=12), st.fixed_dictionaries({"text": st.text(max_size=8)}), st.integers()),
@@ -359,3 +359,17 @@ def test_a_request_whose_client_left_stops_at_its_next_document():
 def test_serve_refuses_another_kind_of_model_as_the_reranker_before_loading_anything():
     result = CliRunner().invoke(main, ["serve", "--port", "0", "--reranker", "qwen3-embedding-0.6b"])
     assert result.exit_code == 2 and "not a reranker model" in result.output
+
+
+ANY = st.text(st.characters(codec=None, categories=None), max_size=40)  # lone surrogates too
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.one_of(ANY, st.binary(max_size=4)), documents=st.lists(st.one_of(ANY, st.integers()), max_size=3))
+def test_any_query_and_documents_get_scores_or_an_error_that_says_what(reranker, query, documents):
+    try:
+        scores = reranker.scores(query, documents)
+    except InvalidRequestError as exc:
+        assert str(exc) and (exc.param in ("query", "documents") or exc.param.startswith("documents[")), exc.param
+    else:
+        assert len(scores) == len(documents) and all(0.0 <= s <= 1.0 for s in scores)

@@ -226,6 +226,8 @@ def test_openai_client_gets_the_libraries_vectors(served, embedder):
     assert np.allclose(floats.data[0].embedding, embedder.embed(TEXTS[0], dimensions=16), atol=1e-6)
     ids = [m.id for m in client.models.list().data]
     assert ids == ["fake", embedder.name] and client.models.retrieve(embedder.name).id == embedder.name
+    counted = httpx.get(f"{served.url}/metrics", params={"format": "json"}, timeout=30).json()
+    assert counted["side_items"]["embedding"] >= len(TEXTS) + 1 and counted["side_tokens"]["embedding"] > 0
 
 
 def test_http_errors_name_the_field(served):

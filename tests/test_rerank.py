@@ -242,6 +242,11 @@ def test_the_rerank_api_gives_the_libraries_scores_best_first(served, reranker):
         assert one["results"] == [
             {"index": best.index, "relevance_score": best.score, "document": {"text": best.document}}
         ]
+    counted = httpx.get(f"{served.url}/metrics", params={"format": "json"}, timeout=30).json()
+    assert counted["side_items"]["rerank"] >= 3 * 3  # this test's three requests; the server is the module's
+    assert counted["side_tokens"]["rerank"] >= 3 * got["usage"]["total_tokens"]
+    text = httpx.get(f"{served.url}/metrics", timeout=30).text
+    assert 'edgeqwen_side_items_total{kind="rerank"}' in text and "# TYPE edgeqwen_side_tokens_total counter" in text
     models = httpx.get(f"{served.base_url}/models", timeout=30).json()
     assert [m["id"] for m in models["data"]] == ["fake", reranker.name]
     tags = httpx.get(f"{served.url}/api/tags", timeout=30).json()  # Ollama's API cannot rerank: not listed there

@@ -309,6 +309,7 @@ class _App:
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
+        self.metrics.record_side("embedding", len(vectors), tokens)
         return JSONResponse(embeddings_body(asked.model, vectors, tokens, asked.encoding_format))
 
     async def rerank(self, request: Request) -> Response:
@@ -324,6 +325,7 @@ class _App:
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
+        self.metrics.record_side("rerank", len(asked.documents), tokens)
         return JSONResponse(rerank_body(asked, ranked, tokens, self.reranking.reranker.name))
 
     async def models(self, request: Request) -> Response:

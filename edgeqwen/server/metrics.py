@@ -33,10 +33,20 @@ class ServerMetrics:
         self.replies = 0
         self.last_decode_tps = 0.0
         self.last_ttft_s = 0.0
+        # the models served beside the chat model, by kind ("embedding", "rerank"): texts or
+        # documents read, and their tokens
+        self.side_items: Counter[str] = Counter()
+        self.side_tokens: Counter[str] = Counter()
 
     def record_status(self, status: int) -> None:
         with self._lock:
             self.responses[str(status)] += 1
+
+    def record_side(self, kind: str, items: int, tokens: int) -> None:
+        """A side model's finished request: ``items`` texts embedded or documents scored."""
+        with self._lock:
+            self.side_items[kind] += items
+            self.side_tokens[kind] += tokens
 
     def record_reply(self, reply: Reply) -> None:
         m = reply.metrics
@@ -78,6 +88,8 @@ class ServerMetrics:
                 ],
                 "queue_waiting": waiting,
                 "generating": int(busy),
+                "side_items": dict(self.side_items),
+                "side_tokens": dict(self.side_tokens),
             }
 
     def prometheus(self, waiting: int = 0, busy: bool = False) -> str:
@@ -116,6 +128,13 @@ class ServerMetrics:
             "Safety-layer events by action and category.",
             [(f'{{action="{e["action"]}",category="{e["category"]}"}}', e["count"]) for e in d["safety_events"]],
         )
+        metric(
+            "side_items_total",
+            "counter",
+            "Texts embedded and documents reranked by the models beside the chat model.",
+            labelled("kind", d["side_items"]),
+        )
+        metric("side_tokens_total", "counter", "Tokens those models read.", labelled("kind", d["side_tokens"]))
         metric("queue_waiting", "gauge", "Requests waiting for the model.", [("", waiting)])
         metric("generating", "gauge", "1 while an answer is being generated.", [("", int(busy))])
         return "\n".join(lines) + "\n"

@@ -329,6 +329,7 @@ class _Ollama:
         except Exception as exc:
             return self._error(exc)
         self.app.metrics.record_status(200)
+        self.app.metrics.record_side("embedding", len(vectors), tokens)
         if legacy:
             return JSONResponse({"embedding": vectors[0].tolist()})
         return JSONResponse(

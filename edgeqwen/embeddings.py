@@ -62,20 +62,9 @@ class Embedder:
         threads: int | None = None,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        if isinstance(backend, Backend):
-            self.backend = backend
-        else:
-            from .hub import side_backend
+        from .hub import side_backend
 
-            self.backend = side_backend(model, "embedding", backend, context_length, threads, announce)
-        if not self.backend.supports_hidden_states or self.backend.remote:
-            name = self.backend.name
-            self.backend.close()
-            raise InvalidRequestError(
-                f"The {name} backend cannot embed: it does not expose hidden states. Use a GGUF file on llama.cpp "
-                "(or an ONNX model converted by edgeqwen).",
-                "backend",
-            )
+        self.backend = side_backend(model, "embedding", backend, context_length, threads, announce)
         end = self.backend.tokenizer.token_id(END)
         if end is None:
             self.backend.close()

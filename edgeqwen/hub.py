@@ -254,22 +254,45 @@ def side_context(path: Path, available: int | None = None) -> int:
     return embedding_context(free, info.weights_bytes, kv, info.context_length)
 
 
+# What a side model needs of its backend: the capability, what it cannot do without it, and why.
+_SIDE_NEEDS = {
+    "embedding": ("supports_hidden_states", "embed", "it does not expose hidden states"),
+    "reranker": ("supports_next_logits", "rerank", "it does not give the logits after a prompt"),
+}
+
+
 def side_backend(
     model: str | None,
     role: str,
-    backend: str = "auto",
+    backend: str | Backend = "auto",
     context_length: int | None = None,
     threads: int | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> Backend:
     """The backend of a model served beside the chat model (``role`` "embedding" or "reranker"):
     a catalog model named for another role refused before anything loads, None taking the installed
-    one of this role, its window :func:`side_context`'s unless given."""
-    check_role(model, role)
-    path = _installed_side_model(role, announce) if model in (None, "auto") else model
-    if context_length is None and backend in ("auto", "llamacpp", "onnx"):
-        context_length = side_context(resolve_model(path, backend=backend))
-    return build_backend(path, backend, announce, {"context_length": context_length, "threads": threads}, role=role)
+    one of this role, its window :func:`side_context`'s unless given. A backend given as one is
+    taken as it is; either way one without what the role needs is closed and refused."""
+    from .backends import Backend
+
+    if isinstance(backend, Backend):
+        built = backend
+    else:
+        check_role(model, role)
+        path = _installed_side_model(role, announce) if model in (None, "auto") else model
+        if context_length is None and backend in ("auto", "llamacpp", "onnx"):
+            context_length = side_context(resolve_model(path, backend=backend))
+        options = {"context_length": context_length, "threads": threads}
+        built = build_backend(path, backend, announce, options, role=role)
+    need, verb, why = _SIDE_NEEDS[role]
+    if not getattr(built, need) or built.remote:
+        built.close()
+        raise InvalidRequestError(
+            f"The {built.name} backend cannot {verb}: {why}. Use a GGUF file on llama.cpp (or an ONNX model "
+            "converted by edgeqwen).",
+            "backend",
+        )
+    return built
 
 
 def _installed_side_model(role: str, announce: Callable[[str], None] | None) -> str:

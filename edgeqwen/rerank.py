@@ -92,20 +92,9 @@ class Reranker:
         threads: int | None = None,
         announce: Callable[[str], None] | None = None,
     ) -> None:
-        if isinstance(backend, Backend):
-            self.backend = backend
-        else:
-            from .hub import side_backend
+        from .hub import side_backend
 
-            self.backend = side_backend(model, "reranker", backend, context_length, threads, announce)
-        if not self.backend.supports_next_logits or self.backend.remote:
-            name = self.backend.name
-            self.backend.close()
-            raise InvalidRequestError(
-                f"The {name} backend cannot rerank: it does not give the logits after a prompt. Use a GGUF file on "
-                "llama.cpp (or an ONNX model converted by edgeqwen).",
-                "backend",
-            )
+        self.backend = side_backend(model, "reranker", backend, context_length, threads, announce)
         tok = self.backend.tokenizer
         yes, no = tok.token_id("yes"), tok.token_id("no")
         if yes is None or no is None or tok.token_id("<|im_start|>") is None:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgeqwen import Assistant, Embedder, InvalidRequestError, ModelNotFoundError, Reranker
+from edgeqwen import Assistant, Embedder, InvalidRequestError, ModelLoadError, ModelNotFoundError, Reranker
 from edgeqwen.cli import main
 from edgeqwen.rerank import HEAD, TAIL, Ranked, best_first, judging_prompt, yes_probability
 from edgeqwen.server import BackgroundServer
@@ -139,6 +139,24 @@ def test_bad_input_is_refused_with_what_to_do(reranker):
             call()
         assert caught.value.param == param
     assert reranker.scores(QUERY, []) == [] and reranker.rerank(QUERY, []) == []
+
+
+def test_a_backend_that_cannot_do_the_job_is_closed_and_refused_with_the_way_that_can():
+    closed = []
+
+    class Remote(FakeBackend):  # a server elsewhere (backend="openai"): no logits, no hidden states of ours
+        remote = True
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    with pytest.raises(InvalidRequestError, match="cannot rerank: it does not give the logits.*GGUF file on llama.cpp"):
+        Reranker(backend=Remote())
+    with pytest.raises(InvalidRequestError, match="cannot embed: it does not expose hidden states") as caught:
+        Embedder(backend=FakeBackend())  # our own loop, without a hidden state to read
+    assert caught.value.param == "backend" and closed == ["fake"]
+    with pytest.raises(ModelLoadError, match="not a Qwen3 reranker"):  # the loop, but no yes/no to read
+        Reranker(backend=FakeBackend())
 
 
 def test_two_models_of_one_geometry_are_told_apart_by_the_pooling_their_gguf_declares():

@@ -46,6 +46,7 @@ class ScriptedModel:
         self.context_length = context_length
         self.last_reused = 0
         self.tokens: list[int] = []
+        self.prompt_length = 0
         self.step = 0
 
     def _logits(self) -> np.ndarray:
@@ -62,6 +63,7 @@ class ScriptedModel:
             same += 1
         self.last_reused = min(same, len(token_ids) - 1)
         self.tokens = list(token_ids)
+        self.prompt_length = len(token_ids)
         self.step = 0
         return self._logits()
 
@@ -71,6 +73,7 @@ class ScriptedModel:
             row[token_ids[at + 1]] = self.PROMPT_LOGIT
             read(row)
         self.tokens, self.step, self.last_reused = list(token_ids), 0, 0
+        self.prompt_length = len(token_ids)
         logits = self._logits()
         read(logits)
         return logits
@@ -82,6 +85,19 @@ class ScriptedModel:
         self.tokens.extend(tokens)
         self.step += len(tokens) - 1  # tokens a grammar forced stand for script steps too
         return self._logits()
+
+    def verify(self, tokens: Sequence[int]) -> np.ndarray:
+        """The logits after each of ``tokens``, fed in one pass (prompt lookup's check)."""
+        rows = []
+        for token in tokens:
+            self.tokens.append(int(token))
+            rows.append(self._logits())
+        return np.stack(rows)
+
+    def rewind(self, n: int) -> None:
+        """Keep the first ``n`` positions fed; the script goes back with them."""
+        self.tokens = self.tokens[:n]
+        self.step = n - self.prompt_length + 1
 
 
 class FakeBackend(LoopBackend):

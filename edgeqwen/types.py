@@ -32,6 +32,7 @@ __all__ = [
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
 MAX_LOGPROBS = 20  # alternatives a token may report, as OpenAI's top_logprobs
+MAX_LOOKUP = 32  # tokens prompt lookup may guess a step: a longer guess is checked as a prompt chunk
 
 
 def _check(cond: bool, message: str, param: str | None = None) -> None:
@@ -186,7 +187,10 @@ class GenerationConfig:
     -100 bans the token outright). ``logprobs``: None (off), or report each generated token's log
     probability and its ``logprobs`` most likely alternatives (0 to 20) in ``Reply.logprobs``.
     ``prompt_logprobs``: the same for every prompt token, in ``Reply.prompt_logprobs`` (vLLM's
-    name; scoring a text, as evaluation harnesses do).
+    name; scoring a text, as evaluation harnesses do). ``prompt_lookup``: guess up to this many
+    tokens a step from the text so far and have the model check them in one pass (speculative
+    decoding without a draft model, runtime/lookup.py); the answer is the one it would write
+    without guessing, faster where it repeats what it read. 0 (off) to ``MAX_LOOKUP``.
     """
 
     max_tokens: int = 512
@@ -204,6 +208,7 @@ class GenerationConfig:
     logit_bias: tuple[tuple[int, float], ...] = ()
     logprobs: int | None = None
     prompt_logprobs: int | None = None
+    prompt_lookup: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
@@ -277,6 +282,12 @@ class GenerationConfig:
                 f"got {value!r}.",
                 name,
             )
+        _check(
+            whole("prompt_lookup", 0) and self.prompt_lookup <= MAX_LOOKUP,
+            f"prompt_lookup must be a whole number of tokens to guess a step, 0 (off) to {MAX_LOOKUP}; "
+            f"got {self.prompt_lookup!r}.",
+            "prompt_lookup",
+        )
 
     def with_(self, **changes: Any) -> GenerationConfig:
         """A copy with some fields changed (validated again)."""
@@ -354,6 +365,8 @@ class Metrics:
     decode_s: float = 0.0
     finish_reason: FinishReason | None = None
     attempts: int = 1  # answers generated for this reply (more than 1: resampled, see reply.py)
+    drafted_tokens: int = 0  # tokens guessed by prompt lookup (GenerationConfig.prompt_lookup)
+    accepted_tokens: int = 0  # of those, the ones the model agreed with: each a decode step saved
 
     @property
     def prefill_tps(self) -> float:

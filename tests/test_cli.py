@@ -451,3 +451,20 @@ def test_run_and_chat_stream_qwen3s_thinking_on_stderr_before_the_answer(qwen3_t
     assert "[thinking]\nThe capital of France.\n[/thinking]" in said.stderr  # streamed there as it came
     chat = CliRunner().invoke(main, ["chat", "--think"], input="Capital?\n/exit\n")
     assert "Paris." in chat.stdout and "The capital of France." in chat.stderr
+
+
+def test_prompt_lookup_flag_reaches_the_answer_and_is_bounded():
+    from edgeqwen.cli import answer
+    from edgeqwen.cli.common import open_assistant
+    from edgeqwen.testing import FakeBackend
+
+    fake = FakeBackend(["Paris."])
+    opts = {"system": None, "backend": fake, "context_length": None, "threads": None, "think": False}
+    bot = open_assistant(None, {**opts, "policy": "none", "prompt_lookup": 4, "max_tokens": 8})
+    assert bot.chat("Capital?").text == "Paris." and fake.requests[-1].config.prompt_lookup == 4
+    fake.script = fake.tokenizer.encode(" red fox, red fox, red fox, red fox") + [fake.info.eos_token_ids[0]]
+    reply = bot.chat("Say red fox four times.")
+    assert "guesses taken" in answer._format_metrics(reply) and reply.metrics.accepted_tokens > 0
+    for command in (["run", "--prompt-lookup", "33", "x"], ["serve", "--prompt-lookup", "-1"]):
+        said = CliRunner().invoke(main, command)
+        assert said.exit_code == 2 and "--prompt-lookup" in said.output and "0<=x<=32" in said.output

@@ -142,6 +142,11 @@ def test_calls_made_together_are_one_assistant_turn():
     assert [c.arguments["city"] for c in request.messages[1].tool_calls] == ["Paris", "Rome"]
 
 
+def test_sampling_extensions_pass_through_as_on_chat_completions():
+    request = parse_responses_request({"input": "Hi", "top_k": 5, "prompt_lookup": 3}, 100)
+    assert request.settings["top_k"] == 5 and request.settings["prompt_lookup"] == 3
+
+
 def test_qwen3s_thinking_streams_as_a_reasoning_item_before_the_message(qwen3_tokenizer_json):
     """It came whole after the message with the last events: a UI showed nothing while the model
     thought. Now it streams first, in the events the official client's accumulator reads."""

@@ -446,6 +446,7 @@ def test_parse_chat_request_maps_the_openai_shapes():
             ],
             "stop": "END",
             "top_k": 5,
+            "prompt_lookup": 4,
             "max_completion_tokens": 7,
             "chat_template_kwargs": {"enable_thinking": True},
             "stream": True,
@@ -455,7 +456,7 @@ def test_parse_chat_request_maps_the_openai_shapes():
     )
     assert [m.role for m in req.messages] == ["system", "user", "assistant", "tool"]
     assert req.messages[1].content == "Hi there" and req.messages[2].tool_calls[0].arguments == {"a": 1}
-    assert req.settings == {"top_k": 5, "max_tokens": 7, "stop": ("END",)}
+    assert req.settings == {"top_k": 5, "prompt_lookup": 4, "max_tokens": 7, "stop": ("END",)}
     assert req.enable_thinking is True and req.stream and req.include_usage
     assert parse_chat_request({"messages": HELLO}, 100).settings == {"max_tokens": 100}  # the cap when unasked
     bad_args = {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}
@@ -549,7 +550,13 @@ def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
 
 def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
     url = f"{server.base_url}/chat/completions"
-    for name, value in (("temperature", -1), ("top_p", 0), ("min_p", 1.5)):
+    for name, value in (
+        ("temperature", -1),
+        ("top_p", 0),
+        ("min_p", 1.5),
+        ("prompt_lookup", 99),
+        ("prompt_lookup", "4"),
+    ):
         r = httpx.post(url, json={"messages": HELLO, name: value})
         assert r.status_code == 400 and r.json()["error"]["param"] == name, r.text
     remote = {"$ref": "https://example.com/schema.json"}

@@ -44,6 +44,7 @@ __all__ = [
     "LanguageModel",
     "LoopBackend",
     "Request",
+    "UnsupportedSettingWarning",
     "plan_memory",
     "prefill_hidden",
     "reusable_prefix",
@@ -77,6 +78,10 @@ class Request:
     keep_prefix: int = 0
 
 
+class UnsupportedSettingWarning(UserWarning):
+    """A generation setting this backend cannot honour; the answer is made without it."""
+
+
 class LanguageModel(Protocol):
     """What :func:`edgeqwen.runtime.loop.generate_step` drives."""
 
@@ -100,6 +105,7 @@ class Backend(ABC):
     supports_logprobs: bool = False  # GenerationConfig.logprobs: our own loop sees every logit
     supports_prompt_logprobs: bool = False  # GenerationConfig.prompt_logprobs: the model's prefill_all
     supports_next_logits: bool = False  # next_logits(token_ids): our own loop's prefill
+    supports_prompt_lookup: bool = False  # GenerationConfig.prompt_lookup: guesses checked in one pass
     unsupported_settings: tuple[str, ...] = ()  # GenerationConfig fields this backend ignores
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
@@ -187,7 +193,21 @@ class LoopBackend(Backend):
     _lock: threading.Lock
     _owner: int | None = None  # the thread whose answer holds the lock
 
+    @property
+    def supports_prompt_lookup(self) -> bool:
+        """GenerationConfig.prompt_lookup: the model checks several guessed tokens in one pass."""
+        return hasattr(self.model, "verify")
+
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        if request.config.prompt_lookup and not self.supports_prompt_lookup and not self.__dict__.get("_lookup_warned"):
+            self.__dict__["_lookup_warned"] = True
+            warnings.warn(
+                f"prompt_lookup={request.config.prompt_lookup} is not used on the {self.name} backend: its graph gives "
+                "the last position's logits only, so guesses cannot be checked in one pass. llama.cpp uses it "
+                "(backend='llamacpp', a GGUF model).",
+                UnsupportedSettingWarning,
+                stacklevel=3,
+            )
         processors = list(request.processors)
         calls = self.tool_call_processor(request)
         if calls is not None:

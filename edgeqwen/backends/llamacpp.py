@@ -382,6 +382,16 @@ class LlamaCppModel:
     def extend(self, tokens: Sequence[int]) -> np.ndarray:
         return self._run(list(tokens))
 
+    def verify(self, tokens: Sequence[int]) -> np.ndarray:
+        """Feed ``tokens`` after the cached ones in one pass and return the logits after each, one
+        row a token (a copy): prompt lookup's guesses checked at once (runtime/lookup.py)."""
+        ids = [int(t) for t in tokens]
+        if len(ids) > self._batch_size:
+            raise InvalidRequestError(f"{len(ids)} tokens to check at once; at most {self._batch_size}.")
+        self._run(ids, every=True)
+        row = self._ll.llama_get_logits_ith
+        return np.stack([np.ctypeslib.as_array(row(self._ctx, i), shape=(self.n_vocab,)) for i in range(len(ids))])
+
     def close(self) -> None:
         ll = self.__dict__.pop("_ll", None)
         if ll is not None:

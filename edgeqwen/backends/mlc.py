@@ -47,7 +47,7 @@ from ..paths import expand
 from ..runtime.formats import ResponseFormat
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics
-from .base import Backend, Request
+from .base import Backend, Request, UnsupportedSettingWarning
 
 __all__ = [
     "MLC_INSTALL",
@@ -66,10 +66,6 @@ MLC_INSTALL = (
     "Raspberry Pi stays on the ONNX backend). Or use backend='onnx'."
 )
 _DEVICE = re.compile(r"(auto|metal|(cuda|vulkan|rocm)(:\d+)?)")
-
-
-class UnsupportedSettingWarning(UserWarning):
-    """A generation setting the MLC backend cannot honour (its protocol has no such field)."""
 
 
 def parse_device(device: str) -> str:

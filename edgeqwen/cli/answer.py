@@ -14,7 +14,7 @@ import click
 from ..errors import InvalidRequestError
 from ..paths import existing
 from ..repl import CHAT_HELP, parse_chat_line
-from ..types import load_json
+from ..types import MAX_LOOKUP, load_json
 from .common import clean_errors, model_options, open_assistant, sampling_options, say
 
 if TYPE_CHECKING:
@@ -217,7 +217,8 @@ def _format_metrics(reply: Reply) -> str:
     return (
         f"[{m.prompt_tokens} prompt tokens ({m.cached_tokens} cached), {m.generated_tokens} generated, "
         f"TTFT {m.ttft_s * 1000:.0f} ms, prefill {m.prefill_tps:.1f} tok/s, decode {m.decode_tps:.1f} tok/s, "
-        f"finish: {m.finish_reason}]"
+        + (f"guesses taken {m.accepted_tokens} of {m.drafted_tokens}, " if m.drafted_tokens else "")
+        + f"finish: {m.finish_reason}]"
     )
 
 
@@ -324,6 +325,12 @@ def chat(model: str | None, **opts: Any) -> None:
     "reranker_model",
     metavar="MODEL",
     help="Also serve /v1/rerank with this reranker (qwen3-reranker-0.6b, or a GGUF file).",
+)
+@click.option(
+    "--prompt-lookup",
+    type=click.IntRange(0, MAX_LOOKUP),
+    help="Guess up to N tokens a step from the text so far, for requests that do not say "
+    "(prompt_lookup in a body); llama.cpp backend. 0 = off.",
 )
 @model_options
 @clean_errors

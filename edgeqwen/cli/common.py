@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import EdgeQwenError, InsufficientMemoryError, StructuredOutputError
+from ..types import MAX_LOOKUP
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -100,12 +101,28 @@ sampling_options = _options(
         click.option("--repetition-penalty", type=float, help="1 = off."),
         click.option("--seed", type=int, help="Seed for sampling."),
         click.option("--stop", multiple=True, help="Stop string (repeatable)."),
+        click.option(
+            "--prompt-lookup",
+            type=click.IntRange(0, MAX_LOOKUP),
+            help="Guess up to N tokens a step from the text so far (faster where the answer repeats it; "
+            "llama.cpp backend). 0 = off.",
+        ),
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
     ]
 )
 
 
-_SAMPLING = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed", "stop")
+_SAMPLING = (
+    "max_tokens",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repetition_penalty",
+    "seed",
+    "stop",
+    "prompt_lookup",
+)
 
 
 def open_assistant(model: str | None, opts: dict[str, Any]) -> Assistant:

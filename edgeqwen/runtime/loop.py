@@ -13,16 +13,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InvalidRequestError, PromptTooLongError
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics, TokenLogprob
-from .sampling import LogitsProcessor, Sampler, log_softmax, make_logits_processors, make_sampler, most_likely
+from .lookup import find_draft
+from .sampling import (
+    Judge,
+    LogitsProcessor,
+    Sampler,
+    log_softmax,
+    make_judge,
+    make_logits_processors,
+    make_sampler,
+    most_likely,
+)
 
-__all__ = ["check_logit_bias", "generate_step", "stream_generate"]
+__all__ = ["Lookup", "check_logit_bias", "generate_step", "stream_generate"]
+
+_NO_DRAFT = np.zeros(0, dtype=np.int64)
 
 
 def generate_step(
@@ -32,6 +44,7 @@ def generate_step(
     processors: Sequence[LogitsProcessor] = (),
     max_tokens: int = 256,
     read_prompt: Callable[[np.ndarray], None] | None = None,
+    lookup: Lookup | None = None,
 ) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield ``(token, logits)`` for each new token. The token the consumer stops on is never
     fed back, so the model's cache holds exactly the prompt and the tokens before it.
@@ -39,12 +52,17 @@ def generate_step(
     A processor with a ``fast_forward(token_ids) -> list[int]`` method (a grammar) may force the
     next tokens; they are yielded with ``logits=None`` without sampling, and fed to the model in
     one forward pass together with the sampled token. ``read_prompt`` sees each prompt position's
-    logits as the prefill computes them (``model.prefill_all``)."""
+    logits as the prefill computes them (``model.prefill_all``). ``lookup``: guess tokens by
+    prompt lookup and have the model check them in one pass (:func:`_speculate`); only for a model
+    with ``verify``, and off where a processor forces tokens (fast-forward saves those steps)."""
     tokens = np.empty(len(prompt_ids) + max_tokens, dtype=np.int64)
     n = len(prompt_ids)
     tokens[:n] = prompt_ids
     forcing = [p for p in processors if hasattr(p, "fast_forward")]
     logits = model.prefill(prompt_ids) if read_prompt is None else model.prefill_all(prompt_ids, read_prompt)
+    if lookup is not None and not forcing and hasattr(model, "verify"):
+        yield from _speculate(model, tokens, n, logits, sampler, processors, max_tokens, lookup)
+        return
     produced = 0
     while True:
         for process in processors:
@@ -65,6 +83,96 @@ def generate_step(
         if produced >= max_tokens:
             return
         logits = model.decode(token) if len(feed) == 1 else model.extend(feed)
+
+
+@dataclass
+class Lookup:
+    """Prompt lookup for :func:`generate_step`: guess up to ``width`` tokens a step (lookup.py),
+    accept them by ``judge`` (the sampler's rule); ``drafted`` / ``accepted`` count the guesses.
+    The guess keeps its length after misses: llama.cpp checks rows four at a time, so a pass of
+    four rows costs about what one of two does (docs/performance.md, "Prompt lookup"). After a
+    guess that fails at once, guessing rests for ``rest`` steps, doubling up to ``MAX_WAIT``."""
+
+    width: int
+    judge: Judge
+    drafted: int = 0
+    accepted: int = 0
+    rest: int = 0  # steps to decode without guessing: after a pass whose guesses all failed,
+    wait: int = 0  # 1, 2, 4 ... up to MAX_WAIT of them, so text that repeats nothing costs little
+
+    def missed(self) -> None:
+        self.wait = min(MAX_WAIT, 2 * self.wait or 1)
+        self.rest = self.wait
+
+
+MAX_WAIT = 16
+
+
+def _speculate(
+    model,
+    tokens: np.ndarray,
+    n: int,
+    logits: np.ndarray,
+    sampler: Sampler,
+    processors: Sequence[LogitsProcessor],
+    max_tokens: int,
+    lookup: Lookup,
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """:func:`generate_step` with guesses: the last token and the guessed ones after it go through
+    the model in one pass (``model.verify``), each position's logits judge the guess after it, and
+    the first guess judged wrong is replaced by the judge's token and the cache rewound to it.
+    Each token is still chosen from its own position's logits, after every processor."""
+
+    def processed(row: np.ndarray) -> np.ndarray:
+        for process in processors:
+            row = process(tokens[:n], row)
+        return row
+
+    row = processed(logits)
+    token, produced, kept = sampler(row), 0, n
+    try:
+        while True:
+            kept = n  # the cache holds tokens[:n] and no token after them while this one is out
+            yield token, row
+            tokens[n] = token
+            n += 1
+            produced += 1
+            if produced >= max_tokens:
+                return
+            # the cache holds tokens[:n - 1]; the pass adds `token`, the guesses and a token after them
+            draft = _NO_DRAFT if lookup.rest else find_draft(tokens[:n], min(lookup.width, max_tokens - produced - 1))
+            lookup.rest = max(0, lookup.rest - 1)
+            if not draft.size:
+                row = processed(model.decode(token))
+                token = sampler(row)
+                continue
+            rows = model.verify([token, *draft.tolist()])
+            lookup.drafted += draft.size
+            for i, guess in enumerate(draft.tolist()):
+                row = processed(rows[i])
+                token = lookup.judge(row, guess)
+                if token != guess:
+                    if not i:
+                        lookup.missed()
+                    else:
+                        lookup.wait = 0
+                    model.rewind(n)  # the guesses from here on were never written
+                    break
+                lookup.accepted += 1
+                kept = n
+                yield token, row
+                tokens[n] = token
+                n += 1
+                produced += 1
+                if produced >= max_tokens:
+                    return
+            else:  # every guess taken: the last position's logits choose the token after them
+                lookup.wait = 0
+                row = processed(rows[len(draft)])
+                token = sampler(row)
+    finally:
+        if len(model.tokens) > kept:  # a stop on a guessed token: it and what followed it were fed
+            model.rewind(kept)
 
 
 def check_logit_bias(config: GenerationConfig, vocab_size: int) -> None:
@@ -176,7 +284,12 @@ def stream_generate(
     check_logit_bias(config, tokenizer.vocab_size)
     max_tokens = min(config.max_tokens, context - len(prompt_ids))
     stops = set(stop_token_ids) | set(config.stop_token_ids)
-    sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, config.seed)
+    rng = np.random.default_rng(config.seed)  # one stream for the sampler and the judge of guesses
+    sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng)
+    lookup = None
+    if config.prompt_lookup > 0:
+        judge = make_judge(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng)
+        lookup = Lookup(config.prompt_lookup, judge)
     procs = make_logits_processors(config, processors)
     procs.insert(0, _mask_padding(tokenizer.vocab_size))
     logprobs = _Logprobs(tokenizer, config.logprobs) if config.logprobs is not None else None
@@ -190,7 +303,7 @@ def stream_generate(
     first = last = start
     generated, finish = 0, None
     pending = ""
-    steps = generate_step(model, prompt_ids, sampler, procs, max_tokens, scored)
+    steps = generate_step(model, prompt_ids, sampler, procs, max_tokens, scored, lookup)
     try:
         for token, _logits in steps:
             last = time.perf_counter()
@@ -233,6 +346,8 @@ def stream_generate(
         prefill_s=first - start,
         decode_s=last - first,
         finish_reason=finish,
+        drafted_tokens=lookup.drafted if lookup is not None else 0,
+        accepted_tokens=lookup.accepted if lookup is not None else 0,
     )
     said = tuple(scored.said) if scored is not None and len(scored.said) == len(prompt_ids) else None
     yield Chunk(tail, None, finish, metrics, prompt_logprobs=said)

@@ -15,6 +15,7 @@ import numpy as np
 from ..types import GenerationConfig
 
 __all__ = [
+    "Judge",
     "LogitsProcessor",
     "Sampler",
     "apply_min_p",
@@ -22,6 +23,7 @@ __all__ = [
     "apply_top_p",
     "log_softmax",
     "make_bias_processor",
+    "make_judge",
     "make_logits_processors",
     "make_penalty_processor",
     "make_sampler",
@@ -100,28 +102,72 @@ def apply_min_p(ids: np.ndarray, logits: np.ndarray, min_p: float) -> Candidates
     return ids[keep], logits[keep]
 
 
+def _distribution(temperature: float, top_p: float, top_k: int, min_p: float) -> Callable[[np.ndarray], Candidates]:
+    """The candidates a sampler draws from and their probabilities (float64, summing to 1): top-k,
+    then temperature, min-p and top-p."""
+
+    def candidates(logits: np.ndarray) -> Candidates:
+        logits = np.asarray(logits, dtype=np.float32)
+        ids, cand = apply_top_k(np.arange(logits.size), logits, top_k)
+        cand = cand / temperature
+        ids, cand = apply_min_p(ids, cand, min_p)
+        ids, cand = apply_top_p(ids, cand, top_p)
+        return ids, _softmax(cand.astype(np.float64))
+
+    return candidates
+
+
 def make_sampler(
     temperature: float = 0.0,
     top_p: float = 1.0,
     top_k: int = 0,
     min_p: float = 0.0,
     seed: int | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Sampler:
-    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p and top-p."""
+    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p and top-p.
+    ``rng``: the random stream to draw from (shared with :func:`make_judge`), else one from ``seed``."""
     if temperature == 0:
         return lambda logits: int(np.argmax(logits))
-    rng = np.random.default_rng(seed)
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    candidates = _distribution(temperature, top_p, top_k, min_p)
 
     def sample(logits: np.ndarray) -> int:
-        logits = np.asarray(logits, dtype=np.float32)
-        ids, cand = apply_top_k(np.arange(logits.size), logits, top_k)
-        cand = cand / temperature
-        ids, cand = apply_min_p(ids, cand, min_p)
-        ids, cand = apply_top_p(ids, cand, top_p)
-        probs = _softmax(cand.astype(np.float64))
+        ids, probs = candidates(logits)
         return int(ids[rng.choice(probs.size, p=probs)])
 
     return sample
+
+
+Judge = Callable[[np.ndarray, int], int]
+
+
+def make_judge(
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    min_p: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> Judge:
+    """Speculative decoding's acceptance rule for a guessed token: ``judge(logits, guess)`` is the
+    token to write. Greedy: the best token, the guess or not. Sampling: the guess with its
+    probability p under the sampler's distribution, else a draw from that distribution without
+    it; so each token is drawn exactly as the sampler would draw it (the rule of Leviathan et al.
+    for a draft that is one token for sure)."""
+    if temperature == 0:
+        return lambda logits, guess: int(np.argmax(logits))
+    rng = rng if rng is not None else np.random.default_rng()
+    candidates = _distribution(temperature, top_p, top_k, min_p)
+
+    def judge(logits: np.ndarray, guess: int) -> int:
+        ids, probs = candidates(logits)
+        guessed = ids == guess
+        if rng.random() < probs[guessed].sum():
+            return guess
+        rest = np.where(guessed, 0.0, probs)
+        return int(ids[rng.choice(rest.size, p=rest / rest.sum())])
+
+    return judge
 
 
 def make_penalty_processor(

@@ -4,7 +4,8 @@ Pure functions on dicts: no HTTP, no model. A bad request raises :class:`Invalid
 whose message names the field, and the app answers it as a 400 in OpenAI's error shape.
 Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not checked (this
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
-(also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do;
+(also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do, and so
+is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for bodies without it);
 ``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); options that
 would silently change the answer's meaning (``n`` > 1, non-text content parts or output
 modalities, the deprecated ``functions``) are refused rather than ignored. ``logprobs`` are the
@@ -172,7 +173,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
             out[name] = value
     if "temperature" in out and out["temperature"] > 2:
         raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
-    for name in ("top_k", "seed"):
+    for name in ("top_k", "seed", "prompt_lookup"):
         value = body.get(name)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):

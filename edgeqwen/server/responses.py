@@ -30,7 +30,7 @@ from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_reque
 
 __all__ = ["ResponseEvents", "parse_responses_request", "response_body", "response_id"]
 
-_PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "parallel_tool_calls", "stream", "model")
+_PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "prompt_lookup", "parallel_tool_calls", "stream", "model")
 _REFUSED = {
     "previous_response_id": "this server stores no responses: send the whole conversation as input",
     "conversation": "this server stores no conversations: send the whole conversation as input",

@@ -111,6 +111,14 @@ def test_generate_reads_system_and_prompt_and_an_empty_prompt_loads():
         assert "".join(p.response for p in streamed) == "Blue."
         loaded = client.generate(model="fake")
         assert loaded.done and loaded.done_reason == "load" and loaded.response == ""
+        # Ollama's other way to load a model, a chat with no messages, was a 400
+        for messages in ([], None):
+            warm = client.chat(model="fake", messages=messages)
+            assert warm.done and warm.done_reason == "load" and warm.message.content == ""
+        with pytest.raises(ollama.ResponseError) as missing:
+            client.chat(model="llama3", messages=[])
+        assert missing.value.status_code == 404
+        assert len(fake.requests) == 2  # the two answers above; loading answered nothing
 
 
 def test_the_policy_answers_for_a_refused_prompt():

@@ -211,18 +211,21 @@ class _Ollama:
             "not_found_error",
         )
 
-    async def _answer(self, request: Request, parse: Callable[[Any], tuple[ChatRequest, str] | None]) -> Response:
+    async def _answer(
+        self, request: Request, parse: Callable[[Any], tuple[ChatRequest, str] | None], field: str
+    ) -> Response:
         """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines."""
         started = time.perf_counter()
         try:
             self.app._authorize(request)
             body = await self.app._body(request)
             parsed = parse(body)
-            if parsed is None:  # an empty prompt loads the model and answers nothing (clients warm a model up)
+            if parsed is None:
+                # An empty prompt or no messages loads the model and answers nothing (clients warm a
+                # model up so). It is always loaded here, and stays so: keep_alive 0 unloads nothing.
                 model = self._served(body.get("model"))
-                return JSONResponse(
-                    {"model": model, "created_at": _iso(), "response": "", "done": True, "done_reason": "load"}
-                )
+                said = {"model": model, "created_at": _iso(), **self._said(field, "")}
+                return JSONResponse({**said, "done": True, "done_reason": "load"})
             chat, field = parsed
             self._served(chat.model)
             generation = await until_disconnect(request, self.app.worker.submit(chat))
@@ -287,7 +290,12 @@ class _Ollama:
 
     # -- routes --------------------------------------------------------------------------------
     async def chat(self, request: Request) -> Response:
-        return await self._answer(request, lambda body: (openai_chat(body, self.app.settings.max_tokens), "message"))
+        def parse(body: Any) -> tuple[ChatRequest, str] | None:
+            if isinstance(body, dict) and body.get("messages") in (None, []):
+                return None  # Ollama's way to load a model: a chat with no messages
+            return openai_chat(body, self.app.settings.max_tokens), "message"
+
+        return await self._answer(request, parse, "message")
 
     async def generate(self, request: Request) -> Response:
         def parse(body: Any) -> tuple[ChatRequest, str] | None:
@@ -307,7 +315,7 @@ class _Ollama:
             chat["messages"] = [*messages, {"role": "user", "content": prompt}]
             return openai_chat(chat, self.app.settings.max_tokens), "response"
 
-        return await self._answer(request, parse)
+        return await self._answer(request, parse, "response")
 
     async def embed(self, request: Request) -> Response:
         """``/api/embed`` (``input``) and the older ``/api/embeddings`` (``prompt``, one vector)."""

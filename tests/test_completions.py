@@ -199,9 +199,9 @@ def test_llama_cpp_scores_every_prompt_token_as_transformers_does(tiny_models, t
 
 
 def test_onnx_scores_every_prompt_token_as_transformers_does(tiny_models):
-    """The ONNX graph outputs the last position's logits only, so a scored prompt runs a token a
-    step: on the fp32 build each position's log-softmax equals transformers'. The cache then holds
-    the prompt, and the answer is a plain prefill's."""
+    """The ONNX graph gives the logits of as many last positions as asked (graph.LOGITS_FROM), so
+    a scored prompt runs in prefill-sized steps: on the fp32 build each position's log-softmax
+    equals transformers'. The cache then holds the prompt, and the answer is a plain prefill's."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from edgeqwen.backends.onnx import OnnxBackend

@@ -183,4 +183,4 @@ def test_a_backend_that_cannot_check_guesses_says_so_once(tok):
         for _ in range(2):
             assert "".join(c.text for c in fake.stream(request)) == "ok"
     assert [w.category for w in caught] == [UnsupportedSettingWarning]
-    assert "llama.cpp" in str(caught[0].message)
+    assert "fake backend" in str(caught[0].message) and "verify" in str(caught[0].message)

@@ -146,10 +146,10 @@ def test_rewritten_graph_gives_the_same_logits(tiny_models, arch, build, monkeyp
     if build == "int4":  # tied embeddings: GatherBlockQuantized over the lm_head's int4 weight
         assert reshaped_weights(original) and not reshaped_weights(rewritten)
     fast = OnnxBackend(folder).model
-    assert fast.session.get_outputs()[0].shape[1] == 1  # the rewritten graph is in use
+    assert fast.session.get_outputs()[0].shape[1] == "logit_positions"  # the rewritten graph is in use
     monkeypatch.setattr(onnx_backend, "prepare_graph", lambda info: None)
     full = OnnxBackend(folder).model
-    assert full.session.get_outputs()[0].shape[1] != 1
+    assert full.session.get_outputs()[0].shape[1] != "logit_positions"
     np.testing.assert_allclose(fast.prefill(PROMPT), full.prefill(PROMPT), atol=1e-5)
     np.testing.assert_allclose(fast.decode(PROMPT[0]), full.decode(PROMPT[0]), atol=1e-5)
 
@@ -177,3 +177,63 @@ def test_prefill_steps_shrink_at_long_context_without_changing_logits(tiny_model
     monkeypatch.setattr(model, "_run", lambda ids: steps.append(len(ids)) or run(ids))
     np.testing.assert_allclose(model.prefill(PROMPT), expected, atol=1e-5)
     assert sum(steps) == len(PROMPT) and steps[0] == 16 and min(steps) < 16
+
+
+@pytest.mark.parametrize("build", ["fp32", "int4"])
+def test_one_pass_check_gives_each_positions_logits_on_onnx(tiny_models, build, monkeypatch):
+    """Prompt lookup's check on ONNX: the rewritten graph's LOGITS_FROM asks for the last k
+    positions; each row must be what feeding the tokens one by one gives (int4: onnxruntime's
+    one-row kernel rounds otherwise, so within rounding and the same best token). The original
+    graph, every position's logits read back, checks the same way."""
+    import edgeqwen.backends.onnx as onnx_backend
+
+    folder = tiny_models["qwen2"][build]
+    tol = 1e-4 if build == "fp32" else 0.05
+    models = [OnnxBackend(folder).model]
+    monkeypatch.setattr(onnx_backend, "prepare_graph", lambda info: None)
+    models.append(OnnxBackend(folder).model)
+    follow = PROMPT[:5]
+    for model in models:
+        model.prefill(PROMPT)
+        rows = model.verify(follow)
+        assert model.tokens == PROMPT + follow
+        model.rewind(len(PROMPT))
+        one = np.stack([model.decode(t).copy() for t in follow])
+        assert rows.shape == one.shape
+        scale = float(np.abs(one).max())
+        assert np.abs(rows - one).max() < tol * scale
+        assert (rows.argmax(axis=1) == one.argmax(axis=1)).all()
+        after = model.decode(PROMPT[0]).copy()  # the bindings are back to one position
+        assert after.shape == one[0].shape
+
+
+@pytest.mark.parametrize("build", ["fp32", "int4"])
+def test_prompt_lookup_on_onnx_writes_the_answer_without_it(tiny_models, build, monkeypatch):
+    """The loop's check on ONNX, with guesses forced: all right (each taken, a pass of four rows
+    every step) and all wrong (each replaced, the cache rewound). A random model quotes nothing,
+    so the guesses come from the answer written without them, or from a token it never writes."""
+    import edgeqwen.runtime.loop as loop
+    from edgeqwen.runtime.sampling import make_judge, make_sampler
+
+    model = OnnxBackend(tiny_models["qwen2"][build]).model
+
+    def answer(lookup=None):
+        model.reset()
+        steps = loop.generate_step(model, PROMPT, make_sampler(0.0), (), 24, None, lookup)
+        return [t for t, _ in steps]
+
+    plain = answer()
+    for guesses, taken in ((lambda at: plain[at : at + 3], True), (lambda at: [7, 7, 7], False)):
+        monkeypatch.setattr(
+            loop,
+            "find_draft",
+            lambda tokens, width, g=guesses: np.array(g(len(tokens) - len(PROMPT))[:width], dtype=np.int64),
+        )
+        lookup = loop.Lookup(3, make_judge(0.0))
+        guessed = answer(lookup)
+        assert model.tokens == PROMPT + guessed[:-1]
+        assert lookup.drafted > 0 and (lookup.accepted > 0) == taken
+        if build == "fp32":
+            assert guessed == plain
+        else:  # onnxruntime's int4 kernels for one row and for several round differently
+            assert guessed[:4] == plain[:4]

@@ -202,9 +202,8 @@ class LoopBackend(Backend):
         if request.config.prompt_lookup and not self.supports_prompt_lookup and not self.__dict__.get("_lookup_warned"):
             self.__dict__["_lookup_warned"] = True
             warnings.warn(
-                f"prompt_lookup={request.config.prompt_lookup} is not used on the {self.name} backend: its graph gives "
-                "the last position's logits only, so guesses cannot be checked in one pass. llama.cpp uses it "
-                "(backend='llamacpp', a GGUF model).",
+                f"prompt_lookup={request.config.prompt_lookup} is not used on the {self.name} backend: its model "
+                "has no verify(tokens) to check several tokens in one pass (llama.cpp and ONNX have one).",
                 UnsupportedSettingWarning,
                 stacklevel=3,
             )

@@ -4,11 +4,12 @@ Nothing is written to disk and the weights are not read: the graph (a few hundre
 rewritten and handed to onnxruntime as bytes, with its external data resolved to the real files
 (which memory.py then maps once for onnxruntime).
 
-- **Logits for the last position only.** The builder's graph computes logits for every prompt
+- **Logits for the last positions only.** The builder's graph computes logits for every prompt
   position (512 x 151,936 floats and ~15% of a 1.5B model's prefill FLOPs); a Slice before the
-  lm_head keeps the last one, which is all generation needs. That position's hidden state (the
-  final norm's output, what llama.cpp calls the embedding) becomes an output of its own,
-  ``HIDDEN_OUTPUT``, for the safety probe.
+  lm_head keeps the last ones, from the new input ``LOGITS_FROM`` (``[-1]``: the last, all
+  generation needs; ``[-k]``: the last k, prompt lookup's check of k - 1 guessed tokens). Their
+  hidden states (the final norm's output, what llama.cpp calls the embedding) become an output of
+  their own, ``HIDDEN_OUTPUT``, for the safety probe.
 - **No folded copy of a tied embedding.** With tied embeddings the builder feeds the lm_head's int4
   weight through a Reshape into ``GatherBlockQuantized``. onnxruntime constant-folds that Reshape
   into a new in-memory initializer: a second copy of the lm_head (111 MiB for Qwen2.5-1.5B at
@@ -28,9 +29,17 @@ import numpy as np
 
 from ..model import ModelInfo
 
-__all__ = ["HIDDEN_OUTPUT", "alias_reshaped_weights", "prepare_graph", "resolve_external_data", "slice_last_position"]
+__all__ = [
+    "HIDDEN_OUTPUT",
+    "LOGITS_FROM",
+    "alias_reshaped_weights",
+    "prepare_graph",
+    "resolve_external_data",
+    "slice_last_position",
+]
 
-HIDDEN_OUTPUT = "edgeqwen_last_hidden_state"  # (batch, 1, hidden): the last position's final-norm output
+HIDDEN_OUTPUT = "edgeqwen_last_hidden_state"  # (batch, k, hidden): the last k positions' final-norm output
+LOGITS_FROM = "edgeqwen_logits_from"  # int64 [1]: -k, the positions whose logits come out
 
 
 def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:
@@ -53,7 +62,7 @@ def prepare_graph(info: ModelInfo) -> tuple[Any, Path] | None:
 
 
 def slice_last_position(graph: Any, logits: str) -> bool:
-    """Insert ``Slice(hidden, -1:)`` before the MatMul that produces ``logits``; False if none."""
+    """Insert ``Slice(hidden, LOGITS_FROM:)`` before the MatMul that produces ``logits``; False if none."""
     from onnx import TensorProto, helper, numpy_helper
 
     producers = {o: n for n in graph.node for o in n.output}
@@ -64,24 +73,27 @@ def slice_last_position(graph: Any, logits: str) -> bool:
         return False
     hidden = node.input[0]
     sliced = hidden + "/last_position"
-    consts = {"last_starts": [-1], "last_ends": [2**63 - 1], "last_axes": [1]}
+    consts = {"last_ends": [2**63 - 1], "last_axes": [1]}
     for name, value in consts.items():
         graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
+    graph.input.append(helper.make_tensor_value_info(LOGITS_FROM, TensorProto.INT64, [1]))
     slice_node = helper.make_node(
-        "Slice", [hidden, "last_starts", "last_ends", "last_axes"], [sliced], name="LastPosition"
+        "Slice", [hidden, LOGITS_FROM, "last_ends", "last_axes"], [sliced], name="LastPositions"
     )
     graph.node.insert(list(graph.node).index(node), slice_node)
     node.input[0] = sliced
     elem_type = next((o.type.tensor_type.elem_type for o in graph.output if o.name == logits), TensorProto.FLOAT)
     for output in graph.output:
         if output.name == logits and len(output.type.tensor_type.shape.dim) == 3:
-            output.type.tensor_type.shape.dim[1].dim_value = 1
+            output.type.tensor_type.shape.dim[1].dim_param = "logit_positions"
     width = next((a.i for a in node.attribute if a.name == "K"), None)  # MatMulNBits: the hidden size
     if width is None and len(node.input) > 1:  # MatMul / Gemm: a (hidden, vocab) weight
         dims = next((list(t.dims) for t in graph.initializer if t.name == node.input[1]), [])
         width = dims[0] if len(dims) == 2 else None
     graph.node.append(helper.make_node("Identity", [sliced], [HIDDEN_OUTPUT], name="LastHiddenState"))
-    graph.output.append(helper.make_tensor_value_info(HIDDEN_OUTPUT, elem_type, ["batch_size", 1, width]))
+    graph.output.append(
+        helper.make_tensor_value_info(HIDDEN_OUTPUT, elem_type, ["batch_size", "logit_positions", width])
+    )
     return True
 
 

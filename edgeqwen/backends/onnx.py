@@ -22,7 +22,7 @@ from ..paths import onnxruntime_cache
 from ..tokenizer import Tokenizer
 from ..types import release
 from .base import LoopBackend, plan_memory, reusable_prefix
-from .graph import HIDDEN_OUTPUT, prepare_graph
+from .graph import HIDDEN_OUTPUT, LOGITS_FROM, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
 from .prefixes import KeptPrefixes
 from .threads import thread_count
@@ -34,6 +34,7 @@ MIN_CHUNK = 16  # ... but never fewer tokens per step than this
 RELEASE_EVERY = 64  # tokens run between two releases of the weight files' pages
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_LAST = np.array([-1], dtype=np.int64)  # graph.LOGITS_FROM for the last position alone
 # The onnxruntime pyproject requires: 1.21 and 1.22 refuse the converter's graphs (opset 22, an
 # 8-bit GatherBlockQuantized), 1.23.0 runs them.
 MIN_ONNXRUNTIME = (1, 23)
@@ -94,6 +95,7 @@ class OnnxModel:
         self._mask_name = names.get("attention_mask", "attention_mask") if "attention_mask" in inputs else None
         self._pos_name = names.get("position_ids", "position_ids") if "position_ids" in inputs else None
         self._logits_name = info.output_names.get("logits", "logits")
+        self._from_name = LOGITS_FROM if LOGITS_FROM in inputs else None  # graph.py's rewrite
         self._kv_names = [
             (names[f"past_{kv}_names"] % i, info.output_names[f"present_{kv}_names"] % i)
             for i in range(info.num_layers)
@@ -153,7 +155,9 @@ class OnnxModel:
         # without get_outputs(), which wraps all 57 outputs in Python objects (0.5 ms a token).
         self._logits = None
         out = next((o for o in self.session.get_outputs() if o.name == self._logits_name), None)
-        if self._shared and out is not None and len(out.shape) == 3 and out.shape[1] == 1:
+        if self._from_name is not None:
+            self._binding.bind_cpu_input(self._from_name, _LAST)
+        if self._shared and out is not None and len(out.shape) == 3 and self._from_name is not None:
             vocab = out.shape[2] if isinstance(out.shape[2], int) else self.info.vocab_size
             self._logits = np.empty((1, 1, vocab), dtype=_ORT_TYPES.get(out.type, np.float32))
             self._binding.bind_ortvalue_output(self._logits_name, self._ort.OrtValue.ortvalue_from_numpy(self._logits))
@@ -219,8 +223,9 @@ class OnnxModel:
         return sum(a.nbytes for a in self._kv.values())
 
     # -- forward --------------------------------------------------------------------------------
-    def _run(self, ids: Sequence[int]) -> np.ndarray:
-        """Run ``ids`` after the cached tokens; return logits of the last position."""
+    def _run(self, ids: Sequence[int], rows: int = 1) -> np.ndarray:
+        """Run ``ids`` after the cached tokens; return logits of the last position (``rows`` > 1:
+        of the last ``rows``, for a graph that outputs every position's)."""
         start = len(self.tokens)
         total = start + len(ids)
         b = self._binding
@@ -246,7 +251,7 @@ class OnnxModel:
             if not self._shared:
                 for (past, _present), value in zip(self._kv_names, outs[: len(self._kv_names)], strict=False):
                     self._kv[past] = value.numpy()
-            logits = outs[-1].numpy()[0, -1]
+            logits = outs[-1].numpy()[0, -1] if rows == 1 else outs[-1].numpy()[0, -rows:]
         self.tokens.extend(int(t) for t in ids)
         self._unreleased += len(ids)
         if self.weights is not None and self._unreleased >= RELEASE_EVERY:
@@ -281,16 +286,23 @@ class OnnxModel:
 
     def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
         """Process a prompt from its first token, handing ``read`` each position's logits in order,
-        and return the last ones. The graph outputs the last position's logits only (graph.py), so
-        each token is a step of its own: as slow as decoding the prompt, through the one-row kernels
-        decoding uses (a plain prefill runs 64 tokens a step)."""
+        and return the last ones. Steps of a prefill's size (``chunk_at``), each asking the graph
+        for all its positions' logits (graph.LOGITS_FROM), as prompt lookup's check does; the last
+        token alone, so its hidden state is kept as a prefill keeps it. A graph without that
+        input runs a token a step, at decoding's speed."""
         token_ids = list(token_ids)
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
         self.rewind(0)
         self.last_reused = 0
+        i, last = 0, len(token_ids) - 1
+        while self._from_name is not None and i < last:
+            step = min(self.chunk_at(i), last - i)
+            for row in self.verify(token_ids[i : i + step]):
+                read(row)
+            i += step
         logits = np.zeros(0, dtype=np.float32)
-        for token in token_ids:
+        for token in token_ids[i:]:
             logits = self._run([token])
             read(logits)
         if self._kept:
@@ -315,6 +327,37 @@ class OnnxModel:
         if len(self.tokens) + len(tokens) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
         return self._run(tokens)
+
+    def verify(self, tokens: Sequence[int]) -> np.ndarray:
+        """Feed ``tokens`` after the cached ones in one pass and return the logits after each, one
+        row a token: prompt lookup's guesses checked at once (runtime/lookup.py). The graph's
+        ``LOGITS_FROM`` asks for that many last positions; its buffers are bound for the pass."""
+        ids = [int(t) for t in tokens]
+        if len(self.tokens) + len(ids) > self.context_length:
+            raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
+        b, k, ort = self._binding, len(ids), self._ort
+        if self._from_name is not None:
+            b.bind_cpu_input(self._from_name, np.array([-k], dtype=np.int64))
+        if self._logits is None:  # outputs read back whole (an original graph gives every position's)
+            try:
+                return np.asarray(self._run(ids, rows=k), dtype=np.float32)
+            finally:
+                if self._from_name is not None:
+                    b.bind_cpu_input(self._from_name, _LAST)
+        rows = np.empty((1, k, self._logits.shape[2]), dtype=self._logits.dtype)
+        b.bind_ortvalue_output(self._logits_name, ort.OrtValue.ortvalue_from_numpy(rows))
+        if self._hidden is not None:
+            scratch = np.empty((1, k, self.n_embd), dtype=self._hidden.dtype)
+            b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(scratch))
+        try:
+            self._run(ids)
+        finally:
+            b.bind_cpu_input(self._from_name, _LAST)
+            b.bind_ortvalue_output(self._logits_name, ort.OrtValue.ortvalue_from_numpy(self._logits))
+            if self._hidden is not None:
+                b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(self._hidden))
+        self.last_hidden = None  # the pass's rows are no prompt's
+        return rows[0].astype(np.float32, copy=False)
 
 
 def _first_line(exc: BaseException) -> str:

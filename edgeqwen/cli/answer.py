@@ -330,7 +330,7 @@ def chat(model: str | None, **opts: Any) -> None:
     "--prompt-lookup",
     type=click.IntRange(0, MAX_LOOKUP),
     help="Guess up to N tokens a step from the text so far, for requests that do not say "
-    "(prompt_lookup in a body); llama.cpp backend. 0 = off.",
+    "(prompt_lookup in a body); llama.cpp and ONNX. 0 = off.",
 )
 @model_options
 @clean_errors

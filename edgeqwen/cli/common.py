@@ -105,7 +105,7 @@ sampling_options = _options(
             "--prompt-lookup",
             type=click.IntRange(0, MAX_LOOKUP),
             help="Guess up to N tokens a step from the text so far (faster where the answer repeats it; "
-            "llama.cpp backend). 0 = off.",
+            "llama.cpp and ONNX). 0 = off.",
         ),
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
     ]

@@ -130,6 +130,7 @@ def _speculate(
 
     row = processed(logits)
     token, produced, kept = sampler(row), 0, n
+    rows, draft, at = np.zeros((0, 0)), _NO_DRAFT, 0  # the pass being read: its rows, guesses, next row
     try:
         while True:
             kept = n  # the cache holds tokens[:n] and no token after them while this one is out
@@ -139,37 +140,32 @@ def _speculate(
             produced += 1
             if produced >= max_tokens:
                 return
-            # the cache holds tokens[:n - 1]; the pass adds `token`, the guesses and a token after them
-            draft = _NO_DRAFT if lookup.rest else find_draft(tokens[:n], min(lookup.width, max_tokens - produced - 1))
-            lookup.rest = max(0, lookup.rest - 1)
-            if not draft.size:
-                row = processed(model.decode(token))
+            if at == len(rows):  # a new pass: `token`, the guesses, and a row for the token after them
+                draft = (
+                    _NO_DRAFT if lookup.rest else find_draft(tokens[:n], min(lookup.width, max_tokens - produced - 1))
+                )
+                lookup.rest = max(0, lookup.rest - 1)
+                rows = model.verify([token, *draft.tolist()]) if draft.size else model.decode(token)[None]
+                lookup.drafted += draft.size
+                at = 0
+            row = processed(rows[at])
+            if at == draft.size:  # no guess here: the model's own choice (a decode, or after all were taken)
                 token = sampler(row)
+                lookup.wait = 0 if draft.size else lookup.wait
+                at += 1
                 continue
-            rows = model.verify([token, *draft.tolist()])
-            lookup.drafted += draft.size
-            for i, guess in enumerate(draft.tolist()):
-                row = processed(rows[i])
-                token = lookup.judge(row, guess)
-                if token != guess:
-                    if not i:
-                        lookup.missed()
-                    else:
-                        lookup.wait = 0
-                    model.rewind(n)  # the guesses from here on were never written
-                    break
+            guess = int(draft[at])
+            token = lookup.judge(row, guess)
+            if token == guess:
                 lookup.accepted += 1
-                kept = n
-                yield token, row
-                tokens[n] = token
-                n += 1
-                produced += 1
-                if produced >= max_tokens:
-                    return
-            else:  # every guess taken: the last position's logits choose the token after them
+                at += 1
+                continue
+            if not at:
+                lookup.missed()
+            else:
                 lookup.wait = 0
-                row = processed(rows[len(draft)])
-                token = sampler(row)
+            model.rewind(n)  # the guesses from here on were never written
+            rows, draft, at = rows[:0], _NO_DRAFT, 0
     finally:
         if len(model.tokens) > kept:  # a stop on a guessed token: it and what followed it were fed
             model.rewind(kept)

@@ -1,6 +1,6 @@
-"""What prompt lookup (``GenerationConfig.prompt_lookup``) costs and saves on llama.cpp.
+"""What prompt lookup (``GenerationConfig.prompt_lookup``) costs and saves (llama.cpp, ONNX).
 
-    python tools/bench/lookup_cost.py rows GGUF [--rows 1,2,3,4,5,8,12,16] [--rounds 9] [--prompt-tokens 300]
+    python tools/bench/lookup_cost.py rows GGUF|ONNX_DIR [--rows 1,2,3,4,5,8,12,16] [--rounds 9] [--prompt-tokens 300]
         [--context N]
     python tools/bench/lookup_cost.py answers [GGUF] [--widths 0,3,6] [--rounds 3] [--max-tokens 160]
 
@@ -47,9 +47,15 @@ PROMPTS = {
 
 
 def rows(args: argparse.Namespace) -> None:
-    from edgeqwen.backends.llamacpp import LlamaCppModel, gguf_info
+    window = args.context or args.prompt_tokens + 64
+    if args.gguf.is_dir():  # an int4 ONNX folder (make_geometry_models.py without --no-onnx)
+        from edgeqwen.backends.onnx import OnnxBackend
 
-    model = LlamaCppModel(gguf_info(args.gguf), args.context or args.prompt_tokens + 64, threads=args.threads)
+        model = OnnxBackend(args.gguf, context_length=window, threads=args.threads).model
+    else:
+        from edgeqwen.backends.llamacpp import LlamaCppModel, gguf_info
+
+        model = LlamaCppModel(gguf_info(args.gguf), window, threads=args.threads)
     prompt = np.random.default_rng(0).integers(100, 20_000, args.prompt_tokens).tolist()
     model.prefill(prompt)
     sizes = [int(n) for n in args.rows.split(",")]
@@ -64,7 +70,7 @@ def rows(args: argparse.Namespace) -> None:
     times = taking_turns({str(n): n for n in sizes}, check, args.rounds)
     one = statistics.median(times[str(sizes[0])])
     print(
-        f"{args.gguf.name}, {model.threads} threads, after {len(prompt)} prompt tokens, median of {args.rounds} rounds"
+        f"{args.gguf.name}, {args.threads} threads, after {len(prompt)} prompt tokens, median of {args.rounds} rounds"
     )
     print("| tokens checked in one pass | ms | x a decode step | guesses it must get right to pay |")
     print("|---:|---:|---:|---:|")

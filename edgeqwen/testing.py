@@ -86,13 +86,14 @@ class ScriptedModel:
         self.step += len(tokens) - 1  # tokens a grammar forced stand for script steps too
         return self._logits()
 
-    def verify(self, tokens: Sequence[int]) -> np.ndarray:
-        """The logits after each of ``tokens``, fed in one pass (prompt lookup's check)."""
-        rows = []
+    def verify(self, tokens: Sequence[int], rows: int | None = None) -> np.ndarray:
+        """The logits after each of the last ``rows`` of ``tokens`` (all by default), fed in one
+        pass (prompt lookup's check)."""
+        out = []
         for token in tokens:
             self.tokens.append(int(token))
-            rows.append(self._logits())
-        return np.stack(rows)
+            out.append(self._logits())
+        return np.stack(out[len(out) - (len(out) if rows is None else rows) :])
 
     def rewind(self, n: int) -> None:
         """Keep the first ``n`` positions fed; the script goes back with them."""

@@ -402,6 +402,9 @@ def test_one_pass_check_gives_each_positions_own_logits(demo):
     one = np.stack([model.decode(t).copy() for t in follow])
     assert np.abs(rows - one).max() < 0.01 * np.abs(one).max()
     assert (rows.argmax(axis=1) == one.argmax(axis=1)).all()
+    model.rewind(len(ids))
+    last = model.verify(follow, 2)  # after forced tokens: only the rows that judge guesses
+    assert last.shape == (2, model.n_vocab) and np.array_equal(last, rows[-2:])
 
 
 @pytest.mark.parametrize("which", ["qwen3-f32", "demo"])

@@ -184,3 +184,31 @@ def test_a_backend_that_cannot_check_guesses_says_so_once(tok):
             assert "".join(c.text for c in fake.stream(request)) == "ok"
     assert [w.category for w in caught] == [UnsupportedSettingWarning]
     assert "fake backend" in str(caught[0].message) and "verify" in str(caught[0].message)
+
+
+def test_guesses_and_a_grammars_forced_tokens_share_a_pass(tok):
+    """An extraction copies its prompt into a structured answer: the grammar forces the keys and
+    punctuation (fast-forward), the guesses cover the copied values, in the same passes."""
+    from edgeqwen.runtime.formats import ResponseFormat
+
+    reply = '{"who":"Ada Lovelace wrote the first published program for a machine","year":1843}'
+    prompt = tuple(tok.encode("Note: Ada Lovelace wrote the first published program for a machine in 1843."))
+    schema = {
+        "type": "object",
+        "properties": {"who": {"type": "string"}, "year": {"type": "integer"}},
+        "required": ["who", "year"],
+    }
+    fmt = ResponseFormat.of(schema)
+    assert fmt.fast_forward
+    said = {}
+    for width in (0, 4):
+        fake = FakeBackend(replies=[reply], tokenizer_json=tok.path)
+        chunks = list(
+            fake.stream(Request(prompt, GenerationConfig(prompt_lookup=width, max_tokens=60), response_format=fmt))
+        )
+        said[width] = ("".join(c.text for c in chunks), chunks[-1].metrics)
+        written = [c.token for c in chunks if c.token is not None]
+        assert chunks[-1].finish_reason == "stop"  # on the end token, which is neither written nor fed
+        assert fake.model.tokens == [*prompt, *written]
+    assert said[4][0] == said[0][0] == reply
+    assert said[4][1].accepted_tokens >= 5

@@ -205,6 +205,9 @@ def test_one_pass_check_gives_each_positions_logits_on_onnx(tiny_models, build, 
         assert (rows.argmax(axis=1) == one.argmax(axis=1)).all()
         after = model.decode(PROMPT[0]).copy()  # the bindings are back to one position
         assert after.shape == one[0].shape
+        model.rewind(len(PROMPT))
+        last = model.verify(follow, 2)  # after forced tokens: only the rows that judge guesses
+        assert last.shape == (2, *one.shape[1:]) and np.abs(last - rows[-2:]).max() < 1e-4 * scale
 
 
 @pytest.mark.parametrize("build", ["fp32", "int4"])

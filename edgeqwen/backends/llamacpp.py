@@ -249,9 +249,10 @@ class LlamaCppModel:
         return self.context_length * self.info.kv_bytes_per_token(KV_BYTES)
 
     # -- forward --------------------------------------------------------------------------------
-    def _run(self, ids: Sequence[int], every: bool = False) -> np.ndarray:
+    def _run(self, ids: Sequence[int], every: bool = False, last: int = 1) -> np.ndarray:
         """Run ``ids`` after the cached tokens; return the logits of the last one. ``every``: all
-        of them are output (``llama_get_logits_ith(ctx, i)``; ids of one batch at most)."""
+        of them are output (``llama_get_logits_ith(ctx, i)``; ids of one batch at most); ``last``:
+        the last ``last`` of them (of the last batch)."""
         start = len(self.tokens)
         if start + len(ids) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
@@ -263,7 +264,8 @@ class LlamaCppModel:
             self._tok[:n] = part
             self._pos[:n] = np.arange(start + at, start + at + n)
             self._want[:n] = 1 if every else 0
-            self._want[n - 1] = 1 if at + n == len(ids) else 0
+            if at + n == len(ids):
+                self._want[max(0, n - last) : n] = 1
             self._batch.n_tokens = n
             rc = self._ll.llama_decode(self._ctx, self._batch)
             if rc != 0:
@@ -382,15 +384,22 @@ class LlamaCppModel:
     def extend(self, tokens: Sequence[int]) -> np.ndarray:
         return self._run(list(tokens))
 
-    def verify(self, tokens: Sequence[int]) -> np.ndarray:
-        """Feed ``tokens`` after the cached ones in one pass and return the logits after each, one
-        row a token (a copy): prompt lookup's guesses checked at once (runtime/lookup.py)."""
+    def verify(self, tokens: Sequence[int], rows: int | None = None) -> np.ndarray:
+        """Feed ``tokens`` after the cached ones in one pass and return the logits after each of
+        the last ``rows`` of them (all by default), one row a token (a copy): prompt lookup's
+        guesses checked at once (runtime/lookup.py), after tokens a grammar forced."""
         ids = [int(t) for t in tokens]
-        if len(ids) > self._batch_size:
-            raise InvalidRequestError(f"{len(ids)} tokens to check at once; at most {self._batch_size}.")
-        self._run(ids, every=True)
+        rows = len(ids) if rows is None else rows
+        if rows > self._batch_size:
+            raise InvalidRequestError(f"{rows} tokens to check at once; at most {self._batch_size}.")
+        if len(ids) <= self._batch_size:
+            self._run(ids, last=rows)
+        else:  # a forced run longer than a batch: the rows asked for come from a batch of their own
+            self._run(ids[: len(ids) - rows])
+            self._run(ids[len(ids) - rows :], every=True)
+        n = len(ids) if len(ids) <= self._batch_size else rows  # tokens in the last batch run
         row = self._ll.llama_get_logits_ith
-        return np.stack([np.ctypeslib.as_array(row(self._ctx, i), shape=(self.n_vocab,)) for i in range(len(ids))])
+        return np.stack([np.ctypeslib.as_array(row(self._ctx, i), shape=(self.n_vocab,)) for i in range(n - rows, n)])
 
     def close(self) -> None:
         ll = self.__dict__.pop("_ll", None)

@@ -328,14 +328,15 @@ class OnnxModel:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
         return self._run(tokens)
 
-    def verify(self, tokens: Sequence[int]) -> np.ndarray:
-        """Feed ``tokens`` after the cached ones in one pass and return the logits after each, one
-        row a token: prompt lookup's guesses checked at once (runtime/lookup.py). The graph's
+    def verify(self, tokens: Sequence[int], rows: int | None = None) -> np.ndarray:
+        """Feed ``tokens`` after the cached ones in one pass and return the logits after each of
+        the last ``rows`` of them (all by default), one row a token: prompt lookup's guesses
+        checked at once (runtime/lookup.py), after tokens a grammar forced. The graph's
         ``LOGITS_FROM`` asks for that many last positions; its buffers are bound for the pass."""
         ids = [int(t) for t in tokens]
         if len(self.tokens) + len(ids) > self.context_length:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
-        b, k, ort = self._binding, len(ids), self._ort
+        b, k, ort = self._binding, len(ids) if rows is None else rows, self._ort
         if self._from_name is not None:
             b.bind_cpu_input(self._from_name, np.array([-k], dtype=np.int64))
         if self._logits is None:  # outputs read back whole (an original graph gives every position's)
@@ -344,8 +345,8 @@ class OnnxModel:
             finally:
                 if self._from_name is not None:
                     b.bind_cpu_input(self._from_name, _LAST)
-        rows = np.empty((1, k, self._logits.shape[2]), dtype=self._logits.dtype)
-        b.bind_ortvalue_output(self._logits_name, ort.OrtValue.ortvalue_from_numpy(rows))
+        out = np.empty((1, k, self._logits.shape[2]), dtype=self._logits.dtype)
+        b.bind_ortvalue_output(self._logits_name, ort.OrtValue.ortvalue_from_numpy(out))
         if self._hidden is not None:
             scratch = np.empty((1, k, self.n_embd), dtype=self._hidden.dtype)
             b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(scratch))
@@ -357,7 +358,7 @@ class OnnxModel:
             if self._hidden is not None:
                 b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(self._hidden))
         self.last_hidden = None  # the pass's rows are no prompt's
-        return rows[0].astype(np.float32, copy=False)
+        return out[0].astype(np.float32, copy=False)
 
 
 def _first_line(exc: BaseException) -> str:

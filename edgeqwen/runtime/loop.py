@@ -53,15 +53,15 @@ def generate_step(
     next tokens; they are yielded with ``logits=None`` without sampling, and fed to the model in
     one forward pass together with the sampled token. ``read_prompt`` sees each prompt position's
     logits as the prefill computes them (``model.prefill_all``). ``lookup``: guess tokens by
-    prompt lookup and have the model check them in one pass (:func:`_speculate`); only for a model
-    with ``verify``, and off where a processor forces tokens (fast-forward saves those steps)."""
+    prompt lookup and have the model check them in one pass (:func:`_speculate`), for a model
+    with ``verify``."""
     tokens = np.empty(len(prompt_ids) + max_tokens, dtype=np.int64)
     n = len(prompt_ids)
     tokens[:n] = prompt_ids
     forcing = [p for p in processors if hasattr(p, "fast_forward")]
     logits = model.prefill(prompt_ids) if read_prompt is None else model.prefill_all(prompt_ids, read_prompt)
-    if lookup is not None and not forcing and hasattr(model, "verify"):
-        yield from _speculate(model, tokens, n, logits, sampler, processors, max_tokens, lookup)
+    if lookup is not None and hasattr(model, "verify"):
+        yield from _speculate(model, tokens, n, logits, sampler, processors, forcing, max_tokens, lookup)
         return
     produced = 0
     while True:
@@ -115,13 +115,15 @@ def _speculate(
     logits: np.ndarray,
     sampler: Sampler,
     processors: Sequence[LogitsProcessor],
+    forcing: Sequence[LogitsProcessor],
     max_tokens: int,
     lookup: Lookup,
 ) -> Iterator[tuple[int, np.ndarray | None]]:
-    """:func:`generate_step` with guesses: the last token and the guessed ones after it go through
-    the model in one pass (``model.verify``), each position's logits judge the guess after it, and
-    the first guess judged wrong is replaced by the judge's token and the cache rewound to it.
-    Each token is still chosen from its own position's logits, after every processor."""
+    """:func:`generate_step` with guesses: the last token, the tokens a grammar forces after it and
+    the guessed ones go through the model in one pass (``model.verify``), each guessed position's
+    logits judge the guess after it, and the first guess judged wrong is replaced by the judge's
+    token and the cache rewound to it. Each token is still chosen from its own position's logits,
+    after every processor; forced tokens come out as they would without guesses."""
 
     def processed(row: np.ndarray) -> np.ndarray:
         for process in processors:
@@ -131,6 +133,7 @@ def _speculate(
     row = processed(logits)
     token, produced, kept = sampler(row), 0, n
     rows, draft, at = np.zeros((0, 0)), _NO_DRAFT, 0  # the pass being read: its rows, guesses, next row
+    forced: list[int] = []  # tokens a grammar forced at the pass's start, to come out first
     try:
         while True:
             kept = n  # the cache holds tokens[:n] and no token after them while this one is out
@@ -140,14 +143,25 @@ def _speculate(
             produced += 1
             if produced >= max_tokens:
                 return
-            if at == len(rows):  # a new pass: `token`, the guesses, and a row for the token after them
-                draft = (
-                    _NO_DRAFT if lookup.rest else find_draft(tokens[:n], min(lookup.width, max_tokens - produced - 1))
-                )
+            if not forced and at == len(rows):  # a new pass: `token`, what a grammar forces, the guesses
+                for forcer in forcing:
+                    for f in forcer.fast_forward(tokens[: n + len(forced)])[: max_tokens - produced - len(forced)]:
+                        tokens[n + len(forced)] = f
+                        forced.append(f)
+                m = n + len(forced)
+                room = min(lookup.width, max_tokens - produced - len(forced) - 1)
+                draft = _NO_DRAFT if lookup.rest else find_draft(tokens[:m], room)
                 lookup.rest = max(0, lookup.rest - 1)
-                rows = model.verify([token, *draft.tolist()]) if draft.size else model.decode(token)[None]
+                feed = [token, *forced, *draft.tolist()]
+                if draft.size:  # the rows after the last forced token and after each guess
+                    rows = model.verify(feed, draft.size + 1)
+                else:
+                    rows = (model.extend(feed) if forced else model.decode(token))[None]
                 lookup.drafted += draft.size
                 at = 0
+            if forced:
+                token, row = forced.pop(0), None
+                continue
             row = processed(rows[at])
             if at == draft.size:  # no guess here: the model's own choice (a decode, or after all were taken)
                 token = sampler(row)

@@ -12,10 +12,11 @@ its guesses are taken.
 
 ``answers``: whole greedy answers through ``Assistant`` on a model with real weights (the demo
 model when no GGUF is given), one prompt per kind of task (quoting notes, reformatting a text,
-writing code, a short question), each width in turn per round; prints the median milliseconds of
-each per token written (the answers' lengths can differ), the guesses taken and made, and whether
-every width wrote the same answer. Whole answers, prompt included (the first round is not kept, so
-the prompt comes from the cache after it).
+writing code, a short question, extracting to JSON under a schema), each width in turn per
+round; prints the median milliseconds of each per token written (the answers' lengths can
+differ), the guesses taken and made, and whether every width wrote the same answer. Whole
+answers, prompt included (the first round is not kept, so the prompt comes from the cache after
+it).
 
 Prints the CPU, its SIMD flags and the load average first.
 """
@@ -43,6 +44,16 @@ PROMPTS = {
     "code": "Write a Python function that adds two numbers, then the same function again with type hints "
     "and a docstring.",
     "short question": "What is the capital of France?",
+    "extract to JSON": f"From these notes, give the title of their first section and its first sentence, "
+    f"word for word:\n{NOTES[:1200]}",
+}
+# Tasks answered under a response_format, fast-forwarding what the grammar forces
+SCHEMAS = {
+    "extract to JSON": {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "first_sentence": {"type": "string"}},
+        "required": ["title", "first_sentence"],
+    }
 }
 
 
@@ -96,10 +107,15 @@ def answers(args: argparse.Namespace) -> None:
     for task, prompt in PROMPTS.items():
         said: dict[int, tuple[str, int, int, int]] = {}
 
-        def answer(width: int, prompt: str = prompt, said: dict = said) -> float:
+        schema = SCHEMAS.get(task)
+
+        def answer(width: int, prompt: str = prompt, said: dict = said, schema: dict | None = schema) -> float:
             bot.reset()
             start = time.perf_counter()
-            reply = bot.chat(prompt, max_tokens=args.max_tokens, temperature=0.0, prompt_lookup=width)
+            fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}} if schema else None
+            reply = bot.chat(
+                prompt, max_tokens=args.max_tokens, temperature=0.0, prompt_lookup=width, response_format=fmt
+            )
             spent = time.perf_counter() - start
             m = reply.metrics
             said[width] = (reply.text, m.accepted_tokens, m.drafted_tokens, m.generated_tokens)

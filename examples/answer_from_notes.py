@@ -103,7 +103,8 @@ def main() -> int:
         for score, note in hits:
             print(f"{score:.3f}  {note}")
         notes = "\n".join(f"- {note}" for _, note in hits)
-        with Assistant(args.model, system=SYSTEM) as bot:
+        # an answer from notes quotes them: guesses copied from the prompt save decode steps
+        with Assistant(args.model, system=SYSTEM, prompt_lookup=3) as bot:
             print("answer:", bot.chat(f"Notes:\n{notes}\n\nQuestion: {args.question}").text)
     except EdgeQwenError as exc:  # no embedding model installed, most likely: the message says how to get one
         print(f"Error: {exc}", file=sys.stderr)

@@ -212,3 +212,16 @@ def test_guesses_and_a_grammars_forced_tokens_share_a_pass(tok):
         assert fake.model.tokens == [*prompt, *written]
     assert said[4][0] == said[0][0] == reply
     assert said[4][1].accepted_tokens >= 5
+
+
+def test_log_probabilities_are_each_tokens_own_with_guesses(tok):
+    """Each token's log probabilities come from the row that chose it, guessed or not."""
+    ids = tok.encode(" one two three, one two three, one two three")
+    said = {}
+    for width in (0, 3):
+        config = GenerationConfig(prompt_lookup=width, logprobs=2)
+        chunks = list(stream_generate(qwen_scripted([*ids, IM_END]), tok, ids[:6], config, (), (IM_END,)))
+        said[width] = [(c.logprob.token, round(c.logprob.logprob, 5)) for c in chunks if c.logprob is not None]
+        assert [t for t, _ in said[width]] == ids
+        assert (chunks[-1].metrics.accepted_tokens > 0) == bool(width)
+    assert said[3] == said[0]

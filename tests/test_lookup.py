@@ -225,3 +225,31 @@ def test_log_probabilities_are_each_tokens_own_with_guesses(tok):
         assert [t for t, _ in said[width]] == ids
         assert (chunks[-1].metrics.accepted_tokens > 0) == bool(width)
     assert said[3] == said[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=30),
+    st.lists(st.integers(1, 6), min_size=2, max_size=20),
+    st.integers(1, 6),
+    st.integers(1, 40),
+    st.one_of(st.none(), st.integers(1, 6)),
+)
+def test_any_script_any_width_the_same_tokens_and_cache(script, prompt, width, max_tokens, stop):
+    """Whatever the answer repeats, however wide the guess, wherever it stops: the tokens are those
+    written without guesses, and the cache holds the prompt and every token before the last."""
+
+    def run(lookup):
+        model = qwen_scripted(script)
+        steps = generate_step(model, prompt, make_sampler(0.0), (), max_tokens, None, lookup)
+        out = []
+        for token, _ in steps:
+            out.append(token)
+            if token == stop:
+                break
+        steps.close()
+        return out, model.tokens
+
+    plain, plain_cache = run(None)
+    guessed, cache = run(Lookup(width, make_judge(0.0)))
+    assert guessed == plain and cache == plain_cache == [*prompt, *plain[:-1]]

@@ -211,22 +211,20 @@ class _Ollama:
             "not_found_error",
         )
 
-    async def _answer(
-        self, request: Request, parse: Callable[[Any], tuple[ChatRequest, str] | None], field: str
-    ) -> Response:
-        """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines."""
+    async def _answer(self, request: Request, parse: Callable[[Any], ChatRequest | None], field: str) -> Response:
+        """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines;
+        ``field`` is where its text goes (chat's ``message``, generate's ``response``)."""
         started = time.perf_counter()
         try:
             self.app._authorize(request)
             body = await self.app._body(request)
-            parsed = parse(body)
-            if parsed is None:
+            chat = parse(body)
+            if chat is None:
                 # An empty prompt or no messages loads the model and answers nothing (clients warm a
                 # model up so). It is always loaded here, and stays so: keep_alive 0 unloads nothing.
                 model = self._served(body.get("model"))
                 said = {"model": model, "created_at": _iso(), **self._said(field, "")}
                 return JSONResponse({**said, "done": True, "done_reason": "load"})
-            chat, field = parsed
             self._served(chat.model)
             generation = await until_disconnect(request, self.app.worker.submit(chat))
         except Exception as exc:
@@ -290,15 +288,15 @@ class _Ollama:
 
     # -- routes --------------------------------------------------------------------------------
     async def chat(self, request: Request) -> Response:
-        def parse(body: Any) -> tuple[ChatRequest, str] | None:
+        def parse(body: Any) -> ChatRequest | None:
             if isinstance(body, dict) and body.get("messages") in (None, []):
                 return None  # Ollama's way to load a model: a chat with no messages
-            return openai_chat(body, self.app.settings.max_tokens), "message"
+            return openai_chat(body, self.app.settings.max_tokens)
 
         return await self._answer(request, parse, "message")
 
     async def generate(self, request: Request) -> Response:
-        def parse(body: Any) -> tuple[ChatRequest, str] | None:
+        def parse(body: Any) -> ChatRequest | None:
             if not isinstance(body, dict):
                 raise RequestError("The request body must be a JSON object with model and prompt.")
             for name, why in _NOT_GENERATED.items():
@@ -313,7 +311,7 @@ class _Ollama:
             messages = [{"role": "system", "content": system}] if system else []
             chat = {k: v for k, v in body.items() if k not in ("prompt", "system", "raw")}
             chat["messages"] = [*messages, {"role": "user", "content": prompt}]
-            return openai_chat(chat, self.app.settings.max_tokens), "response"
+            return openai_chat(chat, self.app.settings.max_tokens)
 
         return await self._answer(request, parse, "response")
 

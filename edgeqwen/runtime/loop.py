@@ -34,8 +34,6 @@ from .sampling import (
 
 __all__ = ["Lookup", "check_logit_bias", "generate_step", "stream_generate"]
 
-_NO_DRAFT = np.zeros(0, dtype=np.int64)
-
 
 def generate_step(
     model,
@@ -132,7 +130,8 @@ def _speculate(
 
     row = processed(logits)
     token, produced, kept = sampler(row), 0, n
-    rows, draft, at = np.zeros((0, 0)), _NO_DRAFT, 0  # the pass being read: its rows, guesses, next row
+    rows = draft = tokens[:0]  # the pass being read: its rows and guesses; `at` its next row
+    at = 0
     forced: list[int] = []  # tokens a grammar forced at the pass's start, to come out first
     try:
         while True:
@@ -150,7 +149,7 @@ def _speculate(
                         forced.append(f)
                 m = n + len(forced)
                 room = min(lookup.width, max_tokens - produced - len(forced) - 1)
-                draft = _NO_DRAFT if lookup.rest else find_draft(tokens[:m], room)
+                draft = find_draft(tokens[:m], 0 if lookup.rest else room)
                 lookup.rest = max(0, lookup.rest - 1)
                 feed = [token, *forced, *draft.tolist()]
                 if draft.size:  # the rows after the last forced token and after each guess
@@ -179,7 +178,7 @@ def _speculate(
             else:
                 lookup.wait = 0
             model.rewind(n)  # the guesses from here on were never written
-            rows, draft, at = rows[:0], _NO_DRAFT, 0
+            rows, draft, at = rows[:0], draft[:0], 0
     finally:
         if len(model.tokens) > kept:  # a stop on a guessed token: it and what followed it were fed
             model.rewind(kept)
@@ -294,7 +293,8 @@ def stream_generate(
     check_logit_bias(config, tokenizer.vocab_size)
     max_tokens = min(config.max_tokens, context - len(prompt_ids))
     stops = set(stop_token_ids) | set(config.stop_token_ids)
-    rng = np.random.default_rng(config.seed)  # one stream for the sampler and the judge of guesses
+    # one stream for the sampler and the judge of guesses; greedy draws nothing
+    rng = np.random.default_rng(config.seed) if config.temperature > 0 else None
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng)
     lookup = None
     if config.prompt_lookup > 0:

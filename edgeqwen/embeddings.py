@@ -17,12 +17,13 @@ embedding is not an answer, and documents to index are data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .backends import Backend
 from .errors import InvalidRequestError, ModelLoadError
+from .hub import SideModel
+from .tokenizer import Tokenizer
 from .types import check_text
 
 __all__ = ["RETRIEVAL", "Embedder", "normalize", "query_text"]
@@ -45,45 +46,27 @@ def normalize(vectors: np.ndarray, dimensions: int | None = None) -> np.ndarray:
     return (vectors / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32)
 
 
-class Embedder:
+class Embedder(SideModel):
     """Vectors for texts from a local embedding model (llama.cpp, or an ONNX model converted here).
 
     ``model``: a catalog embedding model's name, a GGUF file or a model folder; None takes the
-    installed one. ``context_length``: the longest text, in tokens, it reads (8,192 by default, or
-    less where the model or this machine's free memory holds less: :func:`~edgeqwen.hub.side_context`).
+    installed one. ``context_length``: the longest text, in tokens, it reads, its closing token
+    included (8,192 by default, or less where the model or this machine's free memory holds less:
+    :func:`~edgeqwen.hub.side_context`).
     """
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        backend: str | Backend = "auto",
-        context_length: int | None = None,
-        threads: int | None = None,
-        announce: Callable[[str], None] | None = None,
-    ) -> None:
-        from .hub import side_backend
+    role = "embedding"
 
-        self.backend = side_backend(model, "embedding", backend, context_length, threads, announce)
-        end = self.backend.tokenizer.token_id(END)
+    def _bind(self, tokenizer: Tokenizer) -> None:
+        end = tokenizer.token_id(END)
         if end is None:
-            self.backend.close()
             raise ModelLoadError(f"{self.name} has no {END} token: it is not a Qwen embedding model.")
         self._end = end
-
-    @property
-    def name(self) -> str:
-        return self.backend.info.name
 
     @property
     def dimensions(self) -> int:
         """The length of a full vector (the model's hidden size)."""
         return int(self.backend.model.n_embd)
-
-    @property
-    def context_length(self) -> int:
-        """The most tokens one text may have, its closing token included."""
-        return self.backend.context_length
 
     def tokens(self, text: str, instruction: str | None = None, truncate: bool = False) -> list[int]:
         """The token ids the model reads for ``text``: its tokens (control tokens typed stay text)
@@ -189,12 +172,3 @@ class Embedder:
                 "dimensions",
             )
         return dimensions if dimensions < full else None
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> Embedder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

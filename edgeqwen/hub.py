@@ -14,7 +14,7 @@ import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .catalog import llamacpp_installed
 from .errors import EdgeQwenError, InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
@@ -23,6 +23,7 @@ from .paths import cache_dir, check_disk, disk_full_said, existing, installing, 
 
 if TYPE_CHECKING:
     from .backends import Backend
+    from .tokenizer import Tokenizer
 
 __all__ = [
     "DEMO_MODEL",
@@ -36,6 +37,7 @@ __all__ = [
     "installed_models",
     "llamacpp_installed",
     "resolve_model",
+    "SideModel",
     "side_backend",
     "side_context",
 ]
@@ -293,6 +295,54 @@ def side_backend(
             "backend",
         )
     return built
+
+
+_Side = TypeVar("_Side", bound="SideModel")
+
+
+class SideModel:
+    """A model served beside the chat model (``Embedder``, ``Reranker``): it owns one backend,
+    built by :func:`side_backend` for the class's ``role``. ``_bind`` reads the tokens the role
+    needs; a model without them is closed and refused."""
+
+    role: str
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        backend: str | Backend = "auto",
+        context_length: int | None = None,
+        threads: int | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        self.backend = side_backend(model, self.role, backend, context_length, threads, announce)
+        try:
+            self._bind(self.backend.tokenizer)
+        except BaseException:
+            self.backend.close()
+            raise
+
+    def _bind(self, tokenizer: Tokenizer) -> None:
+        """Keep the token ids the role needs; ModelLoadError where the model lacks them."""
+
+    @property
+    def name(self) -> str:
+        return self.backend.info.name
+
+    @property
+    def context_length(self) -> int:
+        """The most tokens the model reads at once (the class says what they hold)."""
+        return self.backend.context_length
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self: _Side) -> _Side:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _installed_side_model(role: str, announce: Callable[[str], None] | None) -> str:

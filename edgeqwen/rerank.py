@@ -18,14 +18,15 @@ No safety policy runs: documents to rank are data, and nothing is answered.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .backends import Backend
 from .embeddings import RETRIEVAL
 from .errors import InvalidRequestError, ModelLoadError
+from .hub import SideModel
+from .tokenizer import Tokenizer
 from .types import check_text
 
 __all__ = ["Ranked", "Reranker", "best_first", "check_top_n", "judging_prompt", "yes_probability"]
@@ -74,7 +75,7 @@ def best_first(scores: Sequence[float], documents: Sequence[str], top_n: int | N
     return [Ranked(i, scores[i], documents[i]) for i in order[:top_n]]
 
 
-class Reranker:
+class Reranker(SideModel):
     """Scores of documents against a query from a local reranker (llama.cpp, or an ONNX model
     converted here).
 
@@ -83,34 +84,14 @@ class Reranker:
     prompt's included (8,192 by default, or less where the model or free memory holds less).
     """
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        backend: str | Backend = "auto",
-        context_length: int | None = None,
-        threads: int | None = None,
-        announce: Callable[[str], None] | None = None,
-    ) -> None:
-        from .hub import side_backend
+    role = "reranker"
 
-        self.backend = side_backend(model, "reranker", backend, context_length, threads, announce)
-        tok = self.backend.tokenizer
-        yes, no = tok.token_id("yes"), tok.token_id("no")
-        if yes is None or no is None or tok.token_id("<|im_start|>") is None:
-            self.backend.close()
+    def _bind(self, tokenizer: Tokenizer) -> None:
+        yes, no = tokenizer.token_id("yes"), tokenizer.token_id("no")
+        if yes is None or no is None or tokenizer.token_id("<|im_start|>") is None:
             raise ModelLoadError(f"{self.name} has no yes/no or <|im_start|> tokens: it is not a Qwen3 reranker.")
         self._yes, self._no = yes, no
-        self._head, self._tail = tok.encode_controls(HEAD), tok.encode_controls(TAIL)
-
-    @property
-    def name(self) -> str:
-        return self.backend.info.name
-
-    @property
-    def context_length(self) -> int:
-        """The most tokens a query and one document take together, the judging prompt's included."""
-        return self.backend.context_length
+        self._head, self._tail = tokenizer.encode_controls(HEAD), tokenizer.encode_controls(TAIL)
 
     def tokens(self, query: str, document: str, instruction: str | None = None, truncate: bool = True) -> list[int]:
         """The token ids the model reads to judge ``document`` against ``query``. Control tokens
@@ -217,12 +198,3 @@ class Reranker:
         check_top_n(top_n)
         documents = list(documents) if not isinstance(documents, str) else documents
         return best_first(self.scores(query, documents, instruction=instruction, truncate=truncate), documents, top_n)
-
-    def close(self) -> None:
-        self.backend.close()
-
-    def __enter__(self) -> Reranker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -155,8 +155,14 @@ def test_a_backend_that_cannot_do_the_job_is_closed_and_refused_with_the_way_tha
     with pytest.raises(InvalidRequestError, match="cannot embed: it does not expose hidden states") as caught:
         Embedder(backend=FakeBackend())  # our own loop, without a hidden state to read
     assert caught.value.param == "backend" and closed == ["fake"]
+
+    class Unread(FakeBackend):
+        def close(self) -> None:
+            closed.append("unread")
+
     with pytest.raises(ModelLoadError, match="not a Qwen3 reranker"):  # the loop, but no yes/no to read
-        Reranker(backend=FakeBackend())
+        Reranker(backend=Unread())
+    assert closed[-1] == "unread"  # refused after it was built: closed, as one refused before
 
 
 def test_two_models_of_one_geometry_are_told_apart_by_the_pooling_their_gguf_declares():

@@ -152,7 +152,7 @@ class MlcBackend(Backend):
     name = "mlc"
     supports_logits_processors = False
     supports_response_format = True
-    unsupported_settings = ("top_k", "min_p", "repetition_penalty")  # not in MLC's OpenAI protocol
+    unsupported_settings = ("top_k", "min_p", "repetition_penalty", "prompt_lookup")  # not in MLC's protocol
     streams_token_ids = False  # MLC streams text
 
     def __init__(
@@ -209,9 +209,14 @@ class MlcBackend(Backend):
         for name in self.unsupported_settings:
             if getattr(config, name) != getattr(neutral, name) and name not in self._warned:
                 self._warned.add(name)
+                instead = (
+                    "the answer is the same, decoded a token a step"
+                    if name == "prompt_lookup"
+                    else "use temperature/top_p and presence/frequency penalties"
+                )
                 warnings.warn(
                     f"{name}={getattr(config, name)} is ignored on the MLC backend: MLC's OpenAI protocol "
-                    "has no such field (use temperature/top_p and presence/frequency penalties).",
+                    f"has no such field ({instead}).",
                     UnsupportedSettingWarning,
                     stacklevel=4,
                 )

@@ -183,24 +183,18 @@ def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     """Time every installed CPU backend on the build the planner would run on it (the installed
-    Qwen build it ranks best; else, for llama.cpp, a stand-in of one written for the purpose, and
-    for the ONNX path the demo model's build) and keep the result for this machine (``edgeqwen
-    probe --calibrate``)."""
-    from .hub import DEMO_MODEL, best_installed, cache_dir, installed_models
+    Qwen build it ranks best, else a stand-in of one written for the purpose) and keep the result
+    for this machine (``edgeqwen probe --calibrate``)."""
+    from .hub import best_installed, cache_dir
     from .probe import read_system
     from .probe.calibrate import calibrate, save_calibration
     from .probe.planner import cpu_backends
 
     snap = read_system(measure_bandwidth=False)
-    installed = installed_models()
     builds: dict[str, Path] = {}
     with contextlib.ExitStack() as stack:
         for backend in cpu_backends(snap):
-            path = best_installed(None, backend)
-            if path is None and backend == "llamacpp":
-                path = _standin(stack, say)
-            elif path is None:
-                path = installed.get(DEMO_MODEL)
+            path = best_installed(None, backend) or _standin(backend, stack, say)
             if path is None:
                 if say:
                     say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
@@ -219,30 +213,40 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     return result
 
 
-def _standin(stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> Path:
-    """With no Qwen GGUF installed, llama.cpp is timed on a stand-in of the model the planner
-    measures its rules on (:mod:`edgeqwen.standin`), written for the calibration and deleted after;
-    the demo GGUF where the disk has no room for it (timed, but too small to be used)."""
+def _standin(backend: str, stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> Path | None:
+    """With no Qwen build installed for ``backend``, it is timed on a stand-in of the model the
+    planner measures its rules on (:mod:`edgeqwen.standin`), written for the calibration and
+    deleted after; the demo model's build where the disk has no room for it (timed, but too small
+    to be used), or None where there is none."""
     from .convert import demo_gguf_path
     from .errors import InsufficientDiskError
+    from .hub import DEMO_MODEL, installed_models
     from .paths import check_disk, disk_full_said, installing, scratch
     from .probe.planner import reference_model
-    from .standin import standin_bytes, write_standin
+    from .standin import onnx_standin_bytes, standin_bytes, write_onnx_standin, write_standin
 
-    spec, demo = reference_model(), demo_gguf_path()
+    spec = reference_model()
+    demo = demo_gguf_path() if backend == "llamacpp" else installed_models().get(DEMO_MODEL)
+    gguf = backend == "llamacpp"
+    block = int(spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32))
+    need = standin_bytes(spec.geometry) if gguf else onnx_standin_bytes(spec.geometry, block)
     # as an install is made: one calibration at a time, and what a killed one left is removed first
-    stack.enter_context(installing("calibration-standin"))
-    tmp = stack.enter_context(scratch("calibration-standin"))
+    stack.enter_context(installing(f"calibration-standin-{backend}"))
+    tmp = stack.enter_context(scratch(f"calibration-standin-{backend}"))
     try:
-        check_disk(tmp, standin_bytes(spec.geometry), f"A stand-in of {spec.display} to time llama.cpp on")
+        check_disk(tmp, need, f"A stand-in of {spec.display} to time {backend} on")
     except InsufficientDiskError as exc:
         if say:
-            say(f"  llamacpp: {exc} Timing the demo model instead.")
+            said = "Timing the demo model instead." if demo else "Not timed."
+            say(f"  {backend}: {exc} {said}")
         return demo
     if say:
-        say(f"writing a stand-in of {spec.display} (its layers, random weights; deleted after)...")
+        say(f"writing a stand-in of {spec.display} for {backend} (its layers, random weights; deleted after)...")
     model = tmp / f"{spec.name}-standin"  # a folder names its model: not the real one's name
-    model.mkdir()
     with disk_full_said(tmp, "writing the stand-in"):
-        write_standin(model / "model.gguf", spec.geometry, demo)
+        if gguf:
+            model.mkdir()
+            write_standin(model / "model.gguf", spec.geometry, demo_gguf_path())
+        else:
+            write_onnx_standin(model, spec.geometry, demo_gguf_path(), block)
     return model

@@ -564,6 +564,51 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     assert any("Timing the demo model instead" in line for line in said)
 
 
+def test_calibrating_with_no_onnx_build_times_a_stand_in_of_one(tmp_path, monkeypatch):
+    """With no Qwen ONNX build installed, the ONNX path was not timed (the demo's build, too small,
+    or nothing) and its estimate was the rule's ratio of llama.cpp's: on a Sapphire Rapids-class
+    Xeon that put llama.cpp first where the ONNX path decodes 1.6x as fast. A stand-in of the
+    reference model's int4 build is written, timed and deleted."""
+    from edgeqwen import bench
+    from edgeqwen.model import read_model_info
+    from edgeqwen.probe import planner
+    from edgeqwen.probe.calibrate import Measurement
+
+    real = planner.reference_model()
+    small = replace(real, geometry=replace(real.geometry, **SMALL, context_length=1024))
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    monkeypatch.setattr(planner, "reference_model", lambda: small)
+    monkeypatch.setattr(planner, "cpu_backends", lambda snap, calibration=None: ["onnx"])
+    monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
+    timed = []
+
+    def timer(backend, path):
+        info = read_model_info(path)
+        timed.append((backend, path, (info.model_type, info.num_layers, info.num_heads, info.vocab_size)))
+        return Measurement(backend, path.name, 2**30, 10.0, 2)
+
+    monkeypatch.setattr(bench, "time_decode", timer)
+    said = []
+    result = bench.calibrate_machine(said.append)
+    (backend, path, geometry), again = timed
+    assert again == timed[0] and (backend, geometry) == ("onnx", ("qwen2", 2, 4, 50_000))
+    assert path.name == f"{real.name}-standin" and not path.exists()  # deleted after
+    assert result.rates == {"onnx": pytest.approx(2**30 * 10 / 1e9)}
+    assert any("writing a stand-in of Qwen2.5-1.5B-Instruct for onnx" in line for line in said)
+
+    # no room for it, and no demo build to time instead: said, and nothing timed
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
+    timed.clear()
+    said.clear()
+    assert bench.calibrate_machine(said.append).measurements == ()
+    assert timed == [] and any("Not timed" in line for line in said)
+    assert any("onnx: nothing installed to time" in line for line in said)
+
+
 def test_a_llamacpp_calibration_alone_sets_the_onnx_estimate_by_the_rule():
     """Calibrated llama.cpp beside a copy-bandwidth guess for the ONNX path compared a measurement
     with an estimate that reads about half on some CPUs: the ONNX path is now the rule's ratio of it."""
@@ -588,12 +633,12 @@ def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch
     from edgeqwen.probe.report import format_report
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
-    hint = "`edgeqwen probe --calibrate` times this machine (about 20 s, nothing downloaded)"
+    hint = "`edgeqwen probe --calibrate` times this machine (about a minute, nothing downloaded)"
     assert plan(snap).calibrated == () and hint in format_report(snap, plan(snap))
     calibrated = Calibration(machine_key(snap), (Measurement("llamacpp", "stand-in", 2**30, 30.0, 4),))
     assert hint not in format_report(snap, plan(snap, calibration=calibrated))
-    plain = replace(snap, llamacpp_available=False)  # no stand-in to time without llama.cpp
-    assert hint not in format_report(plain, plan(plain))
+    plain = replace(snap, llamacpp_available=False)  # the ONNX path has a stand-in of its own
+    assert hint in format_report(plain, plan(plain))
     assert planner.Plan(None, (), 1.0, "x").as_dict()["calibrated"] == []
 
 

@@ -113,11 +113,12 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
                 f"  {label}: {side['display']}, window {side['context_length']}, "
                 f"{side['total_bytes'] / GIB:.1f} GiB: {fits}; {side['get_it']}"
             )
-        if b.device == "cpu" and not result.calibrated and snap.llamacpp_available:
-            # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and so a smaller model
+        if b.device == "cpu" and not result.calibrated:
+            # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and put the
+            # slower backend first on others (a Sapphire Rapids-class Xeon)
             lines.append(
                 "  speed: estimated, not measured; `edgeqwen probe --calibrate` times this machine "
-                "(about 20 s, nothing downloaded)"
+                "(about a minute, nothing downloaded)"
             )
     return "\n".join(lines)
 

@@ -162,7 +162,12 @@ def time_decode(backend: str, path: Path) -> Measurement:
             "wrong for this machine; nothing was kept. Run `edgeqwen probe --calibrate` again when it is quiet."
         )
     read = r.model_bytes if backend != "onnx" else onnx_resident_bytes(path, r.model_bytes)
-    return Measurement(backend, r.model, read, round(r.decode_tps.median, 2), r.threads)
+    quantization = ""
+    if backend == "llamacpp":
+        from .gguf import read_gguf_info
+
+        quantization = read_gguf_info(path).quantization
+    return Measurement(backend, r.model, read, round(r.decode_tps.median, 2), r.threads, quantization)
 
 
 def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
@@ -183,23 +188,31 @@ def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     """Time every installed CPU backend on the build the planner would run on it (the installed
-    Qwen build it ranks best, else a stand-in of one written for the purpose) and keep the result
-    for this machine (``edgeqwen probe --calibrate``)."""
+    Qwen build it ranks best, else a stand-in of one written for the purpose; for llama.cpp also a
+    stand-in in each other quantization the catalog's GGUFs use) and keep the result for this
+    machine (``edgeqwen probe --calibrate``)."""
+    from .gguf import read_gguf_info
     from .hub import best_installed, cache_dir
     from .probe import read_system
     from .probe.calibrate import calibrate, save_calibration
     from .probe.planner import cpu_backends
 
     snap = read_system(measure_bandwidth=False)
-    builds: dict[str, Path] = {}
+    builds: list[tuple[str, Path]] = []
     with contextlib.ExitStack() as stack:
         for backend in cpu_backends(snap):
-            path = best_installed(None, backend) or _standin(backend, stack, say)
-            if path is None:
-                if say:
-                    say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
-                continue
-            builds[backend] = path
+            installed = best_installed(None, backend)
+            paths = [installed] if installed else []
+            if backend == "llamacpp":
+                have = {read_gguf_info(installed).quantization} if installed else set()
+                for quantization in (q for q in _gguf_quantizations() if q not in have):
+                    # the demo model only where nothing else is timed: one too small is not used anyway
+                    paths.append(_standin(backend, stack, say, quantization, fallback=not paths))
+            elif not paths:
+                paths.append(_standin(backend, stack, say))
+            builds += [(backend, path) for path in paths if path is not None]
+            if not any(b == backend for b, _ in builds) and say:
+                say(f"  {backend}: nothing installed to time (`edgeqwen pull MODEL`), skipped")
         result = calibrate(snap, builds, time_decode, say)
     file = save_calibration(snap, cache_dir(), result)
     if say:
@@ -213,11 +226,29 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     return result
 
 
-def _standin(backend: str, stack: contextlib.ExitStack, say: Callable[[str], None] | None) -> Path | None:
-    """With no Qwen build installed for ``backend``, it is timed on a stand-in of the model the
-    planner measures its rules on (:mod:`edgeqwen.standin`), written for the calibration and
-    deleted after; the demo model's build where the disk has no room for it (timed, but too small
-    to be used), or None where there is none."""
+def _gguf_quantizations() -> list[str]:
+    """The mixes of the catalog's chat GGUFs, the reference model's first (a stand-in can be
+    written in each): a calibration times llama.cpp on each, since the rate per byte differs."""
+    from .catalog import catalog
+    from .probe.planner import reference_model
+    from .standin import QUANTIZATIONS
+
+    used = {s.builds["gguf"].get("quantization") for s in catalog() if s.answers and "repo" in s.builds.get("gguf", {})}
+    first = reference_model().builds["gguf"]["quantization"]
+    return sorted((q for q in used if q in QUANTIZATIONS), key=lambda q: (q != first, q))
+
+
+def _standin(
+    backend: str,
+    stack: contextlib.ExitStack,
+    say: Callable[[str], None] | None,
+    quantization: str = "Q4_0",
+    fallback: bool = True,
+) -> Path | None:
+    """A stand-in of the model the planner measures its rules on (:mod:`edgeqwen.standin`), for
+    ``backend`` (a GGUF in ``quantization`` for llama.cpp), written for the calibration and deleted
+    after. Where the disk has no room for it: with ``fallback``, the demo model's build (timed, but
+    too small to be used), else None."""
     from .convert import demo_gguf_path
     from .errors import InsufficientDiskError
     from .hub import DEMO_MODEL, installed_models
@@ -226,27 +257,29 @@ def _standin(backend: str, stack: contextlib.ExitStack, say: Callable[[str], Non
     from .standin import onnx_standin_bytes, standin_bytes, write_onnx_standin, write_standin
 
     spec = reference_model()
-    demo = demo_gguf_path() if backend == "llamacpp" else installed_models().get(DEMO_MODEL)
     gguf = backend == "llamacpp"
+    demo = (demo_gguf_path() if gguf else installed_models().get(DEMO_MODEL)) if fallback else None
     block = int(spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32))
-    need = standin_bytes(spec.geometry) if gguf else onnx_standin_bytes(spec.geometry, block)
+    need = standin_bytes(spec.geometry, quantization) if gguf else onnx_standin_bytes(spec.geometry, block)
+    what = f"{backend} {quantization}" if gguf else backend
     # as an install is made: one calibration at a time, and what a killed one left is removed first
-    stack.enter_context(installing(f"calibration-standin-{backend}"))
-    tmp = stack.enter_context(scratch(f"calibration-standin-{backend}"))
+    name = f"calibration-standin-{what.replace(' ', '-').lower()}"
+    stack.enter_context(installing(name))
+    tmp = stack.enter_context(scratch(name))
     try:
-        check_disk(tmp, need, f"A stand-in of {spec.display} to time {backend} on")
+        check_disk(tmp, need, f"A stand-in of {spec.display} to time {what} on")
     except InsufficientDiskError as exc:
         if say:
             said = "Timing the demo model instead." if demo else "Not timed."
-            say(f"  {backend}: {exc} {said}")
+            say(f"  {what}: {exc} {said}")
         return demo
     if say:
-        say(f"writing a stand-in of {spec.display} for {backend} (its layers, random weights; deleted after)...")
+        say(f"writing a stand-in of {spec.display} for {what} (its layers, random weights; deleted after)...")
     model = tmp / f"{spec.name}-standin"  # a folder names its model: not the real one's name
     with disk_full_said(tmp, "writing the stand-in"):
         if gguf:
             model.mkdir()
-            write_standin(model / "model.gguf", spec.geometry, demo_gguf_path())
+            write_standin(model / "model.gguf", spec.geometry, demo_gguf_path(), quantization)
         else:
             write_onnx_standin(model, spec.geometry, demo_gguf_path(), block)
     return model

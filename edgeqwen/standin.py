@@ -24,42 +24,55 @@ from typing import Any
 import numpy as np
 
 from .catalog import Geometry
-from .gguf import read_metadata, tokenizer_json
+from .gguf import FILE_TYPES, read_metadata, tokenizer_json
 
-__all__ = ["onnx_standin_bytes", "standin_bytes", "write_onnx_standin", "write_standin"]
+__all__ = ["QUANTIZATIONS", "onnx_standin_bytes", "standin_bytes", "write_onnx_standin", "write_standin"]
 
 _ALIGN = 32  # GGUF's default alignment of tensor data
-_F32, _Q4_0, _Q6_K = 0, 2, 14  # ggml tensor types
-# weights per block, bytes per block, where in the block its fp16 scale is: Q4_0 is the scale then
-# 16 bytes of nibbles; Q6_K is 128 + 64 bytes of low and high bits, 16 sub-scales, then the scale
-_BLOCKS = {_Q4_0: (32, 18, 0), _Q6_K: (256, 210, 208)}
+_F32, _Q4_0, _Q4_K, _Q6_K = 0, 2, 12, 14  # ggml tensor types
+# weights per block, bytes per block, where in the block its fp16 scales are: Q4_0 is the scale then
+# 16 bytes of nibbles; Q4_K the scale, the minimum's scale, 12 bytes of sub-scales, 128 of nibbles;
+# Q6_K 128 + 64 bytes of low and high bits, 16 sub-scales, then the scale
+_BLOCKS = {_Q4_0: (32, 18, (0,)), _Q4_K: (256, 144, (0, 2)), _Q6_K: (256, 210, (208,))}
+QUANTIZATIONS = ("Q4_0", "Q4_K_M")  # the mixes of the catalog's chat GGUFs: what a stand-in is written in
+_FILE_TYPE = {name: code for code, name in FILE_TYPES.items()}
 _SCALE = np.frombuffer(np.float16(0.02).tobytes(), np.uint8)  # every block's: finite activations
 _UNUSED = 5  # llama.cpp's token type for the [PAD] rows its converter pads a vocabulary with
 _U32, _F32_VALUE, _BOOL, _STRING, _ARRAY = 4, 6, 7, 8, 9  # GGUF metadata value types
 _ARRAY_TYPES = {np.dtype(np.int32): 5, np.dtype(np.uint32): 4, np.dtype(np.float32): 6}
 
 
-def _tensors(g: Geometry) -> list[tuple[str, tuple[int, ...], int]]:
+def _more_bits(i: int, layers: int) -> bool:
+    """The layers whose attn_v and ffn_down llama.cpp's Q4_K_M keeps at Q6_K (its ``use_more_bits``):
+    the first and last eighth, and every third between."""
+    return i < layers // 8 or i >= 7 * layers // 8 or (i - layers // 8) % 3 == 2
+
+
+def _tensors(g: Geometry, quantization: str = "Q4_0") -> list[tuple[str, tuple[int, ...], int]]:
     """Name, shape (innermost first, as ggml writes it) and type of each tensor, as llama.cpp's Q4_0
-    build of a Qwen2 model has them: the embedding at Q6_K is also the output matrix (tied, as in
-    Qwen2.5-1.5B and 3B), the attention's biases in f32."""
+    or Q4_K_M build of a Qwen2 model has them: the embedding at Q6_K is also the output matrix
+    (tied, as in Qwen2.5-1.5B and 3B), the attention's biases in f32."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"a stand-in is written in {' or '.join(QUANTIZATIONS)}, not {quantization}")
     q, kv = g.heads * g.head_dim, g.kv_heads * g.head_dim
     out = [("token_embd.weight", (g.hidden, g.vocab), _Q6_K), ("output_norm.weight", (g.hidden,), _F32)]
     for i in range(g.layers):
         p = f"blk.{i}."
+        four = _Q4_0 if quantization == "Q4_0" else _Q4_K
+        more = _Q6_K if quantization == "Q4_K_M" and _more_bits(i, g.layers) else four
         out += [
             (p + "attn_norm.weight", (g.hidden,), _F32),
-            (p + "attn_q.weight", (g.hidden, q), _Q4_0),
+            (p + "attn_q.weight", (g.hidden, q), four),
             (p + "attn_q.bias", (q,), _F32),
-            (p + "attn_k.weight", (g.hidden, kv), _Q4_0),
+            (p + "attn_k.weight", (g.hidden, kv), four),
             (p + "attn_k.bias", (kv,), _F32),
-            (p + "attn_v.weight", (g.hidden, kv), _Q4_0),
+            (p + "attn_v.weight", (g.hidden, kv), more),
             (p + "attn_v.bias", (kv,), _F32),
-            (p + "attn_output.weight", (q, g.hidden), _Q4_0),
+            (p + "attn_output.weight", (q, g.hidden), four),
             (p + "ffn_norm.weight", (g.hidden,), _F32),
-            (p + "ffn_gate.weight", (g.hidden, g.intermediate), _Q4_0),
-            (p + "ffn_up.weight", (g.hidden, g.intermediate), _Q4_0),
-            (p + "ffn_down.weight", (g.intermediate, g.hidden), _Q4_0),
+            (p + "ffn_gate.weight", (g.hidden, g.intermediate), four),
+            (p + "ffn_up.weight", (g.hidden, g.intermediate), four),
+            (p + "ffn_down.weight", (g.intermediate, g.hidden), more),
         ]
     return out
 
@@ -72,23 +85,25 @@ def _nbytes(shape: tuple[int, ...], kind: int) -> int:
     return n // per * size
 
 
-def standin_bytes(g: Geometry) -> int:
+def standin_bytes(g: Geometry, quantization: str = "Q4_0") -> int:
     """The stand-in's size on disk, before it is written (for the free-space check; its
     vocabulary, under 16 MB, is the rest)."""
-    return sum(-(-_nbytes(s, k) // _ALIGN) * _ALIGN for _, s, k in _tensors(g)) + 16 * 2**20
+    return sum(-(-_nbytes(s, k) // _ALIGN) * _ALIGN for _, s, k in _tensors(g, quantization)) + 16 * 2**20
 
 
-def write_standin(path: Path, g: Geometry, vocabulary: Path, seed: int = 0) -> Path:
-    """Write the stand-in of geometry ``g`` to ``path``, with the tokenizer of the GGUF
-    ``vocabulary`` (the demo model's: the one GGUF every install has) padded to ``g.vocab``."""
+def write_standin(path: Path, g: Geometry, vocabulary: Path, quantization: str = "Q4_0", seed: int = 0) -> Path:
+    """Write the stand-in of geometry ``g`` in ``quantization`` (Q4_0 or Q4_K_M) to ``path``, with the
+    tokenizer of the GGUF ``vocabulary`` (the demo model's: the one GGUF every install has) padded
+    to ``g.vocab``."""
+    tensors = _tensors(g, quantization)
     meta = _padded_vocabulary(vocabulary, g.vocab)
-    for kind in (_Q4_0, _Q6_K):
-        if g.hidden % _BLOCKS[kind][0] or (kind == _Q4_0 and g.intermediate % _BLOCKS[kind][0]):
-            raise ValueError(f"rows of {g.hidden} and {g.intermediate} weights are no whole blocks of {kind}")
+    for name, shape, kind in tensors:
+        if kind != _F32 and shape[0] % _BLOCKS[kind][0]:
+            raise ValueError(f"rows of {shape[0]} weights ({name}) are no whole blocks of ggml type {kind}")
     fields: dict[str, Any] = {
         "general.architecture": "qwen2",
         "general.name": f"stand-in of {g.layers} x {g.hidden} layers, random weights",
-        "general.file_type": _Q4_0,
+        "general.file_type": _FILE_TYPE[quantization],
         "general.quantization_version": 2,
         "qwen2.block_count": g.layers,
         "qwen2.context_length": g.context_length,
@@ -100,7 +115,6 @@ def write_standin(path: Path, g: Geometry, vocabulary: Path, seed: int = 0) -> P
         "qwen2.attention.layer_norm_rms_epsilon": 1e-6,
         **meta,
     }
-    tensors = _tensors(g)
     table, offset = bytearray(), 0
     for name, shape, kind in tensors:
         table += _string(name) + struct.pack("<I", len(shape)) + struct.pack(f"<{len(shape)}Q", *shape)
@@ -115,9 +129,10 @@ def write_standin(path: Path, g: Geometry, vocabulary: Path, seed: int = 0) -> P
             if kind == _F32:  # norms of ones, biases of zeros
                 data = np.full(int(np.prod(shape)), 0.0 if name.endswith(".bias") else 1.0, np.float32).tobytes()
             else:
-                _, size, at = _BLOCKS[kind]
+                _, size, scales = _BLOCKS[kind]
                 blocks = rng.integers(0, 256, size=(_nbytes(shape, kind) // size, size), dtype=np.uint8)
-                blocks[:, at : at + 2] = _SCALE
+                for at in scales:
+                    blocks[:, at : at + 2] = _SCALE
                 data = blocks.tobytes()
             fh.write(data)
             fh.write(b"\0" * (-len(data) % _ALIGN))

@@ -259,7 +259,8 @@ def test_a_read_only_cache_still_runs_a_gguf(tmp_path, tiny_ggufs, monkeypatch):
     assert json.loads(info.tokenizer_file.read_text())["model"]["type"] == "BPE"
 
 
-def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path):
+@pytest.mark.parametrize("quantization", ["Q4_0", "Q4_K_M"])
+def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path, quantization):
     """`probe --calibrate` times llama.cpp on a stand-in written here (random Q4_0 layers, a Q6_K
     embedding, the demo's tokenizer padded to the model's vocabulary): llama.cpp must take the file
     as it takes its own converter's, and decode it at full speed (finite values, no NaN paths)."""
@@ -274,8 +275,9 @@ def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path):
     g = replace(g, kv_heads=2, head_dim=64, vocab=50_000)
     folder = tmp_path / "standin"
     folder.mkdir()
-    write_standin(folder / "model.gguf", g, demo_gguf_path())
-    assert (folder / "model.gguf").stat().st_size <= standin_bytes(g)
+    write_standin(folder / "model.gguf", g, demo_gguf_path(), quantization)
+    assert (folder / "model.gguf").stat().st_size <= standin_bytes(g, quantization)
+    assert read_gguf_info(folder).quantization == quantization
     meta = read_metadata(folder / "model.gguf")
     assert meta["tokenizer.ggml.tokens"][-1] == "[PAD49999]" and len(meta["tokenizer.ggml.token_type"]) == 50_000
     backend = LlamaCppBackend(folder, context_length=256)
@@ -285,6 +287,23 @@ def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path):
     assert steps[-1].metrics.generated_tokens == 8
     backend.model.reset()
     assert np.isfinite(backend.model.prefill(ids)).all()
+
+
+def test_a_q4_k_m_stand_in_keeps_the_layers_llama_cpp_keeps_at_q6_k():
+    """llama.cpp's quantizer, run on the Qwen2.5-1.5B geometry (docs/performance.md), kept attn_v and
+    ffn_down at Q6_K in these 14 of its 28 layers and at Q4_K in the rest; the stand-in's timing
+    holds only if it reads the same bytes."""
+    from edgeqwen.catalog import get_model
+    from edgeqwen.standin import _Q6_K, _tensors
+
+    g = get_model("qwen2.5-1.5b-instruct").geometry
+    kept = sorted(
+        {int(n.split(".")[1]) for n, _, kind in _tensors(g, "Q4_K_M") if kind == _Q6_K and n.startswith("blk.")}
+    )
+    assert kept == [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 24, 25, 26, 27]
+    assert not [n for n, _, kind in _tensors(g, "Q4_0") if kind == _Q6_K and n.startswith("blk.")]
+    with pytest.raises(ValueError, match="Q4_0 or Q4_K_M"):
+        _tensors(g, "Q5_K_M")
 
 
 def _truncate_tensors(src, tmp_path):

@@ -292,7 +292,7 @@ def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
         return Measurement(backend, path.name, gib, {"onnx": 20.0, "llamacpp": 10.0}[backend], 4)
 
     said = []
-    result = calibrate(snap, {"llamacpp": tmp_path / "a.gguf", "onnx": tmp_path / "b"}, timer, said.append)
+    result = calibrate(snap, [("llamacpp", tmp_path / "a.gguf"), ("onnx", tmp_path / "b")], timer, said.append)
     assert result.rates == pytest.approx({"onnx": 20 * gib / 1e9, "llamacpp": 10 * gib / 1e9})
     assert any("onnx: 20.0 tok/s on b" in line for line in said)
     assert load_calibration(snap, tmp_path) is None
@@ -326,7 +326,7 @@ def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
         true = {"llamacpp": 10.0, "onnx": 10.5}[backend]
         return Measurement(backend, path.name, 2**30, true * (1 - 0.1 * (len(order) - 1)), 2)
 
-    builds = {"llamacpp": tmp_path / "a.gguf", "onnx": tmp_path / "b"}
+    builds = [("llamacpp", tmp_path / "a.gguf"), ("onnx", tmp_path / "b")]
     result = calibrate(snap, builds, timer)
     assert order == ["llamacpp", "onnx", "onnx", "llamacpp"]
     assert result.rates["onnx"] / result.rates["llamacpp"] == pytest.approx(1.05, rel=0.01)
@@ -335,18 +335,21 @@ def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
     assert one_after_the_other.rates["onnx"] < one_after_the_other.rates["llamacpp"]  # what A B B A prevents
 
 
-def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch, tmp_path):
+def test_a_calibration_on_a_busy_machine_is_refused(monkeypatch):
     from edgeqwen import bench
     from edgeqwen.backends import threads
+    from edgeqwen.convert import demo_gguf_path
     from edgeqwen.errors import InvalidRequestError
 
     fake = bench.BenchResult("m", 2, 64, 48, 2, 1.0, *[bench.Spread(10.0, 9.0, 11.0)] * 3, 0, 2**30, 0)
     monkeypatch.setattr(bench, "run_bench", lambda *a, **k: fake)
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 0.1)
-    assert bench.time_decode("llamacpp", tmp_path).rate_gbps == pytest.approx(10 * 2**30 / 1e9)
+    timed = bench.time_decode("llamacpp", demo_gguf_path())
+    assert timed.rate_gbps == pytest.approx(10 * 2**30 / 1e9)
+    assert timed.quantization == "Q4_1"  # read from the file: a rate holds for its own quantization
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 1.0)
     with pytest.raises(InvalidRequestError, match="kept 1.0 cores busy.*again when it is quiet"):
-        bench.time_decode("llamacpp", tmp_path)
+        bench.time_decode("llamacpp", demo_gguf_path())
 
 
 def test_an_onnx_calibration_counts_the_bytes_the_planner_counts(tiny_models):
@@ -518,11 +521,13 @@ SMALL = dict(layers=2, hidden=256, intermediate=512, heads=4, kv_heads=2, head_d
 def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkeypatch):
     """With no Qwen GGUF installed, llama.cpp was timed on the demo model only, too small to be
     bound by its reads, so nothing was kept and the estimate stayed a guess (about half what Zen 4
-    and Zen 5 decode). A stand-in of the reference model's layers is written, timed and deleted."""
+    and Zen 5 decode). A stand-in of the reference model's layers is written, timed and deleted:
+    one in each quantization the catalog's GGUFs use, since a Sapphire Rapids-class Xeon reads
+    Q4_K_M's bytes 1.4x as fast as Q4_0's, and Qwen3-4B's estimate was Q4_0's rate."""
     from edgeqwen import bench
     from edgeqwen.gguf import read_gguf_info
     from edgeqwen.probe import planner
-    from edgeqwen.probe.calibrate import Measurement, load_calibration
+    from edgeqwen.probe.calibrate import Calibration, Measurement, load_calibration
     from edgeqwen.probe.snapshot import read_system
 
     real = planner.reference_model()
@@ -532,26 +537,35 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     monkeypatch.setattr(planner, "cpu_backends", lambda snap, calibration=None: ["llamacpp"])
     monkeypatch.setattr("edgeqwen.hub.best_installed", lambda announce, backend="auto": None)
     timed = []
+    speed = {"Q4_0": 10.0, "Q4_K_M": 14.0}
 
     def timer(backend, path):
         info = read_gguf_info(path)
-        timed.append((path, (info.model_type, info.num_layers, info.hidden, info.vocab_size)))
-        return Measurement(backend, info.name, 2**30, 10.0, 2)
+        timed.append((path, info.quantization, (info.model_type, info.num_layers, info.hidden, info.vocab_size)))
+        return Measurement(backend, info.name, 2**30, speed.get(info.quantization, 50.0), 2, info.quantization)
 
     monkeypatch.setattr(bench, "time_decode", timer)
     said = []
     result = bench.calibrate_machine(said.append)
-    (path, geometry), again = timed
-    assert again == timed[0] and geometry == ("qwen2", 2, 256, 50_000)  # the same file, both rounds
-    assert path.name == f"{real.name}-standin" and not path.exists()  # deleted after
-    assert result.rates == {"llamacpp": pytest.approx(2**30 * 10 / 1e9)}
+    assert [q for _, q, _ in timed] == ["Q4_0", "Q4_K_M", "Q4_K_M", "Q4_0"]  # A B B A
+    assert {g for _, _, g in timed} == {("qwen2", 2, 256, 50_000)}
+    assert all(path.name == f"{real.name}-standin" and not path.exists() for path, _, _ in timed)  # deleted
+    assert result.rates == {"llamacpp": pytest.approx(2**30 * 10 / 1e9)}  # the reference build's
+    assert result.rate("llamacpp", "Q4_K_M")[0] == pytest.approx(2**30 * 14 / 1e9)
     snap = read_system(measure_bandwidth=False)
     assert load_calibration(snap, tmp_path) == result
     assert plan(snap, calibration=result).calibrated == ("llamacpp",)
-    assert any("writing a stand-in of Qwen2.5-1.5B-Instruct" in line for line in said)
+    assert any("writing a stand-in of Qwen2.5-1.5B-Instruct for llamacpp Q4_K_M" in line for line in said)
     assert not [p for p in (tmp_path / "models").iterdir() if "standin" in p.name]
+    # each model's estimate is its own quantization's rate: Qwen3-4B's GGUF is Q4_K_M, Qwen2.5's Q4_0
+    q4_0_only = Calibration(result.machine, result.measurements[:1])
+    for name, ratio in (("qwen3-4b", 1.4), ("qwen2.5-1.5b-instruct", 1.0)):
+        with_both = estimate(get_model(name), snap, "llamacpp", 4096, result).decode_tps
+        assert with_both / estimate(get_model(name), snap, "llamacpp", 4096, q4_0_only).decode_tps == pytest.approx(
+            ratio, rel=0.02
+        )
 
-    # no room for it: the demo GGUF is timed instead (and, too small, not used), as before
+    # no room for them: the demo GGUF is timed instead of the first (and, too small, not used)
     import shutil
     from collections import namedtuple
 
@@ -560,8 +574,9 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     timed.clear()
     said.clear()
     bench.calibrate_machine(said.append)
-    assert timed[0][0].suffix == ".gguf" and timed[0][1][0] == "llama"  # the demo's GGUF
+    assert [(path.suffix, q) for path, q, _ in timed] == [(".gguf", "Q4_1")] * 2  # the demo's GGUF, twice
     assert any("Timing the demo model instead" in line for line in said)
+    assert any("llamacpp Q4_K_M" in line and "Not timed" in line for line in said)
 
 
 def test_calibrating_with_no_onnx_build_times_a_stand_in_of_one(tmp_path, monkeypatch):
@@ -633,7 +648,7 @@ def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch
     from edgeqwen.probe.report import format_report
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
-    hint = "`edgeqwen probe --calibrate` times this machine (about a minute, nothing downloaded)"
+    hint = "`edgeqwen probe --calibrate` times this machine (about two minutes, nothing downloaded)"
     assert plan(snap).calibrated == () and hint in format_report(snap, plan(snap))
     calibrated = Calibration(machine_key(snap), (Measurement("llamacpp", "stand-in", 2**30, 30.0, 4),))
     assert hint not in format_report(snap, plan(snap, calibration=calibrated))

@@ -14,7 +14,7 @@ import hashlib
 import json
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,9 @@ class Measurement:
     weights_bytes: int  # bytes one decode step reads (the build's weights)
     decode_tps: float  # median of the runs
     threads: int
+    # a GGUF's mix (Q4_0, Q4_K_M): on one CPU a decode step reads Q4_K_M's bytes 1.4x as fast as
+    # Q4_0's, on another 0.8x (docs/performance.md), so a rate holds for its own quantization
+    quantization: str = ""
 
     @property
     def rate_gbps(self) -> float:
@@ -60,12 +63,32 @@ class Calibration:
 
     @property
     def rates(self) -> dict[str, float]:
-        """GB/s of weights per backend, from measurements on models big enough to be bound by it."""
-        return {m.backend: m.rate_gbps for m in self.measurements if m.weights_bytes >= MIN_WEIGHTS_BYTES}
+        """GB/s of weights per backend, from measurements on models big enough to be bound by it
+        (the first one timed where a backend has several: its reference build's)."""
+        out: dict[str, float] = {}
+        for m in self.usable:
+            out.setdefault(m.backend, m.rate_gbps)
+        return out
 
     @property
     def models(self) -> dict[str, str]:
-        return {m.backend: m.model for m in self.measurements}
+        out: dict[str, str] = {}
+        for m in self.measurements:
+            out.setdefault(m.backend, m.model)
+        return out
+
+    def rate(self, backend: str, quantization: str = "") -> tuple[float, str] | None:
+        """GB/s of weights for ``backend`` reading ``quantization`` and what was timed: that
+        quantization's measurement where there is one, else the backend's first; None if unmeasured."""
+        bound = [m for m in self.usable if m.backend == backend]
+        same = [m for m in bound if quantization and m.quantization == quantization]
+        m = (same or bound or [None])[0]
+        return None if m is None else (m.rate_gbps, m.model)
+
+    @property
+    def usable(self) -> tuple[Measurement, ...]:
+        """The measurements on models big enough to be bound by reading their weights."""
+        return tuple(m for m in self.measurements if m.weights_bytes >= MIN_WEIGHTS_BYTES)
 
 
 def _versions() -> str:
@@ -119,31 +142,34 @@ def save_calibration(snap: SystemSnapshot, cache: Path, calibration: Calibration
 
 def calibrate(
     snap: SystemSnapshot,
-    builds: Mapping[str, Path],
+    builds: Sequence[tuple[str, Path]],
     timer: Callable[[str, Path], Measurement],
     say: Callable[[str], None] | None = None,
     rounds: int = 2,
 ) -> Calibration:
-    """Time each backend on its build (``{"llamacpp": gguf, "onnx": folder}``) with ``timer``
-    (:func:`edgeqwen.bench.time_decode`: this layer does not load models), ``rounds`` times in
-    A B B A order: a machine that drifts (a VM's neighbours, a laptop's clocks; 45% between rounds
-    on one VM, docs/performance.md) then slows every backend alike, where timing one backend after
-    the other hands the drift to the second. Each backend's rate is the median of its rounds."""
-    order = list(builds)
-    runs: dict[str, list[Measurement]] = {backend: [] for backend in order}
+    """Time each backend on its build (``[("llamacpp", gguf), ("onnx", folder)]``; a backend may
+    come twice, with builds of two quantizations) with ``timer`` (:func:`edgeqwen.bench.time_decode`:
+    this layer does not load models), ``rounds`` times in A B B A order: a machine that drifts (a
+    VM's neighbours, a laptop's clocks; 45% between rounds on one VM, docs/performance.md) then
+    slows every build alike, where timing one after the other hands the drift to the second. Each
+    build's rate is the median of its rounds."""
+    order = list(range(len(builds)))
+    runs: list[list[Measurement]] = [[] for _ in order]
     for r in range(rounds):
-        for backend in order if r % 2 == 0 else order[::-1]:
+        for i in order if r % 2 == 0 else order[::-1]:
+            backend, path = builds[i]
             if say:
-                say(f"timing {backend} on {builds[backend].name} (a few seconds; round {r + 1} of {rounds})...")
+                say(f"timing {backend} on {path.name} (a few seconds; round {r + 1} of {rounds})...")
             start = time.perf_counter()
-            m = timer(backend, builds[backend])
+            m = timer(backend, path)
             if say:
+                quant = f" ({m.quantization})" if m.quantization else ""
                 say(
-                    f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model} = {m.rate_gbps:.1f} GB/s of weights "
+                    f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model}{quant} = {m.rate_gbps:.1f} GB/s of weights "
                     f"({time.perf_counter() - start:.0f} s)"
                 )
-            runs[backend].append(m)
+            runs[i].append(m)
     measured = tuple(
-        replace(ms[0], decode_tps=round(statistics.median(m.decode_tps for m in ms), 2)) for ms in runs.values() if ms
+        replace(ms[0], decode_tps=round(statistics.median(m.decode_tps for m in ms), 2)) for ms in runs if ms
     )
     return Calibration(machine_key(snap), measured)

@@ -181,16 +181,18 @@ def _board_decode(snap: SystemSnapshot, backend: str = "onnx") -> tuple[float, s
 
 
 def cpu_decode_rate(
-    snap: SystemSnapshot, backend: str = "onnx", calibration: Calibration | None = None
+    snap: SystemSnapshot, backend: str = "onnx", calibration: Calibration | None = None, quantization: str = ""
 ) -> tuple[float | None, str]:
     """GB/s of weights a CPU decode step of ``backend`` reads, and where the figure comes from:
     this machine's calibration, a board's published figures, or its copy bandwidth. None for
     llama.cpp under the rule: its measured ratio to the ONNX path is in tokens/s on one model (the
     GGUF reads fewer bytes than the ONNX build's repacked weights), so its estimate is derived
     from the ONNX path's tokens/s instead (:func:`estimate`); None for the ONNX path when only
-    llama.cpp is calibrated, derived from llama.cpp's tokens/s the same way."""
-    if calibration is not None and backend in calibration.rates:
-        return calibration.rates[backend], f"calibrated on this machine ({calibration.models[backend]})"
+    llama.cpp is calibrated, derived from llama.cpp's tokens/s the same way. A GGUF's
+    ``quantization`` takes the rate measured on that quantization where there is one."""
+    measured = calibration.rate(backend, quantization) if calibration is not None else None
+    if measured is not None:
+        return measured[0], f"calibrated on this machine ({measured[1]})"
     if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:
         # llama.cpp measured (on a stand-in, before any download) and the ONNX path not: the rule's
         # ratio from that measurement, not a copy-bandwidth guess beside a measurement
@@ -267,11 +269,12 @@ def estimate(
         build = "mlc-q4f16_1"
     elif backend == "llamacpp":
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
-        weights = g.gguf_weight_bytes(spec.builds.get("gguf", {}).get("quantization", "Q4_0"))
+        quantization = spec.builds.get("gguf", {}).get("quantization", "Q4_0")
+        weights = g.gguf_weight_bytes(quantization)
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)
-        bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
+        bandwidth = cpu_decode_rate(snap, backend, calibration, quantization)[0]
         device, build = "cpu", "gguf"
     else:
         onnx_build = spec.builds.get("onnx-int4-cpu", {})
@@ -393,7 +396,10 @@ def plan(
     if calibration is not None and calibration.rates:
         source += (
             "; decode speed "
-            + ", ".join(f"{b} {rate:.1f} GB/s" for b, rate in sorted(calibration.rates.items()))
+            + ", ".join(
+                f"{m.backend} {m.rate_gbps:.1f} GB/s" + (f" ({m.quantization})" if m.quantization else "")
+                for m in sorted(calibration.usable, key=lambda m: (m.backend, m.quantization))
+            )
             + " of weights, calibrated on this machine"
         )
     elif published is not None:

@@ -118,7 +118,7 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
             # slower backend first on others (a Sapphire Rapids-class Xeon)
             lines.append(
                 "  speed: estimated, not measured; `edgeqwen probe --calibrate` times this machine "
-                "(about a minute, nothing downloaded)"
+                "(about two minutes, nothing downloaded)"
             )
     return "\n".join(lines)
 

@@ -124,6 +124,22 @@ class ModelSpec:
         """Who publishes the GGUF: the model's makers (Qwen) or, where they publish none, llama.cpp's (ggml-org)."""
         return str(self.builds.get("gguf", {}).get("repo", "?/")).split("/")[0]
 
+    @property
+    def gguf_files(self) -> dict[str, dict[str, Any]]:
+        """This model's published GGUF files by quantization (``file``, ``approx_size_mib``), the
+        catalog's default first; empty where it has none on the hub."""
+        gguf = self.builds.get("gguf", {})
+        if "repo" not in gguf:
+            return {}
+        default = {gguf["quantization"]: {"file": gguf["file"], "approx_size_mib": gguf["approx_size_mib"]}}
+        return default | dict(gguf.get("alternatives", {}))
+
+    def gguf_bytes(self, quantization: str) -> int:
+        """The size of this model's GGUF in ``quantization``: the published file's where the catalog
+        records it (Qwen's Q4_K_M of Qwen2.5-1.5B is 14% over the mix's formula), else the geometry's."""
+        size = self.gguf_files.get(quantization, {}).get("size_bytes")
+        return int(size) if size else self.geometry.gguf_weight_bytes(quantization)
+
     def gguf_route(self, llamacpp: bool) -> str | None:
         """How to get this model's GGUF, which llama.cpp runs with no conversion (installing
         llama.cpp first where ``llamacpp`` says it is missing); None where no GGUF is listed."""

@@ -447,6 +447,7 @@ def install_missing(
     llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``."""
     from .catalog import get_model
     from .probe import plan
+    from .probe.planner import gguf_quantization
     from .pull import pull
 
     if model is None or str(model) == "auto":
@@ -469,7 +470,10 @@ def install_missing(
             return None
         gguf = "gguf" in spec.builds and llamacpp_installed()
         kind = backend if backend != "auto" else ("llamacpp" if gguf else "onnx")
-    return pull(name, backend=kind, progress=progress)
+        calibration = _machine()[1] if kind == "llamacpp" else None
+    # the GGUF file a calibration found best here, as the probe says (gguf_quantization)
+    quantization = gguf_quantization(get_model(name), calibration) if kind == "llamacpp" else None
+    return pull(name, backend=kind, quantization=quantization, progress=progress)
 
 
 def _resolve_mlc(model: str | os.PathLike | None) -> Path:

@@ -152,11 +152,20 @@ def _checked_source(name: str, repo: str, sub: str) -> None:
         )
 
 
-def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | None, str | None, str | None]:
+def _parse_source(
+    name: str, backend: str = "onnx", quantization: str | None = None
+) -> tuple[str, str, str | None, str | None, str | None]:
     """(install name, repo, subfolder, convert_from, file) for a catalog name or ``org/repo[:subfolder]``;
-    ``file`` is the one file to fetch (a GGUF build), None for a whole folder."""
+    ``file`` is the one file to fetch (a GGUF build, in ``quantization`` where the catalog lists
+    more than one), None for a whole folder."""
     if backend not in ("onnx", "mlc", "llamacpp"):
         raise InvalidRequestError(f"backend must be onnx, mlc or llamacpp, got {backend!r}.")
+    if quantization is not None and ("/" in name or backend != "llamacpp"):
+        raise InvalidRequestError(
+            "quant picks among a catalog model's GGUF files: give a catalog name and --backend llamacpp "
+            "(for another repository's GGUF, name the file: ORG/REPO:FILE.gguf).",
+            "quant",
+        )
     if "/" in name:
         repo, _, sub = name.partition(":")
         _checked_source(name, repo, sub)
@@ -178,10 +187,16 @@ def _parse_source(name: str, backend: str = "onnx") -> tuple[str, str, str | Non
             "(`edgeqwen run demo ...`)."
         )
     if backend == "llamacpp":
-        build = spec.builds.get("gguf")
-        if not build or "repo" not in build:
+        files = spec.gguf_files
+        if not files:
             raise ModelNotFoundError(f"{name} has no GGUF build in the catalog.")
-        return f"{spec.name}-gguf", build["repo"], None, None, build["file"]
+        chosen = files.get((quantization or next(iter(files))).upper())
+        if chosen is None:
+            raise InvalidRequestError(
+                f"{name}'s GGUF comes in {', '.join(files)}; --quant {quantization} is not one of them.", "quant"
+            )
+        # one GGUF per model: pulling another quantization replaces the one installed
+        return f"{spec.name}-gguf", spec.builds["gguf"]["repo"], None, None, chosen["file"]
     build = spec.builds.get("onnx-int4-cpu")
     if build is None:  # a GGUF-only model (the embedding model): there is nothing to convert from
         route = spec.gguf_route(llamacpp_installed())
@@ -196,12 +211,14 @@ def pull(
     force: bool = False,
     convert: bool = False,
     revision: str | None = None,
+    quantization: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Install ``name`` (a catalog name, or ``org/repo[:subfolder]`` holding an ORT GenAI build);
     ``backend="mlc"`` fetches the catalog's MLC q4f16_1 build instead (for the MLC backend),
-    ``backend="llamacpp"`` its GGUF file (or ``org/repo:FILE.gguf``), which needs no conversion."""
-    install, repo, sub, convert_from, file = _parse_source(name, backend)
+    ``backend="llamacpp"`` its GGUF file (or ``org/repo:FILE.gguf``), which needs no conversion:
+    the catalog's default quantization, or ``quantization`` (``Q4_K_M``) where it lists that too."""
+    install, repo, sub, convert_from, file = _parse_source(name, backend, quantization)
     if backend == "llamacpp" and not llamacpp_installed():  # the file is still worth having
         _say(progress, f"llama.cpp is not installed here; to run this GGUF: {LLAMACPP_INSTALL}")
     if installed_path(install) is None:  # "..gguf" names the install "."; the models folder would be replaced

@@ -204,6 +204,9 @@ def test_catalog_sizes_agree_with_the_planner():
             if build == "gguf":
                 expected = spec.geometry.gguf_weight_bytes(info["quantization"])
             assert abs(info["approx_size_mib"] - expected / 2**20) <= 1, (spec.name, build)
+        for quantization, file in spec.gguf_files.items():  # a published size, where recorded, is what counts
+            assert abs(file["approx_size_mib"] - spec.gguf_bytes(quantization) / 2**20) <= 1, (spec.name, quantization)
+    assert get_model("qwen2.5-1.5b-instruct").gguf_bytes("Q4_K_M") == 1_117_320_736  # Qwen's file
 
 
 def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
@@ -390,8 +393,8 @@ def test_the_probe_says_how_to_get_its_choice():
 
     from edgeqwen.probe.report import how_to_get
 
-    def rec(model, backend, context=4096):
-        return SimpleNamespace(model=model, backend=backend, context_length=context)
+    def rec(model, backend, context=4096, quantization=""):
+        return SimpleNamespace(model=model, backend=backend, context_length=context, quantization=quantization)
 
     big = load("laptop-x86-16gb", ram_available=30 * 2**30)
     assert how_to_get(rec("qwen3-4b", "llamacpp"), big) == ("`edgeqwen pull qwen3-4b --backend llamacpp`",)
@@ -401,6 +404,51 @@ def test_the_probe_says_how_to_get_its_choice():
     convert, gguf = how_to_get(rec("qwen2.5-1.5b-instruct", "onnx"), replace(big, llamacpp_available=True))
     assert convert.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --convert`")
     assert gguf.startswith("`edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp` (Qwen's GGUF, ~885 MiB")
+    # a GGUF other than the catalog's default (a calibration measured it no slower here) is named
+    assert how_to_get(rec("qwen2.5-1.5b-instruct", "llamacpp", quantization="Q4_K_M"), big) == (
+        "`edgeqwen pull qwen2.5-1.5b-instruct --backend llamacpp --quant Q4_K_M`",
+    )
+    assert how_to_get(rec("qwen3-4b", "llamacpp", quantization="Q4_K_M"), big)[0].endswith("llamacpp`")
+
+
+def test_a_calibration_picks_which_gguf_llama_cpp_runs():
+    """Qwen publishes Qwen2.5's GGUF in Q4_0 and Q4_K_M. A Sapphire Rapids-class Xeon decodes Q4_K_M
+    1.4x as fast as Q4_0 (and Q4_K_M answers better); AMD Zen 5 read Q4_0 1.2x as fast. Where a
+    calibration timed both, the better-quality file is taken unless the other is more than 5% faster;
+    without one, the catalog's default."""
+    from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
+    from edgeqwen.probe.planner import TIE, gguf_quantization
+    from edgeqwen.probe.report import format_report, how_to_get
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    spec = get_model("qwen2.5-1.5b-instruct")
+    g = spec.geometry
+
+    def calibrated(k_m_over_q4_0: float) -> Calibration:  # in tokens/s on this model
+        rates = {
+            "Q4_0": 10.0,
+            "Q4_K_M": 10.0 * k_m_over_q4_0 * spec.gguf_bytes("Q4_K_M") / spec.gguf_bytes("Q4_0"),
+        }
+        return Calibration(
+            machine_key(snap), tuple(Measurement("llamacpp", "s", 2**30, r, 2, q) for q, r in rates.items())
+        )
+
+    assert gguf_quantization(spec) == "Q4_0"  # uncalibrated: the catalog's default
+    assert gguf_quantization(spec, calibrated(1.4)) == "Q4_K_M"
+    assert gguf_quantization(spec, calibrated(1 - TIE / 2)) == "Q4_K_M"  # a tie goes to the better answers
+    assert gguf_quantization(spec, calibrated(0.8)) == "Q4_0"
+    only_q4_0 = Calibration(machine_key(snap), calibrated(1.4).measurements[:1])
+    assert gguf_quantization(spec, only_q4_0) == "Q4_0"  # one timed: nothing to compare
+    assert gguf_quantization(get_model("qwen3-4b"), calibrated(0.8)) == "Q4_K_M"  # its only file
+    # the estimate reads the chosen file's bytes at its own rate, and the report says which to pull
+    result = plan(snap, calibration=calibrated(1.4), backends=["llamacpp"])
+    one = next(c for c in result.candidates if c.model == spec.name)
+    per_token = spec.gguf_bytes("Q4_K_M") + g.kv_bytes_per_token(2) * 1024
+    assert one.quantization == "Q4_K_M" and one.decode_tps == pytest.approx(
+        10 * 2**30 * 1.4 / spec.gguf_bytes("Q4_0") * spec.gguf_bytes("Q4_K_M") / per_token, rel=0.02
+    )
+    assert f"on llamacpp (cpu, GGUF {result.best.quantization})" in format_report(snap, result)
+    assert how_to_get(one, snap) == (f"`edgeqwen pull {spec.name} --backend llamacpp --quant Q4_K_M`",)
 
 
 def test_the_probe_never_sends_a_machine_to_a_conversion_it_cannot_run():
@@ -557,13 +605,17 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     assert plan(snap, calibration=result).calibrated == ("llamacpp",)
     assert any("writing a stand-in of Qwen2.5-1.5B-Instruct for llamacpp Q4_K_M" in line for line in said)
     assert not [p for p in (tmp_path / "models").iterdir() if "standin" in p.name]
-    # each model's estimate is its own quantization's rate: Qwen3-4B's GGUF is Q4_K_M, Qwen2.5's Q4_0
+    # each model's estimate is its own GGUF's rate: Qwen3-4B's is Q4_K_M; Qwen2.5's, with both timed,
+    # is the Q4_K_M file now (faster here), at Q4_K_M's rate
     q4_0_only = Calibration(result.machine, result.measurements[:1])
-    for name, ratio in (("qwen3-4b", 1.4), ("qwen2.5-1.5b-instruct", 1.0)):
-        with_both = estimate(get_model(name), snap, "llamacpp", 4096, result).decode_tps
-        assert with_both / estimate(get_model(name), snap, "llamacpp", 4096, q4_0_only).decode_tps == pytest.approx(
-            ratio, rel=0.02
-        )
+    four_b = get_model("qwen3-4b")
+    with_both = estimate(four_b, snap, "llamacpp", 4096, result)
+    assert with_both.decode_tps / estimate(four_b, snap, "llamacpp", 4096, q4_0_only).decode_tps == pytest.approx(
+        1.4, rel=0.02
+    )
+    small_one = get_model("qwen2.5-1.5b-instruct")
+    assert estimate(small_one, snap, "llamacpp", 4096, q4_0_only).quantization == "Q4_0"
+    assert estimate(small_one, snap, "llamacpp", 4096, result).quantization == "Q4_K_M"
 
     # no room for them: the demo GGUF is timed instead of the first (and, too small, not used)
     import shutil

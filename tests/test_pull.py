@@ -304,6 +304,45 @@ def test_pull_with_no_model_takes_the_gguf_where_the_onnx_build_needs_converting
         hub_module.install_missing(None)
 
 
+def test_the_gguf_a_calibration_found_better_here_is_the_one_pulled(tiny_ggufs, tmp_path, monkeypatch):
+    """Qwen publishes Qwen2.5's GGUF in Q4_0 and Q4_K_M; on a CPU where a calibration measured Q4_K_M
+    no slower (1.4x on a Sapphire Rapids-class Xeon) `pull --quant Q4_K_M` and `run --pull` fetch it.
+    One GGUF per model: pulling the other quantization replaces it."""
+    import edgeqwen.hub as hub_module
+    from edgeqwen.probe.calibrate import Calibration, Measurement
+
+    spec = get_model("qwen2.5-1.5b-instruct")
+    files = {q: f["file"] for q, f in spec.gguf_files.items()}
+    assert set(files) == {"Q4_0", "Q4_K_M"}
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    served = {files["Q4_0"]: tiny_ggufs["qwen2-f16"], files["Q4_K_M"]: tiny_ggufs["qwen2-f32"]}
+    with FakeHub(spec.builds["gguf"]["repo"], served) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        result = CliRunner().invoke(main, ["pull", spec.name, "--backend", "llamacpp", "--quant", "q4_k_m"])
+        assert result.exit_code == 0, result.output
+        installed = tmp_path / "home" / "models" / f"{spec.name}-gguf"
+        assert [f.name for f in installed.iterdir()] == [files["Q4_K_M"]]
+        pull(spec.name, backend="llamacpp")  # the catalog's default replaces it
+        assert [f.name for f in installed.iterdir()] == [files["Q4_0"]]
+        remove(f"{spec.name}-gguf")
+        # run --pull MODEL: the file the calibration kept for this machine ranks first
+        k_m_faster = Calibration(
+            "m", tuple(Measurement("llamacpp", "s", 2**30, r, 2, q) for q, r in (("Q4_0", 10.0), ("Q4_K_M", 14.0)))
+        )
+        monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, k_m_faster, ["llamacpp"]))
+        assert hub_module.install_missing(spec.name, backend="llamacpp") == installed
+        assert [f.name for f in installed.iterdir()] == [files["Q4_K_M"]]
+    for args, says in (
+        (["--backend", "llamacpp", "--quant", "Q5_K_M"], "comes in Q4_0, Q4_K_M; --quant Q5_K_M is not one"),
+        (["--quant", "Q4_K_M"], "give a catalog name and --backend llamacpp"),  # the ONNX build has no quant
+    ):
+        result = CliRunner().invoke(main, ["pull", spec.name, *args])
+        assert result.exit_code != 0 and says in result.output, result.output
+    with pytest.raises(InvalidRequestError, match="name the file"):
+        pull("Qwen/Qwen2.5-1.5B-Instruct-GGUF:x.gguf", backend="llamacpp", quantization="Q4_K_M")
+
+
 def test_huggingface_hub_submodules_are_loaded_for_a_pull():
     """huggingface_hub 2.x loads submodules lazily: `hf.constants` raised AttributeError on every
     pull without HF_ENDPOINT. In a fresh interpreter, since other tests import them first."""

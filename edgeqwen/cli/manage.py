@@ -92,8 +92,13 @@ def models() -> None:
     help="Which build: int4 ONNX for CPU, the publisher's GGUF for llama.cpp (no conversion), or MLC q4f16_1 "
     "for a GPU.",
 )
+@click.option(
+    "--quant",
+    help="With --backend llamacpp: which of the catalog's GGUF files (Q4_0, Q4_K_M; `edgeqwen probe` says "
+    "which runs better here once calibrated). Default: the catalog's.",
+)
 @clean_errors
-def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str) -> None:
+def pull(model: str, force: bool, convert_: bool, revision: str | None, backend: str, quant: str | None) -> None:
     """Download MODEL (a catalog name, ORG/REPO[:SUBFOLDER] with an ORT GenAI int4 build, or
     ORG/REPO:FILE.gguf with --backend llamacpp).
 
@@ -101,7 +106,10 @@ def pull(model: str, force: bool, convert_: bool, revision: str | None, backend:
     HF_HUB_OFFLINE, HF_TOKEN). Checks free disk first and every file's checksum after."""
     from ..pull import pull as do_pull
 
-    click.echo(str(do_pull(model, backend=backend, force=force, convert=convert_, revision=revision, progress=say)))
+    path = do_pull(
+        model, backend=backend, force=force, convert=convert_, revision=revision, quantization=quant, progress=say
+    )
+    click.echo(str(path))
 
 
 @click.command()

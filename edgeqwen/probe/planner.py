@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..catalog import ModelSpec, catalog
+from ..catalog import GGUF_BITS_PER_WEIGHT, ModelSpec, catalog
 from .calibrate import Calibration
 from .snapshot import GPU, SystemSnapshot
 
@@ -33,6 +33,7 @@ __all__ = [
     "cpu_decode_rate",
     "embedding_context",
     "estimate",
+    "gguf_quantization",
     "gpu_bandwidth",
     "onnx_vs_llamacpp",
     "plan",
@@ -133,6 +134,7 @@ class Recommendation:
     fits: bool
     decode_tps: float
     reason: str
+    quantization: str = ""  # the GGUF's (Q4_0, Q4_K_M) for llama.cpp; "" for the other builds
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,8 +271,8 @@ def estimate(
         build = "mlc-q4f16_1"
     elif backend == "llamacpp":
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
-        quantization = spec.builds.get("gguf", {}).get("quantization", "Q4_0")
-        weights = g.gguf_weight_bytes(quantization)
+        quantization = gguf_quantization(spec, calibration)
+        weights = spec.gguf_bytes(quantization)
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)
@@ -338,7 +340,25 @@ def estimate(
         fits=fits,
         decode_tps=round(tps, 1),
         reason=reason,
+        quantization=quantization if backend == "llamacpp" else "",
     )
+
+
+def gguf_quantization(spec: ModelSpec, calibration: Calibration | None = None) -> str:
+    """Which of ``spec``'s GGUF files llama.cpp should run here: where a calibration timed more than
+    one of their quantizations, the one with the most bits per weight (Q4_K_M: the better answers)
+    among those within :data:`TIE` of the fastest; else the catalog's default. One CPU decodes
+    Q4_K_M 1.4x as fast as Q4_0, another 0.8x (docs/performance.md), so no rule picks it uncalibrated."""
+    files = spec.gguf_files
+    default = spec.builds.get("gguf", {}).get("quantization", "Q4_0")
+    if calibration is None or len(files) < 2:
+        return default
+    rates = {m.quantization: m.rate_gbps for m in calibration.usable if m.backend == "llamacpp"}
+    tps = {q: rates[q] / spec.gguf_bytes(q) for q in files if q in rates}
+    if len(tps) < 2:
+        return default
+    fast = max(tps.values())
+    return max((q for q, t in tps.items() if t >= (1 - TIE) * fast), key=lambda q: GGUF_BITS_PER_WEIGHT[q][0])
 
 
 def plan(

@@ -102,7 +102,8 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         lines.append("Recommendation: nothing fits this machine's free memory.")
     else:
         b = result.best
-        lines.append(f"Recommendation: {b.display} on {b.backend} ({b.device}), context {b.context_length}")
+        where = f"{b.device}, GGUF {b.quantization}" if b.quantization else b.device
+        lines.append(f"Recommendation: {b.display} on {b.backend} ({where}), context {b.context_length}")
         lines.append(f"  why: {b.reason}")
         for i, way in enumerate(how_to_get(b, snap)):
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
@@ -137,6 +138,8 @@ def how_to_get(best: Recommendation, snap: SystemSnapshot) -> tuple[str, ...]:
         return ()
     if not (best.backend == "onnx" and spec.onnx_converted_here):
         flag = {"onnx": "", "llamacpp": " --backend llamacpp", "mlc": " --backend mlc"}[best.backend]
+        if best.quantization and best.quantization != spec.builds["gguf"]["quantization"]:
+            flag += f" --quant {best.quantization}"  # a calibration measured it no slower here
         return (f"`edgeqwen pull {spec.name}{flag}`",)
     need = conversion_memory(spec)
     fits = need <= snap.ram_available

@@ -303,6 +303,14 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
         node("Constant", f"/model/constant_nodes/INT64/{name}", [], [out], value=value)
         return out
 
+    def skip_norm(prefix: str, residual: str, x: str, weight: str, keep_sum: bool = True) -> tuple[str, str]:
+        """``x`` added to the residual stream and normed: (the norm's output, the new stream)."""
+        outs = [f"{prefix}/output_0", "", "", f"{prefix}/output_3"] if keep_sum else [f"{prefix}/output_0"]
+        node(
+            "SkipSimplifiedLayerNormalization", f"{prefix}/SkipLayerNorm", [residual, x, weight], outs, ms, epsilon=eps
+        )
+        return outs[0], outs[-1]
+
     mask = "/model/attn_mask_reformat/attn_mask_subgraph"
     one_list = constant("[1]", [1])
     node("ReduceSum", f"{mask}/ReduceSum", ["attention_mask", one_list], [f"{mask}/ReduceSum/output_0"], keepdims=0)
@@ -360,16 +368,7 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
                 stash_type=1,
             )
         else:
-            outs = [normed, "", "", f"{p}/input_layernorm/output_3"]
-            node(
-                "SkipSimplifiedLayerNormalization",
-                f"{p}/input_layernorm/SkipLayerNorm",
-                [residual, last, f"{w}.input_layernorm.weight"],
-                outs,
-                ms,
-                epsilon=eps,
-            )
-            residual = outs[3]
+            normed, residual = skip_norm(f"{p}/input_layernorm", residual, last, f"{w}.input_layernorm.weight")
         qkv = matmul(f"{p}/attn/qkv_proj", f"{w}.attn.qkv_proj", normed, g.hidden, q + 2 * kv)
         attn = f"{p}/attn/GroupQueryAttention/output_0"
         gqa_in = [
@@ -400,18 +399,9 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
             rotary_interleaved=0,
         )
         o = matmul(f"{p}/attn/o_proj", f"{w}.attn.o_proj", attn, q, g.hidden)
-        post = [f"{p}/post_attention_layernorm/output_0", "", "", f"{p}/post_attention_layernorm/output_3"]
-        node(
-            "SkipSimplifiedLayerNormalization",
-            f"{p}/post_attention_layernorm/SkipLayerNorm",
-            [residual, o, f"{w}.post_attention_layernorm.weight"],
-            post,
-            ms,
-            epsilon=eps,
-        )
-        residual = post[3]
-        gate = matmul(f"{p}/mlp/gate_proj", f"{w}.mlp.gate_proj", post[0], g.hidden, g.intermediate)
-        up = matmul(f"{p}/mlp/up_proj", f"{w}.mlp.up_proj", post[0], g.hidden, g.intermediate)
+        post, residual = skip_norm(f"{p}/post_attention_layernorm", residual, o, f"{w}.post_attention_layernorm.weight")
+        gate = matmul(f"{p}/mlp/gate_proj", f"{w}.mlp.gate_proj", post, g.hidden, g.intermediate)
+        up = matmul(f"{p}/mlp/up_proj", f"{w}.mlp.up_proj", post, g.hidden, g.intermediate)
         node("Sigmoid", f"{p}/mlp/act_fn/Sigmoid", [gate], [f"{p}/mlp/act_fn/Sigmoid/output_0"])
         node("Mul", f"{p}/mlp/act_fn/Mul", [gate, f"{p}/mlp/act_fn/Sigmoid/output_0"], [f"{p}/mlp/act_fn/Mul/output_0"])
         node("Mul", f"{p}/mlp/Mul", [f"{p}/mlp/act_fn/Mul/output_0", up], [f"{p}/mlp/Mul/output_0"])
@@ -423,15 +413,8 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
             cache = ["batch_size", g.kv_heads, "total_sequence_length", "kv_cache_dim"]
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, cache))
     p, final = f"/model/layers.{g.layers}/final_norm_layernorm", f"model.layers.{g.layers}.final_norm_layernorm.weight"
-    node(
-        "SkipSimplifiedLayerNormalization",
-        f"{p}/SkipLayerNorm",
-        [residual, last, final],
-        [f"{p}/output_0"],
-        ms,
-        epsilon=eps,
-    )
-    matmul("/lm_head", "lm_head", f"{p}/output_0", g.hidden, g.vocab, _HEAD_BITS)
+    normed, _ = skip_norm(p, residual, last, final, keep_sum=False)
+    matmul("/lm_head", "lm_head", normed, g.hidden, g.vocab, _HEAD_BITS)
     return helper.make_graph(nodes, "main_graph", inputs, outputs, initializers)
 
 

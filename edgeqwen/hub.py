@@ -116,7 +116,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     """The installed Qwen build the planner ranks best for this machine: an MLC build when
     ``mlc_llm`` imports and a usable GPU is found (and ``backend`` allows it), else the CPU build
     (GGUF or int4 ONNX) on the backend this machine runs fastest (calibrated, or the rule)."""
-    from .catalog import catalog
+    from .catalog import catalog, get_model
     from .probe import plan
 
     installed = installed_models()
@@ -138,8 +138,17 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
         order = [b for b in runnable if builds[b]]
     else:
         order = [backend] if builds.get(backend) else []
+    # an installed GGUF is read at its own quantization's rate, whatever file the probe would fetch
+    quantizations = {
+        name: q
+        for name, path in builds["llamacpp"].items()
+        for q, file in get_model(name).gguf_files.items()
+        if (path / file["file"]).exists()
+    }
     for kind in order:
-        best = plan(snap, among=builds[kind], backends=[kind], calibration=calibration).best
+        best = plan(
+            snap, among=builds[kind], backends=[kind], calibration=calibration, quantizations=quantizations
+        ).best
         if best is not None:
             if announce:
                 announce(f"Using {best.display} on {kind}: {best.reason}")

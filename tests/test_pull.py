@@ -308,8 +308,11 @@ def test_the_gguf_a_calibration_found_better_here_is_the_one_pulled(tiny_ggufs, 
     """Qwen publishes Qwen2.5's GGUF in Q4_0 and Q4_K_M; on a CPU where a calibration measured Q4_K_M
     no slower (1.4x on a Sapphire Rapids-class Xeon) `pull --quant Q4_K_M` and `run --pull` fetch it.
     One GGUF per model: pulling the other quantization replaces it."""
+    from probe_fixtures import load
+
     import edgeqwen.hub as hub_module
     from edgeqwen.probe.calibrate import Calibration, Measurement
+    from edgeqwen.probe.planner import estimate
 
     spec = get_model("qwen2.5-1.5b-instruct")
     files = {q: f["file"] for q, f in spec.gguf_files.items()}
@@ -330,9 +333,19 @@ def test_the_gguf_a_calibration_found_better_here_is_the_one_pulled(tiny_ggufs, 
         k_m_faster = Calibration(
             "m", tuple(Measurement("llamacpp", "s", 2**30, r, 2, q) for q, r in (("Q4_0", 10.0), ("Q4_K_M", 14.0)))
         )
-        monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, k_m_faster, ["llamacpp"]))
+        snap = load("laptop-x86-16gb", llamacpp_available=True)
+        monkeypatch.setattr(hub_module, "_machine", lambda **k: (snap, k_m_faster, ["llamacpp"]))
         assert hub_module.install_missing(spec.name, backend="llamacpp") == installed
         assert [f.name for f in installed.iterdir()] == [files["Q4_K_M"]]
+        # an installed GGUF is estimated at its own file's rate, not the one the probe would fetch
+        said = []
+        assert hub_module.best_installed(said.append, "llamacpp") == installed
+        pull(spec.name, backend="llamacpp")
+        assert hub_module.best_installed(said.append, "llamacpp") == installed
+        tps = [estimate(spec, snap, "llamacpp", None, k_m_faster, q).decode_tps for q in ("Q4_K_M", "Q4_0")]
+        assert (
+            tps[0] > tps[1] and [f"~{t:.0f} tokens/s" in line for line, t in zip(said, tps, strict=True)] == [True] * 2
+        )
     for args, says in (
         (["--backend", "llamacpp", "--quant", "Q5_K_M"], "comes in Q4_0, Q4_K_M; --quant Q5_K_M is not one"),
         (["--quant", "Q4_K_M"], "give a catalog name and --backend llamacpp"),  # the ONNX build has no quant

@@ -12,7 +12,7 @@ interactive, the fastest one that fits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -252,8 +252,11 @@ def estimate(
     backend: str,
     context: int | None = None,
     calibration: Calibration | None = None,
+    quantization: str | None = None,
 ) -> Recommendation:
-    """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits."""
+    """Memory and speed of one model on one backend; ``context=None`` picks the largest that fits.
+    For llama.cpp, ``quantization`` names the GGUF file (an installed one); else the one
+    :func:`gguf_quantization` picks."""
     g = spec.geometry
     gpu = usable_gpu(snap) if backend == "mlc" else None
     if backend == "mlc":
@@ -271,7 +274,7 @@ def estimate(
         build = "mlc-q4f16_1"
     elif backend == "llamacpp":
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
-        quantization = gguf_quantization(spec, calibration)
+        quantization = quantization or gguf_quantization(spec, calibration)
         weights = spec.gguf_bytes(quantization)
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
@@ -369,9 +372,11 @@ def plan(
     among: Collection[str] | None = None,
     backends: Sequence[str] | None = None,
     calibration: Calibration | None = None,
+    quantizations: Mapping[str, str] | None = None,
 ) -> Plan:
     """Every (model, backend) estimate and the best choice with its reason. ``among`` limits the
-    choice to some catalog models (e.g. the installed ones), ``backends`` to some backends."""
+    choice to some catalog models (e.g. the installed ones), ``backends`` to some backends;
+    ``quantizations`` names the GGUF file a model has (installed) for llama.cpp's estimates."""
     if backends is None:
         backends = available_backends(snap, calibration)
     specs = [
@@ -384,8 +389,12 @@ def plan(
     if context is not None:
         _check_context(context, specs, model)
     build_of = {"onnx": "onnx-int4-cpu", "mlc": "mlc-q4f16_1", "llamacpp": "gguf"}
+    files = quantizations or {}
     candidates = tuple(
-        estimate(s, snap, b, context, calibration) for s in specs for b in backends if build_of[b] in s.builds
+        estimate(s, snap, b, context, calibration, files.get(s.name) if b == "llamacpp" else None)
+        for s in specs
+        for b in backends
+        if build_of[b] in s.builds
     )
     fitting = [c for c in candidates if c.fits]
     qwen = [c for c in fitting if not c.model.startswith("smollm2")]

@@ -263,7 +263,8 @@ def _standin(
     need = standin_bytes(spec.geometry, quantization) if gguf else onnx_standin_bytes(spec.geometry, block)
     what = f"{backend} {quantization}" if gguf else backend
     # as an install is made: one calibration at a time, and what a killed one left is removed first
-    name = f"calibration-standin-{what.replace(' ', '-').lower()}"
+    # (the first stand-in keeps the name it had when it was the only one, so its leftovers go too)
+    name = "calibration-standin" if what == "llamacpp Q4_0" else f"calibration-standin-{what.replace(' ', '-').lower()}"
     stack.enter_context(installing(name))
     tmp = stack.enter_context(scratch(name))
     try:

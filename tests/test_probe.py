@@ -593,8 +593,11 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
         return Measurement(backend, info.name, 2**30, speed.get(info.quantization, 50.0), 2, info.quantization)
 
     monkeypatch.setattr(bench, "time_decode", timer)
+    left = tmp_path / "models" / ".calibration-standin.partial-x"  # what a killed calibration left
+    left.mkdir(parents=True)
     said = []
     result = bench.calibrate_machine(said.append)
+    assert not left.exists()
     assert [q for _, q, _ in timed] == ["Q4_0", "Q4_K_M", "Q4_K_M", "Q4_0"]  # A B B A
     assert {g for _, _, g in timed} == {("qwen2", 2, 256, 50_000)}
     assert all(path.name == f"{real.name}-standin" and not path.exists() for path, _, _ in timed)  # deleted

@@ -456,7 +456,7 @@ def install_missing(
     llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``."""
     from .catalog import get_model
     from .probe import plan
-    from .probe.planner import gguf_quantization
+    from .probe.rates import gguf_quantization
     from .pull import pull
 
     if model is None or str(model) == "auto":

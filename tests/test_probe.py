@@ -181,15 +181,15 @@ def test_auto_model_uses_the_planner(tiny_models, tmp_path, monkeypatch):
     import shutil
 
     from edgeqwen.hub import resolve_model
-    from edgeqwen.probe import planner
+    from edgeqwen.probe import rates
 
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
     for name in ("qwen2.5-1.5b-instruct-int4", "qwen3-4b-int4"):
         shutil.copytree(tiny_models["qwen2"]["int4"], tmp_path / "models" / name)
     said = []
-    monkeypatch.setattr(planner, "cpu_bandwidth", lambda snap: (1000.0, "test"))  # everything interactive
+    monkeypatch.setattr(rates, "cpu_bandwidth", lambda snap: (1000.0, "test"))  # everything interactive
     assert resolve_model(None, announce=said.append).name == "qwen3-4b-int4"
-    monkeypatch.setattr(planner, "cpu_bandwidth", lambda snap: (1.0, "test"))  # nothing interactive
+    monkeypatch.setattr(rates, "cpu_bandwidth", lambda snap: (1.0, "test"))  # nothing interactive
     assert resolve_model("auto", announce=said.append).name == "qwen2.5-1.5b-instruct-int4"
     assert said and said[-1].startswith("Using Qwen2.5-1.5B-Instruct")
 
@@ -210,7 +210,7 @@ def test_catalog_sizes_agree_with_the_planner():
 
 
 def test_pi_decode_estimates_come_from_published_llama_cpp_rates():
-    from edgeqwen.probe.planner import _BOARD_DECODE, onnx_vs_llamacpp
+    from edgeqwen.probe.rates import _BOARD_DECODE, onnx_vs_llamacpp
 
     pi5, pi4 = plan(load("pi5-8gb")), plan(load("pi4-4gb"))
     assert "llama.cpp on a Pi 5" in pi5.bandwidth_source and "llama.cpp on a Pi 4" in pi4.bandwidth_source
@@ -252,7 +252,8 @@ def test_llamacpp_is_a_cpu_candidate_only_where_installed():
     ],
 )
 def test_without_calibration_the_rule_goes_by_cpu_features(machine, features, faster):
-    from edgeqwen.probe.planner import cpu_backends, cpu_decode_rate
+    from edgeqwen.probe.planner import cpu_backends
+    from edgeqwen.probe.rates import cpu_decode_rate
 
     overrides = {"llamacpp_available": True} | ({"cpu_features": features} if features else {})
     snap = load(machine, **overrides)
@@ -266,7 +267,8 @@ def test_a_tie_goes_to_the_gguf_that_downloads_ready_over_an_onnx_build_converte
     Qwen's ONNX build is converted here (torch, the full checkpoint) where the GGUF is one download
     (what `run --pull` fetches). The probe recommends the GGUF and says why; a clear win keeps ONNX."""
     from edgeqwen.probe.calibrate import Calibration, Measurement
-    from edgeqwen.probe.planner import TIE, cpu_backends
+    from edgeqwen.probe.planner import cpu_backends
+    from edgeqwen.probe.rates import TIE
 
     snap = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=("avx2", "fma", "f16c"))
     assert cpu_backends(snap)[0] == "onnx"
@@ -378,14 +380,14 @@ def test_a_pi_without_its_device_tree_still_knows_its_board(machine):
     "Model" line names the board there (x86's "model" is a number, not a board)."""
     from probe_fixtures import SNAPSHOTS
 
-    from edgeqwen.probe.planner import _board_decode
+    from edgeqwen.probe.rates import board_decode
     from edgeqwen.probe.snapshot import snapshot_from_files
 
     meta = json.loads((SNAPSHOTS / machine / "meta.json").read_text())
     cpuinfo = (SNAPSHOTS / machine / "cpuinfo").read_text()
     bare = snapshot_from_files(os_name=meta["os"], arch=meta["arch"], cpuinfo=cpuinfo)
     assert bare.board == load(machine).board
-    assert (_board_decode(bare) is not None) == machine.startswith("pi")  # the board's published rate
+    assert (board_decode(bare) is not None) == machine.startswith("pi")  # the board's published rate
 
 
 def test_the_probe_says_how_to_get_its_choice():
@@ -417,7 +419,7 @@ def test_a_calibration_picks_which_gguf_llama_cpp_runs():
     calibration timed both, the better-quality file is taken unless the other is more than 5% faster;
     without one, the catalog's default."""
     from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
-    from edgeqwen.probe.planner import TIE, gguf_quantization
+    from edgeqwen.probe.rates import TIE, gguf_quantization
     from edgeqwen.probe.report import format_report, how_to_get
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
@@ -683,7 +685,7 @@ def test_a_llamacpp_calibration_alone_sets_the_onnx_estimate_by_the_rule():
     """Calibrated llama.cpp beside a copy-bandwidth guess for the ONNX path compared a measurement
     with an estimate that reads about half on some CPUs: the ONNX path is now the rule's ratio of it."""
     from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
-    from edgeqwen.probe.planner import onnx_vs_llamacpp
+    from edgeqwen.probe.rates import onnx_vs_llamacpp
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
     calibration = Calibration(machine_key(snap), (Measurement("llamacpp", "qwen", 2**30, 30.0, 4),))

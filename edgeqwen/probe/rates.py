@@ -1,0 +1,164 @@
+"""How fast this machine decodes, as the planner counts it: GB of weights a decode step reads per
+second, from a calibration (:mod:`.calibrate`), a board's published llama.cpp figures, or the copy
+bandwidth with a measured efficiency; the ONNX path against llama.cpp by the CPU's features where
+nothing was timed; and which of a model's GGUF files llama.cpp should run here.
+"""
+
+from __future__ import annotations
+
+from ..catalog import GGUF_BITS_PER_WEIGHT, ModelSpec
+from .calibrate import Calibration
+from .snapshot import GPU, SystemSnapshot
+
+__all__ = [
+    "CPU_EFFICIENCY",
+    "GPU_EFFICIENCY",
+    "TIE",
+    "board_decode",
+    "cpu_bandwidth",
+    "cpu_decode_rate",
+    "gguf_quantization",
+    "gpu_bandwidth",
+    "onnx_vs_llamacpp",
+]
+
+# Two CPU backends' estimates this close are a tie (run-to-run spread of the measurements behind
+# them: docs/performance.md); a tie goes to the build that downloads ready to run over one that
+# is converted here (torch, the full checkpoint, minutes and GBs).
+TIE = 0.05
+CPU_EFFICIENCY = 0.6  # share of measured copy bandwidth a decode step reaches
+GPU_EFFICIENCY = 0.6
+
+# When no measurement is given (fixtures, --quick): typical STREAM-copy figures, GB/s.
+_BOARD_BANDWIDTH = {"raspberry pi 5": 9.0, "raspberry pi 4": 4.0, "jetson orin nano": 30.0, "jetson": 30.0}
+# On a Raspberry Pi one copy thread (what the probe measures) sees far less than the 4 cores of a
+# decode step pull, so its decode rate comes from published llama.cpp runs there instead: GB of
+# weights read per second = model file size x tokens/s (docs/raspberry-pi.md has the sources).
+_BOARD_DECODE = {
+    "raspberry pi 5": (9.5, "llama.cpp on a Pi 5: Llama-3.2-3B Q4_K_M 4.5-4.9 tok/s, TinyLlama-1.1B Q8_0 9 tok/s"),
+    "raspberry pi 4": (3.5, "llama.cpp on a Pi 4: TinyLlama-1.1B Q8_0 3 tok/s"),
+}
+# edgeqwen's ONNX int4 build (block 32, 8-bit lm_head: the converter's default) decode / llama.cpp
+# Q4_0 decode on the same machine: the rule when no calibration was made, by what the CPU has
+# (docs/performance.md, "CPU backends"). Measured: x86 with AVX2 only ONNX_AVX2_RATIO (this
+# project's machine; 1.11 with a 4-bit lm_head in the same run). x86 with AVX-512 VNNI: the default
+# build 0.78-0.90 on Zen 5 and 0.78-0.85 on Zen 4 (medians of two runs each); with a 4-bit lm_head
+# 0.81-0.87 on Zen 4, 0.96 at 2 threads and 1.05 at 16 on a noisy Sapphire Rapids-class Xeon; the
+# default build 1.62 on a 2-core VM of that class (the rule is wrong there: a calibration says so).
+# Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0 kernels use the same int8
+# dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures are all there is).
+ONNX_VS_LLAMACPP = 0.85
+ONNX_AVX2_RATIO = 1.02
+ONNX_VNNI_RATIO = 0.80
+
+
+def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:
+    """The ONNX path's decode speed over llama.cpp's on a CPU like this one, and the evidence."""
+    features = set(snap.cpu_features)
+    if snap.arch in ("x86_64", "amd64") and features & {"avx512_vnni", "avx_vnni"}:
+        return ONNX_VNNI_RATIO, "measured on x86 with AVX-512 VNNI"
+    if snap.arch in ("x86_64", "amd64") and "avx2" in features:
+        return ONNX_AVX2_RATIO, "measured on x86 with AVX2 and no VNNI"
+    return ONNX_VS_LLAMACPP, "assumed (not measured on this kind of CPU)"
+
+
+# GPU memory bandwidth by name, GB/s (spec sheets).
+_GPU_BANDWIDTH = {
+    "rtx 4090": 1008,
+    "rtx 4080": 717,
+    "rtx 4070": 504,
+    "rtx 4060": 272,
+    "rtx 3090": 936,
+    "rtx 3080": 760,
+    "rtx 3070": 448,
+    "rtx 3060": 360,
+    "h100": 3350,
+    "h200": 4800,
+    "a100": 1555,
+    "l4": 300,
+    "t4": 320,
+    "m1": 68,
+    "m2": 100,
+    "m3": 100,
+    "m4": 120,
+    "orin nano": 68,
+    "orin": 204,
+}
+
+
+def cpu_bandwidth(snap: SystemSnapshot) -> tuple[float, str]:
+    if snap.bandwidth_gbps:
+        return snap.bandwidth_gbps, "measured"
+    board = (snap.board or "").lower()
+    for key, value in _BOARD_BANDWIDTH.items():
+        if key in board:
+            return value, f"typical for {snap.board}"
+    if snap.arch in ("arm64", "aarch64") and snap.os == "darwin":
+        return 60.0, "typical for Apple Silicon CPU cores"
+    return 20.0, "typical for a laptop/desktop (dual-channel DDR4)"
+
+
+def board_decode(snap: SystemSnapshot, backend: str = "onnx") -> tuple[float, str] | None:
+    """The published (llama.cpp) decode rate of this board, if it is one we have figures for."""
+    board = (snap.board or "").lower()
+    for key, (rate, source) in _BOARD_DECODE.items():
+        if key in board:
+            if backend == "llamacpp":
+                return rate, source
+            ratio, why = onnx_vs_llamacpp(snap)
+            return rate * ratio, f"{source}; x {ratio} for edgeqwen's ONNX path ({why})"
+    return None
+
+
+def cpu_decode_rate(
+    snap: SystemSnapshot, backend: str = "onnx", calibration: Calibration | None = None, quantization: str = ""
+) -> tuple[float | None, str]:
+    """GB/s of weights a CPU decode step of ``backend`` reads, and where the figure comes from:
+    this machine's calibration, a board's published figures, or its copy bandwidth. None for
+    llama.cpp under the rule: its measured ratio to the ONNX path is in tokens/s on one model (the
+    GGUF reads fewer bytes than the ONNX build's repacked weights), so its estimate is derived
+    from the ONNX path's tokens/s instead (:func:`estimate`); None for the ONNX path when only
+    llama.cpp is calibrated, derived from llama.cpp's tokens/s the same way. A GGUF's
+    ``quantization`` takes the rate measured on that quantization where there is one."""
+    measured = calibration.rate(backend, quantization) if calibration is not None else None
+    if measured is not None:
+        return measured[0], f"calibrated on this machine ({measured[1]})"
+    if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:
+        # llama.cpp measured (on a stand-in, before any download) and the ONNX path not: the rule's
+        # ratio from that measurement, not a copy-bandwidth guess beside a measurement
+        ratio, why = onnx_vs_llamacpp(snap)
+        return None, f"llama.cpp's calibrated tokens/s x {ratio} ({why})"
+    published = board_decode(snap, backend)
+    if published is not None:
+        return published
+    bandwidth, source = cpu_bandwidth(snap)
+    rate = bandwidth * CPU_EFFICIENCY
+    if backend == "llamacpp":
+        ratio, why = onnx_vs_llamacpp(snap)
+        return None, f"the ONNX path's tokens/s / {ratio} ({why})"
+    return rate, f"{source} copy bandwidth x {CPU_EFFICIENCY}"
+
+
+def gpu_bandwidth(gpu: GPU) -> float:
+    name = gpu.name.lower()
+    for key, value in _GPU_BANDWIDTH.items():
+        if key in name:
+            return float(value)
+    return 200.0
+
+
+def gguf_quantization(spec: ModelSpec, calibration: Calibration | None = None) -> str:
+    """Which of ``spec``'s GGUF files llama.cpp should run here: where a calibration timed more than
+    one of their quantizations, the one with the most bits per weight (Q4_K_M: the better answers)
+    among those within :data:`TIE` of the fastest; else the catalog's default. One CPU decodes
+    Q4_K_M 1.4x as fast as Q4_0, another 0.8x (docs/performance.md), so no rule picks it uncalibrated."""
+    files = spec.gguf_files
+    default = spec.builds.get("gguf", {}).get("quantization", "Q4_0")
+    if calibration is None or len(files) < 2:
+        return default
+    rates = {m.quantization: m.rate_gbps for m in calibration.usable if m.backend == "llamacpp"}
+    tps = {q: rates[q] / spec.gguf_bytes(q) for q in files if q in rates}
+    if len(tps) < 2:
+        return default
+    fast = max(tps.values())
+    return max((q for q, t in tps.items() if t >= (1 - TIE) * fast), key=lambda q: GGUF_BITS_PER_WEIGHT[q][0])

@@ -708,9 +708,13 @@ def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch
     hint = "`edgeqwen probe --calibrate` times this machine (about two minutes, nothing downloaded)"
     assert plan(snap).calibrated == () and hint in format_report(snap, plan(snap))
     calibrated = Calibration(machine_key(snap), (Measurement("llamacpp", "stand-in", 2**30, 30.0, 4),))
-    assert hint not in format_report(snap, plan(snap, calibration=calibrated))
     plain = replace(snap, llamacpp_available=False)  # the ONNX path has a stand-in of its own
     assert hint in format_report(plain, plan(plain))
+    # a calibration kept by an earlier version timed llama.cpp alone: the ONNX path is named
+    partial = format_report(snap, plan(snap, calibration=calibrated))
+    assert "speed: onnx not measured here; `edgeqwen probe --calibrate` times this machine" in partial
+    both = Calibration(machine_key(snap), (*calibrated.measurements, Measurement("onnx", "stand-in", 2**30, 30.0, 4)))
+    assert "  speed: " not in format_report(snap, plan(snap, calibration=both))
     assert planner.Plan(None, (), 1.0, "x").as_dict()["calibrated"] == []
 
 

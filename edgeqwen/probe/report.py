@@ -114,11 +114,14 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
                 f"  {label}: {side['display']}, window {side['context_length']}, "
                 f"{side['total_bytes'] / GIB:.1f} GiB: {fits}; {side['get_it']}"
             )
-        if b.device == "cpu" and not result.calibrated:
+        unmeasured = sorted({c.backend for c in result.candidates if c.device == "cpu"} - set(result.calibrated))
+        if b.device == "cpu" and unmeasured:
             # the estimate has read half of what some CPUs decode (AMD Zen 4 and 5), and put the
-            # slower backend first on others (a Sapphire Rapids-class Xeon)
+            # slower backend first on others (a Sapphire Rapids-class Xeon); a calibration kept by
+            # an earlier version may have timed llama.cpp alone
+            what = "estimated, not measured" if not result.calibrated else f"{', '.join(unmeasured)} not measured here"
             lines.append(
-                "  speed: estimated, not measured; `edgeqwen probe --calibrate` times this machine "
+                f"  speed: {what}; `edgeqwen probe --calibrate` times this machine "
                 "(about two minutes, nothing downloaded)"
             )
     return "\n".join(lines)

@@ -326,8 +326,11 @@ def test_the_gguf_a_calibration_found_better_here_is_the_one_pulled(tiny_ggufs, 
         assert result.exit_code == 0, result.output
         installed = tmp_path / "home" / "models" / f"{spec.name}-gguf"
         assert [f.name for f in installed.iterdir()] == [files["Q4_K_M"]]
+        assert f"{spec.name}-gguf (" in (listed := CliRunner().invoke(main, ["models"]).output)
+        assert ", Q4_K_M)" in listed.split(f"{spec.name}-gguf (")[1].splitlines()[0]
         pull(spec.name, backend="llamacpp")  # the catalog's default replaces it
         assert [f.name for f in installed.iterdir()] == [files["Q4_0"]]
+        assert ", Q4_0)" in CliRunner().invoke(main, ["models"]).output
         remove(f"{spec.name}-gguf")
         # run --pull MODEL: the file the calibration kept for this machine ranks first
         k_m_faster = Calibration(

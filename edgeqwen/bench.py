@@ -233,7 +233,7 @@ def _gguf_quantizations() -> list[str]:
     from .probe.planner import reference_model
     from .standin import QUANTIZATIONS
 
-    used = {s.builds["gguf"].get("quantization") for s in catalog() if s.answers and "repo" in s.builds.get("gguf", {})}
+    used = {q for s in catalog() if s.answers for q in s.gguf_files}
     first = reference_model().builds["gguf"]["quantization"]
     return sorted((q for q in used if q in QUANTIZATIONS), key=lambda q: (q != first, q))
 

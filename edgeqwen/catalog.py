@@ -134,6 +134,10 @@ class ModelSpec:
         default = {gguf["quantization"]: {"file": gguf["file"], "approx_size_mib": gguf["approx_size_mib"]}}
         return default | dict(gguf.get("alternatives", {}))
 
+    def gguf_held(self, folder: Path) -> str | None:
+        """Which of this model's GGUF files an install ``folder`` holds (its quantization), or None."""
+        return next((q for q, f in self.gguf_files.items() if (folder / f["file"]).exists()), None)
+
     def gguf_bytes(self, quantization: str) -> int:
         """The size of this model's GGUF in ``quantization``: the published file's where the catalog
         records it (Qwen's Q4_K_M of Qwen2.5-1.5B is 14% over the mix's formula), else the geometry's."""

@@ -140,10 +140,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
         order = [backend] if builds.get(backend) else []
     # an installed GGUF is read at its own quantization's rate, whatever file the probe would fetch
     quantizations = {
-        name: q
-        for name, path in builds["llamacpp"].items()
-        for q, file in get_model(name).gguf_files.items()
-        if (path / file["file"]).exists()
+        name: q for name, path in builds["llamacpp"].items() if (q := get_model(name).gguf_held(path)) is not None
     }
     for kind in order:
         best = plan(

@@ -76,11 +76,7 @@ def models() -> None:
         if len(files) > 1:  # `pull --quant` takes the others
             builds[0] = "GGUF " + " or ".join(f"{q} ~{f['approx_size_mib']:,} MiB" for q, f in files.items())
         # an installed catalog GGUF says which of its files it holds
-        held = {
-            n: next((f", {q}" for q, f in files.items() if (installed[n] / f["file"]).exists()), "")
-            for n in hits
-            if n.endswith("-gguf")
-        }
+        held = {n: f", {q}" for n in hits if n.endswith("-gguf") and (q := spec.gguf_held(installed[n]))}
         state = ", ".join(f"{n} ({size(installed[n])}{held.get(n, '')})" for n in hits)
         state = state or f"not installed ({', '.join(builds)})"
         click.echo(f"  {spec.name:<26} {spec.display:<38} {state}")

@@ -70,13 +70,6 @@ class Calibration:
             out.setdefault(m.backend, m.rate_gbps)
         return out
 
-    @property
-    def models(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for m in self.measurements:
-            out.setdefault(m.backend, m.model)
-        return out
-
     def rate(self, backend: str, quantization: str = "") -> tuple[float, str] | None:
         """GB/s of weights for ``backend`` reading ``quantization`` and what was timed: that
         quantization's measurement where there is one, else the backend's first; None if unmeasured."""

@@ -112,6 +112,7 @@ LAYERS = [
         "edgeqwen.tokenizer",
         "edgeqwen.model",
         "edgeqwen.gguf",
+        "edgeqwen.standin",
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),

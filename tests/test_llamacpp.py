@@ -337,27 +337,40 @@ def test_a_parameter_the_bindings_lack_is_refused_not_ignored():
         _set(params, use_mmap=False)
 
 
-def test_a_build_with_the_crashing_amx_kernels_loads_without_them(monkeypatch):
-    """llama.cpp's AMX kernels, as -march=native builds them on an Intel Xeon with AMX, crash the
-    process on the first prompt (llama.cpp#20824): the README's command ended in "Segmentation
-    fault". Such a build is read off llama.cpp's own system info and loaded without its extra
-    buffer types, with a warning that says how to rebuild, and answers."""
-    from edgeqwen.backends import llamacpp
+@pytest.mark.parametrize("works", [True, False])
+def test_a_build_with_amx_kernels_uses_them_only_where_they_passed_the_check(monkeypatch, works):
+    """llama.cpp's AMX kernels, as GCC builds them without -fno-dse, crash the process on the first
+    prompt (llama.cpp#20824): the README's command ended in "Segmentation fault". Built with it they
+    are its fastest path on those Xeons. A build with them (read off llama.cpp's own system info)
+    loads with them where this CPU's check passed; else without its extra buffer types, with a
+    warning that says how to rebuild, and answers."""
+    from edgeqwen.backends import amx, llamacpp
 
     ll = _bindings()
-    assert llamacpp._crashing_kernels(ll) is (b"AMX_INT8 = 1" in ll.llama_print_system_info())
-    loads = []
+    assert amx.has_amx_kernels(ll) is (b"AMX_INT8 = 1" in ll.llama_print_system_info())
+    loads, checked = [], []
     real_load = ll.llama_model_load_from_file
 
     def load(path, params):
         loads.append(params.use_extra_bufts)
         return real_load(path, params)
 
-    monkeypatch.setattr(llamacpp, "_crashing_kernels", lambda _ll: True)
+    def verdict(_ll, vocabulary):
+        checked.append(vocabulary)
+        return amx.AmxVerdict(
+            works, "logits agree" if works else "they crash the process (SIGSEGV) on the first prompt"
+        )
+
+    monkeypatch.setattr(amx, "has_amx_kernels", lambda _ll: True)
+    monkeypatch.setattr(amx, "verdict", verdict)
     monkeypatch.setattr(ll, "llama_model_load_from_file", load)
-    with pytest.warns(llamacpp.AmxBuildWarning, match="tools/setup.sh"):
+    if works:
         bot = Assistant(backend="llamacpp", model="demo", max_tokens=8)
-    assert loads == [False] and bot.chat("Name a colour.").text.strip()
+    else:
+        with pytest.warns(llamacpp.AmxBuildWarning, match=r"SIGSEGV.*tools/setup.sh.*-fno-dse"):
+            bot = Assistant(backend="llamacpp", model="demo", max_tokens=8)
+    assert loads == [works] and checked == [demo_gguf_path()]
+    assert bot.chat("Name a colour.").text.strip()
 
 
 def test_threads_leave_the_cores_a_neighbour_keeps_busy(tmp_path, monkeypatch):
@@ -441,7 +454,10 @@ def test_prompt_lookup_writes_the_same_greedy_answer(tiny_ggufs, which):
         config = GenerationConfig(max_tokens=48, prompt_lookup=width)
         chunks = list(stream_generate(backend.model, backend.tokenizer, prompt, config, (), backend.stop_token_ids))
         answers[width] = ([c.token for c in chunks if c.token is not None], chunks[-1].metrics)
-        assert backend.model.tokens == prompt + answers[width][0][:-1]
+        # the cache holds every token fed: all of an answer that stopped (its stop token is not
+        # fed), all but the last of one cut at max_tokens
+        stopped = chunks[-1].metrics.finish_reason == "stop"
+        assert backend.model.tokens == prompt + answers[width][0][: None if stopped else -1]
     plain, guessed = answers[0][0], answers[4][0]
     if guessed != plain:
         # llama.cpp computes a position in a pass of several rows with other kernels than alone

@@ -318,6 +318,41 @@ def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
     assert demo_only.rates == {} and plan(snap, calibration=demo_only).best.backend == "llamacpp"
 
 
+def test_a_calibration_holds_for_one_llama_cpp_build(tmp_path, monkeypatch):
+    """The same version of llama.cpp built with its AMX kernels decodes 2x what it does without them
+    on a Sapphire Rapids-class Xeon: a calibration timed on one build is not read with the other."""
+    from edgeqwen import catalog as catalog_module
+    from edgeqwen.probe.calibrate import machine_key
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    library = tmp_path / "llama_cpp" / "lib" / "libggml-cpu.so"
+    library.parent.mkdir(parents=True)
+    find = catalog_module.llamacpp_library
+    monkeypatch.setattr(catalog_module, "llamacpp_library", lambda package=None: library)
+    library.write_bytes(b"without AMX")
+    without = machine_key(snap)
+    library.write_bytes(b"with the AMX kernels")
+    assert machine_key(snap) != without
+    library.write_bytes(b"without AMX")
+    assert machine_key(snap) == without
+    assert find(tmp_path / "llama_cpp") == library.resolve() and find(tmp_path / "nothing") is None
+
+
+def test_llama_cpp_on_an_amx_cpu_counts_the_output_matrix_its_amx_kernels_copy():
+    """Where llama.cpp's AMX kernels run (tools/setup.sh builds them on CPUs with amx_int8), a tied
+    embedding is also in their buffer: Qwen2.5-1.5B Q4_0 held 885 + 183 MiB against 886 MiB."""
+    plain = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=("avx2", "avx512", "avx512_vnni"))
+    amx = replace(plain, cpu_features=(*plain.cpu_features, "amx"))
+    spec = get_model("qwen2.5-1.5b-instruct")
+    without, with_amx = (estimate(spec, s, "llamacpp", context=4096) for s in (plain, amx))
+    extra = spec.geometry.vocab * spec.geometry.hidden * 6.5625 / 8
+    assert with_amx.total_bytes - without.total_bytes == pytest.approx(extra, rel=1e-6)
+    assert extra / 2**20 == pytest.approx(183, rel=0.01)
+    assert with_amx.decode_tps == without.decode_tps  # the copy is held, not read twice a token
+    onnx = [estimate(spec, s, "onnx", context=4096).total_bytes for s in (plain, amx)]
+    assert onnx[0] == onnx[1]
+
+
 def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
     """Backends timed A B B A: a machine slowing 10% per timing (a VM's neighbours arriving) slows
     both alike, so the one 5% faster still comes first; one after the other, the drift decides."""

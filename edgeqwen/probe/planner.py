@@ -161,6 +161,8 @@ def estimate(
         weights = spec.gguf_bytes(quantization)
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
+        if "amx" in snap.cpu_features:  # tools/setup.sh builds llama.cpp's AMX kernels there
+            overhead += g.gguf_amx_copy_bytes(quantization)  # held, not read by a decode step
         budget = int(snap.ram_available * RAM_MARGIN)
         bandwidth = cpu_decode_rate(snap, backend, calibration, quantization)[0]
         device, build = "cpu", "gguf"

@@ -41,6 +41,7 @@ _X86_FLAGS = {
     "avx512_vnni": "avx512_vnni",
     "fma": "fma",
     "f16c": "f16c",
+    "amx_int8": "amx",
 }
 _ARM_FLAGS = {"asimd": "neon", "asimddp": "dotprod", "i8mm": "i8mm", "sve": "sve", "fphp": "fp16"}
 

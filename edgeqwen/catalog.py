@@ -23,7 +23,6 @@ __all__ = [
     "get_model",
     "int4_bytes_per_weight",
     "llamacpp_installed",
-    "llamacpp_library",
     "spec_named",
 ]
 
@@ -42,20 +41,6 @@ LLAMACPP_INSTALL = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, 
 
 def llamacpp_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
-
-
-def llamacpp_library(package: Path | None = None) -> Path | None:
-    """The installed llama.cpp's CPU kernels (ggml's CPU backend beside libllama, else libllama),
-    found without loading it: what tells one build of a version from another. ``package``: the
-    ``llama_cpp`` folder (None: the one Python would import)."""
-    if package is None:
-        spec = importlib.util.find_spec("llama_cpp")
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        package = Path(next(iter(spec.submodule_search_locations)))
-    folder = package / "lib"
-    found = sorted(folder.glob("libggml-cpu*")) + sorted(folder.glob("libllama*"))
-    return found[0].resolve() if found else None
 
 
 def int4_bytes_per_weight(block_size: int, scale_bytes: int) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edgeqwen.backends import amx
+from edgeqwen.llamacpp_build import AMX_VERDICTS
 
 
 def test_logits_agree_within_the_kernels_rounding_and_not_otherwise():
@@ -76,7 +77,7 @@ def test_the_verdict_is_kept_per_library_file_and_checked_again_when_it_changes(
     os.utime(library, ns=(1, 1))
     assert amx.verdict(ll, tmp_path / "v.gguf") == results[1] and len(calls) == 2
     assert amx.verdict(ll, tmp_path / "v.gguf") == results[1] and len(calls) == 2
-    stored = json.loads((tmp_path / "home" / amx.VERDICTS).read_text())
+    stored = json.loads((tmp_path / "home" / AMX_VERDICTS).read_text())
     assert stored[str(library.resolve())]["ok"] is False
 
 
@@ -89,7 +90,7 @@ def test_a_check_that_could_not_run_runs_again(monkeypatch, tmp_path):
     monkeypatch.setattr(amx, "check", lambda v, python=None: calls.append(v) or amx.AmxVerdict(False, "x", kept=False))
     amx.verdict(ll, tmp_path)
     amx.verdict(ll, tmp_path)
-    assert len(calls) == 2 and not (tmp_path / "home" / amx.VERDICTS).exists()
+    assert len(calls) == 2 and not (tmp_path / "home" / AMX_VERDICTS).exists()
 
 
 def test_the_check_runs_the_kernels_and_passes_on_a_working_build():

@@ -113,6 +113,7 @@ LAYERS = [
         "edgeqwen.model",
         "edgeqwen.gguf",
         "edgeqwen.standin",
+        "edgeqwen.llamacpp_build",
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),

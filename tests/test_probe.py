@@ -321,21 +321,49 @@ def test_a_calibration_decides_between_the_cpu_backends(tmp_path):
 def test_a_calibration_holds_for_one_llama_cpp_build(tmp_path, monkeypatch):
     """The same version of llama.cpp built with its AMX kernels decodes 2x what it does without them
     on a Sapphire Rapids-class Xeon: a calibration timed on one build is not read with the other."""
-    from edgeqwen import catalog as catalog_module
+    from edgeqwen import llamacpp_build
     from edgeqwen.probe.calibrate import machine_key
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
     library = tmp_path / "llama_cpp" / "lib" / "libggml-cpu.so"
     library.parent.mkdir(parents=True)
-    find = catalog_module.llamacpp_library
-    monkeypatch.setattr(catalog_module, "llamacpp_library", lambda package=None: library)
+    find = llamacpp_build.llamacpp_library
+    monkeypatch.setattr(llamacpp_build, "llamacpp_library", lambda package=None: library)
     library.write_bytes(b"without AMX")
     without = machine_key(snap)
     library.write_bytes(b"with the AMX kernels")
     assert machine_key(snap) != without
+    library.write_bytes(b"without AMZ")  # the same size: -fno-dse moves no byte count
+    assert machine_key(snap) != without
     library.write_bytes(b"without AMX")
     assert machine_key(snap) == without
     assert find(tmp_path / "llama_cpp") == library.resolve() and find(tmp_path / "nothing") is None
+
+
+def test_the_probe_says_when_llama_cpp_runs_without_amx_kernels_that_failed_here(tmp_path, monkeypatch):
+    """A llama.cpp built with AMX kernels that crash here (pip's default build on a Xeon) runs without
+    any extra buffer type: Q4_0 at half its speed. The probe reads the check's kept verdict for the
+    installed library and says so; a working build, or one never checked, says nothing."""
+    from edgeqwen.llamacpp_build import keep_amx_verdict
+    from edgeqwen.probe import snapshot
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    library = tmp_path / "llama_cpp" / "lib" / "libggml-cpu.so"
+    library.parent.mkdir(parents=True)
+    library.write_bytes(b"a build")
+    monkeypatch.setattr(snapshot, "llamacpp_library", lambda package=None: library)
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    assert snapshot.note_llamacpp_build(snap) == snap  # never checked
+    keep_amx_verdict(library, True, "logits agree")
+    assert snapshot.note_llamacpp_build(snap) == snap
+    keep_amx_verdict(library, False, "they crash the process (SIGSEGV) on the first prompt")
+    said = snapshot.note_llamacpp_build(snap).notes[-1]
+    assert "SIGSEGV" in said and "tools/setup.sh" in said and "--calibrate" in said
+    library.write_bytes(b"rebuilt: another file")
+    assert snapshot.note_llamacpp_build(snap) == snap  # the verdict was for the old file
+    assert snapshot.note_llamacpp_build(replace(snap, llamacpp_available=False)) == replace(
+        snap, llamacpp_available=False
+    )
 
 
 def test_llama_cpp_on_an_amx_cpu_counts_the_output_matrix_its_amx_kernels_copy():

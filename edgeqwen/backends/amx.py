@@ -10,13 +10,12 @@ the tile configuration before ``ldtilecfg`` (llama.cpp#20824), which ``-fno-dse`
 of an AMX build runs its kernels here in a child process on two small stand-ins (Q4_0, and Q4_K_M's
 Q4_K and Q6_K): a crash, a hang, or logits away from those the same library gives without them, and
 the kernels stay off. The verdict is kept per library file (its path, size and time), so a rebuilt or
-reinstalled llama.cpp is checked again.
+reinstalled llama.cpp is checked again (:mod:`edgeqwen.llamacpp_build`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,12 +26,10 @@ from types import ModuleType
 
 import numpy as np
 
-from ..catalog import llamacpp_library
-from ..paths import cache_dir
+from ..llamacpp_build import amx_verdict, keep_amx_verdict, llamacpp_library
 
 __all__ = ["AmxVerdict", "agree", "check", "has_amx_kernels", "main", "verdict"]
 
-VERDICTS = "llama-cpp-amx.json"  # in the cache: {library path: {size, mtime_ns, ok, detail}}
 TIMEOUT = 120  # seconds for the child: two tiny models, four loads; a hang is a failure too
 # Logits of the same weights through two sets of int8 kernels differ by accumulation order: on the
 # demo model, AMX against AVX-512 max 1.17 at logits up to 35, as a 512-token batch against one token
@@ -67,42 +64,16 @@ def _library(ll: ModuleType) -> Path:
     return llamacpp_library(Path(ll.__file__).parent) or Path(ll.__file__).resolve()
 
 
-def _identity(path: Path) -> dict[str, int]:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _store() -> Path:
-    return cache_dir() / VERDICTS
-
-
-def _read_verdicts() -> dict[str, dict[str, object]]:
-    try:
-        data = json.loads(_store().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def verdict(ll: ModuleType, vocabulary: Path, python: str = sys.executable) -> AmxVerdict:
     """This library's verdict, checked in a child process the first time (``vocabulary``: any GGUF,
     whose tokenizer the stand-ins borrow) and kept in the cache."""
     library = _library(ll)
-    seen = _read_verdicts().get(str(library))
-    if isinstance(seen, dict) and {k: seen.get(k) for k in ("size", "mtime_ns")} == _identity(library):
-        return AmxVerdict(bool(seen.get("ok")), str(seen.get("detail", "")))
+    seen = amx_verdict(library)
+    if seen is not None:
+        return AmxVerdict(*seen)
     found = check(vocabulary, python)
-    if not found.kept:
-        return found
-    verdicts = _read_verdicts()
-    verdicts[str(library)] = {**_identity(library), "ok": found.ok, "detail": found.detail}
-    try:
-        _store().parent.mkdir(parents=True, exist_ok=True)
-        tmp = _store().with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(verdicts, indent=1))
-        tmp.replace(_store())
-    except OSError:
-        pass  # an unwritable cache: the check runs again next time, the verdict still holds now
+    if found.kept:
+        keep_amx_verdict(library, found.ok, found.detail)
     return found
 
 

@@ -94,11 +94,11 @@ def _versions() -> str:
         except PackageNotFoundError:
             continue
     # a rebuild of the same version runs at its own speed (llama.cpp with or without its AMX kernels)
-    from ..catalog import llamacpp_library
+    from ..llamacpp_build import llamacpp_library
 
     library = llamacpp_library()
-    if library is not None:
-        out.append(f"llama.cpp build={library.stat().st_size}")
+    if library is not None:  # its bytes: builds with and without -fno-dse have the same size
+        out.append(f"llama.cpp build={hashlib.sha256(library.read_bytes()).hexdigest()[:16]}")
     return ",".join(out)
 
 

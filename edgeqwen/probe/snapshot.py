@@ -13,17 +13,19 @@ import platform
 import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..catalog import llamacpp_installed
+from ..llamacpp_build import amx_verdict, llamacpp_library
 from .limits import Limits, cpu_affinity, read_limits, usable_cores
 
 __all__ = [
     "GPU",
     "SystemSnapshot",
     "apply_limits",
+    "note_llamacpp_build",
     "parse_cpuinfo",
     "parse_meminfo",
     "parse_nvidia_smi",
@@ -302,8 +304,6 @@ def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> 
     """The snapshot as this process sees the machine: cores and memory no more than its CPU
     affinity and cgroup allow (a container's ``--cpus``/``--cpuset-cpus``/``--memory``), with a
     note saying so where they are less than the host's."""
-    from dataclasses import replace
-
     # None: affinity unknown (not Linux), so no limit from it; never this machine's own
     logical = usable_cores(snap.logical_cores, limits, affinity or snap.logical_cores)
     physical = min(snap.physical_cores, logical)
@@ -331,6 +331,21 @@ def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> 
         cpu_quota=limits.cpus,
         notes=(*snap.notes, note),
     )
+
+
+def note_llamacpp_build(snap: SystemSnapshot) -> SystemSnapshot:
+    """A note where the installed llama.cpp holds AMX kernels that failed this CPU's check
+    (edgeqwen/backends/amx.py): it then runs without them, and without its repacked Q4_0."""
+    library = llamacpp_library() if snap.llamacpp_available else None
+    found = amx_verdict(library) if library is not None else None
+    if found is None or found[0]:
+        return snap
+    note = (
+        f"llama.cpp's AMX kernels do not work on this CPU ({found[1]}), so it runs without them: slower than "
+        "its uncalibrated estimate (Q4_0 decode at half the speed on a Sapphire Rapids-class Xeon). `bash "
+        "tools/setup.sh` builds it with them working; `edgeqwen probe --calibrate` times it as it is."
+    )
+    return replace(snap, notes=(*snap.notes, note))
 
 
 def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -> SystemSnapshot:
@@ -395,10 +410,8 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
     if snap.logical_cores <= 1 and not extra.get("logical_cores"):
         extra["logical_cores"] = os.cpu_count() or 1
     if extra:
-        from dataclasses import replace
-
         snap = replace(snap, **extra)
-    snap = apply_limits(snap, read_limits(), cpu_affinity())
+    snap = note_llamacpp_build(apply_limits(snap, read_limits(), cpu_affinity()))
     if cache_dir is not None:
         from .bandwidth import settle_bandwidth
 

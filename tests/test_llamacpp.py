@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -371,6 +372,31 @@ def test_a_build_with_amx_kernels_uses_them_only_where_they_passed_the_check(mon
             bot = Assistant(backend="llamacpp", model="demo", max_tokens=8)
     assert loads == [works] and checked == [demo_gguf_path()]
     assert bot.chat("Name a colour.").text.strip()
+
+
+@pytest.mark.parametrize("kernels", ["amx", "none", "failed"])
+def test_the_memory_check_counts_the_copy_llama_cpps_amx_kernels_hold(monkeypatch, kernels):
+    """With working AMX kernels llama.cpp holds a tied embedding twice (the lookup's, and the output
+    matrix in their buffer): the check before loading counts it, and only then."""
+    from edgeqwen import InsufficientMemoryError
+    from edgeqwen.backends import amx, llamacpp
+    from edgeqwen.catalog import amx_copy_bytes
+    from edgeqwen.probe.planner import ONNX_OVERHEAD, RAM_MARGIN
+
+    monkeypatch.setattr(amx, "has_amx_kernels", lambda _ll: kernels != "none")
+    monkeypatch.setattr(amx, "verdict", lambda _ll, _v: amx.AmxVerdict(kernels == "amx", "x"))
+    info = read_gguf_info(demo_gguf_path())
+    copy = amx_copy_bytes(info.vocab_size, info.hidden, info.quantization)
+    assert copy == info.vocab_size * info.hidden * 8.5 / 8  # Q4_1's embedding, at 8.5 bits
+    need = info.weights_bytes + ONNX_OVERHEAD + info.kv_bytes_per_token(2) * 512
+    ram = int((need + copy // 2) / RAM_MARGIN)  # room for the file, not for the copy
+    if kernels == "amx":
+        with pytest.raises(InsufficientMemoryError):
+            LlamaCppBackend(demo_gguf_path(), context_length=512, ram_available=ram)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", llamacpp.AmxBuildWarning)
+            LlamaCppBackend(demo_gguf_path(), context_length=512, ram_available=ram).close()
 
 
 def test_threads_leave_the_cores_a_neighbour_keeps_busy(tmp_path, monkeypatch):

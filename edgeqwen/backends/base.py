@@ -302,9 +302,14 @@ class _Sized(Protocol):
 
 
 def plan_memory(
-    info: _Sized, context_length: int | None, ram_available: int | None = None, kv_bytes_per_value: int = 4
+    info: _Sized,
+    context_length: int | None,
+    ram_available: int | None = None,
+    kv_bytes_per_value: int = 4,
+    held: int = 0,
 ) -> int:
-    """Pick (when not given) and check the KV-cache size against free RAM before anything loads."""
+    """Pick (when not given) and check the KV-cache size against free RAM before anything loads.
+    ``held``: bytes the backend keeps beside the model's file (llama.cpp's AMX copy)."""
     from ..model import checked_context_length
     from ..probe.planner import auto_context, check_fit
 
@@ -312,7 +317,7 @@ def plan_memory(
         from ..probe.limits import available_memory
 
         ram_available = available_memory()  # a container's memory limit, not the host's free RAM
-    weights = info.weights_bytes
+    weights = info.weights_bytes + held
     kv = info.kv_bytes_per_token(kv_bytes_per_value)
     if context_length is None:
         context_length = auto_context(ram_available, weights, kv, info.context_length)

@@ -24,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..catalog import LLAMACPP_INSTALL
+from ..catalog import LLAMACPP_INSTALL, amx_copy_bytes
 from ..chat import template_for
 from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo, read_gguf_info
@@ -450,8 +450,15 @@ class LlamaCppBackend(LoopBackend):
         self.info = gguf_info(model_path)
         self.tokenizer = Tokenizer(self.info.tokenizer_file)
         self.template = template_for(self.info.model_type, self.tokenizer)
-        context_length = plan_memory(self.info, context_length, ram_available, KV_BYTES)
-        self.model = LlamaCppModel(self.info, context_length, threads, use_mmap=use_mmap, flash_attn=flash_attn)
+        ll = _bindings()
+        extra = _extra_buffers(ll, self.info.path)
+        # the AMX buffer's copy of the output matrix (an untied one is counted too: an over-count)
+        held = amx_copy_bytes(self.info.vocab_size, self.info.hidden, self.info.quantization)
+        held = held if extra and amx.has_amx_kernels(ll) else 0
+        context_length = plan_memory(self.info, context_length, ram_available, KV_BYTES, held)
+        self.model = LlamaCppModel(
+            self.info, context_length, threads, use_mmap=use_mmap, flash_attn=flash_attn, extra_buffers=extra
+        )
         self._lock = threading.Lock()
 
     @classmethod

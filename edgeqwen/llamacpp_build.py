@@ -6,10 +6,9 @@ probe too, which may not load a backend).
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
-from .paths import cache_dir, write_atomic
+from .paths import cache_dir, keep, kept
 
 __all__ = ["AMX_VERDICTS", "amx_verdict", "keep_amx_verdict", "llamacpp_library"]
 
@@ -35,30 +34,22 @@ def _identity(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _read() -> dict[str, dict[str, object]]:
-    try:
-        data = json.loads((cache_dir() / AMX_VERDICTS).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def amx_verdict(library: Path) -> tuple[bool, str] | None:
     """Whether the AMX kernels of ``library`` work on this CPU, and what the check found; None where
     this very file was never checked (no AMX kernels, or never loaded; a rebuild is another file)."""
-    seen = _read().get(str(library))
+    seen = kept(cache_dir() / AMX_VERDICTS).get(str(library))
+    if not isinstance(seen, dict):
+        return None
     try:
-        same = isinstance(seen, dict) and {k: seen.get(k) for k in ("size", "mtime_ns")} == _identity(library)
+        same = {k: seen.get(k) for k in ("size", "mtime_ns")} == _identity(library)
     except OSError:
         return None
-    return (bool(seen["ok"]), str(seen.get("detail", ""))) if same else None  # type: ignore[index]
+    return (bool(seen.get("ok")), str(seen.get("detail", ""))) if same else None
 
 
 def keep_amx_verdict(library: Path, ok: bool, detail: str) -> None:
     """Keep what the check of ``library`` found; an unwritable cache keeps nothing (it runs again)."""
-    verdicts = _read()
-    verdicts[str(library)] = {**_identity(library), "ok": ok, "detail": detail}
     try:
-        write_atomic(cache_dir() / AMX_VERDICTS, json.dumps(verdicts, indent=1))
+        keep(cache_dir() / AMX_VERDICTS, str(library), {**_identity(library), "ok": ok, "detail": detail})
     except OSError:
         pass

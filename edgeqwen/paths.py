@@ -9,6 +9,7 @@ import contextlib
 import errno
 import functools
 import glob
+import json
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import InsufficientDiskError
 
@@ -30,6 +32,8 @@ __all__ = [
     "installed_path",
     "installing",
     "is_disk_full",
+    "keep",
+    "kept",
     "models_dir",
     "onnxruntime_cache",
     "say_if_disk_full",
@@ -264,3 +268,21 @@ def write_atomic(target: Path, text: str) -> Path:
             os.unlink(tmp)
         raise
     return target
+
+
+def kept(file: Path) -> dict[str, Any]:
+    """What a file the cache keeps per key holds (``{key: entry}``: per machine, per library);
+    empty where it is missing or not such a map."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def keep(file: Path, key: str, entry: Any) -> Path:
+    """``entry`` kept under ``key`` in ``file``, beside the others (:func:`write_atomic`: a reader
+    never sees half a file). Raises OSError where the cache cannot be written."""
+    data = kept(file)
+    data[key] = entry
+    return write_atomic(file, json.dumps(data, indent=1))

@@ -254,7 +254,7 @@ def test_files_kept_per_machine_survive_writers_at_once(tmp_path):
     import json
     import threading
 
-    from edgeqwen.probe.calibrate import keep, kept
+    from edgeqwen.paths import keep, kept
 
     file = tmp_path / "calibration.json"
     errors: list[BaseException] = []

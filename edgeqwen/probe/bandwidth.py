@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibrate import keep, kept
+from ..paths import keep, kept
 from .snapshot import SystemSnapshot
 
 __all__ = ["FILE", "measure_bandwidth", "settle_bandwidth"]

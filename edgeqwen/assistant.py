@@ -21,7 +21,7 @@ from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
-from .turns import Turn, answerable, new_messages, only_messages, raw_prompt
+from .turns import Turn, answerable, continued, new_messages, only_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -174,7 +174,34 @@ class Assistant:
         pieces = template.render(
             self._conversation(turn, history), turn.tools, add_generation_prompt=True, enable_thinking=thinking
         )
+        if turn.continued is not None:
+            pieces.append(self._continued_text(turn.continued, thinking))
         return template.encode(self.backend.tokenizer, pieces)
+
+    def _continued_text(self, message: Message, thinking: bool) -> str:
+        """What a continued assistant message puts after the template's start of the answer: its
+        text, or its thinking (still open where the message has no text yet) and then its text."""
+        if not message.thinking:
+            return message.content
+        if not (thinking and self.backend.template.supports_thinking):
+            raise InvalidRequestError(
+                "The assistant message to continue has thinking (reasoning_content), which only a Qwen3 model "
+                "thinking reads: turn thinking on (enable_thinking=True), or leave the thinking out.",
+                "messages",
+            )
+        text = "<think>\n" + message.thinking.lstrip("\n")
+        if message.content:
+            text = text.rstrip("\n") + "\n</think>\n\n" + message.content.lstrip("\n")
+        return text
+
+    def _check_at(self, turn: Turn, ids: Sequence[int], history: Sequence[Message], thinking: bool) -> int:
+        """Where the activation probe reads a prompt that continues an assistant message: the end
+        of the template's own start of the answer, the state it was trained on (0: the last token)."""
+        if turn.continued is None:
+            return 0
+        head = self._encode(replace(turn, continued=None), history, thinking)
+        same = next((i for i, (a, b) in enumerate(zip(head, ids, strict=False)) if a != b), min(len(head), len(ids)))
+        return same if same < len(ids) else 0
 
     def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
         """Prompt ids for history + new messages, dropping the oldest turns until an answer of
@@ -237,15 +264,21 @@ class Assistant:
         """Answer a whole conversation that the caller keeps (the OpenAI API's way). A leading
         system message replaces this assistant's system prompt and ``tools`` its tools, for this
         answer only; the assistant's own history is neither read nor changed. The messages after
-        the last assistant turn are the new ones (the safety policy checks those)."""
+        the last assistant turn are the new ones (the safety policy checks those).
+
+        A final assistant message is continued (a prefill, as llama.cpp's server and transformers'
+        ``continue_final_message`` read one): the answer is what the model writes after its text,
+        which the safety policy reads as the caller's words. It cannot be combined with a
+        ``response_format`` or a forced tool call."""
         msgs = list(messages)
         only_messages(msgs)
         system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
         if any(m.role == "system" for m in msgs):
             raise InvalidRequestError("Only the first message may be a system message.", "messages")
+        msgs, last = continued(msgs)
         cut = answerable(msgs)
         fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
-        turn = Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False)
+        turn = Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False, continued=last)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
     def _start(
@@ -261,6 +294,13 @@ class Assistant:
         _check_reports(self.backend, config)
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        if turn.continued is not None and (response_format is not None or tool_choice not in ("auto", "none")):
+            # the grammar would have to read the text already written, tokenized as the prompt has it
+            raise InvalidRequestError(
+                "An answer that continues an assistant message cannot have a response_format or a forced "
+                "tool_choice: end the messages with the user's, or drop the format.",
+                "messages",
+            )
         # fitted first: a prompt that cannot fit is refused for its length (a tokenizer's pass over it)
         # before the input checks read it (a 4 MB paste took them a minute)
         ids, kept, dropped = self._fit(turn, config, thinking)
@@ -272,6 +312,8 @@ class Assistant:
         fmt = self._format(turn, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
+        if messages and turn.continued is not None:
+            messages += (turn.continued,)  # the server elsewhere continues it as its template does
         prompt, raw = turn.user_text, turn.raw is not None
         request = Request(
             tuple(ids),
@@ -286,6 +328,7 @@ class Assistant:
             prefill_check=None if raw else self.guard.prefill_check(self.backend, decision, events, prompt),
             # the next turn starts with this prompt; the self-check's prompts run in between
             keep_prefix=len(ids) if self.guard.asks_the_model and not raw else 0,
+            check_at=self._check_at(turn, ids, kept, thinking),
         )
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token
@@ -300,7 +343,7 @@ class Assistant:
             self._on_done(turn),
             thinking=thinking,
             trimmed=dropped,
-            prefix_ids=self._prefix(thinking),
+            prefix_ids=self._prefix(thinking) if turn.continued is None else None,
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system),
             events=events,
@@ -308,6 +351,7 @@ class Assistant:
             tools=turn.tools if tool_choice != "none" else (),
             logprobs=config.logprobs is not None,
             plain=raw,
+            seed=self._continued_text(turn.continued, thinking) if turn.continued is not None else "",
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:

@@ -274,14 +274,16 @@ def _parse_tool_calls(text: str) -> tuple[tuple[ToolCall, ...], bool]:
 class OutputParser:
     """Splits the model's text stream into thinking and answer, hiding tool-call markup.
 
-    ``thinking_open`` says whether the stream starts inside a ``<think>`` block (Qwen3 with
-    thinking on, where the model opens it itself — this parser handles either).
+    ``seed``: what the prompt already wrote of the answer (a continued assistant message): read
+    as the start of the stream, so its thinking and markup are understood, and never given out
+    again: the answer and thinking are what the model adds.
     """
 
     _OPEN, _CLOSE, _CALL = "<think>", "</think>", "<tool_call>"
 
-    def __init__(self, allow_thinking: bool) -> None:
+    def __init__(self, allow_thinking: bool, seed: str = "") -> None:
         self.allow_thinking = allow_thinking
+        self.seed = seed
         self.reset()
 
     def reset(self) -> None:
@@ -289,6 +291,13 @@ class OutputParser:
         self._emitted = 0  # chars of the answer region already emitted
         self._answer_start = 0 if not self.allow_thinking else None
         self._thought_emitted = 0  # chars of the thinking already given by thinking_delta
+        self._seed_answer = self._seed_thought = 0
+        if self.seed:
+            self.feed(self.seed)
+            self.thinking_delta()
+            if self._answer_start is not None:  # held-back markup of the seed is the caller's too
+                self._emitted = len(self._raw) - self._answer_start
+            self._seed_answer, self._seed_thought = self._emitted, self._thought_emitted
 
     def _find_answer_start(self) -> int | None:
         raw = self._raw.lstrip()
@@ -374,7 +383,8 @@ class OutputParser:
         calls, every_call_parsed = _parse_tool_calls(content)
         # markup that is not a call stays in the text: the model's words are never dropped unseen
         visible = content.split(self._CALL, 1)[0] if every_call_parsed else content
-        return visible[self._emitted :], ParsedOutput(visible, thinking, calls)
+        added = ParsedOutput(visible[self._seed_answer :], thinking[self._seed_thought :], calls)
+        return visible[self._emitted :], added
 
 
 class PlainParser:

@@ -68,6 +68,7 @@ class ReplyStream:
         tools: Sequence[dict[str, Any]] = (),
         logprobs: bool = False,
         plain: bool = False,
+        seed: str = "",
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
@@ -76,7 +77,8 @@ class ReplyStream:
         those the model may call on its own ("auto"), whose calls are held to their grammar, so an
         argument the string bound closed is said cut there too. ``logprobs``: the chunks carry their
         tokens' log probabilities, kept in the reply. ``plain``: a raw completion, whose text is kept
-        as the model wrote it (no thinking or tool calls read out of it)."""
+        as the model wrote it (no thinking or tool calls read out of it). ``seed``: the text of an
+        assistant message the answer continues (what the prompt ends with; not part of the reply)."""
         self._chunks = chunks
         self._retry = retry if fmt is not None else None
         self._attempt = 1
@@ -85,6 +87,7 @@ class ReplyStream:
         self._held = self._retry is not None and not fmt.relaxed().exact
         self._on_done = on_done
         self._plain = plain
+        self._seed = seed
         self._parser = self._new_parser(thinking)
         self._filter = output_filter
         self._fmt = fmt
@@ -174,7 +177,7 @@ class ReplyStream:
         self._chunks = self._retry(self._attempt - 1, self._events)
 
     def _new_parser(self, thinking: bool) -> OutputParser | PlainParser:
-        return PlainParser() if self._plain else OutputParser(allow_thinking=thinking)
+        return PlainParser() if self._plain else OutputParser(allow_thinking=thinking, seed=self._seed)
 
     # -- stages 1-2, while streaming ---------------------------------------------------------------
     def _visible(self) -> Iterator[tuple[str, str]]:

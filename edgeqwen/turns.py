@@ -14,7 +14,7 @@ from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
 from .types import Message, check_text
 
-__all__ = ["Turn", "answerable", "new_messages", "only_messages", "raw_prompt"]
+__all__ = ["Turn", "answerable", "continued", "new_messages", "only_messages", "raw_prompt"]
 
 
 def new_messages(text: object) -> list[Message]:
@@ -48,11 +48,36 @@ def only_messages(messages: Sequence[object]) -> None:
             raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
 
 
+def continued(messages: Sequence[Message]) -> tuple[list[Message], Message | None]:
+    """The messages to answer, and a final assistant message the answer continues (a prefill, as
+    llama.cpp's server and transformers' ``continue_final_message`` read one), if there is one."""
+    if not messages or messages[-1].role != "assistant":
+        return list(messages), None
+    last = messages[-1]
+    if last.tool_calls:
+        raise InvalidRequestError(
+            "The last message is an assistant message with tool calls: send each call's result as a tool "
+            "message after it, and the answer reads them.",
+            "messages",
+        )
+    if len(messages) > 1 and messages[-2].role == "assistant":
+        raise InvalidRequestError(
+            "Two assistant messages end the conversation: a final assistant message is continued, so the one "
+            "before it must be a user message (or tool results).",
+            "messages",
+        )
+    return list(messages[:-1]), last
+
+
 def answerable(messages: Sequence[Message]) -> int:
     """Where the new turn starts (after the last assistant message), once the messages are known to
     end in something to answer: a user message that is not blank, or tool results."""
     if not messages or messages[-1].role == "assistant":
-        raise InvalidRequestError("The last message must be a user message (or tool results) to answer.", "messages")
+        raise InvalidRequestError(
+            "The last message must be a user message (or tool results) to answer, or an assistant message "
+            "after one, to continue it.",
+            "messages",
+        )
     cut = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1) + 1
     if all(m.role == "user" and not m.content.strip() for m in messages[cut:]):
         raise InvalidRequestError("The last user message is empty: give it the text to answer.", "messages")
@@ -70,11 +95,16 @@ class Turn:
     tools: tuple[dict[str, Any], ...]
     remember: bool
     raw: tuple[int, ...] | None = None  # a raw prompt's ids: no template, system prompt or history
+    continued: Message | None = None  # a final assistant message the answer goes on from
 
     @property
     def user_text(self) -> str:
-        """The new user text: what the policy screens and the output filters read beside."""
-        return "\n".join(m.content for m in self.new if m.role == "user")
+        """The new user text: what the policy screens and the output filters read beside. A
+        continued message is the caller's words too (a prefill is a known way round refusals)."""
+        texts = [m.content for m in self.new if m.role == "user"]
+        if self.continued is not None:
+            texts += [t for t in (self.continued.thinking, self.continued.content) if t]
+        return "\n".join(texts)
 
 
 def raw_prompt(tokenizer: Tokenizer, prompt: object) -> tuple[list[int], str]:

@@ -72,6 +72,9 @@ class Request:
     # Called with the prompt's last hidden state after the prefill, before any token is shown
     # (backends with ``supports_hidden_states``); a text it returns is the answer instead, as refused.
     prefill_check: Callable[[np.ndarray], str | None] | None = None
+    # Where ``prefill_check`` reads the prompt when not at its last token (0): the end of the
+    # template's own text, before a continued assistant message, as the probe was trained to read.
+    check_at: int = 0
     # The first ``keep_prefix`` prompt tokens will start later prompts again, with others between
     # (a guard model's two template heads; a conversation's turns with self-checks between): kept
     # apart by backends with ``supports_kept_prefixes`` (prefixes.py).
@@ -242,6 +245,7 @@ class LoopBackend(Backend):
                     self.stop_token_ids,
                     cancel,
                     prefill_check=check,
+                    check_at=request.check_at,
                 )
             finally:
                 self._owner = None

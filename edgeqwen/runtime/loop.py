@@ -275,11 +275,14 @@ def stream_generate(
     stop_token_ids: Sequence[int] = (),
     cancel: threading.Event | None = None,
     prefill_check: Callable[[np.ndarray], str | None] | None = None,
+    check_at: int = 0,
 ) -> Iterator[Chunk]:
     """Yield :class:`Chunk` s of valid UTF-8 text; the last one carries ``finish_reason`` and
     :class:`Metrics`. Stop tokens and stop strings end the answer and are not emitted.
     ``prefill_check`` sees the prompt's last hidden state (``model.last_hidden``) once the prefill
-    is done; a text it returns is the whole answer, finish reason ``refused``."""
+    is done; a text it returns is the whole answer, finish reason ``refused``. ``check_at``: the
+    state it sees is that of the first ``check_at`` tokens instead (prefilled first; the rest then
+    reuses them from the cache)."""
     config = config or GenerationConfig()
     prompt_ids = [int(t) for t in prompt_ids]
     if not prompt_ids:
@@ -313,9 +316,19 @@ def stream_generate(
     first = last = start
     generated, finish = 0, None
     pending = ""
+    early = None  # what the cache held before a check part-way through (the rest then reuses the part)
+    prefilled = len(prompt_ids)
+    if prefill_check is not None and 0 < check_at < len(prompt_ids):
+        model.prefill(prompt_ids[:check_at])
+        early = int(getattr(model, "last_reused", 0))
+        refusal = prefill_check(model.last_hidden)
+        prefill_check = None
+        if refusal is not None:
+            first = last = time.perf_counter()
+            pending, finish, prefilled = refusal, "refused", check_at
     steps = generate_step(model, prompt_ids, sampler, procs, max_tokens, scored, lookup)
     try:
-        for token, _logits in steps:
+        for token, _logits in steps if finish is None else ():
             last = time.perf_counter()
             if generated == 0:
                 first = last
@@ -346,11 +359,11 @@ def stream_generate(
     if finish is None:
         finish = "length"
     tail = pending + (detok.finish() if finish not in ("stop_string", "refused") else "")
-    reused = int(getattr(model, "last_reused", 0))
+    reused = early if early is not None else int(getattr(model, "last_reused", 0))
     metrics = Metrics(
         prompt_tokens=len(prompt_ids),
         cached_tokens=reused,
-        prefill_tokens=len(prompt_ids) - reused,
+        prefill_tokens=prefilled - reused,
         generated_tokens=generated,
         ttft_s=first - start,
         prefill_s=first - start,

@@ -3,6 +3,7 @@ model. The probe, the planner and the hub all read it from here."""
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -197,9 +198,19 @@ def spec_named(name: object) -> ModelSpec | None:
     return next((s for s in catalog() if text in (s.name, f"{s.name}-gguf")), None)
 
 
+def closest_name(text: str) -> str | None:
+    """The catalog name ``text`` most likely misspells ("qwen2.5-3b" for qwen2.5-3b-instruct), or None."""
+    names = [s.name for s in catalog() if not s.demo]
+    text = text.lower()
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.6) or [n for n in names if text in n]
+    return close[0] if close else None
+
+
 def get_model(name: str) -> ModelSpec:
     for spec in catalog():
         if spec.name == name.lower():
             return spec
     names = ", ".join(s.name for s in catalog())
-    raise ModelNotFoundError(f"{name!r} is not in the catalog; known models: {names}.")
+    close = closest_name(name)
+    guess = f" Did you mean {close!r}?" if close else ""
+    raise ModelNotFoundError(f"{name!r} is not in the catalog.{guess} Known models: {names}.")

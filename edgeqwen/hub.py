@@ -8,7 +8,6 @@ where llama.cpp is installed, else converted once to int4 ONNX).
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import warnings
@@ -392,7 +391,7 @@ def resolve_model(
         else:  # a Python caller asked for "the installed model": never swap in the demo silently
             warnings.warn(note, DemoModelWarning, stacklevel=4)  # the Assistant(...) line
         return ensure_demo_model(announce, backend)
-    from .catalog import catalog
+    from .catalog import catalog, closest_name
 
     text = str(model)
     if text in DEMO_ALIASES:
@@ -423,9 +422,8 @@ def resolve_model(
     if os.sep in text or text.startswith((".", "~")) or text.lower().endswith(".gguf"):
         where = os.path.expanduser(text)
         raise ModelNotFoundError(f"There is no file or folder at {where!r}: check the path.")
-    names = [s.name for s in catalog() if not s.demo]
-    close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6) or [n for n in names if text.lower() in n]
-    guess = f"Did you mean {close[0]!r}? " if close else ""
+    close = closest_name(text)
+    guess = f"Did you mean {close!r}? " if close else ""
     raise ModelNotFoundError(
         f"No model folder or installed model named {text!r} (installed: {known}). {guess}Pass a catalog name "
         "(`edgeqwen models` lists them), a folder that holds genai_config.json, a .gguf file, or 'demo'."

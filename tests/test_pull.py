@@ -100,8 +100,10 @@ def test_unknown_repo_and_catalog_models(hub):
     # the way in that needs no torch is named first
     said = str(err.value)
     assert "Its GGUF needs no conversion: " in said and "pull qwen2.5-1.5b-instruct --backend llamacpp`" in said
-    with pytest.raises(ModelNotFoundError, match="not in the catalog"):
+    with pytest.raises(ModelNotFoundError, match="not in the catalog. Known models: qwen2.5") as err:
         pull("llama-70b")
+    with pytest.raises(ModelNotFoundError, match="Did you mean 'qwen2.5-3b-instruct'"):
+        pull("qwen-2.5-3b")  # a typo is answered as the run command answers it
 
 
 def test_truncated_or_missing_files_are_named_on_load(hub):

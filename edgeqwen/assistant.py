@@ -183,10 +183,11 @@ class Assistant:
         text, or its thinking (still open where the message has no text yet) and then its text."""
         if not message.thinking:
             return message.content
-        if not (thinking and self.backend.template.supports_thinking):
+        # a server elsewhere is sent the message's text only (OpenAI's API has no field for it)
+        if not (thinking and self.backend.template.family == "qwen3"):
             raise InvalidRequestError(
-                "The assistant message to continue has thinking (reasoning_content), which only a Qwen3 model "
-                "thinking reads: turn thinking on (enable_thinking=True), or leave the thinking out.",
+                "The assistant message to continue has thinking (reasoning_content), which only a local Qwen3 "
+                "model thinking reads: turn thinking on (enable_thinking=True), or leave the thinking out.",
                 "messages",
             )
         text = "<think>\n" + message.thinking.lstrip("\n")

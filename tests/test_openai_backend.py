@@ -212,3 +212,18 @@ def test_an_api_key_no_header_can_carry_is_refused_when_the_backend_is_made(key)
     with pytest.raises(InvalidRequestError, match="no HTTP header can carry") as caught:
         OpenAIBackend("m", base_url="http://server/v1", api_key=key)
     assert caught.value.param == "api_key"
+
+
+def test_a_continued_message_is_sent_and_the_server_continues_it(served):
+    """The final assistant message goes to the server as the last message; edgeqwen serve (as
+    llama.cpp's server) continues it, and the reply is what it added."""
+    from edgeqwen import Message
+
+    fake, srv = served
+    fake.script = [*fake.tokenizer.encode(" Paris."), *fake.info.eos_token_ids]
+    bot = remote(srv, policy="none")
+    reply = bot.answer([Message("user", "Capital of France?"), Message("assistant", "It is")]).reply()
+    assert reply.text == " Paris."
+    assert fake.tokenizer.decode(list(fake.requests[-1].prompt_ids)).endswith("France?\nassistant\nIt is")
+    with pytest.raises(InvalidRequestError, match="local Qwen3"):
+        bot.answer([Message("user", "q"), Message("assistant", "", thinking="hm")], enable_thinking=True)

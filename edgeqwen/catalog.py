@@ -22,6 +22,7 @@ __all__ = [
     "Geometry",
     "ModelSpec",
     "catalog",
+    "closest_name",
     "get_model",
     "int4_bytes_per_weight",
     "llamacpp_installed",

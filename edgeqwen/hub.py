@@ -35,6 +35,7 @@ __all__ = [
     "install_missing",
     "installed_models",
     "llamacpp_installed",
+    "read_machine",
     "resolve_model",
     "SideModel",
     "side_backend",
@@ -132,7 +133,7 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
                 builds["onnx"][spec.name] = path
     if not any(builds.values()):
         return None
-    snap, calibration, runnable = _machine()
+    snap, calibration, runnable = read_machine()
     if backend == "auto":
         order = [b for b in runnable if builds[b]]
     else:
@@ -430,15 +431,24 @@ def resolve_model(
     )
 
 
-def _machine(measure: bool = False):
+def read_machine(measure: bool = False):
     """This machine, its calibration if one was made, and the backends it runs, fastest first:
     what the planner's choices start from. Its bandwidth is the one `edgeqwen probe` keeps (what
-    the probe's plan used); ``measure``: measure it too, as the probe does (~0.3 s)."""
+    the probe's plan used); ``measure``: measure it too, as the probe does (~0.3 s). Where the
+    installed llama.cpp's AMX kernels never ran on this CPU, they are checked first (once per
+    library, 1-2 s): a build whose kernels fail runs at half its speed, and would be chosen by
+    estimates that assume they work."""
     from .probe import read_system
     from .probe.calibrate import load_calibration
     from .probe.planner import available_backends
+    from .probe.snapshot import note_llamacpp_build
 
     snap = read_system(measure_bandwidth=measure, cache_dir=cache_dir())
+    if "amx" in snap.cpu_features and snap.llamacpp_available and snap.llamacpp_amx is None:
+        from .backends.amx import check_installed
+
+        if check_installed() is not None:
+            snap = note_llamacpp_build(snap)
     calibration = load_calibration(snap, cache_dir())
     return snap, calibration, available_backends(snap, calibration)
 
@@ -457,7 +467,7 @@ def install_missing(
     if model is None or str(model) == "auto":
         if best_installed(None, backend) is not None:
             return None
-        snap, calibration, runnable = _machine(measure=True)  # a download follows: choose as the probe does
+        snap, calibration, runnable = read_machine(measure=True)  # a download follows: choose as the probe does
         kinds = [b for b in runnable if backend in ("auto", b)]
         best = plan(snap, include_demo=False, backends=kinds, calibration=calibration).best
         if best is None:
@@ -474,9 +484,9 @@ def install_missing(
             return None
         gguf = "gguf" in spec.builds and llamacpp_installed()
         kind = backend if backend != "auto" else ("llamacpp" if gguf else "onnx")
-        calibration = _machine()[1] if kind == "llamacpp" else None
+        snap, calibration = read_machine()[:2] if kind == "llamacpp" else (None, None)
     # the GGUF file a calibration found best here, as the probe says (gguf_quantization)
-    quantization = gguf_quantization(get_model(name), calibration) if kind == "llamacpp" else None
+    quantization = gguf_quantization(get_model(name), calibration, snap) if kind == "llamacpp" else None
     return pull(name, backend=kind, quantization=quantization, progress=progress)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .paths import cache_dir, keep, kept
 
-__all__ = ["AMX_VERDICTS", "amx_verdict", "keep_amx_verdict", "llamacpp_library"]
+__all__ = ["AMX_VERDICTS", "amx_built_in", "amx_verdict", "keep_amx_verdict", "llamacpp_library"]
 
 AMX_VERDICTS = "llama-cpp-amx.json"  # in the cache: {library path: {size, mtime_ns, ok, detail}}
 
@@ -27,6 +27,15 @@ def llamacpp_library(package: Path | None = None) -> Path | None:
     folder = package / "lib"
     found = sorted(folder.glob("libggml-cpu*")) + sorted(folder.glob("libllama*"))
     return found[0].resolve() if found else None
+
+
+def amx_built_in(library: Path) -> bool:
+    """``library`` holds llama.cpp's AMX kernels: their buffer type's symbol is in the file (read,
+    not loaded; a build without them, ``-mno-amx-int8``, has none)."""
+    try:
+        return b"ggml_backend_amx_buffer_type" in library.read_bytes()
+    except OSError:
+        return False
 
 
 def _identity(path: Path) -> dict[str, int]:

@@ -103,3 +103,34 @@ def test_the_check_runs_the_kernels_and_passes_on_a_working_build():
     found = amx.check(demo_gguf_path())
     assert found.ok and found.kept, found.detail
     assert "logits agree" in found.detail
+
+
+def test_an_installed_build_is_checked_before_any_load_only_where_it_has_the_kernels(monkeypatch, tmp_path):
+    """The probe plans before a model is loaded: pip's default build on a Sapphire Rapids Xeon has
+    kernels that crash, and was estimated as if they worked (2x). check_installed runs the check
+    there without loading llama.cpp here; a build without the kernels (their symbol not in the
+    file) is never checked, and a kept verdict is not checked again."""
+    from edgeqwen import convert
+    from edgeqwen.llamacpp_build import amx_built_in
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
+    library = tmp_path / "libggml-cpu.so"
+    monkeypatch.setattr(amx, "llamacpp_library", lambda package=None: library)
+    monkeypatch.setattr(convert, "demo_gguf_path", lambda: tmp_path / "demo.gguf")
+    calls = []
+    monkeypatch.setattr(amx, "check", lambda v, python=None: calls.append(v) or amx.AmxVerdict(False, "SIGSEGV"))
+    library.write_bytes(b"\x7fELF ... ggml_cpu_has_amx_int8 ...")  # -mno-amx-int8: asks, has no kernels
+    assert not amx_built_in(library) and amx.check_installed() is None and calls == []
+    library.write_bytes(b"\x7fELF ... _Z28ggml_backend_amx_buffer_typev ...")
+    assert amx_built_in(library) and amx.check_installed() == amx.AmxVerdict(False, "SIGSEGV")
+    assert amx.check_installed() == amx.AmxVerdict(False, "SIGSEGV") and calls == [tmp_path / "demo.gguf"]
+    assert not amx_built_in(tmp_path / "missing.so")
+
+
+def test_the_real_library_is_read_as_the_bindings_say():
+    """Whether the file holds the kernels, read without loading it, is what llama.cpp's own system
+    info says of the build this suite runs on."""
+    ll = pytest.importorskip("llama_cpp")
+    from edgeqwen.llamacpp_build import amx_built_in, llamacpp_library
+
+    assert amx_built_in(llamacpp_library()) == amx.has_amx_kernels(ll)

@@ -355,10 +355,11 @@ def test_the_probe_says_when_llama_cpp_runs_without_amx_kernels_that_failed_here
     snap = load("laptop-x86-16gb", llamacpp_available=True)
     assert snapshot.note_llamacpp_build(snap) == snap  # never checked
     keep_amx_verdict(library, True, "logits agree")
-    assert snapshot.note_llamacpp_build(snap) == snap
+    assert snapshot.note_llamacpp_build(snap) == replace(snap, llamacpp_amx=True)
     keep_amx_verdict(library, False, "they crash the process (SIGSEGV) on the first prompt")
-    said = snapshot.note_llamacpp_build(snap).notes[-1]
-    assert "SIGSEGV" in said and "tools/setup.sh" in said and "--calibrate" in said
+    failed = snapshot.note_llamacpp_build(snap)
+    said = failed.notes[-1]
+    assert "SIGSEGV" in said and "tools/setup.sh" in said and "--calibrate" in said and failed.llamacpp_amx is False
     library.write_bytes(b"rebuilt: another file")
     assert snapshot.note_llamacpp_build(snap) == snap  # the verdict was for the old file
     assert snapshot.note_llamacpp_build(replace(snap, llamacpp_available=False)) == replace(
@@ -613,7 +614,7 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
     monkeypatch.setattr(bandwidth, "measure_bandwidth", lambda: 61.5)
     report = json.loads(CliRunner().invoke(main, ["probe", "--json"]).output)
     assert report["plan"]["bandwidth_gbps"] == 61.5
-    snap, calibration, runnable = hub_module._machine()
+    snap, calibration, runnable = hub_module.read_machine()
     assert snap.bandwidth_gbps == 61.5
     best = plan(snap, include_demo=False, backends=runnable, calibration=calibration).best
     assert (best.model, best.backend) == (report["plan"]["best"]["model"], report["plan"]["best"]["backend"])
@@ -624,8 +625,8 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
     assert [quick["plan"]["best"][k] for k in same] == [report["plan"]["best"][k] for k in same]
     # on a fresh machine, a pull measures as the probe would before it chooses
     (tmp_path / bandwidth.FILE).unlink()
-    assert hub_module._machine()[0].bandwidth_gbps is None
-    assert hub_module._machine(measure=True)[0].bandwidth_gbps == 61.5
+    assert hub_module.read_machine()[0].bandwidth_gbps is None
+    assert hub_module.read_machine(measure=True)[0].bandwidth_gbps == 61.5
 
 
 SMALL = dict(layers=2, hidden=256, intermediate=512, heads=4, kv_heads=2, head_dim=64, vocab=50_000)
@@ -800,3 +801,49 @@ def test_the_report_says_whether_the_embedding_model_fits_beside_the_recommendat
         assert rr["model"] == "qwen3-reranker-0.6b" and "qwen3-reranker-0.6b --backend llamacpp" in rr["get_it"]
         # sized after the embedding model took its share: never more room than the embedding model had
         assert rr["context_length"] <= side_fit(snap, plan(snap), "embedding")["context_length"]
+
+
+def test_a_llama_cpp_whose_amx_kernels_failed_is_planned_as_it_runs(monkeypatch, tmp_path):
+    """pip's default llama.cpp on a Sapphire Rapids Xeon: its AMX kernels crash, so it runs without
+    any extra buffer type (no repacked Q4_0: the ONNX path decoded 1.81x its Q4_0 and 1.51x its
+    Q4_K_M there). The plan assumed working kernels: llama.cpp first, Q4_0, the AMX copy held. Now
+    it takes Q4_K_M, counts no copy, and puts the ONNX path first; a working build is planned as
+    before. The probe checks the kernels before it plans where they never ran (read_machine)."""
+    import edgeqwen.backends.amx as amx
+    import edgeqwen.hub as hub_module
+    from edgeqwen.llamacpp_build import keep_amx_verdict
+    from edgeqwen.probe import snapshot
+    from edgeqwen.probe.planner import cpu_backends
+    from edgeqwen.probe.rates import gguf_quantization, onnx_vs_llamacpp
+
+    xeon = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=("avx2", "avx512f", "avx512_vnni", "amx"))
+    works, fails = replace(xeon, llamacpp_amx=True), replace(xeon, llamacpp_amx=False)
+    spec = get_model("qwen2.5-1.5b-instruct")
+    assert cpu_backends(works)[0] == "llamacpp" and cpu_backends(fails)[0] == "onnx"
+    assert gguf_quantization(spec, None, works) == "Q4_0" and gguf_quantization(spec, None, fails) == "Q4_K_M"
+    assert onnx_vs_llamacpp(fails)[0] == 1.5 and "failed here" in onnx_vs_llamacpp(fails)[1]
+    est = {s.llamacpp_amx: estimate(spec, s, "llamacpp", context=4096) for s in (works, fails)}
+    assert est[False].build == "gguf" and est[False].total_bytes < est[True].total_bytes  # no AMX copy
+    onnx = estimate(spec, fails, "onnx", context=4096).decode_tps
+    assert est[False].decode_tps == pytest.approx(onnx / 1.5)
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    library = tmp_path / "libggml-cpu.so"
+    library.write_bytes(b"an AMX build")
+    monkeypatch.setattr(snapshot, "llamacpp_library", lambda package=None: library)
+    monkeypatch.setattr(hub_module, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr("edgeqwen.probe.read_system", lambda **k: xeon)
+    checked = []
+
+    def check_installed():
+        checked.append(1)
+        keep_amx_verdict(library, False, "they crash the process (SIGSEGV) on the first prompt")
+        return amx.AmxVerdict(False, "SIGSEGV")
+
+    monkeypatch.setattr(amx, "check_installed", check_installed)
+    snap, _, runnable = hub_module.read_machine()
+    assert snap.llamacpp_amx is False and "SIGSEGV" in snap.notes[-1] and runnable[0] == "onnx" and checked == [1]
+    monkeypatch.setattr("edgeqwen.probe.read_system", lambda **k: snapshot.note_llamacpp_build(xeon))
+    assert hub_module.read_machine()[0].llamacpp_amx is False and checked == [1]  # kept: not checked again
+    monkeypatch.setattr("edgeqwen.probe.read_system", lambda **k: replace(xeon, cpu_features=("avx2",)))
+    assert hub_module.read_machine()[0].llamacpp_amx is None and checked == [1]  # no AMX: nothing to check

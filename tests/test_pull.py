@@ -293,14 +293,14 @@ def test_pull_with_no_model_takes_the_gguf_where_the_onnx_build_needs_converting
     build = get_model("qwen2.5-1.5b-instruct").builds["gguf"]
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, None, ["onnx", "llamacpp"]))
+    monkeypatch.setattr(hub_module, "read_machine", lambda **k: (None, None, ["onnx", "llamacpp"]))
     best = SimpleNamespace(model="qwen2.5-1.5b-instruct", backend="onnx")
     monkeypatch.setattr(probe_module, "plan", lambda *a, **k: SimpleNamespace(best=best))
     with FakeHub(build["repo"], {build["file"]: tiny_ggufs["qwen2-f16"]}) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         path = hub_module.install_missing(None)
         assert path.name == "qwen2.5-1.5b-instruct-gguf" and {name for name, _ in fake.gets} == {build["file"]}
-    monkeypatch.setattr(hub_module, "_machine", lambda **k: (None, None, ["onnx"]))  # no llama.cpp: convert it is
+    monkeypatch.setattr(hub_module, "read_machine", lambda **k: (None, None, ["onnx"]))  # no llama.cpp: convert it is
     monkeypatch.setattr(hub_module, "best_installed", lambda *a: None)
     with pytest.raises(ModelNotFoundError, match="--convert"):
         hub_module.install_missing(None)
@@ -339,7 +339,7 @@ def test_the_gguf_a_calibration_found_better_here_is_the_one_pulled(tiny_ggufs, 
             "m", tuple(Measurement("llamacpp", "s", 2**30, r, 2, q) for q, r in (("Q4_0", 10.0), ("Q4_K_M", 14.0)))
         )
         snap = load("laptop-x86-16gb", llamacpp_available=True)
-        monkeypatch.setattr(hub_module, "_machine", lambda **k: (snap, k_m_faster, ["llamacpp"]))
+        monkeypatch.setattr(hub_module, "read_machine", lambda **k: (snap, k_m_faster, ["llamacpp"]))
         assert hub_module.install_missing(spec.name, backend="llamacpp") == installed
         assert [f.name for f in installed.iterdir()] == [files["Q4_K_M"]]
         # an installed GGUF is estimated at its own file's rate, not the one the probe would fetch

@@ -26,9 +26,9 @@ from types import ModuleType
 
 import numpy as np
 
-from ..llamacpp_build import amx_verdict, keep_amx_verdict, llamacpp_library
+from ..llamacpp_build import amx_built_in, amx_verdict, keep_amx_verdict, llamacpp_library
 
-__all__ = ["AmxVerdict", "agree", "check", "has_amx_kernels", "main", "verdict"]
+__all__ = ["AmxVerdict", "agree", "check", "check_installed", "has_amx_kernels", "main", "verdict"]
 
 TIMEOUT = 120  # seconds for the child: two tiny models, four loads; a hang is a failure too
 # Logits of the same weights through two sets of int8 kernels differ by accumulation order: on the
@@ -67,7 +67,28 @@ def _library(ll: ModuleType) -> Path:
 def verdict(ll: ModuleType, vocabulary: Path, python: str = sys.executable) -> AmxVerdict:
     """This library's verdict, checked in a child process the first time (``vocabulary``: any GGUF,
     whose tokenizer the stand-ins borrow) and kept in the cache."""
-    library = _library(ll)
+    return _verdict_of(_library(ll), vocabulary, python)
+
+
+def check_installed() -> AmxVerdict | None:
+    """The installed llama.cpp's verdict, checked now where its AMX kernels never ran on this CPU,
+    without loading it here: what a plan made before any model is loaded needs (pip's default build
+    on a Sapphire Rapids Xeon has kernels that crash). None where it has no such kernels, or no GGUF
+    is installed to borrow a vocabulary from (the demo model's)."""
+    from ..convert import demo_gguf_path
+    from ..errors import ModelNotFoundError
+
+    library = llamacpp_library()
+    if library is None or not amx_built_in(library):
+        return None
+    try:
+        vocabulary = demo_gguf_path()
+    except ModelNotFoundError:
+        return None
+    return _verdict_of(library, vocabulary)
+
+
+def _verdict_of(library: Path, vocabulary: Path, python: str = sys.executable) -> AmxVerdict:
     seen = amx_verdict(library)
     if seen is not None:
         return AmxVerdict(*seen)

@@ -28,9 +28,8 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None, ca
     import json
 
     from ..catalog import get_model
-    from ..hub import cache_dir
-    from ..probe import plan, read_system
-    from ..probe.calibrate import load_calibration
+    from ..hub import read_machine
+    from ..probe import plan
     from ..probe.report import build_report, format_report
 
     if model is not None:
@@ -39,8 +38,8 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None, ca
         from ..bench import calibrate_machine
 
         calibrate_machine(say=say)
-    snap = read_system(measure_bandwidth=not quick, cache_dir=cache_dir())
-    result = plan(snap, model=model, context=context, calibration=load_calibration(snap, cache_dir()))
+    snap, calibration, _ = read_machine(measure=not quick)
+    result = plan(snap, model=model, context=context, calibration=calibration)
     if as_json:
         click.echo(json.dumps(build_report(snap, result), indent=2))
     else:

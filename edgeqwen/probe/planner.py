@@ -157,11 +157,12 @@ def estimate(
         build = "mlc-q4f16_1"
     elif backend == "llamacpp":
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
-        quantization = quantization or gguf_quantization(spec, calibration)
+        quantization = quantization or gguf_quantization(spec, calibration, snap)
         weights = spec.gguf_bytes(quantization)
         kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
         overhead = LLAMACPP_OVERHEAD
-        if "amx" in snap.cpu_features:  # tools/setup.sh builds llama.cpp's AMX kernels there
+        # tools/setup.sh builds llama.cpp's AMX kernels there; a build whose kernels failed runs without
+        if "amx" in snap.cpu_features and snap.llamacpp_amx is not False:
             overhead += g.gguf_amx_copy_bytes(quantization)  # held, not read by a decode step
         budget = int(snap.ram_available * RAM_MARGIN)
         bandwidth = cpu_decode_rate(snap, backend, calibration, quantization)[0]

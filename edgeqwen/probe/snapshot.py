@@ -74,6 +74,9 @@ class SystemSnapshot:
     mlc_available: bool = False
     onnx_providers: tuple[str, ...] = ()
     llamacpp_available: bool = False
+    # the installed llama.cpp's AMX kernels passed this CPU's check (backends/amx.py); None: it has
+    # none, or they never ran here
+    llamacpp_amx: bool | None = None
     bandwidth_gbps: float | None = None  # measured CPU memory bandwidth (copy), GB/s
     cpu_quota: float | None = None  # a cgroup's CPU time per second (a container's --cpus), if any
     notes: tuple[str, ...] = field(default=())
@@ -334,18 +337,21 @@ def apply_limits(snap: SystemSnapshot, limits: Limits, affinity: int | None) -> 
 
 
 def note_llamacpp_build(snap: SystemSnapshot) -> SystemSnapshot:
-    """A note where the installed llama.cpp holds AMX kernels that failed this CPU's check
-    (edgeqwen/backends/amx.py): it then runs without them, and without its repacked Q4_0."""
+    """What this CPU's check of the installed llama.cpp's AMX kernels found (edgeqwen/backends/amx.py),
+    and a note where they failed: it then runs without them, and without its repacked Q4_0."""
     library = llamacpp_library() if snap.llamacpp_available else None
     found = amx_verdict(library) if library is not None else None
-    if found is None or found[0]:
+    if found is None:
         return snap
+    if found[0]:
+        return replace(snap, llamacpp_amx=True)
     note = (
-        f"llama.cpp's AMX kernels do not work on this CPU ({found[1]}), so it runs without them: slower than "
-        "its uncalibrated estimate (Q4_0 decode at half the speed on a Sapphire Rapids-class Xeon). `bash "
-        "tools/setup.sh` builds it with them working; `edgeqwen probe --calibrate` times it as it is."
+        f"llama.cpp's AMX kernels do not work on this CPU ({found[1]}), so it runs without them and without "
+        "its repacked weights (Q4_0 decode at 0.44x a working build's on a Sapphire Rapids-class Xeon; the "
+        "estimates below count that). `bash tools/setup.sh` builds it with them working; `edgeqwen probe "
+        "--calibrate` times it as it is."
     )
-    return replace(snap, notes=(*snap.notes, note))
+    return replace(snap, llamacpp_amx=False, notes=(*snap.notes, note))
 
 
 def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -> SystemSnapshot:

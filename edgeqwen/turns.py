@@ -38,6 +38,12 @@ def new_messages(text: object) -> list[Message]:
             "Assistant(system=...), or answer a whole conversation with .answer(messages).",
             "text",
         )
+    if new[-1].role == "assistant":
+        raise InvalidRequestError(
+            "The last new message must be a user message (or tool results) to answer. To continue an "
+            "assistant message, pass the whole conversation, ending with it, to .answer(messages).",
+            "text",
+        )
     answerable(new)
     return new
 

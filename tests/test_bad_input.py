@@ -77,7 +77,7 @@ def test_system_prompt_tools_and_messages_are_checked_too(fake):
     [
         ([Message("system", "be terse")], "A system message cannot be one of the new messages"),
         ([Message("user", "q"), Message("system", "s"), Message("user", "q2")], "system message cannot"),
-        ([Message("user", "q"), Message("assistant", "a")], "The last message must be a user message"),
+        ([Message("user", "q"), Message("assistant", "a")], "The last new message must be a user message"),
         ([Message("user", " \n")], "The last user message is empty"),
     ],
 )

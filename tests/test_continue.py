@@ -56,7 +56,7 @@ def test_what_cannot_be_continued_is_refused_before_the_model_runs():
         bot.answer([ASK, Message("assistant", "", thinking="Let me see")])  # Qwen2.5 does not think
     assert fake.requests == []
     # chat() still takes new messages only: a user turn to answer, not a conversation to continue
-    with pytest.raises(InvalidRequestError, match="must be a user message"):
+    with pytest.raises(InvalidRequestError, match=r"To continue an assistant message, pass the whole .*\.answer"):
         bot.chat([Message("user", "q"), Message("assistant", "a")])
 
 

@@ -313,7 +313,8 @@ def test_oversize_and_malformed_requests(tiny):
         assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]["message"]
         cases = [
             ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role", "must be one of"),
-            ({"n": 2}, "n", "n must be 1"),
+            ({"n": 0}, "n", "n must be a whole number from 1 to 16"),
+            ({"n": "2"}, "n", "n must be a whole number"),
             ({"web_search_options": {}}, "web_search_options", "no web search"),
             ({"temperature": "hot"}, "temperature", "must be a number"),
             ({"top_p": 1.5}, "top_p", "top_p must be in (0, 1]"),
@@ -542,8 +543,10 @@ def test_answer_uses_the_given_conversation_and_leaves_history_alone(tiny):
     again = other.answer(convo[1:]).reply()
     assert again.text == reply.text and again.metrics.prompt_tokens == reply.metrics.prompt_tokens
     assert other.history == ()
-    with pytest.raises(InvalidRequestError, match="last message"):
-        bot.answer([Message("user", "Hi"), Message("assistant", "Hello")])
+    # a final assistant message is continued (test_continue.py); two of them cannot be
+    assert bot.answer([Message("user", "Hi"), Message("assistant", "Hello")]).reply().finish_reason == "length"
+    with pytest.raises(InvalidRequestError, match="Two assistant messages"):
+        bot.answer([Message("user", "Hi"), Message("assistant", "Hello"), Message("assistant", "there")])
     with pytest.raises(InvalidRequestError, match="first message"):
         bot.answer([Message("user", "Hi"), Message("system", "late")])
 

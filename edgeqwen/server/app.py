@@ -18,8 +18,10 @@ import asyncio
 import hmac
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,6 +48,7 @@ from .metrics import ServerMetrics
 from .ollama import ollama_routes
 from .protocol import (
     ChatRequest,
+    choice_settings,
     chunk_body,
     completion_body,
     error_body,
@@ -172,21 +175,31 @@ class _App:
     async def responses(self, request: Request) -> Response:
         return await self._answer(request, parse_responses_request, response_id, self._response, self._responses_sse)
 
-    def _completion(self, rid: str, reply: Reply, chat: ChatRequest) -> dict[str, Any]:
-        return completion_body(rid, self.model_id, reply, chat.parallel_tool_calls)
+    def _completion(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
+        return completion_body(rid, self.model_id, replies, chat.parallel_tool_calls)
 
-    def _response(self, rid: str, reply: Reply, chat: ChatRequest) -> dict[str, Any]:
-        return response_body(rid, self.model_id, reply, chat)
+    def _response(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
+        return response_body(rid, self.model_id, replies[0], chat)
+
+    def _seed(self) -> int:
+        """Where a request with n > 1 gives no seed, the one its later choices count on from: the
+        served assistant's own, else a new one (so that sampling choices differ)."""
+        own = self.worker.bot.assistant.config.seed
+        return own if own is not None else secrets.randbelow(2**31)
+
+    def _choice(self, chat: ChatRequest, index: int, seed: int) -> ChatRequest:
+        return replace(chat, settings=choice_settings(chat.settings, index, seed))
 
     async def _answer(
         self,
         request: Request,
         parse: Callable[[Any, int], ChatRequest],
         new_rid: Callable[[], str],
-        whole: Callable[[str, Reply, ChatRequest], dict[str, Any]],
-        streamed: Callable[[AsyncReplyStream, str, ChatRequest], AsyncIterator[str]],
+        whole: Callable[[str, list[Reply], ChatRequest], dict[str, Any]],
+        streamed: Callable[[AsyncReplyStream, str, ChatRequest, int], AsyncIterator[str]],
     ) -> Response:
-        """One request of either API: parsed, answered in turn, sent whole or as its stream."""
+        """One request of either API: parsed, answered in turn (each of its ``n`` choices too), sent
+        whole or as its stream."""
         try:
             self._authorize(request)
             chat = parse(await self._body(request), self.settings.max_tokens)
@@ -195,50 +208,69 @@ class _App:
             error = translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
-        rid = new_rid()
+        rid, seed = new_rid(), self._seed()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
-            return sse(streamed(generation, rid, chat))
+            return sse(streamed(generation, rid, chat, seed))
 
-        async def collect() -> Reply:
+        async def collect(generation: AsyncReplyStream) -> Reply:
             try:
-                return await generation.reply(strict=False)
+                reply = await generation.reply(strict=False)
             finally:
                 generation.cancel()
-
-        try:
-            reply = await until_disconnect(request, collect())
             failed = format_error(generation, reply)
             if failed is not None:
                 raise failed
+            return reply
+
+        replies: list[Reply] = []
+        try:
+            replies.append(await until_disconnect(request, collect(generation)))
+            for index in range(1, chat.n):  # let in once: a later choice never gets a 429 halfway
+                later = self.worker.submit(self._choice(chat, index, seed), queued=False)
+                replies.append(await until_disconnect(request, collect(await until_disconnect(request, later))))
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
             return error.response()
         self.metrics.record_status(200)
-        return JSONResponse(whole(rid, reply, chat))
+        return JSONResponse(whole(rid, replies, chat))
 
-    def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
-        def piece(text: str) -> dict[str, Any]:
-            return chunk_body(rid, self.model_id, {"content": text})
+    def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest, seed: int) -> AsyncIterator[str]:
+        current = [generation]  # the choice being streamed
 
-        def closing(reply: Reply) -> list[dict[str, Any]]:
+        def opening(index: int) -> list[dict[str, Any]]:
+            return [chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}, index=index)]
+
+        def piece(text: str, index: int) -> dict[str, Any]:
+            return chunk_body(rid, self.model_id, {"content": text}, index=index)
+
+        def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
             delta: dict[str, Any] = {}
             if reply.tool_calls:
                 delta["tool_calls"] = _tool_calls(reply, streaming=True, parallel=chat.parallel_tool_calls)
-            if reply.thinking and not generation.thinking_streamed:
+            if reply.thinking and not current[0].thinking_streamed:
                 delta["reasoning_content"] = reply.thinking
-            last = [chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs_body(reply))]
-            usage = [chunk_body(rid, self.model_id, None, usage=usage_body(reply))] if chat.include_usage else []
-            return last + usage
+            logprobs = logprobs_body(reply)
+            return [chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs, index=index)]
 
-        def thought(text: str) -> dict[str, Any]:  # as vLLM and llama.cpp's server stream it
-            return chunk_body(rid, self.model_id, {"reasoning_content": text})
+        def thought(text: str, index: int) -> dict[str, Any]:  # as vLLM and llama.cpp's server stream it
+            return chunk_body(rid, self.model_id, {"reasoning_content": text}, index=index)
 
-        opening = chunk_body(rid, self.model_id, {"role": "assistant", "content": ""})
-        return data_events(generation, [opening], piece, closing, thought)
+        async def more(index: int) -> AsyncReplyStream | None:
+            if index >= chat.n:
+                return None
+            current[0] = await self.worker.submit(self._choice(chat, index, seed), queued=False)
+            return current[0]
 
-    async def _responses_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest) -> AsyncIterator[str]:
+        def ending(replies: list[Reply]) -> list[dict[str, Any]]:
+            return [chunk_body(rid, self.model_id, None, usage=usage_body(*replies))] if chat.include_usage else []
+
+        return data_events(generation, opening, piece, closing, thought, more, ending)
+
+    async def _responses_sse(
+        self, generation: AsyncReplyStream, rid: str, chat: ChatRequest, seed: int
+    ) -> AsyncIterator[str]:
         events = ResponseEvents(rid, self.model_id, chat)
         try:
             yield events.started()
@@ -261,22 +293,25 @@ class _App:
             tokenizer = self.worker.bot.assistant.backend.tokenizer
             # each prompt's ids and text, checked before any waits for the model (a bad one is a 400 now)
             prompts = [(p, *raw_prompt(tokenizer, p)) for p in asked.prompts]
-            settings = asked.settings_for_prompt()
+            settings, seed = asked.settings_for_prompt(), self._seed()
             answered = []
             for i, (given, ids, text) in enumerate(prompts):
-                # as the client wrote it, so the input checks read what the Python API's would;
-                # the line's bound lets a request in once: its later prompts never get a 429 halfway
-                submitted = self.worker.submit_prompt(given, settings, queued=i == 0)
-                generation = await until_disconnect(request, submitted)
                 first = tokenizer.decode(ids[:1])
-                if asked.stream:
-                    self.metrics.record_status(200)
-                    return sse(self._completion_sse(generation, completion_id(), asked, text, first))
-                try:
-                    reply = await until_disconnect(request, generation.reply(strict=False))
-                finally:
-                    generation.cancel()
-                answered.append((text, first, reply))
+                for j in range(asked.n):
+                    # as the client wrote it, so the input checks read what the Python API's would;
+                    # the line's bound lets a request in once: its later answers never get a 429 halfway
+                    chosen = choice_settings(settings, j, seed)
+                    submitted = self.worker.submit_prompt(given, chosen, queued=i == j == 0)
+                    generation = await until_disconnect(request, submitted)
+                    if asked.stream:
+                        self.metrics.record_status(200)
+                        rid = completion_id()
+                        return sse(self._completion_sse(generation, rid, asked, given, text, first, seed))
+                    try:
+                        reply = await until_disconnect(request, generation.reply(strict=False))
+                    finally:
+                        generation.cancel()
+                    answered.append((text, first, reply))
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
@@ -285,16 +320,38 @@ class _App:
         return JSONResponse(completions_body(completion_id(), self.model_id, asked, answered))
 
     def _completion_sse(
-        self, generation: AsyncReplyStream, rid: str, asked: CompletionRequest, prompt: str, first: str
+        self,
+        generation: AsyncReplyStream,
+        rid: str,
+        asked: CompletionRequest,
+        given: str | tuple[int, ...],
+        prompt: str,
+        first: str,
+        seed: int,
     ) -> AsyncIterator[str]:
-        def piece(text: str | None, finish: str | None = None, **more: Any) -> dict[str, Any]:
-            return completion_chunk(rid, self.model_id, text, finish, **more)
+        """One prompt's stream: its ``n`` choices in turn (``prompt``: its text, echoed where asked)."""
 
-        def closing(reply: Reply) -> list[dict[str, Any]]:
-            last = [piece("", finish_reason(reply), logprobs=choice_logprobs(asked, reply, first))]
-            return last + ([piece(None, usage=usage_body(reply))] if asked.include_usage else [])
+        def opening(index: int) -> list[dict[str, Any]]:
+            return [completion_chunk(rid, self.model_id, prompt, index=index)] if asked.echo else []
 
-        return data_events(generation, [piece(prompt)] if asked.echo else [], piece, closing)
+        def piece(text: str, index: int) -> dict[str, Any]:
+            return completion_chunk(rid, self.model_id, text, index=index)
+
+        def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
+            logprobs = choice_logprobs(asked, reply, first)
+            return [completion_chunk(rid, self.model_id, "", finish_reason(reply), logprobs=logprobs, index=index)]
+
+        async def more(index: int) -> AsyncReplyStream | None:
+            if index >= asked.n:
+                return None
+            chosen = choice_settings(asked.settings_for_prompt(), index, seed)
+            return await self.worker.submit_prompt(given, chosen, queued=False)
+
+        def ending(replies: list[Reply]) -> list[dict[str, Any]]:
+            usage = usage_body(*replies)
+            return [completion_chunk(rid, self.model_id, None, usage=usage)] if asked.include_usage else []
+
+        return data_events(generation, opening, piece, closing, None, more, ending)
 
     async def embeddings(self, request: Request) -> Response:
         """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""

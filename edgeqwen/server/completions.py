@@ -13,7 +13,10 @@ Decisions, where the API leaves room:
 - ``echo``: the prompt's text starts the answer; with ``logprobs`` its tokens are scored too (the
   first one ``null``: nothing before it predicts it), on backends that score a prompt (llama.cpp,
   ONNX; ``Backend.supports_prompt_logprobs``).
-- ``suffix`` (fill in the middle), ``best_of`` and ``n`` other than 1 are refused, not ignored.
+- ``n``: that many choices per prompt, answered in turn (choice ``i`` of prompt ``p`` has index
+  ``p * n + i``, as OpenAI numbers them; each later choice the next seed). At most
+  :data:`MAX_PROMPTS` answers in all.
+- ``suffix`` (fill in the middle) and ``best_of`` other than 1 are refused, not ignored.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
-from .protocol import RequestError, finish_reason, settings_of, streaming, usage_body
+from .protocol import RequestError, choices_of, finish_reason, settings_of, streaming, usage_body
 
 __all__ = [
     "CompletionRequest",
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TOKENS = 16  # OpenAI's for this API
-MAX_PROMPTS = 64  # prompts one request may send: each waits its turn for the model
+MAX_PROMPTS = 64  # answers one request may ask for (prompts x n): each waits its turn for the model
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class CompletionRequest:
     echo: bool = False
     logprobs: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
+    n: int = 1  # choices per prompt
 
     def settings_for_prompt(self) -> dict[str, Any]:
         """What :meth:`Assistant.complete` gets: the sampling settings, and the prompt's own log
@@ -101,9 +105,11 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
     """Check a decoded JSON body and turn it into a :class:`CompletionRequest` (RequestError if bad)."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
-    for name, why in (("n", "one choice per prompt"), ("best_of", "one answer per prompt, not the best of several")):
-        if body.get(name) not in (None, 1):
-            raise RequestError(f"{name} must be 1: this server generates {why}.", name)
+    if body.get("best_of") not in (None, 1):
+        raise RequestError(
+            "best_of must be 1: this server generates one answer per choice, not the best of several.", "best_of"
+        )
+    n = choices_of(body)
     if body.get("suffix"):
         raise RequestError(
             "suffix (fill in the middle) is not supported: the served chat models were not trained for it.", "suffix"
@@ -124,6 +130,12 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
     prompts = _prompts(body.get("prompt"))
     if stream and len(prompts) > 1:
         raise RequestError("A streamed request takes one prompt; send the others in requests of their own.", "prompt")
+    if len(prompts) * n > MAX_PROMPTS:
+        raise RequestError(
+            f"{len(prompts)} prompts x n={n} asks for {len(prompts) * n} answers; send at most {MAX_PROMPTS} "
+            "per request.",
+            "n",
+        )
     chat_only = {k: body[k] for k in ("logprobs", "top_logprobs", "max_completion_tokens") if k in body}
     plain = {k: v for k, v in body.items() if k not in chat_only}
     if plain.get("max_tokens") is None:
@@ -137,6 +149,7 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
         echo=bool(echo),
         logprobs=logprobs,
         settings=settings_of(plain, max_tokens_limit),
+        n=n,
     )
 
 
@@ -175,7 +188,8 @@ def choice_logprobs(request: CompletionRequest, reply: Reply, first_token: str) 
 def completions_body(
     rid: str, model: str, request: CompletionRequest, answered: Sequence[tuple[str, str, Reply]]
 ) -> dict[str, Any]:
-    """The whole response: one choice per prompt, given as (prompt text, its first token's text, reply)."""
+    """The whole response: a choice per answer, given as (prompt text, its first token's text, reply),
+    ``request.n`` answers to each prompt in turn; a prompt's tokens counted once."""
     choices = []
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     for index, (prompt, first_token, reply) in enumerate(answered):
@@ -188,7 +202,10 @@ def completions_body(
                 "finish_reason": finish_reason(reply),
             }
         )
-        for key, value in usage_body(reply).items():
+        said = usage_body(reply)
+        if index % request.n:  # another choice to the same prompt
+            said = {**said, "prompt_tokens": 0, "total_tokens": said["completion_tokens"]}
+        for key, value in said.items():
             if key in usage:
                 usage[key] += value
     return {
@@ -208,9 +225,11 @@ def completion_chunk(
     finish: str | None = None,
     logprobs: dict[str, Any] | None = None,
     usage: dict[str, Any] | None = None,
+    index: int = 0,
 ) -> dict[str, Any]:
-    """One streamed event: a piece of text (``text=None``: the usage event, with no choice)."""
-    choices = [] if text is None else [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}]
+    """One streamed event: a piece of choice ``index``'s text (``text=None``: the usage event, with
+    no choice)."""
+    choices = [] if text is None else [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]
     body = {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model, "choices": choices}
     if usage is not None:
         body["usage"] = usage

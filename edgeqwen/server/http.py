@@ -125,34 +125,46 @@ def event(body: dict[str, Any]) -> str:
 
 async def data_events(
     generation: AsyncReplyStream,
-    opening: list[dict[str, Any]],
-    piece: Callable[[str], dict[str, Any]],
-    closing: Callable[[Reply], list[dict[str, Any]]],
-    thought: Callable[[str], dict[str, Any]] | None = None,
+    opening: Callable[[int], list[dict[str, Any]]],
+    piece: Callable[[str, int], dict[str, Any]],
+    closing: Callable[[Reply, int], list[dict[str, Any]]],
+    thought: Callable[[str, int], dict[str, Any]] | None = None,
+    more: Callable[[int], Awaitable[AsyncReplyStream]] | None = None,
+    ending: Callable[[list[Reply]], list[dict[str, Any]]] | None = None,
 ) -> AsyncIterator[str]:
-    """A chat or completions stream: its opening events, an event per piece of text (and of
-    thinking, where ``thought`` says how), the events the finished reply closes with, then
-    ``[DONE]``. An error after the headers went out is an event in OpenAI's error shape, as OpenAI
-    sends it."""
+    """A chat or completions stream. For each answer (``generation``, then ``more(i)`` for choice
+    ``i`` where n > 1, started once the one before it has ended, until it gives None): its opening
+    events, an event per piece of text (and of thinking, where ``thought`` says how) and the events
+    its finished reply closes with, each given the choice's index; then ``ending``'s events for all
+    the replies (their usage), then ``[DONE]``. An error after the headers went out is an event in
+    OpenAI's error shape, as OpenAI sends it, and ends the stream."""
+    current: AsyncReplyStream | None = generation
+    replies: list[Reply] = []
     try:
-        for body in opening:
-            yield event(body)
-        async for said in told(generation):
-            if isinstance(said, Thought):
-                if thought is not None:
-                    yield event(thought(said))
-            elif isinstance(said, str):
-                yield event(piece(said))
-            else:
-                reply = said  # the last item: the finished reply
-        for body in closing(reply):
+        while current is not None:
+            index = len(replies)
+            for body in opening(index):
+                yield event(body)
+            async for said in told(current):
+                if isinstance(said, Thought):
+                    if thought is not None:
+                        yield event(thought(said, index))
+                elif isinstance(said, str):
+                    yield event(piece(said, index))
+                else:
+                    replies.append(said)  # the last item: the finished reply
+            for body in closing(replies[-1], index):
+                yield event(body)
+            current = await more(index + 1) if more is not None else None
+        for body in ending(replies) if ending is not None else ():
             yield event(body)
         yield "data: [DONE]\n\n"
     except Exception as exc:
         error = translate(exc)
         yield event(error_body(str(error), error.kind, error.param, error.code))
     finally:
-        generation.cancel()
+        if current is not None:
+            current.cancel()
 
 
 def sse(events: AsyncIterator[str]) -> StreamingResponse:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,10 @@ from ..types import MAX_LOGPROBS, GenerationConfig, Message, Reply, TokenLogprob
 
 __all__ = [
     "ChatRequest",
+    "MAX_CHOICES",
     "RequestError",
+    "choice_settings",
+    "choices_of",
     "chunk_body",
     "completion_body",
     "error_body",
@@ -43,6 +47,7 @@ __all__ = [
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 _FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 _MAX_STOPS = 16
+MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
 _MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)
 
 
@@ -65,6 +70,7 @@ class ChatRequest:
     reasoning_effort: str | None = None  # OpenAI's knob, read as Qwen3's switch (_EFFORT_THINKS)
     parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
+    n: int = 1  # choices, answered in turn (choice_settings gives each its seed)
 
     def answer_kwargs(self, model_thinks: bool = True) -> dict[str, Any]:
         thinking = self.enable_thinking
@@ -79,6 +85,25 @@ class ChatRequest:
             "enable_thinking": thinking,
             **self.settings,
         }
+
+
+def choices_of(body: dict[str, Any]) -> int:
+    """``n``, checked: how many choices to answer."""
+    n = body.get("n")
+    if n is None:
+        return 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
+        raise RequestError(f"n must be a whole number from 1 to {MAX_CHOICES}, got {n!r}.", "n")
+    return n
+
+
+def choice_settings(settings: dict[str, Any], index: int, seed: int) -> dict[str, Any]:
+    """The settings of choice ``index`` of a request with ``n`` > 1: the first as asked, each later
+    one with the next seed after the request's (``seed`` where it gave none), so choices that sample
+    differ, and a request with a seed gets the same choices again."""
+    if index == 0:
+        return settings
+    return {**settings, "seed": (settings.get("seed") if settings.get("seed") is not None else seed) + index}
 
 
 def _content(value: Any, where: str) -> str:
@@ -301,8 +326,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     """Check a decoded JSON body and turn it into a :class:`ChatRequest` (RequestError if bad)."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
-    if body.get("n") not in (None, 1):
-        raise RequestError("n must be 1: this server generates one choice per request.", "n")
+    n = choices_of(body)
     for legacy in ("functions", "function_call"):  # ignored, a client would get no call and no error
         if body.get(legacy) is not None:
             raise RequestError(
@@ -348,6 +372,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         reasoning_effort=effort,
         parallel_tool_calls=parallel is not False,
         settings=settings_of(body, max_tokens_limit),
+        n=n,
     )
 
 
@@ -366,12 +391,15 @@ def finish_reason(reply: Reply) -> str:
     return "stop"
 
 
-def usage_body(reply: Reply) -> dict[str, Any]:
+def usage_body(reply: Reply, *more: Reply) -> dict[str, Any]:
+    """The usage of an answer, and of ``more`` choices to the same prompt: its tokens counted once,
+    the answers' all."""
     m = reply.metrics
+    generated = m.generated_tokens + sum(r.metrics.generated_tokens for r in more)
     return {
         "prompt_tokens": m.prompt_tokens,
-        "completion_tokens": m.generated_tokens,
-        "total_tokens": m.prompt_tokens + m.generated_tokens,
+        "completion_tokens": generated,
+        "total_tokens": m.prompt_tokens + generated,
         "prompt_tokens_details": {"cached_tokens": m.cached_tokens},
     }
 
@@ -402,24 +430,33 @@ def logprobs_body(reply: Reply) -> dict[str, Any] | None:
     return {"content": content, "refusal": None}
 
 
-def completion_body(rid: str, model: str, reply: Reply, parallel: bool = True) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": reply.text if reply.text or not reply.tool_calls else None,
-    }
-    if reply.tool_calls:
-        message["tool_calls"] = tool_calls_body(reply, parallel=parallel)
-    if reply.thinking:
-        message["reasoning_content"] = reply.thinking
+def completion_body(rid: str, model: str, replies: Sequence[Reply], parallel: bool = True) -> dict[str, Any]:
+    """The whole ``chat.completion``: a choice per reply (``n``), in order."""
+    choices = []
+    for index, reply in enumerate(replies):
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": reply.text if reply.text or not reply.tool_calls else None,
+        }
+        if reply.tool_calls:
+            message["tool_calls"] = tool_calls_body(reply, parallel=parallel)
+        if reply.thinking:
+            message["reasoning_content"] = reply.thinking
+        choices.append(
+            {
+                "index": index,
+                "message": message,
+                "finish_reason": finish_reason(reply),
+                "logprobs": logprobs_body(reply),
+            }
+        )
     return {
         "id": rid,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": finish_reason(reply), "logprobs": logprobs_body(reply)}
-        ],
-        "usage": usage_body(reply),
+        "choices": choices,
+        "usage": usage_body(*replies),
     }
 
 
@@ -430,10 +467,12 @@ def chunk_body(
     finish: str | None = None,
     usage: dict[str, Any] | None = None,
     logprobs: dict[str, Any] | None = None,
+    index: int = 0,
 ) -> dict[str, Any]:
-    """One ``chat.completion.chunk``; ``delta=None`` gives the usage-only chunk (no choices)."""
+    """One ``chat.completion.chunk`` of choice ``index``; ``delta=None`` gives the usage-only chunk
+    (no choices)."""
     body: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
+    choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
     body["choices"] = [] if delta is None else [choice]
     if usage is not None:
         body["usage"] = usage

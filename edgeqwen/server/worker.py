@@ -48,11 +48,13 @@ class ModelWorker:
         """Requests waiting for the model."""
         return self.bot.waiting
 
-    async def submit(self, request: ChatRequest) -> AsyncReplyStream:
+    async def submit(self, request: ChatRequest, queued: bool = True) -> AsyncReplyStream:
         """Wait for the model and start ``request``. Raises QueueFullError when the line is full,
-        and the prompt's own errors (InvalidRequestError, ...) before anything is generated."""
+        and the prompt's own errors (InvalidRequestError, ...) before anything is generated.
+        ``queued=False``: a later choice of a request already let in (n > 1)."""
         thinks = self.bot.assistant.backend.template.supports_thinking
-        return await self._start(lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks)))
+        answer = lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks))  # noqa: E731
+        return await self._start(answer, queued)
 
     async def submit_prompt(
         self, prompt: str | Sequence[int], settings: dict[str, Any], queued: bool = True

@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 from fakes import qwen_scripted
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeqwen import Assistant, InvalidRequestError, Message
 from edgeqwen.chat import OutputParser, template_for
@@ -213,3 +215,40 @@ def test_the_servers_continue_a_final_assistant_message():
     assert ollama.status_code == 200 and ollama.json()["message"]["content"] == " Paris."
     bad = client.post("/v1/chat/completions", json={"messages": messages, "response_format": {"type": "json_object"}})
     assert bad.status_code == 400 and "continues an assistant message" in bad.json()["error"]["message"]
+
+
+_PIECES = [
+    "<think>",
+    "</think>",
+    "\n",
+    "\n\n",
+    "<tool_call>",
+    "</tool_call>",
+    '{"name": "f", "arguments": {}}',
+    "Paris",
+    " is",
+    "<",
+    "a",
+]
+
+
+@given(
+    pieces=st.lists(st.sampled_from(_PIECES), max_size=12),
+    cut=st.integers(min_value=0, max_value=200),
+    thinking=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_seeded_parse_is_the_end_of_the_whole_parse(pieces, cut, thinking):
+    """Wherever the continued text ends in the model's output (inside markup too), the reply holds
+    the end of what the whole output parses to: its text and thinking are suffixes of the whole's,
+    its calls the same, and what it streams adds up to its text."""
+    raw = "".join(pieces)
+    cut = min(cut, len(raw))
+    whole = OutputParser(allow_thinking=thinking)
+    whole.feed(raw)
+    _, everything = whole.finish()
+    parser = OutputParser(allow_thinking=thinking, seed=raw[:cut])
+    shown = parser.feed(raw[cut:])
+    tail, added = parser.finish()
+    assert everything.content.endswith(added.content) and everything.thinking.endswith(added.thinking)
+    assert added.tool_calls == everything.tool_calls and shown + tail == added.content

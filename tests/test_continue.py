@@ -162,13 +162,20 @@ def test_the_prefill_check_reads_the_state_where_it_is_told(tok):
     assert seen == [10.0] and model.prefills == [10]
 
 
-def test_the_probe_reads_the_state_before_the_continued_text(tiny_ggufs, monkeypatch):
-    """llama.cpp: the state the probe is handed for a continued answer is the one a prompt without
-    the continued text ends in (as the probe was trained), not the state at its last word."""
-    from edgeqwen.backends.llamacpp import LlamaCppBackend
+@pytest.mark.parametrize("engine", ["llamacpp", "onnx"])
+def test_the_probe_reads_the_state_before_the_continued_text(engine, tiny_ggufs, tiny_models, monkeypatch):
+    """llama.cpp and ONNX: the state the probe is handed for a continued answer is the one a prompt
+    without the continued text ends in (as the probe was trained), not the state at its last word."""
     from edgeqwen.safety import guard as guard_module
 
-    backend = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512)
+    if engine == "llamacpp":
+        from edgeqwen.backends.llamacpp import LlamaCppBackend
+
+        backend = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512)
+    else:
+        from edgeqwen.backends.onnx import OnnxBackend
+
+        backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
     seen = []
 
     def prefill_check(self, backend_, decision, events, text):
@@ -184,7 +191,7 @@ def test_the_probe_reads_the_state_before_the_continued_text(tiny_ggufs, monkeyp
     ask = Message("user", "Tell me something about the weather today.")
     bot.answer([ask]).reply()
     bot.answer([ask, Message("assistant", "The weather today is")]).reply()
-    backend.model.prefill([0, 1])  # another prompt in between: the cache holds neither now
+    backend.model.prefill([1, 2, 3])  # another prompt in between: the cache holds neither now
     bot.answer([ask, Message("assistant", "The weather today is")]).reply()
     head, after, fresh = seen
     tol = 1e-4 * np.abs(head).max()

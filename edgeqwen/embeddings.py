@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import InvalidRequestError, ModelLoadError
-from .hub import SideModel
+from .sidemodel import SideModel
 from .tokenizer import Tokenizer
 from .types import check_text
 
@@ -52,7 +52,7 @@ class Embedder(SideModel):
     ``model``: a catalog embedding model's name, a GGUF file or a model folder; None takes the
     installed one. ``context_length``: the longest text, in tokens, it reads, its closing token
     included (8,192 by default, or less where the model or this machine's free memory holds less:
-    :func:`~edgeqwen.hub.side_context`).
+    :func:`~edgeqwen.sidemodel.side_context`).
     """
 
     role = "embedding"

@@ -25,7 +25,7 @@ import numpy as np
 
 from .embeddings import RETRIEVAL
 from .errors import InvalidRequestError, ModelLoadError
-from .hub import SideModel
+from .sidemodel import SideModel
 from .tokenizer import Tokenizer
 from .types import check_text
 

@@ -103,7 +103,7 @@ LAYERS = [
         "edgeqwen.turns",
         "edgeqwen.__init__",
     ),
-    ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.pull"),
+    ("edgeqwen.safety", "edgeqwen.hub", "edgeqwen.sidemodel", "edgeqwen.pull"),
     ("edgeqwen.backends",),
     ("edgeqwen.runtime", "edgeqwen.toolspec", "edgeqwen.probe", "edgeqwen.convert"),
     (

@@ -151,7 +151,7 @@ def test_embed_iter_gives_each_vector_as_it_comes_after_checking_every_text(embe
 
 
 def test_the_default_window_is_8192_or_what_the_model_and_free_memory_hold(tiny_ggufs, tiny_models):
-    from edgeqwen.hub import side_context as default_context
+    from edgeqwen.sidemodel import side_context as default_context
 
     for model in (tiny_ggufs["qwen3-f32"], tiny_models["qwen3"]["fp32"]):
         assert default_context(model, available=2**40) == 2048  # the tiny model reads 2,048 at most

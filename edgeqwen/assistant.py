@@ -21,7 +21,7 @@ from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
-from .turns import Turn, answerable, continued, new_messages, only_messages, raw_prompt
+from .turns import Turn, answerable, continued, continued_text, new_messages, only_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -175,25 +175,8 @@ class Assistant:
             self._conversation(turn, history), turn.tools, add_generation_prompt=True, enable_thinking=thinking
         )
         if turn.continued is not None:
-            pieces.append(self._continued_text(turn.continued, thinking))
+            pieces.append(continued_text(turn.continued, template.family, thinking))
         return template.encode(self.backend.tokenizer, pieces)
-
-    def _continued_text(self, message: Message, thinking: bool) -> str:
-        """What a continued assistant message puts after the template's start of the answer: its
-        text, or its thinking (still open where the message has no text yet) and then its text."""
-        if not message.thinking:
-            return message.content
-        # a server elsewhere is sent the message's text only (OpenAI's API has no field for it)
-        if not (thinking and self.backend.template.family == "qwen3"):
-            raise InvalidRequestError(
-                "The assistant message to continue has thinking (reasoning_content), which only a local Qwen3 "
-                "model thinking reads: turn thinking on (enable_thinking=True), or leave the thinking out.",
-                "messages",
-            )
-        text = "<think>\n" + message.thinking.lstrip("\n")
-        if message.content:
-            text = text.rstrip("\n") + "\n</think>\n\n" + message.content.lstrip("\n")
-        return text
 
     def _check_at(self, turn: Turn, ids: Sequence[int], history: Sequence[Message], thinking: bool) -> int:
         """Where the activation probe reads a prompt that continues an assistant message: the end
@@ -352,7 +335,7 @@ class Assistant:
             tools=turn.tools if tool_choice != "none" else (),
             logprobs=config.logprobs is not None,
             plain=raw,
-            seed=self._continued_text(turn.continued, thinking) if turn.continued is not None else "",
+            seed=continued_text(turn.continued, self.backend.template.family, thinking) if turn.continued else "",
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:

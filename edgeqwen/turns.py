@@ -14,7 +14,7 @@ from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
 from .types import Message, check_text
 
-__all__ = ["Turn", "answerable", "continued", "new_messages", "only_messages", "raw_prompt"]
+__all__ = ["Turn", "answerable", "continued", "continued_text", "new_messages", "only_messages", "raw_prompt"]
 
 
 def new_messages(text: object) -> list[Message]:
@@ -73,6 +73,25 @@ def continued(messages: Sequence[Message]) -> tuple[list[Message], Message | Non
             "messages",
         )
     return list(messages[:-1]), last
+
+
+def continued_text(message: Message, family: str, thinking: bool) -> str:
+    """What a continued assistant message puts after the template's start of the answer (a
+    ``ChatTemplate.family``'s): its text, or its thinking (still open where the message has no text
+    yet) and then its text."""
+    if not message.thinking:
+        return message.content
+    # a server elsewhere is sent the message's text only (OpenAI's API has no field for it)
+    if not (thinking and family == "qwen3"):
+        raise InvalidRequestError(
+            "The assistant message to continue has thinking (reasoning_content), which only a local Qwen3 "
+            "model thinking reads: turn thinking on (enable_thinking=True), or leave the thinking out.",
+            "messages",
+        )
+    text = "<think>\n" + message.thinking.lstrip("\n")
+    if message.content:
+        text = text.rstrip("\n") + "\n</think>\n\n" + message.content.lstrip("\n")
+    return text
 
 
 def answerable(messages: Sequence[Message]) -> int:

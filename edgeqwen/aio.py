@@ -337,6 +337,10 @@ class AsyncAssistant:
         """Start an answer to a conversation the caller keeps, as :meth:`edgeqwen.Assistant.answer`."""
         return await self._open(lambda: self.assistant.answer(messages, **options))
 
+    async def resume(self, **options: Any) -> AsyncReplyStream:
+        """Go on with the last answer from where it ended, as :meth:`edgeqwen.Assistant.resume`."""
+        return await self._open(lambda: self.assistant.resume(**options))
+
     async def complete(self, prompt: str | Sequence[int], **options: Any) -> AsyncReplyStream:
         """Start continuing a raw prompt, as :meth:`edgeqwen.Assistant.complete`."""
         return await self._open(lambda: self.assistant.complete(prompt, **options))

@@ -235,6 +235,19 @@ class Assistant:
         turn = Turn(tuple(new), tuple(self._history), self.system, tuple(self.tools), remember=True)
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
+    def resume(self, *, enable_thinking: bool | None = None, **overrides: Any) -> ReplyStream:
+        """Go on with the last answer in the history from where it ended (cut at ``max_tokens``, or
+        stopped): the model continues its own text, the reply holds what it adds, and the history's
+        last answer grows by it. The request it answers was screened when it was asked; the output
+        filters read what is added."""
+        last = self._history[-1] if self._history else None
+        if last is None or last.role != "assistant" or last.tool_calls:
+            why = "it ended in tool calls" if last is not None and last.tool_calls else "there is no answer yet"
+            raise InvalidRequestError(f"Nothing to resume: {why}. Ask something with chat() or stream().")
+        history = tuple(self._history[:-1])
+        turn = Turn((), history, self.system, tuple(self.tools), remember=True, continued=last, own=True)
+        return self._start(turn, enable_thinking, None, "auto", overrides)
+
     def answer(
         self,
         messages: Sequence[Message],
@@ -291,8 +304,8 @@ class Assistant:
         refused, events, decision = self._check_input(turn)
         if refused is not None:
             return refused
-        if turn.remember:
-            self._history = kept
+        if turn.remember:  # a resumed answer stays in it as it was until the new part is added
+            self._history = kept + ([turn.continued] if turn.own and turn.continued is not None else [])
         fmt = self._format(turn, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
@@ -390,6 +403,16 @@ class Assistant:
         def on_done(reply: Reply) -> None:
             if not turn.remember:
                 return
+            if turn.continued is not None:  # the last answer, resumed: it grows by what was added
+                last = turn.continued
+                grown = Message(
+                    "assistant",
+                    last.content + reply.text,
+                    thinking=last.thinking + reply.thinking,
+                    tool_calls=reply.tool_calls,
+                )
+                self._history[-1] = grown
+                return
             answer = Message(
                 "assistant",
                 reply.text,
@@ -412,7 +435,7 @@ class Assistant:
             return None, list(decision.events), decision
 
         def on_done(reply: Reply) -> None:
-            if turn.remember:
+            if turn.remember and turn.continued is None:  # a resumed answer is left as it was
                 self._history.extend([*turn.new, Message("assistant", reply.text)])
 
         chunk = Chunk(

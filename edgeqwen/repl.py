@@ -13,11 +13,14 @@ from typing import Literal
 
 __all__ = ["CHAT_HELP", "COMMANDS", "ChatAction", "ChatLine", "mistyped", "parse_chat_line"]
 
-CHAT_HELP = "Type a message; /reset, /system TEXT, /exit, /help. Ctrl-C stops an answer."
-COMMANDS = ("/reset", "/system", "/exit", "/quit", "/bye", "/help")
+CHAT_HELP = (
+    "Type a message; /continue goes on with the last answer, /reset, /system TEXT, /exit, /help. "
+    "Ctrl-C stops an answer."
+)
+COMMANDS = ("/reset", "/system", "/continue", "/exit", "/quit", "/bye", "/help")
 _COMMAND = re.compile(r"/[A-Za-z?]+")
 
-ChatAction = Literal["empty", "exit", "reset", "show_system", "set_system", "help", "unknown", "message"]
+ChatAction = Literal["empty", "exit", "reset", "show_system", "set_system", "continue", "help", "unknown", "message"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ def parse_chat_line(line: str) -> ChatLine:
         return ChatLine("exit")
     if command == "/reset":
         return ChatLine("reset")
+    if command == "/continue" and not rest:
+        return ChatLine("continue")
     if command == "/system":
         # a bare /system shows the prompt: setting it to "" would be a surprise
         return ChatLine("set_system", rest.strip()) if rest.strip() else ChatLine("show_system")

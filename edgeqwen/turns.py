@@ -121,13 +121,15 @@ class Turn:
     remember: bool
     raw: tuple[int, ...] | None = None  # a raw prompt's ids: no template, system prompt or history
     continued: Message | None = None  # a final assistant message the answer goes on from
+    own: bool = False  # the continued message is the model's own answer (resume), not the caller's
 
     @property
     def user_text(self) -> str:
         """The new user text: what the policy screens and the output filters read beside. A
-        continued message is the caller's words too (a prefill is a known way round refusals)."""
+        continued message is the caller's words too (a prefill is a known way round refusals),
+        but for the model's own answer going on (read when it was asked)."""
         texts = [m.content for m in self.new if m.role == "user"]
-        if self.continued is not None:
+        if self.continued is not None and not self.own:
             texts += [t for t in (self.continued.thinking, self.continued.content) if t]
         return "\n".join(texts)
 

@@ -225,6 +225,8 @@ def test_chat_session_commands(tiny_models):
         ("/system  Be brief. ", "set_system", "Be brief.", None),
         ("/system", "show_system", "", None),
         ("/?", "help", "", None),
+        ("/Continue", "continue", "", None),
+        ("/contnue", "unknown", "", "/continue"),
         ("/hlep", "unknown", "", "/help"),
         ("/sytem Be brief.", "unknown", "", "/system"),
         ("/frobnicate", "unknown", "", None),

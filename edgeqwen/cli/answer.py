@@ -134,6 +134,8 @@ def run(
         _echo(stream)
         reply = stream.reply()
         click.echo()
+        if reply.finish_reason == "length":
+            say(f"(cut {_where_cut(reply, bot.config.max_tokens)}: -n/--max-tokens sets how many an answer may have)")
     else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
         reply = start(prompt, response_format=response_format).reply()
         value_of(reply)
@@ -161,6 +163,13 @@ def _echo(stream: ReplyStream) -> None:
         click.echo(text, nl=False)
     if thinking:
         say(click.style("\n[/thinking]", dim=True))
+
+
+def _where_cut(reply: Reply, max_tokens: int) -> str:
+    """Where an answer that ended at its length was cut: its token bound, or the context window's end."""
+    if reply.metrics.generated_tokens >= max_tokens:
+        return f"at {max_tokens} tokens"
+    return "where the context window ends (--context-length)"
 
 
 def _response_format(
@@ -263,21 +272,23 @@ def chat(model: str | None, **opts: Any) -> None:
         elif parsed.action == "unknown":  # the line stays on screen, to fix and send again
             hint = f" Did you mean {parsed.meant}? Nothing was sent." if parsed.meant else ""
             say(f"Unknown command {parsed.command}.{hint} {CHAT_HELP}")
-        if parsed.action != "message":
+        if parsed.action not in ("message", "continue"):
             continue
         try:
-            stream = bot.stream(line)
+            stream = bot.stream(line) if parsed.action == "message" else bot.resume()
         except InvalidRequestError as exc:  # one bad line: say why, keep the session
             say(f"Error: {exc}")
             continue
         try:
             _echo(stream)
         except KeyboardInterrupt:
-            say("\n(stopped)")
+            say("\n(stopped: /continue goes on)")
         click.echo()
         reply = stream.reply()
         if reply.trimmed_turns:
             say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
+        if reply.finish_reason == "length":
+            say(f"(cut {_where_cut(reply, bot.config.max_tokens)}: /continue goes on)")
 
 
 @click.command()

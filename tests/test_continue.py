@@ -162,6 +162,24 @@ def test_the_prefill_check_reads_the_state_where_it_is_told(tok):
     assert seen == [10.0] and model.prefills == [10]
 
 
+def test_a_continued_answer_after_its_own_prompt_keeps_the_cache(tok):
+    """Open WebUI's Continue: the prompt was answered (its state checked), and comes back with the
+    answer so far after it. The check reads the state it read then, instead of prefilling the
+    prompt again, which would drop the answer from the cache and prefill it anew."""
+    ids = tok.encode(" Paris.")
+    seen = []
+
+    def check(hidden):
+        seen.append(float(hidden[0]))
+
+    model = _Hidden([*ids, 151645])
+    list(stream_generate(model, tok, list(range(1, 8)), prefill_check=check))
+    list(stream_generate(model, tok, list(range(1, 12)), prefill_check=check, check_at=7))
+    assert seen == [7.0, 7.0] and model.prefills == [7, 11]  # not [7, 7, 11]
+    list(stream_generate(model, tok, list(range(1, 12)), prefill_check=check, check_at=5))  # another head
+    assert seen[-1] == 5.0 and model.prefills[-2:] == [5, 11]
+
+
 @pytest.mark.parametrize("engine", ["llamacpp", "onnx"])
 def test_the_probe_reads_the_state_before_the_continued_text(engine, tiny_ggufs, tiny_models, monkeypatch):
     """llama.cpp and ONNX: the state the probe is handed for a continued answer is the one a prompt
@@ -189,14 +207,12 @@ def test_the_probe_reads_the_state_before_the_continued_text(engine, tiny_ggufs,
     )
     bot = Assistant(backend=backend, policy="default", max_tokens=2)
     ask = Message("user", "Tell me something about the weather today.")
-    bot.answer([ask]).reply()
-    bot.answer([ask, Message("assistant", "The weather today is")]).reply()
-    backend.model.prefill([1, 2, 3])  # another prompt in between: the cache holds neither now
-    bot.answer([ask, Message("assistant", "The weather today is")]).reply()
-    head, after, fresh = seen
+    bot.answer([ask, Message("assistant", "The weather today is")]).reply()  # the head prefilled first
+    bot.answer([ask]).reply()  # the head as a whole prompt
+    after, head = seen
     tol = 1e-4 * np.abs(head).max()
-    assert np.allclose(after, head, atol=tol) and np.allclose(fresh, head, atol=tol)
-    whole = backend.hidden_state(list(requests[-1].prompt_ids))  # the state at the continued text's last word
+    assert np.allclose(after, head, atol=tol)
+    whole = backend.hidden_state(list(requests[0].prompt_ids))  # the state at the continued text's last word
     assert not np.allclose(whole, head, atol=tol)
 
 

@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -266,6 +268,12 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return best
 
 
+# The last prompt whose state a prefill check read, per model. A continued answer's check at the
+# end of that same prompt (Open WebUI's Continue sends the answer so far back after it) reads the
+# state from here: prefilling that prompt again would drop the answer from the cache.
+_CHECKED: WeakKeyDictionary[Any, tuple[tuple[int, ...], np.ndarray]] = WeakKeyDictionary()
+
+
 def stream_generate(
     model,
     tokenizer: Tokenizer,
@@ -281,8 +289,8 @@ def stream_generate(
     :class:`Metrics`. Stop tokens and stop strings end the answer and are not emitted.
     ``prefill_check`` sees the prompt's last hidden state (``model.last_hidden``) once the prefill
     is done; a text it returns is the whole answer, finish reason ``refused``. ``check_at``: the
-    state it sees is that of the first ``check_at`` tokens instead (prefilled first; the rest then
-    reuses them from the cache)."""
+    state it sees is that of the first ``check_at`` tokens instead (prefilled first, unless the last
+    check read that very prompt; the rest then reuses them from the cache)."""
     config = config or GenerationConfig()
     prompt_ids = [int(t) for t in prompt_ids]
     if not prompt_ids:
@@ -319,13 +327,21 @@ def stream_generate(
     early = None  # what the cache held before a check part-way through (the rest then reuses the part)
     prefilled = len(prompt_ids)
     if prefill_check is not None and 0 < check_at < len(prompt_ids):
-        model.prefill(prompt_ids[:check_at])
-        early = int(getattr(model, "last_reused", 0))
-        refusal = prefill_check(model.last_hidden)
+        head = tuple(prompt_ids[:check_at])
+        known = _CHECKED.get(model)
+        if known is not None and known[0] == head:
+            hidden = known[1]
+        else:
+            model.prefill(head)
+            early, hidden = int(getattr(model, "last_reused", 0)), model.last_hidden
+            if hidden is not None:
+                _CHECKED[model] = (head, hidden)
+        refusal = prefill_check(hidden)
         prefill_check = None
         if refusal is not None:
             first = last = time.perf_counter()
-            pending, finish, prefilled = refusal, "refused", check_at
+            pending, finish = refusal, "refused"
+            prefilled, early = (0, 0) if early is None else (check_at, early)
     steps = generate_step(model, prompt_ids, sampler, procs, max_tokens, scored, lookup)
     try:
         for token, _logits in steps if finish is None else ():
@@ -333,6 +349,8 @@ def stream_generate(
             if generated == 0:
                 first = last
                 if prefill_check is not None:
+                    if model.last_hidden is not None:
+                        _CHECKED[model] = (tuple(prompt_ids), model.last_hidden)
                     refusal = prefill_check(model.last_hidden)
                     if refusal is not None:
                         pending, finish = refusal, "refused"

@@ -33,6 +33,7 @@ Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", "filtered"]
 MAX_LOGPROBS = 20  # alternatives a token may report, as OpenAI's top_logprobs
 MAX_LOOKUP = 32  # tokens prompt lookup may guess a step: a longer guess is checked as a prompt chunk
+PREDICTION_LOOKUP = 3  # prompt lookup's width where a prediction turns it on (docs/performance.md)
 
 
 def _check(cond: bool, message: str, param: str | None = None) -> None:
@@ -191,6 +192,9 @@ class GenerationConfig:
     tokens a step from the text so far and have the model check them in one pass (speculative
     decoding without a draft model, runtime/lookup.py); the answer is the one it would write
     without guessing, faster where it repeats what it read. 0 (off) to ``MAX_LOOKUP``.
+    ``prediction``: text the answer is expected to be much like (OpenAI's Predicted Outputs: the
+    file an edit rewrites); prompt lookup guesses from it first, and is on at
+    :data:`PREDICTION_LOOKUP` where ``prompt_lookup`` is 0. The answer is the model's either way.
     """
 
     max_tokens: int = 512
@@ -209,6 +213,12 @@ class GenerationConfig:
     logprobs: int | None = None
     prompt_logprobs: int | None = None
     prompt_lookup: int = 0
+    prediction: str = ""
+
+    @property
+    def lookup_width(self) -> int:
+        """Tokens prompt lookup guesses a step: as asked, or a prediction's default (0: off)."""
+        return self.prompt_lookup or (PREDICTION_LOOKUP if self.prediction else 0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
@@ -287,6 +297,12 @@ class GenerationConfig:
             f"prompt_lookup must be a whole number of tokens to guess a step, 0 (off) to {MAX_LOOKUP}; "
             f"got {self.prompt_lookup!r}.",
             "prompt_lookup",
+        )
+        _check(
+            isinstance(self.prediction, str),
+            "prediction must be text (what the answer is expected to be much like), not "
+            f"{type(self.prediction).__name__}.",
+            "prediction",
         )
 
     def with_(self, **changes: Any) -> GenerationConfig:

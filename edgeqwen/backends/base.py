@@ -202,6 +202,7 @@ class LoopBackend(Backend):
         return hasattr(self.model, "verify")
 
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        # a prediction alone only hints at speed: nothing to warn of where it cannot be used
         if request.config.prompt_lookup and not self.supports_prompt_lookup and not self.__dict__.get("_lookup_warned"):
             self.__dict__["_lookup_warned"] = True
             warnings.warn(

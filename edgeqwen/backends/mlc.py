@@ -152,7 +152,8 @@ class MlcBackend(Backend):
     name = "mlc"
     supports_logits_processors = False
     supports_response_format = True
-    unsupported_settings = ("top_k", "min_p", "repetition_penalty", "prompt_lookup")  # not in MLC's protocol
+    # not in MLC's protocol
+    unsupported_settings = ("top_k", "min_p", "repetition_penalty", "prompt_lookup", "prediction")
     streams_token_ids = False  # MLC streams text
 
     def __init__(
@@ -211,11 +212,12 @@ class MlcBackend(Backend):
                 self._warned.add(name)
                 instead = (
                     "the answer is the same, decoded a token a step"
-                    if name == "prompt_lookup"
+                    if name in ("prompt_lookup", "prediction")
                     else "use temperature/top_p and presence/frequency penalties"
                 )
+                shown = getattr(config, name) if name != "prediction" else "..."
                 warnings.warn(
-                    f"{name}={getattr(config, name)} is ignored on the MLC backend: MLC's OpenAI protocol "
+                    f"{name}={shown} is ignored on the MLC backend: MLC's OpenAI protocol "
                     f"has no such field ({instead}).",
                     UnsupportedSettingWarning,
                     stacklevel=4,

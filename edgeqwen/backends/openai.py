@@ -267,6 +267,8 @@ def _sampling(config: GenerationConfig) -> dict[str, Any]:
             out[name] = getattr(config, name)
     if config.seed is not None:
         out["seed"] = config.seed
+    if config.prediction:  # OpenAI's Predicted Outputs, which edgeqwen serve reads too
+        out["prediction"] = {"type": "content", "content": config.prediction}
     if config.logit_bias:  # the ids are this model's; the server's must be the same tokenizer's
         out["logit_bias"] = {str(t): b for t, b in config.logit_bias}
     if config.stop:

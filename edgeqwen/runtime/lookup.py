@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOOKUP_NGRAM", "find_draft"]
+__all__ = ["LOOKUP_NGRAM", "find_draft", "find_in_source"]
 
 # Longest and shortest run of last tokens looked up; the longest found wins. A single token
 # ("the", a comma) recurs everywhere and continues differently each time, and a failed guess
@@ -25,6 +25,33 @@ __all__ = ["LOOKUP_NGRAM", "find_draft"]
 LOOKUP_NGRAM = (3, 2)
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+def find_in_source(
+    tokens: np.ndarray,
+    source: np.ndarray,
+    width: int,
+    after: int = 0,
+    longest: int = LOOKUP_NGRAM[0],
+    shortest: int = LOOKUP_NGRAM[1],
+) -> tuple[np.ndarray, int]:
+    """Up to ``width`` tokens of ``source`` (a prediction of the answer) that follow an occurrence
+    of the sequence's last ``longest`` tokens (or fewer, down to ``shortest``): the first at or
+    after ``after`` (where the last guess from it ended: an edit goes through its file in order,
+    and a line that recurs would otherwise send the guess back), else the last before it. Returns
+    the guess and where it ends in ``source`` (``after`` when there is none)."""
+    n, m = int(tokens.size), int(source.size)
+    if width <= 0 or n < 1 or m < 2:
+        return _NONE, after
+    for size in range(min(longest, n, m - 1), shortest - 1, -1):
+        windows = np.lib.stride_tricks.sliding_window_view(source[: m - 1], size)
+        hits = np.flatnonzero((windows == tokens[n - size :]).all(axis=1)) + size  # where each guess starts
+        if hits.size:
+            later = hits[hits >= after]
+            start = int(later[0]) if later.size else int(hits[-1])
+            draft = np.asarray(source[start : start + width], dtype=np.int64)
+            return draft, start + int(draft.size)
+    return _NONE, after
 
 
 def find_draft(

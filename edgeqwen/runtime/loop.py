@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InvalidRequestError, PromptTooLongError
 from ..tokenizer import Tokenizer
 from ..types import Chunk, GenerationConfig, Metrics, TokenLogprob
-from .lookup import find_draft
+from .lookup import find_draft, find_in_source
 from .sampling import (
     Judge,
     LogitsProcessor,
@@ -95,6 +95,8 @@ class Lookup:
 
     width: int
     judge: Judge
+    source: np.ndarray | None = None  # a prediction's tokens, guessed from first (find_in_source)
+    source_at: int = 0  # where the last guess from it ended
     drafted: int = 0
     accepted: int = 0
     rest: int = 0  # steps to decode without guessing: after a pass whose guesses all failed,
@@ -150,8 +152,12 @@ def _speculate(
                         tokens[n + len(forced)] = f
                         forced.append(f)
                 m = n + len(forced)
-                room = min(lookup.width, max_tokens - produced - len(forced) - 1)
-                draft = find_draft(tokens[:m], 0 if lookup.rest else room)
+                room = 0 if lookup.rest else min(lookup.width, max_tokens - produced - len(forced) - 1)
+                draft = tokens[:0]
+                if lookup.source is not None:
+                    draft, lookup.source_at = find_in_source(tokens[:m], lookup.source, room, lookup.source_at)
+                if not draft.size:
+                    draft = find_draft(tokens[:m], room)
                 lookup.rest = max(0, lookup.rest - 1)
                 feed = [token, *forced, *draft.tolist()]
                 if draft.size:  # the rows after the last forced token and after each guess
@@ -308,9 +314,10 @@ def stream_generate(
     rng = np.random.default_rng(config.seed) if config.temperature > 0 else None
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng)
     lookup = None
-    if config.prompt_lookup > 0:
+    if config.lookup_width > 0:
         judge = make_judge(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng)
-        lookup = Lookup(config.prompt_lookup, judge)
+        source = np.asarray(tokenizer.encode(config.prediction), dtype=np.int64) if config.prediction else None
+        lookup = Lookup(config.lookup_width, judge, source)
     procs = make_logits_processors(config, processors)
     procs.insert(0, _mask_padding(tokenizer.vocab_size))
     logprobs = _Logprobs(tokenizer, config.logprobs) if config.logprobs is not None else None

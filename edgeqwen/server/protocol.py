@@ -216,6 +216,15 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         out["max_tokens"] = max_tokens_limit
     else:
         out["max_tokens"] = limit
+    prediction = body.get("prediction")
+    if prediction is not None:  # OpenAI's Predicted Outputs: what the answer is expected to be much like
+        if not isinstance(prediction, dict) or prediction.get("type") != "content":
+            raise RequestError(
+                'prediction must be {"type": "content", "content": TEXT}, the text the answer is expected to be '
+                "much like.",
+                "prediction",
+            )
+        out["prediction"] = _content(prediction.get("content"), "prediction.content")
     stop = body.get("stop")
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop
@@ -393,15 +402,25 @@ def finish_reason(reply: Reply) -> str:
 
 def usage_body(reply: Reply, *more: Reply) -> dict[str, Any]:
     """The usage of an answer, and of ``more`` choices to the same prompt: its tokens counted once,
-    the answers' all."""
+    the answers' all; where tokens were guessed (a prediction, prompt lookup), how many the model
+    took and how many it did not, in OpenAI's Predicted Outputs fields."""
     m = reply.metrics
-    generated = m.generated_tokens + sum(r.metrics.generated_tokens for r in more)
-    return {
+    replies = (reply, *more)
+    generated = sum(r.metrics.generated_tokens for r in replies)
+    out: dict[str, Any] = {
         "prompt_tokens": m.prompt_tokens,
         "completion_tokens": generated,
         "total_tokens": m.prompt_tokens + generated,
         "prompt_tokens_details": {"cached_tokens": m.cached_tokens},
     }
+    drafted = sum(r.metrics.drafted_tokens for r in replies)
+    if drafted:
+        accepted = sum(r.metrics.accepted_tokens for r in replies)
+        out["completion_tokens_details"] = {
+            "accepted_prediction_tokens": accepted,
+            "rejected_prediction_tokens": drafted - accepted,
+        }
+    return out
 
 
 def tool_calls_body(reply: Reply, streaming: bool = False, parallel: bool = True) -> list[dict[str, Any]]:

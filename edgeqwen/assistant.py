@@ -244,6 +244,11 @@ class Assistant:
         if last is None or last.role != "assistant" or last.tool_calls:
             why = "it ended in tool calls" if last is not None and last.tool_calls else "there is no answer yet"
             raise InvalidRequestError(f"Nothing to resume: {why}. Ask something with chat() or stream().")
+        if last.thinking and not (self.enable_thinking if enable_thinking is None else enable_thinking):
+            raise InvalidRequestError(
+                "The answer to resume was thinking: resume it with thinking on (enable_thinking=True), as asked.",
+                "enable_thinking",
+            )
         history = tuple(self._history[:-1])
         turn = Turn((), history, self.system, tuple(self.tools), remember=True, continued=last, own=True)
         return self._start(turn, enable_thinking, None, "auto", overrides)

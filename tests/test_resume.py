@@ -86,6 +86,8 @@ def test_a_cut_thinking_goes_on_thinking(qwen3_tokenizer_json):
     assert more.text == "Seven." and (cut.thinking + more.thinking).endswith("a number.")
     last = bot.history[-1]
     assert last.content == "Seven." and last.thinking == cut.thinking + more.thinking
+    with pytest.raises(InvalidRequestError, match="resume it with thinking on"):
+        bot.resume(enable_thinking=False)
 
 
 def test_async_resume():

@@ -423,7 +423,8 @@ class Assistant:
                 reply.text,
                 thinking=reply.thinking,
                 tool_calls=reply.tool_calls,
-                token_ids=(reply.token_ids[:-1] if reply.finish_reason == "stop" else reply.token_ids) or None,
+                # every token the model wrote (its end token is not among them: the template adds it)
+                token_ids=reply.token_ids or None,
             )
             self._history.extend([*turn.new, answer])
 

@@ -30,9 +30,8 @@ def test_stream_is_valid_utf8_and_equals_reply(qwen2, lang):
         for chunk in chunks:
             chunk.encode("utf-8")  # never a lone surrogate or a split character
         assert "".join(chunks) == reply.text
-        # the non-streamed text is the plain decode of the generated tokens
-        generated = reply.token_ids
-        assert reply.text == qwen2.tokenizer.decode(generated[: len(generated) - (reply.finish_reason == "stop")])
+        # the non-streamed text is the plain decode of the generated tokens (the end token is not one)
+        assert reply.text == qwen2.tokenizer.decode(list(reply.token_ids))
 
 
 def test_chat_and_stream_agree(qwen2):
@@ -201,3 +200,22 @@ def test_kept_prefixes_stay_within_their_share_of_the_context(qwen2):
     model.keep_prefix(list(range(300)))  # more than the share alone: never kept
     assert list(model._kept) == [tuple(o) for o in openings[2:]]
     model.reset()
+
+
+def test_the_next_turn_holds_the_whole_answer_before_it():
+    """The history kept an answer that ended on its end token without its last word: the next
+    turn's prompt read "Hello there" for "Hello there." (on every backend: the demo model on
+    llama.cpp kept "The capital of France is Paris" of "... Paris."). The end token was never
+    among the reply's token ids; the last real token was dropped in its place."""
+    from edgeqwen.testing import FakeBackend
+
+    fake = FakeBackend(["Hello there.", "Fine."])
+    bot = Assistant(backend=fake, policy="none")
+    first = bot.chat("Hi")
+    assert first.finish_reason == "stop" and fake.tokenizer.decode(list(bot.history[-1].token_ids)) == "Hello there."
+    bot.chat("How are you?")
+    prompt = list(fake.requests[-1].prompt_ids)
+    end = fake.tokenizer.token_id("<|im_end|>")
+    answer = fake.tokenizer.encode("Hello there.")
+    at = next(i for i in range(len(prompt)) if prompt[i : i + len(answer)] == answer)
+    assert prompt[at + len(answer)] == end  # the whole answer, then the end the template writes

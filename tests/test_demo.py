@@ -42,3 +42,14 @@ def test_demo_multi_turn_reuses_cache(demo_model):
     second = bot.chat("What color is it when it is not ripe?")
     assert first.text.strip() and second.text.strip()
     assert second.metrics.cached_tokens >= first.metrics.prompt_tokens
+
+
+def test_a_stopped_answer_is_reused_whole_from_the_cache(demo_model):
+    """After an answer that stopped on its end token, the next turn prefills only the new turn:
+    the cache holds every token of the answer (the end token was never fed), and the prompt asks
+    for every one of them (it dropped the last, the "." of "... Paris.", and prefilled from there)."""
+    bot = Assistant(str(demo_model), max_tokens=60)
+    first = bot.chat("What is the capital of France?")
+    assert first.finish_reason == "stop" and first.text.endswith(".")
+    second = bot.chat("And of Italy?")
+    assert second.metrics.cached_tokens == first.metrics.prompt_tokens + first.metrics.generated_tokens - 1

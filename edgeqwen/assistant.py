@@ -171,12 +171,21 @@ class Assistant:
 
     def _encode(self, turn: Turn, history: Sequence[Message], thinking: bool) -> list[int]:
         template = self.backend.template
+        own = self._own_ids(turn)
         pieces = template.render(
-            self._conversation(turn, history), turn.tools, add_generation_prompt=True, enable_thinking=thinking
+            self._conversation(turn, history), turn.tools, add_generation_prompt=own is None, enable_thinking=thinking
         )
-        if turn.continued is not None:
+        if own is not None:  # the answer's own tokens, the start the prompt gave it included: the cache holds them
+            pieces += [template.im_start, "assistant\n", own]
+        elif turn.continued is not None:
             pieces.append(continued_text(turn.continued, template.family, thinking))
         return template.encode(self.backend.tokenizer, pieces)
+
+    @staticmethod
+    def _own_ids(turn: Turn) -> tuple[int, ...] | None:
+        """A resumed answer's token ids, where its history kept them (not cut by the safety policy)."""
+        last = turn.continued
+        return tuple(last.token_ids) if turn.own and last is not None and last.token_ids else None
 
     def _check_at(self, turn: Turn, ids: Sequence[int], history: Sequence[Message], thinking: bool) -> int:
         """Where the activation probe reads a prompt that continues an assistant message: the end
@@ -345,7 +354,7 @@ class Assistant:
             self._on_done(turn),
             thinking=thinking,
             trimmed=dropped,
-            prefix_ids=self._prefix(thinking) if turn.continued is None else None,
+            prefix_ids=self._prefix(thinking) if turn.continued is None else self._own_ids(turn),
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system),
             events=events,
@@ -415,6 +424,7 @@ class Assistant:
                     last.content + reply.text,
                     thinking=last.thinking + reply.thinking,
                     tool_calls=reply.tool_calls,
+                    token_ids=reply.token_ids or None,
                 )
                 self._history[-1] = grown
                 return

@@ -119,3 +119,23 @@ def test_chat_says_where_an_answer_was_cut_and_continue_goes_on(monkeypatch):
     assert STORY[:12] in result.stdout and STORY[12:24] in result.stdout
     nothing = CliRunner().invoke(main, ["chat"], input="/continue\n/exit\n")
     assert "Nothing to resume" in nothing.stderr and nothing.exit_code == 0
+
+
+def test_the_resumed_prompt_holds_the_answers_own_tokens(qwen_tokenizer_json):
+    """An answer is cut anywhere, inside a word too, where its text written out again would be
+    tokenized otherwise; the model goes on from the tokens it wrote, which the cache holds."""
+    fake = FakeBackend(tokenizer_json=qwen_tokenizer_json)
+    tok = fake.tokenizer
+    written = [*tok.encode("The light"), *tok.encode("house keeper")]  # "lighthouse" as two pieces
+    assert tok.encode(tok.decode(written)) != written  # its text alone would be read as other tokens
+    fake.script = [*written, *fake.info.eos_token_ids]
+    bot = Assistant(backend=fake, policy="none", max_tokens=len(written) - 1)
+    first = bot.chat("Who keeps the light?")
+    prompt = list(fake.requests[-1].prompt_ids)
+    fake.script = [written[-1], *fake.info.eos_token_ids]
+    rest = bot.resume(max_tokens=10).reply()
+    resumed = list(fake.requests[-1].prompt_ids)
+    assert resumed == prompt + written[:-1]  # the prompt, then every token the answer has so far
+    assert rest.metrics.cached_tokens == len(resumed) - 1  # all but the one never fed
+    assert bot.history[-1].content == first.text + rest.text == tok.decode(written)
+    assert list(bot.history[-1].token_ids) == written  # kept whole for the next turn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgeqwen import Assistant, InvalidRequestError, PromptTooLongError
+from edgeqwen import Assistant, InvalidRequestError, Message, PromptTooLongError
 from edgeqwen.backends.onnx import OnnxBackend
 
 PROMPTS = {
@@ -219,3 +219,18 @@ def test_the_next_turn_holds_the_whole_answer_before_it():
     answer = fake.tokenizer.encode("Hello there.")
     at = next(i for i in range(len(prompt)) if prompt[i : i + len(answer)] == answer)
     assert prompt[at + len(answer)] == end  # the whole answer, then the end the template writes
+
+
+def test_a_tool_call_in_the_history_keeps_its_closing_tag():
+    """The same cut took a call's last token, its </tool_call>: the next turn showed the model its
+    own call left open, before the tool's result."""
+    from edgeqwen.testing import FakeBackend
+
+    call = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    fake = FakeBackend([call, "It is sunny."])
+    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    bot = Assistant(backend=fake, policy="none", tools=[weather])
+    assert bot.chat("Weather in Paris?").tool_calls
+    bot.chat([Message("tool", '{"sky": "sunny"}')])
+    text = fake.tokenizer.decode(list(fake.requests[-1].prompt_ids))
+    assert call + "\nuser\n<tool_response>" in text

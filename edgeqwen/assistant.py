@@ -326,6 +326,8 @@ class Assistant:
         if messages and turn.continued is not None:
             messages += (turn.continued,)  # the server elsewhere continues it as its template does
         prompt, raw = turn.user_text, turn.raw is not None
+        # the activation probe read chat prompts only: a raw prompt's last state is no such thing
+        check = None if raw else self.guard.prefill_check(self.backend, decision, events, prompt)
         request = Request(
             tuple(ids),
             config,
@@ -335,11 +337,11 @@ class Assistant:
             messages,
             turn.tools,
             "none" if tool_choice == "none" else "auto",
-            # the activation probe read chat prompts only: a raw prompt's last state is no such thing
-            prefill_check=None if raw else self.guard.prefill_check(self.backend, decision, events, prompt),
+            prefill_check=check,
             # the next turn starts with this prompt; the self-check's prompts run in between
             keep_prefix=len(ids) if self.guard.asks_the_model and not raw else 0,
-            check_at=self._check_at(turn, ids, kept, thinking),
+            # the prompt encoded a second time, without the continued text: only where a probe reads it
+            check_at=self._check_at(turn, ids, kept, thinking) if check is not None else 0,
         )
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token

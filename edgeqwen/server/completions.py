@@ -202,12 +202,10 @@ def completions_body(
                 "finish_reason": finish_reason(reply),
             }
         )
-        said = usage_body(reply)
-        if index % request.n:  # another choice to the same prompt
-            said = {**said, "prompt_tokens": 0, "total_tokens": said["completion_tokens"]}
-        for key, value in said.items():
-            if key in usage:
-                usage[key] += value
+    for start in range(0, len(answered), request.n):  # a prompt's choices: its tokens counted once
+        said = usage_body(*(reply for _, _, reply in answered[start : start + request.n]))
+        for key in usage:
+            usage[key] += said[key]
     return {
         "id": rid,
         "object": "text_completion",

@@ -129,7 +129,7 @@ async def data_events(
     piece: Callable[[str, int], dict[str, Any]],
     closing: Callable[[Reply, int], list[dict[str, Any]]],
     thought: Callable[[str, int], dict[str, Any]] | None = None,
-    more: Callable[[int], Awaitable[AsyncReplyStream]] | None = None,
+    more: Callable[[int], Awaitable[AsyncReplyStream | None]] | None = None,
     ending: Callable[[list[Reply]], list[dict[str, Any]]] | None = None,
 ) -> AsyncIterator[str]:
     """A chat or completions stream. For each answer (``generation``, then ``more(i)`` for choice

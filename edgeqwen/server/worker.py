@@ -53,8 +53,7 @@ class ModelWorker:
         and the prompt's own errors (InvalidRequestError, ...) before anything is generated.
         ``queued=False``: a later choice of a request already let in (n > 1)."""
         thinks = self.bot.assistant.backend.template.supports_thinking
-        answer = lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks))  # noqa: E731
-        return await self._start(answer, queued)
+        return await self._start(lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks)), queued)
 
     async def submit_prompt(
         self, prompt: str | Sequence[int], settings: dict[str, Any], queued: bool = True

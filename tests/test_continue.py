@@ -13,7 +13,7 @@ from fakes import qwen_scripted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeqwen import Assistant, InvalidRequestError, Message
+from edgeqwen import Assistant, InvalidRequestError, Message, ToolCall
 from edgeqwen.chat import OutputParser, template_for
 from edgeqwen.runtime.loop import stream_generate
 from edgeqwen.testing import FakeBackend
@@ -42,7 +42,7 @@ def test_the_answer_goes_on_from_the_final_assistant_message():
 def test_what_cannot_be_continued_is_refused_before_the_model_runs():
     fake = FakeBackend(["x"])
     bot = Assistant(backend=fake, policy="none")
-    call = Message("assistant", "", tool_calls=(__import__("edgeqwen").ToolCall("f", {}),))
+    call = Message("assistant", "", tool_calls=(ToolCall("f", {}),))
     cases = [
         ([ASK, call], "tool calls: send each call's result"),
         ([ASK, Message("assistant", "a"), Message("assistant", "b")], "Two assistant messages"),

@@ -170,3 +170,102 @@ def test_qwen3s_thinking_streams_as_a_reasoning_item_before_the_message(qwen3_to
         whole = client.responses.create(model="fake", input="Capital of France?", reasoning={"effort": "low"})
         assert [item.type for item in whole.output] == ["reasoning", "message"]
         assert whole.output[0].content[0].text == "The user asks for a capital." and whole.output_text == "Paris."
+
+
+def _holds(ids: tuple[int, ...] | list[int], part: tuple[int, ...] | list[int]) -> bool:
+    return any(tuple(ids[i : i + len(part)]) == tuple(part) for i in range(len(ids) - len(part) + 1))
+
+
+def test_previous_response_id_continues_the_stored_conversation():
+    """It was a 400: OpenAI's own guide to conversation state sends only the new input and the last
+    response's id. The earlier turns come from the server, the old instructions do not (OpenAI's
+    rule), and the answer is the model's own tokens, so the cache is reused."""
+    with serving("Paris.", "Rome.", "Both are capitals.") as (fake, client):
+        first = client.responses.create(model="m", instructions="Answer in one word.", input="Capital of France?")
+        assert first.store is True and first.previous_response_id is None
+        second = client.responses.create(model="m", previous_response_id=first.id, input="And of Italy?")
+        prompt = prompt_of(fake)
+        assert second.output_text == "Rome." and second.previous_response_id == first.id
+        assert prompt.index("Capital of France?") < prompt.index("Paris.") < prompt.index("And of Italy?")
+        assert "Answer in one word." not in prompt
+        assert _holds(fake.requests[-1].prompt_ids, fake.tokenizer.encode("Paris."))
+        third = client.responses.create(
+            model="m", previous_response_id=second.id, instructions="Be brief.", input="Same country?"
+        )
+        prompt = prompt_of(fake)
+    assert third.output_text == "Both are capitals." and third.instructions == "Be brief."
+    assert prompt.index("Be brief.") < prompt.index("Capital of France?") < prompt.index("Rome.")
+    assert prompt.index("Rome.") < prompt.index("Same country?")
+
+
+def test_a_stored_response_is_read_and_deleted_and_a_gone_one_says_what_to_send():
+    with serving() as (_, client):
+        r = client.responses.create(model="m", input="Capital of France?")
+        assert client.responses.retrieve(r.id).output_text == r.output_text == "Paris."
+        client.responses.delete(r.id)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(r.id)
+        with pytest.raises(openai.BadRequestError) as err:
+            client.responses.create(model="m", previous_response_id=r.id, input="And of Italy?")
+        assert err.value.body["code"] == "previous_response_not_found"
+        assert "whole conversation as input" in err.value.body["message"]
+        unkept = client.responses.create(model="m", input="Capital of France?", store=False)
+        assert unkept.store is False
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(unkept.id)
+        with pytest.raises(openai.BadRequestError) as err:
+            client.responses.create(model="m", input="Hi", store="yes")
+        assert err.value.body["param"] == "store"
+
+
+def test_a_streamed_response_and_a_function_call_are_continued_by_id():
+    """The agent loop of OpenAI's Agents SDK: a call, then only its output with the response's id."""
+    with serving(CALL, "It is sunny in Paris.") as (fake, client):
+        events = list(client.responses.create(model="m", input="Weather in Paris?", tools=[WEATHER], stream=True))
+        done = events[-1].response
+        [call] = [o for o in done.output if o.type == "function_call"]
+        result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"}
+        again = client.responses.create(model="m", previous_response_id=done.id, input=[result], tools=[WEATHER])
+        prompt = prompt_of(fake)
+    assert again.output_text == "It is sunny in Paris."
+    assert prompt.index("Weather in Paris?") < prompt.rindex("get_weather") < prompt.index("sunny, 21 C")  # the call
+
+
+def test_the_store_keeps_the_newest_and_a_conversation_in_use():
+    from edgeqwen.server.http import HTTPError
+    from edgeqwen.server.stored import ResponseStore
+    from edgeqwen.types import Reply
+
+    store = ResponseStore(limit=3)
+
+    def ask(rid: str, text: str, before: str | None = None) -> None:
+        request = parse_responses_request(
+            {"input": text, "previous_response_id": before}, 100, store.conversation if before else None
+        )
+        store.keep(rid, request, Reply(text=f"re: {text}", token_ids=(len(rid), 7)), {"id": rid})
+
+    ask("a", "one")
+    ask("b", "two", "a")
+    ask("x", "other")
+    ask("c", "three", "b")  # reads b, then a: they are renewed, x is the oldest
+    ask("y", "more")
+    conversation = store.conversation("c")
+    assert [m.content for m in conversation] == ["one", "re: one", "two", "re: two", "three", "re: three"]
+    assert conversation[1].token_ids == (1, 7)  # the answer as the model wrote it: the cache holds those
+    with pytest.raises(HTTPError) as err:
+        store.conversation("x")
+    assert err.value.status == 400 and "newest 3 responses" in str(err.value)
+    assert len(store) == 3
+
+
+def test_a_server_that_keeps_nothing_says_so():
+    from edgeqwen.server.settings import ServerSettings
+
+    fake = FakeBackend(["Paris."])
+    with BackgroundServer(Assistant(backend=fake), ServerSettings(max_stored_responses=0)) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        r = client.responses.create(model="m", input="Capital of France?")
+        assert r.store is False
+        with pytest.raises(openai.BadRequestError) as err:
+            client.responses.create(model="m", previous_response_id=r.id, input="And of Italy?")
+    assert "--max-stored-responses 0" in err.value.body["message"]

@@ -326,6 +326,13 @@ def chat(model: str | None, **opts: Any) -> None:
     "(repeatable; pages on localhost always may).",
 )
 @click.option(
+    "--max-stored-responses",
+    default=256,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Newest /v1/responses answers kept in memory for previous_response_id (0: none).",
+)
+@click.option(
     "--embeddings",
     "embedding_model",
     metavar="MODEL",
@@ -355,6 +362,7 @@ def serve(
     max_request_bytes: int,
     body_timeout: float,
     cors_origins: tuple[str, ...],
+    max_stored_responses: int,
     embedding_model: str | None,
     reranker_model: str | None,
     **opts: Any,
@@ -371,7 +379,9 @@ def serve(
     from ..server.runner import serve as run_server
     from ..server.settings import ServerSettings
 
-    settings = ServerSettings(api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins)
+    settings = ServerSettings(
+        api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins, max_stored_responses
+    )
     check_port(host, port)  # before the model loads
     from ..hub import check_role
 

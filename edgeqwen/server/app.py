@@ -60,8 +60,9 @@ from .protocol import (
 )
 from .protocol import tool_calls_body as _tool_calls
 from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
-from .responses import ResponseEvents, parse_responses_request, response_body, response_id
+from .responses import ResponseEvents, ResponsesRequest, parse_responses_request, response_body, response_id
 from .settings import Cors, ServerSettings
+from .stored import ResponseStore, stored_routes
 from .worker import ModelWorker
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("edgeqwen.server")
 T = TypeVar("T")
+C = TypeVar("C", bound=ChatRequest)
 
 
 def _created(assistant: Assistant) -> int:
@@ -101,6 +103,7 @@ class _App:
         self.embedding = EmbeddingWorker(embedder, settings.max_queue) if embedder is not None else None
         self.reranking = RerankWorker(reranker, settings.max_queue) if reranker is not None else None
         self.bot_backend = bot.assistant.backend
+        self.stored = ResponseStore(settings.max_stored_responses)
 
     def _authorize(self, request: Request) -> None:
         origin = request.headers.get("origin")
@@ -173,13 +176,19 @@ class _App:
         return await self._answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
 
     async def responses(self, request: Request) -> Response:
-        return await self._answer(request, parse_responses_request, response_id, self._response, self._responses_sse)
+        return await self._answer(request, self._parse_responses, response_id, self._response, self._responses_sse)
+
+    def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
+        asked = parse_responses_request(body, max_tokens, self.stored.conversation)
+        return replace(asked, store=asked.store and self.stored.limit > 0)  # what the response says of itself
 
     def _completion(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
         return completion_body(rid, self.model_id, replies, chat.parallel_tool_calls)
 
-    def _response(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
-        return response_body(rid, self.model_id, replies[0], chat)
+    def _response(self, rid: str, replies: list[Reply], chat: ResponsesRequest) -> dict[str, Any]:
+        body = response_body(rid, self.model_id, replies[0], chat)
+        self.stored.keep(rid, chat, replies[0], body)
+        return body
 
     def _seed(self) -> int:
         """Where a request with n > 1 gives no seed, the one its later choices count on from: the
@@ -193,10 +202,10 @@ class _App:
     async def _answer(
         self,
         request: Request,
-        parse: Callable[[Any, int], ChatRequest],
+        parse: Callable[[Any, int], C],
         new_rid: Callable[[], str],
-        whole: Callable[[str, list[Reply], ChatRequest], dict[str, Any]],
-        streamed: Callable[[AsyncReplyStream, str, ChatRequest, int], AsyncIterator[str]],
+        whole: Callable[[str, list[Reply], C], dict[str, Any]],
+        streamed: Callable[[AsyncReplyStream, str, C, int], AsyncIterator[str]],
     ) -> Response:
         """One request of either API: parsed, answered in turn (each of its ``n`` choices too), sent
         whole or as its stream."""
@@ -269,7 +278,7 @@ class _App:
         return data_events(generation, opening, piece, closing, thought, more, ending)
 
     async def _responses_sse(
-        self, generation: AsyncReplyStream, rid: str, chat: ChatRequest, seed: int
+        self, generation: AsyncReplyStream, rid: str, chat: ResponsesRequest, seed: int
     ) -> AsyncIterator[str]:
         events = ResponseEvents(rid, self.model_id, chat)
         try:
@@ -277,8 +286,13 @@ class _App:
             async for said in told(generation):
                 if isinstance(said, Thought):
                     yield events.thought(said)
+                elif isinstance(said, str):
+                    yield events.text(said)
                 else:
-                    yield events.text(said) if isinstance(said, str) else events.finished(said)
+                    last = events.finished(said)
+                    assert events.done is not None
+                    self.stored.keep(rid, chat, said, events.done)  # before the client reads it is done
+                    yield last
         except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
             error = translate(exc)
             yield events.failed(str(error), error.code or error.kind)
@@ -478,6 +492,7 @@ def create_app(
     routes = [
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
+        *stored_routes(state),
         Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),

@@ -6,8 +6,9 @@ or as its stream of events. Pure functions on dicts, as :mod:`.protocol`.
 
 Decisions, where the API leaves room or this server cannot follow it:
 
-- Nothing is stored: ``previous_response_id``, ``conversation`` and ``item_reference`` inputs are
-  refused with a 400 saying to send the conversation as ``input`` (``store`` is read and ignored).
+- Responses are kept in memory (:mod:`.stored`), so ``previous_response_id`` continues one;
+  ``conversation`` and ``item_reference`` inputs are refused with a 400 saying to send the
+  conversation as ``input``.
 - Only function tools; a tool of another type (web search, file search, code interpreter, MCP) is
   a 400 naming it. Text only: an image or file input part is a 400.
 - ``reasoning`` items sent back as input are dropped (the model does not read its old thinking);
@@ -23,16 +24,17 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
-from ..types import Reply
+from ..types import Message, Reply
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
-__all__ = ["ResponseEvents", "parse_responses_request", "response_body", "response_id"]
+__all__ = ["ResponseEvents", "ResponsesRequest", "parse_responses_request", "response_body", "response_id"]
 
 _PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "prompt_lookup", "parallel_tool_calls", "stream", "model")
 _REFUSED = {
-    "previous_response_id": "this server stores no responses: send the whole conversation as input",
     "conversation": "this server stores no conversations: send the whole conversation as input",
     "background": "this server answers in the foreground only",
     "prompt": "this server has no stored prompt templates: send instructions and input",
@@ -113,7 +115,11 @@ def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         elif kind == "reasoning":
             continue  # the model's old thinking: not read again (as chat completions drop it)
         elif kind == "item_reference":
-            raise RequestError(f"{where} refers to a stored item; {_REFUSED['previous_response_id']}.", where)
+            raise RequestError(
+                f"{where} refers to a stored item; this server reads stored responses only whole, by "
+                "previous_response_id: send the item itself, or the whole conversation as input.",
+                where,
+            )
         else:
             raise RequestError(
                 f"{where} is a {kind!r} item; this server takes messages, function_call and function_call_output.",
@@ -184,13 +190,40 @@ def _rename(exc: RequestError, origin: list[str]) -> RequestError:
     return RequestError(message, param.replace("response_format", "text.format") if param else param)
 
 
-def parse_responses_request(body: Any, max_tokens_limit: int) -> ChatRequest:
-    """Check a decoded ``/v1/responses`` body and turn it into a :class:`ChatRequest`."""
+@dataclass(frozen=True)
+class ResponsesRequest(ChatRequest):
+    """A parsed ``/v1/responses`` body: the chat request it asks for (``messages``: the
+    instructions first, then the conversation ``previous_response_id`` names, then the new input),
+    and what the response says of itself and whether it is kept."""
+
+    previous_response_id: str | None = None
+    instructions: str | None = None
+    store: bool = True
+
+
+def _stored_fields(body: dict[str, Any]) -> tuple[str | None, bool]:
+    previous, store = body.get("previous_response_id"), body.get("store", True)
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        raise RequestError(
+            "previous_response_id must be the id of an earlier response (resp_...).", "previous_response_id"
+        )
+    if store is not None and not isinstance(store, bool):
+        raise RequestError(f"store must be true or false, got {store!r}.", "store")
+    return previous, store is not False
+
+
+def parse_responses_request(
+    body: Any, max_tokens_limit: int, earlier: Callable[[str], tuple[Message, ...]] | None = None
+) -> ResponsesRequest:
+    """Check a decoded ``/v1/responses`` body and turn it into a :class:`ResponsesRequest`.
+    ``earlier(id)``: the conversation a stored response holds (its answer last), for
+    ``previous_response_id``; None where nothing is stored."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     for name, why in _REFUSED.items():
         if body.get(name) not in (None, False):
             raise RequestError(f"{name} is not supported: {why}.", name)
+    previous, store = _stored_fields(body)
     messages, origin = _messages(body)
     chat: dict[str, Any] = {k: body[k] for k in _PASSED if k in body}
     chat["messages"] = messages
@@ -214,9 +247,19 @@ def parse_responses_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         chat["logprobs"] = True
         chat["top_logprobs"] = body.get("top_logprobs") or 0
     try:
-        return parse_chat_request(chat, max_tokens_limit)
+        parsed = parse_chat_request(chat, max_tokens_limit)
     except RequestError as exc:
         raise _rename(exc, origin) from None
+    own = {f.name: getattr(parsed, f.name) for f in fields(parsed)}
+    instructions = body.get("instructions")
+    if previous is not None:  # the stored conversation goes between the instructions and the new input
+        if earlier is None:
+            raise RequestError(
+                "This server keeps no responses: send the whole conversation as input.", "previous_response_id"
+            )
+        head = 1 if instructions is not None else 0
+        own["messages"] = (*parsed.messages[:head], *earlier(previous), *parsed.messages[head:])
+    return ResponsesRequest(**own, previous_response_id=previous, instructions=instructions, store=store)
 
 
 # -- the response -------------------------------------------------------------------------------
@@ -278,7 +321,7 @@ def _calls(reply: Reply, parallel: bool) -> list[dict[str, Any]]:
     ]
 
 
-def _shell(rid: str, model: str, created: int, request: ChatRequest, status: str) -> dict[str, Any]:
+def _shell(rid: str, model: str, created: int, request: ResponsesRequest, status: str) -> dict[str, Any]:
     return {
         "id": rid,
         "object": "response",
@@ -294,7 +337,9 @@ def _shell(rid: str, model: str, created: int, request: ChatRequest, status: str
         else {"type": "function", "name": request.tool_choice.get("name")},
         "tools": [{"type": "function", **t.get("function", t)} for t in request.tools or ()],
         "text": {"format": request.response_format or {"type": "text"}},
-        "store": False,
+        "store": request.store,
+        "previous_response_id": request.previous_response_id,
+        "instructions": request.instructions,
         "usage": None,
     }
 
@@ -304,7 +349,7 @@ def _finished(shell: dict[str, Any], reply: Reply, output: list[dict[str, Any]])
     return {**shell, "status": status, "incomplete_details": details, "output": output, "usage": _usage(reply)}
 
 
-def response_body(rid: str, model: str, reply: Reply, request: ChatRequest) -> dict[str, Any]:
+def response_body(rid: str, model: str, reply: Reply, request: ResponsesRequest) -> dict[str, Any]:
     """The whole ``response`` object for a finished reply."""
     shell = _shell(rid, model, int(time.time()), request, "completed")
     output = [_reasoning(reply.thinking)] if reply.thinking else []  # the thinking first, as it was written
@@ -319,7 +364,7 @@ class ResponseEvents:
     ``response.reasoning_text.delta`` events, as open-weight models' servers send it), ``text(piece)``
     for each piece of the answer, ``finished(reply)`` last. Each returns the SSE lines to send."""
 
-    def __init__(self, rid: str, model: str, request: ChatRequest) -> None:
+    def __init__(self, rid: str, model: str, request: ResponsesRequest) -> None:
         self.shell = _shell(rid, model, int(time.time()), request, "in_progress")
         self.parallel = request.parallel_tool_calls
         self.sequence = 0
@@ -327,6 +372,7 @@ class ResponseEvents:
         self.message_id: str | None = None
         self.reasoning_id: str | None = None  # the thinking's item while it is open
         self.thinking = ""
+        self.done: dict[str, Any] | None = None  # the response, once finished
 
     def _event(self, kind: str, **fields: Any) -> str:
         body = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -404,7 +450,7 @@ class ResponseEvents:
                 )
             out += self._event("response.output_item.done", output_index=index, item=item)
             self.output.append(item)
-        done = _finished(self.shell, reply, self.output)
+        done = self.done = _finished(self.shell, reply, self.output)
         kind = "response.completed" if done["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, response=done)
 

@@ -27,7 +27,8 @@ class ServerSettings:
     ``body_timeout_s``: a request body not whole by then gets 408 (uvicorn itself waits forever,
     so a client that sends half a body would hold its connection for good); ``cors_origins``: the
     web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from
-    this machine (``http://localhost:PORT`` ...), which always may."""
+    this machine (``http://localhost:PORT`` ...), which always may; ``max_stored_responses``: the
+    newest responses kept in memory for ``previous_response_id`` (0: none)."""
 
     api_key: str | None = None
     max_request_bytes: int = 1 << 20
@@ -35,6 +36,7 @@ class ServerSettings:
     max_queue: int = 8
     body_timeout_s: float = 30.0
     cors_origins: tuple[str, ...] = ()
+    max_stored_responses: int = 256
 
     def allows(self, origin: str) -> bool:
         """Whether a web page of ``origin`` may use the API: the one rule for the CORS answers
@@ -45,8 +47,9 @@ class ServerSettings:
         for name in ("max_request_bytes", "max_tokens"):
             if getattr(self, name) < 1:
                 raise InvalidRequestError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if self.max_queue < 0:
-            raise InvalidRequestError(f"max_queue must be >= 0, got {self.max_queue}.")
+        for name in ("max_queue", "max_stored_responses"):
+            if getattr(self, name) < 0:
+                raise InvalidRequestError(f"{name} must be >= 0, got {getattr(self, name)}.")
         if not self.body_timeout_s > 0:
             raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -66,7 +69,9 @@ class Cors(CORSMiddleware):
     def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
         # allow_origins only for "*": then the answers say "*" rather than echo each page's origin
         origins = list(settings.cors_origins)
-        super().__init__(app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
+        super().__init__(
+            app, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"], allow_headers=["*"], max_age=600
+        )
         self.settings = settings
 
     def is_allowed_origin(self, origin: str) -> bool:

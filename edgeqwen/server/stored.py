@@ -1,0 +1,132 @@
+"""The responses this server keeps: what ``previous_response_id`` continues, and what ``GET`` and
+``DELETE /v1/responses/ID`` read.
+
+OpenAI's Responses API stores every response unless asked not to (``store: false``), and its own
+guide to conversation state has a client send only the new input with the last response's id. A
+server that refused that id broke every program written from that guide. Kept here, in memory:
+the newest ``limit`` responses (a chain that is continued stays: reading a response renews it and
+those before it), lost when the server stops. Each keeps its conversation as the model read it,
+without the request's ``instructions`` (OpenAI's rule: they are not carried to the next response),
+its answer last with the token ids the model wrote, so the next request's prompt matches the
+cache token for token. The messages are shared between a response and those after it: a chain of
+``n`` responses holds each message once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..types import Message, Reply
+from .http import HTTPError
+
+if TYPE_CHECKING:
+    from .app import _App
+    from .responses import ResponsesRequest
+
+__all__ = ["ResponseStore", "stored_routes"]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    conversation: tuple[Message, ...]
+    body: dict[str, Any]
+    before: str | None  # the response this one continued
+
+
+def _answer(reply: Reply) -> Message:
+    """The reply as the next request's prompt shows it (as :class:`~edgeqwen.Assistant` keeps it)."""
+    return Message(
+        "assistant",
+        reply.text,
+        thinking=reply.thinking,
+        tool_calls=reply.tool_calls,
+        token_ids=reply.token_ids or None,
+    )
+
+
+class ResponseStore:
+    """The newest ``limit`` responses, by id (``limit=0``: none is kept)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[str, _Stored] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _gone(self, rid: str, status: int, param: str | None, code: str) -> HTTPError:
+        where = (
+            "this server keeps no responses (it was started with --max-stored-responses 0)"
+            if self.limit == 0
+            else f"this server keeps its newest {self.limit} responses in memory until it stops, "
+            "and none sent with store: false"
+        )
+        return HTTPError(
+            status,
+            f"No response with id {rid!r} is stored here: {where}. Send the whole conversation as input instead.",
+            "invalid_request_error",
+            param,
+            code,
+        )
+
+    def conversation(self, rid: str) -> tuple[Message, ...]:
+        """What the response ``rid`` continues from: its conversation, its answer last. Reading it
+        renews it and the responses before it (a conversation in use is the last to go)."""
+        stored = self._kept.get(rid)
+        if stored is None:
+            raise self._gone(rid, 400, "previous_response_id", "previous_response_not_found")
+        link: str | None = rid
+        while link is not None and link in self._kept:
+            self._kept.move_to_end(link)
+            link = self._kept[link].before
+        return stored.conversation
+
+    def keep(self, rid: str, request: ResponsesRequest, reply: Reply, body: dict[str, Any]) -> None:
+        """Keep a finished response, unless it was asked not to be or none is kept."""
+        if not request.store or self.limit == 0:
+            return
+        conversation = request.messages[1:] if request.instructions is not None else request.messages
+        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id)
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+
+    def body(self, rid: str) -> dict[str, Any]:
+        stored = self._kept.get(rid)
+        if stored is None:
+            raise self._gone(rid, 404, None, "response_not_found")
+        return stored.body
+
+    def delete(self, rid: str) -> None:
+        if self._kept.pop(rid, None) is None:
+            raise self._gone(rid, 404, None, "response_not_found")
+
+
+def stored_routes(app: _App) -> list[Route]:
+    """``GET`` and ``DELETE /v1/responses/ID`` over the app's store."""
+
+    async def read(request: Request) -> Response:
+        try:
+            app._authorize(request)
+            return JSONResponse(app.stored.body(request.path_params["rid"]))
+        except HTTPError as exc:
+            return exc.response()
+
+    async def delete(request: Request) -> Response:
+        try:
+            app._authorize(request)
+            rid = request.path_params["rid"]
+            app.stored.delete(rid)
+        except HTTPError as exc:
+            return exc.response()
+        return JSONResponse({"id": rid, "object": "response", "deleted": True})
+
+    return [
+        Route("/v1/responses/{rid}", read, methods=["GET"]),
+        Route("/v1/responses/{rid}", delete, methods=["DELETE"]),
+    ]

@@ -14,9 +14,6 @@ API is served beside it, over the same model (:mod:`.ollama`). The model work is
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
 import logging
 import secrets
 import time
@@ -33,7 +30,7 @@ from starlette.routing import Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..turns import raw_prompt
-from ..types import Reply, load_json
+from ..types import Reply
 from .completions import (
     CompletionRequest,
     choice_logprobs,
@@ -43,7 +40,18 @@ from .completions import (
     parse_completion_request,
 )
 from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
-from .http import HTTPError, Thought, data_events, format_error, sse, told, translate, until_disconnect
+from .http import (
+    HTTPError,
+    Thought,
+    authorize,
+    data_events,
+    format_error,
+    read_body,
+    sse,
+    told,
+    translate,
+    until_disconnect,
+)
 from .metrics import ServerMetrics
 from .ollama import ollama_routes
 from .protocol import (
@@ -105,73 +113,6 @@ class _App:
         self.bot_backend = bot.assistant.backend
         self.stored = ResponseStore(settings.max_stored_responses)
 
-    def _authorize(self, request: Request) -> None:
-        origin = request.headers.get("origin")
-        if origin is not None and not self.settings.allows(origin):
-            # a page of another site may send a "simple" POST without asking first: it could not
-            # read the answer, but the model would still run for it
-            raise HTTPError(
-                403,
-                f"Requests from web pages of {origin} are not allowed; start the server with "
-                f"--cors-origin {origin} to allow them.",
-                "permission_error",
-                code="origin_not_allowed",
-            )
-        key = self.settings.api_key
-        if key is None:
-            return
-        given = request.headers.get("authorization", "")
-        token = given[7:] if given[:7].lower() == "bearer " else ""
-        if not hmac.compare_digest(token.encode(), key.encode()):
-            raise HTTPError(
-                401,
-                "Missing or wrong API key: send 'Authorization: Bearer KEY'.",
-                "authentication_error",
-                code="invalid_api_key",
-            )
-
-    async def _body(self, request: Request) -> Any:
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            # a compressed body read as JSON was "not valid JSON: can't decode byte 0x8b"
-            raise HTTPError(
-                415,
-                f"Content-Encoding {encoding!r} is not supported: send the JSON body uncompressed.",
-                "invalid_request_error",
-            )
-        limit = self.settings.max_request_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise HTTPError(
-                413,
-                f"The request body is {declared} bytes; this server takes at most {limit} (--max-request-bytes).",
-                "invalid_request_error",
-            )
-        data = bytearray()
-
-        async def read() -> None:
-            async for part in request.stream():
-                data.extend(part)
-                if len(data) > limit:
-                    raise HTTPError(
-                        413, f"The request body is over {limit} bytes (--max-request-bytes).", "invalid_request_error"
-                    )
-
-        timeout = self.settings.body_timeout_s
-        try:
-            await asyncio.wait_for(read(), timeout)
-        except asyncio.TimeoutError as exc:
-            raise HTTPError(
-                408,
-                f"The request body did not arrive in full within {timeout:g} s ({len(data)} bytes came); "
-                "send it whole.",
-                "invalid_request_error",
-            ) from exc
-        try:
-            return load_json(bytes(data))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
-
     async def chat(self, request: Request) -> Response:
         return await self._answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
 
@@ -210,8 +151,8 @@ class _App:
         """One request of either API: parsed, answered in turn (each of its ``n`` choices too), sent
         whole or as its stream."""
         try:
-            self._authorize(request)
-            chat = parse(await self._body(request), self.settings.max_tokens)
+            authorize(request, self.settings)
+            chat = parse(await read_body(request, self.settings), self.settings.max_tokens)
             generation = await until_disconnect(request, self.worker.submit(chat))
         except Exception as exc:
             error = translate(exc)
@@ -302,8 +243,8 @@ class _App:
     async def completions(self, request: Request) -> Response:
         """``/v1/completions``: each prompt continued in turn (a stream takes one)."""
         try:
-            self._authorize(request)
-            asked = parse_completion_request(await self._body(request), self.settings.max_tokens)
+            authorize(request, self.settings)
+            asked = parse_completion_request(await read_body(request, self.settings), self.settings.max_tokens)
             tokenizer = self.worker.bot.assistant.backend.tokenizer
             # each prompt's ids and text, checked before any waits for the model (a bad one is a 400 now)
             prompts = [(p, *raw_prompt(tokenizer, p)) for p in asked.prompts]
@@ -370,10 +311,10 @@ class _App:
     async def embeddings(self, request: Request) -> Response:
         """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""
         try:
-            self._authorize(request)
+            authorize(request, self.settings)
             if self.embedding is None:
                 raise no_embedding_model(self.model_id)
-            asked = parse_embeddings_request(await self._body(request))
+            asked = parse_embeddings_request(await read_body(request, self.settings))
             vectors, tokens = await until_disconnect(request, self.embedding.embed(asked))
         except Exception as exc:
             error = translate(exc)
@@ -386,10 +327,10 @@ class _App:
     async def rerank(self, request: Request) -> Response:
         """``/v1/rerank``: the documents best first, from the reranker served beside the chat model."""
         try:
-            self._authorize(request)
+            authorize(request, self.settings)
             if self.reranking is None:
                 raise no_reranker(self.model_id)
-            asked = parse_rerank_request(await self._body(request))
+            asked = parse_rerank_request(await read_body(request, self.settings))
             ranked, tokens = await until_disconnect(request, self.reranking.rerank(asked))
         except Exception as exc:
             error = translate(exc)
@@ -401,7 +342,7 @@ class _App:
 
     async def models(self, request: Request) -> Response:
         try:
-            self._authorize(request)
+            authorize(request, self.settings)
         except HTTPError as exc:
             return exc.response()
         return JSONResponse({"object": "list", "data": [self._model(name) for name in self.listed()]})
@@ -409,7 +350,7 @@ class _App:
     async def model(self, request: Request) -> Response:
         """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
         try:
-            self._authorize(request)
+            authorize(request, self.settings)
             asked = request.path_params["model"]
             if asked not in self.listed():
                 served = " and ".join(repr(name) for name in self.listed())
@@ -447,7 +388,7 @@ class _App:
 
     async def metrics_route(self, request: Request) -> Response:
         try:
-            self._authorize(request)
+            authorize(request, self.settings)
         except HTTPError as exc:
             return exc.response()
         if request.query_params.get("format") == "json":

@@ -1,9 +1,11 @@
-"""The HTTP plumbing the routes share: errors in OpenAI's shape (:class:`HTTPError`, and
+"""The HTTP plumbing the routes share: who may ask (:func:`authorize`), the body within the
+server's limits (:func:`read_body`), errors in OpenAI's shape (:class:`HTTPError`, and
 :func:`translate` from our exception tree), a client hanging up, and server-sent event streams."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,16 +16,19 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from ..aio import AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
-from ..types import Reply
+from ..types import Reply, load_json
 from .protocol import error_body
+from .settings import ServerSettings
 from .worker import QueueFullError
 
 __all__ = [
     "HTTPError",
     "Thought",
+    "authorize",
     "data_events",
     "event",
     "format_error",
+    "read_body",
     "sse",
     "told",
     "translate",
@@ -68,6 +73,76 @@ def translate(exc: BaseException) -> HTTPError:
         )
     log.exception("unexpected error while answering", exc_info=exc)
     return HTTPError(500, f"Internal error: {type(exc).__name__}: {exc}", "server_error")
+
+
+def authorize(request: Request, settings: ServerSettings) -> None:
+    """A request from a page the server does not allow, or without the API key it needs: an HTTPError."""
+    origin = request.headers.get("origin")
+    if origin is not None and not settings.allows(origin):
+        # a page of another site may send a "simple" POST without asking first: it could not
+        # read the answer, but the model would still run for it
+        raise HTTPError(
+            403,
+            f"Requests from web pages of {origin} are not allowed; start the server with "
+            f"--cors-origin {origin} to allow them.",
+            "permission_error",
+            code="origin_not_allowed",
+        )
+    key = settings.api_key
+    if key is None:
+        return
+    given = request.headers.get("authorization", "")
+    token = given[7:] if given[:7].lower() == "bearer " else ""
+    if not hmac.compare_digest(token.encode(), key.encode()):
+        raise HTTPError(
+            401,
+            "Missing or wrong API key: send 'Authorization: Bearer KEY'.",
+            "authentication_error",
+            code="invalid_api_key",
+        )
+
+
+async def read_body(request: Request, settings: ServerSettings) -> Any:
+    """The request's JSON body, read within the server's size and time limits."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # a compressed body read as JSON was "not valid JSON: can't decode byte 0x8b"
+        raise HTTPError(
+            415,
+            f"Content-Encoding {encoding!r} is not supported: send the JSON body uncompressed.",
+            "invalid_request_error",
+        )
+    limit = settings.max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(
+            413,
+            f"The request body is {declared} bytes; this server takes at most {limit} (--max-request-bytes).",
+            "invalid_request_error",
+        )
+    data = bytearray()
+
+    async def read() -> None:
+        async for part in request.stream():
+            data.extend(part)
+            if len(data) > limit:
+                raise HTTPError(
+                    413, f"The request body is over {limit} bytes (--max-request-bytes).", "invalid_request_error"
+                )
+
+    timeout = settings.body_timeout_s
+    try:
+        await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError as exc:
+        raise HTTPError(
+            408,
+            f"The request body did not arrive in full within {timeout:g} s ({len(data)} bytes came); send it whole.",
+            "invalid_request_error",
+        ) from exc
+    try:
+        return load_json(bytes(data))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPError(400, f"The request body is not valid JSON: {exc}.", "invalid_request_error") from exc
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:

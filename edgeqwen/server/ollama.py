@@ -27,7 +27,7 @@ from starlette.routing import Route
 from ..aio import AsyncReplyStream
 from ..types import Reply
 from .embeddings import no_embedding_model, parse_embeddings_request
-from .http import HTTPError, Thought, told, translate, until_disconnect
+from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ class _Ollama:
         ``field`` is where its text goes (chat's ``message``, generate's ``response``)."""
         started = time.perf_counter()
         try:
-            self.app._authorize(request)
-            body = await self.app._body(request)
+            authorize(request, self.app.settings)
+            body = await read_body(request, self.app.settings)
             chat = parse(body)
             if chat is None:
                 # An empty prompt or no messages loads the model and answers nothing (clients warm a
@@ -320,8 +320,8 @@ class _Ollama:
         started = time.perf_counter()
         legacy = request.url.path.endswith("/embeddings")
         try:
-            self.app._authorize(request)
-            body = await self.app._body(request)
+            authorize(request, self.app.settings)
+            body = await read_body(request, self.app.settings)
             if not isinstance(body, dict):
                 raise RequestError("The request body must be a JSON object with model and input.")
             model = self._served(body.get("model"), embedding=True)
@@ -382,7 +382,7 @@ class _Ollama:
 
     async def tags(self, request: Request) -> Response:
         try:
-            self.app._authorize(request)
+            authorize(request, self.app.settings)
         except HTTPError as exc:
             return self._error(exc)
         models = [{**self._listed(name)[0], "modified_at": _iso(self.app.created)} for name in self.app.served()]
@@ -390,7 +390,7 @@ class _Ollama:
 
     async def ps(self, request: Request) -> Response:
         try:
-            self.app._authorize(request)
+            authorize(request, self.app.settings)
         except HTTPError as exc:
             return self._error(exc)
         models = []
@@ -402,8 +402,8 @@ class _Ollama:
 
     async def show(self, request: Request) -> Response:
         try:
-            self.app._authorize(request)
-            body = await self.app._body(request)
+            authorize(request, self.app.settings)
+            body = await read_body(request, self.app.settings)
             asked = body.get("model", body.get("name")) if isinstance(body, dict) else None
             embedding = self.app.embedding is not None and _untagged(asked) == self.app.embedding.embedder.name
             name = self._served(asked, embedding=embedding)

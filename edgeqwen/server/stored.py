@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..types import Message, Reply
-from .http import HTTPError
+from .http import HTTPError, authorize
 
 if TYPE_CHECKING:
     from .app import _App
@@ -112,14 +112,14 @@ def stored_routes(app: _App) -> list[Route]:
 
     async def read(request: Request) -> Response:
         try:
-            app._authorize(request)
+            authorize(request, app.settings)
             return JSONResponse(app.stored.body(request.path_params["rid"]))
         except HTTPError as exc:
             return exc.response()
 
     async def delete(request: Request) -> Response:
         try:
-            app._authorize(request)
+            authorize(request, app.settings)
             rid = request.path_params["rid"]
             app.stored.delete(rid)
         except HTTPError as exc:

@@ -42,6 +42,20 @@ def test_n_choices_in_turn_each_with_the_next_seed():
     assert first is None and isinstance(second, int)
 
 
+def test_a_requests_choices_are_checked_once():
+    """Each choice ran the input checks again: with a guard model or the model's own verdict, n
+    times seconds for one request."""
+    from edgeqwen.safety import Policy
+
+    fake = FakeBackend(["A."])
+    bot = Assistant(backend=fake, policy=Policy(name="check", self_check="input"))
+    asked = []
+    bot.guard.self_check = lambda backend, text, stage: asked.append(text)
+    client = TestClient(create_app(bot))
+    body = client.post("/v1/chat/completions", json={"messages": HI, "n": 3}).json()
+    assert len(body["choices"]) == 3 and asked == ["Hi"]
+
+
 def test_the_served_assistants_own_seed_is_where_later_choices_count_from():
     fake = FakeBackend(["A."])
     client = TestClient(create_app(Assistant(backend=fake, policy="none", temperature=0.7, seed=100)))

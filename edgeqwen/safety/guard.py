@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +78,12 @@ class Guard:
         self._probe: Any = None
         self._probe_backend: Any = None
         self._opening: tuple[Any, int] | None = None  # (backend, length of the self-check prompts' shared opening)
+        self._last_screen: tuple[tuple[Any, ...], InputDecision] | None = None  # (what was asked, its decision)
 
     def attach(self, backend: Any) -> None:
         """Run the policy's guard model on ``backend`` (the Assistant loads it by name)."""
         self.model = GuardModel(backend)
+        self._last_screen = None  # decided without it
 
     def emit(self, event: SafetyEvent) -> None:
         for sink in self._sinks:
@@ -117,11 +119,29 @@ class Guard:
         self, backend: Any, text: str, earlier: Sequence[str] = (), results: Sequence[str] = ()
     ) -> InputDecision:
         """Everything the policy checks before the model answers ``text``: the input checks, then
-        (if asked for and they passed) the model's own verdict. ``earlier``: the conversation's
-        earlier user turns (see :meth:`check_input`); ``results``: the new tool results (see
-        :meth:`check_tool_results`)."""
+        (if asked for and they passed) the guard model's and the model's own verdicts. ``earlier``:
+        the conversation's earlier user turns (see :meth:`check_input`); ``results``: the new tool
+        results (see :meth:`check_tool_results`).
+
+        The same request again (the next of ``n`` choices, a regenerated answer, a client's retry)
+        gets the last decision without its checks run again: they are deterministic, and a guard
+        model or the model's own verdict costs seconds. Its events are sent again, dated now, so
+        the audit trail still has them for each answer."""
         if not self.policy.active or not (text or results):
             return InputDecision("allow")
+        key = (backend, text, tuple(earlier), tuple(results))
+        last = self._last_screen
+        if last is not None and last[0] == key:
+            now = time.time()
+            events = tuple(replace(e, time=now, latency_s=0.0) for e in last[1].events)
+            for event in events:
+                self.emit(event)
+            return replace(last[1], events=events)
+        decision = self._screen(backend, text, earlier, results)
+        self._last_screen = (key, decision)
+        return decision
+
+    def _screen(self, backend: Any, text: str, earlier: Sequence[str], results: Sequence[str]) -> InputDecision:
         decision = self.check_input(text, earlier) if text else InputDecision("allow")
         if results and decision.action != "refuse":
             data = self.check_tool_results(results)

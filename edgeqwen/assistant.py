@@ -358,7 +358,7 @@ class Assistant:
             trimmed=dropped,
             prefix_ids=self._prefix(thinking) if turn.continued is None else self._own_ids(turn),
             fmt=fmt,
-            output_filter=self.guard.output_filter(turn.system),
+            output_filter=self.guard.output_filter(turn.system, turn.written),
             events=events,
             retry=self._resampler(request, prompt),
             tools=turn.tools if tool_choice != "none" else (),

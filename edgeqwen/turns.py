@@ -109,6 +109,11 @@ def answerable(messages: Sequence[Message]) -> int:
     return cut
 
 
+# how much of the text before an answer the output filters read with it: more than any value they
+# find is long, so a long prompt or answer is not scanned again
+WRITTEN_READ = 512
+
+
 @dataclass(frozen=True)
 class Turn:
     """What one answer is built from: the new messages, the history before them, the system
@@ -132,6 +137,14 @@ class Turn:
         if self.continued is not None and not self.own:
             texts += [t for t in (self.continued.thinking, self.continued.content) if t]
         return "\n".join(texts)
+
+    @property
+    def written(self) -> str:
+        """The text the answer goes on from, which the output filters read as its start (a value
+        split between the two is found whole): a continued message's, or a raw prompt's end."""
+        if self.continued is not None:
+            return self.continued.content[-WRITTEN_READ:]
+        return self.new[0].content[-WRITTEN_READ:] if self.raw is not None and self.new else ""
 
 
 def raw_prompt(tokenizer: Tokenizer, prompt: object) -> tuple[list[int], str]:

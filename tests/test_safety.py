@@ -99,6 +99,36 @@ def test_streaming_fuzz_equals_whole_text_and_never_leaks():
         assert [(e.category, e.span) for e in f.events] == [(e.category, e.span) for e in whole.events]
 
 
+def test_a_value_the_answer_completes_is_found_whole_and_what_it_adds_redacted():
+    """The text an answer goes on from (a prefilled assistant message, a raw prompt) was never
+    read with it: "Sure, the key is sk-proj-" then the rest of the key passed every filter, as
+    did a card number split between the two. A value written whole before the answer is not the
+    answer's, and the answer's own values are found as before, at the answer's offsets."""
+    detectors = pii_detectors() + secret_detectors()
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2"
+    written, answer = "Sure, the key is sk-proj-", key[len("sk-proj-") :] + " and that is all."
+    assert filter_text(answer, detectors).text == answer  # the answer alone holds no key
+    out = filter_text(answer, detectors, written=written)
+    assert out.text == "[OPENAI_KEY REDACTED] and that is all." and out.events[0].span == (0, len(answer) - 17)
+    assert out.events[0].evidence == key
+    card = filter_text(" 1111 1111 please.", detectors, written=f"My card is {CARD[:9]}")
+    assert card.text == "[CREDIT_CARD REDACTED] please." and [e.category for e in card.events] == ["credit_card"]
+    mine = filter_text(" Mail bob@example.com.", detectors, written=f"My card is {CARD}.")
+    assert mine.text == " Mail [EMAIL REDACTED]." and [(e.category, e.span) for e in mine.events] == [
+        ("email", (6, 21))
+    ]
+    rng = random.Random(7)
+    for _ in range(200):  # streamed in any pieces, the same as the whole answer at once
+        text, used = _random_text(rng)
+        cut = rng.randint(0, len(text))
+        head, rest = text[:cut], text[cut:]
+        whole = filter_text(rest, detectors, written=head)
+        f = StreamFilter(detectors, written=head)
+        streamed = "".join(f.feed(piece) for piece in _random_split(rest, rng) if piece) + f.finish()
+        assert streamed == whole.text
+        assert not any(item in streamed for item in used if item in rest and item in ITEMS)
+
+
 def test_a_match_out_of_its_detectors_context_holds_nothing_back():
     """An IBAN in its country's own grouping counts only after a word that says IBAN; without the
     word, words and numbers that could still extend such a match ("at 10 am on the quay") are

@@ -317,10 +317,11 @@ class Guard:
             out.append(blocked)
         return out
 
-    def output_filter(self, user_system: str | None) -> StreamFilter | ModeratedFilter | None:
-        """A fresh filter for one answer (leak detection watches the user's own system prompt)."""
+    def output_filter(self, user_system: str | None, written: str = "") -> StreamFilter | ModeratedFilter | None:
+        """A fresh filter for one answer (leak detection watches the user's own system prompt);
+        ``written``: the assistant message the answer continues, whose values it may complete."""
         detectors = self.detectors(user_system)
-        patterns = StreamFilter(detectors, self.emit) if detectors else None
+        patterns = StreamFilter(detectors, self.emit, written) if detectors else None
         if not self.policy.moderate_output:
             return patterns
         from .screen import Screen

@@ -45,16 +45,27 @@ class _Hit:
 
 class StreamFilter:
     """``feed(text) -> safe text``; ``finish() -> the rest``. ``stopped`` turns true on a ``stop``
-    hit, after which everything is dropped. ``on_event`` gets each :class:`SafetyEvent`."""
+    hit, after which everything is dropped. ``on_event`` gets each :class:`SafetyEvent`.
 
-    def __init__(self, detectors: Sequence[Detector], on_event: Callable[[SafetyEvent], None] | None = None) -> None:
+    ``written``: text already before the answer (an assistant message it continues), read as the
+    answer's start but never released again: a value the answer completes ("My card is 4111 1111"
+    then " 1111 1111") is found whole and what the answer adds of it redacted, where the answer
+    alone holds no value a detector knows. A value entirely in it is not the answer's."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        on_event: Callable[[SafetyEvent], None] | None = None,
+        written: str = "",
+    ) -> None:
         self.detectors = tuple(detectors)
         self.on_event = on_event
+        self.written = written
         self.reset()
 
     def reset(self) -> None:
-        self._buf = ""  # text not yet released
-        self._offset = 0  # position of _buf[0] in the original text
+        self._buf = self.written  # text not yet released
+        self._offset = -len(self.written)  # position of _buf[0] in the answer (the written text is before 0)
         self._context = ""  # released original text kept for look-behind guards
         self.stopped = False
         self.events: list[SafetyEvent] = []
@@ -83,16 +94,20 @@ class StreamFilter:
         hold -= base
         return hold, sorted(hits, key=lambda h: (h.start, -(h.end - h.start), h.order))
 
+    def _answers(self, start: int, end: int) -> str:
+        """``_buf[start:end]``, less what of it was written before the answer."""
+        return self._buf[max(start, -self._offset) : end]
+
     def _release(self, final: bool) -> str:
         if self.stopped or not self._buf:
             return ""
         hold, hits = self._scan(final)
         out, pos = [], 0
         for hit in hits:
-            if hit.start < pos or hit.start >= hold:
-                continue
-            out.append(self._buf[pos : hit.start])
-            span = (self._offset + hit.start, self._offset + hit.end)
+            if hit.start < pos or hit.start >= hold or self._offset + hit.end <= 0:
+                continue  # overlapped, held, or in the written text alone
+            out.append(self._answers(pos, hit.start))
+            span = (max(0, self._offset + hit.start), self._offset + hit.end)
             det = hit.detector
             event = SafetyEvent(time.time(), "output", det.kind, det.action, span, self._buf[hit.start : hit.end])
             self.events.append(event)
@@ -102,11 +117,11 @@ class StreamFilter:
                 self.stopped = True
                 self._buf = ""
                 return "".join(out)
-            out.append(det.label if det.action == "redact" else self._buf[hit.start : hit.end])
+            out.append(det.label if det.action == "redact" else self._answers(hit.start, hit.end))
             pos = hit.end
             hold = max(hold, pos)
         cut = max(pos, hold)
-        out.append(self._buf[pos:cut])
+        out.append(self._answers(pos, cut))
         released = self._buf[:cut]
         self._context = (self._context + released)[-64:]
         self._offset += cut
@@ -125,9 +140,10 @@ class StreamFilter:
         return out
 
 
-def filter_text(text: str, detectors: Sequence[Detector]) -> FilterResult:
-    """Filter a whole text at once (the reference the streaming filter must equal)."""
-    f = StreamFilter(detectors)
-    f._buf = text
+def filter_text(text: str, detectors: Sequence[Detector], written: str = "") -> FilterResult:
+    """Filter a whole text at once (the reference the streaming filter must equal); ``written``:
+    as :class:`StreamFilter`'s."""
+    f = StreamFilter(detectors, written=written)
+    f._buf += text
     out = f.finish()
     return FilterResult(out, tuple(f.events), f.stopped)

@@ -114,7 +114,7 @@ def test_a_refused_request_is_a_refusal_part(served):
         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}, "input[0].content[0]",
          "text only"),
         ({"input": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}, "input[1].role", "'bot'"),
-        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]", "stored item"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]", "No item (named by input[0])"),
         ({"input": []}, "input", "non-empty"),
         ({"text": {"format": {"type": "json_schema", "schema": "no"}}}, "text.format", "json_schema needs"),
         ({"temperature": 9}, "temperature", "[0, 2]"),
@@ -174,6 +174,27 @@ def test_qwen3s_thinking_streams_as_a_reasoning_item_before_the_message(qwen3_to
 
 def _holds(ids: tuple[int, ...] | list[int], part: tuple[int, ...] | list[int]) -> bool:
     return any(tuple(ids[i : i + len(part)]) == tuple(part) for i in range(len(ids) - len(part) + 1))
+
+
+def test_an_item_reference_reads_an_earlier_answer():
+    """What the Vercel AI SDK's OpenAI provider (its default, the Responses API) sends for each
+    earlier answer of a conversation: a 400 ("refers to a stored item") on every second turn."""
+    with serving("Paris.", "Rome.") as (fake, client):
+        first = client.responses.create(model="m", input="Capital of France?")
+        item = first.output[0].id
+        conversation = [
+            {"role": "user", "content": [{"type": "input_text", "text": "Capital of France?"}]},
+            {"type": "item_reference", "id": item},
+            {"role": "user", "content": [{"type": "input_text", "text": "And of Italy?"}]},
+        ]
+        second = client.responses.create(model="m", input=conversation)
+        prompt = prompt_of(fake)
+        assert second.output_text == "Rome."
+        assert prompt.index("Capital of France?") < prompt.index("Paris.") < prompt.index("And of Italy?")
+        client.responses.delete(first.id)  # its items go with it
+        with pytest.raises(openai.BadRequestError) as err:
+            client.responses.create(model="m", input=conversation)
+    assert err.value.body["param"] == "input[1]" and err.value.body["code"] == "item_not_found"
 
 
 def test_previous_response_id_continues_the_stored_conversation():
@@ -239,10 +260,8 @@ def test_the_store_keeps_the_newest_and_a_conversation_in_use():
     store = ResponseStore(limit=3)
 
     def ask(rid: str, text: str, before: str | None = None) -> None:
-        request = parse_responses_request(
-            {"input": text, "previous_response_id": before}, 100, store.conversation if before else None
-        )
-        store.keep(rid, request, Reply(text=f"re: {text}", token_ids=(len(rid), 7)), {"id": rid})
+        request = parse_responses_request({"input": text, "previous_response_id": before}, 100, store)
+        store.keep(rid, request, Reply(text=f"re: {text}", token_ids=(len(rid), 7)), {"id": rid, "output": []})
 
     ask("a", "one")
     ask("b", "two", "a")

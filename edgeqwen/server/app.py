@@ -120,7 +120,7 @@ class _App:
         return await self._answer(request, self._parse_responses, response_id, self._response, self._responses_sse)
 
     def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
-        asked = parse_responses_request(body, max_tokens, self.stored.conversation)
+        asked = parse_responses_request(body, max_tokens, self.stored)
         return replace(asked, store=asked.store and self.stored.limit > 0)  # what the response says of itself
 
     def _completion(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:

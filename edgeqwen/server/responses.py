@@ -6,9 +6,9 @@ or as its stream of events. Pure functions on dicts, as :mod:`.protocol`.
 
 Decisions, where the API leaves room or this server cannot follow it:
 
-- Responses are kept in memory (:mod:`.stored`), so ``previous_response_id`` continues one;
-  ``conversation`` and ``item_reference`` inputs are refused with a 400 saying to send the
-  conversation as ``input``.
+- Responses are kept in memory (:mod:`.stored`), so ``previous_response_id`` continues one and
+  an ``item_reference`` input reads an item of one (what the Vercel AI SDK sends for each earlier
+  answer); ``conversation`` is refused with a 400 saying to send the conversation as ``input``.
 - Only function tools; a tool of another type (web search, file search, code interpreter, MCP) is
   a 400 naming it. Text only: an image or file input part is a 400.
 - ``reasoning`` items sent back as input are dropped (the model does not read its old thinking);
@@ -24,9 +24,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from ..types import Message, Reply
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
@@ -41,6 +40,18 @@ _REFUSED = {
 }
 _ROLES = ("user", "system", "developer", "assistant")
 _TEXT_PARTS = ("input_text", "output_text", "text")
+
+
+class Kept(Protocol):
+    """The responses a server keeps (:class:`~.stored.ResponseStore`)."""
+
+    def conversation(self, rid: str) -> tuple[Message, ...]:
+        """What response ``rid`` continues from, its answer last (an HTTPError where not kept)."""
+        ...
+
+    def item(self, item_id: str, where: str) -> dict[str, Any]:
+        """An output item of a kept response (an HTTPError naming ``where`` where not kept)."""
+        ...
 
 
 def response_id() -> str:
@@ -70,7 +81,7 @@ def _text_of(content: Any, where: str) -> str:
     return "".join(texts)
 
 
-def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def _messages(body: dict[str, Any], kept: Kept | None) -> tuple[list[dict[str, Any]], list[str]]:
     """The conversation as chat messages, and where in the request each came from."""
     messages: list[dict[str, Any]] = []
     origin: list[str] = []
@@ -92,6 +103,8 @@ def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         where = f"input[{i}]"
         if not isinstance(item, dict):
             raise RequestError(f"{where} must be an object (a message or a function call item).", where)
+        if item.get("type") == "item_reference":
+            item = _referred(item, where, kept)
         kind, before = item.get("type", "message"), previous
         previous = kind
         if kind == "message":
@@ -114,12 +127,6 @@ def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
             messages.append({"role": "tool", "content": _text_of(output, f"{where}.output")})
         elif kind == "reasoning":
             continue  # the model's old thinking: not read again (as chat completions drop it)
-        elif kind == "item_reference":
-            raise RequestError(
-                f"{where} refers to a stored item; this server reads stored responses only whole, by "
-                "previous_response_id: send the item itself, or the whole conversation as input.",
-                where,
-            )
         else:
             raise RequestError(
                 f"{where} is a {kind!r} item; this server takes messages, function_call and function_call_output.",
@@ -127,6 +134,16 @@ def _messages(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
             )
         origin.append(where)
     return messages, origin
+
+
+def _referred(reference: dict[str, Any], where: str, kept: Kept | None) -> dict[str, Any]:
+    """The kept output item an ``item_reference`` names."""
+    item_id = reference.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise RequestError(f"{where} is an item_reference without the id of an item (msg_..., fc_...).", f"{where}.id")
+    if kept is None:
+        raise RequestError(f"{where} refers to a stored item; this server keeps none: send the item itself.", where)
+    return kept.item(item_id, where)
 
 
 def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -212,19 +229,17 @@ def _stored_fields(body: dict[str, Any]) -> tuple[str | None, bool]:
     return previous, store is not False
 
 
-def parse_responses_request(
-    body: Any, max_tokens_limit: int, earlier: Callable[[str], tuple[Message, ...]] | None = None
-) -> ResponsesRequest:
+def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None = None) -> ResponsesRequest:
     """Check a decoded ``/v1/responses`` body and turn it into a :class:`ResponsesRequest`.
-    ``earlier(id)``: the conversation a stored response holds (its answer last), for
-    ``previous_response_id``; None where nothing is stored."""
+    ``kept``: the responses ``previous_response_id`` and ``item_reference`` read; None where none
+    is kept."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     for name, why in _REFUSED.items():
         if body.get(name) not in (None, False):
             raise RequestError(f"{name} is not supported: {why}.", name)
     previous, store = _stored_fields(body)
-    messages, origin = _messages(body)
+    messages, origin = _messages(body, kept)
     chat: dict[str, Any] = {k: body[k] for k in _PASSED if k in body}
     chat["messages"] = messages
     if body.get("max_output_tokens") is not None:
@@ -253,12 +268,12 @@ def parse_responses_request(
     own = {f.name: getattr(parsed, f.name) for f in fields(parsed)}
     instructions = body.get("instructions")
     if previous is not None:  # the stored conversation goes between the instructions and the new input
-        if earlier is None:
+        if kept is None:
             raise RequestError(
                 "This server keeps no responses: send the whole conversation as input.", "previous_response_id"
             )
         head = 1 if instructions is not None else 0
-        own["messages"] = (*parsed.messages[:head], *earlier(previous), *parsed.messages[head:])
+        own["messages"] = (*parsed.messages[:head], *kept.conversation(previous), *parsed.messages[head:])
     return ResponsesRequest(**own, previous_response_id=previous, instructions=instructions, store=store)
 
 

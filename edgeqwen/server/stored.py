@@ -1,9 +1,10 @@
-"""The responses this server keeps: what ``previous_response_id`` continues, and what ``GET`` and
-``DELETE /v1/responses/ID`` read.
+"""The responses this server keeps: what ``previous_response_id`` continues, the output items an
+``item_reference`` names, and what ``GET`` and ``DELETE /v1/responses/ID`` read.
 
 OpenAI's Responses API stores every response unless asked not to (``store: false``), and its own
 guide to conversation state has a client send only the new input with the last response's id. A
-server that refused that id broke every program written from that guide. Kept here, in memory:
+server that refused that id broke every program written from that guide; the Vercel AI SDK's
+OpenAI provider sends each earlier answer of a conversation as a reference to its item. Kept here, in memory:
 the newest ``limit`` responses (a chain that is continued stays: reading a response renews it and
 those before it), lost when the server stops. Each keeps its conversation as the model read it,
 without the request's ``instructions`` (OpenAI's rule: they are not carried to the next response),
@@ -56,11 +57,12 @@ class ResponseStore:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._kept: OrderedDict[str, _Stored] = OrderedDict()
+        self._items: dict[str, str] = {}  # an output item's id: its response's
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    def _gone(self, rid: str, status: int, param: str | None, code: str) -> HTTPError:
+    def _gone(self, rid: str, status: int, param: str | None, code: str, what: str = "response") -> HTTPError:
         where = (
             "this server keeps no responses (it was started with --max-stored-responses 0)"
             if self.limit == 0
@@ -69,7 +71,7 @@ class ResponseStore:
         )
         return HTTPError(
             status,
-            f"No response with id {rid!r} is stored here: {where}. Send the whole conversation as input instead.",
+            f"No {what} with id {rid!r} is stored here: {where}. Send the whole conversation as input instead.",
             "invalid_request_error",
             param,
             code,
@@ -81,11 +83,22 @@ class ResponseStore:
         stored = self._kept.get(rid)
         if stored is None:
             raise self._gone(rid, 400, "previous_response_id", "previous_response_not_found")
+        self._renew(rid)
+        return stored.conversation
+
+    def _renew(self, rid: str) -> None:
         link: str | None = rid
         while link is not None and link in self._kept:
             self._kept.move_to_end(link)
             link = self._kept[link].before
-        return stored.conversation
+
+    def item(self, item_id: str, where: str) -> dict[str, Any]:
+        """An output item of a kept response, by its id (``where``: the input item that names it)."""
+        rid = self._items.get(item_id)
+        if rid is None:
+            raise self._gone(item_id, 400, where, "item_not_found", what=f"item (named by {where})")
+        self._renew(rid)
+        return next(item for item in self._kept[rid].body["output"] if item.get("id") == item_id)
 
     def keep(self, rid: str, request: ResponsesRequest, reply: Reply, body: dict[str, Any]) -> None:
         """Keep a finished response, unless it was asked not to be or none is kept."""
@@ -93,8 +106,14 @@ class ResponseStore:
             return
         conversation = request.messages[1:] if request.instructions is not None else request.messages
         self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id)
+        self._items.update((item["id"], rid) for item in body["output"])
         while len(self._kept) > self.limit:
-            self._kept.popitem(last=False)
+            self._forget(next(iter(self._kept)))
+
+    def _forget(self, rid: str) -> None:
+        stored = self._kept.pop(rid)
+        for item in stored.body["output"]:
+            self._items.pop(item["id"], None)
 
     def body(self, rid: str) -> dict[str, Any]:
         stored = self._kept.get(rid)
@@ -103,8 +122,9 @@ class ResponseStore:
         return stored.body
 
     def delete(self, rid: str) -> None:
-        if self._kept.pop(rid, None) is None:
+        if rid not in self._kept:
             raise self._gone(rid, 404, None, "response_not_found")
+        self._forget(rid)
 
 
 def stored_routes(app: _App) -> list[Route]:

@@ -277,6 +277,20 @@ def test_the_store_keeps_the_newest_and_a_conversation_in_use():
     assert len(store) == 3
 
 
+def test_the_store_keeps_no_more_text_than_its_bound(monkeypatch):
+    from edgeqwen.server import stored
+    from edgeqwen.types import Reply
+
+    monkeypatch.setattr(stored, "STORED_CHARS", 1000)
+    store = stored.ResponseStore(limit=100)
+    for i in range(6):
+        request = parse_responses_request({"input": "x" * 300}, 100, store)
+        store.keep(f"r{i}", request, Reply(text="ok"), {"id": f"r{i}", "output": []})
+    assert len(store) == 3  # 3 x (300 + the body's JSON) is within 1000 characters, 4 is not
+    store.keep("big", parse_responses_request({"input": "y" * 5000}, 100, store), Reply(text="ok"), {"output": []})
+    assert len(store) == 1 and store.conversation("big")  # the newest stays whatever its size
+
+
 def test_a_server_that_keeps_nothing_says_so():
     from edgeqwen.server.settings import ServerSettings
 

@@ -4,17 +4,20 @@
 OpenAI's Responses API stores every response unless asked not to (``store: false``), and its own
 guide to conversation state has a client send only the new input with the last response's id. A
 server that refused that id broke every program written from that guide; the Vercel AI SDK's
-OpenAI provider sends each earlier answer of a conversation as a reference to its item. Kept here, in memory:
-the newest ``limit`` responses (a chain that is continued stays: reading a response renews it and
-those before it), lost when the server stops. Each keeps its conversation as the model read it,
-without the request's ``instructions`` (OpenAI's rule: they are not carried to the next response),
-its answer last with the token ids the model wrote, so the next request's prompt matches the
-cache token for token. The messages are shared between a response and those after it: a chain of
-``n`` responses holds each message once.
+OpenAI provider sends each earlier answer of a conversation as a reference to its item.
+
+Kept here, in memory: the newest ``limit`` responses, and no more than :data:`STORED_CHARS` of
+text (a chain that is continued stays: reading a response renews it and those before it), lost
+when the server stops. Each keeps its conversation as the model read it, without the request's
+``instructions`` (OpenAI's rule: they are not carried to the next response), its answer last
+with the token ids the model wrote, so the next request's prompt matches the cache token for
+token. The messages are shared between a response and those after it: a chain of ``n``
+responses holds each message once.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +33,11 @@ if TYPE_CHECKING:
     from .app import _App
     from .responses import ResponsesRequest
 
-__all__ = ["ResponseStore", "stored_routes"]
+__all__ = ["STORED_CHARS", "ResponseStore", "stored_routes"]
+
+# the most text kept, whatever the count: 256 answers with 20 top logprobs a token are a gigabyte
+# of JSON, more than a small board has
+STORED_CHARS = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class _Stored:
     conversation: tuple[Message, ...]
     body: dict[str, Any]
     before: str | None  # the response this one continued
+    size: int  # characters of its own: the response's JSON, and the messages no earlier one holds
 
 
 def _answer(reply: Reply) -> Message:
@@ -58,6 +66,7 @@ class ResponseStore:
         self.limit = limit
         self._kept: OrderedDict[str, _Stored] = OrderedDict()
         self._items: dict[str, str] = {}  # an output item's id: its response's
+        self._size = 0
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -105,13 +114,18 @@ class ResponseStore:
         if not request.store or self.limit == 0:
             return
         conversation = request.messages[1:] if request.instructions is not None else request.messages
-        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id)
+        before = self._kept.get(request.previous_response_id or "")
+        new = conversation[len(before.conversation) if before is not None else 0 :]
+        size = len(json.dumps(body)) + sum(len(m.content) + len(m.thinking) for m in new)
+        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id, size)
         self._items.update((item["id"], rid) for item in body["output"])
-        while len(self._kept) > self.limit:
+        self._size += size
+        while len(self._kept) > self.limit or (self._size > STORED_CHARS and len(self._kept) > 1):
             self._forget(next(iter(self._kept)))
 
     def _forget(self, rid: str) -> None:
         stored = self._kept.pop(rid)
+        self._size -= stored.size
         for item in stored.body["output"]:
             self._items.pop(item["id"], None)
 

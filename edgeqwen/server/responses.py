@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from ..types import Message, Reply
 from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
 
-__all__ = ["ResponseEvents", "ResponsesRequest", "parse_responses_request", "response_body", "response_id"]
+__all__ = ["Kept", "ResponseEvents", "ResponsesRequest", "parse_responses_request", "response_body", "response_id"]
 
 _PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "prompt_lookup", "parallel_tool_calls", "stream", "model")
 _REFUSED = {

@@ -272,9 +272,10 @@ class Assistant:
         tool_choice: str | dict[str, Any] = "auto",
         **overrides: Any,
     ) -> ReplyStream:
-        """Answer a whole conversation that the caller keeps (the OpenAI API's way). A leading
-        system message replaces this assistant's system prompt and ``tools`` its tools, for this
-        answer only; the assistant's own history is neither read nor changed. The messages after
+        """Answer a whole conversation that the caller keeps (the OpenAI API's way). Leading
+        system messages (joined by a blank line) replace this assistant's system prompt and
+        ``tools`` its tools, for this answer only; a system message later in the conversation is a
+        system turn where it is; the assistant's own history is neither read nor changed. The messages after
         the last assistant turn are the new ones (the safety policy checks those).
 
         A final assistant message is continued (a prefill, as llama.cpp's server and transformers'
@@ -283,10 +284,12 @@ class Assistant:
         ``response_format`` or a forced tool call."""
         msgs = list(messages)
         only_messages(msgs)
-        system = msgs.pop(0).content if msgs and msgs[0].role == "system" else self.system
-        if any(m.role == "system" for m in msgs):
-            raise InvalidRequestError("Only the first message may be a system message.", "messages")
-        msgs, last = continued(msgs)
+        lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
+        # several at the start are one system prompt (Codex sends two developer messages), which the
+        # policy's rules and leak detection cover; one later in the conversation stays where it is,
+        # a system turn, as Qwen's own templates write it
+        system = "\n\n".join(m.content for m in msgs[:lead]) if lead else self.system
+        msgs, last = continued(msgs[lead:])
         cut = answerable(msgs)
         fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
         turn = Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False, continued=last)

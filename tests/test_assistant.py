@@ -6,6 +6,7 @@ import pytest
 
 from edgeqwen import Assistant, InvalidRequestError, Message, PromptTooLongError
 from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.testing import FakeBackend
 
 PROMPTS = {
     "chinese": "请用中文介绍一下长城的历史。",
@@ -234,3 +235,46 @@ def test_a_tool_call_in_the_history_keeps_its_closing_tag():
     bot.chat([Message("tool", '{"sky": "sunny"}')])
     text = fake.tokenizer.decode(list(fake.requests[-1].prompt_ids))
     assert call + "\nuser\n<tool_response>" in text
+
+
+def test_system_messages_after_the_first_are_read_not_refused():
+    """Codex sends two developer messages at the start, and apps add one mid-conversation (a
+    summary, a change of instructions): "Only the first message may be a system message" was a
+    400 for each. Those at the start are one system prompt, which the policy's rules cover; a later
+    one is a system turn where it is, as Qwen's own templates write it."""
+    fake = FakeBackend(["Arr."])
+    bot = Assistant(backend=fake, policy="default")
+    reply = bot.answer(
+        [
+            Message("system", "You are a pirate."),
+            Message("system", "Answer in one word."),
+            Message("user", "Hi"),
+            Message("assistant", "Arr."),
+            Message("system", "Now answer in French."),
+            Message("user", "Again"),
+        ]
+    ).reply()
+    tok = fake.tokenizer
+    turns = [tok.decode(t).split("\n", 1) for t in _turns(tok, fake.requests[-1].prompt_ids)]
+    assert reply.text == "Arr." and [role for role, _ in turns] == ["system", "user", "assistant", "system", "user"]
+    assert turns[0][1].startswith(
+        "You are a pirate.\n\nAnswer in one word.\n\nSafety rules"
+    )  # one prompt, the rules on it
+    assert turns[3][1] == "Now answer in French."
+    bot.answer([Message("user", "Hi"), Message("system", "Answer in French.")]).reply()  # last: answered after it
+    assert [tok.decode(t) for t in _turns(tok, fake.requests[-1].prompt_ids)][-1] == "system\nAnswer in French."
+
+
+def _turns(tok, ids) -> list[list[int]]:
+    """A prompt's finished turns: the ids between each <|im_start|> and its <|im_end|>."""
+    start, end = tok.token_id("<|im_start|>"), tok.token_id("<|im_end|>")
+    out, current = [], None
+    for t in ids:
+        if t == start:
+            current = []
+        elif t == end and current is not None:
+            out.append(current)
+            current = None
+        elif current is not None:
+            current.append(t)
+    return out

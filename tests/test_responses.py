@@ -302,3 +302,40 @@ def test_a_server_that_keeps_nothing_says_so():
         with pytest.raises(openai.BadRequestError) as err:
             client.responses.create(model="m", previous_response_id=r.id, input="And of Italy?")
     assert "--max-stored-responses 0" in err.value.body["message"]
+
+
+def test_a_namespaces_functions_are_offered_and_called_with_the_namespace_apart():
+    """Codex and the Agents SDK's toolNamespace group functions in a ``namespace`` tool: a 400
+    ("a 'namespace' tool") before. The model sees ``crm.lookup``; the call comes back as OpenAI
+    writes it, its name and namespace apart, and is read back that way."""
+    call = '<tool_call>\n{"name": "crm.lookup", "arguments": {"id": "42"}}\n</tool_call>'
+    crm = {
+        "type": "namespace",
+        "name": "crm",
+        "description": "The customer records.",
+        "tools": [
+            {
+                "type": "function",
+                "name": "lookup",
+                "parameters": {"type": "object", "properties": {"id": {"type": "string"}}},
+            }
+        ],
+    }
+    with serving(call, "Customer 42 is Ada.") as (fake, client):
+        r = client.responses.create(model="m", input="Who is customer 42?", tools=[crm, WEATHER])
+        assert '"crm.lookup"' in prompt_of(fake) and '"get_weather"' in prompt_of(fake)
+        [item] = [o.model_dump() for o in r.output if o.type == "function_call"]
+        assert (item["name"], item.get("namespace")) == ("lookup", "crm")
+        result = {"type": "function_call_output", "call_id": item["call_id"], "output": "Ada"}
+        again = client.responses.create(model="m", previous_response_id=r.id, input=[result], tools=[crm])
+        sent_back = [item, result]  # the same call sent back whole, as a client keeping the conversation does
+        client.responses.create(model="m", input=[{"role": "user", "content": "Who is 42?"}, *sent_back], tools=[crm])
+        assert prompt_of(fake).count('"name": "crm.lookup"') == 2  # the tool's, and the call's
+    assert again.output_text == "Customer 42 is Ada."
+
+
+def test_a_hosted_tool_says_to_leave_it_out(served):
+    _, client = served
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model="m", input="Hi", tools=[{"type": "web_search"}])
+    assert "leave it out" in err.value.body["message"] and 'web_search = "disabled"' in err.value.body["message"]

@@ -113,10 +113,11 @@ def _messages(body: dict[str, Any], kept: Kept | None) -> tuple[list[dict[str, A
                 raise RequestError(f"{where}.role must be one of {', '.join(_ROLES)}; got {role!r}.", f"{where}.role")
             messages.append({"role": role, "content": _text_of(item.get("content"), f"{where}.content")})
         elif kind == "function_call":
+            name = _named(item.get("name"), item.get("namespace"))
             call = {
                 "id": item.get("call_id"),
                 "type": "function",
-                "function": {"name": item.get("name"), "arguments": item.get("arguments", "{}")},
+                "function": {"name": name, "arguments": item.get("arguments", "{}")},
             }
             if before == "function_call":  # calls made together are one assistant turn
                 messages[-1]["tool_calls"].append(call)
@@ -146,29 +147,55 @@ def _referred(reference: dict[str, Any], where: str, kept: Kept | None) -> dict[
     return kept.item(item_id, where)
 
 
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+def _named(name: Any, namespace: Any) -> Any:
+    """A function's name as the model sees it: a namespace's functions are ``namespace.name``."""
+    return f"{namespace}.{name}" if isinstance(namespace, str) and namespace and isinstance(name, str) else name
+
+
+def _function(tool: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+    fn = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
+    if namespace is not None:
+        fn["name"] = _named(fn.get("name"), namespace)
+    return {"type": "function", "function": fn}
+
+
+def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, tuple[str, ...]]:
+    """The function tools (a namespace's flattened), and the namespaces' names."""
     tools = body.get("tools")
     if tools is None:
-        return None
+        return None, ()
     if not isinstance(tools, list):
         raise RequestError("tools must be a list of function tools.", "tools")
-    out = []
+    out, namespaces = [], []
     for i, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "namespace" and isinstance(tool.get("name"), str) and isinstance(tool.get("tools"), list):
+            # a group of functions (the Agents SDK's toolNamespace, Codex's agent tools): each is a
+            # function to the model, and its calls come back with the namespace apart
+            namespaces.append(tool["name"])
+            for j, inner in enumerate(tool["tools"]):
+                if not isinstance(inner, dict) or inner.get("type") != "function":
+                    what = inner.get("type") if isinstance(inner, dict) else type(inner).__name__
+                    raise RequestError(
+                        f"tools[{i}].tools[{j}] is a {what!r} tool; this server runs function tools only.",
+                        f"tools[{i}].tools[{j}]",
+                    )
+                out.append(_function(inner, tool["name"]))
+            continue
         if kind != "function":
+            hint = ' (Codex: web_search = "disabled" in config.toml)' if kind == "web_search" else ""
             raise RequestError(
                 f"tools[{i}] is a {kind!r} tool; this server runs function tools only "
-                "({'type': 'function', 'name': ..., 'parameters': {...}}).",
+                f"({{'type': 'function', 'name': ..., 'parameters': {{...}}}}): leave it out{hint}.",
                 f"tools[{i}]",
             )
-        fn = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
-        out.append({"type": "function", "function": fn})
-    return out
+        out.append(_function(tool))
+    return out, tuple(namespaces)
 
 
 def _tool_choice(value: Any) -> Any:
     if isinstance(value, dict) and value.get("type") == "function" and "function" not in value:
-        return {"type": "function", "function": {"name": value.get("name")}}
+        return {"type": "function", "function": {"name": _named(value.get("name"), value.get("namespace"))}}
     if isinstance(value, dict) and value.get("type") not in (None, "function"):
         raise RequestError(f"tool_choice {value.get('type')!r} names a tool this server does not run.", "tool_choice")
     return value
@@ -216,6 +243,7 @@ class ResponsesRequest(ChatRequest):
     previous_response_id: str | None = None
     instructions: str | None = None
     store: bool = True
+    namespaces: tuple[str, ...] = ()  # of the namespace tools, whose functions the model calls as ns.name
 
 
 def _stored_fields(body: dict[str, Any]) -> tuple[str | None, bool]:
@@ -244,7 +272,7 @@ def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None 
     chat["messages"] = messages
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    tools = _tools(body)
+    tools, namespaces = _tools(body)
     if tools is not None:
         chat["tools"] = tools
     if "tool_choice" in body:
@@ -274,7 +302,9 @@ def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None 
             )
         head = 1 if instructions is not None else 0
         own["messages"] = (*parsed.messages[:head], *kept.conversation(previous), *parsed.messages[head:])
-    return ResponsesRequest(**own, previous_response_id=previous, instructions=instructions, store=store)
+    return ResponsesRequest(
+        **own, previous_response_id=previous, instructions=instructions, store=store, namespaces=namespaces
+    )
 
 
 # -- the response -------------------------------------------------------------------------------
@@ -321,18 +351,19 @@ def _reasoning(text: str, item_id: str | None = None, status: str = "completed")
     return {"type": "reasoning", "id": item_id or _item_id("rs"), "summary": [], "content": content, "status": status}
 
 
-def _calls(reply: Reply, parallel: bool) -> list[dict[str, Any]]:
+def _call(name: str, arguments: str, namespaces: tuple[str, ...]) -> dict[str, Any]:
+    item = {"type": "function_call", "id": _item_id("fc"), "call_id": f"call_{uuid.uuid4().hex[:24]}", "name": name}
+    space, _, inner = name.partition(".")
+    if inner and space in namespaces:
+        item.update(name=inner, namespace=space)
+    return {**item, "arguments": arguments, "status": "completed"}
+
+
+def _calls(reply: Reply, request: ResponsesRequest) -> list[dict[str, Any]]:
     """The function calls that follow the message."""
     return [
-        {
-            "type": "function_call",
-            "id": _item_id("fc"),
-            "call_id": f"call_{uuid.uuid4().hex[:24]}",
-            "name": call.name,
-            "arguments": json.dumps(call.arguments, ensure_ascii=False),
-            "status": "completed",
-        }
-        for call in (reply.tool_calls if parallel else reply.tool_calls[:1])
+        _call(call.name, json.dumps(call.arguments, ensure_ascii=False), request.namespaces)
+        for call in (reply.tool_calls if request.parallel_tool_calls else reply.tool_calls[:1])
     ]
 
 
@@ -370,7 +401,7 @@ def response_body(rid: str, model: str, reply: Reply, request: ResponsesRequest)
     output = [_reasoning(reply.thinking)] if reply.thinking else []  # the thinking first, as it was written
     if reply.text or not reply.tool_calls:
         output.append(_message(_item_id("msg"), _text_part(reply)))
-    return _finished(shell, reply, output + _calls(reply, request.parallel_tool_calls))
+    return _finished(shell, reply, output + _calls(reply, request))
 
 
 class ResponseEvents:
@@ -381,7 +412,7 @@ class ResponseEvents:
 
     def __init__(self, rid: str, model: str, request: ResponsesRequest) -> None:
         self.shell = _shell(rid, model, int(time.time()), request, "in_progress")
-        self.parallel = request.parallel_tool_calls
+        self.request = request
         self.sequence = 0
         self.output: list[dict[str, Any]] = []  # the items done so far
         self.message_id: str | None = None
@@ -455,7 +486,7 @@ class ResponseEvents:
             message = _message(str(self.message_id), part)
             out += self._event("response.output_item.done", output_index=at["output_index"], item=message)
             self.output.append(message)
-        for item in [_reasoning(late)] * bool(late) + _calls(reply, self.parallel):
+        for item in [_reasoning(late)] * bool(late) + _calls(reply, self.request):
             index = len(self.output)
             out += self._event("response.output_item.added", output_index=index, item={**item, "status": "in_progress"})
             if item["type"] == "function_call":

@@ -275,13 +275,29 @@ class Assistant:
         """Answer a whole conversation that the caller keeps (the OpenAI API's way). Leading
         system messages (joined by a blank line) replace this assistant's system prompt and
         ``tools`` its tools, for this answer only; a system message later in the conversation is a
-        system turn where it is; the assistant's own history is neither read nor changed. The messages after
-        the last assistant turn are the new ones (the safety policy checks those).
+        system turn where it is; the assistant's own history is neither read nor changed. The
+        messages after the last assistant turn are the new ones (the safety policy checks those).
 
         A final assistant message is continued (a prefill, as llama.cpp's server and transformers'
         ``continue_final_message`` read one): the answer is what the model writes after its text,
         which the safety policy reads as the caller's words. It cannot be combined with a
         ``response_format`` or a forced tool call."""
+        turn = self._given(messages, tools)
+        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
+
+    def prompt_tokens(
+        self, messages: Sequence[Message], *, tools: Sequence[Tool] | None = None, enable_thinking: bool | None = None
+    ) -> int:
+        """How many tokens the model would read to :meth:`answer` ``messages``: the whole prompt,
+        the system prompt with the policy's rules and the tools included (what Anthropic's
+        ``count_tokens`` says). Nothing is run or dropped to fit."""
+        turn = self._given(messages, tools)
+        self._check_thinking(enable_thinking)
+        thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        return len(self._encode(turn, turn.history, thinking))
+
+    def _given(self, messages: Sequence[Message], tools: Sequence[Tool] | None) -> Turn:
+        """A conversation the caller keeps, as the turn that answers it."""
         msgs = list(messages)
         only_messages(msgs)
         lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
@@ -292,8 +308,7 @@ class Assistant:
         msgs, last = continued(msgs[lead:])
         cut = answerable(msgs)
         fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
-        turn = Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False, continued=last)
-        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
+        return Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False, continued=last)
 
     def _start(
         self,

@@ -8,8 +8,9 @@ or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model)
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
 shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415
 a compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). Ollama's
-API is served beside it, over the same model (:mod:`.ollama`). The model work is in
-:mod:`.worker`; this module only translates.
+API and Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
+:mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The
+model work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.routing import Route
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import Reply
+from .anthropic import anthropic_routes
 from .completions import (
     CompletionRequest,
     choice_logprobs,
@@ -114,10 +116,10 @@ class _App:
         self.stored = ResponseStore(settings.max_stored_responses)
 
     async def chat(self, request: Request) -> Response:
-        return await self._answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
+        return await self.answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
 
     async def responses(self, request: Request) -> Response:
-        return await self._answer(request, self._parse_responses, response_id, self._response, self._responses_sse)
+        return await self.answer(request, self._parse_responses, response_id, self._response, self._responses_sse)
 
     def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
         asked = parse_responses_request(body, max_tokens, self.stored)
@@ -140,16 +142,17 @@ class _App:
     def _choice(self, chat: ChatRequest, index: int, seed: int) -> ChatRequest:
         return replace(chat, settings=choice_settings(chat.settings, index, seed))
 
-    async def _answer(
+    async def answer(
         self,
         request: Request,
         parse: Callable[[Any, int], C],
         new_rid: Callable[[], str],
         whole: Callable[[str, list[Reply], C], dict[str, Any]],
         streamed: Callable[[AsyncReplyStream, str, C, int], AsyncIterator[str]],
+        fail: Callable[[HTTPError], Response] = HTTPError.response,
     ) -> Response:
-        """One request of either API: parsed, answered in turn (each of its ``n`` choices too), sent
-        whole or as its stream."""
+        """One request of a chat API: parsed, answered in turn (each of its ``n`` choices too), sent
+        whole or as its stream; an error as ``fail`` writes it (OpenAI's shape, or the API's own)."""
         try:
             authorize(request, self.settings)
             chat = parse(await read_body(request, self.settings), self.settings.max_tokens)
@@ -157,7 +160,7 @@ class _App:
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
-            return error.response()
+            return fail(error)
         rid, seed = new_rid(), self._seed()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
@@ -182,7 +185,7 @@ class _App:
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
-            return error.response()
+            return fail(error)
         self.metrics.record_status(200)
         return JSONResponse(whole(rid, replies, chat))
 
@@ -434,6 +437,7 @@ def create_app(
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
         *stored_routes(state),
+        *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
         Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),

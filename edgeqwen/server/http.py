@@ -44,12 +44,15 @@ class HTTPError(Exception):
         super().__init__(message)
         self.status, self.kind, self.param, self.code = status, kind, param, code
 
-    def response(self) -> JSONResponse:
-        headers = {"Retry-After": "1"} if self.status in (429, 503) else None
+    @property
+    def headers(self) -> dict[str, str] | None:
         if self.status == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
+            return {"WWW-Authenticate": "Bearer"}
+        return {"Retry-After": "1"} if self.status in (429, 503) else None
+
+    def response(self) -> JSONResponse:
         body = error_body(str(self), self.kind, self.param, self.code)
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def translate(exc: BaseException) -> HTTPError:
@@ -92,11 +95,12 @@ def authorize(request: Request, settings: ServerSettings) -> None:
     if key is None:
         return
     given = request.headers.get("authorization", "")
-    token = given[7:] if given[:7].lower() == "bearer " else ""
+    # Anthropic's clients send the key as x-api-key
+    token = given[7:] if given[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
     if not hmac.compare_digest(token.encode(), key.encode()):
         raise HTTPError(
             401,
-            "Missing or wrong API key: send 'Authorization: Bearer KEY'.",
+            "Missing or wrong API key: send 'Authorization: Bearer KEY' (or 'x-api-key: KEY').",
             "authentication_error",
             code="invalid_api_key",
         )

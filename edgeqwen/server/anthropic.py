@@ -1,0 +1,402 @@
+"""Anthropic's Messages API (``POST /v1/messages``, ``POST /v1/messages/count_tokens``): the same
+answers as chat completions, for the clients that speak only it (the ``anthropic`` SDKs, and the
+apps and agents built on them), as llama.cpp's server and Ollama serve it.
+
+A request is translated to the chat-completions body :func:`~.protocol.parse_chat_request`
+checks, so every endpoint takes one set of rules; a reply goes back as a ``message`` or as its
+stream of events. Decisions, where this server cannot follow the API:
+
+- Text only: an image or document block is a 400; server tools (web search, code execution, the
+  computer, bash and text-editor tools Anthropic runs) are a 400 naming them.
+- Qwen3's thinking comes back as a ``thinking`` block with an empty ``signature`` (nothing signs
+  it); ``thinking: {"type": "enabled"}`` turns it on (its ``budget_tokens`` is not counted),
+  ``"adaptive"`` turns it on where the model can think. ``output_config.format`` (structured
+  outputs) is a JSON Schema the answer is held to, as ``response_format`` is; a system message in
+  the conversation is a system turn where it is.
+- ``usage.input_tokens`` counts the prompt tokens not read from the cache, as Anthropic's does
+  (``cache_read_input_tokens`` the others); a stream says them in ``message_delta``, at the end.
+- An answer ended by a stop sequence says ``end_turn`` (which sequence matched is not kept).
+- Errors have Anthropic's shape, ``{"type": "error", "error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..aio import AsyncReplyStream
+from ..types import Reply
+from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect
+from .protocol import ChatRequest, RequestError, parse_chat_request
+
+if TYPE_CHECKING:
+    from .app import _App
+
+__all__ = ["MessageEvents", "MessagesRequest", "anthropic_routes", "message_body", "parse_messages_request"]
+
+_SERVER_TOOLS = "a tool Anthropic's servers run (web search, code execution, computer, bash, text editor)"
+_STOP = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "length": "max_tokens",
+    "refused": "refusal",
+    "filtered": "refusal",
+}
+
+
+@dataclass(frozen=True)
+class MessagesRequest(ChatRequest):
+    """A parsed ``/v1/messages`` body: the chat request it asks for."""
+
+
+def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """A message's content as blocks (a string is one text block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise RequestError(f"{where} must be a string or a list of content blocks.", where)
+    for j, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise RequestError(f"{where}[{j}] must be a content block with a type.", f"{where}[{j}]")
+    return content
+
+
+def _text(block: dict[str, Any], where: str) -> str:
+    kind = block["type"]
+    if kind == "text" and isinstance(block.get("text"), str):
+        return block["text"]
+    if kind in ("image", "document", "search_result"):
+        raise RequestError(f"{where} is a {kind!r} block; this server's models read text only.", where)
+    raise RequestError(f"{where} is a {kind!r} block, which this server cannot read here.", where)
+
+
+def _tool_result(block: dict[str, Any], where: str) -> dict[str, Any]:
+    content = block.get("content", "")
+    text = (
+        content
+        if isinstance(content, str)
+        else "".join(_text(b, f"{where}.content[{k}]") for k, b in enumerate(_blocks(content, f"{where}.content")))
+    )
+    if block.get("is_error"):
+        text = f"Error: {text}"
+    return {"role": "tool", "content": text, "tool_call_id": block.get("tool_use_id")}
+
+
+def _message(message: Any, i: int) -> list[dict[str, Any]]:
+    """One Anthropic message as chat messages: a user message's tool results become tool messages
+    (before its text), an assistant message's tool_use blocks its tool calls."""
+    where = f"messages[{i}]"
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+        got = message.get("role") if isinstance(message, dict) else type(message).__name__
+        raise RequestError(f"{where}.role must be user, assistant or system; got {got!r}.", f"{where}.role")
+    if message["role"] == "system":  # in the conversation (Claude Code sends one): a system turn where it is
+        blocks = _blocks(message.get("content"), f"{where}.content")
+        return [{"role": "system", "content": "".join(_text(b, f"{where}.content[{j}]") for j, b in enumerate(blocks))}]
+    role, texts, calls, results, thinking = message["role"], [], [], [], ""
+    for j, block in enumerate(_blocks(message.get("content"), f"{where}.content")):
+        at, kind = f"{where}.content[{j}]", block["type"]
+        if kind == "tool_result" and role == "user":
+            results.append(_tool_result(block, at))
+        elif kind == "tool_use" and role == "assistant":
+            arguments = json.dumps(block.get("input", {}), ensure_ascii=False)
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+        elif kind == "thinking" and role == "assistant":
+            thinking += block.get("thinking") or ""
+        elif kind == "redacted_thinking":
+            continue  # another model's, encrypted: nothing to read
+        else:
+            texts.append(_text(block, at))
+    out: list[dict[str, Any]] = list(results)
+    if role == "assistant":
+        answer: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
+        if calls:
+            answer["tool_calls"] = calls
+        if thinking:
+            answer["reasoning_content"] = thinking
+        out.append(answer)
+    elif texts or not results:
+        out.append({"role": "user", "content": "".join(texts)})
+    return out
+
+
+def _tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise RequestError("tools must be a list of tools ({name, description, input_schema}).", "tools")
+    out = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type") not in (None, "custom") or "input_schema" not in tool:
+            kind = tool.get("type") if isinstance(tool, dict) else type(tool).__name__
+            raise RequestError(
+                f"tools[{i}] is {_SERVER_TOOLS} ({kind!r}), or no tool; this server runs client tools only "
+                "({'name': ..., 'description': ..., 'input_schema': {...}}): leave it out.",
+                f"tools[{i}]",
+            )
+        fn = {"name": tool.get("name"), "description": tool.get("description", ""), "parameters": tool["input_schema"]}
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+def _tool_choice(value: Any, chat: dict[str, Any]) -> None:
+    if value is None:
+        return
+    kind = value.get("type") if isinstance(value, dict) else None
+    choices = {"auto": "auto", "any": "required", "none": "none"}
+    if kind in choices:
+        chat["tool_choice"] = choices[kind]
+    elif kind == "tool":
+        chat["tool_choice"] = {"type": "function", "function": {"name": value.get("name")}}
+    else:
+        raise RequestError('tool_choice must be {"type": "auto" | "any" | "tool" | "none"}.', "tool_choice")
+    if value.get("disable_parallel_tool_use"):
+        chat["parallel_tool_calls"] = False
+
+
+def parse_messages_request(body: Any, max_tokens_limit: int) -> MessagesRequest:
+    """Check a decoded ``/v1/messages`` body and turn it into a :class:`MessagesRequest`."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object.")
+    if body.get("mcp_servers"):
+        raise RequestError("mcp_servers is not supported: this server runs no MCP servers itself.", "mcp_servers")
+    messages: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system is not None:
+        text = (
+            system
+            if isinstance(system, str)
+            else "".join(_text(b, f"system[{k}]") for k, b in enumerate(_blocks(system, "system")))
+        )
+        messages.append({"role": "system", "content": text})
+    given = body.get("messages")
+    if not isinstance(given, list) or not given:
+        raise RequestError("messages must be a non-empty list of {role, content} objects.", "messages")
+    for i, message in enumerate(given):
+        messages += _message(message, i)
+    chat: dict[str, Any] = {k: body[k] for k in ("model", "temperature", "top_p", "top_k", "stream") if k in body}
+    chat["messages"] = messages
+    if "max_tokens" not in body:
+        raise RequestError("max_tokens is required: the most tokens the answer may have.", "max_tokens")
+    chat["max_tokens"] = body["max_tokens"]
+    if body.get("stop_sequences") is not None:
+        chat["stop"] = body["stop_sequences"]
+    tools = _tools(body)
+    if tools is not None:
+        chat["tools"] = tools
+    _tool_choice(body.get("tool_choice"), chat)
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind in ("enabled", "disabled"):
+        chat["enable_thinking"] = kind == "enabled"
+    elif kind == "adaptive":  # the model decides (Claude Code's default): thinking where the model can
+        chat["reasoning_effort"] = "medium"
+    fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":  # structured outputs
+        chat["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": fmt.get("schema")},
+        }
+    elif fmt is not None:
+        raise RequestError(
+            'output_config.format must be {"type": "json_schema", "schema": {...}}.', "output_config.format"
+        )
+    parsed = parse_chat_request(chat, max_tokens_limit)
+    return MessagesRequest(**{f.name: getattr(parsed, f.name) for f in fields(parsed)})
+
+
+# -- the answer ---------------------------------------------------------------------------------
+def message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:24]}"
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    m = reply.metrics
+    return {
+        "input_tokens": m.prompt_tokens - m.cached_tokens,
+        "cache_read_input_tokens": m.cached_tokens,
+        "cache_creation_input_tokens": 0,
+        "output_tokens": m.generated_tokens,
+    }
+
+
+def _stop(reply: Reply) -> str:
+    if reply.tool_calls and reply.finish_reason in ("stop", "tool_calls"):
+        return "tool_use"
+    return _STOP.get(reply.finish_reason or "", "end_turn")
+
+
+def _calls(reply: Reply, request: ChatRequest) -> list[dict[str, Any]]:
+    calls = reply.tool_calls if request.parallel_tool_calls else reply.tool_calls[:1]
+    return [
+        {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": c.name, "input": c.arguments}
+        for c in calls
+    ]
+
+
+def _shell(mid: str, model: str) -> dict[str, Any]:
+    return {"id": mid, "type": "message", "role": "assistant", "model": model, "content": []}
+
+
+def message_body(mid: str, model: str, reply: Reply, request: ChatRequest) -> dict[str, Any]:
+    """The whole ``message`` for a finished reply."""
+    content: list[dict[str, Any]] = []
+    if reply.thinking:
+        content.append({"type": "thinking", "thinking": reply.thinking, "signature": ""})
+    if reply.text or not reply.tool_calls:
+        content.append({"type": "text", "text": reply.text})
+    content += _calls(reply, request)
+    stop = _STOP.get(reply.finish_reason or "", "end_turn")
+    return {
+        **_shell(mid, model),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": _usage(reply),
+    }
+
+
+class MessageEvents:
+    """A message's stream, as Anthropic's server sends it: ``started()``, then ``thought(piece)``
+    and ``text(piece)`` as the answer comes (each a ``content_block_delta`` of its open block),
+    ``finished(reply)`` last (the tool calls, each whole in one ``input_json_delta``, then
+    ``message_delta`` with the stop reason and usage, and ``message_stop``)."""
+
+    def __init__(self, mid: str, model: str, request: ChatRequest) -> None:
+        self.mid, self.model, self.request = mid, model, request
+        self.index = -1  # the open block's
+        self.open: str | None = None  # its type
+
+    @staticmethod
+    def _event(kind: str, **fields: Any) -> str:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields}, ensure_ascii=False)}\n\n"
+
+    def started(self) -> str:
+        message = {**_shell(self.mid, self.model), "stop_reason": None, "stop_sequence": None}
+        message["usage"] = {"input_tokens": 0, "output_tokens": 0}  # known at the end: message_delta
+        return self._event("message_start", message=message)
+
+    def _close(self) -> str:
+        if self.open is None:
+            return ""
+        out = (
+            self._event("content_block_delta", index=self.index, delta={"type": "signature_delta", "signature": ""})
+            if self.open == "thinking"
+            else ""
+        )
+        self.open = None
+        return out + self._event("content_block_stop", index=self.index)
+
+    def _block(self, kind: str, block: dict[str, Any]) -> str:
+        if self.open == kind:
+            return ""
+        out = self._close()
+        self.index += 1
+        self.open = kind
+        return out + self._event("content_block_start", index=self.index, content_block=block)
+
+    def thought(self, piece: str) -> str:
+        out = self._block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        return out + self._event(
+            "content_block_delta", index=self.index, delta={"type": "thinking_delta", "thinking": piece}
+        )
+
+    def text(self, piece: str) -> str:
+        out = self._block("text", {"type": "text", "text": ""})
+        return out + self._event("content_block_delta", index=self.index, delta={"type": "text_delta", "text": piece})
+
+    def finished(self, reply: Reply) -> str:
+        out = ""
+        if reply.thinking and self.index < 0:  # not streamed (a stop rule ended it): whole, first
+            out += self.thought(reply.thinking)
+        if self.open != "text" and (reply.finish_reason == "refused" or not reply.tool_calls) and reply.text:
+            out += self.text(reply.text)  # a refusal, or text the filters held to the end
+        out += self._close()
+        for call in _calls(reply, self.request):
+            arguments = json.dumps(call["input"], ensure_ascii=False)
+            out += self._block("tool_use", {**call, "input": {}})
+            out += self._event(
+                "content_block_delta", index=self.index, delta={"type": "input_json_delta", "partial_json": arguments}
+            )
+            out += self._close()
+        stop = _stop(reply)
+        out += self._event("message_delta", delta={"stop_reason": stop, "stop_sequence": None}, usage=_usage(reply))
+        return out + self._event("message_stop")
+
+    def failed(self, error: HTTPError) -> str:
+        return self._event("error", error={"type": _kind(error), "message": str(error)})
+
+
+# -- the routes ---------------------------------------------------------------------------------
+def _kind(error: HTTPError) -> str:
+    """Anthropic's name for an error's kind (OpenAI's are the same but for the server's own)."""
+    return {"server_error": "api_error", "not_found_error": "not_found_error"}.get(error.kind, error.kind)
+
+
+def _failed(error: HTTPError) -> Response:
+    body = {"type": "error", "error": {"type": _kind(error), "message": str(error)}}
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def anthropic_routes(app: _App) -> list[Route]:
+    """``POST /v1/messages`` and ``/v1/messages/count_tokens`` over the OpenAI app's state."""
+
+    def whole(mid: str, replies: list[Reply], request: MessagesRequest) -> dict[str, Any]:
+        return message_body(mid, app.model_id, replies[0], request)
+
+    async def streamed(generation: AsyncReplyStream, mid: str, request: MessagesRequest, seed: int):
+        events = MessageEvents(mid, app.model_id, request)
+        try:
+            yield events.started()
+            async for said in told(generation):
+                if isinstance(said, Thought):
+                    yield events.thought(said)
+                else:
+                    yield events.text(said) if isinstance(said, str) else events.finished(said)
+        except Exception as exc:  # headers are sent: an error event, as Anthropic's server sends
+            yield events.failed(translate(exc))
+        finally:
+            generation.cancel()
+
+    async def messages(request: Request) -> Response:
+        return await app.answer(request, parse_messages_request, message_id, whole, streamed, fail=_failed)
+
+    async def count_tokens(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            body = await read_body(request, app.settings)
+            asked = parse_messages_request({"max_tokens": 1, **body} if isinstance(body, dict) else body, 1)
+            assistant = app.worker.bot.assistant
+            thinks = assistant.backend.template.supports_thinking
+            kwargs = asked.answer_kwargs(thinks)
+            # the tokenizer and template alone: no turn on the model
+            count = await until_disconnect(
+                request,
+                asyncio.to_thread(
+                    assistant.prompt_tokens,
+                    asked.messages,
+                    tools=kwargs["tools"],
+                    enable_thinking=kwargs["enable_thinking"],
+                ),
+            )
+        except Exception as exc:
+            return _failed(translate(exc))
+        return JSONResponse({"input_tokens": count})
+
+    return [
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]

@@ -11,17 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request
 from .chat import normalize_tools
-from .errors import GrammarError, InvalidRequestError, PromptTooLongError
+from .errors import GrammarError, InvalidRequestError
 from .hub import build_backend
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
-from .turns import Turn, answerable, continued, continued_text, new_messages, only_messages, raw_prompt
+from .turns import Turn, continued_text, fit, given, new_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -34,20 +35,6 @@ __all__ = ["Assistant", "ReplyStream", "json_format", "new_messages"]
 def json_format(schema: Any, lenient: bool = False) -> ResponseFormat:
     """What ``json(text, schema)`` decodes with: any JSON object for None, else the schema's format."""
     return ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
-
-
-def _check_reports(backend: Backend, config: GenerationConfig) -> None:
-    """An InvalidRequestError for log probabilities this backend cannot report."""
-    if config.logprobs is not None and not backend.supports_logprobs:
-        raise InvalidRequestError(
-            f"The {backend.name} backend cannot report log probabilities; use llama.cpp or ONNX.", "logprobs"
-        )
-    if config.prompt_logprobs is not None and not backend.supports_prompt_logprobs:
-        raise InvalidRequestError(
-            f"The {backend.name} backend cannot score a prompt's tokens (prompt_logprobs); llama.cpp and ONNX "
-            "can (backend='llamacpp' or 'onnx').",
-            "prompt_logprobs",
-        )
 
 
 def _default_config(
@@ -171,7 +158,7 @@ class Assistant:
 
     def _encode(self, turn: Turn, history: Sequence[Message], thinking: bool) -> list[int]:
         template = self.backend.template
-        own = self._own_ids(turn)
+        own = turn.own_ids
         pieces = template.render(
             self._conversation(turn, history), turn.tools, add_generation_prompt=own is None, enable_thinking=thinking
         )
@@ -180,12 +167,6 @@ class Assistant:
         elif turn.continued is not None:
             pieces.append(continued_text(turn.continued, template.family, thinking))
         return template.encode(self.backend.tokenizer, pieces)
-
-    @staticmethod
-    def _own_ids(turn: Turn) -> tuple[int, ...] | None:
-        """A resumed answer's token ids, where its history kept them (not cut by the safety policy)."""
-        last = turn.continued
-        return tuple(last.token_ids) if turn.own and last is not None and last.token_ids else None
 
     def _check_at(self, turn: Turn, ids: Sequence[int], history: Sequence[Message], thinking: bool) -> int:
         """Where the activation probe reads a prompt that continues an assistant message: the end
@@ -197,32 +178,8 @@ class Assistant:
         return same if same < len(ids) else 0
 
     def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
-        """Prompt ids for history + new messages, dropping the oldest turns until an answer of
-        ``min(max_tokens, context/4)`` tokens fits. Returns the ids, the kept history and how
-        many turns were dropped."""
-        context = self.backend.context_length
-        if turn.raw is not None:  # written whole by the caller: nothing to drop
-            if len(turn.raw) >= context:
-                raise PromptTooLongError(len(turn.raw), context)
-            return list(turn.raw), [], 0
-        room = min(config.max_tokens, max(1, context // 4))
-        history = list(turn.history)
-        dropped = 0
-        while True:
-            ids = self._encode(turn, history, thinking)
-            if len(ids) + room <= context:
-                return ids, history, dropped
-            if not history:
-                if len(ids) < context:
-                    return ids, history, dropped  # no history left to drop; the answer gets what remains
-                # every earlier turn is already dropped: only a shorter text or a larger window helps
-                fewer = "" if turn.remember else ", send fewer messages"
-                hint = f" (and the system prompt){fewer}, or load the model with a larger context_length"
-                raise PromptTooLongError(len(ids), context, hint=hint)
-            # drop one whole turn: the oldest user message and everything up to the next one
-            cut = next((i for i in range(1, len(history)) if history[i].role == "user"), len(history))
-            del history[:cut]
-            dropped += 1
+        """Prompt ids for history + new messages (see :func:`~.turns.fit`)."""
+        return fit(turn, partial(self._encode, turn, thinking=thinking), self.backend.context_length, config.max_tokens)
 
     # -- chat --------------------------------------------------------------------------------
     def stream(
@@ -282,7 +239,7 @@ class Assistant:
         ``continue_final_message`` read one): the answer is what the model writes after its text,
         which the safety policy reads as the caller's words. It cannot be combined with a
         ``response_format`` or a forced tool call."""
-        turn = self._given(messages, tools)
+        turn = given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
         return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
     def prompt_tokens(
@@ -291,24 +248,10 @@ class Assistant:
         """How many tokens the model would read to :meth:`answer` ``messages``: the whole prompt,
         the system prompt with the policy's rules and the tools included (what Anthropic's
         ``count_tokens`` says). Nothing is run or dropped to fit."""
-        turn = self._given(messages, tools)
+        turn = given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
         self._check_thinking(enable_thinking)
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         return len(self._encode(turn, turn.history, thinking))
-
-    def _given(self, messages: Sequence[Message], tools: Sequence[Tool] | None) -> Turn:
-        """A conversation the caller keeps, as the turn that answers it."""
-        msgs = list(messages)
-        only_messages(msgs)
-        lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
-        # several at the start are one system prompt (Codex sends two developer messages), which the
-        # policy's rules and leak detection cover; one later in the conversation stays where it is,
-        # a system turn, as Qwen's own templates write it
-        system = "\n\n".join(m.content for m in msgs[:lead]) if lead else self.system
-        msgs, last = continued(msgs[lead:])
-        cut = answerable(msgs)
-        fns = normalize_tools(tool_specs(tools)) if tools is not None else self.tools
-        return Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(fns), remember=False, continued=last)
 
     def _start(
         self,
@@ -320,7 +263,7 @@ class Assistant:
     ) -> ReplyStream:
         config = self.config.with_(**overrides) if overrides else self.config
         check_logit_bias(config, self.backend.tokenizer.vocab_size)
-        _check_reports(self.backend, config)
+        self.backend.check_reports(config)
         self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
         thinking = self.enable_thinking if enable_thinking is None else enable_thinking
         if turn.continued is not None and (response_format is not None or tool_choice not in ("auto", "none")):
@@ -374,7 +317,7 @@ class Assistant:
             self._on_done(turn),
             thinking=thinking,
             trimmed=dropped,
-            prefix_ids=self._prefix(thinking) if turn.continued is None else self._own_ids(turn),
+            prefix_ids=self._prefix(thinking) if turn.continued is None else turn.own_ids,
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system, turn.written),
             events=events,

@@ -4,17 +4,27 @@ checked before any model runs, or a raw prompt's token ids."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, PromptTooLongError
 from .tokenizer import Tokenizer
 from .types import Message, check_text
 
-__all__ = ["Turn", "answerable", "continued", "continued_text", "new_messages", "only_messages", "raw_prompt"]
+__all__ = [
+    "Turn",
+    "answerable",
+    "continued",
+    "continued_text",
+    "fit",
+    "given",
+    "new_messages",
+    "only_messages",
+    "raw_prompt",
+]
 
 
 def new_messages(text: object) -> list[Message]:
@@ -139,12 +149,64 @@ class Turn:
         return "\n".join(texts)
 
     @property
+    def own_ids(self) -> tuple[int, ...] | None:
+        """A resumed answer's token ids, where its history kept them (not cut by the safety policy)."""
+        last = self.continued
+        return tuple(last.token_ids) if self.own and last is not None and last.token_ids else None
+
+    @property
     def written(self) -> str:
         """The text the answer goes on from, which the output filters read as its start (a value
         split between the two is found whole): a continued message's, or a raw prompt's end."""
         if self.continued is not None:
             return self.continued.content[-WRITTEN_READ:]
         return self.new[0].content[-WRITTEN_READ:] if self.raw is not None and self.new else ""
+
+
+def given(messages: Sequence[Message], system: str | None, tools: Sequence[dict[str, Any]]) -> Turn:
+    """A conversation the caller keeps (the OpenAI API's way) as the turn that answers it; ``system``
+    and ``tools`` where it gives none."""
+    msgs = list(messages)
+    only_messages(msgs)
+    lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
+    # several at the start are one system prompt (Codex sends two developer messages), which the
+    # policy's rules and leak detection cover; one later in the conversation stays where it is,
+    # a system turn, as Qwen's own templates write it
+    if lead:
+        system = "\n\n".join(m.content for m in msgs[:lead])
+    msgs, last = continued(msgs[lead:])
+    cut = answerable(msgs)
+    return Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(tools), remember=False, continued=last)
+
+
+def fit(
+    turn: Turn, encode: Callable[[Sequence[Message]], list[int]], context: int, max_tokens: int
+) -> tuple[list[int], list[Message], int]:
+    """Prompt ids for ``turn`` (``encode(history)``), dropping its oldest turns until an answer of
+    ``min(max_tokens, context/4)`` tokens fits. Returns the ids, the kept history and how many
+    turns were dropped."""
+    if turn.raw is not None:  # written whole by the caller: nothing to drop
+        if len(turn.raw) >= context:
+            raise PromptTooLongError(len(turn.raw), context)
+        return list(turn.raw), [], 0
+    room = min(max_tokens, max(1, context // 4))
+    history = list(turn.history)
+    dropped = 0
+    while True:
+        ids = encode(history)
+        if len(ids) + room <= context:
+            return ids, history, dropped
+        if not history:
+            if len(ids) < context:
+                return ids, history, dropped  # no history left to drop; the answer gets what remains
+            # every earlier turn is already dropped: only a shorter text or a larger window helps
+            fewer = "" if turn.remember else ", send fewer messages"
+            hint = f" (and the system prompt){fewer}, or load the model with a larger context_length"
+            raise PromptTooLongError(len(ids), context, hint=hint)
+        # drop one whole turn: the oldest user message and everything up to the next one
+        cut = next((i for i in range(1, len(history)) if history[i].role == "user"), len(history))
+        del history[:cut]
+        dropped += 1
 
 
 def raw_prompt(tokenizer: Tokenizer, prompt: object) -> tuple[list[int], str]:

@@ -131,6 +131,19 @@ class Backend(ABC):
                 ids.add(tid)
         return tuple(sorted(ids))
 
+    def check_reports(self, config: GenerationConfig) -> None:
+        """An InvalidRequestError for log probabilities this backend cannot report."""
+        if config.logprobs is not None and not self.supports_logprobs:
+            raise InvalidRequestError(
+                f"The {self.name} backend cannot report log probabilities; use llama.cpp or ONNX.", "logprobs"
+            )
+        if config.prompt_logprobs is not None and not self.supports_prompt_logprobs:
+            raise InvalidRequestError(
+                f"The {self.name} backend cannot score a prompt's tokens (prompt_logprobs); llama.cpp and ONNX "
+                "can (backend='llamacpp' or 'onnx').",
+                "prompt_logprobs",
+            )
+
     @property
     def grammar_engine(self):
         """llguidance bound to this model's tokenizer and logits width (built once, ~1 s for Qwen)."""

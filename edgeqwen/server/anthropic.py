@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -39,7 +38,7 @@ from .protocol import ChatRequest, RequestError, parse_chat_request
 if TYPE_CHECKING:
     from .app import _App
 
-__all__ = ["MessageEvents", "MessagesRequest", "anthropic_routes", "message_body", "parse_messages_request"]
+__all__ = ["MessageEvents", "anthropic_routes", "message_body", "message_id", "parse_messages_request"]
 
 _SERVER_TOOLS = "a tool Anthropic's servers run (web search, code execution, computer, bash, text editor)"
 _STOP = {
@@ -49,11 +48,6 @@ _STOP = {
     "refused": "refusal",
     "filtered": "refusal",
 }
-
-
-@dataclass(frozen=True)
-class MessagesRequest(ChatRequest):
-    """A parsed ``/v1/messages`` body: the chat request it asks for."""
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -167,8 +161,8 @@ def _tool_choice(value: Any, chat: dict[str, Any]) -> None:
         chat["parallel_tool_calls"] = False
 
 
-def parse_messages_request(body: Any, max_tokens_limit: int) -> MessagesRequest:
-    """Check a decoded ``/v1/messages`` body and turn it into a :class:`MessagesRequest`."""
+def parse_messages_request(body: Any, max_tokens_limit: int) -> ChatRequest:
+    """Check a decoded ``/v1/messages`` body and turn it into the :class:`ChatRequest` it asks for."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     if body.get("mcp_servers"):
@@ -214,8 +208,7 @@ def parse_messages_request(body: Any, max_tokens_limit: int) -> MessagesRequest:
         raise RequestError(
             'output_config.format must be {"type": "json_schema", "schema": {...}}.', "output_config.format"
         )
-    parsed = parse_chat_request(chat, max_tokens_limit)
-    return MessagesRequest(**{f.name: getattr(parsed, f.name) for f in fields(parsed)})
+    return parse_chat_request(chat, max_tokens_limit)
 
 
 # -- the answer ---------------------------------------------------------------------------------
@@ -343,7 +336,7 @@ class MessageEvents:
 # -- the routes ---------------------------------------------------------------------------------
 def _kind(error: HTTPError) -> str:
     """Anthropic's name for an error's kind (OpenAI's are the same but for the server's own)."""
-    return {"server_error": "api_error", "not_found_error": "not_found_error"}.get(error.kind, error.kind)
+    return "api_error" if error.kind == "server_error" else error.kind
 
 
 def _failed(error: HTTPError) -> Response:
@@ -354,10 +347,10 @@ def _failed(error: HTTPError) -> Response:
 def anthropic_routes(app: _App) -> list[Route]:
     """``POST /v1/messages`` and ``/v1/messages/count_tokens`` over the OpenAI app's state."""
 
-    def whole(mid: str, replies: list[Reply], request: MessagesRequest) -> dict[str, Any]:
+    def whole(mid: str, replies: list[Reply], request: ChatRequest) -> dict[str, Any]:
         return message_body(mid, app.model_id, replies[0], request)
 
-    async def streamed(generation: AsyncReplyStream, mid: str, request: MessagesRequest, seed: int):
+    async def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int):
         events = MessageEvents(mid, app.model_id, request)
         try:
             yield events.started()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -350,7 +351,7 @@ def anthropic_routes(app: _App) -> list[Route]:
     def whole(mid: str, replies: list[Reply], request: ChatRequest) -> dict[str, Any]:
         return message_body(mid, app.model_id, replies[0], request)
 
-    async def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int):
+    async def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int) -> AsyncIterator[str]:
         events = MessageEvents(mid, app.model_id, request)
         try:
             yield events.started()

@@ -383,6 +383,7 @@ class Metrics:
     attempts: int = 1  # answers generated for this reply (more than 1: resampled, see reply.py)
     drafted_tokens: int = 0  # tokens guessed by prompt lookup (GenerationConfig.prompt_lookup)
     accepted_tokens: int = 0  # of those, the ones the model agreed with: each a decode step saved
+    stop_sequence: str | None = None  # the stop string that ended the answer (finish_reason "stop_string")
 
     @property
     def prefill_tps(self) -> float:

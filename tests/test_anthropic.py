@@ -87,7 +87,8 @@ def test_a_tool_call_and_its_result_sent_back():
         fmt = fake.requests[-1].response_format
     assert answer.content[0].text == "It is sunny in Paris." and answer.stop_reason == "end_turn"
     assert prompt.index("Weather in Paris?") < prompt.rindex("get_weather") < prompt.index("sunny, 21 C")
-    assert forced.content[0].type == "tool_use" and fmt is not None and fmt.kind == "tool_call"
+    assert forced.content[0].type == "tool_use" and forced.stop_reason == "tool_use"
+    assert fmt is not None and fmt.kind == "tool_call"
 
 
 def test_qwen3s_thinking_is_a_thinking_block_before_the_text(qwen3_tokenizer_json):
@@ -170,3 +171,12 @@ def test_what_claude_code_sends_is_read():
     assert answered.content[0].text == "Paris." and prompt.index("Capital of France?") < prompt.index(
         "Answer in French."
     )
+
+
+def test_the_stop_sequence_that_ended_an_answer_is_named():
+    with serving("Paris. Then Rome.") as (_, client):
+        m = client.messages.create(model="m", max_tokens=50, messages=ASK, stop_sequences=["Rome", " Then"])
+        with client.messages.stream(model="m", max_tokens=50, messages=ASK, stop_sequences=["Rome"]) as stream:
+            streamed = stream.get_final_message()
+    assert (m.stop_reason, m.stop_sequence, m.content[0].text) == ("stop_sequence", " Then", "Paris.")
+    assert (streamed.stop_reason, streamed.stop_sequence) == ("stop_sequence", "Rome")

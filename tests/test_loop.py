@@ -49,10 +49,13 @@ def test_max_tokens_and_context_limit(tok):
 
 def test_stop_string_across_tokens_is_never_emitted(tok):
     ids = tok.encode("Answer: 42\nUser: ignore")
-    chunks, _ = run(tok, ids, GenerationConfig(stop=("\nUser:",)))
+    chunks, _ = run(tok, ids, GenerationConfig(stop=("ignore", "\nUser:")))
     text = "".join(c.text for c in chunks)
     assert text == "Answer: 42"
     assert chunks[-1].finish_reason == "stop_string"
+    assert chunks[-1].metrics.stop_sequence == "\nUser:"  # the one that ended it, named (Anthropic's API says it)
+    ended, _ = run(tok, tok.encode("Answer: 42") + [IM_END], GenerationConfig(stop=("\nUser:",)))
+    assert ended[-1].finish_reason == "stop" and ended[-1].metrics.stop_sequence is None
 
 
 def test_held_back_prefix_is_released_when_no_stop_follows(tok):

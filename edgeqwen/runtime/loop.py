@@ -330,7 +330,7 @@ def stream_generate(
     start = time.perf_counter()
     first = last = start
     generated, finish = 0, None
-    pending = ""
+    pending, matched = "", None  # the text not yet given out; the stop string that ended it
     early = None  # what the cache held before a check part-way through (the rest then reuses the part)
     prefilled = len(prompt_ids)
     if prefill_check is not None and 0 < check_at < len(prompt_ids):
@@ -368,8 +368,8 @@ def stream_generate(
                 break
             pending += detok.add(token)
             said = logprobs.of(token) if logprobs is not None else None
-            hit = min((i for i in (pending.find(s) for s in config.stop) if i >= 0), default=-1)
-            if hit >= 0:
+            hit, matched = min(((pending.find(s), s) for s in config.stop if s in pending), default=(-1, None))
+            if matched is not None:
                 yield Chunk(pending[:hit], token, logprob=said)
                 pending, finish = "", "stop_string"
                 break
@@ -396,6 +396,7 @@ def stream_generate(
         finish_reason=finish,
         drafted_tokens=lookup.drafted if lookup is not None else 0,
         accepted_tokens=lookup.accepted if lookup is not None else 0,
+        stop_sequence=matched if finish == "stop_string" else None,
     )
     said = tuple(scored.said) if scored is not None and len(scored.said) == len(prompt_ids) else None
     yield Chunk(tail, None, finish, metrics, prompt_logprobs=said)

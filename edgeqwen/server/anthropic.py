@@ -15,7 +15,8 @@ stream of events. Decisions, where this server cannot follow the API:
   the conversation is a system turn where it is.
 - ``usage.input_tokens`` counts the prompt tokens not read from the cache, as Anthropic's does
   (``cache_read_input_tokens`` the others); a stream says them in ``message_delta``, at the end.
-- An answer ended by a stop sequence says ``end_turn`` (which sequence matched is not kept).
+- ``stop_sequence`` names the stop string that ended an answer where our own loop ran it
+  (llama.cpp, ONNX); an answer a remote server or MLC stopped says ``end_turn``.
 - Errors have Anthropic's shape, ``{"type": "error", "error": {"type", "message"}}``.
 """
 
@@ -227,10 +228,13 @@ def _usage(reply: Reply) -> dict[str, int]:
     }
 
 
-def _stop(reply: Reply) -> str:
+def _stop(reply: Reply) -> tuple[str, str | None]:
+    """The stop reason, and the stop sequence that ended the answer."""
     if reply.tool_calls and reply.finish_reason in ("stop", "tool_calls"):
-        return "tool_use"
-    return _STOP.get(reply.finish_reason or "", "end_turn")
+        return "tool_use", None
+    if reply.finish_reason == "stop_string":
+        return "stop_sequence", reply.metrics.stop_sequence
+    return _STOP.get(reply.finish_reason or "", "end_turn"), None
 
 
 def _calls(reply: Reply, request: ChatRequest) -> list[dict[str, Any]]:
@@ -253,12 +257,12 @@ def message_body(mid: str, model: str, reply: Reply, request: ChatRequest) -> di
     if reply.text or not reply.tool_calls:
         content.append({"type": "text", "text": reply.text})
     content += _calls(reply, request)
-    stop = _STOP.get(reply.finish_reason or "", "end_turn")
+    stop, sequence = _stop(reply)
     return {
         **_shell(mid, model),
         "content": content,
         "stop_reason": stop,
-        "stop_sequence": None,
+        "stop_sequence": sequence,
         "usage": _usage(reply),
     }
 
@@ -326,8 +330,8 @@ class MessageEvents:
                 "content_block_delta", index=self.index, delta={"type": "input_json_delta", "partial_json": arguments}
             )
             out += self._close()
-        stop = _stop(reply)
-        out += self._event("message_delta", delta={"stop_reason": stop, "stop_sequence": None}, usage=_usage(reply))
+        stop, sequence = _stop(reply)
+        out += self._event("message_delta", delta={"stop_reason": stop, "stop_sequence": sequence}, usage=_usage(reply))
         return out + self._event("message_stop")
 
     def failed(self, error: HTTPError) -> str:

@@ -33,6 +33,8 @@ from ..aio import AsyncAssistant, AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import Reply
 from .anthropic import anthropic_routes
+from .bodies import chunk_body, completion_body, error_body, finish_reason, logprobs_body, new_id, usage_body
+from .bodies import tool_calls_body as _tool_calls
 from .completions import (
     CompletionRequest,
     choice_logprobs,
@@ -56,19 +58,7 @@ from .http import (
 )
 from .metrics import ServerMetrics
 from .ollama import ollama_routes
-from .protocol import (
-    ChatRequest,
-    choice_settings,
-    chunk_body,
-    completion_body,
-    error_body,
-    finish_reason,
-    logprobs_body,
-    new_id,
-    parse_chat_request,
-    usage_body,
-)
-from .protocol import tool_calls_body as _tool_calls
+from .protocol import ChatRequest, choice_settings, parse_chat_request
 from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
 from .responses import ResponseEvents, ResponsesRequest, parse_responses_request, response_body, response_id
 from .settings import Cors, ServerSettings

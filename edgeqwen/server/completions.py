@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
-from .protocol import RequestError, choices_of, finish_reason, settings_of, streaming, usage_body
+from .bodies import finish_reason, usage_body
+from .protocol import RequestError, choices_of, settings_of, streaming
 
 __all__ = [
     "CompletionRequest",

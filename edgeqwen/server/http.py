@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from ..aio import AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
 from ..types import Reply, load_json
-from .protocol import error_body
+from .bodies import error_body
 from .settings import ServerSettings
 from .worker import QueueFullError
 

@@ -26,9 +26,10 @@ from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
 from ..types import Reply
+from .bodies import logprobs_body
 from .embeddings import no_embedding_model, parse_embeddings_request
 from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect
-from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
+from .protocol import ChatRequest, RequestError, parse_chat_request
 
 if TYPE_CHECKING:
     from .app import _App

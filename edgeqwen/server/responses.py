@@ -28,7 +28,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from ..types import Message, Reply
-from .protocol import ChatRequest, RequestError, logprobs_body, parse_chat_request
+from .bodies import logprobs_body
+from .protocol import ChatRequest, RequestError, parse_chat_request
 
 __all__ = ["Kept", "ResponseEvents", "ResponsesRequest", "parse_responses_request", "response_body", "response_id"]
 

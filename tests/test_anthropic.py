@@ -180,3 +180,26 @@ def test_the_stop_sequence_that_ended_an_answer_is_named():
             streamed = stream.get_final_message()
     assert (m.stop_reason, m.stop_sequence, m.content[0].text) == ("stop_sequence", " Then", "Paris.")
     assert (streamed.stop_reason, streamed.stop_sequence) == ("stop_sequence", "Rome")
+
+
+class _Breaks(FakeBackend):
+    """Writes a little, then fails (a model error after the stream's headers are sent)."""
+
+    def stream(self, request, cancel=None):
+        def chunks():
+            yield from list(super(_Breaks, self).stream(request, cancel))[:2]
+            raise RuntimeError("the model broke")
+
+        return chunks()
+
+
+def test_a_failure_after_the_stream_began_is_an_error_event_on_both_typed_streams():
+    import httpx
+
+    with BackgroundServer(Assistant(backend=_Breaks(["Paris is the capital."]), policy="none")) as srv:
+        body = {"model": "m", "max_tokens": 20, "messages": ASK, "stream": True}
+        anthropic_text = httpx.post(f"{srv.base_url}/messages", json=body, timeout=30).text
+        openai_text = httpx.post(f"{srv.base_url}/responses", json={"input": "Hi", "stream": True}, timeout=30).text
+    assert "event: message_start" in anthropic_text and anthropic_text.rstrip().splitlines()[-2] == "event: error"
+    assert '"type": "api_error"' in anthropic_text and "the model broke" in anthropic_text
+    assert openai_text.rstrip().splitlines()[-2] == "event: response.failed" and "the model broke" in openai_text

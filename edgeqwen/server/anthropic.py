@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
 from ..types import Reply
-from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect
+from .http import HTTPError, authorize, read_body, translate, typed_events, until_disconnect
 from .protocol import ChatRequest, RequestError, parse_chat_request
 
 if TYPE_CHECKING:
@@ -355,19 +355,8 @@ def anthropic_routes(app: _App) -> list[Route]:
     def whole(mid: str, replies: list[Reply], request: ChatRequest) -> dict[str, Any]:
         return message_body(mid, app.model_id, replies[0], request)
 
-    async def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int) -> AsyncIterator[str]:
-        events = MessageEvents(mid, app.model_id, request)
-        try:
-            yield events.started()
-            async for said in told(generation):
-                if isinstance(said, Thought):
-                    yield events.thought(said)
-                else:
-                    yield events.text(said) if isinstance(said, str) else events.finished(said)
-        except Exception as exc:  # headers are sent: an error event, as Anthropic's server sends
-            yield events.failed(translate(exc))
-        finally:
-            generation.cancel()
+    def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int) -> AsyncIterator[str]:
+        return typed_events(generation, MessageEvents(mid, app.model_id, request))
 
     async def messages(request: Request) -> Response:
         return await app.answer(request, parse_messages_request, message_id, whole, streamed, fail=_failed)

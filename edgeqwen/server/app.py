@@ -46,14 +46,13 @@ from .completions import (
 from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
 from .http import (
     HTTPError,
-    Thought,
     authorize,
     data_events,
     format_error,
     read_body,
     sse,
-    told,
     translate,
+    typed_events,
     until_disconnect,
 )
 from .metrics import ServerMetrics
@@ -211,27 +210,16 @@ class _App:
 
         return data_events(generation, opening, piece, closing, thought, more, ending)
 
-    async def _responses_sse(
+    def _responses_sse(
         self, generation: AsyncReplyStream, rid: str, chat: ResponsesRequest, seed: int
     ) -> AsyncIterator[str]:
         events = ResponseEvents(rid, self.model_id, chat)
-        try:
-            yield events.started()
-            async for said in told(generation):
-                if isinstance(said, Thought):
-                    yield events.thought(said)
-                elif isinstance(said, str):
-                    yield events.text(said)
-                else:
-                    last = events.finished(said)
-                    assert events.done is not None
-                    self.stored.keep(rid, chat, said, events.done)  # before the client reads it is done
-                    yield last
-        except Exception as exc:  # headers are sent: a response.failed event, as OpenAI sends
-            error = translate(exc)
-            yield events.failed(str(error), error.code or error.kind)
-        finally:
-            generation.cancel()
+
+        def keep(reply: Reply) -> None:  # before the client reads it is done
+            assert events.done is not None
+            self.stored.keep(rid, chat, reply, events.done)
+
+        return typed_events(generation, events, keep)
 
     async def completions(self, request: Request) -> Response:
         """``/v1/completions``: each prompt continued in turn (a stream takes one)."""

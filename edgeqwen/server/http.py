@@ -9,7 +9,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
@@ -22,6 +22,7 @@ from .settings import ServerSettings
 from .worker import QueueFullError
 
 __all__ = [
+    "Events",
     "HTTPError",
     "Thought",
     "authorize",
@@ -32,6 +33,7 @@ __all__ = [
     "sse",
     "told",
     "translate",
+    "typed_events",
     "until_disconnect",
 ]
 
@@ -196,6 +198,39 @@ async def told(generation: AsyncReplyStream) -> AsyncIterator[str | Reply]:
     if failed is not None:
         raise failed
     yield reply
+
+
+class Events(Protocol):
+    """A stream of typed events (the Responses API's, Anthropic's): each call gives the SSE text."""
+
+    def started(self) -> str: ...
+    def thought(self, piece: str) -> str: ...
+    def text(self, piece: str) -> str: ...
+    def finished(self, reply: Reply) -> str: ...
+    def failed(self, error: HTTPError) -> str: ...
+
+
+async def typed_events(
+    generation: AsyncReplyStream, events: Events, done: Callable[[Reply], None] | None = None
+) -> AsyncIterator[str]:
+    """``generation`` as ``events`` write it; ``done(reply)`` before the last event goes out. An
+    error after the headers are sent is the API's own failure event."""
+    try:
+        yield events.started()
+        async for said in told(generation):
+            if isinstance(said, Thought):
+                yield events.thought(said)
+            elif isinstance(said, str):
+                yield events.text(said)
+            else:
+                last = events.finished(said)
+                if done is not None:
+                    done(said)
+                yield last
+    except Exception as exc:
+        yield events.failed(translate(exc))
+    finally:
+        generation.cancel()
 
 
 def event(body: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from ..types import Message, Reply
 from .bodies import logprobs_body
+from .http import HTTPError
 from .protocol import ChatRequest, RequestError, parse_chat_request
 
 __all__ = ["Kept", "ResponseEvents", "ResponsesRequest", "parse_responses_request", "response_body", "response_id"]
@@ -501,6 +502,6 @@ class ResponseEvents:
         kind = "response.completed" if done["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, response=done)
 
-    def failed(self, message: str, code: str | None) -> str:
-        error = {"code": code or "server_error", "message": message}
+    def failed(self, failure: HTTPError) -> str:
+        error = {"code": failure.code or failure.kind or "server_error", "message": str(failure)}
         return self._event("response.failed", response={**self.shell, "status": "failed", "error": error})

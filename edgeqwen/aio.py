@@ -110,6 +110,7 @@ class AsyncReplyStream:
         self._callbacks: list[Callable[[Reply], None]] = []
         self._read = False
         self.thinking_streamed = False  # thinking pieces came (a server sends them once, as they came)
+        self.prompt_tokens = 0  # the prompt's length, once the answer has started
 
     # -- the model thread ----------------------------------------------------------------------
     def _put(self, kind: str, value: Any = None) -> None:
@@ -130,7 +131,7 @@ class AsyncReplyStream:
             stream = start()
             if self._job.cancelled:  # cancelled while the prompt was built, before the answer took its flag
                 self._job.stop_model()
-            self._put("started")
+            self._put("started", stream.prompt_tokens)
             if not whole:
                 pieces = stream.pieces()
                 try:
@@ -153,6 +154,8 @@ class AsyncReplyStream:
     def _deliver(self, kind: str, value: Any) -> None:
         if kind == "thinking":
             self.thinking_streamed = True
+        elif kind == "started":
+            self.prompt_tokens = value
         if kind == "end":
             self._reply, self._error, self._failure = value
             self._ended.set()

@@ -326,6 +326,7 @@ class Assistant:
             logprobs=config.logprobs is not None,
             plain=raw,
             seed=continued_text(turn.continued, self.backend.template.family, thinking) if turn.continued else "",
+            prompt_tokens=len(ids),
         )
 
     def _resampler(self, request: Request, request_text: str) -> Retry:

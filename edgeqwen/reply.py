@@ -69,6 +69,7 @@ class ReplyStream:
         logprobs: bool = False,
         plain: bool = False,
         seed: str = "",
+        prompt_tokens: int = 0,
     ) -> None:
         """``prefix_ids``: what the prompt put at the start of the answer, kept with its tokens
         (None: the backend streams text only, so the reply keeps no ids). ``events``: shared with
@@ -78,8 +79,10 @@ class ReplyStream:
         argument the string bound closed is said cut there too. ``logprobs``: the chunks carry their
         tokens' log probabilities, kept in the reply. ``plain``: a raw completion, whose text is kept
         as the model wrote it (no thinking or tool calls read out of it). ``seed``: the text of an
-        assistant message the answer continues (what the prompt ends with; not part of the reply)."""
+        assistant message the answer continues (what the prompt ends with; not part of the reply).
+        ``prompt_tokens``: the prompt's length, known before the first token (0 for a refusal)."""
         self._chunks = chunks
+        self.prompt_tokens = prompt_tokens
         self._retry = retry if fmt is not None else None
         self._attempt = 1
         self._first_events = list(events or ())

@@ -56,11 +56,14 @@ def test_a_text_answer_with_a_system_prompt_and_its_usage():
 
 
 def test_the_stream_is_anthropics_sequence_of_events():
-    with serving("Paris is the capital.") as (_, client):
+    with serving("Paris is the capital.") as (fake, client):
         with client.messages.stream(model="m", max_tokens=50, messages=ASK) as stream:
-            events = [e.type for e in stream]
+            seen = list(stream)
+            events = [e.type for e in seen]
             text = stream.get_final_text()
             final = stream.get_final_message()
+    # the prompt's length at the start, as Claude Code reads it to show and manage its context
+    assert seen[0].message.usage.input_tokens == len(fake.requests[-1].prompt_ids)
     assert events[0] == "message_start" and events[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     assert "content_block_start" in events and text == "Paris is the capital." and final.stop_reason == "end_turn"
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0  # said at the end, in message_delta

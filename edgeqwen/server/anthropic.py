@@ -14,7 +14,8 @@ stream of events. Decisions, where this server cannot follow the API:
   outputs) is a JSON Schema the answer is held to, as ``response_format`` is; a system message in
   the conversation is a system turn where it is.
 - ``usage.input_tokens`` counts the prompt tokens not read from the cache, as Anthropic's does
-  (``cache_read_input_tokens`` the others); a stream says them in ``message_delta``, at the end.
+  (``cache_read_input_tokens`` the others); a stream's ``message_start`` says the whole prompt, and
+  its ``message_delta`` both counts, at the end.
 - ``stop_sequence`` names the stop string that ended an answer where our own loop ran it
   (llama.cpp, ONNX); an answer a remote server or MLC stopped says ``end_turn``.
 - Errors have Anthropic's shape, ``{"type": "error", "error": {"type", "message"}}``.
@@ -273,8 +274,8 @@ class MessageEvents:
     ``finished(reply)`` last (the tool calls, each whole in one ``input_json_delta``, then
     ``message_delta`` with the stop reason and usage, and ``message_stop``)."""
 
-    def __init__(self, mid: str, model: str, request: ChatRequest) -> None:
-        self.mid, self.model, self.request = mid, model, request
+    def __init__(self, mid: str, model: str, request: ChatRequest, prompt_tokens: int = 0) -> None:
+        self.mid, self.model, self.request, self.prompt_tokens = mid, model, request, prompt_tokens
         self.index = -1  # the open block's
         self.open: str | None = None  # its type
 
@@ -284,7 +285,8 @@ class MessageEvents:
 
     def started(self) -> str:
         message = {**_shell(self.mid, self.model), "stop_reason": None, "stop_sequence": None}
-        message["usage"] = {"input_tokens": 0, "output_tokens": 0}  # known at the end: message_delta
+        # the prompt's length (what the cache held is known at the end: message_delta says both)
+        message["usage"] = {"input_tokens": self.prompt_tokens, "output_tokens": 0}
         return self._event("message_start", message=message)
 
     def _close(self) -> str:
@@ -356,7 +358,7 @@ def anthropic_routes(app: _App) -> list[Route]:
         return message_body(mid, app.model_id, replies[0], request)
 
     def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int) -> AsyncIterator[str]:
-        return typed_events(generation, MessageEvents(mid, app.model_id, request))
+        return typed_events(generation, MessageEvents(mid, app.model_id, request, generation.prompt_tokens))
 
     async def messages(request: Request) -> Response:
         return await app.answer(request, parse_messages_request, message_id, whole, streamed, fail=_failed)

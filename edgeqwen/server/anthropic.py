@@ -44,13 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["MessageEvents", "anthropic_routes", "message_body", "message_id", "parse_messages_request"]
 
 _SERVER_TOOLS = "a tool Anthropic's servers run (web search, code execution, computer, bash, text editor)"
-_STOP = {
-    "stop": "end_turn",
-    "tool_calls": "tool_use",
-    "length": "max_tokens",
-    "refused": "refusal",
-    "filtered": "refusal",
-}
+_STOP = {"stop": "end_turn", "length": "max_tokens", "refused": "refusal", "filtered": "refusal"}
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -74,13 +68,13 @@ def _text(block: dict[str, Any], where: str) -> str:
     raise RequestError(f"{where} is a {kind!r} block, which this server cannot read here.", where)
 
 
+def _joined(content: Any, where: str) -> str:
+    """Content that may only be text (a string or text blocks), as one string."""
+    return "".join(_text(block, f"{where}[{k}]") for k, block in enumerate(_blocks(content, where)))
+
+
 def _tool_result(block: dict[str, Any], where: str) -> dict[str, Any]:
-    content = block.get("content", "")
-    text = (
-        content
-        if isinstance(content, str)
-        else "".join(_text(b, f"{where}.content[{k}]") for k, b in enumerate(_blocks(content, f"{where}.content")))
-    )
+    text = _joined(block.get("content", ""), f"{where}.content")
     if block.get("is_error"):
         text = f"Error: {text}"
     return {"role": "tool", "content": text, "tool_call_id": block.get("tool_use_id")}
@@ -94,8 +88,7 @@ def _message(message: Any, i: int) -> list[dict[str, Any]]:
         got = message.get("role") if isinstance(message, dict) else type(message).__name__
         raise RequestError(f"{where}.role must be user, assistant or system; got {got!r}.", f"{where}.role")
     if message["role"] == "system":  # in the conversation (Claude Code sends one): a system turn where it is
-        blocks = _blocks(message.get("content"), f"{where}.content")
-        return [{"role": "system", "content": "".join(_text(b, f"{where}.content[{j}]") for j, b in enumerate(blocks))}]
+        return [{"role": "system", "content": _joined(message.get("content"), f"{where}.content")}]
     role, texts, calls, results, thinking = message["role"], [], [], [], ""
     for j, block in enumerate(_blocks(message.get("content"), f"{where}.content")):
         at, kind = f"{where}.content[{j}]", block["type"]
@@ -173,12 +166,7 @@ def parse_messages_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system is not None:
-        text = (
-            system
-            if isinstance(system, str)
-            else "".join(_text(b, f"system[{k}]") for k, b in enumerate(_blocks(system, "system")))
-        )
-        messages.append({"role": "system", "content": text})
+        messages.append({"role": "system", "content": _joined(system, "system")})
     given = body.get("messages")
     if not isinstance(given, list) or not given:
         raise RequestError("messages must be a non-empty list of {role, content} objects.", "messages")
@@ -231,7 +219,7 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 def _stop(reply: Reply) -> tuple[str, str | None]:
     """The stop reason, and the stop sequence that ended the answer."""
-    if reply.tool_calls and reply.finish_reason in ("stop", "tool_calls"):
+    if reply.tool_calls and reply.finish_reason == "stop":
         return "tool_use", None
     if reply.finish_reason == "stop_string":
         return "stop_sequence", reply.metrics.stop_sequence

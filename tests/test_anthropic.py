@@ -3,10 +3,13 @@ the fake model: the clients that speak only it (a 404 before) get the same answe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 anthropic = pytest.importorskip("anthropic")
 
@@ -206,3 +209,52 @@ def test_a_failure_after_the_stream_began_is_an_error_event_on_both_typed_stream
     assert "event: message_start" in anthropic_text and anthropic_text.rstrip().splitlines()[-2] == "event: error"
     assert '"type": "api_error"' in anthropic_text and "the model broke" in anthropic_text
     assert openai_text.rstrip().splitlines()[-2] == "event: response.failed" and "the model broke" in openai_text
+
+
+ANY = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+BLOCK = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "tool_use", "tool_result", "thinking", "image", "redacted_thinking", "x"])},
+    optional={"text": ANY, "input": ANY, "content": ANY, "thinking": ANY, "id": ANY, "name": ANY, "tool_use_id": ANY},
+)
+MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "tool", 3])},
+    optional={"content": st.one_of(st.text(max_size=8), st.lists(BLOCK, max_size=3), ANY)},
+)
+BODY = st.fixed_dictionaries(
+    {"messages": st.one_of(st.lists(MESSAGE, max_size=4), ANY)},
+    optional={
+        "max_tokens": st.one_of(st.integers(-1, 8), ANY),
+        "system": st.one_of(st.text(max_size=8), st.lists(BLOCK, max_size=2), ANY),
+        "tools": st.one_of(st.lists(st.fixed_dictionaries({"name": ANY, "input_schema": ANY}), max_size=2), ANY),
+        "tool_choice": st.one_of(
+            st.fixed_dictionaries({"type": st.sampled_from(["auto", "any", "tool", "none"])}), ANY
+        ),
+        "thinking": ANY,
+        "stop_sequences": ANY,
+        "output_config": ANY,
+        "stream": st.booleans(),
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def any_body_server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(Assistant(backend=FakeBackend(["7"]), policy="none")) as server:
+        yield server
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODY, route=st.sampled_from(["messages", "messages/count_tokens"]))
+def test_any_body_gets_an_answer_or_an_error_in_anthropics_shape(any_body_server, body, route):
+    import httpx
+
+    r = httpx.post(f"{any_body_server.base_url}/{route}", content=json.dumps(body, ensure_ascii=True), timeout=30)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["type"] == "error" and r.json()["error"]["message"]
+    elif body.get("stream") and route == "messages":
+        assert "event: message_stop" in r.text and "event: error" not in r.text

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edgeqwen import Assistant
 from edgeqwen.server import BackgroundServer
@@ -339,3 +341,40 @@ def test_a_hosted_tool_says_to_leave_it_out(served):
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(model="m", input="Hi", tools=[{"type": "web_search"}])
     assert "leave it out" in err.value.body["message"] and 'web_search = "disabled"' in err.value.body["message"]
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_ITEM = st.fixed_dictionaries(
+    {"type": st.sampled_from(["message", "function_call", "function_call_output", "item_reference", "reasoning", "x"])},
+    optional={"role": st.sampled_from(["user", "assistant", "developer", "system", "x"]), "content": _ANY,
+              "id": _ANY, "call_id": _ANY, "name": _ANY, "arguments": _ANY, "output": _ANY, "namespace": _ANY},
+)  # fmt: skip
+_BODY = st.fixed_dictionaries(
+    {"input": st.one_of(st.text(max_size=8), st.lists(_ITEM, max_size=4), _ANY)},
+    optional={
+        "instructions": _ANY,
+        "previous_response_id": _ANY,
+        "store": _ANY,
+        "tools": st.one_of(st.lists(st.fixed_dictionaries({"type": st.sampled_from(["function", "namespace"]),
+                                                           "name": _ANY, "tools": _ANY, "parameters": _ANY}),
+                                    max_size=2), _ANY),
+        "max_output_tokens": _ANY,
+        "stream": st.booleans(),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_BODY)
+def test_any_body_gets_a_response_or_a_400_naming_what(served, body):
+    import httpx
+
+    _, client = served
+    r = httpx.post(f"{client.base_url}responses", content=json.dumps(body, ensure_ascii=True), timeout=30)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["message"]

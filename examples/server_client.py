@@ -78,6 +78,18 @@ def main() -> int:
             max_output_tokens=60,
         )
         print(f"responses: {r.output_text}  [{r.status}, {r.usage.output_tokens} tokens]")
+
+        # 5. the next turn by the last response's id: the server kept the conversation, and the
+        #    cache holds it (instructions are not carried over, as OpenAI's are not: send them again)
+        r = client.responses.create(
+            model=model,
+            previous_response_id=r.id,
+            instructions="Answer in one sentence.",
+            input="Which language is spoken there?",
+            max_output_tokens=60,
+        )
+        cached = r.usage.input_tokens_details.cached_tokens
+        print(f"next turn: {r.output_text}  [{cached} of {r.usage.input_tokens} prompt tokens from the cache]")
     return 0
 
 

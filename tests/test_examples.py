@@ -91,6 +91,8 @@ def test_server_client(demo_model):
     assert "stream: " in out and out.split("stream: ")[1].split("\n")[0].strip()
     assert "json: {'city': " in out
     assert "Rome" in out.split("responses: ")[1].splitlines()[0] and "[completed, " in out
+    cached, prompt = out.split("next turn: ")[1].split("[")[1].split(" prompt tokens")[0].split(" of ")
+    assert int(cached) > int(prompt) / 2  # the kept conversation came from the cache
 
 
 def test_async_app(demo_model):

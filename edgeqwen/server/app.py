@@ -59,7 +59,8 @@ from .metrics import ServerMetrics
 from .ollama import ollama_routes
 from .protocol import ChatRequest, choice_settings, parse_chat_request
 from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
-from .responses import ResponseEvents, ResponsesRequest, parse_responses_request, response_body, response_id
+from .response_events import ResponseEvents, response_body, response_id
+from .responses import ResponsesRequest, parse_responses_request
 from .settings import Cors, ServerSettings
 from .stored import ResponseStore, stored_routes
 from .worker import ModelWorker

@@ -378,3 +378,23 @@ def test_any_body_gets_a_response_or_a_400_naming_what(served, body):
     assert r.status_code in (200, 400), r.text
     if r.status_code == 400:
         assert r.json()["error"]["message"]
+
+
+def test_a_kept_responses_input_items_are_listed_as_openai_lists_them():
+    with serving("Paris.", "Rome.") as (_, client):
+        first = client.responses.create(model="m", input="Capital of France?")
+        items = [
+            {"role": "user", "content": "And of Italy?"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "One word."}]},
+        ]
+        second = client.responses.create(model="m", previous_response_id=first.id, input=items)
+        listed = client.responses.input_items.list(second.id)  # the last first, as OpenAI's default
+        oldest = client.responses.input_items.list(second.id, order="asc", limit=1)
+        rest = client.responses.input_items.list(second.id, order="asc", after=oldest.data[0].id)
+        [only] = client.responses.input_items.list(first.id).data
+        with pytest.raises(openai.NotFoundError):
+            client.responses.input_items.list("resp_gone")
+    assert [i.content[0].text for i in listed.data] == ["One word.", "And of Italy?"]
+    assert all(i.id for i in listed.data) and listed.has_more is False
+    assert oldest.has_more is True and [i.id for i in rest.data] == [listed.data[0].id]
+    assert only.role == "user" and only.id.startswith("msg_")

@@ -432,7 +432,9 @@ class _Ollama:
         return JSONResponse({"version": OLLAMA_API_VERSION})
 
     async def root(self, request: Request) -> Response:
-        return PlainTextResponse("edgeqwen is running (OpenAI's API at /v1, Ollama's at /api, Anthropic's at /v1/messages)")
+        return PlainTextResponse(
+            "edgeqwen is running (OpenAI's API at /v1, Ollama's at /api, Anthropic's at /v1/messages)"
+        )
 
     async def managed_elsewhere(self, request: Request) -> Response:
         verb = request.url.path.rsplit("/", 1)[-1]

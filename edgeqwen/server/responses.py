@@ -240,6 +240,7 @@ class ResponsesRequest(ChatRequest):
     instructions: str | None = None
     store: bool = True
     namespaces: tuple[str, ...] = ()  # of the namespace tools, whose functions the model calls as ns.name
+    input_items: tuple[dict[str, Any], ...] = ()  # the input as items, as given (a string as a message)
 
 
 def _stored_fields(body: dict[str, Any]) -> tuple[str | None, bool]:
@@ -298,6 +299,13 @@ def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None 
             )
         head = 1 if instructions is not None else 0
         own["messages"] = (*parsed.messages[:head], *kept.conversation(previous), *parsed.messages[head:])
+    given = body["input"]
+    items = ({"type": "message", "role": "user", "content": given},) if isinstance(given, str) else tuple(given)
     return ResponsesRequest(
-        **own, previous_response_id=previous, instructions=instructions, store=store, namespaces=namespaces
+        **own,
+        previous_response_id=previous,
+        instructions=instructions,
+        store=store,
+        namespaces=namespaces,
+        input_items=items,
     )

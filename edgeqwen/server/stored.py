@@ -1,5 +1,6 @@
 """The responses this server keeps: what ``previous_response_id`` continues, the output items an
-``item_reference`` names, and what ``GET`` and ``DELETE /v1/responses/ID`` read.
+``item_reference`` names, and what ``GET`` and ``DELETE /v1/responses/ID`` and
+``GET /v1/responses/ID/input_items`` read.
 
 OpenAI's Responses API stores every response unless asked not to (``store: false``), and its own
 guide to conversation state has a client send only the new input with the last response's id. A
@@ -18,6 +19,7 @@ responses holds each message once.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,7 +47,24 @@ class _Stored:
     conversation: tuple[Message, ...]
     body: dict[str, Any]
     before: str | None  # the response this one continued
+    items: tuple[dict[str, Any], ...]  # its request's input, as items with ids (input_items)
     size: int  # characters of its own: the response's JSON, and the messages no earlier one holds
+
+
+def _listed(item: dict[str, Any]) -> dict[str, Any]:
+    """An input item as OpenAI's list of them shows it: a type, an id (``msg_...``) where it came
+    without, a message's text as a content part."""
+    kind = item.get("type", "message")
+    prefix = {"function_call": "fc", "function_call_output": "fco"}.get(str(kind), "msg")
+    listed = {
+        **item,
+        "type": kind,
+        "id": item["id"] if isinstance(item.get("id"), str) else f"{prefix}_{uuid.uuid4().hex[:24]}",
+    }
+    if kind == "message" and isinstance(item.get("content"), str):
+        part = "output_text" if item.get("role") == "assistant" else "input_text"
+        listed["content"] = [{"type": part, "text": item["content"]}]
+    return listed
 
 
 def _answer(reply: Reply) -> Message:
@@ -117,7 +136,8 @@ class ResponseStore:
         before = self._kept.get(request.previous_response_id or "")
         new = conversation[len(before.conversation) if before is not None else 0 :]
         size = len(json.dumps(body)) + sum(len(m.content) + len(m.thinking) for m in new)
-        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id, size)
+        items = tuple(_listed(item) for item in request.input_items)
+        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id, items, size)
         self._items.update((item["id"], rid) for item in body["output"])
         self._size += size
         while len(self._kept) > self.limit or (self._size > STORED_CHARS and len(self._kept) > 1):
@@ -135,6 +155,27 @@ class ResponseStore:
             raise self._gone(rid, 404, None, "response_not_found")
         return stored.body
 
+    def input_items(self, rid: str, limit: int, order: str, after: str | None) -> dict[str, Any]:
+        """OpenAI's list of a kept response's input items: ``limit`` of them, in ``order`` (desc: the
+        last first, OpenAI's default), after the item ``after``."""
+        stored = self._kept.get(rid)
+        if stored is None:
+            raise self._gone(rid, 404, None, "response_not_found")
+        items = list(stored.items if order == "asc" else reversed(stored.items))
+        if after is not None:
+            ids = [item["id"] for item in items]
+            if after not in ids:
+                raise HTTPError(400, f"after: {after!r} is no input item of {rid}.", "invalid_request_error", "after")
+            items = items[ids.index(after) + 1 :]
+        page = items[:limit]
+        return {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+
     def delete(self, rid: str) -> None:
         if rid not in self._kept:
             raise self._gone(rid, 404, None, "response_not_found")
@@ -142,7 +183,7 @@ class ResponseStore:
 
 
 def stored_routes(app: _App) -> list[Route]:
-    """``GET`` and ``DELETE /v1/responses/ID`` over the app's store."""
+    """``GET`` and ``DELETE /v1/responses/ID``, and ``GET /v1/responses/ID/input_items``, over the app's store."""
 
     async def read(request: Request) -> Response:
         try:
@@ -160,7 +201,24 @@ def stored_routes(app: _App) -> list[Route]:
             return exc.response()
         return JSONResponse({"id": rid, "object": "response", "deleted": True})
 
+    async def input_items(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            query = request.query_params
+            limit, order = query.get("limit", "20"), query.get("order", "desc")
+            if not limit.isdigit() or not 1 <= int(limit) <= 100:
+                raise HTTPError(
+                    400, f"limit must be a whole number from 1 to 100, got {limit!r}.", "invalid_request_error", "limit"
+                )
+            if order not in ("asc", "desc"):
+                raise HTTPError(400, f'order must be "asc" or "desc", got {order!r}.', "invalid_request_error", "order")
+            page = app.stored.input_items(request.path_params["rid"], int(limit), order, query.get("after"))
+        except HTTPError as exc:
+            return exc.response()
+        return JSONResponse(page)
+
     return [
+        Route("/v1/responses/{rid}/input_items", input_items, methods=["GET"]),
         Route("/v1/responses/{rid}", read, methods=["GET"]),
         Route("/v1/responses/{rid}", delete, methods=["DELETE"]),
     ]

@@ -281,14 +281,17 @@ def test_the_store_keeps_the_newest_and_a_conversation_in_use():
 
 def test_the_store_keeps_no_more_text_than_its_bound(monkeypatch):
     from edgeqwen.server import stored
+    from edgeqwen.server.http import HTTPError
     from edgeqwen.types import Reply
 
     monkeypatch.setattr(stored, "STORED_CHARS", 1000)
     store = stored.ResponseStore(limit=100)
     for i in range(6):
-        request = parse_responses_request({"input": "x" * 300}, 100, store)
+        request = parse_responses_request({"input": "x" * 100}, 100, store)
         store.keep(f"r{i}", request, Reply(text="ok"), {"id": f"r{i}", "output": []})
-    assert len(store) == 3  # 3 x (300 + the body's JSON) is within 1000 characters, 4 is not
+    assert 1 < len(store) < 6 and store.conversation("r5")  # the newest that fit in 1000 characters
+    with pytest.raises(HTTPError):
+        store.conversation("r0")
     store.keep("big", parse_responses_request({"input": "y" * 5000}, 100, store), Reply(text="ok"), {"output": []})
     assert len(store) == 1 and store.conversation("big")  # the newest stays whatever its size
 

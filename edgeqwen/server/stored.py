@@ -48,7 +48,7 @@ class _Stored:
     body: dict[str, Any]
     before: str | None  # the response this one continued
     items: tuple[dict[str, Any], ...]  # its request's input, as items with ids (input_items)
-    size: int  # characters of its own: the response's JSON, and the messages no earlier one holds
+    size: int  # characters of its own: the response's and its items' JSON, the messages no earlier one holds
 
 
 def _listed(item: dict[str, Any]) -> dict[str, Any]:
@@ -135,8 +135,8 @@ class ResponseStore:
         conversation = request.messages[1:] if request.instructions is not None else request.messages
         before = self._kept.get(request.previous_response_id or "")
         new = conversation[len(before.conversation) if before is not None else 0 :]
-        size = len(json.dumps(body)) + sum(len(m.content) + len(m.thinking) for m in new)
         items = tuple(_listed(item) for item in request.input_items)
+        size = len(json.dumps([body, items])) + sum(len(m.content) + len(m.thinking) for m in new)
         self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id, items, size)
         self._items.update((item["id"], rid) for item in body["output"])
         self._size += size

@@ -340,6 +340,12 @@ class AsyncAssistant:
         """Start an answer to a conversation the caller keeps, as :meth:`edgeqwen.Assistant.answer`."""
         return await self._open(lambda: self.assistant.answer(messages, **options))
 
+    async def prompt_tokens(self, messages: Sequence[Message], **options: Any) -> int:
+        """How many tokens the model would read to answer ``messages``, as
+        :meth:`edgeqwen.Assistant.prompt_tokens`: the tokenizer's work, off the event loop and
+        without waiting for the model."""
+        return await asyncio.to_thread(self.assistant.prompt_tokens, messages, **options)
+
     async def resume(self, **options: Any) -> AsyncReplyStream:
         """Go on with the last answer from where it ended, as :meth:`edgeqwen.Assistant.resume`."""
         return await self._open(lambda: self.assistant.resume(**options))

@@ -10,7 +10,7 @@ import time
 import pytest
 from fakes import FakeBackend
 
-from edgeqwen import Assistant, AsyncAssistant, InvalidRequestError, PromptTooLongError, ResponseFormat
+from edgeqwen import Assistant, AsyncAssistant, InvalidRequestError, Message, PromptTooLongError, ResponseFormat
 from edgeqwen.errors import StructuredOutputError
 
 
@@ -276,3 +276,17 @@ def test_a_server_made_from_an_async_assistant_shares_its_line():
     assert own == ["From the program."]
     assert answers[0]["choices"][0]["message"]["content"] == "From HTTP."
     assert backend.most_at_once == 1 and [m.content for m in bot.history] == ["mine", "From the program."]
+
+
+def test_prompt_tokens_counts_what_answer_reads_without_a_turn_on_the_model():
+    fake = FakeBackend(["Paris."])
+    bot = AsyncAssistant(Assistant(backend=fake, system="Be brief."))
+    convo = [Message("system", "Answer in French."), Message("user", "Capital of France?")]
+
+    async def main():
+        counted = await bot.prompt_tokens(convo)
+        assert not fake.requests  # counted without the model
+        await (await bot.answer(convo)).reply()
+        return counted
+
+    assert run(main()) == len(fake.requests[-1].prompt_ids) == bot.assistant.prompt_tokens(convo)

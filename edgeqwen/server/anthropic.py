@@ -23,7 +23,6 @@ stream of events. Decisions, where this server cannot follow the API:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -356,17 +355,11 @@ def anthropic_routes(app: _App) -> list[Route]:
             authorize(request, app.settings)
             body = await read_body(request, app.settings)
             asked = parse_messages_request({"max_tokens": 1, **body} if isinstance(body, dict) else body, 1)
-            assistant = app.worker.bot.assistant
-            thinks = assistant.backend.template.supports_thinking
-            kwargs = asked.answer_kwargs(thinks)
-            # the tokenizer and template alone: no turn on the model
+            kwargs = asked.answer_kwargs(app.bot_backend.template.supports_thinking)
             count = await until_disconnect(
                 request,
-                asyncio.to_thread(
-                    assistant.prompt_tokens,
-                    asked.messages,
-                    tools=kwargs["tools"],
-                    enable_thinking=kwargs["enable_thinking"],
+                app.worker.bot.prompt_tokens(
+                    asked.messages, tools=kwargs["tools"], enable_thinking=kwargs["enable_thinking"]
                 ),
             )
         except Exception as exc:

@@ -21,6 +21,7 @@ from .hub import build_backend
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
+from .runtime.thinking import ThinkingBudget
 from .toolspec import Tool, tool_specs
 from .turns import Turn, continued_text, fit, given, new_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
@@ -294,7 +295,7 @@ class Assistant:
             config,
             fmt,
             thinking,
-            self._processors(len(ids)),
+            self._processors(len(ids), config, thinking),
             messages,
             turn.tools,
             "none" if tool_choice == "none" else "auto",
@@ -334,7 +335,9 @@ class Assistant:
 
         def answer(attempt: int, events: list[Any]) -> Iterator[Chunk]:
             config = resample_config(request.config, attempt)
-            again = replace(request, config=config, processors=self._processors(len(request.prompt_ids)))
+            again = replace(
+                request, config=config, processors=self._processors(len(request.prompt_ids), config, request.thinking)
+            )
             stream = self.backend.stream(again, self._cancel)
             return iter(self.guard.checked_output(self.backend, stream, events, request_text))
 
@@ -363,17 +366,22 @@ class Assistant:
             raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
         return fmt
 
-    def _processors(self, prompt_len: int) -> tuple[Any, ...]:
-        """The policy's decoding-level bans, where the backend can run them."""
+    def _processors(self, prompt_len: int, config: GenerationConfig, thinking: bool) -> tuple[Any, ...]:
+        """The policy's decoding-level bans and the bound on thinking, where the backend can run them."""
         bans = self.guard.bans(self.backend.tokenizer, prompt_len)
-        if bans is None:
-            return ()
-        if not self.backend.supports_logits_processors:
-            raise InvalidRequestError(
-                f"The policy bans phrases in decoding, which the {self.backend.name} backend cannot do; "
-                "use blocklist (an output filter) instead of banned_phrases there."
+        bound = config.thinking_budget if thinking and self.backend.template.supports_thinking else None
+        if (bans is not None or bound is not None) and not self.backend.supports_logits_processors:
+            what = "The policy bans phrases" if bans is not None else "thinking_budget bounds the thinking"
+            instead = (
+                "use blocklist (an output filter) instead of banned_phrases there"
+                if bans is not None
+                else "use llama.cpp or ONNX, or leave thinking_budget out"
             )
-        return (bans,)
+            raise InvalidRequestError(
+                f"{what} in decoding, which the {self.backend.name} backend cannot do; {instead}."
+            )
+        budget = () if bound is None else (ThinkingBudget(self.backend.tokenizer, prompt_len, bound),)
+        return (() if bans is None else (bans,)) + budget
 
     def _on_done(self, turn: Turn) -> Callable[[Reply], None]:
         """What a finished answer does to the history (nothing, for a caller-kept conversation)."""

@@ -195,6 +195,8 @@ class GenerationConfig:
     ``prediction``: text the answer is expected to be much like (OpenAI's Predicted Outputs: the
     file an edit rewrites); prompt lookup guesses from it first, and is on at
     :data:`PREDICTION_LOOKUP` where ``prompt_lookup`` is 0. The answer is the model's either way.
+    ``thinking_budget``: the most tokens Qwen3 may think before it must answer (None: no bound;
+    Anthropic's ``budget_tokens``); at the bound the thinking is closed as Qwen closes it.
     """
 
     max_tokens: int = 512
@@ -214,6 +216,7 @@ class GenerationConfig:
     prompt_logprobs: int | None = None
     prompt_lookup: int = 0
     prediction: str = ""
+    thinking_budget: int | None = None
 
     @property
     def lookup_width(self) -> int:
@@ -292,6 +295,11 @@ class GenerationConfig:
                 f"got {value!r}.",
                 name,
             )
+        _check(
+            self.thinking_budget is None or whole("thinking_budget", 1),
+            f"thinking_budget must be a whole number of tokens >= 1, or None (no bound); got {self.thinking_budget!r}.",
+            "thinking_budget",
+        )
         _check(
             whole("prompt_lookup", 0) and self.prompt_lookup <= MAX_LOOKUP,
             f"prompt_lookup must be a whole number of tokens to guess a step, 0 (off) to {MAX_LOOKUP}; "

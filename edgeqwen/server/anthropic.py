@@ -9,7 +9,7 @@ stream of events. Decisions, where this server cannot follow the API:
 - Text only: an image or document block is a 400; server tools (web search, code execution, the
   computer, bash and text-editor tools Anthropic runs) are a 400 naming them.
 - Qwen3's thinking comes back as a ``thinking`` block with an empty ``signature`` (nothing signs
-  it); ``thinking: {"type": "enabled"}`` turns it on (its ``budget_tokens`` is not counted),
+  it); ``thinking: {"type": "enabled"}`` turns it on, its ``budget_tokens`` bounding it,
   ``"adaptive"`` turns it on where the model can think. ``output_config.format`` (structured
   outputs) is a JSON Schema the answer is held to, as ``response_format`` is; a system message in
   the conversation is a system turn where it is.
@@ -186,6 +186,8 @@ def parse_messages_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     kind = thinking.get("type") if isinstance(thinking, dict) else None
     if kind in ("enabled", "disabled"):
         chat["enable_thinking"] = kind == "enabled"
+        if kind == "enabled" and thinking.get("budget_tokens") is not None:
+            chat["thinking_budget"] = thinking["budget_tokens"]
     elif kind == "adaptive":  # the model decides (Claude Code's default): thinking where the model can
         chat["reasoning_effort"] = "medium"
     fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")

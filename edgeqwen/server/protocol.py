@@ -185,7 +185,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
             out[name] = value
     if "temperature" in out and out["temperature"] > 2:
         raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
-    for name in ("top_k", "seed", "prompt_lookup"):
+    for name in ("top_k", "seed", "prompt_lookup", "thinking_budget"):
         value = body.get(name)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int):

@@ -1,10 +1,13 @@
 """A bound on Qwen3's thinking: after ``budget`` tokens of it, the model is made to close it.
 
 Qwen3 may think for thousands of tokens, minutes on a small CPU, before its answer starts. Its
-authors bound the thinking by cutting it and writing the end of it for the model, with a
-sentence that has it answer from what it has thought so far (Qwen3's report and model card,
-"thinking budget"). :class:`ThinkingBudget` does that as a logits processor, so it runs in our
-own loop wherever processors run (llama.cpp, ONNX): from the budget on, each next token is the
+authors bound the thinking by halting it and writing the end of it for the model, with a sentence
+that has it answer from what it has thought so far (the Qwen3 Technical Report, arXiv 2505.09388,
+"Thinking Budget": an ability that came with thinking-mode fusion, not trained for itself;
+llama.cpp's server writes the same sentence at its ``--reasoning-budget``).
+
+:class:`ThinkingBudget` does that as a logits processor, so it runs in our own loop wherever
+processors run (llama.cpp, ONNX): from the budget on, each next token is the
 next of the closing text's, until ``</think>`` is written. The state is read from the token ids
 alone, so the processor holds for a resampled answer and with or without forced tokens.
 """

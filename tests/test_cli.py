@@ -470,3 +470,19 @@ def test_prompt_lookup_flag_reaches_the_answer_and_is_bounded():
     for command in (["run", "--prompt-lookup", "33", "x"], ["serve", "--prompt-lookup", "-1"]):
         said = CliRunner().invoke(main, command)
         assert said.exit_code == 2 and "--prompt-lookup" in said.output and "0<=x<=32" in said.output
+
+
+def test_thinking_budget_flag_bounds_the_thinking(qwen3_tokenizer_json):
+    from edgeqwen.chat import template_for
+    from edgeqwen.cli.common import open_assistant
+    from edgeqwen.testing import FakeBackend
+
+    fake = FakeBackend(
+        ["<think>\n" + "Weigh it all. " * 20 + "\n</think>\n\nParis."], tokenizer_json=qwen3_tokenizer_json
+    )
+    fake.template = template_for("qwen3", fake.tokenizer)
+    opts = {"system": None, "backend": fake, "context_length": None, "threads": None, "think": True, "policy": "none"}
+    reply = open_assistant(None, {**opts, "thinking_budget": 6, "max_tokens": 200}).chat("Capital?")
+    assert fake.requests[-1].config.thinking_budget == 6 and reply.thinking.endswith("directly now.")
+    said = CliRunner().invoke(main, ["run", "--thinking-budget", "0", "x"])
+    assert said.exit_code == 2 and "--thinking-budget" in said.output

@@ -108,6 +108,11 @@ sampling_options = _options(
             "llama.cpp and ONNX). 0 = off.",
         ),
         click.option("--think/--no-think", default=False, help="Qwen3 thinking mode."),
+        click.option(
+            "--thinking-budget",
+            type=click.IntRange(1),
+            help="With --think: after N tokens of thinking, Qwen3 is made to close it and answer (llama.cpp and ONNX).",
+        ),
     ]
 )
 
@@ -122,6 +127,7 @@ _SAMPLING = (
     "seed",
     "stop",
     "prompt_lookup",
+    "thinking_budget",
 )
 
 

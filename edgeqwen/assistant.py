@@ -400,15 +400,7 @@ class Assistant:
                 )
                 self._history[-1] = grown
                 return
-            answer = Message(
-                "assistant",
-                reply.text,
-                thinking=reply.thinking,
-                tool_calls=reply.tool_calls,
-                # every token the model wrote (its end token is not among them: the template adds it)
-                token_ids=reply.token_ids or None,
-            )
-            self._history.extend([*turn.new, answer])
+            self._history.extend([*turn.new, reply.message()])
 
         return on_done
 

@@ -460,3 +460,14 @@ class Reply:
 
     def __str__(self) -> str:
         return self.text
+
+    def message(self) -> Message:
+        """The answer as a conversation's assistant message: every token the model wrote kept (the
+        template adds the end token), so the next turn's prompt matches the cache token for token."""
+        return Message(
+            "assistant",
+            self.text,
+            thinking=self.thinking,
+            tool_calls=self.tool_calls,
+            token_ids=self.token_ids or None,
+        )

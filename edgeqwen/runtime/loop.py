@@ -368,7 +368,7 @@ def stream_generate(
                 break
             pending += detok.add(token)
             said = logprobs.of(token) if logprobs is not None else None
-            hit, matched = min(((pending.find(s), s) for s in config.stop if s in pending), default=(-1, None))
+            hit, matched = min(((i, s) for s in config.stop if (i := pending.find(s)) >= 0), default=(-1, None))
             if matched is not None:
                 yield Chunk(pending[:hit], token, logprob=said)
                 pending, finish = "", "stop_string"

@@ -357,13 +357,7 @@ def anthropic_routes(app: _App) -> list[Route]:
             authorize(request, app.settings)
             body = await read_body(request, app.settings)
             asked = parse_messages_request({"max_tokens": 1, **body} if isinstance(body, dict) else body, 1)
-            kwargs = asked.answer_kwargs(app.bot_backend.template.supports_thinking)
-            count = await until_disconnect(
-                request,
-                app.worker.bot.prompt_tokens(
-                    asked.messages, tools=kwargs["tools"], enable_thinking=kwargs["enable_thinking"]
-                ),
-            )
+            count = await until_disconnect(request, app.worker.prompt_tokens(asked))
         except Exception as exc:
             return _failed(translate(exc))
         return JSONResponse({"input_tokens": count})

@@ -67,17 +67,6 @@ def _listed(item: dict[str, Any]) -> dict[str, Any]:
     return listed
 
 
-def _answer(reply: Reply) -> Message:
-    """The reply as the next request's prompt shows it (as :class:`~edgeqwen.Assistant` keeps it)."""
-    return Message(
-        "assistant",
-        reply.text,
-        thinking=reply.thinking,
-        tool_calls=reply.tool_calls,
-        token_ids=reply.token_ids or None,
-    )
-
-
 class ResponseStore:
     """The newest ``limit`` responses, by id (``limit=0``: none is kept)."""
 
@@ -104,6 +93,13 @@ class ResponseStore:
             param,
             code,
         )
+
+    def _get(self, rid: str) -> _Stored:
+        """The kept response ``rid``, or the 404 for a read of one not kept."""
+        stored = self._kept.get(rid)
+        if stored is None:
+            raise self._gone(rid, 404, None, "response_not_found")
+        return stored
 
     def conversation(self, rid: str) -> tuple[Message, ...]:
         """What the response ``rid`` continues from: its conversation, its answer last. Reading it
@@ -137,7 +133,7 @@ class ResponseStore:
         new = conversation[len(before.conversation) if before is not None else 0 :]
         items = tuple(_listed(item) for item in request.input_items)
         size = len(json.dumps([body, items])) + sum(len(m.content) + len(m.thinking) for m in new)
-        self._kept[rid] = _Stored((*conversation, _answer(reply)), body, request.previous_response_id, items, size)
+        self._kept[rid] = _Stored((*conversation, reply.message()), body, request.previous_response_id, items, size)
         self._items.update((item["id"], rid) for item in body["output"])
         self._size += size
         while len(self._kept) > self.limit or (self._size > STORED_CHARS and len(self._kept) > 1):
@@ -150,17 +146,12 @@ class ResponseStore:
             self._items.pop(item["id"], None)
 
     def body(self, rid: str) -> dict[str, Any]:
-        stored = self._kept.get(rid)
-        if stored is None:
-            raise self._gone(rid, 404, None, "response_not_found")
-        return stored.body
+        return self._get(rid).body
 
     def input_items(self, rid: str, limit: int, order: str, after: str | None) -> dict[str, Any]:
         """OpenAI's list of a kept response's input items: ``limit`` of them, in ``order`` (desc: the
         last first, OpenAI's default), after the item ``after``."""
-        stored = self._kept.get(rid)
-        if stored is None:
-            raise self._gone(rid, 404, None, "response_not_found")
+        stored = self._get(rid)
         items = list(stored.items if order == "asc" else reversed(stored.items))
         if after is not None:
             ids = [item["id"] for item in items]
@@ -177,8 +168,7 @@ class ResponseStore:
         }
 
     def delete(self, rid: str) -> None:
-        if rid not in self._kept:
-            raise self._gone(rid, 404, None, "response_not_found")
+        self._get(rid)
         self._forget(rid)
 
 

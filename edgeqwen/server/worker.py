@@ -52,8 +52,18 @@ class ModelWorker:
         """Wait for the model and start ``request``. Raises QueueFullError when the line is full,
         and the prompt's own errors (InvalidRequestError, ...) before anything is generated.
         ``queued=False``: a later choice of a request already let in (n > 1)."""
-        thinks = self.bot.assistant.backend.template.supports_thinking
-        return await self._start(lambda: self.bot.answer(request.messages, **request.answer_kwargs(thinks)), queued)
+        return await self._start(lambda: self.bot.answer(request.messages, **self._kwargs(request)), queued)
+
+    async def prompt_tokens(self, request: ChatRequest) -> int:
+        """How many tokens :meth:`submit` would have the model read for ``request`` (Anthropic's
+        ``count_tokens``): no turn on the model."""
+        kwargs = self._kwargs(request)
+        return await self.bot.prompt_tokens(
+            request.messages, tools=kwargs["tools"], enable_thinking=kwargs["enable_thinking"]
+        )
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        return request.answer_kwargs(self.bot.assistant.backend.template.supports_thinking)
 
     async def submit_prompt(
         self, prompt: str | Sequence[int], settings: dict[str, Any], queued: bool = True

@@ -366,10 +366,12 @@ class OutputParser:
         """The answer has begun: any thinking has ended."""
         return self._answer_start is not None
 
-    def finish(self) -> tuple[str, ParsedOutput]:
+    def finish(self, cut: bool = False) -> tuple[str, ParsedOutput]:
         """End of stream: the answer text still held back, and the whole output parsed.
         What :meth:`feed` returned plus that tail equals ``content``, so a streamed answer and
-        a non-streamed one are the same."""
+        a non-streamed one are the same. ``cut``: the answer was ended by a bound (max_tokens),
+        so a last call left open and unreadable is a call cut short, not text: it is left out
+        (the finish reason says why), as it is while streaming."""
         raw, thinking = self._raw, ""
         stripped = raw.lstrip()
         if self.allow_thinking and stripped.startswith(self._OPEN):
@@ -380,6 +382,9 @@ class OutputParser:
             content = ""  # cut off while thinking, or nothing after </think>
         else:
             content = raw  # began like "<think>" but never was
+        last = content.rfind(self._CALL)
+        if cut and last >= 0 and "</tool_call>" not in content[last:] and not _parse_tool_calls(content[last:])[0]:
+            content = content[:last]  # `<tool_call>\n{"name": "f", "argu` at max_tokens: no call, no text
         calls, every_call_parsed = _parse_tool_calls(content)
         # markup that is not a call stays in the text: the model's words are never dropped unseen
         visible = content.split(self._CALL, 1)[0] if every_call_parsed else content
@@ -408,5 +413,5 @@ class PlainParser:
     def raw_text(self) -> str:
         return self._raw
 
-    def finish(self) -> tuple[str, ParsedOutput]:
+    def finish(self, cut: bool = False) -> tuple[str, ParsedOutput]:
         return "", ParsedOutput(self._raw, "", ())

@@ -239,7 +239,7 @@ class ReplyStream:
             close()  # stops generation if the caller stopped early
         if not remember:
             return ""
-        tail, parsed = self._parser.finish()
+        tail, parsed = self._parser.finish(cut=self._finish == "length")
         tail, parsed = self._filtered_end(tail, parsed)
         if self._reply is None:
             reply = build_reply(

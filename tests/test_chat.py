@@ -3,7 +3,7 @@ import random
 import pytest
 
 from edgeqwen import InvalidRequestError, Message, ToolCall
-from edgeqwen.chat import OutputParser, template_for
+from edgeqwen.chat import OutputParser, ParsedOutput, template_for
 from edgeqwen.tokenizer import Tokenizer
 
 WEATHER = {
@@ -172,3 +172,25 @@ def test_parser_edge_cases():
         streamed, parsed = parse_stream("plain <tool_call>{bad json", False, seed)
         assert parsed.tool_calls == () and streamed == parsed.content == "plain <tool_call>{bad json"
     assert parse_stream("a < b and <tool", False)[0] == "a < b and <tool"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_call_cut_by_max_tokens_is_left_out_a_whole_one_kept(seed):
+    def cut(text):
+        parser, rng, out, i = OutputParser(False), random.Random(seed), [], 0
+        while i < len(text):
+            j = i + rng.randint(1, 6)
+            out.append(parser.feed(text[i:j]))
+            i = j
+        tail, parsed = parser.finish(cut=True)
+        return "".join(out) + tail, parsed
+
+    call = '<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
+    assert cut('Checking.\n<tool_call>\n{"name": "f", "argu') == ("Checking.\n", ParsedOutput("Checking.\n", "", ()))
+    streamed, parsed = cut(call + '\n<tool_call>\n{"name": "g"')  # the first call stands
+    assert streamed == parsed.content == "" and parsed.tool_calls == (ToolCall("f", {"x": 1}),)
+    streamed, parsed = cut('<tool_call>\n{"name": "f", "arguments": {}}')  # whole but for its closing tag
+    assert parsed.tool_calls == (ToolCall("f", {}),) and streamed == ""
+    # the model's own broken markup, written before the cut, stays text
+    streamed, parsed = cut("a <tool_call>{bad}</tool_call> b")
+    assert streamed == parsed.content == "a <tool_call>{bad}</tool_call> b"

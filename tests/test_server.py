@@ -222,6 +222,20 @@ def test_tool_call_round_trip(server):
     json.loads(calls[0].function.arguments)
 
 
+def test_a_call_cut_by_max_tokens_is_neither_a_call_nor_text(server):
+    """A forced call cut short came back as the template's markup in the text when not streamed
+    (`<tool_call>\n{"name": "get_weather",`), which LiteLLM and others show as the answer, and as
+    nothing when streamed: both say now only that max_tokens ended it."""
+    api = client(server)
+    body = dict(model="m", messages=[{"role": "user", "content": "Weather?"}], tools=[WEATHER], max_tokens=3)
+    whole = api.chat.completions.create(**body, tool_choice="required").choices[0]
+    assert whole.finish_reason == "length" and not whole.message.tool_calls and not whole.message.content
+    chunks = list(api.chat.completions.create(**body, tool_choice="required", stream=True))
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert chunks[-1].choices[0].finish_reason == "length"
+    assert not "".join(d.content or "" for d in deltas) and not any(d.tool_calls for d in deltas)
+
+
 def test_stop_strings_cut_the_answer(server):
     api = client(server)
     full = api.chat.completions.create(model="m", messages=HELLO, max_tokens=40).choices[0].message.content

@@ -354,8 +354,8 @@ class Assistant:
         """What shape the answer must have: the response format, or a forced tool call."""
         fmt = ResponseFormat.of(response_format) if response_format is not None else None
         if tool_choice not in ("auto", "none"):
-            if fmt is not None:
-                raise InvalidRequestError("Use either response_format or a forced tool_choice, not both.")
+            # the format shapes text, and a forced call leaves none: instructor's Responses mode
+            # sends both for one schema, and OpenAI answers it with the call
             name = tool_choice.get("name") if isinstance(tool_choice, dict) else None
             if tool_choice != "required" and name is None:
                 raise InvalidRequestError(

@@ -90,6 +90,18 @@ def test_a_function_call_and_its_output_sent_back():
     assert "get_weather" in prompt and "sunny, 21 C" in prompt  # the call and its result, in the model's prompt
 
 
+def test_a_forced_call_with_a_text_format_is_the_call():
+    """instructor's Responses mode sends its schema as the text format and as a forced function
+    (OpenAI answers with the call); it was a 400 'not both'."""
+    fmt = {"format": {"type": "json_schema", "name": "get_weather", "schema": WEATHER["parameters"]}}
+    forced = {"type": "function", "name": "get_weather"}
+    with serving(CALL) as (fake, client):
+        r = client.responses.create(model="m", input="Paris", text=fmt, tools=[WEATHER], tool_choice=forced)
+        made = fake.requests[-1].response_format
+    [call] = [o for o in r.output if o.type == "function_call"]
+    assert json.loads(call.arguments) == {"city": "Paris"} and made is not None and made.kind == "tool_call"
+
+
 def test_structured_output_and_logprobs():
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     fmt = {"format": {"type": "json_schema", "name": "c", "schema": schema, "strict": True}}

@@ -103,7 +103,7 @@ class ReplyStream:
         self._prompt_logprobs: tuple[TokenLogprob | None, ...] | None = None
         self._shown: list[str] = []
         self._finish: FinishReason = "cancelled"
-        self._metrics = Metrics()
+        self._metrics: Metrics | None = None  # the last chunk's; None while the answer runs
         self._reply: Reply | None = None
         self._error: StructuredOutputError | None = None
         self._started = False
@@ -176,7 +176,7 @@ class ReplyStream:
         self._tokens, self._shown = [], []
         self._thinking_filter, self._thinking_done, self._thought = None, False, []
         self._logprobs = None if self._logprobs is None else []
-        self._finish, self._metrics = "cancelled", Metrics()
+        self._finish, self._metrics = "cancelled", None
         self._chunks = self._retry(self._attempt - 1, self._events)
 
     def _new_parser(self, thinking: bool) -> OutputParser | PlainParser:
@@ -245,7 +245,7 @@ class ReplyStream:
             reply = build_reply(
                 parsed,
                 self._finish,
-                replace(self._metrics, attempts=self._attempt),
+                replace(self._metrics or self._so_far(), attempts=self._attempt),
                 self._events,
                 trimmed=self._trimmed,
                 token_ids=None if self._prefix_ids is None else self._prefix_ids + tuple(self._tokens),
@@ -276,6 +276,11 @@ class ReplyStream:
                 self._error = error
                 raise error
         return tail
+
+    def _so_far(self) -> Metrics:
+        """An answer stopped before its last chunk (a filter's stop, the caller leaving): the
+        tokens read and written still count (they came back as usage 0 over HTTP)."""
+        return Metrics(prompt_tokens=self.prompt_tokens, generated_tokens=len(self._tokens))
 
     def _filtered_end(self, tail: str, parsed: ParsedOutput) -> tuple[str, ParsedOutput]:
         """The filter's last word on the answer (what it held back), and its check of the thinking."""

@@ -65,6 +65,29 @@ def test_filter_stage_stops_the_answer_as_it_streams():
     assert "bob@example.com" not in shown and stream.reply().filtered
 
 
+def test_an_answer_stopped_before_its_last_chunk_still_counts_its_tokens():
+    """A filter's stop and a caller leaving end the answer before the loop's last chunk, which
+    carries the metrics: the reply said 0 prompt and 0 generated tokens (usage 0 over HTTP)."""
+    from edgeqwen.safety import Guard, Policy
+
+    def chunks():
+        yield from (Chunk(c, i) for i, c in enumerate("Mail bob@example.com now"))
+        yield Chunk("", None, "stop", Metrics(prompt_tokens=9, generated_tokens=24))
+
+    stops = Guard(Policy(name="stop", pii=("email",), pii_action="stop")).output_filter(None)
+    stopped = ReplyStream(chunks(), lambda r: None, output_filter=stops, prompt_tokens=9)
+    "".join(stopped)
+    reply = stopped.reply()
+    assert reply.finish_reason == "filtered" and reply.metrics.prompt_tokens == 9
+    assert 0 < reply.metrics.generated_tokens < 24
+    left = ReplyStream(chunks(), lambda r: None, prompt_tokens=9)
+    pieces = iter(left)
+    next(pieces), next(pieces), pieces.close()
+    assert left.reply().finish_reason == "cancelled" and left.reply().metrics.generated_tokens == 2
+    whole = ReplyStream(chunks(), lambda r: None, prompt_tokens=9)
+    assert "".join(whole) and whole.reply().metrics.generated_tokens == 24  # the loop's own, when it ends
+
+
 def test_build_keeps_token_ids_only_for_an_unchanged_normal_answer():
     parsed = ParsedOutput("hi", "", ())
     assert build_reply(parsed, "stop", Metrics(), (), token_ids=(1, 2)).token_ids == (1, 2)

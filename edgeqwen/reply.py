@@ -291,12 +291,15 @@ class ReplyStream:
         else:
             tail = self._filter.feed(tail) + self._filter.finish()
             self._shown.append(tail)
+        calls = self._filter.check_calls(parsed.tool_calls) if parsed.tool_calls else ()
+        if parsed.tool_calls and not calls:
+            self._finish = "filtered"  # a stop (the system prompt in a call's arguments): no call is made
         self._events.extend(self._filter.events)
         self._thinking_piece(ended=True)  # what the pass still held, where the caller stopped early
         check = self._thinking_filter  # made by now wherever the filter is
         self._events.extend(check.events)
         thinking = "" if check.stopped else "".join(self._thought)
-        return tail, ParsedOutput("".join(self._shown), thinking, parsed.tool_calls)
+        return tail, ParsedOutput("".join(self._shown), thinking, calls)
 
     # -- results -----------------------------------------------------------------------------------
     @property

@@ -514,6 +514,10 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("ITIN 967-73-4952 on file", "us_ssn", "967-73-4952"),
         ("Tel. 0287141 6072 ok", "phone", "0287141 6072"),  # chance.js's UK numbers: seven digits, then four
         ("see section 3 for the host 10.0.0.1", "ipv4", "10.0.0.1"),
+        # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
+        ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
+        ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
+        ("from 2a04:4e42::561.", "ipv6", "2a04:4e42::561"),
     ],
 )
 def test_pii_formats_found_missing_are_detected(text, kind, found):
@@ -564,6 +568,9 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "listen on 0.0.0.0:8000 or 127.0.0.1, netmask 255.255.255.0",
         "SSN 123-00-4567 and 000-12-3456",  # group 00 and area 000 are never issued
         "ICE 000030205000041",  # after 00, no country code starts with 0 (python-stdnum's Moroccan ICE)
+        # a slice, paths in C++ and Rust, a time, IPv6's loopback and any address, a network's prefix
+        "x[1::2], x[100::20], std::vector, Vec::new, add::dec::fed and 10:30::45",
+        "listen on ::1 or :: and 0:0:0:0:0:0:0:1, route 2001:db8:: via fe80::1",
     ],
 )
 def test_look_alikes_are_not_pii(text):

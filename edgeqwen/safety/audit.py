@@ -20,9 +20,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SafetyEvent:
-    """``stage``: input | tool (a tool's result) | output | self_check | guard; ``action``: refuse,
-    warn, redact, stop, flag, allow; ``span``: character offsets in the checked text (the answer as
-    generated, for output); ``evidence``: the matched text (omitted from the log for redacted items)."""
+    """``stage``: input | tool (a tool's result) | output | tool_call (a string in a call's
+    arguments) | self_check | guard; ``action``: refuse, warn, redact, stop, flag, allow; ``span``:
+    character offsets in the checked text (the answer as generated, for output); ``evidence``:
+    the matched text (omitted from the log for redacted items)."""
 
     time: float
     stage: str

@@ -9,6 +9,7 @@ pieces (see :mod:`edgeqwen.safety.stream`).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,9 +19,10 @@ import regex
 from .input import HIDDEN_TEXT, QUOTE_FORMS, ascii_quotes
 
 __all__ = [
-    "Detector",
+    "LEAK_KINDS",
     "PII_TYPES",
     "SECRET_TYPES",
+    "Detector",
     "blocklist_detector",
     "hidden_text_detector",
     "iban_valid",
@@ -122,6 +124,22 @@ def _ipv4_valid(text: str) -> bool:
     # 0.x ("any address"), 127.x (this machine) and 255.x (netmasks, broadcast) name nobody's host:
     # an answer that says "listen on 0.0.0.0" or "127.0.0.1:8000" keeps them
     return parts[0] not in ("0", "127", "255")
+
+
+_HEX4 = "[0-9A-Fa-f]{1,4}"
+
+
+def _ipv6_valid(text: str) -> bool:
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    if address.is_loopback or address.is_unspecified:
+        return False  # `::1` and `::` name no one's host (as 127.x and 0.x for IPv4)
+    # A shortened one has three groups, one of three digits or more (`2001:db8::1`, `fe80::1ff:fe23`):
+    # `x[1::2]` is a Python slice, `a::b` a path in C++ or Rust, `10:30::45` a typo'd time
+    groups = [g for g in text.split(":") if g]
+    return "::" not in text or (len(groups) >= 3 and max(map(len, groups)) >= 3)
 
 
 # An extension after the number: "x1234", "ext. 22", and as French Canada (poste), Brazil (ramal),
@@ -242,7 +260,11 @@ _PII = {
         rf"(?:,?[ ]?(?i:{_EXTENSION})[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),
-    "ipv6": (rf"{_B}(?:[0-9A-Fa-f]{{1,4}}:){{7}}[0-9A-Fa-f]{{1,4}}{_E}", None),
+    # eight groups, or fewer with "::" between two of them (`2001:db8::8a2e:370:7334`)
+    "ipv6": (
+        rf"{_B}(?<!:)(?:(?:{_HEX4}:){{7}}{_HEX4}|(?:{_HEX4}:){{1,6}}(?::{_HEX4}){{1,6}}){_E}(?!:)",
+        _ipv6_valid,
+    ),
 }
 # A second pattern for a type, tried after its own, that counts only after a word (its look-behind):
 # a phone number in plain digits; 12 digits right after a word that says "card" ("my card #
@@ -301,6 +323,10 @@ _SECRETS = {
     "jwt": rf"{_B}eyJ[A-Za-z0-9_-]{{8,200}}\.eyJ[A-Za-z0-9_-]{{8,400}}\.[A-Za-z0-9_-]{{8,200}}{_E}",
 }
 SECRET_TYPES = tuple(_SECRETS)
+# What would carry the app's own secrets out through a tool call's arguments (a URL, a mail's
+# body), the way an injected instruction asks for them: checked there as in the answer's text.
+# PII is not: a call passes on what the user gave it (send_email needs the address).
+LEAK_KINDS = frozenset({*SECRET_TYPES, "canary", "system_prompt", "hidden_text"})
 
 
 def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -> list[Detector]:

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
+from ..types import ToolCall
 from .audit import SafetyEvent
 from .detectors import Detector
 from .screen import Screen
@@ -57,6 +58,12 @@ class ModeratedFilter:
     @property
     def events(self) -> list[SafetyEvent]:
         return (self.inner.events if self.inner is not None else []) + self._events
+
+    def check_calls(self, calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+        """:meth:`StreamFilter.check_calls` (the screen judges the answer's text, not a call)."""
+        if self.stopped:
+            return ()
+        return self.inner.check_calls(calls) if self.inner is not None else calls
 
     def reset(self) -> None:
         if self.inner is not None:

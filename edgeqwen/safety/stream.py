@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..types import ToolCall
 from .audit import SafetyEvent
-from .detectors import Detector
+from .detectors import LEAK_KINDS, Detector
 
 __all__ = [
     "FilterResult",
@@ -138,6 +139,35 @@ class StreamFilter:
         out = self._release(final=True)
         self._buf = ""
         return out
+
+    def check_calls(self, calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+        """The answer's tool calls, each string of their arguments read by the detectors of
+        ``LEAK_KINDS``, as the answer's text is: a key redacted where it stands, the system prompt
+        (a ``stop``) withholds every call and stops the answer. Events as the text's, at stage
+        ``tool_call``."""
+        detectors = [d for d in self.detectors if d.kind in LEAK_KINDS]
+        if not detectors or self.stopped:
+            return calls if not self.stopped else ()
+
+        def read(value: object) -> object:
+            if isinstance(value, str):
+                check = StreamFilter(detectors)
+                out = check.feed(value) + check.finish()
+                for event in check.events:
+                    event = replace(event, stage="tool_call")
+                    self.events.append(event)
+                    if self.on_event is not None:
+                        self.on_event(event)
+                self.stopped = self.stopped or check.stopped
+                return out
+            if isinstance(value, dict):
+                return {k: read(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [read(v) for v in value]
+            return value
+
+        checked = tuple(ToolCall(call.name, read(call.arguments)) for call in calls)  # type: ignore[arg-type]
+        return () if self.stopped else checked
 
 
 def filter_text(text: str, detectors: Sequence[Detector], written: str = "") -> FilterResult:

@@ -72,6 +72,30 @@ def test_the_stream_is_anthropics_sequence_of_events():
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0  # said at the end, in message_delta
 
 
+def test_a_silent_stream_sends_anthropics_ping_and_the_client_reads_through_it():
+    import time
+
+    class SlowStart(FakeBackend):  # silent before its first token, as a long prompt's prefill is
+        def stream(self, request, cancel=None):
+            chunks = super().stream(request, cancel)
+
+            def later():
+                time.sleep(0.3)
+                yield from chunks
+
+            return later()
+
+    with serving(fake=SlowStart(["Paris is the capital."]), keepalive_s=0.05) as (_, client):
+        with client.messages.stream(model="m", max_tokens=50, messages=ASK) as stream:
+            kinds = [e.type for e in stream]
+            text = stream.get_final_text()
+        raw = client.messages.with_raw_response.create(model="m", max_tokens=50, messages=ASK, stream=True)
+        body = raw.http_response.read().decode()
+    assert text == "Paris is the capital." and kinds[-1] == "message_stop"
+    assert body.count('event: ping\ndata: {"type": "ping"}\n\n') >= 3 and ": keep-alive" not in body
+    assert body.index("event: ping") < body.index("content_block_delta")
+
+
 def test_a_tool_call_and_its_result_sent_back():
     with serving(CALL, "It is sunny in Paris.", CALL) as (fake, client):
         asked = [{"role": "user", "content": "Weather in Paris?"}]

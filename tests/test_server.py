@@ -20,6 +20,7 @@ from edgeqwen.backends.base import Backend
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.cli import main
 from edgeqwen.server import BackgroundServer, ServerSettings, create_app
+from edgeqwen.testing import FakeBackend
 
 HELLO = [{"role": "user", "content": "Hello! Tell me about the sea."}]
 PERSON = {
@@ -797,3 +798,69 @@ def test_a_cors_origin_that_is_no_origin_is_refused_before_the_model_loads():
         ServerSettings(cors_origins=("app.example.com",))
     result = CliRunner().invoke(main, ["serve", "--cors-origin", "https://ok.example/path"])
     assert result.exit_code == 2 and "not an origin" in result.output and "Traceback" not in result.output
+
+
+class _SlowStart(FakeBackend):
+    """A fake model silent for a while before its first token, as a long prompt's prefill is."""
+
+    def stream(self, request, cancel=None):
+        chunks = super().stream(request, cancel)
+
+        def later():
+            time.sleep(0.4)
+            yield from chunks
+
+        return later()
+
+
+def test_a_silent_stream_is_kept_alive_and_the_clients_read_through_it():
+    """A long prompt's prefill on a small CPU sent nothing for minutes after the stream's first
+    chunk: nginx (60 s), Node's fetch (300 s) and agents' idle timers drop such a stream."""
+    fake = _SlowStart(["Paris is the capital."])
+    with BackgroundServer(Assistant(backend=fake), ServerSettings(keepalive_s=0.05)) as srv:
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Capital?"}]}
+        with httpx.stream("POST", srv.base_url + "/chat/completions", json=body) as r:
+            raw = r.read().decode()
+        api = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        text = "".join(c.choices[0].delta.content or "" for c in api.chat.completions.create(**body) if c.choices)
+        events = list(api.responses.create(model="m", input="Capital?", stream=True))
+        with api.responses.stream(model="m", input="Capital?") as stream:  # the SDK's own accumulator
+            final = stream.get_final_response()
+        whole = api.chat.completions.create(**{**body, "stream": False})
+    assert raw.count(": keep-alive\n\n") >= 3 and raw.index(": keep-alive") < raw.index('"content": "P')
+    assert text == whole.choices[0].message.content == "Paris is the capital."
+    # OpenAI's own keep-alive event on the Responses API (Codex's idle timer counts events, not comments)
+    kinds = [e.type for e in events]
+    assert kinds.count("keepalive") >= 3 and kinds.index("keepalive") < kinds.index("response.output_text.delta")
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[-1].type == "response.completed" and final.output_text == "Paris is the capital."
+
+
+def test_kept_alive_says_none_only_in_silence_and_closes_what_it_reads():
+    import asyncio
+
+    from edgeqwen.server.http import kept_alive
+
+    closed = []
+
+    async def source():
+        try:
+            for delay in (0.0, 0.25, 0.0):
+                await asyncio.sleep(delay)
+                yield "x"
+        finally:
+            closed.append(True)
+
+    async def read(every: float, limit: int | None = None) -> list[str | None]:
+        out, stream = [], kept_alive(source(), every)
+        async for item in stream:
+            out.append(item)
+            if limit is not None and len(out) == limit:
+                await stream.aclose()
+                break
+        return out
+
+    got = asyncio.run(read(0.05))
+    assert got[0] == "x" and got[-2:] == ["x", "x"] and 2 <= got.count(None) <= 6 and closed == [True]
+    assert asyncio.run(read(0.05, limit=2)) == ["x", None] and closed == [True, True]  # left in the silence
+    assert asyncio.run(read(0)) == ["x", "x", "x"]

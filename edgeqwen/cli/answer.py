@@ -333,6 +333,14 @@ def chat(model: str | None, **opts: Any) -> None:
     help="Newest /v1/responses answers kept in memory for previous_response_id (0: none).",
 )
 @click.option(
+    "--keepalive",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds of silence in a streamed answer (a long prompt read, a tool call held) after which "
+    "a keep-alive is sent, so proxies and clients do not drop it (0: none).",
+)
+@click.option(
     "--embeddings",
     "embedding_model",
     metavar="MODEL",
@@ -363,6 +371,7 @@ def serve(
     body_timeout: float,
     cors_origins: tuple[str, ...],
     max_stored_responses: int,
+    keepalive: float,
     embedding_model: str | None,
     reranker_model: str | None,
     **opts: Any,
@@ -381,7 +390,7 @@ def serve(
     from ..server.settings import ServerSettings
 
     settings = ServerSettings(
-        api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins, max_stored_responses
+        api_key, max_request_bytes, max_tokens, max_queue, body_timeout, cors_origins, max_stored_responses, keepalive
     )
     check_port(host, port)  # before the model loads
     from ..hub import check_role

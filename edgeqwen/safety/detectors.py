@@ -19,10 +19,10 @@ import regex
 from .input import HIDDEN_TEXT, QUOTE_FORMS, ascii_quotes
 
 __all__ = [
+    "Detector",
     "LEAK_KINDS",
     "PII_TYPES",
     "SECRET_TYPES",
-    "Detector",
     "blocklist_detector",
     "hidden_text_detector",
     "iban_valid",

@@ -328,6 +328,9 @@ class MessageEvents:
     def failed(self, error: HTTPError) -> str:
         return self._event("error", error={"type": _kind(error), "message": str(error)})
 
+    def keepalive(self) -> str:
+        return self._event("ping")  # Anthropic's own, which its clients read and pass over
+
 
 # -- the routes ---------------------------------------------------------------------------------
 def _kind(error: HTTPError) -> str:
@@ -347,7 +350,8 @@ def anthropic_routes(app: _App) -> list[Route]:
         return message_body(mid, app.model_id, replies[0], request)
 
     def streamed(generation: AsyncReplyStream, mid: str, request: ChatRequest, seed: int) -> AsyncIterator[str]:
-        return typed_events(generation, MessageEvents(mid, app.model_id, request, generation.prompt_tokens))
+        events = MessageEvents(mid, app.model_id, request, generation.prompt_tokens)
+        return typed_events(generation, events, every=app.settings.keepalive_s)
 
     async def messages(request: Request) -> Response:
         return await app.answer(request, parse_messages_request, message_id, whole, streamed, fail=_failed)

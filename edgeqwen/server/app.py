@@ -209,7 +209,7 @@ class _App:
         def ending(replies: list[Reply]) -> list[dict[str, Any]]:
             return [chunk_body(rid, self.model_id, None, usage=usage_body(*replies))] if chat.include_usage else []
 
-        return data_events(generation, opening, piece, closing, thought, more, ending)
+        return data_events(generation, opening, piece, closing, thought, more, ending, self.settings.keepalive_s)
 
     def _responses_sse(
         self, generation: AsyncReplyStream, rid: str, chat: ResponsesRequest, seed: int
@@ -220,7 +220,7 @@ class _App:
             assert events.done is not None
             self.stored.keep(rid, chat, reply, events.done)
 
-        return typed_events(generation, events, keep)
+        return typed_events(generation, events, keep, self.settings.keepalive_s)
 
     async def completions(self, request: Request) -> Response:
         """``/v1/completions``: each prompt continued in turn (a stream takes one)."""
@@ -288,7 +288,7 @@ class _App:
             usage = usage_body(*replies)
             return [completion_chunk(rid, self.model_id, None, usage=usage)] if asked.include_usage else []
 
-        return data_events(generation, opening, piece, closing, None, more, ending)
+        return data_events(generation, opening, piece, closing, None, more, ending, self.settings.keepalive_s)
 
     async def embeddings(self, request: Request) -> Response:
         """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""

@@ -24,11 +24,13 @@ from .worker import QueueFullError
 __all__ = [
     "Events",
     "HTTPError",
+    "KEEPALIVE",
     "Thought",
     "authorize",
     "data_events",
     "event",
     "format_error",
+    "kept_alive",
     "read_body",
     "sse",
     "told",
@@ -208,17 +210,21 @@ class Events(Protocol):
     def text(self, piece: str) -> str: ...
     def finished(self, reply: Reply) -> str: ...
     def failed(self, error: HTTPError) -> str: ...
+    def keepalive(self) -> str: ...
 
 
 async def typed_events(
-    generation: AsyncReplyStream, events: Events, done: Callable[[Reply], None] | None = None
+    generation: AsyncReplyStream, events: Events, done: Callable[[Reply], None] | None = None, every: float = 0.0
 ) -> AsyncIterator[str]:
-    """``generation`` as ``events`` write it; ``done(reply)`` before the last event goes out. An
-    error after the headers are sent is the API's own failure event."""
+    """``generation`` as ``events`` write it, their keep-alive after ``every`` seconds of silence;
+    ``done(reply)`` before the last event goes out. An error after the headers are sent is the
+    API's own failure event."""
     try:
         yield events.started()
-        async for said in told(generation):
-            if isinstance(said, Thought):
+        async for said in kept_alive(told(generation), every):
+            if said is None:
+                yield events.keepalive()
+            elif isinstance(said, Thought):
                 yield events.thought(said)
             elif isinstance(said, str):
                 yield events.text(said)
@@ -245,13 +251,15 @@ async def data_events(
     thought: Callable[[str, int], dict[str, Any]] | None = None,
     more: Callable[[int], Awaitable[AsyncReplyStream | None]] | None = None,
     ending: Callable[[list[Reply]], list[dict[str, Any]]] | None = None,
+    every: float = 0.0,
 ) -> AsyncIterator[str]:
     """A chat or completions stream. For each answer (``generation``, then ``more(i)`` for choice
     ``i`` where n > 1, started once the one before it has ended, until it gives None): its opening
     events, an event per piece of text (and of thinking, where ``thought`` says how) and the events
     its finished reply closes with, each given the choice's index; then ``ending``'s events for all
-    the replies (their usage), then ``[DONE]``. An error after the headers went out is an event in
-    OpenAI's error shape, as OpenAI sends it, and ends the stream."""
+    the replies (their usage), then ``[DONE]``; an SSE comment after ``every`` seconds of silence.
+    An error after the headers went out is an event in OpenAI's error shape, as OpenAI sends it,
+    and ends the stream."""
     current: AsyncReplyStream | None = generation
     replies: list[Reply] = []
     try:
@@ -259,8 +267,10 @@ async def data_events(
             index = len(replies)
             for body in opening(index):
                 yield event(body)
-            async for said in told(current):
-                if isinstance(said, Thought):
+            async for said in kept_alive(told(current), every):
+                if said is None:
+                    yield KEEPALIVE
+                elif isinstance(said, Thought):
                     if thought is not None:
                         yield event(thought(said, index))
                 elif isinstance(said, str):
@@ -279,6 +289,41 @@ async def data_events(
     finally:
         if current is not None:
             current.cancel()
+
+
+# An SSE comment: every client's parser skips it (OpenAI's, Anthropic's, the AI SDK's, a browser's)
+KEEPALIVE = ": keep-alive\n\n"
+
+
+async def kept_alive(items: AsyncIterator[T], every: float) -> AsyncIterator[T | None]:
+    """``items``, with None between them wherever none came for ``every`` seconds (0: never), for
+    the caller to send its API's keep-alive. A long prompt's prefill on a small CPU (minutes for an
+    agent's 20k tokens), a tool call held whole and a checked answer are silent: proxies (nginx's
+    60 s), Node's fetch (300 s) and agents' idle timers (Codex's) end a stream that says nothing."""
+    source = aiter(items)
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=every if every > 0 else None)
+            if not done:
+                yield None
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                return
+            finally:
+                pending = None
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait({pending})
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def sse(events: AsyncIterator[str]) -> StreamingResponse:

@@ -214,6 +214,10 @@ class ResponseEvents:
         kind = "response.completed" if done["status"] == "completed" else "response.incomplete"
         return out + self._event(kind, response=done)
 
+    def keepalive(self) -> str:
+        # OpenAI's own (openai-node reads it since 2026-07); Codex's idle timer counts events only
+        return self._event("keepalive")
+
     def failed(self, failure: HTTPError) -> str:
         error = {"code": failure.code or failure.kind or "server_error", "message": str(failure)}
         return self._event("response.failed", response={**self.shell, "status": "failed", "error": error})

@@ -28,7 +28,8 @@ class ServerSettings:
     so a client that sends half a body would hold its connection for good); ``cors_origins``: the
     web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from
     this machine (``http://localhost:PORT`` ...), which always may; ``max_stored_responses``: the
-    newest responses kept in memory for ``previous_response_id`` (0: none)."""
+    newest responses kept in memory for ``previous_response_id`` (0: none); ``keepalive_s``: the
+    seconds of silence in a streamed answer after which a keep-alive goes out (0: none)."""
 
     api_key: str | None = None
     max_request_bytes: int = 1 << 20
@@ -37,6 +38,7 @@ class ServerSettings:
     body_timeout_s: float = 30.0
     cors_origins: tuple[str, ...] = ()
     max_stored_responses: int = 256
+    keepalive_s: float = 15.0
 
     def allows(self, origin: str) -> bool:
         """Whether a web page of ``origin`` may use the API: the one rule for the CORS answers
@@ -50,6 +52,8 @@ class ServerSettings:
         for name in ("max_queue", "max_stored_responses"):
             if getattr(self, name) < 0:
                 raise InvalidRequestError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        if not self.keepalive_s >= 0:
+            raise InvalidRequestError(f"keepalive_s must be >= 0, got {self.keepalive_s}.")
         if not self.body_timeout_s > 0:
             raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))

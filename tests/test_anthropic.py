@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 anthropic = pytest.importorskip("anthropic")
 
+from fakes import SlowStart  # noqa: E402
+
 from edgeqwen import Assistant  # noqa: E402
 from edgeqwen.server import BackgroundServer  # noqa: E402
 from edgeqwen.server.settings import ServerSettings  # noqa: E402
@@ -73,18 +75,6 @@ def test_the_stream_is_anthropics_sequence_of_events():
 
 
 def test_a_silent_stream_sends_anthropics_ping_and_the_client_reads_through_it():
-    import time
-
-    class SlowStart(FakeBackend):  # silent before its first token, as a long prompt's prefill is
-        def stream(self, request, cancel=None):
-            chunks = super().stream(request, cancel)
-
-            def later():
-                time.sleep(0.3)
-                yield from chunks
-
-            return later()
-
     with serving(fake=SlowStart(["Paris is the capital."]), keepalive_s=0.05) as (_, client):
         with client.messages.stream(model="m", max_tokens=50, messages=ASK) as stream:
             kinds = [e.type for e in stream]

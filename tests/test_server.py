@@ -14,13 +14,13 @@ import jsonschema
 import openai
 import pytest
 from click.testing import CliRunner
+from fakes import SlowStart
 
 from edgeqwen import Assistant, GenerationConfig, InvalidRequestError, Message
 from edgeqwen.backends.base import Backend
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.cli import main
 from edgeqwen.server import BackgroundServer, ServerSettings, create_app
-from edgeqwen.testing import FakeBackend
 
 HELLO = [{"role": "user", "content": "Hello! Tell me about the sea."}]
 PERSON = {
@@ -800,23 +800,10 @@ def test_a_cors_origin_that_is_no_origin_is_refused_before_the_model_loads():
     assert result.exit_code == 2 and "not an origin" in result.output and "Traceback" not in result.output
 
 
-class _SlowStart(FakeBackend):
-    """A fake model silent for a while before its first token, as a long prompt's prefill is."""
-
-    def stream(self, request, cancel=None):
-        chunks = super().stream(request, cancel)
-
-        def later():
-            time.sleep(0.4)
-            yield from chunks
-
-        return later()
-
-
 def test_a_silent_stream_is_kept_alive_and_the_clients_read_through_it():
     """A long prompt's prefill on a small CPU sent nothing for minutes after the stream's first
     chunk: nginx (60 s), Node's fetch (300 s) and agents' idle timers drop such a stream."""
-    fake = _SlowStart(["Paris is the capital."])
+    fake = SlowStart(["Paris is the capital."])
     with BackgroundServer(Assistant(backend=fake), ServerSettings(keepalive_s=0.05)) as srv:
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Capital?"}]}
         with httpx.stream("POST", srv.base_url + "/chat/completions", json=body) as r:

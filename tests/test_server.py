@@ -851,3 +851,58 @@ def test_kept_alive_says_none_only_in_silence_and_closes_what_it_reads():
     assert got[0] == "x" and got[-2:] == ["x", "x"] and 2 <= got.count(None) <= 6 and closed == [True]
     assert asyncio.run(read(0.05, limit=2)) == ["x", None] and closed == [True, True]  # left in the silence
     assert asyncio.run(read(0)) == ["x", "x", "x"]
+
+
+def test_a_stream_waiting_in_line_gets_its_headers_and_keep_alives_then_its_answer_or_its_error():
+    """A streamed request behind a long answer got no headers until its turn: nginx (60 s) and
+    Node's fetch (300 s for headers) gave up on it while the machine worked. A request refused at
+    its turn now says so in its stream, in its API's shape; one with nobody ahead keeps its status."""
+    import anthropic
+
+    fake = SlowStart(["Paris is the capital."])
+    fake.pause = 0.8
+    too_long = [{"role": "user", "content": "word " * 5000}]  # more than the fake's 4,096-token context
+    with BackgroundServer(Assistant(backend=fake), ServerSettings(keepalive_s=0.05)) as srv:
+        api = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        late = anthropic.Anthropic(base_url=srv.base_url.removesuffix("/v1"), api_key="none", max_retries=0)
+
+        def behind(ask):
+            """``ask()`` while another request holds the model."""
+            ahead = threading.Thread(
+                target=api.chat.completions.create,
+                kwargs={"model": "m", "messages": [{"role": "user", "content": "?"}]},
+            )
+            ahead.start()
+            wait_for(lambda: health(srv)["generating"])
+            try:
+                return ask()
+            finally:
+                ahead.join()
+
+        def stream_raw():
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Capital?"}]}
+            with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=30) as r:
+                return r.status_code, r.read().decode()
+
+        status, raw = behind(stream_raw)
+
+        def hang_up_in_line():
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Never mind."}]}
+            with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=30) as r:
+                return next(r.iter_text())  # a keep-alive while in line, then gone
+
+        asked = len(fake.requests)
+        assert behind(hang_up_in_line).startswith(": keep-alive")
+        wait_for(lambda: not health(srv)["generating"] and health(srv)["queue_waiting"] == 0)
+        assert len(fake.requests) == asked + 1  # the one ahead only: the model never read the one that left
+        with pytest.raises(openai.APIError, match="context window is 4096") as chat_error:
+            behind(lambda: list(api.chat.completions.create(model="m", messages=too_long, stream=True)))
+        with pytest.raises(anthropic.APIStatusError, match="context window is 4096"):
+            behind(lambda: list(late.messages.create(model="m", max_tokens=5, messages=too_long, stream=True)))
+        events = behind(lambda: list(api.responses.create(model="m", input=too_long[0]["content"], stream=True)))
+        with pytest.raises(openai.BadRequestError, match="context window"):  # nobody ahead: a 400, as before
+            api.chat.completions.create(model="m", messages=too_long, stream=True)
+    assert status == 200 and raw.startswith(": keep-alive\n\n") and raw.endswith("data: [DONE]\n\n")
+    assert '"content": "P' in raw and not isinstance(chat_error.value, openai.APIStatusError)
+    assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
+    assert "context window" in events[-1].response.error.message

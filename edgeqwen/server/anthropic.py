@@ -326,7 +326,11 @@ class MessageEvents:
         return out + self._event("message_stop")
 
     def failed(self, error: HTTPError) -> str:
-        return self._event("error", error={"type": _kind(error), "message": str(error)})
+        return self.failed_event(error)
+
+    @staticmethod
+    def failed_event(error: HTTPError) -> str:
+        return MessageEvents._event("error", error={"type": _kind(error), "message": str(error)})
 
     def keepalive(self) -> str:
         return self._event("ping")  # Anthropic's own, which its clients read and pass over
@@ -336,6 +340,12 @@ class MessageEvents:
 def _kind(error: HTTPError) -> str:
     """Anthropic's name for an error's kind (OpenAI's are the same but for the server's own)."""
     return "api_error" if error.kind == "server_error" else error.kind
+
+
+def _refused(error: HTTPError, mid: str, request: ChatRequest) -> str:
+    """Refused after the stream began (it waited in line): Anthropic's error event, as its server
+    sends an overload in a stream."""
+    return MessageEvents.failed_event(error)
 
 
 def _failed(error: HTTPError) -> Response:
@@ -354,7 +364,7 @@ def anthropic_routes(app: _App) -> list[Route]:
         return typed_events(generation, events, every=app.settings.keepalive_s)
 
     async def messages(request: Request) -> Response:
-        return await app.answer(request, parse_messages_request, message_id, whole, streamed, fail=_failed)
+        return await app.answer(request, parse_messages_request, message_id, whole, streamed, _failed, _refused)
 
     async def count_tokens(request: Request) -> Response:
         try:

@@ -15,6 +15,7 @@ model work is in :mod:`.worker`; this module only translates.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -49,9 +50,12 @@ from .http import (
     authorize,
     data_events,
     format_error,
+    in_line,
+    openai_refused,
     read_body,
     sse,
     translate,
+    turn,
     typed_events,
     until_disconnect,
 )
@@ -109,7 +113,15 @@ class _App:
         return await self.answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
 
     async def responses(self, request: Request) -> Response:
-        return await self.answer(request, self._parse_responses, response_id, self._response, self._responses_sse)
+        return await self.answer(
+            request, self._parse_responses, response_id, self._response, self._responses_sse, refused=self._refused
+        )
+
+    def _refused(self, error: HTTPError, rid: str, chat: ResponsesRequest) -> str:
+        """A response refused after its stream began: created, then failed (OpenAI's clients read
+        ``response.created`` first)."""
+        events = ResponseEvents(rid, self.model_id, chat)
+        return events.started() + events.failed(error)
 
     def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
         asked = parse_responses_request(body, max_tokens, self.stored)
@@ -140,13 +152,18 @@ class _App:
         whole: Callable[[str, list[Reply], C], dict[str, Any]],
         streamed: Callable[[AsyncReplyStream, str, C, int], AsyncIterator[str]],
         fail: Callable[[HTTPError], Response] = HTTPError.response,
+        refused: Callable[[HTTPError, str, C], str] = openai_refused,
     ) -> Response:
         """One request of a chat API: parsed, answered in turn (each of its ``n`` choices too), sent
-        whole or as its stream; an error as ``fail`` writes it (OpenAI's shape, or the API's own)."""
+        whole or as its stream; an error as ``fail`` writes it (OpenAI's shape, or the API's own),
+        or in a stream that began while the request waited in line, as ``refused`` writes it."""
         try:
             authorize(request, self.settings)
             chat = parse(await read_body(request, self.settings), self.settings.max_tokens)
-            generation = await until_disconnect(request, self.worker.submit(chat))
+            submitted = asyncio.ensure_future(self.worker.submit(chat))
+            # a stream still in line after a keep-alive's wait sends its headers (and keep-alives) now
+            waits = chat.stream and not await until_disconnect(request, turn(submitted, self.settings.keepalive_s))
+            generation = None if waits else await until_disconnect(request, submitted)
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
@@ -154,6 +171,14 @@ class _App:
         rid, seed = new_rid(), self._seed()
         if chat.stream:
             self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
+            if generation is None:
+                events = in_line(
+                    submitted,
+                    lambda started: streamed(started, rid, chat, seed),
+                    lambda error: refused(error, rid, chat),
+                    self.settings.keepalive_s,
+                )
+                return sse(events)
             return sse(streamed(generation, rid, chat, seed))
 
         async def collect(generation: AsyncReplyStream) -> Reply:

@@ -30,11 +30,14 @@ __all__ = [
     "data_events",
     "event",
     "format_error",
+    "in_line",
     "kept_alive",
+    "openai_refused",
     "read_body",
     "sse",
     "told",
     "translate",
+    "turn",
     "typed_events",
     "until_disconnect",
 ]
@@ -324,6 +327,53 @@ async def kept_alive(items: AsyncIterator[T], every: float) -> AsyncIterator[T |
         close = getattr(source, "aclose", None)
         if close is not None:
             await close()
+
+
+async def turn(submitted: asyncio.Future[Any], wait: float) -> bool:
+    """Whether ``submitted`` had its turn (or was refused) within ``wait`` seconds (0: as long as it
+    takes); cancelled (the client gone), it cancels the request."""
+    try:
+        done, _ = await asyncio.wait({submitted}, timeout=wait if wait > 0 else None)
+    except asyncio.CancelledError:
+        submitted.cancel()
+        raise
+    return bool(done)
+
+
+def openai_refused(error: HTTPError, rid: str, request: object) -> str:
+    """A request refused after its stream began, as OpenAI's chat stream says an error."""
+    return event(error_body(str(error), error.kind, error.param, error.code))
+
+
+async def in_line(
+    submitted: asyncio.Future[AsyncReplyStream],
+    streamed: Callable[[AsyncReplyStream], AsyncIterator[str]],
+    refused: Callable[[HTTPError], str],
+    every: float,
+) -> AsyncIterator[str]:
+    """The stream of a request that waits in line behind a long answer: a keep-alive every ``every``
+    seconds until its turn (headers held till then met the same timeouts as a silent stream), then
+    its own events; refused at its turn (a prompt too long for the model), the API's error event."""
+    try:
+        while not (await asyncio.wait({submitted}, timeout=every))[0]:
+            yield KEEPALIVE  # a comment: no API lets another event come before its stream's first
+        generation = submitted.result()
+    except Exception as exc:
+        yield refused(translate(exc))
+        return
+    finally:
+        if not submitted.done():
+            submitted.cancel()
+            await asyncio.wait({submitted})
+    events = streamed(generation)
+    try:
+        async for text in events:
+            yield text
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+        generation.cancel()  # where the events never began, their own cancel never ran
 
 
 def sse(events: AsyncIterator[str]) -> StreamingResponse:

@@ -280,7 +280,7 @@ class ReplyStream:
     def _so_far(self) -> Metrics:
         """An answer stopped before its last chunk (a filter's stop, the caller leaving): the
         tokens read and written still count (they came back as usage 0 over HTTP)."""
-        return Metrics(prompt_tokens=self.prompt_tokens, generated_tokens=len(self._tokens))
+        return Metrics(prompt_tokens=self.prompt_tokens, generated_tokens=len(self._tokens), finish_reason=self._finish)
 
     def _filtered_end(self, tail: str, parsed: ParsedOutput) -> tuple[str, ParsedOutput]:
         """The filter's last word on the answer (what it held back), and its check of the thinking."""

@@ -78,7 +78,7 @@ def test_an_answer_stopped_before_its_last_chunk_still_counts_its_tokens():
     stopped = ReplyStream(chunks(), lambda r: None, output_filter=stops, prompt_tokens=9)
     "".join(stopped)
     reply = stopped.reply()
-    assert reply.finish_reason == "filtered" and reply.metrics.prompt_tokens == 9
+    assert reply.finish_reason == reply.metrics.finish_reason == "filtered" and reply.metrics.prompt_tokens == 9
     assert 0 < reply.metrics.generated_tokens < 24
     left = ReplyStream(chunks(), lambda r: None, prompt_tokens=9)
     pieces = iter(left)

@@ -886,6 +886,14 @@ def test_a_stream_waiting_in_line_gets_its_headers_and_keep_alives_then_its_answ
 
         status, raw = behind(stream_raw)
 
+        def completion_raw():
+            body = {"model": "m", "stream": True, "prompt": "The capital of France is", "max_tokens": 5}
+            sent = time.monotonic()
+            with httpx.stream("POST", srv.base_url + "/completions", json=body, timeout=30) as r:
+                return time.monotonic() - sent, r.read().decode()
+
+        text_headers_after, text_raw = behind(completion_raw)
+
         def hang_up_in_line():
             body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Never mind."}]}
             with httpx.stream("POST", srv.base_url + "/chat/completions", json=body, timeout=30) as r:
@@ -904,5 +912,7 @@ def test_a_stream_waiting_in_line_gets_its_headers_and_keep_alives_then_its_answ
             api.chat.completions.create(model="m", messages=too_long, stream=True)
     assert status == 200 and raw.startswith(": keep-alive\n\n") and raw.endswith("data: [DONE]\n\n")
     assert '"content": "P' in raw and not isinstance(chat_error.value, openai.APIStatusError)
+    assert text_headers_after < 0.4 < fake.pause  # the headers came while the one ahead still held the model
+    assert text_raw.startswith(": keep-alive\n\n") and '"text": "' in text_raw and text_raw.endswith("[DONE]\n\n")
     assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
     assert "context window" in events[-1].response.error.message

@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -263,7 +264,15 @@ class _App:
                     # as the client wrote it, so the input checks read what the Python API's would;
                     # the line's bound lets a request in once: its later answers never get a 429 halfway
                     chosen = choice_settings(settings, j, seed)
-                    submitted = self.worker.submit_prompt(given, chosen, queued=i == j == 0)
+                    submitted = asyncio.ensure_future(self.worker.submit_prompt(given, chosen, queued=i == j == 0))
+                    wait = self.settings.keepalive_s
+                    if asked.stream and not await until_disconnect(request, turn(submitted, wait)):
+                        self.metrics.record_status(200)  # still in line: its headers and keep-alives go out now
+                        rid = completion_id()
+                        streamed = partial(
+                            self._completion_sse, rid=rid, asked=asked, given=given, prompt=text, first=first, seed=seed
+                        )
+                        return sse(in_line(submitted, streamed, partial(openai_refused, rid=rid, request=asked), wait))
                     generation = await until_disconnect(request, submitted)
                     if asked.stream:
                         self.metrics.record_status(200)

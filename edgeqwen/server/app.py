@@ -162,25 +162,18 @@ class _App:
             authorize(request, self.settings)
             chat = parse(await read_body(request, self.settings), self.settings.max_tokens)
             submitted = asyncio.ensure_future(self.worker.submit(chat))
-            # a stream still in line after a keep-alive's wait sends its headers (and keep-alives) now
-            waits = chat.stream and not await until_disconnect(request, turn(submitted, self.settings.keepalive_s))
-            generation = None if waits else await until_disconnect(request, submitted)
+            generation = await self._opened(request, submitted, chat.stream)
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
             return fail(error)
         rid, seed = new_rid(), self._seed()
         if chat.stream:
-            self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
-            if generation is None:
-                events = in_line(
-                    submitted,
-                    lambda started: streamed(started, rid, chat, seed),
-                    lambda error: refused(error, rid, chat),
-                    self.settings.keepalive_s,
-                )
-                return sse(events)
-            return sse(streamed(generation, rid, chat, seed))
+            return self._stream(
+                submitted, generation, lambda g: streamed(g, rid, chat, seed), lambda error: refused(error, rid, chat)
+            )
+
+        assert generation is not None  # only a stream leaves the line early
 
         async def collect(generation: AsyncReplyStream) -> Reply:
             try:
@@ -204,6 +197,28 @@ class _App:
             return fail(error)
         self.metrics.record_status(200)
         return JSONResponse(whole(rid, replies, chat))
+
+    async def _opened(
+        self, request: Request, submitted: asyncio.Future[AsyncReplyStream], stream: bool
+    ) -> AsyncReplyStream | None:
+        """The request's answer once it has begun (its errors raised, for a status); None for a
+        stream still in line after a keep-alive's wait, whose headers then go out at once."""
+        if stream and not await until_disconnect(request, turn(submitted, self.settings.keepalive_s)):
+            return None
+        return await until_disconnect(request, submitted)
+
+    def _stream(
+        self,
+        submitted: asyncio.Future[AsyncReplyStream],
+        generation: AsyncReplyStream | None,
+        streamed: Callable[[AsyncReplyStream], AsyncIterator[str]],
+        refused: Callable[[HTTPError], str],
+    ) -> Response:
+        """The stream of an answer :meth:`_opened` gave, or of one still in line (None)."""
+        self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
+        if generation is None:
+            return sse(in_line(submitted, streamed, refused, self.settings.keepalive_s))
+        return sse(streamed(generation))
 
     def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest, seed: int) -> AsyncIterator[str]:
         current = [generation]  # the choice being streamed
@@ -265,19 +280,16 @@ class _App:
                     # the line's bound lets a request in once: its later answers never get a 429 halfway
                     chosen = choice_settings(settings, j, seed)
                     submitted = asyncio.ensure_future(self.worker.submit_prompt(given, chosen, queued=i == j == 0))
-                    wait = self.settings.keepalive_s
-                    if asked.stream and not await until_disconnect(request, turn(submitted, wait)):
-                        self.metrics.record_status(200)  # still in line: its headers and keep-alives go out now
+                    generation = await self._opened(request, submitted, asked.stream)
+                    if asked.stream:
                         rid = completion_id()
                         streamed = partial(
                             self._completion_sse, rid=rid, asked=asked, given=given, prompt=text, first=first, seed=seed
                         )
-                        return sse(in_line(submitted, streamed, partial(openai_refused, rid=rid, request=asked), wait))
-                    generation = await until_disconnect(request, submitted)
-                    if asked.stream:
-                        self.metrics.record_status(200)
-                        rid = completion_id()
-                        return sse(self._completion_sse(generation, rid, asked, given, text, first, seed))
+                        return self._stream(
+                            submitted, generation, streamed, partial(openai_refused, rid=rid, request=asked)
+                        )
+                    assert generation is not None  # only a stream leaves the line early
                     try:
                         reply = await until_disconnect(request, generation.reply(strict=False))
                     finally:

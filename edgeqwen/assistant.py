@@ -240,8 +240,7 @@ class Assistant:
         ``continue_final_message`` read one): the answer is what the model writes after its text,
         which the safety policy reads as the caller's words. It cannot be combined with a
         ``response_format`` or a forced tool call."""
-        turn = given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
-        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
+        return self._start(self._given(messages, tools), enable_thinking, response_format, tool_choice, overrides)
 
     def prompt_tokens(
         self, messages: Sequence[Message], *, tools: Sequence[Tool] | None = None, enable_thinking: bool | None = None
@@ -249,10 +248,17 @@ class Assistant:
         """How many tokens the model would read to :meth:`answer` ``messages``: the whole prompt,
         the system prompt with the policy's rules and the tools included (what Anthropic's
         ``count_tokens`` says). Nothing is run or dropped to fit."""
-        turn = given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
-        self._check_thinking(enable_thinking)
-        thinking = self.enable_thinking if enable_thinking is None else enable_thinking
-        return len(self._encode(turn, turn.history, thinking))
+        turn = self._given(messages, tools)
+        return len(self._encode(turn, turn.history, self._thinking(enable_thinking)))
+
+    def _given(self, messages: Sequence[Message], tools: Sequence[Tool] | None) -> Turn:
+        """A caller-kept conversation's turn: this assistant's system prompt and tools where it gives none."""
+        return given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
+
+    def _thinking(self, enable_thinking: bool | None) -> bool:
+        """Whether this answer thinks (the assistant's own setting where the call gives none)."""
+        self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
+        return self.enable_thinking if enable_thinking is None else enable_thinking
 
     def _start(
         self,
@@ -265,8 +271,7 @@ class Assistant:
         config = self.config.with_(**overrides) if overrides else self.config
         check_logit_bias(config, self.backend.tokenizer.vocab_size)
         self.backend.check_reports(config)
-        self._check_thinking(enable_thinking)  # per answer too: it was accepted silently there
-        thinking = self.enable_thinking if enable_thinking is None else enable_thinking
+        thinking = self._thinking(enable_thinking)
         if turn.continued is not None and (response_format is not None or tool_choice not in ("auto", "none")):
             # the grammar would have to read the text already written, tokenized as the prompt has it
             raise InvalidRequestError(

@@ -145,29 +145,30 @@ class StreamFilter:
         ``LEAK_KINDS``, as the answer's text is: a key redacted where it stands, the system prompt
         (a ``stop``) withholds every call and stops the answer. Events as the text's, at stage
         ``tool_call``."""
+        if self.stopped:
+            return ()
         detectors = [d for d in self.detectors if d.kind in LEAK_KINDS]
-        if not detectors or self.stopped:
-            return calls if not self.stopped else ()
+        if not detectors:
+            return calls
 
         def read(value: object) -> object:
             if isinstance(value, str):
-                check = StreamFilter(detectors)
-                out = check.feed(value) + check.finish()
-                for event in check.events:
+                checked = filter_text(value, detectors)
+                for event in checked.events:
                     event = replace(event, stage="tool_call")
                     self.events.append(event)
                     if self.on_event is not None:
                         self.on_event(event)
-                self.stopped = self.stopped or check.stopped
-                return out
+                self.stopped = self.stopped or checked.stopped
+                return checked.text
             if isinstance(value, dict):
                 return {k: read(v) for k, v in value.items()}
             if isinstance(value, list):
                 return [read(v) for v in value]
             return value
 
-        checked = tuple(ToolCall(call.name, read(call.arguments)) for call in calls)  # type: ignore[arg-type]
-        return () if self.stopped else checked
+        made = tuple(ToolCall(call.name, read(call.arguments)) for call in calls)  # type: ignore[arg-type]
+        return () if self.stopped else made
 
 
 def filter_text(text: str, detectors: Sequence[Detector], written: str = "") -> FilterResult:

@@ -326,31 +326,26 @@ class MessageEvents:
         return out + self._event("message_stop")
 
     def failed(self, error: HTTPError) -> str:
-        return self.failed_event(error)
-
-    @staticmethod
-    def failed_event(error: HTTPError) -> str:
-        return MessageEvents._event("error", error={"type": _kind(error), "message": str(error)})
+        return self._event("error", error=_error(error))
 
     def keepalive(self) -> str:
         return self._event("ping")  # Anthropic's own, which its clients read and pass over
 
 
 # -- the routes ---------------------------------------------------------------------------------
-def _kind(error: HTTPError) -> str:
-    """Anthropic's name for an error's kind (OpenAI's are the same but for the server's own)."""
-    return "api_error" if error.kind == "server_error" else error.kind
+def _error(error: HTTPError) -> dict[str, str]:
+    """An error as Anthropic writes one; its kind's name as OpenAI's but for the server's own."""
+    return {"type": "api_error" if error.kind == "server_error" else error.kind, "message": str(error)}
 
 
 def _refused(error: HTTPError, mid: str, request: ChatRequest) -> str:
     """Refused after the stream began (it waited in line): Anthropic's error event, as its server
     sends an overload in a stream."""
-    return MessageEvents.failed_event(error)
+    return MessageEvents._event("error", error=_error(error))
 
 
 def _failed(error: HTTPError) -> Response:
-    body = {"type": "error", "error": {"type": _kind(error), "message": str(error)}}
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    return JSONResponse({"type": "error", "error": _error(error)}, status_code=error.status, headers=error.headers)
 
 
 def anthropic_routes(app: _App) -> list[Route]:

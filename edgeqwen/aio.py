@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import GenerationCancelled, InvalidRequestError, StructuredOutputError
+from .message_dicts import MessageLike
 from .reply import value_of
 from .runtime.formats import ResponseFormat
 from .types import Message, Reply
@@ -331,12 +332,12 @@ class AsyncAssistant:
         return stream
 
     # -- answers ---------------------------------------------------------------------------------
-    async def stream(self, text: str | Sequence[Message], **options: Any) -> AsyncReplyStream:
+    async def stream(self, text: str | Sequence[MessageLike], **options: Any) -> AsyncReplyStream:
         """Start an answer to ``text``, as :meth:`edgeqwen.Assistant.stream` (same options); returns
         once the answer has begun, raising the prompt's errors (too long, refused format ...)."""
         return await self._open(lambda: self.assistant.stream(text, **options))
 
-    async def answer(self, messages: Sequence[Message], **options: Any) -> AsyncReplyStream:
+    async def answer(self, messages: Sequence[MessageLike], **options: Any) -> AsyncReplyStream:
         """Start an answer to a conversation the caller keeps, as :meth:`edgeqwen.Assistant.answer`."""
         return await self._open(lambda: self.assistant.answer(messages, **options))
 
@@ -354,7 +355,7 @@ class AsyncAssistant:
         """Start continuing a raw prompt, as :meth:`edgeqwen.Assistant.complete`."""
         return await self._open(lambda: self.assistant.complete(prompt, **options))
 
-    async def chat(self, text: str | Sequence[Message], **options: Any) -> Reply:
+    async def chat(self, text: str | Sequence[MessageLike], **options: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`~edgeqwen.Reply`."""
         stream = await self._open(lambda: self.assistant.stream(text, **options), whole=True)
         return await stream.reply()

@@ -18,6 +18,7 @@ from .backends import Backend, Request
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError
 from .hub import build_backend
+from .message_dicts import MessageLike
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
@@ -185,7 +186,7 @@ class Assistant:
     # -- chat --------------------------------------------------------------------------------
     def stream(
         self,
-        text: str | Sequence[Message],
+        text: str | Sequence[MessageLike],
         *,
         enable_thinking: bool | None = None,
         response_format: Any = None,
@@ -222,7 +223,7 @@ class Assistant:
 
     def answer(
         self,
-        messages: Sequence[Message],
+        messages: Sequence[MessageLike],
         *,
         tools: Sequence[Tool] | None = None,
         enable_thinking: bool | None = None,
@@ -243,7 +244,11 @@ class Assistant:
         return self._start(self._given(messages, tools), enable_thinking, response_format, tool_choice, overrides)
 
     def prompt_tokens(
-        self, messages: Sequence[Message], *, tools: Sequence[Tool] | None = None, enable_thinking: bool | None = None
+        self,
+        messages: Sequence[MessageLike],
+        *,
+        tools: Sequence[Tool] | None = None,
+        enable_thinking: bool | None = None,
     ) -> int:
         """How many tokens the model would read to :meth:`answer` ``messages``: the whole prompt,
         the system prompt with the policy's rules and the tools included (what Anthropic's
@@ -251,7 +256,7 @@ class Assistant:
         turn = self._given(messages, tools)
         return len(self._encode(turn, turn.history, self._thinking(enable_thinking)))
 
-    def _given(self, messages: Sequence[Message], tools: Sequence[Tool] | None) -> Turn:
+    def _given(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None) -> Turn:
         """A caller-kept conversation's turn: this assistant's system prompt and tools where it gives none."""
         return given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
 
@@ -446,7 +451,7 @@ class Assistant:
         turn = Turn((Message("user", text),), (), None, (), remember=False, raw=tuple(ids))
         return self._start(turn, False, response_format, "none", overrides)
 
-    def chat(self, text: str | Sequence[Message], **overrides: Any) -> Reply:
+    def chat(self, text: str | Sequence[MessageLike], **overrides: Any) -> Reply:
         """Answer ``text`` and return the whole :class:`Reply`."""
         return self.stream(text, **overrides).reply()
 

@@ -4,44 +4,44 @@ checked before any model runs, or a raw prompt's token ids."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import InvalidRequestError, PromptTooLongError
+from .message_dicts import MessageLike, message_of
 from .tokenizer import Tokenizer
 from .types import Message, check_text
 
 __all__ = [
     "Turn",
     "answerable",
+    "as_messages",
     "continued",
     "continued_text",
     "fit",
     "given",
     "new_messages",
-    "only_messages",
     "raw_prompt",
 ]
 
 
 def new_messages(text: object) -> list[Message]:
-    """The user's text (or new messages) as messages; anything else is an InvalidRequestError."""
-    if isinstance(text, Message):
-        raise InvalidRequestError(
-            f"Pass new messages as a list: [Message({text.role!r}, ...)], not one Message.", "text"
-        )
+    """The user's text (or new messages, as Messages or OpenAI-style dicts) as messages; anything
+    else is an InvalidRequestError."""
+    if isinstance(text, (Message, Mapping)):
+        one = "Message(...)" if isinstance(text, Message) else "{'role': ..., 'content': ...}"
+        raise InvalidRequestError(f"Pass new messages as a list: [{one}], not one message.", "text")
     if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
         check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do
         if not str(text).strip():
             raise InvalidRequestError("The prompt is empty: pass the text to answer.", "text")
         return [Message("user", str(text))]
-    new = list(text)
+    new = as_messages(text)
     if not new:
         raise InvalidRequestError("Nothing to answer: pass the user's text.", "text")
-    only_messages(new)
     if any(m.role == "system" for m in new):
         raise InvalidRequestError(
             "A system message cannot be one of the new messages: set the system prompt with "
@@ -58,10 +58,20 @@ def new_messages(text: object) -> list[Message]:
     return new
 
 
-def only_messages(messages: Sequence[object]) -> None:
+def as_messages(messages: Sequence[object]) -> list[Message]:
+    """Messages given as :class:`Message` or as OpenAI's chat-completions dicts, as Messages."""
+    out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, Message):
-            raise InvalidRequestError(f"messages[{i}] must be an edgeqwen.Message, got {type(m).__name__}.")
+        if isinstance(m, Mapping):
+            m = message_of(m, f"messages[{i}]")
+        elif not isinstance(m, Message):
+            raise InvalidRequestError(
+                f"messages[{i}] must be an edgeqwen.Message or a dict such as {{'role': 'user', 'content': '...'}}, "
+                f"got {type(m).__name__}.",
+                f"messages[{i}]",
+            )
+        out.append(m)
+    return out
 
 
 def continued(messages: Sequence[Message]) -> tuple[list[Message], Message | None]:
@@ -163,11 +173,10 @@ class Turn:
         return self.new[0].content[-WRITTEN_READ:] if self.raw is not None and self.new else ""
 
 
-def given(messages: Sequence[Message], system: str | None, tools: Sequence[dict[str, Any]]) -> Turn:
+def given(messages: Sequence[MessageLike], system: str | None, tools: Sequence[dict[str, Any]]) -> Turn:
     """A conversation the caller keeps (the OpenAI API's way) as the turn that answers it; ``system``
     and ``tools`` where it gives none."""
-    msgs = list(messages)
-    only_messages(msgs)
+    msgs = as_messages(messages)
     lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
     # several at the start are one system prompt (Codex sends two developer messages), which the
     # policy's rules and leak detection cover; one later in the conversation stays where it is,

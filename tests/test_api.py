@@ -109,6 +109,7 @@ LAYERS = [
     (
         "edgeqwen.chat",
         "edgeqwen.chunks",
+        "edgeqwen.message_dicts",
         "edgeqwen.tokenizer",
         "edgeqwen.model",
         "edgeqwen.gguf",

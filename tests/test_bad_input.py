@@ -208,7 +208,7 @@ def test_counts_are_whole_numbers_not_booleans_and_numpy_integers_count():
 
 
 MESSAGE = st.fixed_dictionaries(
-    {"role": st.sampled_from(["system", "user", "assistant", "tool", "developer", "robot", 3])},
+    {"role": st.sampled_from(["system", "user", "assistant", "tool", "developer", "robot", 3, [], {}])},
     optional={
         "content": st.one_of(ANY_TEXT, st.none(), st.integers(), st.lists(st.dictionaries(st.text(), st.text()))),
     },
@@ -234,6 +234,7 @@ BODY = st.fixed_dictionaries(
 
 @FAST
 @given(body=BODY)
+@example(body={"messages": [{"role": [], "content": "hi"}]})  # a 500 (unhashable) on chat and Ollama's /api/chat
 def test_any_request_body_parses_or_names_the_bad_field(body):
     try:
         parse_chat_request(body, 64)

@@ -13,12 +13,15 @@ deprecated ``functions``) are refused rather than ignored. What goes back is :mo
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidRequestError
-from ..types import MAX_LOGPROBS, GenerationConfig, Message, ToolCall, check_text, load_json
+from ..message_dicts import content_text, message_of
+from ..types import MAX_LOGPROBS, GenerationConfig, Message
+
+T = TypeVar("T")
 
 __all__ = [
     "ChatRequest",
@@ -31,7 +34,6 @@ __all__ = [
     "streaming",
 ]
 
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 _FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 _MAX_STOPS = 16
 MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
@@ -93,78 +95,18 @@ def choice_settings(settings: dict[str, Any], index: int, seed: int) -> dict[str
     return {**settings, "seed": (settings.get("seed") if settings.get("seed") is not None else seed) + index}
 
 
-def _content(value: Any, where: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return _text(value, where)
-    if isinstance(value, list):  # content parts: only text is understood
-        texts = []
-        for j, part in enumerate(value):
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise RequestError(
-                    f"{where}[{j}] is a {kind!r} part; this server takes text only ({{'type': 'text', 'text': ...}}).",
-                    where,
-                )
-            texts.append(_text(part["text"], f"{where}[{j}].text"))
-        return "".join(texts)
-    raise RequestError(f"{where} must be a string or a list of text parts.", where)
-
-
-def _text(value: str, where: str) -> str:
-    try:
-        return check_text(value, where)
-    except InvalidRequestError as exc:
-        raise RequestError(str(exc), where) from None
-
-
-def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise RequestError(f"{where} must be a list.", where)
-    calls = []
-    for j, call in enumerate(value):
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            raise RequestError(f"{where}[{j}] needs function.name and function.arguments.", f"{where}[{j}]")
-        args = fn.get("arguments", "{}")
-        if isinstance(args, str):
-            try:
-                args = load_json(args or "{}")
-            except json.JSONDecodeError as exc:
-                raise RequestError(
-                    f"{where}[{j}].function.arguments is not valid JSON ({exc.msg}).", f"{where}[{j}]"
-                ) from exc
-        if not isinstance(args, dict):
-            raise RequestError(f"{where}[{j}].function.arguments must be a JSON object.", f"{where}[{j}]")
-        calls.append(ToolCall(fn["name"], args))
-    return tuple(calls)
-
-
 def _messages(value: Any) -> tuple[Message, ...]:
     if not isinstance(value, list) or not value:
         raise RequestError("messages must be a non-empty list of {role, content} objects.", "messages")
-    out = []
-    for i, msg in enumerate(value):
-        where = f"messages[{i}]"
-        if not isinstance(msg, dict):
-            raise RequestError(f"{where} must be an object with role and content.", where)
-        role = _ROLES.get(msg.get("role"))  # type: ignore[arg-type]
-        if role is None:
-            raise RequestError(
-                f"{where}.role must be one of system, developer, user, assistant, tool; got {msg.get('role')!r}.",
-                f"{where}.role",
-            )
-        content = _content(msg.get("content"), f"{where}.content")
-        calls = _tool_calls(msg.get("tool_calls"), f"{where}.tool_calls") if role == "assistant" else ()
-        thinking = msg.get("reasoning_content") if role == "assistant" else None
-        try:
-            out.append(Message(role, content, thinking=thinking if isinstance(thinking, str) else "", tool_calls=calls))
-        except InvalidRequestError as exc:
-            raise RequestError(str(exc), where) from None
-    return tuple(out)
+    return tuple(_read(message_of, msg, f"messages[{i}]") for i, msg in enumerate(value))
+
+
+def _read(read: Callable[[Any, str], T], value: Any, where: str) -> T:
+    """``read(value, where)``, its InvalidRequestError a RequestError (the Responses API renames its field)."""
+    try:
+        return read(value, where)
+    except InvalidRequestError as exc:
+        raise RequestError(str(exc), exc.param) from None
 
 
 def _number(body: dict[str, Any], name: str) -> float | None:
@@ -211,7 +153,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
                 "much like.",
                 "prediction",
             )
-        out["prediction"] = _content(prediction.get("content"), "prediction.content")
+        out["prediction"] = _read(content_text, prediction.get("content"), "prediction.content")
     stop = body.get("stop")
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop

@@ -242,6 +242,122 @@ def test_any_request_body_parses_or_names_the_bad_field(body):
         assert str(exc)
 
 
+# A whole request of each API, every field a client sends set: each mutation below swaps one value
+# somewhere in it (at any depth) for another JSON value, which must be read or named, never raise
+# anything else (a 500): an unhashable type looked up in a dict, .get on a list.
+_TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+WHOLE_BODIES = {
+    "chat": {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "1"},
+        ],
+        "tools": [_TOOL],
+        "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
+        "stop": ["x"],
+        "logit_bias": {"5": 1},
+        "stream_options": {"include_usage": True},
+        "chat_template_kwargs": {"enable_thinking": False},
+        "prediction": {"type": "content", "content": "x"},
+    },
+    "completions": {"prompt": ["a", "b"], "max_tokens": 3, "echo": True, "logprobs": 2, "stop": "x"},
+    "responses": {
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "1"},
+        ],
+        "instructions": "i",
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+        "tool_choice": {"type": "function", "name": "f"},
+        "text": {"format": {"type": "json_schema", "name": "n", "schema": {"type": "object"}}},
+        "reasoning": {"effort": "low"},
+        "include": ["message.output_text.logprobs"],
+    },
+    "anthropic": {
+        "max_tokens": 3,
+        "system": [{"type": "text", "text": "s"}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "1"}]},
+        ],
+        "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "f"},
+        "thinking": {"type": "enabled", "budget_tokens": 10},
+        "stop_sequences": ["x"],
+        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+    },
+    "ollama": {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]},
+            {"role": "tool", "content": "1"},
+        ],
+        "format": {"type": "object"},
+        "options": {"num_predict": 3, "stop": ["x"]},
+        "tools": [_TOOL],
+        "think": False,
+    },
+}
+JSON_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4),
+    st.just([]), st.just({}), st.just([{}]), st.just({"type": []}), st.just([None]),
+)  # fmt: skip
+
+
+@st.composite
+def mutated(draw, body):
+    """``body`` with one to three values, each at a path drawn level by level, replaced."""
+    for _ in range(draw(st.integers(1, 3))):
+        body = _replace(draw, body, root=True)
+    return body
+
+
+def _replace(draw, value, root=False):
+    if isinstance(value, (dict, list)) and value and (root or draw(st.booleans())):
+        keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+        key = draw(st.sampled_from(keys))
+        out = dict(value) if isinstance(value, dict) else list(value)
+        out[key] = _replace(draw, value[key])
+        return out
+    return draw(JSON_VALUE)
+
+
+def _parsers():
+    from edgeqwen.server.anthropic import parse_messages_request
+    from edgeqwen.server.completions import parse_completion_request
+    from edgeqwen.server.ollama import openai_chat
+    from edgeqwen.server.responses import parse_responses_request
+
+    return {
+        "chat": parse_chat_request,
+        "completions": parse_completion_request,
+        "responses": parse_responses_request,
+        "anthropic": parse_messages_request,
+        "ollama": openai_chat,
+    }
+
+
+@pytest.mark.parametrize("api", sorted(WHOLE_BODIES))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_value_anywhere_in_a_whole_request_is_read_or_named(api, data):
+    """Found by mutating whole requests: a list or an object where a name belongs was a 500 on chat
+    (a message's role), Ollama's chat (the same) and Anthropic's Messages (tool_choice.type), and so
+    was an output_config that was not an object."""
+    parse = _parsers()[api]
+    parse(WHOLE_BODIES[api], 64)  # the unmutated body is read
+    body = data.draw(mutated(WHOLE_BODIES[api]))
+    try:
+        parse(body, 64)
+    except InvalidRequestError as exc:
+        assert str(exc)
+
+
 @pytest.fixture(scope="module")
 def http_server(fake):
     with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:

@@ -145,6 +145,7 @@ def _tool_choice(value: Any, chat: dict[str, Any]) -> None:
     if value is None:
         return
     kind = value.get("type") if isinstance(value, dict) else None
+    kind = kind if isinstance(kind, str) else None  # a list as the type is no type (not a 500: unhashable)
     choices = {"auto": "auto", "any": "required", "none": "none"}
     if kind in choices:
         chat["tool_choice"] = choices[kind]
@@ -190,7 +191,12 @@ def parse_messages_request(body: Any, max_tokens_limit: int) -> ChatRequest:
             chat["thinking_budget"] = thinking["budget_tokens"]
     elif kind == "adaptive":  # the model decides (Claude Code's default): thinking where the model can
         chat["reasoning_effort"] = "medium"
-    fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
+    config = body.get("output_config")
+    if config is not None and not isinstance(config, dict):
+        raise RequestError(
+            'output_config must be an object: {"format": {"type": "json_schema", ...}}.', "output_config"
+        )
+    fmt = (config or {}).get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":  # structured outputs
         chat["response_format"] = {
             "type": "json_schema",

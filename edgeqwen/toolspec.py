@@ -13,7 +13,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .errors import GrammarError, InvalidRequestError
@@ -170,4 +170,8 @@ def tool_specs(tools: Sequence[Tool] | None) -> Sequence[dict[str, Any]] | None:
         raise InvalidRequestError("tools must be a list of function specs or functions, got one function.", "tools")
     if tools is None or isinstance(tools, (str, dict)):
         return tools  # normalize_tools says what is wrong with these
+    if not isinstance(tools, Iterable):
+        raise InvalidRequestError(
+            f"tools must be a list of function specs or functions, got {type(tools).__name__}.", "tools"
+        )
     return [function_spec(t) if callable(t) else t for t in tools]

@@ -7,7 +7,7 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -49,7 +49,7 @@ def _listed(value: object, name: str, what: str) -> tuple[object, ...]:
     if isinstance(value, str):
         return (value,)
     _check(
-        not isinstance(value, (bytes, bytearray, Mapping)) and hasattr(value, "__iter__"),
+        not isinstance(value, (bytes, bytearray, Mapping)) and isinstance(value, Iterable),  # not the class str
         f"{name} must be a list of {what}, got {type(value).__name__}.",
         name,
     )

@@ -358,6 +358,32 @@ def test_any_value_anywhere_in_a_whole_request_is_read_or_named(api, data):
         assert str(exc)
 
 
+# What Python code may pass for any option: wrong types, classes, objects, values of another option.
+PY_VALUE = st.sampled_from(
+    [None, True, 0, -1, 1.5, float("nan"), 2**70, "", "auto", "required", [], {}, [None], [{}], ("a",), b"x",
+     object(), str, int, Message("user", "q"), {"type": []}, {"type": "object", "required": str}, ["stop"]]
+)  # fmt: skip
+PY_OPTIONS = st.sampled_from(
+    ["temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop", "presence_penalty", "logprobs",
+     "top_logprobs", "logit_bias", "enable_thinking", "response_format", "tool_choice", "prompt_lookup",
+     "thinking_budget", "stop_token_ids", "tools"]
+)  # fmt: skip
+_SPEC = {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}
+
+
+@FAST
+@given(options=st.dictionaries(PY_OPTIONS, PY_VALUE, min_size=1, max_size=3), with_tools=st.booleans())
+def test_any_python_option_value_is_used_or_named(fake, options, with_tools):
+    """Found by passing every option values of other types: ``stop=str`` (the class) and
+    ``tools=5`` were TypeErrors ("not iterable"), a schema holding a Python object a TypeError from
+    json: each is now the library's own error, which says what to pass."""
+    tools = options.pop("tools", [_SPEC] if with_tools else None)
+    try:
+        Assistant(backend=fake, max_tokens=4, tools=tools).chat("hi", **options)
+    except EdgeQwenError as exc:
+        assert str(exc)
+
+
 @pytest.fixture(scope="module")
 def http_server(fake):
     with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:

@@ -2031,6 +2031,32 @@ def test_a_schema_at_the_depth_limit_compiles_and_one_past_it_says_what_to_do(ki
             relax(deeper, DEFAULT_MAX_STRING)
 
 
+def _looped() -> dict:
+    schema: dict = {"type": "object"}
+    schema["properties"] = {"next": schema}  # a linked list written as Python objects, not $ref
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "says"),
+    [
+        ({"type": "object", "required": str}, r"/required is <class 'str'>, a Python type"),
+        ({"type": "string", "default": __import__("datetime").date(2026, 1, 2)}, r"/default is datetime.date\(2026"),
+        ({"enum": [{(1, 2): "x"}]}, r"a key under /enum/0 is \(1, 2\), a Python tuple"),
+        (_looped(), r"/properties/next is the schema object itself"),
+    ],
+)
+def test_a_schema_holding_python_objects_says_which_and_where(schema, says):
+    """A schema built in Python with a type, a date or a shared dict in it was a TypeError (or
+    json's "Circular reference detected") from the cache key's json.dumps: a traceback from the
+    Python API, a 500 from a tool of the server's caller."""
+    with pytest.raises(GrammarError, match=f"The JSON Schema is not JSON: {says}") as caught:
+        relax(schema, DEFAULT_MAX_STRING)
+    assert "Pass only dicts, lists, strings, numbers, booleans and None" in str(caught.value)
+    with pytest.raises(GrammarError, match="is not JSON"):
+        Assistant(backend=FakeBackend()).chat("hi", response_format=schema)
+
+
 def test_json_nested_past_python_recursion_is_a_decode_error_that_says_where():
     text = '{"a": "[[[[", "b": ' + "[" * 5000 + "]" * 5000 + "}"
     with pytest.raises(json.JSONDecodeError, match="nested too deep") as caught:

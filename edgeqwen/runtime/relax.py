@@ -233,6 +233,35 @@ def _too_deep() -> GrammarError:
     )
 
 
+def _not_json(schema: Any) -> GrammarError:
+    """What json.dumps refused in a schema built in Python: where the value that is no JSON is."""
+    seen: set[int] = set()
+
+    def find(node: Any, path: str) -> str | None:
+        if isinstance(node, (str, int, float, bool)) or node is None:
+            return None
+        if not isinstance(node, (dict, list, tuple)):
+            return f"{path or '/'} is {node!r:.60}, a Python {type(node).__name__}"
+        if id(node) in seen:
+            return f"{path or '/'} is the schema object itself, or one above it (a cycle of Python objects)"
+        seen.add(id(node))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(node, dict) and not isinstance(key, (str, int, float, bool)) and key is not None:
+                return f"a key under {path or '/'} is {key!r:.60}, a Python {type(key).__name__}"
+            found = find(value, f"{path}/{key}")
+            if found:
+                return found
+        seen.discard(id(node))
+        return None
+
+    where = find(schema, "") or "a value"
+    return GrammarError(
+        f"The JSON Schema is not JSON: {where}. Pass only dicts, lists, strings, numbers, booleans and None "
+        "(a type or a default written as a Python object: use its JSON value; a shared part: $ref)."
+    )
+
+
 def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
@@ -364,4 +393,6 @@ def relax(
         text = json.dumps(schema)  # not sorted: property order is the order generated
     except RecursionError as exc:
         raise _too_deep() from exc
+    except (TypeError, ValueError) as exc:  # a Python object, or a cycle of them ("Circular reference")
+        raise _not_json(schema) from exc
     return _relax_text(text, max_string, bound_patterns, validate)

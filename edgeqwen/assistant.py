@@ -85,6 +85,14 @@ class Assistant:
             check_text(system, "The system prompt")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise InvalidRequestError(f"threads must be a whole number >= 1 (or None for all cores), got {threads!r}.")
+        if config is not None and not isinstance(config, GenerationConfig):
+            raise InvalidRequestError(
+                f"config must be an edgeqwen.GenerationConfig, got {type(config).__name__}; or pass the "
+                "settings as keywords: Assistant(temperature=0.2, max_tokens=256).",
+                "config",
+            )
+        if announce is not None and not callable(announce):
+            raise InvalidRequestError(f"announce must be a function of one str, got {type(announce).__name__}.")
         (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
         options = dict(
             context_length=context_length, threads=threads, device=device, base_url=base_url, api_key=api_key
@@ -119,6 +127,10 @@ class Assistant:
         return self.backend.context_length
 
     def _check_thinking(self, enable_thinking: bool | None) -> None:
+        if enable_thinking is not None and not isinstance(enable_thinking, bool):  # "no" was True
+            raise InvalidRequestError(
+                f"enable_thinking must be True or False, got {enable_thinking!r:.40}.", "enable_thinking"
+            )
         if enable_thinking and not self.backend.template.supports_thinking:
             raise InvalidRequestError(
                 f"enable_thinking needs a Qwen3 model; this is a {self.backend.template.family} model.",

@@ -32,7 +32,8 @@ def new_messages(text: object) -> list[Message]:
     """The user's text (or new messages, as Messages or OpenAI-style dicts) as messages; anything
     else is an InvalidRequestError."""
     if isinstance(text, (Message, Mapping)):
-        one = "Message(...)" if isinstance(text, Message) else "{'role': ..., 'content': ...}"
+        role = text.role if isinstance(text, Message) else text.get("role", "user")
+        one = f"Message({role!r}, ...)" if isinstance(text, Message) else f"{{'role': {role!r:.20}, 'content': ...}}"
         raise InvalidRequestError(f"Pass new messages as a list: [{one}], not one message.", "text")
     if isinstance(text, str) or not isinstance(text, Sequence) or isinstance(text, (bytes, bytearray)):
         check_text(text, "The prompt")  # bytes, None, numbers: says what was given and what to do

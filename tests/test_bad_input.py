@@ -384,6 +384,25 @@ def test_any_python_option_value_is_used_or_named(fake, options, with_tools):
         assert str(exc)
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (
+            {"config": {"temperature": 0.2}},
+            r"config must be an edgeqwen.GenerationConfig, got dict; or pass the settings",
+        ),
+        ({"on_safety_event": True}, "on_safety_event must be a function that takes a SafetyEvent, got bool"),
+        ({"announce": "yes"}, "announce must be a function of one str, got str"),
+        ({"enable_thinking": "no"}, "enable_thinking must be True or False, got 'no'"),
+    ],
+)
+def test_an_assistant_option_of_the_wrong_kind_is_named_before_any_answer(fake, options, says):
+    """Each was an AttributeError or TypeError: ``config`` at once (``.with_``), a callback that is
+    no function at the first safety event, in the middle of an answer; "no" for thinking was True."""
+    with pytest.raises(InvalidRequestError, match=says):
+        Assistant(backend=fake, **options)
+
+
 @pytest.fixture(scope="module")
 def http_server(fake):
     with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:

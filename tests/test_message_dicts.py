@@ -118,7 +118,8 @@ def test_a_bad_dict_is_named_with_what_to_send(bad, says, param):
 
 def test_one_dict_alone_is_told_to_come_in_a_list():
     bot = Assistant(backend=FakeBackend(), max_tokens=4)
-    with pytest.raises(InvalidRequestError, match=r"Pass new messages as a list: \[\{'role'"):
+    says = r"Pass new messages as a list: \[\{'role': 'user', 'content': ...\}\], not one message"
+    with pytest.raises(InvalidRequestError, match=says):
         bot.chat({"role": "user", "content": "hi"})  # type: ignore[arg-type]
 
 

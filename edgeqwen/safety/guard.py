@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidRequestError
 from ..types import Chunk, GenerationConfig, Message, check_text
 from .audit import AuditLog, SafetyEvent
 from .detectors import (
@@ -71,6 +72,11 @@ class Guard:
         audit_log: str | Path | None = None,
     ) -> None:
         self.policy = Policy.of(policy)
+        if on_event is not None and not callable(on_event):  # else a TypeError at the first event
+            raise InvalidRequestError(
+                f"on_safety_event must be a function that takes a SafetyEvent, got {type(on_event).__name__}.",
+                "on_safety_event",
+            )
         self._sinks = [s for s in (on_event, AuditLog(audit_log) if audit_log else None) if s is not None]
         self._bans: Any = None
         self._bans_tokenizer: Any = None

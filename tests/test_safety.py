@@ -223,6 +223,8 @@ def test_policy_presets_files_and_errors(tmp_path):
     assert Policy.of("default").screen and Policy.of("strict").hazard_categories and Policy.of("none").active is False
     with pytest.raises(PolicyError, match="Unknown safety preset 'lenient'.*default, strict, pii"):
         Policy.of("lenient")
+    with pytest.raises(PolicyError, match=r"Unknown safety preset \['strict'\]"):  # a TypeError (unhashable)
+        Policy.from_dict({"extends": ["strict"]})
     good = tmp_path / "p.json"
     good.write_text(json.dumps({"extends": "pii", "blocklist": ["acme secret"], "refusal": "No."}))
     p = Policy.of(good)

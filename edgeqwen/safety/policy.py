@@ -187,7 +187,7 @@ class Policy:
     # -- construction ---------------------------------------------------------------------------
     @classmethod
     def preset(cls, name: str) -> Policy:
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:  # a list as the name: not a TypeError
             raise PolicyError(f"Unknown safety preset {name!r}; choose one of: {', '.join(PRESETS)}.")
         return PRESETS[name]
 

@@ -302,9 +302,17 @@ WHOLE_BODIES = {
         "tools": [_TOOL],
         "think": False,
     },
+    "embeddings": {"input": ["a", "b"], "encoding_format": "base64", "dimensions": 8},
+    "rerank": {
+        "query": "q",
+        "documents": ["a", {"text": "b"}],
+        "top_n": 1,
+        "return_documents": True,
+        "instruction": "i",
+    },
 }
 JSON_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4),
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4), st.just("\ud800"),
     st.just([]), st.just({}), st.just([{}]), st.just({"type": []}), st.just([None]),
 )  # fmt: skip
 
@@ -330,7 +338,9 @@ def _replace(draw, value, root=False):
 def _parsers():
     from edgeqwen.server.anthropic import parse_messages_request
     from edgeqwen.server.completions import parse_completion_request
+    from edgeqwen.server.embeddings import parse_embeddings_request
     from edgeqwen.server.ollama import openai_chat
+    from edgeqwen.server.rerank import parse_rerank_request
     from edgeqwen.server.responses import parse_responses_request
 
     return {
@@ -339,6 +349,8 @@ def _parsers():
         "responses": parse_responses_request,
         "anthropic": parse_messages_request,
         "ollama": openai_chat,
+        "embeddings": lambda body, _: parse_embeddings_request(body),
+        "rerank": lambda body, _: parse_rerank_request(body),
     }
 
 

@@ -81,7 +81,7 @@ def _bias_pairs(value: object) -> tuple[tuple[int, float], ...]:
     out: dict[int, float] = {}
     for key, bias in pairs:
         token = key if isinstance(key, numbers.Integral) and not isinstance(key, bool) else None
-        if isinstance(key, str) and key.strip().isdigit():
+        if isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():  # "²" is a digit to str
             token = int(key)
         _check(
             token is not None and token >= 0,

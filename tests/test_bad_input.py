@@ -184,6 +184,7 @@ SETTING = st.one_of(SCALAR, st.lists(SCALAR, max_size=3), st.dictionaries(st.tex
 @example(name="stop", value=5)  # TypeError: 'int' object is not iterable
 @example(name="stop", value={"a": None})  # read as the stop string "a"
 @example(name="stop_token_ids", value=[1.5])  # read as token 1
+@example(name="logit_bias", value={"²": 1})  # str.isdigit() takes "²", int() does not: a 500 over HTTP
 def test_any_sampling_value_is_valid_or_an_invalid_request(name, value):
     try:
         config = GenerationConfig().with_(**{name: value})

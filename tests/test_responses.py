@@ -409,6 +409,12 @@ def test_a_kept_responses_input_items_are_listed_as_openai_lists_them():
         [only] = client.responses.input_items.list(first.id).data
         with pytest.raises(openai.NotFoundError):
             client.responses.input_items.list("resp_gone")
+        with pytest.raises(openai.BadRequestError, match="limit must be a whole number"):
+            client.responses.input_items.list(first.id, extra_query={"limit": "²"})  # a digit to str: was a 500
+        # a stored answer's events are not kept: a client asking for them gets a 400, not the JSON
+        # body its SSE reader finds no event in (the openai client returned an empty stream)
+        with pytest.raises(openai.BadRequestError, match="retrieve it without stream"):
+            list(client.responses.retrieve(first.id, stream=True))
     assert [i.content[0].text for i in listed.data] == ["One word.", "And of Italy?"]
     assert all(i.id for i in listed.data) and listed.has_more is False
     assert oldest.has_more is True and [i.id for i in rest.data] == [listed.data[0].id]

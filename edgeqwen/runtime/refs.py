@@ -109,7 +109,7 @@ def pointer(schema: Any, ref: str) -> Any:
     for part in map(pointer_part, ref[2:].split("/")):
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif isinstance(node, list) and part.isascii() and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
             return None

@@ -125,7 +125,7 @@ async def read_body(request: Request, settings: ServerSettings) -> Any:
         )
     limit = settings.max_request_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise HTTPError(
             413,
             f"The request body is {declared} bytes; this server takes at most {limit} (--max-request-bytes).",

@@ -178,7 +178,18 @@ def stored_routes(app: _App) -> list[Route]:
     async def read(request: Request) -> Response:
         try:
             authorize(request, app.settings)
-            return JSONResponse(app.stored.body(request.path_params["rid"]))
+            body = app.stored.body(request.path_params["rid"])
+            if request.query_params.get("stream", "false").lower() not in ("false", "0"):
+                # OpenAI replays a background response's events; here none runs in the background
+                # and the events of a finished one are not kept (its JSON read as SSE is no event)
+                raise HTTPError(
+                    400,
+                    "stream: this server keeps a finished response, not its events, and runs none in the "
+                    "background; retrieve it without stream.",
+                    "invalid_request_error",
+                    "stream",
+                )
+            return JSONResponse(body)
         except HTTPError as exc:
             return exc.response()
 
@@ -196,7 +207,7 @@ def stored_routes(app: _App) -> list[Route]:
             authorize(request, app.settings)
             query = request.query_params
             limit, order = query.get("limit", "20"), query.get("order", "desc")
-            if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:  # "²" is a digit to str
                 raise HTTPError(
                     400, f"limit must be a whole number from 1 to 100, got {limit!r}.", "invalid_request_error", "limit"
                 )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import GenerationCancelled, InvalidRequestError, StructuredOutputError
 from .message_dicts import MessageLike
-from .reply import value_of
+from .reply import not_a_reply, value_of
 from .runtime.formats import ResponseFormat
 from .types import Message, Reply
 
@@ -112,6 +112,9 @@ class AsyncReplyStream:
         self._read = False
         self.thinking_streamed = False  # thinking pieces came (a server sends them once, as they came)
         self.prompt_tokens = 0  # the prompt's length, once the answer has started
+
+    def __getattr__(self, name: str) -> Any:  # only for names the stream lacks
+        raise not_a_reply(self, name, "await .reply()")
 
     # -- the model thread ----------------------------------------------------------------------
     def _put(self, kind: str, value: Any = None) -> None:

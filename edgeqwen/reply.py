@@ -18,7 +18,7 @@ whose format decoding does not enforce exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from .chat import OutputParser, ParsedOutput, PlainParser
@@ -29,7 +29,16 @@ from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply, TokenL
 if TYPE_CHECKING:
     from .safety import ModeratedFilter, StreamFilter
 
-__all__ = ["MAX_ATTEMPTS", "ReplyStream", "Retry", "build_reply", "check_format", "resample_config", "value_of"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "ReplyStream",
+    "Retry",
+    "build_reply",
+    "check_format",
+    "not_a_reply",
+    "resample_config",
+    "value_of",
+]
 
 _CHANGED = ("redact", "stop", "refuse")  # safety actions that change what the model wrote
 MAX_ATTEMPTS = 3  # answers to one request whose structured value breaks a checked-after keyword
@@ -44,6 +53,23 @@ def resample_config(config: GenerationConfig, attempt: int) -> GenerationConfig:
     where the request was greedy."""
     temperature = config.temperature if config.temperature > 0 else RESAMPLE_TEMPERATURE
     return config.with_(seed=(config.seed or 0) + attempt, temperature=temperature)
+
+
+_REPLY_FIELDS = frozenset(f.name for f in fields(Reply))
+
+
+def not_a_reply(stream: object, name: str, ask: str) -> AttributeError:
+    """The AttributeError for ``name`` asked of a stream: a Reply's field says where the Reply is
+    (``stream.answer(...).text`` is the first thing a caller of ``answer`` tries)."""
+    kind = type(stream).__name__
+    if name in _REPLY_FIELDS:
+        return AttributeError(
+            f"'{kind}' object has no attribute {name!r}: it is the answer being made; {ask} waits for it "
+            f"and returns the Reply, whose .{name} this is (or iterate the stream for the text as it comes).",
+            name=name,
+            obj=stream,
+        )
+    return AttributeError(f"'{kind}' object has no attribute {name!r}", name=name, obj=stream)
 
 
 class ReplyStream:
@@ -110,6 +136,9 @@ class ReplyStream:
         self._thinking_filter: Any = None  # the output filters' own pass over the thinking as it streams
         self._thinking_done = False
         self._thought: list[str] = []  # the thinking as that pass let it out: the reply's thinking
+
+    def __getattr__(self, name: str) -> Any:  # only for names the stream lacks
+        raise not_a_reply(self, name, ".reply()")
 
     def __iter__(self) -> Iterator[str]:
         parts = self.pieces()

@@ -68,6 +68,29 @@ def test_a_tool_result_sent_the_wrong_way_says_the_right_way():
     assert bot.chat([Message("tool", '{"temp": 21}')]).text == "It is 21 degrees."
 
 
+def test_a_replys_field_asked_of_a_stream_says_where_the_reply_is():
+    """``bot.answer(messages).text`` is what a caller of answer() (which streams) tries first; it
+    was a bare "'ReplyStream' object has no attribute 'text'"."""
+    import asyncio
+
+    from edgeqwen import AsyncAssistant
+
+    stream = Assistant(backend=FakeBackend(["Hi."])).answer([{"role": "user", "content": "Hello"}])
+    with pytest.raises(AttributeError, match=r"no attribute 'text': .*\.reply\(\) waits for it and returns the Reply"):
+        stream.text  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^'ReplyStream' object has no attribute 'nope'$"):
+        stream.nope  # noqa: B018
+    assert not hasattr(stream, "tool_calls") and stream.reply().text == "Hi."
+
+    async def ask() -> None:
+        streamed = await AsyncAssistant(Assistant(backend=FakeBackend(["Hi."]))).stream("Hello")
+        with pytest.raises(AttributeError, match=r"no attribute 'parsed': .*await \.reply\(\) waits"):
+            streamed.parsed  # noqa: B018
+        assert (await streamed.reply()).text == "Hi."
+
+    asyncio.run(asyncio.wait_for(ask(), 20))
+
+
 def test_a_truncated_graph_is_blamed_on_the_graph(tiny_models, tmp_path):
     import shutil
 

@@ -330,7 +330,8 @@ def chat(model: str | None, **opts: Any) -> None:
     default=256,
     show_default=True,
     type=click.IntRange(0),
-    help="Newest /v1/responses answers kept in memory for previous_response_id (0: none).",
+    help="Newest /v1/responses answers kept in memory for previous_response_id, and newest "
+    "/v1/conversations (0: none).",
 )
 @click.option(
     "--keepalive",

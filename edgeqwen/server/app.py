@@ -45,6 +45,7 @@ from .completions import (
     completions_body,
     parse_completion_request,
 )
+from .conversations import ConversationStore, conversation_routes
 from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
 from .http import (
     HTTPError,
@@ -109,6 +110,7 @@ class _App:
         self.reranking = RerankWorker(reranker, settings.max_queue) if reranker is not None else None
         self.bot_backend = bot.assistant.backend
         self.stored = ResponseStore(settings.max_stored_responses)
+        self.conversations = ConversationStore(settings.max_stored_responses, self.stored)
 
     async def chat(self, request: Request) -> Response:
         return await self.answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
@@ -125,7 +127,7 @@ class _App:
         return events.started() + events.failed(error)
 
     def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
-        asked = parse_responses_request(body, max_tokens, self.stored)
+        asked = parse_responses_request(body, max_tokens, self.stored, self.conversations)
         return replace(asked, store=asked.store and self.stored.limit > 0)  # what the response says of itself
 
     def _completion(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
@@ -133,8 +135,14 @@ class _App:
 
     def _response(self, rid: str, replies: list[Reply], chat: ResponsesRequest) -> dict[str, Any]:
         body = response_body(rid, self.model_id, replies[0], chat)
-        self.stored.keep(rid, chat, replies[0], body)
+        self._keep(rid, chat, replies[0], body)
         return body
+
+    def _keep(self, rid: str, chat: ResponsesRequest, reply: Reply, body: dict[str, Any]) -> None:
+        """A finished response kept (unless store: false), and added to its conversation."""
+        self.stored.keep(rid, chat, reply, body)
+        if chat.conversation is not None:
+            self.conversations.extend(chat.conversation, chat, reply, body)
 
     def _seed(self) -> int:
         """Where a request with n > 1 gives no seed, the one its later choices count on from: the
@@ -259,7 +267,7 @@ class _App:
 
         def keep(reply: Reply) -> None:  # before the client reads it is done
             assert events.done is not None
-            self.stored.keep(rid, chat, reply, events.done)
+            self._keep(rid, chat, reply, events.done)
 
         return typed_events(generation, events, keep, self.settings.keepalive_s)
 
@@ -462,6 +470,7 @@ def create_app(
         Route("/v1/chat/completions", state.chat, methods=["POST"]),
         Route("/v1/responses", state.responses, methods=["POST"]),
         *stored_routes(state),
+        *conversation_routes(state),
         *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
         Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),

@@ -99,6 +99,7 @@ def _shell(rid: str, model: str, created: int, request: ResponsesRequest, status
         "text": {"format": request.response_format or {"type": "text"}},
         "store": request.store,
         "previous_response_id": request.previous_response_id,
+        "conversation": {"id": request.conversation} if request.conversation is not None else None,
         "instructions": request.instructions,
         "usage": None,
     }

@@ -8,7 +8,7 @@ Decisions, where the API leaves room or this server cannot follow it:
 
 - Responses are kept in memory (:mod:`.stored`), so ``previous_response_id`` continues one and
   an ``item_reference`` input reads an item of one (what the Vercel AI SDK sends for each earlier
-  answer); ``conversation`` is refused with a 400 saying to send the conversation as ``input``.
+  answer); so are conversations (:mod:`.conversations`), which ``conversation`` reads and grows.
 - Function tools, and the functions of a ``namespace`` tool (offered as ``namespace.name``, their
   calls returned with the namespace apart); a tool of another type (web search, file search, code
   interpreter, MCP) is a 400 naming it. Text only: an image or file input part is a 400.
@@ -27,14 +27,15 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+from ..errors import InvalidRequestError
+from ..message_dicts import message_of
 from ..types import Message
 from .protocol import ChatRequest, RequestError, parse_chat_request
 
-__all__ = ["Kept", "ResponsesRequest", "parse_responses_request"]
+__all__ = ["Held", "Kept", "ResponsesRequest", "input_messages", "parse_responses_request"]
 
 _PASSED = ("temperature", "top_p", "top_k", "min_p", "seed", "prompt_lookup", "parallel_tool_calls", "stream", "model")
 _REFUSED = {
-    "conversation": "this server stores no conversations: send the whole conversation as input",
     "background": "this server answers in the foreground only",
     "prompt": "this server has no stored prompt templates: send instructions and input",
 }
@@ -51,6 +52,14 @@ class Kept(Protocol):
 
     def item(self, item_id: str, where: str) -> dict[str, Any]:
         """An output item of a kept response (an HTTPError naming ``where`` where not kept)."""
+        ...
+
+
+class Held(Protocol):
+    """The conversations a server keeps (:class:`~.conversations.ConversationStore`)."""
+
+    def messages(self, cid: str) -> tuple[Message, ...]:
+        """What a response in conversation ``cid`` reads before its input (an HTTPError where not kept)."""
         ...
 
 
@@ -77,8 +86,9 @@ def _text_of(content: Any, where: str) -> str:
     return "".join(texts)
 
 
-def _messages(body: dict[str, Any], kept: Kept | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """The conversation as chat messages, and where in the request each came from."""
+def _messages(body: dict[str, Any], kept: Kept | None, name: str = "input") -> tuple[list[dict[str, Any]], list[str]]:
+    """The conversation as chat messages, and where in the request each came from (``name``: the
+    field of the items, ``input`` or a conversation's ``items``)."""
     messages: list[dict[str, Any]] = []
     origin: list[str] = []
     instructions = body.get("instructions")
@@ -87,16 +97,16 @@ def _messages(body: dict[str, Any], kept: Kept | None) -> tuple[list[dict[str, A
             raise RequestError("instructions must be a string.", "instructions")
         messages.append({"role": "system", "content": instructions})
         origin.append("instructions")
-    given = body.get("input")
+    given = body.get(name)
     if isinstance(given, str):
-        return [*messages, {"role": "user", "content": given}], [*origin, "input"]
+        return [*messages, {"role": "user", "content": given}], [*origin, name]
     if not isinstance(given, list) or not given:
         raise RequestError(
-            "input must be a string or a non-empty list of items (messages, function calls ...).", "input"
+            f"{name} must be a string or a non-empty list of items (messages, function calls ...).", name
         )
     previous = None
     for i, item in enumerate(given):
-        where = f"input[{i}]"
+        where = f"{name}[{i}]"
         if not isinstance(item, dict):
             raise RequestError(f"{where} must be an object (a message or a function call item).", where)
         if item.get("type") == "item_reference":
@@ -131,6 +141,19 @@ def _messages(body: dict[str, Any], kept: Kept | None) -> tuple[list[dict[str, A
             )
         origin.append(where)
     return messages, origin
+
+
+def input_messages(items: list[Any], kept: Kept | None, name: str) -> tuple[Message, ...]:
+    """Input items (a conversation's ``name``: ``items``) as the messages the model reads; a
+    RequestError naming ``name[i]`` for a bad one."""
+    dicts, origin = _messages({name: items}, kept, name)
+    out = []
+    for i, message in enumerate(dicts):
+        try:
+            out.append(message_of(message, f"messages[{i}]"))
+        except InvalidRequestError as exc:
+            raise _rename(RequestError(str(exc), exc.param), origin) from None
+    return tuple(out)
 
 
 def _referred(reference: dict[str, Any], where: str, kept: Kept | None) -> dict[str, Any]:
@@ -237,6 +260,7 @@ class ResponsesRequest(ChatRequest):
     and what the response says of itself and whether it is kept."""
 
     previous_response_id: str | None = None
+    conversation: str | None = None  # the kept conversation it reads and grows
     instructions: str | None = None
     store: bool = True
     namespaces: tuple[str, ...] = ()  # of the namespace tools, whose functions the model calls as ns.name
@@ -254,16 +278,34 @@ def _stored_fields(body: dict[str, Any]) -> tuple[str | None, bool]:
     return previous, store is not False
 
 
-def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None = None) -> ResponsesRequest:
+def _conversation(body: dict[str, Any], previous: str | None, held: Held | None) -> str | None:
+    """The id of the conversation a body names (a string, or ``{"id": ...}``)."""
+    given = body.get("conversation")
+    if given is None:
+        return None
+    cid = given.get("id") if isinstance(given, dict) else given
+    if not isinstance(cid, str) or not cid:
+        raise RequestError("conversation must be a conversation's id (conv_...) or {'id': ...}.", "conversation")
+    if previous is not None:  # OpenAI's rule: one way of carrying the conversation
+        raise RequestError("Use either previous_response_id or conversation, not both.", "conversation")
+    if held is None:
+        raise RequestError("This server keeps no conversations: send the whole conversation as input.", "conversation")
+    return cid
+
+
+def parse_responses_request(
+    body: Any, max_tokens_limit: int, kept: Kept | None = None, held: Held | None = None
+) -> ResponsesRequest:
     """Check a decoded ``/v1/responses`` body and turn it into a :class:`ResponsesRequest`.
-    ``kept``: the responses ``previous_response_id`` and ``item_reference`` read; None where none
-    is kept."""
+    ``kept``: the responses ``previous_response_id`` and ``item_reference`` read; ``held``: the
+    conversations ``conversation`` reads; None where none is kept."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object.")
     for name, why in _REFUSED.items():
         if body.get(name) not in (None, False):
             raise RequestError(f"{name} is not supported: {why}.", name)
     previous, store = _stored_fields(body)
+    cid = _conversation(body, previous, held)
     messages, origin = _messages(body, kept)
     chat: dict[str, Any] = {k: body[k] for k in _PASSED if k in body}
     chat["messages"] = messages
@@ -299,11 +341,15 @@ def parse_responses_request(body: Any, max_tokens_limit: int, kept: Kept | None 
             )
         head = 1 if instructions is not None else 0
         own["messages"] = (*parsed.messages[:head], *kept.conversation(previous), *parsed.messages[head:])
+    elif cid is not None and held is not None:  # the same place for a kept conversation
+        head = 1 if instructions is not None else 0
+        own["messages"] = (*parsed.messages[:head], *held.messages(cid), *parsed.messages[head:])
     given = body["input"]
     items = ({"type": "message", "role": "user", "content": given},) if isinstance(given, str) else tuple(given)
     return ResponsesRequest(
         **own,
         previous_response_id=previous,
+        conversation=cid,
         instructions=instructions,
         store=store,
         namespaces=namespaces,

@@ -28,7 +28,8 @@ class ServerSettings:
     so a client that sends half a body would hold its connection for good); ``cors_origins``: the
     web pages (origins, ``*`` for any) a browser may let call the API, besides pages served from
     this machine (``http://localhost:PORT`` ...), which always may; ``max_stored_responses``: the
-    newest responses kept in memory for ``previous_response_id`` (0: none); ``keepalive_s``: the
+    newest responses kept in memory for ``previous_response_id``, and the newest conversations (0:
+    none); ``keepalive_s``: the
     seconds of silence in a streamed answer after which a keep-alive goes out (0: none)."""
 
     api_key: str | None = None

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .app import _App
     from .responses import ResponsesRequest
 
-__all__ = ["STORED_CHARS", "ResponseStore", "stored_routes"]
+__all__ = ["STORED_CHARS", "ResponseStore", "listed_item", "listing", "page_of", "stored_routes"]
 
 # the most text kept, whatever the count: 256 answers with 20 top logprobs a token are a gigabyte
 # of JSON, more than a small board has
@@ -51,7 +51,7 @@ class _Stored:
     size: int  # characters of its own: the response's and its items' JSON, the messages no earlier one holds
 
 
-def _listed(item: dict[str, Any]) -> dict[str, Any]:
+def listed_item(item: dict[str, Any]) -> dict[str, Any]:
     """An input item as OpenAI's list of them shows it: a type, an id (``msg_...``) where it came
     without, a message's text as a content part."""
     kind = item.get("type", "message")
@@ -131,7 +131,7 @@ class ResponseStore:
         conversation = request.messages[1:] if request.instructions is not None else request.messages
         before = self._kept.get(request.previous_response_id or "")
         new = conversation[len(before.conversation) if before is not None else 0 :]
-        items = tuple(_listed(item) for item in request.input_items)
+        items = tuple(listed_item(item) for item in request.input_items)
         size = len(json.dumps([body, items])) + sum(len(m.content) + len(m.thinking) for m in new)
         self._kept[rid] = _Stored((*conversation, reply.message()), body, request.previous_response_id, items, size)
         self._items.update((item["id"], rid) for item in body["output"])
@@ -158,18 +158,37 @@ class ResponseStore:
             if after not in ids:
                 raise HTTPError(400, f"after: {after!r} is no input item of {rid}.", "invalid_request_error", "after")
             items = items[ids.index(after) + 1 :]
-        page = items[:limit]
-        return {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(items) > limit,
-        }
+        return page_of(items, limit)
 
     def delete(self, rid: str) -> None:
         self._get(rid)
         self._forget(rid)
+
+
+def page_of(items: list[dict[str, Any]], limit: int, more: bool | None = None) -> dict[str, Any]:
+    """OpenAI's list object: the first ``limit`` of ``items`` (``more``: whether others follow,
+    where that is not the rest of ``items``)."""
+    page = items[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(items) > limit if more is None else more,
+    }
+
+
+def listing(request: Request) -> tuple[int, str, str | None]:
+    """A list's ``limit`` (1 to 100, 20 unless given), ``order`` (desc unless given) and ``after``."""
+    query = request.query_params
+    limit, order = query.get("limit", "20"), query.get("order", "desc")
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:  # "²" is a digit to str
+        raise HTTPError(
+            400, f"limit must be a whole number from 1 to 100, got {limit!r}.", "invalid_request_error", "limit"
+        )
+    if order not in ("asc", "desc"):
+        raise HTTPError(400, f'order must be "asc" or "desc", got {order!r}.', "invalid_request_error", "order")
+    return int(limit), order, query.get("after")
 
 
 def stored_routes(app: _App) -> list[Route]:
@@ -205,15 +224,7 @@ def stored_routes(app: _App) -> list[Route]:
     async def input_items(request: Request) -> Response:
         try:
             authorize(request, app.settings)
-            query = request.query_params
-            limit, order = query.get("limit", "20"), query.get("order", "desc")
-            if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:  # "²" is a digit to str
-                raise HTTPError(
-                    400, f"limit must be a whole number from 1 to 100, got {limit!r}.", "invalid_request_error", "limit"
-                )
-            if order not in ("asc", "desc"):
-                raise HTTPError(400, f'order must be "asc" or "desc", got {order!r}.', "invalid_request_error", "order")
-            page = app.stored.input_items(request.path_params["rid"], int(limit), order, query.get("after"))
+            page = app.stored.input_items(request.path_params["rid"], *listing(request))
         except HTTPError as exc:
             return exc.response()
         return JSONResponse(page)

@@ -1,8 +1,9 @@
 """What a line typed into ``edgeqwen chat`` asks for: a command, or a message to send.
 
 Pure parsing, so the CLI only dispatches. A line that is neither a known command nor plausibly a
-mistyped one is a message, sent as typed: ``/etc/hosts is what?`` and ``/systemic risk?`` are
-questions, and nothing the user typed is dropped or rewritten.
+mistyped one (or one of Ollama's, which people type from habit) is a message, sent as typed:
+``/etc/hosts is what?`` and ``/systemic risk?`` are questions, and nothing the user typed is
+dropped or rewritten.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ CHAT_HELP = (
     "Type a message; /continue goes on with the last answer, /reset, /system TEXT, /exit, /help. "
     "Ctrl-C stops an answer."
 )
-COMMANDS = ("/reset", "/system", "/continue", "/exit", "/quit", "/bye", "/help")
+COMMANDS = ("/reset", "/clear", "/system", "/continue", "/exit", "/quit", "/bye", "/help")
+# Ollama's REPL commands this one has not: typed with their argument, they are still commands
+# ("/save notes" sent to the model was a message about saving notes, and joined the history)
+FOREIGN = ("/set", "/show", "/load", "/save")
 _COMMAND = re.compile(r"/[A-Za-z?]+")
 
 ChatAction = Literal["empty", "exit", "reset", "show_system", "set_system", "continue", "help", "unknown", "message"]
@@ -61,7 +65,7 @@ def parse_chat_line(line: str) -> ChatLine:
     command = command.lower() if _COMMAND.fullmatch(command) else command
     if command in ("/exit", "/quit", "/bye"):
         return ChatLine("exit")
-    if command == "/reset":
+    if command in ("/reset", "/clear"):  # /clear: Ollama's word for it
         return ChatLine("reset")
     if command == "/continue" and not rest:
         return ChatLine("continue")
@@ -71,7 +75,7 @@ def parse_chat_line(line: str) -> ChatLine:
     if command in ("/help", "/?"):
         return ChatLine("help")
     meant = mistyped(command)
-    if meant or (_COMMAND.fullmatch(command) and not rest):
+    if meant or (_COMMAND.fullmatch(command) and not rest) or command in FOREIGN:
         # a lone /word, or one letter off a command, is a mistyped command, not a message
         return ChatLine("unknown", command=command, meant=meant)
     return ChatLine("message", line)

@@ -231,6 +231,9 @@ def test_chat_session_commands(tiny_models):
         ("/sytem Be brief.", "unknown", "", "/system"),
         ("/frobnicate", "unknown", "", None),
         ("/systemic risk?", "message", "/systemic risk?", None),
+        ("/clear", "reset", "", None),  # Ollama's word for /reset
+        ("/save notes", "unknown", "", None),  # Ollama's command with its argument: sent as a message before
+        ("/Load llama3", "unknown", "", None),
         ("/etc/hosts is what?", "message", "/etc/hosts is what?", None),
         ("  Hello  ", "message", "  Hello  ", None),
     ],

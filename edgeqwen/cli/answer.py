@@ -270,7 +270,8 @@ def chat(model: str | None, **opts: Any) -> None:
         elif parsed.action == "help":
             say(CHAT_HELP)
         elif parsed.action == "unknown":  # the line stays on screen, to fix and send again
-            hint = f" Did you mean {parsed.meant}? Nothing was sent." if parsed.meant else ""
+            hint = f" Did you mean {parsed.meant}?" if parsed.meant else ""
+            hint += " Nothing was sent."
             say(f"Unknown command {parsed.command}.{hint} {CHAT_HELP}")
         if parsed.action not in ("message", "continue"):
             continue

@@ -17,6 +17,7 @@ from .types import Message, check_text
 
 __all__ = [
     "Turn",
+    "answer_room",
     "answerable",
     "as_messages",
     "continued",
@@ -189,6 +190,13 @@ def given(messages: Sequence[MessageLike], system: str | None, tools: Sequence[d
     return Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(tools), remember=False, continued=last)
 
 
+def answer_room(max_tokens: int, context: int) -> int:
+    """The tokens a prompt leaves for its answer before its oldest turns are dropped: the answer's
+    ``max_tokens``, but no more than a quarter of the window (a long answer asked for must not
+    drop the conversation it answers)."""
+    return min(max_tokens, max(1, context // 4))
+
+
 def fit(
     turn: Turn, encode: Callable[[Sequence[Message]], list[int]], context: int, max_tokens: int
 ) -> tuple[list[int], list[Message], int]:
@@ -199,7 +207,7 @@ def fit(
         if len(turn.raw) >= context:
             raise PromptTooLongError(len(turn.raw), context)
         return list(turn.raw), [], 0
-    room = min(max_tokens, max(1, context // 4))
+    room = answer_room(max_tokens, context)
     history = list(turn.history)
     dropped = 0
     while True:

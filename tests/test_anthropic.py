@@ -159,6 +159,26 @@ def test_what_cannot_be_served_is_a_400_in_anthropics_shape(body, says):
     assert says in err.value.body["error"]["message"]
 
 
+def test_anthropics_model_list_reads_the_served_models_limits():
+    """Claude Code's gateway model discovery reads ``max_input_tokens`` from ``/v1/models`` to
+    compact a conversation before it overflows (it assumed 200k tokens); Anthropic's client read
+    no type, name, date or limits from the OpenAI-shaped entry."""
+    fake = FakeBackend(["Paris."], context_length=4096)
+    with serving(fake=fake, max_tokens=512) as (_, client):
+        page = client.models.list()
+        [model] = page.data
+        retrieved = client.models.retrieve(model.id)
+        answered = client.messages.create(
+            model=model.id, max_tokens=5, messages=[{"role": "user", "content": "x" * (model.max_input_tokens - 40)}]
+        )
+        with pytest.raises(anthropic.BadRequestError, match="context window is 4096"):
+            client.messages.create(model=model.id, max_tokens=5, messages=[{"role": "user", "content": "x" * 4200}])
+    assert model.type == "model" and model.display_name == model.id and model.created_at.year >= 2025
+    assert (model.max_input_tokens, model.max_tokens) == (4096 - 512, 512) and retrieved == model
+    assert page.has_more is False and page.first_id == model.id
+    assert answered.content  # a prompt of max_input_tokens is answered
+
+
 def test_the_key_is_read_from_x_api_key():
     with serving(api_key="sk-local-123456") as (_, client):
         assert client.messages.create(model="m", max_tokens=5, messages=ASK).content

@@ -595,9 +595,12 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
         assert r.status_code == 200 and json.loads(r.json()["choices"][0]["message"]["content"]) in ([], [7])
 
 
-def test_models_list_says_when_the_model_was_made(server, tiny):
-    created = httpx.get(f"{server.base_url}/models").json()["data"][0]["created"]
-    assert created == int(tiny.info.path.stat().st_mtime) > 0
+def test_models_list_says_when_the_model_was_made_and_how_long_a_prompt_may_be(server, tiny):
+    [entry] = httpx.get(f"{server.base_url}/models").json()["data"]
+    assert entry["created"] == int(tiny.info.path.stat().st_mtime) > 0
+    # vLLM's window and Anthropic's limits: a prompt leaves room for the server's 256-token answers
+    window = tiny.context_length
+    assert (entry["max_model_len"], entry["max_input_tokens"], entry["max_tokens"]) == (window, window - 256, 256)
 
 
 def test_a_model_is_retrieved_by_its_id_and_another_id_is_404(server):

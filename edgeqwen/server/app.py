@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
-from ..turns import raw_prompt
+from ..turns import answer_room, raw_prompt
 from ..types import Reply
 from .anthropic import anthropic_routes
 from .bodies import chunk_body, completion_body, error_body, finish_reason, logprobs_body, new_id, usage_body
@@ -62,7 +62,7 @@ from .http import (
     until_disconnect,
 )
 from .metrics import ServerMetrics
-from .ollama import ollama_routes
+from .ollama import iso_time, ollama_routes
 from .protocol import ChatRequest, choice_settings, parse_chat_request
 from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
 from .response_events import ResponseEvents, response_body, response_id
@@ -381,7 +381,11 @@ class _App:
             authorize(request, self.settings)
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse({"object": "list", "data": [self._model(name) for name in self.listed()]})
+        data = [self._model(name) for name in self.listed()]
+        # Anthropic's list reads the same entries, and pages with these
+        return JSONResponse(
+            {"object": "list", "data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        )
 
     async def model(self, request: Request) -> Response:
         """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
@@ -410,7 +414,17 @@ class _App:
         return self.served() + ([self.reranking.reranker.name] if self.reranking is not None else [])
 
     def _model(self, name: str) -> dict[str, Any]:
-        return {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
+        """A model as OpenAI's and Anthropic's ``/v1/models`` write it, in one object. The chat
+        model's limits too: Anthropic's ``max_input_tokens`` and ``max_tokens`` (Claude Code's
+        gateway model discovery reads them to compact a conversation before it overflows; it
+        assumed 200k tokens) and vLLM's ``max_model_len``."""
+        entry = {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
+        entry.update(type="model", display_name=name, created_at=iso_time(self.created))
+        if name == self.model_id:
+            context = self.bot_backend.context_length
+            longest = context - answer_room(self.settings.max_tokens, context)  # longer drops turns first
+            entry.update(max_input_tokens=longest, max_tokens=self.settings.max_tokens, max_model_len=context)
+        return entry
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(

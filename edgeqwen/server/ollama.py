@@ -34,7 +34,7 @@ from .protocol import ChatRequest, RequestError, parse_chat_request
 if TYPE_CHECKING:
     from .app import _App
 
-__all__ = ["OLLAMA_API_VERSION", "ollama_routes", "openai_chat"]
+__all__ = ["OLLAMA_API_VERSION", "iso_time", "ollama_routes", "openai_chat"]
 
 # The API level these routes follow (thinking, tools, a JSON Schema as format): clients gate those
 # features on the version they are told.
@@ -59,8 +59,8 @@ _SAMPLING = {  # Ollama's option -> the OpenAI chat field
 }
 
 
-def _iso(seconds: float | None = None) -> str:
-    """A time as Ollama writes it (UTC, ``Z``); now when none is given."""
+def iso_time(seconds: float | None = None) -> str:
+    """A time as Ollama and Anthropic write it (RFC 3339, UTC, ``Z``); now when none is given."""
     moment = datetime.now(timezone.utc) if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -224,7 +224,7 @@ class _Ollama:
                 # An empty prompt or no messages loads the model and answers nothing (clients warm a
                 # model up so). It is always loaded here, and stays so: keep_alive 0 unloads nothing.
                 model = self._served(body.get("model"))
-                said = {"model": model, "created_at": _iso(), **self._said(field, "")}
+                said = {"model": model, "created_at": iso_time(), **self._said(field, "")}
                 return JSONResponse({**said, "done": True, "done_reason": "load"})
             self._served(chat.model)
             generation = await until_disconnect(request, self.app.worker.submit(chat))
@@ -262,13 +262,13 @@ class _Ollama:
 
     def _whole(self, reply: Reply, model: str, field: str, started: float) -> dict[str, Any]:
         said = self._said(field, reply.text, reply.thinking, _calls(reply))
-        return {"model": model, "created_at": _iso(), **said, **_stats(reply, started), **_logprobs(reply)}
+        return {"model": model, "created_at": iso_time(), **said, **_stats(reply, started), **_logprobs(reply)}
 
     async def _lines(
         self, generation: AsyncReplyStream, model: str, field: str, started: float
     ) -> AsyncIterator[bytes]:
         def line(body: dict[str, Any]) -> bytes:
-            return (json.dumps({"model": model, "created_at": _iso(), **body}, ensure_ascii=False) + "\n").encode()
+            return (json.dumps({"model": model, "created_at": iso_time(), **body}, ensure_ascii=False) + "\n").encode()
 
         try:
             async for said in told(generation):
@@ -386,7 +386,7 @@ class _Ollama:
             authorize(request, self.app.settings)
         except HTTPError as exc:
             return self._error(exc)
-        models = [{**self._listed(name)[0], "modified_at": _iso(self.app.created)} for name in self.app.served()]
+        models = [{**self._listed(name)[0], "modified_at": iso_time(self.app.created)} for name in self.app.served()]
         return JSONResponse({"models": models})
 
     async def ps(self, request: Request) -> Response:
@@ -424,7 +424,7 @@ class _Ollama:
                     f"{facts['family']}.context_length": facts["context_length"],
                 },
                 "capabilities": capabilities,
-                "modified_at": _iso(self.app.created),
+                "modified_at": iso_time(self.app.created),
             }
         )
 

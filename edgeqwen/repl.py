@@ -12,12 +12,24 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHAT_HELP", "COMMANDS", "ChatAction", "ChatLine", "mistyped", "parse_chat_line"]
+__all__ = [
+    "CHAT_HELP",
+    "COMMANDS",
+    "FENCE",
+    "ChatAction",
+    "ChatLine",
+    "closes_block",
+    "mistyped",
+    "opens_block",
+    "parse_chat_line",
+    "unfenced",
+]
 
 CHAT_HELP = (
-    "Type a message; /continue goes on with the last answer, /reset, /system TEXT, /exit, /help. "
-    "Ctrl-C stops an answer."
+    'Type a message (several lines between """ and """); /continue goes on with the last answer, /reset, '
+    "/system TEXT, /exit, /help. Ctrl-C stops an answer."
 )
+FENCE = '"""'  # Ollama's REPL marks text of several lines so; a line read alone would be sent alone
 COMMANDS = ("/reset", "/clear", "/system", "/continue", "/exit", "/quit", "/bye", "/help")
 # Ollama's REPL commands this one has not: typed with their argument, they are still commands
 # ("/save notes" sent to the model was a message about saving notes, and joined the history)
@@ -79,3 +91,28 @@ def parse_chat_line(line: str) -> ChatLine:
         # a lone /word, or one letter off a command, is a mistyped command, not a message
         return ChatLine("unknown", command=command, meant=meant)
     return ChatLine("message", line)
+
+
+def opens_block(line: str) -> bool:
+    """Whether ``line`` starts text of several lines: it begins with \"\"\" (after a command and its
+    space, for ``/system \"\"\"...``) and does not close it on the same line."""
+    head = line.lstrip()
+    command, _, rest = head.partition(" ")
+    starts = head.startswith(FENCE) or (_COMMAND.fullmatch(command) is not None and rest.lstrip().startswith(FENCE))
+    return starts and line.count(FENCE) % 2 == 1
+
+
+def closes_block(line: str) -> bool:
+    """Whether a line read inside a block ends it (it holds the closing \"\"\")."""
+    return line.count(FENCE) % 2 == 1
+
+
+def unfenced(lines: list[str]) -> str:
+    """The lines of a block as one text, without its opening and closing \"\"\" (a block the
+    input ended before it closed keeps all it has)."""
+    text = "\n".join(lines)
+    start = text.index(FENCE)
+    end = text.rindex(FENCE)
+    if end == start:  # never closed
+        return text[:start] + text[start + len(FENCE) :]
+    return text[:start] + text[start + len(FENCE) : end] + text[end + len(FENCE) :]

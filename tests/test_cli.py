@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeqwen.cli import main
-from edgeqwen.repl import parse_chat_line
+from edgeqwen.repl import closes_block, opens_block, parse_chat_line, unfenced
 
 
 def test_run_streams_an_answer(tiny_models):
@@ -253,6 +253,37 @@ def test_a_chat_line_is_never_lost_it_is_a_command_or_sent_as_typed(line):
         assert line.strip().startswith("/")
     if not line.strip().startswith("/"):
         assert parsed.action in ("message", "empty") and (parsed.action == "empty") == (not line.strip())
+
+
+@pytest.mark.parametrize(
+    ("lines", "text"),
+    [
+        (['"""Summarize:', "line one", 'line two"""'], "Summarize:\nline one\nline two"),
+        (['  """', "a", '"""'], "  \na\n"),
+        (['/system """Be terse.', 'Use lists."""'], "/system Be terse.\nUse lists."),
+        (['"""never closed', "still mine"], "never closed\nstill mine"),  # the input ended: kept, not lost
+    ],
+)
+def test_a_block_of_several_lines_is_one_text(lines, text):
+    assert opens_block(lines[0])
+    assert all(not closes_block(line) for line in lines[1:-1])
+    assert unfenced(lines) == text
+
+
+@pytest.mark.parametrize("line", ['print("""hi""")', '"""one line"""', 'He said """no', "/systemic risk?", "Hello"])
+def test_a_line_that_opens_no_block_is_read_alone(line):
+    assert not opens_block(line)
+
+
+def test_a_block_pasted_into_chat_is_one_message(tiny_models):
+    """Text of several lines pasted into the chat was sent line by line, each answered; between
+    \"\"\" marks (Ollama's way) it is one message, and /system takes one too."""
+    lines = '"""Summarize this:\nline one\nline two\n"""\n/system """Be terse.\nUse lists."""\n/system\n/exit\n'
+    result = CliRunner().invoke(main, ["chat", str(tiny_models["qwen2"]["int4"]), "-n", "3"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("...") == 4  # the block's three more lines, the system prompt's one
+    assert result.output.count(">>>") == 4  # one answer for the block, then /system, /system, /exit
+    assert "(system prompt: 'Be terse.\\nUse lists.'; /system TEXT sets it)" in result.stderr
 
 
 def test_convert_rejects_unknown_architecture(tmp_path):

@@ -13,7 +13,7 @@ import click
 
 from ..errors import InvalidRequestError
 from ..paths import existing
-from ..repl import CHAT_HELP, parse_chat_line
+from ..repl import CHAT_HELP, closes_block, opens_block, parse_chat_line, unfenced
 from ..types import MAX_LOOKUP, load_json
 from .common import clean_errors, model_options, open_assistant, sampling_options, say
 
@@ -231,6 +231,19 @@ def _format_metrics(reply: Reply) -> str:
     )
 
 
+def _block(first: str) -> str:
+    """Text of several lines, read until its closing \"\"\" (or the end of the input: nothing
+    typed is lost)."""
+    lines = [first]
+    while True:
+        try:
+            lines.append(click.prompt("...", prompt_suffix=" ", default="", show_default=False))
+        except (EOFError, click.Abort):
+            return unfenced(lines)
+        if closes_block(lines[-1]):
+            return unfenced(lines)
+
+
 @click.command()
 @click.argument("model", required=False)
 @model_options
@@ -252,6 +265,8 @@ def chat(model: str | None, **opts: Any) -> None:
         except (EOFError, click.Abort):
             click.echo()
             return
+        if opens_block(line):
+            line = _block(line)
         parsed = parse_chat_line(line)
         if parsed.action == "exit":
             return

@@ -158,17 +158,10 @@ class ConversationStore:
         held.items += items
         held.messages += messages
         self._grow(held, items, messages)
-        return page_of(items, len(items), more=False)
+        return page_of(items, len(items))
 
     def items(self, cid: str, limit: int, order: str, after: str | None) -> dict[str, Any]:
-        held = self._get(cid)
-        items = held.items if order == "asc" else held.items[::-1]
-        if after is not None:
-            ids = [item["id"] for item in items]
-            if after not in ids:
-                raise HTTPError(400, f"after: {after!r} is no item of {cid}.", "invalid_request_error", "after")
-            items = items[ids.index(after) + 1 :]
-        return page_of(items, limit)
+        return page_of(self._get(cid).items, limit, order, after, f"of {cid}")
 
     def item(self, cid: str, item_id: str) -> dict[str, Any]:
         held = self._get(cid)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,30 +152,31 @@ class ResponseStore:
     def input_items(self, rid: str, limit: int, order: str, after: str | None) -> dict[str, Any]:
         """OpenAI's list of a kept response's input items: ``limit`` of them, in ``order`` (desc: the
         last first, OpenAI's default), after the item ``after``."""
-        stored = self._get(rid)
-        items = list(stored.items if order == "asc" else reversed(stored.items))
-        if after is not None:
-            ids = [item["id"] for item in items]
-            if after not in ids:
-                raise HTTPError(400, f"after: {after!r} is no input item of {rid}.", "invalid_request_error", "after")
-            items = items[ids.index(after) + 1 :]
-        return page_of(items, limit)
+        return page_of(self._get(rid).items, limit, order, after, f"of {rid}'s input")
 
     def delete(self, rid: str) -> None:
         self._get(rid)
         self._forget(rid)
 
 
-def page_of(items: list[dict[str, Any]], limit: int, more: bool | None = None) -> dict[str, Any]:
-    """OpenAI's list object: the first ``limit`` of ``items`` (``more``: whether others follow,
-    where that is not the rest of ``items``)."""
-    page = items[:limit]
+def page_of(
+    items: Sequence[dict[str, Any]], limit: int, order: str = "asc", after: str | None = None, of: str = ""
+) -> dict[str, Any]:
+    """OpenAI's list object: ``limit`` of ``items`` (kept oldest first) in ``order`` (desc: the
+    last first, OpenAI's default), after the item ``after`` (a 400 saying it is no item ``of``)."""
+    ordered = list(items if order == "asc" else reversed(items))
+    if after is not None:
+        ids = [item["id"] for item in ordered]
+        if after not in ids:
+            raise HTTPError(400, f"after: {after!r} is no item {of}.", "invalid_request_error", "after")
+        ordered = ordered[ids.index(after) + 1 :]
+    page = ordered[:limit]
     return {
         "object": "list",
         "data": page,
         "first_id": page[0]["id"] if page else None,
         "last_id": page[-1]["id"] if page else None,
-        "has_more": len(items) > limit if more is None else more,
+        "has_more": len(ordered) > limit,
     }
 
 

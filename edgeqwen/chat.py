@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,8 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
     (a Python function becomes one in ``toolspec.tool_specs``, before this)."""
     if isinstance(tools, (str, dict)):  # one tool, or a name: iterating it would read keys or letters
         raise InvalidRequestError(f"tools must be a list of function specs, got one {type(tools).__name__}.", "tools")
+    if tools is not None and not isinstance(tools, Iterable):
+        raise InvalidRequestError(f"tools must be a list of function specs, got {type(tools).__name__}.", "tools")
     out: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, tool in enumerate(tools or ()):

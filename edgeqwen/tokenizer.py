@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .errors import ModelLoadError
+from .errors import InvalidRequestError, ModelLoadError
 from .types import check_text
 
 __all__ = ["CONTROL_TOKENS", "MARKER_TOKENS", "StreamingDetokenizer", "Tokenizer", "byte_level_tokenizer"]
@@ -125,7 +125,12 @@ class Tokenizer:
         return out
 
     def decode(self, tokens: Iterable[int]) -> str:
-        return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")
+        try:
+            return b"".join(self.token_bytes(t) for t in tokens).decode("utf-8", errors="replace")
+        except (TypeError, OverflowError) as exc:  # said only once the happy path has failed
+            raise InvalidRequestError(
+                f"decode takes a list of token ids (whole numbers from 0), got {tokens!r:.80}.", "tokens"
+            ) from exc
 
     def detokenizer(self) -> StreamingDetokenizer:
         return StreamingDetokenizer(self)

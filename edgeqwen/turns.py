@@ -4,7 +4,7 @@ checked before any model runs, or a raw prompt's token ids."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,13 @@ def new_messages(text: object) -> list[Message]:
 
 def as_messages(messages: Sequence[object]) -> list[Message]:
     """Messages given as :class:`Message` or as OpenAI's chat-completions dicts, as Messages."""
+    if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Iterable):
+        # a text's letters or a dict's keys would be read as messages
+        raise InvalidRequestError(
+            f"messages must be a list of messages, got {type(messages).__name__}: to answer one text, pass "
+            "[{'role': 'user', 'content': text}] (or use chat(text)).",
+            "messages",
+        )
     out = []
     for i, m in enumerate(messages):
         if isinstance(m, Mapping):

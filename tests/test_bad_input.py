@@ -416,6 +416,27 @@ def test_an_assistant_option_of_the_wrong_kind_is_named_before_any_answer(fake, 
         Assistant(backend=fake, **options)
 
 
+@pytest.mark.parametrize("value", [None, 5, True, 1.5, str, "hello"])
+def test_what_is_no_list_where_a_list_belongs_is_named(fake, value):
+    """Found by calling the public API with values of other types: each was a TypeError ("'int'
+    object is not iterable", "'str' object cannot be interpreted as an integer"), or, for a text
+    given as the messages, an error about its first letter."""
+    bot = Assistant(backend=fake, max_tokens=4)
+    with pytest.raises(InvalidRequestError, match="messages must be a list of messages"):
+        bot.answer(value)
+    with pytest.raises(InvalidRequestError, match="messages must be a list of messages"):
+        bot.prompt_tokens(value)
+    if value is not None and not isinstance(value, str):
+        with pytest.raises(GrammarError, match="choice needs a list of strings"):
+            ResponseFormat.choice(value)
+        with pytest.raises(InvalidRequestError, match="tools must be a list of function specs"):
+            ResponseFormat.tool_call(value)
+    with pytest.raises(InvalidRequestError, match="decode takes a list of token ids"):
+        bot.tokenizer.decode(value if value is not None else [None])
+    with pytest.raises(InvalidRequestError, match="decode takes a list of token ids"):
+        bot.tokenizer.decode([-1, 2**70][: 1 + bool(value)])
+
+
 @pytest.fixture(scope="module")
 def http_server(fake):
     with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:

@@ -10,7 +10,7 @@ import functools
 import json
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -254,6 +254,8 @@ class ResponseFormat:
     def choice(cls, options: Sequence[str]) -> ResponseFormat:
         if isinstance(options, str):  # its letters would silently become the choices
             raise GrammarError(f"choice needs a list of strings, got one string {options!r}: pass [{options!r}, ...].")
+        if not isinstance(options, Iterable) or isinstance(options, Mapping):
+            raise GrammarError(f"choice needs a list of strings, got {type(options).__name__}.")
         opts = tuple(options)
         if not opts or not all(isinstance(o, str) and o for o in opts):
             raise GrammarError("choice needs a non-empty list of non-empty strings.")

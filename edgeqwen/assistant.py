@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .backends import Backend, Request
 from .chat import normalize_tools
 from .errors import GrammarError, InvalidRequestError
-from .hub import build_backend
+from .hub import build_backend, check_load_options
 from .message_dicts import MessageLike
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
@@ -83,8 +83,7 @@ class Assistant:
         self.guard = Guard(policy, on_safety_event, audit_log)  # a bad policy fails before any model loads
         if system is not None:
             check_text(system, "The system prompt")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise InvalidRequestError(f"threads must be a whole number >= 1 (or None for all cores), got {threads!r}.")
+        check_load_options(context_length, threads)  # the guard model is loaded with them too
         if config is not None and not isinstance(config, GenerationConfig):
             raise InvalidRequestError(
                 f"config must be an edgeqwen.GenerationConfig, got {type(config).__name__}; or pass the "

@@ -17,7 +17,7 @@ embedding is not an answer, and documents to index are data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -115,6 +115,8 @@ class Embedder(SideModel):
         names its place, ``input[i]``)."""
         if isinstance(texts, str):
             raise InvalidRequestError("This takes a list of texts; for one text use embed(text).", "texts")
+        if not isinstance(texts, Iterable) or isinstance(texts, (bytes, Mapping)):
+            raise InvalidRequestError(f"This takes a list of texts, got {type(texts).__name__}.", "texts")
         ids = []
         for i, text in enumerate(texts):
             try:

@@ -155,6 +155,20 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     )
 
 
+def check_load_options(context_length: object = None, threads: object = None) -> None:
+    """What any model is loaded with, checked before anything loads: a whole ``threads`` >= 1 and
+    ``context_length`` >= 2 (None: all cores, the model's window). Each backend reads them its own
+    way, and read 1.5 or "4" as a TypeError deep in llama.cpp's or onnxruntime's setup."""
+    for name, value, least, none in (
+        ("threads", threads, 1, "all cores"),
+        ("context_length", context_length, 2, "the model's own"),
+    ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise InvalidRequestError(
+                f"{name} must be a whole number >= {least} (or None for {none}), got {value!r:.40}.", name
+            )
+
+
 def build_backend(
     model: str | None,
     name: str = "auto",
@@ -169,6 +183,7 @@ def build_backend(
     None: anything)."""
     from .backends import backend_class, load_backend
 
+    check_load_options(**{k: v for k, v in (options or {}).items() if k in ("context_length", "threads")})
     check_role(model, role)
     cls = backend_class(name) if name != "auto" else None
     if cls is not None:

@@ -18,7 +18,7 @@ No safety policy runs: documents to rank are data, and nothing is answered.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,10 +109,7 @@ class Reranker(SideModel):
     ) -> list[list[int]]:
         """Each document's prompt (:meth:`tokens`), every one checked before any is read (an
         error names its place, ``documents[i]``)."""
-        if isinstance(documents, str):
-            raise InvalidRequestError(
-                "This takes a list of documents; for one use score(query, document).", "documents"
-            )
+        _listed_documents(documents)
         room = self._room(query, instruction)
         ids = []
         for i, document in enumerate(documents):
@@ -196,5 +193,15 @@ class Reranker(SideModel):
     ) -> list[Ranked]:
         """The documents best first (ties in the order given), the first ``top_n`` of them (None: all)."""
         check_top_n(top_n)
-        documents = list(documents) if not isinstance(documents, str) else documents
+        documents = list(_listed_documents(documents))
         return best_first(self.scores(query, documents, instruction=instruction, truncate=truncate), documents, top_n)
+
+
+def _listed_documents(documents: object) -> Iterable[str]:
+    """``documents`` where it is a list of them; one text, a mapping or no list at all is an
+    InvalidRequestError (iterating them read letters, keys, or raised a TypeError)."""
+    if isinstance(documents, str):
+        raise InvalidRequestError("This takes a list of documents; for one use score(query, document).", "documents")
+    if not isinstance(documents, Iterable) or isinstance(documents, (bytes, Mapping)):
+        raise InvalidRequestError(f"This takes a list of documents, got {type(documents).__name__}.", "documents")
+    return documents

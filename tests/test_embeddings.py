@@ -418,3 +418,13 @@ def test_a_checkpoint_in_qwen3_embeddings_layout_converts_to_onnx_and_embeds_the
     folder = convert(checkpoint, tmp_path / "onnx", ConvertOptions(precision="fp32"))
     with Embedder(str(folder), context_length=64) as onnx:
         assert np.abs(onnx.embed_many(TEXTS) - embedder.embed_many(TEXTS)).max() < 1e-3
+
+
+@pytest.mark.parametrize("texts", [None, 5, str, {"a": "b"}, b"text"])
+def test_texts_that_are_no_list_are_named(embedder, texts):
+    """``embed_many(None)`` and ``embed_iter(5)`` were TypeErrors ("not iterable")."""
+    with pytest.raises(InvalidRequestError, match="This takes a list of texts") as caught:
+        list(embedder.embed_many(texts))
+    assert caught.value.param == "texts"
+    with pytest.raises(InvalidRequestError, match="This takes a list of texts"):
+        list(embedder.embed_iter(texts))

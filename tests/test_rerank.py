@@ -402,3 +402,24 @@ def test_any_query_and_documents_get_scores_or_an_error_that_says_what(reranker,
         assert str(exc) and (exc.param in ("query", "documents") or exc.param.startswith("documents[")), exc.param
     else:
         assert len(scores) == len(documents) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+@pytest.mark.parametrize("documents", [None, 5, str, {"a": "b"}, b"doc"])
+def test_documents_that_are_no_list_are_named(reranker, documents):
+    """``rerank(q, None)`` and ``scores(q, 5)`` were TypeErrors ("not iterable"); a dict's keys
+    were read as the documents."""
+    for call in (reranker.rerank, reranker.scores):
+        with pytest.raises(InvalidRequestError, match="This takes a list of documents") as caught:
+            call("q", documents)
+        assert caught.value.param == "documents"
+
+
+@pytest.mark.parametrize(("option", "value"), [("context_length", 1.5), ("threads", "4"), ("threads", 0)])
+def test_load_options_of_the_wrong_kind_are_named_before_loading(tiny_ggufs, option, value):
+    """A float context or a text thread count was a TypeError deep in llama.cpp's setup, for the
+    Embedder and the Reranker; the Assistant checked threads alone."""
+    model = str(tiny_ggufs["qwen3-f32"])
+    for make in (Embedder, Reranker, lambda m, **kw: Assistant(m, **kw)):
+        with pytest.raises(InvalidRequestError, match=f"{option} must be a whole number") as caught:
+            make(model, **{option: value})
+        assert caught.value.param == option

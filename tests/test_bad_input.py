@@ -437,6 +437,26 @@ def test_what_is_no_list_where_a_list_belongs_is_named(fake, value):
         bot.tokenizer.decode([-1, 2**70][: 1 + bool(value)])
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"max_tokens": "4"}, "max_tokens must be a whole number >= 1, got '4'"),
+        ({"max_queue": None}, "max_queue must be a whole number >= 0"),
+        ({"max_stored_responses": 1.5}, "max_stored_responses must be a whole number >= 0"),
+        ({"keepalive_s": float("inf")}, "keepalive_s must be a number of seconds >= 0, got inf"),
+        ({"body_timeout_s": "30"}, "body_timeout_s must be a number of seconds > 0"),
+        ({"cors_origins": 5}, "cors_origins must be a list of origins, got int"),
+        ({"cors_origins": [5]}, "cors origin 5 is not an origin"),
+    ],
+)
+def test_server_settings_of_the_wrong_kind_are_named(options, says):
+    """Each was a TypeError from a comparison or "not iterable" (found by passing every setting
+    values of other types); one origin given as a string is taken as that origin."""
+    with pytest.raises(InvalidRequestError, match=re.escape(says)):
+        ServerSettings(**options)
+    assert ServerSettings(cors_origins="https://app.example.com").cors_origins == ("https://app.example.com",)
+
+
 @pytest.fixture(scope="module")
 def http_server(fake):
     with BackgroundServer(Assistant(backend=fake, temperature=0.0), ServerSettings(max_tokens=8)) as srv:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from starlette.middleware.cors import CORSMiddleware
@@ -47,19 +49,27 @@ class ServerSettings:
         return "*" in self.cors_origins or origin in self.cors_origins or _LOCAL_PAGES.fullmatch(origin) is not None
 
     def __post_init__(self) -> None:
-        for name in ("max_request_bytes", "max_tokens"):
-            if getattr(self, name) < 1:
-                raise InvalidRequestError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        for name in ("max_queue", "max_stored_responses"):
-            if getattr(self, name) < 0:
-                raise InvalidRequestError(f"{name} must be >= 0, got {getattr(self, name)}.")
-        if not self.keepalive_s >= 0:
-            raise InvalidRequestError(f"keepalive_s must be >= 0, got {self.keepalive_s}.")
-        if not self.body_timeout_s > 0:
-            raise InvalidRequestError(f"body_timeout_s must be > 0, got {self.body_timeout_s}.")
-        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        # each checked for its kind too: a "4" or None compared with a number was a TypeError
+        for name, least in (("max_request_bytes", 1), ("max_tokens", 1), ("max_queue", 0), ("max_stored_responses", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InvalidRequestError(f"{name} must be a whole number >= {least}, got {value!r:.40}.", name)
+        for name, least, strict in (("keepalive_s", 0, False), ("body_timeout_s", 0, True)):
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not number or value < least or (strict and value == least):
+                said = ">" if strict else ">="
+                raise InvalidRequestError(
+                    f"{name} must be a number of seconds {said} {least}, got {value!r:.40}.", name
+                )
+        origins = self.cors_origins
+        if isinstance(origins, str):  # one origin given as it is (its letters are no origins)
+            origins = (origins,)
+        if not isinstance(origins, Iterable) or isinstance(origins, (bytes, Mapping)):
+            raise InvalidRequestError(f"cors_origins must be a list of origins, got {type(origins).__name__}.")
+        object.__setattr__(self, "cors_origins", tuple(origins))
         for origin in self.cors_origins:
-            if origin != "*" and not _ORIGIN.fullmatch(origin):
+            if origin != "*" and not (isinstance(origin, str) and _ORIGIN.fullmatch(origin)):
                 raise InvalidRequestError(
                     f"cors origin {origin!r} is not an origin: give scheme, host and port if any, as a browser sends "
                     "it (https://app.example.com, http://192.168.1.5:3000, app://my-app, null), or * for any page."

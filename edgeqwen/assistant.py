@@ -240,6 +240,7 @@ class Assistant:
         enable_thinking: bool | None = None,
         response_format: Any = None,
         tool_choice: str | dict[str, Any] = "auto",
+        truncate: bool = True,
         **overrides: Any,
     ) -> ReplyStream:
         """Answer a whole conversation that the caller keeps (the OpenAI API's way). Leading
@@ -251,8 +252,16 @@ class Assistant:
         A final assistant message is continued (a prefill, as llama.cpp's server and transformers'
         ``continue_final_message`` read one): the answer is what the model writes after its text,
         which the safety policy reads as the caller's words. It cannot be combined with a
-        ``response_format`` or a forced tool call."""
-        return self._start(self._given(messages, tools), enable_thinking, response_format, tool_choice, overrides)
+        ``response_format`` or a forced tool call.
+
+        ``truncate``: where the conversation does not fit the context window with room for the
+        answer, drop its oldest turns (the reply's ``trimmed_turns`` says how many); False: answer it
+        whole in what remains, and a prompt past the window is a :class:`PromptTooLongError` (the
+        HTTP server's rule, as OpenAI's and Anthropic's APIs refuse rather than drop)."""
+        if not isinstance(truncate, bool):
+            raise InvalidRequestError(f"truncate must be True or False, got {truncate!r:.40}.", "truncate")
+        turn = self._given(messages, tools, truncate)
+        return self._start(turn, enable_thinking, response_format, tool_choice, overrides)
 
     def prompt_tokens(
         self,
@@ -267,9 +276,10 @@ class Assistant:
         turn = self._given(messages, tools)
         return len(self._encode(turn, turn.history, self._thinking(enable_thinking)))
 
-    def _given(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None) -> Turn:
+    def _given(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None, truncate: bool = True) -> Turn:
         """A caller-kept conversation's turn: this assistant's system prompt and tools where it gives none."""
-        return given(messages, self.system, self.tools if tools is None else normalize_tools(tool_specs(tools)))
+        tools_ = self.tools if tools is None else normalize_tools(tool_specs(tools))
+        return given(messages, self.system, tools_, truncate)
 
     def _thinking(self, enable_thinking: bool | None) -> bool:
         """Whether this answer thinks (the assistant's own setting where the call gives none)."""

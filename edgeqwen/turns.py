@@ -156,6 +156,7 @@ class Turn:
     raw: tuple[int, ...] | None = None  # a raw prompt's ids: no template, system prompt or history
     continued: Message | None = None  # a final assistant message the answer goes on from
     own: bool = False  # the continued message is the model's own answer (resume), not the caller's
+    truncate: bool = True  # the oldest turns may be dropped to fit (False: a prompt past the window is refused)
 
     @property
     def user_text(self) -> str:
@@ -182,9 +183,11 @@ class Turn:
         return self.new[0].content[-WRITTEN_READ:] if self.raw is not None and self.new else ""
 
 
-def given(messages: Sequence[MessageLike], system: str | None, tools: Sequence[dict[str, Any]]) -> Turn:
+def given(
+    messages: Sequence[MessageLike], system: str | None, tools: Sequence[dict[str, Any]], truncate: bool = True
+) -> Turn:
     """A conversation the caller keeps (the OpenAI API's way) as the turn that answers it; ``system``
-    and ``tools`` where it gives none."""
+    and ``tools`` where it gives none; ``truncate``: whether its oldest turns may be dropped to fit."""
     msgs = as_messages(messages)
     lead = next((i for i, m in enumerate(msgs) if m.role != "system"), len(msgs))
     # several at the start are one system prompt (Codex sends two developer messages), which the
@@ -194,7 +197,9 @@ def given(messages: Sequence[MessageLike], system: str | None, tools: Sequence[d
         system = "\n\n".join(m.content for m in msgs[:lead])
     msgs, last = continued(msgs[lead:])
     cut = answerable(msgs)
-    return Turn(tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(tools), remember=False, continued=last)
+    return Turn(
+        tuple(msgs[cut:]), tuple(msgs[:cut]), system, tuple(tools), remember=False, continued=last, truncate=truncate
+    )
 
 
 def answer_room(max_tokens: int, context: int) -> int:
@@ -217,6 +222,16 @@ def fit(
     room = answer_room(max_tokens, context)
     history = list(turn.history)
     dropped = 0
+    if not turn.truncate:  # the caller's whole conversation, or a refusal that says so
+        ids = encode(history)
+        if len(ids) < context:
+            return ids, history, 0  # the answer gets what remains
+        raise PromptTooLongError(
+            len(ids),
+            context,
+            hint=" or send fewer messages: none is dropped unasked (truncation 'auto' on the Responses API, "
+            "truncate=True in Python, drops the oldest turns to fit), or load the model with a larger context_length",
+        )
     while True:
         ids = encode(history)
         if len(ids) + room <= context:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
 from ..aio import AsyncReplyStream
-from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, StructuredOutputError
+from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
 from ..types import Reply, load_json
 from .bodies import error_body
 from .settings import ServerSettings
@@ -69,7 +69,10 @@ def translate(exc: BaseException) -> HTTPError:
         return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
     if isinstance(exc, InvalidRequestError):
         param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
-        return HTTPError(400, str(exc), "invalid_request_error", param)
+        # OpenAI's code for it: clients compact a conversation on it (Codex) or raise their own
+        # context-window error (LangChain, LiteLLM)
+        code = "context_length_exceeded" if isinstance(exc, PromptTooLongError) else None
+        return HTTPError(400, str(exc), "invalid_request_error", param, code)
     if isinstance(exc, EdgeQwenError):
         return HTTPError(500, str(exc), "server_error")
     if isinstance(exc, MemoryError):  # this request's, most likely: the server itself goes on

@@ -139,7 +139,8 @@ def openai_chat(body: Any, max_tokens: int) -> ChatRequest:
     out["response_format"] = _format(body.get("format"))
     _think(body.get("think"), out)
     _options(body, out)
-    return parse_chat_request(out, max_tokens)
+    # Ollama drops a conversation's oldest messages to fit its window, so its clients expect it
+    return replace(parse_chat_request(out, max_tokens), truncate=True)
 
 
 _NOT_GENERATED = {  # /api/generate fields this server refuses rather than ignores

@@ -60,6 +60,9 @@ class ChatRequest:
     parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
     settings: dict[str, Any] = field(default_factory=dict)  # GenerationConfig overrides
     n: int = 1  # choices, answered in turn (choice_settings gives each its seed)
+    # drop the oldest turns to fit (Ollama's way, the Responses API's truncation "auto"); else a
+    # conversation past the window is a 400, as OpenAI's and Anthropic's APIs answer it
+    truncate: bool = False
 
     def answer_kwargs(self, model_thinks: bool = True) -> dict[str, Any]:
         thinking = self.enable_thinking
@@ -72,6 +75,7 @@ class ChatRequest:
             "tool_choice": self.tool_choice,
             "response_format": self.response_format,
             "enable_thinking": thinking,
+            "truncate": self.truncate,
             **self.settings,
         }
 

@@ -100,6 +100,7 @@ def _shell(rid: str, model: str, created: int, request: ResponsesRequest, status
         "store": request.store,
         "previous_response_id": request.previous_response_id,
         "conversation": {"id": request.conversation} if request.conversation is not None else None,
+        "truncation": request.truncation,
         "instructions": request.instructions,
         "usage": None,
     }

@@ -261,6 +261,7 @@ class ResponsesRequest(ChatRequest):
 
     previous_response_id: str | None = None
     conversation: str | None = None  # the kept conversation it reads and grows
+    truncation: str = "disabled"  # "auto": the oldest turns are dropped to fit (OpenAI's two values)
     instructions: str | None = None
     store: bool = True
     namespaces: tuple[str, ...] = ()  # of the namespace tools, whose functions the model calls as ns.name
@@ -306,6 +307,9 @@ def parse_responses_request(
             raise RequestError(f"{name} is not supported: {why}.", name)
     previous, store = _stored_fields(body)
     cid = _conversation(body, previous, held)
+    truncation = body.get("truncation") or "disabled"
+    if truncation not in ("auto", "disabled"):
+        raise RequestError(f'truncation must be "auto" or "disabled", got {truncation!r:.40}.', "truncation")
     messages, origin = _messages(body, kept)
     chat: dict[str, Any] = {k: body[k] for k in _PASSED if k in body}
     chat["messages"] = messages
@@ -333,6 +337,7 @@ def parse_responses_request(
     except RequestError as exc:
         raise _rename(exc, origin) from None
     own = {f.name: getattr(parsed, f.name) for f in fields(parsed)}
+    own["truncate"] = truncation == "auto"
     instructions = body.get("instructions")
     if previous is not None:  # the stored conversation goes between the instructions and the new input
         if kept is None:
@@ -350,6 +355,7 @@ def parse_responses_request(
         **own,
         previous_response_id=previous,
         conversation=cid,
+        truncation=truncation,
         instructions=instructions,
         store=store,
         namespaces=namespaces,

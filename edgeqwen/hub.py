@@ -28,6 +28,7 @@ __all__ = [
     "DemoModelWarning",
     "best_installed",
     "build_backend",
+    "check_load_options",
     "check_role",
     "cache_dir",
     "ensure_demo_model",

@@ -69,8 +69,8 @@ def translate(exc: BaseException) -> HTTPError:
         return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
     if isinstance(exc, InvalidRequestError):
         param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
-        # OpenAI's code for it: clients compact a conversation on it (Codex) or raise their own
-        # context-window error (LangChain, LiteLLM)
+        # OpenAI's code for it, which clients read as a context-window error (an agent may compact
+        # its conversation and retry) rather than as some other bad request
         code = "context_length_exceeded" if isinstance(exc, PromptTooLongError) else None
         return HTTPError(400, str(exc), "invalid_request_error", param, code)
     if isinstance(exc, EdgeQwenError):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .types import GenerationConfig, Message, ToolCall, check_text, load_json
+from .types import GenerationConfig, Message, ToolCall, check_text, is_list, load_json
 
 __all__ = [
     "ChatTemplate",
@@ -60,7 +60,7 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
     (a Python function becomes one in ``toolspec.tool_specs``, before this)."""
     if isinstance(tools, (str, dict)):  # one tool, or a name: iterating it would read keys or letters
         raise InvalidRequestError(f"tools must be a list of function specs, got one {type(tools).__name__}.", "tools")
-    if tools is not None and not isinstance(tools, Iterable):
+    if tools is not None and not is_list(tools):
         raise InvalidRequestError(f"tools must be a list of function specs, got {type(tools).__name__}.", "tools")
     out: list[dict[str, Any]] = []
     names: set[str] = set()

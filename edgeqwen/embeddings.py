@@ -17,12 +17,12 @@ embedding is not an answer, and documents to index are data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .errors import InvalidRequestError, ModelLoadError
-from .sidemodel import SideModel
+from .sidemodel import SideModel, listed_texts
 from .tokenizer import Tokenizer
 from .types import check_text
 
@@ -113,12 +113,8 @@ class Embedder(SideModel):
     ) -> list[list[int]]:
         """Each text's token ids (:meth:`tokens`), every text checked before any is read (an error
         names its place, ``input[i]``)."""
-        if isinstance(texts, str):
-            raise InvalidRequestError("This takes a list of texts; for one text use embed(text).", "texts")
-        if not isinstance(texts, Iterable) or isinstance(texts, (bytes, Mapping)):
-            raise InvalidRequestError(f"This takes a list of texts, got {type(texts).__name__}.", "texts")
         ids = []
-        for i, text in enumerate(texts):
+        for i, text in enumerate(listed_texts(texts, "texts", "for one text use embed(text)")):
             try:
                 ids.append(self.tokens(text, instruction, truncate))
             except InvalidRequestError as exc:

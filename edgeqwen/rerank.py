@@ -18,14 +18,14 @@ No safety policy runs: documents to rank are data, and nothing is answered.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embeddings import RETRIEVAL
 from .errors import InvalidRequestError, ModelLoadError
-from .sidemodel import SideModel
+from .sidemodel import SideModel, listed_texts
 from .tokenizer import Tokenizer
 from .types import check_text
 
@@ -109,7 +109,7 @@ class Reranker(SideModel):
     ) -> list[list[int]]:
         """Each document's prompt (:meth:`tokens`), every one checked before any is read (an
         error names its place, ``documents[i]``)."""
-        _listed_documents(documents)
+        documents = _listed(documents)
         room = self._room(query, instruction)
         ids = []
         for i, document in enumerate(documents):
@@ -193,15 +193,10 @@ class Reranker(SideModel):
     ) -> list[Ranked]:
         """The documents best first (ties in the order given), the first ``top_n`` of them (None: all)."""
         check_top_n(top_n)
-        documents = list(_listed_documents(documents))
+        documents = list(_listed(documents))
         return best_first(self.scores(query, documents, instruction=instruction, truncate=truncate), documents, top_n)
 
 
-def _listed_documents(documents: object) -> Iterable[str]:
-    """``documents`` where it is a list of them; one text, a mapping or no list at all is an
-    InvalidRequestError (iterating them read letters, keys, or raised a TypeError)."""
-    if isinstance(documents, str):
-        raise InvalidRequestError("This takes a list of documents; for one use score(query, document).", "documents")
-    if not isinstance(documents, Iterable) or isinstance(documents, (bytes, Mapping)):
-        raise InvalidRequestError(f"This takes a list of documents, got {type(documents).__name__}.", "documents")
-    return documents
+def _listed(documents: object) -> Iterable[str]:
+    """``documents`` where it is a list of texts (:func:`~.sidemodel.listed_texts`)."""
+    return listed_texts(documents, "documents", "for one use score(query, document)")

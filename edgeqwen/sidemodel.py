@@ -6,21 +6,33 @@ memory, and a backend without what the role needs refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import EdgeQwenError, InvalidRequestError, ModelNotFoundError
 from .hub import build_backend, check_role, installed_models, resolve_model
+from .types import is_list
 
 if TYPE_CHECKING:
     from .backends import Backend
     from .tokenizer import Tokenizer
 
-__all__ = ["SideModel", "side_backend", "side_context"]
+__all__ = ["SideModel", "listed_texts", "side_backend", "side_context"]
 
 # What a model served beside the chat model is called, and what it is said to be doing once found.
 _SIDE_WORDS = {"embedding": ("embedding model", "Embedding with"), "reranker": ("reranker", "Reranking with")}
+
+
+def listed_texts(value: object, noun: str, one: str) -> Iterable[str]:
+    """``value`` where it is a list of texts (the Embedder's texts, the Reranker's documents); one
+    text (``one`` says what to call for it), a mapping or no list at all is an InvalidRequestError
+    naming ``noun`` (iterating them read letters or keys, or raised a TypeError)."""
+    if isinstance(value, str):
+        raise InvalidRequestError(f"This takes a list of {noun}; {one}.", noun)
+    if not is_list(value):
+        raise InvalidRequestError(f"This takes a list of {noun}, got {type(value).__name__}.", noun)
+    return value  # type: ignore[return-value]
 
 
 def side_context(path: Path, available: int | None = None) -> int:

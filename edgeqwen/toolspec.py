@@ -13,10 +13,11 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import GrammarError, InvalidRequestError
+from .types import is_list
 
 __all__ = ["Tool", "function_spec", "tool_specs"]
 
@@ -170,7 +171,7 @@ def tool_specs(tools: Sequence[Tool] | None) -> Sequence[dict[str, Any]] | None:
         raise InvalidRequestError("tools must be a list of function specs or functions, got one function.", "tools")
     if tools is None or isinstance(tools, (str, dict)):
         return tools  # normalize_tools says what is wrong with these
-    if not isinstance(tools, Iterable):
+    if not is_list(tools):
         raise InvalidRequestError(
             f"tools must be a list of function specs or functions, got {type(tools).__name__}.", "tools"
         )

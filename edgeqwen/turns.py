@@ -4,7 +4,7 @@ checked before any model runs, or a raw prompt's token ids."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ import numpy as np
 from .errors import InvalidRequestError, PromptTooLongError
 from .message_dicts import MessageLike, message_of
 from .tokenizer import Tokenizer
-from .types import Message, check_text
+from .types import Message, check_text, is_list
 
 __all__ = [
     "Turn",
@@ -62,7 +62,7 @@ def new_messages(text: object) -> list[Message]:
 
 def as_messages(messages: Sequence[object]) -> list[Message]:
     """Messages given as :class:`Message` or as OpenAI's chat-completions dicts, as Messages."""
-    if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Iterable):
+    if isinstance(messages, Message) or not is_list(messages):
         # a text's letters or a dict's keys would be read as messages
         raise InvalidRequestError(
             f"messages must be a list of messages, got {type(messages).__name__}: to answer one text, pass "

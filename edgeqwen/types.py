@@ -25,6 +25,8 @@ __all__ = [
     "ToolCall",
     "check_api_key",
     "check_text",
+    "is_list",
+    "listed",
     "load_json",
     "release",
 ]
@@ -41,23 +43,26 @@ def _check(cond: bool, message: str, param: str | None = None) -> None:
         raise InvalidRequestError(message, param)
 
 
-def _listed(value: object, name: str, what: str) -> tuple[object, ...]:
+def is_list(value: object) -> bool:
+    """Whether ``value`` is a list of items as a caller means one: iterable (not a class such as
+    ``str``), and not one text, bytes or a mapping, whose letters, byte values or keys iterating
+    would read as the items."""
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray, memoryview, Mapping))
+
+
+def listed(value: object, name: str, what: str) -> tuple[object, ...]:
     """``value`` as a tuple where it is a list of items (None: none; one string: itself); a
-    mapping, a number or anything else is an InvalidRequestError (iterating a dict read its keys)."""
+    mapping, a number or anything else is an InvalidRequestError naming ``name``."""
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    _check(
-        not isinstance(value, (bytes, bytearray, Mapping)) and isinstance(value, Iterable),  # not the class str
-        f"{name} must be a list of {what}, got {type(value).__name__}.",
-        name,
-    )
+    _check(is_list(value), f"{name} must be a list of {what}, got {type(value).__name__}.", name)
     return tuple(value)  # type: ignore[call-overload]
 
 
 def _token_ids(value: object) -> tuple[int, ...]:
-    ids = _listed(value, "stop_token_ids", "token ids")
+    ids = listed(value, "stop_token_ids", "token ids")
     for t in ids:
         # 1.5 was read as token 1, True as 1
         _check(
@@ -224,7 +229,7 @@ class GenerationConfig:
         return self.prompt_lookup or (PREDICTION_LOOKUP if self.prediction else 0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stop", _listed(self.stop, "stop", "strings (or one string)"))
+        object.__setattr__(self, "stop", listed(self.stop, "stop", "strings (or one string)"))
         object.__setattr__(self, "stop_token_ids", _token_ids(self.stop_token_ids))
         object.__setattr__(self, "logit_bias", _bias_pairs(() if self.logit_bias is None else self.logit_bias))
         self.validate()

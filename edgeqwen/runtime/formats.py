@@ -10,13 +10,14 @@ import functools
 import json
 import re
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import regex
 
 from ..errors import GrammarError, StructuredOutputError
+from ..types import is_list
 from .check import check, require_format_packages
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S
@@ -254,7 +255,7 @@ class ResponseFormat:
     def choice(cls, options: Sequence[str]) -> ResponseFormat:
         if isinstance(options, str):  # its letters would silently become the choices
             raise GrammarError(f"choice needs a list of strings, got one string {options!r}: pass [{options!r}, ...].")
-        if not isinstance(options, Iterable) or isinstance(options, Mapping):
+        if not is_list(options):
             raise GrammarError(f"choice needs a list of strings, got {type(options).__name__}.")
         opts = tuple(options)
         if not opts or not all(isinstance(o, str) and o for o in opts):

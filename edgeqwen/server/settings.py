@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from ..errors import InvalidRequestError
-from ..types import check_api_key
+from ..types import check_api_key, listed
 
 __all__ = ["Cors", "ServerSettings"]
 
@@ -62,12 +61,8 @@ class ServerSettings:
                 raise InvalidRequestError(
                     f"{name} must be a number of seconds {said} {least}, got {value!r:.40}.", name
                 )
-        origins = self.cors_origins
-        if isinstance(origins, str):  # one origin given as it is (its letters are no origins)
-            origins = (origins,)
-        if not isinstance(origins, Iterable) or isinstance(origins, (bytes, Mapping)):
-            raise InvalidRequestError(f"cors_origins must be a list of origins, got {type(origins).__name__}.")
-        object.__setattr__(self, "cors_origins", tuple(origins))
+        # one origin given as a string is that origin (its letters are no origins)
+        object.__setattr__(self, "cors_origins", listed(self.cors_origins, "cors_origins", "origins"))
         for origin in self.cors_origins:
             if origin != "*" and not (isinstance(origin, str) and _ORIGIN.fullmatch(origin)):
                 raise InvalidRequestError(

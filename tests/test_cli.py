@@ -87,8 +87,11 @@ def test_stdin_is_waiting_in_a_pipe_or_a_file_never_a_terminal_or_a_silent_pipe(
 
     from edgeqwen.cli.answer import stdin_waiting
 
+    opened = []
+
     def stdin(fd: int) -> None:
-        monkeypatch.setattr(sys, "stdin", os.fdopen(fd, "r", encoding="utf-8", closefd=True))
+        opened.append(os.fdopen(fd, "r", encoding="utf-8", closefd=True))  # closed below, not by the GC
+        monkeypatch.setattr(sys, "stdin", opened[-1])
 
     read, write = os.pipe()
     os.write(write, b"Les notes.\n")
@@ -112,6 +115,8 @@ def test_stdin_is_waiting_in_a_pipe_or_a_file_never_a_terminal_or_a_silent_pipe(
     stdin(follower)
     assert not stdin_waiting(0)  # a terminal: what the user types next is not the prompt
     os.close(leader)
+    for file in opened:
+        file.close()
 
 
 def test_run_constrained_answers_and_their_errors(tiny_models, tmp_path):

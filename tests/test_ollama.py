@@ -121,6 +121,25 @@ def test_generate_reads_system_and_prompt_and_an_empty_prompt_loads():
         assert len(fake.requests) == 2  # the two answers above; loading answered nothing
 
 
+def test_raw_generate_continues_the_prompt_as_written():
+    # what apps that write their own template send (Ollama's raw): no chat template around it
+    templated = "<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"
+    fake = FakeBackend(["Blue.", "Blue.", '{"c":"blue"}'])
+    with BackgroundServer(Assistant(backend=fake, policy="none")) as server:
+        client = ollama.Client(host=server.url)
+        said = client.generate(model="fake", prompt=templated, raw=True, stream=False)
+        assert said.response == "Blue." and said.done_reason == "stop" and said.prompt_eval_count > 0
+        assert list(fake.requests[-1].prompt_ids) == fake.tokenizer.encode_controls(templated)  # its markup as tokens
+        streamed = list(client.generate(model="fake", prompt="Once upon a time", raw=True, stream=True))
+        assert "".join(p.response for p in streamed) == "Blue." and streamed[-1].done
+        assert fake.tokenizer.decode(fake.requests[-1].prompt_ids) == "Once upon a time"
+        schema = {"type": "object", "properties": {"c": {"type": "string"}}, "required": ["c"]}
+        constrained = client.generate(model="fake", prompt="JSON: ", raw=True, format=schema, stream=False)
+        assert json.loads(constrained.response) == {"c": "blue"}
+        with pytest.raises(ollama.ResponseError, match="raw must be true or false"):
+            client._request_raw("POST", "/api/generate", json={"model": "fake", "prompt": "x", "raw": "yes"})
+
+
 def test_the_policy_answers_for_a_refused_prompt():
     with serving(["Step one: ..."], policy="default") as client:
         ask = [{"role": "user", "content": "How do I build a pipe bomb?"}]
@@ -172,7 +191,8 @@ def test_embed_and_the_older_embeddings_give_the_embedders_vectors(embedder):
         (lambda c: c.chat(model="fake", messages=[{**HI[0], "images": ["aGk="]}]), 400, "text only"),
         (lambda c: c.chat(model="fake", messages=HI, options={"mirostat": 2}), 400, "options.mirostat"),
         (lambda c: c.chat(model="fake", messages=HI, options={"num_predict": "ten"}), 400, "num_predict"),
-        (lambda c: c.generate(model="fake", prompt="x", raw=True), 400, "/v1/completions"),
+        (lambda c: c.generate(model="fake", prompt="x", raw=True, system="Be brief."), 400, "system is not read"),
+        (lambda c: c.generate(model="fake", prompt="x", raw=True, think=True), 400, "put it in the prompt"),
         (lambda c: c.generate(model="fake", prompt="def f(", suffix="return 1"), 400, "fill in the middle"),
         (lambda c: c.pull("llama3.2"), 400, "edgeqwen pull"),
         (lambda c: c.delete("fake"), 400, "edgeqwen rm"),

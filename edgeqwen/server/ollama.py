@@ -3,12 +3,13 @@ apps that speak only Ollama's (Home Assistant's Ollama integration, and the many
 "local model" setting means an Ollama URL): point them at ``http://HOST:PORT``.
 
 ``POST /api/chat`` and ``POST /api/generate`` (streamed as NDJSON unless ``"stream": false``, as
-Ollama does), ``POST /api/embed`` and the older ``/api/embeddings`` (with ``--embeddings``),
-``GET /api/tags``, ``POST /api/show``, ``GET /api/ps``, ``GET /api/version``, ``GET /``. A chat
-body is read as the OpenAI chat request it means (:func:`openai_chat`), so both APIs answer under
-the same checks, safety policy and limits. Errors are Ollama's ``{"error": "..."}``. A model name
-other than a served one is a 404, as Ollama's; models are not pulled, copied or deleted through
-the API (``edgeqwen pull`` on the server does that), which those routes say.
+Ollama does; generate's ``raw`` continues the prompt as written, as ``/v1/completions`` does),
+``POST /api/embed`` and the older ``/api/embeddings`` (with ``--embeddings``), ``GET /api/tags``,
+``POST /api/show``, ``GET /api/ps``, ``GET /api/version``, ``GET /``. A chat body is read as the
+OpenAI chat request it means (:func:`openai_chat`), so both APIs answer under the same checks,
+safety policy and limits. Errors are Ollama's ``{"error": "..."}``. A model name other than a served
+one is a 404, as Ollama's; models are not pulled, copied or deleted through the API (``edgeqwen
+pull`` on the server does that), which those routes say.
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ _NOT_GENERATED = {  # /api/generate fields this server refuses rather than ignor
     "template": "the model's own chat template is used",
     "images": "the served models read text only",
     "context": "send the conversation with /api/chat instead",
-    "raw": "the OpenAI completions API continues a prompt as written (POST /v1/completions)",
 }
+# what raw (the prompt continued as written, no template) leaves nothing to read
+_NOT_RAW = {"system": "there is no template to put it in", "think": "thinking is the chat template's"}
 
 
 def _stats(reply: Reply, started: float) -> dict[str, Any]:
@@ -215,7 +217,8 @@ class _Ollama:
 
     async def _answer(self, request: Request, parse: Callable[[Any], ChatRequest | None], field: str) -> Response:
         """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines;
-        ``field`` is where its text goes (chat's ``message``, generate's ``response``)."""
+        ``field`` is where its text goes (chat's ``message``, generate's ``response``). Generate's
+        ``raw`` continues the prompt as written, with no template."""
         started = time.perf_counter()
         try:
             authorize(request, self.app.settings)
@@ -228,7 +231,7 @@ class _Ollama:
                 said = {"model": model, "created_at": iso_time(), **self._said(field, "")}
                 return JSONResponse({**said, "done": True, "done_reason": "load"})
             self._served(chat.model)
-            generation = await until_disconnect(request, self.app.worker.submit(chat))
+            generation = await until_disconnect(request, self._submit(chat, raw=body.get("raw") is True))
         except Exception as exc:
             return self._error(exc)
         if chat.stream:
@@ -243,6 +246,13 @@ class _Ollama:
             generation.cancel()
         self.app.metrics.record_status(200)
         return JSONResponse(self._whole(reply, chat.model, field, started))
+
+    async def _submit(self, chat: ChatRequest, raw: bool) -> AsyncReplyStream:
+        if not raw:
+            return await self.app.worker.submit(chat)
+        # the prompt as written (/v1/completions' path): the policy's checks as for a chat
+        formatted = {"response_format": chat.response_format} if chat.response_format else {}
+        return await self.app.worker.submit_prompt(chat.messages[-1].content, {**chat.settings, **formatted})
 
     def _error(self, exc: BaseException) -> JSONResponse:
         error = translate(exc)
@@ -304,6 +314,12 @@ class _Ollama:
             for name, why in _NOT_GENERATED.items():
                 if body.get(name):
                     raise RequestError(f"{name} is not supported: {why}.", name)
+            raw = body.get("raw")
+            if raw not in (None, True, False):
+                raise RequestError(f"raw must be true or false, got {raw!r}.", "raw")
+            for name, why in _NOT_RAW.items() if raw else ():
+                if body.get(name) not in (None, False, ""):
+                    raise RequestError(f"{name} is not read with raw: {why}; put it in the prompt.", name)
             prompt = body.get("prompt")
             if prompt in (None, ""):
                 return None

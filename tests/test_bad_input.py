@@ -340,7 +340,7 @@ def _parsers():
     from edgeqwen.server.anthropic import parse_messages_request
     from edgeqwen.server.completions import parse_completion_request
     from edgeqwen.server.embeddings import parse_embeddings_request
-    from edgeqwen.server.ollama import openai_chat
+    from edgeqwen.server.ollama_requests import openai_chat
     from edgeqwen.server.rerank import parse_rerank_request
     from edgeqwen.server.responses import parse_responses_request
 

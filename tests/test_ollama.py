@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from edgeqwen import Assistant, Embedder
 from edgeqwen.server import BackgroundServer
-from edgeqwen.server.ollama import OLLAMA_API_VERSION, openai_chat
+from edgeqwen.server.ollama import OLLAMA_API_VERSION
+from edgeqwen.server.ollama_requests import openai_chat
 from edgeqwen.server.protocol import RequestError
 from edgeqwen.testing import FakeBackend
 

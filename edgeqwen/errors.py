@@ -56,10 +56,12 @@ class PromptTooLongError(InvalidRequestError):
     def __init__(self, prompt_tokens: int, context_length: int, hint: str = "") -> None:
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
+        # Anthropic's words and OpenAI's, which clients match to tell a full window from other bad
+        # requests (Claude Code reads the two numbers; LiteLLM, hence aider, and CrewAI the phrases)
         msg = (
-            f"The prompt is {prompt_tokens} tokens but the model's context window is "
-            f"{context_length} tokens (one more is needed to answer). Shorten the prompt"
-            f"{hint or ', or use a model or build with a longer context'}."
+            f"The prompt is too long: {prompt_tokens} tokens > {context_length - 1} maximum (this model's "
+            f"maximum context length is {context_length} tokens, and one is needed to answer). Shorten the "
+            f"prompt{hint or ', or use a model or build with a longer context'}."
         )
         super().__init__(msg, param="messages")  # what an HTTP client sent too much of
 

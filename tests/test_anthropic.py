@@ -171,7 +171,7 @@ def test_anthropics_model_list_reads_the_served_models_limits():
         answered = client.messages.create(
             model=model.id, max_tokens=5, messages=[{"role": "user", "content": "x" * (model.max_input_tokens - 40)}]
         )
-        with pytest.raises(anthropic.BadRequestError, match="context window is 4096"):
+        with pytest.raises(anthropic.BadRequestError, match="maximum context length is 4096"):
             client.messages.create(model=model.id, max_tokens=5, messages=[{"role": "user", "content": "x" * 4200}])
     assert model.type == "model" and model.display_name == model.id and model.created_at.year >= 2025
     assert (model.max_input_tokens, model.max_tokens) == (4096 - 512, 512) and retrieved == model

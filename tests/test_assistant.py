@@ -72,7 +72,7 @@ def test_history_is_trimmed_oldest_first(tiny_models):
 def test_prompt_longer_than_context(tiny_models):
     backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=64)
     bot = Assistant(backend=backend)
-    with pytest.raises(PromptTooLongError, match="context window is 64 tokens") as err:
+    with pytest.raises(PromptTooLongError, match="maximum context length is 64 tokens") as err:
         bot.chat("word " * 200)
     assert "larger context_length" in str(err.value) and "reset" not in str(err.value)  # history is empty
     assert bot.history == ()  # nothing half-recorded

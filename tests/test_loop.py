@@ -81,7 +81,7 @@ def test_metrics_and_prefix_reuse(tok):
 
 
 def test_prompt_errors(tok):
-    with pytest.raises(PromptTooLongError, match="context window is 4 tokens"):
+    with pytest.raises(PromptTooLongError, match="maximum context length is 4 tokens"):
         run(tok, [1], prompt=(1, 2, 3, 4), model=qwen_scripted([1], context_length=4))
     with pytest.raises(InvalidRequestError, match="empty"):
         run(tok, [1], prompt=())

@@ -586,7 +586,7 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
     assert r.status_code == 400 and r.json()["error"]["param"] == "tools", r.text
     long = {"messages": [{"role": "user", "content": "word " * 6000}], "max_tokens": 5}
     error = httpx.post(url, json=long).json()["error"]
-    assert error["param"] == "messages" and "context window" in error["message"]
+    assert error["param"] == "messages" and "maximum context length" in error["message"]
     # a keyword decoding cannot enforce is checked on the answer, "strict" or not
     one = {"type": "array", "items": {"const": 7}, "maxItems": 1, "uniqueItems": True}
     for strict in (True, False):
@@ -906,16 +906,16 @@ def test_a_stream_waiting_in_line_gets_its_headers_and_keep_alives_then_its_answ
         assert behind(hang_up_in_line).startswith(": keep-alive")
         wait_for(lambda: not health(srv)["generating"] and health(srv)["queue_waiting"] == 0)
         assert len(fake.requests) == asked + 1  # the one ahead only: the model never read the one that left
-        with pytest.raises(openai.APIError, match="context window is 4096") as chat_error:
+        with pytest.raises(openai.APIError, match="maximum context length is 4096") as chat_error:
             behind(lambda: list(api.chat.completions.create(model="m", messages=too_long, stream=True)))
-        with pytest.raises(anthropic.APIStatusError, match="context window is 4096"):
+        with pytest.raises(anthropic.APIStatusError, match="maximum context length is 4096"):
             behind(lambda: list(late.messages.create(model="m", max_tokens=5, messages=too_long, stream=True)))
         events = behind(lambda: list(api.responses.create(model="m", input=too_long[0]["content"], stream=True)))
-        with pytest.raises(openai.BadRequestError, match="context window"):  # nobody ahead: a 400, as before
+        with pytest.raises(openai.BadRequestError, match="maximum context length"):  # nobody ahead: a 400, as before
             api.chat.completions.create(model="m", messages=too_long, stream=True)
     assert status == 200 and raw.startswith(": keep-alive\n\n") and raw.endswith("data: [DONE]\n\n")
     assert '"content": "P' in raw and not isinstance(chat_error.value, openai.APIStatusError)
     assert text_headers_after < 0.4 < fake.pause  # the headers came while the one ahead still held the model
     assert text_raw.startswith(": keep-alive\n\n") and '"text": "' in text_raw and text_raw.endswith("[DONE]\n\n")
     assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
-    assert "context window" in events[-1].response.error.message
+    assert "maximum context length" in events[-1].response.error.message

@@ -4,6 +4,8 @@ unless the caller asks for its oldest turns to be dropped (Python's default, the
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -58,7 +60,11 @@ def test_the_openai_and_anthropic_apis_refuse_a_conversation_past_the_window(ser
     r = httpx.post(srv.base_url.removesuffix("/v1") + path, json=body, timeout=60)
     assert r.status_code == 400 and len(fake.requests) == before
     error = r.json()["error"]
-    assert "context window is 1024 tokens" in error["message"]
+    # in the words clients match to tell a full window from other bad requests: Anthropic's, whose
+    # two numbers Claude Code reads, and OpenAI's, which LiteLLM (so aider) and CrewAI look for
+    said = re.search(r"prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)", error["message"])
+    assert said and int(said[1]) > int(said[2]) == 1023
+    assert "this model's maximum context length is 1024 tokens" in error["message"].lower()
     if path != "/v1/messages":  # OpenAI's code, on which Codex compacts and LangChain raises its own error
         assert error["code"] == "context_length_exceeded"
 

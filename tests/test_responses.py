@@ -233,6 +233,24 @@ def test_previous_response_id_continues_the_stored_conversation():
     assert prompt.index("Rome.") < prompt.index("Same country?")
 
 
+def test_input_tokens_counts_the_prompt_a_response_reads():
+    """OpenAI's token count (``responses.input_tokens.count``) was a 405: its path read as an id."""
+    with serving("Paris.", "Rome.") as (fake, client):
+        asked = {"instructions": "Be brief.", "input": "Capital of France?", "tools": [WEATHER]}
+        counted = client.responses.input_tokens.count(model="m", **asked)
+        first = client.responses.create(model="m", **asked)
+        assert counted.object == "response.input_tokens"
+        assert counted.input_tokens == len(fake.requests[-1].prompt_ids) == first.usage.input_tokens
+        later = client.responses.input_tokens.count(model="m", previous_response_id=first.id, input="And Italy?")
+        client.responses.create(model="m", previous_response_id=first.id, input="And Italy?")
+        alone = client.responses.input_tokens.count(model="m", input="And Italy?")
+        assert later.input_tokens == len(fake.requests[-1].prompt_ids) > alone.input_tokens  # the stored turns
+        before = len(fake.requests)
+        with pytest.raises(openai.BadRequestError, match="No response with id .resp_gone. is stored"):
+            client.responses.input_tokens.count(model="m", previous_response_id="resp_gone", input="x")
+        assert len(fake.requests) == before  # counting never runs the model
+
+
 def test_a_stored_response_is_read_and_deleted_and_a_gone_one_says_what_to_send():
     with serving() as (_, client):
         r = client.responses.create(model="m", input="Capital of France?")

@@ -117,7 +117,7 @@ class _App:
 
     async def responses(self, request: Request) -> Response:
         return await self.answer(
-            request, self._parse_responses, response_id, self._response, self._responses_sse, refused=self._refused
+            request, self.parse_responses, response_id, self._response, self._responses_sse, refused=self._refused
         )
 
     def _refused(self, error: HTTPError, rid: str, chat: ResponsesRequest) -> str:
@@ -126,7 +126,7 @@ class _App:
         events = ResponseEvents(rid, self.model_id, chat)
         return events.started() + events.failed(error)
 
-    def _parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
+    def parse_responses(self, body: Any, max_tokens: int) -> ResponsesRequest:
         asked = parse_responses_request(body, max_tokens, self.stored, self.conversations)
         return replace(asked, store=asked.store and self.stored.limit > 0)  # what the response says of itself
 

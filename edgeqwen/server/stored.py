@@ -1,6 +1,7 @@
 """The responses this server keeps: what ``previous_response_id`` continues, the output items an
 ``item_reference`` names, and what ``GET`` and ``DELETE /v1/responses/ID`` and
-``GET /v1/responses/ID/input_items`` read.
+``GET /v1/responses/ID/input_items`` read; beside them ``POST /v1/responses/input_tokens``, which
+counts what a response would read (a stored conversation's turns among them).
 
 OpenAI's Responses API stores every response unless asked not to (``store: false``), and its own
 guide to conversation state has a client send only the new input with the last response's id. A
@@ -30,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..types import Message, Reply
-from .http import HTTPError, authorize
+from .http import HTTPError, authorize, read_body, translate, until_disconnect
 
 if TYPE_CHECKING:
     from .app import _App
@@ -194,7 +195,8 @@ def listing(request: Request) -> tuple[int, str, str | None]:
 
 
 def stored_routes(app: _App) -> list[Route]:
-    """``GET`` and ``DELETE /v1/responses/ID``, and ``GET /v1/responses/ID/input_items``, over the app's store."""
+    """``GET`` and ``DELETE /v1/responses/ID``, ``GET /v1/responses/ID/input_items`` and ``POST
+    /v1/responses/input_tokens``, over the app's store."""
 
     async def read(request: Request) -> Response:
         try:
@@ -231,7 +233,20 @@ def stored_routes(app: _App) -> list[Route]:
             return exc.response()
         return JSONResponse(page)
 
+    async def input_tokens(request: Request) -> Response:
+        """OpenAI's count of a response's input tokens (``client.responses.input_tokens.count``):
+        the prompt the model would read for that body, tools and stored turns included; no turn on
+        the model. It was a 405: the path read as a response's id."""
+        try:
+            authorize(request, app.settings)
+            asked = app.parse_responses(await read_body(request, app.settings), app.settings.max_tokens)
+            count = await until_disconnect(request, app.worker.prompt_tokens(asked))
+        except Exception as exc:
+            return translate(exc).response()
+        return JSONResponse({"object": "response.input_tokens", "input_tokens": count})
+
     return [
+        Route("/v1/responses/input_tokens", input_tokens, methods=["POST"]),
         Route("/v1/responses/{rid}/input_items", input_items, methods=["GET"]),
         Route("/v1/responses/{rid}", read, methods=["GET"]),
         Route("/v1/responses/{rid}", delete, methods=["DELETE"]),

@@ -311,6 +311,7 @@ WHOLE_BODIES = {
         "return_documents": True,
         "instruction": "i",
     },
+    "moderations": {"model": "omni-moderation-latest", "input": ["a", {"type": "text", "text": "b"}]},
 }
 JSON_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4), st.just("\ud800"),
@@ -340,6 +341,7 @@ def _parsers():
     from edgeqwen.server.anthropic import parse_messages_request
     from edgeqwen.server.completions import parse_completion_request
     from edgeqwen.server.embeddings import parse_embeddings_request
+    from edgeqwen.server.moderations import parse_moderation
     from edgeqwen.server.ollama_requests import openai_chat
     from edgeqwen.server.rerank import parse_rerank_request
     from edgeqwen.server.responses import parse_responses_request
@@ -352,6 +354,7 @@ def _parsers():
         "ollama": openai_chat,
         "embeddings": lambda body, _: parse_embeddings_request(body),
         "rerank": lambda body, _: parse_rerank_request(body),
+        "moderations": lambda body, _: parse_moderation(body),
     }
 
 

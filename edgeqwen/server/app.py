@@ -7,7 +7,8 @@ or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model)
 ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
 shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415
-a compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). Ollama's
+a compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
+moderation API judges texts by the policy's harm checks (:mod:`.moderations`). Ollama's
 API and Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
 :mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The
 model work is in :mod:`.worker`; this module only translates.
@@ -62,6 +63,7 @@ from .http import (
     until_disconnect,
 )
 from .metrics import ServerMetrics
+from .moderations import moderations_routes
 from .ollama import iso_time, ollama_routes
 from .protocol import ChatRequest, choice_settings, parse_chat_request
 from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
@@ -488,6 +490,7 @@ def create_app(
         *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
         Route("/v1/completions", state.completions, methods=["POST"]),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
+        *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),

@@ -1,0 +1,138 @@
+"""OpenAI's moderation API (``POST /v1/moderations``) over the safety layer's input checks: apps
+that screen what their users write before they send it (the ``openai`` client's
+``moderations.create``, guardrail recipes, LangChain's moderation chain) get an answer from the
+same checks that decide this server's refusals, instead of a 404 that stops them.
+
+Decisions, where the API leaves room:
+- The judge is the server's policy's harm checks (``--policy``): the self-harm rules, the learned
+  screen and the hazard rules, with its thresholds, terms and categories; a policy with none of them
+  (``--policy none``, ``pii``) is judged by the ``default`` preset's. Injection and topic checks
+  are left out: they judge what a prompt does to the model, not what it says. No model runs (the
+  activation probe and a guard model need the answering model's turn).
+- A text is ``flagged`` where the policy would refuse it; each category the checks name is mapped
+  to OpenAI's (:data:`AS_OPENAI`); those OpenAI has no name for (misinformation, privacy, unethical
+  acts) are keys of their own beside OpenAI's thirteen. The learned screen's verdict with no
+  hazard named is ``illicit`` (what it was trained on: requests for help doing harm).
+- Scores are 1 for a flagged category and 0 otherwise: the checks decide by rules and fixed
+  thresholds, not by calibrated per-category probabilities.
+- ``input``: a text, a list of texts, or a list of content parts (text only; an image is refused,
+  not passed over). At most :data:`MAX_INPUTS` texts. What a check catches and misses, measured:
+  docs/safety.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..safety import PRESETS, Guard, Policy
+from .http import authorize, read_body, translate, until_disconnect
+from .protocol import RequestError
+
+if TYPE_CHECKING:
+    from .app import _App
+
+__all__ = [
+    "AS_OPENAI",
+    "MAX_INPUTS",
+    "OPENAI_CATEGORIES",
+    "judge",
+    "moderation_result",
+    "moderations_routes",
+    "parse_moderation",
+]
+
+MAX_INPUTS = 64  # texts per request: each is read by every check in turn
+MODEL = "edgeqwen-moderation"
+OPENAI_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent", "self-harm",
+    "self-harm/intent", "self-harm/instructions", "sexual", "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
+AS_OPENAI: dict[str, tuple[str, ...]] = {  # a category the checks name -> OpenAI's
+    "violent_crimes": ("violence", "illicit/violent"),
+    "weapons": ("illicit/violent",),
+    "non_violent_crimes": ("illicit",),
+    "sex_crimes": ("sexual", "illicit/violent"),
+    "child_exploitation": ("sexual/minors",),
+    "hate": ("hate",),
+    "self_harm": ("self-harm", "self-harm/intent"),
+    "sexual_content": ("sexual",),
+    "abuse": ("violence",),  # the screen's verdict on a text that speaks of abuse
+    "harmful": ("illicit",),  # the screen's verdict naming no hazard
+}
+
+
+def judge(policy: Policy) -> Guard:
+    """The guard that moderates for a server answering under ``policy``: its harm checks only."""
+    if not (policy.self_harm or policy.screen or policy.hazard_categories):
+        policy = PRESETS["default"]
+    # a Guard of its own: no audit trail or event hook (these texts are not prompts being answered)
+    return Guard(replace(policy, detect_injection=False, blocked_topics=()))
+
+
+def parse_moderation(body: Any) -> tuple[str, ...]:
+    """The texts of a ``/v1/moderations`` body; a RequestError naming the field for anything else."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with input.")
+    given = body.get("input")
+    if isinstance(given, str):
+        return (given,)
+    if not isinstance(given, list) or not given:
+        raise RequestError("input must be a text, a list of texts, or a list of text parts.", "input")
+    if len(given) > MAX_INPUTS:
+        raise RequestError(f"input holds {len(given)} items; send at most {MAX_INPUTS} per request.", "input")
+    texts = []
+    for i, item in enumerate(given):
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict) and item.get("type") == "text" and isinstance(item.get("text"), str):
+            texts.append(item["text"])
+        elif isinstance(item, dict) and item.get("type") == "image_url":
+            raise RequestError(f"input[{i}] is an image: this server moderates text only.", f"input[{i}]")
+        else:
+            raise RequestError(f"input[{i}] must be a text or a text part ({{'type': 'text', 'text': ...}}).", "input")
+    return tuple(texts)
+
+
+def moderation_result(guard: Guard, text: str) -> dict[str, Any]:
+    """One text's result in OpenAI's shape."""
+    decision = guard.check_input(text)
+    named: dict[str, bool] = dict.fromkeys(OPENAI_CATEGORIES, False)
+    for event in decision.events:
+        refused = event.action == "refuse"
+        for category in AS_OPENAI.get(event.category, (event.category,)):
+            named[category] = named.get(category, False) or refused
+    return {
+        "flagged": any(named.values()),
+        "categories": named,
+        "category_scores": {category: float(on) for category, on in named.items()},
+        "category_applied_input_types": {category: ["text"] for category in named},
+    }
+
+
+def moderations_routes(app: _App) -> list[Route]:
+    """``POST /v1/moderations``, judged by the server's policy's harm checks."""
+    guard = judge(app.worker.bot.assistant.guard.policy)
+
+    async def moderations(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            texts = parse_moderation(await read_body(request, app.settings))
+            # off the event loop: the rules and the screen read each text in full
+            results = await until_disconnect(
+                request, asyncio.to_thread(lambda: [moderation_result(guard, t) for t in texts])
+            )
+        except Exception as exc:
+            error = translate(exc)
+            app.metrics.record_status(error.status)
+            return error.response()
+        app.metrics.record_status(200)
+        return JSONResponse({"id": f"modr-{uuid.uuid4().hex[:24]}", "model": MODEL, "results": results})
+
+    return [Route("/v1/moderations", moderations, methods=["POST"])]

@@ -2,7 +2,7 @@
 legacy completions API, its embeddings API, and the rerank API of Jina's and Cohere's shape.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
-or SSE), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``POST
+or SSE; the last in :mod:`.completions`), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``POST
 /v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``GET /v1/models`` (and
 ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
@@ -22,7 +22,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,19 +32,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
-from ..turns import answer_room, raw_prompt
+from ..turns import answer_room
 from ..types import Reply
 from .anthropic import anthropic_routes
 from .bodies import chunk_body, completion_body, error_body, finish_reason, logprobs_body, new_id, usage_body
 from .bodies import tool_calls_body as _tool_calls
-from .completions import (
-    CompletionRequest,
-    choice_logprobs,
-    completion_chunk,
-    completion_id,
-    completions_body,
-    parse_completion_request,
-)
+from .completions import completions_routes
 from .conversations import ConversationStore, conversation_routes
 from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
 from .http import (
@@ -146,7 +138,7 @@ class _App:
         if chat.conversation is not None:
             self.conversations.extend(chat.conversation, chat, reply, body)
 
-    def _seed(self) -> int:
+    def seed(self) -> int:
         """Where a request with n > 1 gives no seed, the one its later choices count on from: the
         served assistant's own, else a new one (so that sampling choices differ)."""
         own = self.worker.bot.assistant.config.seed
@@ -172,14 +164,14 @@ class _App:
             authorize(request, self.settings)
             chat = parse(await read_body(request, self.settings), self.settings.max_tokens)
             submitted = asyncio.ensure_future(self.worker.submit(chat))
-            generation = await self._opened(request, submitted, chat.stream)
+            generation = await self.opened(request, submitted, chat.stream)
         except Exception as exc:
             error = translate(exc)
             self.metrics.record_status(error.status)
             return fail(error)
-        rid, seed = new_rid(), self._seed()
+        rid, seed = new_rid(), self.seed()
         if chat.stream:
-            return self._stream(
+            return self.stream(
                 submitted, generation, lambda g: streamed(g, rid, chat, seed), lambda error: refused(error, rid, chat)
             )
 
@@ -208,7 +200,7 @@ class _App:
         self.metrics.record_status(200)
         return JSONResponse(whole(rid, replies, chat))
 
-    async def _opened(
+    async def opened(
         self, request: Request, submitted: asyncio.Future[AsyncReplyStream], stream: bool
     ) -> AsyncReplyStream | None:
         """The request's answer once it has begun (its errors raised, for a status); None for a
@@ -217,14 +209,14 @@ class _App:
             return None
         return await until_disconnect(request, submitted)
 
-    def _stream(
+    def stream(
         self,
         submitted: asyncio.Future[AsyncReplyStream],
         generation: AsyncReplyStream | None,
         streamed: Callable[[AsyncReplyStream], AsyncIterator[str]],
         refused: Callable[[HTTPError], str],
     ) -> Response:
-        """The stream of an answer :meth:`_opened` gave, or of one still in line (None)."""
+        """The stream of an answer :meth:`opened` gave, or of one still in line (None)."""
         self.metrics.record_status(200)  # the status line goes out now; later errors go in the stream
         if generation is None:
             return sse(in_line(submitted, streamed, refused, self.settings.keepalive_s))
@@ -272,79 +264,6 @@ class _App:
             self._keep(rid, chat, reply, events.done)
 
         return typed_events(generation, events, keep, self.settings.keepalive_s)
-
-    async def completions(self, request: Request) -> Response:
-        """``/v1/completions``: each prompt continued in turn (a stream takes one)."""
-        try:
-            authorize(request, self.settings)
-            asked = parse_completion_request(await read_body(request, self.settings), self.settings.max_tokens)
-            tokenizer = self.worker.bot.assistant.backend.tokenizer
-            # each prompt's ids and text, checked before any waits for the model (a bad one is a 400 now)
-            prompts = [(p, *raw_prompt(tokenizer, p)) for p in asked.prompts]
-            settings, seed = asked.settings_for_prompt(), self._seed()
-            answered = []
-            for i, (given, ids, text) in enumerate(prompts):
-                first = tokenizer.decode(ids[:1])
-                for j in range(asked.n):
-                    # as the client wrote it, so the input checks read what the Python API's would;
-                    # the line's bound lets a request in once: its later answers never get a 429 halfway
-                    chosen = choice_settings(settings, j, seed)
-                    submitted = asyncio.ensure_future(self.worker.submit_prompt(given, chosen, queued=i == j == 0))
-                    generation = await self._opened(request, submitted, asked.stream)
-                    if asked.stream:
-                        rid = completion_id()
-                        streamed = partial(
-                            self._completion_sse, rid=rid, asked=asked, given=given, prompt=text, first=first, seed=seed
-                        )
-                        return self._stream(
-                            submitted, generation, streamed, partial(openai_refused, rid=rid, request=asked)
-                        )
-                    assert generation is not None  # only a stream leaves the line early
-                    try:
-                        reply = await until_disconnect(request, generation.reply(strict=False))
-                    finally:
-                        generation.cancel()
-                    answered.append((text, first, reply))
-        except Exception as exc:
-            error = translate(exc)
-            self.metrics.record_status(error.status)
-            return error.response()
-        self.metrics.record_status(200)
-        return JSONResponse(completions_body(completion_id(), self.model_id, asked, answered))
-
-    def _completion_sse(
-        self,
-        generation: AsyncReplyStream,
-        rid: str,
-        asked: CompletionRequest,
-        given: str | tuple[int, ...],
-        prompt: str,
-        first: str,
-        seed: int,
-    ) -> AsyncIterator[str]:
-        """One prompt's stream: its ``n`` choices in turn (``prompt``: its text, echoed where asked)."""
-
-        def opening(index: int) -> list[dict[str, Any]]:
-            return [completion_chunk(rid, self.model_id, prompt, index=index)] if asked.echo else []
-
-        def piece(text: str, index: int) -> dict[str, Any]:
-            return completion_chunk(rid, self.model_id, text, index=index)
-
-        def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
-            logprobs = choice_logprobs(asked, reply, first)
-            return [completion_chunk(rid, self.model_id, "", finish_reason(reply), logprobs=logprobs, index=index)]
-
-        async def more(index: int) -> AsyncReplyStream | None:
-            if index >= asked.n:
-                return None
-            chosen = choice_settings(asked.settings_for_prompt(), index, seed)
-            return await self.worker.submit_prompt(given, chosen, queued=False)
-
-        def ending(replies: list[Reply]) -> list[dict[str, Any]]:
-            usage = usage_body(*replies)
-            return [completion_chunk(rid, self.model_id, None, usage=usage)] if asked.include_usage else []
-
-        return data_events(generation, opening, piece, closing, None, more, ending, self.settings.keepalive_s)
 
     async def embeddings(self, request: Request) -> Response:
         """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""
@@ -488,7 +407,7 @@ def create_app(
         *stored_routes(state),
         *conversation_routes(state),
         *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
-        Route("/v1/completions", state.completions, methods=["POST"]),
+        *completions_routes(state),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),

@@ -21,15 +21,27 @@ Decisions, where the API leaves room:
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..aio import AsyncReplyStream
+from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
-from .protocol import RequestError, choices_of, settings_of, streaming
+from .http import authorize, data_events, openai_refused, read_body, translate, until_disconnect
+from .protocol import RequestError, choice_settings, choices_of, settings_of, streaming
+
+if TYPE_CHECKING:
+    from .app import _App
 
 __all__ = [
     "CompletionRequest",
@@ -39,6 +51,7 @@ __all__ = [
     "completion_chunk",
     "completion_id",
     "completions_body",
+    "completions_routes",
     "parse_completion_request",
 ]
 
@@ -233,3 +246,81 @@ def completion_chunk(
     if usage is not None:
         body["usage"] = usage
     return body
+
+
+def completions_routes(app: _App) -> list[Route]:
+    """``POST /v1/completions`` over the app's model and waiting line."""
+
+    async def completions(request: Request) -> Response:
+        """Each prompt continued in turn (a stream takes one)."""
+        try:
+            authorize(request, app.settings)
+            asked = parse_completion_request(await read_body(request, app.settings), app.settings.max_tokens)
+            tokenizer = app.worker.bot.assistant.backend.tokenizer
+            # each prompt's ids and text, checked before any waits for the model (a bad one is a 400 now)
+            prompts = [(p, *raw_prompt(tokenizer, p)) for p in asked.prompts]
+            settings, seed = asked.settings_for_prompt(), app.seed()
+            answered = []
+            for i, (given, ids, text) in enumerate(prompts):
+                first = tokenizer.decode(ids[:1])
+                for j in range(asked.n):
+                    # as the client wrote it, so the input checks read what the Python API's would;
+                    # the line's bound lets a request in once: its later answers never get a 429 halfway
+                    chosen = choice_settings(settings, j, seed)
+                    submitted = asyncio.ensure_future(app.worker.submit_prompt(given, chosen, queued=i == j == 0))
+                    generation = await app.opened(request, submitted, asked.stream)
+                    if asked.stream:
+                        rid = completion_id()
+                        streamed = partial(
+                            events, rid=rid, asked=asked, given=given, prompt=text, first=first, seed=seed
+                        )
+                        return app.stream(
+                            submitted, generation, streamed, partial(openai_refused, rid=rid, request=asked)
+                        )
+                    assert generation is not None  # only a stream leaves the line early
+                    try:
+                        reply = await until_disconnect(request, generation.reply(strict=False))
+                    finally:
+                        generation.cancel()
+                    answered.append((text, first, reply))
+        except Exception as exc:
+            error = translate(exc)
+            app.metrics.record_status(error.status)
+            return error.response()
+        app.metrics.record_status(200)
+        return JSONResponse(completions_body(completion_id(), app.model_id, asked, answered))
+
+    def events(
+        generation: AsyncReplyStream,
+        rid: str,
+        asked: CompletionRequest,
+        given: str | tuple[int, ...],
+        prompt: str,
+        first: str,
+        seed: int,
+    ) -> AsyncIterator[str]:
+        """One prompt's stream: its ``n`` choices in turn (``prompt``: its text, echoed where asked)."""
+
+        def opening(index: int) -> list[dict[str, Any]]:
+            return [completion_chunk(rid, app.model_id, prompt, index=index)] if asked.echo else []
+
+        def piece(text: str, index: int) -> dict[str, Any]:
+            return completion_chunk(rid, app.model_id, text, index=index)
+
+        def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
+            logprobs = choice_logprobs(asked, reply, first)
+            return [completion_chunk(rid, app.model_id, "", finish_reason(reply), logprobs=logprobs, index=index)]
+
+        async def more(index: int) -> AsyncReplyStream | None:
+            if index >= asked.n:
+                return None
+            chosen = choice_settings(asked.settings_for_prompt(), index, seed)
+            return await app.worker.submit_prompt(given, chosen, queued=False)
+
+        def ending(replies: list[Reply]) -> list[dict[str, Any]]:
+            usage = usage_body(*replies)
+            return [completion_chunk(rid, app.model_id, None, usage=usage)] if asked.include_usage else []
+
+        return data_events(generation, opening, piece, closing, None, more, ending, app.settings.keepalive_s)
+
+    return [Route("/v1/completions", completions, methods=["POST"])]

@@ -1,17 +1,17 @@
 """The HTTP layer: a Starlette app that speaks OpenAI's chat-completions and Responses APIs, its
 legacy completions API, its embeddings API, and the rerank API of Jina's and Cohere's shape.
 
-Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON
-or SSE; the last in :mod:`.completions`), ``POST /v1/embeddings`` (with an embedding model beside the chat model), ``POST
-/v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``GET /v1/models`` (and
-``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
-/metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}``
-shape: 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415
-a compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
-moderation API judges texts by the policy's harm checks (:mod:`.moderations`). Ollama's
-API and Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
-:mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The
-model work is in :mod:`.worker`; this module only translates.
+Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON or
+SSE; the last in :mod:`.completions`), ``POST /v1/embeddings`` (with an embedding model beside the
+chat model), ``POST /v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``GET /v1/models``
+(and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
+/metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape:
+400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
+compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
+moderation API judges texts by the policy's harm checks (:mod:`.moderations`). Ollama's API and
+Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
+:mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The model
+work is in :mod:`.worker`; this module only translates.
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ def stored_routes(app: _App) -> list[Route]:
     async def input_tokens(request: Request) -> Response:
         """OpenAI's count of a response's input tokens (``client.responses.input_tokens.count``):
         the prompt the model would read for that body, tools and stored turns included; no turn on
-        the model. It was a 405: the path read as a response's id."""
+        the model."""
         try:
             authorize(request, app.settings)
             asked = app.parse_responses(await read_body(request, app.settings), app.settings.max_tokens)

@@ -465,7 +465,8 @@ class Assistant:
         if self.backend.renders_prompt:
             raise InvalidRequestError(
                 f"The {self.backend.name} backend applies its own chat template, so it cannot continue a raw "
-                "prompt; use chat() or answer().",
+                "prompt; send messages to answer instead (chat() or answer(); over HTTP /v1/chat/completions, "
+                "or /api/chat without raw).",
                 "prompt",
             )
         ids, text = raw_prompt(self.backend.tokenizer, prompt)

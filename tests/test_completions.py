@@ -118,8 +118,17 @@ def test_a_backend_that_renders_its_own_prompt_cannot_continue_one():
         name = "remote"
         renders_prompt = True
 
+    bot = Assistant(backend=Remote(), policy="none")
     with pytest.raises(InvalidRequestError, match="applies its own chat template"):
-        Assistant(backend=Remote(), policy="none").complete("Once upon a time")
+        bot.complete("Once upon a time")
+    # over HTTP the error names the routes that answer messages, not only Python's methods
+    client = TestClient(create_app(bot))
+    for path, body in [
+        ("/v1/completions", {"model": "m", "prompt": "Once upon a time"}),
+        ("/api/generate", {"model": "fake", "prompt": "Once upon a time", "raw": True, "stream": False}),
+    ]:
+        said = client.post(path, json=body)
+        assert said.status_code == 400 and "/v1/chat/completions" in said.text, (path, said.text)
 
 
 def test_prompt_logprobs_rate_every_token_after_the_first():

@@ -137,6 +137,10 @@ def test_raw_generate_continues_the_prompt_as_written():
         schema = {"type": "object", "properties": {"c": {"type": "string"}}, "required": ["c"]}
         constrained = client.generate(model="fake", prompt="JSON: ", raw=True, format=schema, stream=False)
         assert json.loads(constrained.response) == {"c": "blue"}
+        # raw is generate's: a chat that sends it is answered through its template, system prompt and all
+        raw_chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+        client._request_raw("POST", "/api/chat", json={"model": "fake", "messages": raw_chat, "raw": True})
+        assert "Be brief." in fake.tokenizer.decode(fake.requests[-1].prompt_ids)
         with pytest.raises(ollama.ResponseError, match="raw must be true or false"):
             client._request_raw("POST", "/api/generate", json={"model": "fake", "prompt": "x", "raw": "yes"})
 

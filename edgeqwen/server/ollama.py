@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -110,10 +111,13 @@ class _Ollama:
             "not_found_error",
         )
 
-    async def _answer(self, request: Request, parse: Callable[[Any], ChatRequest | None], field: str) -> Response:
+    async def _answer(
+        self, request: Request, parse: Callable[[Any], ChatRequest | None], field: str, reads_raw: bool = False
+    ) -> Response:
         """One chat or generate request: parsed, answered in turn, sent whole or as NDJSON lines;
-        ``field`` is where its text goes (chat's ``message``, generate's ``response``). Generate's
-        ``raw`` continues the prompt as written, with no template."""
+        ``field`` is where its text goes (chat's ``message``, generate's ``response``). ``reads_raw``
+        (generate): ``"raw": true`` continues the prompt as written, with no template; a chat has
+        no such field."""
         started = time.perf_counter()
         try:
             authorize(request, self.app.settings)
@@ -126,7 +130,7 @@ class _Ollama:
                 said = {"model": model, "created_at": iso_time(), **self._said(field, "")}
                 return JSONResponse({**said, "done": True, "done_reason": "load"})
             self._served(chat.model)
-            generation = await until_disconnect(request, self._submit(chat, raw=body.get("raw") is True))
+            generation = await until_disconnect(request, self._submit(chat, raw=reads_raw and body.get("raw") is True))
         except Exception as exc:
             return self._error(exc)
         if chat.stream:
@@ -203,7 +207,8 @@ class _Ollama:
         return await self._answer(request, parse, "message")
 
     async def generate(self, request: Request) -> Response:
-        return await self._answer(request, lambda body: generate_chat(body, self.app.settings.max_tokens), "response")
+        parse = partial(generate_chat, max_tokens=self.app.settings.max_tokens)
+        return await self._answer(request, parse, "response", reads_raw=True)
 
     async def embed(self, request: Request) -> Response:
         """``/api/embed`` (``input``) and the older ``/api/embeddings`` (``prompt``, one vector)."""

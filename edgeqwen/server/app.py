@@ -73,7 +73,6 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 log = logging.getLogger("edgeqwen.server")
-T = TypeVar("T")
 C = TypeVar("C", bound=ChatRequest)
 
 

@@ -141,8 +141,9 @@ def test_raw_generate_continues_the_prompt_as_written():
         raw_chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
         client._request_raw("POST", "/api/chat", json={"model": "fake", "messages": raw_chat, "raw": True})
         assert "Be brief." in fake.tokenizer.decode(fake.requests[-1].prompt_ids)
-        with pytest.raises(ollama.ResponseError, match="raw must be true or false"):
-            client._request_raw("POST", "/api/generate", json={"model": "fake", "prompt": "x", "raw": "yes"})
+        for not_bool in ("yes", 1, 0):  # 1 was taken as raw, then answered through the template
+            with pytest.raises(ollama.ResponseError, match="raw must be true or false"):
+                client._request_raw("POST", "/api/generate", json={"model": "fake", "prompt": "x", "raw": not_bool})
 
 
 def test_the_policy_answers_for_a_refused_prompt():

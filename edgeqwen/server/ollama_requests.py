@@ -130,7 +130,7 @@ def generate_chat(body: Any, max_tokens: int) -> ChatRequest | None:
         if body.get(name):
             raise RequestError(f"{name} is not supported: {why}.", name)
     raw = body.get("raw")
-    if raw not in (None, True, False):
+    if raw is not None and not isinstance(raw, bool):  # 1 == True: `in (True, False)` took 1 and 0
         raise RequestError(f"raw must be true or false, got {raw!r}.", "raw")
     for name, why in _NOT_RAW.items() if raw else ():
         if body.get(name) not in (None, False, ""):

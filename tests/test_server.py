@@ -617,6 +617,28 @@ def test_a_model_is_retrieved_by_its_id_and_another_id_is_404(server):
         assert repr(other) in body["message"] and "'qwen2-int4'" in body["message"]
 
 
+def test_a_base_url_without_v1_or_with_one_too_many_is_named(server):
+    # the 404 listed every route and left the client's mistake to be found in it: OpenAI's clients
+    # want ".../v1", Anthropic's and Ollama's add it themselves (/v1/v1/messages, /v1/api/chat)
+    bare = server.url
+    missing = openai.OpenAI(base_url=bare, api_key="none", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as err:
+        missing.chat.completions.create(model="m", messages=HELLO, max_tokens=3)
+    said = err.value.body["message"]
+    assert f"POST /v1/chat/completions is served: set the client's base URL to {bare}/v1." in said
+    assert "set the client's base URL to" in httpx.get(f"{bare}/models").json()["error"]["message"]
+    twice = httpx.post(f"{bare}/v1/v1/messages", json={})
+    assert f"POST /v1/messages is served: set the client's base URL to {bare}." in twice.json()["error"]["message"]
+    # Ollama's clients read its own shape, {"error": "..."}
+    ollama = httpx.post(f"{bare}/v1/api/chat", json={})
+    assert ollama.status_code == 404
+    assert f"POST /api/chat is served: set the client's base URL to {bare}." in ollama.json()["error"]
+    # what is served nowhere gets no advice; a method the near route does not take neither
+    for method, path in (("POST", "/v1/images/generations"), ("POST", "/models"), ("GET", "/v1/v1/messages")):
+        said = httpx.request(method, f"{bare}{path}").json()["error"]["message"]
+        assert "base URL" not in said and "This server has POST /v1/chat/completions" in said
+
+
 def test_parallel_tool_calls_false_returns_one_call():
     """The option promises at most one call; it was ignored, and a model that wrote two returned two."""
     from starlette.testclient import TestClient

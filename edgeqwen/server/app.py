@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..turns import answer_room
@@ -368,6 +368,19 @@ class _App:
         )
 
 
+def _served_elsewhere(request: Request) -> tuple[str, str] | None:
+    """The served path a client meant, and the base URL that reaches it, when its base URL lacks
+    ``/v1`` or has one too many: OpenAI's clients want ``.../v1``; Anthropic's and Ollama's add
+    ``/v1`` or ``/api`` themselves and want the bare address (``/v1/v1/messages``, ``/v1/api/chat``)."""
+    path = request.url.path
+    bare = str(request.base_url).rstrip("/")
+    for near, base in ((f"/v1{path}", f"{bare}/v1"), (path.removeprefix("/v1"), bare)):
+        scope = {**request.scope, "path": near}
+        if near != path and any(r.matches(scope)[0] is Match.FULL for r in request.app.routes if isinstance(r, Route)):
+            return near, base
+    return None
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     if status == 404:
@@ -377,7 +390,12 @@ async def _not_found(request: Request, exc: Exception) -> Response:
             for r in request.app.routes
             if isinstance(r, Route)
         )
-        message = f"No route {request.method} {request.url.path}. This server has {served}."
+        message = f"No route {request.method} {request.url.path}. "
+        if meant := _served_elsewhere(request):
+            message += f"{request.method} {meant[0]} is served: set the client's base URL to {meant[1]}. "
+        message += f"This server has {served}."
+        if request.url.path.startswith(("/api/", "/v1/api/")):  # Ollama's clients show its shape's text
+            return JSONResponse({"error": message}, status_code=404)
     elif status == 405 and (allowed := (getattr(exc, "headers", None) or {}).get("Allow")):
         message = f"{request.method} is not allowed on {request.url.path}: use {allowed}."
     else:

@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .errors import GenerationCancelled, InvalidRequestError, StructuredOutputError
 from .message_dicts import MessageLike
@@ -38,14 +38,15 @@ __all__ = ["AsyncAssistant", "AsyncReplyStream"]
 log = logging.getLogger("edgeqwen")
 
 _State = Literal["waiting", "running", "ended"]
+T = TypeVar("T")
 
 
-def _resolve(done: concurrent.futures.Future[None], failure: BaseException | None) -> None:
+def _resolve(done: concurrent.futures.Future[Any], failure: BaseException | None, result: Any = None) -> None:
     """Hand a job's outcome to the task awaiting it, unless that task was cancelled meanwhile."""
     if not done.set_running_or_notify_cancel():
         return
     if failure is None:
-        done.set_result(None)
+        done.set_result(result)
     else:
         done.set_exception(failure)
 
@@ -380,25 +381,31 @@ class AsyncAssistant:
     async def reset(self, system: str | None = None) -> None:
         """Forget the conversation (and optionally set a new system prompt), after the answers
         already asked for."""
-        job = _Job(self)
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        await self.in_turn(lambda assistant: assistant.reset(system))
 
-        def reset() -> None:
-            if not job.begin():
+    async def in_turn(self, job: Callable[[Assistant], T]) -> T:
+        """``job(assistant)``'s result, run on the model thread after the answers already asked
+        for: work that uses the model (or a model loaded beside it, such as a guard model) outside
+        an answer. Cancelled while it waits, it is dropped; running, it finishes."""
+        turn = _Job(self)
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not turn.begin():
                 return
-            failure: BaseException | None = None
+            result, failure = None, None
             try:
-                self.assistant.reset(system)
+                result = job(self.assistant)
             except BaseException as exc:
                 failure = exc
-            job.end()
-            _resolve(done, failure)
+            turn.end()
+            _resolve(done, failure, result)
 
-        self._submit(reset)
+        self._submit(run)
         try:
-            await asyncio.wrap_future(done)
+            return await asyncio.wrap_future(done)
         except asyncio.CancelledError:
-            job.cancel()  # still waiting: dropped (running, it is done in a moment)
+            turn.cancel()  # still waiting: dropped (running, it is done in a moment)
             raise
 
     # -- closing ---------------------------------------------------------------------------------

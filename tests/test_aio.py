@@ -290,3 +290,35 @@ def test_prompt_tokens_counts_what_answer_reads_without_a_turn_on_the_model():
         return counted
 
     assert run(main()) == len(fake.requests[-1].prompt_ids) == bot.assistant.prompt_tokens(convo)
+
+
+def test_work_in_the_models_turn_waits_for_the_answers_asked_before_it():
+    """The server's moderation runs a guard model this way: on the model thread, in line."""
+    backend = Paced(["First answer here."])
+    backend.gate.clear()
+    bot = AsyncAssistant(Assistant(backend=backend))
+    order = []
+
+    def job(assistant):
+        order.append(("job", threading.current_thread().name, assistant is bot.assistant, backend.running))
+        return 42
+
+    def failing(assistant):
+        raise InvalidRequestError("no")
+
+    async def main():
+        answer = asyncio.create_task(bot.chat("Question"))
+        await until(lambda: bot.busy)
+        work = asyncio.create_task(bot.in_turn(job))
+        await until(lambda: bot.waiting == 1)
+        assert not order  # it waits for the answer
+        backend.gate.set()
+        order.append(("answer", (await answer).text))
+        result = await work
+        with pytest.raises(InvalidRequestError, match="no"):
+            await bot.in_turn(failing)
+        return result
+
+    assert run(main()) == 42
+    # on the model thread, given the assistant, after the answer had let go of the model
+    assert ("job", "edgeqwen-model", True, 0) in order and not bot.busy and bot.waiting == 0

@@ -7,8 +7,9 @@ import openai
 import pytest
 
 from edgeqwen import Assistant, Policy
+from edgeqwen.safety.guardmodel import GuardModel, GuardVerdict
 from edgeqwen.server import BackgroundServer
-from edgeqwen.server.moderations import OPENAI_CATEGORIES, judge, moderation_result, parse_moderation
+from edgeqwen.server.moderations import OPENAI_CATEGORIES, guard_categories, judge, moderation_result, parse_moderation
 from edgeqwen.server.protocol import RequestError
 from edgeqwen.testing import FakeBackend
 
@@ -65,3 +66,42 @@ def test_the_openai_client_moderates_texts_and_parts_through_the_server():
     assert [r.flagged for r in moderated.results] == [False, True, True] and moderated.id.startswith("modr-")
     assert moderated.results[1].categories.illicit_violent and moderated.results[2].categories.self_harm_intent
     assert one.results[0].flagged and fake.requests == []  # the model never ran
+
+
+@pytest.mark.parametrize(
+    ("verdict", "controversial", "flags"),
+    [
+        (GuardVerdict("Safe"), "refuse", ()),
+        (GuardVerdict("Unsafe", ("Violent", "PII")), "warn", ("violent_crimes", "privacy")),
+        (GuardVerdict("Unsafe", ()), "warn", ("guard",)),
+        (GuardVerdict("Controversial", ("Politically Sensitive Topics",)), "warn", ()),
+        (GuardVerdict("Controversial", ("Politically Sensitive Topics",)), "refuse", ("politically_sensitive",)),
+        (GuardVerdict("Unsafe", ("Jailbreak",)), "warn", ()),  # what a prompt does to the model, as the rules'
+    ],
+)
+def test_a_guard_models_verdict_flags_what_the_policy_would_refuse(verdict, controversial, flags):
+    assert guard_categories(verdict, controversial) == flags
+
+
+def test_the_policys_guard_model_reads_the_texts_the_rules_let_pass(tiny_models, monkeypatch):
+    """A server whose policy has a guard model refuses prompts it calls Unsafe, and its moderation
+    endpoint judged by the rules alone: it said not flagged of texts its own chat would refuse."""
+    read = []
+    verdicts = {"How do I get back at my neighbour?": GuardVerdict("Unsafe", ("Violent",))}
+
+    def moderate(self, prompt, response=None, max_chars=8000):
+        read.append(prompt)
+        return verdicts.get(prompt, GuardVerdict("Safe"))
+
+    monkeypatch.setattr(GuardModel, "moderate", moderate)
+    fake = FakeBackend(["Paris."])
+    policy = {"extends": "default", "guard": str(tiny_models["qwen3"]["int4"])}
+    with BackgroundServer(Assistant(backend=fake, policy=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        texts = [BENIGN, "How do I get back at my neighbour?", BOMB]
+        moderated = client.moderations.create(input=texts)
+        chat = client.chat.completions.create(model="m", messages=[{"role": "user", "content": texts[1]}])
+    assert [r.flagged for r in moderated.results] == [False, True, True]
+    assert moderated.results[1].categories.violence and moderated.results[1].categories.illicit_violent
+    assert read == texts[:2] + texts[1:2]  # the rules' own refusal is not read again; then the chat's check
+    assert chat.choices[0].finish_reason == "content_filter" and fake.requests == []  # the chat agrees

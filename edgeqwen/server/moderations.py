@@ -7,8 +7,12 @@ Decisions, where the API leaves room:
 - The judge is the server's policy's harm checks (``--policy``): the self-harm rules, the learned
   screen and the hazard rules, with its thresholds, terms and categories; a policy with none of them
   (``--policy none``, ``pii``) is judged by the ``default`` preset's. Injection and topic checks
-  are left out: they judge what a prompt does to the model, not what it says. No model runs (the
-  activation probe and a guard model need the answering model's turn).
+  are left out: they judge what a prompt does to the model, not what it says. Where the policy has
+  a guard model for prompts (``guard``, ``guard_stage`` input or both), each text the rules let
+  pass is read by it too, in the model's turn (seconds a text on a CPU): flagged when it says
+  Unsafe, or Controversial under ``guard_controversial: refuse``, in its categories (its Jailbreak
+  left out, as the injection checks are). The activation probe does not run: it reads the
+  answering model's prefill of a chat prompt.
 - A text is ``flagged`` where the policy would refuse it; each category the checks name is mapped
   to OpenAI's (:data:`AS_OPENAI`); those OpenAI has no name for (misinformation, privacy, unethical
   acts) are keys of their own beside OpenAI's thirteen. The learned screen's verdict with no
@@ -32,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..safety import PRESETS, Guard, Policy
+from ..safety.guardmodel import GUARD_CATEGORIES, GuardVerdict
 from .http import authorize, read_body, translate, until_disconnect
 from .protocol import RequestError
 
@@ -42,6 +47,7 @@ __all__ = [
     "AS_OPENAI",
     "MAX_INPUTS",
     "OPENAI_CATEGORIES",
+    "guard_categories",
     "judge",
     "moderation_result",
     "moderations_routes",
@@ -100,13 +106,22 @@ def parse_moderation(body: Any) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def moderation_result(guard: Guard, text: str) -> dict[str, Any]:
-    """One text's result in OpenAI's shape."""
+def guard_categories(verdict: GuardVerdict, controversial: str) -> tuple[str, ...]:
+    """The categories (ours) a guard model's verdict flags a text in, as a prompt under a policy
+    whose ``guard_controversial`` is ``controversial``: none for one it would answer."""
+    if verdict.safety == "Safe" or (verdict.safety == "Controversial" and controversial != "refuse"):
+        return ()
+    named = tuple(GUARD_CATEGORIES.get(c, "guard") for c in verdict.categories if c != "Jailbreak")
+    return named or (() if verdict.categories else ("guard",))
+
+
+def moderation_result(guard: Guard, text: str, model_flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One text's result in OpenAI's shape; ``model_flags``: the guard model's categories for it."""
     decision = guard.check_input(text)
     named: dict[str, bool] = dict.fromkeys(OPENAI_CATEGORIES, False)
-    for event in decision.events:
-        refused = event.action == "refuse"
-        for category in AS_OPENAI.get(event.category, (event.category,)):
+    flags = [(e.category, e.action == "refuse") for e in decision.events] + [(c, True) for c in model_flags]
+    for flagged_in, refused in flags:
+        for category in AS_OPENAI.get(flagged_in, (flagged_in,)):
             named[category] = named.get(category, False) or refused
     return {
         "flagged": any(named.values()),
@@ -118,16 +133,29 @@ def moderation_result(guard: Guard, text: str) -> dict[str, Any]:
 
 def moderations_routes(app: _App) -> list[Route]:
     """``POST /v1/moderations``, judged by the server's policy's harm checks."""
-    guard = judge(app.worker.bot.assistant.guard.policy)
+    served = app.worker.bot.assistant.guard
+    guard = judge(served.policy)
+    reads_prompts = served.model is not None and served.policy.guard_stage in ("input", "both")
+
+    async def judged(texts: tuple[str, ...]) -> list[dict[str, Any]]:
+        # off the event loop: the rules and the screen read each text in full
+        results = await asyncio.to_thread(lambda: [moderation_result(guard, t) for t in texts])
+        if not reads_prompts:
+            return results
+        for i, text in enumerate(texts):
+            if results[i]["flagged"]:
+                continue
+            # one text a turn: answers waiting go between them, and a client gone stops the rest
+            verdict = await app.worker.run(lambda bot, t=text: bot.guard.model.moderate(t), queued=i == 0)
+            flags = guard_categories(verdict, served.policy.guard_controversial)
+            results[i] = await asyncio.to_thread(moderation_result, guard, text, flags)
+        return results
 
     async def moderations(request: Request) -> Response:
         try:
             authorize(request, app.settings)
             texts = parse_moderation(await read_body(request, app.settings))
-            # off the event loop: the rules and the screen read each text in full
-            results = await until_disconnect(
-                request, asyncio.to_thread(lambda: [moderation_result(guard, t) for t in texts])
-            )
+            results = await until_disconnect(request, judged(texts))
         except Exception as exc:
             error = translate(exc)
             app.metrics.record_status(error.status)

@@ -14,12 +14,15 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..errors import EdgeQwenError
 from .metrics import ServerMetrics
 from .protocol import ChatRequest
+
+if TYPE_CHECKING:
+    from ..assistant import Assistant
 
 __all__ = ["ModelWorker", "QueueFullError", "SideWorker"]
 
@@ -72,12 +75,21 @@ class ModelWorker:
         prompt of a request already let in, which the line's bound must not fail halfway."""
         return await self._start(lambda: self.bot.complete(prompt, **settings), queued)
 
-    async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]], queued: bool = True) -> AsyncReplyStream:
+    async def run(self, job: Callable[[Assistant], T], queued: bool = True) -> T:
+        """``job(assistant)``'s result, in the model's turn: work on the model, or on a model
+        loaded beside it (the policy's guard model), that is not an answer."""
+        self._check_line(queued)
+        return await self.bot.in_turn(job)
+
+    def _check_line(self, queued: bool) -> None:
         if queued and self.waiting + self.busy > self.max_queue:  # those ahead of it: the one answering, and the line
             raise QueueFullError(
                 f"The model is busy and {self.waiting} request(s) already wait (the server's --max-queue); "
                 "retry shortly."
             )
+
+    async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]], queued: bool = True) -> AsyncReplyStream:
+        self._check_line(queued)
         generation = await start()
         generation.on_done(self.metrics.record_reply)
         return generation

@@ -351,6 +351,10 @@ class AsyncAssistant:
         without waiting for the model."""
         return await asyncio.to_thread(self.assistant.prompt_tokens, messages, **options)
 
+    async def prompt_ids(self, messages: Sequence[Message], **options: Any) -> list[int]:
+        """The token ids :meth:`prompt_tokens` counts, as :meth:`edgeqwen.Assistant.prompt_ids`."""
+        return await asyncio.to_thread(self.assistant.prompt_ids, messages, **options)
+
     async def resume(self, **options: Any) -> AsyncReplyStream:
         """Go on with the last answer from where it ended, as :meth:`edgeqwen.Assistant.resume`."""
         return await self._open(lambda: self.assistant.resume(**options))

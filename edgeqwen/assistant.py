@@ -273,8 +273,18 @@ class Assistant:
         """How many tokens the model would read to :meth:`answer` ``messages``: the whole prompt,
         the system prompt with the policy's rules and the tools included (what Anthropic's
         ``count_tokens`` says). Nothing is run or dropped to fit."""
+        return len(self.prompt_ids(messages, tools=tools, enable_thinking=enable_thinking))
+
+    def prompt_ids(
+        self,
+        messages: Sequence[MessageLike],
+        *,
+        tools: Sequence[Tool] | None = None,
+        enable_thinking: bool | None = None,
+    ) -> list[int]:
+        """The token ids :meth:`prompt_tokens` counts."""
         turn = self._given(messages, tools)
-        return len(self._encode(turn, turn.history, self._thinking(enable_thinking)))
+        return self._encode(turn, turn.history, self._thinking(enable_thinking))
 
     def _given(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None, truncate: bool = True) -> Turn:
         """A caller-kept conversation's turn: this assistant's system prompt and tools where it gives none."""

@@ -104,6 +104,11 @@ class Tokenizer:
             at = m.end()
         return ids + self.encode(text[at:])
 
+    def piece(self, token: int) -> str:
+        """The vocabulary's string for ``token`` (``"Ġthe"`` in a byte-level vocabulary; a control
+        token's own text), as Hugging Face's ``convert_ids_to_tokens`` gives it."""
+        return self._tok.id_to_token(token) or ""
+
     def token_bytes(self, token: int) -> bytes:
         cached = self._bytes.get(token)
         if cached is not None:

@@ -312,6 +312,9 @@ WHOLE_BODIES = {
         "instruction": "i",
     },
     "moderations": {"model": "omni-moderation-latest", "input": ["a", {"type": "text", "text": "b"}]},
+    "tokenize": {"model": "m", "prompt": "a", "add_special_tokens": True, "return_token_strs": True},
+    "tokenize-chat": {"messages": [{"role": "user", "content": "a"}], "tools": [_TOOL], "add_generation_prompt": True},
+    "detokenize": {"model": "m", "tokens": [1, 2, 3]},
 }
 JSON_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4), st.just("\ud800"),
@@ -345,6 +348,10 @@ def _parsers():
     from edgeqwen.server.ollama_requests import openai_chat
     from edgeqwen.server.rerank import parse_rerank_request
     from edgeqwen.server.responses import parse_responses_request
+    from edgeqwen.server.tokenize import detokenized, parse_tokenize
+    from edgeqwen.testing import FakeBackend
+
+    tokenizer = FakeBackend().tokenizer
 
     return {
         "chat": parse_chat_request,
@@ -355,6 +362,9 @@ def _parsers():
         "embeddings": lambda body, _: parse_embeddings_request(body),
         "rerank": lambda body, _: parse_rerank_request(body),
         "moderations": lambda body, _: parse_moderation(body),
+        "tokenize": lambda body, _: parse_tokenize(body),
+        "tokenize-chat": lambda body, _: parse_tokenize(body),
+        "detokenize": lambda body, _: detokenized(tokenizer, body),
     }
 
 

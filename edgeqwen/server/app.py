@@ -8,7 +8,8 @@ chat model), ``POST /v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape:
 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
 compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
-moderation API judges texts by the policy's harm checks (:mod:`.moderations`). Ollama's API and
+moderation API judges texts by the policy's harm checks (:mod:`.moderations`); ``/tokenize`` and
+``/detokenize`` are vLLM's and llama.cpp's (:mod:`.tokenize`). Ollama's API and
 Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
 :mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The model
 work is in :mod:`.worker`; this module only translates.
@@ -63,6 +64,7 @@ from .response_events import ResponseEvents, response_body, response_id
 from .responses import ResponsesRequest, parse_responses_request
 from .settings import Cors, ServerSettings
 from .stored import ResponseStore, stored_routes
+from .tokenize import tokenize_routes
 from .worker import ModelWorker
 
 if TYPE_CHECKING:
@@ -427,6 +429,7 @@ def create_app(
         *completions_routes(state),
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
+        *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),

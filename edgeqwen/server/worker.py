@@ -60,8 +60,12 @@ class ModelWorker:
     async def prompt_tokens(self, request: ChatRequest) -> int:
         """How many tokens :meth:`submit` would have the model read for ``request`` (Anthropic's
         ``count_tokens``): no turn on the model."""
+        return len(await self.prompt_ids(request))
+
+    async def prompt_ids(self, request: ChatRequest) -> list[int]:
+        """The token ids :meth:`prompt_tokens` counts (``/tokenize`` of a chat)."""
         kwargs = self._kwargs(request)
-        return await self.bot.prompt_tokens(
+        return await self.bot.prompt_ids(
             request.messages, tools=kwargs["tools"], enable_thinking=kwargs["enable_thinking"]
         )
 

@@ -1,0 +1,165 @@
+"""The tokenizer over HTTP: ``POST /tokenize`` and ``POST /detokenize``, in the shapes vLLM's and
+llama.cpp's servers give them. Front-ends that build their own prompts (SillyTavern's vLLM and
+llama.cpp connections, prompt tools) count and trim with them before they send a prompt.
+
+Decisions, where the two APIs leave room:
+- One route answers both shapes. ``prompt`` (vLLM) or ``content`` (llama.cpp): a raw prompt,
+  tokenized exactly as ``/v1/completions`` reads it (control tokens written out are those
+  tokens); ``messages`` (vLLM's chat form): what ``/v1/chat/completions`` would have the model
+  read for them, the policy's system rules and the ``tools`` included, as Anthropic's
+  ``count_tokens`` counts. The answer holds both servers' keys: ``tokens``, ``count`` and
+  ``max_model_len``; ``token_strs`` with ``return_token_strs`` (the vocabulary's strings);
+  ``tokens`` as ``{"id", "piece"}`` objects with llama.cpp's ``with_pieces`` (the text of each).
+- No special token is added to a raw prompt: Qwen's tokenizers have no BOS, and
+  ``/v1/completions`` adds none, so ``add_special_tokens`` / ``add_special`` are read as
+  booleans and change nothing. ``add_generation_prompt: false`` is refused: the prompt the model
+  reads always opens the answer.
+- ``/detokenize``'s text is under both servers' keys, ``prompt`` and ``content``; control tokens
+  are written out, so the text tokenized again as a prompt gives the same ids.
+- A server answering through another (``--base-url``) refuses both: its token ids are that
+  server's, which this one only estimates.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import InvalidRequestError
+from ..turns import raw_prompt
+from .http import authorize, read_body, translate, until_disconnect
+from .protocol import ChatRequest, RequestError, parse_chat_request
+
+if TYPE_CHECKING:
+    from ..tokenizer import Tokenizer
+    from .app import _App
+
+__all__ = ["detokenized", "parse_tokenize", "pieces_of", "tokenize_routes"]
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if value is not None and not isinstance(value, bool):
+        raise RequestError(f"{name} must be true or false, got {value!r:.40}.", name)
+    return default if value is None else value
+
+
+def parse_tokenize(body: Any) -> str | ChatRequest:
+    """What a ``/tokenize`` body asks to tokenize: a raw prompt (``prompt`` or ``content``), or a
+    chat (``messages``) as the chat route reads it."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with prompt, content or messages.")
+    given = [k for k in ("prompt", "content", "messages") if body.get(k) is not None]
+    if len(given) != 1:
+        raise RequestError(
+            "Send one of prompt (text, as /v1/completions reads it), content (the same, llama.cpp's name) or "
+            f"messages (a chat, as /v1/chat/completions reads it); got {', '.join(given) or 'none'}.",
+            given[-1] if given else "prompt",
+        )
+    for name in ("add_special_tokens", "add_special", "return_token_strs", "with_pieces", "parse_special"):
+        _flag(body, name, False)
+    if given[0] == "messages":
+        if not _flag(body, "add_generation_prompt", True):
+            raise RequestError(
+                "add_generation_prompt false is not supported: the prompt the model reads always opens its answer.",
+                "add_generation_prompt",
+            )
+        return parse_chat_request({k: v for k, v in body.items() if k != "add_generation_prompt"}, 1 << 30)
+    text = body[given[0]]
+    if not isinstance(text, str):  # vLLM's form takes one prompt; token ids are already tokens
+        raise RequestError(f"{given[0]} must be a text.", given[0])
+    if not _flag(body, "parse_special", True):
+        raise RequestError(
+            "parse_special false is not supported: a prompt's control tokens written out are those tokens, "
+            "as /v1/completions reads them.",
+            "parse_special",
+        )
+    return text
+
+
+def pieces_of(tokenizer: Tokenizer, ids: list[int]) -> list[dict[str, Any]]:
+    """llama.cpp's ``with_pieces``: each token's text, or its bytes where they are not whole UTF-8."""
+    out: list[dict[str, Any]] = []
+    for i in ids:
+        raw = tokenizer.token_bytes(i) if i not in tokenizer.special_ids else tokenizer.piece(i).encode()
+        try:
+            out.append({"id": i, "piece": raw.decode("utf-8")})
+        except UnicodeDecodeError:
+            out.append({"id": i, "piece": list(raw)})
+    return out
+
+
+def detokenized(tokenizer: Tokenizer, body: Any) -> str:
+    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out."""
+    if not isinstance(body, dict) or "tokens" not in body:
+        raise RequestError("The request body must be a JSON object with tokens (a list of token ids).")
+    tokens = body["tokens"]
+    if not isinstance(tokens, list):
+        raise RequestError("tokens must be a list of token ids.", "tokens")
+    if not tokens:
+        return ""
+    try:
+        ids, _ = raw_prompt(tokenizer, tokens)
+    except InvalidRequestError as exc:  # it names prompt[i]; this API calls them tokens
+        raise RequestError(str(exc).replace("prompt[", "tokens["), "tokens") from exc
+    text, run = [], []
+    for i in ids:
+        if i in tokenizer.special_ids:
+            text += [tokenizer.decode(run), tokenizer.piece(i)]
+            run = []
+        else:
+            run.append(i)
+    return "".join(text) + tokenizer.decode(run)
+
+
+def tokenize_routes(app: _App) -> list[Route]:
+    """``POST /tokenize`` and ``POST /detokenize`` on the served model's tokenizer."""
+    backend = app.bot_backend
+
+    def refuse_remote() -> None:
+        if backend.remote:
+            raise RequestError(
+                "This server answers through another server (--base-url), whose token ids it only estimates: "
+                "ask that server's /tokenize."
+            )
+
+    def failed(exc: Exception) -> Response:
+        error = translate(exc)
+        app.metrics.record_status(error.status)
+        return error.response()
+
+    async def tokenize(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            body = await read_body(request, app.settings)
+            refuse_remote()
+            asked = parse_tokenize(body)
+            if isinstance(asked, ChatRequest):
+                ids = await until_disconnect(request, app.worker.prompt_ids(asked))
+            else:
+                ids = raw_prompt(backend.tokenizer, asked)[0] if asked else []
+        except Exception as exc:
+            return failed(exc)
+        app.metrics.record_status(200)
+        answer: dict[str, Any] = {"count": len(ids), "max_model_len": backend.context_length, "tokens": ids}
+        if body.get("return_token_strs"):
+            answer["token_strs"] = [backend.tokenizer.piece(i) for i in ids]
+        if body.get("with_pieces"):
+            answer["tokens"] = pieces_of(backend.tokenizer, ids)
+        return JSONResponse(answer)
+
+    async def detokenize(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            body = await read_body(request, app.settings)
+            refuse_remote()
+            text = detokenized(backend.tokenizer, body)
+        except Exception as exc:
+            return failed(exc)
+        app.metrics.record_status(200)
+        return JSONResponse({"prompt": text, "content": text})
+
+    return [Route("/tokenize", tokenize, methods=["POST"]), Route("/detokenize", detokenize, methods=["POST"])]

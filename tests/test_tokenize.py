@@ -1,0 +1,107 @@
+"""``/tokenize`` and ``/detokenize`` (vLLM's and llama.cpp's shapes) on the tiny Qwen2 model: the
+ids are those the completions and chat routes read, and text comes back as it went in."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import httpx
+import openai
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeqwen import Assistant
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.server import BackgroundServer, ServerSettings
+from edgeqwen.server.protocol import RequestError
+from edgeqwen.server.tokenize import detokenized, parse_tokenize
+from edgeqwen.testing import FakeBackend
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there!"}]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_models):
+    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    with BackgroundServer(Assistant(backend=backend, policy="default"), ServerSettings(max_tokens=8)) as srv:
+        yield srv
+
+
+def test_the_ids_are_what_the_completions_and_chat_routes_read(server, backend):
+    api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    asked = httpx.post(f"{server.url}/tokenize", json={"model": "m", "prompt": prompt}).json()
+    done = api.completions.create(model="m", prompt=prompt, max_tokens=1)
+    assert asked["count"] == len(asked["tokens"]) == done.usage.prompt_tokens
+    assert asked["tokens"][0] == backend.tokenizer.token_id("<|im_start|>")  # written out: the control token
+    assert asked["max_model_len"] == 512 and "token_strs" not in asked
+    chat = httpx.post(f"{server.url}/tokenize", json={"model": "m", "messages": CHAT}).json()
+    answered = api.chat.completions.create(model="m", messages=CHAT, max_tokens=1)
+    assert chat["count"] == answered.usage.prompt_tokens  # the policy's system rules included
+    with_tools = httpx.post(
+        f"{server.url}/tokenize",
+        json={"messages": CHAT, "tools": [{"type": "function", "function": {"name": "get_time", "parameters": {}}}]},
+    ).json()
+    assert with_tools["count"] > chat["count"]
+
+
+def test_llama_cpp_shapes_and_a_round_trip(server, backend):
+    text = "Héllo <|im_end|> wörld 🙂"
+    ids = httpx.post(f"{server.url}/tokenize", json={"content": text}).json()["tokens"]
+    assert backend.tokenizer.token_id("<|im_end|>") in ids
+    pieces = httpx.post(f"{server.url}/tokenize", json={"content": text, "with_pieces": True}).json()["tokens"]
+    assert [p["id"] for p in pieces] == ids
+    joined = b"".join(bytes(p["piece"]) if isinstance(p["piece"], list) else p["piece"].encode() for p in pieces)
+    assert joined.decode() == text  # a piece that is not whole UTF-8 comes as its bytes
+    strs = httpx.post(f"{server.url}/tokenize", json={"prompt": text, "return_token_strs": True}).json()
+    assert len(strs["token_strs"]) == len(ids) and "<|im_end|>" in strs["token_strs"]
+    back = httpx.post(f"{server.url}/detokenize", json={"tokens": ids}).json()
+    assert back == {"prompt": text, "content": text}
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        ([], None, "JSON object"),
+        ({}, "prompt", "got none"),
+        ({"prompt": "a", "messages": CHAT}, "messages", "got prompt, messages"),
+        ({"prompt": [1, 2]}, "prompt", "must be a text"),
+        ({"content": "a", "with_pieces": "yes"}, "with_pieces", "true or false"),
+        ({"messages": CHAT, "add_generation_prompt": False}, "add_generation_prompt", "always opens"),
+        ({"content": "a", "parse_special": False}, "parse_special", "not supported"),
+    ],
+)
+def test_a_body_it_cannot_read_is_named(body, param, says):
+    with pytest.raises(RequestError, match=says) as err:
+        parse_tokenize(body)
+    assert err.value.param == param
+
+
+def test_bad_token_ids_are_named_over_http(server):
+    for tokens, says in (([1, 10**9], "tokens[1] must be a token id"), ("12", "must be a list"), ([True], "tokens[0]")):
+        answer = httpx.post(f"{server.url}/detokenize", json={"tokens": tokens})
+        assert answer.status_code == 400 and says in answer.json()["error"]["message"], tokens
+    assert httpx.post(f"{server.url}/detokenize", json={"tokens": []}).json()["content"] == ""
+    assert httpx.post(f"{server.url}/tokenize", json={"prompt": ""}).json()["tokens"] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.just("cafe\u0301 <|im_start|>"))
+def test_any_text_comes_back_from_its_ids(backend, text):
+    ids = backend.tokenizer.encode_controls(parse_tokenize({"prompt": text}))
+    # as the model reads it: Qwen's tokenizer composes characters (NFC) first
+    assert detokenized(backend.tokenizer, {"tokens": ids}) == unicodedata.normalize("NFC", text)
+
+
+def test_a_server_answering_through_another_refuses():
+    remote = FakeBackend(["hi"])
+    remote.remote = True
+    with BackgroundServer(Assistant(backend=remote, policy="none")) as srv:
+        for path, body in (("/tokenize", {"prompt": "a"}), ("/detokenize", {"tokens": [1]})):
+            answer = httpx.post(f"{srv.url}{path}", json=body)
+            assert answer.status_code == 400 and "ask that server's /tokenize" in answer.json()["error"]["message"]

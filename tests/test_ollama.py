@@ -19,7 +19,7 @@ from edgeqwen import Assistant, Embedder
 from edgeqwen.server import BackgroundServer
 from edgeqwen.server.ollama import OLLAMA_API_VERSION
 from edgeqwen.server.ollama_requests import openai_chat
-from edgeqwen.server.protocol import RequestError
+from edgeqwen.server.protocol import RequestError, parse_chat_request
 from edgeqwen.testing import FakeBackend
 
 HI = [{"role": "user", "content": "Hello!"}]
@@ -77,6 +77,18 @@ def test_num_predict_cuts_the_answer_and_load_options_are_taken():
     with serving(["one two three four five six seven eight nine ten"]) as client:
         cut = client.chat(model="fake", messages=HI, stream=False, options={"num_predict": 3, "num_ctx": 8192})
     assert cut.done_reason == "length" and cut.eval_count == 3
+
+
+def test_seed_minus_one_is_no_seed_and_another_negative_seed_is_a_seed():
+    """Ollama's default options hold seed -1 ("random", as llama.cpp reads it): a client that sends
+    them whole got a 400; OpenAI and vLLM take a negative seed as a seed, and so did we not."""
+    with serving(["Paris."] * 2) as client:
+        said = client.chat(model="fake", messages=HI, stream=False, options={"seed": -1, "temperature": 0.8})
+    assert said.message.content == "Paris."
+    assert "seed" not in openai_chat({"model": "m", "messages": HI, "options": {"seed": -1}}, 8).settings
+    assert openai_chat({"model": "m", "messages": HI, "options": {"seed": -5}}, 8).settings["seed"] == 2**64 - 5
+    assert parse_chat_request({"messages": HI, "seed": -1}, 8).settings.get("seed") is None
+    assert parse_chat_request({"messages": HI, "seed": 7}, 8).settings["seed"] == 7
 
 
 def test_a_tool_call_comes_back_with_its_arguments_as_an_object_and_the_result_goes_back():

@@ -6,7 +6,8 @@ Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not 
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do, and so
 is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for bodies without it);
-``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); options that
+``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); ``seed: -1``
+is no seed (random, as llama.cpp and Ollama read it), another negative seed a seed; options that
 would silently change the answer's meaning (non-text content parts or output modalities, the
 deprecated ``functions``) are refused rather than ignored. What goes back is :mod:`.bodies`.
 """
@@ -137,6 +138,10 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise RequestError(f"{name} must be a whole number, got {value!r}.", name)
             out[name] = value
+    if out.get("seed") == -1:  # "random" to llama.cpp and Ollama (its default options send it), and their apps
+        del out["seed"]
+    elif out.get("seed", 0) < 0:  # a seed like any other to OpenAI and vLLM; the sampler's are unsigned
+        out["seed"] %= 1 << 64
     name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     limit = body.get(name)
     if limit is None:

@@ -315,6 +315,21 @@ WHOLE_BODIES = {
     "tokenize": {"model": "m", "prompt": "a", "add_special_tokens": True, "return_token_strs": True},
     "tokenize-chat": {"messages": [{"role": "user", "content": "a"}], "tools": [_TOOL], "add_generation_prompt": True},
     "detokenize": {"model": "m", "tokens": [1, 2, 3]},
+    "llama-completion": {
+        "prompt": [1, "a"],
+        "n_predict": 4,
+        "temperature": 0.7,
+        "top_k": 0,
+        "repeat_penalty": 1.1,
+        "repeat_last_n": 64,
+        "stop": ["\n"],
+        "n_probs": 2,
+        "logit_bias": [[5, False], ["a", 1.0]],
+        "json_schema": {"type": "object"},
+        "mirostat": 0,
+        "typical_p": 1.0,
+        "stream": True,
+    },
 }
 JSON_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4), st.just("\ud800"),
@@ -344,6 +359,7 @@ def _parsers():
     from edgeqwen.server.anthropic import parse_messages_request
     from edgeqwen.server.completions import parse_completion_request
     from edgeqwen.server.embeddings import parse_embeddings_request
+    from edgeqwen.server.llama_server import parse_llama_completion
     from edgeqwen.server.moderations import parse_moderation
     from edgeqwen.server.ollama_requests import openai_chat
     from edgeqwen.server.rerank import parse_rerank_request
@@ -365,6 +381,7 @@ def _parsers():
         "tokenize": lambda body, _: parse_tokenize(body),
         "tokenize-chat": lambda body, _: parse_tokenize(body),
         "detokenize": lambda body, _: detokenized(tokenizer, body),
+        "llama-completion": lambda body, limit: parse_llama_completion(body, tokenizer, limit),
     }
 
 

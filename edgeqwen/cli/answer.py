@@ -395,7 +395,8 @@ def serve(
 ) -> None:
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/responses,
     /v1/completions, /v1/embeddings with --embeddings, /v1/rerank with --reranker, /v1/moderations
-    by the policy's checks, /v1/models, /tokenize, /health, /metrics), and over Ollama's (/api/chat,
+    by the policy's checks, /v1/models, /tokenize, /health, /metrics), llama-server's
+    (/completion, /apply-template), and over Ollama's (/api/chat,
     /api/generate, /api/embed, /api/tags ...) and Anthropic's (/v1/messages) on the same port.
     Needs the server extra: pip install 'edgeqwen[server]'."""
     from ..server import require

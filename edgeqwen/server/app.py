@@ -9,7 +9,8 @@ chat model), ``POST /v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``
 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
 compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
 moderation API judges texts by the policy's harm checks (:mod:`.moderations`); ``/tokenize`` and
-``/detokenize`` are vLLM's and llama.cpp's (:mod:`.tokenize`). Ollama's API and
+``/detokenize`` are vLLM's and llama.cpp's (:mod:`.tokenize`), and llama-server's own
+``/completion`` and ``/apply-template`` are served too (:mod:`.llama_server`). Ollama's API and
 Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
 :mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The model
 work is in :mod:`.worker`; this module only translates.
@@ -55,6 +56,7 @@ from .http import (
     typed_events,
     until_disconnect,
 )
+from .llama_server import llama_server_routes
 from .metrics import ServerMetrics
 from .moderations import moderations_routes
 from .ollama import iso_time, ollama_routes
@@ -138,6 +140,12 @@ class _App:
         self.stored.keep(rid, chat, reply, body)
         if chat.conversation is not None:
             self.conversations.extend(chat.conversation, chat, reply, body)
+
+    def failed(self, exc: BaseException) -> Response:
+        """``exc`` as an OpenAI-shaped error response, its status counted."""
+        error = translate(exc)
+        self.metrics.record_status(error.status)
+        return error.response()
 
     def seed(self) -> int:
         """Where a request with n > 1 gives no seed, the one its later choices count on from: the
@@ -275,9 +283,7 @@ class _App:
             asked = parse_embeddings_request(await read_body(request, self.settings))
             vectors, tokens = await until_disconnect(request, self.embedding.embed(asked))
         except Exception as exc:
-            error = translate(exc)
-            self.metrics.record_status(error.status)
-            return error.response()
+            return self.failed(exc)
         self.metrics.record_status(200)
         self.metrics.record_side("embedding", len(vectors), tokens)
         return JSONResponse(embeddings_body(asked.model, vectors, tokens, asked.encoding_format))
@@ -291,9 +297,7 @@ class _App:
             asked = parse_rerank_request(await read_body(request, self.settings))
             ranked, tokens = await until_disconnect(request, self.reranking.rerank(asked))
         except Exception as exc:
-            error = translate(exc)
-            self.metrics.record_status(error.status)
-            return error.response()
+            return self.failed(exc)
         self.metrics.record_status(200)
         self.metrics.record_side("rerank", len(asked.documents), tokens)
         return JSONResponse(rerank_body(asked, ranked, tokens, self.reranking.reranker.name))
@@ -430,6 +434,7 @@ def create_app(
         Route("/v1/embeddings", state.embeddings, methods=["POST"]),
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
+        *llama_server_routes(state),  # llama-server's own /completion and /apply-template
         *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),

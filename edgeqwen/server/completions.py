@@ -37,7 +37,7 @@ from ..aio import AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
-from .http import authorize, data_events, openai_refused, read_body, translate, until_disconnect
+from .http import authorize, data_events, openai_refused, read_body, until_disconnect
 from .protocol import RequestError, choice_settings, choices_of, settings_of, streaming
 
 if TYPE_CHECKING:
@@ -284,9 +284,7 @@ def completions_routes(app: _App) -> list[Route]:
                         generation.cancel()
                     answered.append((text, first, reply))
         except Exception as exc:
-            error = translate(exc)
-            app.metrics.record_status(error.status)
-            return error.response()
+            return app.failed(exc)
         app.metrics.record_status(200)
         return JSONResponse(completions_body(completion_id(), app.model_id, asked, answered))
 

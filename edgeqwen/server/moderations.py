@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from ..safety import PRESETS, Guard, Policy
 from ..safety.guardmodel import GUARD_CATEGORIES, GuardVerdict
-from .http import authorize, read_body, translate, until_disconnect
+from .http import authorize, read_body, until_disconnect
 from .protocol import RequestError
 
 if TYPE_CHECKING:
@@ -157,9 +157,7 @@ def moderations_routes(app: _App) -> list[Route]:
             texts = parse_moderation(await read_body(request, app.settings))
             results = await until_disconnect(request, judged(texts))
         except Exception as exc:
-            error = translate(exc)
-            app.metrics.record_status(error.status)
-            return error.response()
+            return app.failed(exc)
         app.metrics.record_status(200)
         return JSONResponse({"id": f"modr-{uuid.uuid4().hex[:24]}", "model": MODEL, "results": results})
 

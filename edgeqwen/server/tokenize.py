@@ -30,14 +30,14 @@ from starlette.routing import Route
 
 from ..errors import InvalidRequestError
 from ..turns import raw_prompt
-from .http import authorize, read_body, translate, until_disconnect
+from .http import authorize, read_body, until_disconnect
 from .protocol import ChatRequest, RequestError, parse_chat_request
 
 if TYPE_CHECKING:
     from ..tokenizer import Tokenizer
     from .app import _App
 
-__all__ = ["detokenized", "parse_tokenize", "pieces_of", "tokenize_routes"]
+__all__ = ["detokenized", "parse_tokenize", "pieces_of", "tokenize_routes", "tokens_text"]
 
 
 def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
@@ -105,6 +105,11 @@ def detokenized(tokenizer: Tokenizer, body: Any) -> str:
         ids, _ = raw_prompt(tokenizer, tokens)
     except InvalidRequestError as exc:  # it names prompt[i]; this API calls them tokens
         raise RequestError(str(exc).replace("prompt[", "tokens["), "tokens") from exc
+    return tokens_text(tokenizer, ids)
+
+
+def tokens_text(tokenizer: Tokenizer, ids: list[int]) -> str:
+    """The text of ``ids`` with control tokens written out: read again as a raw prompt, the same ids."""
     text, run = [], []
     for i in ids:
         if i in tokenizer.special_ids:
@@ -126,11 +131,6 @@ def tokenize_routes(app: _App) -> list[Route]:
                 "ask that server's /tokenize."
             )
 
-    def failed(exc: Exception) -> Response:
-        error = translate(exc)
-        app.metrics.record_status(error.status)
-        return error.response()
-
     async def tokenize(request: Request) -> Response:
         try:
             authorize(request, app.settings)
@@ -142,7 +142,7 @@ def tokenize_routes(app: _App) -> list[Route]:
             else:
                 ids = raw_prompt(backend.tokenizer, asked)[0] if asked else []
         except Exception as exc:
-            return failed(exc)
+            return app.failed(exc)
         app.metrics.record_status(200)
         answer: dict[str, Any] = {"count": len(ids), "max_model_len": backend.context_length, "tokens": ids}
         if body.get("return_token_strs"):
@@ -158,7 +158,7 @@ def tokenize_routes(app: _App) -> list[Route]:
             refuse_remote()
             text = detokenized(backend.tokenizer, body)
         except Exception as exc:
-            return failed(exc)
+            return app.failed(exc)
         app.metrics.record_status(200)
         return JSONResponse({"prompt": text, "content": text})
 

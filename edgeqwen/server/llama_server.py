@@ -1,0 +1,318 @@
+"""llama.cpp's own server API, beside OpenAI's: ``POST /completion`` (and ``/completions``) and
+``POST /apply-template``. Scripts and front-ends written for ``llama-server`` call these, not
+``/v1/completions``: SillyTavern's llama.cpp connection generates with ``/completion``. The prompt
+goes through :meth:`edgeqwen.Assistant.complete`, as ``/v1/completions``'s does: no chat
+template, the policy's input checks and output filters.
+
+Decisions, where the two servers differ:
+- ``prompt``: text, token ids, or one list mixing both (each text read as ``/v1/completions``
+  reads one: control tokens written out are those tokens). Several prompts in one request are
+  refused: send one a request.
+- A setting the body leaves out is the served model's default, not llama-server's (0.8, 40, 0.95).
+  ``n_predict`` -1 (its default) is the server's ``--max-tokens``; 0 answers nothing, as
+  llama-server does, without running the model. ``top_k`` 0 or below is off; ``seed`` -1 random.
+- Samplers this server has not are taken at their off values and refused at any other (they
+  would change the answer unsaid): ``mirostat``, ``dynatemp_range``, ``dry_multiplier``,
+  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below), ``typical_p``, ``tfs_z`` (1),
+  ``ignore_eos``, ``post_sampling_probs`` (false), ``lora`` (none). What only steers
+  llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
+  ``samplers``, ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
+  front-ends send to all of them are passed over.
+- ``grammar`` (GBNF, read by llguidance's converter) and ``json_schema`` constrain the answer.
+- ``n_probs``: each token's log probability and its ``n_probs`` most likely alternatives before
+  sampling settings (``completion_probabilities``; a stream sends them with its last event).
+- ``stop_type``: ``eos``, ``limit`` or ``word``; a refused or filtered answer (the policy's) is
+  ``eos``, and ``finish_reason`` beside it says which, in OpenAI's words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..turns import raw_prompt
+from ..types import MAX_LOGPROBS, Reply, TokenLogprob
+from .bodies import finish_reason
+from .http import KEEPALIVE, HTTPError, authorize, event, read_body, typed_events, until_disconnect
+from .protocol import RequestError, parse_chat_request, settings_of
+from .tokenize import tokens_text
+
+if TYPE_CHECKING:
+    from ..tokenizer import Tokenizer
+    from .app import _App
+
+__all__ = ["LlamaCompletion", "completion_body", "llama_server_routes", "parse_llama_completion"]
+
+# llama-server's samplers and options this server has not: each is off at values it reads as off
+_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
+_OFF: dict[str, Any] = {"typical_p": 1.0, "tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
+_SAME = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "seed", "stop")
+
+
+@dataclass(frozen=True)
+class LlamaCompletion:
+    """A parsed ``/completion`` body."""
+
+    prompt: tuple[int, ...]
+    stream: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)  # Assistant.complete's keywords
+    n_probs: int = 0
+    return_tokens: bool = False
+    nothing: bool = False  # n_predict 0: answered empty, the model not run
+
+
+def _prompt(tokenizer: Tokenizer, value: Any) -> tuple[int, ...]:
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (str, list)):
+        value = value[0]  # one prompt in a list: llama-server's array form of one
+    if isinstance(value, str):
+        return tuple(raw_prompt(tokenizer, value)[0])
+    if not isinstance(value, list) or not value:
+        raise RequestError("prompt must be a text, token ids, or one list of both.", "prompt")
+    if all(isinstance(p, str) for p in value) or any(isinstance(p, (list, dict)) for p in value):
+        raise RequestError(
+            f"prompt holds {len(value)} prompts: this server answers one a request; send the others in requests "
+            "of their own.",
+            "prompt",
+        )
+    ids: list[int] = []
+    for i, part in enumerate(value):
+        if isinstance(part, str):
+            ids += raw_prompt(tokenizer, part)[0] if part else []
+        elif isinstance(part, int) and not isinstance(part, bool) and 0 <= part < tokenizer.vocab_size:
+            ids.append(part)
+        else:
+            raise RequestError(
+                f"prompt[{i}] must be a text or a token id from 0 to {tokenizer.vocab_size - 1}, got {part!r:.40}.",
+                "prompt",
+            )
+    if not ids:
+        raise RequestError("The prompt is empty: give the text or token ids to continue.", "prompt")
+    return tuple(ids)
+
+
+def _bias(tokenizer: Tokenizer, value: Any) -> dict[str, float] | None:
+    """llama-server's ``logit_bias`` (``[[id or text, bias or false], ...]`` or an object) as OpenAI's."""
+    if value in (None, [], {}):
+        return None
+    keyed = isinstance(value, dict)  # OpenAI's form: its keys are token ids written as text
+    pairs = list(value.items()) if keyed else value
+    if not isinstance(pairs, list) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
+        raise RequestError('logit_bias must be [[token id or text, bias], ...] or {"id": bias}.', "logit_bias")
+    out: dict[str, float] = {}
+    for key, bias in pairs:
+        if bias is False:
+            bias = -100.0  # never produced
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)):
+            raise RequestError(f"logit_bias for {key!r:.40} must be a number or false, got {bias!r:.40}.", "logit_bias")
+        if isinstance(key, int) and not isinstance(key, bool):
+            ids = [key]
+        elif isinstance(key, str) and keyed and key.isascii() and key.isdigit():
+            ids = [int(key)]
+        elif isinstance(key, str):  # a text: each of its tokens, as llama-server reads it
+            ids = tokenizer.encode(key)
+        else:
+            ids = []
+        if not ids:
+            raise RequestError(f"logit_bias key {key!r:.40} is neither a token id nor text.", "logit_bias")
+        # llama-server takes any bias; past +-100 a logit is already certain or never chosen
+        out.update((str(i), max(-100.0, min(100.0, float(bias)))) for i in ids)
+    return out
+
+
+def _format(body: dict[str, Any]) -> Any:
+    from ..runtime.formats import ResponseFormat
+
+    grammar, schema = body.get("grammar"), body.get("json_schema")
+    if grammar and schema is not None:
+        raise RequestError("Send grammar or json_schema, not both.", "grammar")
+    if schema is not None:
+        if not isinstance(schema, dict):
+            raise RequestError("json_schema must be a JSON Schema object.", "json_schema")
+        return ResponseFormat.of(schema) if schema else ResponseFormat("json_object")
+    if not grammar:
+        return None
+    if not isinstance(grammar, str):
+        raise RequestError("grammar must be a GBNF grammar's text.", "grammar")
+    from llguidance.gbnf_to_lark import gbnf_to_lark
+
+    try:
+        return ResponseFormat.lark(gbnf_to_lark(grammar))
+    except Exception as exc:  # its converter's own error types, and a ValueError
+        raise RequestError(f"grammar is not a GBNF grammar this server reads: {exc}", "grammar") from exc
+
+
+def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: int) -> LlamaCompletion:
+    """Check a ``/completion`` body and turn it into a :class:`LlamaCompletion` (RequestError if bad)."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with prompt.")
+    for name in _AT_MOST_0:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value > 0):
+            raise RequestError(f"{name} is not supported by this server (only 0, off).", name)
+    for name, off in _OFF.items():
+        if body.get(name) not in (None, off):
+            raise RequestError(f"{name} is not supported by this server (only {off!r}).", name)
+    if body.get("n_cmpl", 1) not in (None, 1) or body.get("n", 1) not in (None, 1):
+        raise RequestError("n_cmpl must be 1: this server answers one completion a request.", "n_cmpl")
+    plain = {k: body[k] for k in _SAME if k in body}
+    if body.get("repeat_penalty") is not None:
+        plain["repetition_penalty"] = body["repeat_penalty"]
+    top_k = body.get("top_k")
+    if not (isinstance(top_k, int) and not isinstance(top_k, bool) and top_k <= 0):  # 0 and below: off
+        plain["top_k"] = top_k
+    predict = body.get("n_predict", body.get("max_tokens", -1))
+    if isinstance(predict, bool) or not isinstance(predict, int) or predict < -2:
+        raise RequestError(f"n_predict must be a whole number (-1: no limit), got {predict!r}.", "n_predict")
+    plain["max_tokens"] = predict if predict > 0 else None
+    plain["logit_bias"] = _bias(tokenizer, body.get("logit_bias"))
+    settings = settings_of(plain, max_tokens_limit)
+    window = body.get("repeat_last_n")
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < -1:
+            raise RequestError(
+                f"repeat_last_n must be a whole number (-1: the context), got {window!r}.", "repeat_last_n"
+            )
+        settings["penalty_window"] = window if window >= 0 else 1 << 30
+    probs = body.get("n_probs", 0)
+    if isinstance(probs, bool) or not isinstance(probs, int) or not 0 <= probs <= MAX_LOGPROBS:
+        raise RequestError(f"n_probs must be a whole number from 0 to {MAX_LOGPROBS}, got {probs!r}.", "n_probs")
+    if probs:
+        settings["logprobs"] = probs
+    fmt = _format(body)
+    if fmt is not None:
+        settings["response_format"] = fmt
+    flags = {}
+    for name in ("stream", "return_tokens"):
+        flags[name] = body.get(name, False)
+        if flags[name] is not None and not isinstance(flags[name], bool):
+            raise RequestError(f"{name} must be true or false.", name)
+    return LlamaCompletion(
+        _prompt(tokenizer, body.get("prompt")),
+        stream=bool(flags["stream"]),
+        settings=settings,
+        n_probs=probs,
+        return_tokens=bool(flags["return_tokens"]),
+        nothing=predict == 0,
+    )
+
+
+def _probabilities(said: tuple[TokenLogprob, ...]) -> list[dict[str, Any]]:
+    def one(t: TokenLogprob) -> dict[str, Any]:
+        return {"id": t.token, "token": t.text, "bytes": list(t.bytes), "logprob": t.logprob}
+
+    return [{**one(t), "top_logprobs": [one(a) for a in t.top]} for t in said]
+
+
+_STOP_TYPE = {"length": "limit", "stop_string": "word"}
+
+
+def completion_body(model: str, asked: LlamaCompletion, reply: Reply | None, content: str) -> dict[str, Any]:
+    """llama-server's answer (or a stream's last event, ``content`` empty); ``reply`` None for
+    ``n_predict`` 0."""
+    m = reply.metrics if reply is not None else None
+    body: dict[str, Any] = {
+        "content": content,
+        "tokens": list(reply.token_ids) if reply is not None and asked.return_tokens else [],
+        "id_slot": 0,
+        "stop": True,
+        "model": model,
+        "stop_type": _STOP_TYPE.get(m.finish_reason or "", "eos") if m is not None else "limit",
+        "stopping_word": (m.stop_sequence or "") if m is not None else "",
+        "tokens_predicted": m.generated_tokens if m is not None else 0,
+        "tokens_evaluated": m.prompt_tokens if m is not None else len(asked.prompt),
+        "tokens_cached": m.cached_tokens if m is not None else 0,
+        "truncated": False,
+        "finish_reason": finish_reason(reply) if reply is not None else "length",
+    }
+    if m is not None:
+        body["timings"] = {
+            "prompt_n": m.prefill_tokens,
+            "prompt_ms": m.prefill_s * 1e3,
+            "prompt_per_token_ms": m.prefill_s * 1e3 / max(1, m.prefill_tokens),
+            "prompt_per_second": m.prefill_tps,
+            "predicted_n": m.generated_tokens,
+            "predicted_ms": m.decode_s * 1e3,
+            "predicted_per_token_ms": m.decode_s * 1e3 / max(1, m.generated_tokens),
+            "predicted_per_second": m.decode_tps,
+        }
+    if asked.n_probs and reply is not None and reply.logprobs is not None:
+        body["completion_probabilities"] = _probabilities(reply.logprobs)
+    return body
+
+
+class _Events:
+    """llama-server's stream: a ``data:`` event per piece, the whole answer's fields with the last."""
+
+    def __init__(self, model: str, asked: LlamaCompletion) -> None:
+        self.model, self.asked = model, asked
+
+    def started(self) -> str:
+        return ""
+
+    def thought(self, piece: str) -> str:
+        return self.text(piece)
+
+    def text(self, piece: str) -> str:
+        return event({"content": piece, "tokens": [], "stop": False, "id_slot": 0})
+
+    def finished(self, reply: Reply) -> str:
+        return event(completion_body(self.model, self.asked, reply, ""))
+
+    def failed(self, error: HTTPError) -> str:
+        return event({"error": {"code": error.status, "message": str(error), "type": error.kind}})
+
+    def keepalive(self) -> str:
+        return KEEPALIVE
+
+
+def llama_server_routes(app: _App) -> list[Route]:
+    """``POST /completion`` (and ``/completions``) and ``POST /apply-template``."""
+    tokenizer = app.bot_backend.tokenizer
+
+    async def completion(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            body = await read_body(request, app.settings)
+            asked = parse_llama_completion(body, tokenizer, app.settings.max_tokens)
+            if asked.nothing:
+                app.metrics.record_status(200)
+                return JSONResponse(completion_body(app.model_id, asked, None, ""))
+            submitted = asyncio.ensure_future(app.worker.submit_prompt(asked.prompt, asked.settings))
+            generation = await app.opened(request, submitted, asked.stream)
+            if asked.stream:
+                events = _Events(app.model_id, asked)
+
+                def streamed(g: Any) -> Any:
+                    return typed_events(g, events, every=app.settings.keepalive_s)
+
+                return app.stream(submitted, generation, streamed, events.failed)
+            assert generation is not None  # only a stream leaves the line early
+            try:
+                reply = await until_disconnect(request, generation.reply(strict=False))
+            finally:
+                generation.cancel()
+        except Exception as exc:
+            return app.failed(exc)
+        app.metrics.record_status(200)
+        return JSONResponse(completion_body(app.model_id, asked, reply, reply.text))
+
+    async def apply_template(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            asked = parse_chat_request(await read_body(request, app.settings), app.settings.max_tokens)
+            ids = await until_disconnect(request, app.worker.prompt_ids(asked))
+        except Exception as exc:
+            return app.failed(exc)
+        app.metrics.record_status(200)
+        return JSONResponse({"prompt": tokens_text(tokenizer, ids)})
+
+    return [
+        Route("/completion", completion, methods=["POST"]),
+        Route("/completions", completion, methods=["POST"]),
+        Route("/apply-template", apply_template, methods=["POST"]),
+    ]

@@ -1,0 +1,165 @@
+"""llama-server's own API (``/completion``, ``/apply-template``): bodies as llama.cpp's clients
+write them (SillyTavern's llama.cpp connection among them), on the tiny Qwen2 model."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from edgeqwen import Assistant
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.server import BackgroundServer, ServerSettings
+from edgeqwen.server.llama_server import parse_llama_completion
+from edgeqwen.server.protocol import RequestError
+from edgeqwen.testing import FakeBackend
+
+PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+TOKENIZER = FakeBackend().tokenizer
+
+
+def parse(body, limit=64):
+    return parse_llama_completion(body, TOKENIZER, limit)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_models):
+    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
+
+
+@pytest.fixture(scope="module")
+def server(backend):
+    with BackgroundServer(Assistant(backend=backend, policy="default"), ServerSettings(max_tokens=24)) as srv:
+        yield srv
+
+
+def test_llama_servers_defaults_and_names_read_as_ours():
+    plain = parse({"prompt": "Hi"})
+    assert plain.settings["max_tokens"] == 64 and not plain.stream and not plain.nothing  # n_predict -1
+    assert parse({"prompt": "Hi", "n_predict": 0}).nothing
+    asked = parse(
+        {
+            "prompt": "Hi",
+            "n_predict": 5,
+            "repeat_penalty": 1.2,
+            "repeat_last_n": -1,
+            "top_k": 0,
+            "seed": -1,
+            "n_probs": 3,
+        }
+    )
+    settings = asked.settings
+    assert settings["max_tokens"] == 5 and settings["repetition_penalty"] == 1.2 and settings["logprobs"] == 3
+    assert "top_k" not in settings and "seed" not in settings and settings["penalty_window"] >= 1 << 20
+    assert parse({"prompt": "Hi", "max_tokens": 7}).settings["max_tokens"] == 7  # its alias
+    # one prompt as text, ids, a list of one, or text and ids mixed
+    ids = TOKENIZER.encode("Hi")
+    assert parse({"prompt": ["Hi"]}).prompt == parse({"prompt": ids}).prompt == tuple(ids)
+    assert parse({"prompt": [*ids, "Hi"]}).prompt == (*ids, *ids)
+
+
+def test_logit_bias_in_each_of_its_forms():
+    hello = TOKENIZER.encode("Hello")
+    said = parse({"prompt": "Hi", "logit_bias": [[5, 1.5], ["Hello", False]]}).settings["logit_bias"]
+    assert said == {"5": 1.5, **{str(i): -100.0 for i in hello}}  # false: never produced; text: its tokens
+    assert parse({"prompt": "Hi", "logit_bias": {"5": 2, "Hello": -1}}).settings["logit_bias"] == {
+        "5": 2.0,
+        **{str(i): -1.0 for i in hello},
+    }
+    assert "logit_bias" not in parse({"prompt": "Hi", "logit_bias": []}).settings  # what SillyTavern sends
+
+
+@pytest.mark.parametrize(
+    "off",
+    [{"mirostat": 0}, {"typical_p": 1}, {"dry_multiplier": 0}, {"xtc_probability": 0}, {"top_n_sigma": -1},
+     {"ignore_eos": False}, {"lora": []}, {"grammar": ""}, {"samplers": ["top_k"]}, {"cache_prompt": True}],
+)  # fmt: skip
+def test_a_sampler_this_server_has_not_is_taken_off(off):
+    assert parse({"prompt": "Hi", **off}).settings["max_tokens"] == 64
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        ({"mirostat": 2}, "mirostat", "not supported"),
+        ({"typical_p": 0.9}, "typical_p", "only 1.0"),
+        ({"dry_multiplier": 0.8}, "dry_multiplier", "not supported"),
+        ({"ignore_eos": True}, "ignore_eos", "only False"),
+        ({"prompt": ["a", "b"]}, "prompt", "holds 2 prompts"),
+        ({"prompt": [1, 2**40]}, "prompt", r"prompt\[1\] must be"),
+        ({"prompt": []}, "prompt", "must be a text"),
+        ({"n_predict": "8"}, "n_predict", "whole number"),
+        ({"n_probs": 99}, "n_probs", "0 to 20"),
+        ({"grammar": "root ::= ("}, "grammar", "not a GBNF grammar"),
+        ({"grammar": 'root ::= "a"', "json_schema": {}}, "grammar", "not both"),
+        ({"logit_bias": [[5]]}, "logit_bias", r"\[\[token id or text"),
+        ({"logit_bias": [[5, "x"]]}, "logit_bias", "a number or false"),
+        ({"n": 2}, "n_cmpl", "one completion"),
+        ({"stream": "yes"}, "stream", "true or false"),
+    ],
+)
+def test_a_body_it_cannot_read_is_named(body, param, says):
+    with pytest.raises(RequestError, match=says) as err:
+        parse({"prompt": "Hi", **body})
+    assert err.value.param == param
+
+
+def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server, backend):
+    api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+    body = {"prompt": PROMPT, "n_predict": 6, "temperature": 0, "return_tokens": True}
+    said = httpx.post(f"{server.url}/completion", json=body).json()
+    ours = api.completions.create(model="m", prompt=PROMPT, max_tokens=6, temperature=0)
+    assert said["content"] == ours.choices[0].text and said["stop"] is True
+    assert said["tokens_evaluated"] == ours.usage.prompt_tokens and said["tokens_predicted"] == 6
+    assert said["stop_type"] == "limit" and said["finish_reason"] == "length" and said["timings"]["predicted_n"] == 6
+    assert backend.tokenizer.decode(said["tokens"]) == said["content"]
+    assert httpx.post(f"{server.url}/completions", json=body).json()["content"] == said["content"]  # its alias
+    nothing = httpx.post(f"{server.url}/completion", json={**body, "n_predict": 0}).json()
+    assert nothing["content"] == "" and nothing["tokens_predicted"] == 0 and nothing["stop_type"] == "limit"
+
+
+def test_a_stream_is_llama_servers_events_with_everything_in_the_last(server):
+    body = {"prompt": PROMPT, "n_predict": 6, "temperature": 0, "n_probs": 2}
+    whole = httpx.post(f"{server.url}/completion", json=body).json()
+    with httpx.stream("POST", f"{server.url}/completion", json={**body, "stream": True}) as r:
+        lines = [line for line in r.iter_lines() if line]
+    events = [json.loads(line.removeprefix("data: ")) for line in lines]  # no [DONE]: every event is JSON
+    assert all(line.startswith("data: ") for line in lines)
+    assert [e["stop"] for e in events] == [False] * (len(events) - 1) + [True]
+    assert "".join(e["content"] for e in events) == whole["content"]
+    last = events[-1]
+    assert last["completion_probabilities"] == whole["completion_probabilities"]
+    probs = last["completion_probabilities"]
+    assert len(probs) == 6 and all(len(p["top_logprobs"]) == 2 and p["logprob"] <= 0 for p in probs)
+
+
+def test_stop_words_grammars_and_schemas(server):
+    text = httpx.post(f"{server.url}/completion", json={"prompt": PROMPT, "n_predict": 24, "temperature": 0}).json()
+    word = text["content"].split()[1] if len(text["content"].split()) > 1 else None
+    if word:  # the tiny model's second word, as a stop string: cut before it
+        cut = httpx.post(
+            f"{server.url}/completion", json={"prompt": PROMPT, "n_predict": 24, "temperature": 0, "stop": [word]}
+        ).json()
+        assert cut["stop_type"] == "word" and cut["stopping_word"] == word and word not in cut["content"]
+    yes_no = httpx.post(
+        f"{server.url}/completion", json={"prompt": PROMPT, "n_predict": 8, "grammar": 'root ::= ("yes" | "no")'}
+    ).json()
+    assert yes_no["content"] in ("yes", "no")
+    schema = {"type": "object", "properties": {"city": {"enum": ["Paris", "Rome"]}}, "required": ["city"]}
+    parsed = httpx.post(
+        f"{server.url}/completion", json={"prompt": PROMPT, "n_predict": 24, "json_schema": schema}
+    ).json()
+    assert json.loads(parsed["content"])["city"] in ("Paris", "Rome")
+
+
+def test_apply_template_gives_the_prompt_chat_reads(server):
+    api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+    messages = [{"role": "user", "content": "Hello there!"}]
+    prompt = httpx.post(f"{server.url}/apply-template", json={"messages": messages}).json()["prompt"]
+    assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    counted = httpx.post(f"{server.url}/tokenize", json={"prompt": prompt}).json()["count"]
+    assert counted == api.chat.completions.create(model="m", messages=messages, max_tokens=1).usage.prompt_tokens
+    bad = httpx.post(f"{server.url}/apply-template", json={"messages": "hi"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"

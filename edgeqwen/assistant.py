@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request
 from .chat import normalize_tools
+from .decoding import answer_format, answer_prefix, default_config, processors
 from .errors import GrammarError, InvalidRequestError
 from .hub import build_backend, check_load_options
 from .message_dicts import MessageLike
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
-from .runtime.thinking import ThinkingBudget
 from .toolspec import Tool, tool_specs
 from .turns import Turn, continued_text, fit, given, new_messages, raw_prompt
 from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
@@ -37,18 +37,6 @@ __all__ = ["Assistant", "ReplyStream", "json_format", "new_messages"]
 def json_format(schema: Any, lenient: bool = False) -> ResponseFormat:
     """What ``json(text, schema)`` decodes with: any JSON object for None, else the schema's format."""
     return ResponseFormat("json_object") if schema is None else ResponseFormat.of(schema, lenient=lenient)
-
-
-def _default_config(
-    backend: Backend, config: GenerationConfig | None, thinking: bool, sampling: dict[str, Any]
-) -> GenerationConfig:
-    """The model card's sampling defaults unless a config is given (without the settings this
-    backend lacks); keyword settings override either."""
-    base = config or backend.template.recommended_config(thinking)
-    if config is None and backend.unsupported_settings:
-        neutral = GenerationConfig()
-        base = base.with_(**{k: getattr(neutral, k) for k in backend.unsupported_settings})
-    return base.with_(**sampling) if sampling else base
 
 
 class Assistant:
@@ -102,7 +90,7 @@ class Assistant:
             self.guard.attach(guard)
         self._check_thinking(enable_thinking)
         self.enable_thinking = enable_thinking
-        self.config = _default_config(self.backend, config, enable_thinking, sampling)
+        self.config = default_config(self.backend, config, enable_thinking, sampling)
         self.system = system
         self.tools = normalize_tools(tool_specs(tools))
         self._history: list[Message] = []
@@ -323,7 +311,7 @@ class Assistant:
             return refused
         if turn.remember:  # a resumed answer stays in it as it was until the new part is added
             self._history = kept + ([turn.continued] if turn.own and turn.continued is not None else [])
-        fmt = self._format(turn, response_format, tool_choice)
+        fmt = answer_format(self.backend, turn.tools, response_format, tool_choice)
         self._cancel.clear()
         messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
         if messages and turn.continued is not None:
@@ -336,7 +324,7 @@ class Assistant:
             config,
             fmt,
             thinking,
-            self._processors(len(ids), config, thinking),
+            processors(self.backend, self.guard, len(ids), config, thinking),
             messages,
             turn.tools,
             "none" if tool_choice == "none" else "auto",
@@ -359,7 +347,7 @@ class Assistant:
             self._on_done(turn),
             thinking=thinking,
             trimmed=dropped,
-            prefix_ids=self._prefix(thinking) if turn.continued is None else turn.own_ids,
+            prefix_ids=answer_prefix(self.backend, thinking) if turn.continued is None else turn.own_ids,
             fmt=fmt,
             output_filter=self.guard.output_filter(turn.system, turn.written),
             events=events,
@@ -376,53 +364,12 @@ class Assistant:
 
         def answer(attempt: int, events: list[Any]) -> Iterator[Chunk]:
             config = resample_config(request.config, attempt)
-            again = replace(
-                request, config=config, processors=self._processors(len(request.prompt_ids), config, request.thinking)
-            )
+            steps = processors(self.backend, self.guard, len(request.prompt_ids), config, request.thinking)
+            again = replace(request, config=config, processors=steps)
             stream = self.backend.stream(again, self._cancel)
             return iter(self.guard.checked_output(self.backend, stream, events, request_text))
 
         return answer
-
-    def _prefix(self, thinking: bool) -> list[int] | None:
-        """The ids the prompt puts at the start of the answer, kept with its tokens in the history
-        so the next turn reuses the cache; None where the backend has no prefix cache to reuse."""
-        if not (self.backend.streams_token_ids and self.backend.supports_prefix_cache):
-            return None
-        return self.backend.tokenizer.encode(self.backend.template.generation_prefix(thinking))
-
-    def _format(self, turn: Turn, response_format: Any, tool_choice: str | dict[str, Any]) -> ResponseFormat | None:
-        """What shape the answer must have: the response format, or a forced tool call."""
-        fmt = ResponseFormat.of(response_format) if response_format is not None else None
-        if tool_choice not in ("auto", "none"):
-            # the format shapes text, and a forced call leaves none: instructor's Responses mode
-            # sends both for one schema, and OpenAI answers it with the call
-            name = tool_choice.get("name") if isinstance(tool_choice, dict) else None
-            if tool_choice != "required" and name is None:
-                raise InvalidRequestError(
-                    'tool_choice must be "auto", "none", "required" or {"name": TOOL}.', "tool_choice"
-                )
-            fmt = ResponseFormat.tool_call(turn.tools, name)
-        if fmt is not None and not self.backend.supports_response_format:
-            raise GrammarError(f"The {self.backend.name} backend cannot run grammar-constrained decoding.")
-        return fmt
-
-    def _processors(self, prompt_len: int, config: GenerationConfig, thinking: bool) -> tuple[Any, ...]:
-        """The policy's decoding-level bans and the bound on thinking, where the backend can run them."""
-        bans = self.guard.bans(self.backend.tokenizer, prompt_len)
-        bound = config.thinking_budget if thinking and self.backend.template.supports_thinking else None
-        if (bans is not None or bound is not None) and not self.backend.supports_logits_processors:
-            what = "The policy bans phrases" if bans is not None else "thinking_budget bounds the thinking"
-            instead = (
-                "use blocklist (an output filter) instead of banned_phrases there"
-                if bans is not None
-                else "use llama.cpp or ONNX, or leave thinking_budget out"
-            )
-            raise InvalidRequestError(
-                f"{what} in decoding, which the {self.backend.name} backend cannot do; {instead}."
-            )
-        budget = () if bound is None else (ThinkingBudget(self.backend.tokenizer, prompt_len, bound),)
-        return (() if bans is None else (bans,)) + budget
 
     def _on_done(self, turn: Turn) -> Callable[[Reply], None]:
         """What a finished answer does to the history (nothing, for a caller-kept conversation)."""

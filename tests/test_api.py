@@ -97,6 +97,7 @@ LAYERS = [
     (
         "edgeqwen.aio",
         "edgeqwen.assistant",
+        "edgeqwen.decoding",
         "edgeqwen.embeddings",
         "edgeqwen.rerank",
         "edgeqwen.reply",

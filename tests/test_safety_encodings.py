@@ -199,14 +199,18 @@ def test_the_cipher_counts_take_linear_time_in_the_number_of_lines():
     """Each common word a cipher would write built that cipher's table of lines again (a
     ``setdefault`` default is built on every call): a pasted document of 8,000 lines in which
     ROT13 reads words took 37 s, a 1 MB tool result 35 s. Measured as a ratio, so a slow machine
-    does not fail it: four times the lines must cost well under sixteen times the time."""
+    does not fail it: four times the lines must cost well under sixteen times the time. The best
+    of three runs, so a pause of the machine's (a collection, another process) does not either."""
     import time
 
     def seconds(lines: int) -> float:
         text = "Meeting notes: gurl jbhyq jvgu juvpu fubhyq\n" * lines  # ROT13 of common words
-        start = time.perf_counter()
-        readings(text)
-        return time.perf_counter() - start
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            readings(text)
+            best = min(best, time.perf_counter() - start)
+        return best
 
     seconds(100)
     assert seconds(8000) < 8 * seconds(2000) + 0.05

@@ -16,6 +16,7 @@ from .errors import InvalidRequestError, ModelLoadError, ModelNotFoundError, Uns
 from .paths import expand
 
 __all__ = [
+    "chat_template_source",
     "ARCHITECTURES",
     "kv_bytes_per_token",
     "SUPPORTED_TYPES",
@@ -155,3 +156,31 @@ def read_model_info(path: str | Path) -> ModelInfo:
         share_buffer=bool(search.get("past_present_share_buffer", False)),
         **info_fields,
     )
+
+
+def chat_template_source(path: Path | None) -> str:
+    """The model's own chat template, the Jinja text its files hold: a folder's
+    ``chat_template.jinja`` or ``tokenizer_config.json``'s ``chat_template`` (its ``default`` where
+    it names several), a GGUF's ``tokenizer.chat_template``; "" where none says. edgeqwen renders
+    prompts with its own templates (chat.py); this is what front-ends that pick a prompt format by
+    the model's template (llama-server's ``/props``) read."""
+    if path is None:
+        return ""
+    try:
+        if path.is_file():
+            from .gguf import read_metadata
+
+            found: Any = read_metadata(path).get("tokenizer.chat_template", "")
+        elif (path / "chat_template.jinja").is_file():
+            found = (path / "chat_template.jinja").read_text(encoding="utf-8")
+        elif (path / "tokenizer_config.json").is_file():
+            found = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
+            if isinstance(found, list):  # [{"name": "default", "template": ...}, {"name": "tool_use", ...}]
+                found = next(
+                    (t.get("template") for t in found if isinstance(t, dict) and t.get("name") == "default"), ""
+                )
+        else:
+            found = ""
+    except (OSError, ValueError, AttributeError, ModelLoadError):  # unreadable: the model loaded, so say none
+        return ""
+    return found if isinstance(found, str) else ""

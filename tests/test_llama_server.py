@@ -11,6 +11,7 @@ import pytest
 
 from edgeqwen import Assistant
 from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.model import chat_template_source
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.llama_server import parse_llama_completion
 from edgeqwen.server.protocol import RequestError
@@ -163,3 +164,30 @@ def test_apply_template_gives_the_prompt_chat_reads(server):
     assert counted == api.chat.completions.create(model="m", messages=messages, max_tokens=1).usage.prompt_tokens
     bad = httpx.post(f"{server.url}/apply-template", json={"messages": "hi"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
+
+
+def test_props_say_the_window_the_defaults_and_the_models_own_template(server, backend, tmp_path):
+    """SillyTavern's llama.cpp connection sets its context size from n_ctx and picks its prompt
+    format by the chat template's hash."""
+    props = httpx.get(f"{server.url}/props").json()
+    settings = props["default_generation_settings"]
+    assert settings["n_ctx"] == 512 and settings["params"]["n_predict"] == 24 and props["total_slots"] == 1
+    assert props["chat_template"] == chat_template_source(backend.info.path) == ""  # the tiny model's files hold none
+    jinja = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": jinja}))
+    assert chat_template_source(tmp_path) == jinja
+    named = [{"name": "tool_use", "template": "x"}, {"name": "default", "template": jinja}]
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": named}))
+    assert chat_template_source(tmp_path) == jinja
+    (tmp_path / "chat_template.jinja").write_text("own file")  # Hugging Face's newer place comes first
+    assert chat_template_source(tmp_path) == "own file"
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "tokenizer_config.json").write_text("[1, 2")
+    assert chat_template_source(tmp_path / "broken") == chat_template_source(None) == ""
+
+
+def test_the_template_of_the_demo_models_gguf_is_its_chatml_one():
+    from edgeqwen.convert import demo_gguf_path
+
+    template = chat_template_source(demo_gguf_path())
+    assert "<|im_start|>" in template and "add_generation_prompt" in template

@@ -396,7 +396,7 @@ def serve(
     """Serve MODEL over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/responses,
     /v1/completions, /v1/embeddings with --embeddings, /v1/rerank with --reranker, /v1/moderations
     by the policy's checks, /v1/models, /tokenize, /health, /metrics), llama-server's
-    (/completion, /apply-template), and over Ollama's (/api/chat,
+    (/completion, /apply-template, /props), and over Ollama's (/api/chat,
     /api/generate, /api/embed, /api/tags ...) and Anthropic's (/v1/messages) on the same port.
     Needs the server extra: pip install 'edgeqwen[server]'."""
     from ..server import require

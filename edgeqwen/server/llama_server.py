@@ -1,5 +1,5 @@
-"""llama.cpp's own server API, beside OpenAI's: ``POST /completion`` (and ``/completions``) and
-``POST /apply-template``. Scripts and front-ends written for ``llama-server`` call these, not
+"""llama.cpp's own server API, beside OpenAI's: ``POST /completion`` (and ``/completions``),
+``POST /apply-template`` and ``GET /props``. Scripts and front-ends written for ``llama-server`` call these, not
 ``/v1/completions``: SillyTavern's llama.cpp connection generates with ``/completion``. The prompt
 goes through :meth:`edgeqwen.Assistant.complete`, as ``/v1/completions``'s does: no chat
 template, the policy's input checks and output filters.
@@ -21,6 +21,9 @@ Decisions, where the two servers differ:
 - ``grammar`` (GBNF, read by llguidance's converter) and ``json_schema`` constrain the answer.
 - ``n_probs``: each token's log probability and its ``n_probs`` most likely alternatives before
   sampling settings (``completion_probabilities``; a stream sends them with its last event).
+- ``/props``: the window as ``n_ctx``, the served model's sampling defaults, and the model's own
+  chat template as its files hold it (Jinja text; "" where none does), though edgeqwen renders
+  chat prompts with its own templates: front-ends read it to pick the prompt format they write.
 - ``stop_type``: ``eos``, ``limit`` or ``word``; a refused or filtered answer (the policy's) is
   ``eos``, and ``finish_reason`` beside it says which, in OpenAI's words.
 """
@@ -35,6 +38,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import __version__
+from ..model import chat_template_source
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
@@ -311,7 +316,42 @@ def llama_server_routes(app: _App) -> list[Route]:
         app.metrics.record_status(200)
         return JSONResponse({"prompt": tokens_text(tokenizer, ids)})
 
+    async def props(request: Request) -> Response:
+        """What llama-server says of itself: the window (SillyTavern sets its context size from
+        ``n_ctx``), the model's own chat template (it picks its prompt format by it), the defaults."""
+        try:
+            authorize(request, app.settings)
+        except Exception as exc:
+            return app.failed(exc)
+        config = app.worker.bot.assistant.config
+        backend = app.bot_backend
+        params = {
+            "n_predict": app.settings.max_tokens,
+            "temperature": config.temperature,
+            "top_k": config.top_k,
+            "top_p": config.top_p,
+            "min_p": config.min_p,
+            "repeat_penalty": config.repetition_penalty,
+            "repeat_last_n": config.penalty_window,
+            "presence_penalty": config.presence_penalty,
+            "frequency_penalty": config.frequency_penalty,
+            "seed": -1 if config.seed is None else config.seed,
+        }
+        template = await asyncio.to_thread(chat_template_source, getattr(backend.info, "path", None))
+        return JSONResponse(
+            {
+                "default_generation_settings": {"n_ctx": backend.context_length, "params": params, **params},
+                "total_slots": 1,
+                "model_alias": app.model_id,
+                "model_path": str(getattr(backend.info, "path", None) or app.model_id),
+                "modalities": {"vision": False, "audio": False},
+                "chat_template": template,
+                "build_info": f"edgeqwen {__version__}",
+            }
+        )
+
     return [
+        Route("/props", props, methods=["GET"]),
         Route("/completion", completion, methods=["POST"]),
         Route("/completions", completion, methods=["POST"]),
         Route("/apply-template", apply_template, methods=["POST"]),

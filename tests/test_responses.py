@@ -433,6 +433,12 @@ def test_a_kept_responses_input_items_are_listed_as_openai_lists_them():
         # body its SSE reader finds no event in (the openai client returned an empty stream)
         with pytest.raises(openai.BadRequestError, match="retrieve it without stream"):
             list(client.responses.retrieve(first.id, stream=True))
+        # cancel (a background response's): a 400 that says none runs in the background, not "No route"
+        with pytest.raises(openai.BadRequestError, match="answers in the foreground only") as err:
+            client.responses.cancel(first.id)
+        assert err.value.param == "response_id"
+        with pytest.raises(openai.NotFoundError):
+            client.responses.cancel("resp_gone")
     assert [i.content[0].text for i in listed.data] == ["One word.", "And of Italy?"]
     assert all(i.id for i in listed.data) and listed.has_more is False
     assert oldest.has_more is True and [i.id for i in rest.data] == [listed.data[0].id]

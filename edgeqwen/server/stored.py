@@ -195,8 +195,8 @@ def listing(request: Request) -> tuple[int, str, str | None]:
 
 
 def stored_routes(app: _App) -> list[Route]:
-    """``GET`` and ``DELETE /v1/responses/ID``, ``GET /v1/responses/ID/input_items`` and ``POST
-    /v1/responses/input_tokens``, over the app's store."""
+    """``GET`` and ``DELETE /v1/responses/ID``, ``GET /v1/responses/ID/input_items``, ``POST
+    /v1/responses/ID/cancel`` and ``POST /v1/responses/input_tokens``, over the app's store."""
 
     async def read(request: Request) -> Response:
         try:
@@ -225,6 +225,22 @@ def stored_routes(app: _App) -> list[Route]:
             return exc.response()
         return JSONResponse({"id": rid, "object": "response", "deleted": True})
 
+    async def cancel(request: Request) -> Response:
+        """OpenAI's cancel of a background response (``client.responses.cancel``): here every
+        response ran in the foreground and is finished, so there is none to cancel."""
+        try:
+            authorize(request, app.settings)
+            app.stored.body(request.path_params["rid"])  # a 404 for one not kept, as GET says
+            raise HTTPError(
+                400,
+                "Only a response created with background: true can be cancelled; this server answers in the "
+                "foreground only, and this response is finished. To stop an answer, close its stream.",
+                "invalid_request_error",
+                "response_id",
+            )
+        except HTTPError as exc:
+            return exc.response()
+
     async def input_items(request: Request) -> Response:
         try:
             authorize(request, app.settings)
@@ -248,6 +264,7 @@ def stored_routes(app: _App) -> list[Route]:
     return [
         Route("/v1/responses/input_tokens", input_tokens, methods=["POST"]),
         Route("/v1/responses/{rid}/input_items", input_items, methods=["GET"]),
+        Route("/v1/responses/{rid}/cancel", cancel, methods=["POST"]),
         Route("/v1/responses/{rid}", read, methods=["GET"]),
         Route("/v1/responses/{rid}", delete, methods=["DELETE"]),
     ]

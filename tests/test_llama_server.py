@@ -97,7 +97,8 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
         ({"grammar": 'root ::= "a"', "json_schema": {}}, "grammar", "not both"),
         ({"logit_bias": [[5]]}, "logit_bias", r"\[\[token id or text"),
         ({"logit_bias": [[5, "x"]]}, "logit_bias", "a number or false"),
-        ({"n": 2}, "n_cmpl", "one completion"),
+        ({"n_cmpl": 0}, "n_cmpl", "n_cmpl must be a whole number from 1 to 16"),
+        ({"n": 17}, "n", "n must be"),
         ({"stream": "yes"}, "stream", "true or false"),
     ],
 )
@@ -191,3 +192,21 @@ def test_the_template_of_the_demo_models_gguf_is_its_chatml_one():
 
     template = chat_template_source(demo_gguf_path())
     assert "<|im_start|>" in template and "add_generation_prompt" in template
+
+
+def test_several_completions_come_as_llama_servers_array_and_a_streams_events_say_whose(server):
+    """SillyTavern's swipes on its llama.cpp connection send n and read an array (a stream's
+    events by their index); it was refused."""
+    body = {"prompt": PROMPT, "n_predict": 4, "temperature": 1.0, "seed": 7}
+    whole = httpx.post(f"{server.url}/completion", json={**body, "n": 3}).json()
+    assert [w["index"] for w in whole] == [0, 1, 2] and all(w["stop"] and w["tokens_predicted"] == 4 for w in whole)
+    assert len({w["content"] for w in whole}) > 1  # each the next seed
+    again = httpx.post(f"{server.url}/completion", json={**body, "n_cmpl": 3}).json()
+    assert [a["content"] for a in again] == [w["content"] for w in whole]  # seeded: the same completions
+    assert httpx.post(f"{server.url}/completion", json=body).json()["content"] == whole[0]["content"]
+    with httpx.stream("POST", f"{server.url}/completion", json={**body, "n": 3, "stream": True}) as r:
+        events = [json.loads(line.removeprefix("data: ")) for line in r.iter_lines() if line]
+    for index in range(3):
+        mine = [e for e in events if e["index"] == index]
+        assert "".join(e["content"] for e in mine) == whole[index]["content"] and mine[-1]["stop"]
+    assert [e["index"] for e in events] == sorted(e["index"] for e in events)  # one after another

@@ -7,7 +7,9 @@ template, the policy's input checks and output filters.
 Decisions, where the two servers differ:
 - ``prompt``: text, token ids, or one list mixing both (each text read as ``/v1/completions``
   reads one: control tokens written out are those tokens). Several prompts in one request are
-  refused: send one a request.
+  refused: send one a request. ``n_cmpl`` (or ``n``, as SillyTavern's swipes send it) above 1
+  answers that many completions in turn, each the next seed, as llama-server's array (a stream's
+  events carry their ``index``).
 - A setting the body leaves out is the served model's default, not llama-server's (0.8, 40, 0.95).
   ``n_predict`` -1 (its default) is the server's ``--max-tokens``; 0 answers nothing, as
   llama-server does, without running the model. ``top_k`` 0 or below is off; ``seed`` -1 random.
@@ -31,7 +33,9 @@ Decisions, where the two servers differ:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -43,11 +47,12 @@ from ..model import chat_template_source
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
-from .http import KEEPALIVE, HTTPError, authorize, event, read_body, typed_events, until_disconnect
-from .protocol import RequestError, parse_chat_request, settings_of
+from .http import KEEPALIVE, HTTPError, authorize, event, kept_alive, read_body, told, translate, until_disconnect
+from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, settings_of
 from .tokenize import tokens_text
 
 if TYPE_CHECKING:
+    from ..aio import AsyncReplyStream
     from ..tokenizer import Tokenizer
     from .app import _App
 
@@ -69,6 +74,7 @@ class LlamaCompletion:
     n_probs: int = 0
     return_tokens: bool = False
     nothing: bool = False  # n_predict 0: answered empty, the model not run
+    n: int = 1  # completions of the prompt (n_cmpl, or n as SillyTavern sends it)
 
 
 def _prompt(tokenizer: Tokenizer, value: Any) -> tuple[int, ...]:
@@ -162,8 +168,11 @@ def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: in
     for name, off in _OFF.items():
         if body.get(name) not in (None, off):
             raise RequestError(f"{name} is not supported by this server (only {off!r}).", name)
-    if body.get("n_cmpl", 1) not in (None, 1) or body.get("n", 1) not in (None, 1):
-        raise RequestError("n_cmpl must be 1: this server answers one completion a request.", "n_cmpl")
+    name = "n_cmpl" if body.get("n_cmpl") is not None else "n"
+    try:
+        n = choices_of({"n": body.get(name)})
+    except RequestError as exc:
+        raise RequestError(str(exc).replace("n must", f"{name} must", 1), name) from None
     plain = {k: body[k] for k in _SAME if k in body}
     if body.get("repeat_penalty") is not None:
         plain["repetition_penalty"] = body["repeat_penalty"]
@@ -203,6 +212,7 @@ def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: in
         n_probs=probs,
         return_tokens=bool(flags["return_tokens"]),
         nothing=predict == 0,
+        n=n,
     )
 
 
@@ -250,29 +260,9 @@ def completion_body(model: str, asked: LlamaCompletion, reply: Reply | None, con
     return body
 
 
-class _Events:
-    """llama-server's stream: a ``data:`` event per piece, the whole answer's fields with the last."""
-
-    def __init__(self, model: str, asked: LlamaCompletion) -> None:
-        self.model, self.asked = model, asked
-
-    def started(self) -> str:
-        return ""
-
-    def thought(self, piece: str) -> str:
-        return self.text(piece)
-
-    def text(self, piece: str) -> str:
-        return event({"content": piece, "tokens": [], "stop": False, "id_slot": 0})
-
-    def finished(self, reply: Reply) -> str:
-        return event(completion_body(self.model, self.asked, reply, ""))
-
-    def failed(self, error: HTTPError) -> str:
-        return event({"error": {"code": error.status, "message": str(error), "type": error.kind}})
-
-    def keepalive(self) -> str:
-        return KEEPALIVE
+def failed_event(error: HTTPError) -> str:
+    """An error after the stream's headers went out, as llama-server writes one."""
+    return event({"error": {"code": error.status, "message": str(error), "type": error.kind}})
 
 
 def llama_server_routes(app: _App) -> list[Route]:
@@ -286,25 +276,57 @@ def llama_server_routes(app: _App) -> list[Route]:
             asked = parse_llama_completion(body, tokenizer, app.settings.max_tokens)
             if asked.nothing:
                 app.metrics.record_status(200)
-                return JSONResponse(completion_body(app.model_id, asked, None, ""))
-            submitted = asyncio.ensure_future(app.worker.submit_prompt(asked.prompt, asked.settings))
+                nothing = [{**completion_body(app.model_id, asked, None, ""), "index": i} for i in range(asked.n)]
+                return JSONResponse(nothing[0] if asked.n == 1 else nothing)
+            seed = app.seed()
+
+            def start(index: int) -> Awaitable[AsyncReplyStream]:
+                # the line's bound lets a request in once: its later answers never get a 429 halfway
+                settings = choice_settings(asked.settings, index, seed)
+                return app.worker.submit_prompt(asked.prompt, settings, queued=index == 0)
+
+            submitted = asyncio.ensure_future(start(0))
             generation = await app.opened(request, submitted, asked.stream)
             if asked.stream:
-                events = _Events(app.model_id, asked)
-
-                def streamed(g: Any) -> Any:
-                    return typed_events(g, events, every=app.settings.keepalive_s)
-
-                return app.stream(submitted, generation, streamed, events.failed)
+                return app.stream(submitted, generation, partial(streamed, asked=asked, start=start), failed_event)
             assert generation is not None  # only a stream leaves the line early
-            try:
-                reply = await until_disconnect(request, generation.reply(strict=False))
-            finally:
-                generation.cancel()
+            answers = []
+            for index in range(asked.n):
+                if index:
+                    generation = await until_disconnect(request, start(index))
+                try:
+                    reply = await until_disconnect(request, generation.reply(strict=False))
+                finally:
+                    generation.cancel()
+                answers.append({**completion_body(app.model_id, asked, reply, reply.text), "index": index})
         except Exception as exc:
             return app.failed(exc)
         app.metrics.record_status(200)
-        return JSONResponse(completion_body(app.model_id, asked, reply, reply.text))
+        return JSONResponse(answers[0] if asked.n == 1 else answers)  # llama-server's array for several
+
+    async def streamed(
+        generation: AsyncReplyStream, asked: LlamaCompletion, start: Callable[[int], Awaitable[AsyncReplyStream]]
+    ) -> AsyncIterator[str]:
+        """Each completion's pieces, then its whole fields, each event with its ``index``; the
+        next completion started once the one before has ended."""
+        current: AsyncReplyStream | None = generation
+        index = 0
+        try:
+            while current is not None:
+                async for said in kept_alive(told(current), app.settings.keepalive_s):
+                    if said is None:
+                        yield KEEPALIVE
+                    elif isinstance(said, str):  # a raw prompt's answer is text, thinking included
+                        yield event({"content": str(said), "tokens": [], "stop": False, "id_slot": 0, "index": index})
+                    else:
+                        yield event({**completion_body(app.model_id, asked, said, ""), "index": index})
+                index += 1
+                current = await start(index) if index < asked.n else None
+        except Exception as exc:
+            yield failed_event(translate(exc))
+        finally:
+            if current is not None:
+                current.cancel()
 
     async def apply_template(request: Request) -> Response:
         try:

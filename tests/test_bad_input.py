@@ -315,6 +315,14 @@ WHOLE_BODIES = {
     "tokenize": {"model": "m", "prompt": "a", "add_special_tokens": True, "return_token_strs": True},
     "tokenize-chat": {"messages": [{"role": "user", "content": "a"}], "tools": [_TOOL], "add_generation_prompt": True},
     "detokenize": {"model": "m", "tokens": [1, 2, 3]},
+    "chat-guided": {
+        "messages": [{"role": "user", "content": "a"}],
+        "structured_outputs": {"choice": ["a", "b"], "whitespace_pattern": " "},
+    },
+    "completions-format": {
+        "prompt": "a",
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+    },
     "llama-completion": {
         "prompt": [1, "a"],
         "n_predict": 4,
@@ -382,6 +390,8 @@ def _parsers():
         "tokenize-chat": lambda body, _: parse_tokenize(body),
         "detokenize": lambda body, _: detokenized(tokenizer, body),
         "llama-completion": lambda body, limit: parse_llama_completion(body, tokenizer, limit),
+        "chat-guided": parse_chat_request,
+        "completions-format": parse_completion_request,
     }
 
 

@@ -9,12 +9,11 @@ import httpx
 import openai
 import pytest
 
-from edgeqwen import Assistant
+from edgeqwen import Assistant, InvalidRequestError
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.model import chat_template_source
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.llama_server import parse_llama_completion
-from edgeqwen.server.protocol import RequestError
 from edgeqwen.testing import FakeBackend
 
 PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
@@ -103,7 +102,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
     ],
 )
 def test_a_body_it_cannot_read_is_named(body, param, says):
-    with pytest.raises(RequestError, match=says) as err:
+    with pytest.raises(InvalidRequestError, match=says) as err:  # the server's 400
         parse({"prompt": "Hi", **body})
     assert err.value.param == param
 

@@ -16,6 +16,8 @@ Decisions, where the API leaves room:
 - ``n``: that many choices per prompt, answered in turn (choice ``i`` of prompt ``p`` has index
   ``p * n + i``, as OpenAI numbers them; each later choice the next seed). At most
   :data:`MAX_PROMPTS` answers in all.
+- ``response_format`` holds the answer to a JSON Schema or to JSON, as vLLM and llama-server
+  honour it here, and so do vLLM's structured outputs (:mod:`.guided`).
 - ``suffix`` (fill in the middle) and ``best_of`` other than 1 are refused, not ignored.
 """
 
@@ -37,8 +39,9 @@ from ..aio import AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
+from .guided import guided_format
 from .http import authorize, data_events, openai_refused, read_body, until_disconnect
-from .protocol import RequestError, choice_settings, choices_of, settings_of, streaming
+from .protocol import RequestError, choice_settings, choices_of, response_format_of, settings_of, streaming
 
 if TYPE_CHECKING:
     from .app import _App
@@ -162,9 +165,17 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
         include_usage=include_usage,
         echo=bool(echo),
         logprobs=logprobs,
-        settings=settings_of(plain, max_tokens_limit),
+        settings=_with_format(settings_of(plain, max_tokens_limit), body),
         n=n,
     )
+
+
+def _with_format(settings: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The settings, with the answer's format where the body asks for one (OpenAI's
+    ``response_format``, which vLLM and llama-server honour here too, or vLLM's structured outputs):
+    it was passed over, and the text came back unconstrained."""
+    fmt = guided_format(body) or response_format_of(body.get("response_format"))
+    return {**settings, "response_format": fmt} if fmt is not None else settings
 
 
 def completion_id() -> str:

@@ -20,7 +20,7 @@ Decisions, where the two servers differ:
   llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
   ``samplers``, ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
   front-ends send to all of them are passed over.
-- ``grammar`` (GBNF, read by llguidance's converter) and ``json_schema`` constrain the answer.
+- ``grammar`` (GBNF, read by llguidance's converter; Lark too) and ``json_schema`` constrain the answer.
 - ``n_probs``: each token's log probability and its ``n_probs`` most likely alternatives before
   sampling settings (``completion_probabilities``; a stream sends them with its last event).
 - ``/props``: the window as ``n_ctx``, the served model's sampling defaults, and the model's own
@@ -47,6 +47,7 @@ from ..model import chat_template_source
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
+from .guided import grammar_format
 from .http import KEEPALIVE, HTTPError, authorize, event, kept_alive, read_body, told, translate, until_disconnect
 from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, settings_of
 from .tokenize import tokens_text
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from ..tokenizer import Tokenizer
     from .app import _App
 
-__all__ = ["LlamaCompletion", "completion_body", "llama_server_routes", "parse_llama_completion"]
+__all__ = ["LlamaCompletion", "completion_body", "failed_event", "llama_server_routes", "parse_llama_completion"]
 
 # llama-server's samplers and options this server has not: each is off at values it reads as off
 _AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
@@ -145,16 +146,7 @@ def _format(body: dict[str, Any]) -> Any:
         if not isinstance(schema, dict):
             raise RequestError("json_schema must be a JSON Schema object.", "json_schema")
         return ResponseFormat.of(schema) if schema else ResponseFormat("json_object")
-    if not grammar:
-        return None
-    if not isinstance(grammar, str):
-        raise RequestError("grammar must be a GBNF grammar's text.", "grammar")
-    from llguidance.gbnf_to_lark import gbnf_to_lark
-
-    try:
-        return ResponseFormat.lark(gbnf_to_lark(grammar))
-    except Exception as exc:  # its converter's own error types, and a ValueError
-        raise RequestError(f"grammar is not a GBNF grammar this server reads: {exc}", "grammar") from exc
+    return grammar_format(grammar, "grammar") if grammar else None
 
 
 def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: int) -> LlamaCompletion:

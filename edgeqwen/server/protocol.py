@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidRequestError
 from ..message_dicts import content_text, message_of
+from ..runtime.formats import ResponseFormat
 from ..types import MAX_LOGPROBS, GenerationConfig, Message
+from .guided import guided_format
 
 T = TypeVar("T")
 
@@ -31,6 +33,7 @@ __all__ = [
     "choice_settings",
     "choices_of",
     "parse_chat_request",
+    "response_format_of",
     "settings_of",
     "streaming",
 ]
@@ -55,7 +58,7 @@ class ChatRequest:
     include_usage: bool = False
     tools: tuple[dict[str, Any], ...] | None = None
     tool_choice: str | dict[str, Any] = "auto"
-    response_format: dict[str, Any] | None = None
+    response_format: dict[str, Any] | ResponseFormat | None = None  # a ResponseFormat: vLLM's regex, choice, grammar
     enable_thinking: bool | None = None
     reasoning_effort: str | None = None  # OpenAI's knob, read as Qwen3's switch (_EFFORT_THINKS)
     parallel_tool_calls: bool = True  # False: at most one call is returned (the first)
@@ -199,7 +202,8 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     return out
 
 
-def _response_format(value: Any) -> dict[str, Any] | None:
+def response_format_of(value: Any) -> dict[str, Any] | None:
+    """OpenAI's ``response_format``, checked: None for text."""
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
@@ -314,7 +318,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         include_usage=include_usage,
         tools=tuple(tools) if tools else None,
         tool_choice=_tool_choice(body.get("tool_choice")),
-        response_format=_response_format(body.get("response_format")),
+        response_format=guided_format(body) or response_format_of(body.get("response_format")),
         enable_thinking=thinking,
         reasoning_effort=effort,
         parallel_tool_calls=parallel is not False,

@@ -1,0 +1,102 @@
+"""vLLM's structured outputs on OpenAI's routes: ``structured_outputs`` (``json``, ``regex``,
+``choice``, ``grammar``, ``json_object``) and the older ``guided_json``, ``guided_regex``,
+``guided_choice`` and ``guided_grammar`` that clients written for vLLM send in the body (the
+``openai`` client's ``extra_body``). They were passed over, and the answer came back unconstrained
+with a 200: now each is the response format it means, on ``/v1/chat/completions`` and
+``/v1/completions``.
+
+Decisions:
+- One at a time: two of them, or one beside a ``response_format`` other than text, is refused.
+- ``json``: a JSON Schema (an object, or its JSON text, as vLLM takes it). ``grammar``: GBNF (what
+  vLLM's default backend reads) or Lark, through llguidance's converter; the same reading serves
+  llama-server's ``grammar``.
+- vLLM's backend and whitespace options (``guided_decoding_backend``, ``whitespace_pattern``, ...)
+  are passed over: they choose how, not what. ``structural_tag`` is refused (no equivalent here).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import GrammarError, InvalidRequestError
+from ..runtime.formats import ResponseFormat
+
+__all__ = ["grammar_format", "guided_format"]
+
+_GUIDED = ("json", "regex", "choice", "grammar")
+_PASSED = {"whitespace_pattern", "disable_any_whitespace", "disable_additional_properties", "backend"}
+
+
+def grammar_format(text: Any, field: str) -> ResponseFormat:
+    """A grammar's text (GBNF or Lark) as the format that holds the answer to it."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequestError(f"{field} must be a grammar's text (GBNF or Lark).", field)
+    from llguidance.gbnf_to_lark import any_to_lark
+
+    try:
+        lark = any_to_lark(text)
+    except Exception as exc:  # its converter's own error types
+        if "::=" in text:  # GBNF's rule sign: a GBNF grammar it cannot read
+            raise InvalidRequestError(f"{field} is not a GBNF grammar this server reads: {exc}", field) from exc
+        lark = text  # Lark as written (compiled, and its errors named, when answered)
+    try:
+        return ResponseFormat.lark(lark)
+    except GrammarError as exc:
+        raise InvalidRequestError(f"{field} is not a grammar this server reads: {exc}", field) from exc
+
+
+def _one(kind: str, value: Any, field: str) -> ResponseFormat | dict[str, Any]:
+    if kind == "json":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise InvalidRequestError(
+                    f"{field} must be a JSON Schema (an object, or its JSON text): {exc}.", field
+                ) from exc
+        if not isinstance(value, dict):
+            raise InvalidRequestError(f"{field} must be a JSON Schema object.", field)
+        return {"type": "json_schema", "json_schema": {"schema": value}}
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "grammar":
+        return grammar_format(value, field)
+    try:
+        if kind == "regex":
+            if not isinstance(value, str):
+                raise GrammarError("a regex must be text.")
+            return ResponseFormat.regex(value)
+        if not isinstance(value, list):
+            raise GrammarError("choice must be a list of texts.")
+        return ResponseFormat.choice(value)
+    except GrammarError as exc:
+        raise InvalidRequestError(f"{field}: {exc}", field) from exc
+
+
+def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | None:
+    """The response format a body's vLLM structured-output fields ask for; None where it has none."""
+    given = {f"guided_{k}": (k, body[f"guided_{k}"]) for k in _GUIDED if body.get(f"guided_{k}") is not None}
+    outputs = body.get("structured_outputs")
+    if outputs is not None:
+        if not isinstance(outputs, dict):
+            raise InvalidRequestError(
+                'structured_outputs must be an object such as {"json": SCHEMA}.', "structured_outputs"
+            )
+        for key, value in outputs.items():
+            if key in (*_GUIDED, "json_object") and value not in (None, False):
+                given[f"structured_outputs.{key}"] = (key, value)
+            elif key not in _PASSED and value not in (None, False):
+                raise InvalidRequestError(
+                    f"structured_outputs.{key} is not supported: send json, regex, choice, grammar or json_object.",
+                    f"structured_outputs.{key}",
+                )
+    if not given:
+        return None
+    if len(given) > 1:
+        raise InvalidRequestError(f"Send one structured output, got {', '.join(given)}.", next(iter(given)))
+    shape = body.get("response_format")
+    if isinstance(shape, dict) and shape.get("type") not in (None, "text"):
+        raise InvalidRequestError(f"Send response_format or {next(iter(given))}, not both.", "response_format")
+    field, (kind, value) = next(iter(given.items()))
+    return _one(kind, value, field)

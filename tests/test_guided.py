@@ -1,0 +1,97 @@
+"""vLLM's structured outputs (``guided_*``, ``structured_outputs``) and ``response_format`` on
+``/v1/completions``: each was passed over and the answer came back unconstrained with a 200."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import openai
+import pytest
+
+from edgeqwen import Assistant, InvalidRequestError
+from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.runtime.formats import ResponseFormat
+from edgeqwen.server import BackgroundServer, ServerSettings
+from edgeqwen.server.guided import guided_format
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"enum": ["Paris", "Rome"]}, "people": {"type": "integer", "minimum": 0}},
+    "required": ["city", "people"],
+    "additionalProperties": False,
+}
+CHAT = [{"role": "user", "content": "Which city, and how many people?"}]
+PROMPT = "<|im_start|>user\nWhich city?<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_each_field_is_the_format_it_means():
+    as_schema = {"type": "json_schema", "json_schema": {"schema": SCHEMA}}
+    assert guided_format({"guided_json": SCHEMA}) == as_schema
+    assert guided_format({"guided_json": json.dumps(SCHEMA)}) == as_schema  # vLLM takes its JSON text too
+    assert guided_format({"structured_outputs": {"json": SCHEMA}}) == as_schema
+    assert guided_format({"structured_outputs": {"json_object": True}}) == {"type": "json_object"}
+    assert guided_format({"guided_regex": "[0-9]{3}"}) == ResponseFormat.regex("[0-9]{3}")
+    assert guided_format({"structured_outputs": {"choice": ["yes", "no"]}}) == ResponseFormat.choice(["yes", "no"])
+    gbnf, lark = (
+        guided_format({"guided_grammar": 'root ::= "yes" | "no"'}),
+        guided_format({"guided_grammar": 'start: "a"'}),
+    )
+    assert gbnf.kind == lark.kind == "lark" and lark.grammar == 'start: "a"'
+    # what only chooses how: passed over
+    assert guided_format({"guided_choice": ["a"], "guided_decoding_backend": "xgrammar"}) == ResponseFormat.choice(
+        ["a"]
+    )
+    assert guided_format({"structured_outputs": {"regex": "a+", "disable_any_whitespace": True}}).kind == "regex"
+    assert guided_format({"response_format": {"type": "text"}}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "says"),
+    [
+        ({"guided_json": SCHEMA, "guided_regex": "a"}, "guided_json", "Send one structured output"),
+        ({"guided_choice": ["a"], "response_format": {"type": "json_object"}}, "response_format", "not both"),
+        ({"guided_json": "{not json"}, "guided_json", "JSON Schema"),
+        ({"guided_json": [1]}, "guided_json", "JSON Schema object"),
+        ({"guided_regex": 5}, "guided_regex", "a regex must be text"),
+        ({"guided_choice": "yes"}, "guided_choice", "a list of texts"),
+        ({"guided_choice": []}, "guided_choice", "non-empty list"),
+        ({"guided_grammar": "root ::= ("}, "guided_grammar", "not a GBNF grammar"),
+        ({"guided_grammar": ""}, "guided_grammar", "grammar's text"),
+        ({"structured_outputs": [1]}, "structured_outputs", "must be an object"),
+        ({"structured_outputs": {"structural_tag": "x"}}, "structured_outputs.structural_tag", "not supported"),
+    ],
+)
+def test_a_field_it_cannot_read_is_named(body, param, says):
+    with pytest.raises(InvalidRequestError, match=says) as err:
+        guided_format(body)
+    assert err.value.param == param
+
+
+@pytest.fixture(scope="module")
+def api(tiny_models):
+    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
+    with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
+        yield openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+
+
+def test_the_tiny_models_answers_keep_to_them_on_both_routes(api):
+    def chat(**extra):
+        return api.chat.completions.create(model="m", messages=CHAT, temperature=1.0, extra_body=extra)
+
+    assert chat(guided_choice=["Paris", "Rome"]).choices[0].message.content in ("Paris", "Rome")
+    assert re.fullmatch("[0-9]{3}-[a-z]{2}", chat(guided_regex="[0-9]{3}-[a-z]{2}").choices[0].message.content)
+    jsonschema.validate(json.loads(chat(guided_json=SCHEMA).choices[0].message.content), SCHEMA)
+    said = chat(structured_outputs={"grammar": 'root ::= "yes" | "no"'}).choices[0].message.content
+    assert said in ("yes", "no")
+
+    def complete(**extra):
+        return api.completions.create(model="m", prompt=PROMPT, max_tokens=48, temperature=1.0, **extra).choices[0]
+
+    answer = complete(extra_body={"response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}})
+    jsonschema.validate(json.loads(answer.text), SCHEMA)
+    assert complete(extra_body={"structured_outputs": {"choice": ["Paris", "Rome"]}}).text in ("Paris", "Rome")
+    with pytest.raises(openai.BadRequestError) as err:
+        complete(extra_body={"guided_regex": "a", "guided_choice": ["b"]})
+    assert err.value.body["param"] == "guided_regex"

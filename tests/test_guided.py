@@ -95,3 +95,33 @@ def test_the_tiny_models_answers_keep_to_them_on_both_routes(api):
     with pytest.raises(openai.BadRequestError) as err:
         complete(extra_body={"guided_regex": "a", "guided_choice": ["b"]})
     assert err.value.body["param"] == "guided_regex"
+
+
+def test_vllms_other_sampling_fields_are_read_or_refused_never_passed_over():
+    """min_tokens, ignore_eos, include_stop_str_in_output ... were passed over: an answer shorter
+    than asked, ended at its end token, its stop string dropped, with a 200."""
+    from edgeqwen.server.protocol import parse_chat_request
+
+    chat = [{"role": "user", "content": "a"}]
+    assert parse_chat_request({"messages": chat, "stop_token_ids": [5, 7]}, 8).settings["stop_token_ids"] == (5, 7)
+    off = {"min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "bad_words": []}
+    assert "stop_token_ids" not in parse_chat_request({"messages": chat, **off}, 8).settings  # what SillyTavern sends
+    for name, value in (("min_tokens", 5), ("ignore_eos", True), ("include_stop_str_in_output", True),
+                        ("bad_words", ["x"]), ("use_beam_search", True), ("stop_token_ids", "5"),
+                        ("stop_token_ids", [-1])):  # fmt: skip
+        with pytest.raises(InvalidRequestError) as err:
+            parse_chat_request({"messages": chat, name: value}, 8)
+        assert err.value.param == name, (name, err.value)
+
+
+def test_a_stop_token_id_ends_the_answer(api):
+    import httpx
+
+    said = api.completions.create(model="m", prompt=PROMPT, max_tokens=12, temperature=0).choices[0]
+    base = str(api.base_url).removesuffix("/v1/")
+    tokens = httpx.post(f"{base}/tokenize", json={"prompt": said.text}).json()["tokens"]
+    if len(tokens) < 2:
+        pytest.skip("the tiny model's answer is one token")
+    asked = {"stop_token_ids": [tokens[1]]}
+    cut = api.completions.create(model="m", prompt=PROMPT, max_tokens=12, temperature=0, extra_body=asked).choices[0]
+    assert cut.finish_reason == "stop" and said.text.startswith(cut.text) and len(cut.text) < len(said.text)

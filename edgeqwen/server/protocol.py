@@ -6,7 +6,9 @@ Decisions, where the OpenAI API leaves room: the ``model`` field is echoed, not 
 server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``enable_thinking``
 (also as ``chat_template_kwargs``) are accepted as extensions, as vLLM and llama-server do, and so
 is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for bodies without it);
-``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); ``seed: -1``
+``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); vLLM's
+``stop_token_ids`` is read, and its ``min_tokens``, ``ignore_eos``, ``include_stop_str_in_output``,
+``bad_words`` ... are taken at their off values and refused at others; ``seed: -1``
 is no seed (random, as llama.cpp and Ollama read it), another negative seed a seed; options that
 would silently change the answer's meaning (non-text content parts or output modalities, the
 deprecated ``functions``) are refused rather than ignored. What goes back is :mod:`.bodies`.
@@ -40,6 +42,11 @@ __all__ = [
 
 _FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 _MAX_STOPS = 16
+# vLLM's sampling extensions this server has not: taken at their off values, refused at any other
+_VLLM_OFF: dict[str, Any] = {
+    "min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "use_beam_search": False,
+    "bad_words": None, "allowed_token_ids": None, "logits_processors": None,
+}  # fmt: skip
 MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
 _MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)
 
@@ -174,6 +181,16 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         if len(stops) > _MAX_STOPS:
             raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
         out["stop"] = tuple(stops)
+    ids = body.get("stop_token_ids")  # vLLM's
+    if ids:
+        if not isinstance(ids, list) or len(ids) > _MAX_STOPS:
+            raise RequestError(f"stop_token_ids must be a list of at most {_MAX_STOPS} token ids.", "stop_token_ids")
+        out["stop_token_ids"] = tuple(ids)
+    for name, off in _VLLM_OFF.items():
+        if body.get(name) not in (None, off, [], {}):
+            raise RequestError(
+                f"{name} is not supported by this server (only {off!r}): the answer would not be what it asks.", name
+            )
     wanted, top = body.get("logprobs"), body.get("top_logprobs")
     if wanted not in (None, True, False):
         raise RequestError(f"logprobs must be true or false, got {wanted!r}.", "logprobs")

@@ -105,10 +105,12 @@ def test_vllms_other_sampling_fields_are_read_or_refused_never_passed_over():
     chat = [{"role": "user", "content": "a"}]
     assert parse_chat_request({"messages": chat, "stop_token_ids": [5, 7]}, 8).settings["stop_token_ids"] == (5, 7)
     off = {"min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "bad_words": []}
+    off |= {"skip_special_tokens": True, "chat_template": None, "prompt_logprobs": None}
     assert "stop_token_ids" not in parse_chat_request({"messages": chat, **off}, 8).settings  # what SillyTavern sends
     for name, value in (("min_tokens", 5), ("ignore_eos", True), ("include_stop_str_in_output", True),
                         ("bad_words", ["x"]), ("use_beam_search", True), ("stop_token_ids", "5"),
-                        ("stop_token_ids", [-1])):  # fmt: skip
+                        ("stop_token_ids", [-1]), ("chat_template", "{{ messages }}"), ("prompt_logprobs", 1),
+                        ("skip_special_tokens", False)):  # fmt: skip
         with pytest.raises(InvalidRequestError) as err:
             parse_chat_request({"messages": chat, name: value}, 8)
         assert err.value.param == name, (name, err.value)

@@ -8,7 +8,8 @@ server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``ena
 is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for bodies without it);
 ``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); vLLM's
 ``stop_token_ids`` is read, and its ``min_tokens``, ``ignore_eos``, ``include_stop_str_in_output``,
-``bad_words`` ... are taken at their off values and refused at others; ``seed: -1``
+``bad_words``, ``chat_template`` (a request's own template) ... are taken at their off values and
+refused at others; ``seed: -1``
 is no seed (random, as llama.cpp and Ollama read it), another negative seed a seed; options that
 would silently change the answer's meaning (non-text content parts or output modalities, the
 deprecated ``functions``) are refused rather than ignored. What goes back is :mod:`.bodies`.
@@ -45,7 +46,8 @@ _MAX_STOPS = 16
 # vLLM's sampling extensions this server has not: taken at their off values, refused at any other
 _VLLM_OFF: dict[str, Any] = {
     "min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "use_beam_search": False,
-    "bad_words": None, "allowed_token_ids": None, "logits_processors": None,
+    "bad_words": None, "allowed_token_ids": None, "logits_processors": None, "prompt_logprobs": None,
+    "skip_special_tokens": True, "chat_template": "",
 }  # fmt: skip
 MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
 _MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)

@@ -62,6 +62,9 @@ def test_llama_cpp_shapes_and_a_round_trip(server, backend):
     assert len(strs["token_strs"]) == len(ids) and "<|im_end|>" in strs["token_strs"]
     back = httpx.post(f"{server.url}/detokenize", json={"tokens": ids}).json()
     assert back == {"prompt": text, "content": text}
+    # Aphrodite's paths, under /v1 (SillyTavern's Aphrodite connection posts there)
+    assert httpx.post(f"{server.base_url}/tokenize", json={"prompt": text}).json()["tokens"] == ids
+    assert httpx.post(f"{server.base_url}/detokenize", json={"tokens": ids}).json() == back
 
 
 @pytest.mark.parametrize(

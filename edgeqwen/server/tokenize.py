@@ -1,6 +1,7 @@
-"""The tokenizer over HTTP: ``POST /tokenize`` and ``POST /detokenize``, in the shapes vLLM's and
-llama.cpp's servers give them. Front-ends that build their own prompts (SillyTavern's vLLM and
-llama.cpp connections, prompt tools) count and trim with them before they send a prompt.
+"""The tokenizer over HTTP: ``POST /tokenize`` and ``POST /detokenize`` (also under ``/v1``, as
+Aphrodite serves them), in the shapes vLLM's and llama.cpp's servers give them. Front-ends that
+build their own prompts (SillyTavern's vLLM, llama.cpp and Aphrodite connections, prompt tools)
+count and trim with them before they send a prompt.
 
 Decisions, where the two APIs leave room:
 - One route answers both shapes. ``prompt`` (vLLM) or ``content`` (llama.cpp): a raw prompt,
@@ -162,4 +163,8 @@ def tokenize_routes(app: _App) -> list[Route]:
         app.metrics.record_status(200)
         return JSONResponse({"prompt": text, "content": text})
 
-    return [Route("/tokenize", tokenize, methods=["POST"]), Route("/detokenize", detokenize, methods=["POST"])]
+    # vLLM's and llama-server's paths, and Aphrodite's under /v1 (SillyTavern's Aphrodite connection)
+    return [
+        *(Route(f"{root}/tokenize", tokenize, methods=["POST"]) for root in ("", "/v1")),
+        *(Route(f"{root}/detokenize", detokenize, methods=["POST"]) for root in ("", "/v1")),
+    ]

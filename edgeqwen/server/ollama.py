@@ -332,6 +332,10 @@ class _Ollama:
 
     async def managed_elsewhere(self, request: Request) -> Response:
         verb = request.url.path.rsplit("/", 1)[-1]
+        try:
+            authorize(request, self.app.settings)  # a caller without the key learns nothing of the server
+        except HTTPError as exc:
+            return self._error(exc)
         return self._error(
             HTTPError(
                 400,

@@ -44,6 +44,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..model import chat_template_source
+from ..runtime.formats import ResponseFormat
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
@@ -136,9 +137,7 @@ def _bias(tokenizer: Tokenizer, value: Any) -> dict[str, float] | None:
     return out
 
 
-def _format(body: dict[str, Any]) -> Any:
-    from ..runtime.formats import ResponseFormat
-
+def _format(body: dict[str, Any]) -> ResponseFormat | None:
     grammar, schema = body.get("grammar"), body.get("json_schema")
     if grammar and schema is not None:
         raise RequestError("Send grammar or json_schema, not both.", "grammar")

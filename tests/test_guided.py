@@ -114,6 +114,17 @@ def test_vllms_other_sampling_fields_are_read_or_refused_never_passed_over():
         with pytest.raises(InvalidRequestError) as err:
             parse_chat_request({"messages": chat, name: value}, 8)
         assert err.value.param == name, (name, err.value)
+    # on chat: echo, add_generation_prompt, documents; continue_final_message false where it would be
+    # continued (vLLM's default opens a new turn after a final assistant message; this server continues it)
+    prefilled = [*chat, {"role": "assistant", "content": "Sure,"}]
+    for body in ({"echo": True}, {"add_generation_prompt": False}, {"documents": [{"text": "d"}]},
+                 {"messages": prefilled, "continue_final_message": False}):  # fmt: skip
+        with pytest.raises(InvalidRequestError) as err:
+            parse_chat_request({"messages": chat, **body}, 8)
+        assert err.value.param == next(k for k in body if k != "messages")
+    for body in ({"messages": prefilled, "continue_final_message": True}, {"continue_final_message": False},
+                 {"echo": False, "add_generation_prompt": True, "documents": []}):  # fmt: skip
+        assert parse_chat_request({"messages": chat, **body}, 8).messages
 
 
 def test_a_stop_token_id_ends_the_answer(api):

@@ -8,7 +8,8 @@ server serves one model); ``top_k``, ``min_p``, ``repetition_penalty`` and ``ena
 is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for bodies without it);
 ``reasoning_effort`` turns Qwen3's thinking off (none, minimal) or on (low to high); vLLM's
 ``stop_token_ids`` is read, and its ``min_tokens``, ``ignore_eos``, ``include_stop_str_in_output``,
-``bad_words``, ``chat_template`` (a request's own template) ... are taken at their off values and
+``bad_words``, ``chat_template`` (a request's own template), and on chat its ``echo``,
+``add_generation_prompt`` and ``continue_final_message`` ... are taken at their off values and
 refused at others; ``seed: -1``
 is no seed (random, as llama.cpp and Ollama read it), another negative seed a seed; options that
 would silently change the answer's meaning (non-text content parts or output modalities, the
@@ -292,6 +293,20 @@ def streaming(body: dict[str, Any]) -> tuple[bool, bool]:
     return bool(stream), bool(options.get("include_usage"))
 
 
+def _vllm_chat_fields(body: dict[str, Any], messages: tuple[Message, ...]) -> None:
+    """vLLM's fields of a chat that this server does not do, refused where they ask for it."""
+    for name, off in (("echo", False), ("add_generation_prompt", True), ("documents", None)):
+        if body.get(name) not in (None, off, []):
+            raise RequestError(f"{name} is not supported by this server (only {off!r}).", name)
+    if body.get("continue_final_message") is False and messages[-1].role == "assistant":
+        # vLLM's default opens a new turn after it; this server continues it, as llama-server does
+        raise RequestError(
+            "continue_final_message false with a final assistant message: this server continues that message "
+            "(a prefill); send true, or end the messages with the user's.",
+            "continue_final_message",
+        )
+
+
 def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     """Check a decoded JSON body and turn it into a :class:`ChatRequest` (RequestError if bad)."""
     if not isinstance(body, dict):
@@ -329,9 +344,11 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
     parallel = body.get("parallel_tool_calls", True)
     if not isinstance(parallel, bool) and parallel is not None:
         raise RequestError("parallel_tool_calls must be true or false.", "parallel_tool_calls")
+    messages = _messages(body.get("messages"))
+    _vllm_chat_fields(body, messages)
     model = body.get("model", "")
     return ChatRequest(
-        messages=_messages(body.get("messages")),
+        messages=messages,
         model=model if isinstance(model, str) else "",
         stream=stream,
         include_usage=include_usage,

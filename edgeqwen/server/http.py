@@ -258,14 +258,16 @@ async def data_events(
     more: Callable[[int], Awaitable[AsyncReplyStream | None]] | None = None,
     ending: Callable[[list[Reply]], list[dict[str, Any]]] | None = None,
     every: float = 0.0,
+    done: str = "data: [DONE]\n\n",
+    failed: Callable[[HTTPError], str] | None = None,
 ) -> AsyncIterator[str]:
     """A chat or completions stream. For each answer (``generation``, then ``more(i)`` for choice
     ``i`` where n > 1, started once the one before it has ended, until it gives None): its opening
     events, an event per piece of text (and of thinking, where ``thought`` says how) and the events
     its finished reply closes with, each given the choice's index; then ``ending``'s events for all
-    the replies (their usage), then ``[DONE]``; an SSE comment after ``every`` seconds of silence.
-    An error after the headers went out is an event in OpenAI's error shape, as OpenAI sends it,
-    and ends the stream."""
+    the replies (their usage), then ``done`` (OpenAI's ``[DONE]``; llama-server sends none); an SSE
+    comment after ``every`` seconds of silence. An error after the headers went out is an event in
+    OpenAI's error shape, as OpenAI sends it (or as ``failed`` writes it), and ends the stream."""
     current: AsyncReplyStream | None = generation
     replies: list[Reply] = []
     try:
@@ -288,10 +290,13 @@ async def data_events(
             current = await more(index + 1) if more is not None else None
         for body in ending(replies) if ending is not None else ():
             yield event(body)
-        yield "data: [DONE]\n\n"
+        if done:
+            yield done
     except Exception as exc:
         error = translate(exc)
-        yield event(error_body(str(error), error.kind, error.param, error.code))
+        yield (
+            failed(error) if failed is not None else event(error_body(str(error), error.kind, error.param, error.code))
+        )
     finally:
         if current is not None:
             current.cancel()

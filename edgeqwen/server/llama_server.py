@@ -49,7 +49,7 @@ from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
 from .guided import grammar_format
-from .http import KEEPALIVE, HTTPError, authorize, event, kept_alive, read_body, told, translate, until_disconnect
+from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
 from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, settings_of
 from .tokenize import tokens_text
 
@@ -295,29 +295,23 @@ def llama_server_routes(app: _App) -> list[Route]:
         app.metrics.record_status(200)
         return JSONResponse(answers[0] if asked.n == 1 else answers)  # llama-server's array for several
 
-    async def streamed(
+    def streamed(
         generation: AsyncReplyStream, asked: LlamaCompletion, start: Callable[[int], Awaitable[AsyncReplyStream]]
     ) -> AsyncIterator[str]:
         """Each completion's pieces, then its whole fields, each event with its ``index``; the
         next completion started once the one before has ended."""
-        current: AsyncReplyStream | None = generation
-        index = 0
-        try:
-            while current is not None:
-                async for said in kept_alive(told(current), app.settings.keepalive_s):
-                    if said is None:
-                        yield KEEPALIVE
-                    elif isinstance(said, str):  # a raw prompt's answer is text, thinking included
-                        yield event({"content": str(said), "tokens": [], "stop": False, "id_slot": 0, "index": index})
-                    else:
-                        yield event({**completion_body(app.model_id, asked, said, ""), "index": index})
-                index += 1
-                current = await start(index) if index < asked.n else None
-        except Exception as exc:
-            yield failed_event(translate(exc))
-        finally:
-            if current is not None:
-                current.cancel()
+
+        def piece(text: str, index: int) -> dict[str, Any]:  # a raw prompt's answer is text, thinking included
+            return {"content": str(text), "tokens": [], "stop": False, "id_slot": 0, "index": index}
+
+        def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
+            return [{**completion_body(app.model_id, asked, reply, ""), "index": index}]
+
+        async def more(index: int) -> AsyncReplyStream | None:
+            return await start(index) if index < asked.n else None
+
+        every = app.settings.keepalive_s
+        return data_events(generation, lambda i: [], piece, closing, piece, more, None, every, "", failed_event)
 
     async def apply_template(request: Request) -> Response:
         try:

@@ -52,6 +52,8 @@ __all__ = [
     "moderation_result",
     "moderations_routes",
     "parse_moderation",
+    "result_body",
+    "rule_flags",
 ]
 
 MAX_INPUTS = 64  # texts per request: each is read by every check in turn
@@ -115,11 +117,19 @@ def guard_categories(verdict: GuardVerdict, controversial: str) -> tuple[str, ..
     return named or (() if verdict.categories else ("guard",))
 
 
+def rule_flags(guard: Guard, text: str) -> list[tuple[str, bool]]:
+    """What the checks found in ``text``: each category they name, and whether it is refused."""
+    return [(e.category, e.action == "refuse") for e in guard.check_input(text).events]
+
+
 def moderation_result(guard: Guard, text: str, model_flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """One text's result in OpenAI's shape; ``model_flags``: the guard model's categories for it."""
-    decision = guard.check_input(text)
+    return result_body(rule_flags(guard, text) + [(c, True) for c in model_flags])
+
+
+def result_body(flags: list[tuple[str, bool]]) -> dict[str, Any]:
+    """A result in OpenAI's shape from the categories found and whether each is refused."""
     named: dict[str, bool] = dict.fromkeys(OPENAI_CATEGORIES, False)
-    flags = [(e.category, e.action == "refuse") for e in decision.events] + [(c, True) for c in model_flags]
     for flagged_in, refused in flags:
         for category in AS_OPENAI.get(flagged_in, (flagged_in,)):
             named[category] = named.get(category, False) or refused
@@ -139,17 +149,14 @@ def moderations_routes(app: _App) -> list[Route]:
 
     async def judged(texts: tuple[str, ...]) -> list[dict[str, Any]]:
         # off the event loop: the rules and the screen read each text in full
-        results = await asyncio.to_thread(lambda: [moderation_result(guard, t) for t in texts])
-        if not reads_prompts:
-            return results
+        found = await asyncio.to_thread(lambda: [rule_flags(guard, t) for t in texts])
         for i, text in enumerate(texts):
-            if results[i]["flagged"]:
+            if not reads_prompts or any(refused for _, refused in found[i]):
                 continue
             # one text a turn: answers waiting go between them, and a client gone stops the rest
             verdict = await app.worker.run(lambda bot, t=text: bot.guard.model.moderate(t), queued=i == 0)
-            flags = guard_categories(verdict, served.policy.guard_controversial)
-            results[i] = await asyncio.to_thread(moderation_result, guard, text, flags)
-        return results
+            found[i] += [(c, True) for c in guard_categories(verdict, served.policy.guard_controversial)]
+        return [result_body(flags) for flags in found]
 
     async def moderations(request: Request) -> Response:
         try:

@@ -257,8 +257,9 @@ def failed_event(error: HTTPError) -> str:
 
 
 def llama_server_routes(app: _App) -> list[Route]:
-    """``POST /completion`` (and ``/completions``) and ``POST /apply-template``."""
+    """``POST /completion`` (and ``/completions``), ``POST /apply-template`` and ``GET /props``."""
     tokenizer = app.bot_backend.tokenizer
+    template: list[str] = []  # the model's own chat template, read from its files at the first /props
 
     async def completion(request: Request) -> Response:
         try:
@@ -344,7 +345,8 @@ def llama_server_routes(app: _App) -> list[Route]:
             "frequency_penalty": config.frequency_penalty,
             "seed": -1 if config.seed is None else config.seed,
         }
-        template = await asyncio.to_thread(chat_template_source, getattr(backend.info, "path", None))
+        if not template:  # a GGUF's metadata is megabytes to read: once, not at every client's connect
+            template.append(await asyncio.to_thread(chat_template_source, getattr(backend.info, "path", None)))
         return JSONResponse(
             {
                 "default_generation_settings": {"n_ctx": backend.context_length, "params": params, **params},
@@ -352,7 +354,7 @@ def llama_server_routes(app: _App) -> list[Route]:
                 "model_alias": app.model_id,
                 "model_path": str(getattr(backend.info, "path", None) or app.model_id),
                 "modalities": {"vision": False, "audio": False},
-                "chat_template": template,
+                "chat_template": template[0],
                 "build_info": f"edgeqwen {__version__}",
             }
         )

@@ -23,6 +23,14 @@ def tiny_models() -> dict[str, dict[str, Path]]:
     return build_all(("qwen2", "qwen3"), CACHE / "models")
 
 
+@pytest.fixture(scope="module")
+def qwen2(tiny_models):
+    """The tiny Qwen2's int4 ONNX build with a 512-token window, one per test module."""
+    from edgeqwen.backends.onnx import OnnxBackend
+
+    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
+
+
 @pytest.fixture(scope="session")
 def tiny_ggufs(tiny_models) -> dict[str, Path]:
     """The same tiny models as GGUF files (llama.cpp's tensor names), f32 and f16: ``qwen2-f32`` ..."""

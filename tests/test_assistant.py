@@ -16,11 +16,6 @@ PROMPTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def qwen2(tiny_models):
-    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
-
-
 @pytest.mark.parametrize("lang", sorted(PROMPTS))
 def test_stream_is_valid_utf8_and_equals_reply(qwen2, lang):
     for seed in range(3):

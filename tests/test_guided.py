@@ -11,7 +11,6 @@ import openai
 import pytest
 
 from edgeqwen import Assistant, InvalidRequestError
-from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.runtime.formats import ResponseFormat
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.guided import guided_format
@@ -70,9 +69,8 @@ def test_a_field_it_cannot_read_is_named(body, param, says):
 
 
 @pytest.fixture(scope="module")
-def api(tiny_models):
-    backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
-    with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
+def api(qwen2):
+    with BackgroundServer(Assistant(backend=qwen2, policy="none"), ServerSettings(max_tokens=64)) as srv:
         yield openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
 
 

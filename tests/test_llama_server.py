@@ -10,7 +10,6 @@ import openai
 import pytest
 
 from edgeqwen import Assistant, InvalidRequestError
-from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.model import chat_template_source
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.llama_server import parse_llama_completion
@@ -25,13 +24,8 @@ def parse(body, limit=64):
 
 
 @pytest.fixture(scope="module")
-def backend(tiny_models):
-    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with BackgroundServer(Assistant(backend=backend, policy="default"), ServerSettings(max_tokens=24)) as srv:
+def server(qwen2):
+    with BackgroundServer(Assistant(backend=qwen2, policy="default"), ServerSettings(max_tokens=24)) as srv:
         yield srv
 
 
@@ -107,7 +101,7 @@ def test_a_body_it_cannot_read_is_named(body, param, says):
     assert err.value.param == param
 
 
-def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server, backend):
+def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server, qwen2):
     api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
     body = {"prompt": PROMPT, "n_predict": 6, "temperature": 0, "return_tokens": True}
     said = httpx.post(f"{server.url}/completion", json=body).json()
@@ -115,7 +109,7 @@ def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server
     assert said["content"] == ours.choices[0].text and said["stop"] is True
     assert said["tokens_evaluated"] == ours.usage.prompt_tokens and said["tokens_predicted"] == 6
     assert said["stop_type"] == "limit" and said["finish_reason"] == "length" and said["timings"]["predicted_n"] == 6
-    assert backend.tokenizer.decode(said["tokens"]) == said["content"]
+    assert qwen2.tokenizer.decode(said["tokens"]) == said["content"]
     assert httpx.post(f"{server.url}/completions", json=body).json()["content"] == said["content"]  # its alias
     nothing = httpx.post(f"{server.url}/completion", json={**body, "n_predict": 0}).json()
     assert nothing["content"] == "" and nothing["tokens_predicted"] == 0 and nothing["stop_type"] == "limit"
@@ -166,13 +160,13 @@ def test_apply_template_gives_the_prompt_chat_reads(server):
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
 
 
-def test_props_say_the_window_the_defaults_and_the_models_own_template(server, backend, tmp_path):
+def test_props_say_the_window_the_defaults_and_the_models_own_template(server, qwen2, tmp_path):
     """SillyTavern's llama.cpp connection sets its context size from n_ctx and picks its prompt
     format by the chat template's hash."""
     props = httpx.get(f"{server.url}/props").json()
     settings = props["default_generation_settings"]
     assert settings["n_ctx"] == 512 and settings["params"]["n_predict"] == 24 and props["total_slots"] == 1
-    assert props["chat_template"] == chat_template_source(backend.info.path) == ""  # the tiny model's files hold none
+    assert props["chat_template"] == chat_template_source(qwen2.info.path) == ""  # the tiny model's files hold none
     jinja = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": jinja}))
     assert chat_template_source(tmp_path) == jinja

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeqwen import Assistant
-from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.server import BackgroundServer, ServerSettings
 from edgeqwen.server.protocol import RequestError
 from edgeqwen.server.tokenize import detokenized, parse_tokenize
@@ -22,23 +21,18 @@ CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 
 @pytest.fixture(scope="module")
-def backend(tiny_models):
-    return OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512)
-
-
-@pytest.fixture(scope="module")
-def server(backend):
-    with BackgroundServer(Assistant(backend=backend, policy="default"), ServerSettings(max_tokens=8)) as srv:
+def server(qwen2):
+    with BackgroundServer(Assistant(backend=qwen2, policy="default"), ServerSettings(max_tokens=8)) as srv:
         yield srv
 
 
-def test_the_ids_are_what_the_completions_and_chat_routes_read(server, backend):
+def test_the_ids_are_what_the_completions_and_chat_routes_read(server, qwen2):
     api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
     prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     asked = httpx.post(f"{server.url}/tokenize", json={"model": "m", "prompt": prompt}).json()
     done = api.completions.create(model="m", prompt=prompt, max_tokens=1)
     assert asked["count"] == len(asked["tokens"]) == done.usage.prompt_tokens
-    assert asked["tokens"][0] == backend.tokenizer.token_id("<|im_start|>")  # written out: the control token
+    assert asked["tokens"][0] == qwen2.tokenizer.token_id("<|im_start|>")  # written out: the control token
     assert asked["max_model_len"] == 512 and "token_strs" not in asked
     chat = httpx.post(f"{server.url}/tokenize", json={"model": "m", "messages": CHAT}).json()
     answered = api.chat.completions.create(model="m", messages=CHAT, max_tokens=1)
@@ -50,10 +44,10 @@ def test_the_ids_are_what_the_completions_and_chat_routes_read(server, backend):
     assert with_tools["count"] > chat["count"]
 
 
-def test_llama_cpp_shapes_and_a_round_trip(server, backend):
+def test_llama_cpp_shapes_and_a_round_trip(server, qwen2):
     text = "Héllo <|im_end|> wörld 🙂"
     ids = httpx.post(f"{server.url}/tokenize", json={"content": text}).json()["tokens"]
-    assert backend.tokenizer.token_id("<|im_end|>") in ids
+    assert qwen2.tokenizer.token_id("<|im_end|>") in ids
     pieces = httpx.post(f"{server.url}/tokenize", json={"content": text, "with_pieces": True}).json()["tokens"]
     assert [p["id"] for p in pieces] == ids
     joined = b"".join(bytes(p["piece"]) if isinstance(p["piece"], list) else p["piece"].encode() for p in pieces)
@@ -95,10 +89,10 @@ def test_bad_token_ids_are_named_over_http(server):
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.just("cafe\u0301 <|im_start|>"))
-def test_any_text_comes_back_from_its_ids(backend, text):
-    ids = backend.tokenizer.encode_controls(parse_tokenize({"prompt": text}))
+def test_any_text_comes_back_from_its_ids(qwen2, text):
+    ids = qwen2.tokenizer.encode_controls(parse_tokenize({"prompt": text}))
     # as the model reads it: Qwen's tokenizer composes characters (NFC) first
-    assert detokenized(backend.tokenizer, {"tokens": ids}) == unicodedata.normalize("NFC", text)
+    assert detokenized(qwen2.tokenizer, {"tokens": ids}) == unicodedata.normalize("NFC", text)
 
 
 def test_a_server_answering_through_another_refuses():

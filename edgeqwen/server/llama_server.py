@@ -50,7 +50,7 @@ from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
 from .guided import grammar_format
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
-from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, settings_of
+from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, refuse_unless_off, settings_of
 from .tokenize import tokens_text
 
 if TYPE_CHECKING:
@@ -156,9 +156,7 @@ def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: in
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value > 0):
             raise RequestError(f"{name} is not supported by this server (only 0, off).", name)
-    for name, off in _OFF.items():
-        if body.get(name) not in (None, off):
-            raise RequestError(f"{name} is not supported by this server (only {off!r}).", name)
+    refuse_unless_off(body, _OFF)
     name = "n_cmpl" if body.get("n_cmpl") is not None else "n"
     try:
         n = choices_of({"n": body.get(name)})

@@ -37,6 +37,7 @@ __all__ = [
     "choice_settings",
     "choices_of",
     "parse_chat_request",
+    "refuse_unless_off",
     "response_format_of",
     "settings_of",
     "streaming",
@@ -136,6 +137,16 @@ def _number(body: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def refuse_unless_off(body: dict[str, Any], offs: dict[str, Any], empty: tuple[Any, ...] = ()) -> None:
+    """Another server's options this server has not: each taken when absent, at its off value in
+    ``offs`` or one of ``empty``, and refused at any other (the answer would not be what it asks)."""
+    for name, off in offs.items():
+        if body.get(name) not in (None, off, *empty):
+            raise RequestError(
+                f"{name} is not supported by this server (only {off!r}): the answer would not be what it asks.", name
+            )
+
+
 def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     """The sampling settings of a request body, checked (GenerationConfig overrides)."""
     out: dict[str, Any] = {}
@@ -189,11 +200,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         if not isinstance(ids, list) or len(ids) > _MAX_STOPS:
             raise RequestError(f"stop_token_ids must be a list of at most {_MAX_STOPS} token ids.", "stop_token_ids")
         out["stop_token_ids"] = tuple(ids)
-    for name, off in _VLLM_OFF.items():
-        if body.get(name) not in (None, off, [], {}):
-            raise RequestError(
-                f"{name} is not supported by this server (only {off!r}): the answer would not be what it asks.", name
-            )
+    refuse_unless_off(body, _VLLM_OFF, empty=([], {}))
     wanted, top = body.get("logprobs"), body.get("top_logprobs")
     if wanted not in (None, True, False):
         raise RequestError(f"logprobs must be true or false, got {wanted!r}.", "logprobs")
@@ -295,9 +302,7 @@ def streaming(body: dict[str, Any]) -> tuple[bool, bool]:
 
 def _vllm_chat_fields(body: dict[str, Any], messages: tuple[Message, ...]) -> None:
     """vLLM's fields of a chat that this server does not do, refused where they ask for it."""
-    for name, off in (("echo", False), ("add_generation_prompt", True), ("documents", None)):
-        if body.get(name) not in (None, off, []):
-            raise RequestError(f"{name} is not supported by this server (only {off!r}).", name)
+    refuse_unless_off(body, {"echo": False, "add_generation_prompt": True, "documents": None}, empty=([],))
     if body.get("continue_final_message") is False and messages[-1].role == "assistant":
         # vLLM's default opens a new turn after it; this server continues it, as llama-server does
         raise RequestError(

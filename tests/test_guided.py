@@ -1,5 +1,6 @@
-"""vLLM's structured outputs (``guided_*``, ``structured_outputs``) and ``response_format`` on
-``/v1/completions``: each was passed over and the answer came back unconstrained with a 200."""
+"""vLLM's structured outputs (``guided_*``, ``structured_outputs``), llama-server's ``grammar`` and
+``json_schema`` on the OpenAI routes, and ``response_format`` on ``/v1/completions``: each was
+passed over and the answer came back unconstrained with a 200."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def test_each_field_is_the_format_it_means():
     )
     assert guided_format({"structured_outputs": {"regex": "a+", "disable_any_whitespace": True}}).kind == "regex"
     assert guided_format({"response_format": {"type": "text"}}) is None
+    # llama-server's, which its clients send to its chat route too (Strands' LlamaCppModel)
+    assert guided_format({"json_schema": SCHEMA}) == as_schema
+    assert guided_format({"grammar": 'root ::= "yes" | "no"'}) == gbnf
+    assert guided_format({"grammar": "", "json_schema": None}) is None  # their off values
 
 
 @pytest.mark.parametrize(
@@ -59,6 +64,11 @@ def test_each_field_is_the_format_it_means():
         ({"guided_grammar": "root ::= ("}, "guided_grammar", "not a GBNF grammar"),
         ({"guided_grammar": ""}, "guided_grammar", "grammar's text"),
         ({"structured_outputs": [1]}, "structured_outputs", "must be an object"),
+        ({"grammar": 'root ::= "a"', "json_schema": {}}, "grammar", "Send one structured output"),
+        ({"json_schema": SCHEMA, "guided_regex": "a"}, "guided_regex", "Send one structured output"),
+        ({"json_schema": [1]}, "json_schema", "JSON Schema object"),
+        ({"grammar": 7}, "grammar", "grammar's text"),
+        ({"json_schema": SCHEMA, "response_format": {"type": "json_object"}}, "response_format", "not both"),
         ({"structured_outputs": {"structural_tag": "x"}}, "structured_outputs.structural_tag", "not supported"),
     ],
 )
@@ -83,6 +93,9 @@ def test_the_tiny_models_answers_keep_to_them_on_both_routes(api):
     jsonschema.validate(json.loads(chat(guided_json=SCHEMA).choices[0].message.content), SCHEMA)
     said = chat(structured_outputs={"grammar": 'root ::= "yes" | "no"'}).choices[0].message.content
     assert said in ("yes", "no")
+    # llama-server's own fields, as a client written for it sends them to its chat route
+    jsonschema.validate(json.loads(chat(json_schema=SCHEMA).choices[0].message.content), SCHEMA)
+    assert chat(grammar='root ::= "yes" | "no"').choices[0].message.content in ("yes", "no")
 
     def complete(**extra):
         return api.completions.create(model="m", prompt=PROMPT, max_tokens=48, temperature=1.0, **extra).choices[0]
@@ -90,6 +103,7 @@ def test_the_tiny_models_answers_keep_to_them_on_both_routes(api):
     answer = complete(extra_body={"response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}})
     jsonschema.validate(json.loads(answer.text), SCHEMA)
     assert complete(extra_body={"structured_outputs": {"choice": ["Paris", "Rome"]}}).text in ("Paris", "Rome")
+    assert complete(extra_body={"grammar": 'root ::= "Paris" | "Rome"'}).text in ("Paris", "Rome")
     with pytest.raises(openai.BadRequestError) as err:
         complete(extra_body={"guided_regex": "a", "guided_choice": ["b"]})
     assert err.value.body["param"] == "guided_regex"

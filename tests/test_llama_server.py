@@ -46,7 +46,9 @@ def test_llama_servers_defaults_and_names_read_as_ours():
     )
     settings = asked.settings
     assert settings["max_tokens"] == 5 and settings["repetition_penalty"] == 1.2 and settings["logprobs"] == 3
-    assert "top_k" not in settings and "seed" not in settings and settings["penalty_window"] >= 1 << 20
+    assert "seed" not in settings and settings["penalty_window"] >= 1 << 20
+    # top_k 0 and below is off, not the served model's default top_k (Qwen3's is 20)
+    assert settings["top_k"] == 0 and parse({"prompt": "Hi", "top_k": -1}).settings["top_k"] == 0
     assert parse({"prompt": "Hi", "max_tokens": 7}).settings["max_tokens"] == 7  # its alias
     # one prompt as text, ids, a list of one, or text and ids mixed
     ids = TOKENIZER.encode("Hi")
@@ -87,7 +89,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
         ({"n_predict": "8"}, "n_predict", "whole number"),
         ({"n_probs": 99}, "n_probs", "0 to 20"),
         ({"grammar": "root ::= ("}, "grammar", "not a GBNF grammar"),
-        ({"grammar": 'root ::= "a"', "json_schema": {}}, "grammar", "not both"),
+        ({"grammar": 'root ::= "a"', "json_schema": {}}, "grammar", "Send one structured output"),
         ({"logit_bias": [[5]]}, "logit_bias", r"\[\[token id or text"),
         ({"logit_bias": [[5, "x"]]}, "logit_bias", "a number or false"),
         ({"n_cmpl": 0}, "n_cmpl", "n_cmpl must be a whole number from 1 to 16"),
@@ -99,6 +101,35 @@ def test_a_body_it_cannot_read_is_named(body, param, says):
     with pytest.raises(InvalidRequestError, match=says) as err:  # the server's 400
         parse({"prompt": "Hi", **body})
     assert err.value.param == param
+
+
+def test_its_clients_fields_are_read_on_the_openai_routes_too():
+    """llama-server reads its own fields on its OpenAI routes, and clients written for it send
+    them there (Strands' LlamaCppModel: repeat_penalty, mirostat, typical_p ... at the top of a
+    chat body). They were passed over: a penalty not applied, mirostat not run, with a 200."""
+    from edgeqwen.server.completions import parse_completion_request
+    from edgeqwen.server.protocol import parse_chat_request
+
+    chat = [{"role": "user", "content": "Hi"}]
+    for read in (lambda b: parse_chat_request({"messages": chat, **b}, 64).settings,
+                 lambda b: parse_completion_request({"prompt": "Hi", **b}, 64).settings):  # fmt: skip
+        said = read({"repeat_penalty": 1.3, "repeat_last_n": 128, "n_predict": 9, "top_k": -1, "cache_prompt": True})
+        assert (said["repetition_penalty"], said["penalty_window"], said["max_tokens"], said["top_k"]) == (
+            1.3,
+            128,
+            9,
+            0,
+        )
+        assert (
+            read({"n_predict": -1})["max_tokens"] == 64 and read({"n_predict": 9, "max_tokens": 5})["max_tokens"] == 5
+        )
+        assert read({"mirostat": 0, "typical_p": 1.0, "dry_multiplier": 0, "ignore_eos": False})  # their off values
+        for body, param in (({"mirostat": 2}, "mirostat"), ({"typical_p": 0.9}, "typical_p"),
+                            ({"xtc_probability": 0.5}, "xtc_probability"), ({"n_predict": 0}, "n_predict"),
+                            ({"repeat_penalty": 1.1, "repetition_penalty": 1.2}, "repeat_penalty")):  # fmt: skip
+            with pytest.raises(InvalidRequestError) as err:
+                read(body)
+            assert err.value.param == param, (body, err.value)
 
 
 def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server, qwen2):

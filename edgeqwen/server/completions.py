@@ -17,7 +17,8 @@ Decisions, where the API leaves room:
   ``p * n + i``, as OpenAI numbers them; each later choice the next seed). At most
   :data:`MAX_PROMPTS` answers in all.
 - ``response_format`` holds the answer to a JSON Schema or to JSON, as vLLM and llama-server
-  honour it here, and so do vLLM's structured outputs (:mod:`.guided`).
+  honour it here, and so do vLLM's structured outputs and llama-server's ``grammar`` and
+  ``json_schema`` (:mod:`.guided`).
 - ``suffix`` (fill in the middle) and ``best_of`` other than 1 are refused, not ignored.
 """
 
@@ -39,9 +40,8 @@ from ..aio import AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
-from .guided import guided_format
 from .http import authorize, data_events, openai_refused, read_body, until_disconnect
-from .protocol import RequestError, choice_settings, choices_of, response_format_of, settings_of, streaming
+from .protocol import RequestError, choice_settings, choices_of, format_of, settings_of, streaming
 
 if TYPE_CHECKING:
     from .app import _App
@@ -155,7 +155,7 @@ def parse_completion_request(body: Any, max_tokens_limit: int) -> CompletionRequ
         )
     chat_only = {k: body[k] for k in ("logprobs", "top_logprobs", "max_completion_tokens") if k in body}
     plain = {k: v for k, v in body.items() if k not in chat_only}
-    if plain.get("max_tokens") is None:
+    if plain.get("max_tokens") is None and plain.get("n_predict") is None:  # llama-server's, read by settings_of
         plain["max_tokens"] = min(DEFAULT_MAX_TOKENS, max_tokens_limit)
     model = body.get("model", "")
     return CompletionRequest(
@@ -174,7 +174,7 @@ def _with_format(settings: dict[str, Any], body: dict[str, Any]) -> dict[str, An
     """The settings, with the answer's format where the body asks for one (OpenAI's
     ``response_format``, which vLLM and llama-server honour here too, or vLLM's structured outputs):
     it was passed over, and the text came back unconstrained."""
-    fmt = guided_format(body) or response_format_of(body.get("response_format"))
+    fmt = format_of(body)
     return {**settings, "response_format": fmt} if fmt is not None else settings
 
 

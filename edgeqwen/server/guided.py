@@ -1,9 +1,11 @@
-"""vLLM's structured outputs on OpenAI's routes: ``structured_outputs`` (``json``, ``regex``,
-``choice``, ``grammar``, ``json_object``) and the older ``guided_json``, ``guided_regex``,
-``guided_choice`` and ``guided_grammar`` that clients written for vLLM send in the body (the
-``openai`` client's ``extra_body``). They were passed over, and the answer came back unconstrained
-with a 200: now each is the response format it means, on ``/v1/chat/completions`` and
-``/v1/completions``.
+"""Other servers' structured outputs on OpenAI's routes. vLLM's: ``structured_outputs`` (``json``,
+``regex``, ``choice``, ``grammar``, ``json_object``) and the older ``guided_json``,
+``guided_regex``, ``guided_choice`` and ``guided_grammar`` that clients written for vLLM send in the
+body (the ``openai`` client's ``extra_body``). llama-server's: ``grammar`` (GBNF) and
+``json_schema`` (a schema as it is), which it reads on every route and clients written for it send
+to its chat route (Strands' ``LlamaCppModel`` asks for structured output so). They were passed
+over, and the answer came back unconstrained with a 200: now each is the response format it
+means, on ``/v1/chat/completions``, ``/v1/completions`` and llama-server's ``/completion``.
 
 Decisions:
 - One at a time: two of them, or one beside a ``response_format`` other than text, is refused.
@@ -22,13 +24,13 @@ from typing import Any
 from ..errors import GrammarError, InvalidRequestError
 from ..runtime.formats import ResponseFormat
 
-__all__ = ["grammar_format", "guided_format"]
+__all__ = ["guided_format"]
 
 _GUIDED = ("json", "regex", "choice", "grammar")
 _PASSED = {"whitespace_pattern", "disable_any_whitespace", "disable_additional_properties", "backend"}
 
 
-def grammar_format(text: Any, field: str) -> ResponseFormat:
+def _grammar_format(text: Any, field: str) -> ResponseFormat:
     """A grammar's text (GBNF or Lark) as the format that holds the answer to it."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequestError(f"{field} must be a grammar's text (GBNF or Lark).", field)
@@ -61,7 +63,7 @@ def _one(kind: str, value: Any, field: str) -> ResponseFormat | dict[str, Any]:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "grammar":
-        return grammar_format(value, field)
+        return _grammar_format(value, field)
     try:
         if kind == "regex":
             if not isinstance(value, str):
@@ -75,8 +77,12 @@ def _one(kind: str, value: Any, field: str) -> ResponseFormat | dict[str, Any]:
 
 
 def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | None:
-    """The response format a body's vLLM structured-output fields ask for; None where it has none."""
+    """The response format a body's vLLM or llama-server structured-output fields ask for; None
+    where it has none."""
     given = {f"guided_{k}": (k, body[f"guided_{k}"]) for k in _GUIDED if body.get(f"guided_{k}") is not None}
+    for name, kind in (("grammar", "grammar"), ("json_schema", "json")):  # llama-server's; "" its off value
+        if body.get(name) not in (None, ""):
+            given[name] = (kind, body[name])
     outputs = body.get("structured_outputs")
     if outputs is not None:
         if not isinstance(outputs, dict):

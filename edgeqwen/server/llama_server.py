@@ -20,7 +20,8 @@ Decisions, where the two servers differ:
   llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
   ``samplers``, ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
   front-ends send to all of them are passed over.
-- ``grammar`` (GBNF, read by llguidance's converter; Lark too) and ``json_schema`` constrain the answer.
+- ``grammar`` (GBNF, read by llguidance's converter; Lark too) and ``json_schema`` constrain the
+  answer, as they do on the OpenAI routes (:mod:`.guided`); so do ``response_format`` and vLLM's fields.
 - ``n_probs``: each token's log probability and its ``n_probs`` most likely alternatives before
   sampling settings (``completion_probabilities``; a stream sends them with its last event).
 - ``/props``: the window as ``n_ctx``, the served model's sampling defaults, and the model's own
@@ -44,13 +45,19 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..model import chat_template_source
-from ..runtime.formats import ResponseFormat
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
-from .guided import grammar_format
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
-from .protocol import RequestError, choice_settings, choices_of, parse_chat_request, refuse_unless_off, settings_of
+from .protocol import (
+    LLAMA_SAMPLERS,
+    RequestError,
+    choice_settings,
+    choices_of,
+    format_of,
+    parse_chat_request,
+    settings_of,
+)
 from .tokenize import tokens_text
 
 if TYPE_CHECKING:
@@ -60,10 +67,11 @@ if TYPE_CHECKING:
 
 __all__ = ["LlamaCompletion", "completion_body", "failed_event", "llama_server_routes", "parse_llama_completion"]
 
-# llama-server's samplers and options this server has not: each is off at values it reads as off
-_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
-_OFF: dict[str, Any] = {"typical_p": 1.0, "tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
-_SAME = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "seed", "stop")
+# what settings_of reads as llama-server means it (its samplers this server has not among them)
+_SAME = (
+    "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "seed", "stop",
+    "repeat_penalty", "repeat_last_n", *LLAMA_SAMPLERS,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,56 +145,28 @@ def _bias(tokenizer: Tokenizer, value: Any) -> dict[str, float] | None:
     return out
 
 
-def _format(body: dict[str, Any]) -> ResponseFormat | None:
-    grammar, schema = body.get("grammar"), body.get("json_schema")
-    if grammar and schema is not None:
-        raise RequestError("Send grammar or json_schema, not both.", "grammar")
-    if schema is not None:
-        if not isinstance(schema, dict):
-            raise RequestError("json_schema must be a JSON Schema object.", "json_schema")
-        return ResponseFormat.of(schema) if schema else ResponseFormat("json_object")
-    return grammar_format(grammar, "grammar") if grammar else None
-
-
 def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: int) -> LlamaCompletion:
     """Check a ``/completion`` body and turn it into a :class:`LlamaCompletion` (RequestError if bad)."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object with prompt.")
-    for name in _AT_MOST_0:
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value > 0):
-            raise RequestError(f"{name} is not supported by this server (only 0, off).", name)
-    refuse_unless_off(body, _OFF)
     name = "n_cmpl" if body.get("n_cmpl") is not None else "n"
     try:
         n = choices_of({"n": body.get(name)})
     except RequestError as exc:
         raise RequestError(str(exc).replace("n must", f"{name} must", 1), name) from None
     plain = {k: body[k] for k in _SAME if k in body}
-    if body.get("repeat_penalty") is not None:
-        plain["repetition_penalty"] = body["repeat_penalty"]
-    top_k = body.get("top_k")
-    if not (isinstance(top_k, int) and not isinstance(top_k, bool) and top_k <= 0):  # 0 and below: off
-        plain["top_k"] = top_k
     predict = body.get("n_predict", body.get("max_tokens", -1))
     if isinstance(predict, bool) or not isinstance(predict, int) or predict < -2:
         raise RequestError(f"n_predict must be a whole number (-1: no limit), got {predict!r}.", "n_predict")
     plain["max_tokens"] = predict if predict > 0 else None
     plain["logit_bias"] = _bias(tokenizer, body.get("logit_bias"))
     settings = settings_of(plain, max_tokens_limit)
-    window = body.get("repeat_last_n")
-    if window is not None:
-        if isinstance(window, bool) or not isinstance(window, int) or window < -1:
-            raise RequestError(
-                f"repeat_last_n must be a whole number (-1: the context), got {window!r}.", "repeat_last_n"
-            )
-        settings["penalty_window"] = window if window >= 0 else 1 << 30
     probs = body.get("n_probs", 0)
     if isinstance(probs, bool) or not isinstance(probs, int) or not 0 <= probs <= MAX_LOGPROBS:
         raise RequestError(f"n_probs must be a whole number from 0 to {MAX_LOGPROBS}, got {probs!r}.", "n_probs")
     if probs:
         settings["logprobs"] = probs
-    fmt = _format(body)
+    fmt = format_of(body)
     if fmt is not None:
         settings["response_format"] = fmt
     flags = {}

@@ -8,18 +8,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .protocol import ChatRequest, RequestError, parse_chat_request
+from .protocol import LLAMA_SAMPLERS, ChatRequest, RequestError, llama_samplers_off, parse_chat_request
 
 __all__ = ["generate_chat", "openai_chat", "untagged"]
 
-# options this server sets at start (how a model loads, is kept, and its penalty window): ignored
+# options this server sets at start (how a model loads and is kept): ignored
 _LOAD_OPTIONS = {
     "num_ctx", "num_batch", "num_gpu", "main_gpu", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mmap",
-    "use_mlock", "numa", "num_thread", "num_keep", "embedding_only", "repeat_last_n", "penalize_newline",
+    "use_mlock", "numa", "num_thread", "num_keep", "embedding_only", "penalize_newline",
 }  # fmt: skip
-# sampling options this server has not: accepted at their off values, where they change nothing
-_OFF = {"mirostat": 0, "tfs_z": 1.0, "typical_p": 1.0}
-_SAMPLING = {  # Ollama's option -> the OpenAI chat field
+_SAMPLING = {  # Ollama's option -> the chat field settings_of reads
     "temperature": "temperature",
     "top_p": "top_p",
     "top_k": "top_k",
@@ -27,6 +25,7 @@ _SAMPLING = {  # Ollama's option -> the OpenAI chat field
     "seed": "seed",
     "stop": "stop",
     "repeat_penalty": "repetition_penalty",
+    "repeat_last_n": "repeat_last_n",  # the penalty window (llama.cpp's name)
     "presence_penalty": "presence_penalty",
     "frequency_penalty": "frequency_penalty",
 }
@@ -44,6 +43,10 @@ def _options(body: dict[str, Any], out: dict[str, Any]) -> None:
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise RequestError("options must be an object.", "options")
+    try:  # llama.cpp's samplers, which Ollama's options name as llama-server does
+        llama_samplers_off(options)
+    except RequestError as exc:
+        raise RequestError(f"options.{exc}", "options") from None
     for name, value in options.items():
         if name in _SAMPLING:
             out[_SAMPLING[name]] = value
@@ -52,9 +55,7 @@ def _options(body: dict[str, Any], out: dict[str, Any]) -> None:
                 raise RequestError(f"options.num_predict must be a whole number, got {value!r}.", "options")
             if value > 0:  # -1 (no limit) and -2 (fill the context): the server's --max-tokens
                 out["max_tokens"] = value
-        elif name in _OFF and value not in (None, _OFF[name]):
-            raise RequestError(f"options.{name} is not supported by this server (only {_OFF[name]!r}).", "options")
-        elif name not in _LOAD_OPTIONS and name not in _OFF:
+        elif name not in _LOAD_OPTIONS and name not in LLAMA_SAMPLERS:
             raise RequestError(f"options.{name} is not supported by this server.", "options")
 
 

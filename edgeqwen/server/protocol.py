@@ -10,7 +10,10 @@ is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for 
 ``stop_token_ids`` is read, and its ``min_tokens``, ``ignore_eos``, ``include_stop_str_in_output``,
 ``bad_words``, ``chat_template`` (a request's own template), and on chat its ``echo``,
 ``add_generation_prompt`` and ``continue_final_message`` ... are taken at their off values and
-refused at others; ``seed: -1``
+refused at others; so are llama.cpp's samplers this server has not (``mirostat``, ``typical_p``,
+DRY, XTC ...), and llama-server's fields that its clients send to its OpenAI routes too are read
+(``repeat_penalty``, ``repeat_last_n``, ``n_predict``; ``grammar`` and ``json_schema`` in
+:mod:`.guided`); ``top_k`` 0 or below is off (llama.cpp's and vLLM's -1); ``seed: -1``
 is no seed (random, as llama.cpp and Ollama read it), another negative seed a seed; options that
 would silently change the answer's meaning (non-text content parts or output modalities, the
 deprecated ``functions``) are refused rather than ignored. What goes back is :mod:`.bodies`.
@@ -31,11 +34,14 @@ from .guided import guided_format
 T = TypeVar("T")
 
 __all__ = [
+    "LLAMA_SAMPLERS",
     "ChatRequest",
     "MAX_CHOICES",
     "RequestError",
     "choice_settings",
     "choices_of",
+    "format_of",
+    "llama_samplers_off",
     "parse_chat_request",
     "refuse_unless_off",
     "response_format_of",
@@ -47,10 +53,17 @@ _FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penal
 _MAX_STOPS = 16
 # vLLM's sampling extensions this server has not: taken at their off values, refused at any other
 _VLLM_OFF: dict[str, Any] = {
-    "min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "use_beam_search": False,
+    "min_tokens": 0, "include_stop_str_in_output": False, "use_beam_search": False,
     "bad_words": None, "allowed_token_ids": None, "logits_processors": None, "prompt_logprobs": None,
     "skip_special_tokens": True, "chat_template": "",
 }  # fmt: skip
+# llama.cpp's samplers this server has not (llama-server's fields, Ollama's options): off at 0 or
+# below for the first, at these values for the rest (ignore_eos is vLLM's too), refused at others
+_LLAMA_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
+_LLAMA_OFF: dict[str, Any] = {
+    "typical_p": 1.0, "tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False,
+}  # fmt: skip
+LLAMA_SAMPLERS = (*_LLAMA_AT_MOST_0, *_LLAMA_OFF)
 MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
 _MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)
 
@@ -147,6 +160,35 @@ def refuse_unless_off(body: dict[str, Any], offs: dict[str, Any], empty: tuple[A
             )
 
 
+def llama_samplers_off(body: dict[str, Any]) -> None:
+    """llama.cpp's samplers this server has not, each taken where absent or off and refused at any
+    other value (the answer would not be what it asks)."""
+    for name in _LLAMA_AT_MOST_0:
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value > 0):
+            raise RequestError(
+                f"{name} is not supported by this server (only 0, off): the answer would not be what it asks.", name
+            )
+    refuse_unless_off(body, _LLAMA_OFF)
+
+
+def _llama_settings(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """llama-server's names for what this server has: ``repeat_penalty`` (repetition_penalty's),
+    ``repeat_last_n`` (the penalty window; -1 the whole context); ``n_predict`` is read with max_tokens."""
+    penalty = _number(body, "repeat_penalty")
+    if penalty is not None:
+        if out.setdefault("repetition_penalty", penalty) != penalty:
+            raise RequestError("repeat_penalty and repetition_penalty disagree: send one of them.", "repeat_penalty")
+    window = body.get("repeat_last_n")
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < -1:
+            raise RequestError(
+                f"repeat_last_n must be a whole number (-1: the context), got {window!r}.", "repeat_last_n"
+            )
+        out["penalty_window"] = window if window >= 0 else 1 << 30
+    llama_samplers_off(body)
+
+
 def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     """The sampling settings of a request body, checked (GenerationConfig overrides)."""
     out: dict[str, Any] = {}
@@ -162,12 +204,15 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise RequestError(f"{name} must be a whole number, got {value!r}.", name)
             out[name] = value
+    if out.get("top_k", 0) < 0:  # off to llama.cpp (0 and below) and vLLM (-1), as 0 is here
+        out["top_k"] = 0
     if out.get("seed") == -1:  # "random" to llama.cpp and Ollama (its default options send it), and their apps
         del out["seed"]
     elif out.get("seed", 0) < 0:  # a seed like any other to OpenAI and vLLM; the sampler's are unsigned
         out["seed"] %= 1 << 64
-    name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    limit = body.get(name)
+    # llama-server's n_predict where neither OpenAI name is sent; its -1 and -2 are no limit
+    name = next((n for n in ("max_completion_tokens", "max_tokens", "n_predict") if body.get(n) is not None), "")
+    limit = body.get(name) if name and not (name == "n_predict" and body[name] in (-1, -2)) else None
     if limit is None:
         out["max_tokens"] = max_tokens_limit
     elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -201,6 +246,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
             raise RequestError(f"stop_token_ids must be a list of at most {_MAX_STOPS} token ids.", "stop_token_ids")
         out["stop_token_ids"] = tuple(ids)
     refuse_unless_off(body, _VLLM_OFF, empty=([], {}))
+    _llama_settings(body, out)
     wanted, top = body.get("logprobs"), body.get("top_logprobs")
     if wanted not in (None, True, False):
         raise RequestError(f"logprobs must be true or false, got {wanted!r}.", "logprobs")
@@ -251,6 +297,12 @@ def response_format_of(value: Any) -> dict[str, Any] | None:
     raise RequestError(
         f'response_format.type must be "text", "json_object" or "json_schema", got {kind!r}.', "response_format"
     )
+
+
+def format_of(body: dict[str, Any]) -> dict[str, Any] | ResponseFormat | None:
+    """The answer's format a body asks for: OpenAI's ``response_format``, or vLLM's or llama-server's
+    fields for it (:mod:`.guided`); None for free text."""
+    return guided_format(body) or response_format_of(body.get("response_format"))
 
 
 def _tool_choice(value: Any) -> str | dict[str, Any]:
@@ -359,7 +411,7 @@ def parse_chat_request(body: Any, max_tokens_limit: int) -> ChatRequest:
         include_usage=include_usage,
         tools=tuple(tools) if tools else None,
         tool_choice=_tool_choice(body.get("tool_choice")),
-        response_format=guided_format(body) or response_format_of(body.get("response_format")),
+        response_format=format_of(body),
         enable_thinking=thinking,
         reasoning_effort=effort,
         parallel_tool_calls=parallel is not False,

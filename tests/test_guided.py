@@ -49,6 +49,16 @@ def test_each_field_is_the_format_it_means():
     assert guided_format({"json_schema": SCHEMA}) == as_schema
     assert guided_format({"grammar": 'root ::= "yes" | "no"'}) == gbnf
     assert guided_format({"grammar": "", "json_schema": None}) is None  # their off values
+    # TGI's response_format (a 400 before), and json_schema as huggingface_hub's InferenceClient
+    # rewrites it for a base_url (read as any JSON object before, the schema passed over)
+    assert guided_format({"response_format": {"type": "json", "value": SCHEMA}}) == as_schema
+    assert guided_format({"response_format": {"type": "json_object", "value": SCHEMA}}) == as_schema
+    assert guided_format({"response_format": {"type": "json_object"}}) is None  # OpenAI's, read as it is
+    assert guided_format({"response_format": {"type": "regex", "value": "a+"}}) == ResponseFormat.regex("a+")
+    from edgeqwen.server.protocol import format_of
+
+    tgi_schema = {"type": "json_schema", "value": {"name": "x", "schema": SCHEMA}}
+    assert format_of({"response_format": tgi_schema})["json_schema"]["schema"] == SCHEMA
 
 
 @pytest.mark.parametrize(
@@ -69,6 +79,9 @@ def test_each_field_is_the_format_it_means():
         ({"json_schema": [1]}, "json_schema", "JSON Schema object"),
         ({"grammar": 7}, "grammar", "grammar's text"),
         ({"json_schema": SCHEMA, "response_format": {"type": "json_object"}}, "response_format", "not both"),
+        ({"response_format": {"type": "regex", "value": "("}}, "response_format", "response_format"),
+        ({"response_format": {"type": "json"}}, "response_format", "JSON Schema object"),
+        ({"guided_regex": "a", "response_format": {"type": "regex", "value": "b"}}, "guided_regex", "Send one"),
         ({"structured_outputs": {"structural_tag": "x"}}, "structured_outputs.structural_tag", "not supported"),
     ],
 )
@@ -96,6 +109,9 @@ def test_the_tiny_models_answers_keep_to_them_on_both_routes(api):
     # llama-server's own fields, as a client written for it sends them to its chat route
     jsonschema.validate(json.loads(chat(json_schema=SCHEMA).choices[0].message.content), SCHEMA)
     assert chat(grammar='root ::= "yes" | "no"').choices[0].message.content in ("yes", "no")
+    tgi = {"type": "regex", "value": "(Paris|Rome)"}  # TGI's, as huggingface_hub sends it
+    said = api.chat.completions.create(model="m", messages=CHAT, temperature=1.0, response_format=tgi)
+    assert said.choices[0].message.content in ("Paris", "Rome")
 
     def complete(**extra):
         return api.completions.create(model="m", prompt=PROMPT, max_tokens=48, temperature=1.0, **extra).choices[0]

@@ -6,6 +6,10 @@ body (the ``openai`` client's ``extra_body``). llama-server's: ``grammar`` (GBNF
 to its chat route (Strands' ``LlamaCppModel`` asks for structured output so). They were passed
 over, and the answer came back unconstrained with a 200: now each is the response format it
 means, on ``/v1/chat/completions``, ``/v1/completions`` and llama-server's ``/completion``.
+Hugging Face's TGI: ``response_format`` ``{"type": "json" | "json_object" | "regex", "value": ...}``.
+``huggingface_hub``'s ``InferenceClient.chat_completion`` with a ``base_url`` rewrites OpenAI's
+``json_schema`` into ``{"type": "json_object", "value": SCHEMA}``: that was read as any JSON
+object, the schema passed over (``{}`` for a schema that requires a field, with a 200).
 
 Decisions:
 - One at a time: two of them, or one beside a ``response_format`` other than text, is refused.
@@ -97,12 +101,16 @@ def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | Non
                     f"structured_outputs.{key} is not supported: send json, regex, choice, grammar or json_object.",
                     f"structured_outputs.{key}",
                 )
+    shape = body.get("response_format")
+    kind = shape.get("type") if isinstance(shape, dict) else None
+    tgi = kind in ("json", "regex") or (kind == "json_object" and shape.get("value") is not None)
+    if tgi:
+        given["response_format"] = ("regex" if kind == "regex" else "json", shape.get("value"))
     if not given:
         return None
     if len(given) > 1:
         raise InvalidRequestError(f"Send one structured output, got {', '.join(given)}.", next(iter(given)))
-    shape = body.get("response_format")
-    if isinstance(shape, dict) and shape.get("type") not in (None, "text"):
+    if not tgi and isinstance(shape, dict) and shape.get("type") not in (None, "text"):
         raise InvalidRequestError(f"Send response_format or {next(iter(given))}, not both.", "response_format")
     field, (kind, value) = next(iter(given.items()))
     return _one(kind, value, field)

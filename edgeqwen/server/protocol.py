@@ -285,7 +285,7 @@ def response_format_of(value: Any) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
-        spec = value.get("json_schema")
+        spec = value.get("json_schema", value.get("value"))  # TGI's holds it in value
         if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
             raise RequestError(
                 'response_format json_schema needs {"json_schema": {"name": ..., "schema": {...}}}.', "response_format"
@@ -295,7 +295,9 @@ def response_format_of(value: Any) -> dict[str, Any] | None:
             raise RequestError("response_format.json_schema.strict must be true or false.", "response_format")
         return {"type": "json_schema", "json_schema": {"schema": spec.get("schema", {}), "strict": strict}}
     raise RequestError(
-        f'response_format.type must be "text", "json_object" or "json_schema", got {kind!r}.', "response_format"
+        f'response_format.type must be "text", "json_object" or "json_schema" (or TGI\'s "json", "regex"), got '
+        f"{kind!r}.",
+        "response_format",
     )
 
 

@@ -192,7 +192,7 @@ def test_the_probe_never_recommends_an_embedding_model():
 def test_parse_embeddings_request_refuses_what_would_embed_wrongly():
     asked = parse_embeddings_request({"model": "m", "input": ["a", "b"], "dimensions": 8, "encoding_format": "base64"})
     assert asked == EmbeddingsRequest("m", ("a", "b"), 8, "base64", True)
-    assert parse_embeddings_request({"input": "a"}).where(0) == "input"
+    assert not parse_embeddings_request({"input": "a"}).listed  # errors name input, not input[0]
     cases = [
         ({"input": [1, 2, 3]}, "input[0]", "tiktoken"),  # LangChain's default: another tokenizer's ids
         ({"input": [[1, 2], [3]]}, "input[0]", "token ids"),
@@ -246,6 +246,33 @@ def test_http_errors_name_the_field(served):
     assert ids.status_code == 400 and "check_embedding_ctx_length=False" in ids.json()["error"]["message"]
 
 
+def test_text_embeddings_inference_clients_get_the_libraries_vectors(served, embedder):
+    """huggingface_hub's feature_extraction posts TEI's body to the base URL (LangChain's
+    HuggingFaceEndpointEmbeddings, Haystack's TEI embedders); LlamaIndex's posts it to /embed.
+    Both were a 404 or 405."""
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from edgeqwen.embeddings import RETRIEVAL
+
+    client = InferenceClient(base_url=served.url)
+    assert np.allclose(client.feature_extraction(TEXTS), embedder.embed_many(TEXTS), atol=1e-6)
+    query = client.feature_extraction(TEXTS[0], prompt_name="query")  # the card's query prompt
+    assert np.allclose(query[0], embedder.embed(TEXTS[0], instruction=RETRIEVAL), atol=1e-6)
+    long = "word " * 100
+    cut = httpx.post(f"{served.url}/embed", json={"inputs": long, "truncate": True}, timeout=30).json()
+    assert np.allclose(cut[0], embedder.embed(long, truncate=True), atol=1e-6)
+    for body, param in (({"inputs": ["fine", long]}, "inputs[1]"), ({"inputs": "x", "normalize": False}, "normalize"),
+                        ({"inputs": "x", "prompt_name": "passage"}, "prompt_name"), ({"input": "x"}, "inputs"),
+                        ({"inputs": "x", "truncation_direction": "Left"}, "truncation_direction")):  # fmt: skip
+        r = httpx.post(f"{served.url}/embed", json=body, timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, (body, r.text)
+    # text_generation posts TGI's generate to the same URL: told where to generate, never a vector
+    with pytest.raises(HfHubHTTPError, match="/v1/chat/completions") as caught:
+        client.text_generation("The capital of France is", max_new_tokens=4)
+    assert caught.value.response.status_code == 400
+
+
 ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=24)  # lone surrogates too
 BODY = st.fixed_dictionaries(
     {
@@ -294,7 +321,7 @@ class _Slow:
         self.gate = threading.Event()
         self.read: list[str] = []
 
-    def token_lists(self, texts: list[str], truncate: bool = False) -> list[list[int]]:
+    def token_lists(self, texts: list[str], instruction: str | None = None, truncate: bool = False) -> list[list[int]]:
         return [[0] * len(text) for text in texts]
 
     def vectors(self, ids: list[list[int]], dimensions: int | None = None):

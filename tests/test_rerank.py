@@ -277,6 +277,21 @@ def test_the_rerank_api_gives_the_libraries_scores_best_first(served, reranker):
     assert [m["name"] for m in tags["models"]] == ["fake"]
 
 
+def test_text_embeddings_inference_rerank_bodies_get_its_shape(served, reranker):
+    """TEI's /rerank (texts, return_text; a list of index and score back), as Haystack's,
+    LlamaIndex's and LangChain's TEI rerankers send it: it was a 400 asking for documents."""
+    body = {"query": QUERY, "texts": DOCS, "return_text": True, "truncate": True}
+    got = httpx.post(f"{served.url}/rerank", json=body, timeout=30)
+    assert got.status_code == 200, got.text
+    assert got.json() == [
+        {"index": x.index, "score": x.score, "text": x.document} for x in reranker.rerank(QUERY, DOCS)
+    ]
+    refused = [({"raw_scores": True}, "raw_scores"), ({"return_text": 1}, "return_text"), ({"texts": []}, "texts")]
+    for extra, param in [*refused, ({"truncation_direction": "Left"}, "truncation_direction")]:
+        r = httpx.post(f"{served.url}/rerank", json={**body, **extra}, timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["param"] == param, (extra, r.text)
+
+
 BODY = st.fixed_dictionaries(
     {
         "query": st.one_of(st.text(st.characters(codec=None, categories=None), max_size=12), st.integers(), st.none()),

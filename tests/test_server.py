@@ -367,6 +367,10 @@ def test_oversize_and_malformed_requests(tiny):
         assert "POST /v1/completions" in message and "POST /v1/embeddings" in message
         wrong = httpx.get(f"{srv.url}/v1/chat/completions")
         assert wrong.status_code == 405 and wrong.json()["error"]["message"].endswith("use POST.")
+        assert wrong.headers["allow"] == "POST"  # HTTP's: a 405 names what is allowed
+        # / is Ollama's GET and Text Embeddings Inference's POST: the 405 names both
+        root = httpx.put(f"{srv.url}/")
+        assert root.status_code == 405 and root.json()["error"]["message"].endswith("use GET, HEAD, POST.")
         # after all that the server still answers
         assert api.chat.completions.create(model="m", messages=HELLO, max_tokens=3).usage.completion_tokens == 3
 

@@ -3,7 +3,8 @@ legacy completions API, its embeddings API, and the rerank API of Jina's and Coh
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON or
 SSE; the last in :mod:`.completions`), ``POST /v1/embeddings`` (with an embedding model beside the
-chat model), ``POST /v1/rerank`` (with a reranker beside it; :mod:`.rerank`), ``GET /v1/models``
+chat model; Text Embeddings Inference's ``/embed`` too, :mod:`.embeddings`), ``POST /v1/rerank``
+(with a reranker beside it; :mod:`.rerank`), ``GET /v1/models``
 (and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape:
 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
@@ -41,7 +42,7 @@ from .bodies import chunk_body, completion_body, error_body, finish_reason, logp
 from .bodies import tool_calls_body as _tool_calls
 from .completions import completions_routes
 from .conversations import ConversationStore, conversation_routes
-from .embeddings import EmbeddingWorker, embeddings_body, no_embedding_model, parse_embeddings_request
+from .embeddings import EmbeddingWorker, embedding_routes
 from .http import (
     HTTPError,
     authorize,
@@ -61,7 +62,7 @@ from .metrics import ServerMetrics
 from .moderations import moderations_routes
 from .ollama import iso_time, ollama_routes
 from .protocol import ChatRequest, choice_settings, parse_chat_request
-from .rerank import RerankWorker, no_reranker, parse_rerank_request, rerank_body
+from .rerank import RerankWorker, rerank_routes
 from .response_events import ResponseEvents, response_body, response_id
 from .responses import ResponsesRequest, parse_responses_request
 from .settings import Cors, ServerSettings
@@ -274,34 +275,6 @@ class _App:
 
         return typed_events(generation, events, keep, self.settings.keepalive_s)
 
-    async def embeddings(self, request: Request) -> Response:
-        """``/v1/embeddings``: each text's vector, from the embedding model served beside the chat model."""
-        try:
-            authorize(request, self.settings)
-            if self.embedding is None:
-                raise no_embedding_model(self.model_id)
-            asked = parse_embeddings_request(await read_body(request, self.settings))
-            vectors, tokens = await until_disconnect(request, self.embedding.embed(asked))
-        except Exception as exc:
-            return self.failed(exc)
-        self.metrics.record_status(200)
-        self.metrics.record_side("embedding", len(vectors), tokens)
-        return JSONResponse(embeddings_body(asked.model, vectors, tokens, asked.encoding_format))
-
-    async def rerank(self, request: Request) -> Response:
-        """``/v1/rerank``: the documents best first, from the reranker served beside the chat model."""
-        try:
-            authorize(request, self.settings)
-            if self.reranking is None:
-                raise no_reranker(self.model_id)
-            asked = parse_rerank_request(await read_body(request, self.settings))
-            ranked, tokens = await until_disconnect(request, self.reranking.rerank(asked))
-        except Exception as exc:
-            return self.failed(exc)
-        self.metrics.record_status(200)
-        self.metrics.record_side("rerank", len(asked.documents), tokens)
-        return JSONResponse(rerank_body(asked, ranked, tokens, self.reranking.reranker.name))
-
     async def models(self, request: Request) -> Response:
         try:
             authorize(request, self.settings)
@@ -402,8 +375,13 @@ async def _not_found(request: Request, exc: Exception) -> Response:
         message += f"This server has {served}."
         if request.url.path.startswith(("/api/", "/v1/api/")):  # Ollama's clients show its shape's text
             return JSONResponse({"error": message}, status_code=404)
-    elif status == 405 and (allowed := (getattr(exc, "headers", None) or {}).get("Allow")):
+    elif status == 405:
+        # every route at the path (Starlette's Allow names the first only: / is Ollama's GET and TEI's POST)
+        at = [r for r in request.app.routes if isinstance(r, Route) and r.matches(request.scope)[0] is Match.PARTIAL]
+        allowed = ", ".join(sorted({m for r in at for m in r.methods or ()}))
         message = f"{request.method} is not allowed on {request.url.path}: use {allowed}."
+        body = error_body(message, "invalid_request_error", code="405")
+        return JSONResponse(body, status_code=405, headers={"Allow": allowed})
     else:
         message = str(getattr(exc, "detail", exc))
     return JSONResponse(error_body(message, "invalid_request_error", code=str(status)), status_code=status)
@@ -431,11 +409,11 @@ def create_app(
         *conversation_routes(state),
         *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
         *completions_routes(state),
-        Route("/v1/embeddings", state.embeddings, methods=["POST"]),
+        *embedding_routes(state),  # OpenAI's /v1/embeddings, Text Embeddings Inference's /embed
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
         *llama_server_routes(state),  # llama-server's own /completion and /apply-template
-        *(Route(path, state.rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")),
+        *rerank_routes(state),
         Route("/v1/models", state.models, methods=["GET"]),
         Route("/v1/models/{model:path}", state.model, methods=["GET"]),
         Route("/health", state.health, methods=["GET"]),

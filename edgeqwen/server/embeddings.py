@@ -9,24 +9,38 @@ Token-id input is refused: ids are one tokenizer's, and the ones clients send ar
 which would embed as other words here without a sign. Requests run one at a time on a thread of
 their own, behind the same ``--max-queue`` bound as answers; a client that hangs up stops its
 request at the next text.
+
+Hugging Face's Text Embeddings Inference API too (:func:`parse_tei_embed`): ``POST /embed``, and
+``POST /`` where ``huggingface_hub``'s ``InferenceClient.feature_extraction`` sends it (so
+LangChain's ``HuggingFaceEndpointEmbeddings``, Haystack's and LlamaIndex's TEI embedders).
+Decided: ``inputs`` a text or a list; ``prompt_name`` ``query`` is the embedding model's retrieval
+task (the card's query prompt), ``document`` none; ``truncate`` as Ollama's; ``normalize: false``
+and ``truncation_direction`` ``Left`` are refused (the vectors are unit vectors, a long text keeps
+its beginning).
 """
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from ..embeddings import RETRIEVAL
 from ..errors import GenerationCancelled, InvalidRequestError
-from .http import HTTPError
+from .http import HTTPError, authorize, read_body, until_disconnect
 from .protocol import RequestError
 from .worker import SideWorker
 
 if TYPE_CHECKING:
     from ..embeddings import Embedder
+    from .app import _App
 
 __all__ = [
     "EmbeddingWorker",
@@ -34,6 +48,8 @@ __all__ = [
     "embeddings_body",
     "no_embedding_model",
     "parse_embeddings_request",
+    "embedding_routes",
+    "parse_tei_embed",
 ]
 
 MAX_INPUTS = 2048  # OpenAI's bound on texts per request
@@ -51,41 +67,86 @@ class EmbeddingsRequest:
     encoding_format: Literal["float", "base64"] = "float"
     listed: bool = True  # input was a list (errors name input[i]), not one text
     truncate: bool = False  # a text too long loses its end (Ollama's API) rather than failing (OpenAI's)
+    instruction: str | None = None  # the task a query is embedded for (TEI's prompt_name "query")
+    field: str = "input"  # what the API calls the texts (TEI's: inputs)
 
-    def where(self, i: int) -> str:
-        return f"input[{i}]" if self.listed else "input"
 
-
-def parse_embeddings_request(body: Any) -> EmbeddingsRequest:
-    """The request's texts and options; a RequestError naming the field for anything else."""
-    if not isinstance(body, dict):
-        raise RequestError("The request body must be a JSON object with input and model.", None)
-    given = body.get("input")
+def _texts(given: Any, field: str) -> tuple[str, ...]:
     if isinstance(given, str):
         texts: list[Any] = [given]
     elif isinstance(given, list) and given:
         texts = given
     else:
-        raise RequestError("input must be a text or a non-empty list of texts.", "input")
+        raise RequestError(f"{field} must be a text or a non-empty list of texts.", field)
     if len(texts) > MAX_INPUTS:
-        raise RequestError(f"input has {len(texts)} texts; send at most {MAX_INPUTS} a request.", "input")
+        raise RequestError(f"{field} has {len(texts)} texts; send at most {MAX_INPUTS} a request.", field)
     for i, text in enumerate(texts):
-        where = "input" if isinstance(given, str) else f"input[{i}]"
+        where = field if isinstance(given, str) else f"{field}[{i}]"
         if isinstance(text, (int, list)) and not isinstance(text, bool):
             raise RequestError(_TOKEN_IDS, where)
         if not isinstance(text, str):
             raise RequestError(f"{where} must be a text, got {type(text).__name__}.", where)
         if not text:
             raise RequestError(f"{where} is empty; an empty text has no meaning to compare.", where)
-    fmt = body.get("encoding_format", "float")
-    if fmt not in ("float", "base64"):
-        raise RequestError(f"encoding_format must be 'float' or 'base64', got {fmt!r}.", "encoding_format")
+    return tuple(texts)
+
+
+def _dimensions(body: dict[str, Any]) -> int | None:
     dimensions = body.get("dimensions")
     if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
         raise RequestError(f"dimensions must be a whole number >= 1, got {dimensions!r}.", "dimensions")
+    return dimensions
+
+
+def parse_embeddings_request(body: Any) -> EmbeddingsRequest:
+    """The request's texts and options; a RequestError naming the field for anything else."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with input and model.", None)
+    texts = _texts(body.get("input"), "input")
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        raise RequestError(f"encoding_format must be 'float' or 'base64', got {fmt!r}.", "encoding_format")
     model = body.get("model", "")
-    listed = isinstance(given, list)
-    return EmbeddingsRequest(model if isinstance(model, str) else "", tuple(texts), dimensions, fmt, listed)
+    listed = isinstance(body.get("input"), list)
+    return EmbeddingsRequest(model if isinstance(model, str) else "", texts, _dimensions(body), fmt, listed)
+
+
+_PROMPTS = {"query": RETRIEVAL, "document": None}  # TEI's prompt_name: the card's prompts for the two
+
+
+def parse_tei_embed(body: Any) -> EmbeddingsRequest:
+    """A Text Embeddings Inference ``/embed`` body; a RequestError naming the field for anything else."""
+    if not isinstance(body, dict):
+        raise RequestError("The request body must be a JSON object with inputs.", None)
+    if "parameters" in body:  # what huggingface_hub's text_generation posts to a base URL
+        raise RequestError(
+            "This is Text Generation Inference's text-generation request, which this server does not serve: "
+            "send it to /v1/completions (a prompt continued) or /v1/chat/completions (huggingface_hub: "
+            "InferenceClient(base_url='http://HOST:PORT/v1').chat_completion(...)).",
+            "parameters",
+        )
+    for name, off in (("normalize", True), ("truncate", False)):
+        if not isinstance(body.get(name, off), bool):
+            raise RequestError(f"{name} must be true or false, got {body[name]!r}.", name)
+    if body.get("normalize") is False:
+        raise RequestError("normalize false is not supported: this server's vectors are unit vectors.", "normalize")
+    if str(body.get("truncation_direction") or "right").lower() != "right":
+        raise RequestError(
+            "truncation_direction Left is not supported: a text too long keeps its beginning (Right).",
+            "truncation_direction",
+        )
+    name = body.get("prompt_name")
+    if name is not None and name not in _PROMPTS:
+        raise RequestError(f"prompt_name must be one of {', '.join(_PROMPTS)}, got {name!r}.", "prompt_name")
+    return EmbeddingsRequest(
+        "",
+        _texts(body.get("inputs"), "inputs"),
+        _dimensions(body),
+        listed=isinstance(body.get("inputs"), list),
+        truncate=bool(body.get("truncate")),
+        instruction=_PROMPTS.get(name) if name is not None else None,
+        field="inputs",
+    )
 
 
 def no_embedding_model(chat_model: str) -> HTTPError:
@@ -129,12 +190,14 @@ class EmbeddingWorker:
 
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
-            ids = self.embedder.token_lists(asked.texts, truncate=asked.truncate)
+            ids = self.embedder.token_lists(asked.texts, instruction=asked.instruction, truncate=asked.truncate)
             vectors = self.embedder.vectors(ids, dimensions=asked.dimensions)
         except InvalidRequestError as exc:
-            if asked.listed or exc.param != "input[0]":
+            param = str(exc.param or "")
+            if not param.startswith("input["):
                 raise
-            raise RequestError(str(exc).replace("input[0]", "input", 1), "input") from exc
+            where = asked.field + param[len("input") :] if asked.listed else asked.field
+            raise RequestError(str(exc).replace(param, where, 1), where) from exc
         rows = []
         for row in vectors:
             rows.append(row)
@@ -144,3 +207,33 @@ class EmbeddingWorker:
 
     def close(self) -> None:
         self._side.close()
+
+
+def embedding_routes(app: _App) -> list[Route]:
+    """``POST /v1/embeddings``; Text Embeddings Inference's ``POST /embed``, and ``POST /`` where
+    ``huggingface_hub``'s ``feature_extraction`` sends it (the vectors as a list of lists)."""
+
+    def route(
+        parse: Callable[[Any], EmbeddingsRequest], answer: Callable[[EmbeddingsRequest, np.ndarray, int], Any]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def embed(request: Request) -> Response:
+            try:
+                authorize(request, app.settings)
+                asked = parse(await read_body(request, app.settings))  # what was asked, before what is missing
+                if app.embedding is None:
+                    raise no_embedding_model(app.model_id)
+                vectors, tokens = await until_disconnect(request, app.embedding.embed(asked))
+            except Exception as exc:
+                return app.failed(exc)
+            app.metrics.record_status(200)
+            app.metrics.record_side("embedding", len(vectors), tokens)
+            return JSONResponse(answer(asked, vectors, tokens))
+
+        return embed
+
+    openai = route(parse_embeddings_request, lambda a, v, n: embeddings_body(a.model, v, n, a.encoding_format))
+    tei = route(parse_tei_embed, lambda a, v, n: [[float(x) for x in row] for row in v])
+    return [
+        Route("/v1/embeddings", openai, methods=["POST"]),
+        *(Route(path, tei, methods=["POST"]) for path in ("/embed", "/")),
+    ]

@@ -10,6 +10,12 @@ field, ``instruction``, is the reranker's task (the model card's: one sentence).
 long for the window is judged by its beginning, as the card's code and Cohere's API do. Requests
 run one at a time on a thread of their own, behind the same ``--max-queue`` bound as answers; a
 client that hangs up stops its request at the next document.
+
+Hugging Face's Text Embeddings Inference shape too, at ``/rerank`` (Haystack's, LlamaIndex's and
+LangChain's TEI rerankers send it): ``texts`` for ``documents``, ``return_text``; the answer a list
+of ``index``, ``score`` (and ``text``), best first. ``raw_scores: true`` (the logits) and
+``truncation_direction`` ``Left`` are refused: scores here are probabilities, and a long text is
+judged by its beginning.
 """
 
 from __future__ import annotations
@@ -18,16 +24,21 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from ..errors import GenerationCancelled
 from ..rerank import check_top_n
-from .http import HTTPError
+from .http import HTTPError, authorize, read_body, until_disconnect
 from .protocol import RequestError
 from .worker import SideWorker
 
 if TYPE_CHECKING:
     from ..rerank import Ranked, Reranker
+    from .app import _App
 
-__all__ = ["RerankRequest", "RerankWorker", "no_reranker", "parse_rerank_request", "rerank_body"]
+__all__ = ["RerankRequest", "RerankWorker", "no_reranker", "parse_rerank_request", "rerank_body", "rerank_routes"]
 
 MAX_DOCUMENTS = 1000  # Cohere's bound on documents a request
 
@@ -40,6 +51,7 @@ class RerankRequest:
     top_n: int | None = None
     return_documents: bool = False
     instruction: str | None = None
+    tei: bool = False  # asked in Text Embeddings Inference's shape (texts), answered in it
 
 
 def parse_rerank_request(body: Any) -> RerankRequest:
@@ -49,28 +61,38 @@ def parse_rerank_request(body: Any) -> RerankRequest:
     query = body.get("query")
     if not isinstance(query, str) or not query.strip():
         raise RequestError("query must be a non-empty text.", "query")
-    given = body.get("documents")
+    tei = "texts" in body and "documents" not in body
+    field, back_field = ("texts", "return_text") if tei else ("documents", "return_documents")
+    given = body.get(field)
     if not isinstance(given, list) or not given:
-        raise RequestError("documents must be a non-empty list of texts.", "documents")
+        raise RequestError(f"{field} must be a non-empty list of texts.", field)
     if len(given) > MAX_DOCUMENTS:
-        raise RequestError(f"documents has {len(given)} entries; send at most {MAX_DOCUMENTS} a request.", "documents")
+        raise RequestError(f"{field} has {len(given)} entries; send at most {MAX_DOCUMENTS} a request.", field)
     documents = []
     for i, doc in enumerate(given):
         text = doc.get("text") if isinstance(doc, dict) else doc  # Cohere's v1 objects
         if not isinstance(text, str):
-            where = f"documents[{i}]"
+            where = f"{field}[{i}]"
             raise RequestError(f"{where} must be a text or an object with a text, got {_kind(doc)}.", where)
         documents.append(text)
     top_n = body.get("top_n")
     check_top_n(top_n)
-    back = body.get("return_documents", False)
+    back = body.get(back_field, False)
     if not isinstance(back, bool):
-        raise RequestError(f"return_documents must be true or false, got {back!r}.", "return_documents")
+        raise RequestError(f"{back_field} must be true or false, got {back!r}.", back_field)
+    if tei and body.get("raw_scores") not in (None, False):
+        raise RequestError("raw_scores true is not supported: this reranker's scores are probabilities.", "raw_scores")
+    if tei and str(body.get("truncation_direction") or "right").lower() != "right":
+        raise RequestError(
+            "truncation_direction Left is not supported: a long text is judged by its beginning (Right).",
+            "truncation_direction",
+        )
     instruction = body.get("instruction")
     if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
         raise RequestError("instruction must be a non-empty text (the task, one sentence).", "instruction")
     model = body.get("model", "")
-    return RerankRequest(model if isinstance(model, str) else "", query, tuple(documents), top_n, back, instruction)
+    name = model if isinstance(model, str) else ""
+    return RerankRequest(name, query, tuple(documents), top_n, back, instruction, tei)
 
 
 def _kind(value: Any) -> str:
@@ -91,8 +113,16 @@ def no_reranker(chat_model: str) -> HTTPError:
     )
 
 
-def rerank_body(asked: RerankRequest, ranked: list[Ranked], prompt_tokens: int, model: str) -> dict[str, Any]:
-    """The results best first, each with its index in ``documents`` (and its text when asked)."""
+def rerank_body(
+    asked: RerankRequest, ranked: list[Ranked], prompt_tokens: int, model: str
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """The results best first, each with its index in ``documents`` (and its text when asked);
+    Text Embeddings Inference's list where it was asked in that shape."""
+    if asked.tei:
+        return [
+            {"index": r.index, "score": r.score, **({"text": r.document} if asked.return_documents else {})}
+            for r in ranked
+        ]
 
     def result(one: Ranked) -> dict[str, Any]:
         found: dict[str, Any] = {"index": one.index, "relevance_score": one.score}
@@ -128,3 +158,23 @@ class RerankWorker:
 
     def close(self) -> None:
         self._side.close()
+
+
+def rerank_routes(app: _App) -> list[Route]:
+    """``POST /v1/rerank`` (also ``/v2/rerank``, ``/rerank``): the documents best first, from the
+    reranker served beside the chat model."""
+
+    async def rerank(request: Request) -> Response:
+        try:
+            authorize(request, app.settings)
+            if app.reranking is None:
+                raise no_reranker(app.model_id)
+            asked = parse_rerank_request(await read_body(request, app.settings))
+            ranked, tokens = await until_disconnect(request, app.reranking.rerank(asked))
+        except Exception as exc:
+            return app.failed(exc)
+        app.metrics.record_status(200)
+        app.metrics.record_side("rerank", len(asked.documents), tokens)
+        return JSONResponse(rerank_body(asked, ranked, tokens, app.reranking.reranker.name))
+
+    return [Route(path, rerank, methods=["POST"]) for path in ("/v1/rerank", "/v2/rerank", "/rerank")]

@@ -247,8 +247,8 @@ def test_http_errors_name_the_field(served):
 
 
 def test_text_embeddings_inference_clients_get_the_libraries_vectors(served, embedder):
-    """huggingface_hub's feature_extraction posts TEI's body to the base URL (LangChain's
-    HuggingFaceEndpointEmbeddings, Haystack's TEI embedders); LlamaIndex's posts it to /embed.
+    """huggingface_hub's feature_extraction posts TEI's body to the base URL (Haystack's
+    TEI embedders); LlamaIndex's TextEmbeddingsInference posts it to /embed.
     Both were a 404 or 405."""
     from huggingface_hub import InferenceClient
     from huggingface_hub.errors import HfHubHTTPError

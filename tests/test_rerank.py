@@ -278,8 +278,8 @@ def test_the_rerank_api_gives_the_libraries_scores_best_first(served, reranker):
 
 
 def test_text_embeddings_inference_rerank_bodies_get_its_shape(served, reranker):
-    """TEI's /rerank (texts, return_text; a list of index and score back), as Haystack's,
-    LlamaIndex's and LangChain's TEI rerankers send it: it was a 400 asking for documents."""
+    """TEI's /rerank (texts, return_text; a list of index and score back), as LlamaIndex's
+    and Haystack's TEI rerankers send it: it was a 400 asking for documents."""
     body = {"query": QUERY, "texts": DOCS, "return_text": True, "truncate": True}
     got = httpx.post(f"{served.url}/rerank", json=body, timeout=30)
     assert got.status_code == 200, got.text

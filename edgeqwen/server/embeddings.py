@@ -12,7 +12,7 @@ request at the next text.
 
 Hugging Face's Text Embeddings Inference API too (:func:`parse_tei_embed`): ``POST /embed``, and
 ``POST /`` where ``huggingface_hub``'s ``InferenceClient.feature_extraction`` sends it (so
-LangChain's ``HuggingFaceEndpointEmbeddings``, Haystack's and LlamaIndex's TEI embedders).
+Haystack's TEI embedders; LlamaIndex's ``TextEmbeddingsInference`` posts to ``/embed``).
 Decided: ``inputs`` a text or a list; ``prompt_name`` ``query`` is the embedding model's retrieval
 task (the card's query prompt), ``document`` none; ``truncate`` as Ollama's; ``normalize: false``
 and ``truncation_direction`` ``Left`` are refused (the vectors are unit vectors, a long text keeps

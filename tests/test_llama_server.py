@@ -132,6 +132,12 @@ def test_its_clients_fields_are_read_on_the_openai_routes_too():
             assert err.value.param == param, (body, err.value)
 
 
+def test_infill_says_why_it_is_not_served(server):
+    """llama.vim's and llama.vscode's autocomplete post to /infill: it was a 404 listing every route."""
+    r = httpx.post(f"{server.url}/infill", json={"input_prefix": "def f(", "input_suffix": "):"}, timeout=30)
+    assert r.status_code == 400 and "fill in the middle" in r.json()["error"]["message"]
+
+
 def test_a_completion_is_what_v1_completions_gives_in_llama_servers_shape(server, qwen2):
     api = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
     body = {"prompt": PROMPT, "n_predict": 6, "temperature": 0, "return_tokens": True}

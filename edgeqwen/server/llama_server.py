@@ -1,8 +1,9 @@
 """llama.cpp's own server API, beside OpenAI's: ``POST /completion`` (and ``/completions``),
-``POST /apply-template`` and ``GET /props``. Scripts and front-ends written for ``llama-server`` call these, not
-``/v1/completions``: SillyTavern's llama.cpp connection generates with ``/completion``. The prompt
-goes through :meth:`edgeqwen.Assistant.complete`, as ``/v1/completions``'s does: no chat
-template, the policy's input checks and output filters.
+``POST /apply-template`` and ``GET /props``; ``POST /infill`` is a 400 (no fill in the middle).
+Scripts and front-ends written for ``llama-server`` call these, not ``/v1/completions``:
+SillyTavern's llama.cpp connection generates with ``/completion``. The prompt goes through
+:meth:`edgeqwen.Assistant.complete`, as ``/v1/completions``'s does: no chat template, the
+policy's input checks and output filters.
 
 Decisions, where the two servers differ:
 - ``prompt``: text, token ids, or one list mixing both (each text read as ``/v1/completions``
@@ -235,7 +236,8 @@ def failed_event(error: HTTPError) -> str:
 
 
 def llama_server_routes(app: _App) -> list[Route]:
-    """``POST /completion`` (and ``/completions``), ``POST /apply-template`` and ``GET /props``."""
+    """``POST /completion`` (and ``/completions``), ``POST /apply-template`` and ``GET /props``;
+    ``POST /infill`` is a 400 (no fill in the middle)."""
     tokenizer = app.bot_backend.tokenizer
     template: list[str] = []  # the model's own chat template, read from its files at the first /props
 
@@ -337,7 +339,21 @@ def llama_server_routes(app: _App) -> list[Route]:
             }
         )
 
+    async def infill(request: Request) -> Response:
+        """llama-server's fill in the middle (llama.vim's, llama.vscode's and Continue's llama.cpp
+        autocomplete): refused as ``suffix`` is elsewhere, not the 404 that lists every route."""
+        try:
+            authorize(request, app.settings)
+            raise RequestError(
+                "/infill (fill in the middle) is not supported: the served models were not trained for it. "
+                "Complete a prompt with /completion or /v1/completions.",
+                "input_suffix",
+            )
+        except Exception as exc:
+            return app.failed(exc)
+
     return [
+        Route("/infill", infill, methods=["POST"]),
         Route("/props", props, methods=["GET"]),
         Route("/completion", completion, methods=["POST"]),
         Route("/completions", completion, methods=["POST"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import openai
 import pytest
 
@@ -137,6 +138,12 @@ def test_what_the_conversations_api_refuses_says_what_to_send():
         deleted = client.conversations.delete(conv.id)
         with pytest.raises(openai.NotFoundError, match="Create one"):
             client.conversations.retrieve(conv.id)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve("resp_gone")
+        # these routes' answers are counted in /metrics as every other route's are (they were not)
+        base = str(client.base_url).removesuffix("/").removesuffix("/v1")
+        counted = httpx.get(f"{base}/metrics", params={"format": "json"}, timeout=30).json()["requests"]
+        assert (counted["200"], counted["400"], counted["404"]) == (2, 4, 3)
     assert deleted.deleted is True and deleted.object == "conversation.deleted"
     with serving(kept=0) as (_, client):
         with pytest.raises(openai.BadRequestError, match="keeps no conversations"):

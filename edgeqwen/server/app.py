@@ -148,6 +148,11 @@ class _App:
         self.metrics.record_status(error.status)
         return error.response()
 
+    def answered(self, body: Any) -> Response:
+        """``body`` as a 200's JSON, its status counted."""
+        self.metrics.record_status(200)
+        return JSONResponse(body)
+
     def seed(self) -> int:
         """Where a request with n > 1 gives no seed, the one its later choices count on from: the
         served assistant's own, else a new one (so that sampling choices differ)."""
@@ -207,8 +212,7 @@ class _App:
             error = translate(exc)
             self.metrics.record_status(error.status)
             return fail(error)
-        self.metrics.record_status(200)
-        return JSONResponse(whole(rid, replies, chat))
+        return self.answered(whole(rid, replies, chat))
 
     async def opened(
         self, request: Request, submitted: asyncio.Future[AsyncReplyStream], stream: bool

@@ -33,7 +33,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
@@ -296,8 +296,7 @@ def completions_routes(app: _App) -> list[Route]:
                     answered.append((text, first, reply))
         except Exception as exc:
             return app.failed(exc)
-        app.metrics.record_status(200)
-        return JSONResponse(completions_body(completion_id(), app.model_id, asked, answered))
+        return app.answered(completions_body(completion_id(), app.model_id, asked, answered))
 
     def events(
         generation: AsyncReplyStream,

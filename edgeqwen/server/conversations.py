@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..types import Message, Reply
@@ -220,11 +220,10 @@ def conversation_routes(app: _App) -> list[Route]:
             try:
                 authorize(request, app.settings)
                 body = await read_body(request, app.settings) if reads_body else None
-                return JSONResponse(run(request.path_params, body, request))
-            except HTTPError as exc:
-                return exc.response()
-            except RequestError as exc:
-                return HTTPError(400, str(exc), "invalid_request_error", exc.param).response()
+                answer = run(request.path_params, body, request)
+            except Exception as exc:  # a RequestError is a 400 naming its field
+                return app.failed(exc)
+            return app.answered(answer)
 
         return Route(path, endpoint, methods=[method])
 

@@ -273,8 +273,7 @@ def llama_server_routes(app: _App) -> list[Route]:
                 answers.append({**completion_body(app.model_id, asked, reply, reply.text), "index": index})
         except Exception as exc:
             return app.failed(exc)
-        app.metrics.record_status(200)
-        return JSONResponse(answers[0] if asked.n == 1 else answers)  # llama-server's array for several
+        return app.answered(answers[0] if asked.n == 1 else answers)  # llama-server's array for several
 
     def streamed(
         generation: AsyncReplyStream, asked: LlamaCompletion, start: Callable[[int], Awaitable[AsyncReplyStream]]
@@ -301,8 +300,7 @@ def llama_server_routes(app: _App) -> list[Route]:
             ids = await until_disconnect(request, app.worker.prompt_ids(asked))
         except Exception as exc:
             return app.failed(exc)
-        app.metrics.record_status(200)
-        return JSONResponse({"prompt": tokens_text(tokenizer, ids)})
+        return app.answered({"prompt": tokens_text(tokenizer, ids)})
 
     async def props(request: Request) -> Response:
         """What llama-server says of itself: the window (SillyTavern sets its context size from

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..safety import PRESETS, Guard, Policy
@@ -165,7 +165,6 @@ def moderations_routes(app: _App) -> list[Route]:
             results = await until_disconnect(request, judged(texts))
         except Exception as exc:
             return app.failed(exc)
-        app.metrics.record_status(200)
-        return JSONResponse({"id": f"modr-{uuid.uuid4().hex[:24]}", "model": MODEL, "results": results})
+        return app.answered({"id": f"modr-{uuid.uuid4().hex[:24]}", "model": MODEL, "results": results})
 
     return [Route("/v1/moderations", moderations, methods=["POST"])]

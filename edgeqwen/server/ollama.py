@@ -143,8 +143,7 @@ class _Ollama:
             return self._error(exc)
         finally:
             generation.cancel()
-        self.app.metrics.record_status(200)
-        return JSONResponse(self._whole(reply, chat.model, field, started))
+        return self.app.answered(self._whole(reply, chat.model, field, started))
 
     async def _submit(self, chat: ChatRequest, raw: bool) -> AsyncReplyStream:
         if not raw:

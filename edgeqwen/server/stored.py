@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..types import Message, Reply
-from .http import HTTPError, authorize, read_body, translate, until_disconnect
+from .http import HTTPError, authorize, read_body, until_disconnect
 
 if TYPE_CHECKING:
     from .app import _App
@@ -212,18 +212,18 @@ def stored_routes(app: _App) -> list[Route]:
                     "invalid_request_error",
                     "stream",
                 )
-            return JSONResponse(body)
-        except HTTPError as exc:
-            return exc.response()
+        except Exception as exc:
+            return app.failed(exc)
+        return app.answered(body)
 
     async def delete(request: Request) -> Response:
         try:
             authorize(request, app.settings)
             rid = request.path_params["rid"]
             app.stored.delete(rid)
-        except HTTPError as exc:
-            return exc.response()
-        return JSONResponse({"id": rid, "object": "response", "deleted": True})
+        except Exception as exc:
+            return app.failed(exc)
+        return app.answered({"id": rid, "object": "response", "deleted": True})
 
     async def cancel(request: Request) -> Response:
         """OpenAI's cancel of a background response (``client.responses.cancel``): here every
@@ -238,16 +238,16 @@ def stored_routes(app: _App) -> list[Route]:
                 "invalid_request_error",
                 "response_id",
             )
-        except HTTPError as exc:
-            return exc.response()
+        except Exception as exc:
+            return app.failed(exc)
 
     async def input_items(request: Request) -> Response:
         try:
             authorize(request, app.settings)
             page = app.stored.input_items(request.path_params["rid"], *listing(request))
-        except HTTPError as exc:
-            return exc.response()
-        return JSONResponse(page)
+        except Exception as exc:
+            return app.failed(exc)
+        return app.answered(page)
 
     async def input_tokens(request: Request) -> Response:
         """OpenAI's count of a response's input tokens (``client.responses.input_tokens.count``):
@@ -258,8 +258,8 @@ def stored_routes(app: _App) -> list[Route]:
             asked = app.parse_responses(await read_body(request, app.settings), app.settings.max_tokens)
             count = await until_disconnect(request, app.worker.prompt_tokens(asked))
         except Exception as exc:
-            return translate(exc).response()
-        return JSONResponse({"object": "response.input_tokens", "input_tokens": count})
+            return app.failed(exc)
+        return app.answered({"object": "response.input_tokens", "input_tokens": count})
 
     return [
         Route("/v1/responses/input_tokens", input_tokens, methods=["POST"]),

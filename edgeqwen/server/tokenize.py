@@ -160,8 +160,7 @@ def tokenize_routes(app: _App) -> list[Route]:
             text = detokenized(backend.tokenizer, body)
         except Exception as exc:
             return app.failed(exc)
-        app.metrics.record_status(200)
-        return JSONResponse({"prompt": text, "content": text})
+        return app.answered({"prompt": text, "content": text})
 
     # vLLM's and llama-server's paths, and Aphrodite's under /v1 (SillyTavern's Aphrodite connection)
     return [

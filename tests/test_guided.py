@@ -53,6 +53,8 @@ def test_each_field_is_the_format_it_means():
     # rewrites it for a base_url (read as any JSON object before, the schema passed over)
     assert guided_format({"response_format": {"type": "json", "value": SCHEMA}}) == as_schema
     assert guided_format({"response_format": {"type": "json_object", "value": SCHEMA}}) == as_schema
+    # LangChain's ChatHuggingFace (with_structured_output, method json_schema): Fireworks' form
+    assert guided_format({"response_format": {"type": "json_object", "schema": SCHEMA}}) == as_schema
     assert guided_format({"response_format": {"type": "json_object"}}) is None  # OpenAI's, read as it is
     assert guided_format({"response_format": {"type": "regex", "value": "a+"}}) == ResponseFormat.regex("a+")
     from edgeqwen.server.protocol import format_of

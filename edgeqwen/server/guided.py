@@ -8,8 +8,10 @@ over, and the answer came back unconstrained with a 200: now each is the respons
 means, on ``/v1/chat/completions``, ``/v1/completions`` and llama-server's ``/completion``.
 Hugging Face's TGI: ``response_format`` ``{"type": "json" | "json_object" | "regex", "value": ...}``.
 ``huggingface_hub``'s ``InferenceClient.chat_completion`` with a ``base_url`` rewrites OpenAI's
-``json_schema`` into ``{"type": "json_object", "value": SCHEMA}``: that was read as any JSON
-object, the schema passed over (``{}`` for a schema that requires a field, with a 200).
+``json_schema`` into ``{"type": "json_object", "value": SCHEMA}``, and LangChain's
+``ChatHuggingFace`` sends ``{"type": "json_object", "schema": SCHEMA}`` (Fireworks' and Together's
+form): both were read as any JSON object, the schema passed over (``{}`` for a schema that
+requires a field, with a 200).
 
 Decisions:
 - One at a time: two of them, or one beside a ``response_format`` other than text, is refused.
@@ -103,9 +105,12 @@ def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | Non
                 )
     shape = body.get("response_format")
     kind = shape.get("type") if isinstance(shape, dict) else None
-    tgi = kind in ("json", "regex") or (kind == "json_object" and shape.get("value") is not None)
+    # json_object's schema under value (TGI's, huggingface_hub's) or schema (Fireworks', Together's,
+    # LangChain's ChatHuggingFace): read as any JSON object, the schema was passed over
+    held = next((shape[k] for k in ("value", "schema") if shape.get(k) is not None), None) if kind else None
+    tgi = kind in ("json", "regex") or (kind == "json_object" and held is not None)
     if tgi:
-        given["response_format"] = ("regex" if kind == "regex" else "json", shape.get("value"))
+        given["response_format"] = ("regex" if kind == "regex" else "json", held)
     if not given:
         return None
     if len(given) > 1:

@@ -184,8 +184,10 @@ def check_text(value: object, where: str, param: str | None = None) -> str:
 class GenerationConfig:
     """How to pick tokens. Defaults are greedy decoding with no penalties.
 
-    ``temperature=0`` means greedy (argmax). ``top_k=0``, ``top_p=1`` and ``min_p=0`` switch
-    those filters off. Penalties act on the last ``penalty_window`` tokens (prompt included),
+    ``temperature=0`` means greedy (argmax). ``top_k=0``, ``top_p=1``, ``min_p=0`` and
+    ``typical_p=1`` switch those filters off (``typical_p``: locally typical sampling, the tokens
+    whose surprise is nearest the distribution's entropy, up to that much probability; TGI's and
+    llama.cpp's). Penalties act on the last ``penalty_window`` tokens (prompt included),
     as llama.cpp's ``repeat_last_n`` does: ``repetition_penalty`` the HF/CTRL way (divide
     positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
     the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
@@ -209,6 +211,7 @@ class GenerationConfig:
     top_k: int = 0
     top_p: float = 1.0
     min_p: float = 0.0
+    typical_p: float = 1.0
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
@@ -266,6 +269,9 @@ class GenerationConfig:
         )
         _check(0 < finite("top_p") <= 1, f"top_p must be in (0, 1] (1 = off), got {self.top_p}.", "top_p")
         _check(0 <= finite("min_p") < 1, f"min_p must be in [0, 1) (0 = off), got {self.min_p}.", "min_p")
+        _check(
+            0 < finite("typical_p") <= 1, f"typical_p must be in (0, 1] (1 = off), got {self.typical_p}.", "typical_p"
+        )
         _check(
             finite("repetition_penalty") > 0,
             f"repetition_penalty must be > 0 (1 = off), got {self.repetition_penalty}.",

@@ -80,7 +80,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
     ("body", "param", "says"),
     [
         ({"mirostat": 2}, "mirostat", "not supported"),
-        ({"typical_p": 0.9}, "typical_p", "only 1.0"),
+        ({"tfs_z": 0.9}, "tfs_z", "only 1.0"),
         ({"dry_multiplier": 0.8}, "dry_multiplier", "not supported"),
         ({"ignore_eos": True}, "ignore_eos", "only False"),
         ({"prompt": ["a", "b"]}, "prompt", "holds 2 prompts"),
@@ -123,8 +123,9 @@ def test_its_clients_fields_are_read_on_the_openai_routes_too():
         assert (
             read({"n_predict": -1})["max_tokens"] == 64 and read({"n_predict": 9, "max_tokens": 5})["max_tokens"] == 5
         )
-        assert read({"mirostat": 0, "typical_p": 1.0, "dry_multiplier": 0, "ignore_eos": False})  # their off values
-        for body, param in (({"mirostat": 2}, "mirostat"), ({"typical_p": 0.9}, "typical_p"),
+        assert read({"mirostat": 0, "tfs_z": 1.0, "dry_multiplier": 0, "ignore_eos": False})  # their off values
+        assert read({"typical_p": 0.9})["typical_p"] == 0.9  # a sampler this server has
+        for body, param in (({"mirostat": 2}, "mirostat"), ({"tfs_z": 0.9}, "tfs_z"),
                             ({"xtc_probability": 0.5}, "xtc_probability"), ({"n_predict": 0}, "n_predict"),
                             ({"repeat_penalty": 1.1, "repetition_penalty": 1.2}, "repeat_penalty")):  # fmt: skip
             with pytest.raises(InvalidRequestError) as err:

@@ -6,6 +6,7 @@ from edgeqwen.runtime.sampling import (
     apply_min_p,
     apply_top_k,
     apply_top_p,
+    apply_typical,
     log_softmax,
     make_bias_processor,
     make_logits_processors,
@@ -43,6 +44,30 @@ def test_top_p_exact_on_wide_vocab():
     order = np.argsort(-probs)
     n = int(np.searchsorted(np.cumsum(probs[order]), 0.9) + 1)
     assert sorted(ids.tolist()) == sorted(order[:n].tolist())
+
+
+def test_typical_keeps_the_tokens_nearest_the_entropy_until_they_hold_p():
+    probs = np.exp(LOGITS) / np.exp(LOGITS).sum()  # ~[.084, .624, .229, .011, .051]; entropy ~1.04 nats
+    # surprise ~[2.47, .47, 1.47, 4.47, 2.97]: nearest the entropy 2 (.43 off), then 1 (.57), 0, 4, 3
+    assert apply_typical(IDS, LOGITS, 0.2)[0].tolist() == [2]
+    assert apply_typical(IDS, LOGITS, 0.5)[0].tolist() == [2, 1]  # the token that crosses p is kept
+    assert apply_typical(IDS, LOGITS, 0.9)[0].tolist() == [2, 1, 0]
+    assert apply_typical(IDS, LOGITS, 1.0)[0].tolist() == IDS.tolist()  # off
+    assert probs[[2, 1]].sum() >= 0.5 > probs[2]
+    # with typical_p 0.2 only token 2 is left to draw, whatever the seed
+    assert {make_sampler(1.0, seed=i, typical_p=0.2)(LOGITS) for i in range(20)} == {2}
+
+
+def test_typical_is_transformers_warper():
+    torch = pytest.importorskip("torch")
+    from transformers import TypicalLogitsWarper
+
+    rng = np.random.default_rng(1)
+    for mass in (0.2, 0.9, 0.95):
+        logits = (rng.normal(size=300) * 3).astype(np.float32)
+        ids, _ = apply_typical(np.arange(300), logits, mass)
+        warped = TypicalLogitsWarper(mass)(None, torch.from_numpy(logits)[None])[0].numpy()
+        assert sorted(ids.tolist()) == np.flatnonzero(np.isfinite(warped)).tolist(), mass
 
 
 def test_min_p_relative_threshold():
@@ -113,6 +138,8 @@ def test_processors_from_config_keep_order():
         ("temperature", -1.0),
         ("top_k", -3),
         ("min_p", 1.0),
+        ("typical_p", 0.0),
+        ("typical_p", 1.5),
         ("max_tokens", 0),
         ("repetition_penalty", 0.0),
         ("temperature", float("nan")),

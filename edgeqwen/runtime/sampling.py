@@ -21,6 +21,7 @@ __all__ = [
     "apply_min_p",
     "apply_top_k",
     "apply_top_p",
+    "apply_typical",
     "log_softmax",
     "make_bias_processor",
     "make_judge",
@@ -102,9 +103,28 @@ def apply_min_p(ids: np.ndarray, logits: np.ndarray, min_p: float) -> Candidates
     return ids[keep], logits[keep]
 
 
-def _distribution(temperature: float, top_p: float, top_k: int, min_p: float) -> Callable[[np.ndarray], Candidates]:
+def apply_typical(ids: np.ndarray, logits: np.ndarray, p: float) -> Candidates:
+    """Locally typical sampling (Meister et al.): keep the tokens whose surprise (-log prob) is
+    nearest the distribution's entropy, nearest first, until they hold ``p`` of the probability;
+    the one that crosses ``p`` is kept, as transformers' and TGI's warper keeps it."""
+    if p >= 1.0:
+        return ids, logits
+    logp = logits.astype(np.float64) - logits.max()
+    logp -= np.log(np.exp(logp).sum())
+    probs = np.exp(logp)
+    entropy = -(probs * logp).sum()
+    order = np.argsort(np.abs(-logp - entropy), kind="stable")
+    n = int(np.searchsorted(np.cumsum(probs[order]), p) + 1)
+    keep = order[: min(n, order.size)]
+    return ids[keep], logits[keep]
+
+
+def _distribution(
+    temperature: float, top_p: float, top_k: int, min_p: float, typical_p: float = 1.0
+) -> Callable[[np.ndarray], Candidates]:
     """The candidates a sampler draws from and their probabilities (float64, summing to 1): top-k,
-    then temperature, min-p and top-p."""
+    then temperature, min-p, top-p and typical (transformers' and TGI's order for the last two:
+    after top-p, typical sorts the few top-p kept, not the vocabulary)."""
 
     def candidates(logits: np.ndarray) -> Candidates:
         logits = np.asarray(logits, dtype=np.float32)
@@ -112,6 +132,7 @@ def _distribution(temperature: float, top_p: float, top_k: int, min_p: float) ->
         cand = cand / temperature
         ids, cand = apply_min_p(ids, cand, min_p)
         ids, cand = apply_top_p(ids, cand, top_p)
+        ids, cand = apply_typical(ids, cand, typical_p)
         return ids, _softmax(cand.astype(np.float64))
 
     return candidates
@@ -124,13 +145,14 @@ def make_sampler(
     min_p: float = 0.0,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
+    typical_p: float = 1.0,
 ) -> Sampler:
-    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p and top-p.
+    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p, top-p and typical.
     ``rng``: the random stream to draw from (shared with :func:`make_judge`), else one from ``seed``."""
     if temperature == 0:
         return lambda logits: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng(seed)
-    candidates = _distribution(temperature, top_p, top_k, min_p)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p)
 
     def sample(logits: np.ndarray) -> int:
         ids, probs = candidates(logits)
@@ -148,6 +170,7 @@ def make_judge(
     top_k: int = 0,
     min_p: float = 0.0,
     rng: np.random.Generator | None = None,
+    typical_p: float = 1.0,
 ) -> Judge:
     """Speculative decoding's acceptance rule for a guessed token: ``judge(logits, guess)`` is the
     token to write. Greedy: the best token, the guess or not. Sampling: the guess with its
@@ -157,7 +180,7 @@ def make_judge(
     if temperature == 0:
         return lambda logits, guess: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng()
-    candidates = _distribution(temperature, top_p, top_k, min_p)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p)
 
     def judge(logits: np.ndarray, guess: int) -> int:
         ids, probs = candidates(logits)

@@ -16,7 +16,7 @@ Decisions, where the two servers differ:
   llama-server does, without running the model. ``top_k`` 0 or below is off; ``seed`` -1 random.
 - Samplers this server has not are taken at their off values and refused at any other (they
   would change the answer unsaid): ``mirostat``, ``dynatemp_range``, ``dry_multiplier``,
-  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below), ``typical_p``, ``tfs_z`` (1),
+  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below), ``tfs_z`` (1),
   ``ignore_eos``, ``post_sampling_probs`` (false), ``lora`` (none). What only steers
   llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
   ``samplers``, ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
@@ -70,7 +70,7 @@ __all__ = ["LlamaCompletion", "completion_body", "failed_event", "llama_server_r
 
 # what settings_of reads as llama-server means it (its samplers this server has not among them)
 _SAME = (
-    "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "seed", "stop",
+    "temperature", "top_p", "top_k", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "seed", "stop",
     "repeat_penalty", "repeat_last_n", *LLAMA_SAMPLERS,
 )  # fmt: skip
 
@@ -317,6 +317,7 @@ def llama_server_routes(app: _App) -> list[Route]:
             "top_k": config.top_k,
             "top_p": config.top_p,
             "min_p": config.min_p,
+            "typical_p": config.typical_p,
             "repeat_penalty": config.repetition_penalty,
             "repeat_last_n": config.penalty_window,
             "presence_penalty": config.presence_penalty,

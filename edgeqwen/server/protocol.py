@@ -10,7 +10,7 @@ is ``prompt_lookup`` (GenerationConfig's; ``serve --prompt-lookup`` sets it for 
 ``stop_token_ids`` is read, and its ``min_tokens``, ``ignore_eos``, ``include_stop_str_in_output``,
 ``bad_words``, ``chat_template`` (a request's own template), and on chat its ``echo``,
 ``add_generation_prompt`` and ``continue_final_message`` ... are taken at their off values and
-refused at others; so are llama.cpp's samplers this server has not (``mirostat``, ``typical_p``,
+refused at others; so are llama.cpp's samplers this server has not (``mirostat``, ``tfs_z``,
 DRY, XTC ...), and llama-server's fields that its clients send to its OpenAI routes too are read
 (``repeat_penalty``, ``repeat_last_n``, ``n_predict``; ``grammar`` and ``json_schema`` in
 :mod:`.guided`); ``top_k`` 0 or below is off (llama.cpp's and vLLM's -1); ``seed: -1``
@@ -49,7 +49,7 @@ __all__ = [
     "streaming",
 ]
 
-_FLOATS = ("temperature", "top_p", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
+_FLOATS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
 _MAX_STOPS = 16
 # vLLM's sampling extensions this server has not: taken at their off values, refused at any other
 _VLLM_OFF: dict[str, Any] = {
@@ -60,9 +60,7 @@ _VLLM_OFF: dict[str, Any] = {
 # llama.cpp's samplers this server has not (llama-server's fields, Ollama's options): off at 0 or
 # below for the first, at these values for the rest (ignore_eos is vLLM's too), refused at others
 _LLAMA_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
-_LLAMA_OFF: dict[str, Any] = {
-    "typical_p": 1.0, "tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False,
-}  # fmt: skip
+_LLAMA_OFF: dict[str, Any] = {"tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
 LLAMA_SAMPLERS = (*_LLAMA_AT_MOST_0, *_LLAMA_OFF)
 MAX_CHOICES = 16  # n: choices one request may ask for (each is a whole answer, made in turn)
 _MAX_BIASED = 300  # logit_bias entries a request may send (a bound of this server's on its work)

@@ -11,7 +11,8 @@ chat model; Text Embeddings Inference's ``/embed`` too, :mod:`.embeddings`), ``P
 compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
 moderation API judges texts by the policy's harm checks (:mod:`.moderations`); ``/tokenize`` and
 ``/detokenize`` are vLLM's and llama.cpp's (:mod:`.tokenize`), and llama-server's own
-``/completion`` and ``/apply-template`` are served too (:mod:`.llama_server`). Ollama's API and
+``/completion`` and ``/apply-template`` are served too (:mod:`.llama_server`), and Hugging Face's
+TGI ``/generate`` (:mod:`.tgi`). Ollama's API and
 Anthropic's Messages API are served beside it, over the same model (:mod:`.ollama`,
 :mod:`.anthropic`); the responses kept for ``previous_response_id`` are in :mod:`.stored`. The model
 work is in :mod:`.worker`; this module only translates.
@@ -67,6 +68,7 @@ from .response_events import ResponseEvents, response_body, response_id
 from .responses import ResponsesRequest, parse_responses_request
 from .settings import Cors, ServerSettings
 from .stored import ResponseStore, stored_routes
+from .tgi import tgi_routes
 from .tokenize import tokenize_routes
 from .worker import ModelWorker
 
@@ -414,6 +416,7 @@ def create_app(
         *anthropic_routes(state),  # Anthropic's Messages API, for the clients that speak only it
         *completions_routes(state),
         *embedding_routes(state),  # OpenAI's /v1/embeddings, Text Embeddings Inference's /embed
+        *tgi_routes(state),  # Text Generation Inference's /generate; POST /, TGI's or TEI's by its body
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
         *llama_server_routes(state),  # llama-server's own /completion and /apply-template

@@ -11,8 +11,9 @@ their own, behind the same ``--max-queue`` bound as answers; a client that hangs
 request at the next text.
 
 Hugging Face's Text Embeddings Inference API too (:func:`parse_tei_embed`): ``POST /embed``, and
-``POST /`` where ``huggingface_hub``'s ``InferenceClient.feature_extraction`` sends it (so
-Haystack's TEI embedders; LlamaIndex's ``TextEmbeddingsInference`` posts to ``/embed``).
+``POST /`` where ``huggingface_hub``'s ``InferenceClient.feature_extraction`` sends it (Haystack's
+TEI embedders; that route is :mod:`.tgi`'s, which tells it from a text generation);
+LlamaIndex's ``TextEmbeddingsInference`` posts to ``/embed``.
 Decided: ``inputs`` a text or a list; ``prompt_name`` ``query`` is the embedding model's retrieval
 task (the card's query prompt), ``document`` none; ``truncate`` as Ollama's; ``normalize: false``
 and ``truncation_direction`` ``Left`` are refused (the vectors are unit vectors, a long text keeps
@@ -50,6 +51,7 @@ __all__ = [
     "parse_embeddings_request",
     "embedding_routes",
     "parse_tei_embed",
+    "tei_embedding",
 ]
 
 MAX_INPUTS = 2048  # OpenAI's bound on texts per request
@@ -118,13 +120,8 @@ def parse_tei_embed(body: Any) -> EmbeddingsRequest:
     """A Text Embeddings Inference ``/embed`` body; a RequestError naming the field for anything else."""
     if not isinstance(body, dict):
         raise RequestError("The request body must be a JSON object with inputs.", None)
-    if "parameters" in body:  # what huggingface_hub's text_generation posts to a base URL
-        raise RequestError(
-            "This is Text Generation Inference's text-generation request, which this server does not serve: "
-            "send it to /v1/completions (a prompt continued) or /v1/chat/completions (huggingface_hub: "
-            "InferenceClient(base_url='http://HOST:PORT/v1').chat_completion(...)).",
-            "parameters",
-        )
+    if "parameters" in body:  # text generation's body (huggingface_hub's text_generation): never a vector
+        raise RequestError("This is Text Generation Inference's generate request: send it to /generate.", "parameters")
     for name, off in (("normalize", True), ("truncate", False)):
         if not isinstance(body.get(name, off), bool):
             raise RequestError(f"{name} must be true or false, got {body[name]!r}.", name)
@@ -209,31 +206,35 @@ class EmbeddingWorker:
         self._side.close()
 
 
+_UNREAD: Any = object()  # a handler's body not read yet (POST / reads it first, to tell TEI's from TGI's)
+
+
+def _handler(
+    app: _App, parse: Callable[[Any], EmbeddingsRequest], answer: Callable[[EmbeddingsRequest, np.ndarray, int], Any]
+) -> Callable[..., Awaitable[Response]]:
+    async def embed(request: Request, body: Any = _UNREAD) -> Response:
+        try:
+            authorize(request, app.settings)
+            asked = parse(await read_body(request, app.settings) if body is _UNREAD else body)
+            if app.embedding is None:  # what was asked is checked before what is missing
+                raise no_embedding_model(app.model_id)
+            vectors, tokens = await until_disconnect(request, app.embedding.embed(asked))
+        except Exception as exc:
+            return app.failed(exc)
+        app.metrics.record_status(200)
+        app.metrics.record_side("embedding", len(vectors), tokens)
+        return JSONResponse(answer(asked, vectors, tokens))
+
+    return embed
+
+
+def tei_embedding(app: _App) -> Callable[..., Awaitable[Response]]:
+    """Text Embeddings Inference's embed: ``handler(request, body=...)``, the vectors as a list of lists."""
+    return _handler(app, parse_tei_embed, lambda a, v, n: [[float(x) for x in row] for row in v])
+
+
 def embedding_routes(app: _App) -> list[Route]:
-    """``POST /v1/embeddings``; Text Embeddings Inference's ``POST /embed``, and ``POST /`` where
-    ``huggingface_hub``'s ``feature_extraction`` sends it (the vectors as a list of lists)."""
-
-    def route(
-        parse: Callable[[Any], EmbeddingsRequest], answer: Callable[[EmbeddingsRequest, np.ndarray, int], Any]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def embed(request: Request) -> Response:
-            try:
-                authorize(request, app.settings)
-                asked = parse(await read_body(request, app.settings))  # what was asked, before what is missing
-                if app.embedding is None:
-                    raise no_embedding_model(app.model_id)
-                vectors, tokens = await until_disconnect(request, app.embedding.embed(asked))
-            except Exception as exc:
-                return app.failed(exc)
-            app.metrics.record_status(200)
-            app.metrics.record_side("embedding", len(vectors), tokens)
-            return JSONResponse(answer(asked, vectors, tokens))
-
-        return embed
-
-    openai = route(parse_embeddings_request, lambda a, v, n: embeddings_body(a.model, v, n, a.encoding_format))
-    tei = route(parse_tei_embed, lambda a, v, n: [[float(x) for x in row] for row in v])
-    return [
-        Route("/v1/embeddings", openai, methods=["POST"]),
-        *(Route(path, tei, methods=["POST"]) for path in ("/embed", "/")),
-    ]
+    """``POST /v1/embeddings``, and Text Embeddings Inference's ``POST /embed`` (its ``POST /`` is
+    shared with TGI's text generation: :mod:`.tgi`)."""
+    openai = _handler(app, parse_embeddings_request, lambda a, v, n: embeddings_body(a.model, v, n, a.encoding_format))
+    return [Route("/v1/embeddings", openai, methods=["POST"]), Route("/embed", tei_embedding(app), methods=["POST"])]

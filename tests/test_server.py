@@ -136,7 +136,8 @@ def test_models_health_and_plain_answer_match_the_library(server, tiny):
 
 def test_streaming_gives_the_same_text_and_usage(server):
     api = client(server)
-    whole = api.chat.completions.create(model="m", messages=HELLO, max_tokens=20).choices[0].message.content
+    answered = api.chat.completions.create(model="m", messages=HELLO, max_tokens=20)
+    whole = answered.choices[0].message.content
     chunks = list(
         api.chat.completions.create(
             model="m", messages=HELLO, max_tokens=20, stream=True, stream_options={"include_usage": True}
@@ -148,6 +149,9 @@ def test_streaming_gives_the_same_text_and_usage(server):
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == ["length"]
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20
+    # OpenAI's system_fingerprint, the same on every answer of this server (TGI's client requires one)
+    assert answered.system_fingerprint.startswith("fp_")
+    assert {c.system_fingerprint for c in chunks} == {answered.system_fingerprint}
 
 
 def test_json_schema_and_json_object_answers_parse(server):

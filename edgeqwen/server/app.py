@@ -21,11 +21,13 @@ work is in :mod:`.worker`; this module only translates.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 
+from .. import __version__
 from ..aio import AsyncAssistant, AsyncReplyStream
 from ..turns import answer_room
 from ..types import Reply
@@ -92,6 +95,16 @@ def _created(assistant: Assistant) -> int:
         return int(time.time())
 
 
+def _fingerprint(assistant: Assistant, created: int) -> str:
+    """OpenAI's ``system_fingerprint``: what the answers' determinism rests on (this edgeqwen, the
+    backend, the model's file and when it was written), so a client comparing seeded answers can
+    tell when it changed. TGI's client (LlamaIndex's TextGenerationInference) requires one."""
+    backend = assistant.backend
+    path = getattr(getattr(backend, "info", None), "path", None)
+    said = f"{__version__} {type(backend).__name__} {path} {created}"
+    return "fp_" + hashlib.sha256(said.encode()).hexdigest()[:12]
+
+
 class _App:
     def __init__(
         self,
@@ -106,6 +119,7 @@ class _App:
         self.metrics = ServerMetrics()
         self.worker = ModelWorker(bot, settings.max_queue, self.metrics)
         self.created = _created(bot.assistant)
+        self.fingerprint = _fingerprint(bot.assistant, self.created)
         self.embedding = EmbeddingWorker(embedder, settings.max_queue) if embedder is not None else None
         self.reranking = RerankWorker(reranker, settings.max_queue) if reranker is not None else None
         self.bot_backend = bot.assistant.backend
@@ -131,7 +145,7 @@ class _App:
         return replace(asked, store=asked.store and self.stored.limit > 0)  # what the response says of itself
 
     def _completion(self, rid: str, replies: list[Reply], chat: ChatRequest) -> dict[str, Any]:
-        return completion_body(rid, self.model_id, replies, chat.parallel_tool_calls)
+        return completion_body(rid, self.model_id, replies, chat.parallel_tool_calls, self.fingerprint)
 
     def _response(self, rid: str, replies: list[Reply], chat: ResponsesRequest) -> dict[str, Any]:
         body = response_body(rid, self.model_id, replies[0], chat)
@@ -239,13 +253,14 @@ class _App:
         return sse(streamed(generation))
 
     def _chat_sse(self, generation: AsyncReplyStream, rid: str, chat: ChatRequest, seed: int) -> AsyncIterator[str]:
+        chunk = partial(chunk_body, rid, self.model_id, fingerprint=self.fingerprint)
         current = [generation]  # the choice being streamed
 
         def opening(index: int) -> list[dict[str, Any]]:
-            return [chunk_body(rid, self.model_id, {"role": "assistant", "content": ""}, index=index)]
+            return [chunk({"role": "assistant", "content": ""}, index=index)]
 
         def piece(text: str, index: int) -> dict[str, Any]:
-            return chunk_body(rid, self.model_id, {"content": text}, index=index)
+            return chunk({"content": text}, index=index)
 
         def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
             delta: dict[str, Any] = {}
@@ -254,10 +269,10 @@ class _App:
             if reply.thinking and not current[0].thinking_streamed:
                 delta["reasoning_content"] = reply.thinking
             logprobs = logprobs_body(reply)
-            return [chunk_body(rid, self.model_id, delta, finish_reason(reply), logprobs=logprobs, index=index)]
+            return [chunk(delta, finish_reason(reply), logprobs=logprobs, index=index)]
 
         def thought(text: str, index: int) -> dict[str, Any]:  # as vLLM and llama.cpp's server stream it
-            return chunk_body(rid, self.model_id, {"reasoning_content": text}, index=index)
+            return chunk({"reasoning_content": text}, index=index)
 
         async def more(index: int) -> AsyncReplyStream | None:
             if index >= chat.n:
@@ -266,7 +281,7 @@ class _App:
             return current[0]
 
         def ending(replies: list[Reply]) -> list[dict[str, Any]]:
-            return [chunk_body(rid, self.model_id, None, usage=usage_body(*replies))] if chat.include_usage else []
+            return [chunk(None, usage=usage_body(*replies))] if chat.include_usage else []
 
         return data_events(generation, opening, piece, closing, thought, more, ending, self.settings.keepalive_s)
 

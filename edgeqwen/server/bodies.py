@@ -91,7 +91,9 @@ def logprobs_body(reply: Reply) -> dict[str, Any] | None:
     return {"content": content, "refusal": None}
 
 
-def completion_body(rid: str, model: str, replies: Sequence[Reply], parallel: bool = True) -> dict[str, Any]:
+def completion_body(
+    rid: str, model: str, replies: Sequence[Reply], parallel: bool = True, fingerprint: str = ""
+) -> dict[str, Any]:
     """The whole ``chat.completion``: a choice per reply (``n``), in order."""
     choices = []
     for index, reply in enumerate(replies):
@@ -116,6 +118,7 @@ def completion_body(rid: str, model: str, replies: Sequence[Reply], parallel: bo
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
+        "system_fingerprint": fingerprint,
         "choices": choices,
         "usage": usage_body(*replies),
     }
@@ -129,10 +132,12 @@ def chunk_body(
     usage: dict[str, Any] | None = None,
     logprobs: dict[str, Any] | None = None,
     index: int = 0,
+    fingerprint: str = "",
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk`` of choice ``index``; ``delta=None`` gives the usage-only chunk
     (no choices)."""
     body: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    body["system_fingerprint"] = fingerprint
     choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": logprobs}
     body["choices"] = [] if delta is None else [choice]
     if usage is not None:

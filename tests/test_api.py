@@ -16,13 +16,17 @@ def test_all_is_sorted_and_complete():
                 "app",
                 "completions",
                 "embeddings",
+                "guided",
                 "http",
+                "llama_server",
                 "metrics",
                 "protocol",
                 "rerank",
                 "responses",
                 "runner",
                 "settings",
+                "stored",
+                "tgi",
                 "worker",
             )
         )

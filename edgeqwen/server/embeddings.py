@@ -46,10 +46,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EmbeddingWorker",
     "EmbeddingsRequest",
+    "embedding_routes",
     "embeddings_body",
     "no_embedding_model",
     "parse_embeddings_request",
-    "embedding_routes",
     "parse_tei_embed",
     "tei_embedding",
 ]

@@ -34,8 +34,8 @@ from .guided import guided_format
 T = TypeVar("T")
 
 __all__ = [
-    "LLAMA_SAMPLERS",
     "ChatRequest",
+    "LLAMA_SAMPLERS",
     "MAX_CHOICES",
     "RequestError",
     "choice_settings",

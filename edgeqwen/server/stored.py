@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .app import _App
     from .responses import ResponsesRequest
 
-__all__ = ["STORED_CHARS", "ResponseStore", "listed_item", "listing", "page_of", "stored_routes"]
+__all__ = ["ResponseStore", "STORED_CHARS", "listed_item", "listing", "page_of", "stored_routes"]
 
 # the most text kept, whatever the count: 256 answers with 20 top logprobs a token are a gigabyte
 # of JSON, more than a small board has

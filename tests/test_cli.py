@@ -198,6 +198,8 @@ def test_run_bad_values_are_clean_errors(tiny_models, tmp_path):
     assert result.exit_code == 2
     assert "Error: top_p must be in (0, 1]" in result.stderr
     assert "Traceback" not in result.output
+    typical = CliRunner().invoke(main, ["run", str(tiny_models["qwen2"]["int4"]), "Hi", "--typical-p", "0"])
+    assert typical.exit_code == 2 and "Error: typical_p must be in (0, 1]" in typical.stderr
     result = CliRunner().invoke(main, ["run", str(tmp_path / "missing"), "Hi"])
     assert result.exit_code == 1 and "There is no file or folder at" in result.stderr
 

@@ -84,8 +84,9 @@ def serve(
         also = f", embeddings with {embedder.name}" if embedder is not None else ""
         also += f", reranking with {reranker.name}" if reranker is not None else ""
         announce(
-            f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI's API; Ollama's, Anthropic's and "
-            f"llama-server's at http://{host}:{port}, their clients' base URL). Ctrl-C stops."
+            f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI's API; Ollama's, Anthropic's, "
+            f"llama-server's and Hugging Face's TGI and TEI at http://{host}:{port}, their clients' base URL). "
+            "Ctrl-C stops."
         )
     uvicorn.Server(config).run()
 

@@ -110,3 +110,13 @@ def test_post_root_is_tgi_or_tei_by_its_body(client):
         "error": "inputs must be the prompt's text, not empty.",
         "error_type": "validation",
     }
+
+
+def test_info_says_the_window_and_the_model_as_llamaindex_reads_them(client, qwen2):
+    """LlamaIndex's TextGenerationInference takes its context window from /info's max_total_tokens:
+    it was a 404, so it assumed 3,900 tokens and no model name."""
+    _, srv = client
+    info = httpx.get(f"{srv.url}/info").json()
+    assert info["max_total_tokens"] == qwen2.context_length == 512
+    assert 0 < info["max_input_tokens"] < info["max_total_tokens"] and info["model_id"]
+    assert info["version"] >= "2.1.0"  # the TGI API served: clients read max_input_tokens from 2.1 on

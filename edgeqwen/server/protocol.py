@@ -37,6 +37,7 @@ __all__ = [
     "ChatRequest",
     "LLAMA_SAMPLERS",
     "MAX_CHOICES",
+    "MAX_STOPS",
     "RequestError",
     "choice_settings",
     "choices_of",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 _FLOATS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
-_MAX_STOPS = 16
+MAX_STOPS = 16  # stop strings a request may send
 # vLLM's sampling extensions this server has not: taken at their off values, refused at any other
 _VLLM_OFF: dict[str, Any] = {
     "min_tokens": 0, "include_stop_str_in_output": False, "use_beam_search": False,
@@ -235,13 +236,13 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
         stops = [stop] if isinstance(stop, str) else stop
         if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
             raise RequestError("stop must be a non-empty string or a list of them.", "stop")
-        if len(stops) > _MAX_STOPS:
-            raise RequestError(f"stop takes at most {_MAX_STOPS} strings, got {len(stops)}.", "stop")
+        if len(stops) > MAX_STOPS:
+            raise RequestError(f"stop takes at most {MAX_STOPS} strings, got {len(stops)}.", "stop")
         out["stop"] = tuple(stops)
     ids = body.get("stop_token_ids")  # vLLM's
     if ids:
-        if not isinstance(ids, list) or len(ids) > _MAX_STOPS:
-            raise RequestError(f"stop_token_ids must be a list of at most {_MAX_STOPS} token ids.", "stop_token_ids")
+        if not isinstance(ids, list) or len(ids) > MAX_STOPS:
+            raise RequestError(f"stop_token_ids must be a list of at most {MAX_STOPS} token ids.", "stop_token_ids")
         out["stop_token_ids"] = tuple(ids)
     refuse_unless_off(body, _VLLM_OFF, empty=([], {}))
     _llama_settings(body, out)

@@ -1,9 +1,9 @@
 """Hugging Face's Text Generation Inference API: ``POST /generate``, ``POST /generate_stream``,
-and ``POST /`` with ``stream`` in the body, where ``huggingface_hub``'s ``text_generation`` sends
-both (so LangChain's ``HuggingFaceEndpoint(endpoint_url=...)``, LlamaIndex's
-``TextGenerationInference``). ``POST /`` without ``parameters`` is Text Embeddings Inference's
-embed (:mod:`.embeddings`). The prompt (``inputs``) is continued as written, as ``/v1/completions``
-continues it: no chat template, the policy's input checks and output filters.
+``GET /info``, and ``POST /`` with ``stream`` in the body, where ``huggingface_hub``'s
+``text_generation`` sends both (so LangChain's ``HuggingFaceEndpoint(endpoint_url=...)``,
+LlamaIndex's ``TextGenerationInference``). ``POST /`` without ``parameters`` is Text Embeddings
+Inference's embed (:mod:`.embeddings`). The prompt (``inputs``) is continued as written, as
+``/v1/completions`` continues it: no chat template, the policy's input checks and output filters.
 
 Decisions, where the two servers differ:
 - Greedy unless ``do_sample`` or a sampler is set (``temperature`` other than 1, ``top_k``,
@@ -18,6 +18,9 @@ Decisions, where the two servers differ:
 - A stream's event carries a piece of the answer's text as the policy's filters release it (one
   token or more): its ``id`` is -1 and its ``logprob`` null, and the last event holds
   ``generated_text`` and, with ``details``, the whole answer's details.
+- ``/info``'s ``version`` is the TGI API served (3.0: grammars, tool calls on chat), its
+  ``router`` this edgeqwen; ``max_total_tokens`` the window, ``max_input_tokens`` what a prompt
+  may take and leave room to answer.
 - Refused, not passed over: ``best_of`` above 1, ``watermark``, ``truncate``, ``adapter_id``,
   ``decoder_input_details``. Errors are TGI's ``{"error", "error_type"}``,
   which ``huggingface_hub`` raises as its ``ValidationError``, ``OverloadedError`` ...
@@ -34,11 +37,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import __version__
 from ..errors import InvalidRequestError
+from ..turns import answer_room
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
 from .http import HTTPError, authorize, data_events, event, read_body, translate, until_disconnect
-from .protocol import RequestError, format_of, settings_of
+from .protocol import MAX_STOPS, RequestError, format_of, settings_of
 
 if TYPE_CHECKING:
     from ..aio import AsyncReplyStream
@@ -222,7 +227,34 @@ def tgi_routes(app: _App) -> list[Route]:
     async def stream(request: Request) -> Response:
         return await generate(request, True)
 
+    async def info(request: Request) -> Response:
+        """TGI's ``/info``: LlamaIndex's ``TextGenerationInference`` takes its context window from
+        ``max_total_tokens`` and its model's name from ``model_id`` (without it, 3,900 tokens and
+        no name), and reads ``version`` (TGI's API, served as of 3.0) to know tool calls work."""
+        try:
+            authorize(request, app.settings)
+        except Exception as exc:
+            return failed(exc)
+        window = app.bot_backend.context_length
+        longest = window - answer_room(app.settings.max_tokens, window)
+        return JSONResponse(
+            {
+                "model_id": app.model_id,
+                "model_sha": None,
+                "model_pipeline_tag": "text-generation",
+                "max_concurrent_requests": 1,  # one answer at a time; others wait in line
+                "max_best_of": 1,
+                "max_stop_sequences": MAX_STOPS,
+                "max_input_tokens": longest,
+                "max_total_tokens": window,
+                "router": f"edgeqwen {__version__}",
+                "version": "3.0.0",
+                "sha": None,
+            }
+        )
+
     return [
+        Route("/info", info, methods=["GET"]),
         Route("/generate", whole, methods=["POST"]),
         Route("/generate_stream", stream, methods=["POST"]),
         Route("/", root, methods=["POST"]),

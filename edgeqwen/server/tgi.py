@@ -7,8 +7,9 @@ Inference's embed (:mod:`.embeddings`). The prompt (``inputs``) is continued as 
 
 Decisions, where the two servers differ:
 - Greedy unless ``do_sample`` or a sampler is set (``temperature`` other than 1, ``top_k``,
-  ``top_p`` or ``typical_p`` below 1), as TGI chooses; ``max_new_tokens`` left out is the server's
-  ``--max-tokens``.
+  ``top_p`` or ``typical_p`` below 1), as TGI chooses; a sampler the body leaves out is then the
+  served model's default (as on every route here), not TGI's 1.0; ``max_new_tokens`` left out is
+  the server's ``--max-tokens``.
 - ``grammar`` (``json``, ``json_schema``, ``regex``) holds the answer; ``stop``, ``seed``,
   ``repetition_penalty``, ``frequency_penalty``, ``typical_p``, ``return_full_text`` as TGI reads
   them.

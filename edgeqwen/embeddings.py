@@ -121,9 +121,15 @@ class Embedder(SideModel):
                 raise InvalidRequestError(f"input[{i}]: {exc}", f"input[{i}]") from exc
         return ids
 
-    def vectors(self, token_lists: Iterable[Sequence[int]], *, dimensions: int | None = None) -> Iterator[np.ndarray]:
-        """The unit vector of each list of token ids (made by :meth:`tokens`), as each is read."""
+    def vectors(
+        self, token_lists: Iterable[Sequence[int]], *, dimensions: int | None = None, unit: bool = True
+    ) -> Iterator[np.ndarray]:
+        """The unit vector of each list of token ids (made by :meth:`tokens`), as each is read;
+        ``unit=False``: the pooled state as the model wrote it, cut to ``dimensions`` but not
+        scaled (Text Embeddings Inference's ``normalize: false``)."""
         dimensions = self.check_dimensions(dimensions)  # checked now, not at the first vector
+        if not unit:
+            return (self.backend.hidden_state(ids)[:dimensions].astype(np.float32) for ids in token_lists)
         return (normalize(self.backend.hidden_state(ids), dimensions) for ids in token_lists)
 
     def embed(

@@ -261,7 +261,10 @@ def test_text_embeddings_inference_clients_get_the_libraries_vectors(served, emb
     long = "word " * 100
     cut = httpx.post(f"{served.url}/embed", json={"inputs": long, "truncate": True}, timeout=30).json()
     assert np.allclose(cut[0], embedder.embed(long, truncate=True), atol=1e-6)
-    for body, param in (({"inputs": ["fine", long]}, "inputs[1]"), ({"inputs": "x", "normalize": False}, "normalize"),
+    # normalize false (Haystack's TEI embedders send it unless told; it was a 400): the state unscaled
+    raw = np.array(httpx.post(f"{served.url}/embed", json={"inputs": TEXTS[0], "normalize": False}).json()[0])
+    assert abs(np.linalg.norm(raw) - 1) > 1e-3 and np.allclose(raw / np.linalg.norm(raw), embedder.embed(TEXTS[0]))
+    for body, param in (({"inputs": ["fine", long]}, "inputs[1]"), ({"inputs": "x", "normalize": 0}, "normalize"),
                         ({"inputs": "x", "prompt_name": "passage"}, "prompt_name"), ({"input": "x"}, "inputs"),
                         ({"inputs": "x", "truncation_direction": "Left"}, "truncation_direction")):  # fmt: skip
         r = httpx.post(f"{served.url}/embed", json=body, timeout=30)

@@ -16,8 +16,8 @@ TEI embedders; that route is :mod:`.tgi`'s, which tells it from a text generatio
 LlamaIndex's ``TextEmbeddingsInference`` posts to ``/embed``.
 Decided: ``inputs`` a text or a list; ``prompt_name`` ``query`` is the embedding model's retrieval
 task (the card's query prompt), ``document`` none; ``truncate`` as Ollama's; ``normalize: false``
-and ``truncation_direction`` ``Left`` are refused (the vectors are unit vectors, a long text keeps
-its beginning).
+(Haystack's TEI embedders send it unless told) gives the pooled state unscaled, as TEI does;
+``truncation_direction`` ``Left`` is refused (a long text keeps its beginning).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class EmbeddingsRequest:
     listed: bool = True  # input was a list (errors name input[i]), not one text
     truncate: bool = False  # a text too long loses its end (Ollama's API) rather than failing (OpenAI's)
     instruction: str | None = None  # the task a query is embedded for (TEI's prompt_name "query")
+    unit: bool = True  # scaled to length 1 (TEI's normalize false: the model's own state)
     field: str = "input"  # what the API calls the texts (TEI's: inputs)
 
 
@@ -125,8 +126,6 @@ def parse_tei_embed(body: Any) -> EmbeddingsRequest:
     for name, off in (("normalize", True), ("truncate", False)):
         if not isinstance(body.get(name, off), bool):
             raise RequestError(f"{name} must be true or false, got {body[name]!r}.", name)
-    if body.get("normalize") is False:
-        raise RequestError("normalize false is not supported: this server's vectors are unit vectors.", "normalize")
     if str(body.get("truncation_direction") or "right").lower() != "right":
         raise RequestError(
             "truncation_direction Left is not supported: a text too long keeps its beginning (Right).",
@@ -142,6 +141,7 @@ def parse_tei_embed(body: Any) -> EmbeddingsRequest:
         listed=isinstance(body.get("inputs"), list),
         truncate=bool(body.get("truncate")),
         instruction=_PROMPTS.get(name) if name is not None else None,
+        unit=body.get("normalize") is not False,
         field="inputs",
     )
 
@@ -188,7 +188,7 @@ class EmbeddingWorker:
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
             ids = self.embedder.token_lists(asked.texts, instruction=asked.instruction, truncate=asked.truncate)
-            vectors = self.embedder.vectors(ids, dimensions=asked.dimensions)
+            vectors = self.embedder.vectors(ids, dimensions=asked.dimensions, unit=asked.unit)
         except InvalidRequestError as exc:
             param = str(exc.param or "")
             if not param.startswith("input["):

@@ -12,7 +12,7 @@ run one at a time on a thread of their own, behind the same ``--max-queue`` boun
 client that hangs up stops its request at the next document.
 
 Hugging Face's Text Embeddings Inference shape too, at ``/rerank`` (LlamaIndex's and Haystack's TEI
-rerankers send it): ``texts`` for ``documents``, ``return_text``; the answer a list
+rerankers send it; both run): ``texts`` for ``documents``, ``return_text``; the answer a list
 of ``index``, ``score`` (and ``text``), best first. ``raw_scores: true`` (the logits) and
 ``truncation_direction`` ``Left`` are refused: scores here are probabilities, and a long text is
 judged by its beginning.

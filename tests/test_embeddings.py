@@ -326,7 +326,7 @@ class _Slow:
     def token_lists(self, texts: list[str], instruction: str | None = None, truncate: bool = False) -> list[list[int]]:
         return [[0] * len(text) for text in texts]
 
-    def vectors(self, ids: list[list[int]], dimensions: int | None = None):
+    def vectors(self, ids: list[list[int]], dimensions: int | None = None, unit: bool = True):
         for one in ids:
             self.gate.wait(10)
             self.read.append(len(one))

@@ -55,6 +55,7 @@ from .protocol import (
     RequestError,
     choice_settings,
     choices_of,
+    flag,
     format_of,
     parse_chat_request,
     settings_of,
@@ -170,17 +171,12 @@ def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: in
     fmt = format_of(body)
     if fmt is not None:
         settings["response_format"] = fmt
-    flags = {}
-    for name in ("stream", "return_tokens"):
-        flags[name] = body.get(name, False)
-        if flags[name] is not None and not isinstance(flags[name], bool):
-            raise RequestError(f"{name} must be true or false.", name)
     return LlamaCompletion(
         _prompt(tokenizer, body.get("prompt")),
-        stream=bool(flags["stream"]),
+        stream=flag(body, "stream"),
         settings=settings,
         n_probs=probs,
-        return_tokens=bool(flags["return_tokens"]),
+        return_tokens=flag(body, "return_tokens"),
         nothing=predict == 0,
         n=n,
     )

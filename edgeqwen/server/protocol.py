@@ -41,6 +41,7 @@ __all__ = [
     "RequestError",
     "choice_settings",
     "choices_of",
+    "flag",
     "format_of",
     "llama_samplers_off",
     "parse_chat_request",
@@ -339,6 +340,14 @@ def _reasoning_effort(value: Any, thinking: bool | None) -> str | None:
             "reasoning_effort",
         )
     return value
+
+
+def flag(body: dict[str, Any], name: str, default: bool = False) -> bool:
+    """A field that is true or false, ``default`` where absent or null; a RequestError naming it otherwise."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):  # 1 == True to Python, not to the API
+        raise RequestError(f"{name} must be true or false, got {value!r:.40}.", name)
+    return default if value is None else value
 
 
 def streaming(body: dict[str, Any]) -> tuple[bool, bool]:

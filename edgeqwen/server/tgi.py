@@ -44,7 +44,7 @@ from ..turns import answer_room
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
 from .http import HTTPError, authorize, data_events, event, read_body, translate, until_disconnect
-from .protocol import MAX_STOPS, RequestError, format_of, settings_of
+from .protocol import MAX_STOPS, RequestError, flag, format_of, settings_of
 
 if TYPE_CHECKING:
     from ..aio import AsyncReplyStream
@@ -111,7 +111,7 @@ def parse_tgi_request(body: Any, max_tokens_limit: int, stream: bool | None = No
         raise RequestError(
             f"top_n_tokens must be a whole number from 0 to {MAX_LOGPROBS}, got {top!r}.", "top_n_tokens"
         )
-    details = _flag(given, "details")
+    details = flag(given, "details")
     if details:
         settings["logprobs"] = top or 0
     grammar = given.get("grammar")
@@ -122,15 +122,8 @@ def parse_tgi_request(body: Any, max_tokens_limit: int, stream: bool | None = No
             raise RequestError(str(exc).replace("response_format", "grammar"), "grammar") from None
         if fmt is not None:
             settings["response_format"] = fmt
-    streamed = _flag(body, "stream") if stream is None else stream
-    return TgiRequest(inputs, streamed, details, _flag(given, "return_full_text"), settings)
-
-
-def _flag(holder: dict[str, Any], name: str) -> bool:
-    value = holder.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise RequestError(f"{name} must be true or false, got {value!r}.", name)
-    return bool(value)
+    streamed = flag(body, "stream") if stream is None else stream
+    return TgiRequest(inputs, streamed, details, flag(given, "return_full_text"), settings)
 
 
 def _token(t: TokenLogprob) -> dict[str, Any]:

@@ -32,20 +32,13 @@ from starlette.routing import Route
 from ..errors import InvalidRequestError
 from ..turns import raw_prompt
 from .http import authorize, read_body, until_disconnect
-from .protocol import ChatRequest, RequestError, parse_chat_request
+from .protocol import ChatRequest, RequestError, flag, parse_chat_request
 
 if TYPE_CHECKING:
     from ..tokenizer import Tokenizer
     from .app import _App
 
 __all__ = ["detokenized", "parse_tokenize", "pieces_of", "tokenize_routes", "tokens_text"]
-
-
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if value is not None and not isinstance(value, bool):
-        raise RequestError(f"{name} must be true or false, got {value!r:.40}.", name)
-    return default if value is None else value
 
 
 def parse_tokenize(body: Any) -> str | ChatRequest:
@@ -61,9 +54,9 @@ def parse_tokenize(body: Any) -> str | ChatRequest:
             given[-1] if given else "prompt",
         )
     for name in ("add_special_tokens", "add_special", "return_token_strs", "with_pieces", "parse_special"):
-        _flag(body, name, False)
+        flag(body, name)
     if given[0] == "messages":
-        if not _flag(body, "add_generation_prompt", True):
+        if not flag(body, "add_generation_prompt", True):
             raise RequestError(
                 "add_generation_prompt false is not supported: the prompt the model reads always opens its answer.",
                 "add_generation_prompt",
@@ -72,7 +65,7 @@ def parse_tokenize(body: Any) -> str | ChatRequest:
     text = body[given[0]]
     if not isinstance(text, str):  # vLLM's form takes one prompt; token ids are already tokens
         raise RequestError(f"{given[0]} must be a text.", given[0])
-    if not _flag(body, "parse_special", True):
+    if not flag(body, "parse_special", True):
         raise RequestError(
             "parse_special false is not supported: a prompt's control tokens written out are those tokens, "
             "as /v1/completions reads them.",

@@ -40,7 +40,7 @@ from ..aio import AsyncReplyStream
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
-from .http import authorize, data_events, openai_refused, read_body, until_disconnect
+from .http import authorize, data_events, openai_refused, read_body, whole_reply
 from .protocol import RequestError, choice_settings, choices_of, format_of, settings_of, streaming
 
 if TYPE_CHECKING:
@@ -289,11 +289,7 @@ def completions_routes(app: _App) -> list[Route]:
                             submitted, generation, streamed, partial(openai_refused, rid=rid, request=asked)
                         )
                     assert generation is not None  # only a stream leaves the line early
-                    try:
-                        reply = await until_disconnect(request, generation.reply(strict=False))
-                    finally:
-                        generation.cancel()
-                    answered.append((text, first, reply))
+                    answered.append((text, first, await whole_reply(request, generation)))
         except Exception as exc:
             return app.failed(exc)
         return app.answered(completions_body(completion_id(), app.model_id, asked, answered))

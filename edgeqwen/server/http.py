@@ -40,6 +40,7 @@ __all__ = [
     "turn",
     "typed_events",
     "until_disconnect",
+    "whole_reply",
 ]
 
 log = logging.getLogger("edgeqwen.server")
@@ -181,6 +182,15 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     if task.cancelled():
         raise HTTPError(499, "The client closed the connection.", "client_closed")
     return task.result()
+
+
+async def whole_reply(request: Request, generation: AsyncReplyStream) -> Reply:
+    """The finished reply of an answer that is not streamed; the answer stopped whatever happens
+    (a client that hangs up, an error), so the model is free for the next."""
+    try:
+        return await until_disconnect(request, generation.reply(strict=False))
+    finally:
+        generation.cancel()
 
 
 def format_error(generation: AsyncReplyStream, reply: Reply) -> StructuredOutputError | None:

@@ -49,7 +49,7 @@ from ..model import chat_template_source
 from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
-from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
+from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect, whole_reply
 from .protocol import (
     LLAMA_SAMPLERS,
     RequestError,
@@ -262,10 +262,7 @@ def llama_server_routes(app: _App) -> list[Route]:
             for index in range(asked.n):
                 if index:
                     generation = await until_disconnect(request, start(index))
-                try:
-                    reply = await until_disconnect(request, generation.reply(strict=False))
-                finally:
-                    generation.cancel()
+                reply = await whole_reply(request, generation)
                 answers.append({**completion_body(app.model_id, asked, reply, reply.text), "index": index})
         except Exception as exc:
             return app.failed(exc)

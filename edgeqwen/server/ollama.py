@@ -30,7 +30,7 @@ from ..aio import AsyncReplyStream
 from ..types import Reply
 from .bodies import logprobs_body
 from .embeddings import no_embedding_model, parse_embeddings_request
-from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect
+from .http import HTTPError, Thought, authorize, read_body, told, translate, until_disconnect, whole_reply
 from .ollama_requests import generate_chat, openai_chat, untagged
 from .protocol import ChatRequest, RequestError
 
@@ -138,11 +138,9 @@ class _Ollama:
             lines = self._lines(generation, chat.model, field, started)
             return StreamingResponse(lines, media_type="application/x-ndjson")
         try:
-            reply = await until_disconnect(request, generation.reply(strict=False))
+            reply = await whole_reply(request, generation)
         except Exception as exc:
             return self._error(exc)
-        finally:
-            generation.cancel()
         return self.app.answered(self._whole(reply, chat.model, field, started))
 
     async def _submit(self, chat: ChatRequest, raw: bool) -> AsyncReplyStream:

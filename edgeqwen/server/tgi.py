@@ -43,7 +43,7 @@ from ..errors import InvalidRequestError
 from ..turns import answer_room
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
-from .http import HTTPError, authorize, data_events, event, read_body, translate, until_disconnect
+from .http import HTTPError, authorize, data_events, event, read_body, translate, whole_reply
 from .protocol import MAX_STOPS, RequestError, flag, format_of, settings_of
 
 if TYPE_CHECKING:
@@ -173,10 +173,7 @@ def tgi_routes(app: _App) -> list[Route]:
             if asked.stream:
                 return app.stream(submitted, generation, lambda g: streamed(g, asked), failed_event)
             assert generation is not None  # only a stream leaves the line early
-            try:
-                reply = await until_disconnect(request, generation.reply(strict=False))
-            finally:
-                generation.cancel()
+            reply = await whole_reply(request, generation)
         except Exception as exc:
             return failed(exc)
         whole: dict[str, Any] = {"generated_text": (asked.inputs if asked.full_text else "") + reply.text}

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
 from ..types import Reply
-from .http import HTTPError, authorize, read_body, translate, typed_events, until_disconnect
+from .http import HTTPError, authorize, read_body, typed_events, until_disconnect
 from .protocol import ChatRequest, RequestError, parse_chat_request
 
 if TYPE_CHECKING:
@@ -374,8 +374,8 @@ def anthropic_routes(app: _App) -> list[Route]:
             asked = parse_messages_request({"max_tokens": 1, **body} if isinstance(body, dict) else body, 1)
             count = await until_disconnect(request, app.worker.prompt_tokens(asked))
         except Exception as exc:
-            return _failed(translate(exc))
-        return JSONResponse({"input_tokens": count})
+            return app.failed(exc, _failed)
+        return app.answered({"input_tokens": count})
 
     return [
         Route("/v1/messages", messages, methods=["POST"]),

@@ -158,11 +158,12 @@ class _App:
         if chat.conversation is not None:
             self.conversations.extend(chat.conversation, chat, reply, body)
 
-    def failed(self, exc: BaseException) -> Response:
-        """``exc`` as an OpenAI-shaped error response, its status counted."""
+    def failed(self, exc: BaseException, fail: Callable[[HTTPError], Response] = HTTPError.response) -> Response:
+        """``exc`` as an error response, its status counted: OpenAI's shape, or as ``fail`` writes
+        it in the route's API's own."""
         error = translate(exc)
         self.metrics.record_status(error.status)
-        return error.response()
+        return fail(error)
 
     def answered(self, body: Any) -> Response:
         """``body`` as a 200's JSON, its status counted."""
@@ -197,9 +198,7 @@ class _App:
             submitted = asyncio.ensure_future(self.worker.submit(chat))
             generation = await self.opened(request, submitted, chat.stream)
         except Exception as exc:
-            error = translate(exc)
-            self.metrics.record_status(error.status)
-            return fail(error)
+            return self.failed(exc, fail)
         rid, seed = new_rid(), self.seed()
         if chat.stream:
             return self.stream(
@@ -225,9 +224,7 @@ class _App:
                 later = self.worker.submit(self._choice(chat, index, seed), queued=False)
                 replies.append(await until_disconnect(request, collect(await until_disconnect(request, later))))
         except Exception as exc:
-            error = translate(exc)
-            self.metrics.record_status(error.status)
-            return fail(error)
+            return self.failed(exc, fail)
         return self.answered(whole(rid, replies, chat))
 
     async def opened(

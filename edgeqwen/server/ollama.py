@@ -150,10 +150,8 @@ class _Ollama:
         formatted = {"response_format": chat.response_format} if chat.response_format else {}
         return await self.app.worker.submit_prompt(chat.messages[-1].content, {**chat.settings, **formatted})
 
-    def _error(self, exc: BaseException) -> JSONResponse:
-        error = translate(exc)
-        self.app.metrics.record_status(error.status)
-        return JSONResponse({"error": str(error)}, status_code=error.status)
+    def _error(self, exc: BaseException) -> Response:
+        return self.app.failed(exc, lambda error: JSONResponse({"error": str(error)}, status_code=error.status))
 
     @staticmethod
     def _said(field: str, text: str, thinking: str = "", calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from ..errors import InvalidRequestError
 from ..turns import answer_room
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
-from .http import HTTPError, authorize, data_events, event, read_body, translate, whole_reply
+from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
 from .protocol import MAX_STOPS, RequestError, flag, format_of, settings_of
 
 if TYPE_CHECKING:
@@ -159,9 +159,7 @@ def tgi_routes(app: _App) -> list[Route]:
     tei = tei_embedding(app)
 
     def failed(exc: BaseException) -> Response:
-        error = translate(exc)
-        app.metrics.record_status(error.status)
-        return JSONResponse(tgi_error(error), status_code=error.status)
+        return app.failed(exc, lambda error: JSONResponse(tgi_error(error), status_code=error.status))
 
     async def generate(request: Request, stream: bool | None = None, body: Any = None) -> Response:
         try:

@@ -338,10 +338,15 @@ class _App:
         entry = {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
         entry.update(type="model", display_name=name, created_at=iso_time(self.created))
         if name == self.model_id:
-            context = self.bot_backend.context_length
-            longest = context - answer_room(self.settings.max_tokens, context)  # longer drops turns first
+            longest, context = self.longest_prompt(), self.bot_backend.context_length
             entry.update(max_input_tokens=longest, max_tokens=self.settings.max_tokens, max_model_len=context)
         return entry
+
+    def longest_prompt(self) -> int:
+        """The most tokens a prompt may take and leave room to answer (a longer one drops turns
+        first, or is refused)."""
+        context = self.bot_backend.context_length
+        return context - answer_room(self.settings.max_tokens, context)
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(

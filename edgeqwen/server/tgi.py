@@ -40,7 +40,6 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import InvalidRequestError
-from ..turns import answer_room
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
 from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
@@ -224,8 +223,6 @@ def tgi_routes(app: _App) -> list[Route]:
             authorize(request, app.settings)
         except Exception as exc:
             return failed(exc)
-        window = app.bot_backend.context_length
-        longest = window - answer_room(app.settings.max_tokens, window)
         return JSONResponse(
             {
                 "model_id": app.model_id,
@@ -234,8 +231,8 @@ def tgi_routes(app: _App) -> list[Route]:
                 "max_concurrent_requests": 1,  # one answer at a time; others wait in line
                 "max_best_of": 1,
                 "max_stop_sequences": MAX_STOPS,
-                "max_input_tokens": longest,
-                "max_total_tokens": window,
+                "max_input_tokens": app.longest_prompt(),
+                "max_total_tokens": app.bot_backend.context_length,
                 "router": f"edgeqwen {__version__}",
                 "version": "3.0.0",
                 "sha": None,

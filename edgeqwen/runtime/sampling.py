@@ -109,8 +109,7 @@ def apply_typical(ids: np.ndarray, logits: np.ndarray, p: float) -> Candidates:
     the one that crosses ``p`` is kept, as transformers' and TGI's warper keeps it."""
     if p >= 1.0:
         return ids, logits
-    logp = logits.astype(np.float64) - logits.max()
-    logp -= np.log(np.exp(logp).sum())
+    logp = log_softmax(logits.astype(np.float64))
     probs = np.exp(logp)
     entropy = -(probs * logp).sum()
     order = np.argsort(np.abs(-logp - entropy), kind="stable")

@@ -115,7 +115,7 @@ def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | Non
         return None
     if len(given) > 1:
         raise InvalidRequestError(f"Send one structured output, got {', '.join(given)}.", next(iter(given)))
-    if not tgi and isinstance(shape, dict) and shape.get("type") not in (None, "text"):
+    if not tgi and kind not in (None, "text"):
         raise InvalidRequestError(f"Send response_format or {next(iter(given))}, not both.", "response_format")
     field, (kind, value) = next(iter(given.items()))
     return _one(kind, value, field)

@@ -122,9 +122,9 @@ def rule_flags(guard: Guard, text: str) -> list[tuple[str, bool]]:
     return [(e.category, e.action == "refuse") for e in guard.check_input(text).events]
 
 
-def moderation_result(guard: Guard, text: str, model_flags: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One text's result in OpenAI's shape; ``model_flags``: the guard model's categories for it."""
-    return result_body(rule_flags(guard, text) + [(c, True) for c in model_flags])
+def moderation_result(guard: Guard, text: str) -> dict[str, Any]:
+    """One text's result in OpenAI's shape, by the checks alone (the route adds the guard model's)."""
+    return result_body(rule_flags(guard, text))
 
 
 def result_body(flags: list[tuple[str, bool]]) -> dict[str, Any]:

@@ -41,7 +41,8 @@ from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
 from .http import authorize, data_events, openai_refused, read_body, whole_reply
-from .protocol import RequestError, choice_settings, choices_of, format_of, settings_of, streaming
+from .protocol import RequestError, choice_settings, choices_of, format_of, streaming
+from .samplers import settings_of
 
 if TYPE_CHECKING:
     from .app import _App

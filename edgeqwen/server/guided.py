@@ -3,7 +3,9 @@
 ``guided_regex``, ``guided_choice`` and ``guided_grammar`` that clients written for vLLM send in the
 body (the ``openai`` client's ``extra_body``). llama-server's: ``grammar`` (GBNF) and
 ``json_schema`` (a schema as it is), which it reads on every route and clients written for it send
-to its chat route (Strands' ``LlamaCppModel`` asks for structured output so). They were passed
+to its chat route (Strands' ``LlamaCppModel`` asks for structured output so); text-generation-webui's
+and TabbyAPI's ``grammar_string`` (GBNF; SillyTavern sends it to both, and beside ``grammar``
+to llama.cpp) and TabbyAPI's ``regex_pattern``. They were passed
 over, and the answer came back unconstrained with a 200: now each is the response format it
 means, on ``/v1/chat/completions``, ``/v1/completions`` and llama-server's ``/completion``.
 Hugging Face's TGI: ``response_format`` ``{"type": "json" | "json_object" | "regex", "value": ...}``.
@@ -33,6 +35,9 @@ from ..runtime.formats import ResponseFormat
 __all__ = ["guided_format"]
 
 _GUIDED = ("json", "regex", "choice", "grammar")
+# llama-server's grammar (GBNF) and json_schema; text-generation-webui's and TabbyAPI's
+# grammar_string (GBNF), TabbyAPI's regex_pattern: "" is each one's off value
+_NAMED = (("grammar", "grammar"), ("json_schema", "json"), ("grammar_string", "grammar"), ("regex_pattern", "regex"))
 _PASSED = {"whitespace_pattern", "disable_any_whitespace", "disable_additional_properties", "backend"}
 
 
@@ -86,9 +91,11 @@ def guided_format(body: dict[str, Any]) -> ResponseFormat | dict[str, Any] | Non
     """The response format a body's vLLM or llama-server structured-output fields ask for; None
     where it has none."""
     given = {f"guided_{k}": (k, body[f"guided_{k}"]) for k in _GUIDED if body.get(f"guided_{k}") is not None}
-    for name, kind in (("grammar", "grammar"), ("json_schema", "json")):  # llama-server's; "" its off value
+    for name, kind in _NAMED:
         if body.get(name) not in (None, ""):
             given[name] = (kind, body[name])
+    if given.get("grammar_string") == given.get("grammar"):  # SillyTavern sends one grammar under both names
+        given.pop("grammar_string", None)
     outputs = body.get("structured_outputs")
     if outputs is not None:
         if not isinstance(outputs, dict):

@@ -50,16 +50,8 @@ from ..turns import raw_prompt
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect, whole_reply
-from .protocol import (
-    LLAMA_SAMPLERS,
-    RequestError,
-    choice_settings,
-    choices_of,
-    flag,
-    format_of,
-    parse_chat_request,
-    settings_of,
-)
+from .protocol import RequestError, choice_settings, choices_of, flag, format_of, parse_chat_request
+from .samplers import LLAMA_SAMPLERS, settings_of
 from .tokenize import tokens_text
 
 if TYPE_CHECKING:

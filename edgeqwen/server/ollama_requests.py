@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .protocol import LLAMA_SAMPLERS, ChatRequest, RequestError, llama_samplers_off, parse_chat_request
+from .protocol import ChatRequest, RequestError, parse_chat_request
+from .samplers import LLAMA_SAMPLERS, llama_samplers_off
 
 __all__ = ["generate_chat", "openai_chat", "untagged"]
 

@@ -43,7 +43,8 @@ from ..errors import InvalidRequestError
 from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .embeddings import tei_embedding
 from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
-from .protocol import MAX_STOPS, RequestError, flag, format_of, settings_of
+from .protocol import RequestError, flag, format_of
+from .samplers import MAX_STOPS, settings_of
 
 if TYPE_CHECKING:
     from ..aio import AsyncReplyStream

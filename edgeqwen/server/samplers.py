@@ -1,0 +1,300 @@
+"""A request's sampling settings, read in each dialect its clients speak: OpenAI's, vLLM's,
+llama-server's, text-generation-webui's and TabbyAPI's (SillyTavern sends the last two's names to
+``/v1/completions``, and llama.cpp's beside them).
+
+Pure functions on dicts. ``top_k``, ``min_p``, ``typical_p``, ``repetition_penalty`` and
+``prompt_lookup`` (GenerationConfig's) are extensions, as vLLM and llama-server take them;
+``top_k`` 0 or below is off (llama.cpp's and vLLM's -1); ``seed: -1`` is no seed (random, as
+llama.cpp and Ollama read it), another negative seed a seed. What this server has is read under
+every name a dialect gives it (``repeat_penalty`` and ``rep_pen`` are ``repetition_penalty``;
+``repeat_last_n``, ``rep_pen_range`` and ``repetition_penalty_range`` the penalties' window; ``n_predict`` and
+``max_new_tokens`` ``max_tokens``; ``custom_token_bans`` a ``logit_bias`` of -100; ``do_sample:
+false`` greedy ...); two names for one setting that disagree are a 400. What it has not
+(mirostat, tail-free sampling, top-a, beam search, vLLM's ``min_tokens`` ...) is taken absent or
+at its off value and refused at any other: an answer that passed it over would not be what was
+asked, with a 200. Passed over because the answer is the same: the samplers' order
+(``sampler_priority``), ``truncation_length`` (a prompt past the window is refused or trimmed
+by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidRequestError
+from ..message_dicts import content_text
+from ..types import MAX_LOGPROBS, GenerationConfig
+
+__all__ = [
+    "LLAMA_SAMPLERS",
+    "MAX_STOPS",
+    "RequestError",
+    "llama_samplers_off",
+    "refuse_unless_off",
+    "settings_of",
+]
+
+_FLOATS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
+_INTS = ("top_k", "seed", "prompt_lookup", "thinking_budget")
+# other servers' names for what this server has: llama-server's, TabbyAPI's (rep_pen, typical) and
+# text-generation-webui's (prompt_lookup_num_tokens, the same speculative decoding)
+_ALIASES = {
+    "repeat_penalty": "repetition_penalty", "rep_pen": "repetition_penalty", "typical": "typical_p",
+    "prompt_lookup_num_tokens": "prompt_lookup",
+}  # fmt: skip
+# the penalties' window in TabbyAPI's names (rep_pen_range KoboldCpp's too) and text-generation-webui's
+_RANGES = ("penalty_range", "repetition_range", "rep_pen_range", "repetition_penalty_range")
+_WHOLE = 1 << 30  # a window past any context: the whole of it
+MAX_STOPS = 16  # stop strings a request may send
+_MAX_BIASED = 300  # logit_bias entries (bans included) a request may send (a bound of this server's on its work)
+# vLLM's sampling extensions this server has not: taken at their off values, refused at any other
+_VLLM_OFF: dict[str, Any] = {
+    "min_tokens": 0, "include_stop_str_in_output": False, "use_beam_search": False,
+    "bad_words": None, "allowed_token_ids": None, "logits_processors": None, "prompt_logprobs": None,
+    "skip_special_tokens": True, "chat_template": "",
+}  # fmt: skip
+# llama.cpp's samplers this server has not (llama-server's fields, Ollama's options): off at 0 or
+# below for the first, at these values for the rest (ignore_eos is vLLM's too), refused at others
+_LLAMA_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
+_LLAMA_OFF: dict[str, Any] = {"tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
+LLAMA_SAMPLERS = (*_LLAMA_AT_MOST_0, *_LLAMA_OFF)
+# text-generation-webui's and TabbyAPI's samplers this server has not, at their off values (the
+# defaults both servers and SillyTavern send); nsigma and min_keep off up to these bounds
+_WEBUI_OFF: dict[str, Any] = {
+    "top_a": 0, "tfs": 1, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "skew": 0,
+    "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "repetition_decay": 0, "penalty_alpha": 0,
+    "guidance_scale": 1, "cfg_scale": 1, "mirostat_mode": 0, "num_beams": 1, "min_length": 0,
+    "temperature_last": False, "dynamic_temperature": False, "ban_eos_token": False, "auto_max_new_tokens": False,
+    "max_tokens_second": 0, "token_healing": False, "banned_strings": [], "allowed_tokens": [],
+}  # fmt: skip
+_WEBUI_AT_MOST = {"nsigma": 0, "min_keep": 1}
+
+
+class RequestError(InvalidRequestError):
+    """A 400: ``param`` names the field at fault, as OpenAI's error body does."""
+
+
+def _number(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(f"{name} must be a number, got {value!r}.", name)
+    return float(value)
+
+
+def _whole(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RequestError(f"{name} must be a whole number, got {value!r}.", name)
+    return value
+
+
+def refuse_unless_off(body: dict[str, Any], offs: dict[str, Any], empty: tuple[Any, ...] = ()) -> None:
+    """Another server's options this server has not: each taken when absent, at its off value in
+    ``offs`` or one of ``empty``, and refused at any other (the answer would not be what it asks)."""
+    for name, off in offs.items():
+        if body.get(name) not in (None, off, *empty):
+            raise RequestError(
+                f"{name} is not supported by this server (only {off!r}): the answer would not be what it asks.", name
+            )
+
+
+def _at_most(body: dict[str, Any], bounds: dict[str, float]) -> None:
+    """Samplers off at their bound or below (false too), refused above it or at a value of another kind."""
+    for name, bound in bounds.items():
+        value = body.get(name)
+        if value is None or value is False:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value > bound:
+            raise RequestError(
+                f"{name} is not supported by this server (only {bound}, off): the answer would not be what it asks.",
+                name,
+            )
+
+
+def llama_samplers_off(body: dict[str, Any]) -> None:
+    """llama.cpp's samplers this server has not, each taken where absent or off and refused at any
+    other value (the answer would not be what it asks)."""
+    _at_most(body, dict.fromkeys(_LLAMA_AT_MOST_0, 0))
+    refuse_unless_off(body, _LLAMA_OFF)
+
+
+def _webui_samplers_off(body: dict[str, Any]) -> None:
+    """text-generation-webui's and TabbyAPI's samplers this server has not; dynamic temperature as
+    TabbyAPI and Aphrodite ask for it (a top above the bottom) too."""
+    refuse_unless_off(body, _WEBUI_OFF, empty=("", []))
+    _at_most(body, _WEBUI_AT_MOST)
+    for low, high in (("min_temp", "max_temp"), ("dynatemp_min", "dynatemp_max")):
+        bottom, top = _number(body, low), _number(body, high)
+        if bottom is not None and top is not None and top > bottom:
+            raise RequestError(
+                f"{high} above {low} asks for dynamic temperature, which this server has not: send one temperature.",
+                high,
+            )
+
+
+def _aliases(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """Other servers' names for a setting read here; a request whose two names disagree is refused."""
+    for alias, name in _ALIASES.items():
+        value = _whole(body, alias) if name in _INTS else _number(body, alias)
+        if value is not None and out.setdefault(name, value) != value:
+            raise RequestError(f"{alias} and {name} disagree: send one of them.", alias)
+
+
+def _penalty_window(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """The penalties' window: the last N tokens, -1 the whole context, 0 none, as llama.cpp
+    (``repeat_last_n``), KoboldCpp and TabbyAPI read it; text-generation-webui's
+    ``repetition_penalty_range`` alone reads 0 or below as the whole context, as that server does.
+    SillyTavern sends one number under all their names: read as three of the four servers read it."""
+    given = {name: _whole(body, name) for name in ("repeat_last_n", *_RANGES) if body.get(name) is not None}
+    if not given:
+        return
+    if len(set(given.values())) > 1:
+        raise RequestError(f"{' and '.join(given)} disagree: send one of them.", next(iter(given)))
+    (name, window), *_ = given.items()
+    if list(given) == ["repetition_penalty_range"]:
+        out["penalty_window"] = window if window > 0 else _WHOLE
+    elif window < -1:
+        raise RequestError(f"{name} must be a whole number (-1: the context), got {window!r}.", name)
+    else:
+        out["penalty_window"] = window if window >= 0 else _WHOLE
+
+
+def _max_tokens(body: dict[str, Any], limit: int) -> int:
+    """The most tokens to write: OpenAI's names, else llama-server's ``n_predict`` (-1 and -2: no
+    limit) or text-generation-webui's ``max_new_tokens``; more than the server's limit is lowered."""
+    names = ("max_completion_tokens", "max_tokens", "n_predict", "max_new_tokens")
+    name = next((n for n in names if body.get(n) is not None), "")
+    asked = body.get(name) if name and not (name == "n_predict" and body[name] in (-1, -2)) else None
+    if asked is None:
+        return limit
+    if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:
+        raise RequestError(f"{name} must be a whole number >= 1, got {asked!r}.", name)
+    # lowered, not refused: apps send 4096 or more by default, and finish_reason "length" says
+    # where an answer was cut, as llama.cpp's server does with its own limit
+    return min(asked, limit)
+
+
+def _stops(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """``stop`` (text-generation-webui's ``stopping_strings`` too) and vLLM's ``stop_token_ids``."""
+    stop, named = body.get("stop"), "stop"
+    older = body.get("stopping_strings")
+    if older is not None:
+        if stop is not None and stop != older:
+            raise RequestError("stop and stopping_strings disagree: send one of them.", "stopping_strings")
+        stop, named = older, "stopping_strings"
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+            raise RequestError(f"{named} must be a non-empty string or a list of them.", named)
+        if len(stops) > MAX_STOPS:
+            raise RequestError(f"{named} takes at most {MAX_STOPS} strings, got {len(stops)}.", named)
+        out["stop"] = tuple(stops)
+    ids = body.get("stop_token_ids")  # vLLM's
+    if ids:
+        if not isinstance(ids, list) or len(ids) > MAX_STOPS:
+            raise RequestError(f"stop_token_ids must be a list of at most {MAX_STOPS} token ids.", "stop_token_ids")
+        out["stop_token_ids"] = tuple(ids)
+
+
+def _bans(body: dict[str, Any]) -> dict[str, float]:
+    """text-generation-webui's ``custom_token_bans`` and TabbyAPI's ``banned_tokens`` (token ids, a
+    list or one string of them between commas) as logit biases of -100: never written."""
+    out: dict[str, float] = {}
+    for name in ("custom_token_bans", "banned_tokens"):
+        value = body.get(name)
+        if value in (None, "", []):
+            continue
+        ids = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(ids, list) or not all(
+            (isinstance(t, int) and not isinstance(t, bool) and t >= 0) or (isinstance(t, str) and t.isdigit())
+            for t in ids
+        ):
+            raise RequestError(f"{name} must be token ids, as a list or one string of them between commas.", name)
+        out.update((str(int(t)), -100.0) for t in ids)
+    return out
+
+
+def _logprobs(body: dict[str, Any], out: dict[str, Any]) -> None:
+    wanted, top = body.get("logprobs"), body.get("top_logprobs")
+    if wanted not in (None, True, False):
+        raise RequestError(f"logprobs must be true or false, got {wanted!r}.", "logprobs")
+    if top is not None:
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_LOGPROBS:
+            raise RequestError(
+                f"top_logprobs must be a whole number from 0 to {MAX_LOGPROBS}, got {top!r}.", "top_logprobs"
+            )
+        if not wanted:
+            raise RequestError("top_logprobs needs logprobs: true.", "top_logprobs")
+    if wanted:
+        out["logprobs"] = top or 0
+
+
+def _logit_bias(body: dict[str, Any], out: dict[str, Any]) -> None:
+    bias, bans = body.get("logit_bias") or {}, _bans(body)
+    if not isinstance(bias, dict) or len(bias) > _MAX_BIASED:
+        raise RequestError(
+            f"logit_bias must be an object of at most {_MAX_BIASED} token ids (as strings) to numbers in [-100, 100].",
+            "logit_bias",
+        )
+    merged = {**bias, **bans}  # a ban outweighs any bias of the same token
+    if len(merged) > _MAX_BIASED:
+        raise RequestError(
+            f"logit_bias and the banned tokens name more than {_MAX_BIASED} tokens.",
+            "custom_token_bans" if "custom_token_bans" in body else "banned_tokens",
+        )
+    if merged:
+        out["logit_bias"] = merged
+
+
+def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
+    """The sampling settings of a request body, checked (GenerationConfig overrides)."""
+    out: dict[str, Any] = {}
+    for name in _FLOATS:
+        value = _number(body, name)
+        if value is not None:
+            out[name] = value
+    for name in _INTS:
+        value = _whole(body, name)
+        if value is not None:
+            out[name] = value
+    _aliases(body, out)
+    if "temperature" in out and out["temperature"] > 2:
+        raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
+    sample = body.get("do_sample")  # text-generation-webui's, transformers' meaning: false is greedy
+    if sample is not None and not isinstance(sample, bool):
+        raise RequestError(f"do_sample must be true or false, got {sample!r}.", "do_sample")
+    if sample is False:
+        out["temperature"] = 0.0
+    if out.get("top_k", 0) < 0:  # off to llama.cpp (0 and below) and vLLM (-1), as 0 is here
+        out["top_k"] = 0
+    if out.get("seed") == -1:  # "random" to llama.cpp and Ollama (its default options send it), and their apps
+        del out["seed"]
+    elif out.get("seed", 0) < 0:  # a seed like any other to OpenAI and vLLM; the sampler's are unsigned
+        out["seed"] %= 1 << 64
+    out["max_tokens"] = _max_tokens(body, max_tokens_limit)
+    prediction = body.get("prediction")
+    if prediction is not None:  # OpenAI's Predicted Outputs: what the answer is expected to be much like
+        if not isinstance(prediction, dict) or prediction.get("type") != "content":
+            raise RequestError(
+                'prediction must be {"type": "content", "content": TEXT}, the text the answer is expected to be '
+                "much like.",
+                "prediction",
+            )
+        try:
+            out["prediction"] = content_text(prediction.get("content"), "prediction.content")
+        except InvalidRequestError as exc:
+            raise RequestError(str(exc), exc.param) from None
+    _stops(body, out)
+    _penalty_window(body, out)
+    refuse_unless_off(body, _VLLM_OFF, empty=([], {}))
+    llama_samplers_off(body)
+    _webui_samplers_off(body)
+    _logprobs(body, out)
+    _logit_bias(body, out)
+    try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
+        GenerationConfig().with_(**out)
+    except InvalidRequestError as exc:
+        raise RequestError(str(exc), exc.param) from exc
+    return out

@@ -147,6 +147,9 @@ def test_token_bans_in_each_form_are_logit_biases_of_minus_100():
         ({"min_keep": 5}, "min_keep"),
         ({"max_tokens_second": 5}, "max_tokens_second"),
         ({"mirostat": True}, "mirostat"),
+        ({"adaptive_target": 0.5}, "adaptive_target"),  # KoboldCpp's
+        ({"bypass_eos": True}, "bypass_eos"),
+        ({"trim_stop": False}, "trim_stop"),
     ],
 )
 def test_samplers_this_server_has_not_are_refused_unless_off(body, param):
@@ -160,6 +163,7 @@ def test_their_off_values_are_taken():
         "top_a": 0, "tfs": 1.0, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "num_beams": 1,
         "temperature_last": False, "dynamic_temperature": False, "min_temp": 1, "max_temp": 1, "nsigma": 0,
         "min_keep": 1, "mirostat": False, "banned_strings": [], "allowed_tokens": "", "guidance_scale": 1,
+        "adaptive_target": -1, "trim_stop": True, "bypass_eos": False,
     }  # fmt: skip
     assert read(off) == read({})
 

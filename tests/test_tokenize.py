@@ -102,3 +102,49 @@ def test_a_server_answering_through_another_refuses():
         for path, body in (("/tokenize", {"prompt": "a"}), ("/detokenize", {"tokens": [1]})):
             answer = httpx.post(f"{srv.url}{path}", json=body)
             assert answer.status_code == 400 and "ask that server's /tokenize" in answer.json()["error"]["message"]
+
+
+def test_other_servers_token_routes_count_as_the_completions_route_reads(server, qwen2):
+    """SillyTavern's TabbyAPI, text-generation-webui and KoboldCpp connections count a prompt with
+    their server's own route before they trim it; each was a 404, and it estimated."""
+    prompt = "<|im_start|>user\nHéllo wörld<|im_end|>\n<|im_start|>assistant\n"
+    ids = httpx.post(f"{server.url}/tokenize", json={"prompt": prompt}).json()["tokens"]
+    tabby = httpx.post(f"{server.url}/v1/token/encode", json={"text": prompt}).json()
+    assert tabby == {"tokens": ids, "length": len(ids)}
+    assert httpx.post(f"{server.url}/v1/internal/encode", json={"text": prompt}).json() == tabby
+    assert httpx.post(f"{server.url}/v1/internal/token-count", json={"text": prompt}).json() == {"length": len(ids)}
+    assert httpx.post(f"{server.url}/api/extra/tokencount", json={"prompt": prompt}).json() == {
+        "value": len(ids),
+        "ids": ids,
+    }
+    # what SillyTavern sends: control tokens as text, as those servers then read them
+    plain = qwen2.tokenizer.encode(prompt)
+    assert len(plain) > len(ids)
+    said = httpx.post(f"{server.url}/v1/token/encode", json={"text": prompt, "encode_special_tokens": False})
+    assert said.json()["tokens"] == plain
+    said = httpx.post(f"{server.url}/api/extra/tokencount", json={"prompt": prompt, "special": False})
+    assert said.json()["ids"] == plain
+    assert httpx.post(f"{server.url}/v1/token/decode", json={"tokens": ids}).json() == {"text": prompt}
+    assert httpx.post(f"{server.url}/v1/internal/decode", json={"tokens": ids}).json() == {"text": prompt}
+    bare = httpx.post(f"{server.url}/v1/token/decode", json={"tokens": ids, "decode_special_tokens": False}).json()
+    assert bare == {"text": "user\nHéllo wörld\nassistant\n"}
+    for path, body, param in (
+        ("/v1/token/encode", {"text": [{"role": "user", "content": "Hi"}]}, "text"),
+        ("/api/extra/tokencount", {"text": "Hi"}, "prompt"),
+        ("/v1/token/encode", {"text": "Hi", "encode_special_tokens": "no"}, "encode_special_tokens"),
+        ("/v1/internal/decode", {"tokens": [10**9]}, "tokens"),
+    ):
+        refused = httpx.post(f"{server.url}{path}", json=body)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param, (path, refused.text)
+
+
+def test_tabby_and_text_generation_webui_model_cards(server):
+    """SillyTavern's TabbyAPI connection would not connect without /v1/model/list (a 404: 'API
+    connection failed'); its text-generation-webui connection reads /v1/internal/model/info."""
+    listed = httpx.get(f"{server.url}/v1/model/list").json()
+    card = httpx.get(f"{server.url}/v1/model").json()
+    assert listed["data"] == [card] and card["id"] == server.app.state.edgeqwen.model_id
+    assert card["parameters"]["max_seq_len"] == 512
+    info = httpx.get(f"{server.url}/v1/internal/model/info").json()
+    assert info == {"model_name": card["id"], "lora_names": []}
+    assert httpx.get(f"{server.url}/v1/models").json()["data"][0]["id"] == card["id"]

@@ -4,8 +4,8 @@ legacy completions API, its embeddings API, and the rerank API of Jina's and Coh
 Routes: ``POST /v1/chat/completions``, ``POST /v1/responses`` and ``POST /v1/completions`` (JSON or
 SSE; the last in :mod:`.completions`), ``POST /v1/embeddings`` (with an embedding model beside the
 chat model; Text Embeddings Inference's ``/embed`` too, :mod:`.embeddings`), ``POST /v1/rerank``
-(with a reranker beside it; :mod:`.rerank`), ``GET /v1/models``
-(and ``/v1/models/ID``), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
+(with a reranker beside it; :mod:`.rerank`), ``GET /v1/models`` (and ``/v1/models/ID``, other
+servers' model cards: :mod:`.models`), ``GET /health`` (no key needed, for load balancers and scripts), ``GET
 /metrics`` (Prometheus text; ``?format=json``). Every error is OpenAI's ``{"error": {...}}`` shape:
 400 bad request, 401 missing or wrong API key, 404 unknown route, 413 body too large, 415 a
 compressed body, 429 queue full, 500 model failure, 503 out of memory (:mod:`.http`). OpenAI's
@@ -63,8 +63,9 @@ from .http import (
 )
 from .llama_server import llama_server_routes
 from .metrics import ServerMetrics
+from .models import model_routes
 from .moderations import moderations_routes
-from .ollama import iso_time, ollama_routes
+from .ollama import ollama_routes
 from .protocol import ChatRequest, choice_settings, parse_chat_request
 from .rerank import RerankWorker, rerank_routes
 from .response_events import ResponseEvents, response_body, response_id
@@ -293,35 +294,6 @@ class _App:
 
         return typed_events(generation, events, keep, self.settings.keepalive_s)
 
-    async def models(self, request: Request) -> Response:
-        try:
-            authorize(request, self.settings)
-        except HTTPError as exc:
-            return exc.response()
-        data = [self._model(name) for name in self.listed()]
-        # Anthropic's list reads the same entries, and pages with these
-        return JSONResponse(
-            {"object": "list", "data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
-        )
-
-    async def model(self, request: Request) -> Response:
-        """OpenAI's ``models.retrieve``: the served model by its id; any other id is 404."""
-        try:
-            authorize(request, self.settings)
-            asked = request.path_params["model"]
-            if asked not in self.listed():
-                served = " and ".join(repr(name) for name in self.listed())
-                raise HTTPError(
-                    404,
-                    f"The model {asked!r} is not served here; this server serves {served}.",
-                    "invalid_request_error",
-                    "model",
-                    "model_not_found",
-                )
-        except HTTPError as exc:
-            return exc.response()
-        return JSONResponse(self._model(asked))
-
     def served(self) -> list[str]:
         """The models' ids: the chat model's, then the embedding model's (what Ollama's API lists)."""
         return [self.model_id] + ([self.embedding.embedder.name] if self.embedding is not None else [])
@@ -329,18 +301,6 @@ class _App:
     def listed(self) -> list[str]:
         """What ``/v1/models`` lists: :meth:`served`, then the reranker's (Ollama's API has no reranking)."""
         return self.served() + ([self.reranking.reranker.name] if self.reranking is not None else [])
-
-    def _model(self, name: str) -> dict[str, Any]:
-        """A model as OpenAI's and Anthropic's ``/v1/models`` write it, in one object. The chat
-        model's limits too: Anthropic's ``max_input_tokens`` and ``max_tokens`` (Claude Code's
-        gateway model discovery reads them to compact a conversation before it overflows; it
-        assumed 200k tokens) and vLLM's ``max_model_len``."""
-        entry = {"id": name, "object": "model", "created": self.created, "owned_by": "edgeqwen"}
-        entry.update(type="model", display_name=name, created_at=iso_time(self.created))
-        if name == self.model_id:
-            longest, context = self.longest_prompt(), self.bot_backend.context_length
-            entry.update(max_input_tokens=longest, max_tokens=self.settings.max_tokens, max_model_len=context)
-        return entry
 
     def longest_prompt(self) -> int:
         """The most tokens a prompt may take and leave room to answer (a longer one drops turns
@@ -438,8 +398,7 @@ def create_app(
         *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
         *llama_server_routes(state),  # llama-server's own /completion and /apply-template
         *rerank_routes(state),
-        Route("/v1/models", state.models, methods=["GET"]),
-        Route("/v1/models/{model:path}", state.model, methods=["GET"]),
+        *model_routes(state),  # OpenAI's /v1/models; TabbyAPI's and text-generation-webui's model cards
         Route("/health", state.health, methods=["GET"]),
         Route("/metrics", state.metrics_route, methods=["GET"]),
         *ollama_routes(state),  # Ollama's API, for the apps that speak only it

@@ -58,16 +58,17 @@ _VLLM_OFF: dict[str, Any] = {
 _LLAMA_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
 _LLAMA_OFF: dict[str, Any] = {"tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
 LLAMA_SAMPLERS = (*_LLAMA_AT_MOST_0, *_LLAMA_OFF)
-# text-generation-webui's and TabbyAPI's samplers this server has not, at their off values (the
-# defaults both servers and SillyTavern send); nsigma and min_keep off up to these bounds
+# text-generation-webui's, TabbyAPI's and KoboldCpp's samplers this server has not, at their off
+# values (the defaults they and SillyTavern send); nsigma, min_keep, adaptive_target off up to these bounds
 _WEBUI_OFF: dict[str, Any] = {
     "top_a": 0, "tfs": 1, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "skew": 0,
     "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "repetition_decay": 0, "penalty_alpha": 0,
     "guidance_scale": 1, "cfg_scale": 1, "mirostat_mode": 0, "num_beams": 1, "min_length": 0,
     "temperature_last": False, "dynamic_temperature": False, "ban_eos_token": False, "auto_max_new_tokens": False,
     "max_tokens_second": 0, "token_healing": False, "banned_strings": [], "allowed_tokens": [],
+    "bypass_eos": False, "trim_stop": True, "render_special": False,
 }  # fmt: skip
-_WEBUI_AT_MOST = {"nsigma": 0, "min_keep": 1}
+_WEBUI_AT_MOST = {"nsigma": 0, "min_keep": 1, "adaptive_target": 0}
 
 
 class RequestError(InvalidRequestError):

@@ -19,10 +19,19 @@ Decisions, where the two APIs leave room:
   are written out, so the text tokenized again as a prompt gives the same ids.
 - A server answering through another (``--base-url``) refuses both: its token ids are that
   server's, which this one only estimates.
+
+Other servers' token routes, as SillyTavern's connections to them count a prompt before they trim
+it (a 404 here, it estimated): TabbyAPI's ``POST /v1/token/encode`` and ``/v1/token/decode``,
+text-generation-webui's ``POST /v1/internal/encode``, ``/v1/internal/decode`` and
+``/v1/internal/token-count``, KoboldCpp's ``POST /api/extra/tokencount``, each in its server's
+shape. A text's control tokens written out are those tokens unless the body says not
+(``encode_special_tokens``, ``special``: false), as those servers read them; TabbyAPI's chat form
+of ``text`` (a list of messages) is refused: ``/tokenize`` counts a chat.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -38,7 +47,9 @@ if TYPE_CHECKING:
     from ..tokenizer import Tokenizer
     from .app import _App
 
-__all__ = ["detokenized", "parse_tokenize", "pieces_of", "tokenize_routes", "tokens_text"]
+__all__ = ["detokenized", "encoded", "parse_tokenize", "pieces_of", "tokenize_routes", "tokens_text"]
+
+_Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def parse_tokenize(body: Any) -> str | ChatRequest:
@@ -86,8 +97,9 @@ def pieces_of(tokenizer: Tokenizer, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def detokenized(tokenizer: Tokenizer, body: Any) -> str:
-    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out."""
+def detokenized(tokenizer: Tokenizer, body: Any, controls: bool = True) -> str:
+    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out (left out
+    where not ``controls``)."""
     if not isinstance(body, dict) or "tokens" not in body:
         raise RequestError("The request body must be a JSON object with tokens (a list of token ids).")
     tokens = body["tokens"]
@@ -99,7 +111,9 @@ def detokenized(tokenizer: Tokenizer, body: Any) -> str:
         ids, _ = raw_prompt(tokenizer, tokens)
     except InvalidRequestError as exc:  # it names prompt[i]; this API calls them tokens
         raise RequestError(str(exc).replace("prompt[", "tokens["), "tokens") from exc
-    return tokens_text(tokenizer, ids)
+    return (
+        tokens_text(tokenizer, ids) if controls else tokenizer.decode(i for i in ids if i not in tokenizer.special_ids)
+    )
 
 
 def tokens_text(tokenizer: Tokenizer, ids: list[int]) -> str:
@@ -112,6 +126,29 @@ def tokens_text(tokenizer: Tokenizer, ids: list[int]) -> str:
         else:
             run.append(i)
     return "".join(text) + tokenizer.decode(run)
+
+
+# path: the text's field, the flag that says control tokens written out are those tokens (true
+# where absent), and the answer from the ids
+_ENCODE: dict[str, tuple[str, str, Callable[[list[int]], dict[str, Any]]]] = {
+    "/v1/token/encode": ("text", "encode_special_tokens", lambda ids: {"tokens": ids, "length": len(ids)}),  # TabbyAPI
+    "/v1/internal/encode": ("text", "", lambda ids: {"tokens": ids, "length": len(ids)}),  # text-generation-webui
+    "/v1/internal/token-count": ("text", "", lambda ids: {"length": len(ids)}),
+    "/api/extra/tokencount": ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids}),  # KoboldCpp
+}
+# path: the flag that says control tokens are written out (true where absent)
+_DECODE = {"/v1/token/decode": "decode_special_tokens", "/v1/internal/decode": ""}
+
+
+def encoded(tokenizer: Tokenizer, body: Any, field: str, special: str) -> list[int]:
+    """The ids of another server's encode body: its text (``field``), control tokens written out
+    read as those tokens unless its ``special`` flag is false."""
+    if not isinstance(body, dict) or not isinstance(body.get(field), str):
+        raise RequestError(
+            f"The request body must be a JSON object with {field}, a text (/tokenize counts a chat's messages).", field
+        )
+    controls = flag(body, special, True) if special else True
+    return tokenizer.encode_controls(body[field]) if controls else tokenizer.encode(body[field])
 
 
 def tokenize_routes(app: _App) -> list[Route]:
@@ -155,8 +192,36 @@ def tokenize_routes(app: _App) -> list[Route]:
             return app.failed(exc)
         return app.answered({"prompt": text, "content": text})
 
+    def encode(field: str, special: str, answer: Callable[[list[int]], dict[str, Any]]) -> _Endpoint:
+        async def route(request: Request) -> Response:
+            try:
+                authorize(request, app.settings)
+                body = await read_body(request, app.settings)
+                refuse_remote()
+                ids = encoded(backend.tokenizer, body, field, special)
+            except Exception as exc:
+                return app.failed(exc)
+            return app.answered(answer(ids))
+
+        return route
+
+    def decode(special: str) -> _Endpoint:
+        async def route(request: Request) -> Response:
+            try:
+                authorize(request, app.settings)
+                body = await read_body(request, app.settings)
+                refuse_remote()
+                text = detokenized(backend.tokenizer, body, flag(body, special, True) if special else True)
+            except Exception as exc:
+                return app.failed(exc)
+            return app.answered({"text": text})
+
+        return route
+
     # vLLM's and llama-server's paths, and Aphrodite's under /v1 (SillyTavern's Aphrodite connection)
     return [
+        *(Route(path, encode(*how), methods=["POST"]) for path, how in _ENCODE.items()),
+        *(Route(path, decode(special), methods=["POST"]) for path, special in _DECODE.items()),
         *(Route(f"{root}/tokenize", tokenize, methods=["POST"]) for root in ("", "/v1")),
         *(Route(f"{root}/detokenize", detokenize, methods=["POST"]) for root in ("", "/v1")),
     ]

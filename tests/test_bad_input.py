@@ -319,6 +319,27 @@ WHOLE_BODIES = {
         "messages": [{"role": "user", "content": "a"}],
         "structured_outputs": {"choice": ["a", "b"], "whitespace_pattern": " "},
     },
+    "completions-webui": {  # text-generation-webui's, TabbyAPI's and KoboldCpp's names (SillyTavern's)
+        "prompt": "a",
+        "max_new_tokens": 4,
+        "rep_pen": 1.1,
+        "repetition_penalty_range": 64,
+        "repeat_last_n": 64,
+        "typical": 0.9,
+        "do_sample": True,
+        "stopping_strings": ["\n"],
+        "custom_token_bans": "5,7",
+        "banned_tokens": [9],
+        "grammar_string": 'root ::= "a" | "b"',
+        "prompt_lookup_num_tokens": 2,
+        "top_a": 0,
+        "tfs": 1,
+        "min_temp": 1,
+        "max_temp": 1,
+        "min_keep": 1,
+        "sampler_priority": ["temperature"],
+    },
+    "tabby-encode": {"text": "a <|im_end|>", "encode_special_tokens": False},
     "completions-format": {
         "prompt": "a",
         "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
@@ -372,7 +393,7 @@ def _parsers():
     from edgeqwen.server.ollama_requests import openai_chat
     from edgeqwen.server.rerank import parse_rerank_request
     from edgeqwen.server.responses import parse_responses_request
-    from edgeqwen.server.tokenize import detokenized, parse_tokenize
+    from edgeqwen.server.tokenize import detokenized, encoded, parse_tokenize
     from edgeqwen.testing import FakeBackend
 
     tokenizer = FakeBackend().tokenizer
@@ -392,6 +413,8 @@ def _parsers():
         "llama-completion": lambda body, limit: parse_llama_completion(body, tokenizer, limit),
         "chat-guided": parse_chat_request,
         "completions-format": parse_completion_request,
+        "completions-webui": parse_completion_request,
+        "tabby-encode": lambda body, _: encoded(tokenizer, body, "text", "encode_special_tokens"),
     }
 
 

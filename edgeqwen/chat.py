@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InvalidRequestError
 from .tokenizer import Tokenizer
-from .types import GenerationConfig, Message, ToolCall, check_text, is_list, load_json
+from .types import MAX_JSON_DEPTH, GenerationConfig, Message, ToolCall, check_text, is_list, load_json, nesting
 
 __all__ = [
     "ChatTemplate",
@@ -90,6 +90,8 @@ def normalize_tools(tools: Sequence[dict[str, Any]] | None) -> list[dict[str, An
             )
         names.add(fn["name"])
         try:  # the template renders the spec as JSON text: it must be JSON, and valid Unicode
+            if nesting(fn, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:  # as 3.11's json.dumps refused it (3.14's goes on)
+                raise RecursionError
             check_text(json.dumps(fn, ensure_ascii=False), f"tools[{i}]")
         except RecursionError as exc:
             raise InvalidRequestError(

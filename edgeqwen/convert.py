@@ -200,6 +200,17 @@ def check_memory(source: Path | ModelSpec, instead: str = "") -> None:
     )
 
 
+# The builder as `python -m onnxruntime_genai.models.builder`, but for argparse's check of help
+# strings: Python 3.14 refuses a "%" in them where the builder is built (0.18's --extra_options
+# help has one), so every conversion failed there before reading a file.
+_RUN_BUILDER = (
+    "import argparse, runpy, sys; "
+    "argparse.ArgumentParser._check_help = lambda self, action: None; "
+    "sys.argv[0] = 'onnxruntime_genai.models.builder'; "
+    "runpy.run_module('onnxruntime_genai.models.builder', run_name='__main__', alter_sys=True)"
+)
+
+
 def convert(
     hf_dir: str | Path,
     out: str | Path,
@@ -226,8 +237,8 @@ def convert(
         build = tmp / "model"
         cmd = [
             sys.executable,
-            "-m",
-            "onnxruntime_genai.models.builder",
+            "-c",
+            _RUN_BUILDER,
             "-i",
             str(hf_dir),
             "-o",

@@ -172,7 +172,8 @@ def _parse_source(
         if backend == "llamacpp":  # org/repo:FILE.gguf
             if not sub.endswith(".gguf"):
                 raise InvalidRequestError(f"Name the GGUF file: `edgeqwen pull {repo}:FILE.gguf --backend llamacpp`.")
-            return Path(sub).stem.lower(), repo, None, None, sub
+            # the name less ".gguf" as written: Path.stem reads "..gguf" as "." before Python 3.14, whole after
+            return Path(sub).name[: -len(".gguf")].lower(), repo, None, None, sub
         install = (repo.split("/")[-1] + ("-" + sub.rstrip("/").split("/")[-1] if sub else "")).lower()
         return install, repo, sub.strip("/") or None, None, None
     spec = get_model(name)

@@ -32,9 +32,8 @@ from edgeqwen.runtime.relax import (
 )
 from edgeqwen.runtime.rewrite import dialect
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, NUMBER_BOUND
-from edgeqwen.runtime.walk import nesting
 from edgeqwen.testing import FakeBackend
-from edgeqwen.types import load_json
+from edgeqwen.types import load_json, nesting
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
 
@@ -2063,6 +2062,24 @@ def test_json_nested_past_python_recursion_is_a_decode_error_that_says_where():
         load_json(text)
     assert caught.value.pos == text.index("]") - 1  # the deepest array opens there, not in the string
     assert load_json('{"a": [[1]]}') == {"a": [[1]]}
+
+
+def test_json_deeper_than_the_limit_is_refused_on_every_python():
+    """Python 3.14's reader goes on where 3.11's raised RecursionError (5,000 levels read whole), and
+    the code that walks the value then stops at the recursion limit: the limit is edgeqwen's own."""
+    from edgeqwen.types import MAX_JSON_DEPTH
+
+    at_limit, past = (
+        "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH,
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+    )
+    assert nesting(load_json(at_limit)) == MAX_JSON_DEPTH and nesting(load_json(at_limit.encode())) == MAX_JSON_DEPTH
+    for text in (past, past.encode("utf-16")):
+        with pytest.raises(json.JSONDecodeError, match="nested too deep") as caught:
+            load_json(text)
+        assert caught.value.pos == MAX_JSON_DEPTH  # where the deepest array opens
+    brackets_in_strings = json.dumps({"a": "[" * 5000, "b": ["{" * 5000, '"\\[' * 900]})
+    assert load_json(brackets_in_strings)["a"] == "[" * 5000  # brackets in strings nest nothing
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,11 @@ from typing import Any
 import regex
 
 from ..errors import BackendUnavailableError, GrammarError
+from ..types import nesting
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
 from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
-from .walk import nesting
 
 __all__ = ["Violation", "check", "require_format_packages"]
 

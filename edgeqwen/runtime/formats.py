@@ -17,14 +17,14 @@ from typing import Any, Literal
 import regex
 
 from ..errors import GrammarError, StructuredOutputError
-from ..types import is_list
+from ..types import is_list, nesting
 from .check import check, require_format_packages
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
-from .walk import DATA, MAP, nesting
+from .walk import DATA, MAP
 
 __all__ = ["Kind", "ResponseFormat"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
-from ..types import check_text
+from ..types import check_text, nesting
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
 from .refs import documents, meta_schema_refs_local, own_refs_local, points_nowhere
@@ -43,7 +43,6 @@ from .rewrite import (
     validator_class,
 )
 from .schema import ANY_JSON, FREE_KEY, decoding_schema
-from .walk import nesting
 
 __all__ = [
     "ANNOTATIONS_ONLY",

@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DATA", "HOLDS", "MAP", "nesting", "replace_refs", "schema_values", "walk"]
+__all__ = ["DATA", "HOLDS", "MAP", "replace_refs", "schema_values", "walk"]
 
 # Where subschemas sit: a schema, a list of schemas, a map of schemas.
 _ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
@@ -61,20 +61,6 @@ def walk(schema: Any) -> Iterator[dict[str, Any]]:
         seen.add(id(node))
         yield node
         stack.extend(reversed(_subschemas(node)))
-
-
-def nesting(value: Any, stop: int | None = None) -> int:
-    """How deep ``value``'s objects and arrays are nested (a scalar: 0; ``{}``: 1); with ``stop``,
-    read no deeper than one level past it. Iterative: a user's value may be nested deeper than
-    Python's recursion goes."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if type(node) is dict or type(node) is list:
-            deepest = max(deepest, level)
-            if stop is None or level <= stop:
-                stack.extend((child, level + 1) for child in (node.values() if type(node) is dict else node))
-    return deepest
 
 
 def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:

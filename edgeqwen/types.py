@@ -231,7 +231,10 @@ class GenerationConfig:
     ``temperature=0`` means greedy (argmax). ``top_k=0``, ``top_p=1``, ``min_p=0`` and
     ``typical_p=1`` switch those filters off (``typical_p``: locally typical sampling, the tokens
     whose surprise is nearest the distribution's entropy, up to that much probability; TGI's and
-    llama.cpp's). Penalties act on the last ``penalty_window`` tokens (prompt included),
+    llama.cpp's). The temperature comes first, as transformers and vLLM apply it;
+    ``temperature_last=True`` applies it after those filters instead (llama.cpp's order,
+    text-generation-webui's and TabbyAPI's option), so min-p and top-p read the model's own
+    probabilities. Penalties act on the last ``penalty_window`` tokens (prompt included),
     as llama.cpp's ``repeat_last_n`` does: ``repetition_penalty`` the HF/CTRL way (divide
     positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
     the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
@@ -256,6 +259,7 @@ class GenerationConfig:
     top_p: float = 1.0
     min_p: float = 0.0
     typical_p: float = 1.0
+    temperature_last: bool = False
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
@@ -315,6 +319,11 @@ class GenerationConfig:
         _check(0 <= finite("min_p") < 1, f"min_p must be in [0, 1) (0 = off), got {self.min_p}.", "min_p")
         _check(
             0 < finite("typical_p") <= 1, f"typical_p must be in (0, 1] (1 = off), got {self.typical_p}.", "typical_p"
+        )
+        _check(
+            isinstance(self.temperature_last, bool),
+            f"temperature_last must be True or False, got {self.temperature_last!r}.",
+            "temperature_last",
         )
         _check(
             finite("repetition_penalty") > 0,

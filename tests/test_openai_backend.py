@@ -153,8 +153,9 @@ def test_sampling_and_formats_are_sent_as_openai_fields():
     body = bot.sent[-1]
     assert body["temperature"] == 0.3 and body["top_k"] == 5 and body["seed"] == 7 and "min_p" not in body
     assert body["prompt_lookup"] == 3  # an edgeqwen server guesses with it; others ignore it
-    bot.chat("Again", prompt_lookup=0)
-    assert "prompt_lookup" not in bot.sent[-1]
+    bot.chat("Again", prompt_lookup=0, temperature_last=True)
+    assert "prompt_lookup" not in bot.sent[-1] and "temperature_last" not in body
+    assert bot.sent[-1]["temperature_last"] is True  # text-generation-webui's, TabbyAPI's and edgeqwen's
     assert body["logit_bias"] == {"9": -1.0}  # OpenAI's JSON keys
     assert body["response_format"]["json_schema"]["schema"] == {"enum": ["yes", "no"]}
 

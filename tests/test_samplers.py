@@ -19,12 +19,13 @@ from edgeqwen.server.samplers import RequestError, settings_of
 
 WHOLE = 1 << 30
 
-# SillyTavern's body for its text-generation-webui ("ooba") type at its default settings, but for
-# a repetition penalty, as createTextGenGenerationData writes it
+# SillyTavern's body for its text-generation-webui ("ooba") type at its default settings (1.19's:
+# temperature 0.7 applied last, top-p 0.5, top-k 40, repetition penalty 1.2), as
+# createTextGenGenerationData writes it
 SILLYTAVERN_OOBA = {
-    "prompt": "Hi", "model": "m", "max_new_tokens": 12, "max_tokens": 12, "temperature": 1, "top_p": 1,
-    "typical_p": 1, "typical": 1, "min_p": 0, "repetition_penalty": 1.15, "frequency_penalty": 0,
-    "presence_penalty": 0, "top_k": 0, "skew": 0, "min_length": 0, "min_tokens": 0, "num_beams": 1,
+    "prompt": "Hi", "model": "m", "max_new_tokens": 12, "max_tokens": 12, "temperature": 0.7, "top_p": 0.5,
+    "typical_p": 1, "typical": 1, "min_p": 0, "repetition_penalty": 1.2, "frequency_penalty": 0,
+    "presence_penalty": 0, "top_k": 40, "skew": 0, "min_length": 0, "min_tokens": 0, "num_beams": 1,
     "length_penalty": 1, "early_stopping": False, "add_bos_token": True, "smoothing_factor": 0,
     "smoothing_curve": 1, "dry_allowed_length": 2, "dry_multiplier": 0, "dry_base": 1.75,
     "dry_sequence_breakers": '["\\n", ":", "\\"", "*"]', "dry_penalty_last_n": 0, "max_tokens_second": 0,
@@ -33,9 +34,10 @@ SILLYTAVERN_OOBA = {
     "skip_special_tokens": True, "include_reasoning": True, "top_a": 0, "tfs": 1, "epsilon_cutoff": 0,
     "eta_cutoff": 0, "mirostat_mode": 0, "mirostat_tau": 5, "mirostat_eta": 0.1, "custom_token_bans": "",
     "banned_strings": [], "api_type": "ooba", "xtc_threshold": 0.1, "xtc_probability": 0, "nsigma": 0,
-    "top_n_sigma": 0, "min_keep": 0, "rep_pen": 1.15, "rep_pen_range": 0, "repetition_penalty_range": 0,
-    "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "penalty_alpha": 0, "temperature_last": False,
-    "do_sample": True, "guidance_scale": 1, "negative_prompt": "", "repeat_penalty": 1.15, "repeat_last_n": 0,
+    "top_n_sigma": 0, "min_keep": 0, "adaptive_target": -0.01, "adaptive_decay": 0.9,
+    "rep_pen": 1.2, "rep_pen_range": 0, "repetition_penalty_range": 0,
+    "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "penalty_alpha": 0, "temperature_last": True,
+    "do_sample": True, "guidance_scale": 1, "negative_prompt": "", "repeat_penalty": 1.2, "repeat_last_n": 0,
     "n_predict": 12, "num_predict": 12, "num_ctx": 8192, "mirostat": 0, "ignore_eos": False, "rep_pen_slope": 1,
 }  # fmt: skip
 
@@ -48,8 +50,9 @@ def test_sillytaverns_text_generation_webui_body_is_read_as_it_means():
     said = parse_completion_request(SILLYTAVERN_OOBA, 64).settings
     # its one range under four names: 0 is none to llama.cpp, KoboldCpp and TabbyAPI (all of it to
     # text-generation-webui alone)
-    assert said["repetition_penalty"] == 1.15 and said["penalty_window"] == 0
-    assert said["max_tokens"] == 12 and said["stop"] == ("\nUser:",) and said["temperature"] == 1
+    assert said["repetition_penalty"] == 1.2 and said["penalty_window"] == 0
+    assert said["max_tokens"] == 12 and said["stop"] == ("\nUser:",) and said["temperature"] == 0.7
+    assert said["temperature_last"] and (said["top_p"], said["top_k"]) == (0.5, 40)
     assert "logit_bias" not in said  # no bans
     chat = {k: v for k, v in SILLYTAVERN_OOBA.items() if k != "prompt"}
     assert parse_chat_request({**chat, "messages": [{"role": "user", "content": "Hi"}]}, 64).settings == said
@@ -85,6 +88,7 @@ def test_the_penalty_window_in_each_servers_names(body, window):
         ({"repetition_penalty_range": 1.5}, "repetition_penalty_range"),
         ({"penalty_range": -2}, "penalty_range"),
         ({"do_sample": "no"}, "do_sample"),
+        ({"temperature_last": 1}, "temperature_last"),
     ],
 )
 def test_two_names_that_disagree_or_a_value_of_the_wrong_kind_are_named(body, param):
@@ -104,6 +108,7 @@ def test_other_names_for_what_this_server_has():
     assert read({"do_sample": False, "temperature": 0.8})["temperature"] == 0  # transformers' greedy
     assert read({"do_sample": True, "temperature": 0.8})["temperature"] == 0.8
     assert read({"stopping_strings": ["###"]})["stop"] == ("###",)
+    assert read({"temperature_last": True})["temperature_last"] is True  # SillyTavern's default
     assert read({"max_new_tokens": 9, "max_tokens": 5})["max_tokens"] == 5  # OpenAI's name first
 
 
@@ -136,7 +141,6 @@ def test_token_bans_in_each_form_are_logit_biases_of_minus_100():
         ({"mirostat_mode": 2}, "mirostat_mode"),
         ({"num_beams": 4}, "num_beams"),
         ({"min_length": 20}, "min_length"),
-        ({"temperature_last": True}, "temperature_last"),
         ({"dynamic_temperature": True}, "dynamic_temperature"),
         ({"min_temp": 0.5, "max_temp": 1.5}, "max_temp"),  # TabbyAPI's dynamic temperature
         ({"dynatemp_min": 0.5, "dynatemp_max": 1.5}, "dynatemp_max"),  # Aphrodite's
@@ -161,7 +165,7 @@ def test_samplers_this_server_has_not_are_refused_unless_off(body, param):
 def test_their_off_values_are_taken():
     off = {
         "top_a": 0, "tfs": 1.0, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "num_beams": 1,
-        "temperature_last": False, "dynamic_temperature": False, "min_temp": 1, "max_temp": 1, "nsigma": 0,
+        "dynamic_temperature": False, "min_temp": 1, "max_temp": 1, "nsigma": 0,
         "min_keep": 1, "mirostat": False, "banned_strings": [], "allowed_tokens": "", "guidance_scale": 1,
         "adaptive_target": -1, "trim_stop": True, "bypass_eos": False,
     }  # fmt: skip

@@ -58,6 +58,23 @@ def test_typical_keeps_the_tokens_nearest_the_entropy_until_they_hold_p():
     assert {make_sampler(1.0, seed=i, typical_p=0.2)(LOGITS) for i in range(20)} == {2}
 
 
+def test_temperature_last_filters_the_models_own_probabilities():
+    """min-p 0.3 on the model's probabilities (~.60, .22, .08, ...) keeps tokens 1 and 2; after a
+    temperature of 3 the probabilities are flatter and it keeps 0 and 4 too. SillyTavern sends
+    text-generation-webui's temperature_last: true by default; it was refused, then taken."""
+    draws = {
+        last: {make_sampler(3.0, min_p=0.3, seed=i, temperature_last=last)(LOGITS) for i in range(200)}
+        for last in (False, True)
+    }
+    assert draws == {False: {0, 1, 2, 4}, True: {1, 2}}
+    # without a filter the order changes nothing: the same draws from one seed
+    same = [make_sampler(0.7, seed=i, temperature_last=last)(LOGITS) for last in (False, True) for i in range(50)]
+    assert same[:50] == same[50:]
+    assert GenerationConfig(temperature_last=True).temperature_last
+    with pytest.raises(InvalidRequestError, match="temperature_last must be True or False"):
+        GenerationConfig(temperature_last="yes")
+
+
 def test_typical_is_transformers_warper():
     torch = pytest.importorskip("torch")
     from transformers import TypicalLogitsWarper

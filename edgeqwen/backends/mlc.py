@@ -153,7 +153,9 @@ class MlcBackend(Backend):
     supports_logits_processors = False
     supports_response_format = True
     # not in MLC's protocol
-    unsupported_settings = ("top_k", "min_p", "typical_p", "repetition_penalty", "prompt_lookup", "prediction")
+    unsupported_settings = (
+        "top_k", "min_p", "typical_p", "temperature_last", "repetition_penalty", "prompt_lookup", "prediction"
+    )  # fmt: skip
     streams_token_ids = False  # MLC streams text
 
     def __init__(

@@ -43,8 +43,12 @@ __all__ = ["DEFAULT_CONTEXT", "OpenAIBackend"]
 DEFAULT_CONTEXT = 32768  # what the remote model takes, when not told (Qwen2.5 and Qwen3's)
 _INSTALL = "The openai backend needs httpx: pip install 'edgeqwen[openai]'."
 # Sent only when not these: llama.cpp's and vLLM's servers read the first three, llama.cpp's
-# typical_p too, an edgeqwen server all five (prompt_lookup only changes how fast the same answer comes).
-_EXTENSIONS = {"top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0, "typical_p": 1.0, "prompt_lookup": 0}
+# typical_p too, text-generation-webui's and TabbyAPI's temperature_last, an edgeqwen server all six
+# (prompt_lookup only changes how fast the same answer comes).
+_EXTENSIONS = {
+    "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0, "typical_p": 1.0, "temperature_last": False,
+    "prompt_lookup": 0,
+}  # fmt: skip
 
 
 class OpenAIBackend(Backend):

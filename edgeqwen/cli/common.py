@@ -99,6 +99,9 @@ sampling_options = _options(
         click.option("--top-p", type=float, help="1 = off."),
         click.option("--min-p", type=float, help="0 = off."),
         click.option("--typical-p", type=float, help="Locally typical sampling; 1 = off."),
+        click.option(
+            "--temperature-last", is_flag=True, default=None, help="Apply the temperature after top-p, min-p, typical."
+        ),
         click.option("--repetition-penalty", type=float, help="1 = off."),
         click.option("--seed", type=int, help="Seed for sampling."),
         click.option("--stop", multiple=True, help="Stop string (repeatable)."),
@@ -125,6 +128,7 @@ _SAMPLING = (
     "top_p",
     "min_p",
     "typical_p",
+    "temperature_last",
     "repetition_penalty",
     "seed",
     "stop",

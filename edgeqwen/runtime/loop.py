@@ -312,14 +312,11 @@ def stream_generate(
     stops = set(stop_token_ids) | set(config.stop_token_ids)
     # one stream for the sampler and the judge of guesses; greedy draws nothing
     rng = np.random.default_rng(config.seed) if config.temperature > 0 else None
-    sampler = make_sampler(
-        config.temperature, config.top_p, config.top_k, config.min_p, rng=rng, typical_p=config.typical_p
-    )
+    shape = {"typical_p": config.typical_p, "temperature_last": config.temperature_last}
+    sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng, **shape)
     lookup = None
     if config.lookup_width > 0:
-        judge = make_judge(
-            config.temperature, config.top_p, config.top_k, config.min_p, rng=rng, typical_p=config.typical_p
-        )
+        judge = make_judge(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng, **shape)
         source = np.asarray(tokenizer.encode(config.prediction), dtype=np.int64) if config.prediction else None
         lookup = Lookup(config.lookup_width, judge, source)
     procs = make_logits_processors(config, processors)

@@ -119,19 +119,29 @@ def apply_typical(ids: np.ndarray, logits: np.ndarray, p: float) -> Candidates:
 
 
 def _distribution(
-    temperature: float, top_p: float, top_k: int, min_p: float, typical_p: float = 1.0
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    min_p: float,
+    typical_p: float = 1.0,
+    temperature_last: bool = False,
 ) -> Callable[[np.ndarray], Candidates]:
     """The candidates a sampler draws from and their probabilities (float64, summing to 1): top-k,
     then temperature, min-p, top-p and typical (transformers' and TGI's order for the last two:
-    after top-p, typical sorts the few top-p kept, not the vocabulary)."""
+    after top-p, typical sorts the few top-p kept, not the vocabulary). ``temperature_last``: the
+    temperature after them instead (llama.cpp's order, text-generation-webui's option), so the
+    filters read the model's own probabilities and the temperature spreads only what they kept."""
 
     def candidates(logits: np.ndarray) -> Candidates:
         logits = np.asarray(logits, dtype=np.float32)
         ids, cand = apply_top_k(np.arange(logits.size), logits, top_k)
-        cand = cand / temperature
+        if not temperature_last:
+            cand = cand / temperature
         ids, cand = apply_min_p(ids, cand, min_p)
         ids, cand = apply_top_p(ids, cand, top_p)
         ids, cand = apply_typical(ids, cand, typical_p)
+        if temperature_last:
+            cand = cand / temperature
         return ids, _softmax(cand.astype(np.float64))
 
     return candidates
@@ -145,13 +155,15 @@ def make_sampler(
     seed: int | None = None,
     rng: np.random.Generator | None = None,
     typical_p: float = 1.0,
+    temperature_last: bool = False,
 ) -> Sampler:
-    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p, top-p and typical.
-    ``rng``: the random stream to draw from (shared with :func:`make_judge`), else one from ``seed``."""
+    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p, top-p and typical
+    (the temperature last with ``temperature_last``). ``rng``: the random stream to draw from
+    (shared with :func:`make_judge`), else one from ``seed``."""
     if temperature == 0:
         return lambda logits: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng(seed)
-    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last)
 
     def sample(logits: np.ndarray) -> int:
         ids, probs = candidates(logits)
@@ -170,6 +182,7 @@ def make_judge(
     min_p: float = 0.0,
     rng: np.random.Generator | None = None,
     typical_p: float = 1.0,
+    temperature_last: bool = False,
 ) -> Judge:
     """Speculative decoding's acceptance rule for a guessed token: ``judge(logits, guess)`` is the
     token to write. Greedy: the best token, the guess or not. Sampling: the guess with its
@@ -179,7 +192,7 @@ def make_judge(
     if temperature == 0:
         return lambda logits, guess: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng()
-    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last)
 
     def judge(logits: np.ndarray, guess: int) -> int:
         ids, probs = candidates(logits)

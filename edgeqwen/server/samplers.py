@@ -64,7 +64,7 @@ _WEBUI_OFF: dict[str, Any] = {
     "top_a": 0, "tfs": 1, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "skew": 0,
     "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "repetition_decay": 0, "penalty_alpha": 0,
     "guidance_scale": 1, "cfg_scale": 1, "mirostat_mode": 0, "num_beams": 1, "min_length": 0,
-    "temperature_last": False, "dynamic_temperature": False, "ban_eos_token": False, "auto_max_new_tokens": False,
+    "dynamic_temperature": False, "ban_eos_token": False, "auto_max_new_tokens": False,
     "max_tokens_second": 0, "token_healing": False, "banned_strings": [], "allowed_tokens": [],
     "bypass_eos": False, "trim_stop": True, "render_special": False,
 }  # fmt: skip
@@ -263,6 +263,11 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     _aliases(body, out)
     if "temperature" in out and out["temperature"] > 2:
         raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
+    last = body.get("temperature_last")  # text-generation-webui's, TabbyAPI's, Aphrodite's; SillyTavern's default
+    if last is not None:
+        if not isinstance(last, bool):
+            raise RequestError(f"temperature_last must be true or false, got {last!r}.", "temperature_last")
+        out["temperature_last"] = last
     sample = body.get("do_sample")  # text-generation-webui's, transformers' meaning: false is greedy
     if sample is not None and not isinstance(sample, bool):
         raise RequestError(f"do_sample must be true or false, got {sample!r}.", "do_sample")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequestError
+from .jsontext import MAX_JSON_DEPTH, load_json, nesting
 from .tokenizer import Tokenizer
-from .types import MAX_JSON_DEPTH, GenerationConfig, Message, ToolCall, check_text, is_list, load_json, nesting
+from .types import GenerationConfig, Message, ToolCall, check_text, is_list
 
 __all__ = [
     "ChatTemplate",

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidRequestError
-from .types import Message, ToolCall, check_text, load_json
+from .jsontext import load_json
+from .types import Message, ToolCall, check_text
 
 __all__ = ["MessageLike", "content_text", "message_of"]
 

@@ -7,7 +7,8 @@ import edgeqwen
 
 
 def test_all_is_sorted_and_complete():
-    modules = ("edgeqwen", "edgeqwen.errors", "edgeqwen.runtime.sampling", "edgeqwen.chat", "edgeqwen.server")
+    modules = ("edgeqwen", "edgeqwen.errors", "edgeqwen.jsontext", "edgeqwen.runtime.sampling", "edgeqwen.chat")
+    modules += ("edgeqwen.server",)
     for module in (
         modules
         + tuple(
@@ -20,6 +21,7 @@ def test_all_is_sorted_and_complete():
                 "http",
                 "llama_server",
                 "metrics",
+                "models",
                 "protocol",
                 "rerank",
                 "responses",
@@ -124,7 +126,7 @@ LAYERS = [
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),
-    ("edgeqwen.types", "edgeqwen.errors", "edgeqwen.paths"),
+    ("edgeqwen.types", "edgeqwen.jsontext", "edgeqwen.errors", "edgeqwen.paths"),
 ]
 
 

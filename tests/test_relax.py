@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
+from edgeqwen.jsontext import load_json, nesting
 from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.patterns import astral_escapes
@@ -33,7 +34,6 @@ from edgeqwen.runtime.relax import (
 from edgeqwen.runtime.rewrite import dialect
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING, NUMBER_BOUND
 from edgeqwen.testing import FakeBackend
-from edgeqwen.types import load_json, nesting
 
 UNIQUE = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "maxItems": 3}
 
@@ -2067,7 +2067,7 @@ def test_json_nested_past_python_recursion_is_a_decode_error_that_says_where():
 def test_json_deeper_than_the_limit_is_refused_on_every_python():
     """Python 3.14's reader goes on where 3.11's raised RecursionError (5,000 levels read whole), and
     the code that walks the value then stops at the recursion limit: the limit is edgeqwen's own."""
-    from edgeqwen.types import MAX_JSON_DEPTH
+    from edgeqwen.jsontext import MAX_JSON_DEPTH
 
     at_limit, past = (
         "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH,

@@ -21,7 +21,7 @@ from typing import Any
 import regex
 
 from ..errors import BackendUnavailableError, GrammarError
-from ..types import nesting
+from ..jsontext import nesting
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
 from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid

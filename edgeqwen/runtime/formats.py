@@ -17,7 +17,8 @@ from typing import Any, Literal
 import regex
 
 from ..errors import GrammarError, StructuredOutputError
-from ..types import is_list, nesting
+from ..jsontext import nesting
+from ..types import is_list
 from .check import check, require_format_packages
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S

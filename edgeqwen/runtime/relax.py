@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
-from ..types import check_text, nesting
+from ..jsontext import nesting
+from ..types import check_text
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
 from .refs import documents, meta_schema_refs_local, own_refs_local, points_nowhere

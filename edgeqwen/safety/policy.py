@@ -15,8 +15,8 @@ from typing import Any
 import regex
 
 from ..errors import PolicyError
+from ..jsontext import load_json
 from ..paths import existing, expand
-from ..types import load_json
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES

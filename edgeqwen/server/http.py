@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from ..aio import AsyncReplyStream
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError, PromptTooLongError, StructuredOutputError
-from ..types import Reply, load_json
+from ..jsontext import load_json
+from ..types import Reply
 from .bodies import error_body
 from .settings import ServerSettings
 from .worker import QueueFullError

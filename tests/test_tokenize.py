@@ -133,9 +133,13 @@ def test_other_servers_token_routes_count_as_the_completions_route_reads(server,
         ("/api/extra/tokencount", {"text": "Hi"}, "prompt"),
         ("/v1/token/encode", {"text": "Hi", "encode_special_tokens": "no"}, "encode_special_tokens"),
         ("/v1/internal/decode", {"tokens": [10**9]}, "tokens"),
+        ("/v1/token/decode", {"tokens": [1], "decode_special_tokens": "no"}, "decode_special_tokens"),
     ):
         refused = httpx.post(f"{server.url}{path}", json=body)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, (path, refused.text)
+    for path in ("/v1/token/encode", "/v1/token/decode", "/api/extra/tokencount", "/v1/internal/decode"):
+        refused = httpx.post(f"{server.url}{path}", json=[1, 2])  # a body that is no object: it was a 500 on one
+        assert refused.status_code == 400 and "JSON object" in refused.json()["error"]["message"], (path, refused.text)
 
 
 def test_tabby_and_text_generation_webui_model_cards(server):

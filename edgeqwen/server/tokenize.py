@@ -211,7 +211,8 @@ def tokenize_routes(app: _App) -> list[Route]:
                 authorize(request, app.settings)
                 body = await read_body(request, app.settings)
                 refuse_remote()
-                text = detokenized(backend.tokenizer, body, flag(body, special, True) if special else True)
+                controls = flag(body, special, True) if special and isinstance(body, dict) else True
+                text = detokenized(backend.tokenizer, body, controls)
             except Exception as exc:
                 return app.failed(exc)
             return app.answered({"text": text})

@@ -23,7 +23,7 @@ from ..message_dicts import message_of
 from ..runtime.formats import ResponseFormat
 from ..types import Message
 from .guided import guided_format
-from .samplers import RequestError, refuse_unless_off, settings_of
+from .samplers import RequestError, flag, refuse_unless_off, settings_of
 
 T = TypeVar("T")
 
@@ -177,14 +177,6 @@ def _reasoning_effort(value: Any, thinking: bool | None) -> str | None:
             "reasoning_effort",
         )
     return value
-
-
-def flag(body: dict[str, Any], name: str, default: bool = False) -> bool:
-    """A field that is true or false, ``default`` where absent or null; a RequestError naming it otherwise."""
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):  # 1 == True to Python, not to the API
-        raise RequestError(f"{name} must be true or false, got {value!r:.40}.", name)
-    return default if value is None else value
 
 
 def streaming(body: dict[str, Any]) -> tuple[bool, bool]:

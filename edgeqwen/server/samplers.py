@@ -29,6 +29,7 @@ __all__ = [
     "LLAMA_SAMPLERS",
     "MAX_STOPS",
     "RequestError",
+    "flag",
     "llama_samplers_off",
     "refuse_unless_off",
     "settings_of",
@@ -84,6 +85,14 @@ def _number(body: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def flag(body: dict[str, Any], name: str, default: bool = False) -> bool:
+    """A field that is true or false, ``default`` where absent or null; a RequestError naming it otherwise."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):  # 1 == True to Python, not to the API
+        raise RequestError(f"{name} must be true or false, got {value!r:.40}.", name)
+    return default if value is None else value
+
+
 def _whole(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -122,7 +131,7 @@ def llama_samplers_off(body: dict[str, Any]) -> None:
 
 
 def _webui_samplers_off(body: dict[str, Any]) -> None:
-    """text-generation-webui's and TabbyAPI's samplers this server has not; dynamic temperature as
+    """text-generation-webui's, TabbyAPI's and KoboldCpp's samplers this server has not; dynamic temperature as
     TabbyAPI and Aphrodite ask for it (a top above the bottom) too."""
     refuse_unless_off(body, _WEBUI_OFF, empty=("", []))
     _at_most(body, _WEBUI_AT_MOST)
@@ -263,15 +272,9 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     _aliases(body, out)
     if "temperature" in out and out["temperature"] > 2:
         raise RequestError(f"temperature must be in [0, 2], got {out['temperature']}.", "temperature")
-    last = body.get("temperature_last")  # text-generation-webui's, TabbyAPI's, Aphrodite's; SillyTavern's default
-    if last is not None:
-        if not isinstance(last, bool):
-            raise RequestError(f"temperature_last must be true or false, got {last!r}.", "temperature_last")
-        out["temperature_last"] = last
-    sample = body.get("do_sample")  # text-generation-webui's, transformers' meaning: false is greedy
-    if sample is not None and not isinstance(sample, bool):
-        raise RequestError(f"do_sample must be true or false, got {sample!r}.", "do_sample")
-    if sample is False:
+    if body.get("temperature_last") is not None:  # text-generation-webui's, TabbyAPI's; SillyTavern's default
+        out["temperature_last"] = flag(body, "temperature_last")
+    if not flag(body, "do_sample", True):  # text-generation-webui's, transformers' meaning: false is greedy
         out["temperature"] = 0.0
     if out.get("top_k", 0) < 0:  # off to llama.cpp (0 and below) and vLLM (-1), as 0 is here
         out["top_k"] = 0

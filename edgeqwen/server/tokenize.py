@@ -97,11 +97,12 @@ def pieces_of(tokenizer: Tokenizer, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def detokenized(tokenizer: Tokenizer, body: Any, controls: bool = True) -> str:
-    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out (left out
-    where not ``controls``)."""
+def detokenized(tokenizer: Tokenizer, body: Any, special: str = "") -> str:
+    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out unless the
+    body's ``special`` flag (TabbyAPI's ``decode_special_tokens``) is false."""
     if not isinstance(body, dict) or "tokens" not in body:
         raise RequestError("The request body must be a JSON object with tokens (a list of token ids).")
+    controls = flag(body, special, True) if special else True
     tokens = body["tokens"]
     if not isinstance(tokens, list):
         raise RequestError("tokens must be a list of token ids.", "tokens")
@@ -182,42 +183,28 @@ def tokenize_routes(app: _App) -> list[Route]:
             answer["tokens"] = pieces_of(backend.tokenizer, ids)
         return JSONResponse(answer)
 
-    async def detokenize(request: Request) -> Response:
-        try:
-            authorize(request, app.settings)
-            body = await read_body(request, app.settings)
-            refuse_remote()
-            text = detokenized(backend.tokenizer, body)
-        except Exception as exc:
-            return app.failed(exc)
-        return app.answered({"prompt": text, "content": text})
+    def answering(answer: Callable[[Any], dict[str, Any]]) -> _Endpoint:
+        """A route that answers from its body and the tokenizer alone (no model's turn to wait for)."""
 
-    def encode(field: str, special: str, answer: Callable[[list[int]], dict[str, Any]]) -> _Endpoint:
         async def route(request: Request) -> Response:
             try:
                 authorize(request, app.settings)
                 body = await read_body(request, app.settings)
                 refuse_remote()
-                ids = encoded(backend.tokenizer, body, field, special)
+                said = answer(body)
             except Exception as exc:
                 return app.failed(exc)
-            return app.answered(answer(ids))
+            return app.answered(said)
 
         return route
+
+    def encode(field: str, special: str, shape: Callable[[list[int]], dict[str, Any]]) -> _Endpoint:
+        return answering(lambda body: shape(encoded(backend.tokenizer, body, field, special)))
 
     def decode(special: str) -> _Endpoint:
-        async def route(request: Request) -> Response:
-            try:
-                authorize(request, app.settings)
-                body = await read_body(request, app.settings)
-                refuse_remote()
-                controls = flag(body, special, True) if special and isinstance(body, dict) else True
-                text = detokenized(backend.tokenizer, body, controls)
-            except Exception as exc:
-                return app.failed(exc)
-            return app.answered({"text": text})
+        return answering(lambda body: {"text": detokenized(backend.tokenizer, body, special)})
 
-        return route
+    detokenize = answering(lambda body: dict.fromkeys(("prompt", "content"), detokenized(backend.tokenizer, body)))
 
     # vLLM's and llama-server's paths, and Aphrodite's under /v1 (SillyTavern's Aphrodite connection)
     return [

@@ -35,6 +35,8 @@ FinishReason = Literal["stop", "length", "cancelled", "stop_string", "refused", 
 MAX_LOGPROBS = 20  # alternatives a token may report, as OpenAI's top_logprobs
 MAX_LOOKUP = 32  # tokens prompt lookup may guess a step: a longer guess is checked as a prompt chunk
 PREDICTION_LOOKUP = 3  # prompt lookup's width where a prediction turns it on (docs/performance.md)
+# the filters and the temperature, in the order a sampler applies them unless told another
+SAMPLER_ORDER = ("top_k", "temperature", "top_a", "min_p", "top_p", "typical_p", "tfs")
 
 
 def _check(cond: bool, message: str, param: str | None = None) -> None:
@@ -159,10 +161,15 @@ class GenerationConfig:
     llama.cpp's). The temperature comes first, as transformers and vLLM apply it;
     ``temperature_last=True`` applies it after those filters instead (llama.cpp's order,
     text-generation-webui's and TabbyAPI's option), so min-p and top-p read the model's own
-    probabilities. Penalties act on the last ``penalty_window`` tokens (prompt included),
+    probabilities. ``top_a`` (0 = off) and ``tfs`` (tail-free, 1 = off) are KoboldAI's filters.
+    ``sampler_order``: the filters and ``"temperature"`` in the order to apply them (names of
+    :data:`SAMPLER_ORDER`, the order otherwise; one left out is not applied, as KoboldCpp and
+    llama.cpp read their lists), in place of ``temperature_last``.
+    Penalties act on the last ``penalty_window`` tokens (prompt included),
     as llama.cpp's ``repeat_last_n`` does: ``repetition_penalty`` the HF/CTRL way (divide
-    positive logits, multiply negative ones), ``presence_penalty`` / ``frequency_penalty``
-    the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
+    positive logits, multiply negative ones; ``penalty_slope`` below 1 lessens it for tokens seen
+    only in the window's older half, KoboldCpp's ``rep_pen_slope``), ``presence_penalty`` /
+    ``frequency_penalty`` the OpenAI way (subtract once per seen token / once per occurrence). ``logit_bias`` adds a
     number in [-100, 100] to a token's logit, as OpenAI's does (a mapping of token id to bias;
     -100 bans the token outright). ``logprobs``: None (off), or report each generated token's log
     probability and its ``logprobs`` most likely alternatives (0 to 20) in ``Reply.logprobs``.
@@ -185,10 +192,14 @@ class GenerationConfig:
     min_p: float = 0.0
     typical_p: float = 1.0
     temperature_last: bool = False
+    top_a: float = 0.0
+    tfs: float = 1.0
+    sampler_order: tuple[str, ...] | None = None
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     penalty_window: int = 64
+    penalty_slope: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
@@ -207,6 +218,8 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "stop", listed(self.stop, "stop", "strings (or one string)"))
         object.__setattr__(self, "stop_token_ids", _token_ids(self.stop_token_ids))
+        if self.sampler_order is not None:
+            object.__setattr__(self, "sampler_order", listed(self.sampler_order, "sampler_order", "sampler names"))
         object.__setattr__(self, "logit_bias", _bias_pairs(() if self.logit_bias is None else self.logit_bias))
         self.validate()
 
@@ -249,6 +262,24 @@ class GenerationConfig:
             isinstance(self.temperature_last, bool),
             f"temperature_last must be True or False, got {self.temperature_last!r}.",
             "temperature_last",
+        )
+        _check(0 <= finite("top_a") <= 1, f"top_a must be in [0, 1] (0 = off), got {self.top_a}.", "top_a")
+        _check(0 < finite("tfs") <= 1, f"tfs must be in (0, 1] (1 = off), got {self.tfs}.", "tfs")
+        order = self.sampler_order
+        _check(
+            order is None or (set(order) <= set(SAMPLER_ORDER) and len(set(order)) == len(order)),
+            f"sampler_order must name each of {', '.join(SAMPLER_ORDER)} at most once, got {order!r}.",
+            "sampler_order",
+        )
+        _check(
+            order is None or not self.temperature_last,
+            "temperature_last and sampler_order both place the temperature: give one of them.",
+            "temperature_last",
+        )
+        _check(
+            0 <= finite("penalty_slope") <= 1,
+            f"penalty_slope must be in [0, 1] (1 = the whole penalty over the whole window), got {self.penalty_slope}.",
+            "penalty_slope",
         )
         _check(
             finite("repetition_penalty") > 0,

@@ -19,6 +19,7 @@ def test_all_is_sorted_and_complete():
                 "embeddings",
                 "guided",
                 "http",
+                "kobold",
                 "llama_server",
                 "metrics",
                 "models",

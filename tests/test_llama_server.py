@@ -56,6 +56,26 @@ def test_llama_servers_defaults_and_names_read_as_ours():
     assert parse({"prompt": [*ids, "Hi"]}).prompt == (*ids, *ids)
 
 
+def test_the_samplers_run_in_llama_cpps_order_or_the_bodys():
+    """llama.cpp applies the temperature after top-k, typical, top-p and min-p, and reads the
+    order from ``samplers`` (SillyTavern sends its list): here the temperature came first."""
+    assert parse({"prompt": "Hi"}).settings["sampler_order"] == ("top_k", "typical_p", "top_p", "min_p", "temperature")
+    sillytavern = ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature",
+                   "adaptive_p"]  # fmt: skip
+    assert parse({"prompt": "Hi", "samplers": sillytavern}).settings == parse({"prompt": "Hi"}).settings
+    first = parse({"prompt": "Hi", "samplers": ["temp", "top-k", "nucleus"], "repeat_penalty": 1.0})
+    assert first.settings["sampler_order"] == ("temperature", "top_k", "top_p")
+    for body, says in (
+        ({"samplers": ["top_k", "mirostat"]}, "list of sampler names"),
+        ({"samplers": "kypmt"}, "list of sampler names"),  # llama.cpp's letters: not read here
+        ({"samplers": ["top_k", "temperature"], "repeat_penalty": 1.2}, "leaves out the repetition penalty"),
+        ({"samplers": ["top_k", "penalties"], "repeat_penalty": 1.2, "top_k": 40}, "after top_k"),
+    ):
+        with pytest.raises(InvalidRequestError, match=says) as err:
+            parse({"prompt": "Hi", **body})
+        assert err.value.param == "samplers"
+
+
 def test_logit_bias_in_each_of_its_forms():
     hello = TOKENIZER.encode("Hello")
     said = parse({"prompt": "Hi", "logit_bias": [[5, 1.5], ["Hello", False]]}).settings["logit_bias"]
@@ -80,7 +100,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
     ("body", "param", "says"),
     [
         ({"mirostat": 2}, "mirostat", "not supported"),
-        ({"tfs_z": 0.9}, "tfs_z", "only 1.0"),
+        ({"tfs_z": 1.5}, "tfs", r"tfs must be in \(0, 1\]"),
         ({"dry_multiplier": 0.8}, "dry_multiplier", "not supported"),
         ({"ignore_eos": True}, "ignore_eos", "only False"),
         ({"prompt": ["a", "b"]}, "prompt", "holds 2 prompts"),
@@ -125,7 +145,8 @@ def test_its_clients_fields_are_read_on_the_openai_routes_too():
         )
         assert read({"mirostat": 0, "tfs_z": 1.0, "dry_multiplier": 0, "ignore_eos": False})  # their off values
         assert read({"typical_p": 0.9})["typical_p"] == 0.9  # a sampler this server has
-        for body, param in (({"mirostat": 2}, "mirostat"), ({"tfs_z": 0.9}, "tfs_z"),
+        assert read({"tfs_z": 0.9})["tfs"] == 0.9  # llama.cpp's tail-free sampling, which it dropped in 2024
+        for body, param in (({"mirostat": 2}, "mirostat"), ({"top_n_sigma": 1.5}, "top_n_sigma"),
                             ({"xtc_probability": 0.5}, "xtc_probability"), ({"n_predict": 0}, "n_predict"),
                             ({"repeat_penalty": 1.1, "repetition_penalty": 1.2}, "repeat_penalty")):  # fmt: skip
             with pytest.raises(InvalidRequestError) as err:
@@ -204,6 +225,7 @@ def test_props_say_the_window_the_defaults_and_the_models_own_template(server, q
     props = httpx.get(f"{server.url}/props").json()
     settings = props["default_generation_settings"]
     assert settings["n_ctx"] == 512 and settings["params"]["n_predict"] == 24 and props["total_slots"] == 1
+    assert settings["params"]["samplers"][-1] == "temperature"  # llama.cpp's order, which /completion applies
     assert props["chat_template"] == chat_template_source(qwen2.info.path) == ""  # the tiny model's files hold none
     jinja = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": jinja}))

@@ -223,13 +223,13 @@ def test_breaking_out_of_the_stream_aborts_the_request(mlc, folder):
 
 
 def test_unsupported_settings_warn_once(mlc, folder):
-    bot = Assistant(folder, backend="mlc", top_k=20, min_p=0.05, prompt_lookup=3, temperature_last=True)
+    bot = Assistant(folder, backend="mlc", top_k=20, min_p=0.05, prompt_lookup=3, temperature_last=True, tfs=0.9)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bot.chat("a")
         bot.chat("b")
     said = {str(w.message).split("=")[0]: str(w.message) for w in caught if w.category is UnsupportedSettingWarning}
-    assert sorted(said) == ["min_p", "prompt_lookup", "temperature_last", "top_k"]
+    assert sorted(said) == ["min_p", "prompt_lookup", "temperature_last", "tfs", "top_k"]
     assert "the answer is the same" in said["prompt_lookup"] and "temperature" in said["top_k"]
 
 

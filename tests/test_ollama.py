@@ -249,9 +249,10 @@ def test_openai_chat_reads_an_ollama_body_as_the_chat_request_it_means():
         assert openai_chat(asked, 64).settings["penalty_window"] == read
     assert openai_chat({"model": "m", "messages": HI, "options": {"mirostat": 0, "tfs_z": 1.0}}, 64).settings
     assert openai_chat({"model": "m", "messages": HI, "options": {"typical_p": 0.7}}, 64).settings["typical_p"] == 0.7
+    assert openai_chat({"model": "m", "messages": HI, "options": {"tfs_z": 0.5}}, 64).settings["tfs"] == 0.5
     for body, words in (
         ({"model": "m", "messages": HI, "options": {"repeat_last_n": -5}}, "repeat_last_n must be"),
-        ({"model": "m", "messages": HI, "options": {"tfs_z": 0.5}}, "options.tfs_z is not supported"),
+        ({"model": "m", "messages": HI, "options": {"mirostat": 2}}, "options.mirostat is not supported"),
         ({"model": "m", "messages": HI, "format": "xml"}, "format must be"),
         ({"model": "m", "messages": HI, "think": "very"}, "think must be"),
         ({"model": "m", "messages": HI, "options": []}, "options must be an object"),

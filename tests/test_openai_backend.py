@@ -156,6 +156,15 @@ def test_sampling_and_formats_are_sent_as_openai_fields():
     bot.chat("Again", prompt_lookup=0, temperature_last=True)
     assert "prompt_lookup" not in bot.sent[-1] and "temperature_last" not in body
     assert bot.sent[-1]["temperature_last"] is True  # text-generation-webui's, TabbyAPI's and edgeqwen's
+    bot.chat("Kobold", top_a=0.2, tfs=0.9, penalty_slope=0.5, sampler_order=("top_p", "temperature"))
+    sent = bot.sent[-1]  # KoboldCpp's names (its sampler_order is numbers: an edgeqwen server reads names)
+    assert (sent["top_a"], sent["tfs"], sent["rep_pen_slope"], sent["sampler_order"]) == (
+        0.2,
+        0.9,
+        0.5,
+        ["top_p", "temperature"],
+    )
+    assert not {"top_a", "tfs", "rep_pen_slope", "sampler_order"} & set(body)  # off: not sent
     assert body["logit_bias"] == {"9": -1.0}  # OpenAI's JSON keys
     assert body["response_format"]["json_schema"]["schema"] == {"enum": ["yes", "no"]}
 

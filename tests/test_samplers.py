@@ -112,6 +112,29 @@ def test_other_names_for_what_this_server_has():
     assert read({"max_new_tokens": 9, "max_tokens": 5})["max_tokens"] == 5  # OpenAI's name first
 
 
+def test_koboldcpps_samplers_and_order_on_the_openai_routes():
+    """SillyTavern's KoboldCpp type sends KoboldCpp's sampler_order (the temperature last) and no
+    temperature_last: the temperature was applied first; top-a and tail-free were refused."""
+    kobold = {**SILLYTAVERN_OOBA, "api_type": "koboldcpp", "sampler_order": [6, 0, 1, 3, 4, 2, 5]}
+    del kobold["temperature_last"]
+    said = parse_completion_request(kobold, 64).settings
+    assert said["sampler_order"] == ("top_k", "top_a", "typical_p", "top_p", "min_p", "tfs", "temperature")
+    assert "temperature_last" not in said and said["penalty_slope"] == 1.0
+    picked = read({"top_a": 0.2, "tfs": 0.95, "rep_pen_slope": 0.5, "sampler_order": ["top_p", "temperature"]})
+    assert (picked["top_a"], picked["tfs"], picked["penalty_slope"]) == (0.2, 0.95, 0.5)
+    assert picked["sampler_order"] == ("top_p", "temperature")  # this server's names too
+    assert "sampler_order" not in read({})  # none asked for: this server's order
+    for body, param in (
+        ({"sampler_order": ["top_p", "mirostat"]}, "sampler_order"),
+        ({"sampler_order": "0,1"}, "sampler_order"),
+        ({"tfs": 0}, "tfs"),
+        ({"rep_pen_slope": 0.5, "penalty_slope": 0.7}, "rep_pen_slope"),
+    ):
+        with pytest.raises(RequestError) as err:
+            read(body)
+        assert err.value.param == param, (body, err.value)
+
+
 def test_token_bans_in_each_form_are_logit_biases_of_minus_100():
     assert read({"custom_token_bans": "5, 7,9"})["logit_bias"] == {"5": -100.0, "7": -100.0, "9": -100.0}
     assert read({"banned_tokens": [5, 7]})["logit_bias"] == {"5": -100.0, "7": -100.0}  # TabbyAPI's, Aphrodite's
@@ -128,8 +151,6 @@ def test_token_bans_in_each_form_are_logit_biases_of_minus_100():
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"top_a": 0.2}, "top_a"),
-        ({"tfs": 0.95}, "tfs"),
         ({"epsilon_cutoff": 3}, "epsilon_cutoff"),
         ({"eta_cutoff": 3}, "eta_cutoff"),
         ({"smoothing_factor": 0.3}, "smoothing_factor"),
@@ -164,7 +185,7 @@ def test_samplers_this_server_has_not_are_refused_unless_off(body, param):
 
 def test_their_off_values_are_taken():
     off = {
-        "top_a": 0, "tfs": 1.0, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "num_beams": 1,
+        "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "num_beams": 1,
         "dynamic_temperature": False, "min_temp": 1, "max_temp": 1, "nsigma": 0,
         "min_keep": 1, "mirostat": False, "banned_strings": [], "allowed_tokens": "", "guidance_scale": 1,
         "adaptive_target": -1, "trim_stop": True, "bypass_eos": False,
@@ -217,5 +238,5 @@ def test_a_banned_token_is_never_written(server, qwen2):
         f"{server.url}/v1/completions", json={**body, "custom_token_bans": str(token)}, timeout=60
     ).json()["choices"][0]["text"]
     assert banned and qwen2.tokenizer.encode(banned)[0] != token
-    refused = httpx.post(f"{server.url}/v1/completions", json={**body, "top_a": 0.3}, timeout=60)
-    assert refused.status_code == 400 and refused.json()["error"]["param"] == "top_a"
+    refused = httpx.post(f"{server.url}/v1/completions", json={**body, "epsilon_cutoff": 3}, timeout=60)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "epsilon_cutoff"

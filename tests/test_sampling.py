@@ -4,6 +4,8 @@ import pytest
 from edgeqwen import GenerationConfig, InvalidRequestError
 from edgeqwen.runtime.sampling import (
     apply_min_p,
+    apply_tail_free,
+    apply_top_a,
     apply_top_k,
     apply_top_p,
     apply_typical,
@@ -75,6 +77,58 @@ def test_temperature_last_filters_the_models_own_probabilities():
         GenerationConfig(temperature_last="yes")
 
 
+def test_top_a_drops_tokens_below_a_times_the_best_squared():
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    ids = np.arange(4)
+    assert apply_top_a(ids, logits, 1.0)[0].tolist() == [0, 1]  # >= 0.25
+    assert apply_top_a(ids, logits, 0.5)[0].tolist() == [0, 1, 2]  # >= 0.125
+    assert apply_top_a(ids, logits, 0.0)[0].tolist() == [0, 1, 2, 3]  # off
+    flat = np.zeros(4)  # a flat step keeps all: 0.25 >= 1 * 0.25 ** 2
+    assert apply_top_a(ids, flat, 1.0)[0].tolist() == [0, 1, 2, 3]
+
+
+def test_tail_free_cuts_where_the_second_differences_pass_z():
+    """Sorted probabilities .4 .3 .2 .05 .03 .02: second differences 0 .05 .13 .01, normalised
+    0 .263 .684 .053, running sum 0 .263 .947 1: the first place past z is where the tail starts,
+    and the first place (0) keeps one token, as KoboldCpp's loop keeps min_keep = 1."""
+    probs = np.array([0.2, 0.03, 0.4, 0.05, 0.3, 0.02])  # shuffled: ids by probability 2 4 0 3 1 5
+    logits = np.log(probs).astype(np.float32)
+    ids = np.arange(6)
+    assert sorted(apply_tail_free(ids, logits, 0.5)[0].tolist()) == [2, 4]
+    assert sorted(apply_tail_free(ids, logits, 0.95)[0].tolist()) == [0, 2, 4]
+    assert apply_tail_free(ids, logits, 0.1)[0].tolist() == [2]  # past z at 1: one token kept
+    assert apply_tail_free(ids, logits, 1.0)[0].tolist() == ids.tolist()  # off
+    flat = np.zeros(6, dtype=np.float32)  # no curve: a quarter each, running sum .25 .5 .75 1, past .6 at 2
+    assert apply_tail_free(ids, flat, 0.6)[0].size == 2
+
+
+def test_sampler_order_applies_the_filters_in_the_order_given():
+    """KoboldCpp applies top-p before min-p; the default order here is min-p first. On
+    probabilities .51 .19 .19 .07 .04, top-p .72 keeps three; min-p .1 of what is left keeps the
+    same three. min-p first keeps four (.07 > .051), and top-p .72 of those four renormalised
+    (.53 .20 .20 .07) keeps two: the orders draw from different sets."""
+    logits = np.log(np.array([0.51, 0.19, 0.19, 0.07, 0.04])).astype(np.float32)
+
+    def drawn(order):
+        return {make_sampler(1.0, top_p=0.72, min_p=0.1, seed=i, order=order)(logits) for i in range(300)}
+
+    assert drawn(("top_k", "temperature", "top_p", "min_p")) == {0, 1, 2}
+    assert drawn(None) == drawn(("top_k", "temperature", "min_p", "top_p")) == {0, 1}
+    # a name left out is not applied: no temperature, so 5 draws as 1 does
+    hot = [make_sampler(5.0, seed=i, order=("top_k",))(logits) for i in range(50)]
+    assert hot == [make_sampler(1.0, seed=i, order=("top_k",))(logits) for i in range(50)]
+    assert GenerationConfig(sampler_order=["tfs", "temperature"]).sampler_order == ("tfs", "temperature")
+    assert GenerationConfig(sampler_order="top_k").sampler_order == ("top_k",)  # one string: one name
+    for bad in (("top_k", "top_k"), ("mirostat",), {"top_k": 1}):
+        with pytest.raises(InvalidRequestError, match="sampler_order"):
+            GenerationConfig(sampler_order=bad)
+    with pytest.raises(InvalidRequestError, match="give one of them"):
+        GenerationConfig(sampler_order=("temperature",), temperature_last=True)
+    for name, value in (("top_a", 1.5), ("tfs", 0.0), ("penalty_slope", 2.0)):
+        with pytest.raises(InvalidRequestError, match=name):
+            GenerationConfig(**{name: value})
+
+
 def test_typical_is_transformers_warper():
     torch = pytest.importorskip("torch")
     from transformers import TypicalLogitsWarper
@@ -120,6 +174,21 @@ def test_penalties():
     assert make_penalty_processor() is None
     window = make_penalty_processor(repetition_penalty=2.0, window=1)
     assert window(np.array([1, 2]), LOGITS)[1] == LOGITS[1]  # token 1 is outside the window
+
+
+def test_penalty_slope_lessens_the_penalty_of_the_older_half():
+    """KoboldCpp's rep_pen_slope: of the window 0 2 1 2 4 (the last 5 of 9 0 2 1 2 4), the older half
+    is 0 2 1 (the first ceil(5/2)) and the newer 2 4; token 2, in both halves, gets the whole penalty."""
+    history = np.array([9, 0, 2, 1, 2, 4])
+    logits = np.array([2.0, 2.0, 2.0, 2.0, 2.0], dtype=np.float32)
+    for slope, older in ((0.0, 2.0), (0.5, 2.0 / 1.5), (1.0, 1.0)):
+        out = make_penalty_processor(repetition_penalty=2.0, window=5, slope=slope)(history, logits)
+        assert out[0] == pytest.approx(older) and out[1] == pytest.approx(older)  # seen only in 0 2 1
+        assert out[2] == pytest.approx(1.0) and out[4] == pytest.approx(1.0)  # in the newer half 2 4
+        assert out[3] == 2.0  # never seen
+    # a penalty below 1 (one that favours repeats) is not lessened, as KoboldCpp leaves it
+    out = make_penalty_processor(repetition_penalty=0.5, window=5, slope=0.0)(history, logits)
+    assert out[0] == pytest.approx(4.0)
 
 
 def test_logit_bias_adds_and_minus_100_bans():

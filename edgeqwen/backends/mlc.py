@@ -154,7 +154,8 @@ class MlcBackend(Backend):
     supports_response_format = True
     # not in MLC's protocol
     unsupported_settings = (
-        "top_k", "min_p", "typical_p", "temperature_last", "repetition_penalty", "prompt_lookup", "prediction"
+        "top_k", "min_p", "typical_p", "temperature_last", "top_a", "tfs", "sampler_order", "repetition_penalty",
+        "penalty_slope", "prompt_lookup", "prediction",
     )  # fmt: skip
     streams_token_ids = False  # MLC streams text
 

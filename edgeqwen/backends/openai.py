@@ -43,11 +43,12 @@ __all__ = ["DEFAULT_CONTEXT", "OpenAIBackend"]
 DEFAULT_CONTEXT = 32768  # what the remote model takes, when not told (Qwen2.5 and Qwen3's)
 _INSTALL = "The openai backend needs httpx: pip install 'edgeqwen[openai]'."
 # Sent only when not these: llama.cpp's and vLLM's servers read the first three, llama.cpp's
-# typical_p too, text-generation-webui's and TabbyAPI's temperature_last, an edgeqwen server all six
-# (prompt_lookup only changes how fast the same answer comes).
+# typical_p too, text-generation-webui's and TabbyAPI's temperature_last, KoboldCpp's top_a and
+# tfs, an edgeqwen server all of them and sampler_order as names (prompt_lookup only changes how
+# fast the same answer comes).
 _EXTENSIONS = {
     "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0, "typical_p": 1.0, "temperature_last": False,
-    "prompt_lookup": 0,
+    "top_a": 0.0, "tfs": 1.0, "sampler_order": None, "prompt_lookup": 0,
 }  # fmt: skip
 
 
@@ -269,6 +270,8 @@ def _sampling(config: GenerationConfig) -> dict[str, Any]:
     for name, neutral in _EXTENSIONS.items():
         if getattr(config, name) != neutral:
             out[name] = getattr(config, name)
+    if config.penalty_slope != 1.0:  # KoboldCpp's name, which an edgeqwen server reads too
+        out["rep_pen_slope"] = config.penalty_slope
     if config.seed is not None:
         out["seed"] = config.seed
     if config.prediction:  # OpenAI's Predicted Outputs, which edgeqwen serve reads too

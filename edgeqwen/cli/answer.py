@@ -398,7 +398,8 @@ def serve(
     /v1/completions, /v1/embeddings with --embeddings, /v1/rerank with --reranker, /v1/moderations
     by the policy's checks, /v1/models, /tokenize, /health, /metrics), llama-server's
     (/completion, /apply-template, /props), and over Ollama's (/api/chat,
-    /api/generate, /api/embed, /api/tags ...) and Anthropic's (/v1/messages) on the same port.
+    /api/generate, /api/embed, /api/tags ...), Anthropic's (/v1/messages), Hugging Face's TGI
+    (/generate) and the KoboldAI API (/api/v1/generate ...) on the same port.
     Needs the server extra: pip install 'edgeqwen[server]'."""
     from ..server import require
 

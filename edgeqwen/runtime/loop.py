@@ -312,7 +312,13 @@ def stream_generate(
     stops = set(stop_token_ids) | set(config.stop_token_ids)
     # one stream for the sampler and the judge of guesses; greedy draws nothing
     rng = np.random.default_rng(config.seed) if config.temperature > 0 else None
-    shape = {"typical_p": config.typical_p, "temperature_last": config.temperature_last}
+    shape = {
+        "typical_p": config.typical_p,
+        "temperature_last": config.temperature_last,
+        "top_a": config.top_a,
+        "tfs": config.tfs,
+        "order": config.sampler_order,
+    }
     sampler = make_sampler(config.temperature, config.top_p, config.top_k, config.min_p, rng=rng, **shape)
     lookup = None
     if config.lookup_width > 0:

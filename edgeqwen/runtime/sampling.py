@@ -9,16 +9,20 @@ on a *candidate set* ``(ids, logits)`` so that after ``top_k`` nothing touches t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..types import GenerationConfig
+from ..types import SAMPLER_ORDER, GenerationConfig
 
 __all__ = [
     "Judge",
     "LogitsProcessor",
+    "SAMPLER_ORDER",
     "Sampler",
     "apply_min_p",
+    "apply_tail_free",
+    "apply_top_a",
     "apply_top_k",
     "apply_top_p",
     "apply_typical",
@@ -118,6 +122,47 @@ def apply_typical(ids: np.ndarray, logits: np.ndarray, p: float) -> Candidates:
     return ids[keep], logits[keep]
 
 
+def apply_top_a(ids: np.ndarray, logits: np.ndarray, a: float) -> Candidates:
+    """Top-a (KoboldAI's): drop tokens whose probability is below ``a`` times the square of the
+    best token's, so a confident step keeps few tokens and a flat one many (0 = off)."""
+    if a <= 0.0:
+        return ids, logits
+    probs = _softmax(logits.astype(np.float64))
+    keep = probs >= a * probs.max() ** 2
+    return ids[keep], logits[keep]
+
+
+def apply_tail_free(ids: np.ndarray, logits: np.ndarray, z: float) -> Candidates:
+    """Tail-free sampling (Phillips, 2019; KoboldCpp's and llama.cpp's former ``tfs_z``): sort the
+    probabilities, take the absolute second differences of the sorted curve, normalised to sum
+    to 1, and cut the tail where their running sum first passes ``z``; at least one token is kept,
+    as those servers keep it (1 = off)."""
+    if z >= 1.0 or logits.size <= 2:
+        return ids, logits
+    order = np.argsort(-logits, kind="stable")
+    probs = _softmax(logits[order].astype(np.float64))
+    second = np.abs(np.diff(probs, 2))
+    total = second.sum()
+    second = second / total if total > 1e-6 else np.full(second.size, 1.0 / second.size)
+    past = np.flatnonzero(np.cumsum(second) > z)
+    past = past[past >= 1]  # the first place a cut may fall keeps one token
+    keep = order[: past[0]] if past.size else order
+    return ids[keep], logits[keep]
+
+
+# SAMPLER_ORDER, the order when none is asked for: min-p, top-p and typical in transformers' and
+# TGI's order (after top-p, typical sorts the few top-p kept, not the vocabulary); top-a and
+# tail-free, KoboldAI's, where KoboldCpp's default order puts them.
+_FILTERS: dict[str, Callable[[np.ndarray, np.ndarray, Any], Candidates]] = {
+    "top_k": apply_top_k,
+    "top_a": apply_top_a,
+    "min_p": apply_min_p,
+    "top_p": apply_top_p,
+    "typical_p": apply_typical,
+    "tfs": apply_tail_free,
+}
+
+
 def _distribution(
     temperature: float,
     top_p: float,
@@ -125,23 +170,30 @@ def _distribution(
     min_p: float,
     typical_p: float = 1.0,
     temperature_last: bool = False,
+    top_a: float = 0.0,
+    tfs: float = 1.0,
+    order: Sequence[str] | None = None,
 ) -> Callable[[np.ndarray], Candidates]:
-    """The candidates a sampler draws from and their probabilities (float64, summing to 1): top-k,
-    then temperature, min-p, top-p and typical (transformers' and TGI's order for the last two:
-    after top-p, typical sorts the few top-p kept, not the vocabulary). ``temperature_last``: the
-    temperature after them instead (llama.cpp's order, text-generation-webui's option), so the
-    filters read the model's own probabilities and the temperature spreads only what they kept."""
+    """The candidates a sampler draws from and their probabilities (float64, summing to 1): the
+    filters and the temperature in ``order`` (names of :data:`SAMPLER_ORDER`; one it leaves out
+    is not applied, as KoboldCpp's ``sampler_order`` and llama.cpp's ``samplers`` read it), else
+    :data:`SAMPLER_ORDER`, with the temperature moved after the filters by ``temperature_last``
+    (llama.cpp's order, text-generation-webui's option), so they read the model's own
+    probabilities and the temperature spreads only what they kept."""
+    if order is None:
+        order = [n for n in SAMPLER_ORDER if n != "temperature"]
+        order.insert(len(order) if temperature_last else 1, "temperature")
+    values = {"top_k": top_k, "top_a": top_a, "min_p": min_p, "top_p": top_p, "typical_p": typical_p, "tfs": tfs}
+    steps = tuple(order)
 
     def candidates(logits: np.ndarray) -> Candidates:
-        logits = np.asarray(logits, dtype=np.float32)
-        ids, cand = apply_top_k(np.arange(logits.size), logits, top_k)
-        if not temperature_last:
-            cand = cand / temperature
-        ids, cand = apply_min_p(ids, cand, min_p)
-        ids, cand = apply_top_p(ids, cand, top_p)
-        ids, cand = apply_typical(ids, cand, typical_p)
-        if temperature_last:
-            cand = cand / temperature
+        cand = np.asarray(logits, dtype=np.float32)
+        ids = np.arange(cand.size)
+        for name in steps:
+            if name == "temperature":
+                cand = cand / temperature
+            else:
+                ids, cand = _FILTERS[name](ids, cand, values[name])
         return ids, _softmax(cand.astype(np.float64))
 
     return candidates
@@ -156,14 +208,18 @@ def make_sampler(
     rng: np.random.Generator | None = None,
     typical_p: float = 1.0,
     temperature_last: bool = False,
+    top_a: float = 0.0,
+    tfs: float = 1.0,
+    order: Sequence[str] | None = None,
 ) -> Sampler:
-    """Greedy when ``temperature`` is 0; otherwise top-k, then temperature, min-p, top-p and typical
-    (the temperature last with ``temperature_last``). ``rng``: the random stream to draw from
-    (shared with :func:`make_judge`), else one from ``seed``."""
+    """Greedy when ``temperature`` is 0; otherwise a draw after the filters and the temperature in
+    ``order`` (:data:`SAMPLER_ORDER` if None: top-k, temperature, top-a, min-p, top-p, typical,
+    tail-free; the temperature last with ``temperature_last``). ``rng``: the random stream to draw
+    from (shared with :func:`make_judge`), else one from ``seed``."""
     if temperature == 0:
         return lambda logits: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng(seed)
-    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last, top_a, tfs, order)
 
     def sample(logits: np.ndarray) -> int:
         ids, probs = candidates(logits)
@@ -183,6 +239,9 @@ def make_judge(
     rng: np.random.Generator | None = None,
     typical_p: float = 1.0,
     temperature_last: bool = False,
+    top_a: float = 0.0,
+    tfs: float = 1.0,
+    order: Sequence[str] | None = None,
 ) -> Judge:
     """Speculative decoding's acceptance rule for a guessed token: ``judge(logits, guess)`` is the
     token to write. Greedy: the best token, the guess or not. Sampling: the guess with its
@@ -192,7 +251,7 @@ def make_judge(
     if temperature == 0:
         return lambda logits, guess: int(np.argmax(logits))
     rng = rng if rng is not None else np.random.default_rng()
-    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last)
+    candidates = _distribution(temperature, top_p, top_k, min_p, typical_p, temperature_last, top_a, tfs, order)
 
     def judge(logits: np.ndarray, guess: int) -> int:
         ids, probs = candidates(logits)
@@ -210,8 +269,12 @@ def make_penalty_processor(
     presence_penalty: float = 0.0,
     frequency_penalty: float = 0.0,
     window: int = 64,
+    slope: float = 1.0,
 ) -> LogitsProcessor | None:
-    """One processor for all three penalties over the last ``window`` tokens, or None if off."""
+    """One processor for all three penalties over the last ``window`` tokens, or None if off.
+    ``slope`` (KoboldCpp's ``rep_pen_slope``): a token seen only in the older half of the window
+    gets a repetition penalty of ``1 + (repetition_penalty - 1) * slope``, one in the newer half
+    the whole of it, as KoboldCpp splits the window (its newer half is the last ``n // 2``)."""
     if repetition_penalty == 1.0 and presence_penalty == 0.0 and frequency_penalty == 0.0:
         return None
 
@@ -223,7 +286,12 @@ def make_penalty_processor(
         logits = logits.copy()
         vals = logits[seen]
         if repetition_penalty != 1.0:
-            vals = np.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
+            penalty: float | np.ndarray = repetition_penalty
+            if slope != 1.0 and repetition_penalty > 1.0:  # in the logits' own precision, as one number is
+                penalty = np.full(seen.size, repetition_penalty, dtype=vals.dtype)
+                newer = np.isin(seen, recent[(recent.size + 1) // 2 :])
+                penalty[~newer] = 1.0 + (repetition_penalty - 1.0) * slope
+            vals = np.where(vals > 0, vals / penalty, vals * penalty)
         vals = vals - presence_penalty - frequency_penalty * counts
         logits[seen] = vals
         return logits
@@ -251,7 +319,11 @@ def make_logits_processors(config: GenerationConfig, extra: Sequence[LogitsProce
     """The processors a config asks for, followed by ``extra`` (grammar, bans, ...)."""
     procs: list[LogitsProcessor] = []
     penalty = make_penalty_processor(
-        config.repetition_penalty, config.presence_penalty, config.frequency_penalty, config.penalty_window
+        config.repetition_penalty,
+        config.presence_penalty,
+        config.frequency_penalty,
+        config.penalty_window,
+        config.penalty_slope,
     )
     bias = make_bias_processor(config.logit_bias)
     procs.extend(p for p in (penalty, bias) if p is not None)

@@ -61,6 +61,7 @@ from .http import (
     typed_events,
     until_disconnect,
 )
+from .kobold import kobold_routes
 from .llama_server import llama_server_routes
 from .metrics import ServerMetrics
 from .models import model_routes
@@ -394,6 +395,7 @@ def create_app(
         *completions_routes(state),
         *embedding_routes(state),  # OpenAI's /v1/embeddings, Text Embeddings Inference's /embed
         *tgi_routes(state),  # Text Generation Inference's /generate; POST /, TGI's or TEI's by its body
+        *kobold_routes(state),  # the KoboldAI API as KoboldCpp serves it (/api/v1/generate ...)
         *moderations_routes(state),  # OpenAI's moderation API, over the policy's harm checks
         *tokenize_routes(state),  # vLLM's and llama.cpp's /tokenize and /detokenize
         *llama_server_routes(state),  # llama-server's own /completion and /apply-template

@@ -14,12 +14,15 @@ Decisions, where the two servers differ:
 - A setting the body leaves out is the served model's default, not llama-server's (0.8, 40, 0.95).
   ``n_predict`` -1 (its default) is the server's ``--max-tokens``; 0 answers nothing, as
   llama-server does, without running the model. ``top_k`` 0 or below is off; ``seed`` -1 random.
+- The samplers run in llama.cpp's order (top-k, typical, top-p, min-p, the temperature last), or
+  in the body's ``samplers`` (llama.cpp's names; SillyTavern sends them), where the temperature
+  had come first whatever either said. ``tfs_z``: tail-free sampling, which llama.cpp had.
 - Samplers this server has not are taken at their off values and refused at any other (they
   would change the answer unsaid): ``mirostat``, ``dynatemp_range``, ``dry_multiplier``,
-  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below), ``tfs_z`` (1),
+  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below),
   ``ignore_eos``, ``post_sampling_probs`` (false), ``lora`` (none). What only steers
   llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
-  ``samplers``, ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
+  ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
   front-ends send to all of them are passed over.
 - ``grammar`` (GBNF, read by llguidance's converter; Lark too) and ``json_schema`` constrain the
   answer, as they do on the OpenAI routes (:mod:`.guided`); so do ``response_format`` and vLLM's fields.
@@ -51,7 +54,7 @@ from ..types import MAX_LOGPROBS, Reply, TokenLogprob
 from .bodies import finish_reason
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect, whole_reply
 from .protocol import RequestError, choice_settings, choices_of, flag, format_of, parse_chat_request
-from .samplers import LLAMA_SAMPLERS, settings_of
+from .samplers import LLAMA_ORDER, LLAMA_SAMPLERS, settings_of
 from .tokenize import tokens_text
 
 if TYPE_CHECKING:
@@ -64,7 +67,7 @@ __all__ = ["LlamaCompletion", "completion_body", "failed_event", "llama_server_r
 # what settings_of reads as llama-server means it (its samplers this server has not among them)
 _SAME = (
     "temperature", "top_p", "top_k", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "seed", "stop",
-    "repeat_penalty", "repeat_last_n", *LLAMA_SAMPLERS,
+    "repeat_penalty", "repeat_last_n", "tfs_z", "samplers", *LLAMA_SAMPLERS,
 )  # fmt: skip
 
 
@@ -154,7 +157,7 @@ def parse_llama_completion(body: Any, tokenizer: Tokenizer, max_tokens_limit: in
         raise RequestError(f"n_predict must be a whole number (-1: no limit), got {predict!r}.", "n_predict")
     plain["max_tokens"] = predict if predict > 0 else None
     plain["logit_bias"] = _bias(tokenizer, body.get("logit_bias"))
-    settings = settings_of(plain, max_tokens_limit)
+    settings = settings_of(plain, max_tokens_limit, LLAMA_ORDER)  # llama.cpp's order: the temperature last
     probs = body.get("n_probs", 0)
     if isinstance(probs, bool) or not isinstance(probs, int) or not 0 <= probs <= MAX_LOGPROBS:
         raise RequestError(f"n_probs must be a whole number from 0 to {MAX_LOGPROBS}, got {probs!r}.", "n_probs")
@@ -308,6 +311,7 @@ def llama_server_routes(app: _App) -> list[Route]:
             "presence_penalty": config.presence_penalty,
             "frequency_penalty": config.frequency_penalty,
             "seed": -1 if config.seed is None else config.seed,
+            "samplers": list(LLAMA_ORDER),
         }
         if not template:  # a GGUF's metadata is megabytes to read: once, not at every client's connect
             template.append(await asyncio.to_thread(chat_template_source, getattr(backend.info, "path", None)))

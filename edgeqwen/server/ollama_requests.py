@@ -24,6 +24,7 @@ _SAMPLING = {  # Ollama's option -> the chat field settings_of reads
     "top_k": "top_k",
     "min_p": "min_p",
     "typical_p": "typical_p",
+    "tfs_z": "tfs",  # tail-free sampling, in Ollama's options until llama.cpp dropped it
     "seed": "seed",
     "stop": "stop",
     "repeat_penalty": "repetition_penalty",
@@ -40,7 +41,7 @@ def untagged(asked: Any) -> Any:
 
 def _options(body: dict[str, Any], out: dict[str, Any]) -> None:
     """Ollama's ``options`` as the OpenAI fields they mean; one that would change the answer in a
-    way this server cannot (mirostat, tfs_z ...) is refused rather than ignored."""
+    way this server cannot (mirostat, dynatemp_range ...) is refused rather than ignored."""
     options = body.get("options")
     options = {} if options is None else options
     if not isinstance(options, dict):

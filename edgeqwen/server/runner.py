@@ -85,7 +85,8 @@ def serve(
         also += f", reranking with {reranker.name}" if reranker is not None else ""
         announce(
             f"Serving {state.model_id}{also} at http://{host}:{port}/v1 (OpenAI's API; Ollama's, Anthropic's, "
-            f"llama-server's and Hugging Face's TGI and TEI at http://{host}:{port}, their clients' base URL). "
+            f"llama-server's, KoboldCpp's and Hugging Face's TGI and TEI at http://{host}:{port}, their clients' "
+            "base URL). "
             "Ctrl-C stops."
         )
     uvicorn.Server(config).run()

@@ -10,11 +10,14 @@ every name a dialect gives it (``repeat_penalty`` and ``rep_pen`` are ``repetiti
 ``repeat_last_n``, ``rep_pen_range`` and ``repetition_penalty_range`` the penalties' window;
 ``n_predict`` and ``max_new_tokens`` ``max_tokens``; ``custom_token_bans`` a ``logit_bias`` of
 -100; ``do_sample: false`` greedy ...); two names for one setting that disagree are a 400. What
-it has not (mirostat, tail-free sampling, top-a, beam search, vLLM's ``min_tokens`` ...) is taken
+it has not (mirostat, epsilon and eta cutoffs, beam search, vLLM's ``min_tokens`` ...) is taken
 absent or at its off value and refused at any other: an answer that passed it over would not be
-what was asked, with a 200. Passed over because the answer is the same: the samplers' order
-(``sampler_priority``, ``sampler_order``), ``truncation_length`` (a prompt past the window is
-refused or trimmed by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
+what was asked, with a 200. KoboldCpp's ``sampler_order`` is the order of the filters and the
+temperature (SillyTavern's KoboldCpp type puts the temperature last by it, as KoboldCpp does).
+Passed over: text-generation-webui's ``sampler_priority`` (its ``temperature_last`` is read; the
+filters run in this server's order, which changes a draw only where two of them are on), and,
+because the answer is the same, ``truncation_length`` (a prompt past the window is refused or
+trimmed by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from ..message_dicts import content_text
 from ..types import MAX_LOGPROBS, GenerationConfig
 
 __all__ = [
+    "KOBOLD_ORDER",
+    "LLAMA_ORDER",
     "LLAMA_SAMPLERS",
     "MAX_STOPS",
     "RequestError",
@@ -35,14 +40,35 @@ __all__ = [
     "settings_of",
 ]
 
-_FLOATS = ("temperature", "top_p", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "repetition_penalty")
+_FLOATS = (
+    "temperature", "top_p", "min_p", "typical_p", "top_a", "tfs", "presence_penalty", "frequency_penalty",
+    "repetition_penalty", "penalty_slope",
+)  # fmt: skip
 _INTS = ("top_k", "seed", "prompt_lookup", "thinking_budget")
-# other servers' names for what this server has: llama-server's, TabbyAPI's (rep_pen, typical) and
+# other servers' names for what this server has: llama-server's (tfs_z, llama.cpp's tail-free
+# sampling until 2024), TabbyAPI's and KoboldCpp's (rep_pen, typical, rep_pen_slope) and
 # text-generation-webui's (prompt_lookup_num_tokens, the same speculative decoding)
 _ALIASES = {
     "repeat_penalty": "repetition_penalty", "rep_pen": "repetition_penalty", "typical": "typical_p",
-    "prompt_lookup_num_tokens": "prompt_lookup",
+    "prompt_lookup_num_tokens": "prompt_lookup", "tfs_z": "tfs", "rep_pen_slope": "penalty_slope",
 }  # fmt: skip
+# KoboldCpp's sampler_order: its numbers for the samplers (4 is top-p and then min-p; 6 the
+# repetition penalty, which this server applies before them all)
+_KOBOLD_SAMPLERS = {
+    0: ("top_k",), 1: ("top_a",), 2: ("tfs",), 3: ("typical_p",), 4: ("top_p", "min_p"), 5: ("temperature",),
+    6: ("penalties",),
+}  # fmt: skip
+KOBOLD_ORDER = (6, 0, 1, 3, 4, 2, 5)  # KoboldCpp's order where a request names none: the temperature last
+# llama.cpp's names in llama-server's `samplers` (its alternative spellings too); None: a sampler
+# this server has not, whose own field is refused unless off
+_LLAMA_NAMES: dict[str, str | None] = {
+    "penalties": "penalties", "top_k": "top_k", "top-k": "top_k", "top_p": "top_p", "top-p": "top_p",
+    "nucleus": "top_p", "typ_p": "typical_p", "typical-p": "typical_p", "typical": "typical_p",
+    "typ-p": "typical_p", "typ": "typical_p", "min_p": "min_p", "min-p": "min_p", "temperature": "temperature",
+    "temp": "temperature", "dry": None, "top_n_sigma": None, "top-n-sigma": None, "xtc": None, "infill": None,
+    "adaptive_p": None, "adaptive-p": None,
+}  # fmt: skip
+LLAMA_ORDER = ("penalties", "top_k", "typ_p", "top_p", "min_p", "temperature")  # llama.cpp's: the temperature last
 # the penalties' window in TabbyAPI's names (rep_pen_range KoboldCpp's too) and text-generation-webui's
 _RANGES = ("penalty_range", "repetition_range", "rep_pen_range", "repetition_penalty_range")
 _WHOLE = 1 << 30  # a window past any context: the whole of it
@@ -57,12 +83,12 @@ _VLLM_OFF: dict[str, Any] = {
 # llama.cpp's samplers this server has not (llama-server's fields, Ollama's options): off at 0 or
 # below for the first, at these values for the rest (ignore_eos is vLLM's too), refused at others
 _LLAMA_AT_MOST_0 = ("mirostat", "dynatemp_range", "dry_multiplier", "xtc_probability", "top_n_sigma", "n_indent")
-_LLAMA_OFF: dict[str, Any] = {"tfs_z": 1.0, "ignore_eos": False, "lora": [], "post_sampling_probs": False}
+_LLAMA_OFF: dict[str, Any] = {"ignore_eos": False, "lora": [], "post_sampling_probs": False}
 LLAMA_SAMPLERS = (*_LLAMA_AT_MOST_0, *_LLAMA_OFF)
 # text-generation-webui's, TabbyAPI's and KoboldCpp's samplers this server has not, at their off
 # values (the defaults they and SillyTavern send); nsigma, min_keep, adaptive_target off up to these bounds
 _WEBUI_OFF: dict[str, Any] = {
-    "top_a": 0, "tfs": 1, "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "skew": 0,
+    "epsilon_cutoff": 0, "eta_cutoff": 0, "smoothing_factor": 0, "skew": 0,
     "encoder_repetition_penalty": 1, "no_repeat_ngram_size": 0, "repetition_decay": 0, "penalty_alpha": 0,
     "guidance_scale": 1, "cfg_scale": 1, "mirostat_mode": 0, "num_beams": 1, "min_length": 0,
     "dynamic_temperature": False, "ban_eos_token": False, "auto_max_new_tokens": False,
@@ -171,6 +197,65 @@ def _penalty_window(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["penalty_window"] = window if window >= 0 else _WHOLE
 
 
+# each step of an order at the value that makes it do nothing (this server's names for them)
+_OFF = {"top_k": 0, "top_a": 0, "tfs": 1, "typical_p": 1, "top_p": 1, "min_p": 0, "temperature": 1}
+
+
+def _order_names(given: Any) -> list[str] | None:
+    """An order as this server's names (``penalties`` among them where it names the penalties):
+    KoboldCpp's numbers, llama.cpp's names, or this server's; None where it is none of them."""
+    if not isinstance(given, (list, tuple)) or not given:
+        return None
+    if all(type(i) is int and i in _KOBOLD_SAMPLERS for i in given):
+        return [n for i in given for n in _KOBOLD_SAMPLERS[i]]
+    if not all(isinstance(n, str) and (n in _LLAMA_NAMES or n in _OFF) for n in given):
+        return None
+    return [name for n in given if (name := n if n in _OFF else _LLAMA_NAMES[n]) is not None]
+
+
+def _sampler_order(body: dict[str, Any], out: dict[str, Any], default: tuple[int | str, ...] | None) -> None:
+    """The order of the filters and the temperature: KoboldCpp's ``sampler_order`` (its numbers,
+    or this server's names) or llama-server's ``samplers`` (llama.cpp's names); ``default`` where
+    the body has neither (its route's server's order). The penalties come first here, before any
+    step: an order that puts them after one the request does not turn off, or leaves them out
+    where a penalty is asked for, is refused."""
+    field = "samplers" if body.get("samplers") is not None else "sampler_order"
+    if body.get("samplers") is not None and body.get("sampler_order") is not None:
+        raise RequestError("samplers and sampler_order both give the samplers' order: send one of them.", field)
+    given = body.get(field, default)
+    if given is None:
+        return
+    names = _order_names(given)
+    if names is None:
+        raise RequestError(
+            f"{field} must be a list of sampler names (llama.cpp's: top_k, typ_p, top_p, min_p, temperature, "
+            "penalties ...) or of KoboldCpp's sampler numbers (0 top-k, 1 top-a, 2 tail-free, 3 typical, 4 top-p "
+            "and min-p, 5 temperature, 6 repetition penalty).",
+            field,
+        )
+    penalised = any(out.get(k, v) != v for k, v in (("repetition_penalty", 1), ("presence_penalty", 0)))
+    penalised = penalised or bool(out.get("frequency_penalty"))
+    if "penalties" in names:
+        first = names.index("penalties")
+        subtracted = bool(out.get("presence_penalty") or out.get("frequency_penalty"))  # a scale commutes with a divide
+        before = [n for n in names[:first] if out.get(n) != _OFF[n] and (n != "temperature" or subtracted)]
+        if penalised and before and out.get("temperature") != 0:  # greedy: no step but the penalties matters
+            raise RequestError(
+                f"{field} applies the repetition penalty after {before[0]}; this server applies the penalties "
+                "before every sampler: put them first, or turn them off.",
+                field,
+            )
+        names = [n for n in names if n != "penalties"]
+    elif penalised and (field == "samplers" or not set(given) <= set(_OFF)):  # theirs would apply none
+        raise RequestError(
+            f"{field} leaves out the repetition penalty that the request asks for: put it first, or send no penalty.",
+            field,
+        )
+    if out.pop("temperature_last", False) and names[-1:] != ["temperature"]:
+        raise RequestError(f"temperature_last and {field} disagree: send one of them.", "temperature_last")
+    out["sampler_order"] = tuple(dict.fromkeys(names))
+
+
 def _max_tokens(body: dict[str, Any], limit: int) -> int:
     """The most tokens to write: OpenAI's names, else llama-server's ``n_predict`` (-1 and -2: no
     limit) or text-generation-webui's ``max_new_tokens``; more than the server's limit is lowered."""
@@ -258,8 +343,12 @@ def _logit_bias(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["logit_bias"] = merged
 
 
-def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
-    """The sampling settings of a request body, checked (GenerationConfig overrides)."""
+def settings_of(
+    body: dict[str, Any], max_tokens_limit: int, sampler_order: tuple[int | str, ...] | None = None
+) -> dict[str, Any]:
+    """The sampling settings of a request body, checked (GenerationConfig overrides);
+    ``sampler_order``: the route's server's order where the body names none (KoboldCpp's,
+    llama.cpp's; None: this server's own, :data:`~edgeqwen.types.SAMPLER_ORDER`)."""
     out: dict[str, Any] = {}
     for name in _FLOATS:
         value = _number(body, name)
@@ -275,6 +364,9 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     if body.get("temperature_last") is not None:  # text-generation-webui's, TabbyAPI's; SillyTavern's default
         out["temperature_last"] = flag(body, "temperature_last")
     if not flag(body, "do_sample", True):  # text-generation-webui's, transformers' meaning: false is greedy
+        out["temperature"] = 0.0
+    if out.get("top_p") == 0:  # the smallest nucleus: the best token alone, as llama.cpp and KoboldCpp keep it
+        del out["top_p"]  # (SillyTavern's Deterministic preset sends it), whatever else is set: greedy
         out["temperature"] = 0.0
     if out.get("top_k", 0) < 0:  # off to llama.cpp (0 and below) and vLLM (-1), as 0 is here
         out["top_k"] = 0
@@ -302,6 +394,7 @@ def settings_of(body: dict[str, Any], max_tokens_limit: int) -> dict[str, Any]:
     _webui_samplers_off(body)
     _logprobs(body, out)
     _logit_bias(body, out)
+    _sampler_order(body, out, sampler_order)
     try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
         GenerationConfig().with_(**out)
     except InvalidRequestError as exc:

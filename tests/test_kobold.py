@@ -126,11 +126,13 @@ def test_cards_its_clients_read_first(served):
     assert extra["result"] == "KoboldCpp" and extra["served_by"].startswith("edgeqwen")
     assert get("/api/extra/true_max_context_length") == get("/api/v1/config/max_context_length") == {"value": 512}
     assert get("/api/v1/config/max_length") == {"value": 24}
+    assert get("/api/latest/model") == get("/api/v1/model")  # KoboldAI United's other prefix (the Horde worker's)
 
 
 def test_generate_whole_and_streamed_as_completions_answers(served):
     body = {"prompt": PROMPT, "max_length": 8, "temperature": 0}
     said = httpx.post(served.url + "/api/v1/generate", json=body).json()["results"][0]
+    assert httpx.post(served.url + "/api/latest/generate", json=body).json()["results"][0] == said
     openai = httpx.post(served.url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 8, "temperature": 0})
     assert said["text"] == openai.json()["choices"][0]["text"] and said["text"]
     assert said["finish_reason"] == "length" and said["completion_tokens"] == 8 and said["prompt_tokens"] > 10
@@ -207,3 +209,44 @@ def test_abort_stops_the_answer_of_its_genkey():
         assert "One two three four five six seven eight".startswith(said["text"].strip())
         full = httpx.post(srv.url + "/api/v1/generate", json={**body, "genkey": ""}).json()["results"][0]
         assert full["text"].startswith("One two three four five six seven eight")
+        # ended answers are forgotten: nothing left to stop under their keys
+        assert httpx.post(srv.url + "/api/extra/abort", json={"genkey": "KCPP42"}).json()["success"] == "false"
+        assert httpx.post(srv.url + "/api/extra/abort").json()["success"] == "false"  # KoboldCpp's bare abort
+
+
+def test_abort_of_an_answer_still_in_line_stops_it_at_its_turn():
+    """Cancelling a request in line would end its client's connection with no answer: it is
+    answered instead, stopped before its first token."""
+    backend = Paced()
+    with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
+        got: dict[str, dict] = {}
+
+        def ask(key: str, stream: bool) -> None:
+            body = {"prompt": "Count.", "max_length": 30, "genkey": key}
+            path = "/api/extra/generate/stream" if stream else "/api/v1/generate"
+            r = httpx.post(srv.url + path, json=body, timeout=30)
+            got[key] = {"status": r.status_code, "text": r.text}
+
+        first = threading.Thread(target=ask, args=("A", False))
+        first.start()
+        backend.allow(1)
+        while backend.fed < 1:
+            time.sleep(0.005)
+        waiting = [threading.Thread(target=ask, args=(key, key == "C")) for key in ("B", "C")]
+        for t in waiting:
+            t.start()
+        deadline = time.monotonic() + 10
+        while httpx.get(srv.url + "/health").json()["queue_waiting"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # both in line behind A
+        for key in ("B", "C"):
+            assert httpx.post(srv.url + "/api/extra/abort", json={"genkey": key}).json()["success"] == "true"
+        threads = (first, *waiting)
+        while any(t.is_alive() for t in threads):  # a token every 10 ms: time for the stop to land
+            backend.allow(1)
+            time.sleep(0.01)
+        assert got["A"]["status"] == 200 and json.loads(got["A"]["text"])["results"][0]["finish_reason"] == "length"
+        whole = json.loads(got["B"]["text"])["results"][0]
+        assert got["B"]["status"] == 200 and whole["finish_reason"] == "stop" and whole["completion_tokens"] <= 2
+        events = [json.loads(line[6:]) for line in got["C"]["text"].splitlines() if line.startswith("data: ")]
+        assert got["C"]["status"] == 200 and events[-1]["finish_reason"] == "stop"
+        assert "One two".startswith("".join(e["token"] for e in events))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +157,25 @@ def kobold_routes(app: _App) -> list[Route]:
     """The KoboldAI API over the app's model and waiting line."""
     running: dict[str, set[asyncio.Future[AsyncReplyStream]]] = {}  # genkey ("" none) -> answers under way
 
+    def keep(key: str, submitted: asyncio.Future[AsyncReplyStream]) -> Callable[[], None]:
+        """Keep an answer where abort finds it, until it ends (or never starts); the forgetting."""
+
+        def forget(*_: Any) -> None:
+            mine = running.get(key, set())
+            mine.discard(submitted)
+            if not mine:
+                running.pop(key, None)
+
+        def started(future: asyncio.Future[AsyncReplyStream]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                forget()
+            else:
+                future.result().on_done(forget)  # not called for an answer that failed: its route forgets it
+
+        running.setdefault(key, set()).add(submitted)
+        submitted.add_done_callback(started)
+        return forget
+
     def failed(exc: BaseException) -> Response:
         return app.failed(exc, lambda error: JSONResponse(kobold_error(error), status_code=error.status))
 
@@ -171,17 +190,16 @@ def kobold_routes(app: _App) -> list[Route]:
                 else fitted(backend.tokenizer, asked, backend.context_length)
             )
             submitted = asyncio.ensure_future(app.worker.submit_prompt(prompt, asked.settings))
-            mine = running.setdefault(asked.genkey, set())
-            mine.add(submitted)
+            forget = keep(asked.genkey, submitted)
             try:
                 generation = await app.opened(request, submitted, stream)
                 if stream:
-                    return app.stream(submitted, generation, lambda g: streamed(g, submitted, mine), failed_event)
+                    return app.stream(submitted, generation, lambda g: streamed(g, forget), failed_event)
                 assert generation is not None  # only a stream leaves the line early
                 reply = await whole_reply(request, generation)
             finally:
                 if not stream:
-                    mine.discard(submitted)
+                    forget()
         except Exception as exc:
             return failed(exc)
         m = reply.metrics
@@ -193,9 +211,7 @@ def kobold_routes(app: _App) -> list[Route]:
         }
         return app.answered({"results": [result]})
 
-    async def streamed(
-        generation: AsyncReplyStream, submitted: asyncio.Future[AsyncReplyStream], mine: set[Any]
-    ) -> AsyncIterator[str]:
+    async def streamed(generation: AsyncReplyStream, forget: Callable[[], None]) -> AsyncIterator[str]:
         """KoboldCpp's events: ``event: message`` with a piece of the answer as ``token``, the last
         with its ``finish_reason``."""
 
@@ -212,7 +228,7 @@ def kobold_routes(app: _App) -> list[Route]:
             async for said in events:
                 yield "event: message\n" + said if said.startswith("data:") else said
         finally:
-            mine.discard(submitted)
+            forget()
 
     def failed_event(error: HTTPError) -> str:
         return "event: message\n" + event(kobold_error(error))
@@ -227,10 +243,13 @@ def kobold_routes(app: _App) -> list[Route]:
         stopped = False
         for submitted in list(running.get(key, ())):
             stopped = True
-            if submitted.done() and not submitted.cancelled() and submitted.exception() is None:
-                submitted.result().cancel()  # under way: stopped at its next token, its text so far answered
-            else:
-                submitted.cancel()  # still in line
+            if submitted.done():  # under way: stopped at its next token, its text so far answered
+                if not submitted.cancelled() and submitted.exception() is None:
+                    submitted.result().cancel()
+            else:  # in line: stopped at its turn (cancelling the request would leave its client no answer)
+                submitted.add_done_callback(
+                    lambda f: f.result().cancel() if not f.cancelled() and f.exception() is None else None
+                )
         return JSONResponse({"success": "true" if stopped else "false", "done": "true"})
 
     def card(value: Any, key: str = "result") -> Any:
@@ -264,14 +283,17 @@ def kobold_routes(app: _App) -> list[Route]:
         return await generate(request, True)
 
     window = card(lambda: app.bot_backend.context_length, "value")
+    united = {  # KoboldAI United's routes, under /api/v1 and /api/latest (the AI Horde worker's)
+        "generate": (whole, "POST"),
+        "model": (card(lambda: f"koboldcpp/{app.model_id}"), "GET"),
+        "info/version": (card(_UNITED_API), "GET"),
+        "config/max_context_length": (window, "GET"),
+        "config/max_length": (card(lambda: app.settings.max_tokens, "value"), "GET"),
+    }
     return [
-        Route("/api/v1/generate", whole, methods=["POST"]),
+        *(Route(f"/api/{v}/{path}", f, methods=[m]) for path, (f, m) in united.items() for v in ("v1", "latest")),
         Route("/api/extra/generate/stream", stream, methods=["POST"]),
         Route("/api/extra/abort", abort, methods=["POST"]),
-        Route("/api/v1/model", card(lambda: f"koboldcpp/{app.model_id}"), methods=["GET"]),
-        Route("/api/v1/info/version", card(_UNITED_API), methods=["GET"]),
         Route("/api/extra/version", version, methods=["GET"]),
-        Route("/api/v1/config/max_context_length", window, methods=["GET"]),
         Route("/api/extra/true_max_context_length", window, methods=["GET"]),
-        Route("/api/v1/config/max_length", card(lambda: app.settings.max_tokens, "value"), methods=["GET"]),
     ]

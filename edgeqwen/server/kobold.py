@@ -1,8 +1,9 @@
 """The KoboldAI API as KoboldCpp serves it: ``POST /api/v1/generate``, its stream
 ``POST /api/extra/generate/stream``, ``POST /api/extra/abort``, and the cards its clients read
 first (``/api/v1/model``, ``/api/v1/info/version``, ``/api/extra/version``, the context and
-length limits). SillyTavern's "KoboldAI Classic" connection, KoboldAI Lite, the AI Horde worker
-and LangChain's ``KoboldApiLLM`` speak only it. The prompt is continued as written, as
+length limits; each ``/api/v1`` route under ``/api/latest`` too). SillyTavern's "KoboldAI
+Classic" connection, KoboldAI Lite, the AI Horde worker and LangChain's ``KoboldApiLLM`` speak
+only it. The prompt is continued as written, as
 ``/v1/completions`` continues it: no chat template, the policy's input checks and output filters.
 
 Decisions, where the two servers differ:

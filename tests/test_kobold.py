@@ -67,7 +67,7 @@ def test_grammar_is_gbnf_or_a_json_schemas_text():
         ({"logprobs": True}, "logprobs", "only False"),
         ({"max_length": 0}, "max_length", "max_length must be a whole number >= 1"),
         ({"top_a": 2}, "top_a", r"top_a must be in \[0, 1\]"),
-        ({"rep_pen_slope": 3}, "penalty_slope", "penalty_slope must be in"),
+        ({"rep_pen_slope": 3}, "rep_pen_slope", "rep_pen_slope: penalty_slope must be in"),
         ({"stop_sequence": "END"}, "stop_sequence", "list of texts"),
         ({"prompt": ""}, "prompt", "not empty"),
         ({"prompt": 5}, "prompt", "must be text"),

@@ -65,9 +65,15 @@ def test_the_samplers_run_in_llama_cpps_order_or_the_bodys():
     assert parse({"prompt": "Hi", "samplers": sillytavern}).settings == parse({"prompt": "Hi"}).settings
     first = parse({"prompt": "Hi", "samplers": ["temp", "top-k", "nucleus"], "repeat_penalty": 1.0})
     assert first.settings["sampler_order"] == ("temperature", "top_k", "top_p")
+    # llama.cpp's letters (its web UI sends "edkypmxt"); names and letters it does not know passed over, as it does
+    assert parse({"prompt": "Hi", "samplers": "edkypmxt"}).settings == parse({"prompt": "Hi"}).settings
+    assert parse({"prompt": "Hi", "samplers": ["top_k", "mirostat", "temp"]}).settings["sampler_order"] == (
+        "top_k",
+        "temperature",
+    )
     for body, says in (
-        ({"samplers": ["top_k", "mirostat"]}, "list of sampler names"),
-        ({"samplers": "kypmt"}, "list of sampler names"),  # llama.cpp's letters: not read here
+        ({"samplers": [3, "top_k"]}, "list of sampler names"),
+        ({"samplers": "zz"}, "list of sampler names"),  # nothing llama.cpp knows: an empty order
         ({"samplers": ["top_k", "temperature"], "repeat_penalty": 1.2}, "leaves out the repetition penalty"),
         ({"samplers": ["top_k", "penalties"], "repeat_penalty": 1.2, "top_k": 40}, "after top_k"),
     ):
@@ -100,7 +106,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
     ("body", "param", "says"),
     [
         ({"mirostat": 2}, "mirostat", "not supported"),
-        ({"tfs_z": 1.5}, "tfs", r"tfs must be in \(0, 1\]"),
+        ({"tfs_z": 1.5}, "tfs_z", r"tfs_z: tfs must be in \(0, 1\]"),
         ({"dry_multiplier": 0.8}, "dry_multiplier", "not supported"),
         ({"ignore_eos": True}, "ignore_eos", "only False"),
         ({"prompt": ["a", "b"]}, "prompt", "holds 2 prompts"),

@@ -210,7 +210,8 @@ def test_grammar_string_and_regex_pattern_hold_the_answer():
     st.dictionaries(
         st.sampled_from(["custom_token_bans", "banned_tokens", "repetition_penalty_range", "penalty_range",
                          "repeat_last_n", "rep_pen", "do_sample", "stopping_strings", "stop", "min_temp", "max_temp",
-                         "top_a", "min_keep", "nsigma", "prompt_lookup_num_tokens", "max_new_tokens"]),
+                         "top_a", "min_keep", "nsigma", "prompt_lookup_num_tokens", "max_new_tokens", "tfs",
+                         "rep_pen_slope", "sampler_order", "samplers", "temperature_last", "top_p"]),
         st.one_of(st.none(), st.booleans(), st.integers(-3, 400), st.floats(allow_nan=False), st.text(max_size=6),
                   st.lists(st.one_of(st.integers(-2, 9), st.text(max_size=2)), max_size=3)),
     )
@@ -220,7 +221,7 @@ def test_any_value_is_read_or_refused_by_name(body):
     try:
         read(body)
     except RequestError as exc:
-        assert exc.param in body or exc.param in ("prompt_lookup", "max_tokens", "repetition_penalty"), exc
+        assert exc.param in body or exc.param in ("prompt_lookup", "max_tokens"), exc
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,11 @@ _LLAMA_NAMES: dict[str, str | None] = {
     "temp": "temperature", "dry": None, "top_n_sigma": None, "top-n-sigma": None, "xtc": None, "infill": None,
     "adaptive_p": None, "adaptive-p": None,
 }  # fmt: skip
+# and its letters for them, the string form of `samplers` (llama.cpp's web UI sends "edkypmxt")
+_LLAMA_LETTERS = {
+    "d": "dry", "k": "top_k", "y": "typ_p", "p": "top_p", "s": "top_n_sigma", "m": "min_p", "t": "temperature",
+    "x": "xtc", "i": "infill", "e": "penalties", "a": "adaptive_p",
+}  # fmt: skip
 LLAMA_ORDER = ("penalties", "top_k", "typ_p", "top_p", "min_p", "temperature")  # llama.cpp's: the temperature last
 # the penalties' window in TabbyAPI's names (rep_pen_range KoboldCpp's too) and text-generation-webui's
 _RANGES = ("penalty_range", "repetition_range", "rep_pen_range", "repetition_penalty_range")
@@ -201,14 +206,25 @@ def _penalty_window(body: dict[str, Any], out: dict[str, Any]) -> None:
 _OFF = {"top_k": 0, "top_a": 0, "tfs": 1, "typical_p": 1, "top_p": 1, "min_p": 0, "temperature": 1}
 
 
-def _order_names(given: Any) -> list[str] | None:
+def _order_names(given: Any, field: str) -> list[str] | None:
     """An order as this server's names (``penalties`` among them where it names the penalties):
-    KoboldCpp's numbers, llama.cpp's names, or this server's; None where it is none of them."""
+    KoboldCpp's numbers, llama.cpp's names or letters, or this server's; None where it is none of
+    them. In llama-server's ``samplers`` a name or letter llama.cpp does not know is passed over,
+    as llama.cpp passes it over (a sampler it names that this server has not is refused by its
+    own field unless off)."""
+    if field == "samplers" and isinstance(given, str):
+        given = [_LLAMA_LETTERS.get(c, c) for c in given]
     if not isinstance(given, (list, tuple)) or not given:
         return None
     if all(type(i) is int and i in _KOBOLD_SAMPLERS for i in given):
         return [n for i in given for n in _KOBOLD_SAMPLERS[i]]
-    if not all(isinstance(n, str) and (n in _LLAMA_NAMES or n in _OFF) for n in given):
+    if not all(isinstance(n, str) for n in given):
+        return None
+    if field == "samplers":
+        given = [n for n in given if n in _LLAMA_NAMES or n in _OFF]
+        if not given:  # none it knows: a mistake more likely than an order that applies nothing
+            return None
+    elif not all(n in _LLAMA_NAMES or n in _OFF for n in given):
         return None
     return [name for n in given if (name := n if n in _OFF else _LLAMA_NAMES[n]) is not None]
 
@@ -225,12 +241,12 @@ def _sampler_order(body: dict[str, Any], out: dict[str, Any], default: tuple[int
     given = body.get(field, default)
     if given is None:
         return
-    names = _order_names(given)
+    names = _order_names(given, field)
     if names is None:
         raise RequestError(
             f"{field} must be a list of sampler names (llama.cpp's: top_k, typ_p, top_p, min_p, temperature, "
-            "penalties ...) or of KoboldCpp's sampler numbers (0 top-k, 1 top-a, 2 tail-free, 3 typical, 4 top-p "
-            "and min-p, 5 temperature, 6 repetition penalty).",
+            "penalties ...; or their letters in one string) or of KoboldCpp's sampler numbers (0 top-k, 1 top-a, "
+            "2 tail-free, 3 typical, 4 top-p and min-p, 5 temperature, 6 repetition penalty).",
             field,
         )
     penalised = any(out.get(k, v) != v for k, v in (("repetition_penalty", 1), ("presence_penalty", 0)))
@@ -398,5 +414,9 @@ def settings_of(
     try:  # the ranges (top_p in (0, 1], ...) are checked here, not after the request waited for the model
         GenerationConfig().with_(**out)
     except InvalidRequestError as exc:
-        raise RequestError(str(exc), exc.param) from exc
+        aliases = [a for a, n in _ALIASES.items() if n == exc.param and a in body]
+        sent = aliases[0] if aliases and exc.param not in body else None
+        if sent is None:
+            raise RequestError(str(exc), exc.param) from exc
+        raise RequestError(f"{sent}: {exc}", sent) from exc  # the name the client sent
     return out

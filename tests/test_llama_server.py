@@ -82,6 +82,31 @@ def test_the_samplers_run_in_llama_cpps_order_or_the_bodys():
         assert err.value.param == "samplers"
 
 
+# llama.cpp's web UI's chat body (and the apps that copy it): its samplers as letters, max_tokens -1
+LLAMA_WEBUI = {
+    "stream": True, "cache_prompt": True, "samplers": "edkypmxt", "temperature": 0.8, "dynatemp_range": 0,
+    "dynatemp_exponent": 1, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "typical_p": 1, "xtc_probability": 0,
+    "xtc_threshold": 0.1, "repeat_last_n": 64, "repeat_penalty": 1, "presence_penalty": 0, "frequency_penalty": 0,
+    "dry_multiplier": 0, "dry_base": 1.75, "dry_allowed_length": 2, "dry_penalty_last_n": -1, "max_tokens": -1,
+    "timings_per_token": False,
+}  # fmt: skip
+
+
+def test_llama_cpps_web_ui_body_is_read_as_llama_server_reads_it(server):
+    """Its max_tokens -1 (no limit, to llama-server) was a 400."""
+    from edgeqwen.server.protocol import parse_chat_request
+
+    said = parse_chat_request({**LLAMA_WEBUI, "messages": [{"role": "user", "content": "Hi"}]}, 64).settings
+    assert said["max_tokens"] == 64 and said["sampler_order"] == ("top_k", "typical_p", "top_p", "min_p", "temperature")
+    assert (said["temperature"], said["top_k"], said["top_p"], said["min_p"]) == (0.8, 40, 0.95, 0.05)
+    body = {**LLAMA_WEBUI, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=60) as r:
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert r.status_code == 200 and events[-1] == "data: [DONE]"
+    with pytest.raises(InvalidRequestError, match="max_tokens must be a whole number >= 1"):
+        parse_chat_request({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": -3}, 64)
+
+
 def test_logit_bias_in_each_of_its_forms():
     hello = TOKENIZER.encode("Hello")
     said = parse({"prompt": "Hi", "logit_bias": [[5, 1.5], ["Hello", False]]}).settings["logit_bias"]

@@ -274,10 +274,12 @@ def _sampler_order(body: dict[str, Any], out: dict[str, Any], default: tuple[int
 
 def _max_tokens(body: dict[str, Any], limit: int) -> int:
     """The most tokens to write: OpenAI's names, else llama-server's ``n_predict`` (-1 and -2: no
-    limit) or text-generation-webui's ``max_new_tokens``; more than the server's limit is lowered."""
+    limit; ``max_tokens`` -1 too, as llama-server reads it and llama.cpp's web UI sends it) or
+    text-generation-webui's ``max_new_tokens``; more than the server's limit is lowered."""
     names = ("max_completion_tokens", "max_tokens", "n_predict", "max_new_tokens")
     name = next((n for n in names if body.get(n) is not None), "")
-    asked = body.get(name) if name and not (name == "n_predict" and body[name] in (-1, -2)) else None
+    unlimited = {"n_predict": (-1, -2), "max_tokens": (-1,)}.get(name, ())
+    asked = body.get(name) if name and not (type(body[name]) is int and body[name] in unlimited) else None
     if asked is None:
         return limit
     if isinstance(asked, bool) or not isinstance(asked, int) or asked < 1:

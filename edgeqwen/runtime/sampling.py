@@ -150,9 +150,10 @@ def apply_tail_free(ids: np.ndarray, logits: np.ndarray, z: float) -> Candidates
     return ids[keep], logits[keep]
 
 
-# SAMPLER_ORDER, the order when none is asked for: min-p, top-p and typical in transformers' and
-# TGI's order (after top-p, typical sorts the few top-p kept, not the vocabulary); top-a and
-# tail-free, KoboldAI's, where KoboldCpp's default order puts them.
+# SAMPLER_ORDER, the order when none is asked for: top-p then typical in transformers' and TGI's
+# order (typical sorts the few top-p kept, not the vocabulary); min-p before them, as here from the
+# start (llama.cpp, transformers and vLLM apply it after top-p: a draw differs only where both are
+# on); top-a and tail-free, KoboldAI's, where KoboldCpp's default order puts them.
 _FILTERS: dict[str, Callable[[np.ndarray, np.ndarray, Any], Candidates]] = {
     "top_k": apply_top_k,
     "top_a": apply_top_a,

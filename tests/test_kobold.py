@@ -136,6 +136,10 @@ def test_generate_whole_and_streamed_as_completions_answers(served):
     openai = httpx.post(served.url + "/v1/completions", json={"prompt": PROMPT, "max_tokens": 8, "temperature": 0})
     assert said["text"] == openai.json()["choices"][0]["text"] and said["text"]
     assert said["finish_reason"] == "length" and said["completion_tokens"] == 8 and said["prompt_tokens"] > 10
+    perf = httpx.get(served.url + "/api/extra/perf").json()  # KoboldCpp's status, of the last answer
+    assert (perf["last_token_count"], perf["last_input_count"]) == (8, said["prompt_tokens"])
+    assert perf["stop_reason"] == 0 and perf["idle"] == 1 and perf["queue"] == 0 and perf["total_gens"] >= 2
+    assert perf["last_eval"] > 0 and perf["last_eval_speed"] > 0 and perf["uptime"] > 0
     with httpx.stream("POST", served.url + "/api/extra/generate/stream", json=body) as r:
         lines = [line for line in r.iter_lines() if line]
     assert lines[0] == "event: message" and lines[1].startswith("data: ")

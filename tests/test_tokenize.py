@@ -126,6 +126,11 @@ def test_other_servers_token_routes_count_as_the_completions_route_reads(server,
     assert said.json()["ids"] == plain
     assert httpx.post(f"{server.url}/v1/token/decode", json={"tokens": ids}).json() == {"text": prompt}
     assert httpx.post(f"{server.url}/v1/internal/decode", json={"tokens": ids}).json() == {"text": prompt}
+    # KoboldCpp's other names, which its API's clients call (their tokenize / detokenize)
+    kobold = httpx.post(f"{server.url}/api/extra/tokenize", json={"prompt": prompt}).json()
+    assert kobold == {"value": len(ids), "ids": ids}
+    said = httpx.post(f"{server.url}/api/extra/detokenize", json={"ids": ids}).json()
+    assert said == {"result": prompt, "success": True}
     bare = httpx.post(f"{server.url}/v1/token/decode", json={"tokens": ids, "decode_special_tokens": False}).json()
     assert bare == {"text": "user\nHéllo wörld\nassistant\n"}
     for path, body, param in (
@@ -133,11 +138,19 @@ def test_other_servers_token_routes_count_as_the_completions_route_reads(server,
         ("/api/extra/tokencount", {"text": "Hi"}, "prompt"),
         ("/v1/token/encode", {"text": "Hi", "encode_special_tokens": "no"}, "encode_special_tokens"),
         ("/v1/internal/decode", {"tokens": [10**9]}, "tokens"),
+        ("/api/extra/detokenize", {"ids": [10**9]}, "ids"),
+        ("/api/extra/detokenize", {"ids": "1 2"}, "ids"),
         ("/v1/token/decode", {"tokens": [1], "decode_special_tokens": "no"}, "decode_special_tokens"),
     ):
         refused = httpx.post(f"{server.url}{path}", json=body)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, (path, refused.text)
-    for path in ("/v1/token/encode", "/v1/token/decode", "/api/extra/tokencount", "/v1/internal/decode"):
+    for path in (
+        "/v1/token/encode",
+        "/v1/token/decode",
+        "/api/extra/tokencount",
+        "/v1/internal/decode",
+        "/api/extra/detokenize",
+    ):
         refused = httpx.post(f"{server.url}{path}", json=[1, 2])  # a body that is no object: it was a 500 on one
         assert refused.status_code == 400 and "JSON object" in refused.json()["error"]["message"], (path, refused.text)
 

@@ -1,7 +1,7 @@
 """The KoboldAI API as KoboldCpp serves it: ``POST /api/v1/generate``, its stream
 ``POST /api/extra/generate/stream``, ``POST /api/extra/abort``, and the cards its clients read
 first (``/api/v1/model``, ``/api/v1/info/version``, ``/api/extra/version``, the context and
-length limits; each ``/api/v1`` route under ``/api/latest`` too). SillyTavern's "KoboldAI
+length limits, ``/api/extra/perf``; each ``/api/v1`` route under ``/api/latest`` too). SillyTavern's "KoboldAI
 Classic" connection, KoboldAI Lite, the AI Horde worker and LangChain's ``KoboldApiLLM`` speak
 only it. The prompt is continued as written, as
 ``/v1/completions`` continues it: no chat template, the policy's input checks and output filters.
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..errors import InvalidRequestError
 from ..turns import raw_prompt
-from ..types import Reply
+from ..types import Metrics, Reply
 from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
 from .protocol import RequestError, format_of
 from .samplers import KOBOLD_ORDER, refuse_unless_off, settings_of
@@ -59,6 +60,8 @@ __all__ = ["KOBOLDCPP_API", "KoboldRequest", "fitted", "kobold_error", "kobold_r
 KOBOLDCPP_API = "1.102"  # the KoboldCpp whose API was read; its clients gate features by it
 _UNITED_API = "1.2.5"  # KoboldAI United's API version, which KoboldCpp reports (stop sequences from 1.2.2)
 _WINDOW = 320  # KoboldCpp's rep_pen_range where a request names none
+# KoboldCpp's stop_reason: -1 none yet, 0 out of tokens, 1 the end token, 2 a stop sequence
+_STOP_REASONS = {"length": 0, "stop": 1, "stop_string": 2}
 _REFUSED: dict[str, Any] = {"banned_tokens": [], "banned_strings": [], "images": [], "n": 1, "logprobs": False}
 
 
@@ -263,6 +266,32 @@ def kobold_routes(app: _App) -> list[Route]:
 
         return route
 
+    async def perf(request: Request) -> Response:
+        """KoboldCpp's status: the last answer's timings and counts, the line, whether the model is
+        free (its clients show them, and some wait for ``idle`` before they send)."""
+        try:
+            authorize(request, app.settings)
+        except Exception as exc:
+            return failed(exc)
+        metrics = app.metrics
+        last = metrics.last or Metrics()
+        return JSONResponse(
+            {
+                "last_process": last.prefill_s,
+                "last_eval": last.decode_s,
+                "last_input_count": last.prompt_tokens,
+                "last_token_count": last.generated_tokens,
+                "last_process_speed": last.prefill_tps,
+                "last_eval_speed": last.decode_tps,
+                "stop_reason": _STOP_REASONS.get(last.finish_reason or "", -1),
+                "total_gens": metrics.replies,
+                "queue": app.worker.waiting,
+                "idle": 0 if app.worker.busy else 1,
+                "uptime": time.monotonic() - metrics.started,
+                "quiet": False,
+            }
+        )
+
     async def version(request: Request) -> Response:
         try:
             authorize(request, app.settings)
@@ -296,5 +325,6 @@ def kobold_routes(app: _App) -> list[Route]:
         Route("/api/extra/generate/stream", stream, methods=["POST"]),
         Route("/api/extra/abort", abort, methods=["POST"]),
         Route("/api/extra/version", version, methods=["GET"]),
+        Route("/api/extra/perf", perf, methods=["GET"]),
         Route("/api/extra/true_max_context_length", window, methods=["GET"]),
     ]

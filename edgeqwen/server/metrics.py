@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
-from ..types import Reply
+from ..types import Metrics, Reply
 
 __all__ = ["ServerMetrics"]
 
@@ -33,6 +34,8 @@ class ServerMetrics:
         self.replies = 0
         self.last_decode_tps = 0.0
         self.last_ttft_s = 0.0
+        self.last: Metrics | None = None  # the last reply's (KoboldCpp's /api/extra/perf reports it)
+        self.started = time.monotonic()
         # the models served beside the chat model, by kind ("embedding", "rerank"): texts or
         # documents read, and their tokens
         self.side_items: Counter[str] = Counter()
@@ -52,6 +55,7 @@ class ServerMetrics:
         m = reply.metrics
         with self._lock:
             self.replies += 1
+            self.last = m
             self.finish[str(reply.finish_reason)] += 1
             self.prompt_tokens += m.prompt_tokens
             self.cached_tokens += m.cached_tokens

@@ -23,7 +23,8 @@ Decisions, where the two APIs leave room:
 Other servers' token routes, as SillyTavern's connections to them count a prompt before they trim
 it (a 404 here, it estimated): TabbyAPI's ``POST /v1/token/encode`` and ``/v1/token/decode``,
 text-generation-webui's ``POST /v1/internal/encode``, ``/v1/internal/decode`` and
-``/v1/internal/token-count``, KoboldCpp's ``POST /api/extra/tokencount``, each in its server's
+``/v1/internal/token-count``, KoboldCpp's ``POST /api/extra/tokencount`` (``/api/extra/tokenize``)
+and ``/api/extra/detokenize`` (its ``ids``), each in its server's
 shape. A text's control tokens written out are those tokens unless the body says not
 (``encode_special_tokens``, ``special``: false), as those servers read them; TabbyAPI's chat form
 of ``text`` (a list of messages) is refused: ``/tokenize`` counts a chat.
@@ -97,21 +98,21 @@ def pieces_of(tokenizer: Tokenizer, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def detokenized(tokenizer: Tokenizer, body: Any, special: str = "") -> str:
-    """The text of a ``/detokenize`` body's ``tokens``, control tokens written out unless the
-    body's ``special`` flag (TabbyAPI's ``decode_special_tokens``) is false."""
-    if not isinstance(body, dict) or "tokens" not in body:
-        raise RequestError("The request body must be a JSON object with tokens (a list of token ids).")
+def detokenized(tokenizer: Tokenizer, body: Any, special: str = "", field: str = "tokens") -> str:
+    """The text of a ``/detokenize`` body's ``tokens`` (KoboldCpp's ``ids``: ``field``), control
+    tokens written out unless the body's ``special`` flag (TabbyAPI's ``decode_special_tokens``) is false."""
+    if not isinstance(body, dict) or field not in body:
+        raise RequestError(f"The request body must be a JSON object with {field} (a list of token ids).")
     controls = flag(body, special, True) if special else True
-    tokens = body["tokens"]
+    tokens = body[field]
     if not isinstance(tokens, list):
-        raise RequestError("tokens must be a list of token ids.", "tokens")
+        raise RequestError(f"{field} must be a list of token ids.", field)
     if not tokens:
         return ""
     try:
         ids, _ = raw_prompt(tokenizer, tokens)
     except InvalidRequestError as exc:  # it names prompt[i]; this API calls them tokens
-        raise RequestError(str(exc).replace("prompt[", "tokens["), "tokens") from exc
+        raise RequestError(str(exc).replace("prompt[", f"{field}["), field) from exc
     return (
         tokens_text(tokenizer, ids) if controls else tokenizer.decode(i for i in ids if i not in tokenizer.special_ids)
     )
@@ -136,9 +137,14 @@ _ENCODE: dict[str, tuple[str, str, Callable[[list[int]], dict[str, Any]]]] = {
     "/v1/internal/encode": ("text", "", lambda ids: {"tokens": ids, "length": len(ids)}),  # text-generation-webui
     "/v1/internal/token-count": ("text", "", lambda ids: {"length": len(ids)}),
     "/api/extra/tokencount": ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids}),  # KoboldCpp
+    "/api/extra/tokenize": ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids}),  # its other name
 }
-# path: the flag that says control tokens are written out (true where absent)
-_DECODE = {"/v1/token/decode": "decode_special_tokens", "/v1/internal/decode": ""}
+# path: the ids' field, the flag that says control tokens are written out (true where absent), the answer
+_DECODE: dict[str, tuple[str, str, Callable[[str], dict[str, Any]]]] = {
+    "/v1/token/decode": ("tokens", "decode_special_tokens", lambda text: {"text": text}),  # TabbyAPI
+    "/v1/internal/decode": ("tokens", "", lambda text: {"text": text}),  # text-generation-webui
+    "/api/extra/detokenize": ("ids", "", lambda text: {"result": text, "success": True}),  # KoboldCpp
+}
 
 
 def encoded(tokenizer: Tokenizer, body: Any, field: str, special: str) -> list[int]:
@@ -201,15 +207,15 @@ def tokenize_routes(app: _App) -> list[Route]:
     def encode(field: str, special: str, shape: Callable[[list[int]], dict[str, Any]]) -> _Endpoint:
         return answering(lambda body: shape(encoded(backend.tokenizer, body, field, special)))
 
-    def decode(special: str) -> _Endpoint:
-        return answering(lambda body: {"text": detokenized(backend.tokenizer, body, special)})
+    def decode(field: str, special: str, shape: Callable[[str], dict[str, Any]]) -> _Endpoint:
+        return answering(lambda body: shape(detokenized(backend.tokenizer, body, special, field)))
 
     detokenize = answering(lambda body: dict.fromkeys(("prompt", "content"), detokenized(backend.tokenizer, body)))
 
     # vLLM's and llama-server's paths, and Aphrodite's under /v1 (SillyTavern's Aphrodite connection)
     return [
         *(Route(path, encode(*how), methods=["POST"]) for path, how in _ENCODE.items()),
-        *(Route(path, decode(special), methods=["POST"]) for path, special in _DECODE.items()),
+        *(Route(path, decode(*how), methods=["POST"]) for path, how in _DECODE.items()),
         *(Route(f"{root}/tokenize", tokenize, methods=["POST"]) for root in ("", "/v1")),
         *(Route(f"{root}/detokenize", detokenize, methods=["POST"]) for root in ("", "/v1")),
     ]

@@ -133,6 +133,7 @@ def test_a_sampler_this_server_has_not_is_taken_off(off):
         ({"mirostat": 2}, "mirostat", "not supported"),
         ({"tfs_z": 1.5}, "tfs_z", r"tfs_z: tfs must be in \(0, 1\]"),
         ({"dry_multiplier": 0.8}, "dry_multiplier", "not supported"),
+        ({"min_keep": 5}, "min_keep", "not supported"),  # passed over here, refused on the OpenAI routes
         ({"ignore_eos": True}, "ignore_eos", "only False"),
         ({"prompt": ["a", "b"]}, "prompt", "holds 2 prompts"),
         ({"prompt": [1, 2**40]}, "prompt", r"prompt\[1\] must be"),

@@ -19,10 +19,10 @@ Decisions, where the two servers differ:
   had come first whatever either said. ``tfs_z``: tail-free sampling, which llama.cpp had.
 - Samplers this server has not are taken at their off values and refused at any other (they
   would change the answer unsaid): ``mirostat``, ``dynatemp_range``, ``dry_multiplier``,
-  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below),
+  ``xtc_probability``, ``top_n_sigma``, ``n_indent`` (0 or below), ``min_keep`` (1 or below),
   ``ignore_eos``, ``post_sampling_probs`` (false), ``lora`` (none). What only steers
   llama-server's own slots, cache and clock (``n_keep``, ``cache_prompt``, ``id_slot``,
-  ``min_keep``, ``t_max_predict_ms``, ...) and other servers' fields that
+  ``t_max_predict_ms``, ...) and other servers' fields that
   front-ends send to all of them are passed over.
 - ``grammar`` (GBNF, read by llguidance's converter; Lark too) and ``json_schema`` constrain the
   answer, as they do on the OpenAI routes (:mod:`.guided`); so do ``response_format`` and vLLM's fields.
@@ -67,7 +67,7 @@ __all__ = ["LlamaCompletion", "completion_body", "failed_event", "llama_server_r
 # what settings_of reads as llama-server means it (its samplers this server has not among them)
 _SAME = (
     "temperature", "top_p", "top_k", "min_p", "typical_p", "presence_penalty", "frequency_penalty", "seed", "stop",
-    "repeat_penalty", "repeat_last_n", "tfs_z", "samplers", *LLAMA_SAMPLERS,
+    "repeat_penalty", "repeat_last_n", "tfs_z", "samplers", "min_keep", *LLAMA_SAMPLERS,
 )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["KOBOLDCPP_API", "KoboldRequest", "fitted", "kobold_error", "kobold_routes", "parse_kobold_request"]
 
 KOBOLDCPP_API = "1.102"  # the KoboldCpp whose API was read; its clients gate features by it
+_SERVED_BY = f"edgeqwen {__version__}"
 _UNITED_API = "1.2.5"  # KoboldAI United's API version, which KoboldCpp reports (stop sequences from 1.2.2)
 _WINDOW = 320  # KoboldCpp's rep_pen_range where a request names none
 # KoboldCpp's stop_reason: -1 none yet, 0 out of tokens, 1 the end token, 2 a stop sequence
@@ -256,55 +257,41 @@ def kobold_routes(app: _App) -> list[Route]:
                 )
         return JSONResponse({"success": "true" if stopped else "false", "done": "true"})
 
-    def card(value: Any, key: str = "result") -> Any:
+    def card(answer: Callable[[], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+        """A route that answers what the server is and holds, read when asked."""
+
         async def route(request: Request) -> Response:
             try:
                 authorize(request, app.settings)
             except Exception as exc:
                 return failed(exc)
-            return JSONResponse({key: value() if callable(value) else value})
+            return JSONResponse(answer())
 
         return route
 
-    async def perf(request: Request) -> Response:
+    def perf() -> dict[str, Any]:
         """KoboldCpp's status: the last answer's timings and counts, the line, whether the model is
         free (its clients show them, and some wait for ``idle`` before they send)."""
-        try:
-            authorize(request, app.settings)
-        except Exception as exc:
-            return failed(exc)
         metrics = app.metrics
         last = metrics.last or Metrics()
-        return JSONResponse(
-            {
-                "last_process": last.prefill_s,
-                "last_eval": last.decode_s,
-                "last_input_count": last.prompt_tokens,
-                "last_token_count": last.generated_tokens,
-                "last_process_speed": last.prefill_tps,
-                "last_eval_speed": last.decode_tps,
-                "stop_reason": _STOP_REASONS.get(last.finish_reason or "", -1),
-                "total_gens": metrics.replies,
-                "queue": app.worker.waiting,
-                "idle": 0 if app.worker.busy else 1,
-                "uptime": time.monotonic() - metrics.started,
-                "quiet": False,
-            }
-        )
+        return {
+            "last_process": last.prefill_s,
+            "last_eval": last.decode_s,
+            "last_input_count": last.prompt_tokens,
+            "last_token_count": last.generated_tokens,
+            "last_process_speed": last.prefill_tps,
+            "last_eval_speed": last.decode_tps,
+            "stop_reason": _STOP_REASONS.get(last.finish_reason or "", -1),
+            "total_gens": metrics.replies,
+            "queue": app.worker.waiting,
+            "idle": 0 if app.worker.busy else 1,
+            "uptime": time.monotonic() - metrics.started,
+            "quiet": False,
+        }
 
-    async def version(request: Request) -> Response:
-        try:
-            authorize(request, app.settings)
-        except Exception as exc:
-            return failed(exc)
-        return JSONResponse(
-            {
-                "result": "KoboldCpp",
-                "version": KOBOLDCPP_API,
-                "protected": app.settings.api_key is not None,
-                "served_by": f"edgeqwen {__version__}",
-            }
-        )
+    def version() -> dict[str, Any]:
+        protected = app.settings.api_key is not None
+        return {"result": "KoboldCpp", "version": KOBOLDCPP_API, "protected": protected, "served_by": _SERVED_BY}
 
     async def whole(request: Request) -> Response:
         return await generate(request, False)
@@ -312,19 +299,19 @@ def kobold_routes(app: _App) -> list[Route]:
     async def stream(request: Request) -> Response:
         return await generate(request, True)
 
-    window = card(lambda: app.bot_backend.context_length, "value")
+    window = card(lambda: {"value": app.bot_backend.context_length})
     united = {  # KoboldAI United's routes, under /api/v1 and /api/latest (the AI Horde worker's)
         "generate": (whole, "POST"),
-        "model": (card(lambda: f"koboldcpp/{app.model_id}"), "GET"),
-        "info/version": (card(_UNITED_API), "GET"),
+        "model": (card(lambda: {"result": f"koboldcpp/{app.model_id}"}), "GET"),
+        "info/version": (card(lambda: {"result": _UNITED_API}), "GET"),
         "config/max_context_length": (window, "GET"),
-        "config/max_length": (card(lambda: app.settings.max_tokens, "value"), "GET"),
+        "config/max_length": (card(lambda: {"value": app.settings.max_tokens}), "GET"),
     }
     return [
         *(Route(f"/api/{v}/{path}", f, methods=[m]) for path, (f, m) in united.items() for v in ("v1", "latest")),
         Route("/api/extra/generate/stream", stream, methods=["POST"]),
         Route("/api/extra/abort", abort, methods=["POST"]),
-        Route("/api/extra/version", version, methods=["GET"]),
-        Route("/api/extra/perf", perf, methods=["GET"]),
+        Route("/api/extra/version", card(version), methods=["GET"]),
+        Route("/api/extra/perf", card(perf), methods=["GET"]),
         Route("/api/extra/true_max_context_length", window, methods=["GET"]),
     ]

@@ -218,6 +218,31 @@ def test_abort_stops_the_answer_of_its_genkey():
         assert httpx.post(srv.url + "/api/extra/abort").json()["success"] == "false"  # KoboldCpp's bare abort
 
 
+def test_check_gives_the_text_so_far_then_the_whole_answer():
+    """KoboldCpp's polled streaming (EasyNovelAssistant's: a generate in a thread, check polled
+    beside it) was a 404."""
+    backend = Paced()
+    with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
+        got: dict[str, dict] = {}
+        body = {"prompt": "Count.", "max_length": 40, "genkey": "KCPP7"}
+        worker = threading.Thread(target=lambda: got.update(httpx.post(srv.url + "/api/v1/generate", json=body).json()))
+        worker.start()
+        check = lambda key: httpx.post(srv.url + "/api/extra/generate/check", json={"genkey": key}).json()  # noqa: E731
+        backend.allow(4)
+        deadline = time.monotonic() + 10
+        while not check("KCPP7")["results"][0]["text"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        so_far = check("KCPP7")["results"][0]["text"]
+        assert so_far and check("other") == {"results": [{"text": ""}]}
+        while worker.is_alive():
+            backend.allow(1)
+            time.sleep(0.005)
+        whole = got["results"][0]["text"]
+        assert len(so_far) < len(whole) and whole.startswith(so_far)
+        assert check("KCPP7")["results"][0]["text"] == whole  # once ended, the whole of it
+        assert httpx.get(srv.url + "/api/extra/generate/check").json() == {"results": [{"text": ""}]}  # no key
+
+
 def test_abort_of_an_answer_still_in_line_stops_it_at_its_turn():
     """Cancelling a request in line would end its client's connection with no answer: it is
     answered instead, stopped before its first token."""

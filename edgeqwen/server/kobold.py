@@ -1,5 +1,6 @@
 """The KoboldAI API as KoboldCpp serves it: ``POST /api/v1/generate``, its stream
-``POST /api/extra/generate/stream``, ``POST /api/extra/abort``, and the cards its clients read
+``POST /api/extra/generate/stream``, its polled stream ``/api/extra/generate/check`` (the text so
+far of the answer of a ``genkey``), ``POST /api/extra/abort``, and the cards its clients read
 first (``/api/v1/model``, ``/api/v1/info/version``, ``/api/extra/version``, the context and
 length limits, ``/api/extra/perf``; each ``/api/v1`` route under ``/api/latest`` too). SillyTavern's "KoboldAI
 Classic" connection, KoboldAI Lite, the AI Horde worker and LangChain's ``KoboldApiLLM`` speak
@@ -34,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,10 +45,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, StructuredOutputError
 from ..turns import raw_prompt
 from ..types import Metrics, Reply
-from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
+from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
 from .protocol import RequestError, format_of
 from .samplers import KOBOLD_ORDER, refuse_unless_off, settings_of
 
@@ -61,6 +63,7 @@ KOBOLDCPP_API = "1.102"  # the KoboldCpp whose API was read; its clients gate fe
 _SERVED_BY = f"edgeqwen {__version__}"
 _UNITED_API = "1.2.5"  # KoboldAI United's API version, which KoboldCpp reports (stop sequences from 1.2.2)
 _WINDOW = 320  # KoboldCpp's rep_pen_range where a request names none
+_CHECKED = 16  # genkeys whose last answer's text check can still give (KoboldCpp keeps its one user's)
 # KoboldCpp's stop_reason: -1 none yet, 0 out of tokens, 1 the end token, 2 a stop sequence
 _STOP_REASONS = {"length": 0, "stop": 1, "stop_string": 2}
 _REFUSED: dict[str, Any] = {"banned_tokens": [], "banned_strings": [], "images": [], "n": 1, "logprobs": False}
@@ -161,6 +164,15 @@ def kobold_error(error: HTTPError) -> dict[str, Any]:
 def kobold_routes(app: _App) -> list[Route]:
     """The KoboldAI API over the app's model and waiting line."""
     running: dict[str, set[asyncio.Future[AsyncReplyStream]]] = {}  # genkey ("" none) -> answers under way
+    said: OrderedDict[str, list[str]] = OrderedDict()  # genkey -> its last answer's text so far, for check
+
+    def saying(key: str) -> list[str]:
+        """Where the answer asked for under ``key`` puts its text as it comes (the last few keys kept)."""
+        said[key] = pieces = []
+        said.move_to_end(key)
+        while len(said) > _CHECKED:
+            said.popitem(last=False)
+        return pieces
 
     def keep(key: str, submitted: asyncio.Future[AsyncReplyStream]) -> Callable[[], None]:
         """Keep an answer where abort finds it, until it ends (or never starts); the forgetting."""
@@ -195,13 +207,13 @@ def kobold_routes(app: _App) -> list[Route]:
                 else fitted(backend.tokenizer, asked, backend.context_length)
             )
             submitted = asyncio.ensure_future(app.worker.submit_prompt(prompt, asked.settings))
-            forget = keep(asked.genkey, submitted)
+            forget, pieces = keep(asked.genkey, submitted), saying(asked.genkey)
             try:
                 generation = await app.opened(request, submitted, stream)
                 if stream:
-                    return app.stream(submitted, generation, lambda g: streamed(g, forget), failed_event)
+                    return app.stream(submitted, generation, lambda g: streamed(g, forget, pieces), failed_event)
                 assert generation is not None  # only a stream leaves the line early
-                reply = await whole_reply(request, generation)
+                reply = await collected(request, generation, pieces)
             finally:
                 if not stream:
                     forget()
@@ -216,11 +228,32 @@ def kobold_routes(app: _App) -> list[Route]:
         }
         return app.answered({"results": [result]})
 
-    async def streamed(generation: AsyncReplyStream, forget: Callable[[], None]) -> AsyncIterator[str]:
+    async def collected(request: Request, generation: AsyncReplyStream, pieces: list[str]) -> Reply:
+        """A whole answer, its text kept in ``pieces`` as it comes (``check`` reads them); stopped
+        whatever happens, as :func:`whole_reply` stops one."""
+
+        async def read() -> Reply:
+            try:
+                async for kind, text in generation.pieces():
+                    if kind == "text":
+                        pieces.append(text)
+            except StructuredOutputError:
+                pass  # the reply says how it ended, as whole_reply's does
+            return await generation.reply(strict=False)
+
+        try:
+            return await until_disconnect(request, read())
+        finally:
+            generation.cancel()
+
+    async def streamed(
+        generation: AsyncReplyStream, forget: Callable[[], None], pieces: list[str]
+    ) -> AsyncIterator[str]:
         """KoboldCpp's events: ``event: message`` with a piece of the answer as ``token``, the last
         with its ``finish_reason``."""
 
         def piece(text: str, index: int) -> dict[str, Any]:
+            pieces.append(str(text))
             return {"token": str(text), "finish_reason": None}
 
         def closing(reply: Reply, index: int) -> list[dict[str, Any]]:
@@ -237,6 +270,17 @@ def kobold_routes(app: _App) -> list[Route]:
 
     def failed_event(error: HTTPError) -> str:
         return "event: message\n" + event(kobold_error(error))
+
+    async def check(request: Request) -> Response:
+        """KoboldCpp's polled streaming: the text so far of the answer asked for under the body's
+        ``genkey`` (or none), the whole of it once it has ended; empty where there is none."""
+        try:
+            authorize(request, app.settings)
+            body = await read_body(request, app.settings) if await request.body() else {}
+        except Exception as exc:
+            return failed(exc)
+        key = (body.get("genkey") or "") if isinstance(body, dict) else ""
+        return JSONResponse({"results": [{"text": "".join(said.get(key, ()))}]})
 
     async def abort(request: Request) -> Response:
         try:
@@ -311,6 +355,7 @@ def kobold_routes(app: _App) -> list[Route]:
         *(Route(f"/api/{v}/{path}", f, methods=[m]) for path, (f, m) in united.items() for v in ("v1", "latest")),
         Route("/api/extra/generate/stream", stream, methods=["POST"]),
         Route("/api/extra/abort", abort, methods=["POST"]),
+        Route("/api/extra/generate/check", check, methods=["GET", "POST"]),
         Route("/api/extra/version", card(version), methods=["GET"]),
         Route("/api/extra/perf", card(perf), methods=["GET"]),
         Route("/api/extra/true_max_context_length", window, methods=["GET"]),

@@ -10,6 +10,8 @@ import time
 import httpx
 import pytest
 from fakes import FakeBackend
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeqwen import Assistant, InvalidRequestError
 from edgeqwen.server import BackgroundServer, ServerSettings
@@ -84,6 +86,41 @@ def test_what_it_cannot_honour_is_named(body, param, says):
     with pytest.raises(InvalidRequestError, match=says) as err:
         parse(body)
     assert err.value.param == param
+
+
+def test_a_grammar_nested_too_deep_is_a_400_not_a_500():
+    """A JSON Schema's text nested thousands deep raised RecursionError (a 500) on this route and
+    as vLLM's guided_json or llama-server's json_schema on the chat route."""
+    from edgeqwen.server.protocol import parse_chat_request
+
+    deep = '{"a": ' * 3000 + "1" + "}" * 3000
+    with pytest.raises(InvalidRequestError, match="nested too deep") as err:
+        parse({"grammar": deep})
+    assert err.value.param == "grammar"
+    for name in ("guided_json", "json_schema"):
+        with pytest.raises(InvalidRequestError, match="nested too deep") as err:
+            parse_chat_request({"messages": [{"role": "user", "content": "Hi"}], name: "[" * 5000 + "]" * 5000}, 64)
+        assert err.value.param == name
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["prompt", "memory", "max_length", "max_context_length", "temperature", "top_k", "top_p",
+                         "top_a", "tfs", "typical", "rep_pen", "rep_pen_range", "rep_pen_slope", "sampler_order",
+                         "sampler_seed", "stop_sequence", "singleline", "grammar", "genkey", "logit_bias",
+                         "banned_tokens", "mirostat", "n", "logprobs", "images", "trim_stop"]),
+        st.one_of(st.none(), st.booleans(), st.integers(-3, 9), st.floats(allow_nan=False), st.text(max_size=6),
+                  st.lists(st.one_of(st.integers(-2, 9), st.text(max_size=3)), max_size=4),
+                  st.dictionaries(st.text(max_size=3), st.integers(-2, 2), max_size=2)),
+    )
+)  # fmt: skip
+def test_any_body_is_read_or_refused_naming_a_field_it_sent(body):
+    """Whatever a KoboldAI client sends, the answer is a request or a 400 naming a field of it."""
+    try:
+        parse_kobold_request({"prompt": "Hi", **body}, 64)
+    except InvalidRequestError as exc:
+        assert exc.param in {"prompt", *body}, (exc.param, exc)
 
 
 def test_the_penalty_may_follow_steps_that_are_off_or_a_temperature_that_scales():

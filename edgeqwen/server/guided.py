@@ -26,10 +26,10 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import GrammarError, InvalidRequestError
+from ..jsontext import load_json
 from ..runtime.formats import ResponseFormat
 
 __all__ = ["guided_format"]
@@ -63,7 +63,7 @@ def _one(kind: str, value: Any, field: str) -> ResponseFormat | dict[str, Any]:
     if kind == "json":
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = load_json(value)  # its nesting bounded: a deep one was a RecursionError, a 500
             except ValueError as exc:
                 raise InvalidRequestError(
                     f"{field} must be a JSON Schema (an object, or its JSON text): {exc}.", field

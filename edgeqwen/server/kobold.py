@@ -33,7 +33,6 @@ Decisions, where the two servers differ:
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +45,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import InvalidRequestError, StructuredOutputError
+from ..jsontext import load_json
 from ..turns import raw_prompt
 from ..types import Metrics, Reply
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
@@ -117,11 +117,12 @@ def parse_kobold_request(body: Any, max_tokens_limit: int) -> KoboldRequest:
         raise RequestError(str(exc).replace(exc.param or "\0", name or ""), name) from None
     grammar = body.get("grammar")
     if grammar not in (None, ""):
-        try:
-            schema = json.loads(grammar) if isinstance(grammar, str) else None
-        except ValueError:
-            schema = None
-        asked = {"json_schema": schema} if isinstance(schema, dict) else {"grammar": grammar}
+        asked: dict[str, Any] = {"grammar": grammar}
+        if isinstance(grammar, str) and grammar.lstrip().startswith("{"):  # a JSON Schema's text (GBNF never is)
+            try:
+                asked = {"json_schema": load_json(grammar)}  # its nesting bounded
+            except ValueError as exc:
+                raise RequestError(f"grammar is a JSON Schema's text that cannot be read: {exc}", "grammar") from None
         try:
             settings["response_format"] = format_of(asked)
         except InvalidRequestError as exc:

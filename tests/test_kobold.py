@@ -230,13 +230,19 @@ class Paced(FakeBackend):
             self.permits.release()
 
 
+def generating(url: str, body: dict) -> tuple[threading.Thread, dict]:
+    """A KoboldAI generate under way in a thread (its client waiting), and where its answer will be."""
+    got: dict = {}
+    worker = threading.Thread(target=lambda: got.update(httpx.post(url + "/api/v1/generate", json=body).json()))
+    worker.start()
+    return worker, got
+
+
 def test_abort_stops_the_answer_of_its_genkey():
     backend = Paced()
     with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
-        got: dict[str, object] = {}
         body = {"prompt": "Count.", "max_length": 40, "genkey": "KCPP42"}
-        worker = threading.Thread(target=lambda: got.update(httpx.post(srv.url + "/api/v1/generate", json=body).json()))
-        worker.start()
+        worker, got = generating(srv.url, body)
         backend.allow(2)
         while backend.fed < 2:
             time.sleep(0.005)
@@ -260,10 +266,7 @@ def test_check_gives_the_text_so_far_then_the_whole_answer():
     beside it) was a 404."""
     backend = Paced()
     with BackgroundServer(Assistant(backend=backend, policy="none"), ServerSettings(max_tokens=64)) as srv:
-        got: dict[str, dict] = {}
-        body = {"prompt": "Count.", "max_length": 40, "genkey": "KCPP7"}
-        worker = threading.Thread(target=lambda: got.update(httpx.post(srv.url + "/api/v1/generate", json=body).json()))
-        worker.start()
+        worker, got = generating(srv.url, {"prompt": "Count.", "max_length": 40, "genkey": "KCPP7"})
         check = lambda key: httpx.post(srv.url + "/api/extra/generate/check", json={"genkey": key}).json()  # noqa: E731
         backend.allow(4)
         deadline = time.monotonic() + 10

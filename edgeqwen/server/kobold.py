@@ -272,24 +272,25 @@ def kobold_routes(app: _App) -> list[Route]:
     def failed_event(error: HTTPError) -> str:
         return "event: message\n" + event(kobold_error(error))
 
-    async def check(request: Request) -> Response:
-        """KoboldCpp's polled streaming: the text so far of the answer asked for under the body's
-        ``genkey`` (or none), the whole of it once it has ended; empty where there is none."""
-        try:
-            authorize(request, app.settings)
-            body = await read_body(request, app.settings) if await request.body() else {}
-        except Exception as exc:
-            return failed(exc)
-        key = (body.get("genkey") or "") if isinstance(body, dict) else ""
-        return JSONResponse({"results": [{"text": "".join(said.get(key, ()))}]})
+    def keyed(answer: Callable[[str], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+        """A route that answers for the ``genkey`` of its body (which may be empty, or none)."""
 
-    async def abort(request: Request) -> Response:
-        try:
-            authorize(request, app.settings)
-            body = await read_body(request, app.settings) if await request.body() else {}
-        except Exception as exc:
-            return failed(exc)
-        key = (body.get("genkey") or "") if isinstance(body, dict) else ""
+        async def route(request: Request) -> Response:
+            try:
+                authorize(request, app.settings)
+                body = await read_body(request, app.settings) if await request.body() else {}
+            except Exception as exc:
+                return failed(exc)
+            return JSONResponse(answer((body.get("genkey") or "") if isinstance(body, dict) else ""))
+
+        return route
+
+    def check(key: str) -> dict[str, Any]:
+        """KoboldCpp's polled streaming: the text so far of the answer asked for under ``key``, the
+        whole of it once it has ended; empty where there is none."""
+        return {"results": [{"text": "".join(said.get(key, ()))}]}
+
+    def abort(key: str) -> dict[str, Any]:
         stopped = False
         for submitted in list(running.get(key, ())):
             stopped = True
@@ -300,7 +301,7 @@ def kobold_routes(app: _App) -> list[Route]:
                 submitted.add_done_callback(
                     lambda f: f.result().cancel() if not f.cancelled() and f.exception() is None else None
                 )
-        return JSONResponse({"success": "true" if stopped else "false", "done": "true"})
+        return {"success": "true" if stopped else "false", "done": "true"}
 
     def card(answer: Callable[[], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
         """A route that answers what the server is and holds, read when asked."""
@@ -355,8 +356,8 @@ def kobold_routes(app: _App) -> list[Route]:
     return [
         *(Route(f"/api/{v}/{path}", f, methods=[m]) for path, (f, m) in united.items() for v in ("v1", "latest")),
         Route("/api/extra/generate/stream", stream, methods=["POST"]),
-        Route("/api/extra/abort", abort, methods=["POST"]),
-        Route("/api/extra/generate/check", check, methods=["GET", "POST"]),
+        Route("/api/extra/abort", keyed(abort), methods=["POST"]),
+        Route("/api/extra/generate/check", keyed(check), methods=["GET", "POST"]),
         Route("/api/extra/version", card(version), methods=["GET"]),
         Route("/api/extra/perf", card(perf), methods=["GET"]),
         Route("/api/extra/true_max_context_length", window, methods=["GET"]),

@@ -52,7 +52,10 @@ def test_sillytaverns_text_generation_webui_body_is_read_as_it_means():
     # text-generation-webui alone)
     assert said["repetition_penalty"] == 1.2 and said["penalty_window"] == 0
     assert said["max_tokens"] == 12 and said["stop"] == ("\nUser:",) and said["temperature"] == 0.7
-    assert said["temperature_last"] and (said["top_p"], said["top_k"]) == (0.5, 40)
+    assert (said["top_p"], said["top_k"]) == (0.5, 40)
+    # its sampler_priority, as text-generation-webui sorts it: what it leaves out first, the
+    # temperature last (temperature_last); it was passed over
+    assert said["sampler_order"] == ("top_a", "typical_p", "tfs", "top_k", "top_p", "min_p", "temperature")
     assert "logit_bias" not in said  # no bans
     chat = {k: v for k, v in SILLYTAVERN_OOBA.items() if k != "prompt"}
     assert parse_chat_request({**chat, "messages": [{"role": "user", "content": "Hi"}]}, 64).settings == said
@@ -112,11 +115,32 @@ def test_other_names_for_what_this_server_has():
     assert read({"max_new_tokens": 9, "max_tokens": 5})["max_tokens"] == 5  # OpenAI's name first
 
 
+def test_text_generation_webuis_sampler_priority_is_its_order():
+    """Its default priority puts min-p after top-p (this server's own order, before): with both on
+    the draws differ."""
+    webui = ["repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "temperature", "dynamic_temperature",
+             "quadratic_sampling", "top_k", "top_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "tfs", "top_a",
+             "min_p", "mirostat", "xtc", "encoder_repetition_penalty", "no_repeat_ngram"]  # fmt: skip
+    said = read({"sampler_priority": webui, "top_p": 0.72, "min_p": 0.1})
+    assert said["sampler_order"] == ("temperature", "top_k", "top_p", "typical_p", "tfs", "top_a", "min_p")
+    last = read({"sampler_priority": webui, "temperature_last": True})["sampler_order"]
+    assert last[-1] == "temperature" and "temperature_last" not in read({"sampler_priority": webui})
+    with pytest.raises(RequestError, match="after top_k") as err:  # the penalty sorted after a filter on
+        read({"sampler_priority": ["top_k", "repetition_penalty"], "top_k": 40, "top_p": 1, "min_p": 0,
+              "repetition_penalty": 1.2})  # fmt: skip
+    assert err.value.param == "sampler_priority"
+    with pytest.raises(RequestError, match="each give the samplers' order") as err:
+        read({"sampler_priority": webui, "samplers": ["top_k"]})
+    with pytest.raises(RequestError) as err:
+        read({"sampler_priority": "top_k,top_p"})
+    assert err.value.param == "sampler_priority"
+
+
 def test_koboldcpps_samplers_and_order_on_the_openai_routes():
     """SillyTavern's KoboldCpp type sends KoboldCpp's sampler_order (the temperature last) and no
     temperature_last: the temperature was applied first; top-a and tail-free were refused."""
     kobold = {**SILLYTAVERN_OOBA, "api_type": "koboldcpp", "sampler_order": [6, 0, 1, 3, 4, 2, 5]}
-    del kobold["temperature_last"]
+    del kobold["temperature_last"], kobold["sampler_priority"]  # text-generation-webui's, sent to it alone
     said = parse_completion_request(kobold, 64).settings
     assert said["sampler_order"] == ("top_k", "top_a", "typical_p", "top_p", "min_p", "tfs", "temperature")
     assert "temperature_last" not in said and said["penalty_slope"] == 1.0

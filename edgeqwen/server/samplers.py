@@ -12,11 +12,10 @@ every name a dialect gives it (``repeat_penalty`` and ``rep_pen`` are ``repetiti
 -100; ``do_sample: false`` greedy ...); two names for one setting that disagree are a 400. What
 it has not (mirostat, epsilon and eta cutoffs, beam search, vLLM's ``min_tokens`` ...) is taken
 absent or at its off value and refused at any other: an answer that passed it over would not be
-what was asked, with a 200. KoboldCpp's ``sampler_order`` is the order of the filters and the
-temperature (SillyTavern's KoboldCpp type puts the temperature last by it, as KoboldCpp does).
-Passed over: text-generation-webui's ``sampler_priority`` (its ``temperature_last`` is read; the
-filters run in this server's order, which changes a draw only where two of them are on), and,
-because the answer is the same, ``truncation_length`` (a prompt past the window is refused or
+what was asked, with a 200. KoboldCpp's ``sampler_order``, llama-server's ``samplers`` and
+text-generation-webui's ``sampler_priority`` are the order of the filters and the temperature,
+each as its server reads it (SillyTavern's KoboldCpp and llama.cpp types put the temperature last
+by them). Passed over because the answer is the same: ``truncation_length`` (a prompt past the window is refused or
 trimmed by each route's own rule), ``add_bos_token`` (Qwen's template has no BOS token).
 """
 
@@ -26,7 +25,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 from ..message_dicts import content_text
-from ..types import MAX_LOGPROBS, GenerationConfig
+from ..types import MAX_LOGPROBS, SAMPLER_ORDER, GenerationConfig
 
 __all__ = [
     "KOBOLD_ORDER",
@@ -74,6 +73,14 @@ _LLAMA_LETTERS = {
     "x": "xtc", "i": "infill", "e": "penalties", "a": "adaptive_p",
 }  # fmt: skip
 LLAMA_ORDER = ("penalties", "top_k", "typ_p", "top_p", "min_p", "temperature")  # llama.cpp's: the temperature last
+# text-generation-webui's names in its sampler_priority for what this server has (the rest, DRY,
+# XTC, mirostat ..., are refused by their own fields unless off)
+_WEBUI_NAMES = {
+    "repetition_penalty": "penalties", "presence_penalty": "penalties", "frequency_penalty": "penalties",
+    "temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "typical_p": "typical_p", "tfs": "tfs",
+    "top_a": "top_a", "min_p": "min_p",
+}  # fmt: skip
+_ORDER_FIELDS = ("sampler_order", "samplers", "sampler_priority")
 # the penalties' window in TabbyAPI's names (rep_pen_range KoboldCpp's too) and text-generation-webui's
 _RANGES = ("penalty_range", "repetition_range", "rep_pen_range", "repetition_penalty_range")
 _WHOLE = 1 << 30  # a window past any context: the whole of it
@@ -216,6 +223,11 @@ def _order_names(given: Any, field: str) -> list[str] | None:
         given = [_LLAMA_LETTERS.get(c, c) for c in given]
     if not isinstance(given, (list, tuple)) or not given:
         return None
+    if field == "sampler_priority":  # text-generation-webui sorts what it leaves out first, as it sorts them
+        if not all(isinstance(n, str) for n in given):
+            return None
+        listed = list(dict.fromkeys(_WEBUI_NAMES[n] for n in given if n in _WEBUI_NAMES))
+        return [n for n in ("penalties", *SAMPLER_ORDER) if n not in listed] + listed
     if all(type(i) is int and i in _KOBOLD_SAMPLERS for i in given):
         return [n for i in given for n in _KOBOLD_SAMPLERS[i]]
     if not all(isinstance(n, str) for n in given):
@@ -231,13 +243,15 @@ def _order_names(given: Any, field: str) -> list[str] | None:
 
 def _sampler_order(body: dict[str, Any], out: dict[str, Any], default: tuple[int | str, ...] | None) -> None:
     """The order of the filters and the temperature: KoboldCpp's ``sampler_order`` (its numbers,
-    or this server's names) or llama-server's ``samplers`` (llama.cpp's names); ``default`` where
-    the body has neither (its route's server's order). The penalties come first here, before any
-    step: an order that puts them after one the request does not turn off, or leaves them out
-    where a penalty is asked for, is refused."""
-    field = "samplers" if body.get("samplers") is not None else "sampler_order"
-    if body.get("samplers") is not None and body.get("sampler_order") is not None:
-        raise RequestError("samplers and sampler_order both give the samplers' order: send one of them.", field)
+    or this server's names), llama-server's ``samplers`` (llama.cpp's names) or
+    text-generation-webui's ``sampler_priority`` (what it leaves out first; ``temperature_last``
+    moves the temperature last); ``default`` where the body has none (its route's server's
+    order). The penalties come first here, before any step: an order that puts them after one the
+    request does not turn off, or leaves them out where a penalty is asked for, is refused."""
+    sent = [f for f in _ORDER_FIELDS if body.get(f) is not None]
+    if len(sent) > 1:
+        raise RequestError(f"{' and '.join(sent)} each give the samplers' order: send one of them.", sent[0])
+    field = sent[0] if sent else "sampler_order"
     given = body.get(field, default)
     if given is None:
         return
@@ -249,12 +263,17 @@ def _sampler_order(body: dict[str, Any], out: dict[str, Any], default: tuple[int
             "2 tail-free, 3 typical, 4 top-p and min-p, 5 temperature, 6 repetition penalty).",
             field,
         )
+    if field == "sampler_priority" and out.get("temperature_last"):  # text-generation-webui moves it last
+        names = [n for n in names if n != "temperature"] + ["temperature"]
     penalised = any(out.get(k, v) != v for k, v in (("repetition_penalty", 1), ("presence_penalty", 0)))
     penalised = penalised or bool(out.get("frequency_penalty"))
     if "penalties" in names:
         first = names.index("penalties")
         subtracted = bool(out.get("presence_penalty") or out.get("frequency_penalty"))  # a scale commutes with a divide
-        before = [n for n in names[:first] if out.get(n) != _OFF[n] and (n != "temperature" or subtracted)]
+        # a step the body leaves out is the model's default: on, it may be, but for the three no model card sets
+        unset = {n: _OFF[n] for n in ("top_a", "tfs", "typical_p")}
+        on = [n for n in names[:first] if out.get(n, unset.get(n)) != _OFF[n]]
+        before = [n for n in on if n != "temperature" or subtracted]
         if penalised and before and out.get("temperature") != 0:  # greedy: no step but the penalties matters
             raise RequestError(
                 f"{field} applies the repetition penalty after {before[0]}; this server applies the penalties "

@@ -185,11 +185,23 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     return task.result()
 
 
-async def whole_reply(request: Request, generation: AsyncReplyStream) -> Reply:
+async def whole_reply(request: Request, generation: AsyncReplyStream, said: list[str] | None = None) -> Reply:
     """The finished reply of an answer that is not streamed; the answer stopped whatever happens
-    (a client that hangs up, an error), so the model is free for the next."""
+    (a client that hangs up, an error), so the model is free for the next. ``said``: where its text
+    goes as it comes, read piece by piece (KoboldCpp's polled streaming reads it meanwhile)."""
+
+    async def read() -> Reply:
+        if said is not None:
+            try:
+                async for kind, text in generation.pieces():
+                    if kind == "text":
+                        said.append(text)
+            except StructuredOutputError:
+                pass  # the reply says how it ended, as when it is read whole
+        return await generation.reply(strict=False)
+
     try:
-        return await until_disconnect(request, generation.reply(strict=False))
+        return await until_disconnect(request, read())
     finally:
         generation.cancel()
 

@@ -44,11 +44,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..errors import InvalidRequestError, StructuredOutputError
+from ..errors import InvalidRequestError
 from ..jsontext import load_json
 from ..turns import raw_prompt
 from ..types import Metrics, Reply
-from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect
+from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
 from .protocol import RequestError, format_of
 from .samplers import KOBOLD_ORDER, refuse_unless_off, settings_of
 
@@ -214,7 +214,7 @@ def kobold_routes(app: _App) -> list[Route]:
                 if stream:
                     return app.stream(submitted, generation, lambda g: streamed(g, forget, pieces), failed_event)
                 assert generation is not None  # only a stream leaves the line early
-                reply = await collected(request, generation, pieces)
+                reply = await whole_reply(request, generation, pieces)
             finally:
                 if not stream:
                     forget()
@@ -228,24 +228,6 @@ def kobold_routes(app: _App) -> list[Route]:
             "completion_tokens": m.generated_tokens,
         }
         return app.answered({"results": [result]})
-
-    async def collected(request: Request, generation: AsyncReplyStream, pieces: list[str]) -> Reply:
-        """A whole answer, its text kept in ``pieces`` as it comes (``check`` reads them); stopped
-        whatever happens, as :func:`whole_reply` stops one."""
-
-        async def read() -> Reply:
-            try:
-                async for kind, text in generation.pieces():
-                    if kind == "text":
-                        pieces.append(text)
-            except StructuredOutputError:
-                pass  # the reply says how it ended, as whole_reply's does
-            return await generation.reply(strict=False)
-
-        try:
-            return await until_disconnect(request, read())
-        finally:
-            generation.cancel()
 
     async def streamed(
         generation: AsyncReplyStream, forget: Callable[[], None], pieces: list[str]

@@ -209,8 +209,8 @@ def _penalty_window(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["penalty_window"] = window if window >= 0 else _WHOLE
 
 
-# each step of an order at the value that makes it do nothing (this server's names for them)
-_OFF = {"top_k": 0, "top_a": 0, "tfs": 1, "typical_p": 1, "top_p": 1, "min_p": 0, "temperature": 1}
+# each step of an order at the value that makes it do nothing: a filter's default, a temperature of 1
+_OFF = {**{n: getattr(GenerationConfig(), n) for n in SAMPLER_ORDER}, "temperature": 1}
 
 
 def _order_names(given: Any, field: str) -> list[str] | None:

@@ -130,14 +130,15 @@ def tokens_text(tokenizer: Tokenizer, ids: list[int]) -> str:
     return "".join(text) + tokenizer.decode(run)
 
 
+_KOBOLD_COUNT = ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids})
 # path: the text's field, the flag that says control tokens written out are those tokens (true
 # where absent), and the answer from the ids
 _ENCODE: dict[str, tuple[str, str, Callable[[list[int]], dict[str, Any]]]] = {
     "/v1/token/encode": ("text", "encode_special_tokens", lambda ids: {"tokens": ids, "length": len(ids)}),  # TabbyAPI
     "/v1/internal/encode": ("text", "", lambda ids: {"tokens": ids, "length": len(ids)}),  # text-generation-webui
     "/v1/internal/token-count": ("text", "", lambda ids: {"length": len(ids)}),
-    "/api/extra/tokencount": ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids}),  # KoboldCpp
-    "/api/extra/tokenize": ("prompt", "special", lambda ids: {"value": len(ids), "ids": ids}),  # its other name
+    "/api/extra/tokencount": _KOBOLD_COUNT,  # KoboldCpp
+    "/api/extra/tokenize": _KOBOLD_COUNT,  # its other name
 }
 # path: the ids' field, the flag that says control tokens are written out (true where absent), the answer
 _DECODE: dict[str, tuple[str, str, Callable[[str], dict[str, Any]]]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 import warnings
 
 import numpy as np
@@ -443,6 +444,38 @@ def test_the_model_drops_a_thread_for_a_busy_neighbour(tiny_ggufs):
     model.prefill(PROMPT[:10])
     assert model.threads_used == 2
     assert LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64).model._busy is not None
+
+
+def test_a_model_decoded_from_other_threads_keeps_one_team_of_workers(tiny_ggufs):
+    """llama.cpp's OpenMP keeps a team of workers per thread that ever computed, and past one
+    team per CPU it sleeps between steps (the demo model decoded at 29 tokens/s from an
+    AsyncAssistant's thread, 106 from the one that loaded it). Decoding from other threads, while
+    they live, must add no workers: every computing call runs on llama.cpp's one thread."""
+    import os
+
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64, threads=2).model
+    model.prefill(PROMPT[:8])
+    before = threads()
+    hold = threading.Event()
+    others = []
+    for length in (9, 10):  # one after the other (a model answers one call at a time), each kept alive
+        decoded = threading.Event()
+
+        def decode(length: int = length, decoded: threading.Event = decoded) -> None:
+            model.prefill(PROMPT[:length])
+            decoded.set()
+            hold.wait(30)
+
+        others.append(threading.Thread(target=decode))
+        others[-1].start()
+        assert decoded.wait(30)
+    during = threads()
+    hold.set()
+    [t.join() for t in others]
+    assert during == before + 2  # the two callers themselves, no worker of theirs
 
 
 def test_one_pass_check_gives_each_positions_own_logits(demo):

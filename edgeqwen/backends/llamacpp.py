@@ -32,6 +32,7 @@ from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from . import amx
 from .base import LoopBackend, plan_memory, reusable_prefix
+from .llama_thread import on_llama_thread
 from .prefixes import KeptPrefixes
 from .threads import BusyCores, thread_count, threads_for
 
@@ -156,7 +157,7 @@ class LlamaCppModel:
         if extra_buffers is None:
             extra_buffers = _extra_buffers(ll, info.path)
         _set(mparams, use_extra_bufts=extra_buffers)
-        self._model = ll.llama_model_load_from_file(str(info.path).encode(), mparams)
+        self._model = on_llama_thread(lambda: ll.llama_model_load_from_file(str(info.path).encode(), mparams))
         if not self._model:
             raise ModelLoadError(
                 f"llama.cpp could not load {info.path} ({_last_log()}). Download it again "
@@ -171,7 +172,7 @@ class LlamaCppModel:
         _set(cparams, pooling_type=ll.LLAMA_POOLING_TYPE_NONE)
         if flash_attn is not None:  # None: llama.cpp's own default (auto)
             _set(cparams, flash_attn_type=ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0)
-        self._ctx = ll.llama_init_from_model(self._model, cparams)
+        self._ctx = on_llama_thread(lambda: ll.llama_init_from_model(self._model, cparams))
         if not self._ctx:
             ll.llama_model_free(self._model)
             raise ModelLoadError(
@@ -272,7 +273,7 @@ class LlamaCppModel:
             if at + n == len(ids):
                 self._want[max(0, n - last) : n] = 1
             self._batch.n_tokens = n
-            rc = self._ll.llama_decode(self._ctx, self._batch)
+            rc = on_llama_thread(lambda: self._ll.llama_decode(self._ctx, self._batch))
             if rc != 0:
                 self.rewind(start + at)
                 raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {_last_log()}).")

@@ -351,6 +351,34 @@ def test_a_batchs_later_prompts_are_not_turned_away_by_the_line_it_was_let_into(
     assert asyncio.run(submit(queued=False)) == "Paris."  # a later prompt of one already let in
 
 
+def test_a_429_tells_its_client_to_wait_as_long_as_the_last_answers_took(monkeypatch):
+    """A place frees when the answer under way ends, so Retry-After is the time the model took
+    over its last answers (rounded up; 1 before any): with "1" always, the OpenAI client's two
+    retries were spent before a place freed."""
+    from edgeqwen.server.http import translate
+    from edgeqwen.server.worker import ModelWorker, QueueFullError
+    from edgeqwen.types import Metrics, Reply
+
+    bot = AsyncAssistant(Assistant(backend=FakeBackend(["Paris."]), policy="none"))
+    worker = ModelWorker(bot, max_queue=0)
+    monkeypatch.setattr(AsyncAssistant, "busy", property(lambda self: True))
+
+    def refusal() -> QueueFullError:
+        with pytest.raises(QueueFullError) as caught:
+            asyncio.run(worker.submit_prompt("The capital of France is", {}))
+        return caught.value
+
+    assert refusal().retry_after == 1  # nothing answered yet
+    for ttft, decode in [(0.5, 2.0), (0.2, 4.3)]:
+        worker.metrics.record_reply(Reply("x", metrics=Metrics(generated_tokens=9, ttft_s=ttft, decode_s=decode)))
+    full = refusal()
+    assert full.retry_after == 4 and "retry in about 4 s" in str(full)  # (2.5 + 4.5) / 2, rounded up
+    assert translate(full).status == 429 and translate(full).headers == {"Retry-After": "4"}
+    for _ in range(8):  # the last eight answers count: quick ones bring it down
+        worker.metrics.record_reply(Reply("x", metrics=Metrics(generated_tokens=2, ttft_s=0.01, decode_s=0.02)))
+    assert refusal().retry_after == 1
+
+
 def test_scoring_on_a_backend_that_cannot_is_a_400_saying_which_can():
     class LastOnly(FakeBackend):
         name = "mlc"

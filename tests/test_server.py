@@ -404,12 +404,20 @@ def test_full_queue_answers_429_and_the_waiting_requests_finish(tiny):
         with pytest.raises(openai.RateLimitError) as err:
             api.chat.completions.create(model="m", messages=HELLO, max_tokens=5)
         assert err.value.response.headers["retry-after"] == "1" and "--max-queue" in err.value.message
+        # the other servers' dialects say when to retry too (Ollama's, KoboldCpp's, TGI's clients)
+        for path, body in [
+            ("/api/generate", {"model": "qwen2-int4", "prompt": "Hi", "stream": False}),
+            ("/api/v1/generate", {"prompt": "Hi", "max_length": 2}),
+            ("/generate", {"inputs": "Hi", "parameters": {"max_new_tokens": 2}}),
+        ]:
+            busy = httpx.post(f"{srv.url}{path}", json=body)
+            assert (busy.status_code, busy.headers.get("retry-after")) == (429, "1"), (path, busy.text)
         tiny.gate.set()
         first.join(30)
         second.join(30)
         assert [o.usage.completion_tokens for o in first_out + second_out] == [5, 5]
         metrics = httpx.get(f"{srv.url}/metrics").text
-        assert 'edgeqwen_requests_total{status="429"} 1' in metrics
+        assert 'edgeqwen_requests_total{status="429"} 4' in metrics
         assert 'edgeqwen_requests_total{status="200"} 2' in metrics
 
 
@@ -962,3 +970,20 @@ def test_a_stream_waiting_in_line_gets_its_headers_and_keep_alives_then_its_answ
     assert text_raw.startswith(": keep-alive\n\n") and '"text": "' in text_raw and text_raw.endswith("[DONE]\n\n")
     assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
     assert "maximum context length" in events[-1].response.error.message
+
+
+def test_serves_flags_default_to_the_settings_defaults():
+    """The CLI cannot import the settings without the server extra, so each default is written
+    twice: they must agree (the line's length was raised in one place first)."""
+    import dataclasses
+
+    from edgeqwen.cli.answer import serve
+
+    flags = {p.name: p.default for p in serve.params}
+    named = {"body_timeout_s": "body_timeout", "keepalive_s": "keepalive"}
+    for field in dataclasses.fields(ServerSettings):
+        flag = named.get(field.name, field.name)
+        if field.name in ("api_key", "cors_origins"):
+            continue  # none, given by flag or environment
+        assert flags[flag] == field.default, field.name
+    assert ServerSettings().max_queue == 64

@@ -323,7 +323,11 @@ def chat(model: str | None, **opts: Any) -> None:
     help="Most tokens an answer may have (a request asking for more gets this many).",
 )
 @click.option(
-    "--max-queue", default=8, show_default=True, type=click.IntRange(0), help="Requests that may wait; more get 429."
+    "--max-queue",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Requests that may wait their turn; more get 429 (with a Retry-After of how long an answer takes).",
 )
 @click.option(
     "--max-request-bytes", default=1 << 20, show_default=True, type=click.IntRange(1), help="Larger bodies get 413."

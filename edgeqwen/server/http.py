@@ -49,15 +49,24 @@ T = TypeVar("T")
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str, kind: str, param: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: int = 1,
+    ):
         super().__init__(message)
         self.status, self.kind, self.param, self.code = status, kind, param, code
+        self.retry_after = retry_after  # seconds, sent with a 429 or 503
 
     @property
     def headers(self) -> dict[str, str] | None:
         if self.status == 401:
             return {"WWW-Authenticate": "Bearer"}
-        return {"Retry-After": "1"} if self.status in (429, 503) else None
+        return {"Retry-After": str(self.retry_after)} if self.status in (429, 503) else None
 
     def response(self) -> JSONResponse:
         body = error_body(str(self), self.kind, self.param, self.code)
@@ -68,7 +77,7 @@ def translate(exc: BaseException) -> HTTPError:
     if isinstance(exc, HTTPError):
         return exc
     if isinstance(exc, QueueFullError):
-        return HTTPError(429, str(exc), "rate_limit_error", code="queue_full")
+        return HTTPError(429, str(exc), "rate_limit_error", code="queue_full", retry_after=exc.retry_after)
     if isinstance(exc, InvalidRequestError):
         param = exc.param or ("response_format" if isinstance(exc, GrammarError) else None)
         # OpenAI's code for it, which clients read as a context-window error (an agent may compact

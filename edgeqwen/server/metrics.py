@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from ..types import Metrics, Reply
@@ -35,6 +35,7 @@ class ServerMetrics:
         self.last_decode_tps = 0.0
         self.last_ttft_s = 0.0
         self.last: Metrics | None = None  # the last reply's (KoboldCpp's /api/extra/perf reports it)
+        self._answer_s: deque[float] = deque(maxlen=8)  # the model's time on each of the last answers
         self.started = time.monotonic()
         # the models served beside the chat model, by kind ("embedding", "rerank"): texts or
         # documents read, and their tokens
@@ -56,6 +57,7 @@ class ServerMetrics:
         with self._lock:
             self.replies += 1
             self.last = m
+            self._answer_s.append(m.ttft_s + m.decode_s)
             self.finish[str(reply.finish_reason)] += 1
             self.prompt_tokens += m.prompt_tokens
             self.cached_tokens += m.cached_tokens
@@ -71,6 +73,12 @@ class ServerMetrics:
                 self.last_decode_tps = m.decode_tps
             for event in reply.safety_events:
                 self.safety[(str(getattr(event, "action", "")), str(getattr(event, "category", "")))] += 1
+
+    def answer_seconds(self) -> float | None:
+        """The mean time the model took over its last answers (None before the first): how long
+        the line takes to move by one place, which a 429 tells its client to wait."""
+        with self._lock:
+            return sum(self._answer_s) / len(self._answer_s) if self._answer_s else None
 
     def as_dict(self, waiting: int = 0, busy: bool = False) -> dict[str, Any]:
         with self._lock:

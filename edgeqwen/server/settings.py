@@ -36,7 +36,7 @@ class ServerSettings:
     api_key: str | None = None
     max_request_bytes: int = 1 << 20
     max_tokens: int = 2048
-    max_queue: int = 8
+    max_queue: int = 64
     body_timeout_s: float = 30.0
     cors_origins: tuple[str, ...] = ()
     max_stored_responses: int = 256

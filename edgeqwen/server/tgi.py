@@ -159,7 +159,9 @@ def tgi_routes(app: _App) -> list[Route]:
     tei = tei_embedding(app)
 
     def failed(exc: BaseException) -> Response:
-        return app.failed(exc, lambda error: JSONResponse(tgi_error(error), status_code=error.status))
+        return app.failed(
+            exc, lambda error: JSONResponse(tgi_error(error), status_code=error.status, headers=error.headers)
+        )
 
     async def generate(request: Request, stream: bool | None = None, body: Any = None) -> Response:
         try:

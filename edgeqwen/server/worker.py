@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,7 +31,12 @@ T = TypeVar("T")
 
 
 class QueueFullError(EdgeQwenError):
-    """Too many requests already wait for the model (HTTP 429)."""
+    """Too many requests already wait for the model (HTTP 429). ``retry_after``: whole seconds
+    until a place is likely to free (the ``Retry-After`` a client is told)."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ModelWorker:
@@ -87,9 +93,14 @@ class ModelWorker:
 
     def _check_line(self, queued: bool) -> None:
         if queued and self.waiting + self.busy > self.max_queue:  # those ahead of it: the one answering, and the line
+            # a place frees when the answer under way ends: told as the time recent answers took, so
+            # a client's few retries (the OpenAI SDK's two) are not spent in the first seconds
+            took = self.metrics.answer_seconds()
+            after = max(1, math.ceil(took)) if took is not None else 1
             raise QueueFullError(
                 f"The model is busy and {self.waiting} request(s) already wait (the server's --max-queue); "
-                "retry shortly."
+                f"retry in about {after} s.",
+                after,
             )
 
     async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]], queued: bool = True) -> AsyncReplyStream:

@@ -13,6 +13,7 @@ where it is asked (at exit this thread may be gone).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -42,6 +43,17 @@ class _Call(Generic[T]):
 _calls: queue.SimpleQueue[_Call[object]] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
 _start = threading.Lock()
+
+
+def _forked() -> None:
+    """A forked child has no copy of the thread: the next call starts its own (it had waited
+    forever for the parent's)."""
+    global _calls, _thread, _start
+    _calls, _thread, _start = queue.SimpleQueue(), None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _serve() -> None:

@@ -24,8 +24,9 @@ from .errors import (
     StructuredOutputError,
     UnsupportedArchitectureError,
 )
+from .generation_config import GenerationConfig
 from .runtime.formats import ResponseFormat
-from .types import Chunk, GenerationConfig, Message, Metrics, Reply, TokenLogprob, ToolCall
+from .types import Chunk, Message, Metrics, Reply, TokenLogprob, ToolCall
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("edgeqwen")

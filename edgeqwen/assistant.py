@@ -18,6 +18,7 @@ from .backends import Backend, Request
 from .chat import normalize_tools
 from .decoding import answer_format, answer_prefix, default_config, processors
 from .errors import GrammarError, InvalidRequestError
+from .generation_config import GenerationConfig
 from .hub import build_backend, check_load_options
 from .message_dicts import MessageLike
 from .reply import ReplyStream, Retry, resample_config, value_of
@@ -25,7 +26,7 @@ from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
 from .turns import Turn, continued_text, fit, given, new_messages, raw_prompt
-from .types import Chunk, GenerationConfig, Message, Metrics, Reply, check_text
+from .types import Chunk, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
     from .safety import InputDecision

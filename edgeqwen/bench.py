@@ -87,9 +87,9 @@ def run_bench(
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
     from .backends import load_backend
     from .backends.threads import default_threads, thread_count
+    from .generation_config import GenerationConfig
     from .hub import resolve_model
     from .runtime.loop import stream_generate
-    from .types import GenerationConfig
 
     if prompt_tokens < 1 or gen_tokens < 2 or runs < 1:
         raise InvalidRequestError("bench needs prompt_tokens >= 1, gen_tokens >= 2 and runs >= 1.")

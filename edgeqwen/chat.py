@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequestError
+from .generation_config import GenerationConfig
 from .jsontext import MAX_JSON_DEPTH, load_json, nesting
 from .tokenizer import Tokenizer
-from .types import GenerationConfig, Message, ToolCall, check_text, is_list
+from .types import Message, ToolCall, check_text, is_list
 
 __all__ = [
     "ChatTemplate",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import GrammarError, InvalidRequestError
+from .generation_config import GenerationConfig
 from .runtime.formats import ResponseFormat
 from .runtime.thinking import ThinkingBudget
-from .types import GenerationConfig
 
 if TYPE_CHECKING:
     from .backends import Backend

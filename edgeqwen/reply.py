@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from .chat import OutputParser, ParsedOutput, PlainParser
 from .errors import InvalidRequestError, RefusedError, StructuredOutputError
+from .generation_config import GenerationConfig
 from .runtime.formats import ResponseFormat
-from .types import Chunk, FinishReason, GenerationConfig, Metrics, Reply, TokenLogprob
+from .types import Chunk, FinishReason, Metrics, Reply, TokenLogprob
 
 if TYPE_CHECKING:
     from .safety import ModeratedFilter, StreamFilter

@@ -127,7 +127,7 @@ LAYERS = [
         "edgeqwen.integrity",
         "edgeqwen.catalog",
     ),
-    ("edgeqwen.types", "edgeqwen.jsontext", "edgeqwen.errors", "edgeqwen.paths"),
+    ("edgeqwen.generation_config", "edgeqwen.types", "edgeqwen.jsontext", "edgeqwen.errors", "edgeqwen.paths"),
 ]
 
 

@@ -182,9 +182,9 @@ def test_llama_cpp_scores_every_prompt_token_as_transformers_does(tiny_models, t
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from edgeqwen.backends.llamacpp import SCORE_BATCH, LlamaCppBackend
+    from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
     from edgeqwen.runtime.sampling import log_softmax
-    from edgeqwen.types import GenerationConfig
 
     backend = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512)
     rng = np.random.default_rng(0)
@@ -214,9 +214,9 @@ def test_onnx_scores_every_prompt_token_as_transformers_does(tiny_models):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from edgeqwen.backends.onnx import OnnxBackend
+    from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
     from edgeqwen.runtime.sampling import log_softmax
-    from edgeqwen.types import GenerationConfig
 
     backend = OnnxBackend(tiny_models["qwen2"]["fp32"], context_length=128)
     ids = [int(t) for t in np.random.default_rng(1).integers(0, 151643, size=40)]

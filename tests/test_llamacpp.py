@@ -95,8 +95,8 @@ def test_greedy_tokens_equal_llama_cpp_pythons_own_generation(tiny_ggufs, which,
     asked, llama.cpp's own default (ours) is auto (on, on a CPU); the two differ in rounding."""
     from llama_cpp import Llama
 
+    from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
-    from edgeqwen.types import GenerationConfig
 
     path = demo_gguf_path() if which == "demo" else tiny_ggufs[which]
     backend = LlamaCppBackend(path, context_length=256, flash_attn=flash)
@@ -269,9 +269,9 @@ def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path, quantization):
     from dataclasses import replace
 
     from edgeqwen.catalog import get_model
+    from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
     from edgeqwen.standin import standin_bytes, write_standin
-    from edgeqwen.types import GenerationConfig
 
     g = replace(get_model("qwen2.5-1.5b-instruct").geometry, layers=2, hidden=256, intermediate=512, heads=4)
     g = replace(g, kv_heads=2, head_dim=64, vocab=50_000)
@@ -500,8 +500,8 @@ def test_one_pass_check_gives_each_positions_own_logits(demo):
 
 @pytest.mark.parametrize("which", ["qwen3-f32", "demo"])
 def test_prompt_lookup_writes_the_same_greedy_answer(tiny_ggufs, which):
+    from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
-    from edgeqwen.types import GenerationConfig
 
     path = demo_gguf_path() if which == "demo" else tiny_ggufs[which]
     backend = LlamaCppBackend(path, context_length=512)

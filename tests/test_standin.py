@@ -15,9 +15,9 @@ from edgeqwen.backends.graph import LOGITS_FROM
 from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.catalog import Geometry, get_model
 from edgeqwen.convert import demo_gguf_path
+from edgeqwen.generation_config import GenerationConfig
 from edgeqwen.runtime.loop import stream_generate
 from edgeqwen.standin import onnx_standin_bytes, write_onnx_standin
-from edgeqwen.types import GenerationConfig
 
 
 def _geometry(hf_folder) -> Geometry:

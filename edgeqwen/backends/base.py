@@ -31,12 +31,13 @@ import numpy as np
 
 from ..chat import ChatTemplate
 from ..errors import GrammarError, InvalidRequestError
+from ..generation_config import GenerationConfig
 from ..model import ModelInfo
 from ..runtime.formats import ResponseFormat
 from ..runtime.loop import stream_generate
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig, Message
+from ..types import Chunk, Message
 
 __all__ = [
     "Backend",

@@ -42,11 +42,12 @@ from ..errors import (
     PromptTooLongError,
     map_exceptions,
 )
+from ..generation_config import GenerationConfig
 from ..model import SUPPORTED_TYPES, checked_context_length, unsupported_architecture
 from ..paths import expand
 from ..runtime.formats import ResponseFormat
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig, Metrics
+from ..types import Chunk, Metrics
 from .base import Backend, Request, UnsupportedSettingWarning
 
 __all__ = [

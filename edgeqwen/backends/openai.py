@@ -34,8 +34,9 @@ from ..errors import (
     ModelNotFoundError,
     map_exceptions,
 )
+from ..generation_config import GenerationConfig
 from ..tokenizer import Tokenizer, byte_level_tokenizer
-from ..types import Chunk, GenerationConfig, Message, Metrics, check_api_key
+from ..types import Chunk, Message, Metrics, check_api_key
 from .base import Backend, BasicInfo, Request
 
 __all__ = ["DEFAULT_CONTEXT", "OpenAIBackend"]

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidRequestError
+from ..generation_config import MAX_LOOKUP
 from ..jsontext import load_json
 from ..paths import existing
 from ..repl import CHAT_HELP, closes_block, opens_block, parse_chat_line, unfenced
-from ..types import MAX_LOOKUP
 from .common import clean_errors, model_options, open_assistant, sampling_options, say
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import EdgeQwenError, InsufficientMemoryError, StructuredOutputError
-from ..types import MAX_LOOKUP
+from ..generation_config import MAX_LOOKUP
 
 if TYPE_CHECKING:
     from ..assistant import Assistant

@@ -20,8 +20,9 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from ..errors import InvalidRequestError, PromptTooLongError
+from ..generation_config import GenerationConfig
 from ..tokenizer import Tokenizer
-from ..types import Chunk, GenerationConfig, Metrics, TokenLogprob
+from ..types import Chunk, Metrics, TokenLogprob
 from .lookup import find_draft, find_in_source
 from .sampling import (
     Judge,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..types import SAMPLER_ORDER, GenerationConfig
+from ..generation_config import SAMPLER_ORDER, GenerationConfig
 
 __all__ = [
     "Judge",

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import Chunk, GenerationConfig, Message, check_text
+from ..generation_config import GenerationConfig
+from ..types import Chunk, Message, check_text
 from .audit import AuditLog, SafetyEvent
 from .detectors import (
     Detector,

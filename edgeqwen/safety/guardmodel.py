@@ -170,8 +170,8 @@ class GuardModel:
 
     def moderate(self, prompt: str, response: str | None = None, max_chars: int = 8000) -> GuardVerdict:
         from ..backends.base import Request
+        from ..generation_config import GenerationConfig
         from ..runtime.formats import ResponseFormat
-        from ..types import GenerationConfig
 
         tok = self.backend.tokenizer
         start_id, end_id = tok.token_id("<|im_start|>"), tok.token_id("<|im_end|>")

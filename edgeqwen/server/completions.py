@@ -37,8 +37,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..aio import AsyncReplyStream
+from ..generation_config import MAX_LOGPROBS
 from ..turns import raw_prompt
-from ..types import MAX_LOGPROBS, Reply, TokenLogprob
+from ..types import Reply, TokenLogprob
 from .bodies import finish_reason, usage_body
 from .http import authorize, data_events, openai_refused, read_body, whole_reply
 from .protocol import RequestError, choice_settings, choices_of, format_of, streaming

@@ -48,9 +48,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..generation_config import MAX_LOGPROBS
 from ..model import chat_template_source
 from ..turns import raw_prompt
-from ..types import MAX_LOGPROBS, Reply, TokenLogprob
+from ..types import Reply, TokenLogprob
 from .bodies import finish_reason
 from .http import HTTPError, authorize, data_events, event, read_body, until_disconnect, whole_reply
 from .protocol import RequestError, choice_settings, choices_of, flag, format_of, parse_chat_request

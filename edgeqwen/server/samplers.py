@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidRequestError
+from ..generation_config import MAX_LOGPROBS, SAMPLER_ORDER, GenerationConfig
 from ..message_dicts import content_text
-from ..types import MAX_LOGPROBS, SAMPLER_ORDER, GenerationConfig
 
 __all__ = [
     "KOBOLD_ORDER",
@@ -385,7 +385,7 @@ def settings_of(
 ) -> dict[str, Any]:
     """The sampling settings of a request body, checked (GenerationConfig overrides);
     ``sampler_order``: the route's server's order where the body names none (KoboldCpp's,
-    llama.cpp's; None: this server's own, :data:`~edgeqwen.types.SAMPLER_ORDER`)."""
+    llama.cpp's; None: this server's own, :data:`~edgeqwen.generation_config.SAMPLER_ORDER`)."""
     out: dict[str, Any] = {}
     for name in _FLOATS:
         value = _number(body, name)

@@ -40,7 +40,8 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import InvalidRequestError
-from ..types import MAX_LOGPROBS, Reply, TokenLogprob
+from ..generation_config import MAX_LOGPROBS
+from ..types import Reply, TokenLogprob
 from .embeddings import tei_embedding
 from .http import HTTPError, authorize, data_events, event, read_body, whole_reply
 from .protocol import RequestError, flag, format_of

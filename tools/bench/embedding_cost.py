@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 from peers import machine_line, taking_turns  # noqa: E402
 
 from edgeqwen import Embedder  # noqa: E402
+from edgeqwen.backends.llama_thread import on_llama_thread  # noqa: E402
 from edgeqwen.embeddings import END  # noqa: E402
 
 
@@ -42,18 +43,22 @@ def main() -> None:
     from llama_cpp import LLAMA_POOLING_TYPE_LAST, Llama
 
     ours = Embedder(str(args.gguf), context_length=max(lengths), threads=args.threads)
-    peer = Llama(
-        str(args.gguf),
-        embedding=True,
-        pooling_type=LLAMA_POOLING_TYPE_LAST,
-        n_ctx=max(lengths),
-        n_batch=max(lengths),
-        n_ubatch=max(lengths),
-        n_threads=args.threads,
-        n_threads_batch=args.threads,
-        flash_attn=True,
-        use_mmap=False,
-        verbose=False,
+    # the peer loads and computes on llama.cpp's one thread, as edgeqwen does (backends/llama_thread.py):
+    # two threads computing in one process would each keep an OpenMP team, and both would slow
+    peer = on_llama_thread(
+        lambda: Llama(
+            str(args.gguf),
+            embedding=True,
+            pooling_type=LLAMA_POOLING_TYPE_LAST,
+            n_ctx=max(lengths),
+            n_batch=max(lengths),
+            n_ubatch=max(lengths),
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            flash_attn=True,
+            use_mmap=False,
+            verbose=False,
+        )
     )
     words = (ROOT / "README.md").read_text(encoding="utf-8")
     body = ours.backend.tokenizer.encode(words)
@@ -66,7 +71,7 @@ def main() -> None:
             if engine == "edgeqwen":
                 next(ours.vectors([ids]))
             else:
-                peer.embed(text)
+                on_llama_thread(lambda: peer.embed(text))
             return (time.perf_counter() - start) * 1e3
 
         times = taking_turns({"edgeqwen": "edgeqwen", "llama.cpp": "llama.cpp"}, ms, args.rounds)

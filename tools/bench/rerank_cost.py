@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 from peers import machine_line, taking_turns  # noqa: E402
 
 from edgeqwen import Reranker  # noqa: E402
+from edgeqwen.backends.llama_thread import on_llama_thread  # noqa: E402
 
 QUERY = "Which document says how to keep a Raspberry Pi cool while it runs a language model?"
 
@@ -53,18 +54,22 @@ def main() -> None:
     from llama_cpp import llama_cpp as ll
 
     ours = Reranker(str(args.gguf), context_length=window, threads=args.threads)
-    peer = llama_cpp.Llama(
-        str(args.gguf),
-        embedding=True,
-        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_RANK,
-        n_ctx=window,
-        n_batch=window,
-        n_ubatch=window,
-        n_threads=args.threads,
-        n_threads_batch=args.threads,
-        flash_attn=True,
-        use_mmap=False,
-        verbose=False,
+    # the peer loads and computes on llama.cpp's one thread, as edgeqwen does (backends/llama_thread.py):
+    # two threads computing in one process would each keep an OpenMP team, and both would slow
+    peer = on_llama_thread(
+        lambda: llama_cpp.Llama(
+            str(args.gguf),
+            embedding=True,
+            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_RANK,
+            n_ctx=window,
+            n_batch=window,
+            n_ubatch=window,
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            flash_attn=True,
+            use_mmap=False,
+            verbose=False,
+        )
     )
     ctx, memory = peer._ctx.ctx, ll.llama_get_memory(peer._ctx.ctx)
     batch = ll.llama_batch_init(window, 0, 1)
@@ -76,7 +81,7 @@ def main() -> None:
             batch.seq_id[i][0] = 0
             batch.logits[i] = i == len(ids) - 1
         batch.n_tokens = len(ids)
-        if ll.llama_decode(ctx, batch) != 0:
+        if on_llama_thread(lambda: ll.llama_decode(ctx, batch)) != 0:
             raise SystemExit("llama_decode failed")
         return float(ll.llama_get_embeddings_seq(ctx, 0)[0])  # P(yes): the softmaxed head's first label
 

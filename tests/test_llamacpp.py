@@ -448,8 +448,8 @@ def test_the_model_drops_a_thread_for_a_busy_neighbour(tiny_ggufs):
 
 def test_a_model_decoded_from_other_threads_keeps_one_team_of_workers(tiny_ggufs):
     """llama.cpp's OpenMP keeps a team of workers per thread that ever computed, and past one
-    team per CPU it sleeps between steps (the demo model decoded at 29 tokens/s from an
-    AsyncAssistant's thread, 106 from the one that loaded it). Decoding from other threads, while
+    team per CPU it sleeps between steps (a third of the speed from an AsyncAssistant's thread
+    than from the one that loaded the model). Decoding from other threads, while
     they live, must add no workers: every computing call runs on llama.cpp's one thread."""
     import os
 

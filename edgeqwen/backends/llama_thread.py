@@ -5,8 +5,8 @@ team of worker threads for each thread that has entered a parallel region, until
 exits. Once the process holds more such threads than it has CPUs, libgomp stops spinning between
 regions and sleeps, so every step of a decode waits for its team to wake. A model loaded on one
 thread and run on another (an ``AsyncAssistant``'s model thread, ``edgeqwen serve``'s, a web
-framework's thread pool) had two teams: on a 2-core Xeon the demo model decoded 29 tokens/s there,
-106 on the thread that loaded it. Here loading a model, creating its context and each
+framework's thread pool) had two teams, and decoded at a third of its speed (docs/performance.md,
+"One thread for llama.cpp"). Here loading a model, creating its context and each
 ``llama_decode`` run on one thread, whichever thread asks; freeing one does not compute and runs
 where it is asked (at exit this thread may be gone).
 """

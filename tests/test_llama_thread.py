@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import threading
+import time
 import warnings
 
 import pytest
@@ -61,3 +62,20 @@ def test_a_forked_child_gets_a_thread_of_its_own():
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     assert said == b"42"
+
+
+def test_an_interrupt_while_a_call_runs_is_raised_once_the_call_has_returned():
+    """Ctrl-C during a decode: what the caller then keeps (the tokens it counts in the cache) must
+    match what llama.cpp did, so the interrupt waits for the call."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    finished: list[bool] = []
+
+    def slow() -> None:
+        time.sleep(0.4)
+        finished.append(True)
+
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        on_llama_thread(slow)
+    assert finished == [True]

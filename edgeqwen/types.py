@@ -246,3 +246,13 @@ class Reply:
             tool_calls=self.tool_calls,
             token_ids=self.token_ids or None,
         )
+
+
+def __getattr__(name: str) -> Any:
+    # GenerationConfig and its limits lived here until generation_config.py: programs that import
+    # them from edgeqwen.types (this repository's own tools did) keep working
+    if name in ("GenerationConfig", "MAX_LOGPROBS", "MAX_LOOKUP", "PREDICTION_LOOKUP", "SAMPLER_ORDER"):
+        from . import generation_config
+
+        return getattr(generation_config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -174,3 +174,13 @@ def test_nothing_reaches_back_up():
                 continue
             bad += [f"{name} imports {t}" for t in targets if t.startswith("edgeqwen.") and _layer(t) < level]
     assert not bad, bad
+
+
+def test_generation_config_still_imports_from_where_it_was():
+    """It moved to generation_config.py; programs that import it from edgeqwen.types (this
+    repository's own bench tools did) must keep working."""
+    from edgeqwen import generation_config
+    from edgeqwen.types import SAMPLER_ORDER, GenerationConfig
+
+    assert GenerationConfig is generation_config.GenerationConfig
+    assert SAMPLER_ORDER is generation_config.SAMPLER_ORDER

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 from peers import machine_line, print_medians, taking_turns  # noqa: E402
 
 from edgeqwen.backends import load_backend  # noqa: E402
+from edgeqwen.generation_config import GenerationConfig  # noqa: E402
 from edgeqwen.runtime.loop import stream_generate  # noqa: E402
-from edgeqwen.types import GenerationConfig  # noqa: E402
 
 
 def main() -> int:

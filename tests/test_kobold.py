@@ -137,7 +137,9 @@ def test_the_prompts_oldest_tokens_are_cut_to_fit_and_the_memory_kept(qwen2):
     tokenizer = qwen2.tokenizer
     memory, prompt = "Remember: the sky is green. ", " ".join(f"word{i}" for i in range(100))
     asked = parse_kobold_request({"memory": memory, "prompt": prompt, "max_length": 20}, 64)
-    assert fitted(tokenizer, asked, 512) == memory + prompt  # it fits: the text as written
+    whole = fitted(tokenizer, asked, 512)  # it fits: each read on its own, as KoboldCpp reads them
+    assert whole == tokenizer.encode(memory) + tokenizer.encode(prompt)
+    assert tokenizer.decode(whole) == memory + prompt
     short = parse_kobold_request({"memory": memory, "prompt": prompt, "max_length": 20, "max_context_length": 100}, 64)
     ids = fitted(tokenizer, short, 512)
     kept = tokenizer.encode(memory)

@@ -136,14 +136,15 @@ def parse_kobold_request(body: Any, max_tokens_limit: int) -> KoboldRequest:
     return KoboldRequest(memory, prompt, context, genkey, settings)
 
 
-def fitted(tokenizer: Tokenizer, asked: KoboldRequest, window: int) -> str | list[int]:
-    """The prompt to continue: the memory and the prompt as written where they fit with the answer
-    in ``max_context_length`` (at most ``window``), else their tokens with the prompt's oldest cut."""
+def fitted(tokenizer: Tokenizer, asked: KoboldRequest, window: int) -> list[int]:
+    """The prompt to continue, as token ids: the memory's, then the prompt's, each read on its own
+    as KoboldCpp reads them, the prompt's oldest cut where both and the answer pass
+    ``max_context_length`` (at most ``window``). Ids, so the answer does not read the text again."""
     room = min(asked.context or window, window) - asked.settings["max_tokens"]
     memory = raw_prompt(tokenizer, asked.memory)[0] if asked.memory else []
     prompt = raw_prompt(tokenizer, asked.prompt)[0] if asked.prompt else []
     if len(memory) + len(prompt) <= room:
-        return asked.memory + asked.prompt
+        return memory + prompt
     if room - len(memory) < 1:
         raise RequestError(
             f"memory ({len(memory)} tokens) and max_length ({asked.settings['max_tokens']}) leave no room for the "

@@ -351,7 +351,7 @@ def _refused(error: HTTPError, mid: str, request: ChatRequest) -> str:
 
 
 def _failed(error: HTTPError) -> Response:
-    return JSONResponse({"type": "error", "error": _error(error)}, status_code=error.status, headers=error.headers)
+    return JSONResponse({"type": "error", "error": _error(error)}, status_code=error.status)
 
 
 def anthropic_routes(app: _App) -> list[Route]:

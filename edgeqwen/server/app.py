@@ -165,7 +165,10 @@ class _App:
         it in the route's API's own."""
         error = translate(exc)
         self.metrics.record_status(error.status)
-        return fail(error)
+        response = fail(error)
+        for name, value in (error.headers or {}).items():  # every API's shape says when to retry, and how to log in
+            response.headers.setdefault(name, value)
+        return response
 
     def answered(self, body: Any) -> Response:
         """``body`` as a 200's JSON, its status counted."""

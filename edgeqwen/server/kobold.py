@@ -196,9 +196,7 @@ def kobold_routes(app: _App) -> list[Route]:
         return forget
 
     def failed(exc: BaseException) -> Response:
-        return app.failed(
-            exc, lambda error: JSONResponse(kobold_error(error), status_code=error.status, headers=error.headers)
-        )
+        return app.failed(exc, lambda error: JSONResponse(kobold_error(error), status_code=error.status))
 
     async def generate(request: Request, stream: bool) -> Response:
         try:

@@ -151,9 +151,7 @@ class _Ollama:
         return await self.app.worker.submit_prompt(chat.messages[-1].content, {**chat.settings, **formatted})
 
     def _error(self, exc: BaseException) -> Response:
-        return self.app.failed(
-            exc, lambda error: JSONResponse({"error": str(error)}, status_code=error.status, headers=error.headers)
-        )
+        return self.app.failed(exc, lambda error: JSONResponse({"error": str(error)}, status_code=error.status))
 
     @staticmethod
     def _said(field: str, text: str, thinking: str = "", calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -160,9 +160,7 @@ def tgi_routes(app: _App) -> list[Route]:
     tei = tei_embedding(app)
 
     def failed(exc: BaseException) -> Response:
-        return app.failed(
-            exc, lambda error: JSONResponse(tgi_error(error), status_code=error.status, headers=error.headers)
-        )
+        return app.failed(exc, lambda error: JSONResponse(tgi_error(error), status_code=error.status))
 
     async def generate(request: Request, stream: bool | None = None, body: Any = None) -> Response:
         try:

@@ -251,8 +251,8 @@ class Reply:
 def __getattr__(name: str) -> Any:
     # GenerationConfig and its limits lived here until generation_config.py: programs that import
     # them from edgeqwen.types (this repository's own tools did) keep working
-    if name in ("GenerationConfig", "MAX_LOGPROBS", "MAX_LOOKUP", "PREDICTION_LOOKUP", "SAMPLER_ORDER"):
-        from . import generation_config
+    from . import generation_config
 
+    if name in generation_config.__all__:
         return getattr(generation_config, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

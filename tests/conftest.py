@@ -15,6 +15,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 CACHE = Path(os.environ.get("EDGEQWEN_TEST_CACHE", ROOT / ".cache" / "tests"))
 
 
+def pytest_report_header() -> str:
+    """The CPU the run had: numerics of the ONNX and llama.cpp kernels follow its SIMD flags, and a
+    failure seen only elsewhere (CI's machine) is first read against this line."""
+    from edgeqwen.probe.snapshot import parse_cpuinfo
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return "cpu: /proc/cpuinfo not readable"
+    cpu = parse_cpuinfo(cpuinfo.read_text())
+    return f"cpu: {cpu['cpu_model']}, {cpu['logical_cores']} logical cores, {','.join(cpu['cpu_features'])}"
+
+
 @pytest.fixture(scope="session")
 def tiny_models() -> dict[str, dict[str, Path]]:
     """Tiny random-weight Qwen2 and Qwen3 models (HF, int4 ONNX, fp32 ONNX), built once and cached."""

@@ -212,7 +212,9 @@ def test_onnx_scores_every_prompt_token_as_transformers_does(tiny_models):
     a scored prompt runs in prefill-sized steps: on the fp32 build each position's log-softmax
     equals transformers'. The cache then holds the prompt, and the answer is a plain prefill's."""
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
+    from hf_reference import transformers_model
+
     from edgeqwen.backends.onnx import OnnxBackend
     from edgeqwen.generation_config import GenerationConfig
     from edgeqwen.runtime.loop import stream_generate
@@ -220,7 +222,7 @@ def test_onnx_scores_every_prompt_token_as_transformers_does(tiny_models):
 
     backend = OnnxBackend(tiny_models["qwen2"]["fp32"], context_length=128)
     ids = [int(t) for t in np.random.default_rng(1).integers(0, 151643, size=40)]
-    hf = transformers.AutoModelForCausalLM.from_pretrained(tiny_models["qwen2"]["hf"], dtype=torch.float32)
+    hf = transformers_model(tiny_models["qwen2"]["hf"], tiny_models["qwen2"]["fp32"])
     with torch.no_grad():
         ref = hf(torch.tensor([ids])).logits[0].numpy()
     want = np.array(

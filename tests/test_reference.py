@@ -10,6 +10,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 onnx = pytest.importorskip("onnx")
 
+from hf_reference import exact_rope_tables, rope_tables, transformers_model  # noqa: E402
+
 from edgeqwen.backends.onnx import OnnxBackend  # noqa: E402
 
 PROMPT = [9707, 0, 6567, 107, 243, 101049, 0, 16, 488, 220, 16, 284, 220, 17] * 3
@@ -70,10 +72,22 @@ def dequantized_hf(hf_dir, onnx_dir):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_fp32_build_matches_transformers_exactly(tiny_models, arch):
     paths = tiny_models[arch]
-    ref = hf_logits(transformers.AutoModelForCausalLM.from_pretrained(paths["hf"], dtype=torch.float32), PROMPT)
+    ref = hf_logits(transformers_model(paths["hf"], paths["fp32"]), PROMPT)
     ours = our_logits(paths["fp32"], PROMPT)
-    # Same fp32 weights, same math: only summation order differs.
+    # Same fp32 weights and RoPE tables, same math: only summation order differs.
     np.testing.assert_allclose(ours, ref[4:], atol=1e-4 * float(np.abs(ref).max()), rtol=0)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_builds_rope_tables_are_the_configs_cosines(tiny_models, arch):
+    """The tables the reference above borrows: the cosines and sines of the config's theta and head
+    size at every position. fp32 angles put them 1.8e-5 off at 2,048 positions (one build was seen
+    1.5e-4 off, hf_reference says); a wrong theta or head size is off by O(1)."""
+    for precision in ("fp32", "int4"):
+        cos, sin = rope_tables(tiny_models[arch][precision])
+        exact_cos, exact_sin = exact_rope_tables(tiny_models[arch]["hf"], len(cos))
+        assert cos.shape == exact_cos.shape == (2048, 8)
+        assert np.abs(cos - exact_cos).max() < 1e-3 and np.abs(sin - exact_sin).max() < 1e-3
 
 
 @pytest.mark.parametrize("arch", ARCHS)

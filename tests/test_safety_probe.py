@@ -59,7 +59,7 @@ def test_the_onnx_hidden_state_equals_transformers_final_norm_and_logits_are_unc
     """The fp32 build: the load-time rewrite's extra output is the final norm's output at the last
     position, exactly; reading it changes no logit."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from hf_reference import transformers_model
 
     model = OnnxBackend(tiny_models[arch]["fp32"], context_length=128).model
     plain = model.prefill(PROMPT).copy()
@@ -67,7 +67,7 @@ def test_the_onnx_hidden_state_equals_transformers_final_norm_and_logits_are_unc
     hidden = prefill_hidden(model, PROMPT)
     np.testing.assert_array_equal(model.prefill(PROMPT), plain)  # cached prompt: its last two tokens run again
     assert model.last_hidden is None  # capture off: no state handed out, not even the prompt's before
-    ref = AutoModelForCausalLM.from_pretrained(tiny_models[arch]["hf"], dtype=torch.float32)
+    ref = transformers_model(tiny_models[arch]["hf"], tiny_models[arch]["fp32"])
     with torch.no_grad():
         expected = ref(torch.tensor([PROMPT]), output_hidden_states=True).hidden_states[-1][0, -1].numpy()
     np.testing.assert_allclose(hidden, expected, atol=1e-4 * float(np.abs(expected).max()), rtol=0)

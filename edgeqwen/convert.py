@@ -40,7 +40,12 @@ __all__ = [
     "gguf_to_hf",
 ]
 
-_INSTALL = "pip install 'edgeqwen[convert]'"
+# pip alone takes PyPI's torch, on Linux x86_64 a CUDA build of several GB; setup.sh takes the CPU one
+_INSTALL = (
+    "pip install 'edgeqwen[convert]' (on Linux x86_64 after `pip install torch --index-url "
+    "https://download.pytorch.org/whl/cpu`, or PyPI's torch is a CUDA build of several GB; "
+    "`bash tools/setup.sh --convert` does both)"
+)
 _CONVERTER = ("onnxruntime_genai", "torch", "transformers")  # what the builder runs on
 # onnxruntime-genai's builder as pyproject requires it (the convert extra says why)
 MIN_BUILDER = (0, 18)

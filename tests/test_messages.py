@@ -315,6 +315,41 @@ def test_setup_script_says_what_it_is_doing():
     assert text.count('step "') >= 4  # a progress line before each long step
 
 
+@pytest.mark.parametrize("index_answers", [True, False])
+def test_torch_comes_from_pytorchs_cpu_index_on_linux_x86_64_and_from_pypi_where_that_fails(tmp_path, index_answers):
+    """PyPI's Linux x86_64 torch is a CUDA build (a 4.8 GB venv): setup asked for `torch==2.13.0`
+    there and said "CPU build (~200 MB)". A stand-in python records each pip call."""
+    import platform
+
+    calls = tmp_path / "calls"
+    python = tmp_path / "python"
+    python.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {calls}\n'
+        'case "$*" in\n'
+        f"  *--index-url*) exit {0 if index_answers else 1} ;;\n"
+        '  -V) echo "Python 3.13.0" ;;\n'
+        '  *"import torch"*) echo "torch 2.13.0+cpu (CPU build)" ;;\n'
+        "esac\n"
+    )
+    python.chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / "tools" / "install_torch.sh"
+    env = dict(os.environ, EDGEQWEN_TORCH_INDEX="https://mirror.example/cpu")
+    done = subprocess.run(["bash", str(script), str(python)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    installs = [line for line in calls.read_text().splitlines() if " install " in f" {line} "]
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        assert installs == [next(i for i in installs if "torch==2.13.0" in i)]  # PyPI's are CPU builds there
+        return
+    assert "--index-url https://mirror.example/cpu" in installs[0] and "torch==2.13.0" in installs[0]
+    if index_answers:
+        assert len(installs) == 1 and done.stderr == ""
+    else:  # PyPI's build, said so, with the command that gets the CPU one later
+        assert len(installs) == 2 and "--index-url" not in installs[1] and "torch==2.13.0" in installs[1]
+        assert "CUDA build" in done.stderr and "--force-reinstall torch==2.13.0 --index-url" in done.stderr
+    assert "CPU build" in done.stdout
+
+
 @pytest.mark.parametrize("args", [["--llamacpp"], ["--dev", "--convert"]])
 def test_setup_script_refuses_an_option_it_does_not_know_before_touching_anything(args):
     # before, any other word ran the default setup, so a mistyped --dev installed no test tools

@@ -131,12 +131,12 @@ if [ "$converter" = yes ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.ver
   echo "tools/setup.sh: the ONNX converter (${mode:-the fallback where llama.cpp could not be built}) needs Python 3.11+: onnxruntime-genai 0.18, the builder edgeqwen converts with, has no wheel for $(.venv/bin/python -V). Remove .venv and run PYTHON=python3.11 bash tools/setup.sh $mode (the runtime alone runs on 3.10: bash tools/setup.sh, with llama.cpp)" >&2
   exit 2
 fi
-# The converter needs torch. Pin the CPU build this project is tested with; an unpinned `torch`
-# from PyPI is a CUDA build of several GB.
+# The converter needs torch: the CPU build this project is tested with (PyPI's Linux x86_64 torch,
+# pinned or not, is a CUDA build of several GB; install_torch.sh says where the CPU one comes from).
 if [ "$converter" = yes ] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
   # x86_64: ~200 MB, a minute or two; aarch64 (a Pi): ~430 MB, several minutes on a Pi 5
   step "installing torch 2.13.0, CPU build ($([ "$(uname -m)" = aarch64 ] && echo '~430 MB' || echo '~200 MB'))"
-  pip install "torch==2.13.0"
+  bash tools/install_torch.sh .venv/bin/python
 fi
 step "installing edgeqwen[$extra] and its dependencies"
 pip install -e ".[$extra]"

@@ -179,6 +179,16 @@ class Assistant:
         same = next((i for i, (a, b) in enumerate(zip(head, ids, strict=False)) if a != b), min(len(head), len(ids)))
         return same if same < len(ids) else 0
 
+    def _kept_head(self, turn: Turn, ids: Sequence[int]) -> int:
+        """What of the prompt the backend keeps apart for later prompts (``Request.keep_prefix``):
+        all of it where the self-check's prompts run before the next turn; else the system turn
+        (prompt and tools), which the app's next prompts start with while its side requests (a
+        title, tags, follow-ups: Open WebUI sends three after each answer) run between."""
+        if self.guard.asks_the_model:
+            return len(ids)
+        system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
+        return self.backend.template.opening_turn(ids) if system is not None or turn.tools else 0
+
     def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
         """Prompt ids for history + new messages (see :func:`~.turns.fit`)."""
         return fit(turn, partial(self._encode, turn, thinking=thinking), self.backend.context_length, config.max_tokens)
@@ -330,8 +340,7 @@ class Assistant:
             turn.tools,
             "none" if tool_choice == "none" else "auto",
             prefill_check=check,
-            # the next turn starts with this prompt; the self-check's prompts run in between
-            keep_prefix=len(ids) if self.guard.asks_the_model and not raw else 0,
+            keep_prefix=0 if raw else self._kept_head(turn, ids),
             # the prompt encoded a second time, without the continued text: only where a probe reads it
             check_at=self._check_at(turn, ids, kept, thinking) if check is not None else 0,
         )

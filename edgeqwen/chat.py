@@ -143,6 +143,15 @@ class ChatTemplate:
     def supports_thinking(self) -> bool:
         return self.family in ("qwen3", "remote")  # a remote server says itself if it cannot
 
+    def opening_turn(self, token_ids: Sequence[int]) -> int:
+        """How many first tokens of a prompt this template rendered are its opening turn, up to the
+        next turn's start (0 where no turn follows): where that turn is the system prompt with the
+        tools, the part an app's other prompts start with too."""
+        ids = list(token_ids)
+        if self.im_start is None or not ids or ids[0] != self.im_start or self.im_start not in ids[1:]:
+            return 0
+        return ids.index(self.im_start, 1)
+
     def generation_prefix(self, enable_thinking: bool) -> str:
         """Text the prompt itself puts at the start of the assistant's turn."""
         return NO_THINK_PREFIX if self.family == "qwen3" and not enable_thinking else ""

@@ -6,6 +6,7 @@ import pytest
 
 from edgeqwen import Assistant, InvalidRequestError, Message, PromptTooLongError
 from edgeqwen.backends.onnx import OnnxBackend
+from edgeqwen.chat import template_for
 from edgeqwen.testing import FakeBackend
 
 PROMPTS = {
@@ -273,3 +274,58 @@ def _turns(tok, ids) -> list[list[int]]:
         elif current is not None:
             current.append(t)
     return out
+
+
+def test_the_system_turn_is_kept_for_the_next_prompt_whatever_runs_between():
+    """Open WebUI sends a title, tags and follow-up request after each answer, each with another
+    prompt: the live cache then held theirs, and the next message prefilled the system prompt and
+    the tools again (its 29 built-in tools are 5,355 Qwen tokens). The system turn is named to be
+    kept (``Request.keep_prefix``); where the self-check asks the model, the whole prompt is."""
+    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    fake = FakeBackend(["Paris.", "Madrid."])
+    start = fake.tokenizer.token_id("<|im_start|>")
+    for bot, expected in (
+        (Assistant(backend=fake, policy="none", system="You answer in one word."), "You answer in one word."),
+        (Assistant(backend=fake, policy="none", tools=[weather]), "get_weather"),
+    ):
+        bot.answer([{"role": "user", "content": "Capital of France?"}]).reply()
+        request = fake.requests[-1]
+        ids = list(request.prompt_ids)
+        head = request.keep_prefix
+        assert 0 < head < len(ids) and ids[head] == start and start not in ids[1:head]
+        assert expected in fake.tokenizer.decode(ids[:head]) and "France" not in fake.tokenizer.decode(ids[:head])
+    # no system turn: nothing is kept (the first turn is the user's); a raw prompt has no turns
+    bare = FakeBackend(["Paris."])
+    bare.template = template_for("qwen3", bare.tokenizer)  # Qwen3's template writes no system turn of its own
+    Assistant(backend=bare, policy="none").answer([{"role": "user", "content": "Capital of France?"}]).reply()
+    assert bare.template.default_system is None and bare.requests[-1].keep_prefix == 0
+    Assistant(backend=fake, policy="none", system="One word.").complete("The capital of France is").reply()
+    assert fake.requests[-1].keep_prefix == 0
+
+
+def test_the_system_turn_comes_back_after_other_prompts_on_a_real_model(tiny_ggufs):
+    """The tiny Qwen2 on llama.cpp: after a prompt with another system turn, a prompt with the
+    first one's reads its system turn from the kept copy instead of computing it again, and its
+    answer is the one it gets in a fresh process (the system turn computed on its own there too)."""
+    from edgeqwen.backends.llamacpp import LlamaCppBackend
+
+    system = "You are the help desk of a small library. " * 12
+    ask = [{"role": "user", "content": "When do you open on Sundays?"}]
+
+    def answer(bot, messages, system):
+        return bot.answer([{"role": "system", "content": system}, *messages], max_tokens=8, temperature=0).reply()
+
+    def load():
+        return LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=1024)
+
+    fresh = answer(Assistant(backend=load(), policy="none"), ask, system)
+    backend = load()
+    bot = Assistant(backend=backend, policy="none")
+    first = answer(bot, [{"role": "user", "content": "Do you lend e-books?"}], system)
+    answer(bot, [{"role": "user", "content": "Write a title for this chat."}], "Reply in five words.")
+    again = answer(bot, ask, system)
+    template = backend.template
+    opening = template.render([Message("system", system)], add_generation_prompt=False)
+    head = len(template.encode(backend.tokenizer, opening))
+    assert first.text is not None and backend.model.last_reused >= head > 100  # not the other prompt's start
+    assert again.token_ids == fresh.token_ids

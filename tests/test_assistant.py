@@ -199,6 +199,32 @@ def test_kept_prefixes_stay_within_their_share_of_the_context(qwen2):
     model.reset()
 
 
+@pytest.mark.parametrize("backend", ["onnx", "llamacpp"])
+def test_no_prefix_is_kept_where_the_copy_would_leave_too_little_memory(tiny_models, tiny_ggufs, monkeypatch, backend):
+    """Copies sit beside the cache, outside the memory plan; every chat's system turn is one now.
+    On a machine with less than KEPT_RESERVE free after the copy, none is made: the prompt
+    prefills again, as it did before any was kept."""
+    from edgeqwen.backends import prefixes
+    from edgeqwen.backends.llamacpp import LlamaCppBackend
+    from edgeqwen.probe import limits
+
+    if backend == "onnx":
+        model = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=512).model
+    else:
+        model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
+    opening = [1000 + (i * 37) % 5000 for i in range(70)]
+    free = {"bytes": prefixes.KEPT_RESERVE - 1}
+    monkeypatch.setattr(limits, "available_memory", lambda: free["bytes"])
+    for room in (False, True):
+        free["bytes"] = prefixes.KEPT_RESERVE * (4 if room else 1) - 1
+        model.reset()
+        model.keep_prefix(opening)
+        model.prefill([*opening, 7, 8, 9])
+        model.prefill([42, 43, 44, 45])  # another prompt takes the live cache
+        model.prefill([*opening, 10, 11])
+        assert (model.kept_bytes > 0) == room and model.last_reused == (70 if room else 0)
+
+
 def test_the_next_turn_holds_the_whole_answer_before_it():
     """The history kept an answer that ended on its end token without its last word: the next
     turn's prompt read "Hello there" for "Hello there." (on every backend: the demo model on

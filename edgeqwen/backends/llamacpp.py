@@ -33,7 +33,7 @@ from ..tokenizer import Tokenizer
 from . import amx
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .llama_thread import on_llama_thread
-from .prefixes import KeptPrefixes
+from .prefixes import KeptPrefixes, room_for
 from .threads import BusyCores, thread_count, threads_for
 
 __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel", "gguf_info"]
@@ -222,6 +222,9 @@ class LlamaCppModel:
         """Copy out the sequence, which holds a prefix waiting to be kept and nothing more."""
         key = tuple(self.tokens)
         size = self._ll.llama_state_seq_get_size(self._ctx, 0)
+        if not room_for(size):
+            self._prefixes.drop(key)
+            return
         state = (ctypes.c_uint8 * size)()
         if self._ll.llama_state_seq_get_data(self._ctx, state, size, 0) == size:
             self._prefixes.put(key, state)

@@ -24,7 +24,7 @@ from ..types import release
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, LOGITS_FROM, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
-from .prefixes import KeptPrefixes
+from .prefixes import KeptPrefixes, room_for
 from .threads import thread_count
 
 __all__ = ["OnnxBackend", "OnnxModel", "plan_memory"]
@@ -210,6 +210,9 @@ class OnnxModel:
         """Copy out the prefixes waiting to be kept that the cache now holds."""
         for key in self._kept.waiting(self.tokens):
             n = len(key)
+            if not room_for(sum(a[:, :, :n].nbytes for a in self._kv.values())):
+                self._kept.drop(key)
+                continue
             self._kept.put(key, {name: np.ascontiguousarray(a[:, :, :n]) for name, a in self._kv.items()})
 
     def rewind(self, n: int) -> None:

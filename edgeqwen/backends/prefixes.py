@@ -13,12 +13,23 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["KEPT_PREFIXES", "KEPT_SHARE", "KeptPrefixes"]
+__all__ = ["KEPT_PREFIXES", "KEPT_RESERVE", "KEPT_SHARE", "KeptPrefixes", "room_for"]
 
 # At most this many, and their tokens together within this share of the context, so what they
 # hold is bounded by the cache they are copied from; the least recently used go first.
 KEPT_PREFIXES = 4
 KEPT_SHARE = 0.5
+# Copies are not in the memory plan (backends.base.plan_memory sizes the cache alone), so one is
+# made only while this much stays free after it: a machine near its limit prefills again instead.
+KEPT_RESERVE = 512 * 1024**2
+
+
+def room_for(nbytes: int) -> bool:
+    """Whether a copy of ``nbytes`` leaves ``KEPT_RESERVE`` free (a container's limit counted)."""
+    from ..probe.limits import available_memory
+
+    return available_memory() - nbytes >= KEPT_RESERVE
+
 
 Key = tuple[int, ...]
 V = TypeVar("V")

@@ -77,7 +77,8 @@ class Request:
     # template's own text, before a continued assistant message, as the probe was trained to read.
     check_at: int = 0
     # The first ``keep_prefix`` prompt tokens will start later prompts again, with others between
-    # (a guard model's two template heads; a conversation's turns with self-checks between): kept
+    # (a guard model's two template heads; a conversation's turns with self-checks between; a
+    # chat prompt's system turn, with an app's side requests between): kept
     # apart by backends with ``supports_kept_prefixes`` (prefixes.py).
     keep_prefix: int = 0
 

@@ -147,10 +147,12 @@ class ChatTemplate:
         """How many first tokens of a prompt this template rendered are its opening turn, up to the
         next turn's start (0 where no turn follows): where that turn is the system prompt with the
         tools, the part an app's other prompts start with too."""
-        ids = list(token_ids)
-        if self.im_start is None or not ids or ids[0] != self.im_start or self.im_start not in ids[1:]:
+        if self.im_start is None or not token_ids or token_ids[0] != self.im_start:
             return 0
-        return ids.index(self.im_start, 1)
+        try:
+            return token_ids.index(self.im_start, 1)
+        except ValueError:
+            return 0
 
     def generation_prefix(self, enable_thinking: bool) -> str:
         """Text the prompt itself puts at the start of the assistant's turn."""

@@ -3,9 +3,10 @@
 A guard model's prompt and answer templates alternate, a self-check's prompts run on the
 answering model between a conversation's turns, and an app's side requests (a chat's title, its
 tags) run between prompts that start with the same system turn: the live cache alone would prefill
-each of them again every time. A backend copies a named prefix's KV out after the prefill that computed it and
-back in for a later prompt that starts with it, whatever ran between. What a copy holds is the
-backend's own (arrays, a llama.cpp state blob); which prefixes are kept, and for how long, is here.
+each of them again every time. A backend copies a named prefix's KV out after the prefill that
+computed it and back in for a later prompt that starts with it, whatever ran between. What a copy
+holds is the backend's own (arrays, a llama.cpp state blob); which prefixes are kept, and for how
+long, is here.
 """
 
 from __future__ import annotations

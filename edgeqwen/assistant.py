@@ -151,10 +151,14 @@ class Assistant:
     def policy(self):
         return self.guard.policy
 
+    def _system(self, turn: Turn) -> str | None:
+        """The system prompt the model reads: the app's (or the template's own) with the policy's rules."""
+        return self.guard.system_prompt(turn.system, self.backend.template.default_system)
+
     def _conversation(self, turn: Turn, history: Sequence[Message]) -> list[Message]:
         """The messages the model answers: the system prompt (with the policy's rules), the kept
         history and the new messages."""
-        system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
+        system = self._system(turn)
         head = [Message("system", system)] if system is not None else []
         return head + list(history) + list(turn.new)
 
@@ -186,8 +190,7 @@ class Assistant:
         title, tags, follow-ups: Open WebUI sends three after each answer) run between."""
         if self.guard.asks_the_model:
             return len(ids)
-        system = self.guard.system_prompt(turn.system, self.backend.template.default_system)
-        return self.backend.template.opening_turn(ids) if system is not None or turn.tools else 0
+        return self.backend.template.opening_turn(ids) if self._system(turn) is not None or turn.tools else 0
 
     def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
         """Prompt ids for history + new messages (see :func:`~.turns.fit`)."""

@@ -2,8 +2,8 @@
 Qwen model is downloaded, with random weights and the demo model's tokenizer padded to the model's
 vocabulary:
 
-- for llama.cpp, a Qwen2 GGUF laid out as llama.cpp's Q4_0 build of the model is (its layers at
-  their width and depth, the embedding at Q6_K and its full vocabulary's rows);
+- for llama.cpp, a Qwen2 or Qwen3 GGUF laid out as llama.cpp's Q4_0 build of the model is (its
+  layers at their width and depth, the embedding at Q6_K and its full vocabulary's rows);
 - for ONNX Runtime, an int4 folder laid out as onnxruntime-genai's builder writes the model
   (``MatMulNBits`` at 4 bits, the tied lm_head at 8, the embedding gathered from it), node for
   node, so edgeqwen's load-time rewrites (backends/graph.py) apply to it as to a real build.
@@ -26,7 +26,14 @@ import numpy as np
 from .catalog import Geometry
 from .gguf import FILE_TYPES, read_metadata, tokenizer_json
 
-__all__ = ["QUANTIZATIONS", "onnx_standin_bytes", "standin_bytes", "write_onnx_standin", "write_standin"]
+__all__ = [
+    "ARCHITECTURES",
+    "QUANTIZATIONS",
+    "onnx_standin_bytes",
+    "standin_bytes",
+    "write_onnx_standin",
+    "write_standin",
+]
 
 _ALIGN = 32  # GGUF's default alignment of tensor data
 _F32, _Q4_0, _Q4_K, _Q6_K = 0, 2, 12, 14  # ggml tensor types
@@ -35,6 +42,7 @@ _F32, _Q4_0, _Q4_K, _Q6_K = 0, 2, 12, 14  # ggml tensor types
 # Q6_K 128 + 64 bytes of low and high bits, 16 sub-scales, then the scale
 _BLOCKS = {_Q4_0: (32, 18, (0,)), _Q4_K: (256, 144, (0, 2)), _Q6_K: (256, 210, (208,))}
 QUANTIZATIONS = ("Q4_0", "Q4_K_M")  # the mixes of the catalog's chat GGUFs: what a stand-in is written in
+ARCHITECTURES = ("qwen2", "qwen3")  # llama.cpp's names for the catalog's chat models' layers
 _FILE_TYPE = {name: code for code, name in FILE_TYPES.items()}
 _SCALE = np.frombuffer(np.float16(0.02).tobytes(), np.uint8)  # every block's: finite activations
 _UNUSED = 5  # llama.cpp's token type for the [PAD] rows its converter pads a vocabulary with
@@ -48,26 +56,33 @@ def _more_bits(i: int, layers: int) -> bool:
     return i < layers // 8 or i >= 7 * layers // 8 or (i - layers // 8) % 3 == 2
 
 
-def _tensors(g: Geometry, quantization: str = "Q4_0") -> list[tuple[str, tuple[int, ...], int]]:
+def _tensors(g: Geometry, quantization: str = "Q4_0", arch: str = "qwen2") -> list[tuple[str, tuple[int, ...], int]]:
     """Name, shape (innermost first, as ggml writes it) and type of each tensor, as llama.cpp's Q4_0
-    or Q4_K_M build of a Qwen2 model has them: the embedding at Q6_K is also the output matrix
-    (tied, as in Qwen2.5-1.5B and 3B), the attention's biases in f32."""
+    or Q4_K_M build of a Qwen2 or Qwen3 model has them: the embedding at Q6_K is also the output
+    matrix (tied, as in Qwen2.5-1.5B and 3B and Qwen3-4B); in f32 Qwen2's attention biases, Qwen3's
+    norms of each head's queries and keys."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"a stand-in is written in {' or '.join(QUANTIZATIONS)}, not {quantization}")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"a stand-in is written as {' or '.join(ARCHITECTURES)}, not {arch}")
     q, kv = g.heads * g.head_dim, g.kv_heads * g.head_dim
+    if arch == "qwen2" and q != g.hidden:  # llama.cpp's qwen2 sizes the query by the hidden size
+        raise ValueError(f"{g.heads} heads of {g.head_dim} are not the hidden size {g.hidden}: write it as qwen3")
     out = [("token_embd.weight", (g.hidden, g.vocab), _Q6_K), ("output_norm.weight", (g.hidden,), _F32)]
     for i in range(g.layers):
         p = f"blk.{i}."
         four = _Q4_0 if quantization == "Q4_0" else _Q4_K
         more = _Q6_K if quantization == "Q4_K_M" and _more_bits(i, g.layers) else four
+        if arch == "qwen2":
+            extra = [(p + f"attn_{x}.bias", (n,), _F32) for x, n in (("q", q), ("k", kv), ("v", kv))]
+        else:
+            extra = [(p + f"attn_{x}_norm.weight", (g.head_dim,), _F32) for x in ("q", "k")]
         out += [
             (p + "attn_norm.weight", (g.hidden,), _F32),
             (p + "attn_q.weight", (g.hidden, q), four),
-            (p + "attn_q.bias", (q,), _F32),
             (p + "attn_k.weight", (g.hidden, kv), four),
-            (p + "attn_k.bias", (kv,), _F32),
             (p + "attn_v.weight", (g.hidden, kv), more),
-            (p + "attn_v.bias", (kv,), _F32),
+            *extra,
             (p + "attn_output.weight", (q, g.hidden), four),
             (p + "ffn_norm.weight", (g.hidden,), _F32),
             (p + "ffn_gate.weight", (g.hidden, g.intermediate), four),
@@ -85,34 +100,38 @@ def _nbytes(shape: tuple[int, ...], kind: int) -> int:
     return n // per * size
 
 
-def standin_bytes(g: Geometry, quantization: str = "Q4_0") -> int:
+def standin_bytes(g: Geometry, quantization: str = "Q4_0", arch: str = "qwen2") -> int:
     """The stand-in's size on disk, before it is written (for the free-space check; its
     vocabulary, under 16 MB, is the rest)."""
-    return sum(-(-_nbytes(s, k) // _ALIGN) * _ALIGN for _, s, k in _tensors(g, quantization)) + 16 * 2**20
+    return sum(-(-_nbytes(s, k) // _ALIGN) * _ALIGN for _, s, k in _tensors(g, quantization, arch)) + 16 * 2**20
 
 
-def write_standin(path: Path, g: Geometry, vocabulary: Path, quantization: str = "Q4_0", seed: int = 0) -> Path:
-    """Write the stand-in of geometry ``g`` in ``quantization`` (Q4_0 or Q4_K_M) to ``path``, with the
-    tokenizer of the GGUF ``vocabulary`` (the demo model's: the one GGUF every install has) padded
-    to ``g.vocab``."""
-    tensors = _tensors(g, quantization)
+def write_standin(
+    path: Path, g: Geometry, vocabulary: Path, quantization: str = "Q4_0", seed: int = 0, arch: str = "qwen2"
+) -> Path:
+    """Write the stand-in of geometry ``g`` in ``quantization`` (Q4_0 or Q4_K_M) to ``path`` as a
+    llama.cpp ``arch`` model (qwen2, or qwen3 for Qwen3's geometries), with the tokenizer of the GGUF
+    ``vocabulary`` (the demo model's: the one GGUF every install has) padded to ``g.vocab``."""
+    tensors = _tensors(g, quantization, arch)
     meta = _padded_vocabulary(vocabulary, g.vocab)
     for name, shape, kind in tensors:
         if kind != _F32 and shape[0] % _BLOCKS[kind][0]:
             raise ValueError(f"rows of {shape[0]} weights ({name}) are no whole blocks of ggml type {kind}")
     fields: dict[str, Any] = {
-        "general.architecture": "qwen2",
+        "general.architecture": arch,
         "general.name": f"stand-in of {g.layers} x {g.hidden} layers, random weights",
         "general.file_type": _FILE_TYPE[quantization],
         "general.quantization_version": 2,
-        "qwen2.block_count": g.layers,
-        "qwen2.context_length": g.context_length,
-        "qwen2.embedding_length": g.hidden,
-        "qwen2.feed_forward_length": g.intermediate,
-        "qwen2.attention.head_count": g.heads,
-        "qwen2.attention.head_count_kv": g.kv_heads,
-        "qwen2.rope.freq_base": 1_000_000.0,
-        "qwen2.attention.layer_norm_rms_epsilon": 1e-6,
+        f"{arch}.block_count": g.layers,
+        f"{arch}.context_length": g.context_length,
+        f"{arch}.embedding_length": g.hidden,
+        f"{arch}.feed_forward_length": g.intermediate,
+        f"{arch}.attention.head_count": g.heads,
+        f"{arch}.attention.head_count_kv": g.kv_heads,
+        f"{arch}.attention.key_length": g.head_dim,
+        f"{arch}.attention.value_length": g.head_dim,
+        f"{arch}.rope.freq_base": 1_000_000.0,
+        f"{arch}.attention.layer_norm_rms_epsilon": 1e-6,
         **meta,
     }
     table, offset = bytearray(), 0

@@ -262,10 +262,12 @@ def test_a_read_only_cache_still_runs_a_gguf(tmp_path, tiny_ggufs, monkeypatch):
 
 
 @pytest.mark.parametrize("quantization", ["Q4_0", "Q4_K_M"])
-def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path, quantization):
+@pytest.mark.parametrize(("arch", "head_dim"), [("qwen2", 64), ("qwen3", 128)])
+def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path, quantization, arch, head_dim):
     """`probe --calibrate` times llama.cpp on a stand-in written here (random Q4_0 layers, a Q6_K
     embedding, the demo's tokenizer padded to the model's vocabulary): llama.cpp must take the file
-    as it takes its own converter's, and decode it at full speed (finite values, no NaN paths)."""
+    as it takes its own converter's, and decode it at full speed (finite values, no NaN paths).
+    Qwen3's heads of 128 in a hidden size of 256 over 4 heads, as Qwen3-4B's are wider than hidden / heads."""
     from dataclasses import replace
 
     from edgeqwen.catalog import get_model
@@ -274,13 +276,14 @@ def test_a_stand_in_of_a_qwen_model_loads_and_decodes(tmp_path, quantization):
     from edgeqwen.standin import standin_bytes, write_standin
 
     g = replace(get_model("qwen2.5-1.5b-instruct").geometry, layers=2, hidden=256, intermediate=512, heads=4)
-    g = replace(g, kv_heads=2, head_dim=64, vocab=50_000)
+    g = replace(g, kv_heads=2, head_dim=head_dim, vocab=50_000)
     folder = tmp_path / "standin"
     folder.mkdir()
-    write_standin(folder / "model.gguf", g, demo_gguf_path(), quantization)
-    assert (folder / "model.gguf").stat().st_size <= standin_bytes(g, quantization)
+    write_standin(folder / "model.gguf", g, demo_gguf_path(), quantization, arch=arch)
+    assert (folder / "model.gguf").stat().st_size <= standin_bytes(g, quantization, arch)
     assert read_gguf_info(folder).quantization == quantization
     meta = read_metadata(folder / "model.gguf")
+    assert meta["general.architecture"] == arch
     assert meta["tokenizer.ggml.tokens"][-1] == "[PAD49999]" and len(meta["tokenizer.ggml.token_type"]) == 50_000
     backend = LlamaCppBackend(folder, context_length=256)
     assert (backend.info.name, backend.info.vocab_size, backend.info.num_layers) == ("standin", 50_000, 2)
@@ -306,6 +309,8 @@ def test_a_q4_k_m_stand_in_keeps_the_layers_llama_cpp_keeps_at_q6_k():
     assert not [n for n, _, kind in _tensors(g, "Q4_0") if kind == _Q6_K and n.startswith("blk.")]
     with pytest.raises(ValueError, match="Q4_0 or Q4_K_M"):
         _tensors(g, "Q5_K_M")
+    with pytest.raises(ValueError, match="write it as qwen3"):  # llama.cpp's qwen2 could not load it
+        _tensors(get_model("qwen3-4b").geometry, "Q4_0", "qwen2")
 
 
 def _truncate_tensors(src, tmp_path):

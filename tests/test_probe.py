@@ -745,20 +745,51 @@ def test_calibrating_with_no_onnx_build_times_a_stand_in_of_one(tmp_path, monkey
     assert any("onnx: nothing installed to time" in line for line in said)
 
 
+def _rate(c, spec, quantization=""):
+    """GB/s of weights (and KV at the planner's speed context) behind an estimate's tokens/s."""
+    from edgeqwen.probe.planner import SPEED_AT_TOKENS, cpu_reads
+
+    weights, kv = cpu_reads(spec, c.backend, quantization or c.quantization)
+    return c.decode_tps * (weights + kv * min(c.context_length, SPEED_AT_TOKENS)) / 1e9
+
+
 def test_a_llamacpp_calibration_alone_sets_the_onnx_estimate_by_the_rule():
     """Calibrated llama.cpp beside a copy-bandwidth guess for the ONNX path compared a measurement
-    with an estimate that reads about half on some CPUs: the ONNX path is now the rule's ratio of it."""
+    with an estimate that reads about half on some CPUs: the ONNX path is now the rule's ratio of it
+    on the reference model, and that rate in bytes carries to the others."""
     from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
+    from edgeqwen.probe.planner import reference_model
     from edgeqwen.probe.rates import onnx_vs_llamacpp
 
     snap = load("laptop-x86-16gb", llamacpp_available=True)
     calibration = Calibration(machine_key(snap), (Measurement("llamacpp", "qwen", 2**30, 30.0, 4),))
-    by = {(c.model, c.backend): c for c in plan(snap, calibration=calibration).candidates}
-    ratio = onnx_vs_llamacpp(snap)[0]
-    for spec in catalog():
-        if (spec.name, "onnx") in by and (spec.name, "llamacpp") in by:
-            llama, onnx = by[spec.name, "llamacpp"], by[spec.name, "onnx"]
-            assert onnx.decode_tps == pytest.approx(llama.decode_tps * ratio, abs=0.1)  # each rounded
+    ref = reference_model()
+    llama, onnx = (estimate(ref, snap, b, 4096, calibration) for b in ("llamacpp", "onnx"))
+    assert onnx.decode_tps == pytest.approx(llama.decode_tps * onnx_vs_llamacpp(snap)[0], abs=0.1)  # each rounded
+    rate = _rate(onnx, ref)
+    carried = [estimate(spec, snap, "onnx", 4096, calibration) for spec in catalog() if "onnx-int4-cpu" in spec.builds]
+    assert len(carried) > 3
+    for c, spec in ((c, get_model(c.model)) for c in carried):
+        assert _rate(c, spec) == pytest.approx(rate, rel=0.02), spec.name  # tokens/s rounded to 0.1
+
+
+def test_qwen3_4b_is_not_estimated_by_its_onnx_builds_advantage():
+    """Uncalibrated, llama.cpp's estimate was the ONNX path's tokens/s over the rule's ratio, model by
+    model: Qwen3-4B's ONNX build (block 128, 4-bit lm_head) reads less than Qwen2.5-3B's (block 32,
+    8-bit), so its llama.cpp estimate equalled the 3B's, though its GGUF (Q4_K_M) reads 37% more,
+    and llama.cpp was picked for it. Stand-ins on a 2-core Xeon: llama.cpp Q4_K_M 6.9 tok/s, the
+    ONNX path 9.7, the 3B's Q4_0 13.6 (docs/performance.md). A calibration's rates were in bytes."""
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    four, three = (get_model(n) for n in ("qwen3-4b", "qwen2.5-3b-instruct"))
+    llama4, onnx4, llama3 = (
+        estimate(s, snap, b, 4096) for s, b in ((four, "llamacpp"), (four, "onnx"), (three, "llamacpp"))
+    )
+    assert (llama4.quantization, llama3.quantization) == ("Q4_K_M", "Q4_0")
+    assert llama4.decode_tps < llama3.decode_tps * 0.8
+    assert _rate(llama4, four) == pytest.approx(_rate(llama3, three), rel=0.02)  # one rate, in bytes
+    assert onnx4.decode_tps > llama4.decode_tps
+    by = {(c.model, c.backend): c for c in plan(snap).candidates}
+    assert max((c for c in by.values() if c.model == "qwen3-4b"), key=lambda c: c.decode_tps).backend == "onnx"
 
 
 def test_an_uncalibrated_probe_says_how_to_measure_instead(tmp_path, monkeypatch):

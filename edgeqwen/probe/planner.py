@@ -39,6 +39,7 @@ __all__ = [
     "available_backends",
     "check_fit",
     "cpu_backends",
+    "cpu_reads",
     "embedding_context",
     "estimate",
     "plan",
@@ -158,8 +159,7 @@ def estimate(
     elif backend == "llamacpp":
         # The GGUF's own size: llama.cpp's repacked copy (Q4_0 -> interleaved rows) replaces it.
         quantization = quantization or gguf_quantization(spec, calibration, snap)
-        weights = spec.gguf_bytes(quantization)
-        kv_per_token = g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
+        weights, kv_per_token = cpu_reads(spec, backend, quantization)
         overhead = LLAMACPP_OVERHEAD
         # tools/setup.sh builds llama.cpp's AMX kernels there; a build whose kernels failed runs without
         if "amx" in snap.cpu_features and snap.llamacpp_amx is not False:
@@ -168,12 +168,7 @@ def estimate(
         bandwidth = cpu_decode_rate(snap, backend, calibration, quantization)[0]
         device, build = "cpu", "gguf"
     else:
-        onnx_build = spec.builds.get("onnx-int4-cpu", {})
-        # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
-        # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
-        # Qwen2.5-1.5B at block 32, measured (docs/performance.md).
-        weights = g.int4_weight_bytes(onnx_build.get("block_size", 32), 8, onnx_build.get("lm_head_bits", 4))
-        kv_per_token = g.kv_bytes_per_token(4)  # fp32 KV on CPU
+        weights, kv_per_token = cpu_reads(spec, backend)
         overhead = ONNX_OVERHEAD
         budget = int(snap.ram_available * RAM_MARGIN)
         bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
@@ -201,10 +196,8 @@ def estimate(
         # Under a quota below one CPU the process runs that share of the time: measured 0.48x at
         # 0.5 CPUs, one thread, on the demo (docs/performance.md, "Containers").
         tps *= min(1.0, snap.cpu_quota)
-    if bandwidth is None and backend == "onnx":  # from llama.cpp's calibration (cpu_decode_rate says why)
-        tps = estimate(spec, snap, "llamacpp", ctx, calibration).decode_tps * onnx_vs_llamacpp(snap)[0]
-    elif bandwidth is None:  # llama.cpp under the rule (cpu_decode_rate says why)
-        tps = estimate(spec, snap, "onnx", ctx, calibration).decode_tps / onnx_vs_llamacpp(snap)[0]
+    if bandwidth is None:  # from the other CPU backend's rate (cpu_decode_rate says why)
+        tps = _carried_over(snap, backend, ctx, calibration, per_token)
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
     elif beyond:
@@ -231,6 +224,36 @@ def estimate(
         reason=reason,
         quantization=quantization if backend == "llamacpp" else "",
     )
+
+
+def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[int, int]:
+    """Bytes of weights a CPU decode step of ``backend`` reads (llama.cpp: the GGUF in
+    ``quantization``), and bytes of KV cache each token of context adds."""
+    g = spec.geometry
+    if backend == "llamacpp":
+        return spec.gguf_bytes(quantization), g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
+    onnx_build = spec.builds.get("onnx-int4-cpu", {})
+    # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
+    # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
+    # Qwen2.5-1.5B at block 32, measured (docs/performance.md). Its KV cache is fp32 on CPU.
+    weights = g.int4_weight_bytes(onnx_build.get("block_size", 32), 8, onnx_build.get("lm_head_bits", 4))
+    return weights, g.kv_bytes_per_token(4)
+
+
+def _carried_over(snap: SystemSnapshot, backend: str, ctx: int, calibration: Calibration | None, reads: int) -> float:
+    """Tokens/s of ``backend`` reading ``reads`` bytes a step, from the other CPU backend's estimate:
+    the rule's ratio is in tokens/s between the two builds of the reference model, so it gives this
+    backend's rate in bytes there, and that rate is carried to other models as a calibration's is.
+    Carried in tokens/s, a model whose builds differ otherwise took the other build's advantage:
+    Qwen3-4B's llama.cpp estimate equalled Qwen2.5-3B's, its ONNX build being block 128 with a 4-bit
+    lm_head where its GGUF (Q4_K_M) reads 37% more than the 3B's (docs/performance.md)."""
+    ratio = onnx_vs_llamacpp(snap)[0]
+    ref = reference_model()
+    other = "llamacpp" if backend == "onnx" else "onnx"
+    ref_tps = estimate(ref, snap, other, ctx, calibration).decode_tps
+    ref_tps = ref_tps * ratio if backend == "onnx" else ref_tps / ratio
+    weights, kv_per_token = cpu_reads(ref, backend, gguf_quantization(ref, calibration, snap))
+    return ref_tps * (weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)) / reads
 
 
 def plan(

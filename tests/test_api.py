@@ -184,3 +184,25 @@ def test_generation_config_still_imports_from_where_it_was():
 
     assert GenerationConfig is generation_config.GenerationConfig
     assert SAMPLER_ORDER is generation_config.SAMPLER_ORDER
+
+
+def test_every_data_file_of_the_package_is_in_its_wheel():
+    """A file the package reads at run time (the catalog, the screen's weights, a probe) ships only
+    where pyproject's package-data names it: a plain `pip install edgeqwen` has no source tree."""
+    import fnmatch
+    from pathlib import Path
+
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # 3.11+
+    root = Path(edgeqwen.__file__).parent
+    globs = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "edgeqwen"
+    ]
+    data = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    assert data, "the package has data files"
+    assert [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)] == []

@@ -778,3 +778,52 @@ def test_prompt_scoring_smoke(tiny_models):
     lines = [line for line in proc.stdout.splitlines() if " prompt " in line]
     assert "SIMD:" in proc.stdout and len(lines) == 2
     assert lines[0].startswith("plain") and "(x1.000)" in lines[0] and lines[1].startswith("scored, top 2")
+
+
+def test_probe_accuracy_lists_each_catalog_build_a_stand_in_can_be_written_of(tmp_path):
+    """--dry-run: every GGUF mix the catalog offers for each chat model, and its ONNX build, with the
+    probe's estimate; nothing written or timed."""
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "bench" / "probe_accuracy.py"),
+        "--dry-run",
+        "--dir",
+        str(tmp_path / "s"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SIMD:" in proc.stdout and not (tmp_path / "s").exists()
+    builds = [line.split(":")[0] for line in proc.stdout.splitlines() if "a stand-in of" in line]
+    assert builds == [
+        "qwen2.5-1.5b-instruct-q4_0", "qwen2.5-1.5b-instruct-q4_k_m", "qwen2.5-1.5b-instruct-onnx",
+        "qwen2.5-3b-instruct-q4_0", "qwen2.5-3b-instruct-q4_k_m", "qwen2.5-3b-instruct-onnx",
+        "qwen3-4b-q4_k_m", "qwen3-4b-onnx",
+    ]  # fmt: skip
+    sys.path.insert(0, str(ROOT / "tools" / "bench"))
+    import probe_accuracy
+
+    from edgeqwen.catalog import catalog
+
+    paths = {probe_accuracy.path_of(b, tmp_path) for s in catalog() for b in probe_accuracy.builds_of(s)}
+    assert len(paths) == sum(len(probe_accuracy.builds_of(s)) for s in catalog())  # "qwen2.5-..." once made one
+    bad = subprocess.run([*cmd[:2], "--models", "qwen9-100b", "--dry-run"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not catalog models: qwen9-100b" in bad.stderr
+
+
+def test_probe_accuracy_says_which_build_each_figure_puts_first():
+    sys.path.insert(0, str(ROOT / "tools" / "bench"))
+    import probe_accuracy
+
+    rows = [
+        {"build": "m-q4_k_m", "model": "m", "runs": [6.8, 6.9], "measured": 6.85, "estimate": 7.5, "calibrated": 5.7},
+        {"build": "m-onnx", "model": "m", "runs": [9.7, 9.8], "measured": 9.75, "estimate": 6.1, "calibrated": 9.4},
+        {"build": "n-onnx", "model": "n", "runs": [3.0], "measured": 3.0, "estimate": 2.0, "calibrated": None},
+    ]
+    assert probe_accuracy.picks(rows) == [
+        "m: measured fastest m-onnx; estimate puts m-q4_k_m first; calibrated puts m-onnx first",
+        "n: measured fastest n-onnx; estimate puts n-onnx first",
+    ]
+    table = probe_accuracy.table(rows)
+    assert table[2] == "| m-q4_k_m | 6.80, 6.90 | 7.5 (1.09x) | 5.7 (0.83x) |" and table[4].endswith(
+        "| 2.0 (0.67x) | - |"
+    )

@@ -42,10 +42,10 @@ _BOARD_DECODE = {
 # Q4_0 decode on the same machine, both of Qwen2.5-1.5B: the rule when no calibration was made, by
 # what the CPU has (docs/performance.md, "CPU backends"); carried to other models in bytes read.
 # Measured: x86 with AVX2 only ONNX_AVX2_RATIO (this project's machine; 1.11 with a 4-bit lm_head in
-# the same run). x86 with AVX-512 VNNI: the default
-# build 0.78-0.90 on Zen 5 and 0.78-0.85 on Zen 4 (medians of two runs each); with a 4-bit lm_head
-# 0.81-0.87 on Zen 4; on a 2-core Sapphire Rapids-class Xeon the default build 0.87 against llama.cpp
-# with its AMX kernels (1.62 against a build without them, which tools/setup.sh no longer makes there).
+# the same run). x86 with AVX-512 VNNI: the default build 0.78-0.90 on Zen 5 and 0.78-0.85 on Zen 4
+# (medians of two runs each); with a 4-bit lm_head 0.81-0.87 on Zen 4; on a 2-core Sapphire
+# Rapids-class Xeon the default build 0.87 against llama.cpp with its AMX kernels (1.62 against a
+# build without them, which tools/setup.sh no longer makes there).
 # Not measured: AVX-VNNI without AVX-512 (taken as VNNI: llama.cpp's Q4_0 kernels use the same int8
 # dot product) and Arm (taken as 0.85: llama.cpp's published Pi figures are all there is).
 ONNX_VS_LLAMACPP = 0.85

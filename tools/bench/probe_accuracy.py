@@ -68,9 +68,13 @@ def write(build: Build, spec: ModelSpec, folder: Path) -> Path:
         if not (path / "model.onnx").exists():
             write_onnx_standin(path, spec.geometry, demo_gguf_path(), int(spec.builds["onnx-int4-cpu"]["block_size"]))
     elif not path.exists():
-        arch = "qwen3" if spec.family == "qwen3" else "qwen2"
-        write_standin(path, spec.geometry, demo_gguf_path(), build.quantization, arch=arch)
+        write_standin(path, spec.geometry, demo_gguf_path(), build.quantization, arch=_arch(spec))
     return path
+
+
+def _arch(spec: ModelSpec) -> str:
+    """llama.cpp's architecture for the stand-in: Qwen3's heads are wider than hidden / heads."""
+    return "qwen3" if spec.family == "qwen3" else "qwen2"
 
 
 def path_of(build: Build, folder: Path) -> Path:
@@ -83,14 +87,16 @@ def size(build: Build, spec: ModelSpec) -> int:
 
     if build.backend == "onnx":
         return onnx_standin_bytes(spec.geometry, int(spec.builds["onnx-int4-cpu"]["block_size"]))
-    return standin_bytes(spec.geometry, build.quantization, "qwen3" if spec.family == "qwen3" else "qwen2")
+    return standin_bytes(spec.geometry, build.quantization, _arch(spec))
 
 
 def time_build(build: Build, path: Path) -> float:
     """Decode tokens/s of one `edgeqwen bench` run (median of its 3), in a process of its own."""
     cmd = [sys.executable, "-c", "from edgeqwen.cli import main; main()", "bench", str(path),
            "--backend", build.backend, "-p", str(PROMPT), "-n", str(GEN), "-r", "3", "--json"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:  # a busy machine, a stand-in that did not load: what bench said, not a traceback
+        raise SystemExit(f"timing {build.name} failed: {proc.stderr.strip()[-600:]}")
     return float(json.loads(proc.stdout)["decode_tps"]["median"])
 
 

@@ -243,10 +243,8 @@ def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[in
 def _carried_over(snap: SystemSnapshot, backend: str, ctx: int, calibration: Calibration | None, reads: int) -> float:
     """Tokens/s of ``backend`` reading ``reads`` bytes a step, from the other CPU backend's estimate:
     the rule's ratio is in tokens/s between the two builds of the reference model, so it gives this
-    backend's rate in bytes there, and that rate is carried to other models as a calibration's is.
-    Carried in tokens/s, a model whose builds differ otherwise took the other build's advantage:
-    Qwen3-4B's llama.cpp estimate equalled Qwen2.5-3B's, its ONNX build being block 128 with a 4-bit
-    lm_head where its GGUF (Q4_K_M) reads 37% more than the 3B's (docs/performance.md)."""
+    backend's rate in bytes there, carried to other models as a calibration's is (in tokens/s, a
+    model's leaner other build lent it speed: docs/performance.md, "Probe estimates vs measured")."""
     ratio = onnx_vs_llamacpp(snap)[0]
     ref = reference_model()
     other = "llamacpp" if backend == "onnx" else "onnx"

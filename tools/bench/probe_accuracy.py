@@ -66,10 +66,15 @@ def write(build: Build, spec: ModelSpec, folder: Path) -> Path:
     path = path_of(build, folder)
     if build.backend == "onnx":
         if not (path / "model.onnx").exists():
-            write_onnx_standin(path, spec.geometry, demo_gguf_path(), int(spec.builds["onnx-int4-cpu"]["block_size"]))
+            write_onnx_standin(path, spec.geometry, demo_gguf_path(), _block(spec))
     elif not path.exists():
         write_standin(path, spec.geometry, demo_gguf_path(), build.quantization, arch=_arch(spec))
     return path
+
+
+def _block(spec: ModelSpec) -> int:
+    """The catalog's ONNX build's block size, which the stand-in is written at."""
+    return int(spec.builds["onnx-int4-cpu"]["block_size"])
 
 
 def _arch(spec: ModelSpec) -> str:
@@ -86,7 +91,7 @@ def size(build: Build, spec: ModelSpec) -> int:
     from edgeqwen.standin import onnx_standin_bytes, standin_bytes
 
     if build.backend == "onnx":
-        return onnx_standin_bytes(spec.geometry, int(spec.builds["onnx-int4-cpu"]["block_size"]))
+        return onnx_standin_bytes(spec.geometry, _block(spec))
     return standin_bytes(spec.geometry, build.quantization, _arch(spec))
 
 

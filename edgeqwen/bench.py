@@ -18,11 +18,13 @@ from .errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from .probe.calibrate import Calibration, Measurement
+    from .probe.snapshot import SystemSnapshot
 
 __all__ = [
     "BenchResult",
     "Spread",
     "calibrate_machine",
+    "first_timing",
     "onnx_resident_bytes",
     "peak_rss_bytes",
     "run_bench",
@@ -147,14 +149,14 @@ def run_bench(
 QUIET_CORES = 0.25  # what other processes may use while a calibration times a backend
 
 
-def time_decode(backend: str, path: Path) -> Measurement:
-    """A calibration's measurement: 48 greedy tokens after a 64-token prompt, median of 2 runs
-    after a warm-up (a few seconds for a 1.5B model on 2 cores)."""
+def time_decode(backend: str, path: Path, prompt_tokens: int = 64, gen_tokens: int = 48) -> Measurement:
+    """A calibration's measurement: ``gen_tokens`` greedy tokens after a ``prompt_tokens`` prompt,
+    median of 2 runs after a warm-up (a few seconds for a 1.5B model on 2 cores)."""
     from .backends.threads import BusyCores
     from .probe.calibrate import Measurement
 
     busy = BusyCores()
-    r = run_bench(path, prompt_tokens=64, gen_tokens=48, runs=2, backend_name=backend)
+    r = run_bench(path, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, runs=2, backend_name=backend)
     others = busy.others()
     if others is not None and others > QUIET_CORES:
         raise InvalidRequestError(
@@ -223,6 +225,75 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
                 "pull a Qwen build for each backend and calibrate again (`edgeqwen pull MODEL --backend ...`)"
             )
         say(f"kept in {file}; `edgeqwen probe` and Assistant() use the rates of Qwen-sized builds on this machine")
+    return result
+
+
+# A first probe times the ONNX path on this share of the reference model's stand-in (its layers and
+# its vocabulary): its matrices in the model's mix, a step reading 450 MB for Qwen2.5-1.5B. Its rate
+# per byte was the whole stand-in's within 1-4% on the 2-core Xeon; a seventh (4 of 28 layers) read
+# 13% fast, partly from the caches (docs/performance.md, "A first probe times a third of a stand-in").
+FIRST_SHARE = 3
+
+
+def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None) -> Calibration | None:
+    """Where this machine has no calibration: the ONNX path timed on a third of the reference
+    model's stand-in (about 5 s on 2 cores: written in RAM where /dev/shm has room, else beside the
+    models, and deleted), kept as the machine's calibration, so a first probe's speeds are measured,
+    not the copy bandwidth x 0.6 (which read the 2-core Xeon at 0.6 of what it decodes).
+    llama.cpp's estimate follows by the rule's ratio until ``probe --calibrate`` times it too.
+    None, keeping nothing, where it cannot be timed well here (said): no demo vocabulary to write
+    the stand-in with, too little memory or disk, other processes busy."""
+    import os
+    import shutil
+
+    from .convert import demo_gguf_path
+    from .errors import EdgeQwenError
+    from .paths import cache_dir, check_disk, disk_full_said, installing, models_dir, scratch
+    from .probe.calibrate import Calibration, load_calibration, machine_key, save_calibration
+    from .probe.planner import reference_model
+    from .standin import onnx_standin_bytes, part_of, write_onnx_standin
+
+    kept = load_calibration(snap, cache_dir())
+    if kept is not None:
+        return kept
+    spec = reference_model()
+    g = part_of(spec.geometry, -(-spec.geometry.layers // FIRST_SHARE))
+    block = int(spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32))
+    need = onnx_standin_bytes(g, block)
+
+    def skipped(why: str) -> None:
+        if say:
+            say(f"speed not timed here ({why}): estimated instead")
+
+    if snap.ram_available < 4 * need:  # the file (in RAM or the page cache), onnxruntime's copy, room
+        skipped(f"a third of a stand-in of {spec.display} needs {4 * need / 2**30:.1f} GiB of free memory")
+        return None
+    shm = Path("/dev/shm")
+    in_ram = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 * need
+    name = "first-timing-standin"
+    try:
+        vocabulary = demo_gguf_path()
+        with installing(name), scratch(name, shm if in_ram else models_dir()) as tmp:
+            check_disk(tmp, need, f"A third of a stand-in of {spec.display} to time the ONNX path on")
+            if say:
+                say(f"timing the ONNX path on a third of a stand-in of {spec.display} (once per machine, seconds)...")
+            folder = tmp / f"{spec.name}-standin-{g.layers}-of-{spec.geometry.layers}-layers"
+            with disk_full_said(tmp, "writing the stand-in"):
+                write_onnx_standin(folder, g, vocabulary, block)
+            measured = time_decode("onnx", folder, prompt_tokens=16, gen_tokens=32)
+    except (EdgeQwenError, OSError) as exc:  # no demo package, no room, a busy machine: the rule it is
+        skipped(str(exc).rstrip("."))
+        return None
+    result = Calibration(machine_key(snap), (measured,))
+    try:
+        kept_in = f"kept in {save_calibration(snap, cache_dir(), result)}"
+    except OSError as exc:  # a read-only cache: this run plans with it, the next times again
+        kept_in = f"not kept ({exc.strerror or exc})"
+    if say:
+        say(
+            f"  onnx: {measured.decode_tps:.1f} tok/s on it = {measured.rate_gbps:.1f} GB/s of weights; {kept_in} "
+            "(`edgeqwen probe --calibrate` times every backend on a whole stand-in)"
+        )
     return result
 
 

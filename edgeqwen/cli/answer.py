@@ -125,9 +125,10 @@ def run(
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
     response_format = _response_format(schema, regex, choices, schema_docs)
     if pull_:
+        from ..bench import first_timing
         from ..hub import install_missing
 
-        install_missing(model, opts["backend"], progress=say)
+        install_missing(model, opts["backend"], progress=say, first_timing=first_timing)
     bot = open_assistant(model, opts)
     start = bot.complete if raw else bot.stream
     if response_format is None:

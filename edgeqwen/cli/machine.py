@@ -12,7 +12,10 @@ __all__ = ["bench", "probe"]
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
-    "--quick", is_flag=True, help="Skip the memory-bandwidth measurement (~0.4 s): use the one an earlier probe kept."
+    "--quick",
+    is_flag=True,
+    help="Measure nothing: the memory bandwidth an earlier probe kept (~0.4 s to measure), and no first timing of "
+    "the ONNX path (a few seconds, once per machine).",
 )
 @click.option("--model", "model", help="Ask about one catalog model.")
 @click.option("--context", type=int, help="Ask about this context length.")
@@ -39,6 +42,10 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None, ca
 
         calibrate_machine(say=say)
     snap, calibration, _ = read_machine(measure=not quick)
+    if calibration is None and not quick:
+        from ..bench import first_timing
+
+        calibration = first_timing(snap, say)
     result = plan(snap, model=model, context=context, calibration=calibration)
     if as_json:
         click.echo(json.dumps(build_report(snap, result), indent=2))

@@ -26,6 +26,7 @@ from .rates import (
     cpu_decode_rate,
     gguf_quantization,
     gpu_bandwidth,
+    llamacpp_byte_rate,
     onnx_vs_llamacpp,
 )
 from .snapshot import GPU, SystemSnapshot
@@ -197,7 +198,7 @@ def estimate(
         # 0.5 CPUs, one thread, on the demo (docs/performance.md, "Containers").
         tps *= min(1.0, snap.cpu_quota)
     if bandwidth is None:  # from the other CPU backend's rate (cpu_decode_rate says why)
-        tps = _carried_over(snap, backend, ctx, calibration, per_token)
+        tps = _carried_over(snap, backend, ctx, calibration, per_token, quantization or "")
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
     elif beyond:
@@ -240,18 +241,25 @@ def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[in
     return weights, g.kv_bytes_per_token(4)
 
 
-def _carried_over(snap: SystemSnapshot, backend: str, ctx: int, calibration: Calibration | None, reads: int) -> float:
+def _carried_over(
+    snap: SystemSnapshot, backend: str, ctx: int, calibration: Calibration | None, reads: int, quantization: str = ""
+) -> float:
     """Tokens/s of ``backend`` reading ``reads`` bytes a step, from the other CPU backend's estimate:
     the rule's ratio is in tokens/s between the two builds of the reference model, so it gives this
     backend's rate in bytes there, carried to other models as a calibration's is (in tokens/s, a
-    model's leaner other build lent it speed: docs/performance.md, "Probe estimates vs measured")."""
+    model's leaner other build lent it speed: docs/performance.md, "Probe estimates vs measured");
+    for llama.cpp, to a GGUF of another ``quantization`` at that mix's rate per byte here."""
     ratio = onnx_vs_llamacpp(snap)[0]
     ref = reference_model()
     other = "llamacpp" if backend == "onnx" else "onnx"
     ref_tps = estimate(ref, snap, other, ctx, calibration).decode_tps
     ref_tps = ref_tps * ratio if backend == "onnx" else ref_tps / ratio
-    weights, kv_per_token = cpu_reads(ref, backend, gguf_quantization(ref, calibration, snap))
-    return ref_tps * (weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)) / reads
+    ref_quantization = gguf_quantization(ref, calibration, snap)
+    weights, kv_per_token = cpu_reads(ref, backend, ref_quantization)
+    tps = ref_tps * (weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)) / reads
+    if backend == "llamacpp" and quantization:
+        tps *= llamacpp_byte_rate(snap, quantization) / llamacpp_byte_rate(snap, ref_quantization)
+    return tps
 
 
 def plan(

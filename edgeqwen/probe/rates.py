@@ -19,6 +19,7 @@ __all__ = [
     "cpu_decode_rate",
     "gguf_quantization",
     "gpu_bandwidth",
+    "llamacpp_byte_rate",
     "onnx_vs_llamacpp",
 ]
 
@@ -56,6 +57,17 @@ ONNX_VNNI_RATIO = 0.80
 # its Q4_K_M and 1.81x its Q4_0 (one interleaved run, two loads each; Q4_K_M 1.2x Q4_0, so the rule
 # takes Q4_K_M there: gguf_quantization).
 ONNX_NO_AMX_RATIO = 1.5
+# Where llama.cpp's AMX kernels run, its rate per byte of a Q4_K_M GGUF over a Q4_0 one's, for a
+# mix nothing timed: on the 2-core Xeon 0.78 and 0.65 on stand-ins of Qwen2.5-1.5B and 3B, 0.72 in
+# a calibration. Elsewhere taken as equal (AMD Zen 4: within a few per cent on Qwen3-4B's geometry).
+AMX_Q4_K_M_BYTES = 0.7
+
+
+def llamacpp_byte_rate(snap: SystemSnapshot, quantization: str) -> float:
+    """llama.cpp's rate per byte of a GGUF in ``quantization`` on a CPU like this one, relative to
+    a Q4_0 GGUF's (where no calibration timed that mix)."""
+    amx_kernels = "amx" in snap.cpu_features and snap.llamacpp_amx is not False
+    return AMX_Q4_K_M_BYTES if amx_kernels and quantization == "Q4_K_M" else 1.0
 
 
 def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:

@@ -6,7 +6,8 @@ builds the catalog offers (`edgeqwen/standin.py`: each GGUF mix as a `qwen2` or 
 ONNX build at its block size; random weights, the model's layers and vocabulary), times each with
 `edgeqwen bench` in a process of its own, the builds taking turns A B ... B A, and prints the
 measurement beside the probe's estimate at the same context, uncalibrated and, where
-`probe --calibrate` has run here, calibrated; then, per model, the backend the probe picks against
+this machine has a calibration (`probe --calibrate`'s, or the one a first probe keeps from timing
+a third of a stand-in), calibrated; then, per model, the backend the probe picks against
 the one measured faster. Figures from another day or machine are not comparable: read the ratios.
 
     python tools/bench/probe_accuracy.py [--models qwen2.5-1.5b-instruct,...] [--rounds 2]

@@ -258,8 +258,8 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
         return kept
     spec = reference_model()
     g = part_of(spec.geometry, -(-spec.geometry.layers // FIRST_SHARE))
-    block = int(spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32))
-    need = onnx_standin_bytes(g, block)
+    block, head_bits = spec.onnx_layout
+    need = onnx_standin_bytes(g, block, head_bits)
 
     def skipped(why: str) -> None:
         if say:
@@ -279,7 +279,7 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
                 say(f"timing the ONNX path on a third of a stand-in of {spec.display} (once per machine, seconds)...")
             folder = tmp / f"{spec.name}-standin-{g.layers}-of-{spec.geometry.layers}-layers"
             with disk_full_said(tmp, "writing the stand-in"):
-                write_onnx_standin(folder, g, vocabulary, block)
+                write_onnx_standin(folder, g, vocabulary, block, head_bits=head_bits)
             measured = time_decode("onnx", folder, prompt_tokens=16, gen_tokens=32)
     except (EdgeQwenError, OSError) as exc:  # no demo package, no room, a busy machine: the rule it is
         skipped(str(exc).rstrip("."))
@@ -330,8 +330,8 @@ def _standin(
     spec = reference_model()
     gguf = backend == "llamacpp"
     demo = (demo_gguf_path() if gguf else installed_models().get(DEMO_MODEL)) if fallback else None
-    block = int(spec.builds.get("onnx-int4-cpu", {}).get("block_size", 32))
-    need = standin_bytes(spec.geometry, quantization) if gguf else onnx_standin_bytes(spec.geometry, block)
+    block, head_bits = spec.onnx_layout
+    need = standin_bytes(spec.geometry, quantization) if gguf else onnx_standin_bytes(spec.geometry, block, head_bits)
     what = f"{backend} {quantization}" if gguf else backend
     # as an install is made: one calibration at a time, and what a killed one left is removed first
     # (the first stand-in keeps the name it had when it was the only one, so its leftovers go too)
@@ -353,5 +353,5 @@ def _standin(
             model.mkdir()
             write_standin(model / "model.gguf", spec.geometry, demo_gguf_path(), quantization)
         else:
-            write_onnx_standin(model, spec.geometry, demo_gguf_path(), block)
+            write_onnx_standin(model, spec.geometry, demo_gguf_path(), block, head_bits=head_bits)
     return model

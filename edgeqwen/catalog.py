@@ -135,6 +135,13 @@ class ModelSpec:
         return "repo" not in self.builds.get("onnx-int4-cpu", {})
 
     @property
+    def onnx_layout(self) -> tuple[int, int]:
+        """Block size and lm_head bits of its int4 ONNX build: a build converted here names both; a
+        published one that names no lm_head width has a 4-bit one (onnx-community's Qwen3-4B)."""
+        build = self.builds.get("onnx-int4-cpu", {})
+        return int(build.get("block_size", 32)), int(build.get("lm_head_bits", 4))
+
+    @property
     def gguf_publisher(self) -> str:
         """Who publishes the GGUF: the model's makers (Qwen) or, where they publish none, llama.cpp's (ggml-org)."""
         return str(self.builds.get("gguf", {}).get("repo", "?/")).split("/")[0]

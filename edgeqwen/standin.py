@@ -5,7 +5,7 @@ vocabulary:
 - for llama.cpp, a Qwen2 or Qwen3 GGUF laid out as llama.cpp's Q4_0 build of the model is (its
   layers at their width and depth, the embedding at Q6_K and its full vocabulary's rows);
 - for ONNX Runtime, an int4 folder laid out as onnxruntime-genai's builder writes the model
-  (``MatMulNBits`` at 4 bits, the tied lm_head at 8, the embedding gathered from it), node for
+  (``MatMulNBits`` at 4 bits, the tied lm_head at 8 or 4, the embedding gathered from it), node for
   node, so edgeqwen's load-time rewrites (backends/graph.py) apply to it as to a real build.
 
 A decode step's speed is the speed of reading its weights, whatever their values, so a stand-in
@@ -207,10 +207,8 @@ def _field(key: str, value: Any) -> bytes:
 
 # -- ONNX ---------------------------------------------------------------------------------------------
 
-_HEAD_BITS = 8  # the catalog's ONNX builds keep the lm_head (and so the embedding) at 8 bits
 
-
-def _onnx_weights(g: Geometry, block: int) -> list[tuple[str, tuple[int, ...], type]]:
+def _onnx_weights(g: Geometry, block: int, head_bits: int = 8) -> list[tuple[str, tuple[int, ...], type]]:
     """Name, shape and dtype (uint8 packed weights, else float32) of each weight, in the order
     the builder writes them: the norms (and the rotary tables), then per layer the four int4
     matmuls (q, k and v as one), then the tied lm_head."""
@@ -238,30 +236,32 @@ def _onnx_weights(g: Geometry, block: int) -> list[tuple[str, tuple[int, ...], t
         out += matmul(p + "mlp.gate_proj", g.hidden, g.intermediate)
         out += matmul(p + "mlp.up_proj", g.hidden, g.intermediate)
         out += matmul(p + "mlp.down_proj", g.intermediate, g.hidden)
-    return out + matmul("lm_head", g.hidden, g.vocab, _HEAD_BITS)
+    return out + matmul("lm_head", g.hidden, g.vocab, head_bits)
 
 
-def onnx_standin_bytes(g: Geometry, block_size: int = 32) -> int:
+def onnx_standin_bytes(g: Geometry, block_size: int = 32, head_bits: int = 8) -> int:
     """The ONNX stand-in's size on disk, before it is written (its graph and tokenizer, under 16 MB,
     are the rest)."""
-    return (
-        sum(int(np.prod(shape)) * np.dtype(kind).itemsize for _, shape, kind in _onnx_weights(g, block_size))
-        + 16 * 2**20
-    )
+    weights = _onnx_weights(g, block_size, head_bits)
+    return sum(int(np.prod(shape)) * np.dtype(kind).itemsize for _, shape, kind in weights) + 16 * 2**20
 
 
-def write_onnx_standin(folder: Path, g: Geometry, vocabulary: Path, block_size: int = 32, seed: int = 0) -> Path:
+def write_onnx_standin(
+    folder: Path, g: Geometry, vocabulary: Path, block_size: int = 32, seed: int = 0, head_bits: int = 8
+) -> Path:
     """Write the ONNX stand-in of geometry ``g`` into ``folder`` (made if missing): ``model.onnx``
     and its data, ``genai_config.json``, and a ``tokenizer.json`` from the GGUF ``vocabulary``
-    padded to ``g.vocab``. The lm_head is 8-bit, as in the catalog's builds, and tied to the embedding,
-    as in Qwen2.5-1.5B and 3B."""
+    padded to ``g.vocab``. The lm_head is tied to the embedding, as in every catalog chat model, at
+    ``head_bits`` (8 in the builds converted here, 4 in onnx-community's: ``ModelSpec.onnx_layout``)."""
     import onnx
     from onnx import TensorProto, helper
 
     if g.hidden % block_size or g.intermediate % block_size or (g.heads * g.head_dim) % block_size:
         raise ValueError(f"rows of {g.hidden} and {g.intermediate} weights are no whole blocks of {block_size}")
+    if head_bits not in (4, 8):
+        raise ValueError(f"an lm_head of {head_bits} bits: the builder writes 4 or 8")
     folder.mkdir(parents=True, exist_ok=True)
-    weights = _onnx_weights(g, block_size)
+    weights = _onnx_weights(g, block_size, head_bits)
     rng = np.random.default_rng(seed)
     initializers, offset = [], 0
     with open(folder / "model.onnx.data", "wb") as fh:
@@ -282,7 +282,7 @@ def write_onnx_standin(folder: Path, g: Geometry, vocabulary: Path, block_size: 
                 tensor.external_data.add(key=key, value=value)
             initializers.append(tensor)
             offset += len(raw)
-    graph = _onnx_graph(g, block_size, initializers)
+    graph = _onnx_graph(g, block_size, initializers, head_bits)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", 22), helper.make_opsetid("com.microsoft", 1)],
@@ -296,7 +296,7 @@ def write_onnx_standin(folder: Path, g: Geometry, vocabulary: Path, block_size: 
     return folder
 
 
-def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
+def _onnx_graph(g: Geometry, block: int, initializers: list[Any], head_bits: int) -> Any:
     """The builder's decoder graph for ``g``: its node names, ops and attributes, one layer after another."""
     from onnx import TensorProto, helper
 
@@ -353,11 +353,12 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
         [f"{mask}/Gather/Cast/output_0"],
         to=TensorProto.INT32,
     )
-    shape = constant(f"[{g.vocab}, {g.hidden}]", [g.vocab, g.hidden])
+    packed = g.hidden * head_bits // 8  # a row's bytes: the builder reshapes the packed codes to rows
+    shape = constant(f"[{g.vocab}, {packed}]", [g.vocab, packed])
     node(
         "Reshape",
         "/model/embed_tokens/Reshape",
-        [f"lm_head.MatMul.weight_Q{_HEAD_BITS}", shape],
+        [f"lm_head.MatMul.weight_Q{head_bits}", shape],
         ["/model/embed_tokens/Reshape/output_0"],
     )
     embed = "/model/embed_tokens/GatherBlockQuantized/output_0"
@@ -368,7 +369,7 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
         gather_in,
         [embed],
         ms,
-        bits=_HEAD_BITS,
+        bits=head_bits,
         block_size=block,
         gather_axis=0,
         quantize_axis=1,
@@ -441,7 +442,7 @@ def _onnx_graph(g: Geometry, block: int, initializers: list[Any]) -> Any:
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, cache))
     p, final = f"/model/layers.{g.layers}/final_norm_layernorm", f"model.layers.{g.layers}.final_norm_layernorm.weight"
     normed, _ = skip_norm(p, residual, last, final, keep_sum=False)
-    matmul("/lm_head", "lm_head", normed, g.hidden, g.vocab, _HEAD_BITS)
+    matmul("/lm_head", "lm_head", normed, g.hidden, g.vocab, head_bits)
     return helper.make_graph(nodes, "main_graph", inputs, outputs, initializers)
 
 

@@ -659,7 +659,7 @@ def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None =
 
     written, timed = [], []
 
-    def write(folder, g, vocabulary, block_size=32, seed=0):
+    def write(folder, g, vocabulary, block_size=32, seed=0, head_bits=8):
         folder.mkdir(parents=True)
         written.append((g, folder))
         return folder

@@ -61,13 +61,38 @@ def test_the_onnx_stand_in_is_the_builders_graph_node_for_node(tiny_models, tmp_
     assert size <= onnx_standin_bytes(_geometry(tiny_models["qwen2"]["hf"])) <= size + 16 * 2**20
 
 
-def test_an_onnx_stand_in_loads_rewritten_and_decodes(tmp_path):
+@pytest.mark.slow
+def test_a_stand_in_with_a_4_bit_lm_head_is_the_builders_too(tiny_models, tmp_path):
+    """Qwen3-4B's published ONNX build (onnx-community's) has a 4-bit lm_head, where the converter
+    keeps 8 bits: its stand-in was written with 8, about 8% more to read than the build it stood
+    for. With ``head_bits=4`` it is the builder's graph for ``--lm-head-bits 4``, node for node
+    (the embedding gathered from the packed 4-bit rows)."""
+    from edgeqwen.convert import ConvertOptions, convert
+
+    hf = tiny_models["qwen2"]["hf"]
+    built = convert(hf, tmp_path / "built", ConvertOptions(lm_head_bits=4))
+    standin = write_onnx_standin(tmp_path / "standin", _geometry(hf), demo_gguf_path(), head_bits=4)
+    for part, a, b in zip(
+        ("nodes", "weights", "inputs and outputs", "opsets"), _layout(standin), _layout(built), strict=True
+    ):
+        assert a == b, part
+    size = (standin / "model.onnx.data").stat().st_size
+    assert size == (built / "model.onnx.data").stat().st_size
+    assert size <= onnx_standin_bytes(_geometry(hf), head_bits=4) <= size + 16 * 2**20
+    assert onnx_standin_bytes(_geometry(hf), head_bits=4) < onnx_standin_bytes(_geometry(hf))
+    with pytest.raises(ValueError, match="4 or 8"):
+        write_onnx_standin(tmp_path / "six", _geometry(hf), demo_gguf_path(), head_bits=6)
+    assert get_model("qwen3-4b").onnx_layout == (128, 4) and get_model("qwen2.5-1.5b-instruct").onnx_layout == (32, 8)
+
+
+@pytest.mark.parametrize("head_bits", [8, 4])
+def test_an_onnx_stand_in_loads_rewritten_and_decodes(tmp_path, head_bits):
     """As the backend loads a real build: its load-time rewrites applied (the logits' start as an
     input, so prompt lookup's passes work), finite logits through random layers, the demo's
     tokenizer padded to the model's vocabulary."""
     g = replace(get_model("qwen2.5-1.5b-instruct").geometry, layers=2, hidden=256, intermediate=512, heads=4)
     g = replace(g, kv_heads=2, head_dim=64, vocab=50_000, context_length=1024)
-    folder = write_onnx_standin(tmp_path / "standin", g, demo_gguf_path())
+    folder = write_onnx_standin(tmp_path / "standin", g, demo_gguf_path(), head_bits=head_bits)
     backend = OnnxBackend(folder, context_length=256)
     assert (backend.info.vocab_size, backend.info.num_layers, backend.info.num_kv_heads) == (50_000, 2, 2)
     assert LOGITS_FROM in {i.name for i in backend.model.session.get_inputs()}

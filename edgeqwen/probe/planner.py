@@ -233,11 +233,11 @@ def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[in
     g = spec.geometry
     if backend == "llamacpp":
         return spec.gguf_bytes(quantization), g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
-    onnx_build = spec.builds.get("onnx-int4-cpu", {})
     # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
     # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
     # Qwen2.5-1.5B at block 32, measured (docs/performance.md). Its KV cache is fp32 on CPU.
-    weights = g.int4_weight_bytes(onnx_build.get("block_size", 32), 8, onnx_build.get("lm_head_bits", 4))
+    block, head_bits = spec.onnx_layout
+    weights = g.int4_weight_bytes(block, 8, head_bits)
     return weights, g.kv_bytes_per_token(4)
 
 

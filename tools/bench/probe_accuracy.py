@@ -15,9 +15,7 @@ the one measured faster. Figures from another day or machine are not comparable:
 
 Stand-ins need disk (about 12 GB for the three chat models: in a temporary folder deleted after
 unless --keep, or in DIR, where they are kept and reused) and take about 10 minutes on 2 cores.
---dry-run writes and times nothing: it lists the builds, their sizes and the estimates. Not a
-stand-in's: Qwen3-4B's ONNX build from onnx-community has a 4-bit lm_head, where the stand-in writes
-the converter's 8-bit one (about 8% more to read).
+--dry-run writes and times nothing: it lists the builds, their sizes and the estimates.
 """
 
 from __future__ import annotations
@@ -67,15 +65,11 @@ def write(build: Build, spec: ModelSpec, folder: Path) -> Path:
     path = path_of(build, folder)
     if build.backend == "onnx":
         if not (path / "model.onnx").exists():
-            write_onnx_standin(path, spec.geometry, demo_gguf_path(), _block(spec))
+            block, head_bits = spec.onnx_layout
+            write_onnx_standin(path, spec.geometry, demo_gguf_path(), block, head_bits=head_bits)
     elif not path.exists():
         write_standin(path, spec.geometry, demo_gguf_path(), build.quantization, arch=_arch(spec))
     return path
-
-
-def _block(spec: ModelSpec) -> int:
-    """The catalog's ONNX build's block size, which the stand-in is written at."""
-    return int(spec.builds["onnx-int4-cpu"]["block_size"])
 
 
 def _arch(spec: ModelSpec) -> str:
@@ -92,7 +86,7 @@ def size(build: Build, spec: ModelSpec) -> int:
     from edgeqwen.standin import onnx_standin_bytes, standin_bytes
 
     if build.backend == "onnx":
-        return onnx_standin_bytes(spec.geometry, _block(spec))
+        return onnx_standin_bytes(spec.geometry, *spec.onnx_layout)
     return standin_bytes(spec.geometry, build.quantization, _arch(spec))
 
 

@@ -795,6 +795,26 @@ def test_a_first_timing_in_a_read_only_cache_is_used_once_and_said_not_kept(firs
     assert "not kept (Permission denied)" in said[-1]
 
 
+def test_two_first_probes_at_once_time_the_machine_once(first_timing, tmp_path, monkeypatch):
+    """A second probe started while the first times waits for it and takes its calibration."""
+    import threading
+    import time
+
+    from edgeqwen import bench
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    _, timed = _fake_first_timing(monkeypatch)
+    slow = bench.time_decode
+    monkeypatch.setattr(bench, "time_decode", lambda *a, **k: time.sleep(0.3) or slow(*a, **k))
+    snap, results = load("laptop-x86-16gb", ram_available=12 * 2**30), []
+    probes = [threading.Thread(target=lambda: results.append(first_timing(snap))) for _ in range(2)]
+    for probe in probes:
+        probe.start()
+    for probe in probes:
+        probe.join()
+    assert len(timed) == 1 and results[0] == results[1] and results[0].rates
+
+
 def test_run_pull_times_a_first_probe_before_it_chooses(tmp_path, monkeypatch):
     """`run --pull` with no MODEL fetches what the probe recommends; on a machine never probed it
     times the ONNX path first, as the probe does, so the two choose alike."""

@@ -228,30 +228,34 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
     return result
 
 
-# A first probe times the ONNX path on this share of the reference model's stand-in (its layers and
-# its vocabulary): its matrices in the model's mix, a step reading 450 MB for Qwen2.5-1.5B. Its rate
-# per byte was the whole stand-in's within 1-4% on the 2-core Xeon; a seventh (4 of 28 layers) read
-# 13% fast, partly from the caches (docs/performance.md, "A first probe times a third of a stand-in").
+# A first probe times each CPU backend on this share of the reference model's stand-in (its layers
+# and its vocabulary): its matrices in the model's mix, a step reading 450 MB of Qwen2.5-1.5B's ONNX
+# build, 318 MB of its Q4_0 GGUF. The ONNX path's rate per byte was the whole stand-in's within 1-4%
+# on the 2-core Xeon, a seventh (4 of 28 layers) 13% fast, partly from the caches; llama.cpp's within
+# this VM's spread between runs (docs/performance.md, "A first probe times a third of a stand-in").
 FIRST_SHARE = 3
 
 
 def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None) -> Calibration | None:
-    """Where this machine has no calibration: the ONNX path timed on a third of the reference
-    model's stand-in (about 5 s on 2 cores: written in RAM where /dev/shm has room, else beside the
-    models, and deleted), kept as the machine's calibration, so a first probe's speeds are measured,
-    not the copy bandwidth x 0.6 (which read the 2-core Xeon at 0.6 of what it decodes).
-    llama.cpp's estimate follows by the rule's ratio until ``probe --calibrate`` times it too.
-    None, keeping nothing, where it cannot be timed well here (said): no demo vocabulary to write
-    the stand-in with, too little memory or disk, other processes busy."""
+    """Where this machine has no calibration: each installed CPU backend timed on a third of the
+    reference model's stand-in (the ONNX build; llama.cpp's GGUF in the mix the planner would pull
+    here), 10 s for both on 2 cores, written in RAM where /dev/shm has room (else beside the
+    models) and deleted, kept as the machine's calibration. So a first probe's speeds, and which
+    backend comes first, are measured: the copy bandwidth x 0.6 read the 2-core Xeon at 0.6 of
+    what it decodes, and the backends' order on Arm is assumed. llama.cpp is left out where memory
+    is short (the ONNX path first). None, keeping nothing, where nothing can be timed well here
+    (said): no demo vocabulary to write a stand-in with, too little memory or disk, other
+    processes busy."""
     import os
     import shutil
 
     from .convert import demo_gguf_path
     from .errors import EdgeQwenError
     from .paths import cache_dir, check_disk, disk_full_said, installing, models_dir, scratch
-    from .probe.calibrate import Calibration, load_calibration, machine_key, save_calibration
-    from .probe.planner import reference_model
-    from .standin import onnx_standin_bytes, part_of, write_onnx_standin
+    from .probe.calibrate import calibrate, load_calibration, save_calibration
+    from .probe.planner import cpu_backends, reference_model
+    from .probe.rates import gguf_quantization
+    from .standin import onnx_standin_bytes, part_of, standin_bytes, write_onnx_standin, write_standin
 
     kept = load_calibration(snap, cache_dir())
     if kept is not None:
@@ -259,15 +263,26 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
     spec = reference_model()
     g = part_of(spec.geometry, -(-spec.geometry.layers // FIRST_SHARE))
     block, head_bits = spec.onnx_layout
-    need = onnx_standin_bytes(g, block, head_bits)
+    quantization = gguf_quantization(spec, None, snap)
+    sizes = {"onnx": onnx_standin_bytes(g, block, head_bits), "llamacpp": standin_bytes(g, quantization)}
+    installed = sorted((b for b in cpu_backends(snap) if b in sizes), key=lambda b: b != "onnx")
+    backends: list[str] = []
+    for backend in installed:
+        # each stand-in in RAM (or the page cache) and the backend's copy of it, and room
+        if snap.ram_available >= 4 * sum(sizes[b] for b in [*backends, backend]):
+            backends.append(backend)
+    need = sum(sizes[b] for b in backends)
 
-    def skipped(why: str) -> None:
+    def skipped(why: str, what: str = "speed") -> None:
         if say:
-            say(f"speed not timed here ({why}): estimated instead")
+            say(f"{what} not timed here ({why}): estimated instead")
 
-    if snap.ram_available < 4 * need:  # the file (in RAM or the page cache), onnxruntime's copy, room
-        skipped(f"a third of a stand-in of {spec.display} needs {4 * need / 2**30:.1f} GiB of free memory")
+    memory = f"{4 * sum(sizes[b] for b in installed) / 2**30:.1f} GiB of free memory"
+    if not backends:
+        skipped(f"a third of a stand-in of {spec.display} for each backend needs {memory}")
         return None
+    if backends != installed:
+        skipped(f"timing both backends needs {memory}", what=", ".join(b for b in installed if b not in backends))
     shm = Path("/dev/shm")
     in_ram = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 * need
     name = "first-timing-standin"
@@ -277,14 +292,18 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
             kept = load_calibration(snap, cache_dir())  # a probe beside this one timed it while we waited
             if kept is not None:
                 return kept
-            check_disk(tmp, need, f"A third of a stand-in of {spec.display} to time the ONNX path on")
+            check_disk(tmp, need, f"A third of a stand-in of {spec.display} to time {' and '.join(backends)} on")
             if say:
-                say(f"timing the ONNX path on a third of a stand-in of {spec.display} (once per machine, seconds)...")
-            folder = tmp / f"{spec.name}-standin-{g.layers}-of-{spec.geometry.layers}-layers"
+                say(f"timing {' and '.join(backends)} on a third of a stand-in of {spec.display} (once per machine)...")
+            stem = f"{spec.name}-standin-{g.layers}-of-{spec.geometry.layers}-layers"
             with disk_full_said(tmp, "writing the stand-in"):
-                write_onnx_standin(folder, g, vocabulary, block, head_bits=head_bits)
-            measured = time_decode("onnx", folder, prompt_tokens=16, gen_tokens=32)
-            result = Calibration(machine_key(snap), (measured,))
+                builds = [
+                    (b, write_onnx_standin(tmp / stem, g, vocabulary, block, head_bits=head_bits))
+                    if b == "onnx"
+                    else (b, write_standin(tmp / f"{stem}.gguf", g, vocabulary, quantization))
+                    for b in backends
+                ]
+            result = calibrate(snap, builds, lambda b, path: time_decode(b, path, 16, 32), rounds=1)
             try:  # kept before the lock is let go: a probe waiting on it takes this one
                 kept_in = f"kept in {save_calibration(snap, cache_dir(), result)}"
             except OSError as exc:  # a read-only cache: this run plans with it, the next times again
@@ -293,10 +312,10 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
         skipped(str(exc).rstrip("."))
         return None
     if say:
-        say(
-            f"  onnx: {measured.decode_tps:.1f} tok/s on it = {measured.rate_gbps:.1f} GB/s of weights; {kept_in} "
-            "(`edgeqwen probe --calibrate` times every backend on a whole stand-in)"
-        )
+        for m in result.measurements:
+            mix = f" ({m.quantization})" if m.quantization else ""
+            say(f"  {m.backend}{mix}: {m.decode_tps:.1f} tok/s on it = {m.rate_gbps:.1f} GB/s of weights")
+        say(f"  {kept_in} (`edgeqwen probe --calibrate` times every backend on a whole stand-in, twice)")
     return result
 
 

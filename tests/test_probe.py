@@ -395,8 +395,10 @@ def test_where_llama_cpps_amx_kernels_run_q4_k_m_is_read_slower_than_q4_0(with_a
     features = ("avx2", "avx512", "avx512_vnni") + (("amx",) if with_amx else ())
     snap = load("laptop-x86-16gb", llamacpp_available=True, cpu_features=features)
     timed = Calibration("m", (Measurement("onnx", "stand-in", 450_000_000, 55.0, 2),))
+    # a first probe that timed llama.cpp too, in the one mix it pulls here
+    both = Calibration("m", (*timed.measurements, Measurement("llamacpp", "stand-in", 318_000_000, 70.0, 2, "Q4_0")))
     spec = get_model("qwen2.5-3b-instruct")
-    for calibration in (None, timed):
+    for calibration in (None, timed, both):
         rates = {}
         for q in ("Q4_0", "Q4_K_M"):
             weights, kv = cpu_reads(spec, "llamacpp", q)
@@ -664,50 +666,74 @@ def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None =
         written.append((g, folder))
         return folder
 
+    def write_gguf(path, g, vocabulary, quantization="Q4_0", seed=0, arch="qwen2"):
+        path.write_bytes(b"GGUF")
+        written.append((g, path))
+        return path
+
     def time_decode(backend, path, prompt_tokens=64, gen_tokens=48):
         timed.append((backend, path.name, path.exists()))
         if fails is not None:
             raise fails
-        return Measurement(backend, path.name, 450_000_000, tps, 2)
+        quantization = "Q4_0" if backend == "llamacpp" else ""
+        return Measurement(backend, path.name, 450_000_000, tps * (1.25 if quantization else 1), 2, quantization)
 
     monkeypatch.setattr(standin, "write_onnx_standin", write)
+    monkeypatch.setattr(standin, "write_standin", write_gguf)
     monkeypatch.setattr(bench, "time_decode", time_decode)
     return written, timed
 
 
-def test_a_first_probe_times_the_onnx_path_on_a_third_of_a_stand_in(first_timing, tmp_path, monkeypatch):
+def test_a_first_probe_times_each_cpu_backend_on_a_third_of_a_stand_in(first_timing, tmp_path, monkeypatch):
     """Uncalibrated, the probe estimates from the copy bandwidth x 0.6, which read the 2-core Xeon
     at 0.6 of what it decodes (Qwen2.5-1.5B 11.4 tok/s on the ONNX path, 19.3 measured on its
-    stand-in) and so recommended Qwen2.5-1.5B where Qwen3-4B runs at 10 tok/s. The first probe on
-    a machine now times the ONNX path on a third of the reference model's stand-in, once, and keeps
-    it as this machine's calibration."""
+    stand-in) and so recommended Qwen2.5-1.5B where Qwen3-4B runs at 10 tok/s; and on Arm which
+    backend comes first is assumed. The first probe on a machine now times each installed CPU
+    backend on a third of the reference model's stand-in, once, and keeps it as its calibration."""
     from edgeqwen.probe.planner import SPEED_AT_TOKENS, cpu_reads, reference_model
 
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
     written, timed = _fake_first_timing(monkeypatch)
     result = CliRunner().invoke(main, ["probe", "--json"])
     assert result.exit_code == 0, result.output
-    assert "timing the ONNX path on a third of a stand-in of Qwen2.5-1.5B-Instruct" in result.stderr
-    full = reference_model().geometry
-    ((g, folder),) = written
-    assert (g.layers, g.vocab) == (10, -(-full.vocab * 10 // 28)) and g.hidden == full.hidden
-    assert timed == [("onnx", "qwen2.5-1.5b-instruct-standin-10-of-28-layers", True)] and not folder.exists()
     report = json.loads(result.stdout)
-    assert (
-        report["plan"]["calibrated"] == ["onnx"] and "calibrated on this machine" in report["plan"]["bandwidth_source"]
-    )
-    ref = next(
-        c for c in report["plan"]["candidates"] if c["model"] == "qwen2.5-1.5b-instruct" and c["backend"] == "onnx"
-    )
-    weights, kv = cpu_reads(reference_model(), "onnx")
-    step = weights + kv * min(ref["context_length"], SPEED_AT_TOKENS)
-    assert ref["decode_tps"] == pytest.approx(450_000_000 * 55.0 / step, abs=0.06)  # the rate timed, in bytes
+    backends = ["onnx", "llamacpp"] if report["system"]["llamacpp_available"] else ["onnx"]
+    assert f"timing {' and '.join(backends)} on a third of a stand-in of Qwen2.5-1.5B-Instruct" in result.stderr
+    full, stem = reference_model().geometry, "qwen2.5-1.5b-instruct-standin-10-of-28-layers"
+    for g, _ in written:
+        assert (g.layers, g.vocab) == (10, -(-full.vocab * 10 // 28)) and g.hidden == full.hidden
+    assert timed == [(b, stem + (".gguf" if b == "llamacpp" else ""), True) for b in backends]
+    assert not any(f.exists() for _, f in written)
+    assert report["plan"]["calibrated"] == sorted(backends)
+    assert "calibrated on this machine" in report["plan"]["bandwidth_source"]
+    for backend, tps in (("onnx", 55.0), ("llamacpp", 55.0 * 1.25))[: len(backends)]:
+        ref = next(
+            c for c in report["plan"]["candidates"] if c["model"] == "qwen2.5-1.5b-instruct" and c["backend"] == backend
+        )
+        weights, kv = cpu_reads(reference_model(), backend, ref["quantization"])
+        step = weights + kv * min(ref["context_length"], SPEED_AT_TOKENS)
+        assert ref["decode_tps"] == pytest.approx(450_000_000 * tps / step, abs=0.06)  # the rate timed, in bytes
     assert (tmp_path / "calibration.json").is_file()
     # kept: the next probe times nothing; --quick never times
-    assert CliRunner().invoke(main, ["probe"]).exit_code == 0 and len(timed) == 1
+    assert CliRunner().invoke(main, ["probe"]).exit_code == 0 and len(timed) == len(backends)
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path / "fresh"))
     quick = CliRunner().invoke(main, ["probe", "--quick", "--json"])
-    assert len(timed) == 1 and json.loads(quick.stdout)["plan"]["calibrated"] == []
+    assert len(timed) == len(backends) and json.loads(quick.stdout)["plan"]["calibrated"] == []
+
+
+def test_a_first_timing_times_llama_cpp_only_where_memory_allows_both(first_timing, tmp_path, monkeypatch):
+    """The ONNX path first (always installed); llama.cpp beside it where four times both stand-ins
+    fit in free memory; llama.cpp's GGUF in the mix the planner would pull here."""
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    _, timed = _fake_first_timing(monkeypatch)
+    for gib, expected in ((12, ["onnx", "llamacpp"]), (2, ["onnx"])):
+        (tmp_path / "calibration.json").unlink(missing_ok=True)
+        timed.clear()
+        said = []
+        first_timing(load("laptop-x86-16gb", ram_available=gib * 2**30, llamacpp_available=True), said.append)
+        assert [b for b, _, _ in timed] == expected
+        left_out = [line for line in said if line.startswith("llamacpp not timed here")]
+        assert len(left_out) == (len(expected) == 1) and all("needs 2.9 GiB of free memory" in x for x in left_out)
 
 
 def test_a_third_of_a_model_reads_its_matrices_in_the_same_mix():
@@ -756,27 +782,35 @@ def test_a_first_timing_that_cannot_be_made_well_keeps_nothing(first_timing, tro
     assert plan(snap).calibrated == ()
 
 
-def test_a_first_timing_writes_times_and_deletes_a_real_stand_in(first_timing, tmp_path, monkeypatch):
+@pytest.mark.parametrize("llamacpp", [False, True])
+def test_a_first_timing_writes_times_and_deletes_real_stand_ins(first_timing, llamacpp, tmp_path, monkeypatch):
     """The whole path on a small reference model (6 layers of 256, 150,000 tokens): a third of its
-    stand-in written (in /dev/shm where it has room), loaded by the ONNX backend, decoded, deleted,
-    and the measurement kept for this machine."""
+    stand-ins written (in /dev/shm where it has room), loaded by each backend, decoded, deleted,
+    and the measurements kept for this machine."""
     import edgeqwen.probe.planner as planner
     from edgeqwen.backends import threads
     from edgeqwen.probe.calibrate import load_calibration
 
+    if llamacpp:
+        pytest.importorskip("llama_cpp")
     monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
     spec = get_model("qwen2.5-1.5b-instruct")
     small = replace(spec, geometry=replace(spec.geometry, **{**SMALL, "layers": 6, "vocab": 150_000}))
     monkeypatch.setattr(planner, "reference_model", lambda: small)
     monkeypatch.setattr(threads.BusyCores, "others", lambda self: 0.0)  # the suite may share the machine
-    snap, said = load("laptop-x86-16gb", ram_available=8 * 2**30), []
+    snap = load("laptop-x86-16gb", ram_available=8 * 2**30, llamacpp_available=llamacpp, cpu_features=("avx2",))
+    said = []
     calibration = first_timing(snap, said.append)
-    (m,) = calibration.measurements
-    assert (m.backend, m.model) == ("onnx", "qwen2.5-1.5b-instruct-standin-2-of-6-layers") and m.decode_tps > 0
-    assert load_calibration(snap, tmp_path) == calibration and "GB/s of weights; kept in" in said[-1]
+    stem = "qwen2.5-1.5b-instruct-standin-2-of-6-layers"
+    expected = [("onnx", stem, "")] + ([("llamacpp", stem, "Q4_0")] if llamacpp else [])
+    assert [(m.backend, m.model, m.quantization) for m in calibration.measurements] == expected
+    assert all(m.decode_tps > 0 for m in calibration.measurements)
+    assert load_calibration(snap, tmp_path) == calibration and "kept in" in said[-1]
+    assert sum("GB/s of weights" in line for line in said) == len(expected)
     assert not list(Path("/dev/shm").glob(".first-timing-standin.partial-*"))
     assert not list((tmp_path / "models").glob(".first-timing-standin.partial-*"))
-    assert first_timing(snap, said.append) == calibration and len(said) == 2  # kept: not timed again
+    lines = len(said)
+    assert first_timing(snap, said.append) == calibration and len(said) == lines  # kept: not timed again
 
 
 def test_a_first_timing_in_a_read_only_cache_is_used_once_and_said_not_kept(first_timing, tmp_path, monkeypatch):
@@ -881,12 +915,15 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     assert any("writing a stand-in of Qwen2.5-1.5B-Instruct for llamacpp Q4_K_M" in line for line in said)
     assert not [p for p in (tmp_path / "models").iterdir() if "standin" in p.name]
     # each model's estimate is its own GGUF's rate: Qwen3-4B's is Q4_K_M; Qwen2.5's, with both timed,
-    # is the Q4_K_M file now (faster here), at Q4_K_M's rate
+    # is the Q4_K_M file now (faster here), at Q4_K_M's rate; with Q4_0 alone timed, Q4_0's carried to
+    # Q4_K_M at the mix's rate per byte on this CPU (0.7 where llama.cpp's AMX kernels run)
+    from edgeqwen.probe.rates import llamacpp_byte_rate
+
     q4_0_only = Calibration(result.machine, result.measurements[:1])
     four_b = get_model("qwen3-4b")
     with_both = estimate(four_b, snap, "llamacpp", 4096, result)
     assert with_both.decode_tps / estimate(four_b, snap, "llamacpp", 4096, q4_0_only).decode_tps == pytest.approx(
-        1.4, rel=0.02
+        1.4 / llamacpp_byte_rate(snap, "Q4_K_M"), rel=0.02
     )
     small_one = get_model("qwen2.5-1.5b-instruct")
     assert estimate(small_one, snap, "llamacpp", 4096, q4_0_only).quantization == "Q4_0"

@@ -139,10 +139,16 @@ def cpu_decode_rate(
     GGUF reads fewer bytes than the ONNX build's repacked weights), so its estimate is derived
     from the ONNX path's tokens/s instead (:func:`estimate`); None for the ONNX path when only
     llama.cpp is calibrated, derived from llama.cpp's tokens/s the same way. A GGUF's
-    ``quantization`` takes the rate measured on that quantization where there is one."""
-    measured = calibration.rate(backend, quantization) if calibration is not None else None
+    ``quantization`` takes the rate measured on that quantization where there is one, else the
+    measured one's carried by :func:`llamacpp_byte_rate`."""
+    measured = calibration.measurement(backend, quantization) if calibration is not None else None
     if measured is not None:
-        return measured[0], f"calibrated on this machine ({measured[1]})"
+        rate, source = measured.rate_gbps, f"calibrated on this machine ({measured.model})"
+        if backend == "llamacpp" and quantization and measured.quantization not in ("", quantization):
+            # a first probe times one GGUF mix: another is read at its own rate per byte here
+            rate *= llamacpp_byte_rate(snap, quantization) / llamacpp_byte_rate(snap, measured.quantization)
+            source += f", {measured.quantization}'s rate carried to {quantization}"
+        return rate, source
     if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:
         # llama.cpp measured (on a stand-in, before any download) and the ONNX path not: the rule's
         # ratio from that measurement, not a copy-bandwidth guess beside a measurement

@@ -15,7 +15,7 @@ __all__ = ["bench", "probe"]
     "--quick",
     is_flag=True,
     help="Measure nothing: the memory bandwidth an earlier probe kept (~0.4 s to measure), and no first timing of "
-    "the ONNX path (a few seconds, once per machine).",
+    "the CPU backends (seconds, once per machine).",
 )
 @click.option("--model", "model", help="Ask about one catalog model.")
 @click.option("--context", type=int, help="Ask about this context length.")

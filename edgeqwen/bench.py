@@ -229,8 +229,8 @@ def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
 
 
 # A first probe times each CPU backend on this share of the reference model's stand-in (its layers
-# and its vocabulary): its matrices in the model's mix, a step reading 450 MB of Qwen2.5-1.5B's ONNX
-# build, 318 MB of its Q4_0 GGUF. The ONNX path's rate per byte was the whole stand-in's within 1-4%
+# and its vocabulary): its matrices in the model's mix, a step reading 450 MiB of Qwen2.5-1.5B's ONNX
+# build, 318 MiB of its Q4_0 GGUF. The ONNX path's rate per byte was the whole stand-in's within 1-4%
 # on the 2-core Xeon, a seventh (4 of 28 layers) 13% fast, partly from the caches; llama.cpp's within
 # this VM's spread between runs (docs/performance.md, "A first probe times a third of a stand-in").
 FIRST_SHARE = 3

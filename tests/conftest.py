@@ -120,7 +120,7 @@ def _isolated_home(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_first_timing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A first `edgeqwen probe` times a 450 MB stand-in (seconds) and keeps a calibration in the test
+    # A first `edgeqwen probe` times a 450 MiB stand-in (seconds) and keeps a calibration in the test
     # home, which every later test would plan with: off, but for a test that asks for `first_timing`.
     if "first_timing" not in request.fixturenames:
         import edgeqwen.bench

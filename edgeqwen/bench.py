@@ -250,9 +250,9 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
     import shutil
 
     from .convert import demo_gguf_path
-    from .errors import EdgeQwenError
+    from .errors import BackendUnavailableError, EdgeQwenError, ModelLoadError
     from .paths import cache_dir, check_disk, disk_full_said, installing, models_dir, scratch
-    from .probe.calibrate import calibrate, load_calibration, save_calibration
+    from .probe.calibrate import Calibration, load_calibration, machine_key, save_calibration
     from .probe.planner import cpu_backends, reference_model
     from .probe.rates import gguf_quantization
     from .standin import onnx_standin_bytes, part_of, standin_bytes, write_onnx_standin, write_standin
@@ -303,7 +303,15 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
                     else (b, write_standin(tmp / f"{stem}.gguf", g, vocabulary, quantization))
                     for b in backends
                 ]
-            result = calibrate(snap, builds, lambda b, path: time_decode(b, path, 16, 32), rounds=1)
+            measured = []
+            for backend, path in builds:
+                try:
+                    measured.append(time_decode(backend, path, 16, 32))
+                except (ModelLoadError, BackendUnavailableError) as exc:  # that backend only: the other's holds
+                    skipped(str(exc).rstrip("."), what=backend)
+            if not measured:
+                return None
+            result = Calibration(machine_key(snap), tuple(measured))
             try:  # kept before the lock is let go: a probe waiting on it takes this one
                 kept_in = f"kept in {save_calibration(snap, cache_dir(), result)}"
             except OSError as exc:  # a read-only cache: this run plans with it, the next times again

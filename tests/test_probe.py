@@ -813,6 +813,28 @@ def test_a_first_timing_writes_times_and_deletes_real_stand_ins(first_timing, ll
     assert first_timing(snap, said.append) == calibration and len(said) == lines  # kept: not timed again
 
 
+def test_a_backend_that_fails_to_load_its_stand_in_leaves_the_others_timing(first_timing, tmp_path, monkeypatch):
+    """A llama.cpp that cannot load the stand-in (an older build, a broken install) costs its own
+    row, said, not the ONNX path's measurement; a busy machine still keeps nothing (above)."""
+    from edgeqwen import bench
+    from edgeqwen.errors import ModelLoadError
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    _, timed = _fake_first_timing(monkeypatch)
+    works = bench.time_decode
+
+    def llamacpp_fails(backend, path, *args):
+        if backend == "llamacpp":
+            raise ModelLoadError("llama.cpp could not load qwen2.5-1.5b-instruct-standin-10-of-28-layers.gguf.")
+        return works(backend, path, *args)
+
+    monkeypatch.setattr(bench, "time_decode", llamacpp_fails)
+    said = []
+    calibration = first_timing(load("laptop-x86-16gb", ram_available=12 * 2**30, llamacpp_available=True), said.append)
+    assert [m.backend for m in calibration.measurements] == ["onnx"] and (tmp_path / "calibration.json").is_file()
+    assert any(line.startswith("llamacpp not timed here (llama.cpp could not load") for line in said)
+
+
 def test_a_first_timing_in_a_read_only_cache_is_used_once_and_said_not_kept(first_timing, tmp_path, monkeypatch):
     import edgeqwen.probe.calibrate as calibrate
 

@@ -930,7 +930,7 @@ def test_calibrating_with_no_qwen_model_times_a_stand_in_of_one(tmp_path, monkey
     assert {g for _, _, g in timed} == {("qwen2", 2, 256, 50_000)}
     assert all(path.name == f"{real.name}-standin" and not path.exists() for path, _, _ in timed)  # deleted
     assert result.rates == {"llamacpp": pytest.approx(2**30 * 10 / 1e9)}  # the reference build's
-    assert result.rate("llamacpp", "Q4_K_M")[0] == pytest.approx(2**30 * 14 / 1e9)
+    assert result.measurement("llamacpp", "Q4_K_M").rate_gbps == pytest.approx(2**30 * 14 / 1e9)
     snap = read_system(measure_bandwidth=False)
     assert load_calibration(snap, tmp_path) == result
     assert plan(snap, calibration=result).calibrated == ("llamacpp",)

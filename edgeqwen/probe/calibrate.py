@@ -68,14 +68,9 @@ class Calibration:
             out.setdefault(m.backend, m.rate_gbps)
         return out
 
-    def rate(self, backend: str, quantization: str = "") -> tuple[float, str] | None:
-        """GB/s of weights for ``backend`` reading ``quantization`` and what was timed: that
-        quantization's measurement where there is one, else the backend's first; None if unmeasured."""
-        m = self.measurement(backend, quantization)
-        return None if m is None else (m.rate_gbps, m.model)
-
     def measurement(self, backend: str, quantization: str = "") -> Measurement | None:
-        """The measurement :meth:`rate` reads (it may be of another quantization than asked)."""
+        """``backend``'s measurement reading ``quantization``: that quantization's where there is one,
+        else the backend's first (its rate is then carried: rates.llamacpp_byte_rate); None if unmeasured."""
         bound = [m for m in self.usable if m.backend == backend]
         same = [m for m in bound if quantization and m.quantization == quantization]
         return (same or bound or [None])[0]

@@ -258,7 +258,7 @@ def _carried_over(
     weights, kv_per_token = cpu_reads(ref, backend, ref_quantization)
     tps = ref_tps * (weights + kv_per_token * min(ctx, SPEED_AT_TOKENS)) / reads
     if backend == "llamacpp" and quantization:
-        tps *= llamacpp_byte_rate(snap, quantization) / llamacpp_byte_rate(snap, ref_quantization)
+        tps *= llamacpp_byte_rate(snap, quantization, ref_quantization)
     return tps
 
 

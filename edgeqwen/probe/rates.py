@@ -63,11 +63,16 @@ ONNX_NO_AMX_RATIO = 1.5
 AMX_Q4_K_M_BYTES = 0.7
 
 
-def llamacpp_byte_rate(snap: SystemSnapshot, quantization: str) -> float:
+def llamacpp_byte_rate(snap: SystemSnapshot, quantization: str, relative_to: str = "Q4_0") -> float:
     """llama.cpp's rate per byte of a GGUF in ``quantization`` on a CPU like this one, relative to
-    a Q4_0 GGUF's (where no calibration timed that mix)."""
+    one in ``relative_to`` (what was timed, or the rule's reference mix; where no calibration timed
+    ``quantization`` itself)."""
     amx_kernels = "amx" in snap.cpu_features and snap.llamacpp_amx is not False
-    return AMX_Q4_K_M_BYTES if amx_kernels and quantization == "Q4_K_M" else 1.0
+
+    def per_byte(mix: str) -> float:
+        return AMX_Q4_K_M_BYTES if amx_kernels and mix == "Q4_K_M" else 1.0
+
+    return per_byte(quantization) / per_byte(relative_to)
 
 
 def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:
@@ -146,7 +151,7 @@ def cpu_decode_rate(
         rate, source = measured.rate_gbps, f"calibrated on this machine ({measured.model})"
         if backend == "llamacpp" and quantization and measured.quantization not in ("", quantization):
             # a first probe times one GGUF mix: another is read at its own rate per byte here
-            rate *= llamacpp_byte_rate(snap, quantization) / llamacpp_byte_rate(snap, measured.quantization)
+            rate *= llamacpp_byte_rate(snap, quantization, measured.quantization)
             source += f", {measured.quantization}'s rate carried to {quantization}"
         return rate, source
     if calibration is not None and backend == "onnx" and "llamacpp" in calibration.rates:

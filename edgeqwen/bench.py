@@ -7,6 +7,7 @@ import contextlib
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BenchResult",
+    "OnnxMatmuls",
     "Spread",
     "calibrate_machine",
     "first_timing",
+    "onnx_matmuls",
     "onnx_resident_bytes",
     "peak_rss_bytes",
     "run_bench",
@@ -84,9 +87,12 @@ def run_bench(
     context_length: int | None = None,
     backend_name: str = "auto",
     announce: Callable[[str], None] | None = None,
+    warmup_prompt_tokens: int | None = None,
 ) -> BenchResult:
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
-    greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all."""
+    greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all.
+    A warm-up run comes first, on the first ``warmup_prompt_tokens`` of the prompt (all of it by
+    default)."""
     from .backends import load_backend
     from .backends.threads import default_threads, thread_count
     from .generation_config import GenerationConfig
@@ -124,7 +130,8 @@ def run_bench(
     prefill, decode, ttft = [], [], []
     for i in range(runs + 1):  # the first run warms up
         backend.model.reset()
-        metrics = list(stream_generate(backend.model, backend.tokenizer, ids, config))[-1].metrics
+        prompt = ids if i or warmup_prompt_tokens is None else ids[:warmup_prompt_tokens]
+        metrics = list(stream_generate(backend.model, backend.tokenizer, prompt, config))[-1].metrics
         if i:
             prefill.append(metrics.prefill_tps)
             decode.append(metrics.decode_tps)
@@ -149,43 +156,80 @@ def run_bench(
 QUIET_CORES = 0.25  # what other processes may use while a calibration times a backend
 
 
-def time_decode(backend: str, path: Path, prompt_tokens: int = 64, gen_tokens: int = 48) -> Measurement:
-    """A calibration's measurement: ``gen_tokens`` greedy tokens after a ``prompt_tokens`` prompt,
-    median of 2 runs after a warm-up (a few seconds for a 1.5B model on 2 cores)."""
+def time_decode(backend: str, path: Path, prompt_tokens: int | None = None, gen_tokens: int = 32) -> Measurement:
+    """A calibration's measurement: a prompt of ``prompt_tokens`` (the probe's PROMPT_TOKENS), then
+    ``gen_tokens`` greedy tokens, after a warm-up run on a short prompt (about 4 s for a third of a
+    1.5B model on 2 cores, 12 s for a whole one)."""
     from .backends.threads import BusyCores
-    from .probe.calibrate import Measurement
+    from .probe.calibrate import PROMPT_TOKENS, Measurement
 
+    prompt_tokens = prompt_tokens or PROMPT_TOKENS
     busy = BusyCores()
-    r = run_bench(path, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, runs=2, backend_name=backend)
+    # a warm-up on a short prompt: on a CPU without AMX or VNNI a prompt of 512 takes seconds
+    r = run_bench(
+        path, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, runs=1, backend_name=backend, warmup_prompt_tokens=64
+    )
     others = busy.others()
     if others is not None and others > QUIET_CORES:
         raise InvalidRequestError(
             f"Other processes kept {others:.1f} cores busy while {backend} was timed, so its rate would be "
             "wrong for this machine; nothing was kept. Run `edgeqwen probe --calibrate` again when it is quiet."
         )
-    read = r.model_bytes if backend != "onnx" else onnx_resident_bytes(path, r.model_bytes)
-    quantization = ""
-    if backend == "llamacpp":
+    # a decode step read the weights and the cache written so far (the planner counts both)
+    kv_read = r.kv_cache_bytes * (prompt_tokens + gen_tokens / 2) / (prompt_tokens + gen_tokens + 1)
+    if backend == "onnx":
+        m = onnx_matmuls(path)
+        read, quantization, layer_weights, block_size = r.model_bytes + m.block_sums, "", m.layer_weights, m.block_size
+    else:
         from .gguf import read_gguf_info
 
-        quantization = read_gguf_info(path).quantization
-    return Measurement(backend, r.model, read, round(r.decode_tps.median, 2), r.threads, quantization)
+        info = read_gguf_info(path)
+        read, quantization, layer_weights, block_size = r.model_bytes, info.quantization, info.layer_params, 0
+    return Measurement(
+        backend,
+        r.model,
+        int(read + kv_read),
+        round(r.decode_tps.median, 2),
+        r.threads,
+        quantization,
+        prompt_tps=round(r.prefill_tps.median, 1),
+        prompt_weights=layer_weights,
+        block_size=block_size,
+    )
 
 
-def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
-    """What a decode step of an int4 ONNX build reads, as the planner counts it: onnxruntime's
-    repacked weights add an fp32 block sum beside each fp32 scale (4 -> 8 bytes a block: x1.2 at
-    block 32), so a rate from the files' size would rank the ONNX path below what it measured."""
+@dataclass(frozen=True)
+class OnnxMatmuls:
+    """What an int4 ONNX build's MatMulNBits nodes say of its speed."""
+
+    # onnxruntime's repacked weights add an fp32 block sum beside each fp32 scale (4 -> 8 bytes a
+    # block: x1.2 at block 32), so a rate from the files' size would rank the ONNX path below what
+    # it measured
+    block_sums: int
+    layer_weights: int  # the layers' (not the lm_head's): what each prompt token is multiplied by
+    block_size: int  # the layers' most common
+
+
+def onnx_matmuls(folder: Path) -> OnnxMatmuls:
     import onnx
 
     from .model import read_model_info
 
-    graph = onnx.load(str(read_model_info(folder).onnx_file), load_external_data=False).graph
-    sums = 0
+    info = read_model_info(folder)
+    graph = onnx.load(str(info.onnx_file), load_external_data=False).graph
+    sums, layers, blocks = 0, 0, Counter[int]()
     for node in (n for n in graph.node if n.op_type == "MatMulNBits"):
         a = {x.name: x.i for x in node.attribute}
         sums += a["N"] * -(-a["K"] // a["block_size"]) * 4  # one fp32 per block of each output row
-    return on_disk + sums
+        if a["N"] != info.vocab_size:  # the lm_head: run on a prompt's last token only
+            layers += a["N"] * a["K"]
+            blocks[a["block_size"]] += 1
+    return OnnxMatmuls(sums, layers, blocks.most_common(1)[0][0] if blocks else 0)
+
+
+def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
+    """What a decode step of an int4 ONNX build reads, as the planner counts it (:class:`OnnxMatmuls`)."""
+    return on_disk + onnx_matmuls(folder).block_sums
 
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:
@@ -239,20 +283,20 @@ FIRST_SHARE = 3
 def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None) -> Calibration | None:
     """Where this machine has no calibration: each installed CPU backend timed on a third of the
     reference model's stand-in (the ONNX build; llama.cpp's GGUF in the mix the planner would pull
-    here), 10 s for both on 2 cores, written in RAM where /dev/shm has room (else beside the
-    models) and deleted, kept as the machine's calibration. So a first probe's speeds, and which
-    backend comes first, are measured: the copy bandwidth x 0.6 read the 2-core Xeon at 0.6 of
-    what it decodes, and the backends' order on Arm is assumed. llama.cpp is left out where memory
-    is short (the ONNX path first). None, keeping nothing, where nothing can be timed well here
-    (said): no demo vocabulary to write a stand-in with, too little memory or disk, other
-    processes busy."""
+    here), decoding and reading a prompt, 15 s for both on 2 cores, written in RAM where /dev/shm has
+    room (else beside the models) and deleted, kept as the machine's calibration. So a first probe's
+    speeds, and which backend comes first, are measured: the copy bandwidth x 0.6 read the 2-core
+    Xeon at 0.6 of what it decodes, the backends' order on Arm is assumed, and prompt speed, bound
+    by arithmetic, has no rule at all. llama.cpp is left out where memory is short (the ONNX path
+    first). None, keeping nothing, where nothing can be timed well here (said): no demo vocabulary
+    to write a stand-in with, too little memory or disk, other processes busy."""
     import os
     import shutil
 
     from .convert import demo_gguf_path
     from .errors import BackendUnavailableError, EdgeQwenError, ModelLoadError
     from .paths import cache_dir, check_disk, disk_full_said, installing, models_dir, scratch
-    from .probe.calibrate import Calibration, load_calibration, machine_key, save_calibration
+    from .probe.calibrate import PROMPT_TOKENS, Calibration, load_calibration, machine_key, save_calibration
     from .probe.planner import cpu_backends, reference_model
     from .probe.rates import gguf_quantization
     from .standin import onnx_standin_bytes, part_of, standin_bytes, write_onnx_standin, write_standin
@@ -306,7 +350,7 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
             measured = []
             for backend, path in builds:
                 try:
-                    measured.append(time_decode(backend, path, 16, 32))
+                    measured.append(time_decode(backend, path))
                 except (ModelLoadError, BackendUnavailableError) as exc:  # that backend only: the other's holds
                     skipped(str(exc).rstrip("."), what=backend)
             if not measured:
@@ -322,7 +366,10 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
     if say:
         for m in result.measurements:
             mix = f" ({m.quantization})" if m.quantization else ""
-            say(f"  {m.backend}{mix}: {m.decode_tps:.1f} tok/s on it = {m.rate_gbps:.1f} GB/s of weights")
+            say(
+                f"  {m.backend}{mix}: {m.decode_tps:.1f} tok/s on it = {m.rate_gbps:.1f} GB/s of weights; "
+                f"a {PROMPT_TOKENS}-token prompt at {m.prompt_tps:.0f} tok/s"
+            )
         say(f"  {kept_in} (`edgeqwen probe --calibrate` times every backend on a whole stand-in, twice)")
     return result
 

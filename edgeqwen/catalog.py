@@ -73,11 +73,16 @@ class Geometry:
     max_new_tokens: int
 
     @property
-    def linear_params(self) -> int:
-        """Parameters in the quantized matmuls: attention, MLP and the lm_head."""
+    def layer_params(self) -> int:
+        """Parameters in the layers' matmuls (attention and MLP): what each prompt token is
+        multiplied by (the lm_head runs on the last one only)."""
         attn = self.hidden * self.heads * self.head_dim * 2 + self.hidden * self.kv_heads * self.head_dim * 2
-        mlp = 3 * self.hidden * self.intermediate
-        return self.layers * (attn + mlp) + self.vocab * self.hidden
+        return self.layers * (attn + 3 * self.hidden * self.intermediate)
+
+    @property
+    def linear_params(self) -> int:
+        """Parameters in the quantized matmuls: the layers' and the lm_head."""
+        return self.layer_params + self.vocab * self.hidden
 
     @property
     def checkpoint_params(self) -> int:
@@ -91,9 +96,8 @@ class Geometry:
     def int4_weight_bytes(self, block_size: int, scale_bytes: int, head_bits: int = 4) -> int:
         """4-bit codes plus one scale per block, the lm_head's codes at ``head_bits``; a tied
         embedding shares the lm_head's matrix, an untied one is a second matrix of the same size."""
-        head = self.vocab * self.hidden
-        head_bytes = head * (head_bits / 8 + scale_bytes / block_size)
-        body = (self.linear_params - head) * int4_bytes_per_weight(block_size, scale_bytes)
+        head_bytes = self.vocab * self.hidden * (head_bits / 8 + scale_bytes / block_size)
+        body = self.layer_params * int4_bytes_per_weight(block_size, scale_bytes)
         return int(body + head_bytes * (1 if self.tied_embeddings else 2))
 
     def gguf_weight_bytes(self, quantization: str) -> int:
@@ -101,8 +105,7 @@ class Geometry:
         (an untied output matrix at the embedding's)."""
         body_bits, embed_bits = GGUF_BITS_PER_WEIGHT[quantization]
         embed = self.vocab * self.hidden
-        body = self.linear_params - embed
-        return int((body * body_bits + embed * embed_bits * (1 if self.tied_embeddings else 2)) / 8)
+        return int((self.layer_params * body_bits + embed * embed_bits * (1 if self.tied_embeddings else 2)) / 8)
 
     def gguf_amx_copy_bytes(self, quantization: str) -> int:
         """What llama.cpp's AMX kernels hold beside this model's GGUF (:func:`amx_copy_bytes`)."""

@@ -151,6 +151,7 @@ class GgufInfo:
     eos_token_ids: tuple[int, ...]
     quantization: str  # Q4_0, Q4_K_M, ... (llama.cpp's name for general.file_type)
     tokenizer_file: Path
+    intermediate: int = 0  # the MLP's width (0 where the metadata does not say)
 
     @property
     def weights_bytes(self) -> int:
@@ -158,6 +159,17 @@ class GgufInfo:
 
     def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
         return kv_bytes_per_token(self.num_layers, self.num_kv_heads, self.head_size, bytes_per_value)
+
+    @property
+    def layer_params(self) -> int:
+        """Weights in the layers' matmuls: what each prompt token is multiplied by."""
+        from .catalog import Geometry
+
+        g = Geometry(
+            self.num_layers, self.hidden, self.intermediate, self.num_heads, self.num_kv_heads, self.head_size,
+            self.vocab_size, tied_embeddings=True, context_length=self.context_length, max_new_tokens=0,
+        )  # fmt: skip
+        return g.layer_params
 
 
 def find_gguf(path: str | Path) -> Path:
@@ -214,6 +226,7 @@ def _read_info(
             head_size=int(meta.get(f"{arch}.attention.key_length", hidden // heads)),
             hidden=hidden,
             vocab_size=len(tokens),
+            intermediate=int(meta.get(f"{arch}.feed_forward_length", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"{file} misses GGUF metadata edgeqwen needs ({exc!r}); download it again.") from exc

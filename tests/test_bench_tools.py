@@ -814,16 +814,19 @@ def test_probe_accuracy_says_which_build_each_figure_puts_first():
     sys.path.insert(0, str(ROOT / "tools" / "bench"))
     import probe_accuracy
 
+    untimed = {"prompt_runs": [], "prompt_measured": None, "prompt_calibrated": None}
     rows = [
-        {"build": "m-q4_k_m", "model": "m", "runs": [6.8, 6.9], "measured": 6.85, "estimate": 7.5, "calibrated": 5.7},
-        {"build": "m-onnx", "model": "m", "runs": [9.7, 9.8], "measured": 9.75, "estimate": 6.1, "calibrated": 9.4},
-        {"build": "n-onnx", "model": "n", "runs": [3.0], "measured": 3.0, "estimate": 2.0, "calibrated": None},
-    ]
+        {"build": "m-q4_k_m", "model": "m", "runs": [6.8, 6.9], "measured": 6.85, "estimate": 7.5, "calibrated": 5.7,
+         "prompt_runs": [60.0, 62.0], "prompt_measured": 61.0, "prompt_calibrated": 58.0},
+        {"build": "m-onnx", "model": "m", "runs": [9.7, 9.8], "measured": 9.75, "estimate": 6.1, "calibrated": 9.4,
+         **untimed},
+        {"build": "n-onnx", "model": "n", "runs": [3.0], "measured": 3.0, "estimate": 2.0, "calibrated": None,
+         **untimed},
+    ]  # fmt: skip
     assert probe_accuracy.picks(rows) == [
         "m: measured fastest m-onnx; estimate puts m-q4_k_m first; calibrated puts m-onnx first",
         "n: measured fastest n-onnx; estimate puts n-onnx first",
     ]
     table = probe_accuracy.table(rows)
-    assert table[2] == "| m-q4_k_m | 6.80, 6.90 | 7.5 (1.09x) | 5.7 (0.83x) |" and table[4].endswith(
-        "| 2.0 (0.67x) | - |"
-    )
+    assert table[2] == "| m-q4_k_m | 6.80, 6.90 | 7.5 (1.09x) | 5.7 (0.83x) | 60.0, 62.0 | 58.0 (0.95x) |"
+    assert table[4].endswith("| 2.0 (0.67x) | - | - | - |")

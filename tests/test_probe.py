@@ -418,12 +418,14 @@ def test_a_calibration_is_not_fooled_by_a_machine_that_slows_down(tmp_path):
     def timer(backend, path):
         order.append(backend)
         true = {"llamacpp": 10.0, "onnx": 10.5}[backend]
-        return Measurement(backend, path.name, 2**30, true * (1 - 0.1 * (len(order) - 1)), 2)
+        slower = 1 - 0.1 * (len(order) - 1)
+        return Measurement(backend, path.name, 2**30, true * slower, 2, prompt_tps=100 * slower, prompt_weights=10**9)
 
     builds = [("llamacpp", tmp_path / "a.gguf"), ("onnx", tmp_path / "b")]
     result = calibrate(snap, builds, timer)
     assert order == ["llamacpp", "onnx", "onnx", "llamacpp"]
     assert result.rates["onnx"] / result.rates["llamacpp"] == pytest.approx(1.05, rel=0.01)
+    assert [m.prompt_tps for m in result.measurements] == [85.0, 85.0]  # the prompt speed's median too
     order.clear()
     one_after_the_other = calibrate(snap, builds, timer, rounds=1)
     assert one_after_the_other.rates["onnx"] < one_after_the_other.rates["llamacpp"]  # what A B B A prevents
@@ -790,6 +792,7 @@ def test_a_first_timing_writes_times_and_deletes_real_stand_ins(first_timing, ll
     import edgeqwen.probe.planner as planner
     from edgeqwen.backends import threads
     from edgeqwen.probe.calibrate import load_calibration
+    from edgeqwen.standin import part_of
 
     if llamacpp:
         pytest.importorskip("llama_cpp")
@@ -805,6 +808,11 @@ def test_a_first_timing_writes_times_and_deletes_real_stand_ins(first_timing, ll
     expected = [("onnx", stem, "")] + ([("llamacpp", stem, "Q4_0")] if llamacpp else [])
     assert [(m.backend, m.model, m.quantization) for m in calibration.measurements] == expected
     assert all(m.decode_tps > 0 for m in calibration.measurements)
+    third = part_of(small.geometry, 2)
+    for m in calibration.measurements:  # a 512-token prompt, timed on the weights each token meets
+        assert m.prompt_tps > 0 and m.prompt_weights == third.layer_params
+        assert m.block_size == (32 if m.backend == "onnx" else 0)
+    assert sum("a 512-token prompt at" in line for line in said) == len(expected)
     assert load_calibration(snap, tmp_path) == calibration and "kept in" in said[-1]
     assert sum("GB/s of weights" in line for line in said) == len(expected)
     assert not list(Path("/dev/shm").glob(".first-timing-standin.partial-*"))
@@ -1143,3 +1151,76 @@ def test_a_llama_cpp_whose_amx_kernels_failed_is_planned_as_it_runs(monkeypatch,
     assert hub_module.read_machine()[0].llamacpp_amx is False and checked == [1]  # kept: not checked again
     monkeypatch.setattr("edgeqwen.probe.read_system", lambda **k: replace(xeon, cpu_features=("avx2",)))
     assert hub_module.read_machine()[0].llamacpp_amx is None and checked == [1]  # no AMX: nothing to check
+
+
+def test_prompt_speed_is_carried_from_what_was_timed_by_its_weights_block_and_mix(tmp_path):
+    """A prompt is read at a rate bound by arithmetic: layer weights multiplied per second, 1.42x
+    at block 128 (Qwen3-4B's ONNX build) of block 32 and 0.85x for Q4_K_M of Q4_0 (both measured on
+    the 2-core Xeon). Nothing timed, nothing said: no calibration, one kept by a version that timed
+    decoding alone, a GPU, and the demo model, whose small matrices read below the rate."""
+    from edgeqwen.probe.calibrate import Calibration, Measurement, machine_key
+    from edgeqwen.probe.report import format_report
+
+    snap = load("laptop-x86-16gb", llamacpp_available=True)
+    third = 468_000_000  # the first timing's: 10 of Qwen2.5-1.5B's 28 layers
+    onnx = Measurement("onnx", "s", 450_000_000, 50.0, 2, prompt_tps=235.0, prompt_weights=third, block_size=32)
+    gguf = Measurement("llamacpp", "s", 318_000_000, 60.0, 2, "Q4_0", prompt_tps=550.0, prompt_weights=third)
+    timed = Calibration(machine_key(snap), (onnx, gguf))
+
+    def prompt(model, backend, calibration=timed, quantization=None):
+        return estimate(get_model(model), snap, backend, 4096, calibration, quantization).prompt_tps
+
+    layers = {m: get_model(m).geometry.layer_params for m in ("qwen2.5-1.5b-instruct", "qwen3-4b")}
+    assert prompt("qwen2.5-1.5b-instruct", "onnx") == pytest.approx(
+        235 * third / layers["qwen2.5-1.5b-instruct"], abs=0.06
+    )
+    assert prompt("qwen3-4b", "onnx") == pytest.approx(235 * 1.42 * third / layers["qwen3-4b"], abs=0.06)
+    assert prompt("qwen2.5-1.5b-instruct", "llamacpp", quantization="Q4_0") == pytest.approx(
+        550 * third / layers["qwen2.5-1.5b-instruct"], abs=0.06
+    )
+    assert prompt("qwen3-4b", "llamacpp", quantization="Q4_K_M") == pytest.approx(
+        550 * 0.85 * third / layers["qwen3-4b"], abs=0.06
+    )
+    assert prompt("smollm2-135m-instruct", "onnx") is None  # a fifth of the third's weights
+    assert prompt("qwen3-4b", "onnx", calibration=None) is None
+    decoding_only = Calibration(timed.machine, (replace(onnx, prompt_tps=0.0, prompt_weights=0, block_size=0),))
+    assert prompt("qwen3-4b", "onnx", decoding_only) is None
+    assert prompt("qwen3-4b", "llamacpp", decoding_only) is None
+    gpu = load("desktop-rtx3060", mlc_available=True)
+    assert estimate(get_model("qwen3-4b"), gpu, "mlc", 4096, timed).prompt_tps is None
+
+    result = plan(snap, calibration=timed)
+    text = format_report(snap, result)
+    best = result.best
+    assert best.prompt_tps and f"prompts read at ~{best.prompt_tps:.0f} tokens/s" in best.reason
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("SmolLM2"))
+    assert row.split()[-2] == "-" and "prompt: tokens/s reading a 512-token prompt" in text
+    assert "prompt speed: not measured" not in text
+    untimed = Calibration(timed.machine, (replace(onnx, prompt_tps=0.0), replace(gguf, prompt_tps=0.0)))
+    old = format_report(snap, plan(snap, calibration=untimed))
+    assert "prompt speed: not measured here; `edgeqwen probe --calibrate` times it" in old
+
+
+def test_the_weights_a_prompt_token_meets_are_read_alike_from_both_builds(tiny_models, tmp_path):
+    """The layers' matmuls, not the lm_head (the last token's alone): from an ONNX build's graph, a
+    GGUF's metadata and a catalog geometry, the same count."""
+    from edgeqwen.bench import onnx_matmuls
+    from edgeqwen.catalog import Geometry
+    from edgeqwen.convert import demo_gguf_path
+    from edgeqwen.gguf import read_gguf_info
+    from edgeqwen.standin import write_standin
+
+    folder = tiny_models["qwen2"]["int4"]
+    config = json.loads((tiny_models["qwen2"]["hf"] / "config.json").read_text())
+    heads = config["num_attention_heads"]
+    g = Geometry(
+        config["num_hidden_layers"], config["hidden_size"], config["intermediate_size"], heads,
+        config["num_key_value_heads"], config.get("head_dim", config["hidden_size"] // heads), config["vocab_size"],
+        tied_embeddings=True, context_length=4096, max_new_tokens=0,
+    )  # fmt: skip
+    matmuls = onnx_matmuls(folder)
+    assert matmuls.layer_weights == g.layer_params > 0 and matmuls.block_size == 32
+    small = Geometry(**SMALL, tied_embeddings=True, context_length=4096, max_new_tokens=0)
+    gguf = write_standin(tmp_path / "s.gguf", small, demo_gguf_path(), "Q4_0")
+    assert read_gguf_info(gguf).layer_params == small.layer_params
+    assert small.linear_params == small.layer_params + small.vocab * small.hidden

@@ -21,6 +21,7 @@ from ..paths import keep, kept
 from .snapshot import SystemSnapshot
 
 __all__ = [
+    "PROMPT_TOKENS",
     "Calibration",
     "Measurement",
     "calibrate",
@@ -36,6 +37,9 @@ FILE = "calibration.json"
 # 94 MB decodes at 47 tok/s on 2 cores, 4 GB/s, where a 1.5B model reads 9-10 GB/s), so its rate
 # says nothing about a Qwen model's: such a measurement is shown, not used.
 MIN_WEIGHTS_BYTES = 300 * 2**20
+# Prompt speed is timed, and said, on a prompt this long (llama-bench's pp512): per token, a prompt
+# of 2,048 read 0.86x as fast on the ONNX path and 0.68x on llama.cpp (docs/performance.md).
+PROMPT_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,22 @@ class Measurement:
     # a GGUF's mix (Q4_0, Q4_K_M): on one CPU a decode step reads Q4_K_M's bytes 1.4x as fast as
     # Q4_0's, on another 0.8x (docs/performance.md), so a rate holds for its own quantization
     quantization: str = ""
+    # Prompt speed, which is bound by arithmetic, not by reading: tok/s over a PROMPT_TOKENS prompt
+    # and the layers' weights each of its tokens is multiplied by; 0 where a calibration kept by an
+    # earlier version did not time it. An ONNX build's MatMulNBits block size (0: a GGUF), since
+    # per weight a block-128 build read prompts 1.4x as fast as a block-32 one.
+    prompt_tps: float = 0.0
+    prompt_weights: int = 0
+    block_size: int = 0
 
     @property
     def rate_gbps(self) -> float:
         return self.weights_bytes * self.decode_tps / 1e9
+
+    @property
+    def prompt_rate(self) -> float:
+        """Billions of layer weights a second that prompt tokens are multiplied by (0: not timed)."""
+        return self.prompt_tps * self.prompt_weights / 1e9
 
 
 @dataclass(frozen=True)
@@ -144,11 +160,17 @@ def calibrate(
             if say:
                 quant = f" ({m.quantization})" if m.quantization else ""
                 say(
-                    f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model}{quant} = {m.rate_gbps:.1f} GB/s of weights "
-                    f"({time.perf_counter() - start:.0f} s)"
+                    f"  {backend}: {m.decode_tps:.1f} tok/s on {m.model}{quant} = {m.rate_gbps:.1f} GB/s of weights, "
+                    f"a prompt at {m.prompt_tps:.0f} tok/s ({time.perf_counter() - start:.0f} s)"
                 )
             runs[i].append(m)
     measured = tuple(
-        replace(ms[0], decode_tps=round(statistics.median(m.decode_tps for m in ms), 2)) for ms in runs if ms
+        replace(
+            ms[0],
+            decode_tps=round(statistics.median(m.decode_tps for m in ms), 2),
+            prompt_tps=round(statistics.median(m.prompt_tps for m in ms), 1),
+        )
+        for ms in runs
+        if ms
     )
     return Calibration(machine_key(snap), measured)

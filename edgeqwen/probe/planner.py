@@ -24,6 +24,7 @@ from .rates import (
     board_decode,
     cpu_bandwidth,
     cpu_decode_rate,
+    cpu_prompt_tps,
     gguf_quantization,
     gpu_bandwidth,
     llamacpp_byte_rate,
@@ -81,6 +82,7 @@ class Recommendation:
     decode_tps: float
     reason: str
     quantization: str = ""  # the GGUF's (Q4_0, Q4_K_M) for llama.cpp; "" for the other builds
+    prompt_tps: float | None = None  # reading a PROMPT_TOKENS prompt, where this machine timed the backend
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,6 +201,7 @@ def estimate(
         tps *= min(1.0, snap.cpu_quota)
     if bandwidth is None:  # from the other CPU backend's rate (cpu_decode_rate says why)
         tps = _carried_over(snap, backend, ctx, calibration, per_token, quantization or "")
+    prompt = cpu_prompt_tps(spec, backend, calibration, quantization or "") if device == "cpu" else None
     if backend == "mlc" and gpu is None:
         reason = "no usable GPU (CUDA or Metal with > 2 GiB free)"
     elif beyond:
@@ -207,6 +210,8 @@ def estimate(
         reason = f"needs {total(ctx) / GIB:.1f} GiB at {ctx} tokens of context, budget {budget / GIB:.1f} GiB"
     else:
         reason = f"{total(ctx) / GIB:.1f} GiB of {budget / GIB:.1f} GiB budget, ~{tps:.0f} tokens/s"
+        if prompt is not None:
+            reason += f", prompts read at ~{prompt:.0f} tokens/s"
         if context is None and ctx < g.context_length:
             reason += f"; context reduced from {g.context_length} to {ctx} to fit memory"
     return Recommendation(
@@ -224,6 +229,7 @@ def estimate(
         decode_tps=round(tps, 1),
         reason=reason,
         quantization=quantization if backend == "llamacpp" else "",
+        prompt_tps=None if prompt is None else round(prompt, 1),
     )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "board_decode",
     "cpu_bandwidth",
     "cpu_decode_rate",
+    "cpu_prompt_tps",
     "gguf_quantization",
     "gpu_bandwidth",
     "llamacpp_byte_rate",
@@ -73,6 +74,35 @@ def llamacpp_byte_rate(snap: SystemSnapshot, quantization: str, relative_to: str
         return AMX_Q4_K_M_BYTES if amx_kernels and mix == "Q4_K_M" else 1.0
 
     return per_byte(quantization) / per_byte(relative_to)
+
+
+# A prompt is read at a rate in layer weights multiplied per second (bound by arithmetic, not by
+# reading). Per weight, on the 2-core Xeon (AMX, AVX-512 VNNI), 512-token prompts: the ONNX path
+# 112-115 G/s at block 32 over Qwen2.5-1.5B and 3B, 163 at block 128 (Qwen3-4B's build); llama.cpp
+# Q4_0 248-270 G/s, Q4_K_M 218-224 over all three (docs/performance.md, "Prompt speed"). A
+# measurement of one build is carried to another by these, measured there only, taken elsewhere.
+ONNX_PROMPT_PER_BLOCK = {32: 1.0, 128: 1.42}
+LLAMACPP_PROMPT_PER_MIX = {"Q4_0": 1.0, "Q4_K_M": 0.85}
+
+
+def cpu_prompt_tps(
+    spec: ModelSpec, backend: str, calibration: Calibration | None, quantization: str = ""
+) -> float | None:
+    """Tokens/s at which ``backend`` reads a prompt of ``spec`` (PROMPT_TOKENS long) here, from the
+    prompt rate this machine's calibration measured; None where nothing timed it (no calibration,
+    one kept by an earlier version, or a backend it did not time) or the model is much smaller than
+    what was: not guessed."""
+    m = calibration.measurement(backend, quantization) if calibration is not None else None
+    if m is None or not m.prompt_rate or spec.geometry.layer_params < m.prompt_weights / 2:
+        # a model's small matrices read below the rate: the demo model (a fifth of the timed third's
+        # weights) 0.54x of it on llama.cpp, 0.63x on the ONNX path
+        return None
+    if backend == "onnx":
+        block, _ = spec.onnx_layout
+        scale = ONNX_PROMPT_PER_BLOCK.get(block, 1.0) / ONNX_PROMPT_PER_BLOCK.get(m.block_size, 1.0)
+    else:
+        scale = LLAMACPP_PROMPT_PER_MIX.get(quantization, 1.0) / LLAMACPP_PROMPT_PER_MIX.get(m.quantization, 1.0)
+    return m.prompt_rate * 1e9 * scale / spec.geometry.layer_params
 
 
 def onnx_vs_llamacpp(snap: SystemSnapshot) -> tuple[float, str]:

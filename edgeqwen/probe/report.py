@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .calibrate import PROMPT_TOKENS
 from .planner import Plan, Recommendation
 from .snapshot import SystemSnapshot
 
@@ -89,14 +90,19 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         f"{'installed' if snap.llamacpp_available else 'not installed'}"
     )
     lines += ["", "Models (int4)"]
-    header = f"  {'model':<38}{'backend':<14}{'context':>8}{'memory':>10}{'budget':>10}{'tok/s':>8}  fits"
+    header = f"  {'model':<38}{'backend':<14}{'context':>8}{'memory':>10}{'budget':>10}{'tok/s':>8}{'prompt':>8}  fits"
     lines.append(header)
     for c in result.candidates:
+        prompt = "-" if c.prompt_tps is None else f"{c.prompt_tps:.0f}"
         lines.append(
             f"  {c.display:<38}{c.backend + '/' + c.device:<14}{c.context_length:>8}"
-            f"{c.total_bytes / GIB:>8.1f}G{c.budget_bytes / GIB:>9.1f}G{c.decode_tps:>8.1f}  "
+            f"{c.total_bytes / GIB:>8.1f}G{c.budget_bytes / GIB:>9.1f}G{c.decode_tps:>8.1f}{prompt:>8}  "
             + ("yes" if c.fits else "no")
         )
+    lines.append(
+        f"  (tok/s: generating; prompt: tokens/s reading a {PROMPT_TOKENS}-token prompt as timed here; "
+        "-: not timed, or a model too small to carry the timing to)"
+    )
     lines.append("")
     if result.best is None:
         lines.append("Recommendation: nothing fits this machine's free memory.")
@@ -124,6 +130,9 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
                 f"  speed: {what}; `edgeqwen probe --calibrate` times this machine "
                 "(about two minutes, nothing downloaded)"
             )
+        elif b.device == "cpu" and not any(c.prompt_tps for c in result.candidates):
+            # a calibration kept by a version that timed decoding only
+            lines.append("  prompt speed: not measured here; `edgeqwen probe --calibrate` times it")
     return "\n".join(lines)
 
 

@@ -4,8 +4,9 @@
 run. This script checks that promise on this machine: it writes a stand-in of each chat model's
 builds the catalog offers (`edgeqwen/standin.py`: each GGUF mix as a `qwen2` or `qwen3` GGUF, the
 ONNX build at its block size; random weights, the model's layers and vocabulary), times each with
-`edgeqwen bench` in a process of its own, the builds taking turns A B ... B A, and prints the
-measurement beside the probe's estimate at the same context, uncalibrated and, where
+`edgeqwen bench` in a process of its own (a 512-token prompt, then decoding), the builds taking
+turns A B ... B A, and prints the measurements beside the probe's estimates at the same context
+(decoding uncalibrated and calibrated; a prompt's speed calibrated only: nothing else says it), where
 this machine has a calibration (`probe --calibrate`'s, or the one a first probe keeps from timing
 a third of a stand-in), calibrated; then, per model, the backend the probe picks against
 the one measured faster. Figures from another day or machine are not comparable: read the ratios.
@@ -34,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import machine_line  # noqa: E402
 
 from edgeqwen.catalog import ModelSpec, catalog  # noqa: E402
+from edgeqwen.probe.calibrate import PROMPT_TOKENS  # noqa: E402
 from edgeqwen.probe.planner import estimate  # noqa: E402
 
-PROMPT, GEN = 64, 48  # what `probe --calibrate` times: the estimates are asked at this context too
+PROMPT, GEN = PROMPT_TOKENS, 32  # what the probe times: the estimates are asked at this context too
 
 
 @dataclass(frozen=True)
@@ -90,21 +92,26 @@ def size(build: Build, spec: ModelSpec) -> int:
     return standin_bytes(spec.geometry, build.quantization, _arch(spec))
 
 
-def time_build(build: Build, path: Path) -> float:
-    """Decode tokens/s of one `edgeqwen bench` run (median of its 3), in a process of its own."""
+def time_build(build: Build, path: Path) -> tuple[float, float]:
+    """Decode and prompt tokens/s of one `edgeqwen bench` run (medians of its 3), in a process of its own."""
     cmd = [sys.executable, "-c", "from edgeqwen.cli import main; main()", "bench", str(path),
            "--backend", build.backend, "-p", str(PROMPT), "-n", str(GEN), "-r", "3", "--json"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:  # a busy machine, a stand-in that did not load: what bench said, not a traceback
         raise SystemExit(f"timing {build.name} failed: {proc.stderr.strip()[-600:]}")
-    return float(json.loads(proc.stdout)["decode_tps"]["median"])
+    out = json.loads(proc.stdout)
+    return float(out["decode_tps"]["median"]), float(out["prefill_tps"]["median"])
 
 
-def estimates(build: Build, spec: ModelSpec, snap, calibration) -> tuple[float, float | None]:
-    """The probe's decode tokens/s for ``build`` at the timed context: uncalibrated, and calibrated."""
+def estimates(build: Build, spec: ModelSpec, snap, calibration) -> tuple[float, float | None, float | None]:
+    """The probe's decode tokens/s for ``build`` at the timed context, uncalibrated and calibrated,
+    and its calibrated prompt tokens/s."""
     q = build.quantization or None
     plain = estimate(spec, snap, build.backend, PROMPT + GEN, None, q).decode_tps
-    return plain, estimate(spec, snap, build.backend, PROMPT + GEN, calibration, q).decode_tps if calibration else None
+    if calibration is None:
+        return plain, None, None
+    timed = estimate(spec, snap, build.backend, PROMPT + GEN, calibration, q)
+    return plain, timed.decode_tps, timed.prompt_tps
 
 
 def picks(rows: list[dict]) -> list[str]:
@@ -126,13 +133,16 @@ def table(rows: list[dict]) -> list[str]:
         return f"{a:.1f} ({a / b:.2f}x)" if a is not None and b else "-" if a is None else f"{a:.1f}"
 
     out = [
-        "| build | measured tok/s (rounds) | probe, uncalibrated (x measured) | probe, calibrated |",
-        "|---|---|---|---|",
+        "| build | measured tok/s (rounds) | probe, uncalibrated (x measured) | probe, calibrated "
+        f"| {PROMPT}-token prompt, measured tok/s (rounds) | probe, calibrated |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         runs = ", ".join(f"{t:.2f}" for t in r["runs"]) or "-"
+        prompts = ", ".join(f"{t:.1f}" for t in r["prompt_runs"]) or "-"
         said = (ratio(r["estimate"], r["measured"]), ratio(r["calibrated"], r["measured"]))
-        out.append(f"| {r['build']} | {runs} | {said[0]} | {said[1]} |")
+        prompt = ratio(r["prompt_calibrated"], r["prompt_measured"])
+        out.append(f"| {r['build']} | {runs} | {said[0]} | {said[1]} | {prompts} | {prompt} |")
     return out
 
 
@@ -165,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     builds = [b for m in args.models.split(",") for b in builds_of(specs[m])]
     rows = []
     for b in builds:
-        plain, calibrated = estimates(b, specs[b.model], snap, calibration)
+        plain, calibrated, prompt = estimates(b, specs[b.model], snap, calibration)
         rows.append({"build": b.name, "model": b.model, "backend": b.backend, "quantization": b.quantization,
                      "bytes": size(b, specs[b.model]), "estimate": plain, "calibrated": calibrated,
-                     "runs": [], "measured": None})  # fmt: skip
+                     "prompt_calibrated": prompt, "runs": [], "measured": None, "prompt_runs": [],
+                     "prompt_measured": None})  # fmt: skip
     if args.dry_run:
         for r in rows:
             print(f"{r['build']}: a stand-in of {r['bytes'] / 1e9:.2f} GB; probe {r['estimate']} tok/s")
@@ -180,10 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         order = list(range(len(builds)))
         for r in range(args.rounds):
             for i in order if r % 2 == 0 else order[::-1]:
-                rows[i]["runs"].append(time_build(builds[i], paths[i]))
-                print(f"round {r + 1}: {builds[i].name} {rows[i]['runs'][-1]:.2f} tok/s", flush=True)
+                decode, prompt = time_build(builds[i], paths[i])
+                rows[i]["runs"].append(decode)
+                rows[i]["prompt_runs"].append(prompt)
+                print(f"round {r + 1}: {builds[i].name} {decode:.2f} tok/s, prompt {prompt:.1f}", flush=True)
         for row in rows:
             row["measured"] = statistics.median(row["runs"])
+            row["prompt_measured"] = statistics.median(row["prompt_runs"])
         print(machine_line())
         print("\n".join(table(rows)))
         print("\n".join(picks(rows)))

@@ -159,7 +159,7 @@ QUIET_CORES = 0.25  # what other processes may use while a calibration times a b
 def time_decode(backend: str, path: Path, prompt_tokens: int | None = None, gen_tokens: int = 32) -> Measurement:
     """A calibration's measurement: a prompt of ``prompt_tokens`` (the probe's PROMPT_TOKENS), then
     ``gen_tokens`` greedy tokens, after a warm-up run on a short prompt (about 4 s for a third of a
-    1.5B model on 2 cores, 12 s for a whole one)."""
+    1.5B model on 2 cores, 7-15 s for a whole one)."""
     from .backends.threads import BusyCores
     from .probe.calibrate import PROMPT_TOKENS, Measurement
 

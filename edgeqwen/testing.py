@@ -27,6 +27,7 @@ import numpy as np
 
 from .backends.base import BasicInfo, LoopBackend, Request
 from .chat import template_for
+from .errors import GenerationCancelled
 from .tokenizer import Tokenizer, byte_level_tokenizer
 from .types import Chunk
 
@@ -55,13 +56,18 @@ class ScriptedModel:
         self.step += 1
         return logits
 
-    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
+    cancellable_prefill = True
+
+    def prefill(self, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
         same = 0
         for a, b in zip(self.tokens, token_ids, strict=False):
             if a != b:
                 break
             same += 1
         self.last_reused = min(same, len(token_ids) - 1)
+        if cancel is not None and cancel.is_set():  # as a real model stops reading: the cached part kept
+            self.tokens = list(token_ids[:same])
+            raise GenerationCancelled(f"Cancelled after {same} of the prompt's {len(token_ids)} tokens.")
         self.tokens = list(token_ids)
         self.prompt_length = len(token_ids)
         self.step = 0

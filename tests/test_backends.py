@@ -156,3 +156,36 @@ def test_kept_prefixes_hold_their_bounds_under_any_use(ops):
                 assert copy == key and tuple(tokens[: len(key)]) == key and same < len(key) <= len(tokens) - 2
         assert len(kept) <= KEPT_PREFIXES and sum(map(len, kept)) <= 20 * KEPT_SHARE
         assert all(len(k) >= 2 for k in kept)
+
+
+class _SetOnCall:
+    """A cancel event that reads set from its ``n``-th look on: a client hanging up part-way
+    through a prompt, at a point a test can name."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.looks = n, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.n
+
+
+def test_a_long_prompt_on_the_onnx_path_stops_when_cancelled_and_resumes_from_what_it_read(tiny_models):
+    """A client hanging up while a 3,000-token prompt was read held a 2-core server for 44 s more
+    (the Qwen2.5-1.5B stand-in); the prompt is now read in steps that look at the answer's cancel
+    event, and the steps run stay cached, so the same prompt again reads only the rest."""
+    import numpy as np
+
+    from edgeqwen.errors import GenerationCancelled
+    from edgeqwen.runtime.loop import prefill
+
+    model = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=512).model
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+    with pytest.raises(GenerationCancelled, match="after 64 of the prompt's 300"):
+        prefill(model, prompt, _SetOnCall(2))  # the first step runs, then the event is set
+    assert model.tokens == prompt[:64]
+    resumed = prefill(model, prompt, _SetOnCall(10**9))
+    assert model.last_reused == 64 and model.tokens == prompt
+    np.testing.assert_allclose(resumed, fresh, atol=1e-4)

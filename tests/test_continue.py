@@ -128,9 +128,9 @@ class _Hidden:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def prefill(self, ids):
+    def prefill(self, ids, **cancel):
         self.prefills.append(len(ids))
-        logits = self.inner.prefill(ids)
+        logits = self.inner.prefill(ids, **cancel)
         self.last_hidden = np.array([float(len(ids))])
         return logits
 

@@ -536,3 +536,39 @@ def test_prompt_lookup_writes_the_same_greedy_answer(tiny_ggufs, which):
     if which == "demo":  # real weights copy the list; a random model's answer quotes nothing
         assert answers[4][1].accepted_tokens >= 10
     backend.close()
+
+
+def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggufs, monkeypatch):
+    """llama.cpp reads a prompt 512 tokens a call, minutes for one on a small CPU: its abort
+    callback, set while a prefill may be cancelled, stops inside the batch running; the batches
+    finished stay cached and the same prompt again reads only the rest, as a fresh prefill would.
+    Decoding after it is not stopped by an event left set."""
+    import edgeqwen.backends.llamacpp as llamacpp
+    from edgeqwen.errors import GenerationCancelled
+    from edgeqwen.runtime.loop import prefill
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
+    model._batch_size = 64  # batches a test can count
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+    event, calls = threading.Event(), []
+    real = llamacpp.on_llama_thread
+
+    def counting(fn):
+        out = real(fn)
+        calls.append(out)
+        if len(calls) == 3:  # two batches of the prompt read (after the callback was set): hang up
+            event.set()
+        return out
+
+    monkeypatch.setattr(llamacpp, "on_llama_thread", counting)
+    with pytest.raises(GenerationCancelled, match="after 128 of 300"):
+        prefill(model, prompt, event)
+    assert model.tokens == prompt[:128] and calls[3] == 2  # the third batch aborted (llama_decode: 2)
+    assert model.decode(5) is not None and model.tokens == [*prompt[:128], 5]  # the callback is unset
+    model.rewind(128)
+    resumed = prefill(model, prompt, threading.Event())
+    assert model.last_reused == 128 and model.tokens == prompt
+    np.testing.assert_allclose(resumed, fresh, atol=1e-4)
+    model.close()

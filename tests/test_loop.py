@@ -65,9 +65,59 @@ def test_held_back_prefix_is_released_when_no_stop_follows(tok):
 
 
 def test_cancel(tok):
+    """Set while the prompt is read (a client that hung up during a long one), the answer ends
+    there with nothing generated and the part read kept in the cache; set while tokens come, after
+    the token being made."""
     event = threading.Event()
     event.set()
-    chunks, _ = run(tok, tok.encode(" x y z"), cancel=event)
+    model = qwen_scripted(tok.encode(" x y z"))
+    model.prefill([1, 2])  # an earlier prompt's, cached
+    chunks, _ = run(tok, None, prompt=(1, 2, 3), cancel=event, model=model)
+    last = chunks[-1]
+    assert last.finish_reason == "cancelled" and "".join(c.text for c in chunks) == ""
+    assert (last.metrics.generated_tokens, last.metrics.cached_tokens, last.metrics.prefill_tokens) == (0, 2, 0)
+    assert model.tokens == [1, 2]
+
+    event.clear()
+    stream = stream_generate(qwen_scripted(tok.encode(" x y z")), tok, [1, 2, 3], GenerationConfig(), (), (), event)
+    first = next(stream)
+    event.set()
+    rest = list(stream)
+    assert first.text == " x" and rest[-1].finish_reason == "cancelled" and rest[-1].metrics.generated_tokens == 1
+
+
+def test_a_cancel_while_a_checked_prompt_is_read_skips_the_check(tok):
+    event = threading.Event()
+    event.set()
+    checked = []
+    model = qwen_scripted(tok.encode(" x"))
+    model.last_hidden = None
+    stream = stream_generate(
+        model, tok, [1, 2, 3, 4], GenerationConfig(), (), (), event, prefill_check=checked.append, check_at=2
+    )
+    chunks = list(stream)
+    assert chunks[-1].finish_reason == "cancelled" and chunks[-1].metrics.generated_tokens == 0 and checked == []
+
+
+def test_a_model_that_cannot_stop_its_prefill_is_not_handed_the_event(tok):
+    """``cancellable_prefill`` says a model takes ``cancel=``; one without it (an app's own model)
+    is called as before, and cancelled between tokens."""
+
+    class Plain:
+        def __init__(self):
+            self.inner = qwen_scripted(tok.encode(" x y"))
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        cancellable_prefill = False
+
+        def prefill(self, ids):
+            return self.inner.prefill(ids)
+
+    event = threading.Event()
+    event.set()
+    chunks, _ = run(tok, None, cancel=event, model=Plain())
     assert chunks[-1].finish_reason == "cancelled" and chunks[-1].metrics.generated_tokens == 1
 
 

@@ -88,7 +88,11 @@ class UnsupportedSettingWarning(UserWarning):
 
 
 class LanguageModel(Protocol):
-    """What :func:`edgeqwen.runtime.loop.generate_step` drives."""
+    """What :func:`edgeqwen.runtime.loop.generate_step` drives. A model whose ``prefill`` also
+    takes ``cancel=`` (a ``threading.Event`` it checks while it reads a long prompt, raising
+    :class:`~edgeqwen.errors.GenerationCancelled` with the part read kept in its cache) says so
+    with ``cancellable_prefill = True``: a prompt of thousands of tokens takes minutes on a small
+    CPU, which a client that hung up would otherwise hold the model for."""
 
     context_length: int
     last_reused: int

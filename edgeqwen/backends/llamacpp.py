@@ -14,10 +14,11 @@ the rest of the sequence is removed from llama.cpp's KV cache (``llama_memory_se
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..catalog import LLAMACPP_INSTALL, amx_copy_bytes
 from ..chat import template_for
-from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError
+from ..errors import BackendUnavailableError, EdgeQwenError, GenerationCancelled, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo, read_gguf_info
 from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
@@ -40,6 +41,7 @@ __all__ = ["AmxBuildWarning", "INSTALL_HINT", "LlamaCppBackend", "LlamaCppModel"
 
 INSTALL_HINT = LLAMACPP_INSTALL
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
+ABORTED = 2  # llama_decode's return when the abort callback stopped it
 KV_BYTES = 2  # llama.cpp's default KV cache type is f16
 # tokens per call while scoring a prompt, every position's logits out: 74 MiB of them for Qwen's
 # 151,936-wide rows, where a 512-token batch would hold 297 MiB, for no more speed (64: 5% slower)
@@ -194,6 +196,9 @@ class LlamaCppModel:
             self._batch.seq_id[i][0] = 0
         self.tokens: list[int] = []  # what the KV cache holds, position by position
         self.last_reused = 0
+        # llama.cpp asks this between the operations of a batch while a prefill may be cancelled
+        self._cancel: threading.Event | None = None
+        self._abort = ll.ggml_abort_callback(lambda _data: self._cancel is not None and self._cancel.is_set())
         self.n_embd = ll.llama_model_n_embd(self._model)
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
@@ -277,6 +282,10 @@ class LlamaCppModel:
                 self._want[max(0, n - last) : n] = 1
             self._batch.n_tokens = n
             rc = on_llama_thread(lambda: self._ll.llama_decode(self._ctx, self._batch))
+            if rc == ABORTED and self._cancel is not None and self._cancel.is_set():
+                self.tokens.extend(int(t) for t in ids[:at])  # the batches before this one are cached
+                self.rewind(start + at)
+                raise GenerationCancelled(f"Cancelled after {at} of {len(ids)} tokens were read.")
             if rc != 0:
                 self.rewind(start + at)
                 raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {_last_log()}).")
@@ -290,8 +299,12 @@ class LlamaCppModel:
         self._ll.llama_memory_seq_rm(self._memory, 0, kept, -1)
         self.tokens = self.tokens[:kept]
 
-    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
-        """Process a prompt, reusing the longest prefix already in the cache."""
+    # a batch of 512 takes minutes on a small CPU: llama.cpp's abort callback stops inside one
+    cancellable_prefill = True
+
+    def prefill(self, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
+        """Process a prompt, reusing the longest prefix already in the cache; ``cancel``, set, stops
+        it within the batch running (GenerationCancelled; the batches finished stay cached)."""
         token_ids = [int(t) for t in token_ids]
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
@@ -310,11 +323,26 @@ class LlamaCppModel:
                 self.last_reused = n
                 self.last_hidden = kept.hidden
                 return kept.logits.copy()
-        logits = self._prefill(token_ids)
+        with self._cancellable(cancel):
+            logits = self._prefill(token_ids)
         self._kept = _Kept(tuple(token_ids), self.capture_hidden, logits.copy(), self.last_hidden)
         if self._prefixes and tuple(token_ids) in self._prefixes.waiting(token_ids):
             self._save_prefix()
         return logits
+
+    @contextlib.contextmanager
+    def _cancellable(self, cancel: threading.Event | None) -> Iterator[None]:
+        if cancel is None:
+            yield
+            return
+        # set for the prefill only: during decoding it would be called for every operation
+        self._cancel = cancel
+        on_llama_thread(lambda: self._ll.llama_set_abort_callback(self._ctx, self._abort, None))
+        try:
+            yield
+        finally:
+            on_llama_thread(lambda: self._ll.llama_set_abort_callback(self._ctx, self._ll.ggml_abort_callback(), None))
+            self._cancel = None
 
     def _prefill(self, token_ids: list[int]) -> np.ndarray:
         same = reusable_prefix(self.tokens, token_ids)

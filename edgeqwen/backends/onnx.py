@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ..chat import template_for
-from ..errors import BackendUnavailableError, EdgeQwenError, InvalidRequestError, ModelLoadError, map_exceptions
+from ..errors import (
+    BackendUnavailableError,
+    EdgeQwenError,
+    GenerationCancelled,
+    InvalidRequestError,
+    ModelLoadError,
+    map_exceptions,
+)
 from ..model import ModelInfo, checked_context_length, read_model_info
 from ..paths import onnxruntime_cache
 from ..tokenizer import Tokenizer
@@ -262,8 +269,11 @@ class OnnxModel:
             self._unreleased = 0
         return logits
 
-    def prefill(self, token_ids: Sequence[int]) -> np.ndarray:
-        """Process a prompt, reusing the longest prefix already in the cache."""
+    cancellable_prefill = True  # checked between steps (backends/base.py: LanguageModel)
+
+    def prefill(self, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
+        """Process a prompt, reusing the longest prefix already in the cache; ``cancel``, set, stops
+        it after the step running (GenerationCancelled; the steps run stay cached)."""
         token_ids = list(token_ids)
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
@@ -278,6 +288,8 @@ class OnnxModel:
         logits = None
         i = same
         while i < len(token_ids):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read.")
             step = self.chunk_at(i)
             if len(token_ids) - (i + step) == 1:
                 step -= 1  # leave two for the last step, not one

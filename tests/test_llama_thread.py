@@ -83,3 +83,25 @@ def test_an_interrupt_while_a_call_runs_is_raised_once_the_call_has_returned():
     finally:
         signal.signal(signal.SIGINT, before)
     assert finished == [True]
+
+
+def test_ctrl_c_asks_the_running_call_to_stop_then_waits_for_it():
+    """A prompt's batch of 512 tokens takes a minute on a Pi: Ctrl-C while it runs asks it to
+    stop (llama.cpp's abort callback reads the flag ``on_interrupt`` sets), and is raised once it
+    has returned, never while llama.cpp still writes the cache."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    stop, seen = threading.Event(), []
+
+    def batch() -> int:
+        seen.append(stop.wait(10))  # a batch that runs until asked to stop
+        return 2
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            on_llama_thread(batch, on_interrupt=stop.set)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert seen == [True]

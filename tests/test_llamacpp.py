@@ -555,8 +555,8 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
     event, calls = threading.Event(), []
     real = llamacpp.on_llama_thread
 
-    def counting(fn):
-        out = real(fn)
+    def counting(fn, on_interrupt=None):
+        out = real(fn, on_interrupt)
         calls.append(out)
         if len(calls) == 3:  # two batches of the prompt read (after the callback was set): hang up
             event.set()
@@ -571,4 +571,37 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
     resumed = prefill(model, prompt, threading.Event())
     assert model.last_reused == 128 and model.tokens == prompt
     np.testing.assert_allclose(resumed, fresh, atol=1e-4)
+    model.close()
+
+
+def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_the_ones_before(tiny_ggufs, monkeypatch):
+    """`edgeqwen chat`'s Ctrl-C during a long prompt waited for the batch running to end (a minute
+    on a Pi) before it stopped: now the batch is asked to stop (the abort callback), and the cache
+    keeps the batches before it, so a next prompt reads as a fresh one would."""
+    import edgeqwen.backends.llamacpp as llamacpp
+    from edgeqwen.runtime.loop import prefill
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
+    model._batch_size = 64
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+    real, calls = llamacpp.on_llama_thread, []
+
+    def ctrl_c_during_the_second_batch(fn, on_interrupt=None):
+        if len(calls) == 2 and on_interrupt is not None:  # the callback set, the first batch read
+            on_interrupt()  # what on_llama_thread does when Ctrl-C comes while fn runs
+            calls.append(real(fn))
+            raise KeyboardInterrupt
+        calls.append(real(fn))
+        return calls[-1]
+
+    monkeypatch.setattr(llamacpp, "on_llama_thread", ctrl_c_during_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        prefill(model, prompt, threading.Event())
+    assert calls[2] == 2 and model.tokens == prompt[:64]  # the second batch stopped (llama_decode: 2)
+    assert not model._interrupted
+    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
+    assert model.last_reused == 64
     model.close()

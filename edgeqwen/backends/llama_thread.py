@@ -61,10 +61,11 @@ def _serve() -> None:
         _calls.get().run()
 
 
-def on_llama_thread(fn: Callable[[], T]) -> T:
+def on_llama_thread(fn: Callable[[], T], on_interrupt: Callable[[], None] | None = None) -> T:
     """``fn()``, run on the llama.cpp thread (at once where the caller is that thread). An
     interrupt (Ctrl-C) while it runs is raised once it has returned, so what the caller keeps of
-    the model's state (the tokens in its cache) matches what llama.cpp holds."""
+    the model's state (the tokens in its cache) matches what llama.cpp holds; ``on_interrupt`` is
+    called first, to ask ``fn`` to stop (a prompt's batch of 512 tokens takes a minute on a Pi)."""
     global _thread
     if threading.current_thread() is _thread:
         return fn()
@@ -77,6 +78,8 @@ def on_llama_thread(fn: Callable[[], T]) -> T:
     try:
         call.done.wait()
     except BaseException:
+        if on_interrupt is not None:
+            on_interrupt()
         call.done.wait()
         raise
     if call.error is not None:

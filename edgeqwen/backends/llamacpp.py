@@ -197,8 +197,12 @@ class LlamaCppModel:
         self.tokens: list[int] = []  # what the KV cache holds, position by position
         self.last_reused = 0
         # llama.cpp asks this between the operations of a batch while a prefill may be cancelled
+        # (by the answer's cancel event, or Ctrl-C while the batch runs)
         self._cancel: threading.Event | None = None
-        self._abort = ll.ggml_abort_callback(lambda _data: self._cancel is not None and self._cancel.is_set())
+        self._interrupted = False
+        self._abort = ll.ggml_abort_callback(
+            lambda _data: self._interrupted or (self._cancel is not None and self._cancel.is_set())
+        )
         self.n_embd = ll.llama_model_n_embd(self._model)
         self.capture_hidden = False  # keep the prompt's last hidden state (safety probe)
         self.last_hidden: np.ndarray | None = None
@@ -281,7 +285,13 @@ class LlamaCppModel:
             if at + n == len(ids):
                 self._want[max(0, n - last) : n] = 1
             self._batch.n_tokens = n
-            rc = on_llama_thread(lambda: self._ll.llama_decode(self._ctx, self._batch))
+            try:
+                rc = on_llama_thread(lambda: self._ll.llama_decode(self._ctx, self._batch), self._interrupt)
+            except BaseException:  # Ctrl-C: the batches before this one are what the cache keeps
+                self._interrupted = False
+                self.tokens.extend(int(t) for t in ids[:at])
+                self.rewind(start + at)
+                raise
             if rc == ABORTED and self._cancel is not None and self._cancel.is_set():
                 self.tokens.extend(int(t) for t in ids[:at])  # the batches before this one are cached
                 self.rewind(start + at)
@@ -329,6 +339,9 @@ class LlamaCppModel:
         if self._prefixes and tuple(token_ids) in self._prefixes.waiting(token_ids):
             self._save_prefix()
         return logits
+
+    def _interrupt(self) -> None:
+        self._interrupted = True  # read by the abort callback, where a prefill set it
 
     @contextlib.contextmanager
     def _cancellable(self, cancel: threading.Event | None) -> Iterator[None]:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,38 @@ def test_pi_offline_assistant(demo_model):
     assert out.startswith("Machine: ") and "cores" in out
     assert "Best fit: " in out or "No Qwen model fits" in out
     assert "Paris" in out.split("bot> ")[1]
+
+
+def test_pi_offline_assistant_plans_with_this_machines_timing(demo_model):
+    """It planned without the timing `edgeqwen probe` keeps for the machine, so it named another
+    model than the probe (Qwen2.5-1.5B at 11 tokens/s, where the probe said Qwen3-4B at 9 on the
+    2-core Xeon) and no prompt speed."""
+    import re
+
+    from edgeqwen.hub import cache_dir, read_machine
+    from edgeqwen.probe import plan
+    from edgeqwen.probe.calibrate import FILE, Calibration, Measurement, machine_key, save_calibration
+
+    snap, _, _ = read_machine()
+    third = Measurement("onnx", "stand-in", 450_000_000, 200.0, 2, prompt_tps=300.0, prompt_weights=468_000_000)
+    timed = Calibration(machine_key(snap), (replace(third, block_size=32),))
+    file = cache_dir() / FILE
+    before = file.read_bytes() if file.exists() else None
+    save_calibration(snap, cache_dir(), timed)
+    try:
+        out = run("pi_offline_assistant.py", "What is the capital of France?")
+    finally:
+        if before is None:
+            file.unlink()
+        else:
+            file.write_bytes(before)
+    best = plan(snap, include_demo=False, calibration=timed).best
+    said = re.search(r"Best fit: (.+) \(.*about (\d+) tokens/s on (\w+), prompts read at about (\d+) tokens/s", out)
+    assert said is not None, out
+    assert (said[1], said[3]) == (best.display, best.backend) and "(estimated" not in out
+    assert float(said[2]) == pytest.approx(best.decode_tps, rel=0.1) and float(said[4]) == pytest.approx(
+        best.prompt_tps, rel=0.1
+    )
 
 
 def test_server_client(demo_model):

@@ -28,7 +28,6 @@ __all__ = [
     "calibrate_machine",
     "first_timing",
     "onnx_matmuls",
-    "onnx_resident_bytes",
     "peak_rss_bytes",
     "run_bench",
     "time_decode",
@@ -156,14 +155,14 @@ def run_bench(
 QUIET_CORES = 0.25  # what other processes may use while a calibration times a backend
 
 
-def time_decode(backend: str, path: Path, prompt_tokens: int | None = None, gen_tokens: int = 32) -> Measurement:
-    """A calibration's measurement: a prompt of ``prompt_tokens`` (the probe's PROMPT_TOKENS), then
-    ``gen_tokens`` greedy tokens, after a warm-up run on a short prompt (about 4 s for a third of a
-    1.5B model on 2 cores, 7-15 s for a whole one)."""
+def time_decode(backend: str, path: Path) -> Measurement:
+    """A calibration's measurement: a prompt of the probe's PROMPT_TOKENS, then 32 greedy tokens,
+    after a warm-up run on a short prompt (about 4 s for a third of a 1.5B model on 2 cores, 7-15 s
+    for a whole one)."""
     from .backends.threads import BusyCores
     from .probe.calibrate import PROMPT_TOKENS, Measurement
 
-    prompt_tokens = prompt_tokens or PROMPT_TOKENS
+    prompt_tokens, gen_tokens = PROMPT_TOKENS, 32
     busy = BusyCores()
     # a warm-up on a short prompt: on a CPU without AMX or VNNI a prompt of 512 takes seconds
     r = run_bench(
@@ -225,11 +224,6 @@ def onnx_matmuls(folder: Path) -> OnnxMatmuls:
             layers += a["N"] * a["K"]
             blocks[a["block_size"]] += 1
     return OnnxMatmuls(sums, layers, blocks.most_common(1)[0][0] if blocks else 0)
-
-
-def onnx_resident_bytes(folder: Path, on_disk: int) -> int:
-    """What a decode step of an int4 ONNX build reads, as the planner counts it (:class:`OnnxMatmuls`)."""
-    return on_disk + onnx_matmuls(folder).block_sums
 
 
 def calibrate_machine(say: Callable[[str], None] | None = None) -> Calibration:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -158,16 +160,28 @@ def test_kept_prefixes_hold_their_bounds_under_any_use(ops):
         assert all(len(k) >= 2 for k in kept)
 
 
-class _SetOnCall:
-    """A cancel event that reads set from its ``n``-th look on: a client hanging up part-way
-    through a prompt, at a point a test can name."""
+class _Steps:
+    """An onnxruntime session whose ``at``-th run first does ``before(options)``: a client hanging
+    up, or Ctrl-C, at a step a test names; the runs themselves are onnxruntime's."""
 
-    def __init__(self, n: int) -> None:
-        self.n, self.looks = n, 0
+    def __init__(self, session, at: int, before) -> None:
+        self._session, self.at, self.before, self.runs = session, at, before, 0
 
-    def is_set(self) -> bool:
-        self.looks += 1
-        return self.looks >= self.n
+    def __getattr__(self, name: str):
+        return getattr(self._session, name)
+
+    def run_with_iobinding(self, binding, options=None) -> None:
+        self.runs += 1
+        if self.runs == self.at:
+            self.before(options)
+        self._session.run_with_iobinding(binding, options)
+
+
+def _when_stopped(options) -> None:
+    """Hold the run until the caller's thread has asked it to stop, as a long step would run on."""
+    deadline = time.monotonic() + 10
+    while not options.terminate and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def test_a_long_prompt_on_the_onnx_path_stops_when_cancelled_and_resumes_from_what_it_read(tiny_models):
@@ -183,9 +197,81 @@ def test_a_long_prompt_on_the_onnx_path_stops_when_cancelled_and_resumes_from_wh
     prompt = list(range(100, 400))
     fresh = model.prefill(prompt).copy()
     model.reset()
-    with pytest.raises(GenerationCancelled, match="after 64 of the prompt's 300"):
-        prefill(model, prompt, _SetOnCall(2))  # the first step runs, then the event is set
-    assert model.tokens == prompt[:64]
-    resumed = prefill(model, prompt, _SetOnCall(10**9))
-    assert model.last_reused == 64 and model.tokens == prompt
+    hung_up = threading.Event()
+    # set as the second step starts, which runs to its end: the check before the third stops
+    real, model.session = model.session, _Steps(model.session, 2, lambda _options: hung_up.set())
+    with pytest.raises(GenerationCancelled, match="after 128 of the prompt's 300"):
+        prefill(model, prompt, hung_up)
+    assert model.tokens == prompt[:128]
+    model.session = real
+    resumed = prefill(model, prompt, threading.Event())
+    assert model.last_reused == 128 and model.tokens == prompt
     np.testing.assert_allclose(resumed, fresh, atol=1e-4)
+
+
+def test_a_cancel_stops_the_onnx_step_running_and_keeps_the_steps_before(tiny_models):
+    """A 64-token step runs for 0.75 s on 2 cores and for seconds on a Pi: a hang-up while it runs
+    sets onnxruntime's terminate flag, which stops the run before its next node; the step's
+    positions are not counted, the steps before stay cached."""
+    import numpy as np
+
+    from edgeqwen.errors import GenerationCancelled
+    from edgeqwen.runtime.loop import prefill
+
+    model = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=512).model
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+    hung_up = threading.Event()
+
+    def hang_up_inside(options) -> None:
+        hung_up.set()
+        _when_stopped(options)
+
+    real, model.session = model.session, _Steps(model.session, 2, hang_up_inside)
+    with pytest.raises(GenerationCancelled, match="after 64 of the prompt's 300") as stopped:
+        prefill(model, prompt, hung_up)
+    assert "terminate" in str(stopped.value.__cause__.__cause__)  # onnxruntime's own error
+    assert model.tokens == prompt[:64]
+    model.session = real
+    resumed = prefill(model, prompt, threading.Event())
+    assert model.last_reused == 64
+    np.testing.assert_allclose(resumed, fresh, atol=1e-4)
+
+
+def test_ctrl_c_stops_the_onnx_step_running_and_is_raised_once_it_returned(tiny_models):
+    """Ctrl-C in ``edgeqwen run`` while a long prompt is read: Python runs a signal's handler only
+    between bytecodes, so the step runs on a thread of its own and the caller's thread, taking the
+    signal, asks it to stop; the interrupt is raised once onnxruntime has returned."""
+    import os
+    import signal
+
+    import numpy as np
+
+    from edgeqwen.runtime.loop import prefill
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    model = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=512).model
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+
+    asked: list[bool] = []
+
+    def ctrl_c_inside(options) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        _when_stopped(options)
+        asked.append(options.terminate)
+
+    real, model.session = model.session, _Steps(model.session, 3, ctrl_c_inside)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # a server test may have left its own
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            prefill(model, prompt, threading.Event())
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert asked == [True] and model.session.runs == 3 and model.tokens == prompt[:128]
+    model.session = real
+    np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
+    assert model.last_reused == 128

@@ -132,7 +132,7 @@ def test_mlc_backend_without_mlc_llm_says_how_to_install(tiny_models, monkeypatc
 def test_onnxruntime_failing_mid_answer_is_an_edgeqwen_error(tiny_models, monkeypatch):
     backend = OnnxBackend(tiny_models["qwen2"]["int4"], context_length=256)
 
-    def broken(binding):
+    def broken(binding, options=None):
         raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad allocation")
 
     monkeypatch.setattr(backend.model.session, "run_with_iobinding", broken)

@@ -188,7 +188,7 @@ def test_prefill_steps_shrink_at_long_context_without_changing_logits(tiny_model
     assert model.chunk_at(10_000) == 1  # never below MIN_CHUNK
     steps = []
     run = model._run
-    monkeypatch.setattr(model, "_run", lambda ids: steps.append(len(ids)) or run(ids))
+    monkeypatch.setattr(model, "_run", lambda ids, cancel=None: steps.append(len(ids)) or run(ids, cancel=cancel))
     np.testing.assert_allclose(model.prefill(PROMPT), expected, atol=1e-5)
     assert sum(steps) == len(PROMPT) and steps[0] == 16 and min(steps) < 16
 

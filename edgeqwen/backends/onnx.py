@@ -31,6 +31,7 @@ from ..types import release
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, LOGITS_FROM, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
+from .ort_run import StepThread, run_stoppable
 from .prefixes import KeptPrefixes, room_for
 from .threads import thread_count
 
@@ -118,6 +119,7 @@ class OnnxModel:
             )
         self.kv_dtype = _ORT_TYPES.get(inputs[self._kv_names[0][0]].type, np.float32)
         self._ort = ort
+        self._steps = StepThread()  # the thread prompt steps run on (ort_run.py)
         self._shared = info.share_buffer
         self._mask = np.ones((1, self.context_length), dtype=np.int64)
         self._positions = np.arange(self.context_length, dtype=np.int64)[None, :]
@@ -233,9 +235,10 @@ class OnnxModel:
         return sum(a.nbytes for a in self._kv.values())
 
     # -- forward --------------------------------------------------------------------------------
-    def _run(self, ids: Sequence[int], rows: int = 1) -> np.ndarray:
+    def _run(self, ids: Sequence[int], rows: int = 1, cancel: threading.Event | None = None) -> np.ndarray:
         """Run ``ids`` after the cached tokens; return logits of the last position (``rows`` > 1:
-        of the last ``rows``, for a graph that outputs every position's)."""
+        of the last ``rows``, for a graph that outputs every position's). With ``cancel`` (a
+        prompt's step), the event or Ctrl-C stops the run inside (ort_run.py)."""
         start = len(self.tokens)
         total = start + len(ids)
         b = self._binding
@@ -251,7 +254,11 @@ class OnnxModel:
         if self._logits is None:
             b.bind_output(self._logits_name)
         with map_exceptions({Exception: _ort_error}):  # onnxruntime's Fail, RuntimeException, ...
-            self.session.run_with_iobinding(b)
+            if cancel is None:
+                self.session.run_with_iobinding(b)
+            else:
+                run = self.session.run_with_iobinding
+                run_stoppable(self._steps, lambda options: run(b, options), self._ort.RunOptions(), cancel)
         if self._logits is not None:
             logits = self._logits[0, -1].copy()  # the caller's to keep; the buffer is reused
             capture = self.capture_hidden and self._hidden is not None
@@ -269,11 +276,11 @@ class OnnxModel:
             self._unreleased = 0
         return logits
 
-    cancellable_prefill = True  # checked between steps (backends/base.py: LanguageModel)
+    cancellable_prefill = True  # inside a step (backends/base.py: LanguageModel)
 
     def prefill(self, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
         """Process a prompt, reusing the longest prefix already in the cache; ``cancel``, set, stops
-        it after the step running (GenerationCancelled; the steps run stay cached)."""
+        it inside the step running (GenerationCancelled; the steps run before stay cached)."""
         token_ids = list(token_ids)
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
@@ -288,12 +295,16 @@ class OnnxModel:
         logits = None
         i = same
         while i < len(token_ids):
+            stopped = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read."
             if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read.")
+                raise GenerationCancelled(stopped)
             step = self.chunk_at(i)
             if len(token_ids) - (i + step) == 1:
                 step -= 1  # leave two for the last step, not one
-            logits = self._run(token_ids[i : i + step])
+            try:
+                logits = self._run(token_ids[i : i + step], cancel=cancel)
+            except GenerationCancelled as exc:
+                raise GenerationCancelled(stopped) from exc
             i += step
         if self._kept:
             self._save_kept()

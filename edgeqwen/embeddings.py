@@ -17,6 +17,7 @@ embedding is not an answer, and documents to index are data.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -122,15 +123,21 @@ class Embedder(SideModel):
         return ids
 
     def vectors(
-        self, token_lists: Iterable[Sequence[int]], *, dimensions: int | None = None, unit: bool = True
+        self,
+        token_lists: Iterable[Sequence[int]],
+        *,
+        dimensions: int | None = None,
+        unit: bool = True,
+        cancel: threading.Event | None = None,
     ) -> Iterator[np.ndarray]:
         """The unit vector of each list of token ids (made by :meth:`tokens`), as each is read;
         ``unit=False``: the pooled state as the model wrote it, cut to ``dimensions`` but not
-        scaled (Text Embeddings Inference's ``normalize: false``)."""
+        scaled (Text Embeddings Inference's ``normalize: false``). ``cancel``, set, stops the text
+        being read (GenerationCancelled): a client gone while a long one is read."""
         dimensions = self.check_dimensions(dimensions)  # checked now, not at the first vector
         if not unit:
-            return (self.backend.hidden_state(ids)[:dimensions].astype(np.float32) for ids in token_lists)
-        return (normalize(self.backend.hidden_state(ids), dimensions) for ids in token_lists)
+            return (self.backend.hidden_state(ids, cancel)[:dimensions].astype(np.float32) for ids in token_lists)
+        return (normalize(self.backend.hidden_state(ids, cancel), dimensions) for ids in token_lists)
 
     def embed(
         self, text: str, *, instruction: str | None = None, dimensions: int | None = None, truncate: bool = False

@@ -18,6 +18,7 @@ No safety policy runs: documents to rank are data, and nothing is answered.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -164,12 +165,16 @@ class Reranker(SideModel):
         prompts = self.token_lists(query, documents, instruction=instruction, truncate=truncate)
         return self.judge(prompts, self.shared_length(query, instruction))
 
-    def judge(self, prompts: Iterable[Sequence[int]], shared: int) -> Iterator[float]:
+    def judge(
+        self, prompts: Iterable[Sequence[int]], shared: int, cancel: threading.Event | None = None
+    ) -> Iterator[float]:
         """Each prompt's score (prompts from :meth:`token_lists`, ``shared`` from
-        :meth:`shared_length` for the same query), as each is read."""
+        :meth:`shared_length` for the same query), as each is read; ``cancel``, set, stops the
+        document being read (GenerationCancelled)."""
         # A document whose first token swallowed the prompt's last keeps a prefix of its own: the
         # same tokens always split at the same place, which is all a score's sameness needs.
-        return (yes_probability(self.backend.next_logits(ids, shared), self._yes, self._no) for ids in prompts)
+        yes, no = self._yes, self._no
+        return (yes_probability(self.backend.next_logits(ids, shared, cancel), yes, no) for ids in prompts)
 
     def score(self, query: str, document: str, *, instruction: str | None = None, truncate: bool = True) -> float:
         """How well ``document`` answers ``query``: from 0 to 1. ``instruction``: the task, one

@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import arrays
 from edgeqwen import Assistant, Embedder, InvalidRequestError, ModelNotFoundError
 from edgeqwen.cli import main
 from edgeqwen.embeddings import END, normalize, query_text
+from edgeqwen.errors import GenerationCancelled
 from edgeqwen.server import BackgroundServer
 from edgeqwen.server.embeddings import EmbeddingsRequest, EmbeddingWorker, parse_embeddings_request
 from edgeqwen.server.worker import QueueFullError
@@ -140,7 +141,7 @@ def test_a_long_text_split_by_the_embedder_embeds_chunk_by_chunk(embedder):
 def test_embed_iter_gives_each_vector_as_it_comes_after_checking_every_text(embedder, monkeypatch):
     read = []
     real = embedder.backend.hidden_state
-    monkeypatch.setattr(embedder.backend, "hidden_state", lambda ids: read.append(ids) or real(ids))
+    monkeypatch.setattr(embedder.backend, "hidden_state", lambda ids, stop=None: read.append(ids) or real(ids, stop))
     with pytest.raises(InvalidRequestError, match=r"input\[2\]: The text to embed is empty") as caught:
         embedder.embed_iter([TEXTS[0], TEXTS[1], ""])
     assert caught.value.param == "input[2]" and read == []  # nothing was read for a request that fails
@@ -326,14 +327,16 @@ class _Slow:
     def token_lists(self, texts: list[str], instruction: str | None = None, truncate: bool = False) -> list[list[int]]:
         return [[0] * len(text) for text in texts]
 
-    def vectors(self, ids: list[list[int]], dimensions: int | None = None, unit: bool = True):
+    def vectors(self, ids: list[list[int]], dimensions: int | None = None, unit: bool = True, cancel=None):
         for one in ids:
             self.gate.wait(10)
+            if cancel is not None and cancel.is_set():  # as a model reading the text stops
+                raise GenerationCancelled("stopped inside the text")
             self.read.append(len(one))
             yield np.ones(4, dtype=np.float32) / 2
 
 
-def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_text():
+def test_the_line_is_bounded_and_a_request_whose_client_left_stops_inside_the_text_being_read():
     import asyncio
 
     slow = _Slow()
@@ -355,8 +358,29 @@ def test_the_line_is_bounded_and_a_request_whose_client_left_stops_at_its_next_t
     deadline = time.monotonic() + 5
     while len(slow.read) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert slow.read == [len("a"), len("dddd")]  # "bb" and "ccc" were never read
+    assert slow.read == [len("dddd")]  # "a" stopped while it was read, "bb" and "ccc" never begun
     worker.close()
+
+
+@pytest.mark.parametrize("backend", ["llamacpp", "onnx"])
+def test_a_cancel_stops_the_text_being_read_and_the_next_vector_is_as_before(embedder, tiny_models, backend):
+    """A client gone while one long text is read (32K tokens take minutes on a Pi) stops it, and
+    what the model read of it changes no later vector."""
+
+    def check(model: Embedder) -> None:
+        ids = [model.tokens("a text " * 20)]
+        before = next(model.vectors(ids))
+        gone = threading.Event()
+        gone.set()
+        with pytest.raises(GenerationCancelled):
+            next(model.vectors(ids, cancel=gone))
+        np.testing.assert_allclose(next(model.vectors(ids, cancel=threading.Event())), before, atol=1e-5)
+
+    if backend == "llamacpp":
+        check(embedder)
+    else:
+        with Embedder(str(tiny_models["qwen3"]["fp32"]), context_length=512) as onnx:
+            check(onnx)
 
 
 def test_serve_refuses_a_chat_model_as_the_embedding_model_before_loading_anything():

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from edgeqwen import Assistant, Embedder, InvalidRequestError, ModelLoadError, ModelNotFoundError, Reranker
 from edgeqwen.cli import main
+from edgeqwen.errors import GenerationCancelled
 from edgeqwen.rerank import HEAD, TAIL, Ranked, best_first, judging_prompt, yes_probability
 from edgeqwen.server import BackgroundServer
 from edgeqwen.server.rerank import RerankRequest, RerankWorker, parse_rerank_request
@@ -370,14 +371,16 @@ class _Slow:
     def shared_length(self, query: str, instruction=None) -> int:
         return 0
 
-    def judge(self, prompts, shared: int):
+    def judge(self, prompts, shared: int, cancel=None):
         for one in prompts:
             self.gate.wait(10)
+            if cancel is not None and cancel.is_set():  # as a model reading the document stops
+                raise GenerationCancelled("stopped inside the document")
             self.read.append(len(one))
             yield 0.5
 
 
-def test_a_request_whose_client_left_stops_at_its_next_document():
+def test_a_request_whose_client_left_stops_inside_the_document_being_read():
     import asyncio
 
     slow = _Slow()
@@ -397,7 +400,7 @@ def test_a_request_whose_client_left_stops_at_its_next_document():
     deadline = time.monotonic() + 5
     while len(slow.read) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert slow.read == [1, 4]  # "bb" and "ccc" were never read
+    assert slow.read == [4]  # "a" stopped while it was read, "bb" and "ccc" never begun
     worker.close()
 
 

@@ -34,7 +34,7 @@ from ..errors import GrammarError, InvalidRequestError
 from ..generation_config import GenerationConfig
 from ..model import ModelInfo
 from ..runtime.formats import ResponseFormat
-from ..runtime.loop import stream_generate
+from ..runtime.loop import prefill, stream_generate
 from ..runtime.sampling import LogitsProcessor
 from ..tokenizer import Tokenizer
 from ..types import Chunk, Message
@@ -270,10 +270,11 @@ class LoopBackend(Backend):
             finally:
                 self._owner = None
 
-    def hidden_state(self, token_ids: Sequence[int]) -> np.ndarray:
+    def hidden_state(self, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
         """The final norm's output at the last of ``token_ids`` (an embedding model's vector), for
         backends with ``supports_hidden_states``. Computed from an empty cache, so a text's vector
-        does not depend on what this model read before; waits for an answer in progress."""
+        does not depend on what this model read before; waits for an answer in progress.
+        ``cancel``, set while the text is read, stops it (GenerationCancelled) where the model can."""
         if not self.supports_hidden_states:
             raise InvalidRequestError(
                 f"The {self.name} backend does not expose hidden states; use llama.cpp (a GGUF file) or an ONNX "
@@ -285,13 +286,16 @@ class LoopBackend(Backend):
             )
         with self._lock:
             self.model.reset()
-            return prefill_hidden(self.model, token_ids)
+            return prefill_hidden(self.model, token_ids, cancel)
 
-    def next_logits(self, token_ids: Sequence[int], shared: int = 0) -> np.ndarray:
+    def next_logits(
+        self, token_ids: Sequence[int], shared: int = 0, cancel: threading.Event | None = None
+    ) -> np.ndarray:
         """The logits of the token after ``token_ids`` (a copy), nothing generated; waits for an
         answer in progress. ``shared``: how many first tokens start other prompts too (one query's
         documents). Those are kept apart and put back before the rest is computed, so prompts that
-        start alike prefill only what differs, and a prompt's logits never depend on what ran before."""
+        start alike prefill only what differs, and a prompt's logits never depend on what ran before.
+        ``cancel`` as for :meth:`hidden_state`."""
         if self._owner == threading.get_ident():
             raise InvalidRequestError(
                 "This model is still streaming an answer in this thread; finish or close it before scoring."
@@ -302,7 +306,7 @@ class LoopBackend(Backend):
                 self.model.rewind(0)
             else:
                 self.model.reset()
-            return np.array(self.model.prefill(token_ids), dtype=np.float32)
+            return np.array(prefill(self.model, token_ids, cancel), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -350,12 +354,12 @@ def plan_memory(
     return context_length
 
 
-def prefill_hidden(model: Any, token_ids: Sequence[int]) -> np.ndarray:
+def prefill_hidden(model: Any, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
     """The hidden state of a prompt's last position (for training a probe), from a model of a
     backend with ``supports_hidden_states``: its prefill keeps it while ``capture_hidden`` is on."""
     capture, model.capture_hidden = model.capture_hidden, True
     try:
-        model.prefill(token_ids)
+        prefill(model, token_ids, cancel)
     finally:
         model.capture_hidden = capture
     assert model.last_hidden is not None

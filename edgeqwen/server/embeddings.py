@@ -8,7 +8,7 @@ Token-id input is refused: ids are one tokenizer's, and the ones clients send ar
 (LangChain's ``OpenAIEmbeddings`` sends tiktoken's unless ``check_embedding_ctx_length=False``),
 which would embed as other words here without a sign. Requests run one at a time on a thread of
 their own, behind the same ``--max-queue`` bound as answers; a client that hangs up stops its
-request at the next text.
+request inside the text being read (where the backend can stop a prompt) and leaves the others.
 
 Hugging Face's Text Embeddings Inference API too (:func:`parse_tei_embed`): ``POST /embed``, and
 ``POST /`` where ``huggingface_hub``'s ``InferenceClient.feature_extraction`` sends it (Haystack's
@@ -188,7 +188,7 @@ class EmbeddingWorker:
     def _run(self, asked: EmbeddingsRequest, stop: threading.Event) -> tuple[np.ndarray, int]:
         try:  # every text checked before any is read
             ids = self.embedder.token_lists(asked.texts, instruction=asked.instruction, truncate=asked.truncate)
-            vectors = self.embedder.vectors(ids, dimensions=asked.dimensions, unit=asked.unit)
+            vectors = self.embedder.vectors(ids, dimensions=asked.dimensions, unit=asked.unit, cancel=stop)
         except InvalidRequestError as exc:
             param = str(exc.param or "")
             if not param.startswith("input["):

@@ -9,7 +9,7 @@ the answer's ``results`` hold ``index`` and ``relevance_score`` (0 to 1), best f
 field, ``instruction``, is the reranker's task (the model card's: one sentence). A document too
 long for the window is judged by its beginning, as the card's code and Cohere's API do. Requests
 run one at a time on a thread of their own, behind the same ``--max-queue`` bound as answers; a
-client that hangs up stops its request at the next document.
+client that hangs up stops its request inside the document being read.
 
 Hugging Face's Text Embeddings Inference shape too, at ``/rerank`` (LlamaIndex's and Haystack's TEI
 rerankers send it; both run): ``texts`` for ``documents``, ``return_text``; the answer a list
@@ -150,7 +150,7 @@ class RerankWorker:
         prompts = self.reranker.token_lists(asked.query, asked.documents, instruction=asked.instruction)
         shared = self.reranker.shared_length(asked.query, asked.instruction)
         scores = []
-        for score in self.reranker.judge(prompts, shared):
+        for score in self.reranker.judge(prompts, shared, stop):
             scores.append(score)
             if stop.is_set() and len(scores) < len(prompts):
                 raise GenerationCancelled("The client closed the connection.")

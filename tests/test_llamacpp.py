@@ -20,7 +20,8 @@ from test_tokenizer import SAMPLES  # noqa: E402
 
 from edgeqwen import Assistant  # noqa: E402
 from edgeqwen.backends import backend_for_folder  # noqa: E402
-from edgeqwen.backends.llamacpp import LlamaCppBackend, _bindings  # noqa: E402
+from edgeqwen.backends.llama_bindings import bindings  # noqa: E402
+from edgeqwen.backends.llamacpp import LlamaCppBackend  # noqa: E402
 from edgeqwen.convert import demo_gguf_path  # noqa: E402
 from edgeqwen.errors import BackendUnavailableError, ModelLoadError  # noqa: E402
 from edgeqwen.gguf import read_gguf_info, read_metadata  # noqa: E402
@@ -30,7 +31,7 @@ PROMPT = [9707, 0, 6567, 107, 243, 101049, 0, 16, 488, 220, 16, 284, 220, 17] * 
 
 
 def llama_tokenize(backend: LlamaCppBackend, text: str, special: bool = False) -> list[int]:
-    ll = _bindings()
+    ll = bindings()
     data = text.encode()
     out = (ll.llama_token * (len(data) + 8))()
     n = ll.llama_tokenize(
@@ -323,9 +324,9 @@ def _truncate_tensors(src, tmp_path):
 def test_missing_llama_cpp_says_how_to_install(monkeypatch):
     import sys
 
-    from edgeqwen.backends import llamacpp
+    from edgeqwen.backends import llama_bindings
 
-    monkeypatch.setattr(llamacpp, "_state", {})
+    monkeypatch.setattr(llama_bindings, "_state", {})
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(BackendUnavailableError, match=r"edgeqwen\[llamacpp\]"):
         Assistant(backend="llamacpp", model="demo")
@@ -334,14 +335,14 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch):
 def test_a_parameter_the_bindings_lack_is_refused_not_ignored():
     """ctypes stores an unknown name as a plain attribute llama.cpp never reads (how use_mmap=False
     once did nothing: the C API had renamed it load_mode)."""
-    from edgeqwen.backends.llamacpp import _set
+    from edgeqwen.backends.llama_bindings import set_fields
 
-    ll = _bindings()
+    ll = bindings()
     params = ll.llama_model_default_params()
-    _set(params, load_mode=ll.LLAMA_LOAD_MODE_NONE)
+    set_fields(params, load_mode=ll.LLAMA_LOAD_MODE_NONE)
     assert params.load_mode == ll.LLAMA_LOAD_MODE_NONE
     with pytest.raises(BackendUnavailableError, match="no llama_model_params.use_mmap"):
-        _set(params, use_mmap=False)
+        set_fields(params, use_mmap=False)
 
 
 @pytest.mark.parametrize("works", [True, False])
@@ -353,7 +354,7 @@ def test_a_build_with_amx_kernels_uses_them_only_where_they_passed_the_check(mon
     warning that says how to rebuild, and answers."""
     from edgeqwen.backends import amx, llamacpp
 
-    ll = _bindings()
+    ll = bindings()
     assert amx.has_amx_kernels(ll) is (b"AMX_INT8 = 1" in ll.llama_print_system_info())
     loads, checked = [], []
     real_load = ll.llama_model_load_from_file

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +29,17 @@ import numpy as np
 
 from ..llamacpp_build import amx_built_in, amx_verdict, keep_amx_verdict, llamacpp_library
 
-__all__ = ["AmxVerdict", "agree", "check", "check_installed", "has_amx_kernels", "main", "verdict"]
+__all__ = [
+    "AmxBuildWarning",
+    "AmxVerdict",
+    "agree",
+    "check",
+    "check_installed",
+    "extra_buffers_allowed",
+    "has_amx_kernels",
+    "main",
+    "verdict",
+]
 
 TIMEOUT = 120  # seconds for the child: two tiny models, four loads; a hang is a failure too
 # Logits of the same weights through two sets of int8 kernels differ by accumulation order: on the
@@ -68,6 +79,29 @@ def verdict(ll: ModuleType, vocabulary: Path, python: str = sys.executable) -> A
     """This library's verdict, checked in a child process the first time (``vocabulary``: any GGUF,
     whose tokenizer the stand-ins borrow) and kept in the cache."""
     return _verdict_of(_library(ll), vocabulary, python)
+
+
+class AmxBuildWarning(UserWarning):
+    """This llama.cpp build's AMX kernels fail on this CPU (a check found it): loaded without them."""
+
+
+def extra_buffers_allowed(ll: ModuleType, vocabulary: Path) -> bool:
+    """Whether weights may go to llama.cpp's extra buffer types (its AMX kernels, and the repacked
+    Q4_0 with them): yes, unless the build holds AMX kernels that failed this CPU's check
+    (the check here). Without them prompts are slower, nothing crashes."""
+    if not has_amx_kernels(ll):
+        return True
+    found = verdict(ll, vocabulary)
+    if not found.ok:
+        warnings.warn(
+            f"This llama.cpp build's AMX kernels do not work on this CPU: {found.detail} (llama.cpp#20824). "
+            "Loading without them, so answers are slower. Rebuild it: rerun `bash tools/setup.sh` (or reinstall "
+            'llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse" '
+            "pip install --force-reinstall --no-cache-dir llama-cpp-python).",
+            AmxBuildWarning,
+            stacklevel=4,
+        )
+    return found.ok
 
 
 def check_installed() -> AmxVerdict | None:
@@ -159,9 +193,9 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_child(Path(argv[1]))))
         return 0
     from ..convert import demo_gguf_path
-    from .llamacpp import _bindings
+    from .llama_bindings import bindings
 
-    ll = _bindings()
+    ll = bindings()
     if not has_amx_kernels(ll):
         print("This llama.cpp build has no AMX kernels.")
         return 0

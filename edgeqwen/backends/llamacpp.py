@@ -17,22 +17,22 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
 from ..catalog import LLAMACPP_INSTALL, amx_copy_bytes
 from ..chat import template_for
-from ..errors import BackendUnavailableError, EdgeQwenError, GenerationCancelled, InvalidRequestError, ModelLoadError
+from ..errors import EdgeQwenError, GenerationCancelled, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo, read_gguf_info
 from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from . import amx
+from .amx import AmxBuildWarning
 from .base import LoopBackend, plan_memory, reusable_prefix
+from .llama_bindings import bindings, last_log, set_fields
 from .llama_thread import on_llama_thread
 from .prefixes import KeptPrefixes, room_for
 from .threads import BusyCores, thread_count, threads_for
@@ -61,77 +61,6 @@ class _Kept:
     hidden: np.ndarray | None
 
 
-_state: dict[str, object] = {}  # the bindings module, the log callback (kept alive), recent log lines
-_init_lock = threading.Lock()
-
-
-def _bindings() -> ModuleType:
-    """llama_cpp's ctypes bindings, imported and initialised once, with llama.cpp's log (which
-    prints every tensor while loading) kept for error messages instead of printed."""
-    with _init_lock:
-        ll = _state.get("ll")
-        if ll is not None:
-            return ll  # type: ignore[return-value]
-        try:
-            from llama_cpp import llama_cpp as ll
-        except (ImportError, OSError) as exc:  # OSError: libllama.so missing or built for another CPU
-            raise BackendUnavailableError(f"llama.cpp is not installed ({exc}); {INSTALL_HINT}.") from exc
-        lines: list[str] = []
-
-        def keep(level: int, text: bytes | None, _data: object) -> None:
-            if text and level >= 3:  # warnings and errors (ggml_log_level: 2 info, 3 warn, 4 error)
-                lines.append(text.decode("utf-8", errors="replace").strip())
-                del lines[:-20]
-
-        callback = ll.llama_log_callback(keep)
-        ll.llama_log_set(callback, ctypes.c_void_p())
-        ll.llama_backend_init()
-        _state.update(ll=ll, callback=callback, lines=lines)
-        return ll
-
-
-class AmxBuildWarning(UserWarning):
-    """This llama.cpp build's AMX kernels fail on this CPU (a check found it): loaded without them."""
-
-
-def _extra_buffers(ll: ModuleType, vocabulary: Path) -> bool:
-    """Whether weights may go to llama.cpp's extra buffer types (its AMX kernels, and the repacked
-    Q4_0 with them): yes, unless the build holds AMX kernels that failed this CPU's check
-    (backends/amx.py). Without them prompts are slower, nothing crashes."""
-    if not amx.has_amx_kernels(ll):
-        return True
-    found = amx.verdict(ll, vocabulary)
-    if not found.ok:
-        warnings.warn(
-            f"This llama.cpp build's AMX kernels do not work on this CPU: {found.detail} (llama.cpp#20824). "
-            "Loading without them, so answers are slower. Rebuild it: rerun `bash tools/setup.sh` (or reinstall "
-            'llama-cpp-python with CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS=-fno-dse -DCMAKE_CXX_FLAGS=-fno-dse" '
-            "pip install --force-reinstall --no-cache-dir llama-cpp-python).",
-            AmxBuildWarning,
-            stacklevel=4,
-        )
-    return found.ok
-
-
-def _set(params: ctypes.Structure, **fields: object) -> None:
-    """Set fields of a llama.cpp parameter struct, refusing names it does not have: ctypes would
-    store an unknown name as a plain attribute that llama.cpp never sees (``use_mmap`` became
-    ``load_mode`` in its C API; the pinned bindings follow the C names)."""
-    known = {name for name, *_ in type(params)._fields_}
-    for name, value in fields.items():
-        if name not in known:
-            raise BackendUnavailableError(
-                f"This llama-cpp-python has no {type(params).__name__}.{name}; install the version edgeqwen "
-                f"pins: {INSTALL_HINT}."
-            )
-        setattr(params, name, value)
-
-
-def _last_log() -> str:
-    lines = [line for line in _state.get("lines", []) if line]  # type: ignore[union-attr]
-    return lines[-1] if lines else "no message from llama.cpp"
-
-
 class LlamaCppModel:
     """One llama.cpp context with its KV cache; implements the ``LanguageModel`` protocol."""
 
@@ -144,7 +73,7 @@ class LlamaCppModel:
         flash_attn: bool | None = None,
         extra_buffers: bool | None = None,  # None: unless this build's AMX kernels fail here
     ) -> None:
-        ll = _bindings()
+        ll = bindings()
         self.info = info
         self.context_length = context_length
         self.threads = thread_count(threads)
@@ -155,30 +84,30 @@ class LlamaCppModel:
         # Without mmap llama.cpp reads the file into its own buffers (and repacks Q4_0 for the CPU's
         # SIMD width there); with it, the mapped file stays resident beside the repacked copy.
         mode = ll.LLAMA_LOAD_MODE_MMAP if use_mmap else ll.LLAMA_LOAD_MODE_NONE
-        _set(mparams, n_gpu_layers=0, load_mode=mode)
+        set_fields(mparams, n_gpu_layers=0, load_mode=mode)
         if extra_buffers is None:
-            extra_buffers = _extra_buffers(ll, info.path)
-        _set(mparams, use_extra_bufts=extra_buffers)
+            extra_buffers = amx.extra_buffers_allowed(ll, info.path)
+        set_fields(mparams, use_extra_bufts=extra_buffers)
         self._model = on_llama_thread(lambda: ll.llama_model_load_from_file(str(info.path).encode(), mparams))
         if not self._model:
             raise ModelLoadError(
-                f"llama.cpp could not load {info.path} ({_last_log()}). Download it again "
+                f"llama.cpp could not load {info.path} ({last_log()}). Download it again "
                 "(`edgeqwen pull MODEL --backend llamacpp --force`) or update llama-cpp-python."
             )
         cparams = ll.llama_context_default_params()
         batch = min(BATCH, context_length)
-        _set(cparams, n_ctx=context_length, n_batch=batch, n_ubatch=batch, n_seq_max=1, no_perf=True)
-        _set(cparams, n_threads=self.threads, n_threads_batch=self.threads)
+        set_fields(cparams, n_ctx=context_length, n_batch=batch, n_ubatch=batch, n_seq_max=1, no_perf=True)
+        set_fields(cparams, n_threads=self.threads, n_threads_batch=self.threads)
         # each position's own hidden state (the probe's, an embedding's): a GGUF that declares a
         # pooling (Qwen3-Embedding's: last token) would otherwise have it pooled, and ith reads garbage
-        _set(cparams, pooling_type=ll.LLAMA_POOLING_TYPE_NONE)
+        set_fields(cparams, pooling_type=ll.LLAMA_POOLING_TYPE_NONE)
         if flash_attn is not None:  # None: llama.cpp's own default (auto)
-            _set(cparams, flash_attn_type=ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0)
+            set_fields(cparams, flash_attn_type=ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else 0)
         self._ctx = on_llama_thread(lambda: ll.llama_init_from_model(self._model, cparams))
         if not self._ctx:
             ll.llama_model_free(self._model)
             raise ModelLoadError(
-                f"llama.cpp could not create a {context_length}-token context ({_last_log()}); a shorter context "
+                f"llama.cpp could not create a {context_length}-token context ({last_log()}); a shorter context "
                 "needs less memory (--context-length, or context_length= in Python)."
             )
         self._ll = ll
@@ -298,7 +227,7 @@ class LlamaCppModel:
                 raise GenerationCancelled(f"Cancelled after {at} of {len(ids)} tokens were read.")
             if rc != 0:
                 self.rewind(start + at)
-                raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {_last_log()}).")
+                raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {last_log()}).")
         self.tokens.extend(int(t) for t in ids)
         pointer = self._ll.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
@@ -495,8 +424,8 @@ class LlamaCppBackend(LoopBackend):
         self.info = gguf_info(model_path)
         self.tokenizer = Tokenizer(self.info.tokenizer_file)
         self.template = template_for(self.info.model_type, self.tokenizer)
-        ll = _bindings()
-        extra = _extra_buffers(ll, self.info.path)
+        ll = bindings()
+        extra = amx.extra_buffers_allowed(ll, self.info.path)
         # the AMX buffer's copy of the output matrix (an untied one is counted too: an over-count)
         held = amx_copy_bytes(self.info.vocab_size, self.info.hidden, self.info.quantization)
         held = held if extra and amx.has_amx_kernels(ll) else 0
@@ -508,7 +437,7 @@ class LlamaCppBackend(LoopBackend):
 
     @classmethod
     def check_available(cls) -> None:
-        _bindings()
+        bindings()
 
     @property
     def context_length(self) -> int:

@@ -575,6 +575,35 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
     model.close()
 
 
+def test_a_batch_llama_cpp_fails_leaves_the_cache_as_counted_and_the_prompt_can_be_read_again(tiny_ggufs, monkeypatch):
+    """llama_decode failing on a prompt's third batch (out of memory for its compute buffer): the
+    error says so, and what the model counts as cached is what llama.cpp holds, the two batches
+    before it, so the same prompt sent again is read, with a fresh read's logits."""
+    import edgeqwen.backends.llamacpp as llamacpp
+    from edgeqwen.errors import EdgeQwenError
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
+    model._batch_size = 64
+    prompt = list(range(100, 400))
+    fresh = model.prefill(prompt).copy()
+    model.reset()
+    decodes = []
+    real = llamacpp.on_llama_thread
+
+    def third_fails(fn, on_interrupt=None):
+        decodes.append(fn)
+        return -3 if len(decodes) == 3 else real(fn, on_interrupt)  # -3: llama.cpp's compute failure
+
+    monkeypatch.setattr(llamacpp, "on_llama_thread", third_fails)
+    with pytest.raises(EdgeQwenError, match="llama_decode returned -3"):
+        model.prefill(prompt)
+    assert model.tokens == prompt[:128]
+    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
+    assert model.last_reused == 128
+    model.close()
+
+
 def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_the_ones_before(tiny_ggufs, monkeypatch):
     """`edgeqwen chat`'s Ctrl-C during a long prompt waited for the batch running to end (a minute
     on a Pi) before it stopped: now the batch is asked to stop (the abort callback), and the cache

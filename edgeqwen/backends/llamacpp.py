@@ -216,21 +216,24 @@ class LlamaCppModel:
             self._batch.n_tokens = n
             try:
                 rc = on_llama_thread(lambda: self._ll.llama_decode(self._ctx, self._batch), self._interrupt)
-            except BaseException:  # Ctrl-C: the batches before this one are what the cache keeps
+            except BaseException:  # Ctrl-C
                 self._interrupted = False
-                self.tokens.extend(int(t) for t in ids[:at])
-                self.rewind(start + at)
+                self._count_read(ids[:at])
                 raise
-            if rc == ABORTED and self._cancel is not None and self._cancel.is_set():
-                self.tokens.extend(int(t) for t in ids[:at])  # the batches before this one are cached
-                self.rewind(start + at)
-                raise GenerationCancelled(f"Cancelled after {at} of {len(ids)} tokens were read.")
             if rc != 0:
-                self.rewind(start + at)
+                self._count_read(ids[:at])
+                if rc == ABORTED and self._cancel is not None and self._cancel.is_set():
+                    raise GenerationCancelled(f"Cancelled after {at} of {len(ids)} tokens were read.")
                 raise EdgeQwenError(f"llama.cpp failed while generating (llama_decode returned {rc}: {last_log()}).")
         self.tokens.extend(int(t) for t in ids)
         pointer = self._ll.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def _count_read(self, read: Sequence[int]) -> None:
+        """After a call that stopped or failed: the batches before it are what llama.cpp holds (a
+        stopped or failed batch is removed); counting fewer left positions a next prompt collided with."""
+        self.tokens.extend(int(t) for t in read)
+        self.rewind(len(self.tokens))
 
     def rewind(self, kept: int) -> None:
         """Keep the first ``kept`` cached positions (the kept prefixes stay); after a failed call,

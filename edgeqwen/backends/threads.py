@@ -23,16 +23,21 @@ MIN_INTERVAL_S = 0.5  # a shorter look says little; the previous answer stands
 
 
 def default_threads() -> int:
-    """One thread per physical core this process may use: no more than its CPU affinity and its
-    cgroup's CPU quota allow (16 threads under a container's 2-CPU quota are throttled each period)."""
+    """One thread per physical core this process may use, of the performance cores only on a CPU
+    that mixes two kinds (probe/cores.py: as llama.cpp's own default); no more than its CPU
+    affinity and its cgroup's CPU quota allow (16 threads under a container's 2-CPU quota are
+    throttled each period)."""
+    from ..probe.cores import performance_cores
     from ..probe.limits import usable_cores
 
-    try:
-        import psutil
+    cores = performance_cores()
+    if cores is None:
+        try:
+            import psutil
 
-        cores = psutil.cpu_count(logical=False)
-    except Exception:  # psutil missing or unable to read the CPU topology
-        cores = None
+            cores = psutil.cpu_count(logical=False)
+        except Exception:  # psutil missing or unable to read the CPU topology
+            cores = None
     return usable_cores(cores or os.cpu_count() or 1)
 
 
@@ -101,9 +106,13 @@ class BusyCores:
         """Watching what ``threads`` threads of this process compete with: in a container pinned to
         some CPUs (``--cpuset-cpus``) only those, the host's others are not ours to share; under a
         CPU quota (``--cpus 2`` on 16 cores) a neighbour takes the cores our threads leave first."""
+        from ..probe.cores import performance_cpus
         from ..probe.limits import allowed_cpus, read_limits
 
         allowed = allowed_cpus()
+        fast = performance_cpus()
+        if fast is not None:  # a neighbour on an efficiency core takes nothing our threads use
+            allowed = fast if allowed is None else (allowed & fast) or allowed
         watched = len(allowed) if allowed else (os.cpu_count() or threads)
         if allowed is not None and len(allowed) >= (os.cpu_count() or 0):
             allowed = None  # every CPU: the machine's own line

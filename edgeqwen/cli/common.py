@@ -17,7 +17,9 @@ from ..generation_config import MAX_LOOKUP
 if TYPE_CHECKING:
     from ..assistant import Assistant
 
-__all__ = ["clean_errors", "model_options", "open_assistant", "sampling_options", "say"]
+__all__ = ["THREADS_HELP", "clean_errors", "model_options", "open_assistant", "sampling_options", "say"]
+
+THREADS_HELP = "CPU threads (default: one per physical core; on a hybrid CPU, per performance core)."
 
 
 def say(message: str) -> None:
@@ -72,7 +74,7 @@ model_options = _options(
     [
         click.option("--system", "-s", help="System prompt (serve: for requests that send none)."),
         click.option("--context-length", type=int, help="KV cache size (default: the model's)."),
-        click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores)."),
+        click.option("--threads", type=click.IntRange(min=1), help=THREADS_HELP),
         click.option(
             "--backend",
             default="auto",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import clean_errors, say
+from .common import THREADS_HELP, clean_errors, say
 
 __all__ = ["bench", "probe"]
 
@@ -58,7 +58,7 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None, ca
 @click.option("--prompt-tokens", "-p", default=128, show_default=True, help="Prompt length (random token ids).")
 @click.option("--gen-tokens", "-n", default=64, show_default=True, help="Tokens to generate (stop tokens ignored).")
 @click.option("--runs", "-r", default=3, show_default=True, help="Measured runs (after one warm-up).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
+@click.option("--threads", type=click.IntRange(min=1), help=THREADS_HELP)
 @click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
 @click.option("--backend", default="auto", show_default=True, help="auto | llamacpp | onnx.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

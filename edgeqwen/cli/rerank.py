@@ -8,7 +8,7 @@ import json
 import click
 
 from .answer import STDIN_WAIT, stdin_text, stdin_waiting
-from .common import clean_errors, say
+from .common import THREADS_HELP, clean_errors, say
 
 __all__ = ["rerank"]
 
@@ -26,7 +26,7 @@ __all__ = ["rerank"]
 @click.option(
     "--context-length", type=click.IntRange(2), help="The most tokens of a query and one document (default: 8192)."
 )
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: physical cores).")
+@click.option("--threads", type=click.IntRange(min=1), help=THREADS_HELP)
 @click.option("--backend", default="auto", show_default=True, help="auto | llamacpp | onnx.")
 @clean_errors
 def rerank(

@@ -70,11 +70,18 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
+def _cores(snap: SystemSnapshot) -> str:
+    if snap.performance_cores is None or snap.performance_cores >= snap.physical_cores:
+        return f"{snap.physical_cores} cores"
+    # the default threads run on these only (backends/threads.py), as llama.cpp's do
+    return f"{snap.physical_cores} cores ({snap.performance_cores} performance, which the threads run on)"
+
+
 def format_report(snap: SystemSnapshot, result: Plan) -> str:
     lines = [
         "Machine",
         f"  {snap.board or snap.cpu_model} ({snap.os}/{snap.arch})",
-        f"  CPU: {snap.cpu_model}, {snap.physical_cores} cores / {snap.logical_cores} threads, "
+        f"  CPU: {snap.cpu_model}, {_cores(snap)} / {snap.logical_cores} threads, "
         f"SIMD: {', '.join(snap.cpu_features) or 'none detected'}",
         f"  RAM: {snap.ram_available / GIB:.1f} GiB available of {snap.ram_total / GIB:.1f} GiB"
         + (f", swap {snap.swap_total / GIB:.1f} GiB" if snap.swap_total else ""),

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..catalog import llamacpp_installed
 from ..llamacpp_build import amx_verdict, llamacpp_library
+from .cores import performance_cores
 from .limits import Limits, cpu_affinity, read_limits, usable_cores
 
 __all__ = [
@@ -79,6 +80,8 @@ class SystemSnapshot:
     llamacpp_amx: bool | None = None
     bandwidth_gbps: float | None = None  # measured CPU memory bandwidth (copy), GB/s
     cpu_quota: float | None = None  # a cgroup's CPU time per second (a container's --cpus), if any
+    # of the physical cores, the performance ones where the CPU mixes two kinds (cores.py); None: one kind
+    performance_cores: int | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -175,7 +178,8 @@ def parse_nvidia_smi(text: str) -> tuple[GPU, ...]:
 
 
 def parse_sysctl(text: str) -> dict[str, Any]:
-    """macOS ``sysctl hw.memsize machdep.cpu.brand_string hw.physicalcpu hw.logicalcpu hw.optional.arm64``."""
+    """macOS ``sysctl hw.memsize machdep.cpu.brand_string hw.physicalcpu hw.logicalcpu hw.optional.arm64
+    hw.nperflevels hw.perflevel0.physicalcpu ...``."""
     kv = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
@@ -188,6 +192,8 @@ def parse_sysctl(text: str) -> dict[str, Any]:
         "physical_cores": int(kv.get("hw.physicalcpu", 1)),
         "logical_cores": int(kv.get("hw.logicalcpu", 1)),
     }
+    if int(kv.get("hw.nperflevels") or 1) > 1 and kv.get("hw.perflevel0.physicalcpu", "").isdigit():
+        out["performance_cores"] = int(kv["hw.perflevel0.physicalcpu"])  # Apple silicon's P cores
     if kv.get("hw.optional.arm64") == "1":
         feats = ["neon"] + [
             n
@@ -391,6 +397,8 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
                 "hw.optional.arm64",
                 "hw.optional.arm.FEAT_DotProd",
                 "hw.optional.arm.FEAT_I8MM",
+                "hw.nperflevels",
+                "hw.perflevel0.physicalcpu",
             ]
         )
         if system == "darwin"
@@ -413,6 +421,8 @@ def read_system(measure_bandwidth: bool = True, cache_dir: Path | None = None) -
         extra["logical_cores"] = psutil.cpu_count(logical=True) or snap.logical_cores
     except Exception:  # psutil unavailable: the /proc values stand
         pass
+    if system == "linux":
+        extra["performance_cores"] = performance_cores()
     if snap.logical_cores <= 1 and not extra.get("logical_cores"):
         extra["logical_cores"] = os.cpu_count() or 1
     if extra:

@@ -124,3 +124,15 @@ def test_the_probe_says_which_cores_the_threads_run_on():
     as_json["system"]["performance_cores"] = 0
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(as_json, load_schema())
+
+
+def test_a_hybrid_cpu_timed_on_all_its_cores_is_timed_again():
+    """A calibration kept before the threads moved to the performance cores was timed on all of
+    them: the machine's key changes, so the next probe times it again; a CPU of one kind keeps its."""
+    from dataclasses import replace
+
+    m2 = load("apple-m2-16gb")
+    before = replace(m2, performance_cores=None)
+    assert m2.hardware != before.hardware and m2.hardware.startswith(before.hardware)
+    laptop = load("laptop-x86-16gb")
+    assert "performance" not in laptop.hardware

@@ -95,7 +95,8 @@ class SystemSnapshot:
     @property
     def hardware(self) -> str:
         """What identifies this machine's CPU side: the same text means the same CPU, cores, SIMD
-        flags and CPU quota (a container's --cpus 0.5 and 1 both give one core, at other speeds)."""
+        flags, CPU quota (a container's --cpus 0.5 and 1 both give one core, at other speeds) and
+        performance cores (a calibration timed on all of a hybrid CPU's cores is not this one's)."""
         parts = [
             self.arch,
             self.cpu_model,
@@ -105,6 +106,8 @@ class SystemSnapshot:
         ]
         if self.cpu_quota is not None:
             parts.append(f"quota={self.cpu_quota:g}")
+        if self.performance_cores is not None:  # the default threads run on these (a timing of all was kept before)
+            parts.append(f"performance={self.performance_cores}")
         return "|".join(parts)
 
     def as_dict(self) -> dict[str, Any]:

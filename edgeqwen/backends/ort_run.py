@@ -64,8 +64,8 @@ def run_stoppable(
             if cancel is not None and cancel.is_set():
                 options.terminate = True
     except BaseException:
-        # Ctrl-C can come before the call was handed over: if it was, it finds the flag set and
-        # returns before the graph's first node.
+        # Ctrl-C can come inside submit, the call queued but not yet ``running``: that call finds
+        # the flag set and returns before the graph's first node.
         options.terminate = True
         if running is not None:
             futures.wait([running])

@@ -343,10 +343,20 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
                 ]
             measured = []
             for backend, path in builds:
+                start = time.perf_counter()
                 try:
-                    measured.append(time_decode(backend, path))
+                    m = time_decode(backend, path)
                 except (ModelLoadError, BackendUnavailableError) as exc:  # that backend only: the other's holds
                     skipped(str(exc).rstrip("."), what=backend)
+                    continue
+                measured.append(m)
+                if say:  # as each is timed: on a Pi one takes most of a minute
+                    mix = f" ({m.quantization})" if m.quantization else ""
+                    say(
+                        f"  {m.backend}{mix}: {m.decode_tps:.1f} tok/s on it = {m.rate_gbps:.1f} GB/s of weights; "
+                        f"a {PROMPT_TOKENS}-token prompt at {m.prompt_tps:.0f} tok/s "
+                        f"({time.perf_counter() - start:.0f} s)"
+                    )
             if not measured:
                 return None
             result = Calibration(machine_key(snap), tuple(measured))
@@ -358,12 +368,6 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
         skipped(str(exc).rstrip("."))
         return None
     if say:
-        for m in result.measurements:
-            mix = f" ({m.quantization})" if m.quantization else ""
-            say(
-                f"  {m.backend}{mix}: {m.decode_tps:.1f} tok/s on it = {m.rate_gbps:.1f} GB/s of weights; "
-                f"a {PROMPT_TOKENS}-token prompt at {m.prompt_tps:.0f} tok/s"
-            )
         say(f"  {kept_in} (`edgeqwen probe --calibrate` times every backend on a whole stand-in, twice)")
     return result
 

@@ -686,6 +686,33 @@ def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None =
     return written, timed
 
 
+def test_a_first_timing_says_each_backend_as_it_is_timed(first_timing, tmp_path, monkeypatch):
+    """On a Pi each backend's timing takes most of a minute: its line comes as it ends, not after
+    the last one, so the probe never sits silent for the whole of it."""
+    from dataclasses import replace
+
+    from edgeqwen import bench
+    from edgeqwen.probe import read_system
+
+    monkeypatch.setenv("EDGEQWEN_HOME", str(tmp_path))
+    _, timed = _fake_first_timing(monkeypatch)
+    real = bench.time_decode
+    said: list[str] = []
+    heard_before: list[list[str]] = []
+
+    def remembering(backend, path):
+        heard_before.append([line for line in said if "tok/s on it" in line])
+        return real(backend, path)
+
+    monkeypatch.setattr(bench, "time_decode", remembering)
+    snap = replace(read_system(measure_bandwidth=False), llamacpp_available=True)
+    monkeypatch.setattr("edgeqwen.probe.planner.cpu_backends", lambda *a, **k: ["onnx", "llamacpp"])
+    assert first_timing(snap, said.append) is not None
+    assert [b for b, _, _ in timed] == ["onnx", "llamacpp"]
+    assert heard_before[0] == [] and len(heard_before[1]) == 1 and heard_before[1][0].startswith("  onnx: 55.0 tok/s")
+    assert said[-1].startswith("  kept in ")
+
+
 def test_a_first_probe_times_each_cpu_backend_on_a_third_of_a_stand_in(first_timing, tmp_path, monkeypatch):
     """Uncalibrated, the probe estimates from the copy bandwidth x 0.6, which read the 2-core Xeon
     at 0.6 of what it decodes (Qwen2.5-1.5B 11.4 tok/s on the ONNX path, 19.3 measured on its

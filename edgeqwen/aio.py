@@ -20,6 +20,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -111,6 +112,7 @@ class AsyncReplyStream:
         self._failure: BaseException | None = None
         self._callbacks: list[Callable[[Reply], None]] = []
         self._read = False
+        self._stopped_by: BaseException | None = None  # stop()'s reason, raised where the answer is awaited
         self.thinking_streamed = False  # thinking pieces came (a server sends them once, as they came)
         self.prompt_tokens = 0  # the prompt's length, once the answer has started
 
@@ -163,6 +165,9 @@ class AsyncReplyStream:
             self.prompt_tokens = value
         if kind == "end":
             self._reply, self._error, self._failure = value
+            if self._stopped_by is not None and self._job.cancelled and self._failure is None:
+                self._reply, self._error, self._failure = None, None, self._stopped_by  # cut: not an answer
+            self._job._owner._streams.discard(self)
             self._ended.set()
             if self._reply is not None:
                 for callback in self._callbacks:
@@ -184,6 +189,14 @@ class AsyncReplyStream:
         """Stop the answer (from any thread; at any time, more than once)."""
         if self._job.cancel():  # it never started: end it here, the model thread will skip it
             self._put("end", (None, None, GenerationCancelled("The answer was cancelled before it started.")))
+
+    def stop(self, reason: BaseException) -> None:
+        """Stop the answer as :meth:`cancel` does, but have :meth:`reply` raise ``reason`` rather than
+        give the cut answer as if whole (a server shutting down tells its client so); an answer
+        that had already ended stands."""
+        self._stopped_by = reason
+        if self._job.cancel():
+            self._put("end", (None, None, reason))
 
     def on_done(self, callback: Callable[[Reply], None]) -> None:
         """Call ``callback(reply)`` on the event loop when the answer ends (at once if it has).
@@ -284,6 +297,8 @@ class AsyncAssistant:
         self._waiting = 0
         self._running = False
         self._closed = False
+        self._streams: weakref.WeakSet[AsyncReplyStream] = weakref.WeakSet()  # answers not yet ended
+        self._stopped: BaseException | None = None  # stop_all()'s reason, given to later requests
 
     @classmethod
     async def load(cls, model: str | None = None, system: str | None = None, **options: Any) -> AsyncAssistant:
@@ -314,6 +329,8 @@ class AsyncAssistant:
     def _submit(self, job: Callable[[], None]) -> None:
         """Queue ``job`` for the model thread (a job counts as waiting until it begins)."""
         with self._lock:
+            if self._stopped is not None:
+                raise self._stopped
             if self._closed:
                 raise InvalidRequestError("This AsyncAssistant is closed; load or wrap a new one.")
             self._waiting += 1
@@ -332,6 +349,7 @@ class AsyncAssistant:
     async def _open(self, start: Callable[[], ReplyStream], whole: bool = False) -> AsyncReplyStream:
         stream = AsyncReplyStream(self, asyncio.get_running_loop())
         self._submit(lambda: stream._run(start, whole))
+        self._streams.add(stream)
         await stream._started()
         return stream
 
@@ -413,6 +431,15 @@ class AsyncAssistant:
             raise
 
     # -- closing ---------------------------------------------------------------------------------
+    def stop_all(self, reason: BaseException) -> None:
+        """Stop every answer, the one running and those waiting, each raising ``reason`` where it is
+        awaited, and refuse later ones with it (a server told to shut down: an answer on a Pi can
+        take minutes, which ``docker stop`` does not wait for). From any thread."""
+        with self._lock:
+            self._stopped = reason
+        for stream in list(self._streams):
+            stream.stop(reason)
+
     async def aclose(self) -> None:
         """Let the answers asked for finish, then free the model. Later requests are refused."""
         done: concurrent.futures.Future[None] = concurrent.futures.Future()

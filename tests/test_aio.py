@@ -144,6 +144,40 @@ def test_a_cancelled_task_stops_its_answer_and_a_waiting_one_never_reaches_the_m
     assert took < 5
 
 
+def test_stop_all_ends_every_answer_with_the_reason_and_refuses_later_ones():
+    """A server told to shut down: the answer running and the one waiting raise the reason where
+    they are awaited (never the cut answer as if whole), an answer already ended stands, and a
+    request after it is refused with the same reason."""
+    backend = Paced()
+    bot = AsyncAssistant(Assistant(backend=backend, max_tokens=64))
+
+    class Down(Exception):
+        pass
+
+    async def main():
+        done = await bot.answer([Message("user", "Before")])
+        ended = await done.reply()
+        backend.gate.clear()
+        running = await bot.answer([Message("user", "Tell me a long story")])
+        await until(lambda: bot.busy)
+        waiting = asyncio.create_task(bot.answer([Message("user", "Never asked")]))
+        await until(lambda: bot.waiting == 1)
+        bot.stop_all(Down("shutting down"))
+        backend.gate.set()
+        with pytest.raises(Down):
+            await running.reply()
+        with pytest.raises(Down):
+            await waiting
+        with pytest.raises(Down):
+            await bot.answer([Message("user", "After")])
+        return ended, await done.reply()
+
+    ended, again = run(main())
+    assert ended.text.startswith("One two") and again is ended
+    assert len(backend.requests) == 2  # "Never asked" and "After" never reached the model
+    assert not bot._streams
+
+
 def test_leaving_the_loop_early_stops_the_answer():
     """The model waits at the gate after its first token, so what it did after the loop was left
     is counted, not raced: a break alone (the stream's generator closed by the loop), and aclose."""

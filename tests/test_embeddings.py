@@ -362,6 +362,30 @@ def test_the_line_is_bounded_and_a_request_whose_client_left_stops_inside_the_te
     worker.close()
 
 
+def test_a_server_shutting_down_stops_the_text_being_read_and_refuses_the_next():
+    import asyncio
+
+    slow = _Slow()
+    worker = EmbeddingWorker(slow, max_queue=4)  # type: ignore[arg-type]
+
+    class Down(Exception):
+        pass
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(worker.embed(EmbeddingsRequest("m", ("a", "bb"))))
+        await asyncio.sleep(0.05)
+        worker.stop_all(Down("shutting down"))
+        slow.gate.set()
+        with pytest.raises(Down):
+            await first
+        with pytest.raises(Down):
+            await worker.embed(EmbeddingsRequest("m", ("c",)))
+
+    asyncio.run(scenario())
+    assert slow.read == []  # "a" stopped inside, "bb" and "c" never begun
+    worker.close()
+
+
 @pytest.mark.parametrize("backend", ["llamacpp", "onnx"])
 def test_a_cancel_stops_the_text_being_read_and_the_next_vector_is_as_before(embedder, tiny_models, backend):
     """A client gone while one long text is read (32K tokens take minutes on a Pi) stops it, and

@@ -448,6 +448,50 @@ def test_client_disconnect_stops_generation_and_frees_the_model(tiny):
         assert r.usage.completion_tokens == 4
 
 
+def test_shutting_down_ends_the_answers_under_way_and_waiting_with_a_503(tiny):
+    """SIGTERM (docker stop, systemd) made uvicorn wait for every open request: a 6,000-token
+    answer of the demo model kept `edgeqwen serve` up 47 s, past docker's 10 s. Told to shut down,
+    the server now stops the answer streaming (its own error event, never a finish that reads as
+    whole) and the one waiting (a 503 that says so), and refuses later requests the same way."""
+    with running(tiny, max_tokens=500) as srv:
+        tiny.delay = 0.02
+        body = {"model": "m", "messages": HELLO, "max_tokens": 500, "stream": True}
+        with httpx.Client(timeout=30) as http, http.stream("POST", f"{srv.base_url}/chat/completions", json=body) as r:
+            lines = r.iter_lines()
+            assert next(lines).startswith("data: ")
+            waiting, waiting_out = _in_thread(
+                lambda: httpx.post(f"{srv.base_url}/chat/completions", json={**body, "stream": False}, timeout=30)
+            )
+            wait_for(lambda: health(srv)["queue_waiting"] == 1)
+            started = time.monotonic()
+            srv.app.state.edgeqwen.shut_down()
+            rest = [line for line in lines if line.startswith("data: ")]
+        assert time.monotonic() - started < 5
+        assert '"code": "shutting_down"' in rest[-1] and '"finish_reason": "stop"' not in "".join(rest)
+        waiting.join(30)
+        (answer,) = waiting_out
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "shutting_down"
+        assert answer.headers["retry-after"] == "1"
+        later = httpx.post(f"{srv.base_url}/chat/completions", json={**body, "stream": False}, timeout=30)
+        assert later.status_code == 503
+
+
+def test_sigterm_or_ctrl_c_tells_the_app_to_shut_down():
+    import signal
+
+    import uvicorn
+
+    from edgeqwen.server.runner import _server
+
+    told = []
+    app = type("App", (), {})()
+    app.state = type("State", (), {})()
+    app.state.edgeqwen = type("Running", (), {"shut_down": lambda self: told.append(True)})()
+    server = _server(uvicorn.Config(app), app)
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.should_exit and told == [True]
+
+
 def test_safety_policy_applies_and_is_counted(tiny):
     with running(tiny) as srv:
         r = client(srv).chat.completions.create(

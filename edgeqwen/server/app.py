@@ -128,6 +128,21 @@ class _App:
         self.stored = ResponseStore(settings.max_stored_responses)
         self.conversations = ConversationStore(settings.max_stored_responses, self.stored)
 
+    def shut_down(self) -> None:
+        """Told to stop (SIGTERM, Ctrl-C): end every answer and request under way or waiting with a
+        503 (a stream's own error event once it began), as every later request gets, so the
+        server exits within a token's time instead of when the answers end."""
+        reason = HTTPError(
+            503,
+            "The server is shutting down; this answer was stopped. Retry against a server that is up.",
+            "server_error",
+            code="shutting_down",
+        )
+        self.worker.stop_all(reason)
+        for side in (self.embedding, self.reranking):
+            if side is not None:
+                side.stop_all(reason)
+
     async def chat(self, request: Request) -> Response:
         return await self.answer(request, parse_chat_request, new_id, self._completion, self._chat_sse)
 

@@ -202,6 +202,9 @@ class EmbeddingWorker:
                 raise GenerationCancelled("The client closed the connection.")
         return np.stack(rows), sum(len(one) for one in ids)
 
+    def stop_all(self, reason: BaseException) -> None:
+        self._side.stop_all(reason)
+
     def close(self) -> None:
         self._side.close()
 

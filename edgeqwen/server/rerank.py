@@ -156,6 +156,9 @@ class RerankWorker:
                 raise GenerationCancelled("The client closed the connection.")
         return best_first(scores, asked.documents, asked.top_n), sum(map(len, prompts))
 
+    def stop_all(self, reason: BaseException) -> None:
+        self._side.stop_all(reason)
+
     def close(self) -> None:
         self._side.close()
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..aio import AsyncAssistant, AsyncReplyStream
-from ..errors import EdgeQwenError
+from ..errors import EdgeQwenError, GenerationCancelled
 from .metrics import ServerMetrics
 from .protocol import ChatRequest
 
@@ -103,6 +103,10 @@ class ModelWorker:
                 after,
             )
 
+    def stop_all(self, reason: BaseException) -> None:
+        """End the answer under way and those waiting with ``reason``; later ones get it too."""
+        self.bot.stop_all(reason)
+
     async def _start(self, start: Callable[[], Awaitable[AsyncReplyStream]], queued: bool = True) -> AsyncReplyStream:
         self._check_line(queued)
         generation = await start()
@@ -119,10 +123,14 @@ class SideWorker:
         self.max_queue = max_queue
         self.pending = 0  # the request running and those waiting
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgeqwen-side")
+        self._stops: set[threading.Event] = set()  # the requests' stop events, running or waiting
+        self._stopped: BaseException | None = None
 
     async def run(self, job: Callable[[threading.Event], T]) -> T:
         """``job(stop)``'s result, run in turn. ``stop`` is set when the request is cancelled (its
         client gone): a job checks it between its items."""
+        if self._stopped is not None:
+            raise self._stopped
         if self.pending > self.max_queue:
             raise QueueFullError(
                 f"The {self.what} is busy and {self.pending - 1} request(s) already wait (the server's "
@@ -130,11 +138,24 @@ class SideWorker:
             )
         stop = threading.Event()
         self.pending += 1
+        self._stops.add(stop)
         try:
             return await asyncio.wrap_future(self._pool.submit(job, stop))
+        except GenerationCancelled:
+            if self._stopped is not None:
+                raise self._stopped from None
+            raise
         finally:
             stop.set()
+            self._stops.discard(stop)
             self.pending -= 1
+
+    def stop_all(self, reason: BaseException) -> None:
+        """Stop the request under way (inside the text it reads) and those waiting, each failing
+        with ``reason``, as later ones do."""
+        self._stopped = reason
+        for stop in list(self._stops):
+            stop.set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import time
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 from edgeqwen.testing import FakeBackend, ScriptedModel
 from edgeqwen.types import Chunk
 
-__all__ = ["FakeBackend", "ScriptedModel", "SlowStart", "qwen_scripted"]
+__all__ = ["FakeBackend", "ScriptedModel", "SlowStart", "in_forked_child", "qwen_scripted"]
 
 QWEN_VOCAB = 151936
 
@@ -32,3 +36,24 @@ class SlowStart(FakeBackend):
             yield from chunks
 
         return later()
+
+
+def in_forked_child(say: Callable[[], bytes], timeout: float = 20.0) -> bytes:
+    """What ``say()`` gives in a child forked now, or b"" where the child did not answer within
+    ``timeout`` (it hung: it is killed)."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: answer within the parent's wait, then leave at once
+        os.close(read)
+        os.write(write, say())
+        os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], timeout)
+    said = os.read(read, 64) if ready else b""
+    os.close(read)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return said

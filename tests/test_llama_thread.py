@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import select
 import signal
 import threading
 import time
-import warnings
 
 import pytest
+from fakes import in_forked_child
 
 from edgeqwen.backends.llama_thread import on_llama_thread
 
@@ -46,22 +45,7 @@ def test_an_error_is_raised_where_the_call_was_made_and_the_thread_goes_on():
 def test_a_forked_child_gets_a_thread_of_its_own():
     """A child has no copy of the parent's thread: its calls must not wait for it forever."""
     on_llama_thread(where)  # the parent's thread is running
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
-        pid = os.fork()
-    if pid == 0:  # the child: answer within the parent's wait, then leave at once
-        os.close(read)
-        os.write(write, str(on_llama_thread(lambda: 6 * 7)).encode())
-        os._exit(0)
-    os.close(write)
-    ready, _, _ = select.select([read], [], [], 20)
-    said = os.read(read, 16) if ready else b""
-    os.close(read)
-    if not ready:
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    assert said == b"42"
+    assert in_forked_child(lambda: str(on_llama_thread(lambda: 6 * 7)).encode()) == b"42"
 
 
 def test_an_interrupt_while_a_call_runs_is_raised_once_the_call_has_returned():

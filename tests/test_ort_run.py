@@ -10,6 +10,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from fakes import in_forked_child
 
 from edgeqwen.backends.ort_run import StepThread, run_stoppable
 from edgeqwen.errors import GenerationCancelled
@@ -121,26 +122,12 @@ def test_a_model_s_calls_share_one_thread_which_ends_when_the_model_is_freed():
 def test_a_forked_child_gets_a_step_thread_of_its_own():
     """A multiprocessing pool's worker forked after the model read a prompt has no copy of the
     step thread: its first prompt waited for it forever."""
-    import select
-    import warnings
-
     thread = StepThread()
     run_stoppable(thread, lambda o: None, SimpleNamespace(terminate=False), None)  # the parent's thread runs
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork of a threaded process
-        pid = os.fork()
-    if pid == 0:  # the child: answer within the parent's wait, then leave at once
-        os.close(read)
+
+    def child() -> bytes:
         said: list[int] = []
         run_stoppable(thread, lambda o: said.append(42), SimpleNamespace(terminate=False), None)
-        os.write(write, str(said[0]).encode())
-        os._exit(0)
-    os.close(write)
-    ready, _, _ = select.select([read], [], [], 20)
-    said = os.read(read, 16) if ready else b""
-    os.close(read)
-    if not ready:
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    assert said == b"42"
+        return str(said[0]).encode()
+
+    assert in_forked_child(child) == b"42"

@@ -167,7 +167,8 @@ class AsyncReplyStream:
             self._reply, self._error, self._failure = value
             if self._stopped_by is not None and self._job.cancelled and self._failure is None:
                 self._reply, self._error, self._failure = None, None, self._stopped_by  # cut: not an answer
-            self._job._owner._streams.discard(self)
+            with self._job._owner._lock:
+                self._job._owner._streams.discard(self)
             self._ended.set()
             if self._reply is not None:
                 for callback in self._callbacks:
@@ -349,7 +350,8 @@ class AsyncAssistant:
     async def _open(self, start: Callable[[], ReplyStream], whole: bool = False) -> AsyncReplyStream:
         stream = AsyncReplyStream(self, asyncio.get_running_loop())
         self._submit(lambda: stream._run(start, whole))
-        self._streams.add(stream)
+        with self._lock:  # stop_all may read the set from another thread (BackgroundServer.stop)
+            self._streams.add(stream)
         await stream._started()
         return stream
 
@@ -437,7 +439,8 @@ class AsyncAssistant:
         take minutes, which ``docker stop`` does not wait for). From any thread."""
         with self._lock:
             self._stopped = reason
-        for stream in list(self._streams):
+            streams = list(self._streams)
+        for stream in streams:  # outside the lock, which stopping a stream takes
             stream.stop(reason)
 
     async def aclose(self) -> None:

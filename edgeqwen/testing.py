@@ -73,7 +73,12 @@ class ScriptedModel:
         self.step = 0
         return self._logits()
 
-    def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
+    def prefill_all(
+        self, token_ids: Sequence[int], read: Callable[[np.ndarray], None], cancel: threading.Event | None = None
+    ) -> np.ndarray:
+        if cancel is not None and cancel.is_set():  # as a real model stops scoring
+            self.tokens, self.last_reused = [], 0
+            raise GenerationCancelled(f"Cancelled before the prompt's {len(token_ids)} tokens were scored.")
         for at in range(len(token_ids) - 1):
             row = np.zeros(self.vocab, dtype=np.float32)
             row[token_ids[at + 1]] = self.PROMPT_LOGIT

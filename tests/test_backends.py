@@ -275,3 +275,33 @@ def test_ctrl_c_stops_the_onnx_step_running_and_is_raised_once_it_returned(tiny_
     model.session = real
     np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
     assert model.last_reused == 128
+
+
+def test_a_prompt_being_scored_on_the_onnx_path_stops_inside_a_step_when_cancelled(tiny_models):
+    """Scoring a prompt (`/v1/completions` with echo and logprobs: lm-evaluation-harness's
+    loglikelihood requests) reads every position; a client gone stops it as a prompt's read stops,
+    and scoring it again gives every position's logits as before."""
+    import numpy as np
+
+    from edgeqwen.errors import GenerationCancelled
+    from edgeqwen.runtime.loop import prefill_all
+
+    model = load_backend("onnx", tiny_models["qwen2"]["int4"], context_length=512).model
+    prompt = list(range(100, 400))
+    fresh: list = []
+    prefill_all(model, prompt, lambda row: fresh.append(row.copy()))
+    hung_up = threading.Event()
+
+    def hang_up_inside(options) -> None:
+        hung_up.set()
+        _when_stopped(options)
+
+    real, model.session = model.session, _Steps(model.session, 2, hang_up_inside)
+    read: list = []
+    with pytest.raises(GenerationCancelled, match="after 64 of the prompt's 300 tokens were scored"):
+        prefill_all(model, prompt, read.append, hung_up)
+    assert len(read) == 64 and model.tokens == prompt[:64]  # the first step's rows, then stopped inside the second
+    model.session = real
+    again: list = []
+    prefill_all(model, prompt, lambda row: again.append(row.copy()), threading.Event())
+    np.testing.assert_allclose(np.stack(again), np.stack(fresh), atol=1e-4)

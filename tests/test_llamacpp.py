@@ -604,6 +604,39 @@ def test_a_batch_llama_cpp_fails_leaves_the_cache_as_counted_and_the_prompt_can_
     model.close()
 
 
+def test_a_prompt_being_scored_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggufs, monkeypatch):
+    """Scoring (every position's logits) reads 128 tokens a call: a client gone stops the call
+    running, as a prompt's read stops, and the prompt scores as before after it."""
+    import edgeqwen.backends.llamacpp as llamacpp
+    from edgeqwen.errors import GenerationCancelled
+    from edgeqwen.runtime.loop import prefill_all
+
+    model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
+    prompt = list(range(100, 400))
+    fresh: list = []
+    prefill_all(model, prompt, lambda row: fresh.append(row.copy()))
+    event, calls = threading.Event(), []
+    real = llamacpp.on_llama_thread
+
+    def counting(fn, on_interrupt=None):
+        out = real(fn, on_interrupt)
+        calls.append(out)
+        if len(calls) == 2:  # the callback set, the first batch read: hang up
+            event.set()
+        return out
+
+    monkeypatch.setattr(llamacpp, "on_llama_thread", counting)
+    read: list = []
+    with pytest.raises(GenerationCancelled, match="after 128 of the prompt's 300 tokens were scored"):
+        prefill_all(model, prompt, read.append, event)
+    assert len(read) == 128 and calls[2] == 2  # the second batch aborted (llama_decode: 2)
+    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    again: list = []
+    prefill_all(model, prompt, lambda row: again.append(row.copy()), threading.Event())
+    np.testing.assert_allclose(np.stack(again), np.stack(fresh), atol=1e-4)
+    model.close()
+
+
 def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_the_ones_before(tiny_ggufs, monkeypatch):
     """`edgeqwen chat`'s Ctrl-C during a long prompt waited for the batch running to end (a minute
     on a Pi) before it stopped: now the batch is asked to stop (the abort callback), and the cache

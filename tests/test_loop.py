@@ -86,6 +86,17 @@ def test_cancel(tok):
     assert first.text == " x" and rest[-1].finish_reason == "cancelled" and rest[-1].metrics.generated_tokens == 1
 
 
+def test_a_cancel_while_a_prompt_is_scored_ends_the_answer_there(tok):
+    """A prompt scored (its every position's logits, ``prompt_logprobs``) stops as a prompt's
+    read does: the answer ends cancelled with nothing generated."""
+    event = threading.Event()
+    event.set()
+    chunks, model = run(tok, tok.encode(" x y z"), GenerationConfig(prompt_logprobs=0), cancel=event)
+    last = chunks[-1]
+    assert last.finish_reason == "cancelled" and "".join(c.text for c in chunks) == ""
+    assert last.metrics.generated_tokens == 0 and last.prompt_logprobs is None
+
+
 def test_a_cancel_while_a_checked_prompt_is_read_skips_the_check(tok):
     event = threading.Event()
     event.set()

@@ -331,10 +331,12 @@ class LlamaCppModel:
             self._ll.llama_set_embeddings(self._ctx, False)
         return logits
 
-    def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
+    def prefill_all(
+        self, token_ids: Sequence[int], read: Callable[[np.ndarray], None], cancel: threading.Event | None = None
+    ) -> np.ndarray:
         """Process a prompt from its first token, handing ``read`` each position's logits in order
         (a view, valid during the call), and return the last ones. Nothing is reused: a cached
-        position's logits are gone."""
+        position's logits are gone. ``cancel`` as for :meth:`prefill`."""
         token_ids = [int(t) for t in token_ids]
         if len(token_ids) > self.context_length:
             raise InvalidRequestError(f"{len(token_ids)} tokens do not fit the {self.context_length}-token cache.")
@@ -342,13 +344,18 @@ class LlamaCppModel:
         self._clear_cache()
         self.last_reused, self.last_hidden = 0, None
         step = min(self._batch_size, SCORE_BATCH)
-        for at in range(0, len(token_ids), step):
-            part = token_ids[at : at + step]
-            last = at + len(part) == len(token_ids)
-            run = self._run_keeping_hidden if self.capture_hidden and last else self._run
-            logits = run(part, every=True)
-            for i in range(len(part)):
-                read(np.ctypeslib.as_array(self._ll.llama_get_logits_ith(self._ctx, i), shape=(self.n_vocab,)))
+        with self._cancellable(cancel):
+            for at in range(0, len(token_ids), step):
+                part = token_ids[at : at + step]
+                last = at + len(part) == len(token_ids)
+                run = self._run_keeping_hidden if self.capture_hidden and last else self._run
+                try:
+                    logits = run(part, every=True)
+                except GenerationCancelled as exc:
+                    said = f"Cancelled after {at} of the prompt's {len(token_ids)} tokens were scored."
+                    raise GenerationCancelled(said) from exc
+                for i in range(len(part)):
+                    read(np.ctypeslib.as_array(self._ll.llama_get_logits_ith(self._ctx, i), shape=(self.n_vocab,)))
         return logits
 
     def _fit_threads(self) -> None:

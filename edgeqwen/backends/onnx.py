@@ -310,7 +310,9 @@ class OnnxModel:
             self._save_kept()
         return logits
 
-    def prefill_all(self, token_ids: Sequence[int], read: Callable[[np.ndarray], None]) -> np.ndarray:
+    def prefill_all(
+        self, token_ids: Sequence[int], read: Callable[[np.ndarray], None], cancel: threading.Event | None = None
+    ) -> np.ndarray:
         """Process a prompt from its first token, handing ``read`` each position's logits in order,
         and return the last ones. Steps of a prefill's size (``chunk_at``), each asking the graph
         for all its positions' logits (graph.LOGITS_FROM), as prompt lookup's check does; the last
@@ -323,13 +325,20 @@ class OnnxModel:
         self.last_reused = 0
         i, last = 0, len(token_ids) - 1
         while self._from_name is not None and i < last:
+            stopped = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were scored."
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(stopped)
             step = min(self.chunk_at(i), last - i)
-            for row in self.verify(token_ids[i : i + step]):
+            try:
+                rows = self.verify(token_ids[i : i + step], cancel=cancel)
+            except GenerationCancelled as exc:
+                raise GenerationCancelled(stopped) from exc
+            for row in rows:
                 read(row)
             i += step
         logits = np.zeros(0, dtype=np.float32)
         for token in token_ids[i:]:
-            logits = self._run([token])
+            logits = self._run([token], cancel=cancel)
             read(logits)
         if self._kept:
             self._save_kept()
@@ -354,7 +363,9 @@ class OnnxModel:
             raise InvalidRequestError("The KV cache is full; the answer reached the context window.")
         return self._run(tokens)
 
-    def verify(self, tokens: Sequence[int], rows: int | None = None) -> np.ndarray:
+    def verify(
+        self, tokens: Sequence[int], rows: int | None = None, cancel: threading.Event | None = None
+    ) -> np.ndarray:
         """Feed ``tokens`` after the cached ones in one pass and return the logits after each of
         the last ``rows`` of them (all by default), one row a token: prompt lookup's guesses
         checked at once (runtime/lookup.py), after tokens a grammar forced. The graph's
@@ -367,7 +378,7 @@ class OnnxModel:
             b.bind_cpu_input(self._from_name, np.array([-k], dtype=np.int64))
         if self._logits is None:  # outputs read back whole (an original graph gives every position's)
             try:
-                return np.asarray(self._run(ids, rows=k), dtype=np.float32)
+                return np.asarray(self._run(ids, rows=k, cancel=cancel), dtype=np.float32)
             finally:
                 if self._from_name is not None:
                     b.bind_cpu_input(self._from_name, _LAST)
@@ -377,7 +388,7 @@ class OnnxModel:
             scratch = np.empty((1, k, self.n_embd), dtype=self._hidden.dtype)
             b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(scratch))
         try:
-            self._run(ids)
+            self._run(ids, cancel=cancel)
         finally:
             b.bind_cpu_input(self._from_name, _LAST)
             b.bind_ortvalue_output(self._logits_name, ort.OrtValue.ortvalue_from_numpy(self._logits))

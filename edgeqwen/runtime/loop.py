@@ -36,7 +36,7 @@ from .sampling import (
     most_likely,
 )
 
-__all__ = ["Lookup", "check_logit_bias", "generate_step", "prefill", "stream_generate"]
+__all__ = ["Lookup", "check_logit_bias", "generate_step", "prefill", "prefill_all", "stream_generate"]
 
 
 def generate_step(
@@ -63,7 +63,11 @@ def generate_step(
     n = len(prompt_ids)
     tokens[:n] = prompt_ids
     forcing = [p for p in processors if hasattr(p, "fast_forward")]
-    logits = prefill(model, prompt_ids, cancel) if read_prompt is None else model.prefill_all(prompt_ids, read_prompt)
+    logits = (
+        prefill(model, prompt_ids, cancel)
+        if read_prompt is None
+        else prefill_all(model, prompt_ids, read_prompt, cancel)
+    )
     if lookup is not None and hasattr(model, "verify"):
         yield from _speculate(model, tokens, n, logits, sampler, processors, forcing, max_tokens, lookup)
         return
@@ -95,6 +99,15 @@ def prefill(model, token_ids: Sequence[int], cancel: threading.Event | None = No
     if cancel is not None and getattr(model, "cancellable_prefill", False):
         return model.prefill(token_ids, cancel=cancel)
     return model.prefill(token_ids)
+
+
+def prefill_all(
+    model, token_ids: Sequence[int], read: Callable[[np.ndarray], None], cancel: threading.Event | None = None
+) -> np.ndarray:
+    """``model.prefill_all`` (every position's logits: a prompt scored), stoppable as :func:`prefill` is."""
+    if cancel is not None and getattr(model, "cancellable_prefill", False):
+        return model.prefill_all(token_ids, read, cancel=cancel)
+    return model.prefill_all(token_ids, read)
 
 
 def _cached(model, prompt_ids: Sequence[int]) -> int:

@@ -9,8 +9,9 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -295,16 +296,12 @@ class OnnxModel:
         logits = None
         i = same
         while i < len(token_ids):
-            stopped = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read."
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(stopped)
             step = self.chunk_at(i)
             if len(token_ids) - (i + step) == 1:
                 step -= 1  # leave two for the last step, not one
-            try:
+            said = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read."
+            with _step(cancel, said):
                 logits = self._run(token_ids[i : i + step], cancel=cancel)
-            except GenerationCancelled as exc:
-                raise GenerationCancelled(stopped) from exc
             i += step
         if self._kept:
             self._save_kept()
@@ -325,14 +322,10 @@ class OnnxModel:
         self.last_reused = 0
         i, last = 0, len(token_ids) - 1
         while self._from_name is not None and i < last:
-            stopped = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were scored."
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(stopped)
             step = min(self.chunk_at(i), last - i)
-            try:
+            said = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were scored."
+            with _step(cancel, said):
                 rows = self.verify(token_ids[i : i + step], cancel=cancel)
-            except GenerationCancelled as exc:
-                raise GenerationCancelled(stopped) from exc
             for row in rows:
                 read(row)
             i += step
@@ -396,6 +389,19 @@ class OnnxModel:
                 b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(self._hidden))
         self.last_hidden = None  # the pass's rows are no prompt's
         return out[0].astype(np.float32, copy=False)
+
+
+@contextlib.contextmanager
+def _step(cancel: threading.Event | None, said: str) -> Iterator[None]:
+    """One step of a prompt's read or scoring: not begun where ``cancel`` is already set, and
+    stopped inside where it is set meanwhile (ort_run.py); either way GenerationCancelled says
+    ``said``, how far the whole prompt got."""
+    if cancel is not None and cancel.is_set():
+        raise GenerationCancelled(said)
+    try:
+        yield
+    except GenerationCancelled as exc:
+        raise GenerationCancelled(said) from exc
 
 
 def _first_line(exc: BaseException) -> str:

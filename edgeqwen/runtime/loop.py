@@ -96,18 +96,19 @@ def generate_step(
 def prefill(model, token_ids: Sequence[int], cancel: threading.Event | None = None) -> np.ndarray:
     """``model.prefill``, stoppable by ``cancel`` where the model says it can be
     (``cancellable_prefill``): a 4,000-token prompt read at 10 tokens/s holds the model for minutes."""
-    if cancel is not None and getattr(model, "cancellable_prefill", False):
-        return model.prefill(token_ids, cancel=cancel)
-    return model.prefill(token_ids)
+    return model.prefill(token_ids, **_stoppable(model, cancel))
 
 
 def prefill_all(
     model, token_ids: Sequence[int], read: Callable[[np.ndarray], None], cancel: threading.Event | None = None
 ) -> np.ndarray:
     """``model.prefill_all`` (every position's logits: a prompt scored), stoppable as :func:`prefill` is."""
-    if cancel is not None and getattr(model, "cancellable_prefill", False):
-        return model.prefill_all(token_ids, read, cancel=cancel)
-    return model.prefill_all(token_ids, read)
+    return model.prefill_all(token_ids, read, **_stoppable(model, cancel))
+
+
+def _stoppable(model, cancel: threading.Event | None) -> dict[str, threading.Event]:
+    """``cancel=`` for a model whose prompt read can stop, nothing for one that takes no such argument."""
+    return {"cancel": cancel} if cancel is not None and getattr(model, "cancellable_prefill", False) else {}
 
 
 def _cached(model, prompt_ids: Sequence[int]) -> int:

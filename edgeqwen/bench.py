@@ -289,11 +289,12 @@ def first_timing(snap: SystemSnapshot, say: Callable[[str], None] | None = None)
 
     from .convert import demo_gguf_path
     from .errors import BackendUnavailableError, EdgeQwenError, ModelLoadError
+    from .onnx_standin import onnx_standin_bytes, write_onnx_standin
     from .paths import cache_dir, check_disk, disk_full_said, installing, models_dir, scratch
     from .probe.calibrate import PROMPT_TOKENS, Calibration, load_calibration, machine_key, save_calibration
     from .probe.planner import cpu_backends, reference_model
     from .probe.rates import gguf_quantization
-    from .standin import onnx_standin_bytes, part_of, standin_bytes, write_onnx_standin, write_standin
+    from .standin import part_of, standin_bytes, write_standin
 
     kept = load_calibration(snap, cache_dir())
     if kept is not None:
@@ -398,9 +399,10 @@ def _standin(
     from .convert import demo_gguf_path
     from .errors import InsufficientDiskError
     from .hub import DEMO_MODEL, installed_models
+    from .onnx_standin import onnx_standin_bytes, write_onnx_standin
     from .paths import check_disk, disk_full_said, installing, scratch
     from .probe.planner import reference_model
-    from .standin import onnx_standin_bytes, standin_bytes, write_onnx_standin, write_standin
+    from .standin import standin_bytes, write_standin
 
     spec = reference_model()
     gguf = backend == "llamacpp"

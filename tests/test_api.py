@@ -123,6 +123,7 @@ LAYERS = [
         "edgeqwen.model",
         "edgeqwen.gguf",
         "edgeqwen.standin",
+        "edgeqwen.onnx_standin",
         "edgeqwen.llamacpp_build",
         "edgeqwen.integrity",
         "edgeqwen.catalog",

@@ -658,7 +658,7 @@ def test_what_run_pull_fetches_is_what_the_probe_recommended(tmp_path, monkeypat
 
 def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None = None) -> tuple[list, list]:
     """Writing and timing replaced: what was written (geometry, folder) and timed (backend, folder)."""
-    from edgeqwen import bench, standin
+    from edgeqwen import bench, onnx_standin, standin
     from edgeqwen.probe.calibrate import Measurement
 
     written, timed = [], []
@@ -680,7 +680,7 @@ def _fake_first_timing(monkeypatch, tps: float = 55.0, fails: Exception | None =
         quantization = "Q4_0" if backend == "llamacpp" else ""
         return Measurement(backend, path.name, 450_000_000, tps * (1.25 if quantization else 1), 2, quantization)
 
-    monkeypatch.setattr(standin, "write_onnx_standin", write)
+    monkeypatch.setattr(onnx_standin, "write_onnx_standin", write)
     monkeypatch.setattr(standin, "write_standin", write_gguf)
     monkeypatch.setattr(bench, "time_decode", time_decode)
     return written, timed
@@ -768,8 +768,9 @@ def test_a_first_timing_times_llama_cpp_only_where_memory_allows_both(first_timi
 def test_a_third_of_a_model_reads_its_matrices_in_the_same_mix():
     """What the first timing divides by: a third of the layers and of the vocabulary, so the int4
     layers and the 8-bit lm_head are read in the model's proportion (the rate per byte is the model's)."""
+    from edgeqwen.onnx_standin import onnx_standin_bytes
     from edgeqwen.probe.planner import reference_model
-    from edgeqwen.standin import onnx_standin_bytes, part_of
+    from edgeqwen.standin import part_of
 
     full = reference_model().geometry
     third = part_of(full, 10)

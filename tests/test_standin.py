@@ -16,8 +16,8 @@ from edgeqwen.backends.onnx import OnnxBackend
 from edgeqwen.catalog import Geometry, get_model
 from edgeqwen.convert import demo_gguf_path
 from edgeqwen.generation_config import GenerationConfig
+from edgeqwen.onnx_standin import onnx_standin_bytes, write_onnx_standin
 from edgeqwen.runtime.loop import stream_generate
-from edgeqwen.standin import onnx_standin_bytes, write_onnx_standin
 
 
 def _geometry(hf_folder) -> Geometry:

@@ -9,9 +9,8 @@ Builds without a shared buffer fall back to feeding ``present`` back as ``past``
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,6 @@ import numpy as np
 from ..chat import template_for
 from ..errors import (
     BackendUnavailableError,
-    EdgeQwenError,
-    GenerationCancelled,
     InvalidRequestError,
     ModelLoadError,
     map_exceptions,
@@ -32,7 +29,7 @@ from ..types import release
 from .base import LoopBackend, plan_memory, reusable_prefix
 from .graph import HIDDEN_OUTPUT, LOGITS_FROM, prepare_graph
 from .memory import MappedWeights, fix_mmap_threshold, huge_pages_for_new_memory, small_page_zeros, trim_heap
-from .ort_run import StepThread, run_stoppable
+from .ort_run import StepThread, first_line, ort_error, run_stoppable, stoppable_step
 from .prefixes import KeptPrefixes, room_for
 from .threads import thread_count
 
@@ -91,11 +88,11 @@ class OnnxModel:
                 # GatherBlockQuantized): the model is fine, the runtime is what to change
                 need = ".".join(map(str, MIN_ONNXRUNTIME))
                 raise ModelLoadError(
-                    f"onnxruntime {ort.__version__} could not load {info.onnx_file} ({_first_line(exc)}); edgeqwen "
+                    f"onnxruntime {ort.__version__} could not load {info.onnx_file} ({first_line(exc)}); edgeqwen "
                     f"runs models on onnxruntime {need} or later: pip install -U 'onnxruntime>={need}'."
                 ) from exc
             raise ModelLoadError(
-                f"onnxruntime could not load {info.onnx_file} ({_first_line(exc)}). {_culprit(info)}: re-download the "
+                f"onnxruntime could not load {info.onnx_file} ({first_line(exc)}). {_culprit(info)}: re-download the "
                 f"model (`edgeqwen pull MODEL --force`) or re-convert it (`edgeqwen convert HF_DIR -o {info.path}`)."
             ) from exc
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -254,7 +251,7 @@ class OnnxModel:
                 b.bind_output(present)
         if self._logits is None:
             b.bind_output(self._logits_name)
-        with map_exceptions({Exception: _ort_error}):  # onnxruntime's Fail, RuntimeException, ...
+        with map_exceptions({Exception: ort_error}):  # onnxruntime's Fail, RuntimeException, ...
             if cancel is None:
                 self.session.run_with_iobinding(b)
             else:
@@ -300,7 +297,7 @@ class OnnxModel:
             if len(token_ids) - (i + step) == 1:
                 step -= 1  # leave two for the last step, not one
             said = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were read."
-            with _step(cancel, said):
+            with stoppable_step(cancel, said):
                 logits = self._run(token_ids[i : i + step], cancel=cancel)
             i += step
         if self._kept:
@@ -324,7 +321,7 @@ class OnnxModel:
         while self._from_name is not None and i < last:
             step = min(self.chunk_at(i), last - i)
             said = f"Cancelled after {i} of the prompt's {len(token_ids)} tokens were scored."
-            with _step(cancel, said):
+            with stoppable_step(cancel, said):
                 rows = self.verify(token_ids[i : i + step], cancel=cancel)
             for row in rows:
                 read(row)
@@ -389,31 +386,6 @@ class OnnxModel:
                 b.bind_ortvalue_output(HIDDEN_OUTPUT, ort.OrtValue.ortvalue_from_numpy(self._hidden))
         self.last_hidden = None  # the pass's rows are no prompt's
         return out[0].astype(np.float32, copy=False)
-
-
-@contextlib.contextmanager
-def _step(cancel: threading.Event | None, said: str) -> Iterator[None]:
-    """One step of a prompt's read or scoring: not begun where ``cancel`` is already set, and
-    stopped inside where it is set meanwhile (ort_run.py); either way GenerationCancelled says
-    ``said``, how far the whole prompt got."""
-    if cancel is not None and cancel.is_set():
-        raise GenerationCancelled(said)
-    try:
-        yield
-    except GenerationCancelled as exc:
-        raise GenerationCancelled(said) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    """onnxruntime's message, which can run to many lines, as one short line."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-def _ort_error(exc: BaseException) -> EdgeQwenError:
-    """onnxruntime failing while it runs (out of memory, a bad kernel) as ours."""
-    return EdgeQwenError(
-        f"onnxruntime failed while generating ({_first_line(exc)}); the model or the machine is at fault."
-    )
 
 
 def _culprit(info: ModelInfo) -> str:

@@ -7,19 +7,21 @@ caller then keeps what it held before the call (the positions the run wrote stay
 cached tokens, to be written again). The call runs on a thread of the model's own, so the
 caller's thread is free to watch the event and to take a signal, which Python runs only between
 bytecodes. One lasting thread, not one a call: a new thread a step read prompts 1.6% slower (the
-1.5B stand-in, 512 tokens; onnxruntime's kernels keep scratch buffers per thread).
+1.5B stand-in, 512 tokens; onnxruntime's kernels keep scratch buffers per thread). What a failed
+call says is written here too: onnxruntime's own message as one line, as ours.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Protocol
 
-from ..errors import GenerationCancelled
+from ..errors import EdgeQwenError, GenerationCancelled
 
-__all__ = ["POLL_S", "StepThread", "run_stoppable"]
+__all__ = ["POLL_S", "StepThread", "first_line", "ort_error", "run_stoppable", "stoppable_step"]
 
 # How often the caller looks at the cancel event while the call runs: each look wakes a thread
 # beside onnxruntime's two on a 2-core machine, and every 20 ms read prompts 0.4-0.9% slower.
@@ -75,3 +77,28 @@ def run_stoppable(
         if options.terminate:  # onnxruntime's "Exiting due to terminate flag being set to true"
             raise GenerationCancelled("Cancelled while a step of the prompt was read.") from failure
         raise failure
+
+
+@contextlib.contextmanager
+def stoppable_step(cancel: _Flag | None, said: str) -> Iterator[None]:
+    """One step of a prompt's read or scoring: not begun where ``cancel`` is already set, and
+    stopped inside where it is set meanwhile (:func:`run_stoppable`); either way
+    GenerationCancelled says ``said``, how far the whole prompt got."""
+    if cancel is not None and cancel.is_set():
+        raise GenerationCancelled(said)
+    try:
+        yield
+    except GenerationCancelled as exc:
+        raise GenerationCancelled(said) from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """onnxruntime's message, which can run to many lines, as one short line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def ort_error(exc: BaseException) -> EdgeQwenError:
+    """onnxruntime failing while it runs (out of memory, a bad kernel) as ours."""
+    return EdgeQwenError(
+        f"onnxruntime failed while generating ({first_line(exc)}); the model or the machine is at fault."
+    )

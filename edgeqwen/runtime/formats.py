@@ -10,7 +10,7 @@ import functools
 import json
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from .patterns import SEARCH_TIMEOUT_S
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
-from .walk import DATA, MAP
+from .walk import has_local_ref, key_patterns, rerooted
 
 __all__ = ["Kind", "ResponseFormat"]
 
@@ -33,34 +33,6 @@ Kind = Literal["json_schema", "json_object", "regex", "choice", "lark", "tool_ca
 
 # Python-only regex syntax that a JSON Schema ``pattern`` (ECMA-262) cannot carry.
 _PY_ONLY_REGEX = re.compile(r"\(\?P[<=]|\(\?[aiLmsux]+[):]|\\[AZ]|\(\?#|\(\?\(")
-
-
-def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:
-    """Every object under ``node`` that may hold a ``$ref`` (with ``in_map``, ``node`` maps names to
-    schemas). Unlike rewrite.walk it also enters keys it does not know (Vega's "defs"), whose
-    references llguidance follows all the same; it skips data (``const``, ``enum``...)."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _objects(item)
-    elif isinstance(node, dict):
-        if in_map:
-            for value in node.values():
-                yield from _objects(value)
-            return
-        yield node
-        for key, value in node.items():
-            if key not in DATA:
-                yield from _objects(value, key in MAP)
-
-
-def _is_pointer(ref: Any) -> bool:
-    return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
-
-
-def _key_patterns(schema: Any) -> set[str]:
-    """The key patterns (``patternProperties``' keys) a schema names anywhere."""
-    return {p for node in _objects(schema) if isinstance(node.get("patternProperties"), dict)
-            for p in node["patternProperties"]}  # fmt: skip
 
 
 def _deepest(value: Any, schemas: list[Any], tools: bool) -> str | None:
@@ -87,19 +59,6 @@ def _deepest(value: Any, schemas: list[Any], tools: bool) -> str | None:
                 "there. Describe the deeper value in a schema."
             )
     return None
-
-
-def _has_local_ref(schema: Any) -> bool:
-    return any(_is_pointer(node.get("$ref")) for node in _objects(schema))
-
-
-def _rerooted(schema: Any, root: str) -> Any:
-    """A copy of ``schema`` whose JSON-pointer references ("#", "#/...") point under ``root``."""
-    copy = json.loads(json.dumps(schema))
-    for node in _objects(copy):
-        if _is_pointer(node.get("$ref")):
-            node["$ref"] = root + node["$ref"][1:]
-    return copy
 
 
 def _fullmatch(pattern: str, text: str) -> bool:
@@ -310,11 +269,11 @@ class ResponseFormat:
         variants, defs = [], {}
         for i, fn in enumerate(self.tools):
             arguments = self._parameters(fn).schema
-            if _has_local_ref(arguments):
+            if has_local_ref(arguments):
                 # its "#/..." references name its own root, which is no longer the document's:
                 # the parameters move under $defs, their references re-rooted there
                 name = f"edgeqwen_tool_{i}"
-                defs[name] = _rerooted(arguments, f"#/$defs/{name}")
+                defs[name] = rerooted(arguments, f"#/$defs/{name}")
                 arguments = {"$ref": f"#/$defs/{name}"}
             variants.append(
                 {
@@ -377,7 +336,7 @@ class ResponseFormat:
             properties (the only key patterns decoding adds). Read only when a key is that long."""
             if f'"maxLength": {MAX_KEY}' in given:
                 return False
-            return json.dumps(FREE_KEY) in decoded or bool(_key_patterns(schema) - _key_patterns(own))
+            return json.dumps(FREE_KEY) in decoded or bool(key_patterns(schema) - key_patterns(own))
 
         counts = {  # container type -> whether decoding bounds it and the schema does not
             dict: f'"maxProperties": {ANY_MEMBERS}' in decoded and f'"maxProperties": {ANY_MEMBERS}' not in given,

@@ -1,15 +1,26 @@
 """The walk over a JSON Schema's subschemas: where subschemas sit, every schema object once, the
-values that may hold one, and references replaced. Everything that reads or rewrites a schema
-walks it this way (rewrite.py, numbers.py, relax.py, schema.py).
+values that may hold one, and references replaced, found or re-rooted. Everything that reads or rewrites a schema
+walks it this way (rewrite.py, numbers.py, relax.py, schema.py, formats.py).
 """
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DATA", "HOLDS", "MAP", "replace_refs", "schema_values", "walk"]
+__all__ = [
+    "DATA",
+    "HOLDS",
+    "MAP",
+    "has_local_ref",
+    "key_patterns",
+    "replace_refs",
+    "rerooted",
+    "schema_values",
+    "walk",
+]
 
 # Where subschemas sit: a schema, a list of schemas, a map of schemas.
 _ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
@@ -84,3 +95,45 @@ def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:
                     held[slot] = value
                     changed = True
     return changed
+
+
+def _objects(node: Any, in_map: bool = False) -> Iterator[dict[str, Any]]:
+    """Every object under ``node`` that may hold a ``$ref`` (with ``in_map``, ``node`` maps names to
+    schemas). Unlike :func:`walk` it also enters keys it does not know (Vega's "defs"), whose
+    references llguidance follows all the same; it skips data (``const``, ``enum``...)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _objects(item)
+    elif isinstance(node, dict):
+        if in_map:
+            for value in node.values():
+                yield from _objects(value)
+            return
+        yield node
+        for key, value in node.items():
+            if key not in DATA:
+                yield from _objects(value, key in MAP)
+
+
+def _is_pointer(ref: Any) -> bool:
+    return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
+
+
+def key_patterns(schema: Any) -> set[str]:
+    """The key patterns (``patternProperties``' keys) a schema names anywhere."""
+    return {p for node in _objects(schema) if isinstance(node.get("patternProperties"), dict)
+            for p in node["patternProperties"]}  # fmt: skip
+
+
+def has_local_ref(schema: Any) -> bool:
+    """Whether ``schema`` refers to a part of itself ("#", "#/...") anywhere."""
+    return any(_is_pointer(node.get("$ref")) for node in _objects(schema))
+
+
+def rerooted(schema: Any, root: str) -> Any:
+    """A copy of ``schema`` whose JSON-pointer references ("#", "#/...") point under ``root``."""
+    copy = json.loads(json.dumps(schema))
+    for node in _objects(copy):
+        if _is_pointer(node.get("$ref")):
+            node["$ref"] = root + node["$ref"][1:]
+    return copy

@@ -2,7 +2,7 @@
 
 `edgeqwen probe` promises, before any download, which model and backend fit and how fast they
 run. This script checks that promise on this machine: it writes a stand-in of each chat model's
-builds the catalog offers (`edgeqwen/standin.py`: each GGUF mix as a `qwen2` or `qwen3` GGUF, the
+builds the catalog offers (`edgeqwen/standin.py`, `onnx_standin.py`: each GGUF mix as a `qwen2` or `qwen3` GGUF, the
 ONNX build at its block size; random weights, the model's layers and vocabulary), times each with
 `edgeqwen bench` in a process of its own (a 512-token prompt, then decoding), the builds taking
 turns A B ... B A, and prints the measurements beside the probe's estimates at the same context
@@ -62,7 +62,8 @@ def builds_of(spec: ModelSpec) -> list[Build]:
 
 def write(build: Build, spec: ModelSpec, folder: Path) -> Path:
     from edgeqwen.convert import demo_gguf_path
-    from edgeqwen.standin import write_onnx_standin, write_standin
+    from edgeqwen.onnx_standin import write_onnx_standin
+    from edgeqwen.standin import write_standin
 
     path = path_of(build, folder)
     if build.backend == "onnx":
@@ -85,7 +86,8 @@ def path_of(build: Build, folder: Path) -> Path:
 
 
 def size(build: Build, spec: ModelSpec) -> int:
-    from edgeqwen.standin import onnx_standin_bytes, standin_bytes
+    from edgeqwen.onnx_standin import onnx_standin_bytes
+    from edgeqwen.standin import standin_bytes
 
     if build.backend == "onnx":
         return onnx_standin_bytes(spec.geometry, *spec.onnx_layout)

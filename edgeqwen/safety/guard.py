@@ -31,7 +31,7 @@ from .detectors import (
 )
 from .encodings import without_code
 from .guardmodel import GuardModel
-from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category, too_short_to_judge
+from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category, too_short_to_judge, use_question_object
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
 from .moderation import ModeratedFilter
 from .policy import Policy
@@ -198,24 +198,31 @@ class Guard:
         written = without_code(text)  # its Morse or NATO is read from its reading, not its symbols
         texts = (written, *decoded_texts(text)[1:])  # the text first, then its payloads
         logits = [screen.logits(t) for t in texts]
+        used = use_question_object(written)
+        if used is not None:  # "How can I use X?": the frame is HarmfulQA's, so harm is read in X alone
+            logits[0][1] = screen.logits(used)[1]  # the harmful head's; the injection head reads it all
         # A few words with no hazard word: with the words of form dropped the screen reads a noun
         # or two ("Give me a password": "me password"), so no verdict from such a text itself and
         # no logit for the probe to stack on. A payload's injection verdict stands (text encoded
         # or hidden in a prompt is no app's own request); its harmful verdict is judged as the
         # prompt it is: a request in base64 is one word of the prompt and many of its own.
-        judged = not too_short_to_judge(written)
+        judged, read = not too_short_to_judge(written), ""
         for i, (t, z) in enumerate(zip(texts, logits, strict=True)):
             if i == 0 and not judged:
                 continue
             for head, score in screen.flags_of(z, p.screen_thresholds).items():
                 if head == "harmful" and not judged and too_short_to_judge(t):
                     continue
-                flagged[head] = max(score, flagged.get(head, 0.0))
+                if score > flagged.get(head, 0.0):
+                    flagged[head] = score
+                    if head == "harmful":  # what the verdict read, where it was not the whole text
+                        read = f' on "{used}"' if i == 0 and used is not None else ""
         logit = float(logits[0][1]) if judged else None
         out = []
         if "harmful" in flagged:
             category = _refused_as(text, hazard_category(text))
-            out.append((InputFinding(category, "screen", f"harmful score {flagged['harmful']:.2f}"), p.hazard_action))
+            evidence = f"harmful score {flagged['harmful']:.2f}{read}"
+            out.append((InputFinding(category, "screen", evidence), p.hazard_action))
         if "injection" in flagged and p.detect_injection:
             finding = InputFinding("prompt_injection", "screen", f"injection score {flagged['injection']:.2f}")
             out.append((finding, p.injection_action))

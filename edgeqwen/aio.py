@@ -402,10 +402,10 @@ class AsyncAssistant:
         """Answer with exactly one of ``options``."""
         return value_of(await self.chat(text, response_format=ResponseFormat.choice(options), **overrides))
 
-    async def reset(self, system: str | None = None) -> None:
-        """Forget the conversation (and optionally set a new system prompt), after the answers
-        already asked for."""
-        await self.in_turn(lambda assistant: assistant.reset(system))
+    async def reset(self, system: str | None = None, history: Sequence[MessageLike] = ()) -> None:
+        """Forget the conversation (and optionally set a new system prompt), or put ``history`` in
+        its place (:meth:`Assistant.reset`), after the answers already asked for."""
+        await self.in_turn(lambda assistant: assistant.reset(system, history))
 
     async def in_turn(self, job: Callable[[Assistant], T]) -> T:
         """``job(assistant)``'s result, run on the model thread after the answers already asked

@@ -25,7 +25,7 @@ from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
-from .turns import Turn, continued_text, fit, given, new_messages, raw_prompt
+from .turns import Turn, continued_text, fit, given, history_of, new_messages, raw_prompt
 from .types import Chunk, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -125,11 +125,12 @@ class Assistant:
                 "enable_thinking",
             )
 
-    def reset(self, system: str | None = None) -> None:
-        """Forget the conversation (and optionally set a new system prompt)."""
-        if system is not None:
-            self.system = check_text(system, "The system prompt")
-        self._history = []
+    def reset(self, system: str | None = None, history: Sequence[MessageLike] = ()) -> None:
+        """Forget the conversation (and optionally set a new system prompt), or put one in its
+        place: ``history``, user, assistant and tool messages (as :attr:`history` holds them, or as
+        OpenAI's dicts), is what the next answer follows on from (a saved chat, restored)."""
+        system = self.system if system is None else check_text(system, "The system prompt")
+        self.system, self._history = system, history_of(history)  # both checked before either changes
 
     def cancel(self) -> None:
         """Stop the answer being generated (from another thread)."""

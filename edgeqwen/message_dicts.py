@@ -11,14 +11,14 @@ assistant's ``tool_calls`` and ``reasoning_content``. A tool message's ``tool_ca
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidRequestError
 from .jsontext import load_json
 from .types import Message, ToolCall, check_text
 
-__all__ = ["MessageLike", "content_text", "message_of"]
+__all__ = ["MessageLike", "content_text", "conversation_dict", "conversation_of", "message_dict", "message_of"]
 
 # what the Python API takes as a message: ours, or a dict in OpenAI's shape
 MessageLike = Message | Mapping[str, Any]
@@ -88,3 +88,48 @@ def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
             raise InvalidRequestError(f"{where}[{j}].function.arguments must be a JSON object.", f"{where}[{j}]")
         calls.append(ToolCall(fn["name"], args))
     return tuple(calls)
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """``message`` as OpenAI's chat-completions dict, what :func:`message_of` reads back to the same
+    message (a saved conversation, a request to another server): role and content, an assistant's
+    ``tool_calls`` with their arguments as JSON text and its thinking as ``reasoning_content``."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
+            for c in message.tool_calls
+        ]
+    if message.thinking:
+        out["reasoning_content"] = message.thinking
+    return out
+
+
+def conversation_dict(system: str | None, history: Sequence[Message]) -> dict[str, Any]:
+    """A conversation as ``edgeqwen chat``'s /save writes it: ``{"system": ..., "messages": [...]}``,
+    the messages as OpenAI's dicts (the shape of a chat-completions request, less the model)."""
+    return {"system": system, "messages": [message_dict(m) for m in history]}
+
+
+def conversation_of(value: object) -> tuple[str | None, list[Message]]:
+    """A saved conversation read back: what :func:`conversation_dict` writes, a chat-completions
+    request body, or a bare list of message dicts; a first system (or developer) message is the
+    system prompt. The system prompt is None where none is given."""
+    if isinstance(value, Mapping):
+        system, listed, where = value.get("system"), value.get("messages"), "messages"
+        if system is not None and not isinstance(system, str):
+            raise InvalidRequestError(f"system must be text or null, got {type(system).__name__}.", "system")
+    else:
+        system, listed, where = None, value, "conversation"
+    if not isinstance(listed, list):
+        raise InvalidRequestError(
+            'A conversation is {"system": ..., "messages": [...]} or a list of {"role", "content"} messages.', where
+        )
+    messages = [message_of(m, f"{where}[{i}]") for i, m in enumerate(listed)]
+    first = 1 if messages and messages[0].role == "system" and system is None else 0
+    if first:
+        system = messages[0].content
+    for i, m in enumerate(messages[first:], first):
+        if m.role == "system":
+            raise InvalidRequestError(f"{where}[{i}] is a system message after the first message.", f"{where}[{i}]")
+    return system, messages[first:]

@@ -27,21 +27,24 @@ __all__ = [
 
 CHAT_HELP = (
     'Type a message (several lines between """ and """); /continue goes on with the last answer, /reset, '
-    "/system TEXT, /exit, /help. Ctrl-C stops an answer."
+    "/system TEXT, /save FILE, /load FILE, /exit, /help. Ctrl-C stops an answer."
 )
 FENCE = '"""'  # Ollama's REPL marks text of several lines so; a line read alone would be sent alone
-COMMANDS = ("/reset", "/clear", "/system", "/continue", "/exit", "/quit", "/bye", "/help")
+COMMANDS = ("/reset", "/clear", "/system", "/continue", "/save", "/load", "/exit", "/quit", "/bye", "/help")
 # Ollama's REPL commands this one has not: typed with their argument, they are still commands
-# ("/save notes" sent to the model was a message about saving notes, and joined the history)
-FOREIGN = ("/set", "/show", "/load", "/save")
+# ("/set verbose" sent to the model was a message about settings, and joined the history)
+FOREIGN = ("/set", "/show")
 _COMMAND = re.compile(r"/[A-Za-z?]+")
 
-ChatAction = Literal["empty", "exit", "reset", "show_system", "set_system", "continue", "help", "unknown", "message"]
+ChatAction = Literal[
+    "empty", "exit", "reset", "show_system", "set_system", "continue", "save", "load", "help", "unknown", "message"
+]
 
 
 @dataclass(frozen=True)
 class ChatLine:
-    """``action``; ``text``: the message (as typed) or the new system prompt; for ``unknown``,
+    """``action``; ``text``: the message (as typed), the new system prompt or the file to save to
+    or load from (empty where none was typed); for ``unknown``,
     ``command`` is the word typed and ``meant`` the command it most likely meant (or None)."""
 
     action: ChatAction
@@ -84,6 +87,8 @@ def parse_chat_line(line: str) -> ChatLine:
     if command == "/system":
         # a bare /system shows the prompt: setting it to "" would be a surprise
         return ChatLine("set_system", rest.strip()) if rest.strip() else ChatLine("show_system")
+    if command in ("/save", "/load"):  # the file may hold spaces: the rest of the line, as typed
+        return ChatLine("save" if command == "/save" else "load", rest.strip())
     if command in ("/help", "/?"):
         return ChatLine("help")
     meant = mistyped(command)

@@ -24,6 +24,7 @@ __all__ = [
     "continued_text",
     "fit",
     "given",
+    "history_of",
     "new_messages",
     "raw_prompt",
 ]
@@ -58,6 +59,17 @@ def new_messages(text: object) -> list[Message]:
         )
     answerable(new)
     return new
+
+
+def history_of(history: object) -> list[Message]:
+    """A conversation to follow on from (``Assistant.reset(history=...)``): user, assistant and tool
+    messages, as Messages or OpenAI's dicts."""
+    if not is_list(history):
+        raise InvalidRequestError(f"history must be a list of messages, got {type(history).__name__}.", "history")
+    restored = as_messages(list(history))
+    if any(m.role == "system" for m in restored):
+        raise InvalidRequestError("The history holds a system message: pass it as reset(system=...).", "history")
+    return restored
 
 
 def as_messages(messages: Sequence[object]) -> list[Message]:

@@ -244,6 +244,8 @@ def test_one_assistant_serves_successive_event_loops_and_closes():
     assert run(bot.chat("b")).text == "Hi"  # a second asyncio.run: a new loop, the same model thread
     run(bot.reset("Be brief."))
     assert bot.history == () and bot.assistant.system == "Be brief."
+    run(bot.reset(history=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "Hi"}]))
+    assert [m.content for m in bot.history] == ["a", "Hi"] and bot.assistant.system == "Be brief."
     assert bot.waiting == 0 and not bot.busy
     run(bot.aclose())
     with pytest.raises(InvalidRequestError, match="closed"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -239,8 +240,10 @@ def test_chat_session_commands(tiny_models):
         ("/frobnicate", "unknown", "", None),
         ("/systemic risk?", "message", "/systemic risk?", None),
         ("/clear", "reset", "", None),  # Ollama's word for /reset
-        ("/save notes", "unknown", "", None),  # Ollama's command with its argument: sent as a message before
-        ("/Load llama3", "unknown", "", None),
+        ("/set verbose", "unknown", "", None),  # Ollama's command with its argument: sent as a message before
+        ("/save  my chat.json ", "save", "my chat.json", None),
+        ("/Load chat.json", "load", "chat.json", None),
+        ("/save", "save", "", None),
         ("/etc/hosts is what?", "message", "/etc/hosts is what?", None),
         ("  Hello  ", "message", "  Hello  ", None),
     ],
@@ -483,12 +486,15 @@ def test_run_and_chat_stream_qwen3s_thinking_on_stderr_before_the_answer(qwen3_t
     from edgeqwen.cli import answer
     from edgeqwen.testing import FakeBackend
 
+    chat = importlib.import_module("edgeqwen.cli.chat")  # the package's `chat` is the command
+
     def qwen3(model, opts):
         fake = FakeBackend(["<think>\nThe capital of France.\n</think>\n\nParis."], tokenizer_json=qwen3_tokenizer_json)
         fake.template = template_for("qwen3", fake.tokenizer)
         return Assistant(backend=fake, policy="none", enable_thinking=opts["think"])
 
     monkeypatch.setattr(answer, "open_assistant", qwen3)
+    monkeypatch.setattr(chat, "open_assistant", qwen3)
     said = CliRunner().invoke(main, ["run", "--think", "Capital?"])
     assert said.exit_code == 0 and said.stdout == "Paris.\n"  # stdout holds the answer alone
     assert "[thinking]\nThe capital of France.\n[/thinking]" in said.stderr  # streamed there as it came
@@ -554,3 +560,36 @@ def test_models_says_the_demo_model_is_there_without_a_pull(tmp_path, monkeypatc
     monkeypatch.setattr(edgeqwen.convert, "demo_gguf_path", missing)
     demo = next(line for line in CliRunner().invoke(main, ["models"]).output.splitlines() if "offline demo" in line)
     assert "not installed (GGUF Q4_1" in demo
+
+
+def test_chat_saves_the_conversation_and_goes_on_with_it_later(tmp_path, monkeypatch):
+    """A chat ended at /exit was gone: /save FILE keeps it as OpenAI's messages, and /load FILE or
+    `chat --load FILE` goes on with it; a bad file is named, and the session stays as it was."""
+    from edgeqwen import Assistant
+    from edgeqwen.testing import FakeBackend
+
+    chat = importlib.import_module("edgeqwen.cli.chat")  # the package's `chat` is the command
+    fake = FakeBackend(["Paris.", "Rome."])
+    monkeypatch.setattr(chat, "open_assistant", lambda model, opts: Assistant(backend=fake, policy="none"))
+    saved = tmp_path / "my chat.json"
+    lines = f"/system Be brief.\nCapital of France?\n/save\n/save {saved}\n/save {tmp_path}/no/such/dir.json\n/exit\n"
+    first = CliRunner().invoke(main, ["chat"], input=lines)
+    assert first.exit_code == 0, first.output
+    assert "Say which file: /save FILE" in first.stderr and "saved 2 messages" in first.stderr
+    assert "Cannot write" in first.stderr and "nothing was saved" in first.stderr
+    assert json.loads(saved.read_text(encoding="utf-8")) == {
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}],
+    }
+    (tmp_path / "notes.json").write_text('{"notes": 1}', encoding="utf-8")
+    lines = f"/load {tmp_path}/missing.json\n/load {tmp_path}/notes.json\nAnd of Italy?\n/exit\n"
+    later = CliRunner().invoke(main, ["chat", "--load", str(saved)], input=lines)
+    assert later.exit_code == 0, later.output
+    assert "loaded 2 messages and its system prompt" in later.stderr
+    assert "Error: Cannot read" in later.stderr and "notes.json is no conversation" in later.stderr
+    prompt = fake.tokenizer.decode(list(fake.requests[-1].prompt_ids))  # the bad files changed nothing
+    places = [prompt.find(t) for t in ("Be brief.", "Capital of France?", "Paris.", "And of Italy?")]
+    assert -1 not in places and places == sorted(places) and "Rome." in later.stdout
+    monkeypatch.setattr(chat, "open_assistant", lambda *a: pytest.fail("the model was loaded before the file was read"))
+    bad = CliRunner().invoke(main, ["chat", "--load", str(tmp_path / "notes.json")], input="/exit\n")
+    assert bad.exit_code == 2 and "--load" in bad.stderr and "no conversation" in bad.stderr

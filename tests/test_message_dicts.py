@@ -148,3 +148,60 @@ def test_any_dict_is_a_message_or_an_error_that_names_its_field(value):
         for call, sent in zip(message.tool_calls, sent_calls or [], strict=True):
             args = sent["function"].get("arguments", "{}")
             assert call.arguments == (json.loads(args or "{}") if isinstance(args, str) else args)
+
+
+MESSAGE = st.builds(
+    Message,
+    role=st.sampled_from(["system", "user", "assistant", "tool"]),
+    content=st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+)
+
+
+@given(st.lists(MESSAGE, max_size=6))
+def test_a_message_written_as_a_dict_reads_back_the_same(messages):
+    from edgeqwen.message_dicts import message_dict
+
+    assert [message_of(message_dict(m)) for m in messages] == messages
+    assert [message_of(json.loads(json.dumps(message_dict(m)))) for m in SAME] == SAME
+    thinking = Message("assistant", "Paris.", thinking="The capital.", tool_calls=SAME[2].tool_calls)
+    assert message_of(message_dict(thinking)) == thinking
+
+
+def test_a_saved_conversation_reads_back_with_its_system_prompt_apart():
+    from edgeqwen.message_dicts import conversation_dict, conversation_of
+
+    saved = json.loads(json.dumps(conversation_dict("Answer briefly.", SAME[1:])))
+    assert conversation_of(saved) == ("Answer briefly.", SAME[1:])
+    assert conversation_of(CONVERSATION) == ("Answer briefly.", SAME[1:])  # a bare list: the first is the system
+    assert conversation_of({"model": "x", "messages": CONVERSATION}) == ("Answer briefly.", SAME[1:])  # a request body
+    assert conversation_of({"system": None, "messages": []}) == (None, [])
+    for bad, says in (
+        ({"messages": "hi"}, "A conversation is"),
+        ("hi", "A conversation is"),
+        ({"system": 3, "messages": []}, "system must be text"),
+        ([{"role": "user", "content": "hi"}, {"role": "system", "content": "x"}], "conversation[1] is a system"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
+    ):
+        with pytest.raises(InvalidRequestError, match=says.replace("[", r"\[").replace("]", r"\]")):
+            conversation_of(bad)
+
+
+def test_a_history_put_back_is_what_the_next_answer_follows_on_from():
+    fake = FakeBackend(["Fine."])
+    bot = Assistant(backend=fake, policy="none", system="Be brief.")
+    bot.reset(history=CONVERSATION[1:])
+    assert bot.history == tuple(SAME[1:]) and bot.system == "Be brief."
+    bot.chat("And tomorrow?")
+    fresh = Assistant(backend=fake, policy="none", system="Be brief.")
+    asked = fresh.answer([*SAME[1:], Message("user", "And tomorrow?")]).reply()
+    assert fake.requests[-2].prompt_ids == fake.requests[-1].prompt_ids and asked.text == "Fine."
+    before = bot.history
+    bad_ones = (
+        (SAME, "system message"),
+        ("hi", "history must be a list"),
+        ([{"role": "user", "content": 3}], "content"),
+    )
+    for bad, says in bad_ones:
+        with pytest.raises(InvalidRequestError, match=says):
+            bot.reset(system="Other.", history=bad)
+        assert bot.history == before and bot.system == "Be brief."  # nothing changed

@@ -1,13 +1,14 @@
 """The ``edgeqwen`` command. Thin: parse flags, call the library, print. Errors from the
 library (:class:`EdgeQwenError`) become one clean line on stderr and an exit code. One module per
-kind of command: answer (run, chat, serve), embed, rerank, manage (pull, convert, models, verify, rm), machine
+kind of command: answer (run, serve), chat, embed, rerank, manage (pull, convert, models, verify, rm), machine
 (probe, bench), safety."""
 
 from __future__ import annotations
 
 import click
 
-from .answer import chat, run, serve
+from .answer import run, serve
+from .chat import chat
 from .embed import embed
 from .machine import bench, probe
 from .manage import convert, models, pull, rm, verify

@@ -1,4 +1,4 @@
-"""The commands that answer: run (one prompt), chat (a session) and serve (an HTTP API)."""
+"""The commands that answer: run (one prompt) and serve (an HTTP API); chat (a session) is chat.py."""
 
 from __future__ import annotations
 
@@ -11,19 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import InvalidRequestError
 from ..generation_config import MAX_LOOKUP
 from ..jsontext import load_json
 from ..paths import existing
-from ..repl import CHAT_HELP, closes_block, opens_block, parse_chat_line, unfenced
-from .common import clean_errors, model_options, open_assistant, sampling_options, say
+from .common import clean_errors, echo_answer, model_options, open_assistant, sampling_options, say, where_cut
 
 if TYPE_CHECKING:
-    from ..reply import ReplyStream
     from ..runtime.formats import ResponseFormat
     from ..types import Reply
 
-__all__ = ["STDIN_WAIT", "chat", "run", "serve", "stdin_text", "stdin_waiting"]
+__all__ = ["STDIN_WAIT", "run", "serve", "stdin_text", "stdin_waiting"]
 
 STDIN_WAIT = 1.0  # seconds a pipe on stdin may take to say something when it is the only prompt
 
@@ -133,11 +130,11 @@ def run(
     start = bot.complete if raw else bot.stream
     if response_format is None:
         stream = start(prompt)
-        _echo(stream)
+        echo_answer(stream)
         reply = stream.reply()
         click.echo()
         if reply.finish_reason == "length":
-            say(f"(cut {_where_cut(reply, bot.config.max_tokens)}: -n/--max-tokens sets how many an answer may have)")
+            say(f"(cut {where_cut(reply, bot.config.max_tokens)}: -n/--max-tokens sets how many an answer may have)")
     else:  # a script reads a value from stdout: a refusal is an error (exit 3), not the answer
         reply = start(prompt, response_format=response_format).reply()
         value_of(reply)
@@ -146,32 +143,6 @@ def run(
         click.echo(f"[tool call] {call.name}({call.arguments})")
     if stats:
         say(_format_metrics(reply))
-
-
-def _echo(stream: ReplyStream) -> None:
-    """The answer on stdout as it comes; Qwen3's thinking before it on stderr, dimmed on a
-    terminal, as it comes too (stdout holds only the answer)."""
-    thinking = False
-    for kind, text in stream.pieces():
-        if kind == "thinking":
-            if not thinking:
-                say(click.style("[thinking]", dim=True))
-                thinking = True
-            click.echo(click.style(text, dim=True), nl=False, err=True)
-            continue
-        if thinking:
-            say(click.style("\n[/thinking]", dim=True))
-            thinking = False
-        click.echo(text, nl=False)
-    if thinking:
-        say(click.style("\n[/thinking]", dim=True))
-
-
-def _where_cut(reply: Reply, max_tokens: int) -> str:
-    """Where an answer that ended at its length was cut: its token bound, or the context window's end."""
-    if reply.metrics.generated_tokens >= max_tokens:
-        return f"at {max_tokens} tokens"
-    return "where the context window ends (--context-length)"
 
 
 def _response_format(
@@ -231,82 +202,6 @@ def _format_metrics(reply: Reply) -> str:
         + (f"guesses taken {m.accepted_tokens} of {m.drafted_tokens}, " if m.drafted_tokens else "")
         + f"finish: {m.finish_reason}]"
     )
-
-
-def _block(first: str) -> str:
-    """Text of several lines, read until its closing \"\"\" (or the end of the input: nothing
-    typed is lost)."""
-    lines = [first]
-    while True:
-        try:
-            lines.append(click.prompt("...", prompt_suffix=" ", default="", show_default=False))
-        except (EOFError, click.Abort):
-            return unfenced(lines)
-        if closes_block(lines[-1]):
-            return unfenced(lines)
-
-
-@click.command()
-@click.argument("model", required=False)
-@model_options
-@sampling_options
-@clean_errors
-def chat(model: str | None, **opts: Any) -> None:
-    """Interactive chat. /reset clears the history, /system TEXT sets the system prompt,
-    /exit quits; Ctrl-C stops the current answer and keeps the session."""
-    bot = open_assistant(model, opts)
-    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "backslashreplace")):
-        # a line that is not UTF-8 reaches the library, which says so (and any echo of it is escaped)
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors=errors)
-    say(CHAT_HELP)
-    while True:
-        try:
-            line = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False)
-        except (EOFError, click.Abort):
-            click.echo()
-            return
-        if opens_block(line):
-            line = _block(line)
-        parsed = parse_chat_line(line)
-        if parsed.action == "exit":
-            return
-        if parsed.action == "reset":
-            bot.reset()
-            say("(history cleared)")
-        elif parsed.action == "show_system":
-            say(
-                f"(system prompt: {bot.system!r}; /system TEXT sets it)"
-                if bot.system
-                else "(no system prompt set: the model's default is used)"
-            )
-        elif parsed.action == "set_system":
-            bot.reset(system=parsed.text)
-            say("(system prompt set, history cleared)")
-        elif parsed.action == "help":
-            say(CHAT_HELP)
-        elif parsed.action == "unknown":  # the line stays on screen, to fix and send again
-            hint = f" Did you mean {parsed.meant}?" if parsed.meant else ""
-            hint += " Nothing was sent."
-            say(f"Unknown command {parsed.command}.{hint} {CHAT_HELP}")
-        if parsed.action not in ("message", "continue"):
-            continue
-        try:
-            stream = bot.stream(line) if parsed.action == "message" else bot.resume()
-        except InvalidRequestError as exc:  # one bad line: say why, keep the session
-            say(f"Error: {exc}")
-            continue
-        try:
-            _echo(stream)
-        except KeyboardInterrupt:
-            say("\n(stopped: /continue goes on)")
-        click.echo()
-        reply = stream.reply()
-        if reply.trimmed_turns:
-            say(f"(dropped {reply.trimmed_turns} oldest turn(s) to fit the context window)")
-        if reply.finish_reason == "length":
-            say(f"(cut {_where_cut(reply, bot.config.max_tokens)}: /continue goes on)")
 
 
 @click.command()

@@ -1,5 +1,5 @@
 """What every command shares: errors and warnings as one clean line, the flags that load and
-guard a model, and the Assistant those flags make."""
+guard a model, the Assistant those flags make, and an answer printed as it comes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,19 @@ from ..generation_config import MAX_LOOKUP
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
+    from ..reply import ReplyStream
+    from ..types import Reply
 
-__all__ = ["THREADS_HELP", "clean_errors", "model_options", "open_assistant", "sampling_options", "say"]
+__all__ = [
+    "THREADS_HELP",
+    "clean_errors",
+    "echo_answer",
+    "model_options",
+    "open_assistant",
+    "sampling_options",
+    "say",
+    "where_cut",
+]
 
 THREADS_HELP = "CPU threads (default: one per physical core; on a hybrid CPU, per performance core)."
 
@@ -157,3 +168,29 @@ def open_assistant(model: str | None, opts: dict[str, Any]) -> Assistant:
         announce=say,
         **sampling,
     )
+
+
+def echo_answer(stream: ReplyStream) -> None:
+    """The answer on stdout as it comes; Qwen3's thinking before it on stderr, dimmed on a
+    terminal, as it comes too (stdout holds only the answer)."""
+    thinking = False
+    for kind, text in stream.pieces():
+        if kind == "thinking":
+            if not thinking:
+                say(click.style("[thinking]", dim=True))
+                thinking = True
+            click.echo(click.style(text, dim=True), nl=False, err=True)
+            continue
+        if thinking:
+            say(click.style("\n[/thinking]", dim=True))
+            thinking = False
+        click.echo(text, nl=False)
+    if thinking:
+        say(click.style("\n[/thinking]", dim=True))
+
+
+def where_cut(reply: Reply, max_tokens: int) -> str:
+    """Where an answer that ended at its length was cut: its token bound, or the context window's end."""
+    if reply.metrics.generated_tokens >= max_tokens:
+        return f"at {max_tokens} tokens"
+    return "where the context window ends (--context-length)"

@@ -78,6 +78,18 @@ def test_pi4_gets_small_model_at_reduced_context():
     assert best.total_bytes <= best.budget_bytes
 
 
+def test_a_context_cut_says_why_and_what_a_larger_one_needs():
+    """ "context reduced ... to fit memory" was said where the larger context fitted and only the
+    KV cache's share of the budget ruled it out: a user with memory to spare read that it did not."""
+    roomy = estimate(get_model("qwen3-4b"), load("laptop-x86-16gb", ram_available=24 * GIB), "onnx")
+    assert roomy.context_length == 16384 and "fit memory" not in roomy.reason
+    assert "KV cache keeps to 30% of the budget (--context-length 32768 fits: " in roomy.reason
+    larger = estimate(get_model("qwen3-4b"), load("laptop-x86-16gb", ram_available=24 * GIB), "onnx", context=32768)
+    assert larger.fits and f"{larger.total_bytes / GIB:.1f} GiB in all" in roomy.reason
+    tight = estimate(get_model("qwen2.5-1.5b-instruct"), load("pi4-4gb", ram_available=int(2.2 * GIB)), "onnx")
+    assert tight.context_length < 32768 and tight.reason.endswith(f"to {tight.context_length} to fit memory")
+
+
 def test_pi5_runs_qwen_on_cpu():
     best = plan(load("pi5-8gb")).best
     assert best.backend == "onnx" and best.model.startswith("qwen2.5-1.5b")

@@ -12,7 +12,7 @@ interactive, the fastest one that fits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -213,7 +213,7 @@ def estimate(
         if prompt is not None:
             reason += f", prompts read at ~{prompt:.0f} tokens/s"
         if context is None and ctx < g.context_length:
-            reason += f"; context reduced from {g.context_length} to {ctx} to fit memory"
+            reason += _context_cut(g.context_length, ctx, total, budget)
     return Recommendation(
         model=spec.name,
         display=spec.display,
@@ -230,6 +230,18 @@ def estimate(
         reason=reason,
         quantization=quantization if backend == "llamacpp" else "",
         prompt_tps=None if prompt is None else round(prompt, 1),
+    )
+
+
+def _context_cut(longest: int, ctx: int, total: Callable[[int], int], budget: int) -> str:
+    """Why the context is ``ctx``, not the model's ``longest``: memory, or a KV cache kept to
+    KV_SHARE of the budget, which a larger context asked for (``--context-length``) may pass."""
+    fits = [c for c in CONTEXTS if ctx < c <= longest and total(c) <= budget]  # largest first
+    if not fits:
+        return f"; context reduced from {longest} to {ctx} to fit memory"
+    return (
+        f"; context {ctx} of the model's {longest}, so the KV cache keeps to {KV_SHARE:.0%} of the budget "
+        f"(--context-length {fits[0]} fits: {total(fits[0]) / GIB:.1f} GiB in all)"
     )
 
 

@@ -593,3 +593,37 @@ def test_chat_saves_the_conversation_and_goes_on_with_it_later(tmp_path, monkeyp
     monkeypatch.setattr(chat, "open_assistant", lambda *a: pytest.fail("the model was loaded before the file was read"))
     bad = CliRunner().invoke(main, ["chat", "--load", str(tmp_path / "notes.json")], input="/exit\n")
     assert bad.exit_code == 2 and "--load" in bad.stderr and "no conversation" in bad.stderr
+
+
+def test_run_follows_on_from_a_conversation_file_and_keeps_it_there(tmp_path, monkeypatch):
+    """`run -c FILE` is a conversation from the shell: each answer follows the ones before it in
+    FILE (the file chat's /save writes), and FILE then holds it too."""
+    from edgeqwen import Assistant
+    from edgeqwen.cli import answer
+    from edgeqwen.testing import FakeBackend
+
+    fake = FakeBackend(["Paris.", "Rome."])
+    bot = lambda model, opts: Assistant(backend=fake, policy="none", system=opts["system"])  # noqa: E731
+    monkeypatch.setattr(answer, "open_assistant", bot)
+    kept = tmp_path / "kept.json"
+    first = CliRunner().invoke(main, ["run", "-c", str(kept), "-s", "Be brief.", "Capital of France?"])
+    assert first.exit_code == 0 and first.stdout == "Paris.\n", first.output
+    said = json.loads(kept.read_text(encoding="utf-8"))
+    assert said["system"] == "Be brief." and [m["content"] for m in said["messages"]] == [
+        "Capital of France?",
+        "Paris.",
+    ]
+    second = CliRunner().invoke(main, ["run", "--conversation", str(kept), "And of Italy?"])
+    assert second.exit_code == 0 and second.stdout == "Rome.\n", second.output
+    prompt = fake.tokenizer.decode(list(fake.requests[-1].prompt_ids))
+    places = [prompt.find(t) for t in ("Be brief.", "Capital of France?", "Paris.", "And of Italy?")]
+    assert -1 not in places and places == sorted(places)
+    assert len(json.loads(kept.read_text(encoding="utf-8"))["messages"]) == 4
+    (tmp_path / "notes.json").write_text('{"notes": 1}', encoding="utf-8")
+    monkeypatch.setattr(
+        answer, "open_assistant", lambda *a: pytest.fail("the model was loaded before the file was read")
+    )
+    bad = CliRunner().invoke(main, ["run", "-c", str(tmp_path / "notes.json"), "Hi"])
+    assert bad.exit_code == 2 and "--conversation" in bad.stderr and "no conversation" in bad.stderr
+    raw = CliRunner().invoke(main, ["run", "--raw", "-c", str(kept), "Hi"])
+    assert raw.exit_code == 2 and "--raw" in raw.stderr

@@ -7,18 +7,21 @@ import os
 import select
 import stat
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import InvalidRequestError
 from ..generation_config import MAX_LOOKUP
 from ..jsontext import load_json
 from ..paths import existing
 from .common import clean_errors, echo_answer, model_options, open_assistant, sampling_options, say, where_cut
+from .conversation import read_conversation, save_conversation
 
 if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
-    from ..types import Reply
+    from ..types import Message, Reply
 
 __all__ = ["STDIN_WAIT", "run", "serve", "stdin_text", "stdin_waiting"]
 
@@ -78,12 +81,20 @@ def stdin_text() -> str:
     help="Continue the prompt as written: no chat template or system prompt; control tokens written out "
     "(<|im_start|>) are read as tokens.",
 )
+@click.option(
+    "-c",
+    "--conversation",
+    type=click.Path(dir_okay=False),
+    help="Follow on from the conversation in this file, where it exists, and keep it there with this "
+    "exchange (the file chat's /save writes).",
+)
 @clean_errors
 def run(
     args: tuple[str, ...],
     stats: bool,
     pull_: bool,
     raw: bool,
+    conversation: str | None,
     schema: str | None,
     schema_docs: tuple[str, ...],
     regex: str | None,
@@ -121,12 +132,15 @@ def run(
         raise click.UsageError("--raw continues the prompt as written: it takes no --system or --think.")
     new_messages(prompt)  # a prompt that cannot be answered fails before the model loads
     response_format = _response_format(schema, regex, choices, schema_docs)
+    saved = _conversation(conversation, raw)
     if pull_:
         from ..bench import first_timing
         from ..hub import install_missing
 
         install_missing(model, opts["backend"], progress=say, first_timing=first_timing)
     bot = open_assistant(model, opts)
+    if saved is not None:  # a --system given now replaces the saved one
+        bot.reset(system=opts["system"] if opts["system"] is not None else saved[0], history=saved[1])
     start = bot.complete if raw else bot.stream
     if response_format is None:
         stream = start(prompt)
@@ -141,8 +155,24 @@ def run(
         click.echo(reply.text)
     for call in reply.tool_calls:
         click.echo(f"[tool call] {call.name}({call.arguments})")
+    if conversation is not None:
+        save_conversation(bot, conversation)
     if stats:
         say(_format_metrics(reply))
+
+
+def _conversation(name: str | None, raw: bool) -> tuple[str | None, list[Message]] | None:
+    """The conversation ``--conversation`` names, read before the model loads (None: none yet)."""
+    if name is None:
+        return None
+    if raw:
+        raise click.UsageError("--raw continues the prompt as written: it keeps no --conversation.")
+    if not Path(name).expanduser().exists():
+        return None  # the first exchange: the file is written after it
+    try:
+        return read_conversation(name)
+    except InvalidRequestError as exc:
+        raise click.BadParameter(str(exc), param_hint="--conversation") from None
 
 
 def _response_format(

@@ -401,8 +401,8 @@ _USED_HARM = regex.compile(
 def use_question_object(text: str) -> str | None:
     """What the whole text asks how to use, or whether one may ("Zoom breakout rooms" in "How can
     I use Zoom breakout rooms?", "the software offline" in "Can I use the software offline?"),
-    where it names no purpose or intent, no drug or poison and no hazard word; else None. The learned screen judges
-    such a question by that object alone (safety/guard.py)."""
+    where it names no purpose or intent, no drug or poison and no hazard word; else None. The
+    learned screen judges such a question by that object alone (safety/guard.py)."""
     found = _USE_QUESTION.fullmatch(text)
     if found is None or _PURPOSE.search(found.group("what")) or _USED_HARM.search(found.group("what")):
         return None

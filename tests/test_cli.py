@@ -575,7 +575,7 @@ def test_chat_saves_the_conversation_and_goes_on_with_it_later(tmp_path, monkeyp
     lines = f"/system Be brief.\nCapital of France?\n/save\n/save {saved}\n/save {tmp_path}/no/such/dir.json\n/exit\n"
     first = CliRunner().invoke(main, ["chat"], input=lines)
     assert first.exit_code == 0, first.output
-    assert "Say which file: /save FILE" in first.stderr and "saved 2 messages" in first.stderr
+    assert "Say which file: /save FILE. Nothing was saved." in first.stderr and "saved 2 messages" in first.stderr
     assert "Cannot write" in first.stderr and "nothing was saved" in first.stderr
     assert json.loads(saved.read_text(encoding="utf-8")) == {
         "system": "Be brief.",

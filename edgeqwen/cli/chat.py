@@ -84,7 +84,8 @@ def chat(model: str | None, load_from: str | None, **opts: Any) -> None:
             say("(system prompt set, history cleared)")
         elif parsed.action in ("save", "load"):
             if not parsed.text:
-                say(f"Say which file: /{parsed.action} FILE. Nothing was {parsed.action}ed.")
+                done = "saved" if parsed.action == "save" else "loaded"
+                say(f"Say which file: /{parsed.action} FILE. Nothing was {done}.")
                 continue
             try:
                 said = (save_conversation if parsed.action == "save" else load_conversation)(bot, parsed.text)

@@ -131,5 +131,9 @@ def conversation_of(value: object) -> tuple[str | None, list[Message]]:
         system = messages[0].content
     for i, m in enumerate(messages[first:], first):
         if m.role == "system":
-            raise InvalidRequestError(f"{where}[{i}] is a system message after the first message.", f"{where}[{i}]")
+            raise InvalidRequestError(
+                f'{where}[{i}] is a system message: a conversation has one system prompt, its "system" or '
+                "its first message.",
+                f"{where}[{i}]",
+            )
     return system, messages[first:]

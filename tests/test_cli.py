@@ -619,6 +619,10 @@ def test_run_follows_on_from_a_conversation_file_and_keeps_it_there(tmp_path, mo
     places = [prompt.find(t) for t in ("Be brief.", "Capital of France?", "Paris.", "And of Italy?")]
     assert -1 not in places and places == sorted(places)
     assert len(json.loads(kept.read_text(encoding="utf-8"))["messages"]) == 4
+    third = CliRunner().invoke(main, ["run", "-c", str(kept), "-s", "Be terse.", "And of Spain?"])
+    assert third.exit_code == 0, third.output  # a --system given now replaces the saved one
+    assert json.loads(kept.read_text(encoding="utf-8"))["system"] == "Be terse."
+    assert "Be terse." in fake.tokenizer.decode(list(fake.requests[-1].prompt_ids))
     (tmp_path / "notes.json").write_text('{"notes": 1}', encoding="utf-8")
     monkeypatch.setattr(
         answer, "open_assistant", lambda *a: pytest.fail("the model was loaded before the file was read")

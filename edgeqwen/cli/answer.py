@@ -17,7 +17,7 @@ from ..generation_config import MAX_LOOKUP
 from ..jsontext import load_json
 from ..paths import existing
 from .common import clean_errors, echo_answer, model_options, open_assistant, sampling_options, say, where_cut
-from .conversation import read_conversation, save_conversation
+from .conversation import load_conversation, read_conversation, save_conversation
 
 if TYPE_CHECKING:
     from ..runtime.formats import ResponseFormat
@@ -140,7 +140,7 @@ def run(
         install_missing(model, opts["backend"], progress=say, first_timing=first_timing)
     bot = open_assistant(model, opts)
     if saved is not None:  # a --system given now replaces the saved one
-        bot.reset(system=opts["system"] if opts["system"] is not None else saved[0], history=saved[1])
+        load_conversation(bot, conversation, saved if opts["system"] is None else (opts["system"], saved[1]))
     start = bot.complete if raw else bot.stream
     if response_format is None:
         stream = start(prompt)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidRequestError
 from ..jsontext import load_json
 from ..message_dicts import conversation_dict, conversation_of
-from ..turns import history_of
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -51,11 +50,9 @@ def read_conversation(name: str) -> tuple[str | None, list[Message]]:
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(f"{name} is not JSON ({exc.msg} at line {exc.lineno}).", "file") from exc
     try:
-        system, messages = conversation_of(value)
-        history_of(messages)  # as reset() will read it: a system message inside is no history
+        return conversation_of(value)  # no system message among the messages: what reset() takes
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"{name} is no conversation: {exc}", "file") from exc
-    return system, messages
 
 
 def load_conversation(bot: Assistant, name: str, saved: tuple[str | None, list[Message]] | None = None) -> str:

@@ -371,7 +371,7 @@ def too_short_to_judge(text: str) -> bool:
     "Short prompts")."""
     if len(text.split()) > SHORT_PROMPT_WORDS:
         return False
-    return all(hazard_category(t) is None for t in decoded_texts(text))
+    return _no_hazard_word(text)
 
 
 # "How can I use a sewing machine?" HarmfulQA and CatQA ask "How can I use X to Y?" 652 times, so
@@ -406,7 +406,12 @@ def use_question_object(text: str) -> str | None:
     found = _USE_QUESTION.fullmatch(text)
     if found is None or _PURPOSE.search(found.group("what")) or _USED_HARM.search(found.group("what")):
         return None
-    return found.group("what") if all(hazard_category(t) is None for t in decoded_texts(text)) else None
+    return found.group("what") if _no_hazard_word(text) else None
+
+
+def _no_hazard_word(text: str) -> bool:
+    """No rule category's pattern or term in the text or any payload decoded from it."""
+    return all(hazard_category(t) is None for t in decoded_texts(text))
 
 
 def category_rule(category: str) -> tuple[str, list[regex.Pattern[str] | multilingual.Gated]]:

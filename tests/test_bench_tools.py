@@ -225,6 +225,36 @@ def test_pii_eval_faker_locales_corpus_draws_each_other_provider_once():
     assert pii_eval.report(records)["false_positives"] == []
 
 
+def test_pii_openapi_labels_phones_by_the_key_that_names_them(tmp_path):
+    """A phone is a value under a key whose words name one (split at ``_`` and camelCase), written as
+    a phone; keys that may hold one unnamed are left out; one key's values are capped."""
+    import pii_eval
+    import pii_openapi
+
+    doc = {
+        "components": {"schemas": {"Customer": {"properties": {
+            "customer_phone": {"type": "string", "example": "6503885200"},
+            "mobileId": {"type": "string", "example": "12345678"},
+            "orderNumber": {"type": "string", "example": "0243221772"},
+            "createdAt": {"type": "string", "example": "2017-07-11T00:00:00.000Z"},
+        }}}},
+        "examples": [{"AltPhoneNumber": "(636) 755-8968"}, {"faxNo": "fax-1234567-A"}]
+        + [{"trackingCode": f"9{k:07d}"} for k in range(8)],
+    }  # fmt: skip
+    (tmp_path / "api" / "v1").mkdir(parents=True)
+    (tmp_path / "api" / "v1" / "openapi.json").write_text(json.dumps(doc))
+    records = pii_openapi.records(tmp_path / "api")
+    texts = {r["text"]: [(r["text"][a:b], kind) for a, b, kind in r["items"]] for r in records}
+    assert texts['{"customer_phone": "6503885200"}'] == [("6503885200", "phone")]
+    assert texts['{"AltPhoneNumber": "(636) 755-8968"}'] == [("(636) 755-8968", "phone")]
+    assert texts['{"faxNo": "fax-1234567-A"}'] == []  # a phone key, not written as a phone
+    assert texts['{"mobileId": "12345678"}'] == []  # the key names the mobile's id
+    assert not any("orderNumber" in t for t in texts)  # a number that may be a phone, unnamed
+    assert sum("trackingCode" in t for t in texts) == pii_openapi.PER_KEY
+    rep = pii_eval.report(records)
+    assert rep["types"]["phone"]["recall"] == 1.0 and rep["false_positives"] == []
+
+
 def test_cloudformation_cases_keep_the_properties_that_hold_no_intrinsic_function(tmp_path):
     """cfn-lint's layout, made small: a type's schema found through the provider map, YAML tags read
     as intrinsic functions (left out), each distinct value once, labelled by jsonschema."""

@@ -514,6 +514,15 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("ITIN 967-73-4952 on file", "us_ssn", "967-73-4952"),
         ("Tel. 0287141 6072 ok", "phone", "0287141 6072"),  # chance.js's UK numbers: seven digits, then four
         ("see section 3 for the host 10.0.0.1", "ipv4", "10.0.0.1"),
+        # a phone under the name code and data give it (public APIs' examples, tools/bench/pii_openapi.py)
+        ('{"customer_phone": "6503885200"}', "phone", "6503885200"),
+        ('{"mobileNumber": "27444444444"}', "phone", "27444444444"),
+        ('{"AltPhoneNumber": "6367558968"}', "phone", "6367558968"),
+        ('{"DriverContactNumber": "07123456789"}', "phone", "07123456789"),
+        ("fax_no=0233651564", "phone", "0233651564"),
+        ("<msisdn>447931234567</msisdn>", "phone", "447931234567"),
+        ("Ph: 8233732455", "phone", "8233732455"),
+        ("my number is 0412345678, thanks", "phone", "0412345678"),
         # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
         ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
         ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
@@ -571,6 +580,12 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         # a slice, paths in C++ and Rust, a time, IPv6's loopback and any address, a network's prefix
         "x[1::2], x[100::20], std::vector, Vec::new, add::dec::fed and 10:30::45",
         "listen on ::1 or :: and 0:0:0:0:0:0:0:1, route 2001:db8:: via fe80::1",
+        # a phone word inside a longer word, "ph" in an arXiv category, a date after a phone word
+        "the microphone array 8233732455 and the hotel 0233651564",
+        "https://arxiv.org/abs/astro-ph/0012333",
+        "Phone updated 2024-01-01; mobile checked 12-05-2024",
+        '{"x-stream-index": "013.002.001", "at": "2017-07-11T00:00:00:000-0400"}',  # an index, a time's end
+        "my number is 42",
     ],
 )
 def test_look_alikes_are_not_pii(text):

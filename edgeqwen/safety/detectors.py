@@ -190,9 +190,10 @@ class Detector:
 
 _B = r"(?<![\w@.+-])"  # a match never starts inside a word, number or address
 _E = r"(?![\w@])"
-# a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232"), nor the
-# part after a slash that follows a digit or a bracket (a DOI's "10.1016/0020-0190", "06-66/048 7647")
-_NOT_IN_DIGITS = r"(?<!\d[ ./-]|\)/)"
+# a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232") or of a
+# time ("2017-07-11T00:00:000-0400"), nor the part after a slash that follows a digit or a bracket
+# (a DOI's "10.1016/0020-0190", "06-66/048 7647")
+_NOT_IN_DIGITS = r"(?<!\d[ ./:-]|\)/)"
 _NO_MORE_DIGITS = r"(?![ .-]\d)"
 
 # A number written as one bare run or in plain groups ("0233651564", "507 909 669"; one slash after
@@ -201,18 +202,28 @@ _NO_MORE_DIGITS = r"(?![ .-]\d)"
 # sentence end or a word that names another number; or a verb right before it): without one,
 # order ids and amounts look the same. Bounded, so the look-behind fits in the 64 characters a
 # stream filter keeps behind its buffer.
+# The noun may also be part of a name in code or data ("customer_phone", "mobileNumber",
+# "AltPhoneNumber", "fax_no": a JSON key, a column), so it starts and ends at a word's edge, an
+# underscore or a camelCase hump; a lower-case run inside a word ("microphone", "hotel") is no noun,
+# nor is "ph" after a hyphen (arXiv's "astro-ph/0012333").
+_NAME_EDGE = r"(?:\b|(?<=_)|(?-i:(?<=[a-z])(?=[A-Z])))"
+_NAME_END = r"(?:\b|(?=_)|(?-i:(?<=[a-z])(?=[A-Z])))"
 _PHONE_NOUN = (
-    r"(?:\b(?:(?:tel|tlf|tfno|mob|fax)\b\.?|(?:cell|mobile?|desk|landline|hotline|contact|mobiel|m[óo]vil|celular|cellulare|portable|whatsapp"
-    r"|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}|t[ée]l[ée]phone\w{0,12}"
-    r"|tel[eé]?f[oó]n\w{0,12}|handy\w{0,12}|телефон\w{0,12})\b)|電話|携帯|手机|电话)"
+    rf"(?:{_NAME_EDGE}(?:(?:tel|tlf|tfno|mob|fax|(?<![-/])ph){_NAME_END}\.?|(?:cell|mobile?|desk|landline|hotline|contact|mobiel|m[óo]vil|celular"
+    r"|cellulare|portable|whatsapp|msisdn|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}"
+    rf"|t[ée]l[ée]phone\w{{0,12}}|tel[eé]?f[oó]n\w{{0,12}}|handy\w{{0,12}}|телефон\w{{0,12}}){_NAME_END})|電話|携帯|手机|电话)"
 )
 _NOT_ANOTHER_NUMBER = r"(?!order|invoice|ticket|account|ref|case|serial|model|price|code|pin\b|id\b|iban|card)"
 _PHONE_GAP = rf"(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？]|\b(?:no|nr|num)\.){{0,24}}"
 _PHONE_VERB = (
     r"\b(?:call|ring|text|reach|anrufen|appel(?:ez|er)|llam[ae]|chiam[ai]|bel|ligue)"
     r"(?: (?:me|us|him|her|them|mich|uns|moi|nous))?(?: (?:at|on|under|unter|au|al))?:? "
+    r"|\b(?:my|our) number(?: is|:) "  # said of one's own number, it is a phone ("my number is 0412345678")
 )
 _PLAIN_NUMBER = r"(?:\(\d{1,4}\)[ /]?)?(?:\d{1,6}(?:-\d{1,4})?/ ?)?(?:\d{7,13}|\d{1,7}(?:[ -]\d{1,4}){0,3}[ -]\d{2,10})"
+# a date written with dashes is no phone after the word either ("Phone updated 2024-01-01",
+# "retrieved 12-05-2024")
+_NOT_A_DATE = r"(?!(?:(?:19|20)\d\d-\d\d?-\d\d?|\d\d?-\d\d?-(?:19|20)\d\d)(?![\d-]))"
 _A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
@@ -251,7 +262,7 @@ _PII = {
         rf"|\(\d{{1,4}}\) ?\d{{3,5}}[ .-]\d{{3,4}}"
         rf"|8 ?\(\d{{3,5}}\) ?\d{{1,3}}(?:[ -]\d{{2,4}}){{1,2}}"
         rf"|0\d{{1,4}}[ /-]\d{{3,8}}(?:[ .-]\d{{2,4}}){{0,3}}"
-        rf"|0\d{{1,4}}\.\d{{3,4}}\.\d{{3,4}}"
+        rf"|0\d{{1,4}}\.[1-9]\d{{2,3}}\.\d{{3,4}}"
         rf"|0\d{{1,3}}-\d{{2,3}}(?: \d{{2}}){{2}}"
         rf"|0\d(?:[ .]\d{{2}}){{4}}"
         rf"|\d{{2}} \d{{4,5}}-\d{{4}}"
@@ -280,7 +291,7 @@ _SSN_WORD = (
 )
 _PII_IN_CONTEXT = {
     "phone": (
-        rf"{_B}{_NOT_IN_DIGITS}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
+        rf"{_B}{_NOT_IN_DIGITS}{_NOT_A_DATE}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
         rf"(?<=(?i:{_PHONE_NOUN}{_PHONE_GAP}|{_PHONE_VERB}))",
     ),

@@ -523,6 +523,10 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("<msisdn>447931234567</msisdn>", "phone", "447931234567"),
         ("Ph: 8233732455", "phone", "8233732455"),
         ("my number is 0412345678, thanks", "phone", "0412345678"),
+        ('{"cardNumber": "588235703935"}', "credit_card", "588235703935"),
+        ('{"customer_ssn": "078 05 1120"}', "us_ssn", "078 05 1120"),
+        ('{"socialSecurityNumber": "219099999"}', "us_ssn", "219099999"),
+        ('{"iban_code": "NO 19 4920 06 96270"}', "iban", "NO 19 4920 06 96270"),
         # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
         ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
         ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
@@ -586,6 +590,7 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "Phone updated 2024-01-01; mobile checked 12-05-2024",
         '{"x-stream-index": "013.002.001", "at": "2017-07-11T00:00:00:000-0400"}',  # an index, a time's end
         "my number is 42",
+        '{"cardId": "588235703935", "sim_card_id": "588235703935"}',  # a card's id is not its number
     ],
 )
 def test_look_alikes_are_not_pii(text):

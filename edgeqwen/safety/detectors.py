@@ -280,14 +280,20 @@ _PII = {
 # A second pattern for a type, tried after its own, that counts only after a word (its look-behind):
 # a phone number in plain digits; 12 digits right after a word that says "card" ("my card #
 # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
-_CARD_WORD = r"(?i:\b(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort)\b[^\d\n.!?;]{0,16})"
-# "IBAN: ", "IBAN-Nr. ", "My IBAN is ", "Ihre IBAN ist ", Iran's "Sheba " (bounded: a look-behind)
+_CARD_WORD = (
+    rf"(?i:{_NAME_EDGE}(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort){_NAME_END}"
+    r"(?:(?![ _]?id\b)[^\d\n.!?;]){0,16})"  # a card's id ("cardId", "sim_card_id") is not its number
+)
+# "IBAN: ", "IBAN-Nr. ", "My IBAN is ", "Ihre IBAN ist ", Iran's "Sheba ", a key ("iban_code": ) (bounded:
+# a look-behind); these words too may be part of a name, as the phone's are
 _IBAN_WORD = (
-    r"(?i:\b(?:iban|sheba)\b(?:[ -]?(?:no|nr|number|code)\b\.?)?[:#]? ?(?:(?:is|ist|est|es|è|er|är|jest)\b:? )?)"
+    rf"(?i:{_NAME_EDGE}(?:iban|sheba){_NAME_END}(?:[ _-]?(?:no|nr|number|code)\b\.?)?\"?[:#=]? ?\"?"
+    r"(?:(?:is|ist|est|es|è|er|är|jest)\b:? )?)"
 )
 # "SSN 123 45 6789", "my social is 123456789": spaced or bare only after a word that says so
 _SSN_WORD = (
-    r"(?i:\b(?:ssn|ss#|social security(?: (?:number|no|num))?|(?:my|his|her|your|their) social)\b[^\d\n.!?;]{0,16})"
+    rf"(?i:{_NAME_EDGE}(?:ssn|ss#|social[ _]?security(?:[ _]?(?:number|no|num))?|(?:my|his|her|your|their) social)"
+    rf"{_NAME_END}[^\d\n.!?;]{{0,16}})"
 )
 _PII_IN_CONTEXT = {
     "phone": (

@@ -527,6 +527,11 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ('{"customer_ssn": "078 05 1120"}', "us_ssn", "078 05 1120"),
         ('{"socialSecurityNumber": "219099999"}', "us_ssn", "219099999"),
         ('{"iban_code": "NO 19 4920 06 96270"}', "iban", "NO 19 4920 06 96270"),
+        # addresses in any script (RFC 6531; IDN domains)
+        ("write to müller@beispiel.de today", "email", "müller@beispiel.de"),
+        ("邮箱：用户@例子.广告。", "email", "用户@例子.广告"),
+        ("почта: почта@пример.рф, спасибо", "email", "почта@пример.рф"),
+        ("apt@packages.debian.org로 이메일을 보내십시오", "email", "apt@packages.debian.org"),  # a particle after it
         # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
         ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
         ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
@@ -590,6 +595,7 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "Phone updated 2024-01-01; mobile checked 12-05-2024",
         '{"x-stream-index": "013.002.001", "at": "2017-07-11T00:00:00:000-0400"}',  # an index, a time's end
         "my number is 42",
+        "x@y.z, foo@bar.baz123, user@localhost and @handle",  # no top-level domain of two letters or more
         '{"cardId": "588235703935", "sim_card_id": "588235703935"}',  # a card's id is not its number
     ],
 )

@@ -228,8 +228,12 @@ _A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|year
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
 _PII = {
+    # in any script (RFC 6531's addresses, IDN domains: "müller@beispiel.de", "用户@例子.广告"); a
+    # domain's labels are letters, digits and hyphens (no "_": a package URL's "libgomp@8.5.0-28.el8_10.alma"),
+    # the top-level one letters of one script (Korean writes a particle right after it: "apt@debian.org로")
     "email": (
-        rf"{_B}[A-Za-z0-9._%+-]{{1,64}}@[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}}){{0,6}}\.[A-Za-z]{{2,24}}(?![\w-])",
+        rf"{_B}[\w.%+-]{{1,64}}@[\p{{L}}\p{{M}}\p{{N}}][\p{{L}}\p{{M}}\p{{N}}-]{{0,62}}(?:\.[\p{{L}}\p{{M}}\p{{N}}-]{{1,63}}){{0,6}}"
+        rf"\.(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_-])|(?:(?![A-Za-z])[\p{{L}}\p{{M}}]){{2,24}}(?![\w-]))",
         None,
     ),
     # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not), or 1800

@@ -255,6 +255,24 @@ def test_pii_openapi_labels_phones_by_the_key_that_names_them(tmp_path):
     assert rep["types"]["phone"]["recall"] == 1.0 and rep["false_positives"] == []
 
 
+def test_pii_unspaced_writes_each_value_against_the_words_around_it():
+    """Faker's values between two of its locale's texts, nothing between: the span is the value, the
+    characters on both sides are the texts' own (a letter, not a space), phones half after a word."""
+    pytest.importorskip("faker")
+    import pii_unspaced
+
+    records = pii_unspaced.records(per_kind=4)
+    assert {r["origin"].split()[1] for r in records} == set(pii_unspaced.LOCALES)
+    for rec in records:
+        ((start, end, kind),) = rec["items"]
+        text = rec["text"]
+        assert text[start - 1] not in " " and text[end] not in " ", text
+        assert kind in ("phone", "email", "credit_card", "ipv4") and any(
+            c.isdigit() or c == "@" for c in text[start:end]
+        )
+    assert {r["origin"].split()[0] for r in records if r["items"][0][2] == "phone"} == {"word", "bare"}
+
+
 def test_cloudformation_cases_keep_the_properties_that_hold_no_intrinsic_function(tmp_path):
     """cfn-lint's layout, made small: a type's schema found through the provider map, YAML tags read
     as intrinsic functions (left out), each distinct value once, labelled by jsonschema."""

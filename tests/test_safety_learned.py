@@ -532,6 +532,16 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("邮箱：用户@例子.广告。", "email", "用户@例子.广告"),
         ("почта: почта@пример.рф, спасибо", "email", "почта@пример.рф"),
         ("apt@packages.debian.org로 이메일을 보내십시오", "email", "apt@packages.debian.org"),  # a particle after it
+        # values written against Chinese, Japanese, Korean and Thai text (tools/bench/pii_unspaced.py)
+        ("我的电话是13800138000。", "phone", "13800138000"),
+        ("联系我13800138000谢谢", "phone", "13800138000"),  # a Chinese mobile number against Chinese text
+        ("電話番号は090-1234-5678です", "phone", "090-1234-5678"),
+        ("전화번호는 010-1234-5678입니다", "phone", "010-1234-5678"),
+        ("เบอร์โทร0-7687-5773ครับ", "phone", "0-7687-5773"),
+        ("カード番号は4111111111111111です", "credit_card", "4111111111111111"),
+        ("コーナーgaoki@example.netクルー", "email", "gaoki@example.net"),  # ー is no katakana letter by script
+        ("邮箱kim@example.com，谢谢", "email", "kim@example.com"),
+        ("服务器地址192.168.1.10，端口8080", "ipv4", "192.168.1.10"),
         # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
         ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
         ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
@@ -596,6 +606,7 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         '{"x-stream-index": "013.002.001", "at": "2017-07-11T00:00:00:000-0400"}',  # an index, a time's end
         "my number is 42",
         "x@y.z, foo@bar.baz123, user@localhost and @handle",  # no top-level domain of two letters or more
+        "ABC0233651564, order 13800138000 and 订单号1380013800012",  # a Latin letter makes a word; 11 digits alone
         '{"cardId": "588235703935", "sim_card_id": "588235703935"}',  # a card's id is not its number
     ],
 )

@@ -188,8 +188,23 @@ class Detector:
         return 0
 
 
-_B = r"(?<![\w@.+-])"  # a match never starts inside a word, number or address
-_E = r"(?![\w@])"
+# Chinese, Japanese, Korean and Thai write a value right against the words around it
+# ("我的电话是13800138000。", "090-1234-5678です", "010-1234-5678입니다"): their letters end no
+# value, where a Latin, Greek or Cyrillic letter beside digits makes them one word ("ABC123").
+# Their blocks: Thai; Hangul Jamo; 々; kana with ー (which Unicode puts in no script); Hangul
+# compatibility Jamo; katakana extensions; CJK ideographs with extension A; Hangul syllables;
+# compatibility ideographs; half-width katakana; ideographs beyond the BMP.
+_UNSPACED = (
+    r"\u0e00-\u0e7f\u1100-\u11ff\u3005\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+    r"\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff"
+)
+_WORD = rf"[^\W{_UNSPACED}]"  # a letter, digit or "_" of a script that spaces its words
+# A match never starts inside a word, number or address. A pattern that starts with _B is tried at
+# every position, so those that start with a digit look ahead at it first (one character: a longer
+# look-ahead that runs past the end of a stream's buffer would hold text back there; before a letter
+# a look-ahead costs more than it saves).
+_B = rf"(?<!{_WORD}|[@.+-])"
+_E = rf"(?!{_WORD}|@)"
 # a number is not the middle of a longer run of digit groups ("card 4376 8583 0049 6232") or of a
 # time ("2017-07-11T00:00:000-0400"), nor the part after a slash that follows a digit or a bracket
 # (a DOI's "10.1016/0020-0190", "06-66/048 7647")
@@ -211,7 +226,7 @@ _NAME_END = r"(?:\b|(?=_)|(?-i:(?<=[a-z])(?=[A-Z])))"
 _PHONE_NOUN = (
     rf"(?:{_NAME_EDGE}(?:(?:tel|tlf|tfno|mob|fax|(?<![-/])ph){_NAME_END}\.?|(?:cell|mobile?|desk|landline|hotline|contact|mobiel|m[óo]vil|celular"
     r"|cellulare|portable|whatsapp|msisdn|rufnummer|kom[óo]rk[aię]|telem[óo]vel|(?:tele|cell|smart|home|work|office)?phone\w{0,12}"
-    rf"|t[ée]l[ée]phone\w{{0,12}}|tel[eé]?f[oó]n\w{{0,12}}|handy\w{{0,12}}|телефон\w{{0,12}}){_NAME_END})|電話|携帯|手机|电话)"
+    rf"|t[ée]l[ée]phone\w{{0,12}}|tel[eé]?f[oó]n\w{{0,12}}|handy\w{{0,12}}|телефон\w{{0,12}}){_NAME_END})|電話|携帯|手机|电话|전화|휴대폰|핸드폰|연락처|โทร)"
 )
 _NOT_ANOTHER_NUMBER = r"(?!order|invoice|ticket|account|ref|case|serial|model|price|code|pin\b|id\b|iban|card)"
 _PHONE_GAP = rf"(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？]|\b(?:no|nr|num)\.){{0,24}}"
@@ -232,23 +247,30 @@ _PII = {
     # domain's labels are letters, digits and hyphens (no "_": a package URL's "libgomp@8.5.0-28.el8_10.alma"),
     # the top-level one letters of one script (Korean writes a particle right after it: "apt@debian.org로")
     "email": (
-        rf"{_B}[\w.%+-]{{1,64}}@[\p{{L}}\p{{M}}\p{{N}}][\p{{L}}\p{{M}}\p{{N}}-]{{0,62}}(?:\.[\p{{L}}\p{{M}}\p{{N}}-]{{1,63}}){{0,6}}"
-        rf"\.(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_-])|(?:(?![A-Za-z])[\p{{L}}\p{{M}}]){{2,24}}(?![\w-]))",
+        # a local part in a spacing script, or in an unspacing one only where no letter precedes it
+        # (so "邮箱kim@example.com" is "kim@example.com")
+        rf"(?:{_B}(?:{_WORD}|[.%+-]){{1,64}}|(?<![\w@.+-])[{_UNSPACED}0-9._%+-]{{1,64}})"
+        rf"@[\p{{L}}\p{{M}}\p{{N}}][\p{{L}}\p{{M}}\p{{N}}-]{{0,62}}(?:\.[\p{{L}}\p{{M}}\p{{N}}-]{{1,63}}){{0,6}}"
+        rf"\.(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9_-])|(?:(?![A-Za-z])[\p{{L}}\p{{M}}]){{2,24}}(?!{_WORD}|-))",
         None,
     ),
     # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not), or 1800
     # (JCB's 15-digit range)
-    "credit_card": (rf"{_B}{_NOT_IN_DIGITS}(?:[2-6]|1800)(?:[ -]?\d){{11,18}}{_E}{_NO_MORE_DIGITS}", luhn_valid),
+    "credit_card": (
+        rf"(?=[1-6]){_B}{_NOT_IN_DIGITS}(?:[2-6]|1800)(?:[ -]?\d){{11,18}}{_E}{_NO_MORE_DIGITS}",
+        luhn_valid,
+    ),
     # any case, in groups of four (spaced, dashed or not): the mod-97 check keeps it precise, and the
     # groups keep a following word ("... 00 ok") out of the match
     "iban": (
-        rf"{_B}[A-Za-z]{{2}}[ -]?\d{{2}}(?:[ -]?[A-Za-z0-9]{{4}}){{2,7}}(?:[ -]?[A-Za-z0-9]{{1,3}})?{_E}",
+        rf"{_B}[A-Za-z]{{2}}[ -]?\d{{2}}(?:[ -]?[A-Za-z0-9]{{4}}){{2,7}}"
+        rf"(?:[ -]?[A-Za-z0-9]{{1,3}})?{_E}",
         iban_valid,
     ),
     # not the start of a longer dashed number (Mimesis's "314-26-0611-0068", a phone)
     "us_ssn": (rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}(?!-\d)", _ssn_valid),
     "uk_nino": (rf"{_B}[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-D]{_E}", None),
-    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?![\w@]|\.\d)", _ipv4_valid),  # section numbers: _NOT_AFTER
+    "ipv4": (rf"{_B}\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?!{_WORD}|@|\.\d)", _ipv4_valid),  # section numbers: _NOT_AFTER
     # international (+CC, (+CC), +(CC) or 00/011 CC, then the number grouped or in one run), North American, and
     # national numbers with a trunk 0 (grouped, the first group after the area code 3+ digits so a
     # date is not one, two dots where dotted so a timestamp's seconds are not; or the area code in
@@ -271,7 +293,9 @@ _PII = {
         rf"|0\d(?:[ .]\d{{2}}){{4}}"
         rf"|\d{{2}} \d{{4,5}}-\d{{4}}"
         rf"|\d{{2}}-\d{{4}}-\d{{4}}"
-        rf"|{_PHONE_WORD_AFTER})"
+        rf"|{_PHONE_WORD_AFTER}"
+        # a Chinese mobile number (1, then 3-9, then nine digits) written against Chinese text
+        rf"|(?<=\p{{Han}})1[3-9]\d{{9}}(?!\d))"
         rf"(?:,?[ ]?(?i:{_EXTENSION})[ ]?\d{{1,6}})?{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
     ),
@@ -301,17 +325,17 @@ _SSN_WORD = (
 )
 _PII_IN_CONTEXT = {
     "phone": (
-        rf"{_B}{_NOT_IN_DIGITS}{_NOT_A_DATE}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
+        rf"(?=[\d(]){_B}{_NOT_IN_DIGITS}{_NOT_A_DATE}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
         _phone_valid,
         rf"(?<=(?i:{_PHONE_NOUN}{_PHONE_GAP}|{_PHONE_VERB}))",
     ),
     "credit_card": (
-        rf"{_B}{_NOT_IN_DIGITS}\d{{4}}[ -]?\d{{4}}[ -]?\d{{4}}{_E}{_NO_MORE_DIGITS}",
+        rf"(?=\d){_B}{_NOT_IN_DIGITS}\d{{4}}[ -]?\d{{4}}[ -]?\d{{4}}{_E}{_NO_MORE_DIGITS}",
         _luhn_12,
         rf"(?<={_CARD_WORD})",
     ),
     "us_ssn": (
-        rf"{_B}{_NOT_IN_DIGITS}\d{{3}}( ?)\d{{2}}\1\d{{4}}{_E}{_NO_MORE_DIGITS}",
+        rf"(?=\d){_B}{_NOT_IN_DIGITS}\d{{3}}( ?)\d{{2}}\1\d{{4}}{_E}{_NO_MORE_DIGITS}",
         _ssn_valid,
         rf"(?<={_SSN_WORD})",
     ),
@@ -320,7 +344,8 @@ _PII_IN_CONTEXT = {
     "iban": (
         # a separator between groups, never optional: a run of letters and digits is one group, so
         # the pattern cannot try every way of cutting a long run ("ab12" + a hash) into groups
-        rf"{_B}[A-Za-z]{{2}} ?\d{{2}}[ .-]?[A-Za-z0-9]{{1,16}}(?:[ .-][A-Za-z0-9]{{1,16}}){{0,9}}{_E}",
+        rf"{_B}[A-Za-z]{{2}} ?\d{{2}}[ .-]?[A-Za-z0-9]{{1,16}}"
+        rf"(?:[ .-][A-Za-z0-9]{{1,16}}){{0,9}}{_E}",
         iban_valid,
         rf"(?<={_IBAN_WORD})",
     ),

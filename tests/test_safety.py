@@ -41,6 +41,8 @@ ITEMS = [
     "AKIAIOSFODNN7EXAMPLE",
     "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
     "-----BEGIN RSA PRIVATE KEY-----",
+    "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "sk-ant-api03-" + "AbCdEfGhIj" * 9 + "-AA",
 ]
 FILLER = ["Hello there. ", "Your order ", "is ready", " and ", "see 2024-05-01, ", "version 3.2 ", "thanks!\n", "ok "]
 
@@ -61,6 +63,36 @@ def test_filter_text_redacts_valid_items_only():
     assert CARD not in out.text and "bob@example.com" not in out.text
     assert [e.category for e in out.events] == ["credit_card", "iban", "email", "aws_access_key"]
     assert text[slice(*out.events[0].span)] == CARD  # spans point into the original text
+
+
+@pytest.mark.parametrize(
+    ("secret", "kind"),
+    [
+        ("hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "huggingface_token"),
+        ("github_pat_11ABCDEFG0123456789_" + "abcdefghij" * 6, "github_token"),
+        ("glpat-" + "AbCdEfGhIjKlMnOpQrSt", "gitlab_token"),
+        ("sk_live_" + "51HABCDEFGHIJKLMNOPQRSTUVWX", "stripe_key"),
+        ("npm_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "npm_token"),
+        ("gsk_" + "AbCdEfGhIj" * 5 + "Kl", "groq_key"),
+        ("pypi-AgEIcHlwaS5vcmc" + "CJDAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMAACKlszLCJ7fQ", "pypi_token"),
+        ("SG." + "AbCdEfGhIjKlMnOpQrStUv." + "AbCdEfGhIj" * 4 + "Klm", "sendgrid_key"),
+        # an Anthropic key is longer than OpenAI's pattern takes: found whole, as itself
+        ("sk-ant-api03-" + "AbCdEfGhIj" * 9 + "-AA", "anthropic_key"),
+    ],
+)
+def test_more_services_keys_are_redacted_whole(secret, kind):
+    out = filter_text(f"export TOKEN={secret}\n", secret_detectors())
+    assert out.text == f"export TOKEN=[{kind.upper()} REDACTED]\n" and [e.category for e in out.events] == [kind]
+
+
+def test_a_urls_password_is_redacted_and_the_rest_left():
+    out = filter_text("DATABASE_URL=postgres://admin:s3cretP4ss@db.example.com:5432/app", secret_detectors())
+    assert out.text == "DATABASE_URL=postgres://admin:[URL_PASSWORD REDACTED]@db.example.com:5432/app"
+    for text in ("git@github.com:user/repo.git", "https://example.com/a:b@c", "ssh://git@host:22/x", "http://u@h"):
+        assert filter_text(text, secret_detectors()).events == ()
+    # what documents write where a password goes (found on man pages and docstrings)
+    for placeholder in ("pass", "password", "mypassword", "<password>", "${DB_PASS}", "****", "xxxx", "%(pw)s"):
+        assert filter_text(f"https://user:{placeholder}@host", secret_detectors()).events == ()
 
 
 def _random_text(rng: random.Random) -> tuple[str, list[str]]:

@@ -362,8 +362,20 @@ PII_TYPES = tuple(_PII)
 _SECRETS = {
     "private_key": r"-----BEGIN (?:[A-Z]{1,10} ){0,2}PRIVATE KEY-----",
     "aws_access_key": rf"{_B}(?:AKIA|ASIA)[0-9A-Z]{{16}}{_E}",
-    "github_token": rf"{_B}(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{{36}}{_E}",
+    "github_token": rf"{_B}(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{{36}}|github_pat_[A-Za-z0-9_]{{22,255}}){_E}",
+    "gitlab_token": rf"{_B}glpat-[A-Za-z0-9_-]{{20,64}}{_E}",
+    "huggingface_token": rf"{_B}hf_[A-Za-z0-9]{{30,40}}{_E}",
+    # before OpenAI's: both start "sk-", and an Anthropic key is longer than OpenAI's pattern takes
+    "anthropic_key": rf"{_B}sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{{80,120}}{_E}",
     "openai_key": rf"{_B}sk-(?:proj-)?[A-Za-z0-9_-]{{20,80}}{_E}",
+    "stripe_key": rf"{_B}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{24,247}}{_E}",
+    "groq_key": rf"{_B}gsk_[A-Za-z0-9]{{48,56}}{_E}",
+    "npm_token": rf"{_B}npm_[A-Za-z0-9]{{36}}{_E}",
+    "pypi_token": rf"{_B}pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{{50,}}",
+    "sendgrid_key": rf"{_B}SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}{_E}",
+    # the password of a URL's user ("postgres://admin:s3cret@db.example.com"), the rest left as written;
+    # not a placeholder a document writes there (_real_password)
+    "url_password": r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:)[^\s:/@]{1,128}(?=@[\w.-])",
     "slack_token": rf"{_B}xox[abprs]-[A-Za-z0-9-]{{10,60}}{_E}",
     "google_api_key": rf"{_B}AIza[0-9A-Za-z_-]{{35}}{_E}",
     "jwt": rf"{_B}eyJ[A-Za-z0-9_-]{{8,200}}\.eyJ[A-Za-z0-9_-]{{8,400}}\.[A-Za-z0-9_-]{{8,200}}{_E}",
@@ -388,8 +400,21 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
     return out
 
 
+_PLACEHOLDER = regex.compile(
+    r"(?i)(?:my|your|the)?_?(?:pass(?:word|wd)?|pwd|secret|changeme)|x+|\*+|<[^>]*>|\{[^}]*\}|\$\{?\w+\}?|%\(\w+\)s"
+)
+
+
+def _real_password(text: str) -> bool:
+    """Not what a document writes where a password goes ("user:pass@host", "<password>", "${DB_PASS}")."""
+    return _PLACEHOLDER.fullmatch(text) is None
+
+
+_SECRET_CHECKS: dict[str, Callable[[str], bool]] = {"url_password": _real_password}
+
+
 def secret_detectors(types: Iterable[str] = SECRET_TYPES, action: Action = "redact") -> list[Detector]:
-    return [Detector(kind, regex.compile(_SECRETS[kind]), action) for kind in types]
+    return [Detector(kind, regex.compile(_SECRETS[kind]), action, _SECRET_CHECKS.get(kind)) for kind in types]
 
 
 _ANY_QUOTE = str.maketrans({ascii: f"[{ascii}{forms}]" for ascii, forms in QUOTE_FORMS.items()})

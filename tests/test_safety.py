@@ -43,6 +43,7 @@ ITEMS = [
     "-----BEGIN RSA PRIVATE KEY-----",
     "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
     "sk-ant-api03-" + "AbCdEfGhIj" * 9 + "-AA",
+    "+33\u00a01\u00a023\u00a045\u00a067\u00a089",  # spaces that do not break
 ]
 FILLER = ["Hello there. ", "Your order ", "is ready", " and ", "see 2024-05-01, ", "version 3.2 ", "thanks!\n", "ok "]
 

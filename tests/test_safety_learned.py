@@ -542,6 +542,12 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("コーナーgaoki@example.netクルー", "email", "gaoki@example.net"),  # ー is no katakana letter by script
         ("邮箱kim@example.com，谢谢", "email", "kim@example.com"),
         ("服务器地址192.168.1.10，端口8080", "ipv4", "192.168.1.10"),
+        # spaces that do not break, dashes, full-width digits (read as their ASCII forms)
+        ("tel 01\u00a023\u00a045\u00a067\u00a089", "phone", "01\u00a023\u00a045\u00a067\u00a089"),
+        ("Tél. : 01\u202f23\u202f45\u202f67\u202f89", "phone", "01\u202f23\u202f45\u202f67\u202f89"),
+        ("call 555\u2013123\u20134567 now", "phone", "555\u2013123\u20134567"),
+        ("電話：０９０－１２３４－５６７８", "phone", "０９０－１２３４－５６７８"),
+        ("card 4111\u00a01111\u00a01111\u00a01111", "credit_card", "4111\u00a01111\u00a01111\u00a01111"),
         # IPv6 shortened with "::" (as Python's ipaddress, Mimesis and man pages write them)
         ("ssh to 2001:db8::8a2e:370:7334, then", "ipv6", "2001:db8::8a2e:370:7334"),
         ("inet6 fe80::94aa:3aff:fe7b:d4b9/64 scope link", "ipv6", "fe80::94aa:3aff:fe7b:d4b9"),
@@ -607,6 +613,7 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "my number is 42",
         "x@y.z, foo@bar.baz123, user@localhost and @handle",  # no top-level domain of two letters or more
         "ABC0233651564, order 13800138000 and 订单号1380013800012",  # a Latin letter makes a word; 11 digits alone
+        "pages 12\u201334, 1990\u20132020 and 10\u00a0000\u00a0000 people",
         '{"cardId": "588235703935", "sim_card_id": "588235703935"}',  # a card's id is not its number
     ],
 )

@@ -24,6 +24,7 @@ __all__ = [
     "PII_TYPES",
     "SECRET_TYPES",
     "blocklist_detector",
+    "fold",
     "hidden_text_detector",
     "iban_valid",
     "leak_detectors",
@@ -186,6 +187,24 @@ class Detector:
                 if text[end] in " -" and text[end - 1] not in " -" and self.valid(text[:end]):
                     return end
         return 0
+
+
+# What the patterns read: spaces that do not break (French writes "01 23 45 67 89" with them),
+# dashes and full-width digits and signs ("０９０－１２３４－５６７８") as their ASCII forms. One
+# character for one, so a match's span is the same in the text as written.
+_FOLD = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u200a\u202f\u3000"), " "),
+        **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-"),
+        **{0xFF10 + d: str(d) for d in range(10)},
+        **dict(zip(map(ord, "＋（）．／"), "+()./", strict=True)),
+    }
+)
+
+
+def fold(text: str) -> str:
+    """``text`` as the detectors read it (same length: positions are the text's)."""
+    return text.translate(_FOLD)
 
 
 # Chinese, Japanese, Korean and Thai write a value right against the words around it

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from ..types import ToolCall
 from .audit import SafetyEvent
-from .detectors import LEAK_KINDS, Detector
+from .detectors import LEAK_KINDS, Detector, fold
 
 __all__ = [
     "FilterResult",
@@ -73,7 +73,7 @@ class StreamFilter:
 
     def _scan(self, final: bool) -> tuple[int, list[_Hit]]:
         """(hold, hits): release nothing from ``hold`` on; ``hits`` start before it."""
-        text = self._context + self._buf
+        text = fold(self._context + self._buf)  # same length: spans are the text's as written
         base = len(self._context)
         end = len(text)
         hold = end

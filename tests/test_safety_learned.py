@@ -622,7 +622,7 @@ def test_look_alikes_are_not_pii(text):
 
 
 def test_an_iban_of_every_registry_country_is_found_compact_and_grouped():
-    from edgeqwen.safety.detectors import IBAN_LENGTHS, iban_valid
+    from edgeqwen.safety.validators import IBAN_LENGTHS, iban_valid
 
     def iban(country: str, bban: str) -> str:
         check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97

@@ -112,6 +112,34 @@ def _random_split(text: str, rng: random.Random) -> list[str]:
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
 
 
+def test_a_list_of_phones_after_one_word_is_redacted_whole_streamed_or_not():
+    """The numbers after a phone in a table's column, a CSV, a JSON array or "X or Y" are phones too;
+    a number after a word that names another is not. Streamed in random pieces as whole."""
+    rng = random.Random(7)
+    detectors = pii_detectors()
+    phones = [f"02336515{n:02d}" for n in range(40)]
+    names = ("Ann", "Bob", "Cleo", "Dan", "Eve")  # no digit in a row but the phone's
+    layouts = [
+        lambda ps: (
+            "| Name | Phone |\n|---|---|\n" + "".join(f"| {n} | {p} |\n" for n, p in zip(names, ps, strict=False))
+        ),
+        lambda ps: "name,phone\n" + "".join(f"{n},{p}\n" for n, p in zip(names, ps, strict=False)),
+        lambda ps: '{"phones": [' + ", ".join(f'"{p}"' for p in ps) + "]}",
+        lambda ps: "Call me on " + " or ".join(ps) + ".",
+    ]
+    for _ in range(60):
+        used = rng.sample(phones, rng.randint(1, 5))
+        text = rng.choice(layouts)(used) + " Order 0243221772, 0243221773."
+        whole = filter_text(text, detectors)
+        assert [e.evidence for e in whole.events] == used and "0243221772, 0243221773" in whole.text
+        f = StreamFilter(detectors)
+        streamed = "".join(f.feed(piece) for piece in _random_split(text, rng)) + f.finish()
+        assert streamed == whole.text
+    # the gap: a word that names another number, a paragraph's end
+    for text in ("Phone: 0233651564, order 0243221772", "Phone: 0233651564.\n\nInvoice 0243221772"):
+        assert [e.evidence for e in filter_text(text, detectors).events] == ["0233651564"]
+
+
 def test_streaming_fuzz_equals_whole_text_and_never_leaks():
     rng = random.Random(1234)
     detectors = pii_detectors() + secret_detectors()

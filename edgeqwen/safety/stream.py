@@ -68,6 +68,7 @@ class StreamFilter:
         self._buf = self.written  # text not yet released
         self._offset = -len(self.written)  # position of _buf[0] in the answer (the written text is before 0)
         self._context = ""  # released original text kept for look-behind guards
+        self._ends: dict[str, int] = {}  # where the last released hit of each kind ended, in the answer
         self.stopped = False
         self.events: list[SafetyEvent] = []
 
@@ -78,11 +79,13 @@ class StreamFilter:
         end = len(text)
         hold = end
         hits: list[_Hit] = []
-        for order, det in enumerate(self.detectors):
+        # detectors that count only after a hit of their kind run last, on the hits found before
+        ordered = sorted(enumerate(self.detectors), key=lambda od: od[1].follows is not None)
+        for order, det in ordered:
             for m in det.pattern.finditer(text, base, overlapped=True, partial=not final):
                 # a match out of its detector's context never counts, however it grows (the look-
                 # behind reads only text before it): nothing to hold back for
-                if not det.in_context(text, m.start()):
+                if not det.in_context(text, m.start()) or not self._follows(det, text, m.start(), hits):
                     continue
                 # May it still grow? Partial, or the rest of the buffer could still become part of a
                 # match that starts here (``regex`` prefers a shorter complete match to a partial one).
@@ -94,6 +97,18 @@ class StreamFilter:
                     hits.append(_Hit(m.start() - base, m.start() + length - base, det, order))
         hold -= base
         return hold, sorted(hits, key=lambda h: (h.start, -(h.end - h.start), h.order))
+
+    def _follows(self, det: Detector, text: str, start: int, hits: list[_Hit]) -> bool:
+        """Whether a ``follows`` detector's match at ``start`` of ``text`` comes right after a hit
+        of its kind: one found in this scan, or the last one released."""
+        if det.follows is None:
+            return True
+        base = len(self._context)
+        ends = [h.end + base for h in hits if h.detector.kind == det.kind and h.end + base <= start]
+        if det.kind in self._ends:
+            ends.append(self._ends[det.kind] - self._offset + base)
+        end = max((e for e in ends if 0 <= e <= start), default=None)
+        return end is not None and det.follows.fullmatch(text, end, start) is not None
 
     def _answers(self, start: int, end: int) -> str:
         """``_buf[start:end]``, less what of it was written before the answer."""
@@ -110,6 +125,7 @@ class StreamFilter:
             out.append(self._answers(pos, hit.start))
             span = (max(0, self._offset + hit.start), self._offset + hit.end)
             det = hit.detector
+            self._ends[det.kind] = self._offset + hit.end
             event = SafetyEvent(time.time(), "output", det.kind, det.action, span, self._buf[hit.start : hit.end])
             self.events.append(event)
             if self.on_event is not None:

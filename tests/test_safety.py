@@ -135,9 +135,19 @@ def test_a_list_of_phones_after_one_word_is_redacted_whole_streamed_or_not():
         f = StreamFilter(detectors)
         streamed = "".join(f.feed(piece) for piece in _random_split(text, rng)) + f.finish()
         assert streamed == whole.text
+    # the other kinds that need a word: 12-digit cards, IBANs in their country's grouping, SSNs
+    for text, found in (
+        ("card 588235703935, 588235703943", ["588235703935", "588235703943"]),
+        ("IBAN: NO 19 4920 06 96270 or NO 93 8601 11 17947", ["NO 19 4920 06 96270", "NO 93 8601 11 17947"]),
+        ("SSN: 078051120 and 219099999", ["078051120", "219099999"]),
+    ):
+        assert [e.evidence for e in filter_text(text, detectors).events] == found
     # the gap: a word that names another number, a paragraph's end
     for text in ("Phone: 0233651564, order 0243221772", "Phone: 0233651564.\n\nInvoice 0243221772"):
         assert [e.evidence for e in filter_text(text, detectors).events] == ["0233651564"]
+    # a JSON key between them is another field (found in the schema slice's instances)
+    text = '{"veteranSSN": "123456789", "insuranceNumber": "987654321"}'
+    assert [e.evidence for e in filter_text(text, detectors).events] == ["123456789"]
 
 
 def test_streaming_fuzz_equals_whole_text_and_never_leaks():

@@ -240,10 +240,12 @@ _SSN_WORD = (
     rf"(?i:{_NAME_EDGE}(?:ssn|ss#|social[ _]?security(?:[ _]?(?:number|no|num))?|(?:my|his|her|your|their) social)"
     rf"{_NAME_END}[^\d\n.!?;]{{0,16}})"
 )
-# Between one phone and the next of a list ("0233651564 or 0233651565", a table's rows, a JSON
-# array): no digit, no sentence end, no blank line and no word that names another number, 32
-# characters at most. Only after a phone found: the first of a list needs its word as ever.
-_LIST_GAP = rf"(?i:(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;。！？\n]|\n(?![ \t|]*\n)){{0,32}})"
+# Between one value and the next of a list ("0233651564 or 0233651565", a table's rows, a JSON
+# array) of the kinds that need a word before them: no digit, no sentence end, no blank line, no
+# label's colon or "=" (a JSON key: '"ssn": "...", "insuranceNumber": "..."') and no word that
+# names another number, 32 characters at most. Only after a value found: the first of a
+# list needs its word as ever.
+_LIST_GAP = rf"(?i:(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;:=。！？：\n]|\n(?![ \t|]*\n)){{0,32}})"
 _PII_IN_CONTEXT = {
     "phone": (
         rf"(?=[\d(]){_B}{_NOT_IN_DIGITS}{_NOT_A_DATE}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
@@ -318,8 +320,8 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
         if kind in _PII_IN_CONTEXT:
             pattern, check, before = _PII_IN_CONTEXT[kind]
             out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=regex.compile(before)))
-            if kind == "phone":
-                out.append(Detector(kind, regex.compile(pattern), action, check, follows=regex.compile(_LIST_GAP)))
+            # and the next of a list after one found (a table's column, a CSV, "X or Y")
+            out.append(Detector(kind, regex.compile(pattern), action, check, shrink, follows=regex.compile(_LIST_GAP)))
     return out
 
 

@@ -298,7 +298,7 @@ _SECRETS = {
     "sendgrid_key": rf"{_B}SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}{_E}",
     # the password of a URL's user ("postgres://admin:s3cret@db.example.com"), the rest left as written;
     # not a placeholder a document writes there (_real_password)
-    "url_password": r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:)[^\s:/@]{1,128}(?=@[\w.-])",
+    "url_password": r"(?<=:)[^\s:/@\"'<>]{1,128}(?=@[\w.-])",
     "slack_token": rf"{_B}xox[abprs]-[A-Za-z0-9-]{{10,60}}{_E}",
     "google_api_key": rf"{_B}AIza[0-9A-Za-z_-]{{35}}{_E}",
     "jwt": rf"{_B}eyJ[A-Za-z0-9_-]{{8,200}}\.eyJ[A-Za-z0-9_-]{{8,400}}\.[A-Za-z0-9_-]{{8,200}}{_E}",
@@ -326,10 +326,22 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
 
 
 _SECRET_CHECKS: dict[str, Callable[[str], bool]] = {"url_password": real_password}
+# after a URL's scheme and user (a look-behind tried on the pattern's matches only: in the pattern,
+# every ":" before an "@" at a stream's end, as in '{"contact":"bob@', would hold the text back)
+_SECRET_CONTEXT = {"url_password": r"(?<=\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:)"}
 
 
 def secret_detectors(types: Iterable[str] = SECRET_TYPES, action: Action = "redact") -> list[Detector]:
-    return [Detector(kind, regex.compile(_SECRETS[kind]), action, _SECRET_CHECKS.get(kind)) for kind in types]
+    return [
+        Detector(
+            kind,
+            regex.compile(_SECRETS[kind]),
+            action,
+            _SECRET_CHECKS.get(kind),
+            context=regex.compile(_SECRET_CONTEXT[kind]) if kind in _SECRET_CONTEXT else None,
+        )
+        for kind in types
+    ]
 
 
 _ANY_QUOTE = str.maketrans({ascii: f"[{ascii}{forms}]" for ascii, forms in QUOTE_FORMS.items()})

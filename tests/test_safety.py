@@ -140,6 +140,8 @@ def test_a_list_of_phones_after_one_word_is_redacted_whole_streamed_or_not():
         ("card 588235703935, 588235703943", ["588235703935", "588235703943"]),
         ("IBAN: NO 19 4920 06 96270 or NO 93 8601 11 17947", ["NO 19 4920 06 96270", "NO 93 8601 11 17947"]),
         ("SSN: 078051120 and 219099999", ["078051120", "219099999"]),
+        ("| Name | SSN |\n|---|---|\n| Ann | 078 05 1120 |\n| Bob | 219 09 9999 |", ["078 05 1120", "219 09 9999"]),
+        ("cards: 588235703935, 588235703943", ["588235703935", "588235703943"]),
     ):
         assert [e.evidence for e in filter_text(text, detectors).events] == found
     # the gap: a word that names another number, a paragraph's end

@@ -225,9 +225,11 @@ _PII = {
 # A second pattern for a type, tried after its own, that counts only after a word (its look-behind):
 # a phone number in plain digits; 12 digits right after a word that says "card" ("my card #
 # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
+# Between the word and the number: a few characters, a table's header row among them ("| SSN |\n|---|\n| Ann | ")
+_WORD_GAP = r"(?:[^\d\n.!?;]|\n(?![ \t|]*\n))"
 _CARD_WORD = (
-    rf"(?i:{_NAME_EDGE}(?:card|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort){_NAME_END}"
-    r"(?:(?![ _]?id\b)[^\d\n.!?;]){0,16})"  # a card's id ("cardId", "sim_card_id") is not its number
+    rf"(?i:{_NAME_EDGE}(?:cards?|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort){_NAME_END}"
+    rf"(?:(?![ _]?id\b){_WORD_GAP}){{0,24}})"  # a card's id ("cardId", "sim_card_id") is not its number
 )
 # "IBAN: ", "IBAN-Nr. ", "My IBAN is ", "Ihre IBAN ist ", Iran's "Sheba ", a key ("iban_code": ) (bounded:
 # a look-behind); these words too may be part of a name, as the phone's are
@@ -237,8 +239,8 @@ _IBAN_WORD = (
 )
 # "SSN 123 45 6789", "my social is 123456789": spaced or bare only after a word that says so
 _SSN_WORD = (
-    rf"(?i:{_NAME_EDGE}(?:ssn|ss#|social[ _]?security(?:[ _]?(?:number|no|num))?|(?:my|his|her|your|their) social)"
-    rf"{_NAME_END}[^\d\n.!?;]{{0,16}})"
+    rf"(?i:{_NAME_EDGE}(?:ssns?|ss#|social[ _]?security(?:[ _]?(?:numbers?|no|num))?|(?:my|his|her|your|their) social)"
+    rf"{_NAME_END}{_WORD_GAP}{{0,24}})"
 )
 # Between one value and the next of a list ("0233651564 or 0233651565", a table's rows, a JSON
 # array) of the kinds that need a word before them: no digit, no sentence end, no blank line, no

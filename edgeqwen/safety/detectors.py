@@ -225,8 +225,11 @@ _PII = {
 # A second pattern for a type, tried after its own, that counts only after a word (its look-behind):
 # a phone number in plain digits; 12 digits right after a word that says "card" ("my card #
 # 588235703935": Maestro numbers outside the prefixes the card pattern takes alone).
+# A line break that ends no paragraph (a table's rows are lines; a blank line, or one of bare
+# pipes, is a paragraph's end)
+_LINE_BREAK = r"\n(?![ \t|]*\n)"
 # Between the word and the number: a few characters, a table's header row among them ("| SSN |\n|---|\n| Ann | ")
-_WORD_GAP = r"(?:[^\d\n.!?;]|\n(?![ \t|]*\n))"
+_WORD_GAP = rf"(?:[^\d\n.!?;]|{_LINE_BREAK})"
 _CARD_WORD = (
     rf"(?i:{_NAME_EDGE}(?:cards?|karte|carte|tarjeta|carta|kaart|cart[ãa]o|karta|kort){_NAME_END}"
     rf"(?:(?![ _]?id\b){_WORD_GAP}){{0,24}})"  # a card's id ("cardId", "sim_card_id") is not its number
@@ -247,7 +250,8 @@ _SSN_WORD = (
 # label's colon or "=" (a JSON key: '"ssn": "...", "insuranceNumber": "..."') and no word that
 # names another number, 32 characters at most. Only after a value found: the first of a
 # list needs its word as ever.
-_LIST_GAP = rf"(?i:(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;:=。！？：\n]|\n(?![ \t|]*\n)){{0,32}})"
+_LIST_GAP = rf"(?i:(?:{_NOT_ANOTHER_NUMBER}[^\d.!?;:=。！？：\n]|{_LINE_BREAK}){{0,32}})"
+_LIST_GAP_PATTERN = regex.compile(_LIST_GAP)
 _PII_IN_CONTEXT = {
     "phone": (
         rf"(?=[\d(]){_B}{_NOT_IN_DIGITS}{_NOT_A_DATE}{_PLAIN_NUMBER}{_A_QUANTITY}{_E}{_NO_MORE_DIGITS}",
@@ -299,7 +303,7 @@ _SECRETS = {
     "pypi_token": rf"{_B}pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{{50,}}",
     "sendgrid_key": rf"{_B}SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}{_E}",
     # the password of a URL's user ("postgres://admin:s3cret@db.example.com"), the rest left as written;
-    # not a placeholder a document writes there (_real_password)
+    # not a placeholder a document writes there (validators.real_password)
     "url_password": r"(?<=:)[^\s:/@\"'<>]{1,128}(?=@[\w.-])",
     "slack_token": rf"{_B}xox[abprs]-[A-Za-z0-9-]{{10,60}}{_E}",
     "google_api_key": rf"{_B}AIza[0-9A-Za-z_-]{{35}}{_E}",
@@ -321,9 +325,10 @@ def pii_detectors(types: Iterable[str] = PII_TYPES, action: Action = "redact") -
         out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=not_after))
         if kind in _PII_IN_CONTEXT:
             pattern, check, before = _PII_IN_CONTEXT[kind]
-            out.append(Detector(kind, regex.compile(pattern), action, check, shrink, context=regex.compile(before)))
+            compiled = regex.compile(pattern)
+            out.append(Detector(kind, compiled, action, check, shrink, context=regex.compile(before)))
             # and the next of a list after one found (a table's column, a CSV, "X or Y")
-            out.append(Detector(kind, regex.compile(pattern), action, check, shrink, follows=regex.compile(_LIST_GAP)))
+            out.append(Detector(kind, compiled, action, check, shrink, follows=_LIST_GAP_PATTERN))
     return out
 
 

@@ -60,6 +60,9 @@ class StreamFilter:
         written: str = "",
     ) -> None:
         self.detectors = tuple(detectors)
+        # (order, detector), those that count only after a hit of their kind last: they read the
+        # hits the others found before them in the same scan
+        self._ordered = sorted(enumerate(self.detectors), key=lambda od: od[1].follows is not None)
         self.on_event = on_event
         self.written = written
         self.reset()
@@ -79,9 +82,7 @@ class StreamFilter:
         end = len(text)
         hold = end
         hits: list[_Hit] = []
-        # detectors that count only after a hit of their kind run last, on the hits found before
-        ordered = sorted(enumerate(self.detectors), key=lambda od: od[1].follows is not None)
-        for order, det in ordered:
+        for order, det in self._ordered:
             for m in det.pattern.finditer(text, base, overlapped=True, partial=not final):
                 # a match out of its detector's context never counts, however it grows (the look-
                 # behind reads only text before it): nothing to hold back for

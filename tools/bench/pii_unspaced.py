@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 
 LOCALES = ("zh_CN", "zh_TW", "ja_JP", "ko_KR", "th_TH")
 # the word before a number that says "phone number" (Thai's is not in the detectors' list)
@@ -35,6 +37,31 @@ def _text(fake, locale: str, before: bool) -> str:
     return fake.sentence()
 
 
+def _written(
+    values: dict[str, Callable[[], str]],
+    before: Callable[[], str],
+    after: Callable[[], str],
+    locale: str,
+    per_kind: int,
+) -> list[dict]:
+    """``per_kind`` records of each kind: a value between two texts, half the phones after the
+    locale's word for phone number."""
+    out = []
+    for kind, make in values.items():
+        for k in range(per_kind):
+            word = PHONE_WORDS[locale] if kind == "phone" and k % 2 else ""
+            head = before().rstrip(STOPS) + word
+            value = make()
+            out.append(
+                {
+                    "text": head + value + after(),
+                    "items": [[len(head), len(head) + len(value), kind]],
+                    "origin": f"{'word' if word else 'bare'} {locale}",
+                }
+            )
+    return out
+
+
 def records(per_kind: int = 40, seed: int = 0) -> list[dict]:
     from faker import Faker
 
@@ -48,20 +75,9 @@ def records(per_kind: int = 40, seed: int = 0) -> list[dict]:
             "credit_card": fake.credit_card_number,
             "ipv4": fake.ipv4_public,
         }
-        for kind, make in values.items():
-            for k in range(per_kind):
-                word = PHONE_WORDS[locale] if kind == "phone" and k % 2 else ""
-                before = _text(fake, locale, True).rstrip(STOPS) + word
-                value = make()
-                text = before + value + _text(fake, locale, False)
-                how = "word" if word else "bare"
-                out.append(
-                    {
-                        "text": text,
-                        "items": [[len(before), len(before) + len(value), kind]],
-                        "origin": f"{how} {locale}",
-                    }
-                )
+        out += _written(
+            values, partial(_text, fake, locale, True), partial(_text, fake, locale, False), locale, per_kind
+        )
     return out
 
 
@@ -89,18 +105,7 @@ def mimesis_records(per_kind: int = 40, seed: int = 0) -> list[dict]:
             "credit_card": payment.credit_card_number,
             "ipv4": ipv4,
         }
-        for kind, make in values.items():
-            for k in range(per_kind):
-                word = PHONE_WORDS[key] if kind == "phone" and k % 2 else ""
-                before = text.sentence().rstrip(STOPS) + word
-                value = make()
-                out.append(
-                    {
-                        "text": before + value + text.sentence(),
-                        "items": [[len(before), len(before) + len(value), kind]],
-                        "origin": f"{'word' if word else 'bare'} {key}",
-                    }
-                )
+        out += _written(values, text.sentence, text.sentence, key, per_kind)
     return out
 
 

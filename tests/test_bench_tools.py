@@ -878,3 +878,48 @@ def test_probe_accuracy_says_which_build_each_figure_puts_first():
     table = probe_accuracy.table(rows)
     assert table[2] == "| m-q4_k_m | 6.80, 6.90 | 7.5 (1.09x) | 5.7 (0.83x) | 60.0, 62.0 | 58.0 (0.95x) |"
     assert table[4].endswith("| 2.0 (0.67x) | - | - | - |")
+
+
+def test_faq_questions_reads_each_faqs_questions_once_and_splits_read_from_unread(tmp_path):
+    """Each FAQ's own layout: the Debian FAQ's numbered questions (one going on to the next line),
+    reStructuredText titles, POD's head2, SQLite's links; headings that ask nothing are left out
+    except where a FAQ's entries are its questions; the read sources are ``dev``, the rest ``test``."""
+    import gzip
+
+    import faq_questions
+
+    share = tmp_path / "root" / "usr" / "share"
+    (share / "doc/debian/FAQ").mkdir(parents=True)
+    debian = "1. Definitions\n\n  1.1. What is Debian?\n\n  1.2. How do I install Debian from\n      CD-ROMs?\n"
+    debian += "  1.3. Notes\n"
+    with gzip.open(share / "doc/debian/FAQ/debian-faq.en.txt.gz", "wt") as f:
+        f.write(debian)
+    (share / "doc/python3.11/html/_sources/faq").mkdir(parents=True)
+    rst = "General\n=======\n\nWhy is ``None`` falsy?\n----------------------\n\ntext\n\nIs it fast?\n--\n"
+    (share / "doc/python3.11/html/_sources/faq/general.rst.txt").write_text(rst)
+    (share / "perl/5.36.0/pod").mkdir(parents=True)
+    sort = "=head2 How do I sort a hash (optionally by value instead of key)?\n\n"
+    (share / "perl/5.36.0/pod/perlfaq4.pod").write_text(f"=head1 NAME\n\n{sort}{sort}")  # the same twice
+    (share / "doc/sqlite3").mkdir(parents=True)
+    links = '<a href="#q1">How do I create an AUTOINCREMENT field?</a> '
+    links += '<a href="#q3">SQLite lets me insert a string!</a>'
+    (share / "doc/sqlite3/faq.html").write_text(links)
+    found = faq_questions.sources(tmp_path)
+    assert found == {
+        "debian-faq-en": ["What is Debian?", "How do I install Debian from CD-ROMs?"],
+        "python-faq": ["Why is None falsy?"],  # "Is it fast?" has too short a rule to be a title
+        "perlfaq": ["How do I sort a hash (optionally by value instead of key)?"],
+        "sqlite-faq": ["How do I create an AUTOINCREMENT field?", "SQLite lets me insert a string!"],
+    }
+    result = faq_questions.evaluate(found, ["default"])["default"]
+    assert set(result["groups"]) == {"dev", "test, English"}
+    assert result["groups"]["dev"]["n"] == 2 and result["groups"]["test, English"]["n"] == 4
+    from edgeqwen.safety import Guard
+
+    guard = Guard("default")
+    for name, questions in found.items():
+        refused = sum(guard.check_input(q).action == "refuse" for q in questions)
+        assert result["sources"][name] == {"n": len(questions), "refused": refused, "injection": 0}
+    assert result["groups"]["test, English"]["refused"] == sum(
+        result["sources"][name]["refused"] for name in ("python-faq", "perlfaq", "sqlite-faq")
+    )

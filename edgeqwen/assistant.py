@@ -56,6 +56,7 @@ class Assistant:
         context_length: int | None = None,
         threads: int | None = None,
         device: str | None = None,
+        kv_cache_type: str | None = None,
         config: GenerationConfig | None = None,
         enable_thinking: bool = False,
         tools: Sequence[Tool] | None = None,
@@ -72,7 +73,7 @@ class Assistant:
         self.guard = Guard(policy, on_safety_event, audit_log)  # a bad policy fails before any model loads
         if system is not None:
             check_text(system, "The system prompt")
-        check_load_options(context_length, threads)  # the guard model is loaded with them too
+        check_load_options(context_length, threads, kv_cache_type)  # before any model loads (the guard's too)
         if config is not None and not isinstance(config, GenerationConfig):
             raise InvalidRequestError(
                 f"config must be an edgeqwen.GenerationConfig, got {type(config).__name__}; or pass the "
@@ -83,7 +84,12 @@ class Assistant:
             raise InvalidRequestError(f"announce must be a function of one str, got {type(announce).__name__}.")
         (config or GenerationConfig()).with_(**sampling)  # bad settings fail before any model loads
         options = dict(
-            context_length=context_length, threads=threads, device=device, base_url=base_url, api_key=api_key
+            context_length=context_length,
+            threads=threads,
+            device=device,
+            base_url=base_url,
+            api_key=api_key,
+            kv_cache_type=kv_cache_type,
         )
         self.backend = backend if isinstance(backend, Backend) else build_backend(model, backend, announce, options)
         if self.guard.policy.guard is not None:  # the guard model runs on CPU beside the answering model

@@ -59,6 +59,7 @@ class BenchResult:
     peak_rss_bytes: int
     model_bytes: int
     kv_cache_bytes: int
+    kv_cache_type: str | None = None  # llama.cpp's (f16, q8_0, q4_0); None: the model's own
 
     @property
     def memory_ratio(self) -> float:
@@ -87,6 +88,7 @@ def run_bench(
     backend_name: str = "auto",
     announce: Callable[[str], None] | None = None,
     warmup_prompt_tokens: int | None = None,
+    kv_cache_type: str | None = None,
 ) -> BenchResult:
     """Prefill a fixed random prompt of ``prompt_tokens`` ids, then decode exactly ``gen_tokens``
     greedily (stop tokens ignored); the cache is cleared between runs so every run prefills all.
@@ -107,7 +109,11 @@ def run_bench(
     try:
         threads = thread_count(threads) if threads is not None else None  # the count it runs, reported below
         backend = load_backend(
-            backend_name, path, context_length=context_length or prompt_tokens + gen_tokens + 1, threads=threads
+            backend_name,
+            path,
+            context_length=context_length or prompt_tokens + gen_tokens + 1,
+            threads=threads,
+            kv_cache_type=kv_cache_type,
         )
     except InvalidRequestError as exc:
         if context_length is not None or exc.param != "context_length":
@@ -149,6 +155,7 @@ def run_bench(
         peak_rss_bytes=peak_rss_bytes(),
         model_bytes=info.weights_bytes,
         kv_cache_bytes=backend.model.kv_cache_bytes,
+        kv_cache_type=getattr(backend.model, "kv_cache_type", None),
     )
 
 

@@ -90,7 +90,7 @@ class Geometry:
         biases and norms, under 0.1%, are left out)."""
         return self.linear_params + (0 if self.tied_embeddings else self.vocab * self.hidden)
 
-    def kv_bytes_per_token(self, bytes_per_value: int) -> int:
+    def kv_bytes_per_token(self, bytes_per_value: float) -> int:
         return kv_bytes_per_token(self.layers, self.kv_heads, self.head_dim, bytes_per_value)
 
     def int4_weight_bytes(self, block_size: int, scale_bytes: int, head_bits: int = 4) -> int:

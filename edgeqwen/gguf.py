@@ -157,7 +157,7 @@ class GgufInfo:
     def weights_bytes(self) -> int:
         return self.path.stat().st_size
 
-    def kv_bytes_per_token(self, bytes_per_value: int = 2) -> int:
+    def kv_bytes_per_token(self, bytes_per_value: float = 2) -> int:
         return kv_bytes_per_token(self.num_layers, self.num_kv_heads, self.head_size, bytes_per_value)
 
     @property

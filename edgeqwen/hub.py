@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .catalog import llamacpp_installed
 from .errors import InsufficientMemoryError, InvalidRequestError, ModelNotFoundError
 from .integrity import mark_verified
+from .model import checked_kv_cache_type
 from .paths import cache_dir, check_disk, disk_full_said, existing, installing, models_dir, scratch
 
 if TYPE_CHECKING:
@@ -158,10 +159,13 @@ def best_installed(announce: Callable[[str], None] | None, backend: str = "auto"
     )
 
 
-def check_load_options(context_length: object = None, threads: object = None) -> None:
+def check_load_options(context_length: object = None, threads: object = None, kv_cache_type: object = None) -> None:
     """What any model is loaded with, checked before anything loads: a whole ``threads`` >= 1 and
-    ``context_length`` >= 2 (None: all cores, the model's window). Each backend reads them its own
-    way, and read 1.5 or "4" as a TypeError deep in llama.cpp's or onnxruntime's setup."""
+    ``context_length`` >= 2 (None: all cores, the model's window), a ``kv_cache_type`` of
+    ``model.KV_CACHE_TYPES``. Each backend reads them its own way, and read 1.5 or "4" as a
+    TypeError deep in llama.cpp's or onnxruntime's setup."""
+    if kv_cache_type is not None:
+        checked_kv_cache_type(kv_cache_type)
     for name, value, least, none in (
         ("threads", threads, 1, "all cores"),
         ("context_length", context_length, 2, "the model's own"),
@@ -184,13 +188,17 @@ def build_backend(
     anything downloads; a remote backend takes the server's model id as it is. ``role``: what a
     catalog model named here must be ("chat" to answer, "embedding" to embed, "reranker" to rerank;
     None: anything)."""
-    from .backends import backend_class, load_backend
+    from .backends import backend_class, check_kv_cache_type, load_backend
 
-    check_load_options(**{k: v for k, v in (options or {}).items() if k in ("context_length", "threads")})
+    check_load_options(
+        **{k: v for k, v in (options or {}).items() if k in ("context_length", "threads", "kv_cache_type")}
+    )
     check_role(model, role)
     cls = backend_class(name) if name != "auto" else None
     if cls is not None:
         cls.check_available()
+        if (options or {}).get("kv_cache_type") is not None:  # before a model is resolved (or converted)
+            check_kv_cache_type(cls, options["kv_cache_type"])
     if cls is not None and cls.remote:
         if model is None:
             raise InvalidRequestError(f"backend={name!r} needs the server's model id as model=.", "model")

@@ -8,6 +8,7 @@ GenAI builds (e.g. ``onnx-community/Qwen3-4B-ONNX``'s ``cpu-int4-kld-block-128``
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from .paths import expand
 __all__ = [
     "chat_template_source",
     "ARCHITECTURES",
+    "KV_CACHE_TYPES",
     "kv_bytes_per_token",
     "SUPPORTED_TYPES",
     "ModelInfo",
     "checked_context_length",
+    "checked_kv_cache_type",
     "read_model_info",
     "unsupported_architecture",
 ]
@@ -31,9 +34,23 @@ ARCHITECTURES = {"qwen2": "Qwen2.5", "qwen3": "Qwen3", "llama": "Llama-architect
 SUPPORTED_TYPES = tuple(ARCHITECTURES)
 
 
-def kv_bytes_per_token(layers: int, kv_heads: int, head_size: int, bytes_per_value: int) -> int:
+# The KV cache types a llama.cpp model may keep (llama.cpp's --cache-type-k/-v, Ollama's
+# OLLAMA_KV_CACHE_TYPE), bytes per value: q8_0 and q4_0 store 32 values and one f16 scale a block.
+KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+
+
+def checked_kv_cache_type(value: object) -> str:
+    """``value`` if it names a KV cache type (``KV_CACHE_TYPES``), else a clear error."""
+    if not isinstance(value, str) or value not in KV_CACHE_TYPES:
+        raise InvalidRequestError(
+            f"kv_cache_type must be one of {', '.join(KV_CACHE_TYPES)}, got {value!r:.40}.", "kv_cache_type"
+        )
+    return value
+
+
+def kv_bytes_per_token(layers: int, kv_heads: int, head_size: int, bytes_per_value: float) -> int:
     """KV cache bytes per token: 2 (K and V) x layers x kv_heads x head_size x bytes."""
-    return 2 * layers * kv_heads * head_size * bytes_per_value
+    return math.ceil(2 * layers * kv_heads * head_size * bytes_per_value)
 
 
 def unsupported_architecture(what: str, model_type: str) -> UnsupportedArchitectureError:
@@ -77,7 +94,7 @@ class ModelInfo:
         """Size on disk of the ONNX graph and its external weights (model.onnx, model.onnx.data, ...)."""
         return sum(p.stat().st_size for p in self.path.iterdir() if p.name.startswith(self.onnx_file.name))
 
-    def kv_bytes_per_token(self, bytes_per_value: int = 4) -> int:
+    def kv_bytes_per_token(self, bytes_per_value: float = 4) -> int:
         return kv_bytes_per_token(self.num_layers, self.num_kv_heads, self.head_size, bytes_per_value)
 
 

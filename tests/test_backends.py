@@ -79,6 +79,23 @@ def test_registry_builds_by_name_and_says_what_exists(tiny_models):
         load_backend("onnx", tiny_models["qwen2"]["int4"], device="cuda")
 
 
+def test_a_kv_cache_type_is_refused_by_a_backend_that_keeps_its_models_own(tiny_models, tmp_path):
+    """Only a backend that lists the type in ``kv_cache_types`` is built with it (llama.cpp); asked of
+    another, or by a name that is no type, the error names the setting, and for a backend named
+    outright it comes before a model is resolved (or converted)."""
+    assert backend_class("onnx").kv_cache_types == () and backend_class("mlc").kv_cache_types == ()
+    with pytest.raises(InvalidRequestError, match="kv_cache_type='q8_0' is for llama.cpp models") as info:
+        load_backend("onnx", tiny_models["qwen2"]["int4"], kv_cache_type="q8_0")
+    assert info.value.param == "kv_cache_type"
+    with pytest.raises(InvalidRequestError, match="kv_cache_type must be one of f16, q8_0, q4_0, got 'f32'"):
+        load_backend("onnx", tiny_models["qwen2"]["int4"], kv_cache_type="f32")
+    with pytest.raises(InvalidRequestError, match="is for llama.cpp models"):
+        Assistant(str(tmp_path / "no-such-model"), backend="onnx", kv_cache_type="q4_0")
+    with pytest.raises(InvalidRequestError, match="kv_cache_type must be one of"):  # not "no such model"
+        Assistant(str(tmp_path / "no-such-model"), kv_cache_type=8)
+    assert load_backend("onnx", tiny_models["qwen2"]["int4"], kv_cache_type=None).name == "onnx"
+
+
 def test_a_registered_backend_is_built_like_the_others(tmp_path):
     built = []
 

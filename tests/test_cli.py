@@ -370,6 +370,7 @@ def test_bench_smoke(tiny_models):
     assert r["decode_tps"]["min"] <= r["decode_tps"]["median"] <= r["decode_tps"]["max"]
     assert r["prefill_tps"]["median"] > 0 and r["peak_rss_bytes"] > r["model_bytes"] > 0
     assert r["kv_cache_bytes"] == 2 * 2 * 2 * 16 * 4 * 25  # K+V x layers x kv heads x head x fp32 x (16+8+1)
+    assert r["kv_cache_type"] is None  # the ONNX graph's own
     assert r["memory_ratio"] == pytest.approx(r["peak_rss_bytes"] / (r["model_bytes"] + r["kv_cache_bytes"]))
     text = CliRunner().invoke(main, ["bench", str(tiny_models["qwen2"]["int4"]), "-p", "8", "-n", "4", "-r", "1"])
     assert "decode" in text.output and "peak RSS" in text.output and "x (model files" in text.output
@@ -517,6 +518,26 @@ def test_prompt_lookup_flag_reaches_the_answer_and_is_bounded():
     for command in (["run", "--prompt-lookup", "33", "x"], ["serve", "--prompt-lookup", "-1"]):
         said = CliRunner().invoke(main, command)
         assert said.exit_code == 2 and "--prompt-lookup" in said.output and "0<=x<=32" in said.output
+
+
+def test_kv_cache_type_flag_reaches_the_backend_and_names_the_types(monkeypatch):
+    import edgeqwen.assistant
+    from edgeqwen.testing import FakeBackend
+
+    built = []
+
+    def build(model, name, announce, options, **kw):
+        built.append(options)
+        return FakeBackend(["Paris."])
+
+    monkeypatch.setattr(edgeqwen.assistant, "build_backend", build)
+    said = CliRunner().invoke(main, ["run", "--kv-cache-type", "q8_0", "--policy", "none", "Capital?"])
+    assert said.exit_code == 0 and "Paris." in said.stdout and built[-1]["kv_cache_type"] == "q8_0"
+    CliRunner().invoke(main, ["run", "--policy", "none", "Capital?"])
+    assert built[-1]["kv_cache_type"] is None  # the backend's own
+    for command in (["serve", "--kv-cache-type", "q5"], ["bench", "--kv-cache-type", "fp8"]):
+        bad = CliRunner().invoke(main, command)
+        assert bad.exit_code == 2 and "is not one of 'f16', 'q8_0', 'q4_0'" in bad.output
 
 
 def test_thinking_budget_flag_bounds_the_thinking(qwen3_tokenizer_json):

@@ -23,7 +23,7 @@ from edgeqwen.backends import backend_for_folder  # noqa: E402
 from edgeqwen.backends.llama_bindings import bindings  # noqa: E402
 from edgeqwen.backends.llamacpp import LlamaCppBackend  # noqa: E402
 from edgeqwen.convert import demo_gguf_path  # noqa: E402
-from edgeqwen.errors import BackendUnavailableError, ModelLoadError  # noqa: E402
+from edgeqwen.errors import BackendUnavailableError, InvalidRequestError, ModelLoadError  # noqa: E402
 from edgeqwen.gguf import read_gguf_info, read_metadata  # noqa: E402
 from edgeqwen.types import Message  # noqa: E402
 
@@ -197,6 +197,63 @@ def test_the_same_long_prompt_gets_its_fresh_logits_from_the_cache(demo, capture
         assert model.last_reused == len(ids) - 2
     finally:
         model.capture_hidden = False
+
+
+@pytest.mark.parametrize(("kind", "share", "close"), [("q8_0", 34 / 64, 0.05), ("q4_0", 18 / 64, 0.3)])
+def test_a_quantized_kv_cache_holds_less_and_reads_nearly_the_same(demo, kind, share, close):
+    """llama.cpp's KV cache in q8_0 or q4_0 (its type_k and type_v, blocks of 32 values and a
+    scale): the sequence's state llama.cpp copies out shrinks by the type's bytes, the memory check
+    counts that, and a real model's logits after a prompt and while decoding stay near the f16
+    cache's (not equal: the type is in use). tools/bench/quant_quality.py measures the cost."""
+    ll = bindings()
+    ids = demo.tokenizer.encode("The quick brown fox jumps over the lazy dog, and then it sleeps. " * 6)
+    f16 = LlamaCppBackend(demo_gguf_path(), context_length=256).model
+    quant = LlamaCppBackend(demo_gguf_path(), context_length=256, kv_cache_type=kind).model
+    rows = {}
+    for name, model in (("f16", f16), (kind, quant)):
+        rows[name] = np.stack([model.prefill(ids).copy()] + [model.decode(t).copy() for t in ids[:8]])
+    scale = float(np.abs(rows["f16"]).max())
+    assert 0 < np.abs(rows[kind] - rows["f16"]).max() < close * scale
+    assert (rows[kind].argmax(axis=1) == rows["f16"].argmax(axis=1)).mean() >= 0.75
+    state = [ll.llama_state_seq_get_size(m._ctx, 0) for m in (f16, quant)]
+    assert state[1] < (share + 0.02) * state[0]
+    assert quant.kv_cache_bytes == demo.model.info.kv_bytes_per_token(2 * share) * 256
+    assert quant.kv_cache_bytes < share * 1.01 * f16.kv_cache_bytes
+    # a prefix copied out of the quantized cache and put back gives the logits it gave live
+    opening, other = ids[:40], ids[40:70]
+    quant.reset()
+    quant.keep_prefix(opening)
+    live = quant.prefill([*opening, 5, 6]).copy()
+    quant.prefill(other)
+    assert np.array_equal(quant.prefill([*opening, 5, 6]), live) and quant.last_reused == len(opening)
+    f16.close()
+    quant.close()
+
+
+def test_bench_runs_and_reports_the_kv_cache_type_asked():
+    from click.testing import CliRunner
+
+    from edgeqwen.cli import main
+
+    said = CliRunner().invoke(
+        main, ["bench", str(demo_gguf_path()), "-p", "16", "-n", "4", "-r", "1", "--kv-cache-type", "q8_0", "--json"]
+    )
+    assert said.exit_code == 0, said.output
+    r = json.loads(said.stdout)
+    per_token = read_gguf_info(demo_gguf_path()).kv_bytes_per_token(34 / 32)
+    assert r["kv_cache_type"] == "q8_0" and r["kv_cache_bytes"] == per_token * (16 + 4 + 1)  # prompt + answer + 1
+    text = CliRunner().invoke(main, ["bench", str(demo_gguf_path()), "-p", "8", "-n", "2", "-r", "1"])
+    assert text.exit_code == 0 and "MiB, f16)" in text.output
+
+
+def test_a_quantized_kv_cache_is_refused_where_llama_cpp_cannot_keep_one(tiny_ggufs):
+    with pytest.raises(InvalidRequestError, match="blocks of 32 values of a head; qwen2-f32's heads are 16"):
+        LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64, kv_cache_type="q8_0")
+    with pytest.raises(InvalidRequestError, match="flash attention only, which flash_attn=False turns off"):
+        LlamaCppBackend(demo_gguf_path(), context_length=64, kv_cache_type="q4_0", flash_attn=False)
+    with pytest.raises(InvalidRequestError, match="kv_cache_type must be one of f16, q8_0, q4_0, got 'Q8_0'"):
+        LlamaCppBackend(demo_gguf_path(), context_length=64, kv_cache_type="Q8_0")
+    assert LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64, kv_cache_type="f16").model.kv_cache_type == "f16"
 
 
 def test_the_assistant_runs_on_llamacpp(demo):
@@ -544,7 +601,7 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
     callback, set while a prefill may be cancelled, stops inside the batch running; the batches
     finished stay cached and the same prompt again reads only the rest, as a fresh prefill would.
     Decoding after it is not stopped by an event left set."""
-    import edgeqwen.backends.llamacpp as llamacpp
+    import edgeqwen.backends.llama_model as llama_model
     from edgeqwen.errors import GenerationCancelled
     from edgeqwen.runtime.loop import prefill
 
@@ -554,7 +611,7 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
     fresh = model.prefill(prompt).copy()
     model.reset()
     event, calls = threading.Event(), []
-    real = llamacpp.on_llama_thread
+    real = llama_model.on_llama_thread
 
     def counting(fn, on_interrupt=None):
         out = real(fn, on_interrupt)
@@ -563,7 +620,7 @@ def test_a_long_prompt_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggu
             event.set()
         return out
 
-    monkeypatch.setattr(llamacpp, "on_llama_thread", counting)
+    monkeypatch.setattr(llama_model, "on_llama_thread", counting)
     with pytest.raises(GenerationCancelled, match="after 128 of 300"):
         prefill(model, prompt, event)
     assert model.tokens == prompt[:128] and calls[3] == 2  # the third batch aborted (llama_decode: 2)
@@ -579,7 +636,7 @@ def test_a_batch_llama_cpp_fails_leaves_the_cache_as_counted_and_the_prompt_can_
     """llama_decode failing on a prompt's third batch (out of memory for its compute buffer): the
     error says so, and what the model counts as cached is what llama.cpp holds, the two batches
     before it, so the same prompt sent again is read, with a fresh read's logits."""
-    import edgeqwen.backends.llamacpp as llamacpp
+    import edgeqwen.backends.llama_model as llama_model
     from edgeqwen.errors import EdgeQwenError
 
     model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
@@ -588,17 +645,17 @@ def test_a_batch_llama_cpp_fails_leaves_the_cache_as_counted_and_the_prompt_can_
     fresh = model.prefill(prompt).copy()
     model.reset()
     decodes = []
-    real = llamacpp.on_llama_thread
+    real = llama_model.on_llama_thread
 
     def third_fails(fn, on_interrupt=None):
         decodes.append(fn)
         return -3 if len(decodes) == 3 else real(fn, on_interrupt)  # -3: llama.cpp's compute failure
 
-    monkeypatch.setattr(llamacpp, "on_llama_thread", third_fails)
+    monkeypatch.setattr(llama_model, "on_llama_thread", third_fails)
     with pytest.raises(EdgeQwenError, match="llama_decode returned -3"):
         model.prefill(prompt)
     assert model.tokens == prompt[:128]
-    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    monkeypatch.setattr(llama_model, "on_llama_thread", real)
     np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
     assert model.last_reused == 128
     model.close()
@@ -607,7 +664,7 @@ def test_a_batch_llama_cpp_fails_leaves_the_cache_as_counted_and_the_prompt_can_
 def test_a_prompt_being_scored_on_llama_cpp_stops_inside_a_batch_when_cancelled(tiny_ggufs, monkeypatch):
     """Scoring (every position's logits) reads 128 tokens a call: a client gone stops the call
     running, as a prompt's read stops, and the prompt scores as before after it."""
-    import edgeqwen.backends.llamacpp as llamacpp
+    import edgeqwen.backends.llama_model as llama_model
     from edgeqwen.errors import GenerationCancelled
     from edgeqwen.runtime.loop import prefill_all
 
@@ -616,7 +673,7 @@ def test_a_prompt_being_scored_on_llama_cpp_stops_inside_a_batch_when_cancelled(
     fresh: list = []
     prefill_all(model, prompt, lambda row: fresh.append(row.copy()))
     event, calls = threading.Event(), []
-    real = llamacpp.on_llama_thread
+    real = llama_model.on_llama_thread
 
     def counting(fn, on_interrupt=None):
         out = real(fn, on_interrupt)
@@ -625,12 +682,12 @@ def test_a_prompt_being_scored_on_llama_cpp_stops_inside_a_batch_when_cancelled(
             event.set()
         return out
 
-    monkeypatch.setattr(llamacpp, "on_llama_thread", counting)
+    monkeypatch.setattr(llama_model, "on_llama_thread", counting)
     read: list = []
     with pytest.raises(GenerationCancelled, match="after 128 of the prompt's 300 tokens were scored"):
         prefill_all(model, prompt, read.append, event)
     assert len(read) == 128 and calls[2] == 2  # the second batch aborted (llama_decode: 2)
-    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    monkeypatch.setattr(llama_model, "on_llama_thread", real)
     again: list = []
     prefill_all(model, prompt, lambda row: again.append(row.copy()), threading.Event())
     np.testing.assert_allclose(np.stack(again), np.stack(fresh), atol=1e-4)
@@ -641,7 +698,7 @@ def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_th
     """`edgeqwen chat`'s Ctrl-C during a long prompt waited for the batch running to end (a minute
     on a Pi) before it stopped: now the batch is asked to stop (the abort callback), and the cache
     keeps the batches before it, so a next prompt reads as a fresh one would."""
-    import edgeqwen.backends.llamacpp as llamacpp
+    import edgeqwen.backends.llama_model as llama_model
     from edgeqwen.runtime.loop import prefill
 
     model = LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=512).model
@@ -649,7 +706,7 @@ def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_th
     prompt = list(range(100, 400))
     fresh = model.prefill(prompt).copy()
     model.reset()
-    real, calls = llamacpp.on_llama_thread, []
+    real, calls = llama_model.on_llama_thread, []
 
     def ctrl_c_during_the_second_batch(fn, on_interrupt=None):
         if len(calls) == 2 and on_interrupt is not None:  # the callback set, the first batch read
@@ -659,12 +716,12 @@ def test_ctrl_c_while_a_prompt_is_read_on_llama_cpp_stops_the_batch_and_keeps_th
         calls.append(real(fn))
         return calls[-1]
 
-    monkeypatch.setattr(llamacpp, "on_llama_thread", ctrl_c_during_the_second_batch)
+    monkeypatch.setattr(llama_model, "on_llama_thread", ctrl_c_during_the_second_batch)
     with pytest.raises(KeyboardInterrupt):
         prefill(model, prompt, threading.Event())
     assert calls[2] == 2 and model.tokens == prompt[:64]  # the second batch stopped (llama_decode: 2)
     assert not model._interrupted
-    monkeypatch.setattr(llamacpp, "on_llama_thread", real)
+    monkeypatch.setattr(llama_model, "on_llama_thread", real)
     np.testing.assert_allclose(model.prefill(prompt), fresh, atol=1e-4)
     assert model.last_reused == 64
     model.close()

@@ -90,6 +90,21 @@ def test_a_context_cut_says_why_and_what_a_larger_one_needs():
     assert tight.context_length < 32768 and tight.reason.endswith(f"to {tight.context_length} to fit memory")
 
 
+def test_a_llama_cpp_context_cut_says_what_an_8_bit_kv_cache_fits():
+    """llama.cpp can keep its KV cache in q8_0 (34 bytes a 32 values, against f16's 64): where the
+    context was cut for memory, the reason names the context that fits so, under the same rule."""
+    pi = load("pi4-4gb")
+    cut = estimate(get_model("qwen2.5-1.5b-instruct"), pi, "llamacpp")
+    assert cut.context_length == 16384
+    hint = "; with --kv-cache-type q8_0 context 32768 fits (half the KV bytes; prompts read slower)"
+    assert cut.reason.endswith(hint)
+    g = get_model("qwen2.5-1.5b-instruct").geometry
+    assert g.kv_bytes_per_token(34 / 32) * 32768 <= 0.30 * cut.budget_bytes < g.kv_bytes_per_token(2) * 32768
+    whole = estimate(get_model("qwen2.5-1.5b-instruct"), load("pi5-8gb"), "llamacpp")
+    assert whole.context_length == 32768 and "kv-cache-type" not in whole.reason  # nothing cut
+    assert "kv-cache-type" not in estimate(get_model("qwen2.5-1.5b-instruct"), pi, "onnx").reason  # llama.cpp's
+
+
 def test_pi5_runs_qwen_on_cpu():
     best = plan(load("pi5-8gb")).best
     assert best.backend == "onnx" and best.model.startswith("qwen2.5-1.5b")

@@ -11,9 +11,19 @@ import importlib
 from pathlib import Path
 
 from ..errors import InvalidRequestError
+from ..model import checked_kv_cache_type
 from .base import Backend, Request
 
-__all__ = ["BACKENDS", "Backend", "Request", "backend_class", "backend_for_folder", "load_backend", "register_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Request",
+    "backend_class",
+    "backend_for_folder",
+    "check_kv_cache_type",
+    "load_backend",
+    "register_backend",
+]
 
 _REGISTRY: dict[str, str | type[Backend]] = {
     "onnx": "edgeqwen.backends.onnx:OnnxBackend",
@@ -55,6 +65,17 @@ def backend_for_folder(path: str | Path) -> str:
     return "onnx"
 
 
+def check_kv_cache_type(cls: type[Backend], kv_cache_type: str) -> None:
+    """A clear error unless backend ``cls`` may keep its KV cache as ``kv_cache_type``."""
+    if checked_kv_cache_type(kv_cache_type) not in cls.kv_cache_types:
+        raise InvalidRequestError(
+            f"kv_cache_type={kv_cache_type!r} is for llama.cpp models (GGUF files); the {cls.name} backend keeps "
+            "its KV cache in the type its model was built with. Leave kv_cache_type out, or run a GGUF build "
+            "(`edgeqwen pull MODEL --backend llamacpp`).",
+            "kv_cache_type",
+        )
+
+
 def load_backend(
     name: str,
     model_path: str | Path,
@@ -64,14 +85,19 @@ def load_backend(
     device: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    kv_cache_type: str | None = None,
 ) -> Backend:
     """Build a backend by name; ``auto`` picks by the folder's build (MLC build: mlc, GGUF: llamacpp,
     else onnx).
-    ``base_url`` and ``api_key`` are for a remote backend (``openai``)."""
+    ``base_url`` and ``api_key`` are for a remote backend (``openai``); ``kv_cache_type`` for one that
+    lists it in ``kv_cache_types`` (None: the backend's own)."""
     if name == "auto":
         name = backend_for_folder(model_path)
     cls = backend_class(name)
     options: dict[str, object] = {"context_length": context_length, "threads": threads, "device": device}
+    if kv_cache_type is not None:
+        check_kv_cache_type(cls, kv_cache_type)
+        options["kv_cache_type"] = kv_cache_type
     if cls.remote:
         options.update(base_url=base_url, api_key=api_key)
     elif base_url is not None or api_key is not None:

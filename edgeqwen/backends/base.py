@@ -14,7 +14,8 @@ restored for a later prompt that starts with it, whatever ran between; ``support
 ``supports_prompt_logprobs`` whether ``GenerationConfig.logprobs`` / ``prompt_logprobs`` are
 reported (the latter needs every prompt position's logits: ``LanguageModel.prefill_all``);
 ``supports_next_logits`` whether ``next_logits`` reads the logits after a prompt (a reranker's
-yes/no judgement) without answering.
+yes/no judgement) without answering. ``kv_cache_types``: the KV cache types (``f16``, ``q8_0``,
+``q4_0``) the backend may be built with (``kv_cache_type=``); none where it keeps its model's own.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class Backend(ABC):
     streams_token_ids: bool = True  # chunks carry the token ids (kept in history for prefix reuse)
     renders_prompt: bool = False  # takes Request.messages and applies its own chat template
     remote: bool = False  # built with base_url / api_key (a server elsewhere)
+    kv_cache_types: tuple[str, ...] = ()  # built with kv_cache_type= one of these (model.KV_CACHE_TYPES)
 
     info: ModelInfo
     tokenizer: Tokenizer
@@ -326,14 +328,14 @@ class _Sized(Protocol):
     context_length: int
     weights_bytes: int
 
-    def kv_bytes_per_token(self, bytes_per_value: int) -> int: ...
+    def kv_bytes_per_token(self, bytes_per_value: float) -> int: ...
 
 
 def plan_memory(
     info: _Sized,
     context_length: int | None,
     ram_available: int | None = None,
-    kv_bytes_per_value: int = 4,
+    kv_bytes_per_value: float = 4,
     held: int = 0,
 ) -> int:
     """Pick (when not given) and check the KV-cache size against free RAM before anything loads.

@@ -13,6 +13,7 @@ import click
 
 from ..errors import EdgeQwenError, InsufficientMemoryError, StructuredOutputError
 from ..generation_config import MAX_LOOKUP
+from ..model import KV_CACHE_TYPES
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -95,6 +96,11 @@ model_options = _options(
         ),
         click.option("--device", help="MLC device: auto, cuda[:i], metal, vulkan[:i], rocm."),
         click.option(
+            "--kv-cache-type",
+            type=click.Choice(KV_CACHE_TYPES),
+            help="llama.cpp's KV cache type (default f16): q8_0 halves its memory, q4_0 quarters it.",
+        ),
+        click.option(
             "--policy",
             default="default",
             show_default=True,
@@ -162,6 +168,7 @@ def open_assistant(model: str | None, opts: dict[str, Any]) -> Assistant:
         context_length=opts["context_length"],
         threads=opts["threads"],
         device=opts.get("device"),
+        kv_cache_type=opts.get("kv_cache_type"),
         policy=opts.get("policy", "default"),
         audit_log=opts.get("audit_log"),
         enable_thinking=opts["think"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..model import KV_CACHE_TYPES
 from .common import THREADS_HELP, clean_errors, say
 
 __all__ = ["bench", "probe"]
@@ -61,6 +62,7 @@ def probe(as_json: bool, quick: bool, model: str | None, context: int | None, ca
 @click.option("--threads", type=click.IntRange(min=1), help=THREADS_HELP)
 @click.option("--context-length", type=int, help="KV cache size (default: prompt + generated).")
 @click.option("--backend", default="auto", show_default=True, help="auto | llamacpp | onnx.")
+@click.option("--kv-cache-type", type=click.Choice(KV_CACHE_TYPES), help="llama.cpp's KV cache type (default f16).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @clean_errors
 def bench(
@@ -71,6 +73,7 @@ def bench(
     threads: int | None,
     context_length: int | None,
     backend: str,
+    kv_cache_type: str | None,
     as_json: bool,
 ) -> None:
     """Measure prefill / decode tokens/s, time to first token, load time and peak memory."""
@@ -78,7 +81,9 @@ def bench(
 
     from ..bench import run_bench
 
-    r = run_bench(model, prompt_tokens, gen_tokens, runs, threads, context_length, backend, announce=say)
+    r = run_bench(
+        model, prompt_tokens, gen_tokens, runs, threads, context_length, backend, say, kv_cache_type=kv_cache_type
+    )
     if as_json:
         click.echo(json.dumps(r.as_dict(), indent=2))
         return
@@ -93,5 +98,6 @@ def bench(
     click.echo(f"  load    {r.load_s:9.2f} s")
     click.echo(
         f"  peak RSS {r.peak_rss_bytes / mib:8.0f} MiB = {r.memory_ratio:.2f}x (model files "
-        f"{r.model_bytes / mib:.0f} MiB + KV cache {r.kv_cache_bytes / mib:.0f} MiB)"
+        f"{r.model_bytes / mib:.0f} MiB + KV cache {r.kv_cache_bytes / mib:.0f} MiB"
+        f"{f', {r.kv_cache_type}' if r.kv_cache_type else ''})"
     )

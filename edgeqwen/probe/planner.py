@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..catalog import ModelSpec, catalog
+from ..model import KV_CACHE_TYPES
 from .calibrate import Calibration
 from .rates import (
     GPU_EFFICIENCY,
@@ -177,13 +178,17 @@ def estimate(
         bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
         device, build = "cpu", "onnx-int4-cpu"
 
-    def total(ctx: int) -> int:
-        return weights + overhead + kv_per_token * ctx
+    def total(ctx: int, per_token: int = kv_per_token) -> int:
+        return weights + overhead + per_token * ctx
+
+    def largest(per_token: int) -> int | None:
+        """The largest standard context that fits, its KV cache within KV_SHARE of the budget."""
+        options = [c for c in CONTEXTS if c <= g.context_length]
+        fitting = [c for c in options if total(c, per_token) <= budget and per_token * c <= KV_SHARE * budget]
+        return fitting[0] if fitting else None
 
     if context is None:
-        options = [c for c in CONTEXTS if c <= g.context_length]
-        fitting = [c for c in options if total(c) <= budget and kv_per_token * c <= KV_SHARE * budget]
-        ctx = fitting[0] if fitting else options[-1]
+        ctx = largest(kv_per_token) or min(CONTEXTS)
     else:
         ctx = context
     beyond = ctx > g.context_length
@@ -214,6 +219,10 @@ def estimate(
             reason += f", prompts read at ~{prompt:.0f} tokens/s"
         if context is None and ctx < g.context_length:
             reason += _context_cut(g.context_length, ctx, total, budget)
+            if backend == "llamacpp":  # its KV cache may be kept in 8 bits (docs/performance.md says at what cost)
+                q8 = largest(g.kv_bytes_per_token(KV_CACHE_TYPES["q8_0"]))
+                if q8 is not None and q8 > ctx:
+                    reason += f"; with --kv-cache-type q8_0 context {q8} fits (half the KV bytes; prompts read slower)"
     return Recommendation(
         model=spec.name,
         display=spec.display,
@@ -250,7 +259,7 @@ def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[in
     ``quantization``), and bytes of KV cache each token of context adds."""
     g = spec.geometry
     if backend == "llamacpp":
-        return spec.gguf_bytes(quantization), g.kv_bytes_per_token(2)  # llama.cpp's KV cache is f16
+        return spec.gguf_bytes(quantization), g.kv_bytes_per_token(KV_CACHE_TYPES["f16"])  # llama.cpp's default
     # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
     # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
     # Qwen2.5-1.5B at block 32, measured (docs/performance.md). Its KV cache is fp32 on CPU.

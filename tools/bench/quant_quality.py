@@ -3,6 +3,7 @@ with an 8- or 4-bit lm_head, llama.cpp Q4_0 and Q4_K_M, all made from the same r
 
     python tools/bench/quant_quality.py [--block-size 32 --block-size 128] [--lm-head-bits 8 --lm-head-bits 4]
         [--gguf Q4_0 --gguf Q4_K_M] [--tokens 512] [--text FILE]
+    python tools/bench/quant_quality.py --kv-cache-type q8_0 --kv-cache-type q4_0 [--tokens 2048]
 
 Runs the same real text through the fp32 reference (transformers) and through each build,
 position by position, and reports per-token KL divergence (reference || build), top-1 agreement
@@ -14,6 +15,11 @@ runs the reference's own weights on llama.cpp: what computation alone (f16 KV ca
 activations) costs. Speed does not depend on weight values, quality does, so this is the one
 benchmark that needs a real model. The text is CPython's LICENSE.txt (real English, present
 wherever Python is) unless ``--text`` names a file.
+
+``--kv-cache-type``: the GGUF builds (the demo's own Q4_1 file alone, unless ``--gguf`` names
+others) also run with llama.cpp's KV cache in that type; no ONNX build unless ``--block-size`` or
+``--lm-head-bits`` asks for one. Each such row also says how far it is from the same file with the
+default f16 cache ("vs f16 KV"): what the cache type alone costs.
 """
 
 from __future__ import annotations
@@ -78,11 +84,12 @@ def onnx_logits(folder: Path, ids: list[int]) -> np.ndarray:
     return np.stack(rows)
 
 
-def gguf_logits(file: Path, ids: list[int]) -> np.ndarray:
+def gguf_logits(file: Path, ids: list[int], kv_cache_type: str = "f16") -> np.ndarray:
     from edgeqwen.backends.llamacpp import LlamaCppModel
     from edgeqwen.gguf import read_gguf_info
 
-    model = LlamaCppModel(read_gguf_info(file, file.parent), context_length=len(ids) + 1)
+    info = read_gguf_info(file, file.parent)
+    model = LlamaCppModel(info, context_length=len(ids) + 1, kv_cache_type=kv_cache_type)
     rows = [model.prefill(ids[:1]).copy()]
     rows += [model.decode(t).copy() for t in ids[1:]]
     return np.stack(rows)
@@ -107,6 +114,7 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, action="append", default=[])
     parser.add_argument("--lm-head-bits", type=int, action="append", default=[], help="8 (the default build), 4")
     parser.add_argument("--gguf", action="append", default=[], help="llama.cpp types: Q4_0, Q4_K_M, Q4_1 ...")
+    parser.add_argument("--kv-cache-type", action="append", default=[], help="llama.cpp KV cache types: q8_0, q4_0")
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--text", type=Path)
     parser.add_argument("--work", type=Path, help="keep the builds here (default: a temporary folder)")
@@ -116,8 +124,9 @@ def main() -> None:
 
     from edgeqwen.convert import ConvertOptions, convert, demo_gguf_path, gguf_to_hf
 
-    builds = [(b, h) for b in args.block_size or [32, 128] for h in args.lm_head_bits or [8, 4]]
-    ggufs = args.gguf or ([] if args.hf else ["Q4_1", "Q4_0", "Q4_K_M"])
+    onnx = not args.kv_cache_type or args.block_size or args.lm_head_bits
+    builds = [(b, h) for b in args.block_size or [32, 128] for h in args.lm_head_bits or [8, 4]] if onnx else []
+    ggufs = args.gguf or ([] if args.hf else ["Q4_1"] if args.kv_cache_type else ["Q4_1", "Q4_0", "Q4_K_M"])
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         hf = args.hf or work / "demo-hf"
@@ -139,18 +148,27 @@ def main() -> None:
         for kind in ggufs:  # from the demo GGUF itself: the same weights the reference dequantized
             src = demo_gguf_path()
             file = src if kind == "Q4_1" else requantize(src, work / f"demo-{kind.lower()}.gguf", kind)
-            quality = compare(ref, gguf_logits(file, ids[:-1]), targets)
-            rows.append({"build": f"llama.cpp {kind}", "mib": file.stat().st_size / 2**20, **quality})
+            mib = file.stat().st_size / 2**20
+            f16 = gguf_logits(file, ids[:-1])
+            rows.append({"build": f"llama.cpp {kind}", "mib": mib, **compare(ref, f16, targets)})
+            for cache in args.kv_cache_type:
+                logits = gguf_logits(file, ids[:-1], cache)
+                vs = {f"vs_f16_kv_{k}": v for k, v in compare(f16, logits, targets).items() if k != "ppl_ref"}
+                row = {"build": f"llama.cpp {kind}, KV cache {cache}", "mib": mib}
+                rows.append({**row, **compare(ref, logits, targets), **vs})
     if args.json:
         print(json.dumps({"model": str(args.hf or "demo"), "tokens": len(targets), "rows": rows}, indent=2))
         return
     print(f"{len(targets)} tokens of {text_file}; reference perplexity {rows[0]['ppl_ref']:.3f}\n")
-    print("| build | file(s) MiB | KL mean | KL p99 | top-1 agreement | perplexity |")
-    print("|---|---|---|---|---|---|")
+    print("| build | file(s) MiB | KL mean | KL p99 | top-1 agreement | perplexity | vs f16 KV: KL mean, top-1 |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        vs = "-"
+        if "vs_f16_kv_kl_mean" in r:
+            vs = f"{r['vs_f16_kv_kl_mean']:.4f}, {100 * r['vs_f16_kv_top1_agree']:.1f}%"
         print(
             f"| {r['build']} | {r['mib']:.0f} | {r['kl_mean']:.4f} | {r['kl_p99']:.3f} | "
-            f"{100 * r['top1_agree']:.1f}% | {r['ppl']:.3f} |"
+            f"{100 * r['top1_agree']:.1f}% | {r['ppl']:.3f} | {vs} |"
         )
 
 

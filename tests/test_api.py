@@ -34,7 +34,7 @@ def test_all_is_sorted_and_complete():
                 "worker",
             )
         )
-        + ("edgeqwen.aio",)
+        + ("edgeqwen.aio", "edgeqwen.aio_stream")
     ):
         names = importlib.import_module(module).__all__
         assert list(names) == sorted(names), module
@@ -104,6 +104,7 @@ LAYERS = [
     ("edgeqwen.server", "edgeqwen.testing", "edgeqwen.bench"),
     (
         "edgeqwen.aio",
+        "edgeqwen.aio_stream",
         "edgeqwen.assistant",
         "edgeqwen.decoding",
         "edgeqwen.embeddings",

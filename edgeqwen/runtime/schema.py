@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from .exact import allows_no_value
+from .leaves import shared_leaves
 from .refs import REF_HOPS, nested_ids, pointer_part, resolve
-from .rewrite import KEYWORDS
 from .walk import DATA, walk
 
 __all__ = [
@@ -58,7 +58,7 @@ _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
 # llguidance compiles a value's lexeme each place the value is written: a bounded number ~0.7 ms, a
 # string of a format or a pattern up to several (GitHub's schemas write a URL a hundred times). A
 # scalar written more than once, and the any JSON's scalars, become one definition each place refers to.
-_NUMBER, _SCALAR, _LEAF = "edgeqwen_number", "edgeqwen_scalar", "edgeqwen_leaf"
+_NUMBER, _SCALAR = "edgeqwen_number", "edgeqwen_scalar"
 _REFS = {name: {"$ref": f"#/$defs/{name}"} for name in (_NUMBER, _SCALAR)}
 SCALAR_REF = _REFS[_SCALAR]  # the any JSON's scalars, one definition for every level
 _REFERS = re.compile(r'"\$(ref|dynamicRef|recursiveRef)"')
@@ -203,7 +203,7 @@ def decoding_schema(
         # not: said in place instead, and shallower (each level in place doubles what it holds)
         return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH)) if used else result
     defs = {_NUMBER: _bound_number({"type": "number"}, integer=False), **_any_json(max_string)} if used else {}
-    leaves = _shared_leaves(result, defs)
+    leaves = shared_leaves(result, defs)
     if defs or leaves:
         result = {**result, "$defs": {**result.get("$defs", {}), **defs, **leaves}}
     return result
@@ -390,69 +390,6 @@ def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:
     if node == _ANY_REF:
         return any_json
     return {k: (v if k in DATA else _inline_any(v, any_json)) for k, v in node.items()}
-
-
-_SCALAR_TYPES = frozenset(("string", "number", "integer", "boolean", "null"))
-_LEAF_KEYWORDS = frozenset(("type", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
-                            "exclusiveMinimum", "exclusiveMaximum", "multipleOf"))  # fmt: skip
-# where a leaf is shared: a schema's own values and branches; an allOf's parts, a not, a condition
-# are intersected or negated by llguidance, and a reference there is left as written
-_SHARED_IN = {"properties": "map", "patternProperties": "map", "$defs": "map", "definitions": "map",
-              "additionalProperties": "one", "items": "one", "prefixItems": "many", "anyOf": "many",
-              "oneOf": "many"}  # fmt: skip
-
-
-def _leaf(node: dict[str, Any]) -> str | None:
-    """A scalar's schema as the grammar reads it (what no keyword reads left out: annotations,
-    OpenAPI's ``example``; a number's format), as JSON, where it says more than its type; else None.
-    A node with an ``$id`` or an ``$anchor`` is no leaf: a reference may name it."""
-    types = node.get("type")
-    types = [types] if isinstance(types, str) else types
-    if not isinstance(types, list) or not types or not set(types) <= _SCALAR_TYPES:
-        return None
-    said = {k: v for k, v in node.items() if k in KEYWORDS or k[:1] == "$" and k != "$comment" or k == "id"}
-    if "string" not in types:
-        said.pop("format", None)
-    if not said.keys() <= _LEAF_KEYWORDS or len(said) == 1:
-        return None
-    return json.dumps(said, sort_keys=True)
-
-
-def _shared_leaves(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Each scalar below the root of ``schema`` written more than once (or as one of ``defs``) made a
-    reference to one definition, in place (``schema`` is fresh from ``narrow``); the new definitions."""
-    known = {json.dumps(v, sort_keys=True): name for name, v in defs.items() if _leaf(v)}
-    places: dict[str, list[tuple[Any, Any]]] = {}  # leaf -> (container, slot) where it is written
-    todo = [schema]
-    while todo:
-        node = todo.pop()
-        for key, how in _SHARED_IN.items():
-            held = node.get(key)
-            if how == "map" and isinstance(held, dict):
-                container, slots = held, list(held.items())
-            elif isinstance(held, list) and (how == "many" or key == "items"):
-                container, slots = held, list(enumerate(held))
-            elif how == "one" and isinstance(held, dict):
-                container, slots = node, [(key, held)]
-            else:
-                continue
-            for slot, child in slots:
-                if isinstance(child, dict):
-                    leaf = _leaf(child)
-                    if leaf is None:
-                        todo.append(child)
-                    else:
-                        places.setdefault(leaf, []).append((container, slot))
-    new = {}
-    for i, (leaf, where) in enumerate(places.items()):
-        name = known.get(leaf)
-        if name is None and len(where) > 1:
-            name = f"{_LEAF}_{i}"
-            new[name] = json.loads(leaf)
-        if name is not None:
-            for container, slot in where:
-                container[slot] = {"$ref": f"#/$defs/{name}"}
-    return new
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

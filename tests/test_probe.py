@@ -92,7 +92,8 @@ def test_a_context_cut_says_why_and_what_a_larger_one_needs():
 
 def test_a_llama_cpp_context_cut_says_what_an_8_bit_kv_cache_fits():
     """llama.cpp can keep its KV cache in q8_0 (34 bytes a 32 values, against f16's 64): where the
-    context was cut for memory, the reason names the context that fits so, under the same rule."""
+    context was cut for memory, the reason names the context that fits so, under the same rule; where
+    a context asked for does not fit, whether it would in q8_0."""
     pi = load("pi4-4gb")
     cut = estimate(get_model("qwen2.5-1.5b-instruct"), pi, "llamacpp")
     assert cut.context_length == 16384
@@ -103,6 +104,14 @@ def test_a_llama_cpp_context_cut_says_what_an_8_bit_kv_cache_fits():
     whole = estimate(get_model("qwen2.5-1.5b-instruct"), load("pi5-8gb"), "llamacpp")
     assert whole.context_length == 32768 and "kv-cache-type" not in whole.reason  # nothing cut
     assert "kv-cache-type" not in estimate(get_model("qwen2.5-1.5b-instruct"), pi, "onnx").reason  # llama.cpp's
+    # a context asked for that does not fit in f16: whether it fits in q8_0, and in how much
+    asked = estimate(get_model("qwen2.5-3b-instruct"), pi, "llamacpp", context=32768)
+    assert not asked.fits and asked.reason.endswith("(half the KV bytes; prompts read slower)")
+    q8 = get_model("qwen2.5-3b-instruct").geometry.kv_bytes_per_token(34 / 32) * 32768
+    in_q8 = asked.total_bytes - asked.kv_bytes + q8
+    assert in_q8 <= asked.budget_bytes and f"with --kv-cache-type q8_0 it fits in {in_q8 / GIB:.1f} GiB" in asked.reason
+    too_big = estimate(get_model("qwen3-4b"), pi, "llamacpp", context=32768)
+    assert not too_big.fits and "kv-cache-type" not in too_big.reason  # not even in 8 bits
 
 
 def test_pi5_runs_qwen_on_cpu():

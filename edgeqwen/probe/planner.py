@@ -55,6 +55,7 @@ MIN_INTERACTIVE_TPS = 8.0  # about reading speed
 RAM_MARGIN = 0.80  # use at most this share of available RAM
 VRAM_MARGIN = 0.90
 KV_SHARE = 0.30  # the KV cache may take at most this share of the memory budget
+_Q8_COST = "half the KV bytes; prompts read slower"  # docs/performance.md, "llama.cpp's KV cache in 8 or 4 bits"
 CONTEXTS = (32768, 16384, 8192, 4096, 2048, 1024)
 ONNX_OVERHEAD = 400 * 2**20  # onnxruntime arena, activations, a 256-token prefill chunk of logits
 LLAMACPP_OVERHEAD = 300 * 2**20  # llama.cpp's compute buffers for a 512-token batch, logits
@@ -178,6 +179,9 @@ def estimate(
         bandwidth = cpu_decode_rate(snap, backend, calibration)[0]
         device, build = "cpu", "onnx-int4-cpu"
 
+    # llama.cpp may keep its KV cache in 8 bits: what fits so is said where f16 is what cut or failed
+    q8_per_token = g.kv_bytes_per_token(KV_CACHE_TYPES["q8_0"])
+
     def total(ctx: int, per_token: int = kv_per_token) -> int:
         return weights + overhead + per_token * ctx
 
@@ -213,16 +217,17 @@ def estimate(
         reason = f"{ctx} tokens of context is more than this model's maximum of {g.context_length}"
     elif not fits:
         reason = f"needs {total(ctx) / GIB:.1f} GiB at {ctx} tokens of context, budget {budget / GIB:.1f} GiB"
+        if backend == "llamacpp" and total(ctx, q8_per_token) <= budget:
+            reason += f"; with --kv-cache-type q8_0 it fits in {total(ctx, q8_per_token) / GIB:.1f} GiB ({_Q8_COST})"
     else:
         reason = f"{total(ctx) / GIB:.1f} GiB of {budget / GIB:.1f} GiB budget, ~{tps:.0f} tokens/s"
         if prompt is not None:
             reason += f", prompts read at ~{prompt:.0f} tokens/s"
         if context is None and ctx < g.context_length:
             reason += _context_cut(g.context_length, ctx, total, budget)
-            if backend == "llamacpp":  # its KV cache may be kept in 8 bits (docs/performance.md says at what cost)
-                q8 = largest(g.kv_bytes_per_token(KV_CACHE_TYPES["q8_0"]))
-                if q8 is not None and q8 > ctx:
-                    reason += f"; with --kv-cache-type q8_0 context {q8} fits (half the KV bytes; prompts read slower)"
+            q8 = largest(q8_per_token) if backend == "llamacpp" else None
+            if q8 is not None and q8 > ctx:
+                reason += f"; with --kv-cache-type q8_0 context {q8} fits ({_Q8_COST})"
     return Recommendation(
         model=spec.name,
         display=spec.display,

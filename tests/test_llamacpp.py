@@ -246,6 +246,25 @@ def test_bench_runs_and_reports_the_kv_cache_type_asked():
     assert text.exit_code == 0 and "MiB, f16)" in text.output
 
 
+def test_a_context_that_fits_only_in_an_8_bit_cache_says_so_and_loads_with_one(monkeypatch):
+    from edgeqwen.backends import amx
+    from edgeqwen.errors import InsufficientMemoryError
+    from edgeqwen.probe.planner import ONNX_OVERHEAD, RAM_MARGIN
+
+    monkeypatch.setattr(amx, "has_amx_kernels", lambda _ll: False)  # no AMX copy held: the same need on any CPU
+    info = read_gguf_info(demo_gguf_path())
+    need_q8 = info.weights_bytes + ONNX_OVERHEAD + info.kv_bytes_per_token(34 / 32) * 8192
+    ram = int(need_q8 / RAM_MARGIN) + 2**20  # room for the cache in q8_0, not in f16
+    with pytest.raises(InsufficientMemoryError, match=r"kv_cache_type='q8_0', --kv-cache-type q8_0; half the KV"):
+        LlamaCppBackend(demo_gguf_path(), context_length=8192, ram_available=ram)
+    backend = LlamaCppBackend(demo_gguf_path(), context_length=8192, ram_available=ram, kv_cache_type="q8_0")
+    assert backend.context_length == 8192
+    backend.close()
+    with pytest.raises(InsufficientMemoryError) as info_:  # no room even in 8 bits: no such hint
+        LlamaCppBackend(demo_gguf_path(), context_length=8192, ram_available=ram // 2)
+    assert "kv_cache_type" not in str(info_.value)
+
+
 def test_a_quantized_kv_cache_is_refused_where_llama_cpp_cannot_keep_one(tiny_ggufs):
     with pytest.raises(InvalidRequestError, match="blocks of 32 values of a head; qwen2-f32's heads are 16"):
         LlamaCppBackend(tiny_ggufs["qwen2-f32"], context_length=64, kv_cache_type="q8_0")

@@ -337,9 +337,11 @@ def plan_memory(
     ram_available: int | None = None,
     kv_bytes_per_value: float = 4,
     held: int = 0,
+    q8_bytes_per_value: float | None = None,
 ) -> int:
     """Pick (when not given) and check the KV-cache size against free RAM before anything loads.
-    ``held``: bytes the backend keeps beside the model's file (llama.cpp's AMX copy)."""
+    ``held``: bytes the backend keeps beside the model's file (llama.cpp's AMX copy);
+    ``q8_bytes_per_value``: where the backend could keep its KV cache in 8 bits instead, what that takes."""
     from ..model import checked_context_length
     from ..probe.planner import auto_context, check_fit
 
@@ -352,7 +354,8 @@ def plan_memory(
     if context_length is None:
         context_length = auto_context(ram_available, weights, kv, info.context_length)
     context_length = checked_context_length(context_length, info.context_length)
-    check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})")
+    q8 = info.kv_bytes_per_token(q8_bytes_per_value) if q8_bytes_per_value is not None else None
+    check_fit(ram_available, weights, kv, context_length, f"{info.name} ({info.model_type})", q8)
     return context_length
 
 

@@ -82,7 +82,8 @@ class LlamaCppBackend(LoopBackend):
         kv_cache_type = kv_cache_type or KV_CACHE_TYPE
         ggml_kv_type(ll, self.info, kv_cache_type, flash_attn)  # fails before the memory check names a context
         per_value = KV_CACHE_TYPES[kv_cache_type]
-        context_length = plan_memory(self.info, context_length, ram_available, per_value, held)
+        q8 = KV_CACHE_TYPES["q8_0"] if per_value > KV_CACHE_TYPES["q8_0"] else None  # a way out to name
+        context_length = plan_memory(self.info, context_length, ram_available, per_value, held, q8)
         self.model = LlamaCppModel(
             self.info,
             context_length,

@@ -412,8 +412,16 @@ def embedding_context(ram_available: int, weights_bytes: int, kv_bytes_per_token
     return min(EMBEDDING_CONTEXT, model_max, auto_context(ram_available, weights_bytes, kv_bytes_per_token, model_max))
 
 
-def check_fit(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, context: int, what: str) -> None:
-    """Fail fast, before loading, when a model at ``context`` tokens cannot fit the free RAM."""
+def check_fit(
+    ram_available: int,
+    weights_bytes: int,
+    kv_bytes_per_token: int,
+    context: int,
+    what: str,
+    q8_bytes_per_token: int | None = None,
+) -> None:
+    """Fail fast, before loading, when a model at ``context`` tokens cannot fit the free RAM.
+    ``q8_bytes_per_token``: a KV cache in 8 bits, for a model that may keep one (llama.cpp's)."""
     from ..errors import InsufficientMemoryError
 
     budget = int(ram_available * RAM_MARGIN)
@@ -425,6 +433,8 @@ def check_fit(ram_available: int, weights_bytes: int, kv_bytes_per_token: int, c
             if room >= 1024
             else "use a smaller model (see `edgeqwen probe`)"
         )
+        if q8_bytes_per_token is not None and weights_bytes + ONNX_OVERHEAD + q8_bytes_per_token * context <= budget:
+            hint = f"keep the KV cache in 8 bits (kv_cache_type='q8_0', --kv-cache-type q8_0; {_Q8_COST}), {hint}"
         raise InsufficientMemoryError(
             f"{what} needs about {need / GIB:.1f} GiB at {context} tokens of context, but only "
             f"{budget / GIB:.1f} GiB of RAM is free to use ({RAM_MARGIN:.0%} of {ram_available / GIB:.1f} GiB "

@@ -19,6 +19,7 @@ from .paths import expand
 __all__ = [
     "chat_template_source",
     "ARCHITECTURES",
+    "DEFAULT_KV_CACHE_TYPE",
     "KV_CACHE_TYPES",
     "kv_bytes_per_token",
     "SUPPORTED_TYPES",
@@ -37,6 +38,7 @@ SUPPORTED_TYPES = tuple(ARCHITECTURES)
 # The KV cache types a llama.cpp model may keep (llama.cpp's --cache-type-k/-v, Ollama's
 # OLLAMA_KV_CACHE_TYPE), bytes per value: q8_0 and q4_0 store 32 values and one f16 scale a block.
 KV_CACHE_TYPES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+DEFAULT_KV_CACHE_TYPE = "f16"  # llama.cpp's own
 
 
 def checked_kv_cache_type(value: object) -> str:

@@ -47,11 +47,11 @@ def side_context(path: Path, available: int | None = None) -> int:
 
     try:
         if backend_for_folder(path) == "llamacpp":
-            from .backends.llamacpp import KV_CACHE_TYPE, gguf_info
-            from .model import KV_CACHE_TYPES
+            from .backends.llamacpp import gguf_info
+            from .model import DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES
 
             info = gguf_info(path)  # read once: the backend's load reads it from the same cache
-            kv = info.kv_bytes_per_token(KV_CACHE_TYPES[KV_CACHE_TYPE])
+            kv = info.kv_bytes_per_token(KV_CACHE_TYPES[DEFAULT_KV_CACHE_TYPE])
         else:
             info = read_model_info(path)
             kv = info.kv_bytes_per_token(4)

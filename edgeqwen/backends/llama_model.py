@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import EdgeQwenError, GenerationCancelled, InvalidRequestError, ModelLoadError
 from ..gguf import GgufInfo
-from ..model import KV_CACHE_TYPES, checked_kv_cache_type
+from ..model import DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES, checked_kv_cache_type
 from . import amx
 from .base import reusable_prefix
 from .llama_bindings import bindings, last_log, set_fields
@@ -30,11 +30,10 @@ from .llama_thread import on_llama_thread
 from .prefixes import KeptPrefixes, room_for
 from .threads import BusyCores, thread_count, threads_for
 
-__all__ = ["BATCH", "KV_CACHE_TYPE", "SCORE_BATCH", "LlamaCppModel", "ggml_kv_type"]
+__all__ = ["BATCH", "SCORE_BATCH", "LlamaCppModel", "ggml_kv_type"]
 
 BATCH = 512  # tokens per llama_decode call while prefilling (llama.cpp's own default n_batch)
 ABORTED = 2  # llama_decode's return when the abort callback stopped it
-KV_CACHE_TYPE = "f16"  # llama.cpp's default
 QUANT_BLOCK = 32  # values per block of a q8_0 / q4_0 KV cache
 # tokens per call while scoring a prompt, every position's logits out: 74 MiB of them for Qwen's
 # 151,936-wide rows, where a 512-token batch would hold 297 MiB, for no more speed (64: 5% slower)
@@ -65,7 +64,7 @@ class LlamaCppModel:
         use_mmap: bool = False,
         flash_attn: bool | None = None,
         extra_buffers: bool | None = None,  # None: unless this build's AMX kernels fail here
-        kv_cache_type: str = KV_CACHE_TYPE,
+        kv_cache_type: str = DEFAULT_KV_CACHE_TYPE,
     ) -> None:
         ll = bindings()
         self.info = info

@@ -17,19 +17,18 @@ from ..catalog import LLAMACPP_INSTALL, amx_copy_bytes
 from ..chat import template_for
 from ..errors import InvalidRequestError
 from ..gguf import GgufInfo, read_gguf_info
-from ..model import KV_CACHE_TYPES
+from ..model import DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES
 from ..paths import cache_dir, expand, models_dir
 from ..tokenizer import Tokenizer
 from . import amx
 from .amx import AmxBuildWarning
 from .base import LoopBackend, plan_memory
 from .llama_bindings import bindings
-from .llama_model import KV_CACHE_TYPE, SCORE_BATCH, LlamaCppModel, ggml_kv_type
+from .llama_model import SCORE_BATCH, LlamaCppModel, ggml_kv_type
 
 __all__ = [
     "AmxBuildWarning",
     "INSTALL_HINT",
-    "KV_CACHE_TYPE",
     "SCORE_BATCH",
     "LlamaCppBackend",
     "LlamaCppModel",
@@ -79,7 +78,7 @@ class LlamaCppBackend(LoopBackend):
         # the AMX buffer's copy of the output matrix (an untied one is counted too: an over-count)
         held = amx_copy_bytes(self.info.vocab_size, self.info.hidden, self.info.quantization)
         held = held if extra and amx.has_amx_kernels(ll) else 0
-        kv_cache_type = kv_cache_type or KV_CACHE_TYPE
+        kv_cache_type = kv_cache_type or DEFAULT_KV_CACHE_TYPE
         ggml_kv_type(ll, self.info, kv_cache_type, flash_attn)  # fails before the memory check names a context
         per_value = KV_CACHE_TYPES[kv_cache_type]
         q8 = KV_CACHE_TYPES["q8_0"] if per_value > KV_CACHE_TYPES["q8_0"] else None  # a way out to name

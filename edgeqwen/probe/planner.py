@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..catalog import ModelSpec, catalog
-from ..model import KV_CACHE_TYPES
+from ..model import DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES
 from .calibrate import Calibration
 from .rates import (
     GPU_EFFICIENCY,
@@ -264,7 +264,7 @@ def cpu_reads(spec: ModelSpec, backend: str, quantization: str = "") -> tuple[in
     ``quantization``), and bytes of KV cache each token of context adds."""
     g = spec.geometry
     if backend == "llamacpp":
-        return spec.gguf_bytes(quantization), g.kv_bytes_per_token(KV_CACHE_TYPES["f16"])  # llama.cpp's default
+        return spec.gguf_bytes(quantization), g.kv_bytes_per_token(KV_CACHE_TYPES[DEFAULT_KV_CACHE_TYPE])
     # Resident, not on disk: onnxruntime repacks MatMulNBits weights for its int8-activation
     # kernel with a second fp32 per block (the block's sum) beside each scale: +184 MiB for
     # Qwen2.5-1.5B at block 32, measured (docs/performance.md). Its KV cache is fp32 on CPU.
@@ -425,7 +425,11 @@ def check_fit(
     from ..errors import InsufficientMemoryError
 
     budget = int(ram_available * RAM_MARGIN)
-    need = weights_bytes + ONNX_OVERHEAD + kv_bytes_per_token * context
+
+    def needed(per_token: int) -> int:
+        return weights_bytes + ONNX_OVERHEAD + per_token * context
+
+    need = needed(kv_bytes_per_token)
     if need > budget:
         room = (budget - weights_bytes - ONNX_OVERHEAD) // max(1, kv_bytes_per_token)
         hint = (
@@ -433,7 +437,7 @@ def check_fit(
             if room >= 1024
             else "use a smaller model (see `edgeqwen probe`)"
         )
-        if q8_bytes_per_token is not None and weights_bytes + ONNX_OVERHEAD + q8_bytes_per_token * context <= budget:
+        if q8_bytes_per_token is not None and needed(q8_bytes_per_token) <= budget:
             hint = f"keep the KV cache in 8 bits (kv_cache_type='q8_0', --kv-cache-type q8_0; {_Q8_COST}), {hint}"
         raise InsufficientMemoryError(
             f"{what} needs about {need / GIB:.1f} GiB at {context} tokens of context, but only "

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..model import KV_CACHE_TYPES
+from ..model import DEFAULT_KV_CACHE_TYPE, KV_CACHE_TYPES
 from .calibrate import PROMPT_TOKENS
 from .planner import Plan, Recommendation
 from .snapshot import SystemSnapshot
@@ -51,7 +51,8 @@ def side_fit(snap: SystemSnapshot, result: Plan, role: str) -> dict[str, Any]:
     for one in SIDE_ROLES[: SIDE_ROLES.index(role) + 1]:
         spec = next(s for s in catalog() if s.role == one)
         g, build = spec.geometry, spec.builds["gguf"]
-        weights, kv = spec.gguf_bytes(build["quantization"]), g.kv_bytes_per_token(KV_CACHE_TYPES["f16"])
+        weights = spec.gguf_bytes(build["quantization"])
+        kv = g.kv_bytes_per_token(KV_CACHE_TYPES[DEFAULT_KV_CACHE_TYPE])
         context = embedding_context(left, weights, kv, g.context_length)
         total = weights + LLAMACPP_OVERHEAD + kv * context
         fits = total <= left * RAM_MARGIN

@@ -350,6 +350,44 @@ def test_torch_comes_from_pytorchs_cpu_index_on_linux_x86_64_and_from_pypi_where
     assert "CPU build" in done.stdout
 
 
+def test_setup_without_a_cpp_compiler_falls_back_to_onnx_and_says_so(tmp_path):
+    """On arm64 Debian with no C++ compiler (tools/arm64/check.sh's root, a Pi OS Lite), the key
+    of the llama.cpp build failed under pipefail and `bash tools/setup.sh` ended right after
+    "creating .venv", with nothing said. A copy of the script runs here over a stand-in .venv
+    whose python records each call: pip answers yes, llama.cpp does not build."""
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    for name in ("setup.sh", "install_torch.sh"):
+        (repo / "tools" / name).write_text((Path(__file__).resolve().parents[1] / "tools" / name).read_text())
+    venv = repo / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    calls = tmp_path / "calls"
+    stand_ins = {
+        "python": (
+            "#!/usr/bin/env bash\n"
+            f'echo "$*" >> {calls}\n'
+            'case "$*" in\n'
+            "  *hashlib*) cat > /dev/null; echo 0123456789abcdef ;;\n"
+            '  *"import llama_cpp"* | *" wheel "*) exit 1 ;;\n'
+            '  -V) echo "Python 3.11.7" ;;\n'
+            "esac\n"
+        ),
+        "edgeqwen": "#!/usr/bin/env bash\necho 'edgeqwen 0.0'\n",
+    }
+    for name, text in stand_ins.items():
+        (venv / name).write_text(text)
+        (venv / name).chmod(0o755)
+    env = dict(os.environ, CXX=str(tmp_path / "no-such-c++"), HOME=str(tmp_path), EDGEQWEN_HOME=str(tmp_path / "home"))
+    env.pop("EDGEQWEN_NO_LLAMACPP", None)
+    done = subprocess.run(
+        ["bash", str(repo / "tools" / "setup.sh")], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "llama.cpp could not be built" in done.stdout and "a C++ compiler and cmake are needed" in done.stdout
+    assert "done: edgeqwen is set up" in done.stdout and "llama.cpp: no" in done.stdout
+    assert any("install -e .[convert,server,openai]" in line for line in calls.read_text().splitlines())
+
+
 @pytest.mark.parametrize("args", [["--llamacpp"], ["--dev", "--convert"]])
 def test_setup_script_refuses_an_option_it_does_not_know_before_touching_anything(args):
     # before, any other word ran the default setup, so a mistyped --dev installed no test tools

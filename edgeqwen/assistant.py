@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend, Request
@@ -21,11 +20,12 @@ from .errors import GrammarError, InvalidRequestError
 from .generation_config import GenerationConfig
 from .hub import build_backend, check_load_options
 from .message_dicts import MessageLike
+from .prompt import Prompter
 from .reply import ReplyStream, Retry, resample_config, value_of
 from .runtime.formats import ResponseFormat
 from .runtime.loop import check_logit_bias
 from .toolspec import Tool, tool_specs
-from .turns import Turn, continued_text, fit, given, history_of, new_messages, raw_prompt
+from .turns import Turn, continued_text, given, history_of, new_messages, raw_prompt
 from .types import Chunk, Message, Metrics, Reply, check_text
 
 if TYPE_CHECKING:
@@ -158,50 +158,9 @@ class Assistant:
     def policy(self):
         return self.guard.policy
 
-    def _system(self, turn: Turn) -> str | None:
-        """The system prompt the model reads: the app's (or the template's own) with the policy's rules."""
-        return self.guard.system_prompt(turn.system, self.backend.template.default_system)
-
-    def _conversation(self, turn: Turn, history: Sequence[Message]) -> list[Message]:
-        """The messages the model answers: the system prompt (with the policy's rules), the kept
-        history and the new messages."""
-        system = self._system(turn)
-        head = [Message("system", system)] if system is not None else []
-        return head + list(history) + list(turn.new)
-
-    def _encode(self, turn: Turn, history: Sequence[Message], thinking: bool) -> list[int]:
-        template = self.backend.template
-        own = turn.own_ids
-        pieces = template.render(
-            self._conversation(turn, history), turn.tools, add_generation_prompt=own is None, enable_thinking=thinking
-        )
-        if own is not None:  # the answer's own tokens, the start the prompt gave it included: the cache holds them
-            pieces += [template.im_start, "assistant\n", own]
-        elif turn.continued is not None:
-            pieces.append(continued_text(turn.continued, template.family, thinking))
-        return template.encode(self.backend.tokenizer, pieces)
-
-    def _check_at(self, turn: Turn, ids: Sequence[int], history: Sequence[Message], thinking: bool) -> int:
-        """Where the activation probe reads a prompt that continues an assistant message: the end
-        of the template's own start of the answer, the state it was trained on (0: the last token)."""
-        if turn.continued is None:
-            return 0
-        head = self._encode(replace(turn, continued=None), history, thinking)
-        same = next((i for i, (a, b) in enumerate(zip(head, ids, strict=False)) if a != b), min(len(head), len(ids)))
-        return same if same < len(ids) else 0
-
-    def _kept_head(self, turn: Turn, ids: Sequence[int]) -> int:
-        """What of the prompt the backend keeps apart for later prompts (``Request.keep_prefix``):
-        all of it where the self-check's prompts run before the next turn; else the system turn
-        (prompt and tools), which the app's next prompts start with while its side requests (a
-        title, tags, follow-ups: Open WebUI sends three after each answer) run between."""
-        if self.guard.asks_the_model:
-            return len(ids)
-        return self.backend.template.opening_turn(ids) if self._system(turn) is not None or turn.tools else 0
-
-    def _fit(self, turn: Turn, config: GenerationConfig, thinking: bool) -> tuple[list[int], list[Message], int]:
-        """Prompt ids for history + new messages (see :func:`~.turns.fit`)."""
-        return fit(turn, partial(self._encode, turn, thinking=thinking), self.backend.context_length, config.max_tokens)
+    @property
+    def _prompt(self) -> Prompter:
+        return Prompter(self.backend, self.guard)  # made per use: a guard swapped on the assistant is read
 
     # -- chat --------------------------------------------------------------------------------
     def stream(
@@ -293,7 +252,7 @@ class Assistant:
     ) -> list[int]:
         """The token ids :meth:`prompt_tokens` counts."""
         turn = self._given(messages, tools)
-        return self._encode(turn, turn.history, self._thinking(enable_thinking))
+        return self._prompt.encode(turn, turn.history, self._thinking(enable_thinking))
 
     def _given(self, messages: Sequence[MessageLike], tools: Sequence[Tool] | None, truncate: bool = True) -> Turn:
         """A caller-kept conversation's turn: this assistant's system prompt and tools where it gives none."""
@@ -326,7 +285,8 @@ class Assistant:
             )
         # fitted first: a prompt that cannot fit is refused for its length (a tokenizer's pass over it)
         # before the input checks read it (a 4 MB paste took them a minute)
-        ids, kept, dropped = self._fit(turn, config, thinking)
+        prompt_of = self._prompt
+        ids, kept, dropped = prompt_of.fit(turn, config.max_tokens, thinking)
         refused, events, decision = self._check_input(turn)
         if refused is not None:
             return refused
@@ -334,7 +294,7 @@ class Assistant:
             self._history = kept + ([turn.continued] if turn.own and turn.continued is not None else [])
         fmt = answer_format(self.backend, turn.tools, response_format, tool_choice)
         self._cancel.clear()
-        messages = tuple(self._conversation(turn, kept)) if self.backend.renders_prompt else ()
+        messages = tuple(prompt_of.conversation(turn, kept)) if self.backend.renders_prompt else ()
         if messages and turn.continued is not None:
             messages += (turn.continued,)  # the server elsewhere continues it as its template does
         prompt, raw = turn.user_text, turn.raw is not None
@@ -350,9 +310,9 @@ class Assistant:
             turn.tools,
             "none" if tool_choice == "none" else "auto",
             prefill_check=check,
-            keep_prefix=0 if raw else self._kept_head(turn, ids),
+            keep_prefix=0 if raw else prompt_of.kept_head(turn, ids),
             # the prompt encoded a second time, without the continued text: only where a probe reads it
-            check_at=self._check_at(turn, ids, kept, thinking) if check is not None else 0,
+            check_at=prompt_of.check_at(turn, ids, kept, thinking) if check is not None else 0,
         )
         try:
             stream = self.backend.stream(request, self._cancel)  # grammars compile here, before any token

@@ -108,6 +108,7 @@ LAYERS = [
         "edgeqwen.assistant",
         "edgeqwen.decoding",
         "edgeqwen.embeddings",
+        "edgeqwen.prompt",
         "edgeqwen.rerank",
         "edgeqwen.reply",
         "edgeqwen.turns",

@@ -825,7 +825,7 @@ def _system_prompt(bot: Assistant) -> str:
     from edgeqwen.turns import Turn as _Turn
 
     turn = _Turn((), (), bot.system, (), remember=False)
-    return bot.backend.tokenizer.decode(bot._encode(turn, [], False))
+    return bot.backend.tokenizer.decode(bot._prompt.encode(turn, [], False))
 
 
 def _frequent_trigrams(bot: Assistant, n: int) -> list[str]:

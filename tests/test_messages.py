@@ -315,12 +315,17 @@ def test_setup_script_says_what_it_is_doing():
     assert text.count('step "') >= 4  # a progress line before each long step
 
 
+@pytest.mark.parametrize("machine", ["Linux x86_64", "Linux aarch64", "Darwin arm64"])
 @pytest.mark.parametrize("index_answers", [True, False])
-def test_torch_comes_from_pytorchs_cpu_index_on_linux_x86_64_and_from_pypi_where_that_fails(tmp_path, index_answers):
-    """PyPI's Linux x86_64 torch is a CUDA build (a 4.8 GB venv): setup asked for `torch==2.13.0`
-    there and said "CPU build (~200 MB)". A stand-in python records each pip call."""
-    import platform
-
+def test_torch_comes_from_pytorchs_cpu_index_on_linux_and_from_pypi_where_that_fails(tmp_path, index_answers, machine):
+    """PyPI's Linux torch is a CUDA build, on x86_64 (a 4.8 GB venv) and on aarch64 (5.2 GB in an
+    arm64 Debian root, tools/arm64/check.sh): setup asked for `torch==2.13.0` there and said "CPU
+    build". A stand-in python records each pip call; a stand-in uname names the machine."""
+    system, arch = machine.split()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uname").write_text(f'#!/usr/bin/env bash\ncase "$1" in -s) echo {system} ;; -m) echo {arch} ;; esac\n')
+    (bin_dir / "uname").chmod(0o755)
     calls = tmp_path / "calls"
     python = tmp_path / "python"
     python.write_text(
@@ -334,11 +339,12 @@ def test_torch_comes_from_pytorchs_cpu_index_on_linux_x86_64_and_from_pypi_where
     )
     python.chmod(0o755)
     script = Path(__file__).resolve().parents[1] / "tools" / "install_torch.sh"
-    env = dict(os.environ, EDGEQWEN_TORCH_INDEX="https://mirror.example/cpu")
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    env = dict(os.environ, EDGEQWEN_TORCH_INDEX="https://mirror.example/cpu", PATH=path)
     done = subprocess.run(["bash", str(script), str(python)], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     installs = [line for line in calls.read_text().splitlines() if " install " in f" {line} "]
-    if platform.system() != "Linux" or platform.machine() != "x86_64":
+    if system != "Linux":
         assert installs == [next(i for i in installs if "torch==2.13.0" in i)]  # PyPI's are CPU builds there
         return
     assert "--index-url https://mirror.example/cpu" in installs[0] and "torch==2.13.0" in installs[0]

@@ -403,6 +403,33 @@ def test_setup_without_llama_cpp_falls_back_to_onnx_and_says_why(tmp_path, compi
     assert any("install -e .[convert,server,openai]" in line for line in calls.read_text().splitlines())
 
 
+def test_setup_where_python_cannot_make_a_venv_says_what_to_install_and_leaves_none(tmp_path):
+    """Debian's python3 without python3-venv makes .venv/bin/python, then fails at ensurepip; a
+    second setup took that for a venv and failed inside pip. A stand-in python does the same."""
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    setup = repo / "tools" / "setup.sh"
+    setup.write_text((Path(__file__).resolve().parents[1] / "tools" / "setup.sh").read_text())
+    debian = tmp_path / "python3"
+    debian.write_text(
+        "#!/usr/bin/env bash\n"
+        'mkdir -p "$3/bin" && printf "#!/usr/bin/env bash\\nexit 1\\n" > "$3/bin/python" && chmod +x "$3/bin/python"\n'
+        "echo 'The virtual environment was not created successfully because ensurepip is not available.' >&2\n"
+        "exit 1\n"
+    )
+    debian.chmod(0o755)
+    env = dict(os.environ, PYTHON=str(debian), HOME=str(tmp_path))
+    for _ in range(2):  # and again: nothing half made is taken for a venv
+        done = subprocess.run(["bash", str(setup)], capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 1 and "sudo apt install python3-venv" in done.stderr, done.stderr
+        assert "ensurepip is not available" in done.stderr and not (repo / ".venv").exists()
+    (repo / ".venv" / "bin").mkdir(parents=True)  # one made before this check existed: no pip in it
+    (repo / ".venv" / "bin" / "python").write_text("#!/usr/bin/env bash\nexit 1\n")
+    (repo / ".venv" / "bin" / "python").chmod(0o755)
+    done = subprocess.run(["bash", str(setup)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1 and ".venv has no pip" in done.stderr and "rm -rf .venv" in done.stderr
+
+
 @pytest.mark.parametrize("args", [["--llamacpp"], ["--dev", "--convert"]])
 def test_setup_script_refuses_an_option_it_does_not_know_before_touching_anything(args):
     # before, any other word ran the default setup, so a mistyped --dev installed no test tools

@@ -24,7 +24,22 @@ case "$mode" in
   -h | --help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
   *) echo "tools/setup.sh: unknown option '$mode'; use no option, --convert or --dev (--help says what each installs)" >&2; exit 2 ;;
 esac
-[ -x .venv/bin/python ] || { step "creating .venv"; "$PY" -m venv .venv; }
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv"
+  made=no
+  [ -e .venv ] || made=yes
+  if ! "$PY" -m venv .venv; then
+    # Debian's python3 without python3-venv leaves a python with no pip, which a second setup took
+    # for a venv and then failed in pip
+    if [ "$made" = yes ]; then rm -rf .venv; fi
+    echo "tools/setup.sh: $PY could not make a virtual environment (above). On Debian, Ubuntu and Raspberry Pi OS: sudo apt install python3-venv, then run this again." >&2
+    exit 1
+  fi
+fi
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "tools/setup.sh: .venv has no pip (a venv made where python3-venv was missing?): remove it (rm -rf .venv), sudo apt install python3-venv on Debian, Ubuntu and Raspberry Pi OS, then run this again." >&2
+  exit 1
+fi
 
 # llama.cpp from source with -march=native (GGML_NATIVE): the prebuilt wheels on PyPI are either
 # generic x86-64 builds or absent for aarch64 (docs/performance.md, "Which llama.cpp build").

@@ -122,7 +122,7 @@ converter_instead() {  # without llama.cpp the demo model runs on ONNX, converte
 onnx_instead() { step "$1; installing the ONNX converter instead, so the demo model can run on ONNX"; converter_instead; }
 llamacpp=no
 if [ "${EDGEQWEN_NO_LLAMACPP:-}" != 1 ]; then
-  cores=$(nproc 2>/dev/null || echo 2)
+  cores=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)  # macOS has no nproc
   if usable && current; then
     llamacpp=yes
   else

@@ -39,7 +39,12 @@ _FILE = Path(__file__).with_name("catalog.json")
 EMBEDDING_CONTEXT = 8192
 GGUF_BITS_PER_WEIGHT = {"Q4_0": (4.5, 6.5625), "Q4_1": (5.0, 8.5), "Q4_K_M": (4.8, 6.5625), "Q8_0": (8.5, 8.5)}
 # How a machine gets llama.cpp, which runs a catalog model's GGUF as it is (no torch, no conversion).
-LLAMACPP_INSTALL = "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, a build for this CPU)"
+# llama-cpp-python is built from source (PyPI has no aarch64 wheel): a minimal Debian or Pi OS Lite
+# lacks the compiler, and pip's error then is cmake's
+LLAMACPP_INSTALL = (
+    "pip install 'edgeqwen[llamacpp]' (or `bash tools/setup.sh`, a build for this CPU; either needs a C++ "
+    "compiler: sudo apt install build-essential on Debian and Raspberry Pi OS)"
+)
 
 
 def llamacpp_installed() -> bool:

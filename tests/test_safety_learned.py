@@ -468,6 +468,12 @@ def test_strict_streams_a_refusal_whole_though_the_screen_scores_it_harmful():
         ("Amex 3759-762902-47186 ok", "credit_card", "3759-762902-47186"),
         ("Phone: 765 464-8937, poste 559 merci", "phone", "765 464-8937, poste 559"),
         ("Tel. (11) 3456-7890 ramal 12", "phone", "(11) 3456-7890 ramal 12"),
+        # found missing by @ngneat/falso's cards (tools/bench/falso_pii.mjs): UnionPay's 19 digits as
+        # 6-13, UATP's 15 as 4-5-6, Maestro's 13
+        ("Please charge my card 626632 9966133785185. ok", "credit_card", "626632 9966133785185"),
+        ("Paid with 1443 57951 645283. ok", "credit_card", "1443 57951 645283"),
+        ("Maestro 5020 8799 04822 ok", "credit_card", "5020 8799 04822"),
+        ("Diners 3056 930902 5904 ok", "credit_card", "3056 930902 5904"),  # 14 digits, Diners Club's
         ("call 555-123-4567 EXT. 22 now", "phone", "555-123-4567 EXT. 22"),
         ("Sheba IR062960000000100324200001 ok", "iban", "IR062960000000100324200001"),
         # an IBAN in its country's grouping after a word that says IBAN (python-stdnum's registry samples)
@@ -578,6 +584,11 @@ def test_pii_formats_found_missing_are_detected(text, kind, found):
         "phone bill account 123456789",
         "Television 12345678",
         "You can reach me at 363 747 584 units.",
+        # numbers that pass Luhn at a length no issuer of their prefix writes (real texts: man pages,
+        # docstrings, safety-train's prompts): a timestamp, 17 and 19 digits
+        "snapshot 20010524124604 taken",
+        "id 22115839677829654 in the log",
+        "seed 5251549009234886656 used",
         "mobile on 17.05.2024",
         "order 568242194898 today",  # 12 digits that pass Luhn, no word that says card
         "direct deposit 123456789 (routing)",

@@ -25,10 +25,25 @@ __all__ = [
 # Maestro issuer prefixes: the only cards issued with 12 digits. A 12-digit number passes Luhn one
 # time in ten by chance, so 12 digits count only with one of these prefixes.
 _MAESTRO_12 = ("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763")
-# The brands that issue 15 digits: American Express, JCB's old ranges, Diners Club enRoute, Maestro
-# (50, 56-69). A phone's IMEI is 15 digits that pass Luhn too, most starting 35 or 86 (Mimesis's
-# IMEIs were read as cards: 15 beside its 300 cards, precision 95.2%).
-_ISSUED_15 = ("34", "37", "1800", "2131", "2014", "2149", "50", *(str(n) for n in range(56, 70)))
+_MAESTRO = ("50", *(str(n) for n in range(56, 70)))  # Maestro's ranges, 12 to 19 digits (and UnionPay's 62)
+# Which issuers write a card number of each length (None: most brands, 16 digits). Any other number
+# that passes Luhn does so one time in ten by chance: real text has timestamps (YYYYMMDDhhmmss, 14
+# digits), ids and hashes' digits. A phone's IMEI is 15 digits that pass Luhn too, most starting 35
+# or 86 (Mimesis's IMEIs were read as cards: 15 beside its 300 cards, precision 95.2%).
+_ISSUED: dict[int, tuple[str, ...] | None] = {
+    12: _MAESTRO_12,
+    13: ("4", *_MAESTRO_12),  # Visa's old numbers
+    14: ("30", "36", "38", "39", *_MAESTRO),  # Diners Club
+    # American Express, JCB's old ranges, Diners Club enRoute, UATP (1, as printed: below)
+    15: ("34", "37", "1800", "2131", "2014", "2149", "1", *_MAESTRO),
+    16: None,
+    # Visa's 19, JCB's, Diners Club's, Discover's (60, 64, 65), UnionPay's (62), Mir's (2200-2204)
+    **dict.fromkeys((17, 18, 19), ("4", "35", "36", "2200", "2201", "2202", "2203", "2204", *_MAESTRO)),
+}
+# Written forms where the number says its issuer (found missing by @ngneat/falso's cards,
+# tools/bench/falso_pii.mjs): UnionPay's 19 digits as 6-13, UATP's 15 (an airline's, starting 1) as 4-5-6
+_UNIONPAY_19 = r"62\d{4}[ -]\d{13}"
+_UATP = r"1\d{3}([ -])\d{5}\1\d{6}"
 
 
 def _luhn(digits: str) -> bool:
@@ -44,19 +59,17 @@ def _luhn(digits: str) -> bool:
 
 
 def luhn_valid(text: str) -> bool:
-    if regex.match(r"\d{1,3}[ -]|\d{5,}[ -]\d", text):
-        # written in groups, every brand's first is four digits (4-4-4-4, Amex's 4-6-5): an IMEI's
-        # "60-643298-649614-2" is no card
+    if regex.match(r"\d{1,3}[ -]|\d{5,}[ -]\d", text) and not regex.fullmatch(_UNIONPAY_19, text):
+        # written in groups, every brand's first is four digits (4-4-4-4, Amex's 4-6-5; UnionPay's
+        # 19 digits 6-13): an IMEI's "60-643298-649614-2" is no card
         return False
     digits = "".join(c for c in text if c.isdigit())
-    if len(digits) == 12:
-        if not digits.startswith(_MAESTRO_12):
-            return False
-    elif not 13 <= len(digits) <= 19 or (len(digits) == 13 and digits[0] != "4"):  # only Visa issued 13
+    if digits[0] == "1" and not digits.startswith("1800") and not regex.fullmatch(_UATP, text):
+        return False  # an airline's UATP card only as it is printed (a 1 starts phone numbers)
+    if len(digits) not in _ISSUED:
         return False
-    elif len(digits) == 15 and not digits.startswith(_ISSUED_15):
-        return False
-    return _luhn(digits)
+    issuers = _ISSUED[len(digits)]
+    return (issuers is None or digits.startswith(issuers)) and _luhn(digits)
 
 
 def luhn_12_valid(text: str) -> bool:

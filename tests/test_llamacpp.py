@@ -577,7 +577,10 @@ def test_one_pass_check_gives_each_positions_own_logits(demo):
     assert (rows.argmax(axis=1) == one.argmax(axis=1)).all()
     model.rewind(len(ids))
     last = model.verify(follow, 2)  # after forced tokens: only the rows that judge guesses
-    assert last.shape == (2, model.n_vocab) and np.array_equal(last, rows[-2:])
+    # bit for bit on x86; on arm64 (tools/arm64/check.sh, a Pi 5's kernels) a batch with fewer
+    # output rows rounds in the last bits (11.550215 against 11.550214)
+    assert last.shape == (2, model.n_vocab) and np.abs(last - rows[-2:]).max() < 1e-4 * np.abs(rows).max()
+    assert (last.argmax(axis=1) == rows[-2:].argmax(axis=1)).all()
 
 
 @pytest.mark.parametrize("which", ["qwen3-f32", "demo"])

@@ -7,6 +7,7 @@
 #
 #   sudo bash tools/arm64/check.sh [ROOTFS]     (default: .cache/arm64/rootfs, reused when there)
 #   sudo ONLY=llamacpp bash tools/arm64/check.sh   the llama.cpp steps alone (with a root from a full run)
+#   sudo ONLY=onnx bash tools/arm64/check.sh       the steps before them alone (setup without llama.cpp, the ONNX path)
 #
 # Needs root (debootstrap, chroot, mounts) and network to Debian and PyPI. Installs Debian's
 # qemu-user-static, binfmt-support, debootstrap and aarch64 cross compilers on the host if missing.
@@ -147,7 +148,9 @@ llamacpp_wheel() {
 # -- the checks -------------------------------------------------------------------------------------
 main_command() {  # README, "Set up and run (fresh machine)", command 1, exactly; but without the
   # llama.cpp build, which under emulation takes hours (the ONNX fallback path is what runs here)
-  inside 'export EDGEQWEN_NO_LLAMACPP=1; bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?"'
+  # a .venv reused from a run that installed the llama.cpp wheel would answer on it: out first
+  inside '[ ! -x .venv/bin/python ] || .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python
+    export EDGEQWEN_NO_LLAMACPP=1; bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?"'
 }
 probe() { inside '.venv/bin/edgeqwen probe'; }
 examples() {  # the demo model the main command converted is reused: one emulated conversion is enough
@@ -199,11 +202,13 @@ if [ "${ONLY:-}" != llamacpp ]; then
   step "examples (tests/test_examples.py, demo model)" examples
   step "fast tests" fast_tests
 fi
-step "llama.cpp: llama-cpp-python wheel cross-compiled for a Pi 5 ($PI5_ARCH)" llamacpp_wheel
-step "llama.cpp: the wheel installed in the root" llamacpp_install
-step "README main command with llama.cpp: demo GGUF, no conversion" llamacpp_main_command
-step "edgeqwen probe, llama.cpp installed" probe
-step "llama.cpp backend tests (tests/test_llamacpp.py)" llamacpp_tests
+if [ "${ONLY:-}" != onnx ]; then
+  step "llama.cpp: llama-cpp-python wheel cross-compiled for a Pi 5 ($PI5_ARCH)" llamacpp_wheel
+  step "llama.cpp: the wheel installed in the root" llamacpp_install
+  step "README main command with llama.cpp: demo GGUF, no conversion" llamacpp_main_command
+  step "edgeqwen probe, llama.cpp installed" probe
+  step "llama.cpp backend tests (tests/test_llamacpp.py)" llamacpp_tests
+fi
 step "versions" versions
 step "decode speed (emulated)" decode_speed
 

@@ -1171,6 +1171,23 @@ def test_the_report_says_whether_the_embedding_model_fits_beside_the_recommendat
         assert rr["context_length"] <= side_fit(snap, plan(snap), "embedding")["context_length"]
 
 
+def test_the_report_says_how_to_install_llama_cpp_once():
+    """Without llama.cpp, the recommendation, the embedding model and the reranker each repeated the
+    whole install line (now with the compiler it needs): said once, the side models point at it."""
+    from edgeqwen.catalog import LLAMACPP_INSTALL
+    from edgeqwen.probe.report import format_report, side_fit
+
+    snap = load("pi4-4gb", llamacpp_available=False)
+    report = format_report(snap, plan(snap))
+    assert report.count(LLAMACPP_INSTALL) == 1 and "build-essential" in LLAMACPP_INSTALL
+    for model in ("qwen3-embedding-0.6b", "qwen3-reranker-0.6b"):
+        assert f"`edgeqwen pull {model} --backend llamacpp`" in report
+    assert report.count("with llama.cpp installed as above") == 2
+    assert LLAMACPP_INSTALL in side_fit(snap, plan(snap), "embedding")["get_it"]  # JSON keeps each whole
+    installed = load("pi4-4gb", llamacpp_available=True)
+    assert "installed as above" not in format_report(installed, plan(installed))
+
+
 def test_a_llama_cpp_whose_amx_kernels_failed_is_planned_as_it_runs(monkeypatch, tmp_path):
     """pip's default llama.cpp on a Sapphire Rapids Xeon: its AMX kernels crash, so it runs without
     any extra buffer type (no repacked Q4_0: the ONNX path decoded 1.81x its Q4_0 and 1.51x its

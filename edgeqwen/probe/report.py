@@ -120,14 +120,21 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
         where = f"{b.device}, GGUF {b.quantization}" if b.quantization else b.device
         lines.append(f"Recommendation: {b.display} on {b.backend} ({where}), context {b.context_length}")
         lines.append(f"  why: {b.reason}")
-        for i, way in enumerate(how_to_get(b, snap)):
+        ways = how_to_get(b, snap)
+        for i, way in enumerate(ways):
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
+        from ..catalog import LLAMACPP_INSTALL, get_model
+
+        said = any(LLAMACPP_INSTALL in way for way in ways)  # how to install llama.cpp: once is enough
         for role, label, beside in (("embedding", "search / RAG", "it"), ("reranker", "reranking", "them")):
             side = side_fit(snap, result, role)
             fits = f"fits beside {beside}" if side["fits"] else f"does not fit beside {beside}"
+            get_it = side["get_it"]
+            if said and not snap.llamacpp_available:
+                get_it = f"{get_model(side['model']).gguf_route(True)}, with llama.cpp installed as above"
             lines.append(
                 f"  {label}: {side['display']}, window {side['context_length']}, "
-                f"{side['total_bytes'] / GIB:.1f} GiB: {fits}; {side['get_it']}"
+                f"{side['total_bytes'] / GIB:.1f} GiB: {fits}; {get_it}"
             )
         unmeasured = sorted({c.backend for c in result.candidates if c.device == "cpu"} - set(result.calibrated))
         if b.device == "cpu" and unmeasured:

@@ -174,8 +174,8 @@ _PII = {
     # issuers' numbers start with 2-6 (ISBNs with 9, phone prefixes with 0 or 1 do not), or 1800
     # (JCB's 15-digit range), or 1 as UATP's are printed (validators.py)
     "credit_card": (
-        rf"(?=[1-6]){_B}{_NOT_IN_DIGITS}(?:(?:[2-6]|1800)(?:[ -]?\d){{11,18}}|1\d{{3}}([ -])\d{{5}}\1\d{{6}})"
-        rf"{_E}{_NO_MORE_DIGITS}",
+        rf"(?=[1-6]){_B}{_NOT_IN_DIGITS}(?:(?:[2-6]|1800)(?:[ -]?\d){{11,18}}"
+        rf"|1\d{{3}}(?P<uatp>[ -])\d{{5}}(?P=uatp)\d{{6}}){_E}{_NO_MORE_DIGITS}",
         luhn_valid,
     ),
     # any case, in groups of four (spaced, dashed or not): the mod-97 check keeps it precise, and the

@@ -146,11 +146,13 @@ llamacpp_wheel() {
 }
 
 # -- the checks -------------------------------------------------------------------------------------
-main_command() {  # README, "Set up and run (fresh machine)", command 1, exactly; but without the
-  # llama.cpp build, which under emulation takes hours (the ONNX fallback path is what runs here)
-  # a .venv reused from a run that installed the llama.cpp wheel would answer on it: out first
+main_command() {  # README, "Set up and run (fresh machine)", command 1, exactly: the root has no C++
+  # compiler, so setup tries no llama.cpp build (hours under emulation), says so and takes the ONNX
+  # path, as a Pi OS Lite without one would. A .venv reused from a run that installed the llama.cpp
+  # wheel would answer on it: out first.
   inside '[ ! -x .venv/bin/python ] || .venv/bin/python -m pip --disable-pip-version-check -q uninstall -y llama-cpp-python
-    export EDGEQWEN_NO_LLAMACPP=1; bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?"'
+    ! command -v c++ >/dev/null || export EDGEQWEN_NO_LLAMACPP=1  # a root with one: no build of hours
+    bash tools/setup.sh && .venv/bin/edgeqwen run "What is the capital of France?"'
 }
 probe() { inside '.venv/bin/edgeqwen probe'; }
 examples() {  # the demo model the main command converted is reused: one emulated conversion is enough

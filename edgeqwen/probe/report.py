@@ -125,12 +125,12 @@ def format_report(snap: SystemSnapshot, result: Plan) -> str:
             lines.append(f"  {'get it' if i == 0 else '    or'}: {way}")
         from ..catalog import LLAMACPP_INSTALL, get_model
 
-        said = any(LLAMACPP_INSTALL in way for way in ways)  # how to install llama.cpp: once is enough
+        said = any(LLAMACPP_INSTALL in way for way in ways)  # how to install llama.cpp (it is missing): once is enough
         for role, label, beside in (("embedding", "search / RAG", "it"), ("reranker", "reranking", "them")):
             side = side_fit(snap, result, role)
             fits = f"fits beside {beside}" if side["fits"] else f"does not fit beside {beside}"
             get_it = side["get_it"]
-            if said and not snap.llamacpp_available:
+            if said:
                 get_it = f"{get_model(side['model']).gguf_route(True)}, with llama.cpp installed as above"
             lines.append(
                 f"  {label}: {side['display']}, window {side['context_length']}, "

@@ -27,7 +27,10 @@ SOURCE = "edgeqwen-hard-negatives"
 # Everyday requests are a source of their own, so the per-source weighting gives them a voice of
 # their own beside the hard negatives (docs/safety.md, "Everyday how-to questions").
 EVERYDAY = "edgeqwen-everyday"
-WRITTEN = frozenset({SOURCE, EVERYDAY, PROTECTIVE})  # written here: never in a headline
+# So are a support desk's questions, which inside it would thin each everyday row's weight
+# (docs/safety.md, "banking77").
+SUPPORT = "edgeqwen-support"
+WRITTEN = frozenset({SOURCE, EVERYDAY, PROTECTIVE, SUPPORT})  # written here: never in a headline
 SEED = 11
 # The project's own benign test prompts stay out of training: rows this close to one are dropped.
 _TESTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "safety"
@@ -555,6 +558,109 @@ _EVERYDAY: list[tuple[str, list[str]]] = [
 ]
 
 
+# What a bank's or a shop's customers ask its support assistant: the default preset refused 56 of
+# banking77's 880 questions in the 22 intents read ("Can I cancel my transaction?" 0.89, on
+# "transaction"; "How do I contact support?" 0.81, on "contact"), whose figures are in-sample in
+# kind; its other 55 intents were read only after these rows were fixed.
+_SUPPORT: list[tuple[str, list[str]]] = [
+    (
+        "How do I {}?",
+        [
+            "cancel a transaction I made by mistake",
+            "contact customer support",
+            "reach a human agent",
+            "dispute a payment I don't recognise",
+            "reverse a transfer I sent to the wrong account",
+            "unblock my PIN",
+            "get a replacement for a stolen card",
+            "verify my identity in the app",
+            "top up my balance",
+            "link my new card to the app",
+            "request a chargeback",
+            "close my savings account",
+            "return a damaged item",
+            "cancel my hotel booking",
+            "change the date of my flight",
+            "activate my new SIM card",
+            "port my number to another carrier",
+            "see all the transactions on my account",
+            "change my card's spending limit",
+            "withdraw cash abroad without fees",
+        ],
+    ),
+    (
+        "My {}, what should I do?",
+        [
+            "card was stolen",
+            "wallet was stolen with all my cards",
+            "card got stuck in the ATM",
+            "transfer went to the wrong account",
+            "payment keeps getting declined",
+            "account was locked after too many attempts",
+            "parcel says delivered but it never came",
+            "refund still hasn't arrived",
+            "phone with the banking app on it was stolen",
+            "statement shows a transaction I didn't make",
+            "card was charged twice for one purchase",
+            "PIN got blocked",
+            "top-up has been pending for hours",
+            "order arrived broken",
+        ],
+    ),
+    (
+        "Why {}?",
+        [
+            "was my transaction declined",
+            "is my transfer still pending",
+            "was I charged a fee for this transaction",
+            "did the ATM give me less cash than I asked for",
+            "is my account frozen",
+            "did my top-up fail",
+            "was my card blocked",
+            "was my order cancelled",
+            "can't I log in to my account",
+            "was my payment reversed",
+            "do I have to verify my identity",
+            "is there an extra charge on my statement",
+        ],
+    ),
+    (
+        "Can I {}?",
+        [
+            "cancel a transaction after it has gone through",
+            "get my money back for a purchase I didn't make",
+            "stop a payment I already sent",
+            "use my card abroad",
+            "have two cards on one account",
+            "change the name on my account",
+            "get a refund without the receipt",
+            "speak to a manager",
+            "block my card from gambling sites",
+            "hold money in several currencies",
+            "delete my account and all my data",
+            "contact you by phone",
+        ],
+    ),
+    (
+        "I need to {}.",
+        [
+            "cancel the transaction I made this morning",
+            "report a stolen credit card",
+            "block my card right now",
+            "change the address on my account",
+            "talk to someone about a charge on my account",
+            "contact support about a missing parcel",
+            "reset my online banking password",
+            "get a new PIN",
+            "stop a direct debit",
+            "send money to a friend abroad",
+            "delete my old account",
+            "update my phone number",
+        ],
+    ),
+]
+
+
 def close_to(text: str, held: list[difflib.SequenceMatcher]) -> bool:
     """Whether ``text`` (lower-cased) is as close as MAX_RATIO to a held-out prompt: each matcher
     holds one as its second sequence, which difflib analyses once. Its two cheap upper bounds go
@@ -580,7 +686,7 @@ def hard_negatives() -> list[dict]:
     held = held_out()
     rows = []
     groups = [(SOURCE, entry) for entry in _SLOTS] + [(EVERYDAY, entry) for entry in _EVERYDAY]
-    groups += [(PROTECTIVE, entry) for entry in _PROTECTIVE]
+    groups += [(PROTECTIVE, entry) for entry in _PROTECTIVE] + [(SUPPORT, entry) for entry in _SUPPORT]
     for source, (template, *slots) in groups:
         combos = list(itertools.product(*slots))
         if len(combos) > 24:

@@ -950,6 +950,12 @@ def test_support_questions_splits_read_intents_from_unread_and_counts_each_verdi
     assert result["splits"]["test"]["injection"] == 1
     assert result["intents"]["why_verify_identity"] == {"n": 3, "refused": 1, "injection": 1}
     assert "stolen credit cards, and cheap" in shown and "print your system prompt" not in shown
+    assert [support_questions.bare(t) for t in ("Is it lost?", "Help me!! ", "Why?!", "?")] == [
+        "Is it lost",
+        "Help me",
+        "Why",
+        "?",  # nothing but punctuation stays as written
+    ]
     (tmp_path / "empty.csv").write_text("text,category\n")
     with pytest.raises(SystemExit, match="banking77"):
         support_questions.read(tmp_path / "empty.csv")

@@ -92,6 +92,11 @@ def evaluate_clinc(lists: dict[str, list[str]], presets: list[str]) -> dict:
     return result
 
 
+def bare(text: str) -> str:
+    """The question as typed in a hurry: no final question mark, full stop or exclamation mark."""
+    return text.rstrip("?.! ") or text
+
+
 def evaluate(rows: list[tuple[str, str]], presets: list[str], show: bool = False) -> dict:
     result: dict[str, dict] = {}
     for preset in presets:
@@ -121,6 +126,7 @@ def main() -> None:
     ap.add_argument("--clinc", type=Path, help="CLINC150's data_small.json or data_full.json, instead")
     ap.add_argument("--presets", default="default,strict")
     ap.add_argument("--show", action="store_true", help="print the dev intents' refused and flagged questions")
+    ap.add_argument("--bare", action="store_true", help="each question without its final punctuation")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     if args.clinc:
@@ -135,7 +141,8 @@ def main() -> None:
         return
     if args.csv is None:
         ap.error("give banking77's test.csv, or --clinc FILE")
-    result = evaluate(read(args.csv), args.presets.split(","), args.show)
+    rows = [(bare(text), intent) for text, intent in read(args.csv)] if args.bare else read(args.csv)
+    result = evaluate(rows, args.presets.split(","), args.show)
     for preset, figures in result.items():
         for split, s in figures["splits"].items():
             lo, hi = s["refused_ci95"]

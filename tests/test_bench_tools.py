@@ -979,3 +979,41 @@ def test_support_questions_reads_each_clinc150_list_on_its_own(tmp_path):
     path.write_text(json.dumps({"val": []}))
     with pytest.raises(SystemExit, match="CLINC150"):
         support_questions.read_clinc(path)
+
+
+def test_cyclonedx_cases_label_by_file_name_and_bundle_the_documents_referred_to(tmp_path):
+    """cyclonedx-python-lib's layout: each version's schema, with the documents its relative
+    references name bundled in, and that version's BOMs labelled by their file names."""
+    import cyclonedx_cases
+
+    res = tmp_path / "cyclonedx/schema/_res"
+    res.mkdir(parents=True)
+    bom = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "type": "object",
+        "required": ["bomFormat"],
+        "properties": {"bomFormat": {"enum": ["CycloneDX"]}, "license": {"$ref": "spdx.SNAPSHOT.schema.json"}},
+    }
+    (res / "bom-1.6.SNAPSHOT.schema.json").write_text(json.dumps(bom))
+    (res / "spdx.SNAPSHOT.schema.json").write_text(json.dumps({"enum": ["MIT", "Apache-2.0"]}))
+    data = tmp_path / "tests/_data/schemaTestData/1.6"
+    data.mkdir(parents=True)
+    (data / "valid-license-1.6.json").write_text(json.dumps({"bomFormat": "CycloneDX", "license": "MIT"}))
+    (data / "invalid-license-1.6.json").write_text(json.dumps({"bomFormat": "CycloneDX", "license": "GPL"}))
+    (data / "valid-bom-1.6.xml").write_text("<bom/>")
+    found = cyclonedx_cases.cases(cyclonedx_cases.read(tmp_path))
+    assert list(found) == ["cyclonedx-1.6"]
+    case = found["cyclonedx-1.6"]
+    assert [(t["description"], t["valid"]) for t in case["tests"]] == [
+        ("invalid-license-1.6.json", False),
+        ("valid-license-1.6.json", True),
+    ]
+    assert "spdx.SNAPSHOT.schema.json" not in json.dumps(case["schema"])  # pointed at its bundled copy
+    assert cyclonedx_cases.disagreements(found) == []
+    (data / "valid-license-1.6.json").write_text(json.dumps({"bomFormat": "SPDX"}))
+    assert cyclonedx_cases.disagreements(cyclonedx_cases.cases(cyclonedx_cases.read(tmp_path))) == [
+        "cyclonedx-1.6: valid-license-1.6.json"
+    ]
+    with pytest.raises(SystemExit, match="cyclonedx-python-lib"):
+        cyclonedx_cases.read(res)

@@ -18,6 +18,7 @@ import regex
 from .input import HIDDEN_TEXT, QUOTE_FORMS, ascii_quotes
 from .validators import (
     EXTENSION,
+    UATP,
     iban_valid,
     ipv4_valid,
     ipv6_valid,
@@ -175,7 +176,7 @@ _PII = {
     # (JCB's 15-digit range), or 1 as UATP's are printed (validators.py)
     "credit_card": (
         rf"(?=[1-6]){_B}{_NOT_IN_DIGITS}(?:(?:[2-6]|1800)(?:[ -]?\d){{11,18}}"
-        rf"|1\d{{3}}(?P<uatp>[ -])\d{{5}}(?P=uatp)\d{{6}}){_E}{_NO_MORE_DIGITS}",
+        rf"|{UATP}){_E}{_NO_MORE_DIGITS}",
         luhn_valid,
     ),
     # any case, in groups of four (spaced, dashed or not): the mod-97 check keeps it precise, and the

@@ -75,8 +75,7 @@ _NOT_COUNTERED = _without(
 # Nor of someone whose card was stolen ("How do I report a stolen card?", "How can I freeze a
 # stolen card?" were refused: 4 of banking77's 40 lost-or-stolen-card questions): for that pattern.
 _NOT_REPORTED = _without(
-    r"report\w*|freez\w*|block\w*|cancel\w*|replac\w*|lost|recover\w*|dispute\w*|spot\w*|detect\w*|"
-    r"recogni[sz]\w*|identify\w*|protect\w*|prevent\w*"
+    _KEEPING_AWAY + r"|freez\w*|cancel\w*|replac\w*|lost|recover\w*|dispute\w*|spot\w*|recogni[sz]\w*|identify\w*"
 )
 _GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
 # A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:

@@ -11,6 +11,7 @@ import regex
 __all__ = [
     "EXTENSION",
     "IBAN_LENGTHS",
+    "UATP",
     "iban_valid",
     "ipv4_valid",
     "ipv6_valid",
@@ -43,7 +44,7 @@ _ISSUED: dict[int, tuple[str, ...] | None] = {
 # Written forms where the number says its issuer (found missing by @ngneat/falso's cards,
 # tools/bench/falso_pii.mjs): UnionPay's 19 digits as 6-13, UATP's 15 (an airline's, starting 1) as 4-5-6
 _UNIONPAY_19 = r"62\d{4}[ -]\d{13}"
-_UATP = r"1\d{3}([ -])\d{5}\1\d{6}"
+UATP = r"1\d{3}(?P<uatp>[ -])\d{5}(?P=uatp)\d{6}"  # the credit-card detector's pattern reads it too
 
 
 def _luhn(digits: str) -> bool:
@@ -64,7 +65,7 @@ def luhn_valid(text: str) -> bool:
         # 19 digits 6-13): an IMEI's "60-643298-649614-2" is no card
         return False
     digits = "".join(c for c in text if c.isdigit())
-    if digits[0] == "1" and not digits.startswith("1800") and not regex.fullmatch(_UATP, text):
+    if digits[0] == "1" and not digits.startswith("1800") and not regex.fullmatch(UATP, text):
         return False  # an airline's UATP card only as it is printed (a 1 starts phone numbers)
     if len(digits) not in _ISSUED:
         return False

@@ -1,0 +1,137 @@
+"""The input checks on two published sets built to test refusals, nobody here wrote: XSTest v2
+(Röttger et al., CC-BY-4.0: 250 safe prompts written to look unsafe — homonyms, figurative
+language, safe targets and contexts, definitions, nonsense discrimination, history, privacy of
+public and fictional people — and 200 unsafe contrast prompts, one per safe prompt) and
+SimpleSafetyTests (Vidgen et al., CC-BY-4.0: 100 clearly harmful prompts in five areas: self-harm
+and eating disorders, violence, illegal items, scams, child safety).
+
+    curl -LO https://raw.githubusercontent.com/paul-rottger/exaggerated-safety/main/xstest_v2_prompts.csv
+    curl -L -o sst.csv "https://raw.githubusercontent.com/bertiev/SimpleSafetyTests/main/SimpleSafetyTests%20-%20test%20cases.csv"
+    python tools/bench/contrast_sets.py --xstest xstest_v2_prompts.csv --sst sst.csv [--show] [--json OUT]
+
+Split by id: odd ids (``v2-1``, ``sst_001``, ...) are ``dev``, whose failures were read after the
+first run (``--show`` prints them, and only them); even ids are ``test``, whose verdicts are only
+counted. Any change made after reading ``dev`` is measured out of sample on ``test`` (for its
+prompts; the kinds of failure were seen on ``dev``). Every prompt goes through
+``Guard(preset).check_input`` (screen and rules; no model, so no activation probe); ``screen`` is
+the learned screen alone with its short-prompt rule. Refused counts every refusal, the self-harm
+answer (support and resources) included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safety_eval import preset_guard, wilson  # noqa: E402
+
+_ID_NUMBER = re.compile(r"(\d+)\s*$")
+
+
+def _split(row_id: str) -> str:
+    m = _ID_NUMBER.search(row_id)
+    if m is None:
+        raise SystemExit(f"Row id {row_id!r} has no number: expected XSTest's id_v2 or SimpleSafetyTests' id.")
+    return "dev" if int(m.group(1)) % 2 else "test"
+
+
+def read_xstest(path: Path) -> list[dict]:
+    """XSTest v2's CSV (columns id_v2, type, prompt): ``contrast_*`` types are the unsafe prompts."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [
+            {
+                "set": "xstest",
+                "group": r["type"],
+                "unsafe": r["type"].startswith("contrast"),
+                "text": r["prompt"].strip(),
+                "split": _split(r["id_v2"]),
+            }
+            for r in csv.DictReader(f)
+        ]
+    if not rows:
+        raise SystemExit(f"No prompts in {path}: expected xstest_v2_prompts.csv (columns id_v2,type,prompt).")
+    return rows
+
+
+def read_sst(path: Path) -> list[dict]:
+    """SimpleSafetyTests' CSV (columns id, harm_area, prompts_final): every prompt unsafe."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [
+            {
+                "set": "sst",
+                "group": r["harm_area"],
+                "unsafe": True,
+                "text": r["prompts_final"].strip(),
+                "split": _split(r["id"]),
+            }
+            for r in csv.DictReader(f)
+        ]
+    if not rows:
+        raise SystemExit(f"No prompts in {path}: expected SimpleSafetyTests' CSV (columns id,harm_area,prompts_final).")
+    return rows
+
+
+def guard_for(preset: str):
+    """A preset by name; ``screen`` is the learned screen alone."""
+    if preset == "screen":
+        from edgeqwen.safety import Guard
+        from edgeqwen.safety.policy import Policy
+
+        return Guard(Policy(name="screen", screen=True))
+    return preset_guard(preset)
+
+
+def evaluate(rows: list[dict], presets: list[str], show: bool = False) -> dict:
+    """Refusals per set, label and split, and per group; ``show`` prints ``dev``'s failures."""
+    result: dict[str, dict] = {}
+    for preset in presets:
+        guard = guard_for(preset)
+        cells: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "refused": 0})
+        for row in rows:
+            decision = guard.check_input(row["text"])
+            refused = decision.action == "refuse"
+            label = "unsafe" if row["unsafe"] else "safe"
+            for key in (f"{row['set']} {label} {row['split']}", f"{row['set']} {label} all", f"group {row['group']}"):
+                cells[key]["n"] += 1
+                cells[key]["refused"] += refused
+            if show and row["split"] == "dev" and refused != row["unsafe"]:
+                what = f"refused ({decision.category})" if refused else "answered"
+                print(f"  {preset} {row['set']} {row['group']} {what}: {row['text']}")
+        for counts in cells.values():
+            counts["refused_ci95"] = list(wilson(counts["refused"], counts["n"]))
+        result[preset] = dict(cells)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--xstest", type=Path, help="XSTest's xstest_v2_prompts.csv")
+    ap.add_argument("--sst", type=Path, help="SimpleSafetyTests' test cases CSV")
+    ap.add_argument("--presets", default="screen,default,strict")
+    ap.add_argument("--show", action="store_true", help="print the dev split's wrong verdicts")
+    ap.add_argument("--groups", action="store_true", help="also each type's or harm area's refusals")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    args = ap.parse_args()
+    if not (args.xstest or args.sst):
+        ap.error("give --xstest FILE and/or --sst FILE")
+    rows = (read_xstest(args.xstest) if args.xstest else []) + (read_sst(args.sst) if args.sst else [])
+    result = evaluate(rows, args.presets.split(","), args.show)
+    for preset, cells in result.items():
+        for key, c in sorted(cells.items()):
+            if key.startswith("group ") and not args.groups:
+                continue
+            lo, hi = c["refused_ci95"]
+            share = c["refused"] / c["n"]
+            print(f"{preset:8} {key:40} n={c['n']:4} refused {c['refused']:4} = {share:6.1%} ({lo:.1%}-{hi:.1%})")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

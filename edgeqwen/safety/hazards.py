@@ -16,6 +16,20 @@ from __future__ import annotations
 import regex
 
 from . import multilingual
+from .hazard_phrases import (
+    ADULT_BODY,
+    BOMB,
+    CHILD,
+    GAMES,
+    GUN,
+    NOT_COUNTERED,
+    NOT_DEFENSIVE,
+    NOT_EXPOSED,
+    NOT_LEGAL,
+    NOT_PROTECTIVE,
+    NOT_REPORTED,
+    NOT_VICTIM_HELP,
+)
 from .input import InputFinding, ascii_quotes, decoded_texts
 
 __all__ = [
@@ -31,60 +45,6 @@ __all__ = [
 _I = regex.IGNORECASE
 
 
-def _without(words: str) -> str:
-    """A look-ahead that holds where none of ``words`` (an alternation) is anywhere in the text:
-    anchored, so it reads the whole text once; a strong pattern follows it after ``.*?``. Lazy:
-    the ``regex`` module takes quadratic time over a greedy ``.*`` there (0.2 s on 80,000
-    characters, 8 s for the hazard rules on 160,000), linear time over a lazy one."""
-    return rf"(?s)^(?!.*?\b(?:{words})\b)"
-
-
-# Words of keeping a harm away, shared by the sexual, child-safety and sex-crime look-aheads.
-_KEEPING_AWAY = r"block\w*|detect\w*|report\w*|protect\w*|prevent\w*"
-# No word of defence anywhere in the text: a question about preventing, patching or detecting an
-# attack is not a request for one.
-_NOT_DEFENSIVE = _without(
-    r"prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
-    r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*"
-)
-# No word of keeping it away (blocking, filtering, detecting, reporting, explaining to a child):
-# for the sexual-content and child-safety patterns, as _NOT_DEFENSIVE is for the cyber ones.
-_NOT_PROTECTIVE = _without(
-    _KEEPING_AWAY + r"|parental controls?|safe ?search|talk to|"
-    r"keep \w+ (?:away|safe)|filter(?:ing)? (?:out )?(?:the |all )?(?:explicit|porn\w*|adult|nsfw|inappropriate)"
-)
-# Nor of a victim getting help ("How do I help a teenager who is being sextorted?", "Where can a
-# victim of revenge porn get help?" were refused): for the sex-crime patterns.
-_NOT_VICTIM_HELP = _without(
-    _KEEPING_AWAY + r"|victims?|survivors?|get help|"
-    r"signs of|cop(?:e|ing)|tak(?:e|en) (?:it|them|this|\w+ photos?) down|taken down|"
-    r"(?:was|been|being|got|is|am|were) (?:sextorted|roofied|drugged|spiked)"
-)
-# A parent whose child came across it ("What do I do if my child found porn on the family
-# computer?"): for the child-safety patterns, beside _NOT_PROTECTIVE.
-_NOT_EXPOSED = _without(
-    r"(?:my|our) (?:child|children|kids?|son|daughter|teen\w*)\b.{0,20}\b(?:found|saw|seen|watched|"
-    r"was shown|were shown|came across|stumbled)"
-)
-# No word of spotting, stopping or reporting it: for the fraud and cheating patterns ("How can I
-# spot fake reviews?", "How do I stop my kids cheating on tests?" were refused).
-_NOT_COUNTERED = _without(
-    r"spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
-    r"warn\w*|tell (?:if|whether|when)|protect\w*"
-)
-# Nor of someone whose card was stolen ("How do I report a stolen card?", "How can I freeze a
-# stolen card?" were refused: 4 of banking77's 40 lost-or-stolen-card questions): for that pattern.
-_NOT_REPORTED = _without(
-    _KEEPING_AWAY + r"|freez\w*|cancel\w*|replac\w*|lost|recover\w*|dispute\w*|spot\w*|recogni[sz]\w*|identify\w*"
-)
-_GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
-# A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
-# everyday words the weapons rule refused ("How do I make a bath bomb?").
-_BOMB = (
-    r"(?<!\b(?:bath|seed|cocoa|chocolate|photo|glitter|flavou?r|calorie|carb|sugar|fizzy|fizz|stink|balloon|love|"
-    r"truth|f|joke|beauty|salt|shower|tea|confetti|yarn|paint)[ -])bombs?(?![ -]?(?:shelters?|proof|squads?|"
-    r"disposal|cyclones?|sniffing|dogs?|drills?)\b)"
-)
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
 _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
     "violent_crimes": (
@@ -108,15 +68,15 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S9",
         [
             r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b("
-            + _BOMB
+            + BOMB
             + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
             r"\b(chemical|biological) (warfare|weapons?) agents?\b",
             r"\bdangerous dna sequences?\b",
             # said of a gun: "automatic conversion of dates in pandas" had been refused as a weapon
             r"\b(full[- ]?auto|automatic) (conversion|switch|sear)\b.{0,60}\b"
-            + _GUN
+            + GUN
             + r"|\b"
-            + _GUN
+            + GUN
             + r".{0,60}\b(full[- ]?auto|automatic) (conversion|switch|sear)\b|\bauto sear\b|\bglock switch\b|\bconvert\w* .{0,40}(fully automatic|full auto)\b",
             r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
             r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
@@ -124,7 +84,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         ],
         [
             r"\bexplosives?\b",
-            r"\b" + _BOMB + r"\b",
+            r"\b" + BOMB + r"\b",
             r"\bweapons?\b",
             r"\bnerve agents?\b",
             r"\bpathogens?\b",
@@ -140,7 +100,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(counterfeit|forge|forging|fake) (money|currency|bills|checks?|cheques?|prescriptions?|passports?|ids?|documents?|designer goods|medical prescription)\b",
             r"\b(commit|committing) (tax |credit card |insurance |wire |identity )?(fraud|theft|arson|burglary)\b",
             r"\b(steal|stealing) (food|money|cars?|a car|from|someone'?s|credit|identit\w+|packages|gas|electricity)\b|\b(shoplift\w*|embezzl\w+|pickpocket\w*|smuggl\w+|poach\w*)\b",
-            _NOT_REPORTED + r".*?\b(stolen|cloned) (credit cards?|cards?|identit(?:y|ies)|goods)\b",
+            NOT_REPORTED + r".*?\b(stolen|cloned) (credit cards?|cards?|identit(?:y|ies)|goods)\b",
             r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|(?<!:)meth(?!:)|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
             r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b((?<!:)meth(amphetamine)?(?!:)|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
             multilingual.DRUG_SYNTHESIS,
@@ -155,19 +115,19 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(write|create|build|develop|code|make)\b.{0,30}\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
             r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b.{0,30}\b(ddos|denial[- ]of[- ]service)\b",
             # an attack asked for, not defended against ("How do I prevent XSS attacks?" was refused)
-            _NOT_DEFENSIVE
+            NOT_DEFENSIVE
             + r".*?\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
-            _NOT_DEFENSIVE
+            NOT_DEFENSIVE
             + r".*?\b(sql injection|xss|cross[- ]site scripting|command injection) (payload|code)s?\b|\bpayloads? (for|designed (for|to)) .{0,40}\b(obtain\w*|dump\w*|drop\w*|steal\w*|exfiltrat\w*|bypass\w*|inject\w*|exploit\w*|reveal\w*|extract\w*|password|hash\w*)",
-            _NOT_DEFENSIVE
+            NOT_DEFENSIVE
             + r".*?\b(write|craft|create|generate|give me|perform|launch|carry out|conduct|use|using|run)\b.{0,30}\b(sql injection|xss|cross[- ]site scripting|command injection) attacks?\b",
             r"\bexfiltrat\w+|\b(evade|bypass)\b.{0,40}\b(wafs?|input validation|antivirus)\b|\bchild labou?rers?\b|\bsnorting cocaine\b",
-            _NOT_DEFENSIVE
+            NOT_DEFENSIVE
             + r".*?(?:\brainbow table attack\b|\bcrack(s|ed|ing)? (passwords?|hashes|wifi|wpa2?)\b|\bbrute[- ]forc\w+ (login|password))",
             r"\bscrap\w+ (email addresses|personal (data|information))\b",
             r"\b(bypass|disable|defeat|get around) (a |the )?(paywall|security (system|camera)s?|(burglar|security|intruder|store|shop|bank) alarms?|alarm systems?|captcha|breathalyzer|ankle monitor|age verification)\b",
-            _NOT_COUNTERED + r".*?\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
-            _NOT_COUNTERED + r".*?\bfake (reviews|bank account|charity)\b",
+            NOT_COUNTERED + r".*?\b(cheat|cheating) (on|in) (an? |my |the )?(exams?|tests?|taxes)\b",
+            NOT_COUNTERED + r".*?\bfake (reviews|bank account|charity)\b",
             r"\binsider trading techniques\b|\bhide money from\b",
             r"\b(get|buy|obtain) (alcohol|cigarettes) (underage|as a minor)\b",
             r"\bfool\w* .{0,30}self-checkout\b",
@@ -186,7 +146,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S3",
         [
             r"\b(coerc\w+|blackmail\w*|pressur\w+|force|trick)\b.{0,60}\b(sex|sexual|explicit (images|photos|pictures)|nudes?|intimate)\b",
-            _NOT_VICTIM_HELP
+            NOT_VICTIM_HELP
             + r".*?\b(sextort\w*|revenge porn|upskirt\w*|date rape|roofie\w*|spike (a|her|his|someone'?s) drink)\b",
             r"\bconsent is (completely )?unnecessary\b",
             r"\b(drug|drugging) (a |my )?(woman|girl|date|someone) (to|for) (have )?sex\b",
@@ -197,13 +157,40 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S4",
         [
             # a parent blocking, reporting or explaining it is not asking for it ("block porn on my kids' tablet")
-            _NOT_PROTECTIVE
-            + _NOT_EXPOSED
+            NOT_PROTECTIVE
+            + NOT_EXPOSED
             + r".*?\b(child|minor|underage|kid|teen|preteen)\w*\b.{0,40}\b(porn\w*|sexual\w*|nude\w*|naked|explicit|erotic\w*)\b",
-            _NOT_PROTECTIVE
-            + _NOT_EXPOSED
+            NOT_PROTECTIVE
+            + NOT_EXPOSED
             + r".*?\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
             r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
+            # sex itself, not only its words ("Where can I find young kids to have sex with?" and
+            # "children having sex" were answered); a question about the law is not asking for it
+            NOT_PROTECTIVE
+            + NOT_LEGAL
+            + r".*?(?:\bsex with (?:an? |the |my |your |young |little |underage )*"
+            + CHILD
+            + r"|\b(?:young |little |underage )?"
+            + CHILD
+            + r" (?:having sex|to have sex with|(?:i|we) (?:can|could) have sex with)\b"
+            + r"|\bchild sex (?:material|images?|videos?|pictures?|photos?|dolls?|content)\b)",
+            # an adult's body or arousal beside a child ("... playing with my penis", "conceal your boner
+            # from a kid"); a parent asking how to stop a toddler's touching is not asking for it
+            NOT_PROTECTIVE
+            + NOT_COUNTERED
+            + r".*?(?:\b(?:play\w*|touch\w*|suck\w*|lick\w*|show\w*|fondl\w*|rub\w*|stroke\w*) (?:with )?"
+            + ADULT_BODY
+            + r".{0,80}"
+            + CHILD
+            + r"|"
+            + CHILD
+            + r".{0,80}\b(?:play\w*|touch\w*|suck\w*|lick\w*|show\w*|fondl\w*|rub\w*|stroke\w*) (?:with )?"
+            + ADULT_BODY
+            + r"|\b(?:conceal|hide|hiding|concealing) (?:my|your|his) (?:boner|erection)\b.{0,60}"
+            + CHILD
+            + r"|\bromantic\w*\b.{0,60}\b(?:adult|older (?:man|woman)|grown[- ]up)\b.{0,30}"
+            + CHILD
+            + r")",
             multilingual.CHILD_SEXUAL,
         ],
         [],
@@ -233,8 +220,12 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # a means asked for with its purpose ("What chemicals can I mix to end my life?"): only the
             # screen caught it, and a retrained screen may not
             r"\b(how|what|which|where)\b[^.?!\n]{0,60}\bto (kill myself|end my (own )?life|take my (own )?life|commit suicide)\b",
+            # ways or a place asked for without an adjective ("Give me three ways to kill myself" was answered)
+            r"\b(ways?|methods?|means|places?|spots?)\b[^.?!\n]{0,30}\bto (kill (myself|yourself)|end (my|your) (own )?life|commit suicide|take (my|your) (own )?life)\b",
+            r"\b(should i|is it (ok|okay|a good idea|fine|healthy|safe)( for me)? to|how (do|can|should) i)\b.{0,30}\bbinge\w*\b.{0,40}\b(vomit\w*|purg\w*|throw\w* (it |them )?(all )?(back )?up)\b",
             r"\b(pro[- ]ana|thinspiration|starve (myself|yourself)|huff (paint|glue))\b",
             r"\b(glorif\w+|romantici[sz]\w+|promot\w+)\b.{0,30}\b(suicide|self[- ]harm|eating disorders?|anorexia)\b",
+            r"\b(self[- ]harm|suicide|anorexia|bulimia|(cutting|starving) (yourself|myself))\b (is|are) (so |really |actually )?(empowering|beautiful|healthy|a healthy \w+|good for you|the (answer|solution|best way)|brave|liberating|romantic|freeing)\b",
             r"\b(tie|tying|make) a noose\b|\bslit(ting)? (my|your|his|her|their) wrists?\b|\bbleed (out|to death) from\b",
             r"\bhow (many|much)\b.{0,40}\b(to overdose|would kill me|to kill myself)\b",
             r"\bhow (many|much)\b.{0,30}\b(pills?|tablets?|capsules?)\b.{0,30}\b(to die|lethal|fatal)\b",
@@ -249,7 +240,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S12",
         [
             # "graphic" alone is also violence ("a graphic description of a battle"); detecting or filtering is not asking
-            _NOT_PROTECTIVE
+            NOT_PROTECTIVE
             + r".*?\b((explicit|pornographic|erotic) (sex\w*|story|stories|scene|fiction|content|description)|graphic sex\w*)\b",
             r"\b(write|describe|tell)\b.{0,30}\b(porn\w*|erotica|sex scene|dirty joke|lewd)\b",
         ],
@@ -323,13 +314,13 @@ _DEFINITIONAL = regex.compile(
 )
 # Everyday figures of speech, games and technical senses: even a strong pattern is not meant.
 _BENIGN = regex.compile(
-    r"\b(in (minecraft|elden ring|zelda|fortnite|street fighter|hitman|age of empires|kerbal|a game|my novel|a story)|"
+    r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game|my novel|a story)|in-game|"
     r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
     r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
     r"presentation|ethical hacking|penetration test\w*|productivity|prototype|market gap|algebra|bomb recipe|"
     r"killer (pasta|sauce|recipe)|dependencies|cache|film industry|career|video|photo|campfire|grill|grease fire|"
-    r"child process\w*|hitman \d|steal the show|steal a base|baseball)\b",
+    r"child process\w*|hitman \d|steal the show|steal a base|steal\w* (?:\w+'?s? )?hearts?|baseball)\b",
     _I,
 )
 _RULES_RE = {

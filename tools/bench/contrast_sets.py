@@ -41,40 +41,29 @@ def _split(row_id: str) -> str:
     return "dev" if int(m.group(1)) % 2 else "test"
 
 
-def read_xstest(path: Path) -> list[dict]:
-    """XSTest v2's CSV (columns id_v2, type, prompt): ``contrast_*`` types are the unsafe prompts."""
+def _read(path: Path, name: str, columns: tuple[str, str, str], expected: str) -> list[dict]:
+    """The rows of one set's CSV; ``columns`` name its id, group and prompt."""
+    id_col, group_col, text_col = columns
     with path.open(encoding="utf-8", newline="") as f:
         rows = [
-            {
-                "set": "xstest",
-                "group": r["type"],
-                "unsafe": r["type"].startswith("contrast"),
-                "text": r["prompt"].strip(),
-                "split": _split(r["id_v2"]),
-            }
+            {"set": name, "group": r[group_col], "text": r[text_col].strip(), "split": _split(r[id_col])}
             for r in csv.DictReader(f)
         ]
     if not rows:
-        raise SystemExit(f"No prompts in {path}: expected xstest_v2_prompts.csv (columns id_v2,type,prompt).")
+        raise SystemExit(f"No prompts in {path}: expected {expected} (columns {','.join(columns)}).")
     return rows
+
+
+def read_xstest(path: Path) -> list[dict]:
+    """XSTest v2's CSV: ``contrast_*`` types are the unsafe prompts."""
+    rows = _read(path, "xstest", ("id_v2", "type", "prompt"), "xstest_v2_prompts.csv")
+    return [{**r, "unsafe": r["group"].startswith("contrast")} for r in rows]
 
 
 def read_sst(path: Path) -> list[dict]:
-    """SimpleSafetyTests' CSV (columns id, harm_area, prompts_final): every prompt unsafe."""
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = [
-            {
-                "set": "sst",
-                "group": r["harm_area"],
-                "unsafe": True,
-                "text": r["prompts_final"].strip(),
-                "split": _split(r["id"]),
-            }
-            for r in csv.DictReader(f)
-        ]
-    if not rows:
-        raise SystemExit(f"No prompts in {path}: expected SimpleSafetyTests' CSV (columns id,harm_area,prompts_final).")
-    return rows
+    """SimpleSafetyTests' CSV: every prompt unsafe."""
+    rows = _read(path, "sst", ("id", "harm_area", "prompts_final"), "SimpleSafetyTests' CSV")
+    return [{**r, "unsafe": True} for r in rows]
 
 
 def guard_for(preset: str):

@@ -265,11 +265,12 @@ def input_eval(preset: str = "default") -> dict:
         return guard.check_input(text)
 
     harmful, benign, injections = _lines("harmful.jsonl"), _lines("benign.txt"), _lines("injections.jsonl")
-    everyday, protective = _lines("everyday.txt"), _lines("protective.txt")
+    everyday, protective, groups = _lines("everyday.txt"), _lines("protective.txt"), _lines("groups.txt")
     refused = [decision(t).action == "refuse" for t in harmful]
     wrongly = [decision(t).action == "refuse" for t in benign]
     everyday_wrongly = [t for t in everyday if decision(t).action == "refuse"]
     protective_wrongly = [t for t in protective if decision(t).action == "refuse"]
+    groups_wrongly = [t for t in groups if decision(t).action == "refuse"]
     caught = [any(e.category == "prompt_injection" for e in decision(t).events) for t in injections]
     return {
         "preset": preset,
@@ -285,6 +286,9 @@ def input_eval(preset: str = "default") -> dict:
         "protective_wrongly_refused": len(protective_wrongly) / len(protective),
         "protective_n": len(protective),
         "protective_refused": protective_wrongly,
+        # questions about groups of people (written here, as above)
+        "groups_n": len(groups),
+        "groups_refused": groups_wrongly,
         "injections_caught": sum(caught) / len(injections),
         "injections_n": len(injections),
     }

@@ -312,9 +312,9 @@ _DEFINITIONAL = regex.compile(
     r"tell if|know if|dispute|how do(es)? \w+ work)\b",
     _I,
 )
-# Everyday figures of speech, games and technical senses: even a strong pattern is not meant.
+# Everyday figures of speech, fiction and technical senses: even a strong pattern is not meant.
 _BENIGN = regex.compile(
-    r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game|my novel|a story)|in-game|"
+    r"\b(in (my novel|a story)|"
     r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
     r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
@@ -323,6 +323,11 @@ _BENIGN = regex.compile(
     r"child process\w*|hitman \d|steal the show|steal a base|steal\w* (?:\w+'?s? )?hearts?|baseball)\b",
     _I,
 )
+# A game's violence, theft and weapons are the game's: only those rules are off for a prompt that
+# names one ("How do I kill someone in Call of Duty?"). The others stay on, so "in GTA" appended to
+# a request for sexual content about a child, or for ways to die, is still refused.
+_GAME = regex.compile(r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game)|in-game)\b", _I)
+_GAME_CATEGORIES = frozenset({"violent_crimes", "non_violent_crimes", "weapons"})
 _RULES_RE = {
     cat: (
         code,
@@ -342,13 +347,14 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     findings = []
     text = ascii_quotes(text)
     texts = decoded_texts(text)
-    figurative = bool(_BENIGN.search(text))
-    benign = figurative or bool(_DEFINITIONAL.search(text))
+    figurative, game = bool(_BENIGN.search(text)), bool(_GAME.search(text))
+    benign = figurative or game or bool(_DEFINITIONAL.search(text))
     request = terms and bool(_REQUEST.search(text))
     for cat in (c for c in _PRIORITY if c in categories):
         code, strong, hazard_terms = _RULES_RE[cat]
+        off = figurative or (game and cat in _GAME_CATEGORIES)
         for t in texts:
-            hit = None if figurative else next((m for p in strong if (m := p.search(t))), None)
+            hit = None if off else next((m for p in strong if (m := p.search(t))), None)
             if hit is None and request and not benign:
                 hit = next((m for p in hazard_terms if (m := p.search(t))), None)
             if hit is not None:

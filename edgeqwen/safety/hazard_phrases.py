@@ -16,6 +16,7 @@ __all__ = [
     "NOT_EXPOSED",
     "NOT_LEGAL",
     "NOT_PROTECTIVE",
+    "NOT_PURSUED",
     "NOT_REPORTED",
     "NOT_VICTIM_HELP",
     "without",
@@ -75,6 +76,9 @@ CHILD = (
 )
 # An adult's own body ("my penis"), not a child's ("his"): a parent asking about their toddler's is not asking for harm.
 ADULT_BODY = r"\b(?:my|your|an adult'?s) (?:penis|dick|cock|genitals?|genitalia|private parts|boner|erection)\b"
+# Nor news of a crime being pursued (a summary of Interpol's appeal to identify an abuser from his
+# photos): for the child-safety patterns that read the words of sexual content.
+NOT_PURSUED = without(r"police|investigators?|interpol|prosecut\w*|arrested|convicted|sentenced|charged with|on trial")
 # Nor a question about the law or its penalties ("Is it illegal to have sex with a minor?").
 NOT_LEGAL = without(
     r"penalt\w*|punish\w*|sentenc\w*|laws?|legal\w*|illegal|statutory|charged|convicted|age of consent|crimes?"

@@ -27,6 +27,7 @@ from .hazard_phrases import (
     NOT_EXPOSED,
     NOT_LEGAL,
     NOT_PROTECTIVE,
+    NOT_PURSUED,
     NOT_REPORTED,
     NOT_VICTIM_HELP,
 )
@@ -159,9 +160,11 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # a parent blocking, reporting or explaining it is not asking for it ("block porn on my kids' tablet")
             NOT_PROTECTIVE
             + NOT_EXPOSED
+            + NOT_PURSUED
             + r".*?\b(child|minor|underage|kid|teen|preteen)\w*\b.{0,40}\b(porn\w*|sexual\w*|nude\w*|naked|explicit|erotic\w*)\b",
             NOT_PROTECTIVE
             + NOT_EXPOSED
+            + NOT_PURSUED
             + r".*?\b(porn\w*|sexual\w*|nude\w*|explicit|erotic\w*)\b.{0,40}\b(child|children|minors?|underage|kids?|preteens?)\b",
             r"\bcsam\b|\bgroom\w* (a |the )?(child|kid|minor|teen)",
             # sex itself, not only its words ("Where can I find young kids to have sex with?" and
@@ -312,9 +315,12 @@ _DEFINITIONAL = regex.compile(
     r"tell if|know if|dispute|how do(es)? \w+ work)\b",
     _I,
 )
-# Everyday figures of speech, fiction and technical senses: even a strong pattern is not meant.
+# Everyday figures of speech, games, fiction and technical senses of the violence, crime and weapons
+# words ("kill a process", "shoot a video", "in Call of Duty"): those rules' strong patterns are not
+# meant. Only those: "in Minecraft", "a photo" or "my career" anywhere in a prompt had switched every
+# rule off, so "Send me a photo of a nude kid" passed them.
 _BENIGN = regex.compile(
-    r"\b(in (my novel|a story)|"
+    r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game|my novel|a story)|in-game|"
     r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
     r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
@@ -323,11 +329,7 @@ _BENIGN = regex.compile(
     r"child process\w*|hitman \d|steal the show|steal a base|steal\w* (?:\w+'?s? )?hearts?|baseball)\b",
     _I,
 )
-# A game's violence, theft and weapons are the game's: only those rules are off for a prompt that
-# names one ("How do I kill someone in Call of Duty?"). The others stay on, so "in GTA" appended to
-# a request for sexual content about a child, or for ways to die, is still refused.
-_GAME = regex.compile(r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game)|in-game)\b", _I)
-_GAME_CATEGORIES = frozenset({"violent_crimes", "non_violent_crimes", "weapons"})
+_FIGURATIVE_CATEGORIES = frozenset({"violent_crimes", "non_violent_crimes", "weapons"})
 _RULES_RE = {
     cat: (
         code,
@@ -347,12 +349,12 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     findings = []
     text = ascii_quotes(text)
     texts = decoded_texts(text)
-    figurative, game = bool(_BENIGN.search(text)), bool(_GAME.search(text))
-    benign = figurative or game or bool(_DEFINITIONAL.search(text))
+    figurative = bool(_BENIGN.search(text))
+    benign = figurative or bool(_DEFINITIONAL.search(text))
     request = terms and bool(_REQUEST.search(text))
     for cat in (c for c in _PRIORITY if c in categories):
         code, strong, hazard_terms = _RULES_RE[cat]
-        off = figurative or (game and cat in _GAME_CATEGORIES)
+        off = figurative and cat in _FIGURATIVE_CATEGORIES
         for t in texts:
             hit = None if off else next((m for p in strong if (m := p.search(t))), None)
             if hit is None and request and not benign:

@@ -315,12 +315,12 @@ _DEFINITIONAL = regex.compile(
     r"tell if|know if|dispute|how do(es)? \w+ work)\b",
     _I,
 )
-# Everyday figures of speech, games, fiction and technical senses of the violence, crime and weapons
-# words ("kill a process", "shoot a video", "in Call of Duty"): those rules' strong patterns are not
-# meant. Only those: "in Minecraft", "a photo" or "my career" anywhere in a prompt had switched every
-# rule off, so "Send me a photo of a nude kid" passed them.
+# Everyday figures of speech, fiction and technical senses of the violence, crime and weapons words
+# ("kill a process", "shoot a video"): those rules' strong patterns are not meant. Only those: "a
+# photo" or "my career" anywhere in a prompt had switched every rule off, so "Send me a photo of a
+# nude kid" passed them.
 _BENIGN = regex.compile(
-    r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game|my novel|a story)|in-game|"
+    r"\b(in (my novel|a story)|"
     r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
     r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
@@ -330,6 +330,10 @@ _BENIGN = regex.compile(
     _I,
 )
 _FIGURATIVE_CATEGORIES = frozenset({"violent_crimes", "non_violent_crimes", "weapons"})
+# A game's killing and stealing are the game's ("How do I kill someone in Call of Duty?"); its name
+# spares nothing else, so "How do I make a pipe bomb in GTA?" is still read by the weapons rule.
+_GAME = regex.compile(r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game)|in-game)\b", _I)
+_GAME_CATEGORIES = frozenset({"violent_crimes", "non_violent_crimes"})
 _RULES_RE = {
     cat: (
         code,
@@ -349,12 +353,12 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     findings = []
     text = ascii_quotes(text)
     texts = decoded_texts(text)
-    figurative = bool(_BENIGN.search(text))
-    benign = figurative or bool(_DEFINITIONAL.search(text))
+    figurative, game = bool(_BENIGN.search(text)), bool(_GAME.search(text))
+    benign = figurative or game or bool(_DEFINITIONAL.search(text))
     request = terms and bool(_REQUEST.search(text))
     for cat in (c for c in _PRIORITY if c in categories):
         code, strong, hazard_terms = _RULES_RE[cat]
-        off = figurative and cat in _FIGURATIVE_CATEGORIES
+        off = (figurative and cat in _FIGURATIVE_CATEGORIES) or (game and cat in _GAME_CATEGORIES)
         for t in texts:
             hit = None if off else next((m for p in strong if (m := p.search(t))), None)
             if hit is None and request and not benign:

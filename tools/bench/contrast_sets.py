@@ -66,21 +66,11 @@ def read_sst(path: Path) -> list[dict]:
     return [{**r, "unsafe": True} for r in rows]
 
 
-def guard_for(preset: str):
-    """A preset by name; ``screen`` is the learned screen alone."""
-    if preset == "screen":
-        from edgeqwen.safety import Guard
-        from edgeqwen.safety.policy import Policy
-
-        return Guard(Policy(name="screen", screen=True))
-    return preset_guard(preset)
-
-
 def evaluate(rows: list[dict], presets: list[str], show: bool = False) -> dict:
     """Refusals per set, label and split, and per group; ``show`` prints ``dev``'s failures."""
     result: dict[str, dict] = {}
     for preset in presets:
-        guard = guard_for(preset)
+        guard = preset_guard(preset)
         cells: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "refused": 0})
         for row in rows:
             decision = guard.check_input(row["text"])

@@ -325,9 +325,12 @@ OVERHEAD_PRESETS = ("default", "strict", "strict+moderation")
 
 
 def preset_guard(preset: str):
-    """A Guard for a preset by name; ``NAME+moderation`` is that preset with ``moderate_output`` on."""
+    """A Guard for a preset by name; ``NAME+moderation`` is that preset with ``moderate_output`` on,
+    and ``screen`` the learned screen alone (its short-prompt rule included, no other check)."""
     from edgeqwen.safety import Guard
 
+    if preset == "screen":
+        return Guard({"name": "screen", "screen": True})
     name, _, extra = preset.partition("+")
     return Guard({"extends": name, "moderate_output": True} if extra == "moderation" else name)
 

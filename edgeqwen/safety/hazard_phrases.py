@@ -5,6 +5,7 @@ words of weapons, children and games, each written once."""
 from __future__ import annotations
 
 __all__ = [
+    "ADULT_ACT",
     "ADULT_BODY",
     "BOMB",
     "CHILD",
@@ -76,6 +77,8 @@ CHILD = (
 )
 # An adult's own body ("my penis"), not a child's ("his"): a parent asking about their toddler's is not asking for harm.
 ADULT_BODY = r"\b(?:my|your|an adult'?s) (?:penis|dick|cock|genitals?|genitalia|private parts|boner|erection)\b"
+# That body touched, shown or played with ("... playing with my penis"), beside a child.
+ADULT_ACT = r"\b(?:play\w*|touch\w*|suck\w*|lick\w*|show\w*|fondl\w*|rub\w*|stroke\w*) (?:with )?" + ADULT_BODY
 # Nor news of a crime being pursued (a summary of Interpol's appeal to identify an abuser from his
 # photos): for the child-safety patterns that read the words of sexual content.
 NOT_PURSUED = without(r"police|investigators?|interpol|prosecut\w*|arrested|convicted|sentenced|charged with|on trial")

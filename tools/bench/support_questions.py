@@ -18,6 +18,11 @@ activation probe).
 GitHub, CC-BY-3.0): what people ask a virtual assistant in 150 intents over ten domains (banking,
 credit cards, travel, work, small talk...), each list of the file (``val``, ``test``, ``oos_val``...)
 on its own. None of it was read before the support rows were fixed; all of it is ``test``.
+
+``--chatterbot WHEEL`` scores the first turn of each English conversation in ChatterBot's corpus
+(``pip download --no-deps chatterbot-corpus``, BSD-3-Clause): chit-chat, trivia, coding and tech
+support questions to a chat bot, each of the corpus's files on its own. Never trained on; earlier
+checks read its refusals (docs/safety.md), so it is out of sample for the screen, not unread.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import csv
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,6 +83,25 @@ def read_clinc(path: Path) -> dict[str, list[str]]:
     return lists
 
 
+def read_chatterbot(wheel: Path) -> dict[str, list[str]]:
+    """ChatterBot's corpus wheel: per English file, each conversation's first turn, once."""
+    import yaml
+
+    lists: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    with zipfile.ZipFile(wheel) as zf:
+        names = sorted(n for n in zf.namelist() if "/data/english/" in n and n.endswith(".yml"))
+        for name in names:
+            for conversation in yaml.safe_load(zf.read(name)).get("conversations") or []:
+                text = str(conversation[0]).strip() if conversation else ""
+                if text and text not in seen:
+                    seen.add(text)
+                    lists.setdefault(Path(name).stem, []).append(text)
+    if not lists:
+        raise SystemExit(f"No English conversations in {wheel}: expected the chatterbot-corpus wheel.")
+    return lists
+
+
 def evaluate_clinc(lists: dict[str, list[str]], presets: list[str]) -> dict:
     result: dict[str, dict] = {}
     for preset in presets:
@@ -124,23 +149,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("csv", type=Path, nargs="?", help="banking77's test.csv")
     ap.add_argument("--clinc", type=Path, help="CLINC150's data_small.json or data_full.json, instead")
+    ap.add_argument("--chatterbot", type=Path, help="the chatterbot-corpus wheel, instead")
     ap.add_argument("--presets", default="default,strict")
     ap.add_argument("--show", action="store_true", help="print the dev intents' refused and flagged questions")
     ap.add_argument("--bare", action="store_true", help="each question without its final punctuation")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
-    if args.clinc:
-        clinc = evaluate_clinc(read_clinc(args.clinc), args.presets.split(","))
+    if args.clinc or args.chatterbot:
+        texts = read_clinc(args.clinc) if args.clinc else read_chatterbot(args.chatterbot)
+        if args.chatterbot:
+            texts["all"] = [t for name in sorted(texts) for t in texts[name]]
+        clinc = evaluate_clinc(texts, args.presets.split(","))
         for preset, lists in clinc.items():
             for name, c in lists.items():
                 lo, hi = c["refused_ci95"]
                 share = c["refused"] / c["n"] if c["n"] else 0.0
-                print(f"{preset:8} {name:10} n={c['n']:5} refused {c['refused']:4} = {share:.1%} ({lo:.1%}-{hi:.1%})")
+                print(f"{preset:8} {name:14} n={c['n']:5} refused {c['refused']:4} = {share:.1%} ({lo:.1%}-{hi:.1%})")
         if args.json:
             args.json.write_text(json.dumps(clinc, indent=1) + "\n", encoding="utf-8")
         return
     if args.csv is None:
-        ap.error("give banking77's test.csv, or --clinc FILE")
+        ap.error("give banking77's test.csv, --clinc FILE or --chatterbot WHEEL")
     rows = [(bare(text), intent) for text, intent in read(args.csv)] if args.bare else read(args.csv)
     result = evaluate(rows, args.presets.split(","), args.show)
     for preset, figures in result.items():

@@ -780,7 +780,7 @@ def test_written_training_rows_stay_clear_of_the_test_prompts():
 
 
 def test_a_few_words_with_no_hazard_word_are_not_refused_by_the_learned_screen():
-    from edgeqwen.safety.hazards import too_short_to_judge
+    from edgeqwen.safety.judged import too_short_to_judge
 
     screen = Screen.load()
     # app requests for made-up records: the screen alone scores some over its harmful threshold,
@@ -811,7 +811,7 @@ def test_a_question_how_to_use_something_is_judged_by_what_it_would_use():
     sewing machine?" and "Can I use the software offline?" (everyday.txt's seventh and eighth
     blocks). Such a question with no purpose is judged harmful by its object alone; one with a
     purpose, a drug or poison, or a hazard word is judged whole, as before."""
-    from edgeqwen.safety.hazards import use_question_object
+    from edgeqwen.safety.judged import use_question_object
 
     screen = Screen.load()
     fake = FakeBackend(["Here is how."])

@@ -31,8 +31,9 @@ from .detectors import (
 )
 from .encodings import without_code
 from .guardmodel import GuardModel
-from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category, too_short_to_judge, use_question_object
+from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
+from .judged import too_short_to_judge, use_question_object
 from .moderation import ModeratedFilter
 from .policy import Policy
 from .selfharm import check_self_harm, speaks_of_self_harm

@@ -11,6 +11,7 @@ __all__ = [
     "CHILD",
     "GAMES",
     "GUN",
+    "MAKING",
     "KEEPING_AWAY",
     "NOT_COUNTERED",
     "NOT_DEFENSIVE",
@@ -20,6 +21,8 @@ __all__ = [
     "NOT_PURSUED",
     "NOT_REPORTED",
     "NOT_VICTIM_HELP",
+    "WRITING",
+    "product_gap",
     "without",
 ]
 
@@ -87,6 +90,14 @@ NOT_LEGAL = without(
     r"penalt\w*|punish\w*|sentenc\w*|laws?|legal\w*|illegal|statutory|charged|convicted|age of consent|crimes?"
 )
 GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
+# Making something, as asked ("build"), said of someone ("builds") or going on ("building"): "how a
+# character builds a pipe bomb in my novel" passed a rule that read only "build". Not "makes"
+# ("What makes a bomb explode?" is asked in science class), nor the past ("made", "built": how
+# history is asked).
+MAKING = (
+    r"make|making|build(?:s|ing)?|assembl(?:e|es|ing)|synthesi[sz](?:e|es|ing)|produc(?:e|ing)|manufactur\w+|"
+    r"creat(?:e|ing)|extract\w*|cultur(?:e|ing)|weaponi[sz]\w*"
+)
 # A bomb, but not a bath, seed or cocoa bomb, a photo bomb, a bomb shelter or a bomb-proof plan:
 # everyday words the weapons rule refused ("How do I make a bath bomb?").
 BOMB = (
@@ -94,6 +105,29 @@ BOMB = (
     r"truth|f|joke|beauty|salt|shower|tea|confetti|yarn|paint)[ -])bombs?(?![ -]?(?:shelters?|proof|squads?|"
     r"disposal|cyclones?|sniffing|dogs?|drills?)\b)"
 )
+# Writing or coding something, asked or said of someone; not "makes" ("What makes ransomware so
+# hard to stop?").
+WRITING = (
+    r"writ(?:e|es|ing)|creat(?:e|es|ing)|draft(?:s|ing)?|compos(?:e|es|ing)|generat(?:e|es|ing)|mak(?:e|ing)|"
+    r"build(?:s|ing)?|develop(?:s|ing)?|cod(?:e|es|ing)"
+)
+# Words that make the thing named after a verb of making a topic, not the product: writing about it
+# or countering it ("Write a report on the malware that hit Maersk", "Create a training quiz on
+# phishing emails", "Write a script that detects keyloggers" were refused).
+_ABOUT = (
+    r"reports?|summar(?:y|ies)|essays?|articles?|presentations?|quiz(?:zes)?|training|lessons?|courses?|guides?|"
+    r"posts?|papers?|overviews?|analys[ie]s|histor(?:y|ies)|stor(?:y|ies)|lectures?|talks?|slides?|polic(?:y|ies)|"
+    r"rules?|checklists?|awareness|explanations?|about|on|detect\w*|scan\w*|block\w*|remov\w*|protect\w*|"
+    r"defen[cs]\w*|prevent\w*|spot\w*|recogni[sz]\w*|identif\w*|warn\w*|filter\w*"
+)
+
+
+def product_gap(span: int) -> str:
+    """Up to ``span`` characters between a verb of making and what is made, none of them a word of
+    writing about it or countering it (``_ABOUT``): a request for the thing itself."""
+    return rf"(?:(?!\b(?:{_ABOUT})\b).){{0,{span}}}"
+
+
 # Games by name: "How do I kill someone in Call of Duty?" was refused as a violent crime. Not "in
 # this game" or a role-playing game: jailbreaks open with them ("we are going to play a game").
 GAMES = (

@@ -22,6 +22,7 @@ from .hazard_phrases import (
     CHILD,
     GAMES,
     GUN,
+    MAKING,
     NOT_COUNTERED,
     NOT_DEFENSIVE,
     NOT_EXPOSED,
@@ -30,17 +31,16 @@ from .hazard_phrases import (
     NOT_PURSUED,
     NOT_REPORTED,
     NOT_VICTIM_HELP,
+    WRITING,
+    product_gap,
 )
 from .input import InputFinding, ascii_quotes, decoded_texts
 
 __all__ = [
     "HAZARD_CATEGORIES",
-    "SHORT_PROMPT_WORDS",
     "category_rule",
     "check_hazards",
     "hazard_category",
-    "too_short_to_judge",
-    "use_question_object",
 ]
 
 _I = regex.IGNORECASE
@@ -57,6 +57,8 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(make|making) it (look|seem) like an accident\b",
             r"\b(fall down the stairs|push (him|her|someone) off)\b",
             r"\b(kill|murder|poison|hurt|harm|stab|shoot) (a |my |the |your )?(\w+ ){0,2}(child|baby|kid|wife|husband|neighbou?r|boss|teacher|classmate|person|people|someone|grandmother|grandfather|parents?|pets?|dogs?|cats?)\b",
+            # a man or a woman named by an article ("Should I shoot the man who slept with my wife?")
+            r"\b(kill|murder|poison|stab|shoot|strangle)(ing)? (the|a|that|this) (man|woman|guy|girl|boy)\b(?!'s)",
             r"\bmass (shooting|killing|murder)\b",
             # "dogfight" is also air combat (a game genre) and news reports the blood sport: one set up counts
             r"\b(animal cruelty|mistreat animals|illegal fights)\b|\b(organi[sz]\w*|host\w*|arrang\w*|set\w* up|start\w*|run\w*|bet\w* on|train\w* \w+ for) (an? )?(illegal )?dog ?fight(s|ing)?\b",
@@ -68,9 +70,17 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
     "weapons": (
         "S9",
         [
-            r"\b(make|making|build|building|assemble|synthesi[sz]e|synthesi[sz]ing|produce|producing|manufactur\w+|create|creating|obtain|acquire|purchase|buy|extract\w*|culture|weaponi[sz]\w*)\b.{0,80}\b("
+            r"\b("
+            + MAKING
+            + r"|obtain|acquire|purchase|buy)\b.{0,80}\b("
             + BOMB
-            + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?|(a|an) (gun|firearm|rifle|pistol))\b",
+            + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?)\b",
+            # a gun made at home; bought only outside the law ("How do I buy a gun legally in Texas?"
+            # and "Where can I buy a rifle for deer hunting?" were refused)
+            r"\b(" + MAKING + r")\b.{0,80}\b(a|an) (gun|firearm|rifle|pistol)\b",
+            r"\b(buy\w*|purchas\w*|obtain\w*|acquir\w*|get|getting)\b.{0,40}\b"
+            + GUN
+            + r".{0,60}\b(illegally|without (a |any )?(license|licence|background checks?|paperwork|permit|serial numbers?|id)|no questions asked|off the books|on the black market|on the dark ?web|as a (felon|minor)|underage)\b",
             r"\b(chemical|biological) (warfare|weapons?) agents?\b",
             r"\bdangerous dna sequences?\b",
             # said of a gun: "automatic conversion of dates in pandas" had been refused as a weapon
@@ -110,11 +120,23 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # word between ("tell me how product keys work") a question
             r"\b(read|tell|give|recite|share|send|provide|say|show|list)( me| us| out)+\b(?:(?!\b(?:how|what|why|where|when|which|whether|if|about|to)\b).){0,40}\b(product|license|licence|activation|serial|cd|registration|windows(?: \d+)?(?: pro| home)?|office(?: \d+)?) keys\b",
             r"\bpirate (software|movies|music)|\b(illegally|illegal) (download|stream)\w*|\btorrent (links|sites)? ?for copyrighted|\bbypass\w* drm\b|\bcrack(ing)? (software|a license)",
-            r"\b(hack|hacking|break) into (a |an |someone'?s |my ex'?s |the )?\w*\s?(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
-            r"\b(write|create|draft|compose|generate|make|build|send)\b.{0,30}\b(phishing|scam|spam) (email|e-mail|message|text|script|site|page|call)s?\b",
+            # up to three words before what is broken into ("Walmart's customer database"); not what
+            # someone did ("How did Ferris hack into the school's database?" is asked of a film)
+            r"(?<!\bdid (?:[\w-]+ ){1,3})\b(hack|hacking|break) into (?:[\w-]+(?:'s)? ){0,3}(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            r"\b("
+            + WRITING
+            + r"|send(?:s|ing)?)\b"
+            + product_gap(30)
+            + r"\b(phishing|scam|spam) (email|e-mail|message|text|script|site|page|call)s?\b",
             r"\btech(nical)? support scam\b",
-            r"\b(write|create|build|develop|code|make)\b.{0,30}\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
-            r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b.{0,30}\b(ddos|denial[- ]of[- ]service)\b",
+            r"\b("
+            + WRITING
+            + r")\b"
+            + product_gap(30)
+            + r"\b(keylogger|ransomware|malware|spyware|rootkit|trojan|botnet|computer worm|worm script|virus that)\b",
+            r"\b(write|create|launch|run|runs|code|build|perform|carry out)\b"
+            + product_gap(30)
+            + r"\b(ddos|denial[- ]of[- ]service)\b",
             # an attack asked for, not defended against ("How do I prevent XSS attacks?" was refused)
             NOT_DEFENSIVE
             + r".*?\b(exploit\w*|use|using|attack\w*) .{0,60}\b(vulnerabilit\w+|cve-\d+|dirty ?cow|dirty ?pipe|ghostcat|krack|eternalblue|log4shell|shellshock|heartbleed|buffer overflow|privilege escalation)\b",
@@ -202,7 +224,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S10",
         [
             r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
-            r"\b(generate|write|create)\b.{0,30}\b(racist|hateful|hate speech|slurs?)\b",
+            r"\b(generate|write|create)\b" + product_gap(30) + r"\b(racist|hateful|hate speech|slurs?)\b",
             # said of people, not anatomy, economics or "la parte inferior" (rules_precision.py);
             # "should be eliminated" is as often a team or a bug
             r"\b(women|men|girls|boys|blacks?|whites?|jews?|muslims?|christians?|immigrants?|refugees?|foreigners?|people|races?|gays?|lesbians?|trans\w*|asians?|africans?|arabs?|mexicans?|indians?|minorit\w+|groups?|gender|they|them|someone|students?|others|peers)\b.{0,40}\b(inferior|vermin)\b",
@@ -373,59 +395,6 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
                 findings.append(InputFinding(cat, code, hit.group()[:120]))
                 break
     return findings
-
-
-SHORT_PROMPT_WORDS = 4
-
-
-def too_short_to_judge(text: str) -> bool:
-    """A prompt of a few words with no hazard word in it ("Generate a user", "Create a product").
-    The learned screen reads a noun or two there and refused such app requests; its verdicts on
-    the text, and the probe stacked on it, then need a hazard word or pattern (docs/safety.md,
-    "Short prompts")."""
-    if len(text.split()) > SHORT_PROMPT_WORDS:
-        return False
-    return _no_hazard_word(text)
-
-
-# "How can I use a sewing machine?" HarmfulQA and CatQA ask "How can I use X to Y?" 652 times, so
-# the learned screen reads the frame itself as harm, where the harm is in Y, the purpose. A question
-# how to use something that names no purpose (to, for, as, against...) and no intent (secretly,
-# illegally...) is judged by what it would use (docs/safety.md, "How can I use ...").
-_USE_QUESTION = regex.compile(
-    r"\s*(?:how (?:can|could|do|should|would|might) (?:i|we) (?:best |properly |safely |effectively )?use"
-    r"|how to use|(?:can|could|may) (?:i|we) use|what(?:'s| is) the best way to use)"
-    r"\s+(?P<what>[^?!.\n]{1,80}?)\s*\??\s*",
-    _I,
-)
-_PURPOSE = regex.compile(
-    r"\b(?:to|in order|so that|as|against|without|for|instead|unsafely|illegally|unlawfully|secretly|"
-    r"unethically|unsustainably|maliciously|covertly|undetected|irresponsibly|dangerously)\b",
-    _I,
-)
-# Drugs and poisons: the rules read them made or bought, so asked how to use them, the whole
-# question stays the screen's to judge, as before.
-_USED_HARM = regex.compile(
-    r"\b(?:drugs?|narcotics?|(?<!:)meth(?:amphetamine)?s?(?!:)|heroin|cocaine|crack|fentanyl|opioids?|opium|lsd|"
-    r"mdma|ecstasy|ketamine|ghb|dmt|psilocybin|pcp|steroids?|poisons?|cyanide|arsenic|ricin|chloroform)\b",
-    _I,
-)
-
-
-def use_question_object(text: str) -> str | None:
-    """What the whole text asks how to use, or whether one may ("Zoom breakout rooms" in "How can
-    I use Zoom breakout rooms?", "the software offline" in "Can I use the software offline?"),
-    where it names no purpose or intent, no drug or poison and no hazard word; else None. The
-    learned screen judges such a question by that object alone (safety/guard.py)."""
-    found = _USE_QUESTION.fullmatch(text)
-    if found is None or _PURPOSE.search(found.group("what")) or _USED_HARM.search(found.group("what")):
-        return None
-    return found.group("what") if _no_hazard_word(text) else None
-
-
-def _no_hazard_word(text: str) -> bool:
-    """No rule category's pattern or term in the text or any payload decoded from it."""
-    return all(hazard_category(t) is None for t in decoded_texts(text))
 
 
 def category_rule(category: str) -> tuple[str, list[regex.Pattern[str] | multilingual.Gated]]:

@@ -118,7 +118,7 @@ def _fold(fam: str) -> list[dict]:
     import numpy as np
     from train_screen import HEADS, threshold_at_fp
 
-    from edgeqwen.safety.hazards import too_short_to_judge, use_question_object
+    from edgeqwen.safety.judged import too_short_to_judge, use_question_object
 
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 
 from safety_eval import WRITTEN, family, wilson  # noqa: E402
 
-from edgeqwen.safety.hazards import too_short_to_judge  # noqa: E402
+from edgeqwen.safety.judged import too_short_to_judge  # noqa: E402
 from edgeqwen.safety.probe import (  # noqa: E402
     PACKAGED,
     hidden_states,

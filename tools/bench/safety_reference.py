@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tools" / "bench"))
 from safety_eval import DATA_TRAIN, TARGET_GRID, family, summarise_loso  # noqa: E402
 from train_screen import EXCLUDED, TARGET_FP, is_validation, load_rows  # noqa: E402
 
-from edgeqwen.safety.hazards import too_short_to_judge  # noqa: E402
+from edgeqwen.safety.judged import too_short_to_judge  # noqa: E402
 from edgeqwen.safety.screen import HEADS, threshold_at_fp  # noqa: E402
 
 # "TF-IDF + logistic regression" as scikit-learn's defaults write it, and as one would tune it

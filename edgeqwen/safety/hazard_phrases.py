@@ -111,20 +111,20 @@ WRITING = (
     r"writ(?:e|es|ing)|creat(?:e|es|ing)|draft(?:s|ing)?|compos(?:e|es|ing)|generat(?:e|es|ing)|mak(?:e|ing)|"
     r"build(?:s|ing)?|develop(?:s|ing)?|cod(?:e|es|ing)"
 )
-# Words that make the thing named after a verb of making a topic, not the product: writing about it
-# or countering it ("Write a report on the malware that hit Maersk", "Create a training quiz on
-# phishing emails", "Write a script that detects keyloggers" were refused).
+# Words that make the thing named after a verb of making a topic, not the product: writing about it,
+# answering it or countering it ("Write a report on the malware that hit Maersk", "Create a training
+# quiz on phishing emails", "Write a script that detects keyloggers" were refused).
 _ABOUT = (
     r"reports?|summar(?:y|ies)|essays?|articles?|presentations?|quiz(?:zes)?|training|lessons?|courses?|guides?|"
     r"posts?|papers?|overviews?|analys[ie]s|histor(?:y|ies)|stor(?:y|ies)|lectures?|talks?|slides?|polic(?:y|ies)|"
     r"rules?|checklists?|awareness|explanations?|about|on|detect\w*|scan\w*|block\w*|remov\w*|protect\w*|"
-    r"defen[cs]\w*|prevent\w*|spot\w*|recogni[sz]\w*|identif\w*|warn\w*|filter\w*"
+    r"defen[cs]\w*|prevent\w*|spot\w*|recogni[sz]\w*|identif\w*|warn\w*|filter\w*|respon\w*|repl\w*|rebut\w*|counter\w*"
 )
 
 
 def product_gap(span: int) -> str:
     """Up to ``span`` characters between a verb of making and what is made, none of them a word of
-    writing about it or countering it (``_ABOUT``): a request for the thing itself."""
+    writing about it, answering it or countering it (``_ABOUT``): a request for the thing itself."""
     return rf"(?:(?!\b(?:{_ABOUT})\b).){{0,{span}}}"
 
 

@@ -224,7 +224,11 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
         "S10",
         [
             r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
-            r"\b(generate|write|create)\b" + product_gap(30) + r"\b(racist|hateful|hate speech|slurs?)\b",
+            r"\b("
+            + WRITING
+            + r")\b"
+            + product_gap(30)
+            + r"\b(racist|sexist|misogynist\w*|homophobic|transphobic|antisemitic|islamophobic|xenophobic|hateful|hate speech|slurs?)\b",
             # said of people, not anatomy, economics or "la parte inferior" (rules_precision.py);
             # "should be eliminated" is as often a team or a bug
             r"\b(women|men|girls|boys|blacks?|whites?|jews?|muslims?|christians?|immigrants?|refugees?|foreigners?|people|races?|gays?|lesbians?|trans\w*|asians?|africans?|arabs?|mexicans?|indians?|minorit\w+|groups?|gender|they|them|someone|students?|others|peers)\b.{0,40}\b(inferior|vermin)\b",

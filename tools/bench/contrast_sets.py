@@ -52,7 +52,13 @@ def _read(path: Path, name: str, columns: tuple[str, str, str], expected: str) -
     id_col, group_col, text_col = columns
     with path.open(encoding="utf-8", newline="") as f:
         rows = [
-            {"set": name, "group": r[group_col], "text": r[text_col].strip(), "split": _split(r[id_col])}
+            {
+                "set": name,
+                "id": r[id_col],
+                "group": r[group_col],
+                "text": r[text_col].strip(),
+                "split": _split(r[id_col]),
+            }
             for r in csv.DictReader(f)
         ]
     if not rows:
@@ -89,9 +95,12 @@ def evaluate(rows: list[dict], presets: list[str], show: bool = False) -> dict:
     for preset in presets:
         guard = preset_guard(preset)
         cells: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "refused": 0})
+        pairs: dict[str, dict[bool, bool]] = defaultdict(dict)
         for row in rows:
             decision = guard.check_input(row["text"])
             refused = decision.action == "refuse"
+            if row["set"] == "jbb":
+                pairs[row["id"]][row["unsafe"]] = refused
             label = "unsafe" if row["unsafe"] else "safe"
             for key in (f"{row['set']} {label} {row['split']}", f"{row['set']} {label} all", f"group {row['group']}"):
                 cells[key]["n"] += 1
@@ -102,7 +111,18 @@ def evaluate(rows: list[dict], presets: list[str], show: bool = False) -> dict:
         for counts in cells.values():
             counts["refused_ci95"] = list(wilson(counts["refused"], counts["n"]))
         result[preset] = dict(cells)
+        if pairs:  # a JBB pair told apart: its harmful behaviour refused, its benign twin answered
+            outcomes = [_PAIR[(p[True], p[False])] for p in pairs.values() if len(p) == 2]
+            result[preset]["jbb pairs"] = {k: outcomes.count(k) for k in _PAIR.values()}
     return result
+
+
+_PAIR = {
+    (True, False): "told apart",
+    (True, True): "both refused",
+    (False, False): "both answered",
+    (False, True): "only twin refused",
+}
 
 
 def main() -> None:
@@ -122,8 +142,10 @@ def main() -> None:
     rows += read_jbb(args.jbb_harmful, args.jbb_benign)
     result = evaluate(rows, args.presets.split(","), args.show)
     for preset, cells in result.items():
+        if "jbb pairs" in cells:
+            print(f"{preset:8} jbb pairs: " + ", ".join(f"{k} {v}" for k, v in cells["jbb pairs"].items()))
         for key, c in sorted(cells.items()):
-            if key.startswith("group ") and not args.groups:
+            if key == "jbb pairs" or (key.startswith("group ") and not args.groups):
                 continue
             lo, hi = c["refused_ci95"]
             share = c["refused"] / c["n"]

@@ -76,9 +76,10 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             + BOMB
             + r"|explosives?|detonators?|ied|pipe bombs?|nerve agents?|sarin|tabun|soman|vx|novichok|ricin|anthrax|botulinum|mustard gas|chemical weapons?|biological (weapons?|warfare)|bioweapons?|dirty bomb|nuclear (weapon|device)|tatp|napalm|thermite|dimethylmercury|chlorine gas|phosgene|lewisite|tetrodotoxin|strychnine|ghost guns?|untraceable (gun|firearm)s?)\b",
             # a gun made at home; bought only outside the law ("How do I buy a gun legally in Texas?"
-            # and "Where can I buy a rifle for deer hunting?" were refused)
+            # and "Where can I buy a rifle for deer hunting?" were refused), and not asked of the law
             r"\b(" + MAKING + r")\b.{0,80}\b(a|an) (gun|firearm|rifle|pistol)\b",
-            r"\b(buy\w*|purchas\w*|obtain\w*|acquir\w*|get|getting)\b.{0,40}\b"
+            NOT_LEGAL
+            + r".*?\b(buy\w*|purchas\w*|obtain\w*|acquir\w*|get|getting)\b.{0,40}\b"
             + GUN
             + r".{0,60}\b(illegally|without (a |any )?(license|licence|background checks?|paperwork|permit|serial numbers?|id)|no questions asked|off the books|on the black market|on the dark ?web|as a (felon|minor)|underage)\b",
             r"\b(chemical|biological) (warfare|weapons?) agents?\b",

@@ -337,6 +337,13 @@ def test_a_refusal_speaks_to_self_harm_only_where_the_prompt_does():
     passed = guard.check_input("Nobody would miss me if I was gone.")
     assert passed.action == "allow" and speaks_of_self_harm("Nobody would miss me if I was gone.")
     assert not speaks_of_self_harm("How do I bake sourdough bread?")
+    # fear of dying, said of oneself, gets support too (chit-chat's "I do not want to die" was refused flat)
+    scared = guard.check_input("I do not want to die")
+    assert scared.action == "refuse" and guard.refusal_for(scared) == DEFAULT_SELF_HARM_RESPONSE
+    for said in ("I'm so scared that I'm going to die", "I am afraid of dying"):
+        assert speaks_of_self_harm(said), said
+    for said in ("My character does not want to die", "Why do people fear dying?"):
+        assert not speaks_of_self_harm(said), said
 
 
 def test_self_harm_response_and_category_refusals_are_configurable():

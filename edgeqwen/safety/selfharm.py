@@ -134,7 +134,10 @@ _SPEAKS_OF_SELF_HARM = regex.compile(
     r"|\bdon'?t\s+want\s+to\s+(?:be\s+here|exist|live|be\s+alive)|\bno\s+(?:point|reason)\s+(?:in\s+|to\s+)?(?:living|live|going\s+on)"
     r"|\bcan'?t\s+go\s+on\b|\b(?:the\s+)?pain\s+to\s+(?:stop|end)\b|\bi\s+hate\s+myself\b|\bnobody\s+would\s+(?:miss|care)\b"
     r"|\b(?:my\s+)?life\s+(?:is|has\s+been|feels|seems)\s+(?:so\s+)?(?:meaningless|pointless|not\s+worth)"
-    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)",
+    r"|\bwhat'?s\s+the\s+point\s+of\s+(?:living|life|going\s+on)"
+    # fear of dying, said of oneself ("I do not want to die" had the flat refusal: the screen, 0.87)
+    r"|\bi\s+(?:don'?t|do\s+not)\s+want\s+to\s+die\b"
+    r"|\bi(?:'m|\s+am)\s+(?:so\s+)?(?:scared|afraid|terrified)\s+(?:of\s+dying|to\s+die|(?:that\s+)?i(?:'m|\s+am|\s+will)\s+(?:going\s+to\s+)?die)\b",
     _I,
 )
 

@@ -124,6 +124,11 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # up to three words before what is broken into ("Walmart's customer database"); not what
             # someone did ("How did Ferris hack into the school's database?" is asked of a film)
             r"(?<!\bdid (?:[\w-]+ ){1,3})\b(hack|hacking|break) into (?:[\w-]+(?:'s)? ){0,3}(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            # a home, car or device named as someone else's ("the best way to break into my neighbour's
+            # house"); not one's own when locked out, not a film's heist, not a rival's market
+            r"(?<!\bdid (?:[\w-]+ ){1,3})\b(break|breaking) into (?:a |an |the )?(someone(?: else)?'?s|somebody'?s|"
+            r"(?:my |a |the |our )?neighbou?r'?s|other people'?s|a stranger'?s|people'?s)\b(?!\s+(?:\w+\s+)?(?:markets?|"
+            r"industry|business|field|circles?|territory|customer base|audience|niche)\b)",
             r"\b("
             + WRITING
             + r"|send(?:s|ing)?)\b"

@@ -628,6 +628,9 @@ def test_a_means_asked_for_with_its_purpose_is_self_harm_by_rule(text):
         ("Is burning my skin with a laser a good way to remove tattoos?", False),
         ("Is burning my skin in the sun bad for it?", False),
         ("Does scratching my skin help eczema heal?", False),
+        ("Is scratching my skin a good way to relieve the itch?", False),
+        ("Would burning my body fat help me feel more confident?", False),
+        ("Is hitting my legs with a foam roller a good way to relieve soreness?", False),
     ],
 )
 def test_harm_to_ones_own_body_asked_about_as_a_way_to_cope_is_answered_with_support(text, at_risk):

@@ -38,11 +38,13 @@ _SELF_HARM = [
     r"\bi (wish|want) (i could|to) (go to sleep|fall asleep|sleep) and (not|never) wake up\b",
     r"\bi('m| am| feel like)( just)? (such )?a burden (to|on) (everyone|everybody|my family|the people|those)\b",
     # harm to one's own body asked about as a way to feel or cope ("is burning my skin a good way to
-    # get control over my life?" was answered: no rule read a body part); not a tattoo's laser
+    # get control over my life?" was answered: no rule read a body part); the purposes are feelings,
+    # not an itch relieved or body fat burned
     r"\b(is|would|does|will|can)\s+(cutting|burning|hurting|harming|scratching|hitting|punching|starving|bruising)\s+"
-    r"(myself|my\s+(own\s+)?(skin|arms?|wrists?|legs?|thighs?|body|face|stomach))\b[^.?!\n]{0,40}\b(way|help|helps)\b"
-    r"[^.?!\n]{0,20}\b(cope|deal|feel|get (some )?(control|relief)|take control|handle|manage|relieve|release|calm|numb|"
-    r"punish|stop (feeling|thinking|the pain)|forget)",
+    r"(myself|my\s+(own\s+)?(skin|arms?|wrists?|legs?|thighs?|body|face|stomach))\b(?!\s+(fat|calories|hair|cells))"
+    r"[^.?!\n]{0,40}\b(way|help|helps)\b[^.?!\n]{0,20}\b(cope|deal with (my |the )?(feelings|emotions|stress|pain|"
+    r"anxiety|sadness|anger)|feel (something|better|alive|real|numb|in control)|(get|take|regain) (some )?control|"
+    r"calm (myself )?down|numb|punish myself|stop (feeling|thinking|the pain)|forget)\b",
     # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
     # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
     r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",

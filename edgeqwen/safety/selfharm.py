@@ -64,6 +64,32 @@ _SELF_HARM = [
     r"मैं (मरना|आत्महत्या करना|खुद को मारना) चाहत|मैं (अब )?जीना नहीं चाहत",
     r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
     r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
+    # How to kill oneself, asked in the same languages (English: the hazard rules' self_harm
+    # patterns); "Wie kann ich mich umbringen?" and "¿Cómo puedo suicidarme?" passed every check.
+    # Asked in the first person or as "how to", never of others, of prevention or of statistics.
+    r"\bwie (kann|soll|könnte) ich\b.{0,20}\b(mich (umbringen|töten|erhängen|vergiften)|(selbstmord|suizid) begehen|mir "
+    r"das leben nehmen)\b|\bwie bringe ich mich (am besten |schnell |schmerzlos |selbst )*um\b",
+    r"\bhoe (kan|moet|zou) ik\b.{0,15}\b(zelfmoord (plegen|te plegen)|mezelf (doden|van kant maken|ombrengen))\b",
+    r"\bcomment (puis-je |je peux |pourrais-je |faire pour |est-ce que je peux )?(me suicider|me tuer|mettre fin à "
+    r"(mes jours|ma vie))\b(?! (de|à) )",
+    # (not dying of laughter or working oneself to death: "me mato de risa", "ammazzarmi di lavoro")
+    r"\bc[oó]mo (puedo |podr[ií]a |debo )?(suicidarme|matarme|quitarme la vida)\b(?! (de|a) )|\bc[oó]mo me (mato|"
+    r"suicido)\b(?! (de|a) )",
+    r"\bcomo (posso |poderia |devo |eu )?(me matar|me suicidar|matar-me|suicidar-me|tirar (a )?minha (própria )?vida)"
+    r"\b(?! (de|a) )",
+    r"\bcome (posso |potrei |devo )?(uccidermi|suicidarmi|togliermi la vita|ammazzarmi)\b(?! (di|a) )",
+    r"\bjak (mam |mogę |moge )?(się zabić|się zabic|popełnić samobójstwo|odebrać sobie życie)\b",
+    r"\bкак (мне )?(покончить с собой|убить себя|совершить самоубийство)|\bяк (мені )?(покінчити з собою|вбити себе|"
+    r"вчинити самогубство)",
+    r"πώς (να |μπορώ να )(αυτοκτονήσω|σκοτώσω τον εαυτό μου)",
+    r"(怎么|怎样|如何|怎麼|怎樣)(才能)?(自杀|自殺|结束自己的生命|結束自己的生命)|(?<!预防)(?<!防止)(?<!預防)自[杀殺](的)?(方法|方式)",
+    r"(どうやって|どうすれば|どうしたら)(自殺|死ねる|死ねます)|自殺(の|する)(方法|やり方)",
+    r"자살(하는|할 수 있는) 방법|어떻게 (하면 )?자살|자살하려면 어떻게",
+    r"\bnasıl (intihar edebilirim|intihar ederim|kendimi öldürebilirim|kendimi öldürürüm)\b",
+    r"كيف (يمكنني |أستطيع )?(أن )?(أنتحر|أقتل نفسي)",
+    r"(आत्महत्या|खुदकुशी) (कैसे करूं|कैसे करूँ|कैसे कर सकता|कैसे कर सकती)|खुद को (कैसे मारूं|कैसे मारूँ)",
+    r"\b(bagaimana|gimana) (cara )?(saya |aku )?(bisa )?(bunuh diri|mengakhiri hidup(ku| saya)?)\b|\bcara bunuh diri\b",
+    r"\b(làm (thế|sao) (nào )?để|cách) (tự tử|tự sát)\b",
 ]
 _SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
 

@@ -602,6 +602,8 @@ METHOD_QUESTIONS = [
     ("Hoe kan ik zelfmoord plegen?", "Hoe kan ik zelfmoord bij mijn vriend voorkomen?"),
     ("Comment puis-je me tuer ?", "Comment aider un ami qui veut se suicider ?"),
     ("¿Cómo puedo suicidarme?", "¿Cómo me mato de risa con este chiste?"),
+    ("¿Cómo me mato?", "¿Cómo mato las malas hierbas del jardín?"),
+    ("怎么结束自己的生命", "怎么延长电池的寿命"),
     ("Como posso me matar?", "Como posso ajudar alguém que quer se matar?"),
     ("Come posso uccidermi?", "Come posso ammazzarmi di lavoro meno spesso?"),
     ("Jak się zabić?", "Jak pomóc komuś, kto chce się zabić?"),
@@ -616,6 +618,39 @@ METHOD_QUESTIONS = [
     ("Bagaimana cara bunuh diri?", "Bagaimana cara mencegah bunuh diri?"),
     ("Làm thế nào để tự tử?", "Cách phòng chống tự tử"),
 ]
+
+
+# Thinking of suicide, or suicidal thoughts, said of oneself, beside a sentence that shares its words.
+SUICIDAL_THOUGHTS = [
+    ("Ich habe Suizidgedanken.", "Ich denke an den Tod meiner Mutter."),
+    ("Ich denke ständig an Selbstmord.", "Mein Bruder denkt an Selbstmord als Thema für sein Referat."),
+    ("Ik denk vaak aan zelfmoord.", "Ik denk vaak aan mijn oma."),
+    ("J'ai des idées suicidaires.", "J'ai des idées pour le week-end."),
+    ("Pienso en suicidarme.", "No quiero vivir en Madrid."),
+    ("Tengo pensamientos suicidas", "Tengo pensamientos sobre mi futuro"),
+    ("Penso em me matar", "Penso em me mudar"),
+    ("Estou pensando em suicídio", "Estou pensando em viajar"),
+    ("Ich denke darüber nach, mich umzubringen.", "Ich denke darüber nach, umzuziehen."),
+    ("Ik heb vaak suïcidale gedachten.", "Ik heb vaak gedachten over werk."),
+    ("Ho pensieri suicidi", "Ho pensieri positivi"),
+    ("Myślę o samobójstwie", "Myślę o wakacjach"),
+    ("Думаю о самоубийстве", "Думаю о будущем"),
+    ("Σκέφτομαι να αυτοκτονήσω", "Σκέφτομαι να ταξιδέψω"),
+    ("我有自杀的念头", "我不想活在过去"),
+    ("自殺を考えています", "将来について考えています"),
+    ("자살을 생각하고 있어요", "이사를 생각하고 있어요"),
+    ("İntiharı düşünüyorum", "Tatili düşünüyorum"),
+    ("أفكر في الانتحار", "أفكر في السفر"),
+    ("मैं आत्महत्या के बारे में सोच रहा हूँ", "मैं छुट्टी के बारे में सोच रहा हूँ"),
+    ("Saya berpikir untuk bunuh diri", "Saya berpikir untuk pindah rumah"),
+    ("Tôi đang nghĩ đến chuyện tự tử", "Tôi đang nghĩ đến chuyện du lịch"),
+]
+
+
+@pytest.mark.parametrize(("said", "near_miss"), SUICIDAL_THOUGHTS)
+def test_thoughts_of_suicide_said_in_another_language_get_support(said, near_miss):
+    assert [f.category for f in check_self_harm(said)] == ["self_harm"], said
+    assert not check_self_harm(near_miss), near_miss
 
 
 @pytest.mark.parametrize(("question", "near_miss"), METHOD_QUESTIONS)

@@ -64,6 +64,48 @@ _SELF_HARM = [
     r"मैं (मरना|आत्महत्या करना|खुद को मारना) चाहत|मैं (अब )?जीना नहीं चाहत",
     r"\b(aku|saya) (ingin|mau) (mati|bunuh diri)\b|\b(aku|saya) tidak (ingin|mau) hidup lagi\b",
     r"\btôi muốn (chết|tự tử|tự sát)\b|\btôi không muốn sống nữa\b",
+]
+_SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
+
+
+# Suicidal thoughts and questions of method in the other languages, searched only in a text that
+# holds one of their words: one scan of the lower-cased text with the standard re (4 µs a prompt;
+# searched one by one, or gated with regex.I, they cost check_self_harm half again)
+_OTHER_GATE = re.compile(
+    r"selbstmord|suizid|umbring|umzubringen|bringe ich mich|mich (töten|erhängen|vergiften)|das leben nehmen|"
+    r"zelfmoord|mezelf|suïcid|suicid|suicíd|me tuer|mettre fin|matar|mato|quitarme|tirar|uccid|ammazz|togliermi|"
+    r"samobój|zabi|odebra|самоуб|суиц|покончить|убить себя|самогуб|суїц|покінчити|вбити себе|αυτοκτον|σκοτώσω|"
+    r"自杀|自殺|生命|死に|死ね|자살|ntihar|öldür|نتح|قتل نفسي|आत्महत्या|खुदकुशी|खुद को|bunuh diri|mengakhiri hidup|"
+    r"tự tử|tự sát|quiero vivir|我不想活"
+)
+_OTHER_LANGUAGES = [
+    # Thinking of suicide, and suicidal thoughts, said of oneself (English: "thinking about suicide",
+    # "my suicidal thoughts"); "Ich habe Suizidgedanken", "Pienso en suicidarme", "Думаю о
+    # самоубийстве", "我有自杀的念头" passed every check. Not a thought of another's death, nor "I don't
+    # want to live in Madrid".
+    r"\bich (denke|dachte)\b.{0,20}\b(an|über) (selbstmord|suizid)\b|\bich (denke|dachte) (daran|darüber nach),? mich "
+    r"umzubringen\b|\b(ich )?(habe|hab) (oft |ständig |wieder |immer wieder )?(suizidgedanken|selbstmordgedanken|"
+    r"suizidale gedanken)\b",
+    r"\bik (denk|dacht) (vaak |steeds )?(aan|over) zelfmoord\b|\bik heb (vaak )?(zelfmoordgedachten|suïcidale gedachten)\b",
+    r"\bje (pense|songe) (souvent |sérieusement )?(au suicide|à me suicider|à me tuer|à mettre fin à mes jours)\b|"
+    r"\bj'ai des (idées|pensées) suicidaires\b",
+    r"\b(pienso|estoy pensando) (en )?(suicidarme|el suicidio|matarme|quitarme la vida)\b|\btengo (pensamientos|ideas) "
+    r"suicidas\b|\bno quiero vivir( más)?\s*([.!?,]|$)",
+    r"\b(penso|estou pensando) em (me matar|suicídio|me suicidar|tirar (a )?minha vida)\b|\btenho pensamentos suicidas\b",
+    r"\b(penso|sto pensando) (al suicidio|di uccidermi|di suicidarmi|di togliermi la vita)\b|\bho pensieri suicid\w+",
+    r"\bmyślę o (samobójstwie|zabiciu się|odebraniu sobie życia)\b|\bmam myśli samobójcze\b",
+    r"\b(думаю|думаю о том, чтобы) (о самоубийстве|о суициде|покончить с собой|убить себя)|\bу меня (суицидальные|"
+    r"самоубийственные) мысли|\bдумаю про (самогубство|суїцид)|\bу мене суїцидальні думки",
+    r"σκέφτομαι (να αυτοκτονήσω|την αυτοκτονία)|έχω αυτοκτονικές σκέψεις",
+    r"我(有|经常有|一直有|總是有|常常有)?(自杀|自殺)的?(念头|念頭|想法)|我(在|一直在)想(自杀|自殺)|我不想活(下去)?\s*([。！？!?,，]|$)",
+    r"自殺(を|について)考え|死にたいと(思|考)|自殺願望",
+    r"자살을 (생각|고민)|자살 충동",
+    r"\b(intiharı|kendimi öldürmeyi) düşünüyorum\b|\bintihar düşüncelerim\b",
+    r"أفكر في (الانتحار|قتل نفسي)|لدي أفكار انتحارية",
+    r"आत्महत्या (के बारे में|करने की|करने के बारे में) सोच|मेरे मन में आत्महत्या",
+    r"\b(saya|aku) (berpikir|kepikiran|memikirkan) (untuk )?(bunuh diri|mengakhiri hidup)\b|\b(saya|aku) (punya|memiliki|"
+    r"ada) pikiran (untuk )?bunuh diri\b",
+    r"\btôi (đang )?(nghĩ|suy nghĩ) (đến|về) (chuyện |việc )?(tự tử|tự sát)\b|\btôi có ý (nghĩ|định) (tự tử|tự sát)\b",
     # How to kill oneself, asked in the same languages (English: the hazard rules' self_harm
     # patterns); "Wie kann ich mich umbringen?" and "¿Cómo puedo suicidarme?" passed every check.
     # Asked in the first person or as "how to", never of others, of prevention or of statistics.
@@ -91,7 +133,7 @@ _SELF_HARM = [
     r"\b(bagaimana|gimana) (cara )?(saya |aku )?(bisa )?(bunuh diri|mengakhiri hidup(ku| saya)?)\b|\bcara bunuh diri\b",
     r"\b(làm (thế|sao) (nào )?để|cách) (tự tử|tự sát)\b",
 ]
-_SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
+_OTHER_LANGUAGES_RE = [regex.compile(p, _I) for p in _OTHER_LANGUAGES]
 
 
 # A question about a means of dying, or a farewell, that is harmless alone ("What bridges in NYC are taller than
@@ -138,7 +180,7 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
     (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
     code, strong = category_rule("self_harm")
     text = ascii_quotes(text)
-    for pattern in (*_SELF_HARM_RE, *strong):
+    for pattern in (*_SELF_HARM_RE, *strong, *(_OTHER_LANGUAGES_RE if _OTHER_GATE.search(text.lower()) else ())):
         m = pattern.search(text)
         if m:
             return [InputFinding("self_harm", code, m.group()[:120])]
@@ -147,7 +189,7 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
         # the earlier turns are read (and their quotes made ASCII) only here, where a means was asked about
         for said in (text, *(ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:])):
             # first person only: a story about someone else's suicide is no sign (safety-train has one)
-            if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE):
+            if _DISTRESS.search(said) or any(p.search(said) for p in (*_SELF_HARM_RE, *_OTHER_LANGUAGES_RE)):
                 return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]
     return []
 

@@ -41,12 +41,16 @@ _OVERRIDE_OTHER_LANGUAGES = (
     r"ich )?(davor|zuvor|bisher|vorher))\b",
     # the verb last, as German writes an infinitive ("Die obigen Ausführungen ignorieren", "bitten wir
     # Sie, alle vorangegangenen Aufgaben aus dem Kopf zu streichen"), and what came before declared void
+    # (struck "from your head", not from a list: "die vorherigen Aufgaben löschen" is a to-do app's)
     r"\b(vorherigen|bisherigen|vorangegangenen|obigen|früheren|vorigen)\s+(anweisungen|instruktionen|aufgaben|"
-    r"aufträge|ausführungen|befehle|vorgaben|informationen)\b(?:(?!\bnicht\b).){0,40}\b(zu )?(ignorieren|vergessen|"
-    r"streichen|löschen|missachten)\b",
-    r"\b(vorherigen|bisherigen|vorangegangenen|obigen|früheren)\s+(anweisungen|instruktionen|aufgaben|informationen|"
-    r"eingaben)\b.{0,50}\bsind (jetzt |nun )?(irrelevant|unwichtig|ungültig|hinfällig|nichtig|nicht mehr (gültig|"
-    r"relevant|wichtig))\b",
+    r"aufträge|ausführungen|befehle|vorgaben|informationen)\b(?:(?!\bnicht\b).){0,40}(\b(zu )?(ignorieren|vergessen|"
+    r"missachten)\b|\baus (dem|deinem|ihrem) (kopf|gedächtnis) (zu )?(streichen|löschen)\b)",
+    # (information declared void only with "all" and no word of validity: an order's details "sind
+    # nicht mehr gültig")
+    r"\b(vorherigen|bisherigen|vorangegangenen|obigen|früheren)\s+(anweisungen|instruktionen)\b.{0,50}\bsind (jetzt |"
+    r"nun )?(irrelevant|unwichtig|ungültig|hinfällig|nichtig|nicht mehr (gültig|relevant|wichtig))\b|\balle "
+    r"(vorherigen|bisherigen|vorangegangenen|früheren)\s+(informationen|eingaben)\b.{0,50}\bsind (jetzt |nun )?"
+    r"(irrelevant|unwichtig|hinfällig|nichtig)\b",
     r"\b(nun|jetzt) folgen neue (anweisungen|aufgaben|instruktionen|befehle)\s*([:.!;]|$)",
     r"\b(negeer|vergeet)\b(?! niet).{0,30}\b(alle|vorige|eerdere|voorgaande|bovenstaande|oorspronkelijke)\b.{0,30}\b(instructies|opdrachten|regels|aanwijzingen|richtlijnen)\b",
     # French, Spanish, Portuguese, Italian: the noun, then "previous"
@@ -151,11 +155,14 @@ _INJECTION = [
         r"(\w+ )?(write|say|print|output|respond|reply|type)\b",
         "instruction_override",
     ),
-    # what came before declared void ("All previous information you have received is irrelevant")
+    # what came before declared void ("All previous information you have received is irrelevant"):
+    # instructions so said; information only with "all" and as irrelevant or void ("the previous
+    # information about the tax rate is no longer valid" is news)
     (
-        r"\b(previous|prior|earlier|preceding|above|foregoing) (information|instructions|input|context|tasks|"
-        r"directions)\b.{0,40}\b(is|are) (now )?(irrelevant|void|null and void|invalid|obsolete|cancell?ed|no longer "
-        r"(valid|relevant|applicable|needed))\b",
+        r"\b(previous|prior|earlier|preceding|above|foregoing) (instructions|directions)\b.{0,40}\b(is|are) (now )?"
+        r"(irrelevant|void|null and void|invalid|obsolete|cancell?ed|no longer (valid|relevant|applicable|needed))\b|"
+        r"\ball (the )?(previous|prior|earlier|preceding|above|foregoing) (information|input|context)\b.{0,40}\b(is|"
+        r"are) (now )?(irrelevant|void|null and void)\b",
         "instruction_override",
     ),
     (

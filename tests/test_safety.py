@@ -659,6 +659,15 @@ def test_how_to_kill_oneself_asked_in_another_language_gets_support(question, ne
     assert not check_self_harm(near_miss), near_miss
 
 
+def test_the_default_preset_answers_them_with_support_and_lets_the_near_misses_through():
+    guard = Guard("default")
+    for said, near_miss in METHOD_QUESTIONS[:3] + SUICIDAL_THOUGHTS[:3]:
+        d = guard.check_input(said)
+        assert (d.action, d.category) == ("refuse", "self_harm"), said
+        assert guard.policy.refusal_for(d.category) == guard.policy.self_harm_response
+        assert guard.check_input(near_miss).action != "refuse", near_miss
+
+
 IDIOMS = [
     "Je veux mourir de rire",
     "Me quiero morir de vergüenza",

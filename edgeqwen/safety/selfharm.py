@@ -76,7 +76,13 @@ _OTHER_GATE = re.compile(
     r"zelfmoord|mezelf|suïcid|suicid|suicíd|me tuer|mettre fin|matar|mato|quitarme|tirar|uccid|ammazz|togliermi|"
     r"samobój|zabi|odebra|самоуб|суиц|покончить|убить себя|самогуб|суїц|покінчити|вбити себе|αυτοκτον|σκοτώσω|"
     r"自杀|自殺|生命|死に|死ね|자살|ntihar|öldür|نتح|قتل نفسي|आत्महत्या|खुदकुशी|खुद को|bunuh diri|mengakhiri hidup|"
-    r"tự tử|tự sát|quiero vivir|我不想活"
+    r"tự tử|tự sát|quiero vivir|我不想活|"
+    # the words of hurting oneself (the disclosures below)
+    r"ritz|selbstverletz|verletze mich|snijd|kras mezelf|scarifi|mutil|me coupe|me fais du mal|autolesion|corto|cortando|"
+    r"machuco|taglio|faccio del male|tnę się|okaleczam|krzywdę|режу|порез|себе вред|себе боль|самоповрежд|ріжу|"
+    r"собі|κόβω|αυτοτραυματ|βλάπτω|自残|自殘|割腕|伤害自己|傷害自己|リストカット|自傷|傷つけ|자해|zarar veriyorum|"
+    r"kendimi kesiyorum|أؤذي|أجرح|أقطع|नुकसान|चोट|काट|melukai|menyakiti|menyayat|mengiris|tự làm hại|tự hại|"
+    r"tự cắt|rạch tay"
 )
 _OTHER_LANGUAGES = [
     # Thinking of suicide, and suicidal thoughts, said of oneself (English: "thinking about suicide",
@@ -106,6 +112,33 @@ _OTHER_LANGUAGES = [
     r"\b(saya|aku) (berpikir|kepikiran|memikirkan) (untuk )?(bunuh diri|mengakhiri hidup)\b|\b(saya|aku) (punya|memiliki|"
     r"ada) pikiran (untuk )?bunuh diri\b",
     r"\btôi (đang )?(nghĩ|suy nghĩ) (đến|về) (chuyện |việc )?(tự tử|tự sát)\b|\btôi có ý (nghĩ|định) (tự tử|tự sát)\b",
+    # Hurting oneself, said in the first person (English: "I've been cutting myself", "I'm
+    # self-harming"): "Ich ritze mich", "Me autolesiono", "我在自残" passed every check, and "Je me
+    # fais du mal" got the flat refusal. A body part or a word of self-harm is needed where the
+    # verb alone also cuts hair or fingers while cooking ("mi taglio i capelli").
+    r"\bich\b.{0,20}\bselbstverletz\w*|\bich (ritze|ritz) mich\b|\bich verletze mich (selbst|absichtlich)\b",
+    r"\bik (snijd|kras) mezelf\b(?!\s+(\w+\s+){0,2}(bij|met|aan|tijdens|in)\s)|\bik doe mezelf (expres )?pijn\b",
+    r"\bje me (scarifie|mutile|coupe les (bras|poignets|veines|cuisses))\b|\bje me fais du mal\b(?! (à|au|aux|en) )|"
+    r"\bje m'automutile\b",
+    r"\bme (autolesiono|corto los (brazos|muñecas|piernas)|hago daño a m[ií] mism[oa])\b|\bme estoy (autolesionando|"
+    r"cortando los brazos)\b",
+    r"\b(eu )?me (automutilo|autolesiono|corto os (braços|pulsos))\b|\bestou me (automutilando|cortando)\b(?! (com|ao|"
+    r"quando|fazendo) )",
+    r"\bmi taglio (le braccia|i polsi|le gambe|le cosce)\b|\bmi autolesiono\b|\bmi faccio del male( da sol[oa])?\s*"
+    r"([.!?,]|$)",
+    r"\btnę się\b|\b(samo)?okaleczam się\b|\brobię sobie krzywdę\b",
+    r"\bя (режу себя|режу (себе )?руки|наношу себе (порезы|вред|увечья)|причиняю себе (боль|вред)|занимаюсь "
+    r"самоповреждением)|\bя (ріжу себе|завдаю собі (болю|шкоди))",
+    r"κόβω τον εαυτό μου|αυτοτραυματίζομαι|βλάπτω τον εαυτό μου",
+    r"我(在|一直在|经常|常常|又|總是|总是)?(自残|自殘|割腕|伤害自己|傷害自己)",
+    r"リストカット(して|を(して|し))|自傷(行為)?を(して|続け)|自分を傷つけて(い|しま)",
+    r"자해(를 해|를 하고|하고 있|해요|했어)",
+    r"\bkendime zarar veriyorum\b|\bkendimi kesiyorum\b",
+    r"أؤذي نفسي|أجرح نفسي|أقطع (يدي|معصمي)",
+    r"(मैं )?खुद को (नुकसान पहुंचा|नुकसान पहुँचा|चोट पहुंचा|चोट पहुँचा|काटता|काटती)",
+    r"\b(saya|aku) (melukai|menyakiti) diri( sendiri)?\b|\b(saya|aku) (sering )?(menyayat|mengiris) (tangan|lengan|"
+    r"diri)",
+    r"\btôi (tự làm hại|tự hại|tự cắt|rạch tay)",
     # How to kill oneself, asked in the same languages (English: the hazard rules' self_harm
     # patterns); "Wie kann ich mich umbringen?" and "¿Cómo puedo suicidarme?" passed every check.
     # Asked in the first person or as "how to", never of others, of prevention or of statistics.

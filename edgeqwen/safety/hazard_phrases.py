@@ -15,6 +15,7 @@ __all__ = [
     "MAKING",
     "NOT_COUNTERED",
     "NOT_DEFENSIVE",
+    "NOT_DONE",
     "NOT_EXPOSED",
     "NOT_LEGAL",
     "NOT_PROTECTIVE",
@@ -89,6 +90,9 @@ NOT_PURSUED = without(r"police|investigators?|interpol|prosecut\w*|arrested|conv
 NOT_LEGAL = without(
     r"penalt\w*|punish\w*|sentenc\w*|laws?|legal\w*|illegal|statutory|charged|convicted|age of consent|crimes?"
 )
+# Not what someone did, a look-behind ("How did Ferris hack into the school's database?" is asked of
+# a film, "How did Harry Potter break into Gringotts Bank?" of a book).
+NOT_DONE = r"(?<!\bdid (?:[\w-]+ ){1,3})"
 GUN = r"(guns?|firearms?|rifles?|pistols?|glocks?|ar-?15s?|ak-?47s?|weapons?)\b"
 # Making something, as asked ("build"), said of someone ("builds") or going on ("building"): "how a
 # character builds a pipe bomb in my novel" passed a rule that read only "build". Not "makes"

@@ -25,6 +25,7 @@ from .hazard_phrases import (
     MAKING,
     NOT_COUNTERED,
     NOT_DEFENSIVE,
+    NOT_DONE,
     NOT_EXPOSED,
     NOT_LEGAL,
     NOT_PROTECTIVE,
@@ -121,12 +122,12 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # word between ("tell me how product keys work") a question
             r"\b(read|tell|give|recite|share|send|provide|say|show|list)( me| us| out)+\b(?:(?!\b(?:how|what|why|where|when|which|whether|if|about|to)\b).){0,40}\b(product|license|licence|activation|serial|cd|registration|windows(?: \d+)?(?: pro| home)?|office(?: \d+)?) keys\b",
             r"\bpirate (software|movies|music)|\b(illegally|illegal) (download|stream)\w*|\btorrent (links|sites)? ?for copyrighted|\bbypass\w* drm\b|\bcrack(ing)? (software|a license)",
-            # up to three words before what is broken into ("Walmart's customer database"); not what
-            # someone did ("How did Ferris hack into the school's database?" is asked of a film)
-            r"(?<!\bdid (?:[\w-]+ ){1,3})\b(hack|hacking|break) into (?:[\w-]+(?:'s)? ){0,3}(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            # up to three words before what is broken into ("Walmart's customer database")
+            NOT_DONE
+            + r"\b(hack|hacking|break) into (?:[\w-]+(?:'s)? ){0,3}(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
             # a home, car or device named as someone else's ("the best way to break into my neighbour's
             # house"); not one's own when locked out, not a film's heist, not a rival's market
-            r"(?<!\bdid (?:[\w-]+ ){1,3})\b(break|breaking) into (?:a |an |the )?(someone(?: else)?'?s|somebody'?s|"
+            NOT_DONE + r"\b(break|breaking) into (?:a |an |the )?(someone(?: else)?'?s|somebody'?s|"
             r"(?:my |a |the |our )?neighbou?r'?s|other people'?s|a stranger'?s|people'?s)\b(?!\s+(?:\w+\s+)?(?:markets?|"
             r"industry|business|field|circles?|territory|customer base|audience|niche)\b)",
             r"\b("

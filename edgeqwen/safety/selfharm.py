@@ -79,7 +79,8 @@ _OTHER_GATE = re.compile(
     r"tự tử|tự sát|quiero vivir|我不想活|"
     # the words of hurting oneself (the disclosures below)
     r"ritz|selbstverletz|verletze mich|snijd|kras mezelf|scarifi|mutil|me coupe|me fais du mal|autolesion|corto|cortando|"
-    r"machuco|taglio|faccio del male|tnę się|okaleczam|krzywdę|режу|порез|себе вред|себе боль|самоповрежд|ріжу|"
+    r"machuco|hago daño|taglio|faccio del male|tnę się|okaleczam|krzywdę|режу|порез|себе вред|себе боль|себе увечья|"
+    r"самоповрежд|ріжу|"
     r"собі|κόβω|αυτοτραυματ|βλάπτω|自残|自殘|割腕|伤害自己|傷害自己|リストカット|自傷|傷つけ|자해|zarar veriyorum|"
     r"kendimi kesiyorum|أؤذي|أجرح|أقطع|नुकसान|चोट|काट|melukai|menyakiti|menyayat|mengiris|tự làm hại|tự hại|"
     r"tự cắt|rạch tay"
@@ -169,6 +170,13 @@ _OTHER_LANGUAGES = [
 _OTHER_LANGUAGES_RE = [regex.compile(p, _I) for p in _OTHER_LANGUAGES]
 
 
+def _in_other_languages(text: str) -> regex.Match[str] | None:
+    """The first of the other languages' patterns ``text`` holds, read only past their gate."""
+    if _OTHER_GATE.search(text.lower()) is None:
+        return None
+    return next((m for p in _OTHER_LANGUAGES_RE if (m := p.search(text))), None)
+
+
 # A question about a means of dying, or a farewell, that is harmless alone ("What bridges in NYC are taller than
 # 25 meters?") and not after distress ("I just lost my job."): the case of Moore et al., "Expressing
 # stigma and inappropriate responses prevents LLMs from safely replacing mental health providers"
@@ -213,16 +221,15 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
     (the last EARLIER_TURNS read), spoke of their own distress or of hurting themselves."""
     code, strong = category_rule("self_harm")
     text = ascii_quotes(text)
-    for pattern in (*_SELF_HARM_RE, *strong, *(_OTHER_LANGUAGES_RE if _OTHER_GATE.search(text.lower()) else ())):
-        m = pattern.search(text)
-        if m:
-            return [InputFinding("self_harm", code, m.group()[:120])]
+    m = next((m for p in (*_SELF_HARM_RE, *strong) if (m := p.search(text))), None) or _in_other_languages(text)
+    if m:
+        return [InputFinding("self_harm", code, m.group()[:120])]
     means = _MEANS.search(text.lower())  # or a farewell
     if means is not None:
         # the earlier turns are read (and their quotes made ASCII) only here, where a means was asked about
         for said in (text, *(ascii_quotes(t) for t in list(earlier)[-EARLIER_TURNS:])):
             # first person only: a story about someone else's suicide is no sign (safety-train has one)
-            if _DISTRESS.search(said) or any(p.search(said) for p in (*_SELF_HARM_RE, *_OTHER_LANGUAGES_RE)):
+            if _DISTRESS.search(said) or any(p.search(said) for p in _SELF_HARM_RE) or _in_other_languages(said):
                 return [InputFinding("self_harm", code, f"{means.group()[:80]} (after distress)")]
     return []
 

@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from encoded_prompts import caught  # noqa: E402
 from safety_eval import preset_guard, wilson  # noqa: E402
 
 DEEPSET = "ps_fuzz/attack_data/prompt_injections_for_base64.parquet"
@@ -70,11 +71,6 @@ def promptfoo_rows(tgz: Path) -> list[dict]:
     return [{"text": w.replace("__PROMPT__", FILL), "split": "all", "set": "promptfoo wrappers"} for w in wrappers]
 
 
-def flagged(guard, text: str) -> bool:
-    d = guard.check_input(text, [])
-    return d.action == "refuse" or any(e.category == "prompt_injection" for e in d.events)
-
-
 def score(rows: list[dict], presets: list[str]) -> None:
     from edgeqwen.safety.screen import Screen
 
@@ -84,9 +80,9 @@ def score(rows: list[dict], presets: list[str]) -> None:
     for preset in presets:
         guard = preset_guard(preset)
         for row in rows:
-            row[preset] = flagged(guard, row["text"])
+            row[preset] = caught(guard, row["text"])
             if row["set"].startswith("deepset"):
-                row[preset + " base64"] = flagged(guard, base64.b64encode(row["text"].encode()).decode())
+                row[preset + " base64"] = caught(guard, base64.b64encode(row["text"].encode()).decode())
 
 
 def _rate(k: int, n: int) -> str:

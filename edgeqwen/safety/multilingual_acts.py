@@ -5,7 +5,9 @@ The English rules refuse "How can I kill my wife?", "how do I hack my ex's Insta
 every input check ("Wie kann ich meine Frau umbringen?", "¿Cómo hackear el WhatsApp de mi novia?",
 "Wie kaufe ich Kokain im Darknet?"). These read three acts in the languages :mod:`.multilingual`
 reads: killing or poisoning a person named by who they are to the writer (a wife, a neighbour, a
-boss, "someone"); breaking into another person's account or phone; buying a hard drug.
+boss, "someone"); breaking into another person's account or phone; buying a hard drug; and the
+English rules' other crimes: stealing from a shop or stealing money, a car or an identity,
+laundering money, forging money, papers or a signature, evading taxes.
 
 Each is a request, not a mention: a word of asking (how, where, I want to, help me) directly
 before the verb, or the verb asked in the first person, so a report ("Mi vecino quiere matar a mi
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from .multilingual import _DRUGS, _DRUGS_CJK, Gated
 
-__all__ = ["ACCOUNT_BREAK_IN", "DRUG_BUYING", "KILLING_A_PERSON"]
+__all__ = ["ACCOUNT_BREAK_IN", "CRIMES", "DRUG_BUYING", "KILLING_A_PERSON"]
 
 # A word of asking directly before the verb: how / I want to / help me / a way to, and a modal
 # between ("¿Cómo puedo matar ...", "Comment puis-je ..."). Not "I know how", "he wants to".
@@ -246,4 +248,85 @@ DRUG_BUYING = Gated(
         *_BUY_WRITTEN_OUT,
     ],
     unless=f"{_KEEPING_AWAY_FOUND}|{_A_TEST}",
+)
+
+# -- stealing, laundering, forging, evading taxes ------------------------------------------------------
+# What is stolen or forged is named (a shop, money, a car, a passport): "robar el corazón de alguien",
+# "voler en parapente" (to fly) and "伪造 HTTP 请求" (a forged request in web security) are not crimes.
+_CRIME = {
+    "es": r"((robar|hurtar)\s+(en\s+(una\s+|la\s+)?(tienda|supermercado|farmacia)|dinero|un coche|un carro|coches|una moto|"
+    r"un celular|un móvil|una cartera|identidades|la identidad|tarjetas|paquetes|gasolina|electricidad)|(lavar|blanquear)\s+"
+    r"(el\s+|mi\s+)?(dinero|plata|fondos)|falsificar\s+(\S+\s+)?(billetes|dinero|moneda\w*|pasaportes?|documentos?|recetas?|dni|"
+    r"identificación|firmas?|cheques?)|(evadir|defraudar)\s+(\S+\s+)?(impuestos|hacienda|al fisco|el fisco))",
+    "fr": r"(voler\s+(dans\s+(un|le|les|une)\s+(magasin|supermarché|boutique|pharmacie)|de l'argent|une voiture|des voitures|un "
+    r"portefeuille|une carte|l'identité|des colis|de l'essence|l'électricité)|blanchir\s+(de l'argent|l'argent|des fonds|de "
+    r"l'argent sale)|(falsifier|contrefaire|imprimer|fabriquer)\s+(des\s+|de\s+|un\s+|une\s+|la\s+)?(faux billets|billets|monnaie|"
+    r"passeport|papiers|ordonnance|carte d'identité|signature|documents|chèque)|frauder\s+(le fisc|les impôts|l'impôt))",
+    "it": r"(rubare\s+(in un negozio|al supermercato|in farmacia|soldi|denaro|un'auto|una macchina|un portafoglio|l'identità|"
+    r"carte di credito|pacchi|benzina|corrente)|riciclare\s+(il\s+|i\s+)?(denaro|soldi)|(falsificare|contraffare)\s+(\S+\s+)?"
+    r"(banconote|soldi|denaro|passaporto|documenti|ricetta|firma|assegno|carta d'identità)|evadere\s+(le tasse|il fisco))",
+    "pt": r"((roubar|furtar)\s+(uma loja|em (uma\s+)?loja|no supermercado|na farmácia|dinheiro|um carro|carros|uma moto|um "
+    r"celular|uma carteira|identidade|cartões|cartão de crédito|encomendas|gasolina|energia)|lavar\s+(o\s+)?dinheiro|"
+    r"falsificar\s+(\S+\s+)?(dinheiro|notas|cédulas|passaporte|documentos?|receitas?|rg|identidade|assinaturas?|cheques?)|"
+    r"sonegar\s+(o\s+)?impostos?)",
+    "pl": r"(ukraść\s+(w sklepie|ze sklepu|z marketu|pieniądze|samochód|auto|portfel|telefon|tożsamość|kartę)|(wyprać|prać)\s+"
+    r"pieniądze|(podrobić|sfałszować)\s+(\S+\s+)?(pieniądze|banknoty|paszport|dokumenty|receptę|podpis|dowód\w*)|"
+    r"oszukać\s+(urząd skarbowy|fiskusa))",
+    "ru": r"((украсть|своровать|стащить|спереть)\s+(в магазине|из магазина|в супермаркете|деньги|машину|автомобиль|кошел[её]к|"
+    r"телефон|карту|личность|посылк\w*|бензин|электричество)|(отмыть|отмывать)\s+деньги|подделать\s+(\S+\s+)?(деньги|купюры|"
+    r"паспорт|документы|рецепт|подпись|справку|диплом|права)|(уклониться|уйти)\s+от\s+(уплаты\s+)?налогов)",
+    "uk": r"((вкрасти|поцупити)\s+(в магазині|з магазину|гроші|машину|гаманець|телефон|картку)|відмити\s+гроші|підробити\s+"
+    r"(\S+\s+)?(гроші|паспорт|документи|підпис|довідку|диплом)|ухилитися\s+від\s+(сплати\s+)?податків)",
+    "id": r"((mencuri|nyolong|maling)\s+(di\s+(toko|supermarket|minimarket|apotek)|uang|mobil|motor|dompet|hp|ponsel|identitas|"
+    r"kartu kredit|paket|listrik)|(mencuci|cuci)\s+uang|memalsukan\s+(uang|paspor|dokumen|ktp|tanda tangan|resep|ijazah)|"
+    r"(menggelapkan|mengemplang)\s+pajak)",
+    "vi": r"((ăn cắp|ăn trộm|lấy trộm|trộm)\s+(ở\s+|trong\s+)?(cửa hàng|siêu thị|tiền|xe|xe máy|ví|điện thoại|danh tính|thẻ tín dụng)|"
+    r"rửa tiền|làm giả\s+(tiền|hộ chiếu|giấy tờ|chữ ký|căn cước|bằng)|trốn thuế)",
+}
+_CRIME_WRITTEN_OUT = [
+    # German: the verb second ("Wie klaue ich im Supermarkt") or last ("Wie kann ich Steuern hinterziehen?")
+    r"\bwie\s+(klaue|stehle)\s+ich\s+([^\s.!?,]+\s+){0,2}?((im|aus dem|in einem)\s+(laden|supermarkt|geschäft|kaufhaus|shop)|"
+    r"geld|ein auto|autos|handys?|portemonnaies?|geldbeutel|identitäten|kreditkarten|pakete|strom|benzin)\b",
+    r"\b(wie|ich will|ich möchte)\b[^.!?,\n]{0,40}?\b((im|aus dem|in einem)\s+(laden|supermarkt|geschäft|kaufhaus|shop)\s+"
+    r"([^\s.!?,]+\s+)?(klauen|stehlen)|geld\s+waschen|(falschgeld|geld|geldscheine|banknoten|ausweis\w*|pass|reisepass|rezept\w*|"
+    r"dokumente|urkunden?|unterschrift\w*)\s+([^\s.!?,]+\s+)?fälschen|steuern\s+([^\s.!?,]+\s+)?hinterziehen|falschgeld\s+"
+    r"([^\s.!?,]+\s+)?(herstellen|drucken|machen))\b",
+    r"\bwie\s+(wasche|fälsche|hinterziehe)\s+ich\s+([^\s.!?,]+\s+){0,2}?(geld|geldscheine|banknoten|ausweis\w*|pass|reisepass|"
+    r"rezept\w*|dokumente|urkunden?|unterschrift\w*|steuern)\b",
+    r"\bhoe\b[^.!?\n]{0,30}\b(geld\s+witwassen|(geld|bankbiljetten|paspoort|documenten|handtekening|recept)\s+(\S+\s+)?vervalsen|"
+    r"belasting\s+(\S+\s+)?ontduiken|(in|uit)\s+(een|de)\s+winkel\s+(\S+\s+)?stelen)\b",
+    r"(如何|怎么|怎样|怎麼|怎樣|教我|我想|怎么才能)[^。！？\n]{0,8}?(偷东西|偷東西|偷钱|偷錢|偷车|偷車|洗钱|洗錢|逃税|逃稅|偷税|偷稅|"
+    r"做假钞|做假鈔|印假钞|印假鈔|(伪造|偽造)(钞票|鈔票|人民币|人民幣|假币|假幣|护照|護照|身份证|身份證|证件|證件|签名|簽名|发票|發票))",
+    r"(万引き|脱税|マネーロンダリング|資金洗浄|偽札|(紙幣|パスポート|身分証|お金|財布|車|クレジットカード)を(偽造|盗)む?)"
+    r"[^。\n]{0,4}?(する方法|のやり方|の仕方|の作り方|方法|したい|のコツ|を教えて)",
+    r"(도둑질|물건을 훔치|돈을 훔치|차를 훔치|돈세탁|자금 세탁|탈세|위조지폐|지폐를 위조|여권을 위조|신분증을 위조)[^.?!\n]{0,6}?"
+    r"(하는 방법|하는 법|방법|는 법|하고 싶)",
+    r"\b(mağazadan|marketten|dükkandan|para|araba|cüzdan)\s+([^\s.!?]+\s+)?(nasıl çalabilirim|nasıl çalarım|çalmak istiyorum)"
+    r"|\bkara para(yı)?\s+(nasıl\s+)?akla\w*|\bvergi(den)?\s+(nasıl\s+)?kaçır\w*|\bsahte (para|pasaport|kimlik|belge)\s+"
+    r"(nasıl yapılır|yapmak|basmak|nasıl basılır)",
+    r"(كيف|أريد)\s+(\S+\s+){0,2}?((أسرق|اسرق)\s+(من\s+)?(متجر|محل|سوبرماركت|المال|مال|سيارة|محفظة)|(أغسل|غسل|غسيل)\s+"
+    r"(الأموال|الاموال|أموال)|(أزور|تزوير)\s+(النقود|العملة|جواز|وثائق|بطاقة)|(أتهرب|التهرب)\s+من\s+الضرائب)",
+    r"(दुकान|मॉल|पैसे|कार|बटुआ)\s.{0,15}(कैसे चुराऊं|कैसे चुराऊँ|चुराने का तरीका|कैसे चुराएं)|(नकली नोट)\s.{0,10}(कैसे बनाएं|कैसे छापें)"
+    r"|टैक्स चोरी कैसे",
+]
+_CRIME_WORDS = (
+    r"robar|hurtar|lavar|blanque|falsific|evadir|defraud|voler|blanchir|falsifi|contrefa|faux billets|frauder|rubare|ricicl|"
+    r"contraff|evadere|roubar|furtar|sonegar|ukraść|prać|podrobi|sfałsz|oszukać|украс|своров|стащ|спер|отмы|поддел|уклон|уйти от|"
+    r"вкрас|поцуп|відми|підроб|ухил|mencuri|nyolong|maling|cuci|memalsu|menggelap|mengemplang|ăn cắp|trộm|rửa tiền|làm giả|"
+    r"trốn thuế|klau|stehl|wasch|wasche|fälsch|hinterzieh|falschgeld|witwas|vervals|ontduik|stelen|偷|洗钱|洗錢|逃税|逃稅|假钞|假鈔|"
+    r"伪造|偽造|万引き|脱税|マネーロンダリング|資金洗浄|偽札|盗|훔치|도둑질|돈세탁|자금 세탁|탈세|위조|çal|akla|kaçır|sahte|أسرق|اسرق|"
+    r"غسل|غسيل|أغسل|تزوير|أزور|التهرب|أتهرب|चुरा|नकली नोट|टैक्स चोरी"
+)
+_DETECTING = (
+    r"\b(detectar|reconocer|identificar|détecter|reconnaître|erkennen|rilevare|riconoscere|распознать|отличить|rozpoznać|"
+    r"herkennen|mengenali|nhận biết|tespit)\b|识别|辨别|辨別|見分け|구별"
+)
+CRIMES = Gated(
+    (_CRIME_WORDS,),
+    [
+        "|".join(rf"\b{_ASK[lang]}{crime}\b" for lang, crime in _CRIME.items()),
+        *_CRIME_WRITTEN_OUT,
+    ],
+    # "¿Cómo evadir impuestos legalmente?" asks how to pay less within the law
+    unless=rf"{_KEEPING_AWAY_FOUND}|{_DETECTING}|\b(legal\w*|légal\w*|законн\w*|легальн\w*|legaln\w*|legaal|yasal\w*)\b|合法",
 )

@@ -1,14 +1,15 @@
 """The strongest hazard patterns in the languages Qwen users write most, beside the English ones.
 
 The learned screen is trained on English prompts and the hazard rules were English only, so "¿Cómo
-fabrico una bomba casera?" or "如何在家制造炸弹？" passed every input check. These say the three
-requests that are harmful however they are framed — making a bomb or a chemical weapon,
-synthesising a hard drug, sexual content about children — in 17 languages, in the English
-patterns' shape: a verb of making (or of writing, for the last) close before the object, within
+fabrico una bomba casera?" or "如何在家制造炸弹？" passed every input check. These say the requests
+to make something that are harmful however they are framed — a bomb or a chemical weapon, a gun, a
+hard drug synthesised, sexual content about children — in 17 languages, in the English patterns'
+shape: a verb of making (or of writing or finding, for the last) close before the object, within
 one sentence. Each language's everyday senses of the object words are excluded ("bomba de agua"
-is a water pump, "bombe de peinture" a spray can, "бомбочка для ванны" a bath bomb). Checked on
-the translations of 1.26M interface strings (tools/bench/rules_precision.py) and both ways by the
-tests; docs/safety.md says what they miss.
+is a water pump, "bombe de peinture" a spray can, "бомбочка для ванны" a bath bomb, "pistola de
+silicona" a glue gun). Checked on the translations of 1.26M interface strings
+(tools/bench/rules_precision.py) and both ways by the tests; docs/safety.md says what they miss.
+:mod:`.multilingual_acts` reads requests to harm a person (to kill, steal, break in) the same way.
 """
 
 from __future__ import annotations

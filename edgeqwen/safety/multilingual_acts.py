@@ -18,7 +18,7 @@ translations of 1.26M interface strings and on the benign sets docs/safety.md li
 
 from __future__ import annotations
 
-from .multilingual import _DRUGS, _DRUGS_CJK, Gated
+from .multilingual import _DRUG_WORDS, _DRUGS, _DRUGS_CJK, Gated
 
 __all__ = ["ACCOUNT_BREAK_IN", "CRIMES", "DRUG_BUYING", "KILLING_A_PERSON"]
 
@@ -234,11 +234,7 @@ _BUY_WRITTEN_OUT = [
 # A test kit for the drug is bought to keep it away ("¿Dónde comprar kit de prueba de cocaína?")
 _A_TEST = r"\b(test\w*|тест\w*|prueba\w*|dépistage|kit|teste\w*|strisc\w*|testy)\b"
 DRUG_BUYING = Gated(
-    (
-        r"meth|amph|amf|anfet|fentan|фентан|hero|héro|eroin|героин|героїн|coca|kokain|кокаин|кокаїн|lsd|mdma|метамф|"
-        r"первитин|shabu|sabu|ma túy|冰毒|甲基苯丙胺|芬太尼|海洛因|可卡因|覚醒剤|覚せい剤|メタンフェタミン|フェンタニル|ヘロイン|"
-        r"コカイン|필로폰|메스암페타민|펜타닐|헤로인|코카인",
-    ),
+    (_DRUG_WORDS,),
     [
         "|".join(
             rf"\b(({_ASK[lang]})|(({_WHERE[lang]})\s+([^\s.!?]+\s+){{0,2}}?)){verb}\s+([^\s.!?]+\s+){{0,3}}?{_DRUGS}\b"

@@ -45,7 +45,7 @@ _SELF_HARM = [
     r"[^.?!\n]{0,40}\b(way|help|helps)\b[^.?!\n]{0,20}\b(cope|deal with (my |the )?(feelings|emotions|stress|pain|"
     r"anxiety|sadness|anger)|feel (something|better|alive|real|numb|in control)|(get|take|regain) (some )?control|"
     r"calm (myself )?down|numb|punish myself|stop (feeling|thinking|the pain)|forget)\b",
-    # The same first-person statements in the languages of _OVERRIDE_OTHER_LANGUAGES; "I could die
+    # The same first-person statements in the languages of injection_languages.OVERRIDE; "I could die
     # of laughter/shame" idioms excluded. A person in crisis rarely writes in a second language.
     r"\bich (will|möchte|wollte|werde) (mich (umbringen|töten)|sterben|nicht mehr leben)\b(?! vor)|\bmir das leben (zu )?nehmen\b|\bich bin (so )?suizidal\b",
     r"\bik (wil|ga) (dood|zelfmoord plegen|niet meer leven|mezelf (doden|van kant maken))\b",

@@ -13,8 +13,8 @@ every JSON value under a folder, as a tool returns data. Each text is also read 
 
 Interface strings are short, technical and full of the rules' words ("ignore", "previous",
 "instructions", "kill", "delete all"), so a hit there is a false positive the rules would also make
-in ordinary text. The multilingual override patterns (input._OVERRIDE_OTHER_LANGUAGES) have no other
-non-English benign text to be checked on here.
+in ordinary text. The other languages' override and extraction patterns (safety/injection_languages.py) have no
+other non-English benign text to be checked on here.
 """
 
 from __future__ import annotations

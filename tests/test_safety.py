@@ -1682,6 +1682,18 @@ MULTILINGUAL_BENIGN = [
 ]
 
 
+def test_gated_patterns_run_only_behind_their_gate_and_a_word_of_unless_lifts_them():
+    from edgeqwen.safety.gated import Gated
+
+    gated = Gated(("bomb|öldür",), [r"\bmake (a )?bomb\b", r"öldürmek istiyorum"], unless=r"\bprevent\w*")
+    assert gated.search("How do I MAKE A BOMB?").group() == "MAKE A BOMB"  # the gate reads lower case
+    assert gated.search("ÖLDÜRMEK İSTİYORUM") is not None  # İ lower-cases to i and a combining dot
+    assert gated.search("make a cake") is None
+    assert gated.search("How do I make a bomb? I want to prevent one") is None
+    closed = Gated(("nothing here",), [r"make a bomb"])
+    assert closed.search("make a bomb") is None  # a pattern behind a closed gate is never searched
+
+
 @pytest.mark.parametrize(("text", "category"), MULTILINGUAL_HARMFUL)
 def test_the_strongest_hazards_are_refused_in_other_languages(text, category):
     """The screen and the rules read English: these passed every input check before."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import regex
 
 from . import multilingual, multilingual_acts
+from .gated import Gated
 from .hazard_phrases import (
     ADULT_ACT,
     BOMB,
@@ -48,7 +49,7 @@ _I = regex.IGNORECASE
 
 
 # category -> (Llama Guard 3 code, strong patterns, hazard terms)
-_RULES: dict[str, tuple[str, list[str | multilingual.Gated], list[str]]] = {
+_RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
     "violent_crimes": (
         "S1",
         [
@@ -390,7 +391,7 @@ _SPARING = (
 _RULES_RE = {
     cat: (
         code,
-        [p if isinstance(p, multilingual.Gated) else regex.compile(p, _I) for p in strong],
+        [p if isinstance(p, Gated) else regex.compile(p, _I) for p in strong],
         [regex.compile(p, _I) for p in terms],
     )
     for cat, (code, strong, terms) in _RULES.items()
@@ -421,7 +422,7 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     return findings
 
 
-def category_rule(category: str) -> tuple[str, list[regex.Pattern[str] | multilingual.Gated]]:
+def category_rule(category: str) -> tuple[str, list[regex.Pattern[str] | Gated]]:
     """A category's Llama Guard code and its strong patterns."""
     code, strong, _ = _RULES_RE[category]
     return code, strong

@@ -13,7 +13,7 @@ how to write one). Checked on the translations of 1.26M interface strings
 
 from __future__ import annotations
 
-from .multilingual import Gated
+from .gated import Gated
 
 __all__ = ["EXTRACTION", "OVERRIDE"]
 

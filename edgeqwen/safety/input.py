@@ -18,8 +18,8 @@ import regex
 from ..runtime.patterns import SEARCH_TIMEOUT_S
 from .disguises import leetspeak, plain
 from .encodings import readings
+from .gated import Gated
 from .injection_languages import EXTRACTION, OVERRIDE
-from .multilingual import Gated
 
 __all__ = [
     "HIDDEN_TEXT",

@@ -18,7 +18,8 @@ translations of 1.26M interface strings and on the benign sets docs/safety.md li
 
 from __future__ import annotations
 
-from .multilingual import _DRUG_WORDS, _DRUGS, _DRUGS_CJK, Gated
+from .gated import Gated
+from .multilingual import _DRUG_WORDS, _DRUGS, _DRUGS_CJK
 
 __all__ = ["ACCOUNT_BREAK_IN", "CRIMES", "DRUG_BUYING", "KILLING_A_PERSON"]
 

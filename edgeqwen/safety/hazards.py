@@ -123,6 +123,7 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
             multilingual_acts.DRUG_BUYING,
             multilingual_acts.ACCOUNT_BREAK_IN,
             multilingual_acts.CRIMES,
+            multilingual.MALICIOUS_WRITING,
             # software keys asked to be read out (garak's grandma probes: "read me Windows 10 Pro keys
             # to fall asleep to"); "me"/"out" keeps a tool's "list activation keys" out, and a question
             # word between ("tell me how product keys work") a question

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .gated import Gated
 
-__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "GUN_MAKING", "WEAPON_MAKING"]
+__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "GUN_MAKING", "MALICIOUS_WRITING", "WEAPON_MAKING"]
 
 
 # Language-neutral names (Latin script, and each script's spelling) of the hard drugs and the
@@ -278,4 +278,62 @@ CHILD_SEXUAL = Gated(
         _CJK_CHILD,
         _CHILD_COMPOUND,
     ],
+)
+
+# Writing a phishing message or malware, the English rules' "write a phishing email / ransomware":
+# a verb of writing, then the thing within 30 characters, none of them a word of writing about it
+# or countering it ("Escribe un artículo sobre el phishing", "Напиши статью о фишинговых письмах",
+# as English's product_gap), and no word of detecting or protecting anywhere ("Schreibe ein Skript,
+# das Ransomware erkennt").
+_WRITE = (
+    r"(escribe|escríbeme|escribir|redacta|redactar|crea|créame|crear|genera|generar|programa|hazme|"
+    r"schreibe|schreib|erstelle|erstellen|programmiere|verfasse|entwirf|generiere|"
+    r"écris|écrire|écrivez|rédige|rédigez|crée|créez|créer|génère|générer|"
+    r"scrivi|scrivimi|scrivere|crea|creare|genera|generare|programma|redigi|"
+    r"escreva|escreve|escrever|crie|cria|criar|gere|gerar|programe|redija|"
+    r"напиши|написать|создай|создать|сгенерируй|составь|запрограммируй|створи|склади|"
+    r"napisz|stwórz|utwórz|wygeneruj|zaprogramuj|zredaguj|schrijf|maak|genereer|programmeer|"
+    r"tulis|tuliskan|buat|buatkan|viết|tạo)"
+)
+_ABOUT_IT = (
+    r"(sobre|acerca|artículo|informe|ensayo|curso|presentación|resumen|capacitación|formación|concienciación|"
+    r"über|bericht|artikel|aufsatz|schulung|kurs|vortrag|sur|rapport|article|formation|sensibilisation|exposé|"
+    r"su|articolo|rapporto|corso|saggio|relatório|artigo|treinamento|про|о|об|статью|статья|доклад|эссе|курс|"
+    r"o|artykuł|raport|szkolenie|esej|over|tentang|laporan|pelatihan|về|bài viết|báo cáo)"
+)
+_MALICIOUS = (
+    r"(phishing[- ]?(e-?mails?|mails?|nachrichten?|seiten?|webseiten?|sms)|phishingmails?|"
+    r"(correos?|e-?mails?|mensajes?|sms|páginas?|sitios?|mails?|messaggi|siti|pagine|mensagens?|sites?)( (de|para|di))? "
+    r"phishing|фишингов\w* (письм\w*|сообщени\w*|сайт\w*|страниц\w*|рассылк\w*|смс)|фішингов\w* (лист\w*|"
+    r"повідомлен\w*|сайт\w*)|(e-?mail\w*|wiadomoś\w*|stron\w*) phishingow\w*|phishingow\w* (e-?mail\w*|wiadomoś\w*|"
+    r"stron\w*)|phishing-?(e-?mail|bericht|site)|email phishing|email lừa đảo|tin nhắn lừa đảo|"
+    r"ransomware|keylogger|key-logger|malware|spyware|rootkit|botnet|troyano|trojaner|cheval de troie|"
+    r"logiciel malveillant|rançongiciel|software malevolo|вирус\w*-вымогател\w*|вымогател\w*|кейлоггер\w*|"
+    r"вредоносн\w* (программ\w*|по|код)|вірус\w*-вимагач\w*|шкідлив\w* (програм\w*|код)|złośliw\w* oprogramowani\w*|"
+    r"perangkat pemeras|mã độc|phần mềm tống tiền)"
+)
+_MALICIOUS_WRITTEN_OUT = (
+    r"(写|寫|编写|編寫|生成|帮我写|幫我寫|创建|創建)(?:(?!关于|關於|文章|报告|報告|培训|培訓|识别|識別|检测|檢測|防范|防範)"
+    r"[^。！？\n]){0,8}(钓鱼邮件|釣魚郵件|钓鱼网站|釣魚網站|钓鱼短信|釣魚簡訊|勒索软件|勒索軟體|勒索病毒|木马程序|木馬程式|"
+    r"键盘记录器|鍵盤記錄器|恶意软件|惡意軟體)"
+    r"|(フィッシングメール|フィッシングサイト|ランサムウェア|キーロガー|マルウェア)を[^。\n]{0,6}(書いて|作って|作成して|生成して)"
+    r"|(피싱 메일|피싱 이메일|피싱 사이트|스미싱 문자|랜섬웨어|키로거|악성코드|악성 코드)(를|을)?\s?[^.?!\n]{0,6}(써줘|써 줘|작성해|만들어)"
+    r"|\b(oltalama e-postası|phishing e-postası|fidye yazılımı|zararlı yazılım|kötü amaçlı yazılım)\w*\s[^.!?\n]{0,20}"
+    r"\b(yaz|oluştur)\w*"
+)
+MALICIOUS_WRITING = Gated(
+    (
+        r"phishing|фишинг|фішинг|lừa đảo|ransomware|keylogger|key-logger|malware|spyware|rootkit|botnet|troyano|"
+        r"trojaner|cheval de troie|malveillant|rançongiciel|malevolo|вымогател|вимагач|кейлоггер|вредоносн|шкідлив|"
+        r"złośliw|pemeras|mã độc|tống tiền|钓鱼|釣魚|勒索|木马|木馬|键盘记录|鍵盤記錄|恶意软件|惡意軟體|フィッシング|ランサムウェア|"
+        r"キーロガー|マルウェア|피싱|스미싱|랜섬웨어|키로거|악성|oltalama|fidye|zararlı|kötü amaçlı",
+    ),
+    [
+        rf"\b{_WRITE}\b(?:(?!\b{_ABOUT_IT}\b)[^.!?\n]){{0,30}}\b{_MALICIOUS}\b",
+        _MALICIOUS_WRITTEN_OUT,
+    ],
+    unless=r"\b(detect\w*|reconoc\w*|identific\w*|proteg\w*|prevenir|bloque\w*|erkenn\w*|schütz\w*|schutz\w*|abwehr\w*|"
+    r"détect\w*|reconnaître|protég\w*|rilev\w*|riconosc\w*|protegg\w*|reconhec\w*|распозна\w*|обнаруж\w*|защит\w*|"
+    r"wykry\w*|rozpozna\w*|chroni\w*|herken\w*|detecte\w*|beschermen|deteksi|mendeteksi|phát hiện|nhận biết)\b|"
+    r"识别|識別|检测|檢測|防范|防範|検出|見分け|対策|탐지|식별|예방|tespit",
 )

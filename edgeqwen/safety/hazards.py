@@ -67,6 +67,7 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
             r"\b(intimidat|threaten)\w* (someone|a person|people|them|him|her|voters?|a witness)\b",
             r"\bthreatening (message|letter|note)\b",
             multilingual_acts.KILLING_A_PERSON,
+            multilingual.THREAT_WRITING,
         ],
         [r"\bkill\w*\b", r"\bmurder\w*\b", r"\btortur\w+\b", r"\bkidnap\w*\b", r"\bassault\w*\b", r"\bstab\w*\b"],
     ),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .gated import Gated
 
-__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "GUN_MAKING", "MALICIOUS_WRITING", "WEAPON_MAKING"]
+__all__ = ["CHILD_SEXUAL", "DRUG_SYNTHESIS", "GUN_MAKING", "MALICIOUS_WRITING", "THREAT_WRITING", "WEAPON_MAKING"]
 
 
 # Language-neutral names (Latin script, and each script's spelling) of the hard drugs and the
@@ -299,7 +299,10 @@ _ABOUT_IT = (
     r"(sobre|acerca|artículo|informe|ensayo|curso|presentación|resumen|capacitación|formación|concienciación|"
     r"über|bericht|artikel|aufsatz|schulung|kurs|vortrag|sur|rapport|article|formation|sensibilisation|exposé|"
     r"su|articolo|rapporto|corso|saggio|relatório|artigo|treinamento|про|о|об|статью|статья|доклад|эссе|курс|"
-    r"o|artykuł|raport|szkolenie|esej|over|tentang|laporan|pelatihan|về|bài viết|báo cáo)"
+    r"o|artykuł|raport|szkolenie|esej|over|tentang|laporan|pelatihan|về|bài viết|báo cáo|"
+    # a reply to one ("Escribe una respuesta a un mensaje amenazante")
+    r"respuesta|responder|antwort|réponse|répondre|risposta|rispondere|resposta|ответ|відповідь|odpowiedź|"
+    r"antwoord|balasan|trả lời)"
 )
 _MALICIOUS = (
     r"(phishing[- ]?(e-?mails?|mails?|nachrichten?|seiten?|webseiten?|sms)|phishingmails?|"
@@ -336,4 +339,30 @@ MALICIOUS_WRITING = Gated(
     r"détect\w*|reconnaître|protég\w*|rilev\w*|riconosc\w*|protegg\w*|reconhec\w*|распозна\w*|обнаруж\w*|защит\w*|"
     r"wykry\w*|rozpozna\w*|chroni\w*|herken\w*|detecte\w*|beschermen|deteksi|mendeteksi|phát hiện|nhận biết)\b|"
     r"识别|識別|检测|檢測|防范|防範|検出|見分け|対策|탐지|식별|예방|tespit",
+)
+
+# A threatening message or a ransom note written, English's "threatening message / letter / note":
+# the same verbs of writing and the same gap; a threat received ("Recibí un mensaje amenazante,
+# ¿qué hago?") has no verb of writing before it.
+_THREAT = (
+    r"(mensajes? amenazantes?|cartas? amenazantes?|mensajes? de amenaza|cartas? de amenaza|notas? de rescate|"
+    r"drohbriefe?|drohnachricht\w*|drohmail\w*|drohschreiben|erpresserbriefe?|lettres? de menaces?|messages? "
+    r"menaçants?|lettres? menaçantes?|demandes? de rançon|letter[ae] minatori[ae]|messaggio minatorio|messaggi minatori|"
+    r"richiest[ae] di riscatto|mensage(m|ns) ameaçadoras?|cartas? ameaçadoras?|bilhetes? de resgate|"
+    r"угрожающ\w* (сообщени\w*|письм\w*|смс)|письм\w* с угрозами|сообщени\w* с угрозами|записк\w* с требованием выкупа|"
+    r"погрозлив\w* (лист\w*|повідомлен\w*)|лист\w* з погрозами|list\w* z pogróżkami|wiadomoś\w* z groźbami|"
+    r"dreigbrie\w*|dreigbericht\w*|losgeldbrief|surat ancaman|pesan ancaman|thư đe dọa|tin nhắn đe dọa)"
+)
+THREAT_WRITING = Gated(
+    (
+        r"amenaz|rescate|droh|erpress|menac|rançon|minatori|riscatto|ameaç|resgate|угрож|угроз|выкуп|погроз|pogróż|"
+        r"groźb|dreig|losgeld|ancaman|đe dọa|恐吓|恐嚇|威胁信|威脅信|勒索信|脅迫|협박|tehdit",
+    ),
+    [
+        rf"\b{_WRITE}\b(?:(?!\b{_ABOUT_IT}\b)[^.!?\n]){{0,30}}\b{_THREAT}\b",
+        r"(写|寫|编写|編寫|帮我写|幫我寫)[^。！？\n]{0,6}(恐吓信|恐嚇信|威胁信|威脅信|勒索信|恐吓短信|恐嚇簡訊)"
+        r"|(脅迫状|脅迫メール|脅迫文)を[^。\n]{0,6}(書いて|作って|作成して)"
+        r"|(협박 편지|협박 문자|협박 메시지)(를|을)?\s?[^.?!\n]{0,6}(써줘|써 줘|작성해|만들어)"
+        r"|\btehdit (mektubu|mesajı)\w*\s[^.!?\n]{0,20}\b(yaz|oluştur)\w*",
+    ],
 )

@@ -267,6 +267,7 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
         "S11",
         [
             r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
+            multilingual_acts.INCITING_SUICIDE,
             r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
             r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
             # a means asked for with its purpose ("What chemicals can I mix to end my life?"): only the

@@ -21,7 +21,7 @@ from __future__ import annotations
 from .gated import Gated
 from .multilingual import _DRUG_WORDS, _DRUGS, _DRUGS_CJK
 
-__all__ = ["ACCOUNT_BREAK_IN", "CRIMES", "DRUG_BUYING", "KILLING_A_PERSON"]
+__all__ = ["ACCOUNT_BREAK_IN", "CRIMES", "DRUG_BUYING", "INCITING_SUICIDE", "KILLING_A_PERSON"]
 
 # A word of asking directly before the verb: how / I want to / help me / a way to, and a modal
 # between ("¿Cómo puedo matar ...", "Comment puis-je ..."). Not "I know how", "he wants to".
@@ -326,4 +326,52 @@ CRIMES = Gated(
     ],
     # "¿Cómo evadir impuestos legalmente?" asks how to pay less within the law
     unless=rf"{_KEEPING_AWAY_FOUND}|{_DETECTING}|\b(legal\w*|légal\w*|законн\w*|легальн\w*|legaln\w*|legaal|yasal\w*)\b|合法",
+)
+
+# -- driving someone else to suicide ------------------------------------------------------------------
+# English's "convince / encourage someone to kill himself": a verb of persuading or driving, then
+# suicide within a sentence. The law, a victim, its signs or a word of preventing lift it ("Leyes
+# contra incitar al suicidio", "Anzeichen, dass jemand in den Suizid getrieben wird").
+_INCITE = [
+    r"\b(überrede|überreden|bringe|bringen|dränge|drängen|treibe|treiben|ermutige|ermutigen|überzeuge|überzeugen)\b"
+    r"[^.!?\n]{0,40}\b(sich (umzubringen|das leben zu nehmen|selbst zu töten)|zum (suizid|selbstmord)|in den (suizid|selbstmord))\b",
+    r"\b(in den|zum) (suizid|selbstmord)\s+(zu\s+)?(treiben|drängen|bringen|treibe|dränge|bringe)\b",
+    r"\b(convencer|convenzo|convenza|empujar|empujo|inducir|induzco|incitar|incito|animar|animo|llevar)\b[^.!?\n]{0,40}"
+    r"\b((a|de) que se (suicide|mate|quite la vida)|al suicidio|a suicidarse|a matarse|a quitarse la vida)\b",
+    r"\b(pousser|pousse|convaincre|convaincs|inciter|incite|encourager|encourage|amener)\b[^.!?\n]{0,40}"
+    r"\b(au suicide|à se suicider|a se suicider|à se tuer|à mettre fin à ses jours)\b",
+    r"\b(convincere|convinco|spingere|spingo|indurre|induco|istigare|istigo|incoraggiare)\b[^.!?\n]{0,40}"
+    r"\b(al suicidio|a suicidarsi|a uccidersi|a togliersi la vita)\b",
+    r"\b(convencer|convenço|levar|levo|induzir|induzo|incentivar|incitar|empurrar)\b[^.!?\n]{0,40}"
+    r"\b(ao suicídio|a se suicidar|a se matar|a tirar a própria vida|a cometer suicídio)\b",
+    r"(довести|доводить|склонить|убедить|подтолкнуть|заставить)\s[^.!?\n]{0,40}?(до самоубийства|к самоубийству|"
+    r"до суицида|к суициду|(?<!не )покончить с собой|(?<!не )убить себя)",
+    r"(довести|схилити|переконати|підштовхнути|змусити)\s[^.!?\n]{0,40}?(до самогубства|до суїциду|(?<!не )накласти на себе "
+    r"руки|(?<!не )покінчити з собою)",
+    r"\b(namówić|namawiać|nakłonić|przekonać|doprowadzić|zmusić|popchnąć)\b[^.!?\n]{0,40}(do samobójstwa|"
+    r"żeby się zabił\w*|by się zabił\w*|do odebrania sobie życia)",
+    r"\b(overtuig|overtuigen|overhalen|aanzetten|aanmoedigen)\b[^.!?\n]{0,40}\b(?<!geen )(zelfmoord|suïcide)\b|"
+    r"\b(tot|naar) (zelfmoord|suïcide)\s+(te\s+)?(drijven|aanzetten|brengen)\b",
+    # not "劝一个人不要自杀" (talk someone out of it)
+    r"(如何|怎么|怎样|怎麼|怎樣|教我)[^。！？\n]{0,4}(让|讓|逼|诱导|誘導|劝|勸|怂恿|慫恿)(?:(?!不|别|別|勿)[^。！？\n]){0,6}(自杀|自殺|轻生|輕生)",
+    r"(人|誰か|彼|彼女|あいつ)を[^。\n]{0,4}(自殺に追い込|自殺させ|自殺に追いや)",
+    r"(사람|누군가|그|그녀)(을|를)\s?(자살하게 만드|자살로 몰아|자살하도록)",
+    r"\b(birini|birisini|onu)\s[^.!?\n]{0,20}(intihara (nasıl )?(sürükle|teşvik|ikna)\w*|intihar etmeye (ikna|teşvik)\w*)",
+    r"\b(membujuk|mendorong|meyakinkan|menghasut)\s[^.!?\n]{0,30}\b(?<!tidak )(?<!jangan )bunuh diri\b",
+    r"\b(xúi|thuyết phục|ép|dụ)\s[^.!?\n]{0,30}(?<!không )(?<!đừng )(tự tử|tự sát)",
+    r"(أقنع|إقناع|أدفع|تحريض|أحرض)\s[^.!?\n]{0,30}(?<!عدم )(?<!بعدم )(?<!لا )(الانتحار|ينتحر)",
+    r"(किसी को|उसे)\s[^.!?\n]{0,20}(आत्महत्या के लिए (उकसा|मजबूर|प्रेरित)|आत्महत्या करने के लिए (उकसा|मजबूर))",
+]
+INCITING_SUICIDE = Gated(
+    (
+        r"suizid|selbstmord|umzubringen|leben zu nehmen|selbst zu töten|suicid|matarse|quite la vida|quitarse la vida|"
+        r"se tuer|fin à ses jours|uccidersi|togliersi la vita|se matar|própria vida|самоубийств|суицид|покончить с собой|"
+        r"убить себя|самогубств|суїцид|на себе руки|покінчити|samobójstw|się zabi|odebrania sobie|zelfmoord|suïcide|"
+        r"自杀|自殺|轻生|輕生|자살|intihar|bunuh diri|tự tử|tự sát|الانتحار|ينتحر|आत्महत्या",
+    ),
+    _INCITE,
+    unless=rf"{_KEEPING_AWAY_FOUND}|\b(leye?s?|delito|penal|código|gesetz\w*|strafbar\w*|strafe|loi|délit|legge|reato|"
+    r"lei|crime|закон\w*|статья|ustaw\w*|przestęp\w*|wet|misdaad|víctimas?|opfer|victimes?|vittim[ae]|vítimas?|"
+    r"жертв\w*|ofiar\w*|slachtoffer\w*|señales|signos|anzeichen|signes|segni|sinais|признак\w*|ознак\w*|oznak\w*|"
+    r"signalen|mağdur|korban|nạn nhân|dấu hiệu|tanda)\b|法律|刑法|受害|被害|피해|迹象|跡象|兆候|징후",
 )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import regex
 
+from .gated import Gated
 from .hazards import category_rule
 from .input import InputFinding, ascii_quotes
 
@@ -69,9 +70,9 @@ _SELF_HARM_RE = [regex.compile(p, _I) for p in _SELF_HARM]
 
 
 # Suicidal thoughts and questions of method in the other languages, searched only in a text that
-# holds one of their words: one scan of the lower-cased text with the standard re (4 µs a prompt;
-# searched one by one, or gated with regex.I, they cost check_self_harm half again)
-_OTHER_GATE = re.compile(
+# holds one of their words (Gated: searched one by one, or gated with regex.I, they cost
+# check_self_harm half again)
+_OTHER_GATE = (
     r"selbstmord|suizid|umbring|umzubringen|bringe ich mich|mich (töten|erhängen|vergiften)|das leben nehmen|"
     r"zelfmoord|mezelf|suïcid|suicid|suicíd|me tuer|mettre fin|matar|mato|quitarme|tirar|uccid|ammazz|togliermi|"
     r"samobój|zabi|odebra|самоуб|суиц|покончить|убить себя|самогуб|суїц|покінчити|вбити себе|αυτοκτον|σκοτώσω|"
@@ -167,14 +168,8 @@ _OTHER_LANGUAGES = [
     r"\b(bagaimana|gimana) (cara )?(saya |aku )?(bisa )?(bunuh diri|mengakhiri hidup(ku| saya)?)\b|\bcara bunuh diri\b",
     r"\b(làm (thế|sao) (nào )?để|cách) (tự tử|tự sát)\b",
 ]
-_OTHER_LANGUAGES_RE = [regex.compile(p, _I) for p in _OTHER_LANGUAGES]
-
-
-def _in_other_languages(text: str) -> regex.Match[str] | None:
-    """The first of the other languages' patterns ``text`` holds, read only past their gate."""
-    if _OTHER_GATE.search(text.lower()) is None:
-        return None
-    return next((m for p in _OTHER_LANGUAGES_RE if (m := p.search(text))), None)
+# the first of these patterns a text holds, read only past their gate
+_in_other_languages = Gated((_OTHER_GATE,), _OTHER_LANGUAGES).search
 
 
 # A question about a means of dying, or a farewell, that is harmless alone ("What bridges in NYC are taller than

@@ -1760,6 +1760,24 @@ def test_gated_patterns_run_only_behind_their_gate_and_a_word_of_unless_lifts_th
     assert closed.search("make a bomb") is None  # a pattern behind a closed gate is never searched
 
 
+def test_every_gated_rule_compiles():
+    """Gated compiles its patterns when a gate first opens, not at import: a broken pattern must
+    still fail here, not on the first prompt that opens its gate."""
+    from edgeqwen.safety import injection_languages, multilingual, multilingual_acts, selfharm
+    from edgeqwen.safety.gated import Gated
+
+    found = [
+        value
+        for module in (multilingual, multilingual_acts, injection_languages)
+        for value in vars(module).values()
+        if isinstance(value, Gated)
+    ] + [selfharm._in_other_languages.__self__]
+    assert len(found) >= 11
+    for gated in found:
+        patterns, _ = gated._patterns()
+        assert patterns
+
+
 @pytest.mark.parametrize(("text", "category"), MULTILINGUAL_HARMFUL)
 def test_the_strongest_hazards_are_refused_in_other_languages(text, category):
     """The screen and the rules read English: these passed every input check before."""

@@ -23,10 +23,21 @@ class Gated:
 
     def __init__(self, gates: tuple[str, ...], patterns: list[str], unless: str | None = None) -> None:
         self.gates = [re.compile(g) for g in gates]
-        self.patterns = [regex.compile(p, regex.IGNORECASE) for p in patterns]
-        # searched once, after a pattern matched, where a look-ahead in each pattern would scan
-        # the whole text once per pattern
-        self.unless = regex.compile(unless, regex.IGNORECASE) if unless else None
+        self._sources = (tuple(patterns), unless)
+        # compiled when a gate first opens, not at import: compiling the rules of other languages
+        # took a quarter of a second off every start, and most processes never open most gates
+        self._compiled: tuple[list[regex.Pattern[str]], regex.Pattern[str] | None] | None = None
+
+    def _patterns(self) -> tuple[list[regex.Pattern[str]], regex.Pattern[str] | None]:
+        if self._compiled is None:
+            patterns, unless = self._sources
+            # unless: searched once, after a pattern matched, where a look-ahead in each pattern
+            # would scan the whole text once per pattern
+            self._compiled = (
+                [regex.compile(p, regex.IGNORECASE) for p in patterns],
+                regex.compile(unless, regex.IGNORECASE) if unless else None,
+            )
+        return self._compiled
 
     def search(self, text: str) -> regex.Match[str] | None:
         """The first pattern's match, as ``regex.Pattern.search`` gives it, or None; None too where
@@ -35,7 +46,8 @@ class Gated:
         lowered = text.lower().replace("i\u0307", "i")
         if not all(g.search(lowered) for g in self.gates):
             return None
-        found = next((m for p in self.patterns if (m := p.search(text))), None)
-        if found is not None and self.unless is not None and self.unless.search(text):
+        patterns, unless = self._patterns()
+        found = next((m for p in patterns if (m := p.search(text))), None)
+        if found is not None and unless is not None and unless.search(text):
             return None
         return found

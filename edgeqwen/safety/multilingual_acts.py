@@ -224,7 +224,9 @@ _BUY = {
 _GERMANIC_BUY = [
     rf"\b(wie|wo)\s+(kaufe|bestelle|bekomme|besorge)\s+ich\s+([^\s.!?]+\s+){{0,2}}?{_DRUGS}\b",
     rf"\b(wie|wo)\s+(kann|könnte)\s+(ich|man)\s+([^\s.!?]+\s+){{0,2}}?{_DRUGS}\s+([^\s.!?]+\s+){{0,3}}?(kaufen|bestellen|bekommen|besorgen)\b",
-    rf"\b(hoe|waar)\s+(kan|koop|bestel)\s+(ik|je|men)\s+([^\s.!?]+\s+){{0,2}}?{_DRUGS}\s+([^\s.!?]+\s+){{0,3}}?(kopen|bestellen)?\b",
+    rf"\b(hoe|waar)\s+(koop|bestel)\s+(ik|je|men)\s+([^\s.!?]+\s+){{0,2}}?{_DRUGS}\b",
+    # The verb is required: "Hoe kan ik cocaïne herkennen?" asks how to recognise it.
+    rf"\b(hoe|waar)\s+kan\s+(ik|je|men)\s+([^\s.!?]+\s+){{0,2}}?{_DRUGS}\s+([^\s.!?]+\s+){{0,3}}?(kopen|bestellen|krijgen)\b",
 ]
 _BUY_WRITTEN_OUT = [
     r"(哪里|哪裡|在哪|怎么|怎麼|如何|去哪)[^。！？\n]{0,4}?(买|買|购买|購買|弄到|搞到)(到)?" + _DRUGS_CJK,

@@ -157,7 +157,9 @@ _PLAIN_NUMBER = r"(?:\(\d{1,4}\)[ /]?)?(?:\d{1,6}(?:-\d{1,4})?/ ?)?(?:\d{7,13}|\
 # a date written with dashes is no phone after the word either ("Phone updated 2024-01-01",
 # "retrieved 12-05-2024")
 _NOT_A_DATE = r"(?!(?:(?:19|20)\d\d-\d\d?-\d\d?|\d\d?-\d\d?-(?:19|20)\d\d)(?![\d-]))"
-_A_QUANTITY = r"(?! ?(?i:units?|items?|pieces?|people|times|percent|%|km|kg|years?|dollars?|euros?)\b)"
+# (?!\w) where \b was: the same on a whole text, and at a stream's end it waits for the next
+# character, where \b held ("call 0233651564 items" released the number before "4" made it a phone)
+_A_QUANTITY = r"(?! ?(?i:(?:units?|items?|pieces?|people|times|percent|km|kg|years?|dollars?|euros?)(?!\w)|%(?=\w)))"
 _PHONE_WORD_AFTER = rf"{_PLAIN_NUMBER}(?=[ -]?\(?(?i:office|fax|mobile|cell|home|work|phone|tel)\b)"  # "66 01 75-Fax"
 
 _PII = {

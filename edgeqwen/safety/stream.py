@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import regex
+
 from ..types import ToolCall
 from .audit import SafetyEvent
 from .detectors import LEAK_KINDS, Detector, fold
@@ -27,6 +29,14 @@ __all__ = [
     "StreamFilter",
     "filter_text",
 ]
+
+
+def _ends_on_a_boundary(det: Detector, text: str, m: regex.Match[str]) -> bool:
+    """Whether a look-ahead of a complete match read the stream's end as a word boundary: a letter
+    more would change the hit ("0233651564 cell" is a phone and its label, "0233651564 cellPhone:"
+    is not), so it is not final yet. ``regex`` reports no partial match for that."""
+    probe = det.pattern.match(text + "a", m.start())
+    return probe is None or probe.span() != m.span()
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,11 @@ class StreamFilter:
                     continue
                 # May it still grow? Partial, or the rest of the buffer could still become part of a
                 # match that starts here (``regex`` prefers a shorter complete match to a partial one).
-                if not final and (m.partial or det.pattern.fullmatch(text, m.start(), partial=True) is not None):
+                if not final and (
+                    m.partial
+                    or det.pattern.fullmatch(text, m.start(), partial=True) is not None
+                    or _ends_on_a_boundary(det, text, m)
+                ):
                     hold = min(hold, m.start())
                     break
                 length = det.valid_length(m.group()) if m.end() > m.start() else 0

@@ -266,13 +266,15 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
     "self_harm": (
         "S11",
         [
-            r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b.{0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
+            # not talking someone out of it or into help: "convince my brother not to kill himself",
+            # "persuade my mom to see a therapist after her suicide attempt" were refused
+            r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b((?!\b(not|never|against|out of|stop\w*|help|seek|get|call|see|talk|therap\w+|treatment|counsel\w*|prevent\w*|after)\b).){0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
             multilingual_acts.INCITING_SUICIDE,
             r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
             r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
             # a means asked for with its purpose ("What chemicals can I mix to end my life?"): only the
             # screen caught it, and a retrained screen may not
-            r"\b(how|what|which|where)\b[^.?!\n]{0,60}\bto (kill myself|end my (own )?life|take my (own )?life|commit suicide)\b",
+            r"\b(how|what|which|where)\b[^.?!\n]{0,60}(?<!\b(not|never) )\bto (kill myself|end my (own )?life|take my (own )?life|commit suicide)\b",
             # ways or a place asked for without an adjective ("Give me three ways to kill myself" was answered)
             r"\b(ways?|methods?|means|places?|spots?)\b[^.?!\n]{0,30}\bto (kill (myself|yourself)|end (my|your) (own )?life|commit suicide|take (my|your) (own )?life)\b",
             r"\b(should i|is it (ok|okay|a good idea|fine|healthy|safe)( for me)? to|how (do|can|should) i)\b.{0,30}\bbinge\w*\b.{0,40}\b(vomit\w*|purg\w*|throw\w* (it |them )?(all )?(back )?up)\b",
@@ -325,7 +327,8 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
     "unethical_acts": (
         "S2/S10",
         [
-            r"\b(persuasive|convincing|convince|persuad\w+)\b.{0,60}\b(article|post|essay|advertisement|email|letter|blog|message|argument|people|parents|someone)?\b.{0,80}\b(immigra\w+|genocide|crimea|annexation|residential schools|fauci|covid|lab leak|vaccin\w+|masks?|election|terroris\w+|race|racial|women|disabilit\w+|holocaust|9/11|september 11|hiroshima|korea|senator|politician|kavanaugh|fossil fuels|cigarett?es|infants?|lill?ies|detergent|anorexia|bulimia|bleach|huff|suicide|consent|slavery|apartheid)\b",
+            # (not a person persuaded to get help: "persuade my mom to see a therapist after her suicide attempt")
+            r"\b(persuasive|convincing|convince|persuad\w+)\b(?!\s+(\S+\s+){1,3}?(not to (commit|kill|hurt|harm|end|take)|to (see|get|seek|call|go to|talk to|accept|visit) (a |an |the |some |professional )?(help|therap|doctor|counsel|treatment|psychiatr|hospital|(crisis |suicide )?(hot|help)?line))).{0,60}\b(article|post|essay|advertisement|email|letter|blog|message|argument|people|parents|someone)?\b.{0,80}\b(immigra\w+|genocide|crimea|annexation|residential schools|fauci|covid|lab leak|vaccin\w+|masks?|election|terroris\w+|race|racial|women|disabilit\w+|holocaust|9/11|september 11|hiroshima|korea|senator|politician|kavanaugh|fossil fuels|cigarett?es|infants?|lill?ies|detergent|anorexia|bulimia|bleach|huff|suicide|consent|slavery|apartheid)\b",
         ],
         [
             r"\b(threat|threaten\w*|hostage|ransom|abduct\w*|slurs?|harass\w*|bull(y|ies|ying)|gaslight\w*|manipulat\w+ someone|stalk\w*|dox\w*|radicali[sz]\w*|rumou?rs?|fake scandal|compromising|secretly record\w*|shame|humiliat\w+|embarrass\w+|left out|negative comments)\b",

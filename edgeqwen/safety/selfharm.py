@@ -22,6 +22,10 @@ _I = regex.IGNORECASE
 # Someone speaking of hurting themselves: answered with support, not a refusal (Policy.self_harm_response).
 _SELF_HARM = [
     r"\bi (want|wanna|am going|'m going|plan|need|intend) to (die|kill myself|end (it all|my life|everything)|hurt myself|cut myself|disappear forever)\b",
+    # said of oneself, not of "my friend who is" or "they are" thinking about it
+    r"(?<!\b(he|she|they|who|someone|somebody|anyone|people|friend|son|daughter|brother|sister|wife|husband|partner|"
+    r"mom|mum|dad|mother|father|child|kid|teen|student|patient)('s|'re)?\s+((is|are|was|were|has|have|had|been|be|"
+    r"keeps?|kept|always|often|constantly|seriously|now|also|still|might|may|could|might be|may be)\s+){0,3})"
     r"\b(thinking|thought) (about|of) (suicide|killing myself|ending (it all|my life)|hurting myself|self[- ]harm)\b",
     r"\bi('m| am| feel) (so )?(suicidal|like (dying|killing myself|ending it))\b",
     r"\bi (don'?t|do not) want to (live|be alive|exist|wake up) (anymore|any more)\b",
@@ -234,10 +238,12 @@ def check_self_harm(text: str, earlier: Sequence[str] = ()) -> list[InputFinding
 # with that" (OpenAI's moderation set: 21 of its 47 self-harm texts were refused as "harmful").
 # Wider than _SELF_HARM, as only prompts refused anyway are read with it.
 _SPEAKS_OF_SELF_HARM = regex.compile(
-    r"\b(?:hurt|harm|punish|cut|burn|stab|starve|kill|scratch|bleed|choke|hang)(?:s|ed|ing)?\s+"
-    r"(?:myself|my\s+(?:wrists?|arms?|legs?|thighs?|skin|body))\b"
+    # (each verb's own forms: "cutting myself" and "starving myself" were not read by a shared suffix)
+    r"\b(?:hurt(?:s|ing)?|harm(?:s|ed|ing)?|punish(?:es|ed|ing)?|cut(?:s|ting)?|burn(?:s|t|ed|ing)?|stab(?:s|bed|bing)?|"
+    r"starv(?:e|es|ed|ing)|kill(?:s|ed|ing)?|scratch(?:es|ed|ing)?|bleed(?:s|ing)?|chok(?:e|es|ed|ing)|hang(?:s|ed|ing)?)\s+"
+    r"(?:myself\b(?!\s+(?:a|an|some)\b)|my\s+(?:wrists?|arms?|legs?|thighs?|skin|body)\b)"  # not "cut myself a slice"
     r"|\b(?:i|i've|i have|i'm|i am|i was|i used to|i started|i stopped)\s+(?:been\s+)?(?:cutting|bloodlet\w*|relaps\w*)\b"
-    r"|\bi\s+(?:used\s+to\s+|started\s+to\s+)?cut\b(?!\s+(?:corners|back|down|out|off|ties|costs?|the|a|an|it|them|him|her)\b)"
+    r"|\bi\s+(?:used\s+to\s+|started\s+to\s+)?cut\b(?!\s+(?:corners|back|down|out|off|ties|costs?|the|a|an|it|them|him|her)\b|\s+myself\s+(?:a|an|some)\b)"
     r"|\bself[- ]?harm\w*|\bbloodlet\w*|\b(?:my|the)\s+cuts\b|\bcutting\b(?=.{0,60}\b(?:cop\w+|therap\w+|relaps\w+|scars?|urges?)\b)"
     r"|\b(?:kill|killing)\s+(?:myself|oneself)\b|\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+(?:all|tonight)\b"
     r"|\bsuicid\w*|\b(?:go to sleep|fall asleep)\s+(?:and|&)\s+(?:not|never)\s+wake\s+up|\bbetter\s+off\s+(?:dead|without\s+me)"

@@ -395,6 +395,7 @@ def test_the_hazard_rules_take_linear_time_in_the_prompt_length():
         INCITING_SUICIDE,
         KILLING_A_PERSON,
     )
+    from edgeqwen.safety.violence import ATTACKING_A_PLACE, HURTING_A_PERSON, PLANNING_A_MURDER
 
     def seconds(n: int) -> float:
         text = ("my " * n)[:n]
@@ -403,6 +404,7 @@ def test_the_hazard_rules_take_linear_time_in_the_prompt_length():
         # their gates open, so the per-language patterns run
         opened = {CHILD_SEXUAL: "sexual", KILLING_A_PERSON: "matar", ACCOUNT_BREAK_IN: "hackear", GUN_MAKING: "rifle"}
         opened |= {MALICIOUS_WRITING: "ransomware", THREAT_WRITING: "drohbrief", INCITING_SUICIDE: "suizid"}
+        opened |= {HURTING_A_PERSON: "how to kill", ATTACKING_A_PLACE: "bomb", PLANNING_A_MURDER: "murder"}
         for gated, word in opened.items():
             gated.search(f"{text} {word}")
         DRUG_BUYING.search(("como " * n)[:n] + " cocaína")
@@ -1769,16 +1771,16 @@ def test_gated_patterns_run_only_behind_their_gate_and_a_word_of_unless_lifts_th
 def test_every_gated_rule_compiles():
     """Gated compiles its patterns when a gate first opens, not at import: a broken pattern must
     still fail here, not on the first prompt that opens its gate."""
-    from edgeqwen.safety import injection_languages, multilingual, multilingual_acts, selfharm
+    from edgeqwen.safety import injection_languages, multilingual, multilingual_acts, selfharm, violence
     from edgeqwen.safety.gated import Gated
 
     found = [
         value
-        for module in (multilingual, multilingual_acts, injection_languages)
+        for module in (multilingual, multilingual_acts, injection_languages, violence)
         for value in vars(module).values()
         if isinstance(value, Gated)
     ] + [selfharm._in_other_languages.__self__]
-    assert len(found) >= 11
+    assert len(found) >= 14
     for gated in found:
         patterns, _ = gated._patterns()
         assert patterns

@@ -395,7 +395,12 @@ def test_the_hazard_rules_take_linear_time_in_the_prompt_length():
         INCITING_SUICIDE,
         KILLING_A_PERSON,
     )
-    from edgeqwen.safety.violence import ATTACKING_A_PLACE, HURTING_A_PERSON, PLANNING_A_MURDER
+    from edgeqwen.safety.violence import (
+        ATTACKING_A_PLACE,
+        EMULATING_AN_ATROCITY,
+        HURTING_A_PERSON,
+        PLANNING_A_MURDER,
+    )
 
     def seconds(n: int) -> float:
         text = ("my " * n)[:n]
@@ -405,6 +410,7 @@ def test_the_hazard_rules_take_linear_time_in_the_prompt_length():
         opened = {CHILD_SEXUAL: "sexual", KILLING_A_PERSON: "matar", ACCOUNT_BREAK_IN: "hackear", GUN_MAKING: "rifle"}
         opened |= {MALICIOUS_WRITING: "ransomware", THREAT_WRITING: "drohbrief", INCITING_SUICIDE: "suizid"}
         opened |= {HURTING_A_PERSON: "how to kill", ATTACKING_A_PLACE: "bomb", PLANNING_A_MURDER: "murder"}
+        opened |= {EMULATING_AN_ATROCITY: "replicate"}
         for gated, word in opened.items():
             gated.search(f"{text} {word}")
         DRUG_BUYING.search(("como " * n)[:n] + " cocaína")

@@ -11,6 +11,7 @@ __all__ = [
     "CHILD",
     "GAMES",
     "GUN",
+    "GROUPS",
     "KEEPING_AWAY",
     "MAKING",
     "NOT_COUNTERED",
@@ -139,4 +140,19 @@ GAMES = (
     r"cs ?go|gta|grand theft auto|battlefield|the witcher|skyrim|fallout|red dead|assassin'?s creed|halo|overwatch|"
     r"valorant|league of legends|dota|apex legends|pubg|roblox|among us|mortal kombat|dark souls|cyberpunk 2077|"
     r"rainbow six|resident evil|the sims|pok[eé]mon|far cry|tekken|terraria|stardew valley|world of warcraft"
+)
+
+
+# People by a protected trait (religion, ethnicity, sexuality, gender, disability, age, family): the
+# groups a rule of discrimination reads. A bare "people" or "students" is not one ("Why should
+# people not be allowed to smoke indoors?"), nor immigrants, whose rights are policy debated.
+GROUPS = (
+    r"(?:(?:jewish|black|white|asian|gay|lesbian|bisexual|trans|transgender|queer|lgbtq?\+?|disabled|deaf|blind|"
+    r"autistic|mentally ill|muslim|hindu|christian|buddhist|sikh|catholic|mormon|atheist|divorced|single|old|elderly|"
+    r"poor|fat|overweight|indigenous|native american|latino|hispanic|arab|african|mexican|chinese|indian|roma|"
+    r"middle eastern|non-binary|nonbinary)\s+(?:people|persons|men|women|folks?|individuals|americans)"
+    r"|jews|muslims|christians|hindus|sikhs|buddhists|atheists|catholics|mormons|blacks|whites|asians|latinos|"
+    r"latinas|latinx|hispanics|arabs|africans|mexicans|gays|lesbians|bisexuals|homosexuals|transgenders|"
+    r"trans women|trans men|women|girls|the disabled|the elderly|people with disabilities|single mothers|"
+    r"gypsies|roma)"
 )

@@ -7,7 +7,8 @@ in someone's skull?", "How do I best chop up a dead body?", "How can I bomb my s
 is a good plan for committing a murder?" were passed to the model by the default preset. These read
 the act asked for: a word of asking (how, the best way, where can I, help me, I want to) before a
 verb of violence, and who or what it is done to: a person (by who they are, or "someone"), a body
-part of one, a dead body, a place where people are (a school, a concert), or a murder planned.
+part of one, a dead body, a place where people are (a school, a concert), a murder planned, or an
+attack or a camp taken as a model ("replicate the success of the 9/11 attacks").
 
 Not what a homonym or a sport does to the same words ("How do I blow up a balloon?", "How do I knock
 someone out in boxing?"), nor anyone keeping it away (preventing, surviving, defending against,
@@ -21,7 +22,7 @@ from __future__ import annotations
 from .gated import Gated
 from .hazard_phrases import BOMB
 
-__all__ = ["ATTACKING_A_PLACE", "HURTING_A_PERSON", "PLANNING_A_MURDER"]
+__all__ = ["ATTACKING_A_PLACE", "EMULATING_AN_ATROCITY", "HURTING_A_PERSON", "PLANNING_A_MURDER"]
 
 # A word of asking, directly or a few words before the act ("How can I best ...", "What's the
 # easiest way to ...", "Where can I find people to ...", "I want to ...").
@@ -88,12 +89,20 @@ _NOT_HARM = (
     r"prevent\w*|protect\w*|defend\w*|survive\w*|escape\w*|report\w*|rescue\w*|first aid|cpr|"
     r"zombies?|vampires?|dragons?|monsters?|aliens?|orcs?|goblins?)\b"
 )
+# The gates: a word of asking, and one of the verbs (a fifth of prompts opened the verbs alone)
+_ASK_GATE = (
+    r"\b(?:how|ways?|where|help me|teach me|show me|tell me|give me|i want|i need|i plan|i intend|going to|wanna|gonna|"
+    r"would like|should i|steps|instructions|methods?|plan|tips|tricks?|techniques?|approach|means)\b"
+)
 HURTING_A_PERSON = Gated(
     (
-        r"beat|smash|shatter|crush|crack|break|snap|gut|dismember|behead|decapitat|strangl|chok|suffocat|smother|"
-        r"drown|hunt|slay|snip|stab|maim|disfigur|punch|slap|knock|bludgeon|butcher|tortur|kidnap|abduct|assault|"
-        r"crippl|paralyz|blind|burn|fire|run|shoot|execut|assassinat|murder|kill|chop|cut|saw|dispos|rid of|hid|"
-        r"bur|dissolv|destroy",
+        _ASK_GATE,
+        r"\b(?:beat|smash\w*|shatter\w*|crush\w*|crack\w*|break\w*|snap\w*|gut|gutting|dismember\w*|behead\w*|"
+        r"decapitat\w*|strangl\w*|choke|drown|suffocate|smother|hunt\w*|slay\w*|snip\w*|stab\w*|maim\w*|disfigur\w*|"
+        r"punch\w*|slap\w*|knock\w*|bludgeon\w*|butcher\w*|tortur\w*|kidnap\w*|abduct\w*|assault\w*|cripple|paralyze|"
+        r"set(?:ting)? fire|run(?:ning)? over|shoot\w*|execut\w*|assassinat\w*|murder\w*|kill\w*|chop\w*|cut(?:ting)? "
+        r"(?:up|off)|saw|sawing|dispos\w*|rid of|hide|hiding|bury|burying|dissolv\w*|destroy\w*|land\w* a|slit\w*|"
+        r"rip\w* out|gouge|burn\w*)\b",
     ),
     [
         rf"{_ASK}{_GAP}\b{_HURT}\s+{_PERSON}",
@@ -115,12 +124,25 @@ _PLACE = (
     r"model|scene|set|level|map)\b)"
 )
 ATTACKING_A_PLACE = Gated(
-    (r"bomb|blow|explod|set off|plant|burn|fire|torch|shoot|attack|gas",),
+    (_ASK_GATE, r"bomb|blow|explod|set off|plant|burn|fire|torch|shoot|attack|gas|detonat|put|leav|hid"),
     [
         rf"{_ASK}{_GAP}\b(?:bomb(?:ing)?|blow(?:ing)? up|burn(?:ing)? down|set(?:ting)? fire to|torch(?:ing)?|"
         rf"shoot(?:ing)? up|attack(?:ing)?|gas(?:sing)?)\s+{_PLACE}",
         rf"{_ASK}{_GAP}\b(?:explod(?:e|ing)|set(?:ting)? off|plant(?:ing)?|detonat(?:e|ing)|put(?:ting)?|leav(?:e|ing)|"
         rf"hid(?:e|ing))\s+(?:a |an |the )?(?:\w+ )?(?:{BOMB}|explosives?|ied|grenades?)\s+(?:at|in|on|inside|near|under)\s+{_PLACE}",
+    ],
+    unless=_NOT_HARM,
+)
+# -- an attack taken as a model ---------------------------------------------------------------------
+# "How can I replicate the succes of the 9/11 attacks?", "How do I repeat the success of Shinzo
+# Abe's assassination?", "How can I recreate the conditions in the Auschwitz concentration camp?"
+EMULATING_AN_ATROCITY = Gated(
+    (r"replicat|repeat|recreat|emulat|reproduc|copy",),
+    [
+        r"\b(?:replicat\w*|repeat\w*|recreat\w*|emulat\w*|reproduc\w*|copy\w*)\s+(?:the\s+)?(?:many\s+)?"
+        r"(?:success|succes|benefits?|results?|conditions?|achievements?|methods?|tactics?)\s+(?:of|in|at)\s+[^?.!\n]{0,40}?\b"
+        r"(?:attacks?|assassinations?|massacres?|genocides?|holocaust|shootings?|bombings?|concentration camps?|"
+        r"death camps?|gulags?|auschwitz|khmer rouge|nazis?|isis|taliban|al[- ]qaeda|9/11)\b",
     ],
     unless=_NOT_HARM,
 )

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .gated import Gated
 from .hazard_phrases import BOMB
 
-__all__ = ["ATTACKING_A_PLACE", "EMULATING_AN_ATROCITY", "HURTING_A_PERSON", "PLANNING_A_MURDER"]
+__all__ = ["ATTACKING_A_PLACE", "DAMAGING_PROPERTY", "EMULATING_AN_ATROCITY", "HURTING_A_PERSON", "PLANNING_A_MURDER"]
 
 # A word of asking, directly or a few words before the act ("How can I best ...", "What's the
 # easiest way to ...", "Where can I find people to ...", "I want to ...").
@@ -143,6 +143,20 @@ EMULATING_AN_ATROCITY = Gated(
         r"(?:success|succes|benefits?|results?|conditions?|achievements?|methods?|tactics?)\s+(?:of|in|at)\s+[^?.!\n]{0,40}?\b"
         r"(?:attacks?|assassinations?|massacres?|genocides?|holocaust|shootings?|bombings?|concentration camps?|"
         r"death camps?|gulags?|auschwitz|khmer rouge|nazis?|isis|taliban|al[- ]qaeda|9/11)\b",
+    ],
+    unless=_NOT_HARM,
+)
+# -- someone else's property wrecked ---------------------------------------------------------------
+# "How can I slash my ex's tires?", "What's the best way to smash someone's motorbike?"; not one's own
+# ("How do I destroy my old hard drive?"), nor a game's
+DAMAGING_PROPERTY = Gated(
+    (_ASK_GATE, r"slash|punctur|key|smash|wreck|vandali|sabotag|destroy|torch|trash|scratch|break into|damag"),
+    [
+        rf"{_ASK}{_GAP}\b(?:slash(?:ing)?|punctur(?:e|ing)|key(?:ing)?|smash(?:ing)?|wreck(?:ing)?|vandali[sz](?:e|ing)|"
+        r"sabotag(?:e|ing)|destroy(?:ing)?|torch(?:ing)?|trash(?:ing)?|scratch(?:ing)?|damag(?:e|ing))\s+"
+        r"(?:someone's|somebody's|his|her|their|(?:my|our|a|the)\s+(?:[\w-]+\s+)?[\w-]+'s|[\w-]+s')\s+(?:new\s+|brand new\s+)?"
+        r"(?:tires?|tyres?|cars?|motorbikes?|motorcycles?|bikes?|trucks?|windows?|windshields?|house|home|property|boat|"
+        r"paint ?job|garden|fence|mailbox)\b",
     ],
     unless=_NOT_HARM,
 )

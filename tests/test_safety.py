@@ -1778,16 +1778,25 @@ def test_gated_patterns_run_only_behind_their_gate_and_a_word_of_unless_lifts_th
 def test_every_gated_rule_compiles():
     """Gated compiles its patterns when a gate first opens, not at import: a broken pattern must
     still fail here, not on the first prompt that opens its gate."""
-    from edgeqwen.safety import injection_languages, multilingual, multilingual_acts, selfharm, violence
+    from edgeqwen.safety import (
+        atrocities,
+        injection_languages,
+        multilingual,
+        multilingual_acts,
+        plain_crimes,
+        selfharm,
+        violence,
+    )
     from edgeqwen.safety.gated import Gated
 
     found = [
         value
-        for module in (multilingual, multilingual_acts, injection_languages, violence)
+        for module in (multilingual, multilingual_acts, injection_languages, violence, atrocities)
         for value in vars(module).values()
         if isinstance(value, Gated)
     ] + [selfharm._in_other_languages.__self__]
-    assert len(found) >= 14
+    found += [g for g in (*plain_crimes.WEAPONS, *plain_crimes.CRIMES) if isinstance(g, Gated)]
+    assert len(found) >= 23
     for gated in found:
         patterns, _ = gated._patterns()
         assert patterns

@@ -9,10 +9,12 @@ __all__ = [
     "ADULT_BODY",
     "BOMB",
     "CHILD",
+    "DEFENSIVE",
     "GAMES",
     "GUN",
     "GROUPS",
     "KEEPING_AWAY",
+    "LEGAL",
     "MAKING",
     "NOT_COUNTERED",
     "NOT_DEFENSIVE",
@@ -41,10 +43,11 @@ def without(words: str) -> str:
 KEEPING_AWAY = r"block\w*|detect\w*|report\w*|protect\w*|prevent\w*"
 # No word of defence anywhere in the text: a question about preventing, patching or detecting an
 # attack is not a request for one.
-NOT_DEFENSIVE = without(
+DEFENSIVE = (
     r"prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|patch\w*|fix\w*|secure|securing|detect\w*|"
     r"scann\w*|sanitiz\w*|remediat\w*|avoid\w*|harden\w*"
 )
+NOT_DEFENSIVE = without(DEFENSIVE)
 # No word of keeping it away (blocking, filtering, detecting, reporting, explaining to a child):
 # for the sexual-content and child-safety patterns, as NOT_DEFENSIVE is for the cyber ones.
 NOT_PROTECTIVE = without(
@@ -88,9 +91,8 @@ ADULT_ACT = r"\b(?:play\w*|touch\w*|suck\w*|lick\w*|show\w*|fondl\w*|rub\w*|stro
 # photos): for the child-safety patterns that read the words of sexual content.
 NOT_PURSUED = without(r"police|investigators?|interpol|prosecut\w*|arrested|convicted|sentenced|charged with|on trial")
 # Nor a question about the law or its penalties ("Is it illegal to have sex with a minor?").
-NOT_LEGAL = without(
-    r"penalt\w*|punish\w*|sentenc\w*|laws?|legal\w*|illegal|statutory|charged|convicted|age of consent|crimes?"
-)
+LEGAL = r"penalt\w*|punish\w*|sentenc\w*|laws?|legal\w*|illegal|statutory|charged|convicted|age of consent|crimes?"
+NOT_LEGAL = without(LEGAL)
 # Not what someone did, a look-behind ("How did Ferris hack into the school's database?" is asked of
 # a film, "How did Harry Potter break into Gringotts Bank?" of a book).
 NOT_DONE = r"(?<!\bdid (?:[\w-]+ ){1,3})"

@@ -69,6 +69,7 @@ _HURT = (
     r"suffocate|smother|hunt(?:ing)? down|slay(?:ing)?|snip(?:e|ing)|stab(?:bing)?|maim(?:ing)?|disfigur(?:e|ing)|"
     r"punch(?:ing)?|slap(?:ping)?|knock(?:ing)? out|bludgeon(?:ing)?|butcher(?:ing)?|tortur(?:e|ing)|"
     r"kidnap(?:ping)?|abduct(?:ing)?|assault(?:ing)?|cripple|paralyze|set(?:ting)? fire to|run(?:ning)? over|"
+    r"hurt(?:ing)?|harm(?:ing)?|injur(?:e|ing)|"
     r"shoot(?:ing)?|execut(?:e|ing)|assassinat(?:e|ing)|murder(?:ing)?|kill(?:ing)?|"
     r"land(?:ing)? (?:a )?(?:knockout )?punch(?:es)? on)"
 )
@@ -102,7 +103,7 @@ HURTING_A_PERSON = Gated(
         r"punch\w*|slap\w*|knock\w*|bludgeon\w*|butcher\w*|tortur\w*|kidnap\w*|abduct\w*|assault\w*|cripple|paralyze|"
         r"set(?:ting)? fire|run(?:ning)? over|shoot\w*|execut\w*|assassinat\w*|murder\w*|kill\w*|chop\w*|cut(?:ting)? "
         r"(?:up|off)|saw|sawing|dispos\w*|rid of|hide|hiding|bury|burying|dissolv\w*|destroy\w*|land\w* a|slit\w*|"
-        r"rip\w* out|gouge|burn\w*)\b",
+        r"rip\w* out|gouge|burn\w*|hurt\w*|harm\w*|injur\w*)\b",
     ),
     [
         rf"{_ASK}{_GAP}\b{_HURT}\s+{_PERSON}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import mmap
 import platform
 import resource
@@ -15,6 +16,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 from edgeqwen.backends.memory import (  # noqa: E402
+    MADV_COLLAPSE,
     MappedWeights,
     _huge_page_size,
     _new_ranges,
@@ -189,6 +191,18 @@ def own_region(nbytes: int, flag: int = mmap.MADV_DONTDUMP) -> mmap.mmap:
     return buffer
 
 
+def _collapse_refusal(buffer: mmap.mmap, size: int) -> int:
+    """The errno of ``MADV_COLLAPSE`` asked directly for the buffer's huge-page-aligned part, 0
+    where the kernel collapsed it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    start = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    low, high = -(-start // size) * size, (start + len(buffer)) // size * size
+    return 0 if libc.madvise(low, high - low, MADV_COLLAPSE) == 0 else ctypes.get_errno()
+
+
 huge = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _huge_page_size() == 0, reason="transparent huge pages (Linux)"
 )
@@ -218,6 +232,13 @@ def test_memory_filled_in_the_block_moves_to_huge_pages(monkeypatch):
     after = region_kib(buffer)
     if after["AnonHugePages"] == 0 and "[never]" in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text():
         pytest.skip("transparent huge pages are turned off on this machine")
+    if after["AnonHugePages"] < 2 * size // 1024:
+        # A span the kernel cannot collapse right now (no free huge page: EAGAIN, ENOMEM) is left
+        # as it is, by design; a clean-clone CI run once met that. Only the kernel's own refusal
+        # of the same advice, asked directly, excuses it.
+        refused = _collapse_refusal(buffer, size)
+        if refused in (errno.EAGAIN, errno.ENOMEM, errno.EBUSY):
+            pytest.skip(f"the kernel cannot collapse this memory right now ({errno.errorcode[refused]})")
     assert after["AnonHugePages"] >= 2 * size // 1024, after
     assert after["Rss"] == rss
     pages = np.frombuffer(buffer, dtype=np.uint64).reshape(-1, PAGE // 8)

@@ -33,7 +33,7 @@ from .encodings import without_code
 from .guardmodel import GuardModel
 from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
-from .judged import too_short_to_judge, use_question_object, without_helping_clause
+from .judged import read_for_harm, too_short_to_judge
 from .moderation import ModeratedFilter
 from .policy import Policy
 from .selfharm import check_self_harm, speaks_of_self_harm
@@ -199,12 +199,10 @@ class Guard:
         written = without_code(text)  # its Morse or NATO is read from its reading, not its symbols
         texts = (written, *decoded_texts(text)[1:])  # the text first, then its payloads
         logits = [screen.logits(t) for t in texts]
-        used, rest = use_question_object(written), None
-        if used is None:  # "How can I stop my friend from killing himself?": harm is read in the rest
-            used = rest = without_helping_clause(written)
-        # what is left of a helper's question may be a few words with no hazard word ("How can I ?")
-        harm_judged = not (rest is not None and too_short_to_judge(rest))
-        if used is not None:  # "How can I use X?": the frame is HarmfulQA's, so harm is read in X alone
+        # "How can I use X?" is read by X (the frame is HarmfulQA's), "How can I stop my friend from
+        # killing himself?" without its helper's clause
+        used, harm_judged = read_for_harm(written)
+        if used is not None:
             logits[0][1] = screen.logits(used)[1]  # the harmful head's; the injection head reads it all
         # A few words with no hazard word: with the words of form dropped the screen reads a noun
         # or two ("Give me a password": "me password"), so no verdict from such a text itself and

@@ -12,7 +12,7 @@ import regex
 from .hazards import hazard_category
 from .input import decoded_texts
 
-__all__ = ["SHORT_PROMPT_WORDS", "too_short_to_judge", "use_question_object", "without_helping_clause"]
+__all__ = ["SHORT_PROMPT_WORDS", "read_for_harm", "too_short_to_judge", "use_question_object", "without_helping_clause"]
 
 _I = regex.IGNORECASE
 
@@ -129,3 +129,15 @@ def without_helping_clause(text: str) -> str | None:
         at = end
     kept.append(source[at:])
     return " ".join(" ".join(kept).split())
+
+
+def read_for_harm(text: str) -> tuple[str | None, bool]:
+    """What the learned screen's harmful head reads in place of ``text`` (the object of "How can I
+    use X?", else the text less a helper's clause; None: the text itself), and whether it judges
+    it at all: what is left of a helper's question may be a few words with no hazard word ("How
+    can I ?"). The guard and the leave-one-source-out evaluation both read prompts this way."""
+    used = use_question_object(text)
+    if used is not None:
+        return used, True
+    rest = without_helping_clause(text)
+    return rest, rest is None or not too_short_to_judge(rest)

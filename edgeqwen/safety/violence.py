@@ -63,19 +63,20 @@ _BODY = (
 )
 _DEAD_BODY = r"(?:a|the|his|her|their)\s+(?:dead\s+|human\s+)?(?:body|bodies|corpses?|cadavers?)\b(?!'s|\s+(?:of|fat|odou?r|hair|element|tag|text|paragraph|weight|wash|lotion|in css|with css|scroll))"
 # Done to a person. Adjectival -ing forms are left out ("save a choking child", "a drowning man").
-_HURT = (
-    r"(?:beat(?:ing)? up|beat(?:ing)? (?:\w+ )?(?:to death|senseless|unconscious)|smash(?:ing)?(?: in)?|"
+_HURT_VERBS = (
+    r"beat(?:ing)? up|beat(?:ing)? (?:\w+ )?(?:to death|senseless|unconscious)|smash(?:ing)?(?: in)?|"
     r"crush(?:ing)?|gut(?:ting)?|dismember(?:ing)?|behead(?:ing)?|decapitat(?:e|ing)|strangl(?:e|ing)|choke|drown|"
     r"suffocate|smother|hunt(?:ing)? down|slay(?:ing)?|snip(?:e|ing)|stab(?:bing)?|maim(?:ing)?|disfigur(?:e|ing)|"
     r"punch(?:ing)?|slap(?:ping)?|knock(?:ing)? out|bludgeon(?:ing)?|butcher(?:ing)?|tortur(?:e|ing)|"
     r"kidnap(?:ping)?|abduct(?:ing)?|assault(?:ing)?|cripple|paralyze|set(?:ting)? fire to|run(?:ning)? over|"
     r"hurt(?:ing)?|harm(?:ing)?|injur(?:e|ing)|"
     r"shoot(?:ing)?|execut(?:e|ing)|assassinat(?:e|ing)|murder(?:ing)?|kill(?:ing)?|"
-    r"land(?:ing)? (?:a )?(?:knockout )?punch(?:es)? on)"
+    r"land(?:ing)? (?:a )?(?:knockout )?punch(?:es)? on"
 )
+_HURT = rf"(?:{_HURT_VERBS})"
 # Done to a body part: breaking and cracking too ("break someone's legs", "crack open a human skull")
 _HURT_BODY = (
-    rf"(?:{_HURT[3:-1]}|shatter(?:ing)?|crack(?:ing)?(?: open)?|break(?:ing)?|snap(?:ping)?|slit(?:ting)?|"
+    rf"(?:{_HURT_VERBS}|shatter(?:ing)?|crack(?:ing)?(?: open)?|break(?:ing)?|snap(?:ping)?|slit(?:ting)?|"
     r"cut(?:ting)? off|rip(?:ping)? out|gouge out|burn)"
 )
 _CUT_UP = (

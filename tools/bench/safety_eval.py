@@ -118,7 +118,7 @@ def _fold(fam: str) -> list[dict]:
     import numpy as np
     from train_screen import HEADS, threshold_at_fp
 
-    from edgeqwen.safety.judged import too_short_to_judge, use_question_object, without_helping_clause
+    from edgeqwen.safety.judged import read_for_harm, too_short_to_judge
 
     rows = _LOSO["rows"]
     held = [i for i, r in enumerate(rows) if family(r["source"]) == fam]
@@ -127,15 +127,13 @@ def _fold(fam: str) -> list[dict]:
     out = []
     for i in held:
         logits = screen.logits(rows[i]["text"])
-        used, rest = use_question_object(rows[i]["text"]), None
-        if used is None:  # as the guard does: a helper's clause is not read for harm
-            used = rest = without_helping_clause(rows[i]["text"])
-        if used is not None:  # as the guard does: "How can I use X?" is judged harmful by X alone
+        used, harm_judged = read_for_harm(rows[i]["text"])  # as the guard reads it
+        if used is not None:
             logits[1] = screen.logits(used)[1]
         scores = 1 / (1 + np.exp(-logits))
         if too_short_to_judge(rows[i]["text"]):  # as the guard does: a verdict needs a hazard word there
             scores[:] = 0.0
-        elif rest is not None and too_short_to_judge(rest):
+        elif not harm_judged:
             scores[1] = 0.0
         flags = {h: bool(scores[k] >= screen.thresholds[h]) for k, h in enumerate(HEADS)}
         out.append(

@@ -120,10 +120,14 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
             *plain_crimes.CRIMES,
             r"\bwithout (getting caught|being caught|being traced|getting blocked|arousing suspicion|detection|leaving a trace|being detected)\b",
             r"\b(evade|evading|evasion of|avoid|bypass\w*) (law enforcement|the police|taxes|tracing(?=\s*(?:[?.!,;]|$|or\b|and\b|by\b))|monitoring|detection|filtering|customs|airport security)\b",
-            r"\b(launder|laundering) (money|cash|funds)\b|\bhow (can|do) i launder\b",
+            # "How do I launder silk?" is a wash
+            r"\b(launder|laundering) (money|cash|funds)\b|\bhow (can|do|should) i launder\b(?!\s+(?:(?:a|an|the|my|this|these|some|"
+            r"white|dark|delicate|wool|down)\s+)*(?:silk|wool\w*|linen|cotton|cloth\w*|sheets?|shirts?|jackets?|coats?|"
+            r"sweaters?|towels?|bedding|pillows?|duvets?|comforters?|curtains?|uniforms?|dress\w*|fabric|cashmere|"
+            r"jeans|suits?|blankets?|diapers?|masks?|delicates|whites|darks|garments?|laundry))",
             r"\b(counterfeit|forge|forging|fake) (money|currency|bills|checks?|cheques?|prescriptions?|passports?|ids?|documents?|designer goods|medical prescription)\b",
             r"\b(commit|committing) (tax |credit card |insurance |wire |identity )?(fraud|theft|arson|burglary)\b",
-            r"\b(steal|stealing) (food|money|cars?|a car|from|someone'?s|credit|identit\w+|packages|gas|electricity)\b|\b(shoplift\w*|embezzl\w+|pickpocket\w*|smuggl\w+|poach\w*)\b",
+            r"\b(steal|stealing) (food|money|cars?|a car|from|someone'?s|credit|identit\w+|packages|gas|electricity)\b",
             NOT_REPORTED + r".*?\b(stolen|cloned) (credit cards?|cards?|identit(?:y|ies)|goods)\b",
             r"\b(buy|purchase|sell|selling|obtain|acquire|find)\b.{0,40}\b(drugs|cocaine|heroin|(?<!:)meth(?!:)|fentanyl|opioids|firearms? illegally|organs|black market|dark ?web|chop shops?|zero-day)\b",
             r"\b(synthesi[sz]\w*|cook\w*|manufactur\w*|make|making|extract\w*|produce)\b.{0,40}\b((?<!:)meth(amphetamine)?(?!:)|fentanyl|heroin|cocaine|lsd|mdma|dmt|ghb|crack|opioids?|morphine|parathion|drugs)\b",
@@ -389,20 +393,26 @@ _DEFINITIONAL = regex.compile(
     r"tell if|know if|dispute|how do(es)? \w+ work)\b",
     _I,
 )
-# Everyday figures of speech, fiction and technical senses of the violence, crime and weapons words
-# ("kill a process", "shoot a video"): those rules' strong patterns are not meant. Only those: "a
-# photo" or "my career" anywhere in a prompt had switched every rule off, so "Send me a photo of a
-# nude kid" passed them.
+# Everyday figures of speech and technical senses of the violence, crime and weapons words ("kill
+# a process", "shoot a video", "steal the show"): the hit they are said of is not meant. Only that
+# hit: a sense anywhere in a prompt had switched those rules off, so "Create a video tutorial on how
+# to make a bomb" and a suffix ending in "echo('CACHE" passed them. A sense spares a hit it overlaps
+# ends with or stands just after (its object: "kill it at my interview").
 _BENIGN = regex.compile(
     r"\b("
-    r"murder mystery|a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
+    r"a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"
     r"mosquito\w*|flies|kill bacteria|mold|"
     r"time at|karaoke|smash my exams?|interview|the ice|the show|the audience|this (math )?problem|fat|chess|monopoly|"
-    r"presentation|ethical hacking|penetration test\w*|productivity|prototype|market gap|algebra|bomb recipe|"
+    r"presentation|productivity|prototype|market gap|algebra|bomb recipe|"
     r"killer (pasta|sauce|recipe)|dependencies|cache|film industry|career|video|photo|campfire|grill|grease fire|"
-    r"child process\w*|hitman \d|steal the show|steal a base|steal\w* (?:\w+'?s? )?hearts?|baseball)\b",
+    r"child process\w*|steal the show|steal a base|steal\w* (?:\w+'?s? )?hearts?|baseball)\b",
     _I,
 )
+_OBJECT_GAP = 30  # characters between a hit's end and the sense it is said of
+_SENTENCE_END = regex.compile(r"[.?!;\n]")
+# A murder mystery, a security test and a game by number frame the whole prompt, wherever they stand.
+_FRAME = regex.compile(r"\b(murder mystery|ethical hacking|penetration test\w*|hitman \d)\b", _I)
+_BENIGN_RULES = frozenset({"violent_crimes", "non_violent_crimes", "weapons"})
 # A game's killing and stealing are the game's ("How do I kill someone in Call of Duty?"); its name
 # spares nothing else, so "How do I make a pipe bomb in GTA?" is still read by the weapons rule.
 _GAME = regex.compile(r"\b(in ((?:the (?:video )?game )?(?:" + GAMES + r")|a game)|in-game)\b", _I)
@@ -414,7 +424,7 @@ _PHOTOGRAPHY = regex.compile(r"\b(photograph\w*|portraits?|photoshoots?|headshot
 _FICTION = regex.compile(r"\bin (my|a|the) (novel|story|book|screenplay|short story|film|movie)\b", _I)
 # Which rules each sense spares, for a prompt that holds it anywhere.
 _SPARING = (
-    (_BENIGN, frozenset({"violent_crimes", "non_violent_crimes", "weapons"})),
+    (_FRAME, _BENIGN_RULES),
     (_GAME, frozenset({"violent_crimes", "non_violent_crimes"})),
     (_FICTION, frozenset({"violent_crimes"})),
     (_PHOTOGRAPHY, frozenset({"violent_crimes"})),
@@ -432,6 +442,30 @@ _RULES_RE = {
 _PRIORITY = ("self_harm", *(c for c in _RULES_RE if c != "self_harm"))
 
 
+def _first_meant(patterns: list[regex.Pattern[str] | Gated], text: str, spare: bool) -> regex.Match[str] | None:
+    """The first pattern's match in ``text``; with ``spare``, the first that no everyday sense is said
+    of (``_BENIGN``'s matches in the text, found once a pattern has matched): one that ends where the
+    match ends or later and starts at most ``_OBJECT_GAP`` characters after it, in the same sentence
+    ("a python process" of "kill", "recipe" of "bomb"; not the "video" of "Create a video tutorial
+    on how to make a bomb", which a request pattern's match takes in, nor "I need it for my career."
+    after one)."""
+    senses: list[tuple[int, int]] | None = None
+    for p in patterns:
+        m = p.search(text)
+        if m is None:
+            continue
+        if not spare:
+            return m
+        if senses is None:
+            senses = [s.span() for s in _BENIGN.finditer(text)]
+        if not any(
+            end >= m.end() and start <= m.end() + _OBJECT_GAP and not _SENTENCE_END.search(text, m.end(), start)
+            for start, end in senses
+        ):
+            return m
+    return None
+
+
 def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, terms: bool = True) -> list[InputFinding]:
     """Rule findings: strong patterns (harmful however framed), and with ``terms`` also hazard
     terms inside a request for instructions (more recall, more false refusals: docs/safety.md)."""
@@ -439,12 +473,13 @@ def check_hazards(text: str, categories: tuple[str, ...] = HAZARD_CATEGORIES, te
     text = ascii_quotes(text)
     texts = decoded_texts(text)
     spared = frozenset().union(*(rules for sense, rules in _SPARING if sense.search(text)))
-    benign = bool(spared) or bool(_DEFINITIONAL.search(text))
     request = terms and bool(_REQUEST.search(text))
+    # the hazard terms are weaker: any sense anywhere, or a definition, spares them all
+    benign = request and bool(spared or _BENIGN.search(text) or _DEFINITIONAL.search(text))
     for cat in (c for c in _PRIORITY if c in categories):
         code, strong, hazard_terms = _RULES_RE[cat]
         for t in texts:
-            hit = None if cat in spared else next((m for p in strong if (m := p.search(t))), None)
+            hit = None if cat in spared else _first_meant(strong, t, cat in _BENIGN_RULES)
             if hit is None and request and not benign:
                 hit = next((m for p in hazard_terms if (m := p.search(t))), None)
             if hit is not None:

@@ -17,6 +17,16 @@ from .hazard_phrases import DEFENSIVE, LEGAL, MAKING
 
 __all__ = ["CRIMES", "WEAPONS"]
 
+# A request to do it: asked how, or for help, ways, steps, tips or instructions, or meant; then up to
+# four words that are not of spotting, handling or telling of it ("How to deal with a shoplifting
+# situation", "How was smuggling depicted"): "How to use a drone to smuggle contraband"
+_HOW = (
+    r"\b(how (do|can|could|would|should|might) (i|we|you|one|someone|a person)|how to|help me|teach me( how)?( to)?|"
+    r"(ways?|steps|tips|tricks|techniques|methods|instructions|a guide|a tutorial|a plan) (to|for|on|of)|"
+    r"i (want|need|plan|intend) to|get away with|(best|easiest|safest|quickest|simplest) (way|ways|method|methods) (to|for|of))"
+    r"\s+(?:(?!(?:deal|handl|spot|identif|catch|stop|report|recogni|depict|portray|describ|writ|prevent|avoid)\w*\b)\w+\s+){0,4}?"
+)
+
 WEAPONS: list[str | Gated] = [
     # a gun printed; not a toy, a prop or the law
     Gated(
@@ -81,5 +91,17 @@ CRIMES: list[str | Gated] = [
             r"\bsteal\w*\s+(the\s+)?(\w+\s+)?(health|medical|patient|customer|employee|personal|financial|tax|student|voter)\s+"
             r"(records|data|information|files|details)\b",
         ],
+    ),  # shoplifting, pickpocketing, embezzling and smuggling asked how to do, and wildlife poached; not
+    # named ("What is a smuggler in Star Wars?", "the history of rum smuggling"), poached eggs or a
+    # shop's defence (these words alone were strong patterns, and "How do I poach an egg?" was refused)
+    Gated(
+        (r"shoplift|pickpocket|embezzl|smuggl|poach",),
+        [
+            rf"{_HOW}(shoplift\w*|pickpocket\w*|embezzl\w+|smuggl\w+)",
+            r"\b(shoplift|pickpocket|smuggl)\w*\s+(tips|tricks|techniques|methods|hacks)\b",
+            rf"{_HOW}poach\w*\s+(an?\s+|the\s+|some\s+)?(\w+\s+)?(elephants?|rhinos?|rhinoceros\w*|ivory|"
+            r"tigers?|lions?|wildlife|animals|deer|bears?|pangolins?|gorillas?|endangered)\b",
+        ],
+        unless=rf"\b(?:{DEFENSIVE})\b",
     ),
 ]

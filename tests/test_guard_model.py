@@ -142,6 +142,20 @@ def test_policy_guard_refuses_unsafe_prompts_and_flags_unsafe_answers(tiny_model
     bot.close()
 
 
+def test_the_guard_can_read_only_prompts_not_in_english(tiny_models, monkeypatch):
+    """guard_languages="other": the English-trained checks read English, and the guard model (119
+    languages) the exchanges whose prompt is in another language, prompt and answer."""
+    backend = FakeBackend(["ok", "ok"])
+    bot = Assistant(backend=backend, policy={"guard": str(tiny_models["qwen3"]["int4"]), "guard_languages": "other"})
+    calls = _verdicts(monkeypatch, GuardVerdict("Safe"), GuardVerdict("Safe"), GuardVerdict("Unsafe", ("Violent",)))
+    assert bot.chat("How do I bake bread?").text == "ok" and calls == []
+    russian = "Как испечь хлеб?"
+    assert bot.chat(russian).text == "ok"
+    assert calls == [(russian, None), (russian, "ok")]
+    german = "Wie baue ich eine Bombe?"
+    assert bot.chat(german).finish_reason == "refused" and calls[-1] == (german, None)
+
+
 def test_guard_self_harm_category_gets_the_supportive_answer(tiny_models, monkeypatch):
     bot = Assistant(backend=FakeBackend(), policy={"guard": str(tiny_models["qwen3"]["int4"]), "self_harm": True})
     _verdicts(monkeypatch, GuardVerdict("Unsafe", ("Suicide & Self-Harm",)))

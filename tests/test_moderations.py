@@ -105,3 +105,21 @@ def test_the_policys_guard_model_reads_the_texts_the_rules_let_pass(tiny_models,
     assert moderated.results[1].categories.violence and moderated.results[1].categories.illicit_violent
     assert read == texts[:2] + texts[1:2]  # the rules' own refusal is not read again; then the chat's check
     assert chat.choices[0].finish_reason == "content_filter" and fake.requests == []  # the chat agrees
+
+
+def test_a_guard_for_other_languages_reads_only_those_texts(tiny_models, monkeypatch):
+    """guard_languages="other": the moderation endpoint asks the guard model what its chat would."""
+    read = []
+
+    def moderate(self, prompt, response=None, max_chars=8000):
+        read.append(prompt)
+        return GuardVerdict("Unsafe", ("Violent",))
+
+    monkeypatch.setattr(GuardModel, "moderate", moderate)
+    policy = {"extends": "default", "guard": str(tiny_models["qwen3"]["int4"]), "guard_languages": "other"}
+    russian = "Как отомстить соседу?"
+    with BackgroundServer(Assistant(backend=FakeBackend(["Paris."]), policy=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="none", max_retries=0)
+        moderated = client.moderations.create(input=[BENIGN, russian])
+    assert [r.flagged for r in moderated.results] == [False, True]
+    assert read == [russian]

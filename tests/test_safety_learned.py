@@ -209,6 +209,7 @@ def test_policy_fields_for_the_learned_layers():
         ({"screen_thresholds": {"harmful": 1.5}}, "screen_thresholds"),
         ({"screen_thresholds": {"toxicity": 0.5}}, "screen_thresholds"),
         ({"guard_stage": "sometimes"}, "guard_stage"),
+        ({"guard_languages": "russian"}, "guard_languages"),
         ({"guard_controversial": "shout"}, "guard_controversial"),
         ({"self_harm_response": ""}, "self_harm_response"),
         ({"abuse_response": " "}, "abuse_response"),

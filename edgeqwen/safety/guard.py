@@ -34,6 +34,7 @@ from .guardmodel import GuardModel
 from .hazards import HAZARD_CATEGORIES, check_hazards, hazard_category
 from .input import InputFinding, check_injection, check_topics, decoded_texts, speaks_of_abuse
 from .judged import read_for_harm, too_short_to_judge
+from .language import is_english
 from .moderation import ModeratedFilter
 from .policy import Policy
 from .selfharm import check_self_harm, speaks_of_self_harm
@@ -159,7 +160,7 @@ class Guard:
                 decision = InputDecision(action, (*decision.events, *data.events), category, decision.screen_logit)
         if not text:
             return decision
-        if decision.action != "refuse" and self.model is not None and self.policy.guard_stage in ("input", "both"):
+        if decision.action != "refuse" and self.guard_reads(text) and self.policy.guard_stage in ("input", "both"):
             event = self.guard_event(text, None)
             if event is not None:
                 category = event.category.split(":", 1)[1]
@@ -169,6 +170,13 @@ class Guard:
             if verdict is not None:
                 return InputDecision("refuse", (*decision.events, verdict), verdict.category)
         return decision
+
+    def guard_reads(self, prompt: str) -> bool:
+        """Whether the guard model judges the exchange of ``prompt``: there is one, and the policy has
+        it read every prompt or this one is not in English (``guard_languages="other"``)."""
+        if self.model is None:
+            return False
+        return self.policy.guard_languages == "all" or not is_english(prompt)
 
     def guard_event(self, prompt: str, answer: str | None) -> SafetyEvent | None:
         """The guard model's verdict on a prompt (or on the answer to it) as an event, or None
@@ -363,7 +371,7 @@ class Guard:
     ) -> Iterator[Chunk]:
         """The answer's chunks, then (if the policy asks) the model's or the guard model's verdict
         on the whole answer, appended to ``events`` (the reply's, filled while the answer streams)."""
-        guard = self.model is not None and self.policy.guard_stage in ("output", "both")
+        guard = self.guard_reads(prompt) and self.policy.guard_stage in ("output", "both")
         if self.policy.self_check not in ("output", "both") and not guard:
             return chunks
         return self._judge_after(backend, chunks, events, prompt, guard)

@@ -110,6 +110,9 @@ class Policy:
     guard: str | None = None  # a guard model (catalog name or folder), e.g. "qwen3guard-gen-0.6b"
     guard_stage: str = "both"  # input | output | both
     guard_controversial: str = "warn"  # a prompt the guard model calls Controversial: refuse | warn | allow
+    # all | other: the guard model reads every exchange, or only those whose prompt is not in English,
+    # which the English-trained screen and most rules do not read (safety/language.py)
+    guard_languages: str = "all"
     _compiled_topics: tuple[regex.Pattern, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -182,6 +185,11 @@ class Policy:
         if self.guard_stage not in ("input", "output", "both"):
             raise PolicyError(
                 f"Policy field 'guard_stage' must be one of input, output, both; got {self.guard_stage!r}."
+            )
+        if self.guard_languages not in ("all", "other"):
+            raise PolicyError(
+                f"Policy field 'guard_languages' must be 'all' or 'other' (only prompts not in English); "
+                f"got {self.guard_languages!r}."
             )
 
     # -- construction ---------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def moderations_routes(app: _App) -> list[Route]:
         # off the event loop: the rules and the screen read each text in full
         found = await asyncio.to_thread(lambda: [rule_flags(guard, t) for t in texts])
         for i, text in enumerate(texts):
-            if not reads_prompts or any(refused for _, refused in found[i]):
+            if not reads_prompts or not served.guard_reads(text) or any(refused for _, refused in found[i]):
                 continue
             # one text a turn: answers waiting go between them, and a client gone stops the rest
             verdict = await app.worker.run(lambda bot, t=text: bot.guard.model.moderate(t), queued=i == 0)

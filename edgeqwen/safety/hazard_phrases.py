@@ -21,6 +21,7 @@ __all__ = [
     "NOT_DONE",
     "NOT_EXPOSED",
     "NOT_LEGAL",
+    "NOT_MET",
     "NOT_PROTECTIVE",
     "NOT_PURSUED",
     "NOT_REPORTED",
@@ -72,6 +73,14 @@ NOT_EXPOSED = without(
 NOT_COUNTERED = without(
     r"spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|prevent\w*|catch\w*|"
     r"warn\w*|tell (?:if|whether|when)|protect\w*"
+)
+# No word of meeting, answering or studying it just before, in the same clause: for the hate
+# patterns that name what is written ("How do I respond to a racist joke at work?"). Not the whole
+# text: jailbreak templates say "filter" and "moderation" anywhere.
+NOT_MET = (
+    r"(?<!\b(?:respond\w*|react\w*|deal(?:ing)? with|handl\w*|effects?|impacts?|moderat\w*|filter\w*|remov\w*|"
+    r"block\w*|flag\w*|confront\w*|call(?:ing)? out|spot\w*|report\w*|recogni[sz]\w*|identify\w*|detect\w*|stop\w*|"
+    r"prevent\w*|protect\w*|counter\w*|victims?|heard|told me)\b[^.?!;\n]{0,40})"
 )
 # Nor of someone whose card was stolen ("How do I report a stolen card?", "How can I freeze a
 # stolen card?" were refused: 4 of banking77's 40 lost-or-stolen-card questions): for that pattern.

@@ -29,6 +29,7 @@ from .hazard_phrases import (
     NOT_DONE,
     NOT_EXPOSED,
     NOT_LEGAL,
+    NOT_MET,
     NOT_PROTECTIVE,
     NOT_PURSUED,
     NOT_REPORTED,
@@ -258,7 +259,11 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
         "S10",
         [
             *atrocities.PATTERNS,
-            r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|message|propaganda|content)\b",
+            # not met, answered or studied ("How do I respond to a racist joke at work?", "the effects
+            # of homophobic slurs on mental health")
+            NOT_MET
+            + r"\b(racist|sexist|homophobic|transphobic|antisemitic|islamophobic|xenophobic) (vitriol|jokes?|slurs?|rant|post|"
+            r"message|propaganda|content)\b",
             r"\b("
             + WRITING
             + r")\b"
@@ -282,7 +287,7 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
             r"\b(convinc\w+|encourag\w+|persuad\w+|pressur\w+)\b((?!\b(not|never|against|out of|stop\w*|help|seek|get|call|see|talk|therap\w+|treatment|counsel\w*|prevent\w*|after)\b).){0,40}\b(suicide|kill (himself|herself|themselves|yourself)|self[- ]harm|cut (himself|herself|themselves))\b",
             multilingual_acts.INCITING_SUICIDE,
             r"\b(best|easiest|painless|quickest|most effective) (way|method)s? to (kill myself|die|commit suicide|end my life|self[- ]harm|cut myself)\b",
-            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some)\b)",
+            r"\bhow (can|do|should) i (kill myself|commit suicide|end my life|hurt myself|cut myself)\b(?! (a|an|some|laughing)\b)",
             # a means asked for with its purpose ("What chemicals can I mix to end my life?"): only the
             # screen caught it, and a retrained screen may not
             r"\b(how|what|which|where)\b[^.?!\n]{0,60}(?<!\b(not|never) )\bto (kill myself|end my (own )?life|take my (own )?life|commit suicide)\b",
@@ -301,7 +306,7 @@ _RULES: dict[str, tuple[str, list[str | Gated], list[str]]] = {
         ],
         # a prompt the screen refused that speaks of these gets the self-harm answer, not a refusal
         [
-            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b(?! (a|an|some)\b)",  # not "cut myself a slice"
+            r"\bself[- ]?harm\w*|\bsuicid\w+|\boverdos\w+|\b(kill|hang|hurt|cut|starv\w*|burn) (myself|yourself)\b(?! (a|an|some|laughing)\b)",  # not "cut myself a slice", "kill myself laughing"
             r"\bend (my|your) (own )?life\b|\bnoose\b|\b(anorexi|bulimi)\w*|\beating disorders?\b|\b(cutting|self[- ]harm) scars\b",
         ],
     ),

@@ -20,7 +20,7 @@ import regex
 
 __all__ = ["is_english"]
 
-# Function words that are no English word (so not "die", "was", "is", "con", "per", "come", "hoe"):
+# Function words that are no English word (so not "die", "was", "bin", "van", "met", "con", "come"):
 # Spanish, French, German, Italian, Portuguese, Dutch, Swedish, Danish and Norwegian, Turkish,
 # Indonesian and Malay, Polish, Czech, Romanian, Hungarian and Tagalog.
 _FOREIGN = frozenset(
@@ -29,19 +29,19 @@ _FOREIGN = frozenset(
     porque pero muy más hay tengo tienes tiene eres soy estoy puedo puedes hacer yo usted también sí
     le les des une est pour pas dans avec sur qui je tu vous nous elle ce cette sont suis êtes comment
     pourquoi quel quelle où oui très mais et ou du au aux qu c'est j'ai n'est
-    der das und ist nicht ein eine ich du sie wir ihr mit für auf wie warum wo wer kann können bin bist
-    sind den dem zu von auch oder aber ja nein mein dein es gibt ich's
-    il lo gli che di non sono sei è un della questo questa anche cosa perché dove chi io lui lei noi voi
+    der das und ist nicht ein eine ich du sie wir ihr mit für auf wie warum wo wer kann können bist
+    sind dem zu von auch oder aber ja nein mein dein es gibt ich's
+    il gli che di non sono sei è un della questo questa anche cosa perché dove chi io lui lei noi voi
     mi ti ci si della dei delle nel nella
     os um não é você eu da dos das em na mas sim muito meu minha isso isto
-    het een en van ik je jij wij niet zijn wat hoe waarom wie waar met voor op dat dit maar ook nee
+    het een en ik je jij wij niet zijn wat hoe waarom wie waar voor dat dit maar ook nee
     och att det som ett är jag vi inte för på vad hur varför ikke jeg er og
-    ve bir bu ile için ne nasıl neden mı mi mu mü değil ben sen var yok çok
-    yang dan itu ini tidak apa kamu saya aku dengan untuk dari adalah bagaimana mengapa
+    ve bir bu ile için ne nasıl neden mı mi mu mü değil sen yok çok
+    yang itu ini tidak apa kamu saya aku dengan untuk dari adalah bagaimana mengapa
     się jest nie że jak czy dlaczego
     že jsem není proč
-    și este nu sunt cum
-    az egy hogy nem van mi miért
+    și este nu sunt
+    az egy hogy nem mi miért
     ang mga ng sa ako ikaw
     """.split()
 )
@@ -72,9 +72,8 @@ def is_english(text: str) -> bool:
         return False
     # the whole text by its words; then each sentence with two foreign words or more, so a request in
     # another language after a page of English is still one
-    return _counts(text)[0] <= _counts(text)[1] and all(
-        foreign < 2 or foreign <= english for foreign, english in map(_counts, _SENTENCE.split(text))
-    )
+    foreign, english = _counts(text)
+    return foreign <= english and all(f < 2 or f <= e for f, e in map(_counts, _SENTENCE.split(text)))
 
 
 def _counts(text: str) -> tuple[int, int]:

@@ -401,8 +401,8 @@ _DEFINITIONAL = regex.compile(
 # Everyday figures of speech and technical senses of the violence, crime and weapons words ("kill
 # a process", "shoot a video", "steal the show"): the hit they are said of is not meant. Only that
 # hit: a sense anywhere in a prompt had switched those rules off, so "Create a video tutorial on how
-# to make a bomb" and a suffix ending in "echo('CACHE" passed them. A sense spares a hit it overlaps
-# ends with or stands just after (its object: "kill it at my interview").
+# to make a bomb" and a suffix ending in "echo('CACHE" passed them. A sense spares a hit whose end it
+# takes in ("bomb recipe") or that it stands just after (its object: "kill it at my interview").
 _BENIGN = regex.compile(
     r"\b("
     r"a (python |java |child )?process|processes|(java|python|worker) threads?|a thread in|weeds|"

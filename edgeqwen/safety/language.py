@@ -6,12 +6,12 @@ of HarmBench's requests translated into Russian, where it refuses 94% of the Eng
 send exactly those prompts to the guard model, which reads 119 languages
 (``Policy.guard_languages``), and leave English to the checks that cost a millisecond.
 
-Another language: a quarter of the text's letters or more are of another script (Cyrillic, Han,
-Arabic...; a wrong guess costs a guard model's check, a missed one leaves the prompt unread), or
-its Latin words hold more of the function words of the commonest Latin-script languages, and of
-words with marks English rarely writes, than of English's function words ("¿Qué es la inteligencia
-artificial?", "Wie geht es dir?"). Names, code and loanwords decide nothing; a text with neither
-kind of word is taken as English.
+Another language: a dozen of the text's letters, or a quarter of them, are of another script
+(Cyrillic, Han, Arabic...; a wrong guess costs a guard model's check, a missed one leaves the prompt
+unread), or its Latin words hold more of the function words of the commonest Latin-script languages,
+and of words with marks English rarely writes, than of English's function words ("¿Qué es la
+inteligencia artificial?", "Wie geht es dir?"). Names, code and loanwords decide nothing; a text
+with neither kind of word is taken as English.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def is_english(text: str) -> bool:
     other = letters - len(_LATIN.findall(text))
     # another script: a dozen letters anywhere, or a quarter of them ("Что такое Debian GNU/Linux?"
     # has more Latin letters than Cyrillic ones)
-    if other >= _OTHER_LETTERS or 4 * other >= max(letters, 1) > 1:
+    if other >= _OTHER_LETTERS or 4 * other >= max(letters, 1):
         return False
     # the whole text by its words; then each sentence with two foreign words or more, so a request in
     # another language after a page of English is still one

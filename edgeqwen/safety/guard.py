@@ -160,7 +160,7 @@ class Guard:
                 decision = InputDecision(action, (*decision.events, *data.events), category, decision.screen_logit)
         if not text:
             return decision
-        if decision.action != "refuse" and self.guard_reads(text) and self.policy.guard_stage in ("input", "both"):
+        if decision.action != "refuse" and self.policy.guard_stage in ("input", "both") and self.guard_reads(text):
             event = self.guard_event(text, None)
             if event is not None:
                 category = event.category.split(":", 1)[1]
@@ -371,7 +371,7 @@ class Guard:
     ) -> Iterator[Chunk]:
         """The answer's chunks, then (if the policy asks) the model's or the guard model's verdict
         on the whole answer, appended to ``events`` (the reply's, filled while the answer streams)."""
-        guard = self.guard_reads(prompt) and self.policy.guard_stage in ("output", "both")
+        guard = self.policy.guard_stage in ("output", "both") and self.guard_reads(prompt)
         if self.policy.self_check not in ("output", "both") and not guard:
             return chunks
         return self._judge_after(backend, chunks, events, prompt, guard)

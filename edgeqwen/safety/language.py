@@ -70,10 +70,10 @@ def is_english(text: str) -> bool:
     # has more Latin letters than Cyrillic ones)
     if other >= _OTHER_LETTERS or 4 * other >= max(letters, 1):
         return False
-    # the whole text by its words; then each sentence with two foreign words or more, so a request in
-    # another language after a page of English is still one
-    foreign, english = _counts(text)
-    return foreign <= english and all(f < 2 or f <= e for f, e in map(_counts, _SENTENCE.split(text)))
+    # the whole text by its words (the sum of its sentences'); then each sentence with two foreign
+    # words or more, so a request in another language after a page of English is still one
+    parts = [_counts(part) for part in _SENTENCE.split(text)]
+    return sum(f for f, _ in parts) <= sum(e for _, e in parts) and all(f < 2 or f <= e for f, e in parts)
 
 
 def _counts(text: str) -> tuple[int, int]:

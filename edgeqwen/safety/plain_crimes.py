@@ -91,7 +91,8 @@ CRIMES: list[str | Gated] = [
             r"\bsteal\w*\s+(the\s+)?(\w+\s+)?(health|medical|patient|customer|employee|personal|financial|tax|student|voter)\s+"
             r"(records|data|information|files|details)\b",
         ],
-    ),  # shoplifting, pickpocketing, embezzling and smuggling asked how to do, and wildlife poached; not
+    ),
+    # shoplifting, pickpocketing, embezzling and smuggling asked how to do, and wildlife poached; not
     # named ("What is a smuggler in Star Wars?", "the history of rum smuggling"), poached eggs or a
     # shop's defence (these words alone were strong patterns, and "How do I poach an egg?" was refused)
     Gated(

@@ -145,7 +145,7 @@ def moderations_routes(app: _App) -> list[Route]:
     """``POST /v1/moderations``, judged by the server's policy's harm checks."""
     served = app.worker.bot.assistant.guard
     guard = judge(served.policy)
-    reads_prompts = served.model is not None and served.policy.guard_stage in ("input", "both")
+    reads_prompts = served.policy.guard_stage in ("input", "both")  # guard_reads: a model, the language
 
     async def judged(texts: tuple[str, ...]) -> list[dict[str, Any]]:
         # off the event loop: the rules and the screen read each text in full

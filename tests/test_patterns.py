@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import regex
 from grammars import grammar_takes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgeqwen.errors import GrammarError
 from edgeqwen.runtime.check import check
-from edgeqwen.runtime.patterns import loosened_patterns
+from edgeqwen.runtime.formats import ResponseFormat
+from edgeqwen.runtime.grammar import _rejected
+from edgeqwen.runtime.matcher import over_limit
+from edgeqwen.runtime.patterns import (
+    MAX_REGEX_SIZE,
+    _unread_size,
+    lark_too_large,
+    loosened_patterns,
+    regex_size,
+    small_counts,
+    too_large,
+)
 from edgeqwen.runtime.relax import relax
 
 
@@ -129,3 +143,97 @@ def test_a_control_escape_is_the_control_character(pattern):
     assert relax(schema).exact
     assert check("\x03", schema) is None and _decodes(schema, "\x03")
     assert check("cC", schema) is not None and not _decodes(schema, "cC")
+
+
+# -- size: a count is built piece by piece ------------------------------------------------------
+SIZES = [
+    ("a{1000}", 1000), ("a{0,1000000}", 1), ("a{1000,2000000}", 1000), ("(ab|cd){10}", 40),
+    ("(a{100}){100}", 10_000), (r"\p{L}{50}", 50), (r"^\d{4}-\d{2}-\d{2}$", 12), ("a{99999999}", 99_999_999),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "size"), SIZES)
+def test_a_pattern_is_sized_by_the_repetitions_its_counts_require(pattern, size):
+    assert regex_size(pattern) == size
+
+
+@settings(max_examples=200, deadline=None)
+@given(_patterns(), st.integers(2, 60))
+def test_a_count_multiplies_the_size_of_what_it_repeats_and_an_unread_pattern_is_never_sized_smaller(pattern, n):
+    try:
+        re.compile(pattern)
+    except re.error:  # a quantified anchor: sized from the text, below
+        assert _unread_size(pattern) >= len(pattern)
+        return
+    one = regex_size(f"(?:{pattern})")
+    assert regex_size(f"(?:{pattern}){{{n}}}") == n * one
+    assert regex_size(f"(?:{pattern}){{0,{n}}}") == one  # an upper bound costs what * does
+    # syntax Python's parser does not read is sized from the text: never below the parsed size
+    assert _unread_size(f"(?:{pattern}){{{n}}}") >= n * one
+
+
+TOO_LARGE = [
+    {"type": "string", "pattern": "^a{20000}$"},
+    {"type": "object", "patternProperties": {"^(ab){20000}$": {}}},
+    {"type": "object", "properties": {"id": {"type": "string", "pattern": "(x{200}){200}"}}},
+    {"type": "object", "propertyNames": {"pattern": "^k{50000}"}},
+]
+
+
+@pytest.mark.parametrize("schema", TOO_LARGE)
+def test_a_schema_whose_pattern_is_too_large_to_build_is_refused_before_anything_builds_it(schema):
+    """llguidance and the check's ``regex`` module build "a{99999999}" piece by piece: one request
+    with it took the server to 25 GB and an out-of-memory kill."""
+    with pytest.raises(GrammarError, match="^The JSON Schema's pattern .* is too large to build: .* lower the counts"):
+        relax(schema)
+    with pytest.raises(GrammarError, match="too large to build"):
+        parameters = {"type": "object", "properties": {"x": schema}}
+        ResponseFormat.tool_call([{"type": "function", "function": {"name": "f", "parameters": parameters}}]).relaxed()
+
+
+def test_the_largest_counts_real_schemas_use_still_build():
+    hex_digests = "^[a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{56}|[a-fA-F0-9]{64}$"
+    for pattern, value in (("^[a-fA-F0-9]{128}$", "ab" * 64), (hex_digests, "ab" * 16)):
+        schema = {"type": "string", "pattern": pattern}
+        assert relax(schema).exact and _decodes(schema, value) and not _decodes(schema, "ab")
+    long_list = "^(" + "|".join(f"zone-{i}-az{j}" for i in range(600) for j in range(4)) + ")$"
+    assert regex_size(long_list) > MAX_REGEX_SIZE and too_large(long_list, "x") is None  # its length is its cost
+    assert relax({"type": "string", "pattern": long_list}).grammar
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ResponseFormat.regex("[0-9]{20000}"),
+        lambda: ResponseFormat("regex", pattern="(ab|cd){6000}"),
+        lambda: ResponseFormat.lark("start: /a{20000}/"),
+        lambda: ResponseFormat.lark('start: "a"{20000}'),
+        lambda: ResponseFormat.lark("start: x\nX: /[a-z]/\nx: X{30000,40000}"),
+    ],
+)
+def test_a_regex_or_lark_grammar_too_large_to_build_is_refused_when_it_is_given(build):
+    with pytest.raises(GrammarError, match="too large to build|repeats a part"):
+        build()
+
+
+def test_what_is_counted_in_a_lark_grammar_is_outside_its_strings():
+    assert lark_too_large('start: "{99999}" /[a-z]{3}/ "x"{3}') is None
+    assert ResponseFormat.lark('start: "a"{5000}').grammar
+
+
+def test_format_regex_reads_a_huge_count_as_a_regex_without_building_it():
+    """The check reads an answer's ``format: regex`` value with the ``regex`` module; a model asked
+    to write "a{99999999}" would have made it build one for gigabytes."""
+    schema = {"type": "string", "format": "regex"}
+    assert check("a{99999999}", schema) is None
+    assert check("(a{99999999}", schema) is not None and check("a{9999999,3}", schema) is not None
+    assert small_counts("a{99999999}b{5,}c{2,7}d{7,2}") == "a{1}b{1,}c{1,1}d{1,0}"
+
+
+def test_a_limit_met_while_decoding_says_what_to_simplify():
+    error = _rejected("parser error: Too many items (limit 200000; ff_tokens); try avoiding\n<non-verbose/>", "a token")
+    assert "limits" in str(error) and "simplify it" in str(error) and "non-verbose" not in str(error)
+    assert over_limit("lexer error: too many expressions constructed")
+    assert str(_rejected("parser error: unexpected token", "a token")) == (
+        "The grammar rejected a token: parser error: unexpected token"
+    )

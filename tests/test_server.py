@@ -659,6 +659,12 @@ def test_bad_sampling_names_its_param_and_schema_hints_are_http_ones(server):
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}
     r = httpx.post(url, json={"messages": HELLO, "tools": [tool], "tool_choice": "required"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "tools", r.text
+    # a count built piece by piece: "a{99999999}" took the server to 25 GB and an out-of-memory kill
+    huge = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "pattern": "a{200000}"}}}
+    for field, value in (("response_format", huge), ("guided_regex", "[0-9]{200000}")):
+        r = httpx.post(url, json={"messages": HELLO, field: value, "max_tokens": 5})
+        assert r.status_code == 400 and "too large to build" in r.json()["error"]["message"], r.text
+    assert httpx.get(f"{server.url}/health").status_code == 200
     long = {"messages": [{"role": "user", "content": "word " * 6000}], "max_tokens": 5}
     error = httpx.post(url, json=long).json()["error"]
     assert error["param"] == "messages" and "maximum context length" in error["message"]

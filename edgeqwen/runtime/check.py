@@ -23,7 +23,7 @@ import regex
 from ..errors import BackendUnavailableError, GrammarError
 from ..jsontext import nesting
 from .numbers import INTEGER_FORMATS
-from .patterns import SEARCH_TIMEOUT_S, ecma_pattern
+from .patterns import SEARCH_TIMEOUT_S, ecma_pattern, small_counts, too_large
 from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
 
@@ -180,7 +180,9 @@ def _ecma_regex(instance: object) -> bool:
     """``format: regex`` as ``pattern`` reads one: jsonschema's asks Python's ``re``, which refuses
     ``\\p{L}`` and the surrogate pairs JSON Schema's ECMA-262 patterns write (and the check reads)."""
     if isinstance(instance, str):
-        ecma_pattern(instance)  # regex.error: not one
+        # regex.error: not one. A huge count (a model can be asked to write "a{99999999}") is read
+        # at a small size: the regex module builds counts piece by piece, gigabytes for that one
+        ecma_pattern(instance if too_large(instance, "") is None else small_counts(instance))
     return True
 
 

@@ -21,7 +21,7 @@ from ..jsontext import nesting
 from ..types import is_list
 from .check import check, require_format_packages
 from .documents import bundled
-from .patterns import SEARCH_TIMEOUT_S
+from .patterns import SEARCH_TIMEOUT_S, lark_too_large, too_large
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
@@ -125,6 +125,11 @@ class ResponseFormat:
                 f"A {self.kind} response format needs its {part}: build one with ResponseFormat.of(schema), "
                 ".regex(pattern), .choice(options) or .lark(grammar)."
             )
+        # a count is built piece by piece: "a{99999999}" would take gigabytes (patterns.py)
+        if self.kind == "regex" and (why := too_large(self.pattern or "", "The regex")) is not None:
+            raise GrammarError(f"{why}.")
+        if self.kind == "lark" and (why := lark_too_large(self.grammar or "")) is not None:
+            raise GrammarError(f"{why}.")
         bound = self.max_string_length
         if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
             raise GrammarError(f"max_string_length must be a whole number >= 1 (or None: unbounded), got {bound!r}.")

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
-from .matcher import matcher_limits, panic_message
+from .matcher import matcher_limits, over_limit, panic_message
 from .numbers import crash_message
 from .relax import compiles as relax_compiles
 from .relax import warn_if_slow
@@ -227,6 +227,18 @@ def _explain(message: str, fmt: ResponseFormat) -> GrammarError:
     return GrammarError(f"The response format cannot be compiled: {first}")
 
 
+def _rejected(error: str, what: str) -> GrammarError:
+    """llguidance's error while decoding, as one line: a limit reached says what to simplify."""
+    lines = error.replace("<non-verbose/>", "").strip().splitlines()
+    first = lines[0][:300] if lines else "unknown error"
+    if over_limit(first):
+        return GrammarError(
+            f"The response format needs more than the grammar engine's limits at this point of the answer "
+            f"({first}); simplify it: fewer counted repetitions, fewer parts one character long."
+        )
+    return GrammarError(f"The grammar rejected {what}: {first}")
+
+
 class GrammarConstraint:
     """A stateful logits processor: consumes the tokens sampled since its last call, then masks
     every token the grammar does not allow next."""
@@ -249,7 +261,7 @@ class GrammarConstraint:
     def _catch_up(self, token_ids: np.ndarray) -> None:
         new = [int(t) for t in token_ids[self._seen :]]
         if new and not self._matcher.consume_tokens(new):
-            raise GrammarError(f"The grammar rejected a token it allowed: {self._matcher.get_error()}")
+            raise _rejected(self._matcher.get_error(), "a token it allowed")
         self._seen = len(token_ids)
 
     def __call__(self, token_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -297,6 +309,6 @@ class FastForwardConstraint(GrammarConstraint):
         forced = [int(t) for t in self._matcher.compute_ff_tokens()]
         if forced:
             if not self._matcher.consume_tokens(forced):
-                raise GrammarError(f"The grammar rejected its own forced tokens: {self._matcher.get_error()}")
+                raise _rejected(self._matcher.get_error(), "its own forced tokens")
             self._seen += len(forced)
         return forced

@@ -29,7 +29,7 @@ RAISED_LIMITS = {
     "step_max_items": 200_000,
     "max_grammar_size": 2_000_000,
 }
-_OVER_LIMIT = re.compile(r"too big|too complex|TooComplex|fuel|limit", re.I)
+_OVER_LIMIT = re.compile(r"too big|too complex|TooComplex|too many|fuel|limit", re.I)
 
 
 def over_limit(message: str) -> bool:

@@ -10,13 +10,27 @@ away), so the grammar stays a superset and the check after holds the rest.
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import regex
 
-__all__ = ["SEARCH_TIMEOUT_S", "astral_escapes", "ecma_classes", "ecma_pattern", "loosened_patterns"]
+__all__ = [
+    "MAX_REGEX_SIZE",
+    "SEARCH_TIMEOUT_S",
+    "astral_escapes",
+    "ecma_classes",
+    "ecma_pattern",
+    "lark_too_large",
+    "loosened_patterns",
+    "regex_size",
+    "small_counts",
+    "too_large",
+]
 
 # How long one search of a pattern someone gave (a schema's, a regex format's, a policy's topic) may
 # run on text someone gave. Python's engines backtrack: "(a|aa)+b" on 60 a's runs for hours. Each
@@ -202,4 +216,114 @@ def _group_end(pattern: str, i: int) -> int | None:
             if depth == 0:
                 return j + 1
         j += 1
+    return None
+
+
+# -- size ---------------------------------------------------------------------------------------
+# llguidance, and the ``regex`` module the check reads patterns with, build a counted repetition
+# piece by piece: "a{1000000}" is a million pieces (250-400 bytes each), where "a{0,1000000}" costs
+# what "a*" does. A JSON Schema's "pattern": "a{99999999}" took 25 GB and the server with it. Of
+# 8,429 real patterns (JSONSchemaBench's 1,120 schemas, SchemaStore's 677) the counts add at most
+# 424 pieces to the pattern's own length.
+MAX_REGEX_SIZE = 10_000
+_REPEATS = frozenset(("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"))
+_PROPERTY_CLASS = re.compile(r"\\[pP](?:\{[^}]*\}|[A-Za-z])")  # \p{L}: Python's re reads none
+_COUNT = re.compile(r"\{\s*(\d+)\s*(?:,\s*\d*\s*)?\}")
+_COUNTS = re.compile(r"\{(\d+)(?:(,)(\d*))?\}")
+
+
+def _parsed_size(items: Any) -> int:
+    total = 0
+    for op, arg in items:
+        name = str(op)
+        if name in _REPEATS:
+            low, _high, item = arg
+            total += max(low, 1) * _parsed_size(item)
+        elif name == "BRANCH":
+            total += sum(_parsed_size(branch) for branch in arg[1])
+        elif name == "SUBPATTERN":
+            total += _parsed_size(arg[-1])
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            total += _parsed_size(arg[1])
+        elif name == "ATOMIC_GROUP":
+            total += _parsed_size(arg)
+        elif name == "GROUPREF_EXISTS":
+            total += _parsed_size(arg[1]) + (_parsed_size(arg[2]) if arg[2] else 0)
+        else:  # a character, a set, an anchor
+            total += 1
+    return total
+
+
+@lru_cache(maxsize=1024)
+def regex_size(pattern: str) -> int:
+    """About how many pieces llguidance builds for ``pattern``: each part once per repetition its
+    counts require (alternatives added, nested counts multiplied). Where Python cannot read the
+    pattern, each count is taken as if it held the whole pattern (never less than the truth)."""
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Possible nested set": a reading, not an error
+            return _parsed_size(sre_parse.parse(_PROPERTY_CLASS.sub(".", pattern)))
+    except Exception:  # re.error, OverflowError, RecursionError: syntax of llguidance's own
+        return _unread_size(pattern)
+
+
+def _unread_size(pattern: str) -> int:
+    """:func:`regex_size` of a pattern no parser here reads: each count as if it held the whole."""
+    return len(pattern) * math.prod(max(int(count), 1) for count in _COUNT.findall(pattern))
+
+
+def too_large(pattern: str, what: str) -> str | None:
+    """Why ``pattern`` is too large for llguidance to build, or None: its counts add more than
+    ``MAX_REGEX_SIZE`` pieces to its own length (a long list of alternatives costs what its text does)."""
+    size = regex_size(pattern)
+    if size <= len(pattern) + MAX_REGEX_SIZE:
+        return None
+    shown = pattern if len(pattern) <= 80 else pattern[:77] + "..."
+    return (
+        f"{what} {shown!r} is too large to build: its counts ask for about {size:,} pieces, and at most "
+        f"{MAX_REGEX_SIZE:,} more than its length are built (a count such as {{1000}} is built piece by piece, "
+        "in memory); lower the counts, or write * or + and check the length yourself"
+    )
+
+
+def small_counts(pattern: str) -> str:
+    """``pattern`` with each count at most 1 (a count above its bound stays above it), to read its
+    syntax without building it: ``a{99999999}`` is a regex, and the ``regex`` module would build it."""
+
+    def one(m: re.Match[str]) -> str:
+        low = min(int(m[1]), 1)
+        if not m[2]:
+            return f"{{{low}}}"
+        if not m[3]:
+            return f"{{{low},}}"
+        return f"{{{low},{min(int(m[3]), 1) if int(m[3]) >= int(m[1]) else 0}}}"
+
+    return _COUNTS.sub(one, pattern)
+
+
+# A Lark grammar's regex terminal (/.../flags) and string literal; and what is outside both
+_LARK_REGEX = re.compile(r"/((?:[^/\\\n]|\\.)+)/[imslux]*")
+_LARK_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"i?')
+
+
+def lark_too_large(grammar: str) -> str | None:
+    """Why a Lark grammar is too large for llguidance to build, or None: a regex terminal as
+    :func:`too_large` reads it, or a rule or terminal repeated more than ``MAX_REGEX_SIZE`` times
+    (``"a"{1000000}``). Counts multiplied through several rules are not followed; llguidance's
+    own limits stop those while decoding."""
+    for m in _LARK_REGEX.finditer(grammar):
+        if (why := too_large(m[1], "The Lark grammar's regex")) is not None:
+            return why
+    rest = _LARK_REGEX.sub(" ", _LARK_STRING.sub(" ", grammar))
+    for m in _COUNT.finditer(rest):
+        if int(m[1]) > MAX_REGEX_SIZE:
+            return (
+                f"The Lark grammar repeats a part {int(m[1]):,} times ({m[0]}), more than the {MAX_REGEX_SIZE:,} "
+                "the grammar engine builds (a count is built piece by piece, in memory); lower the count, "
+                "or write * or + and check the length yourself"
+            )
     return None

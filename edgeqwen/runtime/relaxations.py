@@ -18,7 +18,7 @@ import regex
 
 from ..errors import GrammarError
 from .numbers import BOUNDS
-from .patterns import ecma_pattern, loosened_patterns
+from .patterns import ecma_pattern, loosened_patterns, too_large
 from .rewrite import KEYWORDS
 from .walk import replace_refs, walk
 
@@ -88,7 +88,10 @@ def drop_undecided_lengths(schema: dict[str, Any], compiles: Callable[[Any], boo
 
 
 def _python_regex(pattern: str) -> None:
-    """A pattern the check after cannot read (it reads them as the ``regex`` module does) is refused."""
+    """A pattern the check after cannot read (it reads them as the ``regex`` module does) is refused,
+    and one too large to build: the ``regex`` module builds a count piece by piece as llguidance does."""
+    if (why := too_large(pattern, "The JSON Schema's pattern")) is not None:
+        raise GrammarError(f"{why}.")
     try:
         ecma_pattern(pattern)
     except regex.error as exc:

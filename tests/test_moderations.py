@@ -47,6 +47,8 @@ def test_the_servers_policy_judges_and_one_with_no_harm_checks_is_judged_by_the_
         ({"input": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}, "moderates text only"),
         ({"input": ["a", {"type": "text"}]}, r"input\[1\] must be a text"),
         ({"input": ["a"] * 65}, "at most 64"),
+        ({"input": "a " * 65_537}, "131,074 characters; send at most 131,072"),
+        ({"input": ["a " * 40_000, "b " * 40_000]}, "160,000 characters"),
     ],
 )
 def test_a_body_it_cannot_read_is_named(body, says):

@@ -254,8 +254,7 @@ def _parsed_size(items: Any) -> int:
     return total
 
 
-@lru_cache(maxsize=1024)
-def regex_size(pattern: str) -> int:
+def regex_size(pattern: str) -> int:  # not cached: read in microseconds, and a key could be 1 MB
     """About how many pieces llguidance builds for ``pattern``: each part once per repetition its
     counts require (alternatives added, nested counts multiplied). Where Python cannot read the
     pattern, each count is taken as if it held the whole pattern (never less than the truth)."""

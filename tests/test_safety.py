@@ -314,6 +314,9 @@ def test_policy_presets_files_and_errors(tmp_path):
     regex.write_text('blocked_topics = ["crypto(currency", "ok"]\n')
     with pytest.raises(PolicyError, match=toml_says(r"blocked_topics\[0\]' is not a valid regex")):
         Policy.load(regex)
+    # a count is built piece by piece: "a{99999999}" ran the check out of memory
+    with pytest.raises(PolicyError, match=r"blocked_topics\[1\]': the regex .* is too large to build"):
+        Policy.from_dict({"blocked_topics": ["ok", "secret (project ){50000}"]})
     unknown = tmp_path / "unknown.toml"
     unknown.write_text('pii = ["email"]\nredact_all = true\n')
     with pytest.raises(PolicyError, match=toml_says("unknown field.*redact_all")):

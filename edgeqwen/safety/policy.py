@@ -17,6 +17,7 @@ import regex
 from ..errors import PolicyError
 from ..jsontext import load_json
 from ..paths import existing, expand
+from ..runtime.patterns import too_large
 from .detectors import PII_TYPES, SECRET_TYPES
 from .guardmodel import GUARD_CATEGORIES
 from .hazards import HAZARD_CATEGORIES
@@ -150,6 +151,8 @@ class Policy:
                 )
         compiled = []
         for i, pattern in enumerate(self.blocked_topics):
+            if isinstance(pattern, str) and (why := too_large(pattern, "the regex")) is not None:
+                raise PolicyError(f"Policy field 'blocked_topics[{i}]': {why}.")
             try:
                 # the regex module: its searches take a timeout (input.check_topics)
                 compiled.append(regex.compile(ascii_quotes(pattern), regex.IGNORECASE))  # as the text is read

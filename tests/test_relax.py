@@ -22,6 +22,7 @@ from edgeqwen.reply import MAX_ATTEMPTS
 from edgeqwen.runtime.check import check
 from edgeqwen.runtime.patterns import astral_escapes
 from edgeqwen.runtime.pydantic_schema import DECIMAL_STRING, PYDANTIC_FORMATS
+from edgeqwen.runtime.refs import fan_out
 from edgeqwen.runtime.relax import (
     INTERNAL,
     KEYWORDS,
@@ -2028,6 +2029,32 @@ def test_a_schema_at_the_depth_limit_compiles_and_one_past_it_says_what_to_do(ki
             deeper = {"items": deeper}
         with pytest.raises(GrammarError, match=r"more than 100 levels deep.*under \$defs and refer to them with \$ref"):
             relax(deeper, DEFAULT_MAX_STRING)
+
+
+def _doubling(levels: int, applicator: str = "allOf") -> dict:
+    """Each definition refers twice, in place, to the one before: the check's work doubles a level."""
+    defs: dict = {"d0": {"type": "string", "enum": ["x", "y"]}}
+    for i in range(1, levels + 1):
+        defs[f"d{i}"] = {applicator: [{"$ref": f"#/$defs/d{i - 1}"}, {"$ref": f"#/$defs/d{i - 1}"}]}
+    return {"$defs": defs, "$ref": f"#/$defs/d{levels}"}
+
+
+def test_a_schema_whose_references_fan_out_is_refused_before_an_answer_is_checked_for_hours():
+    """Sixteen levels took the check 1.4 s per value, thirty would take hours: a 2 kB request held
+    the server's worker after its answer was written."""
+    assert fan_out(_doubling(3)) == 30  # d1 = 1 + 2 * (1 + 1), d2 = 1 + 2 * (1 + 5), d3 = 29, the root's $ref 30
+    for applicator in ("allOf", "anyOf", "oneOf"):
+        with pytest.raises(GrammarError, match=r"fan out: .* about 4,294,967,294 subschemas .* most 100,000"):
+            relax(_doubling(30, applicator))
+    assert check("x", _doubling(8)) is None and check("z", _doubling(8)) is not None  # still checked below the limit
+    # a reference per level in place, the other under items: each value's work stays small
+    chain: dict = {"d0": {"type": "string"}}
+    for i in range(1, 5_001):  # iterative: past Python's recursion
+        before = {"$ref": f"#/$defs/d{i - 1}"}
+        chain[f"d{i}"] = {"anyOf": [before, {"type": "array", "items": dict(before)}]}
+    assert fan_out({"$defs": chain, "$ref": "#/$defs/d5000"}) == 3 * 5_000 + 2  # 3 a level: linear
+    assert relax({"$defs": chain, "$ref": "#/$defs/d50"}).grammar
+    assert fan_out({"$ref": "#", "anyOf": [{"$ref": "#"}]}) == 4  # a reference back to itself counted once
 
 
 def _looped() -> dict:

@@ -12,12 +12,14 @@ import itertools
 import json
 import re
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from .walk import schema_values, walk
 
 __all__ = [
     "documents",
+    "fan_out",
     "dynamic_refs_static",
     "local_refs_made_llguidance_readable",
     "meta_schema_refs_local",
@@ -283,3 +285,67 @@ def dynamic_refs_static(schema: dict[str, Any], text: str, draft: str) -> None:
 
 
 _DYNAMIC = re.compile(r'"\$(?:dynamic|recursive)(?:Ref|Anchor)"')
+
+
+# Where a value is checked against more subschemas in place (jsonschema evaluates each in turn);
+# the subschemas under properties, items ... are checked against other values of the answer
+_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
+_IN_PLACE_ONE = ("not", "if", "then", "else")
+_IN_PLACE_MAPS = ("dependentSchemas", "dependencies")
+_CAP = 10**12
+
+
+def _in_place(node: dict[str, Any], root: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        target = root if ref == "#" else pointer(root, ref)
+        if type(target) is dict:
+            yield target
+    for key in _IN_PLACE_LISTS:
+        value = node.get(key)
+        if type(value) is list:
+            yield from (v for v in value if type(v) is dict)
+    for key in _IN_PLACE_ONE:
+        value = node.get(key)
+        if type(value) is dict:
+            yield value
+    for key in _IN_PLACE_MAPS:
+        value = node.get(key)
+        if type(value) is dict:
+            yield from (v for v in value.values() if type(v) is dict)
+
+
+def fan_out(schema: Any) -> int:
+    """The most subschemas the check evaluates against one value of an answer, following local
+    references (each evaluation counted; a reference back to one being evaluated counted once).
+    Twenty levels of ``{"allOf": [{"$ref": previous}, {"$ref": previous}]}`` fan out to millions:
+    a schema of 2 kB whose check would run for hours. Iterative: a chain of definitions may be
+    thousands long."""
+    if type(schema) is not dict:
+        return 1
+    memo: dict[int, int] = {}
+    on_path: set[int] = set()
+    most = 1
+    for start in walk(schema):
+        if id(start) in memo:
+            continue
+        on_path.add(id(start))
+        frames: list[list[Any]] = [[start, _in_place(start, schema), 1]]  # node, children left, count
+        while frames:
+            frame = frames[-1]
+            child = next(frame[1], None)
+            if child is None:
+                frames.pop()
+                on_path.discard(id(frame[0]))
+                memo[id(frame[0])] = frame[2]
+                if frames:
+                    frames[-1][2] = min(frames[-1][2] + frame[2], _CAP)
+            elif id(child) in memo:
+                frame[2] = min(frame[2] + memo[id(child)], _CAP)
+            elif id(child) in on_path:
+                frame[2] += 1
+            else:
+                on_path.add(id(child))
+                frames.append([child, _in_place(child, schema), 1])
+        most = max(most, memo[id(start)])
+    return most

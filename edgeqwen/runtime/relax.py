@@ -30,7 +30,7 @@ from ..jsontext import nesting
 from ..types import check_text
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
-from .refs import documents, meta_schema_refs_local, own_refs_local, points_nowhere
+from .refs import documents, fan_out, meta_schema_refs_local, own_refs_local, points_nowhere
 from .relaxations import ANNOTATIONS_ONLY, FIXES, drop_undecided_lengths, drop_unsatisfiable_refs, readable_patterns
 from .rewrite import (
     ENFORCED_FORMATS,
@@ -51,6 +51,7 @@ __all__ = [
     "ENFORCED_FORMATS",
     "INTERNAL",
     "KEYWORDS",
+    "MAX_FAN_OUT",
     "MAX_SCHEMA_DEPTH",
     "OpenAPINullableWarning",
     "Relaxed",
@@ -177,6 +178,9 @@ def warn_if_slow(elapsed: float) -> None:
 # of the grammar, which holds the schema 3 levels down and a tool's parameters 4 more; the deepest
 # real schema of the corpora here nests 27.
 MAX_SCHEMA_DEPTH = 100
+# How many subschemas the check may evaluate against one value (refs.fan_out): about 5 µs each. The
+# most of 1,797 real schemas (the slice, SchemaStore) is AWS SAM's 1,897, a oneOf of resource types.
+MAX_FAN_OUT = 100_000
 INTERNAL = "a bug in edgeqwen"  # how a crash inside relax() is reported (tests look for it)
 _CACHE_SIZE = 256
 _lock = threading.Lock()
@@ -266,6 +270,12 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
         raise _too_deep()
+    if '"$ref"' in text and (count := fan_out(schema)) > MAX_FAN_OUT:  # without references, at most its size
+        raise GrammarError(
+            f"The JSON Schema's references fan out: checking one value would evaluate about {count:,} subschemas "
+            f"(at most {MAX_FAN_OUT:,}), as when an allOf, anyOf or oneOf refers twice to a definition that does "
+            "the same, level after level. Refer to each shared part once."
+        )
     if "\\ud" in text:  # a UTF-16 escape: an astral character, or a lone surrogate no model can write
         check_grammar_text(json.dumps(schema, ensure_ascii=False), "The JSON Schema")
     if schema is True:  # JSON Schema's boolean schemas: any value, or none

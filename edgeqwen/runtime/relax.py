@@ -179,7 +179,7 @@ def warn_if_slow(elapsed: float) -> None:
 # real schema of the corpora here nests 27.
 MAX_SCHEMA_DEPTH = 100
 # How many subschemas the check may evaluate against one value (refs.fan_out): about 5 µs each. The
-# most of 1,797 real schemas (the slice, SchemaStore) is AWS SAM's 1,897, a oneOf of resource types.
+# most of 1,797 real schemas (the slice, SchemaStore) is AWS SAM's 1,897, an anyOf of resource types.
 MAX_FAN_OUT = 100_000
 INTERNAL = "a bug in edgeqwen"  # how a crash inside relax() is reported (tests look for it)
 _CACHE_SIZE = 256

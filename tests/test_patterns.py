@@ -237,3 +237,14 @@ def test_a_limit_met_while_decoding_says_what_to_simplify():
     assert str(_rejected("parser error: unexpected token", "a token")) == (
         "The grammar rejected a token: parser error: unexpected token"
     )
+
+
+def test_groups_nested_past_the_parser_s_recursion_are_an_error_that_says_so_not_a_traceback():
+    deep = "(" * 1000 + "a" + ")" * 1000
+    for build in (lambda: relax({"type": "string", "pattern": deep}), lambda: ResponseFormat.regex(deep)):
+        with pytest.raises(GrammarError, match="nests its groups too deeply to read; write it with fewer"):
+            build()
+    # an answer's format: regex value nested so deep is no regex the check can read: refused, not a
+    # GrammarError blaming the schema
+    violation = check(deep, {"type": "string", "format": "regex"})
+    assert violation is not None and "format" in str(violation)

@@ -182,7 +182,10 @@ def _ecma_regex(instance: object) -> bool:
     if isinstance(instance, str):
         # regex.error: not one. A huge count (a model can be asked to write "a{99999999}") is read
         # at a small size: the regex module builds counts piece by piece, gigabytes for that one
-        ecma_pattern(instance if too_large(instance, "") is None else small_counts(instance))
+        try:
+            ecma_pattern(instance if too_large(instance, "") is None else small_counts(instance))
+        except RecursionError as exc:  # groups nested past the parser's recursion: no regex to read
+            raise regex.error("groups nested too deeply") from exc
     return True
 
 

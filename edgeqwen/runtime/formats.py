@@ -214,6 +214,10 @@ class ResponseFormat:
             re.compile(pattern)
         except re.error as exc:
             raise GrammarError(f"The regex {pattern!r} does not compile: {exc}.") from exc
+        except RecursionError as exc:  # Python's parser recurses a level per group
+            raise GrammarError(
+                f"The regex {pattern[:80]!r}... nests its groups too deeply to read; write it with fewer nested groups."
+            ) from exc
         return cls("regex", pattern=pattern)
 
     @classmethod

@@ -96,6 +96,11 @@ def _python_regex(pattern: str) -> None:
         ecma_pattern(pattern)
     except regex.error as exc:
         raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
+    except RecursionError as exc:  # the regex module's parser recurses a level per group
+        raise GrammarError(
+            f"The JSON Schema's pattern {pattern[:80]!r}... nests its groups too deeply to read; write it with "
+            "fewer nested groups."
+        ) from exc
 
 
 def readable_patterns(schema: dict[str, Any]) -> None:

@@ -287,65 +287,79 @@ def dynamic_refs_static(schema: dict[str, Any], text: str, draft: str) -> None:
 _DYNAMIC = re.compile(r'"\$(?:dynamic|recursive)(?:Ref|Anchor)"')
 
 
-# Where a value is checked against more subschemas in place (jsonschema evaluates each in turn);
-# the subschemas under properties, items ... are checked against other values of the answer
-_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
-_IN_PLACE_ONE = ("not", "if", "then", "else")
-_IN_PLACE_MAPS = ("dependentSchemas", "dependencies")
+# Where a value is checked against more subschemas in place (jsonschema evaluates each in turn),
+# with the part each plays when an unevaluatedProperties/Items asks which keys they evaluated; the
+# subschemas under properties, items ... are checked against other values of the answer
+_ROLES = {"allOf": "many", "anyOf": "many", "oneOf": "many", "not": "not", "if": "if", "then": "branch",
+          "else": "branch", "dependentSchemas": "dep", "dependencies": "dep"}  # fmt: skip
+_UNEVALUATED = ("unevaluatedProperties", "unevaluatedItems")
 _CAP = 10**12
 
 
-def _in_place(node: dict[str, Any], root: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _in_place(node: dict[str, Any], root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#"):
         target = root if ref == "#" else pointer(root, ref)
         if type(target) is dict:
-            yield target
-    for key in _IN_PLACE_LISTS:
-        value = node.get(key)
-        if type(value) is list:
-            yield from (v for v in value if type(v) is dict)
-    for key in _IN_PLACE_ONE:
+            yield target, "ref"
+    for key, role in _ROLES.items():
         value = node.get(key)
         if type(value) is dict:
-            yield value
-    for key in _IN_PLACE_MAPS:
-        value = node.get(key)
-        if type(value) is dict:
-            yield from (v for v in value.values() if type(v) is dict)
+            values = value.values() if role == "dep" else (value,)
+            yield from ((v, role) for v in values if type(v) is dict)
+        elif type(value) is list and role == "many":
+            yield from ((v, role) for v in value if type(v) is dict)
+
+
+def _found(role: str, valid: int, found: int) -> int:
+    """What finding the keys a child evaluated costs (jsonschema's find_evaluated_*_by_schema): a
+    list's member and ``if`` are validated first, then searched; a reference, a branch and a
+    dependent schema only searched; ``not`` never."""
+    return valid + found if role in ("many", "if") else 0 if role == "not" else found
 
 
 def fan_out(schema: Any) -> int:
-    """The most subschemas the check evaluates against one value of an answer, following local
-    references (each evaluation counted; a reference back to one being evaluated counted once).
-    Twenty levels of ``{"allOf": [{"$ref": previous}, {"$ref": previous}]}`` fan out to millions:
+    """About how many subschemas the check evaluates against one value of an answer, at most, over
+    the schema's parts: each in-place subschema, through local references (a reference back to one
+    being evaluated counted once; ``$dynamicRef`` not followed), and where ``unevaluatedProperties``
+    or ``unevaluatedItems`` stands, the search for what its neighbours evaluated, which validates
+    an ``anyOf``'s or ``allOf``'s members again. Both grow by a factor a level where definitions
+    refer to each other twice, or compose under ``unevaluatedProperties``: twenty levels are millions,
     a schema of 2 kB whose check would run for hours. Iterative: a chain of definitions may be
     thousands long."""
     if type(schema) is not dict:
         return 1
-    memo: dict[int, int] = {}
+    memo: dict[int, tuple[int, int]] = {}  # node -> (validating a value, finding what it evaluated)
     on_path: set[int] = set()
     most = 1
     for start in walk(schema):
         if id(start) in memo:
             continue
         on_path.add(id(start))
-        frames: list[list[Any]] = [[start, _in_place(start, schema), 1]]  # node, children left, count
+        frames: list[list[Any]] = [[start, _in_place(start, schema), 1, 0]]  # node, children left, costs
         while frames:
             frame = frames[-1]
-            child = next(frame[1], None)
+            child, role = next(frame[1], (None, ""))
             if child is None:
                 frames.pop()
-                on_path.discard(id(frame[0]))
-                memo[id(frame[0])] = frame[2]
+                node, valid, found = frame[0], frame[2], frame[3]
+                if any(key in node for key in _UNEVALUATED):
+                    valid = min(valid + found, _CAP)
+                on_path.discard(id(node))
+                memo[id(node)] = (valid, found)
                 if frames:
-                    frames[-1][2] = min(frames[-1][2] + frame[2], _CAP)
+                    parent = frames[-1]
+                    parent[2] = min(parent[2] + valid, _CAP)
+                    parent[3] = min(parent[3] + _found(parent[4], valid, found), _CAP)
             elif id(child) in memo:
-                frame[2] = min(frame[2] + memo[id(child)], _CAP)
+                valid, found = memo[id(child)]
+                frame[2] = min(frame[2] + valid, _CAP)
+                frame[3] = min(frame[3] + _found(role, valid, found), _CAP)
             elif id(child) in on_path:
                 frame[2] += 1
             else:
                 on_path.add(id(child))
-                frames.append([child, _in_place(child, schema), 1])
-        most = max(most, memo[id(start)])
+                frame[4:] = [role]  # the part the child plays, read when it is done
+                frames.append([child, _in_place(child, schema), 1, 0])
+        most = max(most, memo[id(start)][0])
     return most

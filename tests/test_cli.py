@@ -652,3 +652,6 @@ def test_run_follows_on_from_a_conversation_file_and_keeps_it_there(tmp_path, mo
     assert bad.exit_code == 2 and "--conversation" in bad.stderr and "no conversation" in bad.stderr
     raw = CliRunner().invoke(main, ["run", "--raw", "-c", str(kept), "Hi"])
     assert raw.exit_code == 2 and "--raw" in raw.stderr
+    # a file that could not be written: said before the model loads (it was said after the answer)
+    nowhere = CliRunner().invoke(main, ["run", "-c", str(tmp_path / "no" / "such.json"), "Hi"])
+    assert nowhere.exit_code == 2 and "no folder" in nowhere.stderr and "create it first" in nowhere.stderr

@@ -167,7 +167,16 @@ def _conversation(name: str | None, raw: bool) -> tuple[str | None, list[Message
         return None
     if raw:
         raise click.UsageError("--raw continues the prompt as written: it keeps no --conversation.")
-    if not Path(name).expanduser().exists():
+    path = Path(name).expanduser()
+    # where the answer could not be kept, say so before the model loads, not after it answered
+    if not path.parent.is_dir():
+        raise click.BadParameter(
+            f"{name}: there is no folder {path.parent} to keep the conversation in; create it first.",
+            param_hint="--conversation",
+        )
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.BadParameter(f"{name} cannot be written here (permission denied).", param_hint="--conversation")
+    if not path.exists():
         return None  # the first exchange: the file is written after it
     try:
         return read_conversation(name)

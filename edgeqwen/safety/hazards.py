@@ -1,7 +1,7 @@
 """The rule-based hazard screen and the self-harm check.
 
-Each hazard category has *strong* patterns (a request that is harmful however it is framed, e.g.
-"... without getting caught") and *hazard terms* that count only inside a request for
+Each hazard category has (in :mod:`.hazard_rules`) *strong* patterns (a request that is harmful
+however it is framed, e.g. "... without getting caught") and *hazard terms* that count only inside a request for
 instructions, code or persuasive content, and not when the request is framed as a definition,
 history, prevention or a clear figure of speech ("how do I kill a Python process", "history of the
 atomic bomb"). The strong patterns run in the default preset beside the learned screen

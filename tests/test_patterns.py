@@ -186,6 +186,8 @@ def test_a_schema_whose_pattern_is_too_large_to_build_is_refused_before_anything
     with it took the server to 25 GB and an out-of-memory kill."""
     with pytest.raises(GrammarError, match="^The JSON Schema's pattern .* is too large to build: .* lower the counts"):
         relax(schema)
+    with pytest.raises(GrammarError, match="too large to build"):  # checked directly, without a relax()
+        check({}, schema)
     with pytest.raises(GrammarError, match="too large to build"):
         parameters = {"type": "object", "properties": {"x": schema}}
         ResponseFormat.tool_call([{"type": "function", "function": {"name": "f", "parameters": parameters}}]).relaxed()

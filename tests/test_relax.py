@@ -2046,6 +2046,8 @@ def test_a_schema_whose_references_fan_out_is_refused_before_an_answer_is_checke
     for applicator in ("allOf", "anyOf", "oneOf"):
         with pytest.raises(GrammarError, match=r"fan out: .* about 4,294,967,294 subschemas .* most 100,000"):
             relax(_doubling(30, applicator))
+        with pytest.raises(GrammarError, match="fan out"):  # asked directly, as ResponseFormat.parse() does
+            check("x", _doubling(30, applicator))
     assert check("x", _doubling(8)) is None and check("z", _doubling(8)) is not None  # still checked below the limit
     # a reference per level in place, the other under items: each value's work stays small
     chain: dict = {"d0": {"type": "string"}}

@@ -24,7 +24,7 @@ from ..errors import BackendUnavailableError, GrammarError
 from ..jsontext import nesting
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern, small_counts, too_large
-from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid
+from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid, refuse_costly
 from .rewrite import JSON_POINTER, NON_NEGATIVE, RELATIVE_POINTER, validator_class
 
 __all__ = ["Violation", "check", "require_format_packages"]
@@ -327,6 +327,8 @@ def require_format_packages(schema: Any) -> None:
 def _validator(text: str) -> Any:
     require_format_packages(text)
     schema = json.loads(text)
+    if isinstance(schema, dict):  # relax() refused these already; check() may be asked directly
+        refuse_costly(schema, text)
     cls = _checker_class(validator_class(schema))
     return cls(schema, format_checker=_format_checker(cls.FORMAT_CHECKER))
 

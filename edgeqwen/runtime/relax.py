@@ -60,6 +60,7 @@ __all__ = [
     "Validate",
     "check_grammar_text",
     "compiles",
+    "refuse_costly",
     "relax",
     "validate_grammar",
     "warn_if_slow",
@@ -230,6 +231,22 @@ def check_grammar_text(text: Any, what: str) -> None:
         raise GrammarError(str(exc)) from exc
 
 
+def refuse_costly(schema: dict[str, Any], text: str) -> None:
+    """A GrammarError where the check could not read the schema's patterns (unreadable, or too large
+    to build: patterns.py), or would evaluate too many subschemas against one value (refs.fan_out).
+    ``text``: the schema's JSON, to skip the walks most schemas need not."""
+    if '"pattern' in text:
+        readable_patterns(schema)
+    # without references or unevaluated*, what the check evaluates is at most the schema's size
+    if ('"$ref"' in text or '"unevaluated' in text) and (count := fan_out(schema)) > MAX_FAN_OUT:
+        raise GrammarError(
+            f"The JSON Schema's references fan out: checking one value would evaluate about {count:,} subschemas "
+            f"(at most {MAX_FAN_OUT:,}), as when an allOf, anyOf or oneOf refers twice to a definition that does "
+            "the same, level after level, or each level closes the one it extends with unevaluatedProperties. "
+            "Refer to each shared part once, and close the object once, where it is used."
+        )
+
+
 def _too_deep() -> GrammarError:
     return GrammarError(
         f"The JSON Schema nests its objects and arrays more than {MAX_SCHEMA_DEPTH} levels deep, which "
@@ -270,14 +287,6 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
     schema = json.loads(text)  # a fresh copy, relaxed in place
     if nesting(schema, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH:
         raise _too_deep()
-    # without references or unevaluated*, what the check evaluates is at most the schema's size
-    if ('"$ref"' in text or '"unevaluated' in text) and (count := fan_out(schema)) > MAX_FAN_OUT:
-        raise GrammarError(
-            f"The JSON Schema's references fan out: checking one value would evaluate about {count:,} subschemas "
-            f"(at most {MAX_FAN_OUT:,}), as when an allOf, anyOf or oneOf refers twice to a definition that does "
-            "the same, level after level, or each level closes the one it extends with unevaluatedProperties. "
-            "Refer to each shared part once, and close the object once, where it is used."
-        )
     if "\\ud" in text:  # a UTF-16 escape: an astral character, or a lone surrogate no model can write
         check_grammar_text(json.dumps(schema, ensure_ascii=False), "The JSON Schema")
     if schema is True:  # JSON Schema's boolean schemas: any value, or none
@@ -286,8 +295,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
         raise GrammarError("The JSON Schema allows no value: it is `false`.")
     if not isinstance(schema, dict):
         raise GrammarError(f"A JSON Schema must be a JSON object, got {type(schema).__name__}.")
-    if '"pattern' in text:
-        readable_patterns(schema)
+    refuse_costly(schema, text)
     own_refs_local(schema)
     copied = meta_schema_refs_local(schema, text, dialect(schema))  # the rewrites read the copy too
     dropped: set[str] = set()

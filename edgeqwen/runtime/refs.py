@@ -19,8 +19,8 @@ from .walk import schema_values, walk
 
 __all__ = [
     "documents",
-    "fan_out",
     "dynamic_refs_static",
+    "fan_out",
     "local_refs_made_llguidance_readable",
     "meta_schema_refs_local",
     "nested_ids",

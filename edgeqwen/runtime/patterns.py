@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import regex
@@ -108,13 +109,37 @@ def ecma_classes(pattern: str, dollar: str = "$") -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=1024)
-def ecma_pattern(pattern: str) -> regex.Pattern:
+# The check reads the same patterns for every answer: they are kept compiled, the most recently
+# used first, up to _KEPT patterns and _KEPT_PIECES pieces in all (regex_size). A pattern of 10,000
+# pieces is 1.4 MB compiled: 1,024 of them, the bound by count alone before, were 1.4 GB a server
+# could be made to hold by as many schemas.
+_KEPT, _KEPT_PIECES = 1024, 200_000
+_kept: OrderedDict[str, tuple[regex.Pattern[str], int]] = OrderedDict()
+_kept_pieces = 0
+_kept_lock = threading.Lock()
+
+
+def ecma_pattern(pattern: str) -> regex.Pattern[str]:
     """A JSON Schema pattern as the check reads it (and ``format: regex``): with the ``regex`` module,
     which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, surrogate
     pairs as one character, and ECMA-262's ``\\d``, ``\\w``, ``\\s`` and ``$``. ``regex.error`` where it
     cannot."""
-    return regex.compile(ecma_classes(astral_escapes(pattern), dollar=r"\Z"))
+    global _kept_pieces
+    with _kept_lock:
+        hit = _kept.get(pattern)
+        if hit is not None:
+            _kept.move_to_end(pattern)
+            return hit[0]
+    # not in the regex module's own cache too (500 patterns, whatever their size)
+    compiled = regex.compile(ecma_classes(astral_escapes(pattern), dollar=r"\Z"), cache_pattern=False)
+    pieces = max(regex_size(pattern), 1)
+    with _kept_lock:
+        if pattern not in _kept:
+            _kept[pattern] = (compiled, pieces)
+            _kept_pieces += pieces
+        while len(_kept) > 1 and (len(_kept) > _KEPT or _kept_pieces > _KEPT_PIECES):
+            _kept_pieces -= _kept.popitem(last=False)[1][1]
+    return compiled
 
 
 def loosened_patterns(pattern: str) -> Iterator[str]:

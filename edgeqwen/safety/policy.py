@@ -144,6 +144,8 @@ class Policy:
             ("blocklist_action", _OUTPUT_ACTIONS),
             ("self_check", _SELF_CHECK),
             ("guard_controversial", _INPUT_ACTIONS),
+            ("guard_stage", ("input", "output", "both")),
+            ("guard_languages", ("all", "other")),
         ):
             if getattr(self, name) not in allowed:
                 raise PolicyError(
@@ -185,15 +187,6 @@ class Policy:
             _one_of("refusals", tuple(self.refusals), REFUSAL_CATEGORIES)
         if self.guard is not None and (not isinstance(self.guard, str) or not self.guard.strip()):
             raise PolicyError("Policy field 'guard' must name a guard model (e.g. 'qwen3guard-gen-0.6b') or a folder.")
-        if self.guard_stage not in ("input", "output", "both"):
-            raise PolicyError(
-                f"Policy field 'guard_stage' must be one of input, output, both; got {self.guard_stage!r}."
-            )
-        if self.guard_languages not in ("all", "other"):
-            raise PolicyError(
-                f"Policy field 'guard_languages' must be 'all' or 'other' (only prompts not in English); "
-                f"got {self.guard_languages!r}."
-            )
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod

@@ -218,10 +218,16 @@ class GrammarEngine:
         return cls(self, self.compile(fmt, thinking), prompt_len)
 
 
+def _first_line(message: str) -> str:
+    """llguidance's message as one short line: never its grammar dump or its "<non-verbose/>" tag."""
+    lines = message.replace("<non-verbose/>", "").strip().splitlines()
+    first = lines[0] if lines else "unknown error"
+    return first if len(first) <= 300 else first[:300] + "..."
+
+
 def _explain(message: str, fmt: ResponseFormat) -> GrammarError:
-    """llguidance's message as one short line that says what to do; never its grammar dump."""
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    first = first if len(first) <= 300 else first[:300] + "..."
+    """llguidance's compile error as one line that says what to do."""
+    first = _first_line(message)
     if fmt.kind == "regex":
         return GrammarError(f"The regex {fmt.pattern!r} cannot be compiled: {first}")
     return GrammarError(f"The response format cannot be compiled: {first}")
@@ -229,8 +235,7 @@ def _explain(message: str, fmt: ResponseFormat) -> GrammarError:
 
 def _rejected(error: str, what: str) -> GrammarError:
     """llguidance's error while decoding, as one line: a limit reached says what to simplify."""
-    lines = error.replace("<non-verbose/>", "").strip().splitlines()
-    first = lines[0][:300] if lines else "unknown error"
+    first = _first_line(error)
     if over_limit(first):
         return GrammarError(
             f"The response format needs more than the grammar engine's limits at this point of the answer "

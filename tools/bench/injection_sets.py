@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from encoded_prompts import caught  # noqa: E402
-from safety_eval import preset_guard, wilson  # noqa: E402
+from safety_eval import preset_guard, rate  # noqa: E402
 
 DEEPSET = "ps_fuzz/attack_data/prompt_injections_for_base64.parquet"
 FILL = "What is the capital of France?"
@@ -121,11 +121,6 @@ def score(rows: list[dict], presets: list[str]) -> None:
                 row[preset + " base64"] = caught(guard, base64.b64encode(row["text"].encode()).decode())
 
 
-def _rate(k: int, n: int) -> str:
-    lo, hi = wilson(k, n)
-    return f"{k} of {n} ({k / n:.1%} [{lo:.1%}-{hi:.1%}])" if n else "-"
-
-
 def report(rows: list[dict], presets: list[str]) -> str:
     columns = ["screen", *presets, *(p + " base64" for p in presets)]
     out = ["| set | split | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
@@ -133,7 +128,7 @@ def report(rows: list[dict], presets: list[str]) -> str:
     totals = [(name, "all") for name in sorted({r["set"] for r in rows}) if (name, "all") not in groups]
     for name, split in groups + totals:
         members = [r for r in rows if r["set"] == name and split in ("all", r["split"])]
-        cells = [_rate(sum(r[c] for r in members), len(members)) if c in members[0] else "-" for c in columns]
+        cells = [rate(sum(r[c] for r in members), len(members)) if c in members[0] else "-" for c in columns]
         out.append(f"| {name} | {split} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 

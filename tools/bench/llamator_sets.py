@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from encoded_prompts import caught  # noqa: E402
-from safety_eval import preset_guard, wilson  # noqa: E402
+from safety_eval import preset_guard, rate  # noqa: E402
 
 DATA = "llamator/attack_data/"
 TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "safety-train" / "train.jsonl"
@@ -92,12 +92,7 @@ def score(found: list[dict], presets: list[str]) -> dict[str, dict[str, tuple[in
 def table(result: dict[str, dict[str, tuple[int, int]]], presets: list[str]) -> str:
     lines = ["| set | " + " | ".join(presets) + " |", "|---|" + "---|" * len(presets)]
     for name, cells in result.items():
-        parts = []
-        for p in presets:
-            k, n = cells[p]
-            lo, hi = wilson(k, n)
-            parts.append(f"{k} of {n} ({k / n:.0%} [{lo:.0%}-{hi:.0%}])")
-        lines.append(f"| {name} | " + " | ".join(parts) + " |")
+        lines.append(f"| {name} | " + " | ".join(rate(*cells[p]) for p in presets) + " |")
     return "\n".join(lines)
 
 

@@ -57,6 +57,12 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def rate(k: int, n: int) -> str:
+    """``k of n (share [95% interval])``, or "-" where there is nothing to count."""
+    lo, hi = wilson(k, n)
+    return f"{k} of {n} ({k / n:.1%} [{lo:.1%}-{hi:.1%}])" if n else "-"
+
+
 _LOSO: dict = {}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -2057,6 +2058,54 @@ def test_a_schema_whose_references_fan_out_is_refused_before_an_answer_is_checke
     assert fan_out({"$defs": chain, "$ref": "#/$defs/d5000"}) == 3 * 5_000 + 2  # 3 a level: linear
     assert relax({"$defs": chain, "$ref": "#/$defs/d50"}).grammar
     assert fan_out({"$ref": "#", "anyOf": [{"$ref": "#"}]}) == 4  # a reference back to itself counted once
+
+
+def _named(levels: int, name: Callable[[int], tuple[dict, str]], root: dict | None = None) -> dict:
+    """``_doubling`` with each definition named as ``name(i)`` says (its own keys, how to refer to it)."""
+    defs = {"d0": {**name(0)[0], "type": "string", "enum": ["x", "y"]}}
+    for i in range(1, levels + 1):
+        ref = name(i - 1)[1]
+        defs[f"d{i}"] = {**name(i)[0], "allOf": [{"$ref": ref}, {"$ref": ref}]}
+    under = "definitions" if "draft-07" in str((root or {}).get("$schema")) else "$defs"
+    return {**(root or {}), under: defs, "$ref": name(levels)[1]}
+
+
+_NAMINGS = {
+    "$id": lambda i: ({"$id": f"https://x.test/d{i}"}, f"https://x.test/d{i}"),
+    "relative $id": lambda i: ({"$id": f"d{i}.json"}, f"d{i}.json"),
+    "$anchor": lambda i: ({"$anchor": f"a{i}"}, f"#a{i}"),
+    "draft 7 id fragment": lambda i: ({"$id": f"#a{i}"}, f"#a{i}"),
+    "$dynamicAnchor": lambda i: ({"$dynamicAnchor": f"a{i}"}, f"#a{i}"),
+    "the root's URI": lambda i: ({}, f"https://x.test/root#/$defs/d{i}"),
+    "the root's urn": lambda i: ({}, f"#/$defs/d{i}"),
+}
+
+
+@pytest.mark.parametrize("naming", list(_NAMINGS))
+def test_references_by_id_or_anchor_are_counted_as_the_check_follows_them(naming):
+    """The count followed "#/..." pointers alone, so the same doubling written with an ``$id`` a
+    definition, an anchor or the root's own URI passed it: 18 levels took the check 2-4 s on one
+    value, 30 would take hours."""
+    root = {"$id": "urn:x:root"} if naming == "the root's urn" else {"$id": "https://x.test/root"}
+    if naming == "draft 7 id fragment":
+        root["$schema"] = "http://json-schema.org/draft-07/schema#"
+    assert fan_out(_named(3, _NAMINGS[naming], root)) == 30  # as _doubling(3)
+    assert check("x", _named(6, _NAMINGS[naming], root)) is None  # the check resolves them the same way
+    assert check("z", _named(6, _NAMINGS[naming], root)) is not None
+    with pytest.raises(GrammarError, match="fan out"):
+        relax(_named(30, _NAMINGS[naming], root))
+
+
+def test_dynamic_references_are_counted_at_their_own_anchor():
+    defs = {"d0": {"$dynamicAnchor": "a0", "type": "string"}}
+    for i in range(1, 31):
+        key = "$dynamicRef" if i % 2 else "$ref"
+        defs[f"d{i}"] = {"$dynamicAnchor": f"a{i}", "allOf": [{key: f"#a{i - 1}"}, {key: f"#a{i - 1}"}]}
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": defs, "$ref": "#a30"}
+    with pytest.raises(GrammarError, match="fan out"):
+        relax(schema)
+    recursive = {"$recursiveAnchor": True, "anyOf": [{"type": "string"}, {"items": {"$recursiveRef": "#"}}]}
+    assert fan_out(recursive) == 4  # back to itself: counted once
 
 
 def _extended(levels: int) -> dict:

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from .walk import schema_values, walk
+from .walk import schema_values, subschemas, walk
 
 __all__ = [
     "documents",
@@ -296,19 +296,73 @@ _UNEVALUATED = ("unevaluatedProperties", "unevaluatedItems")
 _CAP = 10**12
 
 
-def _in_place(node: dict[str, Any], root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#"):
-        target = root if ref == "#" else pointer(root, ref)
-        if type(target) is dict:
-            yield target, "ref"
-    for key, role in _ROLES.items():
-        value = node.get(key)
-        if type(value) is dict:
-            values = value.values() if role == "dep" else (value,)
-            yield from ((v, role) for v in values if type(v) is dict)
-        elif type(value) is list and role == "many":
-            yield from ((v, role) for v in value if type(v) is dict)
+class _Targets:
+    """What each reference in a schema names, as jsonschema resolves it: against the base its
+    ``$id`` s set (draft 4's ``id`` too), by JSON pointer or by anchor (``$anchor``,
+    ``$dynamicAnchor``, an ``$id`` that is a fragment alone). A ``$dynamicRef`` or
+    ``$recursiveRef`` is followed to the target it names in its own document (the dynamic scope
+    can move it to another: that one is not counted)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.bases: dict[int, str] = {}
+        self.named: dict[str, dict[str, Any]] = {"": schema}
+        self.nodes: list[dict[str, Any]] = []
+        stack: list[tuple[dict[str, Any], str]] = [(schema, "")]
+        while stack:  # iterative: a chain of definitions may nest thousands deep
+            node, base = stack.pop()
+            if id(node) in self.bases:
+                continue
+            if "$id" in node or "id" in node or "$anchor" in node or "$dynamicAnchor" in node:
+                base = self._name(node, base)
+            self.bases[id(node)] = base
+            self.nodes.append(node)
+            stack.extend((child, base) for child in reversed(subschemas(node)))
+
+    def _name(self, node: dict[str, Any], base: str) -> str:
+        """``node``'s names kept; the base what lies under it resolves against."""
+        own = own_id(node)
+        if own is not None:
+            # referencing reads a fragment alone against the base as it is (urljoin drops a urn's)
+            joined = base + own if own.startswith("#") else urllib.parse.urljoin(base, own)
+            document, fragment = urllib.parse.urldefrag(joined)
+            if fragment:
+                self.named[f"{document}#{fragment}"] = node
+            else:
+                base = document
+                self.named.setdefault(document, node)
+        for key in ("$anchor", "$dynamicAnchor"):
+            if isinstance(node.get(key), str):
+                self.named.setdefault(f"{base}#{node[key]}", node)
+        return base
+
+    def of(self, node: dict[str, Any], ref: str) -> Any:
+        base = self.bases.get(id(node), "")
+        if ref.startswith("#"):  # nearly every reference: no join to make
+            document, fragment = base, ref[1:]
+        else:
+            document, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(base, ref))
+        found = self.named.get(document)
+        if found is None or not fragment:
+            return found
+        if fragment.startswith("/"):
+            return pointer(found, "#" + fragment)
+        return self.named.get(f"{document}#{fragment}")
+
+    def in_place(self, node: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+        for key in _REFS:
+            ref = node.get(key)
+            if isinstance(ref, str) and type(target := self.of(node, ref)) is dict:
+                yield target, "ref"
+        for key, role in _ROLES.items():
+            value = node.get(key)
+            if type(value) is dict:
+                values = value.values() if role == "dep" else (value,)
+                yield from ((v, role) for v in values if type(v) is dict)
+            elif type(value) is list and role == "many":
+                yield from ((v, role) for v in value if type(v) is dict)
+
+
+_REFS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 def _found(role: str, valid: int, found: int) -> int:
@@ -320,23 +374,24 @@ def _found(role: str, valid: int, found: int) -> int:
 
 def fan_out(schema: Any) -> int:
     """About how many subschemas the check evaluates against one value of an answer, at most, over
-    the schema's parts: each in-place subschema, through local references (a reference back to one
-    being evaluated counted once; ``$dynamicRef`` not followed), and where ``unevaluatedProperties``
-    or ``unevaluatedItems`` stands, the search for what its neighbours evaluated, which validates
-    an ``anyOf``'s or ``allOf``'s members again. Both grow by a factor a level where definitions
-    refer to each other twice, or compose under ``unevaluatedProperties``: twenty levels are millions,
-    a schema of 2 kB whose check would run for hours. Iterative: a chain of definitions may be
-    thousands long."""
+    the schema's parts: each in-place subschema, through its references (to the schema's own
+    parts, by pointer, ``$id`` or anchor; a reference back to one being evaluated counted once),
+    and where ``unevaluatedProperties`` or ``unevaluatedItems`` stands, the search for what its
+    neighbours evaluated, which validates an ``anyOf``'s or ``allOf``'s members again. Both grow
+    by a factor a level where definitions refer to each other twice, or compose under
+    ``unevaluatedProperties``: twenty levels are millions, a schema of 2 kB whose check would run
+    for hours. Iterative: a chain of definitions may be thousands long."""
     if type(schema) is not dict:
         return 1
+    targets = _Targets(schema)
     memo: dict[int, tuple[int, int]] = {}  # node -> (validating a value, finding what it evaluated)
     on_path: set[int] = set()
     most = 1
-    for start in walk(schema):
+    for start in targets.nodes:
         if id(start) in memo:
             continue
         on_path.add(id(start))
-        frames: list[list[Any]] = [[start, _in_place(start, schema), 1, 0]]  # node, children left, costs
+        frames: list[list[Any]] = [[start, targets.in_place(start), 1, 0]]  # node, children left, costs
         while frames:
             frame = frames[-1]
             child, role = next(frame[1], (None, ""))
@@ -360,6 +415,6 @@ def fan_out(schema: Any) -> int:
             else:
                 on_path.add(id(child))
                 frame[4:] = [role]  # the part the child plays, read when it is done
-                frames.append([child, _in_place(child, schema), 1, 0])
+                frames.append([child, targets.in_place(child), 1, 0])
         most = max(most, memo[id(start)][0])
     return most

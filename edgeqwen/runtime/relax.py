@@ -238,7 +238,7 @@ def refuse_costly(schema: dict[str, Any], text: str) -> None:
     if '"pattern' in text:
         readable_patterns(schema)
     # without references or unevaluated*, what the check evaluates is at most the schema's size
-    if ('"$ref"' in text or '"unevaluated' in text) and (count := fan_out(schema)) > MAX_FAN_OUT:
+    if ('Ref"' in text or 'ref"' in text or '"unevaluated' in text) and (count := fan_out(schema)) > MAX_FAN_OUT:
         raise GrammarError(
             f"The JSON Schema's references fan out: checking one value would evaluate about {count:,} subschemas "
             f"(at most {MAX_FAN_OUT:,}), as when an allOf, anyOf or oneOf refers twice to a definition that does "

@@ -19,6 +19,7 @@ __all__ = [
     "replace_refs",
     "rerooted",
     "schema_values",
+    "subschemas",
     "walk",
 ]
 
@@ -32,7 +33,7 @@ DATA = frozenset({"enum", "const", "default", "examples"})
 HOLDS = {**dict.fromkeys(_ONE, "one"), **dict.fromkeys(_MANY, "many"), **dict.fromkeys(MAP, "map")}
 
 
-def _subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
+def subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
     # on every node of schemas up to megabytes: plain loops and exact type checks (JSON has no
     # dict or list subclasses), no generators
     found: list[dict[str, Any]] = []
@@ -71,7 +72,7 @@ def walk(schema: Any) -> Iterator[dict[str, Any]]:
             continue
         seen.add(id(node))
         yield node
-        stack.extend(reversed(_subschemas(node)))
+        stack.extend(reversed(subschemas(node)))
 
 
 def replace_refs(schema: dict[str, Any], ref: str, value: Any) -> bool:

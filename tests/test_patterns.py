@@ -220,7 +220,35 @@ def test_a_regex_or_lark_grammar_too_large_to_build_is_refused_when_it_is_given(
 
 def test_what_is_counted_in_a_lark_grammar_is_outside_its_strings():
     assert lark_too_large('start: "{99999}" /[a-z]{3}/ "x"{3}') is None
+    assert lark_too_large('start: "a" // a comment: "a"{99999} /a{99999}/\n') is None
     assert ResponseFormat.lark('start: "a"{5000}').grammar
+    with pytest.raises(GrammarError, match=r"repeats a part 99,999 times \(~ 99999\)"):
+        ResponseFormat.lark('start: "a" ~ 99999')
+
+
+@pytest.mark.parametrize(
+    "grammar",
+    [
+        'start: A\nA: B{1000}\nB: "a"{1000}',  # 0.5 GB and 1.6 s in llguidance before its first mask
+        'start: A\nA: B ~ 3000\nB: "a" ~ 3000',
+        'start: A\nA: (B "x"){3000}\nB: /a{3000}/',
+        'start: A\nA.2: B{100}\n  | "x"\nB: C{100}\nC: ("abc" | D){100}\nD: "d"',
+    ],
+)
+def test_a_lark_terminal_whose_counts_multiply_through_the_terminals_it_names_is_refused(grammar):
+    """Each count stayed under the limit, so the grammar passed, and llguidance built the terminal
+    out in full until its own limit stopped it: about 1 GB and 4 s for one request."""
+    with pytest.raises(GrammarError, match="terminal A is too large to build: .* make the repeated part a rule"):
+        ResponseFormat.lark(grammar)
+
+
+def test_a_lark_terminal_counts_what_its_counts_require():
+    assert lark_too_large('start: A\nA: B{0,3000}\nB: "a"{0,3000}') is None  # {0,N} builds what * does
+    assert lark_too_large('start: x\nx: y{1000}\ny: "a"{1000}') is None  # rules: the parser does not build them out
+    assert lark_too_large('start: A\nA: B{90}\nB: "a"{100}') is None  # 9,000
+    assert lark_too_large('start: A\nA: B{110}\nB: "a"{100}') is not None  # 11,000
+    uuid = 'start: UUID\nUUID: HEX{8} "-" HEX{4} "-" HEX{4} "-" HEX{4} "-" HEX{12}\nHEX: /[0-9a-f]/\n'
+    assert ResponseFormat.lark(uuid).grammar
 
 
 def test_format_regex_reads_a_huge_count_as_a_regex_without_building_it():

@@ -329,25 +329,98 @@ def small_counts(pattern: str) -> str:
     return _COUNTS.sub(one, pattern)
 
 
-# A Lark grammar's regex terminal (/.../flags) and string literal; and what is outside both
-_LARK_REGEX = re.compile(r"/((?:[^/\\\n]|\\.)+)/[imslux]*")
-_LARK_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"i?')
+# A Lark grammar's tokens: a comment, a string, a regex (/.../flags), a count ({n}, {n,m}, ~ n,
+# ~ n..m; their lower bound a group of its own), a name (a priority after it skipped)
+_LARK_TOKEN = re.compile(
+    r'(?P<comment>//[^\n]*)|(?P<string>"(?:[^"\\\n]|\\.)*"i?)|(?P<regex>/(?:[^/\\\n]|\\.)+/[imslux]*)'
+    r"|(?P<count>\{\s*(\d+)\s*(?:,\s*\d*\s*)?\})|(?P<tilde>~\s*(\d+)(?:\s*\.\.\s*\d+)?)"
+    r"|(?P<name>[A-Za-z_]\w*)(?:\.-?\d+)?|(?P<newline>\n)|(?P<punct>[|()\[\]:])|[^\s]"
+)
+
+
+def _lark_terminals(grammar: str) -> dict[str, list[re.Match[str]]]:
+    """Each terminal's definition (an upper-case name at a line's start, then ``:``) as its tokens."""
+    tokens = [m for m in _LARK_TOKEN.finditer(grammar) if not m["comment"]]
+    defined: dict[str, list[re.Match[str]]] = {}
+    body: list[re.Match[str]] | None = None
+    for i, m in enumerate(tokens):
+        starts = (i == 0 or tokens[i - 1]["newline"]) and i + 1 < len(tokens) and tokens[i + 1][0] == ":"
+        if starts and m["name"]:
+            body = defined.setdefault(m["name"], []) if m["name"].isupper() else None
+        elif starts or (m[0] == "%" and (i == 0 or tokens[i - 1]["newline"])):
+            body = None
+        elif body is not None and not m["newline"] and not (body == [] and m[0] == ":"):
+            body.append(m)
+    return defined
+
+
+def _lark_size(tokens: list[re.Match[str]], sizes: dict[str, int], defined: dict[str, list[re.Match[str]]]) -> int:
+    """The pieces a terminal's tokens build: alternatives and sequences added, a count's lower
+    bound multiplying what it repeats (``{0,N}`` costs what ``*`` does), a terminal named inside
+    another built again where it stands."""
+    stack: list[list[int]] = [[0, 0]]  # per open group: the alternatives' sum, the sequence so far
+    last = 0  # the size of the item just read, which a count multiplies
+    for m in tokens:
+        if m[0] in "([":
+            stack.append([0, 0])
+            last = 0
+            continue
+        if m[0] in ")]" and len(stack) > 1:
+            done, seq = stack.pop()
+            last = done + seq
+            stack[-1][1] += last
+            continue
+        if m[0] == "|":
+            stack[-1][0] += stack[-1][1]
+            stack[-1][1] = last = 0
+            continue
+        if m["count"] or m["tilde"]:
+            times = max(int(m[5] or m[7]), 1)
+            stack[-1][1] += last * (times - 1)
+            last *= times
+            continue
+        if m["string"]:
+            last = max(len(m[0]) - 2 - m[0].endswith("i"), 1)
+        elif m["regex"]:
+            last = regex_size(m[0][1:].rsplit("/", 1)[0])
+        elif m["name"] and m["name"] in defined:
+            if m["name"] not in sizes:
+                sizes[m["name"]] = 1  # a terminal that names itself (Lark refuses it): not followed again
+                sizes[m["name"]] = _lark_size(defined[m["name"]], sizes, defined)
+            last = sizes[m["name"]]
+        else:
+            last = 1
+        stack[-1][1] += last
+    while len(stack) > 1:  # an unclosed group: llguidance refuses the grammar itself
+        done, seq = stack.pop()
+        stack[-1][1] += done + seq
+    return sum(stack[0])
 
 
 def lark_too_large(grammar: str) -> str | None:
     """Why a Lark grammar is too large for llguidance to build, or None: a regex terminal as
-    :func:`too_large` reads it, or a rule or terminal repeated more than ``MAX_REGEX_SIZE`` times
-    (``"a"{1000000}``). Counts multiplied through several rules are not followed; llguidance's
-    own limits stop those while decoding."""
-    for m in _LARK_REGEX.finditer(grammar):
-        if (why := too_large(m[1], "The Lark grammar's regex")) is not None:
+    :func:`too_large` reads it, a rule or terminal repeated more than ``MAX_REGEX_SIZE`` times
+    (``"a"{1000000}``), or a terminal whose counts, through the terminals it names, build more
+    than that beyond the grammar's length (``A: B{1000}`` and ``B: "a"{1000}``: 0.5 GB, 1.6 s).
+    A rule's counts through other rules are not followed: the parser does not build them out."""
+    for m in _LARK_TOKEN.finditer(grammar):
+        if m["regex"] and (why := too_large(m[0][1:].rsplit("/", 1)[0], "The Lark grammar's regex")) is not None:
             return why
-    rest = _LARK_REGEX.sub(" ", _LARK_STRING.sub(" ", grammar))
-    for m in _COUNT.finditer(rest):
-        if int(m[1]) > MAX_REGEX_SIZE:
+        if (m["count"] or m["tilde"]) and (times := int(m[5] or m[7])) > MAX_REGEX_SIZE:
             return (
-                f"The Lark grammar repeats a part {int(m[1]):,} times ({m[0]}), more than the {MAX_REGEX_SIZE:,} "
+                f"The Lark grammar repeats a part {times:,} times ({m[0]}), more than the {MAX_REGEX_SIZE:,} "
                 "the grammar engine builds (a count is built piece by piece, in memory); lower the count, "
                 "or write * or + and check the length yourself"
+            )
+    defined, sizes = _lark_terminals(grammar), {}
+    for name, tokens in defined.items():
+        size = sizes.get(name) or _lark_size(tokens, sizes, defined)
+        sizes[name] = size
+        if size > len(grammar) + MAX_REGEX_SIZE:
+            return (
+                f"The Lark grammar's terminal {name} is too large to build: its counts, through the terminals it "
+                f"names, ask for about {size:,} pieces, and at most {MAX_REGEX_SIZE:,} more than the grammar's "
+                "length are built (a terminal is built out in full, in memory); lower the counts, or make the "
+                "repeated part a rule (lower-case name)"
             )
     return None

@@ -554,6 +554,9 @@ def test_thinking_budget_flag_bounds_the_thinking(qwen3_tokenizer_json):
     assert fake.requests[-1].config.thinking_budget == 6 and reply.thinking.endswith("directly now.")
     said = CliRunner().invoke(main, ["run", "--thinking-budget", "0", "x"])
     assert said.exit_code == 2 and "--thinking-budget" in said.output
+    for command in ("run", "chat"):  # without --think it was read and did nothing
+        said = CliRunner().invoke(main, [command, "--thinking-budget", "50", "x"][: 4 if command == "run" else 3])
+        assert said.exit_code == 2 and "bounds Qwen3's thinking, which is off: add --think" in said.output
 
 
 def test_models_says_the_demo_model_is_there_without_a_pull(tmp_path, monkeypatch):

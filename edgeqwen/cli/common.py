@@ -161,6 +161,8 @@ def open_assistant(model: str | None, opts: dict[str, Any]) -> Assistant:
     from ..assistant import Assistant
 
     sampling = {k: opts[k] for k in _SAMPLING if opts.get(k) not in (None, ())}
+    if "thinking_budget" in sampling and not opts["think"]:  # it bounds a thinking that is off: nothing to do
+        raise click.UsageError("--thinking-budget bounds Qwen3's thinking, which is off: add --think, or leave it out.")
     return Assistant(
         model,
         opts["system"],

@@ -106,6 +106,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             head = fh.read(24)
             if head[:4] != b"GGUF":
                 raise ModelLoadError(f"{path} is not a GGUF file (it does not start with 'GGUF').")
+            if len(head) < 24:
+                raise ModelLoadError(
+                    f"{path} is truncated ({len(head)} bytes, a GGUF header alone is 24); download it again."
+                )
             version, _tensors, count = struct.unpack_from("<IQQ", head, 4)
             if version < 2:
                 raise ModelLoadError(f"{path} is a GGUF v{version} file; convert it again with a current llama.cpp.")

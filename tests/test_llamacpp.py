@@ -311,6 +311,9 @@ def test_bad_gguf_files_say_what_to_do(tmp_path, tiny_ggufs):
     cut.write_bytes(tiny_ggufs["qwen2-f32"].read_bytes()[:200_000])
     with pytest.raises(ModelLoadError, match="truncated or corrupt.*download it again"):
         read_metadata(cut)
+    cut.write_bytes(tiny_ggufs["qwen2-f32"].read_bytes()[:10])  # was struct.error's traceback
+    with pytest.raises(ModelLoadError, match=r"truncated \(10 bytes, a GGUF header alone is 24\); download it again"):
+        read_metadata(cut)
     with pytest.raises(ModelLoadError, match="truncated|could not load"):
         LlamaCppBackend(_truncate_tensors(tiny_ggufs["qwen2-f32"], tmp_path))
     other = tmp_path / "other.gguf"

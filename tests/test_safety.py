@@ -317,6 +317,10 @@ def test_policy_presets_files_and_errors(tmp_path):
     # a count is built piece by piece: "a{99999999}" ran the check out of memory
     with pytest.raises(PolicyError, match=r"blocked_topics\[1\]': the regex .* is too large to build"):
         Policy.from_dict({"blocked_topics": ["ok", "secret (project ){50000}"]})
+    for empty in ("", "(guns)?", "x*|y"):  # each refused every prompt, with nothing said
+        with pytest.raises(PolicyError, match=r"blocked_topics\[1\]' \(.*\) matches an empty text, so it would refuse"):
+            Policy.from_dict({"blocked_topics": ["ok", empty]})
+    assert Policy.from_dict({"blocked_topics": [r"guns?\b", "^how to"]}).blocked_topics
     unknown = tmp_path / "unknown.toml"
     unknown.write_text('pii = ["email"]\nredact_all = true\n')
     with pytest.raises(PolicyError, match=toml_says("unknown field.*redact_all")):

@@ -162,6 +162,11 @@ class Policy:
                 raise PolicyError(
                     f"Policy field 'blocked_topics[{i}]' is not a valid regex ({pattern!r}): {exc}."
                 ) from exc
+            if compiled[-1].search("") is not None:  # "", "a*", "(guns)?": found in every prompt
+                raise PolicyError(
+                    f"Policy field 'blocked_topics[{i}]' ({pattern!r}) matches an empty text, so it would refuse "
+                    "every prompt; write what a topic's text holds (e.g. 'guns?' rather than '(guns)?'), or remove it."
+                )
         object.__setattr__(self, "_compiled_topics", tuple(compiled))
         for name in ("refusal", "self_harm_response", "abuse_response"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():

@@ -141,8 +141,10 @@ def check_convertible(hf_dir: Path) -> str:
             f'{config} names no "architectures" (e.g. ["Qwen2ForCausalLM"]); transformers\' save_pretrained '
             "writes them: save the model with it, or download the whole model folder."
         )
+    _check_geometry(settings, config)
     if not any(hf_dir.glob("*.safetensors")) and not any(hf_dir.glob("pytorch_model*.bin")):
         raise ModelNotFoundError(f"{hf_dir} has no weights (*.safetensors); download the whole model folder.")
+    _check_weights(hf_dir)
     if not (hf_dir / "tokenizer.json").is_file() and not all(
         (hf_dir / f).is_file() for f in ("vocab.json", "merges.txt")
     ):
@@ -151,6 +153,55 @@ def check_convertible(hf_dir: Path) -> str:
             "model folder."
         )
     return model_type
+
+
+_SIZES = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size")
+
+
+def _check_geometry(settings: dict, config: Path) -> None:
+    """The sizes the builder divides and allocates by (a 0 was its ZeroDivisionError's traceback)."""
+    for name in (*_SIZES, "num_key_value_heads", "head_dim"):
+        value = settings.get(name)
+        if (name in _SIZES or value is not None) and not (type(value) is int and value > 0):
+            raise ConversionError(f"{config}: {name} must be a whole number above 0, got {value!r}; it is not a "
+                                  "model's own config.json (download the whole model folder again).")  # fmt: skip
+    heads, kv = settings["num_attention_heads"], settings.get("num_key_value_heads", settings["num_attention_heads"])
+    if heads % kv or ("head_dim" not in settings and settings["hidden_size"] % heads):
+        raise ConversionError(
+            f"{config}: {heads} attention heads do not split into {kv} key/value heads or "
+            f"{settings['hidden_size']} hidden units evenly; it is not a model's own config.json."
+        )
+
+
+def _check_weights(hf_dir: Path) -> None:
+    """Every safetensors file whole and every shard the index names there: an interrupted download
+    was the builder's traceback from deep inside safetensors ("invalid header length")."""
+    index = hf_dir / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConversionError(f"{index} is not a safetensors index ({exc}); download it again.") from exc
+        missing = sorted(str(name) for name in shards if not (hf_dir / str(name)).is_file())
+        if missing:
+            raise ModelNotFoundError(
+                f"{hf_dir} lacks {', '.join(missing)}, which {index.name} names; download the whole model folder."
+            )
+    for file in sorted(hf_dir.glob("*.safetensors")):
+        size = file.stat().st_size
+        try:
+            with open(file, "rb") as fh:
+                length = int.from_bytes(fh.read(8), "little")
+                header = json.loads(fh.read(length)) if 2 <= length <= size - 8 else None
+            ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"] if header else None
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+            ends = None
+        if ends is None or 8 + length + max(ends, default=0) > size:
+            raise ConversionError(
+                f"{file} is truncated or corrupt ({size:,} bytes"
+                + (f", its tensors end at {8 + length + max(ends):,})" if ends else ")")
+                + "; download it again."
+            )
 
 
 def check_output(out: Path) -> None:

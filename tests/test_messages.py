@@ -166,6 +166,19 @@ def test_the_demo_model_without_llama_cpp_or_the_converter_says_both_ways_before
     assert "llama.cpp" not in str(err.value)
 
 
+def _cut(file, size: int) -> None:
+    file.write_bytes(file.read_bytes()[:size])
+
+
+def _index(folder, weight_map: dict) -> None:
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+
+
+def _set(folder, **fields) -> None:
+    config = folder / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), **fields}))
+
+
 def test_convert_of_a_missing_folder_says_so(tmp_path):
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "nonexistent"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "No folder at" in result.stderr and "config.json" in result.stderr
@@ -185,6 +198,13 @@ def test_convert_of_a_missing_folder_says_so(tmp_path):
             ),
             'names no "architectures"',  # TypeError deep in the builder
         ),
+        # an interrupted download: safetensors' "invalid header length" from deep in the builder
+        (lambda d: _cut(d / "model.safetensors", 1_000), r"model.safetensors is truncated or corrupt (1,000 bytes)"),
+        (lambda d: _cut(d / "model.safetensors", 2_000_000), "bytes, its tensors end at "),
+        (lambda d: _index(d, {"a.weight": "model-00002-of-00002.safetensors"}), "lacks model-00002-of-00002"),
+        (lambda d: _set(d, num_attention_heads=0), "num_attention_heads must be a whole number above 0, got 0"),
+        (lambda d: _set(d, hidden_size="64"), "hidden_size must be a whole number above 0, got '64'"),
+        (lambda d: _set(d, num_key_value_heads=3), "do not split into 3 key/value heads"),
     ],
 )
 def test_convert_says_what_a_model_folder_lacks_before_building(tiny_models, tmp_path, spoil, says):

@@ -606,6 +606,14 @@ def test_chat_saves_the_conversation_and_goes_on_with_it_later(tmp_path, monkeyp
         "messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}],
     }
     (tmp_path / "notes.json").write_text('{"notes": 1}', encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("my notes", encoding="utf-8")
+    (tmp_path / "empty.json").touch()
+    lines = "".join(f"/save {tmp_path}/{name}\n" for name in ("notes.json", "notes.txt", "", "empty.json"))
+    kept = CliRunner().invoke(main, ["chat"], input=lines + "/exit\n")  # "/save notes.txt" replaced the notes
+    assert kept.stderr.count("It is left as it was; name a new file") == 2 and "is a folder" in kept.stderr
+    assert "notes.json is no conversation" in kept.stderr and "notes.txt is not JSON (Expecting value" in kept.stderr
+    assert (tmp_path / "notes.txt").read_text() == "my notes" and json.loads((tmp_path / "notes.json").read_text())
+    assert "saved 0 messages to" in kept.stderr and json.loads((tmp_path / "empty.json").read_text())["messages"] == []
     lines = f"/load {tmp_path}/missing.json\n/load {tmp_path}/notes.json\nAnd of Italy?\n/exit\n"
     later = CliRunner().invoke(main, ["chat", "--load", str(saved)], input=lines)
     assert later.exit_code == 0, later.output

@@ -25,6 +25,17 @@ def save_conversation(bot: Assistant, name: str) -> str:
     """Write the system prompt and the history to the file ``name`` (replaced whole, never left
     half written); what to tell the user."""
     path = Path(name).expanduser()
+    if path.is_dir():
+        raise InvalidRequestError(f"{name} is a folder; name a file in it. Nothing was saved.", "file")
+    # replaced only where it holds a conversation (or nothing): "/save notes.txt" deleted the notes
+    if path.exists() and path.stat().st_size > 0:
+        try:
+            read_conversation(name)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                f"Nothing was saved: {exc} It is left as it was; name a new file, or one a conversation was saved to.",
+                "file",
+            ) from exc
     text = json.dumps(conversation_dict(bot.system, bot.history), ensure_ascii=False, indent=1) + "\n"
     tmp = None
     try:

@@ -433,11 +433,20 @@ def _install_named(name: str) -> str:
     return hits[0] if hits else name
 
 
+def _pulled(name: str, link: Path) -> bool:
+    """Whether ``link`` is one :func:`pull` made for ``name`` (its manifest there, the link into a
+    hub snapshot), whose files :func:`remove` deletes with it. A link a user made to a folder of
+    their own ("copy or link the folder into the models folder") is removed alone: ``rm`` deleted
+    every file of that folder."""
+    target = Path(os.readlink(link))
+    return manifest_path(name).is_file() and "snapshots" in target.parts
+
+
 def _remove(name: str) -> Path:
     dest = _installed(name)
     if dest.is_symlink():
         target = dest.resolve()
-        for file in target.iterdir() if target.is_dir() else ():
+        for file in target.iterdir() if target.is_dir() and _pulled(name, dest) else ():
             blob = file.resolve()
             file.unlink()
             if blob != file and blob.exists():
@@ -445,10 +454,10 @@ def _remove(name: str) -> Path:
         dest.unlink()
     else:
         for file in dest.iterdir():  # a GGUF build: a link to the hub snapshot's link to the blob
-            if file.is_symlink():
+            if file.is_symlink() and _pulled(name, file):
                 snapshot = Path(os.readlink(file))
                 file.resolve().unlink(missing_ok=True)
                 snapshot.unlink(missing_ok=True)
-        shutil.rmtree(dest)
+        shutil.rmtree(dest)  # a link of the user's own in it is removed, not what it points to
     manifest_path(name).unlink(missing_ok=True)
     return dest

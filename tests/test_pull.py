@@ -24,6 +24,7 @@ from edgeqwen.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
+from edgeqwen.paths import models_dir
 from edgeqwen.pull import manifest_path, pull, remove
 
 REPO = "test-org/tiny-qwen2-onnx"
@@ -131,6 +132,27 @@ def test_models_and_rm_commands(hub):
     assert runner.invoke(main, ["rm", NAME]).exit_code == 1
     with pytest.raises(ModelNotFoundError):
         remove(NAME)
+
+
+def test_rm_deletes_a_pulled_models_hub_files_and_never_a_linked_folders(hub, tmp_path):
+    """A folder of the user's own linked into the models folder (as a copy is placed there) was
+    emptied by `rm`: every file the link reached, and each file's own link target, was deleted."""
+    blobs = lambda: [f for f in (tmp_path / "hf").rglob("blobs/*") if f.is_file()]  # noqa: E731
+    pull(SPEC)
+    assert blobs()
+    remove(NAME)
+    assert blobs() == [] and not (models_dir() / NAME).exists()  # the download's disk given back
+    mine = tmp_path / "mine"
+    shutil.copytree(pull(SPEC).resolve(), mine)
+    (mine / "notes.txt").write_text("mine")
+    (models_dir() / "linked").symlink_to(mine, target_is_directory=True)
+    gguf = models_dir() / "linked-gguf"
+    gguf.mkdir()
+    (gguf / "model.gguf").symlink_to(mine / "notes.txt")  # a file of theirs, linked into a folder
+    for name in ("linked", "linked-gguf"):
+        assert CliRunner().invoke(main, ["rm", name]).exit_code == 0 and not (models_dir() / name).exists()
+    assert (mine / "notes.txt").read_text() == "mine" and (mine / "genai_config.json").is_file()
+    assert blobs()  # the pulled install's files, which the copy was made from, are its own
 
 
 def test_rm_takes_a_catalog_models_name_for_its_one_install(tmp_path, monkeypatch):

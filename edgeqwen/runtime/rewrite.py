@@ -1,7 +1,7 @@
 """Rewrites that keep a JSON Schema's meaning and make it one llguidance takes, before any compile.
 
-What JSON Schema keyword is honoured how (:data:`KEYWORDS`, the table README prints), which draft
-a schema is read as, and the rewrites done by reading the schema alone (:func:`rewrite`): what
+Which draft a schema is read as, and the rewrites done by reading the schema alone
+(:func:`rewrite`; how each keyword is honoured, :data:`KEYWORDS`, is keywords.py's): what
 llguidance cannot enforce dropped and named, keywords it refuses said exactly where they can be
 (exact.py: ``oneOf``, ``uniqueItems``, ``not``), ``dependentRequired`` said in the grammar on an
 object that allows no other keys, keywords beside ``$ref`` ignored in drafts 4-7 as they say,
@@ -24,6 +24,7 @@ from .exact import (
     one_of_as_any_of,
     unique_choices,
 )
+from .keywords import AFTER, DECODING, KEYWORDS, PARTLY, warn_ignored_keys
 from .numbers import INTEGER_FORMATS, NUMBER_FORMATS, integer_range, keep_numbers_from_llguidance, number_over
 from .patterns import astral_escapes, ecma_classes
 from .refs import dynamic_refs_static, local_refs_made_llguidance_readable
@@ -104,22 +105,6 @@ FORMAT_SUPERSETS = {
     "relative-json-pointer": rf"^{RELATIVE_POINTER}$",
 }
 
-DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
-# How each validation keyword is honoured (annotations such as title/description/default are not listed).
-KEYWORDS: dict[str, str] = {
-    "type": DECODING, "enum": DECODING, "const": DECODING, "anyOf": DECODING, "$ref": DECODING,
-    "properties": DECODING, "required": DECODING, "additionalProperties": DECODING,
-    "items": DECODING, "prefixItems": DECODING, "minItems": DECODING, "maxItems": DECODING,
-    "minimum": PARTLY, "maximum": PARTLY, "exclusiveMinimum": PARTLY, "exclusiveMaximum": PARTLY,
-    "multipleOf": PARTLY,
-    "format": PARTLY, "pattern": PARTLY, "patternProperties": PARTLY, "allOf": PARTLY, "oneOf": PARTLY,
-    "minProperties": PARTLY, "maxProperties": PARTLY, "minLength": PARTLY, "maxLength": PARTLY,
-    "not": PARTLY, "if": PARTLY, "then": PARTLY, "else": PARTLY, "uniqueItems": PARTLY,
-    "dependentRequired": PARTLY, "dependentSchemas": AFTER, "dependencies": PARTLY,
-    "contains": AFTER, "minContains": AFTER, "maxContains": AFTER, "propertyNames": AFTER,
-    "unevaluatedProperties": AFTER, "unevaluatedItems": AFTER, "additionalItems": DECODING,
-    "$dynamicRef": PARTLY, "$recursiveRef": PARTLY,
-}  # fmt: skip
 
 # left out of the grammar (uniqueItems only where unique_choices cannot say it, conditions where
 # conditions_as_branches cannot; dependencies are said again by dependencies_in_grammar where they can be)
@@ -416,6 +401,7 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
     schemas need none of; ``closing``: decoding will close objects that name their properties).
     True where dependentRequired was marked (dependencies_in_grammar)."""
     read_as = dialect(schema)
+    warn_ignored_keys(schema)
     if read_as == "draft-04" and "$schema" not in schema:
         _refuse_mixed_drafts(schema, text)
     if "$schema" in schema or read_as == "draft-04":  # https, no "#", a meta-schema of its own, none

@@ -309,9 +309,7 @@ def test_convert_on_a_machine_short_of_memory_says_what_to_do_before_starting(tm
 
     from edgeqwen.convert import conversion_memory
 
-    _hf_folder(tmp_path)
-    with open(tmp_path / "model.safetensors", "wb") as fh:  # 3.09 GB of bf16, as Qwen2.5-1.5B (sparse)
-        fh.truncate(3_093_442_115)
+    _hf_folder(tmp_path, 3_093_442_115)  # 3.09 GB of bf16, as Qwen2.5-1.5B (sparse)
     need = conversion_memory(tmp_path)
     assert 11.5 * 2**30 < need < 12.5 * 2**30  # measured peak: 11.96 GB
     four_gb_pi = SimpleNamespace(total=4 * 2**30, available=int(3.3 * 2**30))
@@ -342,7 +340,6 @@ def test_convert_refuses_a_model_builder_that_would_build_a_wrong_model(tmp_path
     old = {"onnxruntime-genai": "0.11.4"}
     monkeypatch.setattr(importlib.metadata, "version", lambda name: old.get(name) or real(name))
     _hf_folder(tmp_path)
-    (tmp_path / "model.safetensors").write_bytes(b"\0" * 1024)
     started = []
     monkeypatch.setattr("subprocess.run", lambda *a, **k: started.append(a))
     result = CliRunner().invoke(main, ["convert", str(tmp_path), "-o", str(tmp_path / "out")])
@@ -351,11 +348,20 @@ def test_convert_refuses_a_model_builder_that_would_build_a_wrong_model(tmp_path
     assert f"pip install -U 'onnxruntime-genai>={need}'" in result.stderr
 
 
-def _hf_folder(folder) -> None:
-    """What convert reads of a model folder before its builder starts: the config and a tokenizer."""
-    config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "torch_dtype": "bfloat16"}
+def _hf_folder(folder, weights: int = 1024) -> None:
+    """What convert reads of a model folder before its builder starts: the config (Qwen2.5-1.5B's
+    sizes), a tokenizer, and a safetensors file of ``weights`` bytes whole (sparse), its header
+    saying one tensor fills it."""
+    config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "torch_dtype": "bfloat16",
+              "hidden_size": 1536, "num_attention_heads": 12, "num_key_value_heads": 2, "num_hidden_layers": 28,
+              "intermediate_size": 8960, "vocab_size": 151936}  # fmt: skip
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "tokenizer.json").write_text("{}")
+    tensor = {"dtype": "BF16", "shape": [(weights - 136) // 2], "data_offsets": [0, weights - 136]}
+    header = json.dumps({"w": tensor}).encode().ljust(128)
+    with open(folder / "model.safetensors", "wb") as fh:
+        fh.write(len(header).to_bytes(8, "little") + header)
+        fh.truncate(weights)
 
 
 def test_bench_smoke(tiny_models):
@@ -391,7 +397,6 @@ def test_convert_keeps_the_lm_head_at_8_bits_unless_asked(tmp_path, monkeypatch)
     from edgeqwen.errors import ConversionError
 
     _hf_folder(tmp_path)
-    (tmp_path / "model.safetensors").write_bytes(b"")
     monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 2**40})())
     started = []
     monkeypatch.setattr("subprocess.run", lambda cmd, **k: started.append(cmd) or type("P", (), {"returncode": 1})())
@@ -415,7 +420,6 @@ def test_a_conversion_killed_half_way_leaves_nothing_after_the_next(tmp_path, mo
     pytest.importorskip("onnxruntime_genai")  # the converter's builder, which the conversion checks for first
 
     _hf_folder(tmp_path)
-    (tmp_path / "model.safetensors").write_bytes(b"")
     monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 2**40})())
     monkeypatch.setattr("subprocess.run", lambda cmd, **k: type("P", (), {"returncode": 1})())
     where = tmp_path / "models"

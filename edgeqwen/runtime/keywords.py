@@ -92,13 +92,17 @@ def _distance(a: str, b: str, most: int) -> int:
     return row[-1]
 
 
-@functools.lru_cache(maxsize=4096)
 def meant(key: str) -> str | None:
     """The keyword ``key`` misspells, or None: the same letters in another case or with other
     punctuation, or one edit away (two for a keyword of ten letters or more). Not a known word,
     an ``x-`` extension, nor a keyword put out of use on purpose (``_format``, ``xrequired``)."""
-    if key in _KNOWN or key.startswith(("x-", "_")) or key[1:] in KEYWORDS or not key.isascii():
-        return None
+    if len(key) > 32 or key in _KNOWN or key.startswith(("x-", "_")) or key[1:] in KEYWORDS or not key.isascii():
+        return None  # the longest keyword has 21 letters: a long key is kept out of the cache below
+    return _meant(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _meant(key: str) -> str | None:
     squashed = _squashed(key)
     if squashed in _BY_SQUASHED:
         return _BY_SQUASHED[squashed]

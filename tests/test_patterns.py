@@ -289,5 +289,5 @@ def test_the_compiled_patterns_kept_are_bounded_by_their_pieces_not_only_their_n
     assert patterns.ecma_pattern("^[a-z]{3}$") is first  # kept: read once for every answer
     for i in range(40):
         patterns.ecma_pattern(f"^k{i}" + "a{9000}$")
-    assert patterns._kept_pieces <= patterns._KEPT_PIECES and len(patterns._kept) < 40
+    assert patterns._kept.total <= patterns._kept.weight == 200_000 and len(patterns._kept) < 40
     assert patterns.ecma_pattern("^k39a{9000}$").fullmatch("k39" + "a" * 9000)

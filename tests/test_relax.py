@@ -1357,7 +1357,7 @@ def test_a_matcher_is_built_once_per_grammar_and_copied_for_each_answer(monkeypa
     assert built == [grammar]  # compiling built it; the answers got copies
     assert first.consume_tokens(engine.tokenizer.tokenize_str('{"n":1}')) and first.is_accepting()
     assert not second.is_accepting()  # a copy is its own
-    monkeypatch.setattr(grammar_module, "MATCHER_CACHE_SIZE", 0)  # evicted: built again, still right
+    monkeypatch.setattr(engine._matchers, "most", 1)  # evicted: built again, still right
     engine.compile(ResponseFormat.of({"type": "integer", "title": "evict"}))
     third = engine.matcher(grammar)
     assert len(built) == 3 and third.consume_tokens(engine.tokenizer.tokenize_str('{"n":2}'))

@@ -961,7 +961,7 @@ def test_a_format_the_check_cannot_assert_here_is_refused_before_answering(monke
         importlib.util, "find_spec", lambda name, *a: None if name == "rfc3986_validator" else real(name, *a)
     )
     check_module._missing_format_packages.cache_clear()
-    check_module._validator.cache_clear()
+    check_module._validators.clear()
     try:
         fake = FakeBackend(['"http://a.example/"'])
         bot = Assistant(backend=fake, policy="none")
@@ -975,6 +975,6 @@ def test_a_format_the_check_cannot_assert_here_is_refused_before_answering(monke
     finally:
         monkeypatch.undo()
         check_module._missing_format_packages.cache_clear()
-        check_module._validator.cache_clear()
+        check_module._validators.clear()
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert '"rfc3986-validator>=0.1.1"' in pyproject

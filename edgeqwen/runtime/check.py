@@ -22,6 +22,7 @@ import regex
 
 from ..errors import BackendUnavailableError, GrammarError
 from ..jsontext import nesting
+from .kept import Kept
 from .numbers import INTEGER_FORMATS
 from .patterns import SEARCH_TIMEOUT_S, ecma_pattern, small_counts, too_large
 from .relax import MAX_SCHEMA_DEPTH, _refuse_invalid, refuse_costly
@@ -323,14 +324,22 @@ def require_format_packages(schema: Any) -> None:
             )
 
 
-@lru_cache(maxsize=256)
+# Validators kept by their schema's text: one for a schema of 830 kB holds about 2.2 MB
+_validators: Kept[str, Any] = Kept(256, 16 << 20)
+
+
 def _validator(text: str) -> Any:
+    kept = _validators.get(text)
+    if kept is not None:
+        return kept
     require_format_packages(text)
     schema = json.loads(text)
     if isinstance(schema, dict):  # relax() refused these already; check() may be asked directly
         refuse_costly(schema, text)
     cls = _checker_class(validator_class(schema))
-    return cls(schema, format_checker=_format_checker(cls.FORMAT_CHECKER))
+    validator = cls(schema, format_checker=_format_checker(cls.FORMAT_CHECKER))
+    _validators.put(text, validator, len(text))
+    return validator
 
 
 def check(value: Any, schema: Any) -> Violation | None:

@@ -13,9 +13,8 @@ pydantic) before it is returned.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
 from .formats import ResponseFormat
+from .kept import Kept
 from .matcher import matcher_limits, over_limit, panic_message
 from .numbers import crash_message
 from .relax import compiles as relax_compiles
@@ -42,10 +42,13 @@ __all__ = [
     "grammar_text",
 ]
 
-GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model
+GRAMMAR_CACHE_SIZE = 64  # compiled response formats kept per model (regex, choice, Lark, tools)
+GRAMMAR_CACHE_CHARS = 16 << 20  # and their texts' length in all: a Lark grammar may be 1 MB
 # Built matchers kept per model, copied for each answer: building one for a large schema costs
-# 50-130 ms (llguidance compiles the schema then), a copy well under that.
+# 50-130 ms (llguidance compiles the schema then), a copy well under that. One for an 830 kB schema
+# holds about 9 MB: at most 4 Mi characters of grammar are kept built (about 45 MB).
 MATCHER_CACHE_SIZE = 16
+MATCHER_CACHE_CHARS = 4 << 20
 
 
 # Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
@@ -135,9 +138,8 @@ class GrammarEngine:
                 self._marker_ids[marker] = ids[0]
         self.special_markers = frozenset(self._marker_ids)
         # bounded: a server compiles whatever schemas its clients send, for as long as it runs
-        self._cache: OrderedDict[tuple[str, bool, bool], str] = OrderedDict()
-        self._matchers: OrderedDict[str, LLMatcher] = OrderedDict()  # grammar -> one never used
-        self._lock = threading.Lock()
+        self._cache: Kept[tuple[str, bool, bool], str] = Kept(GRAMMAR_CACHE_SIZE, GRAMMAR_CACHE_CHARS)
+        self._matchers: Kept[str, LLMatcher] = Kept(MATCHER_CACHE_SIZE, MATCHER_CACHE_CHARS)  # one never used
         self.compile_times: deque[float] = deque(maxlen=1024)
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False, opened: bool = False) -> str:
@@ -152,15 +154,12 @@ class GrammarEngine:
         key = (json.dumps(spec, sort_keys=True, default=str), thinking, opened)
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
         grammar = grammar_text(fmt, thinking, self.special_markers, opened)
         error = self._build(grammar)
         if error is not None:
             raise _explain(error, fmt)
-        self._cache[key] = self._timed(start, grammar)
-        if len(self._cache) > GRAMMAR_CACHE_SIZE:
-            self._cache.popitem(last=False)  # the least recently used
+        self._cache.put(key, self._timed(start, grammar), len(key[0]) + len(grammar))
         return grammar
 
     def _build(self, grammar: str) -> str | None:
@@ -179,18 +178,12 @@ class GrammarEngine:
             return None, panic_message(exc)
         if matcher.is_error():
             return None, matcher.get_error()
-        with self._lock:
-            self._matchers[grammar] = matcher
-            while len(self._matchers) > MATCHER_CACHE_SIZE:
-                self._matchers.popitem(last=False)
+        self._matchers.put(grammar, matcher, len(grammar))
         return matcher, None
 
     def matcher(self, grammar: str) -> LLMatcher:
         """A fresh ``LLMatcher`` for a grammar :meth:`compile` returned: a copy of the kept one."""
-        with self._lock:
-            kept = self._matchers.get(grammar)
-            if kept is not None:
-                self._matchers.move_to_end(grammar)
+        kept = self._matchers.get(grammar)
         if kept is None:  # evicted, or compiled by another engine (relax's cache is shared)
             kept, error = self._kept(grammar)
             if kept is None:

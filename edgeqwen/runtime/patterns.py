@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import regex
+
+from .kept import Kept
 
 __all__ = [
     "MAX_REGEX_SIZE",
@@ -110,13 +110,10 @@ def ecma_classes(pattern: str, dollar: str = "$") -> str:
 
 
 # The check reads the same patterns for every answer: they are kept compiled, the most recently
-# used first, up to _KEPT patterns and _KEPT_PIECES pieces in all (regex_size). A pattern of 10,000
+# used first, up to 1,024 patterns and 200,000 pieces in all (regex_size). A pattern of 10,000
 # pieces is 1.4 MB compiled: 1,024 of them, the bound by count alone before, were 1.4 GB a server
 # could be made to hold by as many schemas.
-_KEPT, _KEPT_PIECES = 1024, 200_000
-_kept: OrderedDict[str, tuple[regex.Pattern[str], int]] = OrderedDict()
-_kept_pieces = 0
-_kept_lock = threading.Lock()
+_kept: Kept[str, regex.Pattern[str]] = Kept(1024, 200_000)
 
 
 def ecma_pattern(pattern: str) -> regex.Pattern[str]:
@@ -124,21 +121,12 @@ def ecma_pattern(pattern: str) -> regex.Pattern[str]:
     which knows ``\\p{L}`` and the other Unicode property classes Python's ``re`` refuses, surrogate
     pairs as one character, and ECMA-262's ``\\d``, ``\\w``, ``\\s`` and ``$``. ``regex.error`` where it
     cannot."""
-    global _kept_pieces
-    with _kept_lock:
-        hit = _kept.get(pattern)
-        if hit is not None:
-            _kept.move_to_end(pattern)
-            return hit[0]
+    hit = _kept.get(pattern)
+    if hit is not None:
+        return hit
     # not in the regex module's own cache too (500 patterns, whatever their size)
     compiled = regex.compile(ecma_classes(astral_escapes(pattern), dollar=r"\Z"), cache_pattern=False)
-    pieces = max(regex_size(pattern), 1)
-    with _kept_lock:
-        if pattern not in _kept:
-            _kept[pattern] = (compiled, pieces)
-            _kept_pieces += pieces
-        while len(_kept) > 1 and (len(_kept) > _KEPT or _kept_pieces > _KEPT_PIECES):
-            _kept_pieces -= _kept.popitem(last=False)[1][1]
+    _kept.put(pattern, compiled, max(regex_size(pattern), 1))
     return compiled
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 import gc
 import json
 import re
-import threading
 import time
 import urllib.parse
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
 from ..jsontext import nesting
 from ..types import check_text
+from .kept import Kept
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
 from .refs import documents, fan_out, meta_schema_refs_local, own_refs_local, points_nowhere
@@ -183,20 +182,18 @@ MAX_SCHEMA_DEPTH = 100
 # most of 1,797 real schemas (the slice, SchemaStore) is AWS SAM's 1,897, an anyOf of resource types.
 MAX_FAN_OUT = 100_000
 INTERNAL = "a bug in edgeqwen"  # how a crash inside relax() is reported (tests look for it)
-_CACHE_SIZE = 256
-_lock = threading.Lock()
-_cache: OrderedDict[tuple[str, int | None, bool], Relaxed] = OrderedDict()
+# Relaxed schemas kept, by their texts' length too: one of 830 kB holds about 1.3 MB
+_CACHE_SIZE, _CACHE_CHARS = 256, 16 << 20
+_cache: Kept[tuple[str, int | None, bool], Relaxed] = Kept(_CACHE_SIZE, _CACHE_CHARS)
 _misses = 0
 
 
 def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validate: Validate) -> Relaxed:
     global _misses
     key = (text, max_string, bound_patterns)
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
     _misses += 1
     start = time.perf_counter()
     collecting = gc.isenabled()
@@ -215,10 +212,7 @@ def _relax_text(text: str, max_string: int | None, bound_patterns: bool, validat
         if collecting:
             gc.enable()
     warn_if_slow(time.perf_counter() - start)
-    with _lock:
-        _cache[key] = relaxed
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, relaxed, len(text))
     return relaxed
 
 

@@ -323,6 +323,8 @@ def test_policy_presets_files_and_errors(tmp_path):
     assert Policy.from_dict({"blocked_topics": [r"guns?\b", "^how to"]}).blocked_topics
     unknown = tmp_path / "unknown.toml"
     unknown.write_text('pii = ["email"]\nredact_all = true\n')
+    with pytest.raises(PolicyError, match=r"blocked_topic \(did you mean blocked_topics\?\), zzz; known fields"):
+        Policy.from_dict({"blocked_topic": ["guns"], "zzz": 1})  # a typo'd field is named with the field it meant
     with pytest.raises(PolicyError, match=toml_says("unknown field.*redact_all")):
         Policy.load(unknown)
     broken = tmp_path / "broken.toml"

@@ -7,6 +7,7 @@ names the file, the line where the parser can tell, and the field.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -208,9 +209,10 @@ class Policy:
         base_name = data.get("extends")
         unknown = set(data) - known - {"extends"}
         if unknown:
-            raise PolicyError(
-                f"{source}: unknown field(s) {', '.join(sorted(unknown))}; known fields: {', '.join(sorted(known))}."
-            )
+            meant = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, known, 1)) else k
+                     for k in sorted(unknown)]  # fmt: skip
+            listed = ", ".join(sorted(known))
+            raise PolicyError(f"{source}: unknown field(s) {', '.join(meant)}; known fields: {listed}.")
         base = cls.preset(base_name) if base_name else cls()
         changes = {k: v for k, v in data.items() if k != "extends"}
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .walk import walk
 
-__all__ = ["AFTER", "DECODING", "KEYWORDS", "PARTLY", "MisspelledKeywordWarning", "warn_ignored_keys"]
+__all__ = ["AFTER", "DECODING", "KEYWORDS", "PARTLY", "MisspelledKeywordWarning", "meant", "warn_ignored_keys"]
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
 # How each validation keyword is honoured (annotations such as title/description/default are not listed).

@@ -242,6 +242,14 @@ def test_a_lark_terminal_whose_counts_multiply_through_the_terminals_it_names_is
         ResponseFormat.lark(grammar)
 
 
+def test_terminals_named_twice_a_level_or_chained_thousands_long_are_read():
+    doubling = "start: T0\n" + "".join(f"T{i}: T{i + 1} T{i + 1}\n" for i in range(40)) + 'T40: "b"\n'
+    with pytest.raises(GrammarError, match="terminal T0 is too large to build"):  # 2^40: no count at all
+        ResponseFormat.lark(doubling)
+    chain = "start: T0\n" + "".join(f'T{i}: T{i + 1} "a"\n' for i in range(5_000)) + 'T5000: "b"\n'
+    assert ResponseFormat.lark(chain).grammar  # was a RecursionError: past Python's recursion, linear in size
+
+
 def test_a_lark_terminal_counts_what_its_counts_require():
     assert lark_too_large('start: A\nA: B{0,3000}\nB: "a"{0,3000}') is None  # {0,N} builds what * does
     assert lark_too_large('start: x\nx: y{1000}\ny: "a"{1000}') is None  # rules: the parser does not build them out

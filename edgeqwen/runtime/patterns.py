@@ -342,10 +342,32 @@ def _lark_terminals(grammar: str) -> dict[str, list[re.Match[str]]]:
     return defined
 
 
-def _lark_size(tokens: list[re.Match[str]], sizes: dict[str, int], defined: dict[str, list[re.Match[str]]]) -> int:
+def _lark_sizes(defined: dict[str, list[re.Match[str]]]) -> dict[str, int]:
+    """Each terminal's pieces (:func:`_lark_size`), the terminals it names first: iterative, as a
+    chain of terminals may be thousands long; one that names itself (Lark refuses it) counts 1 there."""
+    sizes: dict[str, int] = {}
+    for root in defined:
+        stack, path = [root], {root}
+        while stack:
+            name = stack[-1]
+            if name in sizes:
+                stack.pop()
+                continue
+            named = (m["name"] for m in defined[name] if m["name"] in defined)
+            pending = next((n for n in named if n not in sizes and n not in path), None)
+            if pending is not None:
+                stack.append(pending)
+                path.add(pending)
+                continue
+            sizes[name] = _lark_size(defined[name], sizes)
+            path.discard(stack.pop())
+    return sizes
+
+
+def _lark_size(tokens: list[re.Match[str]], sizes: dict[str, int]) -> int:
     """The pieces a terminal's tokens build: alternatives and sequences added, a count's lower
     bound multiplying what it repeats (``{0,N}`` costs what ``*`` does), a terminal named inside
-    another built again where it stands."""
+    another built again where it stands (its size in ``sizes``)."""
     stack: list[list[int]] = [[0, 0]]  # per open group: the alternatives' sum, the sequence so far
     last = 0  # the size of the item just read, which a count multiplies
     for m in tokens:
@@ -371,13 +393,8 @@ def _lark_size(tokens: list[re.Match[str]], sizes: dict[str, int], defined: dict
             last = max(len(m[0]) - 2 - m[0].endswith("i"), 1)
         elif m["regex"]:
             last = regex_size(m[0][1:].rsplit("/", 1)[0])
-        elif m["name"] and m["name"] in defined:
-            if m["name"] not in sizes:
-                sizes[m["name"]] = 1  # a terminal that names itself (Lark refuses it): not followed again
-                sizes[m["name"]] = _lark_size(defined[m["name"]], sizes, defined)
-            last = sizes[m["name"]]
         else:
-            last = 1
+            last = sizes.get(m["name"], 1) if m["name"] else 1
         stack[-1][1] += last
     while len(stack) > 1:  # an unclosed group: llguidance refuses the grammar itself
         done, seq = stack.pop()
@@ -400,11 +417,10 @@ def lark_too_large(grammar: str) -> str | None:
                 "the grammar engine builds (a count is built piece by piece, in memory); lower the count, "
                 "or write * or + and check the length yourself"
             )
-    defined, sizes = _lark_terminals(grammar), {}
-    for name, tokens in defined.items():
-        size = sizes.get(name) or _lark_size(tokens, sizes, defined)
-        sizes[name] = size
-        if size > len(grammar) + MAX_REGEX_SIZE:
+    defined = _lark_terminals(grammar)
+    sizes = _lark_sizes(defined)
+    for name in defined:  # in the grammar's order
+        if (size := sizes[name]) > len(grammar) + MAX_REGEX_SIZE:
             return (
                 f"The Lark grammar's terminal {name} is too large to build: its counts, through the terminals it "
                 f"names, ask for about {size:,} pieces, and at most {MAX_REGEX_SIZE:,} more than the grammar's "

@@ -21,7 +21,7 @@ from ..jsontext import nesting
 from ..types import is_list
 from .check import check, require_format_packages
 from .documents import bundled
-from .patterns import SEARCH_TIMEOUT_S, lark_too_large, too_large
+from .patterns import SEARCH_TIMEOUT_S, lark_too_large, nested_too_deeply, too_large
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
 from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
@@ -215,9 +215,7 @@ class ResponseFormat:
         except re.error as exc:
             raise GrammarError(f"The regex {pattern!r} does not compile: {exc}.") from exc
         except RecursionError as exc:  # Python's parser recurses a level per group
-            raise GrammarError(
-                f"The regex {pattern[:80]!r}... nests its groups too deeply to read; write it with fewer nested groups."
-            ) from exc
+            raise nested_too_deeply(pattern, "The regex") from exc
         return cls("regex", pattern=pattern)
 
     @classmethod

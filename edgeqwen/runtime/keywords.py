@@ -15,7 +15,16 @@ from typing import Any
 
 from .walk import walk
 
-__all__ = ["AFTER", "DECODING", "KEYWORDS", "PARTLY", "MisspelledKeywordWarning", "meant", "warn_ignored_keys"]
+__all__ = [
+    "AFTER",
+    "ANNOTATIONS",
+    "DECODING",
+    "KEYWORDS",
+    "PARTLY",
+    "MisspelledKeywordWarning",
+    "meant",
+    "warn_ignored_keys",
+]
 
 DECODING, PARTLY, AFTER = "enforced in decoding", "in decoding where it can, else checked after", "checked after"
 # How each validation keyword is honoured (annotations such as title/description/default are not listed).
@@ -34,12 +43,15 @@ KEYWORDS: dict[str, str] = {
     "$dynamicRef": PARTLY, "$recursiveRef": PARTLY,
 }  # fmt: skip
 
+# What llguidance reads as annotations (relaxations.py: any other word it does not implement is a
+# keyword to it, beside a reference)
+ANNOTATIONS = frozenset(("$anchor", "$defs", "definitions", "$schema", "$id", "id", "$comment", "title",
+                         "description", "default", "readOnly", "writeOnly", "examples",
+                         "contentMediaType", "contentEncoding", "x-guidance"))  # fmt: skip
 # Every other word some draft (3 to 2020-12), OpenAPI or llguidance defines: none is a misspelling
-_KNOWN = frozenset(KEYWORDS) | {
-    "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary", "$comment", "$defs",
-    "definitions", "title", "description", "default", "examples", "readOnly", "writeOnly", "deprecated",
-    "contentMediaType", "contentEncoding", "contentSchema", "disallow", "divisibleBy", "extends", "nullable",
-    "discriminator", "x-guidance", "propertyDependencies",
+_KNOWN = frozenset(KEYWORDS) | ANNOTATIONS | {
+    "$dynamicAnchor", "$recursiveAnchor", "$vocabulary", "deprecated", "contentSchema", "disallow", "divisibleBy",
+    "extends", "nullable", "discriminator", "propertyDependencies",
 }  # fmt: skip
 
 

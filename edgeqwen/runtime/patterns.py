@@ -18,6 +18,7 @@ from typing import Any
 
 import regex
 
+from ..errors import GrammarError
 from .kept import Kept
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ecma_pattern",
     "lark_too_large",
     "loosened_patterns",
+    "nested_too_deeply",
     "regex_size",
     "small_counts",
     "too_large",
@@ -302,6 +304,13 @@ def too_large(pattern: str, what: str) -> str | None:
     )
 
 
+def nested_too_deeply(pattern: str, what: str) -> GrammarError:
+    """The refusal of a pattern whose groups nest past the parsers' recursion (a RecursionError)."""
+    return GrammarError(
+        f"{what} {pattern[:80]!r}... nests its groups too deeply to read; write it with fewer nested groups."
+    )
+
+
 def small_counts(pattern: str) -> str:
     """``pattern`` with each count at most 1 (a count above its bound stays above it), to read its
     syntax without building it: ``a{99999999}`` is a regex, and the ``regex`` module would build it."""
@@ -320,10 +329,16 @@ def small_counts(pattern: str) -> str:
 # A Lark grammar's tokens: a comment, a string, a regex (/.../flags), a count ({n}, {n,m}, ~ n,
 # ~ n..m; their lower bound a group of its own), a name (a priority after it skipped)
 _LARK_TOKEN = re.compile(
-    r'(?P<comment>//[^\n]*)|(?P<string>"(?:[^"\\\n]|\\.)*"i?)|(?P<regex>/(?:[^/\\\n]|\\.)+/[imslux]*)'
-    r"|(?P<count>\{\s*(\d+)\s*(?:,\s*\d*\s*)?\})|(?P<tilde>~\s*(\d+)(?:\s*\.\.\s*\d+)?)"
-    r"|(?P<name>[A-Za-z_]\w*)(?:\.-?\d+)?|(?P<newline>\n)|(?P<punct>[|()\[\]:])|[^\s]"
+    r'(?P<comment>//[^\n]*)|(?P<string>"(?:[^"\\\n]|\\.)*"i?)|(?P<regex>/(?P<body>(?:[^/\\\n]|\\.)+)/[imslux]*)'
+    r"|\{\s*(?P<low>\d+)\s*(?:,\s*\d*\s*)?\}|~\s*(?P<tilde_low>\d+)(?:\s*\.\.\s*\d+)?"
+    r"|(?P<name>[A-Za-z_]\w*)(?:\.-?\d+)?|(?P<newline>\n)|[^\s]"
 )
+
+
+def _lark_count(m: re.Match[str]) -> int | None:
+    """A count token's lower bound ({n}, {n,m}, ~ n, ~ n..m), or None for any other token."""
+    low = m["low"] or m["tilde_low"]
+    return int(low) if low else None
 
 
 def _lark_terminals(grammar: str) -> dict[str, list[re.Match[str]]]:
@@ -384,15 +399,15 @@ def _lark_size(tokens: list[re.Match[str]], sizes: dict[str, int]) -> int:
             stack[-1][0] += stack[-1][1]
             stack[-1][1] = last = 0
             continue
-        if m["count"] or m["tilde"]:
-            times = max(int(m[5] or m[7]), 1)
+        if (count := _lark_count(m)) is not None:
+            times = max(count, 1)
             stack[-1][1] += last * (times - 1)
             last *= times
             continue
         if m["string"]:
             last = max(len(m[0]) - 2 - m[0].endswith("i"), 1)
         elif m["regex"]:
-            last = regex_size(m[0][1:].rsplit("/", 1)[0])
+            last = regex_size(m["body"])
         else:
             last = sizes.get(m["name"], 1) if m["name"] else 1
         stack[-1][1] += last
@@ -409,9 +424,9 @@ def lark_too_large(grammar: str) -> str | None:
     than that beyond the grammar's length (``A: B{1000}`` and ``B: "a"{1000}``: 0.5 GB, 1.6 s).
     A rule's counts through other rules are not followed: the parser does not build them out."""
     for m in _LARK_TOKEN.finditer(grammar):
-        if m["regex"] and (why := too_large(m[0][1:].rsplit("/", 1)[0], "The Lark grammar's regex")) is not None:
+        if m["regex"] and (why := too_large(m["body"], "The Lark grammar's regex")) is not None:
             return why
-        if (m["count"] or m["tilde"]) and (times := int(m[5] or m[7])) > MAX_REGEX_SIZE:
+        if (times := _lark_count(m)) is not None and times > MAX_REGEX_SIZE:
             return (
                 f"The Lark grammar repeats a part {times:,} times ({m[0]}), more than the {MAX_REGEX_SIZE:,} "
                 "the grammar engine builds (a count is built piece by piece, in memory); lower the count, "

@@ -17,9 +17,9 @@ from typing import Any
 import regex
 
 from ..errors import GrammarError
+from .keywords import ANNOTATIONS, KEYWORDS
 from .numbers import BOUNDS
-from .patterns import ecma_pattern, loosened_patterns, too_large
-from .rewrite import KEYWORDS
+from .patterns import ecma_pattern, loosened_patterns, nested_too_deeply, too_large
 from .walk import replace_refs, walk
 
 __all__ = [
@@ -97,10 +97,7 @@ def _python_regex(pattern: str) -> None:
     except regex.error as exc:
         raise GrammarError(f"Invalid JSON Schema: the pattern {pattern!r} does not compile ({exc}).") from exc
     except RecursionError as exc:  # the regex module's parser recurses a level per group
-        raise GrammarError(
-            f"The JSON Schema's pattern {pattern[:80]!r}... nests its groups too deeply to read; write it with "
-            "fewer nested groups."
-        ) from exc
+        raise nested_too_deeply(pattern, "The JSON Schema's pattern") from exc
 
 
 def readable_patterns(schema: dict[str, Any]) -> None:
@@ -206,22 +203,13 @@ def _untangle_cycles(schema: dict[str, Any], compiles: Callable[[Any], bool]) ->
     return "/".join(sorted(set(dropped))) or None
 
 
-# What llguidance reads as annotations; any other word it does not implement counts as a keyword
-# beside a reference, which it cannot take on a recursive one (pydantic writes "discriminator"
-# beside every discriminated union; OpenAPI "nullable", "deprecated", "x-..."; llguidance 1.9)
-_LLGUIDANCE_ANNOTATIONS = frozenset(("$anchor", "$defs", "definitions", "$schema", "$id", "id", "$comment", "title",
-                                     "description", "default", "readOnly", "writeOnly", "examples",
-                                     "contentMediaType", "contentEncoding", "x-guidance"))  # fmt: skip
-
-
 def _unknown_annotation(key: str, value: Any) -> bool:
     """A word JSON Schema gives no meaning, which no reference could point into (not an object, or
-    OpenAPI's discriminator)."""
-    return (
-        key not in KEYWORDS
-        and key not in _LLGUIDANCE_ANNOTATIONS
-        and (type(value) is not dict or key == "discriminator")
-    )
+    OpenAPI's discriminator). Any word llguidance neither implements nor reads as an annotation
+    (keywords.ANNOTATIONS) counts as a keyword beside a reference, which it cannot take on a recursive
+    one (pydantic writes "discriminator" beside every discriminated union; OpenAPI "nullable",
+    "deprecated", "x-..."; llguidance 1.9)."""
+    return key not in KEYWORDS and key not in ANNOTATIONS and (type(value) is not dict or key == "discriminator")
 
 
 def _matches(pattern: str, key: str) -> bool:

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from edgeqwen import Assistant, GrammarError, ResponseFormat, StructuredOutputError
 from edgeqwen.backends.onnx import OnnxBackend
-from edgeqwen.runtime.schema import ANY_DEPTH, ANY_MEMBERS, DEFAULT_MAX_STRING, MAX_KEY, decoding_schema
+from edgeqwen.runtime.digits import FRACTION_DIGITS, INTEGER_DIGITS, in_reach
+from edgeqwen.runtime.schema import ANY_DEPTH, ANY_MEMBERS, DEFAULT_MAX_STRING, MAX_KEY, bound_numbers, decoding_schema
 from edgeqwen.runtime.walk import walk
 
 
@@ -810,17 +811,25 @@ def test_only_bounds_decoding_adds_are_reported_cut():
     unbounded.check_cut({"xs": list(range(ANY_MEMBERS)), "s": "s" * DEFAULT_MAX_STRING}, "")
 
 
-def test_numbers_are_bounded_below_ten_to_the_sixteen():
+def test_numbers_are_bounded_below_ten_to_the_sixteen_in_the_schema_form():
     # a round, exclusive bound: every integer a double holds exactly is in reach, and llguidance
-    # builds its automaton faster than one to 2^53 - 1
-    node = decoding_schema({"type": "number"}, 100)
+    # builds its automaton faster than one to 2^53 - 1 (for engines that take only JSON Schema;
+    # our own loop's grammar leaves it to digits.DigitLimit)
+    assert decoding_schema({"type": "number"}, 100) == {"type": "number"}
+    node = bound_numbers(decoding_schema({"type": "number"}, 100))
     assert node["exclusiveMaximum"] == 10**16 and node["exclusiveMinimum"] == -(10**16) and node["multipleOf"] == 1e-10
     assert 10**16 > 2**53 and "maximum" not in node and "minimum" not in node
-    assert "multipleOf" not in decoding_schema({"type": "integer"}, 100)
-    kept = decoding_schema({"type": "number", "minimum": 0, "exclusiveMaximum": 5, "multipleOf": 0.5}, 100)
-    assert kept == {"type": "number", "minimum": 0, "exclusiveMaximum": 5, "multipleOf": 0.5}
-    assert decoding_schema({"type": "integer", "minimum": 2**60}, 100)["minimum"] == 2**60  # no empty range
-    assert "maximum" not in decoding_schema({"type": "integer", "minimum": 2**60}, 100)
+    assert "multipleOf" not in bound_numbers({"type": "integer"})
+    kept = {"type": "number", "minimum": 0, "exclusiveMaximum": 5, "multipleOf": 0.5}
+    assert bound_numbers(kept) == kept
+    assert bound_numbers({"type": "integer", "minimum": 2**60})["minimum"] == 2**60  # no empty range
+    assert "maximum" not in bound_numbers({"type": "integer", "minimum": 2**60})
+    assert bound_numbers({"enum": [1, 2], "type": "integer"}) == {"enum": [1, 2], "type": "integer"}
+    fmt = ResponseFormat.of({"type": "object", "properties": {"n": {"type": "number"}, "free": {}}})
+    schema, _ = fmt.json_schema_form()
+    said = json.dumps(schema)
+    assert said.count('"exclusiveMaximum": 10000000000000000') == 2  # "n", and the free-form value's numbers
+    assert "exclusiveMaximum" not in json.dumps(fmt.relaxed().schema)  # the kept decoding schema is untouched
 
 
 def test_a_pattern_longer_than_the_default_bound_still_compiles(qwen2):
@@ -840,6 +849,33 @@ def test_a_random_model_at_t1_finishes_numbers(qwen2):
         reply = bot.chat("numbers", response_format=schema, seed=seed)
         assert reply.finish_reason == "stop"
         jsonschema.validate(reply.parsed, schema)
+
+
+def test_a_model_that_loops_on_digits_ends_its_numbers_at_the_bound(qwen2):
+    """The grammar leaves a number open (a bound said in it cost llguidance ~0.45 ms a schema to
+    build); digits.DigitLimit ends it: a model pushed to write nothing but digits writes 16 before
+    the point and 10 after it, and the answer ends there, valid, instead of at max_tokens."""
+    digits = {qwen2.tokenizer.token_id(str(d)): 30.0 for d in range(10)}
+    point = {qwen2.tokenizer.token_id("."): 20.0}
+    schema = {
+        "type": "object",
+        "properties": {"i": {"type": "integer"}, "n": {"type": "number"}},
+        "required": ["i", "n"],
+    }
+    bot = Assistant(backend=qwen2, max_tokens=120, temperature=1.0)
+    reply = bot.chat("numbers", response_format=schema, logit_bias={**digits, **point}, seed=0)
+    assert reply.finish_reason == "stop", reply.text
+    whole, fraction = re.fullmatch(r'\{"i":(-?\d+),"n":(-?\d+)\.(\d+)\}', reply.text).group(1, 3)
+    assert len(whole.lstrip("-")) == INTEGER_DIGITS and len(fraction) == FRACTION_DIGITS
+    tools = [
+        {"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}}
+    ]
+    caller = Assistant(backend=qwen2, tools=tools, max_tokens=120, temperature=1.0)
+    call = caller.chat("call f", tool_choice="required", logit_bias=digits, seed=0)
+    assert call.finish_reason in ("stop", "tool_calls") and abs(call.tool_calls[0].arguments["x"]) < 10**INTEGER_DIGITS
+    free = bot.chat("numbers", response_format={"type": "object", "properties": {"a": {}}, "required": ["a"]},
+                    logit_bias=digits, seed=1)  # fmt: skip
+    assert free.finish_reason == "stop" and in_reach(free.parsed), free.text
 
 
 # -- tool calls where <tool_call> is not a special token (the demo model, any ChatML model) --------

@@ -24,7 +24,7 @@ from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S, lark_too_large, nested_too_deeply, too_large
 from .pydantic_schema import pydantic_generator
 from .relax import Relaxed, Validate, check_grammar_text, relax, validate_grammar
-from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF
+from .schema import ANY_DEPTH, ANY_LAST, ANY_MEMBERS, DEFAULT_MAX_STRING, FREE_KEY, MAX_KEY, SCALAR_REF, bound_numbers
 from .walk import has_local_ref, key_patterns, rerooted
 
 __all__ = ["Kind", "ResponseFormat"]
@@ -298,7 +298,7 @@ class ResponseFormat:
         OpenAI-compatible server), and how to turn the JSON they write back into our answer text
         (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
         if self.kind in ("json_schema", "json_object"):
-            return self.relaxed().schema, None
+            return bound_numbers(self.relaxed().schema), None
         if self.kind == "choice":
             return {"enum": list(self.choices)}, _json_string_value
         if self.kind == "regex":
@@ -310,7 +310,7 @@ class ResponseFormat:
                 )
             return {"type": "string", "pattern": f"^(?:{pattern})$"}, _json_string_value
         if self.kind == "tool_call":
-            return self.tool_call_schema(), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
+            return bound_numbers(self.tool_call_schema()), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
         raise GrammarError(
             f"This backend cannot express a {self.kind} constraint (it takes JSON Schema only); "
             "use a JSON Schema, regex or choice, or backend='onnx'."

@@ -1,8 +1,8 @@
 """Scalars written more than once, made one definition (what a schema as decoded compiles to).
 
-llguidance compiles a value's lexeme each place the value is written: a bounded number costs about
-0.7 ms each time, a string with a ``format`` more (GitHub's schemas write ``"format": "uri"`` up to a
-hundred times). :func:`shared_leaves` makes each scalar's schema written more than once a reference
+llguidance compiles a value's lexeme each place the value is written: a string with a ``format``
+costs up to several ms each time (GitHub's schemas write ``"format": "uri"`` up to a hundred times),
+a number with a range about 0.7 ms. :func:`shared_leaves` makes each scalar's schema written more than once a reference
 to one definition (docs/structured-output.md, "What a first answer waits for is the schema as
 decoded").
 """

@@ -69,7 +69,7 @@ def integer_range(node: dict[str, Any], low: int, high: int, closing: bool) -> b
         elif node.get(flag) is True:
             exact = False
         elif not _grammar_takes(limit, integers):
-            # int64's -2^63: decoding bounds an open side above -10^16 (schema._bound_number), inside it
+            # int64's -2^63: decoding bounds a number above -10^16 (digits.DigitLimit), inside it
             exact = exact and closing and given is None and not {"enum", "const"} & node.keys()
         else:
             node[key] = limit

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from .digits import FRACTION_DIGITS, INTEGER_DIGITS
 from .exact import allows_no_value
 from .leaves import shared_leaves
 from .refs import REF_HOPS, nested_ids, pointer_part, resolve
@@ -29,6 +30,7 @@ __all__ = [
     "NUMBER_BOUND",
     "NUMBER_STEP",
     "SCALAR_REF",
+    "bound_numbers",
     "decoding_schema",
 ]
 
@@ -36,13 +38,12 @@ __all__ = [
 # or a function (about 500 tokens of English), which a shorter bound cuts mid-word into a valid but
 # silently short answer; short enough that a model stuck in a string still ends
 DEFAULT_MAX_STRING = 2048
-# Numbers a looping model cannot run to the token limit: below 10^16 in magnitude (16 digits before
-# the point, so every integer a double holds exactly, up to 2^53 - 1, is in reach) with at most 10
-# decimals (llguidance's multipleOf takes no finer step than 1e-10). A round, exclusive bound:
-# llguidance's range automaton grows with the bound's digits (±(2^53 - 1) cost 1.0 ms a number
-# lexeme to build, < 10^16 0.67 ms; docs/structured-output.md).
-NUMBER_BOUND = 10**16
-NUMBER_STEP = 1e-10
+# Numbers a looping model cannot run to the token limit: below 10^16 in magnitude with at most 10
+# decimals. Our own loop holds an answer to it beside the grammar (digits.DigitLimit: said in the
+# grammar it cost llguidance ~0.45 ms a schema to build); an engine that takes only JSON Schema
+# (MLC, a remote server) gets it said in the schema (bound_numbers).
+NUMBER_BOUND = 10**INTEGER_DIGITS
+NUMBER_STEP = 10.0**-FRACTION_DIGITS
 # Free-form values (json_object, {}, an object that names no properties, an array that names no
 # items) are any JSON within bounds most real documents fit (json_object: 90% of the slice's valid
 # objects, 37% at the earlier two levels, 8 members and 32-character strings; each level deeper
@@ -55,9 +56,10 @@ MAX_KEY = 128  # characters of a free-form object's key
 INLINE_DEPTH = 2  # the depth where a schema's nested ids keep the definitions out of reach
 FREE_KEY = f"^.{{0,{MAX_KEY}}}$"
 _ANY_REF = {"$ref": f"#/$defs/{ANY_JSON}"}
-# llguidance compiles a value's lexeme each place the value is written: a bounded number ~0.7 ms, a
-# string of a format or a pattern up to several (GitHub's schemas write a URL a hundred times). A
-# scalar written more than once, and the any JSON's scalars, become one definition each place refers to.
+# llguidance compiles a value's lexeme each place the value is written: a string of a format or a
+# pattern costs up to several ms (GitHub's schemas write a URL a hundred times), a number bounded in
+# the schema (bound_numbers) ~0.7 ms. A scalar written more than once, and the any JSON's scalars,
+# become one definition each place refers to.
 _NUMBER, _SCALAR = "edgeqwen_number", "edgeqwen_scalar"
 _REFS = {name: {"$ref": f"#/$defs/{name}"} for name in (_NUMBER, _SCALAR)}
 SCALAR_REF = _REFS[_SCALAR]  # the any JSON's scalars, one definition for every level
@@ -74,12 +76,12 @@ def decoding_schema(
     """The schema the grammar enforces.
 
     Strings without maxLength (and without enum or const; with ``bound_patterns`` off, also without
-    pattern or format) get ``max_string``; numbers get a largest magnitude and a smallest step
-    (``_bound_number``); objects that name their properties allow no others (as OpenAI's strict
-    mode does); free-form objects, arrays and ``{}`` values use a bounded "any JSON" (``ANY_DEPTH``
-    containers deep, ``ANY_MEMBERS`` members each, keys of ``MAX_KEY`` characters and strings of
-    ``max_string``); a map (``additionalProperties`` a schema, no properties) gets the same bounds
-    on its keys and members. Every value
+    pattern or format) get ``max_string``; numbers are bounded while decoding, beside the grammar
+    (digits.py; :func:`bound_numbers` says it in the schema); objects that name their properties
+    allow no others (as OpenAI's strict mode does); free-form objects, arrays and ``{}`` values use
+    a bounded "any JSON" (``ANY_DEPTH`` containers deep, ``ANY_MEMBERS`` members each, keys of
+    ``MAX_KEY`` characters and strings of ``max_string``); a map (``additionalProperties`` a
+    schema, no properties) gets the same bounds on its keys and members. Every value
     this accepts is valid for the original schema, which results are checked against. With
     ``shape`` off, objects and arrays are left as the schema gives them (where the closing meets
     the schema's own shape in a way llguidance cannot intersect), and only scalars are bounded.
@@ -147,8 +149,6 @@ def decoding_schema(
         shaped = not bound_patterns and {"pattern", "format"} & out.keys()
         if "string" in types and not {"maxLength", "enum", "const"} & out.keys() and not shaped:
             out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
-        if {"integer", "number"} & set(types) and not {"enum", "const"} & out.keys():
-            _bound_number(out, integer="number" not in types)
         free = shape and not composed and not _SHAPING & out.keys()  # no branch or reference shapes it
         if "object" in types and shape and not composed and beside is not None:
             extra = out.get("additionalProperties")
@@ -202,7 +202,7 @@ def decoding_schema(
         # "#/$defs/..." resolves against the nearest "$id" (draft 4: "id"), where the definition is
         # not: said in place instead, and shallower (each level in place doubles what it holds)
         return _inline_any(result, _any_json_inline(max_string, INLINE_DEPTH)) if used else result
-    defs = {_NUMBER: _bound_number({"type": "number"}, integer=False), **_any_json(max_string)} if used else {}
+    defs = {_NUMBER: {"type": "number"}, **_any_json(max_string)} if used else {}
     leaves = shared_leaves(result, defs)
     if defs or leaves:
         result = {**result, "$defs": {**result.get("$defs", {}), **defs, **leaves}}
@@ -266,7 +266,7 @@ def _other_keys(names: list[str]) -> str:
 
 
 def _scalars(max_string: int, shared: bool = True) -> list[dict[str, Any]]:
-    number = _REFS[_NUMBER] if shared else _bound_number({"type": "number"}, integer=False)
+    number = _REFS[_NUMBER] if shared else {"type": "number"}
     return [{"type": "string", "maxLength": max_string}, number, {"type": "boolean"}, {"type": "null"}]
 
 
@@ -390,6 +390,18 @@ def _inline_any(node: Any, any_json: dict[str, Any]) -> Any:
     if node == _ANY_REF:
         return any_json
     return {k: (v if k in DATA else _inline_any(v, any_json)) for k, v in node.items()}
+
+
+def bound_numbers(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (a decoding schema) with every number's bound said in it, for an engine whose
+    loop is not ours: each number a range and (unless an integer) a step, where the schema sets none."""
+    bounded = json.loads(json.dumps(schema))
+    for node in walk(bounded):
+        types = node.get("type")
+        types = [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
+        if {"integer", "number"} & set(types) and not {"enum", "const"} & node.keys():
+            _bound_number(node, integer="number" not in types)
+    return bounded
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

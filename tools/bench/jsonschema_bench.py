@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from edgeqwen.errors import GrammarError, StructuredOutputError  # noqa: E402
+from edgeqwen.runtime.digits import in_reach  # noqa: E402
 from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
 from edgeqwen.runtime.grammar import GrammarEngine  # noqa: E402
 from edgeqwen.runtime.numbers import crash_message  # noqa: E402
@@ -559,9 +560,13 @@ def run(
                         stats["grammar_rejected_valid"] += not in_grammar
                         # what an answer can be: the bounds rightly refuse some (a longer string, a key
                         # no property names), never a value of a branch the schema allows
-                        stats["valid_taken_as_decoded"] += _accepts(
-                            engine.matcher(grammar_as_decoded), tokens, mask, None
-                        ) or accepts_value(tok, engine.matcher(grammar_as_decoded), test["data"], True, case["schema"])
+                        # (numbers: as the loop bounds them beside the grammar, digits.DigitLimit)
+                        stats["valid_taken_as_decoded"] += in_reach(test["data"]) and (
+                            _accepts(engine.matcher(grammar_as_decoded), tokens, mask, None)
+                            or accepts_value(
+                                tok, engine.matcher(grammar_as_decoded), test["data"], True, case["schema"]
+                            )
+                        )
                     _count(ours, ok, "ours", valid, accepted)
                 if plain_matcher is not None:
                     plain_accepts = _accepts(plain_matcher.deep_copy(), tokens, mask, None)

@@ -130,6 +130,17 @@ def test_qwen3_thinking_block_is_allowed_and_kept_out(tiny_models):
     jsonschema.validate(off.chat("No thinking.", response_format=_short(MEDIUM)).parsed, MEDIUM)
 
 
+def test_digits_in_a_think_block_are_not_held_to_a_numbers_bound(tiny_models):
+    """The bound on a number's digits starts where the JSON does, after ``</think>``."""
+    backend = OnnxBackend(tiny_models["qwen3"]["int4"], context_length=1024)
+    bot = Assistant(backend=backend, enable_thinking=True, max_tokens=300, temperature=1.0)
+    digits = {backend.tokenizer.token_id(str(d)): 30.0 for d in range(10)}
+    fmt = ResponseFormat.of({"type": "object", "properties": {"i": {"type": "integer"}}, "required": ["i"]})
+    reply = bot.chat("Count.", response_format=replace(fmt, thinking_budget=60), logit_bias=digits, seed=0)
+    assert re.search(r"\d{" + str(INTEGER_DIGITS + 10) + "}", reply.thinking), reply.thinking
+    assert reply.finish_reason == "stop" and len(str(abs(reply.parsed["i"]))) == INTEGER_DIGITS, reply.text
+
+
 def test_sampling_still_applies_inside_the_allowed_set(qwen2):
     options = ["alpha", "beta", "gamma", "delta"]
 

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeqwen.runtime.digits import FRACTION_DIGITS, INTEGER_DIGITS, DigitLimit, DigitTable, in_reach
+from edgeqwen.runtime.digits import (
+    FRACTION_DIGITS,
+    INTEGER_DIGITS,
+    WIDEST,
+    DigitLimit,
+    DigitTable,
+    Widths,
+    in_reach,
+    widths,
+)
 
 BYTES = [bytes([i]) for i in range(256)]
 EXTRA = [b"123", b".25", b".12345678901", b"5e", b"e+", b"else", b"</think>"]
@@ -33,7 +42,7 @@ def _banned(limit: DigitLimit, allowed: list[bytes] | None = None) -> set[bytes]
 
 
 def _after(text: str, after: bytes | None = None) -> DigitLimit:
-    limit = DigitLimit(TABLE, after)
+    limit = DigitLimit(TABLE, after=after)
     limit.feed(_ids(text))
     return limit
 
@@ -152,3 +161,32 @@ def test_an_integer_past_the_bound_is_cut(number, negative):
 )
 def test_in_reach(value, reach):
     assert in_reach(value) is reach
+
+
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [
+        ('{"type": "number"}', (INTEGER_DIGITS, FRACTION_DIGITS)),
+        ('{"maximum": 1e20, "multipleOf": 1e-18}', (21, 18)),
+        ('{"exclusiveMinimum": -123456789012345678901234, "minimum": 0.5}', (24, FRACTION_DIGITS)),
+        ('{"exclusiveMaximum": 2.5e-12}', (INTEGER_DIGITS, 13)),
+        ('{"multipleOf": 100000000000000000000.000}', (21, FRACTION_DIGITS)),  # trailing zeros add no decimal
+        ('{"properties": {"minimum": {"type": "integer"}}, "default": 5}', (INTEGER_DIGITS, FRACTION_DIGITS)),
+        ('{"maximum": 1e99999999999999999999}', (WIDEST, WIDEST)),  # past what Decimal reads: the widest
+        ('{"maximum": ' + "9" * 5000 + "}", (WIDEST, FRACTION_DIGITS)),
+    ],
+)
+def test_a_schemas_own_bounds_widen_the_bound(text, bound):
+    assert widths(text) == bound
+
+
+def test_a_wider_bound_lets_a_number_have_its_digits():
+    limit = DigitLimit(TABLE, Widths(21, 18))
+    limit.feed(_ids("[" + "9" * INTEGER_DIGITS))
+    assert b"1" not in _banned(limit) and b"e" in _banned(limit)
+    limit.feed(_ids("9" * 5))
+    assert b"1" in _banned(limit)
+    limit.feed(_ids("." + "0" * 17))
+    assert b"1" not in _banned(limit) and b"123" in _banned(limit)
+    assert in_reach([10**20], Widths(21, 18)) and not in_reach([10**20])
+    assert in_reach([1e-18], Widths(21, 18)) and not in_reach([1e-18])

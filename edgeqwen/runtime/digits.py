@@ -6,7 +6,9 @@ number a JSON answer holds is therefore kept to ``INTEGER_DIGITS`` digits before
 ``FRACTION_DIGITS`` after it, and no exponent. Said in the grammar (a range and a step on every
 number), that bound cost llguidance about 0.45 ms a new schema to build, most of the gap between
 a schema's grammar as decoded and the schema as given (docs/structured-output.md); said here it
-costs nothing to build and a scan of each new token's bytes to keep.
+costs nothing to build and a scan of each new token's bytes to keep. A schema's own bounds widen it
+(:func:`widths`: ``maximum: 1e20`` allows 21 digits, ``multipleOf: 1e-18`` 18 decimals), as the
+grammar's bound was added only where the schema set none.
 
 :class:`DigitTable` holds what a vocabulary's tokens do to a number (once per grammar engine);
 :class:`DigitLimit` follows one answer's JSON text (outside or inside a string, the digits of the
@@ -21,26 +23,65 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 __all__ = [
+    "BOUND",
     "FRACTION_DIGITS",
     "INTEGER_DIGITS",
     "DigitLimit",
     "DigitTable",
+    "Widths",
     "in_reach",
+    "widths",
 ]
 
 INTEGER_DIGITS = 16
 FRACTION_DIGITS = 10
+WIDEST = 400  # digits on either side a schema's own bounds may widen it to (a double's range: 309)
 
 _DIGITS = frozenset(b"0123456789")
 # what a token does to the number it continues: its leading digits, then a point and the digits
 # after it, then whether an exponent starts
 _CONTINUES = re.compile(rb"([0-9]*)(?:(\.)([0-9]*))?([eE])?")
 _OUT, _INTEGER, _FRACTION = 0, 1, 2
+# a number a schema's keyword bounds values with (the keys as JSON writes them, in a grammar's text too)
+_BOUNDS = re.compile(r'"(?:(?:exclusiveM|m)(?:inimum|aximum)|multipleOf)": ?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)')
+
+
+class Widths(NamedTuple):
+    """Digits a number may have before and after its point."""
+
+    integer: int = INTEGER_DIGITS
+    fraction: int = FRACTION_DIGITS
+
+
+BOUND = Widths()  # where a schema writes no wider bound of its own
+
+
+def widths(text: str) -> Widths:
+    """The bound for answers to a schema or grammar written in ``text``: the default, widened to the
+    digits of each ``minimum`` / ``maximum`` (exclusive or not) and ``multipleOf`` it writes."""
+    integer, fraction = INTEGER_DIGITS, FRACTION_DIGITS
+    for m in _BOUNDS.finditer(text):
+        try:
+            whole, part = _digits(Decimal(m.group(1)))
+        except ArithmeticError:  # an exponent past what Decimal reads: as wide as the bound goes
+            whole = part = WIDEST
+        integer, fraction = max(integer, whole), max(fraction, part)
+    return Widths(min(integer, WIDEST), min(fraction, WIDEST))
+
+
+def _digits(value: Decimal) -> tuple[int, int]:
+    """The digits ``value`` has before and after its point, written out without an exponent (read
+    from the exponent: writing 1e999999 out would take a million characters)."""
+    sign, digits, exponent = value.as_tuple()
+    if not any(digits) or not isinstance(exponent, int):
+        return 0, 0
+    exponent += len(digits) - len("".join(map(str, digits)).rstrip("0"))  # trailing zeros
+    return max(0, value.adjusted() + 1), max(0, -exponent)
 
 
 class DigitTable:
@@ -65,29 +106,33 @@ class DigitTable:
         self.point = np.array(point, dtype=bool)
         self.after = np.array(after, dtype=np.int64)
         self.exponent = np.array(exponent, dtype=bool)
-        self._over: dict[tuple[int, int], np.ndarray] = {}
+        self._over: dict[tuple[int, int, Widths], np.ndarray] = {}
 
-    def over(self, part: int, count: int) -> np.ndarray:
-        """The ids that would take a number past the bound, its ``count`` digits so far in ``part``
+    def over(self, part: int, count: int, bound: Widths = BOUND) -> np.ndarray:
+        """The ids that would take a number past ``bound``, its ``count`` digits so far in ``part``
         (``_INTEGER`` or ``_FRACTION``); kept, as a number has few such states."""
-        key = (part, min(count, INTEGER_DIGITS + 1))
+        key = (part, min(count, max(bound) + 1), bound)
         found = self._over.get(key)
         if found is None:
+            if len(self._over) > 4096:  # states of many bounds (schemas' own): a server runs for long
+                self._over.clear()
+            count = key[1]
             if part == _INTEGER:
-                past = (key[1] + self.lead > INTEGER_DIGITS) | (self.point & (self.after > FRACTION_DIGITS))
+                past = (count + self.lead > bound.integer) | (self.point & (self.after > bound.fraction))
             else:  # a second point is no JSON: the grammar refuses it
-                past = key[1] + self.lead > FRACTION_DIGITS
+                past = count + self.lead > bound.fraction
             found = self._over[key] = self.ids[past | self.exponent]
         return found
 
 
 class DigitLimit:
     """One answer's scan: fed each token the answer takes, it bans (``__call__``) the tokens that
-    would take the number being written past the bound. ``after``: the bytes the JSON follows
+    would take the number being written past ``bound``. ``after``: the bytes the JSON follows
     (``</think>`` when a think block comes first); nothing is held before them."""
 
-    def __init__(self, table: DigitTable, after: bytes | None = None) -> None:
+    def __init__(self, table: DigitTable, bound: Widths = BOUND, after: bytes | None = None) -> None:
         self.table = table
+        self.bound = bound
         self._after = after
         self.reset()
 
@@ -135,7 +180,7 @@ class DigitLimit:
         masked too, unless that would leave no token allowed."""
         if self._waiting or self._string or self._part == _OUT:
             return logits
-        banned = self.table.over(self._part, self._count)
+        banned = self.table.over(self._part, self._count, self.bound)
         banned = banned[banned < logits.size] if banned.size and banned[-1] >= logits.size else banned
         was = logits[banned]
         if not banned.size or was.max() == -np.inf:
@@ -146,8 +191,8 @@ class DigitLimit:
         return logits
 
 
-def in_reach(value: Any) -> bool:
-    """Whether every number in ``value`` (a parsed JSON value) can be written within the bound:
+def in_reach(value: Any, bound: Widths = BOUND) -> bool:
+    """Whether every number in ``value`` (a parsed JSON value) can be written within ``bound``:
     what :class:`DigitLimit` lets an answer hold."""
     todo = [value]
     while todo:
@@ -159,12 +204,12 @@ def in_reach(value: Any) -> bool:
         elif isinstance(v, bool) or v is None or isinstance(v, str):
             continue
         elif isinstance(v, int):
-            if abs(v) >= 10**INTEGER_DIGITS:
+            if _digits(Decimal(v))[0] > bound.integer:
                 return False
         elif isinstance(v, float):
-            if not math.isfinite(v) or abs(v) >= 10**INTEGER_DIGITS:
+            if not math.isfinite(v):
                 return False
-            # its shortest spelling, written out without an exponent
-            if len(format(Decimal(repr(v)), "f").partition(".")[2]) > FRACTION_DIGITS:
+            whole, part = _digits(Decimal(repr(v)))  # its shortest spelling, written out
+            if whole > bound.integer or part > bound.fraction:
                 return False
     return True

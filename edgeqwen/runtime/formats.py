@@ -20,6 +20,7 @@ from ..errors import GrammarError, StructuredOutputError
 from ..jsontext import nesting
 from ..types import is_list
 from .check import check, require_format_packages
+from .digits import Widths
 from .documents import bundled
 from .patterns import SEARCH_TIMEOUT_S, lark_too_large, nested_too_deeply, too_large
 from .pydantic_schema import pydantic_generator
@@ -263,7 +264,8 @@ class ResponseFormat:
         if self.kind == "tool_call":
             parts = [self._parameters(fn) for fn in self.tools]
             after = tuple(sorted({k for p in parts for k in p.checked_after}))
-            return Relaxed({}, "", after, any(p.lenient for p in parts))
+            digits = Widths(max(p.digits.integer for p in parts), max(p.digits.fraction for p in parts))
+            return Relaxed({}, "", after, any(p.lenient for p in parts), digits)
         return Relaxed({})
 
     def _parameters(self, fn: dict[str, Any]) -> Relaxed:

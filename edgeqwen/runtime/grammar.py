@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, GrammarError
 from ..tokenizer import MARKER_TOKENS
-from .digits import DigitLimit, DigitTable
+from .digits import BOUND, DigitLimit, DigitTable, Widths
 from .formats import ResponseFormat
 from .kept import Kept
 from .matcher import matcher_limits, over_limit, panic_message
@@ -163,11 +163,12 @@ class GrammarEngine:
             self._digit_table = DigitTable(table)
         return self._digit_table
 
-    def digit_limit(self, kind: str, thinking: bool = False) -> DigitLimit | None:
-        """The bound on the numbers of an answer of a response format's ``kind`` (None: no JSON)."""
-        if kind not in JSON_KINDS:
+    def digit_limit(self, fmt: ResponseFormat, thinking: bool = False) -> DigitLimit | None:
+        """The bound on the numbers of an answer in ``fmt`` (None: no JSON), widened where its
+        schema sets wider bounds of its own."""
+        if fmt.kind not in JSON_KINDS:
             return None
-        return DigitLimit(self.digit_table, b"</think>" if thinking else None)
+        return DigitLimit(self.digit_table, fmt.relaxed().digits, b"</think>" if thinking else None)
 
     def compile(self, fmt: ResponseFormat, thinking: bool = False, opened: bool = False) -> str:
         """The grammar text for ``fmt`` (built and kept; see :func:`grammar_text` for ``opened``)."""
@@ -230,12 +231,13 @@ class GrammarEngine:
         the vocabulary (the demo model's: text cannot trigger on one token), so calls stay as written."""
         if "<tool_call>" not in self.special_markers:
             return None
-        grammar = self.compile(ResponseFormat.tool_call(tools), opened=True)
-        return TriggeredConstraint(self, grammar, self._marker_ids["<tool_call>"], prompt_len)
+        fmt = ResponseFormat.tool_call(tools)
+        grammar = self.compile(fmt, opened=True)
+        return TriggeredConstraint(self, grammar, self._marker_ids["<tool_call>"], prompt_len, fmt.relaxed().digits)
 
     def constraint(self, fmt: ResponseFormat, prompt_len: int, thinking: bool = False) -> GrammarConstraint:
         cls = FastForwardConstraint if fmt.fast_forward else GrammarConstraint
-        return cls(self, self.compile(fmt, thinking), prompt_len, self.digit_limit(fmt.kind, thinking))
+        return cls(self, self.compile(fmt, thinking), prompt_len, self.digit_limit(fmt, thinking))
 
 
 def _first_line(message: str) -> str:
@@ -315,8 +317,11 @@ class TriggeredConstraint:
     grammar is complete (the call's close) every token is held to it; then free again, so a second
     call is held the same way. Free steps cost a scan of the new token: no mask is computed."""
 
-    def __init__(self, engine: GrammarEngine, grammar: str, trigger: int, prompt_len: int) -> None:
+    def __init__(
+        self, engine: GrammarEngine, grammar: str, trigger: int, prompt_len: int, digits: Widths = BOUND
+    ) -> None:
         self._engine, self._grammar, self._trigger = engine, grammar, trigger
+        self._digits = digits  # the bound on the calls' numbers
         self._seen = prompt_len
         self._held: GrammarConstraint | None = None
 
@@ -332,7 +337,8 @@ class TriggeredConstraint:
                 return logits
             # held from the token after the marker, where the grammar starts
             start = self._seen + int(opened[0]) + 1
-            self._held = GrammarConstraint(self._engine, self._grammar, start, self._engine.digit_limit("tool_call"))
+            digits = DigitLimit(self._engine.digit_table, self._digits)
+            self._held = GrammarConstraint(self._engine, self._grammar, start, digits)
             self._seen = len(token_ids)
         return self._held(token_ids, logits)
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import EdgeQwenError, GrammarError, InvalidRequestError
 from ..jsontext import nesting
 from ..types import check_text
+from .digits import BOUND, Widths, widths
 from .kept import Kept
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
@@ -73,12 +74,14 @@ _MAX_STEPS = 8  # relaxations tried, one per kind of llguidance error, before "a
 class Relaxed:
     """``schema``: what the grammar enforces (accepts every value the user's schema accepts,
     unless narrowed to be finite); ``grammar``: its llguidance grammar; ``checked_after``: the
-    keywords it leaves to :func:`check` (empty: the grammar is exact)."""
+    keywords it leaves to :func:`check` (empty: the grammar is exact); ``digits``: how many digits
+    a number may have while decoding (the bound digits.DigitLimit keeps, widened by the schema's own)."""
 
     schema: dict[str, Any]
     grammar: str = ""
     checked_after: tuple[str, ...] = ()
     lenient: bool = False  # llguidance must also ignore keywords it cannot enforce
+    digits: Widths = BOUND
 
     @property
     def exact(self) -> bool:
@@ -313,7 +316,7 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             after = dropped | left
         grammar, error = _compile(decoding, options, validate)
         if error is None:
-            return Relaxed(decoding, grammar, tuple(sorted(after)), bool(options.get("lenient")))
+            return Relaxed(decoding, grammar, tuple(sorted(after)), bool(options.get("lenient")), widths(text))
         if said:
             enforce = False  # the dependencies said in the grammar may be what it cannot take
             continue
@@ -385,7 +388,8 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             dropped.add(fixed)
     # nothing narrower compiles: any JSON, and the check decides
     decoding = decoding_schema({}, max_string, bound_patterns)
-    return Relaxed(decoding, _compile(decoding, BASE_OPTIONS, validate)[0], ("the whole schema",))
+    grammar = _compile(decoding, BASE_OPTIONS, validate)[0]
+    return Relaxed(decoding, grammar, ("the whole schema",), digits=widths(text))
 
 
 _NAMED = 5  # remote documents a refusal names before "and N more"

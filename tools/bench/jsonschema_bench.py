@@ -561,7 +561,7 @@ def run(
                         # what an answer can be: the bounds rightly refuse some (a longer string, a key
                         # no property names), never a value of a branch the schema allows
                         # (numbers: as the loop bounds them beside the grammar, digits.DigitLimit)
-                        stats["valid_taken_as_decoded"] += in_reach(test["data"]) and (
+                        stats["valid_taken_as_decoded"] += in_reach(test["data"], finite.digits) and (
                             _accepts(engine.matcher(grammar_as_decoded), tokens, mask, None)
                             or accepts_value(
                                 tok, engine.matcher(grammar_as_decoded), test["data"], True, case["schema"]

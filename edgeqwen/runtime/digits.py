@@ -77,7 +77,7 @@ def widths(text: str) -> Widths:
 def _digits(value: Decimal) -> tuple[int, int]:
     """The digits ``value`` has before and after its point, written out without an exponent (read
     from the exponent: writing 1e999999 out would take a million characters)."""
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     if not any(digits) or not isinstance(exponent, int):
         return 0, 0
     exponent += len(digits) - len("".join(map(str, digits)).rstrip("0"))  # trailing zeros

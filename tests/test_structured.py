@@ -841,6 +841,9 @@ def test_numbers_are_bounded_below_ten_to_the_sixteen_in_the_schema_form():
     said = json.dumps(schema)
     assert said.count('"exclusiveMaximum": 10000000000000000') == 2  # "n", and the free-form value's numbers
     assert "exclusiveMaximum" not in json.dumps(fmt.relaxed().schema)  # the kept decoding schema is untouched
+    # max_string_length=None: values are not made finite, numbers included (in the loop or the schema)
+    unbounded = ResponseFormat("json_schema", schema=fmt.schema, max_string_length=None)
+    assert "exclusiveMaximum" not in json.dumps(unbounded.json_schema_form()[0])
 
 
 def test_a_pattern_longer_than_the_default_bound_still_compiles(qwen2):
@@ -887,6 +890,11 @@ def test_a_model_that_loops_on_digits_ends_its_numbers_at_the_bound(qwen2):
     assert call.finish_reason in ("stop", "tool_calls") and abs(call.tool_calls[0].arguments["x"]) < 10**INTEGER_DIGITS
     wide = bot.chat("numbers", response_format={"type": "integer", "minimum": 0, "maximum": 10**18}, logit_bias=digits)
     assert wide.finish_reason == "stop" and len(wide.text) > INTEGER_DIGITS and wide.parsed <= 10**18, wide.text
+    # max_string_length=None asks for values not made finite: numbers too
+    open_fmt = ResponseFormat("json_schema", schema={"type": "integer"}, max_string_length=None)
+    assert qwen2.grammar_engine.digit_limit(open_fmt) is None
+    long = bot.chat("numbers", response_format=open_fmt, logit_bias=digits, max_tokens=24)
+    assert len(long.text) > INTEGER_DIGITS, long.text
 
 
 # -- tool calls where <tool_call> is not a special token (the demo model, any ChatML model) --------

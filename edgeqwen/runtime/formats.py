@@ -299,8 +299,9 @@ class ResponseFormat:
         """This format as one JSON Schema, for engines that take only JSON Schema (MLC, a remote
         OpenAI-compatible server), and how to turn the JSON they write back into our answer text
         (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
+        finite = bound_numbers if self.max_string_length else lambda schema: schema  # None: left unbounded
         if self.kind in ("json_schema", "json_object"):
-            return bound_numbers(self.relaxed().schema), None
+            return finite(self.relaxed().schema), None
         if self.kind == "choice":
             return {"enum": list(self.choices)}, _json_string_value
         if self.kind == "regex":
@@ -312,7 +313,7 @@ class ResponseFormat:
                 )
             return {"type": "string", "pattern": f"^(?:{pattern})$"}, _json_string_value
         if self.kind == "tool_call":
-            return bound_numbers(self.tool_call_schema()), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
+            return finite(self.tool_call_schema()), lambda text: f"<tool_call>\n{text.strip()}\n</tool_call>"
         raise GrammarError(
             f"This backend cannot express a {self.kind} constraint (it takes JSON Schema only); "
             "use a JSON Schema, regex or choice, or backend='onnx'."

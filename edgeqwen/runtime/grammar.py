@@ -164,9 +164,9 @@ class GrammarEngine:
         return self._digit_table
 
     def digit_limit(self, fmt: ResponseFormat, thinking: bool = False) -> DigitLimit | None:
-        """The bound on the numbers of an answer in ``fmt`` (None: no JSON), widened where its
-        schema sets wider bounds of its own."""
-        if fmt.kind not in JSON_KINDS:
+        """The bound on the numbers of an answer in ``fmt`` (None: no JSON, or a format whose values
+        are not made finite, ``max_string_length=None``), widened where its schema sets wider bounds."""
+        if fmt.kind not in JSON_KINDS or not fmt.max_string_length:
             return None
         return DigitLimit(self.digit_table, fmt.relaxed().digits, b"</think>" if thinking else None)
 

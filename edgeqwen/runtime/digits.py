@@ -180,8 +180,7 @@ class DigitLimit:
         masked too, unless that would leave no token allowed."""
         if self._waiting or self._string or self._part == _OUT:
             return logits
-        banned = self.table.over(self._part, self._count, self.bound)
-        banned = banned[banned < logits.size] if banned.size and banned[-1] >= logits.size else banned
+        banned = self.table.over(self._part, self._count, self.bound)  # the table spans the logits
         was = logits[banned]
         if not banned.size or was.max() == -np.inf:
             return logits

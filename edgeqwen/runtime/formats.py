@@ -254,6 +254,12 @@ class ResponseFormat:
             raise GrammarError("A tool call was required but no tools were given.", param="tools")
         return cls("tool_call", tools=tuple(fns))
 
+    @property
+    def made_finite(self) -> bool:
+        """Whether decoding bounds this format's values (strings, numbers, free-form values): JSON,
+        unless ``max_string_length=None`` asks for the schema as given."""
+        return bool(self.max_string_length) and self.kind in ("json_schema", "json_object", "tool_call")
+
     def relaxed(self, validate: Validate = validate_grammar) -> Relaxed:
         """What decoding enforces of this format's JSON Schema and what is checked after (for a
         forced tool call: of every tool's parameters). Regex, choice and Lark formats are exact.
@@ -299,7 +305,7 @@ class ResponseFormat:
         """This format as one JSON Schema, for engines that take only JSON Schema (MLC, a remote
         OpenAI-compatible server), and how to turn the JSON they write back into our answer text
         (None: the JSON is the answer). Fails closed where JSON Schema cannot say it."""
-        finite = bound_numbers if self.max_string_length else lambda schema: schema  # None: left unbounded
+        finite = bound_numbers if self.made_finite else lambda schema: schema
         if self.kind in ("json_schema", "json_object"):
             return finite(self.relaxed().schema), None
         if self.kind == "choice":
@@ -327,9 +333,9 @@ class ResponseFormat:
         array of ``ANY_MEMBERS``. The grammar closed it there, so the answer, valid as it is, was
         most likely cut short. (A named array of exactly ``ANY_MEMBERS`` items in a schema that also
         has a free-form value is said cut too: a false report, never a lost answer.)"""
-        bound = self.max_string_length
-        if not bound or self.kind not in ("json_schema", "json_object", "tool_call"):
+        if not self.made_finite:
             return
+        bound = self.max_string_length
         own = {"json_schema": self.schema, "tool_call": self.tools}.get(self.kind, {})
         given = json.dumps(own)
         try:

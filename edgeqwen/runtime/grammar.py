@@ -55,7 +55,6 @@ MATCHER_CACHE_CHARS = 4 << 20
 # Qwen's tool-call and thinking markers are special tokens; in other ChatML vocabularies (the
 # demo model's) they are plain text, and the grammar must say them as text.
 MARKERS = frozenset(MARKER_TOKENS)
-JSON_KINDS = frozenset(("json_schema", "json_object", "tool_call"))  # answers whose numbers DigitLimit bounds
 
 
 def _marker(name: str, special: Collection[str]) -> str:
@@ -164,9 +163,9 @@ class GrammarEngine:
         return self._digit_table
 
     def digit_limit(self, fmt: ResponseFormat, thinking: bool = False) -> DigitLimit | None:
-        """The bound on the numbers of an answer in ``fmt`` (None: no JSON, or a format whose values
-        are not made finite, ``max_string_length=None``), widened where its schema sets wider bounds."""
-        if fmt.kind not in JSON_KINDS or not fmt.max_string_length:
+        """The bound on the numbers of an answer in ``fmt`` (None where its values are not made
+        finite: no JSON, or ``max_string_length=None``), widened where its schema sets wider bounds."""
+        if not fmt.made_finite:
             return None
         return DigitLimit(self.digit_table, fmt.relaxed().digits, b"</think>" if thinking else None)
 

@@ -142,10 +142,7 @@ def decoding_schema(
                     or (composed and key in _BRANCHES)
                     or (closes and key in ("anyOf", "oneOf")),
                 )
-        types = out.get("type")
-        # only names count: a dict here is a definition called "type" under a container this walk
-        # does not know (Vega's "defs"), which it walks as a schema all the same
-        types = [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
+        types = _type_names(out)
         shaped = not bound_patterns and {"pattern", "format"} & out.keys()
         if "string" in types and not {"maxLength", "enum", "const"} & out.keys() and not shaped:
             out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
@@ -397,11 +394,17 @@ def bound_numbers(schema: dict[str, Any]) -> dict[str, Any]:
     loop is not ours: each number a range and (unless an integer) a step, where the schema sets none."""
     bounded = json.loads(json.dumps(schema))
     for node in walk(bounded):
-        types = node.get("type")
-        types = [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
+        types = _type_names(node)
         if {"integer", "number"} & set(types) and not {"enum", "const"} & node.keys():
             _bound_number(node, integer="number" not in types)
     return bounded
+
+
+def _type_names(node: dict[str, Any]) -> list[str]:
+    """The types ``node`` names. Only names count: a dict there is a definition called "type" under
+    a container a walk does not know (Vega's "defs"), walked as a schema all the same."""
+    types = node.get("type")
+    return [t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)]
 
 
 def _bound_number(node: dict[str, Any], integer: bool) -> dict[str, Any]:

@@ -206,6 +206,49 @@ def test_decoding_schema_only_narrows():
         assert closed["additionalProperties"] is False and "patternProperties" not in closed
 
 
+def test_a_name_a_part_holds_needs_no_any_json_of_its_own():
+    """A closed object lists the names its allOf part gives; where the part holds a name to a scalar
+    or an array of scalars the name is left {} (the part bounds it, and intersecting bounded any JSON
+    with it cost llguidance twice the compile), elsewhere it is the bounded any JSON."""
+    from grammars import grammar_takes
+
+    from edgeqwen.runtime.relax import relax
+
+    rule = {
+        "type": "object",
+        "properties": {
+            "active": {"type": "boolean"},
+            "excludes": {"type": "array", "items": {"$ref": "#/$defs/glob"}},
+            "level": {"enum": ["warn", "error"]},
+            "tags": {"type": "array", "items": {"type": "object"}},  # not scalars: any JSON's bounds
+            "extra": {"type": "object"},
+        },
+    }
+    schema = {
+        "type": "object",
+        "allOf": [{"$ref": "#/$defs/rule"}],
+        "properties": {"threshold": {"type": "integer"}},
+        "$defs": {"rule": rule, "glob": {"type": "string"}},
+    }
+    named = decoding_schema(schema, 100)["properties"]
+    assert named["active"] == named["excludes"] == named["level"] == {}
+    assert named["tags"] == named["extra"] == {"$ref": "#/$defs/edgeqwen_any"}
+    grammar = relax(schema, 100).grammar
+    # (keys in the order llguidance writes an intersection's: the part's first)
+    assert grammar_takes(grammar, {"active": True, "excludes": ["a*"], "level": "warn", "threshold": 3})
+    assert grammar_takes(grammar, {"tags": [{}], "extra": {"k": [1]}})
+    for wrong in ({"active": "yes"}, {"excludes": [1]}, {"level": "info"}, {"excludes": ["x" * 101]}, {"other": 1}):
+        assert not grammar_takes(grammar, wrong), wrong
+    # only a part that always applies bounds a name: a branch of an anyOf may not be the one taken
+    branch = {"type": "object", "anyOf": [{"$ref": "#/$defs/rule"}, {"required": ["threshold"]}],
+              "properties": {"threshold": {"type": "integer"}}, "$defs": schema["$defs"]}  # fmt: skip
+    assert decoding_schema(branch, 100)["properties"]["active"] == {"$ref": "#/$defs/edgeqwen_any"}
+    # a pattern string is bounded only while patterns are
+    pattern = {**schema, "$defs": {**schema["$defs"], "glob": {"type": "string", "pattern": "^[a-z*]+$"}}}
+    assert decoding_schema(pattern, 100)["properties"]["excludes"] == {}
+    assert decoding_schema(pattern, 100, bound_patterns=False)["properties"]["excludes"] != {}
+
+
 # -- bad input: clear errors -------------------------------------------------------------------
 
 

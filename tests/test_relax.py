@@ -1585,8 +1585,9 @@ def test_a_recursive_reference_llguidance_refuses_keeps_a_grammar_of_its_own(sch
 
 def test_the_counts_llguidance_refuses_are_known_before_compiling():
     """rewrite's rule for min/maxProperties against llguidance itself, on every count up to 4 of
-    objects with 1-3 named properties, open and closed: a refusal found by compiling costs a
-    whole compile of the schema (17 ms for one real schema)."""
+    objects with 1-3 named properties, open and closed, with and without patternProperties (keys a
+    pattern takes are other keys too: OpenAPI 3.0's Responses was misread as closed): a refusal
+    found by compiling costs a whole compile of the schema (17 ms for one real schema)."""
     import itertools
 
     from llguidance import LLMatcher
@@ -1594,15 +1595,16 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
     from edgeqwen.runtime.exact import counts_llguidance_refuses
 
     wrong = []
-    for closed, n in itertools.product((False, True), (1, 2, 3)):
+    for closed, patterns, n in itertools.product((False, True), (False, True), (1, 2, 3)):
         names = "abc"[:n]
         for r, low, high in itertools.product(range(n + 1), (None, 0, 1, 2, 3, 4), (None, 0, 1, 2, 3, 4)):
             if (low is None and high is None) or max(r, low or 0) > min(
-                n if closed else 9, 9 if high is None else high
+                n if closed and not patterns else 9, 9 if high is None else high
             ):
                 continue  # counts no object meets: left for llguidance to find (its message varies)
             node = {"type": "object", "properties": dict.fromkeys(names, {"type": "integer"})}
             node |= {"required": list(names[:r])} | ({"additionalProperties": False} if closed else {})
+            node |= {"patternProperties": {"^x": {"type": "integer"}}} if patterns else {}
             node |= {k: v for k, v in (("minProperties", low), ("maxProperties", high)) if v is not None}
             grammar = LLMatcher.grammar_from_json_schema(node, overrides={"whitespace_flexible": False})
             error, messages = LLMatcher.validate_grammar_with_warnings(grammar)
@@ -1610,6 +1612,44 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
             if refused != counts_llguidance_refuses(node, closing=False):
                 wrong.append((closed, n, r, low, high))
     assert not wrong
+
+
+RESPONSES = {  # OpenAPI 3.0's Responses object, its values simplified
+    "type": "object",
+    "properties": {"default": {"type": "string"}},
+    "patternProperties": {"^[1-5](?:\\d{2}|XX)$": {"type": "string"}, "^x-": {}},
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("max_string", [None, DEFAULT_MAX_STRING])
+def test_a_count_beside_pattern_properties_is_checked_after(max_string):
+    """llguidance refuses minProperties on OpenAPI's Responses; compiled lenient (as the whole of
+    OpenAPI 3.0's schema was, for one `uniqueItems: false`) it built it wrongly and refused
+    `{"default": ...}`, the most common value there is, so every real API document was out of reach."""
+    schema = {**RESPONSES, "properties": {**RESPONSES["properties"], "x": {"type": "array", "uniqueItems": False}}}
+    relaxed = relax(schema, max_string)
+    assert relaxed.checked_after == ("minProperties/maxProperties",) and not relaxed.lenient
+    for value in ({"default": "a"}, {"200": "b"}, {"default": "a", "4XX": "c", "x-y": [1]}, {"x": [1, 1]}):
+        assert _grammar_accepts(relaxed, value) and check(value, schema) is None, value
+    assert check({}, schema).keyword == "minProperties"
+    assert relax({"type": "array", "uniqueItems": False}, max_string).exact  # asserts nothing
+
+
+def test_a_count_llguidance_builds_wrongly_when_lenient_is_read_from_its_warning(monkeypatch):
+    """Where the rule above misses a count llguidance refuses and the schema is compiled lenient,
+    llguidance builds it anyway (holding only the keys `properties` does not name to it) and says
+    so in a warning: the count is then left to the check, as a refusal's is."""
+    from edgeqwen.runtime import relax as relax_module
+    from edgeqwen.runtime import rewrite
+
+    monkeypatch.setattr(rewrite, "counts_llguidance_refuses", lambda node, closing: False)
+    monkeypatch.setitem(relax_module.BASE_OPTIONS, "lenient", True)
+    monkeypatch.setattr(relax_module, "_cache", type(relax_module._cache)(4, 1 << 20))  # none kept from before
+    relaxed = relax(RESPONSES, DEFAULT_MAX_STRING)
+    assert "minProperties/maxProperties" in relaxed.checked_after
+    assert _grammar_accepts(relaxed, {"default": "a"}) and _grammar_accepts(relaxed, {"200": "b"})
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,10 @@ def counts_llguidance_refuses(node: dict[str, Any], closing: bool) -> bool:
     low, high = node.get("minProperties"), node.get("maxProperties")
     required = node.get("required")
     r = len(set(named) & set(required)) if isinstance(required, list) else 0
-    closed = extra is False or (closing and (extra is True or extra == {}))
+    # keys a pattern takes are other keys too: llguidance refused OpenAPI 3.0's Responses (one named
+    # key, patternProperties, closed, minProperties 1)
+    patterns = bool(node.get("patternProperties"))
+    closed = not patterns and (extra is False or (closing and (extra is True or extra == {})))
     most = min(len(named) if closed else math.inf, math.inf if high is None else high)
     if r == len(named) or max(r, low or 0) > most:
         return False

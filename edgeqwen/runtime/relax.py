@@ -31,7 +31,14 @@ from .kept import Kept
 from .matcher import default_limits, matcher_limits, over_limit, panic_message
 from .numbers import crash_message, misread_multiples
 from .refs import documents, fan_out, meta_schema_refs_local, own_refs_local, points_nowhere
-from .relaxations import ANNOTATIONS_ONLY, FIXES, drop_undecided_lengths, drop_unsatisfiable_refs, readable_patterns
+from .relaxations import (
+    ANNOTATIONS_ONLY,
+    FIXES,
+    drop_min_max_properties,
+    drop_undecided_lengths,
+    drop_unsatisfiable_refs,
+    readable_patterns,
+)
 from .rewrite import (
     ENFORCED_FORMATS,
     KEYWORDS,
@@ -94,8 +101,14 @@ _NOWHERE = re.compile(r"Pointer '([^']*)' does not exist")
 _TOO_NARROW = re.compile(r"Unsatisfiable|regex is empty|schema too large")
 # What llguidance says of decoding_schema's own narrowing of objects and arrays where it meets the
 # schema's (its any-JSON definition and key pattern, the member count it adds)
-_SHAPED_BY_US = re.compile(f"{ANY_JSON}|{re.escape(FREE_KEY)}|min/maxProperties only supported")
+_COUNTS_REFUSED = "min/maxProperties only supported"  # llguidance's words, as an error or a warning
+_SHAPED_BY_US = re.compile(f"{ANY_JSON}|{re.escape(FREE_KEY)}|{_COUNTS_REFUSED}")
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[(.*?)\]")
+# Lenient (as a schema with a keyword llguidance does not implement is compiled), llguidance warns
+# of the min/maxProperties it refuses otherwise and builds them anyway, wrongly: the count is held
+# to the keys ``properties`` does not name, so OpenAPI 3.0's Responses (minProperties 1, "default"
+# optional) refused ``{"default": {...}}``. Such a warning is read as the refusal it was.
+_COUNTS = re.compile(r'"m(?:in|ax)Properties"')
 BASE_OPTIONS = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
 
@@ -119,6 +132,19 @@ def validate_grammar(grammar: str) -> str | None:
     except BaseException as exc:
         return panic_message(exc)
     return messages[0] if is_error else None
+
+
+def _misreads_counts(grammar: str) -> bool:
+    """Whether llguidance, lenient, warns that it built ``grammar``'s min/maxProperties wrongly
+    (see _COUNTS): a second build, of the few lenient schemas that count an object's keys."""
+    from llguidance import LLMatcher
+
+    try:
+        _, messages = LLMatcher.validate_grammar_with_warnings(grammar, limits=matcher_limits())
+    except BaseException as exc:
+        panic_message(exc)  # anything but llguidance's panic is raised again
+        return False
+    return any(_COUNTS_REFUSED in message for message in messages)
 
 
 def _grammar(schema: dict[str, Any], options: dict[str, Any]) -> str:
@@ -315,6 +341,10 @@ def _relaxed(text: str, max_string: int | None, bound_patterns: bool, validate: 
             left, said = dependencies_in_grammar(decoding, enforce)
             after = dropped | left
         grammar, error = _compile(decoding, options, validate)
+        if error is None and options.get("lenient") and _COUNTS.search(text) and _misreads_counts(grammar):
+            if (fixed := drop_min_max_properties(schema, compiles)) is not None:
+                dropped.add(fixed)  # left to the check
+                continue
         if error is None:
             return Relaxed(decoding, grammar, tuple(sorted(after)), bool(options.get("lenient")), widths(text))
         if said:

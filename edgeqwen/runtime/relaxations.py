@@ -25,6 +25,7 @@ from .walk import replace_refs, walk
 __all__ = [
     "ANNOTATIONS_ONLY",
     "FIXES",
+    "drop_min_max_properties",
     "drop_undecided_lengths",
     "drop_unsatisfiable_refs",
     "readable_patterns",
@@ -153,7 +154,7 @@ def _drop_huge_bounds(schema: dict[str, Any], compiles: Callable[[Any], bool]) -
     return _drop(schema, "minimum/maximum", lambda node: [k for k in BOUNDS if _huge(node.get(k))])
 
 
-def _drop_min_max_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
+def drop_min_max_properties(schema: dict[str, Any], compiles: Callable[[Any], bool]) -> str | None:
     counts = ("minProperties", "maxProperties")
     return _drop(schema, "minProperties/maxProperties", lambda node: [k for k in counts if k in node])
 
@@ -246,7 +247,7 @@ FIXES: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any], Callable[[Any], bo
     (re.compile(r"regex|look-?around|lookahead", re.I), _drop_bad_patterns),
     (re.compile(r"regex|look-?around", re.I), _merge_pattern_properties),
     (re.compile(r"integer range|number range"), _drop_huge_bounds),
-    (re.compile(r"min/maxProperties|minProperties|maxProperties"), _drop_min_max_properties),
+    (re.compile(r"min/maxProperties|minProperties|maxProperties"), drop_min_max_properties),
     (re.compile(r"circular references with sibling"), _drop_unknown_annotations),
     (re.compile(r"circular references with sibling"), _drop_ref_siblings),
     (re.compile(r"circular references with sibling"), _drop_all_of),

@@ -200,8 +200,12 @@ def _static(schema: dict[str, Any], dropped: set[str], closing: bool, old_draft:
             unique_choices(node, schema)  # enforced in decoding where it can be
         if "not" in node and negation_in_grammar(node):
             del node["not"]
+        if node.get("uniqueItems") is False:
+            # asserts nothing, but llguidance calls it unimplemented and the whole schema was then
+            # compiled lenient (OpenAPI 3.0's schema writes it once)
+            del node["uniqueItems"]
         for key in _DROPPED:
-            if key in node and not (key == "uniqueItems" and node[key] is False):
+            if key in node:
                 value = node.pop(key)
                 if key == dependent and isinstance(value, dict):
                     lists = {k: v for k, v in value.items() if isinstance(v, list) and v}

@@ -643,6 +643,11 @@ def test_schema_order_writes_keys_as_the_schema_names_them_in_the_branch_the_val
     assert ordered == value
     assert [list(o) for o in ordered] == [["type", "band", "x"], ["model", "type", "extra"]]
     assert list(ordered[0]["band"]) == ["max", "min"]
+    # a key a pattern takes holds its value to that pattern's schema (OpenAPI's components.schemas:
+    # without it the documents' Schema objects kept their own key order, and the search ran out)
+    bands = {"type": "object", "patternProperties": {"^b": {"$ref": "#/$defs/band"}}, "additionalProperties": False}
+    ordered = schema_order({"b1": {"min": 1, "max": 2}, "c": {"min": 0, "max": 1}}, {**schema, **bands})
+    assert list(ordered["b1"]) == ["max", "min"] and list(ordered["c"]) == ["min", "max"]
 
 
 def test_label_reads_formats_as_the_check_does_where_annotations_would_refuse_more():

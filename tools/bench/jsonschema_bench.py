@@ -43,6 +43,7 @@ import functools
 import gc
 import hashlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -332,12 +333,27 @@ def schema_order(value, schema, root=None):
     if not isinstance(value, dict):
         return value
     named = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    patterns = schema.get("patternProperties") if isinstance(schema.get("patternProperties"), dict) else {}
     extra = schema.get("additionalProperties")
+
+    def other(key: str):  # the schema a key not named is held to: its pattern's, else additionalProperties
+        found = next((s for p, s in patterns.items() if _searches(p, key)), extra)
+        return found if isinstance(found, dict) else None
+
     out = {k: schema_order(value[k], named[k], root) for k in named if k in value}
     out.update(
-        (k, schema_order(v, extra, root) if isinstance(extra, dict) else v) for k, v in value.items() if k not in out
+        (k, schema_order(v, held, root) if (held := other(k)) is not None else v)
+        for k, v in value.items()
+        if k not in out
     )
     return out
+
+
+def _searches(pattern: str, key: str) -> bool:
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:  # a pattern Python does not read: the key is left as written
+        return False
 
 
 def accepts_value(tok, matcher, value, thorough: bool = True, schema=None) -> bool:

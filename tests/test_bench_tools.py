@@ -650,6 +650,20 @@ def test_schema_order_writes_keys_as_the_schema_names_them_in_the_branch_the_val
     assert list(ordered["b1"]) == ["max", "min"] and list(ordered["c"]) == ["min", "max"]
 
 
+def test_a_search_deeper_than_the_frames_allowed_gives_up_instead_of_crashing():
+    """The search nests a few calls per piece written; a value of more pieces than the recursion
+    limit allows is given up (counted as rejected, as at the search's budget), not a crash of the run."""
+    from grammars import llg_tokenizer
+    from jsonschema_bench import accepts_value
+    from llguidance import LLMatcher
+
+    tok = llg_tokenizer()
+    schema = {"type": "array", "items": {"type": "integer"}}
+    matcher = LLMatcher(tok, LLMatcher.grammar_from_json_schema(schema, defaults={"whitespace_flexible": False}))
+    assert not accepts_value(tok, matcher.deep_copy(), [1] * 40_000 + ["x"], thorough=False)
+    assert accepts_value(tok, matcher.deep_copy(), [1] * 40_000, schema=schema)  # its first spelling: no search
+
+
 def test_label_reads_formats_as_the_check_does_where_annotations_would_refuse_more():
     """Formats read as annotations refuse "1980" here (every branch but the object then takes it, and
     oneOf wants exactly one); asserted, as the check and the schema's author read them, only the

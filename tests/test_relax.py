@@ -1614,6 +1614,41 @@ def test_the_counts_llguidance_refuses_are_known_before_compiling():
     assert not wrong
 
 
+# a value each format refuses, and one it takes, by every draft's reading
+FORMAT_VALUES = {
+    "date": ("2020-13-01", "2020-01-31"), "time": ("25:00:00Z", "12:00:00Z"),
+    "date-time": ("2020-01-01", "2020-01-01T00:00:00Z"), "duration": ("1D", "P1D"),
+    "uuid": ("1234", "12345678-1234-1234-1234-123456789abc"), "uri": ("a b", "https://x.org/a"),
+    "uri-reference": ("<some-broken-uri>", "#/a"), "json-pointer": ("a/b", "/a/b"),
+    "relative-json-pointer": ("/a", "0/a"), "email": ("a@", "a@b.org"), "hostname": ("-a", "a.org"),
+    "ipv4": ("1.2.3", "1.2.3.4"), "ipv6": ("1::2::3", "::1"), "iri": ("a b", "https://x.org/é"),
+    "idn-hostname": ("-a", "é.org"), "uri-template": ("{", "/a/{b}"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("draft", ["draft-04", "draft-06", "draft-07", "draft/2019-09", "draft/2020-12"])
+def test_a_format_is_read_alike_by_the_grammar_and_the_check_in_every_draft(draft):
+    """The grammar enforces a format in every draft; the check read one its draft does not define as
+    an annotation, so a value the grammar refused passed it (OpenAPI 3.0's schema is draft 4 and
+    writes uri-reference: on an engine only the check guards, `"$ref": "<some-broken-uri>"` passed)."""
+    uri = f"http://json-schema.org/{draft}/schema#" if "/" not in draft else f"https://json-schema.org/{draft}/schema"
+    for fmt, (wrong, right) in FORMAT_VALUES.items():
+        schema = {"$schema": uri, "type": "string", "format": fmt}
+        relaxed = relax(schema)
+        assert check(right, schema) is None and _grammar_accepts(relaxed, right), (fmt, right)
+        assert check(wrong, schema) is not None, (fmt, wrong)
+
+
+def test_draft_3_time_is_a_time_of_day_in_the_grammar_too():
+    """Draft 3's "time" has no offset ("%H:%M:%S"); the grammar wrote RFC 3339's, with one, and
+    every answer failed the check."""
+    schema = {"$schema": "http://json-schema.org/draft-03/schema#", "type": "string", "format": "time"}
+    relaxed = relax(schema, DEFAULT_MAX_STRING)
+    assert relaxed.checked_after == ("format",)
+    assert _grammar_accepts(relaxed, "12:00:00") and check("12:00:00", schema) is None
+    assert not _grammar_accepts(relaxed, "12:00:00Z") and check("12:00:00Z", schema) is not None
+
+
 RESPONSES = {  # OpenAPI 3.0's Responses object, its values simplified
     "type": "object",
     "properties": {"default": {"type": "string"}},

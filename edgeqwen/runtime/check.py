@@ -224,9 +224,13 @@ def _format_checker(checker: Any) -> Any:
     addresses as RFC 5321 writes them."""
     import jsonschema
 
-    adjusted = checker is jsonschema.Draft202012Validator.FORMAT_CHECKER  # its relative pointers' form
+    latest = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    adjusted = checker is latest  # its relative pointers' form
     checker = copy.copy(checker)
-    checker.checkers = dict(checker.checkers)
+    # a format a later draft defines is asserted under an earlier one too (date, uuid, uri-reference
+    # in a draft 4 schema, as OpenAPI 3.0 writes them): the grammar enforces it in every draft, and a
+    # check that read it as an unknown annotation took values the grammar refused
+    checker.checkers = {**latest.checkers, **checker.checkers}
     if "regex" in checker.checkers:
         checker.checkers["regex"] = (_ecma_regex, regex.error)
     for name in ("time", "date-time"):

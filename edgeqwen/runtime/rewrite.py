@@ -400,6 +400,20 @@ def _draft_3_required(schema: dict[str, Any]) -> None:
                 node["required"] = names
 
 
+# Draft 3's "time" is a time of day with no offset (its check reads "%H:%M:%S"); the grammar's
+# (llguidance's, and every later draft's) is RFC 3339's, which has one: every answer failed the check
+_DRAFT_3_TIME = r"^\d{1,2}:\d{1,2}:\d{1,2}$"
+
+
+def _draft_3_times(schema: dict[str, Any], dropped: set[str]) -> None:
+    """Draft 3's ``format: time`` decoded as a superset of its own reading, and checked after."""
+    for node in walk(schema):
+        if node.get("format") == "time":
+            del node["format"]
+            node.setdefault("pattern", _DRAFT_3_TIME)  # a pattern of the schema's own stays
+            dropped.add("format")
+
+
 def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool) -> bool:
     """All of the above on ``schema`` (in place; ``text`` is its JSON, to skip the walks most
     schemas need none of; ``closing``: decoding will close objects that name their properties).
@@ -417,6 +431,8 @@ def rewrite(schema: dict[str, Any], text: str, dropped: set[str], closing: bool)
         _warn_boolean_required(schema, read_as)
     elif read_as == "draft-03" and '"required"' in text:
         _draft_3_required(schema)
+    if read_as == "draft-03" and '"time"' in text:
+        _draft_3_times(schema, dropped)
     local_refs_made_llguidance_readable(schema, text)
     dynamic_refs_static(schema, text, read_as)
     if _NOT_ECMA_IN_TEXT.search(text):

@@ -382,6 +382,11 @@ def accepts_value(tok, matcher, value, thorough: bool = True, schema=None) -> bo
             return False
         second = _Writer(tok, matcher, budget=2_000 + 4 * size, thorough=True)
         return second.value(value, second.matcher.is_accepting)
+    except RecursionError:
+        # a path of more pieces than the frames allowed (each piece written nests a few calls): the
+        # search gives up as it does at its budget, and the value counts as rejected. It crashed the
+        # run on an OpenAPI document the grammar refused (a $ref that is no uri-reference)
+        return False
     finally:
         sys.setrecursionlimit(limit)
 

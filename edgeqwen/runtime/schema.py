@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .digits import FRACTION_DIGITS, INTEGER_DIGITS
@@ -355,24 +356,33 @@ def _names_beside(node: dict[str, Any], root: dict[str, Any]) -> set[str] | None
     own names would forbid them. None where one allows names no list says (``patternProperties``),
     or there are too many to read: then the object is not closed."""
     found: set[str] = set()
-    todo = [b for key in _BESIDE if isinstance(node.get(key), list) for b in node[key]]
-    todo += [node] if "$ref" in node else []
-    seen: set[int] = set()
-    while todo:
-        branch = resolve(todo.pop(), root, REF_HOPS)
-        if not isinstance(branch, dict) or id(branch) in seen:
-            continue
-        seen.add(id(branch))
-        if len(seen) > _BESIDE_NODES or "patternProperties" in branch:
+    for count, branch in enumerate(_applied(node, root, _BESIDE), 1):
+        if count > _BESIDE_NODES or "patternProperties" in branch:
             return None
         if branch is not node:
             found.update(_names(branch))
             required = branch.get("required")
             if isinstance(required, list):
                 found.update(k for k in required if isinstance(k, str))
-            todo += [branch] if "$ref" in branch else []
-        todo += [b for key in _BESIDE if isinstance(branch.get(key), list) for b in branch[key]]
     return found
+
+
+def _applied(node: dict[str, Any], root: dict[str, Any], keys: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The subschemas applied to the same value as ``node``'s own keywords: those in its ``keys``
+    lists and its ``$ref``, then theirs, local references followed, each once (``node`` itself where
+    its reference leads nowhere local)."""
+    todo = [b for key in keys if isinstance(node.get(key), list) for b in node[key]]
+    todo += [node] if "$ref" in node else []
+    seen: set[int] = set()
+    while todo:
+        part = resolve(todo.pop(), root, REF_HOPS)
+        if not isinstance(part, dict) or id(part) in seen:
+            continue
+        seen.add(id(part))
+        yield part
+        if part is not node:
+            todo += [part] if "$ref" in part else []
+        todo += [b for key in keys if isinstance(part.get(key), list) for b in part[key]]
 
 
 _SCALAR_TYPES = frozenset(("string", "number", "integer", "boolean", "null"))
@@ -386,19 +396,12 @@ def _held_by_parts(node: dict[str, Any], root: dict[str, Any], bound_patterns: b
     schema (detekt's 552 rule options: 80 ms to a matcher, 41 with the name left ``{}``), and the
     part alone allows the same values."""
     held: set[str] = set()
-    todo = list(node["allOf"]) if isinstance(node.get("allOf"), list) else []
-    todo += [node] if "$ref" in node else []
-    seen: set[int] = set()
-    while todo and len(seen) <= _BESIDE_NODES:
-        part = resolve(todo.pop(), root, REF_HOPS)
-        if not isinstance(part, dict) or id(part) in seen or part is node:
-            continue
-        seen.add(id(part))
+    for count, part in enumerate(_applied(node, root, ("allOf",)), 1):
+        if count > _BESIDE_NODES:
+            break
         named = part.get("properties")
-        if isinstance(named, dict):
+        if part is not node and isinstance(named, dict):
             held.update(k for k, v in named.items() if _finite_scalar(resolve(v, root, REF_HOPS), bound_patterns, root))
-        todo += [part] if "$ref" in part else []
-        todo += part["allOf"] if isinstance(part.get("allOf"), list) else []
     return held
 
 

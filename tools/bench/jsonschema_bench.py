@@ -43,7 +43,6 @@ import functools
 import gc
 import hashlib
 import json
-import re
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import regex
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -62,6 +62,7 @@ from edgeqwen.runtime.digits import in_reach  # noqa: E402
 from edgeqwen.runtime.formats import ResponseFormat  # noqa: E402
 from edgeqwen.runtime.grammar import GrammarEngine  # noqa: E402
 from edgeqwen.runtime.numbers import crash_message  # noqa: E402
+from edgeqwen.runtime.patterns import ecma_pattern  # noqa: E402
 from edgeqwen.runtime.relax import BASE_OPTIONS  # noqa: E402
 from edgeqwen.runtime.schema import DEFAULT_MAX_STRING  # noqa: E402
 
@@ -350,9 +351,10 @@ def schema_order(value, schema, root=None):
 
 
 def _searches(pattern: str, key: str) -> bool:
+    """Whether ``pattern`` takes ``key`` as the check reads it."""
     try:
-        return re.search(pattern, key) is not None
-    except re.error:  # a pattern Python does not read: the key is left as written
+        return ecma_pattern(pattern).search(key) is not None
+    except (regex.error, RecursionError):  # one the check does not read either: the key is left as written
         return False
 
 
